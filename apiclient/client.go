@@ -1,0 +1,438 @@
+package apiclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+
+	v3 "github.com/exoscale/egoscale/v3"
+	"github.com/exoscale/egoscale/v3/credentials"
+	"golang.org/x/time/rate"
+
+	"github.com/rotatord/rotatord/internal/version"
+	"github.com/rotatord/rotatord/secret"
+)
+
+// Config holds the client's settings. Zero values take the defaults below.
+type Config struct {
+	Endpoint    string // API base URL ending in /v2 (see ResolveEndpoint)
+	Credentials Credentials
+
+	Timeout        time.Duration // per HTTP attempt; default 30s
+	MaxRetries     int           // retries after the first attempt; default 4, -1 for none
+	RetryBaseDelay time.Duration // first backoff; default 1s, doubling
+	RetryMaxDelay  time.Duration // backoff cap; default 30s
+	MaxRetryAfter  time.Duration // a longer Retry-After gives up instead of sleeping; default 2m
+
+	RateLimit   float64 // requests per second; default 10
+	Burst       int     // default 10
+	Concurrency int     // requests in flight at once; default 4
+
+	PollInterval  time.Duration // first delay between operation polls; default 1s
+	DeleteTimeout time.Duration // how long a delete may stay pending; default 2m
+
+	Observe ObserveFunc // optional per-attempt hook
+
+	// Transport is the base round tripper; default a clone of http.DefaultTransport.
+	Transport http.RoundTripper
+}
+
+// Defaults.
+const (
+	DefaultTimeout        = 30 * time.Second
+	DefaultMaxRetries     = 4
+	DefaultRetryBaseDelay = time.Second
+	DefaultRetryMaxDelay  = 30 * time.Second
+	DefaultMaxRetryAfter  = 2 * time.Minute
+	DefaultRateLimit      = 10
+	DefaultBurst          = 10
+	DefaultConcurrency    = 4
+	DefaultPollInterval   = time.Second
+	DefaultDeleteTimeout  = 2 * time.Minute
+)
+
+func (c *Config) applyDefaults() {
+	setDefault(&c.Timeout, DefaultTimeout)
+	if c.MaxRetries == 0 {
+		c.MaxRetries = DefaultMaxRetries
+	} else if c.MaxRetries < 0 {
+		c.MaxRetries = 0
+	}
+	setDefault(&c.RetryBaseDelay, DefaultRetryBaseDelay)
+	setDefault(&c.RetryMaxDelay, DefaultRetryMaxDelay)
+	setDefault(&c.MaxRetryAfter, DefaultMaxRetryAfter)
+	setDefault(&c.RateLimit, DefaultRateLimit)
+	setDefault(&c.Burst, DefaultBurst)
+	setDefault(&c.Concurrency, DefaultConcurrency)
+	setDefault(&c.PollInterval, DefaultPollInterval)
+	setDefault(&c.DeleteTimeout, DefaultDeleteTimeout)
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Client is the API implementation on the official SDK.
+type Client struct {
+	sdk *v3.Client
+	cfg Config
+
+	// The rate limit and the concurrency bound apply to every attempt and
+	// are taken before the attempt's timeout starts, so a queued request
+	// never times out before it is sent.
+	limiter *rate.Limiter
+	slots   chan struct{}
+
+	// sleep and jitter are fields so tests can observe backoff without waiting.
+	sleep  func(ctx context.Context, d time.Duration) error
+	jitter func() float64
+	now    func() time.Time
+}
+
+var _ API = (*Client)(nil)
+
+// New builds a client. It makes no request.
+func New(cfg Config) (*Client, error) {
+	cfg.applyDefaults()
+	if cfg.Endpoint == "" {
+		return nil, errors.New("apiclient: no endpoint")
+	}
+	if cfg.Credentials.Key == "" || cfg.Credentials.Secret.IsZero() {
+		return nil, errors.New("apiclient: no credentials")
+	}
+	base := cfg.Transport
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	transport := &observingTransport{next: base, observe: cfg.Observe, now: time.Now}
+	// Our own http.Client: the SDK's default one retries every method,
+	// create included, which could mint keys whose secrets nobody sees.
+	httpClient := &http.Client{Transport: transport, Timeout: cfg.Timeout}
+	sdk, err := v3.NewClient(
+		credentials.NewStaticCredentials(cfg.Credentials.Key, cfg.Credentials.Secret.Reveal()),
+		v3.ClientOptWithEndpoint(v3.Endpoint(cfg.Endpoint)),
+		v3.ClientOptWithHTTPClient(httpClient),
+		v3.ClientOptWithUserAgent(version.UserAgent()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("apiclient: %w", err)
+	}
+	return &Client{
+		sdk:     sdk,
+		cfg:     cfg,
+		limiter: rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.Burst),
+		slots:   make(chan struct{}, cfg.Concurrency),
+		sleep:   sleepCtx,
+		jitter:  rand.Float64,
+		now:     time.Now,
+	}, nil
+}
+
+// ListKeys implements API.
+func (c *Client) ListKeys(ctx context.Context) ([]Key, error) {
+	var resp *v3.ListAPIKeysResponse
+	err := c.do(ctx, OpListKeys, true, func(ctx context.Context) (err error) {
+		resp, err = c.sdk.ListAPIKeys(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]Key, 0, len(resp.APIKeys))
+	for i, k := range resp.APIKeys {
+		if k.Key == "" {
+			return nil, &Error{Op: OpListKeys, Kind: KindInvalidResponse, Status: http.StatusOK,
+				Message: fmt.Sprintf("entry %d has no key id", i)}
+		}
+		keys = append(keys, Key{ID: k.Key, Name: k.Name, RoleID: string(k.RoleID)})
+	}
+	return keys, nil
+}
+
+// GetKey implements API.
+func (c *Client) GetKey(ctx context.Context, id string) (Key, error) {
+	if id == "" {
+		return Key{}, &Error{Op: OpGetKey, Kind: KindOther, Message: "empty key id"}
+	}
+	var resp *v3.IAMAPIKey
+	err := c.do(ctx, OpGetKey, true, func(ctx context.Context) (err error) {
+		resp, err = c.sdk.GetAPIKey(ctx, id)
+		return err
+	})
+	if err != nil {
+		return Key{}, err
+	}
+	if resp.Key == "" {
+		return Key{}, &Error{Op: OpGetKey, Kind: KindInvalidResponse, Status: http.StatusOK, Message: "answer has no key id"}
+	}
+	return Key{ID: resp.Key, Name: resp.Name, RoleID: string(resp.RoleID)}, nil
+}
+
+// CreateKey implements API. It retries only when the API cannot have acted:
+// a 429, or a request that never reached the wire.
+func (c *Client) CreateKey(ctx context.Context, name, roleID string) (CreatedKey, error) {
+	var resp *v3.IAMAPIKeyCreated
+	err := c.do(ctx, OpCreateKey, false, func(ctx context.Context) (err error) {
+		resp, err = c.sdk.CreateAPIKey(ctx, v3.CreateAPIKeyRequest{Name: name, RoleID: v3.UUID(roleID)})
+		return err
+	})
+	if err != nil {
+		return CreatedKey{}, err
+	}
+	if resp.Key == "" || resp.Secret == "" {
+		// The key may exist, but without both parts we cannot deliver it.
+		return CreatedKey{}, &Error{Op: OpCreateKey, Kind: KindAmbiguousCreate, Status: http.StatusOK,
+			Message: "answer lacks the key id or the secret"}
+	}
+	return CreatedKey{
+		Key:    Key{ID: resp.Key, Name: resp.Name, RoleID: string(resp.RoleID)},
+		Secret: secret.Value(resp.Secret),
+	}, nil
+}
+
+// DeleteKey implements API.
+func (c *Client) DeleteKey(ctx context.Context, id string) error {
+	if id == "" {
+		return &Error{Op: OpDeleteKey, Kind: KindOther, Message: "empty key id"}
+	}
+	var op *v3.Operation
+	err := c.do(ctx, OpDeleteKey, true, func(ctx context.Context) (err error) {
+		op, err = c.sdk.DeleteAPIKey(ctx, id)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil // already gone, maybe by an earlier attempt of ours
+	}
+	if err != nil {
+		return err
+	}
+	return c.waitOperation(ctx, op)
+}
+
+// waitOperation polls an operation until it leaves "pending", with growing
+// delays and an overall bound.
+func (c *Client) waitOperation(ctx context.Context, op *v3.Operation) error {
+	deadline := c.now().Add(c.cfg.DeleteTimeout)
+	delay := c.cfg.PollInterval
+	for {
+		switch op.State {
+		case v3.OperationStateSuccess:
+			return nil
+		case v3.OperationStatePending:
+		case "":
+			return &Error{Op: OpDeleteKey, Kind: KindInvalidResponse, Status: http.StatusOK, Message: "operation has no state"}
+		default:
+			return &Error{Op: OpDeleteKey, Kind: KindOther,
+				Message: fmt.Sprintf("operation %s ended in state %q (reason %q)", op.ID, op.State, op.Reason)}
+		}
+		if op.ID == "" {
+			return &Error{Op: OpDeleteKey, Kind: KindInvalidResponse, Status: http.StatusOK, Message: "pending operation has no id"}
+		}
+		if c.now().Add(delay).After(deadline) {
+			return &Error{Op: OpDeleteKey, Kind: KindUnavailable,
+				Message: fmt.Sprintf("operation %s still pending after %s", op.ID, c.cfg.DeleteTimeout)}
+		}
+		if err := c.sleep(ctx, delay); err != nil {
+			return err
+		}
+		delay = min(delay*3/2, 10*time.Second)
+		id := op.ID
+		err := c.do(ctx, OpGetOperation, true, func(ctx context.Context) (err error) {
+			op, err = c.sdk.GetOperation(ctx, id)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// ListRoles implements API.
+func (c *Client) ListRoles(ctx context.Context) ([]Role, error) {
+	var resp *v3.ListIAMRolesResponse
+	err := c.do(ctx, OpListRoles, true, func(ctx context.Context) (err error) {
+		resp, err = c.sdk.ListIAMRoles(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	roles := make([]Role, 0, len(resp.IAMRoles))
+	for _, r := range resp.IAMRoles {
+		roles = append(roles, Role{ID: string(r.ID), Name: r.Name, Description: r.Description})
+	}
+	return roles, nil
+}
+
+// do runs one SDK call with retries. idempotent says whether a call whose
+// outcome is unknown may be sent again.
+func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(context.Context) error) error {
+	for n := 1; ; n++ {
+		a := &attempt{op: op}
+		release, err := c.acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		err = call(withAttempt(ctx, a))
+		release()
+		if err == nil {
+			return nil
+		}
+		e := classify(op, idempotent, err, a)
+		e.Attempts = n
+		if ctx.Err() != nil {
+			// The caller gave up; an ambiguous create stays ambiguous.
+			if e.Kind == KindAmbiguousCreate {
+				return e
+			}
+			return fmt.Errorf("%s: %w", op, ctx.Err())
+		}
+		if !retryable(e) || n > c.cfg.MaxRetries {
+			return e
+		}
+		wait := c.backoff(n)
+		if e.RetryAfter > 0 {
+			if e.RetryAfter > c.cfg.MaxRetryAfter {
+				return e
+			}
+			wait = e.RetryAfter
+		}
+		if err := c.sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+}
+
+// backoff is exponential with jitter: a random delay in [d/2, d] where d
+// doubles from RetryBaseDelay up to RetryMaxDelay.
+func (c *Client) backoff(retry int) time.Duration {
+	d := c.cfg.RetryBaseDelay
+	for i := 1; i < retry && d < c.cfg.RetryMaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, c.cfg.RetryMaxDelay)
+	return d/2 + time.Duration(c.jitter()*float64(d/2))
+}
+
+// acquire waits for a concurrency slot and a rate-limit token.
+func (c *Client) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := c.limiter.Wait(ctx); err != nil {
+		<-c.slots
+		return nil, err
+	}
+	return func() { <-c.slots }, nil
+}
+
+func retryable(e *Error) bool {
+	switch e.Kind {
+	case KindRateLimited:
+		return true // a 429 means the request was not acted on
+	case KindUnavailable:
+		// For create, classify only reports unavailable when the request
+		// never left this process; otherwise it says ambiguous.
+		return true
+	}
+	return false
+}
+
+// classify turns an SDK error into an *Error using what the transport saw.
+func classify(op string, idempotent bool, err error, a *attempt) *Error {
+	status, retryAfter, wrote := a.snapshot()
+	e := &Error{Op: op, Status: status}
+	var apiErr *v3.APIError
+	switch {
+	case errors.As(err, &apiErr):
+		e.Message = apiErr.Message
+		switch {
+		case status == http.StatusNotFound:
+			e.Kind = KindNotFound
+		case status == http.StatusForbidden && apiErr.Message == "API Key not in organization":
+			// What the API answers for a key that is not (or no longer) there.
+			e.Kind = KindNotFound
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			e.Kind = KindAuth
+		case status == http.StatusTooManyRequests:
+			e.Kind = KindRateLimited
+			e.RetryAfter = retryAfter
+		case status >= 500:
+			e.Kind = KindUnavailable
+			if status == http.StatusServiceUnavailable {
+				e.RetryAfter = retryAfter
+			}
+			if status == http.StatusNotImplemented {
+				e.Kind = KindOther
+			}
+		default:
+			e.Kind = KindOther
+		}
+	case status >= 200 && status < 300:
+		// The API answered but the SDK could not decode the body. The raw
+		// decoder error is not kept: for create it could quote the secret.
+		e.Kind = KindInvalidResponse
+		e.Message = "answer could not be decoded"
+	default:
+		e.Kind = KindUnavailable
+		e.Message = transportMessage(err)
+	}
+	if !idempotent && e.Kind != KindNotFound && e.Kind != KindAuth && e.Kind != KindRateLimited && e.Kind != KindOther {
+		// Create: unless the request never left, or the API said no, the
+		// key may exist.
+		if wrote || status != 0 {
+			e.Kind = KindAmbiguousCreate
+		}
+	}
+	return e
+}
+
+// transportMessage describes a transport failure without quoting anything
+// from the request.
+func transportMessage(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline exceeded"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	default:
+		var opErr *net.OpError
+		if errors.As(err, &opErr) {
+			return opErr.Op + ": " + opErr.Err.Error()
+		}
+		return "connection failed: " + rootCause(err).Error()
+	}
+}
+
+func rootCause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

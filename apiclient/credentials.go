@@ -1,0 +1,84 @@
+package apiclient
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/rotatord/rotatord/secret"
+)
+
+// Environment variables the SDK and the exo CLI read; rotatord reads the same.
+const (
+	EnvAPIKey    = "EXOSCALE_API_KEY"
+	EnvAPISecret = "EXOSCALE_API_SECRET"
+)
+
+// Credentials is the API key rotatord authenticates with.
+type Credentials struct {
+	Key    string
+	Secret secret.Value
+}
+
+// CredentialSource says where the credential comes from: a value, a file,
+// or else the environment. A value and a file for the same part conflict.
+type CredentialSource struct {
+	Key        string
+	KeyFile    string
+	Secret     secret.Value
+	SecretFile string
+}
+
+// Resolve reads the credential. getenv is os.Getenv outside tests.
+func (s CredentialSource) Resolve(getenv func(string) string) (Credentials, error) {
+	key, err := pick("api_key", s.Key, s.KeyFile, EnvAPIKey, getenv)
+	if err != nil {
+		return Credentials{}, err
+	}
+	sec, err := pick("api_secret", s.Secret.Reveal(), s.SecretFile, EnvAPISecret, getenv)
+	if err != nil {
+		return Credentials{}, err
+	}
+	if !validKeyID(key) {
+		return Credentials{}, fmt.Errorf("api_key %q: not an Exoscale API key (EXO followed by hex digits)", key)
+	}
+	return Credentials{Key: key, Secret: secret.Value(sec)}, nil
+}
+
+func pick(field, value, file, env string, getenv func(string) string) (string, error) {
+	switch {
+	case value != "" && file != "":
+		return "", fmt.Errorf("%s and %s_file are both set: choose one", field, field)
+	case value != "":
+		return value, nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			// The error names the path, never the content.
+			return "", fmt.Errorf("%s_file: %w", field, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("%s_file %q: empty", field, file)
+		}
+		return v, nil
+	}
+	if v := strings.TrimSpace(getenv(env)); v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("%s: not set (set it, %s_file, or %s)", field, field, env)
+}
+
+// validKeyID accepts what the API issues: "EXO" and hex digits. Real keys
+// have 24; the check stays loose on length so a future format still loads.
+func validKeyID(k string) bool {
+	if !strings.HasPrefix(k, "EXO") || len(k) < 4 {
+		return false
+	}
+	for _, r := range k[3:] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
+}

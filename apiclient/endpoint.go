@@ -1,0 +1,48 @@
+package apiclient
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// DefaultZone is the zone the SDK uses when none is given.
+const DefaultZone = "ch-gva-2"
+
+// Zones are the Exoscale zones with an API endpoint. API keys are global to
+// the organization: the zone only picks which endpoint answers.
+var Zones = []string{"ch-gva-2", "ch-dk-2", "de-fra-1", "de-muc-1", "at-vie-1", "at-vie-2", "bg-sof-1", "hr-zag-1"}
+
+// ResolveEndpoint returns the API base URL (ending in /v2). An explicit
+// endpoint wins over the zone; an empty zone means DefaultZone.
+func ResolveEndpoint(zone, endpoint string) (string, error) {
+	if endpoint != "" {
+		u, err := url.Parse(endpoint)
+		if err != nil {
+			return "", fmt.Errorf("endpoint %q: %w", endpoint, err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return "", fmt.Errorf("endpoint %q: scheme must be http or https", endpoint)
+		}
+		if u.Host == "" {
+			return "", fmt.Errorf("endpoint %q: no host", endpoint)
+		}
+		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return "", fmt.Errorf("endpoint %q: must not carry credentials, a query or a fragment", endpoint)
+		}
+		path := strings.TrimSuffix(u.Path, "/")
+		if !strings.HasSuffix(path, "/v2") {
+			return "", fmt.Errorf("endpoint %q: path must end in /v2", endpoint)
+		}
+		u.Path = path
+		return u.String(), nil
+	}
+	if zone == "" {
+		zone = DefaultZone
+	}
+	if !slices.Contains(Zones, zone) {
+		return "", fmt.Errorf("zone %q: unknown (known zones: %s)", zone, strings.Join(Zones, ", "))
+	}
+	return "https://api-" + zone + ".exoscale.com/v2", nil
+}

@@ -1,0 +1,111 @@
+package apiclient
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ObserveFunc receives one call per HTTP attempt: the operation id, the
+// status code as text ("200", "503", or "error" when no response came) and
+// how long the attempt took. The metrics layer plugs in here.
+type ObserveFunc func(op, code string, elapsed time.Duration)
+
+// attempt is what the transport learns about one HTTP attempt. The SDK only
+// hands back an error, so the transport records the facts the retry logic
+// needs (status, Retry-After, whether the request reached the wire) here,
+// reached through the request's context.
+type attempt struct {
+	op         string
+	mu         sync.Mutex
+	status     int
+	retryAfter time.Duration
+	wrote      bool // the request was written to the connection
+}
+
+func (a *attempt) record(status int, retryAfter time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.status, a.retryAfter = status, retryAfter
+}
+
+func (a *attempt) markWritten() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.wrote = true
+}
+
+func (a *attempt) snapshot() (status int, retryAfter time.Duration, wrote bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.status, a.retryAfter, a.wrote
+}
+
+type attemptKey struct{}
+
+func withAttempt(ctx context.Context, a *attempt) context.Context {
+	return context.WithValue(ctx, attemptKey{}, a)
+}
+
+// observingTransport records each attempt's outcome for the retry logic
+// and reports it to the metrics hook.
+type observingTransport struct {
+	next    http.RoundTripper
+	observe ObserveFunc
+	now     func() time.Time
+}
+
+func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	a, _ := ctx.Value(attemptKey{}).(*attempt)
+	if a == nil {
+		a = &attempt{op: "unknown"}
+	}
+	trace := &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				a.markWritten()
+			}
+		},
+	}
+	req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
+
+	start := t.now()
+	resp, err := t.next.RoundTrip(req)
+	elapsed := t.now().Sub(start)
+	if err != nil {
+		t.report(a.op, "error", elapsed)
+		return nil, err
+	}
+	a.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.now()))
+	t.report(a.op, strconv.Itoa(resp.StatusCode), elapsed)
+	return resp, nil
+}
+
+func (t *observingTransport) report(op, code string, elapsed time.Duration) {
+	if t.observe != nil {
+		t.observe(op, code, elapsed)
+	}
+}
+
+// parseRetryAfter reads both forms of Retry-After: delay-seconds and an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if when, err := http.ParseTime(v); err == nil {
+		if d := when.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

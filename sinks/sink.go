@@ -1,0 +1,61 @@
+// Package sinks owns the contract between the rotation engine and the places
+// a new credential is delivered to (a file, a Vault KV v2 secret, ...).
+//
+// A sink only writes, reads back and reports what it holds. Retries, fan-out
+// to every sink of a policy and the decision to roll back live in the
+// engine, not in each sink.
+package sinks
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rotatord/rotatord/secret"
+)
+
+// Credential is what a sink delivers: one Exoscale API key and its secret.
+type Credential struct {
+	Name      string // the API key's name, also the template variable .Name
+	KeyID     string // "EXO..." key id
+	RoleID    string
+	Secret    secret.Value
+	CreatedAt time.Time // when rotatord created the key
+}
+
+// Held is what a sink reports it currently holds for a key name.
+type Held struct {
+	KeyID  string
+	Secret secret.Value // empty when the sink cannot give it back (a free-form template)
+}
+
+var (
+	// ErrNotHeld means the sink holds no credential for that name.
+	ErrNotHeld = errors.New("sink holds no credential for this name")
+	// ErrMismatch means the sink holds something other than the credential asked about.
+	ErrMismatch = errors.New("sink holds a different credential")
+)
+
+// Sink is one delivery target of a policy, already bound to its settings.
+// Implementations must be safe for concurrent use with different names.
+type Sink interface {
+	// Kind is the sink type ("file", "vault"), used in logs and metric labels.
+	Kind() string
+	// Target describes where the credential for name goes (a path, a Vault
+	// path), for logs. It never contains a secret.
+	Target(name string) string
+	// Probe checks, without changing anything a consumer reads, that a
+	// write for name would be possible now (directory writable, token
+	// valid, ...). The engine probes every sink before it creates a key,
+	// so a broken sink costs no key.
+	Probe(ctx context.Context, name string) error
+	// Write delivers c, replacing what the sink held for c.Name. It must
+	// not leave a partial credential behind on failure.
+	Write(ctx context.Context, c Credential) error
+	// Verify reads the sink back and returns nil only if it holds exactly c
+	// (key id and secret); ErrNotHeld or ErrMismatch otherwise.
+	Verify(ctx context.Context, c Credential) error
+	// Read returns what the sink holds for name, or ErrNotHeld. The engine
+	// uses it to resume a delivery interrupted by a crash.
+	Read(ctx context.Context, name string) (Held, error)
+}
