@@ -1,0 +1,161 @@
+package rotation
+
+import (
+	"slices"
+	"time"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/state"
+)
+
+// Action is what the engine does next for one key name.
+type Action string
+
+const (
+	ActionNone    Action = "none"    // nothing to do now
+	ActionRotate  Action = "rotate"  // create a replacement and deliver it
+	ActionRecover Action = "recover" // an interrupted rotation: resume it or roll it back
+	ActionDelete  Action = "delete"  // the grace period is over: delete the old keys
+	ActionSkip    Action = "skip"    // never touch this name
+)
+
+// Reason says why. The values are stable: they appear in logs and in `plan`.
+type Reason string
+
+const (
+	ReasonFresh        Reason = "younger than max_age"
+	ReasonExpired      Reason = "older than max_age"
+	ReasonForced       Reason = "forced"
+	ReasonAgeUnknown   Reason = "age unknown (adopt: rotate)"
+	ReasonCurrentGone  Reason = "the current key no longer exists"
+	ReasonSeveralKeys  Reason = "several keys and no record of which one the sinks hold"
+	ReasonInterrupted  Reason = "a rotation was interrupted"
+	ReasonGraceRunning Reason = "grace period running"
+	ReasonGraceOver    Reason = "grace period over"
+	ReasonBackoff      Reason = "backing off after a failure"
+	ReasonOwnKey       Reason = "holds the key rotatord authenticates with"
+)
+
+// Input is everything a decision depends on.
+type Input struct {
+	Now           time.Time
+	MaxAge        time.Duration
+	Force         bool // rotate whatever the age
+	IgnoreBackoff bool // `once` retries at once
+	OwnKeyID      string
+	Live          []apiclient.Key // the live keys of this name
+	Record        state.Record    // already reconciled with Live
+}
+
+// Decision is the outcome, with the time the next action becomes due when
+// there is nothing to do now (zero if unknown).
+type Decision struct {
+	Action Action
+	Reason Reason
+	Due    time.Time
+}
+
+// Decide says what to do with one key name. It is pure: same input, same answer.
+func Decide(in Input) Decision {
+	if in.OwnKeyID != "" && slices.ContainsFunc(in.Live, func(k apiclient.Key) bool { return k.ID == in.OwnKeyID }) {
+		return Decision{Action: ActionSkip, Reason: ReasonOwnKey}
+	}
+	r := in.Record
+	backingOff := !in.IgnoreBackoff && r.Failures > 0 && in.Now.Before(r.LastFailure.Add(Backoff(r.Failures)))
+
+	if rot := r.Rotation; rot != nil {
+		switch rot.Phase {
+		case state.PhaseDelivered:
+			if in.Now.Before(rot.DeleteAfter) {
+				return Decision{Action: ActionNone, Reason: ReasonGraceRunning, Due: rot.DeleteAfter}
+			}
+			return Decision{Action: ActionDelete, Reason: ReasonGraceOver}
+		default:
+			if backingOff {
+				return Decision{Action: ActionNone, Reason: ReasonBackoff, Due: r.LastFailure.Add(Backoff(r.Failures))}
+			}
+			return Decision{Action: ActionRecover, Reason: ReasonInterrupted}
+		}
+	}
+	if len(in.Live) == 0 {
+		return Decision{Action: ActionNone, Reason: ReasonCurrentGone}
+	}
+	if backingOff {
+		return Decision{Action: ActionNone, Reason: ReasonBackoff, Due: r.LastFailure.Add(Backoff(r.Failures))}
+	}
+	switch {
+	case in.Force:
+		return Decision{Action: ActionRotate, Reason: ReasonForced}
+	case r.CurrentKeyID == "":
+		return Decision{Action: ActionRotate, Reason: ReasonSeveralKeys}
+	case !slices.ContainsFunc(in.Live, func(k apiclient.Key) bool { return k.ID == r.CurrentKeyID }):
+		return Decision{Action: ActionRotate, Reason: ReasonCurrentGone}
+	case r.CurrentSince.IsZero():
+		return Decision{Action: ActionRotate, Reason: ReasonAgeUnknown}
+	}
+	due := r.CurrentSince.Add(in.MaxAge)
+	if !in.Now.Before(due) {
+		return Decision{Action: ActionRotate, Reason: ReasonExpired}
+	}
+	return Decision{Action: ActionNone, Reason: ReasonFresh, Due: due}
+}
+
+// Backoff is how long to wait after the n-th consecutive failure: one
+// minute, doubling, capped at one hour.
+func Backoff(failures int) time.Duration {
+	if failures <= 0 {
+		return 0
+	}
+	d := time.Minute
+	for i := 1; i < failures && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+// Reconcile brings a record up to date with the keys the API lists now: it
+// notes first sightings, forgets keys that are gone and refreshes the role.
+// For a name never seen before it makes a new record; which key is current
+// is then known only if there is exactly one (see Engine for the rest).
+// It reports whether anything changed.
+func Reconcile(now time.Time, rec state.Record, known bool, policy, name string, live []apiclient.Key, adoptRotate bool) (state.Record, bool) {
+	changed := false
+	if !known {
+		rec = state.Record{Policy: policy, Name: name}
+		changed = true
+	} else {
+		rec = rec.Clone()
+	}
+	if rec.FirstSeen == nil {
+		rec.FirstSeen = map[string]time.Time{}
+	}
+	liveIDs := make(map[string]bool, len(live))
+	for _, k := range live {
+		liveIDs[k.ID] = true
+		if _, ok := rec.FirstSeen[k.ID]; !ok {
+			rec.FirstSeen[k.ID] = now
+			changed = true
+		}
+	}
+	for id := range rec.FirstSeen {
+		if !liveIDs[id] {
+			delete(rec.FirstSeen, id)
+			changed = true
+		}
+	}
+	if !known && len(live) == 1 {
+		rec.CurrentKeyID = live[0].ID
+		if !adoptRotate {
+			rec.CurrentSince = now
+		}
+	}
+	// The role of the current key is the role its replacement gets.
+	for _, k := range live {
+		if (k.ID == rec.CurrentKeyID || rec.CurrentKeyID == "") && k.RoleID != rec.RoleID && k.RoleID != "" {
+			rec.RoleID = k.RoleID
+			changed = true
+			break
+		}
+	}
+	return rec, changed
+}

@@ -1,0 +1,620 @@
+// Package rotation owns the rotation of API keys: deciding which key name
+// is due (decide.go, pure), and carrying a rotation through its durable
+// steps (engine.go): record intent, create, record the new key, deliver to
+// every sink and read back, confirm through the API, wait out the grace
+// period, delete the old keys. Every step is made durable in the state
+// store before the next starts, so a crash at any point is resumed or
+// rolled back on the next pass without an outage and without a leak.
+package rotation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/state"
+)
+
+// Policy is a policy of the config file, bound to its sinks.
+type Policy struct {
+	Name        string
+	Match       func(name, roleID string) bool
+	MaxAge      time.Duration
+	GracePeriod time.Duration
+	AdoptRotate bool // adopt: rotate
+	Sinks       []sinks.Sink
+}
+
+// Recorder receives the events the metrics layer counts. A nil Recorder is allowed.
+type Recorder interface {
+	RotationDone(policy string, ok bool, elapsed time.Duration)
+	SinkWrite(policy, sink string, ok bool)
+	OrphanDeleted(policy string)
+}
+
+// Options of one pass.
+type Options struct {
+	Force         bool // rotate every selected name whatever its age
+	IgnoreBackoff bool // retry failed names now
+	DryRun        bool // decide only; change nothing (for `plan`)
+}
+
+// Outcome is what a pass did (or, in a dry run, would do) for one name.
+type Outcome struct {
+	Policy   string
+	Name     string
+	KeyIDs   []string // live keys of the name
+	Decision Decision
+	Err      error
+}
+
+// Engine runs rotations. It is safe for concurrent use: a pass and the
+// deletion ticker may run at once; each key name is handled by one at a time.
+type Engine struct {
+	api         apiclient.API
+	store       *state.Store
+	log         *zap.Logger
+	rec         Recorder
+	now         func() time.Time
+	ownKeyID    string
+	concurrency int
+
+	mu       sync.Mutex
+	policies []Policy
+	locks    map[string]*sync.Mutex
+}
+
+// Config of an engine.
+type Config struct {
+	API         apiclient.API
+	Store       *state.Store
+	Logger      *zap.Logger
+	Recorder    Recorder
+	Now         func() time.Time // default time.Now
+	OwnKeyID    string           // the key rotatord authenticates with: never deleted
+	Concurrency int              // names handled in parallel; default 4
+}
+
+// New returns an engine with no policies.
+func New(cfg Config) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	return &Engine{
+		api: cfg.API, store: cfg.Store, log: cfg.Logger.Named("rotation"), rec: cfg.Recorder,
+		now: cfg.Now, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
+		locks: map[string]*sync.Mutex{},
+	}
+}
+
+// SetPolicies replaces the policies, in config order. A key belongs to the
+// first policy that matches it, so two policies never rotate the same key.
+func (e *Engine) SetPolicies(p []Policy) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.policies = slices.Clone(p)
+}
+
+func (e *Engine) snapshotPolicies() []Policy {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.policies)
+}
+
+// lock serializes work on one key name of one policy.
+func (e *Engine) lock(policy, name string) func() {
+	e.mu.Lock()
+	m, ok := e.locks[policy+"\x00"+name]
+	if !ok {
+		m = &sync.Mutex{}
+		e.locks[policy+"\x00"+name] = m
+	}
+	e.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// Pass runs the named policies (all when names is empty): one listing of
+// the keys, then every selected name in parallel. It returns one outcome
+// per name. A failed listing fails the pass before anything changes.
+func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outcome, error) {
+	policies := e.snapshotPolicies()
+	var run []Policy
+	for _, p := range policies {
+		if len(names) == 0 || slices.Contains(names, p.Name) {
+			run = append(run, p)
+		}
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(policies, func(p Policy) bool { return p.Name == n }) {
+			return nil, fmt.Errorf("no policy named %q", n)
+		}
+	}
+	keys, err := e.api.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+
+	type job struct {
+		policy Policy
+		name   string
+		live   []apiclient.Key
+	}
+	var jobs []job
+	for _, p := range run {
+		byName := map[string][]apiclient.Key{}
+		for _, k := range keys {
+			if owner(policies, k) == p.Name {
+				byName[k.Name] = append(byName[k.Name], k)
+			}
+		}
+		// Names with a record but no live key: an interrupted rotation to
+		// clean up, or a record to forget.
+		for _, r := range e.store.List(p.Name) {
+			if _, ok := byName[r.Name]; !ok {
+				byName[r.Name] = nil
+			}
+		}
+		for name, live := range byName {
+			sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
+			jobs = append(jobs, job{p, name, live})
+		}
+	}
+	sort.Slice(jobs, func(i, j int) bool {
+		if jobs[i].policy.Name != jobs[j].policy.Name {
+			return jobs[i].policy.Name < jobs[j].policy.Name
+		}
+		return jobs[i].name < jobs[j].name
+	})
+
+	out := make([]Outcome, len(jobs))
+	sem := make(chan struct{}, e.concurrency)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		if ctx.Err() != nil {
+			out[i] = Outcome{Policy: j.policy.Name, Name: j.name, Err: ctx.Err()}
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = e.handle(ctx, j.policy, j.name, j.live, opts)
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// owner returns the name of the first policy that selects k, or "".
+func owner(policies []Policy, k apiclient.Key) string {
+	for _, p := range policies {
+		if p.Match(k.Name, k.RoleID) {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+// DeleteDue deletes the old keys of every rotation whose grace period is
+// over, without listing the keys: it is what fires between cron ticks.
+func (e *Engine) DeleteDue(ctx context.Context) []Outcome {
+	var out []Outcome
+	now := e.now()
+	for _, p := range e.snapshotPolicies() {
+		for _, r := range e.store.List(p.Name) {
+			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered || now.Before(r.Rotation.DeleteAfter) {
+				continue
+			}
+			out = append(out, e.deleteDue(ctx, p, r.Name))
+		}
+	}
+	return out
+}
+
+func (e *Engine) deleteDue(ctx context.Context, p Policy, name string) Outcome {
+	unlock := e.lock(p.Name, name)
+	defer unlock()
+	o := Outcome{Policy: p.Name, Name: name, Decision: Decision{Action: ActionDelete, Reason: ReasonGraceOver}}
+	rec, ok := e.store.Get(p.Name, name)
+	if !ok || rec.Rotation == nil || rec.Rotation.Phase != state.PhaseDelivered || e.now().Before(rec.Rotation.DeleteAfter) {
+		o.Decision = Decision{Action: ActionNone}
+		return o // a concurrent pass got there first
+	}
+	o.Err = e.deleteOld(ctx, p, &rec)
+	return o
+}
+
+// handle decides and acts for one key name.
+func (e *Engine) handle(ctx context.Context, p Policy, name string, live []apiclient.Key, opts Options) Outcome {
+	unlock := e.lock(p.Name, name)
+	defer unlock()
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", name))
+	o := Outcome{Policy: p.Name, Name: name}
+	for _, k := range live {
+		o.KeyIDs = append(o.KeyIDs, k.ID)
+	}
+
+	now := e.now()
+	stored, known := e.store.Get(p.Name, name)
+	rec, changed := Reconcile(now, stored, known, p.Name, name, live, p.AdoptRotate)
+	if !known && len(live) > 1 {
+		// No record of this name but several keys: the state was lost, or
+		// someone made keys by hand. Trust the sinks, or no one.
+		e.adoptFromSinks(ctx, p, &rec, live, now)
+	}
+
+	d := Decide(Input{
+		Now: now, MaxAge: p.MaxAge, Force: opts.Force, IgnoreBackoff: opts.IgnoreBackoff,
+		OwnKeyID: e.ownKeyID, Live: live, Record: rec,
+	})
+	o.Decision = d
+	if opts.DryRun {
+		return o
+	}
+	if d.Action == ActionSkip {
+		log.Warn("skipping key name", zap.String("reason", string(d.Reason)))
+		return o
+	}
+	if len(live) == 0 && rec.Rotation == nil {
+		// Every key of the name is gone: nothing left to manage.
+		if known {
+			if err := e.store.Delete(p.Name, name); err != nil {
+				o.Err = err
+			}
+			log.Info("forgetting key name: no key left")
+		}
+		return o
+	}
+	if changed {
+		if err := e.store.Put(rec); err != nil {
+			o.Err = err
+			return o
+		}
+	}
+
+	switch d.Action {
+	case ActionRotate:
+		log.Info("rotation due", zap.String("reason", string(d.Reason)))
+		o.Err = e.rotate(ctx, p, &rec, live)
+	case ActionRecover:
+		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))
+		o.Err = e.recover(ctx, p, &rec, live)
+	case ActionDelete:
+		o.Err = e.deleteOld(ctx, p, &rec)
+	}
+	return o
+}
+
+// adoptFromSinks handles several live keys of a name rotatord has no record
+// of. If every sink holds the same live key, that key is current and the
+// others are old keys whose grace period starts now. Otherwise nothing is
+// known, and no key is scheduled for deletion.
+func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time) {
+	held := ""
+	for _, s := range p.Sinks {
+		h, err := s.Read(ctx, rec.Name)
+		if err != nil || h.KeyID == "" || (held != "" && h.KeyID != held) {
+			return
+		}
+		held = h.KeyID
+	}
+	var old []string
+	found := false
+	for _, k := range live {
+		if k.ID == held {
+			found = true
+		} else {
+			old = append(old, k.ID)
+		}
+	}
+	if !found {
+		return
+	}
+	rec.CurrentKeyID = held
+	rec.CurrentSince = now
+	if p.AdoptRotate {
+		rec.CurrentSince = time.Time{}
+	}
+	rec.Rotation = &state.Rotation{
+		Phase: state.PhaseDelivered, StartedAt: now, OldKeyIDs: old, NewKeyID: held,
+		DeliveredAt: now, DeleteAfter: now.Add(p.GracePeriod),
+	}
+	e.log.Warn("adopted key held by every sink; other keys of the name will be deleted after the grace period",
+		zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", held), zap.Strings("old_key_ids", old))
+}
+
+// rotate carries a new rotation from intent to delivered (and on to
+// deletion when the grace period is zero).
+func (e *Engine) rotate(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key) error {
+	start := e.now()
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
+
+	// Probe first: a sink that cannot be written costs no key.
+	for i, s := range p.Sinks {
+		if err := s.Probe(ctx, rec.Name); err != nil {
+			return e.fail(p, rec, start, fmt.Errorf("sink %s: %w", sinkLabel(i, s), err))
+		}
+	}
+	if rec.RoleID == "" {
+		return e.fail(p, rec, start, errors.New("no role id known for the key name"))
+	}
+
+	// Step 1: intent, with the keys that exist now.
+	old := make([]string, 0, len(live))
+	for _, k := range live {
+		old = append(old, k.ID)
+	}
+	rec.Rotation = &state.Rotation{Phase: state.PhaseIntent, StartedAt: start, OldKeyIDs: old}
+	if err := e.store.Put(*rec); err != nil {
+		rec.Rotation = nil
+		return e.fail(p, rec, start, err)
+	}
+	log.Info("rotation started", zap.String("step", "intent"), zap.Strings("old_key_ids", old))
+
+	// Step 2: create the replacement with the same name and role.
+	created, err := e.api.CreateKey(ctx, rec.Name, rec.RoleID)
+	if err != nil {
+		if errors.Is(err, apiclient.ErrAmbiguousCreate) {
+			log.Warn("create outcome unknown: looking for a key created without its secret", zap.Error(err))
+			if cerr := e.deleteOrphans(ctx, p, rec); cerr != nil {
+				// The intent stays recorded: the next pass cleans up.
+				return e.fail(p, rec, start, fmt.Errorf("create: %w; cleanup: %v", err, cerr))
+			}
+		}
+		rec.Rotation = nil
+		return e.fail(p, rec, start, fmt.Errorf("create: %w", err))
+	}
+	createdAt := e.now()
+	log = log.With(zap.String("key_id", created.ID))
+
+	// Step 3: record the new key before anything else.
+	rec.Rotation.Phase = state.PhaseCreated
+	rec.Rotation.NewKeyID = created.ID
+	rec.Rotation.NewCreatedAt = createdAt
+	if err := e.store.Put(*rec); err != nil {
+		// Not recorded: nobody but us will ever know this key. Drop it now;
+		// if that fails too, the recorded intent leads to it next pass.
+		if derr := e.api.DeleteKey(ctx, created.ID); derr == nil {
+			e.orphanDeleted(p)
+			rec.Rotation = nil
+		}
+		return e.fail(p, rec, start, err)
+	}
+	log.Info("replacement created", zap.String("step", "created"))
+
+	cred := sinks.Credential{Name: rec.Name, KeyID: created.ID, RoleID: created.RoleID, Secret: created.Secret, CreatedAt: createdAt}
+	if cred.RoleID == "" {
+		cred.RoleID = rec.RoleID
+	}
+	return e.deliverAndConfirm(ctx, p, rec, cred, start)
+}
+
+// deliverAndConfirm runs steps 4 and 5 and records the delivered phase.
+func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential, start time.Time) error {
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", cred.KeyID))
+
+	// Step 4: every sink, written and read back.
+	var failed []error
+	holds := 0
+	for i, s := range p.Sinks {
+		label := sinkLabel(i, s)
+		err := s.Write(ctx, cred)
+		if err == nil {
+			err = s.Verify(ctx, cred)
+		}
+		e.sinkWrite(p, label, err == nil)
+		if err != nil {
+			log.Error("sink write failed", zap.String("sink", label), zap.String("target", s.Target(rec.Name)), zap.Error(err))
+			failed = append(failed, fmt.Errorf("sink %s: %w", label, err))
+			if h, rerr := s.Read(ctx, rec.Name); rerr == nil && h.KeyID == cred.KeyID {
+				holds++
+			}
+			continue
+		}
+		holds++
+		log.Info("delivered", zap.String("step", "delivered"), zap.String("sink", label), zap.String("target", s.Target(rec.Name)))
+	}
+	if len(failed) > 0 {
+		err := errors.Join(failed...)
+		if holds == 0 {
+			// No consumer can have the new key: roll it back.
+			if derr := e.api.DeleteKey(ctx, cred.KeyID); derr != nil {
+				return e.fail(p, rec, start, fmt.Errorf("%w; rollback: %v", err, derr))
+			}
+			e.orphanDeleted(p)
+			log.Warn("rolled back: new key deleted, old key kept")
+			rec.Rotation = nil
+			return e.fail(p, rec, start, err)
+		}
+		// Some sinks hold the new key: deleting it would cut them off. Keep
+		// it and finish the delivery on a later pass.
+		return e.fail(p, rec, start, err)
+	}
+
+	// Step 5: the API knows the new key.
+	k, err := e.api.GetKey(ctx, cred.KeyID)
+	if err != nil {
+		return e.fail(p, rec, start, fmt.Errorf("confirm new key: %w", err))
+	}
+	if k.Name != rec.Name {
+		return e.fail(p, rec, start, fmt.Errorf("confirm new key: API names it %q", k.Name))
+	}
+
+	now := e.now()
+	rec.Rotation.Phase = state.PhaseDelivered
+	rec.Rotation.DeliveredAt = now
+	rec.Rotation.DeleteAfter = now.Add(p.GracePeriod)
+	rec.CurrentKeyID = cred.KeyID
+	rec.CurrentSince = rec.Rotation.NewCreatedAt
+	rec.CreatedByUs = true
+	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
+	if err := e.store.Put(*rec); err != nil {
+		return e.fail(p, rec, start, err)
+	}
+	log.Info("rotation delivered", zap.String("step", "confirmed"), zap.Time("delete_old_after", rec.Rotation.DeleteAfter))
+	e.rotationDone(p, true, now.Sub(start))
+	if p.GracePeriod <= 0 {
+		return e.deleteOld(ctx, p, rec)
+	}
+	return nil
+}
+
+// recover resumes or rolls back a rotation found in the intent or created phase.
+func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key) error {
+	start := e.now()
+	rot := rec.Rotation
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("phase", string(rot.Phase)))
+	isLive := func(id string) bool {
+		return slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == id })
+	}
+
+	if rot.Phase == state.PhaseCreated && rot.NewKeyID != "" && isLive(rot.NewKeyID) {
+		// Does a sink still hold the new key? Its secret lives only there.
+		var cred *sinks.Credential
+		anyHolds, readErrs := false, 0
+		for _, s := range p.Sinks {
+			h, err := s.Read(ctx, rec.Name)
+			switch {
+			case errors.Is(err, sinks.ErrNotHeld):
+			case err != nil && h.KeyID == "":
+				readErrs++
+			case h.KeyID == rot.NewKeyID:
+				anyHolds = true
+				if !h.Secret.IsZero() && cred == nil {
+					cred = &sinks.Credential{Name: rec.Name, KeyID: rot.NewKeyID, RoleID: rec.RoleID, Secret: h.Secret, CreatedAt: rot.NewCreatedAt}
+				}
+			}
+		}
+		switch {
+		case cred != nil:
+			log.Info("resuming delivery from a sink that holds the new key", zap.String("key_id", rot.NewKeyID))
+			return e.deliverAndConfirm(ctx, p, rec, *cred, start)
+		case readErrs > 0:
+			return e.fail(p, rec, start, errors.New("recover: cannot read every sink; keeping the new key until they answer"))
+		case anyHolds:
+			// A sink holds the key but cannot give its secret back: supersede
+			// it with a fresh rotation that retires both old and new keys.
+			log.Warn("new key held by a sink that cannot be read back; superseding it", zap.String("key_id", rot.NewKeyID))
+			rec.Rotation = nil
+			rec.CurrentKeyID = ""
+			if err := e.store.Put(*rec); err != nil {
+				return e.fail(p, rec, start, err)
+			}
+			return e.rotate(ctx, p, rec, live)
+		}
+		// No sink holds it: nobody can use it. Roll it back.
+	}
+
+	if err := e.deleteOrphans(ctx, p, rec); err != nil {
+		return e.fail(p, rec, start, fmt.Errorf("recover: %w", err))
+	}
+	rec.Rotation = nil
+	if err := e.store.Put(*rec); err != nil {
+		return e.fail(p, rec, start, err)
+	}
+	log.Info("interrupted rotation rolled back")
+	return nil
+}
+
+// deleteOrphans lists the keys and deletes every key of the name that the
+// intent did not know about: keys created by this rotation whose secret
+// reached no sink.
+func (e *Engine) deleteOrphans(ctx context.Context, p Policy, rec *state.Record) error {
+	keys, err := e.api.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	for _, k := range keys {
+		if k.Name != rec.Name || slices.Contains(rec.Rotation.OldKeyIDs, k.ID) || k.ID == e.ownKeyID {
+			continue
+		}
+		if err := e.api.DeleteKey(ctx, k.ID); err != nil {
+			return fmt.Errorf("delete orphan %s: %w", k.ID, err)
+		}
+		delete(rec.FirstSeen, k.ID)
+		e.orphanDeleted(p)
+		e.log.Warn("deleted key created without a delivered secret",
+			zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", k.ID))
+	}
+	return nil
+}
+
+// deleteOld runs step 6: the old keys go, the new one stays.
+func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record) error {
+	rot := rec.Rotation
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
+	for _, id := range rot.OldKeyIDs {
+		if id == rot.NewKeyID || id == rec.CurrentKeyID {
+			continue
+		}
+		if id == e.ownKeyID {
+			log.Warn("not deleting the key rotatord authenticates with", zap.String("key_id", id))
+			continue
+		}
+		if err := e.api.DeleteKey(ctx, id); err != nil {
+			rec.Failures++
+			rec.LastFailure = e.now()
+			rec.LastError = fmt.Sprintf("delete old key %s: %v", id, err)
+			_ = e.store.Put(*rec)
+			log.Error("deleting old key failed", zap.String("key_id", id), zap.Error(err))
+			return fmt.Errorf("delete old key %s: %w", id, err)
+		}
+		delete(rec.FirstSeen, id)
+		log.Info("old key deleted", zap.String("step", "deleted"), zap.String("key_id", id))
+	}
+	rec.Rotation = nil
+	return e.store.Put(*rec)
+}
+
+// fail records a failed step durably and reports it.
+func (e *Engine) fail(p Policy, rec *state.Record, start time.Time, err error) error {
+	now := e.now()
+	rec.Failures++
+	rec.LastFailure = now
+	rec.LastError = err.Error()
+	if perr := e.store.Put(*rec); perr != nil {
+		err = fmt.Errorf("%w; state: %v", err, perr)
+	}
+	e.log.Error("rotation failed", zap.String("policy", p.Name), zap.String("name", rec.Name),
+		zap.Int("failures", rec.Failures), zap.Error(err))
+	e.rotationDone(p, false, now.Sub(start))
+	return err
+}
+
+func (e *Engine) rotationDone(p Policy, ok bool, d time.Duration) {
+	if e.rec != nil {
+		e.rec.RotationDone(p.Name, ok, d)
+	}
+}
+
+func (e *Engine) sinkWrite(p Policy, sink string, ok bool) {
+	if e.rec != nil {
+		e.rec.SinkWrite(p.Name, sink, ok)
+	}
+}
+
+func (e *Engine) orphanDeleted(p Policy) {
+	if e.rec != nil {
+		e.rec.OrphanDeleted(p.Name)
+	}
+}
+
+// SinkLabel names the i-th sink of a policy in metric labels: bounded by the config.
+func SinkLabel(i int, kind string) string { return fmt.Sprintf("%s#%d", kind, i) }
+
+func sinkLabel(i int, s sinks.Sink) string { return SinkLabel(i, s.Kind()) }
