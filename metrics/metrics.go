@@ -267,4 +267,3 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(managedDesc, prometheus.GaugeValue, float64(managed[p]), p)
 	}
 }
-

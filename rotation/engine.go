@@ -410,7 +410,7 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 
 	// Step 4: every sink, written and read back.
 	var failed []error
-	holds := 0
+	mayHolds := 0 // sinks that hold, or may hold, the new key
 	for i, s := range p.Sinks {
 		label := sinkLabel(i, s)
 		err := s.Write(ctx, cred)
@@ -421,17 +421,17 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		if err != nil {
 			log.Error("sink write failed", zap.String("sink", label), zap.String("target", s.Target(rec.Name)), zap.Error(err))
 			failed = append(failed, fmt.Errorf("sink %s: %w", label, err))
-			if h, rerr := s.Read(ctx, rec.Name); rerr == nil && h.KeyID == cred.KeyID {
-				holds++
+			if mayHold(ctx, s, rec.Name, cred.KeyID) {
+				mayHolds++
 			}
 			continue
 		}
-		holds++
+		mayHolds++
 		log.Info("delivered", zap.String("step", "delivered"), zap.String("sink", label), zap.String("target", s.Target(rec.Name)))
 	}
 	if len(failed) > 0 {
 		err := errors.Join(failed...)
-		if holds == 0 {
+		if mayHolds == 0 {
 			// No consumer can have the new key: roll it back.
 			if derr := e.api.DeleteKey(ctx, cred.KeyID); derr != nil {
 				return e.fail(p, rec, start, fmt.Errorf("%w; rollback: %v", err, derr))
@@ -491,7 +491,9 @@ func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record, live 
 			h, err := s.Read(ctx, rec.Name)
 			switch {
 			case errors.Is(err, sinks.ErrNotHeld):
-			case err != nil && h.KeyID == "":
+			case errors.Is(err, sinks.ErrUnreadable):
+				anyHolds = true // it may hold the new key: never delete it
+			case err != nil:
 				readErrs++
 			case h.KeyID == rot.NewKeyID:
 				anyHolds = true
@@ -507,8 +509,9 @@ func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record, live 
 		case readErrs > 0:
 			return e.fail(p, rec, start, errors.New("recover: cannot read every sink; keeping the new key until they answer"))
 		case anyHolds:
-			// A sink holds the key but cannot give its secret back: supersede
-			// it with a fresh rotation that retires both old and new keys.
+			// A sink holds (or may hold) the key but cannot give its secret
+			// back: supersede it with a fresh rotation that retires both the
+			// old and the new key once its replacement is delivered.
 			log.Warn("new key held by a sink that cannot be read back; superseding it", zap.String("key_id", rot.NewKeyID))
 			rec.Rotation = nil
 			rec.CurrentKeyID = ""
@@ -579,6 +582,19 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record) err
 	}
 	rec.Rotation = nil
 	return e.store.Put(*rec)
+}
+
+// mayHold reports whether a sink whose write failed may still hold key id:
+// only a definite "holds nothing" or "holds another key" says no.
+func mayHold(ctx context.Context, s sinks.Sink, name, id string) bool {
+	h, err := s.Read(ctx, name)
+	switch {
+	case errors.Is(err, sinks.ErrNotHeld):
+		return false
+	case err != nil:
+		return true
+	}
+	return h.KeyID == id
 }
 
 // fail records a failed step durably and reports it.

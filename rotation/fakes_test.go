@@ -177,7 +177,7 @@ func (s *memSink) Read(ctx context.Context, name string) (sinks.Held, error) {
 		return sinks.Held{}, sinks.ErrNotHeld
 	}
 	if s.opaque {
-		return sinks.Held{KeyID: h.KeyID}, nil
+		return sinks.Held{}, fmt.Errorf("template: %w", sinks.ErrUnreadable)
 	}
 	return sinks.Held{KeyID: h.KeyID, Secret: h.Secret}, nil
 }

@@ -32,6 +32,10 @@ type Held struct {
 var (
 	// ErrNotHeld means the sink holds no credential for that name.
 	ErrNotHeld = errors.New("sink holds no credential for this name")
+	// ErrUnreadable means the sink holds something for the name but cannot
+	// tell which credential (a free-form template, a damaged file). The
+	// engine must then assume it may hold any key.
+	ErrUnreadable = errors.New("sink cannot tell which credential it holds")
 	// ErrMismatch means the sink holds something other than the credential asked about.
 	ErrMismatch = errors.New("sink holds a different credential")
 )
@@ -55,7 +59,8 @@ type Sink interface {
 	// Verify reads the sink back and returns nil only if it holds exactly c
 	// (key id and secret); ErrNotHeld or ErrMismatch otherwise.
 	Verify(ctx context.Context, c Credential) error
-	// Read returns what the sink holds for name, or ErrNotHeld. The engine
-	// uses it to resume a delivery interrupted by a crash.
+	// Read returns what the sink holds for name, ErrNotHeld, or an error
+	// wrapping ErrUnreadable. The engine uses it to resume a delivery
+	// interrupted by a crash.
 	Read(ctx context.Context, name string) (Held, error)
 }

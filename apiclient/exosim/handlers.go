@@ -1,0 +1,365 @@
+package exosim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxBody bounds request bodies; a create body is a few dozen bytes.
+const maxBody = 1 << 20
+
+// reply is an answer not yet written, so that a fault can still drop it.
+type reply struct {
+	status int
+	header http.Header
+	body   any
+}
+
+type errorBody struct {
+	Message string `json:"message"`
+}
+
+func errorReply(status int, msg string) reply {
+	return reply{status: status, body: errorBody{Message: msg}}
+}
+
+func writeReply(w http.ResponseWriter, r reply) {
+	for name, values := range r.header {
+		w.Header()[name] = values
+	}
+	data, err := json.Marshal(r.body)
+	if err != nil { // only our own types are marshalled: a bug
+		r.status, data = http.StatusInternalServerError, []byte(`{"message":"exosim: marshal response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(r.status)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+// apiRequest is what an operation handler gets.
+type apiRequest struct {
+	http *http.Request
+	id   string // the {id} path parameter, if any
+	body []byte
+}
+
+type handler func(*Sim, apiRequest) reply
+
+var handlers = map[string]handler{
+	OpListAPIKeys:  (*Sim).listAPIKeys,
+	OpCreateAPIKey: (*Sim).createAPIKey,
+	OpGetAPIKey:    (*Sim).getAPIKey,
+	OpDeleteAPIKey: (*Sim).deleteAPIKey,
+	OpGetOperation: (*Sim).getOperation,
+	OpListIAMRoles: (*Sim).listIAMRoles,
+	OpGetIAMRole:   (*Sim).getIAMRole,
+	OpListZones:    (*Sim).listZones,
+}
+
+// route maps a method and a path under /v2/ to an operation id and its {id}
+// parameter. With no operation, allowed lists the methods the path accepts
+// (empty for an unknown path).
+func route(method, path string) (op, id string, allowed []string) {
+	segs := strings.Split(strings.TrimPrefix(path, "/v2/"), "/")
+	var byMethod map[string]string
+	switch {
+	case len(segs) == 1 && segs[0] == "api-key":
+		byMethod = map[string]string{http.MethodGet: OpListAPIKeys, http.MethodPost: OpCreateAPIKey}
+	case len(segs) == 2 && segs[0] == "api-key" && segs[1] != "":
+		byMethod = map[string]string{http.MethodGet: OpGetAPIKey, http.MethodDelete: OpDeleteAPIKey}
+	case len(segs) == 2 && segs[0] == "operation" && segs[1] != "":
+		byMethod = map[string]string{http.MethodGet: OpGetOperation}
+	case len(segs) == 1 && segs[0] == "iam-role":
+		byMethod = map[string]string{http.MethodGet: OpListIAMRoles}
+	case len(segs) == 2 && segs[0] == "iam-role" && segs[1] != "":
+		byMethod = map[string]string{http.MethodGet: OpGetIAMRole}
+	case len(segs) == 1 && segs[0] == "zone":
+		byMethod = map[string]string{http.MethodGet: OpListZones}
+	default:
+		return "", "", nil
+	}
+	if len(segs) == 2 {
+		id = segs[1]
+	}
+	if op, ok := byMethod[method]; ok {
+		return op, id, nil
+	}
+	for m := range byMethod {
+		allowed = append(allowed, m)
+	}
+	slices.Sort(allowed)
+	return "", "", allowed
+}
+
+// serveAPI runs one /v2 call: latency, then authentication, then injected
+// 429/5xx, then the operation, then maybe a lost response. Every call of a
+// known operation is counted.
+func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
+	op, id, allowed := route(r.Method, r.URL.Path)
+	if op == "" {
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeReply(w, errorReply(http.StatusMethodNotAllowed, "Method "+r.Method+" not allowed on "+r.URL.Path))
+			return
+		}
+		writeReply(w, errorReply(http.StatusNotFound, "Not found: "+r.URL.Path))
+		return
+	}
+	answer := func(rep reply) {
+		writeReply(w, rep)
+		s.record(op, rep.status)
+	}
+
+	if !sleep(r.Context(), s.latency(op)) {
+		s.record(op, 0) // the client gave up; nobody reads an answer
+		return
+	}
+	var body []byte
+	if r.Body != nil { // nil only when a caller invokes ServeHTTP directly
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			answer(errorReply(http.StatusBadRequest, "Cannot read request body"))
+			return
+		}
+		body = b
+	}
+	// Listing zones is the one call the SDK does not sign.
+	if op != OpListZones {
+		if err := s.verify(r, body); err != nil {
+			var f authFailure
+			errors.As(err, &f)
+			answer(errorReply(http.StatusForbidden, f.message()))
+			return
+		}
+	}
+	if rep, failed := s.drawFailure(op); failed {
+		answer(rep)
+		return
+	}
+	rep := handlers[op](s, apiRequest{http: r, id: id, body: body})
+	if s.drawLoss(op) {
+		dropConnection(w)
+		s.record(op, 0)
+		return
+	}
+	answer(rep)
+}
+
+// dropConnection closes the connection without writing a byte, the way a
+// response lost in the network looks to a client. When the writer cannot be
+// hijacked (HTTP/2, a recorder), aborting the handler is the closest thing.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		conn, _, err := hj.Hijack()
+		if err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// apiKey is a key as the API shows it: never with its secret.
+type apiKey struct {
+	Key    string `json:"key"`
+	Name   string `json:"name"`
+	RoleID string `json:"role-id"`
+}
+
+type apiKeyCreated struct {
+	Key    string `json:"key"`
+	Name   string `json:"name"`
+	RoleID string `json:"role-id"`
+	Secret string `json:"secret"`
+}
+
+func (s *Sim) listAPIKeys(apiRequest) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := []apiKey{}
+	for _, k := range s.store.keys {
+		if k.alive() {
+			keys = append(keys, apiKey{Key: k.key, Name: k.name, RoleID: k.roleID})
+		}
+	}
+	return reply{status: http.StatusOK, body: map[string][]apiKey{"api-keys": keys}}
+}
+
+func (s *Sim) createAPIKey(req apiRequest) reply {
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(req.body))
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		return errorReply(http.StatusBadRequest, "Request body must be a JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errorReply(http.StatusBadRequest, "Request body must hold a single JSON object")
+	}
+	var name, roleID string
+	if raw, ok := fields["name"]; !ok || json.Unmarshal(raw, &name) != nil {
+		return errorReply(http.StatusBadRequest, "name: a string is required")
+	}
+	if n := utf8.RuneCountInString(name); n < 1 || n > 255 {
+		return errorReply(http.StatusBadRequest, "name: must be 1 to 255 characters")
+	}
+	if raw, ok := fields["role-id"]; !ok || json.Unmarshal(raw, &roleID) != nil {
+		return errorReply(http.StatusBadRequest, "role-id: a string is required")
+	}
+	if !isUUID(roleID) {
+		return errorReply(http.StatusBadRequest, "role-id: must be a UUID")
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	role, ok := s.store.role(roleID)
+	if !ok {
+		return errorReply(http.StatusNotFound, "IAM Role not found")
+	}
+	k := s.store.add("", name, role.ID, "", s.clock())
+	return reply{status: http.StatusOK, body: apiKeyCreated{Key: k.key, Name: k.name, RoleID: k.roleID, Secret: k.secret}}
+}
+
+func (s *Sim) getAPIKey(req apiRequest) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.store.alive(req.id)
+	if k == nil {
+		return errorReply(http.StatusNotFound, "API Key not found")
+	}
+	return reply{status: http.StatusOK, body: apiKey{Key: k.key, Name: k.name, RoleID: k.roleID}}
+}
+
+// deleteAPIKey deletes at once, or, with the PendingPolls fault, starts an
+// operation that completes after that many polls. Deleting a key whose
+// deletion is pending returns the same operation.
+func (s *Sim) deleteAPIKey(req apiRequest) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.store.alive(req.id)
+	if k == nil {
+		// What the real API answers for an unknown or foreign key.
+		return errorReply(http.StatusForbidden, "API Key not in organization")
+	}
+	if k.pendingOp != "" {
+		return reply{status: http.StatusOK, body: renderOperation(s.store.ops[k.pendingOp])}
+	}
+	if polls := s.pendingPolls(); polls > 0 {
+		op := s.store.newOperation(OpDeleteAPIKey, k.key, statePending, polls)
+		k.pendingOp = op.id
+		return reply{status: http.StatusOK, body: renderOperation(op)}
+	}
+	s.store.remove(k, s.clock())
+	return reply{status: http.StatusOK, body: renderOperation(s.store.newOperation(OpDeleteAPIKey, k.key, stateSuccess, 0))}
+}
+
+// getOperation answers a pending operation's remaining polls, then completes
+// it. Operations stay retrievable forever: the older SDK polls once more
+// after success.
+func (s *Sim) getOperation(req apiRequest) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := s.store.ops[strings.ToLower(req.id)]
+	if op == nil {
+		return errorReply(http.StatusNotFound, "Operation not found")
+	}
+	if op.state == statePending {
+		if op.pollsLeft > 0 {
+			op.pollsLeft--
+		} else {
+			if k := s.store.byKey[op.keyID]; k != nil {
+				s.store.remove(k, s.clock())
+			}
+			op.state = stateSuccess
+		}
+	}
+	return reply{status: http.StatusOK, body: renderOperation(op)}
+}
+
+type operationJSON struct {
+	ID        string        `json:"id"`
+	State     string        `json:"state"`
+	Reference referenceJSON `json:"reference"`
+}
+
+type referenceJSON struct {
+	ID      string `json:"id"`
+	Link    string `json:"link"`
+	Command string `json:"command"`
+}
+
+func renderOperation(op *operation) operationJSON {
+	return operationJSON{
+		ID:    op.id,
+		State: op.state,
+		Reference: referenceJSON{
+			ID:      op.keyID,
+			Link:    "/v2/api-key/" + op.keyID,
+			Command: op.command,
+		},
+	}
+}
+
+type roleJSON struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Editable    bool              `json:"editable"`
+	Permissions []string          `json:"permissions"`
+	Labels      map[string]string `json:"labels"`
+}
+
+func renderRole(r Role) roleJSON {
+	return roleJSON{ID: r.ID, Name: r.Name, Description: r.Description, Permissions: []string{}, Labels: map[string]string{}}
+}
+
+func (s *Sim) listIAMRoles(apiRequest) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	roles := make([]roleJSON, 0, len(s.store.roles))
+	for _, r := range s.store.roles {
+		roles = append(roles, renderRole(r))
+	}
+	return reply{status: http.StatusOK, body: map[string][]roleJSON{"iam-roles": roles}}
+}
+
+func (s *Sim) getIAMRole(req apiRequest) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.store.role(req.id)
+	if !ok {
+		return errorReply(http.StatusNotFound, "IAM Role not found")
+	}
+	return reply{status: http.StatusOK, body: renderRole(r)}
+}
+
+// Zones lists the zones of the shared API document, in its order.
+var zones = []string{"ch-gva-2", "ch-dk-2", "de-fra-1", "de-muc-1", "at-vie-1", "at-vie-2", "bg-sof-1", "hr-zag-1"}
+
+type zoneJSON struct {
+	Name        string `json:"name"`
+	APIEndpoint string `json:"api-endpoint"`
+	SOSEndpoint string `json:"sos-endpoint"`
+}
+
+// listZones points every zone back at the simulator: API keys are global to
+// the organization, so any zone's endpoint must reach the same keys.
+func (s *Sim) listZones(req apiRequest) reply {
+	endpoint := s.zoneEndpoint
+	if endpoint == "" {
+		scheme := "http"
+		if req.http.TLS != nil {
+			scheme = "https"
+		}
+		endpoint = scheme + "://" + req.http.Host + "/v2"
+	}
+	out := make([]zoneJSON, 0, len(zones))
+	for _, z := range zones {
+		out = append(out, zoneJSON{Name: z, APIEndpoint: endpoint, SOSEndpoint: "https://sos-" + z + ".exo.io"})
+	}
+	return reply{status: http.StatusOK, body: map[string][]zoneJSON{"zones": out}}
+}

@@ -1,0 +1,515 @@
+// Package file owns the file sink: it writes each new credential to a local
+// file, as JSON, an env file, an exo CLI config or a user template, and
+// replaces the previous file atomically.
+//
+// A write renders everything in memory first, then creates a temp file next
+// to the target (so the rename stays on one file system), sets its mode and
+// owner, writes, fsyncs, renames it over the target and fsyncs the
+// directory. A reader therefore sees the old file or the new one, never a
+// partial one, and the new one survives a crash once Write returns.
+package file
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/rotatord/rotatord/secret"
+	"github.com/rotatord/rotatord/sinks"
+)
+
+// DefaultMode is the file mode used when Options.Mode is zero.
+const DefaultMode os.FileMode = 0o600
+
+// maxFileSize bounds what Verify and Read load: a credential file is a few
+// hundred bytes, and the target may have been replaced by anything.
+const maxFileSize = 1 << 20
+
+var (
+	// ErrUnreadable means Read cannot tell which credential the file holds:
+	// always for the "template" format, whose output rotatord cannot parse
+	// back, and for a file of another format that does not parse. Verify
+	// with a known credential still works for a template file.
+	ErrUnreadable = fmt.Errorf("file content cannot be read back as a credential: %w", sinks.ErrUnreadable)
+	// ErrPermissions means the file holds the right credential but its mode
+	// or owner is not the configured one, e.g. someone made it
+	// world-readable. The next Write sets them again.
+	ErrPermissions = errors.New("file mode or owner differs from the configured one")
+)
+
+// Options configures a file sink.
+type Options struct {
+	// Path renders the target path from .Name, the API key's name. The
+	// rendered path must be absolute and clean, and its directory must exist.
+	Path *template.Template
+	// Format is one of FormatJSON, FormatEnv, FormatExoscaleTOML and
+	// FormatTemplate.
+	Format string
+	// Template is executed for FormatTemplate, with .Name, .APIKey,
+	// .APISecret, .RoleID and .CreatedAt (a time.Time in UTC). It must be
+	// nil for the other formats.
+	Template *template.Template
+	// Mode is the file's permission bits, DefaultMode when zero. It must
+	// let the owner read the file and must not let others write it.
+	Mode os.FileMode
+	// UID and GID own the file when >= 0; -1 leaves them to the process.
+	// Note that the zero value means root.
+	UID, GID int
+}
+
+// Sink writes credentials to files. It is safe for concurrent use; writes to
+// the same path are serialized.
+type Sink struct {
+	path     *template.Template
+	format   string
+	tmpl     *template.Template
+	mode     os.FileMode
+	uid, gid int
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // per target path, never shrinks: one per key name
+
+	// inject, when set by a test, runs before each named step of a write or
+	// probe and fails that step with its error.
+	inject func(step string) error
+}
+
+var _ sinks.Sink = (*Sink)(nil)
+
+// New validates opts and returns a sink. It renders the path and the content
+// for a sample credential, so that a template referring to an unknown field
+// or rendering a relative path fails at startup, not at the first rotation.
+func New(opts Options) (*Sink, error) {
+	if opts.Path == nil {
+		return nil, errors.New("file sink: path template missing")
+	}
+	switch opts.Format {
+	case FormatJSON, FormatEnv, FormatExoscaleTOML:
+		if opts.Template != nil {
+			return nil, fmt.Errorf("file sink: a template is only used with format %q, not %q", FormatTemplate, opts.Format)
+		}
+	case FormatTemplate:
+		if opts.Template == nil {
+			return nil, fmt.Errorf("file sink: format %q needs a template", FormatTemplate)
+		}
+	default:
+		return nil, fmt.Errorf("file sink: unknown format %q (want %s, %s, %s or %s)",
+			opts.Format, FormatJSON, FormatEnv, FormatExoscaleTOML, FormatTemplate)
+	}
+	mode := opts.Mode
+	if mode == 0 {
+		mode = DefaultMode
+	}
+	switch {
+	case mode&^fs.ModePerm != 0:
+		return nil, fmt.Errorf("file sink: mode %v has bits other than permissions", mode)
+	case mode&0o400 == 0:
+		// Verify and Read run as the owner.
+		return nil, fmt.Errorf("file sink: mode %#o does not let the owner read the file", mode)
+	case mode&0o002 != 0:
+		return nil, fmt.Errorf("file sink: mode %#o lets anyone replace the credential", mode)
+	}
+	if opts.UID < -1 || opts.GID < -1 {
+		return nil, fmt.Errorf("file sink: uid %d or gid %d below -1", opts.UID, opts.GID)
+	}
+	s := &Sink{
+		path:   opts.Path,
+		format: opts.Format,
+		tmpl:   opts.Template,
+		mode:   mode,
+		uid:    opts.UID,
+		gid:    opts.GID,
+		locks:  make(map[string]*sync.Mutex),
+	}
+	sample := sinks.Credential{
+		Name:      "example",
+		KeyID:     "EXO0123456789abcdef01234567",
+		RoleID:    "00000000-0000-0000-0000-000000000000",
+		Secret:    "sample-secret",
+		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	if _, err := s.target(sample.Name); err != nil {
+		return nil, fmt.Errorf("file sink: %w", err)
+	}
+	if _, err := render(s.format, s.tmpl, sample); err != nil {
+		return nil, fmt.Errorf("file sink: sample credential: %w", err)
+	}
+	return s, nil
+}
+
+// Kind implements sinks.Sink.
+func (s *Sink) Kind() string { return "file" }
+
+// Target implements sinks.Sink: the rendered path, or a placeholder naming
+// the path template when it cannot be rendered for name.
+func (s *Sink) Target(name string) string {
+	p, err := s.target(name)
+	if err != nil {
+		return fmt.Sprintf("<invalid path from template %q>", s.path.Name())
+	}
+	return p
+}
+
+// target renders the path for name and checks it is absolute and clean, so a
+// key name such as "../x" cannot move the file elsewhere.
+func (s *Sink) target(name string) (string, error) {
+	var buf bytes.Buffer
+	if err := s.path.Execute(&buf, struct{ Name string }{name}); err != nil {
+		return "", fmt.Errorf("render path template %q for %q: %w", s.path.Name(), name, err)
+	}
+	p := buf.String()
+	switch {
+	case p == "":
+		return "", fmt.Errorf("path template %q renders an empty path for %q", s.path.Name(), name)
+	case !filepath.IsAbs(p):
+		return "", fmt.Errorf("path template %q renders relative path %q for %q", s.path.Name(), p, name)
+	case filepath.Clean(p) != p || strings.Contains(p, ".."):
+		// An absolute path that is clean has no ".." element; this also
+		// refuses names with ".." inside, which no key name needs.
+		return "", fmt.Errorf("path template %q renders unclean path %q for %q", s.path.Name(), p, name)
+	case filepath.Dir(p) == p:
+		return "", fmt.Errorf("path template %q renders the root directory for %q", s.path.Name(), name)
+	}
+	return p, nil
+}
+
+// lock serializes operations on one path and returns the unlock function.
+func (s *Sink) lock(path string) func() {
+	s.mu.Lock()
+	l, ok := s.locks[path]
+	if !ok {
+		l = new(sync.Mutex)
+		s.locks[path] = l
+	}
+	s.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+func (s *Sink) step(name string) error {
+	if s.inject == nil {
+		return nil
+	}
+	return s.inject(name)
+}
+
+// Probe implements sinks.Sink. It creates and removes a temp file next to the
+// target, with the configured mode and owner, and never touches the target.
+func (s *Sink) Probe(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	path, err := s.target(name)
+	if err != nil {
+		return err
+	}
+	defer s.lock(path)()
+	if err := s.checkTarget(path); err != nil {
+		return fmt.Errorf("probe %s: %w", path, err)
+	}
+	f, err := s.createTemp(path)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", path, err)
+	}
+	tmp := f.Name()
+	err = s.prepare(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if rerr := os.Remove(tmp); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkTarget refuses a target that exists and is not a regular file. A
+// symlink is refused rather than followed or silently replaced: whoever made
+// it meant the credential to go somewhere else.
+func (s *Sink) checkTarget(path string) error {
+	dir := filepath.Dir(path)
+	di, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("directory %s does not exist", dir)
+	}
+	if err != nil {
+		return err
+	}
+	if !di.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("target is not a regular file (%v)", fi.Mode().Type())
+	}
+	return nil
+}
+
+// createTemp creates the temp file in the target's directory. os.CreateTemp
+// creates it 0600, so the secret is never readable by others, even before
+// the chmod.
+func (s *Sink) createTemp(path string) (*os.File, error) {
+	if err := s.step("create"); err != nil {
+		return nil, err
+	}
+	return os.CreateTemp(filepath.Dir(path), tempPrefix(path)+"*")
+}
+
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// prepare gives the temp file its final mode and owner.
+func (s *Sink) prepare(f *os.File) error {
+	if err := s.step("chmod"); err != nil {
+		return err
+	}
+	if err := f.Chmod(s.mode); err != nil {
+		return err
+	}
+	if s.uid >= 0 || s.gid >= 0 {
+		if err := s.step("chown"); err != nil {
+			return err
+		}
+		// -1 leaves that id unchanged.
+		if err := f.Chown(s.uid, s.gid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Write implements sinks.Sink. It refuses a missing directory and a target
+// that is not a regular file (a symlink is not replaced), and removes temp
+// files a crashed earlier write of the same target left behind.
+func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	path, err := s.target(c.Name)
+	if err != nil {
+		return err
+	}
+	content, err := render(s.format, s.tmpl, c)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// Best effort: do not keep a copy of the secret around longer than needed.
+	defer clear(content)
+	defer s.lock(path)()
+	if err := s.checkTarget(path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	s.removeStaleTemps(path)
+	if err := s.replace(path, content); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// replace atomically replaces path with content. Before the rename, any
+// failure removes the temp file and leaves the target as it was.
+func (s *Sink) replace(path string, content []byte) (err error) {
+	f, err := s.createTemp(path)
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	renamed := false
+	defer func() {
+		if !renamed {
+			f.Close() // already closed on some paths; that error is moot
+			os.Remove(tmp)
+		}
+	}()
+	if err := s.prepare(f); err != nil {
+		return err
+	}
+	if err := s.step("write"); err != nil {
+		return err
+	}
+	if _, err := f.Write(content); err != nil {
+		return err
+	}
+	if err := s.step("sync"); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := s.step("close"); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := s.step("rename"); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	renamed = true
+	// The rename is only durable once the directory is synced. The file is
+	// complete either way; the caller learns it may not survive a crash.
+	if err := s.step("syncdir"); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removeStaleTemps deletes temp files a crashed write left next to path: they
+// hold a secret. It runs under the path's lock, so no temp file of this
+// process is in use; failures are ignored, the next write tries again.
+func (s *Sink) removeStaleTemps(path string) {
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := tempPrefix(path)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// Verify implements sinks.Sink. The content is compared in constant time
+// with what Write renders for c; then the mode and, when configured, the
+// owner must match.
+func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	path, err := s.target(c.Name)
+	if err != nil {
+		return err
+	}
+	want, err := render(s.format, s.tmpl, c)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	defer clear(want)
+	got, fi, err := s.readFile(path)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	defer clear(got)
+	if subtle.ConstantTimeCompare(got, want) != 1 {
+		return fmt.Errorf("verify %s: %w", path, sinks.ErrMismatch)
+	}
+	if perm := fi.Mode().Perm(); perm != s.mode {
+		return fmt.Errorf("verify %s: mode %#o, want %#o: %w", path, perm, s.mode, ErrPermissions)
+	}
+	if uid, gid, ok := owner(fi); ok {
+		if s.uid >= 0 && uid != s.uid || s.gid >= 0 && gid != s.gid {
+			return fmt.Errorf("verify %s: owner %d:%d, want %d:%d: %w", path, uid, gid, s.uid, s.gid, ErrPermissions)
+		}
+	}
+	return nil
+}
+
+// Read implements sinks.Sink. For the "template" format it returns
+// ErrUnreadable once the file exists: free-form output cannot be parsed back
+// reliably.
+func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
+	if err := ctx.Err(); err != nil {
+		return sinks.Held{}, err
+	}
+	path, err := s.target(name)
+	if err != nil {
+		return sinks.Held{}, err
+	}
+	data, _, err := s.readFile(path)
+	if err != nil {
+		return sinks.Held{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer clear(data)
+	var keyID, sec string
+	switch s.format {
+	case FormatJSON:
+		keyID, sec, err = parseJSON(data)
+	case FormatEnv:
+		keyID, sec, err = parseEnv(data)
+	case FormatExoscaleTOML:
+		keyID, sec, err = parseTOML(data)
+	default:
+		return sinks.Held{}, fmt.Errorf("read %s: format %q: %w", path, s.format, ErrUnreadable)
+	}
+	if err != nil {
+		return sinks.Held{}, fmt.Errorf("read %s: %w: %w", path, err, ErrUnreadable)
+	}
+	return sinks.Held{KeyID: keyID, Secret: secret.Value(sec)}, nil
+}
+
+// readFile reads the regular file at path under its lock, so it never sees a
+// write half done, and refuses anything else (a symlink is not followed).
+// A missing file is sinks.ErrNotHeld.
+func (s *Sink) readFile(path string) ([]byte, fs.FileInfo, error) {
+	defer s.lock(path)()
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, sinks.ErrNotHeld
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("target is not a regular file (%v)", fi.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	// Another process may swap the file between Lstat and Open; read only
+	// what Lstat vouched for.
+	ofi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !os.SameFile(fi, ofi) {
+		return nil, nil, errors.New("target replaced while reading")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(data) > maxFileSize {
+		clear(data)
+		return nil, nil, fmt.Errorf("target larger than %d bytes", maxFileSize)
+	}
+	return data, ofi, nil
+}
