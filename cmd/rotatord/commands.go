@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/daemon"
+	"github.com/rotatord/rotatord/rotation"
+)
+
+func cmdRun(args []string, stderr io.Writer) error {
+	var c common
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.register(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	d, err := daemon.New(daemon.Options{ConfigPath: c.config, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ctx, reload, stop := signals()
+	defer stop()
+	return d.Run(ctx, reload)
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func cmdOnce(args []string, stdout, stderr io.Writer) error {
+	var (
+		c        common
+		policies stringList
+		force    bool
+	)
+	fs := flag.NewFlagSet("once", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.register(fs, true)
+	fs.Var(&policies, "policy", "run only this policy (repeatable)")
+	fs.BoolVar(&force, "force", false, "rotate every selected key whatever its age")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	d, err := daemon.New(daemon.Options{ConfigPath: c.config, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ctx, _, stop := signals()
+	defer stop()
+	out, err := d.RunPass(ctx, policies, rotation.Options{Force: force, IgnoreBackoff: true})
+	if err != nil {
+		return err
+	}
+	out = append(out, d.DeleteDue(ctx)...)
+	printOutcomes(stdout, out, time.Now())
+	for _, o := range out {
+		if o.Err != nil {
+			return exitCode(1)
+		}
+	}
+	return nil
+}
+
+func cmdPlan(args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.register(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	d, err := daemon.New(daemon.Options{ConfigPath: c.config, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ctx, _, stop := signals()
+	defer stop()
+	out, err := d.RunPass(ctx, nil, rotation.Options{DryRun: true})
+	if err != nil {
+		return err
+	}
+	printOutcomes(stdout, out, time.Now())
+	return nil
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.register(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		var problems *config.Errors
+		if errors.As(err, &problems) {
+			for _, p := range *problems {
+				fmt.Fprintln(stderr, p.Error())
+			}
+			return exitCode(1)
+		}
+		return err
+	}
+	if _, err := cfg.CredentialSource().Resolve(os.Getenv); err != nil {
+		fmt.Fprintf(stderr, "%s: exoscale: %v\n", c.config, err)
+		return exitCode(1)
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d policies)\n", c.config, len(cfg.Policies))
+	return nil
+}
+
+// printOutcomes prints one line per key name: what was (or would be) done and why.
+func printOutcomes(w io.Writer, out []rotation.Outcome, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POLICY\tNAME\tKEYS\tACTION\tREASON\tNEXT\tERROR")
+	for _, o := range out {
+		next := "-"
+		if !o.Decision.Due.IsZero() {
+			next = "in " + o.Decision.Due.Sub(now).Round(time.Second).String()
+		}
+		errText := "-"
+		if o.Err != nil {
+			errText = o.Err.Error()
+		}
+		reason := string(o.Decision.Reason)
+		if reason == "" {
+			reason = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", o.Policy, o.Name, len(o.KeyIDs), o.Decision.Action, reason, next, errText)
+	}
+	tw.Flush()
+}

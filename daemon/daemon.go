@@ -1,0 +1,291 @@
+// Package daemon owns the long-running rotatord process: it wires the
+// policy file into the API client, the sinks and the rotation engine, runs
+// each policy on its cron schedule, fires due deletions between ticks,
+// serves metrics and health over HTTP, and reloads the policy file on
+// request, keeping the old one when the new one is invalid.
+//
+// The daemon touches no signals: cmd/rotatord turns signals into context
+// cancellation and reload requests, so tests run it in-process.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/metrics"
+	"github.com/rotatord/rotatord/rotation"
+	"github.com/rotatord/rotatord/state"
+)
+
+// Options configure a daemon.
+type Options struct {
+	ConfigPath string
+	Logger     *zap.Logger
+	// Registry receives the metrics and backs /metrics; default a new one.
+	Registry *prometheus.Registry
+	// Getenv reads the environment (EXOSCALE_API_KEY, ...); default os.Getenv.
+	Getenv func(string) string
+	// ShutdownTimeout is how long a rotation in flight may take to finish
+	// after a stop request before it is abandoned; default 30s.
+	ShutdownTimeout time.Duration
+	// DeleteCheckInterval is how often due deletions are looked for
+	// between cron ticks; default 15s.
+	DeleteCheckInterval time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Daemon is a loaded rotatord. Create with New, then Run, Once or Plan.
+type Daemon struct {
+	opts    Options
+	log     *zap.Logger
+	reg     *prometheus.Registry
+	metrics *metrics.Metrics
+	store   *state.Store
+
+	mu      sync.Mutex
+	current *setup
+
+	apiOK     atomic.Bool // the last key listing succeeded
+	apiTried  atomic.Bool
+	reloadReq chan chan error
+}
+
+// setup is everything built from one version of the policy file.
+type setup struct {
+	cfg      *config.Config
+	api      apiclient.API
+	engine   *rotation.Engine
+	policies []rotation.Policy
+}
+
+// New loads the policy file and opens the state directory. An invalid file
+// is an error (a *config.Errors lists every problem).
+func New(opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	if opts.DeleteCheckInterval <= 0 {
+		opts.DeleteCheckInterval = 15 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cfg, err := config.Load(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	store, err := state.Open(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		opts: opts, log: opts.Logger, reg: opts.Registry, store: store,
+		reloadReq: make(chan chan error),
+	}
+	d.metrics = metrics.New(opts.Registry, store)
+	s, err := d.build(cfg)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	d.install(s)
+	d.metrics.ConfigLoaded(true)
+	return d, nil
+}
+
+// Close releases the state directory.
+func (d *Daemon) Close() error { return d.store.Close() }
+
+// Config returns the policy file in force.
+func (d *Daemon) Config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.current.cfg
+}
+
+func (d *Daemon) setup() *setup {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.current
+}
+
+// build makes the client, the sinks and the engine for a config. It makes
+// no request and changes nothing.
+func (d *Daemon) build(cfg *config.Config) (*setup, error) {
+	creds, err := cfg.CredentialSource().Resolve(d.opts.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("exoscale credentials: %w", err)
+	}
+	api, err := apiclient.New(apiclient.Config{
+		Endpoint:    cfg.Endpoint(),
+		Credentials: creds,
+		Timeout:     cfg.Exoscale.Timeout.Duration(),
+		MaxRetries:  retries(cfg.Exoscale.MaxRetries),
+		RateLimit:   cfg.Exoscale.RateLimit,
+		Burst:       max(1, int(cfg.Exoscale.RateLimit)),
+		Concurrency: cfg.Exoscale.Concurrency,
+		Observe:     d.metrics.ObserveAPI,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &setup{cfg: cfg, api: api}
+	for i := range cfg.Policies {
+		p := &cfg.Policies[i]
+		sk, err := buildSinks(p)
+		if err != nil {
+			return nil, err
+		}
+		s.policies = append(s.policies, rotation.Policy{
+			Name:        p.Name,
+			Match:       p.Matches,
+			MaxAge:      p.MaxAge.Duration(),
+			GracePeriod: p.GracePeriod.Duration(),
+			AdoptRotate: p.Adopt == config.AdoptRotate,
+			Sinks:       sk,
+		})
+	}
+	s.engine = rotation.New(rotation.Config{
+		API: api, Store: d.store, Logger: d.log, Recorder: d.metrics, Now: d.opts.Now,
+		OwnKeyID: creds.Key, Concurrency: cfg.Exoscale.Concurrency,
+	})
+	s.engine.SetPolicies(s.policies)
+	return s, nil
+}
+
+// retries maps the config's "0 retries" onto the client's "-1 = none".
+func retries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+func (d *Daemon) install(s *setup) {
+	d.mu.Lock()
+	d.current = s
+	d.mu.Unlock()
+	infos := make([]metrics.PolicyInfo, 0, len(s.policies))
+	for _, p := range s.policies {
+		info := metrics.PolicyInfo{Name: p.Name, MaxAge: p.MaxAge}
+		for i, sk := range p.Sinks {
+			info.Sinks = append(info.Sinks, rotation.SinkLabel(i, sk.Kind()))
+		}
+		infos = append(infos, info)
+	}
+	d.metrics.SetPolicies(infos)
+}
+
+// Reload reads the policy file again. On any error the old config stays in
+// force, and the error says why.
+func (d *Daemon) Reload() error {
+	cfg, err := config.Load(d.opts.ConfigPath)
+	if err == nil {
+		old := d.Config()
+		if cfg.StateDir != old.StateDir {
+			err = fmt.Errorf("state_dir changed from %s to %s: restart rotatord to move it", old.StateDir, cfg.StateDir)
+		}
+	}
+	var s *setup
+	if err == nil {
+		s, err = d.build(cfg)
+	}
+	if err != nil {
+		d.metrics.ConfigLoaded(false)
+		d.log.Error("reload rejected; keeping the previous configuration", zap.String("config", d.opts.ConfigPath), zap.Error(err))
+		return err
+	}
+	if cfg.Listen != d.Config().Listen {
+		d.log.Warn("listen address changed: takes effect at restart", zap.String("listen", cfg.Listen))
+	}
+	d.install(s)
+	d.metrics.ConfigLoaded(true)
+	d.log.Info("configuration reloaded", zap.String("config", d.opts.ConfigPath), zap.Int("policies", len(cfg.Policies)))
+	return nil
+}
+
+// RunPass runs one pass of the named policies (all when empty) and logs
+// every outcome. It is what a cron tick, `once` and `plan` call.
+func (d *Daemon) RunPass(ctx context.Context, policies []string, opts rotation.Options) ([]rotation.Outcome, error) {
+	s := d.setup()
+	out, err := s.engine.Pass(ctx, policies, opts)
+	names := policies
+	if len(names) == 0 {
+		for _, p := range s.policies {
+			names = append(names, p.Name)
+		}
+	}
+	if !opts.DryRun {
+		d.apiTried.Store(true)
+		d.apiOK.Store(err == nil || !isAPIError(err))
+		for _, n := range names {
+			d.metrics.PassDone(n, err == nil)
+		}
+	}
+	if err != nil {
+		d.log.Error("pass failed", zap.Strings("policies", names), zap.Error(err))
+		return nil, err
+	}
+	for _, o := range out {
+		if o.Err != nil || o.Decision.Action != rotation.ActionNone {
+			fields := []zap.Field{
+				zap.String("policy", o.Policy), zap.String("name", o.Name),
+				zap.String("action", string(o.Decision.Action)), zap.String("reason", string(o.Decision.Reason)),
+			}
+			if o.Err != nil {
+				d.log.Warn("pass outcome", append(fields, zap.Error(o.Err))...)
+			} else {
+				d.log.Debug("pass outcome", fields...)
+			}
+		}
+	}
+	return out, nil
+}
+
+// DeleteDue deletes the old keys whose grace period is over.
+func (d *Daemon) DeleteDue(ctx context.Context) []rotation.Outcome {
+	return d.setup().engine.DeleteDue(ctx)
+}
+
+func isAPIError(err error) bool {
+	var e *apiclient.Error
+	return errors.As(err, &e)
+}
+
+// Ready reports whether the daemon can do its job: config loaded and the
+// API reachable at the last attempt.
+func (d *Daemon) Ready() (bool, string) {
+	if !d.apiTried.Load() {
+		return false, "no pass has run yet"
+	}
+	if !d.apiOK.Load() {
+		return false, "the last Exoscale API listing failed"
+	}
+	return true, "ok"
+}
+
+// Handler serves /metrics, /healthz, /readyz and POST /-/reload.
+func (d *Daemon) Handler() http.Handler {
+	return newHandler(d)
+}

@@ -1,0 +1,201 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/rotation"
+)
+
+// Run runs the daemon until ctx is done. Every value sent on reload (the
+// SIGHUP channel) reloads the policy file. It returns nil on a clean stop.
+func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
+	// Work runs under its own context: a stop request lets the rotation in
+	// flight finish (up to ShutdownTimeout) instead of cutting it at once.
+	workCtx, cancelWork := context.WithCancel(context.Background())
+	defer cancelWork()
+
+	ln, err := net.Listen("tcp", d.Config().Listen)
+	if err != nil {
+		return err
+	}
+	d.log.Info("rotatord started", zap.String("listen", ln.Addr().String()),
+		zap.String("config", d.opts.ConfigPath), zap.String("state_dir", d.store.Dir()))
+
+	var g run.Group
+
+	// Termination: the caller's context (signals) ends the group.
+	{
+		stop := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case <-ctx.Done():
+			case <-stop:
+			}
+			return nil
+		}, func(error) { close(stop) })
+	}
+
+	// Scheduler: one cron entry per policy; rebuilt on reload.
+	sched := newScheduler(d, workCtx)
+	{
+		g.Add(func() error {
+			return sched.run()
+		}, func(error) {
+			sched.stop(d.opts.ShutdownTimeout, cancelWork)
+		})
+	}
+
+	// Reload: SIGHUP and POST /-/reload.
+	{
+		stop := make(chan struct{})
+		g.Add(func() error {
+			for {
+				var reply chan error
+				select {
+				case <-stop:
+					return nil
+				case <-reload:
+				case reply = <-d.reloadReq:
+				}
+				err := d.Reload()
+				if err == nil {
+					sched.reschedule()
+				}
+				if reply != nil {
+					reply <- err
+				}
+			}
+		}, func(error) { close(stop) })
+	}
+
+	// Deleter: fires due deletions within DeleteCheckInterval of the end of
+	// their grace period, not at the next cron tick.
+	{
+		stop := make(chan struct{})
+		g.Add(func() error {
+			t := time.NewTicker(d.opts.DeleteCheckInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return nil
+				case <-t.C:
+					for _, o := range d.DeleteDue(workCtx) {
+						if o.Err != nil {
+							d.log.Warn("deletion failed; will retry", zap.String("policy", o.Policy),
+								zap.String("name", o.Name), zap.Error(o.Err))
+						}
+					}
+				}
+			}
+		}, func(error) { close(stop) })
+	}
+
+	// HTTP server: metrics, health, reload.
+	{
+		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		g.Add(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}, func(error) {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		})
+	}
+
+	err = g.Run()
+	d.log.Info("rotatord stopped")
+	return err
+}
+
+// scheduler runs each policy on its cron schedule, with one pass of every
+// policy at start (to resume whatever a crash interrupted).
+type scheduler struct {
+	d       *Daemon
+	ctx     context.Context
+	cron    *cron.Cron
+	startup sync.WaitGroup // the pass at start, outside cron
+	done    chan struct{}
+
+	mu      sync.Mutex
+	entries []cron.EntryID
+}
+
+func newScheduler(d *Daemon, ctx context.Context) *scheduler {
+	cl := cronLogger{d.log.Named("cron")}
+	return &scheduler{
+		d:    d,
+		ctx:  ctx,
+		cron: cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl)),
+		done: make(chan struct{}),
+	}
+}
+
+func (s *scheduler) run() error {
+	s.reschedule()
+	s.cron.Start()
+	s.startup.Add(1)
+	go func() {
+		defer s.startup.Done()
+		_, _ = s.d.RunPass(s.ctx, nil, rotation.Options{})
+	}()
+	<-s.done
+	return nil
+}
+
+func (s *scheduler) reschedule() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range s.entries {
+		s.cron.Remove(id)
+	}
+	s.entries = s.entries[:0]
+	for _, p := range s.d.Config().Policies {
+		name := p.Name
+		id := s.cron.Schedule(p.CronSchedule(), cron.FuncJob(func() {
+			_, _ = s.d.RunPass(s.ctx, []string{name}, rotation.Options{})
+		}))
+		s.entries = append(s.entries, id)
+	}
+}
+
+// stop stops scheduling, waits up to timeout for running passes, then
+// cancels them (a cancelled rotation is resumed or rolled back at the next
+// start) and waits for them to return.
+func (s *scheduler) stop(timeout time.Duration, cancel context.CancelFunc) {
+	jobs := s.cron.Stop()
+	idle := make(chan struct{})
+	go func() {
+		<-jobs.Done()
+		s.startup.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-time.After(timeout):
+		s.d.log.Warn("stop: abandoning the rotation in flight; it resumes or rolls back at the next start")
+		cancel()
+		<-idle
+	}
+	close(s.done)
+}
+
+// cronLogger adapts zap to cron's logger.
+type cronLogger struct{ l *zap.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug(msg, zap.Any("details", kv)) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error(msg, zap.Error(err), zap.Any("details", kv))
+}
