@@ -1,0 +1,310 @@
+// Package config owns rotatord's policy file: its schema, defaults, strict
+// decoding and validation.
+//
+// Load and Parse return a *Config only when the whole file is valid;
+// otherwise they return a *Errors listing every problem with its file, line
+// and field path, so `rotatord validate` can report them all at once.
+//
+// Two policies whose match can select the same API key are allowed: globs
+// cannot in general be checked for overlap, and a catch-all policy next to
+// narrower ones is a reasonable layout; the engine decides how such a key
+// is handled. Two sinks that would write the same file (or Vault secret)
+// are rejected, because they would overwrite each other.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/secret"
+)
+
+// Defaults. A setting left out of the file (or set to null) takes these
+// values; the Default* variables below group them per section so that they
+// can be applied before decoding.
+const (
+	DefaultZone        = apiclient.DefaultZone
+	DefaultTimeout     = Duration(30 * time.Second)
+	DefaultRateLimit   = 10.0 // requests per second
+	DefaultConcurrency = 4
+	DefaultMaxRetries  = 4
+	DefaultStateDir    = "/var/lib/rotatord"
+	DefaultListen      = "127.0.0.1:9108"
+	DefaultSchedule    = "@every 1h"
+	DefaultMaxAge      = Duration(720 * time.Hour)
+	DefaultGracePeriod = Duration(time.Hour)
+	DefaultAdopt       = AdoptWait
+	DefaultFormat      = FormatJSON
+	DefaultMode        = FileMode(0o600)
+	DefaultVaultMount  = "secret"
+)
+
+// Limits of the numeric settings.
+const (
+	MaxConcurrency = 64
+	MaxMaxRetries  = 10
+)
+
+var (
+	// DefaultConfig is what Parse starts from before it decodes the file.
+	DefaultConfig = Config{
+		Exoscale: DefaultExoscale,
+		StateDir: DefaultStateDir,
+		Listen:   DefaultListen,
+	}
+	// DefaultExoscale holds the API client defaults.
+	DefaultExoscale = Exoscale{
+		Zone:        DefaultZone,
+		Timeout:     DefaultTimeout,
+		RateLimit:   DefaultRateLimit,
+		Concurrency: DefaultConcurrency,
+		MaxRetries:  DefaultMaxRetries,
+	}
+	// DefaultPolicy is what each entry of policies starts from.
+	DefaultPolicy = Policy{
+		Schedule:    DefaultSchedule,
+		MaxAge:      DefaultMaxAge,
+		GracePeriod: DefaultGracePeriod,
+		Adopt:       DefaultAdopt,
+	}
+	// DefaultFileSink is what each sink of type file starts from.
+	DefaultFileSink = Sink{Type: SinkFile, Format: DefaultFormat, Mode: DefaultMode}
+	// DefaultVaultSink is what each sink of type vault starts from.
+	DefaultVaultSink = Sink{Type: SinkVault, Mount: DefaultVaultMount}
+)
+
+// Config is a loaded, valid policy file. Relative paths in it have been
+// made absolute against the file's directory.
+type Config struct {
+	Exoscale Exoscale `yaml:"exoscale"`
+	// StateDir holds rotatord's durable state.
+	StateDir string `yaml:"state_dir"`
+	// Listen is the host:port of the metrics and health HTTP server.
+	Listen   string   `yaml:"listen"`
+	Policies []Policy `yaml:"policies"`
+
+	endpoint string // resolved API base URL
+}
+
+// Exoscale configures the API client and the credential it signs with.
+type Exoscale struct {
+	// Zone picks the API endpoint; API keys are global to the organization.
+	Zone string `yaml:"zone"`
+	// Endpoint, when set, replaces the zone's endpoint (a test server, a
+	// proxy). It must end in /v2.
+	Endpoint string `yaml:"endpoint,omitempty"`
+	// APIKey or APIKeyFile, else EXOSCALE_API_KEY at runtime.
+	APIKey     string `yaml:"api_key,omitempty"`
+	APIKeyFile string `yaml:"api_key_file,omitempty"`
+	// APISecret or APISecretFile, else EXOSCALE_API_SECRET at runtime.
+	APISecret     secret.Value `yaml:"api_secret,omitempty"`
+	APISecretFile string       `yaml:"api_secret_file,omitempty"`
+	// Timeout bounds one API request.
+	Timeout Duration `yaml:"timeout"`
+	// RateLimit is the most API requests per second rotatord sends.
+	RateLimit float64 `yaml:"rate_limit"`
+	// Concurrency bounds both requests in flight and rotations in parallel.
+	Concurrency int `yaml:"concurrency"`
+	// MaxRetries is how many times a failed request may be retried.
+	MaxRetries int `yaml:"max_retries"`
+}
+
+// Adopt says what a policy does with a matching key it did not create and
+// has no state for.
+type Adopt string
+
+// Adopt values.
+const (
+	// AdoptWait tracks the key from now on and rotates it once it is
+	// max_age old, counting from when rotatord first saw it.
+	AdoptWait Adopt = "wait"
+	// AdoptRotate rotates the key at the policy's next run.
+	AdoptRotate Adopt = "rotate"
+)
+
+// Policy selects API keys by name (and optionally role) and says how often
+// they are rotated and where the new secrets go.
+type Policy struct {
+	// Name identifies the policy in metrics labels and state files.
+	Name  string `yaml:"name"`
+	Match Match  `yaml:"match"`
+	// Schedule is when the policy runs: a 5-field cron spec or a
+	// descriptor such as @hourly or @every 10m.
+	Schedule string `yaml:"schedule"`
+	// MaxAge is the age at which a key is rotated.
+	MaxAge Duration `yaml:"max_age"`
+	// GracePeriod is how long the old key keeps working after its
+	// replacement is delivered, so consumers can pick the new one up.
+	GracePeriod Duration `yaml:"grace_period"`
+	Adopt       Adopt    `yaml:"adopt"`
+	Sinks       []Sink   `yaml:"sinks"`
+
+	schedule cron.Schedule
+}
+
+// Match selects API keys.
+type Match struct {
+	// Name is a path.Match glob over key names ("ci-*").
+	Name string `yaml:"name"`
+	// RoleID, when set, also requires the key to have this IAM role.
+	RoleID string `yaml:"role_id,omitempty"`
+	// Exclude lists globs of key names the policy leaves alone.
+	Exclude []string `yaml:"exclude,omitempty"`
+}
+
+// SinkType is the kind of a sink.
+type SinkType string
+
+// Sink types.
+const (
+	SinkFile  SinkType = "file"
+	SinkVault SinkType = "vault"
+)
+
+// Format is how a file sink lays out the credential.
+type Format string
+
+// File formats.
+const (
+	FormatJSON         Format = "json"
+	FormatEnv          Format = "env"
+	FormatExoscaleTOML Format = "exoscale-toml"
+	FormatTemplate     Format = "template"
+)
+
+// AuthMethod is how a vault sink logs in to Vault.
+type AuthMethod string
+
+// Vault auth methods.
+const (
+	AuthToken      AuthMethod = "token"
+	AuthAppRole    AuthMethod = "approle"
+	AuthKubernetes AuthMethod = "kubernetes"
+)
+
+// Sink is one place a policy delivers new secrets to. One struct carries
+// the fields of every type so the YAML stays flat; a field of the other
+// type is rejected at load.
+type Sink struct {
+	Type SinkType `yaml:"type"`
+	// Path is a text/template with .Name (the key name): for a file sink
+	// the file (relative paths resolve against the config directory), for a
+	// vault sink the secret path under Mount.
+	Path string `yaml:"path"`
+
+	// File sink.
+	Format   Format   `yaml:"format,omitempty"`
+	Template string   `yaml:"template,omitempty"` // text/template, only for format template
+	Mode     FileMode `yaml:"mode,omitempty"`
+	Owner    string   `yaml:"owner,omitempty"` // user name or uid
+	Group    string   `yaml:"group,omitempty"` // group name or gid
+
+	// Vault sink (KV v2).
+	Address   string    `yaml:"address,omitempty"` // empty: VAULT_ADDR
+	Namespace string    `yaml:"namespace,omitempty"`
+	Mount     string    `yaml:"mount,omitempty"`
+	TakeOver  bool      `yaml:"take_over,omitempty"`
+	Auth      VaultAuth `yaml:"auth,omitempty"`
+	TLS       VaultTLS  `yaml:"tls,omitempty"`
+
+	pathTmpl    *template.Template
+	contentTmpl *template.Template
+}
+
+// VaultAuth configures how a vault sink logs in. The vault sink owns the
+// rules between these fields; config only checks the method's name.
+type VaultAuth struct {
+	Method                  AuthMethod `yaml:"method,omitempty"`
+	TokenFile               string     `yaml:"token_file,omitempty"`
+	RoleID                  string     `yaml:"role_id,omitempty"`
+	SecretIDFile            string     `yaml:"secret_id_file,omitempty"`
+	Role                    string     `yaml:"role,omitempty"`
+	ServiceAccountTokenFile string     `yaml:"service_account_token_file,omitempty"`
+	MountPath               string     `yaml:"mount_path,omitempty"`
+}
+
+// VaultTLS configures the TLS client of a vault sink.
+type VaultTLS struct {
+	CACert             string `yaml:"ca_cert,omitempty"`
+	ServerName         string `yaml:"tls_server_name,omitempty"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty"`
+}
+
+// PathData is what a sink's path template sees. It holds only the name: a
+// path must stay the same across rotations of one key, or the sink could not
+// find what it wrote before.
+type PathData struct {
+	Name string
+}
+
+// Load reads, parses, applies defaults to and validates the policy file at
+// filename. Relative paths in it resolve against the file's directory.
+func Load(filename string) (*Config, error) {
+	data, err := os.ReadFile(filename)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, filename, filepath.Dir(filename))
+}
+
+// CredentialSource returns where the API credential comes from.
+func (c *Config) CredentialSource() apiclient.CredentialSource {
+	return apiclient.CredentialSource{
+		Key:        c.Exoscale.APIKey,
+		KeyFile:    c.Exoscale.APIKeyFile,
+		Secret:     c.Exoscale.APISecret,
+		SecretFile: c.Exoscale.APISecretFile,
+	}
+}
+
+// Endpoint returns the API base URL, resolved from exoscale.endpoint or
+// exoscale.zone.
+func (c *Config) Endpoint() string { return c.endpoint }
+
+// Matches reports whether the policy selects the API key with this name and
+// IAM role ID.
+func (p *Policy) Matches(name, roleID string) bool {
+	if ok, _ := path.Match(p.Match.Name, name); !ok {
+		return false
+	}
+	if p.Match.RoleID != "" && !strings.EqualFold(p.Match.RoleID, roleID) {
+		return false
+	}
+	for _, ex := range p.Match.Exclude {
+		if ok, _ := path.Match(ex, name); ok {
+			return false
+		}
+	}
+	return true
+}
+
+// CronSchedule returns the parsed Schedule.
+func (p *Policy) CronSchedule() cron.Schedule { return p.schedule }
+
+// PathTemplate returns the parsed Path, to be executed with PathData.
+func (s *Sink) PathTemplate() *template.Template { return s.pathTmpl }
+
+// ContentTemplate returns the parsed Template of a file sink with format
+// template, and nil otherwise.
+func (s *Sink) ContentTemplate() *template.Template { return s.contentTmpl }
+
+// RenderPath returns the sink's path for the key with this name.
+func (s *Sink) RenderPath(name string) (string, error) {
+	if s.pathTmpl == nil {
+		return "", errors.New("sink path template not parsed: use a Sink from Load or Parse")
+	}
+	var b strings.Builder
+	if err := s.pathTmpl.Execute(&limitWriter{w: &b, n: maxPathLen}, PathData{Name: name}); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,375 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/google/uuid"
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rotatord/rotatord/apiclient"
+)
+
+// policyNameRE keeps policy names usable as metric label values and file
+// names in the state directory.
+var policyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// Fields that belong to one sink type only, in struct order.
+var (
+	fileOnlyFields  = []string{"format", "template", "mode", "owner", "group"}
+	vaultOnlyFields = []string{"address", "namespace", "mount", "take_over", "auth", "tls"}
+)
+
+// Two key names that differ at both ends, so a path template that renders
+// them alike ignores the name (or keeps too little of it).
+const probeNameA, probeNameB = "a-probe-key-1", "bb-probe-key-22"
+
+// validator checks a decoded Config, resolves its relative paths and fills
+// its parsed artefacts, collecting every problem.
+type validator struct {
+	file string
+	root *yaml.Node
+	base string // absolute directory relative paths resolve against
+	errs Errors
+}
+
+func (v *validator) addf(fieldPath, format string, args ...any) {
+	_, line := locate(v.root, fieldPath)
+	v.errs = append(v.errs, Problem{File: v.file, Line: line, Path: fieldPath, Msg: fmt.Sprintf(format, args...)})
+}
+
+// abs resolves a relative path against the config directory; an empty path
+// stays empty.
+func (v *validator) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(v.base, p)
+}
+
+// absTemplate is abs for a path template. It does not clean the result, as
+// filepath.Join would, because cleaning could rewrite text inside actions.
+func (v *validator) absTemplate(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	base := v.base
+	if strings.Contains(base, "{{") {
+		// Keep a directory name that looks like an action literal.
+		base = "{{" + strconv.Quote(base) + "}}"
+	}
+	return base + string(filepath.Separator) + p
+}
+
+func (v *validator) config(c *Config) {
+	v.exoscale(c)
+
+	if c.StateDir == "" {
+		v.addf("state_dir", "required")
+	}
+	c.StateDir = v.abs(c.StateDir)
+
+	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
+		v.addf("listen", "%v (want host:port, such as 127.0.0.1:9108 or :9108)", err)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		v.addf("listen", "port %q of %q: want a number from 0 to 65535", port, net.JoinHostPort(host, port))
+	}
+
+	if len(c.Policies) == 0 {
+		v.addf("policies", "at least one policy is required")
+	}
+	names := make(map[string]string)   // policy name → path of the first policy with it
+	targets := make(map[string]string) // sink target → path of the first sink with it
+	for i := range c.Policies {
+		v.policy(fmt.Sprintf("policies[%d]", i), &c.Policies[i], names, targets)
+	}
+
+	// Validation goes field by field, the file may order them otherwise.
+	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
+}
+
+func (v *validator) exoscale(c *Config) {
+	e := &c.Exoscale
+	zoneOK := slices.Contains(apiclient.Zones, e.Zone)
+	if !zoneOK {
+		v.addf("exoscale.zone", "unknown zone %q (known: %s)", e.Zone, strings.Join(apiclient.Zones, ", "))
+	}
+	endpointOK := true
+	if e.Endpoint != "" {
+		if _, err := apiclient.ResolveEndpoint("", e.Endpoint); err != nil {
+			endpointOK = false
+			v.addf("exoscale.endpoint", "%v", err)
+		}
+	}
+	if zoneOK && endpointOK {
+		c.endpoint, _ = apiclient.ResolveEndpoint(e.Zone, e.Endpoint)
+	}
+
+	if e.APIKey != "" && e.APIKeyFile != "" {
+		v.addf("exoscale.api_key_file", "api_key and api_key_file are both set: choose one")
+	}
+	if !e.APISecret.IsZero() && e.APISecretFile != "" {
+		v.addf("exoscale.api_secret_file", "api_secret and api_secret_file are both set: choose one")
+	}
+	e.APIKeyFile = v.abs(e.APIKeyFile)
+	e.APISecretFile = v.abs(e.APISecretFile)
+
+	if e.Timeout <= 0 {
+		v.addf("exoscale.timeout", "must be > 0, got %s", e.Timeout)
+	}
+	if !(e.RateLimit > 0) || math.IsInf(e.RateLimit, 0) {
+		v.addf("exoscale.rate_limit", "must be a finite number > 0, got %v", e.RateLimit)
+	}
+	if e.Concurrency < 1 || e.Concurrency > MaxConcurrency {
+		v.addf("exoscale.concurrency", "must be from 1 to %d, got %d", MaxConcurrency, e.Concurrency)
+	}
+	if e.MaxRetries < 0 || e.MaxRetries > MaxMaxRetries {
+		v.addf("exoscale.max_retries", "must be from 0 to %d, got %d", MaxMaxRetries, e.MaxRetries)
+	}
+}
+
+func (v *validator) policy(at string, p *Policy, names, targets map[string]string) {
+	switch first, dup := names[p.Name]; {
+	case p.Name == "":
+		v.addf(at+".name", "required")
+	case !policyNameRE.MatchString(p.Name):
+		v.addf(at+".name", "%q: want lower-case letters, digits, _ and - (up to 63, starting with a letter or digit), as it labels metrics and names state", p.Name)
+	case dup:
+		v.addf(at+".name", "duplicate policy name %q (first used at %s)", p.Name, first)
+	default:
+		names[p.Name] = at
+	}
+
+	glob := false
+	switch {
+	case p.Match.Name == "":
+		v.addf(at+".match.name", "required")
+	case !validGlob(p.Match.Name):
+		v.addf(at+".match.name", "bad glob %q: %v", p.Match.Name, path.ErrBadPattern)
+	default:
+		glob = strings.ContainsAny(p.Match.Name, "*?[")
+	}
+	if p.Match.RoleID != "" && !isUUID(p.Match.RoleID) {
+		v.addf(at+".match.role_id", "%q is not a UUID (want the form 22222222-2222-2222-2222-222222222222)", p.Match.RoleID)
+	}
+	for k, ex := range p.Match.Exclude {
+		if !validGlob(ex) {
+			v.addf(fmt.Sprintf("%s.match.exclude[%d]", at, k), "bad glob %q: %v", ex, path.ErrBadPattern)
+		}
+	}
+
+	if s, err := parseSchedule(p.Schedule); err != nil {
+		v.addf(at+".schedule", "bad schedule %q: %v", p.Schedule, err)
+	} else {
+		p.schedule = s
+	}
+	if p.MaxAge <= 0 {
+		v.addf(at+".max_age", "must be > 0, got %s", p.MaxAge)
+	}
+	if p.GracePeriod < 0 {
+		v.addf(at+".grace_period", "must not be negative, got %s", p.GracePeriod)
+	}
+	if p.Adopt != AdoptWait && p.Adopt != AdoptRotate {
+		v.addf(at+".adopt", "unknown value %q (want %s or %s)", p.Adopt, AdoptWait, AdoptRotate)
+	}
+
+	if len(p.Sinks) == 0 {
+		v.addf(at+".sinks", "at least one sink is required")
+	}
+	for j := range p.Sinks {
+		v.sink(fmt.Sprintf("%s.sinks[%d]", at, j), &p.Sinks[j], p.Match.Name, glob, targets)
+	}
+}
+
+func (v *validator) sink(at string, s *Sink, match string, glob bool, targets map[string]string) {
+	var foreign []string
+	var other SinkType
+	switch s.Type {
+	case SinkFile:
+		foreign, other = vaultOnlyFields, SinkVault
+	case SinkVault:
+		foreign, other = fileOnlyFields, SinkFile
+	case "":
+		v.addf(at+".type", "required (%s or %s)", SinkFile, SinkVault)
+		return
+	default:
+		v.addf(at+".type", "unknown sink type %q (want %s or %s)", s.Type, SinkFile, SinkVault)
+		return
+	}
+	// Presence, not value: `take_over: false` on a file sink is as much a
+	// misunderstanding as `take_over: true`.
+	keys := v.keys(at)
+	for _, f := range foreign {
+		if keys[f] {
+			v.addf(at+"."+f, "only for type %s", other)
+		}
+	}
+
+	if s.Type == SinkFile {
+		v.fileSink(at, s, match, glob, targets)
+	} else {
+		v.vaultSink(at, s, match, glob, targets)
+	}
+}
+
+// keys returns the keys set in the mapping at a field path, with merge keys
+// resolved by the decoder.
+func (v *validator) keys(at string) map[string]bool {
+	n, _ := locate(v.root, at)
+	set := make(map[string]bool)
+	if n == nil {
+		return set
+	}
+	var m map[string]any
+	if err := n.Decode(&m); err != nil {
+		return set
+	}
+	for k := range m {
+		set[k] = true
+	}
+	return set
+}
+
+func (v *validator) fileSink(at string, s *Sink, match string, glob bool, targets map[string]string) {
+	if s.Path == "" {
+		v.addf(at+".path", "required")
+	} else if v.pathTemplate(at, s, match, glob, "file") {
+		s.Path = v.absTemplate(s.Path)
+		// The error was checked above on the text as written; only a base
+		// directory could break it, and absTemplate quotes that.
+		s.pathTmpl, _ = template.New("path").Parse(s.Path)
+		v.unique(at, s.Path, targets)
+	}
+
+	switch s.Format {
+	case FormatJSON, FormatEnv, FormatExoscaleTOML, FormatTemplate:
+	default:
+		v.addf(at+".format", "unknown format %q (want %s, %s, %s or %s)", s.Format, FormatJSON, FormatEnv, FormatExoscaleTOML, FormatTemplate)
+	}
+	switch {
+	case s.Format == FormatTemplate && s.Template == "":
+		v.addf(at+".template", "required when format is %s", FormatTemplate)
+	case s.Format != FormatTemplate && s.Template != "":
+		v.addf(at+".template", "only for format %s, but format is %s", FormatTemplate, s.Format)
+	case s.Template != "":
+		t, err := template.New("template").Parse(s.Template)
+		if err != nil {
+			v.addf(at+".template", "%v", err)
+		}
+		s.contentTmpl = t
+	}
+
+	switch {
+	case s.Mode > 0o777:
+		v.addf(at+".mode", "%s: want permission bits only, at most 0777", s.Mode)
+	case s.Mode&0o444 == 0:
+		v.addf(at+".mode", "%s lets nobody read the credential", s.Mode)
+	case s.Mode&0o002 != 0:
+		v.addf(at+".mode", "%s is world-writable: anyone could replace the credential", s.Mode)
+	}
+}
+
+func (v *validator) vaultSink(at string, s *Sink, match string, glob bool, targets map[string]string) {
+	if s.Path == "" {
+		v.addf(at+".path", "required")
+	} else if v.pathTemplate(at, s, match, glob, "secret") {
+		s.pathTmpl, _ = template.New("path").Parse(s.Path)
+		// Address, namespace and mount join the key: the same path on two
+		// mounts is two secrets. An empty address (VAULT_ADDR) only
+		// equals another empty one.
+		v.unique(at, strings.Join([]string{"vault", s.Address, s.Namespace, s.Mount, s.Path}, "\x00"), targets)
+	}
+	if s.Mount == "" {
+		v.addf(at+".mount", "required (the KV v2 mount, default %s)", DefaultVaultMount)
+	}
+	switch s.Auth.Method {
+	case "", AuthToken, AuthAppRole, AuthKubernetes:
+	default:
+		v.addf(at+".auth.method", "unknown method %q (want %s, %s or %s)", s.Auth.Method, AuthToken, AuthAppRole, AuthKubernetes)
+	}
+	s.Auth.TokenFile = v.abs(s.Auth.TokenFile)
+	s.Auth.SecretIDFile = v.abs(s.Auth.SecretIDFile)
+	s.Auth.ServiceAccountTokenFile = v.abs(s.Auth.ServiceAccountTokenFile)
+	s.TLS.CACert = v.abs(s.TLS.CACert)
+}
+
+// pathTemplate checks the path template as written: it parses, it renders
+// for a key name, and it depends on the name when match.name can select more
+// than one key. It reports whether the template is good.
+func (v *validator) pathTemplate(at string, s *Sink, match string, glob bool, noun string) bool {
+	t, err := template.New("path").Parse(s.Path)
+	if err != nil {
+		v.addf(at+".path", "%v", err)
+		return false
+	}
+	probe := Sink{pathTmpl: t}
+	a, err := probe.RenderPath(probeNameA)
+	if err != nil {
+		v.addf(at+".path", "%v", err)
+		return false
+	}
+	b, err := probe.RenderPath(probeNameB)
+	if err != nil {
+		v.addf(at+".path", "%v", err)
+		return false
+	}
+	if a == "" {
+		v.addf(at+".path", "renders to an empty path")
+		return false
+	}
+	if glob && a == b {
+		v.addf(at+".path", "does not use {{.Name}}, but match.name %q can select several keys, which would all write one %s", match, noun)
+		return false
+	}
+	return true
+}
+
+// unique reports a sink whose target an earlier sink already writes.
+func (v *validator) unique(at, target string, targets map[string]string) {
+	if first, dup := targets[target]; dup {
+		v.addf(at+".path", "same target as %s: the two sinks would overwrite each other", first)
+		return
+	}
+	targets[target] = at
+}
+
+// validGlob reports whether pattern is well-formed. path.Match checks the
+// whole pattern even when the name does not match.
+func validGlob(pattern string) bool {
+	_, err := path.Match(pattern, "")
+	return err == nil
+}
+
+// isUUID accepts only the canonical 36-character form, which is what the
+// API returns, so Matches can compare strings.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
+}
+
+// parseSchedule is cron.ParseStandard without its panic: robfig/cron
+// v3.0.1 slices out of range on a TZ= prefix with nothing after it.
+func parseSchedule(spec string) (s cron.Schedule, err error) {
+	if (strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=")) && !strings.Contains(spec, " ") {
+		return nil, fmt.Errorf("time zone without a schedule after it")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("unparsable: %v", r)
+		}
+	}()
+	return cron.ParseStandard(spec)
+}

@@ -1,0 +1,116 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/rotatord/rotatord/state"
+)
+
+func newTestMetrics(t *testing.T) (*Metrics, *prometheus.Registry, *state.Store) {
+	t.Helper()
+	store, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	reg := prometheus.NewRegistry()
+	m := New(reg, store)
+	m.SetPolicies([]PolicyInfo{{Name: "ci", MaxAge: 30 * 24 * time.Hour, Sinks: []string{"file#0", "vault#1"}}})
+	return m, reg, store
+}
+
+func TestExpositionPassesLint(t *testing.T) {
+	m, reg, store := newTestMetrics(t)
+	m.RotationDone("ci", true, 2*time.Second)
+	m.RotationDone("ci", false, time.Second)
+	m.SinkWrite("ci", "file#0", true)
+	m.OrphanDeleted("ci")
+	m.ObserveAPI("list-api-keys", "200", 10*time.Millisecond)
+	m.ConfigLoaded(true)
+	m.PassDone("ci", true)
+	now := time.Now()
+	if err := store.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXO1", CurrentSince: now,
+		Rotation: &state.Rotation{Phase: state.PhaseDelivered, OldKeyIDs: []string{"EXO0", "EXOz"}, NewKeyID: "EXO1"}}); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	want := `
+# HELP rotatord_keys_pending_deletion Old keys waiting for their grace period to end before deletion.
+# TYPE rotatord_keys_pending_deletion gauge
+rotatord_keys_pending_deletion{policy="ci"} 2
+# HELP rotatord_rotations_total Rotations finished, by policy and result (success: delivered to every sink; failure: any step failed).
+# TYPE rotatord_rotations_total counter
+rotatord_rotations_total{policy="ci",result="failure"} 1
+rotatord_rotations_total{policy="ci",result="success"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rotatord_keys_pending_deletion", "rotatord_rotations_total"); err != nil {
+		t.Error(err)
+	}
+	if got := testutil.ToFloat64(m.lastSuccess.WithLabelValues("ci")); got < float64(now.Unix()-60) {
+		t.Errorf("last success = %v, want about now", got)
+	}
+}
+
+func TestSeriesExistAtZero(t *testing.T) {
+	_, reg, _ := newTestMetrics(t)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]int{}
+	for _, mf := range mfs {
+		have[mf.GetName()] = len(mf.GetMetric())
+	}
+	for name, want := range map[string]int{
+		"rotatord_rotations_total":              2, // success, failure
+		"rotatord_sink_writes_total":            4, // 2 sinks x 2 results
+		"rotatord_orphans_deleted_total":        1,
+		"rotatord_keys_pending_deletion":        1,
+		"rotatord_policy_max_age_seconds":       1,
+		"rotatord_build_info":                   1,
+		"rotatord_api_request_duration_seconds": 6,
+	} {
+		if have[name] != want {
+			t.Errorf("%s: %d series at start, want %d", name, have[name], want)
+		}
+	}
+}
+
+func TestRemovedPolicyDropsItsSeries(t *testing.T) {
+	m, reg, _ := newTestMetrics(t)
+	m.SetPolicies([]PolicyInfo{{Name: "other", MaxAge: time.Hour}})
+	n, err := testutil.GatherAndCount(reg, "rotatord_rotations_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("rotations_total has %d series after the policy set changed, want 2 (only policy other)", n)
+	}
+}
+
+func TestKeyCreatedTimestamp(t *testing.T) {
+	_, reg, store := newTestMetrics(t)
+	since := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	store.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXO1", CurrentSince: since})
+	store.Put(state.Record{Policy: "ci", Name: "ci-unknown-age", CurrentKeyID: "EXO2"})
+	store.Put(state.Record{Policy: "gone", Name: "x", CurrentKeyID: "EXO3", CurrentSince: since})
+	want := `
+# HELP rotatord_key_created_timestamp_seconds When the current key of each managed name was created by rotatord, or first seen (Unix time).
+# TYPE rotatord_key_created_timestamp_seconds gauge
+rotatord_key_created_timestamp_seconds{name="ci-runner",policy="ci"} 1.7934912e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rotatord_key_created_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+}
