@@ -182,7 +182,7 @@ func TestLoadValidFull(t *testing.T) {
 	if s := ci.Sinks[1]; s.Path != dir+"/secrets/{{.Name}}.env" || s.Format != FormatEnv || s.Mode != DefaultMode {
 		t.Errorf("policies[0].sinks[1] = %+v", s)
 	}
-	if s := ci.Sinks[2]; s.Format != FormatTemplate || s.ContentTemplate() == nil || s.Template != "key = {{.KeyID}}\nsecret = {{.Secret.Reveal}}\n" {
+	if s := ci.Sinks[2]; s.Format != FormatTemplate || s.ContentTemplate() == nil || s.Template != "key = {{.APIKey}}\nsecret = {{.APISecret}}\n" {
 		t.Errorf("policies[0].sinks[2] = %+v", s)
 	}
 
