@@ -44,6 +44,9 @@ type Options struct {
 	DeleteCheckInterval time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// ReadOnly opens the state without its lock, for `plan`: it may run
+	// beside the daemon, and every write fails.
+	ReadOnly bool
 }
 
 // Daemon is a loaded rotatord. Create with New, then Run, Once or Plan.
@@ -95,7 +98,11 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := state.Open(cfg.StateDir)
+	open := state.Open
+	if opts.ReadOnly {
+		open = state.OpenReadOnly
+	}
+	store, err := open(cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}

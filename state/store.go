@@ -19,8 +19,9 @@ import (
 // write whatever the number of managed names. Writes are atomic (temp file,
 // fsync, rename, fsync of the directory).
 type Store struct {
-	dir  string
-	lock *os.File
+	dir      string
+	lock     *os.File
+	readOnly bool
 
 	mu      sync.Mutex
 	records map[recordKey]Record
@@ -37,6 +38,23 @@ const (
 
 // ErrLocked means another rotatord holds the state directory.
 var ErrLocked = errors.New("state directory is in use by another rotatord process")
+
+// ErrReadOnly is what writes to a store opened with OpenReadOnly return.
+var ErrReadOnly = errors.New("state store opened read-only")
+
+// OpenReadOnly loads the records without taking the lock, so `plan` can
+// look while the daemon runs. A missing directory is an empty store. The
+// view may be a moment old; every write fails with ErrReadOnly.
+func OpenReadOnly(dir string) (*Store, error) {
+	s := &Store{dir: dir, readOnly: true, records: map[recordKey]Record{}, syncDir: syncDir}
+	if _, err := os.Stat(filepath.Join(dir, recordsDir)); errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
 // Open opens (creating it 0700 if needed) the state directory, takes an
 // exclusive lock on it and loads every record.
@@ -97,7 +115,9 @@ func (s *Store) load() error {
 		if strings.HasPrefix(name, ".") {
 			// A temp file left by a crash before its rename: the record it
 			// was replacing is still whole.
-			_ = os.Remove(filepath.Join(dir, name))
+			if !s.readOnly {
+				_ = os.Remove(filepath.Join(dir, name))
+			}
 			continue
 		}
 		if !strings.HasSuffix(name, ".json") {
@@ -167,6 +187,9 @@ func (s *Store) List(policy string) []Record {
 // Put makes r durable, then updates the in-memory view. When Put returns
 // an error the file on disk still holds the previous version whole.
 func (s *Store) Put(r Record) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
 	if r.Policy == "" || r.Name == "" {
 		return errors.New("state: record without policy or name")
 	}
@@ -185,6 +208,9 @@ func (s *Store) Put(r Record) error {
 
 // Delete forgets a record.
 func (s *Store) Delete(policy, name string) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
 	path := filepath.Join(s.dir, recordsDir, fileName(policy, name))
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("state: delete %s/%s: %w", policy, name, err)

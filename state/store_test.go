@@ -171,3 +171,32 @@ func TestDelete(t *testing.T) {
 		t.Error("record still there after Delete")
 	}
 }
+
+func TestReadOnlyWhileLocked(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Put(Record{Policy: "p", Name: "n", CurrentKeyID: "EXO1"}); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatalf("OpenReadOnly while the daemon holds the lock: %v", err)
+	}
+	if r, ok := ro.Get("p", "n"); !ok || r.CurrentKeyID != "EXO1" {
+		t.Errorf("read-only view = %+v, %v", r, ok)
+	}
+	if err := ro.Put(Record{Policy: "p", Name: "n"}); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Put on a read-only store: %v, want ErrReadOnly", err)
+	}
+	empty, err := OpenReadOnly(filepath.Join(dir, "missing"))
+	if err != nil || len(empty.List("")) != 0 {
+		t.Errorf("missing dir: %v, %d records", err, len(empty.List("")))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
+		t.Error("OpenReadOnly created the directory")
+	}
+}

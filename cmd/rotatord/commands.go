@@ -10,28 +10,49 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/daemon"
 	"github.com/rotatord/rotatord/rotation"
 )
 
-func cmdRun(args []string, stderr io.Writer) error {
+// setup parses a command's flags (extra adds its own) and returns its
+// logger and a loaded daemon. The caller closes the daemon and syncs the log.
+func setup(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*daemon.Daemon, *zap.Logger, error) {
+	return setupWith(name, args, stderr, extra, daemon.Options{})
+}
+
+func setupWith(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet), opts daemon.Options) (*daemon.Daemon, *zap.Logger, error) {
 	var c common
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.register(fs, true)
+	if extra != nil {
+		extra(fs)
+	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, nil, err
 	}
 	log, err := c.logger(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.ConfigPath, opts.Logger = c.config, log
+	d, err := daemon.New(opts)
+	if err != nil {
+		log.Sync()
+		return nil, nil, err
+	}
+	return d, log, nil
+}
+
+func cmdRun(args []string, stderr io.Writer) error {
+	d, log, err := setup("run", args, stderr, nil)
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
-	d, err := daemon.New(daemon.Options{ConfigPath: c.config, Logger: log})
-	if err != nil {
-		return err
-	}
 	defer d.Close()
 	ctx, reload, stop := signals()
 	defer stop()
@@ -45,27 +66,17 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func cmdOnce(args []string, stdout, stderr io.Writer) error {
 	var (
-		c        common
 		policies stringList
 		force    bool
 	)
-	fs := flag.NewFlagSet("once", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.register(fs, true)
-	fs.Var(&policies, "policy", "run only this policy (repeatable)")
-	fs.BoolVar(&force, "force", false, "rotate every selected key whatever its age")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	log, err := c.logger(stderr)
+	d, log, err := setup("once", args, stderr, func(fs *flag.FlagSet) {
+		fs.Var(&policies, "policy", "run only this policy (repeatable)")
+		fs.BoolVar(&force, "force", false, "rotate every selected key whatever its age")
+	})
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
-	d, err := daemon.New(daemon.Options{ConfigPath: c.config, Logger: log})
-	if err != nil {
-		return err
-	}
 	defer d.Close()
 	ctx, _, stop := signals()
 	defer stop()
@@ -84,22 +95,11 @@ func cmdOnce(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdPlan(args []string, stdout, stderr io.Writer) error {
-	var c common
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.register(fs, true)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	log, err := c.logger(stderr)
+	d, log, err := setupWith("plan", args, stderr, nil, daemon.Options{ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
-	d, err := daemon.New(daemon.Options{ConfigPath: c.config, Logger: log})
-	if err != nil {
-		return err
-	}
 	defer d.Close()
 	ctx, _, stop := signals()
 	defer stop()
