@@ -131,6 +131,7 @@ type scheduler struct {
 
 	mu      sync.Mutex
 	entries []cron.EntryID
+	stopped bool // stop has begun: start must not schedule anything
 }
 
 func newScheduler(d *Daemon, ctx context.Context) *scheduler {
@@ -144,15 +145,27 @@ func newScheduler(d *Daemon, ctx context.Context) *scheduler {
 }
 
 func (s *scheduler) run() error {
+	s.start()
+	<-s.done
+	return nil
+}
+
+// start schedules the policies and runs the pass at start, unless stop
+// came first (a signal right at start). The mutex orders the Add before
+// stop's Wait, so stop always waits for a pass that started.
+func (s *scheduler) start() {
 	s.reschedule()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
 	s.cron.Start()
 	s.startup.Add(1)
 	go func() {
 		defer s.startup.Done()
 		_, _ = s.d.RunPass(s.ctx, nil, rotation.Options{})
 	}()
-	<-s.done
-	return nil
 }
 
 func (s *scheduler) reschedule() {
@@ -175,6 +188,9 @@ func (s *scheduler) reschedule() {
 // cancels them (a cancelled rotation is resumed or rolled back at the next
 // start) and waits for them to return.
 func (s *scheduler) stop(timeout time.Duration, cancel context.CancelFunc) {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
 	jobs := s.cron.Stop()
 	idle := make(chan struct{})
 	go func() {

@@ -34,6 +34,7 @@ const (
 	ReasonGraceOver    Reason = "grace period over"
 	ReasonBackoff      Reason = "backing off after a failure"
 	ReasonOwnKey       Reason = "holds the key rotatord authenticates with"
+	ReasonConcurrent   Reason = "just handled by a concurrent pass"
 )
 
 // Input is everything a decision depends on.

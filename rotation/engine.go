@@ -70,6 +70,10 @@ type Engine struct {
 	mu       sync.Mutex
 	policies []Policy
 	locks    map[string]*sync.Mutex
+	// gens counts, per policy and name, the times a handler held the
+	// name's lock: a pass compares it with the count before its listing to
+	// tell that another pass acted on the name since.
+	gens map[string]uint64
 }
 
 // Config of an engine.
@@ -97,7 +101,7 @@ func New(cfg Config) *Engine {
 	return &Engine{
 		api: cfg.API, store: cfg.Store, log: cfg.Logger.Named("rotation"), rec: cfg.Recorder,
 		now: cfg.Now, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
-		locks: map[string]*sync.Mutex{},
+		locks: map[string]*sync.Mutex{}, gens: map[string]uint64{},
 	}
 }
 
@@ -115,17 +119,42 @@ func (e *Engine) snapshotPolicies() []Policy {
 	return slices.Clone(e.policies)
 }
 
-// lock serializes work on one key name of one policy.
+// lock serializes work on one key name of one policy. The unlock also
+// counts the work in the name's generation.
 func (e *Engine) lock(policy, name string) func() {
+	key := policy + "\x00" + name
 	e.mu.Lock()
-	m, ok := e.locks[policy+"\x00"+name]
+	m, ok := e.locks[key]
 	if !ok {
 		m = &sync.Mutex{}
-		e.locks[policy+"\x00"+name] = m
+		e.locks[key] = m
 	}
 	e.mu.Unlock()
 	m.Lock()
-	return m.Unlock
+	return func() {
+		e.mu.Lock()
+		e.gens[key]++
+		e.mu.Unlock()
+		m.Unlock()
+	}
+}
+
+// generations returns a copy of every name's generation.
+func (e *Engine) generations() map[string]uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]uint64, len(e.gens))
+	for k, v := range e.gens {
+		out[k] = v
+	}
+	return out
+}
+
+// generation returns the generation of one name.
+func (e *Engine) generation(policy, name string) uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.gens[policy+"\x00"+name]
 }
 
 // Pass runs the named policies (all when names is empty): one listing of
@@ -144,6 +173,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			return nil, fmt.Errorf("no policy named %q", n)
 		}
 	}
+	// Taken before the listing: a name whose generation has moved when its
+	// turn comes was acted on by another pass, after this listing maybe.
+	gens := e.generations()
 	keys, err := e.api.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
@@ -193,7 +225,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i] = e.handle(ctx, j.policy, j.name, j.live, opts)
+			out[i] = e.handle(ctx, j.policy, j.name, j.live, gens[j.policy.Name+"\x00"+j.name], opts)
 		}()
 	}
 	wg.Wait()
@@ -239,14 +271,24 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string) Outcome {
 	return o
 }
 
-// handle decides and acts for one key name.
-func (e *Engine) handle(ctx context.Context, p Policy, name string, live []apiclient.Key, opts Options) Outcome {
+// handle decides and acts for one key name. gen is the name's generation
+// before live was listed.
+func (e *Engine) handle(ctx context.Context, p Policy, name string, live []apiclient.Key, gen uint64, opts Options) Outcome {
 	unlock := e.lock(p.Name, name)
 	defer unlock()
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", name))
 	o := Outcome{Policy: p.Name, Name: name}
 	for _, k := range live {
 		o.KeyIDs = append(o.KeyIDs, k.ID)
+	}
+	if !opts.DryRun && e.generation(p.Name, name) != gen {
+		// Another pass, or the deleter, acted on this name since this pass
+		// listed the keys: live may show keys that are gone and miss keys
+		// just made. Acting on it could rotate again and leave the key just
+		// delivered alive with no sink holding it. That handler saw the
+		// name as it is; the next pass decides.
+		o.Decision = Decision{Action: ActionNone, Reason: ReasonConcurrent}
+		return o
 	}
 
 	now := e.now()

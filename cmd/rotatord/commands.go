@@ -130,6 +130,14 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	// Building the sinks finds what parsing cannot (a template field the
+	// sink lacks): without this, validate passed files run refuses.
+	if errs := daemon.CheckSinks(cfg); len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintf(stderr, "%s: %v\n", c.config, err)
+		}
+		return exitCode(1)
+	}
 	if _, err := cfg.CredentialSource().Resolve(os.Getenv); err != nil {
 		fmt.Fprintf(stderr, "%s: exoscale: %v\n", c.config, err)
 		return exitCode(1)
