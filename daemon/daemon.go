@@ -121,8 +121,17 @@ func New(opts Options) (*Daemon, error) {
 	return d, nil
 }
 
-// Close releases the state directory.
-func (d *Daemon) Close() error { return d.store.Close() }
+// Close stops the background work of the sinks (Vault token renewal) and
+// releases the state directory.
+func (d *Daemon) Close() error {
+	d.mu.Lock()
+	cur := d.current
+	d.mu.Unlock()
+	if cur != nil {
+		closeSinks(cur.policies)
+	}
+	return d.store.Close()
+}
 
 // Config returns the policy file in force.
 func (d *Daemon) Config() *config.Config {
@@ -160,8 +169,9 @@ func (d *Daemon) build(cfg *config.Config) (*setup, error) {
 	s := &setup{cfg: cfg, api: api}
 	for i := range cfg.Policies {
 		p := &cfg.Policies[i]
-		sk, err := buildSinks(p)
+		sk, err := buildSinks(p, d.log, d.opts.Getenv)
 		if err != nil {
+			closeSinks(s.policies)
 			return nil, err
 		}
 		s.policies = append(s.policies, rotation.Policy{
@@ -191,8 +201,14 @@ func retries(n int) int {
 
 func (d *Daemon) install(s *setup) {
 	d.mu.Lock()
+	old := d.current
 	d.current = s
 	d.mu.Unlock()
+	if old != nil {
+		// A pass that started before may still use them: closing a sink
+		// only stops its background work.
+		closeSinks(old.policies)
+	}
 	infos := make([]metrics.PolicyInfo, 0, len(s.policies))
 	for _, p := range s.policies {
 		info := metrics.PolicyInfo{Name: p.Name, MaxAge: p.MaxAge}

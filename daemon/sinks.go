@@ -2,17 +2,22 @@ package daemon
 
 import (
 	"fmt"
+	"io"
 	"os/user"
 	"strconv"
 
+	"go.uber.org/zap"
+
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/sinks/file"
+	"github.com/rotatord/rotatord/sinks/vault"
 )
 
 // buildSinks turns a policy's sink configs into sinks. An explicit switch:
 // two kinds do not need a registry.
-func buildSinks(p *config.Policy) ([]sinks.Sink, error) {
+func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string) ([]sinks.Sink, error) {
 	out := make([]sinks.Sink, 0, len(p.Sinks))
 	for i := range p.Sinks {
 		sc := &p.Sinks[i]
@@ -23,10 +28,13 @@ func buildSinks(p *config.Policy) ([]sinks.Sink, error) {
 		switch sc.Type {
 		case config.SinkFile:
 			s, err = newFileSink(sc)
+		case config.SinkVault:
+			s, err = newVaultSink(sc, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv)
 		default:
 			err = fmt.Errorf("sink type %q is not supported by this build", sc.Type)
 		}
 		if err != nil {
+			closeSinks([]rotation.Policy{{Sinks: out}})
 			return nil, fmt.Errorf("policy %q: sinks[%d]: %w", p.Name, i, err)
 		}
 		out = append(out, s)
@@ -63,6 +71,44 @@ func newFileSink(sc *config.Sink) (sinks.Sink, error) {
 		UID:      uid,
 		GID:      gid,
 	})
+}
+
+func newVaultSink(sc *config.Sink, log *zap.Logger, getenv func(string) string) (sinks.Sink, error) {
+	return vault.New(vault.Options{
+		Address:   sc.Address,
+		Namespace: sc.Namespace,
+		Mount:     sc.Mount,
+		Path:      sc.PathTemplate(),
+		TakeOver:  sc.TakeOver,
+		Auth: vault.AuthOptions{
+			Method:                  string(sc.Auth.Method),
+			TokenFile:               sc.Auth.TokenFile,
+			RoleID:                  sc.Auth.RoleID,
+			SecretIDFile:            sc.Auth.SecretIDFile,
+			Role:                    sc.Auth.Role,
+			ServiceAccountTokenFile: sc.Auth.ServiceAccountTokenFile,
+			MountPath:               sc.Auth.MountPath,
+		},
+		TLS: vault.TLSOptions{
+			CACert:             sc.TLS.CACert,
+			ServerName:         sc.TLS.ServerName,
+			InsecureSkipVerify: sc.TLS.InsecureSkipVerify,
+		},
+		Logger: log,
+		Getenv: getenv,
+	})
+}
+
+// closeSinks stops the background work of the sinks that have any (a
+// Vault sink renewing its token).
+func closeSinks(policies []rotation.Policy) {
+	for _, p := range policies {
+		for _, s := range p.Sinks {
+			if c, ok := s.(io.Closer); ok {
+				_ = c.Close()
+			}
+		}
+	}
 }
 
 // lookupID resolves a user or group given by name or number; "" is -1 (unchanged).

@@ -1,0 +1,494 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"github.com/hashicorp/vault/api/auth/approle"
+	"github.com/hashicorp/vault/api/auth/kubernetes"
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/secret"
+)
+
+// maxTokenFileSize bounds what is read from a token or secret file.
+const maxTokenFileSize = 64 << 10
+
+// authenticator owns the token of a sink: it obtains it (reads it, or logs
+// in), renews it, and replaces it when Vault refuses it.
+//
+// Renewal: a renewable token is renewed when less than a third of the TTL
+// it was granted at login is left, both by a background goroutine (so a
+// token still lives when the next rotation comes, hours later) and before
+// each operation (should the goroutine have failed or the process have been
+// suspended). When a renewal cannot extend the token past that point any
+// more (its max TTL), an AppRole or Kubernetes sink logs in again at its
+// next operation; a token sink keeps the token until Vault refuses it, then
+// reads the token file again.
+type authenticator struct {
+	method    string
+	mountPath string // approle, kubernetes
+	client    *api.Client
+	login     *api.Client // the same, without a token: for logins
+	log       *zap.Logger
+	now       func() time.Time
+
+	tokenFile string       // token: read at first use and when refused
+	envToken  secret.Value // token: VAULT_TOKEN when there is no file
+	roleID    string       // approle
+	secretID  string       // approle: the secret_id file
+	role      string       // kubernetes
+	saToken   string       // kubernetes: the service account token file
+
+	mu        sync.Mutex
+	token     secret.Value // "" until the first operation
+	gen       uint64       // bumped at every new token
+	renewable bool
+	ttl       time.Duration // granted at the last login or renewal; 0: never expires
+	baseTTL   time.Duration // granted at login: the renewal increment
+	since     time.Time     // when ttl was granted
+	capped    bool          // a renewal could not extend the token enough: its max TTL is near
+	retryAt   time.Time     // background: no new attempt before, after a failure
+
+	started   bool
+	closed    bool
+	closeOnce sync.Once
+	wake      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+func newAuthenticator(o AuthOptions, getenv func(string) string, client, login *api.Client, log *zap.Logger) (*authenticator, error) {
+	a := &authenticator{
+		method: o.Method, client: client, login: login, log: log, now: time.Now,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	if a.method == "" {
+		a.method = AuthToken
+	}
+	// Fields of the other methods are mistakes: refuse them rather than
+	// leave the reader of the policy file guessing which one is used.
+	foreign := func(fields map[string]string) error {
+		for name, v := range fields {
+			if v != "" {
+				return fmt.Errorf("%s is not used by method %s", name, a.method)
+			}
+		}
+		return nil
+	}
+	switch a.method {
+	case AuthToken:
+		if err := foreign(map[string]string{
+			"role_id": o.RoleID, "secret_id_file": o.SecretIDFile, "role": o.Role,
+			"service_account_token_file": o.ServiceAccountTokenFile, "mount_path": o.MountPath,
+		}); err != nil {
+			return nil, err
+		}
+		a.tokenFile = o.TokenFile
+		if a.tokenFile == "" {
+			a.envToken = secret.Value(strings.TrimSpace(getenv(api.EnvVaultToken)))
+			if a.envToken.IsZero() {
+				return nil, errors.New("method token needs token_file or VAULT_TOKEN")
+			}
+		}
+	case AuthAppRole:
+		if err := foreign(map[string]string{
+			"token_file": o.TokenFile, "role": o.Role, "service_account_token_file": o.ServiceAccountTokenFile,
+		}); err != nil {
+			return nil, err
+		}
+		if o.RoleID == "" || o.SecretIDFile == "" {
+			return nil, errors.New("method approle needs role_id and secret_id_file")
+		}
+		a.roleID, a.secretID = o.RoleID, o.SecretIDFile
+		a.mountPath = o.MountPath
+		if a.mountPath == "" {
+			a.mountPath = DefaultAppRoleMountPath
+		}
+	case AuthKubernetes:
+		if err := foreign(map[string]string{
+			"token_file": o.TokenFile, "role_id": o.RoleID, "secret_id_file": o.SecretIDFile,
+		}); err != nil {
+			return nil, err
+		}
+		if o.Role == "" {
+			return nil, errors.New("method kubernetes needs role")
+		}
+		a.role, a.saToken = o.Role, o.ServiceAccountTokenFile
+		if a.saToken == "" {
+			a.saToken = DefaultServiceAccountTokenFile
+		}
+		a.mountPath = o.MountPath
+		if a.mountPath == "" {
+			a.mountPath = DefaultKubernetesMountPath
+		}
+	default:
+		return nil, fmt.Errorf("unknown method %q (want %s, %s or %s)", a.method, AuthToken, AuthAppRole, AuthKubernetes)
+	}
+	if a.mountPath != "" {
+		a.mountPath = strings.Trim(a.mountPath, "/")
+		if err := checkPath(a.mountPath); err != nil {
+			return nil, fmt.Errorf("mount_path %q: %w", a.mountPath, err)
+		}
+	}
+	return a, nil
+}
+
+func (a *authenticator) canLogin() bool { return a.method != AuthToken }
+
+// fields describe the method in logs: never a token or a secret_id.
+func (a *authenticator) fields() []zap.Field {
+	f := []zap.Field{zap.String("method", a.method)}
+	switch {
+	case a.canLogin():
+		f = append(f, zap.String("auth_mount", a.mountPath))
+	case a.tokenFile != "":
+		f = append(f, zap.String("token_file", a.tokenFile))
+	default:
+		f = append(f, zap.String("token_source", api.EnvVaultToken))
+	}
+	return f
+}
+
+// ensure returns the generation of a token fit for an operation: obtained
+// at the first call, renewed (or replaced by a new login) when less than a
+// third of its TTL is left. A failed renewal of a token that still lives is
+// logged, not returned: Vault has the last word on the operation.
+func (a *authenticator) ensure(ctx context.Context) (uint64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.token.IsZero() {
+		if err := a.obtainLocked(ctx); err != nil {
+			return 0, err
+		}
+		return a.gen, nil
+	}
+	if a.dueLocked() {
+		if err := a.refreshLocked(ctx, true); err != nil {
+			a.log.Warn("vault token renewal failed; trying the operation with the current token",
+				append(a.fields(), zap.Error(err))...)
+		}
+	}
+	return a.gen, nil
+}
+
+// refused handles Vault refusing the token of generation gen: it gets a new
+// token, and reports whether there is one to try the operation again with.
+func (a *authenticator) refused(ctx context.Context, gen uint64) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if gen != a.gen {
+		return true, nil // another operation got a new token meanwhile
+	}
+	a.log.Info("vault refused the token; getting a new one", a.fields()...)
+	return a.replaceLocked(ctx, true)
+}
+
+// obtainLocked gets the first token.
+func (a *authenticator) obtainLocked(ctx context.Context) error {
+	if a.canLogin() {
+		return a.loginLocked(ctx)
+	}
+	tok, err := a.readToken()
+	if err != nil {
+		return err
+	}
+	return a.adoptLocked(ctx, tok)
+}
+
+// replaceLocked gets a new token: a new login, or the token file read
+// again. For a token sink whose file holds the same token it reports false,
+// with an error when the token was refused.
+func (a *authenticator) replaceLocked(ctx context.Context, wasRefused bool) (bool, error) {
+	if a.canLogin() {
+		if err := a.loginLocked(ctx); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	if a.tokenFile == "" {
+		if wasRefused {
+			return false, fmt.Errorf("the token from %s cannot be replaced: rotatord reads it once", api.EnvVaultToken)
+		}
+		return false, nil
+	}
+	tok, err := a.readToken()
+	if err != nil {
+		return false, err
+	}
+	if tok == a.token {
+		if wasRefused {
+			return false, fmt.Errorf("token file %s holds the same token", a.tokenFile)
+		}
+		return false, nil
+	}
+	if err := a.adoptLocked(ctx, tok); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (a *authenticator) readToken() (secret.Value, error) {
+	if a.tokenFile == "" {
+		return a.envToken, nil
+	}
+	tok, err := readSecretFile(a.tokenFile)
+	return secret.Value(tok), err
+}
+
+// readSecretFile reads a token file, without the surrounding white space.
+// Errors name the file, never its content.
+func readSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileSize))
+	if err != nil {
+		return "", fmt.Errorf("read token file %s: %w", path, err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty", path)
+	}
+	return tok, nil
+}
+
+// adoptLocked starts using a token given to rotatord, and looks it up to
+// learn its TTL. A token whose policy forbids the lookup is used as it is,
+// with no renewal.
+func (a *authenticator) adoptLocked(ctx context.Context, tok secret.Value) error {
+	a.client.SetToken(tok.Reveal())
+	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
+	defer cancel()
+	info, err := a.client.Auth().Token().LookupSelfWithContext(ctx)
+	renewable, ttl, base := false, time.Duration(0), time.Duration(0)
+	switch {
+	case err == nil && info != nil:
+		renewable, _ = info.TokenIsRenewable()
+		ttl, _ = info.TokenTTL()
+		// The renewal increment: the TTL the token was created with, not
+		// what is left of it.
+		base = ttl
+		if n, ok := info.Data["creation_ttl"].(json.Number); ok {
+			if sec, err := n.Int64(); err == nil && time.Duration(sec)*time.Second > ttl {
+				base = time.Duration(sec) * time.Second
+			}
+		}
+	case isRefusal(cleanError(err)):
+		// Not allowed to look itself up, or not valid: the operation tells.
+		a.log.Warn("cannot look up the vault token: no renewal", append(a.fields(), zap.Error(cleanError(err)))...)
+	default:
+		// Back to the token in use, if any.
+		if a.token.IsZero() {
+			a.client.ClearToken()
+		} else {
+			a.client.SetToken(a.token.Reveal())
+		}
+		return fmt.Errorf("look up token: %w", cleanError(err))
+	}
+	a.setLocked(tok, renewable, ttl, base)
+	a.log.Info("using vault token", append(a.fields(), zap.Duration("ttl", ttl), zap.Bool("renewable", renewable))...)
+	return nil
+}
+
+// loginLocked logs in with the AppRole or Kubernetes method. The secret_id
+// and the service account token are read from their files at each login,
+// so that their rotation is picked up.
+func (a *authenticator) loginLocked(ctx context.Context) error {
+	var (
+		m   api.AuthMethod
+		err error
+	)
+	switch a.method {
+	case AuthAppRole:
+		m, err = approle.NewAppRoleAuth(a.roleID, &approle.SecretID{FromFile: a.secretID}, approle.WithMountPath(a.mountPath))
+	case AuthKubernetes:
+		var jwt string
+		if jwt, err = readSecretFile(a.saToken); err == nil {
+			m, err = kubernetes.NewKubernetesAuth(a.role,
+				kubernetes.WithServiceAccountToken(jwt), kubernetes.WithMountPath(a.mountPath))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("login (%s at auth/%s): %w", a.method, a.mountPath, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
+	defer cancel()
+	sec, err := m.Login(ctx, a.login)
+	if err != nil {
+		return fmt.Errorf("login (%s at auth/%s): %w", a.method, a.mountPath, cleanError(err))
+	}
+	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
+		return fmt.Errorf("login (%s at auth/%s): no token in the answer", a.method, a.mountPath)
+	}
+	ttl := time.Duration(sec.Auth.LeaseDuration) * time.Second
+	a.setLocked(secret.Value(sec.Auth.ClientToken), sec.Auth.Renewable, ttl, ttl)
+	a.log.Info("logged in to vault", append(a.fields(), zap.Duration("ttl", ttl), zap.Bool("renewable", sec.Auth.Renewable))...)
+	return nil
+}
+
+func (a *authenticator) setLocked(tok secret.Value, renewable bool, ttl, base time.Duration) {
+	a.client.SetToken(tok.Reveal())
+	a.token = tok
+	a.gen++
+	a.renewable = renewable
+	a.ttl, a.baseTTL = ttl, base
+	a.since = a.now()
+	a.capped = false
+	a.retryAt = time.Time{}
+	if !a.started && !a.closed {
+		a.started = true
+		go a.loop()
+	}
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// remainingLocked is how long the token lives, by the TTL Vault gave.
+func (a *authenticator) remainingLocked() time.Duration {
+	return a.ttl - a.now().Sub(a.since)
+}
+
+// dueLocked reports whether the token needs renewal (or replacing) before
+// an operation: less than a third of its TTL left.
+func (a *authenticator) dueLocked() bool {
+	if a.ttl <= 0 {
+		return false
+	}
+	return a.remainingLocked() < a.baseTTL/3
+}
+
+// refreshLocked renews the token, or, when it cannot be renewed (any more)
+// and replace allows it, replaces it.
+func (a *authenticator) refreshLocked(ctx context.Context, replace bool) error {
+	if a.renewable && !a.capped {
+		err := a.renewLocked(ctx)
+		if err == nil {
+			if !a.capped || !replace || !a.canLogin() {
+				return nil
+			}
+		} else if !isRefusal(err) {
+			return err // Vault unreachable: the token may still be good
+		} else {
+			a.renewable = false // refused: renewing again is pointless
+		}
+	}
+	if !replace {
+		return nil
+	}
+	_, err := a.replaceLocked(ctx, false)
+	return err
+}
+
+func (a *authenticator) renewLocked(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
+	defer cancel()
+	sec, err := a.client.Auth().Token().RenewSelfWithContext(ctx, int(a.baseTTL/time.Second))
+	if err != nil {
+		return fmt.Errorf("renew token: %w", cleanError(err))
+	}
+	if sec == nil || sec.Auth == nil {
+		return errors.New("renew token: no auth in the answer")
+	}
+	a.ttl = time.Duration(sec.Auth.LeaseDuration) * time.Second
+	a.renewable = sec.Auth.Renewable
+	a.since = a.now()
+	if a.ttl < a.baseTTL/3 || a.ttl <= 0 {
+		// The max TTL caps the renewal: renewing again gains nothing.
+		a.capped = true
+		a.log.Info("vault token reaches its max TTL", append(a.fields(), zap.Duration("ttl", a.ttl))...)
+	} else {
+		a.log.Debug("renewed vault token", append(a.fields(), zap.Duration("ttl", a.ttl))...)
+	}
+	return nil
+}
+
+// nextLocked is when the background goroutine should renew, or zero when
+// it has nothing to do until a new token comes.
+func (a *authenticator) nextLocked() time.Time {
+	if a.token.IsZero() || a.ttl <= 0 || !a.renewable || a.capped {
+		return time.Time{}
+	}
+	t := a.since.Add(a.ttl - a.baseTTL/3)
+	if a.retryAt.After(t) {
+		t = a.retryAt
+	}
+	return t
+}
+
+// loop renews the token in the background until close.
+func (a *authenticator) loop() {
+	defer close(a.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		a.mu.Lock()
+		next := a.nextLocked()
+		a.mu.Unlock()
+		var fire <-chan time.Time
+		if !next.IsZero() {
+			timer.Reset(max(0, next.Sub(a.now())))
+			fire = timer.C
+		}
+		select {
+		case <-a.stop:
+			return
+		case <-a.wake:
+			continue
+		case <-fire:
+		}
+		a.background()
+	}
+}
+
+func (a *authenticator) background() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-a.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed || a.nextLocked().IsZero() || a.now().Before(a.nextLocked()) {
+		return
+	}
+	err := a.refreshLocked(ctx, false)
+	if next := a.nextLocked(); err != nil || (!next.IsZero() && !next.After(a.now())) {
+		left := a.remainingLocked()
+		wait := min(30*time.Second, max(time.Second, left/4))
+		a.retryAt = a.now().Add(wait)
+		if err != nil {
+			a.log.Warn("vault token renewal failed; retrying", append(a.fields(),
+				zap.Duration("ttl_left", left.Round(time.Second)), zap.Duration("retry_in", wait), zap.Error(err))...)
+		}
+	}
+}
+
+// close stops the background goroutine and waits for it.
+func (a *authenticator) close() {
+	// Closing stop first cancels a renewal in flight, which holds mu.
+	a.closeOnce.Do(func() { close(a.stop) })
+	a.mu.Lock()
+	a.closed = true
+	started := a.started
+	a.mu.Unlock()
+	if started {
+		<-a.done
+	}
+}

@@ -1,0 +1,334 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/rotatord/rotatord/sinks"
+)
+
+// httpError is Vault's answer to a failed request, in one short line: the
+// client's own error text spans several lines and repeats the URL.
+type httpError struct {
+	status   int
+	messages []string
+}
+
+func (e *httpError) Error() string {
+	msg := strings.Join(e.messages, "; ")
+	msg = strings.Join(strings.Fields(msg), " ")
+	if len(msg) > 300 {
+		msg = msg[:300] + "..."
+	}
+	if msg == "" {
+		msg = http.StatusText(e.status)
+	}
+	return fmt.Sprintf("vault: HTTP %d: %s", e.status, msg)
+}
+
+func statusOf(err error) int {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he.status
+	}
+	return 0
+}
+
+// isRefusal reports whether Vault refused the token (or its policy the path):
+// Vault answers 403 permission denied to both.
+func isRefusal(err error) bool { return statusOf(err) == http.StatusForbidden }
+
+// cleanError turns a client error into an httpError when Vault answered,
+// and leaves transport errors (which name the URL, never the token) as they
+// are.
+func cleanError(err error) error {
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		return &httpError{status: re.StatusCode, messages: re.Errors}
+	}
+	return err
+}
+
+// call sends one request with the current token and decodes the JSON
+// answer into out (when not nil). Errors are *httpError when Vault answered.
+func (s *Sink) call(ctx context.Context, method, path string, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var (
+		resp *api.Response
+		err  error
+	)
+	switch method {
+	case http.MethodGet:
+		resp, err = s.client.Logical().ReadRawWithContext(ctx, path)
+	case http.MethodPut:
+		b, merr := json.Marshal(body)
+		if merr != nil {
+			return merr
+		}
+		resp, err = s.client.Logical().WriteRawWithContext(ctx, path, b)
+	default:
+		return fmt.Errorf("method %s not supported", method)
+	}
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if err != nil {
+		return cleanError(err)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode answer of %s: %w", path, err)
+	}
+	return nil
+}
+
+// do runs op with a working token. When Vault refuses the token, it gets a
+// new one (a new login, or the token file read again) and runs op once more.
+func (s *Sink) do(ctx context.Context, op func(context.Context) error) error {
+	gen, err := s.auth.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	err = op(ctx)
+	if !isRefusal(err) {
+		return err
+	}
+	renewed, aerr := s.auth.refused(ctx, gen)
+	if aerr != nil {
+		return fmt.Errorf("%w (and no new token: %v)", err, aerr)
+	}
+	if !renewed {
+		return err
+	}
+	return op(ctx)
+}
+
+func (s *Sink) dataPath(p string) string     { return s.mount + "/data/" + p }
+func (s *Sink) metadataPath(p string) string { return s.mount + "/metadata/" + p }
+
+// metadata is the part of a KV v2 secret's metadata the sink uses. A nil
+// *metadata is a path with no secret.
+type metadata struct {
+	CurrentVersion int               `json:"current_version"`
+	CustomMetadata map[string]string `json:"custom_metadata"`
+}
+
+func (m *metadata) exists() bool { return m != nil }
+
+func (m *metadata) managed() bool {
+	return m != nil && m.CustomMetadata[ManagedByKey] == ManagedByValue
+}
+
+func (m *metadata) version() int {
+	if m == nil {
+		return 0
+	}
+	return m.CurrentVersion
+}
+
+func (m *metadata) custom() map[string]string {
+	if m == nil || m.CustomMetadata == nil {
+		return map[string]string{}
+	}
+	return maps.Clone(m.CustomMetadata)
+}
+
+// withMarker is the custom metadata with rotatord's marker added; the
+// other entries stay.
+func (m *metadata) withMarker() map[string]string {
+	c := m.custom()
+	c[ManagedByKey] = ManagedByValue
+	return c
+}
+
+// readMetadata returns the secret's metadata, or nil when there is none.
+func (s *Sink) readMetadata(ctx context.Context, p string) (*metadata, error) {
+	var out struct {
+		Data *metadata `json:"data"`
+	}
+	err := s.do(ctx, func(ctx context.Context) error {
+		return s.call(ctx, http.MethodGet, s.metadataPath(p), nil, &out)
+	})
+	if statusOf(err) == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if out.Data == nil {
+		return nil, nil
+	}
+	return out.Data, nil
+}
+
+// writeMarker replaces the custom metadata (and nothing else: Vault keeps
+// the fields a metadata write leaves out).
+func (s *Sink) writeMarker(ctx context.Context, p string, custom map[string]string) error {
+	return s.do(ctx, func(ctx context.Context) error {
+		return s.call(ctx, http.MethodPut, s.metadataPath(p), map[string]any{"custom_metadata": custom}, nil)
+	})
+}
+
+// writeData writes a new version with check-and-set and returns its number.
+func (s *Sink) writeData(ctx context.Context, p string, data map[string]any, cas int) (int, error) {
+	var out struct {
+		Data struct {
+			Version int `json:"version"`
+		} `json:"data"`
+	}
+	err := s.do(ctx, func(ctx context.Context) error {
+		return s.call(ctx, http.MethodPut, s.dataPath(p), map[string]any{
+			"options": map[string]any{"cas": cas},
+			"data":    data,
+		}, &out)
+	})
+	if statusOf(err) == http.StatusBadRequest && strings.Contains(err.Error(), "check-and-set") {
+		return 0, fmt.Errorf("%w: expected version %d: %v", ErrConflict, cas, err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return out.Data.Version, nil
+}
+
+// readLatest returns the credential in the latest version and its number:
+// an error wrapping sinks.ErrNotHeld when there is no secret or its latest
+// version is deleted or destroyed, sinks.ErrUnreadable when it lacks the
+// fields.
+func (s *Sink) readLatest(ctx context.Context, p string) (sinks.Held, int, error) {
+	var out struct {
+		Data *struct {
+			Data     map[string]any `json:"data"`
+			Metadata struct {
+				Version      int    `json:"version"`
+				DeletionTime string `json:"deletion_time"`
+				Destroyed    bool   `json:"destroyed"`
+			} `json:"metadata"`
+		} `json:"data"`
+	}
+	err := s.do(ctx, func(ctx context.Context) error {
+		return s.call(ctx, http.MethodGet, s.dataPath(p), nil, &out)
+	})
+	if statusOf(err) == http.StatusNotFound {
+		// No secret, or its latest version deleted or destroyed.
+		return sinks.Held{}, 0, sinks.ErrNotHeld
+	}
+	if err != nil {
+		return sinks.Held{}, 0, err
+	}
+	d := out.Data
+	if d == nil || d.Data == nil || d.Metadata.Destroyed || d.Metadata.DeletionTime != "" {
+		return sinks.Held{}, 0, sinks.ErrNotHeld
+	}
+	h, err := heldFrom(d.Data)
+	if err != nil {
+		return sinks.Held{}, 0, fmt.Errorf("version %d: %w", d.Metadata.Version, err)
+	}
+	return h, d.Metadata.Version, nil
+}
+
+// checkMount makes sure the mount exists and is KV version 2. Vault
+// answers 403 for a mount that does not exist, so a refusal here does not
+// mean the token is bad: the caller has made sure it works.
+func (s *Sink) checkMount(ctx context.Context) error {
+	var out struct {
+		Data struct {
+			Type    string            `json:"type"`
+			Path    string            `json:"path"`
+			Options map[string]string `json:"options"`
+		} `json:"data"`
+	}
+	err := s.call(ctx, http.MethodGet, "sys/internal/ui/mounts/"+s.mount, nil, &out)
+	switch statusOf(err) {
+	case 0:
+	case http.StatusNotFound, http.StatusBadRequest:
+		return fmt.Errorf("mount %q: %w: no such mount (%v)", s.mount, ErrMount, err)
+	case http.StatusForbidden:
+		return fmt.Errorf("mount %q: %w: no such mount, or this token may use nothing in it (%v)", s.mount, ErrMount, err)
+	}
+	if err != nil {
+		return fmt.Errorf("mount %q: %w", s.mount, err)
+	}
+	d := out.Data
+	if got := strings.TrimSuffix(d.Path, "/"); got != s.mount {
+		return fmt.Errorf("mount %q: %w: it is a path inside mount %q", s.mount, ErrMount, got)
+	}
+	switch {
+	case d.Type != "kv" && d.Type != "generic":
+		return fmt.Errorf("mount %q: %w: it is a %q secrets engine", s.mount, ErrMount, d.Type)
+	case d.Options["version"] != "2":
+		return fmt.Errorf("mount %q: %w: it is KV version 1; enable versioning (vault kv enable-versioning %s) or use a KV v2 mount",
+			s.mount, ErrMount, s.mount)
+	}
+	s.mountOK.Store(true)
+	return nil
+}
+
+// capabilities returns the token's capabilities on the data and metadata
+// paths of p. Any valid token may ask, so a refusal means the token is bad.
+func (s *Sink) capabilities(ctx context.Context, p string) (map[string][]string, error) {
+	dp, mp := s.dataPath(p), s.metadataPath(p)
+	var out struct {
+		Data map[string]json.RawMessage `json:"data"`
+	}
+	err := s.do(ctx, func(ctx context.Context) error {
+		return s.call(ctx, http.MethodPut, "sys/capabilities-self", map[string]any{"paths": []string{dp, mp}}, &out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	caps := make(map[string][]string, 2)
+	for _, path := range []string{dp, mp} {
+		var c []string
+		if err := json.Unmarshal(out.Data[path], &c); err != nil {
+			return nil, fmt.Errorf("capabilities of %s: %w", path, err)
+		}
+		caps[path] = c
+	}
+	return caps, nil
+}
+
+// checkCapabilities makes sure caps allow what a Write of this path and the
+// Verify after it will do.
+func (s *Sink) checkCapabilities(caps map[string][]string, p string, md *metadata) error {
+	dp, mp := s.dataPath(p), s.metadataPath(p)
+	write := "create"
+	if md.exists() {
+		write = "update"
+	}
+	need := map[string][]string{dp: {"read", write}}
+	if !md.managed() {
+		need[mp] = []string{write}
+	}
+	for _, path := range []string{dp, mp} {
+		have := caps[path]
+		if slices.Contains(have, "root") {
+			continue
+		}
+		for _, c := range need[path] {
+			if !slices.Contains(have, c) {
+				return fmt.Errorf("the token's policies do not grant %q on %s (it has %s)", c, path, capList(have))
+			}
+		}
+	}
+	return nil
+}
+
+func capList(c []string) string {
+	if len(c) == 0 {
+		return "none"
+	}
+	return strconv.Quote(strings.Join(c, ","))
+}

@@ -1,0 +1,582 @@
+// Package vault owns the Vault sink: it writes each new credential to a
+// HashiCorp Vault KV version 2 secret, through the official client
+// (github.com/hashicorp/vault/api).
+//
+// The secret at <mount>/data/<path> holds api_key, api_secret, name,
+// role_id and created_at. Its custom metadata carries managed-by: rotatord,
+// which is how the sink tells a secret it owns from one someone else keeps
+// at the same path: it refuses to overwrite the latter unless TakeOver.
+//
+// A write reads the secret's metadata, writes the ownership marker first
+// when the secret is not marked yet (so a crash between the two writes
+// leaves a marked path rotatord will write again, never an unmarked one
+// holding rotatord's data), then writes the data with check-and-set on the
+// version it read: a concurrent writer makes the write fail with
+// ErrConflict instead of being overwritten blindly.
+//
+// Authentication is a token (a file, re-read when the token is refused, so
+// Vault Agent may rotate it; or VAULT_TOKEN), AppRole or Kubernetes. A
+// renewable token is renewed once two thirds of its TTL have passed, by a
+// background goroutine (Close stops it) and before each operation; a token
+// of AppRole or Kubernetes that is expired, cannot be renewed any more or
+// is refused is replaced by a new login, once per operation.
+//
+// The token's policies must grant create, read and update on
+// <mount>/data/<path> and <mount>/metadata/<path>. Probe also asks
+// sys/capabilities-self and sys/internal/ui/mounts/<mount>, and the token is
+// looked up and renewed through auth/token/lookup-self and renew-self:
+// Vault's default policy grants those.
+package vault
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/template"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/secret"
+	"github.com/rotatord/rotatord/sinks"
+)
+
+// Auth methods.
+const (
+	AuthToken      = "token"
+	AuthAppRole    = "approle"
+	AuthKubernetes = "kubernetes"
+)
+
+// Defaults.
+const (
+	DefaultMount                   = "secret"
+	DefaultAppRoleMountPath        = "approle"
+	DefaultKubernetesMountPath     = "kubernetes"
+	DefaultServiceAccountTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+	// DefaultRequestTimeout bounds one request to Vault.
+	DefaultRequestTimeout = 30 * time.Second
+)
+
+// The custom metadata entry that marks a secret as written by rotatord.
+const (
+	ManagedByKey   = "managed-by"
+	ManagedByValue = "rotatord"
+)
+
+// Fields of the secret data.
+const (
+	FieldAPIKey    = "api_key"
+	FieldAPISecret = "api_secret"
+	FieldName      = "name"
+	FieldRoleID    = "role_id"
+	FieldCreatedAt = "created_at"
+)
+
+var (
+	// ErrNotManaged means a secret exists at the path and its custom
+	// metadata does not mark it as rotatord's: rotatord does not overwrite
+	// it unless the sink has take_over.
+	ErrNotManaged = errors.New("secret exists and is not managed by rotatord")
+	// ErrConflict means the secret changed between rotatord's read and its
+	// check-and-set write: someone else wrote it. Nothing was overwritten.
+	ErrConflict = errors.New("secret changed concurrently (check-and-set conflict)")
+	// ErrMount means the mount is missing or is not a KV version 2 engine.
+	ErrMount = errors.New("not a KV version 2 mount")
+)
+
+// Options configures a Vault sink.
+type Options struct {
+	// Address of Vault; empty: Getenv("VAULT_ADDR").
+	Address string
+	// Namespace (Vault Enterprise), sent as X-Vault-Namespace; empty:
+	// Getenv("VAULT_NAMESPACE"), which may be empty too.
+	Namespace string
+	// Mount is the KV v2 mount path, DefaultMount when empty.
+	Mount string
+	// Path renders the secret path under Mount from .Name, the key name.
+	Path *template.Template
+	// TakeOver lets Write overwrite a secret rotatord did not write, which
+	// it then marks as its own.
+	TakeOver bool
+	Auth     AuthOptions
+	TLS      TLSOptions
+	// Logger receives the sink's logs; nil: none.
+	Logger *zap.Logger
+	// Getenv reads VAULT_ADDR, VAULT_TOKEN and VAULT_NAMESPACE; default os.Getenv.
+	Getenv func(string) string
+}
+
+// AuthOptions says how the sink logs in.
+type AuthOptions struct {
+	// Method is AuthToken (the default when empty), AuthAppRole or AuthKubernetes.
+	Method string
+	// TokenFile (token) holds the token; empty: Getenv("VAULT_TOKEN").
+	TokenFile string
+	// RoleID and SecretIDFile (approle), both required.
+	RoleID       string
+	SecretIDFile string
+	// Role (kubernetes) is required; ServiceAccountTokenFile defaults to
+	// DefaultServiceAccountTokenFile.
+	Role                    string
+	ServiceAccountTokenFile string
+	// MountPath of the auth method (approle, kubernetes); default its name.
+	MountPath string
+}
+
+// TLSOptions configures the TLS client.
+type TLSOptions struct {
+	// CACert is a PEM file of the CAs that sign Vault's certificate; empty:
+	// the system pool.
+	CACert string
+	// ServerName is the name checked in Vault's certificate (and sent as SNI).
+	ServerName string
+	// InsecureSkipVerify turns certificate verification off. Tests only.
+	InsecureSkipVerify bool
+}
+
+// Sink writes credentials to Vault KV v2 secrets. It is safe for concurrent
+// use; operations on one path are serialized.
+type Sink struct {
+	client    *api.Client
+	transport *http.Transport
+	auth      *authenticator
+	log       *zap.Logger
+	namespace string
+	mount     string
+	path      *template.Template
+	takeOver  bool
+	timeout   time.Duration
+	mountOK   atomic.Bool // the mount was seen to be KV v2
+
+	mu      sync.Mutex
+	locks   map[string]*sync.Mutex // per secret path, one per key name
+	written map[string]written     // per secret path: what this process wrote last
+
+	// inject, when set by a test, runs before each named step of a write
+	// ("read-metadata", "metadata", "data") and fails it with its error.
+	inject func(step string) error
+}
+
+// written is the version a Write produced, so Verify can tell it from a
+// later version with the same content.
+type written struct {
+	keyID   string
+	version int
+}
+
+var _ sinks.Sink = (*Sink)(nil)
+
+// New validates opts and returns a sink. It reads the CA file but makes no
+// request: the token is read or obtained at the first operation.
+func New(opts Options) (*Sink, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if opts.Path == nil {
+		return nil, errors.New("vault sink: path template missing")
+	}
+	mount := opts.Mount
+	if mount == "" {
+		mount = DefaultMount
+	}
+	if err := checkPath(mount); err != nil {
+		return nil, fmt.Errorf("vault sink: mount %q: %w", mount, err)
+	}
+	addr := opts.Address
+	if addr == "" {
+		addr = getenv(api.EnvVaultAddress)
+	}
+	if addr == "" {
+		return nil, errors.New("vault sink: no address: set address or VAULT_ADDR")
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return nil, fmt.Errorf("vault sink: address %q: %w", addr, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "unix":
+		return nil, fmt.Errorf("vault sink: address %q: want an http, https or unix URL", addr)
+	case u.Scheme != "unix" && u.Host == "":
+		return nil, fmt.Errorf("vault sink: address %q has no host", addr)
+	case u.User != nil:
+		return nil, fmt.Errorf("vault sink: address %q must not hold credentials", u.Redacted())
+	}
+	namespace := opts.Namespace
+	if namespace == "" {
+		namespace = getenv(api.EnvVaultNamespace)
+	}
+	namespace = strings.Trim(namespace, "/")
+
+	s := &Sink{
+		log:       log,
+		namespace: namespace,
+		mount:     mount,
+		path:      opts.Path,
+		takeOver:  opts.TakeOver,
+		timeout:   DefaultRequestTimeout,
+		locks:     make(map[string]*sync.Mutex),
+		written:   make(map[string]written),
+	}
+	if _, err := s.secretPath("example"); err != nil {
+		return nil, fmt.Errorf("vault sink: %w", err)
+	}
+
+	s.client, s.transport, err = newClient(addr, namespace, opts.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("vault sink: %w", err)
+	}
+	login, err := s.client.CloneWithHeaders() // same transport and namespace
+	if err != nil {
+		return nil, fmt.Errorf("vault sink: %w", err)
+	}
+	login.ClearToken()
+	s.auth, err = newAuthenticator(opts.Auth, getenv, s.client, login, log)
+	if err != nil {
+		return nil, fmt.Errorf("vault sink: auth: %w", err)
+	}
+	if opts.TLS.InsecureSkipVerify {
+		log.Warn("TLS CERTIFICATE VERIFICATION IS OFF for this Vault sink (tls.insecure_skip_verify): "+
+			"anyone on the network path can read or change the credentials rotatord writes; use it only in tests",
+			zap.String("address", addr), zap.String("mount", mount))
+	}
+	return s, nil
+}
+
+// newClient builds a client from the options alone: unlike
+// api.DefaultConfig it reads no VAULT_* variable, so that what the
+// policy file says is what the sink does.
+func newClient(addr, namespace string, t TLSOptions) (*api.Client, *http.Transport, error) {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	transport.TLSHandshakeTimeout = 10 * time.Second
+	cfg := &api.Config{
+		Address: addr,
+		HttpClient: &http.Client{
+			Transport: transport,
+			// The client follows Vault's redirects itself.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		// Requests are bounded by the sink's own per-request context.
+		Timeout: 0,
+		// A couple of quick retries of connection errors and 5xx; the
+		// engine retries whole rotations. A retried write that had in fact
+		// succeeded shows up as a CAS conflict on content we wrote, which
+		// Write recognizes.
+		MaxRetries:   2,
+		MinRetryWait: 250 * time.Millisecond,
+		MaxRetryWait: time.Second,
+	}
+	if err := cfg.ConfigureTLS(&api.TLSConfig{
+		CACert:        t.CACert,
+		TLSServerName: t.ServerName,
+		Insecure:      t.InsecureSkipVerify,
+	}); err != nil {
+		return nil, nil, fmt.Errorf("tls: %w", err)
+	}
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	// NewClient takes VAULT_TOKEN and VAULT_NAMESPACE from the process
+	// environment; the sink sets both itself.
+	c.ClearToken()
+	c.ClearNamespace()
+	if namespace != "" {
+		c.SetNamespace(namespace)
+	}
+	return c, transport, nil
+}
+
+// Close stops the background token renewal and drops idle connections. It
+// does not stop the sink: an operation still in flight (or started later,
+// by a pass that began before a reload) works, renewing the token itself.
+func (s *Sink) Close() error {
+	s.auth.close()
+	s.transport.CloseIdleConnections()
+	return nil
+}
+
+// Kind implements sinks.Sink.
+func (s *Sink) Kind() string { return "vault" }
+
+// Target implements sinks.Sink: "vault:<mount>/<path>", with the namespace
+// when there is one.
+func (s *Sink) Target(name string) string {
+	p, err := s.secretPath(name)
+	if err != nil {
+		return fmt.Sprintf("vault:<invalid path from template %q>", s.path.Name())
+	}
+	return "vault:" + s.label(p)
+}
+
+// label names a secret in errors and logs: mount/path, and the namespace.
+func (s *Sink) label(p string) string {
+	l := s.mount + "/" + p
+	if s.namespace != "" {
+		l += " (namespace " + s.namespace + ")"
+	}
+	return l
+}
+
+// secretPath renders the path under the mount for name.
+func (s *Sink) secretPath(name string) (string, error) {
+	var buf bytes.Buffer
+	if err := s.path.Execute(&buf, struct{ Name string }{name}); err != nil {
+		return "", fmt.Errorf("render path template %q for %q: %w", s.path.Name(), name, err)
+	}
+	p := buf.String()
+	if err := checkPath(p); err != nil {
+		return "", fmt.Errorf("path template %q renders path %q for %q: %w", s.path.Name(), p, name, err)
+	}
+	return p, nil
+}
+
+// checkPath accepts a relative Vault path of clean segments, so a key name
+// such as "../x" cannot move the secret elsewhere.
+func checkPath(p string) error {
+	if p == "" {
+		return errors.New("empty")
+	}
+	if strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+		return errors.New("must not start or end with /")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("has an empty, . or .. element")
+		}
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return errors.New("has a control character")
+		}
+	}
+	return nil
+}
+
+// lock serializes operations on one secret path and returns the unlock function.
+func (s *Sink) lock(p string) func() {
+	s.mu.Lock()
+	l, ok := s.locks[p]
+	if !ok {
+		l = new(sync.Mutex)
+		s.locks[p] = l
+	}
+	s.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+func (s *Sink) step(name string) error {
+	if s.inject == nil {
+		return nil
+	}
+	return s.inject(name)
+}
+
+// Probe implements sinks.Sink. It obtains a working token, checks that the
+// mount is KV version 2, that the secret is rotatord's (or absent, or
+// take_over is set) and that the token's policies allow the write and the
+// read back. It writes nothing.
+func (s *Sink) Probe(ctx context.Context, name string) error {
+	p, err := s.secretPath(name)
+	if err != nil {
+		return err
+	}
+	defer s.lock(p)()
+	label := s.label(p)
+	// First a request any valid token may make: it proves the token works
+	// (or replaces it), so that a refusal below is about the path.
+	caps, err := s.capabilities(ctx, p)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", label, err)
+	}
+	if err := s.checkMount(ctx); err != nil {
+		return fmt.Errorf("probe %s: %w", label, err)
+	}
+	md, err := s.readMetadata(ctx, p)
+	if err != nil {
+		return fmt.Errorf("probe %s: read metadata: %w", label, err)
+	}
+	if !md.managed() && md.exists() && !s.takeOver {
+		return s.notManaged(label)
+	}
+	if err := s.checkCapabilities(caps, p, md); err != nil {
+		return fmt.Errorf("probe %s: %w", label, err)
+	}
+	return nil
+}
+
+func (s *Sink) notManaged(label string) error {
+	return fmt.Errorf("%s: %w (no custom metadata %s=%s); set take_over: true on the sink to let rotatord overwrite it",
+		label, ErrNotManaged, ManagedByKey, ManagedByValue)
+}
+
+// Write implements sinks.Sink: metadata marker first when missing, then the
+// data with check-and-set on the version read.
+func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
+	p, err := s.secretPath(c.Name)
+	if err != nil {
+		return err
+	}
+	if c.KeyID == "" || c.Secret.IsZero() {
+		return fmt.Errorf("write %s: credential without key id or secret", s.label(p))
+	}
+	defer s.lock(p)()
+	label := s.label(p)
+	log := s.log.With(zap.String("path", label), zap.String("key_id", c.KeyID))
+
+	if !s.mountOK.Load() {
+		// Written without a Probe first (which the engine never does): a
+		// KV v1 mount would take the metadata path for a secret.
+		if _, err := s.capabilities(ctx, p); err != nil {
+			return fmt.Errorf("write %s: %w", label, err)
+		}
+		if err := s.checkMount(ctx); err != nil {
+			return fmt.Errorf("write %s: %w", label, err)
+		}
+	}
+	if err := s.step("read-metadata"); err != nil {
+		return fmt.Errorf("write %s: read metadata: %w", label, err)
+	}
+	md, err := s.readMetadata(ctx, p)
+	if err != nil {
+		return fmt.Errorf("write %s: read metadata: %w", label, err)
+	}
+	var marked bool // this Write set the marker
+	if !md.managed() {
+		if md.exists() {
+			if !s.takeOver {
+				return s.notManaged(label)
+			}
+			log.Warn("taking over a Vault secret rotatord did not write (take_over)",
+				zap.Int("current_version", md.CurrentVersion))
+		}
+		if err := s.step("metadata"); err != nil {
+			return fmt.Errorf("write %s: mark as managed: %w", label, err)
+		}
+		if err := s.writeMarker(ctx, p, md.withMarker()); err != nil {
+			return fmt.Errorf("write %s: mark as managed: %w", label, err)
+		}
+		marked = true
+	}
+
+	cas := md.version()
+	data := map[string]any{
+		FieldAPIKey:    c.KeyID,
+		FieldAPISecret: c.Secret.Reveal(),
+		FieldName:      c.Name,
+		FieldRoleID:    c.RoleID,
+		FieldCreatedAt: c.CreatedAt.UTC().Format(time.RFC3339),
+	}
+	err = s.step("data")
+	var version int
+	if err == nil {
+		version, err = s.writeData(ctx, p, data, cas)
+	}
+	if errors.Is(err, ErrConflict) {
+		// Our own earlier attempt (a retried request whose first try went
+		// through) leaves exactly our content: that is success.
+		if h, v, rerr := s.readLatest(ctx, p); rerr == nil && equal(h, c) {
+			log.Info("check-and-set conflict on content rotatord wrote: taking it as written", zap.Int("version", v))
+			version, err = v, nil
+		}
+	}
+	if err != nil {
+		if marked && errors.Is(err, ErrConflict) {
+			s.unmark(ctx, p, md, log)
+		}
+		return fmt.Errorf("write %s: %w", label, err)
+	}
+	s.mu.Lock()
+	s.written[p] = written{keyID: c.KeyID, version: version}
+	s.mu.Unlock()
+	log.Debug("credential written to Vault", zap.Int("version", version), zap.Int("cas", cas))
+	return nil
+}
+
+// unmark gives back the custom metadata a conflicting Write replaced when it
+// marked the path: someone else wrote the secret meanwhile, and it must not
+// pass for rotatord's at the next rotation.
+func (s *Sink) unmark(ctx context.Context, p string, before *metadata, log *zap.Logger) {
+	now, err := s.readMetadata(ctx, p)
+	if err == nil && now.managed() && !before.managed() {
+		err = s.writeMarker(ctx, p, before.custom())
+	}
+	if err != nil {
+		log.Warn("could not remove the managed-by marker after a check-and-set conflict", zap.Error(err))
+	}
+}
+
+// Verify implements sinks.Sink: the latest version must hold c's key id and
+// secret and, when this process wrote it, be the version Write produced.
+func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {
+	p, err := s.secretPath(c.Name)
+	if err != nil {
+		return err
+	}
+	defer s.lock(p)()
+	label := s.label(p)
+	h, v, err := s.readLatest(ctx, p)
+	switch {
+	case errors.Is(err, sinks.ErrUnreadable):
+		return fmt.Errorf("verify %s: %w: %v", label, sinks.ErrMismatch, err)
+	case err != nil:
+		return fmt.Errorf("verify %s: %w", label, err)
+	case !equal(h, c):
+		return fmt.Errorf("verify %s: version %d: %w", label, v, sinks.ErrMismatch)
+	}
+	s.mu.Lock()
+	w, ok := s.written[p]
+	s.mu.Unlock()
+	if ok && w.keyID == c.KeyID && w.version != v {
+		return fmt.Errorf("verify %s: latest version is %d, rotatord wrote version %d: %w", label, v, w.version, sinks.ErrMismatch)
+	}
+	return nil
+}
+
+// Read implements sinks.Sink.
+func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
+	p, err := s.secretPath(name)
+	if err != nil {
+		return sinks.Held{}, err
+	}
+	defer s.lock(p)()
+	h, _, err := s.readLatest(ctx, p)
+	if err != nil {
+		return sinks.Held{}, fmt.Errorf("read %s: %w", s.label(p), err)
+	}
+	return h, nil
+}
+
+// equal compares in constant time.
+func equal(h sinks.Held, c sinks.Credential) bool {
+	k := subtle.ConstantTimeCompare([]byte(h.KeyID), []byte(c.KeyID))
+	v := subtle.ConstantTimeCompare([]byte(h.Secret.Reveal()), []byte(c.Secret.Reveal()))
+	return k&v == 1
+}
+
+// heldFrom reads the credential fields of a version's data.
+func heldFrom(data map[string]any) (sinks.Held, error) {
+	key, _ := data[FieldAPIKey].(string)
+	sec, _ := data[FieldAPISecret].(string)
+	if key == "" || sec == "" {
+		return sinks.Held{}, fmt.Errorf("%w: no %s or %s string in the secret", sinks.ErrUnreadable, FieldAPIKey, FieldAPISecret)
+	}
+	return sinks.Held{KeyID: key, Secret: secret.Value(sec)}, nil
+}
