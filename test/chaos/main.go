@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var (
+		cfg     Config
+		verbose bool
+	)
+	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Uint64Var(&cfg.Seed, "seed", 42, "seed of every random choice (kill times, fault draws)")
+	fs.IntVar(&cfg.Cycles, "cycles", 200, "start/SIGKILL cycles")
+	fs.IntVar(&cfg.Names, "names", 30, "managed key names, over three policies")
+	fs.DurationVar(&cfg.MaxUp, "max-up", 3*time.Second, "longest rotatord runs before it is killed")
+	fs.StringVar(&cfg.BinDir, "bin-dir", "", "directory with prebuilt rotatord and exosim (default: build them)")
+	fs.StringVar(&cfg.WorkDir, "work-dir", "", "keep the campaign's files here (default: a temp dir, removed)")
+	fs.BoolVar(&verbose, "v", false, "print a line per cycle")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if verbose {
+		cfg.Verbose = stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	sum, err := Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "chaos:", err)
+		return 1
+	}
+	for _, p := range sum.Problems {
+		fmt.Fprintln(stderr, "problem:", p)
+	}
+	fmt.Fprintln(stdout, sum.Line())
+	if !sum.OK() {
+		return 1
+	}
+	return 0
+}
