@@ -349,12 +349,16 @@ func retryable(e *Error) bool {
 
 // classify turns an SDK error into an *Error using what the transport saw.
 func classify(op string, idempotent bool, err error, a *attempt) *Error {
-	status, retryAfter, wrote := a.snapshot()
+	status, retryAfter, wrote, jsonError := a.snapshot()
 	e := &Error{Op: op, Status: status}
 	var apiErr *v3.APIError
 	switch {
 	case errors.As(err, &apiErr):
 		e.Message = apiErr.Message
+		if !jsonError {
+			// The SDK made the raw body the message: never quote it.
+			e.Message = "answer body is not JSON"
+		}
 		switch {
 		case status == http.StatusNotFound:
 			e.Kind = KindNotFound

@@ -1,7 +1,10 @@
 package apiclient
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -24,12 +27,16 @@ type attempt struct {
 	status     int
 	retryAfter time.Duration
 	wrote      bool // the request was written to the connection
+	// jsonError tells whether an error answer's body was JSON: the SDK
+	// turns any other body into the error message, and a body we did not
+	// expect (a proxy's page, an echo) must not reach an error text.
+	jsonError bool
 }
 
-func (a *attempt) record(status int, retryAfter time.Duration) {
+func (a *attempt) record(status int, retryAfter time.Duration, jsonError bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.status, a.retryAfter = status, retryAfter
+	a.status, a.retryAfter, a.jsonError = status, retryAfter, jsonError
 }
 
 func (a *attempt) markWritten() {
@@ -38,10 +45,10 @@ func (a *attempt) markWritten() {
 	a.wrote = true
 }
 
-func (a *attempt) snapshot() (status int, retryAfter time.Duration, wrote bool) {
+func (a *attempt) snapshot() (status int, retryAfter time.Duration, wrote, jsonError bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.status, a.retryAfter, a.wrote
+	return a.status, a.retryAfter, a.wrote, a.jsonError
 }
 
 type attemptKey struct{}
@@ -80,10 +87,26 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		t.report(a.op, "error", elapsed)
 		return nil, err
 	}
-	a.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.now()))
+	jsonError := false
+	if resp.StatusCode >= 400 {
+		// Error bodies are small; read one to tell JSON from anything else,
+		// then hand the same bytes on to the SDK.
+		b, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		if rerr != nil {
+			t.report(a.op, "error", elapsed)
+			return nil, rerr
+		}
+		jsonError = json.Valid(b)
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	a.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.now()), jsonError)
 	t.report(a.op, strconv.Itoa(resp.StatusCode), elapsed)
 	return resp, nil
 }
+
+// maxErrorBody bounds how much of an error answer is read.
+const maxErrorBody = 64 << 10
 
 func (t *observingTransport) report(op, code string, elapsed time.Duration) {
 	if t.observe != nil {
