@@ -549,7 +549,7 @@ func TestCredentialSources(t *testing.T) {
 		{"environment", CredentialSource{}, "EXOfeed", "env-secret", ""},
 		{"both value and file", CredentialSource{Key: "EXO1", KeyFile: keyFile}, "", "", "api_key and api_key_file are both set"},
 		{"missing file", CredentialSource{Key: "EXO1", SecretFile: filepath.Join(dir, "nope")}, "", "", "api_secret_file"},
-		{"not a key", CredentialSource{Key: "AKIA123", Secret: "s"}, "", "", `api_key "AKIA123": not an Exoscale API key`},
+		{"not a key", CredentialSource{Key: "AKIA123", Secret: "s"}, "", "", `api_key: not an Exoscale API key`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -565,8 +565,13 @@ func TestCredentialSources(t *testing.T) {
 			}
 		})
 	}
+	// A secret where the key belongs is never quoted.
+	_, err := CredentialSource{Key: "s3cr3t-not-a-key-value", Secret: "s"}.Resolve(getenv)
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("err = %v: must refuse without quoting the value", err)
+	}
 	// Missing everywhere.
-	_, err := CredentialSource{}.Resolve(func(string) string { return "" })
+	_, err = CredentialSource{}.Resolve(func(string) string { return "" })
 	if err == nil || !strings.Contains(err.Error(), EnvAPIKey) {
 		t.Errorf("err = %v, want a hint naming %s", err, EnvAPIKey)
 	}

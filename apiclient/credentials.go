@@ -40,7 +40,9 @@ func (s CredentialSource) Resolve(getenv func(string) string) (Credentials, erro
 		return Credentials{}, err
 	}
 	if !validKeyID(key) {
-		return Credentials{}, fmt.Errorf("api_key %q: not an Exoscale API key (EXO followed by hex digits)", key)
+		// Never quote the value: a secret put where the key belongs (two
+		// swapped files) would land in logs and error replies.
+		return Credentials{}, fmt.Errorf("api_key: not an Exoscale API key (want EXO followed by hex digits; got %d characters)", len(key))
 	}
 	return Credentials{Key: key, Secret: secret.Value(sec)}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,10 @@ type Daemon struct {
 	metrics *metrics.Metrics
 	store   *state.Store
 
+	// engine lives as long as the daemon: its per-name locks must cover
+	// work started under an old config and under a reloaded one alike.
+	engine *rotation.Engine
+
 	mu      sync.Mutex
 	current *setup
 
@@ -67,10 +72,11 @@ type Daemon struct {
 
 // setup is everything built from one version of the policy file.
 type setup struct {
-	cfg      *config.Config
-	api      apiclient.API
-	engine   *rotation.Engine
-	policies []rotation.Policy
+	cfg         *config.Config
+	api         apiclient.API
+	ownKeyID    string
+	concurrency int
+	policies    []rotation.Policy
 }
 
 // New loads the policy file and opens the state directory. An invalid file
@@ -111,6 +117,7 @@ func New(opts Options) (*Daemon, error) {
 		reloadReq: make(chan chan error),
 	}
 	d.metrics = metrics.New(opts.Registry, store)
+	d.engine = rotation.New(rotation.Config{Store: store, Logger: d.log, Recorder: d.metrics, Now: d.opts.Now})
 	s, err := d.build(cfg)
 	if err != nil {
 		store.Close()
@@ -118,7 +125,35 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.install(s)
 	d.metrics.ConfigLoaded(true)
+	if err := strandedRotations(store, cfg); err != nil {
+		// At start there is no old config to keep: say loudly what waits.
+		d.log.Warn("state holds rotations of policies the config no longer has; they stay as they are until the policy is back", zap.Error(err))
+	}
 	return d, nil
+}
+
+// strandedRotations returns an error naming the rotations in flight whose
+// policy the config no longer has: nothing would finish them, so a reload
+// that drops such a policy is refused.
+func strandedRotations(store *state.Store, cfg *config.Config) error {
+	have := map[string]bool{}
+	for _, p := range cfg.Policies {
+		have[p.Name] = true
+	}
+	var stranded []string
+	for _, r := range store.List("") {
+		if r.Rotation != nil && !have[r.Policy] {
+			stranded = append(stranded, fmt.Sprintf("%s/%s (%s)", r.Policy, r.Name, r.Rotation.Phase))
+		}
+	}
+	if len(stranded) == 0 {
+		return nil
+	}
+	if len(stranded) > 5 {
+		stranded = append(stranded[:5], fmt.Sprintf("and %d more", len(stranded)-5))
+	}
+	return fmt.Errorf("policies removed while their rotations are in flight: %s; keep each policy until its rotations finish (see `rotatord plan`)",
+		strings.Join(stranded, ", "))
 }
 
 // Close stops the background work of the sinks (Vault token renewal) and
@@ -183,11 +218,7 @@ func (d *Daemon) build(cfg *config.Config) (*setup, error) {
 			Sinks:       sk,
 		})
 	}
-	s.engine = rotation.New(rotation.Config{
-		API: api, Store: d.store, Logger: d.log, Recorder: d.metrics, Now: d.opts.Now,
-		OwnKeyID: creds.Key, Concurrency: cfg.Exoscale.Concurrency,
-	})
-	s.engine.SetPolicies(s.policies)
+	s.ownKeyID, s.concurrency = creds.Key, cfg.Exoscale.Concurrency
 	return s, nil
 }
 
@@ -204,6 +235,8 @@ func (d *Daemon) install(s *setup) {
 	old := d.current
 	d.current = s
 	d.mu.Unlock()
+	d.engine.Reconfigure(s.api, s.ownKeyID, s.concurrency)
+	d.engine.SetPolicies(s.policies)
 	if old != nil {
 		// A pass that started before may still use them: closing a sink
 		// only stops its background work.
@@ -230,6 +263,9 @@ func (d *Daemon) Reload() error {
 			err = fmt.Errorf("state_dir changed from %s to %s: restart rotatord to move it", old.StateDir, cfg.StateDir)
 		}
 	}
+	if err == nil {
+		err = strandedRotations(d.store, cfg)
+	}
 	var s *setup
 	if err == nil {
 		s, err = d.build(cfg)
@@ -252,7 +288,7 @@ func (d *Daemon) Reload() error {
 // every outcome. It is what a cron tick, `once` and `plan` call.
 func (d *Daemon) RunPass(ctx context.Context, policies []string, opts rotation.Options) ([]rotation.Outcome, error) {
 	s := d.setup()
-	out, err := s.engine.Pass(ctx, policies, opts)
+	out, err := d.engine.Pass(ctx, policies, opts)
 	names := policies
 	if len(names) == 0 {
 		for _, p := range s.policies {
@@ -288,7 +324,7 @@ func (d *Daemon) RunPass(ctx context.Context, policies []string, opts rotation.O
 
 // DeleteDue deletes the old keys whose grace period is over.
 func (d *Daemon) DeleteDue(ctx context.Context) []rotation.Outcome {
-	return d.setup().engine.DeleteDue(ctx)
+	return d.engine.DeleteDue(ctx)
 }
 
 func isAPIError(err error) bool {

@@ -250,3 +250,27 @@ func TestOnePassRotatesOnlyWhatIsDue(t *testing.T) {
 		t.Errorf("unknown policy: err = %v", err)
 	}
 }
+
+func TestReloadRefusesToDropAPolicyWithARotationInFlight(t *testing.T) {
+	e := newEnv(t)
+	e.writePolicy(strings.Replace(ciPolicy, "grace_period: 0s", "grace_period: 1h", 1))
+	if err := e.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.d.RunPass(context.Background(), nil, rotation.Options{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.writePolicy(`  - name: other
+    match: {name: "backup-*"}
+    sinks:
+      - type: file
+        path: "out/{{.Name}}.json"
+`)
+	err := e.d.Reload()
+	if err == nil || !strings.Contains(err.Error(), "ci/ci-runner (delivered)") {
+		t.Fatalf("reload dropping policy ci: err = %v, want a refusal naming its rotation", err)
+	}
+	if e.d.Config().Policies[0].Name != "ci" {
+		t.Error("the old config was not kept")
+	}
+}

@@ -150,13 +150,22 @@ func Reconcile(now time.Time, rec state.Record, known bool, policy, name string,
 			rec.CurrentSince = now
 		}
 	}
-	// The role of the current key is the role its replacement gets.
+	// The role of the current key is the role its replacement gets. With
+	// no current key, a role some live key still has is kept (so mixed
+	// roles do not flip from pass to pass), else the first key's is taken.
+	role := ""
 	for _, k := range live {
-		if (k.ID == rec.CurrentKeyID || rec.CurrentKeyID == "") && k.RoleID != rec.RoleID && k.RoleID != "" {
-			rec.RoleID = k.RoleID
-			changed = true
-			break
+		if k.ID == rec.CurrentKeyID {
+			role = k.RoleID
 		}
+	}
+	if rec.CurrentKeyID == "" && len(live) > 0 &&
+		!slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.RoleID == rec.RoleID }) {
+		role = live[0].RoleID
+	}
+	if role != "" && role != rec.RoleID {
+		rec.RoleID = role
+		changed = true
 	}
 	return rec, changed
 }

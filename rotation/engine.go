@@ -59,20 +59,23 @@ type Outcome struct {
 // Engine runs rotations. It is safe for concurrent use: a pass and the
 // deletion ticker may run at once; each key name is handled by one at a time.
 type Engine struct {
+	store *state.Store
+	log   *zap.Logger
+	rec   Recorder
+	now   func() time.Time
+
+	mu          sync.Mutex
 	api         apiclient.API
-	store       *state.Store
-	log         *zap.Logger
-	rec         Recorder
-	now         func() time.Time
 	ownKeyID    string
 	concurrency int
-
-	mu       sync.Mutex
-	policies []Policy
-	locks    map[string]*sync.Mutex
-	// gens counts, per policy and name, the times a handler held the
-	// name's lock: a pass compares it with the count before its listing to
-	// tell that another pass acted on the name since.
+	policies    []Policy
+	// locks serialize the work on one key name, whatever policy owns it
+	// now: a reload may move a name from one policy to another while a
+	// pass of the old one still runs.
+	locks map[string]*sync.Mutex
+	// gens counts, per key name, the times a handler held the name's lock:
+	// a pass compares it with the count before its listing to tell that
+	// another pass acted on the name since.
 	gens map[string]uint64
 }
 
@@ -106,11 +109,40 @@ func New(cfg Config) *Engine {
 }
 
 // SetPolicies replaces the policies, in config order. A key belongs to the
-// first policy that matches it, so two policies never rotate the same key.
+// policy that already manages its name while that policy still matches it,
+// else to the first policy that matches: two policies never rotate the
+// same key.
 func (e *Engine) SetPolicies(p []Policy) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.policies = slices.Clone(p)
+}
+
+// Reconfigure swaps the API client, rotatord's own key and the concurrency
+// after a reload. The engine, with its per-name locks, stays the same, so
+// work under the old configuration and under the new never overlaps on a
+// name.
+func (e *Engine) Reconfigure(api apiclient.API, ownKeyID string, concurrency int) {
+	if concurrency <= 0 {
+		concurrency = 4
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.api, e.ownKeyID, e.concurrency = api, ownKeyID, concurrency
+}
+
+// client returns the API client in force.
+func (e *Engine) client() apiclient.API {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.api
+}
+
+// own returns the id of the key rotatord authenticates with.
+func (e *Engine) own() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ownKeyID
 }
 
 func (e *Engine) snapshotPolicies() []Policy {
@@ -119,10 +151,10 @@ func (e *Engine) snapshotPolicies() []Policy {
 	return slices.Clone(e.policies)
 }
 
-// lock serializes work on one key name of one policy. The unlock also
-// counts the work in the name's generation.
-func (e *Engine) lock(policy, name string) func() {
-	key := policy + "\x00" + name
+// lock serializes work on one key name. The unlock also counts the work in
+// the name's generation.
+func (e *Engine) lock(name string) func() {
+	key := name
 	e.mu.Lock()
 	m, ok := e.locks[key]
 	if !ok {
@@ -151,10 +183,10 @@ func (e *Engine) generations() map[string]uint64 {
 }
 
 // generation returns the generation of one name.
-func (e *Engine) generation(policy, name string) uint64 {
+func (e *Engine) generation(name string) uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.gens[policy+"\x00"+name]
+	return e.gens[name]
 }
 
 // Pass runs the named policies (all when names is empty): one listing of
@@ -176,9 +208,17 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	// Taken before the listing: a name whose generation has moved when its
 	// turn comes was acted on by another pass, after this listing maybe.
 	gens := e.generations()
-	keys, err := e.api.ListKeys(ctx)
+	e.mu.Lock()
+	concurrency := e.concurrency
+	e.mu.Unlock()
+	keys, err := e.client().ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	if own := e.own(); own != "" && !slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == own }) {
+		// The key rotatord signs with is in the organization, so a listing
+		// without it is partial: acting on it could forget or rotate names.
+		return nil, fmt.Errorf("list keys: the listing lacks rotatord's own key %s: refusing to act on a partial listing", own)
 	}
 
 	type job struct {
@@ -190,7 +230,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	for _, p := range run {
 		byName := map[string][]apiclient.Key{}
 		for _, k := range keys {
-			if owner(policies, k) == p.Name {
+			if e.owner(policies, k) == p.Name {
 				byName[k.Name] = append(byName[k.Name], k)
 			}
 		}
@@ -213,8 +253,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		return jobs[i].name < jobs[j].name
 	})
 
+	own := &passWork{done: map[string]uint64{}}
 	out := make([]Outcome, len(jobs))
-	sem := make(chan struct{}, e.concurrency)
+	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		if ctx.Err() != nil {
@@ -225,21 +266,49 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i] = e.handle(ctx, j.policy, j.name, j.live, gens[j.policy.Name+"\x00"+j.name], opts)
+			out[i] = e.handle(ctx, j.policy, j.name, j.live, gens[j.name], own, opts)
 		}()
 	}
 	wg.Wait()
 	return out, nil
 }
 
-// owner returns the name of the first policy that selects k, or "".
-func owner(policies []Policy, k apiclient.Key) string {
+// passWork counts the handlers one pass has run per name.
+type passWork struct {
+	mu   sync.Mutex
+	done map[string]uint64
+}
+
+func (w *passWork) add(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done[name]++
+}
+
+func (w *passWork) get(name string) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done[name]
+}
+
+// owner returns the policy that manages k: the one with a record of its
+// name, while it still matches k (a reload that reorders policies does not
+// move a name in the middle of its life), else the first that matches; ""
+// when none does.
+func (e *Engine) owner(policies []Policy, k apiclient.Key) string {
+	first := ""
 	for _, p := range policies {
-		if p.Match(k.Name, k.RoleID) {
+		if !p.Match(k.Name, k.RoleID) {
+			continue
+		}
+		if e.store.Has(p.Name, k.Name) {
 			return p.Name
 		}
+		if first == "" {
+			first = p.Name
+		}
 	}
-	return ""
+	return first
 }
 
 // DeleteDue deletes the old keys of every rotation whose grace period is
@@ -259,7 +328,7 @@ func (e *Engine) DeleteDue(ctx context.Context) []Outcome {
 }
 
 func (e *Engine) deleteDue(ctx context.Context, p Policy, name string) Outcome {
-	unlock := e.lock(p.Name, name)
+	unlock := e.lock(name)
 	defer unlock()
 	o := Outcome{Policy: p.Name, Name: name, Decision: Decision{Action: ActionDelete, Reason: ReasonGraceOver}}
 	rec, ok := e.store.Get(p.Name, name)
@@ -267,21 +336,24 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string) Outcome {
 		o.Decision = Decision{Action: ActionNone}
 		return o // a concurrent pass got there first
 	}
-	o.Err = e.deleteOld(ctx, p, &rec)
+	o.Err = e.deleteOld(ctx, p, &rec, false)
 	return o
 }
 
 // handle decides and acts for one key name. gen is the name's generation
 // before live was listed.
-func (e *Engine) handle(ctx context.Context, p Policy, name string, live []apiclient.Key, gen uint64, opts Options) Outcome {
-	unlock := e.lock(p.Name, name)
+func (e *Engine) handle(ctx context.Context, p Policy, name string, live []apiclient.Key, gen uint64, pass *passWork, opts Options) Outcome {
+	unlock := e.lock(name)
 	defer unlock()
+	// Counted before the unlock, so the pass's next job on this name (for
+	// another policy: two roles under one name) expects this handler's bump.
+	defer pass.add(name)
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", name))
 	o := Outcome{Policy: p.Name, Name: name}
 	for _, k := range live {
 		o.KeyIDs = append(o.KeyIDs, k.ID)
 	}
-	if !opts.DryRun && e.generation(p.Name, name) != gen {
+	if !opts.DryRun && e.generation(name) != gen+pass.get(name) {
 		// Another pass, or the deleter, acted on this name since this pass
 		// listed the keys: live may show keys that are gone and miss keys
 		// just made. Acting on it could rotate again and leave the key just
@@ -302,7 +374,7 @@ func (e *Engine) handle(ctx context.Context, p Policy, name string, live []apicl
 
 	d := Decide(Input{
 		Now: now, MaxAge: p.MaxAge, Force: opts.Force, IgnoreBackoff: opts.IgnoreBackoff,
-		OwnKeyID: e.ownKeyID, Live: live, Record: rec,
+		OwnKeyID: e.own(), Live: live, Record: rec,
 	})
 	o.Decision = d
 	if opts.DryRun {
@@ -337,7 +409,7 @@ func (e *Engine) handle(ctx context.Context, p Policy, name string, live []apicl
 		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))
 		o.Err = e.recover(ctx, p, &rec, live)
 	case ActionDelete:
-		o.Err = e.deleteOld(ctx, p, &rec)
+		o.Err = e.deleteOld(ctx, p, &rec, false)
 	}
 	return o
 }
@@ -409,7 +481,7 @@ func (e *Engine) rotate(ctx context.Context, p Policy, rec *state.Record, live [
 	log.Info("rotation started", zap.String("step", "intent"), zap.Strings("old_key_ids", old))
 
 	// Step 2: create the replacement with the same name and role.
-	created, err := e.api.CreateKey(ctx, rec.Name, rec.RoleID)
+	created, err := e.client().CreateKey(ctx, rec.Name, rec.RoleID)
 	if err != nil {
 		if errors.Is(err, apiclient.ErrAmbiguousCreate) {
 			log.Warn("create outcome unknown: looking for a key created without its secret", zap.Error(err))
@@ -431,7 +503,7 @@ func (e *Engine) rotate(ctx context.Context, p Policy, rec *state.Record, live [
 	if err := e.store.Put(*rec); err != nil {
 		// Not recorded: nobody but us will ever know this key. Drop it now;
 		// if that fails too, the recorded intent leads to it next pass.
-		if derr := e.api.DeleteKey(ctx, created.ID); derr == nil {
+		if derr := e.client().DeleteKey(ctx, created.ID); derr == nil {
 			e.orphanDeleted(p)
 			rec.Rotation = nil
 		}
@@ -463,7 +535,7 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		if err != nil {
 			log.Error("sink write failed", zap.String("sink", label), zap.String("target", s.Target(rec.Name)), zap.Error(err))
 			failed = append(failed, fmt.Errorf("sink %s: %w", label, err))
-			if mayHold(ctx, s, rec.Name, cred.KeyID) {
+			if mayHold(ctx, s, cred) {
 				mayHolds++
 			}
 			continue
@@ -475,7 +547,7 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		err := errors.Join(failed...)
 		if mayHolds == 0 {
 			// No consumer can have the new key: roll it back.
-			if derr := e.api.DeleteKey(ctx, cred.KeyID); derr != nil {
+			if derr := e.client().DeleteKey(ctx, cred.KeyID); derr != nil {
 				return e.fail(p, rec, start, fmt.Errorf("%w; rollback: %v", err, derr))
 			}
 			e.orphanDeleted(p)
@@ -489,7 +561,7 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 	}
 
 	// Step 5: the API knows the new key.
-	k, err := e.api.GetKey(ctx, cred.KeyID)
+	k, err := e.client().GetKey(ctx, cred.KeyID)
 	if err != nil {
 		return e.fail(p, rec, start, fmt.Errorf("confirm new key: %w", err))
 	}
@@ -511,7 +583,7 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 	log.Info("rotation delivered", zap.String("step", "confirmed"), zap.Time("delete_old_after", rec.Rotation.DeleteAfter))
 	e.rotationDone(p, true, now.Sub(start))
 	if p.GracePeriod <= 0 {
-		return e.deleteOld(ctx, p, rec)
+		return e.deleteOld(ctx, p, rec, true)
 	}
 	return nil
 }
@@ -521,12 +593,10 @@ func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record, live 
 	start := e.now()
 	rot := rec.Rotation
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("phase", string(rot.Phase)))
-	isLive := func(id string) bool {
-		return slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == id })
-	}
 
-	if rot.Phase == state.PhaseCreated && rot.NewKeyID != "" && isLive(rot.NewKeyID) {
-		// Does a sink still hold the new key? Its secret lives only there.
+	if rot.Phase == state.PhaseCreated && rot.NewKeyID != "" {
+		// Ask the sinks first, whatever the listing says: a sink may hold
+		// the new key, whose secret lives only there.
 		var cred *sinks.Credential
 		anyHolds, readErrs := false, 0
 		for _, s := range p.Sinks {
@@ -544,12 +614,28 @@ func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record, live 
 				}
 			}
 		}
+		if readErrs > 0 {
+			return e.fail(p, rec, start, errors.New("recover: cannot read every sink; keeping the new key until they answer"))
+		}
+		_, err := e.client().GetKey(ctx, rot.NewKeyID)
 		switch {
+		case errors.Is(err, apiclient.ErrNotFound):
+			// Someone deleted the new key. If a sink holds it, that sink
+			// serves a dead key: rotate again at once.
+			log.Warn("the new key of the interrupted rotation no longer exists", zap.String("key_id", rot.NewKeyID))
+			rec.Rotation = nil
+			if anyHolds {
+				rec.CurrentKeyID = ""
+			}
+			if err := e.store.Put(*rec); err != nil {
+				return e.fail(p, rec, start, err)
+			}
+			return nil
+		case err != nil:
+			return e.fail(p, rec, start, fmt.Errorf("recover: %w", err))
 		case cred != nil:
 			log.Info("resuming delivery from a sink that holds the new key", zap.String("key_id", rot.NewKeyID))
 			return e.deliverAndConfirm(ctx, p, rec, *cred, start)
-		case readErrs > 0:
-			return e.fail(p, rec, start, errors.New("recover: cannot read every sink; keeping the new key until they answer"))
 		case anyHolds:
 			// A sink holds (or may hold) the key but cannot give its secret
 			// back: supersede it with a fresh rotation that retires both the
@@ -576,19 +662,35 @@ func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record, live 
 	return nil
 }
 
-// deleteOrphans lists the keys and deletes every key of the name that the
-// intent did not know about: keys created by this rotation whose secret
-// reached no sink.
+// deleteOrphans lists the keys and deletes the keys this rotation created
+// whose secret reached no sink. A key qualifies only if everything says it
+// is ours and new: the name and the role of the create, this policy owns
+// it, the intent did not list it, it was not seen before the rotation
+// started, and no sink reports holding it.
 func (e *Engine) deleteOrphans(ctx context.Context, p Policy, rec *state.Record) error {
-	keys, err := e.api.ListKeys(ctx)
+	api := e.client()
+	keys, err := api.ListKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("list keys: %w", err)
 	}
+	rot := rec.Rotation
+	policies := e.snapshotPolicies()
 	for _, k := range keys {
-		if k.Name != rec.Name || slices.Contains(rec.Rotation.OldKeyIDs, k.ID) || k.ID == e.ownKeyID {
+		if k.Name != rec.Name || k.ID == e.own() || k.ID == rec.CurrentKeyID || slices.Contains(rot.OldKeyIDs, k.ID) {
 			continue
 		}
-		if err := e.api.DeleteKey(ctx, k.ID); err != nil {
+		if k.RoleID != rec.RoleID || e.owner(policies, k) != p.Name {
+			continue // another role or another policy's key: not made by this rotation
+		}
+		if seen, ok := rec.FirstSeen[k.ID]; ok && seen.Before(rot.StartedAt) {
+			continue
+		}
+		if heldBy(ctx, p.Sinks, rec.Name, k.ID) {
+			e.log.Warn("not deleting an unknown key that a sink holds",
+				zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", k.ID))
+			continue
+		}
+		if err := api.DeleteKey(ctx, k.ID); err != nil {
 			return fmt.Errorf("delete orphan %s: %w", k.ID, err)
 		}
 		delete(rec.FirstSeen, k.ID)
@@ -599,44 +701,84 @@ func (e *Engine) deleteOrphans(ctx context.Context, p Policy, rec *state.Record)
 	return nil
 }
 
-// deleteOld runs step 6: the old keys go, the new one stays.
-func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record) error {
+// heldBy reports whether a sink says it holds key id for name.
+func heldBy(ctx context.Context, ss []sinks.Sink, name, id string) bool {
+	for _, s := range ss {
+		if h, err := s.Read(ctx, name); err == nil && h.KeyID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteOld runs step 6: the old keys go, the new one stays. confirmed says
+// the new key was checked through the API a moment ago; otherwise it is
+// checked again, since the grace period gave time for it to vanish.
+func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, confirmed bool) error {
 	rot := rec.Rotation
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
+	api := e.client()
+	failDelete := func(err error) error {
+		rec.Failures++
+		rec.LastFailure = e.now()
+		rec.LastError = err.Error()
+		_ = e.store.Put(*rec)
+		log.Error("deleting old keys failed", zap.Error(err))
+		return err
+	}
+	if !confirmed {
+		_, err := api.GetKey(ctx, rot.NewKeyID)
+		if errors.Is(err, apiclient.ErrNotFound) {
+			// Deleting the old keys now would leave the name with none.
+			// Keep them and rotate again at once.
+			log.Warn("the new key vanished during the grace period: keeping the old keys and rotating again",
+				zap.String("key_id", rot.NewKeyID))
+			rec.Rotation = nil
+			rec.CurrentKeyID = ""
+			return e.store.Put(*rec)
+		}
+		if err != nil {
+			return failDelete(fmt.Errorf("confirm new key before deleting old keys: %w", err))
+		}
+	}
 	for _, id := range rot.OldKeyIDs {
 		if id == rot.NewKeyID || id == rec.CurrentKeyID {
 			continue
 		}
-		if id == e.ownKeyID {
+		if id == e.own() {
 			log.Warn("not deleting the key rotatord authenticates with", zap.String("key_id", id))
 			continue
 		}
-		if err := e.api.DeleteKey(ctx, id); err != nil {
-			rec.Failures++
-			rec.LastFailure = e.now()
-			rec.LastError = fmt.Sprintf("delete old key %s: %v", id, err)
-			_ = e.store.Put(*rec)
-			log.Error("deleting old key failed", zap.String("key_id", id), zap.Error(err))
-			return fmt.Errorf("delete old key %s: %w", id, err)
+		if heldBy(ctx, p.Sinks, rec.Name, id) {
+			return failDelete(fmt.Errorf("old key %s is still held by a sink: not deleting it", id))
+		}
+		if err := api.DeleteKey(ctx, id); err != nil {
+			return failDelete(fmt.Errorf("delete old key %s: %w", id, err))
 		}
 		delete(rec.FirstSeen, id)
 		log.Info("old key deleted", zap.String("step", "deleted"), zap.String("key_id", id))
 	}
 	rec.Rotation = nil
+	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
 	return e.store.Put(*rec)
 }
 
-// mayHold reports whether a sink whose write failed may still hold key id:
-// only a definite "holds nothing" or "holds another key" says no.
-func mayHold(ctx context.Context, s sinks.Sink, name, id string) bool {
-	h, err := s.Read(ctx, name)
+// mayHold reports whether a sink whose write of c failed may still hold
+// it: only a definite "holds nothing" or "holds another credential" says no.
+// A sink that cannot say which key it holds (a free-form template) is asked
+// to compare its content with c instead.
+func mayHold(ctx context.Context, s sinks.Sink, c sinks.Credential) bool {
+	h, err := s.Read(ctx, c.Name)
 	switch {
 	case errors.Is(err, sinks.ErrNotHeld):
 		return false
-	case err != nil:
+	case err == nil:
+		return h.KeyID == c.KeyID
+	case !errors.Is(err, sinks.ErrUnreadable):
 		return true
 	}
-	return h.KeyID == id
+	err = s.Verify(ctx, c)
+	return err == nil || !(errors.Is(err, sinks.ErrNotHeld) || errors.Is(err, sinks.ErrMismatch))
 }
 
 // fail records a failed step durably and reports it.

@@ -91,15 +91,21 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
-// checkPrivate refuses a state directory others can write to: whoever can
-// write there can make rotatord delete keys.
+// checkPrivate refuses a state directory (or its records directory) that
+// others can write to or that another user owns: whoever can write a
+// record can make rotatord delete keys.
 func checkPrivate(dir string) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("state dir: %w", err)
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("state dir %s: mode %04o lets others write; use 0700", dir, fi.Mode().Perm())
+	for _, d := range []string{dir, filepath.Join(dir, recordsDir)} {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("state dir: %w", err)
+		}
+		if fi.Mode().Perm()&0o022 != 0 {
+			return fmt.Errorf("state dir %s: mode %04o lets others write; use 0700", d, fi.Mode().Perm())
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+			return fmt.Errorf("state dir %s: owned by uid %d, not by rotatord's uid %d", d, st.Uid, os.Geteuid())
+		}
 	}
 	return nil
 }
@@ -162,6 +168,14 @@ func (s *Store) Get(policy, name string) (Record, bool) {
 		return Record{}, false
 	}
 	return r.Clone(), true
+}
+
+// Has reports whether a record exists, without copying it.
+func (s *Store) Has(policy, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.records[recordKey{policy, name}]
+	return ok
 }
 
 // List returns copies of every record of a policy ("" for all), sorted by

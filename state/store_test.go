@@ -200,3 +200,29 @@ func TestReadOnlyWhileLocked(t *testing.T) {
 		t.Error("OpenReadOnly created the directory")
 	}
 }
+
+func TestOpenRefusesRecordsDirWritableByOthers(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, recordsDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, recordsDir), 0o733); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), recordsDir) {
+		t.Fatalf("Open = %v, want a refusal naming the records dir", err)
+	}
+}
+
+func TestOpenRefusesAnotherUsersDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	dir := t.TempDir()
+	if err := os.Chown(dir, 12345, 12345); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "owned by uid 12345") {
+		t.Fatalf("Open = %v, want a refusal naming the owner", err)
+	}
+}

@@ -111,9 +111,11 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, errorReply(http.StatusNotFound, "Not found: "+r.URL.Path))
 		return
 	}
+	// Calls are counted before the answer leaves, so a client that sees
+	// the answer also sees the call in Calls().
 	answer := func(rep reply) {
-		writeReply(w, rep)
 		s.record(op, rep.status)
+		writeReply(w, rep)
 	}
 
 	if !sleep(r.Context(), s.latency(op)) {
@@ -144,8 +146,8 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	rep := handlers[op](s, apiRequest{http: r, id: id, body: body})
 	if s.drawLoss(op) {
-		dropConnection(w)
 		s.record(op, 0)
+		dropConnection(w)
 		return
 	}
 	answer(rep)

@@ -419,7 +419,9 @@ func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {
 	}
 	want, err := render(s.format, s.tmpl, c)
 	if err != nil {
-		return fmt.Errorf("verify %s: %w", path, err)
+		// What cannot be rendered cannot have been written: the file holds
+		// something else (or nothing).
+		return fmt.Errorf("verify %s: %w: %w", path, err, sinks.ErrMismatch)
 	}
 	defer clear(want)
 	got, fi, err := s.readFile(path)

@@ -434,6 +434,11 @@ func TestWriteTemplateErrorKeepsPreviousFile(t *testing.T) {
 	if names := dirNames(t, dir); !slices.Equal(names, []string{"fixed"}) {
 		t.Errorf("directory holds %q, want only the target", names)
 	}
+	// The engine asks whether the failed write may have landed: a
+	// credential that cannot be rendered is not in the file.
+	if err := s.Verify(ctx, cred("boom", "EXOnew", testSecret)); !errors.Is(err, sinks.ErrMismatch) {
+		t.Errorf("Verify of an unrenderable credential = %v, want ErrMismatch", err)
+	}
 }
 
 func TestWriteAfterRename(t *testing.T) {

@@ -53,6 +53,11 @@ func isRefusal(err error) bool { return statusOf(err) == http.StatusForbidden }
 func cleanError(err error) error {
 	var re *api.ResponseError
 	if errors.As(err, &re) {
+		if re.RawError {
+			// The body was not Vault's JSON (a proxy's page, an echo of the
+			// request): it could hold anything, a secret included.
+			return &httpError{status: re.StatusCode, messages: []string{"answer body is not JSON"}}
+		}
 		return &httpError{status: re.StatusCode, messages: re.Errors}
 	}
 	return err
