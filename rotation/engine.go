@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/internal/keylock"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
@@ -72,7 +73,7 @@ type Engine struct {
 	// locks serialize the work on one key name, whatever policy owns it
 	// now: a reload may move a name from one policy to another while a
 	// pass of the old one still runs.
-	locks map[string]*sync.Mutex
+	locks keylock.Set
 	// gens counts, per key name, the times a handler held the name's lock:
 	// a pass compares it with the count before its listing to tell that
 	// another pass acted on the name since.
@@ -104,7 +105,7 @@ func New(cfg Config) *Engine {
 	return &Engine{
 		api: cfg.API, store: cfg.Store, log: cfg.Logger.Named("rotation"), rec: cfg.Recorder,
 		now: cfg.Now, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
-		locks: map[string]*sync.Mutex{}, gens: map[string]uint64{},
+		gens: map[string]uint64{},
 	}
 }
 
@@ -154,20 +155,12 @@ func (e *Engine) snapshotPolicies() []Policy {
 // lock serializes work on one key name. The unlock also counts the work in
 // the name's generation.
 func (e *Engine) lock(name string) func() {
-	key := name
-	e.mu.Lock()
-	m, ok := e.locks[key]
-	if !ok {
-		m = &sync.Mutex{}
-		e.locks[key] = m
-	}
-	e.mu.Unlock()
-	m.Lock()
+	unlock := e.locks.Lock(name)
 	return func() {
 		e.mu.Lock()
-		e.gens[key]++
+		e.gens[name]++
 		e.mu.Unlock()
-		m.Unlock()
+		unlock()
 	}
 }
 

@@ -20,10 +20,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"text/template"
 	"time"
 
+	"github.com/rotatord/rotatord/internal/keylock"
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
 )
@@ -76,8 +76,7 @@ type Sink struct {
 	mode     os.FileMode
 	uid, gid int
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // per target path, never shrinks: one per key name
+	locks keylock.Set // per target path: one write, verify or read at a time
 
 	// inject, when set by a test, runs before each named step of a write or
 	// probe and fails that step with its error.
@@ -129,7 +128,6 @@ func New(opts Options) (*Sink, error) {
 		mode:   mode,
 		uid:    opts.UID,
 		gid:    opts.GID,
-		locks:  make(map[string]*sync.Mutex),
 	}
 	sample := sinks.Credential{
 		Name:      "example",
@@ -183,19 +181,6 @@ func (s *Sink) target(name string) (string, error) {
 	return p, nil
 }
 
-// lock serializes operations on one path and returns the unlock function.
-func (s *Sink) lock(path string) func() {
-	s.mu.Lock()
-	l, ok := s.locks[path]
-	if !ok {
-		l = new(sync.Mutex)
-		s.locks[path] = l
-	}
-	s.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
-
 func (s *Sink) step(name string) error {
 	if s.inject == nil {
 		return nil
@@ -213,7 +198,7 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	defer s.lock(path)()
+	defer s.locks.Lock(path)()
 	if err := s.checkTarget(path); err != nil {
 		return fmt.Errorf("probe %s: %w", path, err)
 	}
@@ -312,7 +297,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	}
 	// Best effort: do not keep a copy of the secret around longer than needed.
 	defer clear(content)
-	defer s.lock(path)()
+	defer s.locks.Lock(path)()
 	if err := s.checkTarget(path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -480,7 +465,7 @@ func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
 // write half done, and refuses anything else (a symlink is not followed).
 // A missing file is sinks.ErrNotHeld.
 func (s *Sink) readFile(path string) ([]byte, fs.FileInfo, error) {
-	defer s.lock(path)()
+	defer s.locks.Lock(path)()
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, sinks.ErrNotHeld

@@ -47,6 +47,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 
+	"github.com/rotatord/rotatord/internal/keylock"
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
 )
@@ -159,9 +160,9 @@ type Sink struct {
 	timeout   time.Duration
 	mountOK   atomic.Bool // the mount was seen to be KV v2
 
+	locks   keylock.Set // per secret path: one write, verify or read at a time
 	mu      sync.Mutex
-	locks   map[string]*sync.Mutex // per secret path, one per key name
-	written map[string]written     // per secret path: what this process wrote last
+	written map[string]written // per secret path: what this process wrote last
 
 	// inject, when set by a test, runs before each named step of a write
 	// ("read-metadata", "metadata", "data") and fails it with its error.
@@ -230,7 +231,6 @@ func New(opts Options) (*Sink, error) {
 		path:      opts.Path,
 		takeOver:  opts.TakeOver,
 		timeout:   DefaultRequestTimeout,
-		locks:     make(map[string]*sync.Mutex),
 		written:   make(map[string]written),
 	}
 	if _, err := s.secretPath("example"); err != nil {
@@ -369,19 +369,6 @@ func checkPath(p string) error {
 	return nil
 }
 
-// lock serializes operations on one secret path and returns the unlock function.
-func (s *Sink) lock(p string) func() {
-	s.mu.Lock()
-	l, ok := s.locks[p]
-	if !ok {
-		l = new(sync.Mutex)
-		s.locks[p] = l
-	}
-	s.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
-
 func (s *Sink) step(name string) error {
 	if s.inject == nil {
 		return nil
@@ -398,7 +385,7 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	defer s.lock(p)()
+	defer s.locks.Lock(p)()
 	label := s.label(p)
 	// First a request any valid token may make: it proves the token works
 	// (or replaces it), so that a refusal below is about the path.
@@ -437,7 +424,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	if c.KeyID == "" || c.Secret.IsZero() {
 		return fmt.Errorf("write %s: credential without key id or secret", s.label(p))
 	}
-	defer s.lock(p)()
+	defer s.locks.Lock(p)()
 	label := s.label(p)
 	log := s.log.With(zap.String("path", label), zap.String("key_id", c.KeyID))
 
@@ -530,7 +517,7 @@ func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {
 	if err != nil {
 		return err
 	}
-	defer s.lock(p)()
+	defer s.locks.Lock(p)()
 	label := s.label(p)
 	h, v, err := s.readLatest(ctx, p)
 	switch {
@@ -556,7 +543,7 @@ func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
 	if err != nil {
 		return sinks.Held{}, err
 	}
-	defer s.lock(p)()
+	defer s.locks.Lock(p)()
 	h, _, err := s.readLatest(ctx, p)
 	if err != nil {
 		return sinks.Held{}, fmt.Errorf("read %s: %w", s.label(p), err)
