@@ -109,7 +109,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	base := cfg.Transport
 	if base == nil {
-		base = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Keep a connection for every request that may be in flight: the
+		// default keeps 2 per host, so with more in flight every request
+		// beyond the second opened (and, over TLS, negotiated) a new one.
+		t.MaxIdleConnsPerHost = cfg.Concurrency
+		base = t
 	}
 	transport := &observingTransport{next: base, observe: cfg.Observe, now: time.Now}
 	// Our own http.Client: the SDK's default one retries every method,

@@ -112,7 +112,9 @@ type Exoscale struct {
 	Timeout Duration `yaml:"timeout"`
 	// RateLimit is the most API requests per second rotatord sends.
 	RateLimit float64 `yaml:"rate_limit"`
-	// Concurrency bounds both requests in flight and rotations in parallel.
+	// Concurrency bounds the requests in flight; a pass handles twice as
+	// many key names at once, so the API stays busy while rotations write
+	// their state and sinks.
 	Concurrency int `yaml:"concurrency"`
 	// MaxRetries is how many times a failed request may be retried.
 	MaxRetries int `yaml:"max_retries"`

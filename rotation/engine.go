@@ -570,6 +570,18 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 	rec.CurrentSince = rec.Rotation.NewCreatedAt
 	rec.CreatedByUs = true
 	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
+	// The new key is known from its creation: noted here, the next listing
+	// that shows it changes nothing, and that pass rewrites no record.
+	if _, ok := rec.FirstSeen[cred.KeyID]; !ok {
+		if rec.FirstSeen == nil {
+			rec.FirstSeen = map[string]time.Time{}
+		}
+		seen := rec.Rotation.NewCreatedAt
+		if seen.IsZero() {
+			seen = now
+		}
+		rec.FirstSeen[cred.KeyID] = seen
+	}
 	if err := e.store.Put(*rec); err != nil {
 		return e.fail(p, rec, start, err)
 	}

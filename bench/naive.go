@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v3 "github.com/exoscale/egoscale/v3"
+	"github.com/exoscale/egoscale/v3/credentials"
+)
+
+// naiveRotate is the program an operator would write in an afternoon with
+// the official SDK: list the keys, then one key at a time create its
+// replacement, write the new credential to a file and delete the old key.
+// No state, no read-back, no recovery: a crash between create and delete
+// leaves two keys, and a failed write leaves a consumer with a revoked key.
+// It returns the number of keys rotated.
+func naiveRotate(ctx context.Context, endpoint, key, secret, outDir string) (int, error) {
+	client, err := v3.NewClient(
+		credentials.NewStaticCredentials(key, secret),
+		v3.ClientOptWithEndpoint(v3.Endpoint(endpoint)),
+		v3.ClientOptWithHTTPClient(&http.Client{Timeout: 60 * time.Second}),
+	)
+	if err != nil {
+		return 0, err
+	}
+	list, err := client.ListAPIKeys(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list: %w", err)
+	}
+	n := 0
+	for _, k := range list.APIKeys {
+		if !strings.HasPrefix(k.Name, keyPrefix) {
+			continue
+		}
+		created, err := client.CreateAPIKey(ctx, v3.CreateAPIKeyRequest{Name: k.Name, RoleID: k.RoleID})
+		if err != nil {
+			return n, fmt.Errorf("create %s: %w", k.Name, err)
+		}
+		body, _ := json.Marshal(map[string]string{"api_key": created.Key, "api_secret": created.Secret, "name": created.Name})
+		if err := os.WriteFile(filepath.Join(outDir, k.Name+".json"), body, 0o600); err != nil {
+			return n, fmt.Errorf("write %s: %w", k.Name, err)
+		}
+		op, err := client.DeleteAPIKey(ctx, k.Key)
+		if err != nil {
+			return n, fmt.Errorf("delete %s: %w", k.Key, err)
+		}
+		if _, err := client.Wait(ctx, op, v3.OperationStateSuccess); err != nil {
+			return n, fmt.Errorf("delete %s: %w", k.Key, err)
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// world is one rotatord setup: a simulator, a policy file, a state
+// directory and a sink directory.
+type world struct {
+	dir      string // policy, secret and logs
+	stateDir string
+	outDir   string
+	policy   string
+	sim      *sim
+	bin      string
+	runs     int
+}
+
+// newWorld writes the policy for sim. stateDir is where the state goes
+// (on disk, or on tmpfs to measure what durability costs).
+func newWorld(bin, dir, stateDir string, s *sim, p *params) (*world, error) {
+	w := &world{dir: dir, stateDir: stateDir, outDir: filepath.Join(dir, "out"), policy: filepath.Join(dir, "policy.yml"), sim: s, bin: bin}
+	for _, d := range []string{dir, w.outDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	secretFile := filepath.Join(dir, "admin-secret")
+	if err := os.WriteFile(secretFile, []byte(s.Secret+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	// The rate limit is set far above what the latency allows, so that the
+	// latency bound is the one that binds (the summary checks it).
+	policy := fmt.Sprintf(`exoscale:
+  endpoint: %s
+  api_key: %s
+  api_secret_file: %s
+  timeout: 60s
+  rate_limit: %g
+  concurrency: %d
+state_dir: %s
+listen: 127.0.0.1:0
+policies:
+  - name: bench
+    match:
+      name: "%s*"
+    schedule: "@every 24h"
+    max_age: 30d
+    grace_period: 0
+    sinks:
+      - type: file
+        path: %s/{{.Name}}.json
+`, s.Endpoint, s.Key, secretFile, p.rateLimit, p.concurrency, stateDir, keyPrefix, w.outDir)
+	if err := os.WriteFile(w.policy, []byte(policy), 0o600); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// procResult is what one finished rotatord process cost.
+type procResult struct {
+	wall    time.Duration
+	cpu     time.Duration // user + system
+	maxRSS  int64         // bytes
+	calls   callCounts    // simulator calls made during the run
+	conns   int           // TCP connections the run opened to the API (-1: unknown)
+	outcome string        // stdout summary: actions counted
+}
+
+// once runs `rotatord once [extra...]` to completion.
+func (w *world) once(ctx context.Context, extra ...string) (procResult, error) {
+	w.runs++
+	logPath := filepath.Join(w.dir, fmt.Sprintf("once-%d.log", w.runs))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return procResult{}, err
+	}
+	defer logf.Close()
+	before, err := w.sim.calls()
+	if err != nil {
+		return procResult{}, err
+	}
+	conns := countConns(w.sim)
+	args := append([]string{"once", "--config", w.policy}, extra...)
+	cmd := exec.CommandContext(ctx, w.bin, args...)
+	var stdout strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, logf
+	start := time.Now()
+	err = cmd.Run()
+	wall := time.Since(start)
+	opened := conns.result()
+	if err != nil {
+		return procResult{}, fmt.Errorf("rotatord %s: %v (log: %s)", strings.Join(args, " "), err, logPath)
+	}
+	after, err := w.sim.calls()
+	if err != nil {
+		return procResult{}, err
+	}
+	r := procResult{
+		wall:    wall,
+		cpu:     cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
+		calls:   after.sub(before),
+		outcome: summarizeOutcomes(stdout.String()),
+		conns:   opened,
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = int64(ru.Maxrss) * 1024 // kilobytes on Linux
+	}
+	return r, nil
+}
+
+// summarizeOutcomes counts the ACTION column of `once` output.
+func summarizeOutcomes(out string) string {
+	counts := map[string]int{}
+	for i, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 4 {
+			continue
+		}
+		counts[f[3]]++
+	}
+	var parts []string
+	for a, n := range counts {
+		parts = append(parts, fmt.Sprintf("%s=%d", a, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// runner is a running `rotatord run`.
+type runner struct {
+	cmd      *exec.Cmd
+	done     chan error
+	stopOnce sync.Once
+	addr     string
+	log      string
+}
+
+// start runs `rotatord run` and waits until its first pass has listed the
+// keys (/readyz answers 200).
+func (w *world) start(ctx context.Context) (*runner, error) {
+	w.runs++
+	logPath := filepath.Join(w.dir, fmt.Sprintf("run-%d.log", w.runs))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(w.bin, "run", "--config", w.policy)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	d := &runner{cmd: cmd, done: make(chan error, 1), log: logPath}
+	go func() { d.done <- cmd.Wait(); logf.Close() }()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	line, err := waitLine(ctx, logPath, `"rotatord started"`)
+	if err != nil {
+		d.stop()
+		return nil, err
+	}
+	var started struct {
+		Listen string `json:"listen"`
+	}
+	if err := json.Unmarshal([]byte(line), &started); err != nil || started.Listen == "" {
+		d.stop()
+		return nil, fmt.Errorf("cannot read the listen address from %q", line)
+	}
+	d.addr = started.Listen
+	for {
+		resp, err := http.Get("http://" + d.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return d, nil
+			}
+		}
+		select {
+		case err := <-d.done:
+			d.done <- err // for stop
+			return nil, fmt.Errorf("rotatord run exited: %v (log: %s)", err, logPath)
+		case <-ctx.Done():
+			d.stop()
+			return nil, fmt.Errorf("rotatord run not ready: %w (log: %s)", ctx.Err(), logPath)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (d *runner) stop() {
+	if d == nil || d.cmd.Process == nil {
+		return
+	}
+	d.stopOnce.Do(func() {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(60 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.done
+		}
+	})
+}
+
+// procStat reads a process's CPU time (utime + stime) and resident set.
+func procStat(pid int) (cpu time.Duration, rss int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name may hold spaces: fields start after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	const clkTck = 100 // USER_HZ on Linux
+	cpu = time.Duration(ut+st) * time.Second / clkTck
+
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, err := strconv.ParseInt(f[1], 10, 64)
+				if err == nil {
+					rss = kb * 1024
+				}
+			}
+		}
+	}
+	return cpu, rss, nil
+}
+
+// idle measures a running daemon over d: CPU used in that window (as a
+// share of one core) and the resident set at its end.
+func (dm *runner) idle(ctx context.Context, d time.Duration) (cpu time.Duration, cpuShare float64, rss int64, err error) {
+	pid := dm.cmd.Process.Pid
+	cpu0, _, err := procStat(pid)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	t0 := time.Now()
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+		return 0, 0, 0, ctx.Err()
+	}
+	cpu1, rss, err := procStat(pid)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return cpu1 - cpu0, float64(cpu1-cpu0) / float64(time.Since(t0)), rss, nil
+}
+
+// scrape GETs /metrics n times and returns the median time and the size.
+func (dm *runner) scrape(n int) (median time.Duration, size int, series int, err error) {
+	var times []time.Duration
+	client := &http.Client{Timeout: time.Minute}
+	for range n {
+		start := time.Now()
+		resp, err := client.Get("http://" + dm.addr + "/metrics")
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		times = append(times, time.Since(start))
+		size = len(b)
+		series = strings.Count(string(b), "rotatord_key_created_timestamp_seconds{")
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	return times[len(times)/2], size, series, nil
+}

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rotatord/rotatord/apiclient/exosim"
+)
+
+// keyPrefix names the keys the benchmark manages; the policy matches it.
+const keyPrefix = "bench-"
+
+// simOps are the operations a pass or the naive loop can call: each gets
+// the same added latency.
+var simOps = []string{
+	exosim.OpListAPIKeys, exosim.OpCreateAPIKey, exosim.OpGetAPIKey,
+	exosim.OpDeleteAPIKey, exosim.OpGetOperation, exosim.OpListIAMRoles,
+}
+
+// sim is a running exosim binary seeded with n keys named bench-00000...
+type sim struct {
+	cmd      *exec.Cmd
+	done     chan error
+	stopOnce sync.Once
+	URL      string
+	Endpoint string
+	Key      string
+	Secret   string
+}
+
+type simInfo struct {
+	URL       string `json:"url"`
+	Endpoint  string `json:"endpoint"`
+	APIKey    string `json:"api_key"`
+	APISecret string `json:"api_secret"`
+}
+
+// keyName is the name of the i-th managed key.
+func keyName(i int) string { return fmt.Sprintf("%s%05d", keyPrefix, i) }
+
+// startSim writes a seed with n keys and a faults file adding latency to
+// every operation, and starts the exosim binary on them.
+func startSim(bin, dir string, n int, latency time.Duration) (*sim, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var seed strings.Builder
+	seed.WriteString("roles:\n")
+	fmt.Fprintf(&seed, "  - {id: %s, name: admin}\n  - {id: %s, name: ci}\n", exosim.AdminRoleID, exosim.CIRoleID)
+	seed.WriteString("keys:\n")
+	for i := range n {
+		fmt.Fprintf(&seed, "  - {name: %s, role: ci}\n", keyName(i))
+	}
+	seedPath := filepath.Join(dir, "seed.yml")
+	if err := os.WriteFile(seedPath, []byte(seed.String()), 0o600); err != nil {
+		return nil, err
+	}
+	faults := map[string]map[string]string{}
+	if latency > 0 {
+		for _, op := range simOps {
+			faults[op] = map[string]string{"latency": latency.String()}
+		}
+	}
+	fb, _ := json.Marshal(faults)
+	faultsPath := filepath.Join(dir, "faults.json")
+	if err := os.WriteFile(faultsPath, fb, 0o600); err != nil {
+		return nil, err
+	}
+	infoPath := filepath.Join(dir, "exosim.json")
+	_ = os.Remove(infoPath)
+	logf, err := os.Create(filepath.Join(dir, "exosim.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-seed", seedPath, "-faults", faultsPath, "-info-file", infoPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	s := &sim{cmd: cmd, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait(); logf.Close() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, err := os.ReadFile(infoPath)
+		if err == nil {
+			var info simInfo
+			if json.Unmarshal(b, &info) == nil && info.Endpoint != "" {
+				s.URL, s.Endpoint, s.Key, s.Secret = info.URL, info.Endpoint, info.APIKey, info.APISecret
+				return s, nil
+			}
+		}
+		select {
+		case err := <-s.done:
+			return nil, fmt.Errorf("exosim exited at start: %v (log: %s)", err, filepath.Join(dir, "exosim.log"))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, errors.New("exosim did not write its info file within 60s")
+		}
+	}
+}
+
+// stop ends the simulator and waits for it. It is idempotent.
+func (s *sim) stop() {
+	if s == nil || s.cmd.Process == nil {
+		return
+	}
+	s.stopOnce.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+}
+
+// callCounts is /_sim/calls reduced to totals per operation.
+type callCounts map[string]int
+
+func (s *sim) calls() (callCounts, error) {
+	resp, err := http.Get(s.URL + "/_sim/calls")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var raw map[string]exosim.CallStats
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		return nil, err
+	}
+	out := callCounts{}
+	for op, c := range raw {
+		out[op] = c.Total
+	}
+	return out, nil
+}
+
+// sub returns c minus before, per operation.
+func (c callCounts) sub(before callCounts) callCounts {
+	out := callCounts{}
+	for op, n := range c {
+		if d := n - before[op]; d != 0 {
+			out[op] = d
+		}
+	}
+	return out
+}
+
+func (c callCounts) total() int {
+	t := 0
+	for _, n := range c {
+		t += n
+	}
+	return t
+}
+
+// liveManaged counts the alive keys of the managed names and the highest
+// number of keys a name ever had alive at once.
+func (s *sim) liveManaged() (live, maxPerName int, err error) {
+	resp, err := http.Get(s.URL + "/_sim/keys")
+	if err != nil {
+		return 0, 0, err
+	}
+	var keys []exosim.KeyRecord
+	err = json.NewDecoder(resp.Body).Decode(&keys)
+	resp.Body.Close()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, k := range keys {
+		if k.Alive && strings.HasPrefix(k.Name, keyPrefix) {
+			live++
+		}
+	}
+	resp, err = http.Get(s.URL + "/_sim/max-live-per-name")
+	if err != nil {
+		return 0, 0, err
+	}
+	var m map[string]int
+	err = json.NewDecoder(resp.Body).Decode(&m)
+	resp.Body.Close()
+	for name, n := range m {
+		if strings.HasPrefix(name, keyPrefix) && n > maxPerName {
+			maxPerName = n
+		}
+	}
+	return live, maxPerName, err
+}
+
+// waitLine waits until a line of the file at path contains substr, and
+// returns that line.
+func waitLine(ctx context.Context, path, substr string) (string, error) {
+	for {
+		if f, err := os.Open(path); err == nil {
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 64*1024), 1<<20)
+			for sc.Scan() {
+				if strings.Contains(sc.Text(), substr) {
+					f.Close()
+					return sc.Text(), nil
+				}
+			}
+			f.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("waiting for %q in %s: %w", substr, path, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// clientPorts returns the local ports of the TCP connections to the
+// simulator's port, in any state, from /proc/net/tcp; nil where there is
+// none.
+func (s *sim) clientPorts() map[string]bool {
+	_, portText, err := net.SplitHostPort(strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		return nil
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil
+	}
+	var out map[string]bool
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]bool{}
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			// sl local_address rem_address st ...
+			if len(f) < 4 {
+				continue
+			}
+			i := strings.LastIndexByte(f[2], ':')
+			if p, err := strconv.ParseInt(f[2][i+1:], 16, 32); err == nil && int(p) == port {
+				out[f[1]] = true
+			}
+		}
+	}
+	return out
+}
+
+// connCounter counts the TCP connections opened to the simulator while it
+// runs, by sampling: a client port not there at the previous sample is a
+// new connection. A closed connection stays in TIME_WAIT for a minute, so
+// sampling every half second sees every one.
+type connCounter struct {
+	sim  *sim
+	stop chan struct{}
+	done chan int
+}
+
+func countConns(s *sim) *connCounter {
+	c := &connCounter{sim: s, stop: make(chan struct{}), done: make(chan int, 1)}
+	prev := s.clientPorts()
+	if prev == nil {
+		c.done <- -1
+		return c
+	}
+	go func() {
+		n := 0
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			stopping := false
+			select {
+			case <-t.C:
+			case <-c.stop:
+				stopping = true
+			}
+			cur := s.clientPorts()
+			for p := range cur {
+				if !prev[p] {
+					n++
+				}
+			}
+			prev = cur
+			if stopping {
+				c.done <- n
+				return
+			}
+		}
+	}()
+	return c
+}
+
+// result takes a last sample and returns the count (-1: unknown).
+func (c *connCounter) result() int {
+	close(c.stop)
+	return <-c.done
+}

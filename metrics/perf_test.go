@@ -1,0 +1,65 @@
+package metrics
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rotatord/rotatord/state"
+)
+
+// BenchmarkScrape serves /metrics (as the daemon does) over a state store
+// with 10000 managed names: the collector reads every record at each
+// scrape.
+func BenchmarkScrape(b *testing.B) {
+	const n = 10000
+	store, err := state.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	since := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	// Every Put syncs: spread them over a few writers.
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 16 {
+				id := fmt.Sprintf("EXO%024x", i)
+				r := state.Record{Policy: "ci", Name: fmt.Sprintf("ci-%05d", i), RoleID: "22222222-2222-2222-2222-222222222222",
+					CurrentKeyID: id, CurrentSince: since, CreatedByUs: true, FirstSeen: map[string]time.Time{id: since}}
+				if err := store.Put(r); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m := New(reg, store)
+	m.SetPolicies([]PolicyInfo{{Name: "ci", MaxAge: 30 * 24 * time.Hour, Sinks: []string{"file#0"}}})
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+
+	b.Run(fmt.Sprintf("names=%d", n), func(b *testing.B) {
+		for range b.N {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			if rec.Code != http.StatusOK {
+				b.Fatalf("status %d", rec.Code)
+			}
+		}
+	})
+}
