@@ -305,18 +305,37 @@ func (e *Engine) owner(policies []Policy, k apiclient.Key) string {
 }
 
 // DeleteDue deletes the old keys of every rotation whose grace period is
-// over, without listing the keys: it is what fires between cron ticks.
+// over, without listing the keys: it is what fires between cron ticks. Due
+// names are handled in parallel, as many as a pass handles.
 func (e *Engine) DeleteDue(ctx context.Context) []Outcome {
-	var out []Outcome
+	type due struct {
+		p    Policy
+		name string
+	}
+	var todo []due
 	now := e.now()
 	for _, p := range e.snapshotPolicies() {
 		for _, r := range e.store.List(p.Name) {
 			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered || now.Before(r.Rotation.DeleteAfter) {
 				continue
 			}
-			out = append(out, e.deleteDue(ctx, p, r.Name))
+			todo = append(todo, due{p, r.Name})
 		}
 	}
+	e.mu.Lock()
+	sem := make(chan struct{}, max(1, e.concurrency))
+	e.mu.Unlock()
+	out := make([]Outcome, len(todo))
+	var wg sync.WaitGroup
+	for i, d := range todo {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = e.deleteDue(ctx, d.p, d.name)
+		}()
+	}
+	wg.Wait()
 	return out
 }
 
