@@ -60,7 +60,7 @@ type Outcome struct {
 // Engine runs rotations. It is safe for concurrent use: a pass and the
 // deletion ticker may run at once; each key name is handled by one at a time.
 type Engine struct {
-	store *state.Store
+	store state.Journal
 	log   *zap.Logger
 	rec   Recorder
 	now   func() time.Time
@@ -83,7 +83,7 @@ type Engine struct {
 // Config of an engine.
 type Config struct {
 	API         apiclient.API
-	Store       *state.Store
+	Store       state.Journal
 	Logger      *zap.Logger
 	Recorder    Recorder
 	Now         func() time.Time // default time.Now

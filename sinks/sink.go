@@ -64,3 +64,16 @@ type Sink interface {
 	// interrupted by a crash.
 	Read(ctx context.Context, name string) (Held, error)
 }
+
+// Fingerprinter is implemented by sinks whose Read cannot say which key they
+// hold (a free-form template). A fingerprint is a digest of the sink's
+// content for a name: the engine records the fingerprint of what a sink
+// held before a rotation and of what it wrote, and compares them later, so
+// it can prove what such a sink holds without ever keeping a secret.
+type Fingerprinter interface {
+	// Fingerprint returns the digest of exactly what Write(c) writes.
+	Fingerprint(c Credential) (string, error)
+	// CurrentFingerprint returns the digest of what the sink holds for name
+	// now, or an error matching ErrNotHeld when it holds nothing.
+	CurrentFingerprint(ctx context.Context, name string) (string, error)
+}

@@ -280,3 +280,17 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// Journal is the durable memory the rotation engine works with: one record
+// per (policy, key name), each Put made durable before it returns. Store is
+// the directory-backed implementation; tests use in-memory ones that
+// inject crashes.
+type Journal interface {
+	Get(policy, name string) (Record, bool)
+	Has(policy, name string) bool
+	List(policy string) []Record
+	Put(r Record) error
+	Delete(policy, name string) error
+}
+
+var _ Journal = (*Store)(nil)
