@@ -77,3 +77,20 @@ type Fingerprinter interface {
 	// now, or an error matching ErrNotHeld when it holds nothing.
 	CurrentFingerprint(ctx context.Context, name string) (string, error)
 }
+
+// ReadBacker is implemented by sinks that can tell whether Read will give
+// back the credential they hold (a file sink can, except with a free-form
+// template). The engine writes sinks that can be read back before those
+// that cannot, so an interrupted delivery always leaves a copy of the new
+// secret to resume from. A sink without it is taken as able to.
+type ReadBacker interface {
+	CanReadBack() bool
+}
+
+// CanReadBack reports whether s gives back what it holds.
+func CanReadBack(s Sink) bool {
+	if r, ok := s.(ReadBacker); ok {
+		return r.CanReadBack()
+	}
+	return true
+}
