@@ -56,8 +56,8 @@ func (s *Sim) verify(r *http.Request, body []byte) error {
 	if a.expires < s.clock().Unix() {
 		return authExpired
 	}
-	secret, ok := s.secretOf(a.credential)
-	if !ok {
+	secret, why := s.secretOf(a.credential)
+	if why != AuthOK {
 		return authUnknownKey
 	}
 	want := signRaw(r.Method, r.URL.EscapedPath(), string(body), values.String(), a.expires, secret)
@@ -67,25 +67,62 @@ func (s *Sim) verify(r *http.Request, body []byte) error {
 	return nil
 }
 
-// secretOf returns the secret of an alive key.
-func (s *Sim) secretOf(key string) (string, bool) {
+// Why a credential does not authenticate (AuthResult.Reason).
+const (
+	AuthOK          = "ok"
+	AuthNoSuchKey   = "unknown key"
+	AuthDeleted     = "deleted"
+	AuthNotApplied  = "create not applied yet"
+	AuthZombie      = "zombie"
+	AuthWrongSecret = "wrong secret"
+)
+
+// AuthResult is what Authenticate found.
+type AuthResult struct {
+	OK     bool   `json:"ok"`
+	Reason string `json:"reason"`
+}
+
+// secretOf returns the secret of a key that can sign now: applied, not
+// deleted, not a zombie; or why it cannot.
+func (s *Sim) secretOf(key string) (string, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := s.store.alive(key)
-	if k == nil {
-		return "", false
+	now := s.clock()
+	s.store.sweep(now)
+	k := s.store.byKey[key]
+	switch {
+	case k == nil:
+		return "", AuthNoSuchKey
+	case !k.alive():
+		return "", AuthDeleted
+	case !k.applied(now):
+		return "", AuthNotApplied
+	case k.zombie():
+		return "", AuthZombie
 	}
-	return k.secret, true
+	return k.secret, AuthOK
 }
 
 // Authenticate reports whether the credential would be accepted now: the key
-// is alive and the secret is its own.
+// can sign and the secret is its own.
 func (s *Sim) Authenticate(key, secret string) bool {
-	want, ok := s.secretOf(key)
+	return s.AuthenticateWhy(key, secret).OK
+}
+
+// AuthenticateWhy is Authenticate with the reason of a refusal.
+func (s *Sim) AuthenticateWhy(key, secret string) AuthResult {
+	want, why := s.secretOf(key)
 	// Compare in constant time even for unknown keys, out of habit: the
 	// simulator holds real-looking secrets that chaos tests grep for.
 	eq := subtle.ConstantTimeCompare([]byte(want), []byte(secret)) == 1
-	return ok && eq
+	switch {
+	case why != AuthOK:
+		return AuthResult{Reason: why}
+	case !eq:
+		return AuthResult{Reason: AuthWrongSecret}
+	}
+	return AuthResult{OK: true, Reason: AuthOK}
 }
 
 func sameSet(a, b []string) bool {

@@ -212,7 +212,8 @@ func TestRouting(t *testing.T) {
 		{giveMethod: "PUT", givePath: "/v2/api-key", wantStatus: 405, wantAllow: "GET, POST"},
 		{giveMethod: "POST", givePath: "/v2/api-key/EXO000000000000000000000000", wantStatus: 405, wantAllow: "DELETE, GET"},
 		{giveMethod: "DELETE", givePath: "/v2/zone", wantStatus: 405, wantAllow: "GET"},
-		{giveMethod: "POST", givePath: "/_sim/keys", wantStatus: 405, wantAllow: "GET"},
+		{giveMethod: "PUT", givePath: "/_sim/keys", wantStatus: 405, wantAllow: "GET, POST"},
+		{giveMethod: "GET", givePath: "/_sim/keys/EXO0", wantStatus: 405, wantAllow: "DELETE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.giveMethod+" "+tt.givePath, func(t *testing.T) {

@@ -19,7 +19,14 @@ import (
 //	GET    /_sim/faults             the faults in force
 //	PUT    /_sim/faults             replace all faults: {"create-api-key": {...}, ...}
 //	DELETE /_sim/faults             clear all faults
-//	POST   /_sim/authenticate       {"api_key","api_secret"} -> {"ok": bool}
+//	POST   /_sim/authenticate       {"api_key","api_secret"} -> {"ok": bool, "reason": string}
+//	POST   /_sim/keys               {"name","role"} creates a key as someone else (role: id or name)
+//	DELETE /_sim/keys/{key}         deletes a key as someone else
+//	GET    /_sim/zombies            the keys that are zombies now
+//	POST   /_sim/keys/{key}/zombie  {"for": "20s"} makes a key a zombie for that long
+//
+// Keys made or deleted through the control surface bypass signatures and
+// faults; their records say External or DeletedBy "external".
 func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 	ok := func(v any) { writeReply(w, reply{status: http.StatusOK, body: v}) }
 	allow := func(methods ...string) bool {
@@ -33,10 +40,37 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 		return false
 	}
 
-	switch strings.TrimPrefix(r.URL.Path, "/_sim/") {
+	path := strings.TrimPrefix(r.URL.Path, "/_sim/")
+	if rest, found := strings.CutPrefix(path, "keys/"); found {
+		s.serveControlKey(w, r, rest)
+		return
+	}
+	switch path {
 	case "keys":
+		if !allow(http.MethodGet, http.MethodPost) {
+			return
+		}
+		if r.Method == http.MethodPost {
+			var req struct {
+				Name string `json:"name"`
+				Role string `json:"role"`
+			}
+			if err := decodeStrict(r, &req); err != nil {
+				writeReply(w, errorReply(http.StatusBadRequest, "keys: "+err.Error()))
+				return
+			}
+			k, err := s.CreateKey(req.Name, req.Role)
+			if err != nil {
+				writeReply(w, errorReply(http.StatusBadRequest, "keys: "+err.Error()))
+				return
+			}
+			ok(k)
+			return
+		}
+		ok(s.Keys())
+	case "zombies":
 		if allow(http.MethodGet) {
-			ok(s.Keys())
+			ok(s.Zombies())
 		}
 	case "calls":
 		if allow(http.MethodGet) {
@@ -74,9 +108,64 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			writeReply(w, errorReply(http.StatusBadRequest, "authenticate: "+err.Error()))
 			return
 		}
-		ok(map[string]bool{"ok": s.Authenticate(cred.Key, cred.Secret)})
+		ok(s.AuthenticateWhy(cred.Key, cred.Secret))
 	default:
 		writeReply(w, errorReply(http.StatusNotFound, "Not found: "+r.URL.Path))
+	}
+}
+
+// serveControlKey serves /_sim/keys/{key} and /_sim/keys/{key}/zombie.
+func (s *Sim) serveControlKey(w http.ResponseWriter, r *http.Request, rest string) {
+	key, action, _ := strings.Cut(rest, "/")
+	notFound := func(err error) {
+		writeReply(w, errorReply(http.StatusNotFound, err.Error()))
+	}
+	method := func(m string) bool {
+		if r.Method == m {
+			return true
+		}
+		w.Header().Set("Allow", m)
+		writeReply(w, errorReply(http.StatusMethodNotAllowed, "Method "+r.Method+" not allowed on "+r.URL.Path))
+		return false
+	}
+	switch action {
+	case "":
+		if !method(http.MethodDelete) {
+			return
+		}
+		if err := s.DeleteKey(key); err != nil {
+			notFound(err)
+			return
+		}
+	case "zombie":
+		if !method(http.MethodPost) {
+			return
+		}
+		var req struct {
+			For string `json:"for"`
+		}
+		if err := decodeStrict(r, &req); err != nil {
+			writeReply(w, errorReply(http.StatusBadRequest, "zombie: "+err.Error()))
+			return
+		}
+		d, err := parseDuration("for", req.For)
+		if err != nil || d < 0 {
+			writeReply(w, errorReply(http.StatusBadRequest, "zombie: for must be a positive duration"))
+			return
+		}
+		if err := s.Zombify(key, d); err != nil {
+			notFound(err)
+			return
+		}
+	default:
+		writeReply(w, errorReply(http.StatusNotFound, "Not found: "+r.URL.Path))
+		return
+	}
+	for _, k := range s.Keys() {
+		if k.Key == key {
+			writeReply(w, reply{status: http.StatusOK, body: k})
+			return
+		}
 	}
 }
 

@@ -184,9 +184,13 @@ type apiKeyCreated struct {
 func (s *Sim) listAPIKeys(apiRequest) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.clock()
+	s.store.sweep(now)
+	// A stale call sees the organization as it was a while ago.
+	at := now.Add(-s.drawStale(OpListAPIKeys))
 	keys := []apiKey{}
 	for _, k := range s.store.keys {
-		if k.alive() {
+		if k.visibleAt(at) {
 			keys = append(keys, apiKey{Key: k.key, Name: k.name, RoleID: k.roleID})
 		}
 	}
@@ -222,46 +226,69 @@ func (s *Sim) createAPIKey(req apiRequest) reply {
 	if !ok {
 		return errorReply(http.StatusNotFound, "IAM Role not found")
 	}
-	k := s.store.add("", name, role.ID, "", s.clock())
+	now := s.clock()
+	k := s.store.add("", name, role.ID, "", now)
+	k.appliedAt = now.Add(s.drawLateApply())
 	return reply{status: http.StatusOK, body: apiKeyCreated{Key: k.key, Name: k.name, RoleID: k.roleID, Secret: k.secret}}
 }
 
 func (s *Sim) getAPIKey(req apiRequest) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := s.store.alive(req.id)
-	if k == nil {
+	now := s.clock()
+	s.store.sweep(now)
+	at := now.Add(-s.drawStale(OpGetAPIKey))
+	k := s.store.byKey[req.id]
+	if k == nil || !k.visibleAt(at) {
 		return errorReply(http.StatusNotFound, "API Key not found")
 	}
 	return reply{status: http.StatusOK, body: apiKey{Key: k.key, Name: k.name, RoleID: k.roleID}}
 }
 
+// errNotInOrganization is what the real API answers to the DELETE of an
+// unknown or foreign key, and of a key that is listed but undeletable.
+func errNotInOrganization() reply {
+	return errorReply(http.StatusForbidden, "API Key not in organization")
+}
+
 // deleteAPIKey deletes at once, or, with the PendingPolls fault, starts an
 // operation that completes after that many polls. Deleting a key whose
-// deletion is pending returns the same operation.
+// deletion is pending returns the same operation. A zombie (or a key the
+// zombie fault turns into one) answers 403; the fail fault makes the
+// operation end in failure and leaves the key.
 func (s *Sim) deleteAPIKey(req apiRequest) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := s.store.alive(req.id)
-	if k == nil {
-		// What the real API answers for an unknown or foreign key.
-		return errorReply(http.StatusForbidden, "API Key not in organization")
+	now := s.clock()
+	s.store.sweep(now)
+	k := s.store.alive(req.id, now)
+	if k == nil || k.zombie() {
+		return errNotInOrganization()
 	}
 	if k.pendingOp != "" {
 		return reply{status: http.StatusOK, body: renderOperation(s.store.ops[k.pendingOp])}
 	}
-	if polls := s.pendingPolls(); polls > 0 {
+	zombieFor, failReason := s.drawDeleteOutcome()
+	if zombieFor > 0 {
+		k.zombieSince, k.zombieUntil = now, now.Add(zombieFor)
+		return errNotInOrganization()
+	}
+	polls := s.pendingPolls()
+	if failReason != "" && polls == 0 {
+		op := s.store.newOperation(OpDeleteAPIKey, k.key, stateFailure, 0)
+		op.reason = failReason
+		return reply{status: http.StatusOK, body: renderOperation(op)}
+	}
+	if polls > 0 {
 		op := s.store.newOperation(OpDeleteAPIKey, k.key, statePending, polls)
+		op.failAtEnd, op.reason = failReason != "", failReason
 		k.pendingOp = op.id
 		return reply{status: http.StatusOK, body: renderOperation(op)}
 	}
-	s.store.remove(k, s.clock())
+	s.store.remove(k, now, DeletedByAPI)
 	return reply{status: http.StatusOK, body: renderOperation(s.store.newOperation(OpDeleteAPIKey, k.key, stateSuccess, 0))}
 }
 
-// getOperation answers a pending operation's remaining polls, then completes
-// it. Operations stay retrievable forever: the older SDK polls once more
-// after success.
 func (s *Sim) getOperation(req apiRequest) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -270,11 +297,17 @@ func (s *Sim) getOperation(req apiRequest) reply {
 		return errorReply(http.StatusNotFound, "Operation not found")
 	}
 	if op.state == statePending {
-		if op.pollsLeft > 0 {
+		switch k := s.store.byKey[op.keyID]; {
+		case op.pollsLeft > 0:
 			op.pollsLeft--
-		} else {
-			if k := s.store.byKey[op.keyID]; k != nil {
-				s.store.remove(k, s.clock())
+		case op.failAtEnd:
+			if k != nil && k.pendingOp == op.id {
+				k.pendingOp = ""
+			}
+			op.state = stateFailure
+		default:
+			if k != nil {
+				s.store.remove(k, s.clock(), DeletedByAPI)
 			}
 			op.state = stateSuccess
 		}
@@ -285,6 +318,8 @@ func (s *Sim) getOperation(req apiRequest) reply {
 type operationJSON struct {
 	ID        string        `json:"id"`
 	State     string        `json:"state"`
+	Reason    string        `json:"reason,omitempty"`
+	Message   string        `json:"message,omitempty"`
 	Reference referenceJSON `json:"reference"`
 }
 
@@ -295,9 +330,15 @@ type referenceJSON struct {
 }
 
 func renderOperation(op *operation) operationJSON {
+	var msg string
+	if op.state == stateFailure {
+		msg = "Operation failed (injected by exosim)"
+	}
 	return operationJSON{
-		ID:    op.id,
-		State: op.state,
+		ID:      op.id,
+		State:   op.state,
+		Reason:  op.reason,
+		Message: msg,
 		Reference: referenceJSON{
 			ID:      op.keyID,
 			Link:    "/v2/api-key/" + op.keyID,

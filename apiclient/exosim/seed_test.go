@@ -130,6 +130,12 @@ func TestLoadFaults(t *testing.T) {
 			exosim.OpListAPIKeys:  {ErrorRate: 0.1, ErrorStatus: 502},
 			exosim.OpCreateAPIKey: {Latency: time.Second},
 		}},
+		{give: "faults-consistency.yml", want: map[string]exosim.Fault{
+			exosim.OpCreateAPIKey: {LateApply: 2 * time.Second, LateApplyRate: 0.2, LoseResponseRate: 0.05},
+			exosim.OpListAPIKeys:  {StaleFor: time.Second, StaleRate: 0.3},
+			exosim.OpGetAPIKey:    {StaleFor: time.Second, StaleNext: 3},
+			exosim.OpDeleteAPIKey: {FailRate: 0.1, FailReason: "busy", ZombieRate: 0.05, ZombieFor: 15 * time.Second},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {

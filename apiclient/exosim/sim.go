@@ -4,7 +4,10 @@
 // roles and zones. It verifies EXO2-HMAC-SHA256 signatures like the real API,
 // answers with the real JSON and error shapes, injects faults per operation
 // (latency, 5xx, 429 with Retry-After, responses lost after the operation took
-// effect, slow deletions) and records every key it ever issued.
+// effect, slow deletions, creates applied late, stale listings and GETs,
+// delete operations that fail, undeletable "zombie" keys the platform removes
+// later), lets a test act as someone else (create or delete keys without a
+// signature) and records every key it ever issued.
 //
 // It is a test tool. The control surface under /_sim/ is unauthenticated and
 // reveals every secret, so Start and cmd/exosim listen on loopback by default;
@@ -15,6 +18,8 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -84,11 +89,96 @@ func (s *Sim) Admin() Credential { return s.admin }
 func (s *Sim) Keys() []KeyRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.clock()
+	s.store.sweep(now)
 	out := make([]KeyRecord, 0, len(s.store.keys))
 	for _, k := range s.store.keys {
-		out = append(out, k.export())
+		out = append(out, k.export(now))
 	}
 	return out
+}
+
+// Zombies returns the keys that are zombies now: listed, but answering 403
+// to DELETE until the platform removes them.
+func (s *Sim) Zombies() []KeyRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock()
+	s.store.sweep(now)
+	out := []KeyRecord{}
+	for _, k := range s.store.keys {
+		if k.zombie() {
+			out = append(out, k.export(now))
+		}
+	}
+	return out
+}
+
+// Errors of the external-actor methods.
+var (
+	ErrNoSuchKey  = errors.New("no such key")
+	ErrNoSuchRole = errors.New("no such role")
+)
+
+// CreateKey creates a key as someone else would (another operator, a
+// script): no signature, no fault, applied at once. role is a role id or
+// name. The record, secret included, is marked External.
+func (s *Sim) CreateKey(name, role string) (KeyRecord, error) {
+	if err := checkName(name); err != nil {
+		return KeyRecord{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.store.role(role)
+	if !ok {
+		for _, x := range s.store.roles {
+			if x.Name == role {
+				r, ok = x, true
+			}
+		}
+	}
+	if !ok {
+		return KeyRecord{}, fmt.Errorf("%w %q", ErrNoSuchRole, role)
+	}
+	now := s.clock()
+	k := s.store.add("", name, r.ID, "", now)
+	k.external = true
+	return k.export(now), nil
+}
+
+// DeleteKey deletes a key as someone else would, whatever its state (not
+// applied yet, zombie, deletion pending). It fails only for a key that is
+// unknown or already deleted.
+func (s *Sim) DeleteKey(key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock()
+	s.store.sweep(now)
+	k := s.store.byKey[key]
+	if k == nil || !k.alive() {
+		return fmt.Errorf("%w %q", ErrNoSuchKey, key)
+	}
+	s.store.remove(k, now, DeletedByExternal)
+	return nil
+}
+
+// Zombify makes an alive key a zombie for d (DefaultZombieFor when zero), as
+// when its role is deleted: listed, 403 to DELETE, unable to sign, removed
+// by the platform d later.
+func (s *Sim) Zombify(key string, d time.Duration) error {
+	if d <= 0 {
+		d = DefaultZombieFor
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock()
+	s.store.sweep(now)
+	k := s.store.byKey[key]
+	if k == nil || !k.alive() {
+		return fmt.Errorf("%w %q", ErrNoSuchKey, key)
+	}
+	k.zombieSince, k.zombieUntil = now, now.Add(d)
+	return nil
 }
 
 // MaxLivePerName returns, per key name, the highest number of keys with that

@@ -20,36 +20,94 @@ type KeyRecord struct {
 	Secret    string     `json:"secret"`
 	CreatedAt time.Time  `json:"created_at"`
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
-	Alive     bool       `json:"alive"`
+	// Alive is true until the key is deleted: a key whose create is not
+	// applied yet, and a zombie, are alive.
+	Alive bool `json:"alive"`
+	// AppliedAt is when a late-applied create takes (or took) effect: the
+	// key is invisible to the API and cannot sign before it. Absent for a
+	// key applied at once.
+	AppliedAt *time.Time `json:"applied_at,omitempty"`
+	// Applied is false while a late create is not applied yet.
+	Applied bool `json:"applied"`
+	// Zombie is true while the key is listed but answers 403 "API Key not
+	// in organization" to DELETE and cannot sign; the platform removes it
+	// by itself at ZombieUntil. ZombieSince stays set after the removal.
+	Zombie      bool       `json:"zombie,omitempty"`
+	ZombieSince *time.Time `json:"zombie_since,omitempty"`
+	ZombieUntil *time.Time `json:"zombie_until,omitempty"`
+	// External is true for a key created through the control surface
+	// ("someone else", not an API client).
+	External bool `json:"external,omitempty"`
+	// DeletedBy says who deleted the key: "api" (a DELETE call),
+	// "external" (the control surface) or "platform" (a zombie removed).
+	DeletedBy string `json:"deleted_by,omitempty"`
 }
 
 // Operation states the simulator produces.
 const (
 	stateSuccess = "success"
 	statePending = "pending"
+	stateFailure = "failure"
+)
+
+// Who deleted a key (KeyRecord.DeletedBy).
+const (
+	DeletedByAPI      = "api"
+	DeletedByExternal = "external"
+	DeletedByPlatform = "platform"
 )
 
 type keyRecord struct {
 	key, name, roleID, secret string
 	createdAt                 time.Time
+	appliedAt                 time.Time // after createdAt for a late-applied create
 	deletedAt                 time.Time // zero while alive
+	deletedBy                 string
 	pendingOp                 string    // id of a pending delete operation
+	zombieSince               time.Time // zero unless the key became a zombie
+	zombieUntil               time.Time // when the platform removes the zombie
+	external                  bool
 }
 
 func (k *keyRecord) alive() bool { return k.deletedAt.IsZero() }
 
-func (k *keyRecord) export() KeyRecord {
-	r := KeyRecord{Key: k.key, Name: k.name, RoleID: k.roleID, Secret: k.secret, CreatedAt: k.createdAt, Alive: k.alive()}
+// applied reports whether the create has taken effect at t.
+func (k *keyRecord) applied(t time.Time) bool { return !t.Before(k.appliedAt) }
+
+// visibleAt reports whether the API showed the key at t: applied by then and
+// not yet deleted. Zombies are visible.
+func (k *keyRecord) visibleAt(t time.Time) bool {
+	return k.applied(t) && (k.deletedAt.IsZero() || t.Before(k.deletedAt))
+}
+
+// zombie reports whether the key is an undeletable zombie now.
+func (k *keyRecord) zombie() bool { return k.alive() && !k.zombieSince.IsZero() }
+
+func (k *keyRecord) export(now time.Time) KeyRecord {
+	r := KeyRecord{
+		Key: k.key, Name: k.name, RoleID: k.roleID, Secret: k.secret, CreatedAt: k.createdAt,
+		Alive: k.alive(), Applied: k.applied(now), Zombie: k.zombie(), External: k.external, DeletedBy: k.deletedBy,
+	}
 	if !k.alive() {
 		t := k.deletedAt
 		r.DeletedAt = &t
+	}
+	if k.appliedAt.After(k.createdAt) {
+		t := k.appliedAt
+		r.AppliedAt = &t
+	}
+	if !k.zombieSince.IsZero() {
+		since, until := k.zombieSince, k.zombieUntil
+		r.ZombieSince, r.ZombieUntil = &since, &until
 	}
 	return r
 }
 
 type operation struct {
 	id, state, command, keyID string
-	pollsLeft                 int // pending answers still to give
+	reason                    string // of a failure
+	pollsLeft                 int    // pending answers still to give
+	failAtEnd                 bool   // a pending operation that ends in failure
 }
 
 // store is the simulated organization. It is not safe for concurrent use:
@@ -85,7 +143,7 @@ func (st *store) add(key, name, roleID, secret string, now time.Time) *keyRecord
 	if secret == "" {
 		secret = newSecret()
 	}
-	k := &keyRecord{key: key, name: name, roleID: roleID, secret: secret, createdAt: now}
+	k := &keyRecord{key: key, name: name, roleID: roleID, secret: secret, createdAt: now, appliedAt: now}
 	st.keys = append(st.keys, k)
 	st.byKey[key] = k
 	st.live[name]++
@@ -95,22 +153,34 @@ func (st *store) add(key, name, roleID, secret string, now time.Time) *keyRecord
 	return k
 }
 
-// alive returns the key if it exists and is not deleted.
-func (st *store) alive(key string) *keyRecord {
+// alive returns the key if it exists, is not deleted and its create is
+// applied at now: a key the API can see.
+func (st *store) alive(key string, now time.Time) *keyRecord {
 	k := st.byKey[key]
-	if k == nil || !k.alive() {
+	if k == nil || !k.alive() || !k.applied(now) {
 		return nil
 	}
 	return k
 }
 
-func (st *store) remove(k *keyRecord, now time.Time) {
+func (st *store) remove(k *keyRecord, now time.Time, by string) {
 	if !k.alive() {
 		return
 	}
 	k.deletedAt = now
+	k.deletedBy = by
 	k.pendingOp = ""
 	st.live[k.name]--
+}
+
+// sweep removes the zombies whose time has come, as the platform does by
+// itself, dated when they were due.
+func (st *store) sweep(now time.Time) {
+	for _, k := range st.keys {
+		if k.zombie() && !now.Before(k.zombieUntil) {
+			st.remove(k, k.zombieUntil, DeletedByPlatform)
+		}
+	}
 }
 
 func (st *store) role(id string) (Role, bool) {

@@ -1,6 +1,11 @@
 // Command exosim runs the local Exoscale IAM simulator (package
 // apiclient/exosim) for demos and end-to-end tests.
 //
+// Faults (-faults, or PUT /_sim/faults at run time) cover latency, 5xx,
+// 429, lost responses, pending deletes, late-applied creates (late_apply),
+// stale listings and GETs (stale_for), failed delete operations (fail_rate)
+// and zombie keys (zombie_rate); see apiclient/exosim.Fault.
+//
 // It listens on loopback by default: its /_sim/ control surface is
 // unauthenticated and shows every secret. It prints the API endpoint (the
 // URL ending in /v2) on one line of stdout and, with -info-file, writes the

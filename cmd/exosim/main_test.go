@@ -99,7 +99,7 @@ func TestRunInProcess(t *testing.T) {
 	dir := t.TempDir()
 	infoPath := filepath.Join(dir, "info.json")
 	faultsPath := filepath.Join(dir, "faults.yml")
-	if err := os.WriteFile(faultsPath, []byte("create-api-key:\n  error_next: 1\n"), 0o600); err != nil {
+	if err := os.WriteFile(faultsPath, []byte("create-api-key:\n  error_next: 1\n  late_apply: 1h\n  late_apply_next: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -123,6 +123,14 @@ func TestRunInProcess(t *testing.T) {
 	_, err := c.CreateAPIKey(reqCtx, v3.CreateAPIKeyRequest{Name: "x", RoleID: exosim.CIRoleID})
 	if !errors.Is(err, v3.ErrInternalServerError) {
 		t.Errorf("first create: err = %v, want the injected 500", err)
+	}
+	// The second create answers but is applied late: not listed yet.
+	late, err := c.CreateAPIKey(reqCtx, v3.CreateAPIKeyRequest{Name: "late", RoleID: exosim.CIRoleID})
+	if err != nil {
+		t.Fatalf("second create: %v", err)
+	}
+	if _, err := c.GetAPIKey(reqCtx, late.Key); !errors.Is(err, v3.ErrNotFound) {
+		t.Errorf("GET of a late-applied key: err = %v, want 404", err)
 	}
 
 	cancel()
