@@ -59,6 +59,7 @@ func TestLoadInvalid(t *testing.T) {
 		{give: "invalid-max-age-zero.yml", want: "testdata/invalid-max-age-zero.yml:5: policies[0].max_age: must be > 0, got 0s"},
 		{give: "invalid-negative-grace-period.yml", want: "testdata/invalid-negative-grace-period.yml:5: policies[0].grace_period: must not be negative, got -1h0m0s"},
 		{give: "invalid-adopt.yml", want: `testdata/invalid-adopt.yml:5: policies[0].adopt: unknown value "ignore" (want wait or rotate)`},
+		{give: "invalid-only-template-sinks.yml", want: "testdata/invalid-only-template-sinks.yml:5: policies[0].sinks: 2 sinks and none that rotatord can read back (every one is format template): add a sink of another format or type, so an interrupted delivery can be resumed"},
 		{give: "invalid-no-sinks.yml", want: "testdata/invalid-no-sinks.yml:2: policies[0].sinks: at least one sink is required"},
 		{give: "invalid-sink-type.yml", want: `testdata/invalid-sink-type.yml:6: policies[0].sinks[0].type: unknown sink type "s3" (want file or vault)`},
 		{give: "invalid-missing-sink-type.yml", want: "testdata/invalid-missing-sink-type.yml:6: policies[0].sinks[0].type: required (file or vault)"},

@@ -189,7 +189,17 @@ func (v *validator) policy(at string, p *Policy, names, targets map[string]strin
 	for j := range p.Sinks {
 		v.sink(fmt.Sprintf("%s.sinks[%d]", at, j), &p.Sinks[j], p.Match.Name, glob, targets)
 	}
+	if len(p.Sinks) > 1 && !slices.ContainsFunc(p.Sinks, readBack) {
+		// rotatord writes the sinks it can read back first, so that a
+		// delivery interrupted half way can be resumed from one of them.
+		// With none, a crash between two writes would leave two keys that
+		// both have consumers and no secret to finish with.
+		v.addf(at+".sinks", "%d sinks and none that rotatord can read back (every one is format %s): add a sink of another format or type, so an interrupted delivery can be resumed", len(p.Sinks), FormatTemplate)
+	}
 }
+
+// readBack reports whether rotatord can read a sink's credential back.
+func readBack(s Sink) bool { return !(s.Type == SinkFile && s.Format == FormatTemplate) }
 
 func (v *validator) sink(at string, s *Sink, match string, glob bool, targets map[string]string) {
 	var foreign []string

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,43 +116,30 @@ func New(opts Options) (*Daemon, error) {
 		reloadReq: make(chan chan error),
 	}
 	d.metrics = metrics.New(opts.Registry, store)
-	d.engine = rotation.New(rotation.Config{Store: store, Logger: d.log, Recorder: d.metrics, Now: d.opts.Now})
+	d.engine = rotation.New(rotation.Config{
+		Store: store, Logger: d.log, Recorder: d.metrics, Now: d.opts.Now, ReadOnly: opts.ReadOnly,
+		CreateSettle: createSettle(cfg.Exoscale.Timeout.Duration()),
+	})
 	s, err := d.build(cfg)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	d.install(s)
-	d.metrics.ConfigLoaded(true)
-	if err := strandedRotations(store, cfg); err != nil {
-		// At start there is no old config to keep: say loudly what waits.
-		d.log.Warn("state holds rotations of policies the config no longer has; they stay as they are until the policy is back", zap.Error(err))
+	if err := d.install(s); err != nil {
+		// A policy file that strands a rotation in flight is refused at
+		// start as on reload: nothing would finish it.
+		store.Close()
+		return nil, err
 	}
+	d.metrics.ConfigLoaded(true)
 	return d, nil
 }
 
-// strandedRotations returns an error naming the rotations in flight whose
-// policy the config no longer has: nothing would finish them, so a reload
-// that drops such a policy is refused.
-func strandedRotations(store *state.Store, cfg *config.Config) error {
-	have := map[string]bool{}
-	for _, p := range cfg.Policies {
-		have[p.Name] = true
-	}
-	var stranded []string
-	for _, r := range store.List("") {
-		if r.Rotation != nil && !have[r.Policy] {
-			stranded = append(stranded, fmt.Sprintf("%s/%s (%s)", r.Policy, r.Name, r.Rotation.Phase))
-		}
-	}
-	if len(stranded) == 0 {
-		return nil
-	}
-	if len(stranded) > 5 {
-		stranded = append(stranded[:5], fmt.Sprintf("and %d more", len(stranded)-5))
-	}
-	return fmt.Errorf("policies removed while their rotations are in flight: %s; keep each policy until its rotations finish (see `rotatord plan`)",
-		strings.Join(stranded, ", "))
+// createSettle is how long after a create whose outcome is unknown rotatord
+// keeps looking for the key it may have made: twice the request timeout,
+// so a create the API applied at the very end of its timeout still shows.
+func createSettle(timeout time.Duration) time.Duration {
+	return max(2*timeout, 10*time.Second)
 }
 
 // Close stops the background work of the sinks (Vault token renewal) and
@@ -167,6 +153,9 @@ func (d *Daemon) Close() error {
 	}
 	return d.store.Close()
 }
+
+// Now reads the daemon's clock.
+func (d *Daemon) Now() time.Time { return d.opts.Now() }
 
 // Config returns the policy file in force.
 func (d *Daemon) Config() *config.Config {
@@ -239,13 +228,18 @@ func retries(n int) int {
 	return n
 }
 
-func (d *Daemon) install(s *setup) {
+// install puts a setup in force. The engine refuses policies that would
+// strand a rotation in flight; the setup is then closed and nothing changes.
+func (d *Daemon) install(s *setup) error {
+	if err := d.engine.SetPolicies(s.policies); err != nil {
+		closeSinks(s.policies)
+		return err
+	}
 	d.mu.Lock()
 	old := d.current
 	d.current = s
 	d.mu.Unlock()
 	d.engine.Reconfigure(s.api, s.ownKeyID, rotationsInParallel(s.concurrency))
-	d.engine.SetPolicies(s.policies)
 	if old != nil {
 		// A pass that started before may still use them: closing a sink
 		// only stops its background work.
@@ -260,6 +254,7 @@ func (d *Daemon) install(s *setup) {
 		infos = append(infos, info)
 	}
 	d.metrics.SetPolicies(infos)
+	return nil
 }
 
 // Reload reads the policy file again. On any error the old config stays in
@@ -272,12 +267,12 @@ func (d *Daemon) Reload() error {
 			err = fmt.Errorf("state_dir changed from %s to %s: restart rotatord to move it", old.StateDir, cfg.StateDir)
 		}
 	}
-	if err == nil {
-		err = strandedRotations(d.store, cfg)
-	}
 	var s *setup
 	if err == nil {
 		s, err = d.build(cfg)
+	}
+	if err == nil {
+		err = d.install(s)
 	}
 	if err != nil {
 		d.metrics.ConfigLoaded(false)
@@ -287,7 +282,6 @@ func (d *Daemon) Reload() error {
 	if cfg.Listen != d.Config().Listen {
 		d.log.Warn("listen address changed: takes effect at restart", zap.String("listen", cfg.Listen))
 	}
-	d.install(s)
 	d.metrics.ConfigLoaded(true)
 	d.log.Info("configuration reloaded", zap.String("config", d.opts.ConfigPath), zap.Int("policies", len(cfg.Policies)))
 	return nil

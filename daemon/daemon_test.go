@@ -267,10 +267,52 @@ func TestReloadRefusesToDropAPolicyWithARotationInFlight(t *testing.T) {
         path: "out/{{.Name}}.json"
 `)
 	err := e.d.Reload()
-	if err == nil || !strings.Contains(err.Error(), "ci/ci-runner (delivered)") {
+	if err == nil || !strings.Contains(err.Error(), "ci/ci-runner (delivered; policy removed)") {
 		t.Fatalf("reload dropping policy ci: err = %v, want a refusal naming its rotation", err)
 	}
 	if e.d.Config().Policies[0].Name != "ci" {
 		t.Error("the old config was not kept")
+	}
+}
+
+// A reload or a restart whose policy no longer matches a name with a
+// rotation in flight would strand it (issue 10, item 2): both are refused,
+// naming the rotation, and a reload keeps the old config.
+func TestConfigThatStopsMatchingARotationIsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.writePolicy(strings.Replace(ciPolicy, "grace_period: 0s", "grace_period: 1h", 1))
+	if err := e.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.d.RunPass(context.Background(), nil, rotation.Options{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, edit string }{
+		{"exclude", `match: {name: "ci-*", exclude: ["ci-runner"]}`},
+		{"name", `match: {name: "ci-d*"}`},
+		{"role", `match: {name: "ci-*", role_id: "99999999-9999-9999-9999-999999999999"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e.writePolicy(strings.Replace(strings.Replace(ciPolicy, "grace_period: 0s", "grace_period: 1h", 1),
+				`match: {name: "ci-*"}`, tt.edit, 1))
+			err := e.d.Reload()
+			if err == nil || !strings.Contains(err.Error(), "ci/ci-runner (delivered; no longer matched by the policy)") {
+				t.Fatalf("reload: err = %v, want a refusal naming ci/ci-runner", err)
+			}
+			if got := e.d.Config().Policies[0].Match.Name; got != "ci-*" {
+				t.Errorf("match after a refused reload = %q, want the old ci-*", got)
+			}
+			// The same file at start: refused too.
+			_, err = New(Options{ConfigPath: e.config, Logger: zap.NewNop(), ReadOnly: true})
+			if err != nil {
+				t.Fatalf("plan must still load the file: %v", err)
+			}
+		})
+	}
+	e.d.Close()
+	e.writePolicy(strings.Replace(ciPolicy, `match: {name: "ci-*"}`, `match: {name: "ci-*", exclude: ["ci-runner"]}`, 1))
+	_, err := New(Options{ConfigPath: e.config, Logger: zap.NewNop()})
+	if err == nil || !strings.Contains(err.Error(), "ci/ci-runner (delivered; no longer matched by the policy)") {
+		t.Fatalf("start: err = %v, want a refusal naming ci/ci-runner", err)
 	}
 }

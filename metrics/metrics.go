@@ -41,6 +41,7 @@ type Metrics struct {
 	rotationDuration *prometheus.HistogramVec
 	lastSuccess      *prometheus.GaugeVec
 	orphansDeleted   *prometheus.CounterVec
+	deletionsRefused *prometheus.CounterVec
 	sinkWrites       *prometheus.CounterVec
 	apiRequests      *prometheus.CounterVec
 	apiDuration      *prometheus.HistogramVec
@@ -73,6 +74,10 @@ func New(reg prometheus.Registerer, store *state.Store) *Metrics {
 		orphansDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "orphans_deleted_total",
 			Help: "Keys rotatord created whose secret reached no sink, found and deleted.",
+		}, []string{"policy"}),
+		deletionsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "deletions_refused_total",
+			Help: "Keys a state record listed for deletion that the API does not show with the record's name and role, or that the policy no longer matches: left alone.",
 		}, []string{"policy"}),
 		sinkWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "sink_writes_total",
@@ -110,7 +115,7 @@ func New(reg prometheus.Registerer, store *state.Store) *Metrics {
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version.String(), runtime.Version()).Set(1)
 
-	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.sinkWrites,
+	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.sinkWrites,
 		m.apiRequests, m.apiDuration, m.maxAge, m.passes, m.reloadOK, m.reloadTime, buildInfo)
 	for _, op := range apiclient.Operations {
 		m.apiDuration.WithLabelValues(op)
@@ -137,7 +142,7 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		if !keep[p.Name] {
 			for _, v := range []interface {
 				DeletePartialMatch(prometheus.Labels) int
-			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.sinkWrites, m.maxAge, m.passes} {
+			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.sinkWrites, m.maxAge, m.passes} {
 				v.DeletePartialMatch(prometheus.Labels{"policy": p.Name})
 			}
 		}
@@ -152,6 +157,7 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		}
 		m.rotationDuration.WithLabelValues(p.Name)
 		m.orphansDeleted.WithLabelValues(p.Name)
+		m.deletionsRefused.WithLabelValues(p.Name)
 		m.maxAge.WithLabelValues(p.Name).Set(p.MaxAge.Seconds())
 	}
 }
@@ -183,6 +189,11 @@ func (m *Metrics) SinkWrite(policy, sink string, ok bool) {
 // OrphanDeleted implements rotation.Recorder.
 func (m *Metrics) OrphanDeleted(policy string) {
 	m.orphansDeleted.WithLabelValues(policy).Inc()
+}
+
+// DeletionRefused implements rotation.Recorder.
+func (m *Metrics) DeletionRefused(policy string) {
+	m.deletionsRefused.WithLabelValues(policy).Inc()
 }
 
 // PassDone counts a pass of a policy.

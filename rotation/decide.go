@@ -35,6 +35,11 @@ const (
 	ReasonBackoff      Reason = "backing off after a failure"
 	ReasonOwnKey       Reason = "holds the key rotatord authenticates with"
 	ReasonConcurrent   Reason = "just handled by a concurrent pass"
+	ReasonTwoKeys      Reason = "two live keys already: a rotation would make a third"
+	ReasonReloaded     Reason = "the policies changed during the pass"
+	ReasonConfirming   Reason = "grace period over; new key confirmed by this process, deletion follows shortly"
+	ReasonCreateSettle Reason = "a create's outcome is unknown; looking for its key until the API has settled"
+	ReasonStuck        Reason = "a rotation cannot go on safely; see the last error"
 )
 
 // Input is everything a decision depends on.
@@ -84,6 +89,18 @@ func Decide(in Input) Decision {
 	if backingOff {
 		return Decision{Action: ActionNone, Reason: ReasonBackoff, Due: r.LastFailure.Add(Backoff(r.Failures))}
 	}
+	d := decideAge(in)
+	if d.Action == ActionRotate && len(in.Live) >= 2 {
+		// Never a third key: with two live and no rotation in flight,
+		// nothing says which one consumers use.
+		return Decision{Action: ActionNone, Reason: ReasonTwoKeys}
+	}
+	return d
+}
+
+// decideAge says whether a name with no rotation in flight is due.
+func decideAge(in Input) Decision {
+	r := in.Record
 	switch {
 	case in.Force:
 		return Decision{Action: ActionRotate, Reason: ReasonForced}
@@ -133,13 +150,25 @@ func Reconcile(now time.Time, rec state.Record, known bool, policy, name string,
 	liveIDs := make(map[string]bool, len(live))
 	for _, k := range live {
 		liveIDs[k.ID] = true
+	}
+	// A key the API acknowledged deleting is forgotten once listings stop
+	// showing it; until then it is not a live key of the name.
+	// Pruned without counting as a change: a pass does not rewrite a
+	// record for that alone.
+	for id := range rec.Deleted {
+		if !liveIDs[id] {
+			delete(rec.Deleted, id)
+		}
+	}
+	live = withoutDeleted(live, rec)
+	for _, k := range live {
 		if _, ok := rec.FirstSeen[k.ID]; !ok {
 			rec.FirstSeen[k.ID] = now
 			changed = true
 		}
 	}
 	for id := range rec.FirstSeen {
-		if !liveIDs[id] {
+		if _, gone := rec.Deleted[id]; !liveIDs[id] || gone {
 			delete(rec.FirstSeen, id)
 			changed = true
 		}

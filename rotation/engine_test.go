@@ -31,6 +31,8 @@ type harness struct {
 	engine *Engine
 	policy Policy
 	own    string
+	// wrap, when set, wraps the journal the next newEngine uses.
+	wrap func(state.Journal) state.Journal
 }
 
 func newHarness(t *testing.T, grace time.Duration) *harness {
@@ -69,8 +71,14 @@ func (h *harness) openStore() {
 func (h *harness) newEngine() {
 	core, logs := observer.New(zap.DebugLevel)
 	h.logs = logs
-	h.engine = New(Config{API: h.api, Store: h.store, Logger: zap.New(core), Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
-	h.engine.SetPolicies([]Policy{h.policy})
+	var j state.Journal = h.store
+	if h.wrap != nil {
+		j = h.wrap(h.store)
+	}
+	h.engine = New(Config{API: h.api, Store: j, Logger: zap.New(core), Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
+	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func (h *harness) pass(opts Options) []Outcome {
@@ -225,8 +233,8 @@ func TestAllSinksFailRollsBack(t *testing.T) {
 	if r.Rotation != nil || r.Failures != 1 || r.CurrentKeyID != old {
 		t.Errorf("record = %+v", r)
 	}
-	if h.rec.orphans != 1 || h.rec.sinkFailed != 2 {
-		t.Errorf("orphans=%d sinkFailed=%d", h.rec.orphans, h.rec.sinkFailed)
+	if h.rec.orphans != 1 || h.rec.sinkFailed != 1 {
+		t.Errorf("orphans=%d sinkFailed=%d (the delivery stops at the first failure)", h.rec.orphans, h.rec.sinkFailed)
 	}
 	h.assertNoSecretLeak()
 }
@@ -371,19 +379,27 @@ func TestInterruptedIntentDeletesUnknownKey(t *testing.T) {
 	}
 }
 
-func TestOpaqueSinkSupersedes(t *testing.T) {
+func TestOpaqueSinkIsWrittenLast(t *testing.T) {
 	h := newHarness(t, 0)
 	old := h.api.add("ci-runner", roleCI)
 	h.sinkA.opaque = true
 	h.sinkB.failWrite = errors.New("down")
 	h.pass(Options{Force: true})
-	partial := h.sinkA.holds("ci-runner")
-	h.sinkB.failWrite = nil
-	h.pass(Options{IgnoreBackoff: true})
-	live := h.api.live("ci-runner")
-	if len(live) != 1 || live[0] == old || live[0] == partial {
-		t.Fatalf("live = %v, want one fresh key (old %s, partial %s)", live, old, partial)
+	// The sink that can be read back is written first: it failed, so the
+	// opaque sink was never written and the new key was rolled back.
+	if got := h.sinkA.holds("ci-runner"); got != "" {
+		t.Fatalf("opaque sink written before the readable one failed: holds %s", got)
 	}
+	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != old {
+		t.Fatalf("live = %v, want the old key only", live)
+	}
+	h.sinkB.failWrite = nil
+	h.pass(Options{IgnoreBackoff: true, Force: true})
+	live := h.api.live("ci-runner")
+	if len(live) != 1 || live[0] == old {
+		t.Fatalf("live = %v, want one fresh key (old %s)", live, old)
+	}
+	h.assertSinksHoldLiveKeys("ci-runner", h.sinkA, h.sinkB)
 }
 
 func TestLostStateTrustsSinksOnly(t *testing.T) {
@@ -404,22 +420,30 @@ func TestLostStateTrustsSinksOnly(t *testing.T) {
 		t.Fatalf("record after state loss = %+v", r)
 	}
 	h.clock.Add(time.Hour)
+	// This process never confirmed the new key: it does so first, and
+	// deletes min(grace, 10s) later on its own clock.
+	if out := h.engine.DeleteDue(context.Background()); len(out) != 1 || out[0].Decision.Reason != ReasonConfirming {
+		t.Fatalf("first DeleteDue after a restart = %+v, want a confirmation wait", out)
+	}
+	h.clock.Add(10 * time.Second)
 	h.engine.DeleteDue(context.Background())
 	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != current {
 		t.Fatalf("live = %v, want %s", live, current)
 	}
 
-	// Sinks that disagree: nothing is scheduled for deletion.
+	// Sinks that disagree: nothing is deleted, and no third key is made.
 	h2 := newHarness(t, time.Hour)
 	a := h2.api.add("ci-runner", roleCI)
 	b := h2.api.add("ci-runner", roleCI)
-	h2.pass(Options{DryRun: false})
-	r2 := h2.record("ci-runner")
-	if r2.Rotation == nil || r2.Rotation.Phase != state.PhaseDelivered {
-		t.Fatalf("record = %+v: unknown current should trigger a rotation", r2)
+	out := h2.pass(Options{Force: true})
+	if d := findOutcome(out, "ci-runner").Decision; d.Reason != ReasonTwoKeys {
+		t.Fatalf("decision = %+v, want %q", d, ReasonTwoKeys)
 	}
-	if live := h2.api.live("ci-runner"); len(live) != 3 {
-		t.Fatalf("live = %v, want %s, %s and the new key during grace", live, a, b)
+	if r2 := h2.record("ci-runner"); r2.Rotation != nil {
+		t.Fatalf("record = %+v: no rotation may start with two unknown keys", r2)
+	}
+	if live := h2.api.live("ci-runner"); len(live) != 2 {
+		t.Fatalf("live = %v, want %s and %s untouched", live, a, b)
 	}
 }
 

@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sort"
 	"sync"
@@ -30,6 +31,28 @@ type fakeAPI struct {
 	// instead of the key (e.g. ErrAmbiguousCreate: "response lost").
 	createHook func(k apiclient.Key) error
 	deleteErr  error
+
+	// hidden keys exist but the API does not show them yet: a create
+	// applied late, or a listing and GET that lag. Each ListKeys counts one
+	// down; the key shows when it reaches zero.
+	hidden map[string]int
+	// getLag keys answer ErrNotFound to GET while they exist.
+	getLag map[string]bool
+	// zombies answer "deleted" to DELETE but stay listed.
+	zombies map[string]bool
+	// maxLive is the most live keys any one name ever had.
+	maxLive int
+}
+
+// countLive notes the live keys of a name after a create. Called locked.
+func (f *fakeAPI) countLive(name string) {
+	n := 0
+	for id, k := range f.keys {
+		if k.Name == name && !f.zombies[id] {
+			n++
+		}
+	}
+	f.maxLive = max(f.maxLive, n)
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -65,7 +88,14 @@ func (f *fakeAPI) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
 		return nil, f.failList
 	}
 	var out []apiclient.Key
-	for _, k := range f.keys {
+	for id, k := range f.keys {
+		if n, ok := f.hidden[id]; ok {
+			if n > 0 {
+				f.hidden[id] = n - 1
+				continue
+			}
+			delete(f.hidden, id)
+		}
 		out = append(out, k)
 	}
 	return out, nil
@@ -75,7 +105,7 @@ func (f *fakeAPI) GetKey(ctx context.Context, id string) (apiclient.Key, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k, ok := f.keys[id]
-	if !ok {
+	if !ok || f.getLag[id] || f.hidden[id] > 0 {
 		return apiclient.Key{}, apiclient.ErrNotFound
 	}
 	return k, nil
@@ -89,6 +119,7 @@ func (f *fakeAPI) CreateKey(ctx context.Context, name, roleID string) (apiclient
 	f.keys[id] = k
 	sec := fmt.Sprintf("SECRET-%040d", f.n)
 	f.issued = append(f.issued, sec)
+	f.countLive(name)
 	hook := f.createHook
 	f.mu.Unlock()
 	if hook != nil {
@@ -114,9 +145,22 @@ func (f *fakeAPI) DeleteKey(ctx context.Context, id string) error {
 			f.t.Errorf("OUTAGE: deleting key %s of %q while sink %s holds it", id, k.Name, s.label)
 		}
 	}
-	delete(f.keys, id)
 	f.deleted = append(f.deleted, id)
+	if f.zombies[id] {
+		return nil // "API Key not in organization": counted as gone, still listed
+	}
+	delete(f.keys, id)
 	return nil
+}
+
+// hide keeps key id out of listings and GETs for the next n listings.
+func (f *fakeAPI) hide(id string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hidden == nil {
+		f.hidden = map[string]int{}
+	}
+	f.hidden[id] = n
 }
 
 func (f *fakeAPI) ListRoles(ctx context.Context) ([]apiclient.Role, error) { return nil, nil }
@@ -130,6 +174,7 @@ type memSink struct {
 	failProbe error
 	opaque    bool // like a free-form template: Read cannot give the secret back
 	writes    int
+	probeHook func()
 }
 
 func newMemSink(label string) *memSink {
@@ -141,8 +186,12 @@ func (s *memSink) Target(name string) string { return s.label + "/" + name }
 
 func (s *memSink) Probe(ctx context.Context, name string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.failProbe
+	hook, err := s.probeHook, s.failProbe
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return err
 }
 
 func (s *memSink) Write(ctx context.Context, c sinks.Credential) error {
@@ -182,6 +231,29 @@ func (s *memSink) Read(ctx context.Context, name string) (sinks.Held, error) {
 	return sinks.Held{KeyID: h.KeyID, Secret: h.Secret}, nil
 }
 
+// CanReadBack implements sinks.ReadBacker.
+func (s *memSink) CanReadBack() bool { return !s.opaque }
+
+// fpSink is an opaque memSink that proves what it holds by fingerprints,
+// as the file sink's template format does.
+type fpSink struct{ *memSink }
+
+var _ sinks.Fingerprinter = fpSink{}
+
+func (s fpSink) Fingerprint(c sinks.Credential) (string, error) {
+	return fmt.Sprintf("fp:%s:%x", c.KeyID, sha256.Sum256([]byte(c.Secret.Reveal()))), nil
+}
+
+func (s fpSink) CurrentFingerprint(ctx context.Context, name string) (string, error) {
+	s.mu.Lock()
+	h, ok := s.held[name]
+	s.mu.Unlock()
+	if !ok {
+		return "", sinks.ErrNotHeld
+	}
+	return s.Fingerprint(h)
+}
+
 func (s *memSink) holds(name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,6 +283,7 @@ type countingRecorder struct {
 	mu                  sync.Mutex
 	ok, failed, orphans int
 	sinkOK, sinkFailed  int
+	refused             int
 }
 
 func (r *countingRecorder) RotationDone(policy string, ok bool, elapsed time.Duration) {
@@ -237,4 +310,10 @@ func (r *countingRecorder) OrphanDeleted(policy string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.orphans++
+}
+
+func (r *countingRecorder) DeletionRefused(policy string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refused++
 }

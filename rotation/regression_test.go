@@ -217,6 +217,7 @@ func TestNewKeyDeletedDuringDeliveryRotatesAgain(t *testing.T) {
 	h.api.mu.Lock()
 	delete(h.api.keys, newID) // deleted by someone else
 	h.api.mu.Unlock()
+	h.clock.Add(3 * time.Minute) // past the settle time: a missing key is gone, not lagging
 	h.sinkB.failWrite = nil
 	h.pass(Options{IgnoreBackoff: true})
 	out := h.pass(Options{IgnoreBackoff: true})
@@ -272,7 +273,9 @@ func TestOldKeyHeldBySinkIsNotDeleted(t *testing.T) {
 	sinkC.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: old}
 	h.api.sinks = append(h.api.sinks, sinkC)
 	h.policy.Sinks = toSinks(h.sinkA, h.sinkB, sinkC)
-	h.engine.SetPolicies([]Policy{h.policy})
+	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
+		t.Fatal(err)
+	}
 	h.clock.Add(time.Hour)
 	out := h.engine.DeleteDue(context.Background())
 	if len(out) != 1 || out[0].Err == nil {

@@ -8,6 +8,7 @@
 package state
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -30,13 +31,43 @@ const (
 
 // Rotation is a rotation in flight.
 type Rotation struct {
-	Phase        Phase     `json:"phase"`
-	StartedAt    time.Time `json:"started_at"`
-	OldKeyIDs    []string  `json:"old_key_ids"`
+	Phase     Phase     `json:"phase"`
+	StartedAt time.Time `json:"started_at"`
+	// OldKeyIDs are the keys of the name and role the rotation replaces:
+	// deleted once the new key is delivered and the grace period is over.
+	OldKeyIDs []string `json:"old_key_ids"`
+	// KnownKeyIDs are every key of the name, whatever its role, that the
+	// listing showed when the intent was recorded. A key of the name and
+	// role found later and not among them can only be one this rotation
+	// created: the recorded ids decide, never a clock.
+	KnownKeyIDs []string `json:"known_key_ids,omitempty"`
+	// RoleID is the role of the create.
+	RoleID       string    `json:"role_id,omitempty"`
 	NewKeyID     string    `json:"new_key_id,omitempty"`
 	NewCreatedAt time.Time `json:"new_created_at,omitzero"`
 	DeliveredAt  time.Time `json:"delivered_at,omitzero"`
 	DeleteAfter  time.Time `json:"delete_after,omitzero"`
+	// Sinks holds what the rotation knows of each sink, by sink id.
+	Sinks map[string]SinkMark `json:"sinks,omitempty"`
+}
+
+// SinkMark is the evidence a rotation keeps about one sink. Fingerprints
+// are digests of a sink's content (never the content): for a sink that
+// cannot be read back, they prove later what it holds.
+type SinkMark struct {
+	// Before is the fingerprint of the sink's content when the rotation
+	// started: content that predates the intent cannot hold its new key.
+	Before string `json:"before,omitempty"`
+	// New is the fingerprint of the content the new key is written as.
+	New string `json:"new,omitempty"`
+	// Delivered: rotatord wrote the new key there and read it back.
+	Delivered bool `json:"delivered,omitempty"`
+}
+
+// Delivery is the last credential rotatord delivered to one sink.
+type Delivery struct {
+	KeyID       string `json:"key_id"`
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Record is what rotatord knows about one key name of one policy.
@@ -57,6 +88,14 @@ type Record struct {
 	// FirstSeen maps every live key id of this name to when it was first listed.
 	FirstSeen map[string]time.Time `json:"first_seen,omitempty"`
 
+	// Delivered maps a sink id to the last key rotatord delivered there.
+	Delivered map[string]Delivery `json:"delivered,omitempty"`
+	// Deleted maps key ids the API acknowledged deleting to when, while
+	// listings still show them (a listing that lags, or a key the API
+	// answers "not in organization" for until the platform removes it).
+	// They are not live keys of the name.
+	Deleted map[string]time.Time `json:"deleted,omitempty"`
+
 	Rotation *Rotation `json:"rotation,omitempty"`
 
 	Failures    int       `json:"failures,omitempty"`
@@ -74,9 +113,13 @@ func (r Record) Clone() Record {
 			c.FirstSeen[k] = v
 		}
 	}
+	c.Delivered = maps.Clone(r.Delivered)
+	c.Deleted = maps.Clone(r.Deleted)
 	if r.Rotation != nil {
 		rot := *r.Rotation
 		rot.OldKeyIDs = slices.Clone(r.Rotation.OldKeyIDs)
+		rot.KnownKeyIDs = slices.Clone(r.Rotation.KnownKeyIDs)
+		rot.Sinks = maps.Clone(r.Rotation.Sinks)
 		c.Rotation = &rot
 	}
 	return c

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +40,13 @@ func setupWith(name string, args []string, stderr io.Writer, extra func(*flag.Fl
 		return nil, nil, err
 	}
 	opts.ConfigPath, opts.Logger = c.config, log
+	if off, ok, err := testClockOffset(); err != nil {
+		log.Sync()
+		return nil, nil, err
+	} else if ok {
+		log.Warn("TEST ONLY: the clock is shifted by "+envClockOffset+"; never set it in production", zap.Duration("offset", off))
+		opts.Now = func() time.Time { return time.Now().Add(off) }
+	}
 	d, err := daemon.New(opts)
 	if err != nil {
 		log.Sync()
@@ -85,6 +93,7 @@ func cmdOnce(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	out = append(out, d.DeleteDue(ctx)...)
+	out = awaitConfirmations(ctx, d, out)
 	printOutcomes(stdout, out, time.Now())
 	for _, o := range out {
 		if o.Err != nil {
@@ -166,4 +175,56 @@ func printOutcomes(w io.Writer, out []rotation.Outcome, now time.Time) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", o.Policy, o.Name, len(o.KeyIDs), o.Decision.Action, reason, next, errText)
 	}
 	tw.Flush()
+}
+
+// envClockOffset shifts rotatord's wall clock, for the crash campaign's
+// clock-offset restarts. It is read by every command that acts.
+const envClockOffset = "ROTATORD_TEST_CLOCK_OFFSET"
+
+func testClockOffset() (time.Duration, bool, error) {
+	v := os.Getenv(envClockOffset)
+	if v == "" {
+		return 0, false, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, false, fmt.Errorf("%s=%q: %w", envClockOffset, v, err)
+	}
+	return d, true, nil
+}
+
+// awaitConfirmations waits for deletions that only wait for this process's
+// own confirmation delay (a few seconds at most, see rotation.Config.
+// MinDeleteDelay) and carries them out, so `once` deletes what is due.
+func awaitConfirmations(ctx context.Context, d *daemon.Daemon, out []rotation.Outcome) []rotation.Outcome {
+	var due time.Time
+	waiting := map[string]int{}
+	for i, o := range out {
+		if o.Err == nil && o.Decision.Reason == rotation.ReasonConfirming {
+			waiting[o.Policy+"\x00"+o.Name] = i
+			due = later(due, o.Decision.Due)
+		}
+	}
+	if len(waiting) == 0 {
+		return out
+	}
+	wait := due.Sub(d.Now()) // on the daemon's clock, which tests may shift
+	select {
+	case <-ctx.Done():
+		return out
+	case <-time.After(min(max(wait, 0)+100*time.Millisecond, 30*time.Second)):
+	}
+	for _, o := range d.DeleteDue(ctx) {
+		if i, ok := waiting[o.Policy+"\x00"+o.Name]; ok {
+			out[i] = o
+		}
+	}
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

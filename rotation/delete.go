@@ -1,0 +1,244 @@
+package rotation
+
+// Step 6: the old keys go once the grace period is over. The invariants
+// kept: the replacement still exists (else the old keys stay and the name
+// rotates again); no sink holds, or may hold, a key about to be deleted;
+// a key is deleted only if the API shows it with the record's name and
+// role and the policy still matches it (an edited record cannot aim a
+// deletion at another key); and at least min(grace period, MinDeleteDelay)
+// passes on this process's own clock between confirming the new key and
+// deleting the old ones, so a wall clock that jumped forward across a
+// restart cannot cut the grace period to nothing.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/state"
+)
+
+// DeleteDue deletes the old keys of every rotation whose grace period is
+// over, without listing the keys: it is what fires between cron ticks. Due
+// names are handled in parallel, as many as a pass handles.
+func (e *Engine) DeleteDue(ctx context.Context) []Outcome {
+	type due struct {
+		p    Policy
+		name string
+	}
+	var todo []due
+	now := e.now()
+	policies, _ := e.snapshotPolicies()
+	for _, p := range policies {
+		for _, r := range e.store.List(p.Name) {
+			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered || now.Before(r.Rotation.DeleteAfter) {
+				continue
+			}
+			todo = append(todo, due{p, r.Name})
+		}
+	}
+	e.mu.Lock()
+	sem := make(chan struct{}, max(1, e.concurrency))
+	e.mu.Unlock()
+	out := make([]Outcome, len(todo))
+	var wg sync.WaitGroup
+	for i, d := range todo {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = e.deleteDue(ctx, d.p, d.name)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// NextDeletion returns the earliest time a delivered rotation's old keys
+// become due (its grace period ends, or this process's confirmation delay
+// does), and false when none waits.
+func (e *Engine) NextDeletion() (time.Time, bool) {
+	var next time.Time
+	policies, _ := e.snapshotPolicies()
+	for _, p := range policies {
+		for _, r := range e.store.List(p.Name) {
+			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered {
+				continue
+			}
+			t := r.Rotation.DeleteAfter
+			if c := e.confirmDue(p, r.Name); c.After(t) {
+				t = c
+			}
+			if next.IsZero() || t.Before(next) {
+				next = t
+			}
+		}
+	}
+	return next, !next.IsZero()
+}
+
+func (e *Engine) deleteDue(ctx context.Context, p Policy, name string) Outcome {
+	unlock := e.lock(name)
+	defer unlock()
+	o := Outcome{Policy: p.Name, Name: name, Decision: Decision{Action: ActionDelete, Reason: ReasonGraceOver}}
+	rec, ok := e.store.Get(p.Name, name)
+	if !ok || rec.Rotation == nil || rec.Rotation.Phase != state.PhaseDelivered || e.now().Before(rec.Rotation.DeleteAfter) {
+		o.Decision = Decision{Action: ActionNone}
+		return o // a concurrent pass got there first
+	}
+	o.Err = e.deleteOld(ctx, p, &rec, false, nil)
+	if wait, ok := asWait(o.Err); ok {
+		o.Err = nil
+		o.Decision = Decision{Action: ActionNone, Reason: wait.reason, Due: wait.due}
+	}
+	return o
+}
+
+// noteConfirmed records that this process confirmed the new key of a
+// delivered rotation now.
+func (e *Engine) noteConfirmed(p Policy, name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.confirmed[recordKey{p.Name, name}] = e.now()
+}
+
+// confirmDue returns the wall-clock time at which this process's own
+// confirmation of a name's new key is old enough to delete the old keys;
+// now when it is, or when nothing was confirmed yet (the confirmation
+// comes first).
+func (e *Engine) confirmDue(p Policy, name string) time.Time {
+	e.mu.Lock()
+	at, ok := e.confirmed[recordKey{p.Name, name}]
+	e.mu.Unlock()
+	now := e.now()
+	if !ok {
+		return now
+	}
+	// Sub uses the monotonic clock when both readings carry it, as
+	// time.Now's do: a wall clock that jumps does not shorten the wait.
+	wait := min(p.GracePeriod, e.minDeleteDelay) - now.Sub(at)
+	if wait <= 0 {
+		return now
+	}
+	return now.Add(wait)
+}
+
+// deleteOld runs step 6: the old keys go, the new one stays. confirmed says
+// the new key was checked through the API a moment ago; otherwise it is
+// checked again, since the grace period gave time for it to vanish.
+// listed, when not nil, is a fresh listing of the name's keys by id; else
+// each old key is looked up.
+func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, confirmed bool, listed map[string]apiclient.Key) error {
+	rot := rec.Rotation
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
+	api := e.client()
+	failDelete := func(err error) error {
+		rec.Failures++
+		rec.LastFailure = e.now()
+		rec.LastError = err.Error()
+		_ = e.store.Put(*rec)
+		log.Error("deleting old keys failed", zap.Error(err))
+		return err
+	}
+	if !confirmed {
+		ex, err := e.keyExists(ctx, rec, rot.NewKeyID, rot.NewCreatedAt)
+		switch {
+		case err != nil:
+			return failDelete(fmt.Errorf("confirm new key before deleting old keys: %w", err))
+		case ex == unsure:
+			return failDelete(fmt.Errorf("confirm new key before deleting old keys: the API does not show key %s yet", rot.NewKeyID))
+		case ex == gone:
+			// Deleting the old keys now would leave the name with none.
+			// Keep them and rotate again at once.
+			log.Warn("the new key vanished during the grace period: keeping the old keys and rotating again",
+				zap.String("key_id", rot.NewKeyID))
+			noteDeleted(rec, rot.NewKeyID, e.now())
+			rec.Rotation = nil
+			rec.CurrentKeyID = ""
+			return e.store.Put(*rec)
+		}
+		k := recordKey{p.Name, rec.Name}
+		e.mu.Lock()
+		_, seen := e.confirmed[k]
+		e.mu.Unlock()
+		if !seen {
+			e.noteConfirmed(p, rec.Name)
+		}
+		if due := e.confirmDue(p, rec.Name); e.now().Before(due) {
+			return &waitErr{reason: ReasonConfirming, due: due}
+		}
+	}
+	role := rot.RoleID
+	if role == "" {
+		role = rec.RoleID
+	}
+	for _, id := range slices.Clone(rot.OldKeyIDs) {
+		if id == rot.NewKeyID || id == rec.CurrentKeyID {
+			continue
+		}
+		if id == e.own() {
+			log.Warn("not deleting the key rotatord authenticates with", zap.String("key_id", id))
+			continue
+		}
+		if _, done := rec.Deleted[id]; done {
+			continue
+		}
+		k, err := e.lookup(ctx, listed, id)
+		if errors.Is(err, apiclient.ErrNotFound) {
+			continue // already gone
+		}
+		if err != nil {
+			return failDelete(fmt.Errorf("look up old key %s: %w", id, err))
+		}
+		if k.Name != rec.Name || k.RoleID != role || !p.Match(k.Name, k.RoleID) {
+			// The record names a key that is not, or no longer, this
+			// policy's: an edited record, or a policy changed since. Leave
+			// that key alone.
+			log.Error("refusing to delete a key the record lists but the policy does not own",
+				zap.String("key_id", id), zap.String("api_name", k.Name), zap.String("api_role_id", k.RoleID))
+			e.deletionRefused(p)
+			rot.OldKeyIDs = without(rot.OldKeyIDs, id)
+			continue
+		}
+		if err := e.blocksDeletion(ctx, p, rec, id); err != nil {
+			return failDelete(fmt.Errorf("not deleting old key: %w", err))
+		}
+		if err := api.DeleteKey(ctx, id); err != nil {
+			return failDelete(fmt.Errorf("delete old key %s: %w", id, err))
+		}
+		noteDeleted(rec, id, e.now())
+		log.Info("old key deleted", zap.String("step", "deleted"), zap.String("key_id", id))
+	}
+	rec.Rotation = nil
+	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
+	e.mu.Lock()
+	delete(e.confirmed, recordKey{p.Name, rec.Name})
+	e.mu.Unlock()
+	return e.store.Put(*rec)
+}
+
+// lookup returns key id from a fresh listing, or from the API.
+func (e *Engine) lookup(ctx context.Context, listed map[string]apiclient.Key, id string) (apiclient.Key, error) {
+	if listed != nil {
+		if k, ok := listed[id]; ok {
+			return k, nil
+		}
+	}
+	return e.client().GetKey(ctx, id)
+}
+
+func without(ids []string, id string) []string {
+	out := make([]string, 0, len(ids))
+	for _, x := range ids {
+		if x != id {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,217 @@
+package rotation
+
+// What a sink holds decides every deletion. This file keeps one invariant:
+// a key is deleted only when every sink proves it does not hold it, or
+// rotatord itself recorded delivering a newer key there. A sink that
+// cannot be read back proves what it holds by fingerprints the journal
+// recorded before and after writing it; when those do not settle it, the
+// sink may hold anything, and that blocks the deletion.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/state"
+)
+
+// holding is what is known of a sink holding one key.
+type holding int
+
+const (
+	notHeld holding = iota // the sink proves it holds another key, or none
+	isHeld                 // the sink holds the key
+	mayHold                // the sink cannot prove either
+)
+
+// holds says whether sink s holds key id for rec's name. When the sink
+// holds the key and can give its secret back, the credential comes too.
+func (e *Engine) holds(ctx context.Context, s sinks.Sink, rec *state.Record, id string) (holding, *sinks.Credential) {
+	h, err := s.Read(ctx, rec.Name)
+	switch {
+	case errors.Is(err, sinks.ErrNotHeld):
+		return notHeld, nil
+	case err == nil && h.KeyID == id:
+		var c *sinks.Credential
+		if !h.Secret.IsZero() {
+			c = &sinks.Credential{Name: rec.Name, KeyID: id, RoleID: rec.RoleID, Secret: h.Secret}
+		}
+		return isHeld, c
+	case err == nil:
+		return notHeld, nil
+	case !errors.Is(err, sinks.ErrUnreadable):
+		return mayHold, nil // cannot read it now: it may hold anything
+	}
+	return e.holdsByFingerprint(ctx, s, rec, id), nil
+}
+
+// holdsByFingerprint compares what a sink that cannot be read back holds
+// with the fingerprints rotatord recorded.
+func (e *Engine) holdsByFingerprint(ctx context.Context, s sinks.Sink, rec *state.Record, id string) holding {
+	fp, ok := s.(sinks.Fingerprinter)
+	if !ok {
+		return mayHold
+	}
+	cur, err := fp.CurrentFingerprint(ctx, rec.Name)
+	switch {
+	case errors.Is(err, sinks.ErrNotHeld):
+		return notHeld
+	case err != nil || cur == "":
+		return mayHold
+	}
+	is := func(key string) holding {
+		if key == id {
+			return isHeld
+		}
+		return notHeld
+	}
+	sid := sinkID(s, rec.Name)
+	if rot := rec.Rotation; rot != nil {
+		m := rot.Sinks[sid]
+		if m.New != "" && m.New == cur && rot.NewKeyID != "" {
+			return is(rot.NewKeyID)
+		}
+		if m.Before != "" && m.Before == cur && !slices.Contains(rot.KnownKeyIDs, id) && id != rot.NewKeyID {
+			// Content older than the intent cannot hold a key made after it.
+			return notHeld
+		}
+	}
+	if d, ok := rec.Delivered[sid]; ok && d.Fingerprint != "" && d.Fingerprint == cur {
+		return is(d.KeyID)
+	}
+	return mayHold
+}
+
+// blocksDeletion returns an error when a sink holds, or may hold, key id:
+// deleting it would cut a consumer off. A sink that rotatord recorded
+// delivering the rotation's new key to does not block the old keys: what
+// was written over since is not rotatord's.
+func (e *Engine) blocksDeletion(ctx context.Context, p Policy, rec *state.Record, id string) error {
+	for i, s := range p.Sinks {
+		h, _ := e.holds(ctx, s, rec, id)
+		switch h {
+		case isHeld:
+			return fmt.Errorf("key %s is held by sink %s (%s)", id, sinkLabel(i, s), s.Target(rec.Name))
+		case mayHold:
+			if rot := rec.Rotation; rot != nil && rot.Sinks[sinkID(s, rec.Name)].Delivered && id != rot.NewKeyID {
+				continue
+			}
+			return fmt.Errorf("sink %s (%s) cannot prove it does not hold key %s", sinkLabel(i, s), s.Target(rec.Name), id)
+		}
+	}
+	return nil
+}
+
+// deliveryOrder returns the indexes of the sinks, those that can be read
+// back first: when a delivery stops half way, a sink that holds the new
+// key can give its secret back to resume from.
+func deliveryOrder(ss []sinks.Sink) []int {
+	var first, last []int
+	for i, s := range ss {
+		if sinks.CanReadBack(s) {
+			first = append(first, i)
+		} else {
+			last = append(last, i)
+		}
+	}
+	return append(first, last...)
+}
+
+// fingerprints returns the fingerprint of every sink that can give one,
+// of what it holds now (for the intent) or of c (for the created phase).
+func fingerprintsBefore(ctx context.Context, ss []sinks.Sink, name string) map[string]state.SinkMark {
+	marks := map[string]state.SinkMark{}
+	for _, s := range ss {
+		fp, ok := s.(sinks.Fingerprinter)
+		if !ok {
+			continue
+		}
+		if cur, err := fp.CurrentFingerprint(ctx, name); err == nil && cur != "" {
+			marks[sinkID(s, name)] = state.SinkMark{Before: cur}
+		}
+	}
+	return marks
+}
+
+func markNew(rot *state.Rotation, ss []sinks.Sink, c sinks.Credential) {
+	for _, s := range ss {
+		fp, ok := s.(sinks.Fingerprinter)
+		if !ok {
+			continue
+		}
+		f, err := fp.Fingerprint(c)
+		if err != nil {
+			continue
+		}
+		if rot.Sinks == nil {
+			rot.Sinks = map[string]state.SinkMark{}
+		}
+		sid := sinkID(s, c.Name)
+		m := rot.Sinks[sid]
+		m.New = f
+		rot.Sinks[sid] = m
+	}
+}
+
+// existence is what the API says of a key.
+type existence int
+
+const (
+	exists existence = iota
+	gone
+	unsure // not found, but too recent to be sure: listings may lag
+)
+
+// keyExists asks the API whether key id exists. A single "not found" is
+// not final: the listing must also lack the key, and the key must be older
+// than the settle time (a new key may not show yet). The key found must
+// carry the record's name: a record that names another key is refused.
+func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, since time.Time) (existence, error) {
+	api := e.client()
+	k, err := api.GetKey(ctx, id)
+	if err == nil {
+		role := rec.RoleID
+		if rec.Rotation != nil && rec.Rotation.RoleID != "" {
+			role = rec.Rotation.RoleID
+		}
+		if k.Name != rec.Name || (role != "" && k.RoleID != "" && k.RoleID != role) {
+			return exists, fmt.Errorf("key %s has name %q and role %s by the API, not those of the record: refusing to act on it", id, k.Name, k.RoleID)
+		}
+		return exists, nil
+	}
+	if !errors.Is(err, apiclient.ErrNotFound) {
+		return exists, err
+	}
+	keys, err := api.ListKeys(ctx)
+	if err != nil {
+		return exists, fmt.Errorf("list keys: %w", err)
+	}
+	if slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == id }) {
+		return exists, nil
+	}
+	if e.now().Before(since.Add(e.settle)) {
+		return unsure, nil
+	}
+	return gone, nil
+}
+
+// waitErr is a step that cannot go on yet and is no failure: the pass
+// reports it as a decision to wait.
+type waitErr struct {
+	reason Reason
+	due    time.Time
+}
+
+func (w *waitErr) Error() string { return string(w.reason) }
+
+func asWait(err error) (*waitErr, bool) {
+	var w *waitErr
+	if errors.As(err, &w) {
+		return w, true
+	}
+	return nil, false
+}

@@ -1,0 +1,94 @@
+package rotation
+
+// The orphan search: after a create whose answer was lost (or a crash
+// between the intent and the created record), a key may exist whose secret
+// nobody has. The invariant kept: such a key is found by the ids the
+// intent recorded (any key of the name and role not among them), never by
+// the policy's current match and never by comparing clocks; and the intent
+// stays on record until a listing taken well after the create (longer
+// than its timeout) shows no such key, so a create the API applies late
+// is still found.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/state"
+)
+
+// searchOrphans lists the keys and deletes every key rec's intent may have
+// created whose secret reached no sink. It returns a *waitErr while the
+// search has not settled, and a credential when a sink already holds such
+// a key with its secret (the rotation went further than the journal says).
+func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record) (*sinks.Credential, error) {
+	api := e.client()
+	rot := rec.Rotation
+	role := rot.RoleID
+	if role == "" {
+		role = rec.RoleID
+	}
+	listedAt := e.now()
+	keys, err := api.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	own := e.own()
+	found, deleted := 0, 0
+	var blocked []error
+	for _, k := range keys {
+		if k.Name != rec.Name || k.RoleID != role || k.ID == own || k.ID == rec.CurrentKeyID ||
+			slices.Contains(rot.KnownKeyIDs, k.ID) || slices.Contains(rot.OldKeyIDs, k.ID) {
+			continue
+		}
+		if _, gone := rec.Deleted[k.ID]; gone {
+			continue
+		}
+		found++
+		// A sink that holds the key proves the rotation went further than
+		// the journal says: resume from it if it gives the secret back.
+		var cred *sinks.Credential
+		for _, s := range p.Sinks {
+			if h, c := e.holds(ctx, s, rec, k.ID); h == isHeld && c != nil {
+				cred = c
+				break
+			}
+		}
+		if cred != nil {
+			return cred, nil
+		}
+		if err := e.blocksDeletion(ctx, p, rec, k.ID); err != nil {
+			blocked = append(blocked, err)
+			continue
+		}
+		if err := api.DeleteKey(ctx, k.ID); err != nil {
+			return nil, fmt.Errorf("delete orphan %s: %w", k.ID, err)
+		}
+		deleted++
+		noteDeleted(rec, k.ID, e.now())
+		e.orphanDeleted(p)
+		e.log.Warn("deleted key created without a delivered secret",
+			zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", k.ID))
+	}
+	if len(blocked) > 0 {
+		return nil, fmt.Errorf("unknown key of the name not deleted: %w", blocked[0])
+	}
+	// One create makes one key: once it is found and deleted, the search
+	// is over. Otherwise only a listing taken after the settle time proves
+	// the create made none.
+	if deleted > 0 && found == deleted {
+		return nil, nil
+	}
+	if due := rot.StartedAt.Add(e.settle); listedAt.Before(due) {
+		if deleted > 0 {
+			if err := e.store.Put(*rec); err != nil {
+				return nil, err
+			}
+		}
+		return nil, &waitErr{reason: ReasonCreateSettle, due: due}
+	}
+	return nil, nil
+}

@@ -1,0 +1,315 @@
+package rotation
+
+// A pass takes one listing of the organization's keys and hands every key
+// name a policy selects to its handler. It keeps one invariant: a handler
+// acts only on a listing nothing has acted on since, so a name is never
+// rotated twice from one stale view.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/state"
+)
+
+// Pass runs the named policies (all when names is empty): one listing of
+// the keys, then every selected name in parallel. It returns one outcome
+// per name. A failed listing fails the pass before anything changes.
+func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outcome, error) {
+	policies, policyGen := e.snapshotPolicies()
+	var run []Policy
+	for _, p := range policies {
+		if len(names) == 0 || slices.Contains(names, p.Name) {
+			run = append(run, p)
+		}
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(policies, func(p Policy) bool { return p.Name == n }) {
+			return nil, fmt.Errorf("no policy named %q", n)
+		}
+	}
+	// Taken before the listing: a name whose generation has moved when its
+	// turn comes was acted on by another pass, after this listing maybe.
+	gens := e.generations()
+	e.mu.Lock()
+	concurrency := e.concurrency
+	e.mu.Unlock()
+	keys, err := e.client().ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	if own := e.own(); own != "" && !slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == own }) {
+		// The key rotatord signs with is in the organization, so a listing
+		// without it is partial: acting on it could forget or rotate names.
+		return nil, fmt.Errorf("list keys: the listing lacks rotatord's own key %s: refusing to act on a partial listing", own)
+	}
+	byKeyName := map[string][]apiclient.Key{}
+	for _, k := range keys {
+		byKeyName[k.Name] = append(byKeyName[k.Name], k)
+	}
+
+	var jobs []job
+	for _, p := range run {
+		byName := map[string][]apiclient.Key{}
+		for _, k := range keys {
+			if e.owner(policies, k) == p.Name {
+				byName[k.Name] = append(byName[k.Name], k)
+			}
+		}
+		// Names with a record but no key the policy matches: an
+		// interrupted rotation to finish by its recorded ids, or a record
+		// to forget.
+		for _, r := range e.store.List(p.Name) {
+			if _, ok := byName[r.Name]; ok {
+				continue
+			}
+			byName[r.Name] = recordedKeys(r, byKeyName[r.Name])
+		}
+		for name, live := range byName {
+			sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
+			jobs = append(jobs, job{policy: p, name: name, live: live, all: byKeyName[name]})
+		}
+	}
+	sort.Slice(jobs, func(i, j int) bool {
+		if jobs[i].policy.Name != jobs[j].policy.Name {
+			return jobs[i].policy.Name < jobs[j].policy.Name
+		}
+		return jobs[i].name < jobs[j].name
+	})
+
+	own := &passWork{done: map[string]uint64{}}
+	out := make([]Outcome, len(jobs))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		if ctx.Err() != nil {
+			out[i] = Outcome{Policy: j.policy.Name, Name: j.name, Err: ctx.Err()}
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			j.gen, j.policyGen = gens[j.name], policyGen
+			out[i] = e.handle(ctx, j, own, opts)
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// job is one key name of one policy in a pass.
+type job struct {
+	policy    Policy
+	name      string
+	live      []apiclient.Key // the keys of the name the policy owns
+	all       []apiclient.Key // every key of the name, whatever its role
+	gen       uint64          // the name's generation before the listing
+	policyGen uint64          // the policies' generation the pass runs
+}
+
+// recordedKeys returns the listed keys of a record's name that the record
+// knows by id: what an in-flight rotation works on when its policy no
+// longer matches the name.
+func recordedKeys(r state.Record, listed []apiclient.Key) []apiclient.Key {
+	if r.Rotation == nil {
+		return nil
+	}
+	var out []apiclient.Key
+	for _, k := range listed {
+		if k.ID == r.CurrentKeyID || k.ID == r.Rotation.NewKeyID || slices.Contains(r.Rotation.OldKeyIDs, k.ID) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// passWork counts the handlers one pass has run per name.
+type passWork struct {
+	mu   sync.Mutex
+	done map[string]uint64
+}
+
+func (w *passWork) add(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done[name]++
+}
+
+func (w *passWork) get(name string) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done[name]
+}
+
+// owner returns the policy that manages k: the one with a record of its
+// name, while it still matches k (a reload that reorders policies does not
+// move a name in the middle of its life), else the first that matches; ""
+// when none does.
+func (e *Engine) owner(policies []Policy, k apiclient.Key) string {
+	first := ""
+	for _, p := range policies {
+		if !p.Match(k.Name, k.RoleID) {
+			continue
+		}
+		if e.store.Has(p.Name, k.Name) {
+			return p.Name
+		}
+		if first == "" {
+			first = p.Name
+		}
+	}
+	return first
+}
+
+// handle decides and acts for one key name.
+func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options) Outcome {
+	p, name := j.policy, j.name
+	unlock := e.lock(name)
+	defer unlock()
+	// Counted before the unlock, so the pass's next job on this name (for
+	// another policy: two roles under one name) expects this handler's bump.
+	defer pass.add(name)
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", name))
+	o := Outcome{Policy: p.Name, Name: name}
+	if !opts.DryRun && e.generation(name) != j.gen+pass.get(name) {
+		// Another pass, or the deleter, acted on this name since this pass
+		// listed the keys: live may show keys that are gone and miss keys
+		// just made. Acting on it could rotate again and leave the key just
+		// delivered alive with no sink holding it. That handler saw the
+		// name as it is; the next pass decides.
+		o.Decision = Decision{Action: ActionNone, Reason: ReasonConcurrent}
+		return o
+	}
+
+	now := e.now()
+	stored, known := e.store.Get(p.Name, name)
+	rec, changed := Reconcile(now, stored, known, p.Name, name, j.live, p.AdoptRotate)
+	live := withoutDeleted(j.live, rec)
+	for _, k := range live {
+		o.KeyIDs = append(o.KeyIDs, k.ID)
+	}
+	if !known && len(live) > 1 {
+		// No record of this name but several keys: the state was lost, or
+		// someone made keys by hand. Trust the sinks, or no one.
+		e.adoptFromSinks(ctx, p, &rec, live, now)
+	}
+
+	d := Decide(Input{
+		Now: now, MaxAge: p.MaxAge, Force: opts.Force, IgnoreBackoff: opts.IgnoreBackoff,
+		OwnKeyID: e.own(), Live: live, Record: rec,
+	})
+	o.Decision = d
+	if opts.DryRun {
+		return o
+	}
+	switch d.Action {
+	case ActionSkip:
+		log.Warn("skipping key name", zap.String("reason", string(d.Reason)))
+		return o
+	case ActionNone:
+		if d.Reason == ReasonTwoKeys && (!known || changed) {
+			log.Warn("not rotating: the name already has two live keys and a third would leave one nobody needs; delete the key no consumer uses",
+				zap.Strings("key_ids", o.KeyIDs))
+		}
+	}
+	if len(live) == 0 && rec.Rotation == nil {
+		// Every key of the name is gone: nothing left to manage.
+		if known {
+			if err := e.store.Delete(p.Name, name); err != nil {
+				o.Err = err
+			}
+			log.Info("forgetting key name: no key left")
+		}
+		return o
+	}
+	if changed {
+		if err := e.store.Put(rec); err != nil {
+			o.Err = err
+			return o
+		}
+	}
+
+	switch d.Action {
+	case ActionRotate:
+		log.Info("rotation due", zap.String("reason", string(d.Reason)))
+		o.Err = e.rotate(ctx, j, &rec, live)
+	case ActionRecover:
+		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))
+		o.Err = e.recover(ctx, p, &rec)
+	case ActionDelete:
+		o.Err = e.deleteOld(ctx, p, &rec, false, listedByID(j.all))
+	}
+	if wait, ok := asWait(o.Err); ok {
+		o.Err = nil
+		o.Decision = Decision{Action: ActionNone, Reason: wait.reason, Due: wait.due}
+	}
+	return o
+}
+
+// withoutDeleted drops the keys the record says the API deleted.
+func withoutDeleted(live []apiclient.Key, rec state.Record) []apiclient.Key {
+	if len(rec.Deleted) == 0 {
+		return live
+	}
+	out := make([]apiclient.Key, 0, len(live))
+	for _, k := range live {
+		if _, gone := rec.Deleted[k.ID]; !gone {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func listedByID(keys []apiclient.Key) map[string]apiclient.Key {
+	m := make(map[string]apiclient.Key, len(keys))
+	for _, k := range keys {
+		m[k.ID] = k
+	}
+	return m
+}
+
+// adoptFromSinks handles several live keys of a name rotatord has no record
+// of. If every sink holds the same live key, that key is current and the
+// others are old keys whose grace period starts now. Otherwise nothing is
+// known, and no key is scheduled for deletion.
+func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time) {
+	held := ""
+	for _, s := range p.Sinks {
+		h, err := s.Read(ctx, rec.Name)
+		if err != nil || h.KeyID == "" || (held != "" && h.KeyID != held) {
+			return
+		}
+		held = h.KeyID
+	}
+	var old []string
+	found := false
+	for _, k := range live {
+		if k.ID == held {
+			found = true
+		} else {
+			old = append(old, k.ID)
+		}
+	}
+	if !found {
+		return
+	}
+	rec.CurrentKeyID = held
+	rec.CurrentSince = now
+	if p.AdoptRotate {
+		rec.CurrentSince = time.Time{}
+	}
+	rec.Rotation = &state.Rotation{
+		Phase: state.PhaseDelivered, StartedAt: now, OldKeyIDs: old, NewKeyID: held, RoleID: rec.RoleID,
+		DeliveredAt: now, DeleteAfter: now.Add(p.GracePeriod),
+	}
+	e.log.Warn("adopted key held by every sink; other keys of the name will be deleted after the grace period",
+		zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", held), zap.Strings("old_key_ids", old))
+}

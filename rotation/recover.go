@@ -1,0 +1,130 @@
+package rotation
+
+// Recovery of a rotation found in the intent or created phase, after a
+// crash, a lost answer or a failed delivery. The invariant kept: no single
+// answer ends an in-flight rotation. A rotation is resumed when a sink
+// gives the new secret back, finished when every sink proves it holds the
+// new key, rolled back only when every sink proves it does not, and
+// otherwise left as it is (two keys live, both held) until that changes.
+// It never creates a third key.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/state"
+)
+
+// recover resumes or rolls back a rotation found in the intent or created phase.
+func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record) error {
+	start := e.now()
+	rot := rec.Rotation
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("phase", string(rot.Phase)))
+
+	if rot.Phase == state.PhaseIntent || rot.NewKeyID == "" {
+		cred, err := e.searchOrphans(ctx, p, rec)
+		switch {
+		case err != nil:
+			if _, ok := asWait(err); ok {
+				return err
+			}
+			return e.fail(p, rec, start, fmt.Errorf("recover: %w", err))
+		case cred != nil:
+			// A sink already holds a key the intent does not know (the
+			// journal was restored from an older copy): resume with it.
+			log.Warn("a sink holds a key this intent created: resuming its delivery", zap.String("key_id", cred.KeyID))
+			return e.resume(ctx, p, rec, *cred, start)
+		}
+		rec.Rotation = nil
+		rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
+		if err := e.store.Put(*rec); err != nil {
+			return e.fail(p, rec, start, err)
+		}
+		log.Info("interrupted rotation rolled back: no key of it is left")
+		return nil
+	}
+
+	// Created: the new key is known by id. Ask the sinks first, whatever
+	// the listing says: a sink may hold the new key, whose secret lives
+	// only there.
+	var cred *sinks.Credential
+	held, notHeldBy := 0, 0
+	for _, s := range p.Sinks {
+		h, c := e.holds(ctx, s, rec, rot.NewKeyID)
+		switch h {
+		case isHeld:
+			held++
+			if c != nil && cred == nil {
+				c.CreatedAt = rot.NewCreatedAt
+				cred = c
+			}
+		case notHeld:
+			notHeldBy++
+		}
+	}
+	ex, err := e.keyExists(ctx, rec, rot.NewKeyID, rot.NewCreatedAt)
+	switch {
+	case err != nil:
+		return e.fail(p, rec, start, fmt.Errorf("recover: %w", err))
+	case ex == unsure:
+		return e.fail(p, rec, start, fmt.Errorf("recover: the API does not show new key %s yet; waiting for it to settle", rot.NewKeyID))
+	case ex == gone:
+		// Someone deleted the new key. If a sink holds it, that sink
+		// serves a dead key: rotate again at once.
+		log.Warn("the new key of the interrupted rotation no longer exists", zap.String("key_id", rot.NewKeyID))
+		noteDeleted(rec, rot.NewKeyID, start)
+		rec.Rotation = nil
+		if held+notHeldBy < len(p.Sinks) || held > 0 {
+			rec.CurrentKeyID = ""
+		}
+		if err := e.store.Put(*rec); err != nil {
+			return e.fail(p, rec, start, err)
+		}
+		return nil
+	case cred != nil:
+		log.Info("resuming delivery from a sink that holds the new key", zap.String("key_id", rot.NewKeyID))
+		return e.resume(ctx, p, rec, *cred, start)
+	case held == len(p.Sinks):
+		// Every sink proves it holds the new key: the delivery is done.
+		log.Info("every sink holds the new key: finishing the rotation", zap.String("key_id", rot.NewKeyID))
+		return e.markDelivered(ctx, p, rec, start)
+	case notHeldBy == len(p.Sinks):
+		// No sink holds it: nobody can use it. Roll it back.
+		if err := e.dropNewKey(ctx, p, rec, true); err != nil {
+			return e.fail(p, rec, start, fmt.Errorf("recover: roll back: %w", err))
+		}
+		rec.Failures, rec.LastError = 0, ""
+		if err := e.store.Put(*rec); err != nil {
+			return e.fail(p, rec, start, err)
+		}
+		log.Info("interrupted rotation rolled back: its new key reached no sink")
+		return nil
+	}
+	// Some sink holds, or may hold, the new key and none can give its
+	// secret back: the delivery cannot be finished, and deleting either
+	// key could cut a consumer off. A new rotation would make a third key.
+	// Wait: a sink that becomes readable, or an operator, settles it.
+	return e.fail(p, rec, start, fmt.Errorf(
+		"recover: new key %s may be held by a sink that cannot give its secret back, and not every sink holds it: keeping both keys; make the sinks readable or finish by hand",
+		rot.NewKeyID))
+}
+
+// resume records cred as the rotation's new key if need be and delivers it.
+func (e *Engine) resume(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential, start time.Time) error {
+	rot := rec.Rotation
+	if rot.NewKeyID != cred.KeyID {
+		rot.Phase = state.PhaseCreated
+		rot.NewKeyID = cred.KeyID
+		rot.NewCreatedAt = start.UTC()
+		cred.CreatedAt = rot.NewCreatedAt
+		markNew(rot, p.Sinks, cred)
+		if err := e.store.Put(*rec); err != nil {
+			return e.fail(p, rec, start, err)
+		}
+	}
+	return e.deliverAndConfirm(ctx, p, rec, cred, start, false)
+}

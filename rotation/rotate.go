@@ -1,0 +1,230 @@
+package rotation
+
+// A rotation's forward steps: probe, intent, create, created, deliver,
+// confirm. Each is durable before the next starts. The invariant kept
+// here: a key is created only with an intent on record (so a lost answer
+// leads back to it), and its id is on record before its secret goes
+// anywhere (so a crash never leaves a key nobody knows about).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/state"
+)
+
+// rotate carries a new rotation from intent to delivered (and on to
+// deletion when the grace period is zero).
+func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []apiclient.Key) error {
+	p := j.policy
+	start := e.now()
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
+
+	// Probe first: a sink that cannot be written costs no key.
+	for i, s := range p.Sinks {
+		if err := s.Probe(ctx, rec.Name); err != nil {
+			return e.fail(p, rec, start, fmt.Errorf("sink %s: %w", sinkLabel(i, s), err))
+		}
+	}
+	if rec.RoleID == "" {
+		return e.fail(p, rec, start, errors.New("no role id known for the key name"))
+	}
+
+	// Step 1: intent, with every key of the name that exists now.
+	old := make([]string, 0, len(live))
+	for _, k := range live {
+		old = append(old, k.ID)
+	}
+	known := make([]string, 0, len(j.all))
+	for _, k := range j.all {
+		known = append(known, k.ID)
+	}
+	rec.Rotation = &state.Rotation{
+		Phase: state.PhaseIntent, StartedAt: start, OldKeyIDs: old, KnownKeyIDs: known, RoleID: rec.RoleID,
+		Sinks: fingerprintsBefore(ctx, p.Sinks, rec.Name),
+	}
+	started, err := e.beginIntent(j.policyGen, func() error { return e.store.Put(*rec) })
+	if !started || err != nil {
+		rec.Rotation = nil
+		if err != nil {
+			return e.fail(p, rec, start, err)
+		}
+		log.Info("policies reloaded during the pass: not starting a rotation under the old ones")
+		return &waitErr{reason: ReasonReloaded}
+	}
+	log.Info("rotation started", zap.String("step", "intent"), zap.Strings("old_key_ids", old))
+
+	// Step 2: create the replacement with the same name and role.
+	created, err := e.client().CreateKey(ctx, rec.Name, rec.RoleID)
+	if err != nil {
+		// Whatever the error says, the key may exist now or appear a while
+		// later, without its secret (the API client marks a lost answer
+		// ErrAmbiguousCreate; a refusal is taken with the same care). The
+		// intent stays on record and the orphan search runs now and on
+		// later passes until the API has settled.
+		log.Warn("create failed: looking for a key created without its secret", zap.Error(err))
+		cred, serr := e.searchOrphans(ctx, p, rec)
+		if _, waiting := asWait(serr); serr != nil && !waiting {
+			err = fmt.Errorf("%w; cleanup: %v", err, serr)
+		}
+		if serr == nil && cred == nil {
+			rec.Rotation = nil // settled: no key of the create is left
+		}
+		return e.fail(p, rec, start, fmt.Errorf("create: %w", err))
+	}
+	createdAt := e.now().UTC()
+	log = log.With(zap.String("key_id", created.ID))
+	cred := sinks.Credential{Name: rec.Name, KeyID: created.ID, RoleID: created.RoleID, Secret: created.Secret, CreatedAt: createdAt}
+	if cred.RoleID == "" {
+		cred.RoleID = rec.RoleID
+	}
+
+	// Step 3: record the new key, and the fingerprint of what each sink
+	// that cannot be read back will hold, before anything else.
+	rec.Rotation.Phase = state.PhaseCreated
+	rec.Rotation.NewKeyID = created.ID
+	rec.Rotation.NewCreatedAt = createdAt
+	markNew(rec.Rotation, p.Sinks, cred)
+	if err := e.store.Put(*rec); err != nil {
+		// Not recorded: nobody but us will ever know this key. Drop it now;
+		// if that fails too, the recorded intent leads to it next pass.
+		if derr := e.client().DeleteKey(ctx, created.ID); derr == nil {
+			e.orphanDeleted(p)
+			rec.Rotation = nil
+		}
+		return e.fail(p, rec, start, err)
+	}
+	log.Info("replacement created", zap.String("step", "created"))
+	return e.deliverAndConfirm(ctx, p, rec, cred, start, true)
+}
+
+// deliverAndConfirm runs steps 4 and 5 and records the delivered phase.
+// Sinks are written in order, those that can be read back first, and the
+// delivery stops at the first failure: every sink before it holds the new
+// key, and the first of them gives its secret back to resume from. fresh
+// says the secret was created by this process a moment ago, so no sink
+// this delivery has not written can hold it.
+func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential, start time.Time, fresh bool) error {
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", cred.KeyID))
+
+	// Step 4: every sink, written and read back.
+	for n, i := range deliveryOrder(p.Sinks) {
+		s := p.Sinks[i]
+		label := sinkLabel(i, s)
+		err := s.Write(ctx, cred)
+		if err == nil {
+			err = s.Verify(ctx, cred)
+		}
+		e.sinkWrite(p, label, err == nil)
+		if err == nil {
+			log.Info("delivered", zap.String("step", "delivered"), zap.String("sink", label), zap.String("target", s.Target(rec.Name)))
+			continue
+		}
+		log.Error("sink write failed", zap.String("sink", label), zap.String("target", s.Target(rec.Name)), zap.Error(err))
+		err = fmt.Errorf("sink %s: %w", label, err)
+		if h, _ := e.holds(ctx, s, rec, cred.KeyID); n == 0 && h == notHeld {
+			// No sink holds the new key: nobody can use it. Roll it back.
+			if derr := e.dropNewKey(ctx, p, rec, !fresh); derr != nil {
+				return e.fail(p, rec, start, fmt.Errorf("%w; rollback: %v", err, derr))
+			}
+			log.Warn("rolled back: new key deleted, old key kept")
+			return e.fail(p, rec, start, err)
+		}
+		// A sink holds the new key: deleting it would cut that consumer
+		// off. Keep it and finish the delivery on a later pass.
+		return e.fail(p, rec, start, err)
+	}
+
+	// Step 5: the API knows the new key.
+	ex, err := e.keyExists(ctx, rec, cred.KeyID, rec.Rotation.NewCreatedAt)
+	switch {
+	case err != nil:
+		return e.fail(p, rec, start, fmt.Errorf("confirm new key: %w", err))
+	case ex != exists:
+		return e.fail(p, rec, start, fmt.Errorf("confirm new key: the API does not show key %s", cred.KeyID))
+	}
+	return e.markDelivered(ctx, p, rec, start)
+}
+
+// markDelivered records that every sink holds the new key and the API
+// confirmed it: the grace period starts.
+func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record, start time.Time) error {
+	now := e.now()
+	rot := rec.Rotation
+	rot.Phase = state.PhaseDelivered
+	rot.DeliveredAt = now
+	rot.DeleteAfter = now.Add(p.GracePeriod)
+	if rot.Sinks == nil {
+		rot.Sinks = map[string]state.SinkMark{}
+	}
+	if rec.Delivered == nil {
+		rec.Delivered = map[string]state.Delivery{}
+	}
+	for _, s := range p.Sinks {
+		sid := sinkID(s, rec.Name)
+		m := rot.Sinks[sid]
+		m.Delivered = true
+		rot.Sinks[sid] = m
+		rec.Delivered[sid] = state.Delivery{KeyID: rot.NewKeyID, Fingerprint: m.New}
+	}
+	rec.CurrentKeyID = rot.NewKeyID
+	rec.CurrentSince = rot.NewCreatedAt
+	if rec.CurrentSince.IsZero() {
+		rec.CurrentSince = now
+	}
+	rec.CreatedByUs = true
+	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
+	// The new key is known from its creation: noted here, the next listing
+	// that shows it changes nothing, and that pass rewrites no record.
+	if _, ok := rec.FirstSeen[rot.NewKeyID]; !ok {
+		if rec.FirstSeen == nil {
+			rec.FirstSeen = map[string]time.Time{}
+		}
+		rec.FirstSeen[rot.NewKeyID] = rec.CurrentSince
+	}
+	if err := e.store.Put(*rec); err != nil {
+		return e.fail(p, rec, start, err)
+	}
+	e.noteConfirmed(p, rec.Name)
+	e.log.Info("rotation delivered", zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", rot.NewKeyID),
+		zap.String("step", "confirmed"), zap.Time("delete_old_after", rot.DeleteAfter))
+	e.rotationDone(p, true, now.Sub(start))
+	if p.GracePeriod <= 0 {
+		return e.deleteOld(ctx, p, rec, true, nil)
+	}
+	return nil
+}
+
+// dropNewKey deletes the new key of rec's rotation, which no sink holds,
+// and clears the rotation. The key is deleted by its recorded id whatever
+// the policy matches now: rotatord made it, and nobody else knows it.
+// check asks every sink first; without it the caller knows no sink holds it.
+func (e *Engine) dropNewKey(ctx context.Context, p Policy, rec *state.Record, check bool) error {
+	rot := rec.Rotation
+	if check {
+		if err := e.blocksDeletion(ctx, p, rec, rot.NewKeyID); err != nil {
+			return err
+		}
+	}
+	if err := e.client().DeleteKey(ctx, rot.NewKeyID); err != nil {
+		return fmt.Errorf("delete new key %s: %w", rot.NewKeyID, err)
+	}
+	e.orphanDeleted(p)
+	noteDeleted(rec, rot.NewKeyID, e.now())
+	rec.Rotation = nil
+	return nil
+}
+
+func noteDeleted(rec *state.Record, id string, now time.Time) {
+	if rec.Deleted == nil {
+		rec.Deleted = map[string]time.Time{}
+	}
+	rec.Deleted[id] = now
+	delete(rec.FirstSeen, id)
+}
