@@ -1,16 +1,28 @@
 // Command chaos is rotatord's crash and fault campaign. It starts the real
 // exosim binary with a seeded organization and fault injection, runs the
-// real `rotatord run` binary against it with a fast schedule, kills it with
-// SIGKILL at seeded random moments and restarts it, and checks after every
-// kill and at the end that no consumer lost its credential (no outage), no
-// key rotatord made is left behind (no leak), and no secret escaped.
+// real `rotatord run` binary against it with a fast schedule, and at seeded
+// random moments: kills it (SIGKILL, or SIGTERM in the middle of a
+// rotation), reloads a changed policy file (SIGHUP), breaks sink
+// directories, turns simulator faults on and off (late-applied creates,
+// stale reads, failing and undeletable deletes), creates and deletes keys
+// as someone else, restores the state directory from an older copy, and
+// restarts rotatord with its clock offset. A sampler authenticates what
+// every sink holds every 100-300 ms the whole time.
+//
+// It checks that no consumer ever holds a dead credential (no outage), that
+// at the end every live key rotatord made is held by a sink (no leak), that
+// no name ever has more than two live keys, that keys no policy manages are
+// untouched, and that no secret escaped into logs, state or metrics.
 //
 //	go run ./test/chaos -cycles 200 -seed 42
 //
-// It prints one summary line and exits 1 if any check failed.
+// The same seed gives the same schedule of actions. It prints the problems
+// found, each with its key story and the recent log lines of that name,
+// then one summary line, and exits 1 if any check failed.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,9 +35,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/rotatord/rotatord/sinks/vault/vaulttest"
 )
 
 // Config of a campaign.
@@ -33,30 +51,46 @@ type Config struct {
 	Seed      uint64
 	Cycles    int
 	Names     int           // managed key names, spread over three policies
-	MaxUp     time.Duration // longest a rotatord lives before its SIGKILL
+	MaxUp     time.Duration // longest a rotatord lives before it is stopped
 	BinDir    string        // holds rotatord and exosim; built when empty
 	WorkDir   string        // kept for inspection when set; else a temp dir
 	Verbose   io.Writer     // progress lines, or nil
 	Untouched int           // keys no policy matches
+	// Vault: "auto" (use a Vault dev server when a binary is found, or
+	// fail without one when ROTATORD_REQUIRE_VAULT=1), "on" or "off".
+	Vault string
 }
 
 // Summary is what the campaign observed.
 type Summary struct {
-	Seed           uint64
-	Cycles, Kills  int
-	Rotations      int // keys rotatord created that some sink received
-	Outages        int
-	Leaks          int
-	MaxKeysPerName int
-	UntouchedOK    bool
-	SecretsInLogs  int
-	Problems       []string
+	Seed                    uint64
+	Cycles, Kills, Terms    int
+	Reloads, Restores       int
+	ClockOffsets            int
+	LateCreates             int // creates the simulator applied late
+	Zombies                 int // keys that became undeletable zombies
+	External                int // keys created or deleted by someone else
+	SinkFaults              int
+	Samples                 int // sampler rounds
+	Rotations               int // "rotation delivered" log lines
+	Outages                 int
+	Leaks                   int
+	MaxKeysPerName          int
+	UntouchedOK             bool
+	SecretsInLogs           int
+	Vault                   bool
+	Problems                []string
+	LateInSink, ExcusedDead int // sinks seen holding a key not applied yet / deleted by someone else
 }
 
 // Line is the one-line summary.
 func (s Summary) Line() string {
-	return fmt.Sprintf("chaos: seed=%d cycles=%d kills=%d rotations=%d outages=%d leaks=%d max_keys_per_name=%d untouched_ok=%t secrets_in_logs=%d",
-		s.Seed, s.Cycles, s.Kills, s.Rotations, s.Outages, s.Leaks, s.MaxKeysPerName, s.UntouchedOK, s.SecretsInLogs)
+	return fmt.Sprintf("chaos: seed=%d cycles=%d kills=%d terms=%d reloads=%d restores=%d clock_offsets=%d "+
+		"late_creates=%d zombies=%d external=%d sink_faults=%d samples=%d vault=%t rotations=%d "+
+		"outages=%d leaks=%d max_keys_per_name=%d untouched_ok=%t secrets_in_logs=%d",
+		s.Seed, s.Cycles, s.Kills, s.Terms, s.Reloads, s.Restores, s.ClockOffsets,
+		s.LateCreates, s.Zombies, s.External, s.SinkFaults, s.Samples, s.Vault, s.Rotations,
+		s.Outages, s.Leaks, s.MaxKeysPerName, s.UntouchedOK, s.SecretsInLogs)
 }
 
 // OK reports whether every check passed.
@@ -64,25 +98,65 @@ func (s Summary) OK() bool {
 	return s.Outages == 0 && s.Leaks == 0 && s.MaxKeysPerName <= 2 && s.UntouchedOK && s.SecretsInLogs == 0 && len(s.Problems) == 0
 }
 
-var policies = []struct{ name, prefix, role string }{
-	{"ci", "ci-", "ci"},
-	{"apps", "app-", "app"},
-	{"backup", "bk-", "backup"},
+// policyDef is one policy of the campaign; reloads change them (variant).
+type policyDef struct {
+	name, prefix, role string
+	sinks              []sinkDef
 }
 
+var policies = []policyDef{
+	{"ci", "ci-", "ci", []sinkDef{{id: "ci-json", format: "json", ext: ".json"}, {id: "ci-env", format: "env", ext: ".env"}}},
+	{"apps", "app-", "app", []sinkDef{{id: "apps-toml", format: "exoscale-toml", ext: ".toml"}, {id: "apps-tpl", format: "template", ext: ".conf"}}},
+	{"backup", "bk-", "backup", []sinkDef{{id: "bk-json", format: "json", ext: ".json"}, {id: "bk-tpl", format: "template", ext: ".tpl"}}},
+}
+
+// extraSink is a template sink a reload adds to apps mid-run (once added,
+// it stays: a consumer reads it from then on).
+var extraSink = sinkDef{id: "apps-extra", format: "template", ext: ".txt", extra: true}
+
+var vaultSink = sinkDef{id: "vault", format: "vault"}
+
+// The admin key is named so that the backup policy matches it: rotatord
+// must never delete the key it signs with.
+const adminName = "bk-admin"
+
 type campaign struct {
-	cfg     Config
-	rnd     *rand.Rand
-	dir     string
-	simURL  string
-	admin   struct{ Key, Secret string }
-	sim     *exec.Cmd
-	sum     Summary
-	names   []string        // managed key names
-	seeded  map[string]bool // key ids present before rotatord ran
-	inSink  map[string]bool // every key id ever seen in a sink
-	logPath string
-	listen  string
+	cfg    Config
+	rnd    *rand.Rand // the schedule: only the main goroutine draws from it
+	dir    string
+	simURL string
+	admin  cred
+	sim    *exec.Cmd
+	vault  *vaulttest.Server
+	roles  map[string]string // role name -> id
+	names  []string          // managed key names
+	policy map[string]policyDef
+	// untouched are seeded keys no policy variant ever manages: other
+	// roles under a managed glob, excluded names, unmatched names.
+	untouched map[string]string // key id -> why
+	seeded    map[string]bool   // key ids present before rotatord ran
+	logPath   string
+	listen    string
+	variant   variant
+	snapshot  bool // a state backup exists
+	httpc     *http.Client
+	metrics   string
+
+	extraAdded atomic.Bool // the extra sink is in the policy file
+
+	fmu     sync.RWMutex // sink directory faults against sink reads
+	faulted map[string]*sinkFault
+
+	mu         sync.Mutex // everything below, and sum
+	sum        Summary
+	everHeld   map[string]bool            // key ids some sink ever held
+	heldNow    map[string]map[string]bool // sink path -> key ids it held at the last sample
+	sinkSeen   map[string]bool            // sink paths that ever had content
+	outageSeen map[string]bool            // "path key" pairs already counted
+	extDeleted map[string]bool            // keys the campaign deleted as someone else
+	extCreated map[string]bool
+	leaked     map[string]bool
+	excused    map[string]bool
 }
 
 // Run runs a campaign.
@@ -99,9 +173,19 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.Untouched <= 0 {
 		cfg.Untouched = 3
 	}
+	if cfg.Vault == "" {
+		cfg.Vault = "auto"
+	}
 	c := &campaign{
 		cfg: cfg, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		seeded: map[string]bool{}, inSink: map[string]bool{},
+		seeded: map[string]bool{}, everHeld: map[string]bool{}, heldNow: map[string]map[string]bool{},
+		sinkSeen: map[string]bool{}, outageSeen: map[string]bool{}, extDeleted: map[string]bool{},
+		extCreated: map[string]bool{}, leaked: map[string]bool{}, excused: map[string]bool{},
+		faulted: map[string]*sinkFault{}, untouched: map[string]string{}, policy: map[string]policyDef{},
+		httpc: &http.Client{Timeout: 10 * time.Second},
+	}
+	for _, p := range policies {
+		c.policy[p.name] = p
 	}
 	c.sum.Seed, c.sum.UntouchedOK = cfg.Seed, true
 	dir := cfg.WorkDir
@@ -114,20 +198,34 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		dir = d
 	}
 	c.dir = dir
+	defer c.stopVault()
 	if err := c.setup(ctx); err != nil {
 		return c.sum, err
 	}
 	defer c.stopSim()
 
-	for i := 0; i < cfg.Cycles && ctx.Err() == nil; i++ {
-		if err := c.cycle(ctx, i); err != nil {
-			return c.sum, err
+	sctx, stopSampler := context.WithCancel(ctx)
+	samplerDone := make(chan struct{})
+	go func() {
+		defer close(samplerDone)
+		c.sampler(sctx)
+	}()
+	err := func() error {
+		for i := 0; i < cfg.Cycles && ctx.Err() == nil; i++ {
+			if err := c.cycle(ctx, i); err != nil {
+				return err
+			}
 		}
+		return c.settle(ctx)
+	}()
+	stopSampler()
+	<-samplerDone
+	if err == nil {
+		err = c.finalChecks(ctx)
 	}
-	if err := c.finish(ctx); err != nil {
-		return c.sum, err
-	}
-	return c.sum, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sum, err
 }
 
 func (c *campaign) logf(format string, args ...any) {
@@ -136,9 +234,12 @@ func (c *campaign) logf(format string, args ...any) {
 	}
 }
 
+// problem records a failed check. The caller must not hold c.mu.
 func (c *campaign) problem(format string, args ...any) {
 	p := fmt.Sprintf(format, args...)
+	c.mu.Lock()
 	c.sum.Problems = append(c.sum.Problems, p)
+	c.mu.Unlock()
 	c.logf("PROBLEM: %s", p)
 }
 
@@ -161,21 +262,29 @@ func (c *campaign) setup(ctx context.Context) error {
 		}
 	}
 	for _, p := range policies {
-		if err := os.MkdirAll(filepath.Join(c.dir, "sinks", p.name), 0o700); err != nil {
-			return err
+		for _, s := range p.sinks {
+			if err := os.MkdirAll(filepath.Join(c.dir, "sinks", s.id), 0o700); err != nil {
+				return err
+			}
 		}
 	}
+	if err := os.MkdirAll(filepath.Join(c.dir, "sinks", extraSink.id), 0o700); err != nil {
+		return err
+	}
 	c.logPath = filepath.Join(c.dir, "logs", "rotatord.log")
+	if err := c.setupVault(); err != nil {
+		return err
+	}
 
-	// The organization: three roles and policies, managed names spread
-	// over them, keys no policy matches, and the admin.
+	// The organization: a role per policy, plus readonly (other roles
+	// under a managed glob) and deploy (a role change that matches none).
 	var seed strings.Builder
-	seed.WriteString("roles:\n")
-	roleIDs := map[string]string{}
-	for i, p := range policies {
+	seed.WriteString("admin: {name: " + adminName + "}\nroles:\n")
+	c.roles = map[string]string{}
+	for i, r := range []string{"ci", "app", "backup", "readonly", "deploy"} {
 		id := fmt.Sprintf("%08d-0000-4000-8000-%012d", i+1, i+1)
-		roleIDs[p.role] = id
-		fmt.Fprintf(&seed, "  - {id: %s, name: %s}\n", id, p.role)
+		c.roles[r] = id
+		fmt.Fprintf(&seed, "  - {id: %s, name: %s}\n", id, r)
 	}
 	seed.WriteString("keys:\n")
 	for i := 0; i < c.cfg.Names; i++ {
@@ -184,26 +293,23 @@ func (c *campaign) setup(ctx context.Context) error {
 		c.names = append(c.names, name)
 		fmt.Fprintf(&seed, "  - {name: %s, role: %s}\n", name, p.role)
 	}
+	untouched := map[string]string{}
 	for i := 0; i < c.cfg.Untouched; i++ {
-		fmt.Fprintf(&seed, "  - {name: manual-%02d, role: ci}\n", i)
+		for name, role := range map[string]string{
+			fmt.Sprintf("manual-%02d", i):  "ci",       // no policy's glob
+			fmt.Sprintf("ci-ro-%02d", i):   "readonly", // ci's glob, another role
+			fmt.Sprintf("ci-keep-%02d", i): "ci",       // ci's glob and role, excluded
+		} {
+			untouched[name] = role
+			fmt.Fprintf(&seed, "  - {name: %s, role: %s}\n", name, role)
+		}
 	}
 	seedPath := filepath.Join(c.dir, "seed.yml")
 	if err := os.WriteFile(seedPath, []byte(seed.String()), 0o600); err != nil {
 		return err
 	}
-
-	// 5% of calls answer 5xx, 1% 429, 2% of creates lose their answer,
-	// deletes stay pending for two polls, and latency so kills land
-	// inside rotations.
-	faults := `{
-  "list-api-keys":  {"latency": "20ms", "error_rate": 0.05, "rate_limit_rate": 0.01, "retry_after": 1},
-  "create-api-key": {"latency": "60ms", "error_rate": 0.05, "rate_limit_rate": 0.01, "retry_after": 1, "lose_response_rate": 0.02},
-  "get-api-key":    {"latency": "20ms", "error_rate": 0.05, "rate_limit_rate": 0.01, "retry_after": 1},
-  "delete-api-key": {"latency": "40ms", "error_rate": 0.05, "rate_limit_rate": 0.01, "retry_after": 1, "pending_polls": 2},
-  "get-operation":  {"latency": "10ms", "error_rate": 0.05}
-}`
 	faultsPath := filepath.Join(c.dir, "faults.json")
-	if err := os.WriteFile(faultsPath, []byte(faults), 0o600); err != nil {
+	if err := os.WriteFile(faultsPath, []byte(baseFaults), 0o600); err != nil {
 		return err
 	}
 	infoPath := filepath.Join(c.dir, "exosim.json")
@@ -214,22 +320,18 @@ func (c *campaign) setup(ctx context.Context) error {
 		return err
 	}
 	var info struct {
-		URL, Endpoint     string
-		APIKey, APISecret string
+		URL       string `json:"url"`
+		APIKey    string `json:"api_key"`
+		APISecret string `json:"api_secret"`
 	}
 	if err := waitFor(ctx, 10*time.Second, func() bool {
 		b, err := os.ReadFile(infoPath)
-		return err == nil && json.Unmarshal(b, &struct {
-			URL       *string `json:"url"`
-			Endpoint  *string `json:"endpoint"`
-			APIKey    *string `json:"api_key"`
-			APISecret *string `json:"api_secret"`
-		}{&info.URL, &info.Endpoint, &info.APIKey, &info.APISecret}) == nil && info.URL != ""
+		return err == nil && json.Unmarshal(b, &info) == nil && info.URL != ""
 	}); err != nil {
 		return fmt.Errorf("exosim did not start: %w", err)
 	}
 	c.simURL = info.URL
-	c.admin.Key, c.admin.Secret = info.APIKey, info.APISecret
+	c.admin = cred{info.APIKey, info.APISecret}
 	if err := os.WriteFile(filepath.Join(c.dir, "admin-secret"), []byte(info.APISecret), 0o600); err != nil {
 		return err
 	}
@@ -239,60 +341,74 @@ func (c *campaign) setup(ctx context.Context) error {
 	}
 	for _, k := range keys {
 		c.seeded[k.Key] = true
+		if _, ok := untouched[k.Name]; ok {
+			c.untouched[k.Key] = k.Name
+		}
 	}
+	c.untouched[c.admin.Key] = adminName + " (rotatord's own key, matched by policy backup)"
 	c.listen = freeAddr()
-	return c.writePolicy("3s")
+	return c.writePolicy(variant{}, "3s")
 }
 
-func (c *campaign) writePolicy(maxAge string) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, `exoscale:
-  endpoint: %s/v2
-  api_key: %s
-  api_secret_file: admin-secret
-  timeout: 5s
-  max_retries: 2
-  rate_limit: 200
-state_dir: state
-listen: %s
-policies:
-`, c.simURL, c.admin.Key, c.listen)
-	for _, p := range policies {
-		fmt.Fprintf(&b, `  - name: %s
-    match: {name: "%s*"}
-    schedule: "@every 1s"
-    max_age: %s
-    grace_period: 2s
-    adopt: rotate
-    sinks:
-      - type: file
-        path: "sinks/%s/{{.Name}}.json"
-`, p.name, p.prefix, maxAge, p.name)
+func (c *campaign) setupVault() error {
+	mode := c.cfg.Vault
+	if mode == "off" {
+		return nil
 	}
-	return os.WriteFile(filepath.Join(c.dir, "policy.yml"), []byte(b.String()), 0o600)
-}
-
-// cycle starts rotatord, lets it work a seeded random while, kills it with
-// SIGKILL, and checks the invariants that hold at every moment.
-func (c *campaign) cycle(ctx context.Context, i int) error {
-	up := time.Duration(c.rnd.Int64N(int64(c.cfg.MaxUp-100*time.Millisecond))) + 100*time.Millisecond
-	cmd, err := c.startRotatord()
+	bin, why := vaulttest.Find()
+	if bin == "" {
+		if mode == "on" || vaulttest.Required() {
+			return fmt.Errorf("vault sink wanted but %s", why)
+		}
+		c.logf("vault sink off: %s", why)
+		return nil
+	}
+	srv, err := vaulttest.Start(bin, filepath.Join(c.dir, "logs"))
 	if err != nil {
-		return err
+		return fmt.Errorf("start vault: %w", err)
 	}
-	select {
-	case <-time.After(up):
-	case <-ctx.Done():
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	_ = cmd.Wait()
-	c.sum.Kills++
-	c.sum.Cycles++
-	c.logf("cycle %d: killed after %v", i, up.Round(time.Millisecond))
-	return c.checkNow(false)
+	c.vault = srv
+	c.sum.Vault = true
+	return os.WriteFile(filepath.Join(c.dir, "vault-token"), []byte(vaulttest.RootToken), 0o600)
 }
 
-func (c *campaign) startRotatord(args ...string) (*exec.Cmd, error) {
+func (c *campaign) stopVault() {
+	if c.vault != nil {
+		c.vault.Stop()
+	}
+}
+
+// sinksOf returns every sink a consumer of name may read: the sinks of its
+// policy, the extra sink once a reload added it, and Vault.
+func (c *campaign) sinksOf(name string) []sinkDef {
+	p := c.policyOf(name)
+	out := slices.Clone(p.sinks)
+	if p.name == "apps" {
+		if c.extraAdded.Load() {
+			out = append(out, extraSink)
+		}
+		if c.vault != nil {
+			out = append(out, vaultSink)
+		}
+	}
+	return out
+}
+
+func (c *campaign) policyOf(name string) policyDef {
+	for _, p := range policies {
+		if strings.HasPrefix(name, p.prefix) {
+			return p
+		}
+	}
+	return policies[0]
+}
+
+// managed reports whether name is one of the campaign's managed names.
+func (c *campaign) managed(name string) bool { return slices.Contains(c.names, name) }
+
+// startRotatord starts rotatord with args (run by default) and an
+// optional clock offset.
+func (c *campaign) startRotatord(offset time.Duration, args ...string) (*exec.Cmd, error) {
 	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
@@ -305,6 +421,10 @@ func (c *campaign) startRotatord(args ...string) (*exec.Cmd, error) {
 	cmd := exec.Command(c.bin("rotatord"), args...)
 	cmd.Dir = c.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = os.Environ()
+	if offset != 0 {
+		cmd.Env = append(cmd.Env, "ROTATORD_TEST_CLOCK_OFFSET="+offset.String())
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -313,8 +433,16 @@ func (c *campaign) startRotatord(args ...string) (*exec.Cmd, error) {
 
 type simKey struct {
 	Key, Name, Secret string
-	RoleID            string `json:"role_id"`
-	Alive             bool
+	RoleID            string     `json:"role_id"`
+	Alive             bool       `json:"alive"`
+	Applied           bool       `json:"applied"`
+	Zombie            bool       `json:"zombie"`
+	External          bool       `json:"external"`
+	DeletedBy         string     `json:"deleted_by"`
+	CreatedAt         time.Time  `json:"created_at"`
+	DeletedAt         *time.Time `json:"deleted_at"`
+	AppliedAt         *time.Time `json:"applied_at"`
+	ZombieSince       *time.Time `json:"zombie_since"`
 }
 
 func (c *campaign) keys() ([]simKey, error) {
@@ -323,7 +451,7 @@ func (c *campaign) keys() ([]simKey, error) {
 }
 
 func (c *campaign) getJSON(path string, v any) error {
-	resp, err := http.Get(c.simURL + path)
+	resp, err := c.httpc.Get(c.simURL + path)
 	if err != nil {
 		return err
 	}
@@ -334,195 +462,164 @@ func (c *campaign) getJSON(path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-func (c *campaign) authenticates(key, secret string) bool {
-	body, _ := json.Marshal(map[string]string{"api_key": key, "api_secret": secret})
-	resp, err := http.Post(c.simURL+"/_sim/authenticate", "application/json", bytes.NewReader(body))
+func (c *campaign) simDo(method, path string, body any, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.simURL+path, r)
 	if err != nil {
-		return false
+		return err
+	}
+	resp, err := c.httpc.Do(req)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
-	var r struct{ OK bool }
-	return json.NewDecoder(resp.Body).Decode(&r) == nil && r.OK
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, bytes.TrimSpace(b))
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
 }
 
-// sinkHolds reads the json sink file of a name: the key id and secret.
-func (c *campaign) sinkHolds(name string) (key, sec string, ok bool) {
-	p := policies[0]
-	for _, q := range policies {
-		if strings.HasPrefix(name, q.prefix) {
-			p = q
-		}
+// authenticate asks the simulator whether a credential works now, and why
+// not. It uses the unfaulted control surface: the API's injected 5xx and
+// latency would make a working key look dead.
+func (c *campaign) authenticate(cr cred) (bool, string, error) {
+	var r struct {
+		OK     bool   `json:"ok"`
+		Reason string `json:"reason"`
 	}
-	path := filepath.Join(c.dir, "sinks", p.name, name+".json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", "", false
-	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		c.problem("sink file %s has mode %04o", path, fi.Mode().Perm())
-	}
-	var v struct {
-		APIKey    string `json:"api_key"`
-		APISecret string `json:"api_secret"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		c.problem("sink file %s does not parse: %v", path, err)
-		return "", "", false
-	}
-	return v.APIKey, v.APISecret, true
+	err := c.simDo(http.MethodPost, "/_sim/authenticate", map[string]string{"api_key": cr.Key, "api_secret": cr.Secret}, &r)
+	return r.OK, r.Reason, err
 }
 
-// checkNow checks what must hold whenever rotatord is not running. At the
-// end (final) every name must have exactly one live key, held by its sink.
-func (c *campaign) checkNow(final bool) error {
-	keys, err := c.keys()
-	if err != nil {
-		return err
-	}
-	live := map[string][]simKey{}
+// story describes a name for a problem report: every key the simulator
+// knows of it, what each sink holds now, and rotatord's recent log lines
+// about it.
+func (c *campaign) story(ctx context.Context, name string) string {
+	var b strings.Builder
+	keys, _ := c.keys()
+	fmt.Fprintf(&b, "\n    keys of %s:", name)
 	for _, k := range keys {
-		if k.Alive {
-			live[k.Name] = append(live[k.Name], k)
-		}
-	}
-	// No outage: every sink that holds a credential holds a working one.
-	for _, name := range c.names {
-		key, sec, ok := c.sinkHolds(name)
-		if !ok {
-			if final {
-				c.problem("%s: no credential in its sink at the end", name)
-				c.sum.Outages++
-			}
+		if k.Name != name {
 			continue
 		}
-		c.inSink[key] = true
-		if !c.authenticates(key, sec) {
-			c.sum.Outages++
-			c.problem("%s: the sink's key %s does not authenticate", name, key)
+		fmt.Fprintf(&b, "\n      %s role=%s created=%s", k.Key, c.roleName(k.RoleID), k.CreatedAt.Format("15:04:05.000"))
+		if k.AppliedAt != nil {
+			fmt.Fprintf(&b, " applied=%s", k.AppliedAt.Format("15:04:05.000"))
 		}
-	}
-	// No leak: keys rotatord created that never reached a sink, beyond
-	// the one rotation per name that may be in flight.
-	for _, name := range c.names {
-		stray := 0
-		for _, k := range live[name] {
-			if !c.seeded[k.Key] && !c.inSink[k.Key] {
-				stray++
+		if k.DeletedAt != nil {
+			fmt.Fprintf(&b, " deleted=%s by=%s", k.DeletedAt.Format("15:04:05.000"), k.DeletedBy)
+		}
+		if k.ZombieSince != nil {
+			fmt.Fprintf(&b, " zombie_since=%s", k.ZombieSince.Format("15:04:05.000"))
+		}
+		c.mu.Lock()
+		for flag, set := range map[string]bool{"seeded": c.seeded[k.Key], "external": k.External || c.extCreated[k.Key], "ever-held": c.everHeld[k.Key]} {
+			if set {
+				b.WriteString(" " + flag)
 			}
 		}
-		limit := 1
-		if final {
-			limit = 0
-			if n := len(live[name]); n != 1 {
-				c.sum.Leaks += n - 1
-				c.problem("%s: %d live keys at the end, want 1", name, n)
-			}
-		}
-		if stray > limit {
-			c.sum.Leaks += stray - limit
-			c.problem("%s: %d live keys created by rotatord that no sink ever held", name, stray)
-		}
+		c.mu.Unlock()
 	}
-	// Never more than two live keys per name at any moment the simulator saw.
-	var maxLive map[string]int
-	if err := c.getJSON("/_sim/max-live-per-name", &maxLive); err != nil {
-		return err
-	}
-	for _, name := range c.names {
-		if n := maxLive[name]; n > c.sum.MaxKeysPerName {
-			c.sum.MaxKeysPerName = n
+	b.WriteString("\n    sinks now:")
+	c.fmu.RLock()
+	for _, sd := range c.sinksOf(name) {
+		cr, found, err := c.readSink(ctx, sd, name)
+		state := "empty"
+		switch {
+		case err != nil:
+			state = "unreadable: " + err.Error()
+		case found:
+			state = cr.Key
 		}
-	}
-	// Untouched: keys no policy matches, and rotatord's own key.
-	for _, k := range keys {
-		managed := false
-		for _, p := range policies {
-			managed = managed || strings.HasPrefix(k.Name, p.prefix)
+		if f := c.faulted[sd.id]; f != nil {
+			state += " (directory faulted: " + f.kind + ")"
 		}
-		if !managed && (!k.Alive || !c.seeded[k.Key]) {
-			c.sum.UntouchedOK = false
-			c.problem("unmanaged key %s (%s) was touched", k.Key, k.Name)
-		}
+		fmt.Fprintf(&b, "\n      %s (%s): %s", sd.id, sd.format, state)
 	}
-	if maxLive["manual-00"] > 1 || !c.authenticates(c.admin.Key, c.admin.Secret) {
-		c.sum.UntouchedOK = false
+	c.fmu.RUnlock()
+	b.WriteString("\n    recent rotatord log lines:")
+	for _, l := range c.logLines(name, 14) {
+		b.WriteString("\n      " + l)
 	}
-	return nil
+	return b.String()
 }
 
-// finish switches the faults off, stops rotations from coming due, runs
-// passes until every interrupted rotation is settled and the grace
-// periods are over, then checks everything, secrets included.
-func (c *campaign) finish(ctx context.Context) error {
-	req, _ := http.NewRequest(http.MethodDelete, c.simURL+"/_sim/faults", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if err := c.writePolicy("1h"); err != nil {
-		return err
-	}
-	// A daemon run, to scrape /metrics, then `once` passes past the grace.
-	cmd, err := c.startRotatord()
-	if err != nil {
-		return err
-	}
-	var metrics string
-	waitFor(ctx, 20*time.Second, func() bool {
-		resp, err := http.Get("http://" + c.listen + "/metrics")
-		if err != nil {
-			return false
+func (c *campaign) roleName(id string) string {
+	for n, i := range c.roles {
+		if i == id {
+			return n
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		metrics = string(b)
-		return strings.Contains(metrics, "rotatord_passes_total")
-	})
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		c.problem("rotatord run did not exit cleanly on SIGTERM: %v", err)
 	}
-	for i := 0; i < 4; i++ {
-		once, err := c.startRotatord("once")
-		if err != nil {
-			return err
-		}
-		_ = once.Wait()
-		time.Sleep(2100 * time.Millisecond) // the grace period
-	}
-	if err := c.checkNow(true); err != nil {
-		return err
-	}
+	return id
+}
 
-	keys, err := c.keys()
+// logLines returns the last n lines of rotatord's log that mention s.
+func (c *campaign) logLines(s string, n int) []string {
+	f, err := os.Open(c.logPath)
 	if err != nil {
-		return err
-	}
-	// No secret the simulator ever issued in logs, state or metrics.
-	var blobs []string
-	logs, _ := os.ReadFile(c.logPath)
-	c.sum.Rotations = strings.Count(string(logs), `"msg":"rotation delivered"`)
-	blobs = append(blobs, string(logs), metrics)
-	filepath.Walk(filepath.Join(c.dir, "state"), func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() {
-			b, _ := os.ReadFile(p)
-			blobs = append(blobs, string(b))
-		}
 		return nil
-	})
-	for _, k := range append(keys, simKey{Key: c.admin.Key, Secret: c.admin.Secret}) {
-		for _, b := range blobs {
-			if k.Secret != "" && strings.Contains(b, k.Secret) {
-				c.sum.SecretsInLogs++
-				c.problem("the secret of %s appears in logs, state or metrics", k.Key)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"`+s+`"`) {
+			out = append(out, sc.Text())
+			if len(out) > n {
+				out = out[1:]
 			}
 		}
 	}
-	if metrics == "" {
-		c.problem("could not scrape /metrics")
+	return out
+}
+
+// maxKeysPerName is, over the whole campaign, the most keys of one managed
+// name alive at the same moment: keys made by someone else do not count,
+// and a zombie stops counting once it is one (rotatord tried to delete it).
+func maxKeysPerName(keys []simKey, managed func(string) bool) (int, string) {
+	type ev struct {
+		t time.Time
+		d int
 	}
-	return nil
+	by := map[string][]ev{}
+	for _, k := range keys {
+		if k.External || !managed(k.Name) {
+			continue
+		}
+		by[k.Name] = append(by[k.Name], ev{k.CreatedAt, +1})
+		switch {
+		case k.ZombieSince != nil:
+			by[k.Name] = append(by[k.Name], ev{*k.ZombieSince, -1})
+		case k.DeletedAt != nil:
+			by[k.Name] = append(by[k.Name], ev{*k.DeletedAt, -1})
+		}
+	}
+	best, bestName := 0, ""
+	for name, evs := range by {
+		sort.Slice(evs, func(i, j int) bool {
+			if evs[i].t.Equal(evs[j].t) {
+				return evs[i].d < evs[j].d // an end before a start at one instant
+			}
+			return evs[i].t.Before(evs[j].t)
+		})
+		n := 0
+		for _, e := range evs {
+			n += e.d
+			if n > best {
+				best, bestName = n, name
+			}
+		}
+	}
+	return best, bestName
 }
 
 func (c *campaign) stopSim() {

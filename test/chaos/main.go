@@ -23,11 +23,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Uint64Var(&cfg.Seed, "seed", 42, "seed of every random choice (kill times, fault draws)")
-	fs.IntVar(&cfg.Cycles, "cycles", 200, "start/SIGKILL cycles")
+	fs.IntVar(&cfg.Cycles, "cycles", 200, "start/stop cycles (SIGKILL or SIGTERM)")
 	fs.IntVar(&cfg.Names, "names", 30, "managed key names, over three policies")
 	fs.DurationVar(&cfg.MaxUp, "max-up", 3*time.Second, "longest rotatord runs before it is killed")
 	fs.StringVar(&cfg.BinDir, "bin-dir", "", "directory with prebuilt rotatord and exosim (default: build them)")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "keep the campaign's files here (default: a temp dir, removed)")
+	fs.StringVar(&cfg.Vault, "vault", "auto", "Vault KV v2 sink: auto (when a Vault binary is found; required when ROTATORD_REQUIRE_VAULT=1), on or off")
 	fs.BoolVar(&verbose, "v", false, "print a line per cycle")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -44,6 +45,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, p := range sum.Problems {
 		fmt.Fprintln(stderr, "problem:", p)
+	}
+	if sum.LateInSink+sum.ExcusedDead > 0 {
+		fmt.Fprintf(stderr, "notes: %d sinks seen holding a key whose create was not applied yet, %d holding a key the campaign deleted as someone else (neither counted as an outage)\n",
+			sum.LateInSink, sum.ExcusedDead)
 	}
 	fmt.Fprintln(stdout, sum.Line())
 	if !sum.OK() {

@@ -1,0 +1,495 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// baseFaults are in force the whole campaign: 5% of calls answer 5xx, 1%
+// 429, 2% of creates lose their answer, deletes stay pending for two polls,
+// and latency so that stops land inside rotations.
+const baseFaults = `{
+  "list-api-keys":  {"latency": "20ms", "error_rate": 0.05, "rate_limit_rate": 0.01, "retry_after": 1},
+  "create-api-key": {"latency": "60ms", "error_rate": 0.05, "rate_limit_rate": 0.01, "retry_after": 1, "lose_response_rate": 0.02},
+  "get-api-key":    {"latency": "20ms", "error_rate": 0.05, "rate_limit_rate": 0.01, "retry_after": 1},
+  "delete-api-key": {"latency": "40ms", "error_rate": 0.05, "rate_limit_rate": 0.01, "retry_after": 1, "pending_polls": 2},
+  "get-operation":  {"latency": "10ms", "error_rate": 0.05}
+}`
+
+// variant is what a reload changes in the policy file.
+type variant struct {
+	ciRoleDeploy  bool // ci's match.role_id becomes a role none of its keys has
+	ciExcludeMore bool // ci also excludes ci-0*
+	appsNarrow    bool // apps matches app-1* only
+	backupRemoved bool // the backup policy is gone
+	extraSink     bool // apps has a third (template) sink; never removed again
+}
+
+func (v variant) String() string {
+	var parts []string
+	for name, on := range map[string]bool{"ci-role-deploy": v.ciRoleDeploy, "ci-exclude-0": v.ciExcludeMore,
+		"apps-narrow": v.appsNarrow, "backup-removed": v.backupRemoved, "extra-sink": v.extraSink} {
+		if on {
+			parts = append(parts, name)
+		}
+	}
+	slices.Sort(parts)
+	if len(parts) == 0 {
+		return "base"
+	}
+	return strings.Join(parts, ",")
+}
+
+func (c *campaign) writePolicy(v variant, maxAge string) error {
+	c.variant = v
+	if v.extraSink {
+		c.extraAdded.Store(true)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `exoscale:
+  endpoint: %s/v2
+  api_key: %s
+  api_secret_file: admin-secret
+  timeout: 5s
+  max_retries: 2
+  rate_limit: 200
+state_dir: state
+listen: %s
+policies:
+`, c.simURL, c.admin.Key, c.listen)
+	for _, p := range policies {
+		if p.name == "backup" && v.backupRemoved {
+			continue
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    match:\n", p.name)
+		switch p.name {
+		case "ci":
+			role := c.roles["ci"]
+			if v.ciRoleDeploy {
+				role = c.roles["deploy"]
+			}
+			exclude := `["ci-keep-*"]`
+			if v.ciExcludeMore {
+				exclude = `["ci-keep-*", "ci-0*"]`
+			}
+			fmt.Fprintf(&b, "      name: \"ci-*\"\n      role_id: %s\n      exclude: %s\n", role, exclude)
+		case "apps":
+			glob := "app-*"
+			if v.appsNarrow {
+				glob = "app-1*"
+			}
+			fmt.Fprintf(&b, "      name: %q\n", glob)
+		default:
+			fmt.Fprintf(&b, "      name: %q\n", p.prefix+"*")
+		}
+		fmt.Fprintf(&b, "    schedule: \"@every 1s\"\n    max_age: %s\n    grace_period: 2s\n    adopt: rotate\n    sinks:\n", maxAge)
+		sinks := slices.Clone(p.sinks)
+		if p.name == "apps" && c.extraAdded.Load() {
+			sinks = append(sinks, extraSink)
+		}
+		for _, sd := range sinks {
+			fmt.Fprintf(&b, "      - type: file\n        path: \"sinks/%s/{{.Name}}%s\"\n        format: %s\n", sd.id, sd.ext, sd.format)
+			if sd.format == "template" {
+				fmt.Fprintf(&b, "        template: \"%s\"\n", sinkTemplate)
+			}
+		}
+		if p.name == "apps" && c.vault != nil {
+			fmt.Fprintf(&b, "      - type: vault\n        path: \"chaos/{{.Name}}\"\n        address: %s\n        mount: secret\n"+
+				"        auth:\n          method: token\n          token_file: vault-token\n", c.vault.Addr)
+		}
+	}
+	return os.WriteFile(filepath.Join(c.dir, "policy.yml"), []byte(b.String()), 0o600)
+}
+
+// simFaults draws the simulator faults of one cycle on top of the base.
+func (c *campaign) simFaults() (string, []string) {
+	extra := map[string]string{}
+	var kinds []string
+	if c.rnd.Float64() < 0.4 {
+		extra["create-api-key"] = fmt.Sprintf(`"late_apply": "%dms", "late_apply_rate": 0.3, "lose_response_rate": 0.1`, 1000+c.rnd.IntN(3000))
+		kinds = append(kinds, "late-creates")
+	}
+	if c.rnd.Float64() < 0.35 {
+		d := 500 + c.rnd.IntN(2500)
+		extra["list-api-keys"] = fmt.Sprintf(`"stale_for": "%dms", "stale_rate": 0.3`, d)
+		extra["get-api-key"] = fmt.Sprintf(`"stale_for": "%dms", "stale_rate": 0.5`, d)
+		kinds = append(kinds, "stale-reads")
+	}
+	var del []string
+	if c.rnd.Float64() < 0.3 {
+		del = append(del, `"fail_rate": 0.2, "fail_reason": "busy"`)
+		kinds = append(kinds, "delete-failures")
+	}
+	if c.rnd.Float64() < 0.25 {
+		del = append(del, fmt.Sprintf(`"zombie_rate": 0.1, "zombie_for": "%ds"`, 4+c.rnd.IntN(12)))
+		kinds = append(kinds, "zombies")
+	}
+	if len(del) > 0 {
+		extra["delete-api-key"] = strings.Join(del, ", ")
+	}
+	out := baseFaults
+	for op, fields := range extra {
+		// Append the fields to the operation's object in the base.
+		i := strings.Index(out, `"`+op+`":`)
+		j := i + strings.Index(out[i:], "}")
+		out = out[:j] + ", " + fields + out[j:]
+	}
+	return out, kinds
+}
+
+func (c *campaign) putFaults(body string) error {
+	req, err := http.NewRequest(http.MethodPut, c.simURL+"/_sim/faults", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := c.httpc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("PUT /_sim/faults: %s %s", resp.Status, b)
+	}
+	return nil
+}
+
+// event is an action during a cycle, at an offset from rotatord's start.
+type event struct {
+	at   time.Duration
+	kind string
+	pick uint64 // a seeded draw the action uses to choose its target
+}
+
+var eventKinds = []string{"reload", "reload", "sink-fault", "sink-fault", "external-create", "external-delete", "snapshot"}
+
+// cycle starts rotatord, lets it work a seeded random while with seeded
+// actions, stops it (SIGKILL, or SIGTERM in the middle of a rotation), and
+// checks the invariants.
+func (c *campaign) cycle(ctx context.Context, i int) error {
+	// The schedule of the cycle, drawn before anything runs.
+	up := time.Duration(c.rnd.Int64N(int64(c.cfg.MaxUp-300*time.Millisecond))) + 300*time.Millisecond
+	term := c.rnd.Float64() < 0.25
+	restore := c.snapshot && c.rnd.Float64() < 0.12
+	var offset time.Duration
+	if c.rnd.Float64() < 0.2 {
+		offset = time.Duration(2+c.rnd.IntN(59)) * time.Second
+		if c.rnd.IntN(2) == 0 {
+			offset = -offset
+		}
+	}
+	faults, faultKinds := c.simFaults()
+	var events []event
+	for n := c.rnd.IntN(4); n > 0; n-- {
+		events = append(events, event{at: time.Duration(c.rnd.Int64N(int64(up))), kind: eventKinds[c.rnd.IntN(len(eventKinds))], pick: c.rnd.Uint64()})
+	}
+	slices.SortStableFunc(events, func(a, b event) int { return int(a.at - b.at) })
+	endSinkFault := c.rnd.Float64() < 0.5
+
+	if err := c.putFaults(faults); err != nil {
+		return err
+	}
+	if restore {
+		if err := os.RemoveAll(filepath.Join(c.dir, "state")); err != nil {
+			return err
+		}
+		if err := copyDir(filepath.Join(c.dir, "state-backup"), filepath.Join(c.dir, "state")); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.sum.Restores++
+		c.mu.Unlock()
+	}
+	if offset != 0 {
+		c.mu.Lock()
+		c.sum.ClockOffsets++
+		c.mu.Unlock()
+	}
+	logStart := fileSize(c.logPath)
+	cmd, err := c.startRotatord(offset)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	var did []string
+	for _, ev := range events {
+		if !sleepCtx(ctx, time.Until(began.Add(ev.at))) {
+			break
+		}
+		what, err := c.act(ctx, ev, cmd.Process)
+		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return err
+		}
+		did = append(did, what)
+	}
+	sleepCtx(ctx, time.Until(began.Add(up)))
+	stop := "SIGKILL"
+	if term {
+		// In the middle of a rotation: wait (a little) for rotatord to
+		// log one starting.
+		from := fileSize(c.logPath)
+		_ = waitFor(ctx, 1500*time.Millisecond, func() bool {
+			return logSince(c.logPath, from, `"rotation started"`, `"replacement created"`)
+		})
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			c.problem("cycle %d: rotatord did not exit within 40s of SIGTERM (30s allowed for a rotation in flight)", i)
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		stop = "SIGTERM"
+		c.mu.Lock()
+		c.sum.Terms++
+		c.mu.Unlock()
+	} else {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		c.mu.Lock()
+		c.sum.Kills++
+		c.mu.Unlock()
+	}
+	if endSinkFault {
+		c.fmu.Lock()
+		for id := range c.faulted {
+			if err := c.endSinkFault(id); err != nil {
+				c.fmu.Unlock()
+				return err
+			}
+			did = append(did, "sink-fault-end:"+id)
+		}
+		c.fmu.Unlock()
+	}
+	c.mu.Lock()
+	c.sum.Cycles++
+	c.mu.Unlock()
+	if logSince(c.logPath, logStart, `"reload rejected`) {
+		did = append(did, "(a reload was rejected)")
+	}
+	c.logf("cycle %d: up %v, %s, offset %v, restore %t, sim faults %v, actions %v", i, up.Round(time.Millisecond), stop, offset, restore, faultKinds, did)
+	return c.checkNow(ctx, false)
+}
+
+// act performs one event while rotatord runs.
+func (c *campaign) act(ctx context.Context, ev event, cmd interface{ Signal(os.Signal) error }) (string, error) {
+	pick := rand.New(rand.NewPCG(ev.pick, 1))
+	switch ev.kind {
+	case "reload":
+		v := variant{
+			ciRoleDeploy:  pick.Float64() < 0.25,
+			ciExcludeMore: pick.Float64() < 0.3,
+			appsNarrow:    pick.Float64() < 0.3,
+			backupRemoved: pick.Float64() < 0.25,
+			extraSink:     c.variant.extraSink || pick.Float64() < 0.15,
+		}
+		if err := c.writePolicy(v, "3s"); err != nil {
+			return "", err
+		}
+		_ = cmd.Signal(syscall.SIGHUP)
+		c.mu.Lock()
+		c.sum.Reloads++
+		c.mu.Unlock()
+		return "reload:" + v.String(), nil
+	case "sink-fault":
+		c.fmu.Lock()
+		defer c.fmu.Unlock()
+		if len(c.faulted) > 0 {
+			for id := range c.faulted {
+				if err := c.endSinkFault(id); err != nil {
+					return "", err
+				}
+				return "sink-fault-end:" + id, nil
+			}
+		}
+		var all []sinkDef
+		for _, p := range policies {
+			all = append(all, p.sinks...)
+		}
+		if c.extraAdded.Load() {
+			all = append(all, extraSink)
+		}
+		sd := all[pick.IntN(len(all))]
+		kinds := sinkFaultKinds
+		if os.Geteuid() != 0 {
+			kinds = append(slices.Clone(kinds), "chmod")
+		}
+		kind := kinds[pick.IntN(len(kinds))]
+		if err := c.startSinkFault(sd, kind); err != nil {
+			return "", err
+		}
+		c.mu.Lock()
+		c.sum.SinkFaults++
+		c.mu.Unlock()
+		return "sink-fault:" + sd.id + ":" + kind, nil
+	case "external-create":
+		name := c.names[pick.IntN(len(c.names))]
+		var k simKey
+		if err := c.simDo(http.MethodPost, "/_sim/keys", map[string]string{"name": name, "role": c.policyOf(name).role}, &k); err != nil {
+			return "", err
+		}
+		c.mu.Lock()
+		c.extCreated[k.Key] = true
+		c.sum.External++
+		c.mu.Unlock()
+		return "external-create:" + name + ":" + k.Key, nil
+	case "external-delete":
+		// A key of a managed name no sink holds now: an old key in its
+		// grace period, a replacement in flight, or a key someone else
+		// made. Deleting a key a consumer holds would be our own outage.
+		keys, err := c.keys()
+		if err != nil {
+			return "", err
+		}
+		held := c.heldByAnySink(ctx)
+		var cands []simKey
+		for _, k := range keys {
+			if k.Alive && !k.Zombie && c.managed(k.Name) && !held[k.Key] && k.Key != c.admin.Key {
+				cands = append(cands, k)
+			}
+		}
+		if len(cands) == 0 {
+			return "external-delete:none", nil
+		}
+		k := cands[pick.IntN(len(cands))]
+		c.mu.Lock()
+		c.extDeleted[k.Key] = true // before: the sampler may see it at once
+		c.sum.External++
+		c.mu.Unlock()
+		if err := c.simDo(http.MethodDelete, "/_sim/keys/"+k.Key, nil, nil); err != nil && !strings.Contains(err.Error(), "404") {
+			return "", err
+		}
+		return "external-delete:" + k.Name + ":" + k.Key, nil
+	case "snapshot":
+		dst := filepath.Join(c.dir, "state-backup")
+		if err := os.RemoveAll(dst); err != nil {
+			return "", err
+		}
+		if err := copyDir(filepath.Join(c.dir, "state"), dst); err != nil {
+			return "", err
+		}
+		c.snapshot = true
+		return "state-backup", nil
+	}
+	return "", errors.New("unknown event " + ev.kind)
+}
+
+// heldByAnySink reads every sink of every name now.
+func (c *campaign) heldByAnySink(ctx context.Context) map[string]bool {
+	held := map[string]bool{}
+	c.fmu.RLock()
+	defer c.fmu.RUnlock()
+	for _, name := range c.names {
+		for _, sd := range c.sinksOf(name) {
+			if cr, found, err := c.readSink(ctx, sd, name); err == nil && found {
+				held[cr.Key] = true
+			}
+		}
+	}
+	return held
+}
+
+// settle switches every fault off, puts the base policy back with a long
+// max_age, waits out late creates and stale reads, runs rotatord (scraping
+// /metrics), then `once` passes past the grace period, so that every
+// interrupted rotation is finished or rolled back.
+func (c *campaign) settle(ctx context.Context) error {
+	if err := c.simDo(http.MethodDelete, "/_sim/faults", nil, nil); err != nil {
+		return err
+	}
+	c.fmu.Lock()
+	for id := range c.faulted {
+		if err := c.endSinkFault(id); err != nil {
+			c.fmu.Unlock()
+			return err
+		}
+	}
+	c.fmu.Unlock()
+	if err := c.writePolicy(variant{extraSink: c.extraAdded.Load()}, "1h"); err != nil {
+		return err
+	}
+	sleepCtx(ctx, 5*time.Second) // the longest late apply is 4 s
+	cmd, err := c.startRotatord(0)
+	if err != nil {
+		return err
+	}
+	_ = waitFor(ctx, 20*time.Second, func() bool {
+		resp, err := http.Get("http://" + c.listen + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		c.metrics = string(b)
+		return strings.Contains(c.metrics, "rotatord_passes_total")
+	})
+	sleepCtx(ctx, 3*time.Second)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		c.problem("rotatord run did not exit cleanly on SIGTERM: %v", err)
+	}
+	for range 4 {
+		once, err := c.startRotatord(0, "once")
+		if err != nil {
+			return err
+		}
+		_ = once.Wait()
+		sleepCtx(ctx, 2100*time.Millisecond) // the grace period
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logSince reports whether the log, from offset on, contains any of subs.
+func logSince(path string, offset int64, subs ...string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return false
+	}
+	b, _ := io.ReadAll(f)
+	for _, s := range subs {
+		if strings.Contains(string(b), s) {
+			return true
+		}
+	}
+	return false
+}
