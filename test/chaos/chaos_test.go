@@ -59,3 +59,44 @@ func TestSummaryFlagsEveryBrokenInvariant(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSinkFormats(t *testing.T) {
+	const key, secret = "EXO0123456789abcdef01234567", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I"
+	for format, content := range map[string]string{
+		"json":          `{"api_key": "` + key + `", "api_secret": "` + secret + `", "name": "x"}`,
+		"env":           "EXOSCALE_API_KEY=" + key + "\nEXOSCALE_API_SECRET=" + secret + "\n",
+		"exoscale-toml": "defaultAccount = \"x\"\n\n[[accounts]]\nname = \"x\"\nkey = \"" + key + "\"\nsecret = \"" + secret + "\"\n",
+		"template":      "key=" + key + "\nsecret=" + secret + "\n",
+	} {
+		got, err := parseSink(format, []byte(content))
+		if err != nil || got.Key != key || got.Secret != secret {
+			t.Errorf("%s: got %+v, %v", format, got, err)
+		}
+		if _, err := parseSink(format, []byte("garbage")); err == nil {
+			t.Errorf("%s: garbage parsed", format)
+		} else if strings.Contains(err.Error(), "garbage") {
+			t.Errorf("%s: the error quotes the content: %v", format, err)
+		}
+	}
+}
+
+func TestMaxKeysPerName(t *testing.T) {
+	t0 := time.Now()
+	at := func(s int) *time.Time { t := t0.Add(time.Duration(s) * time.Second); return &t }
+	keys := []simKey{
+		{Key: "a", Name: "n", CreatedAt: t0, DeletedAt: at(10)},
+		{Key: "b", Name: "n", CreatedAt: *at(5), DeletedAt: at(20)},
+		{Key: "c", Name: "n", CreatedAt: *at(10)},                      // starts as a ends: 2, not 3
+		{Key: "z", Name: "n", CreatedAt: *at(12), ZombieSince: at(12)}, // a zombie at once
+		{Key: "e", Name: "n", CreatedAt: *at(15), External: true},      // someone else's
+		{Key: "o", Name: "other", CreatedAt: t0},
+	}
+	n, name := maxKeysPerName(keys, func(s string) bool { return s == "n" })
+	if n != 2 || name != "n" {
+		t.Errorf("max = %d (%s), want 2 (n)", n, name)
+	}
+	keys = append(keys, simKey{Key: "d", Name: "n", CreatedAt: *at(16), DeletedAt: at(17)})
+	if n, _ := maxKeysPerName(keys, func(s string) bool { return s == "n" }); n != 3 {
+		t.Errorf("max = %d, want 3", n)
+	}
+}
