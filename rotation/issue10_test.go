@@ -6,6 +6,7 @@ package rotation
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -386,5 +387,35 @@ func TestAClockJumpAcrossARestartKeepsAMinimumDelay(t *testing.T) {
 	h.engine.DeleteDue(context.Background())
 	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] == old {
 		t.Fatalf("live = %v, want the old key deleted", live)
+	}
+}
+
+// Issue 11: someone who can edit a state record points a delivered
+// rotation's old key ids at an unrelated key. Before: deleteOld deleted it
+// unchecked. Now the API must show the key with the record's name and role
+// and the policy must match it; otherwise it is left alone and counted.
+func TestAnEditedRecordCannotAimADeletionElsewhere(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	old := h.api.add("ci-runner", roleCI)
+	prod := h.api.add("prod-db", roleCI) // another name
+	h.pass(Options{Force: true})
+	other := h.api.add("ci-runner", "ffffffff-ffff-ffff-ffff-ffffffffffff") // another role
+	r := h.record("ci-runner")
+	r.Rotation.OldKeyIDs = []string{old, prod, other}
+	if err := h.store.Put(r); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Add(time.Hour)
+	h.engine.DeleteDue(context.Background())
+	for _, id := range []string{prod, other} {
+		if !slices.Contains(h.api.live(h.api.keys[id].Name), id) {
+			t.Errorf("key %s, not the record's, was deleted", id)
+		}
+	}
+	if slices.Contains(h.api.live("ci-runner"), old) {
+		t.Errorf("the real old key %s was not deleted", old)
+	}
+	if h.rec.refused != 2 {
+		t.Errorf("refused = %d, want 2", h.rec.refused)
 	}
 }

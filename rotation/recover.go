@@ -44,7 +44,7 @@ func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record) error
 		if err := e.store.Put(*rec); err != nil {
 			return e.fail(p, rec, start, err)
 		}
-		log.Info("interrupted rotation rolled back: no key of it is left")
+		log.Info("interrupted rotation rolled back", zap.String("why", "no key of it is left"))
 		return nil
 	}
 
@@ -101,7 +101,7 @@ func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record) error
 		if err := e.store.Put(*rec); err != nil {
 			return e.fail(p, rec, start, err)
 		}
-		log.Info("interrupted rotation rolled back: its new key reached no sink")
+		log.Info("interrupted rotation rolled back", zap.String("why", "its new key reached no sink"))
 		return nil
 	}
 	// Some sink holds, or may hold, the new key and none can give its

@@ -68,7 +68,11 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 		// ErrAmbiguousCreate; a refusal is taken with the same care). The
 		// intent stays on record and the orphan search runs now and on
 		// later passes until the API has settled.
-		log.Warn("create failed: looking for a key created without its secret", zap.Error(err))
+		msg := "create failed: looking for a key created without its secret"
+		if errors.Is(err, apiclient.ErrAmbiguousCreate) {
+			msg = "create outcome unknown: looking for a key created without its secret"
+		}
+		log.Warn(msg, zap.Error(err))
 		cred, serr := e.searchOrphans(ctx, p, rec)
 		if _, waiting := asWait(serr); serr != nil && !waiting {
 			err = fmt.Errorf("%w; cleanup: %v", err, serr)

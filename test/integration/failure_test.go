@@ -213,9 +213,9 @@ func TestSinkWriteFailsAfterCreate(t *testing.T) {
 	e.sim.checkMaxLive(2, "ci-runner")
 }
 
-// TestSinkWriteFailsEverywhere: every sink fails after the key was
-// created, so no consumer can have it: it is deleted at once and the old
-// key stays.
+// TestSinkWriteFailsEverywhere: the sink fails after the key was created,
+// so no consumer can have it: it is deleted at once and the old key stays.
+// (A policy with several template sinks is refused: none can be read back.)
 func TestSinkWriteFailsEverywhere(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -227,7 +227,7 @@ func TestSinkWriteFailsEverywhere(t *testing.T) {
     grace_period: 0s
     adopt: rotate
     sinks:
-` + sink("a") + sink("b"))
+` + sink("a"))
 	old := e.sim.only("ci-runner")
 
 	r := e.rotatord("once")
