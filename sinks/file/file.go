@@ -7,6 +7,12 @@
 // owner, writes, fsyncs, renames it over the target and fsyncs the
 // directory. A reader therefore sees the old file or the new one, never a
 // partial one, and the new one survives a crash once Write returns.
+//
+// On Linux the temp file is created without a name (O_TMPFILE) and only
+// named (linkat) once complete, just before the rename: a crash leaves a
+// temp file holding the secret only in that short window, and the next
+// write of the target removes it. Elsewhere, or where the file system lacks
+// O_TMPFILE, the temp file is named from the start.
 package file
 
 import (
@@ -202,7 +208,10 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err := s.checkTarget(path); err != nil {
 		return fmt.Errorf("probe %s: %w", path, err)
 	}
-	f, err := s.createTemp(path)
+	if err := s.step("create"); err != nil {
+		return fmt.Errorf("probe %s: %w", path, err)
+	}
+	f, err := createNamed(path)
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", path, err)
 	}
@@ -247,18 +256,6 @@ func (s *Sink) checkTarget(path string) error {
 	}
 	return nil
 }
-
-// createTemp creates the temp file in the target's directory. os.CreateTemp
-// creates it 0600, so the secret is never readable by others, even before
-// the chmod.
-func (s *Sink) createTemp(path string) (*os.File, error) {
-	if err := s.step("create"); err != nil {
-		return nil, err
-	}
-	return os.CreateTemp(filepath.Dir(path), tempPrefix(path)+"*")
-}
-
-func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
 
 // prepare gives the temp file its final mode and owner.
 func (s *Sink) prepare(f *os.File) error {
@@ -308,19 +305,43 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	return nil
 }
 
-// replace atomically replaces path with content. Before the rename, any
-// failure removes the temp file and leaves the target as it was.
-func (s *Sink) replace(path string, content []byte) (err error) {
-	f, err := s.createTemp(path)
+// replace atomically replaces path with content, through an unnamed temp
+// file where the system allows, else through a named one.
+func (s *Sink) replace(path string, content []byte) error {
+	err := s.replaceVia(path, content, true)
+	if errors.Is(err, errNeedNamed) {
+		err = s.replaceVia(path, content, false)
+	}
+	return err
+}
+
+// replaceVia writes content to a temp file, unnamed (O_TMPFILE) until it is
+// complete when unnamed is set, and renames it over path. Before the
+// rename, any failure removes the temp file and leaves the target as it was.
+func (s *Sink) replaceVia(path string, content []byte, unnamed bool) (err error) {
+	if err := s.step("create"); err != nil {
+		return err
+	}
+	var f *os.File
+	if unnamed {
+		f, err = openUnnamed(path)
+	} else {
+		f, err = createNamed(path)
+	}
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
+	tmp := "" // the temp file's name, once it has one
+	if !unnamed {
+		tmp = f.Name()
+	}
 	renamed := false
 	defer func() {
 		if !renamed {
 			f.Close() // already closed on some paths; that error is moot
-			os.Remove(tmp)
+			if tmp != "" {
+				removeTemp(path, tmp)
+			}
 		}
 	}()
 	if err := s.prepare(f); err != nil {
@@ -337,6 +358,15 @@ func (s *Sink) replace(path string, content []byte) (err error) {
 	}
 	if err := f.Sync(); err != nil {
 		return err
+	}
+	if unnamed {
+		// Complete, with its mode and owner: only now does it get a name.
+		if err := s.step("link"); err != nil {
+			return err
+		}
+		if tmp, err = linkUnnamed(f, path); err != nil {
+			return err
+		}
 	}
 	if err := s.step("close"); err != nil {
 		return err
@@ -372,23 +402,6 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
-}
-
-// removeStaleTemps deletes temp files a crashed write left next to path: they
-// hold a secret. It runs under the path's lock, so no temp file of this
-// process is in use; failures are ignored, the next write tries again.
-func (s *Sink) removeStaleTemps(path string) {
-	dir := filepath.Dir(path)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	prefix := tempPrefix(path)
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
 }
 
 // Verify implements sinks.Sink. The content is compared in constant time

@@ -1,0 +1,132 @@
+package file
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// A temp file of target <dir>/<base> is <dir>/.<base>.tmp-<suffix>, the
+// suffix lowercase hex digits: 16 random ones from this version, decimal
+// ones from os.CreateTemp in earlier versions. As the suffix has no "." nor
+// "-", a temp file name belongs to exactly one target (see tempTarget).
+const tempSep = ".tmp-"
+
+// errNeedNamed makes a write fall back to a named temp file: the file
+// system or kernel lacks O_TMPFILE, or the unnamed file cannot be linked.
+var errNeedNamed = errors.New("unnamed temp file not available")
+
+// tempName returns a new temp file name for path.
+func tempName(path string) string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (it crashes the process instead)
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+tempSep+hex.EncodeToString(b[:]))
+}
+
+// tempTarget returns the base name of the target a temp file name belongs
+// to, exactly: name "x" does not match the temp files of name
+// "x.json.tmp-1", although their names start with x's temp prefix.
+func tempTarget(name string) (base string, ok bool) {
+	i := strings.LastIndex(name, tempSep)
+	if i < 2 || name[0] != '.' {
+		return "", false
+	}
+	suffix := name[i+len(tempSep):]
+	if suffix == "" || strings.Trim(suffix, "0123456789abcdef") != "" {
+		return "", false
+	}
+	return name[1:i], true
+}
+
+// createNamed creates a new named temp file for path. O_EXCL refuses an
+// existing name and a symlink; mode 0600 keeps the secret from others
+// even before the chmod.
+func createNamed(path string) (*os.File, error) {
+	for range 10 {
+		f, err := os.OpenFile(tempName(path), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, errors.New("cannot find an unused temp file name")
+}
+
+// staleTemps holds the temp files a crashed process may have left next to
+// the targets: each directory is listed once per process, at its first
+// write there (listing it at every write costs O(N²) for N targets in one
+// directory), and each temp file is removed at the next write of its own
+// target only (another target's temp file may belong to a live writer).
+//
+// While a directory is listed, no write of this process is under way in
+// it (every write takes its stale temp files first), so what the listing
+// finds is another process's. A temp file made by another process later is
+// left for the next process that starts.
+type staleTemps struct {
+	mu   sync.Mutex
+	dirs map[string]map[string][]string // directory, target base name: temp file names
+}
+
+// stale is per process, not per sink: a reload builds new sinks.
+var stale staleTemps
+
+// take returns the stale temp files of path and forgets them. A directory
+// that cannot be listed is listed again at the next write.
+func (st *staleTemps) take(path string) []string {
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	byTarget, ok := st.dirs[dir]
+	if !ok {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil
+		}
+		byTarget = map[string][]string{}
+		for _, e := range entries {
+			if t, ok := tempTarget(e.Name()); ok && e.Type().IsRegular() {
+				byTarget[t] = append(byTarget[t], filepath.Join(dir, e.Name()))
+			}
+		}
+		if st.dirs == nil {
+			st.dirs = map[string]map[string][]string{}
+		}
+		st.dirs[dir] = byTarget
+	}
+	names := byTarget[base]
+	delete(byTarget, base)
+	return names
+}
+
+// keep records a temp file of path this process failed to remove, so that
+// the next write of path tries again. A directory not listed yet will
+// find it when it is.
+func (st *staleTemps) keep(path, tmp string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if byTarget, ok := st.dirs[filepath.Dir(path)]; ok {
+		base := filepath.Base(path)
+		byTarget[base] = append(byTarget[base], tmp)
+	}
+}
+
+// removeStaleTemps deletes the temp files a crashed write left next to
+// path: they hold a secret. It runs under the path's lock. A file that
+// cannot be removed is tried again at the next write.
+func (s *Sink) removeStaleTemps(path string) {
+	for _, tmp := range stale.take(path) {
+		removeTemp(path, tmp)
+	}
+}
+
+// removeTemp removes a temp file of path, or keeps it for the next write
+// of path to try again.
+func removeTemp(path, tmp string) {
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		stale.keep(path, tmp)
+	}
+}
