@@ -281,6 +281,19 @@ func newClient(addr, namespace string, t TLSOptions) (*api.Client, *http.Transpo
 		MaxRetries:   2,
 		MinRetryWait: 250 * time.Millisecond,
 		MaxRetryWait: time.Second,
+		// Read-after-write consistency. A performance standby of Vault
+		// Enterprise answers reads from its own copy, which may lag the
+		// active node: the read back of a write that landed could find
+		// the old version or nothing. With this set, the client keeps the
+		// X-Vault-Index state every answer carries and sends it with every
+		// request (the login clone shares it), so a node that has not
+		// caught up with our last write waits, or answers 412, which the
+		// client retries. Vault's community edition sends no such state:
+		// then no header is sent either. This shared, locked state is used
+		// rather than per-request api.RecordState/RequireState callbacks:
+		// WithRequestCallbacks copies the client unlocked, which races
+		// with the token renewal's SetToken.
+		ReadYourWrites: true,
 	}
 	if err := cfg.ConfigureTLS(&api.TLSConfig{
 		CACert:        t.CACert,
