@@ -31,6 +31,14 @@ const (
 // holds says whether sink s holds key id for rec's name. When the sink
 // holds the key and can give its secret back, the credential comes too.
 func (e *Engine) holds(ctx context.Context, s sinks.Sink, rec *state.Record, id string) (holding, *sinks.Credential) {
+	if rot := rec.Rotation; rot != nil && rot.Sinks != nil && !slices.Contains(rot.KnownKeyIDs, id) {
+		if _, ok := rot.Sinks[sinkID(s, rec.Name)]; !ok {
+			// The rotation records every sink before it writes one: a
+			// sink it never recorded cannot hold a key made after its
+			// intent.
+			return notHeld, nil
+		}
+	}
 	h, err := s.Read(ctx, rec.Name)
 	switch {
 	case errors.Is(err, sinks.ErrNotHeld):
@@ -121,8 +129,8 @@ func deliveryOrder(ss []sinks.Sink) []int {
 	return append(first, last...)
 }
 
-// fingerprints returns the fingerprint of every sink that can give one,
-// of what it holds now (for the intent) or of c (for the created phase).
+// fingerprintsBefore returns a mark for every sink, with the fingerprint of
+// what it holds now for those that can give one.
 func fingerprintsBefore(ctx context.Context, ss []sinks.Sink, name string) map[string]state.SinkMark {
 	marks := map[string]state.SinkMark{}
 	for _, s := range ss {
@@ -134,7 +142,31 @@ func fingerprintsBefore(ctx context.Context, ss []sinks.Sink, name string) map[s
 			marks[sinkID(s, name)] = state.SinkMark{Before: cur}
 		}
 	}
+	for _, s := range ss {
+		if _, ok := marks[sinkID(s, name)]; !ok {
+			marks[sinkID(s, name)] = state.SinkMark{}
+		}
+	}
 	return marks
+}
+
+// recordSinks adds to the rotation every sink it does not know yet (a
+// reload added it), so that holds can trust that a sink the rotation does
+// not list was never written with its key. It reports whether it added any.
+func recordSinks(rot *state.Rotation, ss []sinks.Sink, name string) bool {
+	added := false
+	for _, s := range ss {
+		sid := sinkID(s, name)
+		if _, ok := rot.Sinks[sid]; ok {
+			continue
+		}
+		if rot.Sinks == nil {
+			rot.Sinks = map[string]state.SinkMark{}
+		}
+		rot.Sinks[sid] = state.SinkMark{}
+		added = true
+	}
+	return added
 }
 
 func markNew(rot *state.Rotation, ss []sinks.Sink, c sinks.Credential) {

@@ -117,6 +117,15 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential, start time.Time, fresh bool) error {
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", cred.KeyID))
 
+	// A sink added by a reload since the intent is recorded before it is
+	// written: the evidence of what sinks hold relies on it.
+	if recordSinks(rec.Rotation, p.Sinks, rec.Name) {
+		markNew(rec.Rotation, p.Sinks, cred)
+		if err := e.store.Put(*rec); err != nil {
+			return e.fail(p, rec, start, err)
+		}
+	}
+
 	// Step 4: every sink, written and read back.
 	for n, i := range deliveryOrder(p.Sinks) {
 		s := p.Sinks[i]
