@@ -586,6 +586,17 @@ func (c *campaign) logLines(s string, n int) []string {
 // name alive at the same moment: keys made by someone else do not count,
 // and a zombie stops counting once it is one (rotatord tried to delete it).
 func maxKeysPerName(keys []simKey, managed func(string) bool) (int, string) {
+	best, bestName := 0, ""
+	for name, n := range keysPerName(keys, managed) {
+		if n > best || (n == best && name < bestName) {
+			best, bestName = n, name
+		}
+	}
+	return best, bestName
+}
+
+// keysPerName is, per managed name, the most live keys at one moment.
+func keysPerName(keys []simKey, managed func(string) bool) map[string]int {
 	type ev struct {
 		t time.Time
 		d int
@@ -603,7 +614,7 @@ func maxKeysPerName(keys []simKey, managed func(string) bool) (int, string) {
 			by[k.Name] = append(by[k.Name], ev{*k.DeletedAt, -1})
 		}
 	}
-	best, bestName := 0, ""
+	out := map[string]int{}
 	for name, evs := range by {
 		sort.Slice(evs, func(i, j int) bool {
 			if evs[i].t.Equal(evs[j].t) {
@@ -614,12 +625,10 @@ func maxKeysPerName(keys []simKey, managed func(string) bool) (int, string) {
 		n := 0
 		for _, e := range evs {
 			n += e.d
-			if n > best {
-				best, bestName = n, name
-			}
+			out[name] = max(out[name], n)
 		}
 	}
-	return best, bestName
+	return out
 }
 
 func (c *campaign) stopSim() {

@@ -148,16 +148,17 @@ func (c *campaign) checkNow(ctx context.Context, final bool) error {
 	ext := func(k simKey) bool { return k.External || c.extCreated[k.Key] }
 	c.mu.Unlock()
 
-	// Never more than two live keys of a name.
-	if n, name := maxKeysPerName(keys, c.managed); n > 0 {
+	// Never more than two live keys of a name: each name reported once.
+	for name, n := range keysPerName(keys, c.managed) {
 		c.mu.Lock()
-		worse := n > c.sum.MaxKeysPerName
-		if worse {
-			c.sum.MaxKeysPerName = n
+		c.sum.MaxKeysPerName = max(c.sum.MaxKeysPerName, n)
+		report := n > 2 && !c.outageSeen["max "+name]
+		if report {
+			c.outageSeen["max "+name] = true
 		}
 		c.mu.Unlock()
-		if worse && n > 2 {
-			c.problem("%s had %d live keys at one moment (want at most 2)%s", name, n, c.story(ctx, name))
+		if report {
+			c.problem("TOO MANY KEYS %s had %d live keys at one moment (want at most 2)%s", name, n, c.story(ctx, name))
 		}
 	}
 
