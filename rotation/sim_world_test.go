@@ -191,8 +191,12 @@ type simWorld struct {
 	history []string
 	issued  []string
 
-	records map[string]state.Record // policy \x00 name -> the record as read back from disk
-	backup  map[string]state.Record // the records just after the scenario's first Put
+	// The journal: disk holds each record as written (JSON), records is
+	// the process's view of it, read back from disk at every restart,
+	// like state.Store.
+	disk    map[string][]byte // policy \x00 name -> the record's JSON
+	records map[string]state.Record
+	backup  map[string][]byte // disk just after the scenario's first Put
 
 	sinks []*simSinkState
 
@@ -230,7 +234,7 @@ func newSimWorld(sc simSchedule) *simWorld {
 	w := &simWorld{
 		sc: sc, now: simStart, crashAt: sc.crash,
 		keys: map[string]*simKey{}, ghosts: map[string]*simGhost{}, gone: map[string]string{},
-		records: map[string]state.Record{}, protected: map[string]string{}, initial: map[string]string{},
+		records: map[string]state.Record{}, disk: map[string][]byte{}, protected: map[string]string{}, initial: map[string]string{},
 		seen: map[string]bool{},
 	}
 	enc := zap.NewProductionEncoderConfig()
@@ -702,14 +706,8 @@ func (j *simJournal) Put(r state.Record) error {
 	}
 	label := "Put " + simRecordLabel(r)
 	w.point("before " + label)
-	// What a restarted engine reads is what the disk holds: the record
-	// marshalled and read back, never the engine's own copy.
 	b, err := json.Marshal(r)
 	if err != nil {
-		return err
-	}
-	var disk state.Record
-	if err := json.Unmarshal(b, &disk); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -720,10 +718,12 @@ func (j *simJournal) Put(r state.Record) error {
 		err = errors.New("sim journal: write: no space left on device")
 	} else {
 		w.secretsInLocked("SECRET-IN-JOURNAL", "journal record of "+r.Name, b)
-		w.records[simRecKey(r.Policy, r.Name)] = disk
+		k := simRecKey(r.Policy, r.Name)
+		w.disk[k] = b
+		w.records[k] = r.Clone()
 		w.effects++
 		if w.phase == simScenario && w.backup == nil {
-			w.backup = maps.Clone(w.records)
+			w.backup = maps.Clone(w.disk)
 		}
 	}
 	w.mu.Unlock()
@@ -738,6 +738,7 @@ func (j *simJournal) Delete(policy, name string) error {
 	w.point("before " + label)
 	w.mu.Lock()
 	delete(w.records, simRecKey(policy, name))
+	delete(w.disk, simRecKey(policy, name))
 	w.effects++
 	w.mu.Unlock()
 	w.point("after " + label)
@@ -912,6 +913,15 @@ func (w *simWorld) newEngine() *rotation.Engine {
 	if ep == 2 {
 		w.restartFaultsLocked()
 	}
+	// The new process knows only what the disk holds.
+	w.records = make(map[string]state.Record, len(w.disk))
+	for k, b := range w.disk {
+		var r state.Record
+		if err := json.Unmarshal(b, &r); err != nil {
+			panic(err) // written by simJournal.Put from a Record
+		}
+		w.records[k] = r
+	}
 	w.mu.Unlock()
 	cfg := rotation.Config{
 		API: &simAPI{w: w, epoch: ep}, Store: &simJournal{w: w, epoch: ep}, Logger: w.log,
@@ -931,9 +941,9 @@ func (w *simWorld) newEngine() *rotation.Engine {
 func (w *simWorld) restartFaultsLocked() {
 	switch {
 	case w.knobs.journalLost:
-		w.records = map[string]state.Record{}
+		w.disk = map[string][]byte{}
 	case w.knobs.journalRestored && w.backup != nil:
-		w.records = maps.Clone(w.backup)
+		w.disk = maps.Clone(w.backup)
 	}
 	if w.knobs.sinkAdded {
 		s := w.sinks[len(w.sinks)-1]
