@@ -251,7 +251,19 @@ func (c *campaign) checkSettled(ctx context.Context, byName map[string][]simKey,
 			case err != nil:
 				sinkProblems = append(sinkProblems, sd.id+" unreadable: "+err.Error())
 			case !found:
-				sinkProblems = append(sinkProblems, sd.id+" holds nothing")
+				// A sink a reload added is filled at the name's next
+				// rotation, not at once; a sink that had content and
+				// lost it is an outage the sampler already counted.
+				where := sd.path(c.dir, name)
+				if sd.format == "vault" {
+					where = "vault:secret/chaos/" + name
+				}
+				c.mu.Lock()
+				seen := c.sinkSeen[where]
+				c.mu.Unlock()
+				if seen || !sd.extra {
+					sinkProblems = append(sinkProblems, sd.id+" holds nothing")
+				}
 			default:
 				held[cr.Key] = append(held[cr.Key], sd.id)
 				if ok, why, _ := c.authenticate(cr); !ok {
