@@ -90,7 +90,7 @@ func Decide(in Input) Decision {
 		return Decision{Action: ActionNone, Reason: ReasonBackoff, Due: r.LastFailure.Add(Backoff(r.Failures))}
 	}
 	d := decideAge(in)
-	if d.Action == ActionRotate && len(in.Live) >= 2 {
+	if d.Action == ActionRotate && sameRole(in.Live, r.RoleID) >= 2 {
 		// Never a third key: with two live and no rotation in flight,
 		// nothing says which one consumers use.
 		return Decision{Action: ActionNone, Reason: ReasonTwoKeys}
@@ -197,4 +197,16 @@ func Reconcile(now time.Time, rec state.Record, known bool, policy, name string,
 		changed = true
 	}
 	return rec, changed
+}
+
+// sameRole counts the keys of a role (all of them when role is unknown):
+// keys of another role under the same name are other credentials.
+func sameRole(keys []apiclient.Key, role string) int {
+	n := 0
+	for _, k := range keys {
+		if role == "" || k.RoleID == "" || k.RoleID == role {
+			n++
+		}
+	}
+	return n
 }

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
 
@@ -174,6 +175,9 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			return &waitErr{reason: ReasonConfirming, due: due}
 		}
 	}
+	if err := e.catchUp(ctx, p, rec); err != nil {
+		return failDelete(fmt.Errorf("deliver the new key to a sink added since: %w", err))
+	}
 	role := rot.RoleID
 	if role == "" {
 		role = rec.RoleID
@@ -241,4 +245,63 @@ func without(ids []string, id string) []string {
 		}
 	}
 	return out
+}
+
+// catchUp delivers the rotation's new key to every sink rotatord has not
+// recorded delivering it to (a sink a reload added during the grace
+// period), with the secret a sink that has it gives back. Such a sink
+// holds, or may hold, an old key: left as it is, it would block that key's
+// deletion for good. With no sink to copy from, it does nothing, and the
+// deletion check decides.
+func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error {
+	rot := rec.Rotation
+	var missing []int
+	for i, s := range p.Sinks {
+		if !rot.Sinks[sinkID(s, rec.Name)].Delivered {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var cred *sinks.Credential
+	for _, i := range deliveryOrder(p.Sinks) {
+		if h, c := e.holds(ctx, p.Sinks[i], rec, rot.NewKeyID); h == isHeld && c != nil {
+			cred = c
+			break
+		}
+	}
+	if cred == nil {
+		return nil
+	}
+	cred.CreatedAt = rot.NewCreatedAt
+	recordSinks(rot, p.Sinks, rec.Name)
+	markNew(rot, p.Sinks, *cred)
+	if err := e.store.Put(*rec); err != nil {
+		return err
+	}
+	if rec.Delivered == nil {
+		rec.Delivered = map[string]state.Delivery{}
+	}
+	for _, i := range missing {
+		s := p.Sinks[i]
+		label := sinkLabel(i, s)
+		err := s.Write(ctx, *cred)
+		if err == nil {
+			err = s.Verify(ctx, *cred)
+		}
+		e.sinkWrite(p, label, err == nil)
+		if err != nil {
+			return fmt.Errorf("sink %s: %w", label, err)
+		}
+		sid := sinkID(s, rec.Name)
+		m := rot.Sinks[sid]
+		m.Delivered = true
+		rot.Sinks[sid] = m
+		rec.Delivered[sid] = state.Delivery{KeyID: rot.NewKeyID, Fingerprint: m.New}
+		e.log.Info("delivered the current key to a sink added since the rotation",
+			zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("sink", label),
+			zap.String("target", s.Target(rec.Name)), zap.String("key_id", rot.NewKeyID))
+	}
+	return e.store.Put(*rec)
 }

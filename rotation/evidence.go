@@ -83,7 +83,7 @@ func (e *Engine) holdsByFingerprint(ctx context.Context, s sinks.Sink, rec *stat
 		if m.New != "" && m.New == cur && rot.NewKeyID != "" {
 			return is(rot.NewKeyID)
 		}
-		if m.Before != "" && m.Before == cur && !slices.Contains(rot.KnownKeyIDs, id) && id != rot.NewKeyID {
+		if m.Before != "" && m.Before == cur && !slices.Contains(rot.KnownKeyIDs, id) {
 			// Content older than the intent cannot hold a key made after it.
 			return notHeld
 		}
@@ -130,15 +130,22 @@ func deliveryOrder(ss []sinks.Sink) []int {
 }
 
 // fingerprintsBefore returns a mark for every sink, with the fingerprint of
-// what it holds now for those that can give one.
-func fingerprintsBefore(ctx context.Context, ss []sinks.Sink, name string) map[string]state.SinkMark {
+// what it holds now for those that can give one. A sink that can give one
+// but fails to is an error: without it, a crash after the create could
+// never prove that sink does not hold the new key.
+func fingerprintsBefore(ctx context.Context, ss []sinks.Sink, name string) (map[string]state.SinkMark, error) {
 	marks := map[string]state.SinkMark{}
-	for _, s := range ss {
+	for i, s := range ss {
 		fp, ok := s.(sinks.Fingerprinter)
 		if !ok {
 			continue
 		}
-		if cur, err := fp.CurrentFingerprint(ctx, name); err == nil && cur != "" {
+		cur, err := fp.CurrentFingerprint(ctx, name)
+		switch {
+		case errors.Is(err, sinks.ErrNotHeld):
+		case err != nil:
+			return nil, fmt.Errorf("sink %s: fingerprint of what it holds: %w", sinkLabel(i, s), err)
+		default:
 			marks[sinkID(s, name)] = state.SinkMark{Before: cur}
 		}
 	}
@@ -147,7 +154,7 @@ func fingerprintsBefore(ctx context.Context, ss []sinks.Sink, name string) map[s
 			marks[sinkID(s, name)] = state.SinkMark{}
 		}
 	}
-	return marks
+	return marks, nil
 }
 
 // recordSinks adds to the rotation every sink it does not know yet (a

@@ -24,6 +24,11 @@ import (
 // created whose secret reached no sink. It returns a *waitErr while the
 // search has not settled, and a credential when a sink already holds such
 // a key with its secret (the rotation went further than the journal says).
+//
+// When the only key of the name left is one the intent does not know and a
+// sink may hold it, the journal is older than what happened (restored from
+// a backup): that key is the current one. It is adopted, and the intent
+// cleared: deleting it would leave the name with no key at all.
 func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record) (*sinks.Credential, error) {
 	api := e.client()
 	rot := rec.Rotation
@@ -39,6 +44,15 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	own := e.own()
 	found, deleted := 0, 0
 	var blocked []error
+	var blockedIDs []string
+	knownLive := false
+	for _, k := range keys {
+		if k.Name == rec.Name && k.RoleID == role && slices.Contains(rot.KnownKeyIDs, k.ID) {
+			if _, gone := rec.Deleted[k.ID]; !gone {
+				knownLive = true
+			}
+		}
+	}
 	for _, k := range keys {
 		if k.Name != rec.Name || k.RoleID != role || k.ID == own || k.ID == rec.CurrentKeyID ||
 			slices.Contains(rot.KnownKeyIDs, k.ID) || slices.Contains(rot.OldKeyIDs, k.ID) {
@@ -62,6 +76,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 		}
 		if err := e.blocksDeletion(ctx, p, rec, k.ID); err != nil {
 			blocked = append(blocked, err)
+			blockedIDs = append(blockedIDs, k.ID)
 			continue
 		}
 		if err := api.DeleteKey(ctx, k.ID); err != nil {
@@ -74,6 +89,14 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 			zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", k.ID))
 	}
 	if len(blocked) > 0 {
+		if !knownLive && deleted == 0 && len(blockedIDs) == 1 {
+			e.log.Warn("the intent's keys are all gone and the one key left may be held by a sink: the journal is older than what happened; adopting that key",
+				zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", blockedIDs[0]))
+			rec.CurrentKeyID = blockedIDs[0]
+			rec.CurrentSince = listedAt
+			rec.Rotation = nil
+			return nil, nil
+		}
 		return nil, fmt.Errorf("unknown key of the name not deleted: %w", blocked[0])
 	}
 	// One create makes one key: once it is found and deleted, the search

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
 
@@ -196,10 +197,13 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	for _, k := range live {
 		o.KeyIDs = append(o.KeyIDs, k.ID)
 	}
-	if !known && len(live) > 1 {
-		// No record of this name but several keys: the state was lost, or
-		// someone made keys by hand. Trust the sinks, or no one.
-		e.adoptFromSinks(ctx, p, &rec, live, now)
+	if sameRole(live, rec.RoleID) > 1 && rec.Rotation == nil && !opts.DryRun {
+		// Several keys and no rotation in flight: the state was lost or
+		// restored from an older copy, or someone made a key by hand.
+		// Trust the sinks, or no one.
+		if e.adoptFromSinks(ctx, p, &rec, live, now) {
+			changed = true
+		}
 	}
 
 	d := Decide(Input{
@@ -276,40 +280,84 @@ func listedByID(keys []apiclient.Key) map[string]apiclient.Key {
 	return m
 }
 
-// adoptFromSinks handles several live keys of a name rotatord has no record
-// of. If every sink holds the same live key, that key is current and the
-// others are old keys whose grace period starts now. Otherwise nothing is
-// known, and no key is scheduled for deletion.
-func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time) {
-	held := ""
-	for _, s := range p.Sinks {
-		h, err := s.Read(ctx, rec.Name)
-		if err != nil || h.KeyID == "" || (held != "" && h.KeyID != held) {
-			return
-		}
-		held = h.KeyID
-	}
-	var old []string
-	found := false
+// adoptFromSinks handles several live keys of a name with no rotation in
+// flight: the state was lost or is older than what happened, or someone
+// made a key by hand. The first sink, in
+// delivery order, that gives back a live key with its secret names the key
+// to keep (rotatord writes the sinks it can read back first, so that one
+// holds the latest delivery). That key is written to every sink that does
+// not say it holds it, then adopted; the other keys are old keys whose
+// grace period starts now. With no such sink nothing is known, and no key
+// is scheduled for deletion.
+func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time) bool {
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
+	liveIDs := map[string]bool{}
 	for _, k := range live {
-		if k.ID == held {
-			found = true
-		} else {
-			old = append(old, k.ID)
+		liveIDs[k.ID] = true
+	}
+	var cred *sinks.Credential
+	for _, i := range deliveryOrder(p.Sinks) {
+		h, err := p.Sinks[i].Read(ctx, rec.Name)
+		if err == nil && liveIDs[h.KeyID] && !h.Secret.IsZero() {
+			cred = &sinks.Credential{Name: rec.Name, KeyID: h.KeyID, RoleID: rec.RoleID, Secret: h.Secret, CreatedAt: now.UTC()}
+			break
 		}
 	}
-	if !found {
-		return
+	if cred == nil {
+		return false
 	}
-	rec.CurrentKeyID = held
-	rec.CurrentSince = now
-	if p.AdoptRotate {
-		rec.CurrentSince = time.Time{}
+	for _, k := range live {
+		if k.ID == cred.KeyID && k.RoleID != "" {
+			cred.RoleID = k.RoleID
+		}
 	}
-	rec.Rotation = &state.Rotation{
-		Phase: state.PhaseDelivered, StartedAt: now, OldKeyIDs: old, NewKeyID: held, RoleID: rec.RoleID,
-		DeliveredAt: now, DeleteAfter: now.Add(p.GracePeriod),
+	rot := &state.Rotation{
+		Phase: state.PhaseDelivered, StartedAt: now, NewKeyID: cred.KeyID, NewCreatedAt: now.UTC(), RoleID: cred.RoleID,
+		DeliveredAt: now, DeleteAfter: now.Add(p.GracePeriod), Sinks: map[string]state.SinkMark{},
 	}
-	e.log.Warn("adopted key held by every sink; other keys of the name will be deleted after the grace period",
-		zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", held), zap.Strings("old_key_ids", old))
+	for _, k := range live {
+		rot.KnownKeyIDs = append(rot.KnownKeyIDs, k.ID)
+		if k.ID != cred.KeyID && (k.RoleID == cred.RoleID || k.RoleID == "") {
+			rot.OldKeyIDs = append(rot.OldKeyIDs, k.ID)
+		}
+	}
+	if len(rot.OldKeyIDs) == 0 {
+		return false // the other keys are other credentials, of another role
+	}
+	markNew(rot, p.Sinks, *cred)
+	delivered := map[string]state.Delivery{}
+	for _, i := range deliveryOrder(p.Sinks) {
+		s := p.Sinks[i]
+		sid := sinkID(s, rec.Name)
+		if h, err := s.Read(ctx, rec.Name); err != nil || h.KeyID != cred.KeyID {
+			// Another key, none, or a sink that cannot say: give it the
+			// adopted key, so that it cannot hold one about to go.
+			err := s.Write(ctx, *cred)
+			if err == nil {
+				err = s.Verify(ctx, *cred)
+			}
+			e.sinkWrite(p, sinkLabel(i, s), err == nil)
+			if err != nil {
+				log.Warn("cannot adopt: a sink does not take the key the others hold", zap.String("sink", sinkLabel(i, s)), zap.Error(err))
+				return false
+			}
+		}
+		m := rot.Sinks[sid]
+		m.Delivered = true
+		rot.Sinks[sid] = m
+		delivered[sid] = state.Delivery{KeyID: cred.KeyID, Fingerprint: m.New}
+	}
+	if rec.CurrentKeyID != cred.KeyID {
+		rec.CurrentKeyID = cred.KeyID
+		rec.CurrentSince = now
+		if p.AdoptRotate {
+			rec.CurrentSince = time.Time{}
+		}
+	}
+	rec.RoleID = cred.RoleID
+	rec.Delivered = delivered
+	rec.Rotation = rot
+	log.Warn("adopted the key a sink holds; the other keys of the name will be deleted after the grace period",
+		zap.String("key_id", cred.KeyID), zap.Strings("old_key_ids", rot.OldKeyIDs))
+	return true
 }

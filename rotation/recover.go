@@ -39,12 +39,15 @@ func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record) error
 			log.Warn("a sink holds a key this intent created: resuming its delivery", zap.String("key_id", cred.KeyID))
 			return e.resume(ctx, p, rec, *cred, start)
 		}
+		adopted := rec.Rotation == nil
 		rec.Rotation = nil
 		rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
 		if err := e.store.Put(*rec); err != nil {
 			return e.fail(p, rec, start, err)
 		}
-		log.Info("interrupted rotation rolled back", zap.String("why", "no key of it is left"))
+		if !adopted {
+			log.Info("interrupted rotation rolled back", zap.String("why", "no key of it is left"))
+		}
 		return nil
 	}
 

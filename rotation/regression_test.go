@@ -268,9 +268,11 @@ func TestOldKeyHeldBySinkIsNotDeleted(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	old := h.api.add("ci-runner", roleCI)
 	h.pass(Options{Force: true})
-	// A sink added back by a reload during the grace period still holds the old key.
+	// A sink added back by a reload during the grace period still holds the
+	// old key, and cannot take the new one (yet).
 	sinkC := newMemSink("c")
 	sinkC.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: old}
+	sinkC.failWrite = errors.New("read-only file system")
 	h.api.sinks = append(h.api.sinks, sinkC)
 	h.policy.Sinks = toSinks(h.sinkA, h.sinkB, sinkC)
 	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
@@ -283,6 +285,19 @@ func TestOldKeyHeldBySinkIsNotDeleted(t *testing.T) {
 	}
 	if live := h.api.live("ci-runner"); len(live) != 2 {
 		t.Errorf("live = %v: the old key a sink holds was deleted", live)
+	}
+	// Once it takes writes, it is given the new key (copied from a sink
+	// that holds it), and the old key goes.
+	sinkC.mu.Lock()
+	sinkC.failWrite = nil
+	sinkC.mu.Unlock()
+	h.engine.DeleteDue(context.Background())
+	newID := h.sinkA.holds("ci-runner")
+	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != newID {
+		t.Errorf("live = %v, want only %s", live, newID)
+	}
+	if got := sinkC.holds("ci-runner"); got != newID {
+		t.Errorf("added sink holds %s, want the new key %s", got, newID)
 	}
 }
 

@@ -39,15 +39,21 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 	// Step 1: intent, with every key of the name that exists now.
 	old := make([]string, 0, len(live))
 	for _, k := range live {
-		old = append(old, k.ID)
+		if k.RoleID == rec.RoleID || k.RoleID == "" {
+			old = append(old, k.ID) // a key of another role is another credential
+		}
 	}
 	known := make([]string, 0, len(j.all))
 	for _, k := range j.all {
 		known = append(known, k.ID)
 	}
+	marks, err := fingerprintsBefore(ctx, p.Sinks, rec.Name)
+	if err != nil {
+		return e.fail(p, rec, start, err)
+	}
 	rec.Rotation = &state.Rotation{
 		Phase: state.PhaseIntent, StartedAt: start, OldKeyIDs: old, KnownKeyIDs: known, RoleID: rec.RoleID,
-		Sinks: fingerprintsBefore(ctx, p.Sinks, rec.Name),
+		Sinks: marks,
 	}
 	started, err := e.beginIntent(j.policyGen, func() error { return e.store.Put(*rec) })
 	if !started || err != nil {
