@@ -240,6 +240,7 @@ func (d *Daemon) install(s *setup) error {
 	d.current = s
 	d.mu.Unlock()
 	d.engine.Reconfigure(s.api, s.ownKeyID, rotationsInParallel(s.concurrency))
+	d.engine.SetCreateSettle(createSettle(s.cfg.Exoscale.Timeout.Duration()))
 	if old != nil {
 		// A pass that started before may still use them: closing a sink
 		// only stops its background work.

@@ -153,13 +153,6 @@ func Reconcile(now time.Time, rec state.Record, known bool, policy, name string,
 	}
 	// A key the API acknowledged deleting is forgotten once listings stop
 	// showing it; until then it is not a live key of the name.
-	// Pruned without counting as a change: a pass does not rewrite a
-	// record for that alone.
-	for id := range rec.Deleted {
-		if !liveIDs[id] {
-			delete(rec.Deleted, id)
-		}
-	}
 	live = withoutDeleted(live, rec)
 	for _, k := range live {
 		if _, ok := rec.FirstSeen[k.ID]; !ok {

@@ -1,6 +1,6 @@
 package rotation
 
-// Step 6: the old keys go once the grace period is over. The invariants
+// The last step: the old keys go once the grace period is over. The invariants
 // kept: the replacement still exists (else the old keys stay and the name
 // rotates again); no sink holds, or may hold, a key about to be deleted;
 // a key is deleted only if the API shows it with the record's name and
@@ -35,7 +35,7 @@ func (e *Engine) DeleteDue(ctx context.Context) []Outcome {
 	}
 	var todo []due
 	now := e.now()
-	policies, _ := e.snapshotPolicies()
+	policies, gen := e.snapshotPolicies()
 	for _, p := range policies {
 		for _, r := range e.store.List(p.Name) {
 			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered || now.Before(r.Rotation.DeleteAfter) {
@@ -54,7 +54,7 @@ func (e *Engine) DeleteDue(ctx context.Context) []Outcome {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i] = e.deleteDue(ctx, d.p, d.name)
+			out[i] = e.deleteDue(ctx, d.p, d.name, gen)
 		}()
 	}
 	wg.Wait()
@@ -84,14 +84,29 @@ func (e *Engine) NextDeletion() (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-func (e *Engine) deleteDue(ctx context.Context, p Policy, name string) Outcome {
+func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64) Outcome {
 	unlock := e.lock(name)
 	defer unlock()
 	o := Outcome{Policy: p.Name, Name: name, Decision: Decision{Action: ActionDelete, Reason: ReasonGraceOver}}
+	e.install.RLock()
+	defer e.install.RUnlock()
+	if !e.inForce(gen) {
+		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
+		return o // the next round sees the new policies and their sinks
+	}
 	rec, ok := e.store.Get(p.Name, name)
-	if !ok || rec.Rotation == nil || rec.Rotation.Phase != state.PhaseDelivered || e.now().Before(rec.Rotation.DeleteAfter) {
+	now := e.now()
+	if !ok || rec.Rotation == nil || rec.Rotation.Phase != state.PhaseDelivered || now.Before(rec.Rotation.DeleteAfter) {
 		o.Decision = Decision{Action: ActionNone}
 		return o // a concurrent pass got there first
+	}
+	if rec.Failures > 0 {
+		// A deletion that failed backs off like any step, so a sink that
+		// blocks it is not read, nor the API asked, every few seconds.
+		if due := rec.LastFailure.Add(Backoff(rec.Failures)); now.Before(due) {
+			o.Decision = Decision{Action: ActionNone, Reason: ReasonBackoff, Due: due}
+			return o
+		}
 	}
 	o.Err = e.deleteOld(ctx, p, &rec, false, nil)
 	if wait, ok := asWait(o.Err); ok {
@@ -130,7 +145,7 @@ func (e *Engine) confirmDue(p Policy, name string) time.Time {
 	return now.Add(wait)
 }
 
-// deleteOld runs step 6: the old keys go, the new one stays. confirmed says
+// deleteOld is the last step: the old keys go, the new one stays. confirmed says
 // the new key was checked through the API a moment ago; otherwise it is
 // checked again, since the grace period gave time for it to vanish.
 // listed, when not nil, is a fresh listing of the name's keys by id; else
@@ -159,7 +174,6 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			// Keep them and rotate again at once.
 			log.Warn("the new key vanished during the grace period: keeping the old keys and rotating again",
 				zap.String("key_id", rot.NewKeyID))
-			noteDeleted(rec, rot.NewKeyID, e.now())
 			rec.Rotation = nil
 			rec.CurrentKeyID = ""
 			return e.store.Put(*rec)

@@ -2,9 +2,12 @@
 // is due (decide.go, pure), and carrying a rotation through its durable
 // steps: record intent, create, record the new key, deliver to every sink
 // and read back, confirm through the API, wait out the grace period,
-// delete the old keys. Every step is made durable in the journal before
-// the next starts, so a crash at any point is resumed or rolled back on
-// the next pass without an outage and without a leak.
+// delete the old keys. Every step of a rotation is made durable in the
+// journal before the next starts, so a crash at any point is resumed or
+// rolled back on the next pass without an outage and without a leak. (The
+// repairs outside a rotation, adopting a key the sinks hold and giving the
+// current key to a sink added since, write sinks first and the journal
+// after: a crash between them only repeats the repair.)
 //
 // The protocol reads as its steps, one file each:
 //   - pass.go: one listing, then every selected name (who owns a key);
@@ -82,10 +85,12 @@ type Engine struct {
 	minDeleteDelay time.Duration
 	readOnly       bool
 
-	// install is held for reading while a handler checks that its policy
-	// is still installed and records an intent, and for writing while the
-	// policies are swapped: no rotation of a removed policy starts after
-	// a reload, and a reload sees every intent recorded before it.
+	// install is held for reading by every handler of a name, from the
+	// check that the policies it was given are still in force to its last
+	// step, and for writing while the policies are swapped: a reload waits
+	// for the handlers in flight, and no handler acts on policies a reload
+	// replaced (no rotation of a removed policy starts, no deletion checks
+	// a stale list of sinks).
 	install   sync.RWMutex
 	policyGen uint64
 
@@ -219,6 +224,24 @@ func Stranded(j state.Journal, p []Policy) error {
 		strings.Join(stranded, ", "), more)
 }
 
+// SetCreateSettle changes how long a create whose outcome is unknown is
+// searched for (see Config.CreateSettle), after a reload changed the
+// request timeout.
+func (e *Engine) SetCreateSettle(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.settle = d
+}
+
+func (e *Engine) settleTime() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.settle
+}
+
 // Reconfigure swaps the API client, rotatord's own key and the concurrency
 // after a reload. The engine, with its per-name locks, stays the same, so
 // work under the old configuration and under the new never overlaps on a
@@ -253,19 +276,12 @@ func (e *Engine) snapshotPolicies() ([]Policy, uint64) {
 	return slices.Clone(e.policies), e.policyGen
 }
 
-// beginIntent runs record while no reload can install other policies, and
-// only if the policies of generation gen are still in force: a rotation
-// of a policy a reload removed never starts.
-func (e *Engine) beginIntent(gen uint64, record func() error) (started bool, err error) {
-	e.install.RLock()
-	defer e.install.RUnlock()
+// inForce reports whether the policies of generation gen are still the
+// ones installed. Call it with install held.
+func (e *Engine) inForce(gen uint64) bool {
 	e.mu.Lock()
-	current := e.policyGen
-	e.mu.Unlock()
-	if current != gen {
-		return false, nil
-	}
-	return true, record()
+	defer e.mu.Unlock()
+	return e.policyGen == gen
 }
 
 // lock serializes work on one key name. The unlock also counts the work in

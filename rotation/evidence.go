@@ -46,7 +46,11 @@ func (e *Engine) holds(ctx context.Context, s sinks.Sink, rec *state.Record, id 
 	case err == nil && h.KeyID == id:
 		var c *sinks.Credential
 		if !h.Secret.IsZero() {
-			c = &sinks.Credential{Name: rec.Name, KeyID: id, RoleID: rec.RoleID, Secret: h.Secret}
+			role := rec.RoleID
+			if rec.Rotation != nil && rec.Rotation.RoleID != "" {
+				role = rec.Rotation.RoleID
+			}
+			c = &sinks.Credential{Name: rec.Name, KeyID: id, RoleID: role, Secret: h.Secret}
 		}
 		return isHeld, c
 	case err == nil:
@@ -205,21 +209,26 @@ const (
 	unsure // not found, but too recent to be sure: listings may lag
 )
 
-// keyExists asks the API whether key id exists. A single "not found" is
-// not final: the listing must also lack the key, and the key must be older
-// than the settle time (a new key may not show yet). The key found must
-// carry the record's name: a record that names another key is refused.
+// keyExists asks the API whether key id, the new key of rec's rotation,
+// exists. No single "not found" is final: the listing must also lack the
+// key, the key must be older than the settle time (a new key may not show
+// yet), and a second look at least the settle time after the first must
+// find it missing too (listings lag). The first miss is noted in the
+// rotation, which the caller saves. The key found must carry the record's
+// name and role: a record that names another key is refused.
 func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, since time.Time) (existence, error) {
 	api := e.client()
+	rot := rec.Rotation
+	role := rec.RoleID
+	if rot != nil && rot.RoleID != "" {
+		role = rot.RoleID
+	}
 	k, err := api.GetKey(ctx, id)
 	if err == nil {
-		role := rec.RoleID
-		if rec.Rotation != nil && rec.Rotation.RoleID != "" {
-			role = rec.Rotation.RoleID
-		}
 		if k.Name != rec.Name || (role != "" && k.RoleID != "" && k.RoleID != role) {
 			return exists, fmt.Errorf("key %s has name %q and role %s by the API, not those of the record: refusing to act on it", id, k.Name, k.RoleID)
 		}
+		rot.NewMissingSince = time.Time{}
 		return exists, nil
 	}
 	if !errors.Is(err, apiclient.ErrNotFound) {
@@ -230,9 +239,15 @@ func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, si
 		return exists, fmt.Errorf("list keys: %w", err)
 	}
 	if slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == id }) {
+		rot.NewMissingSince = time.Time{}
 		return exists, nil
 	}
-	if e.now().Before(since.Add(e.settle)) {
+	now := e.now()
+	settle := e.settleTime()
+	if rot.NewMissingSince.IsZero() || now.Before(rot.NewMissingSince) {
+		rot.NewMissingSince = now
+	}
+	if now.Before(since.Add(settle)) || now.Before(rot.NewMissingSince.Add(settle)) {
 		return unsure, nil
 	}
 	return gone, nil

@@ -87,15 +87,13 @@ func TestNoRotationOfARemovedPolicyStartsAfterAReload(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	h.api.add("ci-a", roleCI)
 	h.api.add("ci-b", roleCI)
-	h.engine.Reconfigure(h.api, h.own, 1)
-	var once sync.Once
-	h.sinkA.probeHook = func() {
-		once.Do(func() {
-			if err := h.engine.SetPolicies(nil); err != nil {
-				t.Errorf("reload: %v", err)
-			}
-		})
-	}
+	// The reload lands right after the pass listed the keys.
+	ra := &reloadingAPI{fakeAPI: h.api, onList: true, hook: func() {
+		if err := h.engine.SetPolicies(nil); err != nil {
+			t.Errorf("reload: %v", err)
+		}
+	}}
+	h.engine.Reconfigure(ra, h.own, 1)
 	out := h.pass(Options{Force: true})
 	if h.api.n != 3 {
 		t.Errorf("%d keys created after the reload removed the policy", h.api.n-3)
@@ -109,6 +107,37 @@ func TestNoRotationOfARemovedPolicyStartsAfterAReload(t *testing.T) {
 		if strings.HasPrefix(o.Name, "ci-") && o.Decision.Reason != ReasonReloaded {
 			t.Errorf("%s: decision %+v, want %q", o.Name, o.Decision, ReasonReloaded)
 		}
+	}
+}
+
+// A reload that lands while a handler acts waits for it: the handler
+// finishes under the policies it started with, never half under each.
+func TestAReloadWaitsForTheHandlerInFlight(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.api.add("ci-a", roleCI)
+	reloaded := make(chan error, 1)
+	var once sync.Once
+	var doneBefore bool
+	h.sinkA.probeHook = func() {
+		once.Do(func() {
+			go func() { reloaded <- h.engine.SetPolicies(nil) }()
+			select {
+			case err := <-reloaded:
+				doneBefore = true
+				reloaded <- err
+			case <-time.After(100 * time.Millisecond):
+			}
+		})
+	}
+	h.pass(Options{Force: true})
+	if err := <-reloaded; err == nil {
+		t.Error("the reload that removes a policy with a rotation in flight was accepted")
+	}
+	if doneBefore {
+		t.Error("the reload returned while a handler of the old policies was acting")
+	}
+	if r := h.record("ci-a"); r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered {
+		t.Errorf("the rotation in flight was not carried to delivery: %+v", r.Rotation)
 	}
 }
 
@@ -361,8 +390,9 @@ func TestAZombieKeyNeitherLoopsNorCountsAsLive(t *testing.T) {
 	h.api.mu.Lock()
 	delete(h.api.keys, old) // the platform removes it
 	h.api.mu.Unlock()
+	h.clock.Add(3 * time.Minute) // forgotten once unlisted for the settle time
 	h.pass(Options{Force: true})
-	if r := h.record("ci-runner"); r.Deleted[old].IsZero() == false {
+	if r := h.record("ci-runner"); !r.Deleted[old].IsZero() {
 		t.Errorf("zombie still noted after it left the listing: %v", r.Deleted)
 	}
 }

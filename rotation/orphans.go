@@ -36,6 +36,13 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	if role == "" {
 		role = rec.RoleID
 	}
+	// An intent always lists the keys it replaces, with the role of the
+	// name's current key. A record that says otherwise was edited or is
+	// damaged: searching with it could aim a deletion at another key.
+	if role != rec.RoleID || len(rot.KnownKeyIDs)+len(rot.OldKeyIDs) == 0 {
+		return nil, fmt.Errorf("the intent does not match the record (role %s, current key's role %s, %d known keys): not searching for its key; check the state record",
+			role, rec.RoleID, len(rot.KnownKeyIDs)+len(rot.OldKeyIDs))
+	}
 	listedAt := e.now()
 	keys, err := api.ListKeys(ctx)
 	if err != nil {
@@ -55,7 +62,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	}
 	for _, k := range keys {
 		if k.Name != rec.Name || k.RoleID != role || k.ID == own || k.ID == rec.CurrentKeyID ||
-			slices.Contains(rot.KnownKeyIDs, k.ID) || slices.Contains(rot.OldKeyIDs, k.ID) {
+			slices.Contains(rot.KnownKeyIDs, k.ID) || slices.Contains(rot.OldKeyIDs, k.ID) || !p.Match(k.Name, k.RoleID) {
 			continue
 		}
 		if _, gone := rec.Deleted[k.ID]; gone {
@@ -105,7 +112,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	if deleted > 0 && found == deleted {
 		return nil, nil
 	}
-	if due := rot.StartedAt.Add(e.settle); listedAt.Before(due) {
+	if due := rot.StartedAt.Add(e.settleTime()); listedAt.Before(due) {
 		if deleted > 0 {
 			if err := e.store.Put(*rec); err != nil {
 				return nil, err

@@ -180,6 +180,13 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	defer pass.add(name)
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", name))
 	o := Outcome{Policy: p.Name, Name: name}
+	e.install.RLock()
+	defer e.install.RUnlock()
+	if !opts.DryRun && !e.inForce(j.policyGen) {
+		log.Info("policies reloaded during the pass: the next pass acts under the new ones")
+		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
+		return o
+	}
 	if !opts.DryRun && e.generation(name) != j.gen+pass.get(name) {
 		// Another pass, or the deleter, acted on this name since this pass
 		// listed the keys: live may show keys that are gone and miss keys
@@ -193,11 +200,13 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	now := e.now()
 	stored, known := e.store.Get(p.Name, name)
 	rec, changed := Reconcile(now, stored, known, p.Name, name, j.live, p.AdoptRotate)
+	e.pruneDeleted(&rec, j.all, now)
 	live := withoutDeleted(j.live, rec)
+	ownHere := slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == e.own() })
 	for _, k := range live {
 		o.KeyIDs = append(o.KeyIDs, k.ID)
 	}
-	if sameRole(live, rec.RoleID) > 1 && rec.Rotation == nil && !opts.DryRun {
+	if sameRole(live, rec.RoleID) > 1 && rec.Rotation == nil && !opts.DryRun && !ownHere {
 		// Several keys and no rotation in flight: the state was lost or
 		// restored from an older copy, or someone made a key by hand.
 		// Trust the sinks, or no one.
@@ -234,6 +243,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		}
 		return o
 	}
+	if d.Action == ActionNone && rec.Rotation == nil && e.syncSinks(ctx, p, &rec, live) {
+		changed = true
+	}
 	if changed {
 		if err := e.store.Put(rec); err != nil {
 			o.Err = err
@@ -247,7 +259,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		o.Err = e.rotate(ctx, j, &rec, live)
 	case ActionRecover:
 		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))
-		o.Err = e.recover(ctx, p, &rec)
+		o.Err = e.recoverRotation(ctx, p, &rec)
 	case ActionDelete:
 		o.Err = e.deleteOld(ctx, p, &rec, false, listedByID(j.all))
 	}
@@ -360,4 +372,85 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	log.Warn("adopted the key a sink holds; the other keys of the name will be deleted after the grace period",
 		zap.String("key_id", cred.KeyID), zap.Strings("old_key_ids", rot.OldKeyIDs))
 	return true
+}
+
+// pruneDeleted forgets the keys the API acknowledged deleting once
+// listings have stopped showing them for the settle time: a single listing
+// that lags does not bring a deleted key back into the name's live keys.
+func (e *Engine) pruneDeleted(rec *state.Record, listed []apiclient.Key, now time.Time) {
+	settle := e.settleTime()
+	for id, at := range rec.Deleted {
+		if !slices.ContainsFunc(listed, func(k apiclient.Key) bool { return k.ID == id }) && !now.Before(at.Add(settle)) {
+			delete(rec.Deleted, id)
+		}
+	}
+}
+
+// syncSinks gives the current key to every sink rotatord has no record of
+// delivering to (one a reload added), copying it from a sink that gives it
+// back: a consumer of a new sink gets a key at the next pass, not at the
+// next rotation. It reports whether the record changed. Sinks are read
+// only when the set of sinks changed, so a pass over unchanged names costs
+// no I/O.
+func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key) bool {
+	if rec.CurrentKeyID == "" || !slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == rec.CurrentKeyID }) {
+		return false
+	}
+	var missing []int
+	for i, s := range p.Sinks {
+		if d, ok := rec.Delivered[sinkID(s, rec.Name)]; !ok || d.KeyID != rec.CurrentKeyID {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return false
+	}
+	var cred *sinks.Credential
+	for _, i := range deliveryOrder(p.Sinks) {
+		if h, c := e.holds(ctx, p.Sinks[i], rec, rec.CurrentKeyID); h == isHeld && c != nil {
+			cred = c
+			break
+		}
+	}
+	changed := false
+	if rec.Delivered == nil {
+		rec.Delivered = map[string]state.Delivery{}
+	}
+	for _, i := range missing {
+		s := p.Sinks[i]
+		sid := sinkID(s, rec.Name)
+		if h, err := s.Read(ctx, rec.Name); err == nil && h.KeyID == rec.CurrentKeyID {
+			rec.Delivered[sid] = state.Delivery{KeyID: rec.CurrentKeyID}
+			changed = true
+			continue
+		}
+		if cred == nil {
+			continue // nothing to copy from: the next rotation fills it
+		}
+		c := *cred
+		c.CreatedAt = rec.CurrentSince.UTC()
+		if c.CreatedAt.IsZero() {
+			c.CreatedAt = e.now().UTC()
+		}
+		label := sinkLabel(i, s)
+		err := s.Write(ctx, c)
+		if err == nil {
+			err = s.Verify(ctx, c)
+		}
+		e.sinkWrite(p, label, err == nil)
+		if err != nil {
+			e.log.Warn("cannot give the current key to a sink added since it was delivered", zap.String("policy", p.Name),
+				zap.String("name", rec.Name), zap.String("sink", label), zap.Error(err))
+			continue
+		}
+		d := state.Delivery{KeyID: rec.CurrentKeyID}
+		if fp, ok := s.(sinks.Fingerprinter); ok {
+			d.Fingerprint, _ = fp.Fingerprint(c)
+		}
+		rec.Delivered[sid] = d
+		changed = true
+		e.log.Info("delivered the current key to a sink added since", zap.String("policy", p.Name), zap.String("name", rec.Name),
+			zap.String("sink", label), zap.String("target", s.Target(rec.Name)), zap.String("key_id", rec.CurrentKeyID))
+	}
+	return changed
 }

@@ -19,8 +19,9 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
-// recover resumes or rolls back a rotation found in the intent or created phase.
-func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record) error {
+// recoverRotation resumes or rolls back a rotation found in the intent or
+// created phase.
+func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Record) error {
 	start := e.now()
 	rot := rec.Rotation
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("phase", string(rot.Phase)))
@@ -79,7 +80,6 @@ func (e *Engine) recover(ctx context.Context, p Policy, rec *state.Record) error
 		// Someone deleted the new key. If a sink holds it, that sink
 		// serves a dead key: rotate again at once.
 		log.Warn("the new key of the interrupted rotation no longer exists", zap.String("key_id", rot.NewKeyID))
-		noteDeleted(rec, rot.NewKeyID, start)
 		rec.Rotation = nil
 		if held+notHeldBy < len(p.Sinks) || held > 0 {
 			rec.CurrentKeyID = ""

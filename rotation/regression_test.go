@@ -99,9 +99,11 @@ func TestReconfigureDoesNotUnlockNames(t *testing.T) {
 		h.engine.Pass(context.Background(), []string{"ci"}, Options{Force: true})
 	}()
 	<-bs.entered
-	// A reload while the delivery is in flight, then a pass of the new config.
+	// A reload while the delivery is in flight (it waits for that handler),
+	// then a pass of the new config.
 	h.engine.Reconfigure(h.api, h.own, 4)
-	h.engine.SetPolicies([]Policy{h.policy})
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- h.engine.SetPolicies([]Policy{h.policy}) }()
 	second := make(chan struct{})
 	go func() {
 		defer close(second)
@@ -110,6 +112,9 @@ func TestReconfigureDoesNotUnlockNames(t *testing.T) {
 	close(bs.release)
 	<-first
 	<-second
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
 	h.assertSinksHoldLiveKeys("ci-runner", h.sinkA, h.sinkB)
 	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != h.sinkA.holds("ci-runner") {
 		t.Errorf("live = %v, sinks hold %s", live, h.sinkA.holds("ci-runner"))
@@ -217,8 +222,11 @@ func TestNewKeyDeletedDuringDeliveryRotatesAgain(t *testing.T) {
 	h.api.mu.Lock()
 	delete(h.api.keys, newID) // deleted by someone else
 	h.api.mu.Unlock()
-	h.clock.Add(3 * time.Minute) // past the settle time: a missing key is gone, not lagging
 	h.sinkB.failWrite = nil
+	// Missing twice, the settle time apart: gone, not lagging.
+	h.clock.Add(3 * time.Minute)
+	h.pass(Options{IgnoreBackoff: true})
+	h.clock.Add(3 * time.Minute)
 	h.pass(Options{IgnoreBackoff: true})
 	out := h.pass(Options{IgnoreBackoff: true})
 	if d := findOutcome(out, "ci-runner").Decision; d.Action != ActionRotate {
@@ -240,6 +248,9 @@ func TestNewKeyDeletedDuringGraceKeepsOldKey(t *testing.T) {
 	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != old {
 		t.Fatalf("live = %v, want the old key %s kept", live, old)
 	}
+	// Missing again the settle time (and the failure's backoff) later: gone.
+	h.clock.Add(3 * time.Minute)
+	h.engine.DeleteDue(context.Background())
 	h.pass(Options{})
 	h.assertSinksHoldLiveKeys("ci-runner", h.sinkA, h.sinkB)
 	if h.sinkA.holds("ci-runner") == newID {
@@ -291,6 +302,7 @@ func TestOldKeyHeldBySinkIsNotDeleted(t *testing.T) {
 	sinkC.mu.Lock()
 	sinkC.failWrite = nil
 	sinkC.mu.Unlock()
+	h.clock.Add(Backoff(1)) // a failed deletion backs off
 	h.engine.DeleteDue(context.Background())
 	newID := h.sinkA.holds("ci-runner")
 	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != newID {
@@ -312,6 +324,7 @@ func TestSuccessfulDeletionClearsFailures(t *testing.T) {
 		t.Fatalf("failures after a failed delete = %d", r.Failures)
 	}
 	h.api.deleteErr = nil
+	h.clock.Add(Backoff(1)) // a failed deletion backs off
 	h.engine.DeleteDue(context.Background())
 	if r := h.record("ci-runner"); r.Failures != 0 || r.LastError != "" || r.Rotation != nil {
 		t.Errorf("record after the delete succeeded = %+v", r)

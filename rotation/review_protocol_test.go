@@ -81,15 +81,33 @@ func TestReviewReloadDuringDeletionChecksTheStaleSinks(t *testing.T) {
 
 			withTmpl := h.policy
 			withTmpl.Sinks = toSinks(h.sinkA, h.sinkB, tmpl)
+			// A SIGHUP arrives from another goroutine: the reload waits for
+			// a handler in flight (it acts wholly under the old sinks) and
+			// takes effect before the next one starts.
+			reloaded := make(chan error, 1)
 			ra := &reloadingAPI{fakeAPI: h.api, onList: tt.onList, hook: func() {
-				if err := h.engine.SetPolicies([]Policy{withTmpl}); err != nil {
-					t.Errorf("reload: %v", err)
-				}
+				go func() { reloaded <- h.engine.SetPolicies([]Policy{withTmpl}) }()
+				time.Sleep(20 * time.Millisecond) // let it wait on the handler
 			}}
 			h.engine.Reconfigure(ra, h.own, 4)
 			tt.run(h)
-			if !slices.Contains(h.api.live("ci-runner"), old) {
-				t.Errorf("old key %s deleted while the sink the reload added holds it", old)
+			if err := <-reloaded; err != nil {
+				t.Fatalf("reload: %v", err)
+			}
+			h.engine.Reconfigure(h.api, h.own, 4)
+			if slices.Contains(h.api.live("ci-runner"), old) {
+				// The reload took effect before the deletion: the added
+				// sink blocks it until it holds the new key.
+				h.pass(Options{})
+			}
+			h.clock.Add(time.Minute)
+			h.engine.DeleteDue(context.Background())
+			h.pass(Options{})
+			if got := tmpl.holds("ci-runner"); got != newID {
+				t.Errorf("the sink the reload added holds %s, want the live key %s", got, newID)
+			}
+			if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != newID {
+				t.Errorf("live = %v, want %s", live, newID)
 			}
 		})
 	}

@@ -36,7 +36,7 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 		return e.fail(p, rec, start, errors.New("no role id known for the key name"))
 	}
 
-	// Step 1: intent, with every key of the name that exists now.
+	// Intent, with every key of the name that exists now.
 	old := make([]string, 0, len(live))
 	for _, k := range live {
 		if k.RoleID == rec.RoleID || k.RoleID == "" {
@@ -55,18 +55,13 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 		Phase: state.PhaseIntent, StartedAt: start, OldKeyIDs: old, KnownKeyIDs: known, RoleID: rec.RoleID,
 		Sinks: marks,
 	}
-	started, err := e.beginIntent(j.policyGen, func() error { return e.store.Put(*rec) })
-	if !started || err != nil {
+	if err := e.store.Put(*rec); err != nil {
 		rec.Rotation = nil
-		if err != nil {
-			return e.fail(p, rec, start, err)
-		}
-		log.Info("policies reloaded during the pass: not starting a rotation under the old ones")
-		return &waitErr{reason: ReasonReloaded}
+		return e.fail(p, rec, start, err)
 	}
 	log.Info("rotation started", zap.String("step", "intent"), zap.Strings("old_key_ids", old))
 
-	// Step 2: create the replacement with the same name and role.
+	// Create the replacement with the same name and role.
 	created, err := e.client().CreateKey(ctx, rec.Name, rec.RoleID)
 	if err != nil {
 		// Whatever the error says, the key may exist now or appear a while
@@ -95,7 +90,7 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 		cred.RoleID = rec.RoleID
 	}
 
-	// Step 3: record the new key, and the fingerprint of what each sink
+	// Created: record the new key, and the fingerprint of what each sink
 	// that cannot be read back will hold, before anything else.
 	rec.Rotation.Phase = state.PhaseCreated
 	rec.Rotation.NewKeyID = created.ID
@@ -114,7 +109,7 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 	return e.deliverAndConfirm(ctx, p, rec, cred, start, true)
 }
 
-// deliverAndConfirm runs steps 4 and 5 and records the delivered phase.
+// deliverAndConfirm delivers and confirms, and records the delivered phase.
 // Sinks are written in order, those that can be read back first, and the
 // delivery stops at the first failure: every sink before it holds the new
 // key, and the first of them gives its secret back to resume from. fresh
@@ -132,7 +127,7 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		}
 	}
 
-	// Step 4: every sink, written and read back.
+	// Deliver: every sink, written and read back.
 	for n, i := range deliveryOrder(p.Sinks) {
 		s := p.Sinks[i]
 		label := sinkLabel(i, s)
@@ -160,7 +155,7 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		return e.fail(p, rec, start, err)
 	}
 
-	// Step 5: the API knows the new key.
+	// Confirm: the API knows the new key.
 	ex, err := e.keyExists(ctx, rec, cred.KeyID, rec.Rotation.NewCreatedAt)
 	switch {
 	case err != nil:

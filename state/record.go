@@ -18,9 +18,10 @@ import (
 type Phase string
 
 const (
-	// PhaseIntent: the rotation has begun and OldKeyIDs lists the keys of
-	// the name that existed before. A create may be under way, so any other
-	// key of that name found on recovery is one of ours whose secret is lost.
+	// PhaseIntent: the rotation has begun; KnownKeyIDs lists every key of
+	// the name that existed then. A create may be under way, so a key of
+	// the name and the rotation's role found on recovery and not among them
+	// is one of ours whose secret is lost.
 	PhaseIntent Phase = "intent"
 	// PhaseCreated: NewKeyID exists; its secret is being delivered.
 	PhaseCreated Phase = "created"
@@ -45,6 +46,10 @@ type Rotation struct {
 	RoleID       string    `json:"role_id,omitempty"`
 	NewKeyID     string    `json:"new_key_id,omitempty"`
 	NewCreatedAt time.Time `json:"new_created_at,omitzero"`
+	// NewMissingSince is when the API first said the new key does not
+	// exist (a GET and a listing both lacked it); it is declared gone only
+	// if it is still missing the settle time later.
+	NewMissingSince time.Time `json:"new_missing_since,omitzero"`
 	DeliveredAt  time.Time `json:"delivered_at,omitzero"`
 	DeleteAfter  time.Time `json:"delete_after,omitzero"`
 	// Sinks holds what the rotation knows of each sink, by sink id.

@@ -199,7 +199,10 @@ func (s *Store) List(policy string) []Record {
 }
 
 // Put makes r durable, then updates the in-memory view. When Put returns
-// an error the file on disk still holds the previous version whole.
+// an error the file on disk holds the previous version or the new one,
+// whole (the rename may have happened before a failed directory sync), and
+// the in-memory view keeps the previous one: the caller treats the step as
+// not done, and recovery copes with either.
 func (s *Store) Put(r Record) error {
 	if s.readOnly {
 		return ErrReadOnly

@@ -92,7 +92,7 @@ func cmdOnce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out = append(out, d.DeleteDue(ctx)...)
+	out = mergeOutcomes(out, d.DeleteDue(ctx))
 	out = awaitConfirmations(ctx, d, out)
 	printOutcomes(stdout, out, time.Now())
 	for _, o := range out {
@@ -227,4 +227,27 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// mergeOutcomes adds the deleter's outcomes to a pass's, one line per key
+// name: the deleter's replaces the pass's for a name both handled.
+func mergeOutcomes(pass, deleted []rotation.Outcome) []rotation.Outcome {
+	at := map[string]int{}
+	for i, o := range pass {
+		at[o.Policy+"\x00"+o.Name] = i
+	}
+	for _, o := range deleted {
+		if i, ok := at[o.Policy+"\x00"+o.Name]; ok {
+			if o.Decision.Action != rotation.ActionNone || o.Err != nil || o.Decision.Reason != "" {
+				keys := pass[i].KeyIDs
+				pass[i] = o
+				if len(o.KeyIDs) == 0 {
+					pass[i].KeyIDs = keys
+				}
+			}
+			continue
+		}
+		pass = append(pass, o)
+	}
+	return pass
 }
