@@ -50,8 +50,8 @@ type Rotation struct {
 	// exist (a GET and a listing both lacked it); it is declared gone only
 	// if it is still missing the settle time later.
 	NewMissingSince time.Time `json:"new_missing_since,omitzero"`
-	DeliveredAt  time.Time `json:"delivered_at,omitzero"`
-	DeleteAfter  time.Time `json:"delete_after,omitzero"`
+	DeliveredAt     time.Time `json:"delivered_at,omitzero"`
+	DeleteAfter     time.Time `json:"delete_after,omitzero"`
 	// Sinks holds what the rotation knows of each sink, by sink id.
 	Sinks map[string]SinkMark `json:"sinks,omitempty"`
 }
