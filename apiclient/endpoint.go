@@ -18,22 +18,25 @@ var Zones = []string{"ch-gva-2", "ch-dk-2", "de-fra-1", "de-muc-1", "at-vie-1", 
 // endpoint wins over the zone; an empty zone means DefaultZone.
 func ResolveEndpoint(zone, endpoint string) (string, error) {
 	if endpoint != "" {
+		// Errors name the endpoint without its user info: a URL with
+		// credentials in it must not carry them into a log.
+		shown := RedactURL(endpoint)
 		u, err := url.Parse(endpoint)
 		if err != nil {
-			return "", fmt.Errorf("endpoint %q: %w", endpoint, err)
+			return "", fmt.Errorf("endpoint %q: not a URL", shown)
 		}
 		if u.Scheme != "http" && u.Scheme != "https" {
-			return "", fmt.Errorf("endpoint %q: scheme must be http or https", endpoint)
+			return "", fmt.Errorf("endpoint %q: scheme must be http or https", shown)
 		}
 		if u.Host == "" {
-			return "", fmt.Errorf("endpoint %q: no host", endpoint)
+			return "", fmt.Errorf("endpoint %q: no host", shown)
 		}
 		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return "", fmt.Errorf("endpoint %q: must not carry credentials, a query or a fragment", endpoint)
+			return "", fmt.Errorf("endpoint %q: must not carry credentials, a query or a fragment", shown)
 		}
 		path := strings.TrimSuffix(u.Path, "/")
 		if !strings.HasSuffix(path, "/v2") {
-			return "", fmt.Errorf("endpoint %q: path must end in /v2", endpoint)
+			return "", fmt.Errorf("endpoint %q: path must end in /v2", shown)
 		}
 		u.Path = path
 		return u.String(), nil
@@ -45,4 +48,36 @@ func ResolveEndpoint(zone, endpoint string) (string, error) {
 		return "", fmt.Errorf("zone %q: unknown (known zones: %s)", zone, strings.Join(Zones, ", "))
 	}
 	return "https://api-" + zone + ".exoscale.com/v2", nil
+}
+
+// RedactURL returns raw with any password replaced by "xxxxx" and any query
+// dropped (url.URL.Redacted), also for a string that does not parse as a
+// URL: everything between "://" and the last "@" before the path goes.
+func RedactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		u.RawQuery, u.Fragment = "", ""
+		if u.User != nil {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return u.Redacted()
+	}
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		if at := strings.LastIndex(raw, "@"); at >= 0 {
+			return "xxxxx@" + raw[at+1:]
+		}
+		return raw
+	}
+	rest := raw[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		rest = "xxxxx@" + rest[at+1:]
+	}
+	if q := strings.IndexAny(rest, "?#"); q >= 0 {
+		rest = rest[:q]
+	}
+	return raw[:i+3] + rest
 }

@@ -118,6 +118,10 @@ type Exoscale struct {
 	Concurrency int `yaml:"concurrency"`
 	// MaxRetries is how many times a failed request may be retried.
 	MaxRetries int `yaml:"max_retries"`
+	// InsecureHTTP allows a plain http:// endpoint on a host other than
+	// loopback. Requests are signed, but answers carry new secrets in
+	// clear: for tests behind a trusted proxy only, and logged loudly.
+	InsecureHTTP bool `yaml:"insecure_http,omitempty"`
 }
 
 // Adopt says what a policy does with a matching key it did not create and
@@ -209,14 +213,23 @@ type Sink struct {
 	Mode     FileMode `yaml:"mode,omitempty"`
 	Owner    string   `yaml:"owner,omitempty"` // user name or uid
 	Group    string   `yaml:"group,omitempty"` // group name or gid
+	// AllowWorldReadable lets mode grant read to all users. Refused by
+	// default: group-readable (0640) is the way to share a credential.
+	AllowWorldReadable bool `yaml:"allow_world_readable,omitempty"`
+
+	// Both: replace a credential rotatord did not write (a file it did not
+	// create, a Vault secret without its marker) instead of refusing.
+	TakeOver bool `yaml:"take_over,omitempty"`
 
 	// Vault sink (KV v2).
 	Address   string    `yaml:"address,omitempty"` // empty: VAULT_ADDR
 	Namespace string    `yaml:"namespace,omitempty"`
 	Mount     string    `yaml:"mount,omitempty"`
-	TakeOver  bool      `yaml:"take_over,omitempty"`
 	Auth      VaultAuth `yaml:"auth,omitempty"`
 	TLS       VaultTLS  `yaml:"tls,omitempty"`
+	// InsecureHTTP allows a plain http:// Vault address on a host other
+	// than loopback: secrets would cross the network in clear. Logged loudly.
+	InsecureHTTP bool `yaml:"insecure_http,omitempty"`
 
 	pathTmpl    *template.Template
 	contentTmpl *template.Template

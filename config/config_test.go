@@ -60,6 +60,10 @@ func TestLoadInvalid(t *testing.T) {
 		{give: "invalid-negative-grace-period.yml", want: "testdata/invalid-negative-grace-period.yml:5: policies[0].grace_period: must not be negative, got -1h0m0s"},
 		{give: "invalid-adopt.yml", want: `testdata/invalid-adopt.yml:5: policies[0].adopt: unknown value "ignore" (want wait or rotate)`},
 		{give: "invalid-only-template-sinks.yml", want: "testdata/invalid-only-template-sinks.yml:5: policies[0].sinks: 2 sinks and none that rotatord can read back (every one is format template): add a sink of another format or type, so an interrupted delivery can be resumed"},
+		{give: "invalid-world-readable-mode.yml", want: "testdata/invalid-world-readable-mode.yml:8: policies[0].sinks[0].mode: 0644 lets every user read the credential: use 0640 and a group to share it, or set allow_world_readable: true"},
+		{give: "invalid-endpoint-credentials.yml", want: `testdata/invalid-endpoint-credentials.yml:2: exoscale.endpoint: endpoint "https://user:xxxxx@api.example.com/v2": must not carry credentials, a query or a fragment`},
+		{give: "invalid-http-endpoint.yml", want: "testdata/invalid-http-endpoint.yml:2: exoscale.endpoint: http://api.example.com/v2 is plain http to a host that is not loopback: secrets would cross the network in clear (use https, or set insecure_http: true for a test setup)"},
+		{give: "invalid-http-vault-address.yml", want: "testdata/invalid-http-vault-address.yml:8: policies[0].sinks[0].address: http://vault.example.com:8200 is plain http to a host that is not loopback: secrets would cross the network in clear (use https, or set insecure_http: true for a test setup)"},
 		{give: "invalid-no-sinks.yml", want: "testdata/invalid-no-sinks.yml:2: policies[0].sinks: at least one sink is required"},
 		{give: "invalid-sink-type.yml", want: `testdata/invalid-sink-type.yml:6: policies[0].sinks[0].type: unknown sink type "s3" (want file or vault)`},
 		{give: "invalid-missing-sink-type.yml", want: "testdata/invalid-missing-sink-type.yml:6: policies[0].sinks[0].type: required (file or vault)"},
@@ -87,7 +91,7 @@ testdata/invalid-several-problems.yml:3: exoscale.concurrency: must be from 1 to
 testdata/invalid-several-problems.yml:4: listen: address localhost: missing port in address (want host:port, such as 127.0.0.1:9108 or :9108)
 testdata/invalid-several-problems.yml:9: policies[0].adopt: unknown value "later" (want wait or rotate)
 testdata/invalid-several-problems.yml:13: policies[0].sinks[0].mode: 0777 is world-writable: anyone could replace the credential
-testdata/invalid-several-problems.yml:14: policies[0].sinks[0].take_over: only for type vault
+testdata/invalid-several-problems.yml:14: policies[0].sinks[0].insecure_http: only for type vault
 testdata/invalid-several-problems.yml:15: policies[1].name: duplicate policy name "ci" (first used at policies[0])
 testdata/invalid-several-problems.yml:15: policies[1].sinks: at least one sink is required
 testdata/invalid-several-problems.yml:17: policies[1].match.name: required`,

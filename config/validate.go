@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -26,8 +27,8 @@ var policyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Fields that belong to one sink type only, in struct order.
 var (
-	fileOnlyFields  = []string{"format", "template", "mode", "owner", "group"}
-	vaultOnlyFields = []string{"address", "namespace", "mount", "take_over", "auth", "tls"}
+	fileOnlyFields  = []string{"format", "template", "mode", "owner", "group", "allow_world_readable"}
+	vaultOnlyFields = []string{"address", "namespace", "mount", "auth", "tls", "insecure_http"}
 )
 
 // Two key names that differ at both ends, so a path template that renders
@@ -113,6 +114,9 @@ func (v *validator) exoscale(c *Config) {
 	}
 	if zoneOK && endpointOK {
 		c.endpoint, _ = apiclient.ResolveEndpoint(e.Zone, e.Endpoint)
+		if err := CheckTransport(c.endpoint, e.InsecureHTTP); err != nil {
+			v.addf("exoscale.endpoint", "%v", err)
+		}
 	}
 
 	if e.APIKey != "" && e.APIKeyFile != "" {
@@ -286,6 +290,8 @@ func (v *validator) fileSink(at string, s *Sink, match string, glob bool, target
 		v.addf(at+".mode", "%s lets nobody read the credential", s.Mode)
 	case s.Mode&0o002 != 0:
 		v.addf(at+".mode", "%s is world-writable: anyone could replace the credential", s.Mode)
+	case s.Mode&0o004 != 0 && !s.AllowWorldReadable:
+		v.addf(at+".mode", "%s lets every user read the credential: use 0640 and a group to share it, or set allow_world_readable: true", s.Mode)
 	}
 }
 
@@ -311,6 +317,29 @@ func (v *validator) vaultSink(at string, s *Sink, match string, glob bool, targe
 	s.Auth.SecretIDFile = v.abs(s.Auth.SecretIDFile)
 	s.Auth.ServiceAccountTokenFile = v.abs(s.Auth.ServiceAccountTokenFile)
 	s.TLS.CACert = v.abs(s.TLS.CACert)
+	if s.Address != "" {
+		if err := CheckTransport(s.Address, s.InsecureHTTP); err != nil {
+			v.addf(at+".address", "%v", err)
+		}
+	}
+}
+
+// CheckTransport refuses a plain http:// URL whose host is not loopback
+// unless insecure says so: secrets would cross the network in clear. The
+// error names the URL without its credentials.
+func CheckTransport(rawURL string, insecure bool) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "http" || insecure {
+		return nil // other checks report a bad URL
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s is plain http to a host that is not loopback: secrets would cross the network in clear (use https, or set insecure_http: true for a test setup)", u.Redacted())
 }
 
 // pathTemplate checks the path template as written: it parses, it renders
