@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"go.uber.org/zap"
@@ -153,28 +152,6 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d policies)\n", c.config, len(cfg.Policies))
 	return nil
-}
-
-// printOutcomes prints one line per key name: what was (or would be) done and why.
-func printOutcomes(w io.Writer, out []rotation.Outcome, now time.Time) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "POLICY\tNAME\tKEYS\tACTION\tREASON\tNEXT\tERROR")
-	for _, o := range out {
-		next := "-"
-		if !o.Decision.Due.IsZero() {
-			next = "in " + o.Decision.Due.Sub(now).Round(time.Second).String()
-		}
-		errText := "-"
-		if o.Err != nil {
-			errText = o.Err.Error()
-		}
-		reason := string(o.Decision.Reason)
-		if reason == "" {
-			reason = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", o.Policy, o.Name, len(o.KeyIDs), o.Decision.Action, reason, next, errText)
-	}
-	tw.Flush()
 }
 
 // envClockOffset shifts rotatord's wall clock, for the crash campaign's
