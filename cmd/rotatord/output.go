@@ -30,4 +30,3 @@ func printOutcomes(w io.Writer, out []rotation.Outcome, now time.Time) {
 	}
 	tw.Flush()
 }
-
