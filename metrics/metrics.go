@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/internal/version"
 	"github.com/rotatord/rotatord/state"
 )
@@ -42,6 +43,7 @@ type Metrics struct {
 	lastSuccess      *prometheus.GaugeVec
 	orphansDeleted   *prometheus.CounterVec
 	deletionsRefused *prometheus.CounterVec
+	namesSkipped     *prometheus.CounterVec
 	sinkWrites       *prometheus.CounterVec
 	apiRequests      *prometheus.CounterVec
 	apiDuration      *prometheus.HistogramVec
@@ -79,6 +81,10 @@ func New(reg prometheus.Registerer, store *state.Store) *Metrics {
 			Namespace: namespace, Name: "deletions_refused_total",
 			Help: "Keys a state record listed for deletion that the API does not show with the record's name and role, or that the policy no longer matches: left alone.",
 		}, []string{"policy"}),
+		namesSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "names_skipped_total",
+			Help: "Key names a policy matched but rotatord does not manage (unsafe characters, too long), counted on every pass; their keys are left alone.",
+		}, []string{"policy", "reason"}),
 		sinkWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "sink_writes_total",
 			Help: "Credential deliveries (write and read back) by policy, sink and result.",
@@ -115,7 +121,7 @@ func New(reg prometheus.Registerer, store *state.Store) *Metrics {
 	}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version.String(), runtime.Version()).Set(1)
 
-	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.sinkWrites,
+	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites,
 		m.apiRequests, m.apiDuration, m.maxAge, m.passes, m.reloadOK, m.reloadTime, buildInfo)
 	for _, op := range apiclient.Operations {
 		m.apiDuration.WithLabelValues(op)
@@ -142,7 +148,7 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		if !keep[p.Name] {
 			for _, v := range []interface {
 				DeletePartialMatch(prometheus.Labels) int
-			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.sinkWrites, m.maxAge, m.passes} {
+			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.maxAge, m.passes} {
 				v.DeletePartialMatch(prometheus.Labels{"policy": p.Name})
 			}
 		}
@@ -158,6 +164,9 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		m.rotationDuration.WithLabelValues(p.Name)
 		m.orphansDeleted.WithLabelValues(p.Name)
 		m.deletionsRefused.WithLabelValues(p.Name)
+		for _, r := range []rotation.SkipReason{rotation.SkipUnsafeCharacters, rotation.SkipTooLong} {
+			m.namesSkipped.WithLabelValues(p.Name, string(r))
+		}
 		m.maxAge.WithLabelValues(p.Name).Set(p.MaxAge.Seconds())
 	}
 }
@@ -194,6 +203,11 @@ func (m *Metrics) OrphanDeleted(policy string) {
 // DeletionRefused implements rotation.Recorder.
 func (m *Metrics) DeletionRefused(policy string) {
 	m.deletionsRefused.WithLabelValues(policy).Inc()
+}
+
+// NameSkipped implements rotation.Recorder.
+func (m *Metrics) NameSkipped(policy string, reason rotation.SkipReason) {
+	m.namesSkipped.WithLabelValues(policy, string(reason)).Inc()
 }
 
 // PassDone counts a pass of a policy.

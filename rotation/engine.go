@@ -55,6 +55,9 @@ type Recorder interface {
 	// DeletionRefused counts keys a record listed for deletion that the
 	// API does not show as the policy's (an edited record, a changed policy).
 	DeletionRefused(policy string)
+	// NameSkipped counts a pass's matching key names rotatord will not
+	// manage (see CheckName).
+	NameSkipped(policy string, reason SkipReason)
 }
 
 // Options of one pass.
@@ -107,6 +110,9 @@ type Engine struct {
 	// a pass compares it with the count before its listing to tell that
 	// another pass acted on the name since.
 	gens map[string]uint64
+	// warnedNames remembers the unsafe names already logged, so a pass
+	// warns once per process, not once per pass.
+	warnedNames map[recordKey]bool
 	// confirmed notes, per policy and name, when this process confirmed
 	// the new key of a delivered rotation (monotonic clock): old keys go
 	// no sooner than minDeleteDelay later, whatever the wall clock says.
@@ -161,7 +167,7 @@ func New(cfg Config) *Engine {
 		api: cfg.API, store: cfg.Store, log: cfg.Logger.Named("rotation"), rec: cfg.Recorder,
 		now: cfg.Now, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
 		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly,
-		gens: map[string]uint64{}, confirmed: map[recordKey]time.Time{},
+		gens: map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
 	}
 }
 
@@ -323,6 +329,12 @@ func (e *Engine) rotationDone(p Policy, ok bool, d time.Duration) {
 func (e *Engine) sinkWrite(p Policy, sink string, ok bool) {
 	if e.rec != nil {
 		e.rec.SinkWrite(p.Name, sink, ok)
+	}
+}
+
+func (e *Engine) nameSkipped(p Policy, reason SkipReason) {
+	if e.rec != nil {
+		e.rec.NameSkipped(p.Name, reason)
 	}
 }
 

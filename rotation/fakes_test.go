@@ -284,6 +284,7 @@ type countingRecorder struct {
 	ok, failed, orphans int
 	sinkOK, sinkFailed  int
 	refused             int
+	skipped             int
 }
 
 func (r *countingRecorder) RotationDone(policy string, ok bool, elapsed time.Duration) {
@@ -316,4 +317,10 @@ func (r *countingRecorder) DeletionRefused(policy string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.refused++
+}
+
+func (r *countingRecorder) NameSkipped(policy string, reason SkipReason) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.skipped++
 }

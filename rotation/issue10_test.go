@@ -506,3 +506,40 @@ func TestAKeyOfAnotherRoleIsLeftAlone(t *testing.T) {
 		t.Errorf("%d deletions refused: the other role's key was scheduled for deletion", h.rec.refused)
 	}
 }
+
+// Issue 11: a key name is chosen by whoever may create keys. A matching
+// name with characters a consumer could read as code is skipped, counted,
+// and its key left alone.
+func TestHostileKeyNamesAreSkipped(t *testing.T) {
+	h := newHarness(t, 0)
+	var ids []string
+	for _, name := range []string{"ci-x;id>pwned", "ci-$(id)", "ci-a b", "ci-\x1b[2K", "ci-../../etc", "ci-'q'", "ci-" + strings.Repeat("a", 300)} {
+		ids = append(ids, h.api.add(name, roleCI))
+	}
+	good := h.api.add("ci-ok.name_1@x+y=z:w", roleCI)
+	h.pass(Options{Force: true})
+	h.pass(Options{Force: true})
+	for _, id := range ids {
+		if !slices.Contains(h.api.live(h.api.keys[id].Name), id) {
+			t.Errorf("key %s of a hostile name was touched", id)
+		}
+	}
+	if slices.Contains(h.api.live("ci-ok.name_1@x+y=z:w"), good) {
+		t.Errorf("the key of a safe name was not rotated")
+	}
+	if h.rec.skipped != 14 {
+		t.Errorf("skipped = %d, want 7 names x 2 passes", h.rec.skipped)
+	}
+	if n := len(h.store.List("")); n != 1 {
+		t.Errorf("%d records, want only the safe name's", n)
+	}
+	warns := 0
+	for _, e := range h.logs.All() {
+		if strings.HasPrefix(e.Message, "skipping a matching key name") {
+			warns++
+		}
+	}
+	if warns != 7 {
+		t.Errorf("%d warnings, want one per name per process (7)", warns)
+	}
+}

@@ -74,6 +74,10 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			byName[r.Name] = recordedKeys(r, byKeyName[r.Name])
 		}
 		for name, live := range byName {
+			if reason := CheckName(name); reason != "" {
+				e.skipName(p, name, reason)
+				continue
+			}
 			sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
 			jobs = append(jobs, job{policy: p, name: name, live: live, all: byKeyName[name]})
 		}
@@ -453,4 +457,20 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 			zap.String("sink", label), zap.String("target", s.Target(rec.Name)), zap.String("key_id", rec.CurrentKeyID))
 	}
 	return changed
+}
+
+// skipName leaves a matching key name alone: its keys are never rotated nor
+// deleted, and nothing is written for it. Counted on every pass, logged
+// once per process.
+func (e *Engine) skipName(p Policy, name string, reason SkipReason) {
+	e.nameSkipped(p, reason)
+	e.mu.Lock()
+	k := recordKey{p.Name, name}
+	warned := e.warnedNames[k]
+	e.warnedNames[k] = true
+	e.mu.Unlock()
+	if !warned {
+		e.log.Warn("skipping a matching key name rotatord will not manage: only letters, digits and . _ - @ + = : are allowed; its keys are left alone",
+			zap.String("policy", p.Name), zap.String("name", name), zap.String("reason", string(reason)))
+	}
 }

@@ -1,0 +1,42 @@
+package rotation
+
+// Key names are chosen by anyone allowed to create API keys, and rotatord
+// writes them into files, templates, logs and tables. The invariant kept
+// here: a name that a consumer could read as anything but a name (a shell
+// word break, a quote, a path separator, a control character) is never
+// managed, whatever the policy matches.
+
+// SkipReason is why a matching key name is not managed; a metric label.
+type SkipReason string
+
+// Skip reasons.
+const (
+	SkipUnsafeCharacters SkipReason = "unsafe_characters"
+	SkipTooLong          SkipReason = "too_long"
+)
+
+// maxNameLen is the longest key name the API accepts.
+const maxNameLen = 255
+
+// CheckName returns "" when rotatord may manage a key of that name: ASCII
+// letters and digits and the characters . _ - @ + = : only, 1 to 255 of
+// them. Never whitespace, quotes, $, backquote, ;, /, \ or control
+// characters.
+func CheckName(name string) SkipReason {
+	if name == "" {
+		return SkipUnsafeCharacters
+	}
+	if len(name) > maxNameLen {
+		return SkipTooLong
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.' || c == '_' || c == '-' || c == '@' || c == '+' || c == '=' || c == ':':
+		default:
+			return SkipUnsafeCharacters
+		}
+	}
+	return ""
+}
