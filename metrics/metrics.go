@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rotatord/rotatord/apiclient"
-	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/internal/version"
+	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/state"
 )
 
