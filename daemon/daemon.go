@@ -47,6 +47,8 @@ type Options struct {
 	// ReadOnly opens the state without its lock, for `plan`: it may run
 	// beside the daemon, and every write fails.
 	ReadOnly bool
+	// Web configures the HTTP server of Run (web.go).
+	Web WebOptions
 }
 
 // Daemon is a loaded rotatord. Create with New, then Run, Once or Plan.
@@ -176,6 +178,9 @@ func (d *Daemon) build(cfg *config.Config) (*setup, error) {
 	creds, err := cfg.CredentialSource().Resolve(d.opts.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("exoscale credentials: %w", err)
+	}
+	if cfg.Exoscale.InsecureHTTP && config.CheckTransport(cfg.Endpoint(), false) != nil {
+		d.log.Warn("PLAIN HTTP TO THE EXOSCALE API (exoscale.insecure_http): every new secret crosses the network in clear; use it only in tests", zap.String("endpoint", apiclient.RedactURL(cfg.Endpoint())))
 	}
 	api, err := apiclient.New(apiclient.Config{
 		Endpoint:    cfg.Endpoint(),

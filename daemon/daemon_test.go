@@ -202,11 +202,15 @@ func TestReadyzFailsWhenTheAPIRefuses(t *testing.T) {
 
 func TestReloadKeepsTheOldConfigWhenTheNewOneIsInvalid(t *testing.T) {
 	e := newEnv(t)
+	e.d.opts.Web.EnableLifecycle = true // --web.enable-lifecycle
 	e.start()
 	os.WriteFile(e.config, []byte("policies: [\n"), 0o600)
 	code, body := e.post("/-/reload")
-	if code != http.StatusBadRequest || !strings.Contains(body, e.config) {
-		t.Errorf("reload of a broken file = %d %q, want 400 naming the file", code, body)
+	if code != http.StatusBadRequest || strings.Contains(body, e.config) {
+		t.Errorf("reload of a broken file = %d %q, want 400 without details", code, body)
+	}
+	if e.logs.FilterMessage("reload rejected; keeping the previous configuration").FilterFieldKey("error").Len() != 1 {
+		t.Error("the rejected reload is not logged with its reason")
 	}
 	if _, m := e.get("/metrics"); !strings.Contains(m, "rotatord_config_last_reload_successful 0") {
 		t.Error("config_last_reload_successful is not 0 after a rejected reload")

@@ -5,6 +5,17 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// What /-/reload answers. The reasons a reload failed (they quote the
+// policy file) go to the log, never to the client.
+const (
+	// lifecycleDisabled is Prometheus's answer without --web.enable-lifecycle.
+	lifecycleDisabled = "Lifecycle API is not enabled."
+	reloadCrossOrigin = "cross-origin requests are refused"
+	reloadRejected    = "reload rejected; the previous configuration stays in force (the reason is in rotatord's log)"
+	reloadDone        = "reloaded"
 )
 
 func newHandler(d *Daemon) http.Handler {
@@ -21,7 +32,34 @@ func newHandler(d *Daemon) http.Handler {
 		}
 		fmt.Fprintln(w, why)
 	})
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+	// POST and PUT, as Prometheus.
+	reload := d.reloadHandler()
+	mux.HandleFunc("POST /-/reload", reload)
+	mux.HandleFunc("PUT /-/reload", reload)
+	return mux
+}
+
+// reloadHandler serves /-/reload: 403 unless the lifecycle API is enabled
+// (as Prometheus), 403 to a request a browser sends on behalf of a page
+// (it carries Origin), 400 without details when the new file is refused.
+func (d *Daemon) reloadHandler() http.HandlerFunc {
+	log := d.log.Named("http")
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !d.opts.Web.EnableLifecycle {
+			http.Error(w, lifecycleDisabled, http.StatusForbidden)
+			return
+		}
+		// A page in a browser can make it POST anywhere (a "simple"
+		// request needs no preflight): such requests carry Origin, and
+		// Sec-Fetch-Site unless the user typed the URL. curl, scripts
+		// and sidecars send neither.
+		if o := r.Header.Get("Origin"); o != "" || !fetchedByUser(r) {
+			log.Warn("/-/reload refused: cross-origin request", zap.String("remote", r.RemoteAddr),
+				zap.String("origin", o), zap.String("sec_fetch_site", r.Header.Get("Sec-Fetch-Site")))
+			http.Error(w, reloadCrossOrigin, http.StatusForbidden)
+			return
+		}
+		log.Info("reload requested over HTTP", zap.String("remote", r.RemoteAddr))
 		done := make(chan error, 1)
 		select {
 		case d.reloadReq <- done:
@@ -31,12 +69,19 @@ func newHandler(d *Daemon) http.Handler {
 		select {
 		case err := <-done:
 			if err != nil {
-				http.Error(w, "reload rejected, previous configuration kept: "+err.Error(), http.StatusBadRequest)
+				// Reload logged why.
+				http.Error(w, reloadRejected, http.StatusBadRequest)
 				return
 			}
-			fmt.Fprintln(w, "reloaded")
+			fmt.Fprintln(w, reloadDone)
 		case <-r.Context().Done():
 		}
-	})
-	return mux
+	}
+}
+
+// fetchedByUser reports whether the request is not one a browser made for
+// a page: no Sec-Fetch-Site, or "none" (the user typed the URL).
+func fetchedByUser(r *http.Request) bool {
+	s := r.Header.Get("Sec-Fetch-Site")
+	return s == "" || s == "none"
 }

@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -23,12 +21,18 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	workCtx, cancelWork := context.WithCancel(context.Background())
 	defer cancelWork()
 
+	// A broken web config file stops the start, before anything runs.
+	if err := ValidateWebConfig(d.opts.Web.ConfigFile); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", d.Config().Listen)
 	if err != nil {
 		return err
 	}
+	web := d.newWebServer(ln)
 	d.log.Info("rotatord started", zap.String("listen", ln.Addr().String()),
-		zap.String("config", d.opts.ConfigPath), zap.String("state_dir", d.store.Dir()))
+		zap.String("config", d.opts.ConfigPath), zap.String("state_dir", d.store.Dir()),
+		zap.String("web_config_file", d.opts.Web.ConfigFile), zap.Bool("lifecycle", d.opts.Web.EnableLifecycle))
 
 	var g run.Group
 
@@ -100,20 +104,8 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		}, func(error) { close(stop) })
 	}
 
-	// HTTP server: metrics, health, reload.
-	{
-		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		g.Add(func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		}, func(error) {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		})
-	}
+	// HTTP server: metrics, health, reload (web.go).
+	g.Add(web.serve, func(error) { web.shutdown(5 * time.Second) })
 
 	err = g.Run()
 	d.log.Info("rotatord stopped")

@@ -20,10 +20,12 @@ import (
 // setup parses a command's flags (extra adds its own) and returns its
 // logger and a loaded daemon. The caller closes the daemon and syncs the log.
 func setup(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*daemon.Daemon, *zap.Logger, error) {
-	return setupWith(name, args, stderr, extra, daemon.Options{})
+	return setupWith(name, args, stderr, extra, &daemon.Options{})
 }
 
-func setupWith(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet), opts daemon.Options) (*daemon.Daemon, *zap.Logger, error) {
+// setupWith is setup with options, which extra's flags may fill: they are
+// read once the flags are parsed.
+func setupWith(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet), options *daemon.Options) (*daemon.Daemon, *zap.Logger, error) {
 	var c common
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -38,6 +40,7 @@ func setupWith(name string, args []string, stderr io.Writer, extra func(*flag.Fl
 	if err != nil {
 		return nil, nil, err
 	}
+	opts := *options
 	opts.ConfigPath, opts.Logger = c.config, log
 	if off, ok, err := testClockOffset(); err != nil {
 		log.Sync()
@@ -55,7 +58,13 @@ func setupWith(name string, args []string, stderr io.Writer, extra func(*flag.Fl
 }
 
 func cmdRun(args []string, stderr io.Writer) error {
-	d, log, err := setup("run", args, stderr, nil)
+	var opts daemon.Options
+	d, log, err := setupWith("run", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&opts.Web.ConfigFile, "web.config.file", "",
+			"exporter-toolkit web configuration file: TLS and basic auth for every endpoint (default: plain HTTP, no authentication)")
+		fs.BoolVar(&opts.Web.EnableLifecycle, "web.enable-lifecycle", false,
+			"serve POST and PUT /-/reload (default: off, they answer 403; SIGHUP reloads either way)")
+	}, &opts)
 	if err != nil {
 		return err
 	}
@@ -103,7 +112,7 @@ func cmdOnce(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdPlan(args []string, stdout, stderr io.Writer) error {
-	d, log, err := setupWith("plan", args, stderr, nil, daemon.Options{ReadOnly: true})
+	d, log, err := setupWith("plan", args, stderr, nil, &daemon.Options{ReadOnly: true})
 	if err != nil {
 		return err
 	}

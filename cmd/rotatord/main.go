@@ -25,7 +25,8 @@ func main() {
 const usage = `rotatord rotates Exoscale IAM API keys so that nobody has to.
 
 Usage:
-  rotatord run      --config FILE    the daemon: rotate on each policy's schedule
+  rotatord run      --config FILE [--web.config.file FILE] [--web.enable-lifecycle]
+                                     the daemon: rotate on each policy's schedule
   rotatord once     --config FILE [--policy NAME]... [--force]
                                      one pass now; exit 1 if any rotation failed
   rotatord plan     --config FILE    what a pass would do now, and why; changes nothing

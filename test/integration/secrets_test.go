@@ -54,7 +54,7 @@ func TestSecretsStaySecret(t *testing.T) {
 	}
 
 	start := time.Now()
-	d := e.startDaemon(debug)
+	d := e.startDaemon(debug, "--web.enable-lifecycle")
 	// Rotations by age every ~3s; then a lost create, a failed listing and
 	// slow deletions on top.
 	d.waitLog(20*time.Second, "old key deleted", "name", "ci-runner")

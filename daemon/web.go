@@ -1,0 +1,199 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/net/netutil"
+)
+
+// Defaults of the HTTP server (metrics, health, reload). Its clients are a
+// Prometheus or two scraping every few tens of seconds, the kubelet's
+// probes and an operator's curl: a few connections, small requests, small
+// answers. The limits bound what anyone who reaches the port can make the
+// process hold: about 20 kB per open connection, so at most about 1.3 MB
+// for DefaultMaxConnections (6,000 idle keep-alive connections used to take
+// the process from 20 MB to 132 MB).
+const (
+	// DefaultReadHeaderTimeout bounds the wait for a request's headers
+	// (and the TLS handshake).
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultReadTimeout bounds the reading of a whole request.
+	DefaultReadTimeout = 15 * time.Second
+	// DefaultWriteTimeout bounds a request from the end of its headers to
+	// the end of the answer: a scrape, or a reload (which may wait for the
+	// old Vault sinks to revoke their tokens).
+	DefaultWriteTimeout = 60 * time.Second
+	// DefaultIdleTimeout closes a keep-alive connection that has carried
+	// no request for this long. Prometheus reconnects at the next scrape
+	// when its interval is longer, which costs little.
+	DefaultIdleTimeout = 60 * time.Second
+	// DefaultMaxConnections is how many connections are served at once;
+	// more wait in the kernel's accept queue until one closes.
+	DefaultMaxConnections = 64
+)
+
+// WebOptions configure the HTTP server. Zero values take the defaults.
+type WebOptions struct {
+	// ConfigFile is an exporter-toolkit web configuration file (TLS,
+	// basic auth: the --web.config.file of Prometheus exporters); empty:
+	// plain HTTP without authentication.
+	ConfigFile string
+	// EnableLifecycle serves POST and PUT /-/reload (Prometheus's
+	// --web.enable-lifecycle); without it they answer 403.
+	EnableLifecycle bool
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxConnections    int
+
+	// listener, when set by a test, wraps the listener inside the
+	// connection limit.
+	listener func(net.Listener) net.Listener
+}
+
+func (o WebOptions) withDefaults() WebOptions {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&o.ReadTimeout, DefaultReadTimeout)
+	def(&o.WriteTimeout, DefaultWriteTimeout)
+	def(&o.IdleTimeout, DefaultIdleTimeout)
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	return o
+}
+
+// ValidateWebConfig checks a web configuration file (its YAML, users'
+// bcrypt hashes, certificate and key), as the server will read it.
+func ValidateWebConfig(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := web.Validate(path); err != nil {
+		return fmt.Errorf("web config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// webServer serves the daemon's handler on a listener, with the limits and
+// the TLS and basic auth of the web configuration file.
+type webServer struct {
+	srv  *http.Server
+	ln   net.Listener
+	file string
+	log  *slog.Logger
+}
+
+// newWebServer wraps ln (already listening) into the server. The web
+// configuration file is read again at each TLS handshake and request, like
+// every Prometheus exporter does: a new certificate or password needs no
+// restart.
+func (d *Daemon) newWebServer(ln net.Listener) *webServer {
+	o := d.opts.Web.withDefaults()
+	log := d.log.Named("http")
+	srv := &http.Server{
+		Handler:           d.Handler(),
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		ReadTimeout:       o.ReadTimeout,
+		WriteTimeout:      o.WriteTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		// Failed TLS handshakes (scanners, plain HTTP to the TLS port)
+		// and the like: worth a line, not an alarm.
+		ErrorLog: zap.NewStdLog(log),
+	}
+	if o.listener != nil {
+		ln = o.listener(ln)
+	}
+	return &webServer{
+		srv:  srv,
+		ln:   netutil.LimitListener(ln, o.MaxConnections),
+		file: o.ConfigFile,
+		log:  slog.New(zapHandler{log: log}),
+	}
+}
+
+func (w *webServer) serve() error {
+	file := w.file
+	err := web.Serve(w.ln, w.srv, &web.FlagConfig{WebConfigFile: &file}, w.log)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func (w *webServer) shutdown(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = w.srv.Shutdown(ctx)
+	_ = w.ln.Close() // when Serve failed before it took the listener
+}
+
+// zapHandler passes the exporter toolkit's slog records to zap.
+type zapHandler struct {
+	log    *zap.Logger
+	prefix string // of attribute keys, from groups
+}
+
+func (h zapHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return h.log.Core().Enabled(zapLevel(l))
+}
+
+func (h zapHandler) Handle(_ context.Context, r slog.Record) error {
+	fields := make([]zap.Field, 0, r.NumAttrs())
+	r.Attrs(func(a slog.Attr) bool {
+		fields = append(fields, h.field(a))
+		return true
+	})
+	if ce := h.log.Check(zapLevel(r.Level), r.Message); ce != nil {
+		ce.Write(fields...)
+	}
+	return nil
+}
+
+func (h zapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	fields := make([]zap.Field, 0, len(attrs))
+	for _, a := range attrs {
+		fields = append(fields, h.field(a))
+	}
+	return zapHandler{log: h.log.With(fields...), prefix: h.prefix}
+}
+
+func (h zapHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	return zapHandler{log: h.log, prefix: h.prefix + name + "."}
+}
+
+func (h zapHandler) field(a slog.Attr) zap.Field {
+	return zap.Any(h.prefix+a.Key, a.Value.Resolve().Any())
+}
+
+func zapLevel(l slog.Level) zapcore.Level {
+	switch {
+	case l >= slog.LevelError:
+		return zapcore.ErrorLevel
+	case l >= slog.LevelWarn:
+		return zapcore.WarnLevel
+	case l >= slog.LevelInfo:
+		return zapcore.InfoLevel
+	default:
+		return zapcore.DebugLevel
+	}
+}
