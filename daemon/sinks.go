@@ -70,6 +70,9 @@ func newFileSink(sc *config.Sink) (sinks.Sink, error) {
 		Mode:     sc.Mode.Perm(),
 		UID:      uid,
 		GID:      gid,
+		// Checked by the config already; the sink enforces them too.
+		AllowWorldReadable: sc.AllowWorldReadable,
+		TakeOver:           sc.TakeOver,
 	})
 }
 
@@ -80,6 +83,8 @@ func newVaultSink(sc *config.Sink, log *zap.Logger, getenv func(string) string) 
 		Mount:     sc.Mount,
 		Path:      sc.PathTemplate(),
 		TakeOver:  sc.TakeOver,
+		// config.CheckTransport checked Address; the sink checks VAULT_ADDR.
+		InsecureHTTP: sc.InsecureHTTP,
 		Auth: vault.AuthOptions{
 			Method:                  string(sc.Auth.Method),
 			TokenFile:               sc.Auth.TokenFile,

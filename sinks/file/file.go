@@ -13,6 +13,15 @@
 // temp file holding the secret only in that short window, and the next
 // write of the target removes it. Elsewhere, or where the file system lacks
 // O_TMPFILE, the temp file is named from the start.
+//
+// rotatord usually runs as root, and the directories on a sink's path may
+// belong to others. Every operation therefore opens the sink's directory
+// without following symlinks others could have planted, refuses a
+// directory others can write, and works relative to the open directory
+// (dir.go); it never replaces a file rotatord did not write unless the sink
+// says take_over (marker.go); and it opens a target for reading with
+// O_NOFOLLOW|O_NONBLOCK and reads it only once the open file is known to be
+// a regular one. The package needs a Unix system.
 package file
 
 import (
@@ -28,6 +37,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rotatord/rotatord/internal/keylock"
 	"github.com/rotatord/rotatord/secret"
@@ -69,8 +80,15 @@ type Options struct {
 	// let the owner read the file and must not let others write it.
 	Mode os.FileMode
 	// UID and GID own the file when >= 0; -1 leaves them to the process.
-	// Note that the zero value means root.
+	// Note that the zero value means root. They may also own or
+	// group-write the sink's directory.
 	UID, GID int
+	// AllowWorldReadable lets Mode grant read to all users (0644), which
+	// New refuses otherwise: group-readable (0640) is the way to share.
+	AllowWorldReadable bool
+	// TakeOver lets Probe and Write replace a regular file at the target
+	// that rotatord did not write (see marker.go), instead of refusing.
+	TakeOver bool
 }
 
 // Sink writes credentials to files. It is safe for concurrent use; writes to
@@ -81,6 +99,7 @@ type Sink struct {
 	tmpl     *template.Template
 	mode     os.FileMode
 	uid, gid int
+	takeOver bool
 
 	locks keylock.Set // per target path: one write, verify or read at a time
 
@@ -123,17 +142,20 @@ func New(opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("file sink: mode %#o does not let the owner read the file", mode)
 	case mode&0o002 != 0:
 		return nil, fmt.Errorf("file sink: mode %#o lets anyone replace the credential", mode)
+	case mode&0o004 != 0 && !opts.AllowWorldReadable:
+		return nil, fmt.Errorf("file sink: mode %#o lets every user read the credential: use 0640 and a group to share it, or allow world-readable files", mode)
 	}
 	if opts.UID < -1 || opts.GID < -1 {
 		return nil, fmt.Errorf("file sink: uid %d or gid %d below -1", opts.UID, opts.GID)
 	}
 	s := &Sink{
-		path:   opts.Path,
-		format: opts.Format,
-		tmpl:   opts.Template,
-		mode:   mode,
-		uid:    opts.UID,
-		gid:    opts.GID,
+		path:     opts.Path,
+		format:   opts.Format,
+		tmpl:     opts.Template,
+		mode:     mode,
+		uid:      opts.UID,
+		gid:      opts.GID,
+		takeOver: opts.TakeOver,
 	}
 	sample := sinks.Credential{
 		Name:      "example",
@@ -194,8 +216,11 @@ func (s *Sink) step(name string) error {
 	return s.inject(name)
 }
 
-// Probe implements sinks.Sink. It creates and removes a temp file next to the
-// target, with the configured mode and owner, and never touches the target.
+// Probe implements sinks.Sink. It opens the target's directory as a write
+// does, refuses a target a write would refuse (not a regular file, or a
+// file rotatord did not write without take_over), and creates and removes
+// a temp file there with the configured mode, owner and marker. It never
+// touches the target.
 func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -205,56 +230,53 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 		return err
 	}
 	defer s.locks.Lock(path)()
-	if err := s.checkTarget(path); err != nil {
-		return fmt.Errorf("probe %s: %w", path, err)
-	}
-	if err := s.step("create"); err != nil {
-		return fmt.Errorf("probe %s: %w", path, err)
-	}
-	f, err := createNamed(path)
-	if err != nil {
-		return fmt.Errorf("probe %s: %w", path, err)
-	}
-	tmp := f.Name()
-	err = s.prepare(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if rerr := os.Remove(tmp); err == nil {
-		err = rerr
-	}
-	if err != nil {
+	if err := s.probe(path, name); err != nil {
 		return fmt.Errorf("probe %s: %w", path, err)
 	}
 	return nil
 }
 
-// checkTarget refuses a target that exists and is not a regular file. A
-// symlink is refused rather than followed or silently replaced: whoever made
-// it meant the credential to go somewhere else.
-func (s *Sink) checkTarget(path string) error {
-	dir := filepath.Dir(path)
-	di, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("directory %s does not exist", dir)
-	}
+func (s *Sink) probe(path, name string) error {
+	d, err := s.openDir(filepath.Dir(path))
 	if err != nil {
 		return err
 	}
-	if !di.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
+	defer d.close()
+	base := filepath.Base(path)
+	if err := s.checkTarget(d, base, name); err != nil {
+		return err
 	}
-	fi, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if err := s.step("create"); err != nil {
+		return err
 	}
+	f, tmp, err := createNamed(d, base)
 	if err != nil {
 		return err
 	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("target is not a regular file (%v)", fi.Mode().Type())
+	err = s.mark(f)
+	if errors.Is(err, errNoXattr) && s.format == FormatTemplate && !s.takeOver {
+		err = fmt.Errorf("the file system of %s keeps no extended attribute %s, by which rotatord recognises a template file it wrote at the next rotation; set take_over: true on the sink to let rotatord replace the file anyway",
+			d.path, markerAttr)
 	}
-	return nil
+	if err == nil {
+		err = s.prepare(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if rerr := d.remove(tmp); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// mark sets the marker of a file rotatord writes; errNoXattr when the file
+// system cannot keep it, which a write tolerates (see marker.go).
+func (s *Sink) mark(f *os.File) error {
+	if err := s.step("mark"); err != nil {
+		return err
+	}
+	return setMarker(f)
 }
 
 // prepare gives the temp file its final mode and owner.
@@ -277,9 +299,10 @@ func (s *Sink) prepare(f *os.File) error {
 	return nil
 }
 
-// Write implements sinks.Sink. It refuses a missing directory and a target
-// that is not a regular file (a symlink is not replaced), and removes temp
-// files a crashed earlier write of the same target left behind.
+// Write implements sinks.Sink. It refuses a directory others can write, a
+// target that is not a regular file (a symlink is not replaced) and, unless
+// take_over, a file rotatord did not write; and removes temp files a
+// crashed earlier write of the same target left behind.
 func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -295,55 +318,68 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	// Best effort: do not keep a copy of the secret around longer than needed.
 	defer clear(content)
 	defer s.locks.Lock(path)()
-	if err := s.checkTarget(path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	s.removeStaleTemps(path)
-	if err := s.replace(path, content); err != nil {
+	if err := s.write(path, c.Name, content); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
 
-// replace atomically replaces path with content, through an unnamed temp
-// file where the system allows, else through a named one.
-func (s *Sink) replace(path string, content []byte) error {
-	err := s.replaceVia(path, content, true)
+func (s *Sink) write(path, name string, content []byte) error {
+	d, err := s.openDir(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	base := filepath.Base(path)
+	if err := s.checkTarget(d, base, name); err != nil {
+		return err
+	}
+	s.removeStaleTemps(d, base)
+	return s.replace(d, base, content)
+}
+
+// replace atomically replaces base in d with content, through an unnamed
+// temp file where the system allows, else through a named one.
+func (s *Sink) replace(d *dir, base string, content []byte) error {
+	err := s.replaceVia(d, base, content, true)
 	if errors.Is(err, errNeedNamed) {
-		err = s.replaceVia(path, content, false)
+		err = s.replaceVia(d, base, content, false)
 	}
 	return err
 }
 
-// replaceVia writes content to a temp file, unnamed (O_TMPFILE) until it is
-// complete when unnamed is set, and renames it over path. Before the
-// rename, any failure removes the temp file and leaves the target as it was.
-func (s *Sink) replaceVia(path string, content []byte, unnamed bool) (err error) {
+// replaceVia writes content to a temp file in d, unnamed (O_TMPFILE) until
+// it is complete when unnamed is set, and renames it over base. Before the
+// rename, any failure removes the temp file and leaves the target as it
+// was.
+func (s *Sink) replaceVia(d *dir, base string, content []byte, unnamed bool) (err error) {
 	if err := s.step("create"); err != nil {
 		return err
 	}
-	var f *os.File
+	var (
+		f   *os.File
+		tmp string // the temp file's name in d, once it has one
+	)
 	if unnamed {
-		f, err = openUnnamed(path)
+		f, err = openUnnamed(d)
 	} else {
-		f, err = createNamed(path)
+		f, tmp, err = createNamed(d, base)
 	}
 	if err != nil {
 		return err
-	}
-	tmp := "" // the temp file's name, once it has one
-	if !unnamed {
-		tmp = f.Name()
 	}
 	renamed := false
 	defer func() {
 		if !renamed {
 			f.Close() // already closed on some paths; that error is moot
 			if tmp != "" {
-				removeTemp(path, tmp)
+				removeTemp(d, base, tmp)
 			}
 		}
 	}()
+	if err := s.mark(f); err != nil && !errors.Is(err, errNoXattr) {
+		return err
+	}
 	if err := s.prepare(f); err != nil {
 		return err
 	}
@@ -364,7 +400,7 @@ func (s *Sink) replaceVia(path string, content []byte, unnamed bool) (err error)
 		if err := s.step("link"); err != nil {
 			return err
 		}
-		if tmp, err = linkUnnamed(f, path); err != nil {
+		if tmp, err = linkUnnamed(f, d, base); err != nil {
 			return err
 		}
 	}
@@ -377,7 +413,7 @@ func (s *Sink) replaceVia(path string, content []byte, unnamed bool) (err error)
 	if err := s.step("rename"); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := d.rename(tmp, base); err != nil {
 		return err
 	}
 	renamed = true
@@ -386,22 +422,7 @@ func (s *Sink) replaceVia(path string, content []byte, unnamed bool) (err error)
 	if err := s.step("syncdir"); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
+	return d.sync()
 }
 
 // Verify implements sinks.Sink. The content is compared in constant time
@@ -422,7 +443,7 @@ func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {
 		return fmt.Errorf("verify %s: %w: %w", path, err, sinks.ErrMismatch)
 	}
 	defer clear(want)
-	got, fi, err := s.readFile(path)
+	got, st, err := s.readFile(path)
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", path, err)
 	}
@@ -430,13 +451,11 @@ func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return fmt.Errorf("verify %s: %w", path, sinks.ErrMismatch)
 	}
-	if perm := fi.Mode().Perm(); perm != s.mode {
+	if perm := os.FileMode(st.Mode) & fs.ModePerm; perm != s.mode {
 		return fmt.Errorf("verify %s: mode %#o, want %#o: %w", path, perm, s.mode, ErrPermissions)
 	}
-	if uid, gid, ok := owner(fi); ok {
-		if s.uid >= 0 && uid != s.uid || s.gid >= 0 && gid != s.gid {
-			return fmt.Errorf("verify %s: owner %d:%d, want %d:%d: %w", path, uid, gid, s.uid, s.gid, ErrPermissions)
-		}
+	if uid, gid := int(st.Uid), int(st.Gid); s.uid >= 0 && uid != s.uid || s.gid >= 0 && gid != s.gid {
+		return fmt.Errorf("verify %s: owner %d:%d, want %d:%d: %w", path, uid, gid, s.uid, s.gid, ErrPermissions)
 	}
 	return nil
 }
@@ -474,35 +493,27 @@ func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
 	return sinks.Held{KeyID: keyID, Secret: secret.Value(sec)}, nil
 }
 
-// readFile reads the regular file at path under its lock, so it never sees a
-// write half done, and refuses anything else (a symlink is not followed).
-// A missing file is sinks.ErrNotHeld.
-func (s *Sink) readFile(path string) ([]byte, fs.FileInfo, error) {
+// readFile reads the regular file at path under its lock, so it never sees
+// a write half done, and refuses anything else: the directory is opened as
+// a write opens it, the file with O_NOFOLLOW|O_NONBLOCK (a symlink is not
+// followed, a FIFO or device swapped in is not waited on) and read only
+// once the open file is known to be regular. A missing file is
+// sinks.ErrNotHeld.
+func (s *Sink) readFile(path string) ([]byte, *unix.Stat_t, error) {
 	defer s.locks.Lock(path)()
-	fi, err := os.Lstat(path)
+	d, err := s.openDir(filepath.Dir(path))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.close()
+	f, st, err := d.openRegular(filepath.Base(path))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, sinks.ErrNotHeld
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("target is not a regular file (%v)", fi.Mode().Type())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
 	defer f.Close()
-	// Another process may swap the file between Lstat and Open; read only
-	// what Lstat vouched for.
-	ofi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !os.SameFile(fi, ofi) {
-		return nil, nil, errors.New("target replaced while reading")
-	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, nil, err
@@ -511,5 +522,5 @@ func (s *Sink) readFile(path string) ([]byte, fs.FileInfo, error) {
 		clear(data)
 		return nil, nil, fmt.Errorf("target larger than %d bytes", maxFileSize)
 	}
-	return data, ofi, nil
+	return data, st, nil
 }

@@ -738,6 +738,7 @@ func TestProbe(t *testing.T) {
 	tests := []struct {
 		name string
 		give func(t *testing.T, dir string) (pathDir string)
+		opts func(*Options)
 		want string // substring of the error, "" for success
 	}{
 		{
@@ -745,13 +746,33 @@ func TestProbe(t *testing.T) {
 			give: func(t *testing.T, dir string) string { return dir },
 		},
 		{
-			name: "existing target",
+			name: "existing target written by rotatord",
+			give: func(t *testing.T, dir string) string {
+				if err := newSink(t, dir, FormatEnv).Write(t.Context(), cred("k", "EXO1", testSecret)); err != nil {
+					t.Fatal(err)
+				}
+				return dir
+			},
+		},
+		{
+			name: "existing target rotatord did not write",
 			give: func(t *testing.T, dir string) string {
 				if err := os.WriteFile(filepath.Join(dir, "k.cred"), []byte("keep me"), 0o600); err != nil {
 					t.Fatal(err)
 				}
 				return dir
 			},
+			want: "%DIR%/k.cred: the file exists and rotatord did not write it",
+		},
+		{
+			name: "existing target rotatord did not write, take_over",
+			give: func(t *testing.T, dir string) string {
+				if err := os.WriteFile(filepath.Join(dir, "k.cred"), []byte("keep me"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return dir
+			},
+			opts: func(o *Options) { o.TakeOver = true },
 		},
 		{
 			name: "missing directory",
@@ -797,7 +818,11 @@ func TestProbe(t *testing.T) {
 			dir := t.TempDir()
 			pathDir := tt.give(t, dir)
 			before := dirNames(t, dir)
-			s := newSink(t, pathDir, FormatEnv)
+			var opts []func(*Options)
+			if tt.opts != nil {
+				opts = append(opts, tt.opts)
+			}
+			s := newSink(t, pathDir, FormatEnv, opts...)
 			err := s.Probe(context.Background(), "k")
 			if want := strings.ReplaceAll(tt.want, "%DIR%", dir); want == "" {
 				if err != nil {
@@ -952,7 +977,20 @@ func TestErrorsNeverContainTheSecret(t *testing.T) {
 			collect(err)
 			collect(s.Verify(ctx, c))
 		}
-		for _, step := range []string{"create", "chmod", "write", "sync", "close", "rename", "syncdir"} {
+		// A file rotatord did not write (a new one: the junk above was
+		// written into rotatord's file, which keeps its marker) is refused
+		// before any step.
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(testSecret), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		collect(s.Write(ctx, c))
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []string{"create", "mark", "chmod", "write", "sync", "close", "rename", "syncdir"} {
 			s.inject = func(got string) error {
 				if got == step {
 					return errors.New("injected")

@@ -4,9 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 )
@@ -21,11 +21,12 @@ const tempSep = ".tmp-"
 // system or kernel lacks O_TMPFILE, or the unnamed file cannot be linked.
 var errNeedNamed = errors.New("unnamed temp file not available")
 
-// tempName returns a new temp file name for path.
-func tempName(path string) string {
+// tempName returns a new temp file name for the target base, in the same
+// directory.
+func tempName(base string) string {
 	var b [8]byte
 	rand.Read(b[:]) // never fails (it crashes the process instead)
-	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+tempSep+hex.EncodeToString(b[:]))
+	return "." + base + tempSep + hex.EncodeToString(b[:])
 }
 
 // tempTarget returns the base name of the target a temp file name belongs
@@ -43,17 +44,18 @@ func tempTarget(name string) (base string, ok bool) {
 	return name[1:i], true
 }
 
-// createNamed creates a new named temp file for path. O_EXCL refuses an
-// existing name and a symlink; mode 0600 keeps the secret from others
-// even before the chmod.
-func createNamed(path string) (*os.File, error) {
+// createNamed creates a new named temp file for the target base in d and
+// returns it with its name. O_EXCL|O_NOFOLLOW refuses an existing name and
+// a symlink; mode 0600 keeps the secret from others even before the chmod.
+func createNamed(d *dir, base string) (*os.File, string, error) {
 	for range 10 {
-		f, err := os.OpenFile(tempName(path), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		tmp := tempName(base)
+		f, err := d.create(tmp)
 		if !errors.Is(err, fs.ErrExist) {
-			return f, err
+			return f, tmp, err
 		}
 	}
-	return nil, errors.New("cannot find an unused temp file name")
+	return nil, "", fmt.Errorf("%s: cannot find an unused temp file name", d.path)
 }
 
 // staleTemps holds the temp files a crashed process may have left next to
@@ -74,59 +76,58 @@ type staleTemps struct {
 // stale is per process, not per sink: a reload builds new sinks.
 var stale staleTemps
 
-// take returns the stale temp files of path and forgets them. A directory
-// that cannot be listed is listed again at the next write.
-func (st *staleTemps) take(path string) []string {
-	dir, base := filepath.Dir(path), filepath.Base(path)
+// take returns the names of the stale temp files of the target base in d
+// and forgets them. A directory that cannot be listed is listed again at
+// the next write.
+func (st *staleTemps) take(d *dir, base string) []string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	byTarget, ok := st.dirs[dir]
+	byTarget, ok := st.dirs[d.path]
 	if !ok {
-		entries, err := os.ReadDir(dir)
+		entries, err := d.entries()
 		if err != nil {
 			return nil
 		}
 		byTarget = map[string][]string{}
 		for _, e := range entries {
 			if t, ok := tempTarget(e.Name()); ok && e.Type().IsRegular() {
-				byTarget[t] = append(byTarget[t], filepath.Join(dir, e.Name()))
+				byTarget[t] = append(byTarget[t], e.Name())
 			}
 		}
 		if st.dirs == nil {
 			st.dirs = map[string]map[string][]string{}
 		}
-		st.dirs[dir] = byTarget
+		st.dirs[d.path] = byTarget
 	}
 	names := byTarget[base]
 	delete(byTarget, base)
 	return names
 }
 
-// keep records a temp file of path this process failed to remove, so that
-// the next write of path tries again. A directory not listed yet will
-// find it when it is.
-func (st *staleTemps) keep(path, tmp string) {
+// keep records a temp file of the target base in d this process failed to
+// remove, so that the next write of the target tries again. A directory
+// not listed yet will find it when it is.
+func (st *staleTemps) keep(d *dir, base, tmp string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if byTarget, ok := st.dirs[filepath.Dir(path)]; ok {
-		base := filepath.Base(path)
+	if byTarget, ok := st.dirs[d.path]; ok {
 		byTarget[base] = append(byTarget[base], tmp)
 	}
 }
 
-// removeStaleTemps deletes the temp files a crashed write left next to
-// path: they hold a secret. It runs under the path's lock. A file that
-// cannot be removed is tried again at the next write.
-func (s *Sink) removeStaleTemps(path string) {
-	for _, tmp := range stale.take(path) {
-		removeTemp(path, tmp)
+// removeStaleTemps deletes the temp files a crashed write left next to the
+// target base in d: they hold a secret. It runs under the target's lock. A
+// file that cannot be removed is tried again at the next write.
+func (s *Sink) removeStaleTemps(d *dir, base string) {
+	for _, tmp := range stale.take(d, base) {
+		removeTemp(d, base, tmp)
 	}
 }
 
-// removeTemp removes a temp file of path, or keeps it for the next write
-// of path to try again.
-func removeTemp(path, tmp string) {
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		stale.keep(path, tmp)
+// removeTemp removes the temp file tmp of the target base in d, or keeps
+// it for the next write of the target to try again.
+func removeTemp(d *dir, base, tmp string) {
+	if err := d.remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		stale.keep(d, base, tmp)
 	}
 }

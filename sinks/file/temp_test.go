@@ -152,7 +152,6 @@ var errInjected = errors.New("injected")
 func TestWriteNamedTemp(t *testing.T) {
 	dir := t.TempDir()
 	s := newSink(t, dir, FormatJSON, func(o *Options) { o.UID = os.Getuid() })
-	path := filepath.Join(dir, "k.cred")
 	ctx := context.Background()
 	c := cred("k", "EXO1", testSecret)
 	content, err := render(s.format, s.tmpl, c)
@@ -164,10 +163,15 @@ func TestWriteNamedTemp(t *testing.T) {
 		steps = append(steps, step)
 		return nil
 	}
-	if err := s.replaceVia(path, content, false); err != nil {
+	d, err := s.openDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	if err := s.replaceVia(d, "k.cred", content, false); err != nil {
 		t.Fatalf("replaceVia: %v", err)
 	}
-	if want := []string{"create", "chmod", "chown", "write", "sync", "close", "rename", "syncdir"}; !slices.Equal(steps, want) {
+	if want := []string{"create", "mark", "chmod", "chown", "write", "sync", "close", "rename", "syncdir"}; !slices.Equal(steps, want) {
 		t.Errorf("steps %q, want %q", steps, want)
 	}
 	if err := s.Verify(ctx, c); err != nil {
@@ -179,7 +183,7 @@ func TestWriteNamedTemp(t *testing.T) {
 		}
 		return nil
 	}
-	if err := s.replaceVia(path, []byte("other content\n"), false); !errors.Is(err, errInjected) {
+	if err := s.replaceVia(d, "k.cred", []byte("other content\n"), false); !errors.Is(err, errInjected) {
 		t.Fatalf("replaceVia = %v, want the injected error", err)
 	}
 	if names := dirNames(t, dir); !slices.Equal(names, []string{"k.cred"}) {

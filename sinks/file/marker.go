@@ -1,0 +1,144 @@
+package file
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/rotatord/rotatord/secret"
+	"github.com/rotatord/rotatord/sinks"
+)
+
+// A file sink replaces only files rotatord wrote, unless the sink says
+// take_over (Options.TakeOver), like the Vault sink. A regular file at the
+// target is rotatord's when
+//
+//  1. it carries the extended attribute user.rotatord with the value
+//     "file sink": every write sets it on the temp file before the file
+//     gets its name, so it comes with the content (rename keeps the inode).
+//     Writing a user.* attribute needs write permission on the file, so
+//     whoever could set it could have written the file anyway; or, where
+//     that attribute is missing,
+//  2. its content is, byte for byte, what rotatord writes for the
+//     credential it holds and the target's key name, in the sink's format
+//     (json, env, exoscale-toml): rotatord's own layout. This covers file
+//     systems without user extended attributes (tmpfs before Linux 6.6,
+//     some network file systems) and files written by a rotatord older
+//     than the attribute. A file someone else wrote in exactly that layout
+//     is a credential file for the same key, which the sink exists to
+//     replace. A free-form template has no layout rotatord can recognise:
+//     there only the attribute counts, and Probe refuses a template sink
+//     whose directory cannot keep it (unless take_over), rather than let
+//     the second rotation fail.
+//
+// Anything else (an operator's hand-written file, a file rotatord's
+// attribute was lost from because a consumer replaced it) is refused by
+// Probe, so no key is created for it, and by Write, with an error naming
+// the path and take_over.
+const (
+	markerAttr  = "user.rotatord"
+	markerValue = "file sink"
+)
+
+// ErrNotManaged means the target is a file rotatord did not write and the
+// sink has no take_over.
+var ErrNotManaged = errors.New("the file exists and rotatord did not write it")
+
+// errNoXattr means the file system keeps no user extended attributes.
+var errNoXattr = errors.New("file system without user extended attributes")
+
+// checkTarget refuses a target that exists and is not a regular file, and,
+// unless take_over, a regular file rotatord did not write. A symlink is
+// refused rather than followed or silently replaced: whoever made it meant
+// the credential to go somewhere else. name is the key name the target
+// belongs to.
+func (s *Sink) checkTarget(d *dir, base, name string) error {
+	st, err := d.stat(base)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if t := fileType(st.Mode); t != "" {
+		return fmt.Errorf("target is not a regular file (%s)", t)
+	}
+	if s.takeOver {
+		return nil
+	}
+	f, _, err := d.openRegular(base)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // removed meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ok, err := hasMarker(f)
+	if err != nil || ok {
+		return err
+	}
+	if s.format != FormatTemplate {
+		data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+		if err != nil {
+			return err
+		}
+		defer clear(data)
+		if len(data) <= maxFileSize && s.ownLayout(data, name) {
+			return nil
+		}
+		return fmt.Errorf("%w (it has no extended attribute %s and is not in rotatord's %s layout for %q); set take_over: true on the sink to let rotatord replace it",
+			ErrNotManaged, markerAttr, s.format, name)
+	}
+	return fmt.Errorf("%w (it has no extended attribute %s); set take_over: true on the sink to let rotatord replace it",
+		ErrNotManaged, markerAttr)
+}
+
+// ownLayout reports whether data is exactly what rotatord writes, in the
+// sink's format, for the credential data holds and the key name.
+func (s *Sink) ownLayout(data []byte, name string) bool {
+	c := sinks.Credential{Name: name}
+	switch s.format {
+	case FormatJSON:
+		var j struct {
+			APIKey    string `json:"api_key"`
+			APISecret string `json:"api_secret"`
+			RoleID    string `json:"role_id"`
+			CreatedAt string `json:"created_at"`
+		}
+		if json.Unmarshal(data, &j) != nil {
+			return false
+		}
+		t, err := time.Parse(time.RFC3339Nano, j.CreatedAt)
+		if err != nil {
+			return false
+		}
+		c.KeyID, c.Secret, c.RoleID, c.CreatedAt = j.APIKey, secret.Value(j.APISecret), j.RoleID, t
+	case FormatEnv, FormatExoscaleTOML:
+		var (
+			keyID, sec string
+			err        error
+		)
+		if s.format == FormatEnv {
+			keyID, sec, err = parseEnv(data)
+		} else {
+			keyID, sec, err = parseTOML(data)
+		}
+		if err != nil {
+			return false
+		}
+		c.KeyID, c.Secret = keyID, secret.Value(sec)
+	default:
+		return false
+	}
+	want, err := render(s.format, nil, c)
+	if err != nil {
+		return false
+	}
+	defer clear(want)
+	return bytes.Equal(data, want)
+}

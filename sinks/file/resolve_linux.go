@@ -1,0 +1,132 @@
+package file
+
+import (
+	"encoding/binary"
+	"errors"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// noOpenat2 is set once openat2 turned out to be missing (ENOSYS) or
+// filtered (EPERM from a seccomp profile), and by tests to force the walk.
+var noOpenat2 atomic.Bool
+
+// openRoot opens "/" for lookups only.
+func openRoot() (int, error) {
+	return unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
+// openNoSymlinks opens directory path with openat2 when no symlink is on
+// it; ok is false on any failure, for the walk to retry and explain.
+func openNoSymlinks(path string) (fd int, ok bool) {
+	if noOpenat2.Load() {
+		return -1, false
+	}
+	root, err := openRoot()
+	if err != nil {
+		return -1, false
+	}
+	defer unix.Close(root)
+	rel := strings.TrimLeft(path, "/")
+	if rel == "" {
+		rel = "."
+	}
+	pfd, err := unix.Openat2(root, rel, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		noOpenat2.Store(true)
+	}
+	if err != nil {
+		return -1, false
+	}
+	fd, err = finishDir(pfd)
+	if err != nil {
+		return -1, false
+	}
+	return fd, true
+}
+
+// lookup opens name in the directory cur without following it (O_PATH,
+// O_NOFOLLOW) and tells what it is from the opened file itself, so that
+// what is checked is what is used.
+func lookup(cur int, name string) (entry, error) {
+	fd, err := unix.Openat(cur, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return entry{}, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return entry{}, err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return entry{kind: entryDir, fd: fd}, nil
+	case unix.S_IFLNK:
+		defer unix.Close(fd)
+		target, err := readlinkFD(fd)
+		if err != nil {
+			return entry{}, err
+		}
+		return entry{kind: entrySymlink, uid: int(st.Uid), target: target}, nil
+	}
+	unix.Close(fd)
+	return entry{kind: entryOther}, nil
+}
+
+// readlinkFD reads the target of the symlink opened with O_PATH as fd.
+func readlinkFD(fd int) (string, error) {
+	for size := 256; size <= 1<<16; size *= 4 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(fd, "", buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+	return "", unix.ENAMETOOLONG
+}
+
+// finishDir turns the O_PATH descriptor of a directory into one that can be
+// listed, synced and used for O_TMPFILE, and closes the former.
+func finishDir(pfd int) (int, error) {
+	defer unix.Close(pfd)
+	return unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
+// accessACL returns the entries of the POSIX access ACL of the directory
+// fd, nil when it has none (or the file system has no ACLs).
+func accessACL(fd int) ([]aclEntry, error) {
+	buf := make([]byte, 4096)
+	n, err := unix.Fgetxattr(fd, "system.posix_acl_access", buf)
+	switch {
+	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.EOPNOTSUPP):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return parseACL(buf[:n])
+}
+
+// parseACL decodes the xattr form of a POSIX ACL: a little-endian version
+// (2), then entries of tag (16 bits), permissions (16 bits) and id (32 bits).
+func parseACL(b []byte) ([]aclEntry, error) {
+	if len(b) < 4 || binary.LittleEndian.Uint32(b) != 2 || (len(b)-4)%8 != 0 {
+		return nil, errors.New("unknown ACL format")
+	}
+	var out []aclEntry
+	for b = b[4:]; len(b) > 0; b = b[8:] {
+		out = append(out, aclEntry{
+			tag:  int(binary.LittleEndian.Uint16(b)),
+			perm: int(binary.LittleEndian.Uint16(b[2:])),
+			id:   int(binary.LittleEndian.Uint32(b[4:])),
+		})
+	}
+	return out, nil
+}
