@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/sinks/file"
 )
 
 // policyNameRE keeps policy names usable as metric label values and file
@@ -276,7 +277,9 @@ func (v *validator) fileSink(at string, s *Sink, match string, glob bool, target
 	case s.Format != FormatTemplate && s.Template != "":
 		v.addf(at+".template", "only for format %s, but format is %s", FormatTemplate, s.Format)
 	case s.Template != "":
-		t, err := template.New("template").Parse(s.Template)
+		// With the escaping functions (shquote, json, toml) the file
+		// sink's renderer documents.
+		t, err := file.ParseTemplate("template", s.Template)
 		if err != nil {
 			v.addf(at+".template", "%v", err)
 		}

@@ -23,14 +23,17 @@ const (
 	// FormatEnv writes EXOSCALE_API_KEY and EXOSCALE_API_SECRET lines for
 	// systemd's EnvironmentFile=, docker --env-file or a shell. A value
 	// outside [A-Za-z0-9_.:/+=@,-] is double-quoted the way systemd and the
-	// shell read back, which docker --env-file does not; a control
-	// character cannot be written at all.
+	// shell read back (". file" in sh, bash or dash sets exactly the
+	// value), which docker --env-file does not; a control character cannot
+	// be written at all.
 	FormatEnv = "env"
 	// FormatExoscaleTOML writes an exo CLI config with one account, named
-	// after the key and made the default.
+	// after the key and made the default. Every string is a TOML 1.0 basic
+	// string, escaped.
 	FormatExoscaleTOML = "exoscale-toml"
 	// FormatTemplate executes Options.Template, adding the final newline
-	// when it does not write one.
+	// when it does not write one. The template should escape what it
+	// writes with the functions of TemplateFuncs.
 	FormatTemplate = "template"
 )
 
@@ -40,6 +43,83 @@ const (
 	envKey    = "EXOSCALE_API_KEY"
 	envSecret = "EXOSCALE_API_SECRET"
 )
+
+// TemplateFuncs returns the functions a "template" format template may call.
+// Each turns a string into a literal of a consumer's language that reads
+// back as exactly that string, whatever characters it holds:
+//
+//   - shquote: a POSIX sh single-quoted word, for files a shell sources. A
+//     NUL byte, which no shell variable can hold, is an error.
+//   - json: a JSON string literal, for JSON files.
+//   - toml: a TOML basic string literal, escaped as TOML 1.0 requires.
+//
+// For a key named it's, these lines
+//
+//	export KEY_NAME={{shquote .Name}}
+//	"name": {{json .Name}}
+//	name = {{toml .Name}}
+//
+// render as
+//
+//	export KEY_NAME='it'\''s'
+//	"name": "it's"
+//	name = "it's"
+//
+// The template's text is the author's; a value spliced in without one of
+// these functions is only as safe as the characters it happens to hold, and
+// key names are chosen by whoever may create API keys. Invalid UTF-8 is an
+// error for json and toml. The config package parses templates with these
+// functions, and so must any other caller that hands a template to
+// Options.Template. Each call returns a new map.
+func TemplateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"shquote": shQuote,
+		"json":    jsonQuote,
+		"toml":    tomlQuoteChecked,
+	}
+}
+
+// ParseTemplate parses text as a "template" format template named name,
+// with TemplateFuncs.
+func ParseTemplate(name, text string) (*template.Template, error) {
+	return template.New(name).Funcs(TemplateFuncs()).Parse(text)
+}
+
+// shQuote returns s as one POSIX sh word that expands to exactly s: single
+// quotes, inside which the shell interprets nothing, with each single quote
+// of s written as four characters: close the quotes, a backslash-escaped
+// quote, reopen. The error never quotes s.
+func shQuote(s string) (string, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", errors.New("a NUL byte cannot be written for a shell")
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'", nil
+}
+
+// jsonQuote returns s as a JSON string literal. <, > and & stay as they are,
+// like the json format. The error never quotes s.
+func jsonQuote(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		// encoding/json would write U+FFFD instead: not s.
+		return "", errors.New("value is not valid UTF-8")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return "", errors.New("cannot encode value")
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+// tomlQuoteChecked is tomlQuote for templates, whose values render has not
+// checked. The error never quotes s.
+func tomlQuoteChecked(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", errors.New("value is not valid UTF-8, which TOML cannot hold")
+	}
+	return tomlQuote(s), nil
+}
 
 // templateData is what a "template" format template sees. APISecret is a
 // plain string here, and only here, because the template exists to write it.
