@@ -33,6 +33,13 @@ const maxTokenFileSize = 64 << 10
 // more (its max TTL), an AppRole or Kubernetes sink logs in again at its
 // next operation; a token sink keeps the token until Vault refuses it, then
 // reads the token file again.
+//
+// Revocation: a token the sink obtained by logging in (AppRole, Kubernetes)
+// is revoked (auth/token/revoke-self) when the sink is closed, at once or,
+// when operations are still running (a pass that began before a reload),
+// when the last of them ends; an operation that starts after Close logs in
+// again and revokes its token when it ends. A token the operator gave
+// (token_file, VAULT_TOKEN) is never revoked: it is not rotatord's.
 type authenticator struct {
 	method    string
 	mountPath string // approle, kubernetes
@@ -58,6 +65,7 @@ type authenticator struct {
 	capped    bool          // a renewal could not extend the token enough: its max TTL is near
 	retryAt   time.Time     // background: no new attempt before, after a failure
 
+	inflight  int // operations running (begin)
 	started   bool
 	closed    bool
 	closeOnce sync.Once
@@ -480,7 +488,8 @@ func (a *authenticator) background() {
 	}
 }
 
-// close stops the background goroutine and waits for it.
+// close stops the background goroutine and waits for it, then revokes a
+// token obtained by login unless an operation still runs (its end does).
 func (a *authenticator) close() {
 	// Closing stop first cancels a renewal in flight, which holds mu.
 	a.closeOnce.Do(func() { close(a.stop) })
@@ -490,5 +499,60 @@ func (a *authenticator) close() {
 	a.mu.Unlock()
 	if started {
 		<-a.done
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inflight == 0 {
+		a.revokeLocked()
+	}
+}
+
+// begin marks an operation of the sink as running; the function it returns
+// ends it, and revokes the login token when the sink was closed meanwhile
+// and no other operation runs.
+func (a *authenticator) begin() (end func()) {
+	a.mu.Lock()
+	a.inflight++
+	a.mu.Unlock()
+	return func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.inflight--
+		if a.closed && a.inflight == 0 {
+			a.revokeLocked()
+		}
+	}
+}
+
+// revokeTimeout bounds the revocation at Close: a reload or a stop does not
+// wait longer for a Vault that does not answer.
+const revokeTimeout = 5 * time.Second
+
+// revokeLocked revokes a token the sink obtained by logging in, and forgets
+// it. A token the operator gave is left alone. A revocation that fails is
+// logged: the token then lives until its TTL ends.
+func (a *authenticator) revokeLocked() {
+	if !a.canLogin() || a.token.IsZero() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
+	defer cancel()
+	err := a.client.Auth().Token().RevokeSelfWithContext(ctx, "")
+	left := a.remainingLocked()
+	a.token = ""
+	a.client.ClearToken()
+	a.gen++
+	switch {
+	case err == nil:
+		a.log.Info("revoked the vault token rotatord logged in with", a.fields()...)
+	case isRefusal(cleanError(err)):
+		// Expired or revoked already: nothing left to revoke.
+		a.log.Info("vault token already invalid at revocation", append(a.fields(), zap.Error(cleanError(err)))...)
+	default:
+		f := append(a.fields(), zap.Error(cleanError(err)))
+		if a.ttl > 0 {
+			f = append(f, zap.Duration("expires_in", left.Round(time.Second)))
+		}
+		a.log.Warn("could not revoke the vault token rotatord logged in with; it lives until its TTL ends", f...)
 	}
 }

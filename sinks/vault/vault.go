@@ -35,6 +35,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -110,8 +111,13 @@ type Options struct {
 	// TakeOver lets Write overwrite a secret rotatord did not write, which
 	// it then marks as its own.
 	TakeOver bool
-	Auth     AuthOptions
-	TLS      TLSOptions
+	// InsecureHTTP allows a plain http:// address on a host other than
+	// loopback (the token and the secrets cross the network in clear);
+	// without it such an address is refused, wherever it comes from
+	// (VAULT_ADDR included). Logged as a loud warning.
+	InsecureHTTP bool
+	Auth         AuthOptions
+	TLS          TLSOptions
 	// Logger receives the sink's logs; nil: none.
 	Logger *zap.Logger
 	// Getenv reads VAULT_ADDR, VAULT_TOKEN and VAULT_NAMESPACE; default os.Getenv.
@@ -199,9 +205,9 @@ func New(opts Options) (*Sink, error) {
 	if err := checkPath(mount); err != nil {
 		return nil, fmt.Errorf("vault sink: mount %q: %w", mount, err)
 	}
-	addr := opts.Address
+	addr, from := opts.Address, "address"
 	if addr == "" {
-		addr = getenv(api.EnvVaultAddress)
+		addr, from = getenv(api.EnvVaultAddress), api.EnvVaultAddress
 	}
 	if addr == "" {
 		return nil, errors.New("vault sink: no address: set address or VAULT_ADDR")
@@ -217,6 +223,14 @@ func New(opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("vault sink: address %q has no host", addr)
 	case u.User != nil:
 		return nil, fmt.Errorf("vault sink: address %q must not hold credentials", u.Redacted())
+	}
+	// The policy file's address is checked when it is loaded
+	// (config.CheckTransport, the same rule); VAULT_ADDR only here.
+	plain := plainToNetwork(u)
+	if plain && !opts.InsecureHTTP {
+		return nil, fmt.Errorf("vault sink: %s %s is plain http to a host that is not loopback: "+
+			"the token and the secrets would cross the network in clear (use https, or set insecure_http: true on the sink for a test setup)",
+			from, u.Redacted())
 	}
 	namespace := opts.Namespace
 	if namespace == "" {
@@ -250,12 +264,31 @@ func New(opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault sink: auth: %w", err)
 	}
+	if plain {
+		log.Warn("PLAIN HTTP TO VAULT for this Vault sink (insecure_http): the Vault token and every credential "+
+			"rotatord writes cross the network in clear; use it only in tests",
+			zap.String("address", u.Redacted()), zap.String("mount", mount))
+	}
 	if opts.TLS.InsecureSkipVerify {
 		log.Warn("TLS CERTIFICATE VERIFICATION IS OFF for this Vault sink (tls.insecure_skip_verify): "+
 			"anyone on the network path can read or change the credentials rotatord writes; use it only in tests",
 			zap.String("address", addr), zap.String("mount", mount))
 	}
 	return s, nil
+}
+
+// plainToNetwork reports whether u is plain http to a host that is not
+// loopback: what crosses it can be read on the way.
+func plainToNetwork(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // newClient builds a client from the options alone: unlike
@@ -316,9 +349,12 @@ func newClient(addr, namespace string, t TLSOptions) (*api.Client, *http.Transpo
 	return c, transport, nil
 }
 
-// Close stops the background token renewal and drops idle connections. It
-// does not stop the sink: an operation still in flight (or started later,
-// by a pass that began before a reload) works, renewing the token itself.
+// Close stops the background token renewal, revokes a token the sink
+// obtained by logging in (AppRole, Kubernetes; never a token it was given)
+// and drops idle connections. It does not stop the sink: an operation still
+// in flight (or started later, by a pass that began before a reload) works,
+// renewing the token itself or logging in again, and the token is revoked
+// when the last such operation ends.
 func (s *Sink) Close() error {
 	s.auth.close()
 	s.transport.CloseIdleConnections()
@@ -394,6 +430,7 @@ func (s *Sink) step(name string) error {
 // take_over is set) and that the token's policies allow the write and the
 // read back. It writes nothing.
 func (s *Sink) Probe(ctx context.Context, name string) error {
+	defer s.auth.begin()()
 	p, err := s.secretPath(name)
 	if err != nil {
 		return err
@@ -430,6 +467,7 @@ func (s *Sink) notManaged(label string) error {
 // Write implements sinks.Sink: metadata marker first when missing, then the
 // data with check-and-set on the version read.
 func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
+	defer s.auth.begin()()
 	p, err := s.secretPath(c.Name)
 	if err != nil {
 		return err
@@ -526,6 +564,7 @@ func (s *Sink) unmark(ctx context.Context, p string, before *metadata, log *zap.
 // Verify implements sinks.Sink: the latest version must hold c's key id and
 // secret and, when this process wrote it, be the version Write produced.
 func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {
+	defer s.auth.begin()()
 	p, err := s.secretPath(c.Name)
 	if err != nil {
 		return err
@@ -552,6 +591,7 @@ func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {
 
 // Read implements sinks.Sink.
 func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
+	defer s.auth.begin()()
 	p, err := s.secretPath(name)
 	if err != nil {
 		return sinks.Held{}, err

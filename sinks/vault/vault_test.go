@@ -49,7 +49,7 @@ func TestNewValidates(t *testing.T) {
 		{"address scheme", func(o *Options) { o.Address = "ftp://vault" }, "want an http, https or unix URL"},
 		{"address without host", func(o *Options) { o.Address = "https://" }, "has no host"},
 		{"address with credentials", func(o *Options) { o.Address = "https://u:hunter2@vault" }, "must not hold credentials"},
-		{"token without source", func(o *Options) { o.Getenv = noenv; o.Address = "http://v" }, "needs token_file or VAULT_TOKEN"},
+		{"token without source", func(o *Options) { o.Getenv = noenv; o.Address = "https://v" }, "needs token_file or VAULT_TOKEN"},
 		{"token with role_id", func(o *Options) { o.Auth.RoleID = "r" }, "role_id is not used by method token"},
 		{"approle", func(o *Options) {
 			o.Auth = AuthOptions{Method: AuthAppRole, RoleID: "r", SecretIDFile: "/s"}
