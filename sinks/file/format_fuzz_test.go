@@ -68,6 +68,7 @@ var seedValues = [][4]string{
 	{"nul\x00byte", "EXO\x00", "s\x00", "\x00"},
 	{"bad\xffutf8", "EXO1", "s", "r"},
 	{"ci", "EXO1", "\xc3", "r"},
+	{"🙂", "\xf0\x9f", "\x99", "\x82"}, // valid only when joined
 	{"[accounts]", "#comment", "x # y", "]]"},
 	{"\\u0041", "\\U00000041", "\\n", "\\"},
 	{"ci\u007f", "EXO1", "sec\tret", "\u0000x"},
@@ -156,7 +157,8 @@ func checkFormats(t *testing.T, shells []*shell, name, keyID, sec, roleID string
 		CreatedAt: fuzzCreatedAt,
 	}
 	all := name + keyID + sec + roleID
-	valid := utf8.ValidString(all)
+	// Each on its own: invalid pieces can join into valid UTF-8.
+	valid := utf8.ValidString(name) && utf8.ValidString(keyID) && utf8.ValidString(sec) && utf8.ValidString(roleID)
 	what := fmt.Sprintf("name %q, key %q, secret %q, role %q", name, keyID, sec, roleID)
 
 	type renderCase struct {
