@@ -254,7 +254,11 @@ func (s *Sink) probe(path, name string) error {
 		return err
 	}
 	err = s.mark(f)
-	if errors.Is(err, errNoXattr) && s.format == FormatTemplate && !s.takeOver {
+	switch {
+	case !errors.Is(err, errNoXattr):
+	case s.format != FormatTemplate || s.takeOver:
+		err = nil
+	default:
 		err = fmt.Errorf("the file system of %s keeps no extended attribute %s, by which rotatord recognises a template file it wrote at the next rotation; set take_over: true on the sink to let rotatord replace the file anyway",
 			d.path, markerAttr)
 	}
