@@ -255,8 +255,8 @@ type aclEntry struct {
 	id        int
 }
 
-// statTarget looks at name in d without following it: nil info and
-// sinks.ErrNotHeld-free nil error when it does not exist.
+// stat looks at name in d without following it; the error matches
+// fs.ErrNotExist when there is nothing.
 func (d *dir) stat(name string) (*unix.Stat_t, error) {
 	var st unix.Stat_t
 	err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
@@ -349,7 +349,7 @@ func (d *dir) sync() error {
 	return nil
 }
 
-// names lists the entries of d through a descriptor of its own, so the
+// entries lists the entries of d through a descriptor of its own, so the
 // listing does not move d's offset.
 func (d *dir) entries() ([]fs.DirEntry, error) {
 	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

@@ -366,6 +366,7 @@ func TestWriteFailureKeepsPreviousFile(t *testing.T) {
 		give string // the step that fails
 	}{
 		{name: "create", give: "create"},
+		{name: "mark", give: "mark"},
 		{name: "chmod", give: "chmod"},
 		{name: "chown", give: "chown"},
 		{name: "write", give: "write"},
