@@ -332,8 +332,8 @@ func (d *Daemon) RunPass(ctx context.Context, policies []string, opts rotation.O
 }
 
 // DeleteDue deletes the old keys whose grace period is over.
-func (d *Daemon) DeleteDue(ctx context.Context) []rotation.Outcome {
-	return d.engine.DeleteDue(ctx)
+func (d *Daemon) DeleteDue(ctx context.Context, opts ...rotation.Options) []rotation.Outcome {
+	return d.engine.DeleteDue(ctx, opts...)
 }
 
 func isAPIError(err error) bool {

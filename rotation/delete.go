@@ -27,8 +27,13 @@ import (
 
 // DeleteDue deletes the old keys of every rotation whose grace period is
 // over, without listing the keys: it is what fires between cron ticks. Due
-// names are handled in parallel, as many as a pass handles.
-func (e *Engine) DeleteDue(ctx context.Context) []Outcome {
+// names are handled in parallel, as many as a pass handles. A deletion
+// that failed backs off, unless opts says IgnoreBackoff (`once`).
+func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	type due struct {
 		p    Policy
 		name string
@@ -54,7 +59,7 @@ func (e *Engine) DeleteDue(ctx context.Context) []Outcome {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i] = e.deleteDue(ctx, d.p, d.name, gen)
+			out[i] = e.deleteDue(ctx, d.p, d.name, gen, o.IgnoreBackoff)
 		}()
 	}
 	wg.Wait()
@@ -84,7 +89,7 @@ func (e *Engine) NextDeletion() (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64) Outcome {
+func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64, ignoreBackoff bool) Outcome {
 	unlock := e.lock(name)
 	defer unlock()
 	o := Outcome{Policy: p.Name, Name: name, Decision: Decision{Action: ActionDelete, Reason: ReasonGraceOver}}
@@ -100,7 +105,7 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 		o.Decision = Decision{Action: ActionNone}
 		return o // a concurrent pass got there first
 	}
-	if rec.Failures > 0 {
+	if rec.Failures > 0 && !ignoreBackoff {
 		// A deletion that failed backs off like any step, so a sink that
 		// blocks it is not read, nor the API asked, every few seconds.
 		if due := rec.LastFailure.Add(Backoff(rec.Failures)); now.Before(due) {
@@ -176,6 +181,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 				zap.String("key_id", rot.NewKeyID))
 			rec.Rotation = nil
 			rec.CurrentKeyID = ""
+			rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{} // a new situation
 			return e.store.Put(*rec)
 		}
 		k := recordKey{p.Name, rec.Name}

@@ -543,3 +543,42 @@ func TestHostileKeyNamesAreSkipped(t *testing.T) {
 		t.Errorf("%d warnings, want one per name per process (7)", warns)
 	}
 }
+
+// The chaos campaign's app-16: a journal restored from a backup taken in
+// the created phase of a rotation long finished. A template sink cannot
+// say what it holds, but the readable sink holds a newer live key: the
+// journal is older than what happened, so the sinks decide.
+func TestAStaleCreatedRecordDefersToTheSinks(t *testing.T) {
+	h := newHarness(t, 0)
+	h.sinkB.opaque = true
+	h.setSinks(h.sinkA, fpSink{h.sinkB})
+	h.api.add("ci-runner", roleCI)
+	h.pass(Options{})
+	h.pass(Options{Force: true})
+	backup := h.record("ci-runner")
+	h.pass(Options{Force: true}) // what happened after the backup
+	current := h.sinkA.holds("ci-runner")
+	stale := h.api.add("ci-runner", roleCI) // the backup's new key, applied late
+	backup.Rotation = &state.Rotation{Phase: state.PhaseCreated, StartedAt: h.clock.Now(), NewKeyID: stale,
+		NewCreatedAt: h.clock.Now(), KnownKeyIDs: []string{backup.CurrentKeyID}, OldKeyIDs: []string{backup.CurrentKeyID},
+		RoleID: roleCI, Sinks: map[string]state.SinkMark{
+			sinkID(h.sinkA, "ci-runner"): {}, sinkID(fpSink{h.sinkB}, "ci-runner"): {New: "fp:of-the-stale-key"},
+		}}
+	if err := h.store.Put(backup); err != nil {
+		t.Fatal(err)
+	}
+	h.openStore()
+	h.newEngine()
+	h.setSinks(h.sinkA, fpSink{h.sinkB})
+	for range 3 {
+		h.clock.Add(time.Minute)
+		h.pass(Options{IgnoreBackoff: true})
+		h.engine.DeleteDue(context.Background(), Options{IgnoreBackoff: true})
+	}
+	h.clock.Add(time.Minute)
+	h.engine.DeleteDue(context.Background(), Options{IgnoreBackoff: true})
+	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != current {
+		t.Fatalf("live = %v, want only %s (stale %s retired)", live, current, stale)
+	}
+	h.assertAtMostTwoKeys()
+}

@@ -373,6 +373,7 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	rec.RoleID = cred.RoleID
 	rec.Delivered = delivered
 	rec.Rotation = rot
+	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
 	log.Warn("adopted the key a sink holds; the other keys of the name will be deleted after the grace period",
 		zap.String("key_id", cred.KeyID), zap.Strings("old_key_ids", rot.OldKeyIDs))
 	return true

@@ -11,10 +11,12 @@ package rotation
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
@@ -81,6 +83,7 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 		// serves a dead key: rotate again at once.
 		log.Warn("the new key of the interrupted rotation no longer exists", zap.String("key_id", rot.NewKeyID))
 		rec.Rotation = nil
+		rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{} // a new situation
 		if held+notHeldBy < len(p.Sinks) || held > 0 {
 			rec.CurrentKeyID = ""
 		}
@@ -107,6 +110,16 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 		log.Info("interrupted rotation rolled back", zap.String("why", "its new key reached no sink"))
 		return nil
 	}
+	// A sink that can be read back holds a live key this rotation does not
+	// know: the journal is older than what happened (restored from a
+	// backup). The sinks decide, as when several keys are live.
+	if adopted, err := e.adoptNewer(ctx, p, rec, start); adopted || err != nil {
+		if err != nil {
+			return e.fail(p, rec, start, fmt.Errorf("recover: %w", err))
+		}
+		return nil
+	}
+
 	// Some sink holds, or may hold, the new key and none can give its
 	// secret back: the delivery cannot be finished, and deleting either
 	// key could cut a consumer off. A new rotation would make a third key.
@@ -130,4 +143,44 @@ func (e *Engine) resume(ctx context.Context, p Policy, rec *state.Record, cred s
 		}
 	}
 	return e.deliverAndConfirm(ctx, p, rec, cred, start, false)
+}
+
+// adoptNewer looks for a sink that can be read back and holds a live key
+// of the name that rotation does not know. If there is one, the rotation
+// is dropped and that key adopted: written to every sink, the other keys
+// of the name retired after the grace period.
+func (e *Engine) adoptNewer(ctx context.Context, p Policy, rec *state.Record, start time.Time) (bool, error) {
+	rot := rec.Rotation
+	newer := false
+	for _, i := range deliveryOrder(p.Sinks) {
+		h, err := p.Sinks[i].Read(ctx, rec.Name)
+		if err == nil && h.KeyID != "" && !h.Secret.IsZero() && h.KeyID != rot.NewKeyID && !slices.Contains(rot.KnownKeyIDs, h.KeyID) {
+			newer = true
+			break
+		}
+	}
+	if !newer {
+		return false, nil
+	}
+	keys, err := e.client().ListKeys(ctx)
+	if err != nil {
+		return false, fmt.Errorf("list keys: %w", err)
+	}
+	var live []apiclient.Key
+	for _, k := range keys {
+		if _, gone := rec.Deleted[k.ID]; k.Name == rec.Name && !gone && (k.RoleID == rec.RoleID || rec.RoleID == "") {
+			live = append(live, k)
+		}
+	}
+	saved := rec.Rotation
+	rec.Rotation = nil
+	if !e.adoptFromSinks(ctx, p, rec, live, start) {
+		rec.Rotation = saved
+		return false, nil
+	}
+	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
+	if err := e.store.Put(*rec); err != nil {
+		return false, err
+	}
+	return true, nil
 }

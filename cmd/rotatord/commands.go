@@ -100,7 +100,7 @@ func cmdOnce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out = mergeOutcomes(out, d.DeleteDue(ctx))
+	out = mergeOutcomes(out, d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true}))
 	out = awaitConfirmations(ctx, d, out)
 	printOutcomes(stdout, out, time.Now())
 	for _, o := range out {
@@ -200,7 +200,7 @@ func awaitConfirmations(ctx context.Context, d *daemon.Daemon, out []rotation.Ou
 		return out
 	case <-time.After(min(max(wait, 0)+100*time.Millisecond, 30*time.Second)):
 	}
-	for _, o := range d.DeleteDue(ctx) {
+	for _, o := range d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true}) {
 		if i, ok := waiting[o.Policy+"\x00"+o.Name]; ok {
 			out[i] = o
 		}
