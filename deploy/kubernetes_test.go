@@ -396,8 +396,9 @@ func TestPolicyInCluster(t *testing.T) {
 	}
 
 	configPath := fieldAfter(strings.Join(ctr.Args, " "), "--config")
-	if !slices.Equal(ctr.Args, strings.Fields("run --config "+configPath)) {
-		t.Errorf("args %q, want run --config FILE", ctr.Args)
+	// --web.enable-lifecycle: the configmap's comment reloads over HTTP.
+	if !slices.Equal(ctr.Args, strings.Fields("run --config "+configPath+" --web.enable-lifecycle")) {
+		t.Errorf("args %q, want run --config FILE --web.enable-lifecycle", ctr.Args)
 	}
 	m, v, key, ok := mountOf(configPath)
 	if !ok || v.ConfigMap == nil {
