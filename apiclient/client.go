@@ -36,6 +36,7 @@ type Config struct {
 	DeleteTimeout time.Duration // how long a delete may stay pending; default 2m
 
 	Observe ObserveFunc // optional per-attempt hook
+	OnRetry RetryFunc   // optional: called before each retry's wait (rotatord logs it at debug)
 
 	// Transport is the base round tripper; default a clone of http.DefaultTransport.
 	Transport http.RoundTripper
@@ -309,11 +310,19 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 			}
 			wait = e.RetryAfter
 		}
+		if c.cfg.OnRetry != nil {
+			c.cfg.OnRetry(op, n, wait, e)
+		}
 		if err := c.sleep(ctx, wait); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
 }
+
+// RetryFunc hears of each retry: the operation, the attempt that failed
+// (1 for the first), how long the client waits before the next one, and
+// why (an *Error, which never quotes an answer's body or a secret).
+type RetryFunc func(op string, attempt int, wait time.Duration, err error)
 
 // backoff is exponential with jitter: a random delay in [d/2, d] where d
 // doubles from RetryBaseDelay up to RetryMaxDelay.

@@ -3,6 +3,7 @@ package apiclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -197,6 +198,28 @@ func TestRetriesIdempotentCallsWithBackoff(t *testing.T) {
 	}
 	if codes := f.obs.get(OpListKeys); strings.Join(codes, ",") != "502,502,502,200" {
 		t.Errorf("attempts = %v", codes)
+	}
+}
+
+// TestOnRetryHearsEveryRetry: the hook rotatord logs retries with (at
+// debug) hears each one, with the attempt, the wait and the reason.
+func TestOnRetryHearsEveryRetry(t *testing.T) {
+	var got []string
+	f := newFixture(t, func(c *Config) {
+		c.OnRetry = func(op string, attempt int, wait time.Duration, err error) {
+			got = append(got, fmt.Sprintf("%s#%d %s %v", op, attempt, wait, err))
+		}
+	})
+	f.srv.SetFault(exosim.OpListAPIKeys, exosim.Fault{ErrorNext: 2, ErrorStatus: 502})
+	if _, err := f.client.ListKeys(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		OpListKeys + "#1 1s " + OpListKeys + ": unavailable (HTTP 502): Bad Gateway (injected by exosim)",
+		OpListKeys + "#2 2s " + OpListKeys + ": unavailable (HTTP 502): Bad Gateway (injected by exosim) after 2 attempts",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("OnRetry heard\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -49,6 +50,17 @@ type Options struct {
 	ReadOnly bool
 	// Web configures the HTTP server of Run (web.go).
 	Web WebOptions
+	// Listen, when set, overrides the policy file's listen address
+	// (--web.listen-address).
+	Listen string
+	// Listener, when set, is the socket Run serves on instead of one it
+	// opens (rotatord dev opens it first, to fail before printing anything).
+	// Run closes it.
+	Listener net.Listener
+	// CallerReports says the caller (once, plan) shows every outcome and a
+	// failed pass itself: RunPass then logs no error or outcome of its own,
+	// only its summary line, so each problem is told once.
+	CallerReports bool
 }
 
 // Daemon is a loaded rotatord. Create with New, then Run, Once or Plan.
@@ -191,6 +203,10 @@ func (d *Daemon) build(cfg *config.Config) (*setup, error) {
 		Burst:       max(1, int(cfg.Exoscale.RateLimit)),
 		Concurrency: cfg.Exoscale.Concurrency,
 		Observe:     d.metrics.ObserveAPI,
+		OnRetry: func(op string, attempt int, wait time.Duration, err error) {
+			d.log.Debug("retrying API request", zap.String("operation", op), zap.Int("attempt", attempt),
+				zap.Duration("wait", wait), zap.Error(err))
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -285,7 +301,7 @@ func (d *Daemon) Reload() error {
 		d.log.Error("reload rejected; keeping the previous configuration", zap.String("config", d.opts.ConfigPath), zap.Error(err))
 		return err
 	}
-	if cfg.Listen != d.Config().Listen {
+	if d.opts.Listen == "" && d.opts.Listener == nil && cfg.Listen != d.Config().Listen {
 		d.log.Warn("listen address changed: takes effect at restart", zap.String("listen", cfg.Listen))
 	}
 	d.metrics.ConfigLoaded(true)
@@ -297,7 +313,9 @@ func (d *Daemon) Reload() error {
 // every outcome. It is what a cron tick, `once` and `plan` call.
 func (d *Daemon) RunPass(ctx context.Context, policies []string, opts rotation.Options) ([]rotation.Outcome, error) {
 	s := d.setup()
+	start := time.Now()
 	out, err := d.engine.Pass(ctx, policies, opts)
+	took := time.Since(start)
 	names := policies
 	if len(names) == 0 {
 		for _, p := range s.policies {
@@ -312,8 +330,16 @@ func (d *Daemon) RunPass(ctx context.Context, policies []string, opts rotation.O
 		}
 	}
 	if err != nil {
-		d.log.Error("pass failed", zap.Strings("policies", names), zap.Error(err))
+		if !d.opts.CallerReports {
+			d.log.Error("pass failed", zap.Strings("policies", names), zap.Error(err))
+		}
 		return nil, err
+	}
+	if !opts.DryRun {
+		d.log.Info("pass done", passSummary(names, out, took)...)
+	}
+	if d.opts.CallerReports {
+		return out, nil
 	}
 	for _, o := range out {
 		if o.Err != nil || o.Decision.Action != rotation.ActionNone {
@@ -329,6 +355,29 @@ func (d *Daemon) RunPass(ctx context.Context, policies []string, opts rotation.O
 		}
 	}
 	return out, nil
+}
+
+// passSummary is the one line a pass logs: a long pass shows it ended,
+// and what it did.
+func passSummary(policies []string, out []rotation.Outcome, took time.Duration) []zap.Field {
+	var rotated, recovered, deleted, failed int
+	for _, o := range out {
+		switch {
+		case o.Err != nil:
+			failed++
+		case o.Decision.Action == rotation.ActionRotate:
+			rotated++
+		case o.Decision.Action == rotation.ActionRecover:
+			recovered++
+		case o.Decision.Action == rotation.ActionDelete:
+			deleted++
+		}
+	}
+	return []zap.Field{
+		zap.Strings("policies", policies), zap.Int("names", len(out)),
+		zap.Int("rotated", rotated), zap.Int("recovered", recovered), zap.Int("deleted", deleted),
+		zap.Int("failed", failed), zap.Duration("duration", took),
+	}
 }
 
 // DeleteDue deletes the old keys whose grace period is over.

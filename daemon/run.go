@@ -23,11 +23,21 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 
 	// A broken web config file stops the start, before anything runs.
 	if err := ValidateWebConfig(d.opts.Web.ConfigFile); err != nil {
+		if d.opts.Listener != nil {
+			d.opts.Listener.Close()
+		}
 		return err
 	}
-	ln, err := net.Listen("tcp", d.Config().Listen)
-	if err != nil {
-		return err
+	ln := d.opts.Listener
+	if ln == nil {
+		addr := d.Config().Listen
+		if d.opts.Listen != "" {
+			addr = d.opts.Listen
+		}
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return err
+		}
 	}
 	web := d.newWebServer(ln)
 	d.log.Info("rotatord started", zap.String("listen", ln.Addr().String()),
@@ -107,7 +117,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	// HTTP server: metrics, health, reload (web.go).
 	g.Add(web.serve, func(error) { web.shutdown(5 * time.Second) })
 
-	err = g.Run()
+	err := g.Run()
 	d.log.Info("rotatord stopped")
 	return err
 }

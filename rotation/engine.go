@@ -65,6 +65,10 @@ type Options struct {
 	Force         bool // rotate every selected name whatever its age
 	IgnoreBackoff bool // retry failed names now
 	DryRun        bool // decide only; change nothing (for `plan`)
+	// OnOutcome, when set, hears each name's outcome as its handler
+	// returns, with the number of names in the pass (progress for `once`).
+	// Handlers run in parallel: it must be safe for concurrent use.
+	OnOutcome func(o Outcome, total int)
 }
 
 // Outcome is what a pass did (or, in a dry run, would do) for one name.

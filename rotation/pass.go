@@ -96,6 +96,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	for i, j := range jobs {
 		if ctx.Err() != nil {
 			out[i] = Outcome{Policy: j.policy.Name, Name: j.name, Err: ctx.Err()}
+			if opts.OnOutcome != nil {
+				opts.OnOutcome(out[i], len(jobs))
+			}
 			continue
 		}
 		sem <- struct{}{}
@@ -104,6 +107,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			defer func() { <-sem; wg.Done() }()
 			j.gen, j.policyGen = gens[j.name], policyGen
 			out[i] = e.handle(ctx, j, own, opts)
+			if opts.OnOutcome != nil {
+				opts.OnOutcome(out[i], len(jobs))
+			}
 		}()
 	}
 	wg.Wait()
