@@ -19,7 +19,12 @@ const (
 )
 
 func newHandler(d *Daemon) http.Handler {
+	// rotatord_ready says what /readyz answers; it is read at scrape
+	// time, and only /metrics below shows it.
+	d.metrics.SetReady(func() bool { ok, _ := d.Ready(); return ok })
 	mux := http.NewServeMux()
+	// "/{$}": the landing page is / only; other paths are 404.
+	mux.Handle("GET /{$}", newLandingPage(d))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")

@@ -9,14 +9,13 @@
 package metrics
 
 import (
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rotatord/rotatord/apiclient"
-	"github.com/rotatord/rotatord/internal/version"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/state"
 )
@@ -54,6 +53,7 @@ type Metrics struct {
 
 	mu       sync.Mutex
 	policies []PolicyInfo
+	ready    func() bool
 }
 
 // New creates the metrics and registers them, with a state collector when
@@ -115,14 +115,12 @@ func New(reg prometheus.Registerer, store *state.Store) *Metrics {
 			Help: "When the configuration was last loaded successfully (Unix time).",
 		}),
 	}
-	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: namespace, Name: "build_info",
-		Help: "Always 1; the labels say which rotatord is running.",
-	}, []string{"version", "goversion"})
-	buildInfo.WithLabelValues(version.String(), runtime.Version()).Set(1)
-
 	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites,
-		m.apiRequests, m.apiDuration, m.maxAge, m.passes, m.reloadOK, m.reloadTime, buildInfo)
+		m.apiRequests, m.apiDuration, m.maxAge, m.passes, m.reloadOK, m.reloadTime,
+		newBuildInfo(BuildInfo()), readyCollector{m},
+		// What every exporter has: go_* (runtime, memory, GC) and
+		// process_* (CPU, resident memory, open files, start time).
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, op := range apiclient.Operations {
 		m.apiDuration.WithLabelValues(op)
 	}
@@ -238,6 +236,60 @@ func result(ok bool) string {
 	return ResultFailure
 }
 
+// SetReady gives the readiness the rotatord_ready gauge reports: the
+// function /readyz answers with. Until it is set, the gauge is 0.
+func (m *Metrics) SetReady(ready func() bool) {
+	m.mu.Lock()
+	m.ready = ready
+	m.mu.Unlock()
+}
+
+var readyDesc = prometheus.NewDesc(namespace+"_ready",
+	"1 when rotatord is ready (/readyz answers 200: the last pass listed the API keys), else 0.",
+	nil, nil)
+
+// readyCollector reads the readiness at scrape time, so the gauge and
+// /readyz never disagree.
+type readyCollector struct{ m *Metrics }
+
+func (c readyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- readyDesc }
+
+func (c readyCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	ready := c.m.ready
+	c.m.mu.Unlock()
+	v := 0.0
+	if ready != nil && ready() {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, v)
+}
+
+// PhaseNone is the phase label of a state record with no rotation in
+// flight; the others are the state.Phase values.
+const PhaseNone = "none"
+
+// Phases are the values of the phase label of rotatord_state_records, in
+// the order a rotation goes through them.
+var Phases = []string{PhaseNone, string(state.PhaseIntent), string(state.PhaseCreated), string(state.PhaseDelivered)}
+
+// PhaseSince is when a rotation entered its phase: its start for intent,
+// its key's creation for created, its delivery for delivered (the start
+// when a record lacks the time).
+func PhaseSince(rot *state.Rotation) time.Time {
+	var t time.Time
+	switch rot.Phase {
+	case state.PhaseCreated:
+		t = rot.NewCreatedAt
+	case state.PhaseDelivered:
+		t = rot.DeliveredAt
+	}
+	if t.IsZero() {
+		t = rot.StartedAt
+	}
+	return t
+}
+
 // stateCollector derives gauges from the state store at scrape time.
 type stateCollector struct {
 	store    *state.Store
@@ -254,41 +306,93 @@ var (
 	managedDesc = prometheus.NewDesc(namespace+"_managed_names",
 		"Key names each policy manages.",
 		[]string{"policy"}, nil)
+	recordsDesc = prometheus.NewDesc(namespace+"_state_records",
+		"State records by policy and the phase of their rotation in flight (none, intent, created, delivered).",
+		[]string{"policy", "phase"}, nil)
+	phaseOldestDesc = prometheus.NewDesc(namespace+"_state_oldest_phase_timestamp_seconds",
+		"When the record longest in each phase of a rotation in flight entered it (intent: started; created: key created; delivered: delivered), Unix time; absent while no record is in the phase.",
+		[]string{"policy", "phase"}, nil)
+	deletionDueDesc = prometheus.NewDesc(namespace+"_state_oldest_deletion_due_timestamp_seconds",
+		"The earliest delete_after of the policy's delivered rotations: when the longest-waiting old keys became (or become) deletable, Unix time; absent while none waits.",
+		[]string{"policy"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- keyCreatedDesc
 	ch <- pendingDesc
 	ch <- managedDesc
+	ch <- recordsDesc
+	ch <- phaseOldestDesc
+	ch <- deletionDueDesc
+}
+
+// policyState is what the collector adds up for one policy.
+type policyState struct {
+	pending, managed int
+	records          map[string]int       // by phase label
+	oldest           map[string]time.Time // by phase label, rotations in flight only
+	deletionDue      time.Time
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	pending := map[string]int{}
-	managed := map[string]int{}
+	policies := map[string]*policyState{}
 	for _, p := range c.policies() {
-		pending[p], managed[p] = 0, 0
+		ps := &policyState{records: map[string]int{}, oldest: map[string]time.Time{}}
+		for _, ph := range Phases {
+			ps.records[ph] = 0
+		}
+		policies[p] = ps
 	}
 	for _, r := range c.store.List("") {
-		if _, ok := pending[r.Policy]; !ok {
+		ps, ok := policies[r.Policy]
+		if !ok {
 			continue // a policy no longer in the config
 		}
-		managed[r.Policy]++
+		ps.managed++
 		if !r.CurrentSince.IsZero() {
 			ch <- prometheus.MustNewConstMetric(keyCreatedDesc, prometheus.GaugeValue,
-				float64(r.CurrentSince.UnixNano())/1e9, r.Policy, r.Name)
+				unixSeconds(r.CurrentSince), r.Policy, r.Name)
 		}
-		if r.Rotation != nil && r.Rotation.Phase == state.PhaseDelivered {
+		rot := r.Rotation
+		if rot == nil {
+			ps.records[PhaseNone]++
+			continue
+		}
+		// A phase this version does not know still counts, under its
+		// own name: the label set stays bounded by the state format.
+		ph := string(rot.Phase)
+		ps.records[ph]++
+		if t := PhaseSince(rot); !t.IsZero() {
+			if o, ok := ps.oldest[ph]; !ok || t.Before(o) {
+				ps.oldest[ph] = t
+			}
+		}
+		if rot.Phase == state.PhaseDelivered {
 			n := 0
-			for _, id := range r.Rotation.OldKeyIDs {
-				if id != r.Rotation.NewKeyID {
+			for _, id := range rot.OldKeyIDs {
+				if id != rot.NewKeyID {
 					n++
 				}
 			}
-			pending[r.Policy] += n
+			ps.pending += n
+			if !rot.DeleteAfter.IsZero() && (ps.deletionDue.IsZero() || rot.DeleteAfter.Before(ps.deletionDue)) {
+				ps.deletionDue = rot.DeleteAfter
+			}
 		}
 	}
-	for p, n := range pending {
-		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(n), p)
-		ch <- prometheus.MustNewConstMetric(managedDesc, prometheus.GaugeValue, float64(managed[p]), p)
+	for p, ps := range policies {
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(ps.pending), p)
+		ch <- prometheus.MustNewConstMetric(managedDesc, prometheus.GaugeValue, float64(ps.managed), p)
+		for ph, n := range ps.records {
+			ch <- prometheus.MustNewConstMetric(recordsDesc, prometheus.GaugeValue, float64(n), p, ph)
+		}
+		for ph, t := range ps.oldest {
+			ch <- prometheus.MustNewConstMetric(phaseOldestDesc, prometheus.GaugeValue, unixSeconds(t), p, ph)
+		}
+		if !ps.deletionDue.IsZero() {
+			ch <- prometheus.MustNewConstMetric(deletionDueDesc, prometheus.GaugeValue, unixSeconds(ps.deletionDue), p)
+		}
 	}
 }
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

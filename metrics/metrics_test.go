@@ -80,6 +80,8 @@ func TestSeriesExistAtZero(t *testing.T) {
 		"rotatord_policy_max_age_seconds":       1,
 		"rotatord_build_info":                   1,
 		"rotatord_api_request_duration_seconds": 6,
+		"rotatord_state_records":                4, // none, intent, created, delivered
+		"rotatord_ready":                        1,
 	} {
 		if have[name] != want {
 			t.Errorf("%s: %d series at start, want %d", name, have[name], want)
