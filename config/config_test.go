@@ -29,16 +29,18 @@ func TestLoadInvalid(t *testing.T) {
 		// yaml.v3 reports a syntax error on the line of the enclosing block.
 		{give: "invalid-syntax.yml", want: "testdata/invalid-syntax.yml:1: did not find expected key"},
 		{give: "invalid-duplicate-key.yml", want: `testdata/invalid-duplicate-key.yml:8: policies[0].sinks[0].path: mapping key "path" already defined at line 7`},
-		{give: "invalid-unknown-field.yml", want: "testdata/invalid-unknown-field.yml:1: colour: field colour not found in type config.Config"},
-		{give: "invalid-unknown-nested-field.yml", want: "testdata/invalid-unknown-nested-field.yml:8: policies[0].sinks[0].permissions: field permissions not found in type config.Sink"},
-		{give: "invalid-unknown-vault-auth-field.yml", want: "testdata/invalid-unknown-vault-auth-field.yml:10: policies[0].sinks[0].auth.secret_id: field secret_id not found in type config.VaultAuth"},
-		{give: "invalid-wrong-type.yml", want: "testdata/invalid-wrong-type.yml:2: exoscale.concurrency: cannot unmarshal !!str `four` into int"},
+		{give: "invalid-unknown-field.yml", want: "testdata/invalid-unknown-field.yml:1: colour: unknown field \"colour\" (known here: exoscale, state_dir, listen, policies)"},
+		{give: "invalid-unknown-nested-field.yml", want: "testdata/invalid-unknown-nested-field.yml:8: policies[0].sinks[0].permissions: unknown field \"permissions\" (known here: type, path, format, template, mode, owner, group, allow_world_readable, take_over, address, namespace, mount, auth, tls, insecure_http)"},
+		{give: "invalid-unknown-vault-auth-field.yml", want: "testdata/invalid-unknown-vault-auth-field.yml:8: policies[0].sinks[0].auth.role_id: required by method approle\n" +
+			"testdata/invalid-unknown-vault-auth-field.yml:8: policies[0].sinks[0].auth.secret_id_file: required by method approle\n" +
+			"testdata/invalid-unknown-vault-auth-field.yml:10: policies[0].sinks[0].auth.secret_id: unknown field \"secret_id\" (did you mean \"secret_id_file\"?)"},
+		{give: "invalid-wrong-type.yml", want: "testdata/invalid-wrong-type.yml:2: exoscale.concurrency: want an integer, got \"four\""},
 		{give: "invalid-zone.yml", want: `testdata/invalid-zone.yml:2: exoscale.zone: unknown zone "ch-gva-3" (known: ` + zoneList + `)`},
 		{give: "invalid-endpoint.yml", want: `testdata/invalid-endpoint.yml:2: exoscale.endpoint: endpoint "http://127.0.0.1:8080/v1": path must end in /v2`},
 		{give: "invalid-api-key-and-file.yml", want: "testdata/invalid-api-key-and-file.yml:3: exoscale.api_key_file: api_key and api_key_file are both set: choose one"},
 		{give: "invalid-api-secret-and-file.yml", want: "testdata/invalid-api-secret-and-file.yml:3: exoscale.api_secret_file: api_secret and api_secret_file are both set: choose one"},
 		{give: "invalid-timeout.yml", want: "testdata/invalid-timeout.yml:2: exoscale.timeout: must be > 0, got 0s"},
-		{give: "invalid-timeout-without-unit.yml", want: `testdata/invalid-timeout-without-unit.yml:2: exoscale.timeout: invalid duration "30" (want e.g. 90m, 12h, 30d or 1d12h)`},
+		{give: "invalid-timeout-without-unit.yml", want: `testdata/invalid-timeout-without-unit.yml:2: exoscale.timeout: invalid duration "30": a number needs a unit (30s, 30m, 30h or 30d)`},
 		{give: "invalid-rate-limit.yml", want: "testdata/invalid-rate-limit.yml:2: exoscale.rate_limit: must be a finite number > 0, got 0"},
 		{give: "invalid-concurrency.yml", want: "testdata/invalid-concurrency.yml:2: exoscale.concurrency: must be from 1 to 64, got 65"},
 		{give: "invalid-max-retries.yml", want: "testdata/invalid-max-retries.yml:2: exoscale.max_retries: must be from 0 to 10, got -1"},
@@ -55,9 +57,9 @@ func TestLoadInvalid(t *testing.T) {
 		{give: "invalid-role-id.yml", want: `testdata/invalid-role-id.yml:5: policies[0].match.role_id: "ci-role" is not a UUID (want the form 22222222-2222-2222-2222-222222222222)`},
 		{give: "invalid-schedule.yml", want: `testdata/invalid-schedule.yml:5: policies[0].schedule: bad schedule "every hour": expected exactly 5 fields, found 2: [every hour]`},
 		{give: "invalid-schedule-timezone.yml", want: `testdata/invalid-schedule-timezone.yml:5: policies[0].schedule: bad schedule "CRON_TZ=Europe/Zurich": time zone without a schedule after it`},
-		{give: "invalid-max-age.yml", want: `testdata/invalid-max-age.yml:5: policies[0].max_age: invalid duration "30days" (want e.g. 90m, 12h, 30d or 1d12h)`},
-		{give: "invalid-max-age-zero.yml", want: "testdata/invalid-max-age-zero.yml:5: policies[0].max_age: must be > 0, got 0s"},
-		{give: "invalid-negative-grace-period.yml", want: "testdata/invalid-negative-grace-period.yml:5: policies[0].grace_period: must not be negative, got -1h0m0s"},
+		{give: "invalid-max-age.yml", want: `testdata/invalid-max-age.yml:5: policies[0].max_age: invalid duration "30days" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "invalid-max-age-zero.yml", want: "testdata/invalid-max-age-zero.yml:5: policies[0].max_age: must be > 0, got 0d"},
+		{give: "invalid-negative-grace-period.yml", want: "testdata/invalid-negative-grace-period.yml:5: policies[0].grace_period: must not be negative, got -1h"},
 		{give: "invalid-adopt.yml", want: `testdata/invalid-adopt.yml:5: policies[0].adopt: unknown value "ignore" (want wait or rotate)`},
 		{give: "invalid-only-template-sinks.yml", want: "testdata/invalid-only-template-sinks.yml:5: policies[0].sinks: 2 sinks and none that rotatord can read back (every one is format template): add a sink of another format or type, so an interrupted delivery can be resumed"},
 		{give: "invalid-world-readable-mode.yml", want: "testdata/invalid-world-readable-mode.yml:8: policies[0].sinks[0].mode: 0644 lets every user read the credential: use 0640 and a group to share it, or set allow_world_readable: true"},
@@ -69,7 +71,7 @@ func TestLoadInvalid(t *testing.T) {
 		{give: "invalid-missing-sink-type.yml", want: "testdata/invalid-missing-sink-type.yml:6: policies[0].sinks[0].type: required (file or vault)"},
 		{give: "invalid-file-sink-without-path.yml", want: "testdata/invalid-file-sink-without-path.yml:6: policies[0].sinks[0].path: required"},
 		{give: "invalid-path-template.yml", want: "testdata/invalid-path-template.yml:7: policies[0].sinks[0].path: template: path:1: bad character U+007D '}'"},
-		{give: "invalid-path-template-field.yml", want: `testdata/invalid-path-template-field.yml:7: policies[0].sinks[0].path: template: path:1:10: executing "path" at <.KeyID>: can't evaluate field KeyID in type config.PathData`},
+		{give: "invalid-path-template-field.yml", want: `testdata/invalid-path-template-field.yml:7: policies[0].sinks[0].path: unknown template field .KeyID (a path sees only .Name)`},
 		{give: "invalid-glob-path-without-name.yml", want: `testdata/invalid-glob-path-without-name.yml:7: policies[0].sinks[0].path: does not use {{.Name}}, but match.name "ci-*" can select several keys, which would all write one file`},
 		{give: "invalid-format.yml", want: `testdata/invalid-format.yml:8: policies[0].sinks[0].format: unknown format "yaml" (want json, env, exoscale-toml or template)`},
 		{give: "invalid-template-format-without-template.yml", want: "testdata/invalid-template-format-without-template.yml:6: policies[0].sinks[0].template: required when format is template"},
@@ -345,6 +347,7 @@ policies:
         path: kv-path/{{.Name}}
         auth:
           method: kubernetes
+          role: rotatord
           service_account_token_file: sa/token
         tls:
           ca_cert: ca.pem
@@ -568,7 +571,7 @@ policies:
 `
 	_, err := Parse([]byte(doc), "policy.yml", "/")
 	// x-sink is not a field: anchors must live inside known fields.
-	if err == nil || !strings.Contains(err.Error(), "field x-sink not found") {
+	if err == nil || !strings.Contains(err.Error(), `unknown field "x-sink"`) {
 		t.Fatalf("Parse() error = %v, want unknown field x-sink", err)
 	}
 

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -14,7 +16,13 @@ type Problem struct {
 	Line int    // 0 when unknown
 	Path string // the field, e.g. policies[0].sinks[1].format; empty for a YAML error
 	Msg  string
+	// Err is the error behind Msg when there is one (a file that cannot
+	// be read), for errors.Is; it is not printed.
+	Err error
 }
+
+// Unwrap returns the error behind the problem, if any.
+func (p Problem) Unwrap() error { return p.Err }
 
 // Error returns "file:line: path: msg", leaving out what is unknown.
 func (p Problem) Error() string {
@@ -75,7 +83,8 @@ func yamlProblem(file, msg string) Problem {
 
 // yamlErrors converts an error from yaml.v3 into Errors. With the document
 // tree at hand (root not nil), a problem gets the path of the field on its
-// line, when exactly one field starts there.
+// line, when exactly one field starts there, and yaml.v3's messages about
+// Go types are said in the file's terms.
 func yamlErrors(file string, err error, root *yaml.Node) *Errors {
 	var errs Errors
 	if te, ok := err.(*yaml.TypeError); ok {
@@ -90,9 +99,196 @@ func yamlErrors(file string, err error, root *yaml.Node) *Errors {
 			if errs[i].Line > 0 {
 				errs[i].Path = pathAt(root, errs[i].Line)
 			}
+			errs[i].Msg = fileLanguage(errs[i].Msg, root, errs[i].Path)
 		}
 	}
 	return &errs
+}
+
+var (
+	// The messages of yaml.v3's decoder that name Go types.
+	notFoundRE    = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	alreadySetRE  = regexp.MustCompile(`^field (\S+) already set in type (\S+)$`)
+	cannotDecodRE = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
+)
+
+// fileLanguage rewrites a yaml.v3 message that speaks of Go types into the
+// file's terms: field names as written in YAML, with the nearest known
+// one suggested, and kinds of values (a mapping, a list, an integer)
+// instead of Go types. Other messages are returned unchanged.
+func fileLanguage(msg string, root *yaml.Node, at string) string {
+	if m := notFoundRE.FindStringSubmatch(msg); m != nil {
+		return unknownField(m[1], yamlFields(m[2]))
+	}
+	if m := alreadySetRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("field %q is set twice (once through a merge key <<)", m[1])
+	}
+	if m := cannotDecodRE.FindStringSubmatch(msg); m != nil {
+		got := tagName(m[1])
+		if m[2] != "" {
+			// yaml.v3 shortens the value; the node has it whole.
+			value := m[2]
+			if n, _ := locate(root, at); at != "" && n != nil && n.Kind == yaml.ScalarNode {
+				value = n.Value
+			}
+			got = strconv.Quote(value)
+		}
+		return fmt.Sprintf("want %s, got %s", goTypeName(m[3]), got)
+	}
+	return msg
+}
+
+// unknownField says a field is unknown, suggesting the nearest known one,
+// or else listing them all.
+func unknownField(name string, known []string) string {
+	if s := nearest(name, known); s != "" {
+		return fmt.Sprintf("unknown field %q (did you mean %q?)", name, s)
+	}
+	if len(known) == 0 {
+		return fmt.Sprintf("unknown field %q", name)
+	}
+	return fmt.Sprintf("unknown field %q (known here: %s)", name, strings.Join(known, ", "))
+}
+
+// configTypes maps the Go names yaml.v3 uses ("config.Policy") to the
+// struct types of the policy file.
+var configTypes = func() map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || m[t.String()] != nil {
+			return
+		}
+		m[t.String()] = t
+		for i := 0; i < t.NumField(); i++ {
+			if f := t.Field(i); f.IsExported() {
+				walk(f.Type)
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}))
+	return m
+}()
+
+// yamlFields returns the YAML names of the fields of a struct type given
+// by its Go name, in struct order.
+func yamlFields(goType string) []string {
+	t := configTypes[goType]
+	if t == nil {
+		return nil
+	}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.IsExported() && name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// goTypeName says what kind of YAML value a Go type takes.
+func goTypeName(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["), configTypes[goType] != nil:
+		return "a mapping"
+	}
+	switch goType {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer"
+	case "float32", "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	}
+	return "a string" // string and the string types of this package
+}
+
+// tagName says what kind of value a YAML tag is.
+func tagName(tag string) string {
+	switch tag {
+	case "!!map":
+		return "a mapping"
+	case "!!seq":
+		return "a list"
+	case "!!str":
+		return "a string"
+	case "!!int":
+		return "an integer"
+	case "!!float":
+		return "a number"
+	case "!!bool":
+		return "a boolean"
+	case "!!null":
+		return "null"
+	case "!!timestamp":
+		return "a timestamp"
+	case "!!binary":
+		return "binary data"
+	}
+	return "a value tagged " + tag
+}
+
+// nearest returns the candidate closest to name, or "" when none is close
+// enough to be a likely typo: within an edit distance of a third of the
+// name's length (at least 1, at most 3; a swap of two neighbours counts
+// one), ignoring case and treating - as _, or one being a prefix of the
+// other.
+func nearest(name string, candidates []string) string {
+	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "-", "_") }
+	n := norm(name)
+	limit := min(max(len(n)/3, 1), 3)
+	best, bestDist := "", limit+1
+	for _, c := range candidates {
+		d := editDistance(n, norm(c))
+		if d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if best != "" {
+		return best
+	}
+	if len(n) >= 3 {
+		for _, c := range candidates {
+			if cn := norm(c); strings.HasPrefix(cn, n) || strings.HasPrefix(n, cn) {
+				return c
+			}
+		}
+	}
+	return ""
+}
+
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and swaps of neighbours, each costing one.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
 }
 
 // pathAt returns the path of the only mapping key on line, or "" when there

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -13,26 +16,76 @@ import (
 // Parse parses, applies defaults to and validates a policy file. filename
 // only labels problems; relative paths resolve against baseDir (the working
 // directory when baseDir is empty). Any problem with the file comes back as
-// a *Errors listing all of them.
+// a *Errors listing all of them: those of the decoding (unknown fields,
+// wrong types) and those of the validation together. It checks nothing on
+// this host (see Validate).
 func Parse(data []byte, filename, baseDir string) (*Config, error) {
+	cfg, errs, _, err := check(data, filename, baseDir, false, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		return nil, &errs
+	}
+	return cfg, nil
+}
+
+// check parses and validates a policy file, and with host also checks what
+// depends on this machine. It returns the config (nil when there are
+// errors), the errors and the warnings, in line order; err is set only when
+// baseDir cannot be made absolute.
+func check(data []byte, filename, baseDir string, host bool, getenv func(string) string) (*Config, Errors, []Problem, error) {
 	base, err := filepath.Abs(baseDir)
 	if err != nil {
-		return nil, fmt.Errorf("config directory: %w", err)
+		return nil, nil, nil, fmt.Errorf("config directory: %w", err)
 	}
 	root, errs := document(data, filename)
 	if errs != nil {
-		return nil, errs
+		return nil, *errs, nil, nil
 	}
-	cfg, errs := decode(data, filename, root)
-	if errs != nil {
-		return nil, errs
-	}
-	v := validator{file: filename, root: root, base: base}
+	cfg, decodeErrs := decode(data, filename, root)
+	// Validation carries on over what decoded: a field that did not keeps
+	// its default, so what is wrong elsewhere is reported in the same run.
+	v := validator{file: filename, root: root, base: base, host: host, getenv: getenv}
 	v.config(cfg)
-	if len(v.errs) > 0 {
-		return nil, &v.errs
+	var all, decoded Errors
+	if decodeErrs != nil {
+		decoded = *decodeErrs
+		all = append(all, decoded...)
 	}
-	return cfg, nil
+	for _, p := range v.errs {
+		if !followsFrom(p, decoded) {
+			all = append(all, p)
+		}
+	}
+	sortProblems(all)
+	sortProblems(v.warns)
+	if len(all) > 0 {
+		return nil, all, v.warns, nil
+	}
+	return cfg, nil, v.warns, nil
+}
+
+// followsFrom reports whether a validation problem may be a consequence of
+// a decoding problem: a field that did not decode fails validation as its
+// default or zero value, on the same line, and a mapping or list that did
+// not decode leaves its parents without it. One problem is enough.
+func followsFrom(p Problem, decoded []Problem) bool {
+	for _, d := range decoded {
+		if p.Line > 0 && p.Line == d.Line {
+			return true
+		}
+		if p.Path != "" && (d.Path == p.Path || strings.HasPrefix(d.Path, p.Path+".") || strings.HasPrefix(d.Path, p.Path+"[")) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortProblems orders problems by line, keeping the order of those on one
+// line.
+func sortProblems(ps []Problem) {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 }
 
 // document parses data as exactly one YAML document whose top level is a
@@ -62,49 +115,65 @@ func document(data []byte, file string) (*yaml.Node, *Errors) {
 	return &root, nil
 }
 
-// decode decodes data strictly into a Config that starts from the defaults.
+// decode decodes data strictly into a Config that starts from the
+// defaults. It returns the Config even when some fields did not decode:
+// those keep their defaults.
 func decode(data []byte, file string, root *yaml.Node) (*Config, *Errors) {
 	cfg := DefaultConfig
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var errs *Errors
 	if err := dec.Decode(&cfg); err != nil {
-		return nil, yamlErrors(file, err, root)
+		errs = yamlErrors(file, err, root)
 	}
-	if err := applyListDefaults(&cfg, root.Content[0]); err != nil {
-		return nil, yamlErrors(file, err, root)
+	if err := applyListDefaults(&cfg, root.Content[0]); err != nil && errs == nil {
+		errs = yamlErrors(file, err, root)
 	}
-	return &cfg, nil
+	return &cfg, errs
 }
 
 // applyListDefaults decodes each policy and sink again, this time into a
 // copy of its defaults. The strict decode above cannot do that because
 // yaml.v3 builds list elements from zero values, and telling "absent" from
 // zero afterwards would be wrong for grace_period, where 0 is valid. This
-// second decode goes through Node.Decode, which is not strict, so it runs
-// only after the strict decode has accepted the same document.
+// second decode goes through Node.Decode, which is not strict; its errors
+// are those of the strict decode again, so they matter only when that one
+// had none. A policy or sink that decodes differently the second time is
+// left as the strict decode made it.
 func applyListDefaults(cfg *Config, top *yaml.Node) error {
 	var raw struct {
 		Policies []yaml.Node `yaml:"policies"`
 	}
+	var first error
+	keep := func(err error) {
+		if first == nil {
+			first = err
+		}
+	}
 	if err := top.Decode(&raw); err != nil {
-		return err
+		keep(err)
 	}
 	if len(raw.Policies) != len(cfg.Policies) {
-		return fmt.Errorf("yaml: policies decoded twice to different lengths (%d, %d)", len(raw.Policies), len(cfg.Policies))
+		keep(fmt.Errorf("yaml: policies decoded twice to different lengths (%d, %d)", len(raw.Policies), len(cfg.Policies)))
+		return first
 	}
 	for i := range raw.Policies {
 		p := DefaultPolicy
 		if err := raw.Policies[i].Decode(&p); err != nil {
-			return err
+			keep(err)
 		}
 		var rawSinks struct {
 			Sinks []yaml.Node `yaml:"sinks"`
 		}
 		if err := raw.Policies[i].Decode(&rawSinks); err != nil {
-			return err
+			keep(err)
 		}
-		if len(rawSinks.Sinks) != len(cfg.Policies[i].Sinks) {
-			return fmt.Errorf("yaml: policies[%d].sinks decoded twice to different lengths", i)
+		if len(rawSinks.Sinks) != len(cfg.Policies[i].Sinks) || len(p.Sinks) != len(rawSinks.Sinks) {
+			// A sink that did not decode: keep the others as they are.
+			keep(fmt.Errorf("yaml: policies[%d].sinks decoded twice to different lengths", i))
+			p.Sinks = cfg.Policies[i].Sinks
+			cfg.Policies[i] = p
+			continue
 		}
 		for j := range rawSinks.Sinks {
 			var s Sink
@@ -115,11 +184,11 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 				s = DefaultVaultSink
 			}
 			if err := rawSinks.Sinks[j].Decode(&s); err != nil {
-				return err
+				keep(err)
 			}
 			p.Sinks[j] = s
 		}
 		cfg.Policies[i] = p
 	}
-	return nil
+	return first
 }

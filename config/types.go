@@ -6,15 +6,20 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
 
-// Duration is a time.Duration that YAML spells as a Go duration with an
-// optional leading day count: "90m", "12h", "30d", "1d12h".
+// Duration is a time.Duration that YAML spells in Prometheus's syntax
+// ("90m", "12h", "30d", "1w", "1y", "1d12h", "0"), or as a Go duration
+// ("1h30m", "1.5h", "300ms"), or a day count followed by a Go duration
+// ("1d1.5h", accepted before Prometheus's syntax was), with an optional
+// sign in front of everything. A year is 365 days and a week 7, as in
+// Prometheus.
 //
 // It and FileMode are the only types here with UnmarshalYAML: yaml.v3 drops
 // KnownFields below a custom unmarshaler, so structs must not have one.
@@ -22,41 +27,62 @@ type Duration time.Duration
 
 const day = 24 * time.Hour
 
-// ParseDuration parses a Go duration with an optional leading "<n>d" day
-// part and an optional sign in front of everything.
+var (
+	// promDuration is the shape model.ParseDuration accepts: units from the
+	// largest to the smallest, each at most once. A string of this shape it
+	// refuses is out of range.
+	promDuration = regexp.MustCompile(`^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$`)
+	// legacyDays is a day count and a Go duration after it ("1d1.5h").
+	legacyDays = regexp.MustCompile(`^([0-9]+)d([0-9.].*)$`)
+)
+
+// ParseDuration parses a duration in Prometheus's syntax
+// (model.ParseDuration) or Go's (time.ParseDuration), or a day count
+// followed by a Go duration, with an optional sign in front of everything.
 func ParseDuration(s string) (Duration, error) {
-	bad := fmt.Errorf("invalid duration %q (want e.g. 90m, 12h, 30d or 1d12h)", s)
+	bad := fmt.Errorf("invalid duration %q (want e.g. 90m, 12h, 30d, 1w or 1d12h)", s)
+	if isDigits(s) && s != "0" {
+		return 0, fmt.Errorf("invalid duration %q: a number needs a unit (%ss, %sm, %sh or %sd)", s, s, s, s, s)
+	}
+	tooLong := fmt.Errorf("duration %q: too long", s)
 	rest := s
 	neg := false
 	if rest != "" && (rest[0] == '-' || rest[0] == '+') {
 		neg = rest[0] == '-'
 		rest = rest[1:]
 	}
-	var d time.Duration
-	days := false
-	if i := strings.IndexByte(rest, 'd'); i > 0 && isDigits(rest[:i]) {
-		days = true
-		n, err := strconv.ParseInt(rest[:i], 10, 64)
-		if err != nil || n > int64(math.MaxInt64/day) {
-			return 0, fmt.Errorf("duration %q: too long", s)
-		}
-		d = time.Duration(n) * day
-		rest = rest[i+1:]
+	if rest == "" || rest[0] == '-' || rest[0] == '+' {
+		// time.ParseDuration takes a sign of its own; only one is allowed.
+		return 0, bad
 	}
-	if rest != "" || !days {
-		// time.ParseDuration takes a sign of its own; only one, in front
-		// of the day part, is allowed.
-		if rest == "" || rest[0] == '-' || rest[0] == '+' {
+	var d time.Duration
+	switch m := legacyDays.FindStringSubmatch(rest); {
+	case promDuration.MatchString(rest):
+		p, err := model.ParseDuration(rest)
+		if err != nil {
+			return 0, tooLong
+		}
+		d = time.Duration(p)
+	case m != nil:
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || n > int64(math.MaxInt64/day) {
+			return 0, tooLong
+		}
+		r, err := time.ParseDuration(m[2])
+		if err != nil || m[2][0] == '-' || m[2][0] == '+' {
 			return 0, bad
 		}
+		d = time.Duration(n) * day
+		if d > math.MaxInt64-r {
+			return 0, tooLong
+		}
+		d += r
+	default:
 		r, err := time.ParseDuration(rest)
 		if err != nil {
 			return 0, bad
 		}
-		if d > math.MaxInt64-r {
-			return 0, fmt.Errorf("duration %q: too long", s)
-		}
-		d += r
+		d = r
 	}
 	if neg {
 		d = -d
@@ -82,7 +108,7 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return nodeError(n, "want a duration such as 90m, 12h or 30d, got a %s", kindName(n))
+		return nodeError(n, "want a duration such as 90m, 12h, 30d or 1w, got a %s", kindName(n))
 	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {

@@ -26,15 +26,29 @@ func TestParseDuration(t *testing.T) {
 		{give: "-1d12h", want: -36 * time.Hour},
 		{give: "+2d", want: 48 * time.Hour},
 		{give: "106751d", want: 106751 * 24 * time.Hour},
-		{give: "", wantErr: `invalid duration "" (want e.g. 90m, 12h, 30d or 1d12h)`},
-		{give: "d", wantErr: `invalid duration "d" (want e.g. 90m, 12h, 30d or 1d12h)`},
-		{give: "30", wantErr: `invalid duration "30" (want e.g. 90m, 12h, 30d or 1d12h)`},
-		{give: "30days", wantErr: `invalid duration "30days" (want e.g. 90m, 12h, 30d or 1d12h)`},
-		{give: "1.5d", wantErr: `invalid duration "1.5d" (want e.g. 90m, 12h, 30d or 1d12h)`},
-		{give: "12h1d", wantErr: `invalid duration "12h1d" (want e.g. 90m, 12h, 30d or 1d12h)`},
-		{give: "1d-2h", wantErr: `invalid duration "1d-2h" (want e.g. 90m, 12h, 30d or 1d12h)`},
-		{give: "--1h", wantErr: `invalid duration "--1h" (want e.g. 90m, 12h, 30d or 1d12h)`},
-		{give: "-", wantErr: `invalid duration "-" (want e.g. 90m, 12h, 30d or 1d12h)`},
+		// Prometheus's syntax (github.com/prometheus/common/model).
+		{give: "1w", want: 7 * 24 * time.Hour},
+		{give: "1y", want: 365 * 24 * time.Hour},
+		{give: "2w3d", want: 17 * 24 * time.Hour},
+		{give: "1y2w1d12h30m15s500ms", want: (365+14+1)*24*time.Hour + 12*time.Hour + 30*time.Minute + 15*time.Second + 500*time.Millisecond},
+		{give: "-1w", want: -7 * 24 * time.Hour},
+		// Go's, which Prometheus's lacks.
+		{give: "1.5h", want: 90 * time.Minute},
+		{give: "300ms", want: 300 * time.Millisecond},
+		{give: "1h0m0s", want: time.Hour}, // what Marshal writes
+		{give: "2us", want: 2 * time.Microsecond},
+		{give: "", wantErr: `invalid duration "" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "d", wantErr: `invalid duration "d" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "30", wantErr: `invalid duration "30": a number needs a unit (30s, 30m, 30h or 30d)`},
+		{give: "30days", wantErr: `invalid duration "30days" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "1.5d", wantErr: `invalid duration "1.5d" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "12h1d", wantErr: `invalid duration "12h1d" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "1d-2h", wantErr: `invalid duration "1d-2h" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "--1h", wantErr: `invalid duration "--1h" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "-", wantErr: `invalid duration "-" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "1w1y", wantErr: `invalid duration "1w1y" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "1.5w", wantErr: `invalid duration "1.5w" (want e.g. 90m, 12h, 30d, 1w or 1d12h)`},
+		{give: "293y", wantErr: `duration "293y": too long`},
 		{give: "106752d", wantErr: `duration "106752d": too long`},
 		{give: "106751d24h", wantErr: `duration "106751d24h": too long`},
 		{give: "99999999999999999999d", wantErr: `duration "99999999999999999999d": too long`},
@@ -74,7 +88,7 @@ func TestDurationYAML(t *testing.T) {
 	}
 
 	err = yaml.Unmarshal([]byte("d: [1h]\n"), &v)
-	if want := "yaml: unmarshal errors:\n  line 1: want a duration such as 90m, 12h or 30d, got a sequence"; err == nil || err.Error() != want {
+	if want := "yaml: unmarshal errors:\n  line 1: want a duration such as 90m, 12h, 30d or 1w, got a sequence"; err == nil || err.Error() != want {
 		t.Errorf("Unmarshal(sequence) error = %v, want %q", err, want)
 	}
 }

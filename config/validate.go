@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/url"
@@ -9,10 +10,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/robfig/cron/v3"
@@ -39,15 +40,35 @@ const probeNameA, probeNameB = "a-probe-key-1", "bb-probe-key-22"
 // validator checks a decoded Config, resolves its relative paths and fills
 // its parsed artefacts, collecting every problem.
 type validator struct {
-	file string
-	root *yaml.Node
-	base string // absolute directory relative paths resolve against
-	errs Errors
+	file   string
+	root   *yaml.Node
+	base   string              // absolute directory relative paths resolve against
+	host   bool                // also check what depends on this machine
+	getenv func(string) string // the environment; os.Getenv in Load
+	errs   Errors
+	warns  []Problem
+}
+
+func (v *validator) problem(fieldPath, format string, args ...any) Problem {
+	_, line := locate(v.root, fieldPath)
+	return Problem{File: v.file, Line: line, Path: fieldPath, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (v *validator) addf(fieldPath, format string, args ...any) {
-	_, line := locate(v.root, fieldPath)
-	v.errs = append(v.errs, Problem{File: v.file, Line: line, Path: fieldPath, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, v.problem(fieldPath, format, args...))
+}
+
+func (v *validator) warnf(fieldPath, format string, args ...any) {
+	v.warns = append(v.warns, v.problem(fieldPath, format, args...))
+}
+
+// written returns a scalar as the file spells it ("-1h", not "-1h0m0s"),
+// or fallback when the field is not in the file (a default).
+func (v *validator) written(fieldPath string, fallback fmt.Stringer) string {
+	if n, _ := locate(v.root, fieldPath); n != nil && n.Kind == yaml.ScalarNode {
+		return n.Value
+	}
+	return fallback.String()
 }
 
 // abs resolves a relative path against the config directory; an empty path
@@ -80,6 +101,11 @@ func (v *validator) config(c *Config) {
 		v.addf("state_dir", "required")
 	}
 	c.StateDir = v.abs(c.StateDir)
+	if v.host && c.StateDir != "" {
+		if err := CheckStateDir(c.StateDir); err != nil {
+			v.addf("state_dir", "%v", err)
+		}
+	}
 
 	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
 		v.addf("listen", "%v (want host:port, such as 127.0.0.1:9108 or :9108)", err)
@@ -95,9 +121,6 @@ func (v *validator) config(c *Config) {
 	for i := range c.Policies {
 		v.policy(fmt.Sprintf("policies[%d]", i), &c.Policies[i], names, targets)
 	}
-
-	// Validation goes field by field, the file may order them otherwise.
-	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
 }
 
 func (v *validator) exoscale(c *Config) {
@@ -126,14 +149,23 @@ func (v *validator) exoscale(c *Config) {
 	if !e.APISecret.IsZero() && e.APISecretFile != "" {
 		v.addf("exoscale.api_secret_file", "api_secret and api_secret_file are both set: choose one")
 	}
+	if e.APIKey != "" {
+		// The check the client makes, on the value alone.
+		if _, err := (apiclient.CredentialSource{Key: e.APIKey, Secret: "-"}).Resolve(noEnv); err != nil {
+			v.addf("exoscale.api_key", "%s", strings.TrimPrefix(err.Error(), "api_key: "))
+		}
+	}
 	e.APIKeyFile = v.abs(e.APIKeyFile)
 	e.APISecretFile = v.abs(e.APISecretFile)
+	if v.host {
+		v.credentials(c)
+	}
 
 	if e.Timeout <= 0 {
-		v.addf("exoscale.timeout", "must be > 0, got %s", e.Timeout)
+		v.addf("exoscale.timeout", "must be > 0, got %s", v.written("exoscale.timeout", e.Timeout))
 	}
 	if !(e.RateLimit > 0) || math.IsInf(e.RateLimit, 0) {
-		v.addf("exoscale.rate_limit", "must be a finite number > 0, got %v", e.RateLimit)
+		v.addf("exoscale.rate_limit", "must be a finite number > 0, got %s", v.written("exoscale.rate_limit", stringer(fmt.Sprint(e.RateLimit))))
 	}
 	if e.Concurrency < 1 || e.Concurrency > MaxConcurrency {
 		v.addf("exoscale.concurrency", "must be from 1 to %d, got %d", MaxConcurrency, e.Concurrency)
@@ -179,10 +211,13 @@ func (v *validator) policy(at string, p *Policy, names, targets map[string]strin
 		p.schedule = s
 	}
 	if p.MaxAge <= 0 {
-		v.addf(at+".max_age", "must be > 0, got %s", p.MaxAge)
+		v.addf(at+".max_age", "must be > 0, got %s", v.written(at+".max_age", p.MaxAge))
+	}
+	if p.schedule != nil {
+		v.schedule(at, p)
 	}
 	if p.GracePeriod < 0 {
-		v.addf(at+".grace_period", "must not be negative, got %s", p.GracePeriod)
+		v.addf(at+".grace_period", "must not be negative, got %s", v.written(at+".grace_period", p.GracePeriod))
 	}
 	if p.Adopt != AdoptWait && p.Adopt != AdoptRotate {
 		v.addf(at+".adopt", "unknown value %q (want %s or %s)", p.Adopt, AdoptWait, AdoptRotate)
@@ -256,6 +291,7 @@ func (v *validator) keys(at string) map[string]bool {
 }
 
 func (v *validator) fileSink(at string, s *Sink, match string, glob bool, targets map[string]string) {
+	before := len(v.errs)
 	if s.Path == "" {
 		v.addf(at+".path", "required")
 	} else if v.pathTemplate(at, s, match, glob, "file") {
@@ -282,6 +318,11 @@ func (v *validator) fileSink(at string, s *Sink, match string, glob bool, target
 		t, err := file.ParseTemplate("template", s.Template)
 		if err != nil {
 			v.addf(at+".template", "%v", err)
+			break
+		}
+		if err := t.Execute(io.Discard, sampleContent); err != nil {
+			v.addf(at+".template", "%s", templateError(err, contentFields, "a content template sees"))
+			break
 		}
 		s.contentTmpl = t
 	}
@@ -291,10 +332,15 @@ func (v *validator) fileSink(at string, s *Sink, match string, glob bool, target
 		v.addf(at+".mode", "%s: want permission bits only, at most 0777", s.Mode)
 	case s.Mode&0o444 == 0:
 		v.addf(at+".mode", "%s lets nobody read the credential", s.Mode)
+	case s.Mode&0o400 == 0:
+		v.addf(at+".mode", "%s does not let the file's owner read it: rotatord reads every file back after writing it", s.Mode)
 	case s.Mode&0o002 != 0:
 		v.addf(at+".mode", "%s is world-writable: anyone could replace the credential", s.Mode)
 	case s.Mode&0o004 != 0 && !s.AllowWorldReadable:
 		v.addf(at+".mode", "%s lets every user read the credential: use 0640 and a group to share it, or set allow_world_readable: true", s.Mode)
+	}
+	if v.host {
+		v.fileSinkHost(at, s, match, glob, len(v.errs) == before)
 	}
 }
 
@@ -311,20 +357,68 @@ func (v *validator) vaultSink(at string, s *Sink, match string, glob bool, targe
 	if s.Mount == "" {
 		v.addf(at+".mount", "required (the KV v2 mount, default %s)", DefaultVaultMount)
 	}
-	switch s.Auth.Method {
-	case "", AuthToken, AuthAppRole, AuthKubernetes:
-	default:
-		v.addf(at+".auth.method", "unknown method %q (want %s, %s or %s)", s.Auth.Method, AuthToken, AuthAppRole, AuthKubernetes)
-	}
+	authOK := v.vaultAuth(at+".auth", s.Auth)
 	s.Auth.TokenFile = v.abs(s.Auth.TokenFile)
 	s.Auth.SecretIDFile = v.abs(s.Auth.SecretIDFile)
 	s.Auth.ServiceAccountTokenFile = v.abs(s.Auth.ServiceAccountTokenFile)
 	s.TLS.CACert = v.abs(s.TLS.CACert)
+	addressOK := true
 	if s.Address != "" {
 		if err := CheckTransport(s.Address, s.InsecureHTTP); err != nil {
+			addressOK = false
 			v.addf(at+".address", "%v", err)
 		}
 	}
+	if v.host && authOK && addressOK && s.pathTmpl != nil && s.Mount != "" {
+		v.vaultSinkHost(at, s)
+	}
+}
+
+// Fields of each Vault auth method, in struct order, and those a method
+// must have. The vault sink enforces the same rules when it is built.
+var (
+	vaultAuthFields = []string{"token_file", "role_id", "secret_id_file", "role", "service_account_token_file", "mount_path"}
+	vaultAuthUses   = map[AuthMethod][]string{
+		AuthToken:      {"token_file"},
+		AuthAppRole:    {"role_id", "secret_id_file", "mount_path"},
+		AuthKubernetes: {"role", "service_account_token_file", "mount_path"},
+	}
+	vaultAuthNeeds = map[AuthMethod][]string{
+		AuthAppRole:    {"role_id", "secret_id_file"},
+		AuthKubernetes: {"role"},
+	}
+)
+
+// vaultAuth checks the method and which fields it uses, and reports
+// whether the auth block is good.
+func (v *validator) vaultAuth(at string, a VaultAuth) bool {
+	method := a.Method
+	if method == "" {
+		method = AuthToken
+	}
+	uses, ok := vaultAuthUses[method]
+	if !ok {
+		v.addf(at+".method", "unknown method %q (want %s, %s or %s)", a.Method, AuthToken, AuthAppRole, AuthKubernetes)
+		return false
+	}
+	good := true
+	values := map[string]string{
+		"token_file": a.TokenFile, "role_id": a.RoleID, "secret_id_file": a.SecretIDFile,
+		"role": a.Role, "service_account_token_file": a.ServiceAccountTokenFile, "mount_path": a.MountPath,
+	}
+	for _, f := range vaultAuthFields {
+		if values[f] != "" && !slices.Contains(uses, f) {
+			v.addf(at+"."+f, "not used by method %s", method)
+			good = false
+		}
+	}
+	for _, f := range vaultAuthNeeds[method] {
+		if values[f] == "" {
+			v.addf(at+"."+f, "required by method %s", method)
+			good = false
+		}
+	}
+	return good
 }
 
 // CheckTransport refuses a plain http:// URL whose host is not loopback
@@ -357,12 +451,12 @@ func (v *validator) pathTemplate(at string, s *Sink, match string, glob bool, no
 	probe := Sink{pathTmpl: t}
 	a, err := probe.RenderPath(probeNameA)
 	if err != nil {
-		v.addf(at+".path", "%v", err)
+		v.addf(at+".path", "%s", templateError(err, pathFields, "a path sees only"))
 		return false
 	}
 	b, err := probe.RenderPath(probeNameB)
 	if err != nil {
-		v.addf(at+".path", "%v", err)
+		v.addf(at+".path", "%s", templateError(err, pathFields, "a path sees only"))
 		return false
 	}
 	if a == "" {
@@ -414,4 +508,46 @@ func parseSchedule(spec string) (s cron.Schedule, err error) {
 		}
 	}()
 	return cron.ParseStandard(spec)
+}
+
+// stringer lets a plain string stand where written wants a fallback.
+type stringer string
+
+func (s stringer) String() string { return string(s) }
+
+func noEnv(string) string { return "" }
+
+// Fields a template can use: a sink path sees PathData, a content template
+// what the file sink gives it (sinks/file templateData), with a sample of
+// each so that executing the template finds a field that does not exist.
+var (
+	pathFields    = []string{"Name"}
+	contentFields = []string{"Name", "APIKey", "APISecret", "RoleID", "CreatedAt"}
+	sampleContent = struct {
+		Name, APIKey, APISecret, RoleID string
+		CreatedAt                       time.Time
+	}{"example", "EXO0123456789abcdef01234567", "sample-secret", "00000000-0000-0000-0000-000000000000", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	cantEvaluateRE = regexp.MustCompile(`can't evaluate field (\w+) in type (\S+)`)
+)
+
+// templateError says what went wrong executing a template in the file's
+// terms: a field the data does not have is named as the template writes it
+// (.Nmae), with the nearest field suggested.
+func templateError(err error, fields []string, sees string) string {
+	m := cantEvaluateRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err.Error()
+	}
+	if !strings.HasPrefix(m[2], "config.") && !strings.HasPrefix(m[2], "struct") {
+		// A field of a field (.CreatedAt.Yaer): name the type by what it is.
+		return fmt.Sprintf("unknown template field .%s of a %s value", m[1], m[2])
+	}
+	if s := nearest(m[1], fields); s != "" {
+		return fmt.Sprintf("unknown template field .%s (did you mean .%s?)", m[1], s)
+	}
+	dotted := make([]string, len(fields))
+	for i, f := range fields {
+		dotted[i] = "." + f
+	}
+	return fmt.Sprintf("unknown template field .%s (%s %s)", m[1], sees, strings.Join(dotted, ", "))
 }
