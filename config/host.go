@@ -194,7 +194,11 @@ func (v *validator) fileSinkHost(at string, s *Sink, match string, glob, valid b
 	case err == nil, errors.Is(err, sinks.ErrNotHeld), errors.Is(err, sinks.ErrUnreadable):
 		// The directory opened as a write opens it.
 	default:
-		v.addf(at+".path", "directory %s: %v", dir, trimPathError(err, target))
+		msg := trimPathError(err, target)
+		if !strings.Contains(msg, dir) {
+			msg = "directory " + dir + ": " + msg
+		}
+		v.addf(at+".path", "%s", msg)
 		return
 	}
 	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {

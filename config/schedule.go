@@ -53,7 +53,7 @@ func (v *validator) schedule(at string, p *Policy) {
 		v.addf(at+".schedule", "%v", err)
 	}
 	if every, ok := everyDelay(p.Schedule); ok && every < floor {
-		v.addf(at+".schedule", "%q runs more often than every %s, the minimum: each run lists every API key of the organization (%s relaxes it for tests)",
+		v.addf(at+".schedule", "%q runs more often than the minimum, every %s: each run lists every API key of the organization (%s lowers it, for tests only)",
 			p.Schedule, human(floor), EnvTestMinSchedule)
 		return
 	}
