@@ -169,6 +169,9 @@ func TestGrafanaDashboard(t *testing.T) {
 		"rotatord_api_request_duration_seconds_bucket", "rotatord_api_requests_total",
 		"rotatord_keys_pending_deletion", "rotatord_sink_writes_total", "rotatord_orphans_deleted_total",
 		"rotatord_passes_total", "rotatord_config_last_reload_successful",
+		"rotatord_ready", "rotatord_state_records", "rotatord_state_oldest_phase_timestamp_seconds",
+		"rotatord_state_oldest_deletion_due_timestamp_seconds", "rotatord_build_info",
+		"process_resident_memory_bytes", "process_cpu_seconds_total", "go_goroutines",
 	} {
 		if !used[want] {
 			t.Errorf("no panel shows %s", want)

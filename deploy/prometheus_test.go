@@ -88,7 +88,7 @@ func TestAlertRules(t *testing.T) {
 	for _, want := range []string{
 		"RotatordDown", "RotatordNotReady", "RotatordRotationsFailing", "RotatordKeyTooOld",
 		"RotatordSinkWritesFailing", "RotatordOrphansCleanedRepeatedly", "RotatordConfigReloadFailed",
-		"RotatordAPIErrors", "RotatordAPIAccessDenied",
+		"RotatordAPIErrors", "RotatordAPIAccessDenied", "RotatordRotationStuck", "RotatordDeletionOverdue",
 	} {
 		if !seen[want] {
 			t.Errorf("no alert %s", want)
@@ -224,11 +224,21 @@ func exportedMetrics(t *testing.T) exported {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if err := store.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "k1", CurrentSince: time.Now()}); err != nil {
-		t.Fatal(err)
+	now := time.Now()
+	for _, r := range []state.Record{
+		{Policy: "ci", Name: "ci-runner", CurrentKeyID: "k1", CurrentSince: now},
+		{Policy: "ci", Name: "ci-deploy", CurrentKeyID: "k2", CurrentSince: now,
+			Rotation: &state.Rotation{Phase: state.PhaseIntent, StartedAt: now}},
+		{Policy: "ci", Name: "ci-build", CurrentKeyID: "k4", CurrentSince: now,
+			Rotation: &state.Rotation{Phase: state.PhaseDelivered, StartedAt: now, NewKeyID: "k4", OldKeyIDs: []string{"k3"}, DeliveredAt: now, DeleteAfter: now.Add(time.Hour)}},
+	} {
+		if err := store.Put(r); err != nil {
+			t.Fatal(err)
+		}
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, store)
+	m.SetReady(func() bool { return true })
 	m.SetPolicies([]metrics.PolicyInfo{{Name: "ci", MaxAge: time.Hour, Sinks: []string{"file#0"}}})
 	m.RotationDone("ci", true, time.Second)
 	m.SinkWrite("ci", "file#0", false)
@@ -302,6 +312,53 @@ func checkQuery(t *testing.T, exp exported, where, expr string) []selector {
 		}
 	}
 	return sels
+}
+
+// TestAlertsOnReadinessAndStuckRotations: readiness comes from the
+// rotatord_ready gauge (no longer inferred from passes_total), and
+// rotations that stay in one phase have alerts.
+func TestAlertsOnReadinessAndStuckRotations(t *testing.T) {
+	exprs := map[string]string{}
+	for _, g := range loadAlerts(t).Groups {
+		for _, r := range g.Rules {
+			exprs[r.Alert] = r.Expr
+		}
+	}
+	uses := func(alert, metric string) bool {
+		sels, err := metricSelectors(exprs[alert])
+		if err != nil {
+			t.Fatalf("%s: %v", alert, err)
+		}
+		for _, s := range sels {
+			if s.name == metric {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tt := range []struct {
+		alert, metric string
+		want          bool
+	}{
+		{"RotatordNotReady", "rotatord_ready", true},
+		{"RotatordNotReady", "rotatord_passes_total", false},
+		{"RotatordRotationStuck", "rotatord_state_oldest_phase_timestamp_seconds", true},
+		{"RotatordDeletionOverdue", "rotatord_state_oldest_deletion_due_timestamp_seconds", true},
+	} {
+		if got := uses(tt.alert, tt.metric); got != tt.want {
+			t.Errorf("%s uses %s: %v, want %v (expr %q)", tt.alert, tt.metric, got, tt.want, exprs[tt.alert])
+		}
+	}
+	// The stuck alert must leave the delivered phase (a grace period) to
+	// RotatordDeletionOverdue.
+	sels, _ := metricSelectors(exprs["RotatordRotationStuck"])
+	for _, s := range sels {
+		for _, m := range s.matchers {
+			if m.label == "phase" && (m.op != "=~" || m.value != "intent|created") {
+				t.Errorf("RotatordRotationStuck selects phase%s%q, want =~\"intent|created\"", m.op, m.value)
+			}
+		}
+	}
 }
 
 func TestAlertsUseExportedMetrics(t *testing.T) {
