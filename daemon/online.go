@@ -1,0 +1,258 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/metrics"
+	"github.com/rotatord/rotatord/rotation"
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/state"
+)
+
+// Operations rotatord needs the role of its own API key to allow. Only the
+// listing can be proven without changing anything: the API has no dry run
+// for create and delete.
+var neededOperations = []string{
+	apiclient.OpListKeys, apiclient.OpCreateKey, apiclient.OpGetKey, apiclient.OpDeleteKey, apiclient.OpGetOperation,
+}
+
+// maxProbesPerSink bounds the key names probed on one sink, so that a
+// policy over thousands of keys does not send thousands of Vault requests.
+const maxProbesPerSink = 20
+
+// CheckOnline is `rotatord validate --online`: with a valid cfg (from
+// config.Validate or config.Load), it proves the API credential with a
+// signed listing of the API keys and says what it can learn of its role,
+// probes every sink for the key names the policies manage today (a Vault
+// sink: login, token capabilities, the mount being KV v2, the secret being
+// rotatord's or absent; a file sink: its directory opened the way a write
+// opens it, and this user allowed to create files there), and prints what
+// a pass would do now, from the daemon's read-only plan (state opened
+// without its lock, a dry-run pass).
+//
+// It creates and deletes nothing: no API key, no file, no Vault secret,
+// no state record. (A Vault AppRole or Kubernetes login makes a token,
+// which is revoked when the sink is closed at the end.) Everything it
+// finds goes to w; the error says how many problems there were.
+func CheckOnline(ctx context.Context, cfg *config.Config, getenv func(string) string, w io.Writer) error {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	d, err := newReadOnly(cfg, getenv)
+	if err != nil {
+		fmt.Fprintf(w, "FAIL  setup: %v\n", err)
+		return fmt.Errorf("online check: %w", err)
+	}
+	defer d.Close()
+	s := d.setup()
+	problems := 0
+	fail := func(format string, args ...any) {
+		problems++
+		fmt.Fprintf(w, "FAIL  "+format+"\n", args...)
+	}
+	ok := func(format string, args ...any) { fmt.Fprintf(w, "ok    "+format+"\n", args...) }
+	note := func(format string, args ...any) { fmt.Fprintf(w, "      "+format+"\n", args...) }
+
+	// The credential: a signed request that changes nothing.
+	endpoint := apiclient.RedactURL(cfg.Endpoint())
+	keys, err := s.api.ListKeys(ctx)
+	if err != nil {
+		fail("credential %s: listing the API keys at %s: %v", s.ownKeyID, endpoint, err)
+		return fmt.Errorf("online check: the API credential does not work: %w", err)
+	}
+	ok("credential %s: signed a listing of %d API keys at %s", s.ownKeyID, len(keys), endpoint)
+	d.reportRole(ctx, s, keys, ok, note)
+
+	// The plan, before the sinks: it says which names each policy manages.
+	out, err := d.RunPass(ctx, nil, rotation.Options{DryRun: true})
+	if err != nil {
+		fail("plan: %v", err)
+		return fmt.Errorf("online check: %d problems", problems)
+	}
+	names := map[string][]string{}
+	for _, o := range out {
+		names[o.Policy] = append(names[o.Policy], o.Name)
+	}
+
+	for i, p := range s.policies {
+		pc := &cfg.Policies[i]
+		probe := names[p.Name]
+		if len(probe) == 0 {
+			probe = []string{sampleName(pc)}
+			note("policy %s: no API key matches today; probing its sinks for the name %q", p.Name, probe[0])
+		}
+		for j, sk := range p.Sinks {
+			label := fmt.Sprintf("policy %s sink %s", p.Name, rotation.SinkLabel(j, sk.Kind()))
+			n := probe
+			if len(n) > maxProbesPerSink {
+				note("%s: probing %d of %d names", label, maxProbesPerSink, len(n))
+				n = n[:maxProbesPerSink]
+			}
+			for _, name := range n {
+				target := sk.Target(name)
+				if err := probeSink(ctx, sk, name); err != nil {
+					fail("%s: %s: %v", label, target, err)
+				} else {
+					ok("%s: %s", label, target)
+				}
+			}
+		}
+	}
+
+	fmt.Fprintln(w)
+	printPlan(w, out, d.Now())
+	if problems > 0 {
+		return fmt.Errorf("online check: %d problems", problems)
+	}
+	return nil
+}
+
+// newReadOnly is New with ReadOnly for a config already loaded: the state
+// opened without its lock, the engine read-only, the client and sinks
+// built by build as for a start.
+func newReadOnly(cfg *config.Config, getenv func(string) string) (*Daemon, error) {
+	opts := Options{
+		Logger: zap.NewNop(), Registry: prometheus.NewRegistry(), Getenv: getenv,
+		ShutdownTimeout: 30 * time.Second, DeleteCheckInterval: 15 * time.Second,
+		Now: time.Now, ReadOnly: true, CallerReports: true,
+	}
+	store, err := state.OpenReadOnly(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{opts: opts, log: opts.Logger, reg: opts.Registry, store: store, reloadReq: make(chan chan error)}
+	d.metrics = metrics.New(opts.Registry, store)
+	d.engine = rotation.New(rotation.Config{
+		Store: store, Logger: d.log, Recorder: d.metrics, Now: opts.Now, ReadOnly: true,
+		CreateSettle: createSettle(cfg.Exoscale.Timeout.Duration()),
+	})
+	s, err := d.build(cfg)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := d.install(s); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// reportRole says what can be learnt of the credential's role without
+// changing anything: its id from the listing, its name when the role may
+// list IAM roles. The operations a role allows are in its IAM policy,
+// which this client does not read; so it says which ones rotatord needs
+// and which one was proven.
+func (d *Daemon) reportRole(ctx context.Context, s *setup, keys []apiclient.Key, ok, note func(string, ...any)) {
+	i := slices.IndexFunc(keys, func(k apiclient.Key) bool { return k.ID == s.ownKeyID })
+	switch {
+	case i < 0:
+		note("the credential's own key is not in the listing: its role is unknown")
+	case keys[i].RoleID == "":
+		note("the credential's key %q has no IAM role", keys[i].Name)
+	default:
+		roleID := keys[i].RoleID
+		roles, err := s.api.ListRoles(ctx)
+		if err != nil {
+			note("the credential's key %q has IAM role %s (listing the roles to name it was refused: %v)", keys[i].Name, roleID, err)
+			break
+		}
+		name := ""
+		for _, r := range roles {
+			if strings.EqualFold(r.ID, roleID) {
+				name = r.Name
+			}
+		}
+		ok("the credential's key %q has IAM role %s (%s)", keys[i].Name, roleID, name)
+	}
+	note("rotatord needs the role to allow %s; only %s is proven here (create and delete have no dry run)",
+		strings.Join(neededOperations, ", "), apiclient.OpListKeys)
+}
+
+// probeSink checks that a write for name would work, changing nothing. A
+// Vault sink's Probe writes nothing. A file sink's Probe creates and
+// removes a temp file, so here its directory is opened the way a write
+// opens it (Read: the symlink and writer rules), and this user must be
+// allowed to create files there.
+func probeSink(ctx context.Context, sk sinks.Sink, name string) error {
+	if sk.Kind() != "file" {
+		return sk.Probe(ctx, name)
+	}
+	target := sk.Target(name)
+	_, err := sk.Read(ctx, name)
+	switch {
+	case err == nil, errors.Is(err, sinks.ErrNotHeld), errors.Is(err, sinks.ErrUnreadable):
+	default:
+		// The caller names the target already.
+		return errors.New(strings.TrimPrefix(err.Error(), "read "+target+": "))
+	}
+	dir := filepath.Dir(target)
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("directory %s: this user (uid %d) cannot create files in it: %w", dir, os.Geteuid(), err)
+	}
+	return nil
+}
+
+// sampleName is a name the policy could manage, for probing its sinks when
+// no key matches yet: match.name itself when it is no glob.
+func sampleName(p *config.Policy) string {
+	if !strings.ContainsAny(p.Match.Name, "*?[") {
+		return p.Match.Name
+	}
+	r := strings.NewReplacer("*", "example", "?", "x")
+	if n := r.Replace(p.Match.Name); !strings.Contains(n, "[") {
+		return n
+	}
+	return "example"
+}
+
+// printPlan prints what a pass would do now, one line per key name.
+func printPlan(w io.Writer, out []rotation.Outcome, now time.Time) {
+	if len(out) == 0 {
+		fmt.Fprintln(w, "plan: no API key matches a policy")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POLICY\tNAME\tACTION\tREASON\tDUE")
+	for _, o := range out {
+		due := "-"
+		if !o.Decision.Due.IsZero() {
+			due = o.Decision.Due.Sub(now).Round(time.Second).String()
+			if o.Decision.Due.Before(now) {
+				due = "now"
+			}
+		}
+		reason := string(o.Decision.Reason)
+		if o.Err != nil {
+			reason = "error: " + o.Err.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Policy, sanitize(o.Name), o.Decision.Action, sanitize(reason), due)
+	}
+	tw.Flush()
+}
+
+// sanitize keeps a key name (chosen by whoever may create keys) from
+// writing control characters to the terminal.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, s)
+}
