@@ -39,7 +39,7 @@ func chromiumPath(t *testing.T) string {
 	}
 	if p := os.Getenv(envChromium); p != "" {
 		if _, err := exec.LookPath(p); err != nil {
-			missing("%s=%s: %v", envChromium, p, err)
+			t.Fatalf("%s=%s: %v", envChromium, p, err) // set, and wrong
 		}
 		return p
 	}
