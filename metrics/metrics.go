@@ -9,6 +9,7 @@
 package metrics
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -117,10 +118,18 @@ func New(reg prometheus.Registerer, store *state.Store) *Metrics {
 	}
 	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites,
 		m.apiRequests, m.apiDuration, m.maxAge, m.passes, m.reloadOK, m.reloadTime,
-		newBuildInfo(BuildInfo()), readyCollector{m},
-		// What every exporter has: go_* (runtime, memory, GC) and
-		// process_* (CPU, resident memory, open files, start time).
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		newBuildInfo(BuildInfo()), readyCollector{m})
+	// What every exporter has: go_* (runtime, memory, GC) and process_*
+	// (CPU, resident memory, open files, start time). A registry that
+	// has them already (Prometheus's default one) keeps its own.
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			var dup prometheus.AlreadyRegisteredError
+			if !errors.As(err, &dup) {
+				panic(err)
+			}
+		}
+	}
 	for _, op := range apiclient.Operations {
 		m.apiDuration.WithLabelValues(op)
 	}

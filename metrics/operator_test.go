@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
@@ -243,5 +245,21 @@ rotatord_state_oldest_deletion_due_timestamp_seconds{policy="ci"} 1.7935293e+09
 	}
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestNewOnARegistryWithGoCollectors: a registry that has the Go and
+// process collectors already (like Prometheus's default one) keeps them.
+func TestNewOnARegistryWithGoCollectors(t *testing.T) {
+	store, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	New(reg, store) // must not panic
+	if families(t, reg)["go_goroutines"] == nil {
+		t.Error("no go_goroutines")
 	}
 }
