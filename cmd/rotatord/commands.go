@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,31 +14,36 @@ import (
 	"github.com/rotatord/rotatord/rotation"
 )
 
-// setup parses a command's flags (extra adds its own) and returns its
-// logger and a loaded daemon. The caller closes the daemon and syncs the log.
-func setup(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*daemon.Daemon, *zap.Logger, error) {
-	return setupWith(name, args, stderr, extra, &daemon.Options{})
+type runFlags struct {
+	common commonFlags
+	listen string
+	web    daemon.WebOptions
 }
 
-// setupWith is setup with options, which extra's flags may fill: they are
-// read once the flags are parsed.
-func setupWith(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet), options *daemon.Options) (*daemon.Daemon, *zap.Logger, error) {
-	var c common
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.register(fs, true)
-	if extra != nil {
-		extra(fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
-	}
-	log, err := c.logger(stderr)
+type onceFlags struct {
+	common    commonFlags
+	selection selectionFlags
+	force     bool
+}
+
+type planFlags struct {
+	common    commonFlags
+	selection selectionFlags
+}
+
+type validateFlags struct {
+	common commonFlags
+	file   string // the positional FILE
+}
+
+// newDaemon makes the logger (writing to logTo) and loads the daemon with
+// opts. The caller closes the daemon and syncs the log.
+func (c *cli) newDaemon(f commonFlags, logTo io.Writer, opts daemon.Options) (*daemon.Daemon, *zap.Logger, error) {
+	log, err := f.log.logger(logTo)
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := *options
-	opts.ConfigPath, opts.Logger = c.config, log
+	opts.ConfigPath, opts.Logger = f.configFile, log
 	if off, ok, err := testClockOffset(); err != nil {
 		log.Sync()
 		return nil, nil, err
@@ -57,109 +59,109 @@ func setupWith(name string, args []string, stderr io.Writer, extra func(*flag.Fl
 	return d, log, nil
 }
 
-func cmdRun(args []string, stderr io.Writer) error {
-	var opts daemon.Options
-	d, log, err := setupWith("run", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&opts.Web.ConfigFile, "web.config.file", "",
-			"exporter-toolkit web configuration file: TLS and basic auth for every endpoint (default: plain HTTP, no authentication)")
-		fs.BoolVar(&opts.Web.EnableLifecycle, "web.enable-lifecycle", false,
-			"serve POST and PUT /-/reload (default: off, they answer 403; SIGHUP reloads either way)")
-	}, &opts)
+func (c *cli) cmdRun() error {
+	f := &c.run
+	d, log, err := c.newDaemon(f.common, c.stderr, daemon.Options{Web: f.web, Listen: f.listen})
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
 	defer d.Close()
-	ctx, reload, stop := signals()
+	ctx, reload, stop := signals(context.Background())
 	defer stop()
 	return d.Run(ctx, reload)
 }
 
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-func cmdOnce(args []string, stdout, stderr io.Writer) error {
-	var (
-		policies stringList
-		force    bool
-	)
-	d, log, err := setup("once", args, stderr, func(fs *flag.FlagSet) {
-		fs.Var(&policies, "policy", "run only this policy (repeatable)")
-		fs.BoolVar(&force, "force", false, "rotate every selected key whatever its age")
-	})
+func (c *cli) cmdOnce() error {
+	f := &c.once
+	prog := newProgress(c.stderr, isTerminal(c.stderr), time.Now)
+	// The log goes through the progress display, which moves its status
+	// line out of the way of each log line.
+	d, log, err := c.newDaemon(f.common, prog, daemon.Options{CallerReports: true})
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
 	defer d.Close()
-	ctx, _, stop := signals()
+	ctx, _, stop := signals(context.Background())
 	defer stop()
-	out, err := d.RunPass(ctx, policies, rotation.Options{Force: force, IgnoreBackoff: true})
+	out, err := d.RunPass(ctx, f.selection.policies, rotation.Options{
+		Force: f.force, IgnoreBackoff: true, OnOutcome: prog.outcome,
+	})
+	prog.finish()
 	if err != nil {
 		return err
+	}
+	rotated := map[string]bool{}
+	for _, o := range out {
+		if o.Err == nil && o.Decision.Action == rotation.ActionRotate {
+			rotated[o.Policy+"\x00"+o.Name] = true
+		}
 	}
 	out = mergeOutcomes(out, d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true}))
 	out = awaitConfirmations(ctx, d, out)
-	printOutcomes(stdout, out, time.Now())
-	for _, o := range out {
-		if o.Err != nil {
-			return exitCode(1)
-		}
+	rows := make([]row, len(out))
+	failed := false
+	for i, o := range out {
+		rows[i] = row{Outcome: o, Result: resultOf(o, rotated[o.Policy+"\x00"+o.Name])}
+		failed = failed || o.Err != nil
+	}
+	if err := printRows(c.stdout, rows, time.Now(), f.selection.json(), true); err != nil {
+		return err
+	}
+	if failed {
+		return exitCode(1)
 	}
 	return nil
 }
 
-func cmdPlan(args []string, stdout, stderr io.Writer) error {
-	d, log, err := setupWith("plan", args, stderr, nil, &daemon.Options{ReadOnly: true})
+func (c *cli) cmdPlan() error {
+	f := &c.plan
+	d, log, err := c.newDaemon(f.common, c.stderr, daemon.Options{ReadOnly: true, CallerReports: true})
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
 	defer d.Close()
-	ctx, _, stop := signals()
+	ctx, _, stop := signals(context.Background())
 	defer stop()
-	out, err := d.RunPass(ctx, nil, rotation.Options{DryRun: true})
+	out, err := d.RunPass(ctx, f.selection.policies, rotation.Options{DryRun: true})
 	if err != nil {
 		return err
 	}
-	printOutcomes(stdout, out, time.Now())
-	return nil
+	rows := make([]row, len(out))
+	for i, o := range out {
+		rows[i] = row{Outcome: o}
+	}
+	return printRows(c.stdout, rows, time.Now(), f.selection.json(), false)
 }
 
-func cmdValidate(args []string, stdout, stderr io.Writer) error {
-	var c common
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.register(fs, true)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(c.config)
-	if err != nil {
-		var problems *config.Errors
-		if errors.As(err, &problems) {
-			for _, p := range *problems {
-				fmt.Fprintln(stderr, p.Error())
-			}
-			return exitCode(1)
+func (c *cli) cmdValidate() error {
+	f := &c.validate
+	path := f.common.configFile
+	if f.file != "" {
+		if f.common.configSet && f.common.configFile != f.file {
+			return fmt.Errorf("two policy files, %s (--config.file) and %s: give one", f.common.configFile, f.file)
 		}
-		return err
+		path = f.file
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err // a *config.Errors is printed one problem a line
 	}
 	// Building the sinks finds what parsing cannot (a template field the
 	// sink lacks): without this, validate passed files run refuses.
 	if errs := daemon.CheckSinks(cfg); len(errs) > 0 {
 		for _, err := range errs {
-			fmt.Fprintf(stderr, "%s: %v\n", c.config, err)
+			fmt.Fprintf(c.stderr, "%s: %v\n", path, err)
 		}
 		return exitCode(1)
 	}
 	if _, err := cfg.CredentialSource().Resolve(os.Getenv); err != nil {
-		fmt.Fprintf(stderr, "%s: exoscale: %v\n", c.config, err)
+		fmt.Fprintf(c.stderr, "%s: exoscale: %v\n", path, err)
 		return exitCode(1)
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d policies)\n", c.config, len(cfg.Policies))
+	fmt.Fprintf(c.stdout, "%s: valid (%d policies)\n", path, len(cfg.Policies))
 	return nil
 }
 

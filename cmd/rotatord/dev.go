@@ -3,22 +3,25 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/rotatord/rotatord/apiclient/exosim"
 	"github.com/rotatord/rotatord/daemon"
+	"github.com/rotatord/rotatord/state"
 )
 
-// devPolicy is the demo's policy file: it rotates the simulator's ci-* keys
-// every few seconds into files under the demo folder.
+// devPolicy is the demo's policy file, the daemon's: it rotates the
+// simulator's ci-* keys every few seconds into files under the demo folder.
 const devPolicy = `# Written by "rotatord dev": a demo against a local Exoscale simulator.
+# The running demo's daemon uses this file (and the state directory state/).
 exoscale:
   endpoint: %[1]s
   api_key: %[2]s
@@ -29,7 +32,7 @@ policies:
   - name: demo
     match:
       name: "ci-*"
-    schedule: "@every 5s"
+    schedule: "@every 10s"
     max_age: 20s
     grace_period: 10s
     adopt: rotate
@@ -42,30 +45,79 @@ policies:
         format: env
 `
 
-func cmdDev(args []string, stdout, stderr io.Writer) error {
-	var (
-		c        common
-		dir      string
-		listen   string
-		duration time.Duration
-	)
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.register(fs, false)
-	fs.StringVar(&dir, "dir", "rotatord-dev", "folder for the demo's policy, state and output files")
-	fs.StringVar(&listen, "listen", "127.0.0.1:9108", "metrics and health address")
-	fs.DurationVar(&duration, "duration", 0, "stop after this long (0: run until interrupted)")
-	c.logFormat = "console"
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	log, err := c.logger(stderr)
+// devOncePolicy is for trying `rotatord once` beside the running demo: the
+// daemon holds the lock of its state directory and acts on the ci-* keys,
+// so this file has a state directory of its own and manages other keys
+// (try-*), which the daemon leaves alone. Only one rotatord may act on a
+// key name.
+const devOncePolicy = `# Written by "rotatord dev": try "rotatord once" on the demo while it runs.
+# Its own state directory (the daemon holds state/) and its own keys
+# (try-*; the daemon manages ci-*).
+exoscale:
+  endpoint: %[1]s
+  api_key: %[2]s
+  api_secret_file: admin-secret
+state_dir: once-state
+listen: 127.0.0.1:0
+policies:
+  - name: try
+    match:
+      name: "try-*"
+    max_age: 1m
+    grace_period: 0s
+    adopt: rotate
+    sinks:
+      - type: file
+        path: "out/{{.Name}}.json"
+        format: json
+`
+
+// devTryKey is the key the once policy file rotates.
+const devTryKey = "try-once"
+
+type devFlags struct {
+	log      logFlags
+	dir      string
+	listen   string
+	duration time.Duration
+}
+
+func (f *devFlags) register(cmd *kingpin.CmdClause) {
+	cmd.Flag("dir", "Folder for the demo's policy files, state directories and credential files (created 0700; refused if another user can write it).").
+		Default("rotatord-dev").StringVar(&f.dir)
+	cmd.Flag("web.listen-address", "Address to serve the demo's metrics and health on; checked before anything starts.").
+		Default("127.0.0.1:9108").StringVar(&f.listen)
+	cmd.Flag("listen", "Old spelling of --web.listen-address.").Hidden().StringVar(&f.listen)
+	cmd.Flag("duration", "Stop after this long (0s: run until interrupted).").Default("0s").DurationVar(&f.duration)
+	f.log.register(cmd, "console")
+}
+
+// devInfo is what the banner tells; tests use it.
+type devInfo struct {
+	dir, policy, oncePolicy, listen string
+}
+
+func (c *cli) cmdDev(ctx context.Context, ready func(devInfo)) error {
+	f := &c.dev
+	log, err := f.log.logger(c.stderr)
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
 
-	dir, err = filepath.Abs(dir)
+	// The port first: a second demo must fail before it prints or writes
+	// anything (the first one's files stay as they are).
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("%w (another rotatord dev running? choose another --web.listen-address)", err)
+	}
+	defer func() {
+		if ln != nil {
+			ln.Close()
+		}
+	}()
+
+	dir, err := filepath.Abs(f.dir)
 	if err != nil {
 		return err
 	}
@@ -82,7 +134,19 @@ func cmdDev(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	out.Close()
-	sim, err := exosim.Start(exosim.DefaultSeed(), "127.0.0.1:0")
+	// A demo in the same folder on another port: its daemon holds the lock
+	// of state/, and its policy files must not be overwritten.
+	if lock, err := state.Open(filepath.Join(dir, "state")); err != nil {
+		if errors.Is(err, state.ErrLocked) {
+			return fmt.Errorf("%s is in use by another rotatord dev: stop it or choose another --dir", dir)
+		}
+		return err
+	} else {
+		lock.Close()
+	}
+	seed := exosim.DefaultSeed()
+	seed.Keys = append(seed.Keys, exosim.SeedKey{Name: devTryKey, Role: "ci"})
+	sim, err := exosim.Start(seed, "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
@@ -91,33 +155,59 @@ func cmdDev(args []string, stdout, stderr io.Writer) error {
 	if err := writeDevFile(root, "admin-secret", []byte(admin.Secret+"\n")); err != nil {
 		return err
 	}
-	configPath := filepath.Join(dir, "policy.yml")
+	listen := ln.Addr().String()
+	info := devInfo{dir: dir, policy: filepath.Join(dir, "policy.yml"), oncePolicy: filepath.Join(dir, "once.yml"), listen: listen}
 	if err := writeDevFile(root, "policy.yml", fmt.Appendf(nil, devPolicy, sim.Endpoint, admin.Key, listen)); err != nil {
 		return err
 	}
+	if err := writeDevFile(root, "once.yml", fmt.Appendf(nil, devOncePolicy, sim.Endpoint, admin.Key)); err != nil {
+		return err
+	}
 
-	d, err := daemon.New(daemon.Options{ConfigPath: configPath, Logger: log, DeleteCheckInterval: 2 * time.Second})
+	d, err := daemon.New(daemon.Options{ConfigPath: info.policy, Logger: log, DeleteCheckInterval: 2 * time.Second, Listener: ln})
 	if err != nil {
 		return err
 	}
+	ln = nil // Run closes it
 	defer d.Close()
 
-	fmt.Fprintf(stdout, `rotatord dev: a local Exoscale simulator and a policy that rotates its ci-* keys every 20s.
-  simulator    %s   (keys: %s/_sim/keys)
-  policy file  %s
-  credentials  %s/out/   (new files appear as keys rotate)
-  metrics      http://%s/metrics   (also /healthz, /readyz)
+	self := selfCommand()
+	fmt.Fprintf(c.stdout, `rotatord dev: a local Exoscale simulator and a policy that rotates its ci-* keys every 20s.
+  simulator    %[1]s   (keys: %[2]s/_sim/keys)
+  policy file  %[3]s
+  credentials  %[4]s/out/   (new files appear as keys rotate)
+  metrics      http://%[5]s/metrics   (also /healthz, /readyz)
+Try, in another terminal, while this runs (the simulator lives as long as it does):
+  %[6]s plan --config.file %[3]s
+      what the daemon will do next, and why (plan reads the state beside the daemon)
+  %[6]s validate %[3]s
+  %[6]s once --config.file %[7]s --force
+      rotate the %[8]s key now: once.yml has its own state directory and keys,
+      as the daemon holds the lock of state/ and manages ci-*
 Stop with Ctrl-C.
-`, sim.Endpoint, sim.URL, configPath, dir, listen)
+`, sim.Endpoint, sim.URL, info.policy, dir, listen, self, info.oncePolicy, devTryKey)
+	if ready != nil {
+		ready(info)
+	}
 
-	ctx, reload, stop := signals()
+	ctx, reload, stop := signals(ctx)
 	defer stop()
-	if duration > 0 {
+	if f.duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, duration)
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
 		defer cancel()
 	}
 	return d.Run(ctx, reload)
+}
+
+// selfCommand is how the banner names rotatord: "go run ./cmd/rotatord"
+// when it runs that way (the binary is in Go's build cache, under a name
+// that will be gone), else the name it was started by.
+func selfCommand() string {
+	if strings.Contains(os.Args[0], "go-build") || strings.HasSuffix(os.Args[0], ".test") {
+		return "go run ./cmd/rotatord"
+	}
+	return os.Args[0]
 }
 
 // openDevDir creates the directory path (mode 0700) unless it exists, in

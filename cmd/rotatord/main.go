@@ -5,16 +5,22 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
+	"unicode/utf16"
+	"unicode/utf8"
 
+	"github.com/alecthomas/kingpin/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/internal/version"
 )
 
@@ -22,63 +28,9 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `rotatord rotates Exoscale IAM API keys so that nobody has to.
-
-Usage:
-  rotatord run      --config FILE [--web.config.file FILE] [--web.enable-lifecycle]
-                                     the daemon: rotate on each policy's schedule
-  rotatord once     --config FILE [--policy NAME]... [--force]
-                                     one pass now; exit 1 if any rotation failed
-  rotatord plan     --config FILE    what a pass would do now, and why; changes nothing
-  rotatord validate --config FILE    check the policy file; print every problem
-  rotatord dev      [--dir DIR]      demo: a local Exoscale simulator and a fast policy
-  rotatord version
-
-Common flags: --log-format json|console (default json), --log-level debug|info|warn|error.
-`
-
-// run is the whole program; it returns the exit code so main exits once.
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	cmd, rest := args[0], args[1:]
-	var err error
-	switch cmd {
-	case "run":
-		err = cmdRun(rest, stderr)
-	case "once":
-		err = cmdOnce(rest, stdout, stderr)
-	case "plan":
-		err = cmdPlan(rest, stdout, stderr)
-	case "validate":
-		err = cmdValidate(rest, stdout, stderr)
-	case "dev":
-		err = cmdDev(rest, stdout, stderr)
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "rotatord", version.String())
-		return 0
-	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "rotatord: unknown command %q\n\n%s", cmd, usage)
-		return 2
-	}
-	if err == nil {
-		return 0
-	}
-	var ec exitCode
-	if errors.As(err, &ec) {
-		return int(ec)
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	fmt.Fprintln(stderr, "rotatord:", err)
-	return 1
-}
+// defaultConfigFile is where the policy file lives unless --config.file
+// says otherwise.
+const defaultConfigFile = "/etc/rotatord/rotatord.yml"
 
 // exitCode is an error that only carries an exit status: what needed
 // saying has been said.
@@ -86,46 +38,295 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-// common holds the flags every command shares.
-type common struct {
-	config    string
-	logFormat string
-	logLevel  string
+// terminated is what kingpin's Terminate panics with (after --help,
+// --version, help, a completion script): run recovers it and returns the
+// code, so tests run the CLI in-process and main exits once.
+type terminated int
+
+// cli is one parse of the command line: the application and what each
+// command's flags filled in.
+type cli struct {
+	app            *kingpin.Application
+	stdout, stderr io.Writer
+
+	run      runFlags
+	once     onceFlags
+	plan     planFlags
+	validate validateFlags
+	dev      devFlags
 }
 
-func (c *common) register(fs *flag.FlagSet, needConfig bool) {
-	if needConfig {
-		fs.StringVar(&c.config, "config", "/etc/rotatord/rotatord.yml", "policy file")
+// run is the whole program; it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	c := newCLI(stdout, stderr)
+	if len(args) == 0 {
+		c.app.UsageWriter(stderr)
+		c.app.Usage(nil)
+		return 2
 	}
-	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
-	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	defer func() {
+		if r := recover(); r != nil {
+			t, ok := r.(terminated)
+			if !ok {
+				panic(r)
+			}
+			code = int(t)
+		}
+	}()
+	cmd, err := c.app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "rotatord: %v\n", err)
+		fmt.Fprintf(stderr, "Try 'rotatord help%s'.\n", commandOf(c.app, args))
+		return 2
+	}
+	switch cmd {
+	case "run":
+		err = c.cmdRun()
+	case "once":
+		err = c.cmdOnce()
+	case "plan":
+		err = c.cmdPlan()
+	case "validate":
+		err = c.cmdValidate()
+	case "dev":
+		err = c.cmdDev(context.Background(), nil)
+	case "version":
+		fmt.Fprintln(stdout, "rotatord", version.String())
+	}
+	return report(stderr, err)
 }
 
-func (c *common) logger(w io.Writer) (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(c.logLevel)
+// report prints err, once, and returns the exit code it means.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	var ec exitCode
+	if errors.As(err, &ec) {
+		return int(ec)
+	}
+	var problems *config.Errors
+	if errors.As(err, &problems) {
+		// One line per problem, each with its file:line, as validate prints.
+		for _, p := range *problems {
+			fmt.Fprintln(stderr, p.Error())
+		}
+		return 1
+	}
+	fmt.Fprintln(stderr, "rotatord:", err)
+	return 1
+}
+
+// commandOf returns " CMD" when the arguments name a command, for the hint
+// after a usage error.
+func commandOf(app *kingpin.Application, args []string) string {
+	for _, a := range args {
+		for _, m := range app.Model().Commands {
+			if m.Name == a && !m.Hidden && m.Name != "help" {
+				return " " + a
+			}
+		}
+	}
+	return ""
+}
+
+const appHelp = `rotatord rotates Exoscale IAM API keys so that nobody has to: on each policy's schedule it replaces the keys that are too old, delivers the new secrets to the policy's sinks (files, Vault), and deletes the old keys after a grace period. The README says how it proceeds and what it guarantees.`
+
+func newCLI(stdout, stderr io.Writer) *cli {
+	c := &cli{stdout: stdout, stderr: stderr}
+	app := kingpin.New("rotatord", appHelp)
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	app.Terminate(func(code int) { panic(terminated(code)) })
+	app.Version("rotatord " + version.String())
+	app.HelpFlag.Short('h')
+	c.app = app
+
+	run := app.Command("run", "The daemon: rotate on each policy's schedule, serve metrics and health, reload the policy file on SIGHUP (and on POST /-/reload with --web.enable-lifecycle).")
+	c.run.common.register(run, "json")
+	run.Flag("web.listen-address", "Address to serve metrics, health and /-/reload on; overrides the policy file's listen (default: the file's listen, itself 127.0.0.1:9108). The Prometheus default-port list (9100-9999) is full and 9108 is graphite_exporter's there: pick a port of your own.").
+		PlaceHolder("ADDR").StringVar(&c.run.listen)
+	run.Flag("web.config.file", "Exporter-toolkit web configuration file: TLS and basic auth in front of every endpoint (default: plain HTTP, no authentication).").
+		PlaceHolder("FILE").StringVar(&c.run.web.ConfigFile)
+	run.Flag("web.enable-lifecycle", "Reload the policy file on POST or PUT /-/reload (default: off, they answer 403; SIGHUP reloads either way).").
+		BoolVar(&c.run.web.EnableLifecycle)
+
+	once := app.Command("once", "Run one pass now, ignoring schedules and failure backoff: rotate what is due, carry out deletions already due, clean up interrupted rotations. Prints one line per key name; exits 1 if anything failed.")
+	c.once.common.register(once, "json")
+	c.once.selection.register(once)
+	once.Flag("force", "Rotate every selected key name whatever its age.").BoolVar(&c.once.force)
+
+	plan := app.Command("plan", "Show what a pass would do now, and why; changes nothing. Works beside a running daemon (it reads the state without its lock).")
+	c.plan.common.register(plan, "json")
+	c.plan.selection.register(plan)
+
+	validate := app.Command("validate", "Check a policy file as run would load it; print every problem with its file:line. The file is FILE or --config.file.")
+	c.validate.common.register(validate, "json")
+	validate.Arg("file", "The policy file to check (instead of --config.file).").StringVar(&c.validate.file)
+
+	dev := app.Command("dev", "Demo: a local Exoscale simulator and a policy that rotates its ci-* keys every 20s into files; prints how to try plan, once and validate on it while it runs. Stop with Ctrl-C.")
+	c.dev.register(dev)
+
+	app.Command("version", "Print the version.")
+	return c
+}
+
+// commonFlags are every command's but dev's: the policy file and logging.
+type commonFlags struct {
+	configFile string
+	configSet  bool // given on the command line
+	log        logFlags
+}
+
+func (f *commonFlags) register(cmd *kingpin.CmdClause, logFormat string) {
+	cmd.Flag("config.file", "The policy file.").Default(defaultConfigFile).
+		IsSetByUser(&f.configSet).StringVar(&f.configFile)
+	// The spelling before the Prometheus-style flags, kept for scripts.
+	cmd.Flag("config", "Old spelling of --config.file.").Hidden().
+		IsSetByUser(&f.configSet).StringVar(&f.configFile)
+	f.log.register(cmd, logFormat)
+}
+
+// logFlags choose the log's level and format.
+type logFlags struct {
+	level, format string
+}
+
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"json", "console"}
+)
+
+func (f *logFlags) register(cmd *kingpin.CmdClause, format string) {
+	cmd.Flag("log.level", "Log only messages at this level or above: debug, info, warn or error.").
+		Default("info").SetValue(newEnum("log.level", &f.level, logLevels))
+	cmd.Flag("log.format", "Log format: json (one JSON object a line) or console (human-readable, tab-separated).").
+		Default(format).SetValue(newEnum("log.format", &f.format, logFormats))
+	// The spellings before the Prometheus-style flags, kept for scripts.
+	cmd.Flag("log-level", "Old spelling of --log.level.").Hidden().SetValue(newEnum("log-level", &f.level, logLevels))
+	cmd.Flag("log-format", "Old spelling of --log.format.").Hidden().SetValue(newEnum("log-format", &f.format, logFormats))
+}
+
+// logger writes to w at the chosen level and format.
+func (f *logFlags) logger(w io.Writer) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(f.level)
 	if err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+		return nil, fmt.Errorf("--log.level: %w", err)
 	}
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.TimeKey = "ts"
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	var enc zapcore.Encoder
-	switch c.logFormat {
+	switch f.format {
 	case "json":
 		enc = zapcore.NewJSONEncoder(encCfg)
 	case "console":
 		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	default:
-		return nil, fmt.Errorf("--log-format %q: want json or console", c.logFormat)
+		return nil, fmt.Errorf("--log.format %q: want %v", f.format, logFormats)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)), nil
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(printableWriter{w})), level)), nil
 }
 
-// signals turns SIGINT and SIGTERM into cancellation and SIGHUP into a
-// buffered, coalescing reload channel.
-func signals() (context.Context, <-chan struct{}, func()) {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+// printableWriter writes log lines with every rune that is not printable
+// (but newline and tab) escaped as \uXXXX, which is still valid JSON. Key
+// names and error texts in the log are chosen by others; zap escapes only
+// C0 controls, so a C1 control (U+009B is CSI in a UTF-8 terminal), a
+// bidirectional override or a line separator would reach the operator's
+// terminal raw and could rewrite what it shows.
+type printableWriter struct{ w io.Writer }
+
+func (l printableWriter) Write(p []byte) (int, error) {
+	if printable(p) {
+		return l.w.Write(p)
+	}
+	out := make([]byte, 0, len(p)+32)
+	for rest := p; len(rest) > 0; {
+		r, n := utf8.DecodeRune(rest)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			out = append(out, `\ufffd`...)
+		case r == '\n' || r == '\t' || strconv.IsPrint(r):
+			out = append(out, rest[:n]...)
+		default:
+			units := []uint16{uint16(r)}
+			if r > 0xffff {
+				hi, lo := utf16.EncodeRune(r)
+				units = []uint16{uint16(hi), uint16(lo)}
+			}
+			for _, u := range units {
+				out = fmt.Appendf(out, `\u%04x`, u)
+			}
+		}
+		rest = rest[n:]
+	}
+	if _, err := l.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func printable(p []byte) bool {
+	for i := 0; i < len(p); {
+		if c := p[i]; c < utf8.RuneSelf {
+			if (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(p[i:])
+		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// selectionFlags choose policies and the output of once and plan.
+type selectionFlags struct {
+	policies []string
+	output   string
+}
+
+var outputFormats = []string{"table", "json"}
+
+func (f *selectionFlags) register(cmd *kingpin.CmdClause) {
+	cmd.Flag("policy", "Only this policy (repeatable; default: every policy).").PlaceHolder("NAME").StringsVar(&f.policies)
+	cmd.Flag("output", "Output format: table (for people) or json (an array of outcomes, for scripts).").Short('o').
+		Default("table").SetValue(newEnum("output", &f.output, outputFormats))
+}
+
+func (f *selectionFlags) json() bool { return f.output == "json" }
+
+// enum is a flag's value that must be one of a few words; unlike kingpin's
+// own, its error names the flag.
+type enum struct {
+	flag    string
+	target  *string
+	allowed []string
+}
+
+func newEnum(flag string, target *string, allowed []string) *enum {
+	return &enum{flag: flag, target: target, allowed: allowed}
+}
+
+func (e *enum) Set(v string) error {
+	if !slices.Contains(e.allowed, v) {
+		return fmt.Errorf("--%s %q: want %s", e.flag, v, strings.Join(e.allowed, ", "))
+	}
+	*e.target = v
+	return nil
+}
+
+func (e *enum) String() string { return *e.target }
+
+// signals turns SIGINT and SIGTERM into cancellation of ctx and SIGHUP
+// into a buffered, coalescing reload channel.
+func signals(ctx context.Context) (context.Context, <-chan struct{}, func()) {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	reload := make(chan struct{}, 1)
@@ -149,3 +350,6 @@ func signals() (context.Context, <-chan struct{}, func()) {
 		stop()
 	}
 }
+
+// commandNames are the commands the README's reference documents, in order.
+var commandNames = []string{"run", "once", "plan", "validate", "dev", "version"}
