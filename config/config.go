@@ -12,6 +12,8 @@
 // are rejected, because they would overwrite each other.
 package config
 
+//go:generate go run ./schema/gen -o rotatord.schema.json
+
 import (
 	"errors"
 	"fmt"

@@ -551,3 +551,24 @@ func templateError(err error, fields []string, sees string) string {
 	}
 	return fmt.Sprintf("unknown template field .%s (%s %s)", m[1], sees, strings.Join(dotted, ", "))
 }
+
+// SinkFieldsOnlyFor returns the fields a sink may set only when it is of
+// type t, for the JSON Schema.
+func SinkFieldsOnlyFor(t SinkType) []string {
+	switch t {
+	case SinkFile:
+		return slices.Clone(fileOnlyFields)
+	case SinkVault:
+		return slices.Clone(vaultOnlyFields)
+	}
+	return nil
+}
+
+// VaultAuthFields returns the auth fields a Vault auth method uses and
+// those it requires (besides method), for the JSON Schema.
+func VaultAuthFields(m AuthMethod) (uses, needs []string) {
+	return slices.Clone(vaultAuthUses[m]), slices.Clone(vaultAuthNeeds[m])
+}
+
+// PolicyNamePattern is the regular expression a policy name must match.
+func PolicyNamePattern() string { return policyNameRE.String() }
