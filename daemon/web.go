@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"golang.org/x/net/netutil"
 )
 
 // Defaults of the HTTP server (metrics, health, reload). Its clients are a
@@ -36,9 +35,15 @@ const (
 	// no request for this long. Prometheus reconnects at the next scrape
 	// when its interval is longer, which costs little.
 	DefaultIdleTimeout = 60 * time.Second
-	// DefaultMaxConnections is how many connections are served at once;
-	// more wait in the kernel's accept queue until one closes.
+	// DefaultMaxConnections is how many connections are served at once.
+	// When all are open, a new one takes the place of the connection that
+	// has sent nothing for longest (if for more than evictAfter), else it
+	// waits in the kernel's accept queue until one closes: idle
+	// connections cannot starve the probes.
 	DefaultMaxConnections = 64
+	// evictAfter is how long a connection must have sent nothing to be
+	// closed for a new one when every place is taken.
+	evictAfter = time.Second
 )
 
 // WebOptions configure the HTTP server. Zero values take the defaults.
@@ -122,7 +127,7 @@ func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 	}
 	return &webServer{
 		srv:  srv,
-		ln:   netutil.LimitListener(ln, o.MaxConnections),
+		ln:   newEvictingListener(ln, o.MaxConnections, evictAfter),
 		file: o.ConfigFile,
 		log:  slog.New(zapHandler{log: log}),
 	}
