@@ -2,6 +2,8 @@
 // file: see `rotatord help` and the README.
 package main
 
+//go:generate go test -run ^TestREADMECommandReference$ . -update
+
 import (
 	"context"
 	"errors"
