@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/rotatord/rotatord/internal/redact"
 )
 
 // DefaultZone is the zone the SDK uses when none is given.
@@ -31,7 +33,7 @@ func ResolveEndpoint(zone, endpoint string) (string, error) {
 		if u.Host == "" {
 			return "", fmt.Errorf("endpoint %q: no host", shown)
 		}
-		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		if u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.Contains(endpoint, "@") {
 			return "", fmt.Errorf("endpoint %q: must not carry credentials, a query or a fragment", shown)
 		}
 		path := strings.TrimSuffix(u.Path, "/")
@@ -50,34 +52,6 @@ func ResolveEndpoint(zone, endpoint string) (string, error) {
 	return "https://api-" + zone + ".exoscale.com/v2", nil
 }
 
-// RedactURL returns raw with any password replaced by "xxxxx" and any query
-// dropped (url.URL.Redacted), also for a string that does not parse as a
-// URL: everything between "://" and the last "@" before the path goes.
-func RedactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		u.RawQuery, u.Fragment = "", ""
-		if u.User != nil {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		return u.Redacted()
-	}
-	i := strings.Index(raw, "://")
-	if i < 0 {
-		if at := strings.LastIndex(raw, "@"); at >= 0 {
-			return "xxxxx@" + raw[at+1:]
-		}
-		return raw
-	}
-	rest := raw[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		rest = "xxxxx@" + rest[at+1:]
-	}
-	if q := strings.IndexAny(rest, "?#"); q >= 0 {
-		rest = rest[:q]
-	}
-	return raw[:i+3] + rest
-}
+// RedactURL names a URL in errors and logs without its credentials: see
+// redact.URL.
+func RedactURL(raw string) string { return redact.URL(raw) }

@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/sinks/file"
 )
 
@@ -436,7 +437,7 @@ func CheckTransport(rawURL string, insecure bool) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("%s is plain http to a host that is not loopback: secrets would cross the network in clear (use https, or set insecure_http: true for a test setup)", u.Redacted())
+	return fmt.Errorf("%s is plain http to a host that is not loopback: secrets would cross the network in clear (use https, or set insecure_http: true for a test setup)", redact.URL(rawURL))
 }
 
 // pathTemplate checks the path template as written: it parses, it renders

@@ -49,6 +49,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/internal/keylock"
+	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
 )
@@ -214,15 +215,15 @@ func New(opts Options) (*Sink, error) {
 	}
 	u, err := url.Parse(addr)
 	if err != nil {
-		return nil, fmt.Errorf("vault sink: address %q: %w", addr, err)
+		return nil, fmt.Errorf("vault sink: address %q: not a URL", redact.URL(addr))
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "unix":
-		return nil, fmt.Errorf("vault sink: address %q: want an http, https or unix URL", addr)
+		return nil, fmt.Errorf("vault sink: address %q: want an http, https or unix URL", redact.URL(addr))
 	case u.Scheme != "unix" && u.Host == "":
-		return nil, fmt.Errorf("vault sink: address %q has no host", addr)
+		return nil, fmt.Errorf("vault sink: address %q has no host", redact.URL(addr))
 	case u.User != nil:
-		return nil, fmt.Errorf("vault sink: address %q must not hold credentials", u.Redacted())
+		return nil, fmt.Errorf("vault sink: address %q must not hold credentials", redact.URL(addr))
 	}
 	// The policy file's address is checked when it is loaded
 	// (config.CheckTransport, the same rule); VAULT_ADDR only here.
@@ -230,7 +231,7 @@ func New(opts Options) (*Sink, error) {
 	if plain && !opts.InsecureHTTP {
 		return nil, fmt.Errorf("vault sink: %s %s is plain http to a host that is not loopback: "+
 			"the token and the secrets would cross the network in clear (use https, or set insecure_http: true on the sink for a test setup)",
-			from, u.Redacted())
+			from, redact.URL(addr))
 	}
 	namespace := opts.Namespace
 	if namespace == "" {
@@ -267,7 +268,7 @@ func New(opts Options) (*Sink, error) {
 	if plain {
 		log.Warn("PLAIN HTTP TO VAULT for this Vault sink (insecure_http): the Vault token and every credential "+
 			"rotatord writes cross the network in clear; use it only in tests",
-			zap.String("address", u.Redacted()), zap.String("mount", mount))
+			zap.String("address", redact.URL(addr)), zap.String("mount", mount))
 	}
 	if opts.TLS.InsecureSkipVerify {
 		log.Warn("TLS CERTIFICATE VERIFICATION IS OFF for this Vault sink (tls.insecure_skip_verify): "+

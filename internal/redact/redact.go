@@ -1,0 +1,25 @@
+// Package redact owns how rotatord names a URL in errors and logs: never
+// with the credentials, tokens or query it may carry, whether or not the
+// URL parses.
+package redact
+
+import "strings"
+
+// URL returns raw without its user info and query. Everything between
+// "://" and the last "@" goes (a user name alone may be a token, and a
+// password may hold "/", "?" or "#"), and so does everything from the first
+// "?" or "#" after the host. A string with an "@" but no "://" keeps only
+// what follows the last "@".
+func URL(raw string) string {
+	scheme, rest := "", raw
+	if i := strings.Index(raw, "://"); i >= 0 {
+		scheme, rest = raw[:i+3], raw[i+3:]
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = "xxxxx@" + rest[at+1:]
+	}
+	if q := strings.IndexAny(rest, "?#"); q >= 0 {
+		rest = rest[:q]
+	}
+	return scheme + rest
+}

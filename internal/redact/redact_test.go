@@ -1,0 +1,30 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestURL(t *testing.T) {
+	tests := []struct{ give, want string }{
+		{"https://api-ch-gva-2.exoscale.com/v2", "https://api-ch-gva-2.exoscale.com/v2"},
+		{"https://user:hunter2@api.example.com/v2", "https://xxxxx@api.example.com/v2"},
+		{"https://TOKEN@api.example.com/v2", "https://xxxxx@api.example.com/v2"},
+		{"https://u:a/b?c#d@api.example.com/v2", "https://xxxxx@api.example.com/v2"},
+		{"https://api.example.com/v2?token=hunter2", "https://api.example.com/v2"},
+		{"http://v:%zz@vault:82OO", "http://xxxxx@vault:82OO"},
+		{"user:hunter2@host", "xxxxx@host"},
+		{"unix:///run/vault.sock", "unix:///run/vault.sock"},
+	}
+	for _, tt := range tests {
+		got := URL(tt.give)
+		if got != tt.want {
+			t.Errorf("URL(%q) = %q, want %q", tt.give, got, tt.want)
+		}
+		for _, s := range []string{"hunter2", "TOKEN", "%zz"} {
+			if strings.Contains(tt.give, s) && strings.Contains(got, s) {
+				t.Errorf("URL(%q) = %q keeps %q", tt.give, got, s)
+			}
+		}
+	}
+}
