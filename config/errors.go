@@ -112,6 +112,9 @@ var (
 	cannotDecodRE = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
 )
 
+// maxEcho bounds how much of a value of the wrong type a message repeats.
+const maxEcho = 32
+
 // fileLanguage rewrites a yaml.v3 message that speaks of Go types into the
 // file's terms: field names as written in YAML, with the nearest known
 // one suggested, and kinds of values (a mapping, a list, an integer)
@@ -130,6 +133,11 @@ func fileLanguage(msg string, root *yaml.Node, at string) string {
 			value := m[2]
 			if n, _ := locate(root, at); at != "" && n != nil && n.Kind == yaml.ScalarNode {
 				value = n.Value
+			}
+			if r := []rune(value); len(r) > maxEcho {
+				// A value pasted into the wrong field may be a secret:
+				// enough of it to find it, not all of it.
+				value = string(r[:maxEcho]) + "…"
 			}
 			got = strconv.Quote(value)
 		}
