@@ -367,7 +367,7 @@ func TestDeployment(t *testing.T) {
 }
 
 // TestPolicyInCluster parses the ConfigMap's policy file with rotatord's
-// parser and checks it against the Deployment: --config names it, each
+// parser and checks it against the Deployment: --config.file names it, each
 // file it names is on the right volume, state_dir is on the claim, and
 // listen is the port the probes and the Service use.
 func TestPolicyInCluster(t *testing.T) {
@@ -395,14 +395,14 @@ func TestPolicyInCluster(t *testing.T) {
 		return best, volumes[best.Name], rel, true
 	}
 
-	configPath := fieldAfter(strings.Join(ctr.Args, " "), "--config")
+	configPath := fieldAfter(strings.Join(ctr.Args, " "), "--config.file")
 	// --web.enable-lifecycle: the configmap's comment reloads over HTTP.
-	if !slices.Equal(ctr.Args, strings.Fields("run --config "+configPath+" --web.enable-lifecycle")) {
-		t.Errorf("args %q, want run --config FILE --web.enable-lifecycle", ctr.Args)
+	if !slices.Equal(ctr.Args, strings.Fields("run --config.file "+configPath+" --web.enable-lifecycle")) {
+		t.Errorf("args %q, want run --config.file FILE --web.enable-lifecycle", ctr.Args)
 	}
 	m, v, key, ok := mountOf(configPath)
 	if !ok || v.ConfigMap == nil {
-		t.Fatalf("--config %s is not on a ConfigMap volume", configPath)
+		t.Fatalf("--config.file %s is not on a ConfigMap volume", configPath)
 	}
 	var cm struct {
 		Data map[string]string `yaml:"data"`
@@ -410,7 +410,7 @@ func TestPolicyInCluster(t *testing.T) {
 	c.get(t, "ConfigMap", v.ConfigMap.Name, &cm)
 	text, ok := cm.Data[key]
 	if !ok {
-		t.Fatalf("ConfigMap %s has no key %q (mounted at %s, --config %s)", v.ConfigMap.Name, key, m.MountPath, configPath)
+		t.Fatalf("ConfigMap %s has no key %q (mounted at %s, --config.file %s)", v.ConfigMap.Name, key, m.MountPath, configPath)
 	}
 	cfg := parsePolicy(t, []byte(text), "ConfigMap "+v.ConfigMap.Name+" "+key)
 

@@ -129,7 +129,7 @@ func TestSystemdUnit(t *testing.T) {
 		{"LockPersonality", "yes"},
 		{"MemoryDenyWriteExecute", "yes"},
 		{"SystemCallArchitectures", "native"},
-		{"ExecStart", installedBinary + " run --config /etc/rotatord/rotatord.yml"},
+		{"ExecStart", installedBinary + " run --config.file=/etc/rotatord/rotatord.yml"},
 	}
 	for _, tt := range tests {
 		got, ok := u.last("Service", tt.key)
