@@ -225,7 +225,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			// policy's: an edited record, or a policy changed since. Leave
 			// that key alone.
 			log.Error("refusing to delete a key the record lists but the policy does not own",
-				zap.String("key_id", id), zap.String("api_name", k.Name), zap.String("api_role_id", k.RoleID))
+				zap.String("key_id", id), zap.String("api_name", shown(k.Name)), zap.String("api_role_id", shown(k.RoleID)))
 			e.deletionRefused(p)
 			rot.OldKeyIDs = without(rot.OldKeyIDs, id)
 			continue

@@ -226,7 +226,7 @@ func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, si
 	k, err := api.GetKey(ctx, id)
 	if err == nil {
 		if k.Name != rec.Name || (role != "" && k.RoleID != "" && k.RoleID != role) {
-			return exists, fmt.Errorf("key %s has name %q and role %s by the API, not those of the record: refusing to act on it", id, k.Name, k.RoleID)
+			return exists, fmt.Errorf("key %s has name %q and role %q by the API, not those of the record: refusing to act on it", id, k.Name, k.RoleID)
 		}
 		rot.NewMissingSince = time.Time{}
 		return exists, nil

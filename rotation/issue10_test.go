@@ -582,3 +582,24 @@ func TestAStaleCreatedRecordDefersToTheSinks(t *testing.T) {
 	}
 	h.assertAtMostTwoKeys()
 }
+
+// A skipped name is logged escaped: C1 controls, bidi overrides and line
+// separators pass through log encoders and would rewrite a terminal.
+func TestSkippedNamesAreLoggedEscaped(t *testing.T) {
+	h := newHarness(t, 0)
+	hostile := "ci-x\u009b2K\u202e\u2028spoof"
+	h.api.add(hostile, roleCI)
+	h.api.add("ci--dash", roleCI)
+	h.api.add("-ci", roleCI)
+	h.pass(Options{})
+	for _, e := range h.logs.All() {
+		for k, v := range e.ContextMap() {
+			if s, ok := v.(string); ok && strings.ContainsAny(s, "\u009b\u202e\u2028") {
+				t.Errorf("log %q field %s carries a raw control or bidi rune: %q", e.Message, k, s)
+			}
+		}
+	}
+	if CheckName("-ci") == "" || CheckName(".hidden") == "" || CheckName("ci--dash") != "" {
+		t.Errorf("leading - or . must be refused, inner ones allowed")
+	}
+}

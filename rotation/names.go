@@ -1,10 +1,23 @@
 package rotation
 
+import "strconv"
+
 // Key names are chosen by anyone allowed to create API keys, and rotatord
 // writes them into files, templates, logs and tables. The invariant kept
 // here: a name that a consumer could read as anything but a name (a shell
 // word break, a quote, a path separator, a control character) is never
 // managed, whatever the policy matches.
+
+// shown returns a key name fit for a log line or a terminal: as it is when
+// rotatord may manage it, else quoted with every byte outside printable
+// ASCII escaped (a name can carry ESC, CSI, bidi overrides and line
+// separators, which log encoders pass through).
+func shown(name string) string {
+	if CheckName(name) == "" {
+		return name
+	}
+	return strconv.QuoteToASCII(name)
+}
 
 // SkipReason is why a matching key name is not managed; a metric label.
 type SkipReason string
@@ -20,7 +33,7 @@ const maxNameLen = 255
 
 // CheckName returns "" when rotatord may manage a key of that name: ASCII
 // letters and digits and the characters . _ - @ + = : only, 1 to 255 of
-// them. Never whitespace, quotes, $, backquote, ;, /, \ or control
+// them, not starting with - or . Never whitespace, quotes, $, backquote, ;, /, \ or control
 // characters.
 func CheckName(name string) SkipReason {
 	if name == "" {
@@ -28,6 +41,11 @@ func CheckName(name string) SkipReason {
 	}
 	if len(name) > maxNameLen {
 		return SkipTooLong
+	}
+	if c := name[0]; c == '-' || c == '.' {
+		// A leading dash reads as an option to a consumer's command, a
+		// leading dot as a hidden file.
+		return SkipUnsafeCharacters
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]

@@ -474,10 +474,14 @@ func (e *Engine) skipName(p Policy, name string, reason SkipReason) {
 	e.mu.Lock()
 	k := recordKey{p.Name, name}
 	warned := e.warnedNames[k]
+	if len(e.warnedNames) >= 10000 {
+		// Names are attacker-chosen: the memory of warnings is bounded.
+		clear(e.warnedNames)
+	}
 	e.warnedNames[k] = true
 	e.mu.Unlock()
 	if !warned {
 		e.log.Warn("skipping a matching key name rotatord will not manage: only letters, digits and . _ - @ + = : are allowed; its keys are left alone",
-			zap.String("policy", p.Name), zap.String("name", name), zap.String("reason", string(reason)))
+			zap.String("policy", p.Name), zap.String("name", shown(name)), zap.String("reason", string(reason)))
 	}
 }
