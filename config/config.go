@@ -3,7 +3,11 @@
 //
 // Load and Parse return a *Config only when the whole file is valid;
 // otherwise they return a *Errors listing every problem with its file, line
-// and field path, so `rotatord validate` can report them all at once.
+// and field path: those of decoding (unknown fields, wrong types) and of
+// validation together, in the file's terms. Validate is `rotatord
+// validate`: the same problems, the warnings (a schedule too rare for
+// max_age), and with ValidateOptions.Host what depends on the machine
+// (credentials, owners, sink directories, the state directory).
 //
 // Two policies whose match can select the same API key are allowed: globs
 // cannot in general be checked for overlap, and a catch-all policy next to
