@@ -20,7 +20,7 @@ func CheckSinks(cfg *config.Config) []error {
 			if p.Sinks[j].Type != config.SinkFile {
 				continue
 			}
-			if _, err := newFileSink(&p.Sinks[j]); err != nil {
+			if _, err := newFileSink(&p.Sinks[j], p.Name); err != nil {
 				errs = append(errs, fmt.Errorf("policies[%d].sinks[%d]: %w", i, j, err))
 			}
 		}

@@ -27,7 +27,7 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string) (
 		)
 		switch sc.Type {
 		case config.SinkFile:
-			s, err = newFileSink(sc)
+			s, err = newFileSink(sc, p.Name)
 		case config.SinkVault:
 			s, err = newVaultSink(sc, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv)
 		default:
@@ -42,7 +42,7 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string) (
 	return out, nil
 }
 
-func newFileSink(sc *config.Sink) (sinks.Sink, error) {
+func newFileSink(sc *config.Sink, policy string) (sinks.Sink, error) {
 	uid, err := lookupID(sc.Owner, func(n string) (string, error) {
 		u, err := user.Lookup(n)
 		if err != nil {
@@ -73,6 +73,7 @@ func newFileSink(sc *config.Sink) (sinks.Sink, error) {
 		// Checked by the config already; the sink enforces them too.
 		AllowWorldReadable: sc.AllowWorldReadable,
 		TakeOver:           sc.TakeOver,
+		Policy:             policy,
 	})
 }
 

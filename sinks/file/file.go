@@ -89,6 +89,9 @@ type Options struct {
 	// TakeOver lets Probe and Write replace a regular file at the target
 	// that rotatord did not write (see marker.go), instead of refusing.
 	TakeOver bool
+	// Policy names the policy the sink belongs to. Its files carry it in
+	// their marker, so another policy's sink never replaces them.
+	Policy string
 }
 
 // Sink writes credentials to files. It is safe for concurrent use; writes to
@@ -100,6 +103,7 @@ type Sink struct {
 	mode     os.FileMode
 	uid, gid int
 	takeOver bool
+	policy   string
 
 	locks keylock.Set // per target path: one write, verify or read at a time
 
@@ -156,6 +160,7 @@ func New(opts Options) (*Sink, error) {
 		uid:      opts.UID,
 		gid:      opts.GID,
 		takeOver: opts.TakeOver,
+		policy:   opts.Policy,
 	}
 	sample := sinks.Credential{
 		Name:      "example",
@@ -280,7 +285,7 @@ func (s *Sink) mark(f *os.File) error {
 	if err := s.step("mark"); err != nil {
 		return err
 	}
-	return setMarker(f)
+	return setMarker(f, s.markerValue())
 }
 
 // prepare gives the temp file its final mode and owner.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/rotatord/rotatord/secret"
@@ -39,10 +40,25 @@ import (
 // attribute was lost from because a consumer replaced it) is refused by
 // Probe, so no key is created for it, and by Write, with an error naming
 // the path and take_over.
+//
+// The attribute's value names the policy whose sink wrote the file
+// ("policy ci"): when two policies' sink paths meet for some key name (a
+// key someone created under a name another policy writes to), neither
+// replaces the other's file. The value "file sink", written by earlier
+// versions, belongs to any policy.
 const (
-	markerAttr  = "user.rotatord"
-	markerValue = "file sink"
+	markerAttr   = "user.rotatord"
+	markerValue  = "file sink" // any policy's, written before policies were named in it
+	markerPolicy = "policy "
 )
+
+// markerValue is the marker this sink writes.
+func (s *Sink) markerValue() string {
+	if s.policy == "" {
+		return markerValue
+	}
+	return markerPolicy + s.policy
+}
 
 // ErrNotManaged means the target is a file rotatord did not write and the
 // sink has no take_over.
@@ -78,9 +94,15 @@ func (s *Sink) checkTarget(d *dir, base, name string) error {
 		return err
 	}
 	defer f.Close()
-	ok, err := hasMarker(f)
-	if err != nil || ok {
+	mark, err := readMarker(f)
+	switch {
+	case err != nil:
 		return err
+	case mark == markerValue || mark == s.markerValue():
+		return nil
+	case strings.HasPrefix(mark, markerPolicy):
+		return fmt.Errorf("%w for this sink: policy %q's sink wrote it; set take_over: true on the sink to let this one replace it",
+			ErrNotManaged, strings.TrimPrefix(mark, markerPolicy))
 	}
 	if s.format != FormatTemplate {
 		data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))

@@ -7,10 +7,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setMarker sets the marker attribute on the file rotatord is writing;
-// errNoXattr when its file system keeps no user extended attributes.
-func setMarker(f *os.File) error {
-	err := unix.Fsetxattr(int(f.Fd()), markerAttr, []byte(markerValue), 0)
+// setMarker sets the marker attribute, with value, on the file rotatord is
+// writing; errNoXattr when its file system keeps no user extended
+// attributes.
+func setMarker(f *os.File, value string) error {
+	err := unix.Fsetxattr(int(f.Fd()), markerAttr, []byte(value), 0)
 	if errors.Is(err, unix.EOPNOTSUPP) {
 		return errNoXattr
 	}
@@ -20,15 +21,16 @@ func setMarker(f *os.File) error {
 	return nil
 }
 
-// hasMarker reports whether the open file f carries the marker attribute.
-func hasMarker(f *os.File) (bool, error) {
-	buf := make([]byte, 64)
+// readMarker returns the value of the open file f's marker attribute, ""
+// when it has none (or one too long to be rotatord's).
+func readMarker(f *os.File) (string, error) {
+	buf := make([]byte, 256)
 	n, err := unix.Fgetxattr(int(f.Fd()), markerAttr, buf)
 	switch {
 	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ERANGE):
-		return false, nil
+		return "", nil
 	case err != nil:
-		return false, &os.PathError{Op: "read extended attribute " + markerAttr, Path: f.Name(), Err: err}
+		return "", &os.PathError{Op: "read extended attribute " + markerAttr, Path: f.Name(), Err: err}
 	}
-	return string(buf[:n]) == markerValue, nil
+	return string(buf[:n]), nil
 }

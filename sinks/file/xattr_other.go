@@ -6,6 +6,6 @@ import "os"
 
 // Elsewhere than Linux, rotatord recognises its files by their content only.
 
-func setMarker(*os.File) error { return errNoXattr }
+func setMarker(*os.File, string) error { return errNoXattr }
 
-func hasMarker(*os.File) (bool, error) { return false, nil }
+func readMarker(*os.File) (string, error) { return "", nil }
