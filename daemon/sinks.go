@@ -29,7 +29,7 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string) (
 		case config.SinkFile:
 			s, err = newFileSink(sc, p.Name)
 		case config.SinkVault:
-			s, err = newVaultSink(sc, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv)
+			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv)
 		default:
 			err = fmt.Errorf("sink type %q is not supported by this build", sc.Type)
 		}
@@ -77,13 +77,14 @@ func newFileSink(sc *config.Sink, policy string) (sinks.Sink, error) {
 	})
 }
 
-func newVaultSink(sc *config.Sink, log *zap.Logger, getenv func(string) string) (sinks.Sink, error) {
+func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(string) string) (sinks.Sink, error) {
 	return vault.New(vault.Options{
 		Address:   sc.Address,
 		Namespace: sc.Namespace,
 		Mount:     sc.Mount,
 		Path:      sc.PathTemplate(),
 		TakeOver:  sc.TakeOver,
+		Policy:    policy,
 		// config.CheckTransport checked Address; the sink checks VAULT_ADDR.
 		InsecureHTTP: sc.InsecureHTTP,
 		Auth: vault.AuthOptions{

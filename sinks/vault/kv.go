@@ -136,6 +136,17 @@ func (m *metadata) managed() bool {
 	return m != nil && m.CustomMetadata[ManagedByKey] == ManagedByValue
 }
 
+// managedFor reports whether rotatord wrote the secret for policy: marked,
+// and not by another policy's sink (a secret marked before policies were
+// named in the marker belongs to any).
+func (m *metadata) managedFor(policy string) bool {
+	if !m.managed() {
+		return false
+	}
+	owner := m.CustomMetadata[PolicyKey]
+	return owner == "" || policy == "" || owner == policy
+}
+
 func (m *metadata) version() int {
 	if m == nil {
 		return 0
@@ -150,11 +161,16 @@ func (m *metadata) custom() map[string]string {
 	return maps.Clone(m.CustomMetadata)
 }
 
-// withMarker is the custom metadata with rotatord's marker added; the
-// other entries stay.
-func (m *metadata) withMarker() map[string]string {
+// withMarker is the custom metadata with rotatord's marker (and the
+// policy's name) added; the other entries stay.
+func (m *metadata) withMarker(policy string) map[string]string {
 	c := m.custom()
 	c[ManagedByKey] = ManagedByValue
+	if policy != "" {
+		c[PolicyKey] = policy
+	} else {
+		delete(c, PolicyKey)
+	}
 	return c
 }
 
@@ -314,7 +330,7 @@ func (s *Sink) checkCapabilities(caps map[string][]string, p string, md *metadat
 		write = "update"
 	}
 	need := map[string][]string{dp: {"read", write}}
-	if !md.managed() {
+	if !md.managedFor(s.policy) {
 		need[mp] = []string{write}
 	}
 	for _, path := range []string{dp, mp} {

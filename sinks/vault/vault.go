@@ -72,9 +72,14 @@ const (
 )
 
 // The custom metadata entry that marks a secret as written by rotatord.
+//
+// PolicyKey names the policy whose sink wrote the secret: when two
+// policies' sink paths meet for some key name, neither overwrites the
+// other's secret.
 const (
 	ManagedByKey   = "managed-by"
 	ManagedByValue = "rotatord"
+	PolicyKey      = "rotatord-policy"
 )
 
 // Fields of the secret data.
@@ -109,6 +114,10 @@ type Options struct {
 	Mount string
 	// Path renders the secret path under Mount from .Name, the key name.
 	Path *template.Template
+	// Policy names the policy the sink belongs to, written in the secret's
+	// custom metadata (PolicyKey) so another policy's sink never
+	// overwrites it.
+	Policy string
 	// TakeOver lets Write overwrite a secret rotatord did not write, which
 	// it then marks as its own.
 	TakeOver bool
@@ -164,6 +173,7 @@ type Sink struct {
 	mount     string
 	path      *template.Template
 	takeOver  bool
+	policy    string
 	timeout   time.Duration
 	mountOK   atomic.Bool // the mount was seen to be KV v2
 
@@ -245,6 +255,7 @@ func New(opts Options) (*Sink, error) {
 		mount:     mount,
 		path:      opts.Path,
 		takeOver:  opts.TakeOver,
+		policy:    opts.Policy,
 		timeout:   DefaultRequestTimeout,
 		written:   make(map[string]written),
 	}
@@ -451,13 +462,22 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("probe %s: read metadata: %w", label, err)
 	}
-	if !md.managed() && md.exists() && !s.takeOver {
-		return s.notManaged(label)
+	if !md.managedFor(s.policy) && md.exists() && !s.takeOver {
+		return s.notManagedBy(label, md)
 	}
 	if err := s.checkCapabilities(caps, p, md); err != nil {
 		return fmt.Errorf("probe %s: %w", label, err)
 	}
 	return nil
+}
+
+// notManagedBy is notManaged, or says which policy's sink wrote the secret.
+func (s *Sink) notManagedBy(label string, md *metadata) error {
+	if md.managed() {
+		return fmt.Errorf("%s: %w for this sink: policy %q's sink wrote it; set take_over: true on the sink to let this one overwrite it",
+			label, ErrNotManaged, md.CustomMetadata[PolicyKey])
+	}
+	return s.notManaged(label)
 }
 
 func (s *Sink) notManaged(label string) error {
@@ -498,10 +518,10 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		return fmt.Errorf("write %s: read metadata: %w", label, err)
 	}
 	var marked bool // this Write set the marker
-	if !md.managed() {
+	if !md.managedFor(s.policy) {
 		if md.exists() {
 			if !s.takeOver {
-				return s.notManaged(label)
+				return s.notManagedBy(label, md)
 			}
 			log.Warn("taking over a Vault secret rotatord did not write (take_over)",
 				zap.Int("current_version", md.CurrentVersion))
@@ -509,7 +529,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		if err := s.step("metadata"); err != nil {
 			return fmt.Errorf("write %s: mark as managed: %w", label, err)
 		}
-		if err := s.writeMarker(ctx, p, md.withMarker()); err != nil {
+		if err := s.writeMarker(ctx, p, md.withMarker(s.policy)); err != nil {
 			return fmt.Errorf("write %s: mark as managed: %w", label, err)
 		}
 		marked = true
