@@ -31,6 +31,9 @@ var (
 // builds nothing, and every test skips itself (see newEnv).
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// The scenarios run policies every second; rotatord refuses schedules
+	// below 10 s unless told otherwise, and only tests tell it.
+	os.Setenv("ROTATORD_TEST_MIN_SCHEDULE", "1s")
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
