@@ -32,8 +32,10 @@ type planFlags struct {
 }
 
 type validateFlags struct {
-	common commonFlags
-	file   string // the positional FILE
+	common   commonFlags
+	file     string // the positional FILE
+	fileOnly bool
+	online   bool
 }
 
 // newDaemon makes the logger (writing to logTo) and loads the daemon with
@@ -145,7 +147,10 @@ func (c *cli) cmdValidate() error {
 		}
 		path = f.file
 	}
-	cfg, err := config.Load(path)
+	cfg, warnings, err := config.Validate(path, config.ValidateOptions{Host: !f.fileOnly})
+	for _, w := range warnings {
+		fmt.Fprintln(c.stderr, warning(w))
+	}
 	if err != nil {
 		return err // a *config.Errors is printed one problem a line
 	}
@@ -157,12 +162,33 @@ func (c *cli) cmdValidate() error {
 		}
 		return exitCode(1)
 	}
-	if _, err := cfg.CredentialSource().Resolve(os.Getenv); err != nil {
+	if _, err := cfg.CredentialSource().Resolve(os.Getenv); err != nil && !f.fileOnly {
 		fmt.Fprintf(c.stderr, "%s: exoscale: %v\n", path, err)
 		return exitCode(1)
 	}
 	fmt.Fprintf(c.stdout, "%s: valid (%d policies)\n", path, len(cfg.Policies))
+	if !f.online {
+		return nil
+	}
+	ctx, _, stop := signals(context.Background())
+	defer stop()
+	fmt.Fprintln(c.stdout)
+	if err := daemon.CheckOnline(ctx, cfg, os.Getenv, c.stdout); err != nil {
+		return exitCode(1) // each problem is a FAIL line already
+	}
 	return nil
+}
+
+// warning prints a problem that does not stop run as
+// "file:line: warning: field: message".
+func warning(p config.Problem) string {
+	loc := p
+	loc.Path, loc.Msg = "", ""
+	msg := config.Problem{Path: p.Path, Msg: p.Msg}
+	if at := loc.Error(); at != "" {
+		return at + ": warning: " + msg.Error()
+	}
+	return "warning: " + msg.Error()
 }
 
 // envClockOffset shifts rotatord's wall clock, for the crash campaign's

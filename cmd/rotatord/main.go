@@ -162,8 +162,12 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	c.plan.common.register(plan, "json")
 	c.plan.selection.register(plan)
 
-	validate := app.Command("validate", "Check a policy file as run would load it; print every problem with its file:line. The file is FILE or --config.file.")
+	validate := app.Command("validate", "Check a policy file as run would load it, on this host, as this user: print every problem with its file:line (and warnings, which do not stop run). The file is FILE or --config.file. Exits 1 if run would refuse the file.")
 	c.validate.common.register(validate, "json")
+	validate.Flag("file-only", "Check the file alone, not what depends on this host (credential files, sink directories, owners, state_dir): for a CI step checking a file meant for another machine.").
+		BoolVar(&c.validate.fileOnly)
+	validate.Flag("online", "Also prove the API credential with a signed listing of the keys, probe every sink (Vault login, mount, path; file directories) and print the plan. Creates and deletes nothing.").
+		BoolVar(&c.validate.online)
 	validate.Arg("file", "The policy file to check (instead of --config.file).").StringVar(&c.validate.file)
 
 	dev := app.Command("dev", "Demo: a local Exoscale simulator and a policy that rotates its ci-* keys every 20s into files; prints how to try plan, once and validate on it while it runs. Stop with Ctrl-C.")

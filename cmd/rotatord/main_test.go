@@ -433,3 +433,54 @@ func TestOnceJSONEscapesHostileNames(t *testing.T) {
 		t.Errorf("raw control characters in the JSON output: %q", buf.String())
 	}
 }
+
+// TestValidateChecksTheHost: validate reports what run would refuse on
+// this host (a missing sink directory, issue 12: it showed only during a
+// rotation) with its file:line; --file-only checks the file alone.
+func TestValidateChecksTheHost(t *testing.T) {
+	dir := t.TempDir()
+	policy := writeFile(t, filepath.Join(dir, "policy.yml"), `exoscale:
+  api_key: EXO0123456789abcdef01234567
+  api_secret: not-checked-here
+state_dir: state
+policies:
+  - name: ci
+    match: {name: "ci-*"}
+    schedule: "0 3 * * *"
+    max_age: 2h
+    sinks:
+      - type: file
+        path: "missing/{{.Name}}.json"
+`)
+	code, stdout, stderr := runCLI("validate", policy)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, policy+":12: policies[0].sinks[0].path: ") || !strings.Contains(stderr, "missing") {
+		t.Errorf("validate with a missing sink directory = %d, stdout %q, stderr %q; want 1 and the path's file:line", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI("validate", "--file-only", policy)
+	if code != 0 || stdout != policy+": valid (1 policies)\n" {
+		t.Errorf("validate --file-only = %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// A schedule that cannot keep keys younger than max_age is a warning.
+	if !strings.Contains(stderr, policy+":8: warning: policies[0].schedule: ") {
+		t.Errorf("validate --file-only stderr %q, want a warning on the schedule", stderr)
+	}
+}
+
+// TestValidateOnline: --online proves the credential, probes the sinks
+// and prints the plan, creating nothing; a failure is told once.
+func TestValidateOnline(t *testing.T) {
+	e := newSimEnv(t, "")
+	before := len(e.sim.Keys())
+	code, stdout, stderr := runCLI("validate", "--online", e.config)
+	if code != 0 || !strings.Contains(stdout, "valid (1 policies)") || !strings.Contains(stdout, "ok    credential") || !strings.Contains(stdout, "ci-runner") {
+		t.Errorf("validate --online = %d:\n%s\n%s", code, stdout, stderr)
+	}
+	if after := len(e.sim.Keys()); after != before {
+		t.Errorf("validate --online changed the keys: %d, then %d", before, after)
+	}
+	e.sim.SetFault(exosim.OpListAPIKeys, exosim.Fault{ErrorRate: 1, ErrorStatus: 503})
+	code, stdout, stderr = runCLI("validate", "--online", e.config)
+	if code != 1 || strings.Count(stdout+stderr, "HTTP 503") != 1 {
+		t.Errorf("validate --online with the API failing = %d; want 1 and the error once:\n%s\n%s", code, stdout, stderr)
+	}
+}
