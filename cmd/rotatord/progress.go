@@ -115,13 +115,3 @@ func (p *progress) Write(b []byte) (int, error) {
 	}
 	return n, err
 }
-
-// Sync lets zap flush the log through the display.
-func (p *progress) Sync() error {
-	if s, ok := p.w.(interface{ Sync() error }); ok {
-		if err := s.Sync(); err != nil && !isTerminal(p.w) {
-			return err
-		}
-	}
-	return nil
-}
