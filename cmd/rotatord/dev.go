@@ -124,6 +124,11 @@ func (c *cli) cmdDev(ctx context.Context, ready func(devInfo)) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return err
 	}
+	// The demo keeps working by path (policy file, state directory), so
+	// nobody else may be able to rename anything on the way to it.
+	if err := checkDevAncestors(filepath.Dir(dir)); err != nil {
+		return err
+	}
 	root, err := openDevDir(-1, dir)
 	if err != nil {
 		return err
@@ -267,4 +272,28 @@ func writeDevFile(d *os.File, name string, data []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// checkDevAncestors refuses a demo directory under a directory another user
+// owns or can write (a sticky directory such as /tmp excepted: there only
+// an entry's owner may rename it): that user could swap the demo directory
+// for one of theirs between rotatord's checks and its later uses of the
+// path, and make it write its state, as root maybe, where they chose.
+func checkDevAncestors(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		var st unix.Stat_t
+		if err := unix.Stat(d, &st); err != nil {
+			return &os.PathError{Op: "stat", Path: d, Err: err}
+		}
+		uid, mode := int(st.Uid), uint32(st.Mode)&0o7777
+		switch {
+		case uid != os.Geteuid() && uid != 0:
+			return fmt.Errorf("--dir is under %s, which belongs to uid %d: another user could swap the demo directory; choose a --dir under directories only you or root own", d, uid)
+		case mode&0o022 != 0 && mode&0o1000 == 0:
+			return fmt.Errorf("--dir is under %s, which other users can write (mode %#o): choose another --dir", d, mode)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }

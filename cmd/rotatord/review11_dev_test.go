@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,6 +79,9 @@ func TestReview11DevFollowsSwappedParent(t *testing.T) {
 	// max_age 20s: the demo rotates again (and writes its state) after the swap.
 	err := cmdDev([]string{"--dir", dir, "--duration", "25s", "--listen", "127.0.0.1:0", "--log-level", "error"}, io.Discard, io.Discard)
 	t.Logf("dev: %v", err)
+	if err != nil && strings.Contains(err.Error(), "another user could swap the demo directory") {
+		return // refused up front: the fix the comment above expects
+	}
 	if serr := <-swapped; serr != nil {
 		t.Fatalf("swap: %v", serr)
 	}
