@@ -179,7 +179,6 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			// Keep them and rotate again at once.
 			log.Warn("the new key vanished during the grace period: keeping the old keys and rotating again",
 				zap.String("key_id", rot.NewKeyID))
-			noteGone(rec, rot)
 			rec.Rotation = nil
 			rec.CurrentKeyID = ""
 			rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{} // a new situation

@@ -269,13 +269,3 @@ func asWait(err error) (*waitErr, bool) {
 	}
 	return nil, false
 }
-
-// noteGone records that rot's new key was found gone (missing twice, the
-// settle time apart): a sink still holding it is not a create applied late,
-// and the name rotates again without waiting (see unlistedInSinks).
-func noteGone(rec *state.Record, rot *state.Rotation) {
-	if rec.Unlisted == nil {
-		rec.Unlisted = map[string]time.Time{}
-	}
-	rec.Unlisted[rot.NewKeyID] = rot.NewMissingSince
-}

@@ -603,31 +603,3 @@ func TestSkippedNamesAreLoggedEscaped(t *testing.T) {
 		t.Errorf("leading - or . must be refused, inner ones allowed")
 	}
 }
-
-// The chaos campaign's app-28: a journal restored from an older copy lost
-// the record of a create the API applies late, after the sinks got the
-// key. The listing does not show it yet: rotating now would make a third
-// key when it shows. The name waits the settle time; the key shows, and
-// the sinks decide.
-func TestAKeyTheSinksHoldButTheAPIDoesNotListYetIsWaitedFor(t *testing.T) {
-	h := newHarness(t, 0)
-	old := h.api.add("ci-runner", roleCI)
-	h.pass(Options{})
-	late := h.api.add("ci-runner", roleCI)
-	h.api.hide(late, 2) // applied late: the next two listings miss it
-	for _, s := range []*memSink{h.sinkA, h.sinkB} {
-		s.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: late, Secret: "held-late", RoleID: roleCI}
-	}
-	out := h.pass(Options{Force: true})
-	if d := findOutcome(out, "ci-runner").Decision; d.Reason != ReasonCreateSettle {
-		t.Fatalf("decision = %+v, want a wait for the unlisted key", d)
-	}
-	for range 3 {
-		h.clock.Add(time.Minute)
-		h.pass(Options{IgnoreBackoff: true})
-	}
-	h.assertAtMostTwoKeys()
-	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != late {
-		t.Fatalf("live = %v, want the late key %s kept (old %s retired)", live, late, old)
-	}
-}

@@ -265,15 +265,6 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 
 	switch d.Action {
 	case ActionRotate:
-		if due, waiting := e.unlistedInSinks(ctx, p, &rec, j.all, now); waiting {
-			log.Warn("a sink holds a key the API does not list yet (a create applied late?): waiting before rotating past it")
-			if err := e.store.Put(rec); err != nil {
-				o.Err = err
-				return o
-			}
-			o.Decision = Decision{Action: ActionNone, Reason: ReasonCreateSettle, Due: due}
-			return o
-		}
 		log.Info("rotation due", zap.String("reason", string(d.Reason)))
 		o.Err = e.rotate(ctx, j, &rec, live)
 	case ActionRecover:
@@ -493,50 +484,4 @@ func (e *Engine) skipName(p Policy, name string, reason SkipReason) {
 		e.log.Warn("skipping a matching key name rotatord will not manage: only letters, digits and . _ - @ + = : are allowed; its keys are left alone",
 			zap.String("policy", p.Name), zap.String("name", shown(name)), zap.String("reason", string(reason)))
 	}
-}
-
-// unlistedInSinks reports whether a sink that can be read back holds a key
-// of the name that the listing does not show and the API has not
-// acknowledged deleting, seen for less than the settle time: a create the
-// API applies late, whose record a journal restored from an older copy
-// lost. Rotating now would make a third key when it shows. The first
-// sighting is noted in rec, which the caller saves.
-func (e *Engine) unlistedInSinks(ctx context.Context, p Policy, rec *state.Record, listed []apiclient.Key, now time.Time) (time.Time, bool) {
-	seen := map[string]bool{}
-	var due time.Time
-	waiting := false
-	for _, i := range deliveryOrder(p.Sinks) {
-		s := p.Sinks[i]
-		if !sinks.CanReadBack(s) {
-			continue
-		}
-		h, err := s.Read(ctx, rec.Name)
-		if err != nil || h.KeyID == "" || seen[h.KeyID] {
-			continue
-		}
-		seen[h.KeyID] = true
-		if _, gone := rec.Deleted[h.KeyID]; gone || slices.ContainsFunc(listed, func(k apiclient.Key) bool { return k.ID == h.KeyID }) {
-			continue
-		}
-		if rec.Unlisted == nil {
-			rec.Unlisted = map[string]time.Time{}
-		}
-		first, ok := rec.Unlisted[h.KeyID]
-		if !ok || now.Before(first) {
-			first = now
-			rec.Unlisted[h.KeyID] = now
-		}
-		if d := first.Add(e.settleTime()); now.Before(d) {
-			waiting = true
-			if due.IsZero() || d.Before(due) {
-				due = d
-			}
-		}
-	}
-	for id := range rec.Unlisted {
-		if !seen[id] {
-			delete(rec.Unlisted, id)
-		}
-	}
-	return due, waiting
 }

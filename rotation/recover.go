@@ -82,7 +82,6 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 		// Someone deleted the new key. If a sink holds it, that sink
 		// serves a dead key: rotate again at once.
 		log.Warn("the new key of the interrupted rotation no longer exists", zap.String("key_id", rot.NewKeyID))
-		noteGone(rec, rot)
 		rec.Rotation = nil
 		rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{} // a new situation
 		if held+notHeldBy < len(p.Sinks) || held > 0 {

@@ -101,12 +101,6 @@ type Record struct {
 	// They are not live keys of the name.
 	Deleted map[string]time.Time `json:"deleted,omitempty"`
 
-	// Unlisted maps a key id a sink holds but no listing shows to when
-	// rotatord first saw that: it may be a create the API applies late
-	// whose record was lost. The name waits the settle time before it
-	// rotates past it.
-	Unlisted map[string]time.Time `json:"unlisted,omitempty"`
-
 	Rotation *Rotation `json:"rotation,omitempty"`
 
 	Failures    int       `json:"failures,omitempty"`
@@ -126,7 +120,6 @@ func (r Record) Clone() Record {
 	}
 	c.Delivered = maps.Clone(r.Delivered)
 	c.Deleted = maps.Clone(r.Deleted)
-	c.Unlisted = maps.Clone(r.Unlisted)
 	if r.Rotation != nil {
 		rot := *r.Rotation
 		rot.OldKeyIDs = slices.Clone(r.Rotation.OldKeyIDs)
