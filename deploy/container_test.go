@@ -23,7 +23,7 @@ const (
 	containerPort    = "9108"
 	stateVolume      = "/var/lib/rotatord"
 	imageBinary      = "/rotatord"
-	imageConfigFlags = "run --config /etc/rotatord/rotatord.yml"
+	imageConfigFlags = "run --config.file /etc/rotatord/rotatord.yml"
 )
 
 // instruction is one Dockerfile instruction, continuation lines joined.
