@@ -21,7 +21,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
-	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
 
@@ -284,13 +283,7 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error
 	if len(missing) == 0 {
 		return nil
 	}
-	var cred *sinks.Credential
-	for _, i := range deliveryOrder(p.Sinks) {
-		if h, c := e.holds(ctx, p.Sinks[i], rec, rot.NewKeyID); h == isHeld && c != nil {
-			cred = c
-			break
-		}
-	}
+	cred := e.copyOf(ctx, p, rec, rot.NewKeyID)
 	if cred == nil {
 		return nil
 	}
@@ -306,12 +299,7 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error
 	for _, i := range missing {
 		s := p.Sinks[i]
 		label := sinkLabel(i, s)
-		err := s.Write(ctx, *cred)
-		if err == nil {
-			err = s.Verify(ctx, *cred)
-		}
-		e.sinkWrite(p, label, err == nil)
-		if err != nil {
+		if err := e.writeTo(ctx, p, i, *cred); err != nil {
 			return fmt.Errorf("sink %s: %w", label, err)
 		}
 		sid := sinkID(s, rec.Name)

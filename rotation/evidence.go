@@ -269,3 +269,26 @@ func asWait(err error) (*waitErr, bool) {
 	}
 	return nil, false
 }
+
+// copyOf returns key id with its secret from the first sink, in delivery
+// order, that holds it and gives it back; nil when none does.
+func (e *Engine) copyOf(ctx context.Context, p Policy, rec *state.Record, id string) *sinks.Credential {
+	for _, i := range deliveryOrder(p.Sinks) {
+		if h, c := e.holds(ctx, p.Sinks[i], rec, id); h == isHeld && c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// writeTo writes c to the i-th sink of p and reads it back, counting the
+// delivery.
+func (e *Engine) writeTo(ctx context.Context, p Policy, i int, c sinks.Credential) error {
+	s := p.Sinks[i]
+	err := s.Write(ctx, c)
+	if err == nil {
+		err = s.Verify(ctx, c)
+	}
+	e.sinkWrite(p, sinkLabel(i, s), err == nil)
+	return err
+}

@@ -416,13 +416,7 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 	if len(missing) == 0 {
 		return false
 	}
-	var cred *sinks.Credential
-	for _, i := range deliveryOrder(p.Sinks) {
-		if h, c := e.holds(ctx, p.Sinks[i], rec, rec.CurrentKeyID); h == isHeld && c != nil {
-			cred = c
-			break
-		}
-	}
+	cred := e.copyOf(ctx, p, rec, rec.CurrentKeyID)
 	changed := false
 	if rec.Delivered == nil {
 		rec.Delivered = map[string]state.Delivery{}
@@ -444,12 +438,7 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 			c.CreatedAt = e.now().UTC()
 		}
 		label := sinkLabel(i, s)
-		err := s.Write(ctx, c)
-		if err == nil {
-			err = s.Verify(ctx, c)
-		}
-		e.sinkWrite(p, label, err == nil)
-		if err != nil {
+		if err := e.writeTo(ctx, p, i, c); err != nil {
 			e.log.Warn("cannot give the current key to a sink added since it was delivered", zap.String("policy", p.Name),
 				zap.String("name", rec.Name), zap.String("sink", label), zap.Error(err))
 			continue

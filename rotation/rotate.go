@@ -131,11 +131,7 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 	for n, i := range deliveryOrder(p.Sinks) {
 		s := p.Sinks[i]
 		label := sinkLabel(i, s)
-		err := s.Write(ctx, cred)
-		if err == nil {
-			err = s.Verify(ctx, cred)
-		}
-		e.sinkWrite(p, label, err == nil)
+		err := e.writeTo(ctx, p, i, cred)
 		if err == nil {
 			log.Info("delivered", zap.String("step", "delivered"), zap.String("sink", label), zap.String("target", s.Target(rec.Name)))
 			continue
