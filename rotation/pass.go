@@ -354,12 +354,7 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 		if h, err := s.Read(ctx, rec.Name); err != nil || h.KeyID != cred.KeyID {
 			// Another key, none, or a sink that cannot say: give it the
 			// adopted key, so that it cannot hold one about to go.
-			err := s.Write(ctx, *cred)
-			if err == nil {
-				err = s.Verify(ctx, *cred)
-			}
-			e.sinkWrite(p, sinkLabel(i, s), err == nil)
-			if err != nil {
+			if err := e.writeTo(ctx, p, i, *cred); err != nil {
 				log.Warn("cannot adopt: a sink does not take the key the others hold", zap.String("sink", sinkLabel(i, s)), zap.Error(err))
 				return false
 			}
