@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sync"
 	"time"
 
@@ -17,6 +18,10 @@ import (
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/state"
 )
+
+// keyIDs matches API key ids, which error texts name: the page is often
+// served without authentication, so it shows none.
+var keyIDs = regexp.MustCompile(`EXO[0-9a-fA-F]+`)
 
 // The landing page at /: the exporter toolkit's page (the look of every
 // Prometheus exporter's) with links to the endpoints, and the plan as the
@@ -152,7 +157,7 @@ func landingRowOf(r state.Record, pol rotation.Policy, now time.Time) landingRow
 	}
 	retry := time.Time{}
 	if r.Failures > 0 {
-		row.LastError = fmt.Sprintf("%d failure(s), last %s ago: %s", r.Failures, humanDuration(now.Sub(r.LastFailure)), r.LastError)
+		row.LastError = fmt.Sprintf("%d failure(s), last %s ago: %s", r.Failures, humanDuration(now.Sub(r.LastFailure)), keyIDs.ReplaceAllString(r.LastError, "EXO…"))
 		if t := r.LastFailure.Add(rotation.Backoff(r.Failures)); now.Before(t) {
 			retry = t
 		}

@@ -148,10 +148,20 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 	m.mu.Unlock()
 
 	keep := map[string]bool{}
+	keepSink := map[[2]string]bool{}
 	for _, p := range policies {
 		keep[p.Name] = true
+		for _, s := range p.Sinks {
+			keepSink[[2]string{p.Name, s}] = true
+		}
 	}
 	for _, p := range old {
+		// A sink a reload removed (or whose kind changed): its series go.
+		for _, s := range p.Sinks {
+			if keep[p.Name] && !keepSink[[2]string{p.Name, s}] {
+				m.sinkWrites.DeletePartialMatch(prometheus.Labels{"policy": p.Name, "sink": s})
+			}
+		}
 		if !keep[p.Name] {
 			for _, v := range []interface {
 				DeletePartialMatch(prometheus.Labels) int
