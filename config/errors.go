@@ -97,7 +97,7 @@ func yamlErrors(file string, err error, root *yaml.Node) *Errors {
 	if root != nil {
 		for i := range errs {
 			if errs[i].Line > 0 {
-				errs[i].Path = pathAt(root, errs[i].Line)
+				errs[i].Path = pathAt(root, errs[i].Line, quotedValue(errs[i].Msg))
 			}
 			errs[i].Msg = fileLanguage(errs[i].Msg, root, errs[i].Path)
 		}
@@ -299,11 +299,25 @@ func editDistance(a, b string) int {
 	return d[len(ra)][len(rb)]
 }
 
-// pathAt returns the path of the only mapping key on line, or "" when there
-// is none or more than one (a flow mapping). Aliases are not followed: an
-// error inside an anchored node names the anchor's line, where the key is.
-func pathAt(root *yaml.Node, line int) string {
-	var found []string
+// quotedValue returns the first value a yaml.v3 or UnmarshalYAML message
+// quotes (`abc` or "abc"), "" when none.
+func quotedValue(msg string) string {
+	for _, q := range []string{"`", `"`} {
+		if i := strings.Index(msg, q); i >= 0 {
+			if j := strings.Index(msg[i+1:], q); j >= 0 {
+				return msg[i+1 : i+1+j]
+			}
+		}
+	}
+	return ""
+}
+
+// pathAt returns the path of the only mapping key on line; on a line with
+// several (a flow mapping), of the only one whose value is value; "" when
+// that does not settle it. Aliases are not followed: an error inside an
+// anchored node names the anchor's line, where the key is.
+func pathAt(root *yaml.Node, line int, value string) string {
+	var found, valued []string
 	var walk func(n *yaml.Node, at string)
 	walk = func(n *yaml.Node, at string) {
 		switch n.Kind {
@@ -324,6 +338,9 @@ func pathAt(root *yaml.Node, line int) string {
 				}
 				if k.Line == line {
 					found = append(found, p)
+					if v := n.Content[i+1]; value != "" && v.Kind == yaml.ScalarNode && v.Value == value {
+						valued = append(valued, p)
+					}
 				}
 				if k.Line <= line {
 					walk(n.Content[i+1], p)
@@ -332,10 +349,13 @@ func pathAt(root *yaml.Node, line int) string {
 		}
 	}
 	walk(root, "")
-	if len(found) != 1 {
-		return ""
+	switch {
+	case len(found) == 1:
+		return found[0]
+	case len(valued) == 1:
+		return valued[0]
 	}
-	return found[0]
+	return ""
 }
 
 // step is one element of a field path: a mapping key, or a sequence index

@@ -129,6 +129,15 @@ func decode(data []byte, file string, root *yaml.Node) (*Config, *Errors) {
 	if err := applyListDefaults(&cfg, root.Content[0]); err != nil && errs == nil {
 		errs = yamlErrors(file, err, root)
 	}
+	// yaml.v3 decodes 2.5 into an int as 2: a count must be written whole.
+	for _, field := range []string{"exoscale.concurrency", "exoscale.max_retries"} {
+		if n, _ := locate(root, field); n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+			if errs == nil {
+				errs = &Errors{}
+			}
+			*errs = append(*errs, Problem{File: file, Line: n.Line, Path: field, Msg: fmt.Sprintf("want an integer, got %s", n.Value)})
+		}
+	}
 	return &cfg, errs
 }
 
