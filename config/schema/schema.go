@@ -30,10 +30,10 @@ const ID = "https://raw.githubusercontent.com/rotatord/rotatord/main/config/rota
 
 // DurationPattern matches what config.ParseDuration accepts: Prometheus's
 // syntax, Go's, or a day count and a Go duration, with an optional sign.
-const DurationPattern = `^[-+]?(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|([0-9]+d)?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
+const DurationPattern = `^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|([0-9]+d)?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
 
 // ModePattern matches what config.ParseFileMode accepts.
-const ModePattern = `^(0[oO])?[0-7]+$`
+const ModePattern = `^(0[oO]?)?[0-7]{1,3}$`
 
 // Generate returns the schema, indented, with a final newline. dir is the
 // directory of package config's sources (for the field descriptions, taken
@@ -82,8 +82,9 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 		return &jsonschema.Schema{
 			Description: "A duration: 90m, 12h, 30d, 1w, 1y, 1d12h (Prometheus), 1h30m or 1.5h (Go); 0 alone needs no unit.",
 			AnyOf: []*jsonschema.Schema{
-				{Type: "string", Pattern: DurationPattern},
+				{Type: "string", Pattern: DurationPattern, MinLength: ptr(uint64(1))},
 				{Type: "integer", Enum: []any{0}},
+				{Type: "null"}, // the default
 			},
 		}
 	case reflect.TypeOf(config.FileMode(0)):
@@ -92,6 +93,7 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 			AnyOf: []*jsonschema.Schema{
 				{Type: "string", Pattern: ModePattern},
 				{Type: "integer", Minimum: "0", Maximum: "777"},
+				{Type: "null"}, // the default
 			},
 		}
 	case reflect.TypeOf(secret.Value("")):
@@ -182,7 +184,7 @@ func refine(root *jsonschema.Schema) error {
 	cfg.Required = []string{"policies"}
 	prop(cfg, "state_dir").Default = config.DefaultStateDir
 	prop(cfg, "listen").Default = config.DefaultListen
-	prop(cfg, "listen").Pattern = `^.*:[0-9]{1,5}$`
+	prop(cfg, "listen").Pattern = `^.*:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$`
 	prop(cfg, "policies").MinItems = ptr(uint64(1))
 
 	exo, err := def("Exoscale")
@@ -236,6 +238,12 @@ func refine(root *jsonschema.Schema) error {
 	sink.Required = []string{"type", "path"}
 	prop(sink, "format").Default = string(config.DefaultFormat)
 	prop(sink, "mode").Default = config.DefaultMode.String()
+	for _, f := range []string{"owner", "group"} {
+		// A name or a number, as the loader takes it.
+		o := prop(sink, f)
+		o.Type = ""
+		o.AnyOf = []*jsonschema.Schema{{Type: "string"}, {Type: "integer", Minimum: "0"}}
+	}
 	prop(sink, "mount").Default = config.DefaultVaultMount
 	for _, t := range []config.SinkType{config.SinkFile, config.SinkVault} {
 		forbid := &jsonschema.Schema{Properties: jsonschema.NewProperties()}
