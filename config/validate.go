@@ -508,6 +508,17 @@ func parseSchedule(spec string) (s cron.Schedule, err error) {
 			s, err = nil, fmt.Errorf("unparsable: %v", r)
 		}
 	}()
+	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
+		// The file's durations everywhere, days and weeks included.
+		d, err := ParseDuration(strings.TrimSpace(rest))
+		if err != nil {
+			return nil, err
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("@every needs a positive duration, got %s", strings.TrimSpace(rest))
+		}
+		return cron.Every(d.Duration()), nil
+	}
 	return cron.ParseStandard(spec)
 }
 

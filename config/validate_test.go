@@ -454,3 +454,14 @@ func TestPrometheusDurationsInTheFile(t *testing.T) {
 		}
 	}
 }
+
+func TestEveryTakesTheFilesDurations(t *testing.T) {
+	for _, give := range []string{"@every 1d", "@every 1w", "@every 1h30m"} {
+		if _, err := parseSchedule(give); err != nil {
+			t.Errorf("%s: %v", give, err)
+		}
+	}
+	if _, err := parseSchedule("@every -1h"); err == nil {
+		t.Error("@every -1h accepted")
+	}
+}

@@ -63,6 +63,7 @@ policies:
   - name: try
     match:
       name: "try-*"
+    schedule: "@every 1m"
     max_age: 1m
     grace_period: 0s
     adopt: rotate
