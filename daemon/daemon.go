@@ -117,6 +117,13 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newWithConfig(opts, cfg)
+}
+
+// newWithConfig is New for a config already loaded: it opens the state
+// directory (without its lock when opts.ReadOnly), and builds the engine,
+// the client and the sinks.
+func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
 	open := state.Open
 	if opts.ReadOnly {
 		open = state.OpenReadOnly

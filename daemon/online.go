@@ -18,10 +18,8 @@ import (
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/config"
-	"github.com/rotatord/rotatord/metrics"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/sinks"
-	"github.com/rotatord/rotatord/state"
 )
 
 // Operations rotatord needs the role of its own API key to allow. Only the
@@ -131,26 +129,7 @@ func newReadOnly(cfg *config.Config, getenv func(string) string) (*Daemon, error
 		ShutdownTimeout: 30 * time.Second, DeleteCheckInterval: 15 * time.Second,
 		Now: time.Now, ReadOnly: true, CallerReports: true,
 	}
-	store, err := state.OpenReadOnly(cfg.StateDir)
-	if err != nil {
-		return nil, err
-	}
-	d := &Daemon{opts: opts, log: opts.Logger, reg: opts.Registry, store: store, reloadReq: make(chan chan error)}
-	d.metrics = metrics.New(opts.Registry, store)
-	d.engine = rotation.New(rotation.Config{
-		Store: store, Logger: d.log, Recorder: d.metrics, Now: opts.Now, ReadOnly: true,
-		CreateSettle: createSettle(cfg.Exoscale.Timeout.Duration()),
-	})
-	s, err := d.build(cfg)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	if err := d.install(s); err != nil {
-		store.Close()
-		return nil, err
-	}
-	return d, nil
+	return newWithConfig(opts, cfg)
 }
 
 // reportRole says what can be learnt of the credential's role without
