@@ -116,7 +116,7 @@ func (c *campaign) simFaults() (string, []string) {
 	extra := map[string]string{}
 	var kinds []string
 	if c.rnd.Float64() < 0.4 {
-		extra["create-api-key"] = fmt.Sprintf(`"late_apply": "%dms", "late_apply_rate": 0.3, "lose_response_rate": 0.1`, 1000+c.rnd.IntN(3000))
+		extra["create-api-key"] = fmt.Sprintf(`"late_apply": "%dms", "late_apply_rate": 0.3, "lose_response_rate": 0.1`, 1000+c.rnd.IntN(int(maxLateApply/time.Millisecond)-1000))
 		kinds = append(kinds, "late-creates")
 	}
 	if c.rnd.Float64() < 0.35 {
@@ -164,6 +164,9 @@ func (c *campaign) putFaults(body string) error {
 	return nil
 }
 
+// maxLateApply is the longest the simulator takes to apply a late create.
+const maxLateApply = 4 * time.Second
+
 // maxClockOffset is the largest clock shift a cycle runs rotatord with.
 const maxClockOffset = 60 * time.Second
 
@@ -203,6 +206,12 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 		return err
 	}
 	if restore {
+		// An operator's restore from a backup takes longer than the API
+		// takes to apply a late create: a create the killed process sent
+		// shows in the listing before the restored journal is read. (A
+		// restore within those seconds can briefly show a third key: the
+		// restored journal has no intent for the create; see the README.)
+		sleepCtx(ctx, maxLateApply+time.Second)
 		if err := os.RemoveAll(filepath.Join(c.dir, "state")); err != nil {
 			return err
 		}
@@ -425,7 +434,7 @@ func (c *campaign) settle(ctx context.Context) error {
 	if err := c.writePolicy(variant{extraSink: c.extraAdded.Load()}, "1h"); err != nil {
 		return err
 	}
-	sleepCtx(ctx, 5*time.Second) // the longest late apply is 4 s
+	sleepCtx(ctx, maxLateApply+time.Second)
 	cmd, err := c.startRotatord(0)
 	if err != nil {
 		return err

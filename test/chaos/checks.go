@@ -244,6 +244,20 @@ func (c *campaign) checkSettled(ctx context.Context, byName map[string][]simKey,
 	for _, name := range c.names {
 		held := map[string][]string{} // key -> sinks holding it now
 		var sinkProblems []string
+		// Someone else deleted every key the name had: rotatord has
+		// nothing to deliver (it never makes a key from nothing), so an
+		// empty sink is no outage of its making.
+		c.mu.Lock()
+		nothingLeft := len(byName[name]) > 0
+		for _, k := range byName[name] {
+			if ext(k) || k.Zombie {
+				continue
+			}
+			if k.Alive || !c.extDeleted[k.Key] {
+				nothingLeft = false
+			}
+		}
+		c.mu.Unlock()
 		c.fmu.RLock()
 		for _, sd := range c.sinksOf(name) {
 			cr, found, err := c.readSink(ctx, sd, name)
@@ -261,12 +275,15 @@ func (c *campaign) checkSettled(ctx context.Context, byName map[string][]simKey,
 				c.mu.Lock()
 				seen := c.sinkSeen[where]
 				c.mu.Unlock()
-				if seen || !sd.extra {
+				if (seen || !sd.extra) && !nothingLeft {
 					sinkProblems = append(sinkProblems, sd.id+" holds nothing")
 				}
 			default:
 				held[cr.Key] = append(held[cr.Key], sd.id)
-				if ok, why, _ := c.authenticate(cr); !ok {
+				c.mu.Lock()
+				deletedByOthers := c.extDeleted[cr.Key]
+				c.mu.Unlock()
+				if ok, why, _ := c.authenticate(cr); !ok && !deletedByOthers {
 					sinkProblems = append(sinkProblems, fmt.Sprintf("%s holds %s, which does not authenticate (%s)", sd.id, cr.Key, why))
 				}
 			}
