@@ -32,21 +32,22 @@ func (f authFailure) message() string {
 }
 
 // verify checks the EXO2-HMAC-SHA256 signature of r, whose body has already
-// been read into body. It returns nil or an authFailure.
-func (s *Sim) verify(r *http.Request, body []byte) error {
+// been read into body. It returns the signing key's organization, in which
+// the request acts, or an authFailure.
+func (s *Sim) verify(r *http.Request, body []byte) (string, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return authMissing
+		return "", authMissing
 	}
 	a, err := parseAuthorization(h)
 	if err != nil {
-		return authMalformed
+		return "", authMalformed
 	}
 	// The signed names must be exactly the single-valued query parameters:
 	// an unsigned parameter could otherwise be added by anyone on the path.
 	names, _ := signedQuery(r.URL.Query())
 	if !sameSet(names, a.signedQueryArgs) {
-		return authQueryMismatch
+		return "", authQueryMismatch
 	}
 	q := r.URL.Query()
 	var values strings.Builder
@@ -54,17 +55,17 @@ func (s *Sim) verify(r *http.Request, body []byte) error {
 		values.WriteString(q.Get(name))
 	}
 	if a.expires < s.clock().Unix() {
-		return authExpired
+		return "", authExpired
 	}
-	secret, why := s.secretOf(a.credential)
+	secret, org, why := s.secretOf(a.credential)
 	if why != AuthOK {
-		return authUnknownKey
+		return "", authUnknownKey
 	}
 	want := signRaw(r.Method, r.URL.EscapedPath(), string(body), values.String(), a.expires, secret)
 	if !hmac.Equal(want, a.signature) {
-		return authBadSignature
+		return "", authBadSignature
 	}
-	return nil
+	return org, nil
 }
 
 // Why a credential does not authenticate (AuthResult.Reason).
@@ -81,11 +82,14 @@ const (
 type AuthResult struct {
 	OK     bool   `json:"ok"`
 	Reason string `json:"reason"`
+	// Org is the key's organization, empty for an unknown key.
+	Org string `json:"org,omitempty"`
 }
 
-// secretOf returns the secret of a key that can sign now: applied, not
-// deleted, not a zombie; or why it cannot.
-func (s *Sim) secretOf(key string) (string, string) {
+// secretOf returns the secret and organization of a key that can sign now:
+// applied, not deleted, not a zombie; or why it cannot (with the
+// organization of a key that exists).
+func (s *Sim) secretOf(key string) (secret, org, why string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock()
@@ -93,15 +97,15 @@ func (s *Sim) secretOf(key string) (string, string) {
 	k := s.store.byKey[key]
 	switch {
 	case k == nil:
-		return "", AuthNoSuchKey
+		return "", "", AuthNoSuchKey
 	case !k.alive():
-		return "", AuthDeleted
+		return "", k.org, AuthDeleted
 	case !k.applied(now):
-		return "", AuthNotApplied
+		return "", k.org, AuthNotApplied
 	case k.zombie():
-		return "", AuthZombie
+		return "", k.org, AuthZombie
 	}
-	return k.secret, AuthOK
+	return k.secret, k.org, AuthOK
 }
 
 // Authenticate reports whether the credential would be accepted now: the key
@@ -112,17 +116,17 @@ func (s *Sim) Authenticate(key, secret string) bool {
 
 // AuthenticateWhy is Authenticate with the reason of a refusal.
 func (s *Sim) AuthenticateWhy(key, secret string) AuthResult {
-	want, why := s.secretOf(key)
+	want, org, why := s.secretOf(key)
 	// Compare in constant time even for unknown keys, out of habit: the
 	// simulator holds real-looking secrets that chaos tests grep for.
 	eq := subtle.ConstantTimeCompare([]byte(want), []byte(secret)) == 1
 	switch {
 	case why != AuthOK:
-		return AuthResult{Reason: why}
+		return AuthResult{Reason: why, Org: org}
 	case !eq:
-		return AuthResult{Reason: AuthWrongSecret}
+		return AuthResult{Reason: AuthWrongSecret, Org: org}
 	}
-	return AuthResult{OK: true, Reason: AuthOK}
+	return AuthResult{OK: true, Reason: AuthOK, Org: org}
 }
 
 func sameSet(a, b []string) bool {

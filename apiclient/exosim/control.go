@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -19,7 +20,7 @@ import (
 //	GET    /_sim/faults             the faults in force
 //	PUT    /_sim/faults             replace all faults: {"create-api-key": {...}, ...}
 //	DELETE /_sim/faults             clear all faults
-//	POST   /_sim/authenticate       {"api_key","api_secret"} -> {"ok": bool, "reason": string}
+//	POST   /_sim/authenticate       {"api_key","api_secret"} -> {"ok": bool, "reason": string, "org": string}
 //	POST   /_sim/keys               {"name","role"} creates a key as someone else (role: id or name)
 //	DELETE /_sim/keys/{key}         deletes a key as someone else
 //	GET    /_sim/zombies            the keys that are zombies now
@@ -27,6 +28,14 @@ import (
 //
 // Keys made or deleted through the control surface bypass signatures and
 // faults; their records say External or DeletedBy "external".
+//
+// The query parameter org=NAME picks an organization (404 for an unknown
+// one). Without it, POST /_sim/keys and max-live-per-name act on the
+// default organization, GET /_sim/keys and /_sim/zombies show every
+// organization's keys (each record says its "org"), and the /_sim/keys/{key}
+// endpoints find the key in whichever organization holds it; with it, they
+// see only that organization. Faults, calls and authenticate are not per
+// organization and refuse the parameter.
 func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 	ok := func(v any) { writeReply(w, reply{status: http.StatusOK, body: v}) }
 	allow := func(methods ...string) bool {
@@ -40,10 +49,38 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 		return false
 	}
 
+	org, orgGiven, err := s.orgParam(r)
+	if err != nil {
+		writeReply(w, errorReply(http.StatusNotFound, err.Error()))
+		return
+	}
+	// A filter for the dumps of every organization's keys.
+	inOrg := func(keys []KeyRecord) []KeyRecord {
+		if !orgGiven {
+			return keys
+		}
+		out := []KeyRecord{}
+		for _, k := range keys {
+			if k.Org == org {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+
 	path := strings.TrimPrefix(r.URL.Path, "/_sim/")
 	if rest, found := strings.CutPrefix(path, "keys/"); found {
-		s.serveControlKey(w, r, rest)
+		s.serveControlKey(w, r, rest, org, orgGiven)
 		return
+	}
+	switch path {
+	case "faults", "calls", "authenticate":
+		// Refused rather than ignored, so that nobody believes they set
+		// or read one organization's faults.
+		if orgGiven {
+			writeReply(w, errorReply(http.StatusBadRequest, "org: /_sim/"+path+" is not per organization"))
+			return
+		}
 	}
 	switch path {
 	case "keys":
@@ -59,7 +96,7 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 				writeReply(w, errorReply(http.StatusBadRequest, "keys: "+err.Error()))
 				return
 			}
-			k, err := s.CreateKey(req.Name, req.Role)
+			k, err := s.CreateKeyIn(org, req.Name, req.Role)
 			if err != nil {
 				writeReply(w, errorReply(http.StatusBadRequest, "keys: "+err.Error()))
 				return
@@ -67,10 +104,10 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			ok(k)
 			return
 		}
-		ok(s.Keys())
+		ok(inOrg(s.Keys()))
 	case "zombies":
 		if allow(http.MethodGet) {
-			ok(s.Zombies())
+			ok(inOrg(s.Zombies()))
 		}
 	case "calls":
 		if allow(http.MethodGet) {
@@ -78,7 +115,8 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 	case "max-live-per-name":
 		if allow(http.MethodGet) {
-			ok(s.MaxLivePerName())
+			counts, _ := s.MaxLivePerNameIn(org) // org was checked above
+			ok(counts)
 		}
 	case "faults":
 		if !allow(http.MethodGet, http.MethodPut, http.MethodDelete) {
@@ -115,10 +153,16 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveControlKey serves /_sim/keys/{key} and /_sim/keys/{key}/zombie.
-func (s *Sim) serveControlKey(w http.ResponseWriter, r *http.Request, rest string) {
+// Keys are unique across organizations; with orgGiven, a key of another
+// organization than org is not found.
+func (s *Sim) serveControlKey(w http.ResponseWriter, r *http.Request, rest, org string, orgGiven bool) {
 	key, action, _ := strings.Cut(rest, "/")
 	notFound := func(err error) {
 		writeReply(w, errorReply(http.StatusNotFound, err.Error()))
+	}
+	if orgGiven && s.keyOrg(key) != org {
+		notFound(fmt.Errorf("%w %q in organization %s", ErrNoSuchKey, key, org))
+		return
 	}
 	method := func(m string) bool {
 		if r.Method == m {
@@ -167,6 +211,30 @@ func (s *Sim) serveControlKey(w http.ResponseWriter, r *http.Request, rest strin
 			return
 		}
 	}
+}
+
+// orgParam returns the organization the org query parameter names, or
+// DefaultOrg without one; given says whether the parameter was there.
+func (s *Sim) orgParam(r *http.Request) (org string, given bool, err error) {
+	q := r.URL.Query()
+	if !q.Has("org") {
+		return DefaultOrg, false, nil
+	}
+	org = q.Get("org")
+	if !s.hasOrg(org) {
+		return "", true, fmt.Errorf("%w %q", ErrNoSuchOrg, org)
+	}
+	return org, true, nil
+}
+
+// keyOrg returns the organization of a key ever known, or "".
+func (s *Sim) keyOrg(key string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := s.store.byKey[key]; k != nil {
+		return k.org
+	}
+	return ""
 }
 
 // decodeStrict decodes one JSON value with no unknown fields and nothing

@@ -47,6 +47,7 @@ type apiRequest struct {
 	http *http.Request
 	id   string // the {id} path parameter, if any
 	body []byte
+	org  string // the signing key's organization; empty for the unsigned zone list
 }
 
 type handler func(*Sim, apiRequest) reply
@@ -132,19 +133,22 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		body = b
 	}
 	// Listing zones is the one call the SDK does not sign.
+	var org string
 	if op != OpListZones {
-		if err := s.verify(r, body); err != nil {
+		o, err := s.verify(r, body)
+		if err != nil {
 			var f authFailure
 			errors.As(err, &f)
 			answer(errorReply(http.StatusForbidden, f.message()))
 			return
 		}
+		org = o
 	}
 	if rep, failed := s.drawFailure(op); failed {
 		answer(rep)
 		return
 	}
-	rep := handlers[op](s, apiRequest{http: r, id: id, body: body})
+	rep := handlers[op](s, apiRequest{http: r, id: id, body: body, org: org})
 	if s.drawLoss(op) {
 		s.record(op, 0)
 		dropConnection(w)
@@ -181,7 +185,7 @@ type apiKeyCreated struct {
 	Secret string `json:"secret"`
 }
 
-func (s *Sim) listAPIKeys(apiRequest) reply {
+func (s *Sim) listAPIKeys(req apiRequest) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock()
@@ -190,7 +194,7 @@ func (s *Sim) listAPIKeys(apiRequest) reply {
 	at := now.Add(-s.drawStale(OpListAPIKeys))
 	keys := []apiKey{}
 	for _, k := range s.store.keys {
-		if k.visibleAt(at) {
+		if k.org == req.org && k.visibleAt(at) {
 			keys = append(keys, apiKey{Key: k.key, Name: k.name, RoleID: k.roleID})
 		}
 	}
@@ -222,12 +226,12 @@ func (s *Sim) createAPIKey(req apiRequest) reply {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	role, ok := s.store.role(roleID)
+	role, ok := s.store.role(req.org, roleID)
 	if !ok {
 		return errorReply(http.StatusNotFound, "IAM Role not found")
 	}
 	now := s.clock()
-	k := s.store.add("", name, role.ID, "", now)
+	k := s.store.add(req.org, "", name, role.ID, "", now)
 	k.appliedAt = now.Add(s.drawLateApply())
 	return reply{status: http.StatusOK, body: apiKeyCreated{Key: k.key, Name: k.name, RoleID: k.roleID, Secret: k.secret}}
 }
@@ -238,8 +242,9 @@ func (s *Sim) getAPIKey(req apiRequest) reply {
 	now := s.clock()
 	s.store.sweep(now)
 	at := now.Add(-s.drawStale(OpGetAPIKey))
+	// Another organization's key is unknown to the signer.
 	k := s.store.byKey[req.id]
-	if k == nil || !k.visibleAt(at) {
+	if k == nil || k.org != req.org || !k.visibleAt(at) {
 		return errorReply(http.StatusNotFound, "API Key not found")
 	}
 	return reply{status: http.StatusOK, body: apiKey{Key: k.key, Name: k.name, RoleID: k.roleID}}
@@ -262,7 +267,7 @@ func (s *Sim) deleteAPIKey(req apiRequest) reply {
 	now := s.clock()
 	s.store.sweep(now)
 	k := s.store.alive(req.id, now)
-	if k == nil || k.zombie() {
+	if k == nil || k.org != req.org || k.zombie() {
 		return errNotInOrganization()
 	}
 	if k.pendingOp != "" {
@@ -275,25 +280,25 @@ func (s *Sim) deleteAPIKey(req apiRequest) reply {
 	}
 	polls := s.pendingPolls()
 	if failReason != "" && polls == 0 {
-		op := s.store.newOperation(OpDeleteAPIKey, k.key, stateFailure, 0)
+		op := s.store.newOperation(k.org, OpDeleteAPIKey, k.key, stateFailure, 0)
 		op.reason = failReason
 		return reply{status: http.StatusOK, body: renderOperation(op)}
 	}
 	if polls > 0 {
-		op := s.store.newOperation(OpDeleteAPIKey, k.key, statePending, polls)
+		op := s.store.newOperation(k.org, OpDeleteAPIKey, k.key, statePending, polls)
 		op.failAtEnd, op.reason = failReason != "", failReason
 		k.pendingOp = op.id
 		return reply{status: http.StatusOK, body: renderOperation(op)}
 	}
 	s.store.remove(k, now, DeletedByAPI)
-	return reply{status: http.StatusOK, body: renderOperation(s.store.newOperation(OpDeleteAPIKey, k.key, stateSuccess, 0))}
+	return reply{status: http.StatusOK, body: renderOperation(s.store.newOperation(k.org, OpDeleteAPIKey, k.key, stateSuccess, 0))}
 }
 
 func (s *Sim) getOperation(req apiRequest) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	op := s.store.ops[strings.ToLower(req.id)]
-	if op == nil {
+	if op == nil || op.org != req.org {
 		return errorReply(http.StatusNotFound, "Operation not found")
 	}
 	if op.state == statePending {
@@ -360,11 +365,11 @@ func renderRole(r Role) roleJSON {
 	return roleJSON{ID: r.ID, Name: r.Name, Description: r.Description, Permissions: []string{}, Labels: map[string]string{}}
 }
 
-func (s *Sim) listIAMRoles(apiRequest) reply {
+func (s *Sim) listIAMRoles(req apiRequest) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	roles := make([]roleJSON, 0, len(s.store.roles))
-	for _, r := range s.store.roles {
+	roles := make([]roleJSON, 0, len(s.store.roles[req.org]))
+	for _, r := range s.store.roles[req.org] {
 		roles = append(roles, renderRole(r))
 	}
 	return reply{status: http.StatusOK, body: map[string][]roleJSON{"iam-roles": roles}}
@@ -373,7 +378,7 @@ func (s *Sim) listIAMRoles(apiRequest) reply {
 func (s *Sim) getIAMRole(req apiRequest) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.store.role(req.id)
+	r, ok := s.store.role(req.org, req.id)
 	if !ok {
 		return errorReply(http.StatusNotFound, "IAM Role not found")
 	}

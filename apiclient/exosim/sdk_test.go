@@ -237,6 +237,38 @@ func TestSDKErrorShapes(t *testing.T) {
 	}
 }
 
+// TestSDKCrossOrgDelete shows what the official client gets for deleting
+// another organization's key: the 403 "API Key not in organization" the
+// real API answers, and the key stays.
+func TestSDKCrossOrgDelete(t *testing.T) {
+	seed, err := exosim.LoadSeed("testdata/seed-organizations.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := exosimtest.NewServer(t, seed)
+	c := exosimtest.Client(t, srv, srv.Admin())
+	victim := exosimtest.AdminOf(t, srv, "green").Key
+
+	_, err = c.DeleteAPIKey(ctx(t), victim)
+	if !errors.Is(err, v3.ErrForbidden) {
+		t.Fatalf("DeleteAPIKey of green's admin by the default admin: err = %v, want ErrForbidden", err)
+	}
+	var apiErr *v3.APIError
+	if !errors.As(err, &apiErr) || apiErr.Message != "API Key not in organization" {
+		t.Errorf("err = %v, want the message %q", err, "API Key not in organization")
+	}
+	if _, err := c.GetAPIKey(ctx(t), victim); !errors.Is(err, v3.ErrNotFound) {
+		t.Errorf("GetAPIKey of green's admin: err = %v, want ErrNotFound", err)
+	}
+	if rec := findKey(t, srv, victim); !rec.Alive || rec.Org != "green" {
+		t.Errorf("record after the refused delete = %+v, want green's key alive", rec)
+	}
+	green := exosimtest.Client(t, srv, exosimtest.AdminOf(t, srv, "green"))
+	if _, err := green.GetAPIKey(ctx(t), victim); err != nil {
+		t.Errorf("green's admin cannot get its own key: %v", err)
+	}
+}
+
 func TestCreateBodyValidation(t *testing.T) {
 	srv, _ := start(t)
 	tests := []struct {

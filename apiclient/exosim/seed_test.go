@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -74,6 +75,15 @@ func TestLoadSeedInvalid(t *testing.T) {
 		{give: "invalid-duplicate-key.yml", want: `load seed testdata/invalid-duplicate-key.yml: invalid seed: keys[0]: duplicate key EXO0123456789abcdef01234567`},
 		{give: "invalid-key-name.yml", want: `load seed testdata/invalid-key-name.yml: invalid seed: keys[0]: name "" must be 1 to 255 characters`},
 		{give: "invalid-two-documents.yml", want: `load seed testdata/invalid-two-documents.yml: more than one YAML document`},
+		{give: "invalid-org-unknown-field.yml", want: "load seed testdata/invalid-org-unknown-field.yml: yaml: unmarshal errors:\n  line 3: field rolez not found in type exosim.Organization"},
+		{give: "invalid-org-duplicate-name.yml", want: `load seed testdata/invalid-org-duplicate-name.yml: invalid seed: organizations[1]: duplicate name "green"`},
+		{give: "invalid-org-name.yml", want: `load seed testdata/invalid-org-name.yml: invalid seed: organizations[0]: name "Green Team" is not lowercase letters, digits, '-' and '_' starting with a letter (at most 63)`},
+		{give: "invalid-org-reserved-name.yml", want: `load seed testdata/invalid-org-reserved-name.yml: invalid seed: organizations[0]: name "default" is reserved for the top-level organization`},
+		{give: "invalid-org-role-id-in-two.yml", want: `load seed testdata/invalid-org-role-id-in-two.yml: invalid seed: organizations[0] (green): roles[0]: id 11111111-1111-4111-8111-111111111111 is already a role of organization default`},
+		{give: "invalid-org-key-in-two.yml", want: `load seed testdata/invalid-org-key-in-two.yml: invalid seed: organizations[1] (blue): keys[0]: key EXO0123456789abcdef01234567 is already a key of organization green`},
+		{give: "invalid-org-admin-key-in-two.yml", want: `load seed testdata/invalid-org-admin-key-in-two.yml: invalid seed: organizations[0] (green): admin: key EXOaaaaaaaaaaaaaaaaaaaaaaaa is already a key of organization default`},
+		{give: "invalid-org-foreign-role.yml", want: `load seed testdata/invalid-org-foreign-role.yml: invalid seed: organizations[0] (green): keys[0]: role 11111111-1111-4111-8111-111111111111 is a role of organization default`},
+		{give: "invalid-org-key-role.yml", want: `load seed testdata/invalid-org-key-role.yml: invalid seed: organizations[0] (green): keys[0]: role "ci" is neither a role id nor a role name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
@@ -85,6 +95,93 @@ func TestLoadSeedInvalid(t *testing.T) {
 				t.Errorf("error\n%s\nwant\n%s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestLoadSeedOrganizations(t *testing.T) {
+	seed, err := exosim.LoadSeed("testdata/seed-organizations.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := exosim.New(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sim.Organizations(), []string{exosim.DefaultOrg, "green", "blue"}; !slices.Equal(got, want) {
+		t.Errorf("Organizations() = %v, want %v", got, want)
+	}
+	if admin := sim.Admin(); admin.Key != "EXOaaaaaaaaaaaaaaaaaaaaaaaa" || admin.Secret != "admin-secret" {
+		t.Errorf("default admin = %+v", admin)
+	}
+	green, err := sim.AdminOf("green")
+	if err != nil || green.Key != "EXObbbbbbbbbbbbbbbbbbbbbbbb" || green.Secret != "green-admin-secret" {
+		t.Errorf("AdminOf(green) = %+v, %v", green, err)
+	}
+	if def, err := sim.AdminOf(exosim.DefaultOrg); err != nil || def != sim.Admin() {
+		t.Errorf("AdminOf(default) = %+v, %v; want Admin()", def, err)
+	}
+	blue, err := sim.AdminOf("blue")
+	if err != nil || !sim.Authenticate(blue.Key, blue.Secret) {
+		t.Errorf("blue's generated admin %+v does not authenticate (%v)", blue, err)
+	}
+	if _, err := sim.AdminOf("nope"); !errors.Is(err, exosim.ErrNoSuchOrg) {
+		t.Errorf("AdminOf(nope): err = %v, want ErrNoSuchOrg", err)
+	}
+
+	// Seed order, the default organization first, each admin first.
+	type rec struct{ org, name, role string }
+	var got []rec
+	for _, k := range sim.Keys() {
+		got = append(got, rec{k.Org, k.Name, k.RoleID})
+	}
+	want := []rec{
+		{exosim.DefaultOrg, exosim.DefaultAdminName, "11111111-1111-4111-8111-111111111111"},
+		{exosim.DefaultOrg, "ci-runner", "22222222-2222-4222-8222-222222222222"},
+		{"green", exosim.DefaultAdminName, "33333333-3333-4333-8333-333333333333"},
+		{"green", "ci-runner", "44444444-4444-4444-8444-444444444444"},
+		{"green", "green-deploy", "44444444-4444-4444-8444-444444444444"},
+		// The default organization declared its own admin role, so blue's
+		// added one may take the well-known id.
+		{"blue", exosim.DefaultAdminName, exosim.AdminRoleID},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("keys\n%v\nwant\n%v", got, want)
+	}
+}
+
+func TestLoadSeedOrganizationsJSON(t *testing.T) {
+	seed, err := exosim.LoadSeed("testdata/seed-organizations.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := exosim.New(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	green, err := sim.AdminOf("green")
+	if err != nil || green.Secret != "green-admin-secret" {
+		t.Errorf("AdminOf(green) = %+v, %v", green, err)
+	}
+	if n := len(sim.Keys()); n != 4 {
+		t.Errorf("%d keys, want 4 (two admins, two ci-runners)", n)
+	}
+}
+
+// An organization that declares the well-known admin role id keeps it; the
+// admin role exosim adds elsewhere gets another id, since role ids are
+// unique across organizations.
+func TestAddedAdminRoleAvoidsDeclaredIDs(t *testing.T) {
+	sim, err := exosim.New(exosim.Seed{Organizations: []exosim.Organization{{
+		Name:  "green",
+		Roles: []exosim.Role{{ID: exosim.AdminRoleID, Name: "admin"}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range sim.Keys() {
+		if owns := k.RoleID == exosim.AdminRoleID; owns != (k.Org == "green") {
+			t.Errorf("key of %s has role %s", k.Org, k.RoleID)
+		}
 	}
 }
 

@@ -9,6 +9,33 @@
 // later), lets a test act as someone else (create or delete keys without a
 // signature) and records every key it ever issued.
 //
+// # Organizations
+//
+// Like Exoscale, the simulator serves several organizations. A seed's
+// top-level roles, keys and admin describe the default one, named
+// "default" (DefaultOrg); an optional organizations list adds more, each
+// with a unique name and the same three fields:
+//
+//	roles: [{id: 7c3a1f0e-5b2d-4e8a-9f61-2d4b8c0a1e01, name: admin}]
+//	keys: [{name: ci-runner, role: admin}]
+//	organizations:
+//	  - name: green
+//	    roles: [{id: 0b6f2a8e-1c4d-4f3a-8e5b-9d7c6a5b4e01, name: admin}]
+//	    keys: [{name: ci-runner, role: admin}]
+//	    admin: {key: EXO000000000000000000000001, secret: green-admin}
+//
+// Role ids and keys are unique across organizations. Each API request acts
+// in the organization of the key that signs it: it lists only that
+// organization's keys and roles, a GET of another organization's key,
+// role or operation answers 404 as for an unknown id, a DELETE of another
+// organization's key answers 403 "API Key not in organization", a create
+// with another organization's role answers 404 "IAM Role not found", and a
+// created key joins the signer's organization. Admin, CreateKey and
+// MaxLivePerName concern the default organization; AdminOf, CreateKeyIn,
+// MaxLivePerNameIn and the control surface's org query parameter name
+// another. Keys, Zombies and the control surface's key dumps cover every
+// organization, each record saying its Org.
+//
 // It is a test tool. The control surface under /_sim/ is unauthenticated and
 // reveals every secret, so Start and cmd/exosim listen on loopback by default;
 // never expose the simulator on a network.
@@ -33,12 +60,15 @@ type Sim struct {
 	clock        func() time.Time
 	zoneEndpoint string
 
+	// Set by New and never changed: read without the mutex.
+	orgs   []string              // organization names, the default first
+	admins map[string]Credential // per organization
+
 	mu     sync.Mutex // guards everything below
 	rng    *rand.Rand
 	store  *store
 	faults map[string]Fault
 	calls  map[string]*CallStats
-	admin  Credential
 }
 
 // Option configures New.
@@ -76,16 +106,37 @@ func New(seed Seed, opts ...Option) (*Sim, error) {
 	for _, opt := range opts {
 		opt(s)
 	}
-	s.store = newStore(resolved, s.clock())
-	admin := s.store.keys[0] // resolve puts the admin first
-	s.admin = Credential{Key: admin.key, Secret: admin.secret}
+	s.store, s.admins = newStore(resolved, s.clock())
+	for _, o := range resolved {
+		s.orgs = append(s.orgs, o.name)
+	}
 	return s, nil
 }
 
-// Admin returns the seeded admin credential.
-func (s *Sim) Admin() Credential { return s.admin }
+// Admin returns the seeded admin credential of the default organization.
+func (s *Sim) Admin() Credential { return s.admins[DefaultOrg] }
 
-// Keys returns every key ever known, alive and deleted, in creation order.
+// AdminOf returns the seeded admin credential of the organization org.
+func (s *Sim) AdminOf(org string) (Credential, error) {
+	c, ok := s.admins[org]
+	if !ok {
+		return Credential{}, fmt.Errorf("%w %q", ErrNoSuchOrg, org)
+	}
+	return c, nil
+}
+
+// Organizations returns the names of the organizations, DefaultOrg first,
+// then in seed order.
+func (s *Sim) Organizations() []string { return append([]string(nil), s.orgs...) }
+
+// hasOrg reports whether org names an organization.
+func (s *Sim) hasOrg(org string) bool {
+	_, ok := s.admins[org]
+	return ok
+}
+
+// Keys returns every key ever known, of every organization (see
+// KeyRecord.Org), alive and deleted, in creation order.
 func (s *Sim) Keys() []KeyRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -98,8 +149,8 @@ func (s *Sim) Keys() []KeyRecord {
 	return out
 }
 
-// Zombies returns the keys that are zombies now: listed, but answering 403
-// to DELETE until the platform removes them.
+// Zombies returns the keys of every organization that are zombies now:
+// listed, but answering 403 to DELETE until the platform removes them.
 func (s *Sim) Zombies() []KeyRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -118,20 +169,31 @@ func (s *Sim) Zombies() []KeyRecord {
 var (
 	ErrNoSuchKey  = errors.New("no such key")
 	ErrNoSuchRole = errors.New("no such role")
+	ErrNoSuchOrg  = errors.New("no such organization")
 )
 
-// CreateKey creates a key as someone else would (another operator, a
-// script): no signature, no fault, applied at once. role is a role id or
-// name. The record, secret included, is marked External.
+// CreateKey creates a key in the default organization as someone else would
+// (another operator, a script): no signature, no fault, applied at once.
+// role is a role id or name. The record, secret included, is marked
+// External.
 func (s *Sim) CreateKey(name, role string) (KeyRecord, error) {
+	return s.CreateKeyIn(DefaultOrg, name, role)
+}
+
+// CreateKeyIn is CreateKey in the organization org; role must be one of
+// org's.
+func (s *Sim) CreateKeyIn(org, name, role string) (KeyRecord, error) {
+	if !s.hasOrg(org) {
+		return KeyRecord{}, fmt.Errorf("%w %q", ErrNoSuchOrg, org)
+	}
 	if err := checkName(name); err != nil {
 		return KeyRecord{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.store.role(role)
+	r, ok := s.store.role(org, role)
 	if !ok {
-		for _, x := range s.store.roles {
+		for _, x := range s.store.roles[org] {
 			if x.Name == role {
 				r, ok = x, true
 			}
@@ -141,7 +203,7 @@ func (s *Sim) CreateKey(name, role string) (KeyRecord, error) {
 		return KeyRecord{}, fmt.Errorf("%w %q", ErrNoSuchRole, role)
 	}
 	now := s.clock()
-	k := s.store.add("", name, r.ID, "", now)
+	k := s.store.add(org, "", name, r.ID, "", now)
 	k.external = true
 	return k.export(now), nil
 }
@@ -181,16 +243,28 @@ func (s *Sim) Zombify(key string, d time.Duration) error {
 	return nil
 }
 
-// MaxLivePerName returns, per key name, the highest number of keys with that
-// name that were alive at the same time.
+// MaxLivePerName returns, per key name of the default organization, the
+// highest number of keys with that name that were alive at the same time.
 func (s *Sim) MaxLivePerName() map[string]int {
+	out, _ := s.MaxLivePerNameIn(DefaultOrg)
+	return out
+}
+
+// MaxLivePerNameIn is MaxLivePerName for the organization org: keys of the
+// same name in two organizations are counted apart.
+func (s *Sim) MaxLivePerNameIn(org string) (map[string]int, error) {
+	if !s.hasOrg(org) {
+		return nil, fmt.Errorf("%w %q", ErrNoSuchOrg, org)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.store.maxLive))
-	for name, n := range s.store.maxLive {
-		out[name] = n
+	out := map[string]int{}
+	for on, n := range s.store.maxLive {
+		if on.org == org {
+			out[on.name] = n
+		}
 	}
-	return out
+	return out, nil
 }
 
 // ServeHTTP serves the API under /v2/ and the control surface under /_sim/.

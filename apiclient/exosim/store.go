@@ -14,7 +14,10 @@ import (
 // seeded with, secret included: chaos tests grep logs for every secret ever
 // issued.
 type KeyRecord struct {
-	Key       string     `json:"key"`
+	Key string `json:"key"`
+	// Org is the organization the key belongs to (DefaultOrg or a name
+	// from Seed.Organizations).
+	Org       string     `json:"org"`
 	Name      string     `json:"name"`
 	RoleID    string     `json:"role_id"`
 	Secret    string     `json:"secret"`
@@ -58,6 +61,7 @@ const (
 )
 
 type keyRecord struct {
+	org                       string
 	key, name, roleID, secret string
 	createdAt                 time.Time
 	appliedAt                 time.Time // after createdAt for a late-applied create
@@ -85,7 +89,7 @@ func (k *keyRecord) zombie() bool { return k.alive() && !k.zombieSince.IsZero() 
 
 func (k *keyRecord) export(now time.Time) KeyRecord {
 	r := KeyRecord{
-		Key: k.key, Name: k.name, RoleID: k.roleID, Secret: k.secret, CreatedAt: k.createdAt,
+		Key: k.key, Org: k.org, Name: k.name, RoleID: k.roleID, Secret: k.secret, CreatedAt: k.createdAt,
 		Alive: k.alive(), Applied: k.applied(now), Zombie: k.zombie(), External: k.external, DeletedBy: k.deletedBy,
 	}
 	if !k.alive() {
@@ -104,51 +108,68 @@ func (k *keyRecord) export(now time.Time) KeyRecord {
 }
 
 type operation struct {
+	org                       string
 	id, state, command, keyID string
 	reason                    string // of a failure
 	pollsLeft                 int    // pending answers still to give
 	failAtEnd                 bool   // a pending operation that ends in failure
 }
 
-// store is the simulated organization. It is not safe for concurrent use:
+// store is the simulated organizations. Keys, role ids and operation ids
+// are unique across organizations, so one table of each serves them all and
+// every record says its organization. It is not safe for concurrent use:
 // Sim guards it with its mutex.
 type store struct {
-	roles   []Role
-	keys    []*keyRecord // in creation order, deleted ones included
+	roles   map[string][]Role // per organization
+	keys    []*keyRecord      // in creation order, deleted ones included
 	byKey   map[string]*keyRecord
 	ops     map[string]*operation
-	live    map[string]int // alive keys per name
-	maxLive map[string]int // the highest live count seen per name
+	live    map[orgName]int // alive keys per organization and name
+	maxLive map[orgName]int // the highest live count seen per organization and name
 }
 
-func newStore(seed resolvedSeed, now time.Time) *store {
+// orgName is a key name within an organization: the same name in two
+// organizations belongs to two unrelated sets of keys.
+type orgName struct{ org, name string }
+
+// newStore builds the store and returns it with each organization's admin
+// credential.
+func newStore(seed resolvedSeed, now time.Time) (*store, map[string]Credential) {
 	st := &store{
-		roles:   append([]Role(nil), seed.roles...),
+		roles:   map[string][]Role{},
 		byKey:   map[string]*keyRecord{},
 		ops:     map[string]*operation{},
-		live:    map[string]int{},
-		maxLive: map[string]int{},
+		live:    map[orgName]int{},
+		maxLive: map[orgName]int{},
 	}
-	for _, k := range seed.keys {
-		st.add(k.Key, k.Name, k.Role, k.Secret, now)
+	admins := map[string]Credential{}
+	for _, o := range seed {
+		st.roles[o.name] = append([]Role(nil), o.roles...)
+		for i, k := range o.keys {
+			rec := st.add(o.name, k.Key, k.Name, k.Role, k.Secret, now)
+			if i == 0 { // resolve puts the admin first
+				admins[o.name] = Credential{Key: rec.key, Secret: rec.secret}
+			}
+		}
 	}
-	return st
+	return st, admins
 }
 
-// add records a new alive key, generating key and secret when empty.
-func (st *store) add(key, name, roleID, secret string, now time.Time) *keyRecord {
+// add records a new alive key of org, generating key and secret when empty.
+func (st *store) add(org, key, name, roleID, secret string, now time.Time) *keyRecord {
 	for key == "" || st.byKey[key] != nil {
 		key = newKeyID()
 	}
 	if secret == "" {
 		secret = newSecret()
 	}
-	k := &keyRecord{key: key, name: name, roleID: roleID, secret: secret, createdAt: now, appliedAt: now}
+	k := &keyRecord{org: org, key: key, name: name, roleID: roleID, secret: secret, createdAt: now, appliedAt: now}
 	st.keys = append(st.keys, k)
 	st.byKey[key] = k
-	st.live[name]++
-	if st.live[name] > st.maxLive[name] {
-		st.maxLive[name] = st.live[name]
+	on := orgName{org, name}
+	st.live[on]++
+	if st.live[on] > st.maxLive[on] {
+		st.maxLive[on] = st.live[on]
 	}
 	return k
 }
@@ -170,7 +191,7 @@ func (st *store) remove(k *keyRecord, now time.Time, by string) {
 	k.deletedAt = now
 	k.deletedBy = by
 	k.pendingOp = ""
-	st.live[k.name]--
+	st.live[orgName{k.org, k.name}]--
 }
 
 // sweep removes the zombies whose time has come, as the platform does by
@@ -183,9 +204,11 @@ func (st *store) sweep(now time.Time) {
 	}
 }
 
-func (st *store) role(id string) (Role, bool) {
+// role finds a role of org by id: a role of another organization is as
+// unknown to org as one that does not exist.
+func (st *store) role(org, id string) (Role, bool) {
 	id = strings.ToLower(id)
-	for _, r := range st.roles {
+	for _, r := range st.roles[org] {
 		if r.ID == id {
 			return r, true
 		}
@@ -193,8 +216,8 @@ func (st *store) role(id string) (Role, bool) {
 	return Role{}, false
 }
 
-func (st *store) newOperation(command, keyID, state string, polls int) *operation {
-	op := &operation{id: uuid.NewString(), state: state, command: command, keyID: keyID, pollsLeft: polls}
+func (st *store) newOperation(org, command, keyID, state string, polls int) *operation {
+	op := &operation{id: uuid.NewString(), org: org, state: state, command: command, keyID: keyID, pollsLeft: polls}
 	st.ops[op.id] = op
 	return op
 }

@@ -1,6 +1,19 @@
 // Command exosim runs the local Exoscale IAM simulator (package
 // apiclient/exosim) for demos and end-to-end tests.
 //
+// The seed (-seed) is a YAML or JSON file: top-level roles, keys and admin
+// describe the default organization, and an optional organizations list
+// adds more, each with a name and the same three fields (see the
+// apiclient/exosim package documentation):
+//
+//	roles: [{id: 11111111-1111-4111-8111-111111111111, name: admin}]
+//	organizations:
+//	  - name: green
+//	    roles: [{id: 33333333-3333-4333-8333-333333333333, name: admin}]
+//	    admin: {key: EXObbbbbbbbbbbbbbbbbbbbbbbb, secret: green-admin-secret}
+//
+// Each request acts in the organization of the key that signs it.
+//
 // Faults (-faults, or PUT /_sim/faults at run time) cover latency, 5xx,
 // 429, lost responses, pending deletes, late-applied creates (late_apply),
 // stale listings and GETs (stale_for), failed delete operations (fail_rate)
@@ -9,7 +22,8 @@
 // It listens on loopback by default: its /_sim/ control surface is
 // unauthenticated and shows every secret. It prints the API endpoint (the
 // URL ending in /v2) on one line of stdout and, with -info-file, writes the
-// URL, endpoint and admin credential as JSON (mode 0600) for scripts. It
+// URL, endpoint and admin credential as JSON (mode 0600) for scripts, with
+// the other organizations' admin credentials under "organizations". It
 // stops on SIGINT or SIGTERM.
 //
 //	exosim -listen 127.0.0.1:8080 -info-file /tmp/exosim.json
@@ -40,8 +54,11 @@ func main() {
 type info struct {
 	URL       string `json:"url"`
 	Endpoint  string `json:"endpoint"`
-	APIKey    string `json:"api_key"`
+	APIKey    string `json:"api_key"` // the default organization's admin
 	APISecret string `json:"api_secret"`
+	// Organizations maps each organization other than the default one to
+	// its admin credential; absent for a single-organization seed.
+	Organizations map[string]exosim.Credential `json:"organizations,omitempty"`
 }
 
 // run serves until ctx ends or a SIGINT/SIGTERM arrives, and returns the
@@ -51,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("exosim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on; port 0 picks a free port")
-	seedPath := fs.String("seed", "", "YAML seed file (roles, keys, admin); default: a built-in organization")
+	seedPath := fs.String("seed", "", "YAML or JSON seed file (roles, keys, admin, organizations); default: a built-in organization")
 	faultsPath := fs.String("faults", "", "YAML or JSON file mapping operation ids to faults, applied at start")
 	infoPath := fs.String("info-file", "", "write url, endpoint and the admin credential here as JSON (mode 0600)")
 	randSeed := fs.Int64("rand-seed", 0, "seed of the random fault draws (default: random)")
@@ -111,7 +128,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	admin := srv.Admin()
 	if *infoPath != "" {
-		err := writeFileAtomic(*infoPath, info{URL: srv.URL, Endpoint: srv.Endpoint, APIKey: admin.Key, APISecret: admin.Secret})
+		in := info{URL: srv.URL, Endpoint: srv.Endpoint, APIKey: admin.Key, APISecret: admin.Secret}
+		for _, org := range srv.Organizations()[1:] { // the default one comes first
+			if in.Organizations == nil {
+				in.Organizations = map[string]exosim.Credential{}
+			}
+			in.Organizations[org], _ = srv.AdminOf(org) // a name Organizations gave
+		}
+		err := writeFileAtomic(*infoPath, in)
 		if err != nil {
 			fmt.Fprintf(stderr, "exosim: %v\n", err)
 			return 1

@@ -153,6 +153,47 @@ func TestRunInProcess(t *testing.T) {
 	}
 }
 
+// TestRunWithOrganizations checks that the info file carries each other
+// organization's admin, and that it signs in that organization.
+func TestRunWithOrganizations(t *testing.T) {
+	infoPath := filepath.Join(t.TempDir(), "info.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	exited := make(chan struct{})
+	var code int
+	go func() {
+		defer close(exited)
+		code = run(ctx, []string{"-info-file", infoPath, "-seed", "../../apiclient/exosim/testdata/seed-organizations.yml"}, &stdout, &stderr)
+	}()
+
+	got := readInfo(t, infoPath, exited)
+	green, ok := got.Organizations["green"]
+	if got.APIKey != "EXOaaaaaaaaaaaaaaaaaaaaaaaa" || len(got.Organizations) != 2 || !ok || got.Organizations["blue"].Key == "" {
+		t.Fatalf("info = %+v, want the default admin and those of green and blue", got)
+	}
+	c := exosimtest.ClientAt(t, got.Endpoint, green)
+	reqCtx, reqCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer reqCancel()
+	list, err := c.ListAPIKeys(reqCtx)
+	if err != nil {
+		t.Fatalf("ListAPIKeys as green: %v", err)
+	}
+	if _, err := list.FindIAMAPIKey("green-deploy"); err != nil {
+		t.Errorf("green's admin does not list green-deploy: %v", err)
+	}
+
+	cancel()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancellation")
+	}
+	if code != 0 {
+		t.Errorf("exit code %d, want 0; stderr:\n%s", code, stderr.String())
+	}
+}
+
 func TestRunRefusesBadInput(t *testing.T) {
 	dir := t.TempDir()
 	badSeed := filepath.Join(dir, "seed.yml")

@@ -29,6 +29,18 @@ func NewServer(tb testing.TB, seed exosim.Seed, opts ...exosim.Option) *exosim.S
 	return srv
 }
 
+// AdminOf returns the seeded admin credential of the organization org of
+// srv (srv.Admin() is the default organization's), failing the test when
+// the seed has no such organization.
+func AdminOf(tb testing.TB, srv *exosim.Server, org string) exosim.Credential {
+	tb.Helper()
+	cred, err := srv.AdminOf(org)
+	if err != nil {
+		tb.Fatalf("exosim admin: %v", err)
+	}
+	return cred
+}
+
 // HTTPClient returns a client without retries (unlike the SDK's default), a
 // 5 s timeout and its own transport, whose idle connections close when the
 // test ends so that leak checks stay quiet.
