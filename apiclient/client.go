@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	v3 "github.com/exoscale/egoscale/v3"
@@ -82,8 +83,12 @@ func setDefault[T comparable](v *T, def T) {
 
 // Client is the API implementation on the official SDK.
 type Client struct {
-	sdk *v3.Client
-	cfg Config
+	// sdk signs with the credential in force; UseCredentials swaps it when
+	// rotatord rotates its own key.
+	sdk    atomic.Pointer[v3.Client]
+	cred   atomic.Pointer[Credentials]
+	newSDK func(Credentials) (*v3.Client, error)
+	cfg    Config
 
 	// The rate limit and the concurrency bound apply to every attempt and
 	// are taken before the attempt's timeout starts, so a queued request
@@ -121,31 +126,52 @@ func New(cfg Config) (*Client, error) {
 	// Our own http.Client: the SDK's default one retries every method,
 	// create included, which could mint keys whose secrets nobody sees.
 	httpClient := &http.Client{Transport: transport, Timeout: cfg.Timeout}
-	sdk, err := v3.NewClient(
-		credentials.NewStaticCredentials(cfg.Credentials.Key, cfg.Credentials.Secret.Reveal()),
-		v3.ClientOptWithEndpoint(v3.Endpoint(cfg.Endpoint)),
-		v3.ClientOptWithHTTPClient(httpClient),
-		v3.ClientOptWithUserAgent(version.UserAgent()),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("apiclient: %w", err)
+	newSDK := func(cr Credentials) (*v3.Client, error) {
+		return v3.NewClient(
+			credentials.NewStaticCredentials(cr.Key, cr.Secret.Reveal()),
+			v3.ClientOptWithEndpoint(v3.Endpoint(cfg.Endpoint)),
+			v3.ClientOptWithHTTPClient(httpClient),
+			v3.ClientOptWithUserAgent(version.UserAgent()),
+		)
 	}
-	return &Client{
-		sdk:     sdk,
+	c := &Client{
+		newSDK:  newSDK,
 		cfg:     cfg,
 		limiter: rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.Burst),
 		slots:   make(chan struct{}, cfg.Concurrency),
 		sleep:   sleepCtx,
 		jitter:  rand.Float64,
 		now:     time.Now,
-	}, nil
+	}
+	if err := c.UseCredentials(cfg.Credentials); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
+
+// UseCredentials makes every later request sign with cr: rotatord switches
+// to its own new key this way. Requests in flight finish with the old one.
+func (c *Client) UseCredentials(cr Credentials) error {
+	if cr.Key == "" || cr.Secret.IsZero() {
+		return errors.New("apiclient: no credentials")
+	}
+	sdk, err := c.newSDK(cr)
+	if err != nil {
+		return fmt.Errorf("apiclient: %w", err)
+	}
+	c.sdk.Store(sdk)
+	c.cred.Store(&cr)
+	return nil
+}
+
+// Credentials returns the credential requests sign with now.
+func (c *Client) Credentials() Credentials { return *c.cred.Load() }
 
 // ListKeys implements API.
 func (c *Client) ListKeys(ctx context.Context) ([]Key, error) {
 	var resp *v3.ListAPIKeysResponse
 	err := c.do(ctx, OpListKeys, true, func(ctx context.Context) (err error) {
-		resp, err = c.sdk.ListAPIKeys(ctx)
+		resp, err = c.sdk.Load().ListAPIKeys(ctx)
 		return err
 	})
 	if err != nil {
@@ -169,7 +195,7 @@ func (c *Client) GetKey(ctx context.Context, id string) (Key, error) {
 	}
 	var resp *v3.IAMAPIKey
 	err := c.do(ctx, OpGetKey, true, func(ctx context.Context) (err error) {
-		resp, err = c.sdk.GetAPIKey(ctx, id)
+		resp, err = c.sdk.Load().GetAPIKey(ctx, id)
 		return err
 	})
 	if err != nil {
@@ -186,7 +212,7 @@ func (c *Client) GetKey(ctx context.Context, id string) (Key, error) {
 func (c *Client) CreateKey(ctx context.Context, name, roleID string) (CreatedKey, error) {
 	var resp *v3.IAMAPIKeyCreated
 	err := c.do(ctx, OpCreateKey, false, func(ctx context.Context) (err error) {
-		resp, err = c.sdk.CreateAPIKey(ctx, v3.CreateAPIKeyRequest{Name: name, RoleID: v3.UUID(roleID)})
+		resp, err = c.sdk.Load().CreateAPIKey(ctx, v3.CreateAPIKeyRequest{Name: name, RoleID: v3.UUID(roleID)})
 		return err
 	})
 	if err != nil {
@@ -210,7 +236,7 @@ func (c *Client) DeleteKey(ctx context.Context, id string) error {
 	}
 	var op *v3.Operation
 	err := c.do(ctx, OpDeleteKey, true, func(ctx context.Context) (err error) {
-		op, err = c.sdk.DeleteAPIKey(ctx, id)
+		op, err = c.sdk.Load().DeleteAPIKey(ctx, id)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -251,7 +277,7 @@ func (c *Client) waitOperation(ctx context.Context, op *v3.Operation) error {
 		delay = min(delay*3/2, 10*time.Second)
 		id := op.ID
 		err := c.do(ctx, OpGetOperation, true, func(ctx context.Context) (err error) {
-			op, err = c.sdk.GetOperation(ctx, id)
+			op, err = c.sdk.Load().GetOperation(ctx, id)
 			return err
 		})
 		if err != nil {
@@ -264,7 +290,7 @@ func (c *Client) waitOperation(ctx context.Context, op *v3.Operation) error {
 func (c *Client) ListRoles(ctx context.Context) ([]Role, error) {
 	var resp *v3.ListIAMRolesResponse
 	err := c.do(ctx, OpListRoles, true, func(ctx context.Context) (err error) {
-		resp, err = c.sdk.ListIAMRoles(ctx)
+		resp, err = c.sdk.Load().ListIAMRoles(ctx)
 		return err
 	})
 	if err != nil {

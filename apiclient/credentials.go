@@ -1,6 +1,7 @@
 package apiclient
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -27,10 +28,17 @@ type CredentialSource struct {
 	KeyFile    string
 	Secret     secret.Value
 	SecretFile string
+	// PairFile, when set, is one JSON file holding both, as rotatord
+	// writes its own credential: {"api_key": "EXO...", "api_secret": "..."}
+	// (other fields are ignored). It excludes the four others.
+	PairFile string
 }
 
 // Resolve reads the credential. getenv is os.Getenv outside tests.
 func (s CredentialSource) Resolve(getenv func(string) string) (Credentials, error) {
+	if s.PairFile != "" {
+		return readPairFile(s.PairFile)
+	}
 	key, err := pick("api_key", s.Key, s.KeyFile, EnvAPIKey, getenv)
 	if err != nil {
 		return Credentials{}, err
@@ -83,4 +91,28 @@ func validKeyID(k string) bool {
 		}
 	}
 	return true
+}
+
+// readPairFile reads a credential file of key and secret together. Its
+// errors name the path, never the content.
+func readPairFile(path string) (Credentials, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("credential_file: %w", err)
+	}
+	var pair struct {
+		Key    string `json:"api_key"`
+		Secret string `json:"api_secret"`
+	}
+	if err := json.Unmarshal(b, &pair); err != nil {
+		// The decoder's message may quote the content: say where only.
+		return Credentials{}, fmt.Errorf("credential_file %q: not a JSON object with api_key and api_secret", path)
+	}
+	if pair.Key == "" || pair.Secret == "" {
+		return Credentials{}, fmt.Errorf("credential_file %q: api_key or api_secret missing", path)
+	}
+	if !validKeyID(pair.Key) {
+		return Credentials{}, fmt.Errorf("credential_file %q: api_key is not an Exoscale API key (want EXO followed by hex digits; got %d characters)", path, len(pair.Key))
+	}
+	return Credentials{Key: pair.Key, Secret: secret.Value(pair.Secret)}, nil
 }

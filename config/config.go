@@ -86,6 +86,8 @@ var (
 	DefaultFileSink = Sink{Type: SinkFile, Format: DefaultFormat, Mode: DefaultMode}
 	// DefaultVaultSink is what each sink of type vault starts from.
 	DefaultVaultSink = Sink{Type: SinkVault, Mount: DefaultVaultMount}
+	// DefaultOwnKey is what exoscale.own_key starts from.
+	DefaultOwnKey = OwnKey{Schedule: DefaultSchedule, MaxAge: DefaultMaxAge, GracePeriod: DefaultGracePeriod}
 )
 
 // Config is a loaded, valid policy file. Relative paths in it have been
@@ -128,7 +130,52 @@ type Exoscale struct {
 	// loopback. Requests are signed, but answers carry new secrets in
 	// clear: for tests behind a trusted proxy only, and logged loudly.
 	InsecureHTTP bool `yaml:"insecure_http,omitempty"`
+
+	// CredentialFrom says that rotatord's credential lives in a store it
+	// can write, instead of api_key/api_secret or the environment: "file"
+	// (CredentialFile) or "vault" (CredentialVault). Own-key rotation
+	// needs one: it writes each new credential of its own back there.
+	// Setting credential_file alone means "file".
+	CredentialFrom CredentialStore `yaml:"credential_from,omitempty"`
+	// CredentialFile is one JSON file holding the key and its secret
+	// together ({"api_key": "EXO...", "api_secret": "..."}), replaced
+	// atomically so the pair is never torn.
+	CredentialFile string `yaml:"credential_file,omitempty"`
+	// CredentialVault is the Vault KV v2 secret holding the credential,
+	// with the connection and auth settings of a vault sink; its path is
+	// one secret, not a template.
+	CredentialVault *Sink `yaml:"credential_vault,omitempty"`
+	// OwnKey, when set, makes rotatord rotate the key it signs with.
+	OwnKey *OwnKey `yaml:"own_key,omitempty"`
 }
+
+// CredentialStore is where rotatord's own credential lives.
+type CredentialStore string
+
+// Credential stores.
+const (
+	CredentialFromFile  CredentialStore = "file"
+	CredentialFromVault CredentialStore = "vault"
+)
+
+// SelfPolicy is the policy name own-key rotation runs under: in metrics,
+// state and logs. Policy names start with a letter or digit, so no policy
+// of the file can take it.
+const SelfPolicy = "_self"
+
+// OwnKey configures the rotation of the key rotatord signs with. It is
+// rotated like a policy's key, last in a pass, and only when no other
+// rotation is in flight.
+type OwnKey struct {
+	Schedule    string   `yaml:"schedule"`
+	MaxAge      Duration `yaml:"max_age"`
+	GracePeriod Duration `yaml:"grace_period"`
+
+	schedule cron.Schedule
+}
+
+// CronSchedule returns the parsed schedule of a valid config.
+func (o *OwnKey) CronSchedule() cron.Schedule { return o.schedule }
 
 // Adopt says what a policy does with a matching key it did not create and
 // has no state for.
@@ -279,6 +326,9 @@ func Load(filename string) (*Config, error) {
 
 // CredentialSource returns where the API credential comes from.
 func (c *Config) CredentialSource() apiclient.CredentialSource {
+	if c.Exoscale.CredentialFrom == CredentialFromFile {
+		return apiclient.CredentialSource{PairFile: c.Exoscale.CredentialFile}
+	}
 	return apiclient.CredentialSource{
 		Key:        c.Exoscale.APIKey,
 		KeyFile:    c.Exoscale.APIKeyFile,

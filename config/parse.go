@@ -162,6 +162,22 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 	if err := top.Decode(&raw); err != nil {
 		keep(err)
 	}
+	// The blocks of exoscale that are pointers start from their defaults
+	// too: yaml.v3 allocates them zero.
+	if n, _ := locate(top, "exoscale.own_key"); deref(n) != nil && cfg.Exoscale.OwnKey != nil && deref(n).Kind == yaml.MappingNode {
+		o := DefaultOwnKey
+		if err := n.Decode(&o); err != nil {
+			keep(err)
+		}
+		cfg.Exoscale.OwnKey = &o
+	}
+	if n, _ := locate(top, "exoscale.credential_vault"); deref(n) != nil && cfg.Exoscale.CredentialVault != nil && deref(n).Kind == yaml.MappingNode {
+		s := DefaultVaultSink
+		if err := n.Decode(&s); err != nil {
+			keep(err)
+		}
+		cfg.Exoscale.CredentialVault = &s
+	}
 	if len(raw.Policies) != len(cfg.Policies) {
 		keep(fmt.Errorf("yaml: policies decoded twice to different lengths (%d, %d)", len(raw.Policies), len(cfg.Policies)))
 		return first

@@ -158,9 +158,10 @@ func (v *validator) exoscale(c *Config) {
 	}
 	e.APIKeyFile = v.abs(e.APIKeyFile)
 	e.APISecretFile = v.abs(e.APISecretFile)
-	if v.host {
+	if v.host && e.CredentialFrom == "" && e.CredentialFile == "" {
 		v.credentials(c)
 	}
+	v.ownCredential(c)
 
 	if e.Timeout <= 0 {
 		v.addf("exoscale.timeout", "must be > 0, got %s", v.written("exoscale.timeout", e.Timeout))

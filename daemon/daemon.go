@@ -26,6 +26,7 @@ import (
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/metrics"
 	"github.com/rotatord/rotatord/rotation"
+	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
 
@@ -194,8 +195,23 @@ func (d *Daemon) setup() *setup {
 // build makes the client, the sinks and the engine for a config. It makes
 // no request and changes nothing.
 func (d *Daemon) build(cfg *config.Config) (*setup, error) {
-	creds, err := cfg.CredentialSource().Resolve(d.opts.Getenv)
+	var store sinks.Sink
+	if cfg.Exoscale.CredentialFrom != "" {
+		var err error
+		if store, err = credentialStore(cfg, d.log, d.opts.Getenv); err != nil {
+			return nil, fmt.Errorf("exoscale credentials: %w", err)
+		}
+	}
+	closeStore := func() {
+		if store != nil {
+			closeSinks([]rotation.Policy{{Sinks: []sinks.Sink{store}}})
+		}
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), storeReadTimeout(cfg))
+	creds, err := readCredentials(rctx, cfg, store, d.opts.Getenv)
+	cancel()
 	if err != nil {
+		closeStore()
 		return nil, fmt.Errorf("exoscale credentials: %w", err)
 	}
 	if cfg.Exoscale.InsecureHTTP && config.CheckTransport(cfg.Endpoint(), false) != nil {
@@ -216,9 +232,15 @@ func (d *Daemon) build(cfg *config.Config) (*setup, error) {
 		},
 	})
 	if err != nil {
+		closeStore()
 		return nil, err
 	}
 	s := &setup{cfg: cfg, api: api}
+	if cfg.Exoscale.OwnKey != nil {
+		s.policies = append(s.policies, selfPolicy(cfg, store, api))
+	} else {
+		closeStore() // read once; nothing writes it
+	}
 	for i := range cfg.Policies {
 		p := &cfg.Policies[i]
 		sk, err := buildSinks(p, d.log, d.opts.Getenv)

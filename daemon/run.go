@@ -10,6 +10,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 
+	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/rotation"
 )
 
@@ -181,6 +182,12 @@ func (s *scheduler) reschedule() {
 		name := p.Name
 		id := s.cron.Schedule(p.CronSchedule(), cron.FuncJob(func() {
 			_, _ = s.d.RunPass(s.ctx, []string{name}, rotation.Options{})
+		}))
+		s.entries = append(s.entries, id)
+	}
+	if o := s.d.Config().Exoscale.OwnKey; o != nil {
+		id := s.cron.Schedule(o.CronSchedule(), cron.FuncJob(func() {
+			_, _ = s.d.RunPass(s.ctx, []string{config.SelfPolicy}, rotation.Options{})
 		}))
 		s.entries = append(s.entries, id)
 	}

@@ -45,6 +45,10 @@ type Policy struct {
 	GracePeriod time.Duration
 	AdoptRotate bool // adopt: rotate
 	Sinks       []sinks.Sink
+	// Self, when set, makes this the policy that rotates the key rotatord
+	// signs with (self.go): its Match is the engine's, and its one sink is
+	// where rotatord reads its credential from.
+	Self SelfCredential
 }
 
 // Recorder receives the events the metrics layer counts. A nil Recorder is allowed.
@@ -101,9 +105,16 @@ type Engine struct {
 	install   sync.RWMutex
 	policyGen uint64
 
+	// selfRun is held for writing while the own key rotates and for
+	// reading by every other handler: the client's credential never
+	// switches in the middle of another rotation.
+	selfRun sync.RWMutex
+
 	mu          sync.Mutex
 	api         apiclient.API
 	ownKeyID    string
+	selfName    string // name and role of the own key, from the last listing
+	selfRole    string
 	concurrency int
 	policies    []Policy
 	// locks serialize the work on one key name, whatever policy owns it
@@ -191,9 +202,15 @@ func (e *Engine) SetPolicies(p []Policy) error {
 			return err
 		}
 	}
+	p = slices.Clone(p)
+	for i := range p {
+		if p[i].Self != nil {
+			p[i].Match = e.selfMatch
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.policies = slices.Clone(p)
+	e.policies = p
 	e.policyGen++
 	return nil
 }
@@ -218,6 +235,9 @@ func Stranded(j state.Journal, p []Policy) error {
 		switch {
 		case !ok:
 			stranded = append(stranded, fmt.Sprintf("%s/%s (%s; policy removed)", r.Policy, r.Name, r.Rotation.Phase))
+		case pol.Self != nil:
+			// The own key's policy follows the key by its id, whatever it
+			// is named now.
 		case !pol.Match(r.Name, role):
 			stranded = append(stranded, fmt.Sprintf("%s/%s (%s; no longer matched by the policy)", r.Policy, r.Name, r.Rotation.Phase))
 		}

@@ -51,6 +51,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		// without it is partial: acting on it could forget or rotate names.
 		return nil, fmt.Errorf("list keys: the listing lacks rotatord's own key %s: refusing to act on a partial listing", own)
 	}
+	e.noteSelf(keys)
 	byKeyName := map[string][]apiclient.Key{}
 	for _, k := range keys {
 		byKeyName[k.Name] = append(byKeyName[k.Name], k)
@@ -89,11 +90,17 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		return jobs[i].name < jobs[j].name
 	})
 
+	// rotatord's own key goes last, once every other handler of the pass
+	// is done (self.go).
+	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].policy.Self == nil && jobs[j].policy.Self != nil })
 	own := &passWork{done: map[string]uint64{}}
 	out := make([]Outcome, len(jobs))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i, j := range jobs {
+		if j.policy.Self != nil {
+			wg.Wait()
+		}
 		if ctx.Err() != nil {
 			out[i] = Outcome{Policy: j.policy.Name, Name: j.name, Err: ctx.Err()}
 			if opts.OnOutcome != nil {
@@ -170,6 +177,9 @@ func (e *Engine) owner(policies []Policy, k apiclient.Key) string {
 		if !p.Match(k.Name, k.RoleID) {
 			continue
 		}
+		if p.Self != nil {
+			return p.Name // rotatord's own key: never another policy's
+		}
 		if e.store.Has(p.Name, k.Name) {
 			return p.Name
 		}
@@ -192,6 +202,13 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	o := Outcome{Policy: p.Name, Name: name}
 	e.install.RLock()
 	defer e.install.RUnlock()
+	if p.Self != nil {
+		e.selfRun.Lock()
+		defer e.selfRun.Unlock()
+	} else {
+		e.selfRun.RLock()
+		defer e.selfRun.RUnlock()
+	}
 	if !opts.DryRun && !e.inForce(j.policyGen) {
 		log.Info("policies reloaded during the pass: the next pass acts under the new ones")
 		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
@@ -212,7 +229,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	rec, changed := Reconcile(now, stored, known, p.Name, name, j.live, p.AdoptRotate)
 	e.pruneDeleted(&rec, j.all, now)
 	live := withoutDeleted(j.live, rec)
-	ownHere := slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == e.own() })
+	ownKeyID := e.own()
+	if p.Self != nil {
+		ownKeyID = "" // this policy is the one that rotates it
+	}
+	ownHere := ownKeyID != "" && slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == ownKeyID })
 	for _, k := range live {
 		o.KeyIDs = append(o.KeyIDs, k.ID)
 	}
@@ -227,8 +248,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 
 	d := Decide(Input{
 		Now: now, MaxAge: p.MaxAge, Force: opts.Force, IgnoreBackoff: opts.IgnoreBackoff,
-		OwnKeyID: e.own(), Live: live, Record: rec,
+		OwnKeyID: ownKeyID, Live: live, Record: rec,
 	})
+	if p.Self != nil && d.Action == ActionRotate && e.othersInFlight(p.Name) {
+		d = Decision{Action: ActionNone, Reason: ReasonOthersInFlight}
+	}
 	o.Decision = d
 	if opts.DryRun {
 		return o

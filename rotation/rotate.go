@@ -151,12 +151,27 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		return e.fail(p, rec, start, err)
 	}
 
+	// rotatord's own key: the store holds the new one now, so requests
+	// sign with it from here on, and the confirmation below is the signed
+	// request that proves it works.
+	revert := func() {}
+	if p.Self != nil {
+		r, err := e.useNewSelf(p, cred)
+		if err != nil {
+			return e.fail(p, rec, start, fmt.Errorf("switch to the new key: %w", err))
+		}
+		revert = r
+		log.Info("signing with the new key", zap.String("step", "switched"))
+	}
+
 	// Confirm: the API knows the new key.
 	ex, err := e.keyExists(ctx, rec, cred.KeyID, rec.Rotation.NewCreatedAt)
 	switch {
 	case err != nil:
+		revert()
 		return e.fail(p, rec, start, fmt.Errorf("confirm new key: %w", err))
 	case ex != exists:
+		revert()
 		return e.fail(p, rec, start, fmt.Errorf("confirm new key: the API does not show key %s", cred.KeyID))
 	}
 	return e.markDelivered(ctx, p, rec, start)

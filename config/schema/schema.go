@@ -106,6 +106,8 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 		return enum(config.FormatJSON, config.FormatEnv, config.FormatExoscaleTOML, config.FormatTemplate)
 	case reflect.TypeOf(config.AuthMethod("")):
 		return enum(config.AuthToken, config.AuthAppRole, config.AuthKubernetes)
+	case reflect.TypeOf(config.CredentialStore("")):
+		return enum(config.CredentialFromFile, config.CredentialFromVault)
 	}
 	return nil
 }
@@ -210,6 +212,14 @@ func refine(root *jsonschema.Schema) error {
 		{Required: []string{"api_key", "api_key_file"}},
 		{Required: []string{"api_secret", "api_secret_file"}},
 	}}
+
+	own, err := def("OwnKey")
+	if err != nil {
+		return err
+	}
+	prop(own, "schedule").Default = config.DefaultOwnKey.Schedule
+	setDefault(prop(own, "max_age"), human(config.DefaultOwnKey.MaxAge))
+	setDefault(prop(own, "grace_period"), human(config.DefaultOwnKey.GracePeriod))
 
 	pol, err := def("Policy")
 	if err != nil {

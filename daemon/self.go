@@ -1,0 +1,89 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/template"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/rotation"
+	"github.com/rotatord/rotatord/secret"
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/sinks/file"
+)
+
+// credentialStore returns the sink that holds rotatord's own credential
+// (exoscale.credential_from): the credential file, written as one JSON
+// document with mode 0600, or the Vault secret. rotatord owns it, so it
+// takes over what an operator put there first.
+func credentialStore(cfg *config.Config, log *zap.Logger, getenv func(string) string) (sinks.Sink, error) {
+	e := cfg.Exoscale
+	switch e.CredentialFrom {
+	case config.CredentialFromFile:
+		// A literal path: template.Parse of a path with no action renders
+		// it as is, and {{ is refused by the config.
+		t, err := template.New("path").Parse(e.CredentialFile)
+		if err != nil {
+			return nil, fmt.Errorf("exoscale.credential_file: %w", err)
+		}
+		return file.New(file.Options{
+			Path: t, Format: file.FormatJSON, Mode: 0o600, UID: -1, GID: -1,
+			TakeOver: true, Policy: config.SelfPolicy,
+		})
+	case config.CredentialFromVault:
+		sc := *e.CredentialVault
+		sc.TakeOver = true
+		return newVaultSink(&sc, config.SelfPolicy, log.Named("credential.vault"), getenv)
+	}
+	return nil, errors.New("no credential store configured")
+}
+
+// readCredentials reads the credential rotatord signs with: from its store
+// when credential_from is set, else from api_key/api_secret, their files or
+// the environment.
+func readCredentials(ctx context.Context, cfg *config.Config, store sinks.Sink, getenv func(string) string) (apiclient.Credentials, error) {
+	if store == nil {
+		return cfg.CredentialSource().Resolve(getenv)
+	}
+	h, err := store.Read(ctx, "")
+	if err != nil {
+		return apiclient.Credentials{}, fmt.Errorf("credential_from %s (%s): %w", cfg.Exoscale.CredentialFrom, store.Target(""), err)
+	}
+	if h.KeyID == "" || h.Secret.IsZero() {
+		return apiclient.Credentials{}, fmt.Errorf("credential_from %s (%s): no api_key and api_secret there", cfg.Exoscale.CredentialFrom, store.Target(""))
+	}
+	return apiclient.Credentials{Key: h.KeyID, Secret: secret.Value(h.Secret.Reveal())}, nil
+}
+
+// selfPolicy is the rotation policy of rotatord's own key (exoscale.own_key).
+func selfPolicy(cfg *config.Config, store sinks.Sink, client *apiclient.Client) rotation.Policy {
+	o := cfg.Exoscale.OwnKey
+	return rotation.Policy{
+		Name:        config.SelfPolicy,
+		MaxAge:      o.MaxAge.Duration(),
+		GracePeriod: o.GracePeriod.Duration(),
+		Sinks:       []sinks.Sink{store},
+		Self:        clientCredential{client},
+	}
+}
+
+// clientCredential switches the API client to a new own key.
+type clientCredential struct{ c *apiclient.Client }
+
+func (cc clientCredential) Use(cred sinks.Credential) (func(), error) {
+	prev := cc.c.Credentials()
+	if err := cc.c.UseCredentials(apiclient.Credentials{Key: cred.KeyID, Secret: cred.Secret}); err != nil {
+		return nil, err
+	}
+	return func() { _ = cc.c.UseCredentials(prev) }, nil
+}
+
+// storeReadTimeout bounds reading the credential store at start and reload.
+func storeReadTimeout(cfg *config.Config) time.Duration {
+	return max(cfg.Exoscale.Timeout.Duration(), 10*time.Second)
+}

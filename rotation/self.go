@@ -1,0 +1,84 @@
+package rotation
+
+// Own-key rotation: the policy whose Self is set rotates the key rotatord
+// signs with, through the same durable steps as any key, its one sink
+// being the store rotatord reads its credential from at start. The
+// invariants kept here: rotatord switches to the new key only once the
+// store holds it (so a restart reads a key that works), proves the switch
+// with a signed request before the old key may go, never deletes the key
+// it signs with, and rotates its own key only while no other rotation is
+// in flight (the switch happens between two rotations, never inside one).
+
+import (
+	"slices"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/state"
+)
+
+// SelfCredential is the credential the API client signs with, for the
+// policy that rotates it (Policy.Self).
+type SelfCredential interface {
+	// Use makes every later request sign with c, and returns what
+	// switches back to the credential in force before.
+	Use(c sinks.Credential) (revert func(), err error)
+}
+
+// ReasonOthersInFlight: the own key waits for the other rotations.
+const ReasonOthersInFlight Reason = "rotatord's own key rotates only when no other rotation is in flight"
+
+// selfMatch selects rotatord's own key: the name and role the last listing
+// showed for the key it signs with. Until a listing showed it, nothing.
+func (e *Engine) selfMatch(name, roleID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.selfName != "" && name == e.selfName && roleID == e.selfRole
+}
+
+// noteSelf remembers the name and role of the key rotatord signs with, from
+// a listing.
+func (e *Engine) noteSelf(keys []apiclient.Key) {
+	own := e.own()
+	i := slices.IndexFunc(keys, func(k apiclient.Key) bool { return k.ID == own })
+	if i < 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.selfName, e.selfRole = keys[i].Name, keys[i].RoleID
+}
+
+// setOwn changes the id of the key rotatord signs with.
+func (e *Engine) setOwn(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ownKeyID = id
+}
+
+// useNewSelf switches the API client to the new own key the store holds
+// now, and returns what switches back (when the new key cannot be
+// confirmed, the old one, still valid, carries on).
+func (e *Engine) useNewSelf(p Policy, cred sinks.Credential) (func(), error) {
+	prev := e.own()
+	revert, err := p.Self.Use(cred)
+	if err != nil {
+		return nil, err
+	}
+	e.setOwn(cred.KeyID)
+	return func() {
+		revert()
+		e.setOwn(prev)
+	}, nil
+}
+
+// othersInFlight reports whether a rotation of another policy has begun
+// and not yet delivered: the own key must not switch under it.
+func (e *Engine) othersInFlight(self string) bool {
+	for _, r := range e.store.List("") {
+		if r.Policy != self && r.Rotation != nil && r.Rotation.Phase != state.PhaseDelivered {
+			return true
+		}
+	}
+	return false
+}
