@@ -99,8 +99,71 @@ type Config struct {
 	// Listen is the host:port of the metrics and health HTTP server.
 	Listen   string   `yaml:"listen"`
 	Policies []Policy `yaml:"policies"`
+	// Accounts are further Exoscale organizations, each with its own
+	// credential; the exoscale block is the one named "default".
+	Accounts []Account `yaml:"accounts,omitempty"`
 
-	endpoint string // resolved API base URL
+	// defaultUsed: the file has an exoscale block, or a policy of the
+	// default account, or no accounts at all.
+	defaultUsed bool
+}
+
+// DefaultAccount names the account of the exoscale block.
+const DefaultAccount = "default"
+
+// Account is one Exoscale organization rotatord works on: the settings of
+// the exoscale block, under a name policies refer to.
+type Account struct {
+	Name     string `yaml:"name"`
+	Exoscale `yaml:",inline"`
+}
+
+// NamedAccount is an account in force, with its name.
+type NamedAccount struct {
+	Name string
+	*Exoscale
+}
+
+// AccountsInUse returns the accounts of a valid config: the default one
+// (the exoscale block) first when the file uses it, then accounts in file
+// order.
+func (c *Config) AccountsInUse() []NamedAccount {
+	var out []NamedAccount
+	if c.defaultUsed || len(c.Accounts) == 0 {
+		out = append(out, NamedAccount{Name: DefaultAccount, Exoscale: &c.Exoscale})
+	}
+	for i := range c.Accounts {
+		out = append(out, NamedAccount{Name: c.Accounts[i].Name, Exoscale: &c.Accounts[i].Exoscale})
+	}
+	return out
+}
+
+// AccountOf returns the name of the account a policy works on.
+func (p *Policy) AccountOf() string {
+	if p.Account == "" {
+		return DefaultAccount
+	}
+	return p.Account
+}
+
+// SelfPolicyName is the policy name the own key of an account rotates
+// under: "_self" for the default account, "_self-NAME" for the others.
+// Policy names start with a letter or digit, so no policy takes it.
+func SelfPolicyName(account string) string {
+	if account == DefaultAccount || account == "" {
+		return SelfPolicy
+	}
+	return SelfPolicy + "-" + account
+}
+
+// AccountStateDir is where an account's state records live: the state
+// directory itself for the default account (as before accounts existed),
+// accounts/NAME under it for the others.
+func (c *Config) AccountStateDir(account string) string {
+	if account == DefaultAccount {
+		return c.StateDir
+	}
+	return filepath.Join(c.StateDir, "accounts", account)
 }
 
 // Exoscale configures the API client and the credential it signs with.
@@ -130,6 +193,8 @@ type Exoscale struct {
 	// loopback. Requests are signed, but answers carry new secrets in
 	// clear: for tests behind a trusted proxy only, and logged loudly.
 	InsecureHTTP bool `yaml:"insecure_http,omitempty"`
+
+	endpoint string // resolved API base URL
 
 	// CredentialFrom says that rotatord's credential lives in a store it
 	// can write, instead of api_key/api_secret or the environment: "file"
@@ -194,7 +259,10 @@ const (
 // they are rotated and where the new secrets go.
 type Policy struct {
 	// Name identifies the policy in metrics labels and state files.
-	Name  string `yaml:"name"`
+	Name string `yaml:"name"`
+	// Account names the entry of accounts whose keys the policy rotates;
+	// empty for the exoscale block's ("default").
+	Account string `yaml:"account,omitempty"`
 	Match Match  `yaml:"match"`
 	// Schedule is when the policy runs: a 5-field cron spec or a
 	// descriptor such as @hourly or @every 10m.
@@ -325,21 +393,29 @@ func Load(filename string) (*Config, error) {
 }
 
 // CredentialSource returns where the API credential comes from.
-func (c *Config) CredentialSource() apiclient.CredentialSource {
-	if c.Exoscale.CredentialFrom == CredentialFromFile {
-		return apiclient.CredentialSource{PairFile: c.Exoscale.CredentialFile}
+func (c *Config) CredentialSource() apiclient.CredentialSource { return c.Exoscale.CredentialSource() }
+
+// CredentialSource returns where an account's API credential comes from
+// (credential_from vault aside, which the daemon reads through its sink).
+func (e *Exoscale) CredentialSource() apiclient.CredentialSource {
+	if e.CredentialFrom == CredentialFromFile {
+		return apiclient.CredentialSource{PairFile: e.CredentialFile}
 	}
 	return apiclient.CredentialSource{
-		Key:        c.Exoscale.APIKey,
-		KeyFile:    c.Exoscale.APIKeyFile,
-		Secret:     c.Exoscale.APISecret,
-		SecretFile: c.Exoscale.APISecretFile,
+		Key:        e.APIKey,
+		KeyFile:    e.APIKeyFile,
+		Secret:     e.APISecret,
+		SecretFile: e.APISecretFile,
 	}
 }
 
 // Endpoint returns the API base URL, resolved from exoscale.endpoint or
 // exoscale.zone.
-func (c *Config) Endpoint() string { return c.endpoint }
+func (c *Config) Endpoint() string { return c.Exoscale.endpoint }
+
+// ResolvedEndpoint returns the API base URL of a valid account, resolved
+// from its endpoint or zone.
+func (e *Exoscale) ResolvedEndpoint() string { return e.endpoint }
 
 // Matches reports whether the policy selects the API key with this name and
 // IAM role ID.

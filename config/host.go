@@ -71,18 +71,17 @@ func Validate(path string, opts ValidateOptions) (*Config, []Problem, error) {
 // credentials resolves the API credential the way the client does, the
 // key and the secret apart so that a problem with one does not hide the
 // other, and reports each on the line of the field it comes from.
-func (v *validator) credentials(c *Config) {
-	e := &c.Exoscale
+func (v *validator) credentials(at string, e *Exoscale) {
 	if e.APIKey != "" && e.APIKeyFile != "" || !e.APISecret.IsZero() && e.APISecretFile != "" {
 		return // reported already
 	}
 	// A placeholder stands for the other half, so each check sees one.
 	keySrc := apiclient.CredentialSource{Key: e.APIKey, KeyFile: e.APIKeyFile, Secret: "-"}
 	if _, err := keySrc.Resolve(v.getenv); err != nil && e.APIKey == "" {
-		field := "exoscale.api_key_file"
+		field := at + ".api_key_file"
 		msg := strings.TrimPrefix(err.Error(), "api_key_file: ")
 		if e.APIKeyFile == "" {
-			field = "exoscale"
+			field = at
 			msg = strings.TrimPrefix(err.Error(), "api_key: ")
 			if strings.HasPrefix(msg, "not an Exoscale") {
 				msg = apiclient.EnvAPIKey + ": " + msg
@@ -94,10 +93,10 @@ func (v *validator) credentials(c *Config) {
 	}
 	secSrc := apiclient.CredentialSource{Key: "EXO0", Secret: e.APISecret, SecretFile: e.APISecretFile}
 	if _, err := secSrc.Resolve(v.getenv); err != nil {
-		field := "exoscale.api_secret_file"
+		field := at + ".api_secret_file"
 		msg := strings.TrimPrefix(err.Error(), "api_secret_file: ")
 		if e.APISecretFile == "" {
-			field = "exoscale"
+			field = at
 			msg = "no API secret: set api_secret, api_secret_file or " + apiclient.EnvAPISecret
 		}
 		v.addf(field, "%s", msg)

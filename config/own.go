@@ -13,59 +13,58 @@ import (
 // ownCredential checks where rotatord's credential lives (credential_from)
 // and the own_key block that rotates it. It runs after the api_key and
 // api_secret checks, in exoscale's validation.
-func (v *validator) ownCredential(c *Config) {
-	e := &c.Exoscale
+func (v *validator) ownCredential(at string, e *Exoscale) {
 	if e.CredentialFrom == "" && e.CredentialFile != "" {
 		e.CredentialFrom = CredentialFromFile
 	}
 	switch e.CredentialFrom {
 	case "":
 		if e.CredentialVault != nil {
-			v.addf("exoscale.credential_vault", "set credential_from: %s to read the credential from Vault", CredentialFromVault)
+			v.addf(at+".credential_vault", "set credential_from: %s to read the credential from Vault", CredentialFromVault)
 		}
 	case CredentialFromFile:
 		if e.CredentialFile == "" {
-			v.addf("exoscale.credential_file", "required with credential_from: %s (a JSON file holding api_key and api_secret)", CredentialFromFile)
+			v.addf(at+".credential_file", "required with credential_from: %s (a JSON file holding api_key and api_secret)", CredentialFromFile)
 		}
 		if e.CredentialVault != nil {
-			v.addf("exoscale.credential_vault", "only with credential_from: %s", CredentialFromVault)
+			v.addf(at+".credential_vault", "only with credential_from: %s", CredentialFromVault)
 		}
 		e.CredentialFile = v.abs(e.CredentialFile)
 		if v.host && e.CredentialFile != "" {
 			if _, err := (apiclient.CredentialSource{PairFile: e.CredentialFile}).Resolve(noEnv); err != nil {
-				v.addf("exoscale.credential_file", "%s", strings.TrimPrefix(err.Error(), "credential_file: "))
+				v.addf(at+".credential_file", "%s", strings.TrimPrefix(err.Error(), "credential_file: "))
 			}
 			if e.OwnKey != nil {
 				if err := checkWritable(filepath.Dir(e.CredentialFile)); err != nil {
-					v.addf("exoscale.credential_file", "own_key writes the new credential next to it: %v", err)
+					v.addf(at+".credential_file", "own_key writes the new credential next to it: %v", err)
 				}
 			}
 		}
 	case CredentialFromVault:
 		if e.CredentialFile != "" {
-			v.addf("exoscale.credential_file", "only with credential_from: %s", CredentialFromFile)
+			v.addf(at+".credential_file", "only with credential_from: %s", CredentialFromFile)
 		}
 		if e.CredentialVault == nil {
-			v.addf("exoscale.credential_vault", "required with credential_from: %s (address, mount, path and auth, as a vault sink has)", CredentialFromVault)
+			v.addf(at+".credential_vault", "required with credential_from: %s (address, mount, path and auth, as a vault sink has)", CredentialFromVault)
 			break
 		}
 		s := e.CredentialVault
-		keys := v.keys("exoscale.credential_vault")
+		keys := v.keys(at+".credential_vault")
 		for _, f := range append(slices.Clone(fileOnlyFields), "take_over") {
 			if keys[f] {
-				v.addf("exoscale.credential_vault."+f, "not a setting of the credential's Vault secret")
+				v.addf(at+".credential_vault."+f, "not a setting of the credential's Vault secret")
 			}
 		}
 		if keys["type"] && s.Type != SinkVault {
-			v.addf("exoscale.credential_vault.type", "must be %s (or left out)", SinkVault)
+			v.addf(at+".credential_vault.type", "must be %s (or left out)", SinkVault)
 		}
 		if strings.Contains(s.Path, "{{") {
-			v.addf("exoscale.credential_vault.path", "%q: one secret, not a template", s.Path)
+			v.addf(at+".credential_vault.path", "%q: one secret, not a template", s.Path)
 		}
-		v.vaultSink("exoscale.credential_vault", s, "rotatord", false, map[string]string{})
+		v.vaultSink(at+".credential_vault", s, "rotatord", false, map[string]string{})
 		s.Type = SinkVault
 	default:
-		v.addf("exoscale.credential_from", "unknown value %q (want %s or %s)", e.CredentialFrom, CredentialFromFile, CredentialFromVault)
+		v.addf(at+".credential_from", "unknown value %q (want %s or %s)", e.CredentialFrom, CredentialFromFile, CredentialFromVault)
 	}
 	if e.CredentialFrom != "" {
 		for field, set := range map[string]bool{
@@ -73,7 +72,7 @@ func (v *validator) ownCredential(c *Config) {
 			"api_secret": !e.APISecret.IsZero(), "api_secret_file": e.APISecretFile != "",
 		} {
 			if set {
-				v.addf("exoscale."+field, "conflicts with credential_from: %s, which holds the key and its secret", e.CredentialFrom)
+				v.addf(at+"."+field, "conflicts with credential_from: %s, which holds the key and its secret", e.CredentialFrom)
 			}
 		}
 	}
@@ -83,9 +82,9 @@ func (v *validator) ownCredential(c *Config) {
 		return
 	}
 	if e.CredentialFrom == "" {
-		v.addf("exoscale.own_key", "needs credential_from (%s or %s): rotatord writes its new credential there; api_key, api_secret and the environment are read-only to it", CredentialFromFile, CredentialFromVault)
+		v.addf(at+".own_key", "needs credential_from (%s or %s): rotatord writes its new credential there; api_key, api_secret and the environment are read-only to it", CredentialFromFile, CredentialFromVault)
 	}
-	at := "exoscale.own_key"
+	at += ".own_key"
 	if sched, err := parseSchedule(o.Schedule); err != nil {
 		v.addf(at+".schedule", "bad schedule %q: %v", o.Schedule, err)
 	} else {

@@ -162,21 +162,27 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 	if err := top.Decode(&raw); err != nil {
 		keep(err)
 	}
-	// The blocks of exoscale that are pointers start from their defaults
-	// too: yaml.v3 allocates them zero.
-	if n, _ := locate(top, "exoscale.own_key"); deref(n) != nil && cfg.Exoscale.OwnKey != nil && deref(n).Kind == yaml.MappingNode {
-		o := DefaultOwnKey
-		if err := n.Decode(&o); err != nil {
-			keep(err)
-		}
-		cfg.Exoscale.OwnKey = &o
+	if n, _ := locate(top, "exoscale"); deref(n) != nil {
+		pointerDefaults(deref(n), &cfg.Exoscale, keep)
 	}
-	if n, _ := locate(top, "exoscale.credential_vault"); deref(n) != nil && cfg.Exoscale.CredentialVault != nil && deref(n).Kind == yaml.MappingNode {
-		s := DefaultVaultSink
-		if err := n.Decode(&s); err != nil {
-			keep(err)
+	var rawAccounts struct {
+		Accounts []yaml.Node `yaml:"accounts"`
+	}
+	if err := top.Decode(&rawAccounts); err != nil {
+		keep(err)
+	}
+	if len(rawAccounts.Accounts) == len(cfg.Accounts) {
+		for i := range rawAccounts.Accounts {
+			a := Account{Exoscale: DefaultExoscale}
+			if err := rawAccounts.Accounts[i].Decode(&a); err != nil {
+				keep(err)
+				continue
+			}
+			pointerDefaults(&rawAccounts.Accounts[i], &a.Exoscale, keep)
+			cfg.Accounts[i] = a
 		}
-		cfg.Exoscale.CredentialVault = &s
+	} else {
+		keep(fmt.Errorf("yaml: accounts decoded twice to different lengths (%d, %d)", len(rawAccounts.Accounts), len(cfg.Accounts)))
 	}
 	if len(raw.Policies) != len(cfg.Policies) {
 		keep(fmt.Errorf("yaml: policies decoded twice to different lengths (%d, %d)", len(raw.Policies), len(cfg.Policies)))
@@ -216,4 +222,23 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 		cfg.Policies[i] = p
 	}
 	return first
+}
+
+// pointerDefaults gives the blocks of an account that are pointers
+// (own_key, credential_vault) their defaults: yaml.v3 allocates them zero.
+func pointerDefaults(n *yaml.Node, e *Exoscale, keep func(error)) {
+	if m, _ := locate(n, "own_key"); deref(m) != nil && e.OwnKey != nil && deref(m).Kind == yaml.MappingNode {
+		o := DefaultOwnKey
+		if err := m.Decode(&o); err != nil {
+			keep(err)
+		}
+		e.OwnKey = &o
+	}
+	if m, _ := locate(n, "credential_vault"); deref(m) != nil && e.CredentialVault != nil && deref(m).Kind == yaml.MappingNode {
+		sk := DefaultVaultSink
+		if err := m.Decode(&sk); err != nil {
+			keep(err)
+		}
+		e.CredentialVault = &sk
+	}
 }

@@ -96,7 +96,7 @@ func (v *validator) absTemplate(p string) string {
 }
 
 func (v *validator) config(c *Config) {
-	v.exoscale(c)
+	v.accounts(c)
 
 	if c.StateDir == "" {
 		v.addf("state_dir", "required")
@@ -122,58 +122,60 @@ func (v *validator) config(c *Config) {
 	for i := range c.Policies {
 		v.policy(fmt.Sprintf("policies[%d]", i), &c.Policies[i], names, targets)
 	}
+	v.policyAccounts(c)
 }
 
-func (v *validator) exoscale(c *Config) {
-	e := &c.Exoscale
+// account checks one account: the exoscale block (at "exoscale") or an
+// entry of accounts (at "accounts[i]").
+func (v *validator) account(at string, e *Exoscale) {
 	zoneOK := slices.Contains(apiclient.Zones, e.Zone)
 	if !zoneOK {
-		v.addf("exoscale.zone", "unknown zone %q (known: %s)", e.Zone, strings.Join(apiclient.Zones, ", "))
+		v.addf(at+".zone", "unknown zone %q (known: %s)", e.Zone, strings.Join(apiclient.Zones, ", "))
 	}
 	endpointOK := true
 	if e.Endpoint != "" {
 		if _, err := apiclient.ResolveEndpoint("", e.Endpoint); err != nil {
 			endpointOK = false
-			v.addf("exoscale.endpoint", "%v", err)
+			v.addf(at+".endpoint", "%v", err)
 		}
 	}
 	if zoneOK && endpointOK {
-		c.endpoint, _ = apiclient.ResolveEndpoint(e.Zone, e.Endpoint)
-		if err := CheckTransport(c.endpoint, e.InsecureHTTP); err != nil {
-			v.addf("exoscale.endpoint", "%v", err)
+		e.endpoint, _ = apiclient.ResolveEndpoint(e.Zone, e.Endpoint)
+		if err := CheckTransport(e.endpoint, e.InsecureHTTP); err != nil {
+			v.addf(at+".endpoint", "%v", err)
 		}
 	}
 
 	if e.APIKey != "" && e.APIKeyFile != "" {
-		v.addf("exoscale.api_key_file", "api_key and api_key_file are both set: choose one")
+		v.addf(at+".api_key_file", "api_key and api_key_file are both set: choose one")
 	}
 	if !e.APISecret.IsZero() && e.APISecretFile != "" {
-		v.addf("exoscale.api_secret_file", "api_secret and api_secret_file are both set: choose one")
+		v.addf(at+".api_secret_file", "api_secret and api_secret_file are both set: choose one")
 	}
 	if e.APIKey != "" {
 		// The check the client makes, on the value alone.
 		if _, err := (apiclient.CredentialSource{Key: e.APIKey, Secret: "-"}).Resolve(noEnv); err != nil {
-			v.addf("exoscale.api_key", "%s", strings.TrimPrefix(err.Error(), "api_key: "))
+			v.addf(at+".api_key", "%s", strings.TrimPrefix(err.Error(), "api_key: "))
 		}
 	}
 	e.APIKeyFile = v.abs(e.APIKeyFile)
 	e.APISecretFile = v.abs(e.APISecretFile)
 	if v.host && e.CredentialFrom == "" && e.CredentialFile == "" {
-		v.credentials(c)
+		v.credentials(at, e)
 	}
-	v.ownCredential(c)
+	v.ownCredential(at, e)
 
 	if e.Timeout <= 0 {
-		v.addf("exoscale.timeout", "must be > 0, got %s", v.written("exoscale.timeout", e.Timeout))
+		v.addf(at+".timeout", "must be > 0, got %s", v.written(at+".timeout", e.Timeout))
 	}
 	if !(e.RateLimit > 0) || math.IsInf(e.RateLimit, 0) {
-		v.addf("exoscale.rate_limit", "must be a finite number > 0, got %s", v.written("exoscale.rate_limit", stringer(fmt.Sprint(e.RateLimit))))
+		v.addf(at+".rate_limit", "must be a finite number > 0, got %s", v.written(at+".rate_limit", stringer(fmt.Sprint(e.RateLimit))))
 	}
 	if e.Concurrency < 1 || e.Concurrency > MaxConcurrency {
-		v.addf("exoscale.concurrency", "must be from 1 to %d, got %d", MaxConcurrency, e.Concurrency)
+		v.addf(at+".concurrency", "must be from 1 to %d, got %d", MaxConcurrency, e.Concurrency)
 	}
 	if e.MaxRetries < 0 || e.MaxRetries > MaxMaxRetries {
-		v.addf("exoscale.max_retries", "must be from 0 to %d, got %d", MaxMaxRetries, e.MaxRetries)
+		v.addf(at+".max_retries", "must be from 0 to %d, got %d", MaxMaxRetries, e.MaxRetries)
 	}
 }
 

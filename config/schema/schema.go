@@ -213,6 +213,14 @@ func refine(root *jsonschema.Schema) error {
 		{Required: []string{"api_secret", "api_secret_file"}},
 	}}
 
+	acct, err := def("Account")
+	if err != nil {
+		return err
+	}
+	acct.Required = []string{"name"}
+	prop(acct, "name").Pattern = config.PolicyNamePattern()
+	prop(acct, "name").Not = &jsonschema.Schema{Const: config.DefaultAccount}
+
 	own, err := def("OwnKey")
 	if err != nil {
 		return err
