@@ -263,7 +263,7 @@ type Policy struct {
 	// Account names the entry of accounts whose keys the policy rotates;
 	// empty for the exoscale block's ("default").
 	Account string `yaml:"account,omitempty"`
-	Match Match  `yaml:"match"`
+	Match   Match  `yaml:"match"`
 	// Schedule is when the policy runs: a 5-field cron spec or a
 	// descriptor such as @hourly or @every 10m.
 	Schedule string `yaml:"schedule"`

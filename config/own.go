@@ -49,7 +49,7 @@ func (v *validator) ownCredential(at string, e *Exoscale) {
 			break
 		}
 		s := e.CredentialVault
-		keys := v.keys(at+".credential_vault")
+		keys := v.keys(at + ".credential_vault")
 		for _, f := range append(slices.Clone(fileOnlyFields), "take_over") {
 			if keys[f] {
 				v.addf(at+".credential_vault."+f, "not a setting of the credential's Vault secret")
