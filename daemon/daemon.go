@@ -12,11 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,7 +28,6 @@ import (
 	"github.com/rotatord/rotatord/metrics"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/sinks"
-	"github.com/rotatord/rotatord/state"
 )
 
 // Options configure a daemon.
@@ -70,27 +70,57 @@ type Daemon struct {
 	log     *zap.Logger
 	reg     *prometheus.Registry
 	metrics *metrics.Metrics
-	store   *state.Store
-
-	// engine lives as long as the daemon: its per-name locks must cover
-	// work started under an old config and under a reloaded one alike.
-	engine *rotation.Engine
 
 	mu      sync.Mutex
 	current *setup
+	// accounts hold each account's state and engine (accounts.go). They
+	// live as long as the daemon, or until a reload removes the account:
+	// an engine's per-name locks must cover work started under an old
+	// config and under a reloaded one alike.
+	accounts map[string]*account
 
-	apiOK     atomic.Bool // the last key listing succeeded
-	apiTried  atomic.Bool
 	reloadReq chan chan error
 }
 
 // setup is everything built from one version of the policy file.
 type setup struct {
-	cfg         *config.Config
-	api         apiclient.API
+	cfg      *config.Config
+	accounts []*accountSetup // in the file's order
+	// accountOf maps every policy name (own-key ones included) to its
+	// account.
+	accountOf map[string]string
+}
+
+// accountSetup is what one version of the policy file builds for one
+// account.
+type accountSetup struct {
+	name        string
+	exo         *config.Exoscale
+	api         *apiclient.Client
 	ownKeyID    string
 	concurrency int
 	policies    []rotation.Policy
+	// err: the account's credential could not be read. Its passes fail
+	// with err; the other accounts work on.
+	err error
+}
+
+func (s *setup) account(name string) *accountSetup {
+	for _, a := range s.accounts {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// allPolicies returns every built policy, account by account.
+func (s *setup) allPolicies() []rotation.Policy {
+	var out []rotation.Policy
+	for _, a := range s.accounts {
+		out = append(out, a.policies...)
+	}
+	return out
 }
 
 // New loads the policy file and opens the state directory. An invalid file
@@ -122,35 +152,31 @@ func New(opts Options) (*Daemon, error) {
 }
 
 // newWithConfig is New for a config already loaded: it opens the state
-// directory (without its lock when opts.ReadOnly), and builds the engine,
-// the client and the sinks.
+// directory of every account (without its lock when opts.ReadOnly), and
+// builds the engines, the clients and the sinks.
 func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
-	open := state.Open
-	if opts.ReadOnly {
-		open = state.OpenReadOnly
-	}
-	store, err := open(cfg.StateDir)
-	if err != nil {
-		return nil, err
-	}
 	d := &Daemon{
-		opts: opts, log: opts.Logger, reg: opts.Registry, store: store,
-		reloadReq: make(chan chan error),
+		opts: opts, log: opts.Logger, reg: opts.Registry,
+		accounts: map[string]*account{}, reloadReq: make(chan chan error),
 	}
-	d.metrics = metrics.New(opts.Registry, store)
-	d.engine = rotation.New(rotation.Config{
-		Store: store, Logger: d.log, Recorder: d.metrics, Now: d.opts.Now, ReadOnly: opts.ReadOnly,
-		CreateSettle: createSettle(cfg.Exoscale.Timeout.Duration()),
-	})
+	d.metrics = metrics.New(opts.Registry, recordView{d})
+	for _, a := range cfg.AccountsInUse() {
+		acct, err := d.openAccount(cfg, a)
+		if err != nil {
+			d.closeAccounts()
+			return nil, err
+		}
+		d.accounts[a.Name] = acct
+	}
 	s, err := d.build(cfg)
 	if err != nil {
-		store.Close()
+		d.closeAccounts()
 		return nil, err
 	}
 	if err := d.install(s); err != nil {
 		// A policy file that strands a rotation in flight is refused at
 		// start as on reload: nothing would finish it.
-		store.Close()
+		d.closeAccounts()
 		return nil, err
 	}
 	d.metrics.ConfigLoaded(true)
@@ -165,15 +191,15 @@ func createSettle(timeout time.Duration) time.Duration {
 }
 
 // Close stops the background work of the sinks (Vault token renewal) and
-// releases the state directory.
+// releases the state directories.
 func (d *Daemon) Close() error {
 	d.mu.Lock()
 	cur := d.current
 	d.mu.Unlock()
 	if cur != nil {
-		closeSinks(cur.policies)
+		closeSinks(cur.allPolicies())
 	}
-	return d.store.Close()
+	return d.closeAccounts()
 }
 
 // Now reads the daemon's clock.
@@ -192,14 +218,56 @@ func (d *Daemon) setup() *setup {
 	return d.current
 }
 
-// build makes the client, the sinks and the engine for a config. It makes
-// no request and changes nothing.
+// build makes the clients, the sinks and the policies of every account of
+// a config. It changes nothing. An account whose credential cannot be
+// read is built with that error when several accounts are in use (the
+// others work on); with one, the error is the build's.
 func (d *Daemon) build(cfg *config.Config) (*setup, error) {
+	s := &setup{cfg: cfg, accountOf: map[string]string{}}
+	in := cfg.AccountsInUse()
+	for _, a := range in {
+		as, err := d.buildAccount(cfg, a)
+		if err != nil {
+			var ce credentialError
+			if len(in) > 1 && errors.As(err, &ce) {
+				d.log.Error("account left out: its credential cannot be read; the other accounts work on",
+					zap.String("account", a.Name), zap.Error(err))
+				as = &accountSetup{name: a.Name, exo: a.Exoscale, err: err}
+			} else {
+				closeSinks(s.allPolicies())
+				if len(in) > 1 {
+					err = fmt.Errorf("account %s: %w", a.Name, err)
+				}
+				return nil, err
+			}
+		}
+		s.accounts = append(s.accounts, as)
+	}
+	for _, p := range cfg.Policies {
+		s.accountOf[p.Name] = p.AccountOf()
+	}
+	for _, a := range in {
+		if a.OwnKey != nil {
+			s.accountOf[config.SelfPolicyName(a.Name)] = a.Name
+		}
+	}
+	return s, nil
+}
+
+// credentialError is an account's credential that cannot be read.
+type credentialError struct{ err error }
+
+func (e credentialError) Error() string { return "exoscale credentials: " + e.err.Error() }
+func (e credentialError) Unwrap() error { return e.err }
+
+// buildAccount makes one account's client, sinks and policies.
+func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accountSetup, error) {
+	e := a.Exoscale
 	var store sinks.Sink
-	if cfg.Exoscale.CredentialFrom != "" {
+	if e.CredentialFrom != "" {
 		var err error
-		if store, err = credentialStore(cfg, d.log, d.opts.Getenv); err != nil {
-			return nil, fmt.Errorf("exoscale credentials: %w", err)
+		if store, err = credentialStore(a, d.log, d.opts.Getenv); err != nil {
+			return nil, credentialError{err}
 		}
 	}
 	closeStore := func() {
@@ -207,27 +275,31 @@ func (d *Daemon) build(cfg *config.Config) (*setup, error) {
 			closeSinks([]rotation.Policy{{Sinks: []sinks.Sink{store}}})
 		}
 	}
-	rctx, cancel := context.WithTimeout(context.Background(), storeReadTimeout(cfg))
-	creds, err := readCredentials(rctx, cfg, store, d.opts.Getenv)
+	rctx, cancel := context.WithTimeout(context.Background(), storeReadTimeout(e))
+	creds, err := readCredentials(rctx, e, store, d.opts.Getenv)
 	cancel()
 	if err != nil {
 		closeStore()
-		return nil, fmt.Errorf("exoscale credentials: %w", err)
+		return nil, credentialError{err}
 	}
-	if cfg.Exoscale.InsecureHTTP && config.CheckTransport(cfg.Endpoint(), false) != nil {
-		d.log.Warn("PLAIN HTTP TO THE EXOSCALE API (exoscale.insecure_http): every new secret crosses the network in clear; use it only in tests", zap.String("endpoint", apiclient.RedactURL(cfg.Endpoint())))
+	if e.InsecureHTTP && config.CheckTransport(e.ResolvedEndpoint(), false) != nil {
+		d.log.Warn("PLAIN HTTP TO THE EXOSCALE API (insecure_http): every new secret crosses the network in clear; use it only in tests",
+			zap.String("account", a.Name), zap.String("endpoint", apiclient.RedactURL(e.ResolvedEndpoint())))
 	}
+	name := a.Name
 	api, err := apiclient.New(apiclient.Config{
-		Endpoint:    cfg.Endpoint(),
+		Endpoint:    e.ResolvedEndpoint(),
 		Credentials: creds,
-		Timeout:     cfg.Exoscale.Timeout.Duration(),
-		MaxRetries:  retries(cfg.Exoscale.MaxRetries),
-		RateLimit:   cfg.Exoscale.RateLimit,
-		Burst:       max(1, int(cfg.Exoscale.RateLimit)),
-		Concurrency: cfg.Exoscale.Concurrency,
-		Observe:     d.metrics.ObserveAPI,
+		Timeout:     e.Timeout.Duration(),
+		MaxRetries:  retries(e.MaxRetries),
+		RateLimit:   e.RateLimit,
+		Burst:       max(1, int(e.RateLimit)),
+		Concurrency: e.Concurrency,
+		Observe: func(op, code string, elapsed time.Duration) {
+			d.metrics.ObserveAPI(name, op, code, elapsed)
+		},
 		OnRetry: func(op string, attempt int, wait time.Duration, err error) {
-			d.log.Debug("retrying API request", zap.String("operation", op), zap.Int("attempt", attempt),
+			d.log.Debug("retrying API request", zap.String("account", name), zap.String("operation", op), zap.Int("attempt", attempt),
 				zap.Duration("wait", wait), zap.Error(err))
 		},
 	})
@@ -235,20 +307,19 @@ func (d *Daemon) build(cfg *config.Config) (*setup, error) {
 		closeStore()
 		return nil, err
 	}
-	s := &setup{cfg: cfg, api: api}
-	if cfg.Exoscale.OwnKey != nil {
-		s.policies = append(s.policies, selfPolicy(cfg, store, api))
-	} else {
-		closeStore() // read once; nothing writes it
-	}
+	as := &accountSetup{name: a.Name, exo: e, api: api, ownKeyID: creds.Key, concurrency: e.Concurrency}
 	for i := range cfg.Policies {
 		p := &cfg.Policies[i]
+		if p.AccountOf() != a.Name {
+			continue
+		}
 		sk, err := buildSinks(p, d.log, d.opts.Getenv)
 		if err != nil {
-			closeSinks(s.policies)
+			closeSinks(as.policies)
+			closeStore()
 			return nil, err
 		}
-		s.policies = append(s.policies, rotation.Policy{
+		as.policies = append(as.policies, rotation.Policy{
 			Name:        p.Name,
 			Match:       p.Matches,
 			MaxAge:      p.MaxAge.Duration(),
@@ -257,8 +328,12 @@ func (d *Daemon) build(cfg *config.Config) (*setup, error) {
 			Sinks:       sk,
 		})
 	}
-	s.ownKeyID, s.concurrency = creds.Key, cfg.Exoscale.Concurrency
-	return s, nil
+	if e.OwnKey != nil {
+		as.policies = append(as.policies, selfPolicy(a.Name, e.OwnKey, store, api))
+	} else {
+		closeStore() // read once; nothing writes it
+	}
+	return as, nil
 }
 
 // rotationsInParallel is how many key names a pass handles at once when
@@ -278,34 +353,124 @@ func retries(n int) int {
 	return n
 }
 
-// install puts a setup in force. The engine refuses policies that would
-// strand a rotation in flight; the setup is then closed and nothing changes.
+// install puts a setup in force. Each engine refuses policies that would
+// strand a rotation in flight; all are checked before any changes, and on
+// a refusal the setup is closed and nothing changes. An account whose
+// credential could not be read keeps the policies it had.
 func (d *Daemon) install(s *setup) error {
-	if err := d.engine.SetPolicies(s.policies); err != nil {
-		closeSinks(s.policies)
-		return err
-	}
 	d.mu.Lock()
 	old := d.current
-	d.current = s
+	accounts := maps.Clone(d.accounts)
 	d.mu.Unlock()
-	d.engine.Reconfigure(s.api, s.ownKeyID, rotationsInParallel(s.concurrency))
-	d.engine.SetCreateSettle(createSettle(s.cfg.Exoscale.Timeout.Duration()))
+
+	// New accounts (a reload added them) get their state and engine.
+	var opened []string
+	closeOpened := func() {
+		for _, n := range opened {
+			accounts[n].close()
+		}
+	}
+	for _, a := range s.cfg.AccountsInUse() {
+		if _, ok := accounts[a.Name]; ok {
+			continue
+		}
+		acct, err := d.openAccount(s.cfg, a)
+		if err != nil {
+			closeOpened()
+			closeSinks(s.allPolicies())
+			return err
+		}
+		accounts[a.Name] = acct
+		opened = append(opened, a.Name)
+	}
+	// Check first, for every account, so a refusal changes nothing.
+	var stranded []error
+	for name, acct := range accounts {
+		as := s.account(name)
+		switch {
+		case as == nil && !d.opts.ReadOnly:
+			if err := rotation.Stranded(acct.store, nil); err != nil {
+				stranded = append(stranded, fmt.Errorf("account %s, removed: %w", name, err))
+			}
+		case as != nil && as.err == nil && !d.opts.ReadOnly:
+			if err := rotation.Stranded(acct.store, as.policies); err != nil {
+				stranded = append(stranded, prefixAccount(s, name, err))
+			}
+		}
+	}
+	if len(stranded) > 0 {
+		closeOpened()
+		closeSinks(s.allPolicies())
+		return errors.Join(stranded...)
+	}
+	for _, as := range s.accounts {
+		if as.err != nil {
+			continue
+		}
+		acct := accounts[as.name]
+		if err := acct.engine.SetPolicies(as.policies); err != nil {
+			// A rotation began between the check and now: this account
+			// keeps its old policies, the others take the new ones.
+			d.log.Error("reload: an account keeps its previous policies", zap.String("account", as.name), zap.Error(err))
+			as.err = err
+			continue
+		}
+		acct.engine.Reconfigure(as.api, as.ownKeyID, rotationsInParallel(as.concurrency))
+		acct.engine.SetCreateSettle(createSettle(as.exo.Timeout.Duration()))
+	}
+	var removed []*account
+	for name, acct := range accounts {
+		if s.account(name) == nil {
+			removed = append(removed, acct)
+			delete(accounts, name)
+		}
+	}
+	d.mu.Lock()
+	d.current = s
+	d.accounts = accounts
+	d.mu.Unlock()
+	for _, acct := range removed {
+		acct.close()
+	}
 	if old != nil {
 		// A pass that started before may still use them: closing a sink
 		// only stops its background work.
-		closeSinks(old.policies)
+		closeSinks(old.allPolicies())
 	}
-	infos := make([]metrics.PolicyInfo, 0, len(s.policies))
-	for _, p := range s.policies {
-		info := metrics.PolicyInfo{Name: p.Name, MaxAge: p.MaxAge}
-		for i, sk := range p.Sinks {
-			info.Sinks = append(info.Sinks, rotation.SinkLabel(i, sk.Kind()))
-		}
-		infos = append(infos, info)
-	}
-	d.metrics.SetPolicies(infos)
+	d.metrics.SetPolicies(policyInfos(s))
 	return nil
+}
+
+// prefixAccount names the account in an error when the file has several.
+func prefixAccount(s *setup, account string, err error) error {
+	if len(s.accounts) > 1 {
+		return fmt.Errorf("account %s: %w", account, err)
+	}
+	return err
+}
+
+// policyInfos describes every policy for the metrics: those built, and
+// those of an account left out (their passes fail, and count).
+func policyInfos(s *setup) []metrics.PolicyInfo {
+	var infos []metrics.PolicyInfo
+	for _, as := range s.accounts {
+		if as.err != nil {
+			for _, p := range s.cfg.Policies {
+				if p.AccountOf() == as.name {
+					infos = append(infos, metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge.Duration()})
+				}
+			}
+			continue
+		}
+		for _, p := range as.policies {
+			info := metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge}
+			for i, sk := range p.Sinks {
+				info.Sinks = append(info.Sinks, rotation.SinkLabel(i, sk.Kind()))
+			}
+			infos = append(infos, info)
+		}
+	}
+	return infos
 }
 
 // Reload reads the policy file again. On any error the old config stays in
@@ -339,36 +504,72 @@ func (d *Daemon) Reload() error {
 }
 
 // RunPass runs one pass of the named policies (all when empty) and logs
-// every outcome. It is what a cron tick, `once` and `plan` call.
+// every outcome. It is what a cron tick, `once` and `plan` call. Each
+// account's policies run on its engine, the accounts in parallel; an
+// account whose listing fails fails its own policies only: the outcomes
+// of the others come back with the error.
 func (d *Daemon) RunPass(ctx context.Context, policies []string, opts rotation.Options) ([]rotation.Outcome, error) {
 	s := d.setup()
 	start := time.Now()
-	out, err := d.engine.Pass(ctx, policies, opts)
+	byAccount := map[string][]string{}
+	for _, n := range policies {
+		a, ok := s.accountOf[n]
+		if !ok {
+			return nil, fmt.Errorf("no policy named %q", n)
+		}
+		byAccount[a] = append(byAccount[a], n)
+	}
+	type result struct {
+		out   []rotation.Outcome
+		err   error
+		names []string
+	}
+	results := make([]result, len(s.accounts))
+	var wg sync.WaitGroup
+	for i, as := range s.accounts {
+		names := byAccount[as.name]
+		if len(policies) > 0 && len(names) == 0 {
+			continue
+		}
+		if len(names) == 0 {
+			for _, p := range s.cfg.Policies {
+				if p.AccountOf() == as.name {
+					names = append(names, p.Name)
+				}
+			}
+			if as.exo.OwnKey != nil {
+				names = append(names, config.SelfPolicyName(as.name))
+			}
+		}
+		results[i].names = names
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i].out, results[i].err = d.accountPass(ctx, as, names, opts)
+		}()
+	}
+	wg.Wait()
+
+	var out []rotation.Outcome
+	var errs []error
+	var names []string
+	for i, r := range results {
+		out = append(out, r.out...)
+		names = append(names, r.names...)
+		if r.err != nil {
+			errs = append(errs, prefixAccount(s, s.accounts[i].name, r.err))
+		}
+	}
+	err := errors.Join(errs...)
 	took := time.Since(start)
-	names := policies
-	if len(names) == 0 {
-		for _, p := range s.policies {
-			names = append(names, p.Name)
-		}
+	if err != nil && !d.opts.CallerReports {
+		d.log.Error("pass failed", zap.Strings("policies", names), zap.Error(err))
 	}
-	if !opts.DryRun {
-		d.apiTried.Store(true)
-		d.apiOK.Store(err == nil || !isAPIError(err))
-		for _, n := range names {
-			d.metrics.PassDone(n, err == nil)
-		}
-	}
-	if err != nil {
-		if !d.opts.CallerReports {
-			d.log.Error("pass failed", zap.Strings("policies", names), zap.Error(err))
-		}
-		return nil, err
-	}
-	if !opts.DryRun {
+	if !opts.DryRun && (err == nil || len(out) > 0) {
 		d.log.Info("pass done", passSummary(names, out, took)...)
 	}
 	if d.opts.CallerReports {
-		return out, nil
+		return out, err
 	}
 	for _, o := range out {
 		if o.Err != nil || o.Decision.Action != rotation.ActionNone {
@@ -383,7 +584,26 @@ func (d *Daemon) RunPass(ctx context.Context, policies []string, opts rotation.O
 			}
 		}
 	}
-	return out, nil
+	return out, err
+}
+
+// accountPass runs a pass of one account's policies and notes whether its
+// API answered.
+func (d *Daemon) accountPass(ctx context.Context, as *accountSetup, names []string, opts rotation.Options) ([]rotation.Outcome, error) {
+	acct := d.account(as.name)
+	var out []rotation.Outcome
+	err := as.err
+	if err == nil {
+		out, err = acct.engine.Pass(ctx, names, opts)
+	}
+	if !opts.DryRun {
+		acct.apiTried.Store(true)
+		acct.apiOK.Store(err == nil || !isAPIError(err) && as.err == nil)
+		for _, n := range names {
+			d.metrics.PassDone(n, err == nil)
+		}
+	}
+	return out, err
 }
 
 // passSummary is the one line a pass logs: a long pass shows it ended,
@@ -409,9 +629,18 @@ func passSummary(policies []string, out []rotation.Outcome, took time.Duration) 
 	}
 }
 
-// DeleteDue deletes the old keys whose grace period is over.
+// DeleteDue deletes the old keys whose grace period is over, in every
+// account.
 func (d *Daemon) DeleteDue(ctx context.Context, opts ...rotation.Options) []rotation.Outcome {
-	return d.engine.DeleteDue(ctx, opts...)
+	s := d.setup()
+	var out []rotation.Outcome
+	for _, as := range s.accounts {
+		if as.err != nil {
+			continue
+		}
+		out = append(out, d.account(as.name).engine.DeleteDue(ctx, opts...)...)
+	}
+	return out
 }
 
 func isAPIError(err error) bool {
@@ -420,13 +649,27 @@ func isAPIError(err error) bool {
 }
 
 // Ready reports whether the daemon can do its job: config loaded and the
-// API reachable at the last attempt.
+// API of every account reachable at the last attempt.
 func (d *Daemon) Ready() (bool, string) {
-	if !d.apiTried.Load() {
-		return false, "no pass has run yet"
+	s := d.setup()
+	var notTried, failed []string
+	for _, as := range s.accounts {
+		acct := d.account(as.name)
+		switch {
+		case acct == nil || !acct.apiTried.Load():
+			notTried = append(notTried, as.name)
+		case !acct.apiOK.Load():
+			failed = append(failed, as.name)
+		}
 	}
-	if !d.apiOK.Load() {
+	several := len(s.accounts) > 1
+	switch {
+	case len(failed) > 0 && several:
+		return false, "the last Exoscale API listing failed for account " + strings.Join(failed, ", ")
+	case len(failed) > 0:
 		return false, "the last Exoscale API listing failed"
+	case len(notTried) > 0:
+		return false, "no pass has run yet"
 	}
 	return true, "ok"
 }

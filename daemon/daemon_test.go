@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/apiclient/exosim"
 	"github.com/rotatord/rotatord/apiclient/exosim/exosimtest"
 	"github.com/rotatord/rotatord/rotation"
@@ -172,7 +173,7 @@ func TestRunRotatesAtStartAndServesHealth(t *testing.T) {
 		return n == 2
 	})
 	code, body := e.get("/metrics")
-	if code != 200 || !strings.Contains(body, `rotatord_rotations_total{policy="ci",result="success"} 2`) {
+	if code != 200 || !strings.Contains(body, `rotatord_rotations_total{account="default",policy="ci",result="success"} 2`) {
 		t.Errorf("/metrics = %d:\n%s", code, body)
 	}
 	for _, k := range e.sim.Keys() {
@@ -193,7 +194,7 @@ func TestReadyzFailsWhenTheAPIRefuses(t *testing.T) {
 	e := newEnv(t)
 	e.sim.SetFault(exosim.OpListAPIKeys, exosim.Fault{ErrorRate: 1})
 	e.start()
-	e.eventually("a pass ran", func() bool { return e.d.apiTried.Load() })
+	e.eventually("a pass ran", func() bool { return e.d.account(config.DefaultAccount).apiTried.Load() })
 	code, body := e.get("/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "listing failed") {
 		t.Errorf("/readyz = %d %q, want 503", code, body)
@@ -236,7 +237,7 @@ func TestReloadKeepsTheOldConfigWhenTheNewOneIsInvalid(t *testing.T) {
 		t.Errorf("policies after reload = %d, want 2", n)
 	}
 	_, metrics := e.get("/metrics")
-	if !strings.Contains(metrics, `rotatord_rotations_total{policy="backup",result="success"} 0`) {
+	if !strings.Contains(metrics, `rotatord_rotations_total{account="default",policy="backup",result="success"} 0`) {
 		t.Error("the new policy's series are not created at zero")
 	}
 }

@@ -126,12 +126,12 @@ func (d *Daemon) landingView() landingView {
 	for _, p := range d.Config().Policies {
 		schedules[p.Name] = p.Schedule
 	}
-	for _, pol := range s.policies {
+	for _, pol := range s.allPolicies() {
 		lp := landingPolicy{
 			Name: pol.Name, Schedule: schedules[pol.Name],
 			MaxAge: humanDuration(pol.MaxAge), GracePeriod: humanDuration(pol.GracePeriod),
 		}
-		for _, r := range d.store.List(pol.Name) {
+		for _, r := range d.List(pol.Name) {
 			row := landingRowOf(r, pol, now)
 			lp.Names++
 			if r.Rotation != nil && r.Rotation.Phase != state.PhaseDelivered {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/apiclient/exosim"
 	"github.com/rotatord/rotatord/state"
 )
@@ -44,7 +45,7 @@ func putHostileRecords(t *testing.T, d *Daemon) {
 			Rotation: &state.Rotation{Phase: state.PhaseDelivered, StartedAt: now.Add(-2 * time.Minute), NewKeyID: "EXOnew", OldKeyIDs: []string{"EXOold"},
 				DeliveredAt: now.Add(-time.Minute), DeleteAfter: now.Add(59 * time.Minute)}},
 	} {
-		if err := d.store.Put(r); err != nil {
+		if err := d.account(config.DefaultAccount).store.Put(r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -164,7 +165,7 @@ func TestLandingPageCostsNoAPICall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.d.store.Put(state.Record{Policy: "ci", Name: "ci-late", CurrentKeyID: "EXOlate", CurrentSince: e.d.Now()}); err != nil {
+	if err := e.d.account(config.DefaultAccount).store.Put(state.Record{Policy: "ci", Name: "ci-late", CurrentKeyID: "EXOlate", CurrentSince: e.d.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := lp.page(); string(again) != string(first) {
@@ -227,7 +228,7 @@ func TestReadyGaugeFollowsReadyz(t *testing.T) {
 	if !strings.Contains(body, "\nrotatord_ready 1\n") {
 		t.Errorf("/readyz is 200 but /metrics says:\n%s", grepLines(body, "rotatord_ready"))
 	}
-	for _, want := range []string{`rotatord_state_records{phase="none",policy="ci"}`, "go_goroutines ", "rotatord_build_info{"} {
+	for _, want := range []string{`rotatord_state_records{account="default",phase="none",policy="ci"}`, "go_goroutines ", "rotatord_build_info{"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
@@ -238,7 +239,7 @@ func TestReadyGaugeZeroWhenTheAPIRefuses(t *testing.T) {
 	e := newEnv(t)
 	e.sim.SetFault(exosim.OpListAPIKeys, exosim.Fault{ErrorRate: 1})
 	e.start()
-	e.eventually("a pass ran", func() bool { return e.d.apiTried.Load() })
+	e.eventually("a pass ran", func() bool { return e.d.account(config.DefaultAccount).apiTried.Load() })
 	if code, _ := e.get("/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz = %d, want 503", code)
 	}

@@ -66,29 +66,53 @@ func CheckOnline(ctx context.Context, cfg *config.Config, getenv func(string) st
 	ok := func(format string, args ...any) { fmt.Fprintf(w, "ok    "+format+"\n", args...) }
 	note := func(format string, args ...any) { fmt.Fprintf(w, "      "+format+"\n", args...) }
 
-	// The credential: a signed request that changes nothing.
-	endpoint := apiclient.RedactURL(cfg.Endpoint())
-	keys, err := s.api.ListKeys(ctx)
-	if err != nil {
-		fail("credential %s: listing the API keys at %s: %v", s.ownKeyID, endpoint, err)
-		return fmt.Errorf("online check: the API credential does not work: %w", err)
+	// Each credential: a signed request that changes nothing.
+	several := len(s.accounts) > 1
+	for _, as := range s.accounts {
+		what := "credential"
+		if several {
+			what = "account " + as.name + ": credential"
+		}
+		if as.err != nil {
+			fail("%s: %v", what, as.err)
+			continue
+		}
+		endpoint := apiclient.RedactURL(as.exo.ResolvedEndpoint())
+		keys, err := as.api.ListKeys(ctx)
+		if err != nil {
+			fail("%s %s: listing the API keys at %s: %v", what, as.ownKeyID, endpoint, err)
+			if !several {
+				return fmt.Errorf("online check: the API credential does not work: %w", err)
+			}
+			continue
+		}
+		ok("%s %s: signed a listing of %d API keys at %s", what, as.ownKeyID, len(keys), endpoint)
+		d.reportRole(ctx, as, keys, ok, note)
 	}
-	ok("credential %s: signed a listing of %d API keys at %s", s.ownKeyID, len(keys), endpoint)
-	d.reportRole(ctx, s, keys, ok, note)
 
 	// The plan, before the sinks: it says which names each policy manages.
 	out, err := d.RunPass(ctx, nil, rotation.Options{DryRun: true})
 	if err != nil {
 		fail("plan: %v", err)
-		return fmt.Errorf("online check: %d problems", problems)
+		if len(out) == 0 {
+			return fmt.Errorf("online check: %d problems", problems)
+		}
 	}
 	names := map[string][]string{}
 	for _, o := range out {
 		names[o.Policy] = append(names[o.Policy], o.Name)
 	}
 
-	for i, p := range s.policies {
+	built := map[string]rotation.Policy{}
+	for _, p := range s.allPolicies() {
+		built[p.Name] = p
+	}
+	for i := range cfg.Policies {
 		pc := &cfg.Policies[i]
+		p, isBuilt := built[pc.Name]
+		if !isBuilt {
+			continue // its account was left out, reported above
+		}
 		probe := names[p.Name]
 		if len(probe) == 0 {
 			probe = []string{sampleName(pc)}
@@ -137,7 +161,7 @@ func newReadOnly(cfg *config.Config, getenv func(string) string) (*Daemon, error
 // list IAM roles. The operations a role allows are in its IAM policy,
 // which this client does not read; so it says which ones rotatord needs
 // and which one was proven.
-func (d *Daemon) reportRole(ctx context.Context, s *setup, keys []apiclient.Key, ok, note func(string, ...any)) {
+func (d *Daemon) reportRole(ctx context.Context, s *accountSetup, keys []apiclient.Key, ok, note func(string, ...any)) {
 	i := slices.IndexFunc(keys, func(k apiclient.Key) bool { return k.ID == s.ownKeyID })
 	switch {
 	case i < 0:

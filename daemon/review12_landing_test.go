@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/state"
 )
 
@@ -32,7 +33,7 @@ func TestReview12LandingShowsNoKeyID(t *testing.T) {
 			NewKeyID: "EXO0123456789abcdef0123456", OldKeyIDs: []string{"EXOfedcba9876543210fedcba98"},
 			DeliveredAt: now.Add(-2 * time.Hour), DeleteAfter: now.Add(-time.Hour)},
 	}
-	if err := e.d.store.Put(rec); err != nil {
+	if err := e.d.account(config.DefaultAccount).store.Put(rec); err != nil {
 		t.Fatal(err)
 	}
 	_, body := getPage(t, serveHandler(t, e.d)+"/")

@@ -42,7 +42,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	web := d.newWebServer(ln)
 	d.log.Info("rotatord started", zap.String("listen", ln.Addr().String()),
-		zap.String("config", d.opts.ConfigPath), zap.String("state_dir", d.store.Dir()),
+		zap.String("config", d.opts.ConfigPath), zap.String("state_dir", d.Config().StateDir),
 		zap.String("web_config_file", d.opts.Web.ConfigFile), zap.Bool("lifecycle", d.opts.Web.EnableLifecycle))
 
 	var g run.Group
@@ -185,9 +185,13 @@ func (s *scheduler) reschedule() {
 		}))
 		s.entries = append(s.entries, id)
 	}
-	if o := s.d.Config().Exoscale.OwnKey; o != nil {
-		id := s.cron.Schedule(o.CronSchedule(), cron.FuncJob(func() {
-			_, _ = s.d.RunPass(s.ctx, []string{config.SelfPolicy}, rotation.Options{})
+	for _, a := range s.d.Config().AccountsInUse() {
+		if a.OwnKey == nil {
+			continue
+		}
+		name := config.SelfPolicyName(a.Name)
+		id := s.cron.Schedule(a.OwnKey.CronSchedule(), cron.FuncJob(func() {
+			_, _ = s.d.RunPass(s.ctx, []string{name}, rotation.Options{})
 		}))
 		s.entries = append(s.entries, id)
 	}

@@ -21,8 +21,9 @@ import (
 // (exoscale.credential_from): the credential file, written as one JSON
 // document with mode 0600, or the Vault secret. rotatord owns it, so it
 // takes over what an operator put there first.
-func credentialStore(cfg *config.Config, log *zap.Logger, getenv func(string) string) (sinks.Sink, error) {
-	e := cfg.Exoscale
+func credentialStore(a config.NamedAccount, log *zap.Logger, getenv func(string) string) (sinks.Sink, error) {
+	e := a.Exoscale
+	policy := config.SelfPolicyName(a.Name)
 	switch e.CredentialFrom {
 	case config.CredentialFromFile:
 		// A literal path: template.Parse of a path with no action renders
@@ -33,12 +34,12 @@ func credentialStore(cfg *config.Config, log *zap.Logger, getenv func(string) st
 		}
 		return file.New(file.Options{
 			Path: t, Format: file.FormatJSON, Mode: 0o600, UID: -1, GID: -1,
-			TakeOver: true, Policy: config.SelfPolicy,
+			TakeOver: true, Policy: policy,
 		})
 	case config.CredentialFromVault:
 		sc := *e.CredentialVault
 		sc.TakeOver = true
-		return newVaultSink(&sc, config.SelfPolicy, log.Named("credential.vault"), getenv)
+		return newVaultSink(&sc, policy, log.Named("credential.vault").With(zap.String("account", a.Name)), getenv)
 	}
 	return nil, errors.New("no credential store configured")
 }
@@ -46,25 +47,24 @@ func credentialStore(cfg *config.Config, log *zap.Logger, getenv func(string) st
 // readCredentials reads the credential rotatord signs with: from its store
 // when credential_from is set, else from api_key/api_secret, their files or
 // the environment.
-func readCredentials(ctx context.Context, cfg *config.Config, store sinks.Sink, getenv func(string) string) (apiclient.Credentials, error) {
+func readCredentials(ctx context.Context, e *config.Exoscale, store sinks.Sink, getenv func(string) string) (apiclient.Credentials, error) {
 	if store == nil {
-		return cfg.CredentialSource().Resolve(getenv)
+		return e.CredentialSource().Resolve(getenv)
 	}
 	h, err := store.Read(ctx, "")
 	if err != nil {
-		return apiclient.Credentials{}, fmt.Errorf("credential_from %s (%s): %w", cfg.Exoscale.CredentialFrom, store.Target(""), err)
+		return apiclient.Credentials{}, fmt.Errorf("credential_from %s (%s): %w", e.CredentialFrom, store.Target(""), err)
 	}
 	if h.KeyID == "" || h.Secret.IsZero() {
-		return apiclient.Credentials{}, fmt.Errorf("credential_from %s (%s): no api_key and api_secret there", cfg.Exoscale.CredentialFrom, store.Target(""))
+		return apiclient.Credentials{}, fmt.Errorf("credential_from %s (%s): no api_key and api_secret there", e.CredentialFrom, store.Target(""))
 	}
 	return apiclient.Credentials{Key: h.KeyID, Secret: secret.Value(h.Secret.Reveal())}, nil
 }
 
 // selfPolicy is the rotation policy of rotatord's own key (exoscale.own_key).
-func selfPolicy(cfg *config.Config, store sinks.Sink, client *apiclient.Client) rotation.Policy {
-	o := cfg.Exoscale.OwnKey
+func selfPolicy(account string, o *config.OwnKey, store sinks.Sink, client *apiclient.Client) rotation.Policy {
 	return rotation.Policy{
-		Name:        config.SelfPolicy,
+		Name:        config.SelfPolicyName(account),
 		MaxAge:      o.MaxAge.Duration(),
 		GracePeriod: o.GracePeriod.Duration(),
 		Sinks:       []sinks.Sink{store},
@@ -84,6 +84,6 @@ func (cc clientCredential) Use(cred sinks.Credential) (func(), error) {
 }
 
 // storeReadTimeout bounds reading the credential store at start and reload.
-func storeReadTimeout(cfg *config.Config) time.Duration {
-	return max(cfg.Exoscale.Timeout.Duration(), 10*time.Second)
+func storeReadTimeout(e *config.Exoscale) time.Duration {
+	return max(e.Timeout.Duration(), 10*time.Second)
 }

@@ -244,7 +244,7 @@ func exportedMetrics(t *testing.T) exported {
 	m.SinkWrite("ci", "file#0", false)
 	m.OrphanDeleted("ci")
 	m.PassDone("ci", true)
-	m.ObserveAPI(apiclient.OpListKeys, "200", time.Millisecond)
+	m.ObserveAPI("default", apiclient.OpListKeys, "200", time.Millisecond)
 	m.ConfigLoaded(true)
 
 	families, err := reg.Gather()

@@ -10,6 +10,7 @@ package metrics
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,9 +32,11 @@ const (
 
 // PolicyInfo is what the metrics need to know of a policy.
 type PolicyInfo struct {
-	Name   string
-	MaxAge time.Duration
-	Sinks  []string // sink labels, e.g. "file#0"
+	Name string
+	// Account is the account the policy works on; empty is "default".
+	Account string
+	MaxAge  time.Duration
+	Sinks   []string // sink labels, e.g. "file#0"
 }
 
 // Metrics holds every collector. Create one per registry with New.
@@ -52,61 +55,69 @@ type Metrics struct {
 	reloadOK         prometheus.Gauge
 	reloadTime       prometheus.Gauge
 
-	mu       sync.Mutex
-	policies []PolicyInfo
-	ready    func() bool
+	mu        sync.Mutex
+	policies  []PolicyInfo
+	accountOf map[string]string // policy -> account
+	accounts  map[string]bool
+	ready     func() bool
+}
+
+// RecordSource gives the state records of a policy: a *state.Store, or
+// the daemon's view over the stores of every account.
+type RecordSource interface {
+	List(policy string) []state.Record
 }
 
 // New creates the metrics and registers them, with a state collector when
 // store is not nil.
-func New(reg prometheus.Registerer, store *state.Store) *Metrics {
+func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 	m := &Metrics{
 		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rotations_total",
 			Help: "Rotations finished, by policy and result (success: delivered to every sink; failure: any step failed).",
-		}, []string{"policy", "result"}),
+		}, []string{"account", "policy", "result"}),
 		rotationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "rotation_duration_seconds",
 			Help:    "Time from a rotation's start to its delivery to every sink, or to its failure.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
-		}, []string{"policy"}),
+		}, []string{"account", "policy"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "last_success_timestamp_seconds",
 			Help: "When a rotation of the policy last succeeded (Unix time).",
-		}, []string{"policy"}),
+		}, []string{"account", "policy"}),
 		orphansDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "orphans_deleted_total",
 			Help: "Keys rotatord created whose secret reached no sink, found and deleted.",
-		}, []string{"policy"}),
+		}, []string{"account", "policy"}),
 		deletionsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "deletions_refused_total",
 			Help: "Keys a state record listed for deletion that the API does not show with the record's name and role, or that the policy no longer matches: left alone.",
-		}, []string{"policy"}),
+		}, []string{"account", "policy"}),
 		namesSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "names_skipped_total",
 			Help: "Key names a policy matched but rotatord does not manage (unsafe characters, too long), counted on every pass; their keys are left alone.",
-		}, []string{"policy", "reason"}),
+		}, []string{"account", "policy", "reason"}),
 		sinkWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "sink_writes_total",
 			Help: "Credential deliveries (write and read back) by policy, sink and result.",
-		}, []string{"policy", "sink", "result"}),
+		}, []string{"account", "policy", "sink", "result"}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "api_requests_total",
 			Help: "HTTP attempts to the Exoscale API by operation and status code (\"error\": no response).",
-		}, []string{"operation", "code"}),
+		}, []string{"account", "operation", "code"}),
 		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "api_request_duration_seconds",
 			Help:    "Latency of HTTP attempts to the Exoscale API by operation.",
 			Buckets: prometheus.DefBuckets,
-		}, []string{"operation"}),
+		}, []string{"account", "operation"}),
 		maxAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "policy_max_age_seconds",
 			Help: "The max_age of each policy, to compare key ages against in alerts.",
-		}, []string{"policy"}),
+		}, []string{"account", "policy"}),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "passes_total",
 			Help: "Scheduled or manual passes by policy and result (failure: the key listing failed).",
-		}, []string{"policy", "result"}),
+		}, []string{"account", "policy", "result"}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "config_last_reload_successful",
 			Help: "Whether the last configuration load or reload succeeded (1) or kept the previous config (0).",
@@ -130,11 +141,8 @@ func New(reg prometheus.Registerer, store *state.Store) *Metrics {
 			}
 		}
 	}
-	for _, op := range apiclient.Operations {
-		m.apiDuration.WithLabelValues(op)
-	}
 	if store != nil {
-		reg.MustRegister(&stateCollector{store: store, policies: m.policyNames})
+		reg.MustRegister(&stateCollector{store: store, policies: m.policyInfos})
 	}
 	return m
 }
@@ -142,100 +150,136 @@ func New(reg prometheus.Registerer, store *state.Store) *Metrics {
 // SetPolicies creates every per-policy series at zero and drops the series
 // of policies that are gone.
 func (m *Metrics) SetPolicies(policies []PolicyInfo) {
+	for i := range policies {
+		if policies[i].Account == "" {
+			policies[i].Account = defaultAccount
+		}
+	}
 	m.mu.Lock()
 	old := m.policies
 	m.policies = policies
+	m.accountOf = map[string]string{}
+	accounts := map[string]bool{}
+	for _, p := range policies {
+		m.accountOf[p.Name] = p.Account
+		accounts[p.Account] = true
+	}
+	oldAccounts := m.accounts
+	m.accounts = accounts
 	m.mu.Unlock()
 
-	keep := map[string]bool{}
-	keepSink := map[[2]string]bool{}
+	type key struct{ account, policy string }
+	keep := map[key]bool{}
+	keepSink := map[[3]string]bool{}
 	for _, p := range policies {
-		keep[p.Name] = true
+		keep[key{p.Account, p.Name}] = true
 		for _, s := range p.Sinks {
-			keepSink[[2]string{p.Name, s}] = true
+			keepSink[[3]string{p.Account, p.Name, s}] = true
 		}
 	}
 	for _, p := range old {
 		// A sink a reload removed (or whose kind changed): its series go.
 		for _, s := range p.Sinks {
-			if keep[p.Name] && !keepSink[[2]string{p.Name, s}] {
-				m.sinkWrites.DeletePartialMatch(prometheus.Labels{"policy": p.Name, "sink": s})
+			if keep[key{p.Account, p.Name}] && !keepSink[[3]string{p.Account, p.Name, s}] {
+				m.sinkWrites.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name, "sink": s})
 			}
 		}
-		if !keep[p.Name] {
+		// A policy gone, or moved to another account.
+		if !keep[key{p.Account, p.Name}] {
 			for _, v := range []interface {
 				DeletePartialMatch(prometheus.Labels) int
 			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.maxAge, m.passes} {
-				v.DeletePartialMatch(prometheus.Labels{"policy": p.Name})
+				v.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name})
 			}
+		}
+	}
+	for a := range oldAccounts {
+		if !accounts[a] {
+			m.apiRequests.DeletePartialMatch(prometheus.Labels{"account": a})
+			m.apiDuration.DeletePartialMatch(prometheus.Labels{"account": a})
+		}
+	}
+	for a := range accounts {
+		for _, op := range apiclient.Operations {
+			m.apiDuration.WithLabelValues(a, op)
 		}
 	}
 	for _, p := range policies {
 		for _, r := range []string{ResultSuccess, ResultFailure} {
-			m.rotations.WithLabelValues(p.Name, r)
-			m.passes.WithLabelValues(p.Name, r)
+			m.rotations.WithLabelValues(p.Account, p.Name, r)
+			m.passes.WithLabelValues(p.Account, p.Name, r)
 			for _, s := range p.Sinks {
-				m.sinkWrites.WithLabelValues(p.Name, s, r)
+				m.sinkWrites.WithLabelValues(p.Account, p.Name, s, r)
 			}
 		}
-		m.rotationDuration.WithLabelValues(p.Name)
-		m.orphansDeleted.WithLabelValues(p.Name)
-		m.deletionsRefused.WithLabelValues(p.Name)
+		m.rotationDuration.WithLabelValues(p.Account, p.Name)
+		m.orphansDeleted.WithLabelValues(p.Account, p.Name)
+		m.deletionsRefused.WithLabelValues(p.Account, p.Name)
 		for _, r := range []rotation.SkipReason{rotation.SkipUnsafeCharacters, rotation.SkipTooLong} {
-			m.namesSkipped.WithLabelValues(p.Name, string(r))
+			m.namesSkipped.WithLabelValues(p.Account, p.Name, string(r))
 		}
-		m.maxAge.WithLabelValues(p.Name).Set(p.MaxAge.Seconds())
+		m.maxAge.WithLabelValues(p.Account, p.Name).Set(p.MaxAge.Seconds())
 	}
 }
 
-func (m *Metrics) policyNames() []string {
+// defaultAccount labels the exoscale block's account (config.DefaultAccount).
+const defaultAccount = "default"
+
+func (m *Metrics) policyInfos() []PolicyInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	names := make([]string, len(m.policies))
-	for i, p := range m.policies {
-		names[i] = p.Name
+	return slices.Clone(m.policies)
+}
+
+// account returns the account label of a policy.
+func (m *Metrics) account(policy string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if a, ok := m.accountOf[policy]; ok {
+		return a
 	}
-	return names
+	return defaultAccount
 }
 
 // RotationDone implements rotation.Recorder.
 func (m *Metrics) RotationDone(policy string, ok bool, elapsed time.Duration) {
-	m.rotations.WithLabelValues(policy, result(ok)).Inc()
-	m.rotationDuration.WithLabelValues(policy).Observe(elapsed.Seconds())
+	a := m.account(policy)
+	m.rotations.WithLabelValues(a, policy, result(ok)).Inc()
+	m.rotationDuration.WithLabelValues(a, policy).Observe(elapsed.Seconds())
 	if ok {
-		m.lastSuccess.WithLabelValues(policy).SetToCurrentTime()
+		m.lastSuccess.WithLabelValues(a, policy).SetToCurrentTime()
 	}
 }
 
 // SinkWrite implements rotation.Recorder.
 func (m *Metrics) SinkWrite(policy, sink string, ok bool) {
-	m.sinkWrites.WithLabelValues(policy, sink, result(ok)).Inc()
+	m.sinkWrites.WithLabelValues(m.account(policy), policy, sink, result(ok)).Inc()
 }
 
 // OrphanDeleted implements rotation.Recorder.
 func (m *Metrics) OrphanDeleted(policy string) {
-	m.orphansDeleted.WithLabelValues(policy).Inc()
+	m.orphansDeleted.WithLabelValues(m.account(policy), policy).Inc()
 }
 
 // DeletionRefused implements rotation.Recorder.
 func (m *Metrics) DeletionRefused(policy string) {
-	m.deletionsRefused.WithLabelValues(policy).Inc()
+	m.deletionsRefused.WithLabelValues(m.account(policy), policy).Inc()
 }
 
 // NameSkipped implements rotation.Recorder.
 func (m *Metrics) NameSkipped(policy string, reason rotation.SkipReason) {
-	m.namesSkipped.WithLabelValues(policy, string(reason)).Inc()
+	m.namesSkipped.WithLabelValues(m.account(policy), policy, string(reason)).Inc()
 }
 
 // PassDone counts a pass of a policy.
 func (m *Metrics) PassDone(policy string, ok bool) {
-	m.passes.WithLabelValues(policy, result(ok)).Inc()
+	m.passes.WithLabelValues(m.account(policy), policy, result(ok)).Inc()
 }
 
-// ObserveAPI is the API client's per-attempt hook.
-func (m *Metrics) ObserveAPI(op, code string, elapsed time.Duration) {
-	m.apiRequests.WithLabelValues(op, code).Inc()
-	m.apiDuration.WithLabelValues(op).Observe(elapsed.Seconds())
+// ObserveAPI is the API client's per-attempt hook, for one account.
+func (m *Metrics) ObserveAPI(account, op, code string, elapsed time.Duration) {
+	m.apiRequests.WithLabelValues(account, op, code).Inc()
+	m.apiDuration.WithLabelValues(account, op).Observe(elapsed.Seconds())
 }
 
 // ConfigLoaded records the outcome of a load or reload.
@@ -311,29 +355,29 @@ func PhaseSince(rot *state.Rotation) time.Time {
 
 // stateCollector derives gauges from the state store at scrape time.
 type stateCollector struct {
-	store    *state.Store
-	policies func() []string
+	store    RecordSource
+	policies func() []PolicyInfo
 }
 
 var (
 	keyCreatedDesc = prometheus.NewDesc(namespace+"_key_created_timestamp_seconds",
 		"When the current key of each managed name was created by rotatord, or first seen (Unix time).",
-		[]string{"policy", "name"}, nil)
+		[]string{"account", "policy", "name"}, nil)
 	pendingDesc = prometheus.NewDesc(namespace+"_keys_pending_deletion",
 		"Old keys waiting for their grace period to end before deletion.",
-		[]string{"policy"}, nil)
+		[]string{"account", "policy"}, nil)
 	managedDesc = prometheus.NewDesc(namespace+"_managed_names",
 		"Key names each policy manages.",
-		[]string{"policy"}, nil)
+		[]string{"account", "policy"}, nil)
 	recordsDesc = prometheus.NewDesc(namespace+"_state_records",
 		"State records by policy and the phase of their rotation in flight (none, intent, created, delivered).",
-		[]string{"policy", "phase"}, nil)
+		[]string{"account", "policy", "phase"}, nil)
 	phaseOldestDesc = prometheus.NewDesc(namespace+"_state_oldest_phase_timestamp_seconds",
 		"When the record longest in each phase of a rotation in flight entered it (intent: started; created: key created; delivered: delivered), Unix time; absent while no record is in the phase.",
-		[]string{"policy", "phase"}, nil)
+		[]string{"account", "policy", "phase"}, nil)
 	deletionDueDesc = prometheus.NewDesc(namespace+"_state_oldest_deletion_due_timestamp_seconds",
 		"The earliest delete_after of the policy's delivered rotations: when the longest-waiting old keys became (or become) deletable, Unix time; absent while none waits.",
-		[]string{"policy"}, nil)
+		[]string{"account", "policy"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -354,62 +398,55 @@ type policyState struct {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	policies := map[string]*policyState{}
 	for _, p := range c.policies() {
 		ps := &policyState{records: map[string]int{}, oldest: map[string]time.Time{}}
 		for _, ph := range Phases {
 			ps.records[ph] = 0
 		}
-		policies[p] = ps
-	}
-	for _, r := range c.store.List("") {
-		ps, ok := policies[r.Policy]
-		if !ok {
-			continue // a policy no longer in the config
-		}
-		ps.managed++
-		if !r.CurrentSince.IsZero() {
-			ch <- prometheus.MustNewConstMetric(keyCreatedDesc, prometheus.GaugeValue,
-				unixSeconds(r.CurrentSince), r.Policy, r.Name)
-		}
-		rot := r.Rotation
-		if rot == nil {
-			ps.records[PhaseNone]++
-			continue
-		}
-		// A phase this version does not know still counts, under its
-		// own name: the label set stays bounded by the state format.
-		ph := string(rot.Phase)
-		ps.records[ph]++
-		if t := PhaseSince(rot); !t.IsZero() {
-			if o, ok := ps.oldest[ph]; !ok || t.Before(o) {
-				ps.oldest[ph] = t
+		for _, r := range c.store.List(p.Name) {
+			ps.managed++
+			if !r.CurrentSince.IsZero() {
+				ch <- prometheus.MustNewConstMetric(keyCreatedDesc, prometheus.GaugeValue,
+					unixSeconds(r.CurrentSince), p.Account, r.Policy, r.Name)
 			}
-		}
-		if rot.Phase == state.PhaseDelivered {
-			n := 0
-			for _, id := range rot.OldKeyIDs {
-				if id != rot.NewKeyID {
-					n++
+			rot := r.Rotation
+			if rot == nil {
+				ps.records[PhaseNone]++
+				continue
+			}
+			// A phase this version does not know still counts, under its
+			// own name: the label set stays bounded by the state format.
+			ph := string(rot.Phase)
+			ps.records[ph]++
+			if t := PhaseSince(rot); !t.IsZero() {
+				if o, ok := ps.oldest[ph]; !ok || t.Before(o) {
+					ps.oldest[ph] = t
 				}
 			}
-			ps.pending += n
-			if !rot.DeleteAfter.IsZero() && (ps.deletionDue.IsZero() || rot.DeleteAfter.Before(ps.deletionDue)) {
-				ps.deletionDue = rot.DeleteAfter
+			if rot.Phase == state.PhaseDelivered {
+				n := 0
+				for _, id := range rot.OldKeyIDs {
+					if id != rot.NewKeyID {
+						n++
+					}
+				}
+				ps.pending += n
+				if !rot.DeleteAfter.IsZero() && (ps.deletionDue.IsZero() || rot.DeleteAfter.Before(ps.deletionDue)) {
+					ps.deletionDue = rot.DeleteAfter
+				}
 			}
 		}
-	}
-	for p, ps := range policies {
-		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(ps.pending), p)
-		ch <- prometheus.MustNewConstMetric(managedDesc, prometheus.GaugeValue, float64(ps.managed), p)
+		a := p.Account
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(ps.pending), a, p.Name)
+		ch <- prometheus.MustNewConstMetric(managedDesc, prometheus.GaugeValue, float64(ps.managed), a, p.Name)
 		for ph, n := range ps.records {
-			ch <- prometheus.MustNewConstMetric(recordsDesc, prometheus.GaugeValue, float64(n), p, ph)
+			ch <- prometheus.MustNewConstMetric(recordsDesc, prometheus.GaugeValue, float64(n), a, p.Name, ph)
 		}
 		for ph, t := range ps.oldest {
-			ch <- prometheus.MustNewConstMetric(phaseOldestDesc, prometheus.GaugeValue, unixSeconds(t), p, ph)
+			ch <- prometheus.MustNewConstMetric(phaseOldestDesc, prometheus.GaugeValue, unixSeconds(t), a, p.Name, ph)
 		}
 		if !ps.deletionDue.IsZero() {
-			ch <- prometheus.MustNewConstMetric(deletionDueDesc, prometheus.GaugeValue, unixSeconds(ps.deletionDue), p)
+			ch <- prometheus.MustNewConstMetric(deletionDueDesc, prometheus.GaugeValue, unixSeconds(ps.deletionDue), a, p.Name)
 		}
 	}
 }

@@ -30,7 +30,7 @@ func TestExpositionPassesLint(t *testing.T) {
 	m.RotationDone("ci", false, time.Second)
 	m.SinkWrite("ci", "file#0", true)
 	m.OrphanDeleted("ci")
-	m.ObserveAPI("list-api-keys", "200", 10*time.Millisecond)
+	m.ObserveAPI("default", "list-api-keys", "200", 10*time.Millisecond)
 	m.ConfigLoaded(true)
 	m.PassDone("ci", true)
 	now := time.Now()
@@ -48,16 +48,16 @@ func TestExpositionPassesLint(t *testing.T) {
 	want := `
 # HELP rotatord_keys_pending_deletion Old keys waiting for their grace period to end before deletion.
 # TYPE rotatord_keys_pending_deletion gauge
-rotatord_keys_pending_deletion{policy="ci"} 2
+rotatord_keys_pending_deletion{account="default",policy="ci"} 2
 # HELP rotatord_rotations_total Rotations finished, by policy and result (success: delivered to every sink; failure: any step failed).
 # TYPE rotatord_rotations_total counter
-rotatord_rotations_total{policy="ci",result="failure"} 1
-rotatord_rotations_total{policy="ci",result="success"} 1
+rotatord_rotations_total{account="default",policy="ci",result="failure"} 1
+rotatord_rotations_total{account="default",policy="ci",result="success"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rotatord_keys_pending_deletion", "rotatord_rotations_total"); err != nil {
 		t.Error(err)
 	}
-	if got := testutil.ToFloat64(m.lastSuccess.WithLabelValues("ci")); got < float64(now.Unix()-60) {
+	if got := testutil.ToFloat64(m.lastSuccess.WithLabelValues("default", "ci")); got < float64(now.Unix()-60) {
 		t.Errorf("last success = %v, want about now", got)
 	}
 }
@@ -110,7 +110,7 @@ func TestKeyCreatedTimestamp(t *testing.T) {
 	want := `
 # HELP rotatord_key_created_timestamp_seconds When the current key of each managed name was created by rotatord, or first seen (Unix time).
 # TYPE rotatord_key_created_timestamp_seconds gauge
-rotatord_key_created_timestamp_seconds{name="ci-runner",policy="ci"} 1.7934912e+09
+rotatord_key_created_timestamp_seconds{account="default",name="ci-runner",policy="ci"} 1.7934912e+09
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rotatord_key_created_timestamp_seconds"); err != nil {
 		t.Error(err)

@@ -218,22 +218,22 @@ func TestStateRecordsByPhase(t *testing.T) {
 	want := `
 # HELP rotatord_state_records State records by policy and the phase of their rotation in flight (none, intent, created, delivered).
 # TYPE rotatord_state_records gauge
-rotatord_state_records{phase="created",policy="ci"} 1
-rotatord_state_records{phase="delivered",policy="ci"} 2
-rotatord_state_records{phase="intent",policy="ci"} 2
-rotatord_state_records{phase="none",policy="ci"} 2
-rotatord_state_records{phase="created",policy="db"} 0
-rotatord_state_records{phase="delivered",policy="db"} 0
-rotatord_state_records{phase="intent",policy="db"} 0
-rotatord_state_records{phase="none",policy="db"} 0
+rotatord_state_records{account="default",phase="created",policy="ci"} 1
+rotatord_state_records{account="default",phase="delivered",policy="ci"} 2
+rotatord_state_records{account="default",phase="intent",policy="ci"} 2
+rotatord_state_records{account="default",phase="none",policy="ci"} 2
+rotatord_state_records{account="default",phase="created",policy="db"} 0
+rotatord_state_records{account="default",phase="delivered",policy="db"} 0
+rotatord_state_records{account="default",phase="intent",policy="db"} 0
+rotatord_state_records{account="default",phase="none",policy="db"} 0
 # HELP rotatord_state_oldest_phase_timestamp_seconds When the record longest in each phase of a rotation in flight entered it (intent: started; created: key created; delivered: delivered), Unix time; absent while no record is in the phase.
 # TYPE rotatord_state_oldest_phase_timestamp_seconds gauge
-rotatord_state_oldest_phase_timestamp_seconds{phase="created",policy="ci"} 1.79352738e+09
-rotatord_state_oldest_phase_timestamp_seconds{phase="delivered",policy="ci"} 1.79352744e+09
-rotatord_state_oldest_phase_timestamp_seconds{phase="intent",policy="ci"} 1.79352726e+09
+rotatord_state_oldest_phase_timestamp_seconds{account="default",phase="created",policy="ci"} 1.79352738e+09
+rotatord_state_oldest_phase_timestamp_seconds{account="default",phase="delivered",policy="ci"} 1.79352744e+09
+rotatord_state_oldest_phase_timestamp_seconds{account="default",phase="intent",policy="ci"} 1.79352726e+09
 # HELP rotatord_state_oldest_deletion_due_timestamp_seconds The earliest delete_after of the policy's delivered rotations: when the longest-waiting old keys became (or become) deletable, Unix time; absent while none waits.
 # TYPE rotatord_state_oldest_deletion_due_timestamp_seconds gauge
-rotatord_state_oldest_deletion_due_timestamp_seconds{policy="ci"} 1.7935293e+09
+rotatord_state_oldest_deletion_due_timestamp_seconds{account="default",policy="ci"} 1.7935293e+09
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rotatord_state_records",
 		"rotatord_state_oldest_phase_timestamp_seconds", "rotatord_state_oldest_deletion_due_timestamp_seconds"); err != nil {

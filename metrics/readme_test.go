@@ -44,7 +44,7 @@ func TestReadmeListsEveryMetric(t *testing.T) {
 	store.Put(state.Record{Policy: "ci", Name: "a", CurrentKeyID: "EXO1", CurrentSince: now,
 		Rotation: &state.Rotation{Phase: state.PhaseDelivered, StartedAt: now, DeliveredAt: now, DeleteAfter: now, NewKeyID: "EXO1", OldKeyIDs: []string{"EXO0"}}})
 	m.RotationDone("ci", true, time.Second)
-	m.ObserveAPI("list-api-keys", "200", time.Millisecond)
+	m.ObserveAPI("default", "list-api-keys", "200", time.Millisecond)
 	m.ConfigLoaded(true)
 	for name, mf := range families(t, reg) {
 		if !strings.HasPrefix(name, "rotatord_") {

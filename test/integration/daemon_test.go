@@ -89,7 +89,7 @@ func TestReload(t *testing.T) {
 	if code, body := d.http(http.MethodPost, "/-/reload"); code != http.StatusOK {
 		t.Errorf("POST /-/reload with a good file: %d %q", code, body)
 	}
-	if v, _ := metricValue(d.metrics(), `rotatord_policy_max_age_seconds{policy="backup"}`); v != 3600 {
+	if v, _ := metricValue(d.metrics(), `rotatord_policy_max_age_seconds{account="default",policy="backup"}`); v != 3600 {
 		t.Errorf("metrics do not show the reloaded policy's max_age: %v", v)
 	}
 	d.stop()

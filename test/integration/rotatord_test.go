@@ -381,7 +381,7 @@ func (d *daemonProc) metrics() string {
 }
 
 // metricValue returns the value of the series written exactly as series
-// (name plus labels, e.g. `rotatord_rotations_total{policy="ci",result="success"}`).
+// (name plus labels, e.g. `rotatord_rotations_total{account="default",policy="ci",result="success"}`).
 func metricValue(body, series string) (float64, bool) {
 	for _, line := range strings.Split(body, "\n") {
 		rest, ok := strings.CutPrefix(line, series+" ")

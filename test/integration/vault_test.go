@@ -206,8 +206,8 @@ func TestVault(t *testing.T) {
 		d.waitLog(30*time.Second, "rotation started", "name", "ci-runner")
 		v.srv.Stop()
 		d.waitLog(30*time.Second, "sink write failed", "name", "ci-runner", "sink", "vault#0")
-		d.waitMetric(`rotatord_sink_writes_total{policy="ci",result="failure",sink="vault#0"}`, 1, 10*time.Second)
-		d.waitMetric(`rotatord_rotations_total{policy="ci",result="failure"}`, 1, 10*time.Second)
+		d.waitMetric(`rotatord_sink_writes_total{account="default",policy="ci",result="failure",sink="vault#0"}`, 1, 10*time.Second)
+		d.waitMetric(`rotatord_rotations_total{account="default",policy="ci",result="failure"}`, 1, 10*time.Second)
 		d.stop()
 
 		l, _ := findLog(d.logs(), "sink write failed", "name", "ci-runner")

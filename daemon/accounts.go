@@ -1,0 +1,87 @@
+package daemon
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/rotation"
+	"github.com/rotatord/rotatord/state"
+)
+
+// account is one Exoscale organization the daemon works on: its state
+// directory and its engine. Accounts share nothing else, so a broken
+// credential or an unreachable endpoint in one leaves the others working,
+// and a key id of one can never reach the other's API.
+type account struct {
+	name   string
+	store  *state.Store
+	engine *rotation.Engine
+
+	apiOK    atomic.Bool // the last key listing succeeded
+	apiTried atomic.Bool
+}
+
+// openAccount opens an account's state directory (read-only for plan and
+// validate --online) and makes its engine.
+func (d *Daemon) openAccount(cfg *config.Config, a config.NamedAccount) (*account, error) {
+	open := state.Open
+	if d.opts.ReadOnly {
+		open = state.OpenReadOnly
+	}
+	store, err := open(cfg.AccountStateDir(a.Name))
+	if err != nil {
+		return nil, err
+	}
+	return &account{
+		name:  a.Name,
+		store: store,
+		engine: rotation.New(rotation.Config{
+			Store: store, Logger: d.log.With(zap.String("account", a.Name)), Recorder: d.metrics, Now: d.opts.Now, ReadOnly: d.opts.ReadOnly,
+			CreateSettle: createSettle(a.Timeout.Duration()),
+		}),
+	}, nil
+}
+
+func (a *account) close() error { return a.store.Close() }
+
+// closeAccounts releases every account's state directory.
+func (d *Daemon) closeAccounts() error {
+	d.mu.Lock()
+	accounts := d.accounts
+	d.accounts = map[string]*account{}
+	d.mu.Unlock()
+	var errs []error
+	for _, a := range accounts {
+		errs = append(errs, a.close())
+	}
+	return errors.Join(errs...)
+}
+
+// account returns the account of that name in force, or nil.
+func (d *Daemon) account(name string) *account {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.accounts[name]
+}
+
+// recordView gives the metrics the state records of a policy, from the
+// state directory of the account the policy works on now.
+type recordView struct{ d *Daemon }
+
+func (v recordView) List(policy string) []state.Record {
+	s := v.d.setup()
+	if s == nil {
+		return nil
+	}
+	a := v.d.account(s.accountOf[policy])
+	if a == nil {
+		return nil
+	}
+	return a.store.List(policy)
+}
+
+// List returns the state records of a policy (see recordView).
+func (d *Daemon) List(policy string) []state.Record { return recordView{d}.List(policy) }
