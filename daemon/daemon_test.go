@@ -18,9 +18,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/apiclient/exosim"
 	"github.com/rotatord/rotatord/apiclient/exosim/exosimtest"
+	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/rotation"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/apiclient/exosim"
+	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/state"
 )
 
