@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 
+	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/metrics"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/state"
@@ -125,6 +126,11 @@ func (d *Daemon) landingView() landingView {
 	schedules := map[string]string{}
 	for _, p := range d.Config().Policies {
 		schedules[p.Name] = p.Schedule
+	}
+	for _, a := range d.Config().AccountsInUse() {
+		if a.OwnKey != nil {
+			schedules[config.SelfPolicyName(a.Name)] = a.OwnKey.Schedule
+		}
 	}
 	for _, pol := range s.allPolicies() {
 		lp := landingPolicy{

@@ -91,7 +91,10 @@ func (c *cli) cmdOnce() error {
 		Force: f.force, IgnoreBackoff: true, OnOutcome: prog.outcome,
 	})
 	prog.finish()
-	if err != nil {
+	// With several accounts, one whose listing failed fails alone: the
+	// outcomes of the others are shown, and the exit code says it failed.
+	passErr := err
+	if err != nil && len(out) == 0 {
 		return err
 	}
 	rotated := map[string]bool{}
@@ -111,6 +114,9 @@ func (c *cli) cmdOnce() error {
 	if err := printRows(c.stdout, rows, time.Now(), f.selection.json(), true); err != nil {
 		return err
 	}
+	if passErr != nil {
+		return passErr
+	}
 	if failed {
 		return exitCode(1)
 	}
@@ -127,15 +133,18 @@ func (c *cli) cmdPlan() error {
 	defer d.Close()
 	ctx, _, stop := signals(context.Background())
 	defer stop()
-	out, err := d.RunPass(ctx, f.selection.policies, rotation.Options{DryRun: true})
-	if err != nil {
-		return err
+	out, passErr := d.RunPass(ctx, f.selection.policies, rotation.Options{DryRun: true})
+	if passErr != nil && len(out) == 0 {
+		return passErr
 	}
 	rows := make([]row, len(out))
 	for i, o := range out {
 		rows[i] = row{Outcome: o}
 	}
-	return printRows(c.stdout, rows, time.Now(), f.selection.json(), false)
+	if err := printRows(c.stdout, rows, time.Now(), f.selection.json(), false); err != nil {
+		return err
+	}
+	return passErr
 }
 
 func (c *cli) cmdValidate() error {
