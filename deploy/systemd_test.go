@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,9 +19,6 @@ const (
 	unitDropIn      = "systemd/rotatord.service.d/sinks.conf"
 	unitConfig      = "systemd/rotatord.yml"
 	installedBinary = "/usr/local/bin/rotatord"
-	// credentialsDir is where LoadCredential= puts the credentials of
-	// rotatord.service.
-	credentialsDir = "/run/credentials/rotatord.service"
 	// stopTimeout is how long rotatord lets a rotation in flight finish
 	// after SIGTERM (daemon.Options.ShutdownTimeout's default).
 	stopTimeout = 30 * time.Second
@@ -165,22 +161,21 @@ func TestSystemdConfig(t *testing.T) {
 	dropIn := loadUnit(t, unitDropIn)
 	cfg := parsePolicy(t, readFile(t, unitConfig), unitConfig)
 
-	creds := map[string]string{} // path the service sees → source
-	for _, v := range u["Service"]["LoadCredential"] {
-		id, src, ok := strings.Cut(v, ":")
-		if !ok || !filepath.IsAbs(src) {
-			t.Errorf("LoadCredential=%s: want ID:/absolute/path", v)
-			continue
-		}
-		creds[path.Join(credentialsDir, id)] = src
+	// rotatord rotates its own key: its credential is a file it can
+	// write, under the state directory (the one writable path the unit
+	// gives), not a read-only LoadCredential= copy.
+	if got := u["Service"]["LoadCredential"]; len(got) > 0 {
+		t.Errorf("LoadCredential=%v: a read-only copy; own-key rotation writes the credential file", got)
 	}
-	for field, p := range map[string]string{"api_key_file": cfg.Exoscale.APIKeyFile, "api_secret_file": cfg.Exoscale.APISecretFile} {
-		if _, ok := creds[p]; !ok {
-			t.Errorf("%s: exoscale.%s is %q, which no LoadCredential= of the unit provides (%v)", unitConfig, field, p, creds)
-		}
+	stateDirName, _ := u.last("Service", "StateDirectory")
+	if want := "/var/lib/" + stateDirName + "/"; !strings.HasPrefix(cfg.Exoscale.CredentialFile, want) {
+		t.Errorf("%s: exoscale.credential_file %q, want a file under %s", unitConfig, cfg.Exoscale.CredentialFile, want)
 	}
-	if cfg.Exoscale.APIKey != "" || !cfg.Exoscale.APISecret.IsZero() {
-		t.Errorf("%s: inline api_key or api_secret: the example must use the credential files", unitConfig)
+	if cfg.Exoscale.OwnKey == nil {
+		t.Errorf("%s: no exoscale.own_key: the example rotates rotatord's own key", unitConfig)
+	}
+	if cfg.Exoscale.APIKey != "" || !cfg.Exoscale.APISecret.IsZero() || cfg.Exoscale.APIKeyFile != "" {
+		t.Errorf("%s: api_key or api_key_file: the example must use the credential file", unitConfig)
 	}
 
 	stateDir, _ := u.last("Service", "StateDirectory")
