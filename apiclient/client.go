@@ -164,6 +164,26 @@ func (c *Client) UseCredentials(cr Credentials) error {
 	return nil
 }
 
+// WithCredentials returns a client like c that signs with cr: same
+// endpoint, transport, timeouts and metrics, sharing c's rate limit and
+// request slots. For a request that proves a credential works without
+// switching c to it.
+func (c *Client) WithCredentials(cr Credentials) (*Client, error) {
+	n := &Client{
+		newSDK:  c.newSDK,
+		cfg:     c.cfg,
+		limiter: c.limiter,
+		slots:   c.slots,
+		sleep:   c.sleep,
+		jitter:  c.jitter,
+		now:     c.now,
+	}
+	if err := n.UseCredentials(cr); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
 // Credentials returns the credential requests sign with now.
 func (c *Client) Credentials() Credentials { return *c.cred.Load() }
 

@@ -83,6 +83,17 @@ func (cc clientCredential) Use(cred sinks.Credential) (func(), error) {
 	return func() { _ = cc.c.UseCredentials(prev) }, nil
 }
 
+// Check signs one read-only request (the new key's own entry) with cred,
+// through a client of its own: the one in use keeps its credential.
+func (cc clientCredential) Check(ctx context.Context, cred sinks.Credential) error {
+	probe, err := cc.c.WithCredentials(apiclient.Credentials{Key: cred.KeyID, Secret: cred.Secret})
+	if err != nil {
+		return err
+	}
+	_, err = probe.GetKey(ctx, cred.KeyID)
+	return err
+}
+
 // storeReadTimeout bounds reading the credential store at start and reload.
 func storeReadTimeout(e *config.Exoscale) time.Duration {
 	return max(e.Timeout.Duration(), 10*time.Second)

@@ -39,6 +39,7 @@ const (
 	ReasonReloaded     Reason = "the policies changed during the pass"
 	ReasonConfirming   Reason = "grace period over; new key confirmed by this process, deletion follows shortly"
 	ReasonCreateSettle Reason = "a create's outcome is unknown; looking for its key until the API has settled"
+	ReasonNewKeySettle Reason = "the new key of an interrupted rotation is not visible yet; waiting for the API to settle"
 	ReasonStuck        Reason = "a rotation cannot go on safely; see the last error"
 )
 

@@ -603,3 +603,31 @@ func TestSkippedNamesAreLoggedEscaped(t *testing.T) {
 		t.Errorf("leading - or . must be refused, inner ones allowed")
 	}
 }
+
+// A key rotatord deleted before the API applied its create (the DELETE
+// answered "not in organization", taken as gone) shows up later, alive:
+// it is deleted again once the settle time has passed, not left alive
+// with nobody holding it.
+func TestLateAppliedKeyDeletedBeforeItAppliedIsDeletedAgain(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	cur := h.api.add("ci-runner", "ci-role")
+	late := h.api.add("ci-runner", "ci-role")
+	cred := sinks.Credential{Name: "ci-runner", KeyID: cur, RoleID: "ci-role", Secret: "S"}
+	h.sinkA.held["ci-runner"] = cred
+	h.sinkB.held["ci-runner"] = cred
+	if err := h.store.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: cur, RoleID: "ci-role",
+		CurrentSince: h.clock.Now(), Delivered: map[string]state.Delivery{
+			sinkID(h.sinkA, "ci-runner"): {KeyID: cur}, sinkID(h.sinkB, "ci-runner"): {KeyID: cur}},
+		Deleted: map[string]time.Time{late: h.clock.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	h.pass(Options{})
+	if !slices.Contains(h.api.live("ci-runner"), late) {
+		t.Fatal("deleted again before the settle time")
+	}
+	h.clock.Add(3 * time.Minute)
+	h.pass(Options{})
+	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != cur {
+		t.Errorf("live keys %v, want only %s", live, cur)
+	}
+}

@@ -172,13 +172,17 @@ func (w *passWork) get(name string) uint64 {
 // move a name in the middle of its life), else the first that matches; ""
 // when none does.
 func (e *Engine) owner(policies []Policy, k apiclient.Key) string {
+	// rotatord's own key is never another policy's, whatever records they
+	// have of its name (one may manage a key of another role under it).
+	for _, p := range policies {
+		if p.Self != nil && p.Match(k.Name, k.RoleID) {
+			return p.Name
+		}
+	}
 	first := ""
 	for _, p := range policies {
 		if !p.Match(k.Name, k.RoleID) {
 			continue
-		}
-		if p.Self != nil {
-			return p.Name // rotatord's own key: never another policy's
 		}
 		if e.store.Has(p.Name, k.Name) {
 			return p.Name
@@ -228,6 +232,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	stored, known := e.store.Get(p.Name, name)
 	rec, changed := Reconcile(now, stored, known, p.Name, name, j.live, p.AdoptRotate)
 	e.pruneDeleted(&rec, j.all, now)
+	if !opts.DryRun && e.deleteLingering(ctx, p, &rec, j.all, now) {
+		changed = true
+	}
 	live := withoutDeleted(j.live, rec)
 	ownKeyID := e.own()
 	if p.Self != nil {
@@ -250,6 +257,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		Now: now, MaxAge: p.MaxAge, Force: opts.Force, IgnoreBackoff: opts.IgnoreBackoff,
 		OwnKeyID: ownKeyID, Live: live, Record: rec,
 	})
+	if p.Self == nil && ownKeyID != "" && slices.ContainsFunc(j.all, func(k apiclient.Key) bool { return k.ID == ownKeyID }) {
+		// The own key's name, whatever the role of the keys this policy
+		// has there: a policy matching it leaves the whole name alone.
+		d = Decision{Action: ActionSkip, Reason: ReasonOwnKey}
+	}
 	if p.Self != nil && d.Action == ActionRotate && e.othersInFlight(p.Name) {
 		d = Decision{Action: ActionNone, Reason: ReasonOthersInFlight}
 	}
@@ -402,6 +414,39 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	log.Warn("adopted the key a sink holds; the other keys of the name will be deleted after the grace period",
 		zap.String("key_id", cred.KeyID), zap.Strings("old_key_ids", rot.OldKeyIDs))
 	return true
+}
+
+// deleteLingering deletes again, once per settle time, a key rotatord
+// deleted that listings still show the settle time later. Most are
+// zombies, whose DELETE answers "not in organization" again until the
+// platform removes them; but a create the API applied late answers the
+// same before it applies, and lives on after: without this, a key nobody
+// holds. It reports whether the record changed.
+func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Record, listed []apiclient.Key, now time.Time) bool {
+	settle := e.settleTime()
+	changed := false
+	for id, at := range rec.Deleted {
+		i := slices.IndexFunc(listed, func(k apiclient.Key) bool { return k.ID == id })
+		if i < 0 || now.Before(at.Add(settle)) || id == e.own() || listed[i].Name != rec.Name {
+			continue
+		}
+		if rot := rec.Rotation; rot != nil && (id == rot.NewKeyID || id == rec.CurrentKeyID) {
+			continue
+		}
+		if err := e.blocksDeletion(ctx, p, rec, id); err != nil {
+			continue
+		}
+		if err := e.client().DeleteKey(ctx, id); err != nil {
+			e.log.Warn("deleting again a key the API still lists after its deletion failed", zap.String("policy", p.Name),
+				zap.String("name", rec.Name), zap.String("key_id", id), zap.Error(err))
+			continue
+		}
+		e.log.Info("deleted again a key the API still listed after its deletion", zap.String("policy", p.Name),
+			zap.String("name", rec.Name), zap.String("key_id", id))
+		rec.Deleted[id] = now
+		changed = true
+	}
+	return changed
 }
 
 // pruneDeleted forgets the keys the API acknowledged deleting once

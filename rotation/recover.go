@@ -77,7 +77,14 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 	case err != nil:
 		return e.fail(p, rec, start, fmt.Errorf("recover: %w", err))
 	case ex == unsure:
-		return e.fail(p, rec, start, fmt.Errorf("recover: the API does not show new key %s yet; waiting for it to settle", rot.NewKeyID))
+		// Not a failure (no backoff): a create the API applies late shows
+		// within the settle time, and each pass looks again until then.
+		if err := e.store.Put(*rec); err != nil {
+			return e.fail(p, rec, start, err)
+		}
+		log.Info("the new key of the interrupted rotation is not visible yet; waiting for the API to settle", zap.String("key_id", rot.NewKeyID))
+		settle := e.settleTime()
+		return &waitErr{reason: ReasonNewKeySettle, due: later(rot.NewCreatedAt.Add(settle), rot.NewMissingSince.Add(settle))}
 	case ex == gone:
 		// Someone deleted the new key. If a sink holds it, that sink
 		// serves a dead key: rotate again at once.
@@ -183,4 +190,11 @@ func (e *Engine) adoptNewer(ctx context.Context, p Policy, rec *state.Record, st
 		return false, err
 	}
 	return true, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -127,6 +127,18 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		}
 	}
 
+	// rotatord's own key goes to its store only once it signs requests.
+	if p.Self != nil && fresh {
+		if err := e.proveSigns(ctx, p, cred); err != nil {
+			// The store still holds the old key: roll the new one back.
+			if derr := e.dropNewKey(ctx, p, rec, false); derr != nil {
+				return e.fail(p, rec, start, fmt.Errorf("%w; rollback: %v", err, derr))
+			}
+			log.Warn("rolled back: the new key of rotatord's own key could not sign; old key kept", zap.Error(err))
+			return e.fail(p, rec, start, err)
+		}
+	}
+
 	// Deliver: every sink, written and read back.
 	for n, i := range deliveryOrder(p.Sinks) {
 		s := p.Sinks[i]

@@ -10,7 +10,10 @@ package rotation
 // in flight (the switch happens between two rotations, never inside one).
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/sinks"
@@ -23,6 +26,9 @@ type SelfCredential interface {
 	// Use makes every later request sign with c, and returns what
 	// switches back to the credential in force before.
 	Use(c sinks.Credential) (revert func(), err error)
+	// Check makes one signed, read-only request with c, without
+	// switching to it: nil when the API accepts c.
+	Check(ctx context.Context, c sinks.Credential) error
 }
 
 // ReasonOthersInFlight: the own key waits for the other rotations.
@@ -81,4 +87,31 @@ func (e *Engine) othersInFlight(self string) bool {
 		}
 	}
 	return false
+}
+
+// proveSigns waits until the API accepts a new own key for signing, before
+// the store gets it: a store must never hold a key that cannot sign (the
+// API may apply a create late), or a restart or reload would read a
+// credential that fails every request. It tries for the settle time, the
+// longest a create takes to apply.
+func (e *Engine) proveSigns(ctx context.Context, p Policy, cred sinks.Credential) error {
+	deadline := e.now().Add(e.settleTime())
+	wait := 200 * time.Millisecond
+	for {
+		err := p.Self.Check(ctx, cred)
+		if err == nil {
+			return nil
+		}
+		if !e.now().Before(deadline) {
+			return fmt.Errorf("the new key does not sign requests yet: %w", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,32 @@ type signedAPI struct {
 	smu       sync.Mutex
 	signer    string
 	deletedBy map[string]string // deleted key -> the key that signed its deletion
+	// cannotSign: Check refuses that many times (a create applied late);
+	// each refusal moves the clock on by a minute.
+	cannotSign int
+	clock      *fakeClock
+	checks     int
+}
+
+// Check implements SelfCredential.
+func (a *signedAPI) Check(ctx context.Context, c sinks.Credential) error {
+	a.smu.Lock()
+	a.checks++
+	refuse := a.cannotSign > 0
+	if refuse {
+		a.cannotSign--
+	}
+	a.smu.Unlock()
+	if refuse {
+		a.clock.Add(time.Minute)
+		return &apiclient.Error{Op: "get-api-key", Kind: apiclient.KindAuth, Status: 403, Message: "unknown or deleted API key"}
+	}
+	a.fakeAPI.mu.Lock()
+	defer a.fakeAPI.mu.Unlock()
+	if _, ok := a.fakeAPI.keys[c.KeyID]; !ok {
+		return &apiclient.Error{Op: "get-api-key", Kind: apiclient.KindAuth, Status: 403, Message: "unknown or deleted API key"}
+	}
+	return nil
 }
 
 func (a *signedAPI) sign() error {
@@ -102,7 +129,7 @@ type selfHarness struct {
 func newSelfHarness(t *testing.T, grace time.Duration) *selfHarness {
 	h := newHarness(t, grace)
 	sh := &selfHarness{harness: h, store: newMemSink("credential")}
-	sh.sapi = &signedAPI{fakeAPI: h.api, signer: h.own, deletedBy: map[string]string{}}
+	sh.sapi = &signedAPI{fakeAPI: h.api, signer: h.own, deletedBy: map[string]string{}, clock: h.clock}
 	h.api.sinks = append(h.api.sinks, sh.store)
 	sh.store.held["rotatord-admin"] = sinks.Credential{Name: "rotatord-admin", KeyID: h.own, Secret: "ADMIN-SECRET"}
 	sh.restart(h.own)
@@ -294,5 +321,57 @@ func TestSelfRotationKilledBeforeTheStoreWrite(t *testing.T) {
 	sh.pass(Options{IgnoreBackoff: true})
 	if live := sh.liveAdmin(); len(live) > 2 || !slices.Contains(live, sh.store.holds("rotatord-admin")) || !slices.Contains(live, sh.sapi.signing()) {
 		t.Errorf("live own keys %v; store holds %s, signing with %s", live, sh.store.holds("rotatord-admin"), sh.sapi.signing())
+	}
+}
+
+// A new own key the API applies late: the store gets it only once it
+// signs; one that never does is rolled back, and the store keeps the old.
+func TestSelfRotationStoresOnlyAKeyThatSigns(t *testing.T) {
+	sh := newSelfHarness(t, 0)
+	old := sh.own
+	sh.sapi.cannotSign = 1
+	if o, _ := outcomeOf(sh.pass(Options{Force: true}), "_self"); o.Err != nil {
+		t.Fatalf("own-key outcome %+v", o)
+	}
+	if now := sh.store.holds("rotatord-admin"); now == old || sh.sapi.checks != 2 {
+		t.Fatalf("store holds %s after %d checks, want a new key after 2", now, sh.sapi.checks)
+	}
+
+	sh = newSelfHarness(t, 0)
+	old = sh.own
+	sh.sapi.cannotSign = 1000
+	if o, _ := outcomeOf(sh.pass(Options{Force: true}), "_self"); o.Err == nil || !strings.Contains(o.Err.Error(), "does not sign") {
+		t.Fatalf("own-key outcome %+v, want the rotation to fail", o)
+	}
+	if sh.store.holds("rotatord-admin") != old || sh.sapi.signing() != old {
+		t.Error("the store or the client took a key that does not sign")
+	}
+	if live := sh.liveAdmin(); len(live) != 1 || live[0] != old {
+		t.Errorf("live own keys %v, want the old one alone (the new rolled back)", live)
+	}
+}
+
+// A policy matching every name, with a record of the own key's name (it
+// manages a key of another role there), never takes the own key.
+func TestSelfKeyIsNeverAnotherPolicys(t *testing.T) {
+	sh := newSelfHarness(t, 0)
+	other := sh.api.add("rotatord-admin", "ci-role")
+	if err := sh.harness.store.Put(state.Record{Policy: "ci", Name: "rotatord-admin", CurrentKeyID: other, RoleID: "ci-role", CurrentSince: sh.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	old := sh.own
+	out := sh.pass(Options{Force: true})
+	o, ok := outcomeOf(out, "_self")
+	if !ok || o.Err != nil {
+		t.Fatalf("own-key outcome %+v (found %v)", o, ok)
+	}
+	now := sh.store.holds("rotatord-admin")
+	if now == old || !slices.Contains(sh.liveAdmin(), now) {
+		t.Errorf("the own key was not rotated: store holds %s", now)
+	}
+	for _, o := range out {
+		if o.Policy == "ci" && slices.Contains(o.KeyIDs, old) {
+			t.Errorf("policy ci handled the own key: %+v", o)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -33,12 +34,16 @@ type variant struct {
 	appsNarrow    bool // apps matches app-1* only
 	backupRemoved bool // the backup policy is gone
 	extraSink     bool // apps has a third (template) sink; never removed again
+	// ownOnly: the other policies' keys are fresh for an hour, so
+	// rotatord's own key, which waits for every other rotation, gets its
+	// turn (the cycles that kill at an own-key step).
+	ownOnly bool
 }
 
 func (v variant) String() string {
 	var parts []string
 	for name, on := range map[string]bool{"ci-role-deploy": v.ciRoleDeploy, "ci-exclude-0": v.ciExcludeMore,
-		"apps-narrow": v.appsNarrow, "backup-removed": v.backupRemoved, "extra-sink": v.extraSink} {
+		"apps-narrow": v.appsNarrow, "backup-removed": v.backupRemoved, "extra-sink": v.extraSink, "own-only": v.ownOnly} {
 		if on {
 			parts = append(parts, name)
 		}
@@ -58,15 +63,15 @@ func (c *campaign) writePolicy(v variant, maxAge string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `exoscale:
   endpoint: %s/v2
-  api_key: %s
-  api_secret_file: admin-secret
+  credential_file: credential.json
+  own_key: {schedule: "@every 1s", max_age: %s, grace_period: 1s}
   timeout: 5s
   max_retries: 2
   rate_limit: 200
 state_dir: state
 listen: %s
 policies:
-`, c.simURL, c.admin.Key, c.listen)
+`, c.simURL, maxAge, c.listen)
 	for _, p := range policies {
 		if p.name == "backup" && v.backupRemoved {
 			continue
@@ -92,7 +97,11 @@ policies:
 		default:
 			fmt.Fprintf(&b, "      name: %q\n", p.prefix+"*")
 		}
-		fmt.Fprintf(&b, "    schedule: \"@every 1s\"\n    max_age: %s\n    grace_period: 2s\n    adopt: rotate\n    sinks:\n", maxAge)
+		policyMaxAge := maxAge
+		if v.ownOnly {
+			policyMaxAge = "1h"
+		}
+		fmt.Fprintf(&b, "    schedule: \"@every 1s\"\n    max_age: %s\n    grace_period: 2s\n    adopt: rotate\n    sinks:\n", policyMaxAge)
 		sinks := slices.Clone(p.sinks)
 		if p.name == "apps" && c.extraAdded.Load() {
 			sinks = append(sinks, extraSink)
@@ -164,6 +173,11 @@ func (c *campaign) putFaults(body string) error {
 	return nil
 }
 
+// ownSteps are the log lines of the steps of an own-key rotation, each
+// written once the step is durable: a cycle may kill rotatord right after
+// one of them.
+var ownSteps = []string{"rotation started", "replacement created", "delivered", "signing with the new key", "rotation delivered", "old key deleted"}
+
 // maxLateApply is the longest the simulator takes to apply a late create.
 const maxLateApply = 4 * time.Second
 
@@ -201,6 +215,16 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 	}
 	slices.SortStableFunc(events, func(a, b event) int { return int(a.at - b.at) })
 	endSinkFault := c.rnd.Float64() < 0.5
+	// A kill right after a step of rotatord's own-key rotation.
+	ownStep := ""
+	if !term && c.rnd.Float64() < 0.3 {
+		ownStep = ownSteps[c.rnd.IntN(len(ownSteps))]
+		// Long enough for the other rotations in flight to finish and
+		// the own key's to reach the step, with no reload in the way (a
+		// reload waits for the passes, and may strand nothing here).
+		up = max(up, 8*time.Second)
+		events = slices.DeleteFunc(events, func(ev event) bool { return ev.kind == "reload" })
+	}
 
 	if err := c.putFaults(faults); err != nil {
 		return err
@@ -227,19 +251,54 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 		c.sum.ClockOffsets++
 		c.mu.Unlock()
 	}
+	if ownStep != "" {
+		// The own key waits for every other rotation in flight, and a
+		// sink fault keeps one in flight: end them first.
+		c.fmu.Lock()
+		for id := range c.faulted {
+			if err := c.endSinkFault(id); err != nil {
+				c.fmu.Unlock()
+				return err
+			}
+		}
+		c.fmu.Unlock()
+	}
+	if v := c.variant; v.ownOnly != (ownStep != "") {
+		v.ownOnly = ownStep != ""
+		if err := c.writePolicy(v, "3s"); err != nil {
+			return err
+		}
+	}
 	logStart := fileSize(c.logPath)
 	cmd, err := c.startRotatord(offset)
 	if err != nil {
 		return err
 	}
 	began := time.Now()
+	var killedAtStep atomic.Bool
+	watchDone := make(chan struct{})
+	if ownStep != "" {
+		go func() {
+			defer close(watchDone)
+			for deadline := began.Add(up + 3*time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+				if lineWith(c.logPath, logStart, `"msg":"`+ownStep+`"`, `"policy":"_self"`) {
+					_ = cmd.Process.Signal(syscall.SIGKILL)
+					killedAtStep.Store(true)
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+	} else {
+		close(watchDone)
+	}
 	var did []string
 	for _, ev := range events {
-		if !sleepCtx(ctx, time.Until(began.Add(ev.at))) {
+		if !sleepCtx(ctx, time.Until(began.Add(ev.at))) || killedAtStep.Load() {
 			break
 		}
 		what, err := c.act(ctx, ev, cmd.Process)
-		if err != nil {
+		if err != nil && !killedAtStep.Load() {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 			return err
@@ -247,7 +306,14 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 		did = append(did, what)
 	}
 	sleepCtx(ctx, time.Until(began.Add(up)))
+	<-watchDone
 	stop := "SIGKILL"
+	if killedAtStep.Load() {
+		stop = "SIGKILL after own-key step " + ownStep
+		c.mu.Lock()
+		c.sum.OwnStepKills++
+		c.mu.Unlock()
+	}
 	if term {
 		// In the middle of a rotation: wait (a little) for rotatord to
 		// log one starting.
@@ -308,6 +374,7 @@ func (c *campaign) act(ctx context.Context, ev event, cmd interface{ Signal(os.S
 			appsNarrow:    pick.Float64() < 0.3,
 			backupRemoved: pick.Float64() < 0.25,
 			extraSink:     c.variant.extraSink || pick.Float64() < 0.15,
+			ownOnly:       c.variant.ownOnly,
 		}
 		if err := c.writePolicy(v, "3s"); err != nil {
 			return "", err
@@ -370,7 +437,7 @@ func (c *campaign) act(ctx context.Context, ev event, cmd interface{ Signal(os.S
 		held := c.heldByAnySink(ctx)
 		var cands []simKey
 		for _, k := range keys {
-			if k.Alive && !k.Zombie && c.managed(k.Name) && !held[k.Key] && k.Key != c.admin.Key {
+			if k.Alive && !k.Zombie && c.managed(k.Name) && !held[k.Key] && k.Name != adminName {
 				cands = append(cands, k)
 			}
 		}
@@ -542,6 +609,30 @@ func logSince(path string, offset int64, subs ...string) bool {
 	b, _ := io.ReadAll(f)
 	for _, s := range subs {
 		if strings.Contains(string(b), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// lineWith reports whether one line of the log, from offset on, contains
+// every one of subs.
+func lineWith(path string, offset int64, subs ...string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return false
+	}
+	b, _ := io.ReadAll(f)
+	for _, line := range strings.Split(string(b), "\n") {
+		all := true
+		for _, s := range subs {
+			all = all && strings.Contains(line, s)
+		}
+		if all {
 			return true
 		}
 	}

@@ -76,6 +76,9 @@ type Summary struct {
 	Outages                 int
 	Leaks                   int
 	MaxKeysPerName          int
+	MaxOwnKeys              int // live keys of rotatord's own key's name at one moment
+	OwnRotations            int // own-key rotations delivered
+	OwnStepKills            int // kills right after a step of an own-key rotation
 	UntouchedOK             bool
 	SecretsInLogs           int
 	Vault                   bool
@@ -87,15 +90,15 @@ type Summary struct {
 func (s Summary) Line() string {
 	return fmt.Sprintf("chaos: seed=%d cycles=%d kills=%d terms=%d reloads=%d restores=%d clock_offsets=%d "+
 		"late_creates=%d zombies=%d external=%d sink_faults=%d samples=%d vault=%t rotations=%d "+
-		"outages=%d leaks=%d max_keys_per_name=%d untouched_ok=%t secrets_in_logs=%d",
+		"own_rotations=%d own_step_kills=%d outages=%d leaks=%d max_keys_per_name=%d max_own_keys=%d untouched_ok=%t secrets_in_logs=%d",
 		s.Seed, s.Cycles, s.Kills, s.Terms, s.Reloads, s.Restores, s.ClockOffsets,
 		s.LateCreates, s.Zombies, s.External, s.SinkFaults, s.Samples, s.Vault, s.Rotations,
-		s.Outages, s.Leaks, s.MaxKeysPerName, s.UntouchedOK, s.SecretsInLogs)
+		s.OwnRotations, s.OwnStepKills, s.Outages, s.Leaks, s.MaxKeysPerName, s.MaxOwnKeys, s.UntouchedOK, s.SecretsInLogs)
 }
 
 // OK reports whether every check passed.
 func (s Summary) OK() bool {
-	return s.Outages == 0 && s.Leaks == 0 && s.MaxKeysPerName <= 2 && s.UntouchedOK && s.SecretsInLogs == 0 && len(s.Problems) == 0
+	return s.Outages == 0 && s.Leaks == 0 && s.MaxKeysPerName <= 2 && s.MaxOwnKeys <= 2 && s.UntouchedOK && s.SecretsInLogs == 0 && len(s.Problems) == 0
 }
 
 // policyDef is one policy of the campaign; reloads change them (variant).
@@ -126,11 +129,13 @@ type campaign struct {
 	dir    string
 	simURL string
 	admin  cred
-	sim    *exec.Cmd
-	vault  *vaulttest.Server
-	roles  map[string]string // role name -> id
-	names  []string          // managed key names
-	policy map[string]policyDef
+	// adminRole is the role of rotatord's own key: its replacements keep it.
+	adminRole string
+	sim       *exec.Cmd
+	vault     *vaulttest.Server
+	roles     map[string]string // role name -> id
+	names     []string          // managed key names
+	policy    map[string]policyDef
 	// untouched are seeded keys no policy variant ever manages: other
 	// roles under a managed glob, excluded names, unmatched names.
 	untouched map[string]string // key id -> why
@@ -332,7 +337,10 @@ func (c *campaign) setup(ctx context.Context) error {
 	}
 	c.simURL = info.URL
 	c.admin = cred{info.APIKey, info.APISecret}
-	if err := os.WriteFile(filepath.Join(c.dir, "admin-secret"), []byte(info.APISecret), 0o600); err != nil {
+	// rotatord's credential: a file it rewrites when it rotates its own
+	// key (own_key in the policy).
+	credJSON, _ := json.Marshal(map[string]string{"api_key": info.APIKey, "api_secret": info.APISecret})
+	if err := os.WriteFile(c.credentialPath(), credJSON, 0o600); err != nil {
 		return err
 	}
 	keys, err := c.keys()
@@ -341,11 +349,15 @@ func (c *campaign) setup(ctx context.Context) error {
 	}
 	for _, k := range keys {
 		c.seeded[k.Key] = true
+		if k.Key == c.admin.Key {
+			c.adminRole = k.RoleID
+		}
 		if _, ok := untouched[k.Name]; ok {
 			c.untouched[k.Key] = k.Name
 		}
 	}
-	c.untouched[c.admin.Key] = adminName + " (rotatord's own key, matched by policy backup)"
+	// rotatord's own key is matched by policy backup too: own_key rotates
+	// it, never that policy (checkOwnKey).
 	c.listen = freeAddr()
 	return c.writePolicy(variant{}, "3s")
 }
@@ -673,4 +685,23 @@ func moduleRoot() string {
 		}
 	}
 	return dir
+}
+
+// credentialPath is rotatord's credential file.
+func (c *campaign) credentialPath() string { return filepath.Join(c.dir, "credential.json") }
+
+// ownCred reads the credential rotatord signs with from its file.
+func (c *campaign) ownCred() (cred, error) {
+	b, err := os.ReadFile(c.credentialPath())
+	if err != nil {
+		return cred{}, err
+	}
+	var f struct {
+		Key    string `json:"api_key"`
+		Secret string `json:"api_secret"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil || f.Key == "" || f.Secret == "" {
+		return cred{}, fmt.Errorf("credential file: not a JSON object with api_key and api_secret")
+	}
+	return cred{f.Key, f.Secret}, nil
 }

@@ -36,7 +36,7 @@ func TestShortCampaign(t *testing.T) {
 	if !sum.OK() {
 		t.Fatalf("campaign failed: %s", sum.Line())
 	}
-	if sum.Kills+sum.Terms != cycles || sum.Rotations == 0 || sum.Samples < cycles {
+	if sum.Kills+sum.Terms != cycles || sum.Rotations == 0 || sum.OwnRotations == 0 || sum.Samples < cycles {
 		t.Errorf("the campaign did not exercise rotatord: %s", sum.Line())
 	}
 }
@@ -50,6 +50,7 @@ func TestSummaryFlagsEveryBrokenInvariant(t *testing.T) {
 		"outage":    {Outages: 1, MaxKeysPerName: 2, UntouchedOK: true},
 		"leak":      {Leaks: 1, MaxKeysPerName: 2, UntouchedOK: true},
 		"3 keys":    {MaxKeysPerName: 3, UntouchedOK: true},
+		"3 own":     {MaxKeysPerName: 2, MaxOwnKeys: 3, UntouchedOK: true},
 		"untouched": {MaxKeysPerName: 2},
 		"secret":    {SecretsInLogs: 1, MaxKeysPerName: 2, UntouchedOK: true},
 		"problem":   {MaxKeysPerName: 2, UntouchedOK: true, Problems: []string{"x"}},

@@ -189,6 +189,7 @@ func (c *campaign) checkNow(ctx context.Context, final bool) error {
 	}
 
 	c.checkUntouched(ctx, keys, ext)
+	c.checkOwnKey(ctx, keys, final)
 	if final {
 		c.checkSettled(ctx, byName, ext)
 	}
@@ -225,14 +226,66 @@ func (c *campaign) checkUntouched(ctx context.Context, keys []simKey, ext func(s
 		case untouchedNames[k.Name]:
 			bad("rotatord created %s under %s, a name it must leave alone%s", k.Key, k.Name, c.story(ctx, k.Name))
 			untouchedNames[k.Name] = false
-		case !c.managed(k.Name) && k.Name != adminName:
+		case k.Name == adminName:
+			if k.RoleID != c.adminRole {
+				bad("rotatord created %s under its own key's name %s with role %s, not its own key's role", k.Key, k.Name, c.roleName(k.RoleID))
+			}
+		case !c.managed(k.Name):
 			bad("rotatord created %s under %s, a name no policy manages", k.Key, k.Name)
 		case k.RoleID != c.roles[c.policyOf(k.Name).role]:
 			bad("rotatord created %s under %s with role %s, not its policy's role", k.Key, k.Name, c.roleName(k.RoleID))
 		}
 	}
-	if ok, why, err := c.authenticate(c.admin); err == nil && !ok {
-		bad("rotatord's own key %s no longer authenticates (%s)", c.admin.Key, why)
+}
+
+// checkOwnKey checks rotatord's own key, which own_key rotates: never more
+// than two live keys of its name, the credential file always holds one
+// that authenticates (an outage of rotatord itself otherwise), and once
+// settled exactly one is alive, the one the file holds.
+func (c *campaign) checkOwnKey(ctx context.Context, keys []simKey, final bool) {
+	var live []string
+	for _, k := range keys {
+		if k.Name == adminName && k.Alive && !k.Zombie && !k.External {
+			live = append(live, k.Key)
+		}
+	}
+	n, _ := maxKeysPerName(keys, func(name string) bool { return name == adminName })
+	c.mu.Lock()
+	c.sum.MaxOwnKeys = max(c.sum.MaxOwnKeys, n)
+	report := n > 2 && !c.outageSeen["max own"]
+	if report {
+		c.outageSeen["max own"] = true
+	}
+	c.mu.Unlock()
+	if report {
+		c.problem("TOO MANY OWN KEYS: %d live keys named %s at one moment (want at most 2)%s", n, adminName, c.story(ctx, adminName))
+	}
+	cr, err := c.ownCred()
+	if err != nil {
+		c.ownOutage(ctx, "unreadable", fmt.Sprintf("rotatord's credential file: %v", err))
+		return
+	}
+	if ok, why, err := c.authenticate(cr); err == nil && !ok && why != "create not applied yet" {
+		c.ownOutage(ctx, "dead "+cr.Key, fmt.Sprintf("rotatord's credential file holds %s, which does not authenticate (%s)", cr.Key, why))
+	}
+	if final && (len(live) != 1 || live[0] != cr.Key) {
+		c.mu.Lock()
+		c.sum.Leaks++
+		c.mu.Unlock()
+		c.problem("OWN KEY at the end: live keys %v, the credential file holds %s (want exactly that one)%s", live, cr.Key, c.story(ctx, adminName))
+	}
+}
+
+func (c *campaign) ownOutage(ctx context.Context, tag, what string) {
+	c.mu.Lock()
+	first := !c.outageSeen["own "+tag]
+	if first {
+		c.outageSeen["own "+tag] = true
+		c.sum.Outages++
+	}
+	c.mu.Unlock()
+	if first {
+		c.problem("OUTAGE of rotatord itself: %s%s", what, c.story(ctx, adminName))
 	}
 }
 
@@ -345,6 +398,11 @@ func (c *campaign) finalChecks(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.sum.Rotations = strings.Count(string(logs), `"msg":"rotation delivered"`)
+	for _, line := range strings.Split(string(logs), "\n") {
+		if strings.Contains(line, `"msg":"rotation delivered"`) && strings.Contains(line, `"policy":"_self"`) {
+			c.sum.OwnRotations++
+		}
+	}
 	for _, k := range keys {
 		if k.AppliedAt != nil {
 			c.sum.LateCreates++
