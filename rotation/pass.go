@@ -262,8 +262,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		// has there: a policy matching it leaves the whole name alone.
 		d = Decision{Action: ActionSkip, Reason: ReasonOwnKey}
 	}
-	if p.Self != nil && d.Action == ActionRotate && e.othersInFlight(p.Name) {
-		d = Decision{Action: ActionNone, Reason: ReasonOthersInFlight}
+	if p.Self != nil && d.Action == ActionRotate {
+		if other, busy := e.othersInFlight(p.Name); busy {
+			log.Info("rotatord's own key is due and waits for the rotations in flight", zap.String("in_flight", other))
+			d = Decision{Action: ActionNone, Reason: ReasonOthersInFlight}
+		}
 	}
 	o.Decision = d
 	if opts.DryRun {

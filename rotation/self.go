@@ -80,13 +80,13 @@ func (e *Engine) useNewSelf(p Policy, cred sinks.Credential) (func(), error) {
 
 // othersInFlight reports whether a rotation of another policy has begun
 // and not yet delivered: the own key must not switch under it.
-func (e *Engine) othersInFlight(self string) bool {
+func (e *Engine) othersInFlight(self string) (string, bool) {
 	for _, r := range e.store.List("") {
 		if r.Policy != self && r.Rotation != nil && r.Rotation.Phase != state.PhaseDelivered {
-			return true
+			return r.Policy + "/" + r.Name, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // proveSigns waits until the API accepts a new own key for signing, before
