@@ -154,7 +154,7 @@ func TestTwoAccountsRotateApart(t *testing.T) {
 		t.Errorf("green's state directory: %v", err)
 	}
 	body := scrape(t, d)
-	for _, want := range []string{`rotatord_rotations_total{account="green",policy="green-ci",result="success"} 1`,`rotatord_managed_names{account="green",policy="green-ci"} 1`, `rotatord_managed_names{account="default",policy="ci"} 2`,
+	for _, want := range []string{`rotatord_rotations_total{account="green",policy="green-ci",result="success"} 1`, `rotatord_managed_names{account="green",policy="green-ci"} 1`, `rotatord_managed_names{account="default",policy="ci"} 2`,
 		`rotatord_api_requests_total{account="green",code="200",operation="list-api-keys"}`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
