@@ -83,14 +83,15 @@ func (cc clientCredential) Use(cred sinks.Credential) (func(), error) {
 	return func() { _ = cc.c.UseCredentials(prev) }, nil
 }
 
-// Check signs one read-only request (the new key's own entry) with cred,
-// through a client of its own: the one in use keeps its credential.
+// Check signs one read-only request with cred, through a client of its
+// own (the one in use keeps its credential): a listing of the keys, which
+// rotatord's role must allow anyway.
 func (cc clientCredential) Check(ctx context.Context, cred sinks.Credential) error {
 	probe, err := cc.c.WithCredentials(apiclient.Credentials{Key: cred.KeyID, Secret: cred.Secret})
 	if err != nil {
 		return err
 	}
-	_, err = probe.GetKey(ctx, cred.KeyID)
+	_, err = probe.ListKeys(ctx)
 	return err
 }
 

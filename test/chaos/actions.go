@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -224,9 +225,8 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 		// reload waits for the passes, and may strand nothing here).
 		up = max(up, 8*time.Second)
 		events = slices.DeleteFunc(events, func(ev event) bool { return ev.kind == "reload" })
-		// The weather only (5% errors, 2% lost answers): the kill is the
-		// fault under test.
-		faults, faultKinds = baseFaults, nil
+		// No faults: the kill is the fault under test.
+		faults, faultKinds = "{}", nil
 	}
 
 	if err := c.putFaults(faults); err != nil {
@@ -267,10 +267,20 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 		c.fmu.Unlock()
 	}
 	if ownStep != "" {
-		// A rotation left in flight by a kill may wait out a failure's
-		// backoff (a minute): `once` ignores backoffs and finishes it.
-		if once, err := c.startRotatord(0, "once"); err == nil {
-			_ = once.Wait()
+		// The own key waits for every other rotation in flight: with the
+		// faults off, `once` (which ignores failure backoffs) finishes
+		// what kills and failed creates left, until none is in flight.
+		if err := c.putFaults("{}"); err != nil {
+			return err
+		}
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+			if once, err := c.startRotatord(0, "once"); err == nil {
+				_ = once.Wait()
+			}
+			if !c.rotationsInFlight() {
+				break
+			}
+			sleepCtx(ctx, time.Second)
 		}
 	}
 	if v := c.variant; v.ownOnly != (ownStep != "") {
@@ -646,6 +656,28 @@ func lineWith(path string, offset int64, subs ...string) bool {
 			all = all && strings.Contains(line, s)
 		}
 		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// rotationsInFlight reports whether a state record has a rotation in the
+// intent or created phase (read from the state directory, while rotatord
+// is stopped).
+func (c *campaign) rotationsInFlight() bool {
+	files, _ := filepath.Glob(filepath.Join(c.dir, "state", "records", "*.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var r struct {
+			Rotation *struct {
+				Phase string `json:"phase"`
+			} `json:"rotation"`
+		}
+		if json.Unmarshal(b, &r) == nil && r.Rotation != nil && r.Rotation.Phase != "delivered" {
 			return true
 		}
 	}
