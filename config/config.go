@@ -31,6 +31,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/internal/window"
 	"github.com/rotatord/rotatord/secret"
 )
 
@@ -274,9 +275,32 @@ type Policy struct {
 	GracePeriod Duration `yaml:"grace_period"`
 	Adopt       Adopt    `yaml:"adopt"`
 	Sinks       []Sink   `yaml:"sinks"`
+	// Windows are when replacements may be created and old keys deleted
+	// (any of them); none: at any time.
+	Windows []Window `yaml:"windows,omitempty"`
+	// Jitter spreads the names' due times over up to this much, by a
+	// hash of each name: keys created together do not all rotate at once.
+	Jitter Duration `yaml:"jitter,omitempty"`
 
 	schedule cron.Schedule
+	windows  window.Set
 }
+
+// Window is a weekly maintenance window: days of the week and a time of
+// day range in an IANA time zone.
+type Window struct {
+	// Days: mon, tue, ..., ranges such as mon-fri, or "*".
+	Days []string `yaml:"days"`
+	// Start and End are times of day, "09:00" and "16:00"; an End before
+	// Start runs past midnight, an End equal to Start is the whole day.
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
+	// TimeZone is an IANA name (Europe/Zurich); default UTC.
+	TimeZone string `yaml:"time_zone,omitempty"`
+}
+
+// WindowSet returns the parsed windows of a valid config (empty: always).
+func (p *Policy) WindowSet() window.Set { return p.windows }
 
 // Match selects API keys.
 type Match struct {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,40 @@ func TestOwnKeyConfigErrors(t *testing.T) {
 		_, err := Parse([]byte("exoscale:\n"+tc.exoscale+ownPolicies), "rotatord.yml", "/etc/rotatord")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\n got %v\nwant %s", tc.exoscale, err, tc.want)
+		}
+	}
+}
+
+func TestWindowsAndJitter(t *testing.T) {
+	base := `state_dir: /var/lib/rotatord
+exoscale: {api_key: EXO0123456789abcdef01234567, api_secret: s}
+policies:
+  - name: ci
+    match: {name: "ci-*"}
+    max_age: 30d
+    jitter: %s
+    windows:
+%s    sinks: [{type: file, path: "/run/ci/{{.Name}}.json"}]
+`
+	cfg, err := Parse([]byte(fmt.Sprintf(base, "6h", "      - {days: [mon-fri], start: \"09:00\", end: \"16:00\", time_zone: Europe/Zurich}\n      - {days: [sat], start: \"22:00\", end: \"02:00\"}\n")), "rotatord.yml", "/etc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Policies[0]
+	if w := p.WindowSet(); len(w) != 2 || w[0].Zone.String() != "Europe/Zurich" || w[1].Zone.String() != "UTC" || p.Jitter.Duration() != 6*time.Hour {
+		t.Errorf("windows %+v jitter %s", w, p.Jitter)
+	}
+	for _, tc := range []struct{ jitter, windows, want string }{
+		{"1h", "      - {days: [monday], start: \"09:00\", end: \"16:00\"}\n", `policies[0].windows[0].days: unknown day "monday"`},
+		{"1h", "      - {days: [mon], start: \"9:00\", end: \"16:00\"}\n", `policies[0].windows[0].start: invalid time of day "9:00"`},
+		{"1h", "      - {days: [mon], start: \"09:00\", end: \"16:00\", time_zone: Mars/Olympus}\n", `policies[0].windows[0].time_zone: unknown time zone "Mars/Olympus"`},
+		{"1h", "      - {start: \"09:00\", end: \"16:00\"}\n", `policies[0].windows[0].days: no days`},
+		{"-1h", "", "policies[0].jitter: must not be negative"},
+		{"31d", "", "policies[0].jitter: 31d is more than max_age 30d"},
+	} {
+		_, err := Parse([]byte(fmt.Sprintf(base, tc.jitter, tc.windows)), "rotatord.yml", "/etc")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("jitter %s windows %q:\n got %v\nwant %s", tc.jitter, tc.windows, err, tc.want)
 		}
 	}
 }

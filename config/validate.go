@@ -223,6 +223,12 @@ func (v *validator) policy(at string, p *Policy, names, targets map[string]strin
 	if p.GracePeriod < 0 {
 		v.addf(at+".grace_period", "must not be negative, got %s", v.written(at+".grace_period", p.GracePeriod))
 	}
+	v.windows(at, p)
+	if p.Jitter < 0 {
+		v.addf(at+".jitter", "must not be negative, got %s", v.written(at+".jitter", p.Jitter))
+	} else if p.MaxAge > 0 && p.Jitter > p.MaxAge {
+		v.addf(at+".jitter", "%s is more than max_age %s: a key would live up to twice max_age", v.written(at+".jitter", p.Jitter), v.written(at+".max_age", p.MaxAge))
+	}
 	if p.Adopt != AdoptWait && p.Adopt != AdoptRotate {
 		v.addf(at+".adopt", "unknown value %q (want %s or %s)", p.Adopt, AdoptWait, AdoptRotate)
 	}

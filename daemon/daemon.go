@@ -326,6 +326,8 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 			GracePeriod: p.GracePeriod.Duration(),
 			AdoptRotate: p.Adopt == config.AdoptRotate,
 			Sinks:       sk,
+			Windows:     p.WindowSet(),
+			Jitter:      p.Jitter.Duration(),
 		})
 	}
 	if e.OwnKey != nil {

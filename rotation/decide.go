@@ -1,10 +1,13 @@
 package rotation
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"slices"
 	"time"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/internal/window"
 	"github.com/rotatord/rotatord/state"
 )
 
@@ -23,24 +26,25 @@ const (
 type Reason string
 
 const (
-	ReasonFresh        Reason = "younger than max_age"
-	ReasonExpired      Reason = "older than max_age"
-	ReasonForced       Reason = "forced"
-	ReasonAgeUnknown   Reason = "age unknown (adopt: rotate)"
-	ReasonCurrentGone  Reason = "the current key no longer exists"
-	ReasonSeveralKeys  Reason = "several keys and no record of which one the sinks hold"
-	ReasonInterrupted  Reason = "a rotation was interrupted"
-	ReasonGraceRunning Reason = "grace period running"
-	ReasonGraceOver    Reason = "grace period over"
-	ReasonBackoff      Reason = "backing off after a failure"
-	ReasonOwnKey       Reason = "holds the key rotatord authenticates with"
-	ReasonConcurrent   Reason = "just handled by a concurrent pass"
-	ReasonTwoKeys      Reason = "two live keys already: a rotation would make a third"
-	ReasonReloaded     Reason = "the policies changed during the pass"
-	ReasonConfirming   Reason = "grace period over; new key confirmed by this process, deletion follows shortly"
-	ReasonCreateSettle Reason = "a create's outcome is unknown; looking for its key until the API has settled"
-	ReasonNewKeySettle Reason = "the new key of an interrupted rotation is not visible yet; waiting for the API to settle"
-	ReasonStuck        Reason = "a rotation cannot go on safely; see the last error"
+	ReasonFresh         Reason = "younger than max_age"
+	ReasonExpired       Reason = "older than max_age"
+	ReasonForced        Reason = "forced"
+	ReasonAgeUnknown    Reason = "age unknown (adopt: rotate)"
+	ReasonCurrentGone   Reason = "the current key no longer exists"
+	ReasonSeveralKeys   Reason = "several keys and no record of which one the sinks hold"
+	ReasonInterrupted   Reason = "a rotation was interrupted"
+	ReasonGraceRunning  Reason = "grace period running"
+	ReasonGraceOver     Reason = "grace period over"
+	ReasonBackoff       Reason = "backing off after a failure"
+	ReasonOwnKey        Reason = "holds the key rotatord authenticates with"
+	ReasonConcurrent    Reason = "just handled by a concurrent pass"
+	ReasonTwoKeys       Reason = "two live keys already: a rotation would make a third"
+	ReasonReloaded      Reason = "the policies changed during the pass"
+	ReasonConfirming    Reason = "grace period over; new key confirmed by this process, deletion follows shortly"
+	ReasonCreateSettle  Reason = "a create's outcome is unknown; looking for its key until the API has settled"
+	ReasonNewKeySettle  Reason = "the new key of an interrupted rotation is not visible yet; waiting for the API to settle"
+	ReasonOutsideWindow Reason = "due, outside the policy's windows; waits for the next one"
+	ReasonStuck         Reason = "a rotation cannot go on safely; see the last error"
 )
 
 // Input is everything a decision depends on.
@@ -52,6 +56,12 @@ type Input struct {
 	OwnKeyID      string
 	Live          []apiclient.Key // the live keys of this name
 	Record        state.Record    // already reconciled with Live
+	// JitterOffset moves the name's due time later (JitterOffset).
+	JitterOffset time.Duration
+	// Windows, unless IgnoreWindows: a rotation or deletion due outside
+	// them waits for the next one.
+	Windows       window.Set
+	IgnoreWindows bool
 }
 
 // Decision is the outcome, with the time the next action becomes due when
@@ -64,6 +74,14 @@ type Decision struct {
 
 // Decide says what to do with one key name. It is pure: same input, same answer.
 func Decide(in Input) Decision {
+	d := decide(in)
+	if (d.Action == ActionRotate || d.Action == ActionDelete) && !in.IgnoreWindows && !in.Windows.Contains(in.Now) {
+		return Decision{Action: ActionNone, Reason: ReasonOutsideWindow, Due: in.Windows.NextOpen(in.Now)}
+	}
+	return d
+}
+
+func decide(in Input) Decision {
 	if in.OwnKeyID != "" && slices.ContainsFunc(in.Live, func(k apiclient.Key) bool { return k.ID == in.OwnKeyID }) {
 		return Decision{Action: ActionSkip, Reason: ReasonOwnKey}
 	}
@@ -112,7 +130,7 @@ func decideAge(in Input) Decision {
 	case r.CurrentSince.IsZero():
 		return Decision{Action: ActionRotate, Reason: ReasonAgeUnknown}
 	}
-	due := r.CurrentSince.Add(in.MaxAge)
+	due := r.CurrentSince.Add(in.MaxAge + in.JitterOffset)
 	if !in.Now.Before(due) {
 		return Decision{Action: ActionRotate, Reason: ReasonExpired}
 	}
@@ -203,4 +221,17 @@ func sameRole(keys []apiclient.Key, role string) int {
 		}
 	}
 	return n
+}
+
+// JitterOffset is name's share of a policy's jitter: a fraction of it taken
+// from a hash of the name, the same on every run and every machine, so
+// names created together come due spread over the jitter.
+func JitterOffset(name string, jitter time.Duration) time.Duration {
+	if jitter <= 0 {
+		return 0
+	}
+	// SHA-256, not FNV: names that differ in their last characters only
+	// (ci-0001, ci-0002) must land far apart.
+	sum := sha256.Sum256([]byte(name))
+	return time.Duration(float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53) * float64(jitter)) // 53 bits: below 1, exactly
 }

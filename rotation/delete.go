@@ -58,7 +58,7 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i] = e.deleteDue(ctx, d.p, d.name, gen, o.IgnoreBackoff)
+			out[i] = e.deleteDue(ctx, d.p, d.name, gen, o)
 		}()
 	}
 	wg.Wait()
@@ -88,7 +88,7 @@ func (e *Engine) NextDeletion() (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64, ignoreBackoff bool) Outcome {
+func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64, opts Options) Outcome {
 	unlock := e.lock(name)
 	defer unlock()
 	o := Outcome{Policy: p.Name, Name: name, Decision: Decision{Action: ActionDelete, Reason: ReasonGraceOver}}
@@ -104,7 +104,11 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 		o.Decision = Decision{Action: ActionNone}
 		return o // a concurrent pass got there first
 	}
-	if rec.Failures > 0 && !ignoreBackoff {
+	if !opts.IgnoreWindows && !p.Windows.Contains(now) {
+		o.Decision = Decision{Action: ActionNone, Reason: ReasonOutsideWindow, Due: p.Windows.NextOpen(now)}
+		return o
+	}
+	if rec.Failures > 0 && !opts.IgnoreBackoff {
 		// A deletion that failed backs off like any step, so a sink that
 		// blocks it is not read, nor the API asked, every few seconds.
 		if due := rec.LastFailure.Add(Backoff(rec.Failures)); now.Before(due) {

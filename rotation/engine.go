@@ -33,6 +33,7 @@ import (
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/internal/keylock"
+	"github.com/rotatord/rotatord/internal/window"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
@@ -45,6 +46,12 @@ type Policy struct {
 	GracePeriod time.Duration
 	AdoptRotate bool // adopt: rotate
 	Sinks       []sinks.Sink
+	// Windows are when replacements may be created and old keys deleted;
+	// empty: always.
+	Windows window.Set
+	// Jitter spreads the names' due times: each is offset by a fraction
+	// of it taken from a hash of the name (JitterOffset).
+	Jitter time.Duration
 	// Self, when set, makes this the policy that rotates the key rotatord
 	// signs with (self.go): its Match is the engine's, and its one sink is
 	// where rotatord reads its credential from.
@@ -69,6 +76,9 @@ type Options struct {
 	Force         bool // rotate every selected name whatever its age
 	IgnoreBackoff bool // retry failed names now
 	DryRun        bool // decide only; change nothing (for `plan`)
+	// IgnoreWindows rotates and deletes outside the policies' windows
+	// (`once --force --ignore-windows`).
+	IgnoreWindows bool
 	// OnOutcome, when set, hears each name's outcome as its handler
 	// returns, with the number of names in the pass (progress for `once`).
 	// Handlers run in parallel: it must be safe for concurrent use.

@@ -256,6 +256,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	d := Decide(Input{
 		Now: now, MaxAge: p.MaxAge, Force: opts.Force, IgnoreBackoff: opts.IgnoreBackoff,
 		OwnKeyID: ownKeyID, Live: live, Record: rec,
+		JitterOffset: JitterOffset(name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows,
 	})
 	if p.Self == nil && ownKeyID != "" && slices.ContainsFunc(j.all, func(k apiclient.Key) bool { return k.ID == ownKeyID }) {
 		// The own key's name, whatever the role of the keys this policy

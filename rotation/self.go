@@ -95,14 +95,18 @@ func (e *Engine) othersInFlight(self string) (string, bool) {
 // credential that fails every request. It tries for the settle time, the
 // longest a create takes to apply.
 func (e *Engine) proveSigns(ctx context.Context, p Policy, cred sinks.Credential) error {
-	deadline := e.now().Add(e.settleTime())
+	settle := e.settleTime()
+	deadline := e.now().Add(settle)
+	// Bounded in attempts and in real time too, whatever the engine's
+	// clock says (a clock that does not move must not make it spin).
+	attempts, began := max(3, int(settle/(2*time.Second))+3), time.Now()
 	wait := 200 * time.Millisecond
-	for {
+	for n := 1; ; n++ {
 		err := p.Self.Check(ctx, cred)
 		if err == nil {
 			return nil
 		}
-		if !e.now().Before(deadline) {
+		if !e.now().Before(deadline) || n >= attempts || time.Since(began) > settle {
 			return fmt.Errorf("the new key does not sign requests yet: %w", err)
 		}
 		t := time.NewTimer(wait)

@@ -24,6 +24,8 @@ type onceFlags struct {
 	common    commonFlags
 	selection selectionFlags
 	force     bool
+	// ignoreWindows: --ignore-windows, rotate and delete outside windows.
+	ignoreWindows bool
 }
 
 type planFlags struct {
@@ -88,7 +90,7 @@ func (c *cli) cmdOnce() error {
 	ctx, _, stop := signals(context.Background())
 	defer stop()
 	out, err := d.RunPass(ctx, f.selection.policies, rotation.Options{
-		Force: f.force, IgnoreBackoff: true, OnOutcome: prog.outcome,
+		Force: f.force, IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows, OnOutcome: prog.outcome,
 	})
 	prog.finish()
 	// With several accounts, one whose listing failed fails alone: the
@@ -103,7 +105,7 @@ func (c *cli) cmdOnce() error {
 			rotated[o.Policy+"\x00"+o.Name] = true
 		}
 	}
-	out = mergeOutcomes(out, d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true}))
+	out = mergeOutcomes(out, d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows}))
 	out = awaitConfirmations(ctx, d, out)
 	rows := make([]row, len(out))
 	failed := false

@@ -157,6 +157,7 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	c.once.common.register(once, "json")
 	c.once.selection.register(once)
 	once.Flag("force", "Rotate every selected key name whatever its age.").BoolVar(&c.once.force)
+	once.Flag("ignore-windows", "Rotate and delete outside the policies' windows too.").BoolVar(&c.once.ignoreWindows)
 
 	plan := app.Command("plan", "Show what a pass would do now, and why; changes nothing. Works beside a running daemon (it reads the state without its lock).")
 	c.plan.common.register(plan, "json")

@@ -1,0 +1,154 @@
+// Package window owns maintenance windows: days of the week and a time of
+// day range in an IANA time zone, when rotatord may create replacement keys
+// and delete old ones. It answers two questions for an instant: is it in a
+// window, and when does the next window open.
+//
+// Time zones come from the system database, with Go's embedded copy
+// (time/tzdata) as the fallback, so a distroless image without
+// /usr/share/zoneinfo still knows Europe/Zurich.
+package window
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	_ "time/tzdata" // the fallback when the system has no zoneinfo
+)
+
+// Window is one weekly window: on Days, from Start to End (local time of
+// Zone). End before Start wraps past midnight into the next day; End equal
+// to Start is the whole day.
+type Window struct {
+	Days  [7]bool // by time.Weekday
+	Start time.Duration
+	End   time.Duration
+	Zone  *time.Location
+}
+
+// Set is a policy's windows: an instant is in the set when it is in any
+// of them. An empty Set is always open.
+type Set []Window
+
+var dayNames = map[string]time.Weekday{
+	"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
+}
+
+// ParseDays reads days as "mon", "mon-fri" (a range, wrapping past sunday:
+// "fri-mon"), or "*" for every day, case-insensitive.
+func ParseDays(specs []string) ([7]bool, error) {
+	var days [7]bool
+	if len(specs) == 0 {
+		return days, errors.New("no days (want e.g. [mon-fri] or [\"*\"])")
+	}
+	for _, s := range specs {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "*" {
+			for i := range days {
+				days[i] = true
+			}
+			continue
+		}
+		from, to, isRange := strings.Cut(s, "-")
+		a, ok := dayNames[from]
+		if !ok {
+			return days, fmt.Errorf("unknown day %q (want mon, tue, wed, thu, fri, sat, sun, a range such as mon-fri, or *)", from)
+		}
+		b := a
+		if isRange {
+			if b, ok = dayNames[to]; !ok {
+				return days, fmt.Errorf("unknown day %q (want mon, tue, wed, thu, fri, sat, sun)", to)
+			}
+		}
+		for d := a; ; d = (d + 1) % 7 {
+			days[d] = true
+			if d == b {
+				break
+			}
+		}
+	}
+	return days, nil
+}
+
+// ParseClock reads a time of day "HH:MM" (00:00 to 24:00).
+func ParseClock(s string) (time.Duration, error) {
+	var h, m int
+	if n, err := fmt.Sscanf(s, "%d:%d", &h, &m); err != nil || n != 2 || len(s) != 5 || h < 0 || m < 0 || m > 59 || h > 24 || (h == 24 && m != 0) {
+		return 0, fmt.Errorf("invalid time of day %q (want HH:MM, such as 09:00 or 16:30)", s)
+	}
+	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute, nil
+}
+
+// LoadZone loads an IANA time zone name ("Europe/Zurich", "UTC"); empty is UTC.
+func LoadZone(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q (want an IANA name such as Europe/Zurich)", name)
+	}
+	return loc, nil
+}
+
+// Contains reports whether t is in the window.
+func (w Window) Contains(t time.Time) bool {
+	local := t.In(w.Zone)
+	day := local.Weekday()
+	tod := sinceMidnight(local)
+	switch {
+	case w.Start == w.End:
+		return w.Days[day]
+	case w.Start < w.End:
+		return w.Days[day] && tod >= w.Start && tod < w.End
+	default: // wraps midnight: the part after midnight belongs to the day before
+		return (w.Days[day] && tod >= w.Start) || (w.Days[(day+6)%7] && tod < w.End)
+	}
+}
+
+// Contains reports whether t is in any window of the set (an empty set
+// always).
+func (s Set) Contains(t time.Time) bool {
+	if len(s) == 0 {
+		return true
+	}
+	for _, w := range s {
+		if w.Contains(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// NextOpen returns t when t is in the set, else the first window start
+// after t (a week ahead at most; zero for a set that never opens).
+func (s Set) NextOpen(t time.Time) time.Time {
+	if s.Contains(t) {
+		return t
+	}
+	// Candidates: every window's start on each of the next eight days.
+	var best time.Time
+	for _, w := range s {
+		local := t.In(w.Zone)
+		for d := 0; d <= 8; d++ {
+			// The wall time, not midnight plus a duration: right on a
+			// day whose clocks change.
+			h, m := int(w.Start/time.Hour), int(w.Start%time.Hour/time.Minute)
+			start := time.Date(local.Year(), local.Month(), local.Day()+d, h, m, 0, 0, w.Zone)
+			if !start.After(t) || !w.Contains(start) {
+				continue
+			}
+			if best.IsZero() || start.Before(best) {
+				best = start
+			}
+			break
+		}
+	}
+	return best
+}
+
+func sinceMidnight(t time.Time) time.Duration {
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute +
+		time.Duration(t.Second())*time.Second + time.Duration(t.Nanosecond())
+}

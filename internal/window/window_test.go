@@ -1,0 +1,97 @@
+package window
+
+import (
+	"testing"
+	"time"
+)
+
+func mustWindow(t *testing.T, days []string, start, end, zone string) Window {
+	t.Helper()
+	d, err := ParseDays(days)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseClock(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ParseClock(end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := LoadZone(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Window{Days: d, Start: s, End: e, Zone: z}
+}
+
+func TestOfficeHoursInZurich(t *testing.T) {
+	zurich, _ := time.LoadLocation("Europe/Zurich")
+	w := Set{mustWindow(t, []string{"mon-fri"}, "09:00", "16:00", "Europe/Zurich")}
+	at := func(day, h, m int) time.Time { return time.Date(2026, 12, day, h, m, 0, 0, zurich) } // 2026-12-07 is a Monday
+	for _, tc := range []struct {
+		t    time.Time
+		in   bool
+		next time.Time
+	}{
+		{at(7, 9, 0), true, at(7, 9, 0)},
+		{at(7, 15, 59), true, at(7, 15, 59)},
+		{at(7, 16, 0), false, at(8, 9, 0)},
+		{at(7, 8, 59), false, at(7, 9, 0)},
+		{at(11, 17, 0), false, at(14, 9, 0)}, // Friday evening: Monday
+		{at(12, 12, 0), false, at(14, 9, 0)}, // Saturday
+	} {
+		if got := w.Contains(tc.t); got != tc.in {
+			t.Errorf("Contains(%s) = %v, want %v", tc.t, got, tc.in)
+		}
+		if got := w.NextOpen(tc.t); !got.Equal(tc.next) {
+			t.Errorf("NextOpen(%s) = %s, want %s", tc.t, got, tc.next)
+		}
+	}
+	// The same instant in UTC: 08:30 UTC is 09:30 in Zurich in December.
+	if !w.Contains(time.Date(2026, 12, 7, 8, 30, 0, 0, time.UTC)) {
+		t.Error("the window is not read in its own zone")
+	}
+}
+
+func TestWindowWrapsMidnight(t *testing.T) {
+	w := Set{mustWindow(t, []string{"fri"}, "22:00", "02:00", "UTC")}
+	at := func(day, h int) time.Time { return time.Date(2026, 12, day, h, 0, 0, 0, time.UTC) } // the 11th is a Friday
+	if !w.Contains(at(11, 23)) || !w.Contains(at(12, 1)) {
+		t.Error("Friday 23:00 and Saturday 01:00 are in a Friday 22:00-02:00 window")
+	}
+	if w.Contains(at(12, 2)) || w.Contains(at(11, 1)) {
+		t.Error("Saturday 02:00 and Friday 01:00 are not")
+	}
+	if got := w.NextOpen(at(12, 3)); !got.Equal(at(18, 22)) {
+		t.Errorf("NextOpen = %s, want next Friday 22:00", got)
+	}
+}
+
+func TestEmptySetIsAlwaysOpen(t *testing.T) {
+	now := time.Now()
+	if !(Set{}).Contains(now) || !(Set{}).NextOpen(now).Equal(now) {
+		t.Error("an empty set is not always open")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	if _, err := ParseDays([]string{"monday"}); err == nil {
+		t.Error("monday parsed")
+	}
+	if _, err := ParseDays(nil); err == nil {
+		t.Error("no days parsed")
+	}
+	if d, err := ParseDays([]string{"fri-mon"}); err != nil || !d[time.Saturday] || !d[time.Monday] || d[time.Tuesday] {
+		t.Errorf("fri-mon = %v, %v", d, err)
+	}
+	for _, s := range []string{"9:00", "25:00", "12:60", "24:01", "noon"} {
+		if _, err := ParseClock(s); err == nil {
+			t.Errorf("%q parsed", s)
+		}
+	}
+	if _, err := LoadZone("Mars/Olympus"); err == nil {
+		t.Error("Mars/Olympus loaded")
+	}
+}
