@@ -95,3 +95,26 @@ policies:
 		t.Error("two accounts with the same api_key (one organization, two journals) are accepted")
 	}
 }
+
+// Held: account names that would leave the state directory, or take the
+// exoscale block's name, are refused.
+func TestReview13AccountNamesRefused(t *testing.T) {
+	for _, name := range []string{"default", "../x", "a/b", ".", "..", "Green", "", "-x", "_self"} {
+		_, err := Parse([]byte(`exoscale:
+  api_key: EXO0123456789abcdef01234567
+  api_secret: s
+accounts:
+  - name: "`+name+`"
+    api_key: EXO0123456789abcdef01234568
+    api_secret: t
+state_dir: /var/lib/rotatord
+policies:
+  - name: ci
+    match: {name: "ci-*"}
+    sinks: [{type: file, path: "/run/ci/{{.Name}}.json"}]
+`), "rotatord.yml", "/etc/rotatord")
+		if err == nil {
+			t.Errorf("account name %q accepted", name)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -362,5 +363,175 @@ func TestReview13ReloadWithAnUnreadableCredentialStopsAWorkingAccount(t *testing
 	t.Logf("reload: %v; green's pass: %v", rerr, perr)
 	if perr != nil {
 		t.Errorf("green, which signs with a valid credential, stops after a reload that could not re-read it: %v", perr)
+	}
+}
+
+const bothOwnKeysConfig = `exoscale:
+  endpoint: %[1]s
+  credential_file: credential.json
+  own_key: {max_age: 1h, grace_period: 1s}
+  rate_limit: 1000
+  max_retries: 0
+accounts:
+  - name: green
+    endpoint: %[1]s
+    credential_file: green-credential.json
+    own_key: {max_age: 1h, grace_period: 1s}
+    rate_limit: 1000
+    max_retries: 0
+state_dir: state
+listen: 127.0.0.1:0
+policies:
+  - name: ci
+    match: {name: "ci-*"}
+    grace_period: 0s
+    adopt: rotate
+    sinks: [{type: file, path: "out/{{.Name}}.json"}]
+  - name: green-ci
+    account: green
+    match: {name: "ci-*"}
+    grace_period: 0s
+    adopt: rotate
+    sinks: [{type: file, path: "out/green-{{.Name}}.json"}]
+`
+
+// Held: two organizations rotating their own keys and their ci keys, a
+// reload, the grace periods, a failed own rotation: no secret issued in
+// either organization reaches a log line, a metric, an outcome's error, a
+// state file, or a file others may read; only the credential files and
+// the sinks (0600) hold them.
+func TestReview13NoSecretLeaksWithTwoOwnKeys(t *testing.T) {
+	e := newAccountsEnv(t)
+	for name, cred := range map[string]exosim.Credential{"credential.json": e.sim.Admin(), "green-credential.json": e.green} {
+		b, _ := json.Marshal(map[string]string{"api_key": cred.Key, "api_secret": cred.Secret})
+		if err := os.WriteFile(filepath.Join(e.dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(e.config, []byte(fmt.Sprintf(bothOwnKeysConfig, e.sim.Endpoint)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := e.open()
+	var errs []string
+	run := func(names []string, opts rotation.Options) {
+		out, err := d.RunPass(context.Background(), names, opts)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+		for _, o := range out {
+			if o.Err != nil {
+				errs = append(errs, o.Err.Error())
+			}
+		}
+	}
+	run(nil, rotation.Options{Force: true})
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	for _, o := range d.DeleteDue(context.Background(), rotation.Options{IgnoreBackoff: true}) {
+		if o.Err != nil {
+			errs = append(errs, o.Err.Error())
+		}
+	}
+	// A failed own rotation: its create answers 500.
+	e.sim.SetFault(exosim.OpCreateAPIKey, exosim.Fault{ErrorNext: 1, ErrorStatus: 500})
+	run([]string{"_self-green"}, rotation.Options{Force: true, IgnoreBackoff: true})
+	run(nil, rotation.Options{IgnoreBackoff: true})
+
+	var secrets []string
+	for _, k := range e.sim.Keys() {
+		secrets = append(secrets, k.Secret)
+	}
+	if len(secrets) < 8 {
+		t.Fatalf("only %d keys ever: the rotations did not happen", len(secrets))
+	}
+	var blobs []string
+	for _, l := range e.logs.All() {
+		b, _ := json.Marshal(l.ContextMap())
+		blobs = append(blobs, "log: "+l.Message+" "+string(b))
+	}
+	blobs = append(blobs, "metrics: "+scrape(t, d))
+	for _, s := range errs {
+		blobs = append(blobs, "error: "+s)
+	}
+	filepath.Walk(e.dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		rel, _ := filepath.Rel(e.dir, p)
+		holder := strings.HasSuffix(rel, "credential.json") || strings.HasPrefix(rel, "out/") || rel == "green-secret" // the env's seed
+		for _, s := range secrets {
+			if !strings.Contains(string(b), s) {
+				continue
+			}
+			if !holder {
+				t.Errorf("a secret in %s", rel)
+			} else if info.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s holds a secret with mode %v", rel, info.Mode().Perm())
+			}
+		}
+		return nil
+	})
+	for _, b := range blobs {
+		for _, s := range secrets {
+			if strings.Contains(b, s) {
+				t.Errorf("a secret in %.200s", b)
+			}
+		}
+	}
+}
+
+// The credential file holds the organization's most powerful secret and
+// is rotatord's own (written 0600). Made world-readable (a careless cp,
+// an operator's chmod), it is read at start, at every reload and at every
+// own-key rotation's checks without a word: neither validate nor run
+// flags it, and it stays world-readable until the next own rotation
+// (max_age, 30 days by default) rewrites it.
+func TestReview13WorldReadableCredentialFileUnnoticed(t *testing.T) {
+	e := newSelfEnv(t, "0s")
+	if err := os.Chmod(filepath.Join(e.dir, "credential.json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, warns, verr := config.Validate(e.config, config.ValidateOptions{Host: true})
+	d := e.open()
+	defer d.Close()
+	d.RunPass(context.Background(), nil, rotation.Options{})
+	flagged := verr != nil
+	for _, w := range warns {
+		flagged = flagged || strings.Contains(w.Path, "credential_file")
+	}
+	for _, l := range e.logs.All() {
+		flagged = flagged || l.Level >= zap.WarnLevel && strings.Contains(l.Message+fmt.Sprint(l.ContextMap()), "credential")
+	}
+	if !flagged {
+		t.Error("a world-readable (0644) credential file passes validate and run without a warning")
+	}
+}
+
+// Held: a reload that moves a policy to another account while one of its
+// rotations is in its grace period is refused, naming it; the state
+// directories of the accounts are private.
+func TestReview13MovePolicyBetweenAccountsAndStateLayout(t *testing.T) {
+	e := newAccountsEnv(t)
+	d := e.open()
+	if err := d.account(config.DefaultAccount).store.Put(stateRecordInFlight("ci", "ci-runner")); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(e.config)
+	moved := strings.Replace(string(b), "  - name: ci\n    match", "  - name: ci\n    account: green\n    match", 1)
+	moved = strings.Replace(moved, `path: "out/{{.Name}}.json"`, `path: "out/moved-{{.Name}}.json"`, 1)
+	if err := os.WriteFile(e.config, []byte(moved), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(); err == nil || !strings.Contains(err.Error(), "ci/ci-runner") {
+		t.Errorf("reload moving ci to green with a rotation in flight: %v, want a refusal naming ci/ci-runner", err)
+	}
+	for _, p := range []string{"state", "state/accounts", "state/accounts/green", "state/accounts/green/records"} {
+		fi, err := os.Stat(filepath.Join(e.dir, p))
+		if err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v, want a 0700 directory", p, fi.Mode().Perm(), err)
+		}
 	}
 }
