@@ -44,6 +44,47 @@ func (v *validator) accounts(c *Config) {
 	}
 }
 
+// credentialsApart refuses two accounts that share a credential (one file,
+// or one key: one organization under two names, two journals on its keys),
+// a sink that would overwrite a credential file, and own_key written with
+// nothing after it (null, which would silently mean "off").
+func (v *validator) credentialsApart(c *Config) {
+	files := map[string]string{}
+	keys := map[string]string{}
+	for _, a := range c.AccountsInUse() {
+		at := "exoscale"
+		for i := range c.Accounts {
+			if c.Accounts[i].Name == a.Name {
+				at = fmt.Sprintf("accounts[%d]", i)
+			}
+		}
+		if n, _ := locate(v.root, at+".own_key"); n != nil && deref(n).Tag == "!!null" {
+			v.addf(at+".own_key", "empty: write own_key: {} for the defaults (schedule @every 1h, max_age 30d, grace_period 1h), or remove it")
+		}
+		if f := a.CredentialFile; f != "" {
+			if first, dup := files[f]; dup {
+				v.addf(at+".credential_file", "%s is also the credential file of %s: each account needs its own", f, first)
+			}
+			files[f] = at
+		}
+		if k := a.APIKey; k != "" {
+			if first, dup := keys[k]; dup {
+				v.addf(at+".api_key", "the same key as %s: one organization as two accounts would rotate its keys from two journals", first)
+			}
+			keys[k] = at
+		}
+	}
+	for i, p := range c.Policies {
+		for j, sk := range p.Sinks {
+			if sk.Type == SinkFile && !strings.Contains(sk.Path, "{{") {
+				if owner, ok := files[sk.Path]; ok {
+					v.addf(fmt.Sprintf("policies[%d].sinks[%d].path", i, j), "%s is the credential file of %s: a sink must not overwrite the key rotatord signs with", sk.Path, owner)
+				}
+			}
+		}
+	}
+}
+
 // policyAccounts checks that every policy names an account of the file.
 func (v *validator) policyAccounts(c *Config) {
 	known := []string{}

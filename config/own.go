@@ -38,6 +38,12 @@ func (v *validator) ownCredential(at string, e *Exoscale) {
 				if err := checkWritable(filepath.Dir(e.CredentialFile)); err != nil {
 					v.addf(at+".credential_file", "own_key writes the new credential next to it: %v", err)
 				}
+				if fi, err := os.Lstat(e.CredentialFile); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+					v.addf(at+".credential_file", "%s is a symlink: own_key replaces the file, and rotatord refuses to write through a symlink (point credential_file at the file itself)", e.CredentialFile)
+				}
+			}
+			if fi, err := os.Stat(e.CredentialFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+				v.warnf(at+".credential_file", "mode %04o: others may read or write the credential; chmod 0600 it", fi.Mode().Perm())
 			}
 		}
 	case CredentialFromVault:

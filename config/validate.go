@@ -123,6 +123,7 @@ func (v *validator) config(c *Config) {
 		v.policy(fmt.Sprintf("policies[%d]", i), &c.Policies[i], names, targets)
 	}
 	v.policyAccounts(c)
+	v.credentialsApart(c)
 }
 
 // account checks one account: the exoscale block (at "exoscale") or an

@@ -2,6 +2,9 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -85,3 +88,36 @@ func (v recordView) List(policy string) []state.Record {
 
 // List returns the state records of a policy (see recordView).
 func (d *Daemon) List(policy string) []state.Record { return recordView{d}.List(policy) }
+
+// checkAbandoned refuses a start whose policy file leaves out an account
+// with rotations in flight in its state directory (state_dir for default,
+// state_dir/accounts/NAME for the others): nothing would finish them, as
+// a reload that removes such an account is refused too.
+func checkAbandoned(cfg *config.Config) error {
+	inUse := map[string]bool{}
+	for _, a := range cfg.AccountsInUse() {
+		inUse[a.Name] = true
+	}
+	candidates := []string{}
+	if !inUse[config.DefaultAccount] {
+		candidates = append(candidates, config.DefaultAccount)
+	}
+	entries, _ := os.ReadDir(filepath.Join(cfg.StateDir, "accounts"))
+	for _, e := range entries {
+		if e.IsDir() && !inUse[e.Name()] {
+			candidates = append(candidates, e.Name())
+		}
+	}
+	var errs []error
+	for _, name := range candidates {
+		store, err := state.OpenReadOnly(cfg.AccountStateDir(name))
+		if err != nil {
+			continue // nothing readable there: nothing in flight we know of
+		}
+		if err := rotation.Stranded(store, nil); err != nil {
+			errs = append(errs, fmt.Errorf("account %s is not in the policy file but has rotations in flight: %w", name, err))
+		}
+		store.Close()
+	}
+	return errors.Join(errs...)
+}

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -89,6 +90,9 @@ type setup struct {
 	// accountOf maps every policy name (own-key ones included) to its
 	// account.
 	accountOf map[string]string
+	// kept are accounts whose credential a reload could not read and
+	// that keep the setup in force before (keepWorkingAccounts).
+	kept map[string]bool
 }
 
 // accountSetup is what one version of the policy file builds for one
@@ -112,6 +116,19 @@ func (s *setup) account(name string) *accountSetup {
 		}
 	}
 	return nil
+}
+
+// builtPolicies returns the policies this setup built (not those of the
+// accounts it kept from the setup before): what to close when it is not
+// installed.
+func (s *setup) builtPolicies() []rotation.Policy {
+	var out []rotation.Policy
+	for _, a := range s.accounts {
+		if !s.kept[a.name] {
+			out = append(out, a.policies...)
+		}
+	}
+	return out
 }
 
 // allPolicies returns every built policy, account by account.
@@ -160,6 +177,11 @@ func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
 		accounts: map[string]*account{}, reloadReq: make(chan chan error),
 	}
 	d.metrics = metrics.New(opts.Registry, recordView{d})
+	if !opts.ReadOnly {
+		if err := checkAbandoned(cfg); err != nil {
+			return nil, err
+		}
+	}
 	for _, a := range cfg.AccountsInUse() {
 		acct, err := d.openAccount(cfg, a)
 		if err != nil {
@@ -282,6 +304,12 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 		closeStore()
 		return nil, credentialError{err}
 	}
+	if e.CredentialFile != "" {
+		if fi, err := os.Stat(e.CredentialFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			d.log.Warn("the credential file is readable or writable by others: chmod 0600 it", zap.String("account", a.Name),
+				zap.String("credential_file", e.CredentialFile), zap.String("mode", fmt.Sprintf("%04o", fi.Mode().Perm())))
+		}
+	}
 	if e.InsecureHTTP && config.CheckTransport(e.ResolvedEndpoint(), false) != nil {
 		d.log.Warn("PLAIN HTTP TO THE EXOSCALE API (insecure_http): every new secret crosses the network in clear; use it only in tests",
 			zap.String("account", a.Name), zap.String("endpoint", apiclient.RedactURL(e.ResolvedEndpoint())))
@@ -379,47 +407,58 @@ func (d *Daemon) install(s *setup) error {
 		acct, err := d.openAccount(s.cfg, a)
 		if err != nil {
 			closeOpened()
-			closeSinks(s.allPolicies())
+			closeSinks(s.builtPolicies())
 			return err
 		}
 		accounts[a.Name] = acct
 		opened = append(opened, a.Name)
 	}
-	// Check first, for every account, so a refusal changes nothing.
+	// Every engine is locked (its handlers in flight finish first, and no
+	// new one starts), all are checked, then all take the new setup or
+	// none does: a rotation cannot start between the check and the swap.
+	names := slices.Sorted(maps.Keys(accounts))
+	var unlocks []func()
+	for _, name := range names {
+		unlocks = append(unlocks, accounts[name].engine.LockInstall())
+	}
+	unlockAll := func() {
+		for _, u := range unlocks {
+			u()
+		}
+	}
 	var stranded []error
-	for name, acct := range accounts {
+	for _, name := range names {
+		acct := accounts[name]
 		as := s.account(name)
 		switch {
-		case as == nil && !d.opts.ReadOnly:
-			if err := rotation.Stranded(acct.store, nil); err != nil {
+		case as == nil:
+			if err := acct.engine.CheckLocked(rotation.Install{}); err != nil {
 				stranded = append(stranded, fmt.Errorf("account %s, removed: %w", name, err))
 			}
-		case as != nil && as.err == nil && !d.opts.ReadOnly:
-			if err := rotation.Stranded(acct.store, as.policies); err != nil {
+		case as.err == nil:
+			if err := acct.engine.CheckLocked(rotation.Install{Policies: as.policies}); err != nil {
 				stranded = append(stranded, prefixAccount(s, name, err))
 			}
 		}
 	}
 	if len(stranded) > 0 {
+		unlockAll()
 		closeOpened()
-		closeSinks(s.allPolicies())
+		closeSinks(s.builtPolicies())
 		return errors.Join(stranded...)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	for _, as := range s.accounts {
 		if as.err != nil {
 			continue
 		}
-		acct := accounts[as.name]
-		if err := acct.engine.SetPolicies(as.policies); err != nil {
-			// A rotation began between the check and now: this account
-			// keeps its old policies, the others take the new ones.
-			d.log.Error("reload: an account keeps its previous policies", zap.String("account", as.name), zap.Error(err))
-			as.err = err
-			continue
-		}
-		acct.engine.Reconfigure(as.api, as.ownKeyID, rotationsInParallel(as.concurrency))
-		acct.engine.SetCreateSettle(createSettle(as.exo.Timeout.Duration()))
+		accounts[as.name].engine.CommitLocked(ctx, rotation.Install{
+			Policies: as.policies, API: as.api, OwnKeyID: as.ownKeyID, Concurrency: rotationsInParallel(as.concurrency),
+		})
+		accounts[as.name].engine.SetCreateSettle(createSettle(as.exo.Timeout.Duration()))
 	}
+	cancel()
+	unlockAll()
 	var removed []*account
 	for name, acct := range accounts {
 		if s.account(name) == nil {
@@ -436,11 +475,46 @@ func (d *Daemon) install(s *setup) error {
 	}
 	if old != nil {
 		// A pass that started before may still use them: closing a sink
-		// only stops its background work.
-		closeSinks(old.allPolicies())
+		// only stops its background work. An account the new setup kept
+		// as it was keeps its sinks open.
+		for _, as := range old.accounts {
+			if !s.kept[as.name] {
+				closeSinks(as.policies)
+			}
+		}
 	}
 	d.metrics.SetPolicies(policyInfos(s))
 	return nil
+}
+
+// keepWorkingAccounts: an account whose credential a reload cannot read,
+// and that worked under the setup in force, keeps that setup (its client,
+// which still signs, and its policies) instead of stopping; the reload of
+// the other accounts goes on. The next reload tries again.
+func (d *Daemon) keepWorkingAccounts(s *setup) {
+	old := d.setup()
+	if old == nil {
+		return
+	}
+	for i, as := range s.accounts {
+		var ce credentialError
+		if as.err == nil || !errors.As(as.err, &ce) {
+			continue
+		}
+		prev := old.account(as.name)
+		if prev == nil || prev.err != nil {
+			continue
+		}
+		d.log.Error("reload: an account's credential cannot be read; it keeps its previous configuration", zap.String("account", as.name), zap.Error(as.err))
+		s.accounts[i] = prev
+		if s.kept == nil {
+			s.kept = map[string]bool{}
+		}
+		s.kept[as.name] = true
+		for _, p := range prev.policies {
+			s.accountOf[p.Name] = as.name
+		}
+	}
 }
 
 // prefixAccount names the account in an error when the file has several.
@@ -461,6 +535,9 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 				if p.AccountOf() == as.name {
 					infos = append(infos, metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge.Duration()})
 				}
+			}
+			if o := as.exo.OwnKey; o != nil {
+				infos = append(infos, metrics.PolicyInfo{Name: config.SelfPolicyName(as.name), Account: as.name, MaxAge: o.MaxAge.Duration()})
 			}
 			continue
 		}
@@ -490,6 +567,7 @@ func (d *Daemon) Reload() error {
 		s, err = d.build(cfg)
 	}
 	if err == nil {
+		d.keepWorkingAccounts(s)
 		err = d.install(s)
 	}
 	if err != nil {

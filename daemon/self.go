@@ -48,7 +48,10 @@ func credentialStore(a config.NamedAccount, log *zap.Logger, getenv func(string)
 // when credential_from is set, else from api_key/api_secret, their files or
 // the environment.
 func readCredentials(ctx context.Context, e *config.Exoscale, store sinks.Sink, getenv func(string) string) (apiclient.Credentials, error) {
-	if store == nil {
+	if store == nil || e.OwnKey == nil && e.CredentialFrom == config.CredentialFromFile {
+		// Read only (no own_key): as validate reads it, a symlink (a
+		// Kubernetes Secret volume) followed. With own_key, the sink
+		// reads it: rotatord writes there, and refuses symlinks.
 		return e.CredentialSource().Resolve(getenv)
 	}
 	h, err := store.Read(ctx, "")
@@ -74,6 +77,12 @@ func selfPolicy(account string, o *config.OwnKey, store sinks.Sink, client *apic
 
 // clientCredential switches the API client to a new own key.
 type clientCredential struct{ c *apiclient.Client }
+
+// Current implements rotation.SelfCredential.
+func (cc clientCredential) Current() sinks.Credential {
+	c := cc.c.Credentials()
+	return sinks.Credential{KeyID: c.Key, Secret: c.Secret}
+}
 
 func (cc clientCredential) Use(cred sinks.Credential) (func(), error) {
 	prev := cc.c.Credentials()

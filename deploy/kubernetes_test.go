@@ -16,10 +16,8 @@ import (
 )
 
 const (
-	k8sDir        = "kubernetes"
-	k8sSecretFile = "secret.example.yaml"
-	exoSecret     = "rotatord-exoscale"
-	uidNonRoot    = 65532
+	k8sDir     = "kubernetes"
+	uidNonRoot = 65532
 )
 
 type objectMeta struct {
@@ -260,11 +258,7 @@ func TestKustomization(t *testing.T) {
 		if e.IsDir() || name == "kustomization.yaml" || !strings.HasSuffix(name, ".yaml") {
 			continue
 		}
-		listed := slices.Contains(c.kust.Resources, name)
-		if name == k8sSecretFile && listed {
-			t.Errorf("%s is listed in kustomization.yaml: it is an example and must not be applied", name)
-		}
-		if name != k8sSecretFile && !listed {
+		if !slices.Contains(c.kust.Resources, name) {
 			t.Errorf("%s is not listed in kustomization.yaml", name)
 		}
 	}
@@ -273,8 +267,10 @@ func TestKustomization(t *testing.T) {
 			t.Errorf("no %s among the resources", kind)
 		}
 	}
-	if _, ok := c.objects["Secret/"+exoSecret]; ok {
-		t.Errorf("Secret %s is applied by kustomization.yaml: it must be created apart, with real values", exoSecret)
+	for k := range c.objects {
+		if strings.HasPrefix(k, "Secret/") {
+			t.Errorf("%s is applied by kustomization.yaml: rotatord's credential lives in Vault", k)
+		}
 	}
 }
 
@@ -414,19 +410,12 @@ func TestPolicyInCluster(t *testing.T) {
 	}
 	cfg := parsePolicy(t, []byte(text), "ConfigMap "+v.ConfigMap.Name+" "+key)
 
-	// The credential: files from the Secret, by key.
-	for field, want := range map[string]struct{ path, key string }{
-		"api_key_file":    {cfg.Exoscale.APIKeyFile, "api-key"},
-		"api_secret_file": {cfg.Exoscale.APISecretFile, "api-secret"},
-	} {
-		_, v, rel, ok := mountOf(want.path)
-		if !ok || v.Secret == nil || v.Secret.SecretName != exoSecret {
-			t.Errorf("exoscale.%s %q is not on the Secret %s", field, want.path, exoSecret)
-			continue
-		}
-		if !slices.Contains(v.Secret.Items, keyPath{Key: want.key, Path: rel}) {
-			t.Errorf("exoscale.%s %q: the Secret volume maps no key %q to %q (items %v)", field, want.path, want.key, rel, v.Secret.Items)
-		}
+	// The credential: in Vault, read with the projected service account
+	// token (no long-lived secret in the pod), and rotated (own_key).
+	if cv := cfg.Exoscale.CredentialVault; cfg.Exoscale.CredentialFrom != config.CredentialFromVault || cv == nil || cfg.Exoscale.OwnKey == nil {
+		t.Errorf("exoscale: credential_from %q, own_key %v: want the credential in Vault and own_key", cfg.Exoscale.CredentialFrom, cfg.Exoscale.OwnKey)
+	} else if _, v, _, ok := mountOf(cv.Auth.ServiceAccountTokenFile); !ok || v.Projected == nil {
+		t.Errorf("exoscale.credential_vault.auth.service_account_token_file %q is not on a projected service account token volume", cv.Auth.ServiceAccountTokenFile)
 	}
 
 	// The state: inside the claim, on a writable mount.
@@ -507,31 +496,6 @@ func TestPolicyInCluster(t *testing.T) {
 	}
 	if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != sp.Name || sm.Spec.Endpoints[0].Path != "/metrics" {
 		t.Errorf("ServiceMonitor endpoints %+v, want port %q path /metrics", sm.Spec.Endpoints, sp.Name)
-	}
-}
-
-// TestSecretExample checks that the example Secret has the name and keys
-// the Deployment mounts, and placeholders only.
-func TestSecretExample(t *testing.T) {
-	var s struct {
-		object     `yaml:",inline"`
-		StringData map[string]string `yaml:"stringData"`
-		Data       map[string]string `yaml:"data"`
-	}
-	decodeYAML(t, filepath.Join(k8sDir, k8sSecretFile), &s)
-	if s.Kind != "Secret" || s.Metadata.Name != exoSecret {
-		t.Errorf("%s is %s %s, want Secret %s", k8sSecretFile, s.Kind, s.Metadata.Name, exoSecret)
-	}
-	if len(s.Data) > 0 {
-		t.Error("data: set, want stringData placeholders only")
-	}
-	if got := slices.Sorted(maps.Keys(s.StringData)); !slices.Equal(got, []string{"api-key", "api-secret"}) {
-		t.Errorf("keys %v, want api-key and api-secret", got)
-	}
-	for k, v := range s.StringData {
-		if !strings.Contains(v, "REPLACE") {
-			t.Errorf("%s: %q does not look like a placeholder", k, v)
-		}
 	}
 }
 

@@ -23,6 +23,7 @@
 package rotation
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -223,6 +224,59 @@ func (e *Engine) SetPolicies(p []Policy) error {
 	e.policies = p
 	e.policyGen++
 	return nil
+}
+
+// Install is what a daemon puts in force on an engine: its policies, API
+// client, own key and concurrency.
+type Install struct {
+	Policies    []Policy
+	API         apiclient.API
+	OwnKeyID    string
+	Concurrency int
+}
+
+// LockInstall waits for every handler in flight and keeps new ones from
+// starting until the returned function is called. In between, Check and
+// Commit install a new configuration atomically: a daemon locks every
+// account's engine, checks them all, then commits all or none.
+func (e *Engine) LockInstall() (unlock func()) {
+	e.install.Lock()
+	return e.install.Unlock
+}
+
+// CheckLocked says whether in would strand a rotation in flight. Call it
+// between LockInstall and its unlock.
+func (e *Engine) CheckLocked(in Install) error {
+	if e.readOnly {
+		return nil
+	}
+	return Stranded(e.store, in.Policies)
+}
+
+// CommitLocked puts in in force. Call it between LockInstall and its
+// unlock, after CheckLocked. No handler runs meanwhile, so the own key is
+// settled here: the client signs with what the credential store holds
+// (a rotation since the configuration was read may have changed it).
+func (e *Engine) CommitLocked(ctx context.Context, in Install) {
+	if in.Concurrency <= 0 {
+		in.Concurrency = 4
+	}
+	p := slices.Clone(in.Policies)
+	for i := range p {
+		if p[i].Self != nil {
+			p[i].Match = e.selfMatch
+		}
+	}
+	e.mu.Lock()
+	e.policies = p
+	e.policyGen++
+	e.api, e.ownKeyID, e.concurrency = in.API, in.OwnKeyID, in.Concurrency
+	e.mu.Unlock()
+	for _, sp := range p {
+		if sp.Self != nil {
+			e.followStore(ctx, sp)
+		}
+	}
 }
 
 // Stranded returns an error naming the rotations in flight in j that the

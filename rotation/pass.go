@@ -228,6 +228,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		return o
 	}
 
+	if p.Self != nil && !opts.DryRun {
+		e.followStore(ctx, p)
+	}
 	now := e.now()
 	stored, known := e.store.Get(p.Name, name)
 	rec, changed := Reconcile(now, stored, known, p.Name, name, j.live, p.AdoptRotate)
@@ -316,6 +319,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	if wait, ok := asWait(o.Err); ok {
 		o.Err = nil
 		o.Decision = Decision{Action: ActionNone, Reason: wait.reason, Due: wait.due}
+	}
+	if p.Self != nil {
+		e.followStore(ctx, p) // after a recovery, the store must hold a key that signs
 	}
 	return o
 }

@@ -109,6 +109,8 @@ func (c crashAPI) DeleteKey(ctx context.Context, id string) error {
 
 func (c crashAPI) ListRoles(ctx context.Context) ([]apiclient.Role, error) { return nil, nil }
 
+func (c crashAPI) Current() sinks.Credential { return c.a.Current() }
+
 func (c crashAPI) Use(cr sinks.Credential) (func(), error) {
 	run, die := c.w.step("use")
 	if !run {

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
@@ -26,6 +28,8 @@ type SelfCredential interface {
 	// Use makes every later request sign with c, and returns what
 	// switches back to the credential in force before.
 	Use(c sinks.Credential) (revert func(), err error)
+	// Current is the credential requests sign with now.
+	Current() sinks.Credential
 	// Check makes one signed, read-only request with c, without
 	// switching to it: nil when the API accepts c.
 	Check(ctx context.Context, c sinks.Credential) error
@@ -35,11 +39,77 @@ type SelfCredential interface {
 const ReasonOthersInFlight Reason = "rotatord's own key rotates only when no other rotation is in flight"
 
 // selfMatch selects rotatord's own key: the name and role the last listing
-// showed for the key it signs with. Until a listing showed it, nothing.
+// showed for the key it signs with; before any listing, those of the own
+// key's state record (a deletion may come before the first pass).
 func (e *Engine) selfMatch(name, roleID string) bool {
 	e.mu.Lock()
+	selfName, selfRole := e.selfName, e.selfRole
+	e.mu.Unlock()
+	if selfName == "" {
+		for _, p := range e.policies0() {
+			if p.Self == nil {
+				continue
+			}
+			for _, r := range e.store.List(p.Name) {
+				if r.Name == name && r.RoleID == roleID {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return name == selfName && roleID == selfRole
+}
+
+// policies0 returns the policies in force.
+func (e *Engine) policies0() []Policy {
+	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.selfName != "" && name == e.selfName && roleID == e.selfRole
+	return e.policies
+}
+
+// followStore makes the client sign with what the credential store holds,
+// when that differs from the key in use and no own rotation is in flight:
+// the store is the truth a restart reads. A key there that signs is
+// used (an operator replaced the credential by hand); one that does not
+// (deleted since) is replaced in the store by the working key in use, so
+// a restart never reads a dead credential.
+func (e *Engine) followStore(ctx context.Context, p Policy) {
+	if len(p.Sinks) == 0 {
+		return
+	}
+	name, role := "", ""
+	for _, r := range e.store.List(p.Name) {
+		if r.Rotation != nil && r.Rotation.Phase != state.PhaseDelivered {
+			return // the rotation's recovery decides
+		}
+		name, role = r.Name, r.RoleID
+	}
+	store := p.Sinks[0]
+	h, err := store.Read(ctx, name)
+	own := e.own()
+	if err != nil || h.KeyID == "" || h.KeyID == own || h.Secret.IsZero() {
+		return
+	}
+	log := e.log.With(zap.String("policy", p.Name))
+	held := sinks.Credential{KeyID: h.KeyID, Secret: h.Secret}
+	cur := p.Self.Current()
+	if err := p.Self.Check(ctx, held); err == nil {
+		if _, err := p.Self.Use(held); err == nil {
+			e.setOwn(held.KeyID)
+			log.Warn("the credential store holds another key than the one in use: signing with it", zap.String("key_id", held.KeyID), zap.String("was", own))
+		}
+		return
+	}
+	if cur.KeyID != own || cur.Secret.IsZero() || p.Self.Check(ctx, cur) != nil {
+		return
+	}
+	cur.Name, cur.RoleID = name, role
+	if err := e.writeTo(ctx, p, 0, cur); err != nil {
+		log.Error("the credential store holds a key that does not sign, and writing the working one back failed", zap.String("key_id", held.KeyID), zap.Error(err))
+		return
+	}
+	log.Warn("the credential store held a key that does not sign: wrote back the one in use", zap.String("dead_key_id", held.KeyID), zap.String("key_id", own))
 }
 
 // noteSelf remembers the name and role of the key rotatord signs with, from

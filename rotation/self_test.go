@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
@@ -96,6 +97,13 @@ func (a *signedAPI) DeleteKey(ctx context.Context, id string) error {
 	a.deletedBy[id] = a.signer
 	a.smu.Unlock()
 	return a.fakeAPI.DeleteKey(ctx, id)
+}
+
+// Current implements SelfCredential.
+func (a *signedAPI) Current() sinks.Credential {
+	a.smu.Lock()
+	defer a.smu.Unlock()
+	return sinks.Credential{KeyID: a.signer, Secret: secret.Value("SECRET-OF-" + a.signer)}
 }
 
 // Use implements SelfCredential: the client's switch.
