@@ -95,6 +95,13 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 	held := sinks.Credential{KeyID: h.KeyID, Secret: h.Secret}
 	cur := p.Self.Current()
 	if err := p.Self.Check(ctx, held); err == nil {
+		// Only a key of the own key's name and role: a store holding
+		// another credential (a ci key written there by mistake) must
+		// not make rotatord act as it.
+		if k, err := e.client().GetKey(ctx, held.KeyID); err != nil || !e.selfMatch(k.Name, k.RoleID) {
+			log.Error("the credential store holds a key that is not rotatord's own key (another name or role, or unknown): not using it", zap.String("key_id", held.KeyID))
+			return
+		}
 		if _, err := p.Self.Use(held); err == nil {
 			e.setOwn(held.KeyID)
 			log.Warn("the credential store holds another key than the one in use: signing with it", zap.String("key_id", held.KeyID), zap.String("was", own))

@@ -383,3 +383,18 @@ func TestSelfKeyIsNeverAnotherPolicys(t *testing.T) {
 		}
 	}
 }
+
+// A store holding a working key that is not the own key's (another name
+// or role) is never used to sign.
+func TestSelfStoreHoldingAnotherKeyIsNotFollowed(t *testing.T) {
+	sh := newSelfHarness(t, time.Hour)
+	sh.pass(Options{})
+	ci := sh.api.add("ci-runner", "ci-role")
+	sh.store.mu.Lock()
+	sh.store.held["rotatord-admin"] = sinks.Credential{Name: "rotatord-admin", KeyID: ci, Secret: "CI-SECRET"}
+	sh.store.mu.Unlock()
+	sh.pass(Options{})
+	if sh.sapi.signing() == ci || sh.engine.own() == ci {
+		t.Fatalf("rotatord signs with %s, a ci key the store held", ci)
+	}
+}
