@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
@@ -50,6 +51,7 @@ func (v *validator) accounts(c *Config) {
 // nothing after it (null, which would silently mean "off").
 func (v *validator) credentialsApart(c *Config) {
 	files := map[string]string{}
+	vaults := map[string]string{}
 	keys := map[string]string{}
 	for _, a := range c.AccountsInUse() {
 		at := "exoscale"
@@ -61,7 +63,15 @@ func (v *validator) credentialsApart(c *Config) {
 		if n, _ := locate(v.root, at+".own_key"); n != nil && deref(n).Tag == "!!null" {
 			v.addf(at+".own_key", "empty: write own_key: {} for the defaults (schedule @every 1h, max_age 30d, grace_period 1h), or remove it")
 		}
+		if cv := a.CredentialVault; a.CredentialFrom == CredentialFromVault && cv != nil {
+			k := vaultTarget(cv.Address, cv.Namespace, cv.Mount, cv.Path)
+			if first, dup := vaults[k]; dup {
+				v.addf(at+".credential_vault", "the same Vault secret as the credential of %s: each account needs its own", first)
+			}
+			vaults[k] = at
+		}
 		if f := a.CredentialFile; f != "" {
+			f = filepath.Clean(f)
 			if first, dup := files[f]; dup {
 				v.addf(at+".credential_file", "%s is also the credential file of %s: each account needs its own", f, first)
 			}
@@ -76,13 +86,28 @@ func (v *validator) credentialsApart(c *Config) {
 	}
 	for i, p := range c.Policies {
 		for j, sk := range p.Sinks {
-			if sk.Type == SinkFile && !strings.Contains(sk.Path, "{{") {
-				if owner, ok := files[sk.Path]; ok {
-					v.addf(fmt.Sprintf("policies[%d].sinks[%d].path", i, j), "%s is the credential file of %s: a sink must not overwrite the key rotatord signs with", sk.Path, owner)
+			if strings.Contains(sk.Path, "{{") {
+				continue
+			}
+			at := fmt.Sprintf("policies[%d].sinks[%d].path", i, j)
+			switch sk.Type {
+			case SinkFile:
+				if owner, ok := files[filepath.Clean(sk.Path)]; ok {
+					v.addf(at, "%s is the credential file of %s: a sink must not overwrite the key rotatord signs with", sk.Path, owner)
+				}
+			case SinkVault:
+				if owner, ok := vaults[vaultTarget(sk.Address, sk.Namespace, sk.Mount, sk.Path)]; ok {
+					v.addf(at, "%s is the Vault credential of %s: a sink must not overwrite the key rotatord signs with", sk.Path, owner)
 				}
 			}
 		}
 	}
+}
+
+// vaultTarget names a Vault secret: the same path on another mount,
+// namespace or server is another secret.
+func vaultTarget(address, namespace, mount, path string) string {
+	return strings.Join([]string{strings.TrimRight(address, "/"), strings.Trim(namespace, "/"), strings.Trim(mount, "/"), strings.Trim(path, "/")}, "\x00")
 }
 
 // policyAccounts checks that every policy names an account of the file.

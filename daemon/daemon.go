@@ -502,7 +502,10 @@ func (d *Daemon) keepWorkingAccounts(s *setup) {
 			continue
 		}
 		prev := old.account(as.name)
-		if prev == nil || prev.err != nil {
+		if prev == nil || prev.err != nil || !samePolicies(s.cfg, old.cfg, as.name) {
+			// The file changed the account's policies (moved one to
+			// another account, removed one): keeping the old ones would
+			// run a policy twice or one the file no longer has.
 			continue
 		}
 		d.log.Error("reload: an account's credential cannot be read; it keeps its previous configuration", zap.String("account", as.name), zap.Error(as.err))
@@ -515,6 +518,27 @@ func (d *Daemon) keepWorkingAccounts(s *setup) {
 			s.accountOf[p.Name] = as.name
 		}
 	}
+}
+
+// samePolicies reports whether two versions of the file give an account
+// the same policies (by name) and the same own_key presence.
+func samePolicies(a, b *config.Config, account string) bool {
+	names := func(c *config.Config) []string {
+		var out []string
+		for _, p := range c.Policies {
+			if p.AccountOf() == account {
+				out = append(out, p.Name)
+			}
+		}
+		for _, na := range c.AccountsInUse() {
+			if na.Name == account && na.OwnKey != nil {
+				out = append(out, config.SelfPolicyName(account))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(names(a), names(b))
 }
 
 // prefixAccount names the account in an error when the file has several.

@@ -104,6 +104,15 @@ func (cc clientCredential) Check(ctx context.Context, cred sinks.Credential) err
 	return err
 }
 
+// ListAs implements rotation.SelfLister: a listing signed with cred.
+func (cc clientCredential) ListAs(ctx context.Context, cred sinks.Credential) ([]apiclient.Key, error) {
+	probe, err := cc.c.WithCredentials(apiclient.Credentials{Key: cred.KeyID, Secret: cred.Secret})
+	if err != nil {
+		return nil, err
+	}
+	return probe.ListKeys(ctx)
+}
+
 // storeReadTimeout bounds reading the credential store at start and reload.
 func storeReadTimeout(e *config.Exoscale) time.Duration {
 	return max(e.Timeout.Duration(), 10*time.Second)

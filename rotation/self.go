@@ -11,6 +11,7 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -98,7 +99,7 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 		// Only a key of the own key's name and role: a store holding
 		// another credential (a ci key written there by mistake) must
 		// not make rotatord act as it.
-		if k, err := e.client().GetKey(ctx, held.KeyID); err != nil || !e.selfMatch(k.Name, k.RoleID) {
+		if k, err := e.keyAs(ctx, p, held); err != nil || !e.selfMatch(k.Name, k.RoleID) {
 			log.Error("the credential store holds a key that is not rotatord's own key (another name or role, or unknown): not using it", zap.String("key_id", held.KeyID))
 			return
 		}
@@ -106,6 +107,14 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 			e.setOwn(held.KeyID)
 			log.Warn("the credential store holds another key than the one in use: signing with it", zap.String("key_id", held.KeyID), zap.String("was", own))
 		}
+		return
+	}
+	// Write the working key back only when the API refused the store's
+	// as a credential (deleted, unknown): a 503 or a timeout says nothing
+	// of it, and overwriting a key an operator put there would lock
+	// rotatord out once they delete the one it replaced.
+	var apiErr *apiclient.Error
+	if err := p.Self.Check(ctx, held); !errors.As(err, &apiErr) || apiErr.Kind != apiclient.KindAuth {
 		return
 	}
 	if cur.KeyID != own || cur.Secret.IsZero() || p.Self.Check(ctx, cur) != nil {
@@ -195,4 +204,29 @@ func (e *Engine) proveSigns(ctx context.Context, p Policy, cred sinks.Credential
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
+}
+
+// SelfLister is implemented by a SelfCredential that can list the keys
+// signing with a given credential (the daemon's): the key in use may be
+// dead when the store holds a newer one.
+type SelfLister interface {
+	ListAs(ctx context.Context, c sinks.Credential) ([]apiclient.Key, error)
+}
+
+// keyAs returns the API's view of c's own key, asked with c itself when
+// the SelfCredential can, else with the client in use.
+func (e *Engine) keyAs(ctx context.Context, p Policy, c sinks.Credential) (apiclient.Key, error) {
+	l, ok := p.Self.(SelfLister)
+	if !ok {
+		return e.client().GetKey(ctx, c.KeyID)
+	}
+	keys, err := l.ListAs(ctx, c)
+	if err != nil {
+		return apiclient.Key{}, err
+	}
+	i := slices.IndexFunc(keys, func(k apiclient.Key) bool { return k.ID == c.KeyID })
+	if i < 0 {
+		return apiclient.Key{}, fmt.Errorf("key %s is not in the listing it signed", c.KeyID)
+	}
+	return keys[i], nil
 }
