@@ -281,6 +281,9 @@ type Policy struct {
 	// Jitter spreads the names' due times over up to this much, by a
 	// hash of each name: keys created together do not all rotate at once.
 	Jitter Duration `yaml:"jitter,omitempty"`
+	// Hooks run after delivery, before the old keys are deleted (a
+	// failure keeps them: the consumer check) and on failure.
+	Hooks []Hook `yaml:"hooks,omitempty"`
 
 	schedule cron.Schedule
 	windows  window.Set
@@ -297,6 +300,28 @@ type Window struct {
 	End   string `yaml:"end"`
 	// TimeZone is an IANA name (Europe/Zurich); default UTC.
 	TimeZone string `yaml:"time_zone,omitempty"`
+}
+
+// Hook is a policy's hook: a program or a webhook, at an event.
+type Hook struct {
+	// Event: after_delivery, before_delete or on_failure.
+	Event   string       `yaml:"event"`
+	Exec    *ExecHook    `yaml:"exec,omitempty"`
+	Webhook *WebhookHook `yaml:"webhook,omitempty"`
+}
+
+// ExecHook runs a program, with no shell.
+type ExecHook struct {
+	Command []string `yaml:"command"`
+	Timeout Duration `yaml:"timeout,omitempty"` // default 30s
+}
+
+// WebhookHook POSTs the event as JSON, signed with HMAC-SHA256.
+type WebhookHook struct {
+	URL     string   `yaml:"url"`
+	KeyFile string   `yaml:"key_file"`
+	Timeout Duration `yaml:"timeout,omitempty"` // default 10s
+	Retries int      `yaml:"retries,omitempty"`
 }
 
 // WindowSet returns the parsed windows of a valid config (empty: always).

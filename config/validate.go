@@ -225,6 +225,7 @@ func (v *validator) policy(at string, p *Policy, names, targets map[string]strin
 		v.addf(at+".grace_period", "must not be negative, got %s", v.written(at+".grace_period", p.GracePeriod))
 	}
 	v.windows(at, p)
+	v.hooks(at, p)
 	if p.Jitter < 0 {
 		v.addf(at+".jitter", "must not be negative, got %s", v.written(at+".jitter", p.Jitter))
 	} else if p.MaxAge > 0 && p.Jitter > p.MaxAge {

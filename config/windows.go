@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"time"
 
 	"github.com/rotatord/rotatord/internal/window"
@@ -40,5 +42,43 @@ func (v *validator) windows(at string, p *Policy) {
 	}
 	if ok {
 		p.windows = set
+	}
+}
+
+// hooks checks a policy's hooks.
+func (v *validator) hooks(at string, p *Policy) {
+	for i := range p.Hooks {
+		h := &p.Hooks[i]
+		hat := fmt.Sprintf("%s.hooks[%d]", at, i)
+		switch h.Event {
+		case "after_delivery", "before_delete", "on_failure":
+		default:
+			v.addf(hat+".event", "unknown event %q (want after_delivery, before_delete or on_failure)", h.Event)
+		}
+		switch {
+		case (h.Exec == nil) == (h.Webhook == nil):
+			v.addf(hat, "want exactly one of exec and webhook")
+		case h.Exec != nil:
+			if len(h.Exec.Command) == 0 || !filepath.IsAbs(h.Exec.Command[0]) {
+				v.addf(hat+".exec.command", "want the program's absolute path first, then its arguments (no shell)")
+			}
+			if h.Exec.Timeout < 0 {
+				v.addf(hat+".exec.timeout", "must not be negative")
+			}
+		case h.Webhook != nil:
+			u, err := url.Parse(h.Webhook.URL)
+			if err != nil || u.Host == "" {
+				v.addf(hat+".webhook.url", "want an https:// URL")
+			} else if err := CheckTransport(h.Webhook.URL, false); err != nil {
+				v.addf(hat+".webhook.url", "%v", err)
+			}
+			if h.Webhook.KeyFile == "" {
+				v.addf(hat+".webhook.key_file", "required: the HMAC key the receiver checks signatures with")
+			}
+			h.Webhook.KeyFile = v.abs(h.Webhook.KeyFile)
+			if h.Webhook.Retries < 0 || h.Webhook.Retries > 10 {
+				v.addf(hat+".webhook.retries", "must be from 0 to 10")
+			}
+		}
 	}
 }

@@ -356,6 +356,7 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 			Sinks:       sk,
 			Windows:     p.WindowSet(),
 			Jitter:      p.Jitter.Duration(),
+			Hooks:       buildHooks(p),
 		})
 	}
 	if e.OwnKey != nil {

@@ -52,6 +52,8 @@ type Metrics struct {
 	apiDuration      *prometheus.HistogramVec
 	maxAge           *prometheus.GaugeVec
 	passes           *prometheus.CounterVec
+	hookRuns         *prometheus.CounterVec
+	hookDuration     *prometheus.HistogramVec
 	reloadOK         prometheus.Gauge
 	reloadTime       prometheus.Gauge
 
@@ -118,6 +120,15 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 			Namespace: namespace, Name: "passes_total",
 			Help: "Scheduled or manual passes by policy and result (failure: the key listing failed).",
 		}, []string{"account", "policy", "result"}),
+		hookRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "hook_runs_total",
+			Help: "Hook runs by policy, hook (exec#0, webhook#1), event (after_delivery, before_delete, on_failure) and result.",
+		}, []string{"account", "policy", "hook", "event", "result"}),
+		hookDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "hook_duration_seconds",
+			Help:    "How long hook runs took.",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60},
+		}, []string{"account", "policy", "event"}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "config_last_reload_successful",
 			Help: "Whether the last configuration load or reload succeeded (1) or kept the previous config (0).",
@@ -127,7 +138,7 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 			Help: "When the configuration was last loaded successfully (Unix time).",
 		}),
 	}
-	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites,
+	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.hookRuns, m.hookDuration,
 		m.apiRequests, m.apiDuration, m.maxAge, m.passes, m.reloadOK, m.reloadTime,
 		newBuildInfo(BuildInfo()), readyCollector{m})
 	// What every exporter has: go_* (runtime, memory, GC) and process_*
@@ -188,7 +199,7 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		if !keep[key{p.Account, p.Name}] {
 			for _, v := range []interface {
 				DeletePartialMatch(prometheus.Labels) int
-			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.maxAge, m.passes} {
+			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.maxAge, m.passes, m.hookRuns, m.hookDuration} {
 				v.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name})
 			}
 		}
@@ -269,6 +280,13 @@ func (m *Metrics) DeletionRefused(policy string) {
 // NameSkipped implements rotation.Recorder.
 func (m *Metrics) NameSkipped(policy string, reason rotation.SkipReason) {
 	m.namesSkipped.WithLabelValues(m.account(policy), policy, string(reason)).Inc()
+}
+
+// HookRun implements rotation.Recorder.
+func (m *Metrics) HookRun(policy, hook, event string, ok bool, elapsed time.Duration) {
+	a := m.account(policy)
+	m.hookRuns.WithLabelValues(a, policy, hook, event, result(ok)).Inc()
+	m.hookDuration.WithLabelValues(a, policy, event).Observe(elapsed.Seconds())
 }
 
 // PassDone counts a pass of a policy.

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/hooks"
 	"github.com/rotatord/rotatord/state"
 )
 
@@ -200,6 +201,14 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	}
 	if err := e.catchUp(ctx, p, rec); err != nil {
 		return failDelete(fmt.Errorf("deliver the new key to a sink added since: %w", err))
+	}
+	// The consumer check: a before_delete hook that fails keeps the old
+	// keys, and is tried again after the failure's backoff.
+	e.runPendingAfterDelivery(ctx, p, rec)
+	if hasHook(p, hooks.BeforeDelete) && slices.ContainsFunc(rot.OldKeyIDs, func(id string) bool { return id != rot.NewKeyID && id != rec.CurrentKeyID }) {
+		if err := e.runHooks(ctx, hooks.BeforeDelete, p, rec, ""); err != nil {
+			return failDelete(fmt.Errorf("not deleting old keys: %w", err))
+		}
 	}
 	role := rot.RoleID
 	if role == "" {

@@ -33,6 +33,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/hooks"
 	"github.com/rotatord/rotatord/internal/keylock"
 	"github.com/rotatord/rotatord/internal/window"
 	"github.com/rotatord/rotatord/sinks"
@@ -53,6 +54,8 @@ type Policy struct {
 	// Jitter spreads the names' due times: each is offset by a fraction
 	// of it taken from a hash of the name (JitterOffset).
 	Jitter time.Duration
+	// Hooks run after delivery, before deletion and on failure (hooks.go).
+	Hooks []Hook
 	// Self, when set, makes this the policy that rotates the key rotatord
 	// signs with (self.go): its Match is the engine's, and its one sink is
 	// where rotatord reads its credential from.
@@ -70,6 +73,8 @@ type Recorder interface {
 	// NameSkipped counts a pass's matching key names rotatord will not
 	// manage (see CheckName).
 	NameSkipped(policy string, reason SkipReason)
+	// HookRun counts a hook's run.
+	HookRun(policy, hook, event string, ok bool, elapsed time.Duration)
 }
 
 // Options of one pass.
@@ -450,6 +455,9 @@ func (e *Engine) fail(p Policy, rec *state.Record, start time.Time, err error) e
 	e.log.Error("rotation failed", zap.String("policy", p.Name), zap.String("name", rec.Name),
 		zap.Int("failures", rec.Failures), zap.Error(err))
 	e.rotationDone(p, false, now.Sub(start))
+	if hasHook(p, hooks.OnFailure) {
+		_ = e.runHooks(context.Background(), hooks.OnFailure, p, rec, err.Error())
+	}
 	return err
 }
 

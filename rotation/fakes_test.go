@@ -285,6 +285,17 @@ type countingRecorder struct {
 	sinkOK, sinkFailed  int
 	refused             int
 	skipped             int
+	hookOK, hookFailed  int
+}
+
+func (r *countingRecorder) HookRun(policy, hook, event string, ok bool, elapsed time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ok {
+		r.hookOK++
+	} else {
+		r.hookFailed++
+	}
 }
 
 func (r *countingRecorder) RotationDone(policy string, ok bool, elapsed time.Duration) {

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/hooks"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
@@ -210,6 +211,9 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 		rot.Sinks[sid] = m
 		rec.Delivered[sid] = state.Delivery{KeyID: rot.NewKeyID, Fingerprint: m.New}
 	}
+	if hasHook(p, hooks.AfterDelivery) {
+		rot.HooksPending = append(rot.HooksPending, hooks.AfterDelivery)
+	}
 	rec.CurrentKeyID = rot.NewKeyID
 	rec.CurrentSince = rot.NewCreatedAt
 	if rec.CurrentSince.IsZero() {
@@ -232,6 +236,7 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 	e.log.Info("rotation delivered", zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", rot.NewKeyID),
 		zap.String("step", "confirmed"), zap.Time("delete_old_after", rot.DeleteAfter))
 	e.rotationDone(p, true, now.Sub(start))
+	e.runPendingAfterDelivery(ctx, p, rec)
 	if p.GracePeriod <= 0 {
 		return e.deleteOld(ctx, p, rec, true, nil)
 	}

@@ -54,6 +54,9 @@ type Rotation struct {
 	DeleteAfter     time.Time `json:"delete_after,omitzero"`
 	// Sinks holds what the rotation knows of each sink, by sink id.
 	Sinks map[string]SinkMark `json:"sinks,omitempty"`
+	// HooksPending are the events whose hooks the rotation still owes
+	// (after_delivery, recorded with the delivery): run after a crash.
+	HooksPending []string `json:"hooks_pending,omitempty"`
 }
 
 // SinkMark is the evidence a rotation keeps about one sink. Fingerprints
@@ -125,6 +128,7 @@ func (r Record) Clone() Record {
 		rot.OldKeyIDs = slices.Clone(r.Rotation.OldKeyIDs)
 		rot.KnownKeyIDs = slices.Clone(r.Rotation.KnownKeyIDs)
 		rot.Sinks = maps.Clone(r.Rotation.Sinks)
+		rot.HooksPending = slices.Clone(r.Rotation.HooksPending)
 		c.Rotation = &rot
 	}
 	return c

@@ -1,0 +1,222 @@
+// Package hooks owns the programs and web endpoints a policy calls when a
+// rotation reaches a point: after_delivery (every sink holds the new key),
+// before_delete (the grace period is over; a failure keeps the old key,
+// which makes a hook the consumer check) and on_failure. A hook is told
+// the policy, the name, the key ids and the sink targets, and an
+// idempotency key; never a secret: a hook that needs the new secret reads
+// it from a sink, as a consumer does.
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Events a hook runs at.
+const (
+	AfterDelivery = "after_delivery"
+	BeforeDelete  = "before_delete"
+	OnFailure     = "on_failure"
+)
+
+// Event is what a hook is told. It holds no secret.
+type Event struct {
+	Event     string   `json:"event"`
+	Policy    string   `json:"policy"`
+	Name      string   `json:"name"`
+	NewKeyID  string   `json:"new_key_id,omitempty"`
+	OldKeyIDs []string `json:"old_key_ids,omitempty"`
+	Sinks     []string `json:"sinks,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	// IdempotencyKey is the same for every call of one event of one
+	// rotation (a hook may run more than once across crashes).
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// Key returns the idempotency key of an event: policy, name, new key id
+// and event.
+func Key(event, policy, name, newKeyID string) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{policy, name, newKeyID, event}, "\x00")))
+	return hex.EncodeToString(sum[:16])
+}
+
+// Exec runs a program (no shell) with the event in its environment.
+type Exec struct {
+	Command []string
+	Timeout time.Duration
+}
+
+// Kind implements rotation.Hook.
+func (x Exec) Kind() string { return "exec" }
+
+// Run runs the command; a non-zero exit, a timeout or a start failure is
+// an error. Its output is not logged (it may print what it read from a
+// sink); the error carries the exit status only.
+func (x Exec) Run(ctx context.Context, ev Event) error {
+	if len(x.Command) == 0 {
+		return errors.New("exec hook: no command")
+	}
+	ctx, cancel := context.WithTimeout(ctx, x.timeout())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, x.Command[0], x.Command[1:]...)
+	cmd.Env = append(minimalEnv(),
+		"ROTATORD_EVENT="+ev.Event,
+		"ROTATORD_POLICY="+ev.Policy,
+		"ROTATORD_NAME="+ev.Name,
+		"ROTATORD_NEW_KEY_ID="+ev.NewKeyID,
+		"ROTATORD_OLD_KEY_IDS="+strings.Join(ev.OldKeyIDs, ","),
+		"ROTATORD_SINKS="+strings.Join(ev.Sinks, "\n"),
+		"ROTATORD_IDEMPOTENCY_KEY="+ev.IdempotencyKey,
+	)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return fmt.Errorf("exec hook %s: timed out after %s", x.Command[0], x.timeout())
+	}
+	if err != nil {
+		return fmt.Errorf("exec hook %s: %w", x.Command[0], err)
+	}
+	return nil
+}
+
+func (x Exec) timeout() time.Duration {
+	if x.Timeout <= 0 {
+		return 30 * time.Second
+	}
+	return x.Timeout
+}
+
+// minimalEnv is the environment a hook inherits: PATH and the locale,
+// never rotatord's own (which may hold EXOSCALE_API_SECRET or VAULT_TOKEN).
+func minimalEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "LANG", "LC_ALL", "TZ", "HOME"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// SignatureHeader carries the webhook signature: "t=UNIX,v1=HEX", where
+// HEX is the HMAC-SHA256, under the shared key, of "UNIX." followed by the
+// body (as Stripe's webhooks are signed). A receiver recomputes it and
+// refuses old timestamps (replays).
+const SignatureHeader = "Rotatord-Signature"
+
+// Webhook POSTs the event as JSON, signed.
+type Webhook struct {
+	URL     string
+	KeyFile string // the HMAC key, read at each call (rotated by the operator)
+	Timeout time.Duration
+	Retries int
+	Client  *http.Client
+	Now     func() time.Time
+	// Backoff is the first wait between retries, doubling; default 1s.
+	Backoff time.Duration
+}
+
+// Kind implements rotation.Hook.
+func (w Webhook) Kind() string { return "webhook" }
+
+// Run POSTs the event until a 2xx answer or the retries are spent.
+func (w Webhook) Run(ctx context.Context, ev Event) error {
+	key, err := os.ReadFile(w.KeyFile)
+	if err != nil {
+		return fmt.Errorf("webhook hook: key file: %w", err)
+	}
+	key = bytes.TrimSpace(key)
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	wait := w.Backoff
+	if wait <= 0 {
+		wait = time.Second
+	}
+	var last error
+	for attempt := 0; attempt <= max(w.Retries, 0); attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			wait *= 2
+		}
+		if last = w.post(ctx, key, body); last == nil {
+			return nil
+		}
+	}
+	return last
+}
+
+func (w Webhook) post(ctx context.Context, key, body []byte) error {
+	timeout := w.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	now := time.Now
+	if w.Now != nil {
+		now = w.Now
+	}
+	ts := strconv.FormatInt(now().Unix(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook hook: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(SignatureHeader, "t="+ts+",v1="+Sign(key, ts, body))
+	client := w.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		// The URL may carry credentials: say where without them.
+		return fmt.Errorf("webhook hook: POST %s: %v", redactURL(w.URL), errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook hook: POST %s: %s", redactURL(w.URL), resp.Status)
+	}
+	return nil
+}
+
+// Sign returns the hex HMAC-SHA256 of "ts.body" under key.
+func Sign(key []byte, ts string, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func redactURL(u string) string {
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + "REDACTED@" + u[i+1:]
+		}
+	}
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		return u[:i]
+	}
+	return u
+}

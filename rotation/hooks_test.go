@@ -1,0 +1,118 @@
+package rotation
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rotatord/rotatord/hooks"
+	"github.com/rotatord/rotatord/state"
+)
+
+type hookLog struct {
+	mu   sync.Mutex
+	ran  []hooks.Event
+	fail bool
+}
+
+func (l *hookLog) run(ctx context.Context, ev hooks.Event) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ran = append(l.ran, ev)
+	if l.fail {
+		return errors.New("consumer check failed")
+	}
+	return nil
+}
+
+func (l *hookLog) events(event string) []hooks.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []hooks.Event
+	for _, ev := range l.ran {
+		if ev.Event == event {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func withHooks(h *harness, l *hookLog) {
+	h.policy.Hooks = []Hook{
+		{Event: hooks.AfterDelivery, Label: "exec#0", Run: l.run},
+		{Event: hooks.BeforeDelete, Label: "exec#1", Run: l.run},
+	}
+	h.newEngine()
+}
+
+// A failing before_delete hook (the consumer check) keeps the old key; it
+// goes once the hook succeeds.
+func TestBeforeDeleteHookFailingKeepsTheOldKey(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	old := h.api.add("ci-runner", "ci-role")
+	l := &hookLog{fail: true}
+	withHooks(h, l)
+	h.pass(Options{Force: true})
+	if n := len(l.events(hooks.AfterDelivery)); n != 1 {
+		t.Fatalf("after_delivery ran %d times, want 1", n)
+	}
+	h.clock.Add(2 * time.Hour)
+	h.engine.DeleteDue(context.Background(), Options{IgnoreBackoff: true})
+	if !slices.Contains(h.api.live("ci-runner"), old) {
+		t.Fatal("the old key was deleted though the before_delete hook failed")
+	}
+	ev := l.events(hooks.BeforeDelete)
+	if len(ev) == 0 || ev[0].OldKeyIDs[0] != old || ev[0].NewKeyID == "" || ev[0].IdempotencyKey == "" {
+		t.Fatalf("before_delete events %+v", ev)
+	}
+	l.mu.Lock()
+	l.fail = false
+	l.mu.Unlock()
+	h.clock.Add(time.Hour)
+	h.engine.DeleteDue(context.Background(), Options{IgnoreBackoff: true})
+	if slices.Contains(h.api.live("ci-runner"), old) {
+		t.Error("the old key is still alive after the hook succeeded")
+	}
+	if h.rec.hookFailed == 0 || h.rec.hookOK == 0 {
+		t.Errorf("hook runs counted: ok %d failed %d", h.rec.hookOK, h.rec.hookFailed)
+	}
+}
+
+// Killed after the delivery was recorded, before the after_delivery hook
+// ran: the hook runs after the restart, with the same idempotency key.
+func TestAfterDeliveryHookRunsAfterACrash(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.api.add("ci-runner", "ci-role")
+	l := &hookLog{}
+	h.wrap = func(j state.Journal) state.Journal {
+		return failingJournal{j, func(r state.Record) bool {
+			// The write that clears the pending hook: "killed" before it.
+			return r.Rotation != nil && r.Rotation.Phase == state.PhaseDelivered && len(r.Rotation.HooksPending) == 0
+		}}
+	}
+	withHooks(h, l)
+	h.pass(Options{Force: true})
+	first := l.events(hooks.AfterDelivery)
+	if len(first) != 1 {
+		t.Fatalf("after_delivery ran %d times before the crash, want 1", len(first))
+	}
+	if r, _ := h.store.Get("ci", "ci-runner"); true {
+		t.Logf("record after the crash: rotation %+v", r.Rotation)
+	}
+	// The restart: the record still owes the hook.
+	h.wrap = nil
+	l2 := &hookLog{}
+	withHooks(h, l2)
+	h.pass(Options{})
+	again := l2.events(hooks.AfterDelivery)
+	if len(again) != 1 || again[0].IdempotencyKey != first[0].IdempotencyKey {
+		t.Fatalf("after the restart after_delivery ran %+v, want once with key %s", again, first[0].IdempotencyKey)
+	}
+	h.pass(Options{})
+	if n := len(l2.events(hooks.AfterDelivery)); n != 1 {
+		t.Errorf("after_delivery ran %d times in all after the restart, want 1", n)
+	}
+}
