@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rotatord/rotatord/internal/redact"
 )
 
 // Events a hook runs at.
@@ -81,7 +83,10 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 		"ROTATORD_SINKS="+strings.Join(ev.Sinks, "\n"),
 		"ROTATORD_IDEMPOTENCY_KEY="+ev.IdempotencyKey,
 	)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	// No pipes (nil is /dev/null): a child the hook leaves running then
+	// cannot hold Run past the timeout; WaitDelay bounds it anyway.
+	cmd.Stdout, cmd.Stderr = nil, nil
+	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	if ctx.Err() != nil {
 		return fmt.Errorf("exec hook %s: timed out after %s", x.Command[0], x.timeout())
@@ -139,6 +144,9 @@ func (w Webhook) Run(ctx context.Context, ev Event) error {
 		return fmt.Errorf("webhook hook: key file: %w", err)
 	}
 	key = bytes.TrimSpace(key)
+	if len(key) == 0 {
+		return fmt.Errorf("webhook hook: key file %s is empty: a signature with no key proves nothing", w.KeyFile)
+	}
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -209,14 +217,4 @@ func Sign(key []byte, ts string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func redactURL(u string) string {
-	if i := strings.Index(u, "@"); i >= 0 {
-		if j := strings.Index(u, "://"); j >= 0 && j < i {
-			return u[:j+3] + "REDACTED@" + u[i+1:]
-		}
-	}
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		return u[:i]
-	}
-	return u
-}
+func redactURL(u string) string { return redact.URL(u) }

@@ -98,3 +98,22 @@ func TestIdempotencyKeyIsStable(t *testing.T) {
 		t.Error("idempotency keys are not one per policy, name, new key and event")
 	}
 }
+
+func TestExecHookTimeoutWithAChildLeftRunning(t *testing.T) {
+	start := time.Now()
+	err := (Exec{Command: []string{"/bin/sh", "-c", "sleep 5 & sleep 5"}, Timeout: 200 * time.Millisecond}).Run(context.Background(), testEvent())
+	if err == nil {
+		t.Fatal("a hook past its timeout succeeded")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the hook took %s to time out (timeout 200ms): a child held it", took)
+	}
+}
+
+func TestWebhookRefusesAnEmptyKey(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(keyFile, []byte("\n"), 0o600)
+	if err := (Webhook{URL: "https://127.0.0.1:1/x", KeyFile: keyFile}).Run(context.Background(), testEvent()); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("an empty key: %v", err)
+	}
+}

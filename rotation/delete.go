@@ -204,7 +204,12 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	}
 	// The consumer check: a before_delete hook that fails keeps the old
 	// keys, and is tried again after the failure's backoff.
+	// An after_delivery hook still owed keeps the old keys too: clearing
+	// the rotation would forget that it is owed (at least once).
 	e.runPendingAfterDelivery(ctx, p, rec)
+	if slices.Contains(rot.HooksPending, hooks.AfterDelivery) {
+		return failDelete(errors.New("not deleting old keys: an after_delivery hook has not succeeded yet"))
+	}
 	if hasHook(p, hooks.BeforeDelete) && slices.ContainsFunc(rot.OldKeyIDs, func(id string) bool { return id != rot.NewKeyID && id != rec.CurrentKeyID }) {
 		if err := e.runHooks(ctx, hooks.BeforeDelete, p, rec, ""); err != nil {
 			return failDelete(fmt.Errorf("not deleting old keys: %w", err))

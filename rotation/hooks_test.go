@@ -15,14 +15,14 @@ import (
 type hookLog struct {
 	mu   sync.Mutex
 	ran  []hooks.Event
-	fail bool
+	fail bool // before_delete hooks fail
 }
 
 func (l *hookLog) run(ctx context.Context, ev hooks.Event) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ran = append(l.ran, ev)
-	if l.fail {
+	if l.fail && ev.Event == hooks.BeforeDelete {
 		return errors.New("consumer check failed")
 	}
 	return nil
@@ -114,5 +114,25 @@ func TestAfterDeliveryHookRunsAfterACrash(t *testing.T) {
 	h.pass(Options{})
 	if n := len(l2.events(hooks.AfterDelivery)); n != 1 {
 		t.Errorf("after_delivery ran %d times in all after the restart, want 1", n)
+	}
+}
+
+// An after_delivery hook that keeps failing keeps the old keys: deleting
+// them would end the rotation and forget the hook it owes.
+func TestAfterDeliveryHookOwedKeepsTheOldKeys(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	old := h.api.add("ci-runner", "ci-role")
+	h.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
+		return errors.New("receiver down")
+	}}}
+	h.newEngine()
+	h.pass(Options{Force: true})
+	h.clock.Add(2 * time.Hour)
+	h.engine.DeleteDue(context.Background(), Options{IgnoreBackoff: true})
+	if !slices.Contains(h.api.live("ci-runner"), old) {
+		t.Fatal("the old key was deleted while an after_delivery hook was still owed")
+	}
+	if r, _ := h.store.Get("ci", "ci-runner"); r.Rotation == nil || !slices.Contains(r.Rotation.HooksPending, hooks.AfterDelivery) {
+		t.Errorf("the owed hook is forgotten: %+v", r.Rotation)
 	}
 }

@@ -24,6 +24,9 @@ import (
 // the keys, then every selected name in parallel. It returns one outcome
 // per name. A failed listing fails the pass before anything changes.
 func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outcome, error) {
+	if opts.IgnoreWindows {
+		ctx = context.WithValue(ctx, ignoreWindowsKey{}, true)
+	}
 	policies, policyGen := e.snapshotPolicies()
 	var run []Policy
 	for _, p := range policies {
@@ -550,4 +553,13 @@ func (e *Engine) skipName(p Policy, name string, reason SkipReason) {
 		e.log.Warn("skipping a matching key name rotatord will not manage: only letters, digits and . _ - @ + = : are allowed; its keys are left alone",
 			zap.String("policy", p.Name), zap.String("name", shown(name)), zap.String("reason", string(reason)))
 	}
+}
+
+// ignoreWindowsKey marks a pass's context as told to ignore the windows
+// (once --ignore-windows), for the steps that do not see its Options.
+type ignoreWindowsKey struct{}
+
+func ignoringWindows(ctx context.Context) bool {
+	v, _ := ctx.Value(ignoreWindowsKey{}).(bool)
+	return v
 }

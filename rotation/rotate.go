@@ -237,7 +237,10 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 		zap.String("step", "confirmed"), zap.Time("delete_old_after", rot.DeleteAfter))
 	e.rotationDone(p, true, now.Sub(start))
 	e.runPendingAfterDelivery(ctx, p, rec)
-	if p.GracePeriod <= 0 {
+	if p.GracePeriod <= 0 && (ignoringWindows(ctx) || p.Windows.Contains(e.now())) {
+		// In a window (or told to ignore them) the old keys go at once;
+		// outside (a rotation finished as a window closed, or recovered
+		// outside one) the deleter waits for the next window.
 		return e.deleteOld(ctx, p, rec, true, nil)
 	}
 	return nil

@@ -1,7 +1,10 @@
 package rotation
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -89,5 +92,32 @@ func TestJitterMovesTheDueTime(t *testing.T) {
 		JitterOffset: 30 * time.Minute}
 	if d := Decide(in); d.Action != ActionNone || !d.Due.Equal(now.Add(30*time.Minute)) {
 		t.Errorf("with 30 m of jitter: %+v, want due 30 m later", d)
+	}
+}
+
+// With grace_period 0, a rotation that completes outside the windows (a
+// recovery on a Sunday) leaves the old key for the next window.
+func TestGraceZeroDeletionWaitsForTheWindow(t *testing.T) {
+	h := newHarness(t, 0)
+	old := h.api.add("ci-runner", "ci-role")
+	h.clock.now = time.Date(2026, 12, 13, 12, 0, 0, 0, time.UTC) // a Sunday
+	h.policy.Windows = weekdays09to16()
+	h.newEngine()
+	h.policy.Windows = nil // the rotation runs (as if a window had just closed)
+	h.newEngine()
+	h.sinkB.failWrite = errors.New("disk full") // the first sink holds the new key: kept, resumed
+	h.pass(Options{Force: true})
+	h.sinkB.failWrite = nil
+	h.policy.Windows = weekdays09to16()
+	h.newEngine()
+	h.clock.Add(2 * time.Minute)
+	h.pass(Options{IgnoreBackoff: true}) // the recovery finishes it, on a Sunday
+	if !slices.Contains(h.api.live("ci-runner"), old) {
+		t.Fatal("the old key was deleted outside the window")
+	}
+	h.clock.now = time.Date(2026, 12, 14, 10, 0, 0, 0, time.UTC) // Monday 10:00
+	h.engine.DeleteDue(context.Background(), Options{IgnoreBackoff: true})
+	if slices.Contains(h.api.live("ci-runner"), old) {
+		t.Error("the old key is still alive in the window")
 	}
 }

@@ -106,7 +106,7 @@ func (c *cli) cmdOnce() error {
 		}
 	}
 	out = mergeOutcomes(out, d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows}))
-	out = awaitConfirmations(ctx, d, out)
+	out = awaitConfirmations(ctx, d, out, f.ignoreWindows)
 	rows := make([]row, len(out))
 	failed := false
 	for i, o := range out {
@@ -221,7 +221,7 @@ func testClockOffset() (time.Duration, bool, error) {
 // awaitConfirmations waits for deletions that only wait for this process's
 // own confirmation delay (a few seconds at most, see rotation.Config.
 // MinDeleteDelay) and carries them out, so `once` deletes what is due.
-func awaitConfirmations(ctx context.Context, d *daemon.Daemon, out []rotation.Outcome) []rotation.Outcome {
+func awaitConfirmations(ctx context.Context, d *daemon.Daemon, out []rotation.Outcome, ignoreWindows bool) []rotation.Outcome {
 	var due time.Time
 	waiting := map[string]int{}
 	for i, o := range out {
@@ -239,7 +239,7 @@ func awaitConfirmations(ctx context.Context, d *daemon.Daemon, out []rotation.Ou
 		return out
 	case <-time.After(min(max(wait, 0)+100*time.Millisecond, 30*time.Second)):
 	}
-	for _, o := range d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true}) {
+	for _, o := range d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true, IgnoreWindows: ignoreWindows}) {
 		if i, ok := waiting[o.Policy+"\x00"+o.Name]; ok {
 			out[i] = o
 		}

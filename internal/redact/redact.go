@@ -3,7 +3,10 @@
 // URL parses.
 package redact
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // URL returns raw without its user info and query. Everything between
 // "://" and the last "@" goes (a user name alone may be a token, and a
@@ -11,6 +14,16 @@ import "strings"
 // "?" or "#" after the host. A string with an "@" but no "://" keeps only
 // what follows the last "@".
 func URL(raw string) string {
+	// A URL that parses cleanly is rebuilt from its parts: an "@" in the
+	// query (?email=a@b&token=...) then cannot pass for the end of the
+	// user info.
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && u.Host != "" && u.Opaque == "" {
+		out := u.Scheme + "://"
+		if u.User != nil {
+			out += "xxxxx@"
+		}
+		return out + u.Host + u.EscapedPath()
+	}
 	scheme, rest := "", raw
 	if i := strings.Index(raw, "://"); i >= 0 {
 		scheme, rest = raw[:i+3], raw[i+3:]

@@ -28,3 +28,15 @@ func TestURL(t *testing.T) {
 		}
 	}
 }
+
+func TestURLWithAnAtInTheQuery(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://h/x?email=a@b&token=SEKRET":  "https://h/x",
+		"https://u:pw@h/x?token=SEKRET":       "https://xxxxx@h/x",
+		"https://h:8443/hook#frag@with-token": "https://h:8443/hook",
+	} {
+		if got := URL(raw); got != want {
+			t.Errorf("URL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

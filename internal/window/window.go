@@ -134,7 +134,11 @@ func (s Set) NextOpen(t time.Time) time.Time {
 		for d := 0; d <= 8; d++ {
 			// The wall time, not midnight plus a duration: right on a
 			// day whose clocks change.
-			h, m := int(w.Start/time.Hour), int(w.Start%time.Hour/time.Minute)
+			open := w.Start
+			if w.Start == w.End {
+				open = 0 // the whole day: it opens at midnight
+			}
+			h, m := int(open/time.Hour), int(open%time.Hour/time.Minute)
 			start := time.Date(local.Year(), local.Month(), local.Day()+d, h, m, 0, 0, w.Zone)
 			if !start.After(t) || !w.Contains(start) {
 				continue

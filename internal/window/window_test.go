@@ -95,3 +95,11 @@ func TestParseErrors(t *testing.T) {
 		t.Error("Mars/Olympus loaded")
 	}
 }
+
+func TestWholeDayWindowOpensAtMidnight(t *testing.T) {
+	w := Set{mustWindow(t, []string{"mon"}, "09:00", "09:00", "UTC")}
+	sun := time.Date(2026, 12, 13, 12, 0, 0, 0, time.UTC)
+	if got, want := w.NextOpen(sun), time.Date(2026, 12, 14, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("NextOpen = %s, want Monday 00:00 (a whole-day window)", got)
+	}
+}
