@@ -619,19 +619,25 @@ func fileSize(path string) int64 {
 	return fi.Size()
 }
 
-// logSince reports whether the log, from offset on, contains any of subs.
-func logSince(path string, offset int64, subs ...string) bool {
+// readSince returns the log from offset on ("" when it cannot be read).
+func readSince(path string, offset int64) string {
 	f, err := os.Open(path)
 	if err != nil {
-		return false
+		return ""
 	}
 	defer f.Close()
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return false
+		return ""
 	}
 	b, _ := io.ReadAll(f)
+	return string(b)
+}
+
+// logSince reports whether the log, from offset on, contains any of subs.
+func logSince(path string, offset int64, subs ...string) bool {
+	text := readSince(path, offset)
 	for _, s := range subs {
-		if strings.Contains(string(b), s) {
+		if strings.Contains(text, s) {
 			return true
 		}
 	}
@@ -641,16 +647,7 @@ func logSince(path string, offset int64, subs ...string) bool {
 // lineWith reports whether one line of the log, from offset on, contains
 // every one of subs.
 func lineWith(path string, offset int64, subs ...string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return false
-	}
-	b, _ := io.ReadAll(f)
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(readSince(path, offset), "\n") {
 		all := true
 		for _, s := range subs {
 			all = all && strings.Contains(line, s)
