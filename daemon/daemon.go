@@ -221,6 +221,12 @@ func (d *Daemon) Close() error {
 	if cur != nil {
 		closeSinks(cur.allPolicies())
 	}
+	d.mu.Lock()
+	accounts := maps.Clone(d.accounts)
+	d.mu.Unlock()
+	for _, a := range accounts {
+		a.engine.WaitHooks() // on_failure hooks still running (each bounded)
+	}
 	return d.closeAccounts()
 }
 

@@ -169,6 +169,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		rec.LastError = err.Error()
 		_ = e.store.Put(*rec)
 		log.Error("deleting old keys failed", zap.Error(err))
+		e.onFailure(p, rec, err)
 		return err
 	}
 	if !confirmed {

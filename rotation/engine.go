@@ -33,7 +33,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
-	"github.com/rotatord/rotatord/hooks"
 	"github.com/rotatord/rotatord/internal/keylock"
 	"github.com/rotatord/rotatord/internal/window"
 	"github.com/rotatord/rotatord/sinks"
@@ -120,6 +119,9 @@ type Engine struct {
 	// a stale list of sinks).
 	install   sync.RWMutex
 	policyGen uint64
+
+	// hooksRunning counts on_failure hooks running in the background.
+	hooksRunning sync.WaitGroup
 
 	// selfRun is held for writing while the own key rotates and for
 	// reading by every other handler: the client's credential never
@@ -455,9 +457,7 @@ func (e *Engine) fail(p Policy, rec *state.Record, start time.Time, err error) e
 	e.log.Error("rotation failed", zap.String("policy", p.Name), zap.String("name", rec.Name),
 		zap.Int("failures", rec.Failures), zap.Error(err))
 	e.rotationDone(p, false, now.Sub(start))
-	if hasHook(p, hooks.OnFailure) {
-		_ = e.runHooks(context.Background(), hooks.OnFailure, p, rec, err.Error())
-	}
+	e.onFailure(p, rec, err)
 	return err
 }
 

@@ -87,3 +87,29 @@ func (e *Engine) runPendingAfterDelivery(ctx context.Context, p Policy, rec *sta
 		e.log.Error("recording the after_delivery hooks as run failed; they run again", zap.String("policy", p.Name), zap.String("name", rec.Name), zap.Error(err))
 	}
 }
+
+// onFailureTimeout bounds the on_failure hooks of one failure, retries
+// included.
+const onFailureTimeout = 5 * time.Minute
+
+// onFailure runs the on_failure hooks in the background, on a copy of the
+// record: a slow hook (a webhook retrying) never holds the name's lock,
+// a pass or a reload. Best effort: not retried across crashes.
+func (e *Engine) onFailure(p Policy, rec *state.Record, err error) {
+	if !hasHook(p, hooks.OnFailure) {
+		return
+	}
+	r := rec.Clone()
+	msg := err.Error()
+	e.hooksRunning.Add(1)
+	go func() {
+		defer e.hooksRunning.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), onFailureTimeout)
+		defer cancel()
+		_ = e.runHooks(ctx, hooks.OnFailure, p, &r, msg)
+	}()
+}
+
+// WaitHooks waits for the on_failure hooks running in the background (at
+// stop, and in tests).
+func (e *Engine) WaitHooks() { e.hooksRunning.Wait() }

@@ -136,3 +136,36 @@ func TestAfterDeliveryHookOwedKeepsTheOldKeys(t *testing.T) {
 		t.Errorf("the owed hook is forgotten: %+v", r.Rotation)
 	}
 }
+
+// on_failure runs in the background: a slow hook does not hold the pass,
+// and a failed deletion fires it too.
+func TestOnFailureHookRunsInTheBackground(t *testing.T) {
+	h := newHarness(t, 0)
+	h.api.add("ci-runner", "ci-role")
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []hooks.Event
+	h.policy.Hooks = []Hook{{Event: hooks.OnFailure, Label: "webhook#0", Run: func(ctx context.Context, ev hooks.Event) error {
+		<-release
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, ev)
+		return nil
+	}}}
+	h.newEngine()
+	h.sinkA.failWrite = errors.New("disk full")
+	done := make(chan struct{})
+	go func() { h.pass(Options{Force: true}); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pass waited for the on_failure hook")
+	}
+	close(release)
+	h.engine.WaitHooks()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0].Error == "" || got[0].Name != "ci-runner" {
+		t.Errorf("on_failure events %+v, want one for ci-runner with the error", got)
+	}
+}

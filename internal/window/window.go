@@ -122,7 +122,7 @@ func (s Set) Contains(t time.Time) bool {
 }
 
 // NextOpen returns t when t is in the set, else the first window start
-// after t (a week ahead at most; zero for a set that never opens).
+// after t (two weeks ahead at most; zero for a set that never opens).
 func (s Set) NextOpen(t time.Time) time.Time {
 	if s.Contains(t) {
 		return t
@@ -131,7 +131,9 @@ func (s Set) NextOpen(t time.Time) time.Time {
 	var best time.Time
 	for _, w := range s {
 		local := t.In(w.Zone)
-		for d := 0; d <= 8; d++ {
+		// Two weeks: a weekly window that falls in the hour a spring DST
+		// change skips opens again a week later.
+		for d := 0; d <= 15; d++ {
 			// The wall time, not midnight plus a duration: right on a
 			// day whose clocks change.
 			open := w.Start
@@ -140,6 +142,11 @@ func (s Set) NextOpen(t time.Time) time.Time {
 			}
 			h, m := int(open/time.Hour), int(open%time.Hour/time.Minute)
 			start := time.Date(local.Year(), local.Month(), local.Day()+d, h, m, 0, 0, w.Zone)
+			if start.Hour() != h%24 {
+				// The start falls in a skipped hour: the window opens at
+				// the first instant after the gap, if that is still in it.
+				start = time.Date(local.Year(), local.Month(), local.Day()+d, h+1, 0, 0, 0, w.Zone)
+			}
 			if !start.After(t) || !w.Contains(start) {
 				continue
 			}

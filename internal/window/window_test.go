@@ -103,3 +103,17 @@ func TestWholeDayWindowOpensAtMidnight(t *testing.T) {
 		t.Errorf("NextOpen = %s, want Monday 00:00 (a whole-day window)", got)
 	}
 }
+
+// Europe/Zurich skips 02:00-03:00 on 2025-03-30.
+func TestWindowsAcrossTheSpringDSTGap(t *testing.T) {
+	zurich, _ := time.LoadLocation("Europe/Zurich")
+	inGap := Set{mustWindow(t, []string{"sun"}, "02:00", "03:00", "Europe/Zurich")}
+	from := time.Date(2025, 3, 23, 3, 30, 0, 0, zurich)
+	if got, want := inGap.NextOpen(from), time.Date(2025, 4, 6, 2, 0, 0, 0, zurich); !got.Equal(want) {
+		t.Errorf("a window in the skipped hour: NextOpen = %s, want the Sunday after (%s)", got, want)
+	}
+	partly := Set{mustWindow(t, []string{"sun"}, "02:30", "03:15", "Europe/Zurich")}
+	if got, want := partly.NextOpen(time.Date(2025, 3, 29, 12, 0, 0, 0, zurich)), time.Date(2025, 3, 30, 3, 0, 0, 0, zurich); !got.Equal(want) {
+		t.Errorf("a window partly in the skipped hour: NextOpen = %s, want its first instant %s", got, want)
+	}
+}
