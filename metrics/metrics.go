@@ -36,6 +36,7 @@ type PolicyInfo struct {
 	// Account is the account the policy works on; empty is "default".
 	Account string
 	MaxAge  time.Duration
+	Jitter  time.Duration
 	Sinks   []string // sink labels, e.g. "file#0"
 }
 
@@ -51,6 +52,7 @@ type Metrics struct {
 	apiRequests      *prometheus.CounterVec
 	apiDuration      *prometheus.HistogramVec
 	maxAge           *prometheus.GaugeVec
+	jitter           *prometheus.GaugeVec
 	passes           *prometheus.CounterVec
 	hookRuns         *prometheus.CounterVec
 	hookDuration     *prometheus.HistogramVec
@@ -116,6 +118,10 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 			Namespace: namespace, Name: "policy_max_age_seconds",
 			Help: "The max_age of each policy, to compare key ages against in alerts.",
 		}, []string{"account", "policy"}),
+		jitter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "policy_jitter_seconds",
+			Help: "The jitter of each policy: a key may be this much older than max_age before it is due.",
+		}, []string{"account", "policy"}),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "passes_total",
 			Help: "Scheduled or manual passes by policy and result (failure: the key listing failed).",
@@ -139,7 +145,7 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.hookRuns, m.hookDuration,
-		m.apiRequests, m.apiDuration, m.maxAge, m.passes, m.reloadOK, m.reloadTime,
+		m.apiRequests, m.apiDuration, m.maxAge, m.jitter, m.passes, m.reloadOK, m.reloadTime,
 		newBuildInfo(BuildInfo()), readyCollector{m})
 	// What every exporter has: go_* (runtime, memory, GC) and process_*
 	// (CPU, resident memory, open files, start time). A registry that
@@ -199,7 +205,7 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		if !keep[key{p.Account, p.Name}] {
 			for _, v := range []interface {
 				DeletePartialMatch(prometheus.Labels) int
-			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.maxAge, m.passes, m.hookRuns, m.hookDuration} {
+			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.maxAge, m.jitter, m.passes, m.hookRuns, m.hookDuration} {
 				v.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name})
 			}
 		}
@@ -230,6 +236,7 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 			m.namesSkipped.WithLabelValues(p.Account, p.Name, string(r))
 		}
 		m.maxAge.WithLabelValues(p.Account, p.Name).Set(p.MaxAge.Seconds())
+		m.jitter.WithLabelValues(p.Account, p.Name).Set(p.Jitter.Seconds())
 	}
 }
 
