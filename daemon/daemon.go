@@ -225,7 +225,11 @@ func (d *Daemon) Close() error {
 	accounts := maps.Clone(d.accounts)
 	d.mu.Unlock()
 	for _, a := range accounts {
-		a.engine.WaitHooks() // on_failure hooks still running (each bounded)
+		// on_failure hooks still running: a few seconds, not their whole
+		// bound (systemd's stop timeout is 45 s).
+		if !a.engine.WaitHooks(5 * time.Second) {
+			d.log.Warn("stopping with on_failure hooks still running; they are abandoned", zap.String("account", a.name))
+		}
 	}
 	return d.closeAccounts()
 }

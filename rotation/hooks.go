@@ -110,6 +110,23 @@ func (e *Engine) onFailure(p Policy, rec *state.Record, err error) {
 	}()
 }
 
-// WaitHooks waits for the on_failure hooks running in the background (at
-// stop, and in tests).
-func (e *Engine) WaitHooks() { e.hooksRunning.Wait() }
+// WaitHooks waits for the on_failure hooks running in the background, at
+// most max (0: as long as they take); it reports whether they all ended.
+// A stop waits a little, not the hooks' whole bound: a service manager
+// kills a process that takes too long to stop.
+func (e *Engine) WaitHooks(max time.Duration) bool {
+	done := make(chan struct{})
+	go func() { e.hooksRunning.Wait(); close(done) }()
+	if max <= 0 {
+		<-done
+		return true
+	}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}

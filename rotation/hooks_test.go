@@ -162,7 +162,7 @@ func TestOnFailureHookRunsInTheBackground(t *testing.T) {
 		t.Fatal("the pass waited for the on_failure hook")
 	}
 	close(release)
-	h.engine.WaitHooks()
+	h.engine.WaitHooks(0)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != 1 || got[0].Error == "" || got[0].Name != "ci-runner" {
