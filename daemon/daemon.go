@@ -568,7 +568,7 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 		if as.err != nil {
 			for _, p := range s.cfg.Policies {
 				if p.AccountOf() == as.name {
-					infos = append(infos, metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge.Duration(), Jitter: p.Jitter.Duration()})
+					infos = append(infos, metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge.Duration(), Jitter: p.Jitter.Duration(), Windows: p.WindowSet()})
 				}
 			}
 			if o := as.exo.OwnKey; o != nil {
@@ -577,7 +577,7 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 			continue
 		}
 		for _, p := range as.policies {
-			info := metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge, Jitter: p.Jitter}
+			info := metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge, Jitter: p.Jitter, Windows: p.Windows}
 			for i, sk := range p.Sinks {
 				info.Sinks = append(info.Sinks, rotation.SinkLabel(i, sk.Kind()))
 			}

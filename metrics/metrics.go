@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/internal/window"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/state"
 )
@@ -37,6 +38,10 @@ type PolicyInfo struct {
 	Account string
 	MaxAge  time.Duration
 	Jitter  time.Duration
+	// Windows gate the policy's creates and deletions: a deletion due
+	// outside them is due at the next opening, and a key may wait up to
+	// their longest closed stretch past max_age.
+	Windows window.Set
 	Sinks   []string // sink labels, e.g. "file#0"
 }
 
@@ -53,6 +58,7 @@ type Metrics struct {
 	apiDuration      *prometheus.HistogramVec
 	maxAge           *prometheus.GaugeVec
 	jitter           *prometheus.GaugeVec
+	windowClosed     *prometheus.GaugeVec
 	passes           *prometheus.CounterVec
 	hookRuns         *prometheus.CounterVec
 	hookDuration     *prometheus.HistogramVec
@@ -122,6 +128,10 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 			Namespace: namespace, Name: "policy_jitter_seconds",
 			Help: "The jitter of each policy: a key may be this much older than max_age before it is due.",
 		}, []string{"account", "policy"}),
+		windowClosed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "policy_window_closed_max_seconds",
+			Help: "The longest stretch in the coming fortnight with none of the policy's windows open (0 without windows): how long a due rotation may wait.",
+		}, []string{"account", "policy"}),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "passes_total",
 			Help: "Scheduled or manual passes by policy and result (failure: the key listing failed).",
@@ -145,7 +155,7 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.hookRuns, m.hookDuration,
-		m.apiRequests, m.apiDuration, m.maxAge, m.jitter, m.passes, m.reloadOK, m.reloadTime,
+		m.apiRequests, m.apiDuration, m.maxAge, m.jitter, m.windowClosed, m.passes, m.reloadOK, m.reloadTime,
 		newBuildInfo(BuildInfo()), readyCollector{m})
 	// What every exporter has: go_* (runtime, memory, GC) and process_*
 	// (CPU, resident memory, open files, start time). A registry that
@@ -205,7 +215,7 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		if !keep[key{p.Account, p.Name}] {
 			for _, v := range []interface {
 				DeletePartialMatch(prometheus.Labels) int
-			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.maxAge, m.jitter, m.passes, m.hookRuns, m.hookDuration} {
+			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.maxAge, m.jitter, m.windowClosed, m.passes, m.hookRuns, m.hookDuration} {
 				v.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name})
 			}
 		}
@@ -237,6 +247,7 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		}
 		m.maxAge.WithLabelValues(p.Account, p.Name).Set(p.MaxAge.Seconds())
 		m.jitter.WithLabelValues(p.Account, p.Name).Set(p.Jitter.Seconds())
+		m.windowClosed.WithLabelValues(p.Account, p.Name).Set(p.Windows.LongestClosed(time.Now()).Seconds())
 	}
 }
 
@@ -401,7 +412,7 @@ var (
 		"When the record longest in each phase of a rotation in flight entered it (intent: started; created: key created; delivered: delivered), Unix time; absent while no record is in the phase.",
 		[]string{"account", "policy", "phase"}, nil)
 	deletionDueDesc = prometheus.NewDesc(namespace+"_state_oldest_deletion_due_timestamp_seconds",
-		"The earliest delete_after of the policy's delivered rotations: when the longest-waiting old keys became (or become) deletable, Unix time; absent while none waits.",
+		"The earliest delete_after of the policy's delivered rotations, moved to the next opening of the policy's windows: when the longest-waiting old keys became (or become) deletable, Unix time; absent while none waits.",
 		[]string{"account", "policy"}, nil)
 )
 
@@ -456,8 +467,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 					}
 				}
 				ps.pending += n
-				if !rot.DeleteAfter.IsZero() && (ps.deletionDue.IsZero() || rot.DeleteAfter.Before(ps.deletionDue)) {
-					ps.deletionDue = rot.DeleteAfter
+				// Outside the windows a deletion waits for the next
+				// opening: that is when it is due.
+				due := rot.DeleteAfter
+				if next := p.Windows.NextOpen(due); !due.IsZero() && !next.IsZero() {
+					due = next
+				}
+				if !due.IsZero() && (ps.deletionDue.IsZero() || due.Before(ps.deletionDue)) {
+					ps.deletionDue = due
 				}
 			}
 		}

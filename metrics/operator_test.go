@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/rotatord/rotatord/internal/window"
 
 	"github.com/rotatord/rotatord/state"
 )
@@ -231,7 +234,7 @@ rotatord_state_records{account="default",phase="none",policy="db"} 0
 rotatord_state_oldest_phase_timestamp_seconds{account="default",phase="created",policy="ci"} 1.79352738e+09
 rotatord_state_oldest_phase_timestamp_seconds{account="default",phase="delivered",policy="ci"} 1.79352744e+09
 rotatord_state_oldest_phase_timestamp_seconds{account="default",phase="intent",policy="ci"} 1.79352726e+09
-# HELP rotatord_state_oldest_deletion_due_timestamp_seconds The earliest delete_after of the policy's delivered rotations: when the longest-waiting old keys became (or become) deletable, Unix time; absent while none waits.
+# HELP rotatord_state_oldest_deletion_due_timestamp_seconds The earliest delete_after of the policy's delivered rotations, moved to the next opening of the policy's windows: when the longest-waiting old keys became (or become) deletable, Unix time; absent while none waits.
 # TYPE rotatord_state_oldest_deletion_due_timestamp_seconds gauge
 rotatord_state_oldest_deletion_due_timestamp_seconds{account="default",policy="ci"} 1.7935293e+09
 `
@@ -261,5 +264,32 @@ func TestNewOnARegistryWithGoCollectors(t *testing.T) {
 	New(reg, store) // must not panic
 	if families(t, reg)["go_goroutines"] == nil {
 		t.Error("no go_goroutines")
+	}
+}
+
+func TestDeletionDueWaitsForTheWindow(t *testing.T) {
+	m, reg, store := newTestMetrics(t)
+	days, _ := window.ParseDays([]string{"mon-fri"})
+	office := window.Set{{Days: days, Start: 9 * time.Hour, End: 16 * time.Hour, Zone: time.UTC}}
+	m.SetPolicies([]PolicyInfo{{Name: "ci", MaxAge: time.Hour, Windows: office}})
+	// 2026-12-05 is a Saturday: the grace period ends at 10:00, the next
+	// window opens on Monday 2026-12-07 at 09:00.
+	sat := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	if err := store.Put(state.Record{Policy: "ci", Name: "a", CurrentKeyID: "EXOa2", CurrentSince: sat,
+		Rotation: &state.Rotation{Phase: state.PhaseDelivered, NewKeyID: "EXOa2", OldKeyIDs: []string{"EXOa"}, DeliveredAt: sat, DeleteAfter: sat}}); err != nil {
+		t.Fatal(err)
+	}
+	monday := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	want := fmt.Sprintf(`
+# HELP rotatord_state_oldest_deletion_due_timestamp_seconds The earliest delete_after of the policy's delivered rotations, moved to the next opening of the policy's windows: when the longest-waiting old keys became (or become) deletable, Unix time; absent while none waits.
+# TYPE rotatord_state_oldest_deletion_due_timestamp_seconds gauge
+rotatord_state_oldest_deletion_due_timestamp_seconds{account="default",policy="ci"} %g
+# HELP rotatord_policy_window_closed_max_seconds The longest stretch in the coming fortnight with none of the policy's windows open (0 without windows): how long a due rotation may wait.
+# TYPE rotatord_policy_window_closed_max_seconds gauge
+rotatord_policy_window_closed_max_seconds{account="default",policy="ci"} %g
+`, float64(monday.Unix()), (65 * time.Hour).Seconds())
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"rotatord_state_oldest_deletion_due_timestamp_seconds", "rotatord_policy_window_closed_max_seconds"); err != nil {
+		t.Error(err)
 	}
 }

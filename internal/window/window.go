@@ -163,3 +163,34 @@ func sinceMidnight(t time.Time) time.Duration {
 	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute +
 		time.Duration(t.Second())*time.Second + time.Duration(t.Nanosecond())
 }
+
+// LongestClosed returns the longest stretch in the fortnight after from
+// during which no window of the set is open, to the minute: how long a due
+// rotation may have to wait. It is zero for an empty set, and the whole
+// fortnight for a set that never opens. Alerts on key age add it, so a key
+// waiting for its window does not raise one.
+func (s Set) LongestClosed(from time.Time) time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	const span = 14 * 24 * time.Hour
+	start := from.Truncate(time.Minute)
+	var longest time.Duration
+	runStart := time.Time{}
+	for t := start; t.Before(start.Add(span)); t = t.Add(time.Minute) {
+		if s.Contains(t) {
+			if !runStart.IsZero() {
+				longest = max(longest, t.Sub(runStart))
+				runStart = time.Time{}
+			}
+			continue
+		}
+		if runStart.IsZero() {
+			runStart = t
+		}
+	}
+	if !runStart.IsZero() {
+		longest = max(longest, start.Add(span).Sub(runStart))
+	}
+	return longest
+}

@@ -117,3 +117,28 @@ func TestWindowsAcrossTheSpringDSTGap(t *testing.T) {
 		t.Errorf("a window partly in the skipped hour: NextOpen = %s, want its first instant %s", got, want)
 	}
 }
+
+func TestLongestClosed(t *testing.T) {
+	zurich, _ := time.LoadLocation("Europe/Zurich")
+	from := time.Date(2026, 12, 9, 12, 0, 0, 0, zurich) // a Wednesday
+	office := Set{mustWindow(t, []string{"mon-fri"}, "09:00", "16:00", "Europe/Zurich")}
+	// Friday 16:00 to Monday 09:00.
+	if got, want := office.LongestClosed(from), 65*time.Hour; got != want {
+		t.Errorf("office hours: longest closed %v, want %v", got, want)
+	}
+	nightly := Set{mustWindow(t, []string{"mon-sun"}, "22:00", "02:00", "Europe/Zurich")}
+	if got, want := nightly.LongestClosed(from), 20*time.Hour; got != want {
+		t.Errorf("nightly: longest closed %v, want %v", got, want)
+	}
+	if got := (Set{}).LongestClosed(from); got != 0 {
+		t.Errorf("no windows: longest closed %v, want 0", got)
+	}
+	// Two windows: the gap is between them, not within either.
+	two := Set{
+		mustWindow(t, []string{"tue"}, "10:00", "11:00", "UTC"),
+		mustWindow(t, []string{"thu"}, "10:00", "11:00", "UTC"),
+	}
+	if got, want := two.LongestClosed(from), 5*24*time.Hour-time.Hour; got != want {
+		t.Errorf("tue+thu: longest closed %v, want %v", got, want)
+	}
+}
