@@ -167,6 +167,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		rec.Failures++
 		rec.LastFailure = e.now()
 		rec.LastError = err.Error()
+		oweFailureHooks(p, rec)
 		_ = e.store.Put(*rec)
 		log.Error("deleting old keys failed", zap.Error(err))
 		e.onFailure(p, rec, err)

@@ -122,6 +122,11 @@ type Engine struct {
 
 	// hooksRunning counts on_failure hooks running in the background.
 	hooksRunning sync.WaitGroup
+	// failureHooks tracks the on_failure runs of this process, by policy
+	// and name: the record says a failure's hooks are owed, this says
+	// whether they are running or ran (see settleFailureHooks).
+	failureHooksMu sync.Mutex
+	failureHooks   map[[2]string]failureRun
 
 	// selfRun is held for writing while the own key rotates and for
 	// reading by every other handler: the client's credential never
@@ -451,6 +456,7 @@ func (e *Engine) fail(p Policy, rec *state.Record, start time.Time, err error) e
 	rec.Failures++
 	rec.LastFailure = now
 	rec.LastError = err.Error()
+	oweFailureHooks(p, rec)
 	if perr := e.store.Put(*rec); perr != nil {
 		err = fmt.Errorf("%w; state: %v", err, perr)
 	}

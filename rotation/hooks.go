@@ -3,7 +3,9 @@ package rotation
 // A policy's hooks, at three points of a rotation. The invariants kept
 // here: after_delivery runs at least once per rotation, across crashes
 // (it is recorded as pending in the same write that records the delivery,
-// and cleared only once every such hook succeeded); a before_delete hook
+// and cleared only once every such hook succeeded); on_failure runs at
+// least once per failure the same way (a later failure of the name before
+// they succeeded takes its place); a before_delete hook
 // that fails keeps the old keys (the consumer check); no hook is ever told
 // a secret.
 
@@ -92,22 +94,95 @@ func (e *Engine) runPendingAfterDelivery(ctx context.Context, p Policy, rec *sta
 // included.
 const onFailureTimeout = 5 * time.Minute
 
+// failureRun is what this process knows of the on_failure hooks owed for
+// one failure (at: the record's LastFailure).
+type failureRun struct {
+	at      time.Time
+	running bool
+	ok      bool
+}
+
+// oweFailureHooks marks the record's last failure as owing its on_failure
+// hooks, in the write that records the failure.
+func oweFailureHooks(p Policy, rec *state.Record) {
+	if hasHook(p, hooks.OnFailure) {
+		rec.FailureHookPending = rec.LastFailure
+	}
+}
+
 // onFailure runs the on_failure hooks in the background, on a copy of the
 // record: a slow hook (a webhook retrying) never holds the name's lock,
-// a pass or a reload. Best effort: not retried across crashes.
+// a pass or a reload. The record owes them until settleFailureHooks sees
+// them succeed; a crash before that runs them again after the restart.
 func (e *Engine) onFailure(p Policy, rec *state.Record, err error) {
 	if !hasHook(p, hooks.OnFailure) {
 		return
 	}
+	e.startFailureHooks(p, rec, err.Error())
+}
+
+func (e *Engine) startFailureHooks(p Policy, rec *state.Record, msg string) {
 	r := rec.Clone()
-	msg := err.Error()
+	key := [2]string{p.Name, rec.Name}
+	at := rec.LastFailure
+	e.failureHooksMu.Lock()
+	if e.failureHooks == nil {
+		e.failureHooks = map[[2]string]failureRun{}
+	}
+	e.failureHooks[key] = failureRun{at: at, running: true}
+	e.failureHooksMu.Unlock()
 	e.hooksRunning.Add(1)
 	go func() {
 		defer e.hooksRunning.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), onFailureTimeout)
 		defer cancel()
-		_ = e.runHooks(ctx, hooks.OnFailure, p, &r, msg)
+		err := e.runHooks(ctx, hooks.OnFailure, p, &r, msg)
+		e.failureHooksMu.Lock()
+		defer e.failureHooksMu.Unlock()
+		if cur, ok := e.failureHooks[key]; ok && cur.at.Equal(at) {
+			e.failureHooks[key] = failureRun{at: at, ok: err == nil}
+		}
 	}()
+}
+
+// settleFailureHooks, called with the name locked, clears the on_failure
+// hooks a record owes once they succeeded, and runs them again when they
+// failed or when no run of this process is known (it crashed before they
+// ran): at least once per failure, across crashes.
+func (e *Engine) settleFailureHooks(p Policy, rec *state.Record) {
+	if rec.FailureHookPending.IsZero() {
+		return
+	}
+	if !hasHook(p, hooks.OnFailure) {
+		// The hooks were removed by a reload: nothing is owed any more.
+		rec.FailureHookPending = time.Time{}
+		e.putQuietly(p, rec)
+		return
+	}
+	e.failureHooksMu.Lock()
+	run, known := e.failureHooks[[2]string{p.Name, rec.Name}]
+	e.failureHooksMu.Unlock()
+	switch {
+	case known && run.at.Equal(rec.FailureHookPending) && run.running:
+		return
+	case known && run.at.Equal(rec.FailureHookPending) && run.ok:
+		rec.FailureHookPending = time.Time{}
+		e.putQuietly(p, rec)
+	default:
+		msg := rec.LastError
+		if !rec.LastFailure.Equal(rec.FailureHookPending) {
+			msg = "" // a later failure replaced the text of this one
+		}
+		r := rec.Clone()
+		r.LastFailure = rec.FailureHookPending
+		e.startFailureHooks(p, &r, msg)
+	}
+}
+
+func (e *Engine) putQuietly(p Policy, rec *state.Record) {
+	if err := e.store.Put(*rec); err != nil {
+		e.log.Error("recording the on_failure hooks as run failed; they run again", zap.String("policy", p.Name), zap.String("name", rec.Name), zap.Error(err))
+	}
 }
 
 // WaitHooks waits for the on_failure hooks running in the background, at

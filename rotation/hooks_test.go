@@ -169,3 +169,67 @@ func TestOnFailureHookRunsInTheBackground(t *testing.T) {
 		t.Errorf("on_failure events %+v, want one for ci-runner with the error", got)
 	}
 }
+
+// Killed while the on_failure hooks of a failure had not run: the record
+// owes them, and they run after the restart; once they succeeded the
+// record no longer owes them. A hook that fails is run again at the next
+// pass.
+func TestOnFailureHookRunsAfterACrash(t *testing.T) {
+	h := newHarness(t, 0)
+	h.api.add("ci-runner", "ci-role")
+	hang := make(chan struct{}) // never closed: the "killed" process's hook never ends
+	h.policy.Hooks = []Hook{{Event: hooks.OnFailure, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
+		select {
+		case <-hang:
+		case <-ctx.Done():
+		}
+		return ctx.Err()
+	}}}
+	h.newEngine()
+	h.sinkA.failWrite = errors.New("disk full")
+	h.pass(Options{Force: true})
+	r, _ := h.store.Get("ci", "ci-runner")
+	if r.FailureHookPending.IsZero() || !r.FailureHookPending.Equal(r.LastFailure) {
+		t.Fatalf("the failure's hooks are not recorded as owed: pending %v, last failure %v", r.FailureHookPending, r.LastFailure)
+	}
+	owed := r.FailureHookPending
+
+	// The restart: a new engine over the same store, whose hook fails once.
+	var mu sync.Mutex
+	var got []hooks.Event
+	failOnce := true
+	h.policy.Hooks = []Hook{{Event: hooks.OnFailure, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, ev)
+		if failOnce {
+			failOnce = false
+			return errors.New("pager down")
+		}
+		return nil
+	}}}
+	h.sinkA.failWrite = nil // no new failure: the runs below are the owed ones
+	h.newEngine()
+	h.pass(Options{})
+	h.engine.WaitHooks(0)
+	mu.Lock()
+	if len(got) != 1 || got[0].Error == "" || got[0].Name != "ci-runner" {
+		t.Fatalf("after the restart on_failure ran %+v, want once for ci-runner with the error", got)
+	}
+	mu.Unlock()
+	if r, _ := h.store.Get("ci", "ci-runner"); !r.FailureHookPending.Equal(owed) {
+		t.Fatalf("a failed on_failure run cleared what the record owes: %v", r.FailureHookPending)
+	}
+	h.pass(Options{}) // runs it again: it succeeds
+	h.engine.WaitHooks(0)
+	h.pass(Options{}) // sees it succeeded and clears it
+	h.engine.WaitHooks(0)
+	if r, _ := h.store.Get("ci", "ci-runner"); !r.FailureHookPending.IsZero() {
+		t.Errorf("the record still owes on_failure hooks that succeeded: %v", r.FailureHookPending)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[1].IdempotencyKey != got[0].IdempotencyKey {
+		t.Errorf("on_failure ran %+v after the restart, want twice (a failure, then its retry) with one idempotency key", got)
+	}
+}

@@ -262,6 +262,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	if !opts.DryRun && rec.Rotation != nil {
 		e.runPendingAfterDelivery(ctx, p, &rec)
 	}
+	if !opts.DryRun {
+		e.settleFailureHooks(p, &rec)
+	}
 	d := Decide(Input{
 		Now: now, MaxAge: p.MaxAge, Force: opts.Force, IgnoreBackoff: opts.IgnoreBackoff,
 		OwnKeyID: ownKeyID, Live: live, Record: rec,

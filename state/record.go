@@ -110,6 +110,10 @@ type Record struct {
 	LastFailure time.Time `json:"last_failure,omitzero"`
 	// LastError is a classified, secret-free description of the last failure.
 	LastError string `json:"last_error,omitempty"`
+	// FailureHookPending is the LastFailure whose on_failure hooks have not
+	// all succeeded yet: written with the failure, cleared once they ran,
+	// so a crash in between runs them after the restart.
+	FailureHookPending time.Time `json:"failure_hook_pending,omitzero"`
 }
 
 // Clone returns a deep copy, so callers never share maps or slices with the store.
