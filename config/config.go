@@ -87,6 +87,8 @@ var (
 	DefaultFileSink = Sink{Type: SinkFile, Format: DefaultFormat, Mode: DefaultMode}
 	// DefaultVaultSink is what each sink of type vault starts from.
 	DefaultVaultSink = Sink{Type: SinkVault, Mount: DefaultVaultMount}
+	// DefaultKubernetesSink writes api_key and api_secret data keys.
+	DefaultKubernetesSink = Sink{Type: SinkKubernetes}
 	// DefaultOwnKey is what exoscale.own_key starts from.
 	DefaultOwnKey = OwnKey{Schedule: DefaultSchedule, MaxAge: DefaultMaxAge, GracePeriod: DefaultGracePeriod}
 )
@@ -342,8 +344,9 @@ type SinkType string
 
 // Sink types.
 const (
-	SinkFile  SinkType = "file"
-	SinkVault SinkType = "vault"
+	SinkFile       SinkType = "file"
+	SinkVault      SinkType = "vault"
+	SinkKubernetes SinkType = "kubernetes"
 )
 
 // Format is how a file sink lays out the credential.
@@ -401,8 +404,38 @@ type Sink struct {
 	// than loopback: secrets would cross the network in clear. Logged loudly.
 	InsecureHTTP bool `yaml:"insecure_http,omitempty"`
 
+	// Kubernetes sink (a Secret). Namespace is the Secret's namespace.
+	// Name is a text/template with .Name: the Secret's name.
+	Name string `yaml:"name,omitempty"`
+	// Keys names the data keys of the key id and the secret; Key (with
+	// Format) puts the credential as one rendered document in one data key.
+	Keys        *SecretKeys       `yaml:"keys,omitempty"`
+	Key         string            `yaml:"key,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+	// Kubeconfig and Context select the cluster when rotatord runs outside
+	// it; empty is the in-cluster configuration.
+	Kubeconfig string `yaml:"kubeconfig,omitempty"`
+	Context    string `yaml:"context,omitempty"`
+	// Restart lists workloads whose pods are restarted after a delivery.
+	Restart []Workload `yaml:"restart,omitempty"`
+
 	pathTmpl    *template.Template
 	contentTmpl *template.Template
+	nameTmpl    *template.Template
+}
+
+// SecretKeys are the data keys of a Kubernetes Secret sink.
+type SecretKeys struct {
+	APIKey    string `yaml:"api_key,omitempty"`
+	APISecret string `yaml:"api_secret,omitempty"`
+}
+
+// Workload is a Deployment, StatefulSet or DaemonSet in the sink's
+// namespace to restart after a delivery.
+type Workload struct {
+	Kind string `yaml:"kind"`
+	Name string `yaml:"name"`
 }
 
 // VaultAuth configures how a vault sink logs in. The vault sink owns the
@@ -488,6 +521,9 @@ func (p *Policy) CronSchedule() cron.Schedule { return p.schedule }
 
 // PathTemplate returns the parsed Path, to be executed with PathData.
 func (s *Sink) PathTemplate() *template.Template { return s.pathTmpl }
+
+// NameTemplate returns the parsed name template of a Kubernetes sink.
+func (s *Sink) NameTemplate() *template.Template { return s.nameTmpl }
 
 // ContentTemplate returns the parsed Template of a file sink with format
 // template, and nil otherwise.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func TestLoadInvalid(t *testing.T) {
 		{give: "invalid-syntax.yml", want: "testdata/invalid-syntax.yml:1: did not find expected key"},
 		{give: "invalid-duplicate-key.yml", want: `testdata/invalid-duplicate-key.yml:8: policies[0].sinks[0].path: mapping key "path" already defined at line 7`},
 		{give: "invalid-unknown-field.yml", want: "testdata/invalid-unknown-field.yml:1: colour: unknown field \"colour\" (known here: exoscale, state_dir, listen, policies, accounts)"},
-		{give: "invalid-unknown-nested-field.yml", want: "testdata/invalid-unknown-nested-field.yml:8: policies[0].sinks[0].permissions: unknown field \"permissions\" (known here: type, path, format, template, mode, owner, group, allow_world_readable, take_over, address, namespace, mount, auth, tls, insecure_http)"},
+		{give: "invalid-unknown-nested-field.yml", want: "testdata/invalid-unknown-nested-field.yml:8: policies[0].sinks[0].permissions: unknown field \"permissions\" (known here: type, path, format, template, mode, owner, group, allow_world_readable, take_over, address, namespace, mount, auth, tls, insecure_http, name, keys, key, labels, annotations, kubeconfig, context, restart)"},
 		{give: "invalid-unknown-vault-auth-field.yml", want: "testdata/invalid-unknown-vault-auth-field.yml:8: policies[0].sinks[0].auth.role_id: required by method approle\n" +
 			"testdata/invalid-unknown-vault-auth-field.yml:8: policies[0].sinks[0].auth.secret_id_file: required by method approle\n" +
 			"testdata/invalid-unknown-vault-auth-field.yml:10: policies[0].sinks[0].auth.secret_id: unknown field \"secret_id\" (did you mean \"secret_id_file\"?)"},
@@ -67,8 +68,8 @@ func TestLoadInvalid(t *testing.T) {
 		{give: "invalid-http-endpoint.yml", want: "testdata/invalid-http-endpoint.yml:2: exoscale.endpoint: http://api.example.com/v2 is plain http to a host that is not loopback: secrets would cross the network in clear (use https, or set insecure_http: true for a test setup)"},
 		{give: "invalid-http-vault-address.yml", want: "testdata/invalid-http-vault-address.yml:8: policies[0].sinks[0].address: http://vault.example.com:8200 is plain http to a host that is not loopback: secrets would cross the network in clear (use https, or set insecure_http: true for a test setup)"},
 		{give: "invalid-no-sinks.yml", want: "testdata/invalid-no-sinks.yml:2: policies[0].sinks: at least one sink is required"},
-		{give: "invalid-sink-type.yml", want: `testdata/invalid-sink-type.yml:6: policies[0].sinks[0].type: unknown sink type "s3" (want file or vault)`},
-		{give: "invalid-missing-sink-type.yml", want: "testdata/invalid-missing-sink-type.yml:6: policies[0].sinks[0].type: required (file or vault)"},
+		{give: "invalid-sink-type.yml", want: `testdata/invalid-sink-type.yml:6: policies[0].sinks[0].type: unknown sink type "s3" (want file, vault or kubernetes)`},
+		{give: "invalid-missing-sink-type.yml", want: "testdata/invalid-missing-sink-type.yml:6: policies[0].sinks[0].type: required (file, vault or kubernetes)"},
 		{give: "invalid-file-sink-without-path.yml", want: "testdata/invalid-file-sink-without-path.yml:6: policies[0].sinks[0].path: required"},
 		{give: "invalid-path-template.yml", want: "testdata/invalid-path-template.yml:7: policies[0].sinks[0].path: template: path:1: bad character U+007D '}'"},
 		{give: "invalid-path-template-field.yml", want: `testdata/invalid-path-template-field.yml:7: policies[0].sinks[0].path: unknown template field .KeyID (a path sees only .Name)`},
@@ -213,7 +214,7 @@ func TestLoadValidFull(t *testing.T) {
 		},
 		TLS: VaultTLS{CACert: "/etc/ssl/vault-ca.pem", ServerName: "vault.internal"},
 	}
-	if got := exported(apps.Sinks[1]); got != wantVault {
+	if got := exported(apps.Sinks[1]); !reflect.DeepEqual(got, wantVault) {
 		t.Errorf("policies[1].sinks[1] = %+v\nwant %+v", got, wantVault)
 	}
 	if got := apps.Sinks[2].Auth; got.Method != AuthKubernetes || got.Role != "rotatord" || got.ServiceAccountTokenFile != "/var/run/secrets/kubernetes.io/serviceaccount/token" {
@@ -228,9 +229,9 @@ func matchEqual(a, b Match) bool {
 	return a.Name == b.Name && a.RoleID == b.RoleID && slices.Equal(a.Exclude, b.Exclude)
 }
 
-// exported drops a Sink's parsed templates so sinks compare with ==.
+// exported drops a Sink's parsed templates so sinks compare with reflect.DeepEqual.
 func exported(s Sink) Sink {
-	s.pathTmpl, s.contentTmpl = nil, nil
+	s.pathTmpl, s.contentTmpl, s.nameTmpl = nil, nil, nil
 	return s
 }
 
@@ -259,7 +260,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := DefaultFileSink
 	want.Path = "/etc/ci/{{.Name}}.json"
-	if got := exported(p.Sinks[0]); got != want {
+	if got := exported(p.Sinks[0]); !reflect.DeepEqual(got, want) {
 		t.Errorf("sink = %+v, want %+v", got, want)
 	}
 	if p.Sinks[0].ContentTemplate() != nil {

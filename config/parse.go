@@ -213,6 +213,8 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 				s = DefaultFileSink
 			case SinkVault:
 				s = DefaultVaultSink
+			case SinkKubernetes:
+				s = DefaultKubernetesSink
 			}
 			if err := rawSinks.Sinks[j].Decode(&s); err != nil {
 				keep(err)

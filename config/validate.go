@@ -28,11 +28,42 @@ import (
 // names in the state directory.
 var policyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
-// Fields that belong to one sink type only, in struct order.
+// The fields of each sink type besides type, in struct order.
 var (
 	fileOnlyFields  = []string{"format", "template", "mode", "owner", "group", "allow_world_readable"}
 	vaultOnlyFields = []string{"address", "namespace", "mount", "auth", "tls", "insecure_http"}
+	sinkFields      = map[SinkType][]string{
+		SinkFile:       {"path", "format", "template", "mode", "owner", "group", "allow_world_readable", "take_over"},
+		SinkVault:      {"path", "address", "namespace", "mount", "auth", "tls", "insecure_http", "take_over"},
+		SinkKubernetes: {"namespace", "name", "keys", "key", "format", "labels", "annotations", "kubeconfig", "context", "restart", "take_over"},
+	}
+	sinkTypes = []SinkType{SinkFile, SinkVault, SinkKubernetes}
 )
+
+// sinkFieldsNotFor returns the fields of other sink types that type t
+// does not have, in a stable order.
+func sinkFieldsNotFor(t SinkType) []string {
+	var out []string
+	for _, other := range sinkTypes {
+		for _, f := range sinkFields[other] {
+			if !slices.Contains(sinkFields[t], f) && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// typesWith lists the sink types that have field f, for an error.
+func typesWith(f string) string {
+	var ts []string
+	for _, t := range sinkTypes {
+		if slices.Contains(sinkFields[t], f) {
+			ts = append(ts, string(t))
+		}
+	}
+	return strings.Join(ts, " or ")
+}
 
 // Two key names that differ at both ends, so a path template that renders
 // them alike ignores the name (or keeps too little of it).
@@ -254,33 +285,31 @@ func (v *validator) policy(at string, p *Policy, names, targets map[string]strin
 func readBack(s Sink) bool { return !(s.Type == SinkFile && s.Format == FormatTemplate) }
 
 func (v *validator) sink(at string, s *Sink, match string, glob bool, targets map[string]string) {
-	var foreign []string
-	var other SinkType
 	switch s.Type {
-	case SinkFile:
-		foreign, other = vaultOnlyFields, SinkVault
-	case SinkVault:
-		foreign, other = fileOnlyFields, SinkFile
+	case SinkFile, SinkVault, SinkKubernetes:
 	case "":
-		v.addf(at+".type", "required (%s or %s)", SinkFile, SinkVault)
+		v.addf(at+".type", "required (%s, %s or %s)", SinkFile, SinkVault, SinkKubernetes)
 		return
 	default:
-		v.addf(at+".type", "unknown sink type %q (want %s or %s)", s.Type, SinkFile, SinkVault)
+		v.addf(at+".type", "unknown sink type %q (want %s, %s or %s)", s.Type, SinkFile, SinkVault, SinkKubernetes)
 		return
 	}
 	// Presence, not value: `take_over: false` on a file sink is as much a
 	// misunderstanding as `take_over: true`.
 	keys := v.keys(at)
-	for _, f := range foreign {
+	for _, f := range sinkFieldsNotFor(s.Type) {
 		if keys[f] {
-			v.addf(at+"."+f, "only for type %s", other)
+			v.addf(at+"."+f, "only for type %s", typesWith(f))
 		}
 	}
 
-	if s.Type == SinkFile {
+	switch s.Type {
+	case SinkFile:
 		v.fileSink(at, s, match, glob, targets)
-	} else {
+	case SinkVault:
 		v.vaultSink(at, s, match, glob, targets)
+	case SinkKubernetes:
+		v.kubernetesSink(at, s, match, glob, targets)
 	}
 }
 
@@ -455,31 +484,37 @@ func CheckTransport(rawURL string, insecure bool) error {
 // for a key name, and it depends on the name when match.name can select more
 // than one key. It reports whether the template is good.
 func (v *validator) pathTemplate(at string, s *Sink, match string, glob bool, noun string) bool {
-	t, err := template.New("path").Parse(s.Path)
+	return v.nameTemplate(at+".path", s.Path, match, glob, noun, "path") != nil
+}
+
+// nameTemplate checks a template of .Name at field at (a path, a Secret
+// name) and returns it parsed, or nil after reporting why not.
+func (v *validator) nameTemplate(at, text, match string, glob bool, noun, what string) *template.Template {
+	t, err := template.New("path").Parse(text)
 	if err != nil {
-		v.addf(at+".path", "%v", err)
-		return false
+		v.addf(at, "%v", err)
+		return nil
 	}
 	probe := Sink{pathTmpl: t}
 	a, err := probe.RenderPath(probeNameA)
 	if err != nil {
-		v.addf(at+".path", "%s", templateError(err, pathFields, "a path sees only"))
-		return false
+		v.addf(at, "%s", templateError(err, pathFields, "a "+what+" sees only"))
+		return nil
 	}
 	b, err := probe.RenderPath(probeNameB)
 	if err != nil {
-		v.addf(at+".path", "%s", templateError(err, pathFields, "a path sees only"))
-		return false
+		v.addf(at, "%s", templateError(err, pathFields, "a "+what+" sees only"))
+		return nil
 	}
 	if a == "" {
-		v.addf(at+".path", "renders to an empty path")
-		return false
+		v.addf(at, "renders to an empty %s", what)
+		return nil
 	}
 	if glob && a == b {
-		v.addf(at+".path", "does not use {{.Name}}, but match.name %q can select several keys, which would all write one %s", match, noun)
-		return false
+		v.addf(at, "does not use {{.Name}}, but match.name %q can select several keys, which would all write one %s", match, noun)
+		return nil
 	}
-	return true
+	return t
 }
 
 // unique reports a sink whose target an earlier sink already writes.
@@ -575,17 +610,12 @@ func templateError(err error, fields []string, sees string) string {
 	return fmt.Sprintf("unknown template field .%s (%s %s)", m[1], sees, strings.Join(dotted, ", "))
 }
 
-// SinkFieldsOnlyFor returns the fields a sink may set only when it is of
-// type t, for the JSON Schema.
-func SinkFieldsOnlyFor(t SinkType) []string {
-	switch t {
-	case SinkFile:
-		return slices.Clone(fileOnlyFields)
-	case SinkVault:
-		return slices.Clone(vaultOnlyFields)
-	}
-	return nil
-}
+// SinkFieldsNotFor returns the fields of other sink types that a sink of
+// type t must not set, for the JSON Schema.
+func SinkFieldsNotFor(t SinkType) []string { return sinkFieldsNotFor(t) }
+
+// SinkTypes lists the sink types.
+func SinkTypes() []SinkType { return slices.Clone(sinkTypes) }
 
 // VaultAuthFields returns the auth fields a Vault auth method uses and
 // those it requires (besides method), for the JSON Schema.

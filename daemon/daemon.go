@@ -26,6 +26,7 @@ import (
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/kubeclient"
 	"github.com/rotatord/rotatord/metrics"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/sinks"
@@ -71,6 +72,9 @@ type Daemon struct {
 	log     *zap.Logger
 	reg     *prometheus.Registry
 	metrics *metrics.Metrics
+	// kube shares Kubernetes clients between Secret sinks (and the
+	// Lease and state backend), one per kubeconfig and context.
+	kube kubeclient.Cache
 
 	mu      sync.Mutex
 	current *setup
@@ -351,7 +355,7 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 		if p.AccountOf() != a.Name {
 			continue
 		}
-		sk, err := buildSinks(p, d.log, d.opts.Getenv)
+		sk, err := buildSinks(p, d.log, d.opts.Getenv, &d.kube)
 		if err != nil {
 			closeSinks(as.policies)
 			closeStore()

@@ -9,15 +9,17 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/kubeclient"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/sinks/file"
+	"github.com/rotatord/rotatord/sinks/kubernetes"
 	"github.com/rotatord/rotatord/sinks/vault"
 )
 
 // buildSinks turns a policy's sink configs into sinks. An explicit switch:
 // two kinds do not need a registry.
-func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string) ([]sinks.Sink, error) {
+func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, kube *kubeclient.Cache) ([]sinks.Sink, error) {
 	out := make([]sinks.Sink, 0, len(p.Sinks))
 	for i := range p.Sinks {
 		sc := &p.Sinks[i]
@@ -30,6 +32,8 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string) (
 			s, err = newFileSink(sc, p.Name)
 		case config.SinkVault:
 			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv)
+		case config.SinkKubernetes:
+			s, err = newKubernetesSink(sc, p.Name, kube)
 		default:
 			err = fmt.Errorf("sink type %q is not supported by this build", sc.Type)
 		}
@@ -104,6 +108,31 @@ func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(s
 		Logger: log,
 		Getenv: getenv,
 	})
+}
+
+func newKubernetesSink(sc *config.Sink, policy string, kube *kubeclient.Cache) (sinks.Sink, error) {
+	client, err := kube.Client(sc.Kubeconfig, sc.Context)
+	if err != nil {
+		return nil, err
+	}
+	opts := kubernetes.Options{
+		Client:      client,
+		Namespace:   sc.Namespace,
+		Name:        sc.NameTemplate(),
+		Format:      string(sc.Format),
+		Key:         sc.Key,
+		Labels:      sc.Labels,
+		Annotations: sc.Annotations,
+		TakeOver:    sc.TakeOver,
+		Policy:      policy,
+	}
+	if sc.Keys != nil {
+		opts.KeyField, opts.SecretField = sc.Keys.APIKey, sc.Keys.APISecret
+	}
+	for _, w := range sc.Restart {
+		opts.Restart = append(opts.Restart, kubernetes.Workload{Kind: w.Kind, Name: w.Name})
+	}
+	return kubernetes.New(opts)
 }
 
 // closeSinks stops the background work of the sinks that have any (a

@@ -101,7 +101,7 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 	case reflect.TypeOf(config.Adopt("")):
 		return enum(config.AdoptWait, config.AdoptRotate)
 	case reflect.TypeOf(config.SinkType("")):
-		return enum(config.SinkFile, config.SinkVault)
+		return enum(config.SinkTypes()...)
 	case reflect.TypeOf(config.Format("")):
 		return enum(config.FormatJSON, config.FormatEnv, config.FormatExoscaleTOML, config.FormatTemplate)
 	case reflect.TypeOf(config.AuthMethod("")):
@@ -125,7 +125,7 @@ func enum[T ~string](values ...T) *jsonschema.Schema {
 var (
 	goNames = func() map[string]string {
 		m := map[string]string{}
-		for _, v := range []any{config.Config{}, config.Exoscale{}, config.Policy{}, config.Match{}, config.Sink{}, config.VaultAuth{}, config.VaultTLS{}} {
+		for _, v := range []any{config.Config{}, config.Exoscale{}, config.Policy{}, config.Match{}, config.Sink{}, config.VaultAuth{}, config.VaultTLS{}, config.SecretKeys{}, config.Workload{}} {
 			t := reflect.TypeOf(v)
 			for i := 0; i < t.NumField(); i++ {
 				f := t.Field(i)
@@ -253,7 +253,6 @@ func refine(root *jsonschema.Schema) error {
 	if err != nil {
 		return err
 	}
-	sink.Required = []string{"type", "path"}
 	prop(sink, "format").Default = string(config.DefaultFormat)
 	prop(sink, "mode").Default = config.DefaultMode.String()
 	for _, f := range []string{"owner", "group"} {
@@ -263,14 +262,15 @@ func refine(root *jsonschema.Schema) error {
 		o.AnyOf = []*jsonschema.Schema{{Type: "string"}, {Type: "integer", Minimum: "0"}}
 	}
 	prop(sink, "mount").Default = config.DefaultVaultMount
-	for _, t := range []config.SinkType{config.SinkFile, config.SinkVault} {
+	sink.Required = []string{"type"}
+	for _, t := range config.SinkTypes() {
 		forbid := &jsonschema.Schema{Properties: jsonschema.NewProperties()}
-		other := config.SinkVault
-		if t == config.SinkVault {
-			other = config.SinkFile
-		}
-		for _, f := range config.SinkFieldsOnlyFor(other) {
+		for _, f := range config.SinkFieldsNotFor(t) {
 			forbid.Properties.Set(f, jsonschema.FalseSchema)
+		}
+		forbid.Required = []string{"path"}
+		if t == config.SinkKubernetes {
+			forbid.Required = []string{"namespace", "name"}
 		}
 		sink.AllOf = append(sink.AllOf, ifThen("type", string(t), forbid))
 	}

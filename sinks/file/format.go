@@ -558,3 +558,28 @@ func redact(err error, s secret.Value) error {
 	}
 	return errors.New(strings.ReplaceAll(err.Error(), s.Reveal(), secret.Redacted))
 }
+
+// Render returns the document a file of format json, env or exoscale-toml
+// holds for c. Other sinks that store one rendered document (a key of a
+// Kubernetes Secret) use it, so a consumer reads the same text from each.
+// Its errors never contain the secret.
+func Render(format string, c sinks.Credential) ([]byte, error) {
+	if format == FormatTemplate {
+		return nil, errors.New("format template needs a file sink")
+	}
+	return render(format, nil, c)
+}
+
+// Parse reads back a document Render wrote: the key id and the secret.
+// Its errors never quote the document.
+func Parse(format string, data []byte) (keyID, sec string, err error) {
+	switch format {
+	case FormatJSON:
+		return parseJSON(data)
+	case FormatEnv:
+		return parseEnv(data)
+	case FormatExoscaleTOML:
+		return parseTOML(data)
+	}
+	return "", "", fmt.Errorf("unknown format %q", format)
+}

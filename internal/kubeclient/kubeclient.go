@@ -1,0 +1,77 @@
+// Package kubeclient owns how rotatord reaches a Kubernetes API server: the
+// in-cluster configuration, or a kubeconfig file and context, turned into
+// a client-go clientset with rotatord's user agent and timeouts.
+package kubeclient
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rotatord/rotatord/internal/version"
+)
+
+// RequestTimeout bounds one request to the API server.
+const RequestTimeout = 30 * time.Second
+
+// Config returns the REST configuration: from the kubeconfig file (and
+// context, empty for its current one) when kubeconfig is set, else the
+// pod's service account (in-cluster).
+func Config(kubeconfig, context string) (*rest.Config, error) {
+	var (
+		cfg *rest.Config
+		err error
+	)
+	if kubeconfig == "" {
+		cfg, err = rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster Kubernetes configuration: %w (outside a cluster, set kubeconfig)", err)
+		}
+	} else {
+		rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}
+		overrides := &clientcmd.ConfigOverrides{CurrentContext: context}
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		}
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "rotatord/" + version.String()
+	cfg.Timeout = RequestTimeout
+	return cfg, nil
+}
+
+// Cache shares one clientset per kubeconfig and context, so a hundred
+// Secret sinks use one connection pool.
+type Cache struct {
+	mu      sync.Mutex
+	clients map[[2]string]kubernetes.Interface
+}
+
+// Client returns the clientset for kubeconfig and context, creating it on
+// first use.
+func (c *Cache) Client(kubeconfig, context string) (kubernetes.Interface, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := [2]string{kubeconfig, context}
+	if cl, ok := c.clients[k]; ok {
+		return cl, nil
+	}
+	cfg, err := Config(kubeconfig, context)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	if c.clients == nil {
+		c.clients = map[[2]string]kubernetes.Interface{}
+	}
+	c.clients[k] = cl
+	return cl, nil
+}

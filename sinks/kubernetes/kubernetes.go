@@ -1,0 +1,466 @@
+// Package kubernetes owns the Kubernetes Secret sink: it writes each new
+// credential to a Secret through the official client (k8s.io/client-go),
+// and optionally restarts the workloads that read it.
+//
+// Ownership works as in the Vault sink: a Secret rotatord writes carries
+// the label app.kubernetes.io/managed-by=rotatord and the annotation
+// rotatord.io/policy; a Secret without them (or another policy's) is
+// refused unless TakeOver. Every change is an update against the
+// resourceVersion just read, so a concurrent writer makes it fail with a
+// conflict instead of being overwritten, and every write is read back.
+// Data keys rotatord does not write are kept.
+//
+// The credential goes either into two data keys (api_key and api_secret by
+// default) or into one key holding a rendered document (env, json or
+// exoscale-toml, the file sink's formats).
+//
+// Restarts patch the pod template of Deployments, StatefulSets or
+// DaemonSets with the annotation kubectl.kubernetes.io/restartedAt, as
+// `kubectl rollout restart` does, after the Secret is written and read
+// back, so that consumers reading the Secret at start pick up the new key
+// before the grace period ends.
+package kubernetes
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"text/template"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rotatord/rotatord/internal/keylock"
+	"github.com/rotatord/rotatord/secret"
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/sinks/file"
+)
+
+// Marks on the Secrets rotatord writes.
+const (
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "rotatord"
+	PolicyKey      = "rotatord.io/policy"
+	// KeyNameKey and KeyIDKey say which API key the Secret holds, for
+	// people (kubectl describe); rotatord reads the data itself.
+	KeyNameKey = "rotatord.io/key-name"
+	KeyIDKey   = "rotatord.io/key-id"
+	// RestartedAtKey is the pod template annotation kubectl rollout
+	// restart sets.
+	RestartedAtKey = "kubectl.kubernetes.io/restartedAt"
+)
+
+// Default data keys.
+const (
+	DefaultKeyField    = "api_key"
+	DefaultSecretField = "api_secret"
+)
+
+// Errors a caller may match.
+var (
+	ErrNotManaged = errors.New("Secret is not managed by rotatord")
+	ErrConflict   = errors.New("Secret changed concurrently")
+)
+
+// Workload is a Deployment, StatefulSet or DaemonSet to restart after a
+// delivery, in the sink's namespace.
+type Workload struct {
+	Kind string // Deployment, StatefulSet or DaemonSet
+	Name string
+}
+
+// Options configure one sink.
+type Options struct {
+	Client    kubernetes.Interface
+	Namespace string
+	// Name renders the Secret's name from .Name (the key name).
+	Name *template.Template
+	// KeyField and SecretField are the data keys of the key id and the
+	// secret, unless Format is set.
+	KeyField, SecretField string
+	// Format (env, json, exoscale-toml) renders the credential as one
+	// document in the data key Key.
+	Format, Key string
+	Labels      map[string]string
+	Annotations map[string]string
+	TakeOver    bool
+	Restart     []Workload
+	Policy      string
+	Now         func() time.Time
+}
+
+// Sink writes credentials to Kubernetes Secrets.
+type Sink struct {
+	opts  Options
+	locks keylock.Set
+}
+
+// New checks the options and returns a sink.
+func New(opts Options) (*Sink, error) {
+	if opts.Client == nil {
+		return nil, errors.New("kubernetes sink: no client")
+	}
+	if errs := validation.IsDNS1123Label(opts.Namespace); len(errs) > 0 {
+		return nil, fmt.Errorf("namespace %q: %s", opts.Namespace, strings.Join(errs, "; "))
+	}
+	if opts.Name == nil {
+		return nil, errors.New("kubernetes sink: no name template")
+	}
+	if opts.Format == "" {
+		if opts.KeyField == "" {
+			opts.KeyField = DefaultKeyField
+		}
+		if opts.SecretField == "" {
+			opts.SecretField = DefaultSecretField
+		}
+		if opts.KeyField == opts.SecretField {
+			return nil, fmt.Errorf("keys: api_key and api_secret both go to data key %q", opts.KeyField)
+		}
+	} else if opts.Key == "" {
+		return nil, fmt.Errorf("format %s needs the data key to hold it (key)", opts.Format)
+	}
+	for _, k := range []string{opts.KeyField, opts.SecretField, opts.Key} {
+		if k == "" {
+			continue
+		}
+		if errs := validation.IsConfigMapKey(k); len(errs) > 0 {
+			return nil, fmt.Errorf("data key %q: %s", k, strings.Join(errs, "; "))
+		}
+	}
+	for _, w := range opts.Restart {
+		switch w.Kind {
+		case "Deployment", "StatefulSet", "DaemonSet":
+		default:
+			return nil, fmt.Errorf("restart: kind %q (want Deployment, StatefulSet or DaemonSet)", w.Kind)
+		}
+		if errs := validation.IsDNS1123Subdomain(w.Name); len(errs) > 0 {
+			return nil, fmt.Errorf("restart: %s name %q: %s", w.Kind, w.Name, strings.Join(errs, "; "))
+		}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Sink{opts: opts}, nil
+}
+
+// Kind implements sinks.Sink.
+func (s *Sink) Kind() string { return "kubernetes" }
+
+// Target implements sinks.Sink: namespace/name.
+func (s *Sink) Target(name string) string {
+	n, err := s.secretName(name)
+	if err != nil {
+		return s.opts.Namespace + "/<invalid name>"
+	}
+	return s.opts.Namespace + "/" + n
+}
+
+// secretName renders the Secret's name and checks it: key names are chosen
+// by whoever may create API keys, and only a valid object name reaches the
+// API.
+func (s *Sink) secretName(name string) (string, error) {
+	var b strings.Builder
+	if err := s.opts.Name.Execute(&b, struct{ Name string }{name}); err != nil {
+		return "", fmt.Errorf("render the Secret name: %w", err)
+	}
+	n := b.String()
+	if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+		return "", fmt.Errorf("Secret name %q for key %q is not a valid object name: %s", n, name, strings.Join(errs, "; "))
+	}
+	return n, nil
+}
+
+func (s *Sink) label(n string) string { return "Secret " + s.opts.Namespace + "/" + n }
+
+// owned reports whether the Secret is this policy's.
+func (s *Sink) owned(sec *corev1.Secret) bool {
+	return sec.Labels[ManagedByLabel] == ManagedByValue && sec.Annotations[PolicyKey] == s.opts.Policy
+}
+
+func (s *Sink) notOwned(label string, sec *corev1.Secret) error {
+	if sec.Labels[ManagedByLabel] == ManagedByValue {
+		return fmt.Errorf("%s: %w for this sink: policy %q's sink wrote it; set take_over: true on the sink to let this one overwrite it",
+			label, ErrNotManaged, sec.Annotations[PolicyKey])
+	}
+	return fmt.Errorf("%s: %w (no label %s=%s); set take_over: true on the sink to let rotatord overwrite it",
+		label, ErrNotManaged, ManagedByLabel, ManagedByValue)
+}
+
+func (s *Sink) get(ctx context.Context, n string) (*corev1.Secret, error) {
+	sec, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Get(ctx, n, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return sec, nil
+}
+
+// Probe implements sinks.Sink: the Secret is rotatord's (or absent, or
+// take_over is set), and RBAC lets rotatord get, create or update it and
+// patch every workload to restart. It writes nothing.
+func (s *Sink) Probe(ctx context.Context, name string) error {
+	n, err := s.secretName(name)
+	if err != nil {
+		return err
+	}
+	label := s.label(n)
+	sec, err := s.get(ctx, n)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", label, err)
+	}
+	if sec != nil && !s.owned(sec) && !s.opts.TakeOver {
+		return s.notOwned(label, sec)
+	}
+	verb := "update"
+	if sec == nil {
+		verb = "create"
+	}
+	checks := []authorizationv1.ResourceAttributes{{Namespace: s.opts.Namespace, Verb: verb, Resource: "secrets", Name: n}}
+	if verb == "create" {
+		checks[0].Name = "" // a create is authorized on the collection
+	}
+	for _, w := range s.opts.Restart {
+		checks = append(checks, authorizationv1.ResourceAttributes{
+			Namespace: s.opts.Namespace, Verb: "patch", Group: "apps", Resource: resourceOf(w.Kind), Name: w.Name,
+		})
+	}
+	for _, ra := range checks {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &ra}}
+		got, err := s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("probe %s: access review: %w", label, apiError(err))
+		}
+		if !got.Status.Allowed {
+			what := ra.Resource
+			if ra.Name != "" {
+				what += "/" + ra.Name
+			}
+			return fmt.Errorf("probe %s: RBAC does not allow %s on %s in namespace %s", label, ra.Verb, what, ra.Namespace)
+		}
+	}
+	return nil
+}
+
+func resourceOf(kind string) string { return strings.ToLower(kind) + "s" }
+
+// data returns the data keys Write sets for c.
+func (s *Sink) data(c sinks.Credential) (map[string][]byte, error) {
+	if s.opts.Format != "" {
+		doc, err := file.Render(s.opts.Format, c)
+		if err != nil {
+			return nil, err
+		}
+		return map[string][]byte{s.opts.Key: doc}, nil
+	}
+	return map[string][]byte{
+		s.opts.KeyField:    []byte(c.KeyID),
+		s.opts.SecretField: []byte(c.Secret.Reveal()),
+	}, nil
+}
+
+// held reads the credential out of a Secret's data.
+func (s *Sink) held(sec *corev1.Secret) (sinks.Held, error) {
+	if s.opts.Format != "" {
+		doc, ok := sec.Data[s.opts.Key]
+		if !ok {
+			return sinks.Held{}, sinks.ErrNotHeld
+		}
+		key, sv, err := file.Parse(s.opts.Format, doc)
+		if err != nil {
+			return sinks.Held{}, fmt.Errorf("%w: data key %s: %v", sinks.ErrUnreadable, s.opts.Key, err)
+		}
+		return sinks.Held{KeyID: key, Secret: secret.Value(sv)}, nil
+	}
+	key, hasKey := sec.Data[s.opts.KeyField]
+	sv, hasSecret := sec.Data[s.opts.SecretField]
+	switch {
+	case !hasKey && !hasSecret:
+		return sinks.Held{}, sinks.ErrNotHeld
+	case len(key) == 0 || len(sv) == 0:
+		return sinks.Held{}, fmt.Errorf("%w: data key %s or %s empty or missing", sinks.ErrUnreadable, s.opts.KeyField, s.opts.SecretField)
+	}
+	return sinks.Held{KeyID: string(key), Secret: secret.Value(sv)}, nil
+}
+
+// Write implements sinks.Sink: create the Secret, or update the one read
+// against its resourceVersion; read it back; then restart the workloads.
+func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
+	n, err := s.secretName(c.Name)
+	if err != nil {
+		return err
+	}
+	label := s.label(n)
+	if c.KeyID == "" || c.Secret.IsZero() {
+		return fmt.Errorf("write %s: credential without key id or secret", label)
+	}
+	defer s.locks.Lock(n)()
+	data, err := s.data(c)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", label, err)
+	}
+	secrets := s.opts.Client.CoreV1().Secrets(s.opts.Namespace)
+	cur, err := s.get(ctx, n)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", label, err)
+	}
+	if cur == nil {
+		sec := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: s.opts.Namespace},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       data,
+		}
+		s.mark(&sec.ObjectMeta, c)
+		if _, err := secrets.Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("write %s: created by someone else meanwhile: %w", label, ErrConflict)
+			}
+			return fmt.Errorf("write %s: create: %w", label, apiError(err))
+		}
+	} else {
+		if !s.owned(cur) && !s.opts.TakeOver {
+			return s.notOwned(label, cur)
+		}
+		if cur.Immutable != nil && *cur.Immutable {
+			return fmt.Errorf("write %s: the Secret is immutable", label)
+		}
+		up := cur.DeepCopy()
+		if up.Data == nil {
+			up.Data = map[string][]byte{}
+		}
+		maps.Copy(up.Data, data)
+		s.mark(&up.ObjectMeta, c)
+		// Update carries the resourceVersion read above: a change since
+		// then is a 409 Conflict, never overwritten.
+		if _, err := secrets.Update(ctx, up, metav1.UpdateOptions{}); err != nil {
+			if apierrors.IsConflict(err) {
+				return fmt.Errorf("write %s: %w", label, ErrConflict)
+			}
+			return fmt.Errorf("write %s: update: %w", label, apiError(err))
+		}
+	}
+	if err := s.verifyLocked(ctx, n, c); err != nil {
+		return fmt.Errorf("write %s: read back: %w", label, err)
+	}
+	return s.restart(ctx, label)
+}
+
+// mark sets rotatord's labels and annotations, and the configured ones.
+func (s *Sink) mark(m *metav1.ObjectMeta, c sinks.Credential) {
+	if m.Labels == nil {
+		m.Labels = map[string]string{}
+	}
+	if m.Annotations == nil {
+		m.Annotations = map[string]string{}
+	}
+	maps.Copy(m.Labels, s.opts.Labels)
+	maps.Copy(m.Annotations, s.opts.Annotations)
+	m.Labels[ManagedByLabel] = ManagedByValue
+	m.Annotations[PolicyKey] = s.opts.Policy
+	m.Annotations[KeyNameKey] = c.Name
+	m.Annotations[KeyIDKey] = c.KeyID
+}
+
+// restart patches each workload's pod template, as kubectl rollout
+// restart does.
+func (s *Sink) restart(ctx context.Context, label string) error {
+	if len(s.opts.Restart) == 0 {
+		return nil
+	}
+	at := s.opts.Now().UTC().Format(time.RFC3339)
+	patch := fmt.Appendf(nil, `{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, RestartedAtKey, at)
+	apps := s.opts.Client.AppsV1()
+	for _, w := range s.opts.Restart {
+		var err error
+		switch w.Kind {
+		case "Deployment":
+			_, err = apps.Deployments(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		case "StatefulSet":
+			_, err = apps.StatefulSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		case "DaemonSet":
+			_, err = apps.DaemonSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		}
+		if err != nil {
+			return fmt.Errorf("%s written, but restarting %s %s/%s failed: %w", label, w.Kind, s.opts.Namespace, w.Name, apiError(err))
+		}
+	}
+	return nil
+}
+
+// Verify implements sinks.Sink.
+func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {
+	n, err := s.secretName(c.Name)
+	if err != nil {
+		return err
+	}
+	defer s.locks.Lock(n)()
+	if err := s.verifyLocked(ctx, n, c); err != nil {
+		return fmt.Errorf("verify %s: %w", s.label(n), err)
+	}
+	return nil
+}
+
+func (s *Sink) verifyLocked(ctx context.Context, n string, c sinks.Credential) error {
+	sec, err := s.get(ctx, n)
+	switch {
+	case err != nil:
+		return err
+	case sec == nil:
+		return sinks.ErrNotHeld
+	}
+	h, err := s.held(sec)
+	if err != nil {
+		return err
+	}
+	k := subtle.ConstantTimeCompare([]byte(h.KeyID), []byte(c.KeyID))
+	v := subtle.ConstantTimeCompare([]byte(h.Secret.Reveal()), []byte(c.Secret.Reveal()))
+	if k&v != 1 {
+		return sinks.ErrMismatch
+	}
+	return nil
+}
+
+// Read implements sinks.Sink. A Secret that is not this policy's reads as
+// unreadable: it may hold anything, rotatord cannot say it holds a key.
+func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
+	n, err := s.secretName(name)
+	if err != nil {
+		return sinks.Held{}, err
+	}
+	defer s.locks.Lock(n)()
+	sec, err := s.get(ctx, n)
+	switch {
+	case err != nil:
+		return sinks.Held{}, fmt.Errorf("read %s: %w", s.label(n), err)
+	case sec == nil:
+		return sinks.Held{}, sinks.ErrNotHeld
+	case !s.owned(sec) && !s.opts.TakeOver:
+		return sinks.Held{}, fmt.Errorf("read %s: %w: %w", s.label(n), sinks.ErrUnreadable, s.notOwned(s.label(n), sec))
+	}
+	h, err := s.held(sec)
+	if err != nil {
+		return sinks.Held{}, fmt.Errorf("read %s: %w", s.label(n), err)
+	}
+	return h, nil
+}
+
+// apiError keeps an API error's status but never its body beyond the
+// message, which for Secrets names fields, not values.
+func apiError(err error) error {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		s := st.Status()
+		return fmt.Errorf("%s (HTTP %d %s)", s.Message, s.Code, s.Reason)
+	}
+	return err
+}
