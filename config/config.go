@@ -105,6 +105,12 @@ type Config struct {
 	// Accounts are further Exoscale organizations, each with its own
 	// credential; the exoscale block is the one named "default".
 	Accounts []Account `yaml:"accounts,omitempty"`
+	// State chooses where the journal lives: state_dir (the default), or
+	// objects in the Kubernetes API.
+	State State `yaml:"state,omitempty"`
+	// LeaderElection runs rotatord as one of several replicas: only the
+	// one holding a coordination.k8s.io Lease acts.
+	LeaderElection *LeaderElection `yaml:"leader_election,omitempty"`
 
 	// defaultUsed: the file has an exoscale block, or a policy of the
 	// default account, or no accounts at all.

@@ -30,7 +30,7 @@ func TestLoadInvalid(t *testing.T) {
 		// yaml.v3 reports a syntax error on the line of the enclosing block.
 		{give: "invalid-syntax.yml", want: "testdata/invalid-syntax.yml:1: did not find expected key"},
 		{give: "invalid-duplicate-key.yml", want: `testdata/invalid-duplicate-key.yml:8: policies[0].sinks[0].path: mapping key "path" already defined at line 7`},
-		{give: "invalid-unknown-field.yml", want: "testdata/invalid-unknown-field.yml:1: colour: unknown field \"colour\" (known here: exoscale, state_dir, listen, policies, accounts)"},
+		{give: "invalid-unknown-field.yml", want: "testdata/invalid-unknown-field.yml:1: colour: unknown field \"colour\" (known here: exoscale, state_dir, listen, policies, accounts, state, leader_election)"},
 		{give: "invalid-unknown-nested-field.yml", want: "testdata/invalid-unknown-nested-field.yml:8: policies[0].sinks[0].permissions: unknown field \"permissions\" (known here: type, path, format, template, mode, owner, group, allow_world_readable, take_over, address, namespace, mount, auth, tls, insecure_http, name, keys, key, labels, annotations, kubeconfig, context, restart)"},
 		{give: "invalid-unknown-vault-auth-field.yml", want: "testdata/invalid-unknown-vault-auth-field.yml:8: policies[0].sinks[0].auth.role_id: required by method approle\n" +
 			"testdata/invalid-unknown-vault-auth-field.yml:8: policies[0].sinks[0].auth.secret_id_file: required by method approle\n" +

@@ -129,11 +129,12 @@ func (v *validator) absTemplate(p string) string {
 func (v *validator) config(c *Config) {
 	v.accounts(c)
 
+	v.state(c)
 	if c.StateDir == "" {
 		v.addf("state_dir", "required")
 	}
 	c.StateDir = v.abs(c.StateDir)
-	if v.host && c.StateDir != "" {
+	if v.host && c.StateDir != "" && !c.State.Kubernetes() {
 		if err := CheckStateDir(c.StateDir); err != nil {
 			v.addf("state_dir", "%v", err)
 		}

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// State backends.
+const (
+	StateDirectory  = "directory"
+	StateKubernetes = "kubernetes"
+)
+
+// State is where the journal lives.
+type State struct {
+	// Backend is directory (state_dir, the default) or kubernetes (one
+	// ConfigMap per record in Namespace).
+	Backend    string `yaml:"backend,omitempty"`
+	Namespace  string `yaml:"namespace,omitempty"`
+	Kubeconfig string `yaml:"kubeconfig,omitempty"`
+	Context    string `yaml:"context,omitempty"`
+}
+
+// Kubernetes reports whether the journal is in the Kubernetes API.
+func (s State) Kubernetes() bool { return s.Backend == StateKubernetes }
+
+// LeaderElection configures the Lease replicas compete for. The Lease is in
+// the state's namespace, through the state's kubeconfig.
+type LeaderElection struct {
+	// LeaseName is the Lease's name (default rotatord).
+	LeaseName string `yaml:"lease_name,omitempty"`
+	// LeaseDuration is how long a standby waits after the last renewal
+	// before it takes the Lease (default 15s).
+	LeaseDuration Duration `yaml:"lease_duration,omitempty"`
+	// RenewDeadline is how long the leader keeps trying to renew before it
+	// stops acting (default 10s); shorter than lease_duration, so it stops
+	// before another replica can take over.
+	RenewDeadline Duration `yaml:"renew_deadline,omitempty"`
+	// RetryPeriod is how often replicas try to take or renew the Lease
+	// (default 2s).
+	RetryPeriod Duration `yaml:"retry_period,omitempty"`
+}
+
+// Leader election defaults, those of client-go's examples and cert-manager.
+const (
+	DefaultLeaseName     = "rotatord"
+	DefaultLeaseDuration = 15 * time.Second
+	DefaultRenewDeadline = 10 * time.Second
+	DefaultRetryPeriod   = 2 * time.Second
+)
+
+func (v *validator) state(c *Config) {
+	switch c.State.Backend {
+	case "", StateDirectory:
+		c.State.Backend = StateDirectory
+		for _, f := range []string{"namespace", "kubeconfig", "context"} {
+			if v.keys("state")[f] {
+				v.addf("state."+f, "only for backend %s", StateKubernetes)
+			}
+		}
+	case StateKubernetes:
+		if c.State.Namespace == "" {
+			v.addf("state.namespace", "required with backend %s (rotatord's namespace)", StateKubernetes)
+		} else if errs := validation.IsDNS1123Label(c.State.Namespace); len(errs) > 0 {
+			v.addf("state.namespace", "%q is not a namespace name: %s", c.State.Namespace, strings.Join(errs, "; "))
+		}
+		if c.State.Context != "" && c.State.Kubeconfig == "" {
+			v.addf("state.context", "only with kubeconfig")
+		}
+		c.State.Kubeconfig = v.abs(c.State.Kubeconfig)
+	default:
+		v.addf("state.backend", "unknown backend %q (want %s or %s)", c.State.Backend, StateDirectory, StateKubernetes)
+	}
+
+	le := c.LeaderElection
+	if le == nil {
+		return
+	}
+	if !c.State.Kubernetes() {
+		v.addf("leader_election", "needs state.backend %s: replicas must share the journal, and a state directory belongs to one process", StateKubernetes)
+	}
+	if le.LeaseName == "" {
+		le.LeaseName = DefaultLeaseName
+	} else if errs := validation.IsDNS1123Subdomain(le.LeaseName); len(errs) > 0 {
+		v.addf("leader_election.lease_name", "%q is not an object name: %s", le.LeaseName, strings.Join(errs, "; "))
+	}
+	for _, d := range []struct {
+		p   *Duration
+		def time.Duration
+	}{{&le.LeaseDuration, DefaultLeaseDuration}, {&le.RenewDeadline, DefaultRenewDeadline}, {&le.RetryPeriod, DefaultRetryPeriod}} {
+		if *d.p == 0 {
+			*d.p = Duration(d.def)
+		}
+	}
+	switch {
+	case le.RetryPeriod.Duration() < 100*time.Millisecond:
+		v.addf("leader_election.retry_period", "%s is too short (at least 100ms)", le.RetryPeriod.Duration())
+	case le.RenewDeadline <= le.RetryPeriod:
+		v.addf("leader_election.renew_deadline", "%s must be longer than retry_period %s", le.RenewDeadline.Duration(), le.RetryPeriod.Duration())
+	case le.LeaseDuration <= le.RenewDeadline:
+		v.addf("leader_election.lease_duration", "%s must be longer than renew_deadline %s: the leader must stop acting before another replica can take the Lease", le.LeaseDuration.Duration(), le.RenewDeadline.Duration())
+	}
+}
