@@ -2,10 +2,13 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/internal/window"
 )
 
@@ -45,6 +48,20 @@ func (v *validator) windows(at string, p *Policy) {
 	}
 }
 
+// Bounds on how long one hook may run.
+const (
+	maxExecTimeout    = 30 * time.Minute
+	maxWebhookTimeout = time.Minute
+)
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // hooks checks a policy's hooks.
 func (v *validator) hooks(at string, p *Policy) {
 	for i := range p.Hooks {
@@ -62,20 +79,42 @@ func (v *validator) hooks(at string, p *Policy) {
 			if len(h.Exec.Command) == 0 || !filepath.IsAbs(h.Exec.Command[0]) {
 				v.addf(hat+".exec.command", "want the program's absolute path first, then its arguments (no shell)")
 			}
-			if h.Exec.Timeout < 0 {
-				v.addf(hat+".exec.timeout", "must not be negative")
+			if h.Exec.Timeout < 0 || h.Exec.Timeout.Duration() > maxExecTimeout {
+				v.addf(hat+".exec.timeout", "%s: want at most %s (a hook runs while its key name waits)", h.Exec.Timeout.Duration(), maxExecTimeout)
+			}
+			if v.host && len(h.Exec.Command) > 0 && filepath.IsAbs(h.Exec.Command[0]) {
+				if fi, err := os.Stat(h.Exec.Command[0]); err != nil {
+					v.addf(hat+".exec.command", "%v", err)
+				} else if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+					v.addf(hat+".exec.command", "%s is not an executable file", h.Exec.Command[0])
+				}
 			}
 		case h.Webhook != nil:
 			u, err := url.Parse(h.Webhook.URL)
-			if err != nil || u.Host == "" {
+			switch {
+			case err != nil || u.Host == "":
 				v.addf(hat+".webhook.url", "want an https:// URL")
-			} else if err := CheckTransport(h.Webhook.URL, false); err != nil {
-				v.addf(hat+".webhook.url", "%v", err)
+			case u.Scheme == "https":
+			case u.Scheme == "http" && isLoopback(u.Hostname()):
+			case u.Scheme == "http":
+				v.addf(hat+".webhook.url", "%s is plain http to a host that is not loopback: the event and its signature would cross the network in clear (use https; plain http is only for a loopback receiver)", redact.URL(h.Webhook.URL))
+			default:
+				v.addf(hat+".webhook.url", "scheme %q: want https", u.Scheme)
 			}
 			if h.Webhook.KeyFile == "" {
 				v.addf(hat+".webhook.key_file", "required: the HMAC key the receiver checks signatures with")
 			}
 			h.Webhook.KeyFile = v.abs(h.Webhook.KeyFile)
+			if v.host && h.Webhook.KeyFile != "" {
+				if fi, err := os.Stat(h.Webhook.KeyFile); err != nil {
+					v.addf(hat+".webhook.key_file", "%v", err)
+				} else if fi.Mode().Perm()&0o004 != 0 {
+					v.addf(hat+".webhook.key_file", "%s is world-readable (mode %04o): anyone on the host could forge signed events; use 0600 or 0640", h.Webhook.KeyFile, fi.Mode().Perm())
+				}
+			}
+			if h.Webhook.Timeout.Duration() > maxWebhookTimeout {
+				v.addf(hat+".webhook.timeout", "%s: want at most %s", h.Webhook.Timeout.Duration(), maxWebhookTimeout)
+			}
 			if h.Webhook.Retries < 0 || h.Webhook.Retries > 10 {
 				v.addf(hat+".webhook.retries", "must be from 0 to 10")
 			}

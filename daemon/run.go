@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/window"
 	"github.com/rotatord/rotatord/rotation"
 )
 
@@ -180,7 +181,7 @@ func (s *scheduler) reschedule() {
 	s.entries = s.entries[:0]
 	for _, p := range s.d.Config().Policies {
 		name := p.Name
-		id := s.cron.Schedule(p.CronSchedule(), cron.FuncJob(func() {
+		id := s.cron.Schedule(withWindowOpenings(p.CronSchedule(), p.WindowSet()), cron.FuncJob(func() {
 			_, _ = s.d.RunPass(s.ctx, []string{name}, rotation.Options{})
 		}))
 		s.entries = append(s.entries, id)
@@ -219,6 +220,30 @@ func (s *scheduler) stop(timeout time.Duration, cancel context.CancelFunc) {
 		<-idle
 	}
 	close(s.done)
+}
+
+// withWindowOpenings adds a run at each opening of the windows to a
+// policy's schedule: a rotation due outside its windows goes as soon as
+// one opens, even when the schedule never ticks inside a window (daily at
+// 03:00 with a 09:00-16:00 window).
+func withWindowOpenings(base cron.Schedule, windows window.Set) cron.Schedule {
+	if len(windows) == 0 {
+		return base
+	}
+	return windowSchedule{base: base, windows: windows}
+}
+
+type windowSchedule struct {
+	base    cron.Schedule
+	windows window.Set
+}
+
+func (w windowSchedule) Next(t time.Time) time.Time {
+	next := w.base.Next(t)
+	if open := w.windows.NextOpening(t); !open.IsZero() && (next.IsZero() || open.Before(next)) {
+		return open
+	}
+	return next
 }
 
 // cronLogger adapts zap to cron's logger.

@@ -87,6 +87,9 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 	// cannot hold Run past the timeout; WaitDelay bounds it anyway.
 	cmd.Stdout, cmd.Stderr = nil, nil
 	cmd.WaitDelay = time.Second
+	// Its own process group, killed whole at the timeout: a script's
+	// children must not keep running a check already counted as failed.
+	killGroupOnCancel(cmd)
 	err := cmd.Run()
 	if ctx.Err() != nil {
 		return fmt.Errorf("exec hook %s: timed out after %s", x.Command[0], x.timeout())
@@ -192,10 +195,14 @@ func (w Webhook) post(ctx context.Context, key, body []byte) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(SignatureHeader, "t="+ts+",v1="+Sign(key, ts, body))
-	client := w.Client
-	if client == nil {
-		client = http.DefaultClient
+	client := http.Client{}
+	if w.Client != nil {
+		client = *w.Client
 	}
+	// A redirect is an answer, not a success: following it would turn the
+	// POST into a GET some other page answers 200 to (a consumer check
+	// "passed" unasked), or resend the signed body to wherever it points.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(req)
 	if err != nil {
 		// The URL may carry credentials: say where without them.

@@ -218,8 +218,7 @@ func New(cfg Config) *Engine {
 // rotation in flight: its policy is gone, or no longer matches its name
 // and role. The error names every such rotation.
 func (e *Engine) SetPolicies(p []Policy) error {
-	e.install.Lock()
-	defer e.install.Unlock()
+	defer e.LockInstall()()
 	if !e.readOnly {
 		if err := Stranded(e.store, p); err != nil {
 			return err
@@ -252,7 +251,13 @@ type Install struct {
 // Commit install a new configuration atomically: a daemon locks every
 // account's engine, checks them all, then commits all or none.
 func (e *Engine) LockInstall() (unlock func()) {
-	e.install.Lock()
+	// Polled, not Lock: a writer waiting in Lock blocks every new reader,
+	// so one name's slow hook (minutes of a consumer check) would stop
+	// every other name's work until it ends. Polling lets them go on; the
+	// reload takes the lock at the first moment no handler holds it.
+	for !e.install.TryLock() {
+		time.Sleep(5 * time.Millisecond)
+	}
 	return e.install.Unlock
 }
 

@@ -43,6 +43,13 @@ func hookEvent(event string, p Policy, rec *state.Record, errText string) hooks.
 		ev.Sinks = append(ev.Sinks, s.Target(rec.Name))
 	}
 	ev.IdempotencyKey = hooks.Key(event, p.Name, rec.Name, ev.NewKeyID)
+	if event == hooks.OnFailure {
+		// One key per failure: a rolled-back rotation has no new key, and
+		// every failure of the name would otherwise share one key, which a
+		// receiver deduplicating on it would drop. The time of the failure
+		// is recorded, so a run after a crash carries the same key.
+		ev.IdempotencyKey = hooks.Key(event, p.Name, rec.Name, ev.NewKeyID+"@"+rec.LastFailure.UTC().Format(time.RFC3339Nano))
+	}
 	return ev
 }
 

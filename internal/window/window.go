@@ -146,6 +146,8 @@ func (s Set) NextOpen(t time.Time) time.Time {
 				// The start falls in a skipped hour: the window opens at
 				// the first instant after the gap, if that is still in it.
 				start = time.Date(local.Year(), local.Month(), local.Day()+d, h+1, 0, 0, 0, w.Zone)
+			} else {
+				start = earliestWallTime(start)
 			}
 			if !start.After(t) || !w.Contains(start) {
 				continue
@@ -157,6 +159,19 @@ func (s Set) NextOpen(t time.Time) time.Time {
 		}
 	}
 	return best
+}
+
+// earliestWallTime returns the first instant that shows t's wall time in
+// t's zone: on the day clocks go back, a time in the repeated stretch
+// happens twice, and time.Date may pick either.
+func earliestWallTime(t time.Time) time.Time {
+	for _, back := range []time.Duration{2 * time.Hour, time.Hour, 30 * time.Minute} {
+		c := t.Add(-back).In(t.Location())
+		if c.Year() == t.Year() && c.YearDay() == t.YearDay() && c.Hour() == t.Hour() && c.Minute() == t.Minute() {
+			return c
+		}
+	}
+	return t
 }
 
 func sinceMidnight(t time.Time) time.Duration {
@@ -193,4 +208,28 @@ func (s Set) LongestClosed(from time.Time) time.Duration {
 		longest = max(longest, start.Add(span).Sub(runStart))
 	}
 	return longest
+}
+
+// NextOpening returns the first instant after t at which the set goes from
+// closed to open (zero for an empty set or one that never opens): when a
+// rotation that waited for a window may go. A schedule that never ticks
+// inside a window still gets a pass then.
+func (s Set) NextOpening(t time.Time) time.Time {
+	if len(s) == 0 {
+		return time.Time{}
+	}
+	x := t
+	if s.Contains(x) {
+		// Find where the open stretch ends, to the minute (windows open
+		// and close on whole minutes).
+		x = x.Truncate(time.Minute)
+		end := t.Add(15 * 24 * time.Hour)
+		for s.Contains(x) || !x.After(t) {
+			x = x.Add(time.Minute)
+			if x.After(end) {
+				return time.Time{} // always open
+			}
+		}
+	}
+	return s.NextOpen(x)
 }

@@ -142,3 +142,26 @@ func TestLongestClosed(t *testing.T) {
 		t.Errorf("tue+thu: longest closed %v, want %v", got, want)
 	}
 }
+
+func TestNextOpening(t *testing.T) {
+	zurich, _ := time.LoadLocation("Europe/Zurich")
+	office := Set{mustWindow(t, []string{"mon-fri"}, "09:00", "16:00", "Europe/Zurich")}
+	at := func(day, h, m int) time.Time { return time.Date(2026, 12, day, h, m, 0, 0, zurich) } // 2026-12-07 is a Monday
+	for _, tc := range []struct{ t, want time.Time }{
+		{at(7, 3, 0), at(7, 9, 0)},    // closed: the opening ahead
+		{at(7, 9, 0), at(8, 9, 0)},    // at the opening: the next one
+		{at(7, 12, 30), at(8, 9, 0)},  // open: after it closes
+		{at(11, 15, 0), at(14, 9, 0)}, // Friday afternoon: Monday
+	} {
+		if got := office.NextOpening(tc.t); !got.Equal(tc.want) {
+			t.Errorf("NextOpening(%s) = %s, want %s", tc.t, got, tc.want)
+		}
+	}
+	always := Set{mustWindow(t, []string{"*"}, "00:00", "24:00", "UTC")}
+	if got := always.NextOpening(at(7, 3, 0)); !got.IsZero() {
+		t.Errorf("a set always open: NextOpening = %s, want zero", got)
+	}
+	if got := (Set{}).NextOpening(at(7, 3, 0)); !got.IsZero() {
+		t.Errorf("no windows: NextOpening = %s, want zero", got)
+	}
+}
