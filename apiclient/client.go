@@ -41,6 +41,11 @@ type Config struct {
 
 	// Transport is the base round tripper; default a clone of http.DefaultTransport.
 	Transport http.RoundTripper
+
+	// Gate, when set, is asked right before each attempt is sent; its
+	// error fails the call unsent and is not retried. A replica that lost
+	// its Lease sends nothing.
+	Gate func() error
 }
 
 // Defaults.
@@ -331,6 +336,12 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 		release, err := c.acquire(ctx)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
+		}
+		if c.cfg.Gate != nil {
+			if err := c.cfg.Gate(); err != nil {
+				release()
+				return fmt.Errorf("%s: %w", op, err)
+			}
 		}
 		err = call(withAttempt(ctx, a))
 		release()

@@ -27,6 +27,7 @@ import (
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/internal/kubeclient"
+	"github.com/rotatord/rotatord/internal/leader"
 	"github.com/rotatord/rotatord/metrics"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/sinks"
@@ -75,6 +76,9 @@ type Daemon struct {
 	// kube shares Kubernetes clients between Secret sinks (and the
 	// Lease and state backend), one per kubeconfig and context.
 	kube kubeclient.Cache
+	// elector is the Lease election with leader_election, else nil: then
+	// this process always acts.
+	elector *leader.Elector
 
 	mu      sync.Mutex
 	current *setup
@@ -181,6 +185,12 @@ func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
 		accounts: map[string]*account{}, reloadReq: make(chan chan error),
 	}
 	d.metrics = metrics.New(opts.Registry, recordView{d})
+	el, err := d.newElector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.elector = el
+	d.metrics.SetLeader(el == nil)
 	if !opts.ReadOnly {
 		if err := checkAbandoned(cfg); err != nil {
 			return nil, err
@@ -337,6 +347,7 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 		RateLimit:   e.RateLimit,
 		Burst:       max(1, int(e.RateLimit)),
 		Concurrency: e.Concurrency,
+		Gate:        d.gateFunc(),
 		Observe: func(op, code string, elapsed time.Duration) {
 			d.metrics.ObserveAPI(name, op, code, elapsed)
 		},
@@ -770,6 +781,9 @@ func isAPIError(err error) bool {
 // Ready reports whether the daemon can do its job: config loaded and the
 // API of every account reachable at the last attempt.
 func (d *Daemon) Ready() (bool, string) {
+	if !d.Leading() {
+		return true, "standby: another replica leads"
+	}
 	s := d.setup()
 	var notTried, failed []string
 	for _, as := range s.accounts {

@@ -60,13 +60,38 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		}, func(error) { close(stop) })
 	}
 
-	// Scheduler: one cron entry per policy; rebuilt on reload.
-	sched := newScheduler(d, workCtx)
-	{
+	// Scheduler: one cron entry per policy; rebuilt on reload. With
+	// leader_election it runs only while this replica leads.
+	var sched schedulerRef
+	if d.elector == nil {
+		sc := newScheduler(d, workCtx)
+		sched.set(sc)
 		g.Add(func() error {
-			return sched.run()
+			return sc.run()
 		}, func(error) {
-			sched.stop(d.opts.ShutdownTimeout, cancelWork)
+			sc.stop(d.opts.ShutdownTimeout, cancelWork)
+		})
+		stop := make(chan struct{})
+		g.Add(func() error {
+			d.deleteLoop(workCtx, stop)
+			return nil
+		}, func(error) { close(stop) })
+	} else {
+		electCtx, cancelElect := context.WithCancel(context.Background())
+		defer cancelElect()
+		stopLeading := make(chan struct{})
+		g.Add(func() error {
+			return d.elector.Run(electCtx, func(leadCtx context.Context) {
+				d.lead(leadCtx, func(leadCtx context.Context) {
+					d.actWhileLeading(leadCtx, stopLeading, &sched)
+				})
+			})
+		}, func(error) {
+			// Stop the work while the Lease is still renewed, then leave
+			// the election (which releases the Lease).
+			close(stopLeading)
+			sched.waitIdle()
+			cancelElect()
 		})
 	}
 
@@ -93,29 +118,6 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		}, func(error) { close(stop) })
 	}
 
-	// Deleter: fires due deletions within DeleteCheckInterval of the end of
-	// their grace period, not at the next cron tick.
-	{
-		stop := make(chan struct{})
-		g.Add(func() error {
-			t := time.NewTicker(d.opts.DeleteCheckInterval)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return nil
-				case <-t.C:
-					for _, o := range d.DeleteDue(workCtx) {
-						if o.Err != nil {
-							d.log.Warn("deletion failed; will retry", zap.String("policy", o.Policy),
-								zap.String("name", o.Name), zap.Error(o.Err))
-						}
-					}
-				}
-			}
-		}, func(error) { close(stop) })
-	}
-
 	// HTTP server: metrics, health, reload (web.go).
 	g.Add(web.serve, func(error) { web.shutdown(5 * time.Second) })
 
@@ -123,6 +125,83 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	d.log.Info("rotatord stopped")
 	return err
 }
+
+// deleteLoop fires due deletions within DeleteCheckInterval of the end of
+// their grace period, not at the next cron tick, until stop or ctx ends.
+func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(d.opts.DeleteCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, o := range d.DeleteDue(ctx) {
+				if o.Err != nil {
+					d.log.Warn("deletion failed; will retry", zap.String("policy", o.Policy),
+						zap.String("name", o.Name), zap.Error(o.Err))
+				}
+			}
+		}
+	}
+}
+
+// actWhileLeading runs the schedules and the deleter while this replica
+// leads. Losing the Lease (leadCtx ends) cancels the work in flight at
+// once: the next leader resumes it from the journal. A stop (stopLeading)
+// lets it finish, up to the shutdown timeout, while the Lease is renewed.
+func (d *Daemon) actWhileLeading(leadCtx context.Context, stopLeading <-chan struct{}, ref *schedulerRef) {
+	workCtx, cancelWork := context.WithCancel(leadCtx)
+	defer cancelWork()
+	sc := newScheduler(d, workCtx)
+	ref.set(sc)
+	defer ref.set(nil)
+	go func() { _ = sc.run() }()
+	deleterDone := make(chan struct{})
+	stopDeleter := make(chan struct{})
+	go func() { d.deleteLoop(workCtx, stopDeleter); close(deleterDone) }()
+	select {
+	case <-leadCtx.Done():
+		close(stopDeleter)
+		sc.stop(0, cancelWork)
+	case <-stopLeading:
+		close(stopDeleter)
+		sc.stop(d.opts.ShutdownTimeout, cancelWork)
+	}
+	<-deleterDone
+}
+
+// schedulerRef holds the scheduler in force, if any (none on a standby),
+// for reloads to reschedule.
+type schedulerRef struct {
+	mu   sync.Mutex
+	s    *scheduler
+	idle sync.WaitGroup
+}
+
+func (r *schedulerRef) set(s *scheduler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s != nil {
+		r.idle.Add(1)
+	} else if r.s != nil {
+		r.idle.Done()
+	}
+	r.s = s
+}
+
+func (r *schedulerRef) reschedule() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.s != nil {
+		r.s.reschedule()
+	}
+}
+
+// waitIdle waits until no scheduler runs.
+func (r *schedulerRef) waitIdle() { r.idle.Wait() }
 
 // scheduler runs each policy on its cron schedule, with one pass of every
 // policy at start (to resume whatever a crash interrupted).

@@ -59,6 +59,8 @@ type Metrics struct {
 	maxAge           *prometheus.GaugeVec
 	jitter           *prometheus.GaugeVec
 	windowClosed     *prometheus.GaugeVec
+	leader           prometheus.Gauge
+	leaderChanges    prometheus.Counter
 	passes           *prometheus.CounterVec
 	hookRuns         *prometheus.CounterVec
 	hookDuration     *prometheus.HistogramVec
@@ -132,6 +134,14 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 			Namespace: namespace, Name: "policy_window_closed_max_seconds",
 			Help: "The longest stretch in the coming fortnight with none of the policy's windows open (0 without windows): how long a due rotation may wait.",
 		}, []string{"account", "policy"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "leader",
+			Help: "1 while this process acts (it holds the Lease with leader_election; always without), 0 on a standby.",
+		}),
+		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "leader_changes_total",
+			Help: "Leaders this process saw elected (leader_election): a replica taking the Lease over.",
+		}),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "passes_total",
 			Help: "Scheduled or manual passes by policy and result (failure: the key listing failed).",
@@ -155,7 +165,7 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.hookRuns, m.hookDuration,
-		m.apiRequests, m.apiDuration, m.maxAge, m.jitter, m.windowClosed, m.passes, m.reloadOK, m.reloadTime,
+		m.apiRequests, m.apiDuration, m.maxAge, m.jitter, m.windowClosed, m.leader, m.leaderChanges, m.passes, m.reloadOK, m.reloadTime,
 		newBuildInfo(BuildInfo()), readyCollector{m})
 	// What every exporter has: go_* (runtime, memory, GC) and process_*
 	// (CPU, resident memory, open files, start time). A registry that
@@ -250,6 +260,18 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		m.windowClosed.WithLabelValues(p.Account, p.Name).Set(p.Windows.LongestClosed(time.Now()).Seconds())
 	}
 }
+
+// SetLeader says whether this process acts now.
+func (m *Metrics) SetLeader(leading bool) {
+	if leading {
+		m.leader.Set(1)
+	} else {
+		m.leader.Set(0)
+	}
+}
+
+// LeaderChanged counts a leader elected.
+func (m *Metrics) LeaderChanged() { m.leaderChanges.Inc() }
 
 // defaultAccount labels the exoscale block's account (config.DefaultAccount).
 const defaultAccount = "default"

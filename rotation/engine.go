@@ -103,6 +103,7 @@ type Outcome struct {
 // deletion ticker may run at once; each key name is handled by one at a time.
 type Engine struct {
 	store state.Journal
+	fence func() error
 	log   *zap.Logger
 	rec   Recorder
 	now   func() time.Time
@@ -182,6 +183,10 @@ type Config struct {
 	// ReadOnly engines only plan (`rotatord plan`): SetPolicies installs
 	// policies even when they would strand a rotation, since nothing acts.
 	ReadOnly bool
+	// Fence, when set, is asked before every sink write: a replica that
+	// lost its Lease must not deliver (the API client and the journal ask
+	// it too, before every request and write).
+	Fence func() error
 }
 
 // New returns an engine with no policies.
@@ -204,7 +209,7 @@ func New(cfg Config) *Engine {
 	return &Engine{
 		api: cfg.API, store: cfg.Store, log: cfg.Logger.Named("rotation"), rec: cfg.Recorder,
 		now: cfg.Now, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
-		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly,
+		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly, fence: cfg.Fence,
 		gens: map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
 	}
 }

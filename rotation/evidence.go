@@ -285,6 +285,11 @@ func (e *Engine) copyOf(ctx context.Context, p Policy, rec *state.Record, id str
 // delivery.
 func (e *Engine) writeTo(ctx context.Context, p Policy, i int, c sinks.Credential) error {
 	s := p.Sinks[i]
+	if e.fence != nil {
+		if err := e.fence(); err != nil {
+			return fmt.Errorf("not writing %s: %w", s.Target(c.Name), err)
+		}
+	}
 	err := s.Write(ctx, c)
 	if err == nil {
 		err = s.Verify(ctx, c)

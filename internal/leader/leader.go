@@ -45,9 +45,10 @@ type Config struct {
 	RenewDeadline time.Duration
 	RetryPeriod   time.Duration
 	Logger        *zap.Logger
-	// OnChange is told of every change of leader this replica sees
-	// (identity empty: none known) and of its own state.
-	OnChange func(leading bool, leader string)
+	// OnLeading is told each time this replica starts or stops leading.
+	OnLeading func(leading bool)
+	// OnNewLeader is told of each leader this replica sees elected.
+	OnNewLeader func(identity string)
 }
 
 // Elector runs the election and answers Check.
@@ -95,8 +96,10 @@ func (e *Elector) Leader() string {
 
 // Run takes part in the election until ctx is done. Each time this replica
 // acquires the Lease, lead runs with a context cancelled the moment it
-// cannot renew; Run waits for lead to return, then competes again. Run
-// returns when ctx is done, releasing the Lease if it holds it.
+// cannot renew (or ctx is done); Run waits for lead to return, then
+// competes again. When ctx is done Run returns, after releasing the Lease
+// if this replica still holds it: only once lead has returned, so no other
+// replica takes over while this one still acts.
 func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context)) error {
 	for ctx.Err() == nil {
 		if err := e.runOnce(ctx, lead); err != nil {
@@ -118,7 +121,9 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 		LeaseDuration:   e.cfg.LeaseDuration,
 		RenewDeadline:   e.cfg.RenewDeadline,
 		RetryPeriod:     e.cfg.RetryPeriod,
-		ReleaseOnCancel: true,
+		// Not client-go's release: it runs as soon as ctx ends, while
+		// lead may still be finishing; release below waits for lead.
+		ReleaseOnCancel: false,
 		Name:            e.cfg.LeaseName,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(leadCtx context.Context) {
@@ -133,11 +138,10 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 			OnNewLeader: func(identity string) {
 				e.mu.Lock()
 				e.leader = identity
-				leading := e.leading
 				e.mu.Unlock()
 				e.cfg.Logger.Info("leader elected", zap.String("leader", identity), zap.Bool("self", identity == e.cfg.Identity))
-				if e.cfg.OnChange != nil {
-					e.cfg.OnChange(leading, identity)
+				if e.cfg.OnNewLeader != nil {
+					e.cfg.OnNewLeader(identity)
 				}
 			},
 		},
@@ -146,9 +150,38 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 		return fmt.Errorf("leader election: %w", err)
 	}
 	le.Run(ctx)
+	held := e.Check() == nil
 	e.setLeading(false)
 	done.Wait()
+	if ctx.Err() != nil && held {
+		e.release(lock)
+	}
 	return nil
+}
+
+// release gives the Lease up, if this replica still holds it, so a
+// standby takes over at once instead of a lease duration later. The
+// update carries the resourceVersion read: a Lease another replica took
+// meanwhile is left alone.
+func (e *Elector) release(lock resourcelock.Interface) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RetryPeriod+5*time.Second)
+	defer cancel()
+	rec, _, err := lock.Get(ctx)
+	if err != nil || rec.HolderIdentity != e.cfg.Identity {
+		return
+	}
+	now := metav1.NewTime(time.Now())
+	err = lock.Update(ctx, resourcelock.LeaderElectionRecord{
+		LeaderTransitions:    rec.LeaderTransitions,
+		LeaseDurationSeconds: 1,
+		RenewTime:            now,
+		AcquireTime:          now,
+	})
+	if err != nil {
+		e.cfg.Logger.Warn("releasing the Lease failed; a standby takes over when it expires", zap.Error(err))
+		return
+	}
+	e.cfg.Logger.Info("released the Lease")
 }
 
 // renewed records a successful acquisition or renewal started at start.
@@ -167,7 +200,6 @@ func (e *Elector) setLeading(v bool) {
 	if !v {
 		e.validUntil = time.Time{}
 	}
-	leader := e.leader
 	e.mu.Unlock()
 	if !changed {
 		return
@@ -177,8 +209,8 @@ func (e *Elector) setLeading(v bool) {
 	} else {
 		e.cfg.Logger.Warn("no longer leading: this replica stops acting", zap.String("identity", e.cfg.Identity))
 	}
-	if e.cfg.OnChange != nil {
-		e.cfg.OnChange(v, leader)
+	if e.cfg.OnLeading != nil {
+		e.cfg.OnLeading(v)
 	}
 }
 

@@ -1,0 +1,162 @@
+package daemon
+
+// High availability: with leader_election, replicas compete for a Lease
+// (internal/leader) and only the leader runs passes and deletions. The
+// journal lives in the API server (state/kubestate), so a new leader
+// reloads it and resumes or rolls back what the last one left in flight,
+// as a restarted process does from its directory. Every Exoscale request,
+// sink write and journal write asks the elector first (gate), so work a
+// deposed leader still had running stops at its next step.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/leader"
+	"github.com/rotatord/rotatord/state/kubestate"
+)
+
+// newElector makes the elector of a config with leader_election, or nil.
+func (d *Daemon) newElector(cfg *config.Config) (*leader.Elector, error) {
+	le := cfg.LeaderElection
+	if le == nil || d.opts.ReadOnly {
+		return nil, nil
+	}
+	client, err := d.kube.Client(cfg.State.Kubeconfig, cfg.State.Context)
+	if err != nil {
+		return nil, fmt.Errorf("leader_election: %w", err)
+	}
+	return leader.New(leader.Config{
+		Client:        client,
+		Namespace:     cfg.State.Namespace,
+		LeaseName:     le.LeaseName,
+		Identity:      identity(),
+		LeaseDuration: le.LeaseDuration.Duration(),
+		RenewDeadline: le.RenewDeadline.Duration(),
+		RetryPeriod:   le.RetryPeriod.Duration(),
+		Logger:        d.log.Named("leader"),
+		OnLeading:     d.metrics.SetLeader,
+		OnNewLeader:   func(string) { d.metrics.LeaderChanged() },
+	}), nil
+}
+
+// identity names this replica in the Lease: the pod's (host) name, made
+// unique per process so a restarted pod never mistakes the old holder's
+// Lease for its own.
+func identity() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "rotatord"
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "_" + hex.EncodeToString(b)
+}
+
+// gate is nil when this process may act: always without leader election,
+// only while it holds the Lease with it.
+func (d *Daemon) gate() error {
+	if d.elector == nil {
+		return nil
+	}
+	return d.elector.Check()
+}
+
+// gateFunc is gate for the places that take a func, nil without leader
+// election.
+func (d *Daemon) gateFunc() func() error {
+	if d.elector == nil {
+		return nil
+	}
+	return d.gate
+}
+
+// Leading reports whether this process acts now (always without leader
+// election).
+func (d *Daemon) Leading() bool { return d.elector == nil || d.elector.Leading() }
+
+// reloadJournals reads every account's journal again from the API server:
+// a new leader starts from what the last one wrote.
+func (d *Daemon) reloadJournals(ctx context.Context) error {
+	d.mu.Lock()
+	accounts := make([]*account, 0, len(d.accounts))
+	for _, a := range d.accounts {
+		accounts = append(accounts, a)
+	}
+	d.mu.Unlock()
+	var errs []error
+	for _, a := range accounts {
+		if ks, ok := a.store.(*kubestate.Store); ok {
+			if err := ks.Reload(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("account %s: %w", a.name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// lead is what the leader does while it holds the Lease: reload the
+// journals, then run the schedules and the deleter until ctx (the
+// leadership) ends; then stop at once, cancelling the work in flight.
+func (d *Daemon) lead(ctx context.Context, run func(ctx context.Context)) {
+	for {
+		err := d.reloadJournals(ctx)
+		if err == nil {
+			break
+		}
+		d.log.Error("leading, but the journal cannot be read; retrying", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+	run(ctx)
+}
+
+// RunLeading runs fn holding the Lease, for `once`: it waits at most wait
+// for the Lease and fails naming the holder when another replica keeps it.
+// Without leader election it runs fn at once.
+func (d *Daemon) RunLeading(ctx context.Context, wait time.Duration, fn func(ctx context.Context) error) error {
+	if d.elector == nil {
+		return fn(ctx)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var fnErr error
+	ran := false
+	timer := time.AfterFunc(wait, func() {
+		if !d.elector.Leading() {
+			cancel()
+		}
+	})
+	defer timer.Stop()
+	err := d.elector.Run(ctx, func(leadCtx context.Context) {
+		if ran {
+			return
+		}
+		ran = true
+		timer.Stop()
+		if err := d.reloadJournals(leadCtx); err != nil {
+			fnErr = err
+		} else {
+			fnErr = fn(leadCtx)
+		}
+		cancel() // done: release the Lease
+	})
+	if err != nil {
+		return err
+	}
+	if !ran {
+		return fmt.Errorf("another replica holds the Lease (leader %q): stop it, or let it run the pass (rotatord once acts only as the leader)", d.elector.Leader())
+	}
+	return fnErr
+}
