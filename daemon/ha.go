@@ -160,3 +160,13 @@ func (d *Daemon) RunLeading(ctx context.Context, wait time.Duration, fn func(ctx
 	}
 	return fnErr
 }
+
+// LeaseWait is how long `once` waits for the Lease: long enough for one
+// left by a replica that died to expire.
+func (d *Daemon) LeaseWait() time.Duration {
+	le := d.Config().LeaderElection
+	if le == nil {
+		return 0
+	}
+	return le.LeaseDuration.Duration() + 2*le.RetryPeriod.Duration()
+}

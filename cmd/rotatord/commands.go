@@ -89,24 +89,36 @@ func (c *cli) cmdOnce() error {
 	defer d.Close()
 	ctx, _, stop := signals(context.Background())
 	defer stop()
-	out, err := d.RunPass(ctx, f.selection.policies, rotation.Options{
-		Force: f.force, IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows, OnOutcome: prog.outcome,
+	// With leader_election, once acts only holding the Lease: it waits for
+	// it a little, and fails naming the leader when a daemon holds it.
+	var (
+		out     []rotation.Outcome
+		passErr error
+		rotated = map[string]bool{}
+	)
+	err = d.RunLeading(ctx, d.LeaseWait(), func(ctx context.Context) error {
+		out, passErr = d.RunPass(ctx, f.selection.policies, rotation.Options{
+			Force: f.force, IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows, OnOutcome: prog.outcome,
+		})
+		prog.finish()
+		// With several accounts, one whose listing failed fails alone: the
+		// outcomes of the others are shown, and the exit code says it failed.
+		if passErr != nil && len(out) == 0 {
+			return passErr
+		}
+		for _, o := range out {
+			if o.Err == nil && o.Decision.Action == rotation.ActionRotate {
+				rotated[o.Policy+"\x00"+o.Name] = true
+			}
+		}
+		out = mergeOutcomes(out, d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows}))
+		out = awaitConfirmations(ctx, d, out, f.ignoreWindows)
+		return nil
 	})
 	prog.finish()
-	// With several accounts, one whose listing failed fails alone: the
-	// outcomes of the others are shown, and the exit code says it failed.
-	passErr := err
-	if err != nil && len(out) == 0 {
+	if err != nil {
 		return err
 	}
-	rotated := map[string]bool{}
-	for _, o := range out {
-		if o.Err == nil && o.Decision.Action == rotation.ActionRotate {
-			rotated[o.Policy+"\x00"+o.Name] = true
-		}
-	}
-	out = mergeOutcomes(out, d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows}))
-	out = awaitConfirmations(ctx, d, out, f.ignoreWindows)
 	rows := make([]row, len(out))
 	failed := false
 	for i, o := range out {

@@ -56,6 +56,7 @@ type cli struct {
 	plan     planFlags
 	validate validateFlags
 	dev      devFlags
+	state    stateFlags
 }
 
 // run is the whole program; it returns the exit code.
@@ -92,6 +93,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		err = c.cmdValidate()
 	case "dev":
 		err = c.cmdDev(context.Background(), nil)
+	case "state export":
+		err = c.cmdStateExport()
+	case "state import":
+		err = c.cmdStateImport()
 	case "version":
 		fmt.Fprintln(stdout, "rotatord", version.String())
 	}
@@ -173,6 +178,12 @@ func newCLI(stdout, stderr io.Writer) *cli {
 
 	dev := app.Command("dev", "Demo: a local Exoscale simulator and a policy that rotates its ci-* keys every 20s into files; prints how to try plan, once and validate on it while it runs. Stop with Ctrl-C.")
 	c.dev.register(dev)
+
+	st := app.Command("state", "Move the journal between backends, offline: export it from the one the policy file names, import it into another.")
+	export := st.Command("export", "Write every record of the journal (every account's) as JSON to stdout. Reads without the state directory's lock: stop the daemon first for a consistent copy.")
+	c.state.common.register(export, "logfmt")
+	imp := st.Command("import", "Read a journal written by state export from stdin into the backend the policy file names. Refuses a backend that already holds records, a locked state directory and a Lease a live replica holds: stop every rotatord first.")
+	c.state.importCommon.register(imp, "logfmt")
 
 	app.Command("version", "Print the version.")
 	return c

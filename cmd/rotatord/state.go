@@ -1,0 +1,166 @@
+package main
+
+// rotatord state export / import: the journal of every account moved, as
+// JSON, between the state directory and the Kubernetes backend. Records
+// hold no secret, so the export is not one either.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/kubeclient"
+	"github.com/rotatord/rotatord/state"
+	"github.com/rotatord/rotatord/state/kubestate"
+)
+
+type stateFlags struct {
+	common, importCommon commonFlags
+}
+
+// journalExport is the file format of state export.
+type journalExport struct {
+	Format   string                    `json:"format"`
+	Accounts map[string][]state.Record `json:"accounts"`
+}
+
+const exportFormat = "rotatord-journal-v1"
+
+// stateJournal is what both backends offer here.
+type stateJournal interface {
+	state.Journal
+	Close() error
+}
+
+// openJournal opens an account's journal of the backend cfg names.
+func openJournal(ctx context.Context, cfg *config.Config, account string, readOnly bool) (stateJournal, error) {
+	if cfg.State.Kubernetes() {
+		var kube kubeclient.Cache
+		client, err := kube.Client(cfg.State.Kubeconfig, cfg.State.Context)
+		if err != nil {
+			return nil, err
+		}
+		return kubestate.Open(ctx, client, cfg.State.Namespace, account, readOnly)
+	}
+	if readOnly {
+		return state.OpenReadOnly(cfg.AccountStateDir(account))
+	}
+	return state.Open(cfg.AccountStateDir(account))
+}
+
+func (c *cli) cmdStateExport() error {
+	cfg, err := config.Load(c.state.common.configFile)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := journalExport{Format: exportFormat, Accounts: map[string][]state.Record{}}
+	for _, a := range cfg.AccountsInUse() {
+		j, err := openJournal(ctx, cfg, a.Name, true)
+		if err != nil {
+			return fmt.Errorf("account %s: %w", a.Name, err)
+		}
+		out.Accounts[a.Name] = j.List("")
+		j.Close()
+	}
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func (c *cli) cmdStateImport() error {
+	cfg, err := config.Load(c.state.importCommon.configFile)
+	if err != nil {
+		return err
+	}
+	var in journalExport
+	dec := json.NewDecoder(io.LimitReader(os.Stdin, 1<<30))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return fmt.Errorf("state import: stdin: %w", err)
+	}
+	if in.Format != exportFormat {
+		return fmt.Errorf("state import: stdin: format %q, want %q (the output of rotatord state export)", in.Format, exportFormat)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := checkNoLeader(ctx, cfg); err != nil {
+		return err
+	}
+	inUse := map[string]bool{}
+	for _, a := range cfg.AccountsInUse() {
+		inUse[a.Name] = true
+	}
+	for name := range in.Accounts {
+		if !inUse[name] {
+			return fmt.Errorf("state import: account %q is not in the policy file %s", name, c.state.importCommon.configFile)
+		}
+	}
+	n := 0
+	for name, recs := range in.Accounts {
+		j, err := openJournal(ctx, cfg, name, false)
+		if err != nil {
+			return fmt.Errorf("account %s: %w", name, err)
+		}
+		if have := len(j.List("")); have > 0 {
+			j.Close()
+			return fmt.Errorf("state import: account %s already holds %d records there: import only into an empty journal", name, have)
+		}
+		for _, r := range recs {
+			if r.Policy == "" || r.Name == "" {
+				j.Close()
+				return fmt.Errorf("state import: account %s: a record without policy or name", name)
+			}
+			if err := j.Put(r); err != nil {
+				j.Close()
+				return fmt.Errorf("state import: account %s: %w (%d records written)", name, err, n)
+			}
+			n++
+		}
+		j.Close()
+	}
+	fmt.Fprintf(c.stderr, "imported %d records\n", n)
+	return nil
+}
+
+// checkNoLeader refuses an import into the Kubernetes backend while a
+// replica holds the Lease: it would act on a journal being replaced.
+func checkNoLeader(ctx context.Context, cfg *config.Config) error {
+	le := cfg.LeaderElection
+	if le == nil || !cfg.State.Kubernetes() {
+		return nil // the directory's lock, taken by Open, says it
+	}
+	var kube kubeclient.Cache
+	client, err := kube.Client(cfg.State.Kubeconfig, cfg.State.Context)
+	if err != nil {
+		return err
+	}
+	lease, err := client.CoordinationV1().Leases(cfg.State.Namespace).Get(ctx, le.LeaseName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("state import: read the Lease %s/%s: %w", cfg.State.Namespace, le.LeaseName, err)
+	}
+	holder := ""
+	if lease.Spec.HolderIdentity != nil {
+		holder = *lease.Spec.HolderIdentity
+	}
+	if holder == "" || lease.Spec.RenewTime == nil || lease.Spec.LeaseDurationSeconds == nil {
+		return nil
+	}
+	expires := lease.Spec.RenewTime.Add(time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second)
+	if time.Now().Before(expires) {
+		return errors.New("state import: replica " + holder + " holds the Lease " + cfg.State.Namespace + "/" + le.LeaseName + ": stop every rotatord first")
+	}
+	return nil
+}
