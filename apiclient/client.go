@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,10 @@ type Config struct {
 
 	// Transport is the base round tripper; default a clone of http.DefaultTransport.
 	Transport http.RoundTripper
+
+	// UserAgentSuffix is added to the User-Agent (a replica's identity
+	// under leader election, so server-side logs tell replicas apart).
+	UserAgentSuffix string
 
 	// Gate, when set, is asked right before each attempt is sent; its
 	// error fails the call unsent and is not retried. A replica that lost
@@ -136,7 +141,7 @@ func New(cfg Config) (*Client, error) {
 			credentials.NewStaticCredentials(cr.Key, cr.Secret.Reveal()),
 			v3.ClientOptWithEndpoint(v3.Endpoint(cfg.Endpoint)),
 			v3.ClientOptWithHTTPClient(httpClient),
-			v3.ClientOptWithUserAgent(version.UserAgent()),
+			v3.ClientOptWithUserAgent(strings.TrimSpace(version.UserAgent()+" "+cfg.UserAgentSuffix)),
 		)
 	}
 	c := &Client{

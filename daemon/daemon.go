@@ -340,14 +340,15 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 	}
 	name := a.Name
 	api, err := apiclient.New(apiclient.Config{
-		Endpoint:    e.ResolvedEndpoint(),
-		Credentials: creds,
-		Timeout:     e.Timeout.Duration(),
-		MaxRetries:  retries(e.MaxRetries),
-		RateLimit:   e.RateLimit,
-		Burst:       max(1, int(e.RateLimit)),
-		Concurrency: e.Concurrency,
-		Gate:        d.gateFunc(),
+		Endpoint:        e.ResolvedEndpoint(),
+		Credentials:     creds,
+		Timeout:         e.Timeout.Duration(),
+		MaxRetries:      retries(e.MaxRetries),
+		RateLimit:       e.RateLimit,
+		Burst:           max(1, int(e.RateLimit)),
+		Concurrency:     e.Concurrency,
+		Gate:            d.gateFunc(),
+		UserAgentSuffix: d.replicaUA(),
 		Observe: func(op, code string, elapsed time.Duration) {
 			d.metrics.ObserveAPI(name, op, code, elapsed)
 		},

@@ -170,3 +170,12 @@ func (d *Daemon) LeaseWait() time.Duration {
 	}
 	return le.LeaseDuration.Duration() + 2*le.RetryPeriod.Duration()
 }
+
+// replicaUA names this replica in the User-Agent of its Exoscale requests
+// under leader election ("replica/IDENTITY"), empty otherwise.
+func (d *Daemon) replicaUA() string {
+	if d.elector == nil {
+		return ""
+	}
+	return "replica/" + d.elector.Identity()
+}

@@ -87,6 +87,9 @@ func (e *Elector) Leading() bool {
 	return e.leading
 }
 
+// Identity is this replica's name in the Lease.
+func (e *Elector) Identity() string { return e.cfg.Identity }
+
 // Leader returns the identity of the leader this replica last saw.
 func (e *Elector) Leader() string {
 	e.mu.Lock()
