@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rotatord/rotatord/internal/redact"
@@ -83,10 +84,15 @@ func (v *validator) hooks(at string, p *Policy) {
 				v.addf(hat+".exec.timeout", "%s: want at most %s (a hook runs while its key name waits)", h.Exec.Timeout.Duration(), maxExecTimeout)
 			}
 			if v.host && len(h.Exec.Command) > 0 && filepath.IsAbs(h.Exec.Command[0]) {
-				if fi, err := os.Stat(h.Exec.Command[0]); err != nil {
+				prog := h.Exec.Command[0]
+				if fi, err := os.Stat(prog); err != nil {
 					v.addf(hat+".exec.command", "%v", err)
 				} else if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-					v.addf(hat+".exec.command", "%s is not an executable file", h.Exec.Command[0])
+					v.addf(hat+".exec.command", "%s is not an executable file", prog)
+				} else if fi.Mode().Perm()&0o022 != 0 {
+					v.addf(hat+".exec.command", "%s is writable by others (mode %04o): anyone could replace the consumer check, or run code as rotatord", prog, fi.Mode().Perm())
+				} else if di, err := os.Stat(filepath.Dir(prog)); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
+					v.addf(hat+".exec.command", "%s is in %s, which everyone may write: anyone could replace it", prog, filepath.Dir(prog))
 				}
 			}
 		case h.Webhook != nil:
@@ -108,6 +114,12 @@ func (v *validator) hooks(at string, p *Policy) {
 			if v.host && h.Webhook.KeyFile != "" {
 				if fi, err := os.Stat(h.Webhook.KeyFile); err != nil {
 					v.addf(hat+".webhook.key_file", "%v", err)
+				} else if !fi.Mode().IsRegular() {
+					v.addf(hat+".webhook.key_file", "%s is not a file", h.Webhook.KeyFile)
+				} else if b, err := os.ReadFile(h.Webhook.KeyFile); err != nil {
+					v.addf(hat+".webhook.key_file", "%v", err)
+				} else if len(strings.TrimSpace(string(b))) == 0 {
+					v.addf(hat+".webhook.key_file", "%s is empty: a signature with no key proves nothing", h.Webhook.KeyFile)
 				} else if fi.Mode().Perm()&0o004 != 0 {
 					v.addf(hat+".webhook.key_file", "%s is world-readable (mode %04o): anyone on the host could forge signed events; use 0600 or 0640", h.Webhook.KeyFile, fi.Mode().Perm())
 				}

@@ -2,8 +2,13 @@
 
 package hooks
 
-import "os/exec"
+import (
+	"os/exec"
+	"time"
+)
 
 // killGroupOnCancel kills only the command itself where there are no
 // process groups.
 func killGroupOnCancel(*exec.Cmd) {}
+
+func reapGroup(int, time.Duration) {}

@@ -5,6 +5,7 @@ package hooks
 import (
 	"os/exec"
 	"syscall"
+	"time"
 )
 
 // killGroupOnCancel starts the command in a process group of its own and
@@ -13,5 +14,31 @@ func killGroupOnCancel(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// reapGroup collects the processes of the hook's group that were left to
+// rotatord: in a container it is PID 1 (and elsewhere possibly a
+// subreaper), so the children of a killed hook become its own, and
+// without a wait they stay zombies until the PIDs run out. It waits up to
+// wait for the group to be gone; with zero it only takes those already
+// dead. Elsewhere there is nothing to collect (ECHILD).
+func reapGroup(pgid int, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-pgid, &ws, syscall.WNOHANG, nil)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil: // ECHILD: none left that is ours
+			return
+		case pid > 0:
+			continue
+		}
+		if !time.Now().Before(deadline) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -91,6 +91,15 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 	// children must not keep running a check already counted as failed.
 	killGroupOnCancel(cmd)
 	err := cmd.Run()
+	if cmd.Process != nil {
+		// Killed at the timeout: wait for the group to be gone; else
+		// collect only what already ended.
+		wait := time.Duration(0)
+		if ctx.Err() != nil {
+			wait = time.Second
+		}
+		reapGroup(cmd.Process.Pid, wait)
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("exec hook %s: timed out after %s", x.Command[0], x.timeout())
 	}

@@ -93,7 +93,10 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 	unlock := e.lock(name)
 	defer unlock()
 	o := Outcome{Policy: p.Name, Name: name, Decision: Decision{Action: ActionDelete, Reason: ReasonGraceOver}}
-	e.install.RLock()
+	if !e.enterHandler() {
+		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
+		return o // a reload is waiting: the next round runs under it
+	}
 	defer e.install.RUnlock()
 	if !e.inForce(gen) {
 		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}

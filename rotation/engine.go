@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -121,6 +122,8 @@ type Engine struct {
 	install   sync.RWMutex
 	policyGen uint64
 
+	// reloadPending counts reloads waiting for or holding install.
+	reloadPending atomic.Int32
 	// hooksRunning counts on_failure hooks running in the background.
 	hooksRunning sync.WaitGroup
 	// failureHooks tracks the on_failure runs of this process, by policy
@@ -256,14 +259,32 @@ type Install struct {
 // Commit install a new configuration atomically: a daemon locks every
 // account's engine, checks them all, then commits all or none.
 func (e *Engine) LockInstall() (unlock func()) {
-	// Polled, not Lock: a writer waiting in Lock blocks every new reader,
-	// so one name's slow hook (minutes of a consumer check) would stop
-	// every other name's work until it ends. Polling lets them go on; the
-	// reload takes the lock at the first moment no handler holds it.
-	for !e.install.TryLock() {
-		time.Sleep(5 * time.Millisecond)
+	// While a reload waits for the handlers running (one may be in a
+	// minutes-long consumer check), new handlers do not queue behind it:
+	// they see reloadPending and return at once (ReasonReloaded), so the
+	// other names' work is skipped for a moment, never frozen, and the
+	// reload waits only for the handlers already running.
+	e.reloadPending.Add(1)
+	e.install.Lock()
+	return func() {
+		e.install.Unlock()
+		e.reloadPending.Add(-1)
 	}
-	return e.install.Unlock
+}
+
+// enterHandler takes the install lock for reading, unless a reload waits
+// for it: then it reports false at once, holding nothing.
+func (e *Engine) enterHandler() bool {
+	for {
+		if e.reloadPending.Load() > 0 {
+			return false
+		}
+		if e.install.TryRLock() {
+			return true
+		}
+		// A reload holds the lock, or is between its flag and its Lock.
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // CheckLocked says whether in would strand a rotation in flight. Call it

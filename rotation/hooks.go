@@ -42,6 +42,13 @@ func hookEvent(event string, p Policy, rec *state.Record, errText string) hooks.
 	for _, s := range p.Sinks {
 		ev.Sinks = append(ev.Sinks, s.Target(rec.Name))
 	}
+	if f := rec.FailureHookEvent; event == hooks.OnFailure && f != nil && rec.FailureHookPending.Equal(rec.LastFailure) {
+		// The failure as recorded when it happened.
+		ev.NewKeyID, ev.OldKeyIDs = f.NewKeyID, slices.Clone(f.OldKeyIDs)
+		if ev.Error == "" {
+			ev.Error = f.Error
+		}
+	}
 	ev.IdempotencyKey = hooks.Key(event, p.Name, rec.Name, ev.NewKeyID)
 	if event == hooks.OnFailure {
 		// One key per failure: a rolled-back rotation has no new key, and
@@ -112,9 +119,12 @@ type failureRun struct {
 // oweFailureHooks marks the record's last failure as owing its on_failure
 // hooks, in the write that records the failure.
 func oweFailureHooks(p Policy, rec *state.Record) {
-	if hasHook(p, hooks.OnFailure) {
-		rec.FailureHookPending = rec.LastFailure
+	if !hasHook(p, hooks.OnFailure) {
+		return
 	}
+	rec.FailureHookPending = rec.LastFailure
+	ev := hookEvent(hooks.OnFailure, p, &state.Record{Name: rec.Name, Rotation: rec.Rotation}, rec.LastError)
+	rec.FailureHookEvent = &state.FailureEvent{NewKeyID: ev.NewKeyID, OldKeyIDs: ev.OldKeyIDs, Error: rec.LastError}
 }
 
 // onFailure runs the on_failure hooks in the background, on a copy of the
@@ -162,7 +172,7 @@ func (e *Engine) settleFailureHooks(p Policy, rec *state.Record) {
 	}
 	if !hasHook(p, hooks.OnFailure) {
 		// The hooks were removed by a reload: nothing is owed any more.
-		rec.FailureHookPending = time.Time{}
+		rec.FailureHookPending, rec.FailureHookEvent = time.Time{}, nil
 		e.putQuietly(p, rec)
 		return
 	}
@@ -173,16 +183,14 @@ func (e *Engine) settleFailureHooks(p Policy, rec *state.Record) {
 	case known && run.at.Equal(rec.FailureHookPending) && run.running:
 		return
 	case known && run.at.Equal(rec.FailureHookPending) && run.ok:
-		rec.FailureHookPending = time.Time{}
+		rec.FailureHookPending, rec.FailureHookEvent = time.Time{}, nil
 		e.putQuietly(p, rec)
 	default:
-		msg := rec.LastError
-		if !rec.LastFailure.Equal(rec.FailureHookPending) {
-			msg = "" // a later failure replaced the text of this one
-		}
+		// Told what was recorded with the failure (FailureHookEvent), not
+		// what the record says now.
 		r := rec.Clone()
 		r.LastFailure = rec.FailureHookPending
-		e.startFailureHooks(p, &r, msg)
+		e.startFailureHooks(p, &r, "")
 	}
 }
 

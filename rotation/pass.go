@@ -207,7 +207,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	defer pass.add(name)
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", name))
 	o := Outcome{Policy: p.Name, Name: name}
-	e.install.RLock()
+	if !e.enterHandler() {
+		log.Info("a reload is waiting: the next pass acts under the new policies")
+		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
+		return o
+	}
 	defer e.install.RUnlock()
 	if p.Self != nil {
 		e.selfRun.Lock()

@@ -114,6 +114,18 @@ type Record struct {
 	// all succeeded yet: written with the failure, cleared once they ran,
 	// so a crash in between runs them after the restart.
 	FailureHookPending time.Time `json:"failure_hook_pending,omitzero"`
+	// FailureHookEvent is what those hooks are told, as it was at the
+	// failure: a retry after the rotation moved on tells the same, under
+	// the same idempotency key.
+	FailureHookEvent *FailureEvent `json:"failure_hook_event,omitempty"`
+}
+
+// FailureEvent is the part of a failed rotation its on_failure hooks are
+// told. It holds no secret.
+type FailureEvent struct {
+	NewKeyID  string   `json:"new_key_id,omitempty"`
+	OldKeyIDs []string `json:"old_key_ids,omitempty"`
+	Error     string   `json:"error,omitempty"`
 }
 
 // Clone returns a deep copy, so callers never share maps or slices with the store.
@@ -126,6 +138,11 @@ func (r Record) Clone() Record {
 		}
 	}
 	c.Delivered = maps.Clone(r.Delivered)
+	if r.FailureHookEvent != nil {
+		ev := *r.FailureHookEvent
+		ev.OldKeyIDs = slices.Clone(ev.OldKeyIDs)
+		c.FailureHookEvent = &ev
+	}
 	c.Deleted = maps.Clone(r.Deleted)
 	if r.Rotation != nil {
 		rot := *r.Rotation

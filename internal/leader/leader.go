@@ -120,10 +120,10 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 	}, renewed: e.renewed}
 	var done sync.WaitGroup
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		LeaseDuration:   e.cfg.LeaseDuration,
-		RenewDeadline:   e.cfg.RenewDeadline,
-		RetryPeriod:     e.cfg.RetryPeriod,
+		Lock:          lock,
+		LeaseDuration: e.cfg.LeaseDuration,
+		RenewDeadline: e.cfg.RenewDeadline,
+		RetryPeriod:   e.cfg.RetryPeriod,
 		// Not client-go's release: it runs as soon as ctx ends, while
 		// lead may still be finishing; release below waits for lead.
 		ReleaseOnCancel: false,

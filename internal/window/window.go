@@ -141,37 +141,49 @@ func (s Set) NextOpen(t time.Time) time.Time {
 				open = 0 // the whole day: it opens at midnight
 			}
 			h, m := int(open/time.Hour), int(open%time.Hour/time.Minute)
-			start := time.Date(local.Year(), local.Month(), local.Day()+d, h, m, 0, 0, w.Zone)
-			if start.Hour() != h%24 {
-				// The start falls in a skipped hour: the window opens at
-				// the first instant after the gap, if that is still in it.
-				start = time.Date(local.Year(), local.Month(), local.Day()+d, h+1, 0, 0, 0, w.Zone)
-			} else {
-				start = earliestWallTime(start)
+			found := false
+			for _, start := range wallInstants(local.Year(), local.Month(), local.Day()+d, h, m, w.Zone) {
+				if !start.After(t) || !w.Contains(start) {
+					continue
+				}
+				if best.IsZero() || start.Before(best) {
+					best = start
+				}
+				found = true
+				break
 			}
-			if !start.After(t) || !w.Contains(start) {
-				continue
+			if found {
+				break
 			}
-			if best.IsZero() || start.Before(best) {
-				best = start
-			}
-			break
 		}
 	}
 	return best
 }
 
-// earliestWallTime returns the first instant that shows t's wall time in
-// t's zone: on the day clocks go back, a time in the repeated stretch
-// happens twice, and time.Date may pick either.
-func earliestWallTime(t time.Time) time.Time {
-	for _, back := range []time.Duration{2 * time.Hour, time.Hour, 30 * time.Minute} {
-		c := t.Add(-back).In(t.Location())
-		if c.Year() == t.Year() && c.YearDay() == t.YearDay() && c.Hour() == t.Hour() && c.Minute() == t.Minute() {
-			return c
+// wallInstants returns, in order, the instants at which the clock in zone
+// shows h:m on that day: one on most days, two when clocks go back across
+// it, and when clocks jump over it, the first instant after the jump (the
+// window opens then, if it is still open).
+func wallInstants(year int, month time.Month, day, h, m int, zone *time.Location) []time.Time {
+	t := time.Date(year, month, day, h, m, 0, 0, zone)
+	want := time.Date(year, month, day, 0, 0, 0, 0, time.UTC) // the date, normalised
+	var out []time.Time
+	for _, off := range []time.Duration{-3 * time.Hour, -2 * time.Hour, -time.Hour, -30 * time.Minute, 0, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour} {
+		c := t.Add(off).In(zone)
+		if c.Year() == want.Year() && c.YearDay() == want.YearDay() && c.Hour() == h%24 && c.Minute() == m {
+			if len(out) == 0 || !c.Equal(out[len(out)-1]) {
+				out = append(out, c)
+			}
 		}
 	}
-	return t
+	if len(out) == 0 {
+		// Skipped: the zone's new offset starts right after the gap.
+		start, _ := t.ZoneBounds()
+		if !start.IsZero() {
+			out = append(out, start)
+		}
+	}
+	return out
 }
 
 func sinceMidnight(t time.Time) time.Duration {
