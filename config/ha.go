@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -70,6 +71,12 @@ func (v *validator) state(c *Config) {
 			v.addf("state.context", "only with kubeconfig")
 		}
 		c.State.Kubeconfig = v.abs(c.State.Kubeconfig)
+		for i, a := range c.Accounts {
+			// The journal's objects carry the account as a label value.
+			if errs := validation.IsValidLabelValue(a.Name); a.Name != "" && len(errs) > 0 {
+				v.addf(fmt.Sprintf("accounts[%d].name", i), "%q cannot label the journal's objects (state.backend %s): %s", a.Name, StateKubernetes, strings.Join(errs, "; "))
+			}
+		}
 	default:
 		v.addf("state.backend", "unknown backend %q (want %s or %s)", c.State.Backend, StateDirectory, StateKubernetes)
 	}
