@@ -88,6 +88,15 @@ func (v *validator) state(c *Config) {
 	if !c.State.Kubernetes() {
 		v.addf("leader_election", "needs state.backend %s: replicas must share the journal, and a state directory belongs to one process", StateKubernetes)
 	}
+	const shared = "with leader_election the credential must be one every replica reads (credential_from: vault): a replica's own file would keep the key the leader rotated away"
+	if e := c.Exoscale; e.OwnKey != nil && e.CredentialFrom != CredentialFromVault {
+		v.addf("exoscale.own_key", shared)
+	}
+	for i, a := range c.Accounts {
+		if a.OwnKey != nil && a.CredentialFrom != CredentialFromVault {
+			v.addf(fmt.Sprintf("accounts[%d].own_key", i), shared)
+		}
+	}
 	if le.LeaseName == "" {
 		le.LeaseName = DefaultLeaseName
 	} else if errs := validation.IsDNS1123Subdomain(le.LeaseName); len(errs) > 0 {

@@ -97,8 +97,12 @@ func (d *Daemon) reloadJournals(ctx context.Context) error {
 		if ks, ok := a.store.(*kubestate.Store); ok {
 			if err := ks.Reload(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("account %s: %w", a.name, err))
+				continue
 			}
 		}
+		// The last leader may have rotated the own key since this replica
+		// read it.
+		a.engine.FollowOwnKey(ctx)
 	}
 	return errors.Join(errs...)
 }

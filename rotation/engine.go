@@ -322,6 +322,19 @@ func (e *Engine) CommitLocked(ctx context.Context, in Install) {
 	}
 }
 
+// FollowOwnKey makes the client sign with what the own key's credential
+// store holds: a replica that becomes the leader may have read it long
+// ago, before the last leader rotated it.
+func (e *Engine) FollowOwnKey(ctx context.Context) {
+	defer e.LockInstall()()
+	policies, _ := e.snapshotPolicies()
+	for _, sp := range policies {
+		if sp.Self != nil {
+			e.followStore(ctx, sp)
+		}
+	}
+}
+
 // Stranded returns an error naming the rotations in flight in j that the
 // policies p would leave with no policy to finish them.
 func Stranded(j state.Journal, p []Policy) error {
