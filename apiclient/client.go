@@ -132,7 +132,7 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = cfg.Concurrency
 		base = t
 	}
-	transport := &observingTransport{next: base, observe: cfg.Observe, now: time.Now}
+	transport := &observingTransport{next: base, observe: cfg.Observe, now: time.Now, gate: cfg.Gate}
 	// Our own http.Client: the SDK's default one retries every method,
 	// create included, which could mint keys whose secrets nobody sees.
 	httpClient := &http.Client{Transport: transport, Timeout: cfg.Timeout}

@@ -63,6 +63,9 @@ type observingTransport struct {
 	next    http.RoundTripper
 	observe ObserveFunc
 	now     func() time.Time
+	// gate (Config.Gate) is asked again right before the request goes:
+	// the narrowest window between the check and the send.
+	gate func() error
 }
 
 func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -80,6 +83,11 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
 
+	if t.gate != nil {
+		if err := t.gate(); err != nil {
+			return nil, err // never written: not an ambiguous create
+		}
+	}
 	start := t.now()
 	resp, err := t.next.RoundTrip(req)
 	elapsed := t.now().Sub(start)
