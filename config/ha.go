@@ -88,6 +88,13 @@ func (v *validator) state(c *Config) {
 	if !c.State.Kubernetes() {
 		v.addf("leader_election", "needs state.backend %s: replicas must share the journal, and a state directory belongs to one process", StateKubernetes)
 	}
+	for i, p := range c.Policies {
+		for j, sk := range p.Sinks {
+			if sk.Type == SinkFile {
+				v.warnf(fmt.Sprintf("policies[%d].sinks[%d]", i, j), "a file sink with leader_election: every replica must see the same file (a shared volume), or a new leader finds its sinks without the key the last one delivered; prefer a kubernetes or vault sink")
+			}
+		}
+	}
 	const shared = "with leader_election the credential must be one every replica reads (credential_from: vault): a replica's own file would keep the key the leader rotated away"
 	if e := c.Exoscale; e.OwnKey != nil && e.CredentialFrom != CredentialFromVault {
 		v.addf("exoscale.own_key", shared)
