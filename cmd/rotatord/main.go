@@ -181,9 +181,9 @@ func newCLI(stdout, stderr io.Writer) *cli {
 
 	st := app.Command("state", "Move the journal between backends, offline: export it from the one the policy file names, import it into another.")
 	export := st.Command("export", "Write every record of the journal (every account's) as JSON to stdout. Reads without the state directory's lock: stop the daemon first for a consistent copy.")
-	c.state.common.register(export, "logfmt")
+	c.state.common.register(export, "console")
 	imp := st.Command("import", "Read a journal written by state export from stdin into the backend the policy file names. Refuses a backend that already holds records, a locked state directory and a Lease a live replica holds: stop every rotatord first.")
-	c.state.importCommon.register(imp, "logfmt")
+	c.state.importCommon.register(imp, "console")
 
 	app.Command("version", "Print the version.")
 	return c

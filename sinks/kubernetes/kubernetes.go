@@ -125,8 +125,17 @@ func New(opts Options) (*Sink, error) {
 		if opts.KeyField == opts.SecretField {
 			return nil, fmt.Errorf("keys: api_key and api_secret both go to data key %q", opts.KeyField)
 		}
-	} else if opts.Key == "" {
-		return nil, fmt.Errorf("format %s needs the data key to hold it (key)", opts.Format)
+	} else {
+		// Only the formats that read back: a free-form template cannot
+		// (and would fail only at Write, after the key exists).
+		switch opts.Format {
+		case file.FormatEnv, file.FormatJSON, file.FormatExoscaleTOML:
+		default:
+			return nil, fmt.Errorf("format %q (want %s, %s or %s for a Secret)", opts.Format, file.FormatEnv, file.FormatJSON, file.FormatExoscaleTOML)
+		}
+		if opts.Key == "" {
+			return nil, fmt.Errorf("format %s needs the data key to hold it (key)", opts.Format)
+		}
 	}
 	for _, k := range []string{opts.KeyField, opts.SecretField, opts.Key} {
 		if k == "" {
@@ -222,6 +231,10 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if sec != nil && !s.owned(sec) && !s.opts.TakeOver {
 		return s.notOwned(label, sec)
 	}
+	if sec != nil && isImmutable(sec) {
+		// Write would refuse it: say so before a key is created for it.
+		return fmt.Errorf("probe %s: the Secret is immutable: rotatord cannot update it (an immutable Secret can only be deleted and created again)", label)
+	}
 	verb := "update"
 	if sec == nil {
 		verb = "create"
@@ -229,11 +242,6 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	checks := []authorizationv1.ResourceAttributes{{Namespace: s.opts.Namespace, Verb: verb, Resource: "secrets", Name: n}}
 	if verb == "create" {
 		checks[0].Name = "" // a create is authorized on the collection
-	}
-	for _, w := range s.opts.Restart {
-		checks = append(checks, authorizationv1.ResourceAttributes{
-			Namespace: s.opts.Namespace, Verb: "patch", Group: "apps", Resource: resourceOf(w.Kind), Name: w.Name,
-		})
 	}
 	for _, ra := range checks {
 		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &ra}}
@@ -249,8 +257,20 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 			return fmt.Errorf("probe %s: RBAC does not allow %s on %s in namespace %s", label, ra.Verb, what, ra.Namespace)
 		}
 	}
+	// Each workload to restart: a dry-run patch proves it exists and that
+	// RBAC allows the patch, before any key is created.
+	for _, w := range s.opts.Restart {
+		if err := s.patchRestart(ctx, w, true); err != nil {
+			if apierrors.IsForbidden(err) {
+				return fmt.Errorf("probe %s: RBAC does not allow patch on %s/%s in namespace %s", label, resourceOf(w.Kind), w.Name, s.opts.Namespace)
+			}
+			return fmt.Errorf("probe %s: restart %s %s/%s: %w", label, w.Kind, s.opts.Namespace, w.Name, apiError(err))
+		}
+	}
 	return nil
 }
+
+func isImmutable(sec *corev1.Secret) bool { return sec.Immutable != nil && *sec.Immutable }
 
 func resourceOf(kind string) string { return strings.ToLower(kind) + "s" }
 
@@ -331,7 +351,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		if !s.owned(cur) && !s.opts.TakeOver {
 			return s.notOwned(label, cur)
 		}
-		if cur.Immutable != nil && *cur.Immutable {
+		if isImmutable(cur) {
 			return fmt.Errorf("write %s: the Secret is immutable", label)
 		}
 		up := cur.DeepCopy()
@@ -377,24 +397,35 @@ func (s *Sink) restart(ctx context.Context, label string) error {
 	if len(s.opts.Restart) == 0 {
 		return nil
 	}
-	at := s.opts.Now().UTC().Format(time.RFC3339)
-	patch := fmt.Appendf(nil, `{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, RestartedAtKey, at)
-	apps := s.opts.Client.AppsV1()
 	for _, w := range s.opts.Restart {
-		var err error
-		switch w.Kind {
-		case "Deployment":
-			_, err = apps.Deployments(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		case "StatefulSet":
-			_, err = apps.StatefulSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		case "DaemonSet":
-			_, err = apps.DaemonSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		}
-		if err != nil {
+		if err := s.patchRestart(ctx, w, false); err != nil {
 			return fmt.Errorf("%s written, but restarting %s %s/%s failed: %w", label, w.Kind, s.opts.Namespace, w.Name, apiError(err))
 		}
 	}
 	return nil
+}
+
+// patchRestart sets the restart annotation on w's pod template; dryRun
+// has the API server check the patch (the workload exists, RBAC allows
+// it) without applying it.
+func (s *Sink) patchRestart(ctx context.Context, w Workload, dryRun bool) error {
+	at := s.opts.Now().UTC().Format(time.RFC3339)
+	patch := fmt.Appendf(nil, `{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, RestartedAtKey, at)
+	opts := metav1.PatchOptions{}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	apps := s.opts.Client.AppsV1()
+	var err error
+	switch w.Kind {
+	case "Deployment":
+		_, err = apps.Deployments(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
+	case "StatefulSet":
+		_, err = apps.StatefulSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
+	case "DaemonSet":
+		_, err = apps.DaemonSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
+	}
+	return err
 }
 
 // Verify implements sinks.Sink.

@@ -8,8 +8,11 @@
 // resourceVersion this process last read or wrote, and a create fails when
 // the object exists. A write by anyone else since (another replica that
 // took the Lease, a person) makes the write fail instead of overwriting it;
-// that is the journal's fencing. Records hold no secret (state.Record), so
-// a ConfigMap is enough; RBAC must let only rotatord write ConfigMaps in its
+// that is the journal's fencing. A write whose answer was lost (a timeout,
+// an API server going away) is not someone else's: when the next write of
+// that record finds the object changed, it reads it, and goes on if the
+// object is exactly what the lost write left. Records hold no secret
+// (state.Record), so a ConfigMap is enough; RBAC must let only rotatord write ConfigMaps in its
 // namespace, since whoever can write a record can make rotatord delete keys.
 package kubestate
 
@@ -27,6 +30,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rotatord/rotatord/state"
@@ -65,6 +69,16 @@ type Store struct {
 
 	mu      sync.Mutex
 	records map[key]entry
+	// unsure holds, by record, the last write whose outcome is unknown
+	// (its answer was lost: a timeout, a connection reset, a 5xx): the
+	// object may hold it, and its resourceVersion is not known here.
+	unsure map[key]attempt
+}
+
+// attempt is a write whose answer was lost.
+type attempt struct {
+	deleted bool   // a Delete
+	data    string // the record a Put wrote, as stored
 }
 
 type key struct{ policy, name string }
@@ -95,7 +109,20 @@ func ObjectName(account, policy, name string) string {
 
 // Selector selects the objects of an account's journal.
 func Selector(account string) string {
-	return ManagedByLabel + "=" + ManagedByValue + "," + AccountLabel + "=" + account
+	return ManagedByLabel + "=" + ManagedByValue + "," + AccountLabel + "=" + AccountLabelValue(account)
+}
+
+// AccountLabelValue is the value of AccountLabel for an account: its name
+// when that is a valid label value, else a digest of it (account names
+// may end with '-' or '_', which label values may not). The object names
+// include the account, so Reload tells accounts apart even if two values
+// collided.
+func AccountLabelValue(account string) string {
+	if len(validation.IsValidLabelValue(account)) == 0 {
+		return account
+	}
+	sum := sha256.Sum256([]byte(account))
+	return "account-" + hex.EncodeToString(sum[:12])
 }
 
 // Reload reads every record again: a replica that becomes the leader
@@ -118,6 +145,7 @@ func (s *Store) Reload(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.records = records
+	s.unsure = nil // what the API server holds is known again
 	s.mu.Unlock()
 	return nil
 }
@@ -192,28 +220,31 @@ func (s *Store) Put(r state.Record) error {
 	k := key{r.Policy, r.Name}
 	s.mu.Lock()
 	prev, known := s.records[k]
+	att, unsure := s.unsure[k]
 	s.mu.Unlock()
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        ObjectName(s.account, r.Policy, r.Name),
 			Namespace:   s.namespace,
-			Labels:      map[string]string{ManagedByLabel: ManagedByValue, AccountLabel: s.account},
+			Labels:      map[string]string{ManagedByLabel: ManagedByValue, AccountLabel: AccountLabelValue(s.account)},
 			Annotations: map[string]string{PolicyAnnotation: r.Policy, NameAnnotation: r.Name},
 		},
 		Data: map[string]string{DataKey: string(b)},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	cms := s.client.CoreV1().ConfigMaps(s.namespace)
-	var out *corev1.ConfigMap
-	if known {
-		cm.ResourceVersion = prev.rv
-		out, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
-	} else {
-		out, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+	out, err := s.put(ctx, cm, known, prev.rv)
+	if unsure && changed(err, known) {
+		// The change may be this process's own write whose answer was
+		// lost: then the object holds it, and nobody else wrote since.
+		if rv, exists, ok := s.ownWrite(ctx, cm.Name, att); ok {
+			known = exists
+			out, err = s.put(ctx, cm, exists, rv)
+		}
 	}
+	s.settle(k, err, attempt{data: cm.Data[DataKey]})
 	switch {
-	case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err), known && apierrors.IsNotFound(err):
+	case changed(err, known):
 		return fmt.Errorf("state: write %s/%s: %w", r.Policy, r.Name, ErrChanged)
 	case err != nil:
 		return fmt.Errorf("state: write %s/%s: %w", r.Policy, r.Name, err)
@@ -222,6 +253,72 @@ func (s *Store) Put(r state.Record) error {
 	s.records[k] = entry{rec: r.Clone(), rv: out.ResourceVersion}
 	s.mu.Unlock()
 	return nil
+}
+
+// put updates cm against rv when exists, else creates it.
+func (s *Store) put(ctx context.Context, cm *corev1.ConfigMap, exists bool, rv string) (*corev1.ConfigMap, error) {
+	cms := s.client.CoreV1().ConfigMaps(s.namespace)
+	if exists {
+		cm.ResourceVersion = rv
+		return cms.Update(ctx, cm, metav1.UpdateOptions{})
+	}
+	cm.ResourceVersion = ""
+	return cms.Create(ctx, cm, metav1.CreateOptions{})
+}
+
+// changed reports whether err says the object is not the one this process
+// last knew: updated, created or deleted by someone else.
+func changed(err error, known bool) bool {
+	return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || known && apierrors.IsNotFound(err)
+}
+
+// lost reports whether err leaves unknown whether the write was applied:
+// anything but an answer of the API server refusing it.
+func lost(err error) bool {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) {
+		return true // no answer: a timeout, a reset connection
+	}
+	code := st.Status().Code
+	return code < 400 || code >= 500 || code == 408
+}
+
+// settle records the outcome of a write of record k: an answer makes what
+// the object holds known again, a lost one leaves a.
+func (s *Store) settle(k key, err error, a attempt) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err != nil && lost(err):
+		if s.unsure == nil {
+			s.unsure = map[key]attempt{}
+		}
+		s.unsure[k] = a
+	default:
+		delete(s.unsure, k)
+	}
+}
+
+// ownWrite reads the object after a write failed as changed, while an
+// earlier write of this process lost its answer. If the object is what
+// that write left (its record, or no object after a Delete), nobody else
+// wrote since: it returns the object's resourceVersion and whether it
+// exists, and ok. Otherwise (someone else wrote, or the read fails) ok is
+// false and the write stays refused.
+func (s *Store) ownWrite(ctx context.Context, name string, a attempt) (rv string, exists, ok bool) {
+	cm, err := s.client.CoreV1().ConfigMaps(s.namespace).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", false, a.deleted
+	case err != nil:
+		return "", false, false
+	case a.deleted:
+		return "", false, false
+	}
+	if cm.Data[DataKey] != a.data || cm.Labels[ManagedByLabel] != ManagedByValue {
+		return "", false, false
+	}
+	return cm.ResourceVersion, true, true
 }
 
 // Delete implements state.Journal, on the condition that the object is
@@ -233,15 +330,35 @@ func (s *Store) Delete(policy, name string) error {
 	k := key{policy, name}
 	s.mu.Lock()
 	prev, known := s.records[k]
+	att, unsure := s.unsure[k]
 	s.mu.Unlock()
-	if !known {
+	if !known && !unsure {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	rv := prev.rv
-	err := s.client.CoreV1().ConfigMaps(s.namespace).Delete(ctx, ObjectName(s.account, policy, name),
-		metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &rv}})
+	obj := ObjectName(s.account, policy, name)
+	del := func(rv string) error {
+		return s.client.CoreV1().ConfigMaps(s.namespace).Delete(ctx, obj,
+			metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &rv}})
+	}
+	if !known {
+		// Only a create whose answer was lost: delete what it left, if
+		// it is there and still what it wrote.
+		rv, exists, ok := s.ownWrite(ctx, obj, att)
+		if !ok || !exists {
+			return nil
+		}
+		prev.rv = rv
+	}
+	err := del(prev.rv)
+	if unsure && apierrors.IsConflict(err) {
+		// Maybe this process's own Put whose answer was lost.
+		if rv, exists, ok := s.ownWrite(ctx, obj, att); ok && exists {
+			err = del(rv)
+		}
+	}
+	s.settle(k, err, attempt{deleted: true})
 	switch {
 	case apierrors.IsConflict(err):
 		return fmt.Errorf("state: delete %s/%s: %w", policy, name, ErrChanged)
