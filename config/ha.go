@@ -120,8 +120,11 @@ func (v *validator) state(c *Config) {
 	switch {
 	case le.RetryPeriod.Duration() < 100*time.Millisecond:
 		v.addf("leader_election.retry_period", "%s is too short (at least 100ms)", le.RetryPeriod.Duration())
-	case le.RenewDeadline <= le.RetryPeriod:
-		v.addf("leader_election.renew_deadline", "%s must be longer than retry_period %s", le.RenewDeadline.Duration(), le.RetryPeriod.Duration())
+	case le.RenewDeadline < 2*le.RetryPeriod:
+		// The leader acts until a quarter of the renew deadline (at most
+		// 2 s) before it ends, counted from its last renewal: renewing at
+		// least twice within it keeps that window open.
+		v.addf("leader_election.renew_deadline", "%s must be at least twice retry_period %s", le.RenewDeadline.Duration(), le.RetryPeriod.Duration())
 	case le.LeaseDuration <= le.RenewDeadline:
 		v.addf("leader_election.lease_duration", "%s must be longer than renew_deadline %s: the leader must stop acting before another replica can take the Lease", le.LeaseDuration.Duration(), le.RenewDeadline.Duration())
 	}

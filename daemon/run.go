@@ -90,7 +90,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			// Stop the work while the Lease is still renewed, then leave
 			// the election (which releases the Lease).
 			close(stopLeading)
-			sched.waitIdle()
+			sched.closeAndWait()
 			cancelElect()
 		})
 	}
@@ -153,11 +153,14 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 // once: the next leader resumes it from the journal. A stop (stopLeading)
 // lets it finish, up to the shutdown timeout, while the Lease is renewed.
 func (d *Daemon) actWhileLeading(leadCtx context.Context, stopLeading <-chan struct{}, ref *schedulerRef) {
+	if !ref.begin() {
+		return // the daemon stops
+	}
+	defer ref.end()
 	workCtx, cancelWork := context.WithCancel(leadCtx)
 	defer cancelWork()
 	sc := newScheduler(d, workCtx)
 	ref.set(sc)
-	defer ref.set(nil)
 	go func() { _ = sc.run() }()
 	deleterDone := make(chan struct{})
 	stopDeleter := make(chan struct{})
@@ -176,20 +179,33 @@ func (d *Daemon) actWhileLeading(leadCtx context.Context, stopLeading <-chan str
 // schedulerRef holds the scheduler in force, if any (none on a standby),
 // for reloads to reschedule.
 type schedulerRef struct {
-	mu   sync.Mutex
-	s    *scheduler
-	idle sync.WaitGroup
+	mu     sync.Mutex
+	s      *scheduler
+	active bool // actWhileLeading runs
+	closed bool // the daemon stops: no leadership starts work any more
 }
 
 func (r *schedulerRef) set(s *scheduler) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s != nil {
-		r.idle.Add(1)
-	} else if r.s != nil {
-		r.idle.Done()
-	}
 	r.s = s
+}
+
+// begin marks a leadership's work as running, unless the daemon stops.
+func (r *schedulerRef) begin() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.active = true
+	return true
+}
+
+func (r *schedulerRef) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.active, r.s = false, nil
 }
 
 func (r *schedulerRef) reschedule() {
@@ -200,8 +216,22 @@ func (r *schedulerRef) reschedule() {
 	}
 }
 
-// waitIdle waits until no scheduler runs.
-func (r *schedulerRef) waitIdle() { r.idle.Wait() }
+// closeAndWait stops any leadership from starting work, and waits until
+// the work running ends.
+func (r *schedulerRef) closeAndWait() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	for {
+		r.mu.Lock()
+		active := r.active
+		r.mu.Unlock()
+		if !active {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // scheduler runs each policy on its cron schedule, with one pass of every
 // policy at start (to resume whatever a crash interrupted).

@@ -21,8 +21,9 @@ const (
 )
 
 type objectMeta struct {
-	Name   string            `yaml:"name"`
-	Labels map[string]string `yaml:"labels"`
+	Name      string            `yaml:"name"`
+	Namespace string            `yaml:"namespace"`
+	Labels    map[string]string `yaml:"labels"`
 }
 
 // object is what every manifest has.
@@ -189,21 +190,26 @@ type kustomization struct {
 	Namespace string   `yaml:"namespace"`
 	Resources []string `yaml:"resources"`
 	Images    []struct {
-		Name string `yaml:"name"`
+		Name    string `yaml:"name"`
+		NewName string `yaml:"newName"`
+		NewTag  string `yaml:"newTag"`
 	} `yaml:"images"`
 }
 
-// cluster is the manifests kustomization.yaml applies, by kind and name.
+// cluster is the manifests a directory's kustomization.yaml applies, by
+// kind and name.
 type cluster struct {
+	dir     string
 	kust    kustomization
 	objects map[string]object // "Kind/name"
+	order   []string          // the keys of objects, in the order applied
 }
 
 func (c *cluster) get(t *testing.T, kind, name string, v any) object {
 	t.Helper()
 	o, ok := c.objects[kind+"/"+name]
 	if !ok {
-		t.Fatalf("no %s %q among the resources of %s/kustomization.yaml", kind, name, k8sDir)
+		t.Fatalf("no %s %q among the resources of %s/kustomization.yaml", kind, name, c.dir)
 	}
 	if v != nil {
 		if err := o.node.Decode(v); err != nil {
@@ -213,12 +219,14 @@ func (c *cluster) get(t *testing.T, kind, name string, v any) object {
 	return o
 }
 
-func loadCluster(t *testing.T) *cluster {
+// loadCluster reads the kustomization.yaml of dir and the manifests it
+// lists.
+func loadCluster(t *testing.T, dir string) *cluster {
 	t.Helper()
-	c := &cluster{objects: map[string]object{}}
-	decodeYAML(t, filepath.Join(k8sDir, "kustomization.yaml"), &c.kust)
+	c := &cluster{dir: dir, objects: map[string]object{}}
+	decodeYAML(t, filepath.Join(dir, "kustomization.yaml"), &c.kust)
 	for _, r := range c.kust.Resources {
-		file := filepath.Join(k8sDir, r)
+		file := filepath.Join(dir, r)
 		docs, err := yamlDocs(readFile(t, file))
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
@@ -237,6 +245,7 @@ func loadCluster(t *testing.T) *cluster {
 				t.Errorf("%s: %s defined twice", file, key)
 			}
 			c.objects[key] = o
+			c.order = append(c.order, key)
 		}
 	}
 	return c
@@ -245,7 +254,7 @@ func loadCluster(t *testing.T) *cluster {
 // TestKustomization checks that kustomization.yaml applies every manifest
 // of the directory but the example Secret.
 func TestKustomization(t *testing.T) {
-	c := loadCluster(t)
+	c := loadCluster(t, k8sDir)
 	if c.kust.Namespace == "" {
 		t.Error("kustomization.yaml sets no namespace")
 	}
@@ -275,7 +284,7 @@ func TestKustomization(t *testing.T) {
 }
 
 func TestDeployment(t *testing.T) {
-	c := loadCluster(t)
+	c := loadCluster(t, k8sDir)
 	var d deployment
 	c.get(t, "Deployment", "rotatord", &d)
 	spec := d.Spec.Template.Spec
@@ -286,6 +295,27 @@ func TestDeployment(t *testing.T) {
 	if d.Spec.Strategy.Type != "Recreate" {
 		t.Errorf("strategy %q, want Recreate: a rolling update runs two rotatords", d.Spec.Strategy.Type)
 	}
+	if a := spec.AutomountServiceAccountToken; a == nil || *a {
+		t.Error("automountServiceAccountToken is not false: rotatord calls no Kubernetes API")
+	}
+	psc := spec.SecurityContext
+	if psc.FSGroup == nil || *psc.FSGroup != uidNonRoot {
+		t.Errorf("pod securityContext: fsGroup %v, want %d (write access to the state volume)", psc.FSGroup, uidNonRoot)
+	}
+	if psc.FSGroupChangePolicy != "OnRootMismatch" {
+		t.Errorf("fsGroupChangePolicy %q, want OnRootMismatch: the default makes the state directory group-writable at every mount, and rotatord refuses it", psc.FSGroupChangePolicy)
+	}
+	checkHardenedPod(t, c, d)
+}
+
+// checkHardenedPod checks what every variant's Deployment shares: its
+// selector, its stop timeout, its service account, one container as
+// non-root 65532 with a read-only root file system, no capabilities, no
+// privilege escalation and the RuntimeDefault seccomp profile, resources,
+// the kustomization's image, and the probes on the metrics port.
+func checkHardenedPod(t *testing.T, c *cluster, d deployment) {
+	t.Helper()
+	spec := d.Spec.Template.Spec
 	if !subset(d.Spec.Selector.MatchLabels, d.Spec.Template.Metadata.Labels) || len(d.Spec.Selector.MatchLabels) == 0 {
 		t.Errorf("selector %v does not select the pod labels %v", d.Spec.Selector.MatchLabels, d.Spec.Template.Metadata.Labels)
 	}
@@ -293,19 +323,10 @@ func TestDeployment(t *testing.T) {
 		t.Errorf("terminationGracePeriodSeconds %v, want more than %s", g, stopTimeout)
 	}
 	c.get(t, "ServiceAccount", spec.ServiceAccountName, nil)
-	if a := spec.AutomountServiceAccountToken; a == nil || *a {
-		t.Error("automountServiceAccountToken is not false: rotatord calls no Kubernetes API")
-	}
 
 	psc := spec.SecurityContext
 	if !isTrue(psc.RunAsNonRoot) || psc.RunAsUser == nil || *psc.RunAsUser != uidNonRoot {
 		t.Errorf("pod securityContext: runAsNonRoot %v, runAsUser %v; want true, %d", psc.RunAsNonRoot, psc.RunAsUser, uidNonRoot)
-	}
-	if psc.FSGroup == nil || *psc.FSGroup != uidNonRoot {
-		t.Errorf("pod securityContext: fsGroup %v, want %d (write access to the state volume)", psc.FSGroup, uidNonRoot)
-	}
-	if psc.FSGroupChangePolicy != "OnRootMismatch" {
-		t.Errorf("fsGroupChangePolicy %q, want OnRootMismatch: the default makes the state directory group-writable at every mount, and rotatord refuses it", psc.FSGroupChangePolicy)
 	}
 	if psc.SeccompProfile.Type != "RuntimeDefault" {
 		t.Errorf("pod seccompProfile %q, want RuntimeDefault", psc.SeccompProfile.Type)
@@ -367,16 +388,45 @@ func TestDeployment(t *testing.T) {
 // file it names is on the right volume, state_dir is on the claim, and
 // listen is the port the probes and the Service use.
 func TestPolicyInCluster(t *testing.T) {
-	c := loadCluster(t)
+	c := loadCluster(t, k8sDir)
 	var d deployment
 	c.get(t, "Deployment", "rotatord", &d)
+	cfg, mountOf := podPolicy(t, c, d)
+	checkCredentialAndSinks(t, cfg, mountOf)
+
+	// The state: inside the claim, on a writable mount.
+	m, v, _, ok := mountOf(cfg.StateDir)
+	if !ok || v.PersistentVolumeClaim == nil || m.ReadOnly || m.SubPath != "" {
+		t.Errorf("state_dir %s is not on a writable PersistentVolumeClaim mount (mount %+v)", cfg.StateDir, m)
+	} else {
+		var claim pvc
+		c.get(t, "PersistentVolumeClaim", v.PersistentVolumeClaim.ClaimName, &claim)
+		if !slices.Equal(claim.Spec.AccessModes, []string{"ReadWriteOnce"}) || claim.Spec.Resources.Requests["storage"] == "" {
+			t.Errorf("claim %s: access modes %v, storage %q; want ReadWriteOnce and a size", v.PersistentVolumeClaim.ClaimName, claim.Spec.AccessModes, claim.Spec.Resources.Requests["storage"])
+		}
+		if cfg.StateDir == m.MountPath {
+			t.Errorf("state_dir %s is the volume root, which fsGroup makes group-writable: use a directory inside it", cfg.StateDir)
+		}
+	}
+
+	checkNetwork(t, c, d, cfg)
+}
+
+// mountFunc returns the mount and volume a path in the container is on,
+// and the path relative to the mount.
+type mountFunc func(p string) (volumeMount, volume, string, bool)
+
+// podPolicy returns the policy file the Deployment's container runs with,
+// parsed by rotatord's parser (checking that --config.file is a key of a
+// mounted ConfigMap), and the container's mountFunc.
+func podPolicy(t *testing.T, c *cluster, d deployment) (*config.Config, mountFunc) {
+	t.Helper()
 	spec := d.Spec.Template.Spec
 	ctr := spec.Containers[0]
 	volumes := map[string]volume{}
 	for _, v := range spec.Volumes {
 		volumes[v.Name] = v
 	}
-	// mountOf returns the mount and volume a path in the container is on.
 	mountOf := func(p string) (volumeMount, volume, string, bool) {
 		var best volumeMount
 		for _, m := range ctr.VolumeMounts {
@@ -408,29 +458,21 @@ func TestPolicyInCluster(t *testing.T) {
 	if !ok {
 		t.Fatalf("ConfigMap %s has no key %q (mounted at %s, --config.file %s)", v.ConfigMap.Name, key, m.MountPath, configPath)
 	}
-	cfg := parsePolicy(t, []byte(text), "ConfigMap "+v.ConfigMap.Name+" "+key)
+	return parsePolicy(t, []byte(text), "ConfigMap "+v.ConfigMap.Name+" "+key), mountOf
+}
 
+// checkCredentialAndSinks checks that rotatord's credential is in Vault,
+// read with a projected service account token, and rotated; and that the
+// Vault sinks log in with a projected token too and the file sinks write
+// to a writable volume.
+func checkCredentialAndSinks(t *testing.T, cfg *config.Config, mountOf mountFunc) {
+	t.Helper()
 	// The credential: in Vault, read with the projected service account
 	// token (no long-lived secret in the pod), and rotated (own_key).
 	if cv := cfg.Exoscale.CredentialVault; cfg.Exoscale.CredentialFrom != config.CredentialFromVault || cv == nil || cfg.Exoscale.OwnKey == nil {
 		t.Errorf("exoscale: credential_from %q, own_key %v: want the credential in Vault and own_key", cfg.Exoscale.CredentialFrom, cfg.Exoscale.OwnKey)
 	} else if _, v, _, ok := mountOf(cv.Auth.ServiceAccountTokenFile); !ok || v.Projected == nil {
 		t.Errorf("exoscale.credential_vault.auth.service_account_token_file %q is not on a projected service account token volume", cv.Auth.ServiceAccountTokenFile)
-	}
-
-	// The state: inside the claim, on a writable mount.
-	m, v, _, ok = mountOf(cfg.StateDir)
-	if !ok || v.PersistentVolumeClaim == nil || m.ReadOnly || m.SubPath != "" {
-		t.Errorf("state_dir %s is not on a writable PersistentVolumeClaim mount (mount %+v)", cfg.StateDir, m)
-	} else {
-		var claim pvc
-		c.get(t, "PersistentVolumeClaim", v.PersistentVolumeClaim.ClaimName, &claim)
-		if !slices.Equal(claim.Spec.AccessModes, []string{"ReadWriteOnce"}) || claim.Spec.Resources.Requests["storage"] == "" {
-			t.Errorf("claim %s: access modes %v, storage %q; want ReadWriteOnce and a size", v.PersistentVolumeClaim.ClaimName, claim.Spec.AccessModes, claim.Spec.Resources.Requests["storage"])
-		}
-		if cfg.StateDir == m.MountPath {
-			t.Errorf("state_dir %s is the volume root, which fsGroup makes group-writable: use a directory inside it", cfg.StateDir)
-		}
 	}
 
 	// The sinks: Vault tokens from a projected service account token, file
@@ -459,9 +501,13 @@ func TestPolicyInCluster(t *testing.T) {
 			}
 		}
 	}
+}
 
-	// The network: listen on every address, at the container's port, which
-	// the Service and the ServiceMonitor use.
+// checkNetwork checks that rotatord listens on every address, at the
+// container's port, which the Service and the ServiceMonitor use.
+func checkNetwork(t *testing.T, c *cluster, d deployment, cfg *config.Config) {
+	t.Helper()
+	ctr := d.Spec.Template.Spec.Containers[0]
 	host, portText, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		t.Fatal(err)

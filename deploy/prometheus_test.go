@@ -22,13 +22,20 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated "+prometheusRuleFile+" from "+alertsFile)
+var update = flag.Bool("update", false, "rewrite the generated prometheusrule.yaml files from "+alertsFile)
 
 const (
-	alertsFile         = "prometheus/alerts.yaml"
-	alertsTestFile     = "prometheus/alerts_test.yaml"
-	prometheusRuleFile = "kubernetes/prometheusrule.yaml"
+	alertsFile     = "prometheus/alerts.yaml"
+	alertsTestFile = "prometheus/alerts_test.yaml"
 )
+
+// prometheusRules are the generated PrometheusRules, one in each
+// Kubernetes variant, with the namespace each names itself (none: the
+// kustomization sets it).
+var prometheusRules = []struct{ file, namespace string }{
+	{k8sDir + "/prometheusrule.yaml", ""},
+	{k8sHADir + "/prometheusrule.yaml", "rotatord"},
+}
 
 type alertRules struct {
 	Groups []struct {
@@ -152,37 +159,45 @@ func TestPromtool(t *testing.T) {
 	}
 }
 
-// TestPrometheusRule checks that the PrometheusRule of the Kubernetes
-// manifests carries exactly the rules of alerts.yaml. With -update it
-// rewrites it.
+// TestPrometheusRule checks that the PrometheusRule of each variant of the
+// Kubernetes manifests carries exactly the rules of alerts.yaml. With
+// -update it rewrites them.
 func TestPrometheusRule(t *testing.T) {
-	want, err := generatePrometheusRule(readFile(t, alertsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := os.WriteFile(prometheusRuleFile, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var rule struct {
-		object `yaml:",inline"`
-		Spec   map[string]any `yaml:"spec"`
-	}
-	decodeYAML(t, prometheusRuleFile, &rule)
-	if rule.APIVersion != "monitoring.coreos.com/v1" || rule.Kind != "PrometheusRule" {
-		t.Errorf("%s is %s %s, want monitoring.coreos.com/v1 PrometheusRule", prometheusRuleFile, rule.APIVersion, rule.Kind)
-	}
 	var alerts map[string]any
 	decodeYAML(t, alertsFile, &alerts)
-	if !reflect.DeepEqual(rule.Spec, alerts) {
-		t.Errorf("the rules of %s differ from %s: run go test ./deploy -run TestPrometheusRule -update", prometheusRuleFile, alertsFile)
+	for _, pr := range prometheusRules {
+		want, err := generatePrometheusRule(readFile(t, alertsFile), pr.namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *update {
+			if err := os.WriteFile(pr.file, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := readFile(t, pr.file); !bytes.Equal(got, want) {
+			t.Errorf("%s is not what %s generates: run go test ./deploy -run TestPrometheusRule -update", pr.file, alertsFile)
+		}
+		var rule struct {
+			object `yaml:",inline"`
+			Spec   map[string]any `yaml:"spec"`
+		}
+		decodeYAML(t, pr.file, &rule)
+		if rule.APIVersion != "monitoring.coreos.com/v1" || rule.Kind != "PrometheusRule" {
+			t.Errorf("%s is %s %s, want monitoring.coreos.com/v1 PrometheusRule", pr.file, rule.APIVersion, rule.Kind)
+		}
+		if rule.Metadata.Namespace != pr.namespace {
+			t.Errorf("%s: namespace %q, want %q", pr.file, rule.Metadata.Namespace, pr.namespace)
+		}
+		if !reflect.DeepEqual(rule.Spec, alerts) {
+			t.Errorf("the rules of %s differ from %s: run go test ./deploy -run TestPrometheusRule -update", pr.file, alertsFile)
+		}
 	}
 }
 
 // generatePrometheusRule wraps the groups of alerts.yaml, as written, in a
-// PrometheusRule.
-func generatePrometheusRule(alerts []byte) ([]byte, error) {
+// PrometheusRule, in namespace if it is not empty.
+func generatePrometheusRule(alerts []byte, namespace string) ([]byte, error) {
 	i := bytes.Index(alerts, []byte("\ngroups:\n"))
 	if i < 0 {
 		return nil, fmt.Errorf("%s: no top-level groups:", alertsFile)
@@ -197,7 +212,11 @@ apiVersion: monitoring.coreos.com/v1
 kind: PrometheusRule
 metadata:
   name: rotatord
-  labels:
+`)
+	if namespace != "" {
+		fmt.Fprintf(&b, "  namespace: %s\n", namespace)
+	}
+	b.WriteString(`  labels:
     app.kubernetes.io/name: rotatord
 spec:
 `)

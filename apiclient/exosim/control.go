@@ -25,6 +25,10 @@ import (
 //	DELETE /_sim/keys/{key}         deletes a key as someone else
 //	GET    /_sim/zombies            the keys that are zombies now
 //	POST   /_sim/keys/{key}/zombie  {"for": "20s"} makes a key a zombie for that long
+//	GET    /_sim/requests           the API calls received, with User-Agent and times (RequestLog);
+//	                                ?op=OP[,OP] (repeatable), writes=1 (creates and deletes),
+//	                                after=SEQ, user_agent=SUBSTRING select some
+//	DELETE /_sim/requests           empty the request log
 //
 // Keys made or deleted through the control surface bypass signatures and
 // faults; their records say External or DeletedBy "external".
@@ -34,8 +38,8 @@ import (
 // default organization, GET /_sim/keys and /_sim/zombies show every
 // organization's keys (each record says its "org"), and the /_sim/keys/{key}
 // endpoints find the key in whichever organization holds it; with it, they
-// see only that organization. Faults, calls and authenticate are not per
-// organization and refuse the parameter.
+// see only that organization. Faults, calls, requests and authenticate are
+// not per organization and refuse the parameter.
 func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 	ok := func(v any) { writeReply(w, reply{status: http.StatusOK, body: v}) }
 	allow := func(methods ...string) bool {
@@ -74,7 +78,7 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch path {
-	case "faults", "calls", "authenticate":
+	case "faults", "calls", "requests", "authenticate":
 		// Refused rather than ignored, so that nobody believes they set
 		// or read one organization's faults.
 		if orgGiven {
@@ -113,6 +117,21 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 		if allow(http.MethodGet) {
 			ok(s.Calls())
 		}
+	case "requests":
+		if !allow(http.MethodGet, http.MethodDelete) {
+			return
+		}
+		if r.Method == http.MethodDelete {
+			s.ClearRequests()
+			ok(s.Requests(RequestFilter{}))
+			return
+		}
+		f, err := requestFilter(r)
+		if err != nil {
+			writeReply(w, errorReply(http.StatusBadRequest, "requests: "+err.Error()))
+			return
+		}
+		ok(s.Requests(f))
 	case "max-live-per-name":
 		if allow(http.MethodGet) {
 			counts, _ := s.MaxLivePerNameIn(org) // org was checked above

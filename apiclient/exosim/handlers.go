@@ -112,15 +112,20 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, errorReply(http.StatusNotFound, "Not found: "+r.URL.Path))
 		return
 	}
+	// Each call is logged at its arrival, before the latency (see
+	// Requests), and completed with its answer.
+	logged := s.logRequest(op, r)
 	// Calls are counted before the answer leaves, so a client that sees
-	// the answer also sees the call in Calls().
+	// the answer also sees the call in Calls() and Requests().
 	answer := func(rep reply) {
 		s.record(op, rep.status)
+		s.answered(logged, rep.status)
 		writeReply(w, rep)
 	}
 
 	if !sleep(r.Context(), s.latency(op)) {
 		s.record(op, 0) // the client gave up; nobody reads an answer
+		s.answered(logged, 0)
 		return
 	}
 	var body []byte
@@ -151,6 +156,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	rep := handlers[op](s, apiRequest{http: r, id: id, body: body, org: org})
 	if s.drawLoss(op) {
 		s.record(op, 0)
+		s.answered(logged, 0)
 		dropConnection(w)
 		return
 	}

@@ -64,11 +64,12 @@ type Sim struct {
 	orgs   []string              // organization names, the default first
 	admins map[string]Credential // per organization
 
-	mu     sync.Mutex // guards everything below
-	rng    *rand.Rand
-	store  *store
-	faults map[string]Fault
-	calls  map[string]*CallStats
+	mu       sync.Mutex // guards everything below
+	rng      *rand.Rand
+	store    *store
+	faults   map[string]Fault
+	calls    map[string]*CallStats
+	requests requestLog
 }
 
 // Option configures New.

@@ -7,7 +7,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/go-logr/zapr"
 	"go.uber.org/zap"
+	"k8s.io/klog/v2"
 
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/daemon"
@@ -55,6 +57,9 @@ func (c *cli) newDaemon(f commonFlags, logTo io.Writer, opts daemon.Options) (*d
 		log.Warn("TEST ONLY: the clock is shifted by "+envClockOffset+"; never set it in production", zap.Duration("offset", off))
 		opts.Now = func() time.Time { return time.Now().Add(off) }
 	}
+	// client-go (the Secret sink, the Lease, the journal) logs through
+	// klog: into the same log, as JSON like every other line.
+	klog.SetLogger(zapr.NewLogger(log.Named("kubernetes")))
 	d, err := daemon.New(opts)
 	if err != nil {
 		log.Sync()

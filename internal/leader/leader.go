@@ -30,10 +30,13 @@ import (
 // ErrNotLeader is what Check returns when this replica may not act.
 var ErrNotLeader = errors.New("this replica does not hold the Lease")
 
-// Margin is kept back from the renew deadline: an action that passes
-// Check has at least this long to reach the API before this replica's
-// claim ends.
-const Margin = 2 * time.Second
+// MaxMargin bounds what is kept back from the renew deadline: an action
+// that passes Check has at least margin() to reach the API before this
+// replica's claim ends. A quarter of the renew deadline, at most 2 s, so a
+// short renew deadline still leaves the leader time to act.
+const MaxMargin = 2 * time.Second
+
+func (e *Elector) margin() time.Duration { return min(MaxMargin, e.cfg.RenewDeadline/4) }
 
 // Config configures an Elector.
 type Config struct {
@@ -61,20 +64,23 @@ type Elector struct {
 	// clock: last renewal start + renew deadline.
 	validUntil time.Time
 	leader     string
+	// cancelLead ends the lead function's context of the leadership in
+	// force.
+	cancelLead context.CancelFunc
 }
 
 // New returns an elector; Run takes part in the election.
 func New(cfg Config) *Elector { return &Elector{cfg: cfg} }
 
-// Check returns nil when this replica holds the Lease with at least Margin
-// left, ErrNotLeader otherwise.
+// Check returns nil when this replica holds the Lease with at least its
+// margin left, ErrNotLeader otherwise.
 func (e *Elector) Check() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.leading {
 		return ErrNotLeader
 	}
-	if left := time.Until(e.validUntil); left < Margin {
+	if left := time.Until(e.validUntil); left < e.margin() {
 		return fmt.Errorf("%w: its last renewal is too old (%s left of the renew deadline)", ErrNotLeader, left.Round(time.Millisecond))
 	}
 	return nil
@@ -117,8 +123,13 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 		LeaseMeta:  metav1.ObjectMeta{Namespace: e.cfg.Namespace, Name: e.cfg.LeaseName},
 		Client:     e.cfg.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: e.cfg.Identity},
-	}, renewed: e.renewed}
-	var done sync.WaitGroup
+	}, renewed: e.renewed, deposed: e.deposed}
+	var (
+		mu        sync.Mutex // orders done.Add before done.Wait
+		finished  bool       // le.Run returned: lead must not start any more
+		done      sync.WaitGroup
+		stillHeld bool // this replica's claim was good when it stopped leading
+	)
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:          lock,
 		LeaseDuration: e.cfg.LeaseDuration,
@@ -130,12 +141,28 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 		Name:            e.cfg.LeaseName,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(leadCtx context.Context) {
+				mu.Lock()
+				if finished {
+					mu.Unlock()
+					return
+				}
 				done.Add(1)
+				mu.Unlock()
 				defer done.Done()
+				// Cancelled by client-go when it stops renewing, or at
+				// once when a read of the Lease shows another holder.
+				leadCtx, cancel := context.WithCancel(leadCtx)
+				defer cancel()
+				e.mu.Lock()
+				e.cancelLead = cancel
+				e.mu.Unlock()
 				e.setLeading(true)
 				lead(leadCtx)
 			},
 			OnStoppedLeading: func() {
+				// Called before le.Run returns: note whether the claim
+				// was still good, for release below.
+				stillHeld = e.Check() == nil
 				e.setLeading(false)
 			},
 			OnNewLeader: func(identity string) {
@@ -153,10 +180,12 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 		return fmt.Errorf("leader election: %w", err)
 	}
 	le.Run(ctx)
-	held := e.Check() == nil
 	e.setLeading(false)
+	mu.Lock()
+	finished = true
+	mu.Unlock()
 	done.Wait()
-	if ctx.Err() != nil && held {
+	if ctx.Err() != nil && stillHeld {
 		e.release(lock)
 	}
 	return nil
@@ -217,11 +246,37 @@ func (e *Elector) setLeading(v bool) {
 	}
 }
 
+// deposed stops leading at once: a read of the Lease shows another holder
+// (client-go would notice only at its renew deadline).
+func (e *Elector) deposed(holder string) {
+	e.mu.Lock()
+	leading, cancel := e.leading, e.cancelLead
+	e.mu.Unlock()
+	if !leading {
+		return
+	}
+	e.cfg.Logger.Warn("the Lease has another holder: this replica stops acting", zap.String("holder", holder))
+	e.setLeading(false)
+	if cancel != nil {
+		cancel()
+	}
+}
+
 // timedLock notes when each successful write of the Lease (acquire or
-// renew) was started: the leader's claim counts from then.
+// renew) was started: the leader's claim counts from then. And each read
+// showing another holder deposes this replica at once.
 type timedLock struct {
 	resourcelock.Interface
 	renewed func(start time.Time)
+	deposed func(holder string)
+}
+
+func (l *timedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	rec, raw, err := l.Interface.Get(ctx)
+	if err == nil && rec != nil && rec.HolderIdentity != "" && rec.HolderIdentity != l.Identity() {
+		l.deposed(rec.HolderIdentity)
+	}
+	return rec, raw, err
 }
 
 func (l *timedLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
