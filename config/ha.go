@@ -83,6 +83,12 @@ func (v *validator) state(c *Config) {
 
 	le := c.LeaderElection
 	if le == nil {
+		if c.State.Kubernetes() {
+			// The Lease is the journal's lock: without it a second
+			// process (rotatord once, a rolling update) would act on the
+			// same journal beside the daemon.
+			v.addf("state.backend", "%s needs leader_election: the Lease is what keeps two processes from acting on one journal (leader_election: {} takes the defaults)", StateKubernetes)
+		}
 		return
 	}
 	if !c.State.Kubernetes() {
@@ -118,6 +124,9 @@ func (v *validator) state(c *Config) {
 		}
 	}
 	switch {
+	case le.LeaseDuration.Duration()%time.Second != 0:
+		// The Lease holds it in whole seconds, and standbys go by that.
+		v.addf("leader_election.lease_duration", "%s: want whole seconds (the Lease records seconds)", le.LeaseDuration.Duration())
 	case le.RetryPeriod.Duration() < 100*time.Millisecond:
 		v.addf("leader_election.retry_period", "%s is too short (at least 100ms)", le.RetryPeriod.Duration())
 	case le.RenewDeadline < 2*le.RetryPeriod:

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -609,8 +610,13 @@ func (d *Daemon) Reload() error {
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err == nil {
 		old := d.Config()
-		if cfg.StateDir != old.StateDir {
+		switch {
+		case cfg.StateDir != old.StateDir:
 			err = fmt.Errorf("state_dir changed from %s to %s: restart rotatord to move it", old.StateDir, cfg.StateDir)
+		case cfg.State != old.State:
+			err = errors.New("state changed: restart rotatord to move the journal (rotatord state export / import)")
+		case !reflect.DeepEqual(cfg.LeaderElection, old.LeaderElection):
+			err = errors.New("leader_election changed: restart every replica to change it")
 		}
 	}
 	var s *setup

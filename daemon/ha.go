@@ -172,7 +172,9 @@ func (d *Daemon) LeaseWait() time.Duration {
 	if le == nil {
 		return 0
 	}
-	return le.LeaseDuration.Duration() + 2*le.RetryPeriod.Duration()
+	// Twice the lease: one to expire a dead replica's, one more when the
+	// Lease must be created anew (see internal/leader).
+	return 2*le.LeaseDuration.Duration() + 2*le.RetryPeriod.Duration()
 }
 
 // replicaUA names this replica in the User-Agent of its Exoscale requests

@@ -115,6 +115,10 @@ func newKubernetesSink(sc *config.Sink, policy string, kube *kubeclient.Cache) (
 	if err != nil {
 		return nil, err
 	}
+	server, err := kube.Server(sc.Kubeconfig, sc.Context)
+	if err != nil {
+		return nil, err
+	}
 	opts := kubernetes.Options{
 		Client:      client,
 		Namespace:   sc.Namespace,
@@ -125,6 +129,7 @@ func newKubernetesSink(sc *config.Sink, policy string, kube *kubeclient.Cache) (
 		Annotations: sc.Annotations,
 		TakeOver:    sc.TakeOver,
 		Policy:      policy,
+		Cluster:     server,
 	}
 	if sc.Keys != nil {
 		opts.KeyField, opts.SecretField = sc.Keys.APIKey, sc.Keys.APISecret

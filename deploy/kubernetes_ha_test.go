@@ -438,7 +438,7 @@ func policyNeeds(cfg *config.Config) map[perm]bool {
 	if cfg.State.Kubernetes() && cfg.State.Kubeconfig == "" {
 		ns := cfg.State.Namespace
 		// kubestate: List on Reload, Create, Update and Delete on writes.
-		add(ns, "", "configmaps", "", "list", "create", "update", "delete")
+		add(ns, "", "configmaps", "", "get", "list", "create", "update", "delete")
 		if le := cfg.LeaderElection; le != nil {
 			// client-go's LeaseLock: Get, then Create or Update.
 			add(ns, "coordination.k8s.io", "leases", "", "create")

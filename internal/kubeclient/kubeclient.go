@@ -49,29 +49,47 @@ func Config(kubeconfig, context string) (*rest.Config, error) {
 // Secret sinks use one connection pool.
 type Cache struct {
 	mu      sync.Mutex
-	clients map[[2]string]kubernetes.Interface
+	clients map[[2]string]cached
+}
+
+type cached struct {
+	client kubernetes.Interface
+	host   string
 }
 
 // Client returns the clientset for kubeconfig and context, creating it on
 // first use.
 func (c *Cache) Client(kubeconfig, context string) (kubernetes.Interface, error) {
+	e, err := c.get(kubeconfig, context)
+	return e.client, err
+}
+
+// Server returns the API server's URL for kubeconfig and context: what
+// tells two clusters apart.
+func (c *Cache) Server(kubeconfig, context string) (string, error) {
+	e, err := c.get(kubeconfig, context)
+	return e.host, err
+}
+
+func (c *Cache) get(kubeconfig, context string) (cached, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := [2]string{kubeconfig, context}
-	if cl, ok := c.clients[k]; ok {
-		return cl, nil
+	if e, ok := c.clients[k]; ok {
+		return e, nil
 	}
 	cfg, err := Config(kubeconfig, context)
 	if err != nil {
-		return nil, err
+		return cached{}, err
 	}
 	cl, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
+		return cached{}, fmt.Errorf("kubernetes client: %w", err)
 	}
 	if c.clients == nil {
-		c.clients = map[[2]string]kubernetes.Interface{}
+		c.clients = map[[2]string]cached{}
 	}
-	c.clients[k] = cl
-	return cl, nil
+	e := cached{client: cl, host: cfg.Host}
+	c.clients[k] = e
+	return e, nil
 }

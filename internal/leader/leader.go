@@ -67,6 +67,9 @@ type Elector struct {
 	// cancelLead ends the lead function's context of the leadership in
 	// force.
 	cancelLead context.CancelFunc
+	// notBefore: a Lease taken that nobody handed over is acted on only
+	// from then (see timedLock).
+	notBefore time.Time
 }
 
 // New returns an elector; Run takes part in the election.
@@ -79,6 +82,9 @@ func (e *Elector) Check() error {
 	defer e.mu.Unlock()
 	if !e.leading {
 		return ErrNotLeader
+	}
+	if wait := time.Until(e.notBefore); wait > 0 {
+		return fmt.Errorf("%w yet: it took a Lease nobody handed over, and waits %s for any leader of the old one to stop", ErrNotLeader, wait.Round(time.Millisecond))
 	}
 	if left := time.Until(e.validUntil); left < e.margin() {
 		return fmt.Errorf("%w: its last renewal is too old (%s left of the renew deadline)", ErrNotLeader, left.Round(time.Millisecond))
@@ -123,7 +129,7 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 		LeaseMeta:  metav1.ObjectMeta{Namespace: e.cfg.Namespace, Name: e.cfg.LeaseName},
 		Client:     e.cfg.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: e.cfg.Identity},
-	}, renewed: e.renewed, deposed: e.deposed}
+	}, renewed: e.renewed, deposed: e.deposed, unsafe: e.waitUntil, lease: e.cfg.LeaseDuration}
 	var (
 		mu        sync.Mutex // orders done.Add before done.Wait
 		finished  bool       // le.Run returned: lead must not start any more
@@ -155,7 +161,16 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 				defer cancel()
 				e.mu.Lock()
 				e.cancelLead = cancel
+				wait := time.Until(e.notBefore)
 				e.mu.Unlock()
+				if wait > 0 {
+					e.cfg.Logger.Warn("took a Lease nobody handed over (created anew, or emptied by hand): waiting a lease duration before acting", zap.Duration("wait", wait))
+					select {
+					case <-leadCtx.Done():
+						return
+					case <-time.After(wait):
+					}
+				}
 				e.setLeading(true)
 				lead(leadCtx)
 			},
@@ -205,7 +220,7 @@ func (e *Elector) release(lock resourcelock.Interface) {
 	now := metav1.NewTime(time.Now())
 	err = lock.Update(ctx, resourcelock.LeaderElectionRecord{
 		LeaderTransitions:    rec.LeaderTransitions,
-		LeaseDurationSeconds: 1,
+		LeaseDurationSeconds: releasedDurationSeconds,
 		RenewTime:            now,
 		AcquireTime:          now,
 	})
@@ -246,52 +261,113 @@ func (e *Elector) setLeading(v bool) {
 	}
 }
 
+// releasedDurationSeconds marks a Lease given up by release (as client-go's
+// own release does): a standby may take it over at once.
+const releasedDurationSeconds = 1
+
+// waitUntil makes this replica wait before acting as the leader.
+func (e *Elector) waitUntil(t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t.After(e.notBefore) {
+		e.notBefore = t
+	}
+}
+
 // deposed stops leading at once: a read of the Lease shows another holder
 // (client-go would notice only at its renew deadline).
-func (e *Elector) deposed(holder string) {
+func (e *Elector) deposed(holder string) bool {
 	e.mu.Lock()
 	leading, cancel := e.leading, e.cancelLead
 	e.mu.Unlock()
 	if !leading {
-		return
+		return false
 	}
 	e.cfg.Logger.Warn("the Lease has another holder: this replica stops acting", zap.String("holder", holder))
 	e.setLeading(false)
 	if cancel != nil {
 		cancel()
 	}
+	return true
 }
 
 // timedLock notes when each successful write of the Lease (acquire or
-// renew) was started: the leader's claim counts from then. And each read
-// showing another holder deposes this replica at once.
+// renew) was started: the leader's claim counts from then. Each read
+// showing another holder deposes this replica at once, and a deposed
+// replica writes the Lease no more in that term (client-go would otherwise
+// take an expired Lease back and keep it, acting no more: no one would
+// lead). An acquisition nobody handed over (the Lease created anew, or
+// emptied by hand) makes the new leader wait a whole lease duration: a
+// leader of the deleted Lease may still be acting.
 type timedLock struct {
 	resourcelock.Interface
 	renewed func(start time.Time)
-	deposed func(holder string)
+	deposed func(holder string) bool
+	unsafe  func(until time.Time)
+	lease   time.Duration
+
+	mu       sync.Mutex
+	observed *resourcelock.LeaderElectionRecord // last read
+	refuse   bool
 }
+
+// errDeposed fails the Lease writes of a deposed replica's term.
+var errDeposed = errors.New("this replica was deposed: it takes part again in a new term")
 
 func (l *timedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
 	rec, raw, err := l.Interface.Get(ctx)
-	if err == nil && rec != nil && rec.HolderIdentity != "" && rec.HolderIdentity != l.Identity() {
-		l.deposed(rec.HolderIdentity)
+	if err == nil && rec != nil {
+		l.mu.Lock()
+		c := *rec
+		l.observed = &c
+		l.mu.Unlock()
+		if rec.HolderIdentity != "" && rec.HolderIdentity != l.Identity() && l.deposed(rec.HolderIdentity) {
+			// This replica led in this term: it takes no part in it any
+			// more (a standby reading the leader's Lease goes on).
+			l.mu.Lock()
+			l.refuse = true
+			l.mu.Unlock()
+		}
 	}
 	return rec, raw, err
 }
 
+func (l *timedLock) refused() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.refuse
+}
+
 func (l *timedLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	if l.refused() {
+		return errDeposed
+	}
 	start := time.Now()
 	err := l.Interface.Create(ctx, ler)
 	if err == nil && ler.HolderIdentity == l.Identity() {
+		// No Lease was there: whoever led under one that was deleted
+		// may act until its own claim ends.
+		l.unsafe(start.Add(l.lease))
 		l.renewed(start)
 	}
 	return err
 }
 
 func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	if l.refused() {
+		return errDeposed
+	}
+	l.mu.Lock()
+	prev := l.observed
+	l.mu.Unlock()
 	start := time.Now()
 	err := l.Interface.Update(ctx, ler)
 	if err == nil && ler.HolderIdentity == l.Identity() {
+		if prev != nil && prev.HolderIdentity == "" && prev.LeaseDurationSeconds != releasedDurationSeconds {
+			// Taken over from an empty holder that no release wrote
+			// (edited by hand): as unsafe as a new Lease.
+			l.unsafe(start.Add(l.lease))
+		}
 		l.renewed(start)
 	}
 	return err

@@ -96,6 +96,9 @@ type Options struct {
 	Restart     []Workload
 	Policy      string
 	Now         func() time.Time
+	// Cluster names the API server (its URL): part of Target, so the
+	// same namespace/name in two clusters is two sinks to the journal.
+	Cluster string
 }
 
 // Sink writes credentials to Kubernetes Secrets.
@@ -164,13 +167,17 @@ func New(opts Options) (*Sink, error) {
 // Kind implements sinks.Sink.
 func (s *Sink) Kind() string { return "kubernetes" }
 
-// Target implements sinks.Sink: namespace/name.
+// Target implements sinks.Sink: namespace/name, and @cluster when known.
 func (s *Sink) Target(name string) string {
 	n, err := s.secretName(name)
 	if err != nil {
-		return s.opts.Namespace + "/<invalid name>"
+		n = "<invalid name>"
 	}
-	return s.opts.Namespace + "/" + n
+	t := s.opts.Namespace + "/" + n
+	if s.opts.Cluster != "" {
+		t += "@" + s.opts.Cluster
+	}
+	return t
 }
 
 // secretName renders the Secret's name and checks it: key names are chosen

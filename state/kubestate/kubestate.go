@@ -242,6 +242,17 @@ func (s *Store) Put(r state.Record) error {
 			out, err = s.put(ctx, cm, exists, rv)
 		}
 	}
+	if changed(err, known) {
+		// Someone else changed the object. When only its metadata changed
+		// (a label added by a person or a tool), the record is still the
+		// one this process knew: write again against the object as it is.
+		// Otherwise take in what it holds now, so the next step decides
+		// from it, instead of failing on this name for ever.
+		if rv, exists, same := s.resync(ctx, k, cm.Name, prev, known); same {
+			known = exists
+			out, err = s.put(ctx, cm, exists, rv)
+		}
+	}
 	s.settle(k, err, attempt{data: cm.Data[DataKey]})
 	switch {
 	case changed(err, known):
@@ -321,6 +332,51 @@ func (s *Store) ownWrite(ctx context.Context, name string, a attempt) (rv string
 	return cm.ResourceVersion, true, true
 }
 
+// resync reads record k's object after a write found it changed. same
+// says it still holds the record this process knew (prev, or no object
+// when !known), then rv and exists describe it. Otherwise, if this
+// replica holds the Lease, the in-memory view takes what the object holds
+// now (or forgets a deleted one), so the next step decides from it.
+func (s *Store) resync(ctx context.Context, k key, name string, prev entry, known bool) (rv string, exists, same bool) {
+	cm, err := s.client.CoreV1().ConfigMaps(s.namespace).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if !known {
+			return "", false, true
+		}
+		if s.Fence != nil && s.Fence() == nil {
+			s.mu.Lock()
+			delete(s.records, k)
+			s.mu.Unlock()
+		}
+		return "", false, false
+	case err != nil:
+		return "", false, false
+	}
+	var r state.Record
+	if json.Unmarshal([]byte(cm.Data[DataKey]), &r) != nil || r.Policy != k.policy || r.Name != k.name ||
+		cm.Labels[ManagedByLabel] != ManagedByValue {
+		return "", false, false // not a record of ours: leave it, and refuse
+	}
+	if known {
+		if b, err := json.Marshal(prev.rec); err == nil && string(b) == cm.Data[DataKey] {
+			s.mu.Lock()
+			s.records[k] = entry{rec: prev.rec, rv: cm.ResourceVersion}
+			s.mu.Unlock()
+			return cm.ResourceVersion, true, true
+		}
+	}
+	// Another record: adopted only by a replica that still holds the
+	// Lease (someone edited the journal by hand). A process without the
+	// Lease's word keeps refusing: it may be a deposed leader.
+	if s.Fence != nil && s.Fence() == nil {
+		s.mu.Lock()
+		s.records[k] = entry{rec: r, rv: cm.ResourceVersion}
+		s.mu.Unlock()
+	}
+	return "", false, false
+}
+
 // Delete implements state.Journal, on the condition that the object is
 // still the one this process wrote.
 func (s *Store) Delete(policy, name string) error {
@@ -355,6 +411,12 @@ func (s *Store) Delete(policy, name string) error {
 	if unsure && apierrors.IsConflict(err) {
 		// Maybe this process's own Put whose answer was lost.
 		if rv, exists, ok := s.ownWrite(ctx, obj, att); ok && exists {
+			err = del(rv)
+		}
+	}
+	if apierrors.IsConflict(err) {
+		// Only metadata changed: delete what is still this record.
+		if rv, exists, same := s.resync(ctx, k, obj, prev, true); same && exists {
 			err = del(rv)
 		}
 	}

@@ -41,8 +41,9 @@ import (
 
 // Lease settings of the HA tests: a standby takes over haLeaseDuration
 // after the last renewal it saw. The leader acts only while its last
-// renewal is younger than renew_deadline minus leader.Margin (2s), so
-// renew_deadline leaves 2s of margin for renewals slowed by -race.
+// renewal is younger than renew_deadline minus its margin (a quarter of
+// renew_deadline, at most leader.MaxMargin), so renew_deadline leaves room
+// for renewals slowed by -race.
 const (
 	haLeaseDuration = 5 * time.Second
 	haRenewDeadline = 4 * time.Second
@@ -1089,7 +1090,7 @@ func TestHAAPIServerRestart(t *testing.T) {
 		t.Errorf("Lease holder %q, leader %s logged %q", holder, leader.name, leader.identity())
 	}
 	// While the API server was away, the leader stopped acting once its
-	// last renewal was older than renew_deadline minus leader.Margin (2s):
+	// last renewal was older than renew_deadline minus its margin:
 	// its passes (every second) made no Exoscale call after that until it
 	// renewed again (or another replica took over).
 	var renewals []time.Time
@@ -1108,7 +1109,7 @@ func TestHAAPIServerRestart(t *testing.T) {
 			gapFrom, gapTo = r, next
 		}
 	}
-	fenceAt := gapFrom.Add(haRenewDeadline - 2*time.Second + 500*time.Millisecond)
+	fenceAt := gapFrom.Add(haRenewDeadline - min(2*time.Second, haRenewDeadline/4) + 500*time.Millisecond)
 	var during []string
 	for _, r := range h.sim.requests("") {
 		if r.replica() == first.identity() && r.Received.After(fenceAt) && r.Received.Before(gapTo) {
@@ -1216,7 +1217,7 @@ func TestHAOnceRefusesWhileDaemonLeads(t *testing.T) {
 }
 
 // TestHARenewDeadlineTheLeaderCanActWith: a leader_election the config
-// accepts must let the leader act. leader.Check keeps leader.Margin (2s)
+// accepts must let the leader act. leader.Check keeps a margin (a quarter of renew_deadline, at most 2s)
 // back from renew_deadline, so with renew_deadline 2s (lease_duration 3s,
 // retry_period 500ms, which validate accepts) the replica takes the Lease
 // and then refuses every request of its own: it leads, and never rotates.

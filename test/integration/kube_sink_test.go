@@ -36,6 +36,8 @@ var ksSinkRules = []rbacv1.PolicyRule{
 // ksJournalRules are the rights the Kubernetes journal needs.
 var ksJournalRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "update", "delete"}},
+	// The Lease: the Kubernetes journal needs leader_election.
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
 }
 
 // ksEnv is an env plus a namespace of a shared cluster.
@@ -394,7 +396,7 @@ func TestKubeSink(t *testing.T) {
 		kubeconfig := c.Kubeconfig(t, "rotatord-3")
 		policies := ksPolicy("0s", ksSink("journal-sink", "exo-{{.Name}}", kubeconfig, ""))
 		stateBlock := func(ns string) string {
-			return fmt.Sprintf("state: {backend: kubernetes, namespace: %s, kubeconfig: %s}\n", ns, kubeconfig)
+			return fmt.Sprintf("state: {backend: kubernetes, namespace: %s, kubeconfig: %s}\nleader_election: {lease_duration: 3s, renew_deadline: 2s, retry_period: 500ms}\n", ns, kubeconfig)
 		}
 		kubeCfg := k.config
 		writeFileAtomic(t, kubeCfg, k.policyFile(policies)+stateBlock(k.ns))
