@@ -71,6 +71,7 @@ func (d *Daemon) openAccount(cfg *config.Config, a config.NamedAccount) (*accoun
 		engine: rotation.New(rotation.Config{
 			Store: store, Logger: d.log.With(zap.String("account", a.Name)), Recorder: d.metrics, Now: d.opts.Now, ReadOnly: d.opts.ReadOnly,
 			CreateSettle: createSettle(a.Timeout.Duration()), Fence: d.gateFunc(),
+			OnDeletionScheduled: d.wakeDeleter,
 		}),
 	}, nil
 }
@@ -152,4 +153,15 @@ func checkAbandoned(cfg *config.Config) error {
 		store.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// accountsInForce returns the accounts open now.
+func (d *Daemon) accountsInForce() []*account {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]*account, 0, len(d.accounts))
+	for _, a := range d.accounts {
+		out = append(out, a)
+	}
+	return out
 }

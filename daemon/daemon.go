@@ -77,6 +77,8 @@ type Daemon struct {
 	// kube shares Kubernetes clients between Secret sinks (and the
 	// Lease and state backend), one per kubeconfig and context.
 	kube kubeclient.Cache
+	// deleterWake re-arms the deletion timer (deleteLoop).
+	deleterWake chan struct{}
 	// elector is the Lease election with leader_election, else nil: then
 	// this process always acts.
 	elector *leader.Elector
@@ -183,7 +185,7 @@ func New(opts Options) (*Daemon, error) {
 func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
 	d := &Daemon{
 		opts: opts, log: opts.Logger, reg: opts.Registry,
-		accounts: map[string]*account{}, reloadReq: make(chan chan error),
+		accounts: map[string]*account{}, reloadReq: make(chan chan error), deleterWake: make(chan struct{}, 1),
 	}
 	d.metrics = metrics.New(opts.Registry, recordView{d})
 	el, err := d.newElector(cfg)

@@ -126,10 +126,13 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	return err
 }
 
-// deleteLoop fires due deletions within DeleteCheckInterval of the end of
-// their grace period, not at the next cron tick, until stop or ctx ends.
+// deleteLoop carries out deletions when they become due: a timer armed
+// for the earliest one (rotation.Engine.NextDeletion), re-armed whenever
+// a rotation is delivered, so an old key goes within moments of the end
+// of its grace period. DeleteCheckInterval bounds the wait, for deletions
+// that are due but wait (a window, a backoff, a failed attempt).
 func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
-	t := time.NewTicker(d.opts.DeleteCheckInterval)
+	t := time.NewTimer(d.nextDeletionWait())
 	defer t.Stop()
 	for {
 		select {
@@ -137,6 +140,8 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 			return
 		case <-ctx.Done():
 			return
+		case <-d.deleterWake:
+			// A deletion was scheduled: re-arm for the earliest.
 		case <-t.C:
 			for _, o := range d.DeleteDue(ctx) {
 				if o.Err != nil {
@@ -145,6 +150,35 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 				}
 			}
 		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(d.nextDeletionWait())
+	}
+}
+
+// nextDeletionWait is how long the deleter sleeps: until the earliest
+// deletion not yet due, at most DeleteCheckInterval.
+func (d *Daemon) nextDeletionWait() time.Duration {
+	wait := d.opts.DeleteCheckInterval
+	now := d.Now()
+	for _, a := range d.accountsInForce() {
+		if next, ok := a.engine.NextDeletion(); ok && next.After(now) {
+			// A few milliseconds past it, so the deletion finds it due.
+			wait = min(wait, next.Sub(now)+10*time.Millisecond)
+		}
+	}
+	return wait
+}
+
+// wakeDeleter tells the deleter a deletion was scheduled.
+func (d *Daemon) wakeDeleter() {
+	select {
+	case d.deleterWake <- struct{}{}:
+	default:
 	}
 }
 

@@ -132,8 +132,13 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 // delivered rotation now.
 func (e *Engine) noteConfirmed(p Policy, name string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.confirmed[recordKey{p.Name, name}] = e.now()
+	e.mu.Unlock()
+	// A rotation was delivered, or its new key confirmed: NextDeletion
+	// may be earlier now.
+	if e.onDeletionScheduled != nil {
+		e.onDeletionScheduled()
+	}
 }
 
 // confirmDue returns the wall-clock time at which this process's own

@@ -105,9 +105,11 @@ type Outcome struct {
 type Engine struct {
 	store state.Journal
 	fence func() error
-	log   *zap.Logger
-	rec   Recorder
-	now   func() time.Time
+	// onDeletionScheduled is Config.OnDeletionScheduled.
+	onDeletionScheduled func()
+	log                 *zap.Logger
+	rec                 Recorder
+	now                 func() time.Time
 
 	settle         time.Duration
 	minDeleteDelay time.Duration
@@ -186,6 +188,10 @@ type Config struct {
 	// ReadOnly engines only plan (`rotatord plan`): SetPolicies installs
 	// policies even when they would strand a rotation, since nothing acts.
 	ReadOnly bool
+	// OnDeletionScheduled, when set, hears that a deletion was scheduled
+	// (a rotation delivered, a new key confirmed): the caller's deletion
+	// timer asks NextDeletion again. It must not block.
+	OnDeletionScheduled func()
 	// Fence, when set, is asked before every sink write: a replica that
 	// lost its Lease must not deliver (the API client and the journal ask
 	// it too, before every request and write).
@@ -213,7 +219,8 @@ func New(cfg Config) *Engine {
 		api: cfg.API, store: cfg.Store, log: cfg.Logger.Named("rotation"), rec: cfg.Recorder,
 		now: cfg.Now, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
 		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly, fence: cfg.Fence,
-		gens: map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
+		onDeletionScheduled: cfg.OnDeletionScheduled,
+		gens:                map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
 	}
 }
 
