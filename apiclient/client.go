@@ -13,7 +13,6 @@ import (
 
 	v3 "github.com/exoscale/egoscale/v3"
 	"github.com/exoscale/egoscale/v3/credentials"
-	"golang.org/x/time/rate"
 
 	"github.com/rotatord/rotatord/internal/version"
 	"github.com/rotatord/rotatord/secret"
@@ -30,7 +29,7 @@ type Config struct {
 	RetryMaxDelay  time.Duration // backoff cap; default 30s
 	MaxRetryAfter  time.Duration // a longer Retry-After gives up instead of sleeping; default 2m
 
-	RateLimit   float64 // requests per second; default 10
+	RateLimit   float64 // ceiling of the adaptive rate, requests per second; default 1000
 	Burst       int     // default 10
 	Concurrency int     // requests in flight at once; default 4
 
@@ -60,7 +59,7 @@ const (
 	DefaultRetryBaseDelay = time.Second
 	DefaultRetryMaxDelay  = 30 * time.Second
 	DefaultMaxRetryAfter  = 2 * time.Minute
-	DefaultRateLimit      = 10
+	DefaultRateLimit      = 1000
 	DefaultBurst          = 10
 	DefaultConcurrency    = 4
 	DefaultPollInterval   = time.Second
@@ -103,7 +102,7 @@ type Client struct {
 	// The rate limit and the concurrency bound apply to every attempt and
 	// are taken before the attempt's timeout starts, so a queued request
 	// never times out before it is sent.
-	limiter *rate.Limiter
+	limiter *adaptiveLimit
 	slots   chan struct{}
 
 	// sleep and jitter are fields so tests can observe backoff without waiting.
@@ -147,7 +146,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		newSDK:  newSDK,
 		cfg:     cfg,
-		limiter: rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.Burst),
+		limiter: newAdaptiveLimit(cfg.RateLimit, cfg.Burst, time.Now),
 		slots:   make(chan struct{}, cfg.Concurrency),
 		sleep:   sleepCtx,
 		jitter:  rand.Float64,
@@ -336,9 +335,10 @@ func (c *Client) ListRoles(ctx context.Context) ([]Role, error) {
 // do runs one SDK call with retries. idempotent says whether a call whose
 // outcome is unknown may be sent again.
 func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(context.Context) error) error {
+	waitedRetryAfter := false // this call's own retry waited it out already
 	for n := 1; ; n++ {
 		a := &attempt{op: op}
-		release, err := c.acquire(ctx)
+		release, err := c.acquire(ctx, !waitedRetryAfter)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
@@ -351,10 +351,18 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 		err = call(withAttempt(ctx, a))
 		release()
 		if err == nil {
+			c.limiter.succeeded()
 			return nil
 		}
 		e := classify(op, idempotent, err, a)
 		e.Attempts = n
+		if e.Kind == KindRateLimited || e.Status == http.StatusServiceUnavailable {
+			// The API pushes back: every request slows down, not only
+			// this one's retry.
+			c.limiter.pushedBack(e.RetryAfter)
+		} else if e.Status != 0 {
+			c.limiter.succeeded() // an answer, and not about the rate
+		}
 		if ctx.Err() != nil {
 			// The caller gave up; an ambiguous create stays ambiguous.
 			if e.Kind == KindAmbiguousCreate {
@@ -371,6 +379,7 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 				return e
 			}
 			wait = e.RetryAfter
+			waitedRetryAfter = true
 		}
 		if c.cfg.OnRetry != nil {
 			c.cfg.OnRetry(op, n, wait, e)
@@ -398,13 +407,19 @@ func (c *Client) backoff(retry int) time.Duration {
 }
 
 // acquire waits for a concurrency slot and a rate-limit token.
-func (c *Client) acquire(ctx context.Context) (release func(), err error) {
+func (c *Client) acquire(ctx context.Context, pause bool) (release func(), err error) {
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if err := c.limiter.Wait(ctx); err != nil {
+	if p := c.limiter.pauseLeft(); pause && p > 0 {
+		if err := c.sleep(ctx, p); err != nil {
+			<-c.slots
+			return nil, err
+		}
+	}
+	if err := c.limiter.wait(ctx); err != nil {
 		<-c.slots
 		return nil, err
 	}

@@ -41,7 +41,7 @@ import (
 const (
 	DefaultZone        = apiclient.DefaultZone
 	DefaultTimeout     = Duration(30 * time.Second)
-	DefaultRateLimit   = 10.0 // requests per second
+	DefaultRateLimit   = 1000.0 // requests per second: the ceiling of the adaptive rate (apiclient)
 	DefaultConcurrency = 4
 	DefaultMaxRetries  = 4
 	DefaultStateDir    = "/var/lib/rotatord"

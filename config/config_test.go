@@ -269,7 +269,7 @@ func TestDefaults(t *testing.T) {
 
 	// The numbers behind the named defaults, as documented.
 	if DefaultExoscale.Timeout.Duration() != 30*time.Second || DefaultMaxAge.Duration() != 720*time.Hour ||
-		DefaultGracePeriod.Duration() != time.Hour || DefaultMode != 0o600 || DefaultRateLimit != 10 ||
+		DefaultGracePeriod.Duration() != time.Hour || DefaultMode != 0o600 || DefaultRateLimit != 1000 ||
 		DefaultConcurrency != 4 || DefaultMaxRetries != 4 || DefaultZone != apiclient.DefaultZone {
 		t.Error("a default changed: update the documentation in testdata/valid-full.yml")
 	}
