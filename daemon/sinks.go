@@ -115,9 +115,12 @@ func newKubernetesSink(sc *config.Sink, policy string, kube *kubeclient.Cache) (
 	if err != nil {
 		return nil, err
 	}
-	server, err := kube.Server(sc.Kubeconfig, sc.Context)
-	if err != nil {
-		return nil, err
+	// The cluster as the config names it (kubeconfig and context), not its
+	// server URL: a sink's identity in the journal must not change when
+	// the endpoint behind the same kubeconfig does.
+	cluster := sc.Kubeconfig
+	if sc.Context != "" {
+		cluster = sc.Context + ":" + cluster
 	}
 	opts := kubernetes.Options{
 		Client:      client,
@@ -129,7 +132,7 @@ func newKubernetesSink(sc *config.Sink, policy string, kube *kubeclient.Cache) (
 		Annotations: sc.Annotations,
 		TakeOver:    sc.TakeOver,
 		Policy:      policy,
-		Cluster:     server,
+		Cluster:     cluster,
 	}
 	if sc.Keys != nil {
 		opts.KeyField, opts.SecretField = sc.Keys.APIKey, sc.Keys.APISecret

@@ -66,11 +66,14 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	return out
 }
 
-// NextDeletion returns the earliest time a delivered rotation's old keys
-// become due (its grace period ends, or this process's confirmation delay
-// does), and false when none waits.
+// NextDeletion returns the earliest time still ahead at which a delivered
+// rotation's old keys become due (its grace period ends, or this process's
+// confirmation delay does), and false when none will. Deletions already
+// due and waiting (a window, a backoff) are not in it: the caller retries
+// those on its own schedule, and they must not hide the next one.
 func (e *Engine) NextDeletion() (time.Time, bool) {
 	var next time.Time
+	now := e.now()
 	policies, _ := e.snapshotPolicies()
 	for _, p := range policies {
 		for _, r := range e.store.List(p.Name) {
@@ -78,8 +81,15 @@ func (e *Engine) NextDeletion() (time.Time, bool) {
 				continue
 			}
 			t := r.Rotation.DeleteAfter
-			if c := e.confirmDue(p, r.Name); c.After(t) {
+			// confirmDue answers "now" for a rotation this process has
+			// not confirmed or whose delay is over: not a time to wake at
+			// (that would wake again and again); only a delay still
+			// running is.
+			if c := e.confirmDue(p, r.Name); c.After(t) && e.confirmWaiting(p, r.Name) {
 				t = c
+			}
+			if !t.After(now) {
+				continue
 			}
 			if next.IsZero() || t.Before(next) {
 				next = t
@@ -160,6 +170,15 @@ func (e *Engine) confirmDue(p Policy, name string) time.Time {
 		return now
 	}
 	return now.Add(wait)
+}
+
+// confirmWaiting reports whether this process confirmed the new key of
+// that rotation and its confirmation delay still runs.
+func (e *Engine) confirmWaiting(p Policy, name string) bool {
+	e.mu.Lock()
+	at, ok := e.confirmed[recordKey{p.Name, name}]
+	e.mu.Unlock()
+	return ok && e.now().Sub(at) < min(p.GracePeriod, e.minDeleteDelay)
 }
 
 // deleteOld is the last step: the old keys go, the new one stays. confirmed says

@@ -32,10 +32,12 @@ const (
 // holds the key and can give its secret back, the credential comes too.
 func (e *Engine) holds(ctx context.Context, s sinks.Sink, rec *state.Record, id string) (holding, *sinks.Credential) {
 	if rot := rec.Rotation; rot != nil && rot.Sinks != nil && !slices.Contains(rot.KnownKeyIDs, id) {
-		if _, ok := rot.Sinks[sinkID(s, rec.Name)]; !ok {
+		if _, ok := rot.Sinks[sinkID(s, rec.Name)]; !ok && !sinks.CanReadBack(s) {
 			// The rotation records every sink before it writes one: a
 			// sink it never recorded cannot hold a key made after its
-			// intent.
+			// intent. Unless its identity changed since (a reload, an
+			// upgrade that names targets otherwise): a sink that can be
+			// read back is asked rather than trusted to be new.
 			return notHeld, nil
 		}
 	}

@@ -235,7 +235,10 @@ func (e *Elector) release(lock resourcelock.Interface) {
 func (e *Elector) renewed(start time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if until := start.Add(e.cfg.RenewDeadline); until.After(e.validUntil) {
+	// The Lease records its duration in whole seconds, and standbys go by
+	// that: the claim never outlasts it, whatever the configuration says.
+	claim := min(e.cfg.RenewDeadline, e.cfg.LeaseDuration.Truncate(time.Second))
+	if until := start.Add(claim); until.After(e.validUntil) {
 		e.validUntil = until
 	}
 }
@@ -344,6 +347,9 @@ func (l *timedLock) Create(ctx context.Context, ler resourcelock.LeaderElectionR
 	}
 	start := time.Now()
 	err := l.Interface.Create(ctx, ler)
+	if err == nil {
+		l.noteWritten(ler)
+	}
 	if err == nil && ler.HolderIdentity == l.Identity() {
 		// No Lease was there: whoever led under one that was deleted
 		// may act until its own claim ends.
@@ -362,6 +368,9 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 	l.mu.Unlock()
 	start := time.Now()
 	err := l.Interface.Update(ctx, ler)
+	if err == nil {
+		l.noteWritten(ler)
+	}
 	if err == nil && ler.HolderIdentity == l.Identity() {
 		if prev != nil && prev.HolderIdentity == "" && prev.LeaseDurationSeconds != releasedDurationSeconds {
 			// Taken over from an empty holder that no release wrote
@@ -371,4 +380,13 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 		l.renewed(start)
 	}
 	return err
+}
+
+// noteWritten makes what this replica wrote the record it last saw:
+// client-go renews without reading first, and a takeover must be judged
+// once, against the record before it.
+func (l *timedLock) noteWritten(ler resourcelock.LeaderElectionRecord) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.observed = &ler
 }

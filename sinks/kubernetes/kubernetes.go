@@ -96,8 +96,9 @@ type Options struct {
 	Restart     []Workload
 	Policy      string
 	Now         func() time.Time
-	// Cluster names the API server (its URL): part of Target, so the
-	// same namespace/name in two clusters is two sinks to the journal.
+	// Cluster names the cluster as the config does (kubeconfig, context;
+	// empty in-cluster): part of Target, so the same namespace/name in two
+	// clusters is two sinks to the journal.
 	Cluster string
 }
 

@@ -1,0 +1,71 @@
+package daemon
+
+import (
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/rotation"
+	"github.com/rotatord/rotatord/state"
+)
+
+// A delivered rotation whose deletion is past due but that this process
+// never confirmed (it restarted in the grace period, or it is a new leader
+// taking over the last one's rotation) and that waits (a closed window, a
+// backoff). confirmDue answers "now" for it, read by the engine a moment
+// after nextDeletionWait read its own now: the deletion looks due in the
+// future, and the timer is armed for ~10ms, over and over: the deleter
+// spins (DeleteDue every 10ms) instead of waiting DeleteCheckInterval.
+func TestReview15bDeleterSpinsOnUnconfirmedPastDueDeletion(t *testing.T) {
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now()
+	if err := st.Put(state.Record{Policy: "p", Name: "ci-runner", Rotation: &state.Rotation{
+		Phase: state.PhaseDelivered, StartedAt: now.Add(-2 * time.Hour), OldKeyIDs: []string{"old"},
+		NewKeyID: "new", DeliveredAt: now.Add(-time.Hour), DeleteAfter: now.Add(-time.Minute),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	eng := rotation.New(rotation.Config{Store: st, Logger: zap.NewNop(), Now: time.Now})
+	if err := eng.SetPolicies([]rotation.Policy{{Name: "p", Match: func(string, string) bool { return true }, GracePeriod: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 15 * time.Second}, accounts: map[string]*account{"a": {name: "a", engine: eng}}}
+	if w := d.nextDeletionWait(); w < time.Second {
+		t.Errorf("a deletion past due (and waiting) arms the deletion timer for %v, not DeleteCheckInterval (15s): the deleter runs DeleteDue every %v", w, w)
+	}
+}
+
+// NextDeletion answers the earliest deletion, past ones included, and
+// nextDeletionWait ignores an answer not in the future: one deletion past
+// due that waits (a closed window, a backoff) hides every later one. Here
+// a key due in 2s waits the whole DeleteCheckInterval (15s in production,
+// the old poll) instead of going when its grace period ends.
+func TestReview15bPastDueDeletionHidesTheNextOne(t *testing.T) {
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now()
+	for name, after := range map[string]time.Duration{"ci-waiting": -time.Minute, "ci-next": 2 * time.Second} {
+		if err := st.Put(state.Record{Policy: "p", Name: name, Rotation: &state.Rotation{
+			Phase: state.PhaseDelivered, StartedAt: now.Add(-2 * time.Hour), OldKeyIDs: []string{"old-" + name},
+			NewKeyID: "new-" + name, DeliveredAt: now.Add(-time.Hour), DeleteAfter: now.Add(after),
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eng := rotation.New(rotation.Config{Store: st, Logger: zap.NewNop(), Now: time.Now})
+	if err := eng.SetPolicies([]rotation.Policy{{Name: "p", Match: func(string, string) bool { return true }, GracePeriod: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 15 * time.Second}, accounts: map[string]*account{"a": {name: "a", engine: eng}}}
+	if w := d.nextDeletionWait(); w > 3*time.Second {
+		t.Errorf("a deletion due in 2s waits %v: the deletion past due (and waiting) hides it", w)
+	}
+}
