@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,7 +65,8 @@ var Users = []string{"rotatord", "rotatord-2", "rotatord-3", "outsider"}
 // the margin is for parallel clusters under -race on a small machine.
 const readyTimeout = 90 * time.Second
 
-// Cluster is a running etcd plus kube-apiserver, stopped by t.Cleanup.
+// Cluster is a running etcd plus kube-apiserver, stopped by t.Cleanup
+// (Start) or Stop (Launch).
 type Cluster struct {
 	// URL is the API server's address, https://127.0.0.1:<port>.
 	URL string
@@ -75,6 +77,7 @@ type Cluster struct {
 
 	dir, apiBin string
 	apiArgs     []string
+	opts        Options
 
 	mu   sync.Mutex // guards etcd, api: RestartAPIServer vs cleanup
 	etcd *proc
@@ -88,35 +91,118 @@ func Start(t testing.TB) *Cluster {
 	if testing.Short() {
 		t.Skip("kubetest: runs etcd and kube-apiserver; skipped with -short")
 	}
-	etcdBin, apiBin := os.Getenv(EnvEtcdBin), os.Getenv(EnvAPIServerBin)
-	if etcdBin == "" || apiBin == "" {
-		msg := fmt.Sprintf("kubetest: no Kubernetes binaries: set %s (scripts/tools/etcd) and %s (scripts/tools/kube-apiserver)",
-			EnvEtcdBin, EnvAPIServerBin)
+	etcdBin, apiBin, err := Binaries()
+	if err != nil {
 		if os.Getenv(EnvRequire) == "1" {
-			t.Fatal(msg)
+			t.Fatal(err)
 		}
-		t.Skip(msg)
+		t.Skip(err)
 	}
 	began := time.Now()
 	dir := t.TempDir() // before the Cleanup below: removed after the kill
-	c := &Cluster{
-		dir:          dir,
-		apiBin:       apiBin,
-		EtcdLog:      filepath.Join(dir, "etcd.log"),
-		APIServerLog: filepath.Join(dir, "kube-apiserver.log"),
-	}
+	c := newCluster(dir, apiBin, Options{})
 	t.Cleanup(c.kill)
-
-	etcdURL, err := c.startEtcd(etcdBin)
-	if err != nil {
-		t.Fatalf("kubetest: etcd: %v\n--- %s (tail)\n%s", err, c.EtcdLog, tail(c.EtcdLog))
-	}
-	if err := c.startAPIServer(etcdURL); err != nil {
-		t.Fatalf("kubetest: kube-apiserver: %v\n--- %s (tail)\n%s\n--- %s (tail)\n%s",
-			err, c.APIServerLog, tail(c.APIServerLog), c.EtcdLog, tail(c.EtcdLog))
+	if err := c.start(etcdBin); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("kubetest: cluster at %s ready in %v (logs in %s)", c.URL, time.Since(began).Round(time.Millisecond), dir)
 	return c
+}
+
+// Binaries returns the etcd and kube-apiserver binaries the environment
+// names, or an error saying which variables to set.
+func Binaries() (etcd, apiServer string, err error) {
+	etcd, apiServer = os.Getenv(EnvEtcdBin), os.Getenv(EnvAPIServerBin)
+	if etcd == "" || apiServer == "" {
+		return "", "", fmt.Errorf("kubetest: no Kubernetes binaries: set %s (scripts/tools/etcd) and %s (scripts/tools/kube-apiserver)",
+			EnvEtcdBin, EnvAPIServerBin)
+	}
+	return etcd, apiServer, nil
+}
+
+// Options of Launch.
+type Options struct {
+	// Logf, when set, is told when the cluster is ready and of each
+	// restart of the API server.
+	Logf func(format string, args ...any)
+	// Users are more static plain users, beside Users.
+	Users []string
+	// AuditLog, when set, is where the API server writes its audit log
+	// (JSON lines, one event per request at ResponseComplete, written
+	// before the response: --audit-log-mode=blocking), with AuditPolicy
+	// (a YAML audit.k8s.io/v1 Policy) or, when that is empty,
+	// DefaultAuditPolicy.
+	AuditLog    string
+	AuditPolicy string
+}
+
+// DefaultAuditPolicy logs the writes of Leases with their request body
+// (who holds the Lease, since when), and the writes of ConfigMaps and
+// Secrets without any body (a Secret's data must not reach the log).
+const DefaultAuditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Request
+    verbs: ["create", "update", "patch", "delete"]
+    resources: [{group: "coordination.k8s.io", resources: ["leases"]}]
+  - level: Metadata
+    verbs: ["create", "update", "patch", "delete", "deletecollection"]
+    resources: [{group: "", resources: ["configmaps", "secrets"]}]
+  - level: None
+`
+
+// Launch is Start for programs that are not tests (the chaos campaign):
+// the binaries come from the same variables (an error without them), the
+// data and logs go to dir, which is kept, and Stop ends both processes.
+func Launch(dir string, o Options) (*Cluster, error) {
+	etcdBin, apiBin, err := Binaries()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	c := newCluster(dir, apiBin, o)
+	if err := c.start(etcdBin); err != nil {
+		c.kill()
+		return nil, err
+	}
+	c.logf("kubetest: cluster at %s ready in %v (logs in %s)", c.URL, time.Since(began).Round(time.Millisecond), dir)
+	return c, nil
+}
+
+// Stop ends the API server, then etcd (SIGKILL: the data is not kept).
+func (c *Cluster) Stop() { c.kill() }
+
+func newCluster(dir, apiBin string, o Options) *Cluster {
+	return &Cluster{
+		dir:          dir,
+		apiBin:       apiBin,
+		opts:         o,
+		EtcdLog:      filepath.Join(dir, "etcd.log"),
+		APIServerLog: filepath.Join(dir, "kube-apiserver.log"),
+	}
+}
+
+func (c *Cluster) logf(format string, args ...any) {
+	if c.opts.Logf != nil {
+		c.opts.Logf(format, args...)
+	}
+}
+
+// start starts etcd, then the API server.
+func (c *Cluster) start(etcdBin string) error {
+	etcdURL, err := c.startEtcd(etcdBin)
+	if err != nil {
+		return fmt.Errorf("kubetest: etcd: %v\n--- %s (tail)\n%s", err, c.EtcdLog, tail(c.EtcdLog))
+	}
+	if err := c.startAPIServer(etcdURL); err != nil {
+		return fmt.Errorf("kubetest: kube-apiserver: %v\n--- %s (tail)\n%s\n--- %s (tail)\n%s",
+			err, c.APIServerLog, tail(c.APIServerLog), c.EtcdLog, tail(c.EtcdLog))
+	}
+	return nil
 }
 
 // startEtcd runs a one-member etcd and returns its client URL. The member
@@ -180,12 +266,22 @@ func etcdHasMember(url, name string) bool {
 // kube-apiserver on a free port.
 func (c *Cluster) startAPIServer(etcdURL string) error {
 	tokens := filepath.Join(c.dir, "tokens.csv")
-	if err := writeTokenFile(tokens); err != nil {
+	if err := writeTokenFile(tokens, c.opts.Users); err != nil {
 		return err
 	}
 	saKey, saPub := filepath.Join(c.dir, "sa.key"), filepath.Join(c.dir, "sa.pub")
 	if err := writeServiceAccountKeys(saKey, saPub); err != nil {
 		return err
+	}
+	policy := filepath.Join(c.dir, "audit-policy.yaml")
+	if c.opts.AuditLog != "" {
+		p := c.opts.AuditPolicy
+		if p == "" {
+			p = DefaultAuditPolicy
+		}
+		if err := os.WriteFile(policy, []byte(p), 0o600); err != nil {
+			return err
+		}
 	}
 	err := errExited
 	// The free port may be taken before the server binds it: then it
@@ -214,6 +310,16 @@ func (c *Cluster) startAPIServer(etcdURL string) error {
 			"--service-account-signing-key-file=" + saKey,
 			"--authorization-mode=RBAC",
 			"--token-auth-file=" + tokens,
+		}
+		if c.opts.AuditLog != "" {
+			c.apiArgs = append(c.apiArgs,
+				"--audit-policy-file="+policy,
+				"--audit-log-path="+c.opts.AuditLog,
+				"--audit-log-format=json",
+				"--audit-log-mode=blocking",
+				// No rotation: readers follow one file, restarts append.
+				"--audit-log-maxsize=100000",
+			)
 		}
 		if c.CAData, err = c.runAPIServer(); err == nil {
 			return nil
@@ -299,21 +405,39 @@ func readCA(path string) ([]byte, error) {
 // waiting until it is ready. Clients made before keep working after it.
 func (c *Cluster) RestartAPIServer(t testing.TB) {
 	t.Helper()
+	stopped, ready, err := c.restartAPIServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubetest: kube-apiserver stopped in %v, ready again in %v", stopped.Round(time.Millisecond), ready.Round(time.Millisecond))
+}
+
+// Restart is RestartAPIServer for programs that are not tests: it returns
+// how long the server took to stop, and to be ready again from the
+// SIGTERM.
+func (c *Cluster) Restart() (stopped, ready time.Duration, err error) {
+	stopped, ready, err = c.restartAPIServer()
+	if err == nil {
+		c.logf("kubetest: kube-apiserver stopped in %v, ready again in %v", stopped.Round(time.Millisecond), ready.Round(time.Millisecond))
+	}
+	return stopped, ready, err
+}
+
+func (c *Cluster) restartAPIServer() (stopped, ready time.Duration, err error) {
 	c.mu.Lock()
 	old := c.api
 	c.mu.Unlock()
 	began := time.Now()
 	old.stop(syscall.SIGTERM)
-	stopped := time.Since(began)
+	stopped = time.Since(began)
 	ca, err := c.runAPIServer()
 	if err != nil {
-		t.Fatalf("kubetest: restarting kube-apiserver: %v\n--- %s (tail)\n%s", err, c.APIServerLog, tail(c.APIServerLog))
+		return stopped, 0, fmt.Errorf("kubetest: restarting kube-apiserver: %v\n--- %s (tail)\n%s", err, c.APIServerLog, tail(c.APIServerLog))
 	}
 	if !bytes.Equal(ca, c.CAData) { // clients made before trust only the first
-		t.Fatalf("kubetest: kube-apiserver has a new CA after a restart")
+		return stopped, 0, errors.New("kubetest: kube-apiserver has a new CA after a restart")
 	}
-	t.Logf("kubetest: kube-apiserver stopped in %v, ready again in %v",
-		stopped.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+	return stopped, time.Since(began), nil
 }
 
 // kill ends both processes, the API server first so that it does not log
@@ -333,11 +457,11 @@ func (c *Cluster) kill() {
 // token is user's bearer token in the static token file.
 func token(user string) string { return user + "-token" }
 
-// writeTokenFile lists Admin and Users: token,user,uid[,"groups"].
-func writeTokenFile(path string) error {
+// writeTokenFile lists Admin, Users and extra: token,user,uid[,"groups"].
+func writeTokenFile(path string, extra []string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s,%s,%s,\"system:masters\"\n", token(Admin), Admin, Admin)
-	for _, u := range Users {
+	for _, u := range append(slices.Clone(Users), extra...) {
 		fmt.Fprintf(&b, "%s,%s,%s\n", token(u), u, u)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o600)
@@ -361,22 +485,14 @@ func writeServiceAccountKeys(keyPath, pubPath string) error {
 	return os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600)
 }
 
-func known(user string) bool {
-	if user == Admin {
-		return true
-	}
-	for _, u := range Users {
-		if u == user {
-			return true
-		}
-	}
-	return false
+func (c *Cluster) known(user string) bool {
+	return user == Admin || slices.Contains(Users, user) || slices.Contains(c.opts.Users, user)
 }
 
 // RestConfig is a client configuration authenticating as user, one of
 // Admin and Users; any other name panics, as it is a bug in the test.
 func (c *Cluster) RestConfig(user string) *rest.Config {
-	if !known(user) {
+	if !c.known(user) {
 		panic("kubetest: unknown user " + strconv.Quote(user))
 	}
 	return &rest.Config{
@@ -400,6 +516,19 @@ func (c *Cluster) Client(t testing.TB, user string) kubernetes.Interface {
 // authenticates as user and trusts the server's CA, and returns its path.
 func (c *Cluster) Kubeconfig(t testing.TB, user string) string {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), user+".kubeconfig")
+	if err := c.WriteKubeconfig(path, user); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// WriteKubeconfig writes a kubeconfig file (mode 0600) at path that
+// authenticates as user and trusts the server's CA.
+func (c *Cluster) WriteKubeconfig(path, user string) error {
+	if !c.known(user) {
+		return fmt.Errorf("kubetest: unknown user %q", user)
+	}
 	rc := c.RestConfig(user)
 	cfg := clientcmdapi.Config{
 		Clusters:       map[string]*clientcmdapi.Cluster{"kubetest": {Server: rc.Host, CertificateAuthorityData: rc.CAData}},
@@ -407,11 +536,10 @@ func (c *Cluster) Kubeconfig(t testing.TB, user string) string {
 		Contexts:       map[string]*clientcmdapi.Context{"kubetest": {Cluster: "kubetest", AuthInfo: user}},
 		CurrentContext: "kubetest",
 	}
-	path := filepath.Join(t.TempDir(), user+".kubeconfig")
 	if err := clientcmd.WriteToFile(cfg, path); err != nil {
-		t.Fatalf("kubetest: kubeconfig for %s: %v", user, err)
+		return fmt.Errorf("kubetest: kubeconfig for %s: %v", user, err)
 	}
-	return path
+	return nil
 }
 
 func (c *Cluster) admin(t testing.TB) (kubernetes.Interface, context.Context) {
@@ -423,11 +551,23 @@ func (c *Cluster) admin(t testing.TB) (kubernetes.Interface, context.Context) {
 // CreateNamespace creates namespace name as Admin.
 func (c *Cluster) CreateNamespace(t testing.TB, name string) {
 	t.Helper()
-	cs, ctx := c.admin(t)
+	_, ctx := c.admin(t)
+	if err := c.NewNamespace(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// NewNamespace is CreateNamespace for programs that are not tests.
+func (c *Cluster) NewNamespace(ctx context.Context, name string) error {
+	cs, err := kubernetes.NewForConfig(c.RestConfig(Admin))
+	if err != nil {
+		return err
+	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("kubetest: namespace %s: %v", name, err)
+		return fmt.Errorf("kubetest: namespace %s: %v", name, err)
 	}
+	return nil
 }
 
 // Grant gives user rules in namespace through a Role and a RoleBinding
@@ -437,18 +577,29 @@ func (c *Cluster) CreateNamespace(t testing.TB, name string) {
 // could still be refused.
 func (c *Cluster) Grant(t testing.TB, user, namespace string, rules []rbacv1.PolicyRule) {
 	t.Helper()
-	if !known(user) {
-		t.Fatalf("kubetest: unknown user %q", user)
+	_, ctx := c.admin(t)
+	if err := c.GrantRules(ctx, user, namespace, rules); err != nil {
+		t.Fatal(err)
 	}
-	cs, ctx := c.admin(t)
+}
+
+// GrantRules is Grant for programs that are not tests.
+func (c *Cluster) GrantRules(ctx context.Context, user, namespace string, rules []rbacv1.PolicyRule) error {
+	if !c.known(user) {
+		return fmt.Errorf("kubetest: unknown user %q", user)
+	}
+	cs, err := kubernetes.NewForConfig(c.RestConfig(Admin))
+	if err != nil {
+		return err
+	}
 	name := "kubetest-" + user
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}, Rules: rules}
-	_, err := cs.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{})
+	_, err = cs.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		_, err = cs.RbacV1().Roles(namespace).Update(ctx, role, metav1.UpdateOptions{})
 	}
 	if err != nil {
-		t.Fatalf("kubetest: role %s/%s: %v", namespace, name, err)
+		return fmt.Errorf("kubetest: role %s/%s: %v", namespace, name, err)
 	}
 	binding := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
@@ -457,7 +608,7 @@ func (c *Cluster) Grant(t testing.TB, user, namespace string, rules []rbacv1.Pol
 	}
 	_, err = cs.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("kubetest: rolebinding %s/%s: %v", namespace, name, err)
+		return fmt.Errorf("kubetest: rolebinding %s/%s: %v", namespace, name, err)
 	}
 	for _, r := range rules {
 		if len(r.Verbs) == 0 || len(r.Resources) == 0 {
@@ -478,11 +629,12 @@ func (c *Cluster) Grant(t testing.TB, user, namespace string, rules []rbacv1.Pol
 				break
 			}
 			if ctx.Err() != nil {
-				t.Fatalf("kubetest: grant to %s in %s not effective: %+v (%v)", user, namespace, attrs, err)
+				return fmt.Errorf("kubetest: grant to %s in %s not effective: %+v (%v)", user, namespace, attrs, err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	return nil
 }
 
 // proc is a server process whose output goes to a log file.

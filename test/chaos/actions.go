@@ -61,18 +61,36 @@ func (c *campaign) writePolicy(v variant, maxAge string) error {
 	if v.extraSink {
 		c.extraAdded.Store(true)
 	}
+	if c.ha == nil {
+		return os.WriteFile(filepath.Join(c.dir, "policy.yml"), []byte(c.policyYAML(v, maxAge, -1)), 0o600)
+	}
+	// HA: a file per replica slot, and one for `once`.
+	for slot := 0; slot <= c.cfg.Replicas; slot++ {
+		if err := os.WriteFile(c.replicaConfig(slot), []byte(c.policyYAML(v, maxAge, slot)), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// policyYAML is the policy file; slot is the HA replica slot it is for
+// (-1 outside HA mode).
+func (c *campaign) policyYAML(v variant, maxAge string, slot int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `exoscale:
-  endpoint: %s/v2
-  credential_file: credential.json
-  own_key: {schedule: "@every 1s", max_age: %s, grace_period: 1s}
-  timeout: 5s
-  max_retries: 2
-  rate_limit: 200
-state_dir: state
-listen: %s
-policies:
-`, c.simURL, maxAge, c.listen)
+	fmt.Fprintf(&b, "exoscale:\n  endpoint: %s/v2\n", c.simURL)
+	switch {
+	case slot < 0:
+		fmt.Fprintf(&b, "  credential_file: credential.json\n  own_key: {schedule: \"@every 1s\", max_age: %s, grace_period: 1s}\n", maxAge)
+	default:
+		b.WriteString(c.haCredentialYAML(maxAge))
+	}
+	b.WriteString("  timeout: 5s\n  max_retries: 2\n  rate_limit: 200\n")
+	if slot < 0 {
+		fmt.Fprintf(&b, "state_dir: state\nlisten: %s\n", c.listen)
+	} else {
+		b.WriteString(c.haHeader(slot))
+	}
+	b.WriteString("policies:\n")
 	for _, p := range policies {
 		if p.name == "backup" && v.backupRemoved {
 			continue
@@ -117,8 +135,11 @@ policies:
 			fmt.Fprintf(&b, "      - type: vault\n        path: \"chaos/{{.Name}}\"\n        address: %s\n        mount: secret\n"+
 				"        auth:\n          method: token\n          token_file: vault-token\n", c.vault.Addr)
 		}
+		if p.name == "ci" && slot >= 0 {
+			b.WriteString(c.haSecretSinkYAML(slot))
+		}
 	}
-	return os.WriteFile(filepath.Join(c.dir, "policy.yml"), []byte(b.String()), 0o600)
+	return b.String()
 }
 
 // simFaults draws the simulator faults of one cycle on top of the base.
@@ -399,6 +420,9 @@ func (c *campaign) act(ctx context.Context, ev event, cmd interface{ Signal(os.S
 			extraSink:     c.variant.extraSink || pick.Float64() < 0.15,
 			ownOnly:       c.variant.ownOnly,
 		}
+		if c.cfg.WideningReloadsOnly {
+			v = variant{extraSink: v.extraSink, ownOnly: v.ownOnly}
+		}
 		if err := c.writePolicy(v, "3s"); err != nil {
 			return "", err
 		}
@@ -440,6 +464,12 @@ func (c *campaign) act(ctx context.Context, ev event, cmd interface{ Signal(os.S
 		return "sink-fault:" + sd.id + ":" + kind, nil
 	case "external-create":
 		name := c.names[pick.IntN(len(c.names))]
+		if c.ha != nil && !c.everDelivered(name) {
+			// A second key before rotatord ever delivered one blocks the
+			// name for good (two live keys: a rotation would make a
+			// third), and its sinks stay empty.
+			return "external-create:none", nil
+		}
 		var k simKey
 		if err := c.simDo(http.MethodPost, "/_sim/keys", map[string]string{"name": name, "role": c.policyOf(name).role}, &k); err != nil {
 			return "", err

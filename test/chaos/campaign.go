@@ -16,6 +16,10 @@
 //
 //	go run ./test/chaos -cycles 200 -seed 42
 //
+// With -ha it runs two or three replicas with leader election and the
+// journal in a real kube-apiserver instead, and checks for overlapping
+// leaders and measures failovers (ha.go).
+//
 // The same seed gives the same schedule of actions. It prints the problems
 // found, each with its key story and the recent log lines of that name,
 // then one summary line, and exits 1 if any check failed.
@@ -59,6 +63,14 @@ type Config struct {
 	// Vault: "auto" (use a Vault dev server when a binary is found, or
 	// fail without one when ROTATORD_REQUIRE_VAULT=1), "on" or "off".
 	Vault string
+	// HA runs Replicas `rotatord run` processes with leader election and
+	// the journal in a real API server (ha.go), with these Lease settings.
+	HA                                        bool
+	Replicas                                  int
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// WideningReloadsOnly keeps reloads from narrowing a policy (match,
+	// exclude, role_id, a policy removed): they only add the extra sink.
+	WideningReloadsOnly bool
 }
 
 // Summary is what the campaign observed.
@@ -84,6 +96,18 @@ type Summary struct {
 	Vault                   bool
 	Problems                []string
 	LateInSink, ExcusedDead int // sinks seen holding a key not applied yet / deleted by someone else
+
+	// HA mode (ha.go).
+	HA                                    bool
+	Replicas                              int
+	LeaderKills, LeaderTerms, LeaderStops int // SIGKILL, SIGTERM, SIGSTOP sent to the leader
+	StandbyKills, APIRestarts             int
+	Failovers                             int     // leader disturbances after which another replica called the API
+	FailoverMs                            []int64 // each failover's time
+	LeaseTerms                            int     // leadership terms in the audit log
+	OverlappingLeaders                    int     // writes after a later leader's term began
+	Stranded                              int     // rotations in flight the leader's policies do not match
+	Notes                                 []string
 }
 
 // Line is the one-line summary.
@@ -93,12 +117,21 @@ func (s Summary) Line() string {
 		"own_rotations=%d own_step_kills=%d outages=%d leaks=%d max_keys_per_name=%d max_own_keys=%d untouched_ok=%t secrets_in_logs=%d",
 		s.Seed, s.Cycles, s.Kills, s.Terms, s.Reloads, s.Restores, s.ClockOffsets,
 		s.LateCreates, s.Zombies, s.External, s.SinkFaults, s.Samples, s.Vault, s.Rotations,
-		s.OwnRotations, s.OwnStepKills, s.Outages, s.Leaks, s.MaxKeysPerName, s.MaxOwnKeys, s.UntouchedOK, s.SecretsInLogs)
+		s.OwnRotations, s.OwnStepKills, s.Outages, s.Leaks, s.MaxKeysPerName, s.MaxOwnKeys, s.UntouchedOK, s.SecretsInLogs) + s.haLine()
+}
+
+// haLine is the HA mode's part of the summary line.
+func (s Summary) haLine() string {
+	if !s.HA {
+		return ""
+	}
+	return fmt.Sprintf(" replicas=%d leader_kills=%d leader_terms=%d leader_stops=%d standby_kills=%d api_restarts=%d lease_terms=%d failovers=%d overlapping_leaders=%d stranded_rotations=%d failover_ms=%s",
+		s.Replicas, s.LeaderKills, s.LeaderTerms, s.LeaderStops, s.StandbyKills, s.APIRestarts, s.LeaseTerms, s.Failovers, s.OverlappingLeaders, s.Stranded, minMedMax(s.FailoverMs))
 }
 
 // OK reports whether every check passed.
 func (s Summary) OK() bool {
-	return s.Outages == 0 && s.Leaks == 0 && s.MaxKeysPerName <= 2 && s.MaxOwnKeys <= 2 && s.UntouchedOK && s.SecretsInLogs == 0 && len(s.Problems) == 0
+	return s.Outages == 0 && s.Leaks == 0 && s.OverlappingLeaders == 0 && s.Stranded == 0 && s.MaxKeysPerName <= 2 && s.MaxOwnKeys <= 2 && s.UntouchedOK && s.SecretsInLogs == 0 && len(s.Problems) == 0
 }
 
 // policyDef is one policy of the campaign; reloads change them (variant).
@@ -148,6 +181,8 @@ type campaign struct {
 	metrics   string
 
 	extraAdded atomic.Bool // the extra sink is in the policy file
+
+	ha *haState // HA mode only
 
 	fmu     sync.RWMutex // sink directory faults against sink reads
 	faulted map[string]*sinkFault
@@ -204,6 +239,19 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	c.dir = dir
 	defer c.stopVault()
+	cycle, settle := c.cycle, c.settle
+	if cfg.HA {
+		haDefaults(&c.cfg)
+		if err := checkHAConfig(c.cfg); err != nil {
+			return c.sum, err
+		}
+		c.sum.HA, c.sum.Replicas = true, c.cfg.Replicas
+		cycle, settle = c.haCycle, c.haSettle
+		defer c.stopHA()
+		if err := c.setupHA(ctx); err != nil {
+			return c.sum, err
+		}
+	}
 	if err := c.setup(ctx); err != nil {
 		return c.sum, err
 	}
@@ -215,18 +263,34 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		defer close(samplerDone)
 		c.sampler(sctx)
 	}()
+	pollerDone := make(chan struct{})
+	go func() {
+		defer close(pollerDone)
+		if c.ha != nil {
+			c.requestPoller(sctx)
+		}
+	}()
 	err := func() error {
-		for i := 0; i < cfg.Cycles && ctx.Err() == nil; i++ {
-			if err := c.cycle(ctx, i); err != nil {
+		if c.ha != nil {
+			if err := c.pollRequests(); err != nil {
 				return err
 			}
 		}
-		return c.settle(ctx)
+		for i := 0; i < cfg.Cycles && ctx.Err() == nil; i++ {
+			if err := cycle(ctx, i); err != nil {
+				return err
+			}
+		}
+		return settle(ctx)
 	}()
 	stopSampler()
 	<-samplerDone
+	<-pollerDone
 	if err == nil {
 		err = c.finalChecks(ctx)
+	}
+	if err == nil && c.ha != nil {
+		c.haAnalyze(ctx)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -343,6 +407,11 @@ func (c *campaign) setup(ctx context.Context) error {
 	if err := os.WriteFile(c.credentialPath(), credJSON, 0o600); err != nil {
 		return err
 	}
+	if c.ha != nil {
+		if err := c.haSeedCredential(ctx); err != nil {
+			return err
+		}
+	}
 	keys, err := c.keys()
 	if err != nil {
 		return err
@@ -395,6 +464,9 @@ func (c *campaign) stopVault() {
 func (c *campaign) sinksOf(name string) []sinkDef {
 	p := c.policyOf(name)
 	out := slices.Clone(p.sinks)
+	if p.name == "ci" && c.ha != nil {
+		out = append(out, secretSink)
+	}
 	if p.name == "apps" {
 		if c.extraAdded.Load() {
 			out = append(out, extraSink)
@@ -421,7 +493,12 @@ func (c *campaign) managed(name string) bool { return slices.Contains(c.names, n
 // startRotatord starts rotatord with args (run by default) and an
 // optional clock offset.
 func (c *campaign) startRotatord(offset time.Duration, args ...string) (*exec.Cmd, error) {
-	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	return c.startRotatordWith(filepath.Join(c.dir, "policy.yml"), c.logPath, offset, args...)
+}
+
+// startRotatordWith starts rotatord with a policy file and a log file.
+func (c *campaign) startRotatordWith(config, logPath string, offset time.Duration, args ...string) (*exec.Cmd, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +506,7 @@ func (c *campaign) startRotatord(offset time.Duration, args ...string) (*exec.Cm
 	if len(args) == 0 {
 		args = []string{"run"}
 	}
-	args = append(args, "--config", filepath.Join(c.dir, "policy.yml"))
+	args = append(args, "--config", config)
 	cmd := exec.Command(c.bin("rotatord"), args...)
 	cmd.Dir = c.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -575,23 +652,31 @@ func (c *campaign) roleName(id string) string {
 	return id
 }
 
-// logLines returns the last n lines of rotatord's log that mention s.
+// logLines returns the last n lines of rotatord's logs that mention s
+// (in HA mode, each prefixed with its process, log after log).
 func (c *campaign) logLines(s string, n int) []string {
-	f, err := os.Open(c.logPath)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), `"`+s+`"`) {
-			out = append(out, sc.Text())
-			if len(out) > n {
-				out = out[1:]
+	files := c.logFiles()
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		prefix := ""
+		if len(files) > 1 {
+			prefix = strings.TrimSuffix(filepath.Base(path), ".log") + ": "
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), `"`+s+`"`) {
+				out = append(out, prefix+sc.Text())
+				if len(out) > n {
+					out = out[1:]
+				}
 			}
 		}
+		f.Close()
 	}
 	return out
 }
@@ -692,6 +777,9 @@ func (c *campaign) credentialPath() string { return filepath.Join(c.dir, "creden
 
 // ownCred reads the credential rotatord signs with from its file.
 func (c *campaign) ownCred() (cred, error) {
+	if c.ha != nil && c.vault != nil {
+		return c.haOwnCred(context.Background())
+	}
 	b, err := os.ReadFile(c.credentialPath())
 	if err != nil {
 		return cred{}, err

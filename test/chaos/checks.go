@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -57,10 +58,7 @@ func (c *campaign) sampleOnce(ctx context.Context) {
 
 // sampleSink checks one sink; the caller holds c.fmu for reading.
 func (c *campaign) sampleSink(ctx context.Context, sd sinkDef, name string) (outage, bool) {
-	where := "vault:secret/chaos/" + name
-	if sd.format != "vault" {
-		where = sd.path(c.dir, name)
-	}
+	where := sd.where(c.dir, name)
 	cr, found, err := c.readSink(ctx, sd, name)
 	once := func(tag string) bool {
 		c.mu.Lock()
@@ -72,7 +70,7 @@ func (c *campaign) sampleSink(ctx context.Context, sd sinkDef, name string) (out
 		return true
 	}
 	if err != nil {
-		if sd.format == "vault" && ctx.Err() != nil {
+		if sd.format == "vault" && ctx.Err() != nil || errors.Is(err, errKubeUnavailable) {
 			return outage{}, false
 		}
 		if once("unreadable " + where) {
@@ -321,10 +319,7 @@ func (c *campaign) checkSettled(ctx context.Context, byName map[string][]simKey,
 				// A sink a reload added is filled at the name's next
 				// rotation, not at once; a sink that had content and
 				// lost it is an outage the sampler already counted.
-				where := sd.path(c.dir, name)
-				if sd.format == "vault" {
-					where = "vault:secret/chaos/" + name
-				}
+				where := sd.where(c.dir, name)
 				c.mu.Lock()
 				seen := c.sinkSeen[where]
 				c.mu.Unlock()
@@ -385,8 +380,16 @@ func (c *campaign) finalChecks(ctx context.Context) error {
 		return err
 	}
 	var blobs []string
-	logs, _ := os.ReadFile(c.logPath)
+	var all []byte
+	for _, f := range c.logFiles() {
+		b, _ := os.ReadFile(f)
+		all = append(all, b...)
+	}
+	logs := all
 	blobs = append(blobs, string(logs), c.metrics)
+	if c.ha != nil {
+		blobs = append(blobs, c.haBlobs(ctx)...)
+	}
 	for _, d := range []string{"state", "state-backup"} {
 		_ = filepath.Walk(filepath.Join(c.dir, d), func(p string, fi os.FileInfo, err error) error {
 			if err == nil && !fi.IsDir() {

@@ -30,6 +30,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "keep the campaign's files here (default: a temp dir, removed)")
 	fs.StringVar(&cfg.Vault, "vault", "auto", "Vault KV v2 sink: auto (when a Vault binary is found; required when ROTATORD_REQUIRE_VAULT=1), on or off")
 	fs.BoolVar(&verbose, "v", false, "print a line per cycle")
+	fs.BoolVar(&cfg.HA, "ha", false, "high availability: several `rotatord run` replicas with leader election and the journal in a real kube-apiserver ($ROTATORD_ETCD_BIN, $ROTATORD_KUBE_APISERVER_BIN)")
+	fs.IntVar(&cfg.Replicas, "replicas", 2, "with -ha: replicas, 2 or 3")
+	fs.DurationVar(&cfg.LeaseDuration, "lease-duration", 4*time.Second, "with -ha: leader_election.lease_duration")
+	fs.DurationVar(&cfg.RenewDeadline, "renew-deadline", 3*time.Second, "with -ha: leader_election.renew_deadline")
+	fs.DurationVar(&cfg.RetryPeriod, "retry-period", 500*time.Millisecond, "with -ha: leader_election.retry_period")
+	fs.BoolVar(&cfg.WideningReloadsOnly, "widening-reloads-only", false, "reloads only add a sink, never narrow a policy's match nor remove a policy")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -49,6 +55,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if sum.LateInSink+sum.ExcusedDead > 0 {
 		fmt.Fprintf(stderr, "notes: %d sinks seen holding a key whose create was not applied yet, %d holding a key the campaign deleted as someone else (neither counted as an outage)\n",
 			sum.LateInSink, sum.ExcusedDead)
+	}
+	for _, n := range sum.Notes {
+		fmt.Fprintln(stderr, "note:", n)
 	}
 	fmt.Fprintln(stdout, sum.Line())
 	if !sum.OK() {

@@ -32,6 +32,17 @@ func (s sinkDef) path(dir, name string) string {
 	return filepath.Join(dir, "sinks", s.id, name+s.ext)
 }
 
+// where names the sink of name in reports: its file, Vault path or Secret.
+func (s sinkDef) where(dir, name string) string {
+	switch s.format {
+	case "vault":
+		return "vault:secret/chaos/" + name
+	case "kubernetes":
+		return "secret:" + haNamespace + "/chaos-" + name
+	}
+	return s.path(dir, name)
+}
+
 // cred is a credential a consumer reads from a sink.
 type cred struct{ Key, Secret string }
 
@@ -109,8 +120,11 @@ func (c *campaign) consumerPath(sd sinkDef, name string) string {
 // readSink returns what the consumer of sink sd for name holds now; found
 // is false when the sink has nothing yet. The caller holds c.fmu.
 func (c *campaign) readSink(ctx context.Context, sd sinkDef, name string) (cr cred, found bool, err error) {
-	if sd.format == "vault" {
+	switch sd.format {
+	case "vault":
 		return c.readVault(ctx, name)
+	case "kubernetes":
+		return c.readSecretSink(ctx, name)
 	}
 	path := c.consumerPath(sd, name)
 	b, err := os.ReadFile(path)
