@@ -188,6 +188,7 @@ func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
 		accounts: map[string]*account{}, reloadReq: make(chan chan error), deleterWake: make(chan struct{}, 1),
 	}
 	d.metrics = metrics.New(opts.Registry, recordView{d})
+	d.kube.Gate = d.gate // asks the elector, once there is one
 	el, err := d.newElector(cfg)
 	if err != nil {
 		return nil, err
@@ -620,6 +621,11 @@ func (d *Daemon) Reload() error {
 		case !reflect.DeepEqual(cfg.LeaderElection, old.LeaderElection):
 			err = errors.New("leader_election changed: restart every replica to change it")
 		}
+	}
+	if err == nil && cfg.State.Kubernetes() {
+		ctx, cancel := context.WithTimeout(context.Background(), kubeclient.RequestTimeout)
+		err = d.refreshStandbyJournals(ctx)
+		cancel()
 	}
 	var s *setup
 	if err == nil {

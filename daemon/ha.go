@@ -123,6 +123,15 @@ func (d *Daemon) lead(ctx context.Context, run func(ctx context.Context)) {
 		case <-time.After(2 * time.Second):
 		}
 	}
+	// The journal as the last leader left it may hold rotations the
+	// policies in force here would strand (this replica accepted a reload
+	// against its older copy): acting would leave them half done.
+	for _, a := range d.accountsInForce() {
+		if err := a.engine.StrandedNow(); err != nil {
+			d.elector.StepDown(fmt.Sprintf("account %s: the policy file in force here would strand rotations in flight: %v; fix the policy file (or run the replicas with the same one)", a.name, err))
+			return
+		}
+	}
 	run(ctx)
 }
 
@@ -184,4 +193,22 @@ func (d *Daemon) replicaUA() string {
 		return ""
 	}
 	return "replica/" + d.elector.Identity()
+}
+
+// refreshStandbyJournals reads the journals again on a standby, so that a
+// reload is checked against the rotations the leader has in flight now,
+// not against what this replica saw at start.
+func (d *Daemon) refreshStandbyJournals(ctx context.Context) error {
+	if d.Leading() {
+		return nil
+	}
+	var errs []error
+	for _, a := range d.accountsInForce() {
+		if ks, ok := a.store.(*kubestate.Store); ok {
+			if err := ks.Reload(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("account %s: %w", a.name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

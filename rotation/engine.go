@@ -342,6 +342,14 @@ func (e *Engine) FollowOwnKey(ctx context.Context) {
 	}
 }
 
+// StrandedNow says whether the policies in force strand a rotation in
+// flight in the journal as it is now: a new leader checks it after reading
+// the journal the last leader wrote.
+func (e *Engine) StrandedNow() error {
+	policies, _ := e.snapshotPolicies()
+	return Stranded(e.store, policies)
+}
+
 // Stranded returns an error naming the rotations in flight in j that the
 // policies p would leave with no policy to finish them.
 func Stranded(j state.Journal, p []Policy) error {

@@ -5,6 +5,8 @@ package kubeclient
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,12 +44,38 @@ func Config(kubeconfig, context string) (*rest.Config, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = "rotatord/" + version.String()
 	cfg.Timeout = RequestTimeout
+	// client-go's default client-side limit (5/s) queues requests for
+	// seconds: a write checked against the Lease would then leave long
+	// after the check.
+	cfg.QPS, cfg.Burst = 100, 200
 	return cfg, nil
+}
+
+// gatedTransport asks gate right before each write leaves, Lease requests
+// excepted (the election itself must renew): a replica that lost the
+// Lease sends no journal or Secret write, however long the request
+// waited in the client.
+type gatedTransport struct {
+	next http.RoundTripper
+	gate func() error
+}
+
+func (g gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead && !strings.Contains(req.URL.Path, "/leases") {
+		if err := g.gate(); err != nil {
+			return nil, err
+		}
+	}
+	return g.next.RoundTrip(req)
 }
 
 // Cache shares one clientset per kubeconfig and context, so a hundred
 // Secret sinks use one connection pool.
 type Cache struct {
+	// Gate, when set before the first Client, is asked right before each
+	// write other than the Lease's leaves (see gatedTransport).
+	Gate func() error
+
 	mu      sync.Mutex
 	clients map[[2]string]cached
 }
@@ -81,6 +109,9 @@ func (c *Cache) get(kubeconfig, context string) (cached, error) {
 	cfg, err := Config(kubeconfig, context)
 	if err != nil {
 		return cached{}, err
+	}
+	if gate := c.Gate; gate != nil {
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return gatedTransport{next: rt, gate: gate} }
 	}
 	cl, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

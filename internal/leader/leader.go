@@ -70,6 +70,8 @@ type Elector struct {
 	// notBefore: a Lease taken that nobody handed over is acted on only
 	// from then (see timedLock).
 	notBefore time.Time
+	// lock is the current term's Lease lock.
+	lock *timedLock
 }
 
 // New returns an elector; Run takes part in the election.
@@ -130,6 +132,9 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 		Client:     e.cfg.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: e.cfg.Identity},
 	}, renewed: e.renewed, deposed: e.deposed, unsafe: e.waitUntil, lease: e.cfg.LeaseDuration}
+	e.mu.Lock()
+	e.lock = lock
+	e.mu.Unlock()
 	var (
 		mu        sync.Mutex // orders done.Add before done.Wait
 		finished  bool       // le.Run returned: lead must not start any more
@@ -274,6 +279,28 @@ func (e *Elector) waitUntil(t time.Time) {
 	defer e.mu.Unlock()
 	if t.After(e.notBefore) {
 		e.notBefore = t
+	}
+}
+
+// StepDown gives the leadership up from inside: this replica stops acting
+// and renews the Lease no more in this term, so it expires and another
+// replica may take it (this one competes again afterwards).
+func (e *Elector) StepDown(why string) {
+	e.mu.Lock()
+	lock, leading, cancel := e.lock, e.leading, e.cancelLead
+	e.mu.Unlock()
+	if !leading {
+		return
+	}
+	e.cfg.Logger.Error("stepping down: "+why, zap.String("identity", e.cfg.Identity))
+	if lock != nil {
+		lock.mu.Lock()
+		lock.refuse = true
+		lock.mu.Unlock()
+	}
+	e.setLeading(false)
+	if cancel != nil {
+		cancel()
 	}
 }
 
