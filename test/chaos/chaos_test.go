@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,15 +106,6 @@ func TestMaxKeysPerName(t *testing.T) {
 	}
 }
 
-// knownHAIssues: a leader frozen (SIGSTOP) with a Kubernetes write queued
-// in client-go's client-side rate limiter, which waits after the fence was
-// asked, sends it after the SIGCONT, once another replica leads (a journal
-// update refused with 409, or a Secret sink create). Until each Kubernetes
-// request is fenced right before it leaves, TestShortHACampaign logs the
-// overlapping writes instead of failing on them; the full campaign counts
-// them. Set it to false once fixed.
-const knownHAIssues = true
-
 // TestShortHACampaign runs a few cycles of the HA mode: two replicas, a
 // real API server, leader kills, stops and restarts. Reloads only widen
 // the policies: a narrowing one makes a standby, judging it against its
@@ -147,15 +137,7 @@ func TestShortHACampaign(t *testing.T) {
 	}
 	t.Log(sum.Line())
 	for _, p := range sum.Problems {
-		if knownHAIssues && strings.HasPrefix(p, "OVERLAPPING LEADERS") {
-			t.Log("known issue:", p)
-			continue
-		}
 		t.Error(p)
-	}
-	if knownHAIssues {
-		sum.OverlappingLeaders = 0
-		sum.Problems = slices.DeleteFunc(sum.Problems, func(p string) bool { return strings.HasPrefix(p, "OVERLAPPING LEADERS") })
 	}
 	if !sum.OK() {
 		t.Fatalf("campaign failed: %s\n%s", sum.Line(), progress.String())

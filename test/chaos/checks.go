@@ -301,10 +301,15 @@ func (c *campaign) checkSettled(ctx context.Context, byName map[string][]simKey,
 		c.mu.Lock()
 		nothingLeft := len(byName[name]) > 0
 		for _, k := range byName[name] {
-			if ext(k) || k.Zombie {
-				continue
-			}
-			if k.Alive || !c.extDeleted[k.Key] {
+			switch {
+			case ext(k) || k.Zombie:
+			case k.Alive:
+				nothingLeft = false
+			case c.extDeleted[k.Key]:
+			case !c.seeded[k.Key] && !c.everHeld[k.Key]:
+				// A key rotatord made and deleted again before any
+				// sink held it (a rollback): it never served anyone.
+			default:
 				nothingLeft = false
 			}
 		}

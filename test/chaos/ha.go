@@ -673,7 +673,12 @@ func (c *campaign) haCycle(ctx context.Context, i int) error {
 	default:
 		kind = dRestartAPI
 	}
-	stopFor := c.cfg.LeaseDuration + 500*time.Millisecond + time.Duration(c.rnd.Int64N(int64(2500*time.Millisecond)))
+	// A standby sees the Lease change up to 2.2 retry periods late
+	// (client-go's jitter) and looks again up to 2.2 periods after it
+	// expired: a stop shorter than that may end before anyone could take
+	// over, and then the leader goes on. Stops are drawn on both sides.
+	sureFailover := c.cfg.LeaseDuration + 44*c.cfg.RetryPeriod/10 + 500*time.Millisecond
+	stopFor := c.cfg.LeaseDuration + 500*time.Millisecond + time.Duration(c.rnd.Int64N(int64(2500*time.Millisecond+44*c.cfg.RetryPeriod/10)))
 	pick := c.rnd.Uint64()
 	offsets := make([]time.Duration, c.cfg.Replicas)
 	for s := range offsets {
@@ -730,11 +735,14 @@ func (c *campaign) haCycle(ctx context.Context, i int) error {
 		}
 	}
 	failLimit := c.cfg.LeaseDuration + 20*time.Second
-	failover := func(old *replicaProc, t0 time.Time, limit time.Duration) string {
+	failover := func(old *replicaProc, t0 time.Time, limit time.Duration, required bool) string {
 		if len(standbys) == 0 {
 			return "no standby running (no failover expected)"
 		}
 		d, id, ok := c.awaitFailover(ctx, kind, old, t0, limit)
+		if !ok && !required {
+			return "no failover (the stop was too short for a standby to see the Lease expire)"
+		}
 		if !ok {
 			if ctx.Err() == nil {
 				c.problem("cycle %d: NO FAILOVER: no other replica called the API within %v of the %s of leader %s (%s); holder now: %s%s",
@@ -751,7 +759,7 @@ func (c *campaign) haCycle(ctx context.Context, i int) error {
 		leader.signal(syscall.SIGKILL)
 		<-leader.done
 		c.count(func(s *Summary) { s.Kills++; s.LeaderKills++ })
-		stop = "SIGKILL leader " + leader.name() + ", " + failover(leader, t0, failLimit)
+		stop = "SIGKILL leader " + leader.name() + ", " + failover(leader, t0, failLimit, true)
 	case kind == dTermLeader && leader != nil:
 		// In the middle of a rotation: wait (a little) for the leader to
 		// log one starting.
@@ -772,12 +780,18 @@ func (c *campaign) haCycle(ctx context.Context, i int) error {
 			c.problem("cycle %d: leader %s did not exit cleanly on SIGTERM: %v%s", i, leader.name(), err, tailOf(leader.log, 10))
 		}
 		c.count(func(s *Summary) { s.Terms++; s.LeaderTerms++ })
-		stop = "SIGTERM leader " + leader.name() + ", " + failover(leader, t0, failLimit+40*time.Second)
+		stop = "SIGTERM leader " + leader.name() + ", " + failover(leader, t0, failLimit+40*time.Second, true)
 	case kind == dStopLeader && leader != nil:
 		t0 := time.Now()
 		leader.signal(syscall.SIGSTOP)
 		res := make(chan string, 1)
-		go func() { res <- failover(leader, t0, stopFor+failLimit) }()
+		go func() {
+			if stopFor >= sureFailover {
+				res <- failover(leader, t0, stopFor+failLimit, true)
+			} else {
+				res <- failover(leader, t0, stopFor+c.cfg.RenewDeadline+2*time.Second, false)
+			}
+		}()
 		sleepCtx(ctx, time.Until(t0.Add(stopFor)))
 		leader.signal(syscall.SIGCONT)
 		fo := <-res
