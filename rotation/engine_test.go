@@ -171,6 +171,29 @@ func TestFullRotationWithoutGrace(t *testing.T) {
 	h.assertNoSecretLeak()
 }
 
+// TestImmediateDeletionUsesThePassListing: with no grace period the old
+// key is checked against the listing the pass just made, not looked up
+// again: a rotation costs one GET (the confirmation of the new key).
+func TestImmediateDeletionUsesThePassListing(t *testing.T) {
+	h := newHarness(t, 0)
+	old := h.api.add("ci-runner", roleCI)
+	h.pass(Options{}) // adopt
+	h.api.mu.Lock()
+	h.api.gets = 0
+	h.api.mu.Unlock()
+	h.clock.now = h.clock.now.Add(48 * time.Hour)
+	h.pass(Options{})
+	live := h.api.live("ci-runner")
+	if len(live) != 1 || live[0] == old {
+		t.Fatalf("live keys = %v, want one new key (old was %s)", live, old)
+	}
+	h.api.mu.Lock()
+	defer h.api.mu.Unlock()
+	if h.api.gets != 1 {
+		t.Errorf("GetKey calls = %d for one rotation, want 1 (the confirmation)", h.api.gets)
+	}
+}
+
 func TestGracePeriodAndDeleteDue(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	old := h.api.add("ci-runner", roleCI)

@@ -42,6 +42,8 @@ type fakeAPI struct {
 	zombies map[string]bool
 	// maxLive is the most live keys any one name ever had.
 	maxLive int
+	// gets counts GetKey calls.
+	gets int
 }
 
 // countLive notes the live keys of a name after a create. Called locked.
@@ -104,6 +106,7 @@ func (f *fakeAPI) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
 func (f *fakeAPI) GetKey(ctx context.Context, id string) (apiclient.Key, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.gets++
 	k, ok := f.keys[id]
 	if !ok || f.getLag[id] || f.hidden[id] > 0 {
 		return apiclient.Key{}, apiclient.ErrNotFound

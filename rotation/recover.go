@@ -104,7 +104,7 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 	case held == len(p.Sinks):
 		// Every sink proves it holds the new key: the delivery is done.
 		log.Info("every sink holds the new key: finishing the rotation", zap.String("key_id", rot.NewKeyID))
-		return e.markDelivered(ctx, p, rec, start)
+		return e.markDelivered(ctx, p, rec, start, nil)
 	case notHeldBy == len(p.Sinks):
 		// No sink holds it: nobody can use it. Roll it back.
 		if err := e.dropNewKey(ctx, p, rec, true); err != nil {
@@ -149,7 +149,7 @@ func (e *Engine) resume(ctx context.Context, p Policy, rec *state.Record, cred s
 			return e.fail(p, rec, start, err)
 		}
 	}
-	return e.deliverAndConfirm(ctx, p, rec, cred, start, false)
+	return e.deliverAndConfirm(ctx, p, rec, cred, start, false, nil)
 }
 
 // adoptNewer looks for a sink that can be read back and holds a live key

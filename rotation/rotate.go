@@ -107,7 +107,7 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 		return e.fail(p, rec, start, err)
 	}
 	log.Info("replacement created", zap.String("step", "created"))
-	return e.deliverAndConfirm(ctx, p, rec, cred, start, true)
+	return e.deliverAndConfirm(ctx, p, rec, cred, start, true, listedByID(j.all))
 }
 
 // deliverAndConfirm delivers and confirms, and records the delivered phase.
@@ -116,7 +116,7 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 // key, and the first of them gives its secret back to resume from. fresh
 // says the secret was created by this process a moment ago, so no sink
 // this delivery has not written can hold it.
-func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential, start time.Time, fresh bool) error {
+func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential, start time.Time, fresh bool, listed map[string]apiclient.Key) error {
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", cred.KeyID))
 
 	// A sink added by a reload since the intent is recorded before it is
@@ -187,12 +187,14 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		revert()
 		return e.fail(p, rec, start, fmt.Errorf("confirm new key: the API does not show key %s", cred.KeyID))
 	}
-	return e.markDelivered(ctx, p, rec, start)
+	return e.markDelivered(ctx, p, rec, start, listed)
 }
 
 // markDelivered records that every sink holds the new key and the API
-// confirmed it: the grace period starts.
-func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record, start time.Time) error {
+// confirmed it: the grace period starts. listed, when not nil, is the
+// pass's listing of the name, against which old keys are checked before
+// an immediate deletion.
+func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record, start time.Time, listed map[string]apiclient.Key) error {
 	now := e.now()
 	rot := rec.Rotation
 	rot.Phase = state.PhaseDelivered
@@ -240,8 +242,10 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 	if p.GracePeriod <= 0 && (ignoringWindows(ctx) || p.Windows.Contains(e.now())) {
 		// In a window (or told to ignore them) the old keys go at once;
 		// outside (a rotation finished as a window closed, or recovered
-		// outside one) the deleter waits for the next window.
-		return e.deleteOld(ctx, p, rec, true, nil)
+		// outside one) the deleter waits for the next window. The old
+		// keys are checked against this pass's listing, made moments ago,
+		// not looked up again one by one.
+		return e.deleteOld(ctx, p, rec, true, listed)
 	}
 	return nil
 }
