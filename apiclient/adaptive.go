@@ -8,13 +8,23 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// adaptiveLimit is the client's request rate: it starts at the ceiling
-// (Config.RateLimit), halves when the API pushes back (429, or 503 with
-// Retry-After), at most once a second so one burst of refusals counts
-// once, and climbs back additively with each request that succeeds. A
-// Retry-After also holds every request, not only the one refused, until
-// it has passed. Exoscale documents no rate limit for the IAM API: the
-// rate follows what the server says instead of a fixed guess.
+// adaptiveLimit is the client's request rate. Exoscale documents no rate
+// limit for the IAM API, so the rate follows what the server says instead
+// of a fixed guess:
+//
+//   - It starts at the ceiling (Config.RateLimit).
+//   - When the API pushes back (429, or 503), at most once a second so one
+//     burst of refusals counts once, it drops to just under what the
+//     server let through in the last second (its limit, measured; at
+//     most to an eighth at once), or by half when too few answers came to
+//     measure it; never up.
+//   - A Retry-After holds every request, not only the one refused, until
+//     it has passed.
+//   - It climbs back with each answer: fast (0.1/s per answer, about 10%
+//     a second) while below the rate the server last allowed, slowly (1%
+//     of that rate a second) above it, so that probing the limit again
+//     costs one refusal every several seconds, not a storm; 50% above it,
+//     the old limit is forgotten.
 type adaptiveLimit struct {
 	lim     *rate.Limiter
 	ceiling float64
@@ -22,16 +32,22 @@ type adaptiveLimit struct {
 
 	mu           sync.Mutex
 	current      float64
+	allowed      float64 // what the server let through at the last push back; 0: unknown
 	lastDecrease time.Time
 	pauseUntil   time.Time
+	ok, answered window // answers in the last second: not refused, and all
 }
 
 // floorRate is the least rate it backs off to: one request every two
 // seconds still makes progress.
 const floorRate = 0.5
 
-// recoverStep is what each success adds to the rate (requests per second).
+// recoverStep is what each answer adds to the rate below the last allowed
+// rate (requests per second).
 const recoverStep = 0.1
+
+// headroom is the share of the measured server limit the rate drops to.
+const headroom = 0.9
 
 func newAdaptiveLimit(ceiling float64, burst int, now func() time.Time) *adaptiveLimit {
 	return &adaptiveLimit{lim: rate.NewLimiter(rate.Limit(ceiling), burst), ceiling: ceiling, current: ceiling, now: now}
@@ -52,6 +68,7 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
+	a.answered.add(now)
 	if retryAfter > 0 {
 		if until := now.Add(retryAfter); until.After(a.pauseUntil) {
 			a.pauseUntil = until
@@ -61,19 +78,44 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 		return
 	}
 	a.lastDecrease = now
-	a.current = max(floorRate, a.current/2)
-	a.lim.SetLimit(rate.Limit(a.current))
+	next := a.current / 2
+	// Enough answers in the last second to measure what the server lets
+	// through: go just under it (the nominal rate may be far above what
+	// the requests in flight ever reached), but by at most an eighth a
+	// second, so that a second of refusals (a restart behind a 503) does
+	// not bring the rate to the floor.
+	if a.answered.count(now) >= 4 {
+		a.allowed = a.ok.count(now)
+		next = max(headroom*a.allowed, a.current/8)
+	}
+	a.set(max(floorRate, min(next, a.current)))
 }
 
 // succeeded records an answer that was not a push back.
 func (a *adaptiveLimit) succeeded() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	now := a.now()
+	a.ok.add(now)
+	a.answered.add(now)
 	if a.current >= a.ceiling {
 		return
 	}
-	a.current = min(a.ceiling, a.current+recoverStep)
-	a.lim.SetLimit(rate.Limit(a.current))
+	step := recoverStep
+	switch {
+	case a.allowed > 0 && a.current > 1.5*a.allowed:
+		a.allowed = 0 // the limit seen is long passed: climb fast again
+	case a.allowed > 0 && a.current >= headroom*a.allowed:
+		// Near the limit seen: 1% of it a second, at current answers a
+		// second.
+		step = 0.01 * a.allowed / a.current
+	}
+	a.set(min(a.ceiling, a.current+step))
+}
+
+func (a *adaptiveLimit) set(r float64) {
+	a.current = r
+	a.lim.SetLimit(rate.Limit(r))
 }
 
 // rate returns the rate in force.
@@ -81,4 +123,33 @@ func (a *adaptiveLimit) rate() float64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.current
+}
+
+// window counts events over the last second: the current whole second and
+// the share of the previous one the last second still covers.
+type window struct {
+	second    int64 // the Unix second cur counts
+	prev, cur int
+}
+
+func (w *window) roll(now time.Time) {
+	s := now.Unix()
+	switch {
+	case s == w.second:
+	case s == w.second+1:
+		w.prev, w.cur, w.second = w.cur, 0, s
+	default:
+		w.prev, w.cur, w.second = 0, 0, s
+	}
+}
+
+func (w *window) add(now time.Time) {
+	w.roll(now)
+	w.cur++
+}
+
+func (w *window) count(now time.Time) float64 {
+	w.roll(now)
+	frac := float64(now.Nanosecond()) / 1e9
+	return float64(w.prev)*(1-frac) + float64(w.cur)
 }

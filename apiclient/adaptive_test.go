@@ -20,8 +20,10 @@ func TestAdaptiveLimitHalvesOncePerSecondAndRecovers(t *testing.T) {
 	}
 	now = now.Add(1100 * time.Millisecond)
 	a.pushedBack(0)
-	if got := a.rate(); got != 25 {
-		t.Fatalf("after a second push back a second later: %v, want 25", got)
+	// Now it has measured: six refusals and nothing let through in the
+	// last second. The cut is bounded to an eighth.
+	if got := a.rate(); got != 50.0/8 {
+		t.Fatalf("after a second push back a second later: %v, want %v", got, 50.0/8)
 	}
 	// Never below the floor.
 	for range 20 {
@@ -56,5 +58,70 @@ func TestAdaptiveLimitHoldsEveryRequestForRetryAfter(t *testing.T) {
 	now = now.Add(3 * time.Second)
 	if got := a.pauseLeft(); got > 0 {
 		t.Fatalf("pause %v after the Retry-After passed", got)
+	}
+}
+
+// TestAdaptiveLimitDropsToWhatTheServerAllowed: a server that lets 40
+// requests a second through and refuses the rest sets the rate just under
+// 40, not a blind half, and the climb back near it is slow.
+func TestAdaptiveLimitDropsToWhatTheServerAllowed(t *testing.T) {
+	now := time.Unix(1000, 0)
+	a := newAdaptiveLimit(200, 4, func() time.Time { return now })
+	// One second: 40 answers, then refusals.
+	for i := range 40 {
+		now = time.Unix(1000, int64(i)*20_000_000) // 20ms apart
+		a.succeeded()
+	}
+	now = time.Unix(1000, 900_000_000)
+	a.pushedBack(time.Second)
+	for range 10 {
+		a.pushedBack(time.Second) // the same burst: counted once
+	}
+	if got, want := a.rate(), headroom*40.0; got < want-1e-6 || got > want+1e-6 {
+		t.Fatalf("after the refusals: rate %v, want %v (just under the 40/s let through)", got, want)
+	}
+	// Near the limit seen: 1% of it a second. 36 answers (one second at
+	// the rate) add about 0.4/s, where the fast climb would add 3.6.
+	r0 := a.rate()
+	for range 36 {
+		a.succeeded()
+	}
+	if got := a.rate() - r0; got < 0.3 || got > 0.5 {
+		t.Fatalf("a second near the limit added %v/s, want about 0.4", got)
+	}
+	// Without enough answers to measure (a server refusing everything):
+	// half.
+	b := newAdaptiveLimit(1000, 4, func() time.Time { return now })
+	b.pushedBack(0)
+	if got := b.rate(); got != 500 {
+		t.Fatalf("a refusal with nothing measured: %v, want 500", got)
+	}
+	// A push back never raises the rate: 100 answers measured at a rate
+	// of 20 leave it at 20.
+	c := newAdaptiveLimit(20, 4, func() time.Time { return now })
+	for range 100 {
+		c.succeeded()
+	}
+	now = now.Add(10 * time.Millisecond)
+	c.pushedBack(0)
+	if got := c.rate(); got > 20 {
+		t.Fatalf("a push back raised the rate to %v", got)
+	}
+}
+
+func TestWindowCountsTheLastSecond(t *testing.T) {
+	var w window
+	at := func(ms int64) time.Time { return time.Unix(0, ms*1_000_000) }
+	for i := range 10 {
+		w.add(at(int64(i) * 100)) // 10 in second 0
+	}
+	if got := w.count(at(999)); got != 10 {
+		t.Fatalf("count in the same second = %v, want 10", got)
+	}
+	if got := w.count(at(1500)); got != 5 {
+		t.Fatalf("count half a second later = %v, want 5 (half of the previous second)", got)
+	}
+	if got := w.count(at(3000)); got != 0 {
+		t.Fatalf("count two seconds later = %v, want 0", got)
 	}
 }

@@ -20,6 +20,8 @@ import (
 //	GET    /_sim/faults             the faults in force
 //	PUT    /_sim/faults             replace all faults: {"create-api-key": {...}, ...}
 //	DELETE /_sim/faults             clear all faults
+//	GET    /_sim/limits             the gateway limits in force and the calls refused
+//	PUT    /_sim/limits             {"rate","burst","max_in_flight","retry_after"} (Limits)
 //	POST   /_sim/authenticate       {"api_key","api_secret"} -> {"ok": bool, "reason": string, "org": string}
 //	POST   /_sim/keys               {"name","role"} creates a key as someone else (role: id or name)
 //	DELETE /_sim/keys/{key}         deletes a key as someone else
@@ -78,7 +80,7 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch path {
-	case "faults", "calls", "requests", "authenticate":
+	case "faults", "limits", "calls", "requests", "authenticate":
 		// Refused rather than ignored, so that nobody believes they set
 		// or read one organization's faults.
 		if orgGiven {
@@ -156,6 +158,25 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			s.ClearFaults()
 		}
 		ok(s.Faults())
+	case "limits":
+		if !allow(http.MethodGet, http.MethodPut) {
+			return
+		}
+		if r.Method == http.MethodPut {
+			var l Limits
+			if err := decodeStrict(r, &l); err != nil {
+				writeReply(w, errorReply(http.StatusBadRequest, "limits: "+err.Error()))
+				return
+			}
+			if err := s.SetLimits(l); err != nil {
+				writeReply(w, errorReply(http.StatusBadRequest, "limits: "+err.Error()))
+				return
+			}
+		}
+		ok(struct {
+			Limits
+			Refused int `json:"refused"`
+		}{s.Limits(), s.Refused()})
 	case "authenticate":
 		if !allow(http.MethodPost) {
 			return

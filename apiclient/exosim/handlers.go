@@ -123,9 +123,19 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, rep)
 	}
 
+	// The gateway's limits refuse a call at its arrival; the refusal
+	// still travels with the latency.
+	release, refusal := s.admit()
+	if release != nil {
+		defer release()
+	}
 	if !sleep(r.Context(), s.latency(op)) {
 		s.record(op, 0) // the client gave up; nobody reads an answer
 		s.answered(logged, 0)
+		return
+	}
+	if refusal != nil {
+		answer(*refusal)
 		return
 	}
 	var body []byte

@@ -70,6 +70,8 @@ type Sim struct {
 	faults   map[string]Fault
 	calls    map[string]*CallStats
 	requests requestLog
+
+	gate gate // Limits, under their own mutex
 }
 
 // Option configures New.

@@ -72,6 +72,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	faultsPath := fs.String("faults", "", "YAML or JSON file mapping operation ids to faults, applied at start")
 	infoPath := fs.String("info-file", "", "write url, endpoint and the admin credential here as JSON (mode 0600)")
 	randSeed := fs.Int64("rand-seed", 0, "seed of the random fault draws (default: random)")
+	var limits exosim.Limits
+	fs.Float64Var(&limits.Rate, "limit-rate", 0, "gateway limit: API calls per second let through, the others answered 429 (0: none)")
+	fs.IntVar(&limits.Burst, "limit-burst", 0, "gateway limit: token bucket size (default: one second of -limit-rate)")
+	fs.IntVar(&limits.MaxInFlight, "limit-in-flight", 0, "gateway limit: API calls served at once, the others answered 429 (0: none)")
+	fs.IntVar(&limits.RetryAfter, "limit-retry-after", 1, "gateway limit: Retry-After seconds of its 429s")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -119,6 +124,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer srv.Close()
 	if err := srv.SetFaults(faults); err != nil { // validated by LoadFaults already
+		fmt.Fprintf(stderr, "exosim: %v\n", err)
+		return 1
+	}
+	if err := srv.SetLimits(limits); err != nil {
 		fmt.Fprintf(stderr, "exosim: %v\n", err)
 		return 1
 	}
