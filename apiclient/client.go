@@ -14,6 +14,7 @@ import (
 	v3 "github.com/exoscale/egoscale/v3"
 	"github.com/exoscale/egoscale/v3/credentials"
 
+	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/version"
 	"github.com/rotatord/rotatord/secret"
 )
@@ -48,8 +49,9 @@ type Config struct {
 
 	// Gate, when set, is asked right before each attempt is sent; its
 	// error fails the call unsent and is not retried. A replica that lost
-	// its Lease sends nothing.
-	Gate func() error
+	// its Lease sends nothing, and a request still unanswered when the
+	// claim Gate gave ends is cut off (internal/fence).
+	Gate fence.Func
 }
 
 // Defaults.
@@ -131,7 +133,12 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = cfg.Concurrency
 		base = t
 	}
-	transport := &observingTransport{next: base, observe: cfg.Observe, now: time.Now, gate: cfg.Gate}
+	var gate func() error
+	if cfg.Gate != nil {
+		gate = cfg.Gate.Check
+		base = fence.Transport(base, cfg.Gate, nil)
+	}
+	transport := &observingTransport{next: base, observe: cfg.Observe, now: time.Now, gate: gate}
 	// Our own http.Client: the SDK's default one retries every method,
 	// create included, which could mint keys whose secrets nobody sees.
 	httpClient := &http.Client{Transport: transport, Timeout: cfg.Timeout}
@@ -343,7 +350,7 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		if c.cfg.Gate != nil {
-			if err := c.cfg.Gate(); err != nil {
+			if err := c.cfg.Gate.Check(); err != nil {
 				release()
 				return fmt.Errorf("%s: %w", op, err)
 			}

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,6 +83,14 @@ type Daemon struct {
 	// elector is the Lease election with leader_election, else nil: then
 	// this process always acts.
 	elector *leader.Elector
+	// journalMu orders a standby's journal refresh, with the reload
+	// checked against it, and a new leader's journal read, with its check
+	// that the policies strand nothing: a refresh answered late must not
+	// replace what the leader has written since. journalLed: this replica
+	// leads with the journal it read as the leader (a refresh is then not
+	// needed, and would be wrong).
+	journalMu  sync.Mutex
+	journalLed atomic.Bool
 
 	mu      sync.Mutex
 	current *setup
@@ -188,7 +197,7 @@ func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
 		accounts: map[string]*account{}, reloadReq: make(chan chan error), deleterWake: make(chan struct{}, 1),
 	}
 	d.metrics = metrics.New(opts.Registry, recordView{d})
-	d.kube.Gate = d.gate // asks the elector, once there is one
+	d.kube.Gate = d.claim // asks the elector, once there is one
 	el, err := d.newElector(cfg)
 	if err != nil {
 		return nil, err
@@ -316,7 +325,7 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 	var store sinks.Sink
 	if e.CredentialFrom != "" {
 		var err error
-		if store, err = credentialStore(a, d.log, d.opts.Getenv); err != nil {
+		if store, err = credentialStore(a, d.log, d.opts.Getenv, d.kube.Gate); err != nil {
 			return nil, credentialError{err}
 		}
 	}
@@ -351,7 +360,7 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 		RateLimit:       e.RateLimit,
 		Burst:           max(1, int(e.RateLimit)),
 		Concurrency:     e.Concurrency,
-		Gate:            d.gateFunc(),
+		Gate:            d.claimFunc(),
 		UserAgentSuffix: d.replicaUA(),
 		Observe: func(op, code string, elapsed time.Duration) {
 			d.metrics.ObserveAPI(name, op, code, elapsed)
@@ -623,6 +632,8 @@ func (d *Daemon) Reload() error {
 		}
 	}
 	if err == nil && cfg.State.Kubernetes() {
+		d.journalMu.Lock()
+		defer d.journalMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), kubeclient.RequestTimeout)
 		err = d.refreshStandbyJournals(ctx)
 		cancel()

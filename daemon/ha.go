@@ -20,6 +20,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/fence"
+	"github.com/rotatord/rotatord/internal/kubeclient"
 	"github.com/rotatord/rotatord/internal/leader"
 	"github.com/rotatord/rotatord/state/kubestate"
 )
@@ -30,7 +32,10 @@ func (d *Daemon) newElector(cfg *config.Config) (*leader.Elector, error) {
 	if le == nil || d.opts.ReadOnly {
 		return nil, nil
 	}
-	client, err := d.kube.Client(cfg.State.Kubeconfig, cfg.State.Context)
+	// Its own clientset, not d.kube's: the Lease requests are the one
+	// thing the fence must not stop.
+	var lease kubeclient.Cache
+	client, err := lease.Client(cfg.State.Kubeconfig, cfg.State.Context)
 	if err != nil {
 		return nil, fmt.Errorf("leader_election: %w", err)
 	}
@@ -70,6 +75,15 @@ func (d *Daemon) gate() error {
 	return d.elector.Check()
 }
 
+// claim is gate with the end of the claim, for the requests that carry
+// it as their deadline (internal/fence); no end without leader election.
+func (d *Daemon) claim() (time.Time, error) {
+	if d.elector == nil {
+		return time.Time{}, nil
+	}
+	return d.elector.Claim()
+}
+
 // gateFunc is gate for the places that take a func, nil without leader
 // election.
 func (d *Daemon) gateFunc() func() error {
@@ -77,6 +91,15 @@ func (d *Daemon) gateFunc() func() error {
 		return nil
 	}
 	return d.gate
+}
+
+// claimFunc is claim for the places that take a fence.Func, nil without
+// leader election.
+func (d *Daemon) claimFunc() fence.Func {
+	if d.elector == nil {
+		return nil
+	}
+	return d.claim
 }
 
 // Leading reports whether this process acts now (always without leader
@@ -111,10 +134,15 @@ func (d *Daemon) reloadJournals(ctx context.Context) error {
 // journals, then run the schedules and the deleter until ctx (the
 // leadership) ends; then stop at once, cancelling the work in flight.
 func (d *Daemon) lead(ctx context.Context, run func(ctx context.Context)) {
+	defer d.journalLed.Store(false)
 	for {
-		err := d.reloadJournals(ctx)
+		err := d.readJournalAsLeader(ctx)
 		if err == nil {
 			break
+		}
+		if errors.Is(err, errStranded) {
+			d.elector.StepDown(err.Error())
+			return
 		}
 		d.log.Error("leading, but the journal cannot be read; retrying", zap.Error(err))
 		select {
@@ -123,16 +151,31 @@ func (d *Daemon) lead(ctx context.Context, run func(ctx context.Context)) {
 		case <-time.After(2 * time.Second):
 		}
 	}
-	// The journal as the last leader left it may hold rotations the
-	// policies in force here would strand (this replica accepted a reload
-	// against its older copy): acting would leave them half done.
+	run(ctx)
+}
+
+// errStranded: the policies in force would strand rotations in flight.
+var errStranded = errors.New("the policy file in force here would strand rotations in flight")
+
+// readJournalAsLeader reads the journals as a new leader, and checks them
+// against the policies in force: the journal as the last leader left it
+// may hold rotations they would strand (this replica accepted a reload
+// against an older copy), and acting would leave them half done. Under
+// journalMu, so no standby refresh (a reload) runs meanwhile; from its
+// success on, the journal in memory is the leader's.
+func (d *Daemon) readJournalAsLeader(ctx context.Context) error {
+	d.journalMu.Lock()
+	defer d.journalMu.Unlock()
+	if err := d.reloadJournals(ctx); err != nil {
+		return err
+	}
 	for _, a := range d.accountsInForce() {
 		if err := a.engine.StrandedNow(); err != nil {
-			d.elector.StepDown(fmt.Sprintf("account %s: the policy file in force here would strand rotations in flight: %v; fix the policy file (or run the replicas with the same one)", a.name, err))
-			return
+			return fmt.Errorf("%w: account %s: %v; fix the policy file (or run the replicas with the same one)", errStranded, a.name, err)
 		}
 	}
-	run(ctx)
+	d.journalLed.Store(true)
+	return nil
 }
 
 // RunLeading runs fn holding the Lease, for `once`: it waits at most wait
@@ -158,11 +201,12 @@ func (d *Daemon) RunLeading(ctx context.Context, wait time.Duration, fn func(ctx
 		}
 		ran = true
 		timer.Stop()
-		if err := d.reloadJournals(leadCtx); err != nil {
+		if err := d.readJournalAsLeader(leadCtx); err != nil {
 			fnErr = err
 		} else {
 			fnErr = fn(leadCtx)
 		}
+		d.journalLed.Store(false)
 		cancel() // done: release the Lease
 	})
 	if err != nil {
@@ -195,11 +239,13 @@ func (d *Daemon) replicaUA() string {
 	return "replica/" + d.elector.Identity()
 }
 
-// refreshStandbyJournals reads the journals again on a standby, so that a
-// reload is checked against the rotations the leader has in flight now,
-// not against what this replica saw at start.
+// refreshStandbyJournals reads the journals again unless this replica
+// leads with the journal it read as the leader: on a standby (or a leader
+// still reading it), so that a reload is checked against the rotations
+// the leader has in flight now, not against what this replica saw at
+// start. The caller holds journalMu.
 func (d *Daemon) refreshStandbyJournals(ctx context.Context) error {
-	if d.Leading() {
+	if d.journalLed.Load() {
 		return nil
 	}
 	var errs []error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
@@ -21,7 +22,7 @@ import (
 // (exoscale.credential_from): the credential file, written as one JSON
 // document with mode 0600, or the Vault secret. rotatord owns it, so it
 // takes over what an operator put there first.
-func credentialStore(a config.NamedAccount, log *zap.Logger, getenv func(string) string) (sinks.Sink, error) {
+func credentialStore(a config.NamedAccount, log *zap.Logger, getenv func(string) string, f fence.Func) (sinks.Sink, error) {
 	e := a.Exoscale
 	policy := config.SelfPolicyName(a.Name)
 	switch e.CredentialFrom {
@@ -39,7 +40,7 @@ func credentialStore(a config.NamedAccount, log *zap.Logger, getenv func(string)
 	case config.CredentialFromVault:
 		sc := *e.CredentialVault
 		sc.TakeOver = true
-		return newVaultSink(&sc, policy, log.Named("credential.vault").With(zap.String("account", a.Name)), getenv)
+		return newVaultSink(&sc, policy, log.Named("credential.vault").With(zap.String("account", a.Name)), getenv, f)
 	}
 	return nil, errors.New("no credential store configured")
 }

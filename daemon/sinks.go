@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/kubeclient"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/sinks"
@@ -31,7 +32,7 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, k
 		case config.SinkFile:
 			s, err = newFileSink(sc, p.Name)
 		case config.SinkVault:
-			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv)
+			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv, kube.Gate)
 		case config.SinkKubernetes:
 			s, err = newKubernetesSink(sc, p.Name, kube)
 		default:
@@ -81,7 +82,7 @@ func newFileSink(sc *config.Sink, policy string) (sinks.Sink, error) {
 	})
 }
 
-func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(string) string) (sinks.Sink, error) {
+func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(string) string, f fence.Func) (sinks.Sink, error) {
 	return vault.New(vault.Options{
 		Address:   sc.Address,
 		Namespace: sc.Namespace,
@@ -105,6 +106,7 @@ func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(s
 			ServerName:         sc.TLS.ServerName,
 			InsecureSkipVerify: sc.TLS.InsecureSkipVerify,
 		},
+		Fence:  f,
 		Logger: log,
 		Getenv: getenv,
 	})

@@ -6,7 +6,6 @@ package kubeclient
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/version"
 )
 
@@ -51,30 +51,15 @@ func Config(kubeconfig, context string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// gatedTransport asks gate right before each write leaves, Lease requests
-// excepted (the election itself must renew): a replica that lost the
-// Lease sends no journal or Secret write, however long the request
-// waited in the client.
-type gatedTransport struct {
-	next http.RoundTripper
-	gate func() error
-}
-
-func (g gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodGet && req.Method != http.MethodHead && !strings.Contains(req.URL.Path, "/leases") {
-		if err := g.gate(); err != nil {
-			return nil, err
-		}
-	}
-	return g.next.RoundTrip(req)
-}
-
 // Cache shares one clientset per kubeconfig and context, so a hundred
 // Secret sinks use one connection pool.
 type Cache struct {
 	// Gate, when set before the first Client, is asked right before each
-	// write other than the Lease's leaves (see gatedTransport).
-	Gate func() error
+	// write leaves, which is cut off at the end of the claim (see
+	// internal/fence): a replica that lost the Lease sends no journal or
+	// Secret write, however long the request waited in the client. The
+	// election's own Lease requests must not go through a gated Cache.
+	Gate fence.Func
 
 	mu      sync.Mutex
 	clients map[[2]string]cached
@@ -111,7 +96,7 @@ func (c *Cache) get(kubeconfig, context string) (cached, error) {
 		return cached{}, err
 	}
 	if gate := c.Gate; gate != nil {
-		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return gatedTransport{next: rt, gate: gate} }
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return fence.Transport(rt, gate, fence.SpareReads) }
 	}
 	cl, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

@@ -72,6 +72,10 @@ type Elector struct {
 	notBefore time.Time
 	// lock is the current term's Lease lock.
 	lock *timedLock
+	// steppedDown: StepDown ended this term; claimEnd is when the claim
+	// it gave up ends.
+	steppedDown bool
+	claimEnd    time.Time
 }
 
 // New returns an elector; Run takes part in the election.
@@ -82,6 +86,10 @@ func New(cfg Config) *Elector { return &Elector{cfg: cfg} }
 func (e *Elector) Check() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.checkLocked()
+}
+
+func (e *Elector) checkLocked() error {
 	if !e.leading {
 		return ErrNotLeader
 	}
@@ -92,6 +100,18 @@ func (e *Elector) Check() error {
 		return fmt.Errorf("%w: its last renewal is too old (%s left of the renew deadline)", ErrNotLeader, left.Round(time.Millisecond))
 	}
 	return nil
+}
+
+// Claim is Check, and when it passes, when this replica's claim ends: a
+// request that has not finished by then must be cut off (see
+// internal/fence), since a standby may take over soon after.
+func (e *Elector) Claim() (time.Time, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.checkLocked(); err != nil {
+		return time.Time{}, err
+	}
+	return e.validUntil, nil
 }
 
 // Leading reports whether this replica leads (Check is the stricter test).
@@ -205,10 +225,53 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 	finished = true
 	mu.Unlock()
 	done.Wait()
-	if ctx.Err() != nil && stillHeld {
+	e.mu.Lock()
+	steppedDown, claimEnd := e.steppedDown, e.claimEnd
+	e.steppedDown = false
+	e.mu.Unlock()
+	switch {
+	case steppedDown:
+		e.handOver(ctx, lock, claimEnd)
+	case ctx.Err() != nil && stillHeld:
 		e.release(lock)
 	}
 	return nil
+}
+
+// handOver follows a StepDown: once the claim given up has ended (no
+// request of this replica can arrive after it: internal/fence), the Lease
+// is released so that a standby takes it at once, and this replica stays
+// out of the election long enough for one to. Without that, the next term
+// would find this replica's own name in the Lease and renew it at once,
+// and step down again, for ever: no replica would act.
+func (e *Elector) handOver(ctx context.Context, lock *timedLock, claimEnd time.Time) {
+	if !sleepCtx(ctx, time.Until(claimEnd)) {
+		// Shutting down: release all the same, once the claim is over.
+		time.Sleep(time.Until(claimEnd))
+	}
+	// The raw lock: this term's timedLock refuses writes after StepDown.
+	e.release(lock.Interface)
+	if ctx.Err() != nil {
+		return
+	}
+	out := e.cfg.LeaseDuration + 3*e.cfg.RetryPeriod
+	e.cfg.Logger.Warn("stepped down: staying out of the election so another replica takes the Lease", zap.Duration("for", out))
+	sleepCtx(ctx, out)
+}
+
+// sleepCtx waits d, or less when ctx ends first (then it returns false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // release gives the Lease up, if this replica still holds it, so a
@@ -283,11 +346,15 @@ func (e *Elector) waitUntil(t time.Time) {
 }
 
 // StepDown gives the leadership up from inside: this replica stops acting
-// and renews the Lease no more in this term, so it expires and another
-// replica may take it (this one competes again afterwards).
+// and renews the Lease no more in this term; once its claim has ended it
+// releases the Lease for another replica, and competes again only a lease
+// duration later (see handOver).
 func (e *Elector) StepDown(why string) {
 	e.mu.Lock()
 	lock, leading, cancel := e.lock, e.leading, e.cancelLead
+	if leading {
+		e.steppedDown, e.claimEnd = true, e.validUntil
+	}
 	e.mu.Unlock()
 	if !leading {
 		return

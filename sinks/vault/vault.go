@@ -48,6 +48,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
 
+	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/keylock"
 	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/secret"
@@ -128,6 +129,11 @@ type Options struct {
 	InsecureHTTP bool
 	Auth         AuthOptions
 	TLS          TLSOptions
+	// Fence, when set, is asked right before each write to Vault leaves
+	// (logins and reads excepted), and cuts it off at the end of the
+	// claim (internal/fence): a replica that lost its Lease writes no
+	// secret, however long a request waited or was retried.
+	Fence fence.Func
 	// Logger receives the sink's logs; nil: none.
 	Logger *zap.Logger
 	// Getenv reads VAULT_ADDR, VAULT_TOKEN and VAULT_NAMESPACE; default os.Getenv.
@@ -263,7 +269,7 @@ func New(opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("vault sink: %w", err)
 	}
 
-	s.client, s.transport, err = newClient(addr, namespace, opts.TLS)
+	s.client, s.transport, err = newClient(addr, namespace, opts.TLS, opts.Fence)
 	if err != nil {
 		return nil, fmt.Errorf("vault sink: %w", err)
 	}
@@ -306,7 +312,7 @@ func plainToNetwork(u *url.URL) bool {
 // newClient builds a client from the options alone: unlike
 // api.DefaultConfig it reads no VAULT_* variable, so that what the
 // policy file says is what the sink does.
-func newClient(addr, namespace string, t TLSOptions) (*api.Client, *http.Transport, error) {
+func newClient(addr, namespace string, t TLSOptions, f fence.Func) (*api.Client, *http.Transport, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	transport.TLSHandshakeTimeout = 10 * time.Second
@@ -350,6 +356,12 @@ func newClient(addr, namespace string, t TLSOptions) (*api.Client, *http.Transpo
 	c, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	if f != nil {
+		// Set once the TLS and HTTP/2 setup, which need the
+		// *http.Transport itself, is done; the client and its login clone
+		// share this http.Client.
+		cfg.HttpClient.Transport = fence.Transport(transport, f, spareReadsAndLogins)
 	}
 	// NewClient takes VAULT_TOKEN and VAULT_NAMESPACE from the process
 	// environment; the sink sets both itself.
@@ -640,4 +652,11 @@ func heldFrom(data map[string]any) (sinks.Held, error) {
 		return sinks.Held{}, fmt.Errorf("%w: no %s or %s string in the secret", sinks.ErrUnreadable, FieldAPIKey, FieldAPISecret)
 	}
 	return sinks.Held{KeyID: key, Secret: secret.Value(sec)}, nil
+}
+
+// spareReadsAndLogins exempts from the fence what writes no secret: reads,
+// and logins and token renewals, which a standby needs as much as the
+// leader.
+func spareReadsAndLogins(req *http.Request) bool {
+	return fence.SpareReads(req) || strings.HasPrefix(req.URL.Path, "/v1/auth/")
 }

@@ -69,6 +69,9 @@ type Store struct {
 
 	mu      sync.Mutex
 	records map[key]entry
+	// writes counts the changes to records, so Reload can tell that one
+	// came while its List was in flight.
+	writes uint64
 	// unsure holds, by record, the last write whose outcome is unknown
 	// (its answer was lost: a timeout, a connection reset, a 5xx): the
 	// object may hold it, and its resourceVersion is not known here.
@@ -127,27 +130,49 @@ func AccountLabelValue(account string) string {
 
 // Reload reads every record again: a replica that becomes the leader
 // starts from what the API server holds, not from what it saw earlier.
+//
+// A write of this store while the List is in flight makes its answer
+// stale (it may not hold what was just written): it is thrown away and
+// the List made again, a few times at most.
 func (s *Store) Reload(ctx context.Context) error {
+	for range 3 {
+		s.mu.Lock()
+		before := s.writes
+		s.mu.Unlock()
+		records, err := s.list(ctx)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		if s.writes == before {
+			s.records = records
+			s.unsure = nil // what the API server holds is known again
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+	}
+	return errors.New("state: the journal was written to while it was being read again, three times: try again")
+}
+
+// list reads every record of the account from the API server.
+func (s *Store) list(ctx context.Context) (map[key]entry, error) {
 	list, err := s.client.CoreV1().ConfigMaps(s.namespace).List(ctx, metav1.ListOptions{LabelSelector: Selector(s.account)})
 	if err != nil {
-		return fmt.Errorf("state: list the journal in namespace %s: %w", s.namespace, err)
+		return nil, fmt.Errorf("state: list the journal in namespace %s: %w", s.namespace, err)
 	}
 	records := make(map[key]entry, len(list.Items))
 	for _, cm := range list.Items {
 		var r state.Record
 		if err := json.Unmarshal([]byte(cm.Data[DataKey]), &r); err != nil {
-			return fmt.Errorf("state: ConfigMap %s/%s: %v", s.namespace, cm.Name, err)
+			return nil, fmt.Errorf("state: ConfigMap %s/%s: %v", s.namespace, cm.Name, err)
 		}
 		if r.Policy == "" || r.Name == "" || ObjectName(s.account, r.Policy, r.Name) != cm.Name {
-			return fmt.Errorf("state: ConfigMap %s/%s: policy or name does not match the object's name", s.namespace, cm.Name)
+			return nil, fmt.Errorf("state: ConfigMap %s/%s: policy or name does not match the object's name", s.namespace, cm.Name)
 		}
 		records[key{r.Policy, r.Name}] = entry{rec: r, rv: cm.ResourceVersion}
 	}
-	s.mu.Lock()
-	s.records = records
-	s.unsure = nil // what the API server holds is known again
-	s.mu.Unlock()
-	return nil
+	return records, nil
 }
 
 // Close implements the daemon's store: nothing to release.
@@ -262,6 +287,7 @@ func (s *Store) Put(r state.Record) error {
 	}
 	s.mu.Lock()
 	s.records[k] = entry{rec: r.Clone(), rv: out.ResourceVersion}
+	s.writes++
 	s.mu.Unlock()
 	return nil
 }
@@ -347,6 +373,7 @@ func (s *Store) resync(ctx context.Context, k key, name string, prev entry, know
 		if s.Fence != nil && s.Fence() == nil {
 			s.mu.Lock()
 			delete(s.records, k)
+			s.writes++
 			s.mu.Unlock()
 		}
 		return "", false, false
@@ -362,6 +389,7 @@ func (s *Store) resync(ctx context.Context, k key, name string, prev entry, know
 		if b, err := json.Marshal(prev.rec); err == nil && string(b) == cm.Data[DataKey] {
 			s.mu.Lock()
 			s.records[k] = entry{rec: prev.rec, rv: cm.ResourceVersion}
+			s.writes++
 			s.mu.Unlock()
 			return cm.ResourceVersion, true, true
 		}
@@ -372,6 +400,7 @@ func (s *Store) resync(ctx context.Context, k key, name string, prev entry, know
 	if s.Fence != nil && s.Fence() == nil {
 		s.mu.Lock()
 		s.records[k] = entry{rec: r, rv: cm.ResourceVersion}
+		s.writes++
 		s.mu.Unlock()
 	}
 	return "", false, false
@@ -429,6 +458,7 @@ func (s *Store) Delete(policy, name string) error {
 	}
 	s.mu.Lock()
 	delete(s.records, k)
+	s.writes++
 	s.mu.Unlock()
 	return nil
 }

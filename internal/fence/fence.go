@@ -1,0 +1,84 @@
+// Package fence owns the last check a request makes under leader election:
+// right before it leaves, it asks whether this replica still holds the
+// Lease, and it carries the end of that claim as its deadline. A request
+// that waited in a client queue, a dial or a TLS handshake past the claim
+// is cut off instead of arriving once another replica may lead.
+package fence
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Func answers whether this replica may act now (nil) and until when its
+// claim lasts (zero: no end).
+type Func func() (until time.Time, err error)
+
+// Check is f without the deadline, for the places that only ask.
+func (f Func) Check() error {
+	_, err := f()
+	return err
+}
+
+// Transport wraps next: each request that exempt (nil: none) does not
+// spare asks f right before it leaves, fails with f's error when this
+// replica may not act, and is cancelled at the end of the claim. A request
+// cut off after it was written may have taken effect: the callers treat it
+// as an answer lost, as they treat any other.
+func Transport(next http.RoundTripper, f Func, exempt func(*http.Request) bool) http.RoundTripper {
+	return &transport{next: next, fence: f, exempt: exempt}
+}
+
+type transport struct {
+	next   http.RoundTripper
+	fence  Func
+	exempt func(*http.Request) bool
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.exempt != nil && t.exempt(req) {
+		return t.next.RoundTrip(req)
+	}
+	until, err := t.fence()
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close() // a RoundTripper closes the body, even on error
+		}
+		return nil, err
+	}
+	if until.IsZero() {
+		return t.next.RoundTrip(req)
+	}
+	ctx, cancel := context.WithDeadline(req.Context(), until)
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	// The body is read after RoundTrip returns: the deadline ends with it.
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// SpareReads exempts reads (GET, HEAD, OPTIONS): only what changes
+// something needs the fence.
+func SpareReads(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	return false
+}

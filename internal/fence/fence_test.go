@@ -1,0 +1,74 @@
+package fence
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var errNotLeader = errors.New("not the leader")
+
+func TestTransportRefusesCutsOffAndSpares(t *testing.T) {
+	var hits atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	var until time.Time
+	var refuse error
+	f := Func(func() (time.Time, error) { return until, refuse })
+	client := &http.Client{Transport: Transport(http.DefaultTransport, f, SpareReads)}
+	post := func(path string) (string, error) {
+		resp, err := client.Post(srv.URL+path, "text/plain", strings.NewReader("x"))
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+
+	// No end (no leader election): the request goes and its body reads
+	// after RoundTrip returned.
+	if got, err := post("/"); err != nil || got != "ok" {
+		t.Fatalf("with no end: %q, %v", got, err)
+	}
+	// Refused: nothing is sent.
+	refuse = errNotLeader
+	before := hits.Load()
+	if _, err := post("/"); !errors.Is(err, errNotLeader) {
+		t.Fatalf("refused: err %v, want errNotLeader", err)
+	}
+	if hits.Load() != before {
+		t.Fatal("a refused write reached the server")
+	}
+	// Reads are spared.
+	resp, err := client.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatalf("a read while refused: %v", err)
+	}
+	resp.Body.Close()
+	// A claim ending in 200ms cuts off a request the server holds.
+	refuse = nil
+	until = time.Now().Add(200 * time.Millisecond)
+	if _, err := post("/slow"); err == nil {
+		t.Fatal("a request held past the end of the claim was not cut off")
+	}
+	// Within the claim, the body is read after RoundTrip returned.
+	until = time.Now().Add(time.Minute)
+	if got, err := post("/"); err != nil || got != "ok" {
+		t.Fatalf("within the claim: %q, %v", got, err)
+	}
+}
