@@ -63,6 +63,11 @@ type Elector struct {
 	// validUntil is when this replica's claim ends, on the monotonic
 	// clock: last renewal start + renew deadline.
 	validUntil time.Time
+	// validUntilWall is the same instant on the wall clock: the monotonic
+	// clock may stand still while a VM is paused or suspended, the wall
+	// clock catches up when it resumes. The claim ends at whichever of
+	// the two says so first.
+	validUntilWall time.Time
 	leader     string
 	// cancelLead ends the lead function's context of the leadership in
 	// force.
@@ -96,7 +101,7 @@ func (e *Elector) checkLocked() error {
 	if wait := time.Until(e.notBefore); wait > 0 {
 		return fmt.Errorf("%w yet: it took a Lease nobody handed over, and waits %s for any leader of the old one to stop", ErrNotLeader, wait.Round(time.Millisecond))
 	}
-	if left := time.Until(e.validUntil); left < e.margin() {
+	if left := e.leftLocked(); left < e.margin() {
 		return fmt.Errorf("%w: its last renewal is too old (%s left of the renew deadline)", ErrNotLeader, left.Round(time.Millisecond))
 	}
 	return nil
@@ -111,7 +116,17 @@ func (e *Elector) Claim() (time.Time, error) {
 	if err := e.checkLocked(); err != nil {
 		return time.Time{}, err
 	}
-	return e.validUntil, nil
+	return time.Now().Add(e.leftLocked()), nil
+}
+
+// leftLocked is what is left of the claim, by the monotonic clock or by
+// the wall clock, whichever says less.
+func (e *Elector) leftLocked() time.Duration {
+	left := time.Until(e.validUntil)
+	if wall := e.validUntilWall.Sub(time.Now().Round(0)); wall < left {
+		left = wall
+	}
+	return left
 }
 
 // Leading reports whether this replica leads (Check is the stricter test).
@@ -308,6 +323,7 @@ func (e *Elector) renewed(start time.Time) {
 	claim := min(e.cfg.RenewDeadline, e.cfg.LeaseDuration.Truncate(time.Second))
 	if until := start.Add(claim); until.After(e.validUntil) {
 		e.validUntil = until
+		e.validUntilWall = until.Round(0) // the wall clock reading of it
 	}
 }
 
@@ -316,7 +332,7 @@ func (e *Elector) setLeading(v bool) {
 	changed := e.leading != v
 	e.leading = v
 	if !v {
-		e.validUntil = time.Time{}
+		e.validUntil, e.validUntilWall = time.Time{}, time.Time{}
 	}
 	e.mu.Unlock()
 	if !changed {
