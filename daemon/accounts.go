@@ -114,6 +114,28 @@ func (v recordView) List(policy string) []state.Record {
 	return a.store.List(policy)
 }
 
+// Each calls fn with each state record of a policy, without copies when
+// the journal can (see metrics.RecordSource).
+func (v recordView) Each(policy string, fn func(r *state.Record)) {
+	s := v.d.setup()
+	if s == nil {
+		return
+	}
+	a := v.d.account(s.accountOf[policy])
+	if a == nil {
+		return
+	}
+	if e, ok := a.store.(interface {
+		Each(policy string, fn func(r *state.Record))
+	}); ok {
+		e.Each(policy, fn)
+		return
+	}
+	for _, r := range a.store.List(policy) {
+		fn(&r)
+	}
+}
+
 // List returns the state records of a policy (see recordView).
 func (d *Daemon) List(policy string) []state.Record { return recordView{d}.List(policy) }
 

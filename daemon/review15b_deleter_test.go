@@ -35,7 +35,7 @@ func TestReview15bDeleterSpinsOnUnconfirmedPastDueDeletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 15 * time.Second}, accounts: map[string]*account{"a": {name: "a", engine: eng}}}
-	if w := d.nextDeletionWait(); w < time.Second {
+	if w := d.nextDeletionWait(time.Now()); w < time.Second {
 		t.Errorf("a deletion past due (and waiting) arms the deletion timer for %v, not DeleteCheckInterval (15s): the deleter runs DeleteDue every %v", w, w)
 	}
 }
@@ -65,7 +65,41 @@ func TestReview15bPastDueDeletionHidesTheNextOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 15 * time.Second}, accounts: map[string]*account{"a": {name: "a", engine: eng}}}
-	if w := d.nextDeletionWait(); w > 3*time.Second {
+	if w := d.nextDeletionWait(time.Now()); w > 3*time.Second {
 		t.Errorf("a deletion due in 2s waits %v: the deletion past due (and waiting) hides it", w)
+	}
+}
+
+// A deletion that fell due while a round of deletions ran was not in that
+// round (it takes what is due when it starts), and it is no longer ahead:
+// the deleter must go again at once, not wait for DeleteCheckInterval
+// (found by the bench: old keys deleted 15 s after their grace period).
+func TestDeletionDueDuringTheRoundGoesAtOnce(t *testing.T) {
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now()
+	round := now.Add(-2 * time.Second) // the last round began 2s ago
+	for name, after := range map[string]time.Duration{"ci-tried": -time.Minute, "ci-during": -time.Second} {
+		if err := st.Put(state.Record{Policy: "p", Name: name, Rotation: &state.Rotation{
+			Phase: state.PhaseDelivered, StartedAt: now.Add(-2 * time.Hour), OldKeyIDs: []string{"old-" + name},
+			NewKeyID: "new-" + name, DeliveredAt: now.Add(-time.Hour), DeleteAfter: now.Add(after),
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eng := rotation.New(rotation.Config{Store: st, Logger: zap.NewNop(), Now: time.Now})
+	if err := eng.SetPolicies([]rotation.Policy{{Name: "p", Match: func(string, string) bool { return true }, GracePeriod: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 15 * time.Second}, accounts: map[string]*account{"a": {name: "a", engine: eng}}}
+	if w := d.nextDeletionWait(round); w > time.Second {
+		t.Errorf("a deletion that fell due during the last round waits %v", w)
+	}
+	// Once a round began after it, only what is ahead counts.
+	if w := d.nextDeletionWait(now); w < 10*time.Second {
+		t.Errorf("after a round that tried them, deletions already due arm the timer for %v, not DeleteCheckInterval", w)
 	}
 }

@@ -132,7 +132,10 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 // of its grace period. DeleteCheckInterval bounds the wait, for deletions
 // that are due but wait (a window, a backoff, a failed attempt).
 func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
-	t := time.NewTimer(d.nextDeletionWait())
+	// round is when the last round of deletions began: what fell due
+	// since was not in it.
+	round := d.Now()
+	t := time.NewTimer(d.nextDeletionWait(round))
 	defer t.Stop()
 	for {
 		select {
@@ -143,6 +146,7 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 		case <-d.deleterWake:
 			// A deletion was scheduled: re-arm for the earliest.
 		case <-t.C:
+			round = d.Now()
 			for _, o := range d.DeleteDue(ctx) {
 				if o.Err != nil {
 					d.log.Warn("deletion failed; will retry", zap.String("policy", o.Policy),
@@ -156,19 +160,20 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 			default:
 			}
 		}
-		t.Reset(d.nextDeletionWait())
+		t.Reset(d.nextDeletionWait(round))
 	}
 }
 
 // nextDeletionWait is how long the deleter sleeps: until the earliest
-// deletion not yet due, at most DeleteCheckInterval.
-func (d *Daemon) nextDeletionWait() time.Duration {
+// deletion that falls due after the last round began (none at once when
+// one fell due during it), at most DeleteCheckInterval.
+func (d *Daemon) nextDeletionWait(round time.Time) time.Duration {
 	wait := d.opts.DeleteCheckInterval
 	now := d.Now()
 	for _, a := range d.accountsInForce() {
-		if next, ok := a.engine.NextDeletion(); ok && next.After(now) {
+		if next, ok := a.engine.NextDeletion(round); ok {
 			// A few milliseconds past it, so the deletion finds it due.
-			wait = min(wait, next.Sub(now)+10*time.Millisecond)
+			wait = min(wait, max(0, next.Sub(now))+10*time.Millisecond)
 		}
 	}
 	return wait

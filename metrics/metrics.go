@@ -11,6 +11,7 @@ package metrics
 import (
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,9 +76,10 @@ type Metrics struct {
 }
 
 // RecordSource gives the state records of a policy: a *state.Store, or
-// the daemon's view over the stores of every account.
+// the daemon's view over the stores of every account. Each calls fn with
+// each record, without copying it; fn keeps nothing.
 type RecordSource interface {
-	List(policy string) []state.Record
+	Each(policy string, fn func(r *state.Record))
 }
 
 // New creates the metrics and registers them, with a state collector when
@@ -179,7 +181,7 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 		}
 	}
 	if store != nil {
-		reg.MustRegister(&stateCollector{store: store, policies: m.policyInfos})
+		reg.MustRegister(&stateCollector{store: store, policies: m.policyInfos, keyCreated: map[keyCreatedKey]keyCreatedMetric{}})
 	}
 	return m
 }
@@ -415,6 +417,28 @@ func PhaseSince(rot *state.Rotation) time.Time {
 type stateCollector struct {
 	store    RecordSource
 	policies func() []PolicyInfo
+
+	// keyCreated caches the one series per managed name, which changes
+	// only when the name's key does: a scrape of 10,000 names then makes
+	// no new metric for the names that did not rotate. Under mu, which
+	// also makes scrapes take turns.
+	mu         sync.Mutex
+	keyCreated map[keyCreatedKey]keyCreatedMetric
+	scrape     uint64
+	// sorted holds each policy's key-created series of the last scrape in
+	// name order, the order the registry sorts them into: handed over
+	// sorted, its sort is one quick pass. Rebuilt when a name comes, goes
+	// or rotates.
+	sorted map[[2]string][]prometheus.Metric
+	missed bool // a keyCreatedMetric call made a new metric this scrape
+}
+
+type keyCreatedKey struct{ account, policy, name string }
+
+type keyCreatedMetric struct {
+	since  time.Time
+	metric prometheus.Metric
+	scrape uint64 // the last scrape that used it
 }
 
 var (
@@ -456,50 +480,42 @@ type policyState struct {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.scrape++
+	if c.sorted == nil {
+		c.sorted = map[[2]string][]prometheus.Metric{}
+	}
+	var keys []namedMetric
 	for _, p := range c.policies() {
 		ps := &policyState{records: map[string]int{}, oldest: map[string]time.Time{}}
 		for _, ph := range Phases {
 			ps.records[ph] = 0
 		}
-		for _, r := range c.store.List(p.Name) {
+		// Under the store's lock: only add up and pick metrics here, send
+		// them once it is released.
+		c.store.Each(p.Name, func(r *state.Record) {
 			ps.managed++
 			if !r.CurrentSince.IsZero() {
-				ch <- prometheus.MustNewConstMetric(keyCreatedDesc, prometheus.GaugeValue,
-					unixSeconds(r.CurrentSince), p.Account, r.Policy, r.Name)
+				keys = append(keys, namedMetric{r.Name, c.keyCreatedMetric(p.Account, r)})
 			}
-			rot := r.Rotation
-			if rot == nil {
-				ps.records[PhaseNone]++
-				continue
+			ps.add(p, r.Rotation)
+		})
+		pk := [2]string{p.Account, p.Name}
+		ordered := c.sorted[pk]
+		if c.missed || len(ordered) != len(keys) {
+			slices.SortFunc(keys, func(a, b namedMetric) int { return strings.Compare(a.name, b.name) })
+			ordered = ordered[:0]
+			for _, k := range keys {
+				ordered = append(ordered, k.metric)
 			}
-			// A phase this version does not know still counts, under its
-			// own name: the label set stays bounded by the state format.
-			ph := string(rot.Phase)
-			ps.records[ph]++
-			if t := PhaseSince(rot); !t.IsZero() {
-				if o, ok := ps.oldest[ph]; !ok || t.Before(o) {
-					ps.oldest[ph] = t
-				}
-			}
-			if rot.Phase == state.PhaseDelivered {
-				n := 0
-				for _, id := range rot.OldKeyIDs {
-					if id != rot.NewKeyID {
-						n++
-					}
-				}
-				ps.pending += n
-				// Outside the windows a deletion waits for the next
-				// opening: that is when it is due.
-				due := rot.DeleteAfter
-				if next := p.Windows.NextOpen(due); !due.IsZero() && !next.IsZero() {
-					due = next
-				}
-				if !due.IsZero() && (ps.deletionDue.IsZero() || due.Before(ps.deletionDue)) {
-					ps.deletionDue = due
-				}
-			}
+			c.sorted[pk] = ordered
 		}
+		c.missed = false
+		for _, m := range ordered {
+			ch <- m
+		}
+		keys = keys[:0]
 		a := p.Account
 		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(ps.pending), a, p.Name)
 		ch <- prometheus.MustNewConstMetric(managedDesc, prometheus.GaugeValue, float64(ps.managed), a, p.Name)
@@ -512,6 +528,69 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		if !ps.deletionDue.IsZero() {
 			ch <- prometheus.MustNewConstMetric(deletionDueDesc, prometheus.GaugeValue, unixSeconds(ps.deletionDue), a, p.Name)
 		}
+	}
+	// Names gone (deleted records, removed policies) leave the cache.
+	for k, m := range c.keyCreated {
+		if m.scrape != c.scrape {
+			delete(c.keyCreated, k)
+		}
+	}
+	if len(c.sorted) > len(c.policies())+8 {
+		clear(c.sorted) // policies removed: rebuilt at the next scrape
+	}
+}
+
+type namedMetric struct {
+	name   string
+	metric prometheus.Metric
+}
+
+// keyCreatedMetric returns the key-created series of r, from the cache when
+// its key has not changed since the last scrape. Called with c.mu held.
+func (c *stateCollector) keyCreatedMetric(account string, r *state.Record) prometheus.Metric {
+	k := keyCreatedKey{account, r.Policy, r.Name}
+	m, ok := c.keyCreated[k]
+	if !ok || !m.since.Equal(r.CurrentSince) {
+		c.missed = true
+		m = keyCreatedMetric{since: r.CurrentSince, metric: prometheus.MustNewConstMetric(keyCreatedDesc, prometheus.GaugeValue,
+			unixSeconds(r.CurrentSince), account, r.Policy, r.Name)}
+	}
+	m.scrape = c.scrape
+	c.keyCreated[k] = m
+	return m.metric
+}
+
+// add counts a record's rotation in flight (nil: none).
+func (ps *policyState) add(p PolicyInfo, rot *state.Rotation) {
+	if rot == nil {
+		ps.records[PhaseNone]++
+		return
+	}
+	// A phase this version does not know still counts, under its own
+	// name: the label set stays bounded by the state format.
+	ph := string(rot.Phase)
+	ps.records[ph]++
+	if t := PhaseSince(rot); !t.IsZero() {
+		if o, ok := ps.oldest[ph]; !ok || t.Before(o) {
+			ps.oldest[ph] = t
+		}
+	}
+	if rot.Phase != state.PhaseDelivered {
+		return
+	}
+	for _, id := range rot.OldKeyIDs {
+		if id != rot.NewKeyID {
+			ps.pending++
+		}
+	}
+	// Outside the windows a deletion waits for the next opening: that is
+	// when it is due.
+	due := rot.DeleteAfter
+	if next := p.Windows.NextOpen(due); !due.IsZero() && !next.IsZero() {
+		due = next
+	}
+	if !due.IsZero() && (ps.deletionDue.IsZero() || due.Before(ps.deletionDue)) {
+		ps.deletionDue = due
 	}
 }
 

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,61 @@ rotatord_key_created_timestamp_seconds{account="default",name="ci-runner",policy
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rotatord_key_created_timestamp_seconds"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestKeyCreatedSeriesFollowTheRecords: the per-name series are cached
+// between scrapes; a rotation changes the value, a name gone drops its
+// series, a name added shows, and each scrape lists them in name order.
+func TestKeyCreatedSeriesFollowTheRecords(t *testing.T) {
+	_, reg, store := newTestMetrics(t)
+	t0 := time.Unix(1_700_000_000, 0)
+	put := func(name string, since time.Time) {
+		t.Helper()
+		if err := store.Put(state.Record{Policy: "ci", Name: name, CurrentKeyID: "EXO" + name, CurrentSince: since}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scrape := func() []string {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, mf := range mfs {
+			if mf.GetName() != "rotatord_key_created_timestamp_seconds" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				var name string
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "name" {
+						name = l.GetValue()
+					}
+				}
+				out = append(out, fmt.Sprintf("%s=%.0f", name, m.GetGauge().GetValue()))
+			}
+		}
+		return out
+	}
+	put("ci-b", t0)
+	put("ci-a", t0)
+	if got, want := strings.Join(scrape(), " "), "ci-a=1700000000 ci-b=1700000000"; got != want {
+		t.Fatalf("first scrape: %s, want %s", got, want)
+	}
+	put("ci-b", t0.Add(time.Hour)) // rotated
+	if got, want := strings.Join(scrape(), " "), "ci-a=1700000000 ci-b=1700003600"; got != want {
+		t.Fatalf("after a rotation: %s, want %s", got, want)
+	}
+	if err := store.Delete("ci", "ci-a"); err != nil {
+		t.Fatal(err)
+	}
+	put("ci-c", t0)
+	if got, want := strings.Join(scrape(), " "), "ci-b=1700003600 ci-c=1700000000"; got != want {
+		t.Fatalf("a name gone and one added: %s, want %s", got, want)
+	}
+	if got, want := strings.Join(scrape(), " "), "ci-b=1700003600 ci-c=1700000000"; got != want {
+		t.Fatalf("again, nothing changed: %s, want %s", got, want)
 	}
 }

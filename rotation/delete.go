@@ -66,20 +66,27 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	return out
 }
 
-// NextDeletion returns the earliest time still ahead at which a delivered
+// NextDeletion returns the earliest time after after at which a delivered
 // rotation's old keys become due (its grace period ends, or this process's
-// confirmation delay does), and false when none will. Deletions already
-// due and waiting (a window, a backoff) are not in it: the caller retries
-// those on its own schedule, and they must not hide the next one.
-func (e *Engine) NextDeletion() (time.Time, bool) {
+// confirmation delay does), and false when none will. The deleter passes
+// when its last round began: deletions due before were tried then, and
+// those still waiting (a window, a backoff) are retried on its own
+// schedule, so they must not hide the next one; a deletion that fell due
+// during the round was not tried, and is returned (a time already past:
+// the deleter goes again at once).
+func (e *Engine) NextDeletion(after time.Time) (time.Time, bool) {
 	var next time.Time
-	now := e.now()
 	policies, _ := e.snapshotPolicies()
 	for _, p := range policies {
-		for _, r := range e.store.List(p.Name) {
-			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered {
-				continue
+		// Called after each rotation that schedules a deletion: no copy
+		// of every record (confirmDue takes e.mu, not the store's lock).
+		var delivered []state.Record
+		eachRecord(e.store, p.Name, func(r *state.Record) {
+			if r.Rotation != nil && r.Rotation.Phase == state.PhaseDelivered {
+				delivered = append(delivered, state.Record{Name: r.Name, Rotation: &state.Rotation{DeleteAfter: r.Rotation.DeleteAfter}})
 			}
+		})
+		for _, r := range delivered {
 			t := r.Rotation.DeleteAfter
 			// confirmDue answers "now" for a rotation this process has
 			// not confirmed or whose delay is over: not a time to wake at
@@ -88,7 +95,7 @@ func (e *Engine) NextDeletion() (time.Time, bool) {
 			if c := e.confirmDue(p, r.Name); c.After(t) && e.confirmWaiting(p, r.Name) {
 				t = c
 			}
-			if !t.After(now) {
+			if !t.After(after) {
 				continue
 			}
 			if next.IsZero() || t.Before(next) {
@@ -359,4 +366,19 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error
 			zap.String("target", s.Target(rec.Name)), zap.String("key_id", rot.NewKeyID))
 	}
 	return e.store.Put(*rec)
+}
+
+// eachRecord calls fn with each record of policy, without copies when the
+// journal offers Each (state.Store and kubestate.Store do), else over List.
+// fn runs under the journal's lock: it must be quick and keep nothing.
+func eachRecord(j state.Journal, policy string, fn func(r *state.Record)) {
+	if e, ok := j.(interface {
+		Each(policy string, fn func(r *state.Record))
+	}); ok {
+		e.Each(policy, fn)
+		return
+	}
+	for _, r := range j.List(policy) {
+		fn(&r)
+	}
 }

@@ -198,6 +198,20 @@ func (s *Store) List(policy string) []Record {
 	return out
 }
 
+// Each calls fn with each record of policy (every record when empty), in
+// no order, under the store's lock: fn must be quick, must not keep r or
+// what it points to, must not change it, and must not call the store.
+// It is List without the copies, for the metrics' scrape.
+func (s *Store) Each(policy string, fn func(r *Record)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, r := range s.records {
+		if policy == "" || k.policy == policy {
+			fn(&r)
+		}
+	}
+}
+
 // Put makes r durable, then updates the in-memory view. When Put returns
 // an error the file on disk holds the previous version or the new one,
 // whole (the rename may have happened before a failed directory sync), and

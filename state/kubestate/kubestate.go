@@ -216,6 +216,18 @@ func (s *Store) List(policy string) []state.Record {
 	return out
 }
 
+// Each calls fn with each record of policy (every record when empty), in
+// no order, under the store's lock: see state.Store.Each.
+func (s *Store) Each(policy string, fn func(r *state.Record)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, e := range s.records {
+		if policy == "" || k.policy == policy {
+			fn(&e.rec)
+		}
+	}
+}
+
 func (s *Store) check() error {
 	if s.readOnly {
 		return state.ErrReadOnly
