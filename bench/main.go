@@ -2,25 +2,34 @@
 // against the loop an operator would write by hand, on the real rotatord
 // and exosim binaries with a fixed latency added to every API request.
 //
-//	go run ./bench -n 100,1000,10000          # the full run (about 20 minutes)
+//	go run ./bench -n 100,1000,10000          # the full run
 //	go run ./bench -smoke                     # N=20, a 2s idle window: checks it runs
 //
 // For each N it seeds an exosim with N keys, lets `rotatord once` adopt them
 // (state on disk), then times `rotatord once --force` (grace_period 0: every
 // key is created, delivered to a file sink, confirmed and its predecessor
-// deleted) and a `rotatord once` after it (nothing due). The same forced
-// pass with the state directory on tmpfs gives the share of the pass spent
-// making state durable. A sequential loop over the official SDK (bench
-// naive.go) does the same rotation against a fresh exosim. Then `rotatord
-// run` is measured idle (-idle-names names, -idle long) and its /metrics
-// timed (-metrics-names names).
+// deleted) and a `rotatord once` after it (nothing due), whose logged
+// duration is compared with one listing. The policy leaves concurrency and
+// rate_limit out, so that rotatord's defaults are what is measured. The
+// same forced pass with the state directory on tmpfs gives the share of
+// the pass spent making state durable. A sequential loop over the official
+// SDK (bench naive.go) does the same rotation against a fresh exosim.
+//
+// Then other forced passes (passes.go): with rate_limit 20, where the
+// client's rate binds; against an exosim that answers 429 above a rate,
+// where the server's limit binds; in an organization of many keys of
+// which few match; with a Vault sink instead of the file sink, when a
+// Vault binary is at hand. Last, `rotatord run` is measured idle
+// (-idle-names names, -idle long), its /metrics timed (-metrics-names
+// names), and the delay of its deletions after a grace period read from
+// its log (deletion.go).
 //
 // The lower bound of a pass is set by the API: the requests a rotation
 // makes one after the other (counted from the simulator's /_sim/calls),
 // times the latency, times N, divided by the requests allowed in flight
-// (exoscale.concurrency), plus the listing; or the total requests divided
-// by the rate limit if that is larger. The rate limit is set high so that
-// latency binds.
+// (concurrency), plus the listing; or the total requests divided by the
+// rate limit if that is larger. With the defaults (4 in flight, an
+// adaptive rate of at most 1000/s) and 20 ms of latency, latency binds.
 package main
 
 import (
@@ -42,7 +51,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rotatord/rotatord/apiclient/exosim"
+	"github.com/rotatord/rotatord/config"
 )
 
 func main() {
@@ -60,6 +69,16 @@ type params struct {
 	latency      time.Duration
 	concurrency  int
 	rateLimit    float64
+	setConc      bool // -concurrency given: written into the policy
+	setRate      bool // -rate-limit given: written into the policy
+	rateBoundN   int
+	serverLimit  float64
+	serverN      int
+	bigOrgKeys   int
+	bigOrgMatch  int
+	vaultN       int
+	deleteNames  int
+	deleteGrace  time.Duration
 	idle         time.Duration
 	idleNames    int
 	metricsNames int
@@ -74,22 +93,19 @@ type params struct {
 
 // result is what one N measured.
 type result struct {
-	n              int
-	adopt, forced  procResult
-	noop           procResult
-	critPerRot     float64 // requests one rotation makes one after the other
-	latBound       time.Duration
-	rateBound      time.Duration
-	shmForced      *procResult
-	naiveWall      time.Duration
-	naiveRequests  int
-	naiveRotated   int
-	liveAfter, max int
+	pass
+	noop          procResult
+	noopPass      time.Duration // the no-op pass as rotatord logs it, without process start
+	listing       time.Duration // one listing made by the SDK, median
+	shmForced     *procResult
+	naiveWall     time.Duration
+	naiveRequests int
+	naiveRotated  int
 }
 
-func (r result) bound() time.Duration { return max(r.latBound, r.rateBound) }
-
-func (r result) passVsBound() float64 { return ratio(r.forced.wall, r.bound()) }
+// noopVsListing is how much longer than one listing a pass with nothing
+// to do takes: the pass lists once, so the rest is rotatord's own work.
+func (r result) noopVsListing() float64 { return ratio(r.noopPass, r.listing) }
 
 // fsyncShare is the share of the forced pass that the state directory on
 // disk costs over tmpfs: the time spent making state durable.
@@ -112,12 +128,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var (
 		nList = fs.String("n", "100,1000,10000", "comma-separated numbers of managed key names")
-		smoke = fs.Bool("smoke", false, "quick check: -n 20, -idle 2s, idle and metrics with 20 names")
+		smoke = fs.Bool("smoke", false, "quick check: -n 20, -idle 2s, 20 names (200 keys in the large organization) everywhere else")
 		p     params
 	)
 	fs.DurationVar(&p.latency, "latency", 20*time.Millisecond, "latency the simulator adds to every API request")
-	fs.IntVar(&p.concurrency, "concurrency", 4, "exoscale.concurrency of the policy (requests in flight)")
-	fs.Float64Var(&p.rateLimit, "rate-limit", 100000, "exoscale.rate_limit of the policy (requests per second)")
+	fs.IntVar(&p.concurrency, "concurrency", config.DefaultConcurrency, "exoscale.concurrency of the policy (requests in flight); left out of the policy unless given")
+	fs.Float64Var(&p.rateLimit, "rate-limit", config.DefaultRateLimit, "exoscale.rate_limit of the policy (requests per second); unless given, left out: rotatord's adaptive rate, whose ceiling this default is")
+	fs.IntVar(&p.rateBoundN, "rate-bound-n", -1, "names of the forced pass with rate_limit 20, where the rate binds (-1: the largest -n; 0: skip)")
+	fs.Float64Var(&p.serverLimit, "server-limit", 50, "the simulator's gateway limit (requests per second, answered 429 above) of the server-limit pass")
+	fs.IntVar(&p.serverN, "server-limit-n", 1000, "names of the forced pass against the server-side limit (0: skip)")
+	fs.IntVar(&p.bigOrgKeys, "big-org-keys", 10000, "keys of the large organization (0: skip)")
+	fs.IntVar(&p.bigOrgMatch, "big-org-match", 100, "keys of the large organization the policy matches")
+	fs.IntVar(&p.vaultN, "vault-n", 1000, "names of the forced pass with a Vault sink (0: skip; needs a Vault binary, see sinks/vault/vaulttest)")
+	fs.IntVar(&p.deleteNames, "deletion-names", 20, "names the daemon (rotatord run) rotates to time its deletions (0: skip)")
+	fs.DurationVar(&p.deleteGrace, "deletion-grace", 3*time.Second, "grace_period of the deletion-delay run")
 	fs.DurationVar(&p.idle, "idle", 60*time.Second, "how long `rotatord run` is watched idle")
 	fs.IntVar(&p.idleNames, "idle-names", 1000, "managed names of the idle `rotatord run`")
 	fs.IntVar(&p.metricsNames, "metrics-names", 10000, "managed names when timing /metrics")
@@ -131,23 +155,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	p.setConc, p.setRate = set["concurrency"], set["rate-limit"]
 	if *smoke {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["n"] {
-			*nList = "20"
-		}
-		if !set["idle"] {
-			p.idle = 2 * time.Second
-		}
-		if !set["idle-names"] {
-			p.idleNames = 20
-		}
-		if !set["metrics-names"] {
-			p.metricsNames = 20
-		}
-		if !set["scrapes"] {
-			p.scrapes = 3
+		for name, value := range map[string]string{
+			"n": "20", "idle": "2s", "idle-names": "20", "metrics-names": "20", "scrapes": "3",
+			"rate-bound-n": "20", "server-limit-n": "20", "big-org-keys": "200", "big-org-match": "20", "vault-n": "20",
+		} {
+			if !set[name] {
+				if err := fs.Set(name, value); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	for _, f := range strings.Split(*nList, ",") {
@@ -157,8 +177,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		p.ns = append(p.ns, n)
 	}
-	if p.concurrency < 1 || p.rateLimit <= 0 || p.latency < 0 || p.scrapes < 1 {
-		return errors.New("-concurrency, -rate-limit and -scrapes must be positive, -latency not negative")
+	if p.rateBoundN < 0 {
+		p.rateBoundN = slices.Max(p.ns)
+	}
+	if p.concurrency < 1 || p.rateLimit <= 0 || p.latency < 0 || p.scrapes < 1 || p.serverLimit <= 0 {
+		return errors.New("-concurrency, -rate-limit, -server-limit and -scrapes must be positive, -latency not negative")
+	}
+	for _, v := range []int{p.rateBoundN, p.serverN, p.bigOrgKeys, p.vaultN, p.deleteNames} {
+		if v > 99999 {
+			return errors.New("-rate-bound-n, -server-limit-n, -big-org-keys, -vault-n and -deletion-names go up to 99999")
+		}
+	}
+	if p.bigOrgKeys > 0 && (p.bigOrgMatch < 1 || p.bigOrgMatch > p.bigOrgKeys) {
+		return errors.New("-big-org-match must be from 1 to -big-org-keys")
+	}
+	if p.deleteGrace <= 0 {
+		return errors.New("-deletion-grace must be positive")
 	}
 
 	if p.workDir == "" {
@@ -206,13 +240,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		results = append(results, r)
 	}
+	ex, err := b.measureExtras(ctx, results)
+	if err != nil {
+		return err
+	}
 	idle, err := b.measureDaemon(ctx)
 	if err != nil {
 		return err
 	}
 	load1 := loadavg()
 
-	report(stdout, &p, results, idle, load0, load1)
+	report(stdout, &p, results, ex, idle, load0, load1)
 	return nil
 }
 
@@ -240,14 +278,28 @@ func (b *bencher) logf(format string, args ...any) {
 	fmt.Fprintf(b.stderr, "bench: "+format+"\n", args...)
 }
 
-// prepare starts a simulator with n keys and lets rotatord adopt them.
-func (b *bencher) prepare(ctx context.Context, name string, n int, stateDir string) (*world, procResult, error) {
+// policy is the policy of the main passes: rotatord's defaults, but for
+// the -concurrency and -rate-limit given.
+func (b *bencher) policy() policySpec {
+	ps := policySpec{maxAge: "30d", gracePeriod: "0"}
+	if b.p.setConc {
+		ps.concurrency = b.p.concurrency
+	}
+	if b.p.setRate {
+		ps.rateLimit = b.p.rateLimit
+	}
+	return ps
+}
+
+// prepare starts a simulator as spec says, writes the policy ps and lets
+// rotatord adopt the keys.
+func (b *bencher) prepare(ctx context.Context, name string, spec simSpec, stateDir string, ps policySpec) (*world, procResult, error) {
 	dir := filepath.Join(b.p.workDir, name)
-	s, err := startSim(b.exosim, filepath.Join(dir, "sim"), n, b.p.latency)
+	s, err := startSim(b.exosim, filepath.Join(dir, "sim"), spec)
 	if err != nil {
 		return nil, procResult{}, err
 	}
-	w, err := newWorld(b.rotatord, dir, stateDir, s, b.p)
+	w, err := newWorld(b.rotatord, dir, stateDir, s, ps)
 	if err != nil {
 		s.stop()
 		return nil, procResult{}, err
@@ -261,46 +313,39 @@ func (b *bencher) prepare(ctx context.Context, name string, n int, stateDir stri
 }
 
 func (b *bencher) measureN(ctx context.Context, n int) (result, error) {
-	r := result{n: n}
+	var r result
 	p := b.p
 
 	b.logf("n=%d: rotatord, state on disk", n)
-	w, adopt, err := b.prepare(ctx, fmt.Sprintf("n%d-disk", n), n, filepath.Join(p.workDir, fmt.Sprintf("n%d-disk", n), "state"))
+	name := fmt.Sprintf("n%d-disk", n)
+	w, adopt, err := b.prepare(ctx, name, simSpec{managed: n, latency: p.latency}, filepath.Join(p.workDir, name, "state"), b.policy())
 	if err != nil {
 		return r, err
 	}
 	defer w.sim.stop()
+	if r.pass, err = forcedPass(ctx, w, n); err != nil {
+		return r, err
+	}
 	r.adopt = adopt
-	if r.forced, err = w.once(ctx, "--force"); err != nil {
-		return r, err
-	}
-	if got := r.forced.calls[exosim.OpCreateAPIKey]; got != n {
-		return r, fmt.Errorf("forced pass made %d creates for %d names (%s)", got, n, r.forced.outcome)
-	}
-	if r.liveAfter, r.max, err = w.sim.liveManaged(); err != nil {
-		return r, err
-	}
-	if r.liveAfter != n || r.max > 2 {
-		return r, fmt.Errorf("after the forced pass %d managed keys are alive (want %d), at most %d of a name at once (want 2)", r.liveAfter, n, r.max)
-	}
 	if r.noop, err = w.once(ctx); err != nil {
 		return r, err
 	}
-	c := r.forced.calls
-	// Per rotation, one after the other: create, get (confirm), delete,
-	// and any operation polls. The listing happens once per pass.
-	crit := c[exosim.OpCreateAPIKey] + c[exosim.OpGetAPIKey] + c[exosim.OpDeleteAPIKey] + c[exosim.OpGetOperation]
-	r.critPerRot = float64(crit) / float64(n)
-	lists := c[exosim.OpListAPIKeys]
-	r.latBound = time.Duration(float64(p.latency) * (float64(lists) + float64(crit)/float64(p.concurrency)))
-	r.rateBound = time.Duration(float64(c.total()) / p.rateLimit * float64(time.Second))
-	b.logf("n=%d: forced pass %.2fs, bound %.2fs (%.2fx), %.1f requests per rotation", n,
-		r.forced.wall.Seconds(), r.bound().Seconds(), r.passVsBound(), r.critPerRot)
+	// The no-op pass is one listing and rotatord's own work: the time it
+	// logs leaves out the process start, and one listing made by the SDK
+	// against the same simulator shows what the listing alone costs.
+	if r.noopPass, err = passDuration(r.noop.log); err != nil {
+		return r, err
+	}
+	if r.listing, err = timeListing(ctx, w.sim.Endpoint, w.sim.Key, w.sim.Secret, 5); err != nil {
+		return r, fmt.Errorf("timing a listing: %w", err)
+	}
+	b.logf("n=%d: forced pass %.2fs, bound %.2fs (%.2fx), %.1f requests per rotation; no-op pass %.3fs, one listing %.3fs", n,
+		r.forced.wall.Seconds(), r.bound().Seconds(), r.vsBound(), r.critPerRot, r.noopPass.Seconds(), r.listing.Seconds())
 	w.sim.stop()
 
 	if p.durability {
 		b.logf("n=%d: rotatord, state on tmpfs", n)
-		ws, _, err := b.prepare(ctx, fmt.Sprintf("n%d-shm", n), n, filepath.Join(p.shmDir, fmt.Sprintf("n%d", n)))
+		ws, _, err := b.prepare(ctx, fmt.Sprintf("n%d-shm", n), simSpec{managed: n, latency: p.latency}, filepath.Join(p.shmDir, fmt.Sprintf("n%d", n)), b.policy())
 		if err != nil {
 			return r, err
 		}
@@ -316,7 +361,7 @@ func (b *bencher) measureN(ctx context.Context, n int) (result, error) {
 	if p.naive {
 		b.logf("n=%d: sequential SDK loop", n)
 		dir := filepath.Join(p.workDir, fmt.Sprintf("n%d-naive", n))
-		s, err := startSim(b.exosim, filepath.Join(dir, "sim"), n, p.latency)
+		s, err := startSim(b.exosim, filepath.Join(dir, "sim"), simSpec{managed: n, latency: p.latency})
 		if err != nil {
 			return r, err
 		}
@@ -359,6 +404,7 @@ type daemonResult struct {
 	scrapeMedian time.Duration
 	scrapeBytes  int
 	scrapeSeries int
+	deletion     *deletionResult // nil: skipped
 }
 
 // measureDaemon watches `rotatord run` idle and times its /metrics.
@@ -385,6 +431,14 @@ func (b *bencher) measureDaemon(ctx context.Context) (daemonResult, error) {
 			return d, err
 		}
 	}
+	if b.p.deleteNames > 0 {
+		b.logf("daemon: deletions after a grace period of %s, %d names", b.p.deleteGrace, b.p.deleteNames)
+		del, err := b.measureDeletion(ctx)
+		if err != nil {
+			return d, fmt.Errorf("deletion delay: %w", err)
+		}
+		d.deletion = &del
+	}
 	return d, nil
 }
 
@@ -392,7 +446,7 @@ func (b *bencher) measureDaemon(ctx context.Context) (daemonResult, error) {
 // simulator that holds their keys, and calls work once it is ready.
 func (b *bencher) withDaemon(ctx context.Context, n int, work func(*runner) error) error {
 	name := fmt.Sprintf("daemon%d", n)
-	w, _, err := b.prepare(ctx, name, n, filepath.Join(b.p.workDir, name, "state"))
+	w, _, err := b.prepare(ctx, name, simSpec{managed: n, latency: b.p.latency}, filepath.Join(b.p.workDir, name, "state"), b.policy())
 	if err != nil {
 		return err
 	}
@@ -422,13 +476,20 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
 
 func mb(b int64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
 
-func report(w io.Writer, p *params, rs []result, d daemonResult, load0, load1 string) {
-	fmt.Fprintf(w, "rotatord bench: latency %s on every request, concurrency %d, rate_limit %g/s, grace_period 0, one file sink\n",
-		p.latency, p.concurrency, p.rateLimit)
+func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load0, load1 string) {
+	conc := fmt.Sprintf("concurrency %d (rotatord's default)", p.concurrency)
+	if p.setConc {
+		conc = fmt.Sprintf("concurrency %d (-concurrency)", p.concurrency)
+	}
+	rate := fmt.Sprintf("adaptive rate up to %g/s (rotatord's default)", p.rateLimit)
+	if p.setRate {
+		rate = fmt.Sprintf("rate_limit %g/s (-rate-limit)", p.rateLimit)
+	}
+	fmt.Fprintf(w, "rotatord bench: latency %s on every request, %s, %s, grace_period 0, one file sink\n", p.latency, conc, rate)
 	fmt.Fprintf(w, "load average %s at start, %s at end (%d CPUs)\n\n", load0, load1, numCPU())
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\treq/rot\tbound s\tpass s\tpass/bound\tadopt s\tnoop s\tnoop req\tcpu ms/rot\tpeak RSS MB\ttmpfs pass s\tdurable share\tnaive s\tnaive/rotatord\tnaive req\trotatord req\tTCP conns\t")
+	fmt.Fprintln(tw, "N\treq/rot\tbound s\tpass s\tpass/bound\tadopt s\tnoop s\tnoop req\tnoop/list\tcpu ms/rot\tpeak RSS MB\ttmpfs pass s\tdurable share\tnaive s\tnaive/rotatord\tnaive req\trotatord req\tTCP conns\t")
 	for _, r := range rs {
 		shm, share := "-", "-"
 		if r.shmForced != nil {
@@ -445,10 +506,10 @@ func report(w io.Writer, p *params, rs []result, d daemonResult, load0, load1 st
 		if r.forced.conns >= 0 {
 			conns = strconv.Itoa(r.forced.conns)
 		}
-		fmt.Fprintf(tw, "%d\t%.2f\t%s\t%s\t%.3f\t%s\t%s\t%d\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n",
-			r.n, r.critPerRot, secs(r.bound()), secs(r.forced.wall), r.passVsBound(),
-			secs(r.adopt.wall), secs(r.noop.wall), r.noop.calls.total(),
-			float64(r.forced.cpu.Microseconds())/1000/float64(r.n), mb(r.forced.maxRSS),
+		fmt.Fprintf(tw, "%d\t%.2f\t%s\t%s\t%.3f\t%s\t%s\t%d\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n",
+			r.n, r.critPerRot, secs(r.bound()), secs(r.forced.wall), r.vsBound(),
+			secs(r.adopt.wall), secs(r.noop.wall), r.noop.calls.total(), r.noopVsListing(),
+			r.cpuPerRotation(), mb(r.forced.maxRSS),
 			shm, share, naive, naiveRatio, naiveReq, r.forced.calls.total(), conns)
 	}
 	tw.Flush()
@@ -457,21 +518,62 @@ func report(w io.Writer, p *params, rs []result, d daemonResult, load0, load1 st
 	fmt.Fprintf(w, "\nforced pass at n=%d: API calls %s; latency bound %ss, rate bound %ss\n",
 		last.n, formatCalls(last.forced.calls), secs(last.latBound), secs(last.rateBound))
 	fmt.Fprintf(w, "critical path per rotation: create-api-key, get-api-key (confirm), delete-api-key (+ get-operation polls while pending), one after the other; list-api-keys once per pass\n")
+	fmt.Fprintf(w, "no-op pass at n=%d: %.1f ms as rotatord logs it (without process start), one listing by the SDK %.1f ms (median of 5)\n",
+		last.n, ms(last.noopPass), ms(last.listing))
+
+	rateRatio, serverRatio, serverShare, serverRefused := math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	if r := ex.rate; r != nil {
+		rateRatio = ratio(r.forced.wall, r.rateBound)
+		fmt.Fprintf(w, "rate bound, n=%d, rate_limit %d: pass %ss, %d requests / %d/s = %ss (%.3fx); latency bound %ss\n",
+			r.n, rateBoundLimit, secs(r.forced.wall), r.forced.calls.total(), rateBoundLimit, secs(r.rateBound), rateRatio, secs(r.latBound))
+	}
+	if s := ex.server; s != nil {
+		serverRatio, serverShare, serverRefused = s.rateRatio(), s.refusedShare(), float64(s.refused())
+		fmt.Fprintf(w, "server limit %g/s (429 above), n=%d, default settings: pass %ss, %d calls served (%.1f/s, %.3fx the limit), %.0f answered 429 (%.1f%% of answers); API calls %s\n",
+			s.limit, s.n, secs(s.forced.wall), s.succeeded(), float64(s.succeeded())/s.forced.wall.Seconds(), serverRatio,
+			serverRefused, 100*serverShare, formatCalls(s.forced.calls))
+	}
+	bigOrg, bigVsSmall := math.NaN(), math.NaN()
+	if big, small := ex.bigOrg, ex.smallOrg; big != nil {
+		bigOrg, bigVsSmall = big.vsBound(), big.vsBound()/small.vsBound()
+		fmt.Fprintf(w, "large organization, %d keys of which %d matched: pass %ss, bound %ss (%.3fx); the %d names alone %.3fx; adopt %ss against %ss\n",
+			p.bigOrgKeys, big.n, secs(big.forced.wall), secs(big.bound()), bigOrg, small.n, small.vsBound(), secs(big.adopt.wall), secs(small.adopt.wall))
+	}
+	vault := math.NaN()
+	if v := ex.vault; v != nil {
+		vault = v.cpuPerRotation()
+		fmt.Fprintf(w, "Vault KV v2 sink, n=%d: pass %ss (%.3fx the bound), %.2f CPU ms per rotation (file sink at n=%d: %.2f)\n",
+			v.n, secs(v.forced.wall), v.vsBound(), vault, last.n, last.cpuPerRotation())
+	} else if p.vaultN > 0 {
+		fmt.Fprintf(w, "Vault KV v2 sink: not measured: %s\n", ex.vaultWhy)
+	}
+
 	fmt.Fprintf(w, "rotatord run, %d names, idle %s: RSS %s MB, CPU %.3f%% of a core (%d ms; /proc counts 10 ms ticks)\n",
 		d.idleNames, d.idleWindow, mb(d.idleRSS), 100*d.idleCPU, d.idleCPUTime.Milliseconds())
-	fmt.Fprintf(w, "GET /metrics, %d names: median %.1f ms over %d GETs, %d bytes, %d key series\n\n",
-		d.metricsNames, float64(d.scrapeMedian.Microseconds())/1000, p.scrapes, d.scrapeBytes, d.scrapeSeries)
+	fmt.Fprintf(w, "GET /metrics, %d names: median %.1f ms over %d GETs, %d bytes, %d key series\n",
+		d.metricsNames, ms(d.scrapeMedian), p.scrapes, d.scrapeBytes, d.scrapeSeries)
+	deletion := math.NaN()
+	if del := d.deletion; del != nil {
+		deletion = ms(del.maxDelay)
+		fmt.Fprintf(w, "rotatord run, %d names, grace_period %s: old keys deleted %.0f ms (median) and %.0f ms (largest) after their grace period ended\n",
+			del.names, del.grace, ms(del.medianDelay), deletion)
+	}
+	fmt.Fprintln(w)
 
 	naiveWall, naiveReq := math.NaN(), math.NaN()
 	if last.naiveRotated > 0 {
 		naiveWall = ratio(last.naiveWall, last.forced.wall)
 		naiveReq = float64(last.naiveRequests) / float64(last.forced.calls.total())
 	}
-	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f\n",
-		last.n, last.passVsBound(), naiveWall, naiveReq,
-		float64(last.forced.cpu.Microseconds())/1000/float64(last.n), float64(last.forced.maxRSS)/(1<<20),
-		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, float64(d.scrapeMedian.Microseconds())/1000)
+	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f"+
+		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f\n",
+		last.n, last.vsBound(), naiveWall, naiveReq,
+		last.cpuPerRotation(), float64(last.forced.maxRSS)/(1<<20),
+		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrapeMedian),
+		rateRatio, serverRatio, serverShare, serverRefused, bigOrg, bigVsSmall, last.noopVsListing(), deletion, vault)
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func formatCalls(c callCounts) string {
 	ops := make([]string, 0, len(c))
@@ -481,7 +583,7 @@ func formatCalls(c callCounts) string {
 	slices.Sort(ops)
 	var parts []string
 	for _, op := range ops {
-		parts = append(parts, fmt.Sprintf("%s=%d", op, c[op]))
+		parts = append(parts, fmt.Sprintf("%s=%d", op, c[op].Total))
 	}
 	return strings.Join(parts, " ")
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,4 +57,27 @@ func naiveRotate(ctx context.Context, endpoint, key, secret, outDir string) (int
 		n++
 	}
 	return n, nil
+}
+
+// timeListing lists the keys with the official SDK, as naiveRotate does,
+// times times, and returns the median: what one listing costs a client.
+func timeListing(ctx context.Context, endpoint, key, secret string, times int) (time.Duration, error) {
+	client, err := v3.NewClient(
+		credentials.NewStaticCredentials(key, secret),
+		v3.ClientOptWithEndpoint(v3.Endpoint(endpoint)),
+		v3.ClientOptWithHTTPClient(&http.Client{Timeout: 60 * time.Second}),
+	)
+	if err != nil {
+		return 0, err
+	}
+	var took []time.Duration
+	for range times {
+		start := time.Now()
+		if _, err := client.ListAPIKeys(ctx); err != nil {
+			return 0, err
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	return took[len(took)/2], nil
 }

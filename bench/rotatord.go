@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rotatord/rotatord/config"
 )
 
 // world is one rotatord setup: a simulator, a policy file, a state
@@ -24,50 +27,99 @@ type world struct {
 	stateDir string
 	outDir   string
 	policy   string
+	spec     policySpec
 	sim      *sim
 	bin      string
 	runs     int
 }
 
+// policySpec is what a world's policy file sets beyond the managed names.
+type policySpec struct {
+	concurrency int     // exoscale.concurrency; 0: left out, rotatord's default
+	rateLimit   float64 // exoscale.rate_limit; 0: left out, rotatord's adaptive default
+	maxAge      string
+	gracePeriod string
+	vault       *vaultSink // a Vault sink instead of the file sink
+}
+
+// vaultSink is a Vault KV v2 sink: the server's address and a file
+// holding its token.
+type vaultSink struct {
+	address, tokenFile string
+}
+
+// effConcurrency is the requests rotatord keeps in flight under spec.
+func (ps policySpec) effConcurrency() int {
+	if ps.concurrency > 0 {
+		return ps.concurrency
+	}
+	return config.DefaultConcurrency
+}
+
+// effRateLimit is the most requests per second rotatord makes under spec:
+// without rate_limit, the ceiling of its adaptive rate.
+func (ps policySpec) effRateLimit() float64 {
+	if ps.rateLimit > 0 {
+		return ps.rateLimit
+	}
+	return config.DefaultRateLimit
+}
+
 // newWorld writes the policy for sim. stateDir is where the state goes
 // (on disk, or on tmpfs to measure what durability costs).
-func newWorld(bin, dir, stateDir string, s *sim, p *params) (*world, error) {
-	w := &world{dir: dir, stateDir: stateDir, outDir: filepath.Join(dir, "out"), policy: filepath.Join(dir, "policy.yml"), sim: s, bin: bin}
+func newWorld(bin, dir, stateDir string, s *sim, ps policySpec) (*world, error) {
+	w := &world{dir: dir, stateDir: stateDir, outDir: filepath.Join(dir, "out"), policy: filepath.Join(dir, "policy.yml"), spec: ps, sim: s, bin: bin}
 	for _, d := range []string{dir, w.outDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
 	}
-	secretFile := filepath.Join(dir, "admin-secret")
-	if err := os.WriteFile(secretFile, []byte(s.Secret+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(w.secretFile(), []byte(s.Secret+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	// The rate limit is set far above what the latency allows, so that the
-	// latency bound is the one that binds (the summary checks it).
+	return w, w.writePolicy()
+}
+
+func (w *world) secretFile() string { return filepath.Join(w.dir, "admin-secret") }
+
+// writePolicy writes the policy file of w.spec. Settings the spec leaves
+// at zero are left out of the file, so that rotatord's defaults apply:
+// what an operator who writes none of them gets.
+func (w *world) writePolicy() error {
+	var exo strings.Builder
+	if w.spec.rateLimit > 0 {
+		fmt.Fprintf(&exo, "  rate_limit: %g\n", w.spec.rateLimit)
+	}
+	if w.spec.concurrency > 0 {
+		fmt.Fprintf(&exo, "  concurrency: %d\n", w.spec.concurrency)
+	}
+	sink := fmt.Sprintf("      - type: file\n        path: %s/{{.Name}}.json\n", w.outDir)
+	if v := w.spec.vault; v != nil {
+		sink = fmt.Sprintf(`      - type: vault
+        address: %s
+        path: "bench/{{.Name}}"
+        auth:
+          method: token
+          token_file: %s
+`, v.address, v.tokenFile)
+	}
 	policy := fmt.Sprintf(`exoscale:
   endpoint: %s
   api_key: %s
   api_secret_file: %s
   timeout: 60s
-  rate_limit: %g
-  concurrency: %d
-state_dir: %s
+%sstate_dir: %s
 listen: 127.0.0.1:0
 policies:
   - name: bench
     match:
       name: "%s*"
     schedule: "@every 24h"
-    max_age: 30d
-    grace_period: 0
+    max_age: %s
+    grace_period: %s
     sinks:
-      - type: file
-        path: %s/{{.Name}}.json
-`, s.Endpoint, s.Key, secretFile, p.rateLimit, p.concurrency, stateDir, keyPrefix, w.outDir)
-	if err := os.WriteFile(w.policy, []byte(policy), 0o600); err != nil {
-		return nil, err
-	}
-	return w, nil
+%s`, w.sim.Endpoint, w.sim.Key, w.secretFile(), exo.String(), w.stateDir, keyPrefix, w.spec.maxAge, w.spec.gracePeriod, sink)
+	return os.WriteFile(w.policy, []byte(policy), 0o600)
 }
 
 // procResult is what one finished rotatord process cost.
@@ -78,6 +130,7 @@ type procResult struct {
 	calls   callCounts    // simulator calls made during the run
 	conns   int           // TCP connections the run opened to the API (-1: unknown)
 	outcome string        // stdout summary: actions counted
+	log     string        // path of its log (stderr)
 }
 
 // once runs `rotatord once [extra...]` to completion.
@@ -115,6 +168,7 @@ func (w *world) once(ctx context.Context, extra ...string) (procResult, error) {
 		calls:   after.sub(before),
 		outcome: summarizeOutcomes(stdout.String()),
 		conns:   opened,
+		log:     logPath,
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.maxRSS = int64(ru.Maxrss) * 1024 // kilobytes on Linux
@@ -301,4 +355,49 @@ func (dm *runner) scrape(n int) (median time.Duration, size int, series int, err
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	return times[len(times)/2], size, series, nil
+}
+
+// logEntry holds the fields of rotatord's JSON log lines that the bench
+// reads.
+type logEntry struct {
+	Msg            string  `json:"msg"`
+	TS             string  `json:"ts"`
+	Name           string  `json:"name"`
+	DeleteOldAfter string  `json:"delete_old_after"`
+	Duration       float64 `json:"duration"` // seconds
+}
+
+// logTime is the layout of times in rotatord's log (zap's ISO8601).
+const logTime = "2006-01-02T15:04:05.000Z0700"
+
+// readLog returns the lines of a rotatord log whose msg is msg.
+func readLog(path, msg string) ([]logEntry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []logEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		var e logEntry
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Msg == msg {
+			out = append(out, e)
+		}
+	}
+	return out, sc.Err()
+}
+
+// passDuration is the duration of the one pass a `rotatord once` logged:
+// the pass alone, without starting the process and loading the state.
+func passDuration(logPath string) (time.Duration, error) {
+	done, err := readLog(logPath, "pass done")
+	if err != nil {
+		return 0, err
+	}
+	if len(done) != 1 || done[0].Duration <= 0 {
+		return 0, fmt.Errorf("%s: want one \"pass done\" line with a duration, found %d", logPath, len(done))
+	}
+	return time.Duration(done[0].Duration * float64(time.Second)), nil
 }

@@ -39,6 +39,7 @@ type sim struct {
 	Endpoint string
 	Key      string
 	Secret   string
+	latency  time.Duration // added to every API request
 }
 
 type simInfo struct {
@@ -51,9 +52,22 @@ type simInfo struct {
 // keyName is the name of the i-th managed key.
 func keyName(i int) string { return fmt.Sprintf("%s%05d", keyPrefix, i) }
 
-// startSim writes a seed with n keys and a faults file adding latency to
-// every operation, and starts the exosim binary on them.
-func startSim(bin, dir string, n int, latency time.Duration) (*sim, error) {
+// otherPrefix names keys of the organization that no policy matches.
+const otherPrefix = "other-"
+
+// simSpec is what a simulator starts with.
+type simSpec struct {
+	managed int           // keys bench-00000...: the policy matches them
+	others  int           // keys other-00000...: the policy does not
+	latency time.Duration // added to every API request
+	// limitRate is the gateway's limit (exosim -limit-rate): API calls per
+	// second let through, the others answered 429; 0: none.
+	limitRate float64
+}
+
+// startSim writes a seed with the keys of spec and a faults file adding
+// latency to every operation, and starts the exosim binary on them.
+func startSim(bin, dir string, spec simSpec) (*sim, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -61,17 +75,20 @@ func startSim(bin, dir string, n int, latency time.Duration) (*sim, error) {
 	seed.WriteString("roles:\n")
 	fmt.Fprintf(&seed, "  - {id: %s, name: admin}\n  - {id: %s, name: ci}\n", exosim.AdminRoleID, exosim.CIRoleID)
 	seed.WriteString("keys:\n")
-	for i := range n {
+	for i := range spec.managed {
 		fmt.Fprintf(&seed, "  - {name: %s, role: ci}\n", keyName(i))
+	}
+	for i := range spec.others {
+		fmt.Fprintf(&seed, "  - {name: %s%05d, role: ci}\n", otherPrefix, i)
 	}
 	seedPath := filepath.Join(dir, "seed.yml")
 	if err := os.WriteFile(seedPath, []byte(seed.String()), 0o600); err != nil {
 		return nil, err
 	}
 	faults := map[string]map[string]string{}
-	if latency > 0 {
+	if spec.latency > 0 {
 		for _, op := range simOps {
-			faults[op] = map[string]string{"latency": latency.String()}
+			faults[op] = map[string]string{"latency": spec.latency.String()}
 		}
 	}
 	fb, _ := json.Marshal(faults)
@@ -85,13 +102,17 @@ func startSim(bin, dir string, n int, latency time.Duration) (*sim, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-seed", seedPath, "-faults", faultsPath, "-info-file", infoPath)
+	args := []string{"-seed", seedPath, "-faults", faultsPath, "-info-file", infoPath}
+	if spec.limitRate > 0 {
+		args = append(args, "-limit-rate", strconv.FormatFloat(spec.limitRate, 'g', -1, 64))
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err
 	}
-	s := &sim{cmd: cmd, done: make(chan error, 1)}
+	s := &sim{cmd: cmd, done: make(chan error, 1), latency: spec.latency}
 	go func() { s.done <- cmd.Wait(); logf.Close() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -131,8 +152,9 @@ func (s *sim) stop() {
 	})
 }
 
-// callCounts is /_sim/calls reduced to totals per operation.
-type callCounts map[string]int
+// callCounts is /_sim/calls: per operation, its calls and the statuses
+// they were answered with (0: no answer).
+type callCounts map[string]exosim.CallStats
 
 func (s *sim) calls() (callCounts, error) {
 	resp, err := http.Get(s.URL + "/_sim/calls")
@@ -140,34 +162,65 @@ func (s *sim) calls() (callCounts, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var raw map[string]exosim.CallStats
-	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+	var out callCounts
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return nil, err
-	}
-	out := callCounts{}
-	for op, c := range raw {
-		out[op] = c.Total
 	}
 	return out, nil
 }
 
-// sub returns c minus before, per operation.
+// sub returns c minus before, per operation and status.
 func (c callCounts) sub(before callCounts) callCounts {
 	out := callCounts{}
-	for op, n := range c {
-		if d := n - before[op]; d != 0 {
+	for op, s := range c {
+		b := before[op]
+		d := exosim.CallStats{Total: s.Total - b.Total, ByStatus: map[int]int{}}
+		for status, n := range s.ByStatus {
+			if k := n - b.ByStatus[status]; k != 0 {
+				d.ByStatus[status] = k
+			}
+		}
+		if d.Total != 0 {
 			out[op] = d
 		}
 	}
 	return out
 }
 
+// n is the calls of one operation.
+func (c callCounts) n(op string) int { return c[op].Total }
+
+// ok is the calls of one operation answered 2xx.
+func (c callCounts) ok(op string) int {
+	n := 0
+	for status, k := range c[op].ByStatus {
+		if status >= 200 && status < 300 {
+			n += k
+		}
+	}
+	return n
+}
+
 func (c callCounts) total() int {
 	t := 0
-	for _, n := range c {
-		t += n
+	for _, s := range c {
+		t += s.Total
 	}
 	return t
+}
+
+// status is the calls of every operation answered with a status from lo
+// to hi included.
+func (c callCounts) status(lo, hi int) int {
+	n := 0
+	for _, s := range c {
+		for status, k := range s.ByStatus {
+			if status >= lo && status <= hi {
+				n += k
+			}
+		}
+	}
+	return n
 }
 
 // liveManaged counts the alive keys of the managed names and the highest

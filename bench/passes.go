@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rotatord/rotatord/apiclient/exosim"
+	"github.com/rotatord/rotatord/sinks/vault/vaulttest"
+)
+
+// pass is a forced pass over adopted names, and the bound the API sets
+// for it.
+type pass struct {
+	n             int
+	adopt, forced procResult
+	critPerRot    float64 // requests one rotation makes one after the other
+	latBound      time.Duration
+	rateBound     time.Duration
+}
+
+func (ps pass) bound() time.Duration { return max(ps.latBound, ps.rateBound) }
+
+func (ps pass) vsBound() float64 { return ratio(ps.forced.wall, ps.bound()) }
+
+func (ps pass) cpuPerRotation() float64 {
+	return float64(ps.forced.cpu.Microseconds()) / 1000 / float64(ps.n)
+}
+
+// forcedPass runs `rotatord once --force` over the n adopted names of w,
+// checks that it rotated every one and left no other key behind, and
+// computes the bound of the pass.
+func forcedPass(ctx context.Context, w *world, n int) (pass, error) {
+	ps := pass{n: n}
+	var err error
+	if ps.forced, err = w.once(ctx, "--force"); err != nil {
+		return ps, err
+	}
+	c := ps.forced.calls
+	// Counted by success: a call a gateway limit refused (429) and made
+	// again is still one rotation. grace_period 0: every old key goes in
+	// the pass.
+	if creates, deletes := c.ok(exosim.OpCreateAPIKey), c.ok(exosim.OpDeleteAPIKey); creates != n || deletes != n {
+		return ps, fmt.Errorf("forced pass made %d creates and %d deletes for %d names (%s)", creates, deletes, n, ps.forced.outcome)
+	}
+	live, most, err := w.sim.liveManaged()
+	if err != nil {
+		return ps, err
+	}
+	if live != n || most > 2 {
+		return ps, fmt.Errorf("after the forced pass %d managed keys are alive (want %d), at most %d of a name at once (want 2)", live, n, most)
+	}
+	// Per rotation, one after the other: create, get (confirm), delete,
+	// and any operation polls. The listing happens once per pass.
+	crit := c.n(exosim.OpCreateAPIKey) + c.n(exosim.OpGetAPIKey) + c.n(exosim.OpDeleteAPIKey) + c.n(exosim.OpGetOperation)
+	ps.critPerRot = float64(crit) / float64(n)
+	lat := float64(w.sim.latency)
+	ps.latBound = time.Duration(lat * (float64(c.n(exosim.OpListAPIKeys)) + float64(crit)/float64(w.spec.effConcurrency())))
+	ps.rateBound = time.Duration(float64(c.total()) / w.spec.effRateLimit() * float64(time.Second))
+	return ps, nil
+}
+
+// adoptAndForce starts a simulator as spec says, lets rotatord adopt its
+// keys under ps and times a forced pass over the spec.managed names.
+func (b *bencher) adoptAndForce(ctx context.Context, name string, spec simSpec, ps policySpec) (pass, error) {
+	w, adopt, err := b.prepare(ctx, name, spec, filepath.Join(b.p.workDir, name, "state"), ps)
+	if err != nil {
+		return pass{}, err
+	}
+	defer w.sim.stop()
+	pa, err := forcedPass(ctx, w, spec.managed)
+	pa.adopt = adopt
+	return pa, err
+}
+
+// rateBoundLimit is the rate_limit of the pass where the rate binds: at
+// 20 requests a second, 4 in flight of 20 ms each (200 a second) wait for
+// it.
+const rateBoundLimit = 20
+
+// serverPass is a forced pass against a simulator that answers 429 above
+// a rate, with rotatord's adaptive rate.
+type serverPass struct {
+	pass
+	limit float64 // the simulator's, requests per second
+}
+
+func (s serverPass) succeeded() int { return s.forced.calls.status(200, 299) }
+func (s serverPass) refused() int   { return s.forced.calls.status(429, 429) }
+
+// rateRatio is the rate of calls the server served over its limit: 1 is
+// all the server allows, and no more.
+func (s serverPass) rateRatio() float64 {
+	return float64(s.succeeded()) / s.forced.wall.Seconds() / s.limit
+}
+
+// refusedShare is the share of the answers that were 429s.
+func (s serverPass) refusedShare() float64 {
+	answered := s.forced.calls.status(100, 599)
+	if answered == 0 {
+		return math.NaN()
+	}
+	return float64(s.refused()) / float64(answered)
+}
+
+// extras are the passes beyond the main one: where the client's rate
+// binds, where the server's limit binds, a large organization, a Vault
+// sink. A nil pass was skipped.
+type extras struct {
+	rate     *pass
+	server   *serverPass
+	bigOrg   *pass
+	smallOrg *pass // the same names without the others around
+	vault    *pass
+	vaultWhy string // why there is no Vault pass
+}
+
+func (b *bencher) measureExtras(ctx context.Context, rs []result) (extras, error) {
+	var ex extras
+	p := b.p
+	if p.rateBoundN > 0 {
+		b.logf("rate bound: n=%d, rate_limit %d", p.rateBoundN, rateBoundLimit)
+		ps := b.policy()
+		ps.rateLimit = rateBoundLimit
+		pa, err := b.adoptAndForce(ctx, "rate-bound", simSpec{managed: p.rateBoundN, latency: p.latency}, ps)
+		if err != nil {
+			return ex, fmt.Errorf("rate bound: %w", err)
+		}
+		ex.rate = &pa
+	}
+	if p.serverN > 0 {
+		b.logf("server limit: n=%d, the simulator answers 429 above %g requests/s", p.serverN, p.serverLimit)
+		// No rate_limit, whatever -rate-limit says: rotatord's adaptive
+		// rate is what must find the server's limit.
+		ps := b.policy()
+		ps.rateLimit = 0
+		pa, err := b.adoptAndForce(ctx, "server-limit", simSpec{managed: p.serverN, latency: p.latency, limitRate: p.serverLimit}, ps)
+		if err != nil {
+			return ex, fmt.Errorf("server limit: %w", err)
+		}
+		ex.server = &serverPass{pass: pa, limit: p.serverLimit}
+	}
+	if p.bigOrgKeys > 0 {
+		b.logf("large organization: %d keys, %d matched", p.bigOrgKeys, p.bigOrgMatch)
+		pa, err := b.adoptAndForce(ctx, "big-org", simSpec{managed: p.bigOrgMatch, others: p.bigOrgKeys - p.bigOrgMatch, latency: p.latency}, b.policy())
+		if err != nil {
+			return ex, fmt.Errorf("large organization: %w", err)
+		}
+		ex.bigOrg = &pa
+		for _, r := range rs {
+			if r.n == p.bigOrgMatch {
+				ex.smallOrg = &r.pass
+			}
+		}
+		if ex.smallOrg == nil {
+			b.logf("large organization: the same %d names alone", p.bigOrgMatch)
+			pa, err := b.adoptAndForce(ctx, "small-org", simSpec{managed: p.bigOrgMatch, latency: p.latency}, b.policy())
+			if err != nil {
+				return ex, fmt.Errorf("small organization: %w", err)
+			}
+			ex.smallOrg = &pa
+		}
+	}
+	if p.vaultN > 0 {
+		pa, why, err := b.measureVault(ctx)
+		if err != nil {
+			return ex, fmt.Errorf("vault sink: %w", err)
+		}
+		ex.vault, ex.vaultWhy = pa, why
+		if why != "" {
+			b.logf("no Vault pass (vault_cpu_ms_per_rotation=NaN): %s", why)
+		}
+	}
+	return ex, nil
+}
+
+// measureVault runs the forced pass with one Vault KV v2 sink, on a Vault
+// dev server, if there is a Vault binary (found as the tests of the sink
+// find it); otherwise it returns why not.
+func (b *bencher) measureVault(ctx context.Context) (*pass, string, error) {
+	bin, why := vaulttest.Find()
+	if bin == "" {
+		return nil, why, nil
+	}
+	n := b.p.vaultN
+	b.logf("vault sink: n=%d, %s", n, bin)
+	dir := filepath.Join(b.p.workDir, "vault")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", err
+	}
+	srv, err := vaulttest.Start(bin, dir)
+	if err != nil {
+		// A binary that does not start is no reason to lose the other
+		// figures: the test notices the NaN.
+		return nil, fmt.Sprintf("vault server did not start: %v", err), nil
+	}
+	defer srv.Stop()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte(vaulttest.RootToken+"\n"), 0o600); err != nil {
+		return nil, "", err
+	}
+	ps := b.policy()
+	ps.vault = &vaultSink{address: srv.Addr, tokenFile: token}
+	pa, err := b.adoptAndForce(ctx, "vault", simSpec{managed: n, latency: b.p.latency}, ps)
+	if err != nil {
+		return nil, "", err
+	}
+	return &pa, "", nil
+}
