@@ -136,7 +136,8 @@ func New(cfg Config) (*Client, error) {
 	var gate func() error
 	if cfg.Gate != nil {
 		gate = cfg.Gate.Check
-		base = fence.Transport(base, cfg.Gate, nil)
+		// Reads need no cut-off: do asks the gate before every attempt.
+		base = fence.Transport(base, cfg.Gate, fence.SpareReads)
 	}
 	transport := &observingTransport{next: base, observe: cfg.Observe, now: time.Now, gate: gate}
 	// Our own http.Client: the SDK's default one retries every method,

@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -24,9 +25,11 @@ func (f Func) Check() error {
 
 // Transport wraps next: each request that exempt (nil: none) does not
 // spare asks f right before it leaves, fails with f's error when this
-// replica may not act, and is cancelled at the end of the claim. A request
-// cut off after it was written may have taken effect: the callers treat it
-// as an answer lost, as they treat any other.
+// replica may not act, and is cancelled when the claim ends: at the end f
+// gave, f is asked again, and a claim renewed meanwhile lets the request
+// go on to the new end (a healthy leader's slow request is not cut). A
+// request cut off after it was written may have taken effect: the callers
+// treat it as an answer lost, as they treat any other.
 func Transport(next http.RoundTripper, f Func, exempt func(*http.Request) bool) http.RoundTripper {
 	return &transport{next: next, fence: f, exempt: exempt}
 }
@@ -51,25 +54,67 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if until.IsZero() {
 		return t.next.RoundTrip(req)
 	}
-	ctx, cancel := context.WithDeadline(req.Context(), until)
+	ctx, cancel := context.WithCancel(req.Context())
+	w := &watch{fence: t.fence, cancel: cancel}
+	w.arm(until)
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
-		cancel()
+		w.stop()
 		return nil, err
 	}
-	// The body is read after RoundTrip returns: the deadline ends with it.
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	// The body is read after RoundTrip returns: the watch ends with it.
+	resp.Body = &stopOnClose{ReadCloser: resp.Body, stop: w.stop}
 	return resp, nil
 }
 
-type cancelOnClose struct {
-	io.ReadCloser
+// watch cancels a request when the claim ends, following renewals.
+type watch struct {
+	fence  Func
 	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
 }
 
-func (c *cancelOnClose) Close() error {
+func (w *watch) arm(until time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	w.timer = time.AfterFunc(time.Until(until), w.fire)
+}
+
+// fire runs at the end of the claim known when armed: the request goes on
+// if the claim was renewed since, else it is cut off.
+func (w *watch) fire() {
+	until, err := w.fence()
+	if err != nil || until.IsZero() || !until.After(time.Now()) {
+		w.cancel()
+		return
+	}
+	w.arm(until)
+}
+
+func (w *watch) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.mu.Unlock()
+	w.cancel()
+}
+
+type stopOnClose struct {
+	io.ReadCloser
+	stop func()
+}
+
+func (c *stopOnClose) Close() error {
 	err := c.ReadCloser.Close()
-	c.cancel()
+	c.stop()
 	return err
 }
 

@@ -72,3 +72,73 @@ func TestTransportRefusesCutsOffAndSpares(t *testing.T) {
 		t.Fatalf("within the claim: %q, %v", got, err)
 	}
 }
+
+// TestTransportFollowsRenewals: a request still running when the claim it
+// left with ends goes on while the claim is renewed, and is cut off once
+// it is not.
+func TestTransportFollowsRenewals(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+
+	var renewing atomic.Bool
+	renewing.Store(true)
+	var asked atomic.Int32
+	f := Func(func() (time.Time, error) {
+		asked.Add(1)
+		if !renewing.Load() {
+			return time.Time{}, errNotLeader
+		}
+		return time.Now().Add(50 * time.Millisecond), nil // a short claim, renewed
+	})
+	client := &http.Client{Transport: Transport(http.DefaultTransport, f, nil)}
+	done := make(chan error, 1)
+	go func() {
+		resp, err := client.Post(srv.URL, "text/plain", strings.NewReader("x"))
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	// Several claim ends pass while renewed: the request still runs.
+	for asked.Load() < 5 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the request ended while the claim was being renewed: %v", err)
+	default:
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("a request that finished inside a renewed claim failed: %v", err)
+	}
+
+	// Not renewed: cut off.
+	release2 := make(chan struct{})
+	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The server notices a client gone only once the body was read.
+		_, _ = io.ReadAll(r.Body)
+		select {
+		case <-release2:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv2.Close()
+	defer close(release2) // before srv2.Close, which waits for the handler
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		renewing.Store(false)
+	}()
+	if _, err := client.Post(srv2.URL, "text/plain", strings.NewReader("x")); err == nil {
+		t.Fatal("a request held past a claim no longer renewed was not cut off")
+	}
+}

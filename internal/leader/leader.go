@@ -68,7 +68,7 @@ type Elector struct {
 	// clock catches up when it resumes. The claim ends at whichever of
 	// the two says so first.
 	validUntilWall time.Time
-	leader     string
+	leader         string
 	// cancelLead ends the lead function's context of the leadership in
 	// force.
 	cancelLead context.CancelFunc

@@ -361,7 +361,7 @@ func newClient(addr, namespace string, t TLSOptions, f fence.Func) (*api.Client,
 		// Set once the TLS and HTTP/2 setup, which need the
 		// *http.Transport itself, is done; the client and its login clone
 		// share this http.Client.
-		cfg.HttpClient.Transport = fence.Transport(transport, f, spareReadsAndLogins)
+		cfg.HttpClient.Transport = fence.Transport(transport, f, spareReadsAndLogins(c.Address()))
 	}
 	// NewClient takes VAULT_TOKEN and VAULT_NAMESPACE from the process
 	// environment; the sink sets both itself.
@@ -655,8 +655,16 @@ func heldFrom(data map[string]any) (sinks.Held, error) {
 }
 
 // spareReadsAndLogins exempts from the fence what writes no secret: reads,
-// and logins and token renewals, which a standby needs as much as the
-// leader.
-func spareReadsAndLogins(req *http.Request) bool {
-	return fence.SpareReads(req) || strings.HasPrefix(req.URL.Path, "/v1/auth/")
+// and logins and token renewals (under auth/), which a standby needs as
+// much as the leader. Vault may sit behind a path prefix (an address such
+// as https://gateway/vault): the paths start with it.
+func spareReadsAndLogins(addr string) func(*http.Request) bool {
+	prefix := ""
+	if u, err := url.Parse(addr); err == nil {
+		prefix = strings.TrimSuffix(u.Path, "/")
+	}
+	auth := prefix + "/v1/auth/"
+	return func(req *http.Request) bool {
+		return fence.SpareReads(req) || strings.HasPrefix(req.URL.Path, auth)
+	}
 }
