@@ -137,3 +137,48 @@ func BenchmarkPass(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNoopPass is a pass over N adopted names of which none is due:
+// what rotatord adds to the one listing it makes (bench's noop_vs_listing).
+func BenchmarkNoopPass(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			t := &testing.T{}
+			api := newFakeAPI(t)
+			sinkA := newMemSink("a")
+			api.sinks = []*memSink{sinkA}
+			own := api.add("rotatord-admin", "admin-role")
+			for i := range n {
+				api.add(fmt.Sprintf("ci-%05d", i), roleCI)
+			}
+			store, err := state.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer store.Close()
+			e := New(Config{API: api, Store: store, Logger: zap.NewNop(), OwnKeyID: own})
+			e.SetPolicies([]Policy{{
+				Name:   "ci",
+				Match:  func(name, role string) bool { return strings.HasPrefix(name, "ci-") },
+				MaxAge: 24 * time.Hour,
+				Sinks:  toSinks(sinkA),
+			}})
+			ctx := context.Background()
+			if _, err := e.Pass(ctx, nil, Options{}); err != nil { // adoption
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				out, err := e.Pass(ctx, nil, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, o := range out {
+					if o.Err != nil || o.Decision.Action != ActionNone && o.Name != "rotatord-admin" {
+						b.Fatalf("%s: %v %v", o.Name, o.Decision, o.Err)
+					}
+				}
+			}
+		})
+	}
+}
