@@ -7,6 +7,7 @@ package fence
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -34,6 +35,10 @@ func Transport(next http.RoundTripper, f Func, exempt func(*http.Request) bool) 
 	return &transport{next: next, fence: f, exempt: exempt}
 }
 
+// ErrClaimOver is the answer to a request whose claim ended before it
+// left, when f gave that end without an error of its own.
+var ErrClaimOver = errors.New("fence: the claim has ended")
+
 type transport struct {
 	next   http.RoundTripper
 	fence  Func
@@ -54,9 +59,21 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if until.IsZero() {
 		return t.next.RoundTrip(req)
 	}
+	if !until.After(time.Now()) {
+		// A claim already over: a timer would cancel the request only
+		// after it may have left.
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, ErrClaimOver
+	}
 	ctx, cancel := context.WithCancel(req.Context())
 	w := &watch{fence: t.fence, cancel: cancel}
 	w.arm(until)
+	// A caller that gives up without closing the body (the Vault client
+	// drops a redirect's) ends the watch with its context: it must not
+	// follow renewals for the rest of the term.
+	context.AfterFunc(req.Context(), w.stop)
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		w.stop()
@@ -90,11 +107,14 @@ func (w *watch) arm(until time.Time) {
 // if the claim was renewed since, else it is cut off.
 func (w *watch) fire() {
 	until, err := w.fence()
-	if err != nil || until.IsZero() || !until.After(time.Now()) {
+	switch {
+	case err != nil || !until.IsZero() && !until.After(time.Now()):
 		w.cancel()
-		return
+	case until.IsZero():
+		// No end any more: nothing to cut the request off at.
+	default:
+		w.arm(until)
 	}
-	w.arm(until)
 }
 
 func (w *watch) stop() {

@@ -1,6 +1,7 @@
 package fence
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -140,5 +141,95 @@ func TestTransportFollowsRenewals(t *testing.T) {
 	}()
 	if _, err := client.Post(srv2.URL, "text/plain", strings.NewReader("x")); err == nil {
 		t.Fatal("a request held past a claim no longer renewed was not cut off")
+	}
+}
+
+// TestTransportRefusesAClaimAlreadyOver: an end of claim in the past,
+// given without an error, refuses the request before it leaves.
+func TestTransportRefusesAClaimAlreadyOver(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+	}))
+	defer srv.Close()
+	f := Func(func() (time.Time, error) { return time.Now().Add(-time.Second), nil })
+	client := &http.Client{Transport: Transport(http.DefaultTransport, f, nil)}
+	for range 50 {
+		if _, err := client.Post(srv.URL, "text/plain", strings.NewReader("x")); !errors.Is(err, ErrClaimOver) {
+			t.Fatalf("a request whose claim was over: %v, want ErrClaimOver", err)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("%d requests reached the server after the claim ended", n)
+	}
+}
+
+// TestWatchEndsWithTheCallersContext: a caller that gives up without
+// closing the body (the Vault client drops a redirect's) does not leave a
+// watch asking the fence at every claim end for the rest of the term.
+func TestWatchEndsWithTheCallersContext(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	var asked atomic.Int32
+	f := Func(func() (time.Time, error) {
+		asked.Add(1)
+		return time.Now().Add(20 * time.Millisecond), nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Transport(http.DefaultTransport, f, nil).RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the body is never closed
+	time.Sleep(50 * time.Millisecond)
+	settled := asked.Load()
+	time.Sleep(200 * time.Millisecond) // ten claim ends
+	if n := asked.Load() - settled; n > 0 {
+		t.Fatalf("the fence was asked %d more times after the caller gave up", n)
+	}
+}
+
+// TestWatchLetsGoWhenTheClaimHasNoEnd: a re-ask answering "no end" (zero,
+// no error) lets the request run instead of cutting it.
+func TestWatchLetsGoWhenTheClaimHasNoEnd(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	var asked atomic.Int32
+	f := Func(func() (time.Time, error) {
+		if asked.Add(1) == 1 {
+			return time.Now().Add(20 * time.Millisecond), nil
+		}
+		return time.Time{}, nil
+	})
+	client := &http.Client{Transport: Transport(http.DefaultTransport, f, nil)}
+	go func() {
+		for asked.Load() < 2 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		close(release)
+	}()
+	resp, err := client.Post(srv.URL, "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatalf("a request whose claim no longer has an end was cut: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok" {
+		t.Fatalf("body %q", body)
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -659,11 +660,11 @@ func heldFrom(data map[string]any) (sinks.Held, error) {
 // much as the leader. Vault may sit behind a path prefix (an address such
 // as https://gateway/vault): the paths start with it.
 func spareReadsAndLogins(addr string) func(*http.Request) bool {
-	prefix := ""
+	auth := "/v1/auth/"
 	if u, err := url.Parse(addr); err == nil {
-		prefix = strings.TrimSuffix(u.Path, "/")
+		// Cleaned, as the Vault client cleans the paths it sends.
+		auth = path.Join("/", u.Path, "v1/auth") + "/"
 	}
-	auth := prefix + "/v1/auth/"
 	return func(req *http.Request) bool {
 		return fence.SpareReads(req) || strings.HasPrefix(req.URL.Path, auth)
 	}
