@@ -94,25 +94,7 @@ func BenchmarkPass(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			t := &testing.T{}
-			api := newFakeAPI(t)
-			sinkA := newMemSink("a")
-			api.sinks = []*memSink{sinkA}
-			own := api.add("rotatord-admin", "admin-role")
-			for i := range n {
-				api.add(fmt.Sprintf("ci-%05d", i), roleCI)
-			}
-			store, err := state.Open(b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
-			e := New(Config{API: api, Store: store, Logger: zap.NewNop(), OwnKeyID: own})
-			e.SetPolicies([]Policy{{
-				Name:   "ci",
-				Match:  func(name, role string) bool { return strings.HasPrefix(name, "ci-") },
-				MaxAge: 24 * time.Hour,
-				Sinks:  toSinks(sinkA),
-			}})
+			e := benchEngine(b, t, n)
 			ctx := context.Background()
 			if _, err := e.Pass(ctx, nil, Options{}); err != nil {
 				b.Fatal(err)
@@ -144,25 +126,7 @@ func BenchmarkNoopPass(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			t := &testing.T{}
-			api := newFakeAPI(t)
-			sinkA := newMemSink("a")
-			api.sinks = []*memSink{sinkA}
-			own := api.add("rotatord-admin", "admin-role")
-			for i := range n {
-				api.add(fmt.Sprintf("ci-%05d", i), roleCI)
-			}
-			store, err := state.Open(b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
-			e := New(Config{API: api, Store: store, Logger: zap.NewNop(), OwnKeyID: own})
-			e.SetPolicies([]Policy{{
-				Name:   "ci",
-				Match:  func(name, role string) bool { return strings.HasPrefix(name, "ci-") },
-				MaxAge: 24 * time.Hour,
-				Sinks:  toSinks(sinkA),
-			}})
+			e := benchEngine(b, t, n)
 			ctx := context.Background()
 			if _, err := e.Pass(ctx, nil, Options{}); err != nil { // adoption
 				b.Fatal(err)
@@ -181,4 +145,30 @@ func BenchmarkNoopPass(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchEngine is an engine over n adopted-to-be names ci-NNNNN with an
+// in-memory API and sink and the state store on disk; the fake API
+// reports an outage on t.
+func benchEngine(b *testing.B, t *testing.T, n int) *Engine {
+	api := newFakeAPI(t)
+	sinkA := newMemSink("a")
+	api.sinks = []*memSink{sinkA}
+	own := api.add("rotatord-admin", "admin-role")
+	for i := range n {
+		api.add(fmt.Sprintf("ci-%05d", i), roleCI)
+	}
+	store, err := state.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	e := New(Config{API: api, Store: store, Logger: zap.NewNop(), OwnKeyID: own})
+	e.SetPolicies([]Policy{{
+		Name:   "ci",
+		Match:  func(name, role string) bool { return strings.HasPrefix(name, "ci-") },
+		MaxAge: 24 * time.Hour,
+		Sinks:  toSinks(sinkA),
+	}})
+	return e
 }
