@@ -104,8 +104,8 @@ type Client struct {
 	// The rate limit and the concurrency bound apply to every attempt and
 	// are taken before the attempt's timeout starts, so a queued request
 	// never times out before it is sent.
-	limiter *adaptiveLimit
-	slots   chan struct{}
+	limiter  *adaptiveLimit
+	inFlight *inFlight
 
 	// sleep and jitter are fields so tests can observe backoff without waiting.
 	sleep  func(ctx context.Context, d time.Duration) error
@@ -123,6 +123,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Credentials.Key == "" || cfg.Credentials.Secret.IsZero() {
 		return nil, errors.New("apiclient: no credentials")
+	}
+	if cfg.Concurrency < 1 {
+		return nil, fmt.Errorf("apiclient: concurrency %d, want at least 1", cfg.Concurrency)
 	}
 	base := cfg.Transport
 	if base == nil {
@@ -152,13 +155,13 @@ func New(cfg Config) (*Client, error) {
 		)
 	}
 	c := &Client{
-		newSDK:  newSDK,
-		cfg:     cfg,
-		limiter: newAdaptiveLimit(cfg.RateLimit, cfg.Burst, time.Now),
-		slots:   make(chan struct{}, cfg.Concurrency),
-		sleep:   sleepCtx,
-		jitter:  rand.Float64,
-		now:     time.Now,
+		newSDK:   newSDK,
+		cfg:      cfg,
+		limiter:  newAdaptiveLimit(cfg.RateLimit, cfg.Burst, time.Now),
+		inFlight: newInFlight(cfg.Concurrency, time.Now),
+		sleep:    sleepCtx,
+		jitter:   rand.Float64,
+		now:      time.Now,
 	}
 	if err := c.UseCredentials(cfg.Credentials); err != nil {
 		return nil, err
@@ -187,13 +190,13 @@ func (c *Client) UseCredentials(cr Credentials) error {
 // switching c to it.
 func (c *Client) WithCredentials(cr Credentials) (*Client, error) {
 	n := &Client{
-		newSDK:  c.newSDK,
-		cfg:     c.cfg,
-		limiter: c.limiter,
-		slots:   c.slots,
-		sleep:   c.sleep,
-		jitter:  c.jitter,
-		now:     c.now,
+		newSDK:   c.newSDK,
+		cfg:      c.cfg,
+		limiter:  c.limiter,
+		inFlight: c.inFlight,
+		sleep:    c.sleep,
+		jitter:   c.jitter,
+		now:      c.now,
 	}
 	if err := n.UseCredentials(cr); err != nil {
 		return nil, err
@@ -346,7 +349,7 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 	waitedRetryAfter := false // this call's own retry waited it out already
 	for n := 1; ; n++ {
 		a := &attempt{op: op}
-		release, err := c.acquire(ctx, !waitedRetryAfter)
+		release, full, err := c.acquire(ctx, !waitedRetryAfter)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
@@ -360,16 +363,20 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 		release()
 		if err == nil {
 			c.limiter.succeeded()
+			c.inFlight.succeeded()
 			return nil
 		}
 		e := classify(op, idempotent, err, a)
 		e.Attempts = n
 		if e.Kind == KindRateLimited || e.Status == http.StatusServiceUnavailable {
 			// The API pushes back: every request slows down, not only
-			// this one's retry.
+			// this one's retry, and fewer go out at once.
 			c.limiter.pushedBack(e.RetryAfter)
+			c.inFlight.pushedBack(full)
 		} else if e.Status != 0 {
-			c.limiter.succeeded() // an answer, and not about the rate
+			// An answer, and not about the rate or the load.
+			c.limiter.succeeded()
+			c.inFlight.succeeded()
 		}
 		if ctx.Err() != nil {
 			// The caller gave up; an ambiguous create stays ambiguous.
@@ -414,24 +421,24 @@ func (c *Client) backoff(retry int) time.Duration {
 	return d/2 + time.Duration(c.jitter()*float64(d/2))
 }
 
-// acquire waits for a concurrency slot and a rate-limit token.
-func (c *Client) acquire(ctx context.Context, pause bool) (release func(), err error) {
-	select {
-	case c.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// acquire waits for a place in the window of requests in flight and a
+// rate-limit token; full says whether the request filled the window.
+func (c *Client) acquire(ctx context.Context, pause bool) (release func(), full bool, err error) {
+	full, err = c.inFlight.acquire(ctx)
+	if err != nil {
+		return nil, false, err
 	}
 	if p := c.limiter.pauseLeft(); pause && p > 0 {
 		if err := c.sleep(ctx, p); err != nil {
-			<-c.slots
-			return nil, err
+			c.inFlight.release()
+			return nil, false, err
 		}
 	}
 	if err := c.limiter.wait(ctx); err != nil {
-		<-c.slots
-		return nil, err
+		c.inFlight.release()
+		return nil, false, err
 	}
-	return func() { <-c.slots }, nil
+	return c.inFlight.release, full, nil
 }
 
 func retryable(e *Error) bool {

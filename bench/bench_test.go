@@ -52,6 +52,7 @@ func TestSmoke(t *testing.T) {
 	want := []string{"pass_vs_bound", "naive_vs_rotatord_wall", "naive_vs_rotatord_requests",
 		"cpu_ms_per_rotation", "peak_rss_mb", "durable_share", "idle_rss_mb", "idle_cpu_pct", "metrics_ms",
 		"rate_pass_vs_bound", "server_limit_rate_ratio", "server_limit_429_share", "server_limit_429s",
+		"server_in_flight_vs_bound", "server_in_flight_429_share",
 		"big_org_pass_vs_bound", "big_org_vs_small_org", "noop_vs_listing", "deletion_delay_ms",
 		"vault_cpu_ms_per_rotation"}
 	got := map[string]float64{}
@@ -78,7 +79,7 @@ func TestSmoke(t *testing.T) {
 			if v < -1 || v > 100 {
 				t.Errorf("%s=%v out of range", k, v)
 			}
-		case k == "server_limit_429_share":
+		case k == "server_limit_429_share" || k == "server_in_flight_429_share":
 			// The smoke pass is shorter than the limit's burst: there
 			// may be no 429 at all.
 			if v < 0 || v > 1 {

@@ -74,6 +74,7 @@ type params struct {
 	rateBoundN   int
 	serverLimit  float64
 	serverN      int
+	serverFlight int
 	bigOrgKeys   int
 	bigOrgMatch  int
 	vaultN       int
@@ -136,7 +137,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&p.rateLimit, "rate-limit", config.DefaultRateLimit, "exoscale.rate_limit of the policy (requests per second); unless given, left out: rotatord's adaptive rate, whose ceiling this default is")
 	fs.IntVar(&p.rateBoundN, "rate-bound-n", -1, "names of the forced pass with rate_limit 20, where the rate binds (-1: the largest -n; 0: skip)")
 	fs.Float64Var(&p.serverLimit, "server-limit", 50, "the simulator's gateway limit (requests per second, answered 429 above) of the server-limit pass")
-	fs.IntVar(&p.serverN, "server-limit-n", 1000, "names of the forced pass against the server-side limit (0: skip)")
+	fs.IntVar(&p.serverN, "server-limit-n", 1000, "names of the forced passes against the server-side limits (0: skip)")
+	fs.IntVar(&p.serverFlight, "server-in-flight", 2, "the simulator's gateway limit on requests in flight (answered 429 above) of the in-flight pass (0: skip)")
 	fs.IntVar(&p.bigOrgKeys, "big-org-keys", 10000, "keys of the large organization (0: skip)")
 	fs.IntVar(&p.bigOrgMatch, "big-org-match", 100, "keys of the large organization the policy matches")
 	fs.IntVar(&p.vaultN, "vault-n", 1000, "names of the forced pass with a Vault sink (0: skip; needs a Vault binary, see sinks/vault/vaulttest)")
@@ -533,6 +535,12 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 			s.limit, s.n, secs(s.forced.wall), s.succeeded(), float64(s.succeeded())/s.forced.wall.Seconds(), serverRatio,
 			serverRefused, 100*serverShare, formatCalls(s.forced.calls))
 	}
+	flightRatio, flightShare := math.NaN(), math.NaN()
+	if f := ex.inFlight; f != nil {
+		flightRatio, flightShare = f.vsBound(), f.refusedShare()
+		fmt.Fprintf(w, "server limit %d in flight (429 above), n=%d, default settings: pass %ss, bound %ss with %d in flight (%.3fx), %.0f answered 429 (%.1f%% of answers); API calls %s\n",
+			f.inFlight, f.n, secs(f.forced.wall), secs(f.bound()), f.inFlight, flightRatio, float64(f.refused()), 100*flightShare, formatCalls(f.forced.calls))
+	}
 	bigOrg, bigVsSmall := math.NaN(), math.NaN()
 	if big, small := ex.bigOrg, ex.smallOrg; big != nil {
 		bigOrg, bigVsSmall = big.vsBound(), big.vsBound()/small.vsBound()
@@ -566,11 +574,11 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 		naiveReq = float64(last.naiveRequests) / float64(last.forced.calls.total())
 	}
 	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f"+
-		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f\n",
+		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f\n",
 		last.n, last.vsBound(), naiveWall, naiveReq,
 		last.cpuPerRotation(), float64(last.forced.maxRSS)/(1<<20),
 		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrapeMedian),
-		rateRatio, serverRatio, serverShare, serverRefused, bigOrg, bigVsSmall, last.noopVsListing(), deletion, vault)
+		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), deletion, vault)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -106,12 +106,30 @@ func (s serverPass) refusedShare() float64 {
 	return float64(s.refused()) / float64(answered)
 }
 
+// inFlightPass is a forced pass against a simulator that answers 429
+// above a number of requests in flight, with rotatord's defaults (more in
+// flight than that): its bound is the latency bound with the server's
+// number in flight (or rotatord's, when lower).
+type inFlightPass struct {
+	serverPass
+	inFlight int
+}
+
+func newInFlightPass(pa pass, inFlight int, latency time.Duration) *inFlightPass {
+	c := pa.forced.calls
+	crit := c.ok(exosim.OpCreateAPIKey) + c.ok(exosim.OpGetAPIKey) + c.ok(exosim.OpDeleteAPIKey) + c.ok(exosim.OpGetOperation)
+	pa.latBound = time.Duration(float64(latency) * (float64(c.ok(exosim.OpListAPIKeys)) + float64(crit)/float64(inFlight)))
+	pa.rateBound = 0
+	return &inFlightPass{serverPass: serverPass{pass: pa}, inFlight: inFlight}
+}
+
 // extras are the passes beyond the main one: where the client's rate
 // binds, where the server's limit binds, a large organization, a Vault
 // sink. A nil pass was skipped.
 type extras struct {
 	rate     *pass
 	server   *serverPass
+	inFlight *inFlightPass
 	bigOrg   *pass
 	smallOrg *pass // the same names without the others around
 	vault    *pass
@@ -142,6 +160,16 @@ func (b *bencher) measureExtras(ctx context.Context, rs []result) (extras, error
 			return ex, fmt.Errorf("server limit: %w", err)
 		}
 		ex.server = &serverPass{pass: pa, limit: p.serverLimit}
+	}
+	if p.serverN > 0 && p.serverFlight > 0 {
+		b.logf("server limit: n=%d, the simulator answers 429 above %d requests in flight", p.serverN, p.serverFlight)
+		ps := b.policy()
+		ps.rateLimit = 0
+		pa, err := b.adoptAndForce(ctx, "server-in-flight", simSpec{managed: p.serverN, latency: p.latency, limitInFlight: p.serverFlight}, ps)
+		if err != nil {
+			return ex, fmt.Errorf("server in-flight limit: %w", err)
+		}
+		ex.inFlight = newInFlightPass(pa, min(p.serverFlight, ps.effConcurrency()), p.latency)
 	}
 	if p.bigOrgKeys > 0 {
 		b.logf("large organization: %d keys, %d matched", p.bigOrgKeys, p.bigOrgMatch)

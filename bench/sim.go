@@ -63,6 +63,9 @@ type simSpec struct {
 	// limitRate is the gateway's limit (exosim -limit-rate): API calls per
 	// second let through, the others answered 429; 0: none.
 	limitRate float64
+	// limitInFlight is the gateway's limit on API calls served at once
+	// (exosim -limit-in-flight), the others answered 429; 0: none.
+	limitInFlight int
 }
 
 // startSim writes a seed with the keys of spec and a faults file adding
@@ -105,6 +108,9 @@ func startSim(bin, dir string, spec simSpec) (*sim, error) {
 	args := []string{"-seed", seedPath, "-faults", faultsPath, "-info-file", infoPath}
 	if spec.limitRate > 0 {
 		args = append(args, "-limit-rate", strconv.FormatFloat(spec.limitRate, 'g', -1, 64))
+	}
+	if spec.limitInFlight > 0 {
+		args = append(args, "-limit-in-flight", strconv.Itoa(spec.limitInFlight))
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
