@@ -190,11 +190,13 @@ type Exoscale struct {
 	APISecretFile string       `yaml:"api_secret_file,omitempty"`
 	// Timeout bounds one API request.
 	Timeout Duration `yaml:"timeout"`
-	// RateLimit is the most API requests per second rotatord sends.
+	// RateLimit is the most API requests per second rotatord sends: the
+	// ceiling of a rate that adapts to the API's 429 and 503 answers.
 	RateLimit float64 `yaml:"rate_limit"`
-	// Concurrency bounds the requests in flight; a pass handles twice as
-	// many key names at once, so the API stays busy while rotations write
-	// their state and sinks.
+	// Concurrency is the most requests in flight: the ceiling of a number
+	// that adapts to the API's 429 and 503 answers. A pass handles twice
+	// as many key names at once, so the API stays busy while rotations
+	// write their state and sinks.
 	Concurrency int `yaml:"concurrency"`
 	// MaxRetries is how many times a failed request may be retried.
 	MaxRetries int `yaml:"max_retries"`
