@@ -181,7 +181,10 @@ func TestRunRotatesAtStartAndServesHealth(t *testing.T) {
 			t.Errorf("/metrics contains the secret of %s", k.Key)
 		}
 	}
-	problems, err := testutil.GatherAndLint(e.reg)
+	if !strings.Contains(body, `rotatord_key_created_timestamp_seconds{account="default",name="ci-runner",policy="ci"} `) {
+		t.Errorf("/metrics has no key series for ci-runner:\n%s", body)
+	}
+	problems, err := testutil.GatherAndLint(e.d.metrics.Gatherer(e.reg))
 	if err != nil {
 		t.Fatal(err)
 	}

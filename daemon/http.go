@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 )
 
@@ -25,7 +24,7 @@ func newHandler(d *Daemon) http.Handler {
 	mux := http.NewServeMux()
 	// "/{$}": the landing page is / only; other paths are 404.
 	mux.Handle("GET /{$}", newLandingPage(d))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+	mux.Handle("GET /metrics", d.metrics.Handler(d.reg, d.reg))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

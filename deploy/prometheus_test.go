@@ -267,7 +267,7 @@ func exportedMetrics(t *testing.T) exported {
 	m.ObserveAPI("default", apiclient.OpListKeys, "200", time.Millisecond)
 	m.ConfigLoaded(true)
 
-	families, err := reg.Gather()
+	families, err := m.Gatherer(reg).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

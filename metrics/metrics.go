@@ -1,7 +1,9 @@
 // Package metrics owns rotatord's Prometheus metrics: their names, labels
 // and help texts, the recorders the engine and the API client report to,
-// and a collector that derives per-key gauges from the state store at
-// scrape time (so there is no second copy of that state to keep in step).
+// a collector that derives per-policy gauges from the state store at
+// scrape time (so there is no second copy of that state to keep in step),
+// and the /metrics handler, which adds the per-name series from a cache of
+// their exposition text.
 //
 // Every label set is bounded by the config: policy names, sink positions,
 // API operation ids and HTTP codes. Key names appear only in
@@ -11,7 +13,6 @@ package metrics
 import (
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +74,10 @@ type Metrics struct {
 	accountOf map[string]string // policy -> account
 	accounts  map[string]bool
 	ready     func() bool
+
+	// keys are the per-name series, outside the registry (nil without a
+	// store): see Gatherer and Handler.
+	keys *keySeries
 }
 
 // RecordSource gives the state records of a policy: a *state.Store, or
@@ -83,7 +88,9 @@ type RecordSource interface {
 }
 
 // New creates the metrics and registers them, with a state collector when
-// store is not nil.
+// store is not nil. The per-name series (rotatord_key_created_timestamp_seconds)
+// stay outside reg: serve /metrics with Handler, and gather everything with
+// Gatherer.
 func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 	m := &Metrics{
 		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -181,7 +188,8 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 		}
 	}
 	if store != nil {
-		reg.MustRegister(&stateCollector{store: store, policies: m.policyInfos, keyCreated: map[keyCreatedKey]keyCreatedMetric{}})
+		reg.MustRegister(&stateCollector{store: store, policies: m.policyInfos})
+		m.keys = newKeySeries(store, m.policyInfos)
 	}
 	return m
 }
@@ -413,38 +421,14 @@ func PhaseSince(rot *state.Rotation) time.Time {
 	return t
 }
 
-// stateCollector derives gauges from the state store at scrape time.
+// stateCollector derives gauges from the state store at scrape time. The
+// per-name series are keySeries's.
 type stateCollector struct {
 	store    RecordSource
 	policies func() []PolicyInfo
-
-	// keyCreated caches the one series per managed name, which changes
-	// only when the name's key does: a scrape of 10,000 names then makes
-	// no new metric for the names that did not rotate. Under mu, which
-	// also makes scrapes take turns.
-	mu         sync.Mutex
-	keyCreated map[keyCreatedKey]keyCreatedMetric
-	scrape     uint64
-	// sorted holds each policy's key-created series of the last scrape in
-	// name order, the order the registry sorts them into: handed over
-	// sorted, its sort is one quick pass. Rebuilt when a name comes, goes
-	// or rotates.
-	sorted map[[2]string][]prometheus.Metric
-	missed bool // a keyCreatedMetric call made a new metric this scrape
-}
-
-type keyCreatedKey struct{ account, policy, name string }
-
-type keyCreatedMetric struct {
-	since  time.Time
-	metric prometheus.Metric
-	scrape uint64 // the last scrape that used it
 }
 
 var (
-	keyCreatedDesc = prometheus.NewDesc(namespace+"_key_created_timestamp_seconds",
-		"When the current key of each managed name was created by rotatord, or first seen (Unix time).",
-		[]string{"account", "policy", "name"}, nil)
 	pendingDesc = prometheus.NewDesc(namespace+"_keys_pending_deletion",
 		"Old keys waiting for their grace period to end before deletion.",
 		[]string{"account", "policy"}, nil)
@@ -463,7 +447,6 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- keyCreatedDesc
 	ch <- pendingDesc
 	ch <- managedDesc
 	ch <- recordsDesc
@@ -480,42 +463,17 @@ type policyState struct {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.scrape++
-	if c.sorted == nil {
-		c.sorted = map[[2]string][]prometheus.Metric{}
-	}
-	var keys []namedMetric
 	for _, p := range c.policies() {
 		ps := &policyState{records: map[string]int{}, oldest: map[string]time.Time{}}
 		for _, ph := range Phases {
 			ps.records[ph] = 0
 		}
-		// Under the store's lock: only add up and pick metrics here, send
-		// them once it is released.
+		// Under the store's lock: only add up here, send once it is
+		// released.
 		c.store.Each(p.Name, func(r *state.Record) {
 			ps.managed++
-			if !r.CurrentSince.IsZero() {
-				keys = append(keys, namedMetric{r.Name, c.keyCreatedMetric(p.Account, r)})
-			}
 			ps.add(p, r.Rotation)
 		})
-		pk := [2]string{p.Account, p.Name}
-		ordered := c.sorted[pk]
-		if c.missed || len(ordered) != len(keys) {
-			slices.SortFunc(keys, func(a, b namedMetric) int { return strings.Compare(a.name, b.name) })
-			ordered = ordered[:0]
-			for _, k := range keys {
-				ordered = append(ordered, k.metric)
-			}
-			c.sorted[pk] = ordered
-		}
-		c.missed = false
-		for _, m := range ordered {
-			ch <- m
-		}
-		keys = keys[:0]
 		a := p.Account
 		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(ps.pending), a, p.Name)
 		ch <- prometheus.MustNewConstMetric(managedDesc, prometheus.GaugeValue, float64(ps.managed), a, p.Name)
@@ -529,35 +487,6 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(deletionDueDesc, prometheus.GaugeValue, unixSeconds(ps.deletionDue), a, p.Name)
 		}
 	}
-	// Names gone (deleted records, removed policies) leave the cache.
-	for k, m := range c.keyCreated {
-		if m.scrape != c.scrape {
-			delete(c.keyCreated, k)
-		}
-	}
-	if len(c.sorted) > len(c.policies())+8 {
-		clear(c.sorted) // policies removed: rebuilt at the next scrape
-	}
-}
-
-type namedMetric struct {
-	name   string
-	metric prometheus.Metric
-}
-
-// keyCreatedMetric returns the key-created series of r, from the cache when
-// its key has not changed since the last scrape. Called with c.mu held.
-func (c *stateCollector) keyCreatedMetric(account string, r *state.Record) prometheus.Metric {
-	k := keyCreatedKey{account, r.Policy, r.Name}
-	m, ok := c.keyCreated[k]
-	if !ok || !m.since.Equal(r.CurrentSince) {
-		c.missed = true
-		m = keyCreatedMetric{since: r.CurrentSince, metric: prometheus.MustNewConstMetric(keyCreatedDesc, prometheus.GaugeValue,
-			unixSeconds(r.CurrentSince), account, r.Policy, r.Name)}
-	}
-	m.scrape = c.scrape
-	c.keyCreated[k] = m
-	return m.metric
 }
 
 // add counts a record's rotation in flight (nil: none).

@@ -12,7 +12,9 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
-func newTestMetrics(t *testing.T) (*Metrics, *prometheus.Registry, *state.Store) {
+// newTestMetrics returns the metrics over a store, and a gatherer of all
+// they export (the registry and the per-name series).
+func newTestMetrics(t *testing.T) (*Metrics, prometheus.Gatherer, *state.Store) {
 	t.Helper()
 	store, err := state.Open(t.TempDir())
 	if err != nil {
@@ -22,7 +24,7 @@ func newTestMetrics(t *testing.T) (*Metrics, *prometheus.Registry, *state.Store)
 	reg := prometheus.NewRegistry()
 	m := New(reg, store)
 	m.SetPolicies([]PolicyInfo{{Name: "ci", MaxAge: 30 * 24 * time.Hour, Sinks: []string{"file#0", "vault#1"}}})
-	return m, reg, store
+	return m, m.Gatherer(reg), store
 }
 
 func TestExpositionPassesLint(t *testing.T) {

@@ -1,0 +1,166 @@
+package metrics
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/rotatord/rotatord/state"
+)
+
+// keyCreatedName is the one family with a series per managed name.
+const keyCreatedName = namespace + "_key_created_timestamp_seconds"
+
+const keyCreatedHelp = "When the current key of each managed name was created by rotatord, or first seen (Unix time)."
+
+// keySeries keeps rotatord_key_created_timestamp_seconds, one series per
+// managed name, as exposition text rendered once per change of the name's
+// key. It sits outside the registry: gathering 10,000 series through it
+// (a metric, a dto, a label hash and a sort each) and encoding them again
+// cost about 16 ms a scrape, and these series change once per rotation.
+// Handler writes the cached lines; Gather builds the family for the other
+// formats and for tests.
+type keySeries struct {
+	store    RecordSource
+	policies func() []PolicyInfo
+
+	mu     sync.Mutex // makes refreshes take turns
+	lines  map[keyCreatedKey]*keyLine
+	sorted []*keyLine // the registry's order; replaced, never changed in place
+	pass   uint64
+}
+
+type keyCreatedKey struct{ account, policy, name string }
+
+// keyLine is one series. Only seen changes once it is made.
+type keyLine struct {
+	key   keyCreatedKey
+	since time.Time
+	value float64
+	text  string // the exposition line, with its newline
+	seen  uint64 // the last refresh that found it; under keySeries.mu
+}
+
+func newKeySeries(store RecordSource, policies func() []PolicyInfo) *keySeries {
+	return &keySeries{store: store, policies: policies, lines: map[keyCreatedKey]*keyLine{}}
+}
+
+// refresh brings the series in step with the records and returns them in
+// the order the registry would sort them (account, name, policy). The
+// slice is shared: callers only read it.
+func (k *keySeries) refresh() []*keyLine {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.pass++
+	changed, found := false, 0
+	for _, p := range k.policies() {
+		account := p.Account
+		// Under the store's lock: a lookup per record, and a new line
+		// only for a key that changed.
+		k.store.Each(p.Name, func(r *state.Record) {
+			if r.CurrentSince.IsZero() {
+				return
+			}
+			key := keyCreatedKey{account, r.Policy, r.Name}
+			l := k.lines[key]
+			if l == nil || !l.since.Equal(r.CurrentSince) {
+				l = newKeyLine(key, r.CurrentSince)
+				k.lines[key] = l
+				changed = true
+			}
+			if l.seen != k.pass {
+				l.seen = k.pass
+				found++
+			}
+		})
+	}
+	if found != len(k.lines) { // names gone: deleted records, removed policies
+		for key, l := range k.lines {
+			if l.seen != k.pass {
+				delete(k.lines, key)
+			}
+		}
+		changed = true
+	}
+	if changed || k.sorted == nil {
+		sorted := make([]*keyLine, 0, len(k.lines))
+		for _, l := range k.lines {
+			sorted = append(sorted, l)
+		}
+		slices.SortFunc(sorted, func(a, b *keyLine) int {
+			if c := strings.Compare(a.key.account, b.key.account); c != 0 {
+				return c
+			}
+			if c := strings.Compare(a.key.name, b.key.name); c != 0 {
+				return c
+			}
+			return strings.Compare(a.key.policy, b.key.policy)
+		})
+		k.sorted = sorted
+	}
+	return k.sorted
+}
+
+func newKeyLine(key keyCreatedKey, since time.Time) *keyLine {
+	v := unixSeconds(since)
+	var b strings.Builder
+	b.WriteString(keyCreatedName)
+	b.WriteString(`{account="`)
+	b.WriteString(escapeLabelValue(key.account))
+	b.WriteString(`",name="`)
+	b.WriteString(escapeLabelValue(key.name))
+	b.WriteString(`",policy="`)
+	b.WriteString(escapeLabelValue(key.policy))
+	b.WriteString(`"} `)
+	b.WriteString(formatValue(v))
+	b.WriteByte('\n')
+	return &keyLine{key: key, since: since, value: v, text: b.String()}
+}
+
+// labelEscaper escapes a label value as the text format does.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+func escapeLabelValue(v string) string { return labelEscaper.Replace(v) }
+
+// formatValue writes a sample value as the text format does.
+func formatValue(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, +1):
+		return "+Inf"
+	case math.IsInf(f, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// textHeader is the family's HELP and TYPE lines.
+const keyCreatedTextHeader = "# HELP " + keyCreatedName + " " + keyCreatedHelp + "\n# TYPE " + keyCreatedName + " gauge\n"
+
+// Gather implements prometheus.Gatherer: the family as the registry would
+// have gathered it, absent while no name has a key.
+func (k *keySeries) Gather() ([]*dto.MetricFamily, error) {
+	lines := k.refresh()
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	name, help, typ := keyCreatedName, keyCreatedHelp, dto.MetricType_GAUGE
+	mf := &dto.MetricFamily{Name: &name, Help: &help, Type: &typ, Metric: make([]*dto.Metric, 0, len(lines))}
+	labelNames := [3]string{"account", "name", "policy"}
+	for _, l := range lines {
+		// Copies: a caller may change what it gathered.
+		value, values, names := l.value, [3]string{l.key.account, l.key.name, l.key.policy}, labelNames
+		m := &dto.Metric{Gauge: &dto.Gauge{Value: &value}}
+		for i := range labelNames {
+			m.Label = append(m.Label, &dto.LabelPair{Name: &names[i], Value: &values[i]})
+		}
+		mf.Metric = append(mf.Metric, m)
+	}
+	return []*dto.MetricFamily{mf}, nil
+}
