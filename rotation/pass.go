@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,14 +56,15 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		return nil, fmt.Errorf("list keys: the listing lacks rotatord's own key %s: refusing to act on a partial listing", own)
 	}
 	e.noteSelf(keys)
-	byKeyName := map[string][]apiclient.Key{}
+	byKeyName := make(map[string][]apiclient.Key, len(keys))
 	for _, k := range keys {
 		byKeyName[k.Name] = append(byKeyName[k.Name], k)
 	}
 
-	var jobs []job
+	ownID, now := e.own(), e.now()
+	jobs := make([]*job, 0, len(keys))
 	for _, p := range run {
-		byName := map[string][]apiclient.Key{}
+		byName := make(map[string][]apiclient.Key, len(keys)/len(run))
 		for _, k := range keys {
 			if e.owner(policies, k) == p.Name {
 				byName[k.Name] = append(byName[k.Name], k)
@@ -70,11 +72,24 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		}
 		// Names with a record but no key the policy matches: an
 		// interrupted rotation to finish by its recorded ids, or a record
-		// to forget.
-		for _, r := range e.store.List(p.Name) {
-			if _, ok := byName[r.Name]; ok {
-				continue
+		// to forget. And names whose record and listing agree that nothing
+		// is due: their outcome is known without a handler.
+		var unlisted []state.Record
+		var quiet map[string]*Decision
+		eachRecord(e.store, p.Name, func(r *state.Record) {
+			live, ok := byName[r.Name]
+			if !ok {
+				unlisted = append(unlisted, r.Clone())
+				return
 			}
+			if d, ok := quietDecision(p, r, live, byKeyName[r.Name], ownID, now, opts); ok {
+				if quiet == nil {
+					quiet = make(map[string]*Decision, len(byName))
+				}
+				quiet[r.Name] = &d
+			}
+		})
+		for _, r := range unlisted {
 			byName[r.Name] = recordedKeys(r, byKeyName[r.Name])
 		}
 		for name, live := range byName {
@@ -82,15 +97,18 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 				e.skipName(p, name, reason)
 				continue
 			}
-			sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
-			jobs = append(jobs, job{policy: p, name: name, live: live, all: byKeyName[name]})
+			j := &job{policy: p, name: name, live: live, all: byKeyName[name], quiet: quiet[name]}
+			if j.quiet == nil {
+				sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
+			}
+			jobs = append(jobs, j)
 		}
 	}
-	sort.Slice(jobs, func(i, j int) bool {
-		if jobs[i].policy.Name != jobs[j].policy.Name {
-			return jobs[i].policy.Name < jobs[j].policy.Name
+	slices.SortFunc(jobs, func(a, b *job) int {
+		if c := strings.Compare(a.policy.Name, b.policy.Name); c != 0 {
+			return c
 		}
-		return jobs[i].name < jobs[j].name
+		return strings.Compare(a.name, b.name)
 	})
 
 	// rotatord's own key goes last, once every other handler of the pass
@@ -111,12 +129,19 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			}
 			continue
 		}
+		if j.quiet != nil {
+			out[i] = Outcome{Policy: j.policy.Name, Name: j.name, KeyIDs: []string{j.live[0].ID}, Decision: *j.quiet}
+			if opts.OnOutcome != nil {
+				opts.OnOutcome(out[i], len(jobs))
+			}
+			continue
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			j.gen, j.policyGen = gens[j.name], policyGen
-			out[i] = e.handle(ctx, j, own, opts)
+			out[i] = e.handle(ctx, *j, own, opts)
 			if opts.OnOutcome != nil {
 				opts.OnOutcome(out[i], len(jobs))
 			}
@@ -134,6 +159,52 @@ type job struct {
 	all       []apiclient.Key // every key of the name, whatever its role
 	gen       uint64          // the name's generation before the listing
 	policyGen uint64          // the policies' generation the pass runs
+	// quiet is the decision of a name with nothing to do (quietDecision):
+	// no handler runs for it.
+	quiet *Decision
+}
+
+// quietDecision says whether a name's handler would find nothing to do and
+// nothing to write, and if so what it would decide: the one key the API
+// lists under the name is the record's current key, of the record's role,
+// delivered to every sink, with nothing in flight, owed or failed, and
+// Decide finds it younger than max_age. Keys the record says were deleted
+// are not listed (the name has one key): the handler would only forget
+// them in memory (pruneDeleted), not delete them again (deleteLingering). On a pass with
+// nothing due that is every name, and a handler each (a goroutine, the
+// name's lock, a copy of the record) cost 5 µs a name, more than the
+// listing. Anything less plain goes to the handler, which decides again.
+// r is the journal's own record, read under its lock: only read.
+func quietDecision(p Policy, r *state.Record, live, all []apiclient.Key, ownID string, now time.Time, opts Options) (Decision, bool) {
+	if p.Self != nil || opts.DryRun || opts.Force || len(live) != 1 || len(all) != 1 {
+		return Decision{}, false
+	}
+	k := live[0]
+	if all[0].ID != k.ID || k.ID == ownID || k.ID != r.CurrentKeyID || k.RoleID != r.RoleID || r.CurrentSince.IsZero() {
+		return Decision{}, false
+	}
+	if r.Rotation != nil || !r.FailureHookPending.IsZero() || r.Failures != 0 {
+		return Decision{}, false
+	}
+	if _, gone := r.Deleted[k.ID]; gone {
+		return Decision{}, false
+	}
+	if _, seen := r.FirstSeen[k.ID]; !seen || len(r.FirstSeen) != 1 {
+		return Decision{}, false // Reconcile would change the record
+	}
+	for _, s := range p.Sinks {
+		if d, ok := r.Delivered[sinkID(s, r.Name)]; !ok || d.KeyID != k.ID {
+			return Decision{}, false // a sink to give the key to
+		}
+	}
+	d := Decide(Input{
+		Now: now, MaxAge: p.MaxAge, IgnoreBackoff: opts.IgnoreBackoff, OwnKeyID: ownID, Live: live, Record: *r,
+		JitterOffset: JitterOffset(r.Name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows,
+	})
+	if d.Action != ActionNone || d.Reason != ReasonFresh {
+		return Decision{}, false
+	}
+	return d, true
 }
 
 // recordedKeys returns the listed keys of a record's name that the record

@@ -24,7 +24,7 @@ type Store struct {
 	readOnly bool
 
 	mu      sync.Mutex
-	records map[recordKey]Record
+	records map[recordKey]*Record
 	// syncDir is a field so tests can count directory syncs.
 	syncDir func(string) error
 }
@@ -46,7 +46,7 @@ var ErrReadOnly = errors.New("state store opened read-only")
 // look while the daemon runs. A missing directory is an empty store. The
 // view may be a moment old; every write fails with ErrReadOnly.
 func OpenReadOnly(dir string) (*Store, error) {
-	s := &Store{dir: dir, readOnly: true, records: map[recordKey]Record{}, syncDir: syncDir}
+	s := &Store{dir: dir, readOnly: true, records: map[recordKey]*Record{}, syncDir: syncDir}
 	if _, err := os.Stat(filepath.Join(dir, recordsDir)); errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
@@ -83,7 +83,7 @@ func Open(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("state dir %s: lock: %w", dir, err)
 	}
-	s := &Store{dir: dir, lock: lock, records: map[recordKey]Record{}, syncDir: syncDir}
+	s := &Store{dir: dir, lock: lock, records: map[recordKey]*Record{}, syncDir: syncDir}
 	if err := s.load(); err != nil {
 		s.Close()
 		return nil, err
@@ -141,7 +141,7 @@ func (s *Store) load() error {
 		if r.Policy == "" || r.Name == "" || fileName(r.Policy, r.Name) != name {
 			return fmt.Errorf("state record %s: policy or name does not match the file", path)
 		}
-		s.records[recordKey{r.Policy, r.Name}] = r
+		s.records[recordKey{r.Policy, r.Name}] = &r
 	}
 	return nil
 }
@@ -207,7 +207,7 @@ func (s *Store) Each(policy string, fn func(r *Record)) {
 	defer s.mu.Unlock()
 	for k, r := range s.records {
 		if policy == "" || k.policy == policy {
-			fn(&r)
+			fn(r)
 		}
 	}
 }
@@ -232,7 +232,8 @@ func (s *Store) Put(r Record) error {
 		return fmt.Errorf("state: write %s/%s: %w", r.Policy, r.Name, err)
 	}
 	s.mu.Lock()
-	s.records[recordKey{r.Policy, r.Name}] = r.Clone()
+	c := r.Clone()
+	s.records[recordKey{r.Policy, r.Name}] = &c
 	s.mu.Unlock()
 	return nil
 }
