@@ -115,6 +115,14 @@ type Client struct {
 
 var _ API = (*Client)(nil)
 
+// Limits returns what the client allows itself now: the adaptive rate
+// (requests per second) and the adaptive number of requests in flight.
+// Both start at their ceilings (Config.RateLimit and Config.Concurrency)
+// and sit below them while the API pushes back.
+func (c *Client) Limits() (rate float64, inFlight int) {
+	return c.limiter.rate(), c.inFlight.allowed()
+}
+
 // New builds a client. It makes no request.
 func New(cfg Config) (*Client, error) {
 	cfg.applyDefaults()

@@ -297,8 +297,13 @@ func TestCreateIsNeverRetriedBlindly(t *testing.T) {
 
 func TestCreateRetriesA429(t *testing.T) {
 	f := newFixture(t)
+	rate0, _ := f.client.Limits()
 	f.srv.SetFault(exosim.OpCreateAPIKey, exosim.Fault{RateLimitNext: 1, RetryAfter: 2})
 	k, err := f.client.CreateKey(context.Background(), "ci-x", exosim.CIRoleID)
+	// What the metrics show: the refusal lowered the rate.
+	if rate, _ := f.client.Limits(); rate >= rate0 {
+		t.Errorf("rate after a 429: %g, want below the %g before", rate, rate0)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func TestClientFindsAServersInFlightLimit(t *testing.T) {
 	}
 	wg.Wait()
 	calls := fx.srv.Calls()[exosim.OpListAPIKeys]
-	if got := fx.client.inFlight.allowed(); got > 2 {
+	if _, got := fx.client.Limits(); got > 2 {
 		t.Errorf("window %d after the pass, want at most the server's 2", got)
 	}
 	// 200 answers served; with a fixed 4 in flight about half the

@@ -197,6 +197,7 @@ func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
 		accounts: map[string]*account{}, reloadReq: make(chan chan error), deleterWake: make(chan struct{}, 1),
 	}
 	d.metrics = metrics.New(opts.Registry, recordView{d})
+	d.metrics.SetAPILimits(d.apiLimits)
 	d.kube.Gate = d.claim // asks the elector, once there is one
 	el, err := d.newElector(cfg)
 	if err != nil {
@@ -269,6 +270,24 @@ func (d *Daemon) Config() *config.Config {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.current.cfg
+}
+
+// apiLimits is what each account's API client allows itself now, for the
+// metrics.
+func (d *Daemon) apiLimits() []metrics.APILimits {
+	s := d.setup()
+	if s == nil {
+		return nil
+	}
+	var out []metrics.APILimits
+	for _, a := range s.accounts {
+		if a.api == nil {
+			continue
+		}
+		r, n := a.api.Limits()
+		out = append(out, metrics.APILimits{Account: a.name, Rate: r, InFlight: n})
+	}
+	return out
 }
 
 func (d *Daemon) setup() *setup {

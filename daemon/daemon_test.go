@@ -181,6 +181,11 @@ func TestRunRotatesAtStartAndServesHealth(t *testing.T) {
 			t.Errorf("/metrics contains the secret of %s", k.Key)
 		}
 	}
+	for _, want := range []string{`rotatord_api_rate_limit_requests_per_second{account="default"} 1000`, `rotatord_api_in_flight_limit{account="default"} `} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if !strings.Contains(body, `rotatord_key_created_timestamp_seconds{account="default",name="ci-runner",policy="ci"} `) {
 		t.Errorf("/metrics has no key series for ci-runner:\n%s", body)
 	}

@@ -78,6 +78,15 @@ type Metrics struct {
 	// keys are the per-name series, outside the registry (nil without a
 	// store): see Gatherer and Handler.
 	keys *keySeries
+	// limits reads each account's adaptive API limits at scrape time.
+	limits func() []APILimits
+}
+
+// APILimits is what an account's API client allows itself now.
+type APILimits struct {
+	Account  string
+	Rate     float64 // requests per second
+	InFlight int     // requests at once
 }
 
 // RecordSource gives the state records of a policy: a *state.Store, or
@@ -175,7 +184,7 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 	}
 	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.hookRuns, m.hookDuration,
 		m.apiRequests, m.apiDuration, m.maxAge, m.jitter, m.windowClosed, m.leader, m.leaderChanges, m.passes, m.reloadOK, m.reloadTime,
-		newBuildInfo(BuildInfo()), readyCollector{m})
+		newBuildInfo(BuildInfo()), readyCollector{m}, limitsCollector{m})
 	// What every exporter has: go_* (runtime, memory, GC) and process_*
 	// (CPU, resident memory, open files, start time). A registry that
 	// has them already (Prometheus's default one) keeps its own.
@@ -373,6 +382,45 @@ func (m *Metrics) SetReady(ready func() bool) {
 	m.mu.Lock()
 	m.ready = ready
 	m.mu.Unlock()
+}
+
+// SetAPILimits gives the function the API limit gauges read at each
+// scrape: one entry per account whose client exists.
+func (m *Metrics) SetAPILimits(limits func() []APILimits) {
+	m.mu.Lock()
+	m.limits = limits
+	m.mu.Unlock()
+}
+
+var (
+	rateLimitDesc = prometheus.NewDesc(namespace+"_api_rate_limit_requests_per_second",
+		"The request rate the API client allows itself now: exoscale.rate_limit until the API answers 429 or 503, then just under what it let through, climbing back while it does not push back.",
+		[]string{"account"}, nil)
+	inFlightLimitDesc = prometheus.NewDesc(namespace+"_api_in_flight_limit",
+		"The requests the API client lets be in flight at once now: exoscale.concurrency until a request that filled the window is refused (429 or 503), then halved, growing back by one after quiet spells.",
+		[]string{"account"}, nil)
+)
+
+// limitsCollector reads the clients' adaptive limits at scrape time: an
+// operator sees that rotatord slowed itself down, and to what.
+type limitsCollector struct{ m *Metrics }
+
+func (c limitsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- rateLimitDesc
+	ch <- inFlightLimitDesc
+}
+
+func (c limitsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	limits := c.m.limits
+	c.m.mu.Unlock()
+	if limits == nil {
+		return
+	}
+	for _, l := range limits() {
+		ch <- prometheus.MustNewConstMetric(rateLimitDesc, prometheus.GaugeValue, l.Rate, l.Account)
+		ch <- prometheus.MustNewConstMetric(inFlightLimitDesc, prometheus.GaugeValue, float64(l.InFlight), l.Account)
+	}
 }
 
 var readyDesc = prometheus.NewDesc(namespace+"_ready",

@@ -175,3 +175,30 @@ func TestKeyCreatedSeriesFollowTheRecords(t *testing.T) {
 		t.Fatalf("again, nothing changed: %s, want %s", got, want)
 	}
 }
+
+// TestAPILimits: the limit gauges read the function at each scrape, one
+// series per account; none without it.
+func TestAPILimits(t *testing.T) {
+	m, reg, _ := newTestMetrics(t)
+	if n, err := testutil.GatherAndCount(reg, "rotatord_api_rate_limit_requests_per_second", "rotatord_api_in_flight_limit"); err != nil || n != 0 {
+		t.Fatalf("%d series before SetAPILimits (%v), want none", n, err)
+	}
+	rate := 1000.0
+	m.SetAPILimits(func() []APILimits {
+		return []APILimits{{Account: "default", Rate: rate, InFlight: 4}, {Account: "prod", Rate: 20, InFlight: 2}}
+	})
+	rate = 45.5 // read at scrape time, not when set
+	want := `
+# HELP rotatord_api_in_flight_limit The requests the API client lets be in flight at once now: exoscale.concurrency until a request that filled the window is refused (429 or 503), then halved, growing back by one after quiet spells.
+# TYPE rotatord_api_in_flight_limit gauge
+rotatord_api_in_flight_limit{account="default"} 4
+rotatord_api_in_flight_limit{account="prod"} 2
+# HELP rotatord_api_rate_limit_requests_per_second The request rate the API client allows itself now: exoscale.rate_limit until the API answers 429 or 503, then just under what it let through, climbing back while it does not push back.
+# TYPE rotatord_api_rate_limit_requests_per_second gauge
+rotatord_api_rate_limit_requests_per_second{account="default"} 45.5
+rotatord_api_rate_limit_requests_per_second{account="prod"} 20
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rotatord_api_rate_limit_requests_per_second", "rotatord_api_in_flight_limit"); err != nil {
+		t.Error(err)
+	}
+}

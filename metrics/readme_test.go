@@ -40,6 +40,7 @@ func TestReadmeListsEveryMetric(t *testing.T) {
 
 	m, reg, store := newTestMetrics(t)
 	m.SetReady(func() bool { return true })
+	m.SetAPILimits(func() []APILimits { return []APILimits{{Account: "default", Rate: 1000, InFlight: 4}} })
 	now := time.Now()
 	store.Put(state.Record{Policy: "ci", Name: "a", CurrentKeyID: "EXO1", CurrentSince: now,
 		Rotation: &state.Rotation{Phase: state.PhaseDelivered, StartedAt: now, DeliveredAt: now, DeleteAfter: now, NewKeyID: "EXO1", OldKeyIDs: []string{"EXO0"}}})
