@@ -25,7 +25,6 @@
 package file
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -41,6 +40,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rotatord/rotatord/internal/keylock"
+	"github.com/rotatord/rotatord/internal/nametmpl"
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
 )
@@ -98,6 +98,7 @@ type Options struct {
 // the same path are serialized.
 type Sink struct {
 	path     *template.Template
+	render   *nametmpl.Renderer // path
 	format   string
 	tmpl     *template.Template
 	mode     os.FileMode
@@ -154,6 +155,7 @@ func New(opts Options) (*Sink, error) {
 	}
 	s := &Sink{
 		path:     opts.Path,
+		render:   nametmpl.New(opts.Path),
 		format:   opts.Format,
 		tmpl:     opts.Template,
 		mode:     mode,
@@ -194,11 +196,10 @@ func (s *Sink) Target(name string) string {
 // target renders the path for name and checks it is absolute and clean, so a
 // key name such as "../x" cannot move the file elsewhere.
 func (s *Sink) target(name string) (string, error) {
-	var buf bytes.Buffer
-	if err := s.path.Execute(&buf, struct{ Name string }{name}); err != nil {
+	p, err := s.render.Render(name)
+	if err != nil {
 		return "", fmt.Errorf("render path template %q for %q: %w", s.path.Name(), name, err)
 	}
-	p := buf.String()
 	switch {
 	case p == "":
 		return "", fmt.Errorf("path template %q renders an empty path for %q", s.path.Name(), name)

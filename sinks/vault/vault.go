@@ -29,7 +29,6 @@
 package vault
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -51,6 +50,7 @@ import (
 
 	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/keylock"
+	"github.com/rotatord/rotatord/internal/nametmpl"
 	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
@@ -179,6 +179,7 @@ type Sink struct {
 	namespace string
 	mount     string
 	path      *template.Template
+	render    *nametmpl.Renderer // path
 	takeOver  bool
 	policy    string
 	timeout   time.Duration
@@ -261,6 +262,7 @@ func New(opts Options) (*Sink, error) {
 		namespace: namespace,
 		mount:     mount,
 		path:      opts.Path,
+		render:    nametmpl.New(opts.Path),
 		takeOver:  opts.TakeOver,
 		policy:    opts.Policy,
 		timeout:   DefaultRequestTimeout,
@@ -410,11 +412,10 @@ func (s *Sink) label(p string) string {
 
 // secretPath renders the path under the mount for name.
 func (s *Sink) secretPath(name string) (string, error) {
-	var buf bytes.Buffer
-	if err := s.path.Execute(&buf, struct{ Name string }{name}); err != nil {
+	p, err := s.render.Render(name)
+	if err != nil {
 		return "", fmt.Errorf("render path template %q for %q: %w", s.path.Name(), name, err)
 	}
-	p := buf.String()
 	if err := checkPath(p); err != nil {
 		return "", fmt.Errorf("path template %q renders path %q for %q: %w", s.path.Name(), p, name, err)
 	}
