@@ -40,6 +40,8 @@ type Options struct {
 	ConfigPath string
 	Logger     *zap.Logger
 	// Registry receives the metrics and backs /metrics; default a new one.
+	// The per-name series (rotatord_key_created_timestamp_seconds) are not
+	// in it: Handler serves them beside it (metrics.Handler).
 	Registry *prometheus.Registry
 	// Getenv reads the environment (EXOSCALE_API_KEY, ...); default os.Getenv.
 	Getenv func(string) string

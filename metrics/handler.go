@@ -3,6 +3,7 @@ package metrics
 import (
 	"bufio"
 	"compress/gzip"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -33,6 +34,17 @@ func (m *Metrics) Handler(g prometheus.Gatherer, reg prometheus.Registerer) http
 	if m.keys == nil {
 		return full
 	}
+	// promhttp registered its error counter in reg: the text path counts
+	// its failed writes there too.
+	encodingErrors := func() {}
+	if reg != nil {
+		var are prometheus.AlreadyRegisteredError
+		if err := reg.Register(promhttpErrors()); errors.As(err, &are) {
+			if c, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				encodingErrors = c.WithLabelValues("encoding").Inc
+			}
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		format := expfmt.Negotiate(r.Header)
 		if format.FormatType() != expfmt.TypeTextPlain || r.URL.Query().Has("name[]") {
@@ -48,6 +60,9 @@ func (m *Metrics) Handler(g prometheus.Gatherer, reg prometheus.Registerer) http
 		}
 		lines := m.keys.refresh()
 
+		// As promhttp: the answer depends on both headers.
+		w.Header().Add("Vary", "Accept")
+		w.Header().Add("Vary", "Accept-Encoding")
 		w.Header().Set("Content-Type", string(format))
 		var out io.Writer = w
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
@@ -75,19 +90,33 @@ func (m *Metrics) Handler(g prometheus.Gatherer, reg prometheus.Registerer) http
 			lines = nil
 			return nil
 		}
-		// The families in name order, the per-name one among them.
+		// The families in name order, the per-name one among them. A
+		// failed write (the client went away) ends the answer, counted.
 		for _, mf := range mfs {
 			if mf.GetName() > keyCreatedName {
 				if writeKeys() != nil {
-					return // the client went away
+					encodingErrors()
+					return
 				}
 			}
 			if enc.Encode(mf) != nil {
+				encodingErrors()
 				return
 			}
 		}
-		_ = writeKeys()
+		if writeKeys() != nil || bw.Flush() != nil {
+			encodingErrors()
+		}
 	})
+}
+
+// promhttpErrors is promhttp's promhttp_metric_handler_errors_total, to be
+// found in the registry it registered it in.
+func promhttpErrors() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "promhttp_metric_handler_errors_total",
+		Help: "Total number of internal errors encountered by the promhttp metric handler.",
+	}, []string{"cause"})
 }
 
 // gzipPool holds writers at the fastest level: the per-name lines repeat

@@ -44,6 +44,9 @@ type keyLine struct {
 	value float64
 	text  string // the exposition line, with its newline
 	seen  uint64 // the last refresh that found it; under keySeries.mu
+	// metric is the series for Gather, made at its first call; under
+	// keySeries.mu.
+	metric *dto.Metric
 }
 
 func newKeySeries(store RecordSource, policies func() []PolicyInfo) *keySeries {
@@ -145,6 +148,10 @@ const keyCreatedTextHeader = "# HELP " + keyCreatedName + " " + keyCreatedHelp +
 
 // Gather implements prometheus.Gatherer: the family as the registry would
 // have gathered it, absent while no name has a key.
+// Each series is made once, at the first Gather that needs it, and handed
+// out again: no caller changes what it gathered (promhttp and the
+// registry's checks only read it), and 10,000 new series a scrape cost
+// more than the rest of a protobuf scrape.
 func (k *keySeries) Gather() ([]*dto.MetricFamily, error) {
 	lines := k.refresh()
 	if len(lines) == 0 {
@@ -152,15 +159,24 @@ func (k *keySeries) Gather() ([]*dto.MetricFamily, error) {
 	}
 	name, help, typ := keyCreatedName, keyCreatedHelp, dto.MetricType_GAUGE
 	mf := &dto.MetricFamily{Name: &name, Help: &help, Type: &typ, Metric: make([]*dto.Metric, 0, len(lines))}
-	labelNames := [3]string{"account", "name", "policy"}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	for _, l := range lines {
-		// Copies: a caller may change what it gathered.
-		value, values, names := l.value, [3]string{l.key.account, l.key.name, l.key.policy}, labelNames
-		m := &dto.Metric{Gauge: &dto.Gauge{Value: &value}}
-		for i := range labelNames {
-			m.Label = append(m.Label, &dto.LabelPair{Name: &names[i], Value: &values[i]})
+		if l.metric == nil {
+			l.metric = l.newMetric()
 		}
-		mf.Metric = append(mf.Metric, m)
+		mf.Metric = append(mf.Metric, l.metric)
 	}
 	return []*dto.MetricFamily{mf}, nil
+}
+
+var labelNames = [3]string{"account", "name", "policy"}
+
+func (l *keyLine) newMetric() *dto.Metric {
+	value, values := l.value, [3]string{l.key.account, l.key.name, l.key.policy}
+	m := &dto.Metric{Gauge: &dto.Gauge{Value: &value}, Label: make([]*dto.LabelPair, 0, len(labelNames))}
+	for i := range labelNames {
+		m.Label = append(m.Label, &dto.LabelPair{Name: &labelNames[i], Value: &values[i]})
+	}
+	return m
 }
