@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/memtrim"
 	"github.com/rotatord/rotatord/internal/window"
 	"github.com/rotatord/rotatord/rotation"
 )
@@ -316,8 +317,16 @@ func (s *scheduler) start() {
 	s.startup.Add(1)
 	go func() {
 		defer s.startup.Done()
-		_, _ = s.d.RunPass(s.ctx, nil, rotation.Options{})
+		s.pass(nil)
 	}()
+}
+
+// pass runs a scheduled pass of policies (nil: all of them), then gives
+// back to the system the memory it and the start left behind: the daemon
+// then waits, usually for hours, for the next one (see internal/memtrim).
+func (s *scheduler) pass(policies []string) {
+	_, _ = s.d.RunPass(s.ctx, policies, rotation.Options{})
+	memtrim.Trim()
 }
 
 func (s *scheduler) reschedule() {
@@ -330,7 +339,7 @@ func (s *scheduler) reschedule() {
 	for _, p := range s.d.Config().Policies {
 		name := p.Name
 		id := s.cron.Schedule(withWindowOpenings(p.CronSchedule(), p.WindowSet()), cron.FuncJob(func() {
-			_, _ = s.d.RunPass(s.ctx, []string{name}, rotation.Options{})
+			s.pass([]string{name})
 		}))
 		s.entries = append(s.entries, id)
 	}
@@ -340,7 +349,7 @@ func (s *scheduler) reschedule() {
 		}
 		name := config.SelfPolicyName(a.Name)
 		id := s.cron.Schedule(a.OwnKey.CronSchedule(), cron.FuncJob(func() {
-			_, _ = s.d.RunPass(s.ctx, []string{name}, rotation.Options{})
+			s.pass([]string{name})
 		}))
 		s.entries = append(s.entries, id)
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,12 +43,17 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	now := e.now()
 	policies, gen := e.snapshotPolicies()
 	for _, p := range policies {
-		for _, r := range e.store.List(p.Name) {
+		// Every DeleteCheckInterval, over every record: no copy of them
+		// (an idle daemon would otherwise allocate, and collect, the
+		// whole journal a few times a minute), only of the due names.
+		start := len(todo)
+		eachRecord(e.store, p.Name, func(r *state.Record) {
 			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered || now.Before(r.Rotation.DeleteAfter) {
-				continue
+				return
 			}
 			todo = append(todo, due{p, r.Name})
-		}
+		})
+		slices.SortFunc(todo[start:], func(a, b due) int { return strings.Compare(a.name, b.name) })
 	}
 	e.mu.Lock()
 	sem := make(chan struct{}, max(1, e.concurrency))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/daemon"
+	"github.com/rotatord/rotatord/internal/memtrim"
 	"github.com/rotatord/rotatord/rotation"
 )
 
@@ -60,11 +61,18 @@ func (c *cli) newDaemon(f commonFlags, logTo io.Writer, opts daemon.Options) (*d
 	// client-go (the Secret sink, the Lease, the journal) logs through
 	// klog: into the same log, as JSON like every other line.
 	klog.SetLogger(zapr.NewLogger(log.Named("kubernetes")))
+	// Package initialisation (client-go's type registrations above all)
+	// touched pages that nothing uses again: let them go before the
+	// journal is loaded, so the two do not add up.
+	memtrim.Trim()
 	d, err := daemon.New(opts)
 	if err != nil {
 		log.Sync()
 		return nil, nil, err
 	}
+	// What starting touched (package initialisation, decoding the policy
+	// and the journal) is not needed again: give it back before the pass.
+	memtrim.Trim()
 	return d, log, nil
 }
 

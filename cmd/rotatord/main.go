@@ -23,10 +23,12 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/memtrim"
 	"github.com/rotatord/rotatord/internal/version"
 )
 
 func main() {
+	memtrim.SetGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

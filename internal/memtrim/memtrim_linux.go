@@ -1,0 +1,82 @@
+package memtrim
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// dropExecutablePages unmaps the resident pages of the executable's
+// mappings that are neither writable nor hold a private (copied) page:
+// the code and the read-only data. madvise(MADV_DONTNEED) on such a
+// private file mapping only removes the page-table entries; the next
+// access maps the unchanged page from the page cache again. Writable
+// mappings (.data, .bss) are left alone: there the same call would throw
+// away what the program wrote.
+func dropExecutablePages() {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return
+	}
+	for _, m := range executableMappings(smaps, exe) {
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_DONTNEED)
+	}
+}
+
+type mapping struct{ start, end uintptr }
+
+// executableMappings parses /proc/self/smaps and returns the mappings of
+// path that are read-only (no 'w'), private, and hold no anonymous page.
+func executableMappings(smaps []byte, path string) []mapping {
+	var (
+		out  []mapping
+		cur  mapping
+		keep bool
+	)
+	flush := func() {
+		if keep {
+			out = append(out, cur)
+		}
+		keep = false
+	}
+	sc := bufio.NewScanner(bytes.NewReader(smaps))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if !strings.HasSuffix(f[0], ":") { // a mapping's header line
+			flush()
+			if len(f) < 6 || strings.Join(f[5:], " ") != path || len(f[1]) != 4 || f[1][1] == 'w' || f[1][3] != 'p' {
+				continue
+			}
+			lo, hi, ok := strings.Cut(f[0], "-")
+			if !ok {
+				continue
+			}
+			start, err1 := strconv.ParseUint(lo, 16, 64)
+			end, err2 := strconv.ParseUint(hi, 16, 64)
+			if err1 != nil || err2 != nil || end <= start {
+				continue
+			}
+			cur, keep = mapping{uintptr(start), uintptr(end)}, true
+			continue
+		}
+		// A copied-on-write page would be lost: skip such a mapping.
+		if keep && f[0] == "Anonymous:" && len(f) >= 2 && f[1] != "0" {
+			keep = false
+		}
+	}
+	flush()
+	return out
+}
