@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/internal/window"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
@@ -24,7 +25,7 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 	const otherRole = "33333333-3333-3333-3333-333333333333"
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	quiet, loud := 0, 0
-	for seed := range uint64(600) {
+	for seed := range uint64(1000) {
 		rng := rand.New(rand.NewPCG(seed, 16))
 		p := func(x float64) bool { return rng.Float64() < x }
 
@@ -48,6 +49,10 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 		if p(0.1) {
 			api.add(name, otherRole) // another credential under the name
 		}
+		zombie := ""
+		if p(0.05) {
+			zombie = api.add(name, role) // deleted by rotatord, still listed
+		}
 		ownID := own
 		if p(0.03) {
 			ownID = cur
@@ -66,6 +71,14 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 		if p(0.3) {
 			pol.Jitter = time.Hour
 		}
+		if p(0.2) { // now (12:00 UTC) inside the window, or outside it
+			start := 9 * time.Hour
+			if p(0.5) {
+				start = 13 * time.Hour
+			}
+			pol.Windows = window.Set{{Days: [7]bool{true, true, true, true, true, true, true}, Start: start, End: start + 3*time.Hour, Zone: time.UTC}}
+		}
+		pol.AdoptRotate = p(0.1)
 		e.SetPolicies([]Policy{pol})
 		settle := e.settleTime()
 
@@ -97,7 +110,9 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 				rec.Delivered[sinkID(s, name)] = state.Delivery{KeyID: "EXOold"}
 			}
 		}
-		if p(0.4) {
+		if zombie != "" {
+			rec.Deleted = map[string]time.Time{zombie: now.Add(-time.Duration(rng.Int64N(int64(2 * settle))))}
+		} else if p(0.4) {
 			rec.Deleted = map[string]time.Time{"EXOdeleted": now.Add(-time.Duration(rng.Int64N(int64(2 * settle))))}
 			if p(0.1) {
 				rec.Deleted = map[string]time.Time{cur: now.Add(-time.Minute)}
@@ -116,7 +131,7 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 		if err := store.Put(rec); err != nil {
 			t.Fatal(err)
 		}
-		opts := Options{Force: p(0.05), IgnoreBackoff: p(0.1)}
+		opts := Options{Force: p(0.05), IgnoreBackoff: p(0.1), IgnoreWindows: p(0.1)}
 
 		keys, err := api.ListKeys(context.Background())
 		if err != nil {
