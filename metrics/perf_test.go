@@ -52,18 +52,26 @@ func BenchmarkScrape(b *testing.B) {
 	reg := prometheus.NewRegistry()
 	m := New(reg, store)
 	m.SetPolicies([]PolicyInfo{{Name: "ci", MaxAge: 30 * 24 * time.Hour, Sinks: []string{"file#0"}}})
+	// Prometheus asks for protobuf first with native histograms (or
+	// scrape_protocols listing PrometheusProto first): that still goes
+	// through promhttp, over the cached series.
+	const protobuf = `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,text/plain;version=0.0.4;q=0.3`
 	for _, c := range []struct {
-		name string
-		h    http.Handler
+		name, accept string
+		h            http.Handler
 	}{
-		{"handler", m.Handler(reg, nil)},
-		{"promhttp", promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{})},
+		{"handler", "", m.Handler(reg, nil)},
+		{"handler-protobuf", protobuf, m.Handler(reg, nil)},
+		{"promhttp", "", promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{})},
 	} {
 		b.Run(fmt.Sprintf("%s/names=%d", c.name, n), func(b *testing.B) {
 			for range b.N {
 				rec := httptest.NewRecorder()
 				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 				req.Header.Set("Accept-Encoding", "gzip")
+				if c.accept != "" {
+					req.Header.Set("Accept", c.accept)
+				}
 				c.h.ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != "gzip" {
 					b.Fatalf("status %d, encoding %q", rec.Code, rec.Header().Get("Content-Encoding"))
