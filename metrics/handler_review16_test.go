@@ -41,13 +41,7 @@ func review16Compare(t *testing.T, label string, fast, slow http.Handler, h http
 // policies moving between accounts, removed, re-added, the same name in
 // several policies and accounts) and compares every scrape with promhttp.
 func TestReview16RandomStatesMatchPromhttp(t *testing.T) {
-	store, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	reg := prometheus.NewRegistry()
-	m := New(reg, store)
+	m, reg, store := newStoreMetrics(t)
 	fast := m.Handler(reg, nil)
 	slow := promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{})
 

@@ -23,18 +23,11 @@ import (
 // of the cached lines must be the registry's.
 func newHandlerTest(t *testing.T) (*Metrics, *prometheus.Registry, *state.Store) {
 	t.Helper()
-	store, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	reg := prometheus.NewRegistry()
-	m := New(reg, store)
-	m.SetPolicies([]PolicyInfo{
-		{Name: "ci", MaxAge: time.Hour, Sinks: []string{"file#0"}},
-		{Name: "web", Account: "prod", MaxAge: time.Hour, Sinks: []string{"file#0"}},
-		{Name: "zz", Account: "a-first", MaxAge: time.Hour, Sinks: []string{"file#0"}},
-	})
+	m, reg, store := newStoreMetrics(t,
+		PolicyInfo{Name: "ci", MaxAge: time.Hour, Sinks: []string{"file#0"}},
+		PolicyInfo{Name: "web", Account: "prod", MaxAge: time.Hour, Sinks: []string{"file#0"}},
+		PolicyInfo{Name: "zz", Account: "a-first", MaxAge: time.Hour, Sinks: []string{"file#0"}},
+	)
 	m.RotationDone("ci", true, time.Second)
 	since := time.Unix(1_793_491_200, 123_456_789)
 	for _, r := range []state.Record{

@@ -16,6 +16,14 @@ import (
 // they export (the registry and the per-name series).
 func newTestMetrics(t *testing.T) (*Metrics, prometheus.Gatherer, *state.Store) {
 	t.Helper()
+	m, reg, store := newStoreMetrics(t, PolicyInfo{Name: "ci", MaxAge: 30 * 24 * time.Hour, Sinks: []string{"file#0", "vault#1"}})
+	return m, m.Gatherer(reg), store
+}
+
+// newStoreMetrics returns metrics over an empty store, with policies, and
+// the registry they were registered in.
+func newStoreMetrics(t *testing.T, policies ...PolicyInfo) (*Metrics, *prometheus.Registry, *state.Store) {
+	t.Helper()
 	store, err := state.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -23,8 +31,10 @@ func newTestMetrics(t *testing.T) (*Metrics, prometheus.Gatherer, *state.Store) 
 	t.Cleanup(func() { store.Close() })
 	reg := prometheus.NewRegistry()
 	m := New(reg, store)
-	m.SetPolicies([]PolicyInfo{{Name: "ci", MaxAge: 30 * 24 * time.Hour, Sinks: []string{"file#0", "vault#1"}}})
-	return m, m.Gatherer(reg), store
+	if len(policies) > 0 {
+		m.SetPolicies(policies)
+	}
+	return m, reg, store
 }
 
 func TestExpositionPassesLint(t *testing.T) {
