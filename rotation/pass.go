@@ -170,10 +170,11 @@ type job struct {
 // delivered to every sink, with nothing in flight, owed or failed, and
 // Decide finds it younger than max_age. Keys the record says were deleted
 // are not listed (the name has one key): the handler would only forget
-// them in memory (pruneDeleted), not delete them again (deleteLingering). On a pass with
-// nothing due that is every name, and a handler each (a goroutine, the
-// name's lock, a copy of the record) cost 5 µs a name, more than the
-// listing. Anything less plain goes to the handler, which decides again.
+// them in memory (pruneDeleted), not delete them again (deleteLingering).
+// On a pass with nothing due that is every name, and a handler each (a
+// goroutine, the name's lock, a copy of the record) cost 5 µs a name, more
+// than the listing. Anything less plain goes to the handler, which decides
+// again.
 // r is the journal's own record, read under its lock: only read.
 func quietDecision(p Policy, r *state.Record, live, all []apiclient.Key, ownID string, now time.Time, opts Options) (Decision, bool) {
 	if p.Self != nil || opts.DryRun || opts.Force || len(live) != 1 || len(all) != 1 {
