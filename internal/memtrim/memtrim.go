@@ -25,9 +25,11 @@ import (
 const GCPercent = 50
 
 // SetGC sets the collector's target to GCPercent, unless the environment
-// sets GOGC (or GOMEMLIMIT), which then rules.
+// sets GOGC, which then rules. A GOMEMLIMIT (the Kubernetes manifests set
+// one from the container's limit) works with either: it only makes the
+// collector run sooner near the limit.
 func SetGC() {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+	if os.Getenv("GOGC") != "" {
 		return
 	}
 	debug.SetGCPercent(GCPercent)

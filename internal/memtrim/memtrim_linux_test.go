@@ -11,31 +11,48 @@ const smapsSample = `00400000-01cce000 r-xp 00000000 08:01 123 /usr/bin/rotatord
 Size:              25400 kB
 Rss:               16248 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 VmFlags: rd ex mr mw me
 01cce000-038ba000 r--p 018ce000 08:01 123 /usr/bin/rotatord
 Size:              29616 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 VmFlags: rd mr mw me
 038ba000-03961000 rw-p 034ba000 08:01 123 /usr/bin/rotatord
 Size:                668 kB
 Anonymous:           140 kB
+Swap:                  0 kB
 VmFlags: rd wr mr mw me ac
 03961000-03962000 r--p 03561000 08:01 123 /usr/bin/rotatord
 Anonymous:             4 kB
+Swap:                  0 kB
+VmFlags: rd mr mw me
+03962000-03963000 r--p 03562000 08:01 123 /usr/bin/rotatord
+Anonymous:             0 kB
+Swap:                  0 kB
+VmFlags: rd mr mw me ac
+03963000-03964000 r--p 03563000 08:01 123 /usr/bin/rotatord
+Anonymous:             0 kB
 VmFlags: rd mr mw me
 03970000-03971000 r--s 03561000 08:01 123 /usr/bin/rotatord
 Anonymous:             0 kB
+Swap:                  0 kB
 7f8b93228000-7f8b9337e000 r-xp 00028000 08:01 456 /usr/lib/x86_64-linux-gnu/libc.so.6
 Anonymous:             0 kB
+Swap:                  0 kB
 7f8b9341e000-7f8b93428000 r--p 00000000 00:00 0 /usr/bin/rotatord (deleted)
 Anonymous:             0 kB
+Swap:                  0 kB
 7ffd4ead0000-7ffd4eaf1000 rw-p 00000000 00:00 0 [stack]
 Anonymous:            12 kB
+Swap:                  0 kB
 `
 
 // Only the executable's private read-only mappings without a copied page
-// are dropped: never its writable data, a shared mapping, another file,
-// or a mapping with an anonymous (copied-on-write) page.
+// are dropped: never its writable data, a shared mapping, another file, a
+// mapping with an anonymous (copied-on-write) page, one once writable
+// (VmFlags "ac": RELRO), or one whose smaps record lacks a line that
+// proves it safe (no Swap line).
 func TestExecutableMappings(t *testing.T) {
 	got := executableMappings([]byte(smapsSample), "/usr/bin/rotatord")
 	want := []mapping{{0x400000, 0x1cce000}, {0x1cce000, 0x38ba000}}

@@ -16,6 +16,12 @@ func TestSetGCRespectsEnvironment(t *testing.T) {
 		t.Fatalf("without GOGC: GC percent %d, want %d", got, GCPercent)
 	}
 
+	t.Setenv("GOMEMLIMIT", "64MiB")
+	SetGC()
+	if got := debug.SetGCPercent(100); got != GCPercent {
+		t.Fatalf("with GOMEMLIMIT alone: GC percent %d, want %d", got, GCPercent)
+	}
+
 	t.Setenv("GOGC", "200")
 	SetGC()
 	if got := debug.SetGCPercent(100); got != 100 {
