@@ -12,12 +12,27 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// Store keeps one small JSON file per record, so a step costs one file
-// write whatever the number of managed names. Writes are atomic (temp file,
-// fsync, rename, fsync of the directory).
+// Store keeps the records in memory and on disk in two forms: one small
+// JSON file per record (records/), written by checkpoints, and a
+// write-ahead log (journal.N.wal, wal.go) that every Put and Delete is
+// appended to and synced in before it returns. Loading reads the files,
+// then replays the logs over them, so a record's newest version is the
+// log's when the log has it.
+//
+// The log makes a durable step cost one write and one fdatasync, shared by
+// the steps of every rotation in flight, instead of a temp file, two
+// fsyncs and a rename per step. The files keep the records readable (and
+// editable, with rotatord stopped) by an operator: a checkpoint writes the
+// records changed since the last one when the log passes walCheckpointSize,
+// after walIdleCheckpoint without a write, and at Close, then removes the
+// logs it covered.
 type Store struct {
 	dir      string
 	lock     *os.File
@@ -25,8 +40,29 @@ type Store struct {
 
 	mu      sync.Mutex
 	records map[recordKey]*Record
+	// dirty are the records changed (or deleted) since the last checkpoint
+	// took its snapshot.
+	dirty map[recordKey]struct{}
+
+	// writeMu is held shared by Put and Delete from the log append to the
+	// update of records, and exclusively by a checkpoint while it switches
+	// to a new log: a switch never falls between a change's log entry and
+	// its update in memory, so the snapshot a checkpoint writes holds every
+	// change of the logs it removes.
+	writeMu sync.RWMutex
+	log     *wal // nil when read-only or closed
+	// ckptMu makes checkpoints run one at a time.
+	ckptMu     sync.Mutex
+	ckptQueued atomic.Bool
+	closing    bool // guarded by mu: no checkpoint starts in the background
+	idle       *time.Timer
+	background sync.WaitGroup
+
 	// syncDir is a field so tests can count directory syncs.
 	syncDir func(string) error
+	// syncFS makes every file written in the records directory durable; a
+	// field so tests can make it fail.
+	syncFS func(dir string) error
 }
 
 type recordKey struct{ policy, name string }
@@ -36,28 +72,50 @@ const (
 	lockFile   = "lock"
 )
 
+var (
+	// walCheckpointSize is the log size past which a checkpoint starts:
+	// a forced pass over 10,000 names logs about 28 MB.
+	walCheckpointSize int64 = 32 << 20
+	// walIdleCheckpoint is how long after the last write a checkpoint
+	// brings the record files up to date.
+	walIdleCheckpoint = 5 * time.Second
+)
+
 // ErrLocked means another rotatord holds the state directory.
 var ErrLocked = errors.New("state directory is in use by another rotatord process")
 
 // ErrReadOnly is what writes to a store opened with OpenReadOnly return.
 var ErrReadOnly = errors.New("state store opened read-only")
 
+// ErrClosed is what writes to a closed store return.
+var ErrClosed = errors.New("state store closed")
+
 // OpenReadOnly loads the records without taking the lock, so `plan` can
 // look while the daemon runs. A missing directory is an empty store. The
-// view may be a moment old; every write fails with ErrReadOnly.
+// view may be a moment old (a checkpoint may run while it reads); every
+// write fails with ErrReadOnly.
 func OpenReadOnly(dir string) (*Store, error) {
-	s := &Store{dir: dir, readOnly: true, records: map[recordKey]*Record{}, syncDir: syncDir}
+	s := newStore(dir)
+	s.readOnly = true
 	if _, err := os.Stat(filepath.Join(dir, recordsDir)); errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
-	if err := s.load(); err != nil {
+	if _, err := s.load(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
+func newStore(dir string) *Store {
+	return &Store{
+		dir: dir, records: map[recordKey]*Record{}, dirty: map[recordKey]struct{}{},
+		syncDir: syncDir, syncFS: syncFS,
+	}
+}
+
 // Open opens (creating it 0700 if needed) the state directory, takes an
-// exclusive lock on it and loads every record.
+// exclusive lock on it and loads every record. Logs left by a crash are
+// checkpointed into the record files before it returns.
 func Open(dir string) (*Store, error) {
 	if !filepath.IsAbs(dir) {
 		abs, err := filepath.Abs(dir)
@@ -83,10 +141,28 @@ func Open(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("state dir %s: lock: %w", dir, err)
 	}
-	s := &Store{dir: dir, lock: lock, records: map[recordKey]*Record{}, syncDir: syncDir}
-	if err := s.load(); err != nil {
+	s := newStore(dir)
+	s.lock = lock
+	logs, err := s.load()
+	if err != nil {
 		s.Close()
 		return nil, err
+	}
+	var seq uint64
+	if len(logs) > 0 {
+		seq = logs[len(logs)-1].seq
+	}
+	if s.log, err = createWAL(dir, seq+1, s.syncDir); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if len(logs) > 0 {
+		// What the logs hold goes to the files now, so that they are the
+		// records as the crash left them.
+		if err := s.checkpoint(); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -110,11 +186,45 @@ func checkPrivate(dir string) error {
 	return nil
 }
 
-func (s *Store) load() error {
+// load reads the record files, then replays the logs over them. A record
+// the logs hold is taken from them, and its file is not read: a crash
+// during a checkpoint may have left it torn, and the log is newer anyway.
+// It returns the logs it replayed.
+func (s *Store) load() ([]walFile, error) {
+	logs, err := listWALs(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	logged := map[recordKey]*Record{} // nil: deleted
+	for _, l := range logs {
+		err := replayWAL(l.path, func(e walEntry) error {
+			switch {
+			case e.Put != nil && e.Delete == nil:
+				if e.Put.Policy == "" || e.Put.Name == "" {
+					return errors.New("record without policy or name")
+				}
+				r := *e.Put
+				logged[recordKey{r.Policy, r.Name}] = &r
+			case e.Delete != nil && e.Put == nil:
+				logged[recordKey{e.Delete.Policy, e.Delete.Name}] = nil
+			default:
+				return errors.New("entry is neither a put nor a delete")
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	fromLog := make(map[string]bool, len(logged))
+	for k := range logged {
+		fromLog[fileName(k.policy, k.name)] = true
+	}
+
 	dir := filepath.Join(s.dir, recordsDir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("state dir: %w", err)
+		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	for _, e := range entries {
 		name := e.Name()
@@ -126,33 +236,71 @@ func (s *Store) load() error {
 			}
 			continue
 		}
-		if !strings.HasSuffix(name, ".json") {
+		if !strings.HasSuffix(name, ".json") || fromLog[name] {
 			continue
 		}
 		path := filepath.Join(dir, name)
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("state record %s: %w", path, err)
+			return nil, fmt.Errorf("state record %s: %w", path, err)
 		}
 		var r Record
 		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("state record %s: %w", path, err)
+			return nil, fmt.Errorf("state record %s: %w", path, err)
 		}
 		if r.Policy == "" || r.Name == "" || fileName(r.Policy, r.Name) != name {
-			return fmt.Errorf("state record %s: policy or name does not match the file", path)
+			return nil, fmt.Errorf("state record %s: policy or name does not match the file", path)
 		}
 		s.records[recordKey{r.Policy, r.Name}] = &r
 	}
-	return nil
+	for k, r := range logged {
+		s.dirty[k] = struct{}{}
+		if r == nil {
+			delete(s.records, k)
+		} else {
+			s.records[k] = r
+		}
+	}
+	return logs, nil
 }
 
-// Close releases the lock.
+// Close brings the record files up to date, removes the logs and releases
+// the lock. When its checkpoint fails, the logs stay: the next Open
+// replays them.
 func (s *Store) Close() error {
-	if s.lock == nil {
-		return nil
+	var err error
+	if !s.readOnly {
+		s.mu.Lock()
+		s.closing = true
+		if s.idle != nil {
+			s.idle.Stop()
+		}
+		s.mu.Unlock()
+		s.background.Wait()
+		s.writeMu.RLock()
+		open := s.log != nil
+		s.writeMu.RUnlock()
+		if open {
+			err = s.checkpoint()
+			s.writeMu.Lock()
+			empty := s.log.Size() == int64(len(walMagic))
+			if cerr := s.log.close(); err == nil {
+				err = cerr
+			}
+			if err == nil && empty {
+				// Nothing in it: the files are the whole state at rest.
+				err = os.Remove(s.log.path)
+			}
+			s.log = nil
+			s.writeMu.Unlock()
+		}
 	}
-	err := s.lock.Close() // closing the descriptor drops the flock
-	s.lock = nil
+	if s.lock != nil {
+		if lerr := s.lock.Close(); err == nil { // closing the descriptor drops the flock
+			err = lerr
+		}
+		s.lock = nil
+	}
 	return err
 }
 
@@ -213,10 +361,10 @@ func (s *Store) Each(policy string, fn func(r *Record)) {
 }
 
 // Put makes r durable, then updates the in-memory view. When Put returns
-// an error the file on disk holds the previous version or the new one,
-// whole (the rename may have happened before a failed directory sync), and
-// the in-memory view keeps the previous one: the caller treats the step as
-// not done, and recovery copes with either.
+// an error the change may or may not be durable (a log write can fail
+// after reaching the disk) and the in-memory view keeps the previous
+// version: the caller treats the step as not done, and recovery copes
+// with either.
 func (s *Store) Put(r Record) error {
 	if s.readOnly {
 		return ErrReadOnly
@@ -224,17 +372,14 @@ func (s *Store) Put(r Record) error {
 	if r.Policy == "" || r.Name == "" {
 		return errors.New("state: record without policy or name")
 	}
-	b, err := json.MarshalIndent(r, "", "  ")
+	b, err := json.Marshal(walEntry{Put: &r})
 	if err != nil {
 		return fmt.Errorf("state: encode %s/%s: %w", r.Policy, r.Name, err)
 	}
-	if err := s.writeFile(fileName(r.Policy, r.Name), append(b, '\n')); err != nil {
+	c := r.Clone()
+	if err := s.write(recordKey{r.Policy, r.Name}, b, &c); err != nil {
 		return fmt.Errorf("state: write %s/%s: %w", r.Policy, r.Name, err)
 	}
-	s.mu.Lock()
-	c := r.Clone()
-	s.records[recordKey{r.Policy, r.Name}] = &c
-	s.mu.Unlock()
 	return nil
 }
 
@@ -243,21 +388,169 @@ func (s *Store) Delete(policy, name string) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	path := filepath.Join(s.dir, recordsDir, fileName(policy, name))
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	b, err := json.Marshal(walEntry{Delete: &recordID{Policy: policy, Name: name}})
+	if err != nil {
+		return fmt.Errorf("state: encode %s/%s: %w", policy, name, err)
+	}
+	if err := s.write(recordKey{policy, name}, b, nil); err != nil {
 		return fmt.Errorf("state: delete %s/%s: %w", policy, name, err)
 	}
-	if err := s.syncDir(filepath.Join(s.dir, recordsDir)); err != nil {
-		return fmt.Errorf("state: delete %s/%s: %w", policy, name, err)
-	}
-	s.mu.Lock()
-	delete(s.records, recordKey{policy, name})
-	s.mu.Unlock()
 	return nil
 }
 
-func (s *Store) writeFile(name string, data []byte) (err error) {
+// write logs one change (r nil: a deletion) and applies it in memory.
+func (s *Store) write(k recordKey, entry []byte, r *Record) error {
+	frame := appendFrame(make([]byte, 0, 8+len(entry)), entry)
+	s.writeMu.RLock()
+	if s.log == nil {
+		s.writeMu.RUnlock()
+		return ErrClosed
+	}
+	if err := s.log.append(frame); err != nil {
+		s.writeMu.RUnlock()
+		return err
+	}
+	s.mu.Lock()
+	if r == nil {
+		delete(s.records, k)
+	} else {
+		s.records[k] = r
+	}
+	s.dirty[k] = struct{}{}
+	s.mu.Unlock()
+	size := s.log.Size()
+	s.writeMu.RUnlock()
+
+	if size >= walCheckpointSize {
+		s.checkpointInBackground()
+	} else {
+		s.mu.Lock()
+		if s.idle == nil {
+			s.idle = time.AfterFunc(walIdleCheckpoint, s.checkpointInBackground)
+		} else {
+			s.idle.Reset(walIdleCheckpoint)
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// checkpointInBackground starts a checkpoint unless one is already waiting
+// to run. A failed checkpoint loses nothing (the logs stay) and the next
+// write past the size or the next idle moment tries again.
+func (s *Store) checkpointInBackground() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || !s.ckptQueued.CompareAndSwap(false, true) {
+		return
+	}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		s.ckptQueued.Store(false)
+		_ = s.checkpoint()
+	}()
+}
+
+// checkpoint switches to a new log, writes every record changed since the
+// last checkpoint to its file (or removes the file of a deleted one),
+// makes them durable and removes the logs before the new one. Writes go on
+// in the new log meanwhile. If it fails, the records stay dirty and the old
+// logs stay, to be replayed.
+func (s *Store) checkpoint() error {
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
+
+	s.writeMu.Lock()
+	if s.log == nil {
+		s.writeMu.Unlock()
+		return ErrClosed
+	}
+	s.mu.Lock()
+	nothing := len(s.dirty) == 0
+	s.mu.Unlock()
+	if nothing && s.log.Size() == int64(len(walMagic)) {
+		s.writeMu.Unlock()
+		return s.removeLogsBefore(s.log.seq)
+	}
+	next, err := createWAL(s.dir, s.log.seq+1, s.syncDir)
+	if err != nil {
+		s.writeMu.Unlock()
+		return err
+	}
+	old := s.log
+	s.log = next
+	s.mu.Lock()
+	snap := make(map[recordKey]*Record, len(s.dirty))
+	for k := range s.dirty {
+		snap[k] = s.records[k] // nil when deleted; records are never changed in place
+	}
+	s.dirty = map[recordKey]struct{}{}
+	s.mu.Unlock()
+	s.writeMu.Unlock()
+	old.close()
+
+	if err := s.writeRecords(snap); err != nil {
+		s.mu.Lock()
+		for k := range snap {
+			s.dirty[k] = struct{}{}
+		}
+		s.mu.Unlock()
+		return err
+	}
+	return s.removeLogsBefore(next.seq)
+}
+
+// writeRecords writes each record of snap to its file (nil: removes it),
+// then makes all of it durable with one sync of the file system instead
+// of two fsyncs per file.
+func (s *Store) writeRecords(snap map[recordKey]*Record) error {
 	dir := filepath.Join(s.dir, recordsDir)
+	for k, r := range snap {
+		path := filepath.Join(dir, fileName(k.policy, k.name))
+		if r == nil {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("state: delete %s/%s: %w", k.policy, k.name, err)
+			}
+			continue
+		}
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return fmt.Errorf("state: encode %s/%s: %w", k.policy, k.name, err)
+		}
+		if err := writeRename(dir, fileName(k.policy, k.name), append(b, '\n')); err != nil {
+			return fmt.Errorf("state: write %s/%s: %w", k.policy, k.name, err)
+		}
+	}
+	if err := s.syncFS(dir); err != nil {
+		return fmt.Errorf("state: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removeLogsBefore removes the log files older than seq: their content is
+// in the record files. A removal lost in a crash is harmless: replaying a
+// covered log gives the records the files already hold, and the newer log
+// is replayed after it.
+func (s *Store) removeLogsBefore(seq uint64) error {
+	logs, err := listWALs(s.dir)
+	if err != nil {
+		return err
+	}
+	for _, l := range logs {
+		if l.seq < seq {
+			if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("state log: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeRename writes data to a temp file in dir and renames it to name,
+// without syncing: writeRecords syncs them all at once, before the logs
+// that hold the same records are removed.
+func writeRename(dir, name string, data []byte) (err error) {
 	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
 	if err != nil {
 		return err
@@ -271,16 +564,10 @@ func (s *Store) writeFile(name string, data []byte) (err error) {
 	if _, err = tmp.Write(data); err != nil {
 		return err
 	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return s.syncDir(dir)
+	return os.Rename(tmp.Name(), filepath.Join(dir, name))
 }
 
 // fileName derives a safe, fixed-length file name from policy and key name,
@@ -288,6 +575,17 @@ func (s *Store) writeFile(name string, data []byte) (err error) {
 func fileName(policy, name string) string {
 	sum := sha256.Sum256([]byte(policy + "\x00" + name))
 	return hex.EncodeToString(sum[:16]) + ".json"
+}
+
+// syncFS makes durable every change of the file system that holds dir
+// (syncfs(2)): the data of the files written and their renames.
+func syncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return unix.Syncfs(int(d.Fd()))
 }
 
 func syncDir(dir string) error {

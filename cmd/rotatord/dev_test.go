@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/rotatord/rotatord/state"
 )
 
 // runDev runs `rotatord dev` in dir for a moment.
@@ -215,11 +217,13 @@ func TestDevBannerCommandsWork(t *testing.T) {
 		dir  string
 		want bool
 	}{{"state", false}, {"once-state", true}} {
-		records, _ := filepath.Glob(filepath.Join(info.dir, st.dir, "records", "*.json"))
+		journal, err := state.OpenReadOnly(filepath.Join(info.dir, st.dir))
+		if err != nil {
+			t.Fatal(err)
+		}
 		found := false
-		for _, r := range records {
-			b, _ := os.ReadFile(r)
-			found = found || strings.Contains(string(b), `"try-once"`)
+		for _, r := range journal.List("") {
+			found = found || r.Name == "try-once"
 		}
 		if found != st.want {
 			t.Errorf("a record of try-once in %s/: %v, want %v", st.dir, found, st.want)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/rotatord/rotatord/state"
 )
 
 // baseFaults are in force the whole campaign: 5% of calls answer 5xx, 1%
@@ -693,18 +694,12 @@ func lineWith(path string, offset int64, subs ...string) bool {
 // intent or created phase (read from the state directory, while rotatord
 // is stopped).
 func (c *campaign) rotationsInFlight() bool {
-	files, _ := filepath.Glob(filepath.Join(c.dir, "state", "records", "*.json"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		var r struct {
-			Rotation *struct {
-				Phase string `json:"phase"`
-			} `json:"rotation"`
-		}
-		if json.Unmarshal(b, &r) == nil && r.Rotation != nil && r.Rotation.Phase != "delivered" {
+	st, err := state.OpenReadOnly(filepath.Join(c.dir, "state"))
+	if err != nil {
+		return false
+	}
+	for _, r := range st.List("") {
+		if r.Rotation != nil && r.Rotation.Phase != state.PhaseDelivered {
 			return true
 		}
 	}

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rotatord/rotatord/state"
 )
 
 // commandTimeout bounds every rotatord command a test runs to completion.
@@ -426,25 +428,24 @@ type record struct {
 	LastError string `json:"last_error"`
 }
 
-// records reads every state record, by key name.
+// records reads every state record, by key name, as rotatord would load
+// them: the record files and the write-ahead log over them (a running or
+// killed rotatord may have steps only in the log).
 func (e *env) records() map[string]record {
 	e.t.Helper()
 	out := map[string]record{}
-	dir := filepath.Join(e.stateDir, "records")
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return out
-	}
+	st, err := state.OpenReadOnly(e.stateDir)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	for _, ent := range entries {
-		if !strings.HasSuffix(ent.Name(), ".json") || strings.HasPrefix(ent.Name(), ".") {
-			continue
+	for _, full := range st.List("") {
+		b, err := json.Marshal(full)
+		if err != nil {
+			e.t.Fatal(err)
 		}
 		var r record
-		if err := json.Unmarshal([]byte(readFile(e.t, filepath.Join(dir, ent.Name()))), &r); err != nil {
-			e.t.Fatalf("state record %s: %v", ent.Name(), err)
+		if err := json.Unmarshal(b, &r); err != nil {
+			e.t.Fatalf("state record %s: %v", full.Name, err)
 		}
 		out[r.Name] = r
 	}
