@@ -111,10 +111,14 @@ func TestLogReplayedAfterCrash(t *testing.T) {
 
 func TestTornLogTailIgnored(t *testing.T) {
 	for name, tail := range map[string][]byte{
-		"short frame":  appendFrame(nil, []byte(`{"put":{"policy":"p","name":"x","current_key_id":"EXOtorn"}}`))[:20],
-		"bad checksum": func() []byte { b := appendFrame(nil, []byte(`{"put":{"policy":"p","name":"x"}}`)); b[len(b)-2] ^= 1; return b }(),
-		"zeros":        make([]byte, 4096),
-		"huge length":  {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 'x'},
+		"short frame": appendFrame(nil, []byte(`{"put":{"policy":"p","name":"x","current_key_id":"EXOtorn"}}`))[:20],
+		"bad checksum": func() []byte {
+			b := appendFrame(nil, []byte(`{"put":{"policy":"p","name":"x"}}`))
+			b[len(b)-2] ^= 1
+			return b
+		}(),
+		"zeros":       make([]byte, 4096),
+		"huge length": {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 'x'},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
