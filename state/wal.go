@@ -24,12 +24,13 @@ import (
 // commit). A checkpoint (store.go) later writes the records to their JSON
 // files and removes the logs it covered.
 //
-// A log file starts with walMagic, then frames:
+// A log file starts with walMagic, then frames, then zeros (the file grows
+// by chunks ahead of the frames):
 //
 //	length uint32 big-endian | CRC-32C of payload uint32 big-endian | payload
 //
-// where the payload is a walEntry in JSON. A frame that is short or fails
-// its CRC ends the file's valid content: it can only be the tail of a batch
+// where the payload is a walEntry in JSON. A zero length, or a frame that
+// is short or fails its CRC, ends the file's valid content: it can only be the tail of a batch
 // whose fdatasync had not returned, so no caller was told it was durable.
 
 const (
@@ -177,7 +178,11 @@ type wal struct {
 	cur     *batch // the next batch
 	spare   []byte // the buffer of the batch being written, reused
 	writing bool
-	size    int64 // durable bytes
+	size    int64 // durable bytes: where the next batch is written
+	// allocated is the file's size: past size it holds zeros, written in
+	// chunks of walChunk ahead of the batches, so that the fdatasync of a
+	// batch rarely has the file's size (its inode) to write as well.
+	allocated int64
 	// broken is set when a failed write could not be undone: what the
 	// file holds is unknown, so nothing more may be appended to it.
 	broken error
@@ -195,7 +200,7 @@ type batch struct {
 // lost with the file.
 func createWAL(dir string, seq uint64, syncDir func(string) error) (*wal, error) {
 	path := filepath.Join(dir, walName(seq))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("state log: %w", err)
 	}
@@ -213,7 +218,8 @@ func createWAL(dir string, seq uint64, syncDir func(string) error) (*wal, error)
 	if err := syncDir(dir); err != nil {
 		return fail(err)
 	}
-	w := &wal{seq: seq, path: path, f: f, cur: &batch{}, size: int64(len(walMagic)), sync: fdatasync}
+	n := int64(len(walMagic))
+	w := &wal{seq: seq, path: path, f: f, cur: &batch{}, size: n, allocated: n, sync: fdatasync}
 	w.cond = sync.NewCond(&w.mu)
 	return w, nil
 }
@@ -251,16 +257,19 @@ func (w *wal) flushLocked() {
 	w.pending = w.spare[:0]
 	w.mu.Unlock()
 
-	_, err := w.f.Write(buf)
+	err := w.extend(w.size + int64(len(buf)))
+	if err == nil {
+		_, err = w.f.WriteAt(buf, w.size)
+	}
 	if err == nil {
 		err = w.sync(w.f)
 	}
 	var broken error
 	if err != nil {
-		// Cut the file back to its durable content, so a later batch is
-		// not read after a frame of this one that may be torn.
-		if terr := w.f.Truncate(w.size); terr != nil {
-			broken = fmt.Errorf("state log %s: cannot undo a failed write: %w", w.path, terr)
+		// Zero what the batch may have written, so that a later, shorter
+		// batch at the same place is not followed by frames of this one.
+		if zerr := w.zero(w.size, int64(len(buf))); zerr != nil {
+			broken = fmt.Errorf("state log %s: cannot undo a failed write: %w", w.path, zerr)
 		} else if serr := w.f.Sync(); serr != nil {
 			broken = fmt.Errorf("state log %s: cannot undo a failed write: %w", w.path, serr)
 		}
@@ -279,6 +288,37 @@ func (w *wal) flushLocked() {
 		w.spare = buf[:0]
 	}
 	w.cond.Broadcast()
+}
+
+// walChunk is how much the log file grows at a time, with zeros.
+const walChunk = 1 << 20
+
+var zeros = make([]byte, 64<<10)
+
+// extend makes the file at least end bytes long, in chunks of zeros. It
+// runs with w.mu released, only ever from the batch being written.
+func (w *wal) extend(end int64) error {
+	if end <= w.allocated {
+		return nil
+	}
+	grow := max(walChunk, end-w.allocated)
+	if err := w.zero(w.allocated, grow); err != nil {
+		return err
+	}
+	w.allocated += grow
+	return nil
+}
+
+// zero writes n zero bytes at off.
+func (w *wal) zero(off, n int64) error {
+	for n > 0 {
+		c := min(n, int64(len(zeros)))
+		if _, err := w.f.WriteAt(zeros[:c], off); err != nil {
+			return err
+		}
+		off, n = off+c, n-c
+	}
+	return nil
 }
 
 // Size returns the log's durable size in bytes.
