@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -124,7 +125,12 @@ func printOutcomes(w io.Writer, out []rotation.Outcome, now time.Time) {
 // quote them: every text field goes through cell, so that no name can move
 // the cursor, erase a line, or forge a column or a row of the table.
 func printTable(w io.Writer, rows []row, now time.Time, withResult bool) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	// tabwriter writes each cell and its padding on its own: buffered, the
+	// table of a pass over 10,000 names is a few system calls instead of
+	// 160,000.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
 	result := ""
 	if withResult {
 		result = "RESULT\t"
