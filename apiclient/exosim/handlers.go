@@ -291,7 +291,7 @@ func (s *Sim) deleteAPIKey(req apiRequest) reply {
 	}
 	zombieFor, failReason := s.drawDeleteOutcome()
 	if zombieFor > 0 {
-		k.zombieSince, k.zombieUntil = now, now.Add(zombieFor)
+		s.store.makeZombie(k, now, zombieFor)
 		return errNotInOrganization()
 	}
 	polls := s.pendingPolls()

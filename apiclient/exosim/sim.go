@@ -242,7 +242,7 @@ func (s *Sim) Zombify(key string, d time.Duration) error {
 	if k == nil || !k.alive() {
 		return fmt.Errorf("%w %q", ErrNoSuchKey, key)
 	}
-	k.zombieSince, k.zombieUntil = now, now.Add(d)
+	s.store.makeZombie(k, now, d)
 	return nil
 }
 
