@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Store keeps the records in memory and on disk in two forms: one small
@@ -575,17 +573,6 @@ func writeRename(dir, name string, data []byte) (err error) {
 func fileName(policy, name string) string {
 	sum := sha256.Sum256([]byte(policy + "\x00" + name))
 	return hex.EncodeToString(sum[:16]) + ".json"
-}
-
-// syncFS makes durable every change of the file system that holds dir
-// (syncfs(2)): the data of the files written and their renames.
-func syncFS(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return unix.Syncfs(int(d.Fd()))
 }
 
 func syncDir(dir string) error {

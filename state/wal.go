@@ -152,8 +152,6 @@ func replayWAL(path string, fn func(walEntry) error) error {
 	}
 }
 
-func fdatasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
-
 func appendFrame(dst, payload []byte) []byte {
 	var head [8]byte
 	binary.BigEndian.PutUint32(head[0:4], uint32(len(payload)))

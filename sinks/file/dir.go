@@ -3,6 +3,7 @@ package file
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -269,8 +270,8 @@ func (d *dir) stat(name string) (*unix.Stat_t, error) {
 // openRegular opens the regular file name in d for reading without
 // following a symlink and without blocking on a FIFO or a device swapped
 // in after a check: O_NOFOLLOW|O_NONBLOCK, then the open file must be a
-// regular file. The returned file blocks as usual.
-func (d *dir) openRegular(name string) (*os.File, *unix.Stat_t, error) {
+// regular file, which O_NONBLOCK does not change.
+func (d *dir) openRegular(name string) (*regularFile, *unix.Stat_t, error) {
 	p := filepath.Join(d.path, name)
 	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ELOOP) {
@@ -288,12 +289,38 @@ func (d *dir) openRegular(name string) (*os.File, *unix.Stat_t, error) {
 		unix.Close(fd)
 		return nil, nil, fmt.Errorf("target is not a regular file (%s)", t)
 	}
-	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
-		return nil, nil, &fs.PathError{Op: "fcntl", Path: p, Err: err}
-	}
-	return os.NewFile(uintptr(fd), p), &st, nil
+	return &regularFile{fd: fd, path: p}, &st, nil
 }
+
+// regularFile is a file openRegular opened, read with read(2) on its
+// descriptor: an os.File would first ask for its flags (fcntl) and, for
+// O_NONBLOCK, clear them and try the poller, three system calls more per
+// read of a sink file for nothing.
+type regularFile struct {
+	fd   int
+	path string
+}
+
+func (f *regularFile) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(f.fd, p)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return 0, &fs.PathError{Op: "read", Path: f.path, Err: err}
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (f *regularFile) Close() error { return unix.Close(f.fd) }
+
+// Fd and Name make it a markedFile.
+func (f *regularFile) Fd() uintptr  { return uintptr(f.fd) }
+func (f *regularFile) Name() string { return f.path }
 
 // fileType names the type of a file that is not regular, "" for a regular one.
 func fileType[M uint16 | uint32](m M) string {

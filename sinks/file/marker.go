@@ -67,6 +67,13 @@ var ErrNotManaged = errors.New("the file exists and rotatord did not write it")
 // errNoXattr means the file system keeps no user extended attributes.
 var errNoXattr = errors.New("file system without user extended attributes")
 
+// markedFile is an open file whose marker can be read: an *os.File or a
+// *regularFile.
+type markedFile interface {
+	Fd() uintptr
+	Name() string
+}
+
 // checkTarget refuses a target that exists and is not a regular file, and,
 // unless take_over, a regular file rotatord did not write. A symlink is
 // refused rather than followed or silently replaced: whoever made it meant

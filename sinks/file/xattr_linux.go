@@ -23,7 +23,7 @@ func setMarker(f *os.File, value string) error {
 
 // readMarker returns the value of the open file f's marker attribute, ""
 // when it has none (or one too long to be rotatord's).
-func readMarker(f *os.File) (string, error) {
+func readMarker(f markedFile) (string, error) {
 	buf := make([]byte, 256)
 	n, err := unix.Fgetxattr(int(f.Fd()), markerAttr, buf)
 	switch {
