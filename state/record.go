@@ -5,6 +5,10 @@
 //
 // The store never holds a secret: a rotation interrupted before its secret
 // reached the sinks is rolled back, not resumed from here.
+//
+// On disk (store.go, wal.go): a JSON file per record, and a write-ahead log
+// every change is synced to before it is acknowledged, checkpointed into
+// the files.
 package state
 
 import (
