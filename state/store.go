@@ -48,7 +48,13 @@ type Store struct {
 	// its update in memory, so the snapshot a checkpoint writes holds every
 	// change of the logs it removes.
 	writeMu sync.RWMutex
-	log     *wal // nil when read-only or closed
+	// log is the log writes go to, created by the first write after Open
+	// or after a checkpoint (so that a store nobody writes to writes
+	// nothing, not even on a full disk); nil until then.
+	log     *wal
+	nextSeq uint64 // the sequence number of the next log
+	closed  bool   // guarded by writeMu
+	closeMu sync.Mutex
 	// ckptMu makes checkpoints run one at a time.
 	ckptMu     sync.Mutex
 	ckptQueued atomic.Bool
@@ -58,9 +64,13 @@ type Store struct {
 
 	// syncDir is a field so tests can count directory syncs.
 	syncDir func(string) error
-	// syncFS makes every file written in the records directory durable; a
+	// logSync makes a batch of the log durable: fdatasync, a field so
+	// tests can hold or fail it.
+	logSync func(*os.File) error
+	// syncFS makes every file written in the records directory durable
+	// (given that directory, opened before the files were written); a
 	// field so tests can make it fail.
-	syncFS func(dir string) error
+	syncFS func(dir *os.File) error
 }
 
 type recordKey struct{ policy, name string }
@@ -108,7 +118,7 @@ func OpenReadOnly(dir string) (*Store, error) {
 func newStore(dir string) *Store {
 	return &Store{
 		dir: dir, records: map[recordKey]*Record{}, dirty: map[recordKey]struct{}{},
-		syncDir: syncDir, syncFS: syncFS,
+		syncDir: syncDir, syncFS: syncFS, logSync: fdatasync,
 	}
 }
 
@@ -147,21 +157,14 @@ func Open(dir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	var seq uint64
+	s.nextSeq = 1
 	if len(logs) > 0 {
-		seq = logs[len(logs)-1].seq
-	}
-	if s.log, err = createWAL(dir, seq+1, s.syncDir); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if len(logs) > 0 {
+		s.nextSeq = logs[len(logs)-1].seq + 1
 		// What the logs hold goes to the files now, so that they are the
-		// records as the crash left them.
-		if err := s.checkpoint(); err != nil {
-			s.Close()
-			return nil, err
-		}
+		// records as the crash left them. If that fails (a full disk) the
+		// logs stay and are replayed next time: nothing is lost, and
+		// rotatord can still start and say what fails.
+		_ = s.checkpoint()
 	}
 	return s, nil
 }
@@ -240,6 +243,9 @@ func (s *Store) load() ([]walFile, error) {
 		}
 		path := filepath.Join(dir, name)
 		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a read-only view racing a checkpoint: deleted since the listing
+		}
 		if err != nil {
 			return nil, fmt.Errorf("state record %s: %w", path, err)
 		}
@@ -265,10 +271,18 @@ func (s *Store) load() ([]walFile, error) {
 
 // Close brings the record files up to date, removes the logs and releases
 // the lock. When its checkpoint fails, the logs stay: the next Open
-// replays them.
+// replays them. A second Close does nothing.
 func (s *Store) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
 	var err error
 	if !s.readOnly {
+		s.writeMu.RLock()
+		closed := s.closed
+		s.writeMu.RUnlock()
+		if closed {
+			return nil
+		}
 		s.mu.Lock()
 		s.closing = true
 		if s.idle != nil {
@@ -276,23 +290,16 @@ func (s *Store) Close() error {
 		}
 		s.mu.Unlock()
 		s.background.Wait()
-		s.writeMu.RLock()
-		open := s.log != nil
-		s.writeMu.RUnlock()
-		if open {
-			err = s.checkpoint()
-			s.writeMu.Lock()
-			empty := s.log.Size() == int64(len(walMagic))
+		err = s.checkpoint()
+		s.writeMu.Lock()
+		s.closed = true
+		if s.log != nil { // a write raced Close: its log stays, to be replayed
 			if cerr := s.log.close(); err == nil {
 				err = cerr
 			}
-			if err == nil && empty {
-				// Nothing in it: the files are the whole state at rest.
-				err = os.Remove(s.log.path)
-			}
 			s.log = nil
-			s.writeMu.Unlock()
 		}
+		s.writeMu.Unlock()
 	}
 	if s.lock != nil {
 		if lerr := s.lock.Close(); err == nil { // closing the descriptor drops the flock
@@ -400,10 +407,19 @@ func (s *Store) Delete(policy, name string) error {
 // write logs one change (r nil: a deletion) and applies it in memory.
 func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 	frame := appendFrame(make([]byte, 0, 8+len(entry)), entry)
-	s.writeMu.RLock()
-	if s.log == nil {
+	for {
+		s.writeMu.RLock()
+		if s.closed {
+			s.writeMu.RUnlock()
+			return ErrClosed
+		}
+		if s.log != nil {
+			break
+		}
 		s.writeMu.RUnlock()
-		return ErrClosed
+		if err := s.startLog(); err != nil {
+			return err
+		}
 	}
 	if err := s.log.append(frame); err != nil {
 		s.writeMu.RUnlock()
@@ -434,6 +450,22 @@ func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 	return nil
 }
 
+// startLog creates the log writes go to, unless there is one.
+func (s *Store) startLog() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.closed || s.log != nil {
+		return nil
+	}
+	l, err := createWAL(s.dir, s.nextSeq, s.syncDir, s.logSync)
+	if err != nil {
+		return err
+	}
+	s.log = l
+	s.nextSeq++
+	return nil
+}
+
 // checkpointInBackground starts a checkpoint unless one is already waiting
 // to run. A failed checkpoint loses nothing (the logs stay) and the next
 // write past the size or the next idle moment tries again.
@@ -451,34 +483,26 @@ func (s *Store) checkpointInBackground() {
 	}()
 }
 
-// checkpoint switches to a new log, writes every record changed since the
-// last checkpoint to its file (or removes the file of a deleted one),
-// makes them durable and removes the logs before the new one. Writes go on
-// in the new log meanwhile. If it fails, the records stay dirty and the old
-// logs stay, to be replayed.
+// checkpoint takes the log out of service (the next write starts a new
+// one), writes every record changed since the last checkpoint to its file
+// (or removes the file of a deleted one), makes them durable and removes
+// the logs they cover. Writes go on meanwhile. If it fails, the records
+// stay dirty and the logs stay, to be replayed.
 func (s *Store) checkpoint() error {
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
 
 	s.writeMu.Lock()
-	if s.log == nil {
+	if s.closed {
 		s.writeMu.Unlock()
 		return ErrClosed
 	}
-	s.mu.Lock()
-	nothing := len(s.dirty) == 0
-	s.mu.Unlock()
-	if nothing && s.log.Size() == int64(len(walMagic)) {
-		s.writeMu.Unlock()
-		return s.removeLogsBefore(s.log.seq)
-	}
-	next, err := createWAL(s.dir, s.log.seq+1, s.syncDir)
-	if err != nil {
-		s.writeMu.Unlock()
-		return err
-	}
 	old := s.log
-	s.log = next
+	s.log = nil
+	// Every log before this number holds only changes that are in memory
+	// now (a write updates memory before it lets go of writeMu), so in the
+	// snapshot.
+	covered := s.nextSeq
 	s.mu.Lock()
 	snap := make(map[recordKey]*Record, len(s.dirty))
 	for k := range s.dirty {
@@ -487,17 +511,21 @@ func (s *Store) checkpoint() error {
 	s.dirty = map[recordKey]struct{}{}
 	s.mu.Unlock()
 	s.writeMu.Unlock()
-	old.close()
-
-	if err := s.writeRecords(snap); err != nil {
-		s.mu.Lock()
-		for k := range snap {
-			s.dirty[k] = struct{}{}
-		}
-		s.mu.Unlock()
-		return err
+	if old != nil {
+		old.close()
 	}
-	return s.removeLogsBefore(next.seq)
+
+	if len(snap) > 0 {
+		if err := s.writeRecords(snap); err != nil {
+			s.mu.Lock()
+			for k := range snap {
+				s.dirty[k] = struct{}{}
+			}
+			s.mu.Unlock()
+			return err
+		}
+	}
+	return s.removeLogsBefore(covered)
 }
 
 // writeRecords writes each record of snap to its file (nil: removes it),
@@ -505,6 +533,14 @@ func (s *Store) checkpoint() error {
 // of two fsyncs per file.
 func (s *Store) writeRecords(snap map[recordKey]*Record) error {
 	dir := filepath.Join(s.dir, recordsDir)
+	// Opened before the files are written: syncfs reports the write-back
+	// errors that happened since its descriptor was opened (Linux 5.8 and
+	// later), so one opened after them could miss them.
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	defer d.Close()
 	for k, r := range snap {
 		path := filepath.Join(dir, fileName(k.policy, k.name))
 		if r == nil {
@@ -521,7 +557,7 @@ func (s *Store) writeRecords(snap map[recordKey]*Record) error {
 			return fmt.Errorf("state: write %s/%s: %w", k.policy, k.name, err)
 		}
 	}
-	if err := s.syncFS(dir); err != nil {
+	if err := s.syncFS(d); err != nil {
 		return fmt.Errorf("state: sync %s: %w", dir, err)
 	}
 	return nil

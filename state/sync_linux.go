@@ -12,11 +12,4 @@ func fdatasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
 
 // syncFS makes durable every change of the file system that holds dir
 // (syncfs(2)): the data of the files written and their renames.
-func syncFS(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return unix.Syncfs(int(d.Fd()))
-}
+func syncFS(dir *os.File) error { return unix.Syncfs(int(dir.Fd())) }

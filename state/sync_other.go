@@ -11,7 +11,7 @@ import (
 func fdatasync(f *os.File) error { return f.Sync() }
 
 // syncFS has no per-file-system call to use here: sync(2) flushes them all.
-func syncFS(string) error {
+func syncFS(*os.File) error {
 	unix.Sync()
 	return nil
 }

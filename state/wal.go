@@ -38,6 +38,9 @@ const (
 	walPrefix    = "journal."
 	walSuffix    = ".wal"
 	maxFrameSize = 1 << 24 // a record is a few hundred bytes; more is not a frame
+	// maxSeq bounds a log's sequence number, far from wrapping: one log a
+	// second would take 146 billion years to reach it.
+	maxSeq = 1 << 62
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -75,9 +78,16 @@ func listWALs(dir string) ([]walFile, error) {
 		if !strings.HasPrefix(name, walPrefix) || !strings.HasSuffix(name, walSuffix) {
 			continue
 		}
-		seq, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, walPrefix), walSuffix), 10, 64)
+		digits := strings.TrimSuffix(strings.TrimPrefix(name, walPrefix), walSuffix)
+		if len(digits) != 20 {
+			continue // not a name walName gives
+		}
+		seq, err := strconv.ParseUint(digits, 10, 64)
 		if err != nil {
 			continue
+		}
+		if seq > maxSeq {
+			return nil, fmt.Errorf("state log %s: sequence number too large", filepath.Join(dir, name))
 		}
 		out = append(out, walFile{seq: seq, path: filepath.Join(dir, name)})
 	}
@@ -89,7 +99,8 @@ func listWALs(dir string) ([]walFile, error) {
 // A missing file is empty (a read-only view may race a checkpoint that
 // removed it).
 func replayWAL(path string, fn func(walEntry) error) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	// O_NONBLOCK: a FIFO named like a log must not hang the start.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -113,6 +124,15 @@ func replayWAL(path string, fn func(walEntry) error) error {
 		return fmt.Errorf("state log %s: %w", path, err)
 	}
 	if string(magic) != walMagic {
+		// A crash after the header's write and before its sync can leave
+		// it zeros, whole or in part: no entry was synced after it.
+		i := 0
+		for i < len(magic) && magic[i] == walMagic[i] {
+			i++
+		}
+		if strings.Trim(string(magic[i:]), "\x00") == "" {
+			return nil
+		}
 		return fmt.Errorf("state log %s: not a rotatord log (bad header)", path)
 	}
 	var head [8]byte
@@ -196,7 +216,7 @@ type batch struct {
 // createWAL makes a new, empty log file durable: its header synced and its
 // name in the directory synced, so a frame later synced in it cannot be
 // lost with the file.
-func createWAL(dir string, seq uint64, syncDir func(string) error) (*wal, error) {
+func createWAL(dir string, seq uint64, syncDir func(string) error, syncData func(*os.File) error) (*wal, error) {
 	path := filepath.Join(dir, walName(seq))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
@@ -217,7 +237,7 @@ func createWAL(dir string, seq uint64, syncDir func(string) error) (*wal, error)
 		return fail(err)
 	}
 	n := int64(len(walMagic))
-	w := &wal{seq: seq, path: path, f: f, cur: &batch{}, size: n, allocated: n, sync: fdatasync}
+	w := &wal{seq: seq, path: path, f: f, cur: &batch{}, size: n, allocated: n, sync: syncData}
 	w.cond = sync.NewCond(&w.mu)
 	return w, nil
 }
@@ -256,14 +276,17 @@ func (w *wal) flushLocked() {
 	w.mu.Unlock()
 
 	err := w.extend(w.size + int64(len(buf)))
-	if err == nil {
+	wrote := err == nil
+	if wrote {
 		_, err = w.f.WriteAt(buf, w.size)
 	}
 	if err == nil {
 		err = w.sync(w.f)
 	}
 	var broken error
-	if err != nil {
+	if err != nil && wrote {
+		// (When the extension failed, the batch was not written; zeros
+		// written past the file's allocated part are zeros.)
 		// Zero what the batch may have written, so that a later, shorter
 		// batch at the same place is not followed by frames of this one.
 		if zerr := w.zero(w.size, int64(len(buf))); zerr != nil {
@@ -284,12 +307,15 @@ func (w *wal) flushLocked() {
 	}
 	if cap(buf) <= 1<<20 { // keep a normal batch's buffer, not a huge one
 		w.spare = buf[:0]
+	} else {
+		w.spare = nil // not the array w.pending took at the start
 	}
 	w.cond.Broadcast()
 }
 
-// walChunk is how much the log file grows at a time, with zeros.
-const walChunk = 1 << 20
+// walChunk is how much the log file grows at a time, with zeros; a
+// variable for tests that fill a small disk.
+var walChunk int64 = 1 << 20
 
 var zeros = make([]byte, 64<<10)
 

@@ -104,8 +104,8 @@ func TestLogReplayedAfterCrash(t *testing.T) {
 	if files := recordFiles(t, dir); len(files) != 49 {
 		t.Errorf("%d record files after Open, want 49", len(files))
 	}
-	if logs := logFiles(t, dir); len(logs) != 1 {
-		t.Errorf("%d logs after Open, want only the new one: %v", len(logs), logs)
+	if logs := logFiles(t, dir); len(logs) != 0 {
+		t.Errorf("%d logs after Open, want none until a write: %v", len(logs), logs)
 	}
 }
 
@@ -276,15 +276,15 @@ func TestIdleCheckpoint(t *testing.T) {
 func TestFailedCheckpointKeepsLogs(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
-	s.syncFS = func(string) error { return errors.New("disk on fire") }
+	s.syncFS = func(*os.File) error { return errors.New("disk on fire") }
 	if err := s.Put(Record{Policy: "p", Name: "n", CurrentKeyID: "EXO1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.checkpoint(); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("checkpoint = %v, want the sync's error", err)
 	}
-	if logs := logFiles(t, dir); len(logs) != 2 {
-		t.Errorf("%d logs after a failed checkpoint, want the old one kept and the new one", len(logs))
+	if logs := logFiles(t, dir); len(logs) != 1 {
+		t.Errorf("%d logs after a failed checkpoint, want the one it could not cover kept", len(logs))
 	}
 	// Simulate the torn file such a crash may leave.
 	os.WriteFile(filepath.Join(dir, recordsDir, fileName("p", "n")), []byte(`{"pol`), 0o600)
@@ -343,7 +343,7 @@ func TestGroupCommit(t *testing.T) {
 	defer s.Close()
 	release := make(chan struct{})
 	var syncs atomic.Int32
-	s.log.sync = func(f *os.File) error {
+	s.logSync = func(f *os.File) error {
 		if syncs.Add(1) == 1 {
 			<-release
 		}
@@ -392,7 +392,7 @@ func TestFailedLogWriteIsUndone(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	fail := true
-	s.log.sync = func(f *os.File) error {
+	s.logSync = func(f *os.File) error {
 		if fail {
 			fail = false
 			return errors.New("EIO")
@@ -440,5 +440,30 @@ func TestWriteAfterCloseFails(t *testing.T) {
 	s.Close()
 	if err := s.Put(Record{Policy: "p", Name: "n"}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Put after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestOpenWritesNothing: a store nobody writes to leaves the directory as
+// it found it, so rotatord starts (and plan, validate, a no-op pass run)
+// on a full disk.
+func TestOpenWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	if err := s.Put(Record{Policy: "p", Name: "n", CurrentKeyID: "EXO1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := recordFiles(t, dir)
+	s = mustOpen(t, dir)
+	if logs := logFiles(t, dir); len(logs) != 0 {
+		t.Errorf("Open created logs: %v", logs)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := recordFiles(t, dir); len(after) != len(before) || len(logFiles(t, dir)) != 0 {
+		t.Errorf("files after an idle Open and Close: %v, logs %v", after, logFiles(t, dir))
 	}
 }
