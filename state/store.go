@@ -423,6 +423,10 @@ func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 	}
 	if err := s.log.append(frame); err != nil {
 		s.writeMu.RUnlock()
+		// A log whose failed write could not be undone takes nothing more:
+		// a checkpoint takes it out of service and the next write starts a
+		// new one, instead of every step failing until a restart.
+		s.checkpointInBackground()
 		return err
 	}
 	s.mu.Lock()

@@ -467,3 +467,32 @@ func TestOpenWritesNothing(t *testing.T) {
 		t.Errorf("files after an idle Open and Close: %v, logs %v", after, logFiles(t, dir))
 	}
 }
+
+// TestBrokenLogIsReplaced: a log whose failed write could not be undone
+// refuses every later write; a checkpoint replaces it, so writes work
+// again without a restart, and nothing acknowledged is lost.
+func TestBrokenLogIsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	if err := s.Put(Record{Policy: "p", Name: "a", CurrentKeyID: "EXO1"}); err != nil {
+		t.Fatal(err)
+	}
+	s.log.mu.Lock()
+	s.log.broken = errors.New("cannot undo a failed write")
+	s.log.mu.Unlock()
+	if err := s.Put(Record{Policy: "p", Name: "b", CurrentKeyID: "EXO2"}); err == nil {
+		t.Fatal("Put on a broken log succeeded")
+	}
+	s.background.Wait()
+	if err := s.Put(Record{Policy: "p", Name: "b", CurrentKeyID: "EXO2"}); err != nil {
+		t.Fatalf("Put after the broken log was replaced: %v", err)
+	}
+	crash(t, s)
+	s = mustOpen(t, dir)
+	defer s.Close()
+	for name, want := range map[string]string{"a": "EXO1", "b": "EXO2"} {
+		if r, _ := s.Get("p", name); r.CurrentKeyID != want {
+			t.Errorf("%s = %q, want %q", name, r.CurrentKeyID, want)
+		}
+	}
+}
