@@ -124,7 +124,8 @@ func newStore(dir string) *Store {
 
 // Open opens (creating it 0700 if needed) the state directory, takes an
 // exclusive lock on it and loads every record. Logs left by a crash are
-// checkpointed into the record files before it returns.
+// checkpointed into the record files before it returns; if that fails
+// (a full disk), the logs stay, to be replayed, and Open still succeeds.
 func Open(dir string) (*Store, error) {
 	if !filepath.IsAbs(dir) {
 		abs, err := filepath.Abs(dir)

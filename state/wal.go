@@ -285,10 +285,10 @@ func (w *wal) flushLocked() {
 	}
 	var broken error
 	if err != nil && wrote {
-		// (When the extension failed, the batch was not written; zeros
-		// written past the file's allocated part are zeros.)
 		// Zero what the batch may have written, so that a later, shorter
 		// batch at the same place is not followed by frames of this one.
+		// (When the extension failed the batch was not written, and what
+		// the extension wrote is zeros.)
 		if zerr := w.zero(w.size, int64(len(buf))); zerr != nil {
 			broken = fmt.Errorf("state log %s: cannot undo a failed write: %w", w.path, zerr)
 		} else if serr := w.f.Sync(); serr != nil {

@@ -387,6 +387,9 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 		c.sum.Kills++
 		c.mu.Unlock()
 	}
+	if err := c.scanJournalLogs(); err != nil {
+		return err
+	}
 	if endSinkFault {
 		c.fmu.Lock()
 		for id := range c.faulted {
@@ -704,4 +707,37 @@ func (c *campaign) rotationsInFlight() bool {
 		}
 	}
 	return false
+}
+
+// scanJournalLogs searches the write-ahead logs a stop left in the state
+// directory for every secret the simulator issued. A clean stop leaves
+// none and the final scan sees only the record files; a SIGKILL leaves the
+// log of the steps since the last checkpoint.
+func (c *campaign) scanJournalLogs() error {
+	logs, _ := filepath.Glob(filepath.Join(c.dir, "state", "journal.*.wal"))
+	if len(logs) == 0 {
+		return nil
+	}
+	keys, err := c.keys()
+	if err != nil {
+		return err
+	}
+	for _, p := range logs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // removed by a checkpoint meanwhile
+		}
+		c.mu.Lock()
+		c.sum.JournalLogsScanned++
+		c.mu.Unlock()
+		for _, k := range append(keys, simKey{Key: c.admin.Key, Secret: c.admin.Secret}) {
+			if k.Secret != "" && strings.Contains(string(b), k.Secret) {
+				c.mu.Lock()
+				c.sum.SecretsInLogs++
+				c.mu.Unlock()
+				c.problem("the secret of %s appears in the journal's log %s", k.Key, filepath.Base(p))
+			}
+		}
+	}
+	return nil
 }

@@ -93,6 +93,7 @@ type Summary struct {
 	OwnStepKills            int // kills right after a step of an own-key rotation
 	UntouchedOK             bool
 	SecretsInLogs           int
+	JournalLogsScanned      int // write-ahead logs a stop left in the state directory, searched for secrets
 	Vault                   bool
 	Problems                []string
 	LateInSink, ExcusedDead int // sinks seen holding a key not applied yet / deleted by someone else
@@ -114,10 +115,10 @@ type Summary struct {
 func (s Summary) Line() string {
 	return fmt.Sprintf("chaos: seed=%d cycles=%d kills=%d terms=%d reloads=%d restores=%d clock_offsets=%d "+
 		"late_creates=%d zombies=%d external=%d sink_faults=%d samples=%d vault=%t rotations=%d "+
-		"own_rotations=%d own_step_kills=%d outages=%d leaks=%d max_keys_per_name=%d max_own_keys=%d untouched_ok=%t secrets_in_logs=%d",
+		"own_rotations=%d own_step_kills=%d outages=%d leaks=%d max_keys_per_name=%d max_own_keys=%d untouched_ok=%t secrets_in_logs=%d journal_logs_scanned=%d",
 		s.Seed, s.Cycles, s.Kills, s.Terms, s.Reloads, s.Restores, s.ClockOffsets,
 		s.LateCreates, s.Zombies, s.External, s.SinkFaults, s.Samples, s.Vault, s.Rotations,
-		s.OwnRotations, s.OwnStepKills, s.Outages, s.Leaks, s.MaxKeysPerName, s.MaxOwnKeys, s.UntouchedOK, s.SecretsInLogs) + s.haLine()
+		s.OwnRotations, s.OwnStepKills, s.Outages, s.Leaks, s.MaxKeysPerName, s.MaxOwnKeys, s.UntouchedOK, s.SecretsInLogs, s.JournalLogsScanned) + s.haLine()
 }
 
 // haLine is the HA mode's part of the summary line.
