@@ -25,6 +25,7 @@ package rotation
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -465,11 +466,7 @@ func (e *Engine) lock(name string) func() {
 func (e *Engine) generations() map[string]uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make(map[string]uint64, len(e.gens))
-	for k, v := range e.gens {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(e.gens) // a copy of the table's memory: no rehashing
 }
 
 // generation returns the generation of one name.

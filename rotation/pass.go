@@ -46,7 +46,13 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	e.mu.Lock()
 	concurrency := e.concurrency
 	e.mu.Unlock()
+	// The journal's side of the quiet names is read while the listing is
+	// on the wire (quiet.go): a record that changes meanwhile is one whose
+	// name another handler works on, and a quiet name is only reported.
+	quietc := make(chan *quietSet, 1)
+	go func() { quietc <- e.quietRecords(policies, run, e.now(), opts) }()
 	keys, err := e.client().ListKeys(ctx)
+	qs := <-quietc
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -56,13 +62,15 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		return nil, fmt.Errorf("list keys: the listing lacks rotatord's own key %s: refusing to act on a partial listing", own)
 	}
 	e.noteSelf(keys)
+	// The quiet names take their keys; the handlers get the rest, and the
+	// names of every other record.
+	keys = qs.claim(keys, e.own(), e.now())
 	byKeyName := make(map[string][]apiclient.Key, len(keys))
 	for _, k := range keys {
 		byKeyName[k.Name] = append(byKeyName[k.Name], k)
 	}
 
-	ownID, now := e.own(), e.now()
-	jobs := make([]*job, 0, len(keys))
+	var jobs []*job
 	for _, p := range run {
 		byName := make(map[string][]apiclient.Key, len(keys)/len(run))
 		for _, k := range keys {
@@ -72,68 +80,75 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		}
 		// Names with a record but no key the policy matches: an
 		// interrupted rotation to finish by its recorded ids, or a record
-		// to forget. And names whose record and listing agree that nothing
-		// is due: their outcome is known without a handler.
-		var unlisted []state.Record
-		var quiet map[string]*Decision
-		eachRecord(e.store, p.Name, func(r *state.Record) {
-			live, ok := byName[r.Name]
-			if !ok {
-				unlisted = append(unlisted, r.Clone())
+		// to forget.
+		unlisted := func(name string) {
+			if _, ok := byName[name]; ok {
 				return
 			}
-			if d, ok := quietDecision(p, r, live, byKeyName[r.Name], ownID, now, opts); ok {
-				if quiet == nil {
-					quiet = make(map[string]*Decision, len(byName))
-				}
-				quiet[r.Name] = &d
+			if r, ok := e.store.Get(p.Name, name); ok {
+				byName[name] = recordedKeys(r, byKeyName[name])
 			}
-		})
-		for _, r := range unlisted {
-			byName[r.Name] = recordedKeys(r, byKeyName[r.Name])
+		}
+		for _, name := range qs.others[p.Name] {
+			unlisted(name)
+		}
+		for _, c := range qs.candidates {
+			if c.policy.Name == p.Name && !c.quiet {
+				unlisted(c.name)
+			}
 		}
 		for name, live := range byName {
 			if reason := CheckName(name); reason != "" {
 				e.skipName(p, name, reason)
 				continue
 			}
-			j := &job{policy: p, name: name, live: live, all: byKeyName[name], quiet: quiet[name]}
-			if j.quiet == nil {
-				sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
-			}
-			jobs = append(jobs, j)
+			sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
+			jobs = append(jobs, &job{policy: p, name: name, live: live, all: byKeyName[name]})
 		}
 	}
-	slices.SortFunc(jobs, func(a, b *job) int {
-		if c := strings.Compare(a.policy.Name, b.policy.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.name, b.name)
-	})
-
+	slices.SortFunc(jobs, func(a, b *job) int { return compareName(a.policy.Name, a.name, b.policy.Name, b.name) })
 	// rotatord's own key goes last, once every other handler of the pass
 	// is done (self.go).
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].policy.Self == nil && jobs[j].policy.Self != nil })
+
+	// The outcomes in the order of the names, the quiet ones among the
+	// others (both lists are sorted; no quiet name is a Self policy's).
+	var quiet []*quietCandidate
+	for _, c := range qs.candidates {
+		if c.quiet {
+			quiet = append(quiet, c)
+		}
+	}
+	total := len(jobs) + len(quiet)
+	out := make([]Outcome, total)
+	keyIDs := make([]string, len(quiet))
+	report := func(o Outcome) {
+		if opts.OnOutcome != nil {
+			opts.OnOutcome(o, total)
+		}
+	}
 	own := &passWork{done: map[string]uint64{}}
-	out := make([]Outcome, len(jobs))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
-	for i, j := range jobs {
+	for i := range out {
+		if len(quiet) > 0 && (len(jobs) == 0 || jobs[0].policy.Self != nil ||
+			compareName(quiet[0].policy.Name, quiet[0].name, jobs[0].policy.Name, jobs[0].name) < 0) {
+			c := quiet[0]
+			quiet = quiet[1:]
+			keyIDs[0] = c.first.ID
+			out[i] = Outcome{Policy: c.policy.Name, Name: c.name, KeyIDs: keyIDs[:1:1], Decision: c.decision}
+			keyIDs = keyIDs[1:]
+			report(out[i])
+			continue
+		}
+		j := jobs[0]
+		jobs = jobs[1:]
 		if j.policy.Self != nil {
 			wg.Wait()
 		}
 		if ctx.Err() != nil {
 			out[i] = Outcome{Policy: j.policy.Name, Name: j.name, Err: ctx.Err()}
-			if opts.OnOutcome != nil {
-				opts.OnOutcome(out[i], len(jobs))
-			}
-			continue
-		}
-		if j.quiet != nil {
-			out[i] = Outcome{Policy: j.policy.Name, Name: j.name, KeyIDs: []string{j.live[0].ID}, Decision: *j.quiet}
-			if opts.OnOutcome != nil {
-				opts.OnOutcome(out[i], len(jobs))
-			}
+			report(out[i])
 			continue
 		}
 		sem <- struct{}{}
@@ -142,13 +157,19 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			defer func() { <-sem; wg.Done() }()
 			j.gen, j.policyGen = gens[j.name], policyGen
 			out[i] = e.handle(ctx, *j, own, opts)
-			if opts.OnOutcome != nil {
-				opts.OnOutcome(out[i], len(jobs))
-			}
+			report(out[i])
 		}()
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// compareName orders the names of a pass: by policy, then by name.
+func compareName(policyA, nameA, policyB, nameB string) int {
+	if c := strings.Compare(policyA, policyB); c != 0 {
+		return c
+	}
+	return strings.Compare(nameA, nameB)
 }
 
 // job is one key name of one policy in a pass.
@@ -159,53 +180,6 @@ type job struct {
 	all       []apiclient.Key // every key of the name, whatever its role
 	gen       uint64          // the name's generation before the listing
 	policyGen uint64          // the policies' generation the pass runs
-	// quiet is the decision of a name with nothing to do (quietDecision):
-	// no handler runs for it.
-	quiet *Decision
-}
-
-// quietDecision says whether a name's handler would find nothing to do and
-// nothing to write, and if so what it would decide: the one key the API
-// lists under the name is the record's current key, of the record's role,
-// delivered to every sink, with nothing in flight, owed or failed, and
-// Decide finds it younger than max_age. Keys the record says were deleted
-// are not listed (the name has one key): the handler would only forget
-// them in memory (pruneDeleted), not delete them again (deleteLingering).
-// On a pass with nothing due that is every name, and a handler each (a
-// goroutine, the name's lock, a copy of the record) cost 5 µs a name, more
-// than the listing. Anything less plain goes to the handler, which decides
-// again.
-// r is the journal's own record, read under its lock: only read.
-func quietDecision(p Policy, r *state.Record, live, all []apiclient.Key, ownID string, now time.Time, opts Options) (Decision, bool) {
-	if p.Self != nil || opts.DryRun || opts.Force || len(live) != 1 || len(all) != 1 {
-		return Decision{}, false
-	}
-	k := live[0]
-	if all[0].ID != k.ID || k.ID == ownID || k.ID != r.CurrentKeyID || k.RoleID != r.RoleID || r.CurrentSince.IsZero() {
-		return Decision{}, false
-	}
-	if r.Rotation != nil || !r.FailureHookPending.IsZero() || r.Failures != 0 {
-		return Decision{}, false
-	}
-	if _, gone := r.Deleted[k.ID]; gone {
-		return Decision{}, false
-	}
-	if _, seen := r.FirstSeen[k.ID]; !seen || len(r.FirstSeen) != 1 {
-		return Decision{}, false // Reconcile would change the record
-	}
-	for _, s := range p.Sinks {
-		if d, ok := r.Delivered[sinkID(s, r.Name)]; !ok || d.KeyID != k.ID {
-			return Decision{}, false // a sink to give the key to
-		}
-	}
-	d := Decide(Input{
-		Now: now, MaxAge: p.MaxAge, IgnoreBackoff: opts.IgnoreBackoff, OwnKeyID: ownID, Live: live, Record: *r,
-		JitterOffset: JitterOffset(r.Name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows,
-	})
-	if d.Action != ActionNone || d.Reason != ReasonFresh {
-		return Decision{}, false
-	}
-	return d, true
 }
 
 // recordedKeys returns the listed keys of a record's name that the record

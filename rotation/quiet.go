@@ -1,0 +1,192 @@
+package rotation
+
+// On a pass with nothing due, every name is quiet (quietDecision): its
+// outcome is known without a handler. Most of that verdict reads only the
+// journal, so a pass works it out while its listing is on the wire
+// (quietRecords), and once the listing is in only checks each listed key
+// against it (claim): one map lookup a key instead of a handler, a record
+// walk and a sort after the listing.
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/state"
+)
+
+// quietDecision says whether a name's handler would find nothing to do and
+// nothing to write, and if so what it would decide: the one key the API
+// lists under the name is the record's current key, of the record's role,
+// delivered to every sink, with nothing in flight, owed or failed, and
+// Decide finds it younger than max_age. Keys the record says were deleted
+// are not listed (the name has one key): the handler would only forget
+// them in memory (pruneDeleted), not delete them again (deleteLingering).
+// On a pass with nothing due that is every name, and a handler each (a
+// goroutine, the name's lock, a copy of the record) cost 5 µs a name, more
+// than the listing. Anything less plain goes to the handler, which decides
+// again.
+// r is the journal's own record, read under its lock: only read.
+func quietDecision(p Policy, r *state.Record, live, all []apiclient.Key, ownID string, now time.Time, opts Options) (Decision, bool) {
+	d, ok := quietRecord(p, r, now, opts)
+	if !ok || !quietListing(r.CurrentKeyID, r.RoleID, d, live, all, ownID, now) {
+		return Decision{}, false
+	}
+	return d, true
+}
+
+// quietRecord is the part of quietDecision that reads the record alone:
+// everything but the listing, which is taken to show the record's current
+// key, of its role, and no other key of the name.
+func quietRecord(p Policy, r *state.Record, now time.Time, opts Options) (Decision, bool) {
+	if p.Self != nil || opts.DryRun || opts.Force {
+		return Decision{}, false
+	}
+	id := r.CurrentKeyID
+	if id == "" || r.CurrentSince.IsZero() || r.Rotation != nil || !r.FailureHookPending.IsZero() || r.Failures != 0 {
+		return Decision{}, false
+	}
+	if _, gone := r.Deleted[id]; gone {
+		return Decision{}, false
+	}
+	if _, seen := r.FirstSeen[id]; !seen || len(r.FirstSeen) != 1 {
+		return Decision{}, false // Reconcile would change the record
+	}
+	for _, s := range p.Sinks {
+		if d, ok := r.Delivered[sinkID(s, r.Name)]; !ok || d.KeyID != id {
+			return Decision{}, false // a sink to give the key to
+		}
+	}
+	// The own key never reaches Decide here: quietListing refuses it.
+	d := Decide(Input{
+		Now: now, MaxAge: p.MaxAge, IgnoreBackoff: opts.IgnoreBackoff,
+		Live: []apiclient.Key{{ID: id, Name: r.Name, RoleID: r.RoleID}}, Record: *r,
+		JitterOffset: JitterOffset(r.Name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows,
+	})
+	if d.Action != ActionNone || d.Reason != ReasonFresh {
+		return Decision{}, false
+	}
+	return d, true
+}
+
+// quietListing is the listing's part of quietDecision, for a record whose
+// part (quietRecord) gave d: the name lists one key, the policy's, which is
+// the current key (keyID, roleID), not rotatord's own, and at now it is
+// still not due. A fresh decision holds until its Due, so a verdict the
+// record gave at an earlier time only needs that check.
+func quietListing(keyID, roleID string, d Decision, live, all []apiclient.Key, ownID string, now time.Time) bool {
+	return len(live) == 1 && len(all) == 1 && all[0].ID == live[0].ID && quietKey(keyID, roleID, d, live[0], ownID, now)
+}
+
+// quietKey is quietListing for the one key k a name lists.
+func quietKey(keyID, roleID string, d Decision, k apiclient.Key, ownID string, now time.Time) bool {
+	return k.ID == keyID && k.RoleID == roleID && k.ID != ownID && now.Before(d.Due)
+}
+
+// quietCandidate is a record whose own part of quietDecision holds: quiet
+// if the listing shows what it expects.
+type quietCandidate struct {
+	policy   *Policy
+	name     string
+	keyID    string
+	roleID   string
+	decision Decision
+	// owned: Engine.owner gives the candidate's policy the key the record
+	// expects (its name and role), as the journal stood.
+	owned bool
+	// listed counts the listing's keys of the name, whatever their role;
+	// first is the first of them, more the others.
+	listed int
+	first  apiclient.Key
+	more   []apiclient.Key
+	quiet  bool // claim found the listing as expected
+}
+
+// quietSet is what a pass knows of the journal before its listing comes.
+type quietSet struct {
+	candidates []*quietCandidate // by policy name, then name
+	byName     map[string]*quietCandidate
+	// others are the names of every policy's records that are not
+	// candidates, or are candidates of two policies at once.
+	others map[string][]string
+}
+
+// quietRecords reads the journal's records of the policies run and sorts
+// the quiet candidates out from the others. policies are all the installed
+// ones (for Engine.owner), now is the pass's time before its listing.
+func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Options) *quietSet {
+	qs := &quietSet{others: make(map[string][]string, len(run))}
+	for i := range run {
+		p := &run[i]
+		var others []string
+		eachRecord(e.store, p.Name, func(r *state.Record) {
+			if CheckName(r.Name) == "" {
+				if d, ok := quietRecord(*p, r, now, opts); ok {
+					qs.candidates = append(qs.candidates, &quietCandidate{policy: p, name: r.Name, keyID: r.CurrentKeyID, roleID: r.RoleID, decision: d})
+					return
+				}
+			}
+			others = append(others, r.Name)
+		})
+		qs.others[p.Name] = others
+	}
+	// Outside the journal's lock: owner reads the journal too.
+	qs.byName = make(map[string]*quietCandidate, len(qs.candidates))
+	twice := map[string]bool{}
+	for _, c := range qs.candidates {
+		c.owned = e.owner(policies, apiclient.Key{ID: c.keyID, Name: c.name, RoleID: c.roleID}) == c.policy.Name
+		if _, dup := qs.byName[c.name]; dup {
+			twice[c.name] = true
+		}
+		qs.byName[c.name] = c
+	}
+	if len(twice) > 0 {
+		// A name with records in two policies: the handlers sort it out.
+		qs.candidates = slices.DeleteFunc(qs.candidates, func(c *quietCandidate) bool {
+			if twice[c.name] {
+				qs.others[c.policy.Name] = append(qs.others[c.policy.Name], c.name)
+				return true
+			}
+			return false
+		})
+		for name := range twice {
+			delete(qs.byName, name)
+		}
+	}
+	slices.SortFunc(qs.candidates, func(a, b *quietCandidate) int {
+		if c := strings.Compare(a.policy.Name, b.policy.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	return qs
+}
+
+// claim takes the listing's keys of the candidates' names, and marks quiet
+// each candidate whose name lists exactly the one key it expects. It
+// returns the keys left for the handlers: those of every other name, and
+// those of the candidates it did not mark.
+func (qs *quietSet) claim(keys []apiclient.Key, ownID string, now time.Time) []apiclient.Key {
+	rest := make([]apiclient.Key, 0, len(keys)-min(len(keys), len(qs.byName)))
+	for _, k := range keys {
+		c := qs.byName[k.Name]
+		if c == nil {
+			rest = append(rest, k)
+			continue
+		}
+		if c.listed == 0 {
+			c.first = k
+		} else {
+			c.more = append(c.more, k)
+		}
+		c.listed++
+	}
+	for _, c := range qs.candidates {
+		c.quiet = c.listed == 1 && c.owned && quietKey(c.keyID, c.roleID, c.decision, c.first, ownID, now)
+		if !c.quiet && c.listed > 0 {
+			rest = append(append(rest, c.first), c.more...)
+		}
+	}
+	return rest
+}
