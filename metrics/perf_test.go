@@ -36,7 +36,7 @@ func BenchmarkScrape(b *testing.B) {
 			for i := w; i < n; i += 16 {
 				id := fmt.Sprintf("EXO%024x", i)
 				r := state.Record{Policy: "ci", Name: fmt.Sprintf("ci-%05d", i), RoleID: "22222222-2222-2222-2222-222222222222",
-					CurrentKeyID: id, CurrentSince: since, CreatedByUs: true, FirstSeen: map[string]time.Time{id: since}}
+					CurrentKeyID: id, CurrentSince: since, CreatedByUs: true, FirstSeen: state.KeyTimesOf(map[string]time.Time{id: since})}
 				if err := store.Put(r); err != nil {
 					errs <- err
 					return

@@ -163,9 +163,6 @@ func Reconcile(now time.Time, rec state.Record, known bool, policy, name string,
 	} else {
 		rec = rec.Clone()
 	}
-	if rec.FirstSeen == nil {
-		rec.FirstSeen = map[string]time.Time{}
-	}
 	liveIDs := make(map[string]bool, len(live))
 	for _, k := range live {
 		liveIDs[k.ID] = true
@@ -174,14 +171,14 @@ func Reconcile(now time.Time, rec state.Record, known bool, policy, name string,
 	// showing it; until then it is not a live key of the name.
 	live = withoutDeleted(live, rec)
 	for _, k := range live {
-		if _, ok := rec.FirstSeen[k.ID]; !ok {
-			rec.FirstSeen[k.ID] = now
+		if !rec.FirstSeen.Has(k.ID) {
+			rec.FirstSeen.Set(k.ID, now)
 			changed = true
 		}
 	}
-	for id := range rec.FirstSeen {
-		if _, gone := rec.Deleted[id]; !liveIDs[id] || gone {
-			delete(rec.FirstSeen, id)
+	for _, e := range slices.Clone(rec.FirstSeen) {
+		if !liveIDs[e.ID] || rec.Deleted.Has(e.ID) {
+			rec.FirstSeen.Delete(e.ID)
 			changed = true
 		}
 	}

@@ -97,13 +97,19 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("nothing changed but Reconcile says it did: %+v", rec2)
 	}
 	rec3, changed := Reconcile(later, rec, true, "p", "n", []apiclient.Key{{ID: "EXOb", Name: "n", RoleID: "r1"}}, true)
-	if !changed || !rec3.FirstSeen["EXOb"].Equal(later) {
+	if !changed || !firstSeen(rec3, "EXOb").Equal(later) {
 		t.Errorf("new key not noted: %+v", rec3)
 	}
-	if _, ok := rec3.FirstSeen["EXOa"]; ok {
+	if ok := rec3.FirstSeen.Has("EXOa"); ok {
 		t.Error("gone key not forgotten")
 	}
-	if _, ok := rec.FirstSeen["EXOb"]; ok {
+	if ok := rec.FirstSeen.Has("EXOb"); ok {
 		t.Error("Reconcile modified its input")
 	}
+}
+
+// firstSeen is when a record first saw key id (zero if it did not).
+func firstSeen(r state.Record, id string) time.Time {
+	at, _ := r.FirstSeen.Get(id)
+	return at
 }

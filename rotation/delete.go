@@ -269,7 +269,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			log.Warn("not deleting the key rotatord authenticates with", zap.String("key_id", id))
 			continue
 		}
-		if _, done := rec.Deleted[id]; done {
+		if done := rec.Deleted.Has(id); done {
 			continue
 		}
 		k, err := e.lookup(ctx, listed, id)
@@ -353,9 +353,6 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error
 	if err := e.store.Put(*rec); err != nil {
 		return err
 	}
-	if rec.Delivered == nil {
-		rec.Delivered = map[string]state.Delivery{}
-	}
 	for _, i := range missing {
 		s := p.Sinks[i]
 		label := sinkLabel(i, s)
@@ -366,7 +363,7 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error
 		m := rot.Sinks[sid]
 		m.Delivered = true
 		rot.Sinks[sid] = m
-		rec.Delivered[sid] = state.Delivery{KeyID: rot.NewKeyID, Fingerprint: m.New}
+		rec.Delivered.Set(sid, state.Delivery{KeyID: rot.NewKeyID, Fingerprint: m.New})
 		e.log.Info("delivered the current key to a sink added since the rotation",
 			zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("sink", label),
 			zap.String("target", s.Target(rec.Name)), zap.String("key_id", rot.NewKeyID))

@@ -94,7 +94,7 @@ func (e *Engine) holdsByFingerprint(ctx context.Context, s sinks.Sink, rec *stat
 			return notHeld
 		}
 	}
-	if d, ok := rec.Delivered[sid]; ok && d.Fingerprint != "" && d.Fingerprint == cur {
+	if d, ok := rec.Delivered.Get(sid); ok && d.Fingerprint != "" && d.Fingerprint == cur {
 		return is(d.KeyID)
 	}
 	return mayHold

@@ -392,7 +392,7 @@ func TestAZombieKeyNeitherLoopsNorCountsAsLive(t *testing.T) {
 	h.api.mu.Unlock()
 	h.clock.Add(3 * time.Minute) // forgotten once unlisted for the settle time
 	h.pass(Options{Force: true})
-	if r := h.record("ci-runner"); !r.Deleted[old].IsZero() {
+	if r := h.record("ci-runner"); r.Deleted.Has(old) {
 		t.Errorf("zombie still noted after it left the listing: %v", r.Deleted)
 	}
 }
@@ -616,9 +616,9 @@ func TestLateAppliedKeyDeletedBeforeItAppliedIsDeletedAgain(t *testing.T) {
 	h.sinkA.held["ci-runner"] = cred
 	h.sinkB.held["ci-runner"] = cred
 	if err := h.store.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: cur, RoleID: "ci-role",
-		CurrentSince: h.clock.Now(), Delivered: map[string]state.Delivery{
-			sinkID(h.sinkA, "ci-runner"): {KeyID: cur}, sinkID(h.sinkB, "ci-runner"): {KeyID: cur}},
-		Deleted: map[string]time.Time{late: h.clock.Now()}}); err != nil {
+		CurrentSince: h.clock.Now(), Delivered: state.DeliveriesOf(map[string]state.Delivery{
+			sinkID(h.sinkA, "ci-runner"): {KeyID: cur}, sinkID(h.sinkB, "ci-runner"): {KeyID: cur}}),
+		Deleted: state.KeyTimesOf(map[string]time.Time{late: h.clock.Now()})}); err != nil {
 		t.Fatal(err)
 	}
 	h.pass(Options{})

@@ -55,7 +55,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	knownLive := false
 	for _, k := range keys {
 		if k.Name == rec.Name && k.RoleID == role && slices.Contains(rot.KnownKeyIDs, k.ID) {
-			if _, gone := rec.Deleted[k.ID]; !gone {
+			if gone := rec.Deleted.Has(k.ID); !gone {
 				knownLive = true
 			}
 		}
@@ -65,7 +65,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 			slices.Contains(rot.KnownKeyIDs, k.ID) || slices.Contains(rot.OldKeyIDs, k.ID) || !p.Match(k.Name, k.RoleID) {
 			continue
 		}
-		if _, gone := rec.Deleted[k.ID]; gone {
+		if gone := rec.Deleted.Has(k.ID); gone {
 			continue
 		}
 		found++

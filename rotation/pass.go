@@ -392,7 +392,7 @@ func withoutDeleted(live []apiclient.Key, rec state.Record) []apiclient.Key {
 	}
 	out := make([]apiclient.Key, 0, len(live))
 	for _, k := range live {
-		if _, gone := rec.Deleted[k.ID]; !gone {
+		if gone := rec.Deleted.Has(k.ID); !gone {
 			out = append(out, k)
 		}
 	}
@@ -452,7 +452,7 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 		return false // the other keys are other credentials, of another role
 	}
 	markNew(rot, p.Sinks, *cred)
-	delivered := map[string]state.Delivery{}
+	var delivered state.Deliveries
 	for _, i := range deliveryOrder(p.Sinks) {
 		s := p.Sinks[i]
 		sid := sinkID(s, rec.Name)
@@ -467,7 +467,7 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 		m := rot.Sinks[sid]
 		m.Delivered = true
 		rot.Sinks[sid] = m
-		delivered[sid] = state.Delivery{KeyID: cred.KeyID, Fingerprint: m.New}
+		delivered.Set(sid, state.Delivery{KeyID: cred.KeyID, Fingerprint: m.New})
 	}
 	if rec.CurrentKeyID != cred.KeyID {
 		rec.CurrentKeyID = cred.KeyID
@@ -494,7 +494,8 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Record, listed []apiclient.Key, now time.Time) bool {
 	settle := e.settleTime()
 	changed := false
-	for id, at := range rec.Deleted {
+	for _, d := range slices.Clone(rec.Deleted) {
+		id, at := d.ID, d.At
 		i := slices.IndexFunc(listed, func(k apiclient.Key) bool { return k.ID == id })
 		if i < 0 || now.Before(at.Add(settle)) || id == e.own() || listed[i].Name != rec.Name {
 			continue
@@ -512,7 +513,7 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 		}
 		e.log.Info("deleted again a key the API still listed after its deletion", zap.String("policy", p.Name),
 			zap.String("name", rec.Name), zap.String("key_id", id))
-		rec.Deleted[id] = now
+		rec.Deleted.Set(id, now)
 		changed = true
 	}
 	return changed
@@ -523,9 +524,10 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 // that lags does not bring a deleted key back into the name's live keys.
 func (e *Engine) pruneDeleted(rec *state.Record, listed []apiclient.Key, now time.Time) {
 	settle := e.settleTime()
-	for id, at := range rec.Deleted {
+	for _, d := range slices.Clone(rec.Deleted) {
+		id, at := d.ID, d.At
 		if !slices.ContainsFunc(listed, func(k apiclient.Key) bool { return k.ID == id }) && !now.Before(at.Add(settle)) {
-			delete(rec.Deleted, id)
+			rec.Deleted.Delete(id)
 		}
 	}
 }
@@ -542,7 +544,7 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 	}
 	var missing []int
 	for i, s := range p.Sinks {
-		if d, ok := rec.Delivered[sinkID(s, rec.Name)]; !ok || d.KeyID != rec.CurrentKeyID {
+		if d, ok := rec.Delivered.Get(sinkID(s, rec.Name)); !ok || d.KeyID != rec.CurrentKeyID {
 			missing = append(missing, i)
 		}
 	}
@@ -551,14 +553,11 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 	}
 	cred := e.copyOf(ctx, p, rec, rec.CurrentKeyID)
 	changed := false
-	if rec.Delivered == nil {
-		rec.Delivered = map[string]state.Delivery{}
-	}
 	for _, i := range missing {
 		s := p.Sinks[i]
 		sid := sinkID(s, rec.Name)
 		if h, err := s.Read(ctx, rec.Name); err == nil && h.KeyID == rec.CurrentKeyID {
-			rec.Delivered[sid] = state.Delivery{KeyID: rec.CurrentKeyID}
+			rec.Delivered.Set(sid, state.Delivery{KeyID: rec.CurrentKeyID})
 			changed = true
 			continue
 		}
@@ -580,7 +579,7 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 		if fp, ok := s.(sinks.Fingerprinter); ok {
 			d.Fingerprint, _ = fp.Fingerprint(c)
 		}
-		rec.Delivered[sid] = d
+		rec.Delivered.Set(sid, d)
 		changed = true
 		e.log.Info("delivered the current key to a sink added since", zap.String("policy", p.Name), zap.String("name", rec.Name),
 			zap.String("sink", label), zap.String("target", s.Target(rec.Name)), zap.String("key_id", rec.CurrentKeyID))

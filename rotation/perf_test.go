@@ -67,7 +67,7 @@ func TestNoRewriteAfterRotation(t *testing.T) {
 				name := fmt.Sprintf("ci-%d", i)
 				r := h.record(name)
 				for _, id := range h.api.live(name) {
-					if _, ok := r.FirstSeen[id]; !ok {
+					if ok := r.FirstSeen.Has(id); !ok {
 						t.Errorf("%s: first_seen lacks live key %s", name, id)
 					}
 				}

@@ -47,14 +47,14 @@ func quietRecord(p Policy, r *state.Record, now time.Time, opts Options) (Decisi
 	if id == "" || r.CurrentSince.IsZero() || r.Rotation != nil || !r.FailureHookPending.IsZero() || r.Failures != 0 {
 		return Decision{}, false
 	}
-	if _, gone := r.Deleted[id]; gone {
+	if gone := r.Deleted.Has(id); gone {
 		return Decision{}, false
 	}
-	if _, seen := r.FirstSeen[id]; !seen || len(r.FirstSeen) != 1 {
+	if seen := r.FirstSeen.Has(id); !seen || len(r.FirstSeen) != 1 {
 		return Decision{}, false // Reconcile would change the record
 	}
 	for _, s := range p.Sinks {
-		if d, ok := r.Delivered[sinkID(s, r.Name)]; !ok || d.KeyID != id {
+		if d, ok := r.Delivered.Get(sinkID(s, r.Name)); !ok || d.KeyID != id {
 			return Decision{}, false // a sink to give the key to
 		}
 	}

@@ -84,8 +84,8 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 
 		rec := state.Record{Policy: "ci", Name: name, RoleID: role, CurrentKeyID: cur, CreatedByUs: true,
 			CurrentSince: now.Add(-time.Duration(rng.Int64N(int64(30 * time.Hour)))),
-			FirstSeen:    map[string]time.Time{cur: now.Add(-time.Hour)},
-			Delivered:    map[string]state.Delivery{},
+			FirstSeen:    state.KeyTimesOf(map[string]time.Time{cur: now.Add(-time.Hour)}),
+			Delivered:    state.DeliveriesOf(map[string]state.Delivery{}),
 		}
 		switch {
 		case p(0.05):
@@ -96,26 +96,26 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 			rec.CurrentSince = time.Time{}
 		}
 		if p(0.05) {
-			rec.FirstSeen["EXOextra"] = now
+			rec.FirstSeen.Set("EXOextra", now)
 		}
 		if p(0.05) {
-			delete(rec.FirstSeen, cur)
+			rec.FirstSeen.Delete(cur)
 		}
 		for _, s := range sinkList {
 			switch {
 			case p(0.85):
-				rec.Delivered[sinkID(s, name)] = state.Delivery{KeyID: cur}
+				rec.Delivered.Set(sinkID(s, name), state.Delivery{KeyID: cur})
 				s.held[name] = sinks.Credential{Name: name, KeyID: cur, RoleID: role, Secret: "S"}
 			case p(0.5):
-				rec.Delivered[sinkID(s, name)] = state.Delivery{KeyID: "EXOold"}
+				rec.Delivered.Set(sinkID(s, name), state.Delivery{KeyID: "EXOold"})
 			}
 		}
 		if zombie != "" {
-			rec.Deleted = map[string]time.Time{zombie: now.Add(-time.Duration(rng.Int64N(int64(2 * settle))))}
+			rec.Deleted = state.KeyTimesOf(map[string]time.Time{zombie: now.Add(-time.Duration(rng.Int64N(int64(2 * settle))))})
 		} else if p(0.4) {
-			rec.Deleted = map[string]time.Time{"EXOdeleted": now.Add(-time.Duration(rng.Int64N(int64(2 * settle))))}
+			rec.Deleted = state.KeyTimesOf(map[string]time.Time{"EXOdeleted": now.Add(-time.Duration(rng.Int64N(int64(2 * settle))))})
 			if p(0.1) {
-				rec.Deleted = map[string]time.Time{cur: now.Add(-time.Minute)}
+				rec.Deleted = state.KeyTimesOf(map[string]time.Time{cur: now.Add(-time.Minute)})
 			}
 		}
 		if p(0.08) {

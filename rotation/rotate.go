@@ -203,15 +203,12 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 	if rot.Sinks == nil {
 		rot.Sinks = map[string]state.SinkMark{}
 	}
-	if rec.Delivered == nil {
-		rec.Delivered = map[string]state.Delivery{}
-	}
 	for _, s := range p.Sinks {
 		sid := sinkID(s, rec.Name)
 		m := rot.Sinks[sid]
 		m.Delivered = true
 		rot.Sinks[sid] = m
-		rec.Delivered[sid] = state.Delivery{KeyID: rot.NewKeyID, Fingerprint: m.New}
+		rec.Delivered.Set(sid, state.Delivery{KeyID: rot.NewKeyID, Fingerprint: m.New})
 	}
 	if hasHook(p, hooks.AfterDelivery) {
 		rot.HooksPending = append(rot.HooksPending, hooks.AfterDelivery)
@@ -225,11 +222,8 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
 	// The new key is known from its creation: noted here, the next listing
 	// that shows it changes nothing, and that pass rewrites no record.
-	if _, ok := rec.FirstSeen[rot.NewKeyID]; !ok {
-		if rec.FirstSeen == nil {
-			rec.FirstSeen = map[string]time.Time{}
-		}
-		rec.FirstSeen[rot.NewKeyID] = rec.CurrentSince
+	if ok := rec.FirstSeen.Has(rot.NewKeyID); !ok {
+		rec.FirstSeen.Set(rot.NewKeyID, rec.CurrentSince)
 	}
 	if err := e.store.Put(*rec); err != nil {
 		return e.fail(p, rec, start, err)
@@ -271,9 +265,6 @@ func (e *Engine) dropNewKey(ctx context.Context, p Policy, rec *state.Record, ch
 }
 
 func noteDeleted(rec *state.Record, id string, now time.Time) {
-	if rec.Deleted == nil {
-		rec.Deleted = map[string]time.Time{}
-	}
-	rec.Deleted[id] = now
-	delete(rec.FirstSeen, id)
+	rec.Deleted.Set(id, now)
+	rec.FirstSeen.Delete(id)
 }

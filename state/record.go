@@ -98,15 +98,15 @@ type Record struct {
 	CreatedByUs bool `json:"created_by_us,omitempty"`
 
 	// FirstSeen maps every live key id of this name to when it was first listed.
-	FirstSeen map[string]time.Time `json:"first_seen,omitempty"`
+	FirstSeen KeyTimes `json:"first_seen,omitempty"`
 
 	// Delivered maps a sink id to the last key rotatord delivered there.
-	Delivered map[string]Delivery `json:"delivered,omitempty"`
+	Delivered Deliveries `json:"delivered,omitempty"`
 	// Deleted maps key ids the API acknowledged deleting to when, while
 	// listings still show them (a listing that lags, or a key the API
 	// answers "not in organization" for until the platform removes it).
 	// They are not live keys of the name.
-	Deleted map[string]time.Time `json:"deleted,omitempty"`
+	Deleted KeyTimes `json:"deleted,omitempty"`
 
 	Rotation *Rotation `json:"rotation,omitempty"`
 
@@ -135,19 +135,14 @@ type FailureEvent struct {
 // Clone returns a deep copy, so callers never share maps or slices with the store.
 func (r Record) Clone() Record {
 	c := r
-	if r.FirstSeen != nil {
-		c.FirstSeen = make(map[string]time.Time, len(r.FirstSeen))
-		for k, v := range r.FirstSeen {
-			c.FirstSeen[k] = v
-		}
-	}
-	c.Delivered = maps.Clone(r.Delivered)
+	c.FirstSeen = slices.Clone(r.FirstSeen)
+	c.Delivered = slices.Clone(r.Delivered)
 	if r.FailureHookEvent != nil {
 		ev := *r.FailureHookEvent
 		ev.OldKeyIDs = slices.Clone(ev.OldKeyIDs)
 		c.FailureHookEvent = &ev
 	}
-	c.Deleted = maps.Clone(r.Deleted)
+	c.Deleted = slices.Clone(r.Deleted)
 	if r.Rotation != nil {
 		rot := *r.Rotation
 		rot.OldKeyIDs = slices.Clone(r.Rotation.OldKeyIDs)

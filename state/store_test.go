@@ -19,7 +19,7 @@ func TestPutGetSurvivesReopen(t *testing.T) {
 	give := Record{
 		Policy: "ci", Name: "ci/runner weird name", RoleID: "role",
 		CurrentKeyID: "EXOaaa", CurrentSince: now,
-		FirstSeen: map[string]time.Time{"EXOaaa": now},
+		FirstSeen: KeyTimesOf(map[string]time.Time{"EXOaaa": now}),
 		Rotation:  &Rotation{Phase: PhaseCreated, StartedAt: now, OldKeyIDs: []string{"EXOaaa"}, NewKeyID: "EXObbb"},
 	}
 	if err := s.Put(give); err != nil {
@@ -28,7 +28,7 @@ func TestPutGetSurvivesReopen(t *testing.T) {
 	// The copy handed back must not alias the store.
 	got, _ := s.Get("ci", "ci/runner weird name")
 	got.Rotation.OldKeyIDs[0] = "mutated"
-	got.FirstSeen["x"] = now
+	got.FirstSeen.Set("x", now)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestPutGetSurvivesReopen(t *testing.T) {
 	if got.Rotation == nil || got.Rotation.NewKeyID != "EXObbb" || got.Rotation.OldKeyIDs[0] != "EXOaaa" {
 		t.Errorf("rotation = %+v", got.Rotation)
 	}
-	if _, ok := got.FirstSeen["x"]; ok {
+	if ok := got.FirstSeen.Has("x"); ok {
 		t.Error("a caller's change to a returned record reached the store")
 	}
 	if !got.CurrentSince.Equal(now) {

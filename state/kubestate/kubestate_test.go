@@ -113,8 +113,8 @@ func rec(policy, name, current string) state.Record {
 	return state.Record{
 		Policy: policy, Name: name, RoleID: "role-1",
 		CurrentKeyID: current, CurrentSince: base, CreatedByUs: true,
-		FirstSeen: map[string]time.Time{current: base},
-		Delivered: map[string]state.Delivery{"file:/x": {KeyID: current, Fingerprint: "sha256:00"}},
+		FirstSeen: state.KeyTimesOf(map[string]time.Time{current: base}),
+		Delivered: state.DeliveriesOf(map[string]state.Delivery{"file:/x": {KeyID: current, Fingerprint: "sha256:00"}}),
 	}
 }
 
@@ -181,7 +181,7 @@ func TestJournal(t *testing.T) {
 		// A copy, not the store's own maps.
 		got, _ := s.Get("ci", "ci-deploy")
 		got.Rotation.OldKeyIDs[0] = "changed"
-		got.FirstSeen["x"] = base
+		got.FirstSeen.Set("x", base)
 		if again, _ := s.Get("ci", "ci-deploy"); !same(again, r2) {
 			t.Errorf("Get shares memory with the store")
 		}
@@ -538,7 +538,7 @@ func TestJournal(t *testing.T) {
 			t.Fatalf("test setup: the update did not reach the server")
 		}
 		final := rec("ci", "ci-runner", "EXO2")
-		final.FirstSeen["EXO9"] = base
+		final.FirstSeen.Set("EXO9", base)
 		if err := s.Put(final); err != nil {
 			t.Errorf("Put after an update whose answer was lost: %v", err)
 		}
