@@ -71,8 +71,9 @@ func (c *cli) newDaemon(f commonFlags, logTo io.Writer, opts daemon.Options) (*d
 		return nil, nil, err
 	}
 	// What starting touched (package initialisation, decoding the policy
-	// and the journal) is not needed again: give it back before the pass.
-	memtrim.Trim()
+	// and the journal) is not needed again: give it back before the pass,
+	// all but the free heap, which the pass reuses.
+	memtrim.TrimBeforeWork()
 	return d, log, nil
 }
 
