@@ -113,15 +113,19 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 
 	// The outcomes in the order of the names, the quiet ones among the
 	// others (both lists are sorted; no quiet name is a Self policy's).
-	var quiet []*quietCandidate
-	for _, c := range qs.candidates {
-		if c.quiet {
-			quiet = append(quiet, c)
+	quiet, nQuiet := qs.outcomes, 0
+	for i, c := range qs.candidates {
+		if !c.quiet {
+			quiet[i] = Outcome{} // no Name: skipped below
+			continue
 		}
+		nQuiet++
 	}
-	total := len(jobs) + len(quiet)
-	out := make([]Outcome, total)
-	keyIDs := make([]string, len(quiet))
+	total := len(jobs) + nQuiet
+	out := qs.out[:min(total, len(qs.out))]
+	if len(out) < total { // more new names than room was made for
+		out = make([]Outcome, total)
+	}
 	report := func(o Outcome) {
 		if opts.OnOutcome != nil {
 			opts.OnOutcome(o, total)
@@ -131,13 +135,13 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i := range out {
-		if len(quiet) > 0 && (len(jobs) == 0 || jobs[0].policy.Self != nil ||
-			compareName(quiet[0].policy.Name, quiet[0].name, jobs[0].policy.Name, jobs[0].name) < 0) {
-			c := quiet[0]
+		for len(quiet) > 0 && quiet[0].Name == "" {
 			quiet = quiet[1:]
-			keyIDs[0] = c.first.ID
-			out[i] = Outcome{Policy: c.policy.Name, Name: c.name, KeyIDs: keyIDs[:1:1], Decision: c.decision}
-			keyIDs = keyIDs[1:]
+		}
+		if len(quiet) > 0 && (len(jobs) == 0 || jobs[0].policy.Self != nil ||
+			compareName(quiet[0].Policy, quiet[0].Name, jobs[0].policy.Name, jobs[0].name) < 0) {
+			out[i] = quiet[0]
+			quiet = quiet[1:]
 			report(out[i])
 			continue
 		}

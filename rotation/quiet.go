@@ -106,6 +106,14 @@ type quietCandidate struct {
 // quietSet is what a pass knows of the journal before its listing comes.
 type quietSet struct {
 	candidates []*quietCandidate // by policy name, then name
+	// outcomes are the candidates' outcomes, in their order, should they be
+	// quiet: built while the listing is on the wire too, so that the pass
+	// only copies them out of one array afterwards.
+	outcomes []Outcome
+	// out is room for the pass's outcomes, made (and so its pages mapped)
+	// while the listing is on the wire: at 10,000 names, faulting in a new
+	// array after it cost more than the rest of the pass.
+	out []Outcome
 	byName     map[string]*quietCandidate
 	// others are the names of every policy's records that are not
 	// candidates, or are candidates of two policies at once.
@@ -160,6 +168,17 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 		}
 		return strings.Compare(a.name, b.name)
 	})
+	qs.outcomes = make([]Outcome, len(qs.candidates))
+	n := len(qs.candidates) + 64
+	for _, o := range qs.others {
+		n += len(o)
+	}
+	qs.out = make([]Outcome, n)
+	ids := make([]string, len(qs.candidates))
+	for i, c := range qs.candidates {
+		ids[i] = c.keyID // a quiet name lists its current key alone
+		qs.outcomes[i] = Outcome{Policy: c.policy.Name, Name: c.name, KeyIDs: ids[i : i+1 : i+1], Decision: c.decision}
+	}
 	return qs
 }
 
