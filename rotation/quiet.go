@@ -113,8 +113,8 @@ type quietSet struct {
 	// out is room for the pass's outcomes, made (and so its pages mapped)
 	// while the listing is on the wire: at 10,000 names, faulting in a new
 	// array after it cost more than the rest of the pass.
-	out []Outcome
-	byName     map[string]*quietCandidate
+	out    []Outcome
+	byName map[string]*quietCandidate
 	// others are the names of every policy's records that are not
 	// candidates, or are candidates of two policies at once.
 	others map[string][]string
