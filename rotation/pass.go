@@ -64,7 +64,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	e.noteSelf(keys)
 	// The quiet names take their keys; the handlers get the rest, and the
 	// names of every other record.
-	keys = qs.claim(keys, e.own(), e.now())
+	keys = qs.claim(keys, e.own(), e.now(), e.selfMatcher(policies))
 	byKeyName := make(map[string][]apiclient.Key, len(keys))
 	for _, k := range keys {
 		byKeyName[k.Name] = append(byKeyName[k.Name], k)
@@ -232,9 +232,14 @@ func (e *Engine) owner(policies []Policy, k apiclient.Key) string {
 			return p.Name
 		}
 	}
+	return e.ownerExceptSelf(policies, k)
+}
+
+// ownerExceptSelf is owner without the Self policies.
+func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key) string {
 	first := ""
 	for _, p := range policies {
-		if !p.Match(k.Name, k.RoleID) {
+		if p.Self != nil || !p.Match(k.Name, k.RoleID) {
 			continue
 		}
 		if e.store.Has(p.Name, k.Name) {
@@ -245,6 +250,31 @@ func (e *Engine) owner(policies []Policy, k apiclient.Key) string {
 		}
 	}
 	return first
+}
+
+// selfMatcher returns what the Self policies' Match says of a name and
+// role, worked out once (nil without a Self policy): before the listing
+// names rotatord's own key, each selfMatch reads the whole journal.
+func (e *Engine) selfMatcher(policies []Policy) func(name, roleID string) bool {
+	if !slices.ContainsFunc(policies, func(p Policy) bool { return p.Self != nil }) {
+		return nil
+	}
+	e.mu.Lock()
+	selfName, selfRole := e.selfName, e.selfRole
+	e.mu.Unlock()
+	if selfName != "" {
+		return func(name, roleID string) bool { return name == selfName && roleID == selfRole }
+	}
+	type nameRole struct{ name, role string }
+	recorded := map[nameRole]bool{}
+	for _, p := range e.policies0() {
+		if p.Self != nil {
+			for _, r := range e.store.List(p.Name) {
+				recorded[nameRole{r.Name, r.RoleID}] = true
+			}
+		}
+	}
+	return func(name, roleID string) bool { return recorded[nameRole{name, roleID}] }
 }
 
 // handle decides and acts for one key name.

@@ -92,8 +92,9 @@ type quietCandidate struct {
 	keyID    string
 	roleID   string
 	decision Decision
-	// owned: Engine.owner gives the candidate's policy the key the record
-	// expects (its name and role), as the journal stood.
+	// owned: Engine.owner, but for the Self policies (which claim checks),
+	// gives the candidate's policy the key the record expects (its name
+	// and role), as the journal stood.
 	owned bool
 	// listed counts the listing's keys of the name, whatever their role;
 	// first is the first of them, more the others.
@@ -123,6 +124,8 @@ type quietSet struct {
 // quietRecords reads the journal's records of the policies run and sorts
 // the quiet candidates out from the others. policies are all the installed
 // ones (for Engine.owner), now is the pass's time before its listing.
+// Whether a Self policy takes a candidate's key is left to claim: before
+// the listing, rotatord's own key is not known by name yet.
 func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Options) *quietSet {
 	qs := &quietSet{others: make(map[string][]string, len(run))}
 	for i := range run {
@@ -139,15 +142,30 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 		})
 		qs.others[p.Name] = others
 	}
-	// Outside the journal's lock: owner reads the journal too.
+	// Outside the journal's lock: owner reads the journal too. A name with
+	// records in two policies is left to the handlers: claiming its key
+	// for one would hide it from the other's.
 	qs.byName = make(map[string]*quietCandidate, len(qs.candidates))
 	twice := map[string]bool{}
+	for _, names := range qs.others {
+		for _, name := range names {
+			if len(qs.candidates) > 0 {
+				twice[name] = false // a record that is no candidate
+			}
+		}
+	}
 	for _, c := range qs.candidates {
-		c.owned = e.owner(policies, apiclient.Key{ID: c.keyID, Name: c.name, RoleID: c.roleID}) == c.policy.Name
-		if _, dup := qs.byName[c.name]; dup {
+		c.owned = e.ownerExceptSelf(policies, apiclient.Key{ID: c.keyID, Name: c.name, RoleID: c.roleID}) == c.policy.Name
+		_, dup := qs.byName[c.name]
+		if _, other := twice[c.name]; dup || other {
 			twice[c.name] = true
 		}
 		qs.byName[c.name] = c
+	}
+	for name, dup := range twice {
+		if !dup {
+			delete(twice, name)
+		}
 	}
 	if len(twice) > 0 {
 		// A name with records in two policies: the handlers sort it out.
@@ -186,7 +204,7 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 // each candidate whose name lists exactly the one key it expects. It
 // returns the keys left for the handlers: those of every other name, and
 // those of the candidates it did not mark.
-func (qs *quietSet) claim(keys []apiclient.Key, ownID string, now time.Time) []apiclient.Key {
+func (qs *quietSet) claim(keys []apiclient.Key, ownID string, now time.Time, self func(name, roleID string) bool) []apiclient.Key {
 	rest := make([]apiclient.Key, 0, len(keys)-min(len(keys), len(qs.byName)))
 	for _, k := range keys {
 		c := qs.byName[k.Name]
@@ -202,7 +220,8 @@ func (qs *quietSet) claim(keys []apiclient.Key, ownID string, now time.Time) []a
 		c.listed++
 	}
 	for _, c := range qs.candidates {
-		c.quiet = c.listed == 1 && c.owned && quietKey(c.keyID, c.roleID, c.decision, c.first, ownID, now)
+		c.quiet = c.listed == 1 && c.owned && quietKey(c.keyID, c.roleID, c.decision, c.first, ownID, now) &&
+			(self == nil || !self(c.first.Name, c.first.RoleID))
 		if !c.quiet && c.listed > 0 {
 			rest = append(append(rest, c.first), c.more...)
 		}
