@@ -91,24 +91,20 @@ func appendMember(b []byte, i int, key string, value any) ([]byte, error) {
 	return append(b, v...), nil
 }
 
-// UnmarshalJSON reads the object a map[string]time.Time would.
+// UnmarshalJSON reads the object a map[string]time.Time would, as a map
+// would: into the entries already there, and null empties it.
 func (s *KeyTimes) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		*s = nil
 		return nil
 	}
 	var m map[string]time.Time
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	out := make(KeyTimes, 0, len(m))
 	for id, at := range m {
-		out = append(out, KeyTime{ID: id, At: at})
+		s.Set(id, at)
 	}
-	slices.SortFunc(out, func(a, b KeyTime) int { return strings.Compare(a.ID, b.ID) })
-	if len(out) == 0 {
-		out = nil
-	}
-	*s = out
 	return nil
 }
 
@@ -156,24 +152,22 @@ func (s Deliveries) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// UnmarshalJSON reads the object a map[string]Delivery would.
+// UnmarshalJSON reads the object a map[string]Delivery would, as a map
+// would: into the entries already there, and null empties it. It decodes
+// leniently (unknown fields of an entry are ignored): a journal written by
+// a later version must still load. state import checks strictly.
 func (s *Deliveries) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		*s = nil
 		return nil
 	}
 	var m map[string]Delivery
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	out := make(Deliveries, 0, len(m))
 	for sink, d := range m {
-		out = append(out, SinkDelivery{Sink: sink, Delivery: d})
+		s.Set(sink, d)
 	}
-	slices.SortFunc(out, func(a, b SinkDelivery) int { return strings.Compare(a.Sink, b.Sink) })
-	if len(out) == 0 {
-		out = nil
-	}
-	*s = out
 	return nil
 }
 

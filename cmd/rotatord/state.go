@@ -34,6 +34,30 @@ type journalExport struct {
 
 const exportFormat = "rotatord-journal-v1"
 
+// importedJournal is a journalExport as import reads it: every field of a
+// record checked, those of its small sets too (importedRecord).
+type importedJournal struct {
+	Format   string                      `json:"format"`
+	Accounts map[string][]importedRecord `json:"accounts"`
+}
+
+// importedRecord decodes a record's small sets as plain maps, so that the
+// decoder's DisallowUnknownFields reaches their entries (a delivery with a
+// misspelt field); state's own types decode them leniently, as a journal
+// written by a later version must still load.
+type importedRecord struct {
+	state.Record
+	FirstSeen map[string]time.Time      `json:"first_seen,omitempty"`
+	Delivered map[string]state.Delivery `json:"delivered,omitempty"`
+	Deleted   map[string]time.Time      `json:"deleted,omitempty"`
+}
+
+func (ir importedRecord) record() state.Record {
+	r := ir.Record
+	r.FirstSeen, r.Delivered, r.Deleted = state.KeyTimesOf(ir.FirstSeen), state.DeliveriesOf(ir.Delivered), state.KeyTimesOf(ir.Deleted)
+	return r
+}
+
 // stateJournal is what both backends offer here.
 type stateJournal interface {
 	state.Journal
@@ -82,7 +106,7 @@ func (c *cli) cmdStateImport() error {
 	if err != nil {
 		return err
 	}
-	var in journalExport
+	var in importedJournal
 	dec := json.NewDecoder(io.LimitReader(os.Stdin, 1<<30))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
@@ -115,7 +139,8 @@ func (c *cli) cmdStateImport() error {
 			j.Close()
 			return fmt.Errorf("state import: account %s already holds %d records there: import only into an empty journal", name, have)
 		}
-		for _, r := range recs {
+		for _, ir := range recs {
+			r := ir.record()
 			if r.Policy == "" || r.Name == "" {
 				j.Close()
 				return fmt.Errorf("state import: account %s: a record without policy or name", name)
