@@ -55,6 +55,9 @@ import (
 )
 
 func main() {
+	if coldListingChild() {
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -92,12 +95,18 @@ type params struct {
 	keep         bool
 }
 
+// noopPasses is how many no-op passes of the daemon, and listings of the
+// SDK, the no-op figure takes the median of.
+const noopPasses = 7
+
 // result is what one N measured.
 type result struct {
 	pass
 	noop          procResult
-	noopPass      time.Duration // the no-op pass as rotatord logs it, without process start
-	listing       time.Duration // one listing made by the SDK, median
+	noopPass      time.Duration // the no-op pass of `once` as rotatord logs it, without process start
+	daemonNoop    time.Duration // the scheduled no-op pass of `rotatord run`, median
+	listing       time.Duration // one listing made by the SDK in a process that listed before, median
+	coldListing   time.Duration // the first listing made by the SDK in a fresh process, median
 	shmForced     *procResult
 	naiveWall     time.Duration
 	naiveRequests int
@@ -106,7 +115,14 @@ type result struct {
 
 // noopVsListing is how much longer than one listing a pass with nothing
 // to do takes: the pass lists once, so the rest is rotatord's own work.
-func (r result) noopVsListing() float64 { return ratio(r.noopPass, r.listing) }
+// It is the daemon's scheduled pass against a listing in a process that
+// listed before.
+func (r result) noopVsListing() float64 { return ratio(r.daemonNoop, r.listing) }
+
+// onceNoopVsColdListing is the same for `rotatord once`, whose pass is
+// the first listing of a fresh process, against the SDK's first listing
+// in a fresh process.
+func (r result) onceNoopVsColdListing() float64 { return ratio(r.noopPass, r.coldListing) }
 
 // fsyncShare is the share of the forced pass that the state directory on
 // disk costs over tmpfs: the time spent making state durable.
@@ -338,8 +354,14 @@ func (b *bencher) measureN(ctx context.Context, n int) (result, error) {
 	if r.noopPass, err = passDuration(r.noop.log); err != nil {
 		return r, err
 	}
-	if r.listing, err = timeListing(ctx, w.sim.Endpoint, w.sim.Key, w.sim.Secret, 5); err != nil {
+	if r.daemonNoop, err = daemonNoop(ctx, w, noopPasses); err != nil {
+		return r, fmt.Errorf("the daemon's no-op passes: %w", err)
+	}
+	if r.listing, err = timeListing(ctx, w.sim.Endpoint, w.sim.Key, w.sim.Secret, noopPasses); err != nil {
 		return r, fmt.Errorf("timing a listing: %w", err)
+	}
+	if r.coldListing, err = coldListing(ctx, w.sim.Endpoint, w.sim.Key, w.sim.Secret, 5); err != nil {
+		return r, err
 	}
 	b.logf("n=%d: forced pass %.2fs, bound %.2fs (%.2fx), %.1f requests per rotation; no-op pass %.3fs, one listing %.3fs", n,
 		r.forced.wall.Seconds(), r.bound().Seconds(), r.vsBound(), r.critPerRot, r.noopPass.Seconds(), r.listing.Seconds())
@@ -520,8 +542,10 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 	fmt.Fprintf(w, "\nforced pass at n=%d: API calls %s; latency bound %ss, rate bound %ss\n",
 		last.n, formatCalls(last.forced.calls), secs(last.latBound), secs(last.rateBound))
 	fmt.Fprintf(w, "critical path per rotation: create-api-key, get-api-key (confirm), delete-api-key (+ get-operation polls while pending), one after the other; list-api-keys once per pass\n")
-	fmt.Fprintf(w, "no-op pass at n=%d: %.1f ms as rotatord logs it (without process start), one listing by the SDK %.1f ms (median of 5)\n",
-		last.n, ms(last.noopPass), ms(last.listing))
+	fmt.Fprintf(w, "no-op pass at n=%d, rotatord run: %.1f ms (median of %d scheduled passes), one listing by the SDK %.1f ms (median of %d in one process): %.2fx\n",
+		last.n, ms(last.daemonNoop), noopPasses, ms(last.listing), noopPasses, last.noopVsListing())
+	fmt.Fprintf(w, "no-op pass at n=%d, rotatord once: %.1f ms as it logs it (without process start), the SDK's first listing in a fresh process %.1f ms (median of 5): %.2fx\n",
+		last.n, ms(last.noopPass), ms(last.coldListing), last.onceNoopVsColdListing())
 
 	rateRatio, serverRatio, serverShare, serverRefused := math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	if r := ex.rate; r != nil {
@@ -574,11 +598,11 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 		naiveReq = float64(last.naiveRequests) / float64(last.forced.calls.total())
 	}
 	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f"+
-		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f\n",
+		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f\n",
 		last.n, last.vsBound(), naiveWall, naiveReq,
 		last.cpuPerRotation(), float64(last.forced.maxRSS)/(1<<20),
 		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrapeMedian),
-		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), deletion, vault)
+		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), last.onceNoopVsColdListing(), deletion, vault)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

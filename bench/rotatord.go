@@ -31,6 +31,7 @@ type world struct {
 	sim      *sim
 	bin      string
 	runs     int
+	env      []string // added to rotatord's environment
 }
 
 // policySpec is what a world's policy file sets beyond the managed names.
@@ -40,6 +41,7 @@ type policySpec struct {
 	maxAge      string
 	gracePeriod string
 	vault       *vaultSink // a Vault sink instead of the file sink
+	schedule    string     // the policy's schedule; "": every 24h
 }
 
 // vaultSink is a Vault KV v2 sink: the server's address and a file
@@ -103,6 +105,10 @@ func (w *world) writePolicy() error {
           token_file: %s
 `, v.address, v.tokenFile)
 	}
+	schedule := w.spec.schedule
+	if schedule == "" {
+		schedule = "@every 24h"
+	}
 	policy := fmt.Sprintf(`exoscale:
   endpoint: %s
   api_key: %s
@@ -114,11 +120,11 @@ policies:
   - name: bench
     match:
       name: "%s*"
-    schedule: "@every 24h"
+    schedule: "%s"
     max_age: %s
     grace_period: %s
     sinks:
-%s`, w.sim.Endpoint, w.sim.Key, w.secretFile(), exo.String(), w.stateDir, keyPrefix, w.spec.maxAge, w.spec.gracePeriod, sink)
+%s`, w.sim.Endpoint, w.sim.Key, w.secretFile(), exo.String(), w.stateDir, keyPrefix, schedule, w.spec.maxAge, w.spec.gracePeriod, sink)
 	return os.WriteFile(w.policy, []byte(policy), 0o600)
 }
 
@@ -213,6 +219,9 @@ func (w *world) start(ctx context.Context) (*runner, error) {
 		return nil, err
 	}
 	cmd := exec.Command(w.bin, "run", "--config", w.policy)
+	if len(w.env) > 0 {
+		cmd.Env = append(os.Environ(), w.env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -365,6 +374,8 @@ type logEntry struct {
 	Name           string  `json:"name"`
 	DeleteOldAfter string  `json:"delete_old_after"`
 	Duration       float64 `json:"duration"` // seconds
+	Rotated        int     `json:"rotated"`
+	Failed         int     `json:"failed"`
 }
 
 // logTime is the layout of times in rotatord's log (zap's ISO8601).

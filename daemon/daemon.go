@@ -731,7 +731,13 @@ func (d *Daemon) RunPass(ctx context.Context, policies []string, opts rotation.O
 	var errs []error
 	var names []string
 	for i, r := range results {
-		out = append(out, r.out...)
+		if out == nil {
+			// No copy with one account: at 10,000 names copying the
+			// outcomes cost up to 7 ms of a 60 ms pass (its pages).
+			out = slices.Clip(r.out)
+		} else {
+			out = append(out, r.out...)
+		}
 		names = append(names, r.names...)
 		if r.err != nil {
 			errs = append(errs, prefixAccount(s, s.accounts[i].name, r.err))

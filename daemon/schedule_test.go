@@ -36,3 +36,24 @@ func TestScheduleRunsAtWindowOpenings(t *testing.T) {
 		t.Error("a policy without windows keeps its schedule as it is")
 	}
 }
+
+// The memory of a pass is kept when the next is due within a minute, and
+// given back when it is further away.
+func TestPassWithin(t *testing.T) {
+	for _, tc := range []struct {
+		every time.Duration
+		want  bool
+	}{{30 * time.Second, true}, {2 * time.Hour, false}} {
+		s := &scheduler{cron: cron.New()}
+		s.cron.Schedule(cron.Every(tc.every), cron.FuncJob(func() {}))
+		s.cron.Start()
+		got := s.passWithin(keepMemoryWithin)
+		s.cron.Stop()
+		if got != tc.want {
+			t.Errorf("a pass every %s: passWithin(%s) = %v, want %v", tc.every, keepMemoryWithin, got, tc.want)
+		}
+	}
+	if (&scheduler{cron: cron.New()}).passWithin(keepMemoryWithin) {
+		t.Error("no schedule at all: passWithin = true")
+	}
+}

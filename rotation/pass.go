@@ -49,10 +49,19 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	// The journal's side of the quiet names is read while the listing is
 	// on the wire (quiet.go): a record that changes meanwhile is one whose
 	// name another handler works on, and a quiet name is only reported.
-	quietc := make(chan *quietSet, 1)
-	go func() { quietc <- e.quietRecords(policies, run, e.now(), opts) }()
+	type prepared struct {
+		qs  *quietSet
+		out []Outcome
+	}
+	quietc := make(chan prepared, 1)
+	go func() {
+		qs, out := e.quietFor(policies, run, policyGen, e.now(), opts)
+		quietc <- prepared{qs, out}
+	}()
 	keys, err := e.client().ListKeys(ctx)
-	qs := <-quietc
+	prep := <-quietc
+	qs := prep.qs
+	defer e.keepQuiet(qs)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -64,7 +73,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	e.noteSelf(keys)
 	// The quiet names take their keys; the handlers get the rest, and the
 	// names of every other record.
-	keys = qs.claim(keys, e.own(), e.now(), e.selfMatcher(policies))
+	keys, quietNames := qs.claim(keys, e.own(), e.now(), e.selfMatcher(policies))
 	byKeyName := make(map[string][]apiclient.Key, len(keys))
 	for _, k := range keys {
 		byKeyName[k.Name] = append(byKeyName[k.Name], k)
@@ -92,8 +101,8 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		for _, name := range qs.others[p.Name] {
 			unlisted(name)
 		}
-		for _, c := range qs.candidates {
-			if c.policy.Name == p.Name && !c.quiet {
+		for i, c := range qs.candidates {
+			if c.policy.Name == p.Name && !quietNames[i] {
 				unlisted(c.name)
 			}
 		}
@@ -113,16 +122,14 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 
 	// The outcomes in the order of the names, the quiet ones among the
 	// others (both lists are sorted; no quiet name is a Self policy's).
-	quiet, nQuiet := qs.outcomes, 0
-	for i, c := range qs.candidates {
-		if !c.quiet {
-			quiet[i] = Outcome{} // no Name: skipped below
-			continue
+	isQuiet, quiet, nQuiet := quietNames, qs.outcomes, 0
+	for _, q := range isQuiet {
+		if q {
+			nQuiet++
 		}
-		nQuiet++
 	}
 	total := len(jobs) + nQuiet
-	out := qs.out[:min(total, len(qs.out))]
+	out := prep.out[:min(total, len(prep.out))]
 	if len(out) < total { // more new names than room was made for
 		out = make([]Outcome, total)
 	}
@@ -135,13 +142,13 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i := range out {
-		for len(quiet) > 0 && quiet[0].Name == "" {
-			quiet = quiet[1:]
+		for len(isQuiet) > 0 && !isQuiet[0] {
+			isQuiet, quiet = isQuiet[1:], quiet[1:]
 		}
-		if len(quiet) > 0 && (len(jobs) == 0 || jobs[0].policy.Self != nil ||
+		if len(isQuiet) > 0 && (len(jobs) == 0 || jobs[0].policy.Self != nil ||
 			compareName(quiet[0].Policy, quiet[0].Name, jobs[0].policy.Name, jobs[0].name) < 0) {
 			out[i] = quiet[0]
-			quiet = quiet[1:]
+			isQuiet, quiet = isQuiet[1:], quiet[1:]
 			report(out[i])
 			continue
 		}

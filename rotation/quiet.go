@@ -96,29 +96,98 @@ type quietCandidate struct {
 	// gives the candidate's policy the key the record expects (its name
 	// and role), as the journal stood.
 	owned bool
-	// listed counts the listing's keys of the name, whatever their role;
-	// first is the first of them, more the others.
-	listed int
-	first  apiclient.Key
-	more   []apiclient.Key
-	quiet  bool // claim found the listing as expected
 }
 
 // quietSet is what a pass knows of the journal before its listing comes.
+// It is only read once built: the next pass may reuse it (quietFor).
 type quietSet struct {
-	candidates []*quietCandidate // by policy name, then name
+	candidates []quietCandidate // by policy name, then name
 	// outcomes are the candidates' outcomes, in their order, should they be
 	// quiet: built while the listing is on the wire too, so that the pass
-	// only copies them out of one array afterwards.
+	// only copies them out of one array afterwards. The next pass may hand
+	// them out again, their KeyIDs arrays too.
 	outcomes []Outcome
-	// out is room for the pass's outcomes, made (and so its pages mapped)
-	// while the listing is on the wire: at 10,000 names, faulting in a new
-	// array after it cost more than the rest of the pass.
-	out    []Outcome
-	byName map[string]*quietCandidate
+	// outLen is how much room a pass makes for its outcomes (quietFor).
+	outLen int
+	byName map[string]int32 // the candidates' names: their index
 	// others are the names of every policy's records that are not
 	// candidates, or are candidates of two policies at once.
 	others map[string][]string
+
+	// stamp is what the set was worked out from, and at when; reusable is
+	// set when the journal could say (quietFor).
+	stamp    quietStamp
+	at       time.Time
+	reusable bool
+}
+
+// quietStamp is what a quiet set depends on besides the time: the
+// journal's records, the policies, the ones the pass runs and the options
+// Decide reads.
+type quietStamp struct {
+	version       uint64
+	policyGen     uint64
+	run           string
+	ignoreBackoff bool
+	ignoreWindows bool
+}
+
+// quietFor returns the quiet set of a pass: the last pass's when what it
+// was worked out from still stands, else a new one. On a schedule with
+// nothing due the journal does not change from one pass to the next, and
+// working the set out again (every record, Decide, a sort) cost as much
+// CPU as decoding the listing, on the same cores and at the same time. A
+// verdict worked out at an earlier time still holds until its Due, which
+// claim checks at the pass's own time. The pass hands the set back with
+// keepQuiet.
+// Along with the set it returns room for the pass's outcomes, made (and so
+// its pages mapped) while the listing is on the wire: at 10,000 names,
+// faulting in a new array after it cost more than the rest of the pass.
+func (e *Engine) quietFor(policies, run []Policy, policyGen uint64, now time.Time, opts Options) (*quietSet, []Outcome) {
+	qs := e.quietSetFor(policies, run, policyGen, now, opts)
+	return qs, make([]Outcome, qs.outLen)
+}
+
+func (e *Engine) quietSetFor(policies, run []Policy, policyGen uint64, now time.Time, opts Options) *quietSet {
+	v, ok := e.store.(state.Versioned)
+	if !ok || opts.DryRun || opts.Force {
+		return e.quietRecords(policies, run, now, opts)
+	}
+	names := make([]string, len(run))
+	for i, p := range run {
+		names[i] = p.Name
+	}
+	// Read before the records: a change made while they are read moves
+	// the version past this stamp, and the next pass works the set out
+	// again.
+	stamp := quietStamp{
+		version: v.Version(), policyGen: policyGen, run: strings.Join(names, "\x00"),
+		ignoreBackoff: opts.IgnoreBackoff, ignoreWindows: opts.IgnoreWindows,
+	}
+	e.mu.Lock()
+	qs := e.quiet
+	reuse := qs != nil && !e.quietBusy && qs.stamp == stamp && !now.Before(qs.at)
+	if reuse {
+		e.quietBusy = true
+	}
+	e.mu.Unlock()
+	if !reuse {
+		qs = e.quietRecords(policies, run, now, opts)
+		qs.stamp, qs.at, qs.reusable = stamp, now, true
+	}
+	return qs
+}
+
+// keepQuiet takes back the quiet set a pass used, for the next pass.
+func (e *Engine) keepQuiet(qs *quietSet) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case qs == e.quiet:
+		e.quietBusy = false
+	case qs.reusable && !e.quietBusy:
+		e.quiet = qs
+	}
 }
 
 // quietRecords reads the journal's records of the policies run and sorts
@@ -134,7 +203,7 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 		eachRecord(e.store, p.Name, func(r *state.Record) {
 			if CheckName(r.Name) == "" {
 				if d, ok := quietRecord(*p, r, now, opts); ok {
-					qs.candidates = append(qs.candidates, &quietCandidate{policy: p, name: r.Name, keyID: r.CurrentKeyID, roleID: r.RoleID, decision: d})
+					qs.candidates = append(qs.candidates, quietCandidate{policy: p, name: r.Name, keyID: r.CurrentKeyID, roleID: r.RoleID, decision: d})
 					return
 				}
 			}
@@ -145,7 +214,6 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 	// Outside the journal's lock: owner reads the journal too. A name with
 	// records in two policies is left to the handlers: claiming its key
 	// for one would hide it from the other's.
-	qs.byName = make(map[string]*quietCandidate, len(qs.candidates))
 	twice := map[string]bool{}
 	for _, names := range qs.others {
 		for _, name := range names {
@@ -154,13 +222,14 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 			}
 		}
 	}
-	for _, c := range qs.candidates {
+	seen := make(map[string]bool, len(qs.candidates))
+	for i := range qs.candidates {
+		c := &qs.candidates[i]
 		c.owned = e.ownerExceptSelf(policies, apiclient.Key{ID: c.keyID, Name: c.name, RoleID: c.roleID}) == c.policy.Name
-		_, dup := qs.byName[c.name]
-		if _, other := twice[c.name]; dup || other {
+		if _, other := twice[c.name]; seen[c.name] || other {
 			twice[c.name] = true
 		}
-		qs.byName[c.name] = c
+		seen[c.name] = true
 	}
 	for name, dup := range twice {
 		if !dup {
@@ -169,62 +238,73 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 	}
 	if len(twice) > 0 {
 		// A name with records in two policies: the handlers sort it out.
-		qs.candidates = slices.DeleteFunc(qs.candidates, func(c *quietCandidate) bool {
+		qs.candidates = slices.DeleteFunc(qs.candidates, func(c quietCandidate) bool {
 			if twice[c.name] {
 				qs.others[c.policy.Name] = append(qs.others[c.policy.Name], c.name)
 				return true
 			}
 			return false
 		})
-		for name := range twice {
-			delete(qs.byName, name)
-		}
 	}
-	slices.SortFunc(qs.candidates, func(a, b *quietCandidate) int {
+	slices.SortFunc(qs.candidates, func(a, b quietCandidate) int {
 		if c := strings.Compare(a.policy.Name, b.policy.Name); c != 0 {
 			return c
 		}
 		return strings.Compare(a.name, b.name)
 	})
+	qs.byName = make(map[string]int32, len(qs.candidates))
 	qs.outcomes = make([]Outcome, len(qs.candidates))
-	n := len(qs.candidates) + 64
-	for _, o := range qs.others {
-		n += len(o)
-	}
-	qs.out = make([]Outcome, n)
 	ids := make([]string, len(qs.candidates))
 	for i, c := range qs.candidates {
+		qs.byName[c.name] = int32(i)
 		ids[i] = c.keyID // a quiet name lists its current key alone
 		qs.outcomes[i] = Outcome{Policy: c.policy.Name, Name: c.name, KeyIDs: ids[i : i+1 : i+1], Decision: c.decision}
+	}
+	qs.outLen = len(qs.candidates) + 64
+	for _, o := range qs.others {
+		qs.outLen += len(o)
 	}
 	return qs
 }
 
-// claim takes the listing's keys of the candidates' names, and marks quiet
-// each candidate whose name lists exactly the one key it expects. It
-// returns the keys left for the handlers: those of every other name, and
-// those of the candidates it did not mark.
-func (qs *quietSet) claim(keys []apiclient.Key, ownID string, now time.Time, self func(name, roleID string) bool) []apiclient.Key {
-	rest := make([]apiclient.Key, 0, len(keys)-min(len(keys), len(qs.byName)))
-	for _, k := range keys {
-		c := qs.byName[k.Name]
-		if c == nil {
-			rest = append(rest, k)
+// claim marks quiet each candidate whose name lists exactly the one key it
+// expects (quiet, by the candidates' index), and returns the listing's
+// other keys, for the handlers: those of every other name, and those of
+// the candidates it did not mark. It keeps its work in arrays indexed by
+// candidate and by key, not in the candidates: at 10,000 names the
+// misses of the caches on scattered candidates were most of its cost.
+func (qs *quietSet) claim(keys []apiclient.Key, ownID string, now time.Time, self func(name, roleID string) bool) (rest []apiclient.Key, quiet []bool) {
+	listed := make([]int32, len(qs.candidates)) // the name's keys, whatever their role
+	first := make([]int32, len(qs.candidates))  // the index of the first of them
+	of := make([]int32, len(keys))              // each key's candidate, plus one; 0: none
+	for i, k := range keys {
+		c, ok := qs.byName[k.Name]
+		if !ok {
 			continue
 		}
-		if c.listed == 0 {
-			c.first = k
-		} else {
-			c.more = append(c.more, k)
+		of[i] = c + 1
+		if listed[c] == 0 {
+			first[c] = int32(i)
 		}
-		c.listed++
+		listed[c]++
 	}
-	for _, c := range qs.candidates {
-		c.quiet = c.listed == 1 && c.owned && quietKey(c.keyID, c.roleID, c.decision, c.first, ownID, now) &&
-			(self == nil || !self(c.first.Name, c.first.RoleID))
-		if !c.quiet && c.listed > 0 {
-			rest = append(append(rest, c.first), c.more...)
+	quiet = make([]bool, len(qs.candidates))
+	claimed := 0
+	for i := range qs.candidates {
+		if listed[i] != 1 {
+			continue
+		}
+		c, k := &qs.candidates[i], keys[first[i]]
+		if c.owned && quietKey(c.keyID, c.roleID, c.decision, k, ownID, now) && (self == nil || !self(k.Name, k.RoleID)) {
+			quiet[i] = true
+			claimed++
 		}
 	}
-	return rest
+	rest = make([]apiclient.Key, 0, len(keys)-claimed)
+	for i, k := range keys {
+		if c := of[i]; c == 0 || !quiet[c-1] {
+			rest = append(rest, k)
+		}
+	}
+	return rest, quiet
 }

@@ -38,6 +38,8 @@ type Store struct {
 
 	mu      sync.Mutex
 	records map[recordKey]*Record
+	// version counts the changes to records (Version).
+	version uint64
 	// dirty are the records changed (or deleted) since the last checkpoint
 	// took its snapshot.
 	dirty map[recordKey]struct{}
@@ -367,6 +369,14 @@ func (s *Store) Each(policy string, fn func(r *Record)) {
 	}
 }
 
+// Version implements Versioned: it changes with every record the store
+// puts or deletes.
+func (s *Store) Version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
 // Put makes r durable, then updates the in-memory view. When Put returns
 // an error the change may or may not be durable (a log write can fail
 // after reaching the disk) and the in-memory view keeps the previous
@@ -437,6 +447,7 @@ func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 		s.records[k] = r
 	}
 	s.dirty[k] = struct{}{}
+	s.version++
 	s.mu.Unlock()
 	size := s.log.Size()
 	s.writeMu.RUnlock()
@@ -639,3 +650,12 @@ type Journal interface {
 }
 
 var _ Journal = (*Store)(nil)
+
+// Versioned is a journal that counts the changes to its records: while
+// Version returns the same number, what Get, List and Each show has not
+// changed, so what was worked out from them still holds.
+type Versioned interface {
+	Version() uint64
+}
+
+var _ Versioned = (*Store)(nil)

@@ -226,3 +226,32 @@ func TestOpenRefusesAnotherUsersDir(t *testing.T) {
 		t.Fatalf("Open = %v, want a refusal naming the owner", err)
 	}
 }
+
+func TestStoreVersionCountsChanges(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v0 := s.Version()
+	r := Record{Policy: "p", Name: "n", CurrentKeyID: "k1"}
+	if err := s.Put(r); err != nil {
+		t.Fatal(err)
+	}
+	v1 := s.Version()
+	if v1 == v0 {
+		t.Fatal("Put did not change the version")
+	}
+	s.Get("p", "n")
+	s.List("")
+	s.Each("", func(*Record) {})
+	if s.Version() != v1 {
+		t.Fatal("reading changed the version")
+	}
+	if err := s.Delete("p", "n"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Version() == v1 {
+		t.Fatal("Delete did not change the version")
+	}
+}

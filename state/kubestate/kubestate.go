@@ -91,7 +91,10 @@ type entry struct {
 	rv  string // resourceVersion of the object
 }
 
-var _ state.Journal = (*Store)(nil)
+var (
+	_ state.Journal   = (*Store)(nil)
+	_ state.Versioned = (*Store)(nil)
+)
 
 // Open loads the account's journal from the namespace. readOnly makes
 // every write fail with state.ErrReadOnly (plan, validate --online).
@@ -146,6 +149,7 @@ func (s *Store) Reload(ctx context.Context) error {
 		s.mu.Lock()
 		if s.writes == before {
 			s.records = records
+			s.writes++     // the view changed: for Version
 			s.unsure = nil // what the API server holds is known again
 			s.mu.Unlock()
 			return nil
@@ -214,6 +218,15 @@ func (s *Store) List(policy string) []state.Record {
 		return out[i].Name < out[j].Name
 	})
 	return out
+}
+
+// Version implements state.Versioned: it changes whenever the in-memory
+// view does, by a write, a reload or a record read back from the API
+// server.
+func (s *Store) Version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
 }
 
 // Each calls fn with each record of policy (every record when empty), in
