@@ -93,6 +93,7 @@ type params struct {
 	workDir      string
 	shmDir       string
 	keep         bool
+	floorN       int // durable writes the floor is measured over
 }
 
 // noopPasses is how many no-op passes of the daemon, and listings of the
@@ -164,6 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.idleNames, "idle-names", 1000, "managed names of the idle `rotatord run`")
 	fs.IntVar(&p.metricsNames, "metrics-names", 10000, "managed names when timing /metrics")
 	fs.IntVar(&p.scrapes, "scrapes", 9, "GETs of /metrics (the median is reported)")
+	fs.IntVar(&p.floorN, "floor-n", 1000, "durable file replacements and log syncs the CPU floor of a rotation is measured over")
 	fs.BoolVar(&p.naive, "naive", true, "also run the sequential SDK loop")
 	fs.BoolVar(&p.durability, "durability", true, "also run the forced pass with the state on tmpfs (-shm)")
 	fs.StringVar(&p.binDir, "bin", "", "directory holding prebuilt rotatord and exosim (default: go build them)")
@@ -180,6 +182,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for name, value := range map[string]string{
 			"n": "20", "idle": "2s", "idle-names": "20", "metrics-names": "20", "scrapes": "3",
 			"rate-bound-n": "20", "server-limit-n": "20", "big-org-keys": "200", "big-org-match": "20", "vault-n": "20",
+			"floor-n": "100",
 		} {
 			if !set[name] {
 				if err := fs.Set(name, value); err != nil {
@@ -198,8 +201,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if p.rateBoundN < 0 {
 		p.rateBoundN = slices.Max(p.ns)
 	}
-	if p.concurrency < 1 || p.rateLimit <= 0 || p.latency < 0 || p.scrapes < 1 || p.serverLimit <= 0 {
-		return errors.New("-concurrency, -rate-limit, -server-limit and -scrapes must be positive, -latency not negative")
+	if p.concurrency < 1 || p.rateLimit <= 0 || p.latency < 0 || p.scrapes < 1 || p.serverLimit <= 0 || p.floorN < 1 {
+		return errors.New("-concurrency, -rate-limit, -server-limit, -scrapes and -floor-n must be positive, -latency not negative")
 	}
 	for _, v := range []int{p.rateBoundN, p.serverN, p.bigOrgKeys, p.vaultN, p.deleteNames} {
 		if v > 99999 {
@@ -542,6 +545,8 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 	fmt.Fprintf(w, "\nforced pass at n=%d: API calls %s; latency bound %ss, rate bound %ss\n",
 		last.n, formatCalls(last.forced.calls), secs(last.latBound), secs(last.rateBound))
 	fmt.Fprintf(w, "critical path per rotation: create-api-key, get-api-key (confirm), delete-api-key (+ get-operation polls while pending), one after the other; list-api-keys once per pass\n")
+	fmt.Fprintf(w, "durable floor on this disk: a file replaced durably %.3f ms of CPU, a log append synced %.3f ms: %.3f ms a rotation at least; rotatord %.3f ms (%.2fx)\n",
+		ms(ex.floor.replace), ms(ex.floor.sync), ms(ex.floor.perRotation()), last.cpuPerRotation(), last.cpuVsFloor(ex.floor))
 	fmt.Fprintf(w, "no-op pass at n=%d, rotatord run: %.1f ms (median of %d scheduled passes), one listing by the SDK %.1f ms (median of %d in one process): %.2fx\n",
 		last.n, ms(last.daemonNoop), noopPasses, ms(last.listing), noopPasses, last.noopVsListing())
 	fmt.Fprintf(w, "no-op pass at n=%d, rotatord once: %.1f ms as it logs it (without process start), the SDK's first listing in a fresh process %.1f ms (median of 5): %.2fx\n",
@@ -598,11 +603,11 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 		naiveReq = float64(last.naiveRequests) / float64(last.forced.calls.total())
 	}
 	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f"+
-		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f\n",
+		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f cpu_floor_ms_per_rotation=%.3f cpu_vs_floor=%.2f\n",
 		last.n, last.vsBound(), naiveWall, naiveReq,
 		last.cpuPerRotation(), float64(last.forced.maxRSS)/(1<<20),
 		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrapeMedian),
-		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), last.onceNoopVsColdListing(), deletion, vault)
+		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), last.onceNoopVsColdListing(), deletion, vault, ms(ex.floor.perRotation()), last.cpuVsFloor(ex.floor))
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

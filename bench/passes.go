@@ -30,6 +30,12 @@ func (ps pass) cpuPerRotation() float64 {
 	return float64(ps.forced.cpu.Microseconds()) / 1000 / float64(ps.n)
 }
 
+// cpuVsFloor is CPU per rotation over the least the disk's system calls
+// cost one (floor).
+func (ps pass) cpuVsFloor(f floor) float64 {
+	return ps.cpuPerRotation() / ms(f.perRotation())
+}
+
 // forcedPass runs `rotatord once --force` over the n adopted names of w,
 // checks that it rotated every one and left no other key behind, and
 // computes the bound of the pass.
@@ -134,11 +140,17 @@ type extras struct {
 	smallOrg *pass // the same names without the others around
 	vault    *pass
 	vaultWhy string // why there is no Vault pass
+	floor    floor  // the CPU of the system calls a durable rotation needs
 }
 
 func (b *bencher) measureExtras(ctx context.Context, rs []result) (extras, error) {
 	var ex extras
 	p := b.p
+	b.logf("durable floor: %d file replacements and log syncs in %s", p.floorN, p.workDir)
+	var err error
+	if ex.floor, err = measureFloor(filepath.Join(p.workDir, "floor"), p.floorN); err != nil {
+		return ex, fmt.Errorf("durable floor: %w", err)
+	}
 	if p.rateBoundN > 0 {
 		b.logf("rate bound: n=%d, rate_limit %d", p.rateBoundN, rateBoundLimit)
 		ps := b.policy()
