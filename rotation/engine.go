@@ -155,10 +155,11 @@ type Engine struct {
 	// a pass compares it with the count before its listing to tell that
 	// another pass acted on the name since.
 	gens map[string]uint64
-	// quiet is the last pass's quiet set, for the next (quietFor);
-	// quietBusy while a pass uses it.
-	quiet     *quietSet
-	quietBusy bool
+	// quiet is the last pass's quiet set of each list of policies run, for
+	// the next pass of the same list (quietFor); quietBusy while a pass
+	// uses it.
+	quiet     map[string]*quietSet
+	quietBusy map[string]bool
 	// warnedNames remembers the unsafe names already logged, so a pass
 	// warns once per process, not once per pass.
 	warnedNames map[recordKey]bool

@@ -132,8 +132,10 @@ type quietStamp struct {
 	ignoreWindows bool
 }
 
-// quietFor returns the quiet set of a pass: the last pass's when what it
-// was worked out from still stands, else a new one. On a schedule with
+// quietFor returns the quiet set of a pass: that of the last pass of the
+// same policies when what it was worked out from still stands, else a new
+// one (the daemon runs each policy on its own schedule, the pass at start
+// all of them). On a schedule with
 // nothing due the journal does not change from one pass to the next, and
 // working the set out again (every record, Decide, a sort) cost as much
 // CPU as decoding the listing, on the same cores and at the same time. A
@@ -165,10 +167,13 @@ func (e *Engine) quietSetFor(policies, run []Policy, policyGen uint64, now time.
 		ignoreBackoff: opts.IgnoreBackoff, ignoreWindows: opts.IgnoreWindows,
 	}
 	e.mu.Lock()
-	qs := e.quiet
-	reuse := qs != nil && !e.quietBusy && qs.stamp == stamp && !now.Before(qs.at)
+	qs := e.quiet[stamp.run]
+	reuse := qs != nil && !e.quietBusy[stamp.run] && qs.stamp == stamp && !now.Before(qs.at)
 	if reuse {
-		e.quietBusy = true
+		if e.quietBusy == nil {
+			e.quietBusy = map[string]bool{}
+		}
+		e.quietBusy[stamp.run] = true
 	}
 	e.mu.Unlock()
 	if !reuse {
@@ -178,15 +183,30 @@ func (e *Engine) quietSetFor(policies, run []Policy, policyGen uint64, now time.
 	return qs
 }
 
-// keepQuiet takes back the quiet set a pass used, for the next pass.
+// keepQuiet takes back the quiet set a pass used, for the next pass of
+// the same policies.
 func (e *Engine) keepQuiet(qs *quietSet) {
+	if !qs.reusable {
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	run := qs.stamp.run
 	switch {
-	case qs == e.quiet:
-		e.quietBusy = false
-	case qs.reusable && !e.quietBusy:
-		e.quiet = qs
+	case qs == e.quiet[run]:
+		delete(e.quietBusy, run)
+	case !e.quietBusy[run]:
+		if e.quiet == nil {
+			e.quiet = map[string]*quietSet{}
+		}
+		// Sets of policies since replaced, or of a journal since changed,
+		// serve no pass again: both numbers only grow.
+		for k, old := range e.quiet {
+			if (old.stamp.policyGen != qs.stamp.policyGen || old.stamp.version < qs.stamp.version) && !e.quietBusy[k] {
+				delete(e.quiet, k)
+			}
+		}
+		e.quiet[run] = qs
 	}
 }
 

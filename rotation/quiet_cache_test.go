@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,10 +25,14 @@ func quietHarness(t *testing.T, n int) *harness {
 func (h *harness) cachedQuiet() *quietSet {
 	h.engine.mu.Lock()
 	defer h.engine.mu.Unlock()
-	if h.engine.quietBusy {
+	if len(h.engine.quietBusy) > 0 {
 		h.t.Fatal("a quiet set is still in use after the pass")
 	}
-	return h.engine.quiet
+	var names []string
+	for _, p := range h.engine.policies {
+		names = append(names, p.Name)
+	}
+	return h.engine.quiet[strings.Join(names, "\x00")]
 }
 
 // countQuiet counts the fresh names of out, and fails on anything else
@@ -124,7 +129,7 @@ func TestQuietSetInUseIsNotShared(t *testing.T) {
 	h := quietHarness(t, 3)
 	cached := h.cachedQuiet()
 	h.engine.mu.Lock()
-	h.engine.quietBusy = true // as if a pass were using it
+	h.engine.quietBusy = map[string]bool{cached.stamp.run: true} // as if a pass were using it
 	h.engine.mu.Unlock()
 	qs, _ := h.engine.quietFor([]Policy{h.policy}, []Policy{h.policy}, h.engine.policyGen, h.clock.Now(), Options{})
 	if qs == cached {
@@ -132,8 +137,8 @@ func TestQuietSetInUseIsNotShared(t *testing.T) {
 	}
 	h.engine.keepQuiet(qs) // the cached one is busy: kept as it is
 	h.engine.mu.Lock()
-	kept := h.engine.quiet
-	h.engine.quietBusy = false
+	kept := h.engine.quiet[cached.stamp.run]
+	h.engine.quietBusy = nil
 	h.engine.mu.Unlock()
 	if kept != cached {
 		t.Fatal("a second pass replaced the quiet set another pass uses")

@@ -1,0 +1,174 @@
+package rotation
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// review18DisturbNoJournal changes the world but not the journal: keys in
+// the API, sinks, the clock (both ways), the own key's name.
+func review18DisturbNoJournal(h *harness, rng *rand.Rand) {
+	for i := range 16 {
+		name := fmt.Sprintf("ci-%02d", i)
+		live := h.api.live(name)
+		if rng.IntN(3) != 0 {
+			continue
+		}
+		switch rng.IntN(20) {
+		case 0:
+			h.api.add(name, roleCI)
+		case 1:
+			h.api.add(name, review17OtherRole)
+		case 2:
+			h.api.mu.Lock()
+			for _, id := range live {
+				delete(h.api.keys, id)
+			}
+			h.api.mu.Unlock()
+		case 3:
+			h.api.mu.Lock()
+			for _, id := range live {
+				k := h.api.keys[id]
+				k.RoleID = review17OtherRole
+				h.api.keys[id] = k
+			}
+			h.api.mu.Unlock()
+		case 4:
+			h.sinkB.mu.Lock()
+			delete(h.sinkB.held, name)
+			h.sinkB.mu.Unlock()
+		}
+	}
+	switch rng.IntN(6) {
+	case 0:
+		h.clock.Add(-time.Duration(rng.Int64N(int64(30 * time.Hour))))
+	case 1:
+		h.clock.Add(time.Duration(rng.Int64N(int64(time.Minute))))
+	default:
+		h.clock.Add(time.Duration(rng.Int64N(int64(30 * time.Hour))))
+	}
+}
+
+// TestReview18CachedPassMatchesOldPass: many passes over one engine, with
+// changes to the world that leave the journal as it is (so the quiet set
+// is reused) and some that change it.
+func TestReview18CachedPassMatchesOldPass(t *testing.T) {
+	for seed := range review18Seeds() {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			hOld, hNew := newHarness(t, time.Hour), newHarness(t, time.Hour)
+			rOld, rNew := review17World(t, hOld, seed), review17World(t, hNew, seed)
+			reused := 0
+			for step := range 30 {
+				opts := Options{}
+				if step == 1 {
+					opts.Force = true
+				}
+				if step%7 == 5 {
+					opts.IgnoreBackoff = true
+				}
+				before := hNew.cachedQuiet()
+				oOld, err := hOld.engine.passOld(context.Background(), nil, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				oNew := hNew.pass(opts)
+				if before != nil && hNew.cachedQuiet() == before {
+					reused++
+				}
+				if a, b := review17Outcomes(oOld), review17Outcomes(oNew); a != b {
+					t.Fatalf("step %d: outcomes differ\n%s", step, review17Diff(a, b))
+				}
+				if a, b := review17Snapshot(hOld), review17Snapshot(hNew); a != b {
+					t.Fatalf("step %d: worlds differ\n%s", step, review17Diff(a, b))
+				}
+				switch {
+				case step == 0:
+					hOld.clock.Add(time.Minute)
+					hNew.clock.Add(time.Minute)
+				case step%4 == 3:
+					review17Disturb(t, hOld, rOld)
+					review17Disturb(t, hNew, rNew)
+				case step%4 == 1:
+					d := time.Duration(rOld.Int64N(int64(48*time.Hour))) - 12*time.Hour
+					rNew.Int64N(int64(48 * time.Hour))
+					hOld.clock.Add(d)
+					hNew.clock.Add(d)
+				default:
+					review18DisturbNoJournal(hOld, rOld)
+					review18DisturbNoJournal(hNew, rNew)
+				}
+			}
+			t.Logf("reused %d", reused)
+		})
+	}
+}
+
+// TestReview18QuietWorldCachedPassMatchesOldPass: a world of fresh names,
+// where most passes change nothing in the journal and reuse the set.
+func TestReview18QuietWorldCachedPassMatchesOldPass(t *testing.T) {
+	for seed := range review18Seeds() {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			hOld, hNew := review18QuietHarness(t, 16), review18QuietHarness(t, 16)
+			rOld, rNew := rand.New(rand.NewPCG(seed, 7)), rand.New(rand.NewPCG(seed, 7))
+			reused := 0
+			for step := range 40 {
+				before := hNew.cachedQuiet()
+				oOld, err := hOld.engine.passOld(context.Background(), nil, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				oNew := hNew.pass(Options{})
+				if before != nil && hNew.cachedQuiet() == before {
+					reused++
+				}
+				if a, b := review17Outcomes(oOld), review17Outcomes(oNew); a != b {
+					t.Fatalf("step %d: outcomes differ\n%s", step, review17Diff(a, b))
+				}
+				if a, b := review17Snapshot(hOld), review17Snapshot(hNew); a != b {
+					t.Fatalf("step %d: worlds differ\n%s", step, review17Diff(a, b))
+				}
+				switch rOld.IntN(3) {
+				case 0:
+					rNew.IntN(3)
+					d := time.Duration(rOld.Int64N(int64(30*time.Hour))) - 6*time.Hour
+					rNew.Int64N(int64(30 * time.Hour))
+					hOld.clock.Add(d)
+					hNew.clock.Add(d)
+				default:
+					rNew.IntN(3)
+					review18DisturbNoJournal(hOld, rOld)
+					review18DisturbNoJournal(hNew, rNew)
+				}
+			}
+			t.Logf("reused %d", reused)
+		})
+	}
+}
+
+// review18QuietHarness is quietHarness with one handler at a time, so two
+// of them get the same key ids.
+func review18QuietHarness(t *testing.T, n int) *harness {
+	h := newHarness(t, 0)
+	h.engine.Reconfigure(h.api, h.own, 1)
+	for i := range n {
+		h.api.add(fmt.Sprintf("ci-%02d", i), roleCI)
+	}
+	h.pass(Options{})
+	h.clock.Add(time.Minute)
+	h.pass(Options{Force: true})
+	h.clock.Add(time.Minute)
+	h.pass(Options{})
+	return h
+}
+
+// review18Seeds is the number of random worlds: fewer with -short, which
+// runs under the race detector, many times slower.
+func review18Seeds() uint64 {
+	if testing.Short() {
+		return 16
+	}
+	return 80
+}
