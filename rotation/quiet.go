@@ -189,25 +189,31 @@ func (e *Engine) keepQuiet(qs *quietSet) {
 	if !qs.reusable {
 		return
 	}
+	// Read before the engine's lock, as quietSetFor does.
+	version := e.store.(state.Versioned).Version()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	run := qs.stamp.run
-	switch {
-	case qs == e.quiet[run]:
+	if qs == e.quiet[run] {
 		delete(e.quietBusy, run)
-	case !e.quietBusy[run]:
-		if e.quiet == nil {
-			e.quiet = map[string]*quietSet{}
-		}
-		// Sets of policies since replaced, or of a journal since changed,
-		// serve no pass again: both numbers only grow.
-		for k, old := range e.quiet {
-			if (old.stamp.policyGen != qs.stamp.policyGen || old.stamp.version < qs.stamp.version) && !e.quietBusy[k] {
-				delete(e.quiet, k)
-			}
-		}
-		e.quiet[run] = qs
+		return
 	}
+	// Sets of policies since replaced, or of a journal since changed,
+	// serve no pass again: both numbers only grow. Judged against what is
+	// in force now, not against the set handed back, which may be older
+	// than the ones kept (a pass that straddled a reload or a write).
+	for k, old := range e.quiet {
+		if (old.stamp.policyGen != e.policyGen || old.stamp.version < version) && !e.quietBusy[k] {
+			delete(e.quiet, k)
+		}
+	}
+	if e.quietBusy[run] || qs.stamp.policyGen != e.policyGen || qs.stamp.version != version {
+		return // the set can never match, or another pass holds the slot
+	}
+	if e.quiet == nil {
+		e.quiet = map[string]*quietSet{}
+	}
+	e.quiet[run] = qs
 }
 
 // quietRecords reads the journal's records of the policies run and sorts
