@@ -61,6 +61,9 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Closed before its directory is removed: an open store's idle
+		// checkpoint could still be writing record files into it.
+		t.Cleanup(func() { store.Close() })
 		e := New(Config{API: api, Store: store, Logger: zap.NewNop(), OwnKeyID: ownID, Now: func() time.Time { return now }})
 		pol := Policy{
 			Name:   "ci",
@@ -150,6 +153,7 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 		d, ok := quietDecision(pol, &stored, live, all, ownID, now, opts)
 		if !ok {
 			loud++
+			store.Close()
 			continue
 		}
 		quiet++
@@ -169,6 +173,7 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 		if sinkA.writes+sinkB.writes != writes || len(api.issued) != issued || len(api.deleted) != deleted || api.gets != gets {
 			t.Errorf("%s: the handler acted (sink writes, creates, deletes or GETs)", what)
 		}
+		store.Close()
 	}
 	// Both sides must be well visited for the test to mean anything.
 	if quiet < 100 || loud < 100 {
