@@ -10,7 +10,14 @@ import (
 // quietHarness is a harness with n names rotated once (delivered to both
 // sinks) and a pass after it: every name is quiet from there on.
 func quietHarness(t *testing.T, n int) *harness {
+	return quietHarnessWith(t, n, func(*harness) {})
+}
+
+// quietHarnessWith is quietHarness with setup applied to the new harness
+// before its first pass.
+func quietHarnessWith(t *testing.T, n int, setup func(*harness)) *harness {
 	h := newHarness(t, 0)
+	setup(h)
 	for i := range n {
 		h.api.add(fmt.Sprintf("ci-%02d", i), roleCI)
 	}

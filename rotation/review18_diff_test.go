@@ -151,17 +151,7 @@ func TestReview18QuietWorldCachedPassMatchesOldPass(t *testing.T) {
 // review18QuietHarness is quietHarness with one handler at a time, so two
 // of them get the same key ids.
 func review18QuietHarness(t *testing.T, n int) *harness {
-	h := newHarness(t, 0)
-	h.engine.Reconfigure(h.api, h.own, 1)
-	for i := range n {
-		h.api.add(fmt.Sprintf("ci-%02d", i), roleCI)
-	}
-	h.pass(Options{})
-	h.clock.Add(time.Minute)
-	h.pass(Options{Force: true})
-	h.clock.Add(time.Minute)
-	h.pass(Options{})
-	return h
+	return quietHarnessWith(t, n, func(h *harness) { h.engine.Reconfigure(h.api, h.own, 1) })
 }
 
 // review18Seeds is the number of random worlds: fewer with -short, which
