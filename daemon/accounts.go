@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -135,6 +137,54 @@ func (v recordView) Each(policy string, fn func(r *state.Record)) {
 		fn(&r)
 	}
 }
+
+// viewVersion numbers what the metrics read through recordView: the setup
+// in force, the accounts open and their journals' change counts.
+type viewVersion struct {
+	mu       sync.Mutex
+	setup    *setup
+	journals map[*account]uint64
+	n        uint64
+}
+
+// Version implements state.Versioned for the view: it moves when the
+// setup in force, the accounts open or any of their journals changed
+// since the last call, so that the metrics derived from the records are
+// worked out again only then. A journal that keeps no count makes it move
+// at every call.
+func (v recordView) Version() uint64 {
+	d := v.d
+	d.mu.Lock()
+	cur := d.current
+	accounts := make([]*account, 0, len(d.accounts))
+	for _, a := range d.accounts {
+		accounts = append(accounts, a)
+	}
+	d.mu.Unlock()
+	// The journals' counts are read outside d.mu: a journal never waits
+	// for the daemon, and the daemon should not wait for a journal here.
+	journals := make(map[*account]uint64, len(accounts))
+	same := true
+	for _, a := range accounts {
+		j, ok := a.store.(state.Versioned)
+		if !ok {
+			same = false
+			continue
+		}
+		journals[a] = j.Version()
+	}
+	vv := &d.view
+	vv.mu.Lock()
+	defer vv.mu.Unlock()
+	same = same && cur == vv.setup && maps.Equal(journals, vv.journals)
+	if !same {
+		vv.n++
+		vv.setup, vv.journals = cur, journals
+	}
+	return vv.n
+}
+
+var _ state.Versioned = recordView{}
 
 // List returns the state records of a policy (see recordView).
 func (d *Daemon) List(policy string) []state.Record { return recordView{d}.List(policy) }

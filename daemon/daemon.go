@@ -102,6 +102,9 @@ type Daemon struct {
 	// config and under a reloaded one alike.
 	accounts map[string]*account
 
+	// view is what recordView.Version last saw.
+	view viewVersion
+
 	reloadReq chan chan error
 }
 

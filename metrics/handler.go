@@ -2,13 +2,11 @@ package metrics
 
 import (
 	"bufio"
-	"compress/gzip"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -58,26 +56,36 @@ func (m *Metrics) Handler(g prometheus.Gatherer, reg prometheus.Registerer) http
 			full.ServeHTTP(w, r)
 			return
 		}
-		lines := m.keys.refresh()
+		lines, gen := m.keys.refresh()
 
 		// As promhttp: the answer depends on both headers.
 		w.Header().Add("Vary", "Accept")
 		w.Header().Add("Vary", "Accept-Encoding")
 		w.Header().Set("Content-Type", string(format))
 		var out io.Writer = w
+		var gz *splicedGzip
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 			w.Header().Set("Content-Encoding", "gzip")
-			gz := gzipPool.Get().(*gzip.Writer)
-			gz.Reset(w)
-			defer func() { gz.Close(); gzipPool.Put(gz) }()
+			gz = newSplicedGzip(w)
 			out = gz
 		}
 		bw := bufio.NewWriterSize(out, 32<<10)
-		defer bw.Flush()
 		enc := expfmt.NewEncoder(bw, format)
 		writeKeys := func() error {
 			if len(lines) == 0 {
 				return nil
+			}
+			defer func() { lines = nil }()
+			if gz != nil {
+				// Compressed once per change of the lines (gzipsplice.go).
+				block, err := m.keys.deflated(lines, gen)
+				if err != nil {
+					return err
+				}
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+				return gz.splice(block)
 			}
 			if _, err := bw.WriteString(keyCreatedTextHeader); err != nil {
 				return err
@@ -87,24 +95,33 @@ func (m *Metrics) Handler(g prometheus.Gatherer, reg prometheus.Registerer) http
 					return err
 				}
 			}
-			lines = nil
 			return nil
 		}
 		// The families in name order, the per-name one among them. A
 		// failed write (the client went away) ends the answer, counted.
-		for _, mf := range mfs {
-			if mf.GetName() > keyCreatedName {
-				if writeKeys() != nil {
-					encodingErrors()
-					return
+		err = func() error {
+			for _, mf := range mfs {
+				if mf.GetName() > keyCreatedName {
+					if err := writeKeys(); err != nil {
+						return err
+					}
+				}
+				if err := enc.Encode(mf); err != nil {
+					return err
 				}
 			}
-			if enc.Encode(mf) != nil {
-				encodingErrors()
-				return
+			if err := writeKeys(); err != nil {
+				return err
 			}
-		}
-		if writeKeys() != nil || bw.Flush() != nil {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if gz != nil {
+				return gz.Close()
+			}
+			return nil
+		}()
+		if err != nil {
 			encodingErrors()
 		}
 	})
@@ -118,14 +135,6 @@ func promhttpErrors() *prometheus.CounterVec {
 		Help: "Total number of internal errors encountered by the promhttp metric handler.",
 	}, []string{"cause"})
 }
-
-// gzipPool holds writers at the fastest level: the per-name lines repeat
-// so much that it still shrinks a scrape about thirtyfold, at a third of
-// the default level's CPU.
-var gzipPool = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return w
-}}
 
 // acceptsGzip reads an Accept-Encoding header: gzip listed with a weight
 // above zero. (A bare * gets the identity, as promhttp answers it.)

@@ -71,6 +71,7 @@ type Metrics struct {
 
 	mu        sync.Mutex
 	policies  []PolicyInfo
+	policyGen uint64            // counts SetPolicies: what was derived from policies still holds while it stands
 	accountOf map[string]string // policy -> account
 	accounts  map[string]bool
 	ready     func() bool
@@ -92,9 +93,34 @@ type APILimits struct {
 // RecordSource gives the state records of a policy: a *state.Store, or
 // the daemon's view over the stores of every account. Each calls fn with
 // each record, without copying it; fn keeps nothing.
+//
+// A source that is also a state.Versioned is read again only when its
+// Version has moved (or the policies changed): the per-name series and
+// the state gauges are worked out once per change, not once per scrape.
 type RecordSource interface {
 	Each(policy string, fn func(r *state.Record))
 }
+
+// recordsStamp says what the series derived from a RecordSource were
+// derived from. Two equal stamps with ok set mean the same records under
+// the same policies.
+type recordsStamp struct {
+	version, policyGen uint64
+	ok                 bool // the source is versioned
+}
+
+// stampOf is taken before the source is read: a change while it is read
+// moves the version, and the next reader reads again.
+func stampOf(src RecordSource, policyGen uint64) recordsStamp {
+	v, ok := src.(state.Versioned)
+	if !ok {
+		return recordsStamp{}
+	}
+	return recordsStamp{version: v.Version(), policyGen: policyGen, ok: true}
+}
+
+// holds reports whether what was derived under s still holds now, at now.
+func (s recordsStamp) holds(now recordsStamp) bool { return s.ok && s == now }
 
 // New creates the metrics and registers them, with a state collector when
 // store is not nil. The per-name series (rotatord_key_created_timestamp_seconds)
@@ -197,8 +223,8 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 		}
 	}
 	if store != nil {
-		reg.MustRegister(&stateCollector{store: store, policies: m.policyInfos})
-		m.keys = newKeySeries(store, m.policyInfos)
+		reg.MustRegister(&stateCollector{store: store, policies: m.policySnapshot})
+		m.keys = newKeySeries(store, m.policySnapshot)
 	}
 	return m
 }
@@ -214,6 +240,7 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 	m.mu.Lock()
 	old := m.policies
 	m.policies = policies
+	m.policyGen++
 	m.accountOf = map[string]string{}
 	accounts := map[string]bool{}
 	for _, p := range policies {
@@ -295,10 +322,11 @@ func (m *Metrics) LeaderChanged() { m.leaderChanges.Inc() }
 // defaultAccount labels the exoscale block's account (config.DefaultAccount).
 const defaultAccount = "default"
 
-func (m *Metrics) policyInfos() []PolicyInfo {
+// policySnapshot returns the policies and their generation.
+func (m *Metrics) policySnapshot() ([]PolicyInfo, uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return slices.Clone(m.policies)
+	return slices.Clone(m.policies), m.policyGen
 }
 
 // account returns the account label of a policy.
@@ -473,7 +501,11 @@ func PhaseSince(rot *state.Rotation) time.Time {
 // per-name series are keySeries's.
 type stateCollector struct {
 	store    RecordSource
-	policies func() []PolicyInfo
+	policies func() ([]PolicyInfo, uint64)
+
+	mu     sync.Mutex // makes Collects take turns
+	stamp  recordsStamp
+	states []policyState // one per policy, worked out under stamp
 }
 
 var (
@@ -504,6 +536,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // policyState is what the collector adds up for one policy.
 type policyState struct {
+	account, policy  string
 	pending, managed int
 	records          map[string]int       // by phase label
 	oldest           map[string]time.Time // by phase label, rotations in flight only
@@ -511,8 +544,37 @@ type policyState struct {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, p := range c.policies() {
-		ps := &policyState{records: map[string]int{}, oldest: map[string]time.Time{}}
+	for _, ps := range c.current() {
+		a, p := ps.account, ps.policy
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(ps.pending), a, p)
+		ch <- prometheus.MustNewConstMetric(managedDesc, prometheus.GaugeValue, float64(ps.managed), a, p)
+		for ph, n := range ps.records {
+			ch <- prometheus.MustNewConstMetric(recordsDesc, prometheus.GaugeValue, float64(n), a, p, ph)
+		}
+		for ph, t := range ps.oldest {
+			ch <- prometheus.MustNewConstMetric(phaseOldestDesc, prometheus.GaugeValue, unixSeconds(t), a, p, ph)
+		}
+		if !ps.deletionDue.IsZero() {
+			ch <- prometheus.MustNewConstMetric(deletionDueDesc, prometheus.GaugeValue, unixSeconds(ps.deletionDue), a, p)
+		}
+	}
+}
+
+// current returns each policy's sums, added up again only when the
+// records or the policies changed since the last time. Nothing in them
+// depends on the time of the scrape. The slice is shared: callers only
+// read it.
+func (c *stateCollector) current() []policyState {
+	policies, gen := c.policies()
+	stamp := stampOf(c.store, gen)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stamp.holds(stamp) {
+		return c.states
+	}
+	states := make([]policyState, 0, len(policies))
+	for _, p := range policies {
+		ps := policyState{account: p.Account, policy: p.Name, records: map[string]int{}, oldest: map[string]time.Time{}}
 		for _, ph := range Phases {
 			ps.records[ph] = 0
 		}
@@ -522,19 +584,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ps.managed++
 			ps.add(p, r.Rotation)
 		})
-		a := p.Account
-		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(ps.pending), a, p.Name)
-		ch <- prometheus.MustNewConstMetric(managedDesc, prometheus.GaugeValue, float64(ps.managed), a, p.Name)
-		for ph, n := range ps.records {
-			ch <- prometheus.MustNewConstMetric(recordsDesc, prometheus.GaugeValue, float64(n), a, p.Name, ph)
-		}
-		for ph, t := range ps.oldest {
-			ch <- prometheus.MustNewConstMetric(phaseOldestDesc, prometheus.GaugeValue, unixSeconds(t), a, p.Name, ph)
-		}
-		if !ps.deletionDue.IsZero() {
-			ch <- prometheus.MustNewConstMetric(deletionDueDesc, prometheus.GaugeValue, unixSeconds(ps.deletionDue), a, p.Name)
-		}
+		states = append(states, ps)
 	}
+	c.stamp, c.states = stamp, states
+	return states
 }
 
 // add counts a record's rotation in flight (nil: none).
