@@ -44,7 +44,7 @@ type deflatedBlock struct {
 func deflate(gen uint64, write func(io.StringWriter) error) (*deflatedBlock, error) {
 	var out bytes.Buffer
 	fw := flatePool.Get().(*flate.Writer)
-	defer flatePool.Put(fw)
+	defer func() { fw.Reset(nil); flatePool.Put(fw) }() // not the buffer
 	fw.Reset(&out)
 	cw := &crcWriter{w: fw}
 	bw := bufio.NewWriterSize(cw, 32<<10)
@@ -134,7 +134,7 @@ func (z *splicedGzip) splice(b *deflatedBlock) error {
 // Close ends the last segment with the final block, writes the trailer
 // and gives the compressor back. z is not used after.
 func (z *splicedGzip) Close() error {
-	defer flatePool.Put(z.fw)
+	defer func() { z.fw.Reset(nil); flatePool.Put(z.fw) }() // not the answer's writer
 	if err := z.header(); err != nil {
 		return err
 	}

@@ -318,3 +318,22 @@ func TestConcurrentScrapesWhileRecordsChange(t *testing.T) {
 		t.Errorf("%d series of policy ci after the Puts, want 202", n)
 	}
 }
+
+// TestBlockDroppedWithTheNames: once no name has a series, the last
+// compressed block is not kept.
+func TestBlockDroppedWithTheNames(t *testing.T) {
+	m, reg, _ := newHandlerTest(t)
+	h := m.Handler(reg, nil)
+	get(t, h, "/metrics", http.Header{"Accept-Encoding": {"gzip"}})
+	if m.keys.block == nil {
+		t.Fatal("no block after a gzip scrape")
+	}
+	m.SetPolicies(nil)
+	_, body := get(t, h, "/metrics", http.Header{"Accept-Encoding": {"gzip"}})
+	if strings.Contains(body, keyCreatedName) {
+		t.Errorf("per-name series without policies:\n%s", body)
+	}
+	if m.keys.block != nil {
+		t.Errorf("a block of %d bytes kept with no names", len(m.keys.block.data))
+	}
+}

@@ -119,6 +119,13 @@ func (k *keySeries) refresh() ([]*keyLine, uint64) {
 		})
 		k.sorted = sorted
 		k.gen++
+		if len(sorted) == 0 {
+			// No gzip answer asks for a block again until a name comes
+			// back: let go of the last one.
+			k.blockMu.Lock()
+			k.block = nil
+			k.blockMu.Unlock()
+		}
 	}
 	k.stamp = stamp
 	return k.sorted, k.gen
