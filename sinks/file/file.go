@@ -108,6 +108,8 @@ type Sink struct {
 
 	locks keylock.Set // per target path: one write, verify or read at a time
 
+	probed probeCache // directories whose temp-file probe succeeded (probecache.go)
+
 	// inject, when set by a test, runs before each named step of a write or
 	// probe and fails that step with its error.
 	inject func(step string) error
@@ -252,6 +254,20 @@ func (s *Sink) probe(path, name string) error {
 	if err := s.checkTarget(d, base, name); err != nil {
 		return err
 	}
+	// A test that injects failures sees every step.
+	now := time.Now()
+	pd, known := probedDirOf(d)
+	known = known && s.inject == nil
+	if known && s.probed.fresh(pd, now) {
+		return nil
+	}
+	err = s.probeTemp(d, base)
+	s.probed.ran(pd, known, err == nil, now)
+	return err
+}
+
+// probeTemp creates a temp file in d as a write would, and removes it.
+func (s *Sink) probeTemp(d *dir, base string) error {
 	if err := s.step("create"); err != nil {
 		return err
 	}
