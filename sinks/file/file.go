@@ -256,9 +256,9 @@ func (s *Sink) probe(path, name string) error {
 	}
 	// A test that injects failures sees every step.
 	now := time.Now()
-	pd, known := probedDirOf(d)
+	pd, nameMax, known := probedDirOf(d)
 	known = known && s.inject == nil
-	if known && s.probed.fresh(pd, now) {
+	if known && sharedProbeName(base, nameMax) && s.probed.fresh(pd, now) {
 		return nil
 	}
 	err = s.probeTemp(d, base)

@@ -6,19 +6,26 @@ import (
 )
 
 // A probe creates and removes a temp file in the target's directory, so
-// that a directory no write could succeed in costs no key. That part
-// depends on the directory, not on the name: within one pass, the names
-// of a sink usually share one directory, and creating and removing a file
-// for each of them was about a tenth of a rotation's CPU. A directory
-// whose temp-file probe succeeded is trusted for probeReuse, as long as it
-// is the same directory (device and inode) with the same mode and owner
-// on a file system still mounted read-write. Each probe still opens the
-// directory (with every check openDir makes) and checks its own target.
+// that a directory no write could succeed in costs no key. For most names
+// that part depends on the directory, not on the name: within one pass,
+// the names of a sink usually share one directory, and creating and
+// removing a file for each of them was about a tenth of a rotation's CPU.
+// A directory whose temp-file probe succeeded is trusted for probeReuse,
+// as long as it is the same directory (device and inode) with the same
+// mode and owner on a file system still mounted read-write. Each probe
+// still opens the directory (with every check openDir makes) and checks
+// its own target.
 //
-// What a reused probe can miss (a full disk, a change of ACL or attribute
-// that leaves the mode alone) fails the write instead; a probe never
-// promised a write would succeed, and a failed delivery is a failed
-// rotation like any other: the old key stays in place.
+// Only names the temp file cannot fail for where another name's did are
+// let through on a shared probe (sharedProbeName): made of the POSIX
+// portable file name characters, which every file system takes, with a
+// temp file name within the file system's limit on a name's length.
+// Others are probed in full.
+//
+// What a reused probe can miss (a full disk, an ACL or an attribute that
+// leaves the mode alone) fails the write instead; a probe never promised
+// a write would succeed, and a failed delivery is a failed rotation like
+// any other: the old key stays in place.
 
 // probeReuse is how long a successful temp-file probe stands. A variable
 // for tests.
@@ -30,47 +37,78 @@ type probedDir struct {
 	mode, uid, gid uint32
 }
 
-// probeCache remembers the directories whose temp-file probe succeeded.
+// probeResult is the last temp-file probe of a directory: when it started
+// and whether it succeeded.
+type probeResult struct {
+	at time.Time
+	ok bool
+}
+
+// probeCache remembers the latest temp-file probe of each directory.
 type probeCache struct {
-	mu   sync.Mutex
-	at   map[probedDir]time.Time
-	made int // temp-file probes run; read by tests
+	mu    sync.Mutex
+	last  map[probedDir]probeResult
+	swept time.Time
+	made  int // temp-file probes run; read by tests
 }
 
 // fresh reports whether the temp-file probe of dir can be skipped.
 func (c *probeCache) fresh(dir probedDir, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	at, ok := c.at[dir]
-	return ok && now.Sub(at) < probeReuse && !now.Before(at)
+	r, ok := c.last[dir]
+	return ok && r.ok && now.Sub(r.at) < probeReuse && !now.Before(r.at)
 }
 
-// ran counts a temp-file probe; ok: it succeeded, and dir (when known) is
-// remembered.
-func (c *probeCache) ran(dir probedDir, known, ok bool, now time.Time) {
+// ran records a temp-file probe of dir started at start (known: dir could
+// be told). A result never replaces one of a probe that started later: a
+// failure seen meanwhile stands.
+func (c *probeCache) ran(dir probedDir, known, ok bool, start time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.made++
 	if !known {
 		return
 	}
-	if !ok {
-		delete(c.at, dir)
+	if c.last == nil {
+		c.last = map[probedDir]probeResult{}
+	}
+	if r, seen := c.last[dir]; seen && r.at.After(start) {
 		return
 	}
-	if c.at == nil {
-		c.at = map[probedDir]time.Time{}
-	}
-	for d, at := range c.at { // few directories: keep the map to the live ones
-		if now.Sub(at) >= probeReuse {
-			delete(c.at, d)
+	c.last[dir] = probeResult{at: start, ok: ok}
+	// Forget what has expired, at most once per probeReuse: with a
+	// directory per name, the map holds the directories of one period.
+	if start.Sub(c.swept) >= probeReuse {
+		c.swept = start
+		for d, r := range c.last {
+			if start.Sub(r.at) >= probeReuse {
+				delete(c.last, d)
+			}
 		}
 	}
-	c.at[dir] = now
 }
 
 func (c *probeCache) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.made
+}
+
+// sharedProbeName reports whether base may rely on another name's
+// temp-file probe in a directory whose file system takes names of up to
+// nameMax bytes.
+func sharedProbeName(base string, nameMax int) bool {
+	if len(tempName(""))+len(base) > nameMax {
+		return false
+	}
+	for i := range len(base) {
+		c := base[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }

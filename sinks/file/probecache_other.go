@@ -3,4 +3,4 @@
 package file
 
 // probedDirOf: elsewhere every probe creates its temp file.
-func probedDirOf(*dir) (probedDir, bool) { return probedDir{}, false }
+func probedDirOf(*dir) (probedDir, int, bool) { return probedDir{}, 0, false }

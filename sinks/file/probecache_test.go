@@ -112,3 +112,38 @@ func TestProbeNotReusedAfterAFailure(t *testing.T) {
 		t.Errorf("%d temp-file probes, want 3", got)
 	}
 }
+
+// TestProbeCacheForgetsExpiredDirectories: with a directory per name, the
+// map holds the directories of about one probeReuse, swept at most once
+// per period.
+func TestProbeCacheForgetsExpiredDirectories(t *testing.T) {
+	var c probeCache
+	start := time.Now()
+	for i := range 1000 {
+		at := start.Add(time.Duration(i) * probeReuse / 100) // 100 per period
+		c.ran(probedDir{ino: uint64(i)}, true, true, at)
+	}
+	if n := len(c.last); n > 200 {
+		t.Errorf("%d directories remembered, want at most two periods' worth (200)", n)
+	}
+	if !c.fresh(probedDir{ino: 999}, start.Add(999*probeReuse/100)) || c.fresh(probedDir{ino: 0}, start.Add(999*probeReuse/100)) {
+		t.Error("the newest directory should be fresh and the oldest not")
+	}
+}
+
+// TestSharedProbeName: only portable names whose temp file name fits.
+func TestSharedProbeName(t *testing.T) {
+	for base, want := range map[string]bool{
+		"ci-runner.json":            true,
+		"A_b.0-9":                   true,
+		"with space":                false,
+		"colon:name":                false,
+		"ü":                         false,
+		strings.Repeat("x", 255-22): true,
+		strings.Repeat("x", 255-21): false,
+	} {
+		if got := sharedProbeName(base, 255); got != want {
+			t.Errorf("sharedProbeName(%q) = %v, want %v", base, got, want)
+		}
+	}
+}

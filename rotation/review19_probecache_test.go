@@ -1,0 +1,62 @@
+package rotation
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"text/template"
+
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/sinks/file"
+	"github.com/rotatord/rotatord/state"
+)
+
+// A policy delivering to a memory sink and then a real file sink
+// (<dir>/<name>.cred). A 240-byte key name is valid for the API and its
+// target (245 bytes) a valid file name, but the file sink's temp file
+// (".<base>.tmp-<16 hex>", 267 bytes) is not: no write of it can ever
+// succeed. Before 042bf04 the probe created that temp file and failed, so
+// no key was created. With the probe cache, once another name of the
+// directory was probed within 10 s, the probe passes: a key is created,
+// delivered to the memory sink, and the file sink's write fails on every
+// pass: the rotation is stuck with a live new key and a consumer on the
+// old one.
+func TestReview19ProbeCacheLongNameCreatesAKeyThatCannotBeDelivered(t *testing.T) {
+	h := newHarness(t, 0)
+	dir := t.TempDir()
+	fs, err := file.New(file.Options{
+		Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}.cred")),
+		Format: file.FormatEnv, UID: -1, GID: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.policy.Sinks = []sinks.Sink{h.sinkA, fs}
+	long := "ci-" + strings.Repeat("a", 237)
+	old := h.api.add(long, roleCI)
+	h.policy.AdoptRotate = true
+	h.engine.SetPolicies([]Policy{h.policy})
+	created := h.api.n
+
+	// Another name of the same directory was probed a moment ago (in a
+	// real pass: any other name of the policy).
+	if err := fs.Probe(context.Background(), "ci-other"); err != nil {
+		t.Fatal(err)
+	}
+	out := h.pass(Options{Force: true})
+	t.Logf("outcome: %v", findOutcome(out, long).Err)
+	if h.api.n != created {
+		live := h.api.live(long)
+		r := h.record(long)
+		t.Errorf("a key was created for a name the file sink can never be written for: live=%v (old %s), sink a holds %q, phase %v",
+			live, old, h.sinkA.holds(long), phaseOf(r))
+	}
+	h.assertNoSecretLeak()
+}
+
+func phaseOf(r state.Record) any {
+	if r.Rotation == nil {
+		return "none"
+	}
+	return r.Rotation.Phase
+}
