@@ -262,7 +262,7 @@ func (s *Sink) probe(path, name string) error {
 		return nil
 	}
 	err = s.probeTemp(d, base)
-	s.probed.ran(pd, known, err == nil, now)
+	s.probed.ran(pd, known, err == nil, now, time.Now())
 	return err
 }
 

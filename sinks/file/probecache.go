@@ -60,10 +60,12 @@ func (c *probeCache) fresh(dir probedDir, now time.Time) bool {
 	return ok && r.ok && now.Sub(r.at) < probeReuse && !now.Before(r.at)
 }
 
-// ran records a temp-file probe of dir started at start (known: dir could
-// be told). A result never replaces one of a probe that started later: a
-// failure seen meanwhile stands.
-func (c *probeCache) ran(dir probedDir, known, ok bool, start time.Time) {
+// ran records a temp-file probe of dir (known: dir could be told) that
+// started at start and ended at end. A failure is stamped when it was
+// seen, and always stands; a success is stamped when its probe started,
+// and never replaces what was seen after that: the directory may have
+// changed in between.
+func (c *probeCache) ran(dir probedDir, known, ok bool, start, end time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.made++
@@ -73,16 +75,18 @@ func (c *probeCache) ran(dir probedDir, known, ok bool, start time.Time) {
 	if c.last == nil {
 		c.last = map[probedDir]probeResult{}
 	}
-	if r, seen := c.last[dir]; seen && r.at.After(start) {
-		return
+	switch r, seen := c.last[dir]; {
+	case !ok:
+		c.last[dir] = probeResult{at: end, ok: false}
+	case !seen || !r.at.After(start):
+		c.last[dir] = probeResult{at: start, ok: true}
 	}
-	c.last[dir] = probeResult{at: start, ok: ok}
 	// Forget what has expired, at most once per probeReuse: with a
 	// directory per name, the map holds the directories of one period.
-	if start.Sub(c.swept) >= probeReuse {
-		c.swept = start
+	if end.Sub(c.swept) >= probeReuse {
+		c.swept = end
 		for d, r := range c.last {
-			if start.Sub(r.at) >= probeReuse {
+			if end.Sub(r.at) >= probeReuse {
 				delete(c.last, d)
 			}
 		}
@@ -99,6 +103,10 @@ func (c *probeCache) count() int {
 // temp-file probe in a directory whose file system takes names of up to
 // nameMax bytes.
 func sharedProbeName(base string, nameMax int) bool {
+	// No Linux name is longer than NAME_MAX (255 bytes), whatever the file
+	// system says: vfat and exFAT report 1530 (255 characters of up to 6
+	// bytes), while they take 255 of the portable ones.
+	nameMax = min(nameMax, 255)
 	if len(tempName(""))+len(base) > nameMax {
 		return false
 	}

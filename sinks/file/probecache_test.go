@@ -121,7 +121,7 @@ func TestProbeCacheForgetsExpiredDirectories(t *testing.T) {
 	start := time.Now()
 	for i := range 1000 {
 		at := start.Add(time.Duration(i) * probeReuse / 100) // 100 per period
-		c.ran(probedDir{ino: uint64(i)}, true, true, at)
+		c.ran(probedDir{ino: uint64(i)}, true, true, at, at)
 	}
 	if n := len(c.last); n > 200 {
 		t.Errorf("%d directories remembered, want at most two periods' worth (200)", n)

@@ -249,7 +249,7 @@ func BenchmarkReview19ProbeCachePerNameDirs(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				c = probeCache{}
 				for j := 0; j < n; j++ {
-					c.ran(probedDir{ino: uint64(j)}, true, true, now)
+					c.ran(probedDir{ino: uint64(j)}, true, true, now, now)
 				}
 			}
 		})
@@ -266,8 +266,8 @@ func TestReview19ProbeCacheLateSuccessOverridesFailure(t *testing.T) {
 	pd := probedDir{dev: 1, ino: 2}
 	t0 := time.Now()
 	t1 := t0.Add(time.Millisecond)
-	c.ran(pd, true, false, t1) // B: failed
-	c.ran(pd, true, true, t0)  // A: succeeded earlier, recorded later
+	c.ran(pd, true, false, t1, t1) // B: failed
+	c.ran(pd, true, true, t0, t1)  // A: succeeded earlier, recorded later
 	if c.fresh(pd, t1.Add(time.Millisecond)) {
 		t.Error("a directory whose latest probe failed is trusted because an older success was recorded after it")
 	}
