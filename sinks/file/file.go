@@ -108,7 +108,7 @@ type Sink struct {
 
 	locks keylock.Set // per target path: one write, verify or read at a time
 
-	probed probeCache // directories whose temp-file probe succeeded (probecache.go)
+	probed probeCache // the latest temp-file probe of each directory (probecache.go)
 
 	// inject, when set by a test, runs before each named step of a write or
 	// probe and fails that step with its error.
