@@ -114,6 +114,19 @@ func (e *accountsEnv) open() *Daemon {
 	return d
 }
 
+// dropGreen rewrites the policy file without account green and its
+// policy green-ci.
+func (e *accountsEnv) dropGreen() {
+	e.t.Helper()
+	b, _ := os.ReadFile(e.config)
+	cut := string(b)
+	cut = cut[:strings.Index(cut, "  - name: green-ci")]
+	cut = strings.Replace(cut, cut[strings.Index(cut, "accounts:"):strings.Index(cut, "state_dir:")], "", 1)
+	if err := os.WriteFile(e.config, []byte(cut), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // live returns the live keys named name in an organization.
 func (e *accountsEnv) live(org, name string) []string {
 	var out []string
@@ -231,13 +244,7 @@ func TestReloadRemovingAnAccountWithARotationInFlight(t *testing.T) {
 	if err := green.store.Put(stateRecordInFlight("green-ci", "ci-runner")); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(e.config)
-	cut := string(b)
-	cut = cut[:strings.Index(cut, "  - name: green-ci")]
-	cut = strings.Replace(cut, cut[strings.Index(cut, "accounts:"):strings.Index(cut, "state_dir:")], "", 1)
-	if err := os.WriteFile(e.config, []byte(cut), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.dropGreen()
 	err := d.Reload()
 	if err == nil || !strings.Contains(err.Error(), "account green") || !strings.Contains(err.Error(), "green-ci/ci-runner") {
 		t.Fatalf("reload: %v, want a refusal naming account green and green-ci/ci-runner", err)

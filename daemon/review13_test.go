@@ -155,13 +155,7 @@ func TestReview13RestartRemovingAnAccountWithARotationInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
-	b, _ := os.ReadFile(e.config)
-	cut := string(b)
-	cut = cut[:strings.Index(cut, "  - name: green-ci")]
-	cut = strings.Replace(cut, cut[strings.Index(cut, "accounts:"):strings.Index(cut, "state_dir:")], "", 1)
-	if err := os.WriteFile(e.config, []byte(cut), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.dropGreen()
 	d2, err := New(Options{ConfigPath: e.config, Logger: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	if err == nil {
 		d2.Close()
@@ -232,13 +226,7 @@ func TestReview13RemovedAccountLeavesNoSeries(t *testing.T) {
 	if m := scrape(t, d); !strings.Contains(m, `account="green"`) {
 		t.Fatal("no series of green before the reload")
 	}
-	b, _ := os.ReadFile(e.config)
-	cut := string(b)
-	cut = cut[:strings.Index(cut, "  - name: green-ci")]
-	cut = strings.Replace(cut, cut[strings.Index(cut, "accounts:"):strings.Index(cut, "state_dir:")], "", 1)
-	if err := os.WriteFile(e.config, []byte(cut), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.dropGreen()
 	if err := d.Reload(); err != nil {
 		t.Fatal(err)
 	}

@@ -82,12 +82,7 @@ func TestReview19MetricsFollowAccountsThroughReloads(t *testing.T) {
 
 	// Reload without green: its series go.
 	full, _ := os.ReadFile(e.config)
-	cut := string(full)
-	cut = cut[:strings.Index(cut, "  - name: green-ci")]
-	cut = strings.Replace(cut, cut[strings.Index(cut, "accounts:"):strings.Index(cut, "state_dir:")], "", 1)
-	if err := os.WriteFile(e.config, []byte(cut), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.dropGreen()
 	if err := d.Reload(); err != nil {
 		t.Fatal(err)
 	}

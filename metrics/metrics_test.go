@@ -22,7 +22,7 @@ func newTestMetrics(t *testing.T) (*Metrics, prometheus.Gatherer, *state.Store) 
 
 // newStoreMetrics returns metrics over an empty store, with policies, and
 // the registry they were registered in.
-func newStoreMetrics(t *testing.T, policies ...PolicyInfo) (*Metrics, *prometheus.Registry, *state.Store) {
+func newStoreMetrics(t testing.TB, policies ...PolicyInfo) (*Metrics, *prometheus.Registry, *state.Store) {
 	t.Helper()
 	store, err := state.Open(t.TempDir())
 	if err != nil {

@@ -80,14 +80,7 @@ func TestReview19CRC32CombineEdges(t *testing.T) {
 // values to escape).
 func bigStore(t testing.TB, n int) (*Metrics, *prometheus.Registry, *state.Store) {
 	t.Helper()
-	store, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	reg := prometheus.NewRegistry()
-	m := New(reg, store)
-	m.SetPolicies([]PolicyInfo{{Name: "ci", MaxAge: time.Hour, Sinks: []string{"file#0"}}, {Name: "web", Account: "prod", MaxAge: time.Hour}})
+	m, reg, store := newStoreMetrics(t, PolicyInfo{Name: "ci", MaxAge: time.Hour, Sinks: []string{"file#0"}}, PolicyInfo{Name: "web", Account: "prod", MaxAge: time.Hour})
 	for i := range n {
 		name := fmt.Sprintf("ci-%05d", i)
 		if i%97 == 0 {
