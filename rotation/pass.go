@@ -112,7 +112,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 				continue
 			}
 			sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
-			jobs = append(jobs, &job{policy: p, name: name, live: live, all: byKeyName[name]})
+			jobs = append(jobs, &job{policy: &p, name: name, live: live, all: byKeyName[name]})
 		}
 	}
 	slices.SortFunc(jobs, func(a, b *job) int { return compareName(a.policy.Name, a.name, b.policy.Name, b.name) })
@@ -153,7 +153,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			continue
 		}
 		j := jobs[0]
-		jobs = jobs[1:]
+		// The slice lets go of each job as it starts: a finished name's
+		// job and listed keys are garbage before the pass ends.
+		jobs[0], jobs = nil, jobs[1:]
 		if j.policy.Self != nil {
 			wg.Wait()
 		}
@@ -185,7 +187,7 @@ func compareName(policyA, nameA, policyB, nameB string) int {
 
 // job is one key name of one policy in a pass.
 type job struct {
-	policy    Policy
+	policy    *Policy
 	name      string
 	live      []apiclient.Key // the keys of the name the policy owns
 	all       []apiclient.Key // every key of the name, whatever its role
@@ -286,7 +288,7 @@ func (e *Engine) selfMatcher(policies []Policy) func(name, roleID string) bool {
 
 // handle decides and acts for one key name.
 func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options) Outcome {
-	p, name := j.policy, j.name
+	p, name := *j.policy, j.name
 	unlock := e.lock(name)
 	defer unlock()
 	// Counted before the unlock, so the pass's next job on this name (for

@@ -160,7 +160,7 @@ func TestQuietDecisionIsTheHandlers(t *testing.T) {
 		writes := sinkA.writes + sinkB.writes
 		issued, deleted, gets := len(api.issued), len(api.deleted), api.gets
 		_, policyGen := e.snapshotPolicies()
-		j := job{policy: pol, name: name, live: live, all: all, gen: e.generation(name), policyGen: policyGen}
+		j := job{policy: &pol, name: name, live: live, all: all, gen: e.generation(name), policyGen: policyGen}
 		o := e.handle(context.Background(), j, &passWork{done: map[string]uint64{}}, opts)
 		after, _ := store.Get("ci", name)
 		what := fmt.Sprintf("seed %d: record %+v, live %v, all %v, opts %+v", seed, rec, live, all, opts)

@@ -78,7 +78,7 @@ func (e *Engine) passOld(ctx context.Context, names []string, opts Options) ([]O
 				e.skipName(p, name, reason)
 				continue
 			}
-			j := &ojob{job: job{policy: p, name: name, live: live, all: byKeyName[name]}, quiet: quiet[name]}
+			j := &ojob{job: job{policy: &p, name: name, live: live, all: byKeyName[name]}, quiet: quiet[name]}
 			if j.quiet == nil {
 				sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
 			}

@@ -23,7 +23,7 @@ import (
 // rotate carries a new rotation from intent to delivered (and on to
 // deletion when the grace period is zero).
 func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []apiclient.Key) error {
-	p := j.policy
+	p := *j.policy
 	start := e.now()
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
 

@@ -108,7 +108,9 @@ func (c *cli) cmdOnce() error {
 	var (
 		out     []rotation.Outcome
 		passErr error
-		rotated = map[string]bool{}
+		// rotated[i] says out[i] was rotated by the pass; the deleter's
+		// outcomes replace entries in place or come after (mergeOutcomes).
+		rotated []bool
 	)
 	err = d.RunLeading(ctx, d.LeaseWait(), func(ctx context.Context) error {
 		out, passErr = d.RunPass(ctx, f.selection.policies, rotation.Options{
@@ -120,10 +122,9 @@ func (c *cli) cmdOnce() error {
 		if passErr != nil && len(out) == 0 {
 			return passErr
 		}
-		for _, o := range out {
-			if o.Err == nil && o.Decision.Action == rotation.ActionRotate {
-				rotated[o.Policy+"\x00"+o.Name] = true
-			}
+		rotated = make([]bool, len(out))
+		for i, o := range out {
+			rotated[i] = o.Err == nil && o.Decision.Action == rotation.ActionRotate
 		}
 		out = mergeOutcomes(out, d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows}))
 		out = awaitConfirmations(ctx, d, out, f.ignoreWindows)
@@ -136,7 +137,7 @@ func (c *cli) cmdOnce() error {
 	rows := make([]row, len(out))
 	failed := false
 	for i, o := range out {
-		rows[i] = row{Outcome: o, Result: resultOf(o, rotated[o.Policy+"\x00"+o.Name])}
+		rows[i] = row{Outcome: o, Result: resultOf(o, i < len(rotated) && rotated[i])}
 		failed = failed || o.Err != nil
 	}
 	if err := printRows(c.stdout, rows, time.Now(), f.selection.json(), true); err != nil {
@@ -282,8 +283,12 @@ func later(a, b time.Time) time.Time {
 
 // mergeOutcomes adds the deleter's outcomes to a pass's, one line per key
 // name: the deleter's replaces the pass's for a name both handled.
+// It keeps the pass's order: an outcome of the pass stays at its index.
 func mergeOutcomes(pass, deleted []rotation.Outcome) []rotation.Outcome {
-	at := map[string]int{}
+	if len(deleted) == 0 {
+		return pass // no index of every name to build
+	}
+	at := make(map[string]int, len(pass))
 	for i, o := range pass {
 		at[o.Policy+"\x00"+o.Name] = i
 	}
