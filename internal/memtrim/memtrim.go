@@ -49,7 +49,7 @@ func Trim() {
 	mu.Lock()
 	defer mu.Unlock()
 	debug.FreeOSMemory()
-	dropExecutablePages()
+	dropExecutablePages(false)
 }
 
 // TrimBeforeWork is Trim for a program about to work, not to wait: the
@@ -58,9 +58,14 @@ func Trim() {
 // back in: a no-op pass over 10,000 names took 20 ms longer after Trim
 // than after this (bench/README.md). Keeping the pages does not raise the
 // peak: they were resident already, and the work reuses them first.
+//
+// On Linux it also leaves the process with only the executable's pages
+// it uses from then on (see dropExecutablePages): once, when it starts,
+// at the cost of reading those pages from disk again, which Trim, called
+// after every pass a while apart, does not pay.
 func TrimBeforeWork() {
 	mu.Lock()
 	defer mu.Unlock()
 	runtime.GC()
-	dropExecutablePages()
+	dropExecutablePages(true)
 }

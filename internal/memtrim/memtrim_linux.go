@@ -22,18 +22,23 @@ import (
 // Unmapping alone gives back less than it seems: a fault maps up to 16
 // neighbouring pages that are in the page cache with the one it needs
 // (the kernel's fault-around), and reads 32 more around it when it is
-// not (read-around). Package initialisation brought most of the
+// not (read-around). Package initialisation brings 30 MB of the
 // executable into the page cache, so a forced pass over 10,000 names,
-// which runs code spread thinly over the whole function table, mapped
-// 18 MB of the executable back (bench/README.md). So the mappings are
-// also marked MADV_RANDOM (no read-around), and the executable's pages
-// that no process maps are dropped from the page cache
-// (POSIX_FADV_DONTNEED): what the program touches afterwards is read
-// back one page at a time, and a fault has no cached neighbours to map.
-// A pass then holds 10–11 MB of the executable. The cost is one read per
-// page the program uses again (a few thousand, once), and a cache that
-// other processes running the same file share loses nothing they map.
-func dropExecutablePages() {
+// which runs code spread thinly over the whole binary, mapped 18 MB of
+// it back (bench/README.md). With uncache (TrimBeforeWork, once, as the
+// program starts its work), the mappings are also marked MADV_RANDOM
+// (no read-around, for the life of the process) and the executable's
+// pages that no process maps are dropped from the page cache
+// (POSIX_FADV_DONTNEED): what the program touches afterwards is read back
+// one page at a time, and a later fault finds only those pages cached to
+// map around it. The pass then holds 10 MB of the executable. The cost is
+// one read from disk per page used again, about 520 for `once`'s no-op
+// pass at 10,000 names (30–40 ms more); other
+// processes running the same file lose none of the pages they map. The
+// trims between passes (Trim) do not drop the cache: each would make the
+// next pass read its code from disk again, and a daemon whose binary sits
+// on a network file system depend on it at every pass.
+func dropExecutablePages(uncache bool) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return
@@ -49,9 +54,11 @@ func dropExecutablePages() {
 		// (usage minus inactive file pages) drops too, not only the RSS.
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_COLD)
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_DONTNEED)
-		_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_RANDOM)
+		if uncache {
+			_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_RANDOM)
+		}
 	}
-	if len(ms) == 0 {
+	if !uncache || len(ms) == 0 {
 		return
 	}
 	// /proc/self/exe opens the file the process runs, even one replaced

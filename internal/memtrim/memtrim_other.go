@@ -2,4 +2,4 @@
 
 package memtrim
 
-func dropExecutablePages() {}
+func dropExecutablePages(bool) {}
