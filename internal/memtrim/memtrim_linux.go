@@ -31,7 +31,7 @@ import (
 // pages that no process maps are dropped from the page cache
 // (POSIX_FADV_DONTNEED): what the program touches afterwards is read back
 // one page at a time, and a later fault finds only those pages cached to
-// map around it. The pass then holds 10 MB of the executable. The cost is
+// map around it. The pass then holds 10–14 MB of the executable. The cost is
 // one read from disk per page used again, about 520 for `once`'s no-op
 // pass at 10,000 names (30–40 ms more); other
 // processes running the same file lose none of the pages they map. The
