@@ -72,8 +72,12 @@ func (c *cli) newDaemon(f commonFlags, logTo io.Writer, opts daemon.Options) (*d
 	}
 	// What starting touched (package initialisation, decoding the policy
 	// and the journal) is not needed again: give it back before the pass,
-	// all but the free heap, which the pass reuses.
-	memtrim.TrimBeforeWork()
+	// all but the free heap, which the pass reuses. The commands that
+	// rotate also drop the binary from the page cache, so that a pass
+	// holds only the code it runs (memtrim); plan, read-only and run by
+	// hand, leaves the cache that a daemon running the same binary
+	// faults its code back from.
+	memtrim.TrimBeforeWork(!opts.ReadOnly)
 	return d, log, nil
 }
 

@@ -8,7 +8,9 @@
 // and will not touch again for hours. Those pages are clean copies of the
 // file, so unmapping them loses nothing: the kernel keeps them in its page
 // cache (reclaimable, and no longer counted in the process's RSS), and a
-// page that is needed again is mapped back in by a minor fault.
+// page that is needed again is mapped back in by a minor fault, or read
+// from disk if it has left the cache (as TrimBeforeWork makes most of
+// them do, once, when the program starts its work).
 package memtrim
 
 import (
@@ -59,13 +61,14 @@ func Trim() {
 // than after this (bench/README.md). Keeping the pages does not raise the
 // peak: they were resident already, and the work reuses them first.
 //
-// On Linux it also leaves the process with only the executable's pages
-// it uses from then on (see dropExecutablePages): once, when it starts,
-// at the cost of reading those pages from disk again, which Trim, called
-// after every pass a while apart, does not pay.
-func TrimBeforeWork() {
+// With uncache (on Linux), it also leaves the process with only the
+// executable's pages it uses from then on (see dropExecutablePages), at
+// the cost of reading those pages from disk again. The commands that run
+// passes (run, once) ask for it once, as they start; the trims between
+// passes (Trim) never do.
+func TrimBeforeWork(uncache bool) {
 	mu.Lock()
 	defer mu.Unlock()
 	runtime.GC()
-	dropExecutablePages(true)
+	dropExecutablePages(uncache)
 }

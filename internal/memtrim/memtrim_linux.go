@@ -31,13 +31,21 @@ import (
 // pages that no process maps are dropped from the page cache
 // (POSIX_FADV_DONTNEED): what the program touches afterwards is read back
 // one page at a time, and a later fault finds only those pages cached to
-// map around it. The pass then holds 10–14 MB of the executable. The cost is
-// one read from disk per page used again, about 520 for `once`'s no-op
-// pass at 10,000 names (30–40 ms more); other
-// processes running the same file lose none of the pages they map. The
-// trims between passes (Trim) do not drop the cache: each would make the
-// next pass read its code from disk again, and a daemon whose binary sits
-// on a network file system depend on it at every pass.
+// map around it. The pass then holds 10–14 MB of file pages (the binary
+// and the C library). The costs:
+//   - one read from disk per page used again, about 520 for `once`'s
+//     no-op pass at 10,000 names;
+//   - the cache is the file's, shared by every process that runs it:
+//     another process keeps the pages it maps, but a daemon idle after
+//     its trim maps few, and its next pass reads its code from disk;
+//   - since Linux 6.3, reclaim ignores whether the pages of a
+//     MADV_RANDOM mapping were used recently: under memory pressure the
+//     code the daemon runs leaves as readily as code it never runs, and
+//     comes back a page at a time.
+//
+// The trims between passes (Trim) do not drop the cache: each would make
+// the next pass read its code from disk again, and a daemon whose binary
+// sits on a network file system depend on it at every pass.
 func dropExecutablePages(uncache bool) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
