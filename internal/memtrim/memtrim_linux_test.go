@@ -79,17 +79,7 @@ func TestExecutableMappings(t *testing.T) {
 // Trim leaves the program working: code, read-only data and written
 // globals are all there after it.
 func TestTrimKeepsProgramIntact(t *testing.T) {
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		t.Skip(err)
-	}
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Skip(err)
-	}
-	if len(executableMappings(smaps, exe)) == 0 {
-		t.Fatalf("no read-only mapping of %s found in /proc/self/smaps", exe)
-	}
+	selfMappings(t)
 	written = []string{"kept"}
 	counter = 41
 	Trim()
@@ -187,18 +177,7 @@ func TestTrimBeforeWorkDropsExecutableFromPageCache(t *testing.T) {
 	if before < pages*9/10 {
 		t.Skipf("mincore reports %d of %d pages cached right after reading the file: it does not report this file's cache", before, pages)
 	}
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms := executableMappings(smaps, exe)
-	if len(ms) == 0 {
-		t.Fatal("no executable mapping found")
-	}
+	_, ms := selfMappings(t)
 	// Trim, and TrimBeforeWork without uncache (plan), keep the cache
 	// and leave the mappings as they were (an earlier test of this
 	// process may have marked them: start from MADV_NORMAL).
@@ -212,9 +191,7 @@ func TestTrimBeforeWorkDropsExecutableFromPageCache(t *testing.T) {
 	if kept := cachedPages(t, m); kept < before*9/10 {
 		t.Errorf("Trim dropped the page cache: %d of %d pages cached after it, %d before", kept, pages, before)
 	}
-	if smaps, err = os.ReadFile("/proc/self/smaps"); err != nil {
-		t.Fatal(err)
-	}
+	smaps, _ := selfMappings(t)
 	for _, mp := range ms {
 		if randomRead(t, smaps, mp) {
 			t.Errorf("mapping %x-%x marked MADV_RANDOM by Trim", mp.start, mp.end)
@@ -230,14 +207,32 @@ func TestTrimBeforeWorkDropsExecutableFromPageCache(t *testing.T) {
 		t.Errorf("%d of %d pages of the executable still cached after TrimBeforeWork (%d before)", after, pages, before)
 	}
 
-	if smaps, err = os.ReadFile("/proc/self/smaps"); err != nil {
-		t.Fatal(err)
-	}
+	smaps, _ = selfMappings(t)
 	for _, mp := range ms {
 		if !randomRead(t, smaps, mp) {
 			t.Errorf("mapping %x-%x not marked MADV_RANDOM (VmFlags rr) after TrimBeforeWork", mp.start, mp.end)
 		}
 	}
+}
+
+// selfMappings returns /proc/self/smaps and the executable's mappings
+// that dropExecutablePages acts on; without them the test is skipped or
+// fails.
+func selfMappings(t *testing.T) ([]byte, []mapping) {
+	t.Helper()
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Skip(err)
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skip(err)
+	}
+	ms := executableMappings(smaps, exe)
+	if len(ms) == 0 {
+		t.Fatalf("no read-only mapping of %s found in /proc/self/smaps", exe)
+	}
+	return smaps, ms
 }
 
 func cachedPages(t *testing.T, m []byte) int {

@@ -70,14 +70,7 @@ VmFlags: rd wr mr mw me ac
 // so the working set does not fall. Needs root (/proc/kpageflags and the
 // PFNs in /proc/self/pagemap).
 func TestTrimLowersContainerWorkingSet_review16c(t *testing.T) {
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		t.Skip(err)
-	}
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Skip(err)
-	}
+	_, ms := selfMappings(t)
 	pm, err := os.Open("/proc/self/pagemap")
 	if err != nil {
 		t.Skip(err)
@@ -90,7 +83,7 @@ func TestTrimLowersContainerWorkingSet_review16c(t *testing.T) {
 	defer kf.Close()
 	buf := make([]byte, 8)
 	var pfns []uint64
-	for _, m := range executableMappings(smaps, exe) {
+	for _, m := range ms {
 		for a := m.start; a < m.end; a += 4096 {
 			if _, err := pm.ReadAt(buf, int64(a/4096*8)); err != nil {
 				t.Skip(err)
