@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -29,9 +30,9 @@ type inFlight struct {
 	now     func() time.Time
 
 	mu         sync.Mutex
-	n          int           // requests in flight
-	window     int           // requests allowed in flight
-	wake       chan struct{} // closed when n drops or the window grows
+	n          int       // requests in flight, including the slots handed to waiters
+	window     int       // requests allowed in flight
+	waiters    []*waiter // oldest first
 	lastShrink time.Time
 	lastPush   time.Time // the last push back
 	lastGrow   time.Time
@@ -43,45 +44,70 @@ const (
 	maxProbe   = 80 * time.Second
 )
 
+// A waiter is a request waiting for a slot. A slot that frees up is
+// handed to the oldest waiter directly (n stays counted for it), rather
+// than every waiter being woken to compete for it: with a pass's names
+// all waiting on a full window, waking all of them made each release
+// ready a handful of goroutines (and threads) of which one got the slot.
+type waiter struct {
+	ready chan struct{} // closed when the slot is handed over
+	full  bool          // the slot filled the window
+}
+
 func newInFlight(ceiling int, now func() time.Time) *inFlight {
-	return &inFlight{ceiling: ceiling, window: ceiling, now: now, wake: make(chan struct{}), probe: firstProbe}
+	return &inFlight{ceiling: ceiling, window: ceiling, now: now, probe: firstProbe}
 }
 
 // acquire waits until a request may go out, and says whether it filled
-// the window.
+// the window. Requests go out in the order they asked.
 func (f *inFlight) acquire(ctx context.Context) (full bool, err error) {
-	for {
-		f.mu.Lock()
-		if f.n < f.window {
-			f.n++
-			full = f.n >= f.window
-			f.mu.Unlock()
-			return full, nil
-		}
-		wake := f.wake
+	f.mu.Lock()
+	if f.n < f.window && len(f.waiters) == 0 {
+		f.n++
+		full = f.n >= f.window
 		f.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
+		return full, nil
 	}
+	w := &waiter{ready: make(chan struct{})}
+	f.waiters = append(f.waiters, w)
+	f.mu.Unlock()
+	select {
+	case <-w.ready:
+		return w.full, nil
+	case <-ctx.Done():
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-w.ready:
+		// Handed a slot as the context ended: give it to the next one.
+		f.n--
+		f.handOver()
+	default:
+		f.waiters = slices.DeleteFunc(f.waiters, func(x *waiter) bool { return x == w })
+	}
+	return false, ctx.Err()
 }
 
 // release ends a request that acquire let go.
 func (f *inFlight) release() {
 	f.mu.Lock()
 	f.n--
-	f.wakeAll()
+	f.handOver()
 	f.mu.Unlock()
 }
 
-// wakeAll lets the waiters look again; f.mu is held. The waiters are the
-// names a pass handles at once (twice Config.Concurrency): few enough to
-// wake all, and no order is promised among them.
-func (f *inFlight) wakeAll() {
-	close(f.wake)
-	f.wake = make(chan struct{})
+// handOver gives the window's free slots to the oldest waiters; f.mu is
+// held.
+func (f *inFlight) handOver() {
+	for f.n < f.window && len(f.waiters) > 0 {
+		w := f.waiters[0]
+		f.waiters[0] = nil
+		f.waiters = f.waiters[1:]
+		f.n++
+		w.full = f.n >= f.window
+		close(w.ready)
+	}
 }
 
 // pushedBack records a 429 or 503 answer to a request that went out with
@@ -126,7 +152,7 @@ func (f *inFlight) succeeded() {
 	}
 	f.window++
 	f.lastGrow = now
-	f.wakeAll()
+	f.handOver()
 }
 
 // allowed returns the window in force.
