@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -60,24 +59,41 @@ func naiveRotate(ctx context.Context, endpoint, key, secret, outDir string) (int
 }
 
 // timeListing lists the keys with the official SDK, as naiveRotate does,
-// times times, and returns the median: what one listing costs a client.
+// times times, one after the other, and returns the median: what one
+// listing costs a client that does nothing else.
 func timeListing(ctx context.Context, endpoint, key, secret string, times int) (time.Duration, error) {
+	list, err := newLister(ctx, endpoint, key, secret)
+	if err != nil {
+		return 0, err
+	}
+	var took []time.Duration
+	for range times {
+		d, err := list()
+		if err != nil {
+			return 0, err
+		}
+		took = append(took, d)
+	}
+	return median(took), nil
+}
+
+// newLister returns a function that lists the keys once with the official
+// SDK, as naiveRotate does, always with the same client, and says how long
+// the call took.
+func newLister(ctx context.Context, endpoint, key, secret string) (func() (time.Duration, error), error) {
 	client, err := v3.NewClient(
 		credentials.NewStaticCredentials(key, secret),
 		v3.ClientOptWithEndpoint(v3.Endpoint(endpoint)),
 		v3.ClientOptWithHTTPClient(&http.Client{Timeout: 60 * time.Second}),
 	)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var took []time.Duration
-	for range times {
+	return func() (time.Duration, error) {
 		start := time.Now()
 		if _, err := client.ListAPIKeys(ctx); err != nil {
 			return 0, err
 		}
-		took = append(took, time.Since(start))
-	}
-	slices.Sort(took)
-	return took[len(took)/2], nil
+		return time.Since(start), nil
+	}, nil
 }

@@ -21,7 +21,15 @@ import (
 // daemonNoop runs `rotatord run` on w with a pass every second and returns
 // the median of the durations it logs for passes passes, the pass at
 // start left out. Each must have rotated nothing and failed nothing.
-func daemonNoop(ctx context.Context, w *world, passes int) (time.Duration, error) {
+//
+// Between those passes, a quarter of a second after each one ends, list
+// makes one listing with the SDK, and daemonNoop returns the median of
+// those too: a listing made at the same pace as the daemon's passes (a
+// process and a connection idle for most of a second), on the same host
+// at the same moments, so that what changes the daemon's pass from one
+// second to the next (another process, the page cache, the CPU's clock)
+// changes the listing's too.
+func daemonNoop(ctx context.Context, w *world, passes int, list func() (time.Duration, error)) (pass, listing time.Duration, err error) {
 	spec := w.spec
 	w.spec.schedule, w.env = "@every 1s", []string{"ROTATORD_TEST_MIN_SCHEDULE=1s"}
 	defer func() {
@@ -29,38 +37,62 @@ func daemonNoop(ctx context.Context, w *world, passes int) (time.Duration, error
 		_ = w.writePolicy()
 	}()
 	if err := w.writePolicy(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	dm, err := w.start(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer dm.stop()
 	deadline := time.Now().Add(time.Duration(2*passes+60) * time.Second)
+	var listings []time.Duration
+	seen := 0 // passes logged
 	for {
 		done, err := readLog(dm.log, "pass done")
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		if len(done) > passes {
+		if len(done) > passes && len(listings) >= passes {
 			dm.stop()
 			var took []time.Duration
 			for _, e := range done[1 : passes+1] {
 				if e.Rotated != 0 || e.Failed != 0 || e.Duration <= 0 {
-					return 0, fmt.Errorf("%s: a scheduled pass rotated %d names and failed %d: not a no-op pass", dm.log, e.Rotated, e.Failed)
+					return 0, 0, fmt.Errorf("%s: a scheduled pass rotated %d names and failed %d: not a no-op pass", dm.log, e.Rotated, e.Failed)
 				}
 				took = append(took, time.Duration(e.Duration*float64(time.Second)))
 			}
-			return median(took), nil
+			return median(took), median(listings), nil
+		}
+		if len(done) > seen {
+			// A pass (the one at start excepted) just ended: the next
+			// begins about a second after it began.
+			seen = len(done)
+			if seen > 1 && len(listings) < passes {
+				if err := pause(ctx, 250*time.Millisecond); err != nil {
+					return 0, 0, err
+				}
+				d, err := list()
+				if err != nil {
+					return 0, 0, fmt.Errorf("a listing between the daemon's passes: %w", err)
+				}
+				listings = append(listings, d)
+			}
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s: %d scheduled passes logged, want %d", dm.log, len(done)-1, passes)
+			return 0, 0, fmt.Errorf("%s: %d scheduled passes logged, want %d", dm.log, len(done)-1, passes)
 		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		if err := pause(ctx, 20*time.Millisecond); err != nil {
+			return 0, 0, err
 		}
+	}
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }
 

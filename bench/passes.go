@@ -20,6 +20,7 @@ type pass struct {
 	critPerRot    float64 // requests one rotation makes one after the other
 	latBound      time.Duration
 	rateBound     time.Duration
+	served        served // the forced pass as the simulator saw it
 }
 
 func (ps pass) bound() time.Duration { return max(ps.latBound, ps.rateBound) }
@@ -42,7 +43,11 @@ func (ps pass) cpuVsFloor(f floor) float64 {
 func forcedPass(ctx context.Context, w *world, n int) (pass, error) {
 	ps := pass{n: n}
 	var err error
+	start := time.Now()
 	if ps.forced, err = w.once(ctx, "--force"); err != nil {
+		return ps, err
+	}
+	if ps.served, err = w.sim.servedSince(start); err != nil {
 		return ps, err
 	}
 	c := ps.forced.calls

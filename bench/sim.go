@@ -370,3 +370,59 @@ func (c *connCounter) result() int {
 	close(c.stop)
 	return <-c.done
 }
+
+// served is how the simulator saw the API calls of a stretch of time: how
+// many it was serving at once on average, and how long each took from its
+// arrival to its answer. It splits a pass's distance to its latency bound
+// in two: requests held longer than the latency (the simulator's share:
+// its timer, its own work, a CPU it shares with the client) and fewer in
+// flight than allowed (the client's share: its work between an answer and
+// the next request).
+type served struct {
+	calls    int
+	inFlight float64       // mean calls being served, from the first arrival to the last answer
+	perCall  time.Duration // mean time from arrival to answer
+}
+
+// servedSince reads the simulator's request log (/_sim/requests) and
+// sums up the answered calls that arrived at or after start.
+func (s *sim) servedSince(start time.Time) (served, error) {
+	resp, err := http.Get(s.URL + "/_sim/requests")
+	if err != nil {
+		return served{}, err
+	}
+	defer resp.Body.Close()
+	var log exosim.RequestLog
+	if err := json.NewDecoder(resp.Body).Decode(&log); err != nil {
+		return served{}, fmt.Errorf("/_sim/requests: %w", err)
+	}
+	return sumServed(log.Requests, start), nil
+}
+
+// sumServed is servedSince's arithmetic.
+func sumServed(reqs []exosim.Request, start time.Time) served {
+	var (
+		out         served
+		busy        time.Duration
+		first, last time.Time
+	)
+	for _, r := range reqs {
+		if r.Received.Before(start) || r.Status == 0 || r.Answered.IsZero() {
+			continue
+		}
+		out.calls++
+		busy += r.Answered.Sub(r.Received)
+		if first.IsZero() || r.Received.Before(first) {
+			first = r.Received
+		}
+		if r.Answered.After(last) {
+			last = r.Answered
+		}
+	}
+	if out.calls == 0 || !last.After(first) {
+		return served{}
+	}
+	out.inFlight = float64(busy) / float64(last.Sub(first))
+	out.perCall = busy / time.Duration(out.calls)
+	return out
+}
