@@ -52,6 +52,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -284,17 +285,75 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // sleep waits d or until the request is abandoned, and reports which.
+//
+// A wait ends late: the thread woken at its deadline runs some time after
+// it (0.2 to 0.3 ms on the machines the bench ran on), and a Go timer's
+// last stretch is a whole millisecond of epoll_wait's timeout. As latency
+// the simulator adds, that is what the real API would not add and the
+// bench would count against rotatord. So a wait asks to be woken early
+// by how late recent wake-ups were (wakeLead), and yields for what is
+// left. Where the kernel offers a timer file (Linux), the wake-up is a
+// read of one through the runtime's network poller, which holds no thread
+// and wakes at the kernel timer; elsewhere it is a Go timer set
+// sleepSpin short of the deadline.
 func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
-	// A Go timer fires late, by about 0.2 ms on an idle machine (more on
-	// a busy one): as latency the simulator adds, that is 1% of 20 ms
-	// that the real API would not add and the bench would count against
-	// rotatord. The timer is set short of the deadline and the rest is
-	// waited by yielding.
 	deadline := time.Now().Add(d)
-	if d > sleepSpin {
+	if early := d - wakeLead.get(); early > 0 {
+		asked := time.Now().Add(early)
+		ok, err := sleepTimerFD(ctx, early)
+		if err != nil {
+			return sleepSpinning(ctx, deadline)
+		}
+		if !ok {
+			return false
+		}
+		wakeLead.learn(time.Since(asked))
+	}
+	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return false
+		}
+		runtime.Gosched()
+	}
+	return ctx.Err() == nil
+}
+
+// wakeLead is how much before its deadline a wait asks to be woken: a
+// margin over the mean lateness of recent wake-ups (weighted 1/8 each),
+// at most maxWakeLead, so that the wait rarely ends after its deadline
+// and rarely yields long before it.
+var wakeLead lead
+
+const (
+	wakeMargin  = 50 * time.Microsecond
+	maxWakeLead = 2 * time.Millisecond
+)
+
+type lead struct{ mean atomic.Int64 } // nanoseconds
+
+func (l *lead) get() time.Duration {
+	return min(time.Duration(l.mean.Load())+wakeMargin, maxWakeLead)
+}
+
+// learn takes in how late a wake-up came after the time asked.
+func (l *lead) learn(late time.Duration) {
+	late = min(max(late, 0), maxWakeLead)
+	for {
+		old := l.mean.Load()
+		next := old + (int64(late)-old)/8
+		if l.mean.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// sleepSpinning waits until deadline with a Go timer set short of it and
+// yields for the rest.
+func sleepSpinning(ctx context.Context, deadline time.Time) bool {
+	if d := time.Until(deadline); d > sleepSpin {
 		t := time.NewTimer(d - sleepSpin)
 		defer t.Stop()
 		select {
@@ -309,9 +368,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		}
 		runtime.Gosched()
 	}
-	return true
+	return ctx.Err() == nil
 }
 
-// sleepSpin is how much of a sleep is waited by yielding rather than by a
-// timer.
+// sleepSpin is how much of a sleep sleepSpinning waits by yielding rather
+// than by a timer.
 const sleepSpin = 400 * time.Microsecond
