@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -368,7 +369,14 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 			}
 		}
 		err = call(withAttempt(ctx, a))
-		release()
+		if release() {
+			// The slot went to a request waiting for it: let that one go
+			// out now, before this goroutine goes on with what the answer
+			// means (a journal step, a sink write). With every slot busy,
+			// the time between an answer and the next request is time the
+			// API's window stands idle.
+			runtime.Gosched()
+		}
 		if err == nil {
 			c.limiter.succeeded()
 			c.inFlight.succeeded()
@@ -431,7 +439,7 @@ func (c *Client) backoff(retry int) time.Duration {
 
 // acquire waits for a place in the window of requests in flight and a
 // rate-limit token; full says whether the request filled the window.
-func (c *Client) acquire(ctx context.Context, pause bool) (release func(), full bool, err error) {
+func (c *Client) acquire(ctx context.Context, pause bool) (release func() bool, full bool, err error) {
 	full, err = c.inFlight.acquire(ctx)
 	if err != nil {
 		return nil, false, err

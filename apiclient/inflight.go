@@ -89,18 +89,21 @@ func (f *inFlight) acquire(ctx context.Context) (full bool, err error) {
 	return false, ctx.Err()
 }
 
-// release ends a request that acquire let go.
-func (f *inFlight) release() {
+// release ends a request that acquire let go, and says whether its slot
+// went to a waiting request.
+func (f *inFlight) release() (handed bool) {
 	f.mu.Lock()
 	f.n--
-	f.handOver()
+	handed = f.handOver()
 	f.mu.Unlock()
+	return handed
 }
 
-// handOver gives the window's free slots to the oldest waiters; f.mu is
-// held.
-func (f *inFlight) handOver() {
+// handOver gives the window's free slots to the oldest waiters, and says
+// whether it gave any; f.mu is held.
+func (f *inFlight) handOver() (handed bool) {
 	for f.n < f.window && len(f.waiters) > 0 {
+		handed = true
 		w := f.waiters[0]
 		f.waiters[0] = nil
 		f.waiters = f.waiters[1:]
@@ -108,6 +111,7 @@ func (f *inFlight) handOver() {
 		w.full = f.n >= f.window
 		close(w.ready)
 	}
+	return handed
 }
 
 // pushedBack records a 429 or 503 answer to a request that went out with

@@ -44,7 +44,9 @@ func TestInFlightHandsSlotsOverInOrder(t *testing.T) {
 		waitWaiters(t, f, i+1)
 	}
 	for want := range 3 {
-		f.release()
+		if !f.release() {
+			t.Fatalf("release %d says its slot went to nobody, with %d waiting", want, 3-want)
+		}
 		select {
 		case got := <-order:
 			if got != want {
@@ -65,7 +67,9 @@ func TestInFlightHandsSlotsOverInOrder(t *testing.T) {
 		t.Fatal("a cancelled waiter got a slot of a full window")
 	}
 	waitWaiters(t, f, 0)
-	f.release()
+	if f.release() {
+		t.Fatal("a release with nobody waiting says it handed its slot over")
+	}
 	if full, err := f.acquire(ctx); err != nil || !full {
 		t.Fatalf("after every slot came back: full %t, %v; want the one slot", full, err)
 	}
