@@ -369,6 +369,27 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 			}
 		}
 		err = call(withAttempt(ctx, a))
+		// What the answer says about the API's load is recorded before
+		// the slot goes: a push back must hold the request that takes the
+		// slot next, not only this one's retry.
+		var e *Error
+		if err == nil {
+			c.limiter.succeeded()
+			c.inFlight.succeeded()
+		} else {
+			e = classify(op, idempotent, err, a)
+			e.Attempts = n
+			if e.Kind == KindRateLimited || e.Status == http.StatusServiceUnavailable {
+				// The API pushes back: every request slows down, not only
+				// this one's retry, and fewer go out at once.
+				c.limiter.pushedBack(e.RetryAfter)
+				c.inFlight.pushedBack(full)
+			} else if e.Status != 0 {
+				// An answer, and not about the rate or the load.
+				c.limiter.succeeded()
+				c.inFlight.succeeded()
+			}
+		}
 		if release() {
 			// The slot went to a request waiting for it: let that one go
 			// out now, before this goroutine goes on with what the answer
@@ -378,21 +399,7 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 			runtime.Gosched()
 		}
 		if err == nil {
-			c.limiter.succeeded()
-			c.inFlight.succeeded()
 			return nil
-		}
-		e := classify(op, idempotent, err, a)
-		e.Attempts = n
-		if e.Kind == KindRateLimited || e.Status == http.StatusServiceUnavailable {
-			// The API pushes back: every request slows down, not only
-			// this one's retry, and fewer go out at once.
-			c.limiter.pushedBack(e.RetryAfter)
-			c.inFlight.pushedBack(full)
-		} else if e.Status != 0 {
-			// An answer, and not about the rate or the load.
-			c.limiter.succeeded()
-			c.inFlight.succeeded()
 		}
 		if ctx.Err() != nil {
 			// The caller gave up; an ambiguous create stays ambiguous.
