@@ -374,8 +374,12 @@ func (b *bencher) measureN(ctx context.Context, n int) (result, error) {
 	}
 	b.logf("n=%d: forced pass %.2fs, bound %.2fs (%.2fx), %.1f requests per rotation; no-op pass %.3fs (once); the daemon's %.3fs, one listing between its passes %.3fs, back to back %.3fs", n,
 		r.forced.wall.Seconds(), r.bound().Seconds(), r.vsBound(), r.critPerRot, r.noopPass.Seconds(), r.daemonNoop.Seconds(), r.listing.Seconds(), r.backToBack.Seconds())
-	b.logf("n=%d: the simulator served %d calls of the forced pass, %.2f at once on average (%d allowed), %.2f ms each from arrival to answer (latency %s)", n,
-		r.served.calls, r.served.inFlight, b.policy().effConcurrency(), ms(r.served.perCall), p.latency)
+	if r.served.unknown != "" {
+		b.logf("n=%d: how the simulator served the forced pass is not known: %s", n, r.served.unknown)
+	} else {
+		b.logf("n=%d: the simulator served %d calls of the forced pass, %.2f at once on average (%d allowed), %.2f ms each from arrival to answer (latency %s)", n,
+			r.served.calls, r.served.inFlight, b.policy().effConcurrency(), ms(r.served.perCall), p.latency)
+	}
 	w.sim.stop()
 
 	if p.durability {
@@ -610,13 +614,14 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 		naiveWall = ratio(last.naiveWall, last.forced.wall)
 		naiveReq = float64(last.naiveRequests) / float64(last.forced.calls.total())
 	}
+	servedInFlight, servedPerCall := last.served.figures()
 	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f"+
 		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f cpu_floor_ms_per_rotation=%.3f cpu_vs_floor=%.2f pass_server_in_flight=%.2f pass_server_ms_per_call=%.2f\n",
 		last.n, last.vsBound(), naiveWall, naiveReq,
 		last.cpuPerRotation(), float64(last.forced.maxRSS)/(1<<20),
 		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrapeMedian),
 		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), last.onceNoopVsColdListing(), deletion, vault, ms(ex.floor.perRotation()), last.cpuVsFloor(ex.floor),
-		last.served.inFlight, ms(last.served.perCall))
+		servedInFlight, servedPerCall)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

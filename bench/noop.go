@@ -25,7 +25,7 @@ import (
 // Between those passes, a quarter of a second after each one ends, list
 // makes one listing with the SDK, and daemonNoop returns the median of
 // those too: a listing made at the same pace as the daemon's passes (a
-// process and a connection idle for most of a second), on the same host
+// connection idle for most of a second), on the same host
 // at the same moments, so that what changes the daemon's pass from one
 // second to the next (another process, the page cache, the CPU's clock)
 // changes the listing's too.
@@ -81,7 +81,7 @@ func daemonNoop(ctx context.Context, w *world, passes int, list func() (time.Dur
 		if time.Now().After(deadline) {
 			return 0, 0, fmt.Errorf("%s: %d scheduled passes logged, want %d", dm.log, len(done)-1, passes)
 		}
-		if err := pause(ctx, 20*time.Millisecond); err != nil {
+		if err := pause(ctx, 50*time.Millisecond); err != nil {
 			return 0, 0, err
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -26,5 +27,17 @@ func TestSumServed(t *testing.T) {
 	}
 	if got := sumServed(reqs, at(100)); got != (served{}) {
 		t.Errorf("no call after the start: %+v, want zero", got)
+	}
+}
+
+func TestServedFiguresUnknown(t *testing.T) {
+	s := served{calls: 3, inFlight: 1.5, perCall: 20 * time.Millisecond}
+	if in, per := s.figures(); in != 1.5 || per != 20 {
+		t.Errorf("figures = %v, %v; want 1.5, 20", in, per)
+	}
+	for _, s := range []served{{}, {unknown: "dropped", calls: 3, inFlight: 1.5}} {
+		if in, per := s.figures(); !math.IsNaN(in) || !math.IsNaN(per) {
+			t.Errorf("%+v: figures = %v, %v; want NaN", s, in, per)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -379,6 +380,7 @@ func (c *connCounter) result() int {
 // flight than allowed (the client's share: its work between an answer and
 // the next request).
 type served struct {
+	unknown  string // why the figures are not known; "" when they are
 	calls    int
 	inFlight float64       // mean calls being served, from the first arrival to the last answer
 	perCall  time.Duration // mean time from arrival to answer
@@ -396,7 +398,21 @@ func (s *sim) servedSince(start time.Time) (served, error) {
 	if err := json.NewDecoder(resp.Body).Decode(&log); err != nil {
 		return served{}, fmt.Errorf("/_sim/requests: %w", err)
 	}
+	if log.Dropped > 0 && (len(log.Requests) == 0 || !log.Requests[0].Received.Before(start)) {
+		// The bounded log let go of calls that may be the pass's first:
+		// what is left would describe the pass's tail only.
+		return served{unknown: fmt.Sprintf("the simulator's request log dropped %d calls, some of them maybe of the pass (it keeps %d)", log.Dropped, exosim.MaxRequests)}, nil
+	}
 	return sumServed(log.Requests, start), nil
+}
+
+// figures returns the mean calls in flight and milliseconds a call, NaN
+// when they are not known.
+func (s served) figures() (inFlight, msPerCall float64) {
+	if s.unknown != "" || s.calls == 0 {
+		return math.NaN(), math.NaN()
+	}
+	return s.inFlight, float64(s.perCall.Microseconds()) / 1000
 }
 
 // sumServed is servedSince's arithmetic.
