@@ -11,9 +11,8 @@ import (
 
 // sleepTimerFD waits d on a timer file (timerfd) read through the
 // runtime's network poller, or until ctx ends, and reports which: true
-// when the wait ran its course. It
-// returns an error, having waited nothing, when the timer cannot be set
-// up.
+// when the wait ran its course. It returns an error, having waited
+// nothing, when the timer cannot be set up.
 func sleepTimerFD(ctx context.Context, d time.Duration) (bool, error) {
 	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
