@@ -358,7 +358,10 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 	waitedRetryAfter := false // this call's own retry waited it out already
 	for n := 1; ; n++ {
 		a := &attempt{op: op}
-		release, full, err := c.acquire(ctx, !waitedRetryAfter)
+		release, full, err := c.acquire(ctx, op, !waitedRetryAfter)
+		if e, ok := err.(*Error); ok {
+			return e
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
@@ -372,10 +375,13 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 		// What the answer says about the API's load is recorded before
 		// the slot goes: a push back must hold the request that takes the
 		// slot next, not only this one's retry.
-		var e *Error
+		var (
+			e      *Error
+			handed bool // a growth of the window gave a waiter a slot
+		)
 		if err == nil {
 			c.limiter.succeeded()
-			c.inFlight.succeeded()
+			handed = c.inFlight.succeeded()
 		} else {
 			e = classify(op, idempotent, err, a)
 			e.Attempts = n
@@ -387,10 +393,10 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 			} else if e.Status != 0 {
 				// An answer, and not about the rate or the load.
 				c.limiter.succeeded()
-				c.inFlight.succeeded()
+				handed = c.inFlight.succeeded()
 			}
 		}
-		if release() {
+		if release() || handed {
 			// The slot went to a request waiting for it: let that one go
 			// out now, before this goroutine goes on with what the answer
 			// means (a journal step, a sink write). With every slot busy,
@@ -446,12 +452,20 @@ func (c *Client) backoff(retry int) time.Duration {
 
 // acquire waits for a place in the window of requests in flight and a
 // rate-limit token; full says whether the request filled the window.
-func (c *Client) acquire(ctx context.Context, pause bool) (release func() bool, full bool, err error) {
+// While a Retry-After is in force, the request waits it out (unless pause
+// is false: its own retry, which waited already), or gives up as the
+// refused request did when it is longer than Config.MaxRetryAfter.
+func (c *Client) acquire(ctx context.Context, op string, pause bool) (release func() bool, full bool, err error) {
 	full, err = c.inFlight.acquire(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	if p := c.limiter.pauseLeft(); pause && p > 0 {
+		if p > c.cfg.MaxRetryAfter {
+			c.inFlight.release()
+			return nil, false, &Error{Op: op, Kind: KindRateLimited, RetryAfter: p,
+				Message: fmt.Sprintf("the API asked to wait %s, more than the %s this client waits", p.Round(time.Second), c.cfg.MaxRetryAfter)}
+		}
 		if err := c.sleep(ctx, p); err != nil {
 			c.inFlight.release()
 			return nil, false, err

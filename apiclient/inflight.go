@@ -139,16 +139,17 @@ func (f *inFlight) pushedBack(full bool) {
 	f.window = max(1, f.window/2)
 }
 
-// succeeded records an answer that was not a push back.
-func (f *inFlight) succeeded() {
+// succeeded records an answer that was not a push back, and says whether
+// a growth of the window handed a slot to a waiting request.
+func (f *inFlight) succeeded() (handed bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.window >= f.ceiling {
-		return
+		return false
 	}
 	now := f.now()
 	if now.Sub(f.lastPush) < f.probe || now.Sub(f.lastGrow) < f.probe {
-		return
+		return false
 	}
 	if !f.lastGrow.IsZero() && f.lastPush.Before(f.lastGrow) {
 		// The last growth held a whole interval: probe sooner.
@@ -156,7 +157,7 @@ func (f *inFlight) succeeded() {
 	}
 	f.window++
 	f.lastGrow = now
-	f.handOver()
+	return f.handOver()
 }
 
 // allowed returns the window in force.
