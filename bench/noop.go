@@ -22,13 +22,13 @@ import (
 // the median of the durations it logs for passes passes, the pass at
 // start left out. Each must have rotated nothing and failed nothing.
 //
-// Between those passes, a quarter of a second after each one ends, list
-// makes one listing with the SDK, and daemonNoop returns the median of
-// those too: a listing made at the same pace as the daemon's passes (a
-// connection idle for most of a second), on the same host
-// at the same moments, so that what changes the daemon's pass from one
-// second to the next (another process, the page cache, the CPU's clock)
-// changes the listing's too.
+// Between those passes, a quarter of a second after the bench sees each
+// one end (it reads the log every 50 ms), list makes one listing with the
+// SDK, and daemonNoop returns the median of those too: a listing made at
+// the same pace as the daemon's passes (a connection idle for most of a
+// second), on the same host at the same moments, so that what changes the
+// daemon's pass from one second to the next (another process, the page
+// cache, the CPU's clock) changes the listing's too.
 func daemonNoop(ctx context.Context, w *world, passes int, list func() (time.Duration, error)) (pass, listing time.Duration, err error) {
 	spec := w.spec
 	w.spec.schedule, w.env = "@every 1s", []string{"ROTATORD_TEST_MIN_SCHEDULE=1s"}

@@ -377,8 +377,9 @@ func (c *connCounter) result() int {
 // arrival to its answer. It splits a pass's distance to its latency bound
 // in two: requests held longer than the latency (the simulator's share:
 // its timer, its own work, a CPU it shares with the client) and fewer in
-// flight than allowed (the client's share: its work between an answer and
-// the next request).
+// flight than allowed (mostly the client's share: its work between an
+// answer and the next request; also the simulator's writing of the answer
+// and reading of the next request).
 type served struct {
 	unknown  string // why the figures are not known; "" when they are
 	calls    int
@@ -403,7 +404,11 @@ func (s *sim) servedSince(start time.Time) (served, error) {
 		// what is left would describe the pass's tail only.
 		return served{unknown: fmt.Sprintf("the simulator's request log dropped %d calls, some of them maybe of the pass (it keeps %d)", log.Dropped, exosim.MaxRequests)}, nil
 	}
-	return sumServed(log.Requests, start), nil
+	out := sumServed(log.Requests, start)
+	if out.calls == 0 {
+		out.unknown = "no answered call of the pass in the simulator's request log"
+	}
+	return out, nil
 }
 
 // figures returns the mean calls in flight and milliseconds a call, NaN
