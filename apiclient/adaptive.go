@@ -19,7 +19,7 @@ import (
 //     most to an eighth at once), or by half when too few answers came to
 //     measure it; never up.
 //   - A Retry-After holds every request, not only the one refused, until
-//     it has passed.
+//     it has passed (at most Config.MaxRetryAfter: the client caps it).
 //   - It climbs back with each answer: fast (0.1/s per answer, about 10%
 //     a second) while below the rate the server last allowed, slowly (1%
 //     of that rate a second) above it, so that probing the limit again

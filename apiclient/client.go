@@ -29,7 +29,7 @@ type Config struct {
 	MaxRetries     int           // retries after the first attempt; default 4, -1 for none
 	RetryBaseDelay time.Duration // first backoff; default 1s, doubling
 	RetryMaxDelay  time.Duration // backoff cap; default 30s
-	MaxRetryAfter  time.Duration // a longer Retry-After gives up instead of sleeping; default 2m
+	MaxRetryAfter  time.Duration // a longer Retry-After gives up instead of sleeping, and holds the other requests this long at most; default 2m
 
 	RateLimit   float64 // ceiling of the adaptive rate, requests per second; default 1000
 	Burst       int     // default 10
@@ -358,10 +358,7 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 	waitedRetryAfter := false // this call's own retry waited it out already
 	for n := 1; ; n++ {
 		a := &attempt{op: op}
-		release, full, err := c.acquire(ctx, op, !waitedRetryAfter)
-		if e, ok := err.(*Error); ok {
-			return e
-		}
+		release, full, err := c.acquire(ctx, !waitedRetryAfter)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
@@ -387,8 +384,13 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 			e.Attempts = n
 			if e.Kind == KindRateLimited || e.Status == http.StatusServiceUnavailable {
 				// The API pushes back: every request slows down, not only
-				// this one's retry, and fewer go out at once.
-				c.limiter.pushedBack(e.RetryAfter)
+				// this one's retry, and fewer go out at once. A Retry-After
+				// holds the other requests for MaxRetryAfter at most: this
+				// one gives up beyond it (below), and they try again then.
+				// A server that asked for years would otherwise stop every
+				// request of the process for good, while each of them held
+				// its slot.
+				c.limiter.pushedBack(min(e.RetryAfter, c.cfg.MaxRetryAfter))
 				c.inFlight.pushedBack(full)
 			} else if e.Status != 0 {
 				// An answer, and not about the rate or the load.
@@ -453,19 +455,13 @@ func (c *Client) backoff(retry int) time.Duration {
 // acquire waits for a place in the window of requests in flight and a
 // rate-limit token; full says whether the request filled the window.
 // While a Retry-After is in force, the request waits it out (unless pause
-// is false: its own retry, which waited already), or gives up as the
-// refused request did when it is longer than Config.MaxRetryAfter.
-func (c *Client) acquire(ctx context.Context, op string, pause bool) (release func() bool, full bool, err error) {
+// is false: its own retry, which waited already).
+func (c *Client) acquire(ctx context.Context, pause bool) (release func() bool, full bool, err error) {
 	full, err = c.inFlight.acquire(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	if p := c.limiter.pauseLeft(); pause && p > 0 {
-		if p > c.cfg.MaxRetryAfter {
-			c.inFlight.release()
-			return nil, false, &Error{Op: op, Kind: KindRateLimited, RetryAfter: p,
-				Message: fmt.Sprintf("the API asked to wait %s, more than the %s this client waits", p.Round(time.Second), c.cfg.MaxRetryAfter)}
-		}
 		if err := c.sleep(ctx, p); err != nil {
 			c.inFlight.release()
 			return nil, false, err
