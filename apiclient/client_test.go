@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -614,6 +615,11 @@ func TestParseRetryAfter(t *testing.T) {
 		{"", 0}, {"3", 3 * time.Second}, {"-1", 0}, {"soon", 0},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		// Too long for a Duration: the longest wait, not a wrapped one.
+		{"9223372036", 9223372036 * time.Second},
+		{"9223372037", time.Duration(math.MaxInt64)},
+		{"18446744074", time.Duration(math.MaxInt64)},
+		{"99999999999999999999", time.Duration(math.MaxInt64)},
 	}
 	for _, tt := range tests {
 		if got := parseRetryAfter(tt.give, now); got != tt.want {
