@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/internal/memtrim"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
@@ -58,6 +59,11 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		qs, out := e.quietFor(policies, run, policyGen, e.now(), opts)
 		quietc <- prepared{qs, out}
 	}()
+	// The listing's decoding and the claim allocate in a burst: the
+	// collection they would start mid-pass waits until the jobs start, or
+	// the pass ends (memtrim.Burst).
+	endBurst := memtrim.Burst()
+	defer endBurst()
 	keys, err := e.client().ListKeys(ctx)
 	prep := <-quietc
 	qs := prep.qs
@@ -152,6 +158,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			report(out[i])
 			continue
 		}
+		endBurst()
 		j := jobs[0]
 		// The slice lets go of each job as it starts: a finished name's
 		// job and listed keys are garbage before the pass ends.

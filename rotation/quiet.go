@@ -110,6 +110,12 @@ type quietSet struct {
 	// outLen is how much room a pass makes for its outcomes (quietFor).
 	outLen int
 	byName map[string]int32 // the candidates' names: their index
+	// lastOf is what claim worked out for the last listing it was given:
+	// each listed key's candidate plus one (0: none), in the listing's
+	// order. The API lists the same keys in the same order from one pass
+	// to the next, so it tells the next claim where to look first. Only
+	// the pass holding the set reads or writes it (quietFor, keepQuiet).
+	lastOf []int32
 	// others are the names of every policy's records that are not
 	// candidates, or are candidates of two policies at once.
 	others map[string][]string
@@ -278,6 +284,7 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 		}
 		return strings.Compare(a.name, b.name)
 	})
+	packStrings(qs.candidates)
 	qs.byName = make(map[string]int32, len(qs.candidates))
 	qs.outcomes = make([]Outcome, len(qs.candidates))
 	ids := make([]string, len(qs.candidates))
@@ -299,14 +306,27 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 // the candidates it did not mark. It keeps its work in arrays indexed by
 // candidate and by key, not in the candidates: at 10,000 names the
 // misses of the caches on scattered candidates were most of its cost.
+// It runs right after the listing's decoding has pushed most of the
+// process's memory out of the caches, so what it touches matters more
+// than what it computes: the candidates' strings are packed together
+// (packStrings), and a key is first looked for where the last listing had
+// it (lastOf), which on a stable listing replaces 10,000 hashed lookups
+// with string compares in order. At 10,000 names in the daemon it went
+// from 1.8 ms to about 0.5 (bench/README.md).
 func (qs *quietSet) claim(keys []apiclient.Key, ownID string, now time.Time, self func(name, roleID string) bool) (rest []apiclient.Key, quiet []bool) {
 	listed := make([]int32, len(qs.candidates)) // the name's keys, whatever their role
 	first := make([]int32, len(qs.candidates))  // the index of the first of them
 	of := make([]int32, len(keys))              // each key's candidate, plus one; 0: none
 	for i, k := range keys {
-		c, ok := qs.byName[k.Name]
-		if !ok {
-			continue
+		var c int32
+		if i < len(qs.lastOf) && qs.lastOf[i] > 0 && int(qs.lastOf[i]) <= len(qs.candidates) &&
+			qs.candidates[qs.lastOf[i]-1].name == k.Name {
+			c = qs.lastOf[i] - 1 // where the last listing had it: no hashing
+		} else {
+			var ok bool
+			if c, ok = qs.byName[k.Name]; !ok {
+				continue
+			}
 		}
 		of[i] = c + 1
 		if listed[c] == 0 {
@@ -326,6 +346,7 @@ func (qs *quietSet) claim(keys []apiclient.Key, ownID string, now time.Time, sel
 			claimed++
 		}
 	}
+	qs.lastOf = of
 	rest = make([]apiclient.Key, 0, len(keys)-claimed)
 	for i, k := range keys {
 		if c := of[i]; c == 0 || !quiet[c-1] {
@@ -333,4 +354,39 @@ func (qs *quietSet) claim(keys []apiclient.Key, ownID string, now time.Time, sel
 		}
 	}
 	return rest, quiet
+}
+
+// packStrings copies the candidates' names and key ids into one string, in
+// the candidates' order, and gives the candidates that role id has one
+// copy: claim compares them with the listing's in that order, and the
+// records' own copies are scattered over the heap, each compare a miss of
+// the caches. It costs one copy of those strings per quiet set, made
+// while the listing is on the wire.
+func packStrings(cs []quietCandidate) {
+	size := 0
+	for _, c := range cs {
+		size += len(c.name) + len(c.keyID)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, c := range cs {
+		b.WriteString(c.name)
+		b.WriteString(c.keyID)
+	}
+	packed, at := b.String(), 0
+	take := func(n int) string {
+		s := packed[at : at+n]
+		at += n
+		return s
+	}
+	roles := map[string]string{}
+	for i := range cs {
+		c := &cs[i]
+		c.name, c.keyID = take(len(c.name)), take(len(c.keyID))
+		if r, ok := roles[c.roleID]; ok {
+			c.roleID = r
+		} else {
+			roles[c.roleID] = c.roleID
+		}
+	}
 }
