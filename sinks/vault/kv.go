@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -293,7 +294,7 @@ func (s *Sink) checkMount(ctx context.Context) error {
 		return fmt.Errorf("mount %q: %w: it is KV version 1; enable versioning (vault kv enable-versioning %s) or use a KV v2 mount",
 			s.mount, ErrMount, s.mount)
 	}
-	s.mountOK.Store(true)
+	s.mountSeen.Store(time.Now().UnixNano())
 	return nil
 }
 

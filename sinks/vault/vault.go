@@ -183,15 +183,35 @@ type Sink struct {
 	takeOver  bool
 	policy    string
 	timeout   time.Duration
-	mountOK   atomic.Bool // the mount was seen to be KV v2
+	// mountSeen is when the mount was last seen to be KV v2 (Unix
+	// nanoseconds; 0: never).
+	mountSeen atomic.Int64
 
 	locks   keylock.Set // per secret path: one write, verify or read at a time
 	mu      sync.Mutex
 	written map[string]written // per secret path: what this process wrote last
+	probed  map[string]probed  // per secret path: the metadata its last Probe read
 
 	// inject, when set by a test, runs before each named step of a write
 	// ("read-metadata", "metadata", "data") and fails it with its error.
 	inject func(step string) error
+}
+
+// reuseFor is how long what a Probe found stays good for the requests
+// that follow it: the mount's type (for every path of the sink), and a
+// path's metadata (for the Write of the rotation that probed it). A
+// rotation probes, creates its key, then writes, within a second or so:
+// reading both again there cost two of the seven requests a rotation made
+// to Vault. What either can miss is safe: a version written meanwhile
+// fails the write's check-and-set, which is read again and, when the
+// content is not rotatord's, fails the rotation; a mount that stopped being
+// KV v2 fails the read back.
+const reuseFor = 10 * time.Second
+
+// probed is the metadata a Probe read, and when.
+type probed struct {
+	md *metadata
+	at time.Time
 }
 
 // written is the version a Write produced, so Verify can tell it from a
@@ -267,6 +287,7 @@ func New(opts Options) (*Sink, error) {
 		policy:    opts.Policy,
 		timeout:   DefaultRequestTimeout,
 		written:   make(map[string]written),
+		probed:    make(map[string]probed),
 	}
 	if _, err := s.secretPath("example"); err != nil {
 		return nil, fmt.Errorf("vault sink: %w", err)
@@ -469,13 +490,18 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", label, err)
 	}
-	if err := s.checkMount(ctx); err != nil {
-		return fmt.Errorf("probe %s: %w", label, err)
+	if seen := s.mountSeen.Load(); seen == 0 || time.Since(time.Unix(0, seen)) >= reuseFor {
+		if err := s.checkMount(ctx); err != nil {
+			return fmt.Errorf("probe %s: %w", label, err)
+		}
 	}
 	md, err := s.readMetadata(ctx, p)
 	if err != nil {
 		return fmt.Errorf("probe %s: read metadata: %w", label, err)
 	}
+	s.mu.Lock()
+	s.probed[p] = probed{md: md, at: time.Now()}
+	s.mu.Unlock()
 	if !md.managedFor(s.policy) && md.exists() && !s.takeOver {
 		return s.notManagedBy(label, md)
 	}
@@ -514,7 +540,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	label := s.label(p)
 	log := s.log.With(zap.String("path", label), zap.String("key_id", c.KeyID))
 
-	if !s.mountOK.Load() {
+	if s.mountSeen.Load() == 0 {
 		// Written without a Probe first (which the engine never does): a
 		// KV v1 mount would take the metadata path for a secret.
 		if _, err := s.capabilities(ctx, p); err != nil {
@@ -527,9 +553,11 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	if err := s.step("read-metadata"); err != nil {
 		return fmt.Errorf("write %s: read metadata: %w", label, err)
 	}
-	md, err := s.readMetadata(ctx, p)
-	if err != nil {
-		return fmt.Errorf("write %s: read metadata: %w", label, err)
+	md, ok := s.takeProbed(p)
+	if !ok {
+		if md, err = s.readMetadata(ctx, p); err != nil {
+			return fmt.Errorf("write %s: read metadata: %w", label, err)
+		}
 	}
 	var marked bool // this Write set the marker
 	if !md.managedFor(s.policy) {
@@ -581,6 +609,19 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	s.mu.Unlock()
 	log.Debug("credential written to Vault", zap.Int("version", version), zap.Int("cas", cas))
 	return nil
+}
+
+// takeProbed returns the metadata of p that a Probe read within reuseFor
+// (nil: the secret did not exist), once; ok is false when there is none.
+func (s *Sink) takeProbed(p string) (md *metadata, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr, ok := s.probed[p]
+	delete(s.probed, p)
+	if !ok || time.Since(pr.at) >= reuseFor {
+		return nil, false
+	}
+	return pr.md, true
 }
 
 // unmark gives back the custom metadata a conflicting Write replaced when it
