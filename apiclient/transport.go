@@ -59,6 +59,25 @@ func withAttempt(ctx context.Context, a *attempt) context.Context {
 	return context.WithValue(ctx, attemptKey{}, a)
 }
 
+type answerHookKey struct{}
+
+// WithAnswerHook returns a context whose requests call f each time a
+// successful answer's headers are in, before its body is read and decoded
+// (in the goroutine that made the request). A pass uses it to know when
+// its listing's decoding begins, which a wait for the server does not.
+func WithAnswerHook(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, answerHookKey{}, f)
+}
+
+// Answered calls the hook WithAnswerHook put in ctx, if any. The client
+// calls it for each successful answer; an implementation of API that makes
+// no HTTP requests (a test's fake) may call it as its answer comes.
+func Answered(ctx context.Context) {
+	if f, ok := ctx.Value(answerHookKey{}).(func()); ok {
+		f()
+	}
+}
+
 // observingTransport records each attempt's outcome for the retry logic
 // and reports it to the metrics hook.
 type observingTransport struct {
@@ -112,6 +131,9 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	a.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.now()), jsonError)
 	t.report(a.op, strconv.Itoa(resp.StatusCode), elapsed)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		Answered(ctx)
+	}
 	return resp, nil
 }
 

@@ -89,6 +89,7 @@ func (f *fakeAPI) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
 	if f.failList != nil {
 		return nil, f.failList
 	}
+	apiclient.Answered(ctx) // as the client does when a listing's answer comes
 	var out []apiclient.Key
 	for id, k := range f.keys {
 		if n, ok := f.hidden[id]; ok {

@@ -61,10 +61,16 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	}()
 	// The listing's decoding and the claim allocate in a burst: the
 	// collection they would start mid-pass waits until the jobs start, or
-	// the pass ends (memtrim.Burst).
-	endBurst := memtrim.Burst()
-	defer endBurst()
-	keys, err := e.client().ListKeys(ctx)
+	// the pass ends (memtrim.Burst). From the answer on, not while the
+	// request waits on the server: the target is the whole process's.
+	// Not for a forced pass or a dry run, which claim no quiet names.
+	var burst listingBurst
+	defer burst.end()
+	listCtx := ctx
+	if !opts.Force && !opts.DryRun {
+		listCtx = apiclient.WithAnswerHook(ctx, burst.start)
+	}
+	keys, err := e.client().ListKeys(listCtx)
 	prep := <-quietc
 	qs := prep.qs
 	defer e.keepQuiet(qs)
@@ -101,7 +107,11 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 				return
 			}
 			if r, ok := e.store.Get(p.Name, name); ok {
-				byName[name] = recordedKeys(r, byKeyName[name])
+				// Keyed by the record's own string: a quiet candidate's
+				// name is a slice of its set's packed strings
+				// (packStrings), which the engine's maps by name would
+				// keep alive.
+				byName[r.Name] = recordedKeys(r, byKeyName[name])
 			}
 		}
 		for _, name := range qs.others[p.Name] {
@@ -158,7 +168,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			report(out[i])
 			continue
 		}
-		endBurst()
+		burst.end()
 		j := jobs[0]
 		// The slice lets go of each job as it starts: a finished name's
 		// job and listed keys are garbage before the pass ends.
@@ -266,6 +276,32 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key) string {
 		}
 	}
 	return first
+}
+
+// listingBurst is a pass's memtrim.Burst: started by the listing's answer
+// (any number of times: a retried listing answers more than once), ended
+// when the first job starts or the pass ends.
+type listingBurst struct {
+	mu    sync.Mutex
+	endFn func()
+	ended bool
+}
+
+func (b *listingBurst) start() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.endFn == nil && !b.ended {
+		b.endFn = memtrim.Burst()
+	}
+}
+
+func (b *listingBurst) end() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ended = true
+	if b.endFn != nil {
+		b.endFn()
+	}
 }
 
 // selfMatcher returns what the Self policies' Match says of a name and

@@ -34,10 +34,11 @@ const GCPercent = 40
 // one from the container's limit) works with either: it only makes the
 // collector run sooner near the limit.
 func SetGC() {
-	if os.Getenv("GOGC") != "" {
-		return
+	burstMu.Lock()
+	defer burstMu.Unlock()
+	if managed = os.Getenv("GOGC") == ""; managed {
+		debug.SetGCPercent(GCPercent)
 	}
-	debug.SetGCPercent(GCPercent)
 }
 
 var mu sync.Mutex
