@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -222,6 +221,12 @@ func (s *Sink) writeData(ctx context.Context, p string, data map[string]any, cas
 	if err != nil {
 		return 0, err
 	}
+	if out.Data.Version < 1 {
+		// KV v2 answers a write with the version it made; a KV v1 mount
+		// (one that replaced the KV v2 mount seen) with nothing.
+		s.setMountSeen(false)
+		return 0, fmt.Errorf("mount %q: %w: the write was answered without a version", s.mount, ErrMount)
+	}
 	return out.Data.Version, nil
 }
 
@@ -251,6 +256,12 @@ func (s *Sink) readLatest(ctx context.Context, p string) (sinks.Held, int, error
 		return sinks.Held{}, 0, err
 	}
 	d := out.Data
+	if d != nil && d.Metadata.Version < 1 {
+		// Not KV v2's answer (which names the version even when it is
+		// deleted): what the path holds is not known, so not ErrNotHeld.
+		s.setMountSeen(false)
+		return sinks.Held{}, 0, fmt.Errorf("mount %q: %w: the read was answered without a version", s.mount, ErrMount)
+	}
 	if d == nil || d.Data == nil || d.Metadata.Destroyed || d.Metadata.DeletionTime != "" {
 		return sinks.Held{}, 0, sinks.ErrNotHeld
 	}
@@ -294,7 +305,7 @@ func (s *Sink) checkMount(ctx context.Context) error {
 		return fmt.Errorf("mount %q: %w: it is KV version 1; enable versioning (vault kv enable-versioning %s) or use a KV v2 mount",
 			s.mount, ErrMount, s.mount)
 	}
-	s.mountSeen.Store(time.Now().UnixNano())
+	s.setMountSeen(true)
 	return nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // countingProxy forwards HTTP requests to a real Vault server and counts
@@ -91,7 +90,9 @@ func TestVaultRotationRequests(t *testing.T) {
 	}
 
 	// Once reuseFor has passed, the next Probe checks the mount again.
-	s.mountSeen.Store(time.Now().Add(-reuseFor).UnixNano())
+	s.mu.Lock()
+	s.mountSeen = s.mountSeen.Add(-reuseFor)
+	s.mu.Unlock()
 	if got := rotate("first"); got["GET sys/internal/ui/mounts/secret"] != 1 {
 		t.Errorf("the mount was not checked again after reuseFor: %v", got)
 	}
@@ -140,8 +141,8 @@ func TestVaultWriteAfterProbe(t *testing.T) {
 	t.Run("created meanwhile", func(t *testing.T) {
 		other := e.cred("fresh")
 		err := between("fresh", func() { e.writeAsOther("fresh", data2(other)) })
-		if !errors.Is(err, ErrConflict) {
-			t.Fatalf("Write = %v, want ErrConflict", err)
+		if !errors.Is(err, ErrNotManaged) {
+			t.Fatalf("Write = %v, want ErrNotManaged (it reads the metadata again: the Probe saw no secret)", err)
 		}
 		if data, _ := e.secretData("fresh"); data[FieldAPIKey] != other.KeyID {
 			t.Errorf("the other writer's secret was overwritten")
@@ -152,28 +153,33 @@ func TestVaultWriteAfterProbe(t *testing.T) {
 	})
 
 	t.Run("probed too long ago", func(t *testing.T) {
-		// The Probe saw no secret; by the time of the Write, reuseFor
-		// later, someone else's is there: the Write reads the metadata
-		// again and refuses a secret rotatord does not manage.
-		other := e.cred("late")
+		// The Probe saw rotatord's secret at version 1; someone writes
+		// version 2 (the marker stays); reuseFor after the Probe, the
+		// Write reads the metadata again and writes version 3. With
+		// the Probe's metadata it would have failed its check-and-set.
+		roundTrip(t, e, s, "late")
 		err := between("late", func() {
-			e.writeAsOther("late", data2(other))
+			e.writeAsOther("late", data2(e.cred("late")))
 			s.mu.Lock()
-			pr := s.probed[s.mustPath(t, "late")]
+			p := s.mustPathLocked(t, "late")
+			pr, ok := s.probed[p]
+			if !ok {
+				t.Error("the Probe of a managed secret kept no metadata")
+			}
 			pr.at = pr.at.Add(-reuseFor)
-			s.probed[s.mustPath(t, "late")] = pr
+			s.probed[p] = pr
 			s.mu.Unlock()
 		})
-		if !errors.Is(err, ErrNotManaged) {
-			t.Fatalf("Write = %v, want ErrNotManaged", err)
+		if err != nil {
+			t.Fatalf("Write = %v, want it to read the metadata again and write", err)
 		}
-		if data, _ := e.secretData("late"); data[FieldAPIKey] != other.KeyID {
-			t.Errorf("the other writer's secret was overwritten")
+		if _, v := e.secretData("late"); v != 3 {
+			t.Errorf("the secret is at version %d, want 3", v)
 		}
 	})
 }
 
-func (s *Sink) mustPath(t *testing.T, name string) string {
+func (s *Sink) mustPathLocked(t *testing.T, name string) string {
 	t.Helper()
 	p, err := s.secretPath(name)
 	if err != nil {

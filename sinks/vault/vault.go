@@ -41,7 +41,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -183,14 +182,16 @@ type Sink struct {
 	takeOver  bool
 	policy    string
 	timeout   time.Duration
-	// mountSeen is when the mount was last seen to be KV v2 (Unix
-	// nanoseconds; 0: never).
-	mountSeen atomic.Int64
 
 	locks   keylock.Set // per secret path: one write, verify or read at a time
 	mu      sync.Mutex
 	written map[string]written // per secret path: what this process wrote last
-	probed  map[string]probed  // per secret path: the metadata its last Probe read
+	// probed is, per secret path, the metadata its last Probe read, kept
+	// for the Write that follows when that Write will write no marker.
+	probed map[string]probed
+	// mountSeen is when the mount was last seen to be KV v2 (zero: never,
+	// or an answer since was not KV v2's).
+	mountSeen time.Time
 
 	// inject, when set by a test, runs before each named step of a write
 	// ("read-metadata", "metadata", "data") and fails it with its error.
@@ -199,13 +200,16 @@ type Sink struct {
 
 // reuseFor is how long what a Probe found stays good for the requests
 // that follow it: the mount's type (for every path of the sink), and a
-// path's metadata (for the Write of the rotation that probed it). A
-// rotation probes, creates its key, then writes, within a second or so:
-// reading both again there cost two of the seven requests a rotation made
-// to Vault. What either can miss is safe: a version written meanwhile
-// fails the write's check-and-set, which is read again and, when the
-// content is not rotatord's, fails the rotation; a mount that stopped being
-// KV v2 fails the read back.
+// path's metadata (for the Write of the rotation that probed it, when the
+// secret is rotatord's already). A rotation probes, creates its key, then
+// writes, within a second or so: reading both again there cost two of the
+// seven requests a rotation made to Vault. What either can miss is safe:
+// a version written meanwhile fails the write's check-and-set, which is
+// read again and, when the content is not rotatord's, fails the rotation;
+// a mount that stopped being KV v2 answers a write or a read without a
+// version, which fails them (ErrMount). What check-and-set cannot see is
+// a change of the custom metadata alone (rotatord's marker removed by
+// hand) between the Probe and the Write: the secret is still written.
 const reuseFor = 10 * time.Second
 
 // probed is the metadata a Probe read, and when.
@@ -490,7 +494,7 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", label, err)
 	}
-	if seen := s.mountSeen.Load(); seen == 0 || time.Since(time.Unix(0, seen)) >= reuseFor {
+	if seen := s.mountSeenAt(); seen.IsZero() || time.Since(seen) >= reuseFor {
 		if err := s.checkMount(ctx); err != nil {
 			return fmt.Errorf("probe %s: %w", label, err)
 		}
@@ -499,16 +503,51 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("probe %s: read metadata: %w", label, err)
 	}
-	s.mu.Lock()
-	s.probed[p] = probed{md: md, at: time.Now()}
-	s.mu.Unlock()
 	if !md.managedFor(s.policy) && md.exists() && !s.takeOver {
 		return s.notManagedBy(label, md)
 	}
 	if err := s.checkCapabilities(caps, p, md); err != nil {
 		return fmt.Errorf("probe %s: %w", label, err)
 	}
+	s.keepProbed(p, md)
 	return nil
+}
+
+// keepProbed keeps md, what the Probe of p read, for the Write that
+// follows, when that Write will write no marker: a marker is written over
+// the custom metadata the Write reads, which must be what is there then
+// (a secret someone created or took meanwhile keeps theirs). It lets go
+// of what older Probes kept and no Write took.
+func (s *Sink) keepProbed(p string, md *metadata) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q, pr := range s.probed {
+		if now.Sub(pr.at) >= reuseFor {
+			delete(s.probed, q)
+		}
+	}
+	if md.managedFor(s.policy) {
+		s.probed[p] = probed{md: md, at: now}
+	}
+}
+
+// mountSeenAt is when the mount was last seen to be KV v2 (zero: never).
+func (s *Sink) mountSeenAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mountSeen
+}
+
+// setMountSeen records that the mount was seen to be KV v2 now (ok), or
+// that an answer was not KV v2's: the next Probe checks the mount again.
+func (s *Sink) setMountSeen(ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mountSeen = time.Time{}
+	if ok {
+		s.mountSeen = time.Now()
+	}
 }
 
 // notManagedBy is notManaged, or says which policy's sink wrote the secret.
@@ -540,7 +579,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	label := s.label(p)
 	log := s.log.With(zap.String("path", label), zap.String("key_id", c.KeyID))
 
-	if s.mountSeen.Load() == 0 {
+	if s.mountSeenAt().IsZero() {
 		// Written without a Probe first (which the engine never does): a
 		// KV v1 mount would take the metadata path for a secret.
 		if _, err := s.capabilities(ctx, p); err != nil {
