@@ -487,6 +487,11 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 		return err
 	}
 	defer s.locks.Lock(p)()
+	// What an earlier Probe of p kept goes whatever this one finds: only
+	// this Probe's view may serve the Write that follows it.
+	s.mu.Lock()
+	delete(s.probed, p)
+	s.mu.Unlock()
 	label := s.label(p)
 	// First a request any valid token may make: it proves the token works
 	// (or replaces it), so that a refusal below is about the path.
