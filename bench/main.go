@@ -440,9 +440,7 @@ type daemonResult struct {
 	idleRSS      int64
 	idleWindow   time.Duration
 	metricsNames int
-	scrapeMedian time.Duration
-	scrapeBytes  int
-	scrapeSeries int
+	scrape       scrapeResult
 	deletion     *deletionResult // nil: skipped
 }
 
@@ -462,7 +460,7 @@ func (b *bencher) measureDaemon(ctx context.Context) (daemonResult, error) {
 		{b.p.metricsNames, func(dm *runner) error {
 			b.logf("daemon: /metrics with %d names", b.p.metricsNames)
 			var err error
-			d.scrapeMedian, d.scrapeBytes, d.scrapeSeries, err = dm.scrape(b.p.scrapes)
+			d.scrape, err = dm.scrape(b.p.scrapes)
 			return err
 		}},
 	} {
@@ -599,8 +597,8 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 
 	fmt.Fprintf(w, "rotatord run, %d names, idle %s: RSS %s MB, CPU %.3f%% of a core (%d ms; /proc counts 10 ms ticks)\n",
 		d.idleNames, d.idleWindow, mb(d.idleRSS), 100*d.idleCPU, d.idleCPUTime.Milliseconds())
-	fmt.Fprintf(w, "GET /metrics, %d names: median %.1f ms over %d GETs, %d bytes, %d key series\n",
-		d.metricsNames, ms(d.scrapeMedian), p.scrapes, d.scrapeBytes, d.scrapeSeries)
+	fmt.Fprintf(w, "GET /metrics, %d names: median %.1f ms over %d GETs as Prometheus scrapes (Go's default client: %.1f ms), %d bytes, %d key series\n",
+		d.metricsNames, ms(d.scrape.median), p.scrapes, ms(d.scrape.plainMedian), d.scrape.bytes, d.scrape.series)
 	deletion := math.NaN()
 	if del := d.deletion; del != nil {
 		deletion = ms(del.maxDelay)
@@ -619,7 +617,7 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f cpu_floor_ms_per_rotation=%.3f cpu_vs_floor=%.2f pass_server_in_flight=%.2f pass_server_ms_per_call=%.2f\n",
 		last.n, last.vsBound(), naiveWall, naiveReq,
 		last.cpuPerRotation(), float64(last.forced.maxRSS)/(1<<20),
-		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrapeMedian),
+		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrape.median),
 		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), last.onceNoopVsColdListing(), deletion, vault, ms(ex.floor.perRotation()), last.cpuVsFloor(ex.floor),
 		servedInFlight, servedPerCall)
 }
