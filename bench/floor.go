@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	v3 "github.com/exoscale/egoscale/v3"
+	"github.com/exoscale/egoscale/v3/credentials"
 )
 
 // floor is the least CPU that making one rotation durable costs on the
@@ -87,6 +94,96 @@ func measureFloor(dir string, n int) (floor, error) {
 func threadCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// apiFloor is what the API calls of a rotation cost a client that does
+// nothing else: the official SDK, with rotatord's requests in flight
+// (workers making create, get and delete one after the other per key, as
+// rotatord's rotation does), against a simulator with the same latency.
+// Its CPU includes the kernel's share of each call on the loopback (a
+// send runs the receiver's TCP input), as rotatord's does.
+type apiFloor struct {
+	n        int
+	workers  int           // rotations at once
+	cpu      time.Duration // the bench process's, over the n rotations
+	wall     time.Duration
+	latBound time.Duration // latency × (3 n / workers)
+}
+
+func (a apiFloor) perRotation() time.Duration { return a.cpu / time.Duration(a.n) }
+
+func (a apiFloor) vsBound() float64 { return ratio(a.wall, a.latBound) }
+
+// measureAPIFloor makes the three calls of a rotation for every key of a
+// simulator seeded with n, with workers at once, and returns the CPU the
+// bench process spent on them. The bench does nothing else meanwhile.
+func measureAPIFloor(ctx context.Context, s *sim, n, workers int, latency time.Duration) (apiFloor, error) {
+	client, err := v3.NewClient(
+		credentials.NewStaticCredentials(s.Key, s.Secret),
+		v3.ClientOptWithEndpoint(v3.Endpoint(s.Endpoint)),
+		// A connection kept for every worker, as rotatord keeps one for
+		// every request that may be in flight.
+		v3.ClientOptWithHTTPClient(&http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}),
+	)
+	if err != nil {
+		return apiFloor{}, err
+	}
+	list, err := client.ListAPIKeys(ctx)
+	if err != nil {
+		return apiFloor{}, fmt.Errorf("list: %w", err)
+	}
+	keys := make(chan v3.IAMAPIKey)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	c0, start := processCPU(), time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range keys {
+				created, err := client.CreateAPIKey(ctx, v3.CreateAPIKeyRequest{Name: k.Name, RoleID: k.RoleID})
+				if err == nil {
+					_, err = client.GetAPIKey(ctx, created.Key)
+				}
+				if err == nil {
+					_, err = client.DeleteAPIKey(ctx, k.Key)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("%s: %w", k.Name, err)
+					for range keys { // let the feeder finish
+					}
+					return
+				}
+			}
+		}()
+	}
+	rotated := 0
+	for _, k := range list.APIKeys {
+		if strings.HasPrefix(k.Name, keyPrefix) {
+			keys <- k
+			rotated++
+		}
+	}
+	close(keys)
+	wg.Wait()
+	a := apiFloor{n: rotated, workers: workers, cpu: processCPU() - c0, wall: time.Since(start),
+		latBound: time.Duration(float64(latency) * 3 * float64(rotated) / float64(workers))}
+	close(errs)
+	if err := <-errs; err != nil {
+		return a, err
+	}
+	if rotated != n {
+		return a, fmt.Errorf("rotated %d keys, want %d", rotated, n)
+	}
+	return a, nil
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())

@@ -94,6 +94,7 @@ type params struct {
 	shmDir       string
 	keep         bool
 	floorN       int // durable writes the floor is measured over
+	apiFloorN    int // keys the API floor rotates with the SDK alone
 }
 
 // noopPasses is how many no-op passes of the daemon, and listings of the
@@ -168,6 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.metricsNames, "metrics-names", 10000, "managed names when timing /metrics")
 	fs.IntVar(&p.scrapes, "scrapes", 9, "GETs of /metrics (the median is reported)")
 	fs.IntVar(&p.floorN, "floor-n", 1000, "durable file replacements and log syncs the CPU floor of a rotation is measured over")
+	fs.IntVar(&p.apiFloorN, "api-floor-n", 1000, "keys the official SDK alone rotates (create, get, delete) to measure the CPU of a rotation's API calls (0: skip)")
 	fs.BoolVar(&p.naive, "naive", true, "also run the sequential SDK loop")
 	fs.BoolVar(&p.durability, "durability", true, "also run the forced pass with the state on tmpfs (-shm)")
 	fs.StringVar(&p.binDir, "bin", "", "directory holding prebuilt rotatord and exosim (default: go build them)")
@@ -184,7 +186,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for name, value := range map[string]string{
 			"n": "20", "idle": "2s", "idle-names": "20", "metrics-names": "20", "scrapes": "3",
 			"rate-bound-n": "20", "server-limit-n": "20", "big-org-keys": "200", "big-org-match": "20", "vault-n": "20",
-			"floor-n": "100",
+			"floor-n": "100", "api-floor-n": "20",
 		} {
 			if !set[name] {
 				if err := fs.Set(name, value); err != nil {
@@ -557,6 +559,12 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 	fmt.Fprintf(w, "critical path per rotation: create-api-key, get-api-key (confirm), delete-api-key (+ get-operation polls while pending), one after the other; list-api-keys once per pass\n")
 	fmt.Fprintf(w, "durable floor on this disk: a file replaced durably %.3f ms of CPU, a log append synced %.3f ms: %.3f ms a rotation at least; rotatord %.3f ms (%.2fx)\n",
 		ms(ex.floor.replace), ms(ex.floor.sync), ms(ex.floor.perRotation()), last.cpuPerRotation(), last.cpuVsFloor(ex.floor))
+	apiFloorCPU, apiFloorVsBound := math.NaN(), math.NaN()
+	if a := ex.api; a != nil {
+		apiFloorCPU, apiFloorVsBound = ms(a.perRotation()), a.vsBound()
+		fmt.Fprintf(w, "API floor on this host: the official SDK alone, %d keys rotated (create, get, delete), %d at once: %.3f ms of CPU a rotation, %ss (%.3fx the latency bound %ss); with the durable floor %.3f ms a rotation; rotatord %.3f ms\n",
+			a.n, a.workers, apiFloorCPU, secs(a.wall), apiFloorVsBound, secs(a.latBound), ms(ex.floor.perRotation())+apiFloorCPU, last.cpuPerRotation())
+	}
 	fmt.Fprintf(w, "no-op pass at n=%d, rotatord run: %.1f ms (median of %d scheduled passes, one a second), one listing by the SDK %.1f ms (median of %d in one process, each a quarter of a second after one of those passes): %.2fx; %.1f ms for the SDK's listings back to back (%.2fx)\n",
 		last.n, ms(last.daemonNoop), noopPasses, ms(last.listing), noopPasses, last.noopVsListing(), ms(last.backToBack), ratio(last.daemonNoop, last.backToBack))
 	fmt.Fprintf(w, "no-op pass at n=%d, rotatord once: %.1f ms as it logs it (without process start), the SDK's first listing in a fresh process %.1f ms (median of 5): %.2fx\n",
@@ -614,12 +622,12 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 	}
 	servedInFlight, servedPerCall := last.served.figures()
 	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f"+
-		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f cpu_floor_ms_per_rotation=%.3f cpu_vs_floor=%.2f pass_server_in_flight=%.2f pass_server_ms_per_call=%.2f\n",
+		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f cpu_floor_ms_per_rotation=%.3f cpu_vs_floor=%.2f api_floor_ms_per_rotation=%.3f api_floor_vs_bound=%.3f pass_server_in_flight=%.2f pass_server_ms_per_call=%.2f\n",
 		last.n, last.vsBound(), naiveWall, naiveReq,
 		last.cpuPerRotation(), float64(last.forced.maxRSS)/(1<<20),
 		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrape.median),
 		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), last.onceNoopVsColdListing(), deletion, vault, ms(ex.floor.perRotation()), last.cpuVsFloor(ex.floor),
-		servedInFlight, servedPerCall)
+		apiFloorCPU, apiFloorVsBound, servedInFlight, servedPerCall)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

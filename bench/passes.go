@@ -146,6 +146,7 @@ type extras struct {
 	vault    *pass
 	vaultWhy string // why there is no Vault pass
 	floor    floor  // the CPU of the system calls a durable rotation needs
+	api      *apiFloor
 }
 
 func (b *bencher) measureExtras(ctx context.Context, rs []result) (extras, error) {
@@ -155,6 +156,20 @@ func (b *bencher) measureExtras(ctx context.Context, rs []result) (extras, error
 	var err error
 	if ex.floor, err = measureFloor(filepath.Join(p.workDir, "floor"), p.floorN); err != nil {
 		return ex, fmt.Errorf("durable floor: %w", err)
+	}
+	if p.apiFloorN > 0 {
+		workers := b.policy().effConcurrency()
+		b.logf("API floor: the official SDK alone rotates %d keys, %d at once", p.apiFloorN, workers)
+		s, err := startSim(b.exosim, filepath.Join(p.workDir, "api-floor"), simSpec{managed: p.apiFloorN, latency: p.latency})
+		if err != nil {
+			return ex, fmt.Errorf("API floor: %w", err)
+		}
+		a, err := measureAPIFloor(ctx, s, p.apiFloorN, workers, p.latency)
+		s.stop()
+		if err != nil {
+			return ex, fmt.Errorf("API floor: %w", err)
+		}
+		ex.api = &a
 	}
 	if p.rateBoundN > 0 {
 		b.logf("rate bound: n=%d, rate_limit %d", p.rateBoundN, rateBoundLimit)
