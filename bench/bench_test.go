@@ -59,7 +59,7 @@ func TestSmoke(t *testing.T) {
 	vaultBin, _ := vaulttest.Find()
 	fields := regexp.MustCompile(`(\w+)=(\S+)`).FindAllStringSubmatch(m[1], -1)
 	want := []string{"pass_vs_bound", "naive_vs_rotatord_wall", "naive_vs_rotatord_requests",
-		"cpu_ms_per_rotation", "peak_rss_mb", "durable_share", "idle_rss_mb", "idle_cpu_pct", "metrics_ms",
+		"cpu_ms_per_rotation", "peak_rss_mb", "durable_share", "idle_rss_mb", "idle_cpu_pct", "metrics_ms", "metrics_default_client_ms",
 		"rate_pass_vs_bound", "server_limit_rate_ratio", "server_limit_429_share", "server_limit_429s",
 		"server_in_flight_vs_bound", "server_in_flight_429_share",
 		"big_org_pass_vs_bound", "big_org_vs_small_org", "noop_vs_listing", "once_noop_vs_cold_listing", "deletion_delay_ms",

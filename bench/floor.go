@@ -149,7 +149,7 @@ func measureAPIFloor(ctx context.Context, s *sim, n, workers int, latency time.D
 					_, err = client.GetAPIKey(ctx, created.Key)
 				}
 				if err == nil {
-					_, err = client.DeleteAPIKey(ctx, k.Key)
+					err = deleteKey(ctx, client, k.Key)
 				}
 				if err != nil {
 					errs <- fmt.Errorf("%s: %w", k.Name, err)
@@ -178,7 +178,24 @@ func measureAPIFloor(ctx context.Context, s *sim, n, workers int, latency time.D
 	if rotated != n {
 		return a, fmt.Errorf("rotated %d keys, want %d", rotated, n)
 	}
+	if live, _, err := s.liveManaged(); err != nil || live != n {
+		return a, fmt.Errorf("%d managed keys alive after rotating %d (%v)", live, n, err)
+	}
 	return a, nil
+}
+
+// deleteKey deletes a key and waits for the operation, as rotatord does.
+func deleteKey(ctx context.Context, client *v3.Client, id string) error {
+	op, err := client.DeleteAPIKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	if op.State != v3.OperationStateSuccess {
+		if _, err := client.Wait(ctx, op, v3.OperationStateSuccess); err != nil {
+			return fmt.Errorf("delete %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 func processCPU() time.Duration {

@@ -205,8 +205,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if p.rateBoundN < 0 {
 		p.rateBoundN = slices.Max(p.ns)
 	}
-	if p.concurrency < 1 || p.rateLimit <= 0 || p.latency < 0 || p.scrapes < 1 || p.serverLimit <= 0 || p.floorN < 1 {
-		return errors.New("-concurrency, -rate-limit, -server-limit, -scrapes and -floor-n must be positive, -latency not negative")
+	if p.concurrency < 1 || p.rateLimit <= 0 || p.latency < 0 || p.scrapes < 1 || p.serverLimit <= 0 || p.floorN < 1 || p.apiFloorN < 0 || p.apiFloorN > 99999 {
+		return errors.New("-concurrency, -rate-limit, -server-limit, -scrapes and -floor-n must be positive, -latency not negative, -api-floor-n from 0 to 99999")
 	}
 	for _, v := range []int{p.rateBoundN, p.serverN, p.bigOrgKeys, p.vaultN, p.deleteNames} {
 		if v > 99999 {
@@ -621,11 +621,11 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 		naiveReq = float64(last.naiveRequests) / float64(last.forced.calls.total())
 	}
 	servedInFlight, servedPerCall := last.served.figures()
-	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f"+
+	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f metrics_default_client_ms=%.1f"+
 		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f cpu_floor_ms_per_rotation=%.3f cpu_vs_floor=%.2f api_floor_ms_per_rotation=%.3f api_floor_vs_bound=%.3f pass_server_in_flight=%.2f pass_server_ms_per_call=%.2f\n",
 		last.n, last.vsBound(), naiveWall, naiveReq,
 		last.cpuPerRotation(), float64(last.forced.maxRSS)/(1<<20),
-		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrape.median),
+		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrape.median), ms(d.scrape.plainMedian),
 		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), last.onceNoopVsColdListing(), deletion, vault, ms(ex.floor.perRotation()), last.cpuVsFloor(ex.floor),
 		apiFloorCPU, apiFloorVsBound, servedInFlight, servedPerCall)
 }

@@ -360,27 +360,46 @@ func (dm *runner) scrape(n int) (s scrapeResult, err error) {
 	prom := &promScraper{client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableCompression: true}}}
 	plain := &http.Client{Timeout: time.Minute}
 	var times, plainTimes []time.Duration
-	for range n {
+	byProm := func() error {
 		start := time.Now()
 		text, err := prom.get(url)
 		if err != nil {
-			return s, err
+			return err
 		}
 		times = append(times, time.Since(start))
 		s.bytes = len(text)
 		s.series = bytes.Count(text, []byte("rotatord_key_created_timestamp_seconds{"))
-
-		start = time.Now()
+		return nil
+	}
+	byDefault := func() error {
+		start := time.Now()
 		resp, err := plain.Get(url)
 		if err != nil {
-			return s, err
+			return err
 		}
 		_, err = io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil {
-			return s, err
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", url, resp.Status)
 		}
 		plainTimes = append(plainTimes, time.Since(start))
+		return nil
+	}
+	for i := range n {
+		// Each client goes first in every other round.
+		first, second := byProm, byDefault
+		if i%2 == 1 {
+			first, second = byDefault, byProm
+		}
+		if err := first(); err != nil {
+			return s, err
+		}
+		if err := second(); err != nil {
+			return s, err
+		}
 	}
 	return scrapeResult{median: median(times), plainMedian: median(plainTimes), bytes: s.bytes, series: s.series}, nil
 }
@@ -406,7 +425,8 @@ func (p *promScraper) get(url string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+	// What Prometheus 3 sends with its default scrape protocols.
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
 	req.Header.Set("Accept-Encoding", "gzip")
 	resp, err := p.client.Do(req)
 	if err != nil {
