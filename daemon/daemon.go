@@ -80,8 +80,11 @@ type Daemon struct {
 	// kube shares Kubernetes clients between Secret sinks (and the
 	// Lease and state backend), one per kubeconfig and context.
 	kube kubeclient.Cache
-	// deleterWake re-arms the deletion timer (deleteLoop).
+	// deleterWake tells the deletion timer (deleteLoop) that wakeAt
+	// holds a deletion scheduled since it last looked.
 	deleterWake chan struct{}
+	wakeMu      sync.Mutex
+	wakeAt      time.Time // the earliest of them; zero: none
 	// elector is the Lease election with leader_election, else nil: then
 	// this process always acts.
 	elector *leader.Elector

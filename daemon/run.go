@@ -128,16 +128,29 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 }
 
 // deleteLoop carries out deletions when they become due: a timer armed
-// for the earliest one (rotation.Engine.NextDeletion), re-armed whenever
-// a rotation is delivered, so an old key goes within moments of the end
-// of its grace period. DeleteCheckInterval bounds the wait, for deletions
-// that are due but wait (a window, a backoff, a failed attempt).
+// for the earliest one (rotation.Engine.NextDeletion) after each round of
+// deletions, and brought forward when a rotation delivered since falls
+// due before it (wakeDeleter), so an old key goes within moments of the
+// end of its grace period. DeleteCheckInterval bounds the wait, for
+// deletions that are due but wait (a window, a backoff, a failed attempt).
 func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 	// round is when the last round of deletions began: what fell due
 	// since was not in it.
 	round := d.Now()
-	t := time.NewTimer(d.nextDeletionWait(round))
+	wait := d.nextDeletionWait(round)
+	deadline := d.Now().Add(wait) // when t fires
+	t := time.NewTimer(wait)
 	defer t.Stop()
+	arm := func(wait time.Duration) {
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(wait)
+		deadline = d.Now().Add(wait)
+	}
 	for {
 		select {
 		case <-stop:
@@ -145,7 +158,17 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-d.deleterWake:
-			// A deletion was scheduled: re-arm for the earliest.
+			// A deletion was scheduled: the timer fires for it if it is
+			// due first. NextDeletion is not asked here: it reads every
+			// record, and a pass over 10,000 names delivers one every
+			// few milliseconds (17 ms and 16 MB of garbage each time).
+			if at, ok := d.takeWake(); ok {
+				// A few milliseconds past it, so the deletion finds it due.
+				if wait := max(0, at.Sub(d.Now())) + 10*time.Millisecond; d.Now().Add(wait).Before(deadline) {
+					arm(wait)
+				}
+			}
+			continue
 		case <-t.C:
 			round = d.Now()
 			for _, o := range d.DeleteDue(ctx) {
@@ -155,13 +178,7 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 				}
 			}
 		}
-		if !t.Stop() {
-			select {
-			case <-t.C:
-			default:
-			}
-		}
-		t.Reset(d.nextDeletionWait(round))
+		arm(d.nextDeletionWait(round))
 	}
 }
 
@@ -180,12 +197,26 @@ func (d *Daemon) nextDeletionWait(round time.Time) time.Duration {
 	return wait
 }
 
-// wakeDeleter tells the deleter a deletion was scheduled.
-func (d *Daemon) wakeDeleter() {
+// wakeDeleter tells the deleter a deletion was scheduled, due at at.
+func (d *Daemon) wakeDeleter(at time.Time) {
+	d.wakeMu.Lock()
+	if d.wakeAt.IsZero() || at.Before(d.wakeAt) {
+		d.wakeAt = at
+	}
+	d.wakeMu.Unlock()
 	select {
 	case d.deleterWake <- struct{}{}:
 	default:
 	}
+}
+
+// takeWake returns the earliest deletion scheduled since the last call.
+func (d *Daemon) takeWake() (time.Time, bool) {
+	d.wakeMu.Lock()
+	defer d.wakeMu.Unlock()
+	at := d.wakeAt
+	d.wakeAt = time.Time{}
+	return at, !at.IsZero()
 }
 
 // actWhileLeading runs the schedules and the deleter while this replica

@@ -107,7 +107,7 @@ type Engine struct {
 	store state.Journal
 	fence func() error
 	// onDeletionScheduled is Config.OnDeletionScheduled.
-	onDeletionScheduled func()
+	onDeletionScheduled func(at time.Time)
 	log                 *zap.Logger
 	rec                 Recorder
 	now                 func() time.Time
@@ -195,9 +195,13 @@ type Config struct {
 	// policies even when they would strand a rotation, since nothing acts.
 	ReadOnly bool
 	// OnDeletionScheduled, when set, hears that a deletion was scheduled
-	// (a rotation delivered, a new key confirmed): the caller's deletion
-	// timer asks NextDeletion again. It must not block.
-	OnDeletionScheduled func()
+	// (a rotation delivered, a new key confirmed) and when it falls due:
+	// the time NextDeletion would give it. The caller's deletion timer
+	// wakes then if that is before it would anyway, without asking
+	// NextDeletion again (a pass delivers a rotation every few
+	// milliseconds, and NextDeletion reads every record). It must not
+	// block.
+	OnDeletionScheduled func(at time.Time)
 	// Fence, when set, is asked before every sink write: a replica that
 	// lost its Lease must not deliver (the API client and the journal ask
 	// it too, before every request and write).

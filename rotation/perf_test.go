@@ -168,3 +168,35 @@ func benchEngine(b *testing.B, t *testing.T, n int) *Engine {
 	}})
 	return e
 }
+
+// BenchmarkNextDeletion is the deleter's look for the earliest deletion
+// over 10,000 names whose rotations are delivered and wait out a grace
+// period of a day (a scheduled pass under the default policy leaves them
+// so): it reads every record. It fails unless it finds one.
+func BenchmarkNextDeletion(b *testing.B) {
+	t := &testing.T{}
+	e := benchEngine(b, t, 10000)
+	policies, _ := e.snapshotPolicies()
+	p := policies[0]
+	p.GracePeriod = 24 * time.Hour
+	if err := e.SetPolicies([]Policy{p}); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, opts := range []Options{{}, {Force: true}} { // adopt, rotate
+		if _, err := e.Pass(ctx, nil, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, ok := e.NextDeletion(time.Now()); !ok {
+			b.Fatal("no deletion found")
+		}
+	}
+	b.StopTimer()
+	if t.Failed() {
+		b.Fatal("the fake API saw an outage")
+	}
+}

@@ -228,7 +228,7 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 	if err := e.store.Put(*rec); err != nil {
 		return e.fail(p, rec, start, err)
 	}
-	e.noteConfirmed(p, rec.Name)
+	e.noteConfirmed(p, rec.Name, rot.DeleteAfter)
 	e.log.Info("rotation delivered", zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", rot.NewKeyID),
 		zap.String("step", "confirmed"), zap.Time("delete_old_after", rot.DeleteAfter))
 	e.rotationDone(p, true, now.Sub(start))

@@ -1,0 +1,86 @@
+package daemon
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/rotation"
+	"github.com/rotatord/rotatord/state"
+)
+
+// eachCounter counts the deleter's reads of every record (NextDeletion
+// and DeleteDue read them through Each).
+type eachCounter struct {
+	*state.Store
+	reads atomic.Int64
+}
+
+func (c *eachCounter) Each(policy string, fn func(r *state.Record)) {
+	c.reads.Add(1)
+	c.Store.Each(policy, fn)
+}
+
+// A deletion scheduled while the deleter sleeps brings its timer forward
+// when it falls due first, and a wake reads no record: a pass over
+// 10,000 names schedules one every few milliseconds, and reading them all
+// at each (NextDeletion) cost 17 ms and 16 MB there.
+func TestDeleterWakesAtTheScheduledTimeWithoutReadingTheJournal(t *testing.T) {
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now()
+	if err := st.Put(state.Record{Policy: "p", Name: "ci-runner", Rotation: &state.Rotation{
+		Phase: state.PhaseDelivered, StartedAt: now, OldKeyIDs: []string{"old"},
+		NewKeyID: "new", DeliveredAt: now, DeleteAfter: now.Add(time.Hour),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	journal := &eachCounter{Store: st}
+	eng := rotation.New(rotation.Config{Store: journal, Logger: zap.NewNop(), Now: time.Now})
+	if err := eng.SetPolicies([]rotation.Policy{{Name: "p", Match: func(string, string) bool { return true }, GracePeriod: 2 * time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 10 * time.Hour}, log: zap.NewNop(),
+		accounts: map[string]*account{"a": {name: "a", engine: eng}}, current: &setup{},
+		deleterWake: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); d.deleteLoop(ctx, stop) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the deleter's first look", func() bool { return journal.reads.Load() >= 1 })
+	time.Sleep(50 * time.Millisecond)
+	before := journal.reads.Load()
+
+	// Deletions due after the timer (armed for the one in an hour): it
+	// stays as it is, and nothing is read.
+	for range 200 {
+		d.wakeDeleter(time.Now().Add(3 * time.Hour))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := journal.reads.Load() - before; n != 0 {
+		t.Fatalf("200 deletions scheduled after the timer made the deleter read the journal %d times", n)
+	}
+
+	// One due in 100 ms: the deleter runs a round then, not an hour
+	// later, and looks for the next deletion (NextDeletion; this daemon
+	// has no setup in force, so its DeleteDue reads nothing).
+	d.wakeDeleter(time.Now().Add(100 * time.Millisecond))
+	waitFor("a round of deletions at the scheduled time", func() bool { return journal.reads.Load() > before })
+}

@@ -1,0 +1,100 @@
+package rotation
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// OnDeletionScheduled tells when the deletion it announces falls due, and
+// that is the time NextDeletion gives it: the daemon's deletion timer
+// wakes at it without reading every record again. Both ways a deletion is
+// scheduled: a rotation delivered (due when its grace period ends), and a
+// restarted process confirming the new key of a rotation whose grace
+// period is over (due when its own confirmation delay ends).
+func TestDeletionScheduledAtTheTimeNextDeletionGives(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	for i := range 3 {
+		h.api.add(fmt.Sprintf("ci-%d", i), roleCI)
+	}
+	h.pass(Options{}) // adopt
+	h.clock.Add(time.Minute)
+
+	var (
+		mu    sync.Mutex
+		heard []time.Time
+	)
+	newEngine := func() {
+		h.engine = New(Config{API: h.api, Store: h.store, Logger: zap.NewNop(), Now: h.clock.Now, OwnKeyID: h.own,
+			OnDeletionScheduled: func(at time.Time) {
+				mu.Lock()
+				heard = append(heard, at)
+				mu.Unlock()
+			}})
+		if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	take := func() []time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		out := heard
+		heard = nil
+		return out
+	}
+
+	newEngine()
+	start := h.clock.Now()
+	for _, o := range h.pass(Options{Force: true}) {
+		if o.Err != nil {
+			t.Fatalf("%s: %v", o.Name, o.Err)
+		}
+	}
+	next, ok := h.engine.NextDeletion(start)
+	if !ok || !next.Equal(start.Add(time.Hour)) {
+		t.Fatalf("NextDeletion = %v, %v; want the end of the grace period, %v", next, ok, start.Add(time.Hour))
+	}
+	got := take()
+	if len(got) != 3 {
+		t.Fatalf("heard %d deletions scheduled, want 3: %v", len(got), got)
+	}
+	for _, at := range got {
+		if !at.Equal(next) {
+			t.Errorf("a delivered rotation announced due at %v; NextDeletion gives %v", at, next)
+		}
+	}
+
+	// A restart after the grace period: the new process confirms each new
+	// key itself, and waits its confirmation delay (min(grace, 10s)).
+	newEngine()
+	h.clock.Add(time.Hour + time.Second)
+	round := h.clock.Now()
+	for _, o := range h.engine.DeleteDue(context.Background()) {
+		if o.Err != nil || o.Decision.Reason != ReasonConfirming {
+			t.Fatalf("%s: %v %v, want it waiting for its confirmation delay", o.Name, o.Decision, o.Err)
+		}
+	}
+	next, ok = h.engine.NextDeletion(round.Add(-time.Nanosecond))
+	if want := round.Add(10 * time.Second); !ok || !next.Equal(want) {
+		t.Fatalf("NextDeletion = %v, %v; want the end of the confirmation delay, %v", next, ok, want)
+	}
+	got = take()
+	if len(got) != 3 {
+		t.Fatalf("heard %d deletions scheduled after the restart, want 3: %v", len(got), got)
+	}
+	for _, at := range got {
+		if !at.Equal(next) {
+			t.Errorf("a confirmed rotation announced due at %v; NextDeletion gives %v", at, next)
+		}
+	}
+	h.clock.Add(10 * time.Second)
+	for _, o := range h.engine.DeleteDue(context.Background()) {
+		if o.Err != nil || o.Decision.Action != ActionDelete {
+			t.Errorf("%s: %v %v, want its old keys deleted", o.Name, o.Decision, o.Err)
+		}
+	}
+}
