@@ -65,6 +65,7 @@ func TestSmoke(t *testing.T) {
 		"big_org_pass_vs_bound", "big_org_vs_small_org", "noop_vs_listing", "once_noop_vs_cold_listing", "deletion_delay_ms",
 		"vault_cpu_ms_per_rotation", "cpu_floor_ms_per_rotation", "cpu_vs_floor",
 		"api_floor_ms_per_rotation", "api_floor_vs_bound",
+		"daemon_pass_vs_bound", "daemon_cpu_ms_per_rotation", "daemon_peak_rss_mb",
 		"pass_server_in_flight", "pass_server_ms_per_call"}
 	got := map[string]float64{}
 	for _, f := range fields {

@@ -82,6 +82,7 @@ type params struct {
 	bigOrgMatch  int
 	vaultN       int
 	deleteNames  int
+	daemonPassN  int // names of the daemon's pass with a grace period
 	deleteGrace  time.Duration
 	idle         time.Duration
 	idleNames    int
@@ -162,6 +163,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.bigOrgKeys, "big-org-keys", 10000, "keys of the large organization (0: skip)")
 	fs.IntVar(&p.bigOrgMatch, "big-org-match", 100, "keys of the large organization the policy matches")
 	fs.IntVar(&p.vaultN, "vault-n", 1000, "names of the forced pass with a Vault sink (0: skip; needs a Vault binary, see sinks/vault/vaulttest)")
+	fs.IntVar(&p.daemonPassN, "daemon-pass-n", 1000, "names the daemon (rotatord run) rotates in its first pass, with grace_period 1h (0: skip)")
 	fs.IntVar(&p.deleteNames, "deletion-names", 20, "names the daemon (rotatord run) rotates to time its deletions (0: skip)")
 	fs.DurationVar(&p.deleteGrace, "deletion-grace", 3*time.Second, "grace_period of the deletion-delay run")
 	fs.DurationVar(&p.idle, "idle", 60*time.Second, "how long `rotatord run` is watched idle")
@@ -186,7 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for name, value := range map[string]string{
 			"n": "20", "idle": "2s", "idle-names": "20", "metrics-names": "20", "scrapes": "3",
 			"rate-bound-n": "20", "server-limit-n": "20", "big-org-keys": "200", "big-org-match": "20", "vault-n": "20",
-			"floor-n": "100", "api-floor-n": "20",
+			"floor-n": "100", "api-floor-n": "20", "daemon-pass-n": "20",
 		} {
 			if !set[name] {
 				if err := fs.Set(name, value); err != nil {
@@ -208,9 +210,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if p.concurrency < 1 || p.rateLimit <= 0 || p.latency < 0 || p.scrapes < 1 || p.serverLimit <= 0 || p.floorN < 1 || p.apiFloorN < 0 || p.apiFloorN > 99999 {
 		return errors.New("-concurrency, -rate-limit, -server-limit, -scrapes and -floor-n must be positive, -latency not negative, -api-floor-n from 0 to 99999")
 	}
-	for _, v := range []int{p.rateBoundN, p.serverN, p.bigOrgKeys, p.vaultN, p.deleteNames} {
+	for _, v := range []int{p.rateBoundN, p.serverN, p.bigOrgKeys, p.vaultN, p.deleteNames, p.daemonPassN} {
 		if v > 99999 {
-			return errors.New("-rate-bound-n, -server-limit-n, -big-org-keys, -vault-n and -deletion-names go up to 99999")
+			return errors.New("-rate-bound-n, -server-limit-n, -big-org-keys, -vault-n, -deletion-names and -daemon-pass-n go up to 99999")
 		}
 	}
 	if p.bigOrgKeys > 0 && (p.bigOrgMatch < 1 || p.bigOrgMatch > p.bigOrgKeys) {
@@ -444,6 +446,7 @@ type daemonResult struct {
 	metricsNames int
 	scrape       scrapeResult
 	deletion     *deletionResult // nil: skipped
+	pass         *daemonPass     // nil: skipped
 }
 
 // measureDaemon watches `rotatord run` idle and times its /metrics.
@@ -469,6 +472,14 @@ func (b *bencher) measureDaemon(ctx context.Context) (daemonResult, error) {
 		if err := b.withDaemon(ctx, job.n, job.work); err != nil {
 			return d, err
 		}
+	}
+	if b.p.daemonPassN > 0 {
+		b.logf("daemon: the first pass over %d names, grace_period 1h", b.p.daemonPassN)
+		dp, err := b.measureDaemonPass(ctx)
+		if err != nil {
+			return d, fmt.Errorf("daemon pass: %w", err)
+		}
+		d.pass = &dp
 	}
 	if b.p.deleteNames > 0 {
 		b.logf("daemon: deletions after a grace period of %s, %d names", b.p.deleteGrace, b.p.deleteNames)
@@ -607,6 +618,12 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 		d.idleNames, d.idleWindow, mb(d.idleRSS), 100*d.idleCPU, d.idleCPUTime.Milliseconds())
 	fmt.Fprintf(w, "GET /metrics, %d names: median %.1f ms over %d GETs as Prometheus scrapes (Go's default client: %.1f ms), %d bytes, %d key series\n",
 		d.metricsNames, ms(d.scrape.median), p.scrapes, ms(d.scrape.plainMedian), d.scrape.bytes, d.scrape.series)
+	daemonVsBound, daemonCPU, daemonRSS := math.NaN(), math.NaN(), math.NaN()
+	if dp := d.pass; dp != nil {
+		daemonVsBound, daemonCPU, daemonRSS = dp.vsBound(), dp.cpuPerRotation(), float64(dp.peakRSS)/(1<<20)
+		fmt.Fprintf(w, "rotatord run, first pass over %d names, grace_period 1h: %ss, latency bound %ss (%.3fx); %.3f CPU ms per rotation (the process's, from its start); peak RSS %s MB\n",
+			dp.n, secs(dp.wall), secs(dp.latBound), daemonVsBound, daemonCPU, mb(dp.peakRSS))
+	}
 	deletion := math.NaN()
 	if del := d.deletion; del != nil {
 		deletion = ms(del.maxDelay)
@@ -622,12 +639,12 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 	}
 	servedInFlight, servedPerCall := last.served.figures()
 	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f metrics_default_client_ms=%.1f"+
-		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f cpu_floor_ms_per_rotation=%.3f cpu_vs_floor=%.2f api_floor_ms_per_rotation=%.3f api_floor_vs_bound=%.3f pass_server_in_flight=%.2f pass_server_ms_per_call=%.2f\n",
+		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f cpu_floor_ms_per_rotation=%.3f cpu_vs_floor=%.2f api_floor_ms_per_rotation=%.3f api_floor_vs_bound=%.3f daemon_pass_vs_bound=%.3f daemon_cpu_ms_per_rotation=%.3f daemon_peak_rss_mb=%.1f pass_server_in_flight=%.2f pass_server_ms_per_call=%.2f\n",
 		last.n, last.vsBound(), naiveWall, naiveReq,
 		last.cpuPerRotation(), float64(last.forced.maxRSS)/(1<<20),
 		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrape.median), ms(d.scrape.plainMedian),
 		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), last.onceNoopVsColdListing(), deletion, vault, ms(ex.floor.perRotation()), last.cpuVsFloor(ex.floor),
-		apiFloorCPU, apiFloorVsBound, servedInFlight, servedPerCall)
+		apiFloorCPU, apiFloorVsBound, daemonVsBound, daemonCPU, daemonRSS, servedInFlight, servedPerCall)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
