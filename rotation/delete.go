@@ -83,45 +83,46 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 func (e *Engine) NextDeletion(after time.Time) (time.Time, bool) {
 	var next time.Time
 	policies, _ := e.snapshotPolicies()
-	// The names and times only, under the journal's lock: a copy of each
-	// delivered record cost 16 MB at 10,000 names. The confirmations are
-	// read after, under e.mu, taken once.
-	type delivered struct {
-		name        string
-		deleteAfter time.Time
-	}
-	var pending []delivered
+	now := e.now()
+	// A confirmation by this process whose delay still runs
+	// (confirmWaiting) holds its deletion until the delay ends; one not
+	// made, or over, answers "now" (confirmDue): not a time to wake at
+	// (that would wake again and again). The waiting ones are those of
+	// the last few seconds: read first, under e.mu, not while the
+	// journal's lock is held.
+	delays := make(map[string]time.Duration, len(policies))
 	for _, p := range policies {
-		pending = pending[:0]
-		eachRecord(e.store, p.Name, func(r *state.Record) {
-			if r.Rotation != nil && r.Rotation.Phase == state.PhaseDelivered {
-				pending = append(pending, delivered{r.Name, r.Rotation.DeleteAfter})
-			}
-		})
-		delay := min(p.GracePeriod, e.minDeleteDelay)
-		now := e.now()
-		e.mu.Lock()
-		for _, d := range pending {
-			t := d.deleteAfter
-			// A confirmation by this process whose delay still runs
-			// (confirmWaiting) holds the deletion until it ends; one not
-			// made, or over, answers "now" (confirmDue): not a time to
-			// wake at (that would wake again and again).
-			if at, ok := e.confirmed[recordKey{p.Name, d.name}]; ok {
-				if wait := delay - now.Sub(at); wait > 0 {
-					if c := now.Add(wait); c.After(t) {
-						t = c
-					}
-				}
-			}
-			if !t.After(after) {
-				continue
-			}
-			if next.IsZero() || t.Before(next) {
-				next = t
+		delays[p.Name] = min(p.GracePeriod, e.minDeleteDelay)
+	}
+	waiting := map[recordKey]time.Time{}
+	e.mu.Lock()
+	for k, at := range e.confirmed {
+		if delay, ok := delays[k.policy]; ok {
+			if wait := delay - now.Sub(at); wait > 0 {
+				waiting[k] = now.Add(wait)
 			}
 		}
-		e.mu.Unlock()
+	}
+	e.mu.Unlock()
+	for _, p := range policies {
+		// Every record, without a copy (at 10,000 names a copy of each
+		// delivered one cost 16 MB).
+		eachRecord(e.store, p.Name, func(r *state.Record) {
+			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered {
+				return
+			}
+			t := r.Rotation.DeleteAfter
+			// A confirmation only ever makes t later: it matters only
+			// where t would be the next (next, when set, is after after).
+			if len(waiting) > 0 && (next.IsZero() || t.Before(next)) {
+				if c, ok := waiting[recordKey{p.Name, r.Name}]; ok && c.After(t) {
+					t = c
+				}
+			}
+			if t.After(after) && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
+		})
 	}
 	return next, !next.IsZero()
 }
