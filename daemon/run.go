@@ -163,8 +163,8 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 			// record, and a pass over 10,000 names delivers one every
 			// few milliseconds (17 ms and 16 MB of garbage each time).
 			if at, ok := d.takeWake(); ok {
-				// A few milliseconds past it, so the deletion finds it due.
-				if wait := max(0, at.Sub(d.Now())) + 10*time.Millisecond; d.Now().Add(wait).Before(deadline) {
+				now := d.Now()
+				if wait := d.waitUntil(at, now); now.Add(wait).Before(deadline) {
 					arm(wait)
 				}
 			}
@@ -190,11 +190,24 @@ func (d *Daemon) nextDeletionWait(round time.Time) time.Duration {
 	now := d.Now()
 	for _, a := range d.accountsInForce() {
 		if next, ok := a.engine.NextDeletion(round); ok {
-			// A few milliseconds past it, so the deletion finds it due.
-			wait = min(wait, max(0, next.Sub(now))+10*time.Millisecond)
+			wait = min(wait, d.waitUntil(next, now))
 		}
 	}
 	return wait
+}
+
+// waitUntil is how long the deleter sleeps for a deletion due at at: a
+// few milliseconds past it, so the deletion finds it due, and at most
+// DeleteCheckInterval. A time centuries ahead (an edited record) must
+// not overflow into a negative wait: the timer would fire at once, after
+// every round.
+func (d *Daemon) waitUntil(at, now time.Time) time.Duration {
+	const slack = 10 * time.Millisecond
+	until := at.Sub(now) // saturates, never wraps
+	if until >= d.opts.DeleteCheckInterval-slack {
+		return d.opts.DeleteCheckInterval
+	}
+	return max(0, until) + slack
 }
 
 // wakeDeleter tells the deleter a deletion was scheduled, due at at.

@@ -176,11 +176,18 @@ func (e *Engine) noteConfirmed(p Policy, name string, deleteAfter time.Time) {
 	// A rotation was delivered, or its new key confirmed: its old keys
 	// are due when the grace period ends, or this confirmation's delay
 	// does if later (the time NextDeletion gives it).
+	at := deleteAfter
+	if c := now.Add(min(p.GracePeriod, e.minDeleteDelay)); c.After(at) {
+		at = c
+	}
+	e.deletionScheduled(at)
+}
+
+// deletionScheduled tells the deletion timer (Config.OnDeletionScheduled)
+// that a deletion now on record falls due at at. Called once the record
+// is written: a timer that fired before would not find it.
+func (e *Engine) deletionScheduled(at time.Time) {
 	if e.onDeletionScheduled != nil {
-		at := deleteAfter
-		if c := now.Add(min(p.GracePeriod, e.minDeleteDelay)); c.After(at) {
-			at = c
-		}
 		e.onDeletionScheduled(at)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/state"
 )
 
 // OnDeletionScheduled tells when the deletion it announces falls due, and
@@ -96,5 +98,38 @@ func TestDeletionScheduledAtTheTimeNextDeletionGives(t *testing.T) {
 		if o.Err != nil || o.Decision.Action != ActionDelete {
 			t.Errorf("%s: %v %v, want its old keys deleted", o.Name, o.Decision, o.Err)
 		}
+	}
+}
+
+// A rotation recorded from what the sinks hold (two live keys, no
+// rotation on record: a key made by hand, or an older journal) schedules
+// the other key's deletion too, and says so once it is on record.
+func TestAdoptionFromSinksSchedulesItsDeletion(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	cur := h.api.add("ci-runner", roleCI)
+	h.pass(Options{})
+	h.sinkA.held["ci-runner"] = credOf("ci-runner", cur)
+	h.sinkB.held["ci-runner"] = credOf("ci-runner", cur)
+	h.api.add("ci-runner", roleCI) // by hand
+
+	var heard []time.Time
+	h.engine = New(Config{API: h.api, Store: h.store, Logger: zap.NewNop(), Now: h.clock.Now, OwnKeyID: h.own,
+		OnDeletionScheduled: func(at time.Time) {
+			if _, ok := h.store.Get("ci", "ci-runner"); !ok {
+				t.Error("a deletion announced before its record was written")
+			}
+			heard = append(heard, at)
+		}})
+	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
+		t.Fatal(err)
+	}
+	h.pass(Options{})
+	r := h.record("ci-runner")
+	if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered {
+		t.Fatalf("no adopted rotation on record: %+v", r.Rotation)
+	}
+	next, ok := h.engine.NextDeletion(h.clock.Now())
+	if !ok || len(heard) != 1 || !heard[0].Equal(next) {
+		t.Fatalf("heard %v; NextDeletion gives %v, %v", heard, next, ok)
 	}
 }

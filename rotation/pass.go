@@ -373,6 +373,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	now := e.now()
 	stored, known := e.store.Get(p.Name, name)
 	rec, changed := Reconcile(now, stored, known, p.Name, name, j.live, p.AdoptRotate)
+	adopted := false // a rotation recorded from what the sinks hold: its deletion is scheduled
 	e.pruneDeleted(&rec, j.all, now)
 	if !opts.DryRun && e.deleteLingering(ctx, p, &rec, j.all, now) {
 		changed = true
@@ -391,7 +392,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		// restored from an older copy, or someone made a key by hand.
 		// Trust the sinks, or no one.
 		if e.adoptFromSinks(ctx, p, &rec, live, now) {
-			changed = true
+			changed, adopted = true, true
 		}
 	}
 
@@ -448,6 +449,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		if err := e.store.Put(rec); err != nil {
 			o.Err = err
 			return o
+		}
+		if adopted && rec.Rotation != nil {
+			e.deletionScheduled(rec.Rotation.DeleteAfter)
 		}
 	}
 

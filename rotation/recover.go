@@ -189,6 +189,7 @@ func (e *Engine) adoptNewer(ctx context.Context, p Policy, rec *state.Record, st
 	if err := e.store.Put(*rec); err != nil {
 		return false, err
 	}
+	e.deletionScheduled(rec.Rotation.DeleteAfter)
 	return true, nil
 }
 
