@@ -207,7 +207,7 @@ func (d *Daemon) waitUntil(at, now time.Time) time.Duration {
 	if until >= d.opts.DeleteCheckInterval-slack {
 		return d.opts.DeleteCheckInterval
 	}
-	return max(0, until) + slack
+	return min(max(0, until)+slack, d.opts.DeleteCheckInterval)
 }
 
 // wakeDeleter tells the deleter a deletion was scheduled, due at at.

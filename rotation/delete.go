@@ -90,6 +90,8 @@ func (e *Engine) NextDeletion(after time.Time) (time.Time, bool) {
 	// (that would wake again and again). The waiting ones are those of
 	// the last few seconds: read first, under e.mu, not while the
 	// journal's lock is held.
+	// Keyed by policy name: names are unique (the config refuses two
+	// policies of one name).
 	delays := make(map[string]time.Duration, len(policies))
 	for _, p := range policies {
 		delays[p.Name] = min(p.GracePeriod, e.minDeleteDelay)

@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -131,5 +132,44 @@ func TestAdoptionFromSinksSchedulesItsDeletion(t *testing.T) {
 	next, ok := h.engine.NextDeletion(h.clock.Now())
 	if !ok || len(heard) != 1 || !heard[0].Equal(next) {
 		t.Fatalf("heard %v; NextDeletion gives %v, %v", heard, next, ok)
+	}
+}
+
+// failDeliveredOnce is a journal whose first write of a delivered
+// rotation fails.
+type failDeliveredOnce struct {
+	state.Journal
+	failed bool
+}
+
+func (j *failDeliveredOnce) Put(r state.Record) error {
+	if !j.failed && r.Rotation != nil && r.Rotation.Phase == state.PhaseDelivered {
+		j.failed = true
+		return errors.New("disk full")
+	}
+	return j.Journal.Put(r)
+}
+
+// The write of "delivered" fails, and the failure's own write records
+// the rotation delivered all the same (with the failure): its deletion is
+// scheduled, and announced (found by review).
+func TestDeliveredRecordedByAFailureIsAnnounced(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.api.add("ci-runner", roleCI)
+	h.pass(Options{}) // adopt
+	h.clock.Add(time.Minute)
+	var heard []time.Time
+	h.engine = New(Config{API: h.api, Store: &failDeliveredOnce{Journal: h.store}, Logger: zap.NewNop(), Now: h.clock.Now, OwnKeyID: h.own,
+		OnDeletionScheduled: func(at time.Time) { heard = append(heard, at) }})
+	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
+		t.Fatal(err)
+	}
+	h.pass(Options{Force: true})
+	r := h.record("ci-runner")
+	if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered || r.Failures != 1 {
+		t.Fatalf("want the rotation recorded delivered by the failure's write; got %+v, %d failures", r.Rotation, r.Failures)
+	}
+	if len(heard) != 1 || !heard[0].Equal(r.Rotation.DeleteAfter) {
+		t.Fatalf("heard %v, want the end of the grace period %v", heard, r.Rotation.DeleteAfter)
 	}
 }

@@ -524,6 +524,11 @@ func (e *Engine) fail(p Policy, rec *state.Record, start time.Time, err error) e
 	oweFailureHooks(p, rec)
 	if perr := e.store.Put(*rec); perr != nil {
 		err = fmt.Errorf("%w; state: %v", err, perr)
+	} else if rot := rec.Rotation; rot != nil && rot.Phase == state.PhaseDelivered {
+		// A delivered rotation on record now, whose own write failed
+		// before it could be announced (markDelivered): its deletion is
+		// scheduled all the same.
+		e.deletionScheduled(rot.DeleteAfter)
 	}
 	e.log.Error("rotation failed", zap.String("policy", p.Name), zap.String("name", rec.Name),
 		zap.Int("failures", rec.Failures), zap.Error(err))

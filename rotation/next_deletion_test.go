@@ -53,9 +53,17 @@ func TestNextDeletionMatchesAFullReading(t *testing.T) {
 				if err := st.Put(r); err != nil {
 					t.Fatal(err)
 				}
-				if rng.IntN(2) == 0 {
+				var at time.Time
+				switch rng.IntN(4) {
+				case 0: // not confirmed by this process
+				case 1: // its delay ends now, or a nanosecond either side
+					at = now.Add(-min(p.GracePeriod, 10*time.Second) + time.Duration(rng.IntN(3)-1))
+				default:
+					at = now.Add(offset(15 * time.Second))
+				}
+				if !at.IsZero() {
 					e.mu.Lock()
-					e.confirmed[recordKey{p.Name, name}] = now.Add(offset(15 * time.Second))
+					e.confirmed[recordKey{p.Name, name}] = at
 					e.mu.Unlock()
 				}
 			}
