@@ -258,7 +258,15 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			rec.Rotation = nil
 			rec.CurrentKeyID = ""
 			rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{} // a new situation
-			return e.store.Put(*rec)
+			if err := e.store.Put(*rec); err != nil {
+				return err
+			}
+			// That confirmation was of the vanished key: a rotation
+			// recorded later (an adoption) is confirmed anew, and waits.
+			e.mu.Lock()
+			delete(e.confirmed, recordKey{p.Name, rec.Name})
+			e.mu.Unlock()
+			return nil
 		}
 		k := recordKey{p.Name, rec.Name}
 		e.mu.Lock()

@@ -383,7 +383,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	if p.Self != nil {
 		ownKeyID = "" // this policy is the one that rotates it
 	}
-	ownHere := ownKeyID != "" && slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == ownKeyID })
+	// The own key's name, in any role: the policy leaves the whole name
+	// alone (below), so no adoption writes its sinks first.
+	ownHere := ownKeyID != "" && slices.ContainsFunc(j.all, func(k apiclient.Key) bool { return k.ID == ownKeyID })
 	for _, k := range live {
 		o.KeyIDs = append(o.KeyIDs, k.ID)
 	}

@@ -330,3 +330,38 @@ func TestSuccessfulDeletionClearsFailures(t *testing.T) {
 		t.Errorf("record after the delete succeeded = %+v", r)
 	}
 }
+
+// The new key vanishes during the grace period: the rotation is dropped,
+// and so is this process's confirmation of that key. Kept, it made a
+// rotation recorded later for the name (an adoption from the sinks) look
+// confirmed already: its old keys went without the confirmation delay
+// (found by review).
+func TestVanishedKeyForgetsItsConfirmation(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.api.add("ci-runner", roleCI)
+	h.pass(Options{Force: true})
+	newID := h.sinkA.holds("ci-runner")
+	k := recordKey{"ci", "ci-runner"}
+	h.engine.mu.Lock()
+	_, confirmed := h.engine.confirmed[k]
+	h.engine.mu.Unlock()
+	if !confirmed {
+		t.Fatal("the delivered rotation is not confirmed by this process")
+	}
+	h.api.mu.Lock()
+	delete(h.api.keys, newID)
+	h.api.mu.Unlock()
+	h.clock.Add(time.Hour)
+	h.engine.DeleteDue(context.Background())
+	h.clock.Add(3 * time.Minute) // missing again the settle time later: gone
+	h.engine.DeleteDue(context.Background())
+	if r := h.record("ci-runner"); r.Rotation != nil {
+		t.Fatalf("the rotation of the vanished key is still on record: %+v", r.Rotation)
+	}
+	h.engine.mu.Lock()
+	_, confirmed = h.engine.confirmed[k]
+	h.engine.mu.Unlock()
+	if confirmed {
+		t.Error("the confirmation of the vanished key is kept")
+	}
+}
