@@ -124,8 +124,10 @@ func (d *Daemon) reloadJournals(ctx context.Context) error {
 			}
 		}
 		// The last leader may have rotated the own key since this replica
-		// read it.
+		// read it, and finished or started rotations this replica
+		// confirmed when it led before.
 		a.engine.FollowOwnKey(ctx)
+		a.engine.ForgetConfirmations()
 	}
 	return errors.Join(errs...)
 }

@@ -194,6 +194,17 @@ func (e *Engine) deletionScheduled(at time.Time) {
 	}
 }
 
+// ForgetConfirmations drops this process's confirmations of new keys. A
+// replica that leads again calls it: the leader in between may have
+// finished those rotations and delivered others on the same names, which
+// a confirmation kept from before would pass as confirmed, skipping their
+// delay. Each is confirmed anew, and waits, as after a restart.
+func (e *Engine) ForgetConfirmations() {
+	e.mu.Lock()
+	clear(e.confirmed)
+	e.mu.Unlock()
+}
+
 // confirmDue returns the wall-clock time at which this process's own
 // confirmation of a name's new key is old enough to delete the old keys;
 // now when it is, or when nothing was confirmed yet (the confirmation

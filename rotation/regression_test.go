@@ -365,3 +365,31 @@ func TestVanishedKeyForgetsItsConfirmation(t *testing.T) {
 		t.Error("the confirmation of the vanished key is kept")
 	}
 }
+
+// A replica that leads again forgets the confirmations it made when it
+// led before (ForgetConfirmations): the rotation on record may be another
+// one by now, delivered by the leader in between. Its old keys wait for a
+// confirmation of this process's own, as after a restart (found by
+// review: the old confirmation passed it as confirmed).
+func TestForgottenConfirmationIsMadeAnew(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.api.add("ci-runner", roleCI)
+	h.pass(Options{Force: true})
+	h.clock.Add(time.Hour + time.Second)
+	h.engine.ForgetConfirmations()
+	out := h.engine.DeleteDue(context.Background())
+	if len(out) != 1 || out[0].Err != nil || out[0].Decision.Reason != ReasonConfirming {
+		t.Fatalf("DeleteDue = %+v, want the old keys waiting for a new confirmation", out)
+	}
+	if n := len(h.api.live("ci-runner")); n != 2 {
+		t.Fatalf("%d live keys, want the old one kept for now", n)
+	}
+	h.clock.Add(10 * time.Second)
+	out = h.engine.DeleteDue(context.Background())
+	if len(out) != 1 || out[0].Err != nil || out[0].Decision.Action != ActionDelete {
+		t.Fatalf("DeleteDue = %+v, want the old keys deleted after the delay", out)
+	}
+	if n := len(h.api.live("ci-runner")); n != 1 {
+		t.Errorf("%d live keys after the delay, want 1", n)
+	}
+}
