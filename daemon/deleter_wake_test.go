@@ -24,16 +24,37 @@ func (c *eachCounter) Each(policy string, fn func(r *state.Record)) {
 	c.Store.Each(policy, fn)
 }
 
-// A deletion scheduled while the deleter sleeps brings its timer forward
-// when it falls due first, and a wake reads no record: a pass over
-// 10,000 names schedules one every few milliseconds, and reading them all
-// at each (NextDeletion) cost 17 ms and 16 MB there.
-func TestDeleterWakesAtTheScheduledTimeWithoutReadingTheJournal(t *testing.T) {
+// newStore opens a journal in a temporary directory.
+func newStore(t *testing.T) *state.Store {
+	t.Helper()
 	st, err := state.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// deleterDaemon is what the deletion timer needs of a daemon: one account
+// whose engine has the policy "p" (matching every name, grace period
+// grace) over journal j, and DeleteCheckInterval every.
+func deleterDaemon(t *testing.T, j state.Journal, grace, every time.Duration) *Daemon {
+	t.Helper()
+	eng := rotation.New(rotation.Config{Store: j, Logger: zap.NewNop(), Now: time.Now})
+	if err := eng.SetPolicies([]rotation.Policy{{Name: "p", Match: func(string, string) bool { return true }, GracePeriod: grace}}); err != nil {
+		t.Fatal(err)
+	}
+	return &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: every}, log: zap.NewNop(),
+		accounts: map[string]*account{"a": {name: "a", engine: eng}}, current: &setup{},
+		deleterWake: make(chan struct{}, 1)}
+}
+
+// A deletion scheduled while the deleter sleeps brings its timer forward
+// when it falls due first, and a wake reads no record: a pass over
+// 10,000 names schedules one every few milliseconds, and reading them all
+// at each (NextDeletion) cost 17 ms and 16 MB there.
+func TestDeleterWakesAtTheScheduledTimeWithoutReadingTheJournal(t *testing.T) {
+	st := newStore(t)
 	now := time.Now()
 	if err := st.Put(state.Record{Policy: "p", Name: "ci-runner", Rotation: &state.Rotation{
 		Phase: state.PhaseDelivered, StartedAt: now, OldKeyIDs: []string{"old"},
@@ -42,13 +63,7 @@ func TestDeleterWakesAtTheScheduledTimeWithoutReadingTheJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	journal := &eachCounter{Store: st}
-	eng := rotation.New(rotation.Config{Store: journal, Logger: zap.NewNop(), Now: time.Now})
-	if err := eng.SetPolicies([]rotation.Policy{{Name: "p", Match: func(string, string) bool { return true }, GracePeriod: 2 * time.Hour}}); err != nil {
-		t.Fatal(err)
-	}
-	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 10 * time.Hour}, log: zap.NewNop(),
-		accounts: map[string]*account{"a": {name: "a", engine: eng}}, current: &setup{},
-		deleterWake: make(chan struct{}, 1)}
+	d := deleterDaemon(t, journal, 2*time.Hour, 10*time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -91,23 +106,14 @@ func TestDeleterWakesAtTheScheduledTimeWithoutReadingTheJournal(t *testing.T) {
 // round (found by review: the deleter read the journal 246,089 times in
 // 300 ms).
 func TestDeleterWaitForADeletionCenturiesAhead(t *testing.T) {
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := newStore(t)
 	far := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := st.Put(state.Record{Policy: "p", Name: "ci-runner", Rotation: &state.Rotation{
 		Phase: state.PhaseDelivered, OldKeyIDs: []string{"old"}, NewKeyID: "new", DeleteAfter: far,
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	eng := rotation.New(rotation.Config{Store: st, Logger: zap.NewNop(), Now: time.Now})
-	if err := eng.SetPolicies([]rotation.Policy{{Name: "p", Match: func(string, string) bool { return true }, GracePeriod: time.Hour}}); err != nil {
-		t.Fatal(err)
-	}
-	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 15 * time.Second}, log: zap.NewNop(),
-		accounts: map[string]*account{"a": {name: "a", engine: eng}}, current: &setup{}}
+	d := deleterDaemon(t, st, time.Hour, 15*time.Second)
 	if w := d.nextDeletionWait(time.Now()); w != 15*time.Second {
 		t.Errorf("a deletion due in the year 9999 arms the timer for %v, want DeleteCheckInterval (15s)", w)
 	}

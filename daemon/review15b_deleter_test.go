@@ -4,9 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/state"
 )
 
@@ -18,11 +15,7 @@ import (
 // future, and the timer is armed for ~10ms, over and over: the deleter
 // spins (DeleteDue every 10ms) instead of waiting DeleteCheckInterval.
 func TestReview15bDeleterSpinsOnUnconfirmedPastDueDeletion(t *testing.T) {
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := newStore(t)
 	now := time.Now()
 	if err := st.Put(state.Record{Policy: "p", Name: "ci-runner", Rotation: &state.Rotation{
 		Phase: state.PhaseDelivered, StartedAt: now.Add(-2 * time.Hour), OldKeyIDs: []string{"old"},
@@ -30,11 +23,7 @@ func TestReview15bDeleterSpinsOnUnconfirmedPastDueDeletion(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	eng := rotation.New(rotation.Config{Store: st, Logger: zap.NewNop(), Now: time.Now})
-	if err := eng.SetPolicies([]rotation.Policy{{Name: "p", Match: func(string, string) bool { return true }, GracePeriod: time.Hour}}); err != nil {
-		t.Fatal(err)
-	}
-	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 15 * time.Second}, accounts: map[string]*account{"a": {name: "a", engine: eng}}}
+	d := deleterDaemon(t, st, time.Hour, 15*time.Second)
 	if w := d.nextDeletionWait(time.Now()); w < time.Second {
 		t.Errorf("a deletion past due (and waiting) arms the deletion timer for %v, not DeleteCheckInterval (15s): the deleter runs DeleteDue every %v", w, w)
 	}
@@ -46,11 +35,7 @@ func TestReview15bDeleterSpinsOnUnconfirmedPastDueDeletion(t *testing.T) {
 // a key due in 2s waits the whole DeleteCheckInterval (15s in production,
 // the old poll) instead of going when its grace period ends.
 func TestReview15bPastDueDeletionHidesTheNextOne(t *testing.T) {
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := newStore(t)
 	now := time.Now()
 	for name, after := range map[string]time.Duration{"ci-waiting": -time.Minute, "ci-next": 2 * time.Second} {
 		if err := st.Put(state.Record{Policy: "p", Name: name, Rotation: &state.Rotation{
@@ -60,11 +45,7 @@ func TestReview15bPastDueDeletionHidesTheNextOne(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eng := rotation.New(rotation.Config{Store: st, Logger: zap.NewNop(), Now: time.Now})
-	if err := eng.SetPolicies([]rotation.Policy{{Name: "p", Match: func(string, string) bool { return true }, GracePeriod: time.Hour}}); err != nil {
-		t.Fatal(err)
-	}
-	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 15 * time.Second}, accounts: map[string]*account{"a": {name: "a", engine: eng}}}
+	d := deleterDaemon(t, st, time.Hour, 15*time.Second)
 	if w := d.nextDeletionWait(time.Now()); w > 3*time.Second {
 		t.Errorf("a deletion due in 2s waits %v: the deletion past due (and waiting) hides it", w)
 	}
@@ -75,11 +56,7 @@ func TestReview15bPastDueDeletionHidesTheNextOne(t *testing.T) {
 // the deleter must go again at once, not wait for DeleteCheckInterval
 // (found by the bench: old keys deleted 15 s after their grace period).
 func TestDeletionDueDuringTheRoundGoesAtOnce(t *testing.T) {
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := newStore(t)
 	now := time.Now()
 	round := now.Add(-2 * time.Second) // the last round began 2s ago
 	for name, after := range map[string]time.Duration{"ci-tried": -time.Minute, "ci-during": -time.Second} {
@@ -90,11 +67,7 @@ func TestDeletionDueDuringTheRoundGoesAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eng := rotation.New(rotation.Config{Store: st, Logger: zap.NewNop(), Now: time.Now})
-	if err := eng.SetPolicies([]rotation.Policy{{Name: "p", Match: func(string, string) bool { return true }, GracePeriod: time.Hour}}); err != nil {
-		t.Fatal(err)
-	}
-	d := &Daemon{opts: Options{Now: time.Now, DeleteCheckInterval: 15 * time.Second}, accounts: map[string]*account{"a": {name: "a", engine: eng}}}
+	d := deleterDaemon(t, st, time.Hour, 15*time.Second)
 	if w := d.nextDeletionWait(round); w > time.Second {
 		t.Errorf("a deletion that fell due during the last round waits %v", w)
 	}
