@@ -375,7 +375,8 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	rec, changed := Reconcile(now, stored, known, p.Name, name, j.live, p.AdoptRotate)
 	adopted := false // a rotation recorded from what the sinks hold: its deletion is scheduled
 	e.pruneDeleted(&rec, j.all, now)
-	if !opts.DryRun && e.deleteLingering(ctx, p, &rec, j.all, now) {
+	lingered := !opts.DryRun && e.deleteLingering(ctx, p, &rec, j.all, now)
+	if lingered {
 		changed = true
 	}
 	live := withoutDeleted(j.live, rec)
@@ -427,6 +428,16 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	switch d.Action {
 	case ActionSkip:
 		log.Warn("skipping key name", zap.String("reason", string(d.Reason)))
+		if lingered && known {
+			// A key deleted again above: that, and only that, is recorded,
+			// or every pass would delete it again instead of once per
+			// settle time. The rest of the name stays as it was.
+			kept := stored
+			kept.Deleted = rec.Deleted
+			if err := e.store.Put(kept); err != nil {
+				o.Err = err
+			}
+		}
 		return o
 	case ActionNone:
 		if d.Reason == ReasonTwoKeys && (!known || changed) {
