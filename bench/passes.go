@@ -31,6 +31,21 @@ func (ps pass) cpuPerRotation() float64 {
 	return float64(ps.forced.cpu.Microseconds()) / 1000 / float64(ps.n)
 }
 
+// switchesPerRotation is the forced pass's context switches per rotation.
+func (ps pass) switchesPerRotation() float64 {
+	return float64(ps.forced.switches) / float64(ps.n)
+}
+
+// cpuPerSwitch is the forced pass's CPU per context switch, in
+// microseconds: what a thread going to sleep and waking costs on this
+// machine, the work between included.
+func (ps pass) cpuPerSwitch() float64 {
+	if ps.forced.switches == 0 {
+		return math.NaN()
+	}
+	return float64(ps.forced.cpu.Microseconds()) / float64(ps.forced.switches)
+}
+
 // cpuVsFloor is CPU per rotation over the least the disk's system calls
 // cost one (floor).
 func (ps pass) cpuVsFloor(f floor) float64 {

@@ -132,13 +132,17 @@ policies:
 
 // procResult is what one finished rotatord process cost.
 type procResult struct {
-	wall    time.Duration
-	cpu     time.Duration // user + system
-	maxRSS  int64         // bytes
-	calls   callCounts    // simulator calls made during the run
-	conns   int           // TCP connections the run opened to the API (-1: unknown)
-	outcome string        // stdout summary: actions counted
-	log     string        // path of its log (stderr)
+	wall   time.Duration
+	cpu    time.Duration // user + system
+	maxRSS int64         // bytes
+	// switches counts the times its threads left the CPU (voluntary and
+	// involuntary context switches): on a virtual machine each costs tens
+	// of microseconds of CPU, so it explains most of cpu.
+	switches int64
+	calls    callCounts // simulator calls made during the run
+	conns    int        // TCP connections the run opened to the API (-1: unknown)
+	outcome  string     // stdout summary: actions counted
+	log      string     // path of its log (stderr)
 }
 
 // once runs `rotatord once [extra...]` to completion.
@@ -180,6 +184,7 @@ func (w *world) once(ctx context.Context, extra ...string) (procResult, error) {
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.maxRSS = int64(ru.Maxrss) * 1024 // kilobytes on Linux
+		r.switches = ru.Nvcsw + ru.Nivcsw
 	}
 	return r, nil
 }
