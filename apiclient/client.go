@@ -520,6 +520,11 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 		default:
 			e.Kind = KindOther
 		}
+	case a.wasTooLarge():
+		// Not quoted either; the API (or whatever answers for it) is
+		// misbehaving, and the request may go through again later.
+		e.Kind = KindInvalidResponse
+		e.Message = ErrAnswerTooLarge.Error()
 	case status >= 200 && status < 300:
 		// The API answered but the SDK could not decode the body. The raw
 		// decoder error is not kept: for create it could quote the secret.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -33,6 +34,20 @@ type attempt struct {
 	// turns any other body into the error message, and a body we did not
 	// expect (a proxy's page, an echo) must not reach an error text.
 	jsonError bool
+	// tooLarge: the answer was longer than maxAnswerBody and cut there.
+	tooLarge bool
+}
+
+func (a *attempt) markTooLarge() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.tooLarge = true
+}
+
+func (a *attempt) wasTooLarge() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.tooLarge
 }
 
 func (a *attempt) record(status int, retryAfter time.Duration, jsonError bool) {
@@ -129,6 +144,17 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		jsonError = json.Valid(b)
 		resp.Body = io.NopCloser(bytes.NewReader(b))
 	}
+	if resp.StatusCode < 400 {
+		// A server that lies could stream an endless answer; the SDK would
+		// hold all of it in memory.
+		if resp.ContentLength > maxAnswerBody {
+			resp.Body.Close()
+			a.markTooLarge()
+			t.report(a.op, "error", elapsed)
+			return nil, fmt.Errorf("%w: Content-Length %d", ErrAnswerTooLarge, resp.ContentLength)
+		}
+		resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxAnswerBody, exceeded: a.markTooLarge}
+	}
 	a.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.now()), jsonError)
 	t.report(a.op, strconv.Itoa(resp.StatusCode), elapsed)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -139,6 +165,44 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 
 // maxErrorBody bounds how much of an error answer is read.
 const maxErrorBody = 64 << 10
+
+// maxAnswerBody bounds any other answer: a listing of 60,000 keys is
+// about 15 MiB. A variable for tests.
+var maxAnswerBody int64 = 16 << 20
+
+// ErrAnswerTooLarge means an answer of the API was longer than
+// maxAnswerBody: it is not read further.
+var ErrAnswerTooLarge = errors.New("the API's answer is larger than 16 MiB: not read")
+
+// boundedBody fails a read past its limit, instead of handing on an answer
+// of any length.
+type boundedBody struct {
+	io.ReadCloser
+	left     int64
+	exceeded func()
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Past the limit: one more byte tells a body of exactly the
+		// limit from a longer one.
+		var one [1]byte
+		n, err := b.ReadCloser.Read(one[:])
+		if n > 0 {
+			if b.exceeded != nil {
+				b.exceeded()
+			}
+			return 0, ErrAnswerTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
 
 func (t *observingTransport) report(op, code string, elapsed time.Duration) {
 	if t.observe != nil {
