@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -84,6 +85,21 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 		}
 		return e.fail(p, rec, start, fmt.Errorf("create: %w", err))
 	}
+	if err := e.checkCreated(rec, created.Key, known); err != nil {
+		// An answer that cannot be about a key this create made: an API
+		// that mixes up answers, or lies. Its id is not deleted (it may be
+		// anyone's key) and its secret goes nowhere; the key the create
+		// may have made is looked for like the key of a lost answer.
+		log.Error("create answer refused: looking for a key created without its secret", zap.Error(err))
+		cred, serr := e.searchOrphans(ctx, p, rec)
+		if _, waiting := asWait(serr); serr != nil && !waiting {
+			err = fmt.Errorf("%w; cleanup: %v", err, serr)
+		}
+		if serr == nil && cred == nil {
+			rec.Rotation = nil
+		}
+		return e.fail(p, rec, start, fmt.Errorf("create: %w", err))
+	}
 	createdAt := e.now().UTC()
 	log = log.With(zap.String("key_id", created.ID))
 	cred := sinks.Credential{Name: rec.Name, KeyID: created.ID, RoleID: created.RoleID, Secret: created.Secret, CreatedAt: createdAt}
@@ -108,6 +124,23 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 	}
 	log.Info("replacement created", zap.String("step", "created"))
 	return e.deliverAndConfirm(ctx, p, rec, cred, start, true, listedByID(j.all))
+}
+
+// checkCreated refuses a create answer that cannot be about a new key of
+// rec's name and role: no id, the id of a key listed before the create
+// (known) or of rotatord's own key, or another name or role.
+func (e *Engine) checkCreated(rec *state.Record, k apiclient.Key, known []string) error {
+	switch {
+	case k.ID == "":
+		return errors.New("the API's answer has no key id")
+	case k.ID == e.own() || slices.Contains(known, k.ID) || rec.Deleted.Has(k.ID):
+		return fmt.Errorf("the API's answer names key %s, which existed before the create", k.ID)
+	case k.Name != "" && k.Name != rec.Name:
+		return fmt.Errorf("the API's answer names key %s of name %q, not %q", k.ID, k.Name, rec.Name)
+	case k.RoleID != "" && k.RoleID != rec.RoleID:
+		return fmt.Errorf("the API's answer names key %s of role %s, not %s", k.ID, k.RoleID, rec.RoleID)
+	}
+	return nil
 }
 
 // deliverAndConfirm delivers and confirms, and records the delivered phase.
@@ -250,6 +283,9 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 // check asks every sink first; without it the caller knows no sink holds it.
 func (e *Engine) dropNewKey(ctx context.Context, p Policy, rec *state.Record, check bool) error {
 	rot := rec.Rotation
+	if rot.NewKeyID == e.own() {
+		return fmt.Errorf("not deleting key %s: it is the key rotatord authenticates with", rot.NewKeyID)
+	}
 	if check {
 		if err := e.blocksDeletion(ctx, p, rec, rot.NewKeyID); err != nil {
 			return err
