@@ -39,6 +39,7 @@ const (
 	ReasonOwnKey        Reason = "holds the key rotatord authenticates with"
 	ReasonConcurrent    Reason = "just handled by a concurrent pass"
 	ReasonTwoKeys       Reason = "two live keys already: a rotation would make a third"
+	ReasonRolesUnknown  Reason = "keys of several roles and no sink holds any: the consumer's role is unknown"
 	ReasonReloaded      Reason = "the policies changed during the pass"
 	ReasonConfirming    Reason = "grace period over; new key confirmed by this process, deletion follows shortly"
 	ReasonCreateSettle  Reason = "a create's outcome is unknown; looking for its key until the API has settled"
@@ -190,14 +191,16 @@ func Reconcile(now time.Time, rec state.Record, known bool, policy, name string,
 	}
 	// The role of the current key is the role its replacement gets. With
 	// no current key, a role some live key still has is kept (so mixed
-	// roles do not flip from pass to pass), else the first key's is taken.
+	// roles do not flip from pass to pass), else the role of the keys is
+	// taken when they all have one; of several roles none is taken (the
+	// engine asks the sinks: the first key listed may be anyone's).
 	role := ""
 	for _, k := range live {
 		if k.ID == rec.CurrentKeyID {
 			role = k.RoleID
 		}
 	}
-	if rec.CurrentKeyID == "" && len(live) > 0 &&
+	if rec.CurrentKeyID == "" && len(live) > 0 && distinctRoles(live) == 1 &&
 		!slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.RoleID == rec.RoleID }) {
 		role = live[0].RoleID
 	}

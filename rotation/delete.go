@@ -322,8 +322,20 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			continue
 		}
 		k, err := e.lookup(ctx, listed, id)
+		if errors.Is(err, apiclient.ErrNotFound) && listed == nil {
+			// No single "not found" ends a rotation: a GET can lag. A
+			// listing decides, and serves the other old keys too.
+			keys, lerr := api.ListKeys(ctx)
+			if lerr != nil {
+				return failDelete(fmt.Errorf("look up old key %s: the API answered not found; list keys to check: %w", id, lerr))
+			}
+			listed = listedByID(keys)
+			if lk, ok := listed[id]; ok {
+				k, err = lk, nil
+			}
+		}
 		if errors.Is(err, apiclient.ErrNotFound) {
-			continue // already gone
+			continue // already gone: neither a GET nor a listing shows it
 		}
 		if err != nil {
 			return failDelete(fmt.Errorf("look up old key %s: %w", id, err))
@@ -391,6 +403,9 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error
 	}
 	if len(missing) == 0 {
 		return nil
+	}
+	if err := e.claimTargets((*passWork)(nil).targetsOf(), p, rec.Name); err != nil {
+		return err
 	}
 	cred := e.copyOf(ctx, p, rec, rot.NewKeyID)
 	if cred == nil {

@@ -230,8 +230,9 @@ func recordedKeys(r state.Record, listed []apiclient.Key) []apiclient.Key {
 
 // passWork counts the handlers one pass has run per name.
 type passWork struct {
-	mu   sync.Mutex
-	done map[string]uint64
+	mu      sync.Mutex
+	done    map[string]uint64
+	targets *targetOwners // built by the first handler that writes a sink
 }
 
 func (w *passWork) add(name string) {
@@ -394,8 +395,26 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		// Several keys and no rotation in flight: the state was lost or
 		// restored from an older copy, or someone made a key by hand.
 		// Trust the sinks, or no one.
-		if e.adoptFromSinks(ctx, p, &rec, live, now) {
+		if e.adoptFromSinks(ctx, p, &rec, live, now, pass) {
 			changed, adopted = true, true
+		}
+	}
+
+	// Keys of several roles under the name, none known as the current one,
+	// and no role on record that one of them has (Reconcile takes none: the
+	// first key listed may be a key someone else made under the name). The
+	// sinks say which key is the consumer's; if none does, the name is not
+	// rotated (a new key of the wrong role would replace the consumer's).
+	rolesUnknown := rec.CurrentKeyID == "" && rec.Rotation == nil && !ownHere && distinctRoles(live) > 1 &&
+		!slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.RoleID != "" && k.RoleID == rec.RoleID })
+	if rolesUnknown && !opts.DryRun {
+		if k, ok := e.heldBySinks(ctx, p, rec.Name, live); ok {
+			rec.CurrentKeyID, rec.RoleID = k.ID, k.RoleID
+			if !p.AdoptRotate {
+				rec.CurrentSince = now
+			}
+			changed, rolesUnknown = true, false
+			log.Info("keys of several roles under the name: the sinks hold this one, which is taken as current", zap.String("key_id", k.ID), zap.String("role_id", k.RoleID))
 		}
 	}
 
@@ -414,6 +433,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		// The own key's name, whatever the role of the keys this policy
 		// has there: a policy matching it leaves the whole name alone.
 		d = Decision{Action: ActionSkip, Reason: ReasonOwnKey}
+	}
+	if rolesUnknown && d.Action != ActionSkip {
+		d = Decision{Action: ActionNone, Reason: ReasonRolesUnknown}
 	}
 	if p.Self != nil && d.Action == ActionRotate {
 		if other, busy := e.othersInFlight(p.Name); busy {
@@ -440,6 +462,10 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		}
 		return o
 	case ActionNone:
+		if d.Reason == ReasonRolesUnknown && (!known || changed) {
+			log.Warn("not rotating: the name has keys of several roles and no sink holds any of them, so which role its consumer needs is unknown; delete the keys no consumer uses, or narrow the policy's match to one role",
+				zap.Strings("key_ids", o.KeyIDs))
+		}
 		if d.Reason == ReasonTwoKeys && (!known || changed) {
 			log.Warn("not rotating: the name already has two live keys and a third would leave one nobody needs; delete the key no consumer uses",
 				zap.Strings("key_ids", o.KeyIDs))
@@ -455,7 +481,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		}
 		return o
 	}
-	if d.Action == ActionNone && rec.Rotation == nil && e.syncSinks(ctx, p, &rec, live) {
+	if d.Action == ActionNone && rec.Rotation == nil && e.syncSinks(ctx, p, &rec, live, pass) {
 		changed = true
 	}
 	if changed {
@@ -471,6 +497,10 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	switch d.Action {
 	case ActionRotate:
 		log.Info("rotation due", zap.String("reason", string(d.Reason)))
+		if err := e.claimTargets(pass.targetsOf(), p, name); err != nil {
+			o.Err = e.fail(p, &rec, now, err) // before any key is made
+			break
+		}
 		o.Err = e.rotate(ctx, j, &rec, live)
 	case ActionRecover:
 		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))
@@ -486,6 +516,34 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		e.followStore(ctx, p) // after a recovery, the store must hold a key that signs
 	}
 	return o
+}
+
+// distinctRoles counts the roles of keys (an unknown role counts as none).
+func distinctRoles(keys []apiclient.Key) int {
+	seen := make([]string, 0, 2)
+	for _, k := range keys {
+		if k.RoleID != "" && !slices.Contains(seen, k.RoleID) {
+			seen = append(seen, k.RoleID)
+		}
+	}
+	return len(seen)
+}
+
+// heldBySinks returns the key of live that a sink of p holds for name, the
+// first sink that gives one back deciding.
+func (e *Engine) heldBySinks(ctx context.Context, p Policy, name string, live []apiclient.Key) (apiclient.Key, bool) {
+	for _, i := range deliveryOrder(p.Sinks) {
+		h, err := p.Sinks[i].Read(ctx, name)
+		if err != nil {
+			continue
+		}
+		for _, k := range live {
+			if k.ID == h.KeyID {
+				return k, true
+			}
+		}
+	}
+	return apiclient.Key{}, false
 }
 
 // withoutDeleted drops the keys the record says the API deleted.
@@ -519,8 +577,12 @@ func listedByID(keys []apiclient.Key) map[string]apiclient.Key {
 // not say it holds it, then adopted; the other keys are old keys whose
 // grace period starts now. With no such sink nothing is known, and no key
 // is scheduled for deletion.
-func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time) bool {
+func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time, pass *passWork) bool {
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
+	if err := e.claimTargets(pass.targetsOf(), p, rec.Name); err != nil {
+		log.Warn("cannot adopt from the sinks", zap.Error(err))
+		return false
+	}
 	liveIDs := map[string]bool{}
 	for _, k := range live {
 		liveIDs[k.ID] = true
@@ -641,7 +703,7 @@ func (e *Engine) pruneDeleted(rec *state.Record, listed []apiclient.Key, now tim
 // next rotation. It reports whether the record changed. Sinks are read
 // only when the set of sinks changed, so a pass over unchanged names costs
 // no I/O.
-func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key) bool {
+func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, pass *passWork) bool {
 	if rec.CurrentKeyID == "" || !slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == rec.CurrentKeyID }) {
 		return false
 	}
@@ -652,6 +714,11 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 		}
 	}
 	if len(missing) == 0 {
+		return false
+	}
+	if err := e.claimTargets(pass.targetsOf(), p, rec.Name); err != nil {
+		e.log.Warn("cannot give the current key to a sink added since it was delivered", zap.String("policy", p.Name),
+			zap.String("name", rec.Name), zap.Error(err))
 		return false
 	}
 	cred := e.copyOf(ctx, p, rec, rec.CurrentKeyID)

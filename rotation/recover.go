@@ -181,7 +181,7 @@ func (e *Engine) adoptNewer(ctx context.Context, p Policy, rec *state.Record, st
 	}
 	saved := rec.Rotation
 	rec.Rotation = nil
-	if !e.adoptFromSinks(ctx, p, rec, live, start) {
+	if !e.adoptFromSinks(ctx, p, rec, live, start, nil) {
 		rec.Rotation = saved
 		return false, nil
 	}
