@@ -500,8 +500,42 @@ func TestRecordForgottenWhenKeysGone(t *testing.T) {
 	h.pass(Options{})
 	h.api.DeleteKey(context.Background(), id)
 	h.pass(Options{})
+	if r, ok := h.store.Get("ci", "ci-runner"); !ok || !r.NoKeysSince.Equal(h.clock.Now()) {
+		t.Fatalf("after one listing without the name's keys: record %v (kept: %v), want it kept, noting since when", r, ok)
+	}
+	h.clock.Add(3 * time.Minute) // past the settle time
+	h.pass(Options{})
 	if _, ok := h.store.Get("ci", "ci-runner"); ok {
-		t.Error("record kept for a name with no key left")
+		t.Error("record kept for a name with no key left for the settle time")
+	}
+}
+
+// One listing that omits every key of a name (it lags, or lies) does not
+// forget the record: the key's age, the keys deleted but still listed,
+// the deliveries stay (found by review: the record was deleted at once).
+func TestOneListingWithoutTheNamesKeysForgetsNothing(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.api.add("ci-runner", roleCI)
+	h.pass(Options{})
+	h.clock.Add(time.Hour)
+	before := h.record("ci-runner")
+	h.api.mu.Lock()
+	h.api.hidden = map[string]int{}
+	for id, k := range h.api.keys {
+		if k.Name == "ci-runner" {
+			h.api.hidden[id] = 1 // out of the next listing only
+		}
+	}
+	h.api.mu.Unlock()
+	h.pass(Options{})
+	if _, ok := h.store.Get("ci", "ci-runner"); !ok {
+		t.Fatal("one listing without the name's keys forgot its record")
+	}
+	h.clock.Add(time.Minute)
+	h.pass(Options{})
+	after := h.record("ci-runner")
+	if !after.NoKeysSince.IsZero() || !after.CurrentSince.Equal(before.CurrentSince) || after.CurrentKeyID != before.CurrentKeyID {
+		t.Errorf("after the keys were listed again: %+v, want %+v with no NoKeysSince", after, before)
 	}
 }
 

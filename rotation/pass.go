@@ -472,14 +472,27 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		}
 	}
 	if len(live) == 0 && rec.Rotation == nil {
-		// Every key of the name is gone: nothing left to manage.
-		if known {
+		// Every key of the name is gone: nothing left to manage, once
+		// listings have shown none for the settle time (one listing that
+		// omits the keys would otherwise forget their ages, the keys the
+		// API still lists after their deletion, and the fingerprints).
+		switch {
+		case !known:
+		case rec.NoKeysSince.IsZero():
+			rec.NoKeysSince = now
+			if err := e.store.Put(rec); err != nil {
+				o.Err = err
+			}
+		case !now.Before(rec.NoKeysSince.Add(e.settleTime())):
 			if err := e.store.Delete(p.Name, name); err != nil {
 				o.Err = err
 			}
 			log.Info("forgetting key name: no key left")
 		}
 		return o
+	}
+	if !rec.NoKeysSince.IsZero() {
+		rec.NoKeysSince, changed = time.Time{}, true // keys are listed again
 	}
 	if d.Action == ActionNone && rec.Rotation == nil && e.syncSinks(ctx, p, &rec, live, pass) {
 		changed = true

@@ -110,6 +110,12 @@ type Record struct {
 
 	Rotation *Rotation `json:"rotation,omitempty"`
 
+	// NoKeysSince is when a listing first showed none of the name's keys:
+	// the record is forgotten only once that has lasted the settle time,
+	// since one listing that omits a name's keys may lag or lie. Zero while
+	// keys are listed.
+	NoKeysSince time.Time `json:"no_keys_since,omitzero"`
+
 	Failures    int       `json:"failures,omitempty"`
 	LastFailure time.Time `json:"last_failure,omitzero"`
 	// LastError is a classified, secret-free description of the last failure.
