@@ -73,10 +73,14 @@ type Options struct {
 
 // Daemon is a loaded rotatord. Create with New, then Run, Once or Plan.
 type Daemon struct {
-	opts    Options
-	log     *zap.Logger
-	reg     *prometheus.Registry
-	metrics *metrics.Metrics
+	opts Options
+	log  *zap.Logger
+	// listening is the listen address of the config `run` bound, taken
+	// from the config (no --web.listen-address, no listener given): a
+	// reload that changes listen is told it takes effect at restart.
+	listening atomic.Pointer[string]
+	reg       *prometheus.Registry
+	metrics   *metrics.Metrics
 	// kube shares Kubernetes clients between Secret sinks (and the
 	// Lease and state backend), one per kubeconfig and context.
 	kube kubeclient.Cache
@@ -678,8 +682,8 @@ func (d *Daemon) Reload() error {
 		d.log.Error("reload rejected; keeping the previous configuration", zap.String("config", d.opts.ConfigPath), zap.Error(err))
 		return err
 	}
-	if d.opts.Listen == "" && d.opts.Listener == nil && cfg.Listen != d.Config().Listen {
-		d.log.Warn("listen address changed: takes effect at restart", zap.String("listen", cfg.Listen))
+	if bound := d.listening.Load(); bound != nil && cfg.Listen != *bound {
+		d.log.Warn("listen address changed: takes effect at restart", zap.String("listen", cfg.Listen), zap.String("listening_on", *bound))
 	}
 	d.metrics.ConfigLoaded(true)
 	d.log.Info("configuration reloaded", zap.String("config", d.opts.ConfigPath), zap.Int("policies", len(cfg.Policies)))

@@ -36,6 +36,8 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		addr := d.Config().Listen
 		if d.opts.Listen != "" {
 			addr = d.opts.Listen
+		} else {
+			d.listening.Store(&addr)
 		}
 		var err error
 		if ln, err = net.Listen("tcp", addr); err != nil {

@@ -385,6 +385,14 @@ func Stranded(j state.Journal, p []Policy) error {
 			// is named now.
 		case !pol.Match(r.Name, role):
 			stranded = append(stranded, fmt.Sprintf("%s/%s (%s; no longer matched by the policy)", r.Policy, r.Name, r.Rotation.Phase))
+		case r.Rotation.Phase == state.PhaseCreated:
+			// Its new key may be in any sink it was to be written to: a
+			// sink the policy no longer has could not be read back, so
+			// the rotation would be rolled back, its key deleted, while
+			// that sink's consumer holds it.
+			for _, sid := range sinksGone(r.Rotation.Sinks, pol.Sinks, r.Name) {
+				stranded = append(stranded, fmt.Sprintf("%s/%s (%s; its new key may be in %s, which the policy no longer has)", r.Policy, r.Name, r.Rotation.Phase, sid))
+			}
 		}
 	}
 	if len(stranded) == 0 {
@@ -395,8 +403,21 @@ func Stranded(j state.Journal, p []Policy) error {
 		more = fmt.Sprintf(" and %d more", len(stranded)-5)
 		stranded = stranded[:5]
 	}
-	return fmt.Errorf("rotations in flight would be stranded: %s%s; keep each policy matching its names until its rotations finish (see `rotatord plan`)",
+	return fmt.Errorf("rotations in flight would be stranded: %s%s; keep each policy matching its names, and its sinks, until its rotations finish (see `rotatord plan`)",
 		strings.Join(stranded, ", "), more)
+}
+
+// sinksGone returns the sink ids a rotation recorded that none of ss renders
+// for name, sorted.
+func sinksGone(recorded map[string]state.SinkMark, ss []sinks.Sink, name string) []string {
+	var out []string
+	for sid := range recorded {
+		if !slices.ContainsFunc(ss, func(s sinks.Sink) bool { return sinkID(s, name) == sid }) {
+			out = append(out, sid)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // SetCreateSettle changes how long a create whose outcome is unknown is
