@@ -83,14 +83,17 @@ func (c *cli) newDaemon(f commonFlags, logTo io.Writer, opts daemon.Options) (*d
 
 func (c *cli) cmdRun() error {
 	f := &c.run
+	// Signals first: a SIGHUP while the config, the journal and the
+	// credentials load (a `systemctl reload` right after the start) would
+	// otherwise end the process. It is kept for Run, like a SIGTERM.
+	ctx, reload, stop := signals(context.Background())
+	defer stop()
 	d, log, err := c.newDaemon(f.common, c.stderr, daemon.Options{Web: f.web, Listen: f.listen})
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
 	defer d.Close()
-	ctx, reload, stop := signals(context.Background())
-	defer stop()
 	return d.Run(ctx, reload)
 }
 

@@ -28,6 +28,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "run" {
+		holdHangups()
+	}
 	memtrim.SetGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -343,12 +346,36 @@ func (e *enum) Set(v string) error {
 
 func (e *enum) String() string { return *e.target }
 
+// earlyHangup holds a SIGHUP that arrives before `run` is ready for it:
+// by default a SIGHUP ends a process, and a `systemctl reload` right after
+// the start (while the config, the journal and the credentials load)
+// would stop the daemon. main catches it from its first moment; only the
+// Go runtime's own start comes before.
+var earlyHangup chan os.Signal
+
+func holdHangups() {
+	earlyHangup = make(chan os.Signal, 1)
+	signal.Notify(earlyHangup, syscall.SIGHUP)
+}
+
 // signals turns SIGINT and SIGTERM into cancellation of ctx and SIGHUP
-// into a buffered, coalescing reload channel.
+// into a buffered, coalescing reload channel. A SIGHUP held since main
+// started (holdHangups) is a reload waiting.
 func signals(ctx context.Context) (context.Context, <-chan struct{}, func()) {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	if earlyHangup != nil {
+		signal.Stop(earlyHangup)
+		select {
+		case s := <-earlyHangup:
+			select {
+			case hup <- s:
+			default: // one is already waiting
+			}
+		default:
+		}
+	}
 	reload := make(chan struct{}, 1)
 	done := make(chan struct{})
 	go func() {
