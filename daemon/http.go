@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -64,6 +65,10 @@ func (d *Daemon) reloadHandler() http.HandlerFunc {
 			return
 		}
 		log.Info("reload requested over HTTP", zap.String("remote", r.RemoteAddr))
+		// A reload waits for the pass in flight, which can outlast the
+		// server's write timeout (a minute): the answer must still reach
+		// the caller, who would otherwise not know whether it applied.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		done := make(chan error, 1)
 		select {
 		case d.reloadReq <- done:

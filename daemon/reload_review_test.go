@@ -102,3 +102,30 @@ func TestReloadDroppingTheSinkThatMayHoldTheNewKeyIsRefused(t *testing.T) {
 		t.Errorf("the key out/ci-runner.json holds (%s) was deleted after a reload dropped that sink", held.APIKey)
 	}
 }
+
+// A reload waits for the pass in flight; when that outlasts the server's
+// write timeout, the caller still gets the answer (found by review: after
+// 60 s the connection was closed with no answer, though the reload then
+// applied).
+func TestReloadAnswersAfterTheWriteTimeout(t *testing.T) {
+	e := newEnv(t)
+	e.runWeb(WebOptions{EnableLifecycle: true, WriteTimeout: 200 * time.Millisecond})
+	// A pass holds the engines for a second.
+	var unlock []func()
+	e.d.mu.Lock()
+	for _, a := range e.d.accounts {
+		unlock = append(unlock, a.engine.LockInstall())
+	}
+	e.d.mu.Unlock()
+	go func() {
+		time.Sleep(time.Second)
+		for _, u := range unlock {
+			u()
+		}
+	}()
+	start := time.Now()
+	code, body := e.request("POST", "/-/reload", nil)
+	if code != 200 || strings.TrimSpace(body) != "reloaded" {
+		t.Errorf("POST /-/reload waiting %v for a pass: %d %q, want 200 reloaded", time.Since(start).Round(time.Millisecond), code, body)
+	}
+}
