@@ -99,6 +99,9 @@ type Outcome struct {
 	KeyIDs   []string // live keys of the name
 	Decision Decision
 	Err      error
+	// LastError is the record's last failure, while it backs off (plan
+	// shows it: a dry run has no Err of its own).
+	LastError string
 }
 
 // Engine runs rotations. It is safe for concurrent use: a pass and the
@@ -310,7 +313,53 @@ func (e *Engine) CheckLocked(in Install) error {
 	if e.readOnly {
 		return nil
 	}
-	return Stranded(e.store, in.Policies)
+	if err := Stranded(e.store, in.Policies); err != nil {
+		return err
+	}
+	return e.droppedSinks(in.Policies)
+}
+
+// droppedSinks refuses new policies that drop a sink a created rotation
+// may have written its new key to (its delivery stopped at a later sink):
+// that sink could no longer be read back, so the rotation would be rolled
+// back and its key deleted while that sink's consumer holds it. A sink is
+// dropped when the policies in force render its id for the name and the
+// new ones do not; ids recorded by an earlier version (an upgrade that
+// names targets otherwise) are left to the recovery, which reads the
+// sinks it does not know.
+func (e *Engine) droppedSinks(next []Policy) error {
+	current, _ := e.snapshotPolicies()
+	var dropped []string
+	for _, cur := range current {
+		i := slices.IndexFunc(next, func(p Policy) bool { return p.Name == cur.Name })
+		if i < 0 || cur.Self != nil {
+			continue // a removed policy is Stranded's
+		}
+		eachRecord(e.store, cur.Name, func(r *state.Record) {
+			if r.Rotation == nil || r.Rotation.Phase != state.PhaseCreated {
+				return
+			}
+			for sid := range r.Rotation.Sinks {
+				renders := func(p Policy) bool {
+					return slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, r.Name) == sid })
+				}
+				if renders(cur) && !renders(next[i]) {
+					dropped = append(dropped, fmt.Sprintf("%s/%s (its new key may be in %s)", cur.Name, r.Name, sid))
+				}
+			}
+		})
+	}
+	if len(dropped) == 0 {
+		return nil
+	}
+	slices.Sort(dropped)
+	more := ""
+	if len(dropped) > 5 {
+		more = fmt.Sprintf(" and %d more", len(dropped)-5)
+		dropped = dropped[:5]
+	}
+	return fmt.Errorf("the new policies drop sinks that rotations in flight may have written their new key to: %s%s; keep those sinks until the rotations finish (see `rotatord plan`)",
+		strings.Join(dropped, ", "), more)
 }
 
 // CommitLocked puts in in force. Call it between LockInstall and its
@@ -385,14 +434,6 @@ func Stranded(j state.Journal, p []Policy) error {
 			// is named now.
 		case !pol.Match(r.Name, role):
 			stranded = append(stranded, fmt.Sprintf("%s/%s (%s; no longer matched by the policy)", r.Policy, r.Name, r.Rotation.Phase))
-		case r.Rotation.Phase == state.PhaseCreated:
-			// Its new key may be in any sink it was to be written to: a
-			// sink the policy no longer has could not be read back, so
-			// the rotation would be rolled back, its key deleted, while
-			// that sink's consumer holds it.
-			for _, sid := range sinksGone(r.Rotation.Sinks, pol.Sinks, r.Name) {
-				stranded = append(stranded, fmt.Sprintf("%s/%s (%s; its new key may be in %s, which the policy no longer has)", r.Policy, r.Name, r.Rotation.Phase, sid))
-			}
 		}
 	}
 	if len(stranded) == 0 {
@@ -403,21 +444,8 @@ func Stranded(j state.Journal, p []Policy) error {
 		more = fmt.Sprintf(" and %d more", len(stranded)-5)
 		stranded = stranded[:5]
 	}
-	return fmt.Errorf("rotations in flight would be stranded: %s%s; keep each policy matching its names, and its sinks, until its rotations finish (see `rotatord plan`)",
+	return fmt.Errorf("rotations in flight would be stranded: %s%s; keep each policy matching its names until its rotations finish (see `rotatord plan`)",
 		strings.Join(stranded, ", "), more)
-}
-
-// sinksGone returns the sink ids a rotation recorded that none of ss renders
-// for name, sorted.
-func sinksGone(recorded map[string]state.SinkMark, ss []sinks.Sink, name string) []string {
-	var out []string
-	for sid := range recorded {
-		if !slices.ContainsFunc(ss, func(s sinks.Sink) bool { return sinkID(s, name) == sid }) {
-			out = append(out, sid)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // SetCreateSettle changes how long a create whose outcome is unknown is

@@ -444,6 +444,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		}
 	}
 	o.Decision = d
+	if rec.Failures > 0 {
+		o.LastError = rec.LastError
+	}
 	if opts.DryRun {
 		return o
 	}

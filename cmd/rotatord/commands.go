@@ -201,7 +201,7 @@ func (c *cli) cmdValidate() error {
 	}
 	// Building the sinks finds what parsing cannot (a template field the
 	// sink lacks): without this, validate passed files run refuses.
-	if errs := daemon.CheckSinks(cfg); len(errs) > 0 {
+	if errs := daemon.CheckSinks(cfg, !f.fileOnly); len(errs) > 0 {
 		for _, err := range errs {
 			fmt.Fprintf(c.stderr, "%s: %v\n", path, err)
 		}
@@ -210,6 +210,13 @@ func (c *cli) cmdValidate() error {
 	if _, err := cfg.CredentialSource().Resolve(os.Getenv); err != nil && !f.fileOnly {
 		fmt.Fprintf(c.stderr, "%s: exoscale: %v\n", path, err)
 		return exitCode(1)
+	}
+	if !f.fileOnly {
+		// What run would refuse because of the journal beside it.
+		if err := daemon.CheckStranded(cfg); err != nil {
+			fmt.Fprintf(c.stderr, "%s: %v\n", path, err)
+			return exitCode(1)
+		}
 	}
 	fmt.Fprintf(c.stdout, "%s: valid (%d policies)\n", path, len(cfg.Policies))
 	if !f.online {

@@ -76,6 +76,8 @@ type outcomeJSON struct {
 	NextDue *time.Time `json:"next_due,omitempty"`
 	Result  string     `json:"result,omitempty"`
 	Error   string     `json:"error,omitempty"`
+	// LastError is the last failure of the name, while it backs off.
+	LastError string `json:"last_error,omitempty"`
 }
 
 // printJSON prints the rows as one JSON array. encoding/json escapes
@@ -100,6 +102,7 @@ func printJSON(w io.Writer, rows []row) error {
 		if r.Err != nil {
 			j.Error = r.Err.Error()
 		}
+		j.LastError = r.LastError
 		out = append(out, j)
 	}
 	// Scripts' output ends on terminals too: bidirectional overrides and
@@ -142,8 +145,11 @@ func printTable(w io.Writer, rows []row, now time.Time, withResult bool) {
 			next = "in " + o.Decision.Due.Sub(now).Round(time.Second).String()
 		}
 		errText := "-"
-		if o.Err != nil {
+		switch {
+		case o.Err != nil:
 			errText = cell(o.Err.Error(), false)
+		case o.LastError != "":
+			errText = cell("last failure: "+o.LastError, false)
 		}
 		reason := "-"
 		if o.Decision.Reason != "" {
