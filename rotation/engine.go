@@ -99,8 +99,8 @@ type Outcome struct {
 	KeyIDs   []string // live keys of the name
 	Decision Decision
 	Err      error
-	// LastError is the record's last failure, while it backs off (plan
-	// shows it: a dry run has no Err of its own).
+	// LastError is the record's last failure, in a dry run (plan shows
+	// it: a dry run has no Err of its own).
 	LastError string
 }
 

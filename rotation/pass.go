@@ -444,10 +444,10 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		}
 	}
 	o.Decision = d
-	if rec.Failures > 0 {
-		o.LastError = rec.LastError
-	}
 	if opts.DryRun {
+		if rec.Failures > 0 {
+			o.LastError = rec.LastError // a pass that acts has its own Err
+		}
 		return o
 	}
 	switch d.Action {
@@ -595,10 +595,6 @@ func listedByID(keys []apiclient.Key) map[string]apiclient.Key {
 // is scheduled for deletion.
 func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time, pass *passWork) bool {
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
-	if err := e.claimTargets(pass.targetsOf(), p, rec.Name); err != nil {
-		log.Warn("cannot adopt from the sinks", zap.Error(err))
-		return false
-	}
 	liveIDs := map[string]bool{}
 	for _, k := range live {
 		liveIDs[k.ID] = true
@@ -631,6 +627,12 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	}
 	if len(rot.OldKeyIDs) == 0 {
 		return false // the other keys are other credentials, of another role
+	}
+	// Sinks are written from here on (a pass with nothing to write builds
+	// no index of the targets).
+	if err := e.claimTargets(pass.targetsOf(), p, rec.Name); err != nil {
+		log.Warn("cannot adopt from the sinks", zap.Error(err))
+		return false
 	}
 	markNew(rot, p.Sinks, *cred)
 	var delivered state.Deliveries
@@ -732,13 +734,8 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 	if len(missing) == 0 {
 		return false
 	}
-	if err := e.claimTargets(pass.targetsOf(), p, rec.Name); err != nil {
-		e.log.Warn("cannot give the current key to a sink added since it was delivered", zap.String("policy", p.Name),
-			zap.String("name", rec.Name), zap.Error(err))
-		return false
-	}
 	cred := e.copyOf(ctx, p, rec, rec.CurrentKeyID)
-	changed := false
+	changed, claimed := false, false
 	for _, i := range missing {
 		s := p.Sinks[i]
 		sid := sinkID(s, rec.Name)
@@ -749,6 +746,16 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 		}
 		if cred == nil {
 			continue // nothing to copy from: the next rotation fills it
+		}
+		if !claimed {
+			// A write follows: only now the targets are checked (a pass
+			// over names that need none builds no index of them).
+			if err := e.claimTargets(pass.targetsOf(), p, rec.Name); err != nil {
+				e.log.Warn("cannot give the current key to a sink added since it was delivered", zap.String("policy", p.Name),
+					zap.String("name", rec.Name), zap.Error(err))
+				return changed
+			}
+			claimed = true
 		}
 		c := *cred
 		c.CreatedAt = rec.CurrentSince.UTC()

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -105,6 +106,12 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 		// Every sink proves it holds the new key: the delivery is done.
 		log.Info("every sink holds the new key: finishing the rotation", zap.String("key_id", rot.NewKeyID))
 		return e.markDelivered(ctx, p, rec, start, nil)
+	case notHeldBy == len(p.Sinks) && len(unrendered(rot, p.Sinks, rec.Name)) > 0:
+		// No sink of the policy holds it, but the rotation was to write
+		// sinks the policy no longer has (removed while rotatord was
+		// stopped): one of them may hold it, and nothing can read it now.
+		return e.fail(p, rec, start, fmt.Errorf("recover: the new key %s may be in %s, which the policy no longer has: not rolling back; put the sink back in the policy file, or check it and delete the key by hand",
+			rot.NewKeyID, strings.Join(unrendered(rot, p.Sinks, rec.Name), ", ")))
 	case notHeldBy == len(p.Sinks):
 		// No sink holds it: nobody can use it. Roll it back.
 		if err := e.dropNewKey(ctx, p, rec, true); err != nil {
@@ -198,4 +205,18 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// unrendered returns the sink ids rot recorded that none of ss renders for
+// name, sorted: sinks removed, or changed, since the rotation started (or
+// named otherwise by an earlier version).
+func unrendered(rot *state.Rotation, ss []sinks.Sink, name string) []string {
+	var out []string
+	for sid := range rot.Sinks {
+		if !slices.ContainsFunc(ss, func(s sinks.Sink) bool { return sinkID(s, name) == sid }) {
+			out = append(out, sid)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -135,10 +135,10 @@ func (e *Engine) checkCreated(rec *state.Record, k apiclient.Key, known []string
 		return errors.New("the API's answer has no key id")
 	case k.ID == e.own() || slices.Contains(known, k.ID) || rec.Deleted.Has(k.ID):
 		return fmt.Errorf("the API's answer names key %s, which existed before the create", k.ID)
-	case k.Name != "" && k.Name != rec.Name:
+	case k.Name != rec.Name: // the API's answer always has the name and the role
 		return fmt.Errorf("the API's answer names key %s of name %q, not %q", k.ID, k.Name, rec.Name)
-	case k.RoleID != "" && k.RoleID != rec.RoleID:
-		return fmt.Errorf("the API's answer names key %s of role %s, not %s", k.ID, k.RoleID, rec.RoleID)
+	case k.RoleID != rec.RoleID:
+		return fmt.Errorf("the API's answer names key %s of role %q, not %s", k.ID, k.RoleID, rec.RoleID)
 	}
 	return nil
 }
@@ -285,6 +285,16 @@ func (e *Engine) dropNewKey(ctx context.Context, p Policy, rec *state.Record, ch
 	rot := rec.Rotation
 	if rot.NewKeyID == e.own() {
 		return fmt.Errorf("not deleting key %s: it is the key rotatord authenticates with", rot.NewKeyID)
+	}
+	// The id came from a create's answer: the API says whose key it is
+	// (an answer that lied about it must not aim a deletion at another
+	// name's key).
+	switch k, err := e.client().GetKey(ctx, rot.NewKeyID); {
+	case errors.Is(err, apiclient.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("look up new key %s: %w", rot.NewKeyID, err)
+	case k.Name != rec.Name || (rot.RoleID != "" && k.RoleID != rot.RoleID):
+		return fmt.Errorf("not deleting key %s: the API shows it with name %q and role %q, not the rotation's", rot.NewKeyID, k.Name, k.RoleID)
 	}
 	if check {
 		if err := e.blocksDeletion(ctx, p, rec, rot.NewKeyID); err != nil {

@@ -2,15 +2,17 @@ package rotation
 
 // Key names are chosen by whoever may create API keys, and a sink's target
 // is rendered from the name: two names can render the same target ("ci-a"
-// with "{{.Name}}.docker.env", "ci-a.docker" with "{{.Name}}.env"; or
-// names that differ only in case on a case-insensitive store). The sinks'
+// with "{{.Name}}.docker.env", "ci-a.docker" with "{{.Name}}.env"). Targets
+// are compared as strings: two names that differ only in case meet on a
+// case-insensitive file system without this check seeing it. The sinks'
 // ownership markers name the policy, not the key name, so without this
 // check the second name's rotation would replace the first name's
 // credential with a key of its own: an outage for the first name's
 // consumer, with a key whose name and role someone else chose.
 //
-// A target belongs to the name whose record says it was delivered there
-// (or whose rotation in flight writes there); a name that renders a target
+// A target belongs to the name whose record says it was delivered there,
+// by a sink in force (a sink removed since writes there no more), or whose
+// rotation in flight writes there; a name that renders a target
 // another name owns is refused before any key is made or any sink is
 // written. Within a pass, the first name to write a target no record owns
 // claims it.
@@ -19,8 +21,10 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 
+	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
 
@@ -89,6 +93,9 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i, s := range p.Sinks {
+		if strings.HasPrefix(s.Target(name), "<") {
+			continue // no target for the name: its probe says why
+		}
 		if o, ok := t.owner(t.hash(sinkID(s, name))); ok && o != me {
 			op, on := t.names(o)
 			return fmt.Errorf("sink %s: target %s is also the target of key name %q (policy %q), which holds it: two key names render the same target; not writing it for %q",
@@ -114,7 +121,9 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 		eachRecord(e.store, p.Name, func(r *state.Record) {
 			n := t.hash(r.Name)
 			for _, d := range r.Delivered {
-				t.recorded = append(t.recorded, targetOwner{t.hash(d.Sink), n})
+				if slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, r.Name) == d.Sink }) {
+					t.recorded = append(t.recorded, targetOwner{t.hash(d.Sink), n})
+				}
 			}
 			if r.Rotation != nil {
 				for sid := range r.Rotation.Sinks {
