@@ -520,6 +520,12 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		o.Err = e.rotate(ctx, j, &rec, live)
 	case ActionRecover:
 		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))
+		// A recovery may deliver to a sink a reload added since the
+		// intent: its target must be the name's, as for a rotation.
+		if err := e.claimTargets(pass.targetsOf(), p, name); err != nil {
+			o.Err = e.fail(p, &rec, now, err)
+			break
+		}
 		o.Err = e.recoverRotation(ctx, p, &rec)
 	case ActionDelete:
 		o.Err = e.deleteOld(ctx, p, &rec, false, listedByID(j.all))

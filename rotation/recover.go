@@ -106,12 +106,13 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 		// Every sink proves it holds the new key: the delivery is done.
 		log.Info("every sink holds the new key: finishing the rotation", zap.String("key_id", rot.NewKeyID))
 		return e.markDelivered(ctx, p, rec, start, nil)
-	case notHeldBy == len(p.Sinks) && len(unrendered(rot, p.Sinks, rec.Name)) > 0:
+	case notHeldBy == len(p.Sinks) && len(removedSinks(rot, p.Sinks, rec.Name)) > 0:
 		// No sink of the policy holds it, but the rotation was to write
-		// sinks the policy no longer has (removed while rotatord was
-		// stopped): one of them may hold it, and nothing can read it now.
+		// more sinks of a kind than the policy has now (one removed while
+		// rotatord was stopped): that one may hold it, and nothing can
+		// read it now.
 		return e.fail(p, rec, start, fmt.Errorf("recover: the new key %s may be in %s, which the policy no longer has: not rolling back; put the sink back in the policy file, or check it and delete the key by hand",
-			rot.NewKeyID, strings.Join(unrendered(rot, p.Sinks, rec.Name), ", ")))
+			rot.NewKeyID, strings.Join(removedSinks(rot, p.Sinks, rec.Name), ", ")))
 	case notHeldBy == len(p.Sinks):
 		// No sink holds it: nobody can use it. Roll it back.
 		if err := e.dropNewKey(ctx, p, rec, true); err != nil {
@@ -207,14 +208,34 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// unrendered returns the sink ids rot recorded that none of ss renders for
-// name, sorted: sinks removed, or changed, since the rotation started (or
-// named otherwise by an earlier version).
-func unrendered(rot *state.Rotation, ss []sinks.Sink, name string) []string {
-	var out []string
+// removedSinks returns the sink ids rot recorded that none of ss renders
+// for name, sorted, when there are more of them, for some kind of sink,
+// than sinks of that kind in ss that rot did not record: a sink removed
+// since the rotation started. As many new ids as old ones are taken as
+// the same sinks under new ids (an upgrade that names targets otherwise,
+// a Kubernetes sink whose API server moved): those are read like the
+// others.
+func removedSinks(rot *state.Rotation, ss []sinks.Sink, name string) []string {
+	current := map[string]bool{}
+	added := map[string]int{} // by kind
+	for _, s := range ss {
+		sid := sinkID(s, name)
+		current[sid] = true
+		if _, ok := rot.Sinks[sid]; !ok {
+			added[s.Kind()]++
+		}
+	}
+	gone := map[string][]string{} // by kind
 	for sid := range rot.Sinks {
-		if !slices.ContainsFunc(ss, func(s sinks.Sink) bool { return sinkID(s, name) == sid }) {
-			out = append(out, sid)
+		if !current[sid] {
+			kind, _, _ := strings.Cut(sid, ":")
+			gone[kind] = append(gone[kind], sid)
+		}
+	}
+	var out []string
+	for kind, ids := range gone {
+		if len(ids) > added[kind] {
+			out = append(out, ids...)
 		}
 	}
 	slices.Sort(out)
