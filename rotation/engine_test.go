@@ -547,3 +547,30 @@ func findOutcome(out []Outcome, name string) Outcome {
 	}
 	return Outcome{}
 }
+
+// A key the API answered "deleted" for but still lists (a zombie) keeps
+// its name's record, however long: forgotten, the next pass would take
+// the zombie for a new name's key (review suspicion).
+func TestRecordKeptWhileADeletedKeyIsStillListed(t *testing.T) {
+	h := newHarness(t, 0)
+	old := h.api.add("ci-runner", roleCI)
+	h.api.zombies = map[string]bool{old: true}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	h.pass(Options{Force: true}) // rotates; the old key is "deleted" but listed
+	cur := h.record("ci-runner").CurrentKeyID
+	h.api.mu.Lock()
+	delete(h.api.keys, cur) // the current key goes; only the zombie is listed
+	h.api.mu.Unlock()
+	created := h.api.n
+	for range 3 {
+		h.clock.Add(3 * time.Minute) // past the settle time each time
+		h.pass(Options{})
+	}
+	if _, ok := h.store.Get("ci", "ci-runner"); !ok {
+		t.Error("the record was forgotten while a key it says was deleted is still listed")
+	}
+	if h.api.n != created {
+		t.Errorf("%d keys created for a name whose only listed key was deleted", h.api.n-created)
+	}
+}

@@ -481,6 +481,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		// API still lists after their deletion, and the fingerprints).
 		switch {
 		case !known:
+		case len(j.live) > 0:
+			// Keys the API acknowledged deleting are still listed: the
+			// record that says so stays, or the next pass would take
+			// one for a new name's key (and with adopt: rotate, make a
+			// key for a name that is gone).
 		case rec.NoKeysSince.IsZero():
 			rec.NoKeysSince = now
 			if err := e.store.Put(rec); err != nil {
