@@ -353,13 +353,16 @@ func (e *Engine) droppedSinks(next []Policy) error {
 		return nil
 	}
 	slices.Sort(dropped)
-	more := ""
-	if len(dropped) > 5 {
-		more = fmt.Sprintf(" and %d more", len(dropped)-5)
-		dropped = dropped[:5]
+	return fmt.Errorf("the new policies drop sinks that rotations in flight may have written their new key to: %s; keep those sinks until the rotations finish (see `rotatord plan`)",
+		firstFive(dropped))
+}
+
+// firstFive lists items, the first five of them when there are more.
+func firstFive(items []string) string {
+	if len(items) > 5 {
+		return fmt.Sprintf("%s and %d more", strings.Join(items[:5], ", "), len(items)-5)
 	}
-	return fmt.Errorf("the new policies drop sinks that rotations in flight may have written their new key to: %s%s; keep those sinks until the rotations finish (see `rotatord plan`)",
-		strings.Join(dropped, ", "), more)
+	return strings.Join(items, ", ")
 }
 
 // CommitLocked puts in in force. Call it between LockInstall and its
@@ -439,13 +442,8 @@ func Stranded(j state.Journal, p []Policy) error {
 	if len(stranded) == 0 {
 		return nil
 	}
-	more := ""
-	if len(stranded) > 5 {
-		more = fmt.Sprintf(" and %d more", len(stranded)-5)
-		stranded = stranded[:5]
-	}
-	return fmt.Errorf("rotations in flight would be stranded: %s%s; keep each policy matching its names until its rotations finish (see `rotatord plan`)",
-		strings.Join(stranded, ", "), more)
+	return fmt.Errorf("rotations in flight would be stranded: %s; keep each policy matching its names until its rotations finish (see `rotatord plan`)",
+		firstFive(stranded))
 }
 
 // SetCreateSettle changes how long a create whose outcome is unknown is

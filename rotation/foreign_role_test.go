@@ -33,10 +33,7 @@ func TestKeyOfAnotherRoleUnderTheNameDoesNotDecideTheRole(t *testing.T) {
 	for _, s := range []*memSink{h.sinkA, h.sinkB} {
 		s.held["ci-app"] = sinks.Credential{Name: "ci-app", KeyID: legit, RoleID: roleCI, Secret: secret.Value("legit-secret")}
 	}
-	h.engine = New(Config{API: sortedList{h.api}, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
-	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
-		t.Fatal(err)
-	}
+	h.useAPI(sortedList{h.api})
 	h.pass(Options{})
 	got := h.sinkA.held["ci-app"]
 	h.api.mu.Lock()

@@ -9,6 +9,16 @@ import (
 	"github.com/rotatord/rotatord/secret"
 )
 
+// useAPI restarts the engine over the same journal with api in place of
+// the fake (a wrapper of it).
+func (h *harness) useAPI(api apiclient.API) {
+	h.t.Helper()
+	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
+	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 // lyingCreate answers a create with the id of a key that already exists
 // (here: a key no policy matches), as an API that lies or mixes up answers could.
 type lyingCreate struct {
@@ -32,11 +42,7 @@ func TestCreateAnswerNamingAnotherKeyIsRefused(t *testing.T) {
 	victim := h.api.add("prod-db", roleCI)
 	h.api.add("ci-runner", roleCI)
 	h.pass(Options{}) // adopt both
-	h.engine = New(Config{API: &lyingCreate{fakeAPI: h.api, answerID: victim}, Store: h.store, Logger: h.engine.log,
-		Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
-	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
-		t.Fatal(err)
-	}
+	h.useAPI(&lyingCreate{fakeAPI: h.api, answerID: victim})
 	h.sinkA.failWrite = errors.New("disk full")
 	h.engine.Pass(context.Background(), []string{"ci"}, Options{Force: true})
 	if live := h.api.live("prod-db"); len(live) != 1 || live[0] != victim {
@@ -50,11 +56,7 @@ func TestCreateAnswerNamingTheOwnKeyIsRefused(t *testing.T) {
 	h := newHarness(t, 0)
 	h.api.add("ci-runner", roleCI)
 	h.pass(Options{})
-	h.engine = New(Config{API: &lyingCreate{fakeAPI: h.api, answerID: h.own}, Store: h.store, Logger: h.engine.log,
-		Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
-	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
-		t.Fatal(err)
-	}
+	h.useAPI(&lyingCreate{fakeAPI: h.api, answerID: h.own})
 	h.sinkA.failWrite = errors.New("disk full")
 	h.engine.Pass(context.Background(), []string{"ci"}, Options{Force: true})
 	if live := h.api.live("rotatord-admin"); len(live) != 1 {
@@ -69,11 +71,7 @@ func TestCreateAnswerOfAnotherNameIsRefused(t *testing.T) {
 	cur := h.api.add("ci-runner", roleCI)
 	h.pass(Options{})
 	other := h.api.add("ci-elsewhere", roleCI) // made by the lying create
-	h.engine = New(Config{API: &lyingCreate{fakeAPI: h.api, answerID: other}, Store: h.store, Logger: h.engine.log,
-		Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
-	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
-		t.Fatal(err)
-	}
+	h.useAPI(&lyingCreate{fakeAPI: h.api, answerID: other})
 	out, _ := h.engine.Pass(context.Background(), []string{"ci"}, Options{Force: true})
 	if o := findOutcome(out, "ci-runner"); o.Err == nil {
 		t.Errorf("ci-runner: no error for a create answer about key %s of another name", other)

@@ -41,11 +41,7 @@ func TestReview4CreateAnswerWithoutNameNamingAnotherNamesKey(t *testing.T) {
 	victim := h.api.add("prod-db", roleCI) // matched by no policy
 	h.api.add("ci-runner", roleCI)
 	h.pass(Options{})
-	h.engine = New(Config{API: &bareLyingCreate{fakeAPI: h.api, answerID: victim}, Store: h.store, Logger: h.engine.log,
-		Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
-	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
-		t.Fatal(err)
-	}
+	h.useAPI(&bareLyingCreate{fakeAPI: h.api, answerID: victim})
 	h.sinkA.failWrite = errors.New("disk full")
 	h.engine.Pass(context.Background(), []string{"ci"}, Options{Force: true})
 	if live := h.api.live("prod-db"); len(live) != 1 || live[0] != victim {
