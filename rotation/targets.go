@@ -39,9 +39,8 @@ type targetOwners struct {
 	once     sync.Once
 	seed     maphash.Seed
 	mu       sync.Mutex
-	recorded []targetOwner                 // from the journal, sorted by target
-	claimed  map[uint64]uint64             // by this pass: target hash to name hash
-	names    func(uint64) (string, string) // the policy and name of a name hash, for the error
+	recorded []targetOwner     // from the journal, sorted by target
+	claimed  map[uint64]uint64 // by this pass: target hash to name hash
 }
 
 type targetOwner struct{ target, name uint64 }
@@ -92,23 +91,51 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 	me := t.hash(name)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	hashes := make([]uint64, len(p.Sinks))
 	for i, s := range p.Sinks {
+		sid := sinkID(s, name)
+		hashes[i] = t.hash(sid)
 		if strings.HasPrefix(s.Target(name), "<") {
 			continue // no target for the name: its probe says why
 		}
-		if o, ok := t.owner(t.hash(sinkID(s, name))); ok && o != me {
-			op, on := t.names(o)
-			return fmt.Errorf("sink %s: target %s is also the target of key name %q (policy %q), which holds it: two key names render the same target; not writing it for %q",
-				sinkLabel(i, s), s.Target(name), on, op, name)
+		o, ok := t.owner(hashes[i])
+		if !ok || o == me {
+			continue
 		}
+		// Rare: look the other name up, and whether a sink of its policy
+		// still writes there (a sink removed since gives its targets up).
+		op, on, writes := e.ownerOf(t, o, sid)
+		if !writes {
+			continue
+		}
+		return fmt.Errorf("sink %s: target %s is also the target of key name %q (policy %q), which holds it: two key names render the same target; not writing it for %q",
+			sinkLabel(i, s), s.Target(name), on, op, name)
 	}
-	for _, s := range p.Sinks {
-		h := t.hash(sinkID(s, name))
-		if _, ok := t.owner(h); !ok {
+	for _, h := range hashes {
+		if o, ok := t.owner(h); !ok || o != me {
 			t.claimed[h] = me
 		}
 	}
 	return nil
+}
+
+// ownerOf returns the policy and name of name hash o, and whether a sink
+// of that policy in force renders sid for that name. A name claimed in
+// this pass that has no record yet writes there.
+func (e *Engine) ownerOf(t *targetOwners, o uint64, sid string) (policy, name string, writes bool) {
+	policies, _ := e.snapshotPolicies()
+	for _, p := range policies {
+		eachRecord(e.store, p.Name, func(r *state.Record) {
+			if name == "" && t.hash(r.Name) == o {
+				policy, name = p.Name, r.Name
+				writes = slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, r.Name) == sid })
+			}
+		})
+	}
+	if name == "" {
+		return "-", "(a name handled earlier in this pass)", true
+	}
+	return policy, name, writes
 }
 
 // buildTargetIndex reads, for every policy in force, which name each
@@ -121,9 +148,7 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 		eachRecord(e.store, p.Name, func(r *state.Record) {
 			n := t.hash(r.Name)
 			for _, d := range r.Delivered {
-				if slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, r.Name) == d.Sink }) {
-					t.recorded = append(t.recorded, targetOwner{t.hash(d.Sink), n})
-				}
+				t.recorded = append(t.recorded, targetOwner{t.hash(d.Sink), n})
 			}
 			if r.Rotation != nil {
 				for sid := range r.Rotation.Sinks {
@@ -141,19 +166,4 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 		}
 		return 0
 	})
-	// Only a refusal needs the other name's text: found then by a read
-	// of the journal, not kept for every target.
-	t.names = func(h uint64) (policy, name string) {
-		for _, p := range policies {
-			eachRecord(e.store, p.Name, func(r *state.Record) {
-				if name == "" && t.hash(r.Name) == h {
-					policy, name = p.Name, r.Name
-				}
-			})
-		}
-		if name == "" {
-			return "-", "(a name handled earlier in this pass)"
-		}
-		return policy, name
-	}
 }
