@@ -55,11 +55,7 @@ func TestReview4CreateAnswerWithoutNameNamingAnotherNamesKey(t *testing.T) {
 // sinks is that stale target is refused forever, though no name writes
 // there any more.
 func TestReview4RemovedSinkKeepsOwningItsTargetForever(t *testing.T) {
-	h := newHarness(t, 0)
-	env, docker, _ := clashingFileSinks(t)
-	h.policy.Sinks = []sinks.Sink{env, docker}
-	h.policy.AdoptRotate = true
-	h.newEngine()
+	h, env, docker, _ := clashHarness(t)
 	h.api.add("ci-a", roleCI)
 	h.pass(Options{Force: true})
 

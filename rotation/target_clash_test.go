@@ -32,6 +32,18 @@ func clashingFileSinks(t *testing.T) (env, docker *file.Sink, dir string) {
 	return mk(".env"), mk(".docker.env"), dir
 }
 
+// clashHarness is a harness whose policy ci (adopt: rotate) delivers to
+// clashingFileSinks.
+func clashHarness(t *testing.T) (h *harness, env, docker *file.Sink, dir string) {
+	t.Helper()
+	h = newHarness(t, 0)
+	env, docker, dir = clashingFileSinks(t)
+	h.policy.Sinks = []sinks.Sink{env, docker}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	return h, env, docker, dir
+}
+
 // Key names are chosen by whoever may create keys. Key ci-a is rotated
 // and delivered to both sinks; then someone creates a key named
 // "ci-a.docker", whose first sink's target is ci-a's docker file. Its
@@ -39,11 +51,7 @@ func clashingFileSinks(t *testing.T) (env, docker *file.Sink, dir string) {
 // keep ci-a's key (found by review: the marker names only the policy, and
 // the file was overwritten with the other name's new key).
 func TestKeyNameRenderingAnotherNamesTargetIsRefused(t *testing.T) {
-	h := newHarness(t, 0)
-	env, docker, dir := clashingFileSinks(t)
-	h.policy.Sinks = []sinks.Sink{env, docker}
-	h.policy.AdoptRotate = true
-	h.newEngine()
+	h, _, docker, dir := clashHarness(t)
 	h.api.add("ci-a", roleCI)
 	h.pass(Options{Force: true})
 	victim, err := docker.Read(context.Background(), "ci-a")
@@ -73,11 +81,7 @@ func TestKeyNameRenderingAnotherNamesTargetIsRefused(t *testing.T) {
 // Two new names that clash, in the same pass, with no record yet: the
 // first one handled claims the target, the second is refused.
 func TestTwoNewKeyNamesWithOneTargetInOnePass(t *testing.T) {
-	h := newHarness(t, 0)
-	env, docker, _ := clashingFileSinks(t)
-	h.policy.Sinks = []sinks.Sink{env, docker}
-	h.policy.AdoptRotate = true
-	h.newEngine()
+	h, _, docker, _ := clashHarness(t)
 	h.api.add("ci-a", roleCI)
 	h.api.add("ci-a.docker", roleCI)
 	out := h.pass(Options{Force: true})
