@@ -404,7 +404,9 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error
 	if len(missing) == 0 {
 		return nil
 	}
-	if err := e.claimTargets((*passWork)(nil).targetsOf(), p, rec.Name); err != nil {
+	e.claims.enter() // until the writes below are done
+	defer e.claims.leave()
+	if err := e.claimTargets((*passWork)(nil).targetsOf(e), p, rec.Name); err != nil {
 		return err
 	}
 	cred := e.copyOf(ctx, p, rec, rot.NewKeyID)

@@ -170,6 +170,9 @@ type Engine struct {
 	// the new key of a delivered rotation (monotonic clock): old keys go
 	// no sooner than minDeleteDelay later, whatever the wall clock says.
 	confirmed map[recordKey]time.Time
+	// claims are the sink targets the passes under way have claimed for
+	// a key name (targets.go).
+	claims *targetClaims
 }
 
 type recordKey struct{ policy, name string }
@@ -234,6 +237,7 @@ func New(cfg Config) *Engine {
 		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly, fence: cfg.Fence,
 		onDeletionScheduled: cfg.OnDeletionScheduled,
 		gens:                map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
+		claims: newTargetClaims(),
 	}
 }
 

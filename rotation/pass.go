@@ -155,6 +155,8 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		}
 	}
 	own := &passWork{done: map[string]uint64{}}
+	e.claims.enter()
+	defer e.claims.leave()
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i := range out {
@@ -518,7 +520,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	switch d.Action {
 	case ActionRotate:
 		log.Info("rotation due", zap.String("reason", string(d.Reason)))
-		if err := e.claimTargets(pass.targetsOf(), p, name); err != nil {
+		if err := e.claimTargets(pass.targetsOf(e), p, name); err != nil {
 			o.Err = e.fail(p, &rec, now, err) // before any key is made
 			break
 		}
@@ -527,7 +529,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))
 		// A recovery may deliver to a sink a reload added since the
 		// intent: its target must be the name's, as for a rotation.
-		if err := e.claimTargets(pass.targetsOf(), p, name); err != nil {
+		if err := e.claimTargets(pass.targetsOf(e), p, name); err != nil {
 			o.Err = e.fail(p, &rec, now, err)
 			break
 		}
@@ -641,7 +643,7 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	}
 	// Sinks are written from here on (a pass with nothing to write builds
 	// no index of the targets).
-	if err := e.claimTargets(pass.targetsOf(), p, rec.Name); err != nil {
+	if err := e.claimTargets(pass.targetsOf(e), p, rec.Name); err != nil {
 		log.Warn("cannot adopt from the sinks", zap.Error(err))
 		return false
 	}
@@ -761,7 +763,7 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 		if !claimed {
 			// A write follows: only now the targets are checked (a pass
 			// over names that need none builds no index of them).
-			if err := e.claimTargets(pass.targetsOf(), p, rec.Name); err != nil {
+			if err := e.claimTargets(pass.targetsOf(e), p, rec.Name); err != nil {
 				e.log.Warn("cannot give the current key to a sink added since it was delivered", zap.String("policy", p.Name),
 					zap.String("name", rec.Name), zap.Error(err))
 				return changed

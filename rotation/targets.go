@@ -14,8 +14,8 @@ package rotation
 // by a sink in force (a sink removed since writes there no more), or whose
 // rotation in flight writes there; a name that renders a target
 // another name owns is refused before any key is made or any sink is
-// written. Within a pass, the first name to write a target no record owns
-// claims it.
+// written. Among the passes under way, the first name to write a target no
+// record owns claims it.
 
 import (
 	"fmt"
@@ -29,41 +29,71 @@ import (
 )
 
 // targetOwners tells which key name owns each sink id (sinkID: kind and
-// target). Built from the journal when first asked (a pass that writes no
-// sink builds none), then kept up to date by the claims made through it.
-// It keeps hashes, 16 bytes a target: at 10,000 names a map of the ids'
-// strings added 6 MB to a forced pass's peak RSS. A hash that two targets
-// share (one chance in 2^64 per pair) refuses a name wrongly, never lets
-// one through.
+// target). The journal's side is built when first asked (a pass that
+// writes no sink builds none); the claims are the engine's, shared by
+// every pass under way (targetClaims). It keeps hashes, 16 bytes a
+// target: at 10,000 names a map of the ids' strings added 6 MB to a
+// forced pass's peak RSS. A hash that two targets share (one chance in
+// 2^64 per pair) refuses a name wrongly, never lets one through.
 type targetOwners struct {
 	once     sync.Once
-	seed     maphash.Seed
-	mu       sync.Mutex
-	recorded []targetOwner     // from the journal, sorted by target
-	claimed  map[uint64]uint64 // by this pass: target hash to name hash
+	claims   *targetClaims
+	recorded []targetOwner // from the journal, sorted by target
 }
 
 type targetOwner struct{ target, name uint64 }
 
+// targetClaims are the targets claimed by the passes under way, target
+// hash to name hash. Shared, because two passes can run at once (the pass
+// at start and a policy's cron tick, or the deleter's catch-up): each
+// reads the journal when it first claims, so a target another pass has
+// claimed but not yet recorded a delivery to is only seen here. Dropped
+// when the last pass leaves: every claim that led to a write is in the
+// journal by then, and the next pass reads it there.
+type targetClaims struct {
+	seed    maphash.Seed // the engine's: passes compare each other's hashes
+	mu      sync.Mutex
+	users   int
+	claimed map[uint64]uint64
+}
+
+func newTargetClaims() *targetClaims { return &targetClaims{seed: maphash.MakeSeed()} }
+
+// enter is called as a pass (or a catch-up) starts; leave as it ends.
+func (c *targetClaims) enter() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.users++
+}
+
+func (c *targetClaims) leave() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.users--; c.users <= 0 {
+		c.users, c.claimed = 0, nil
+	}
+}
+
 // targetsOf returns the pass's index of target owners, or a fresh one
-// when there is no pass (the deleter).
-func (w *passWork) targetsOf() *targetOwners {
+// when there is no pass (the deleter's catch-up).
+func (w *passWork) targetsOf(e *Engine) *targetOwners {
 	if w == nil {
-		return &targetOwners{}
+		return &targetOwners{claims: e.claims}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.targets == nil {
-		w.targets = &targetOwners{}
+		w.targets = &targetOwners{claims: e.claims}
 	}
 	return w.targets
 }
 
-func (t *targetOwners) hash(s string) uint64 { return maphash.String(t.seed, s) }
+func (t *targetOwners) hash(s string) uint64 { return maphash.String(t.claims.seed, s) }
 
-// owner returns the hash of the name that owns target hash h.
+// owner returns the hash of the name that owns target hash h. Called with
+// t.claims.mu held.
 func (t *targetOwners) owner(h uint64) (uint64, bool) {
-	if n, ok := t.claimed[h]; ok {
+	if n, ok := t.claims.claimed[h]; ok {
 		return n, true
 	}
 	i, ok := slices.BinarySearchFunc(t.recorded, h, func(o targetOwner, h uint64) int {
@@ -82,15 +112,15 @@ func (t *targetOwners) owner(h uint64) (uint64, bool) {
 }
 
 // claimTargets checks that every sink target of p for name is name's: no
-// other name's record delivers there, and no other name claimed it in this
-// pass. It claims the targets no one owns. The error names the target and
-// the other name. The same key name under another policy (a name that
+// other name's record delivers there, and no pass under way claimed it for
+// another name. It claims the targets no one owns. The error names the
+// target and the other name. The same key name under another policy (a name that
 // moved) is left to the sinks' markers, which name the policy.
 func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 	t.once.Do(func() { e.buildTargetIndex(t) })
 	me := t.hash(name)
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.claims.mu.Lock()
+	defer t.claims.mu.Unlock()
 	hashes := make([]uint64, len(p.Sinks))
 	for i, s := range p.Sinks {
 		sid := sinkID(s, name)
@@ -108,20 +138,28 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 		if !writes {
 			continue
 		}
+		if on == "" {
+			return fmt.Errorf("sink %s: target %s is also the target of another key name, new, whose rotation under way claimed it first: two key names render the same target; not writing it for %q",
+				sinkLabel(i, s), s.Target(name), name)
+		}
 		return fmt.Errorf("sink %s: target %s is also the target of key name %q (policy %q), which holds it: two key names render the same target; not writing it for %q",
 			sinkLabel(i, s), s.Target(name), on, op, name)
 	}
 	for _, h := range hashes {
 		if o, ok := t.owner(h); !ok || o != me {
-			t.claimed[h] = me
+			if t.claims.claimed == nil {
+				t.claims.claimed = map[uint64]uint64{}
+			}
+			t.claims.claimed[h] = me
 		}
 	}
 	return nil
 }
 
 // ownerOf returns the policy and name of name hash o, and whether a sink
-// of that policy in force renders sid for that name. A name claimed in
-// this pass that has no record yet writes there.
+// of that policy in force renders sid for that name. A name claimed by a
+// pass under way that has no record yet is not found (empty policy and
+// name), and writes there.
 func (e *Engine) ownerOf(t *targetOwners, o uint64, sid string) (policy, name string, writes bool) {
 	policies, _ := e.snapshotPolicies()
 	for _, p := range policies {
@@ -133,7 +171,7 @@ func (e *Engine) ownerOf(t *targetOwners, o uint64, sid string) (policy, name st
 		})
 	}
 	if name == "" {
-		return "-", "(a name handled earlier in this pass)", true
+		return "", "", true
 	}
 	return policy, name, writes
 }
@@ -141,8 +179,6 @@ func (e *Engine) ownerOf(t *targetOwners, o uint64, sid string) (policy, name st
 // buildTargetIndex reads, for every policy in force, which name each
 // recorded delivery and each rotation in flight writes to.
 func (e *Engine) buildTargetIndex(t *targetOwners) {
-	t.seed = maphash.MakeSeed()
-	t.claimed = map[uint64]uint64{}
 	policies, _ := e.snapshotPolicies()
 	for _, p := range policies {
 		eachRecord(e.store, p.Name, func(r *state.Record) {
