@@ -51,7 +51,8 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 
 	var g run.Group
 
-	// Termination: the caller's context (signals) ends the group.
+	// Termination: the caller's context (signals) ends the group. Its
+	// interrupt runs as the group begins to stop, whatever stopped it.
 	{
 		stop := make(chan struct{})
 		g.Add(func() error {
@@ -60,7 +61,10 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			case <-stop:
 			}
 			return nil
-		}, func(error) { close(stop) })
+		}, func(error) {
+			d.notifyStopping()
+			close(stop)
+		})
 	}
 
 	// Scheduler: one cron entry per policy; rebuilt on reload. With
@@ -110,10 +114,12 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 				case <-reload:
 				case reply = <-d.reloadReq:
 				}
+				d.notifyReloading()
 				err := d.Reload()
 				if err == nil {
 					sched.reschedule()
 				}
+				d.notifyReloaded(err)
 				if reply != nil {
 					reply <- err
 				}
@@ -124,6 +130,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	// HTTP server: metrics, health, reload (web.go).
 	g.Add(web.serve, func(error) { web.shutdown(5 * time.Second) })
 
+	// The listener is bound and SIGHUP is taken (the reload channel):
+	// systemd may count the start as done, and send reloads.
+	d.notifyReady(ln.Addr().String())
 	err := g.Run()
 	d.log.Info("rotatord stopped")
 	return err

@@ -100,7 +100,8 @@ func TestSystemdUnit(t *testing.T) {
 		key  string
 		want string
 	}{
-		{"Type", "exec"},
+		{"Type", "notify"},
+		{"NotifyAccess", "main"},
 		{"User", "rotatord"},
 		{"Group", "rotatord"},
 		{"Restart", "on-failure"},

@@ -249,6 +249,12 @@ type daemonProc struct {
 // going to a file, and waits until it listens.
 func (e *env) startDaemon(args ...string) *daemonProc {
 	e.t.Helper()
+	return e.startDaemonEnv(nil, args...)
+}
+
+// startDaemonEnv is startDaemon with variables added to the environment.
+func (e *env) startDaemonEnv(environ []string, args ...string) *daemonProc {
+	e.t.Helper()
 	full := append([]string{"run", "--config", e.config}, args...)
 	stdoutPath, stderrPath := e.logPaths("run")
 	stdout, stderr := createFile(e.t, stdoutPath), createFile(e.t, stderrPath)
@@ -256,6 +262,9 @@ func (e *env) startDaemon(args ...string) *daemonProc {
 	defer stderr.Close()
 	c := exec.Command(rotatordBin, full...)
 	c.Stdout, c.Stderr = stdout, stderr
+	if environ != nil {
+		c.Env = append(os.Environ(), environ...)
+	}
 	if err := c.Start(); err != nil {
 		e.t.Fatalf("start rotatord run: %v", err)
 	}
