@@ -404,9 +404,9 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error
 	if len(missing) == 0 {
 		return nil
 	}
-	e.claims.enter() // until the writes below are done
-	defer e.claims.leave()
-	if err := e.claimTargets((*passWork)(nil).targetsOf(e), p, rec.Name); err != nil {
+	pass := e.claims.enter() // until the writes below are done
+	defer e.claims.leave(pass)
+	if err := e.claimTargets(&targetOwners{claims: e.claims, pass: pass}, p, rec.Name); err != nil {
 		return err
 	}
 	cred := e.copyOf(ctx, p, rec, rot.NewKeyID)

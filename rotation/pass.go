@@ -154,9 +154,8 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			opts.OnOutcome(o, total)
 		}
 	}
-	own := &passWork{done: map[string]uint64{}}
-	e.claims.enter()
-	defer e.claims.leave()
+	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter()}
+	defer e.claims.leave(own.pass)
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i := range out {
@@ -235,6 +234,7 @@ type passWork struct {
 	mu      sync.Mutex
 	done    map[string]uint64
 	targets *targetOwners // built by the first handler that writes a sink
+	pass    uint64        // its number among the passes that claim targets
 }
 
 func (w *passWork) add(name string) {
@@ -533,7 +533,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			o.Err = e.fail(p, &rec, now, err)
 			break
 		}
-		o.Err = e.recoverRotation(ctx, p, &rec)
+		o.Err = e.recoverRotation(ctx, p, &rec, pass)
 	case ActionDelete:
 		o.Err = e.deleteOld(ctx, p, &rec, false, listedByID(j.all))
 	}

@@ -24,7 +24,7 @@ import (
 
 // recoverRotation resumes or rolls back a rotation found in the intent or
 // created phase.
-func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Record) error {
+func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Record, pass *passWork) error {
 	start := e.now()
 	rot := rec.Rotation
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("phase", string(rot.Phase)))
@@ -128,7 +128,7 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 	// A sink that can be read back holds a live key this rotation does not
 	// know: the journal is older than what happened (restored from a
 	// backup). The sinks decide, as when several keys are live.
-	if adopted, err := e.adoptNewer(ctx, p, rec, start); adopted || err != nil {
+	if adopted, err := e.adoptNewer(ctx, p, rec, start, pass); adopted || err != nil {
 		if err != nil {
 			return e.fail(p, rec, start, fmt.Errorf("recover: %w", err))
 		}
@@ -164,7 +164,7 @@ func (e *Engine) resume(ctx context.Context, p Policy, rec *state.Record, cred s
 // of the name that rotation does not know. If there is one, the rotation
 // is dropped and that key adopted: written to every sink, the other keys
 // of the name retired after the grace period.
-func (e *Engine) adoptNewer(ctx context.Context, p Policy, rec *state.Record, start time.Time) (bool, error) {
+func (e *Engine) adoptNewer(ctx context.Context, p Policy, rec *state.Record, start time.Time, pass *passWork) (bool, error) {
 	rot := rec.Rotation
 	newer := false
 	for _, i := range deliveryOrder(p.Sinks) {
@@ -189,7 +189,7 @@ func (e *Engine) adoptNewer(ctx context.Context, p Policy, rec *state.Record, st
 	}
 	saved := rec.Rotation
 	rec.Rotation = nil
-	if !e.adoptFromSinks(ctx, p, rec, live, start, nil) {
+	if !e.adoptFromSinks(ctx, p, rec, live, start, pass) {
 		rec.Rotation = saved
 		return false, nil
 	}

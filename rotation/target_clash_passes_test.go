@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/sinks"
 )
 
 // listingFilter shows, in each listing, only the names it is told to (and
@@ -110,28 +111,129 @@ func TestTwoPassesAtOnceSeeEachOthersClaims(t *testing.T) {
 	h.assertNoSecretLeak()
 }
 
-// The claims live while a pass is under way, and go with the last one:
-// the journal holds what each claim led to, and a name whose rotation
-// failed before any write holds no target for good.
-func TestTargetClaimsGoWithTheLastPass(t *testing.T) {
+// A claim lives while its pass runs, and after it while a pass that was
+// under way when it ended still runs (that pass read the journal before
+// the claim's write); then it goes. A name whose rotation failed before
+// any write holds no target for good.
+func TestTargetClaimsOutliveTheirPassWhileAnOlderPassRuns(t *testing.T) {
 	h, _, _, _ := clashHarness(t)
-	c := h.engine.claims
-	c.enter()
-	c.enter()
-	if err := h.engine.claimTargets((*passWork)(nil).targetsOf(h.engine), h.policy, "ci-a"); err != nil {
+	e, c := h.engine, h.engine.claims
+	claim := func(pass uint64, name string) error {
+		return e.claimTargets(&targetOwners{claims: c, pass: pass}, h.policy, name)
+	}
+	older := c.enter()
+	claimant := c.enter()
+	if err := claim(claimant, "ci-a"); err != nil {
 		t.Fatal(err)
 	}
-	c.leave()
-	if err := h.engine.claimTargets((*passWork)(nil).targetsOf(h.engine), h.policy, "ci-a.docker"); err == nil {
-		t.Fatal("ci-a.docker: claimed a target ci-a claimed while a pass is still under way")
+	c.leave(claimant)
+	if err := claim(older, "ci-a.docker"); err == nil {
+		t.Fatal("ci-a.docker: claimed a target ci-a claimed, in a pass under way when ci-a's ended")
 	}
-	c.leave()
-	if c.claimed != nil || c.users != 0 {
-		t.Fatalf("after the last pass: %d users, %d claims; want none", c.users, len(c.claimed))
+	later := c.enter() // reads the journal after ci-a's pass ended
+	if len(c.claimed) == 0 {
+		t.Fatal("the claims went while the older pass runs")
 	}
-	c.enter()
-	defer c.leave()
-	if err := h.engine.claimTargets((*passWork)(nil).targetsOf(h.engine), h.policy, "ci-a.docker"); err != nil {
-		t.Fatalf("ci-a.docker, once no pass is under way and nothing was written: %v", err)
+	c.leave(older)
+	if len(c.claimed) != 0 {
+		t.Fatalf("%d claims left once every pass under way when they ended is done, want none", len(c.claimed))
 	}
+	if err := claim(later, "ci-a.docker"); err != nil {
+		t.Fatalf("ci-a.docker, once ci-a's claim (nothing written) is gone: %v", err)
+	}
+	c.leave(later)
+	if c.claimed != nil || len(c.running) != 0 {
+		t.Fatalf("after the last pass: %d running, %d claims; want none", len(c.running), len(c.claimed))
+	}
+}
+
+// A name with keys of two roles has a record under two policies; its
+// target is its own through the second policy's sinks, whatever the first
+// policy's (found by review: the owner's first record alone was asked).
+func TestTargetOwnedThroughTheSecondPolicyOfTheName(t *testing.T) {
+	h, _, docker, dir := clashHarness(t)
+	other := Policy{ // sorted first: its record of ci-a is found first
+		Name:        "aa-other-role",
+		Match:       func(name, role string) bool { return strings.HasPrefix(name, "ci-") && role == roleOther },
+		MaxAge:      24 * time.Hour,
+		AdoptRotate: true,
+		Sinks:       toSinks(newMemSink("p")),
+	}
+	ci := h.policy
+	ci.Match = func(name, role string) bool { return strings.HasPrefix(name, "ci-") && role == roleCI }
+	if err := h.engine.SetPolicies([]Policy{other, ci}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.add("ci-a", roleCI)
+	h.api.add("ci-a", roleOther)
+	for _, o := range h.pass(Options{Force: true}) {
+		if o.Err != nil {
+			t.Fatalf("%s/%s: %v", o.Policy, o.Name, o.Err)
+		}
+	}
+	h.api.add("ci-a.docker", roleCI) // its env file is ci-a's docker file
+	out := h.pass(Options{Force: true})
+	var hostile Outcome
+	for _, o := range out {
+		if o.Policy == "ci" && o.Name == "ci-a.docker" {
+			hostile = o
+		}
+	}
+	got, err := docker.Read(context.Background(), "ci-a")
+	if hostile.Err == nil || err != nil || got.KeyID != h.current("ci-a") {
+		t.Errorf("ci-a.docker: %v; %s/ci-a.docker.env holds %s (err %v), want ci-a's key %s", hostile.Err, dir, got.KeyID, err, h.current("ci-a"))
+	}
+}
+
+// A claim that led to no write does not outrank the journal: the name the
+// journal gives a target keeps it against a name whose claim, from a pass
+// that ended while another still runs, wrote nothing (found by review:
+// the claimant, asking again, found its own claim and overwrote the
+// journal owner's credential).
+func TestAStaleClaimDoesNotOutrankTheJournal(t *testing.T) {
+	h, env, docker, dir := clashHarness(t)
+	api := &listingFilter{fakeAPI: h.api, own: "rotatord-admin"}
+	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
+	v1 := h.policy
+	if err := h.engine.SetPolicies([]Policy{v1}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.add("ci-a", roleCI)
+	api.show("ci-a")
+	h.pass(Options{Force: true})
+
+	// Another policy's long pass is under way for all that follows.
+	defer h.engine.claims.leave(h.engine.claims.enter())
+
+	// A reload drops ci's docker sink (ci-a gives its docker file up) and
+	// adds one whose probe fails: ci-a.docker claims dir/ci-a.docker.env,
+	// fails its probe, writes nothing.
+	broken := newMemSink("broken")
+	broken.failProbe = context.DeadlineExceeded
+	v2 := v1
+	v2.Sinks = []sinks.Sink{env, broken}
+	if err := h.engine.SetPolicies([]Policy{v2}); err != nil {
+		t.Fatal(err)
+	}
+	h.api.add("ci-a.docker", roleCI)
+	api.show("ci-a.docker")
+	if o := findOutcome(h.pass(Options{Force: true}), "ci-a.docker"); o.Err == nil {
+		t.Fatal("setup: ci-a.docker was to fail its probe")
+	}
+
+	// A reload back: ci-a's record says it holds dir/ci-a.docker.env.
+	if err := h.engine.SetPolicies([]Policy{v1}); err != nil {
+		t.Fatal(err)
+	}
+	api.show("ci-a", "ci-a.docker")
+	out := h.pass(Options{Force: true, IgnoreBackoff: true})
+	got, err := docker.Read(context.Background(), "ci-a")
+	if err != nil || got.KeyID != h.current("ci-a") {
+		t.Errorf("%s/ci-a.docker.env holds %s (err %v), want ci-a's key %s; ci-a: %v; ci-a.docker: %v",
+			dir, got.KeyID, err, h.current("ci-a"), findOutcome(out, "ci-a").Err, findOutcome(out, "ci-a.docker").Err)
+	}
+	if o := findOutcome(out, "ci-a.docker"); o.Err == nil {
+		t.Error("ci-a.docker: rotated, want refused (the journal gives its target to ci-a)")
+	}
+	h.assertNoSecretLeak()
 }
