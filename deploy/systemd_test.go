@@ -102,6 +102,7 @@ func TestSystemdUnit(t *testing.T) {
 	}{
 		{"Type", "notify"},
 		{"NotifyAccess", "main"},
+		{"TimeoutStartSec", "5min"},
 		{"User", "rotatord"},
 		{"Group", "rotatord"},
 		{"Restart", "on-failure"},
