@@ -340,12 +340,6 @@ type scheduler struct {
 	mu      sync.Mutex
 	entries []cron.EntryID
 	stopped bool // stop has begun: start must not schedule anything
-	// running counts the passes under way per policy: a tick of a policy
-	// that the pass at start, or its tick from before a reload, still
-	// runs is skipped, as cron's SkipIfStillRunning skips a tick of its
-	// own entry. Two passes of one policy list the organization twice and
-	// race for its names (the name locks keep them safe, not useful).
-	running map[string]int
 }
 
 func newScheduler(d *Daemon, ctx context.Context) *scheduler {
@@ -374,78 +368,20 @@ func (s *scheduler) start() {
 	if s.stopped {
 		return
 	}
-	// Marked before the first tick can come: the pass at start covers
-	// every policy.
-	all := s.policyNames()
-	s.enter(all)
 	s.cron.Start()
 	s.startup.Add(1)
 	go func() {
 		defer s.startup.Done()
-		defer s.leave(all)
-		s.runPass(nil)
+		s.pass(nil)
 	}()
 }
 
-// policyNames returns the names of the policies in force, rotatord's own
-// key's included.
-func (s *scheduler) policyNames() []string {
-	cfg := s.d.Config()
-	var names []string
-	for _, p := range cfg.Policies {
-		names = append(names, p.Name)
-	}
-	for _, a := range cfg.AccountsInUse() {
-		if a.OwnKey != nil {
-			names = append(names, config.SelfPolicyName(a.Name))
-		}
-	}
-	return names
-}
-
-// enter and leave count passes of names; called with s.mu held (enter)
-// or not (leave).
-func (s *scheduler) enter(names []string) {
-	if s.running == nil {
-		s.running = map[string]int{}
-	}
-	for _, n := range names {
-		s.running[n]++
-	}
-}
-
-func (s *scheduler) leave(names []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, n := range names {
-		if s.running[n]--; s.running[n] <= 0 {
-			delete(s.running, n)
-		}
-	}
-}
-
-// tick runs a scheduled pass of one policy, unless a pass of it is under
-// way.
-func (s *scheduler) tick(name string) {
-	s.mu.Lock()
-	if s.running[name] > 0 {
-		s.mu.Unlock()
-		s.d.log.Info("skipping a scheduled pass: a pass of the policy is still running", zap.String("policy", name))
-		return
-	}
-	names := []string{name}
-	s.enter(names)
-	s.mu.Unlock()
-	defer s.leave(names)
-	s.runPass(names)
-}
-
-// runPass runs a scheduled pass of policies (nil: all of them), then gives
+// pass runs a scheduled pass of policies (nil: all of them), then gives
 // back to the system the memory it and the start left behind: the daemon
 // then waits, usually for hours, for the next one (see internal/memtrim).
 // Not when a pass is due within keepMemoryWithin: it would only fault the
 // same memory in again.
-func (s *scheduler) runPass(policies []string) {
+func (s *scheduler) pass(policies []string) {
 	_, _ = s.d.RunPass(s.ctx, policies, rotation.Options{})
 	if !s.passWithin(keepMemoryWithin) {
 		memtrim.Trim()
@@ -480,7 +416,7 @@ func (s *scheduler) reschedule() {
 	for _, p := range s.d.Config().Policies {
 		name := p.Name
 		id := s.cron.Schedule(withWindowOpenings(p.CronSchedule(), p.WindowSet()), cron.FuncJob(func() {
-			s.tick(name)
+			s.pass([]string{name})
 		}))
 		s.entries = append(s.entries, id)
 	}
@@ -490,7 +426,7 @@ func (s *scheduler) reschedule() {
 		}
 		name := config.SelfPolicyName(a.Name)
 		id := s.cron.Schedule(a.OwnKey.CronSchedule(), cron.FuncJob(func() {
-			s.tick(name)
+			s.pass([]string{name})
 		}))
 		s.entries = append(s.entries, id)
 	}

@@ -1,15 +1,11 @@
 package daemon
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/robfig/cron/v3"
-	"go.uber.org/zap"
 
-	"github.com/rotatord/rotatord/apiclient/exosim"
-	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/internal/window"
 )
 
@@ -60,28 +56,4 @@ func TestPassWithin(t *testing.T) {
 	if (&scheduler{cron: cron.New()}).passWithin(keepMemoryWithin) {
 		t.Error("no schedule at all: passWithin = true")
 	}
-}
-
-// A policy's tick while the pass at start still runs it is skipped, as
-// cron skips a tick of an entry still running: two passes of one policy
-// would list the organization twice and race for its names.
-func TestTickSkippedWhileThePassAtStartRuns(t *testing.T) {
-	t.Setenv(config.EnvTestMinSchedule, "1s")
-	e := newEnv(t)
-	e.writePolicy(strings.Replace(ciPolicy, `"@every 1h"`, `"@every 1s"`, 1))
-	if err := e.d.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	e.sim.SetFault(exosim.OpListAPIKeys, exosim.Fault{Latency: 4 * time.Second})
-	e.start()
-	e.eventually("a tick skipped", func() bool {
-		return e.logs.FilterMessage("skipping a scheduled pass: a pass of the policy is still running").FilterField(zap.String("policy", "ci")).Len() > 0
-	})
-	if n := e.sim.Calls()[exosim.OpListAPIKeys].Total; n > 1 {
-		t.Errorf("%d listings while the pass at start lists, want that one only", n)
-	}
-	e.sim.SetFault(exosim.OpListAPIKeys, exosim.Fault{})
-	e.eventually("a tick runs once the pass at start is done", func() bool {
-		return e.sim.Calls()[exosim.OpListAPIKeys].Total >= 2
-	})
 }
