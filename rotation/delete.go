@@ -58,6 +58,10 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	e.mu.Lock()
 	sem := make(chan struct{}, max(1, e.concurrency))
 	e.mu.Unlock()
+	// One index of the targets for the round, as for a pass: a catch-up
+	// of each name reading the whole journal made a round O(N²).
+	round := &passWork{done: map[string]uint64{}, pass: e.claims.enter()}
+	defer e.claims.leave(round.pass)
 	out := make([]Outcome, len(todo))
 	var wg sync.WaitGroup
 	for i, d := range todo {
@@ -65,7 +69,7 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i] = e.deleteDue(ctx, d.p, d.name, gen, o)
+			out[i] = e.deleteDue(ctx, d.p, d.name, gen, o, round)
 		}()
 	}
 	wg.Wait()
@@ -129,7 +133,7 @@ func (e *Engine) NextDeletion(after time.Time) (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64, opts Options) Outcome {
+func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64, opts Options, round *passWork) Outcome {
 	unlock := e.lock(name)
 	defer unlock()
 	o := Outcome{Policy: p.Name, Name: name, Decision: Decision{Action: ActionDelete, Reason: ReasonGraceOver}}
@@ -160,7 +164,7 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 			return o
 		}
 	}
-	o.Err = e.deleteOld(ctx, p, &rec, false, nil)
+	o.Err = e.deleteOld(ctx, p, &rec, false, nil, round)
 	if wait, ok := asWait(o.Err); ok {
 		o.Err = nil
 		o.Decision = Decision{Action: ActionNone, Reason: wait.reason, Due: wait.due}
@@ -240,7 +244,7 @@ func (e *Engine) confirmWaiting(p Policy, name string) bool {
 // checked again, since the grace period gave time for it to vanish.
 // listed, when not nil, is a fresh listing of the name's keys by id; else
 // each old key is looked up.
-func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, confirmed bool, listed map[string]apiclient.Key) error {
+func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, confirmed bool, listed map[string]apiclient.Key, pass *passWork) error {
 	rot := rec.Rotation
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
 	api := e.client()
@@ -290,7 +294,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			return &waitErr{reason: ReasonConfirming, due: due}
 		}
 	}
-	if err := e.catchUp(ctx, p, rec); err != nil {
+	if err := e.catchUp(ctx, p, rec, pass); err != nil {
 		return failDelete(fmt.Errorf("deliver the new key to a sink added since: %w", err))
 	}
 	// The consumer check: a before_delete hook that fails keeps the old
@@ -393,7 +397,7 @@ func without(ids []string, id string) []string {
 // holds, or may hold, an old key: left as it is, it would block that key's
 // deletion for good. With no sink to copy from, it does nothing, and the
 // deletion check decides.
-func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error {
+func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record, pass *passWork) error {
 	rot := rec.Rotation
 	var missing []int
 	for i, s := range p.Sinks {
@@ -404,9 +408,7 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record) error
 	if len(missing) == 0 {
 		return nil
 	}
-	pass := e.claims.enter() // until the writes below are done
-	defer e.claims.leave(pass)
-	if err := e.claimTargets(&targetOwners{claims: e.claims, pass: pass}, p, rec.Name); err != nil {
+	if err := e.claimTargets(pass.targetsOf(e), p, rec.Name); err != nil {
 		return err
 	}
 	cred := e.copyOf(ctx, p, rec, rot.NewKeyID)

@@ -378,6 +378,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	rec, changed := Reconcile(now, stored, known, p.Name, name, j.live, p.AdoptRotate)
 	adopted := false // a rotation recorded from what the sinks hold: its deletion is scheduled
 	e.pruneDeleted(&rec, j.all, now)
+	if pruneDeliveries(&rec, p) {
+		changed = true
+	}
 	lingered := !opts.DryRun && e.deleteLingering(ctx, p, &rec, j.all, now)
 	if lingered {
 		changed = true
@@ -524,7 +527,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			o.Err = e.fail(p, &rec, now, err) // before any key is made
 			break
 		}
-		o.Err = e.rotate(ctx, j, &rec, live)
+		o.Err = e.rotate(ctx, j, &rec, live, pass)
 	case ActionRecover:
 		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))
 		// A recovery may deliver to a sink a reload added since the
@@ -535,7 +538,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		}
 		o.Err = e.recoverRotation(ctx, p, &rec, pass)
 	case ActionDelete:
-		o.Err = e.deleteOld(ctx, p, &rec, false, listedByID(j.all))
+		o.Err = e.deleteOld(ctx, p, &rec, false, listedByID(j.all), pass)
 	}
 	if wait, ok := asWait(o.Err); ok {
 		o.Err = nil
@@ -713,6 +716,28 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 		changed = true
 	}
 	return changed
+}
+
+// pruneDeliveries forgets the deliveries to targets no sink of p renders
+// for the name now (a sink a reload removed, or whose path changed): the
+// name gave them up, and another name may take them (targets.go). Kept,
+// such an entry would claim the target back if the sink returned, and
+// tell syncSinks it holds the name's key whoever wrote there since.
+func pruneDeliveries(rec *state.Record, p Policy) bool {
+	if len(rec.Delivered) == 0 {
+		return false
+	}
+	keep := make(state.Deliveries, 0, len(rec.Delivered))
+	for _, d := range rec.Delivered {
+		if slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, rec.Name) == d.Sink }) {
+			keep = append(keep, d)
+		}
+	}
+	if len(keep) == len(rec.Delivered) {
+		return false
+	}
+	rec.Delivered = keep
+	return true
 }
 
 // pruneDeleted forgets the keys the API acknowledged deleting once

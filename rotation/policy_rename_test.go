@@ -80,3 +80,57 @@ func TestRenamingAPolicy(t *testing.T) {
 	}
 	h.assertNoSecretLeak()
 }
+
+// The rename's take_over turns the markers off, and the renamed policy has
+// no records yet: a hostile name refused before the rename must still be
+// refused, the old name's records giving the targets to their names (found
+// by review: the index read the records of policies in force only, and the
+// hostile name, sorted first, took the victim's file).
+func TestARenameWithTakeOverKeepsTargetsToTheirNames(t *testing.T) {
+	h := newHarness(t, 0)
+	dir := t.TempDir()
+	pair := func(policy string, takeOver bool) (env, docker sinks.Sink) {
+		mk := func(suffix string) sinks.Sink {
+			s, err := file.New(file.Options{
+				Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}" + suffix)),
+				Format: file.FormatEnv, UID: -1, GID: -1, Policy: policy, TakeOver: takeOver,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		return mk(".env"), mk(".docker.env")
+	}
+	env, docker := pair("ci", false)
+	h.policy.Sinks = []sinks.Sink{env, docker}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	h.api.add("ci-a.docker", roleCI) // the victim: its env file is dir/ci-a.docker.env
+	if o := findOutcome(h.pass(Options{Force: true}), "ci-a.docker"); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	h.api.add("ci-a", roleCI) // hostile: its docker file is the same
+	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err == nil {
+		t.Fatal("setup: ci-a not refused before the rename")
+	}
+
+	renamed := h.policy
+	renamed.Name = "ci-keys"
+	env2, docker2 := pair("ci-keys", true)
+	renamed.Sinks = []sinks.Sink{env2, docker2}
+	if err := h.engine.SetPolicies([]Policy{renamed}); err != nil {
+		t.Fatal(err)
+	}
+	out := h.pass(Options{})
+	victim, _ := h.store.Get("ci-keys", "ci-a.docker")
+	got, err := env2.Read(context.Background(), "ci-a.docker")
+	if err != nil || got.KeyID != victim.CurrentKeyID {
+		t.Errorf("after the rename %s/ci-a.docker.env holds %s (err %v), want the victim's key %s; ci-a: %v; ci-a.docker: %v",
+			dir, got.KeyID, err, victim.CurrentKeyID, findOutcome(out, "ci-a").Err, findOutcome(out, "ci-a.docker").Err)
+	}
+	if o := findOutcome(out, "ci-a"); o.Err == nil || !strings.Contains(o.Err.Error(), `"ci-a.docker"`) {
+		t.Errorf("ci-a: %v, want refused, naming ci-a.docker", o.Err)
+	}
+	h.assertNoSecretLeak()
+}

@@ -58,6 +58,9 @@ func quietRecord(p Policy, r *state.Record, now time.Time, opts Options) (Decisi
 			return Decision{}, false // a sink to give the key to
 		}
 	}
+	if len(r.Delivered) > len(p.Sinks) {
+		return Decision{}, false // deliveries to forget (pruneDeliveries)
+	}
 	// The own key never reaches Decide here: quietListing refuses it.
 	d := Decide(Input{
 		Now: now, MaxAge: p.MaxAge, IgnoreBackoff: opts.IgnoreBackoff,

@@ -41,7 +41,7 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 			// A sink already holds a key the intent does not know (the
 			// journal was restored from an older copy): resume with it.
 			log.Warn("a sink holds a key this intent created: resuming its delivery", zap.String("key_id", cred.KeyID))
-			return e.resume(ctx, p, rec, *cred, start)
+			return e.resume(ctx, p, rec, *cred, start, pass)
 		}
 		adopted := rec.Rotation == nil
 		rec.Rotation = nil
@@ -101,11 +101,11 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 		return nil
 	case cred != nil:
 		log.Info("resuming delivery from a sink that holds the new key", zap.String("key_id", rot.NewKeyID))
-		return e.resume(ctx, p, rec, *cred, start)
+		return e.resume(ctx, p, rec, *cred, start, pass)
 	case held == len(p.Sinks):
 		// Every sink proves it holds the new key: the delivery is done.
 		log.Info("every sink holds the new key: finishing the rotation", zap.String("key_id", rot.NewKeyID))
-		return e.markDelivered(ctx, p, rec, start, nil)
+		return e.markDelivered(ctx, p, rec, start, nil, pass)
 	case notHeldBy == len(p.Sinks) && len(removedSinks(rot, p.Sinks, rec.Name)) > 0:
 		// No sink of the policy holds it, but the rotation was to write
 		// more sinks of a kind than the policy has now (one removed while
@@ -145,7 +145,7 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 }
 
 // resume records cred as the rotation's new key if need be and delivers it.
-func (e *Engine) resume(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential, start time.Time) error {
+func (e *Engine) resume(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential, start time.Time, pass *passWork) error {
 	rot := rec.Rotation
 	if rot.NewKeyID != cred.KeyID {
 		rot.Phase = state.PhaseCreated
@@ -157,7 +157,7 @@ func (e *Engine) resume(ctx context.Context, p Policy, rec *state.Record, cred s
 			return e.fail(p, rec, start, err)
 		}
 	}
-	return e.deliverAndConfirm(ctx, p, rec, cred, start, false, nil)
+	return e.deliverAndConfirm(ctx, p, rec, cred, start, false, nil, pass)
 }
 
 // adoptNewer looks for a sink that can be read back and holds a live key

@@ -23,7 +23,7 @@ import (
 
 // rotate carries a new rotation from intent to delivered (and on to
 // deletion when the grace period is zero).
-func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []apiclient.Key) error {
+func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []apiclient.Key, pass *passWork) error {
 	p := *j.policy
 	start := e.now()
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
@@ -123,7 +123,7 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 		return e.fail(p, rec, start, err)
 	}
 	log.Info("replacement created", zap.String("step", "created"))
-	return e.deliverAndConfirm(ctx, p, rec, cred, start, true, listedByID(j.all))
+	return e.deliverAndConfirm(ctx, p, rec, cred, start, true, listedByID(j.all), pass)
 }
 
 // checkCreated refuses a create answer that cannot be about a new key of
@@ -149,7 +149,7 @@ func (e *Engine) checkCreated(rec *state.Record, k apiclient.Key, known []string
 // key, and the first of them gives its secret back to resume from. fresh
 // says the secret was created by this process a moment ago, so no sink
 // this delivery has not written can hold it.
-func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential, start time.Time, fresh bool, listed map[string]apiclient.Key) error {
+func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential, start time.Time, fresh bool, listed map[string]apiclient.Key, pass *passWork) error {
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", cred.KeyID))
 
 	// A sink added by a reload since the intent is recorded before it is
@@ -220,14 +220,14 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		revert()
 		return e.fail(p, rec, start, fmt.Errorf("confirm new key: the API does not show key %s", cred.KeyID))
 	}
-	return e.markDelivered(ctx, p, rec, start, listed)
+	return e.markDelivered(ctx, p, rec, start, listed, pass)
 }
 
 // markDelivered records that every sink holds the new key and the API
 // confirmed it: the grace period starts. listed, when not nil, is the
 // pass's listing of the name, against which old keys are checked before
 // an immediate deletion.
-func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record, start time.Time, listed map[string]apiclient.Key) error {
+func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record, start time.Time, listed map[string]apiclient.Key, pass *passWork) error {
 	now := e.now()
 	rot := rec.Rotation
 	rot.Phase = state.PhaseDelivered
@@ -272,7 +272,7 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 		// outside one) the deleter waits for the next window. The old
 		// keys are checked against this pass's listing, made moments ago,
 		// not looked up again one by one.
-		return e.deleteOld(ctx, p, rec, true, listed)
+		return e.deleteOld(ctx, p, rec, true, listed, pass)
 	}
 	return nil
 }

@@ -209,49 +209,55 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 	return nil
 }
 
-// ownerOf returns a policy and name of name hash o such that a sink of
-// that policy in force renders sid for that name, and whether there is
-// one. A name can have a record under several policies (keys of two
-// roles), and any of them may write there. A name claimed by a pass under
-// way that has no record yet is not found (empty policy and name), and
-// writes there.
+// ownerOf returns a policy and name of name hash o such that a sink in
+// force renders sid for that name, and whether there is one. Every record
+// of the name counts: a name can have records under several policies
+// (keys of two roles), and under a policy no longer in force (renamed or
+// removed), whose targets stay the name's while a policy in force that
+// matches the name renders them. A name claimed by a pass under way that
+// has no record yet is not found (empty policy and name), and writes
+// there.
 func (e *Engine) ownerOf(t *targetOwners, o uint64, sid string) (policy, name string, writes bool) {
 	policies, _ := e.snapshotPolicies()
+	renders := func(p Policy, name string) bool {
+		return slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, name) == sid })
+	}
 	found := false
-	for _, p := range policies {
-		eachRecord(e.store, p.Name, func(r *state.Record) {
-			if writes || t.hash(r.Name) != o {
+	eachRecord(e.store, "", func(r *state.Record) {
+		if writes || t.hash(r.Name) != o {
+			return
+		}
+		found = true
+		for _, p := range policies {
+			ours := p.Name == r.Policy
+			if (ours || p.Self == nil && p.Match(r.Name, r.RoleID)) && renders(p, r.Name) {
+				policy, name, writes = p.Name, r.Name, true
 				return
 			}
-			found = true
-			if slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, r.Name) == sid }) {
-				policy, name, writes = p.Name, r.Name, true
-			}
-		})
-	}
+		}
+	})
 	if !found {
 		return "", "", true
 	}
 	return policy, name, writes
 }
 
-// buildTargetIndex reads, for every policy in force, which name each
-// recorded delivery and each rotation in flight writes to.
+// buildTargetIndex reads which name each recorded delivery and each
+// rotation in flight writes to, in every record: those of a policy no
+// longer in force too (a renamed policy has none of its own yet, and its
+// sinks may be told to take_over what the old name's marked).
 func (e *Engine) buildTargetIndex(t *targetOwners) {
-	policies, _ := e.snapshotPolicies()
-	for _, p := range policies {
-		eachRecord(e.store, p.Name, func(r *state.Record) {
-			n := t.hash(r.Name)
-			for _, d := range r.Delivered {
-				t.recorded = append(t.recorded, targetOwner{t.hash(d.Sink), n})
+	eachRecord(e.store, "", func(r *state.Record) {
+		n := t.hash(r.Name)
+		for _, d := range r.Delivered {
+			t.recorded = append(t.recorded, targetOwner{t.hash(d.Sink), n})
+		}
+		if r.Rotation != nil {
+			for sid := range r.Rotation.Sinks {
+				t.recorded = append(t.recorded, targetOwner{t.hash(sid), n})
 			}
-			if r.Rotation != nil {
-				for sid := range r.Rotation.Sinks {
-					t.recorded = append(t.recorded, targetOwner{t.hash(sid), n})
-				}
-			}
-		})
-	}
+		}
+	})
 	slices.SortFunc(t.recorded, func(a, b targetOwner) int {
 		switch {
 		case a.target < b.target:
