@@ -154,7 +154,10 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			opts.OnOutcome(o, total)
 		}
 	}
-	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter()}
+	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter(), listed: func(name string) bool {
+		_, ok := byKeyName[name]
+		return ok
+	}}
 	defer e.claims.leave(own.pass)
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
@@ -235,6 +238,53 @@ type passWork struct {
 	done    map[string]uint64
 	targets *targetOwners // built by the first handler that writes a sink
 	pass    uint64        // its number among the passes that claim targets
+	// listed tells whether the pass's listing shows keys of a name (the
+	// names with a job; the quiet names have a record in force).
+	listed func(name string) bool
+
+	staleOnce sync.Once
+	stale     map[string][]state.Deliveries // staleDeliveries
+}
+
+// staleDeliveries returns the deliveries recorded for name under policies
+// no longer in force (a renamed policy's old name), read once a pass.
+func (w *passWork) staleDeliveries(e *Engine, name string) []state.Deliveries {
+	w.staleOnce.Do(func() {
+		policies, _ := e.snapshotPolicies()
+		eachRecord(e.store, "", func(r *state.Record) {
+			if len(r.Delivered) == 0 || slices.ContainsFunc(policies, func(p Policy) bool { return p.Name == r.Policy }) {
+				return
+			}
+			if w.stale == nil {
+				w.stale = map[string][]state.Deliveries{}
+			}
+			w.stale[r.Name] = append(w.stale[r.Name], slices.Clone(r.Delivered))
+		})
+	})
+	return w.stale[name]
+}
+
+// inheritDeliveries gives a name's first record under p the deliveries a
+// record of a policy no longer in force made to targets p renders, of the
+// key the new record takes as current: after a rename the targets stay
+// the name's from the start (targets.go), and its sinks need no write.
+func inheritDeliveries(rec *state.Record, p Policy, stale []state.Deliveries) bool {
+	changed := false
+	for _, ds := range stale {
+		for _, d := range ds {
+			if d.KeyID == "" || d.KeyID != rec.CurrentKeyID {
+				continue
+			}
+			if _, ok := rec.Delivered.Get(d.Sink); ok {
+				continue
+			}
+			if slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, rec.Name) == d.Sink }) {
+				rec.Delivered.Set(d.Sink, d.Delivery)
+				changed = true
+			}
+		}
+	}
+	return changed
 }
 
 func (w *passWork) add(name string) {
@@ -379,6 +429,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	adopted := false // a rotation recorded from what the sinks hold: its deletion is scheduled
 	e.pruneDeleted(&rec, j.all, now)
 	if pruneDeliveries(&rec, p) {
+		changed = true
+	}
+	if !known && !opts.DryRun && inheritDeliveries(&rec, p, pass.staleDeliveries(e, name)) {
 		changed = true
 	}
 	lingered := !opts.DryRun && e.deleteLingering(ctx, p, &rec, j.all, now)

@@ -14,7 +14,8 @@ import (
 
 // Renaming a policy (README, "Renaming a policy") is safe but not free:
 // the records belong to the old name, so the renamed policy adopts every
-// key afresh (adopt: wait restarts its age), and its sinks refuse the files
+// key afresh (adopt: wait restarts its age; the deliveries to targets it
+// renders come along), and its sinks refuse the files
 // the old name's sinks marked until take_over lets them replace them. No
 // key is made for a name whose sink refuses, and the consumer keeps a
 // working key throughout.
@@ -47,6 +48,14 @@ func TestRenamingAPolicy(t *testing.T) {
 	r, ok := h.store.Get("ci-keys", "ci-a")
 	if !ok || r.CurrentKeyID != held || !r.CurrentSince.Equal(h.clock.Now()) {
 		t.Fatalf("ci-keys' record %+v (found %v), want key %s adopted now", r, ok, held)
+	}
+	// The old name's delivery comes along: the target is ci-a's from the
+	// record's first write (no window in which another name could take it).
+	sid := sinkID(renamed.Sinks[0], "ci-a")
+	was, _ := h.store.Get("ci", "ci-a")
+	before, _ := was.Delivered.Get(sid)
+	if d, ok := r.Delivered.Get(sid); !ok || d != before {
+		t.Errorf("ci-keys' record of ci-a delivered %+v (found %v) to its file, want the old name's delivery %+v", d, ok, before)
 	}
 
 	created := h.api.n

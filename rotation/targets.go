@@ -41,6 +41,9 @@ type targetOwners struct {
 	claims   *targetClaims
 	pass     uint64        // the pass's number (targetClaims.enter)
 	recorded []targetOwner // from the journal, sorted by target
+	// listed tells whether the pass's listing shows keys of a name; nil
+	// when there is no listing (a round of deletions).
+	listed func(name string) bool
 }
 
 type targetOwner struct{ target, name uint64 }
@@ -110,7 +113,7 @@ func (w *passWork) targetsOf(e *Engine) *targetOwners {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.targets == nil {
-		w.targets = &targetOwners{claims: e.claims, pass: w.pass}
+		w.targets = &targetOwners{claims: e.claims, pass: w.pass, listed: w.listed}
 	}
 	return w.targets
 }
@@ -141,19 +144,30 @@ func (t *targetOwners) recordedFor(h, me uint64) bool {
 	return false
 }
 
+// otherOwner is a name that may own a target: by a record, and claimed
+// when a pass under way claimed the target for it.
+type otherOwner struct {
+	name    uint64
+	claimed bool
+}
+
 // others returns the names, other than me, that own target hash h: by a
 // record (as the journal was when the pass read it), and by a claim of a
 // pass under way. Neither outranks the other. Called with t.claims.mu
 // held.
-func (t *targetOwners) others(h, me uint64) []uint64 {
-	var out []uint64
+func (t *targetOwners) others(h, me uint64) []otherOwner {
+	var out []otherOwner
 	for i := t.find(h); i < len(t.recorded) && t.recorded[i].target == h; i++ {
-		if n := t.recorded[i].name; n != me && !slices.Contains(out, n) {
-			out = append(out, n)
+		if n := t.recorded[i].name; n != me && !slices.ContainsFunc(out, func(o otherOwner) bool { return o.name == n }) {
+			out = append(out, otherOwner{name: n})
 		}
 	}
-	if cl, ok := t.claims.claimed[h]; ok && cl.name != me && !slices.Contains(out, cl.name) {
-		out = append(out, cl.name)
+	if cl, ok := t.claims.claimed[h]; ok && cl.name != me {
+		if i := slices.IndexFunc(out, func(o otherOwner) bool { return o.name == cl.name }); i >= 0 {
+			out[i].claimed = true
+		} else {
+			out = append(out, otherOwner{name: cl.name, claimed: true})
+		}
 	}
 	return out
 }
@@ -209,37 +223,76 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 	return nil
 }
 
-// ownerOf returns a policy and name of name hash o such that a sink in
-// force renders sid for that name, and whether there is one. Every record
-// of the name counts: a name can have records under several policies
-// (keys of two roles), and under a policy no longer in force (renamed or
-// removed), whose targets stay the name's while a policy in force that
-// matches the name renders them. A name claimed by a pass under way that
-// has no record yet is not found (empty policy and name), and writes
-// there.
-func (e *Engine) ownerOf(t *targetOwners, o uint64, sid string) (policy, name string, writes bool) {
+// ownerOf returns a policy and name of name o such that a sink in force
+// renders sid for that name, and whether there is one.
+//
+// The policies in force that have a record of the name decide: any of
+// them (a name with keys of two roles has two records) that records a
+// delivery there, or a rotation in flight writing there, or whose name a
+// pass under way claimed the target for. A name with no
+// such record owns the target when a pass under way claimed it for the
+// name (a new name; it was checked when it claimed), or when a record of
+// a policy no longer in force (renamed or removed) gives it the target,
+// the pass's listing still shows keys of the name, and a policy in force
+// that matches the name renders the target: a renamed policy has not
+// adopted the name yet, and its sinks may be told to take_over what the
+// old name's marked. Once a policy in force has the name, or the name's
+// keys are gone, such records stop counting.
+func (e *Engine) ownerOf(t *targetOwners, o otherOwner, sid string) (policy, name string, writes bool) {
 	policies, _ := e.snapshotPolicies()
 	renders := func(p Policy, name string) bool {
 		return slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, name) == sid })
 	}
-	found := false
+	type staleRecord struct{ name, role string }
+	var stale []staleRecord
+	inForce := false
 	eachRecord(e.store, "", func(r *state.Record) {
-		if writes || t.hash(r.Name) != o {
+		if t.hash(r.Name) != o.name {
 			return
 		}
-		found = true
-		for _, p := range policies {
-			ours := p.Name == r.Policy
-			if (ours || p.Self == nil && p.Match(r.Name, r.RoleID)) && renders(p, r.Name) {
-				policy, name, writes = p.Name, r.Name, true
-				return
-			}
+		i := slices.IndexFunc(policies, func(p Policy) bool { return p.Name == r.Policy })
+		if i < 0 {
+			stale = append(stale, staleRecord{r.Name, r.RoleID})
+			return
+		}
+		inForce = true
+		// Its record must say it delivers there (or its rotation in
+		// flight does), unless a pass under way claimed the target for
+		// it: it is writing there now.
+		if !writes && renders(policies[i], r.Name) && (o.claimed || recordsTarget(r, sid)) {
+			policy, name, writes = r.Policy, r.Name, true
 		}
 	})
-	if !found {
+	switch {
+	case inForce:
+		return policy, name, writes
+	case o.claimed:
 		return "", "", true
 	}
-	return policy, name, writes
+	for _, r := range stale {
+		if t.listed != nil && !t.listed(r.name) {
+			continue
+		}
+		for _, p := range policies {
+			if p.Self == nil && p.Match(r.name, r.role) && renders(p, r.name) {
+				return p.Name, r.name, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// recordsTarget tells whether r delivered to sid, or its rotation in flight
+// writes there.
+func recordsTarget(r *state.Record, sid string) bool {
+	if _, ok := r.Delivered.Get(sid); ok {
+		return true
+	}
+	if r.Rotation != nil {
+		_, ok := r.Rotation.Sinks[sid]
+		return ok
+	}
+	return false
 }
 
 // buildTargetIndex reads which name each recorded delivery and each

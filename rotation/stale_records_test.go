@@ -1,0 +1,193 @@
+package rotation
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/sinks/file"
+	"github.com/rotatord/rotatord/state"
+)
+
+func pairOfSinks(t *testing.T, dir, policy string, takeOver bool) (env, docker sinks.Sink) {
+	mk := func(suffix string) sinks.Sink {
+		s, err := file.New(file.Options{
+			Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}" + suffix)),
+			Format: file.FormatEnv, UID: -1, GID: -1, Policy: policy, TakeOver: takeOver,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	return mk(".env"), mk(".docker.env")
+}
+
+func (h *harness) deleteKeysOf(name string) {
+	h.api.mu.Lock()
+	defer h.api.mu.Unlock()
+	for id, k := range h.api.keys {
+		if k.Name == name {
+			delete(h.api.keys, id)
+		}
+	}
+}
+
+// Found by review: after the README's rename (ci -> ci-keys, take_over), the old
+// policy's records stay forever (nothing handles them). Once a name (ci-a)
+// is gone for good, its record under ci-keys is forgotten, but its stale
+// record under "ci" still owns ci-a's targets through the new ownerOf (ci-keys
+// matches "ci-a" and renders them): a legitimate new name rendering one of
+// those targets is refused for good, naming a key name that has no key.
+func TestARetiredNamesOldPolicyRecordHoldsNoTarget(t *testing.T) {
+	h := newHarness(t, 0)
+	dir := t.TempDir()
+	env, docker := pairOfSinks(t, dir, "ci", false)
+	h.policy.Sinks = []sinks.Sink{env, docker}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	h.api.add("ci-a", roleCI)
+	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	renamed := h.policy
+	renamed.Name = "ci-keys"
+	env2, docker2 := pairOfSinks(t, dir, "ci-keys", true)
+	renamed.Sinks = []sinks.Sink{env2, docker2}
+	if err := h.engine.SetPolicies([]Policy{renamed}); err != nil {
+		t.Fatal(err)
+	}
+	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	// ci-a is decommissioned: its keys are deleted, ci-keys forgets it.
+	h.deleteKeysOf("ci-a")
+	for range 4 {
+		h.pass(Options{})
+		h.clock.Add(2 * time.Hour)
+	}
+	if _, ok := h.store.Get("ci-keys", "ci-a"); ok {
+		t.Fatal("setup: ci-keys still has a record of ci-a")
+	}
+	if _, ok := h.store.Get("ci", "ci-a"); !ok {
+		t.Fatal("setup: the old policy's record of ci-a is gone")
+	}
+	// A new, legitimate name whose env file is dir/ci-a.docker.env.
+	h.api.add("ci-a.docker", roleCI)
+	for i := range 3 {
+		o := findOutcome(h.pass(Options{Force: true, IgnoreBackoff: true}), "ci-a.docker")
+		if o.Err != nil {
+			t.Errorf("pass %d: ci-a.docker refused though ci-a has no key and no record in force: %v", i, o.Err)
+		}
+		h.clock.Add(48 * time.Hour)
+	}
+}
+
+// Control: the same without the rename: ci-a's record is forgotten and
+// ci-a.docker rotates.
+func TestARetiredNamesTargetIsFreeWithoutARename(t *testing.T) {
+	h := newHarness(t, 0)
+	dir := t.TempDir()
+	env, docker := pairOfSinks(t, dir, "ci", false)
+	h.policy.Sinks = []sinks.Sink{env, docker}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	h.api.add("ci-a", roleCI)
+	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	h.deleteKeysOf("ci-a")
+	for range 4 {
+		h.pass(Options{})
+		h.clock.Add(2 * time.Hour)
+	}
+	h.api.add("ci-a.docker", roleCI)
+	if o := findOutcome(h.pass(Options{Force: true}), "ci-a.docker"); o.Err != nil {
+		t.Errorf("ci-a.docker: %v", o.Err)
+	}
+}
+
+// Found by review: after a rename whose new
+// policy dropped the docker sink, ci-a gives dir/ci-a.docker.env up and
+// ci-a.docker takes it. When the docker sink comes back, README says "the
+// name that took the target keeps it, and the other one is refused"; but
+// ci-a's record under the removed policy "ci" is never pruned (no pass
+// handles it) and keeps owning the target: ci-a.docker, which holds it, is
+// refused too, for good.
+func TestTheNameThatTookATargetKeepsItAfterARename(t *testing.T) {
+	h := newHarness(t, 0)
+	dir := t.TempDir()
+	env, docker := pairOfSinks(t, dir, "ci", false)
+	h.policy.Sinks = []sinks.Sink{env, docker}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	h.api.add("ci-a", roleCI)
+	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	renamed := h.policy
+	renamed.Name = "ci-keys"
+	env2, docker2 := pairOfSinks(t, dir, "ci-keys", true)
+	renamed.Sinks = []sinks.Sink{env2} // docker dropped
+	if err := h.engine.SetPolicies([]Policy{renamed}); err != nil {
+		t.Fatal(err)
+	}
+	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	h.api.add("ci-a.docker", roleCI)
+	if o := findOutcome(h.pass(Options{Force: true}), "ci-a.docker"); o.Err != nil {
+		t.Fatalf("ci-a.docker on a target given up: %v", o.Err)
+	}
+	renamed.Sinks = []sinks.Sink{env2, docker2} // the sink is back
+	if err := h.engine.SetPolicies([]Policy{renamed}); err != nil {
+		t.Fatal(err)
+	}
+	h.pass(Options{})
+	for i := range 3 {
+		h.clock.Add(48 * time.Hour)
+		o := findOutcome(h.pass(Options{Force: true, IgnoreBackoff: true}), "ci-a.docker")
+		if o.Err != nil {
+			t.Errorf("pass %d: ci-a.docker, which took and holds the target, refused: %v", i, o.Err)
+		}
+	}
+	h.assertNoSecretLeak()
+}
+
+// Found by review: a claim by a pass under way used to count
+// whenever its name had no record in a policy in force; now any record of
+// the name, of a removed policy too, makes "found" true, and if that record
+// does not lead to a policy in force rendering the target (here: another
+// role, which the policy in force does not match), the claim is ignored:
+// a second name writes the target the first name's rotation is writing.
+func TestAClaimCountsWhateverOldRecordsTheNameHas(t *testing.T) {
+	h, _, docker, _ := clashHarness(t)
+	p := h.policy
+	p.Match = func(name, role string) bool { return strings.HasPrefix(name, "ci-") && role == roleCI }
+	if err := h.engine.SetPolicies([]Policy{p}); err != nil {
+		t.Fatal(err)
+	}
+	// ci-a once had a key of another role, managed by a policy since removed.
+	if err := h.store.Put(state.Record{Policy: "legacy", Name: "ci-a", RoleID: "other-role", CurrentKeyID: "EXOold"}); err != nil {
+		t.Fatal(err)
+	}
+	c := h.engine.claims
+	// A pass under way handles ci-a (new under ci, role roleCI): it claims
+	// its targets, dir/ci-a.docker.env among them, and writes them.
+	running := c.enter()
+	defer c.leave(running)
+	if err := h.engine.claimTargets(&targetOwners{claims: c, pass: running}, p, "ci-a"); err != nil {
+		t.Fatal(err)
+	}
+	// Another pass, meanwhile: ci-a.docker's env file is that target.
+	other := c.enter()
+	defer c.leave(other)
+	err := h.engine.claimTargets(&targetOwners{claims: c, pass: other}, p, "ci-a.docker")
+	if err == nil {
+		t.Errorf("ci-a.docker allowed to write %s, which a pass under way claimed for ci-a", docker.Target("ci-a"))
+	}
+	_ = context.Background
+}
