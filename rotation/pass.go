@@ -154,9 +154,8 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			opts.OnOutcome(o, total)
 		}
 	}
-	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter(), listed: func(name string) bool {
-		_, ok := byKeyName[name]
-		return ok
+	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter(), keyListed: func(name, id string) bool {
+		return slices.ContainsFunc(byKeyName[name], func(k apiclient.Key) bool { return k.ID == id })
 	}}
 	defer e.claims.leave(own.pass)
 	sem := make(chan struct{}, concurrency)
@@ -238,9 +237,9 @@ type passWork struct {
 	done    map[string]uint64
 	targets *targetOwners // built by the first handler that writes a sink
 	pass    uint64        // its number among the passes that claim targets
-	// listed tells whether the pass's listing shows keys of a name (the
-	// names with a job; the quiet names have a record in force).
-	listed func(name string) bool
+	// keyListed tells whether the pass's listing shows key id under name
+	// (the names with a job: a quiet name has a record in force).
+	keyListed func(name, id string) bool
 
 	staleOnce sync.Once
 	stale     map[string][]state.Deliveries // staleDeliveries

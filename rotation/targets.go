@@ -10,13 +10,19 @@ package rotation
 // credential with a key of its own: an outage for the first name's
 // consumer, with a key whose name and role someone else chose.
 //
-// A target belongs to the name whose record says it was delivered there,
-// by a sink in force (a sink removed since writes there no more), or whose
-// rotation in flight writes there; a name that renders a target
-// another name owns is refused before any key is made or any sink is
-// written. Among the passes under way, the first name to write a target no
-// record owns claims it; a target that a record and a claim give to two
-// other names is refused to both.
+// A target belongs to a name when a record of the name says it was
+// delivered there, or that its rotation in flight writes there, and a sink
+// in force still renders it for the name: a record of a policy in force,
+// by that policy's sinks (a sink removed gives its targets up); a record
+// of a policy no longer in force (renamed or removed), by the sinks of a
+// policy in force that matches the name and the record's role, while the
+// key it delivered is listed and no record in force of the same name and
+// role succeeds it (the successor took over its deliveries when it was
+// made: inheritDeliveries). A name that renders a target another name owns
+// is refused before any key is made or any sink is written. Among the
+// passes under way, the first name to claim a target no record owns has
+// it; a target that a record and a claim give to two other names is
+// refused to both.
 
 import (
 	"fmt"
@@ -29,24 +35,37 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
+// renders tells whether a sink of p renders sid for name.
+func renders(p Policy, sid, name string) bool {
+	return slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, name) == sid })
+}
+
 // targetOwners tells which key names own each sink id (sinkID: kind and
 // target), for one pass: the journal's side is read when first asked (a
 // pass that writes no sink reads none); the claims are the engine's,
-// shared by the passes under way (targetClaims). It keeps hashes, 16 bytes
-// a target: at 10,000 names a map of the ids' strings added 6 MB to a
-// forced pass's peak RSS. A hash that two targets share (one chance in
-// 2^64 per pair) refuses a name wrongly, never lets one through.
+// shared by the passes under way (targetClaims). Targets and names are
+// kept as 64-bit hashes (with the name and policy for the error): a map of
+// the ids' strings added 6 MB to a forced pass at 10,000 names. A hash
+// that two targets share (one chance in 2^64 per pair) refuses a name
+// wrongly, never lets one through.
 type targetOwners struct {
 	once     sync.Once
 	claims   *targetClaims
 	pass     uint64        // the pass's number (targetClaims.enter)
 	recorded []targetOwner // from the journal, sorted by target
-	// listed tells whether the pass's listing shows keys of a name; nil
-	// when there is no listing (a round of deletions).
-	listed func(name string) bool
+	// keyListed tells whether the pass's listing shows key id under name;
+	// nil when there is no listing (a round of deletions): records of
+	// policies no longer in force then give no target.
+	keyListed func(name, id string) bool
 }
 
-type targetOwner struct{ target, name uint64 }
+// targetOwner is one target a name owns, with what the error names: the
+// key name and the policy in force that writes there for it.
+type targetOwner struct {
+	target, name uint64
+	label        string
+	policy       string
+}
 
 // targetClaims are the targets claimed by the passes under way, by target
 // hash. Shared, because two passes can run at once (policies on their own
@@ -113,7 +132,7 @@ func (w *passWork) targetsOf(e *Engine) *targetOwners {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.targets == nil {
-		w.targets = &targetOwners{claims: e.claims, pass: w.pass, listed: w.listed}
+		w.targets = &targetOwners{claims: e.claims, pass: w.pass, keyListed: w.keyListed}
 	}
 	return w.targets
 }
@@ -144,38 +163,10 @@ func (t *targetOwners) recordedFor(h, me uint64) bool {
 	return false
 }
 
-// otherOwner is a name that may own a target: by a record, and claimed
-// when a pass under way claimed the target for it.
-type otherOwner struct {
-	name    uint64
-	claimed bool
-}
-
-// others returns the names, other than me, that own target hash h: by a
-// record (as the journal was when the pass read it), and by a claim of a
-// pass under way. Neither outranks the other. Called with t.claims.mu
-// held.
-func (t *targetOwners) others(h, me uint64) []otherOwner {
-	var out []otherOwner
-	for i := t.find(h); i < len(t.recorded) && t.recorded[i].target == h; i++ {
-		if n := t.recorded[i].name; n != me && !slices.ContainsFunc(out, func(o otherOwner) bool { return o.name == n }) {
-			out = append(out, otherOwner{name: n})
-		}
-	}
-	if cl, ok := t.claims.claimed[h]; ok && cl.name != me {
-		if i := slices.IndexFunc(out, func(o otherOwner) bool { return o.name == cl.name }); i >= 0 {
-			out[i].claimed = true
-		} else {
-			out = append(out, otherOwner{name: cl.name, claimed: true})
-		}
-	}
-	return out
-}
-
 // claimTargets checks that every sink target of p for name is name's: no
-// other name's record delivers there (by a sink still in force), and no
-// pass under way claimed it for another name. It then claims them. The
-// error names the target and the other name. The same key name under
+// other name owns it by its records (buildTargetIndex), and no pass under
+// way claimed it for another name. It then claims them. The error names
+// the target and the other name. The same key name under
 // another policy (a name that moved) is left to the sinks' markers, which
 // name the policy.
 func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
@@ -192,20 +183,15 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 		sid := sinkID(s, name)
 		h := t.hash(sid)
 		hashes = append(hashes, h)
-		for _, o := range t.others(h, me) {
-			// Rare: look the other name up, and whether a sink in force
-			// still writes there for it (a sink removed since gives its
-			// targets up).
-			op, on, writes := e.ownerOf(t, o, sid)
-			if !writes {
-				continue
+		for j := t.find(h); j < len(t.recorded) && t.recorded[j].target == h; j++ {
+			if o := t.recorded[j]; o.name != me {
+				return fmt.Errorf("sink %s: target %s is also the target of key name %q (policy %q), which holds it: two key names render the same target; not writing it for %q",
+					sinkLabel(i, s), s.Target(name), o.label, o.policy, name)
 			}
-			if on == "" {
-				return fmt.Errorf("sink %s: target %s is also the target of another key name, new, whose rotation under way claimed it first: two key names render the same target; not writing it for %q",
-					sinkLabel(i, s), s.Target(name), name)
-			}
-			return fmt.Errorf("sink %s: target %s is also the target of key name %q (policy %q), which holds it: two key names render the same target; not writing it for %q",
-				sinkLabel(i, s), s.Target(name), on, op, name)
+		}
+		if cl, ok := c.claimed[h]; ok && cl.name != me {
+			return fmt.Errorf("sink %s: target %s is also the target of another key name, whose rotation under way claimed it first: two key names render the same target; not writing it for %q",
+				sinkLabel(i, s), s.Target(name), name)
 		}
 	}
 	if c.claimed == nil {
@@ -223,94 +209,59 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 	return nil
 }
 
-// ownerOf returns a policy and name of name o such that a sink in force
-// renders sid for that name, and whether there is one.
-//
-// The policies in force that have a record of the name decide: any of
-// them (a name with keys of two roles has two records) that records a
-// delivery there, or a rotation in flight writing there, or whose name a
-// pass under way claimed the target for. A name with no
-// such record owns the target when a pass under way claimed it for the
-// name (a new name; it was checked when it claimed), or when a record of
-// a policy no longer in force (renamed or removed) gives it the target,
-// the pass's listing still shows keys of the name, and a policy in force
-// that matches the name renders the target: a renamed policy has not
-// adopted the name yet, and its sinks may be told to take_over what the
-// old name's marked. Once a policy in force has the name, or the name's
-// keys are gone, such records stop counting.
-func (e *Engine) ownerOf(t *targetOwners, o otherOwner, sid string) (policy, name string, writes bool) {
+// buildTargetIndex reads the journal for the targets each name owns (see
+// the top of this file), as the policies in force and the pass's listing
+// are now.
+func (e *Engine) buildTargetIndex(t *targetOwners) {
 	policies, _ := e.snapshotPolicies()
-	renders := func(p Policy, name string) bool {
-		return slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, name) == sid })
+	type nameRole struct{ name, role string }
+	type oldDelivery struct {
+		nameRole
+		sid, keyID string
 	}
-	type staleRecord struct{ name, role string }
-	var stale []staleRecord
-	inForce := false
+	succeeded := map[nameRole]bool{}
+	var old []oldDelivery
+	add := func(sid, name, policy string) {
+		// The name is copied: the journal's strings are not to be kept.
+		t.recorded = append(t.recorded, targetOwner{target: t.hash(sid), name: t.hash(name), label: strings.Clone(name), policy: policy})
+	}
 	eachRecord(e.store, "", func(r *state.Record) {
-		if t.hash(r.Name) != o.name {
-			return
-		}
 		i := slices.IndexFunc(policies, func(p Policy) bool { return p.Name == r.Policy })
 		if i < 0 {
-			stale = append(stale, staleRecord{r.Name, r.RoleID})
+			if t.keyListed == nil {
+				return
+			}
+			for _, d := range r.Delivered {
+				old = append(old, oldDelivery{nameRole{r.Name, r.RoleID}, d.Sink, d.KeyID})
+			}
 			return
 		}
-		inForce = true
-		// Its record must say it delivers there (or its rotation in
-		// flight does), unless a pass under way claimed the target for
-		// it: it is writing there now.
-		if !writes && renders(policies[i], r.Name) && (o.claimed || recordsTarget(r, sid)) {
-			policy, name, writes = r.Policy, r.Name, true
-		}
-	})
-	switch {
-	case inForce:
-		return policy, name, writes
-	case o.claimed:
-		return "", "", true
-	}
-	for _, r := range stale {
-		if t.listed != nil && !t.listed(r.name) {
-			continue
-		}
-		for _, p := range policies {
-			if p.Self == nil && p.Match(r.name, r.role) && renders(p, r.name) {
-				return p.Name, r.name, true
-			}
-		}
-	}
-	return "", "", false
-}
-
-// recordsTarget tells whether r delivered to sid, or its rotation in flight
-// writes there.
-func recordsTarget(r *state.Record, sid string) bool {
-	if _, ok := r.Delivered.Get(sid); ok {
-		return true
-	}
-	if r.Rotation != nil {
-		_, ok := r.Rotation.Sinks[sid]
-		return ok
-	}
-	return false
-}
-
-// buildTargetIndex reads which name each recorded delivery and each
-// rotation in flight writes to, in every record: those of a policy no
-// longer in force too (a renamed policy has none of its own yet, and its
-// sinks may be told to take_over what the old name's marked).
-func (e *Engine) buildTargetIndex(t *targetOwners) {
-	eachRecord(e.store, "", func(r *state.Record) {
-		n := t.hash(r.Name)
+		p := policies[i]
+		succeeded[nameRole{r.Name, r.RoleID}] = true
 		for _, d := range r.Delivered {
-			t.recorded = append(t.recorded, targetOwner{t.hash(d.Sink), n})
+			if renders(p, d.Sink, r.Name) {
+				add(d.Sink, r.Name, p.Name)
+			}
 		}
 		if r.Rotation != nil {
 			for sid := range r.Rotation.Sinks {
-				t.recorded = append(t.recorded, targetOwner{t.hash(sid), n})
+				if renders(p, sid, r.Name) {
+					add(sid, r.Name, p.Name)
+				}
 			}
 		}
 	})
+	for _, d := range old {
+		if succeeded[d.nameRole] || d.keyID == "" || !t.keyListed(d.name, d.keyID) {
+			continue
+		}
+		for _, p := range policies {
+			if p.Self == nil && p.Match(d.name, d.role) && renders(p, d.sid, d.name) {
+				add(d.sid, d.name, p.Name)
+				break
+			}
+		}
+	}
 	slices.SortFunc(t.recorded, func(a, b targetOwner) int {
 		switch {
 		case a.target < b.target:
