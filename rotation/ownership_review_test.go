@@ -140,7 +140,9 @@ func TestRefusedNamesDoNotWalkTheJournalEach(t *testing.T) {
 	if refused != n {
 		t.Fatalf("%d hostile names refused, want %d", refused, n)
 	}
-	if got := reads.n.Load(); got > 2 {
+	// A few reads a pass whatever the refusals: the index, and the names
+	// for the errors.
+	if got := reads.n.Load(); got > 3 {
 		t.Errorf("a pass that refused %d names read the whole journal %d times", n, got)
 	}
 }

@@ -44,10 +44,11 @@ func renders(p Policy, sid, name string) bool {
 // target), for one pass: the journal's side is read when first asked (a
 // pass that writes no sink reads none); the claims are the engine's,
 // shared by the passes under way (targetClaims). Targets and names are
-// kept as 64-bit hashes (with the name and policy for the error): a map of
-// the ids' strings added 6 MB to a forced pass at 10,000 names. A hash
-// that two targets share (one chance in 2^64 per pair) refuses a name
-// wrongly, never lets one through.
+// kept as 64-bit hashes, 16 bytes a target: a map of the ids' strings
+// added 6 MB to a forced pass at 10,000 names, and the names for the
+// errors 0.8 MB (they are read when a name is first refused). A hash that
+// two targets share (one chance in 2^64 per pair) refuses a name wrongly,
+// never lets one through.
 type targetOwners struct {
 	once     sync.Once
 	claims   *targetClaims
@@ -57,15 +58,24 @@ type targetOwners struct {
 	// nil when there is no listing (a round of deletions): records of
 	// policies no longer in force then give no target.
 	keyListed func(name, id string) bool
+
+	namesOnce sync.Once
+	names     map[uint64]string // name hash to name, for the errors
 }
 
-// targetOwner is one target a name owns, with what the error names: the
-// key name and the policy in force that writes there for it.
-type targetOwner struct {
-	target, name uint64
-	label        string
-	policy       string
+// nameOf returns the key name of name hash h, reading the journal the
+// first time a pass refuses a name.
+func (e *Engine) nameOf(t *targetOwners, h uint64) string {
+	t.namesOnce.Do(func() {
+		t.names = map[uint64]string{}
+		eachRecord(e.store, "", func(r *state.Record) {
+			t.names[t.hash(r.Name)] = strings.Clone(r.Name)
+		})
+	})
+	return t.names[h]
 }
+
+type targetOwner struct{ target, name uint64 }
 
 // targetClaims are the targets claimed by the passes under way, by target
 // hash. Shared, because two passes can run at once (policies on their own
@@ -185,8 +195,8 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 		hashes = append(hashes, h)
 		for j := t.find(h); j < len(t.recorded) && t.recorded[j].target == h; j++ {
 			if o := t.recorded[j]; o.name != me {
-				return fmt.Errorf("sink %s: target %s is also the target of key name %q (policy %q), which holds it: two key names render the same target; not writing it for %q",
-					sinkLabel(i, s), s.Target(name), o.label, o.policy, name)
+				return fmt.Errorf("sink %s: target %s is also the target of key name %q, which holds it: two key names render the same target; not writing it for %q",
+					sinkLabel(i, s), s.Target(name), e.nameOf(t, o.name), name)
 			}
 		}
 		if cl, ok := c.claimed[h]; ok && cl.name != me {
@@ -219,11 +229,9 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 		nameRole
 		sid, keyID string
 	}
-	succeeded := map[nameRole]bool{}
 	var old []oldDelivery
-	add := func(sid, name, policy string) {
-		// The name is copied: the journal's strings are not to be kept.
-		t.recorded = append(t.recorded, targetOwner{target: t.hash(sid), name: t.hash(name), label: strings.Clone(name), policy: policy})
+	add := func(sid, name string) {
+		t.recorded = append(t.recorded, targetOwner{t.hash(sid), t.hash(name)})
 	}
 	eachRecord(e.store, "", func(r *state.Record) {
 		i := slices.IndexFunc(policies, func(p Policy) bool { return p.Name == r.Policy })
@@ -237,18 +245,43 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 			return
 		}
 		p := policies[i]
-		succeeded[nameRole{r.Name, r.RoleID}] = true
 		for _, d := range r.Delivered {
 			if renders(p, d.Sink, r.Name) {
-				add(d.Sink, r.Name, p.Name)
+				add(d.Sink, r.Name)
 			}
 		}
 		if r.Rotation != nil {
 			for sid := range r.Rotation.Sinks {
 				if renders(p, sid, r.Name) {
-					add(sid, r.Name, p.Name)
+					add(sid, r.Name)
 				}
 			}
+		}
+	})
+	defer func() { // after the old records' targets too
+		slices.SortFunc(t.recorded, func(a, b targetOwner) int {
+			switch {
+			case a.target < b.target:
+				return -1
+			case a.target > b.target:
+				return 1
+			}
+			return 0
+		})
+	}()
+	if len(old) == 0 {
+		return // the common case: no renamed or removed policy left records
+	}
+	// The old records' names that a record in force of the same role
+	// succeeds (read again: only these few names are kept).
+	oldNames := map[string]bool{}
+	for _, d := range old {
+		oldNames[d.name] = true
+	}
+	succeeded := map[nameRole]bool{}
+	eachRecord(e.store, "", func(r *state.Record) {
+		if oldNames[r.Name] && slices.ContainsFunc(policies, func(p Policy) bool { return p.Name == r.Policy }) {
+			succeeded[nameRole{r.Name, r.RoleID}] = true
 		}
 	})
 	for _, d := range old {
@@ -257,18 +290,9 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 		}
 		for _, p := range policies {
 			if p.Self == nil && p.Match(d.name, d.role) && renders(p, d.sid, d.name) {
-				add(d.sid, d.name, p.Name)
+				add(d.sid, d.name)
 				break
 			}
 		}
 	}
-	slices.SortFunc(t.recorded, func(a, b targetOwner) int {
-		switch {
-		case a.target < b.target:
-			return -1
-		case a.target > b.target:
-			return 1
-		}
-		return 0
-	})
 }
