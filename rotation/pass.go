@@ -154,9 +154,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			opts.OnOutcome(o, total)
 		}
 	}
-	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter(), keyListed: func(name, id string) bool {
-		return slices.ContainsFunc(byKeyName[name], func(k apiclient.Key) bool { return k.ID == id })
-	}}
+	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter(), keyListed: e.oldRecordsKeys(policies, byKeyName, len(jobs) > 0)}
 	defer e.claims.leave(own.pass)
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
@@ -229,6 +227,25 @@ func recordedKeys(r state.Record, listed []apiclient.Key) []apiclient.Key {
 		}
 	}
 	return out
+}
+
+// oldRecordsKeys returns whether the listing shows a key under a name that
+// a record of a policy no longer in force has (see targets.go), for a pass
+// with jobs (a pass with none writes no sink). It keeps the ids of those
+// names' keys only: the listing itself is garbage as the jobs start.
+func (e *Engine) oldRecordsKeys(policies []Policy, byKeyName map[string][]apiclient.Key, jobs bool) func(name, id string) bool {
+	listed := map[string]bool{}
+	if jobs {
+		eachRecord(e.store, "", func(r *state.Record) {
+			if slices.ContainsFunc(policies, func(p Policy) bool { return p.Name == r.Policy }) {
+				return
+			}
+			for _, k := range byKeyName[r.Name] {
+				listed[r.Name+"\x00"+k.ID] = true
+			}
+		})
+	}
+	return func(name, id string) bool { return listed[name+"\x00"+id] }
 }
 
 // passWork counts the handlers one pass has run per name.
@@ -776,17 +793,15 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 // such an entry would claim the target back if the sink returned, and
 // tell syncSinks it holds the name's key whoever wrote there since.
 func pruneDeliveries(rec *state.Record, p Policy) bool {
-	if len(rec.Delivered) == 0 {
-		return false
+	stale := func(d state.SinkDelivery) bool { return !renders(p, d.Sink, rec.Name) }
+	if !slices.ContainsFunc(rec.Delivered, stale) {
+		return false // no garbage on every handled name
 	}
 	keep := make(state.Deliveries, 0, len(rec.Delivered))
 	for _, d := range rec.Delivered {
-		if slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, rec.Name) == d.Sink }) {
+		if !stale(d) {
 			keep = append(keep, d)
 		}
-	}
-	if len(keep) == len(rec.Delivered) {
-		return false
 	}
 	rec.Delivered = keep
 	return true
