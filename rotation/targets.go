@@ -16,8 +16,8 @@ package rotation
 // by that policy's sinks (a sink removed gives its targets up); a record
 // of a policy no longer in force (renamed or removed), by the sinks of a
 // policy in force that matches the name and the record's role, while the
-// key it delivered is listed and no record in force of the same name and
-// role succeeds it (the successor took over its deliveries when it was
+// key it delivered is listed (a round of deletions has no listing: there
+// it counts) and no record in force of the same name and role succeeds it (the successor took over its deliveries when it was
 // made: inheritDeliveries). A name that renders a target another name owns
 // is refused before any key is made or any sink is written. Among the
 // passes under way, the first name to claim a target no record owns has
@@ -56,7 +56,8 @@ type targetOwners struct {
 	recorded []targetOwner // from the journal, sorted by target
 	// keyListed tells whether the pass's listing shows key id under name;
 	// nil when there is no listing (a round of deletions): records of
-	// policies no longer in force then give no target.
+	// policies no longer in force then give their targets whatever keys
+	// are listed.
 	keyListed func(name, id string) bool
 
 	namesOnce sync.Once
@@ -195,8 +196,12 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 		hashes = append(hashes, h)
 		for j := t.find(h); j < len(t.recorded) && t.recorded[j].target == h; j++ {
 			if o := t.recorded[j]; o.name != me {
-				return fmt.Errorf("sink %s: target %s is also the target of key name %q, which holds it: two key names render the same target; not writing it for %q",
-					sinkLabel(i, s), s.Target(name), e.nameOf(t, o.name), name)
+				other := fmt.Sprintf("key name %q", e.nameOf(t, o.name))
+				if other == `key name ""` {
+					other = "another key name (its record removed since)"
+				}
+				return fmt.Errorf("sink %s: target %s is also the target of %s, which holds it: two key names render the same target; not writing it for %q",
+					sinkLabel(i, s), s.Target(name), other, name)
 			}
 		}
 		if cl, ok := c.claimed[h]; ok && cl.name != me {
@@ -236,9 +241,6 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 	eachRecord(e.store, "", func(r *state.Record) {
 		i := slices.IndexFunc(policies, func(p Policy) bool { return p.Name == r.Policy })
 		if i < 0 {
-			if t.keyListed == nil {
-				return
-			}
 			for _, d := range r.Delivered {
 				old = append(old, oldDelivery{nameRole{r.Name, r.RoleID}, d.Sink, d.KeyID})
 			}
@@ -280,12 +282,24 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 	}
 	succeeded := map[nameRole]bool{}
 	eachRecord(e.store, "", func(r *state.Record) {
-		if oldNames[r.Name] && slices.ContainsFunc(policies, func(p Policy) bool { return p.Name == r.Policy }) {
-			succeeded[nameRole{r.Name, r.RoleID}] = true
+		i := slices.IndexFunc(policies, func(p Policy) bool { return p.Name == r.Policy })
+		if !oldNames[r.Name] || i < 0 {
+			return
+		}
+		succeeded[nameRole{r.Name, r.RoleID}] = true
+		// A successor written since the first read (another pass adopted
+		// the name): its targets, taken over from the old record, count.
+		for _, d := range r.Delivered {
+			if renders(policies[i], d.Sink, r.Name) {
+				add(d.Sink, r.Name)
+			}
 		}
 	})
 	for _, d := range old {
-		if succeeded[d.nameRole] || d.keyID == "" || !t.keyListed(d.name, d.keyID) {
+		// With no listing (a round of deletions) an old record counts:
+		// refused there, a catch-up waits for the next pass; let through,
+		// it could write another name's target.
+		if succeeded[d.nameRole] || d.keyID == "" || t.keyListed != nil && !t.keyListed(d.name, d.keyID) {
 			continue
 		}
 		for _, p := range policies {
