@@ -165,24 +165,11 @@ func TestAnUnmanagedKeyDoesNotKeepARetiredNamesTargets(t *testing.T) {
 	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
 		t.Fatal(o.Err)
 	}
-	renamed := h.policy
-	renamed.Name = "ci-keys"
-	env2, docker2 := pairOfSinks(t, dir, "ci-keys", true)
-	renamed.Sinks = []sinks.Sink{env2, docker2}
-	if err := h.engine.SetPolicies([]Policy{renamed}); err != nil {
-		t.Fatal(err)
-	}
+	h.renameToCIKeys(dir)
 	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
 		t.Fatal(o.Err)
 	}
-	h.deleteKeysOf("ci-a")
-	for range 4 {
-		h.pass(Options{})
-		h.clock.Add(2 * time.Hour)
-	}
-	if _, ok := h.store.Get("ci-keys", "ci-a"); ok {
-		t.Fatal("setup: ci-keys still has a record of ci-a")
-	}
+	h.retire("ci-keys", "ci-a")
 	h.api.add("ci-a", "44444444-4444-4444-4444-444444444444") // no policy matches this role
 	h.api.add("ci-a.docker", roleCI)
 	for i := range 3 {

@@ -98,20 +98,7 @@ func TestRenamingAPolicy(t *testing.T) {
 func TestARenameWithTakeOverKeepsTargetsToTheirNames(t *testing.T) {
 	h := newHarness(t, 0)
 	dir := t.TempDir()
-	pair := func(policy string, takeOver bool) (env, docker sinks.Sink) {
-		mk := func(suffix string) sinks.Sink {
-			s, err := file.New(file.Options{
-				Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}" + suffix)),
-				Format: file.FormatEnv, UID: -1, GID: -1, Policy: policy, TakeOver: takeOver,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-		return mk(".env"), mk(".docker.env")
-	}
-	env, docker := pair("ci", false)
+	env, docker := pairOfSinks(t, dir, "ci", false)
 	h.policy.Sinks = []sinks.Sink{env, docker}
 	h.policy.AdoptRotate = true
 	h.newEngine()
@@ -126,7 +113,7 @@ func TestARenameWithTakeOverKeepsTargetsToTheirNames(t *testing.T) {
 
 	renamed := h.policy
 	renamed.Name = "ci-keys"
-	env2, docker2 := pair("ci-keys", true)
+	env2, docker2 := pairOfSinks(t, dir, "ci-keys", true)
 	renamed.Sinks = []sinks.Sink{env2, docker2}
 	if err := h.engine.SetPolicies([]Policy{renamed}); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,34 @@ func pairOfSinks(t *testing.T, dir, policy string, takeOver bool) (env, docker s
 	return mk(".env"), mk(".docker.env")
 }
 
+// renameToCIKeys renames h's policy ci to ci-keys, as the README says
+// (the same sinks, with take_over), and returns the renamed policy.
+func (h *harness) renameToCIKeys(dir string) Policy {
+	h.t.Helper()
+	renamed := h.policy
+	renamed.Name = "ci-keys"
+	env, docker := pairOfSinks(h.t, dir, "ci-keys", true)
+	renamed.Sinks = []sinks.Sink{env, docker}
+	if err := h.engine.SetPolicies([]Policy{renamed}); err != nil {
+		h.t.Fatal(err)
+	}
+	return renamed
+}
+
+// retire deletes name's keys and passes until the policy in force forgets
+// the name.
+func (h *harness) retire(policy, name string) {
+	h.t.Helper()
+	h.deleteKeysOf(name)
+	for range 4 {
+		h.pass(Options{})
+		h.clock.Add(2 * time.Hour)
+	}
+	if _, ok := h.store.Get(policy, name); ok {
+		h.t.Fatalf("setup: %s still has a record of %s", policy, name)
+	}
+}
+
 func (h *harness) deleteKeysOf(name string) {
 	h.api.mu.Lock()
 	defer h.api.mu.Unlock()
@@ -53,25 +81,11 @@ func TestARetiredNamesOldPolicyRecordHoldsNoTarget(t *testing.T) {
 	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
 		t.Fatal(o.Err)
 	}
-	renamed := h.policy
-	renamed.Name = "ci-keys"
-	env2, docker2 := pairOfSinks(t, dir, "ci-keys", true)
-	renamed.Sinks = []sinks.Sink{env2, docker2}
-	if err := h.engine.SetPolicies([]Policy{renamed}); err != nil {
-		t.Fatal(err)
-	}
+	h.renameToCIKeys(dir)
 	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
 		t.Fatal(o.Err)
 	}
-	// ci-a is decommissioned: its keys are deleted, ci-keys forgets it.
-	h.deleteKeysOf("ci-a")
-	for range 4 {
-		h.pass(Options{})
-		h.clock.Add(2 * time.Hour)
-	}
-	if _, ok := h.store.Get("ci-keys", "ci-a"); ok {
-		t.Fatal("setup: ci-keys still has a record of ci-a")
-	}
+	h.retire("ci-keys", "ci-a") // decommissioned: its keys deleted, ci-keys forgets it
 	if _, ok := h.store.Get("ci", "ci-a"); !ok {
 		t.Fatal("setup: the old policy's record of ci-a is gone")
 	}
