@@ -96,12 +96,7 @@ func TestRenamingAPolicy(t *testing.T) {
 // by review: the index read the records of policies in force only, and the
 // hostile name, sorted first, took the victim's file).
 func TestARenameWithTakeOverKeepsTargetsToTheirNames(t *testing.T) {
-	h := newHarness(t, 0)
-	dir := t.TempDir()
-	env, docker := pairOfSinks(t, dir, "ci", false)
-	h.policy.Sinks = []sinks.Sink{env, docker}
-	h.policy.AdoptRotate = true
-	h.newEngine()
+	h, dir, _, _ := pairHarness(t, 0)
 	h.api.add("ci-a.docker", roleCI) // the victim: its env file is dir/ci-a.docker.env
 	if o := findOutcome(h.pass(Options{Force: true}), "ci-a.docker"); o.Err != nil {
 		t.Fatal(o.Err)

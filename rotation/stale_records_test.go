@@ -71,12 +71,7 @@ func (h *harness) deleteKeysOf(name string) {
 // matches "ci-a" and renders them): a legitimate new name rendering one of
 // those targets is refused for good, naming a key name that has no key.
 func TestARetiredNamesOldPolicyRecordHoldsNoTarget(t *testing.T) {
-	h := newHarness(t, 0)
-	dir := t.TempDir()
-	env, docker := pairOfSinks(t, dir, "ci", false)
-	h.policy.Sinks = []sinks.Sink{env, docker}
-	h.policy.AdoptRotate = true
-	h.newEngine()
+	h, dir, _, _ := pairHarness(t, 0)
 	h.api.add("ci-a", roleCI)
 	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
 		t.Fatal(o.Err)
@@ -91,24 +86,13 @@ func TestARetiredNamesOldPolicyRecordHoldsNoTarget(t *testing.T) {
 	}
 	// A new, legitimate name whose env file is dir/ci-a.docker.env.
 	h.api.add("ci-a.docker", roleCI)
-	for i := range 3 {
-		o := findOutcome(h.pass(Options{Force: true, IgnoreBackoff: true}), "ci-a.docker")
-		if o.Err != nil {
-			t.Errorf("pass %d: ci-a.docker refused though ci-a has no key and no record in force: %v", i, o.Err)
-		}
-		h.clock.Add(48 * time.Hour)
-	}
+	h.rotatesEveryPass("ci-a.docker", "though ci-a has no key and no record in force")
 }
 
 // Control: the same without the rename: ci-a's record is forgotten and
 // ci-a.docker rotates.
 func TestARetiredNamesTargetIsFreeWithoutARename(t *testing.T) {
-	h := newHarness(t, 0)
-	dir := t.TempDir()
-	env, docker := pairOfSinks(t, dir, "ci", false)
-	h.policy.Sinks = []sinks.Sink{env, docker}
-	h.policy.AdoptRotate = true
-	h.newEngine()
+	h, _, _, _ := pairHarness(t, 0)
 	h.api.add("ci-a", roleCI)
 	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
 		t.Fatal(o.Err)
@@ -132,12 +116,7 @@ func TestARetiredNamesTargetIsFreeWithoutARename(t *testing.T) {
 // handles it) and keeps owning the target: ci-a.docker, which holds it, is
 // refused too, for good.
 func TestTheNameThatTookATargetKeepsItAfterARename(t *testing.T) {
-	h := newHarness(t, 0)
-	dir := t.TempDir()
-	env, docker := pairOfSinks(t, dir, "ci", false)
-	h.policy.Sinks = []sinks.Sink{env, docker}
-	h.policy.AdoptRotate = true
-	h.newEngine()
+	h, dir, _, _ := pairHarness(t, 0)
 	h.api.add("ci-a", roleCI)
 	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
 		t.Fatal(o.Err)
@@ -161,13 +140,8 @@ func TestTheNameThatTookATargetKeepsItAfterARename(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.pass(Options{})
-	for i := range 3 {
-		h.clock.Add(48 * time.Hour)
-		o := findOutcome(h.pass(Options{Force: true, IgnoreBackoff: true}), "ci-a.docker")
-		if o.Err != nil {
-			t.Errorf("pass %d: ci-a.docker, which took and holds the target, refused: %v", i, o.Err)
-		}
-	}
+	h.clock.Add(48 * time.Hour)
+	h.rotatesEveryPass("ci-a.docker", "though it took and holds the target")
 	h.assertNoSecretLeak()
 }
 
@@ -204,4 +178,29 @@ func TestAClaimCountsWhateverOldRecordsTheNameHas(t *testing.T) {
 		t.Errorf("ci-a.docker allowed to write %s, which a pass under way claimed for ci-a", docker.Target("ci-a"))
 	}
 	_ = context.Background
+}
+
+// pairHarness is a harness whose policy ci (adopt: rotate) writes
+// pairOfSinks in a directory of its own.
+func pairHarness(t *testing.T, grace time.Duration) (h *harness, dir string, env, docker sinks.Sink) {
+	t.Helper()
+	h = newHarness(t, grace)
+	dir = t.TempDir()
+	env, docker = pairOfSinks(t, dir, "ci", false)
+	h.policy.Sinks = []sinks.Sink{env, docker}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	return h, dir, env, docker
+}
+
+// rotatesEveryPass checks that name rotates in three forced passes, two
+// days apart; why says what would make a refusal wrong.
+func (h *harness) rotatesEveryPass(name, why string) {
+	h.t.Helper()
+	for i := range 3 {
+		if o := findOutcome(h.pass(Options{Force: true, IgnoreBackoff: true}), name); o.Err != nil {
+			h.t.Errorf("pass %d: %s refused %s: %v", i, name, why, o.Err)
+		}
+		h.clock.Add(48 * time.Hour)
+	}
 }
