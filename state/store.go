@@ -105,35 +105,17 @@ var ErrClosed = errors.New("state store closed")
 // look while the daemon runs. A missing directory is an empty store. The
 // view may be a moment old (a checkpoint may run while it reads); every
 // write fails with ErrReadOnly.
-//
-// A checkpoint of the daemon's rewrites record files in place
-// (writeRecordFile), so the view may read one in the middle of its write.
-// A load that fails is tried again (readOnlyAttempts in all, a moment
-// apart): a file torn that way is whole again within microseconds, while
-// a file that is really broken fails every time, with the same error.
 func OpenReadOnly(dir string) (*Store, error) {
-	for attempt := 1; ; attempt++ {
-		s := newStore(dir)
-		s.readOnly = true
-		if _, err := os.Stat(filepath.Join(dir, recordsDir)); errors.Is(err, fs.ErrNotExist) {
-			return s, nil
-		}
-		_, err := s.load()
-		if err == nil {
-			return s, nil
-		}
-		if attempt == readOnlyAttempts {
-			return nil, err
-		}
-		beforeReadOnlyRetry()
+	s := newStore(dir)
+	s.readOnly = true
+	if _, err := os.Stat(filepath.Join(dir, recordsDir)); errors.Is(err, fs.ErrNotExist) {
+		return s, nil
 	}
+	if _, err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
-
-// readOnlyAttempts is how many times OpenReadOnly loads before it gives
-// up; beforeReadOnlyRetry waits between two (a variable for tests).
-const readOnlyAttempts = 3
-
-var beforeReadOnlyRetry = func() { time.Sleep(20 * time.Millisecond) }
 
 func newStore(dir string) *Store {
 	return &Store{
@@ -582,7 +564,7 @@ func (s *Store) writeRecords(snap map[recordKey]*Record) error {
 		if err != nil {
 			return fmt.Errorf("state: encode %s/%s: %w", k.policy, k.name, err)
 		}
-		if err := writeRecordFile(dir, fileName(k.policy, k.name), append(b, '\n')); err != nil {
+		if err := writeRename(dir, fileName(k.policy, k.name), append(b, '\n')); err != nil {
 			return fmt.Errorf("state: write %s/%s: %w", k.policy, k.name, err)
 		}
 	}
@@ -609,48 +591,6 @@ func (s *Store) removeLogsBefore(seq uint64) error {
 		}
 	}
 	return nil
-}
-
-// writeRecordFile writes a record's file, without syncing (see
-// writeRename). A file rotatord wrote before is overwritten in place and
-// cut to the new length, instead of replaced by a rename: on ext4 a rename
-// over a file (like a truncation to zero) starts writing the new data
-// back at once (auto_da_alloc), and it creates an inode, so a checkpoint
-// of 10,000 records took 1.4 s with renames and about 0.2 s in place
-// (bench/README.md). A crash may leave such a file torn. That is harmless:
-// every record a checkpoint writes is in the logs it covers, which it
-// removes only once the files are synced, and load takes a record the
-// logs hold from them without reading its file (a read-only view that
-// meets a torn file reads again: OpenReadOnly). Anything that is not
-// plainly the file a checkpoint wrote (missing, a symlink, not a regular
-// file, not this user's, another mode than 0600, or hard-linked, which an
-// overwrite would change in every copy) is replaced by a rename.
-func writeRecordFile(dir, name string, data []byte) error {
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return writeRename(dir, name, data)
-	}
-	fi, err := f.Stat()
-	if err != nil || !ownPlainFile(fi) {
-		f.Close()
-		return writeRename(dir, name, data)
-	}
-	_, err = f.WriteAt(data, 0)
-	if err == nil && fi.Size() > int64(len(data)) {
-		err = f.Truncate(int64(len(data)))
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// ownPlainFile reports whether fi is a record file as writeRename leaves
-// it: a regular file of this user's, mode 0600, with one link.
-func ownPlainFile(fi fs.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && fi.Mode().IsRegular() && fi.Mode().Perm() == 0o600 &&
-		st.Nlink == 1 && int(st.Uid) == os.Geteuid()
 }
 
 // writeRename writes data to a temp file in dir and renames it to name,
