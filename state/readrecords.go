@@ -59,6 +59,9 @@ func readRecordFile(path, name string, buf []byte) (*Record, []byte, error) {
 	if errors.Is(err, syscall.ENOENT) {
 		return nil, buf, nil // deleted since the listing
 	}
+	if errors.Is(err, syscall.ELOOP) {
+		return fail(errors.New("a symbolic link: not followed"))
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -70,7 +73,7 @@ func readRecordFile(path, name string, buf []byte) (*Record, []byte, error) {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return fail(errors.New("not a regular file"))
 	}
-	if st.Size > maxFrameSize {
+	if st.Size > maxRecordFile {
 		return fail(fmt.Errorf("%d bytes: a record is a few hundred", st.Size))
 	}
 	// Sized from fstat, so a file is read in one call (and one more that
@@ -82,7 +85,7 @@ func readRecordFile(path, name string, buf []byte) (*Record, []byte, error) {
 	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {
-			if len(buf) >= maxFrameSize {
+			if len(buf) >= maxRecordFile {
 				return fail(errors.New("grows past the size of a record"))
 			}
 			buf = append(buf, 0)[:len(buf)] // grown by append's rule
@@ -105,6 +108,11 @@ func readRecordFile(path, name string, buf []byte) (*Record, []byte, error) {
 	}
 	return &r, buf, nil
 }
+
+// maxRecordFile bounds a record file. A file is its record indented, less
+// than twice as long as the record's frame in the log, which Put keeps
+// within maxFrameSize: no file the store wrote is refused.
+const maxRecordFile = 4 * maxFrameSize
 
 func ignoringEINTR(f func() (int, error)) (int, error) {
 	for {

@@ -105,7 +105,7 @@ func TestLoadRefusesRecordFilesThatAreNotPlainFiles(t *testing.T) {
 			if err := os.WriteFile(path, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Truncate(path, maxFrameSize+1); err != nil {
+			if err := os.Truncate(path, maxRecordFile+1); err != nil {
 				t.Fatal(err)
 			}
 		},

@@ -415,6 +415,11 @@ func (s *Store) Delete(policy, name string) error {
 
 // write logs one change (r nil: a deletion) and applies it in memory.
 func (s *Store) write(k recordKey, entry []byte, r *Record) error {
+	if len(entry) > maxFrameSize {
+		// Replay would take such a frame for a torn tail, and drop it and
+		// every frame after it.
+		return fmt.Errorf("%d bytes encoded: more than the log takes in one frame (%d)", len(entry), maxFrameSize)
+	}
 	frame := appendFrame(make([]byte, 0, 8+len(entry)), entry)
 	for {
 		s.writeMu.RLock()
@@ -492,8 +497,13 @@ func (s *Store) checkpointInBackground() {
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
+		s.ckptMu.Lock()
+		defer s.ckptMu.Unlock()
+		// Cleared once this one runs, not before it waits its turn: while
+		// a checkpoint runs (a slow syncfs), the writes past the size
+		// queue one more, not one goroutine each.
 		s.ckptQueued.Store(false)
-		_ = s.checkpoint()
+		_ = s.checkpointLocked()
 	}()
 }
 
@@ -505,7 +515,11 @@ func (s *Store) checkpointInBackground() {
 func (s *Store) checkpoint() error {
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
+	return s.checkpointLocked()
+}
 
+// checkpointLocked is checkpoint with ckptMu held.
+func (s *Store) checkpointLocked() error {
 	s.writeMu.Lock()
 	if s.closed {
 		s.writeMu.Unlock()
@@ -525,9 +539,6 @@ func (s *Store) checkpoint() error {
 	s.dirty = map[recordKey]struct{}{}
 	s.mu.Unlock()
 	s.writeMu.Unlock()
-	if old != nil {
-		old.close()
-	}
 
 	if len(snap) > 0 {
 		if err := s.writeRecords(snap); err != nil {
@@ -536,10 +547,33 @@ func (s *Store) checkpoint() error {
 				s.dirty[k] = struct{}{}
 			}
 			s.mu.Unlock()
+			s.keepInService(old)
 			return err
 		}
 	}
+	if old != nil {
+		old.close()
+	}
 	return s.removeLogsBefore(covered)
+}
+
+// keepInService puts back the log a failed checkpoint took out of service,
+// unless a write has started a new one meanwhile or the log takes no more
+// writes: the log keeps the space it grew ahead of its frames, where a new
+// log needs a header, two syncs and a chunk of its own, which a full disk
+// (the usual reason a checkpoint fails) refuses. A later checkpoint covers
+// the frames written to it since.
+func (s *Store) keepInService(old *wal) {
+	if old == nil {
+		return
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.log == nil && !s.closed && old.usable() {
+		s.log = old
+		return
+	}
+	old.close()
 }
 
 // writeRecords writes each record of snap to its file (nil: removes it),

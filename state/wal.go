@@ -345,6 +345,14 @@ func (w *wal) zero(off, n int64) error {
 	return nil
 }
 
+// usable reports whether the log still takes writes: no failed write left
+// it in a state it could not undo.
+func (w *wal) usable() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.broken == nil
+}
+
 // Size returns the log's durable size in bytes.
 func (w *wal) Size() int64 {
 	w.mu.Lock()
