@@ -154,3 +154,50 @@ func TestARecordWhoseFileIsLargerThanAFrameOpens(t *testing.T) {
 		t.Errorf("%d sinks, want 76000", len(got.Rotation.Sinks))
 	}
 }
+
+// The log a failed checkpoint by size puts back is past the size already:
+// the writes that follow do not each start another attempt, during which a
+// write would need a new log that the full disk refuses.
+func TestLogPutBackPastTheSizeTakesTheWritesThatFollow(t *testing.T) {
+	defer func(n int64, d time.Duration) { walCheckpointSize, walIdleCheckpoint = n, d }(walCheckpointSize, walIdleCheckpoint)
+	walCheckpointSize, walIdleCheckpoint = 1<<40, time.Hour
+	root := smallFS(t, 4<<20)
+	walChunk = 1 << 20
+	dir := filepath.Join(root, "state")
+	s := mustOpen(t, dir)
+	put := func(i int) error {
+		return s.Put(Record{Policy: "p", Name: fmt.Sprintf("n%03d", i%200), CurrentKeyID: fmt.Sprint("EXO", i)})
+	}
+	for i := range 200 {
+		if err := put(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill(t, root, 0)
+	// The log is at the size: the next write starts a checkpoint, which
+	// fails on the full disk.
+	walCheckpointSize = s.log.Size()
+	if err := put(200); err != nil {
+		t.Fatal(err)
+	}
+	s.background.Wait()
+	if !s.Has("p", "n000") || s.log == nil {
+		t.Fatal("the failed checkpoint did not put the log back")
+	}
+	// Less log than the size again: no attempt, every write goes on.
+	for i := 201; i < 301; i++ {
+		if err := put(i); err != nil {
+			t.Fatalf("Put %d after the failed checkpoint: %v", i, err)
+		}
+	}
+	s.background.Wait()
+	crash(t, s)
+	os.Remove(filepath.Join(root, "filler"))
+	s = mustOpen(t, dir)
+	defer s.Close()
+	for i := 201; i < 301; i++ {
+		if r, _ := s.Get("p", fmt.Sprintf("n%03d", i%200)); r.CurrentKeyID != fmt.Sprint("EXO", i) {
+			t.Errorf("n%03d: %q after the crash, want EXO%d", i%200, r.CurrentKeyID, i)
+		}
+	}
+}

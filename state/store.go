@@ -57,6 +57,13 @@ type Store struct {
 	nextSeq uint64 // the sequence number of the next log
 	closed  bool   // guarded by writeMu
 	closeMu sync.Mutex
+	// checkpointAt is the size of the active log past which a write
+	// starts a checkpoint, when it is more than walCheckpointSize: a log
+	// a failed checkpoint put back in service (keepInService) is past the
+	// size already, and an attempt at every write would take it out of
+	// service again and again, each time making the writes meanwhile
+	// start a new log, which a full disk refuses. 0 until then.
+	checkpointAt atomic.Int64
 	// ckptMu makes checkpoints run one at a time.
 	ckptMu     sync.Mutex
 	ckptQueued atomic.Bool
@@ -455,7 +462,7 @@ func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 	size := s.log.Size()
 	s.writeMu.RUnlock()
 
-	if size >= walCheckpointSize {
+	if size >= max(walCheckpointSize, s.checkpointAt.Load()) {
 		s.checkpointInBackground()
 	} else {
 		s.mu.Lock()
@@ -482,6 +489,7 @@ func (s *Store) startLog() error {
 	}
 	s.log = l
 	s.nextSeq++
+	s.checkpointAt.Store(0)
 	return nil
 }
 
@@ -571,6 +579,9 @@ func (s *Store) keepInService(old *wal) {
 	defer s.writeMu.Unlock()
 	if s.log == nil && !s.closed && old.usable() {
 		s.log = old
+		// The next attempt by size comes after as much log again (or
+		// when the writes pause: the idle checkpoint).
+		s.checkpointAt.Store(old.Size() + walCheckpointSize)
 		return
 	}
 	old.close()
