@@ -67,6 +67,9 @@ type Store struct {
 	// ckptMu makes checkpoints run one at a time.
 	ckptMu     sync.Mutex
 	ckptQueued atomic.Bool
+	// ckptForced: the queued checkpoint runs whatever the log's size (the
+	// idle timer, a broken log).
+	ckptForced atomic.Bool
 	closing    bool // guarded by mu: no checkpoint starts in the background
 	idle       *time.Timer
 	background sync.WaitGroup
@@ -443,11 +446,16 @@ func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 		}
 	}
 	if err := s.log.append(frame); err != nil {
+		broken := !s.log.usable()
 		s.writeMu.RUnlock()
 		// A log whose failed write could not be undone takes nothing more:
 		// a checkpoint takes it out of service and the next write starts a
-		// new one, instead of every step failing until a restart.
-		s.checkpointInBackground()
+		// new one, instead of every step failing until a restart. One that
+		// undid it takes the next writes (a checkpoint would not make room
+		// on a full disk either).
+		if broken {
+			s.checkpointInBackground(true)
+		}
 		return err
 	}
 	s.mu.Lock()
@@ -459,15 +467,15 @@ func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 	s.dirty[k] = struct{}{}
 	s.version++
 	s.mu.Unlock()
-	size := s.log.Size()
+	past := s.pastSize()
 	s.writeMu.RUnlock()
 
-	if size >= max(walCheckpointSize, s.checkpointAt.Load()) {
-		s.checkpointInBackground()
+	if past {
+		s.checkpointInBackground(false)
 	} else {
 		s.mu.Lock()
 		if s.idle == nil {
-			s.idle = time.AfterFunc(walIdleCheckpoint, s.checkpointInBackground)
+			s.idle = time.AfterFunc(walIdleCheckpoint, func() { s.checkpointInBackground(true) })
 		} else {
 			s.idle.Reset(walIdleCheckpoint)
 		}
@@ -493,13 +501,28 @@ func (s *Store) startLog() error {
 	return nil
 }
 
+// pastSize reports whether the active log has grown past the size that
+// starts a checkpoint; s.writeMu is held.
+func (s *Store) pastSize() bool {
+	return s.log != nil && s.log.Size() >= max(walCheckpointSize, s.checkpointAt.Load())
+}
+
 // checkpointInBackground starts a checkpoint unless one is already waiting
 // to run. A failed checkpoint loses nothing (the logs stay) and the next
-// write past the size or the next idle moment tries again.
-func (s *Store) checkpointInBackground() {
+// write past the size or the next idle moment tries again. A checkpoint
+// asked for by size (force false) looks at the size again when its turn
+// comes: one queued behind a checkpoint that failed and put its log back
+// would otherwise take that log out of service again at once.
+func (s *Store) checkpointInBackground(force bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || !s.ckptQueued.CompareAndSwap(false, true) {
+	if s.closing {
+		return
+	}
+	if force {
+		s.ckptForced.Store(true) // before the queued check: a queued one runs it
+	}
+	if !s.ckptQueued.CompareAndSwap(false, true) {
 		return
 	}
 	s.background.Add(1)
@@ -511,6 +534,14 @@ func (s *Store) checkpointInBackground() {
 		// a checkpoint runs (a slow syncfs), the writes past the size
 		// queue one more, not one goroutine each.
 		s.ckptQueued.Store(false)
+		if !s.ckptForced.Swap(false) {
+			s.writeMu.RLock()
+			past := s.pastSize()
+			s.writeMu.RUnlock()
+			if !past {
+				return
+			}
+		}
 		_ = s.checkpointLocked()
 	}()
 }
