@@ -22,24 +22,34 @@ func failingDisk(s *Store, attempts *atomic.Int64, delay time.Duration) {
 	}
 }
 
+// storeWithALog opens a store whose log holds 2,000 writes over 100 names
+// (about 200 KB), with no checkpoint by size or idle until the test sets
+// one, and returns it with its put.
+func storeWithALog(t *testing.T) (*Store, func(i int) error) {
+	t.Helper()
+	n, d := walCheckpointSize, walIdleCheckpoint
+	t.Cleanup(func() { walCheckpointSize, walIdleCheckpoint = n, d })
+	walCheckpointSize, walIdleCheckpoint = 1<<40, time.Hour
+	s := mustOpen(t, t.TempDir())
+	t.Cleanup(func() { s.Close() })
+	put := func(i int) error {
+		return s.Put(Record{Policy: "p", Name: fmt.Sprintf("n%03d", i%100), CurrentKeyID: fmt.Sprint("EXO", i)})
+	}
+	for i := range 2000 {
+		if err := put(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, put
+}
+
 // Concurrent writers past the size queue a second checkpoint while the
 // first runs. When the first fails and puts its log back, the queued one
 // looks at the size again and does not run: it would take the log out of
 // service once more, and the writes meanwhile would fail for want of a new
 // log on the full disk.
 func TestAQueuedCheckpointLooksAtTheSizeAgain(t *testing.T) {
-	defer func(n int64, d time.Duration) { walCheckpointSize, walIdleCheckpoint = n, d }(walCheckpointSize, walIdleCheckpoint)
-	walCheckpointSize, walIdleCheckpoint = 1<<40, time.Hour
-	s := mustOpen(t, t.TempDir())
-	defer s.Close()
-	put := func(i int) error {
-		return s.Put(Record{Policy: "p", Name: fmt.Sprintf("n%03d", i%100), CurrentKeyID: fmt.Sprint("EXO", i)})
-	}
-	for i := range 2000 { // about 200 KB of log: the margin is as much again
-		if err := put(i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, put := storeWithALog(t) // the margin is as much log again
 	var attempts atomic.Int64
 	failingDisk(s, &attempts, 20*time.Millisecond)
 	s.writeMu.RLock()
@@ -74,18 +84,7 @@ func TestAQueuedCheckpointLooksAtTheSizeAgain(t *testing.T) {
 // checkpoint: the log put back takes the writes that follow, instead of
 // being taken out of service while they fail for want of a new log.
 func TestAnUndoneAppendFailureKeepsTheLog(t *testing.T) {
-	defer func(n int64, d time.Duration) { walCheckpointSize, walIdleCheckpoint = n, d }(walCheckpointSize, walIdleCheckpoint)
-	walCheckpointSize, walIdleCheckpoint = 1<<40, time.Hour
-	s := mustOpen(t, t.TempDir())
-	defer s.Close()
-	put := func(i int) error {
-		return s.Put(Record{Policy: "p", Name: fmt.Sprintf("n%03d", i%100), CurrentKeyID: fmt.Sprint("EXO", i)})
-	}
-	for i := range 2000 {
-		if err := put(i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, put := storeWithALog(t)
 	var attempts atomic.Int64
 	failingDisk(s, &attempts, 50*time.Millisecond)
 	s.writeMu.RLock()
