@@ -13,10 +13,9 @@ import (
 // readRecordFiles reads and decodes the record files names of dir, on as
 // many goroutines as there are processors: at 10,000 names a load with
 // os.ReadFile on one took 0.4 s of a forced pass's start, and this takes
-// 0.16 s (bench/README.md). The result is in
-// the order of names; a file that is gone (a read-only view racing a
-// checkpoint) is a nil record. The error, if any, is the first file's in
-// that order.
+// 0.16 s (bench/README.md). The result is in the order of names; a file
+// that is gone (a read-only view racing a checkpoint) is a nil record.
+// The error, if any, is the first file's in that order.
 func readRecordFiles(dir string, names []string) ([]*Record, error) {
 	out := make([]*Record, len(names))
 	errs := make([]error, len(names))
@@ -109,9 +108,10 @@ func readRecordFile(path, name string, buf []byte) (*Record, []byte, error) {
 	return &r, buf, nil
 }
 
-// maxRecordFile bounds a record file. A file is its record indented, less
-// than twice as long as the record's frame in the log, which Put keeps
-// within maxFrameSize: no file the store wrote is refused.
+// maxRecordFile bounds a record file. A file is its record indented: at
+// most about 3.3 times as long as the record's frame in the log (for its
+// most deeply nested lists; twice for its deliveries), which Put keeps
+// within maxFrameSize, so no file the store wrote is refused.
 const maxRecordFile = 4 * maxFrameSize
 
 func ignoringEINTR(f func() (int, error)) (int, error) {
