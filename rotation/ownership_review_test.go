@@ -22,13 +22,7 @@ func TestARenamedVictimWithASecondRoleKeepsItsTargets(t *testing.T) {
 	h := newHarness(t, 0)
 	dir := t.TempDir()
 	env, docker := pairOfSinks(t, dir, "ci", false)
-	other := Policy{
-		Name:        "aa-other",
-		Match:       func(name, role string) bool { return strings.HasPrefix(name, "ci-") && role == roleOther },
-		MaxAge:      24 * time.Hour,
-		AdoptRotate: true,
-		Sinks:       toSinks(newMemSink("p")),
-	}
+	other := otherRolePolicy()
 	ci := h.policy
 	ci.Match = func(name, role string) bool { return strings.HasPrefix(name, "ci-") && role == roleCI }
 	ci.Sinks = []sinks.Sink{env, docker}
@@ -84,28 +78,14 @@ func TestAClaimCountsWhateverRecordsInForceTheNameHas(t *testing.T) {
 	h, _, docker, _ := clashHarness(t)
 	p := h.policy
 	p.Match = func(name, role string) bool { return strings.HasPrefix(name, "ci-") && role == roleCI }
-	other := Policy{
-		Name:        "aa-other",
-		Match:       func(name, role string) bool { return strings.HasPrefix(name, "ci-") && role == roleOther },
-		MaxAge:      24 * time.Hour,
-		AdoptRotate: true,
-		Sinks:       toSinks(newMemSink("p")),
-	}
+	other := otherRolePolicy()
 	if err := h.engine.SetPolicies([]Policy{other, p}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.store.Put(stateRecord("aa-other", "ci-a", roleOther, "EXOother")); err != nil {
 		t.Fatal(err)
 	}
-	c := h.engine.claims
-	running := c.enter()
-	defer c.leave(running)
-	if err := h.engine.claimTargets(&targetOwners{claims: c, pass: running}, p, "ci-a"); err != nil {
-		t.Fatal(err)
-	}
-	later := c.enter()
-	defer c.leave(later)
-	if err := h.engine.claimTargets(&targetOwners{claims: c, pass: later}, p, "ci-a.docker"); err == nil {
+	if err := claimWhileAPassRuns(t, h, p, "ci-a", "ci-a.docker"); err == nil {
 		t.Errorf("ci-a.docker allowed to write %s, which a pass under way claimed for ci-a", docker.Target("ci-a"))
 	}
 }
@@ -221,4 +201,32 @@ func TestACatchUpTheDeleterRefusesIsFinishedByAPass(t *testing.T) {
 		t.Errorf("a pass after the round: err %v, rotation in flight %v, live keys %v; want the catch-up and the deletion done",
 			o.Err, r.Rotation != nil, h.api.live("ci-a.docker"))
 	}
+}
+
+// otherRolePolicy is a policy aa-other for the ci- names' keys of role
+// roleOther, with a sink of its own: a second record for a name.
+func otherRolePolicy() Policy {
+	return Policy{
+		Name:        "aa-other",
+		Match:       func(name, role string) bool { return strings.HasPrefix(name, "ci-") && role == roleOther },
+		MaxAge:      24 * time.Hour,
+		AdoptRotate: true,
+		Sinks:       toSinks(newMemSink("p")),
+	}
+}
+
+// claimWhileAPassRuns has a pass under way claim p's targets for name
+// first, then another pass claim them for second, and returns the second
+// claim's error.
+func claimWhileAPassRuns(t *testing.T, h *harness, p Policy, first, second string) error {
+	t.Helper()
+	c := h.engine.claims
+	running := c.enter()
+	t.Cleanup(func() { c.leave(running) })
+	if err := h.engine.claimTargets(&targetOwners{claims: c, pass: running}, p, first); err != nil {
+		t.Fatal(err)
+	}
+	later := c.enter()
+	t.Cleanup(func() { c.leave(later) })
+	return h.engine.claimTargets(&targetOwners{claims: c, pass: later}, p, second)
 }

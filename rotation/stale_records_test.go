@@ -162,18 +162,10 @@ func TestAClaimCountsWhateverOldRecordsTheNameHas(t *testing.T) {
 	if err := h.store.Put(state.Record{Policy: "legacy", Name: "ci-a", RoleID: "other-role", CurrentKeyID: "EXOold"}); err != nil {
 		t.Fatal(err)
 	}
-	c := h.engine.claims
 	// A pass under way handles ci-a (new under ci, role roleCI): it claims
-	// its targets, dir/ci-a.docker.env among them, and writes them.
-	running := c.enter()
-	defer c.leave(running)
-	if err := h.engine.claimTargets(&targetOwners{claims: c, pass: running}, p, "ci-a"); err != nil {
-		t.Fatal(err)
-	}
-	// Another pass, meanwhile: ci-a.docker's env file is that target.
-	other := c.enter()
-	defer c.leave(other)
-	err := h.engine.claimTargets(&targetOwners{claims: c, pass: other}, p, "ci-a.docker")
+	// its targets, dir/ci-a.docker.env among them, and writes them. Another
+	// pass, meanwhile: ci-a.docker's env file is that target.
+	err := claimWhileAPassRuns(t, h, p, "ci-a", "ci-a.docker")
 	if err == nil {
 		t.Errorf("ci-a.docker allowed to write %s, which a pass under way claimed for ci-a", docker.Target("ci-a"))
 	}
