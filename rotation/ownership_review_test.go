@@ -137,15 +137,7 @@ func TestAnUnmanagedKeyDoesNotKeepARetiredNamesTargets(t *testing.T) {
 	h, dir, _, _ := pairHarness(t, 0)
 	h.policy.Match = func(name, role string) bool { return strings.HasPrefix(name, "ci-") && role == roleCI }
 	h.newEngine()
-	h.api.add("ci-a", roleCI)
-	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	h.renameToCIKeys(dir)
-	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	h.retire("ci-keys", "ci-a")
+	h.rotatedUnderBothNamesThenRetired(dir)
 	h.api.add("ci-a", "44444444-4444-4444-4444-444444444444") // no policy matches this role
 	h.api.add("ci-a.docker", roleCI)
 	h.rotatesEveryPass("ci-a.docker", "though no policy manages ci-a")

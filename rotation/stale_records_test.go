@@ -54,6 +54,23 @@ func (h *harness) retire(policy, name string) {
 	}
 }
 
+// rotatedUnderBothNamesThenRetired adds ci-a, rotates it under ci, renames
+// ci to ci-keys and rotates it there, then decommissions it (its keys
+// deleted, ci-keys forgets it): ci keeps its old record of ci-a.
+func (h *harness) rotatedUnderBothNamesThenRetired(dir string) {
+	h.t.Helper()
+	h.api.add("ci-a", roleCI)
+	for _, rename := range []bool{false, true} {
+		if rename {
+			h.renameToCIKeys(dir)
+		}
+		if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
+			h.t.Fatal(o.Err)
+		}
+	}
+	h.retire("ci-keys", "ci-a")
+}
+
 func (h *harness) deleteKeysOf(name string) {
 	h.api.mu.Lock()
 	defer h.api.mu.Unlock()
@@ -72,15 +89,7 @@ func (h *harness) deleteKeysOf(name string) {
 // those targets is refused for good, naming a key name that has no key.
 func TestARetiredNamesOldPolicyRecordHoldsNoTarget(t *testing.T) {
 	h, dir, _, _ := pairHarness(t, 0)
-	h.api.add("ci-a", roleCI)
-	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	h.renameToCIKeys(dir)
-	if o := findOutcome(h.pass(Options{Force: true}), "ci-a"); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	h.retire("ci-keys", "ci-a") // decommissioned: its keys deleted, ci-keys forgets it
+	h.rotatedUnderBothNamesThenRetired(dir)
 	if _, ok := h.store.Get("ci", "ci-a"); !ok {
 		t.Fatal("setup: the old policy's record of ci-a is gone")
 	}
