@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/go-logr/zapr"
@@ -141,13 +142,11 @@ func (c *cli) cmdOnce() error {
 	if err != nil {
 		return err
 	}
-	rows := make([]row, len(out))
-	failed := false
-	for i, o := range out {
-		rows[i] = row{Outcome: o, Result: resultOf(o, i < len(rotated) && rotated[i])}
-		failed = failed || o.Err != nil
-	}
-	if err := printRows(c.stdout, rows, time.Now(), f.selection.json(), true); err != nil {
+	failed := slices.ContainsFunc(out, func(o rotation.Outcome) bool { return o.Err != nil })
+	table := rows{len(out), func(i int) row {
+		return row{Outcome: out[i], Result: resultOf(out[i], i < len(rotated) && rotated[i])}
+	}}
+	if err := printRows(c.stdout, table, time.Now(), f.selection.json(), true); err != nil {
 		return err
 	}
 	if passErr != nil {
@@ -173,11 +172,7 @@ func (c *cli) cmdPlan() error {
 	if passErr != nil && len(out) == 0 {
 		return passErr
 	}
-	rows := make([]row, len(out))
-	for i, o := range out {
-		rows[i] = row{Outcome: o}
-	}
-	if err := printRows(c.stdout, rows, time.Now(), f.selection.json(), false); err != nil {
+	if err := printRows(c.stdout, outcomeRows(out), time.Now(), f.selection.json(), false); err != nil {
 		return err
 	}
 	return passErr

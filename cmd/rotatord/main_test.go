@@ -419,7 +419,9 @@ func TestResultOf(t *testing.T) {
 func TestOnceJSONEscapesHostileNames(t *testing.T) {
 	hostile := "ci-x\x1b[2K\r\n\u202e\xff"
 	var buf bytes.Buffer
-	if err := printRows(&buf, []row{{Outcome: rotation.Outcome{Policy: "ci", Name: hostile, Err: fmt.Errorf("create %q", hostile)}, Result: "failed"}}, time.Now(), true, true); err != nil {
+	if err := printRows(&buf, rows{1, func(int) row {
+		return row{Outcome: rotation.Outcome{Policy: "ci", Name: hostile, Err: fmt.Errorf("create %q", hostile)}, Result: "failed"}
+	}}, time.Now(), true, true); err != nil {
 		t.Fatal(err)
 	}
 	var out []outcomeJSON
