@@ -147,7 +147,10 @@ func (c *cli) cmdOnce() error {
 		return row{Outcome: out[i], Result: resultOf(out[i], i < len(rotated) && rotated[i])}
 	}}
 	if err := printRows(c.stdout, table, time.Now(), f.selection.json(), true); err != nil {
-		return err
+		// Told, but the exit code still says what the pass did: a script
+		// that runs once again when it fails must not rotate again the
+		// keys this pass rotated because its output went to a full disk.
+		fmt.Fprintf(c.stderr, "rotatord: printing the outcomes: %v\n", err)
 	}
 	if passErr != nil {
 		return passErr
@@ -173,7 +176,10 @@ func (c *cli) cmdPlan() error {
 		return passErr
 	}
 	if err := printRows(c.stdout, outcomeRows(out), time.Now(), f.selection.json(), false); err != nil {
-		return err
+		if passErr == nil {
+			return err // plan's output is all it does
+		}
+		fmt.Fprintf(c.stderr, "rotatord: printing the outcomes: %v\n", err)
 	}
 	return passErr
 }

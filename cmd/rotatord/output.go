@@ -96,6 +96,15 @@ type outcomeJSON struct {
 // encoding/json escapes every control character, so a hostile name stays
 // a string.
 func printJSON(w io.Writer, t rows) error {
+	// Every element is encoded once before anything is written, so that
+	// one that cannot be (a due time past the year 9999, which
+	// time.Time refuses) fails the output whole instead of leaving half
+	// an array on stdout.
+	for i := range t.n {
+		if _, err := json.Marshal(jsonOf(t.at(i))); err != nil {
+			return err
+		}
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	// Scripts' output ends on terminals too: bidirectional overrides and
 	// other runes encoding/json passes raw are escaped as \uXXXX as well.
@@ -192,7 +201,9 @@ func printTable(w io.Writer, t rows, now time.Time, withResult bool) error {
 		for c, text := range cells {
 			b = append(b, text...)
 			if c < len(widths) {
-				b = append(b, strings.Repeat(" ", widths[c]-utf8.RuneCountInString(text)+tableGap)...)
+				// max: a cell longer than it measured (rows are read
+				// twice) gets a ragged line, not a panic.
+				b = append(b, strings.Repeat(" ", max(0, widths[c]-utf8.RuneCountInString(text))+tableGap)...)
 			}
 		}
 		_, err := bw.Write(append(b, '\n'))
