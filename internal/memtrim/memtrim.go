@@ -21,13 +21,15 @@ import (
 )
 
 // GCPercent is the garbage collector's target (GOGC) SetGC sets: the heap
-// grows to 1.4 times what is live between collections instead of twice.
-// A forced pass over 10,000 names holds about 16 MB live. Measured on
-// that pass without latency (bench/README.md): the process's anonymous
-// memory peaked at 30.7–31.0 MB with 50 and 28.9–29.2 MB with 40, for
-// CPU within the runs' spread (the pass waits on the API, not on the
-// collector); 25 saved 5 MB more than 50 for 6% more CPU.
-const GCPercent = 40
+// grows to 1.3 times what is live between collections instead of twice.
+// A forced pass over 10,000 names holds 13–14 MB live. Measured on that
+// pass without latency (bench/README.md): the process's anonymous
+// memory peaked at 30.7–31.0 MB with 50 and 28.9–29.2 MB with 40; with
+// 20 ms of latency, 28.2–28.4 MB with 40 and 26.5–26.8 MB with 30, for
+// 1.5 and 2.0 s of the collector's CPU over the pass (gctrace: 0.05 ms
+// more a rotation, 2% of its CPU). 25 saved 5 MB more than 50 for 6%
+// more CPU.
+const GCPercent = 30
 
 // SetGC sets the collector's target to GCPercent, unless the environment
 // sets GOGC, which then rules. A GOMEMLIMIT (the Kubernetes manifests set
