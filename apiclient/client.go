@@ -154,7 +154,13 @@ func New(cfg Config) (*Client, error) {
 	transport := &observingTransport{next: base, observe: cfg.Observe, now: time.Now, gate: gate}
 	// Our own http.Client: the SDK's default one retries every method,
 	// create included, which could mint keys whose secrets nobody sees.
-	httpClient := &http.Client{Transport: transport, Timeout: cfg.Timeout}
+	// No Timeout on it: do bounds each attempt with a deadline on its
+	// context instead. With a RoundTripper net/http does not know (ours
+	// observes and fences), Client.Timeout runs a goroutine and a timer
+	// per request, and waking that goroutine at every answer cost a
+	// thread switch, in the moments between an answer and the next
+	// request.
+	httpClient := &http.Client{Transport: transport}
 	newSDK := func(cr Credentials) (*v3.Client, error) {
 		return v3.NewClient(
 			credentials.NewStaticCredentials(cr.Key, cr.Secret.Reveal()),
@@ -368,7 +374,9 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 				return fmt.Errorf("%s: %w", op, err)
 			}
 		}
-		err = call(withAttempt(ctx, a))
+		attemptCtx, cancel := context.WithTimeout(withAttempt(ctx, a), c.cfg.Timeout)
+		err = call(attemptCtx)
+		cancel()
 		// What the answer says about the API's load is recorded before
 		// the slot goes: a push back must hold the request that takes the
 		// slot next, not only this one's retry.

@@ -71,7 +71,7 @@ type fixture struct {
 	obs    *observed
 }
 
-func newFixture(t *testing.T, mutate ...func(*Config)) *fixture {
+func newFixture(t testing.TB, mutate ...func(*Config)) *fixture {
 	t.Helper()
 	srv := exosimtest.NewServer(t, exosim.DefaultSeed(), exosim.WithRand(1))
 	admin := srv.Admin()
