@@ -136,6 +136,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Concurrency < 1 {
 		return nil, fmt.Errorf("apiclient: concurrency %d, want at least 1", cfg.Concurrency)
 	}
+	if cfg.Timeout < 0 {
+		// Each attempt's context would be born expired: nothing would
+		// ever be sent.
+		return nil, fmt.Errorf("apiclient: timeout %s, want more than 0 (0: the default, %s)", cfg.Timeout, DefaultTimeout)
+	}
 	base := cfg.Transport
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
