@@ -67,6 +67,9 @@ type Store struct {
 	// ckptMu makes checkpoints run one at a time.
 	ckptMu     sync.Mutex
 	ckptQueued atomic.Bool
+	// ckptRunning is closed when the checkpoint that has the log out of
+	// service ends (nil when none has); guarded by writeMu.
+	ckptRunning chan struct{}
 	// ckptForced: the queued checkpoint runs whatever the log's size (the
 	// idle timer, a broken log).
 	ckptForced atomic.Bool
@@ -431,6 +434,7 @@ func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 		return fmt.Errorf("%d bytes encoded: more than the log takes in one frame (%d)", len(entry), maxFrameSize)
 	}
 	frame := appendFrame(make([]byte, 0, 8+len(entry)), entry)
+	waited := false
 	for {
 		s.writeMu.RLock()
 		if s.closed {
@@ -442,7 +446,17 @@ func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 		}
 		s.writeMu.RUnlock()
 		if err := s.startLog(); err != nil {
-			return err
+			// A checkpoint has the log out of service. Where a new log
+			// cannot be made (a full disk) the checkpoint fails as well
+			// and puts its log back: wait for it, once, and write there.
+			s.writeMu.RLock()
+			running := s.ckptRunning
+			s.writeMu.RUnlock()
+			if running == nil || waited {
+				return err
+			}
+			waited = true
+			<-running
 		}
 	}
 	if err := s.log.append(frame); err != nil {
@@ -566,6 +580,14 @@ func (s *Store) checkpointLocked() error {
 	}
 	old := s.log
 	s.log = nil
+	done := make(chan struct{})
+	s.ckptRunning = done
+	defer func() {
+		s.writeMu.Lock()
+		s.ckptRunning = nil
+		s.writeMu.Unlock()
+		close(done)
+	}()
 	// Every log before this number holds only changes that are in memory
 	// now (a write updates memory before it lets go of writeMu), so in the
 	// snapshot.
