@@ -434,7 +434,6 @@ func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 		return fmt.Errorf("%d bytes encoded: more than the log takes in one frame (%d)", len(entry), maxFrameSize)
 	}
 	frame := appendFrame(make([]byte, 0, 8+len(entry)), entry)
-	waited := false
 	for {
 		s.writeMu.RLock()
 		if s.closed {
@@ -448,15 +447,22 @@ func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 		if err := s.startLog(); err != nil {
 			// A checkpoint has the log out of service. Where a new log
 			// cannot be made (a full disk) the checkpoint fails as well
-			// and puts its log back: wait for it, once, and write there.
+			// and puts its log back: wait for it and write there. Another
+			// checkpoint may take that log out again before this write
+			// gets to it (the idle timer's, queued behind the first), so
+			// wait as long as one runs. Each wait is for a different
+			// checkpoint, and they only start when a write or the idle
+			// timer asks.
 			s.writeMu.RLock()
-			running := s.ckptRunning
+			running, back := s.ckptRunning, s.log != nil
 			s.writeMu.RUnlock()
-			if running == nil || waited {
+			switch {
+			case back:
+			case running != nil:
+				<-running
+			default:
 				return err
 			}
-			waited = true
-			<-running
 		}
 	}
 	if err := s.log.append(frame); err != nil {
