@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -391,9 +392,22 @@ func TestReview17bRealFullDisk(t *testing.T) {
 		}
 	}
 	filler := fill(t, root, 3*4096) // room for the 3 new record files, none for a log
-	rel := make(chan struct{})
-	s.syncFS = func(*os.File) error { <-rel; return syscall.ENOSPC }
+	rel, entered := make(chan struct{}), make(chan struct{})
+	var enter sync.Once
+	s.syncFS = func(*os.File) error {
+		enter.Do(func() { close(entered) })
+		<-rel
+		return syscall.ENOSPC
+	}
 	s.checkpointInBackground(true)
+	// In syncfs: the record files written, the disk's room taken. (The log
+	// goes out of service before they are written: a write then could
+	// still find room for a new log.)
+	select {
+	case <-entered:
+	case <-time.After(review17bHang):
+		t.Fatal("the checkpoint never reached syncfs")
+	}
 	review17bOut(t, s)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Put(Record{Policy: "p", Name: "n05", CurrentKeyID: "EXO2"}) }()
