@@ -18,20 +18,7 @@ func TestAWriteDuringAFailingCheckpointWaitsForTheLogPutBack(t *testing.T) {
 	var attempts atomic.Int64
 	failingDisk(s, &attempts, 300*time.Millisecond)
 	s.checkpointInBackground(true) // as the idle timer does
-	// Wait until the checkpoint has taken the log out of service.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.writeMu.RLock()
-		out := s.log == nil
-		s.writeMu.RUnlock()
-		if out {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the checkpoint never took the log out of service")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	review17bOut(t, s)             // the log out of service
 	if err := put(5000); err != nil {
 		t.Fatalf("a write during a failing checkpoint: %v", err)
 	}
