@@ -148,6 +148,18 @@ func New(cfg Config) (*Client, error) {
 		// default keeps 2 per host, so with more in flight every request
 		// beyond the second opened (and, over TLS, negotiated) a new one.
 		t.MaxIdleConnsPerHost = cfg.Concurrency
+		if cfg.Gate != nil {
+			// The last check before a request's bytes leave is on the
+			// connection's write (fence.Conn).
+			dial := t.DialContext
+			t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := dial(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return fence.Conn(c, cfg.Gate), nil
+			}
+		}
 		base = t
 	}
 	var gate func() error

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -146,4 +147,28 @@ func SpareReads(req *http.Request) bool {
 		return true
 	}
 	return false
+}
+
+// Conn wraps c so that every write to it asks f first: bytes leave only
+// while this replica may act and its claim lasts. Transport checks right
+// before a request goes, but a process paused in between (SIGSTOP, a
+// frozen VM) would still send the request as it wakes, before any timer
+// could cut it off; the write to the socket is the last moment a check
+// can be made. A write refused writes nothing: the request fails unsent.
+func Conn(c net.Conn, f Func) net.Conn { return &conn{Conn: c, fence: f} }
+
+type conn struct {
+	net.Conn
+	fence Func
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	until, err := c.fence()
+	if err != nil {
+		return 0, err
+	}
+	if !until.IsZero() && !until.After(time.Now()) {
+		return 0, ErrClaimOver
+	}
+	return c.Conn.Write(p)
 }
