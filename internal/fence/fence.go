@@ -155,6 +155,8 @@ func SpareReads(req *http.Request) bool {
 // frozen VM) would still send the request as it wakes, before any timer
 // could cut it off; the write to the socket is the last moment a check
 // can be made. A write refused writes nothing: the request fails unsent.
+// For HTTP/1.1 connections: over HTTP/2 the client's own control frames
+// would be refused too, breaking every stream of the connection.
 func Conn(c net.Conn, f Func) net.Conn { return &conn{Conn: c, fence: f} }
 
 type conn struct {
