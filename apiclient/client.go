@@ -52,7 +52,10 @@ type Config struct {
 	// Gate, when set, is asked right before each attempt is sent; its
 	// error fails the call unsent and is not retried. A replica that lost
 	// its Lease sends nothing, and a request still unanswered when the
-	// claim Gate gave ends is cut off (internal/fence).
+	// claim Gate gave ends is cut off (internal/fence). With the default
+	// Transport, Gate is asked again on each write to a connection, and
+	// the client speaks HTTP/1.1 only; a Transport of one's own gets the
+	// checks before the request only.
 	Gate fence.Func
 }
 

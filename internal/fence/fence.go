@@ -154,7 +154,8 @@ func SpareReads(req *http.Request) bool {
 // before a request goes, but a process paused in between (SIGSTOP, a
 // frozen VM) would still send the request as it wakes, before any timer
 // could cut it off; the write to the socket is the last moment a check
-// can be made. A write refused writes nothing: the request fails unsent.
+// can be made. A refused write puts no byte on the wire (net/http may
+// already count the request as written: it is then an answer lost).
 // For HTTP/1.1 connections: over HTTP/2 the client's own control frames
 // would be refused too, breaking every stream of the connection.
 func Conn(c net.Conn, f Func) net.Conn { return &conn{Conn: c, fence: f} }
