@@ -2,7 +2,6 @@ package apiclient
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -154,31 +153,11 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = cfg.Concurrency
 		if cfg.Gate != nil {
 			// The last check before a request's bytes leave is on the
-			// connection's write (fence.Conn). HTTP/1.1 only: over HTTP/2
-			// a connection also carries the client's control frames
-			// (flow control while an answer is read), and one refused
-			// during a late renewal would break every request sharing
-			// it; here a connection's only writes are its handshake and
-			// one request at a time.
-			var protocols http.Protocols
-			protocols.SetHTTP1(true)
-			t.Protocols = &protocols
-			t.ForceAttemptHTTP2 = false
-			t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-			// A clone of a default transport already used over TLS
-			// offers h2 in its TLS configuration.
-			if t.TLSClientConfig == nil {
-				t.TLSClientConfig = &tls.Config{}
-			}
-			t.TLSClientConfig.NextProtos = []string{"http/1.1"}
-			dial := t.DialContext
-			t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-				c, err := dial(ctx, network, addr)
-				if err != nil {
-					return nil, err
-				}
-				return fence.Conn(c, cfg.Gate), nil
-			}
+			// connection's write (fence.Conn), over HTTP/1.1 only.
+			// Every request of this client may share these connections:
+			// do asks the gate before each attempt, reads included, so a
+			// standby sends none.
+			fence.FenceConns(t, cfg.Gate)
 		}
 		base = t
 	}

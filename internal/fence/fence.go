@@ -7,6 +7,7 @@ package fence
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -174,4 +175,92 @@ func (c *conn) Write(p []byte) (int, error) {
 		return 0, ErrClaimOver
 	}
 	return c.Conn.Write(p)
+}
+
+// FenceConns makes t (a transport of one's own, or a clone) fence at the
+// socket: every connection it dials is a Conn asking f, and it speaks
+// HTTP/1.1 only, so that a connection's only writes are its TLS handshake
+// and one request at a time. Over HTTP/2 a connection also carries the
+// client's control frames (flow control while an answer is read), and one
+// refused during a late renewal would break every request sharing it.
+func FenceConns(t *http.Transport, f Func) {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	t.Protocols = &protocols
+	t.ForceAttemptHTTP2 = false
+	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	// A transport already used over TLS, or set up for HTTP/2
+	// (x/net/http2's ConfigureTransport), offers h2 in its TLS
+	// configuration.
+	if t.TLSClientConfig == nil {
+		t.TLSClientConfig = &tls.Config{}
+	}
+	t.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	dial := t.DialContext
+	if dial == nil {
+		if d := t.Dial; d != nil { // deprecated, but the transport's choice
+			dial = func(_ context.Context, network, addr string) (net.Conn, error) { return d(network, addr) }
+		} else {
+			var d net.Dialer
+			dial = d.DialContext
+		}
+	}
+	t.Dial = nil
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return Conn(c, f), nil
+	}
+	if tlsDial := t.DialTLSContext; tlsDial != nil {
+		t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := tlsDial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return Conn(c, f), nil
+		}
+	}
+}
+
+// Split fences the requests that exempt does not spare, with Transport
+// and at the socket (FenceConns), on connections of their own: a clone of
+// t. The spared ones (reads, logins) go through t as it is.
+func Split(t *http.Transport, f Func, exempt func(*http.Request) bool) http.RoundTripper {
+	return Route(t, t.Clone(), f, exempt)
+}
+
+// Route sends the requests exempt spares through spared as it is, and
+// every other one through fenced, made to fence at the socket
+// (FenceConns) and wrapped in Transport. A client shares one transport
+// for what a standby needs (reads, logins) and for the writes only the
+// leader makes, and a connection's write cannot tell which request it
+// carries: on a shared connection a standby's read would be refused too.
+func Route(spared http.RoundTripper, fenced *http.Transport, f Func, exempt func(*http.Request) bool) http.RoundTripper {
+	FenceConns(fenced, f)
+	return &route{spared: spared, fencedConns: fenced, fenced: Transport(fenced, f, nil), exempt: exempt}
+}
+
+type route struct {
+	spared      http.RoundTripper
+	fencedConns *http.Transport
+	fenced      http.RoundTripper
+	exempt      func(*http.Request) bool
+}
+
+func (r *route) RoundTrip(req *http.Request) (*http.Response, error) {
+	if r.exempt != nil && r.exempt(req) {
+		return r.spared.RoundTrip(req)
+	}
+	return r.fenced.RoundTrip(req)
+}
+
+// CloseIdleConnections closes both sides' idle connections, as
+// http.Client.CloseIdleConnections expects of its transport.
+func (r *route) CloseIdleConnections() {
+	if c, ok := r.spared.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+	r.fencedConns.CloseIdleConnections()
 }

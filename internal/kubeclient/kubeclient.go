@@ -5,6 +5,7 @@ package kubeclient
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -96,7 +97,18 @@ func (c *Cache) get(kubeconfig, context string) (cached, error) {
 		return cached{}, err
 	}
 	if gate := c.Gate; gate != nil {
-		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return fence.Transport(rt, gate, fence.SpareReads) }
+		// Writes go on connections of their own, fenced at the socket
+		// too, so that a replica paused after the checks (SIGSTOP, a
+		// frozen VM) sends nothing once it wakes; reads keep client-go's
+		// transport, which a standby needs. Below client-go's
+		// authentication, which wraps both.
+		fenced, err := writeTransport(cfg)
+		if err != nil {
+			return cached{}, err
+		}
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return fence.Route(rt, fenced, gate, fence.SpareReads)
+		}
 	}
 	cl, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -108,4 +120,32 @@ func (c *Cache) get(kubeconfig, context string) (cached, error) {
 	e := cached{client: cl, host: cfg.Host}
 	c.clients[k] = e
 	return e, nil
+}
+
+// writeTransport is a transport for the writes of a gated client: cfg's
+// TLS (its CA and client certificate, read now), proxy and dial, as
+// client-go's own transport has them. client-go hands WrapTransport an
+// opaque round tripper (its cache's), which cannot be cloned.
+func writeTransport(cfg *rest.Config) (*http.Transport, error) {
+	tlsConfig, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	dial := (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	if cfg.Dial != nil {
+		dial = cfg.Dial
+	}
+	proxy := http.ProxyFromEnvironment
+	if cfg.Proxy != nil {
+		proxy = cfg.Proxy
+	}
+	return &http.Transport{
+		Proxy:               proxy,
+		DialContext:         dial,
+		TLSClientConfig:     tlsConfig,
+		TLSHandshakeTimeout: 10 * time.Second,
+		IdleConnTimeout:     90 * time.Second,
+		MaxIdleConnsPerHost: 25,
+		DisableCompression:  cfg.DisableCompression,
+	}, nil
 }

@@ -388,8 +388,12 @@ func newClient(addr, namespace string, t TLSOptions, f fence.Func) (*api.Client,
 	if f != nil {
 		// Set once the TLS and HTTP/2 setup, which need the
 		// *http.Transport itself, is done; the client and its login clone
-		// share this http.Client.
-		cfg.HttpClient.Transport = fence.Transport(transport, f, spareReadsAndLogins(c.Address()))
+		// share this http.Client. Writes go on connections of their own,
+		// fenced at the socket as well: a replica paused after the checks
+		// (SIGSTOP, a frozen VM) and woken once another one leads would
+		// otherwise still send its write, and a secret of a key the new
+		// leader has rolled back would replace the one consumers use.
+		cfg.HttpClient.Transport = fence.Split(transport, f, spareReadsAndLogins(c.Address()))
 	}
 	// NewClient takes VAULT_TOKEN and VAULT_NAMESPACE from the process
 	// environment; the sink sets both itself.
