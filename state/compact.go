@@ -74,21 +74,66 @@ func (s KeyTimes) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// appendMember appends the i-th member "key": value of an object.
+// appendMember appends the i-th member "key": value of an object. Every
+// durable step of a rotation encodes its record, and these members were
+// most of the encoding's allocations: the common cases (a plain key, a
+// UTC time, a delivery of plain strings) are appended directly, as
+// encoding/json writes them; anything else goes through it.
 func appendMember(b []byte, i int, key string, value any) ([]byte, error) {
 	if i > 0 {
 		b = append(b, ',')
 	}
-	k, err := json.Marshal(key)
+	b, err := appendJSONString(b, key)
 	if err != nil {
 		return nil, err
 	}
-	v, err := json.Marshal(value)
+	b = append(b, ':')
+	switch v := value.(type) {
+	case time.Time:
+		if y := v.Year(); v.Location() == time.UTC && y >= 0 && y <= 9999 {
+			b = append(b, '"')
+			b = v.AppendFormat(b, time.RFC3339Nano)
+			return append(b, '"'), nil
+		}
+	case Delivery:
+		if plainJSON(v.KeyID) && plainJSON(v.Fingerprint) {
+			b = append(append(append(b, `{"key_id":"`...), v.KeyID...), '"')
+			if v.Fingerprint != "" {
+				b = append(append(append(b, `,"fingerprint":"`...), v.Fingerprint...), '"')
+			}
+			return append(b, '}'), nil
+		}
+	}
+	j, err := json.Marshal(value)
 	if err != nil {
 		return nil, err
 	}
-	b = append(append(b, k...), ':')
-	return append(b, v...), nil
+	return append(b, j...), nil
+}
+
+// appendJSONString appends s as encoding/json writes a string.
+func appendJSONString(b []byte, s string) ([]byte, error) {
+	if plainJSON(s) {
+		return append(append(append(b, '"'), s...), '"'), nil
+	}
+	j, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, j...), nil
+}
+
+// plainJSON reports whether encoding/json writes s as it is between
+// quotes: printable ASCII that needs no escape (it escapes <, > and &
+// for HTML).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // UnmarshalJSON reads the object a map[string]time.Time would, as a map

@@ -79,3 +79,29 @@ func TestCompactMapsWriteWhatMapsWrote(t *testing.T) {
 		t.Error("a bad time was accepted")
 	}
 }
+
+// TestAppendMemberWritesWhatEncodingJSONWrites: the direct encodings of
+// appendMember against encoding/json's, on the cases it takes directly and
+// the ones it hands over.
+func TestAppendMemberWritesWhatEncodingJSONWrites(t *testing.T) {
+	at := time.Date(2026, 12, 5, 21, 0, 0, 123456789, time.UTC)
+	keys := []string{"EXOabc", "", `q"uote`, `back\slash`, "a<b", "a>b", "a&b", "tab\tline\n", "é", "\u2028", "\x7f", "\xff"}
+	values := []any{
+		at, at.Truncate(time.Second), time.Time{}, at.In(time.FixedZone("CET", 3600)), at.Local(),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		Delivery{KeyID: "EXO1", Fingerprint: "abc"}, Delivery{KeyID: "EXO1"}, Delivery{},
+		Delivery{KeyID: `E"XO`, Fingerprint: "<&>"}, Delivery{KeyID: "EXO1", Fingerprint: "\xff"},
+	}
+	for _, k := range keys {
+		for _, v := range values {
+			got, gotErr := appendMember([]byte("{"), 0, k, v)
+			want, wantErr := json.Marshal(map[string]any{k: v})
+			if (gotErr != nil) != (wantErr != nil) {
+				t.Fatalf("%q: %#v: error %v, encoding/json's %v", k, v, gotErr, wantErr)
+			}
+			if gotErr == nil && string(append(got, '}')) != string(want) {
+				t.Errorf("%q: %#v: wrote %s, encoding/json %s", k, v, append(got, '}'), want)
+			}
+		}
+	}
+}
