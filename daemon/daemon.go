@@ -216,6 +216,11 @@ func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.elector = el
+	if el == nil {
+		// Nothing to fence: the Kubernetes and Vault writes keep their
+		// clients' transports as they are (HTTP/2 included).
+		d.kube.Gate = nil
+	}
 	d.metrics.SetLeader(el == nil)
 	if !opts.ReadOnly {
 		if err := checkAbandoned(cfg); err != nil {

@@ -206,21 +206,26 @@ func FenceConns(t *http.Transport, f Func) {
 		}
 	}
 	t.Dial = nil
-	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	t.DialContext = ConnDial(dial, f)
+	tlsDial := t.DialTLSContext
+	if d := t.DialTLS; tlsDial == nil && d != nil { // deprecated, as Dial
+		tlsDial = func(_ context.Context, network, addr string) (net.Conn, error) { return d(network, addr) }
+	}
+	t.DialTLS = nil
+	if tlsDial != nil {
+		t.DialTLSContext = ConnDial(tlsDial, f)
+	}
+}
+
+// ConnDial wraps dial so that every connection it makes is a Conn asking
+// f, for clients that take a dial function rather than a transport.
+func ConnDial(dial func(ctx context.Context, network, addr string) (net.Conn, error), f Func) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
 		return Conn(c, f), nil
-	}
-	if tlsDial := t.DialTLSContext; tlsDial != nil {
-		t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := tlsDial(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return Conn(c, f), nil
-		}
 	}
 }
 
@@ -228,25 +233,26 @@ func FenceConns(t *http.Transport, f Func) {
 // and at the socket (FenceConns), on connections of their own: a clone of
 // t. The spared ones (reads, logins) go through t as it is.
 func Split(t *http.Transport, f Func, exempt func(*http.Request) bool) http.RoundTripper {
-	return Route(t, t.Clone(), f, exempt)
+	fenced := t.Clone()
+	FenceConns(fenced, f)
+	return Route(t, fenced, f, exempt)
 }
 
 // Route sends the requests exempt spares through spared as it is, and
-// every other one through fenced, made to fence at the socket
-// (FenceConns) and wrapped in Transport. A client shares one transport
-// for what a standby needs (reads, logins) and for the writes only the
-// leader makes, and a connection's write cannot tell which request it
-// carries: on a shared connection a standby's read would be refused too.
-func Route(spared http.RoundTripper, fenced *http.Transport, f Func, exempt func(*http.Request) bool) http.RoundTripper {
-	FenceConns(fenced, f)
+// every other one through fenced, wrapped in Transport; fenced must fence
+// its connections already (FenceConns, ConnDial), over HTTP/1.1. A client
+// shares one transport for what a standby needs (reads, logins) and for
+// the writes only the leader makes, and a connection's write cannot tell
+// which request it carries: on a shared connection a standby's read would
+// be refused too.
+func Route(spared, fenced http.RoundTripper, f Func, exempt func(*http.Request) bool) http.RoundTripper {
 	return &route{spared: spared, fencedConns: fenced, fenced: Transport(fenced, f, nil), exempt: exempt}
 }
 
 type route struct {
-	spared      http.RoundTripper
-	fencedConns *http.Transport
-	fenced      http.RoundTripper
-	exempt      func(*http.Request) bool
+	spared, fencedConns http.RoundTripper
+	fenced              http.RoundTripper
+	exempt              func(*http.Request) bool
 }
 
 func (r *route) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -259,8 +265,9 @@ func (r *route) RoundTrip(req *http.Request) (*http.Response, error) {
 // CloseIdleConnections closes both sides' idle connections, as
 // http.Client.CloseIdleConnections expects of its transport.
 func (r *route) CloseIdleConnections() {
-	if c, ok := r.spared.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
+	for _, rt := range []http.RoundTripper{r.spared, r.fencedConns} {
+		if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
 	}
-	r.fencedConns.CloseIdleConnections()
 }

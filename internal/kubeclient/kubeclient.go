@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/transport"
 
 	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/version"
@@ -102,7 +103,7 @@ func (c *Cache) get(kubeconfig, context string) (cached, error) {
 		// frozen VM) sends nothing once it wakes; reads keep client-go's
 		// transport, which a standby needs. Below client-go's
 		// authentication, which wraps both.
-		fenced, err := writeTransport(cfg)
+		fenced, err := writeTransport(cfg, gate)
 		if err != nil {
 			return cached{}, err
 		}
@@ -122,30 +123,30 @@ func (c *Cache) get(kubeconfig, context string) (cached, error) {
 	return e, nil
 }
 
-// writeTransport is a transport for the writes of a gated client: cfg's
-// TLS (its CA and client certificate, read now), proxy and dial, as
-// client-go's own transport has them. client-go hands WrapTransport an
-// opaque round tripper (its cache's), which cannot be cloned.
-func writeTransport(cfg *rest.Config) (*http.Transport, error) {
-	tlsConfig, err := rest.TLSConfigFor(cfg)
+// writeTransport is a transport for the writes of a gated client, built
+// by client-go from cfg as its own is (the CA and client certificate
+// files it reloads, an exec plugin's certificates and connection
+// tracking, the proxy), but without authentication, impersonation or user
+// agent (applied around the route, to reads and writes alike), over
+// HTTP/1.1, each connection a fence.Conn.
+func writeTransport(cfg *rest.Config, gate fence.Func) (http.RoundTripper, error) {
+	tc, err := cfg.TransportConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
+	tc.Username, tc.Password, tc.BearerToken, tc.BearerTokenFile = "", "", "", ""
+	tc.Impersonate = transport.ImpersonationConfig{}
+	tc.WrapTransport = nil // an exec plugin's or auth provider's credentials
+	tc.UserAgent = ""
+	tc.TLS.NextProtos = []string{"http/1.1"}
 	dial := (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	if cfg.Dial != nil {
-		dial = cfg.Dial
+	if tc.DialHolder != nil {
+		dial = tc.DialHolder.Dial
 	}
-	proxy := http.ProxyFromEnvironment
-	if cfg.Proxy != nil {
-		proxy = cfg.Proxy
+	tc.DialHolder = &transport.DialHolder{Dial: fence.ConnDial(dial, gate)}
+	rt, err := transport.New(tc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	return &http.Transport{
-		Proxy:               proxy,
-		DialContext:         dial,
-		TLSClientConfig:     tlsConfig,
-		TLSHandshakeTimeout: 10 * time.Second,
-		IdleConnTimeout:     90 * time.Second,
-		MaxIdleConnsPerHost: 25,
-		DisableCompression:  cfg.DisableCompression,
-	}, nil
+	return rt, nil
 }

@@ -172,7 +172,7 @@ type TLSOptions struct {
 // use; operations on one path are serialized.
 type Sink struct {
 	client    *api.Client
-	transport *http.Transport
+	http      *http.Client // the client's and its login clone's
 	auth      *authenticator
 	log       *zap.Logger
 	namespace string
@@ -297,7 +297,7 @@ func New(opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("vault sink: %w", err)
 	}
 
-	s.client, s.transport, err = newClient(addr, namespace, opts.TLS, opts.Fence)
+	s.client, s.http, err = newClient(addr, namespace, opts.TLS, opts.Fence)
 	if err != nil {
 		return nil, fmt.Errorf("vault sink: %w", err)
 	}
@@ -340,7 +340,7 @@ func plainToNetwork(u *url.URL) bool {
 // newClient builds a client from the options alone: unlike
 // api.DefaultConfig it reads no VAULT_* variable, so that what the
 // policy file says is what the sink does.
-func newClient(addr, namespace string, t TLSOptions, f fence.Func) (*api.Client, *http.Transport, error) {
+func newClient(addr, namespace string, t TLSOptions, f fence.Func) (*api.Client, *http.Client, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	transport.TLSHandshakeTimeout = 10 * time.Second
@@ -402,7 +402,7 @@ func newClient(addr, namespace string, t TLSOptions, f fence.Func) (*api.Client,
 	if namespace != "" {
 		c.SetNamespace(namespace)
 	}
-	return c, transport, nil
+	return c, cfg.HttpClient, nil
 }
 
 // Close stops the background token renewal, revokes a token the sink
@@ -413,7 +413,9 @@ func newClient(addr, namespace string, t TLSOptions, f fence.Func) (*api.Client,
 // when the last such operation ends.
 func (s *Sink) Close() error {
 	s.auth.close()
-	s.transport.CloseIdleConnections()
+	// Through the http.Client: under a fence the writes have a transport
+	// of their own (fence.Split), which closes with it.
+	s.http.CloseIdleConnections()
 	return nil
 }
 
