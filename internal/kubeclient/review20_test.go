@@ -11,8 +11,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,13 +24,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/transport"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/transport"
 )
 
 type seen struct {
 	method, proto, remote, cn string
-	auth, user, groups, ua   []string
+	auth, user, groups, ua    []string
 }
 
 func review20Server(t *testing.T) (*httptest.Server, func() []seen) {
