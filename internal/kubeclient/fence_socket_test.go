@@ -1,20 +1,14 @@
 package kubeclient
 
 import (
-	"encoding/pem"
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/rotatord/rotatord/internal/kubetest"
@@ -92,30 +86,9 @@ func TestGatedWriteFencedAtTheSocket(t *testing.T) {
 // would break every request of an HTTP/2 connection); its reads keep
 // client-go's transport, HTTP/2 here.
 func TestGatedWritesSpeakHTTP1(t *testing.T) {
-	var mu sync.Mutex
-	var got []string
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		got = append(got, r.Method+" "+r.Proto)
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}`))
-	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	defer srv.Close()
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: srv.URL, CertificateAuthorityData: ca}
-	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: "t"}
-	kc.Contexts["c"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	kc.CurrentContext = "c"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		t.Fatal(err)
-	}
-	cache := &Cache{Gate: func() (time.Time, error) { return time.Now().Add(time.Minute), nil }}
-	cl, err := cache.Client(path, "")
+	srv, seenBy := review20Server(t)
+	path := review20Kubeconfig(t, srv, &clientcmdapi.AuthInfo{Token: "t"})
+	cl, err := (&Cache{Gate: leads}).Client(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,8 +101,10 @@ func TestGatedWritesSpeakHTTP1(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	var got []string
+	for _, s := range seenBy() {
+		got = append(got, s.method+" "+s.proto)
+	}
 	want := []string{"POST HTTP/1.1", "GET HTTP/2.0", "POST HTTP/1.1", "GET HTTP/2.0"}
 	if !slices.Equal(got, want) {
 		t.Errorf("server saw %q, want %q", got, want)
