@@ -171,17 +171,17 @@ type TLSOptions struct {
 // Sink writes credentials to Vault KV v2 secrets. It is safe for concurrent
 // use; operations on one path are serialized.
 type Sink struct {
-	client    *api.Client
-	http      *http.Client // the client's and its login clone's
-	auth      *authenticator
-	log       *zap.Logger
-	namespace string
-	mount     string
-	path      *template.Template
-	render    *nametmpl.Renderer // path
-	takeOver  bool
-	policy    string
-	timeout   time.Duration
+	client     *api.Client
+	httpClient *http.Client // the client's and its login clone's
+	auth       *authenticator
+	log        *zap.Logger
+	namespace  string
+	mount      string
+	path       *template.Template
+	render     *nametmpl.Renderer // path
+	takeOver   bool
+	policy     string
+	timeout    time.Duration
 
 	locks   keylock.Set // per secret path: one write, verify or read at a time
 	mu      sync.Mutex
@@ -297,7 +297,7 @@ func New(opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("vault sink: %w", err)
 	}
 
-	s.client, s.http, err = newClient(addr, namespace, opts.TLS, opts.Fence)
+	s.client, s.httpClient, err = newClient(addr, namespace, opts.TLS, opts.Fence)
 	if err != nil {
 		return nil, fmt.Errorf("vault sink: %w", err)
 	}
@@ -415,7 +415,7 @@ func (s *Sink) Close() error {
 	s.auth.close()
 	// Through the http.Client: under a fence the writes have a transport
 	// of their own (fence.Split), which closes with it.
-	s.http.CloseIdleConnections()
+	s.httpClient.CloseIdleConnections()
 	return nil
 }
 
