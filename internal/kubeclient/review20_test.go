@@ -109,6 +109,9 @@ func review20Cert(t *testing.T, cn string) (certPEM, keyPEM []byte) {
 // An exec plugin's client certificate is presented on write connections,
 // and a rotated one closes them.
 func TestReview20ExecCertOnWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for client-go to pick up a rotated certificate (seconds)")
+	}
 	srv, got := review20Server(t)
 	dir := t.TempDir()
 	credFile := filepath.Join(dir, "cred.json")
@@ -211,6 +214,9 @@ func TestReview20KubeconfigConnOptionsOnWrites(t *testing.T) {
 // README: "a rotated client certificate file takes a restart for them" —
 // no longer so since 1c5ede1: client-go reloads it for writes too.
 func TestReview20ClientCertFileRotationOnWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for client-go to pick up a rotated certificate (seconds)")
+	}
 	old := transport.CertCallbackRefreshDuration
 	transport.CertCallbackRefreshDuration = time.Second
 	t.Cleanup(func() { transport.CertCallbackRefreshDuration = old })
