@@ -35,7 +35,7 @@ func credentialStore(a config.NamedAccount, log *zap.Logger, getenv func(string)
 		}
 		return file.New(file.Options{
 			Path: t, Format: file.FormatJSON, Mode: 0o600, UID: -1, GID: -1,
-			TakeOver: true, Policy: policy,
+			TakeOver: true, Policy: policy, Fence: f,
 		})
 	case config.CredentialFromVault:
 		sc := *e.CredentialVault

@@ -30,7 +30,7 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, k
 		)
 		switch sc.Type {
 		case config.SinkFile:
-			s, err = newFileSink(sc, p.Name)
+			s, err = newFileSink(sc, p.Name, kube.Gate)
 		case config.SinkVault:
 			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv, kube.Gate)
 		case config.SinkKubernetes:
@@ -47,7 +47,7 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, k
 	return out, nil
 }
 
-func newFileSink(sc *config.Sink, policy string) (sinks.Sink, error) {
+func newFileSink(sc *config.Sink, policy string, f fence.Func) (sinks.Sink, error) {
 	uid, err := lookupID(sc.Owner, func(n string) (string, error) {
 		u, err := user.Lookup(n)
 		if err != nil {
@@ -79,6 +79,7 @@ func newFileSink(sc *config.Sink, policy string) (sinks.Sink, error) {
 		AllowWorldReadable: sc.AllowWorldReadable,
 		TakeOver:           sc.TakeOver,
 		Policy:             policy,
+		Fence:              f,
 	})
 }
 

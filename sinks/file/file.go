@@ -39,6 +39,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/keylock"
 	"github.com/rotatord/rotatord/internal/nametmpl"
 	"github.com/rotatord/rotatord/secret"
@@ -92,6 +93,11 @@ type Options struct {
 	// Policy names the policy the sink belongs to. Its files carry it in
 	// their marker, so another policy's sink never replaces them.
 	Policy string
+	// Fence, when set (leader election), is asked right before the new
+	// file takes the target's place: a replica that lost the Lease while
+	// it wrote and synced the file (or was paused meanwhile) leaves the
+	// target as it was. The engine asks too, before the write starts.
+	Fence fence.Func
 }
 
 // Sink writes credentials to files. It is safe for concurrent use; writes to
@@ -105,6 +111,7 @@ type Sink struct {
 	uid, gid int
 	takeOver bool
 	policy   string
+	fence    fence.Func
 
 	locks keylock.Set // per target path: one write, verify or read at a time
 
@@ -165,6 +172,7 @@ func New(opts Options) (*Sink, error) {
 		gid:      opts.GID,
 		takeOver: opts.TakeOver,
 		policy:   opts.Policy,
+		fence:    opts.Fence,
 	}
 	sample := sinks.Credential{
 		Name:      "example",
@@ -438,6 +446,14 @@ func (s *Sink) replaceVia(d *dir, base string, content []byte, unnamed bool) (er
 	}
 	if err := s.step("rename"); err != nil {
 		return err
+	}
+	if s.fence != nil {
+		// The last moment before consumers can see the file. (A process
+		// paused between this check and the rename still renames as it
+		// wakes: no check in the process can close that window.)
+		if err := s.fence.Check(); err != nil {
+			return err
+		}
 	}
 	if err := d.rename(tmp, base); err != nil {
 		return err
