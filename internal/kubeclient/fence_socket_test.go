@@ -92,14 +92,8 @@ func TestGatedWritesSpeakHTTP1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := t.Context()
 	for range 2 {
-		if _, err := cl.CoreV1().Secrets("ns").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cl.CoreV1().Secrets("ns").Get(ctx, "x", metav1.GetOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		writeThenRead(t, cl)
 	}
 	var got []string
 	for _, s := range seenBy() {

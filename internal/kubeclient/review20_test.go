@@ -23,6 +23,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/transport"
@@ -72,13 +73,10 @@ func review20Kubeconfig(t *testing.T, srv *httptest.Server, ai *clientcmdapi.Aut
 
 func leads() (time.Time, error) { return time.Now().Add(time.Minute), nil }
 
-func TestReview20AuthOnceOnWrites(t *testing.T) {
-	srv, got := review20Server(t)
-	path := review20Kubeconfig(t, srv, &clientcmdapi.AuthInfo{Token: "tok", Impersonate: "alice", ImpersonateGroups: []string{"g1", "g2"}})
-	cl, err := (&Cache{Gate: leads}).Client(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+// writeThenRead creates Secret ns/x through cl, then reads it: one write
+// and one read, the two routes of a gated client.
+func writeThenRead(t *testing.T, cl kubernetes.Interface) {
+	t.Helper()
 	ctx := t.Context()
 	if _, err := cl.CoreV1().Secrets("ns").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -86,6 +84,16 @@ func TestReview20AuthOnceOnWrites(t *testing.T) {
 	if _, err := cl.CoreV1().Secrets("ns").Get(ctx, "x", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestReview20AuthOnceOnWrites(t *testing.T) {
+	srv, got := review20Server(t)
+	path := review20Kubeconfig(t, srv, &clientcmdapi.AuthInfo{Token: "tok", Impersonate: "alice", ImpersonateGroups: []string{"g1", "g2"}})
+	cl, err := (&Cache{Gate: leads}).Client(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeThenRead(t, cl)
 	for _, s := range got() {
 		t.Logf("%+v", s)
 		if len(s.auth) != 1 || s.auth[0] != "Bearer tok" || len(s.user) != 1 || len(s.groups) != 2 || len(s.ua) != 1 {
@@ -133,15 +141,7 @@ func TestReview20ExecCertOnWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := t.Context()
-	create := func() {
-		if _, err := cl.CoreV1().Secrets("ns").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cl.CoreV1().Secrets("ns").Get(ctx, "x", metav1.GetOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	create := func() { writeThenRead(t, cl) }
 	create()
 	writeCred("second", time.Now().Add(time.Hour))
 	time.Sleep(3 * time.Second)
@@ -196,13 +196,7 @@ func TestReview20KubeconfigConnOptionsOnWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := t.Context()
-	if _, err := cl.CoreV1().Secrets("ns").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.CoreV1().Secrets("ns").Get(ctx, "x", metav1.GetOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	writeThenRead(t, cl)
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("CONNECTs %q; requests %+v", connects, got())
@@ -238,18 +232,15 @@ func TestReview20ClientCertFileRotationOnWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	create := func() {
-		if _, err := cl.CoreV1().Secrets("ns").Create(t.Context(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	create := func() { writeThenRead(t, cl) }
 	create()
 	put("second")
 	time.Sleep(4 * time.Second)
 	create()
 	g := got()
 	t.Logf("%+v", g)
-	if g[len(g)-1].cn != "second" {
-		t.Errorf("write presented %q after the file rotated", g[len(g)-1].cn)
+	last := g[len(g)-2] // the write; the read follows it
+	if last.method != http.MethodPost || last.cn != "second" {
+		t.Errorf("the write after the file rotated: %s with certificate %q, want a POST with %q", last.method, last.cn, "second")
 	}
 }
