@@ -32,9 +32,9 @@ func dripServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// TestReview34BodyReadBounded: the attempt's timeout still bounds the
+// TestBodyReadBounded: the attempt's timeout still bounds the
 // read of the answer's body (headers in at once, body held).
-func TestReview34BodyReadBounded(t *testing.T) {
+func TestBodyReadBounded(t *testing.T) {
 	srv := dripServer(t)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(tr.CloseIdleConnections)
@@ -54,9 +54,9 @@ func TestReview34BodyReadBounded(t *testing.T) {
 	t.Logf("held body: %v after %s (kind %q, retryable %v)", err, el, e.Kind, e != nil && retryable(e))
 }
 
-// TestReview34ConnReuse: cancelling the attempt's context after the call
+// TestConnReuse: cancelling the attempt's context after the call
 // does not cost the connection: sequential requests share one.
-func TestReview34ConnReuse(t *testing.T) {
+func TestConnReuse(t *testing.T) {
 	var dials atomic.Int32
 	f := newFixture(t, func(c *Config) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -86,12 +86,12 @@ func TestReview34ConnReuse(t *testing.T) {
 	}
 }
 
-// TestReview34NegativeTimeout: Config.Timeout < 0 (only reachable through
+// TestNegativeTimeout: Config.Timeout < 0 (only reachable through
 // the library; config validation refuses it). Before b7a7986 http.Client
 // treated it as no timeout; with the timeout on each attempt's context,
 // every attempt's context was born expired and nothing was ever sent.
 // New refuses it now, naming it.
-func TestReview34NegativeTimeout(t *testing.T) {
+func TestNegativeTimeout(t *testing.T) {
 	_, err := New(Config{Endpoint: "http://192.0.2.1/v2", Credentials: Credentials{Key: "EXOabc", Secret: secret.Value("s3cr3tvalue")},
 		Timeout: -time.Second})
 	if err == nil || !strings.Contains(err.Error(), "timeout -1s") {

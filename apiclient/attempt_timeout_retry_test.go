@@ -27,9 +27,9 @@ func hangingDial(dials *atomic.Int32) *http.Transport {
 	return tr
 }
 
-// TestReview34CreateNeverLeft: a create whose attempts time out before
+// TestCreateNeverLeft: a create whose attempts time out before
 // the request is written is not ambiguous and is retried.
-func TestReview34CreateNeverLeft(t *testing.T) {
+func TestCreateNeverLeft(t *testing.T) {
 	var dials atomic.Int32
 	c, err := New(Config{Endpoint: "http://192.0.2.1/v2", Credentials: Credentials{Key: "EXOabc", Secret: secret.Value("s3cr3tvalue")},
 		Timeout: 50 * time.Millisecond, MaxRetries: 2, RetryBaseDelay: time.Millisecond, Transport: hangingDial(&dials)})
@@ -48,10 +48,10 @@ func TestReview34CreateNeverLeft(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // the transport's dials end
 }
 
-// TestReview34CallerDeadline: attempts time out and are retried while the
+// TestCallerDeadline: attempts time out and are retried while the
 // caller's context is fine; the loop stops at the caller's deadline with
 // the caller's error.
-func TestReview34CallerDeadline(t *testing.T) {
+func TestCallerDeadline(t *testing.T) {
 	var dials atomic.Int32
 	c, err := New(Config{Endpoint: "http://192.0.2.1/v2", Credentials: Credentials{Key: "EXOabc", Secret: secret.Value("s3cr3tvalue")},
 		Timeout: 50 * time.Millisecond, MaxRetries: 100, RetryBaseDelay: time.Millisecond, RetryMaxDelay: time.Millisecond, Transport: hangingDial(&dials)})

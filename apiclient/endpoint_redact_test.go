@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestReview11EndpointRedactionLeaks: issue 11 "Error texts quote the
+// TestEndpointRedactionLeaks: issue 11 "Error texts quote the
 // Exoscale endpoint raw, credentials included: redact", README Security
 // model "Errors name the endpoint without its user info". RedactURL (used
 // by ResolveEndpoint's errors, the insecure_http warning and so config
@@ -25,7 +25,7 @@ import (
 // Expected: whenever the text has an "@" after "://", everything between
 // "://" and the last "@" is replaced, user name included, whether or not
 // url.Parse accepts the text.
-func TestReview11EndpointRedactionLeaks(t *testing.T) {
+func TestEndpointRedactionLeaks(t *testing.T) {
 	for _, tc := range []struct{ endpoint, secret string }{
 		{"https://EXOtok3nS3cretValue@api.example.com/v2", "tok3nS3cret"},
 		{"https://rotatord:ab/S3cretPw@api.example.com/v2", "S3cretPw"},

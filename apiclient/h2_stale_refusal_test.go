@@ -24,7 +24,7 @@ import (
 // a refused control write (RST_STREAM of a cancelled read) during a gate
 // blip leaves the h2 conn in the pool with a sticky write error; the next
 // create, with the gate healthy again, fails.
-func TestReview18H2StaleRefusalFailsHealthyCreate(t *testing.T) {
+func TestH2StaleRefusalFailsHealthyCreate(t *testing.T) {
 	sim := exosimtest.NewServer(t, exosim.DefaultSeed(), exosim.WithRand(1))
 	admin := sim.Admin()
 	u, _ := url.Parse(sim.Endpoint)

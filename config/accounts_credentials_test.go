@@ -12,7 +12,7 @@ import (
 // own-key rotation overwrites the other's credential (the file store takes
 // over what is there), so one of the two accounts loses the key it signs
 // with at the next restart. The file should be refused.
-func TestReview13TwoAccountsShareOneCredentialFile(t *testing.T) {
+func TestTwoAccountsShareOneCredentialFile(t *testing.T) {
 	_, err := Parse([]byte(`exoscale:
   credential_file: cred.json
   own_key: {max_age: 7d}
@@ -34,7 +34,7 @@ policies:
 // A policy's file sink that writes the file rotatord reads its own
 // credential from: each rotation of that policy's key would replace the
 // admin credential (or be refused by the store's marker at every try).
-func TestReview13SinkTargetIsTheCredentialFile(t *testing.T) {
+func TestSinkTargetIsTheCredentialFile(t *testing.T) {
 	_, err := Parse([]byte(`exoscale:
   credential_file: /etc/rotatord/cred.json
   own_key: {max_age: 7d}
@@ -53,7 +53,7 @@ policies:
 // without a word: the loader takes null as "not set", while the schema
 // refuses null there, and an operator who wrote the block (expecting the
 // documented defaults) hand-rotates nothing and is told nothing.
-func TestReview13OwnKeyNullIsSilentlyOff(t *testing.T) {
+func TestOwnKeyNullIsSilentlyOff(t *testing.T) {
 	cfg, err := Parse([]byte(`exoscale:
   credential_file: cred.json
   own_key:
@@ -73,7 +73,7 @@ policies:
 // rotated by each, neither knowing the other's keys (a third key, a key
 // deleted under a consumer). The same api_key in two accounts should be
 // refused.
-func TestReview13TwoAccountsWithTheSameKey(t *testing.T) {
+func TestTwoAccountsWithTheSameKey(t *testing.T) {
 	_, err := Parse([]byte(`exoscale:
   api_key: EXO0123456789abcdef01234567
   api_secret: s
@@ -98,7 +98,7 @@ policies:
 
 // Held: account names that would leave the state directory, or take the
 // exoscale block's name, are refused.
-func TestReview13AccountNamesRefused(t *testing.T) {
+func TestAccountNamesRefused(t *testing.T) {
 	for _, name := range []string{"default", "../x", "a/b", ".", "..", "Green", "", "-x", "_self"} {
 		_, err := Parse([]byte(`exoscale:
   api_key: EXO0123456789abcdef01234567

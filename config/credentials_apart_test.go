@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const review13bPolicies = `state_dir: /var/lib/rotatord
+const credentialsApartPolicies = `state_dir: /var/lib/rotatord
 policies:
   - name: ci
     match: {name: "ci-*"}
@@ -18,7 +18,7 @@ policies:
 // absolute path is not cleaned, so "/etc/rotatord/./cred.json" (or
 // "//cred.json") is a different string for the same file, and two
 // accounts rotate their own keys into one file again.
-func TestReview13bSharedCredentialFileUncleanPath(t *testing.T) {
+func TestSharedCredentialFileUncleanPath(t *testing.T) {
 	_, err := Parse([]byte(`exoscale:
   credential_file: /etc/rotatord/cred.json
   own_key: {max_age: 7d}
@@ -26,14 +26,14 @@ accounts:
   - name: staging
     credential_file: /etc/rotatord/./cred.json
     own_key: {max_age: 7d}
-`+review13bPolicies), "rotatord.yml", "/etc/rotatord")
+`+credentialsApartPolicies), "rotatord.yml", "/etc/rotatord")
 	if err == nil {
 		t.Error("two accounts whose credential_file is /etc/rotatord/cred.json and /etc/rotatord/./cred.json (one file) are accepted")
 	}
 }
 
 // The same for a file sink writing over the credential file.
-func TestReview13bSinkOnCredentialFileUncleanPath(t *testing.T) {
+func TestSinkOnCredentialFileUncleanPath(t *testing.T) {
 	_, err := Parse([]byte(`exoscale:
   credential_file: /etc/rotatord/cred.json
   own_key: {max_age: 7d}
@@ -65,7 +65,7 @@ policies:
 // accepted, though each account's own-key rotation overwrites the
 // other's credential. Kubernetes, per the same commit, keeps its
 // credential in Vault.
-func TestReview13bTwoAccountsShareOneVaultCredential(t *testing.T) {
+func TestTwoAccountsShareOneVaultCredential(t *testing.T) {
 	_, err := Parse([]byte(`exoscale:
   credential_from: vault
   credential_vault:
@@ -81,7 +81,7 @@ accounts:
       path: infra/rotatord
       auth: {method: kubernetes, role: rotatord}
     own_key: {}
-`+review13bPolicies), "rotatord.yml", "/etc/rotatord")
+`+credentialsApartPolicies), "rotatord.yml", "/etc/rotatord")
 	if err == nil {
 		t.Error("two accounts with one credential_vault secret (infra/rotatord) are accepted")
 	}
@@ -90,7 +90,7 @@ accounts:
 // A policy's Vault sink writing the secret rotatord reads its credential
 // from: each rotation of that policy's key replaces the admin credential.
 // The file case is refused; the Vault case is not.
-func TestReview13bVaultSinkOnVaultCredential(t *testing.T) {
+func TestVaultSinkOnVaultCredential(t *testing.T) {
 	_, err := Parse([]byte(`exoscale:
   credential_from: vault
   credential_vault:

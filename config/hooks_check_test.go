@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func review14Problems(t *testing.T, doc string, host bool) string {
+func hookProblems(t *testing.T, doc string, host bool) string {
 	t.Helper()
 	file := writePolicy(t, doc)
 	_, warns, err := Validate(file, ValidateOptions{Host: host, Getenv: env(nil)})
@@ -29,12 +29,12 @@ func review14Problems(t *testing.T, doc string, host bool) string {
 // webhook's key_file: a typo passes the check, and the daemon finds out at
 // the first rotation, when every hook of the policy fails (before_delete:
 // no old key is ever deleted; after_delivery: the rotation never ends).
-func TestReview14HostCheckMissingWebhookKeyFile(t *testing.T) {
+func TestHostCheckMissingWebhookKeyFile(t *testing.T) {
 	doc := hostDoc("state", "out/{{.Name}}.json") + `    hooks:
       - event: before_delete
         webhook: {url: "https://hooks.example.com/check", key_file: no-such-hook-key}
 `
-	got := review14Problems(t, doc, true)
+	got := hookProblems(t, doc, true)
 	if !strings.Contains(got, "hooks[0].webhook.key_file") {
 		t.Errorf("a webhook key_file that does not exist passes the host check: problems %q, want one on policies[0].hooks[0].webhook.key_file", got)
 	}
@@ -44,7 +44,7 @@ func TestReview14HostCheckMissingWebhookKeyFile(t *testing.T) {
 // "consumer check passed" or any event. A world-readable key file is
 // accepted without a word (credential_file in the same state is warned
 // about).
-func TestReview14HostCheckWorldReadableWebhookKeyFile(t *testing.T) {
+func TestHostCheckWorldReadableWebhookKeyFile(t *testing.T) {
 	doc := hostDoc("state", "out/{{.Name}}.json") + `    hooks:
       - event: after_delivery
         webhook: {url: "https://hooks.example.com/check", key_file: hook-key}
@@ -69,12 +69,12 @@ func TestReview14HostCheckWorldReadableWebhookKeyFile(t *testing.T) {
 // The same for an exec hook: a command that does not exist (or is not
 // executable) passes `rotatord check --host`, and a before_delete
 // consumer check that can never run keeps every old key for ever.
-func TestReview14HostCheckMissingExecCommand(t *testing.T) {
+func TestHostCheckMissingExecCommand(t *testing.T) {
 	doc := hostDoc("state", "out/{{.Name}}.json") + `    hooks:
       - event: before_delete
         exec: {command: [/no/such/consumer-check, --name]}
 `
-	got := review14Problems(t, doc, true)
+	got := hookProblems(t, doc, true)
 	if !strings.Contains(got, "hooks[0].exec.command") {
 		t.Errorf("an exec hook whose program does not exist passes the host check: problems %q", got)
 	}
@@ -83,7 +83,7 @@ func TestReview14HostCheckMissingExecCommand(t *testing.T) {
 // The webhook URL check only refuses plain http to a host that is not
 // loopback; any other scheme with a host is accepted, though the message
 // for a bad URL says "want an https:// URL". ftp:// fails at every call.
-func TestReview14WebhookURLSchemeNotHTTPS(t *testing.T) {
+func TestWebhookURLSchemeNotHTTPS(t *testing.T) {
 	_, err := Parse([]byte(`state_dir: /var/lib/rotatord
 policies:
   - name: ci
@@ -103,7 +103,7 @@ policies:
 // A webhook has no insecure_http: the operator who follows the advice gets
 // `unknown field "insecure_http"` next. The message should give the way
 // out that exists (https, or a loopback address).
-func TestReview14HTTPWebhookErrorNamesAFieldThatExists(t *testing.T) {
+func TestHTTPWebhookErrorNamesAFieldThatExists(t *testing.T) {
 	doc := `state_dir: /var/lib/rotatord
 policies:
   - name: ci

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func review14bHostProblems(t *testing.T, hook string, setup func(dir string)) string {
+func hookHostProblems(t *testing.T, hook string, setup func(dir string)) string {
 	t.Helper()
 	file := writePolicy(t, hostDoc("state", "out/{{.Name}}.json")+"    hooks:\n"+hook)
 	setup(filepath.Dir(file))
@@ -30,7 +30,7 @@ func review14bHostProblems(t *testing.T, hook string, setup func(dir string)) st
 // proves nothing"), and a directory cannot be read: both pass
 // `rotatord check --host`, and every before_delete consumer check then
 // fails, so no old key of the policy is ever deleted.
-func TestReview14bHostCheckUnusableWebhookKeyFile(t *testing.T) {
+func TestHostCheckUnusableWebhookKeyFile(t *testing.T) {
 	hook := "      - event: before_delete\n        webhook: {url: \"https://hooks.example.com/check\", key_file: hook-key}\n"
 	for _, tc := range []struct {
 		desc  string
@@ -40,7 +40,7 @@ func TestReview14bHostCheckUnusableWebhookKeyFile(t *testing.T) {
 		{"only white space (0600)", func(dir string) { os.WriteFile(filepath.Join(dir, "hook-key"), []byte(" \n"), 0o600) }},
 		{"a directory (0700)", func(dir string) { os.Mkdir(filepath.Join(dir, "hook-key"), 0o700) }},
 	} {
-		if got := review14bHostProblems(t, hook, tc.setup); !strings.Contains(got, "hooks[0].webhook.key_file") {
+		if got := hookHostProblems(t, hook, tc.setup); !strings.Contains(got, "hooks[0].webhook.key_file") {
 			t.Errorf("a webhook key_file that is %s passes the host check: problems %q", tc.desc, got)
 		}
 	}
@@ -52,7 +52,7 @@ func TestReview14bHostCheckUnusableWebhookKeyFile(t *testing.T) {
 // event, or turns the before_delete consumer check into `exit 0`. The
 // same check refuses a world-readable webhook key (forged events), a
 // world-writable state_dir and a world-writable sink mode.
-func TestReview14bHostCheckWorldWritableExecCommand(t *testing.T) {
+func TestHostCheckWorldWritableExecCommand(t *testing.T) {
 	var prog string
 	hook := "      - event: before_delete\n        exec: {command: [PROG]}\n"
 	file := writePolicy(t, "")
@@ -61,7 +61,7 @@ func TestReview14bHostCheckWorldWritableExecCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(prog, 0o777)
-	got := review14bHostProblems(t, strings.Replace(hook, "PROG", prog, 1), func(string) {})
+	got := hookHostProblems(t, strings.Replace(hook, "PROG", prog, 1), func(string) {})
 	if !strings.Contains(got, "hooks[0].exec.command") {
 		t.Errorf("a world-writable (0777) exec hook program %s passes the host check: problems %q", prog, got)
 	}

@@ -12,19 +12,19 @@ import (
 // number. lease_duration 900ms is written as 0, which the API server
 // refuses: no replica ever leads. 1.9s is written as 1s, shorter than
 // the leader's claim (renew_deadline 1.8s minus its margin): two leaders
-// (internal/leader TestReview15FractionalLeaseDurationGivesTwoLeaders).
+// (internal/leader TestFractionalLeaseDurationGivesTwoLeaders).
 // The validation (retry_period >= 100ms, renew_deadline >= 2x
 // retry_period, lease_duration > renew_deadline) accepts both.
-func TestReview15FractionalLeaseDurationAccepted(t *testing.T) {
+func TestFractionalLeaseDurationAccepted(t *testing.T) {
 	for _, le := range []string{
 		"{lease_duration: 900ms, renew_deadline: 800ms, retry_period: 200ms}",
 		"{lease_duration: 1900ms, renew_deadline: 1800ms, retry_period: 500ms}",
 	} {
-		review15Lease(t, le)
+		checkLeaseDuration(t, le)
 	}
 }
 
-func review15Lease(t *testing.T, le string) {
+func checkLeaseDuration(t *testing.T, le string) {
 	doc := `exoscale:
   api_key: EXO0123456789abcdef01234567
   api_secret_file: secret

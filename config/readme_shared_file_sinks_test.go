@@ -12,7 +12,7 @@ import (
 // (a shared volume)". A reader cannot follow both: with unshared volumes a
 // new leader finds its sink without the key the last one delivered and
 // rolls it back. The two must agree.
-func TestReview21ReadmeAndValidatorAgreeOnSharedFileSinks(t *testing.T) {
+func TestReadmeAndValidatorAgreeOnSharedFileSinks(t *testing.T) {
 	doc := `exoscale:
   api_key: EXO0123456789abcdef01234567
   api_secret_file: secret

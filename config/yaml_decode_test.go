@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestReview12FractionalCountsRefused: yaml.v3 decodes a float into an int
+// TestFractionalCountsRefused: yaml.v3 decodes a float into an int
 // field by truncating it, so `concurrency: 2.5` loads as 2 and
 // `max_retries: 3.9` as 3, silently, and `rotatord validate` says "valid".
 // The JSON schema (type: integer) rejects both, so the editor and the
@@ -13,7 +13,7 @@ import (
 // refuse a non-integer scalar for int fields (check the node's tag is
 // !!int, or decode these fields through a type with UnmarshalYAML like
 // Duration).
-func TestReview12FractionalCountsRefused(t *testing.T) {
+func TestFractionalCountsRefused(t *testing.T) {
 	for _, field := range []string{"concurrency: 2.5", "max_retries: 3.9"} {
 		doc := "exoscale:\n  " + field + "\npolicies:\n  - name: ci\n    match: {name: ci-*}\n    sinks: [{type: file, path: '/tmp/{{.Name}}'}]\n"
 		cfg, err := Parse([]byte(doc), "f.yml", "/tmp")
@@ -24,7 +24,7 @@ func TestReview12FractionalCountsRefused(t *testing.T) {
 	}
 }
 
-// TestReview12FlowStyleProblemsNameTheField: a problem found while decoding
+// TestFlowStyleProblemsNameTheField: a problem found while decoding
 // a value written in YAML flow style ({...}) loses its field path, so with
 // several fields on one line the message does not say which one is wrong:
 // `exoscale: {timeout: 30s, rate_limit: abc}` gives
@@ -34,7 +34,7 @@ func TestReview12FractionalCountsRefused(t *testing.T) {
 // every problem in the file's terms. Fix: locate the node by line and
 // column (yaml.v3's errors give the line only; walk the flow mapping's
 // children for the offending value) or decode field by field.
-func TestReview12FlowStyleProblemsNameTheField(t *testing.T) {
+func TestFlowStyleProblemsNameTheField(t *testing.T) {
 	for _, c := range []struct{ doc, want string }{
 		{"exoscale: {timeout: 30s, rate_limit: abc}\npolicies:\n  - name: ci\n    match: {name: ci-*}\n    sinks: [{type: file, path: '/tmp/{{.Name}}'}]\n", "exoscale.rate_limit"},
 		{"policies:\n  - name: ci\n    match: {name: ci-*}\n    sinks: [{type: file, path: '/tmp/{{.Name}}', mode: 0x180}]\n", "policies[0].sinks[0].mode"},

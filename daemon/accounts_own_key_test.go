@@ -68,7 +68,7 @@ func reloadDuringOwnRotation(t *testing.T, e *selfEnv, d *Daemon) (rotation.Outc
 // credential and installs it once the rotation is done: with grace_period
 // 0 the rotation already deleted that key, so from the reload on every
 // request of the daemon signs with a deleted key (outage until restart).
-func TestReview13ReloadDuringOwnRotationSignsWithDeletedKey(t *testing.T) {
+func TestReloadDuringOwnRotationSignsWithDeletedKey(t *testing.T) {
 	e := newSelfEnv(t, "0s")
 	old := e.sim.Admin()
 	d := e.open()
@@ -92,7 +92,7 @@ func TestReview13ReloadDuringOwnRotationSignsWithDeletedKey(t *testing.T) {
 // The same reload with a grace period: the daemon goes on signing with the
 // superseded key, which the deletion then skips as "the key rotatord
 // authenticates with" and forgets: the old admin key is never deleted.
-func TestReview13ReloadDuringOwnRotationKeepsOldKeyForever(t *testing.T) {
+func TestReloadDuringOwnRotationKeepsOldKeyForever(t *testing.T) {
 	e := newSelfEnv(t, "1s")
 	old := e.sim.Admin()
 	d := e.open()
@@ -122,7 +122,7 @@ func TestReview13ReloadDuringOwnRotationKeepsOldKeyForever(t *testing.T) {
 // directory), while run reads it through the file sink, which refuses a
 // symlink. A credential file that is a symlink (a Kubernetes Secret volume,
 // an operator's ln -s) passes validate and stops run.
-func TestReview13ValidateAcceptsACredentialFileRunRefuses(t *testing.T) {
+func TestValidateAcceptsACredentialFileRunRefuses(t *testing.T) {
 	e := newSelfEnv(t, "0s")
 	real := filepath.Join(e.dir, "credential-real.json")
 	link := filepath.Join(e.dir, "credential.json")
@@ -148,7 +148,7 @@ func TestReview13ValidateAcceptsACredentialFileRunRefuses(t *testing.T) {
 // same file is not: the account's state directory is simply not opened,
 // and its rotation in flight (an old key in its grace period, an orphan
 // search) is abandoned for good.
-func TestReview13RestartRemovingAnAccountWithARotationInFlight(t *testing.T) {
+func TestRestartRemovingAnAccountWithARotationInFlight(t *testing.T) {
 	e := newAccountsEnv(t)
 	d := e.open()
 	if err := d.account("green").store.Put(stateRecordInFlight("green-ci", "ci-runner")); err != nil {
@@ -197,7 +197,7 @@ policies:
 // own_key: the failed passes of its own key, _self-green, are counted
 // under account="default", since the metrics learn the account of the
 // account's policies but not of its own-key policy.
-func TestReview13LeftOutAccountOwnKeyMetricsUnderWrongAccount(t *testing.T) {
+func TestLeftOutAccountOwnKeyMetricsUnderWrongAccount(t *testing.T) {
 	e := newAccountsEnv(t)
 	admin := e.sim.Admin()
 	body := fmt.Sprintf(greenOwnKeyConfig, e.sim.Endpoint, admin.Key, admin.Secret)
@@ -217,7 +217,7 @@ func TestReview13LeftOutAccountOwnKeyMetricsUnderWrongAccount(t *testing.T) {
 }
 
 // Held: a reload that removes an account drops every series of it.
-func TestReview13RemovedAccountLeavesNoSeries(t *testing.T) {
+func TestRemovedAccountLeavesNoSeries(t *testing.T) {
 	e := newAccountsEnv(t)
 	d := e.open()
 	if _, err := d.RunPass(context.Background(), nil, rotation.Options{Force: true}); err != nil {
@@ -281,7 +281,7 @@ const strandCI = `  - name: ci
 // the reload reports success (rotatord_config_last_reload_successful 1),
 // and every pass and deletion of the account fails or is skipped until
 // the next reload, although its engine kept working policies.
-func TestReview13ReloadRacingARotationStartDisablesTheAccount(t *testing.T) {
+func TestReloadRacingARotationStartDisablesTheAccount(t *testing.T) {
 	sim := exosimtest.NewServer(t, exosim.DefaultSeed())
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "out"), 0o700)
@@ -337,7 +337,7 @@ func TestReview13ReloadRacingARotationStartDisablesTheAccount(t *testing.T) {
 // the account is left out, its passes fail and its due deletions stop,
 // until someone reloads again, although nothing was wrong with the
 // credential in use.
-func TestReview13ReloadWithAnUnreadableCredentialStopsAWorkingAccount(t *testing.T) {
+func TestReloadWithAnUnreadableCredentialStopsAWorkingAccount(t *testing.T) {
 	e := newAccountsEnv(t)
 	d := e.open()
 	if _, err := d.RunPass(context.Background(), nil, rotation.Options{}); err != nil {
@@ -388,7 +388,7 @@ policies:
 // either organization reaches a log line, a metric, an outcome's error, a
 // state file, or a file others may read; only the credential files and
 // the sinks (0600) hold them.
-func TestReview13NoSecretLeaksWithTwoOwnKeys(t *testing.T) {
+func TestNoSecretLeaksWithTwoOwnKeys(t *testing.T) {
 	e := newAccountsEnv(t)
 	for name, cred := range map[string]exosim.Credential{"credential.json": e.sim.Admin(), "green-credential.json": e.green} {
 		b, _ := json.Marshal(map[string]string{"api_key": cred.Key, "api_secret": cred.Secret})
@@ -477,7 +477,7 @@ func TestReview13NoSecretLeaksWithTwoOwnKeys(t *testing.T) {
 // own-key rotation's checks without a word: neither validate nor run
 // flags it, and it stays world-readable until the next own rotation
 // (max_age, 30 days by default) rewrites it.
-func TestReview13WorldReadableCredentialFileUnnoticed(t *testing.T) {
+func TestWorldReadableCredentialFileUnnoticed(t *testing.T) {
 	e := newSelfEnv(t, "0s")
 	if err := os.Chmod(filepath.Join(e.dir, "credential.json"), 0o644); err != nil {
 		t.Fatal(err)
@@ -501,7 +501,7 @@ func TestReview13WorldReadableCredentialFileUnnoticed(t *testing.T) {
 // Held: a reload that moves a policy to another account while one of its
 // rotations is in its grace period is refused, naming it; the state
 // directories of the accounts are private.
-func TestReview13MovePolicyBetweenAccountsAndStateLayout(t *testing.T) {
+func TestMovePolicyBetweenAccountsAndStateLayout(t *testing.T) {
 	e := newAccountsEnv(t)
 	d := e.open()
 	if err := d.account(config.DefaultAccount).store.Put(stateRecordInFlight("ci", "ci-runner")); err != nil {

@@ -14,7 +14,7 @@ import (
 // after nextDeletionWait read its own now: the deletion looks due in the
 // future, and the timer is armed for ~10ms, over and over: the deleter
 // spins (DeleteDue every 10ms) instead of waiting DeleteCheckInterval.
-func TestReview15bDeleterSpinsOnUnconfirmedPastDueDeletion(t *testing.T) {
+func TestDeleterSpinsOnUnconfirmedPastDueDeletion(t *testing.T) {
 	st := newStore(t)
 	now := time.Now()
 	if err := st.Put(state.Record{Policy: "p", Name: "ci-runner", Rotation: &state.Rotation{
@@ -34,7 +34,7 @@ func TestReview15bDeleterSpinsOnUnconfirmedPastDueDeletion(t *testing.T) {
 // due that waits (a closed window, a backoff) hides every later one. Here
 // a key due in 2s waits the whole DeleteCheckInterval (15s in production,
 // the old poll) instead of going when its grace period ends.
-func TestReview15bPastDueDeletionHidesTheNextOne(t *testing.T) {
+func TestPastDueDeletionHidesTheNextOne(t *testing.T) {
 	st := newStore(t)
 	now := time.Now()
 	for name, after := range map[string]time.Duration{"ci-waiting": -time.Minute, "ci-next": 2 * time.Second} {

@@ -9,7 +9,7 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
-// TestReview12LandingShowsNoKeyID: the README promises the landing page
+// TestLandingShowsNoKeyID: the README promises the landing page
 // "shows no secret and no key id", and TestLandingPageLinksAndPlan checks
 // it only for the records' key id fields. But the "last failure" column
 // prints state.Record.LastError verbatim, and the engine writes errors that
@@ -19,7 +19,7 @@ import (
 // "key %s is held by sink ..."). So any failed deletion or confirmation
 // publishes the Exoscale key id (the api_key half of the credential) to
 // whoever can reach the unauthenticated listen port.
-func TestReview12LandingShowsNoKeyID(t *testing.T) {
+func TestLandingShowsNoKeyID(t *testing.T) {
 	e := newEnv(t)
 	now := time.Now()
 	e.d.opts.Now = func() time.Time { return now }

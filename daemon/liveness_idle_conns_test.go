@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestReview11IdleConnectionsStarveLivenessProbe: issue 11 asked for a
+// TestIdleConnectionsStarveLivenessProbe: issue 11 asked for a
 // connection limit so that idle keep-alive connections cannot exhaust
 // memory. The limit (netutil.LimitListener, DefaultMaxConnections = 64) is
 // shared by everyone, including the kubelet's liveness probe, and a
@@ -30,7 +30,7 @@ import (
 // per-source limit, a much larger limit with small per-connection state, a
 // short timeout for connections that have not sent a request, or dropping
 // the oldest idle connection when the limit is reached).
-func TestReview11IdleConnectionsStarveLivenessProbe(t *testing.T) {
+func TestIdleConnectionsStarveLivenessProbe(t *testing.T) {
 	e := newEnv(t)
 	e.runWeb(WebOptions{}) // the defaults rotatord runs with
 

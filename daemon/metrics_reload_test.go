@@ -21,7 +21,7 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
-func TestReview19MetricsFollowAccountsThroughReloads(t *testing.T) {
+func TestMetricsFollowAccountsThroughReloads(t *testing.T) {
 	e := newAccountsEnv(t)
 	d := e.open()
 	srv := httptest.NewServer(d.Handler())

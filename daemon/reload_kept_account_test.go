@@ -24,7 +24,7 @@ import (
 // the kept account only. A kept account must not keep a policy the new
 // file gives to another account (or drops): refuse the reload, or keep
 // only what the new file still gives it.
-func TestReview13bKeptAccountKeepsAPolicyTheFileMoved(t *testing.T) {
+func TestKeptAccountKeepsAPolicyTheFileMoved(t *testing.T) {
 	e := newAccountsEnv(t)
 	d := e.open()
 	if _, err := d.RunPass(context.Background(), nil, rotation.Options{}); err != nil {

@@ -16,7 +16,7 @@ import (
 // replicas that now elect a leader; and the accounts keep the journal of
 // the state directory. A change that cannot take effect must be refused,
 // as a change of state_dir is.
-func TestReview15ReloadAddingLeaderElectionIsNotApplied(t *testing.T) {
+func TestReloadAddingLeaderElectionIsNotApplied(t *testing.T) {
 	e := newEnv(t)
 	b, err := os.ReadFile(e.config)
 	if err != nil {

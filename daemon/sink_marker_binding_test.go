@@ -11,7 +11,7 @@ import (
 	"github.com/rotatord/rotatord/rotation"
 )
 
-// TestReview11MarkerDoesNotBindFileToItsSink: issue 11 "A file sink
+// TestMarkerDoesNotBindFileToItsSink: issue 11 "A file sink
 // overwrites any regular file at its target. Like the Vault sink's
 // take_over, never replace a file rotatord did not write" and "Key names
 // are attacker-chosen". The fix marks every file with the constant
@@ -40,7 +40,7 @@ import (
 // path), so a file another policy's sink wrote is refused like an
 // unmanaged one; or config/runtime refuses two sinks whose targets can
 // coincide.
-func TestReview11MarkerDoesNotBindFileToItsSink(t *testing.T) {
+func TestMarkerDoesNotBindFileToItsSink(t *testing.T) {
 	e := newEnv(t)
 	e.writePolicy(`  - name: backup
     match: {name: "backup-agent", role_id: "` + exosim.ReadonlyRoleID + `"}

@@ -12,7 +12,7 @@ import (
 // shipped Kubernetes policy still signs with api_key_file/api_secret_file
 // from the Secret rotatord-exoscale (read-only, never rotated) and sets no
 // own_key: the most powerful key stays hand-rotated there.
-func TestReview13KubernetesPolicyRotatesItsOwnKey(t *testing.T) {
+func TestKubernetesPolicyRotatesItsOwnKey(t *testing.T) {
 	var cm struct {
 		Data map[string]string `yaml:"data"`
 	}

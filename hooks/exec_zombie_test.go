@@ -22,7 +22,7 @@ import (
 // role) each killed child stays a zombie for the life of the daemon, one
 // more at every retry of a consumer check that times out, until the pid
 // limit of the pod is reached.
-func TestReview14bExecTimeoutLeavesNoZombieUnderPID1(t *testing.T) {
+func TestExecTimeoutLeavesNoZombieUnderPID1(t *testing.T) {
 	const prSetChildSubreaper = 36
 	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); e != 0 {
 		t.Skipf("prctl(PR_SET_CHILD_SUBREAPER): %v", e)

@@ -22,7 +22,7 @@ import (
 // signed event. The default client follows a 302 as a GET to the new
 // location, and a 200 there counts as the hook succeeding: a before_delete
 // consumer check "passes" without ever being asked, and the old key goes.
-func TestReview14WebhookRedirectIsNotSuccess(t *testing.T) {
+func TestWebhookRedirectIsNotSuccess(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "key")
 	os.WriteFile(keyFile, []byte("hook-key"), 0o600)
 	var posts atomic.Int32
@@ -48,7 +48,7 @@ func TestReview14WebhookRedirectIsNotSuccess(t *testing.T) {
 // signature header, to wherever the receiver (or someone who controls its
 // answers) points: plain http to any host included, which the config
 // refuses for the hook's own URL.
-func TestReview14WebhookDoesNotResendSignedBodyOnRedirect(t *testing.T) {
+func TestWebhookDoesNotResendSignedBodyOnRedirect(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "key")
 	os.WriteFile(keyFile, []byte("hook-key"), 0o600)
 	var elsewhere atomic.Int32
@@ -78,7 +78,7 @@ func TestReview14WebhookDoesNotResendSignedBodyOnRedirect(t *testing.T) {
 // running after rotatord declared the hook failed, and the next retry
 // starts a second copy beside it. The timeout should end the whole tree
 // (a process group killed as one).
-func TestReview14ExecTimeoutKillsTheHooksChildren(t *testing.T) {
+func TestExecTimeoutKillsTheHooksChildren(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child.pid")
 	script := "/bin/sleep 30 & echo $! > " + pidFile + "; wait"

@@ -33,7 +33,7 @@ import (
 
 // crc32Combine: len2 = 0, associativity for huge lengths (> 4 GiB), and one
 // direct check against 4 GiB + 17 zero bytes.
-func TestReview19CRC32CombineEdges(t *testing.T) {
+func TestCRC32CombineEdges(t *testing.T) {
 	a := crc32.ChecksumIEEE([]byte("hello"))
 	if got := crc32Combine(a, 0, 0); got != a {
 		t.Errorf("len2=0: %08x, want %08x", got, a)
@@ -97,7 +97,7 @@ func bigStore(t testing.TB, n int) (*Metrics, *prometheus.Registry, *state.Store
 // transport (transparent), gzip -dc, curl --compressed, Python's gzip,
 // and promtool check metrics on the text; for 0, 1 and 3,000 names and no
 // policies at all.
-func TestReview19GzipAnswerRealClients(t *testing.T) {
+func TestGzipAnswerRealClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs without -short")
 	}
@@ -223,7 +223,7 @@ func firstLines(s string, n int) string {
 
 // Clients that go away mid-answer, then whole scrapes: every later answer
 // is whole and valid.
-func TestReview19ClientGoesAwayMidAnswer(t *testing.T) {
+func TestClientGoesAwayMidAnswer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs without -short")
 	}
@@ -263,7 +263,7 @@ func TestReview19ClientGoesAwayMidAnswer(t *testing.T) {
 // A scrape that starts after a Put (or SetPolicies) returns must show it,
 // even while other scrapes, Puts and SetPolicies run (the "stamp read,
 // then records read" ordering, run with -race).
-func TestReview19ScrapeAfterWriteSeesIt(t *testing.T) {
+func TestScrapeAfterWriteSeesIt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs without -short")
 	}
@@ -352,7 +352,7 @@ func clonePolicies(p []PolicyInfo) []PolicyInfo { return append([]PolicyInfo(nil
 
 // Heap growth over many gzip scrapes at 10,000 names, names changing
 // every few scrapes: no block or writer piles up.
-func TestReview19NoGrowthOverScrapes(t *testing.T) {
+func TestNoGrowthOverScrapes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs without -short")
 	}
@@ -390,7 +390,7 @@ func TestReview19NoGrowthOverScrapes(t *testing.T) {
 // Concurrent gzip scrapes while the lines change: every answer is one
 // valid member, its text identical to an identity answer of the same
 // generation shape (HELP/TYPE once, lines sorted, no duplicates).
-func TestReview19ConcurrentGzipAnswersWellFormed(t *testing.T) {
+func TestConcurrentGzipAnswersWellFormed(t *testing.T) {
 	m, reg, store := bigStore(t, 2000)
 	h := m.Handler(reg, nil)
 	var stop atomic.Bool

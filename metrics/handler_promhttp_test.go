@@ -19,9 +19,9 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
-// review16Compare scrapes both handlers with the same headers and reports
+// comparePromhttp scrapes both handlers with the same headers and reports
 // any difference in status, Content-Type, body (runtime families aside).
-func review16Compare(t *testing.T, label string, fast, slow http.Handler, h http.Header) {
+func comparePromhttp(t *testing.T, label string, fast, slow http.Handler, h http.Header) {
 	t.Helper()
 	fr, fb := get(t, fast, "/metrics", h)
 	sr, sb := get(t, slow, "/metrics", h)
@@ -36,11 +36,11 @@ func review16Compare(t *testing.T, label string, fast, slow http.Handler, h http
 	}
 }
 
-// TestReview16RandomStatesMatchPromhttp drives the store and the policies
+// TestRandomStatesMatchPromhttp drives the store and the policies
 // through random changes (rotations, deletions, keys losing their time,
 // policies moving between accounts, removed, re-added, the same name in
 // several policies and accounts) and compares every scrape with promhttp.
-func TestReview16RandomStatesMatchPromhttp(t *testing.T) {
+func TestRandomStatesMatchPromhttp(t *testing.T) {
 	m, reg, store := newStoreMetrics(t)
 	fast := m.Handler(reg, nil)
 	slow := promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{})
@@ -60,7 +60,7 @@ func TestReview16RandomStatesMatchPromhttp(t *testing.T) {
 		return ps
 	}
 	m.SetPolicies(randomPolicies())
-	review16Compare(t, "empty", fast, slow, nil)
+	comparePromhttp(t, "empty", fast, slow, nil)
 	for i := range 300 {
 		switch op := rng.IntN(10); {
 		case op < 5:
@@ -76,16 +76,16 @@ func TestReview16RandomStatesMatchPromhttp(t *testing.T) {
 		default:
 			m.SetPolicies(randomPolicies())
 		}
-		review16Compare(t, fmt.Sprint("step ", i), fast, slow, nil)
+		comparePromhttp(t, fmt.Sprint("step ", i), fast, slow, nil)
 		if t.Failed() {
 			return
 		}
 	}
 }
 
-// TestReview16ConcurrentScrapes: scrapes in every format while records
+// TestConcurrentScrapes: scrapes in every format while records
 // are written and the policies change; run with -race.
-func TestReview16ConcurrentScrapes(t *testing.T) {
+func TestConcurrentScrapes(t *testing.T) {
 	m, reg, store := newHandlerTest(t)
 	h := m.Handler(reg, reg)
 	stop := make(chan struct{})
@@ -138,12 +138,12 @@ func TestReview16ConcurrentScrapes(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	// After the storm, the text still matches promhttp.
-	review16Compare(t, "after", m.Handler(reg, nil), promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{}), nil)
+	comparePromhttp(t, "after", m.Handler(reg, nil), promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{}), nil)
 }
 
-// TestReview16PrometheusAcceptHeaders: what Prometheus 2.x and 3.x send,
+// TestPrometheusAcceptHeaders: what Prometheus 2.x and 3.x send,
 // and other clients: same Content-Type and body as promhttp.
-func TestReview16PrometheusAcceptHeaders(t *testing.T) {
+func TestPrometheusAcceptHeaders(t *testing.T) {
 	m, reg, _ := newHandlerTest(t)
 	fast := m.Handler(reg, nil)
 	slow := promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{})
@@ -161,15 +161,15 @@ func TestReview16PrometheusAcceptHeaders(t *testing.T) {
 		`text/html`,
 		``,
 	} {
-		review16Compare(t, "", fast, slow, http.Header{"Accept": {accept}, "Accept-Encoding": {"gzip"}})
+		comparePromhttp(t, "", fast, slow, http.Header{"Accept": {accept}, "Accept-Encoding": {"gzip"}})
 	}
 }
 
-// TestReview16VaryHeader: promhttp answers with Vary: Accept and Vary:
+// TestVaryHeader: promhttp answers with Vary: Accept and Vary:
 // Accept-Encoding (the body depends on both); the text path sends no Vary,
 // so a cache in front of /metrics may hand a gzip body to a client that
 // did not ask for one, or text to one that asked for protobuf.
-func TestReview16VaryHeader(t *testing.T) {
+func TestVaryHeader(t *testing.T) {
 	m, reg, _ := newHandlerTest(t)
 	fast := m.Handler(reg, nil)
 	slow := promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{})
@@ -181,21 +181,21 @@ func TestReview16VaryHeader(t *testing.T) {
 	}
 }
 
-// review16Bad is a collector whose Gather fails: two metrics with the same
+// badCollector is a collector whose Gather fails: two metrics with the same
 // labels.
-type review16Bad struct{ desc *prometheus.Desc }
+type badCollector struct{ desc *prometheus.Desc }
 
-func (c review16Bad) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c review16Bad) Collect(ch chan<- prometheus.Metric) {
+func (c badCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c badCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 2)
 }
 
-// TestReview16GatherErrorMatchesPromhttp: a registry whose Gather fails is
+// TestGatherErrorMatchesPromhttp: a registry whose Gather fails is
 // answered as promhttp answers it, and the failure is counted once.
-func TestReview16GatherErrorMatchesPromhttp(t *testing.T) {
+func TestGatherErrorMatchesPromhttp(t *testing.T) {
 	m, reg, _ := newHandlerTest(t)
-	reg.MustRegister(review16Bad{prometheus.NewDesc("zz_bad", "bad", nil, nil)})
+	reg.MustRegister(badCollector{prometheus.NewDesc("zz_bad", "bad", nil, nil)})
 	fast := m.Handler(reg, reg)
 	fr, fb := get(t, fast, "/metrics", nil)
 	if fr.Code != http.StatusInternalServerError || !strings.Contains(fb, "zz_bad") {
@@ -214,21 +214,21 @@ promhttp_metric_handler_errors_total{cause="gathering"} 1
 	}
 }
 
-// review16FailingWriter fails every write, as a scraper that went away.
-type review16FailingWriter struct{ h http.Header }
+// failingWriter fails every write, as a scraper that went away.
+type failingWriter struct{ h http.Header }
 
-func (w *review16FailingWriter) Header() http.Header         { return w.h }
-func (w *review16FailingWriter) WriteHeader(int)             {}
-func (w *review16FailingWriter) Write(p []byte) (int, error) { return 0, errors.New("broken pipe") }
+func (w *failingWriter) Header() http.Header         { return w.h }
+func (w *failingWriter) WriteHeader(int)             {}
+func (w *failingWriter) Write(p []byte) (int, error) { return 0, errors.New("broken pipe") }
 
-// TestReview16EncodingErrorsCounted: promhttp counts a failed write in
+// TestEncodingErrorsCounted: promhttp counts a failed write in
 // promhttp_metric_handler_errors_total{cause="encoding"}; the text path
 // drops it, so that counter (which the handler still registers and
 // exports) stays at 0 for the text format, the one Prometheus uses.
-func TestReview16EncodingErrorsCounted(t *testing.T) {
+func TestEncodingErrorsCounted(t *testing.T) {
 	m, reg, _ := newHandlerTest(t)
 	fast := m.Handler(reg, reg)
-	fast.ServeHTTP(&review16FailingWriter{h: http.Header{}}, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	fast.ServeHTTP(&failingWriter{h: http.Header{}}, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	count := func() float64 {
 		mfs, _ := reg.Gather()
 		for _, mf := range mfs {
@@ -247,9 +247,9 @@ func TestReview16EncodingErrorsCounted(t *testing.T) {
 	}
 }
 
-// TestReview16Head: HEAD (which GET /metrics in a ServeMux also serves)
+// TestHead: HEAD (which GET /metrics in a ServeMux also serves)
 // gets the same headers as promhttp's.
-func TestReview16Head(t *testing.T) {
+func TestHead(t *testing.T) {
 	m, reg, _ := newHandlerTest(t)
 	for _, h := range []http.Handler{m.Handler(reg, nil), promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{})} {
 		mux := http.NewServeMux()

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// TestReview12NoStaleSinkSeriesAfterReload: SetPolicies drops the series
+// TestNoStaleSinkSeriesAfterReload: SetPolicies drops the series
 // of policies that are gone, but not those of a sink that is gone from a
 // policy that stays. After a reload that removes a policy's second sink,
 // rotatord_sink_writes_total{sink="file#1"} stays exported at 0 for ever
@@ -18,7 +18,7 @@ import (
 // longer exists, and a reload that swaps sink types (file#1 -> vault#1)
 // grows the series set each time. Fix: in SetPolicies, delete the
 // sink_writes series whose (policy, sink) is not in the new PolicyInfo.
-func TestReview12NoStaleSinkSeriesAfterReload(t *testing.T) {
+func TestNoStaleSinkSeriesAfterReload(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := New(reg, nil)
 	m.SetPolicies([]PolicyInfo{{Name: "ci", MaxAge: time.Hour, Sinks: []string{"file#0", "file#1"}}})

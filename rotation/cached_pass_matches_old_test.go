@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// review18DisturbNoJournal changes the world but not the journal: keys in
+// disturbNoJournal changes the world but not the journal: keys in
 // the API, sinks, the clock (both ways), the own key's name.
-func review18DisturbNoJournal(h *harness, rng *rand.Rand) {
+func disturbNoJournal(h *harness, rng *rand.Rand) {
 	for i := range 16 {
 		name := fmt.Sprintf("ci-%02d", i)
 		live := h.api.live(name)
@@ -21,7 +21,7 @@ func review18DisturbNoJournal(h *harness, rng *rand.Rand) {
 		case 0:
 			h.api.add(name, roleCI)
 		case 1:
-			h.api.add(name, review17OtherRole)
+			h.api.add(name, diffOtherRole)
 		case 2:
 			h.api.mu.Lock()
 			for _, id := range live {
@@ -32,7 +32,7 @@ func review18DisturbNoJournal(h *harness, rng *rand.Rand) {
 			h.api.mu.Lock()
 			for _, id := range live {
 				k := h.api.keys[id]
-				k.RoleID = review17OtherRole
+				k.RoleID = diffOtherRole
 				h.api.keys[id] = k
 			}
 			h.api.mu.Unlock()
@@ -52,14 +52,14 @@ func review18DisturbNoJournal(h *harness, rng *rand.Rand) {
 	}
 }
 
-// TestReview18CachedPassMatchesOldPass: many passes over one engine, with
+// TestCachedPassMatchesOldPass: many passes over one engine, with
 // changes to the world that leave the journal as it is (so the quiet set
 // is reused) and some that change it.
-func TestReview18CachedPassMatchesOldPass(t *testing.T) {
-	for seed := range review18Seeds() {
+func TestCachedPassMatchesOldPass(t *testing.T) {
+	for seed := range diffSeeds() {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			hOld, hNew := newHarness(t, time.Hour), newHarness(t, time.Hour)
-			rOld, rNew := review17World(t, hOld, seed), review17World(t, hNew, seed)
+			rOld, rNew := diffWorld(t, hOld, seed), diffWorld(t, hNew, seed)
 			reused := 0
 			for step := range 30 {
 				opts := Options{}
@@ -78,27 +78,27 @@ func TestReview18CachedPassMatchesOldPass(t *testing.T) {
 				if before != nil && hNew.cachedQuiet() == before {
 					reused++
 				}
-				if a, b := review17Outcomes(oOld), review17Outcomes(oNew); a != b {
-					t.Fatalf("step %d: outcomes differ\n%s", step, review17Diff(a, b))
+				if a, b := diffOutcomes(oOld), diffOutcomes(oNew); a != b {
+					t.Fatalf("step %d: outcomes differ\n%s", step, lineDiff(a, b))
 				}
-				if a, b := review17Snapshot(hOld), review17Snapshot(hNew); a != b {
-					t.Fatalf("step %d: worlds differ\n%s", step, review17Diff(a, b))
+				if a, b := diffSnapshot(hOld), diffSnapshot(hNew); a != b {
+					t.Fatalf("step %d: worlds differ\n%s", step, lineDiff(a, b))
 				}
 				switch {
 				case step == 0:
 					hOld.clock.Add(time.Minute)
 					hNew.clock.Add(time.Minute)
 				case step%4 == 3:
-					review17Disturb(t, hOld, rOld)
-					review17Disturb(t, hNew, rNew)
+					diffDisturb(t, hOld, rOld)
+					diffDisturb(t, hNew, rNew)
 				case step%4 == 1:
 					d := time.Duration(rOld.Int64N(int64(48*time.Hour))) - 12*time.Hour
 					rNew.Int64N(int64(48 * time.Hour))
 					hOld.clock.Add(d)
 					hNew.clock.Add(d)
 				default:
-					review18DisturbNoJournal(hOld, rOld)
-					review18DisturbNoJournal(hNew, rNew)
+					disturbNoJournal(hOld, rOld)
+					disturbNoJournal(hNew, rNew)
 				}
 			}
 			t.Logf("reused %d", reused)
@@ -106,12 +106,12 @@ func TestReview18CachedPassMatchesOldPass(t *testing.T) {
 	}
 }
 
-// TestReview18QuietWorldCachedPassMatchesOldPass: a world of fresh names,
+// TestQuietWorldCachedPassMatchesOldPass: a world of fresh names,
 // where most passes change nothing in the journal and reuse the set.
-func TestReview18QuietWorldCachedPassMatchesOldPass(t *testing.T) {
-	for seed := range review18Seeds() {
+func TestQuietWorldCachedPassMatchesOldPass(t *testing.T) {
+	for seed := range diffSeeds() {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			hOld, hNew := review18QuietHarness(t, 16), review18QuietHarness(t, 16)
+			hOld, hNew := serialQuietHarness(t, 16), serialQuietHarness(t, 16)
 			rOld, rNew := rand.New(rand.NewPCG(seed, 7)), rand.New(rand.NewPCG(seed, 7))
 			reused := 0
 			for step := range 40 {
@@ -124,11 +124,11 @@ func TestReview18QuietWorldCachedPassMatchesOldPass(t *testing.T) {
 				if before != nil && hNew.cachedQuiet() == before {
 					reused++
 				}
-				if a, b := review17Outcomes(oOld), review17Outcomes(oNew); a != b {
-					t.Fatalf("step %d: outcomes differ\n%s", step, review17Diff(a, b))
+				if a, b := diffOutcomes(oOld), diffOutcomes(oNew); a != b {
+					t.Fatalf("step %d: outcomes differ\n%s", step, lineDiff(a, b))
 				}
-				if a, b := review17Snapshot(hOld), review17Snapshot(hNew); a != b {
-					t.Fatalf("step %d: worlds differ\n%s", step, review17Diff(a, b))
+				if a, b := diffSnapshot(hOld), diffSnapshot(hNew); a != b {
+					t.Fatalf("step %d: worlds differ\n%s", step, lineDiff(a, b))
 				}
 				switch rOld.IntN(3) {
 				case 0:
@@ -139,8 +139,8 @@ func TestReview18QuietWorldCachedPassMatchesOldPass(t *testing.T) {
 					hNew.clock.Add(d)
 				default:
 					rNew.IntN(3)
-					review18DisturbNoJournal(hOld, rOld)
-					review18DisturbNoJournal(hNew, rNew)
+					disturbNoJournal(hOld, rOld)
+					disturbNoJournal(hNew, rNew)
 				}
 			}
 			t.Logf("reused %d", reused)
@@ -148,15 +148,15 @@ func TestReview18QuietWorldCachedPassMatchesOldPass(t *testing.T) {
 	}
 }
 
-// review18QuietHarness is quietHarness with one handler at a time, so two
+// serialQuietHarness is quietHarness with one handler at a time, so two
 // of them get the same key ids.
-func review18QuietHarness(t *testing.T, n int) *harness {
+func serialQuietHarness(t *testing.T, n int) *harness {
 	return quietHarnessWith(t, n, func(h *harness) { h.engine.Reconfigure(h.api, h.own, 1) })
 }
 
-// review18Seeds is the number of random worlds: fewer with -short, which
+// diffSeeds is the number of random worlds: fewer with -short, which
 // runs under the race detector, many times slower.
-func review18Seeds() uint64 {
+func diffSeeds() uint64 {
 	if testing.Short() {
 		return 16
 	}

@@ -25,10 +25,10 @@ func (a *reloadListAPI) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
 	return k, err
 }
 
-// TestReview17ConcurrentPassesReloadsDeleter: passes (some forced), the
+// TestConcurrentPassesReloadsDeleter: passes (some forced), the
 // deleter and reloads (inside the listing) at once, the clock moving: no
 // outage, no third key, sinks hold live keys, every listed name reported.
-func TestReview17ConcurrentPassesReloadsDeleter(t *testing.T) {
+func TestConcurrentPassesReloadsDeleter(t *testing.T) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			h := newHarness(t, 10*time.Minute)

@@ -41,7 +41,7 @@ func (g *guarded) Delete(p, n string) error             { g.check("Delete"); ret
 
 // DeleteDue gives the same outcomes, in name order, whether the journal
 // has Each or not, and calls no store method under Each.
-func TestDeleteDueEachAndFallback_review16c(t *testing.T) {
+func TestDeleteDueEachAndFallback(t *testing.T) {
 	run := func(wrap func(state.Journal) state.Journal) []string {
 		h := newHarness(t, time.Hour)
 		h.wrap = wrap

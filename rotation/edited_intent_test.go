@@ -23,7 +23,7 @@ import (
 // key's) that the policy matches, and only ids not older than the intent
 // (the record cannot prove the key is its own when known_key_ids is
 // missing).
-func TestReviewAnEditedIntentCannotAimTheOrphanSearchAtAnotherRole(t *testing.T) {
+func TestAnEditedIntentCannotAimTheOrphanSearchAtAnotherRole(t *testing.T) {
 	h := newHarness(t, 0)
 	cur := h.api.add("ci-runner", roleCI)
 	h.pass(Options{})

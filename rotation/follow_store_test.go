@@ -41,7 +41,7 @@ func (f *flakySelf) Check(ctx context.Context, c sinks.Credential) error {
 // valid key with the old one. The operator then deletes the old key as
 // replaced, and rotatord (and its next restart) is locked out. Only an
 // authentication refusal should count as a dead key.
-func TestReview13bTransientCheckErrorOverwritesHandReplacedKey(t *testing.T) {
+func TestTransientCheckErrorOverwritesHandReplacedKey(t *testing.T) {
 	sh := newSelfHarness(t, time.Hour)
 	fs := &flakySelf{signedAPI: sh.sapi, flaky: map[string]int{}}
 	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: sh.policy.GracePeriod, Sinks: toSinks(sh.store), Self: fs}

@@ -23,7 +23,7 @@ import (
 // call it has seen) drops every failure after the first: the page for
 // the second outage never comes. README: the key is "the same for every
 // call of one event of one rotation", not of every rotation.
-func TestReview14OnFailureIdempotencyKeyDiffersBetweenRotations(t *testing.T) {
+func TestOnFailureIdempotencyKeyDiffersBetweenRotations(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	h.api.add("ci-runner", "ci-role")
 	var mu sync.Mutex
@@ -61,7 +61,7 @@ func TestReview14OnFailureIdempotencyKeyDiffersBetweenRotations(t *testing.T) {
 // timeouts) freezes the reload and every rotation and deletion of every
 // other name of the account until it ends. Here a hook taking 3 s holds
 // another name's pass for as long.
-func TestReview14SlowBeforeDeleteHookDoesNotFreezeOtherNamesDuringAReload(t *testing.T) {
+func TestSlowBeforeDeleteHookDoesNotFreezeOtherNamesDuringAReload(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	h.api.add("ci-runner", "ci-role")
 	release := make(chan struct{})

@@ -26,7 +26,7 @@ import (
 // one (the same happens after a crash when the deleter finishes the
 // rotation before a pass settles the hooks). The retry also loses the
 // error text and the key ids.
-func TestReview14bOnFailureRetryKeepsItsIdempotencyKey(t *testing.T) {
+func TestOnFailureRetryKeepsItsIdempotencyKey(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	h.api.add("ci-runner", "ci-role")
 	var mu sync.Mutex
@@ -89,7 +89,7 @@ func TestReview14bOnFailureRetryKeepsItsIdempotencyKey(t *testing.T) {
 // never happens. Here 40 names at 4 in parallel, each handler 25-75 ms
 // (a slow after_delivery hook): the reload, sent just after the pass
 // started, should not wait ~0.5 s for all of them.
-func TestReview14bReloadIsNotStarvedByAPass(t *testing.T) {
+func TestReloadIsNotStarvedByAPass(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	for i := range 40 {
 		h.api.add(fmt.Sprintf("ci-%02d", i), "ci-role")

@@ -263,7 +263,7 @@ func checkSettled(t *testing.T, sh *selfHarness, what string) {
 // its own key's rotation (before the step, and after it with its answer
 // lost); the restart reads the store. Afterwards exactly one own key is
 // alive, the store holds it and rotatord signs with it.
-func TestReview13OwnKeyCrashAtEveryStep(t *testing.T) {
+func TestOwnKeyCrashAtEveryStep(t *testing.T) {
 	for _, grace := range []time.Duration{0, time.Hour} {
 		_, steps := crashOwnRotation(t, 0, false, grace)
 		t.Logf("grace %v: %d steps: %v", grace, len(steps), steps)
@@ -288,7 +288,7 @@ func TestReview13OwnKeyCrashAtEveryStep(t *testing.T) {
 // failure backoff and other rotations) a restart or a reload reads a
 // credential that signs nothing. rotatord still signs with the old key,
 // whose secret it has: the store should get it back.
-func TestReview13StoreKeepsADeadOwnKeyAfterRecovery(t *testing.T) {
+func TestStoreKeepsADeadOwnKeyAfterRecovery(t *testing.T) {
 	sh := newSelfHarness(t, time.Hour)
 	old := sh.own
 	sh.api.createHook = func(k apiclient.Key) error {
@@ -326,7 +326,7 @@ func TestReview13StoreKeepsADeadOwnKeyAfterRecovery(t *testing.T) {
 // policy's", drops it from the rotation and ends it: the old admin key is
 // left alive (until a later pass adopts the name again and waits out a
 // whole new grace period), and a deletion refusal is counted.
-func TestReview13OwnKeyDeletionBeforeAnyListingRefusesTheOldKey(t *testing.T) {
+func TestOwnKeyDeletionBeforeAnyListingRefusesTheOldKey(t *testing.T) {
 	sh := newSelfHarness(t, time.Hour)
 	old := sh.own
 	if o, _ := outcomeOf(sh.pass(Options{Force: true}), "_self"); o.Err != nil {
@@ -350,7 +350,7 @@ func TestReview13OwnKeyDeletionBeforeAnyListingRefusesTheOldKey(t *testing.T) {
 // Held: the store is restored to the old credential during the grace
 // period and rotatord restarts with it: it keeps signing with the old key,
 // never deletes it, and drops the new one (which no store holds) instead.
-func TestReview13StoreRestoredToOldCredentialDuringGrace(t *testing.T) {
+func TestStoreRestoredToOldCredentialDuringGrace(t *testing.T) {
 	sh := newSelfHarness(t, time.Hour)
 	old := sh.own
 	if o, _ := outcomeOf(sh.pass(Options{Force: true}), "_self"); o.Err != nil {
@@ -376,7 +376,7 @@ func TestReview13StoreRestoredToOldCredentialDuringGrace(t *testing.T) {
 // Held: a concurrent pass of another policy (its own cron) and the own
 // key's pass, many times over: the own key's switch never happens inside
 // another rotation, and nothing signs with a deleted key.
-func TestReview13ConcurrentPassesWithOwnKey(t *testing.T) {
+func TestConcurrentPassesWithOwnKey(t *testing.T) {
 	sh := newSelfHarness(t, 0)
 	for i := 0; i < 6; i++ {
 		sh.api.add(fmt.Sprintf("ci-%d", i), roleCI)
@@ -419,7 +419,7 @@ func TestReview13ConcurrentPassesWithOwnKey(t *testing.T) {
 // Held: the own key's create answer is lost and the key shows in listings
 // only later: the orphan search, signed with the old key (the store still
 // holds it), finds the new key and deletes it; nothing switches.
-func TestReview13OwnKeyAmbiguousCreateAppliedLate(t *testing.T) {
+func TestOwnKeyAmbiguousCreateAppliedLate(t *testing.T) {
 	sh := newSelfHarness(t, 0)
 	old := sh.own
 	sh.api.createHook = func(k apiclient.Key) error {
@@ -456,7 +456,7 @@ func TestReview13OwnKeyAmbiguousCreateAppliedLate(t *testing.T) {
 // rotatord authenticates with" and forgets; the next pass adopts again:
 // forever two admin keys, the own key never rotated again, and rotatord
 // never signs with the credential its store holds.
-func TestReview13StoreReplacedWhileRunningNeverSettles(t *testing.T) {
+func TestStoreReplacedWhileRunningNeverSettles(t *testing.T) {
 	sh := newSelfHarness(t, time.Hour)
 	sh.pass(Options{})
 	hand := sh.api.add("rotatord-admin", "admin-role")

@@ -115,15 +115,15 @@ func (e *Engine) passOld(ctx context.Context, names []string, opts Options) ([]O
 	return out, nil
 }
 
-var review17NoCase6 = 0
+var diffNoCase6 = 0
 
-const review17OtherRole = "33333333-3333-3333-3333-333333333333"
+const diffOtherRole = "33333333-3333-3333-3333-333333333333"
 
-// review17World builds the same world in h for the same seed.
-func review17World(t *testing.T, h *harness, seed uint64) *rand.Rand {
+// diffWorld builds the same world in h for the same seed.
+func diffWorld(t *testing.T, h *harness, seed uint64) *rand.Rand {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	ops := Policy{Name: "ops", Match: func(name, role string) bool {
-		return strings.HasPrefix(name, "ops-") || (strings.HasPrefix(name, "ci-") && role == review17OtherRole)
+		return strings.HasPrefix(name, "ops-") || (strings.HasPrefix(name, "ci-") && role == diffOtherRole)
 	}, MaxAge: 24 * time.Hour, GracePeriod: time.Hour, Sinks: toSinks(h.sinkA)}
 	zz := Policy{Name: "zz", Match: func(name, role string) bool { return strings.HasPrefix(name, "ci-") },
 		MaxAge: 48 * time.Hour, GracePeriod: time.Hour, Sinks: toSinks(h.sinkB)}
@@ -141,7 +141,7 @@ func review17World(t *testing.T, h *harness, seed uint64) *rand.Rand {
 	return rng
 }
 
-func review17Disturb(t *testing.T, h *harness, rng *rand.Rand) {
+func diffDisturb(t *testing.T, h *harness, rng *rand.Rand) {
 	for i := range 16 {
 		name := fmt.Sprintf("ci-%02d", i)
 		live := h.api.live(name)
@@ -149,7 +149,7 @@ func review17Disturb(t *testing.T, h *harness, rng *rand.Rand) {
 		case 0:
 			h.api.add(name, roleCI)
 		case 1:
-			h.api.add(name, review17OtherRole)
+			h.api.add(name, diffOtherRole)
 		case 2:
 			h.api.mu.Lock()
 			for _, id := range live {
@@ -166,7 +166,7 @@ func review17Disturb(t *testing.T, h *harness, rng *rand.Rand) {
 				r.Policy = []string{"ops", "zz"}[rng.IntN(2)]
 				_ = h.store.Put(r)
 			}
-		case 6 + review17NoCase6: // a copy with a rotation in flight in a policy that does not match
+		case 6 + diffNoCase6: // a copy with a rotation in flight in a policy that does not match
 			if r, ok := h.store.Get("ci", name); ok && len(live) > 0 {
 				r.Policy = "ops"
 				r.Rotation = &state.Rotation{Phase: state.PhaseDelivered, NewKeyID: live[0], StartedAt: h.clock.Now(),
@@ -185,7 +185,7 @@ func review17Disturb(t *testing.T, h *harness, rng *rand.Rand) {
 	h.clock.Add(time.Duration(rng.Int64N(int64(30 * time.Hour))))
 }
 
-func review17Snapshot(h *harness) string {
+func diffSnapshot(h *harness) string {
 	var b strings.Builder
 	h.api.mu.Lock()
 	ids := make([]string, 0, len(h.api.keys))
@@ -220,7 +220,7 @@ func review17Snapshot(h *harness) string {
 	return b.String()
 }
 
-func review17Outcomes(out []Outcome) string {
+func diffOutcomes(out []Outcome) string {
 	var b strings.Builder
 	for _, o := range out {
 		fmt.Fprintf(&b, "%s/%s keys=%v %s %q due=%s err=%v\n", o.Policy, o.Name, o.KeyIDs, o.Decision.Action, o.Decision.Reason, o.Decision.Due.Format(time.RFC3339), o.Err != nil)
@@ -228,14 +228,14 @@ func review17Outcomes(out []Outcome) string {
 	return b.String()
 }
 
-// TestReview17PassMatchesOldPass: on the same world, the new pass (quiet
+// TestPassMatchesOldPass: on the same world, the new pass (quiet
 // names precomputed while listing) and the pass of 11f5c8c must report the
 // same outcomes and leave the same world, pass after pass.
-func TestReview17PassMatchesOldPass(t *testing.T) {
+func TestPassMatchesOldPass(t *testing.T) {
 	for seed := range uint64(60) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			hOld, hNew := newHarness(t, time.Hour), newHarness(t, time.Hour)
-			rOld, rNew := review17World(t, hOld, seed), review17World(t, hNew, seed)
+			rOld, rNew := diffWorld(t, hOld, seed), diffWorld(t, hNew, seed)
 			for step := range 6 {
 				opts := Options{}
 				if step == 1 {
@@ -246,15 +246,15 @@ func TestReview17PassMatchesOldPass(t *testing.T) {
 					t.Fatal(err)
 				}
 				oNew := hNew.pass(opts)
-				if a, b := review17Outcomes(oOld), review17Outcomes(oNew); a != b {
-					t.Errorf("step %d: outcomes differ\n%s", step, review17Diff(a, b))
+				if a, b := diffOutcomes(oOld), diffOutcomes(oNew); a != b {
+					t.Errorf("step %d: outcomes differ\n%s", step, lineDiff(a, b))
 				}
-				if a, b := review17Snapshot(hOld), review17Snapshot(hNew); a != b {
-					t.Fatalf("step %d: worlds differ\n%s", step, review17Diff(a, b))
+				if a, b := diffSnapshot(hOld), diffSnapshot(hNew); a != b {
+					t.Fatalf("step %d: worlds differ\n%s", step, lineDiff(a, b))
 				}
 				if step >= 1 {
-					review17Disturb(t, hOld, rOld)
-					review17Disturb(t, hNew, rNew)
+					diffDisturb(t, hOld, rOld)
+					diffDisturb(t, hNew, rNew)
 				} else {
 					hOld.clock.Add(time.Minute)
 					hNew.clock.Add(time.Minute)
@@ -264,7 +264,7 @@ func TestReview17PassMatchesOldPass(t *testing.T) {
 	}
 }
 
-func review17Diff(a, b string) string {
+func lineDiff(a, b string) string {
 	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
 	var out strings.Builder
 	for _, l := range al {
@@ -280,8 +280,8 @@ func review17Diff(a, b string) string {
 	return out.String()
 }
 
-func TestReview17PassMatchesOldPassNoRotationCopies(t *testing.T) {
-	review17NoCase6 = 100
-	defer func() { review17NoCase6 = 0 }()
-	TestReview17PassMatchesOldPass(t)
+func TestPassMatchesOldPassNoRotationCopies(t *testing.T) {
+	diffNoCase6 = 100
+	defer func() { diffNoCase6 = 0 }()
+	TestPassMatchesOldPass(t)
 }

@@ -21,7 +21,7 @@ import (
 // delivered to the memory sink, and the file sink's write fails on every
 // pass: the rotation is stuck with a live new key and a consumer on the
 // old one.
-func TestReview19ProbeCacheLongNameCreatesAKeyThatCannotBeDelivered(t *testing.T) {
+func TestProbeCacheLongNameCreatesAKeyThatCannotBeDelivered(t *testing.T) {
 	h := newHarness(t, 0)
 	dir := t.TempDir()
 	fs, err := file.New(file.Options{

@@ -55,7 +55,7 @@ func credOf(name, id string) sinks.Credential {
 // one, and the old key is deleted under it: an outage. Only rotate() is
 // gated by the policy generation (beginIntent); deleteOld, recover and
 // adoptFromSinks are not.
-func TestReviewReloadDuringDeletionChecksTheStaleSinks(t *testing.T) {
+func TestReloadDuringDeletionChecksTheStaleSinks(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		onList bool
@@ -121,7 +121,7 @@ func TestReviewReloadDuringDeletionChecksTheStaleSinks(t *testing.T) {
 // of the removed policy. Nothing finishes it (DeleteDue and passes only
 // see installed policies), so the extra key is never deleted, and from
 // then on every reload and every restart is refused as "stranded".
-func TestReviewAdoptionAfterAReloadStrandsARotation(t *testing.T) {
+func TestAdoptionAfterAReloadStrandsARotation(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	cur := h.api.add("ci-runner", roleCI)
 	h.pass(Options{})
@@ -155,7 +155,7 @@ func TestReviewAdoptionAfterAReloadStrandsARotation(t *testing.T) {
 // third live key), and K1, alive, held by no sink after that rotation, is
 // never deleted (a leak no record will clean up). Deleted is documented
 // as "keys the API acknowledged deleting"; these never were.
-func TestReviewALaggingListingHidesALiveKeyForever(t *testing.T) {
+func TestALaggingListingHidesALiveKeyForever(t *testing.T) {
 	h := newHarness(t, 0)
 	old := h.api.add("ci-runner", roleCI)
 	h.pass(Options{})

@@ -10,14 +10,14 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
-// TestReview17ClaimHidesKeyFromAnotherPolicysRecord: ci-00's record is
+// TestClaimHidesKeyFromAnotherPolicysRecord: ci-00's record is
 // quiet, so claim takes its one key K out of the listing; a record of the
 // same name in another policy ("ops", which does not match the key), with
 // a rotation in flight that names K, then gets a handler whose live and
 // all lack K. The pass of 11f5c8c (and a dry run) gave it [K]: the
 // outcome's KeyIDs differ, and Reconcile drops K from the ops record's
 // first_seen and rewrites it.
-func TestReview17ClaimHidesKeyFromAnotherPolicysRecord(t *testing.T) {
+func TestClaimHidesKeyFromAnotherPolicysRecord(t *testing.T) {
 	for _, old := range []bool{true, false} {
 		h := newHarness(t, 0)
 		ops := Policy{Name: "ops", Match: func(name, role string) bool { return strings.HasPrefix(name, "ops-") },

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// TestReview18ConcurrentPassesShareNothing: passes, deletions and journal
+// TestConcurrentPassesShareNothing: passes, deletions and journal
 // writes at once on one engine (run with -race); every pass must report
 // the quiet names as fresh, with their own key.
-func TestReview18ConcurrentPassesShareNothing(t *testing.T) {
-	h := review18QuietHarness(t, 12)
+func TestConcurrentPassesShareNothing(t *testing.T) {
+	h := serialQuietHarness(t, 12)
 	h.engine.Reconfigure(h.api, h.own, 4)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})

@@ -10,22 +10,22 @@ import (
 	"github.com/rotatord/rotatord/apiclient"
 )
 
-// review18bGatedAPI holds the next ListKeys until released.
-type review18bGatedAPI struct {
+// gatedListAPI holds the next ListKeys until released.
+type gatedListAPI struct {
 	*fakeAPI
 	mu      sync.Mutex
 	gate    chan struct{}
 	entered chan struct{}
 }
 
-func (g *review18bGatedAPI) hold() (entered, release chan struct{}) {
+func (g *gatedListAPI) hold() (entered, release chan struct{}) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.gate, g.entered = make(chan struct{}), make(chan struct{})
 	return g.entered, g.gate
 }
 
-func (g *review18bGatedAPI) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
+func (g *gatedListAPI) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
 	g.mu.Lock()
 	gate, entered := g.gate, g.entered
 	g.gate, g.entered = nil, nil
@@ -37,7 +37,7 @@ func (g *review18bGatedAPI) ListKeys(ctx context.Context) ([]apiclient.Key, erro
 	return g.fakeAPI.ListKeys(ctx)
 }
 
-func (h *harness) review18bCached(run string) *quietSet {
+func (h *harness) cachedSet(run string) *quietSet {
 	h.engine.mu.Lock()
 	defer h.engine.mu.Unlock()
 	if len(h.engine.quietBusy) > 0 {
@@ -46,10 +46,10 @@ func (h *harness) review18bCached(run string) *quietSet {
 	return h.engine.quiet[run]
 }
 
-// review18bTwoPolicies: policies ci and ops, every name quiet, a set of
+// twoQuietPolicies: policies ci and ops, every name quiet, a set of
 // each cached; the API can hold a listing.
-func review18bTwoPolicies(t *testing.T) (*harness, *review18bGatedAPI) {
-	h := review18QuietHarness(t, 4)
+func twoQuietPolicies(t *testing.T) (*harness, *gatedListAPI) {
+	h := serialQuietHarness(t, 4)
 	ops := h.policy
 	ops.Name = "ops"
 	ops.Match = func(name, role string) bool { return len(name) > 4 && name[:4] == "ops-" }
@@ -62,21 +62,21 @@ func review18bTwoPolicies(t *testing.T) (*harness, *review18bGatedAPI) {
 	h.pass(Options{Force: true})
 	h.clock.Add(time.Minute)
 	h.pass(Options{})
-	g := &review18bGatedAPI{fakeAPI: h.api}
+	g := &gatedListAPI{fakeAPI: h.api}
 	h.engine.Reconfigure(g, h.own, 1)
 	for range 2 {
 		for _, p := range []string{"ci", "ops"} {
 			h.clock.Add(time.Minute)
-			h.review18bPass(p)
+			h.quietPass(p)
 		}
 	}
-	if h.review18bCached("ci") == nil || h.review18bCached("ops") == nil {
+	if h.cachedSet("ci") == nil || h.cachedSet("ops") == nil {
 		t.Fatal("no set cached per policy")
 	}
 	return h, g
 }
 
-func (h *harness) review18bPass(policies ...string) {
+func (h *harness) quietPass(policies ...string) {
 	out, err := h.engine.Pass(context.Background(), policies, Options{})
 	if err != nil {
 		h.t.Fatal(err)
@@ -88,80 +88,80 @@ func (h *harness) review18bPass(policies ...string) {
 	}
 }
 
-// review18bBumpJournal writes a record unchanged: the version moves.
-func (h *harness) review18bBumpJournal() {
+// bumpJournal writes a record unchanged: the version moves.
+func (h *harness) bumpJournal() {
 	if err := h.store.Put(h.record("ci-01")); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
-// TestReview18bPassAcrossReloadEvictsCurrentSets: a pass that started
+// TestPassAcrossReloadEvictsCurrentSets: a pass that started
 // before a reload hands back a set of the replaced policies; keepQuiet
 // evicts, for it, the sets of the policies in force (policyGen != ...),
 // which the next passes could have reused, and keeps one no pass can.
-func TestReview18bPassAcrossReloadEvictsCurrentSets(t *testing.T) {
-	h, g := review18bTwoPolicies(t)
-	h.review18bBumpJournal() // the slow pass works its set out anew
+func TestPassAcrossReloadEvictsCurrentSets(t *testing.T) {
+	h, g := twoQuietPolicies(t)
+	h.bumpJournal() // the slow pass works its set out anew
 	entered, release := g.hold()
 	done := make(chan struct{})
-	go func() { defer close(done); h.clock.Add(0); h.review18bPass("ci") }()
+	go func() { defer close(done); h.clock.Add(0); h.quietPass("ci") }()
 	<-entered
 	// A reload (the same policies) while its listing is on the wire.
 	if err := h.engine.SetPolicies(h.engine.policies0()); err != nil {
 		t.Fatal(err)
 	}
-	h.review18bPass("ops")
-	h.review18bPass("ops")
-	opsSet := h.review18bCached("ops")
+	h.quietPass("ops")
+	h.quietPass("ops")
+	opsSet := h.cachedSet("ops")
 	if opsSet == nil || opsSet.stamp.policyGen != h.engine.policyGen {
 		t.Fatalf("no set of the policies in force for ops")
 	}
 	close(release)
 	<-done
-	if got := h.review18bCached("ops"); got != opsSet {
+	if got := h.cachedSet("ops"); got != opsSet {
 		t.Errorf("a pass of the replaced policies evicted the ops set of the policies in force (now %p, was %p)", got, opsSet)
 	}
-	if ci := h.review18bCached("ci"); ci != nil && ci.stamp.policyGen != h.engine.policyGen {
+	if ci := h.cachedSet("ci"); ci != nil && ci.stamp.policyGen != h.engine.policyGen {
 		t.Errorf("kept a ci set of replaced policies (gen %d, in force %d): no pass can reuse it", ci.stamp.policyGen, h.engine.policyGen)
 	}
 }
 
-// TestReview18bStalePassReplacesCurrentSet: two passes of one policy
+// TestStalePassReplacesCurrentSet: two passes of one policy
 // overlap (a scheduled pass and a slow one); the one that read the
 // journal first hands its set back last and replaces the newer set, which
 // still matches, with one that never can.
-func TestReview18bStalePassReplacesCurrentSet(t *testing.T) {
-	h, g := review18bTwoPolicies(t)
-	h.review18bBumpJournal()
+func TestStalePassReplacesCurrentSet(t *testing.T) {
+	h, g := twoQuietPolicies(t)
+	h.bumpJournal()
 	entered, release := g.hold()
 	done := make(chan struct{})
-	go func() { defer close(done); h.review18bPass("ci") }()
+	go func() { defer close(done); h.quietPass("ci") }()
 	<-entered
 	// The slow pass's set is worked out while its listing waits.
 	time.Sleep(50 * time.Millisecond)
-	h.review18bBumpJournal()
+	h.bumpJournal()
 	h.clock.Add(time.Minute)
-	h.review18bPass("ci")
-	newer := h.review18bCached("ci")
+	h.quietPass("ci")
+	newer := h.cachedSet("ci")
 	close(release)
 	<-done
-	if got := h.review18bCached("ci"); got != newer {
+	if got := h.cachedSet("ci"); got != newer {
 		t.Errorf("the slow pass replaced the ci set of version %d with its own of version %d (journal at %d)",
 			newer.stamp.version, got.stamp.version, h.store.Version())
 	}
-	before := h.review18bCached("ci")
+	before := h.cachedSet("ci")
 	h.clock.Add(time.Minute)
-	h.review18bPass("ci")
-	if h.review18bCached("ci") != before {
+	h.quietPass("ci")
+	if h.cachedSet("ci") != before {
 		t.Errorf("the journal unchanged since the last ci pass, the set was worked out again")
 	}
 }
 
-// TestReview18bBusyNeverLeaks: every path of Pass gives back a set it
+// TestBusyNeverLeaks: every path of Pass gives back a set it
 // reused (a failed listing, a partial listing, an unknown policy,
 // overlapping passes of one list), and the cache keeps serving.
-func TestReview18bBusyNeverLeaks(t *testing.T) {
-	h, g := review18bTwoPolicies(t)
+func TestBusyNeverLeaks(t *testing.T) {
+	h, g := twoQuietPolicies(t)
 	busy := func() int {
 		h.engine.mu.Lock()
 		defer h.engine.mu.Unlock()
@@ -191,13 +191,13 @@ func TestReview18bBusyNeverLeaks(t *testing.T) {
 		t.Fatal("want unknown policy refused")
 	}
 	// Overlapping passes of one list: one reuses, the other works its own.
-	ci := h.review18bCached("ci")
+	ci := h.cachedSet("ci")
 	entered, release := g.hold()
 	done := make(chan struct{})
-	go func() { defer close(done); h.review18bPass("ci") }()
+	go func() { defer close(done); h.quietPass("ci") }()
 	<-entered
 	time.Sleep(20 * time.Millisecond)
-	h.review18bPass("ci") // the set is busy: this one works its own
+	h.quietPass("ci") // the set is busy: this one works its own
 	h.engine.mu.Lock()
 	if !h.engine.quietBusy["ci"] || h.engine.quiet["ci"] != ci {
 		t.Error("the cached set is not held by the slow pass, or was replaced while busy")
@@ -209,16 +209,16 @@ func TestReview18bBusyNeverLeaks(t *testing.T) {
 		t.Fatalf("%d sets stay busy", n)
 	}
 	h.clock.Add(time.Minute)
-	h.review18bPass("ci")
-	if h.review18bCached("ci") != ci {
+	h.quietPass("ci")
+	if h.cachedSet("ci") != ci {
 		t.Error("the cache stopped serving ci")
 	}
 }
 
-// TestReview18bMapBounded: many passes over every list of policies,
+// TestMapBounded: many passes over every list of policies,
 // toggled options and reloads leave no more sets than lists in use.
-func TestReview18bMapBounded(t *testing.T) {
-	h, _ := review18bTwoPolicies(t)
+func TestMapBounded(t *testing.T) {
+	h, _ := twoQuietPolicies(t)
 	lists := [][]string{nil, {"ci"}, {"ops"}, {"ci", "ops"}, {"ops", "ci"}}
 	for i := range 30 {
 		h.clock.Add(time.Minute)
@@ -232,7 +232,7 @@ func TestReview18bMapBounded(t *testing.T) {
 			}
 		}
 		if i%5 == 0 {
-			h.review18bBumpJournal()
+			h.bumpJournal()
 		}
 		h.engine.mu.Lock()
 		n, b := len(h.engine.quiet), len(h.engine.quietBusy)

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// TestReview18QuietSetReusedWithOwnKeyPolicy: with an own-key policy, a
+// TestQuietSetReusedWithOwnKeyPolicy: with an own-key policy, a
 // no-op pass must leave the journal as it is, so the next reuses the set.
-func TestReview18QuietSetReusedWithOwnKeyPolicy(t *testing.T) {
+func TestQuietSetReusedWithOwnKeyPolicy(t *testing.T) {
 	sh := newSelfHarness(t, 0)
 	for i := range 5 {
 		sh.api.add(fmt.Sprintf("ci-%02d", i), roleCI)
@@ -39,11 +39,11 @@ func TestReview18QuietSetReusedWithOwnKeyPolicy(t *testing.T) {
 	}
 }
 
-// TestReview18QuietSetReusedAcrossPoliciesScheduledApart: the daemon runs
+// TestQuietSetReusedAcrossPoliciesScheduledApart: the daemon runs
 // each policy on its own cron entry (a pass of one policy each), and the
 // pass at start runs them all: one slot for the last set only.
-func TestReview18QuietSetReusedAcrossPoliciesScheduledApart(t *testing.T) {
-	h := review18QuietHarness(t, 5)
+func TestQuietSetReusedAcrossPoliciesScheduledApart(t *testing.T) {
+	h := serialQuietHarness(t, 5)
 	ops := h.policy
 	ops.Name = "ops"
 	ops.Match = func(name, role string) bool { return len(name) > 4 && name[:4] == "ops-" }

@@ -15,7 +15,7 @@ import (
 // 5ad9a83 the recovery rolled the key back; now unrendered() sees the old
 // ids and the rotation fails on every pass, forever, asking to "put the
 // sink back in the policy file" - which is there already.
-func TestReview5UpgradeRenameNoSinkHoldsStuckForever(t *testing.T) {
+func TestUpgradeRenameNoSinkHoldsStuckForever(t *testing.T) {
 	h := newHarness(t, 0)
 	old := h.api.add("ci-runner", roleCI)
 	h.sinkA.failWrite = errors.New("disk full")
@@ -63,7 +63,7 @@ func (s *nameFailSink) Write(ctx context.Context, c sinks.Credential) error {
 // A recovery resumes a delivery and writes a sink added since the intent
 // (recordSinks in deliverAndConfirm) without claimTargets: the added
 // sink's target for ci-a is ci-a.docker's delivered env file.
-func TestReview5RecoveryWritesAnotherNamesTargetWithoutClaim(t *testing.T) {
+func TestRecoveryWritesAnotherNamesTargetWithoutClaim(t *testing.T) {
 	h := newHarness(t, 0)
 	env, docker, _ := clashingFileSinks(t)
 	flaky := &nameFailSink{memSink: h.sinkA}

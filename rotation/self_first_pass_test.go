@@ -32,14 +32,14 @@ func (c *listCounter) Each(policy string, fn func(r *state.Record)) {
 	}).Each(policy, fn)
 }
 
-// TestReview17FirstPassAfterStartScansJournalPerName: quietRecords asks
+// TestFirstPassAfterStartScansJournalPerName: quietRecords asks
 // Engine.owner for every quiet candidate before the pass has noted the own
 // key's name and role (noteSelf runs after the listing). With a Self
 // policy installed, selfMatch then falls back to listing the journal (a
 // copy, with a capacity of every record) once per candidate: O(N) Lists
 // on the first pass of every process. The pass of 11f5c8c called owner
 // after noteSelf and listed nothing.
-func TestReview17FirstPassAfterStartScansJournalPerName(t *testing.T) {
+func TestFirstPassAfterStartScansJournalPerName(t *testing.T) {
 	n := 1500
 	if s := os.Getenv("REVIEW17_N"); s != "" {
 		n, _ = strconv.Atoi(s)

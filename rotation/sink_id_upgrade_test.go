@@ -15,7 +15,7 @@ import (
 // recovery rolls back: it deletes the new key from the API while sink a
 // still serves it. The consumers of that sink are cut off, and nothing
 // repairs the sink until the next rotation (max_age later).
-func TestReview15bSinkTargetChangeOnUpgradeDeletesDeliveredKey(t *testing.T) {
+func TestSinkTargetChangeOnUpgradeDeletesDeliveredKey(t *testing.T) {
 	h := newHarness(t, 0)
 	old := h.api.add("ci-runner", roleCI)
 	h.sinkB.failWrite = errors.New("vault sealed")

@@ -36,7 +36,7 @@ func (l *bareLyingCreate) CreateKey(ctx context.Context, name, roleID string) (a
 // (known = j.all, the name's keys): the id of another name's key in an
 // answer that omits name and role is taken as the new key. The first sink
 // fails, the rollback (dropNewKey, check=false) deletes that key.
-func TestReview4CreateAnswerWithoutNameNamingAnotherNamesKey(t *testing.T) {
+func TestCreateAnswerWithoutNameNamingAnotherNamesKey(t *testing.T) {
 	h := newHarness(t, 0)
 	victim := h.api.add("prod-db", roleCI) // matched by no policy
 	h.api.add("ci-runner", roleCI)
@@ -54,7 +54,7 @@ func TestReview4CreateAnswerWithoutNameNamingAnotherNamesKey(t *testing.T) {
 // counts it as the name's: a new name whose target under the remaining
 // sinks is that stale target is refused forever, though no name writes
 // there any more.
-func TestReview4RemovedSinkKeepsOwningItsTargetForever(t *testing.T) {
+func TestRemovedSinkKeepsOwningItsTargetForever(t *testing.T) {
 	h, env, docker, _ := clashHarness(t)
 	h.api.add("ci-a", roleCI)
 	h.pass(Options{Force: true})
@@ -115,7 +115,7 @@ func (h *harness) indexWalks() *countingJournal {
 // builds the pass's target index (a walk of every record of every policy
 // and a sort) on a pass with nothing to do, before copyOf reads the sinks.
 // With 10,000 adopted names, every scheduled pass until max_age builds it.
-func TestReview4NoOpPassOverAdoptedNamesBuildsTargetIndex(t *testing.T) {
+func TestNoOpPassOverAdoptedNamesBuildsTargetIndex(t *testing.T) {
 	h := newHarness(t, 0)
 	cj := h.indexWalks()
 	for i := range 200 {
@@ -140,7 +140,7 @@ func TestReview4NoOpPassOverAdoptedNamesBuildsTargetIndex(t *testing.T) {
 // targets (claimTargets) before it reads any sink, which builds the pass's
 // target index: a walk of every record of every policy, on a pass where
 // nothing is to be done (all other names delivered and quiet).
-func TestReview4NoOpPassBuildsTargetIndexForRolesUnknownName(t *testing.T) {
+func TestNoOpPassBuildsTargetIndexForRolesUnknownName(t *testing.T) {
 	h := newHarness(t, 0)
 	cj := h.indexWalks()
 	for i := range 200 {
@@ -167,7 +167,7 @@ func TestReview4NoOpPassBuildsTargetIndexForRolesUnknownName(t *testing.T) {
 // is taken, and the next pass rolls the rotation back and deletes the new
 // key that the dropped sink's consumer holds. fakeAPI.DeleteKey reports
 // the OUTAGE (sink a, dropped from the policy, holds the key deleted).
-func TestReview4RestartDroppingTheSinkThatHoldsTheNewKey(t *testing.T) {
+func TestRestartDroppingTheSinkThatHoldsTheNewKey(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	h.api.add("ci-runner", roleCI)
 	h.pass(Options{})

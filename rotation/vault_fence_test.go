@@ -30,9 +30,9 @@ import (
 	"github.com/rotatord/rotatord/sinks/vault/vaulttest"
 )
 
-var errReview15cDeposed = errors.New("review15c: this replica does not hold the Lease")
+var errDeposed = errors.New("review15c: this replica does not hold the Lease")
 
-func TestReview15cVaultWriteLeavesAfterTheFenceCloses(t *testing.T) {
+func TestVaultWriteLeavesAfterTheFenceCloses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a Vault server")
 	}
@@ -113,7 +113,7 @@ func TestReview15cVaultWriteLeavesAfterTheFenceCloses(t *testing.T) {
 				// As the daemon wires it (daemon/sinks.go).
 				Fence: func() (time.Time, error) {
 					if fenceClosed.Load() {
-						return time.Time{}, errReview15cDeposed
+						return time.Time{}, errDeposed
 					}
 					return time.Time{}, nil
 				},
@@ -130,7 +130,7 @@ func TestReview15cVaultWriteLeavesAfterTheFenceCloses(t *testing.T) {
 			}
 			e := New(Config{Fence: func() error {
 				if fenceClosed.Load() {
-					return errReview15cDeposed
+					return errDeposed
 				}
 				return nil
 			}})

@@ -13,7 +13,7 @@ import (
 // writer, so its acknowledged state is defined; after Close (and after
 // the idle timer could fire) a new Open must load exactly it, and nothing
 // may touch the directory once Close returned.
-func TestReview16dRacingCheckpointsAndClose(t *testing.T) {
+func TestRacingCheckpointsAndClose(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs without -short")
 	}

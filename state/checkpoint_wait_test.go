@@ -18,16 +18,16 @@ import (
 // (5808bb1). Outcomes only; the deadlines below only turn a hang into a
 // failure.
 
-const review17bHang = 2 * time.Minute
+const waitDeadline = 2 * time.Minute
 
-// review17bProcs: GOMAXPROCS while a checkpoint ends (REVIEW17B_PROCS=1
+// checkpointEndProcs: GOMAXPROCS while a checkpoint ends (REVIEW17B_PROCS=1
 // for one).
-var review17bProcs = 2
+var checkpointEndProcs = 2
 
-// review17bOut waits until a checkpoint has the log out of service.
-func review17bOut(t *testing.T, s *Store) {
+// waitLogOut waits until a checkpoint has the log out of service.
+func waitLogOut(t *testing.T, s *Store) {
 	t.Helper()
-	deadline := time.Now().Add(review17bHang)
+	deadline := time.Now().Add(waitDeadline)
 	for {
 		s.writeMu.RLock()
 		out := s.log == nil
@@ -42,13 +42,13 @@ func review17bOut(t *testing.T, s *Store) {
 	}
 }
 
-// review17bParked waits until n goroutines are parked in write on the
+// waitParked waits until n goroutines are parked in write on the
 // checkpoint's channel.
-func review17bParked(t *testing.T, n int) {
+func waitParked(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(review17bHang)
+	deadline := time.Now().Add(waitDeadline)
 	for {
-		if review17bIsParked(n) {
+		if isParked(n) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -58,7 +58,7 @@ func review17bParked(t *testing.T, n int) {
 	}
 }
 
-func review17bIsParked(n int) bool {
+func isParked(n int) bool {
 	buf := make([]byte, 4<<20)
 	k := runtime.Stack(buf, true)
 	c := 0
@@ -70,12 +70,12 @@ func review17bIsParked(n int) bool {
 	return c >= n
 }
 
-func review17bRecv(t *testing.T, c <-chan error, what string) error {
+func recvWithin(t *testing.T, c <-chan error, what string) error {
 	t.Helper()
 	select {
 	case err := <-c:
 		return err
-	case <-time.After(review17bHang):
+	case <-time.After(waitDeadline):
 		buf := make([]byte, 1<<20)
 		t.Fatalf("%s hangs:\n%s", what, buf[:runtime.Stack(buf, true)])
 		return nil
@@ -85,7 +85,7 @@ func review17bRecv(t *testing.T, c <-chan error, what string) error {
 // heldDisk: new logs refused (ENOSPC from syncDir); the checkpoint
 // attempts numbered in hold block in syncFS until their channel is closed,
 // then fail with ENOSPC.
-func review17bHeldDisk(s *Store, hold map[int64]chan struct{}) *atomic.Int64 {
+func heldDisk(s *Store, hold map[int64]chan struct{}) *atomic.Int64 {
 	var attempts atomic.Int64
 	s.syncDir = func(string) error { return syscall.ENOSPC }
 	s.syncFS = func(*os.File) error {
@@ -97,7 +97,7 @@ func review17bHeldDisk(s *Store, hold map[int64]chan struct{}) *atomic.Int64 {
 	return &attempts
 }
 
-func review17bCheck(t *testing.T, dir string, want map[string]string) {
+func checkRecords(t *testing.T, dir string, want map[string]string) {
 	t.Helper()
 	s := mustOpen(t, dir)
 	defer s.Close()
@@ -114,21 +114,21 @@ func review17bCheck(t *testing.T, dir string, want map[string]string) {
 // first ends and takes the put-back log out of service again. The write
 // woken by the first has used its one wait and fails with the ENOSPC of a
 // new log: the failure the change removes, one checkpoint later.
-func TestReview17bBackToBackCheckpointsFailTheWaitingWrite(t *testing.T) {
+func TestBackToBackCheckpointsFailTheWaitingWrite(t *testing.T) {
 	s, put := storeWithALog(t)
 	dir := s.Dir()
 	relA, relB := make(chan struct{}), make(chan struct{})
-	attempts := review17bHeldDisk(s, map[int64]chan struct{}{1: relA, 2: relB})
+	attempts := heldDisk(s, map[int64]chan struct{}{1: relA, 2: relB})
 	s.checkpointInBackground(true) // A
-	review17bOut(t, s)
+	waitLogOut(t, s)
 	const n = 8
 	errc := make(chan error, n)
 	for i := range n {
 		go func() { errc <- put(5000 + i) }()
 	}
-	review17bParked(t, n)
+	waitParked(t, n)
 	s.checkpointInBackground(true) // B, queued behind A: the idle timer
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(review17bProcs))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(checkpointEndProcs))
 	close(relA)
 	// Wait for B in syncfs (the log out again) or for every write.
 	var errs []error
@@ -141,7 +141,7 @@ func TestReview17bBackToBackCheckpointsFailTheWaitingWrite(t *testing.T) {
 	}
 	close(relB)
 	for len(errs) < n {
-		errs = append(errs, review17bRecv(t, errc, "a write"))
+		errs = append(errs, recvWithin(t, errc, "a write"))
 	}
 	s.background.Wait()
 	failed := 0
@@ -156,14 +156,14 @@ func TestReview17bBackToBackCheckpointsFailTheWaitingWrite(t *testing.T) {
 	t.Logf("checkpoint attempts %d; writes failed %d of %d", attempts.Load(), failed, n)
 	crash(t, s)
 	if failed == 0 {
-		review17bCheck(t, dir, map[string]string{"n000": "EXO5000", "n007": "EXO5007"})
+		checkRecords(t, dir, map[string]string{"n000": "EXO5000", "n007": "EXO5007"})
 	}
 }
 
 // Close while a writer waits on a background checkpoint, and Close whose
 // own checkpoint the writer waits on: nothing hangs, and a write that
 // returned nil is there after the reopen.
-func TestReview17bCloseRacesAWaitingWriter(t *testing.T) {
+func TestCloseRacesAWaitingWriter(t *testing.T) {
 	for _, ownCheckpoint := range []bool{false, true} {
 		for _, procs := range []int{1, 2} {
 			for i := range 5 {
@@ -171,24 +171,24 @@ func TestReview17bCloseRacesAWaitingWriter(t *testing.T) {
 					s, put := storeWithALog(t)
 					dir := s.Dir()
 					rel := make(chan struct{})
-					review17bHeldDisk(s, map[int64]chan struct{}{1: rel})
+					heldDisk(s, map[int64]chan struct{}{1: rel})
 					closec := make(chan error, 1)
 					if ownCheckpoint {
 						go func() { closec <- s.Close() }()
 					} else {
 						s.checkpointInBackground(true)
 					}
-					review17bOut(t, s)
+					waitLogOut(t, s)
 					errc := make(chan error, 1)
 					go func() { errc <- put(5000) }()
-					review17bParked(t, 1)
+					waitParked(t, 1)
 					if !ownCheckpoint {
 						go func() { closec <- s.Close() }()
 					}
 					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 					close(rel)
-					werr := review17bRecv(t, errc, "the write")
-					cerr := review17bRecv(t, closec, "Close")
+					werr := recvWithin(t, errc, "the write")
+					cerr := recvWithin(t, closec, "Close")
 					runtime.GOMAXPROCS(2)
 					t.Logf("write: %v; Close: %v", werr, cerr)
 					if werr != nil && !errors.Is(werr, ErrClosed) && !errors.Is(werr, syscall.ENOSPC) {
@@ -198,7 +198,7 @@ func TestReview17bCloseRacesAWaitingWriter(t *testing.T) {
 						t.Error("ckptRunning left set")
 					}
 					if werr == nil {
-						review17bCheck(t, dir, map[string]string{"n000": "EXO5000"})
+						checkRecords(t, dir, map[string]string{"n000": "EXO5000"})
 					}
 				})
 			}
@@ -209,7 +209,7 @@ func TestReview17bCloseRacesAWaitingWriter(t *testing.T) {
 // The write waits, the checkpoint succeeds (its logs removed), the write
 // starts a new log: that log is not covered, and the write survives a
 // crash, and the next checkpoint.
-func TestReview17bWaitThenANewLogAfterASuccessfulCheckpoint(t *testing.T) {
+func TestWaitThenANewLogAfterASuccessfulCheckpoint(t *testing.T) {
 	for _, second := range []bool{false, true} {
 		t.Run(fmt.Sprintf("second=%v", second), func(t *testing.T) {
 			s, put := storeWithALog(t)
@@ -225,13 +225,13 @@ func TestReview17bWaitThenANewLogAfterASuccessfulCheckpoint(t *testing.T) {
 			}
 			s.syncFS = func(d *os.File) error { <-rel; return syncFS(d) }
 			s.checkpointInBackground(true)
-			review17bOut(t, s)
+			waitLogOut(t, s)
 			errc := make(chan error, 1)
 			go func() { errc <- put(5000) }()
-			review17bParked(t, 1)
+			waitParked(t, 1)
 			refuse.Store(false)
 			close(rel)
-			if err := review17bRecv(t, errc, "the write"); err != nil {
+			if err := recvWithin(t, errc, "the write"); err != nil {
 				t.Fatalf("write after a successful checkpoint: %v", err)
 			}
 			s.background.Wait()
@@ -248,25 +248,25 @@ func TestReview17bWaitThenANewLogAfterASuccessfulCheckpoint(t *testing.T) {
 				}
 			}
 			crash(t, s)
-			review17bCheck(t, dir, map[string]string{"n000": "EXO5000", "n099": "EXO1999"})
+			checkRecords(t, dir, map[string]string{"n000": "EXO5000", "n099": "EXO1999"})
 		})
 	}
 }
 
 // The write waits, lands in the log put back, a later checkpoint
 // succeeds and removes that log: the write is in its snapshot.
-func TestReview17bPutBackLogCoveredByTheNextCheckpoint(t *testing.T) {
+func TestPutBackLogCoveredByTheNextCheckpoint(t *testing.T) {
 	s, put := storeWithALog(t)
 	dir := s.Dir()
 	rel := make(chan struct{})
-	review17bHeldDisk(s, map[int64]chan struct{}{1: rel})
+	heldDisk(s, map[int64]chan struct{}{1: rel})
 	s.checkpointInBackground(true)
-	review17bOut(t, s)
+	waitLogOut(t, s)
 	errc := make(chan error, 1)
 	go func() { errc <- put(5000) }()
-	review17bParked(t, 1)
+	waitParked(t, 1)
 	close(rel)
-	if err := review17bRecv(t, errc, "the write"); err != nil {
+	if err := recvWithin(t, errc, "the write"); err != nil {
 		t.Fatal(err)
 	}
 	s.background.Wait()
@@ -278,12 +278,12 @@ func TestReview17bPutBackLogCoveredByTheNextCheckpoint(t *testing.T) {
 		t.Fatalf("logs left: %v", logs)
 	}
 	crash(t, s)
-	review17bCheck(t, dir, map[string]string{"n000": "EXO5000"})
+	checkRecords(t, dir, map[string]string{"n000": "EXO5000"})
 }
 
 // A checkpoint on a closed store returns before it publishes a channel;
 // writes on it fail at once.
-func TestReview17bClosedStore(t *testing.T) {
+func TestClosedStore(t *testing.T) {
 	s := mustOpen(t, t.TempDir())
 	if err := s.Put(Record{Policy: "p", Name: "a", CurrentKeyID: "EXO1"}); err != nil {
 		t.Fatal(err)
@@ -305,27 +305,27 @@ func TestReview17bClosedStore(t *testing.T) {
 // A broken log: the checkpoint that takes it out fails and does not put
 // it back. Writers waiting on it retry once and fail; none hangs, and
 // once the disk is back everything acknowledged is there.
-func TestReview17bBrokenLogWaitersFailOnce(t *testing.T) {
+func TestBrokenLogWaitersFailOnce(t *testing.T) {
 	s, put := storeWithALog(t)
 	dir := s.Dir()
 	rel := make(chan struct{})
-	attempts := review17bHeldDisk(s, map[int64]chan struct{}{1: rel})
+	attempts := heldDisk(s, map[int64]chan struct{}{1: rel})
 	s.log.mu.Lock()
 	s.log.broken = errors.New("cannot undo a failed write")
 	s.log.mu.Unlock()
 	if err := put(5000); err == nil {
 		t.Fatal("Put on a broken log succeeded")
 	}
-	review17bOut(t, s)
+	waitLogOut(t, s)
 	const n = 4
 	errc := make(chan error, n)
 	for i := range n {
 		go func() { errc <- put(6000 + i) }()
 	}
-	review17bParked(t, n)
+	waitParked(t, n)
 	close(rel)
 	for range n {
-		if err := review17bRecv(t, errc, "a writer"); err == nil {
+		if err := recvWithin(t, errc, "a writer"); err == nil {
 			t.Error("a write succeeded with no log to go to")
 		}
 	}
@@ -338,20 +338,20 @@ func TestReview17bBrokenLogWaitersFailOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	crash(t, s)
-	review17bCheck(t, dir, map[string]string{"n000": "EXO7000", "n099": "EXO1999"})
+	checkRecords(t, dir, map[string]string{"n000": "EXO7000", "n099": "EXO1999"})
 }
 
 // A checkpoint stuck in syncfs: the waiting write returns only once it
 // ends (before 5808bb1 it failed at once with the new log's error).
-func TestReview17bStuckCheckpointHoldsTheWrite(t *testing.T) {
+func TestStuckCheckpointHoldsTheWrite(t *testing.T) {
 	s, put := storeWithALog(t)
 	rel := make(chan struct{})
-	review17bHeldDisk(s, map[int64]chan struct{}{1: rel})
+	heldDisk(s, map[int64]chan struct{}{1: rel})
 	s.checkpointInBackground(true)
-	review17bOut(t, s)
+	waitLogOut(t, s)
 	errc := make(chan error, 1)
 	go func() { errc <- put(5000) }()
-	review17bParked(t, 1)
+	waitParked(t, 1)
 	var released atomic.Bool
 	select {
 	case err := <-errc:
@@ -360,7 +360,7 @@ func TestReview17bStuckCheckpointHoldsTheWrite(t *testing.T) {
 	}
 	released.Store(true)
 	close(rel)
-	if err := review17bRecv(t, errc, "the write"); err != nil {
+	if err := recvWithin(t, errc, "the write"); err != nil {
 		t.Fatal(err)
 	}
 	if !released.Load() {
@@ -372,7 +372,7 @@ func TestReview17bStuckCheckpointHoldsTheWrite(t *testing.T) {
 // A real ENOSPC: the disk full, a new log cannot be created, the
 // checkpoint fails (injected at syncfs: tmpfs's never does). A write that
 // returns nil survives a crash once the space is back.
-func TestReview17bRealFullDisk(t *testing.T) {
+func TestRealFullDisk(t *testing.T) {
 	defer func(d time.Duration) { walIdleCheckpoint = d }(walIdleCheckpoint)
 	walIdleCheckpoint = time.Hour
 	root := smallFS(t, 1<<20)
@@ -405,15 +405,15 @@ func TestReview17bRealFullDisk(t *testing.T) {
 	// still find room for a new log.)
 	select {
 	case <-entered:
-	case <-time.After(review17bHang):
+	case <-time.After(waitDeadline):
 		t.Fatal("the checkpoint never reached syncfs")
 	}
-	review17bOut(t, s)
+	waitLogOut(t, s)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Put(Record{Policy: "p", Name: "n05", CurrentKeyID: "EXO2"}) }()
 	var werr error
 	done := false
-	for !done && !review17bIsParked(1) {
+	for !done && !isParked(1) {
 		select {
 		case werr = <-errc:
 			done = true
@@ -426,7 +426,7 @@ func TestReview17bRealFullDisk(t *testing.T) {
 		t.Fatalf("setup: the write returned (%v) without waiting; logs %v; free %d", werr, logFiles(t, dir), st.Bavail*uint64(st.Bsize))
 	}
 	close(rel)
-	werr = review17bRecv(t, errc, "the write")
+	werr = recvWithin(t, errc, "the write")
 	s.background.Wait()
 	t.Logf("write on the full disk: %v", werr)
 	crash(t, s)
@@ -435,11 +435,11 @@ func TestReview17bRealFullDisk(t *testing.T) {
 	if werr == nil {
 		want["n05"] = "EXO2"
 	}
-	review17bCheck(t, dir, want)
+	checkRecords(t, dir, want)
 }
 
 func init() {
 	if os.Getenv("REVIEW17B_PROCS") == "1" {
-		review17bProcs = 1
+		checkpointEndProcs = 1
 	}
 }

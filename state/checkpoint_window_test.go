@@ -18,7 +18,7 @@ func TestAWriteDuringAFailingCheckpointWaitsForTheLogPutBack(t *testing.T) {
 	var attempts atomic.Int64
 	failingDisk(s, &attempts, 300*time.Millisecond)
 	s.checkpointInBackground(true) // as the idle timer does
-	review17bOut(t, s)             // the log out of service
+	waitLogOut(t, s)               // the log out of service
 	if err := put(5000); err != nil {
 		t.Fatalf("a write during a failing checkpoint: %v", err)
 	}

@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-type review17Old struct {
+type mapsRecord struct {
 	FirstSeen map[string]time.Time `json:"first_seen,omitempty"`
 	Delivered map[string]Delivery  `json:"delivered,omitempty"`
 	Deleted   map[string]time.Time `json:"deleted,omitempty"`
 }
 
-type review17New struct {
+type slicesRecord struct {
 	FirstSeen KeyTimes   `json:"first_seen,omitempty"`
 	Delivered Deliveries `json:"delivered,omitempty"`
 	Deleted   KeyTimes   `json:"deleted,omitempty"`
@@ -22,7 +22,7 @@ type review17New struct {
 
 // Hostile keys: invalid UTF-8, NUL, line separators; the maps and the
 // slices must write the same bytes and read back the same.
-func TestReview17HostileKeys(t *testing.T) {
+func TestHostileKeys(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600))
 	keys := []string{"a\xff", "a\xfe", "\u2028", "\x00", "\u00e9", "e\u0301", "\ufffd", "a\\", "</script>"}
 	m := map[string]time.Time{}
@@ -35,13 +35,13 @@ func TestReview17HostileKeys(t *testing.T) {
 		d[k] = Delivery{KeyID: k}
 		dl.Set(k, Delivery{KeyID: k})
 	}
-	want, _ := json.Marshal(review17Old{m, d, m})
-	got, err := json.Marshal(review17New{kt, dl, kt})
+	want, _ := json.Marshal(mapsRecord{m, d, m})
+	got, err := json.Marshal(slicesRecord{kt, dl, kt})
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("got %s %v\nwant %s", got, err, want)
 	}
-	var o review17Old
-	var n review17New
+	var o mapsRecord
+	var n slicesRecord
 	if err := json.Unmarshal(want, &o); err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +62,13 @@ func TestReview17HostileKeys(t *testing.T) {
 
 // Decoding into a record that already holds entries: the maps took a
 // repeated field's members in, and null emptied them.
-func TestReview17DecodeIntoExisting(t *testing.T) {
+func TestDecodeIntoExisting(t *testing.T) {
 	for _, in := range []string{
 		`{"first_seen":{"a":"2026-01-01T00:00:00Z"},"first_seen":{"b":"2026-01-01T00:00:00Z"}}`,
 		`{"first_seen":{"a":"2026-01-01T00:00:00Z"},"first_seen":null}`,
 	} {
-		var o review17Old
-		var n review17New
+		var o mapsRecord
+		var n slicesRecord
 		_ = json.Unmarshal([]byte(in), &o)
 		_ = json.Unmarshal([]byte(in), &n)
 		ids := []string{}

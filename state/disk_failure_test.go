@@ -56,11 +56,11 @@ func fill(t *testing.T, dir string, keep int64) string {
 	return path
 }
 
-// TestReview16dDiskFull: Puts fail with ENOSPC once the disk is full
+// TestDiskFull: Puts fail with ENOSPC once the disk is full
 // (none acknowledged falsely), the log is not left broken, checkpoints and
 // Close fail without losing anything and release the lock, and once space
 // is back everything acknowledged is there.
-func TestReview16dDiskFull(t *testing.T) {
+func TestDiskFull(t *testing.T) {
 	defer func(d time.Duration) { walIdleCheckpoint = d }(walIdleCheckpoint)
 	walIdleCheckpoint = time.Hour
 	root := smallFS(t, 1<<20)
@@ -137,10 +137,10 @@ func TestReview16dDiskFull(t *testing.T) {
 	}
 }
 
-// TestReview16dOpenDiskFull: with the disk full, Open works after a clean
+// TestOpenDiskFull: with the disk full, Open works after a clean
 // stop (it writes nothing) and after a crash (the checkpoint of the logs
 // fails, the logs stay), and nothing acknowledged is lost.
-func TestReview16dOpenDiskFull(t *testing.T) {
+func TestOpenDiskFull(t *testing.T) {
 	for _, crashed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("after a crash %v", crashed), func(t *testing.T) {
 			root := smallFS(t, 1<<20)
@@ -169,11 +169,11 @@ func TestReview16dOpenDiskFull(t *testing.T) {
 	}
 }
 
-// TestReview16dCheckpointCreateWALFails: the next log's name is taken
+// TestCheckpointCreateWALFails: the next log's name is taken
 // (a directory of that name): the checkpoint works, the next write cannot
 // start a log and fails (nothing falsely acknowledged), Close works and
 // nothing acknowledged is lost.
-func TestReview16dCheckpointCreateWALFails(t *testing.T) {
+func TestCheckpointCreateWALFails(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	if err := s.Put(Record{Policy: "p", Name: "a", CurrentKeyID: "EXO1"}); err != nil {
@@ -206,10 +206,10 @@ func TestReview16dCheckpointCreateWALFails(t *testing.T) {
 	}
 }
 
-// TestReview16dSyncFSFailsThenCrash: checkpoints whose syncfs fails again
+// TestSyncFSFailsThenCrash: checkpoints whose syncfs fails again
 // and again, writes in between, Close failing; then a crash and torn
 // record files: everything acknowledged is there.
-func TestReview16dSyncFSFailsThenCrash(t *testing.T) {
+func TestSyncFSFailsThenCrash(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	s.syncFS = func(*os.File) error { return errors.New("EIO") }

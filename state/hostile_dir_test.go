@@ -11,7 +11,7 @@ import (
 // Review 16d: odd content in the state directory. Each case must open
 // with the right records, or fail with an error naming the culprit; never
 // hang, never load a record that was not written.
-func TestReview16dHostileDirectory(t *testing.T) {
+func TestHostileDirectory(t *testing.T) {
 	put := func(policy, name, id string) []byte {
 		return appendFrame(nil, []byte(`{"put":{"policy":"`+policy+`","name":"`+name+`","current_key_id":"`+id+`"}}`))
 	}

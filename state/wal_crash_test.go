@@ -197,7 +197,7 @@ func (h *crashHarness) op() {
 	h.pending = nil
 }
 
-func TestReview16dCrashAtEveryHook(t *testing.T) {
+func TestCrashAtEveryHook(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs without -short")
 	}

@@ -27,7 +27,7 @@ func putFrame(t *testing.T, name string, pad int) []byte {
 	return appendFrame(nil, b)
 }
 
-// TestReview16dHugeBatchAliasesSpareBuffer: after a batch over 1 MiB,
+// TestHugeBatchAliasesSpareBuffer: after a batch over 1 MiB,
 // flushLocked keeps w.spare pointing at the buffer w.pending now uses
 // (it only refreshes spare for batches of 1 MiB or less). From the next
 // batch on, the buffer being written and the buffer the next callers
@@ -39,7 +39,7 @@ func putFrame(t *testing.T, name string, pad int) []byte {
 //
 // (The log now writes batches in place with pwrite, which a pipe does not
 // take: the overlap itself is shown by the store-level tests below.)
-func TestReview16dHugeBatchAliasesSpareBuffer(t *testing.T) {
+func TestHugeBatchAliasesSpareBuffer(t *testing.T) {
 	dir := t.TempDir()
 	w, err := createWAL(dir, 1, syncDir, fdatasync)
 	if err != nil {
@@ -84,18 +84,18 @@ func bigRecord(name string, v, sinks int) Record {
 	return Record{Policy: "p", Name: name, CurrentKeyID: fmt.Sprintf("EXO%s-%d", name, v), Rotation: rot}
 }
 
-// TestReview16dGroupCommitLosesAckedPutsAfterHugeBatch: the same defect
+// TestGroupCommitLosesAckedPutsAfterHugeBatch: the same defect
 // through the Store and a real log file. A batch over 1 MiB (here one
 // large record; see the next test for ordinary records) leaves the spare
 // aliased; the concurrent Puts that follow append into the array being
 // written. After each round the log is read back (as the next Open would)
 // and compared with what was acknowledged.
-func TestReview16dGroupCommitLosesAckedPutsAfterHugeBatch(t *testing.T) {
+func TestGroupCommitLosesAckedPutsAfterHugeBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs without -short")
 	}
 	if raceEnabled {
-		t.Skip("under -race the detector reports the overlap itself (see TestReview16dHugeBatchAliasesSpareBuffer)")
+		t.Skip("under -race the detector reports the overlap itself (see TestHugeBatchAliasesSpareBuffer)")
 	}
 	defer func(n int64) { walCheckpointSize = n }(walCheckpointSize)
 	walCheckpointSize = 1 << 40 // checkpoints only when the test says
@@ -150,10 +150,10 @@ func TestReview16dGroupCommitLosesAckedPutsAfterHugeBatch(t *testing.T) {
 	}
 }
 
-// TestReview16dFIFONamedLikeALogHangsOpen: a FIFO named like a log makes
+// TestFIFONamedLikeALogHangsOpen: a FIFO named like a log makes
 // Open and OpenReadOnly (rotatord plan) block forever in open(2), instead
 // of failing like a symlink or a directory of that name does.
-func TestReview16dFIFONamedLikeALogHangsOpen(t *testing.T) {
+func TestFIFONamedLikeALogHangsOpen(t *testing.T) {
 	for _, ro := range []bool{false, true} {
 		t.Run(fmt.Sprintf("readonly=%v", ro), func(t *testing.T) {
 			dir := t.TempDir()
@@ -198,14 +198,14 @@ func TestReview16dFIFONamedLikeALogHangsOpen(t *testing.T) {
 	}
 }
 
-// TestReview16dZeroFilledLogHeader: replayWAL takes a short header for a
+// TestZeroFilledLogHeader: replayWAL takes a short header for a
 // log whose header was not yet durable at the crash, and a frame of zeros
 // for a torn tail (TestTornLogTailIgnored "zeros": a file system may show a
 // crashed, unsynced extension as zeros). The same crash inside createWAL,
 // after the write of the header and before its fsync, can leave the header
 // as zeros; Open then fails ("bad header") and rotatord cannot start,
 // although no entry can follow an unsynced header.
-func TestReview16dZeroFilledLogHeader(t *testing.T) {
+func TestZeroFilledLogHeader(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	if err := s.Put(Record{Policy: "p", Name: "n", CurrentKeyID: "EXO1"}); err != nil {
@@ -227,14 +227,14 @@ func TestReview16dZeroFilledLogHeader(t *testing.T) {
 	}
 }
 
-// TestReview16dReadOnlyRacesCheckpointedDelete: OpenReadOnly replays the
+// TestReadOnlyRacesCheckpointedDelete: OpenReadOnly replays the
 // logs, lists the record files, then reads them one by one. A record
 // deleted after its replay and checkpointed (its file removed) before its
 // file is read makes the read fail with ENOENT, and `rotatord plan` fails
 // ("never fail to load"). Reads of the log-free files are the ones at
 // risk, so the daemon here deletes a few records right after a
 // checkpoint, checkpoints again, and puts them back.
-func TestReview16dReadOnlyRacesCheckpointedDelete(t *testing.T) {
+func TestReadOnlyRacesCheckpointedDelete(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs without -short")
 	}
@@ -301,10 +301,10 @@ func TestReview16dReadOnlyRacesCheckpointedDelete(t *testing.T) {
 	}
 }
 
-// TestReview16dConcurrentClosePanics: two Close calls at once (a shutdown
+// TestConcurrentClosePanics: two Close calls at once (a shutdown
 // racing a reload's close of an account) both see the log open; the
 // second to take writeMu calls s.log.Size() on the nil log and panics.
-func TestReview16dConcurrentClosePanics(t *testing.T) {
+func TestConcurrentClosePanics(t *testing.T) {
 	s := mustOpen(t, t.TempDir())
 	if err := s.Put(Record{Policy: "p", Name: "n"}); err != nil {
 		t.Fatal(err)
@@ -331,13 +331,13 @@ func TestReview16dConcurrentClosePanics(t *testing.T) {
 	}
 }
 
-// TestReview16dHugeSequenceWraps: a log named with sequence 2^64-1 (an
+// TestHugeSequenceWraps: a log named with sequence 2^64-1 (an
 // empty one, header only) is accepted; Open's new log is seq+1, which wraps
 // to journal.0, sorted before it (so any entry the high log held would be
 // replayed over every newer change, and it is never removed: no log is
 // "before" 0). After the next crash Open finds journal.0 and the high log,
 // computes seq+1 = 0 again, and fails with EEXIST: rotatord cannot start.
-func TestReview16dHugeSequenceWraps(t *testing.T) {
+func TestHugeSequenceWraps(t *testing.T) {
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	s.Close()
@@ -352,18 +352,18 @@ func TestReview16dHugeSequenceWraps(t *testing.T) {
 	}
 }
 
-// TestReview16dGroupCommitLosesAckedPutsDiskStalls: the same with only
+// TestGroupCommitLosesAckedPutsDiskStalls: the same with only
 // ordinary records: 64 writers (the largest exoscale.concurrency) of
 // records with 100 sinks (~19 KB), and a disk whose fdatasync stalls for
 // 50 ms now and then, so that the writers queue one batch over 1 MiB.
 // Every 10 rounds the log is read back (as the next Open would) and
 // compared with what was acknowledged.
-func TestReview16dGroupCommitLosesAckedPutsDiskStalls(t *testing.T) {
+func TestGroupCommitLosesAckedPutsDiskStalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs without -short")
 	}
 	if raceEnabled {
-		t.Skip("under -race the detector reports the overlap itself (see TestReview16dHugeBatchAliasesSpareBuffer)")
+		t.Skip("under -race the detector reports the overlap itself (see TestHugeBatchAliasesSpareBuffer)")
 	}
 	defer func(n int64) { walCheckpointSize = n }(walCheckpointSize)
 	walCheckpointSize = 1 << 40

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestReview11DevFollowsSwappedParent: issue 11 "`rotatord dev --dir`
+// TestDevFollowsSwappedParent: issue 11 "`rotatord dev --dir`
 // writes through symlinks in an existing directory: create its files with
 // O_EXCL|O_NOFOLLOW and refuse an existing directory others can write."
 // openDevDir checks the demo directory once (owner, mode, not a symlink),
@@ -33,7 +33,7 @@ import (
 // Expected: dev refuses a --dir whose parent others can write, or keeps
 // working through the descriptors it checked (policy file passed as
 // content, state opened relative to the checked directory fd).
-func TestReview11DevFollowsSwappedParent(t *testing.T) {
+func TestDevFollowsSwappedParent(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to act as another user")
 	}

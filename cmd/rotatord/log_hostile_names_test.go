@@ -12,7 +12,7 @@ import (
 	"github.com/rotatord/rotatord/apiclient/exosim/exosimtest"
 )
 
-// TestReview11LogsPrintHostileNamesRaw: issue 11 "plan and once print key
+// TestLogsPrintHostileNamesRaw: issue 11 "plan and once print key
 // names raw ... Quote or escape control characters in every human-facing
 // output". The tables are escaped now, but a matching name that fails
 // CheckName is logged by rotation's skipName ("skipping a matching key
@@ -33,7 +33,7 @@ import (
 //
 // Expected: rotatord's logger escapes every non-printable rune (as cell
 // does with strconv.IsPrint), or skipName logs strconv.Quote(name).
-func TestReview11LogsPrintHostileNamesRaw(t *testing.T) {
+func TestLogsPrintHostileNamesRaw(t *testing.T) {
 	hostile := "ci-x\u009b2K\u009b1Gci-legit rotated\u202e\u2028forged"
 	sim := exosimtest.NewServer(t, exosim.DefaultSeed())
 	if _, err := sim.CreateKey(hostile, exosim.CIRoleID); err != nil {

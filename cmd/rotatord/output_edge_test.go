@@ -15,7 +15,7 @@ import (
 // nothing and failed; 57f1a5c failed after printing a truncated, invalid
 // array (the bufio.Writer had flushed the first 64 KiB). It must print
 // nothing again.
-func TestReview33JSONMarshalErrorPrintsNothing(t *testing.T) {
+func TestJSONMarshalErrorPrintsNothing(t *testing.T) {
 	rs := make([]row, 600)
 	for i := range rs {
 		rs[i] = row{Outcome: rotation.Outcome{Policy: "ci", Name: fmt.Sprintf("ci-%04d-%s", i, strings.Repeat("n", 100))}}
@@ -23,7 +23,7 @@ func TestReview33JSONMarshalErrorPrintsNothing(t *testing.T) {
 	rs = append(rs, row{Outcome: rotation.Outcome{Policy: "ci", Name: "ci-far",
 		Decision: rotation.Decision{Reason: rotation.ReasonFresh, Due: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}})
 	var old, got bytes.Buffer
-	oerr := review33OldPrintJSON(&old, rs)
+	oerr := oldPrintJSON(&old, rs)
 	gerr := printJSON(&got, sliceRows(rs))
 	t.Logf("before: err %v, %d bytes; after: err %v, %d bytes", oerr, old.Len(), gerr, got.Len())
 	if oerr == nil || gerr == nil {
@@ -40,7 +40,7 @@ func TestReview33JSONMarshalErrorPrintsNothing(t *testing.T) {
 // ragged line.
 // Theoretical today: the rows of once and plan read fixed outcomes, and
 // every error type in the tree has a deterministic Error().
-func TestReview33CellsReadTwice(t *testing.T) {
+func TestCellsReadTwice(t *testing.T) {
 	calls := 0
 	rs := rows{1, func(int) row {
 		calls++

@@ -15,8 +15,8 @@ import (
 	"github.com/rotatord/rotatord/rotation"
 )
 
-// review33OldPrintTable is printTable as of 57f1a5c^, verbatim but for the name.
-func review33OldPrintTable(w io.Writer, rows []row, now time.Time, withResult bool) {
+// oldPrintTable is printTable as of 57f1a5c^, verbatim but for the name.
+func oldPrintTable(w io.Writer, rows []row, now time.Time, withResult bool) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	defer bw.Flush()
 	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
@@ -51,8 +51,8 @@ func review33OldPrintTable(w io.Writer, rows []row, now time.Time, withResult bo
 	tw.Flush()
 }
 
-// review33OldPrintJSON is printJSON as of 57f1a5c^, verbatim but for the name.
-func review33OldPrintJSON(w io.Writer, rows []row) error {
+// oldPrintJSON is printJSON as of 57f1a5c^, verbatim but for the name.
+func oldPrintJSON(w io.Writer, rows []row) error {
 	out := make([]outcomeJSON, 0, len(rows))
 	for _, r := range rows {
 		j := outcomeJSON{
@@ -80,24 +80,24 @@ func review33OldPrintJSON(w io.Writer, rows []row) error {
 	return enc.Encode(out)
 }
 
-var review33Texts = []string{
+var sameAsBeforeTexts = []string{
 	"", " ", "ci", "a b", `"`, `"quoted`, `x"y`, "\t", "\n", "\r", "\v", "\f", "\x00", "\x1b[2K", "\x1b]0;t\x07",
 	"\u009b2K", "\x9b", "\xff", "\xfe\xff", "\xe6\x97", "日本語キー", "e\u0301\u0301\u0301", "\u200b", "\u202e", "\u2028", "\u2029",
 	"\ufeff", "\U0001F600", "\U000E0001", "\U0010FFFF", "\ufffd", "<&>", "\\", "%s%d%!", "ｗｉｄｅ", "\u00a0", "\u3000",
 	"a\tb\tc", "x\ny\tz", strings.Repeat("é", 300), strings.Repeat("n", 70000),
 }
 
-func review33Rows() []row {
+func sameAsBeforeRows() []row {
 	var rs []row
 	actions := []rotation.Action{"", rotation.ActionNone, rotation.ActionRotate, rotation.ActionDelete}
 	dues := []time.Time{{}, outputNow, outputNow.Add(-time.Hour), outputNow.Add(1500 * time.Millisecond), outputNow.Add(400000 * time.Hour),
 		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("x", 3600))}
-	for i, s := range review33Texts {
+	for i, s := range sameAsBeforeTexts {
 		o := rotation.Outcome{
-			Policy:    review33Texts[(i*7)%len(review33Texts)],
+			Policy:    sameAsBeforeTexts[(i*7)%len(sameAsBeforeTexts)],
 			Name:      s,
-			Decision:  rotation.Decision{Action: actions[i%len(actions)], Reason: rotation.Reason(review33Texts[(i*3)%len(review33Texts)]), Due: dues[i%len(dues)]},
-			LastError: review33Texts[(i*5)%len(review33Texts)],
+			Decision:  rotation.Decision{Action: actions[i%len(actions)], Reason: rotation.Reason(sameAsBeforeTexts[(i*3)%len(sameAsBeforeTexts)]), Due: dues[i%len(dues)]},
+			LastError: sameAsBeforeTexts[(i*5)%len(sameAsBeforeTexts)],
 		}
 		for range i % 4 {
 			o.KeyIDs = append(o.KeyIDs, s)
@@ -108,16 +108,16 @@ func review33Rows() []row {
 		if i%5 == 0 {
 			o.KeyIDs = []string{}
 		}
-		rs = append(rs, row{Outcome: o, Result: review33Texts[(i*11)%len(review33Texts)]})
+		rs = append(rs, row{Outcome: o, Result: sameAsBeforeTexts[(i*11)%len(sameAsBeforeTexts)]})
 	}
 	return rs
 }
 
-func review33Compare(t *testing.T, rs []row) {
+func compareWithOld(t *testing.T, rs []row) {
 	t.Helper()
 	for _, wr := range []bool{false, true} {
 		var want, got bytes.Buffer
-		review33OldPrintTable(&want, rs, outputNow, wr)
+		oldPrintTable(&want, rs, outputNow, wr)
 		if err := printTable(&got, sliceRows(rs), outputNow, wr); err != nil {
 			t.Fatal(err)
 		}
@@ -126,25 +126,25 @@ func review33Compare(t *testing.T, rs []row) {
 		}
 	}
 	var want, got bytes.Buffer
-	werr := review33OldPrintJSON(&want, rs)
+	werr := oldPrintJSON(&want, rs)
 	gerr := printJSON(&got, sliceRows(rs))
 	if (werr == nil) != (gerr == nil) || got.String() != want.String() {
 		t.Errorf("json differs (errors %v / %v):\n got %q\nwant %q", gerr, werr, got.String(), want.String())
 	}
 }
 
-// TestReview33SameAsBefore compares against the code before 57f1a5c:
+// TestSameAsBefore compares against the code before 57f1a5c:
 // every row alone, all rows together, zero rows.
-func TestReview33SameAsBefore(t *testing.T) {
-	rs := review33Rows()
-	review33Compare(t, nil)
-	review33Compare(t, rs)
+func TestSameAsBefore(t *testing.T) {
+	rs := sameAsBeforeRows()
+	compareWithOld(t, nil)
+	compareWithOld(t, rs)
 	for i := range rs {
-		review33Compare(t, rs[i:i+1])
+		compareWithOld(t, rs[i:i+1])
 	}
 }
 
-func FuzzReview33SameAsBefore(f *testing.F) {
+func FuzzSameAsBefore(f *testing.F) {
 	f.Add("ci", "x\x1b[2K", "reason", "err", "last", "rotated", int64(5), uint8(2), true)
 	f.Add("", "\xff", "", "", "", "", int64(0), uint8(0), false)
 	f.Fuzz(func(t *testing.T, policy, name, reason, errText, last, result string, due int64, keys uint8, hasErr bool) {
@@ -160,7 +160,7 @@ func FuzzReview33SameAsBefore(f *testing.F) {
 			o.Err = errors.New(errText)
 		}
 		r := row{Outcome: o, Result: result}
-		review33Compare(t, []row{r})
-		review33Compare(t, []row{r, {Outcome: rotation.Outcome{Policy: name, Name: policy}}, r})
+		compareWithOld(t, []row{r})
+		compareWithOld(t, []row{r, {Outcome: rotation.Outcome{Policy: name, Name: policy}}, r})
 	})
 }

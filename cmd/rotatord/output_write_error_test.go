@@ -16,19 +16,19 @@ import (
 	"github.com/rotatord/rotatord/rotation"
 )
 
-// review33Full is stdout on a full disk (/dev/full): every write fails.
-type review33Full struct{}
+// fullStdout is stdout on a full disk (/dev/full): every write fails.
+type fullStdout struct{}
 
-func (review33Full) Write([]byte) (int, error) {
+func (fullStdout) Write([]byte) (int, error) {
 	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
 }
 
 // Before 57f1a5c printRows ignored a write error of the table (it returned
 // nil whatever tabwriter/bufio met); now it returns it. This pins the
 // change: it passes on 57f1a5c and would have failed before.
-func TestReview33TableWriteErrorIsNowReturned(t *testing.T) {
+func TestTableWriteErrorIsNowReturned(t *testing.T) {
 	rs := []row{{Outcome: rotation.Outcome{Policy: "ci", Name: "ci-a"}, Result: resultRotated}}
-	err := printRows(review33Full{}, sliceRows(rs), outputNow, false, true)
+	err := printRows(fullStdout{}, sliceRows(rs), outputNow, false, true)
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("printRows = %v, want ENOSPC", err)
 	}
@@ -39,10 +39,10 @@ func TestReview33TableWriteErrorIsNowReturned(t *testing.T) {
 // was lost silently). 57f1a5c: exit 1 and "rotatord: write ...: no space
 // left on device", though both keys were rotated and delivered. Now: exit 0
 // (the pass's) and the lost table told on stderr.
-func TestReview33OnceFullStdoutAfterSuccessfulPass(t *testing.T) {
+func TestOnceFullStdoutAfterSuccessfulPass(t *testing.T) {
 	e := newSimEnv(t, "")
 	var errOut bytes.Buffer
-	code := run([]string{"once", "--config.file", e.config, "--force"}, review33Full{}, &errOut)
+	code := run([]string{"once", "--config.file", e.config, "--force"}, fullStdout{}, &errOut)
 	files, _ := filepath.Glob(filepath.Join(e.dir, "out", "*.json"))
 	t.Logf("code %d, %d keys delivered, stderr:\n%s", code, len(files), errOut.String())
 	if len(files) == 0 {
@@ -60,12 +60,12 @@ func TestReview33OnceFullStdoutAfterSuccessfulPass(t *testing.T) {
 // 1 both before and after, but the ERROR column is the only place the
 // failure is told (once runs with CallerReports): after 57f1a5c stderr
 // says only that stdout is full.
-func TestReview33OnceFullStdoutAfterFailedPass(t *testing.T) {
+func TestOnceFullStdoutAfterFailedPass(t *testing.T) {
 	e := newSimEnv(t, "")
 	e.sim.SetFault(exosim.OpCreateAPIKey, exosim.Fault{ErrorRate: 1, ErrorStatus: 503})
 	var errOut bytes.Buffer
 	start := time.Now()
-	code := run([]string{"once", "--config.file", e.config, "--force"}, review33Full{}, &errOut)
+	code := run([]string{"once", "--config.file", e.config, "--force"}, fullStdout{}, &errOut)
 	t.Logf("code %d after %v, stderr:\n%s", code, time.Since(start), errOut.String())
 	if code != 1 {
 		t.Errorf("once = %d, want 1", code)
@@ -80,7 +80,7 @@ func TestReview33OnceFullStdoutAfterFailedPass(t *testing.T) {
 // pass error nowhere. Before it the table's write error was ignored and
 // report printed "rotatord: account green: list keys: ..."; so it does now.
 // (-o json dropped it the same way before 57f1a5c.)
-func TestReview33OnceFullStdoutDropsThePassError(t *testing.T) {
+func TestOnceFullStdoutDropsThePassError(t *testing.T) {
 	e := newSimEnv(t, "")
 	green := exosimtest.NewServer(t, exosim.DefaultSeed())
 	green.SetFault(exosim.OpListAPIKeys, exosim.Fault{ErrorRate: 1, ErrorStatus: 503})
@@ -114,7 +114,7 @@ state_dir: state
 	}
 
 	var errOut bytes.Buffer
-	code = run([]string{"once", "--config.file", e.config, "--force"}, review33Full{}, &errOut)
+	code = run([]string{"once", "--config.file", e.config, "--force"}, fullStdout{}, &errOut)
 	t.Logf("full stdout: code %d, stderr tail: %s", code, lastLine(errOut.String()))
 	if code != 1 {
 		t.Errorf("once = %d, want 1", code)

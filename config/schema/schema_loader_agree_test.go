@@ -6,7 +6,7 @@ import (
 	"github.com/rotatord/rotatord/config"
 )
 
-// TestReview12SchemaAcceptsWhatLoaderAccepts: the schema marks as errors
+// TestSchemaAcceptsWhatLoaderAccepts: the schema marks as errors
 // files that `rotatord validate` and run accept, so an editor with
 // yaml-language-server shows red squiggles on a working policy file:
 //   - `owner: 0` / `group: 0` (a uid/gid, as the schema's own description
@@ -17,7 +17,7 @@ import (
 // Fix: owner/group: type [string, integer]; durations and mode: allow
 // null, or make the loader refuse null (better: an explicit null that
 // silently means "default" is surprising).
-func TestReview12SchemaAcceptsWhatLoaderAccepts(t *testing.T) {
+func TestSchemaAcceptsWhatLoaderAccepts(t *testing.T) {
 	s := compile(t)
 	for _, doc := range []string{
 		"policies:\n  - name: p\n    match: {name: x}\n    sinks: [{type: file, path: /x, owner: 0, group: 0}]\n",
@@ -32,7 +32,7 @@ func TestReview12SchemaAcceptsWhatLoaderAccepts(t *testing.T) {
 	}
 }
 
-// TestReview12SchemaRefusesWhatLoaderAlwaysRefuses: values the loader
+// TestSchemaRefusesWhatLoaderAlwaysRefuses: values the loader
 // refuses on every host and that JSON Schema can express pass the schema,
 // so the editor says nothing: a negative grace_period or max_age ("-1h";
 // the duration pattern allows a leading "-" everywhere), max_age 0, a mode
@@ -41,7 +41,7 @@ func TestReview12SchemaAcceptsWhatLoaderAccepts(t *testing.T) {
 // Fix: a non-negative duration pattern for grace_period, a positive one for
 // max_age/timeout, at least one unit required, mode pattern
 // ^(0[oO]?)?[0-7]{1,3}$, and a port pattern bounded to 65535.
-func TestReview12SchemaRefusesWhatLoaderAlwaysRefuses(t *testing.T) {
+func TestSchemaRefusesWhatLoaderAlwaysRefuses(t *testing.T) {
 	s := compile(t)
 	for _, doc := range []string{
 		"policies:\n  - name: p\n    match: {name: x}\n    grace_period: -1h\n    sinks: [{type: file, path: /x}]\n",

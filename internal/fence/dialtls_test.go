@@ -13,11 +13,11 @@ import (
 	"time"
 )
 
-// TestReview19FenceConnsDeprecatedDialTLS: FenceConns honours the
+// TestFenceConnsDeprecatedDialTLS: FenceConns honours the
 // deprecated Dial (the transport's choice) but not the deprecated DialTLS,
 // which net/http uses for https when DialTLSContext is nil: connections
 // dialed by it are not fenced, and a deposed replica's write goes out.
-func TestReview19FenceConnsDeprecatedDialTLS(t *testing.T) {
+func TestFenceConnsDeprecatedDialTLS(t *testing.T) {
 	var got atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.ReadAll(r.Body)

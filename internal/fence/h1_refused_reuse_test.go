@@ -15,7 +15,7 @@ import (
 
 // HTTP/1.1: a refused write on a reused conn is a nothingWrittenError,
 // which net/http retries on a new conn: does it loop, or send anyway?
-func TestReview18H1RefusedOnReusedConn(t *testing.T) {
+func TestH1RefusedOnReusedConn(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.ReadAll(r.Body)

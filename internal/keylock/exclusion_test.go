@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// TestReview17Exclusion: many goroutines on few keys, entries created and
+// TestExclusion: many goroutines on few keys, entries created and
 // deleted all the time: never two holders of one key, nothing left after.
-func TestReview17Exclusion(t *testing.T) {
+func TestExclusion(t *testing.T) {
 	var s Set
 	const keys = 3
 	var inside [keys]atomic.Int32

@@ -27,7 +27,7 @@ import (
 	"github.com/rotatord/rotatord/internal/kubetest"
 )
 
-func review19OtherCA(t *testing.T) []byte {
+func otherCA(t *testing.T) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -49,11 +49,11 @@ func review19OtherCA(t *testing.T) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
-// TestReview19GatedWritesFollowCAFileRotation: the cluster's CA file is
+// TestGatedWritesFollowCAFileRotation: the cluster's CA file is
 // rotated (kube-root-ca.crt updates the pod's ca.crt). Reads pick up the
 // new CA within client-go's 5-minute refresh; the writes must too. Takes
 // a little over 5 minutes (client-go's fixed refresh period).
-func TestReview19GatedWritesFollowCAFileRotation(t *testing.T) {
+func TestGatedWritesFollowCAFileRotation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for client-go's 5-minute CA refresh")
 	}
@@ -63,7 +63,7 @@ func TestReview19GatedWritesFollowCAFileRotation(t *testing.T) {
 
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(caFile, review19OtherCA(t), 0o600); err != nil {
+	if err := os.WriteFile(caFile, otherCA(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	rc := c.RestConfig(kubetest.Admin)

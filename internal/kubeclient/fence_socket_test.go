@@ -86,8 +86,8 @@ func TestGatedWriteFencedAtTheSocket(t *testing.T) {
 // would break every request of an HTTP/2 connection); its reads keep
 // client-go's transport, HTTP/2 here.
 func TestGatedWritesSpeakHTTP1(t *testing.T) {
-	srv, seenBy := review20Server(t)
-	path := review20Kubeconfig(t, srv, &clientcmdapi.AuthInfo{Token: "t"})
+	srv, seenBy := recordingServer(t)
+	path := kubeconfigFor(t, srv, &clientcmdapi.AuthInfo{Token: "t"})
 	cl, err := (&Cache{Gate: leads}).Client(path, "")
 	if err != nil {
 		t.Fatal(err)

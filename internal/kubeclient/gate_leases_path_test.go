@@ -19,7 +19,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-var errReview15cNotLeader = errors.New("review15c: not the leader")
+var errNotLeader = errors.New("review15c: not the leader")
 
 // The gate lets a write through without asking when its URL path merely
 // contains "/leases": strings.Contains(req.URL.Path, "/leases") is meant
@@ -28,7 +28,7 @@ var errReview15cNotLeader = errors.New("review15c: not the leader")
 // and every write in a namespace named "leases..." (the journal's own
 // ConfigMaps included, when state.namespace is such a namespace). A
 // deposed leader then writes those with no fence at all.
-func TestReview15cGateSparesWritesWhosePathContainsLeases(t *testing.T) {
+func TestGateSparesWritesWhosePathContainsLeases(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +51,7 @@ func TestReview15cGateSparesWritesWhosePathContainsLeases(t *testing.T) {
 	}
 	_ = os.Chmod(path, 0o600)
 
-	cache := &Cache{Gate: func() (time.Time, error) { return time.Time{}, errReview15cNotLeader }}
+	cache := &Cache{Gate: func() (time.Time, error) { return time.Time{}, errNotLeader }}
 	cl, err := cache.Client(path, "")
 	if err != nil {
 		t.Fatal(err)
@@ -64,15 +64,15 @@ func TestReview15cGateSparesWritesWhosePathContainsLeases(t *testing.T) {
 	}
 	for _, w := range writes {
 		_, err := cl.CoreV1().Secrets(w.ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: w.name}}, metav1.CreateOptions{})
-		if !errors.Is(err, errReview15cNotLeader) {
+		if !errors.Is(err, errNotLeader) {
 			t.Errorf("a Secret create in namespace %q named %q, with the gate refusing (not the leader), was sent anyway (err %v)", w.ns, w.name, err)
 		}
 		_, err = cl.CoreV1().Secrets(w.ns).Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: w.name}}, metav1.UpdateOptions{})
-		if !errors.Is(err, errReview15cNotLeader) {
+		if !errors.Is(err, errNotLeader) {
 			t.Errorf("a Secret update of %s/%s, with the gate refusing (not the leader), was sent anyway (err %v)", w.ns, w.name, err)
 		}
 		_, err = cl.CoreV1().ConfigMaps(w.ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "rotatord-journal-0123"}}, metav1.CreateOptions{})
-		if !errors.Is(err, errReview15cNotLeader) {
+		if !errors.Is(err, errNotLeader) {
 			t.Errorf("a journal ConfigMap create in namespace %q, with the gate refusing (not the leader), was sent anyway (err %v)", w.ns, err)
 		}
 	}

@@ -24,11 +24,11 @@ import (
 	"github.com/rotatord/rotatord/internal/leader"
 )
 
-// review15cProxy forwards TCP to the API server; once slow is set, it
+// slowDialProxy forwards TCP to the API server; once slow is set, it
 // closes every connection open and holds each new one for delay before
 // forwarding it (a partition healing, SYN retransmits, a slow load
 // balancer: the dial takes long).
-type review15cProxy struct {
+type slowDialProxy struct {
 	ln       net.Listener
 	upstream string
 	delay    time.Duration
@@ -38,7 +38,7 @@ type review15cProxy struct {
 	conns []net.Conn
 }
 
-func (p *review15cProxy) serve() {
+func (p *slowDialProxy) serve() {
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
@@ -67,7 +67,7 @@ func (p *review15cProxy) serve() {
 	}
 }
 
-func (p *review15cProxy) goSlow() {
+func (p *slowDialProxy) goSlow() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.slow = true
@@ -77,7 +77,7 @@ func (p *review15cProxy) goSlow() {
 	p.conns = nil
 }
 
-func (p *review15cProxy) close() {
+func (p *slowDialProxy) close() {
 	p.ln.Close()
 	p.goSlow()
 }
@@ -89,7 +89,7 @@ func (p *review15cProxy) close() {
 // the request waited in the client" does not hold for the dial and TLS
 // handshake, which come after the gate (they take up to client-go's 30 s
 // dial and 10 s handshake timeouts).
-func TestReview15cWriteLandsAfterAnotherReplicaLeads(t *testing.T) {
+func TestWriteLandsAfterAnotherReplicaLeads(t *testing.T) {
 	c := kubetest.Start(t)
 	admin := c.Client(t, kubetest.Admin)
 	const ns = "review15c-dial"
@@ -103,7 +103,7 @@ func TestReview15cWriteLandsAfterAnotherReplicaLeads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := &review15cProxy{ln: ln, upstream: u.Host, delay: 7 * time.Second}
+	proxy := &slowDialProxy{ln: ln, upstream: u.Host, delay: 7 * time.Second}
 	go proxy.serve()
 	t.Cleanup(proxy.close)
 

@@ -34,7 +34,7 @@ type seen struct {
 	auth, user, groups, ua    []string
 }
 
-func review20Server(t *testing.T) (*httptest.Server, func() []seen) {
+func recordingServer(t *testing.T) (*httptest.Server, func() []seen) {
 	var mu sync.Mutex
 	var got []seen
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +57,7 @@ func review20Server(t *testing.T) (*httptest.Server, func() []seen) {
 	return srv, func() []seen { mu.Lock(); defer mu.Unlock(); return append([]seen(nil), got...) }
 }
 
-func review20Kubeconfig(t *testing.T, srv *httptest.Server, ai *clientcmdapi.AuthInfo) string {
+func kubeconfigFor(t *testing.T, srv *httptest.Server, ai *clientcmdapi.AuthInfo) string {
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: srv.URL, CertificateAuthorityData: ca}
@@ -86,9 +86,9 @@ func writeThenRead(t *testing.T, cl kubernetes.Interface) {
 	}
 }
 
-func TestReview20AuthOnceOnWrites(t *testing.T) {
-	srv, got := review20Server(t)
-	path := review20Kubeconfig(t, srv, &clientcmdapi.AuthInfo{Token: "tok", Impersonate: "alice", ImpersonateGroups: []string{"g1", "g2"}})
+func TestAuthOnceOnWrites(t *testing.T) {
+	srv, got := recordingServer(t)
+	path := kubeconfigFor(t, srv, &clientcmdapi.AuthInfo{Token: "tok", Impersonate: "alice", ImpersonateGroups: []string{"g1", "g2"}})
 	cl, err := (&Cache{Gate: leads}).Client(path, "")
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestReview20AuthOnceOnWrites(t *testing.T) {
 	}
 }
 
-func review20Cert(t *testing.T, cn string) (certPEM, keyPEM []byte) {
+func clientCertPEM(t *testing.T, cn string) (certPEM, keyPEM []byte) {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
@@ -116,15 +116,15 @@ func review20Cert(t *testing.T, cn string) (certPEM, keyPEM []byte) {
 
 // An exec plugin's client certificate is presented on write connections,
 // and a rotated one closes them.
-func TestReview20ExecCertOnWrites(t *testing.T) {
+func TestExecCertOnWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for client-go to pick up a rotated certificate (seconds)")
 	}
-	srv, got := review20Server(t)
+	srv, got := recordingServer(t)
 	dir := t.TempDir()
 	credFile := filepath.Join(dir, "cred.json")
 	writeCred := func(cn string, exp time.Time) {
-		c, k := review20Cert(t, cn)
+		c, k := clientCertPEM(t, cn)
 		b, _ := json.Marshal(map[string]any{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
 			"status": map[string]any{"clientCertificateData": string(c), "clientKeyData": string(k), "expirationTimestamp": exp.UTC().Format(time.RFC3339)}})
 		if err := os.WriteFile(credFile, b, 0o600); err != nil {
@@ -136,7 +136,7 @@ func TestReview20ExecCertOnWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeCred("first", time.Now().Add(2*time.Second))
-	path := review20Kubeconfig(t, srv, &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{Command: script, APIVersion: "client.authentication.k8s.io/v1", InteractiveMode: clientcmdapi.NeverExecInteractiveMode}})
+	path := kubeconfigFor(t, srv, &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{Command: script, APIVersion: "client.authentication.k8s.io/v1", InteractiveMode: clientcmdapi.NeverExecInteractiveMode}})
 	cl, err := (&Cache{Gate: leads}).Client(path, "")
 	if err != nil {
 		t.Fatal(err)
@@ -156,8 +156,8 @@ func TestReview20ExecCertOnWrites(t *testing.T) {
 }
 
 // tls-server-name, proxy-url and disable-compression hold for writes.
-func TestReview20KubeconfigConnOptionsOnWrites(t *testing.T) {
-	srv, got := review20Server(t)
+func TestKubeconfigConnOptionsOnWrites(t *testing.T) {
+	srv, got := recordingServer(t)
 	var mu sync.Mutex
 	var connects []string
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -207,18 +207,18 @@ func TestReview20KubeconfigConnOptionsOnWrites(t *testing.T) {
 
 // README: "a rotated client certificate file takes a restart for them" —
 // no longer so since 1c5ede1: client-go reloads it for writes too.
-func TestReview20ClientCertFileRotationOnWrites(t *testing.T) {
+func TestClientCertFileRotationOnWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for client-go to pick up a rotated certificate (seconds)")
 	}
 	old := transport.CertCallbackRefreshDuration
 	transport.CertCallbackRefreshDuration = time.Second
 	t.Cleanup(func() { transport.CertCallbackRefreshDuration = old })
-	srv, got := review20Server(t)
+	srv, got := recordingServer(t)
 	dir := t.TempDir()
 	cf, kf := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	put := func(cn string) {
-		c, k := review20Cert(t, cn)
+		c, k := clientCertPEM(t, cn)
 		if err := os.WriteFile(cf, c, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func TestReview20ClientCertFileRotationOnWrites(t *testing.T) {
 		}
 	}
 	put("first")
-	path := review20Kubeconfig(t, srv, &clientcmdapi.AuthInfo{ClientCertificate: cf, ClientKey: kf})
+	path := kubeconfigFor(t, srv, &clientcmdapi.AuthInfo{ClientCertificate: cf, ClientKey: kf})
 	cl, err := (&Cache{Gate: leads}).Client(path, "")
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 // last Get, and client-go renews on its fast path (Update without a Get):
 // every renewal calls unsafe(now+lease) again, so notBefore always lies a
 // lease duration ahead and Check refuses for ever: nobody ever acts.
-func TestReview15bEmptyLeaseTakeoverNeverActs(t *testing.T) {
+func TestEmptyLeaseTakeoverNeverActs(t *testing.T) {
 	c := kubetest.Start(t)
 	admin := c.Client(t, kubetest.Admin)
 	c.CreateNamespace(t, "review15b-empty")
@@ -45,7 +45,7 @@ func TestReview15bEmptyLeaseTakeoverNeverActs(t *testing.T) {
 	go func() { defer close(done); _ = e.Run(rctx, func(lead context.Context) { <-lead.Done() }) }()
 	t.Cleanup(func() { rcancel(); <-done })
 
-	review15Wait(t, "A holds the Lease", 20*time.Second, func() bool { return e.Leading() })
+	waitCond(t, "A holds the Lease", 20*time.Second, func() bool { return e.Leading() })
 	// Three lease durations: far past the one it has to wait.
 	deadline := time.Now().Add(9 * time.Second)
 	for time.Now().Before(deadline) {

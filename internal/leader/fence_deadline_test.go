@@ -24,7 +24,7 @@ import (
 	"github.com/rotatord/rotatord/secret"
 )
 
-func TestReview15dHealthyLeaderSlowCreateCutOffAtSendTimeClaim(t *testing.T) {
+func TestHealthyLeaderSlowCreateCutOffAtSendTimeClaim(t *testing.T) {
 	c := kubetest.Start(t)
 	admin := c.Client(t, kubetest.Admin)
 	const ns = "review15d-deadline"
@@ -40,7 +40,7 @@ func TestReview15dHealthyLeaderSlowCreateCutOffAtSendTimeClaim(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = e.Run(ctx, func(lead context.Context) { <-lead.Done() }) }()
 	t.Cleanup(func() { cancel(); <-done })
-	review15Wait(t, "A leads", 30*time.Second, func() bool { return e.Check() == nil })
+	waitCond(t, "A leads", 30*time.Second, func() bool { return e.Check() == nil })
 
 	srv := exosimtest.NewServer(t, exosim.DefaultSeed(), exosim.WithRand(1))
 	// A slow create: 11 s, well within exoscale.timeout (30 s by default).

@@ -18,13 +18,13 @@ import (
 	"github.com/rotatord/rotatord/internal/kubetest"
 )
 
-type review15Replica struct {
+type testReplica struct {
 	e    *Elector
 	stop context.CancelFunc
 	done chan struct{}
 }
 
-func review15Start(t *testing.T, cs kubernetes.Interface, ns, id string, retry time.Duration) *review15Replica {
+func startReplica(t *testing.T, cs kubernetes.Interface, ns, id string, retry time.Duration) *testReplica {
 	t.Helper()
 	e := New(Config{
 		Client: cs, Namespace: ns, LeaseName: "rotatord", Identity: id,
@@ -32,7 +32,7 @@ func review15Start(t *testing.T, cs kubernetes.Interface, ns, id string, retry t
 		Logger: zaptest.NewLogger(t).Named(id),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &review15Replica{e: e, stop: cancel, done: make(chan struct{})}
+	r := &testReplica{e: e, stop: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		_ = e.Run(ctx, func(lead context.Context) { <-lead.Done() })
@@ -41,7 +41,7 @@ func review15Start(t *testing.T, cs kubernetes.Interface, ns, id string, retry t
 	return r
 }
 
-func review15Wait(t *testing.T, what string, d time.Duration, cond func() bool) {
+func waitCond(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -57,17 +57,17 @@ func review15Wait(t *testing.T, what string, d time.Duration, cond func() bool) 
 // starts acting; the old leader's claim, counted from its last renewal,
 // is still good for most of renew_deadline: both replicas pass Check at
 // the same time, so both list, create, deliver and delete.
-func TestReview15LeaseDeletedByHandGivesTwoLeaders(t *testing.T) {
+func TestLeaseDeletedByHandGivesTwoLeaders(t *testing.T) {
 	c := kubetest.Start(t)
 	admin := c.Client(t, kubetest.Admin)
 	c.CreateNamespace(t, "review15-del")
 	// A renews every 4s (renew_deadline 10s >= 2x retry), B polls fast:
 	// with the defaults (2s each) the same happens whenever B's poll comes
 	// before A's renewal.
-	a := review15Start(t, admin, "review15-del", "replica-a", 4*time.Second)
-	review15Wait(t, "A leads", 30*time.Second, func() bool { return a.e.Check() == nil })
-	b := review15Start(t, admin, "review15-del", "replica-b", 200*time.Millisecond)
-	review15Wait(t, "B sees A", 30*time.Second, func() bool { return b.e.Leader() == "replica-a" })
+	a := startReplica(t, admin, "review15-del", "replica-a", 4*time.Second)
+	waitCond(t, "A leads", 30*time.Second, func() bool { return a.e.Check() == nil })
+	b := startReplica(t, admin, "review15-del", "replica-b", 200*time.Millisecond)
+	waitCond(t, "B sees A", 30*time.Second, func() bool { return b.e.Leader() == "replica-a" })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -99,12 +99,12 @@ func TestReview15LeaseDeletedByHandGivesTwoLeaders(t *testing.T) {
 // keeps renewing it: the replica holds the Lease for good while its
 // leadership's work has ended and Check refuses. No replica acts again
 // (standbys see a Lease renewed on time) until that process restarts.
-func TestReview15LeaseHandedAwayByHandLeavesAZombieHolder(t *testing.T) {
+func TestLeaseHandedAwayByHandLeavesAZombieHolder(t *testing.T) {
 	c := kubetest.Start(t)
 	admin := c.Client(t, kubetest.Admin)
 	c.CreateNamespace(t, "review15-edit")
-	a := review15Start(t, admin, "review15-edit", "replica-a", 2*time.Second)
-	review15Wait(t, "A leads", 30*time.Second, func() bool { return a.e.Check() == nil })
+	a := startReplica(t, admin, "review15-edit", "replica-a", 2*time.Second)
+	waitCond(t, "A leads", 30*time.Second, func() bool { return a.e.Check() == nil })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -119,7 +119,7 @@ func TestReview15LeaseHandedAwayByHandLeavesAZombieHolder(t *testing.T) {
 	if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	review15Wait(t, "A deposed", 15*time.Second, func() bool { return !a.e.Leading() })
+	waitCond(t, "A deposed", 15*time.Second, func() bool { return !a.e.Leading() })
 	// Longer than a lease duration: by now A either leads again or lets
 	// the Lease go.
 	time.Sleep(20 * time.Second)
@@ -147,13 +147,13 @@ func TestReview15LeaseHandedAwayByHandLeavesAZombieHolder(t *testing.T) {
 // from its node, a pause) overlaps with the new one. (Below one second,
 // e.g. 900ms, the API server refuses the Lease with leaseDurationSeconds
 // 0: no replica ever leads.)
-func TestReview15FractionalLeaseDurationGivesTwoLeaders(t *testing.T) {
+func TestFractionalLeaseDurationGivesTwoLeaders(t *testing.T) {
 	c := kubetest.Start(t)
 	c.CreateNamespace(t, "review15-frac")
 	var freeze atomic.Bool
 	cfgA := c.RestConfig(kubetest.Admin)
 	cfgA.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
-		return review15RT(func(req *http.Request) (*http.Response, error) {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			if freeze.Load() && req.Method != http.MethodGet {
 				<-req.Context().Done() // the renewal never gets through
 				return nil, req.Context().Err()
@@ -178,12 +178,12 @@ func TestReview15FractionalLeaseDurationGivesTwoLeaders(t *testing.T) {
 		return e
 	}
 	a := mk(clientA, "replica-a")
-	review15Wait(t, "A leads", 30*time.Second, func() bool { return a.Check() == nil })
+	waitCond(t, "A leads", 30*time.Second, func() bool { return a.Check() == nil })
 	b := mk(c.Client(t, kubetest.Admin), "replica-b")
-	review15Wait(t, "B sees A", 30*time.Second, func() bool { return b.Leader() == "replica-a" })
+	waitCond(t, "B sees A", 30*time.Second, func() bool { return b.Leader() == "replica-a" })
 	// Freeze A's renewals right after one of them.
 	l0 := a.validUntilForTest()
-	review15Wait(t, "A renews", 10*time.Second, func() bool { return a.validUntilForTest().After(l0) })
+	waitCond(t, "A renews", 10*time.Second, func() bool { return a.validUntilForTest().After(l0) })
 	freeze.Store(true)
 	both := 0
 	deadline := time.Now().Add(8 * time.Second)
@@ -204,6 +204,6 @@ func (e *Elector) validUntilForTest() time.Time {
 	return e.validUntil
 }
 
-type review15RT func(*http.Request) (*http.Response, error)
+type roundTripFunc func(*http.Request) (*http.Response, error)
 
-func (f review15RT) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -21,7 +21,7 @@ import (
 // before a standby sees it expire (lease duration > renew deadline). The
 // stepped-down replica leads again, steps down again, for ever: the good
 // standby never leads, and no replica acts.
-func TestReview15cStepDownNeverHandsOver(t *testing.T) {
+func TestStepDownNeverHandsOver(t *testing.T) {
 	c := kubetest.Start(t)
 	admin := c.Client(t, kubetest.Admin)
 	const ns = "review15c-stepdown"
@@ -48,7 +48,7 @@ func TestReview15cStepDownNeverHandsOver(t *testing.T) {
 		})
 	}()
 	t.Cleanup(func() { acancel(); <-adone })
-	review15Wait(t, "A leads", 30*time.Second, func() bool { return a.Check() == nil })
+	waitCond(t, "A leads", 30*time.Second, func() bool { return a.Check() == nil })
 
 	b := New(Config{
 		Client: admin, Namespace: ns, LeaseName: "rotatord", Identity: "replica-b",
@@ -59,7 +59,7 @@ func TestReview15cStepDownNeverHandsOver(t *testing.T) {
 	bdone := make(chan struct{})
 	go func() { defer close(bdone); _ = b.Run(bctx, func(lead context.Context) { <-lead.Done() }) }()
 	t.Cleanup(func() { bcancel(); <-bdone })
-	review15Wait(t, "B sees A", 30*time.Second, func() bool { return b.Leader() == "replica-a" })
+	waitCond(t, "B sees A", 30*time.Second, func() bool { return b.Leader() == "replica-a" })
 
 	// A's next term finds stranded rotations: it steps down. Simulate
 	// with a new term: A's current one ends by stepping down too.

@@ -35,7 +35,7 @@ Anonymous:            64 kB
 VmFlags: rd wr mr mw me ac 
 `
 
-func TestExecutableMappingsSkipsSwappedOutCopies_review16c(t *testing.T) {
+func TestExecutableMappingsSkipsSwappedOutCopies(t *testing.T) {
 	for _, m := range executableMappings([]byte(smapsPIESwappedRELRO), "/usr/bin/rotatord") {
 		if m.start <= 0x55d1c886e000 && 0x55d1c886e000 < m.end {
 			t.Fatalf("the RELRO mapping with 268 kB of swapped-out private copies is selected for MADV_DONTNEED: %x", m)
@@ -45,7 +45,7 @@ func TestExecutableMappingsSkipsSwappedOutCopies_review16c(t *testing.T) {
 
 // A deleted executable, at a path with a space: readlink and smaps both
 // say " (deleted)", and the mapping is still found (no false negative).
-func TestExecutableMappingsDeletedPathWithSpace_review16c(t *testing.T) {
+func TestExecutableMappingsDeletedPathWithSpace(t *testing.T) {
 	const s = `00400000-00543000 r-xp 00000000 fe:00 1 /opt/my tools/rotatord (deleted)
 Anonymous:             0 kB
 Swap:                  0 kB
@@ -69,7 +69,7 @@ VmFlags: rd wr mr mw me ac
 // *active* file list (zapping a young pte even marks the page accessed),
 // so the working set does not fall. Needs root (/proc/kpageflags and the
 // PFNs in /proc/self/pagemap).
-func TestTrimLowersContainerWorkingSet_review16c(t *testing.T) {
+func TestTrimLowersContainerWorkingSet(t *testing.T) {
 	_, ms := selfMappings(t)
 	pm, err := os.Open("/proc/self/pagemap")
 	if err != nil {
@@ -117,7 +117,7 @@ func TestTrimLowersContainerWorkingSet_review16c(t *testing.T) {
 // An executable deleted while running, at a path with a space: Trim still
 // finds its mappings and the program keeps working (re-executes this test
 // binary from such a path, which removes itself first).
-func TestTrimDeletedExecutableWithSpace_review16c(t *testing.T) {
+func TestTrimDeletedExecutableWithSpace(t *testing.T) {
 	if os.Getenv("MEMTRIM_REVIEW16C_CHILD") == "1" {
 		exe, _ := os.Executable()
 		if err := os.Remove(exe); err != nil {
@@ -154,7 +154,7 @@ func TestTrimDeletedExecutableWithSpace_review16c(t *testing.T) {
 	if err := os.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run=^TestTrimDeletedExecutableWithSpace_review16c$", "-test.v")
+	cmd := exec.Command(bin, "-test.run=^TestTrimDeletedExecutableWithSpace$", "-test.v")
 	cmd.Env = append(os.Environ(), "MEMTRIM_REVIEW16C_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -54,7 +54,7 @@ func copyExe(t *testing.T, dir, name string, mode os.FileMode) string {
 
 // The page-cache test skips, not fails, for a binary on tmpfs, where no
 // advice can drop a page (a tmpfs /tmp or TMPDIR).
-func TestPageCacheTestSkipsOnTmpfs_review21(t *testing.T) {
+func TestPageCacheTestSkipsOnTmpfs(t *testing.T) {
 	var st unix.Statfs_t
 	if unix.Statfs("/dev/shm", &st) != nil || st.Type != unix.TMPFS_MAGIC {
 		t.Skip("/dev/shm is not tmpfs")
@@ -78,12 +78,12 @@ func TestPageCacheTestSkipsOnTmpfs_review21(t *testing.T) {
 // or removed while it runs keeps working across the trims: the advice
 // drops the old file's cache, and faults read it back from the old file,
 // which lives on while it is mapped.
-func TestReplacedOrRemovedExecutable_review21(t *testing.T) {
+func TestReplacedOrRemovedExecutable(t *testing.T) {
 	for _, mode := range []string{"replace", "remove"} {
 		t.Run(mode, func(t *testing.T) {
 			d := t.TempDir()
 			exe := copyExe(t, d, "memtrim.test", 0o755)
-			cmd := exec.Command(exe, "-test.run=^TestMemtrimHelper_review21$", "-test.count=1")
+			cmd := exec.Command(exe, "-test.run=^TestMemtrimHelper$", "-test.count=1")
 			cmd.Env = append(os.Environ(), helperEnv+"=replaced")
 			stdin, err := cmd.StdinPipe()
 			if err != nil {
@@ -127,7 +127,7 @@ func TestReplacedOrRemovedExecutable_review21(t *testing.T) {
 // An exec-only binary (mode 0111) run by a user who cannot read it:
 // opening /proc/self/exe fails, the page-cache advice is skipped, and the
 // mappings are still marked MADV_RANDOM.
-func TestExecOnlyBinary_review21(t *testing.T) {
+func TestExecOnlyBinary(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the helper as another user")
 	}
@@ -140,7 +140,7 @@ func TestExecOnlyBinary_review21(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe := copyExe(t, d, "memtrim.test", 0o111)
-	cmd := exec.Command(exe, "-test.run=^TestMemtrimHelper_review21$", "-test.count=1")
+	cmd := exec.Command(exe, "-test.run=^TestMemtrimHelper$", "-test.count=1")
 	cmd.Env = append(os.Environ(), helperEnv+"=execonly")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
@@ -152,8 +152,8 @@ func TestExecOnlyBinary_review21(t *testing.T) {
 	}
 }
 
-// TestMemtrimHelper_review21 is the subprocess side of the tests above.
-func TestMemtrimHelper_review21(t *testing.T) {
+// TestMemtrimHelper is the subprocess side of the tests above.
+func TestMemtrimHelper(t *testing.T) {
 	switch os.Getenv(helperEnv) {
 	case "":
 		t.Skip("helper only")

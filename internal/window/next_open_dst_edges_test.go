@@ -16,7 +16,7 @@ import (
 // answers a week later; NextOpening (the daemon's extra pass) does the
 // same. Before the fix time.Date picked the second 01:30 and this worked:
 // the fix traded one side of the repeated hour for the other.
-func TestReview14bNextOpenSecondOpeningInTheRepeatedHour(t *testing.T) {
+func TestNextOpenSecondOpeningInTheRepeatedHour(t *testing.T) {
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func TestReview14bNextOpenSecondOpeningInTheRepeatedHour(t *testing.T) {
 // gap check compares hours only: time.Date normalizes 02:15 to 02:45,
 // whose hour is still 2, so NextOpen says 02:45, a quarter of an hour
 // after the window opened (Contains already says open at 02:30).
-func TestReview14bNextOpenHalfHourDSTGap(t *testing.T) {
+func TestNextOpenHalfHourDSTGap(t *testing.T) {
 	lh, err := time.LoadLocation("Australia/Lord_Howe")
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 // (Europe/Zurich, 25 October 2026: 02:15 CEST is 00:15 UTC, NextOpen says
 // 02:15 CET, 01:15 UTC) while Contains already says it is open: `plan`
 // and the deletion-due metric show the wrong opening.
-func TestReview14NextOpenOnTheDayClocksGoBack(t *testing.T) {
+func TestNextOpenOnTheDayClocksGoBack(t *testing.T) {
 	zurich, err := time.LoadLocation("Europe/Zurich")
 	if err != nil {
 		t.Fatal(err)

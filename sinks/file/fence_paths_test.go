@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func TestReview21FenceBothPaths(t *testing.T) {
+func TestFenceBothPaths(t *testing.T) {
 	for _, named := range []bool{false, true} {
 		for _, format := range []string{FormatJSON, FormatTemplate} {
 			t.Run(map[bool]string{false: "unnamed", true: "named"}[named]+"/"+format, func(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 // given Namelen as is, lets that name through on another name's probe:
 // finding (1) again, on FAT/exFAT. Linux has no name over NAME_MAX (255),
 // so a Namelen above it must not be trusted as a byte limit.
-func TestReview20SharedProbeNameVfatNamelen(t *testing.T) {
+func TestSharedProbeNameVfatNamelen(t *testing.T) {
 	base := strings.Repeat("a", 240) + ".cred" // 245 bytes: a valid vfat name
 	if len(tempName(base)) <= 255 {
 		t.Fatal("test premise: temp name should exceed 255")
@@ -39,7 +39,7 @@ func TestReview20SharedProbeNameVfatNamelen(t *testing.T) {
 // Before 4d8a2e2 a failure always stood (delete). A failure should be
 // stamped with when it was seen (the end of its probe), a success with its
 // start.
-func TestReview20EarlierStartedFailureSeenLastIsDropped(t *testing.T) {
+func TestEarlierStartedFailureSeenLastIsDropped(t *testing.T) {
 	var c probeCache
 	pd := probedDir{dev: 1, ino: 2}
 	t0 := time.Now()

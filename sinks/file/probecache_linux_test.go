@@ -16,7 +16,7 @@ import (
 	"github.com/rotatord/rotatord/sinks"
 )
 
-func reviewCred(name string) sinks.Credential {
+func probeCred(name string) sinks.Credential {
 	return sinks.Credential{
 		Name: name, KeyID: "EXO0123456789abcdef01234567", RoleID: "r",
 		Secret: "s3cr3t-value", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -29,7 +29,7 @@ func reviewCred(name string) sinks.Credential {
 // NAME_MAX but whose temp name does not is refused by an uncached probe
 // (no key is created); with the cache, once another name of the directory
 // has been probed, its probe passes and the write then fails.
-func TestReview19ProbeCacheLongNameProbePassesWriteFails(t *testing.T) {
+func TestProbeCacheLongNameProbePassesWriteFails(t *testing.T) {
 	dir := t.TempDir()
 	s := newSink(t, dir, FormatEnv)
 	ctx := context.Background()
@@ -46,7 +46,7 @@ func TestReview19ProbeCacheLongNameProbePassesWriteFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	perr := s.Probe(ctx, long)
-	werr := s.Write(ctx, reviewCred(long))
+	werr := s.Write(ctx, probeCred(long))
 	t.Logf("cached probe: %v; write: %v", perr, werr)
 	if perr == nil && werr != nil {
 		t.Errorf("probe passed from the cache, but the write failed: %v (no probe would have let this key be created)", werr)
@@ -58,14 +58,14 @@ func TestReview19ProbeCacheLongNameProbePassesWriteFails(t *testing.T) {
 
 // chattr +i on the directory within probeReuse: mode/owner unchanged, the
 // probe passes, the write fails. Check the failure is clean.
-func TestReview19ProbeCacheImmutableDir(t *testing.T) {
+func TestProbeCacheImmutableDir(t *testing.T) {
 	if _, err := exec.LookPath("chattr"); err != nil {
 		t.Skip("no chattr")
 	}
 	dir := t.TempDir()
 	s := newSink(t, dir, FormatEnv)
 	ctx := context.Background()
-	if err := s.Write(ctx, reviewCred("k")); err != nil {
+	if err := s.Write(ctx, probeCred("k")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Probe(ctx, "k"); err != nil {
@@ -76,7 +76,7 @@ func TestReview19ProbeCacheImmutableDir(t *testing.T) {
 	}
 	defer exec.Command("chattr", "-i", dir).Run()
 	perr := s.Probe(ctx, "k")
-	c := reviewCred("k")
+	c := probeCred("k")
 	c.KeyID = "EXO0000000000000000000000new"
 	c.Secret = "new-secret-value"
 	werr := s.Write(ctx, c)
@@ -88,7 +88,7 @@ func TestReview19ProbeCacheImmutableDir(t *testing.T) {
 		t.Logf("NOTE: probe passed from the cache, write failed (documented trade-off)")
 	}
 	h, err := s.Read(ctx, "k")
-	if err != nil || h.KeyID != reviewCred("k").KeyID {
+	if err != nil || h.KeyID != probeCred("k").KeyID {
 		t.Errorf("old credential not intact: %+v %v", h, err)
 	}
 	exec.Command("chattr", "-i", dir).Run()
@@ -99,7 +99,7 @@ func TestReview19ProbeCacheImmutableDir(t *testing.T) {
 
 // A read-only bind mount over the directory (root only): the probe must
 // run its temp file again and fail.
-func TestReview19ProbeCacheReadOnlyBind(t *testing.T) {
+func TestProbeCacheReadOnlyBind(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("root only")
 	}
@@ -133,7 +133,7 @@ func TestReview19ProbeCacheReadOnlyBind(t *testing.T) {
 }
 
 // Hostile changes, checked by openDir on every probe.
-func TestReview19ProbeCacheHostileDirChanges(t *testing.T) {
+func TestProbeCacheHostileDirChanges(t *testing.T) {
 	root := t.TempDir()
 	a := filepath.Join(root, "a")
 	os.Mkdir(a, 0o700)
@@ -185,7 +185,7 @@ func TestReview19ProbeCacheHostileDirChanges(t *testing.T) {
 // Many names probing and writing concurrently while the directory flips
 // between states; nothing may be left behind and no write may succeed in a
 // world-writable directory.
-func TestReview19ProbeCacheConcurrentChurn(t *testing.T) {
+func TestProbeCacheConcurrentChurn(t *testing.T) {
 	root := t.TempDir()
 	a := filepath.Join(root, "a")
 	os.Mkdir(a, 0o700)
@@ -223,7 +223,7 @@ func TestReview19ProbeCacheConcurrentChurn(t *testing.T) {
 			for i := 0; i < 200; i++ {
 				name := fmt.Sprintf("a/n%d-%d", w, i%5)
 				if s.Probe(ctx, name) == nil {
-					s.Write(ctx, reviewCred(name))
+					s.Write(ctx, probeCred(name))
 				}
 			}
 		}(w)
@@ -241,7 +241,7 @@ func TestReview19ProbeCacheConcurrentChurn(t *testing.T) {
 
 // One directory per name (path template {{.Name}}/cred): every probe
 // misses, and each success sweeps the whole map under the mutex.
-func BenchmarkReview19ProbeCachePerNameDirs(b *testing.B) {
+func BenchmarkProbeCachePerNameDirs(b *testing.B) {
 	for _, n := range []int{1000, 10000, 50000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			var c probeCache
@@ -261,7 +261,7 @@ func BenchmarkReview19ProbeCachePerNameDirs(b *testing.B) {
 // ordering. (probe A starts its temp file at t0 and succeeds; the
 // directory becomes unwritable; probe B fails at t1 and forgets it; A's
 // ran lands last: the directory is trusted until t0+probeReuse.)
-func TestReview19ProbeCacheLateSuccessOverridesFailure(t *testing.T) {
+func TestProbeCacheLateSuccessOverridesFailure(t *testing.T) {
 	var c probeCache
 	pd := probedDir{dev: 1, ino: 2}
 	t0 := time.Now()

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestReview11AddressErrorsQuoteCredentials: issue 11 "Error texts quote
+// TestAddressErrorsQuoteCredentials: issue 11 "Error texts quote
 // the Exoscale endpoint raw, credentials included: redact
 // (url.URL.Redacted)", and the README's Security model ("Errors name the
 // endpoint without its user info"). The Vault sink refuses an address with
@@ -20,7 +20,7 @@ import (
 // log, shipped to a log collector readable by many) and a reload print
 // the password. Expected: the same redaction as the other errors (never
 // quote an unparseable URL; use apiclient.RedactURL-like handling).
-func TestReview11AddressErrorsQuoteCredentials(t *testing.T) {
+func TestAddressErrorsQuoteCredentials(t *testing.T) {
 	for _, addr := range []string{
 		"https://rotatord:S3cretPw@vault.example:82OO", // port typo: url.Parse fails
 		"vaults://rotatord:S3cretPw@vault.example",     // scheme typo

@@ -23,9 +23,9 @@ import (
 	"github.com/rotatord/rotatord/sinks"
 )
 
-var errReview15dStandby = errors.New("review15d: this replica does not hold the Lease")
+var errStandby = errors.New("review15d: this replica does not hold the Lease")
 
-func TestReview15dStandbyLoginFencedBehindPathPrefix(t *testing.T) {
+func TestStandbyLoginFencedBehindPathPrefix(t *testing.T) {
 	srv := needVault(t)
 	target, err := url.Parse(srv.Addr)
 	if err != nil {
@@ -60,7 +60,7 @@ func TestReview15dStandbyLoginFencedBehindPathPrefix(t *testing.T) {
 				o.Auth = AuthOptions{Method: AuthAppRole, RoleID: roleID, SecretIDFile: e.file("secret-id", secretID)}
 				// A standby: what daemon/ha.go claim answers when this
 				// replica does not lead (and at start, before any term).
-				o.Fence = func() (time.Time, error) { return time.Time{}, errReview15dStandby }
+				o.Fence = func() (time.Time, error) { return time.Time{}, errStandby }
 			})
 			// A read, as readCredentials does for credential_from: vault.
 			_, err := s.Read(ctxT(t), "absent")

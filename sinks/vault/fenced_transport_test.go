@@ -14,11 +14,11 @@ import (
 	"time"
 )
 
-// TestReview19CloseDropsFencedConnections: Close "drops idle
+// TestCloseDropsFencedConnections: Close "drops idle
 // connections"; with a fence, the writes ride a clone of the transport,
 // whose connections Close leaves open (until the 90 s idle timeout), one
 // pool per sink closed on each reload.
-func TestReview19CloseDropsFencedConnections(t *testing.T) {
+func TestCloseDropsFencedConnections(t *testing.T) {
 	srv := needVault(t)
 	e := newEnv(t, srv)
 	var mu sync.Mutex
@@ -74,9 +74,9 @@ func TestReview19CloseDropsFencedConnections(t *testing.T) {
 	}
 }
 
-// TestReview19WritesOverHTTP1WithH2Vault: api.NewClient configured the
+// TestWritesOverHTTP1WithH2Vault: api.NewClient configured the
 // transport for HTTP/2 (x/net/http2); the fenced clone must not use it.
-func TestReview19WritesOverHTTP1WithH2Vault(t *testing.T) {
+func TestWritesOverHTTP1WithH2Vault(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,10 +2,10 @@ package vault
 
 import "testing"
 
-// TestReview32StaleProbeSurvivesUnmanagedProbe: what an earlier Probe kept
+// TestStaleProbeSurvivesUnmanagedProbe: what an earlier Probe kept
 // must not serve the Write after a later Probe of the same path that
 // found the secret gone or no longer rotatord's.
-func TestReview32StaleProbeSurvivesUnmanagedProbe(t *testing.T) {
+func TestStaleProbeSurvivesUnmanagedProbe(t *testing.T) {
 	srv := needVault(t)
 	e := newEnv(t, srv)
 	tok := srv.token(t, nil)

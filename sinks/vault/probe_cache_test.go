@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestReview31MarkerFromStaleProbe: a Write must not write its marker
+// TestMarkerFromStaleProbe: a Write must not write its marker
 // from metadata its Probe read before someone else wrote the secret: that
 // replaces their custom metadata (another policy's marker, an owner).
-func TestReview31MarkerFromStaleProbe(t *testing.T) {
+func TestMarkerFromStaleProbe(t *testing.T) {
 	srv := needVault(t)
 	e := newEnv(t, srv)
 	tok := srv.token(t, nil)
@@ -59,9 +59,9 @@ func TestReview31MarkerFromStaleProbe(t *testing.T) {
 	})
 }
 
-// TestReview31MountTurnedV1: a KV v2 mount replaced by a KV v1 one within
+// TestMountTurnedV1: a KV v2 mount replaced by a KV v1 one within
 // reuseFor of its check: the rotation must not pass for delivered.
-func TestReview31MountTurnedV1(t *testing.T) {
+func TestMountTurnedV1(t *testing.T) {
 	srv := needVault(t)
 	e := newEnv(t, srv)
 	ctx := ctxT(t)
@@ -96,9 +96,9 @@ func TestReview31MountTurnedV1(t *testing.T) {
 	}
 }
 
-// TestReview31ProbedMapBounded: what Probes keep and no Write takes goes
+// TestProbedMapBounded: what Probes keep and no Write takes goes
 // once reuseFor has passed.
-func TestReview31ProbedMapBounded(t *testing.T) {
+func TestProbedMapBounded(t *testing.T) {
 	srv := needVault(t)
 	e := newEnv(t, srv)
 	s := e.sink(srv.token(t, nil), nil)

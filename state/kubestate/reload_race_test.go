@@ -68,7 +68,7 @@ func (c slowCMs) List(ctx context.Context, o metav1.ListOptions) (*corev1.Config
 // check (against that journal) accepts a policy file without policy ci,
 // which strands the leader's own rotation, and the leader's next write of
 // that record fails as if someone else had written it.
-func TestReview15cStandbyRefreshOverwritesTheNewLeadersWrites(t *testing.T) {
+func TestStandbyRefreshOverwritesTheNewLeadersWrites(t *testing.T) {
 	w := newWorld(t, kubetest.Start(t))
 	client := &slowList{Interface: w.c.Client(t, user)}
 	s, err := kubestate.Open(ctxT(t), client, w.ns, account, false)

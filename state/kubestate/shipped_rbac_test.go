@@ -62,7 +62,7 @@ func shippedJournalRules(t *testing.T) []rbacv1.PolicyRule {
 // later write of that record fails with ErrChanged for the rest of the
 // leadership (nothing reloads the journal on ErrChanged), so the
 // rotation of that key name is stuck mid-way.
-func TestReview15LostAnswerWithShippedRBAC(t *testing.T) {
+func TestLostAnswerWithShippedRBAC(t *testing.T) {
 	c := kubetest.Start(t)
 	ns := "review15-journal"
 	c.CreateNamespace(t, ns)

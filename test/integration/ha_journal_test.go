@@ -28,7 +28,7 @@ import (
 // happens after an edit of the record, after a write whose answer was
 // lost when the object cannot be read back, and after a late write of a
 // deposed leader.
-func TestReview15JournalTouchedByHandStopsThatNameForGood(t *testing.T) {
+func TestJournalTouchedByHandStopsThatNameForGood(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	h := newHAEnv(t, c, "review15-touch")
@@ -72,7 +72,7 @@ func TestReview15JournalTouchedByHandStopsThatNameForGood(t *testing.T) {
 // because "rotatord recorded delivering the new key there". Cluster B's
 // consumers are left with a deleted key. Had B its own id, the catch-up
 // would have tried B, failed, and kept the old key.
-func TestReview15SecretSinksInTwoClustersShareOneJournalID(t *testing.T) {
+func TestSecretSinksInTwoClustersShareOneJournalID(t *testing.T) {
 	t.Parallel()
 	if testing.Short() || rotatordBin == "" {
 		t.Skip("integration test: runs the real binaries; skipped with -short")
@@ -122,9 +122,9 @@ func TestReview15SecretSinksInTwoClustersShareOneJournalID(t *testing.T) {
 // once` beside a running daemon is refused (the directory's lock); here
 // it rotates beside the daemon, whose view of those records is then stale
 // (every later write of them fails with ErrChanged, see
-// TestReview15JournalTouchedByHandStopsThatNameForGood). The same holds
+// TestJournalTouchedByHandStopsThatNameForGood). The same holds
 // for a Deployment's default RollingUpdate, where old and new pods overlap.
-func TestReview15KubeJournalWithoutLeaseHasNoLock(t *testing.T) {
+func TestKubeJournalWithoutLeaseHasNoLock(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	h := newHAEnv(t, c, "review15-nolock")

@@ -14,7 +14,7 @@ import (
 // once the rotation is done. With grace_period 0s that key is deleted by
 // then: every later request of the running process is refused, until a
 // restart reads the file again.
-func TestReview13ReloadDuringOwnRotation(t *testing.T) {
+func TestReloadDuringOwnRotation(t *testing.T) {
 	t.Parallel()
 	o := newOwnEnv(t)
 	o.writeOwnConfig(`{schedule: "@every 1s", max_age: 1s, grace_period: 0s}`, ownQuietPolicy)
