@@ -54,9 +54,9 @@ func TestBodyReadBounded(t *testing.T) {
 	t.Logf("held body: %v after %s (kind %q, retryable %v)", err, el, e.Kind, e != nil && retryable(e))
 }
 
-// TestConnReuse: cancelling the attempt's context after the call
+// TestAttemptsReuseOneConnection: cancelling the attempt's context after the call
 // does not cost the connection: sequential requests share one.
-func TestConnReuse(t *testing.T) {
+func TestAttemptsReuseOneConnection(t *testing.T) {
 	var dials atomic.Int32
 	f := newFixture(t, func(c *Config) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()

@@ -247,9 +247,9 @@ func TestEncodingErrorsCounted(t *testing.T) {
 	}
 }
 
-// TestHead: HEAD (which GET /metrics in a ServeMux also serves)
+// TestHeadGetsPromhttpHeaders: HEAD (which GET /metrics in a ServeMux also serves)
 // gets the same headers as promhttp's.
-func TestHead(t *testing.T) {
+func TestHeadGetsPromhttpHeaders(t *testing.T) {
 	m, reg, _ := newHandlerTest(t)
 	for _, h := range []http.Handler{m.Handler(reg, nil), promhttp.HandlerFor(m.Gatherer(reg), promhttp.HandlerOpts{})} {
 		mux := http.NewServeMux()

@@ -215,9 +215,9 @@ func TestBusyNeverLeaks(t *testing.T) {
 	}
 }
 
-// TestMapBounded: many passes over every list of policies,
+// TestQuietSetsBoundedByPolicyLists: many passes over every list of policies,
 // toggled options and reloads leave no more sets than lists in use.
-func TestMapBounded(t *testing.T) {
+func TestQuietSetsBoundedByPolicyLists(t *testing.T) {
 	h, _ := twoQuietPolicies(t)
 	lists := [][]string{nil, {"ci"}, {"ops"}, {"ci", "ops"}, {"ops", "ci"}}
 	for i := range 30 {

@@ -283,7 +283,7 @@ func TestPutBackLogCoveredByTheNextCheckpoint(t *testing.T) {
 
 // A checkpoint on a closed store returns before it publishes a channel;
 // writes on it fail at once.
-func TestClosedStore(t *testing.T) {
+func TestCheckpointOnClosedStore(t *testing.T) {
 	s := mustOpen(t, t.TempDir())
 	if err := s.Put(Record{Policy: "p", Name: "a", CurrentKeyID: "EXO1"}); err != nil {
 		t.Fatal(err)

@@ -133,9 +133,9 @@ func compareWithOld(t *testing.T, rs []row) {
 	}
 }
 
-// TestSameAsBefore compares against the code before 57f1a5c:
+// TestOutputMatchesOldPrinters compares against the code before 57f1a5c:
 // every row alone, all rows together, zero rows.
-func TestSameAsBefore(t *testing.T) {
+func TestOutputMatchesOldPrinters(t *testing.T) {
 	rs := sameAsBeforeRows()
 	compareWithOld(t, nil)
 	compareWithOld(t, rs)
@@ -144,7 +144,7 @@ func TestSameAsBefore(t *testing.T) {
 	}
 }
 
-func FuzzSameAsBefore(f *testing.F) {
+func FuzzOutputMatchesOldPrinters(f *testing.F) {
 	f.Add("ci", "x\x1b[2K", "reason", "err", "last", "rotated", int64(5), uint8(2), true)
 	f.Add("", "\xff", "", "", "", "", int64(0), uint8(0), false)
 	f.Fuzz(func(t *testing.T, policy, name, reason, errText, last, result string, due int64, keys uint8, hasErr bool) {

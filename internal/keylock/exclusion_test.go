@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// TestExclusion: many goroutines on few keys, entries created and
+// TestNeverTwoHoldersOfOneKey: many goroutines on few keys, entries created and
 // deleted all the time: never two holders of one key, nothing left after.
-func TestExclusion(t *testing.T) {
+func TestNeverTwoHoldersOfOneKey(t *testing.T) {
 	var s Set
 	const keys = 3
 	var inside [keys]atomic.Int32
