@@ -16,23 +16,30 @@ import (
 //   - When the API pushes back (429, or 503), at most once a second so one
 //     burst of refusals counts once, it drops to just under what the
 //     server let through in the last second (its limit, measured; at
-//     most to an eighth at once), or by half when too few answers came to
-//     measure it; never up.
+//     most to an eighth at once when it let next to nothing through), or
+//     by half when too few answers came to measure it; never up.
 //   - A Retry-After holds every request, not only the one refused, until
 //     it has passed (at most Config.MaxRetryAfter: the client caps it).
+//   - Below the ceiling the bucket holds a tenth of a second's requests
+//     at most: a Retry-After pause must not fill it, or the requests
+//     held would all leave at once when it ends, empty the server's own
+//     bucket and earn the next refusal and pause.
 //   - It climbs back with each answer: fast (0.1/s per answer, about 10%
 //     a second) while below the rate the server last allowed, slowly (1%
-//     of that rate a second) above it, so that probing the limit again
-//     costs one refusal every several seconds, not a storm; 50% above it,
-//     the old limit is forgotten.
+//     of that rate a second, divided by the last Retry-After in seconds)
+//     above it, so that probing the limit again costs one refusal every
+//     several seconds, and each probe's pause a few percent of the time,
+//     not a storm; 50% above it, the old limit is forgotten.
 type adaptiveLimit struct {
 	lim     *rate.Limiter
 	ceiling float64
+	burst   int // the bucket's size at the ceiling
 	now     func() time.Time
 
 	mu           sync.Mutex
 	current      float64
 	allowed      float64 // what the server let through at the last push back; 0: unknown
+	retryAfter   time.Duration
 	lastDecrease time.Time
 	pauseUntil   time.Time
 	ok, answered window // answers in the last second: not refused, and all
@@ -50,7 +57,7 @@ const recoverStep = 0.1
 const headroom = 0.9
 
 func newAdaptiveLimit(ceiling float64, burst int, now func() time.Time) *adaptiveLimit {
-	return &adaptiveLimit{lim: rate.NewLimiter(rate.Limit(ceiling), burst), ceiling: ceiling, current: ceiling, now: now}
+	return &adaptiveLimit{lim: rate.NewLimiter(rate.Limit(ceiling), burst), ceiling: ceiling, burst: burst, current: ceiling, now: now}
 }
 
 // pauseLeft is how long every request must still wait for a Retry-After.
@@ -70,6 +77,7 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 	now := a.now()
 	a.answered.add(now)
 	if retryAfter > 0 {
+		a.retryAfter = retryAfter
 		if until := now.Add(retryAfter); until.After(a.pauseUntil) {
 			a.pauseUntil = until
 		}
@@ -81,12 +89,16 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 	next := a.current / 2
 	// Enough answers in the last second to measure what the server lets
 	// through: go just under it (the nominal rate may be far above what
-	// the requests in flight ever reached), but by at most an eighth a
-	// second, so that a second of refusals (a restart behind a 503) does
-	// not bring the rate to the floor.
+	// the requests in flight ever reached). When it let next to nothing
+	// through, by at most an eighth a second, so that a second of
+	// refusals (a restart behind a 503) does not bring the rate to the
+	// floor.
 	if a.answered.count(now) >= 4 {
 		a.allowed = a.ok.count(now)
-		next = max(headroom*a.allowed, a.current/8)
+		next = headroom * a.allowed
+		if a.allowed < 4 {
+			next = max(next, a.current/8)
+		}
 	}
 	a.set(max(floorRate, min(next, a.current)))
 }
@@ -107,8 +119,8 @@ func (a *adaptiveLimit) succeeded() {
 		a.allowed = 0 // the limit seen is long passed: climb fast again
 	case a.allowed > 0 && a.current >= headroom*a.allowed:
 		// Near the limit seen: 1% of it a second, at current answers a
-		// second.
-		step = 0.01 * a.allowed / a.current
+		// second; slower when a refusal costs a longer pause.
+		step = 0.01 * a.allowed / a.current / max(1, a.retryAfter.Seconds())
 	}
 	a.set(min(a.ceiling, a.current+step))
 }
@@ -116,6 +128,16 @@ func (a *adaptiveLimit) succeeded() {
 func (a *adaptiveLimit) set(r float64) {
 	a.current = r
 	a.lim.SetLimit(rate.Limit(r))
+	a.lim.SetBurst(a.burstAt(r))
+}
+
+// burstAt is the bucket's size at rate r: the configured one at the
+// ceiling, a tenth of a second's requests below it.
+func (a *adaptiveLimit) burstAt(r float64) int {
+	if r >= a.ceiling {
+		return a.burst
+	}
+	return max(1, min(a.burst, int(r/10)))
 }
 
 // rate returns the rate in force.

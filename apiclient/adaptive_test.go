@@ -125,3 +125,63 @@ func TestWindowCountsTheLastSecond(t *testing.T) {
 		t.Fatalf("count two seconds later = %v, want 0", got)
 	}
 }
+
+// TestAdaptiveLimitPauseFillsNoBurst: below the ceiling the bucket holds a
+// tenth of a second's requests, so a long Retry-After pause does not let
+// the held requests leave at once when it ends (they would empty the
+// server's bucket and earn the next refusal). At the ceiling again, the
+// configured bucket is back.
+func TestAdaptiveLimitPauseFillsNoBurst(t *testing.T) {
+	now := time.Unix(1000, 0)
+	a := newAdaptiveLimit(1000, 1000, func() time.Time { return now })
+	for i := range 40 {
+		now = time.Unix(1000, int64(i)*20_000_000)
+		a.succeeded()
+	}
+	now = time.Unix(1000, 900_000_000)
+	a.pushedBack(5 * time.Second)
+	r := a.rate() // just under the 40 let through
+	if r >= 1000 {
+		t.Fatalf("rate %v after a push back", r)
+	}
+	// The limiter runs on the real clock: look past the pause there.
+	after := time.Now().Add(5 * time.Second)
+	if got, most := a.lim.TokensAt(after), r/10; got > most {
+		t.Fatalf("%.0f requests may leave at once after a 5s pause at %.0f/s; want at most %.1f", got, r, most)
+	}
+	for range 100000 {
+		a.succeeded()
+	}
+	if a.rate() != 1000 || a.lim.Burst() != 1000 {
+		t.Fatalf("back at the ceiling: rate %v burst %d, want 1000 and 1000", a.rate(), a.lim.Burst())
+	}
+}
+
+// TestAdaptiveLimitProbesSlowerWhenARefusalCostsMore: above the rate the
+// server last allowed, the climb is divided by the Retry-After in seconds,
+// so that each probe's pause stays a small share of the time.
+func TestAdaptiveLimitProbesSlowerWhenARefusalCostsMore(t *testing.T) {
+	climb := func(retryAfter time.Duration) int {
+		now := time.Unix(1000, 0)
+		a := newAdaptiveLimit(50, 50, func() time.Time { return now })
+		for i := range 40 {
+			now = time.Unix(1000, int64(i)*20_000_000)
+			a.succeeded()
+		}
+		now = time.Unix(1000, 900_000_000)
+		a.pushedBack(retryAfter)
+		if r := a.rate(); r != headroom*40 {
+			t.Fatalf("rate %v after the server let 40 through, want %v", r, headroom*40)
+		}
+		n := 0
+		for a.rate() < 40 {
+			a.succeeded()
+			n++
+		}
+		return n
+	}
+	one, four := climb(time.Second), climb(4*time.Second)
+	if four < 3*one {
+		t.Fatalf("answers to climb back to the allowed rate: %d with Retry-After 1s, %d with 4s; want about four times as many", one, four)
+	}
+}

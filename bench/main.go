@@ -76,6 +76,7 @@ type params struct {
 	setRate      bool // -rate-limit given: written into the policy
 	rateBoundN   int
 	serverLimit  float64
+	serverRetry  int
 	serverN      int
 	serverFlight int
 	bigOrgKeys   int
@@ -158,6 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&p.rateLimit, "rate-limit", config.DefaultRateLimit, "exoscale.rate_limit of the policy (requests per second); unless given, left out: rotatord's adaptive rate, whose ceiling this default is")
 	fs.IntVar(&p.rateBoundN, "rate-bound-n", -1, "names of the forced pass with rate_limit 20, where the rate binds (-1: the largest -n; 0: skip)")
 	fs.Float64Var(&p.serverLimit, "server-limit", 50, "the simulator's gateway limit (requests per second, answered 429 above) of the server-limit pass")
+	fs.IntVar(&p.serverRetry, "server-limit-retry-after", 1, "the Retry-After (seconds) of the simulator's 429s in the server-limit pass")
 	fs.IntVar(&p.serverN, "server-limit-n", 1000, "names of the forced passes against the server-side limits (0: skip)")
 	fs.IntVar(&p.serverFlight, "server-in-flight", 2, "the simulator's gateway limit on requests in flight (answered 429 above) of the in-flight pass (0: skip)")
 	fs.IntVar(&p.bigOrgKeys, "big-org-keys", 10000, "keys of the large organization (0: skip)")
@@ -207,8 +209,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if p.rateBoundN < 0 {
 		p.rateBoundN = slices.Max(p.ns)
 	}
-	if p.concurrency < 1 || p.rateLimit <= 0 || p.latency < 0 || p.scrapes < 1 || p.serverLimit <= 0 || p.floorN < 1 || p.apiFloorN < 0 || p.apiFloorN > 99999 {
-		return errors.New("-concurrency, -rate-limit, -server-limit, -scrapes and -floor-n must be positive, -latency not negative, -api-floor-n from 0 to 99999")
+	if p.concurrency < 1 || p.rateLimit <= 0 || p.latency < 0 || p.scrapes < 1 || p.serverLimit <= 0 || p.serverRetry < 1 || p.floorN < 1 || p.apiFloorN < 0 || p.apiFloorN > 99999 {
+		return errors.New("-concurrency, -rate-limit, -server-limit, -server-limit-retry-after, -scrapes and -floor-n must be positive, -latency not negative, -api-floor-n from 0 to 99999")
 	}
 	for _, v := range []int{p.rateBoundN, p.serverN, p.bigOrgKeys, p.vaultN, p.deleteNames, p.daemonPassN} {
 		if v > 99999 {
@@ -591,8 +593,8 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 	}
 	if s := ex.server; s != nil {
 		serverRatio, serverShare, serverRefused = s.rateRatio(), s.refusedShare(), float64(s.refused())
-		fmt.Fprintf(w, "server limit %g/s (429 above), n=%d, default settings: pass %ss, %d calls served (%.1f/s, %.3fx the limit), %.0f answered 429 (%.1f%% of answers); API calls %s\n",
-			s.limit, s.n, secs(s.forced.wall), s.succeeded(), float64(s.succeeded())/s.forced.wall.Seconds(), serverRatio,
+		fmt.Fprintf(w, "server limit %g/s (429 above, Retry-After %ds), n=%d, default settings: pass %ss, %d calls served (%.1f/s, %.3fx the limit), %.0f answered 429 (%.1f%% of answers); API calls %s\n",
+			s.limit, s.retryAfter, s.n, secs(s.forced.wall), s.succeeded(), float64(s.succeeded())/s.forced.wall.Seconds(), serverRatio,
 			serverRefused, 100*serverShare, formatCalls(s.forced.calls))
 	}
 	flightRatio, flightShare := math.NaN(), math.NaN()

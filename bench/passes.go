@@ -111,7 +111,8 @@ const rateBoundLimit = 20
 // a rate, with rotatord's adaptive rate.
 type serverPass struct {
 	pass
-	limit float64 // the simulator's, requests per second
+	limit      float64 // the simulator's, requests per second
+	retryAfter int     // the Retry-After of its 429s, seconds
 }
 
 func (s serverPass) succeeded() int { return s.forced.calls.status(200, 299) }
@@ -197,16 +198,16 @@ func (b *bencher) measureExtras(ctx context.Context, rs []result) (extras, error
 		ex.rate = &pa
 	}
 	if p.serverN > 0 {
-		b.logf("server limit: n=%d, the simulator answers 429 above %g requests/s", p.serverN, p.serverLimit)
+		b.logf("server limit: n=%d, the simulator answers 429 (Retry-After %ds) above %g requests/s", p.serverN, p.serverRetry, p.serverLimit)
 		// No rate_limit, whatever -rate-limit says: rotatord's adaptive
 		// rate is what must find the server's limit.
 		ps := b.policy()
 		ps.rateLimit = 0
-		pa, err := b.adoptAndForce(ctx, "server-limit", simSpec{managed: p.serverN, latency: p.latency, limitRate: p.serverLimit}, ps)
+		pa, err := b.adoptAndForce(ctx, "server-limit", simSpec{managed: p.serverN, latency: p.latency, limitRate: p.serverLimit, limitRetryAfter: p.serverRetry}, ps)
 		if err != nil {
 			return ex, fmt.Errorf("server limit: %w", err)
 		}
-		ex.server = &serverPass{pass: pa, limit: p.serverLimit}
+		ex.server = &serverPass{pass: pa, limit: p.serverLimit, retryAfter: p.serverRetry}
 	}
 	if p.serverN > 0 && p.serverFlight > 0 {
 		b.logf("server limit: n=%d, the simulator answers 429 above %d requests in flight", p.serverN, p.serverFlight)

@@ -67,6 +67,9 @@ type simSpec struct {
 	// limitInFlight is the gateway's limit on API calls served at once
 	// (exosim -limit-in-flight), the others answered 429; 0: none.
 	limitInFlight int
+	// limitRetryAfter is the Retry-After of the gateway's 429s, seconds
+	// (exosim -limit-retry-after); 0: exosim's default, 1.
+	limitRetryAfter int
 }
 
 // startSim writes a seed with the keys of spec and a faults file adding
@@ -109,6 +112,9 @@ func startSim(bin, dir string, spec simSpec) (*sim, error) {
 	args := []string{"-seed", seedPath, "-faults", faultsPath, "-info-file", infoPath}
 	if spec.limitRate > 0 {
 		args = append(args, "-limit-rate", strconv.FormatFloat(spec.limitRate, 'g', -1, 64))
+	}
+	if spec.limitRetryAfter > 0 {
+		args = append(args, "-limit-retry-after", strconv.Itoa(spec.limitRetryAfter))
 	}
 	if spec.limitInFlight > 0 {
 		args = append(args, "-limit-in-flight", strconv.Itoa(spec.limitInFlight))
