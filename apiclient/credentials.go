@@ -64,12 +64,13 @@ func pick(field, value, file, env string, getenv func(string) string) (string, e
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
-			// The error names the path, never the content.
-			return "", fmt.Errorf("%s_file: %w", field, err)
+			// The error names the path, never the content (nor a name
+			// that looks like a secret pasted where the path belongs).
+			return "", fmt.Errorf("%s_file: %w", field, secret.PathError(err))
 		}
 		v := strings.TrimSpace(string(b))
 		if v == "" {
-			return "", fmt.Errorf("%s_file %q: empty", field, file)
+			return "", fmt.Errorf("%s_file %q: empty", field, secret.ShownPath(file))
 		}
 		return v, nil
 	}
@@ -98,7 +99,7 @@ func validKeyID(k string) bool {
 func readPairFile(path string) (Credentials, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("credential_file: %w", err)
+		return Credentials{}, fmt.Errorf("credential_file: %w", secret.PathError(err))
 	}
 	var pair struct {
 		Key    string `json:"api_key"`
@@ -106,13 +107,13 @@ func readPairFile(path string) (Credentials, error) {
 	}
 	if err := json.Unmarshal(b, &pair); err != nil {
 		// The decoder's message may quote the content: say where only.
-		return Credentials{}, fmt.Errorf("credential_file %q: not a JSON object with api_key and api_secret", path)
+		return Credentials{}, fmt.Errorf("credential_file %q: not a JSON object with api_key and api_secret", secret.ShownPath(path))
 	}
 	if pair.Key == "" || pair.Secret == "" {
-		return Credentials{}, fmt.Errorf("credential_file %q: api_key or api_secret missing", path)
+		return Credentials{}, fmt.Errorf("credential_file %q: api_key or api_secret missing", secret.ShownPath(path))
 	}
 	if !validKeyID(pair.Key) {
-		return Credentials{}, fmt.Errorf("credential_file %q: api_key is not an Exoscale API key (want EXO followed by hex digits; got %d characters)", path, len(pair.Key))
+		return Credentials{}, fmt.Errorf("credential_file %q: api_key is not an Exoscale API key (want EXO followed by hex digits; got %d characters)", secret.ShownPath(path), len(pair.Key))
 	}
 	return Credentials{Key: pair.Key, Secret: secret.Value(pair.Secret)}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/sinks/file"
 	"github.com/rotatord/rotatord/sinks/vault"
@@ -235,7 +236,7 @@ func (v *validator) vaultSinkHost(at string, s *Sink) {
 		}
 		fh, err := os.Open(f.path)
 		if err != nil {
-			v.addf(at+"."+f.field, "%v", err)
+			v.addf(at+"."+f.field, "%v", secret.PathError(err))
 			ok = false
 			continue
 		}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/rotatord/rotatord/internal/redact"
+	"github.com/rotatord/rotatord/secret"
 )
 
 // Events a hook runs at.
@@ -153,11 +154,11 @@ func (w Webhook) Kind() string { return "webhook" }
 func (w Webhook) Run(ctx context.Context, ev Event) error {
 	key, err := os.ReadFile(w.KeyFile)
 	if err != nil {
-		return fmt.Errorf("webhook hook: key file: %w", err)
+		return fmt.Errorf("webhook hook: key file: %w", secret.PathError(err))
 	}
 	key = bytes.TrimSpace(key)
 	if len(key) == 0 {
-		return fmt.Errorf("webhook hook: key file %s is empty: a signature with no key proves nothing", w.KeyFile)
+		return fmt.Errorf("webhook hook: key file %s is empty: a signature with no key proves nothing", secret.ShownPath(w.KeyFile))
 	}
 	body, err := json.Marshal(ev)
 	if err != nil {

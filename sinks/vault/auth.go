@@ -257,16 +257,16 @@ func (a *authenticator) readToken() (secret.Value, error) {
 func readSecretFile(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("read token file: %w", err)
+		return "", fmt.Errorf("read token file: %w", secret.PathError(err))
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileSize))
 	if err != nil {
-		return "", fmt.Errorf("read token file %s: %w", path, err)
+		return "", fmt.Errorf("read token file %s: %w", secret.ShownPath(path), secret.PathError(err))
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
+		return "", fmt.Errorf("token file %s is empty", secret.ShownPath(path))
 	}
 	return tok, nil
 }
