@@ -525,8 +525,9 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 		switch {
 		case status == http.StatusNotFound:
 			e.Kind = KindNotFound
-		case status == http.StatusForbidden && apiErr.Message == "API Key not in organization":
-			// What the API answers for a key that is not (or no longer) there.
+		case status >= 400 && status < 500 && status != http.StatusTooManyRequests && apiErr.Message == "API Key not in organization":
+			// What the API answers for a key that is not (or no longer)
+			// there: measured as a 403, documented as "a 4xx".
 			e.Kind = KindNotFound
 		case status == http.StatusUnauthorized || status == http.StatusForbidden:
 			e.Kind = KindAuth
