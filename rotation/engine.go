@@ -130,6 +130,9 @@ type Engine struct {
 
 	// reloadPending counts reloads waiting for or holding install.
 	reloadPending atomic.Int32
+	// ownUnlisted: the API does not know rotatord's own credential as one
+	// of its keys (warned once).
+	ownUnlisted atomic.Bool
 	// hooksRunning counts on_failure hooks running in the background.
 	hooksRunning sync.WaitGroup
 	// failureHooks tracks the on_failure runs of this process, by policy

@@ -35,7 +35,8 @@ type fakeAPI struct {
 	// hidden keys exist but the API does not show them yet: a create
 	// applied late, or a listing and GET that lag. Each ListKeys counts one
 	// down; the key shows when it reaches zero.
-	hidden map[string]int
+	hidden   map[string]int
+	unlisted map[string]bool // known to GetKey, never listed
 	// getLag keys answer ErrNotFound to GET while they exist.
 	getLag map[string]bool
 	// zombies answer "deleted" to DELETE but stay listed.
@@ -92,6 +93,9 @@ func (f *fakeAPI) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
 	apiclient.Answered(ctx) // as the client does when a listing's answer comes
 	var out []apiclient.Key
 	for id, k := range f.keys {
+		if f.unlisted[id] {
+			continue
+		}
 		if n, ok := f.hidden[id]; ok {
 			if n > 0 {
 				f.hidden[id] = n - 1

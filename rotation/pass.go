@@ -7,6 +7,7 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -78,9 +79,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	if own := e.own(); own != "" && !slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == own }) {
-		// The key rotatord signs with is in the organization, so a listing
-		// without it is partial: acting on it could forget or rotate names.
-		return nil, fmt.Errorf("list keys: the listing lacks rotatord's own key %s: refusing to act on a partial listing", own)
+		if err := e.ownKeyUnlisted(ctx, own); err != nil {
+			return nil, err
+		}
 	}
 	e.noteSelf(keys)
 	// The quiet names take their keys; the handlers get the rest, and the
@@ -912,4 +913,26 @@ type ignoreWindowsKey struct{}
 func ignoringWindows(ctx context.Context) bool {
 	v, _ := ctx.Value(ignoreWindowsKey{}).(bool)
 	return v
+}
+
+// ownKeyUnlisted decides what a listing without rotatord's own key means.
+// The key rotatord signs with is normally one of the organization's keys,
+// so such a listing is partial, and acting on it could forget or rotate
+// names: refused. Unless the API does not know that credential as a key
+// at all (a GET of it answers not found: a credential kept outside the
+// key list, as some stand-ins of the API keep their administrator's), in
+// which case the listing is whole as far as the API can say.
+func (e *Engine) ownKeyUnlisted(ctx context.Context, own string) error {
+	switch _, err := e.client().GetKey(ctx, own); {
+	case err == nil:
+		return fmt.Errorf("list keys: the listing lacks rotatord's own key %s, which the API knows: refusing to act on a partial listing", own)
+	case errors.Is(err, apiclient.ErrNotFound):
+		if !e.ownUnlisted.Swap(true) {
+			e.log.Warn("the API does not list rotatord's own credential among its keys, nor find it by id: going on; a partial listing cannot be told apart from a whole one",
+				zap.String("key_id", own))
+		}
+		return nil
+	default:
+		return fmt.Errorf("list keys: the listing lacks rotatord's own key %s, and looking it up failed: %w", own, err)
+	}
 }

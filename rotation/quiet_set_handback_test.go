@@ -179,11 +179,15 @@ func TestBusyNeverLeaks(t *testing.T) {
 	if n := busy(); n != 0 {
 		t.Fatalf("after a failed listing %d sets stay busy", n)
 	}
-	h.engine.Reconfigure(g, "EXOnotlisted", 1)
+	h.api.mu.Lock()
+	h.api.unlisted = map[string]bool{h.own: true}
+	h.api.mu.Unlock()
 	if _, err := h.engine.Pass(context.Background(), []string{"ci"}, Options{}); err == nil {
 		t.Fatal("want the partial listing refused")
 	}
-	h.engine.Reconfigure(g, h.own, 1)
+	h.api.mu.Lock()
+	h.api.unlisted = nil
+	h.api.mu.Unlock()
 	if n := busy(); n != 0 {
 		t.Fatalf("after a partial listing %d sets stay busy", n)
 	}
