@@ -28,9 +28,11 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 	start := e.now()
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
 
-	// Probe first: a sink that cannot be written costs no key.
+	// Probe first: a sink that cannot be written costs no key. A sink
+	// found down here is a delivery that failed, and counts as one.
 	for i, s := range p.Sinks {
 		if err := s.Probe(ctx, rec.Name); err != nil {
+			e.sinkWrite(p, sinkLabel(i, s), false)
 			return e.fail(p, rec, start, fmt.Errorf("sink %s: %w", sinkLabel(i, s), err))
 		}
 	}
