@@ -180,7 +180,8 @@ type memSink struct {
 	held      map[string]sinks.Credential
 	failWrite error
 	failProbe error
-	opaque    bool // like a free-form template: Read cannot give the secret back
+	failRead  error // Read and Verify answer it: the sink cannot be reached
+	opaque    bool  // like a free-form template: Read cannot give the secret back
 	writes    int
 	probeHook func()
 }
@@ -229,6 +230,9 @@ func (s *memSink) Verify(ctx context.Context, c sinks.Credential) error {
 func (s *memSink) Read(ctx context.Context, name string) (sinks.Held, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failRead != nil {
+		return sinks.Held{}, s.failRead
+	}
 	h, ok := s.held[name]
 	if !ok {
 		return sinks.Held{}, sinks.ErrNotHeld

@@ -185,7 +185,18 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 			continue
 		}
 		log.Error("sink write failed", zap.String("sink", label), zap.String("target", s.Target(rec.Name)), zap.Error(err))
+		// The first sink failed before the secret was sent, and the secret
+		// is this process's own of a moment ago: no sink can hold it, even
+		// one that cannot be read now (Vault down).
+		sentNothing := n == 0 && fresh && sinks.IsNothingSent(err)
 		err = fmt.Errorf("sink %s: %w", label, err)
+		if sentNothing {
+			if derr := e.dropNewKey(ctx, p, rec, false); derr != nil {
+				return e.fail(p, rec, start, fmt.Errorf("%w; rollback: %v", err, derr))
+			}
+			log.Warn("rolled back: the write failed before sending the secret; new key deleted, old key kept")
+			return e.fail(p, rec, start, err)
+		}
 		if h, _ := e.holds(ctx, s, rec, cred.KeyID); n == 0 && h == notHeld {
 			// No sink holds the new key: nobody can use it. Roll it back.
 			if derr := e.dropNewKey(ctx, p, rec, !fresh); derr != nil {

@@ -40,6 +40,29 @@ var (
 	ErrMismatch = errors.New("sink holds a different credential")
 )
 
+// NothingSent marks the error of a Write that failed before the secret
+// left the process (a check or a lookup that came first failed): no copy
+// of the credential can be in the sink, whatever the sink's state now. The
+// engine may then roll back a key it created moments ago at once, even
+// when the sink cannot be read to confirm it (Vault down).
+func NothingSent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return nothingSent{err}
+}
+
+// IsNothingSent reports whether err, or an error it wraps, was marked by
+// NothingSent.
+func IsNothingSent(err error) bool {
+	var n nothingSent
+	return errors.As(err, &n)
+}
+
+type nothingSent struct{ error }
+
+func (n nothingSent) Unwrap() error { return n.error }
+
 // Sink is one delivery target of a policy, already bound to its settings.
 // Implementations must be safe for concurrent use with different names.
 type Sink interface {
@@ -54,7 +77,8 @@ type Sink interface {
 	// so a broken sink costs no key.
 	Probe(ctx context.Context, name string) error
 	// Write delivers c, replacing what the sink held for c.Name. It must
-	// not leave a partial credential behind on failure.
+	// not leave a partial credential behind on failure, and marks with
+	// NothingSent a failure that came before the secret was sent.
 	Write(ctx context.Context, c Credential) error
 	// Verify reads the sink back and returns nil only if it holds exactly c
 	// (key id and secret); ErrNotHeld or ErrMismatch otherwise.

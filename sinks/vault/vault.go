@@ -581,10 +581,10 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	defer s.auth.begin()()
 	p, err := s.secretPath(c.Name)
 	if err != nil {
-		return err
+		return sinks.NothingSent(err)
 	}
 	if c.KeyID == "" || c.Secret.IsZero() {
-		return fmt.Errorf("write %s: credential without key id or secret", s.label(p))
+		return sinks.NothingSent(fmt.Errorf("write %s: credential without key id or secret", s.label(p)))
 	}
 	defer s.locks.Lock(p)()
 	label := s.label(p)
@@ -594,35 +594,35 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		// Written without a Probe first (which the engine never does): a
 		// KV v1 mount would take the metadata path for a secret.
 		if _, err := s.capabilities(ctx, p); err != nil {
-			return fmt.Errorf("write %s: %w", label, err)
+			return sinks.NothingSent(fmt.Errorf("write %s: %w", label, err))
 		}
 		if err := s.checkMount(ctx); err != nil {
-			return fmt.Errorf("write %s: %w", label, err)
+			return sinks.NothingSent(fmt.Errorf("write %s: %w", label, err))
 		}
 	}
 	if err := s.step("read-metadata"); err != nil {
-		return fmt.Errorf("write %s: read metadata: %w", label, err)
+		return sinks.NothingSent(fmt.Errorf("write %s: read metadata: %w", label, err))
 	}
 	md, ok := s.takeProbed(p)
 	if !ok {
 		if md, err = s.readMetadata(ctx, p); err != nil {
-			return fmt.Errorf("write %s: read metadata: %w", label, err)
+			return sinks.NothingSent(fmt.Errorf("write %s: read metadata: %w", label, err))
 		}
 	}
 	var marked bool // this Write set the marker
 	if !md.managedFor(s.policy) {
 		if md.exists() {
 			if !s.takeOver {
-				return s.notManagedBy(label, md)
+				return sinks.NothingSent(s.notManagedBy(label, md))
 			}
 			log.Warn("taking over a Vault secret rotatord did not write (take_over)",
 				zap.Int("current_version", md.CurrentVersion))
 		}
 		if err := s.step("metadata"); err != nil {
-			return fmt.Errorf("write %s: mark as managed: %w", label, err)
+			return sinks.NothingSent(fmt.Errorf("write %s: mark as managed: %w", label, err))
 		}
 		if err := s.writeMarker(ctx, p, md.withMarker(s.policy)); err != nil {
-			return fmt.Errorf("write %s: mark as managed: %w", label, err)
+			return sinks.NothingSent(fmt.Errorf("write %s: mark as managed: %w", label, err))
 		}
 		marked = true
 	}
@@ -635,11 +635,11 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		FieldRoleID:    c.RoleID,
 		FieldCreatedAt: c.CreatedAt.UTC().Format(time.RFC3339),
 	}
-	err = s.step("data")
 	var version int
-	if err == nil {
-		version, err = s.writeData(ctx, p, data, cas)
+	if err := s.step("data"); err != nil {
+		return sinks.NothingSent(fmt.Errorf("write %s: %w", label, err))
 	}
+	version, err = s.writeData(ctx, p, data, cas)
 	if errors.Is(err, ErrConflict) {
 		// Our own earlier attempt (a retried request whose first try went
 		// through) leaves exactly our content: that is success.
