@@ -208,10 +208,13 @@ func (c *cli) cmdValidate() error {
 		}
 		return exitCode(1)
 	}
-	if _, err := cfg.CredentialSource().Resolve(os.Getenv); err != nil && !f.fileOnly {
-		fmt.Fprintf(c.stderr, "%s: exoscale: %v\n", path, err)
-		return exitCode(1)
-	}
+	// The API credential is config.Validate's to check (with Host): for
+	// each account a policy uses, where run reads it (api_key and
+	// api_secret, their files or the environment; credential_file;
+	// credential_vault's files and address), each problem on its line.
+	// Resolving the exoscale block's api_key here as well demanded the
+	// environment's credential of files that read it from Vault or use
+	// only accounts:, which run starts with. --online reads what run reads.
 	if !f.fileOnly {
 		// What run would refuse because of the journal beside it.
 		if err := daemon.CheckStranded(cfg); err != nil {

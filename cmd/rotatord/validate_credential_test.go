@@ -7,15 +7,16 @@ import (
 	"testing"
 )
 
-// Issue #12: validate means "run will start". `rotatord validate` always
-// resolves the exoscale block's credential from api_key/api_secret or
-// EXOSCALE_API_KEY/_SECRET, even when that block reads its credential
-// from Vault (credential_from: vault, the shipped Kubernetes example),
-// and even when no policy uses the default account (accounts: only).
-// Both files are valid for run (it starts, plan works), but validate
-// exits 1 with "exoscale: api_key: not set", without a line, and so
-// does the systemd unit's ExecReload.
-func TestAudit3ValidateDoesNotDemandTheEnvironmentCredential(t *testing.T) {
+// Issue #12: validate means "run will start". `rotatord validate` used to
+// resolve the exoscale block's credential from api_key/api_secret or
+// EXOSCALE_API_KEY/_SECRET whatever the file said, even when that block
+// reads its credential from Vault (credential_from: vault, the shipped
+// Kubernetes example) and when no policy uses the default account
+// (accounts: only). run starts with both files; validate exited 1 with
+// "exoscale: api_key: not set", without a line, and so did the systemd
+// unit's ExecReload. A file that does use the environment's credential
+// must still fail without it, on its line.
+func TestValidateDoesNotDemandTheEnvironmentCredentialItDoesNotUse(t *testing.T) {
 	for _, k := range []string{"EXOSCALE_API_KEY", "EXOSCALE_API_SECRET"} {
 		t.Setenv(k, "") // restored after the test
 		os.Unsetenv(k)
@@ -56,5 +57,18 @@ policies:
 		if code != 0 {
 			t.Errorf("%s: validate = %d, stdout %q, stderr %q; want valid", name, code, stdout, strings.TrimSpace(stderr))
 		}
+	}
+
+	needsEnv := writeFile(t, filepath.Join(dir, "env.yml"), `exoscale:
+  zone: ch-gva-2
+state_dir: `+filepath.Join(dir, "st-env")+`
+policies:
+  - name: ci
+    match: {name: "ci-*"}
+    sinks: [{type: file, path: "`+dir+`/env-{{.Name}}.json"}]
+`)
+	code, _, stderr := runCLI("validate", needsEnv)
+	if want := needsEnv + ":1: exoscale: no API key"; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("a file that uses the environment's credential, without it: validate = %d, stderr %q; want 1 and %q", code, stderr, want)
 	}
 }
