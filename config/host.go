@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -146,28 +147,39 @@ func lookupID(v string, byName func(string) (string, error)) (int, error) {
 	return strconv.Atoi(id)
 }
 
-// fileSinkHost resolves the owner and group and, when the sink is
-// otherwise valid, builds it as `run` does and opens its directory the way
-// a write does (the symlink and writer rules of the file sink), then
-// checks that this user may create files there. It writes nothing.
+// fileSinkHost resolves the owner and group and opens the sink's directory
+// the way a write does (the symlink and writer rules of the file sink),
+// then checks that this user may create files there. It writes nothing.
+// The directory is checked even when the sink has other problems (valid
+// false), so that one run reports them all; only a path that did not
+// parse leaves nothing to check. When the sink is otherwise valid, it is
+// built as `run` builds it.
 func (v *validator) fileSinkHost(at string, s *Sink, match string, glob, valid bool) {
+	owners := true
 	uid, err := s.LookupOwner()
 	if err != nil {
 		v.addf(at+".owner", "%s", idError("user", s.Owner, err))
-		valid = false
+		uid, owners = -1, false
 	}
 	gid, err := s.LookupGroup()
 	if err != nil {
 		v.addf(at+".group", "%s", idError("group", s.Group, err))
-		valid = false
+		gid, owners = -1, false
 	}
-	if !valid || s.pathTmpl == nil {
-		return
+	if s.pathTmpl == nil {
+		return // reported: no directory to check
 	}
-	sk, err := file.New(file.Options{
-		Path: s.pathTmpl, Format: string(s.Format), Template: s.contentTmpl, Mode: s.Mode.Perm(),
-		UID: uid, GID: gid, AllowWorldReadable: s.AllowWorldReadable, TakeOver: s.TakeOver,
-	})
+	// The directory check reads nothing of the content, so a sink whose
+	// format, template or mode is wrong is probed as a plain JSON sink
+	// with the default mode: those problems are reported already.
+	opts := file.Options{Path: s.pathTmpl, Format: string(FormatJSON), UID: uid, GID: gid}
+	if valid {
+		opts = file.Options{
+			Path: s.pathTmpl, Format: string(s.Format), Template: s.contentTmpl, Mode: s.Mode.Perm(),
+			UID: uid, GID: gid, AllowWorldReadable: s.AllowWorldReadable, TakeOver: s.TakeOver,
+		}
+	}
+	sk, err := file.New(opts)
 	if err != nil {
 		v.addf(at, "%v", err)
 		return
@@ -189,6 +201,20 @@ func (v *validator) fileSinkHost(at string, s *Sink, match string, glob, valid b
 		return
 	}
 	dir := filepath.Dir(target)
+	if !owners {
+		// The writer rules trust the sink's owner and group, which did
+		// not resolve: judged without them, a directory that is right
+		// once they exist could be refused. Whether it exists is known.
+		switch fi, err := os.Stat(dir); {
+		case errors.Is(err, fs.ErrNotExist):
+			v.addf(at+".path", "directory %s does not exist", dir)
+		case err != nil:
+			v.addf(at+".path", "directory %s: %v", dir, pathErr(err))
+		case !fi.IsDir():
+			v.addf(at+".path", "%s is not a directory", dir)
+		}
+		return
+	}
 	_, err = sk.Read(context.Background(), name)
 	switch {
 	case err == nil, errors.Is(err, sinks.ErrNotHeld), errors.Is(err, sinks.ErrUnreadable):
@@ -206,6 +232,16 @@ func (v *validator) fileSinkHost(at string, s *Sink, match string, glob, valid b
 	}
 }
 
+// pathErr drops the operation and path of an *fs.PathError, which the
+// caller names already.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // trimPathError drops the "read PATH: " the file sink puts in front.
 func trimPathError(err error, target string) string {
 	return strings.TrimPrefix(err.Error(), "read "+target+": ")
@@ -220,10 +256,19 @@ func idError(kind, value string, err error) string {
 	return fmt.Sprintf("%s %q: %v", kind, value, err)
 }
 
-// vaultSinkHost checks the files a Vault sink reads, then builds the sink
-// as `run` does (reading VAULT_ADDR, VAULT_NAMESPACE and VAULT_TOKEN where
-// the file leaves them out). It makes no request: `validate --online` does.
-func (v *validator) vaultSinkHost(at string, s *Sink) {
+// vaultSinkHost checks the files a Vault sink reads, then, when the rest
+// of the sink is good (buildable), builds it as `run` does (reading
+// VAULT_ADDR, VAULT_NAMESPACE and VAULT_TOKEN where the file leaves them
+// out). The files are checked whatever else is wrong with the sink, so
+// that one run reports every problem; an auth file only when its method
+// uses it (another is reported as not used). It makes no request:
+// `validate --online` does.
+func (v *validator) vaultSinkHost(at string, s *Sink, buildable bool) {
+	method := s.Auth.Method
+	if method == "" {
+		method = AuthToken
+	}
+	uses := vaultAuthUses[method]
 	ok := true
 	for _, f := range []struct{ field, path string }{
 		{"auth.token_file", s.Auth.TokenFile},
@@ -234,6 +279,9 @@ func (v *validator) vaultSinkHost(at string, s *Sink) {
 		if f.path == "" {
 			continue
 		}
+		if auth, isAuth := strings.CutPrefix(f.field, "auth."); isAuth && !slices.Contains(uses, auth) {
+			continue
+		}
 		fh, err := os.Open(f.path)
 		if err != nil {
 			v.addf(at+"."+f.field, "%v", secret.PathError(err))
@@ -242,7 +290,7 @@ func (v *validator) vaultSinkHost(at string, s *Sink) {
 		}
 		fh.Close()
 	}
-	if !ok {
+	if !ok || !buildable {
 		return
 	}
 	sk, err := vault.New(VaultOptions(s, zap.NewNop(), v.getenv))

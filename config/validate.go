@@ -411,8 +411,8 @@ func (v *validator) vaultSink(at string, s *Sink, match string, glob bool, targe
 			v.addf(at+".address", "%v", err)
 		}
 	}
-	if v.host && authOK && addressOK && s.pathTmpl != nil && s.Mount != "" {
-		v.vaultSinkHost(at, s)
+	if v.host {
+		v.vaultSinkHost(at, s, authOK && addressOK && s.pathTmpl != nil && s.Mount != "")
 	}
 }
 

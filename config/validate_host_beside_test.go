@@ -9,13 +9,12 @@ import (
 
 // Issue #12: "One validate run reports every problem it can know, each
 // with file:line; what depends on the host (sink directories, ...) is
-// checked and reported". A file sink's missing directory is not reported
-// when the same sink has any other problem (a mode, an unknown owner),
-// and a Vault sink's unreadable token_file is not reported when its auth
-// block has another problem: the operator fixes the first, runs validate
-// again, and only then learns of the second, the staged reporting the
-// issue complains about.
-func TestAudit3ValidateReportsHostProblemsBesideOtherProblems(t *testing.T) {
+// checked and reported". A file sink's missing directory was not reported
+// when the same sink had any other problem (a mode, an unknown owner),
+// and a Vault sink's unreadable token_file was not reported when its auth
+// block had another problem: the operator fixed the first, ran validate
+// again, and only then learnt of the second.
+func TestValidateReportsHostProblemsBesideOtherProblems(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "k"), []byte("EXOaaaaaaaaaaaaaaaaaaaaaaaa"), 0o600); err != nil {
 		t.Fatal(err)
@@ -32,15 +31,15 @@ policies:
     match: {name: ci-*}
     sinks:
       - type: file
-        path: /nonexistent-audit3-a/{{.Name}}.json
+        path: /nonexistent-host-beside-a/{{.Name}}.json
         mode: "0604"
       - type: file
-        path: /nonexistent-audit3-b/{{.Name}}.json
+        path: /nonexistent-host-beside-b/{{.Name}}.json
         owner: nosuchuser-audit3
       - type: vault
         address: https://vault.example:8200
         path: "x/{{.Name}}"
-        auth: {method: token, token_file: /nonexistent-audit3-c/token, role: x}
+        auth: {method: token, token_file: /nonexistent-host-beside-c/token, role: x}
 `
 	path := filepath.Join(dir, "p.yml")
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
@@ -52,7 +51,7 @@ policies:
 	}
 	msg := err.Error()
 	t.Logf("problems:\n%s", msg)
-	for _, want := range []string{"nonexistent-audit3-a", "nonexistent-audit3-b", "nonexistent-audit3-c"} {
+	for _, want := range []string{"nonexistent-host-beside-a", "nonexistent-host-beside-b", "nonexistent-host-beside-c"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the problem with %s is not reported in the same run", want)
 		}
