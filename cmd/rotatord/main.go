@@ -81,6 +81,17 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = int(t)
 		}
 	}()
+	if args[0] == "help" {
+		// kingpin's help command ends the program with status 1 when its
+		// arguments name no command ("help nosuch", "help run extra"):
+		// parse them as the command line they name first, so that they
+		// are the usage error (2) they are for every other command.
+		if _, err := c.app.ParseContext(args[1:]); err != nil {
+			fmt.Fprintf(stderr, "rotatord: help: %v\n", err)
+			fmt.Fprintf(stderr, "Try 'rotatord help%s'.\n", commandOf(c.app, args[1:]))
+			return 2
+		}
+	}
 	cmd, err := c.app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "rotatord: %v\n", err)
