@@ -18,6 +18,7 @@ import (
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/printable"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/sinks"
 )
@@ -53,18 +54,24 @@ func CheckOnline(ctx context.Context, cfg *config.Config, getenv func(string) st
 	}
 	d, err := newReadOnly(cfg, getenv)
 	if err != nil {
-		fmt.Fprintf(w, "FAIL  setup: %v\n", err)
+		fmt.Fprintf(w, "FAIL  setup: %s\n", printable.Line(err.Error()))
 		return fmt.Errorf("online check: %w", err)
 	}
 	defer d.Close()
 	s := d.setup()
 	problems := 0
+	// Each line holds what others chose (role names, the API's and
+	// Vault's error messages, key names): escaped, so that it stays one
+	// line and cannot rewrite the terminal or forge an "ok" line.
+	line := func(prefix, format string, args ...any) {
+		fmt.Fprintln(w, prefix+printable.Line(fmt.Sprintf(format, args...)))
+	}
 	fail := func(format string, args ...any) {
 		problems++
-		fmt.Fprintf(w, "FAIL  "+format+"\n", args...)
+		line("FAIL  ", format, args...)
 	}
-	ok := func(format string, args ...any) { fmt.Fprintf(w, "ok    "+format+"\n", args...) }
-	note := func(format string, args ...any) { fmt.Fprintf(w, "      "+format+"\n", args...) }
+	ok := func(format string, args ...any) { line("ok    ", format, args...) }
+	note := func(format string, args ...any) { line("      ", format, args...) }
 
 	// Each credential: a signed request that changes nothing.
 	several := len(s.accounts) > 1
@@ -244,18 +251,7 @@ func printPlan(w io.Writer, out []rotation.Outcome, now time.Time) {
 		if o.Err != nil {
 			reason = "error: " + o.Err.Error()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Policy, sanitize(o.Name), o.Decision.Action, sanitize(reason), due)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Policy, printable.Line(o.Name), o.Decision.Action, printable.Line(reason), due)
 	}
 	tw.Flush()
-}
-
-// sanitize keeps a key name (chosen by whoever may create keys) from
-// writing control characters to the terminal.
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
 }
