@@ -15,6 +15,7 @@ import (
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/daemon"
 	"github.com/rotatord/rotatord/internal/memtrim"
+	"github.com/rotatord/rotatord/internal/printable"
 	"github.com/rotatord/rotatord/rotation"
 )
 
@@ -150,7 +151,7 @@ func (c *cli) cmdOnce() error {
 		// Told, but the exit code still says what the pass did: a script
 		// that runs once again when it fails must not rotate again the
 		// keys this pass rotated because its output went to a full disk.
-		fmt.Fprintf(c.stderr, "rotatord: printing the outcomes: %v\n", err)
+		fmt.Fprintf(c.stderr, "rotatord: printing the outcomes: %s\n", printable.Lines(err.Error()))
 	}
 	if passErr != nil {
 		return passErr
@@ -179,7 +180,7 @@ func (c *cli) cmdPlan() error {
 		if passErr == nil {
 			return err // plan's output is all it does
 		}
-		fmt.Fprintf(c.stderr, "rotatord: printing the outcomes: %v\n", err)
+		fmt.Fprintf(c.stderr, "rotatord: printing the outcomes: %s\n", printable.Lines(err.Error()))
 	}
 	return passErr
 }
@@ -195,7 +196,7 @@ func (c *cli) cmdValidate() error {
 	}
 	cfg, warnings, err := config.Validate(path, config.ValidateOptions{Host: !f.fileOnly})
 	for _, w := range warnings {
-		fmt.Fprintln(c.stderr, warning(w))
+		fmt.Fprintln(c.stderr, printable.Lines(warning(w)))
 	}
 	if err != nil {
 		return err // a *config.Errors is printed one problem a line
@@ -204,7 +205,7 @@ func (c *cli) cmdValidate() error {
 	// sink lacks): without this, validate passed files run refuses.
 	if errs := daemon.CheckSinks(cfg, !f.fileOnly); len(errs) > 0 {
 		for _, err := range errs {
-			fmt.Fprintf(c.stderr, "%s: %v\n", path, err)
+			fmt.Fprintln(c.stderr, printable.Lines(path+": "+err.Error()))
 		}
 		return exitCode(1)
 	}
@@ -218,7 +219,7 @@ func (c *cli) cmdValidate() error {
 	if !f.fileOnly {
 		// What run would refuse because of the journal beside it.
 		if err := daemon.CheckStranded(cfg); err != nil {
-			fmt.Fprintf(c.stderr, "%s: %v\n", path, err)
+			fmt.Fprintln(c.stderr, printable.Lines(path+": "+err.Error()))
 			return exitCode(1)
 		}
 	}

@@ -12,11 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/alecthomas/kingpin/v2"
 	"go.uber.org/zap"
@@ -24,6 +21,7 @@ import (
 
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/internal/memtrim"
+	"github.com/rotatord/rotatord/internal/printable"
 	"github.com/rotatord/rotatord/internal/version"
 )
 
@@ -87,14 +85,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		// parse them as the command line they name first, so that they
 		// are the usage error (2) they are for every other command.
 		if _, err := c.app.ParseContext(args[1:]); err != nil {
-			fmt.Fprintf(stderr, "rotatord: help: %v\n", err)
+			fmt.Fprintf(stderr, "rotatord: help: %s\n", printable.Lines(err.Error()))
 			fmt.Fprintf(stderr, "Try 'rotatord help%s'.\n", commandOf(c.app, args[1:]))
 			return 2
 		}
 	}
 	cmd, err := c.app.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "rotatord: %v\n", err)
+		fmt.Fprintf(stderr, "rotatord: %s\n", printable.Lines(err.Error()))
 		fmt.Fprintf(stderr, "Try 'rotatord help%s'.\n", commandOf(c.app, args))
 		return 2
 	}
@@ -119,7 +117,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	return report(stderr, err)
 }
 
-// report prints err, once, and returns the exit code it means.
+// report prints err, once, and returns the exit code it means. What it
+// prints is escaped (printable.Lines): an error carries text others chose
+// (the API's or Vault's message, a key name, a value of the policy file),
+// which must not rewrite the operator's terminal.
 func report(stderr io.Writer, err error) int {
 	if err == nil {
 		return 0
@@ -132,11 +133,11 @@ func report(stderr io.Writer, err error) int {
 	if errors.As(err, &problems) {
 		// One line per problem, each with its file:line, as validate prints.
 		for _, p := range *problems {
-			fmt.Fprintln(stderr, p.Error())
+			fmt.Fprintln(stderr, printable.Lines(p.Error()))
 		}
 		return 1
 	}
-	fmt.Fprintln(stderr, "rotatord:", err)
+	fmt.Fprintln(stderr, "rotatord:", printable.Lines(err.Error()))
 	return 1
 }
 
@@ -260,63 +261,7 @@ func (f *logFlags) logger(w io.Writer) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log.format %q: want %v", f.format, logFormats)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(printableWriter{w})), level)), nil
-}
-
-// printableWriter writes log lines with every rune that is not printable
-// (but newline and tab) escaped as \uXXXX, which is still valid JSON. Key
-// names and error texts in the log are chosen by others; zap escapes only
-// C0 controls, so a C1 control (U+009B is CSI in a UTF-8 terminal), a
-// bidirectional override or a line separator would reach the operator's
-// terminal raw and could rewrite what it shows.
-type printableWriter struct{ w io.Writer }
-
-func (l printableWriter) Write(p []byte) (int, error) {
-	if printable(p) {
-		return l.w.Write(p)
-	}
-	out := make([]byte, 0, len(p)+32)
-	for rest := p; len(rest) > 0; {
-		r, n := utf8.DecodeRune(rest)
-		switch {
-		case r == utf8.RuneError && n == 1:
-			out = append(out, `\ufffd`...)
-		case r == '\n' || r == '\t' || strconv.IsPrint(r):
-			out = append(out, rest[:n]...)
-		default:
-			units := []uint16{uint16(r)}
-			if r > 0xffff {
-				hi, lo := utf16.EncodeRune(r)
-				units = []uint16{uint16(hi), uint16(lo)}
-			}
-			for _, u := range units {
-				out = fmt.Appendf(out, `\u%04x`, u)
-			}
-		}
-		rest = rest[n:]
-	}
-	if _, err := l.w.Write(out); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-func printable(p []byte) bool {
-	for i := 0; i < len(p); {
-		if c := p[i]; c < utf8.RuneSelf {
-			if (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f {
-				return false
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(p[i:])
-		if r == utf8.RuneError && n == 1 || !strconv.IsPrint(r) {
-			return false
-		}
-		i += n
-	}
-	return true
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(printable.Writer{W: w})), level)), nil
 }
 
 // selectionFlags choose policies and the output of once and plan.

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rotatord/rotatord/internal/printable"
 	"github.com/rotatord/rotatord/rotation"
 )
 
@@ -109,7 +110,7 @@ func printJSON(w io.Writer, t rows) error {
 	// Scripts' output ends on terminals too: bidirectional overrides and
 	// other runes encoding/json passes raw are escaped as \uXXXX as well.
 	// Each write is whole elements, so no rune is split between two.
-	pw := printableWriter{bw}
+	pw := printable.Writer{W: bw}
 	if t.n == 0 {
 		if _, err := io.WriteString(pw, "[]\n"); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rotatord/rotatord/internal/printable"
 	"github.com/rotatord/rotatord/rotation"
 )
 
@@ -98,7 +99,7 @@ func TestPrintJSONAsOneEncodedArray(t *testing.T) {
 			all = append(all, jsonOf(r))
 		}
 		var want bytes.Buffer
-		enc := json.NewEncoder(printableWriter{&want})
+		enc := json.NewEncoder(printable.Writer{W: &want})
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(all); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rotatord/rotatord/internal/printable"
 	"github.com/rotatord/rotatord/rotation"
 )
 
@@ -75,7 +76,7 @@ func oldPrintJSON(w io.Writer, rows []row) error {
 		j.LastError = r.LastError
 		out = append(out, j)
 	}
-	enc := json.NewEncoder(printableWriter{w})
+	enc := json.NewEncoder(printable.Writer{W: w})
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }

@@ -12,15 +12,16 @@ import (
 
 // Issue 11: "Quote or escape control characters in every human-facing
 // output." An API (or whatever answers for it) whose error message carries
-// ESC[2K and a carriage return: plan and once print the pass's error line,
-// `rotatord: list keys: ...`, with those bytes raw, so the terminal erases
-// the line and shows what the server chose. The log writer escapes them
-// (printableWriter); the final error line does not.
-func TestAudit2PassErrorLineEscapesControlCharacters(t *testing.T) {
+// ESC[2K and a carriage return: plan and once printed the pass's error
+// line, `rotatord: list keys: ...`, with those bytes raw, so the terminal
+// erased the line and showed what the server chose. The log writer escaped
+// them; the final error line did not. A newline in the message must not
+// start a line that looks like rotatord's own either.
+func TestPassErrorLineEscapesControlCharacters(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"message":"bad\u001b[2K\rrotatord: every key rotated"}`)
+		fmt.Fprint(w, `{"message":"bad\u001b[2K\rrotatord: every key rotated\nrotatord: all good"}`)
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
@@ -49,6 +50,9 @@ policies:
 		}
 		if strings.ContainsAny(stdout+stderr, "\x1b\r") {
 			t.Errorf("%s printed the server's control characters raw:\nstdout %q\nstderr %q", cmd, stdout, stderr)
+		}
+		if strings.Contains(stderr, "\nrotatord: all good") {
+			t.Errorf("%s let the server's message start a line of its own:\n%s", cmd, stderr)
 		}
 	}
 }
