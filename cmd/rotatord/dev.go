@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,7 +22,7 @@ import (
 
 // devPolicy is the demo's policy file, the daemon's: it rotates the
 // simulator's ci-* keys every few seconds into files under the demo folder.
-const devPolicy = `# Written by "rotatord dev": a demo against a local Exoscale simulator.
+const devPolicy = devHeader + `: a demo against a local Exoscale simulator.
 # The running demo's daemon uses this file (and the state directory state/).
 exoscale:
   endpoint: %[1]s
@@ -50,7 +52,7 @@ policies:
 // so this file has a state directory of its own and manages other keys
 // (try-*), which the daemon leaves alone. Only one rotatord may act on a
 // key name.
-const devOncePolicy = `# Written by "rotatord dev": try "rotatord once" on the demo while it runs.
+const devOncePolicy = devHeader + `: try "rotatord once" on the demo while it runs.
 # Its own state directory (the daemon holds state/) and its own keys
 # (try-*; the daemon manages ci-*).
 exoscale:
@@ -84,7 +86,7 @@ type devFlags struct {
 }
 
 func (f *devFlags) register(cmd *kingpin.CmdClause) {
-	cmd.Flag("dir", "Folder for the demo's policy files, state directories and credential files (created 0700; refused if another user can write it).").
+	cmd.Flag("dir", "Folder for the demo's policy files, state directories and credential files (created 0700; refused if another user can write it). Each demo starts afresh: the previous demo's state and credential files there are removed (refused if the folder holds a state directory but no policy.yml written by dev).").
 		Default("rotatord-dev").StringVar(&f.dir)
 	cmd.Flag("web.listen-address", "Address to serve the demo's metrics and health on; checked before anything starts.").
 		Default("127.0.0.1:9108").StringVar(&f.listen)
@@ -135,20 +137,49 @@ func (c *cli) cmdDev(ctx context.Context, ready func(devInfo)) error {
 		return err
 	}
 	defer root.Close()
+	// The simulator is new at each start, with new keys: what a previous
+	// demo left (its journals, whose rotations name the old simulator's
+	// keys, and its credential files) must not outlive it. Only in a
+	// folder dev made, though: another program's state/ is not dev's to
+	// remove.
+	own, err := devMade(root)
+	if err != nil {
+		return err
+	}
+	var left []string
+	for _, name := range devJournals {
+		if err := unix.Fstatat(int(root.Fd()), name, new(unix.Stat_t), unix.AT_SYMLINK_NOFOLLOW); err == nil {
+			left = append(left, name)
+		} else if !errors.Is(err, unix.ENOENT) {
+			return &os.PathError{Op: "stat", Path: filepath.Join(dir, name), Err: err}
+		}
+	}
+	if len(left) > 0 && !own {
+		return fmt.Errorf("%s holds %s/ but no policy.yml written by rotatord dev: it is not a demo folder, and dev starts each demo afresh; choose another --dir", dir, strings.Join(left, "/, "))
+	}
+	// A demo in the same folder on another port: its daemon holds the lock
+	// of state/, and its files must be left alone.
+	if slices.Contains(left, "state") {
+		lock, err := state.Open(filepath.Join(dir, "state"))
+		if errors.Is(err, state.ErrLocked) {
+			return fmt.Errorf("%s is in use by another rotatord dev: stop it or choose another --dir", dir)
+		}
+		if err == nil {
+			lock.Close()
+		}
+		// Another error (a journal that does not load) does not matter:
+		// it goes below.
+	}
 	out, err := openDevDir(int(root.Fd()), filepath.Join(dir, "out"))
 	if err != nil {
 		return err
 	}
+	if own {
+		err = clearDevRun(root, out)
+	}
 	out.Close()
-	// A demo in the same folder on another port: its daemon holds the lock
-	// of state/, and its policy files must not be overwritten.
-	if lock, err := state.Open(filepath.Join(dir, "state")); err != nil {
-		if errors.Is(err, state.ErrLocked) {
-			return fmt.Errorf("%s is in use by another rotatord dev: stop it or choose another --dir", dir)
-		}
+	if err != nil {
 		return err
-	} else {
-		lock.Close()
 	}
 	seed := exosim.DefaultSeed()
 	seed.Keys = append(seed.Keys, exosim.SeedKey{Name: devTryKey, Role: "ci"})
@@ -204,6 +235,57 @@ Stop with Ctrl-C.
 		defer cancel()
 	}
 	return d.Run(ctx, reload)
+}
+
+// devJournals are the state directories of the demo's two policy files.
+var devJournals = []string{"state", "once-state"}
+
+// devHeader starts every policy file dev writes: it marks a folder dev made.
+const devHeader = `# Written by "rotatord dev"`
+
+// devMade reports whether the folder d is one dev made: its policy.yml is
+// a regular file that starts with devHeader. A folder without one is new
+// or not dev's.
+func devMade(d *os.File) (bool, error) {
+	fd, err := unix.Openat(int(d.Fd()), "policy.yml", unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
+		return false, nil
+	}
+	if err != nil {
+		return false, &os.PathError{Op: "open", Path: filepath.Join(d.Name(), "policy.yml"), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(d.Name(), "policy.yml"))
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false, err
+	}
+	head := make([]byte, len(devHeader))
+	if _, err := io.ReadFull(f, head); err != nil {
+		return false, nil // shorter than the header: not dev's
+	}
+	return string(head) == devHeader, nil
+}
+
+// clearDevRun removes what the previous demo in root left: its journals
+// and the files in out/. Neither a symlink nor a directory is followed
+// out of root (os.RemoveAll removes a symlink, not its target, and the
+// path to root was checked by openDevDir and checkDevAncestors).
+func clearDevRun(root, out *os.File) error {
+	for _, name := range devJournals {
+		if err := os.RemoveAll(filepath.Join(root.Name(), name)); err != nil {
+			return err
+		}
+	}
+	entries, err := out.ReadDir(-1)
+	if err != nil {
+		return &os.PathError{Op: "read", Path: out.Name(), Err: err}
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(out.Name(), e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // selfCommand is how the banner names rotatord: "go run ./cmd/rotatord"
