@@ -189,6 +189,20 @@ var _ state.Versioned = recordView{}
 // List returns the state records of a policy (see recordView).
 func (d *Daemon) List(policy string) []state.Record { return recordView{d}.List(policy) }
 
+// Skipped returns the key names the last pass of policy matched and left
+// alone.
+func (d *Daemon) Skipped(policy string) []rotation.SkippedName {
+	s := d.setup()
+	if s == nil {
+		return nil
+	}
+	a := d.account(s.accountOf[policy])
+	if a == nil || a.engine == nil {
+		return nil
+	}
+	return a.engine.Skipped(policy)
+}
+
 // checkAbandoned refuses a start whose policy file leaves out an account
 // with rotations in flight in its state directory (state_dir for default,
 // state_dir/accounts/NAME for the others): nothing would finish them, as

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/printable"
 	"github.com/rotatord/rotatord/metrics"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/state"
@@ -100,6 +101,13 @@ type landingView struct {
 	Policies []landingPolicy
 	Rows     []landingRow
 	Total    int // rows before the cut to landingMaxRows
+	// Skipped: key names the policies match and rotatord leaves alone
+	// (unsafe characters, too long), as the last pass saw them.
+	Skipped []landingSkipped
+}
+
+type landingSkipped struct {
+	Policy, Name, Reason string
 }
 
 type landingPolicy struct {
@@ -152,6 +160,12 @@ func (d *Daemon) landingView() landingView {
 			}
 		}
 		v.Policies = append(v.Policies, lp)
+		for _, sk := range d.Skipped(pol.Name) {
+			// Escaped twice: printable.Line for what HTML would pass
+			// through (control characters, bidirectional overrides that
+			// reorder the table), html/template for markup.
+			v.Skipped = append(v.Skipped, landingSkipped{Policy: pol.Name, Name: printable.Line(sk.Name), Reason: string(sk.Reason)})
+		}
 	}
 	return v
 }
@@ -254,6 +268,18 @@ var landingTables = template.Must(template.New("landing").Parse(`
 {{- end}}
 </tbody>
 </table>
+{{- with .Skipped}}
+<h3>Key names left alone</h3>
+<p>Matched by a policy, but never rotated, deleted or written anywhere: their names could be read as something else than a name (see the README's Security model). As the last pass saw them, at most 100 a policy.</p>
+<table id="skipped">
+<thead><tr><th>policy</th><th>name</th><th>reason</th></tr></thead>
+<tbody>
+{{- range .}}
+<tr><td class="policy">{{.Policy}}</td><td class="name">{{.Name}}</td><td class="reason">{{.Reason}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+{{- end}}
 `))
 
 const landingCSS = `

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/rotatord/rotatord/apiclient/exosim"
+	"github.com/rotatord/rotatord/rotation"
 )
 
 // The landing page in a real browser: Chromium, headless, driven with
@@ -206,4 +209,42 @@ func (w noCSPWriter) WriteHeader(code int) {
 func (w noCSPWriter) Write(b []byte) (int, error) {
 	w.Header().Del("Content-Security-Policy")
 	return w.ResponseWriter.Write(b)
+}
+
+// TestLandingPageShowsHostileNamesFromTheAPIAsText: key names carrying
+// HTML, script and control characters, created through the API as anyone
+// allowed to create keys could, are left alone by the pass and listed on
+// the page as text: nothing runs, nothing is made of them, and a control
+// character shows escaped.
+func TestLandingPageShowsHostileNamesFromTheAPIAsText(t *testing.T) {
+	bin := chromiumPath(t)
+	e := newEnv(t)
+	// No "/": the policy's glob (ci-*) does not match across one.
+	names := []string{"ci-" + hostileImg, "ci-<script>window.__pwned='script';document.title='pwned'", "ci-" + hostileQuote, "ci-\x1b[2Kbell"}
+	for _, n := range names {
+		if _, err := e.sim.CreateKey(n, exosim.CIRoleID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.d.RunPass(context.Background(), nil, rotation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e.d.Handler())
+	defer srv.Close()
+	ctx := browser(t, bin)
+	r := load(t, ctx, srv.URL+"/", "#skipped")
+	if r.Title != "rotatord" || r.Pwned != "" || r.Injected != 0 {
+		t.Errorf("hostile names ran or made elements: title %q, window.__pwned %q, %d elements", r.Title, r.Pwned, r.Injected)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	shown, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#skipped td.name')).map(e => e.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{names[0], names[1], names[2], `ci-\u001b[2Kbell`} {
+		if !slices.Contains(shown, want) {
+			t.Errorf("no skipped-name cell reads %q; cells: %q", want, shown)
+		}
+	}
 }

@@ -169,6 +169,8 @@ type Engine struct {
 	// warnedNames remembers the unsafe names already logged, so a pass
 	// warns once per process, not once per pass.
 	warnedNames map[recordKey]bool
+	// skipped: the key names each policy's last pass left alone.
+	skipped map[string][]SkippedName
 	// confirmed notes, per policy and name, when this process confirmed
 	// the new key of a delivered rotation (monotonic clock): old keys go
 	// no sooner than minDeleteDelay later, whatever the wall clock says.

@@ -123,14 +123,19 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 				unlisted(c.name)
 			}
 		}
+		var skipped []SkippedName
 		for name, live := range byName {
 			if reason := CheckName(name); reason != "" {
 				e.skipName(p, name, reason)
+				if len(skipped) < maxSkippedShown {
+					skipped = append(skipped, SkippedName{Name: strings.Clone(name), Reason: reason})
+				}
 				continue
 			}
 			sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
 			jobs = append(jobs, &job{policy: &p, name: name, live: live, all: byKeyName[name]})
 		}
+		e.setSkipped(p.Name, skipped)
 	}
 	slices.SortFunc(jobs, func(a, b *job) int { return compareName(a.policy.Name, a.name, b.policy.Name, b.name) })
 	// rotatord's own key goes last, once every other handler of the pass
@@ -935,4 +940,38 @@ func (e *Engine) ownKeyUnlisted(ctx context.Context, own string) error {
 	default:
 		return fmt.Errorf("list keys: the listing lacks rotatord's own key %s, and looking it up failed: %w", own, err)
 	}
+}
+
+// SkippedName is a key name the last pass of a policy matched and left
+// alone, and why (see CheckName). The name is as the API gave it: whoever
+// shows it must escape it.
+type SkippedName struct {
+	Name   string
+	Reason SkipReason
+}
+
+// maxSkippedShown bounds the skipped names kept per policy: names are
+// attacker-chosen, and the metric counts them all.
+const maxSkippedShown = 100
+
+func (e *Engine) setSkipped(policy string, names []SkippedName) {
+	slices.SortFunc(names, func(a, b SkippedName) int { return strings.Compare(a.Name, b.Name) })
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(names) == 0 {
+		delete(e.skipped, policy)
+		return
+	}
+	if e.skipped == nil {
+		e.skipped = map[string][]SkippedName{}
+	}
+	e.skipped[policy] = names
+}
+
+// Skipped returns the key names the last pass of policy matched and left
+// alone (at most maxSkippedShown), sorted.
+func (e *Engine) Skipped(policy string) []SkippedName {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.skipped[policy])
 }
