@@ -40,7 +40,9 @@ const maxProbesPerSink = 20
 // probes every sink for the key names the policies manage today (a Vault
 // sink: login, token capabilities, the mount being KV v2, the secret being
 // rotatord's or absent; a file sink: its directory opened the way a write
-// opens it, and this user allowed to create files there), and prints what
+// opens it, and this user allowed to create files there; a Kubernetes
+// Secret sink: ownership, RBAC, and a missing Secret created as a dry run,
+// which proves its namespace exists), and prints what
 // a pass would do now, from the daemon's read-only plan (state opened
 // without its lock, a dry-run pass).
 //

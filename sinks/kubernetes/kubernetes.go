@@ -224,8 +224,9 @@ func (s *Sink) get(ctx context.Context, n string) (*corev1.Secret, error) {
 }
 
 // Probe implements sinks.Sink: the Secret is rotatord's (or absent, or
-// take_over is set), and RBAC lets rotatord get, create or update it and
-// patch every workload to restart. It writes nothing.
+// take_over is set), RBAC lets rotatord get, create or update it and
+// patch every workload to restart, and an absent Secret can be created
+// (a server-side dry run). It writes nothing.
 func (s *Sink) Probe(ctx context.Context, name string) error {
 	n, err := s.secretName(name)
 	if err != nil {
@@ -263,6 +264,22 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 				what += "/" + ra.Name
 			}
 			return fmt.Errorf("probe %s: RBAC does not allow %s on %s in namespace %s", label, ra.Verb, what, ra.Namespace)
+		}
+	}
+	if sec == nil {
+		// RBAC allowing create does not make a create work: the
+		// namespace may not exist (a GET in a missing namespace answers
+		// 404 like a missing Secret, and rights granted cluster-wide
+		// allow it), admission or a quota may refuse it. A dry-run create
+		// is checked by the API server as the real one is and persists
+		// nothing; without it every pass would create a key, fail to
+		// deliver it and delete it again. No secret goes in it.
+		dry := s.newSecret(n, s.placeholderData(), sinks.Credential{Name: name})
+		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Create(ctx, dry, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+			if apierrors.IsNotFound(err) {
+				return fmt.Errorf("probe %s: namespace %s does not exist (dry-run create: %w)", label, s.opts.Namespace, apiError(err))
+			}
+			return fmt.Errorf("probe %s: dry-run create: %w", label, apiError(err))
 		}
 	}
 	// Each workload to restart: a dry-run patch proves it exists and that
@@ -343,12 +360,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		return fmt.Errorf("write %s: %w", label, err)
 	}
 	if cur == nil {
-		sec := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: s.opts.Namespace},
-			Type:       corev1.SecretTypeOpaque,
-			Data:       data,
-		}
-		s.mark(&sec.ObjectMeta, c)
+		sec := s.newSecret(n, data, c)
 		if _, err := secrets.Create(ctx, sec, metav1.CreateOptions{}); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				return fmt.Errorf("write %s: created by someone else meanwhile: %w", label, ErrConflict)
@@ -381,6 +393,27 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		return fmt.Errorf("write %s: read back: %w", label, err)
 	}
 	return s.restart(ctx, label)
+}
+
+// newSecret is the Secret Write creates for c, holding data.
+func (s *Sink) newSecret(n string, data map[string][]byte, c sinks.Credential) *corev1.Secret {
+	sec := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: s.opts.Namespace},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+	s.mark(&sec.ObjectMeta, c)
+	return sec
+}
+
+// placeholderData has the data keys Write sets, empty: what the probe's
+// dry-run create sends, so admission sees the Secret's shape, never a
+// secret.
+func (s *Sink) placeholderData() map[string][]byte {
+	if s.opts.Format != "" {
+		return map[string][]byte{s.opts.Key: {}}
+	}
+	return map[string][]byte{s.opts.KeyField: {}, s.opts.SecretField: {}}
 }
 
 // mark sets rotatord's labels and annotations, and the configured ones.
