@@ -245,7 +245,8 @@ func (d *Daemon) replicaUA() string {
 // leads with the journal it read as the leader: on a standby (or a leader
 // still reading it), so that a reload is checked against the rotations
 // the leader has in flight now, not against what this replica saw at
-// start. The caller holds journalMu.
+// start, and so that its metrics follow the leader's (followJournal).
+// The caller holds journalMu.
 func (d *Daemon) refreshStandbyJournals(ctx context.Context) error {
 	if d.journalLed.Load() {
 		return nil
@@ -259,4 +260,47 @@ func (d *Daemon) refreshStandbyJournals(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// standbyJournalRefresh is how often a standby reads the journal again.
+// It serves /metrics from its copy (key creation times, rotations in
+// flight, pending deletions), and the alerts read those series: a copy
+// kept from the start would age without bound while the leader rotates.
+// One List of each account's ConfigMaps per period, not a reload.
+const standbyJournalRefresh = 30 * time.Second
+
+// followJournal reads the journals again every standbyJournalRefresh
+// while this replica stands by, until ctx ends. A failure keeps the
+// copy it has, and is logged once until a refresh succeeds again.
+func (d *Daemon) followJournal(ctx context.Context) {
+	t := time.NewTicker(standbyJournalRefresh)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := d.refreshStandbyJournalsNow(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			d.log.Warn("standby: reading the journal again failed; its metrics show the copy read last, until a read succeeds", zap.Error(err))
+		case err == nil && failing:
+			d.log.Info("standby: the journal is read again")
+		}
+		failing = err != nil
+	}
+}
+
+// refreshStandbyJournalsNow is refreshStandbyJournals under journalMu,
+// each read bounded as one request is.
+func (d *Daemon) refreshStandbyJournalsNow(ctx context.Context) error {
+	d.journalMu.Lock()
+	defer d.journalMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, kubeclient.RequestTimeout)
+	defer cancel()
+	return d.refreshStandbyJournals(ctx)
 }

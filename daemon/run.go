@@ -100,6 +100,13 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			sched.closeAndWait()
 			cancelElect()
 		})
+		// Standby journal: a standby serves metrics from its copy of the
+		// journal, read again every standbyJournalRefresh (ha.go).
+		followCtx, cancelFollow := context.WithCancel(context.Background())
+		g.Add(func() error {
+			d.followJournal(followCtx)
+			return nil
+		}, func(error) { cancelFollow() })
 	}
 
 	// Reload: SIGHUP and POST /-/reload.
