@@ -331,7 +331,7 @@ func TestHADeployment(t *testing.T) {
 func TestHAPolicyInCluster(t *testing.T) {
 	h := loadHA(t)
 	cfg := h.cfg
-	checkCredentialAndSinks(t, cfg, h.mountOf)
+	checkCredentialAndSinks(t, cfg, h.mountOf, true)
 	if !cfg.State.Kubernetes() || cfg.State.Namespace != h.namespace || cfg.State.Kubeconfig != "" {
 		t.Errorf("state %+v, want backend %s in namespace %s, in-cluster (no kubeconfig)", cfg.State, config.StateKubernetes, h.namespace)
 	}

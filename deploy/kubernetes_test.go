@@ -78,8 +78,9 @@ type volume struct {
 		Items []keyPath `yaml:"items"`
 	} `yaml:"configMap"`
 	Secret *struct {
-		SecretName string    `yaml:"secretName"`
-		Items      []keyPath `yaml:"items"`
+		SecretName  string    `yaml:"secretName"`
+		Items       []keyPath `yaml:"items"`
+		DefaultMode *int      `yaml:"defaultMode"`
 	} `yaml:"secret"`
 	PersistentVolumeClaim *struct {
 		ClaimName string `yaml:"claimName"`
@@ -252,7 +253,7 @@ func loadCluster(t *testing.T, dir string) *cluster {
 }
 
 // TestKustomization checks that kustomization.yaml applies every manifest
-// of the directory but the example Secret.
+// of the directory, and no Secret.
 func TestKustomization(t *testing.T) {
 	c := loadCluster(t, k8sDir)
 	if c.kust.Namespace == "" {
@@ -278,7 +279,7 @@ func TestKustomization(t *testing.T) {
 	}
 	for k := range c.objects {
 		if strings.HasPrefix(k, "Secret/") {
-			t.Errorf("%s is applied by kustomization.yaml: rotatord's credential lives in Vault", k)
+			t.Errorf("%s is applied by kustomization.yaml: rotatord's credential lives in Vault here (in a Secret the operator creates, in %s)", k, k8sSecretDir)
 		}
 	}
 }
@@ -392,7 +393,7 @@ func TestPolicyInCluster(t *testing.T) {
 	var d deployment
 	c.get(t, "Deployment", "rotatord", &d)
 	cfg, mountOf := podPolicy(t, c, d)
-	checkCredentialAndSinks(t, cfg, mountOf)
+	checkCredentialAndSinks(t, cfg, mountOf, true)
 
 	// The state: inside the claim, on a writable mount.
 	m, v, _, ok := mountOf(cfg.StateDir)
@@ -461,18 +462,21 @@ func podPolicy(t *testing.T, c *cluster, d deployment) (*config.Config, mountFun
 	return parsePolicy(t, []byte(text), "ConfigMap "+v.ConfigMap.Name+" "+key), mountOf
 }
 
-// checkCredentialAndSinks checks that rotatord's credential is in Vault,
-// read with a projected service account token, and rotated; and that the
-// Vault sinks log in with a projected token too and the file sinks write
-// to a writable volume.
-func checkCredentialAndSinks(t *testing.T, cfg *config.Config, mountOf mountFunc) {
+// checkCredentialAndSinks checks, with inVault, that rotatord's
+// credential is in Vault, read with a projected service account token,
+// and rotated (the Secret-credential variant checks its own); and that
+// the Vault sinks log in with a projected token too and the file sinks
+// write to a writable volume.
+func checkCredentialAndSinks(t *testing.T, cfg *config.Config, mountOf mountFunc, inVault bool) {
 	t.Helper()
 	// The credential: in Vault, read with the projected service account
 	// token (no long-lived secret in the pod), and rotated (own_key).
-	if cv := cfg.Exoscale.CredentialVault; cfg.Exoscale.CredentialFrom != config.CredentialFromVault || cv == nil || cfg.Exoscale.OwnKey == nil {
-		t.Errorf("exoscale: credential_from %q, own_key %v: want the credential in Vault and own_key", cfg.Exoscale.CredentialFrom, cfg.Exoscale.OwnKey)
-	} else if _, v, _, ok := mountOf(cv.Auth.ServiceAccountTokenFile); !ok || v.Projected == nil {
-		t.Errorf("exoscale.credential_vault.auth.service_account_token_file %q is not on a projected service account token volume", cv.Auth.ServiceAccountTokenFile)
+	if inVault {
+		if cv := cfg.Exoscale.CredentialVault; cfg.Exoscale.CredentialFrom != config.CredentialFromVault || cv == nil || cfg.Exoscale.OwnKey == nil {
+			t.Errorf("exoscale: credential_from %q, own_key %v: want the credential in Vault and own_key", cfg.Exoscale.CredentialFrom, cfg.Exoscale.OwnKey)
+		} else if _, v, _, ok := mountOf(cv.Auth.ServiceAccountTokenFile); !ok || v.Projected == nil {
+			t.Errorf("exoscale.credential_vault.auth.service_account_token_file %q is not on a projected service account token volume", cv.Auth.ServiceAccountTokenFile)
+		}
 	}
 
 	// The sinks: Vault tokens from a projected service account token, file
