@@ -546,7 +546,10 @@ func (p *kubeProxy) modifyResponse(resp *http.Response) error {
 	p.mu.Lock()
 	e.Applied, e.Upstream = time.Now(), resp.StatusCode
 	hold := time.Duration(0)
-	if e.Resource == "secrets" && (e.Method == http.MethodPost || e.Method == http.MethodPut) {
+	// A dry run (the Secret sink's probe of a create) changes nothing:
+	// not a write to hold or count.
+	dryRun := resp.Request.URL.Query().Get("dryRun") != ""
+	if e.Resource == "secrets" && (e.Method == http.MethodPost || e.Method == http.MethodPut) && !dryRun {
 		hold = p.holdSecretWrites
 		p.secretWritesTotal++
 		if hold > 0 {
