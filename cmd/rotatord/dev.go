@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -86,7 +85,7 @@ type devFlags struct {
 }
 
 func (f *devFlags) register(cmd *kingpin.CmdClause) {
-	cmd.Flag("dir", "Folder for the demo's policy files, state directories and credential files (created 0700; refused if another user can write it). Each demo starts afresh: the previous demo's state and credential files there are removed (refused if the folder holds a state directory but no policy.yml written by dev).").
+	cmd.Flag("dir", "Folder for the demo's policy files, state directories and credential files (created 0700; refused if another user can write it). Each demo starts afresh: the previous demo's state and credential files there are removed (refused if the folder holds a state directory but not the .rotatord-dev marker of an earlier dev; a running dev holds a lock on that marker).").
 		Default("rotatord-dev").StringVar(&f.dir)
 	cmd.Flag("web.listen-address", "Address to serve the demo's metrics and health on; checked before anything starts.").
 		Default("127.0.0.1:9108").StringVar(&f.listen)
@@ -142,10 +141,11 @@ func (c *cli) cmdDev(ctx context.Context, ready func(devInfo)) error {
 	// keys, and its credential files) must not outlive it. Only in a
 	// folder dev made, though: another program's state/ is not dev's to
 	// remove.
-	own, err := devMade(root)
+	lock, own, err := lockDevDir(root)
 	if err != nil {
 		return err
 	}
+	defer lock.Close()
 	var left []string
 	for _, name := range devJournals {
 		if err := unix.Fstatat(int(root.Fd()), name, new(unix.Stat_t), unix.AT_SYMLINK_NOFOLLOW); err == nil {
@@ -155,7 +155,7 @@ func (c *cli) cmdDev(ctx context.Context, ready func(devInfo)) error {
 		}
 	}
 	if len(left) > 0 && !own {
-		return fmt.Errorf("%s holds %s/ but no policy.yml written by rotatord dev: it is not a demo folder, and dev starts each demo afresh; choose another --dir", dir, strings.Join(left, "/, "))
+		return fmt.Errorf("%s holds %s/ but no %s marker of rotatord dev: it is not a demo folder, and dev starts each demo afresh; choose another --dir", dir, strings.Join(left, "/, "), devLockName)
 	}
 	// A demo in the same folder on another port: its daemon holds the lock
 	// of state/, and its files must be left alone.
@@ -243,27 +243,39 @@ var devJournals = []string{"state", "once-state"}
 // devHeader starts every policy file dev writes: it marks a folder dev made.
 const devHeader = `# Written by "rotatord dev"`
 
-// devMade reports whether the folder d is one dev made: its policy.yml is
-// a regular file that starts with devHeader. A folder without one is new
-// or not dev's.
-func devMade(d *os.File) (bool, error) {
-	fd, err := unix.Openat(int(d.Fd()), "policy.yml", unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
-		return false, nil
+// devLockName is the file that marks a folder dev made, and whose lock a
+// running dev holds for its whole life.
+const devLockName = ".rotatord-dev"
+
+// lockDevDir takes the lock of the folder d for as long as the returned
+// file is open: no second dev can start in it meanwhile, not even in the
+// moment before the first one's daemon locks its state. made says an
+// earlier dev made the folder (the marker was there already); a folder
+// without it is new or not dev's, whatever its policy.yml says.
+func lockDevDir(d *os.File) (lock *os.File, made bool, err error) {
+	path := filepath.Join(d.Name(), devLockName)
+	flags := unix.O_RDWR | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	fd, err := unix.Openat(int(d.Fd()), devLockName, flags|unix.O_CREAT|unix.O_EXCL, 0o600)
+	if errors.Is(err, unix.EEXIST) {
+		made = true
+		fd, err = unix.Openat(int(d.Fd()), devLockName, flags, 0)
 	}
 	if err != nil {
-		return false, &os.PathError{Op: "open", Path: filepath.Join(d.Name(), "policy.yml"), Err: err}
+		return nil, false, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	f := os.NewFile(uintptr(fd), filepath.Join(d.Name(), "policy.yml"))
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return false, err
+	lock = os.NewFile(uintptr(fd), path)
+	if fi, err := lock.Stat(); err != nil || !fi.Mode().IsRegular() {
+		lock.Close()
+		return nil, false, fmt.Errorf("%s is not a regular file: not a demo folder; choose another --dir", path)
 	}
-	head := make([]byte, len(devHeader))
-	if _, err := io.ReadFull(f, head); err != nil {
-		return false, nil // shorter than the header: not dev's
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, false, fmt.Errorf("%s is in use by another rotatord dev: stop it or choose another --dir", d.Name())
+		}
+		return nil, false, &os.PathError{Op: "lock", Path: path, Err: err}
 	}
-	return string(head) == devHeader, nil
+	return lock, made, nil
 }
 
 // clearDevRun removes what the previous demo in root left: its journals
