@@ -133,6 +133,10 @@ type Engine struct {
 	// ownUnlisted: the API does not know rotatord's own credential as one
 	// of its keys (warned once).
 	ownUnlisted atomic.Bool
+	// ownShown: the own key ids the API has shown this process (listed, or
+	// found by a GET): a later listing without one is partial, whatever a
+	// GET says then. Guarded by mu.
+	ownShown map[string]bool
 	// hooksRunning counts on_failure hooks running in the background.
 	hooksRunning sync.WaitGroup
 	// failureHooks tracks the on_failure runs of this process, by policy

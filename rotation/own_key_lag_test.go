@@ -24,18 +24,24 @@ func TestListingThatLosesAnOwnKeyTheAPIShowedIsRefused(t *testing.T) {
 	}
 }
 
-// TestLaggingOwnKeyLiftsTheOwnNameSkip: a policy that matches the name of
-// rotatord's own key leaves the whole name alone. When the listing and
-// the GET of the own key both lag, the pass goes on, and the other key
-// under the own key's name is rotated and deleted.
-func TestLaggingOwnKeyLiftsTheOwnNameSkip(t *testing.T) {
+// TestLaggingOwnKeyKeepsTheOwnNameSkip: a policy that matches the name of
+// rotatord's own key leaves the whole name alone. Once the API has shown
+// the own key, a pass whose listing and GET both lag on it is refused, so
+// the other key under the own key's name is neither rotated nor deleted.
+// (A process that has never seen its own key cannot tell that double lag
+// from a credential the API keeps outside its key list: the README says
+// so.)
+func TestLaggingOwnKeyKeepsTheOwnNameSkip(t *testing.T) {
 	h := newHarness(t, 0)
 	other := h.api.add("rotatord-admin", roleCI)
+	h.pass(Options{}) // the listing shows the own key
 	h.api.mu.Lock()
 	h.api.hidden = map[string]int{h.own: 1 << 30}
 	h.api.getLag = map[string]bool{h.own: true}
 	h.api.mu.Unlock()
-	h.pass(Options{Force: true})
+	if _, err := h.engine.Pass(context.Background(), nil, Options{Force: true}); err == nil {
+		t.Error("a forced pass acted on a listing without the own key the API showed before")
+	}
 	h.api.mu.Lock()
 	_, kept := h.api.keys[other]
 	h.api.mu.Unlock()

@@ -78,8 +78,10 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
-	if own := e.own(); own != "" && !slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == own }) {
-		if err := e.ownKeyUnlisted(ctx, own); err != nil {
+	if own := e.own(); own != "" {
+		if slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == own }) {
+			e.noteOwnShown(own)
+		} else if err := e.ownKeyUnlisted(ctx, own); err != nil {
 			return nil, err
 		}
 	}
@@ -926,10 +928,18 @@ func ignoringWindows(ctx context.Context) bool {
 // names: refused. Unless the API does not know that credential as a key
 // at all (a GET of it answers not found: a credential kept outside the
 // key list, as some stand-ins of the API keep their administrator's), in
-// which case the listing is whole as far as the API can say.
+// which case the listing is whole as far as the API can say. A key the API
+// has shown this process is known, whatever a lagging GET says now.
 func (e *Engine) ownKeyUnlisted(ctx context.Context, own string) error {
+	e.mu.Lock()
+	shown := e.ownShown[own]
+	e.mu.Unlock()
+	if shown {
+		return fmt.Errorf("list keys: the listing lacks rotatord's own key %s, which the API has shown: refusing to act on a partial listing", own)
+	}
 	switch _, err := e.client().GetKey(ctx, own); {
 	case err == nil:
+		e.noteOwnShown(own)
 		return fmt.Errorf("list keys: the listing lacks rotatord's own key %s, which the API knows: refusing to act on a partial listing", own)
 	case errors.Is(err, apiclient.ErrNotFound):
 		if !e.ownUnlisted.Swap(true) {
@@ -974,4 +984,17 @@ func (e *Engine) Skipped(policy string) []SkippedName {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.skipped[policy])
+}
+
+// noteOwnShown remembers that the API showed rotatord's own key id.
+func (e *Engine) noteOwnShown(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ownShown[id] {
+		return
+	}
+	if e.ownShown == nil || len(e.ownShown) >= 64 {
+		e.ownShown = map[string]bool{} // own keys change rarely: bounded anyway
+	}
+	e.ownShown[id] = true
 }
