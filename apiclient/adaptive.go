@@ -76,8 +76,10 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 	defer a.mu.Unlock()
 	now := a.now()
 	a.answered.add(now)
+	// The latest refusal says what the next one would cost: a 503
+	// without Retry-After clears an old one.
+	a.retryAfter = retryAfter
 	if retryAfter > 0 {
-		a.retryAfter = retryAfter
 		if until := now.Add(retryAfter); until.After(a.pauseUntil) {
 			a.pauseUntil = until
 		}
@@ -116,7 +118,9 @@ func (a *adaptiveLimit) succeeded() {
 	step := recoverStep
 	switch {
 	case a.allowed > 0 && a.current > 1.5*a.allowed:
-		a.allowed = 0 // the limit seen is long passed: climb fast again
+		// The limit seen is long passed: climb fast again, and forget
+		// what its refusal cost.
+		a.allowed, a.retryAfter = 0, 0
 	case a.allowed > 0 && a.current >= headroom*a.allowed:
 		// Near the limit seen: 1% of it a second, at current answers a
 		// second; slower when a refusal costs a longer pause.
