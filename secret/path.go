@@ -4,25 +4,39 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"strings"
 )
 
-// ShownPath is path as an error may show it. A file name that looks like a
-// secret (20 or more characters of base64, no dot) is left out: a secret
-// pasted where its file's path belongs (api_secret_file: <secret>) would
-// otherwise land in logs and error replies through "open <path>: no such
-// file".
+// ShownPath is path as an error may show it. The part of it that looks
+// like a secret (20 or more characters of base64, mixing upper case,
+// lower case and digits, with no dot) is left out: a secret pasted where
+// its file's path belongs (api_secret_file: <secret>) would otherwise land
+// in logs and error replies through "open <path>: no such file". A secret
+// of standard base64 may hold '/', so the part is looked for across
+// them, from the first component that looks random on.
 func ShownPath(path string) string {
-	base := filepath.Base(path)
-	if !looksLikeSecret(base) {
-		return path
+	comps := strings.Split(path, "/")
+	for k, c := range comps {
+		if !random(c) {
+			continue
+		}
+		rest := strings.Join(comps[k:], "/")
+		if !looksLikeSecret(rest) {
+			continue
+		}
+		// Across a '/', only standard base64 (which has no '-' or '_'),
+		// starting with a long random part: not a directory such as
+		// "User1" or a test's "TestX123/001/no-such-file".
+		if k < len(comps)-1 && (len(c) < 8 || strings.ContainsAny(rest, "-_")) {
+			continue
+		}
+		hidden := fmt.Sprintf("<%d characters, not shown: they look like a secret>", len(rest))
+		if k == 0 {
+			return hidden
+		}
+		return strings.Join(comps[:k], "/") + "/" + hidden
 	}
-	hidden := fmt.Sprintf("<a name of %d characters, not shown: it looks like a secret>", len(base))
-	if dir := filepath.Dir(path); dir != "." || filepath.IsAbs(path) {
-		return filepath.Join(dir, hidden)
-	}
-	return hidden
+	return path
 }
 
 // PathError rewrites err, when it is an *fs.PathError, with its path as
@@ -35,24 +49,41 @@ func PathError(err error) error {
 	return &fs.PathError{Op: pe.Op, Path: ShownPath(pe.Path), Err: pe.Err}
 }
 
-// looksLikeSecret: 20 or more characters, all of the base64 alphabets
-// (standard and URL-safe, with padding), after at most a short prefix and
-// a dot as Vault's tokens have (hvs., s.). A file name people choose has a
-// dot further on, a space or a short word; generated secrets have none.
+// looksLikeSecret: 20 or more characters of the base64 alphabets
+// (standard and URL-safe, with padding), random-looking, after at most a
+// short prefix and a dot as Vault's tokens have (hvs., s.). A file name
+// people choose has a dot further on, a space, or words in one case.
 func looksLikeSecret(s string) bool {
 	if prefix, rest, ok := strings.Cut(s, "."); ok && len(prefix) <= 3 {
 		s = rest
 	}
-	if len(s) < 20 {
+	if len(s) < 20 || !random(s) {
 		return false
 	}
 	for _, r := range s {
 		switch {
 		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
-		case r == '-' || r == '_' || r == '+' || r == '=':
+		case r == '-' || r == '_' || r == '+' || r == '=' || r == '/':
 		default:
 			return false
 		}
 	}
 	return true
+}
+
+// random reports whether s mixes upper case, lower case and digits, as
+// generated secrets of 20 characters and more nearly always do.
+func random(s string) bool {
+	var upper, lower, digit bool
+	for _, r := range s {
+		switch {
+		case 'a' <= r && r <= 'z':
+			lower = true
+		case 'A' <= r && r <= 'Z':
+			upper = true
+		case '0' <= r && r <= '9':
+			digit = true
+		}
+	}
+	return upper && lower && digit
 }

@@ -11,7 +11,7 @@ import (
 
 func TestShownPathHidesANameThatLooksLikeASecret(t *testing.T) {
 	const sec = "gX2zrl7Iom6dDnSx8WtC-jwmx7PJnKfZTnwBS7eFWRk"
-	for _, p := range []string{sec, "/etc/rotatord/" + sec, "conf/" + sec, "/x/abcdefghij+klmnopqrst==", "/v/hvs.CAESIJlk3j4lk5j6lk7j8lk9j0lk1j2lk3j4lk5", "s.Abcdefghijklmnopqrstuvwx"} {
+	for _, p := range []string{sec, "/etc/rotatord/" + sec, "conf/" + sec, "/x/aBcdefgh1j+klmnopqrst==", "/v/hvs.CAESIJlk3j4lk5j6lk7j8lk9j0lk1j2lk3j4lk5", "s.Abcdefghijk1mnopqrstuvwx"} {
 		got := ShownPath(p)
 		if strings.Contains(got, filepath.Base(p)) {
 			t.Errorf("ShownPath(%q) = %q: shows the name", p, got)
@@ -43,5 +43,20 @@ func TestPathErrorKeepsTheCauseAndHidesTheName(t *testing.T) {
 	other := errors.New("plain")
 	if PathError(other) != other {
 		t.Fatal("an error without a path changed")
+	}
+}
+
+func TestShownPathKeepsDirectoriesThatLookRandom(t *testing.T) {
+	for _, p := range []string{
+		"/tmp/TestValidateHostvault_without_address3983814134/001/no-such-token",
+		"/home/User1/secrets2024/apikey",
+	} {
+		if got := ShownPath(p); got != p {
+			t.Errorf("ShownPath(%q) = %q, want it shown", p, got)
+		}
+	}
+	const sec = "q0Zc3n1V8xT2mYk9Lr4Pw7Hb6Jd5Ns0G/Fa1Ue3Io8="
+	if got := ShownPath("/etc/rotatord/" + sec); got != "/etc/rotatord/<43 characters, not shown: they look like a secret>" {
+		t.Errorf("a standard base64 secret with '/': %q", got)
 	}
 }
