@@ -64,6 +64,18 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// hookTimeout checks a hook's timeout: 0 (unset) takes the default, a
+// negative one is refused rather than silently replaced by the default,
+// and one above limit is refused with why. Values are echoed as written.
+func (v *validator) hookTimeout(field string, d Duration, limit time.Duration, why string) {
+	switch {
+	case d < 0:
+		v.addf(field, "must not be negative, got %s", v.written(field, d))
+	case d.Duration() > limit:
+		v.addf(field, "%s: want at most %s%s", v.written(field, d), human(limit), why)
+	}
+}
+
 // hooks checks a policy's hooks.
 func (v *validator) hooks(at string, p *Policy) {
 	for i := range p.Hooks {
@@ -81,9 +93,7 @@ func (v *validator) hooks(at string, p *Policy) {
 			if len(h.Exec.Command) == 0 || !filepath.IsAbs(h.Exec.Command[0]) {
 				v.addf(hat+".exec.command", "want the program's absolute path first, then its arguments (no shell)")
 			}
-			if h.Exec.Timeout < 0 || h.Exec.Timeout.Duration() > maxExecTimeout {
-				v.addf(hat+".exec.timeout", "%s: want at most %s (a hook runs while its key name waits)", h.Exec.Timeout.Duration(), maxExecTimeout)
-			}
+			v.hookTimeout(hat+".exec.timeout", h.Exec.Timeout, maxExecTimeout, " (a hook runs while its key name waits)")
 			if v.host && len(h.Exec.Command) > 0 && filepath.IsAbs(h.Exec.Command[0]) {
 				prog := h.Exec.Command[0]
 				if fi, err := os.Stat(prog); err != nil {
@@ -125,9 +135,7 @@ func (v *validator) hooks(at string, p *Policy) {
 					v.addf(hat+".webhook.key_file", "%s is world-readable (mode %04o): anyone on the host could forge signed events; use 0600 or 0640", secret.ShownPath(h.Webhook.KeyFile), fi.Mode().Perm())
 				}
 			}
-			if h.Webhook.Timeout.Duration() > maxWebhookTimeout {
-				v.addf(hat+".webhook.timeout", "%s: want at most %s", h.Webhook.Timeout.Duration(), maxWebhookTimeout)
-			}
+			v.hookTimeout(hat+".webhook.timeout", h.Webhook.Timeout, maxWebhookTimeout, "")
 			if h.Webhook.Retries < 0 || h.Webhook.Retries > 10 {
 				v.addf(hat+".webhook.retries", "must be from 0 to 10")
 			}
