@@ -95,6 +95,13 @@ func decide(in Input) Decision {
 			if in.Now.Before(rot.DeleteAfter) {
 				return Decision{Action: ActionNone, Reason: ReasonGraceRunning, Due: rot.DeleteAfter}
 			}
+			if backingOff {
+				// A deletion that failed (a before_delete hook, the
+				// API, a sink) waits for its backoff in a pass as in
+				// the deleter (DeleteDue): passes a few seconds apart
+				// would otherwise rerun the consumer check each time.
+				return Decision{Action: ActionNone, Reason: ReasonBackoff, Due: r.LastFailure.Add(Backoff(r.Failures))}
+			}
 			return Decision{Action: ActionDelete, Reason: ReasonGraceOver}
 		default:
 			if backingOff {

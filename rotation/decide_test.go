@@ -48,7 +48,10 @@ func TestDecide(t *testing.T) {
 		{"backoff over", Input{Live: []apiclient.Key{cur}, Record: failedLongAgo}, ActionRotate, ReasonExpired, time.Time{}},
 		{"grace running", Input{Live: []apiclient.Key{cur, other}, Record: withRotation(fresh, state.Rotation{Phase: state.PhaseDelivered, DeleteAfter: now.Add(time.Minute)})}, ActionNone, ReasonGraceRunning, now.Add(time.Minute)},
 		{"grace over", Input{Live: []apiclient.Key{cur, other}, Record: withRotation(fresh, state.Rotation{Phase: state.PhaseDelivered, DeleteAfter: now})}, ActionDelete, ReasonGraceOver, time.Time{}},
-		{"grace over despite failures", Input{Live: []apiclient.Key{cur, other}, Record: withRotation(failed, state.Rotation{Phase: state.PhaseDelivered, DeleteAfter: now})}, ActionDelete, ReasonGraceOver, time.Time{}},
+		// A failed deletion (a before_delete hook, the API) waits for its
+		// backoff, as in the deleter (DeleteDue).
+		{"grace over, deletion backing off", Input{Live: []apiclient.Key{cur, other}, Record: withRotation(failed, state.Rotation{Phase: state.PhaseDelivered, DeleteAfter: now.Add(-time.Hour)})}, ActionNone, ReasonBackoff, now.Add(time.Minute)},
+		{"grace over, deletion backoff over", Input{Live: []apiclient.Key{cur, other}, Record: withRotation(failedLongAgo, state.Rotation{Phase: state.PhaseDelivered, DeleteAfter: now.Add(-2 * time.Hour)})}, ActionDelete, ReasonGraceOver, time.Time{}},
 		{"interrupted intent", Input{Live: []apiclient.Key{cur}, Record: withRotation(fresh, state.Rotation{Phase: state.PhaseIntent})}, ActionRecover, ReasonInterrupted, time.Time{}},
 		{"interrupted created", Input{Live: []apiclient.Key{cur, other}, Record: withRotation(fresh, state.Rotation{Phase: state.PhaseCreated})}, ActionRecover, ReasonInterrupted, time.Time{}},
 		{"interrupted, backing off", Input{Live: []apiclient.Key{cur, other}, Record: withRotation(failed, state.Rotation{Phase: state.PhaseCreated})}, ActionNone, ReasonBackoff, now.Add(-time.Minute).Add(2 * time.Minute)},

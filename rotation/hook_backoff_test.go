@@ -8,13 +8,12 @@ import (
 	"github.com/rotatord/rotatord/hooks"
 )
 
-// Issue #14: a failing before_delete hook "retries with backoff", and the
-// README says it "is tried again after the failure's backoff". The
-// deleter (DeleteDue) honours the backoff, but a scheduled pass (Pass,
-// ActionDelete) runs the hook again at every pass, however soon: with a
-// pass every few seconds the consumer check (and on_failure with it) runs
-// every few seconds.
-func TestAudit3BeforeDeleteFailureBacksOffInPasses(t *testing.T) {
+// Issue #14: a failing before_delete hook "is tried again after the
+// failure's backoff" (README, Hooks) in a scheduled pass as in the deleter
+// (DeleteDue): passes a few seconds apart must not rerun the consumer
+// check (and on_failure with it) at each pass, and once the backoff is
+// over the next pass tries it again.
+func TestBeforeDeleteFailureBacksOffInPasses(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	old := h.api.add("ci-runner", "ci-role")
 	l := &hookLog{fail: true}
@@ -39,5 +38,11 @@ func TestAudit3BeforeDeleteFailureBacksOffInPasses(t *testing.T) {
 	}
 	if !slices.Contains(h.api.live("ci-runner"), old) {
 		t.Fatal("the old key was deleted though the hook failed")
+	}
+	// Once the backoff is over, the next pass tries the hook again.
+	h.clock.Add(time.Minute)
+	h.pass(Options{})
+	if n := len(l.events(hooks.BeforeDelete)); n != first+1 {
+		t.Errorf("before_delete ran %d times after the backoff, want 1", n-first)
 	}
 }
