@@ -631,9 +631,10 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 	var infos []metrics.PolicyInfo
 	for _, as := range s.accounts {
 		if as.err != nil {
-			for _, p := range s.cfg.Policies {
-				if p.AccountOf() == as.name {
-					infos = append(infos, metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge.Duration(), Jitter: p.Jitter.Duration(), Windows: p.WindowSet()})
+			for i := range s.cfg.Policies {
+				if p := &s.cfg.Policies[i]; p.AccountOf() == as.name {
+					infos = append(infos, metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge.Duration(), Jitter: p.Jitter.Duration(), Windows: p.WindowSet(),
+						Hooks: hookInfos(buildHooks(p))})
 				}
 			}
 			if o := as.exo.OwnKey; o != nil {
@@ -646,6 +647,7 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 			for i, sk := range p.Sinks {
 				info.Sinks = append(info.Sinks, rotation.SinkLabel(i, sk.Kind()))
 			}
+			info.Hooks = hookInfos(p.Hooks)
 			infos = append(infos, info)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/hooks"
+	"github.com/rotatord/rotatord/metrics"
 	"github.com/rotatord/rotatord/rotation"
 )
 
@@ -20,6 +21,15 @@ func buildHooks(p *config.Policy) []rotation.Hook {
 			w := hooks.Webhook{URL: h.Webhook.URL, KeyFile: h.Webhook.KeyFile, Timeout: h.Webhook.Timeout.Duration(), Retries: h.Webhook.Retries}
 			out = append(out, rotation.Hook{Event: h.Event, Label: fmt.Sprintf("webhook#%d", i), Run: w.Run})
 		}
+	}
+	return out
+}
+
+// hookInfos names a policy's hooks for their metric series.
+func hookInfos(hs []rotation.Hook) []metrics.HookInfo {
+	var out []metrics.HookInfo
+	for _, h := range hs {
+		out = append(out, metrics.HookInfo{Label: h.Label, Event: h.Event})
 	}
 	return out
 }

@@ -45,6 +45,13 @@ type PolicyInfo struct {
 	// their longest closed stretch past max_age.
 	Windows window.Set
 	Sinks   []string // sink labels, e.g. "file#0"
+	Hooks   []HookInfo
+}
+
+// HookInfo names one hook of a policy, as rotatord_hook_runs_total labels it.
+type HookInfo struct {
+	Label string // "exec#0", "webhook#1"
+	Event string // after_delivery, before_delete or on_failure
 }
 
 // Metrics holds every collector. Create one per registry with New.
@@ -254,10 +261,16 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 	type key struct{ account, policy string }
 	keep := map[key]bool{}
 	keepSink := map[[3]string]bool{}
+	keepHook := map[[4]string]bool{}  // account, policy, hook, event
+	keepEvent := map[[3]string]bool{} // account, policy, event
 	for _, p := range policies {
 		keep[key{p.Account, p.Name}] = true
 		for _, s := range p.Sinks {
 			keepSink[[3]string{p.Account, p.Name, s}] = true
+		}
+		for _, h := range p.Hooks {
+			keepHook[[4]string{p.Account, p.Name, h.Label, h.Event}] = true
+			keepEvent[[3]string{p.Account, p.Name, h.Event}] = true
 		}
 	}
 	for _, p := range old {
@@ -265,6 +278,15 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		for _, s := range p.Sinks {
 			if keep[key{p.Account, p.Name}] && !keepSink[[3]string{p.Account, p.Name, s}] {
 				m.sinkWrites.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name, "sink": s})
+			}
+		}
+		// Likewise a hook a reload removed, or moved to another event.
+		for _, h := range p.Hooks {
+			if keep[key{p.Account, p.Name}] && !keepHook[[4]string{p.Account, p.Name, h.Label, h.Event}] {
+				m.hookRuns.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name, "hook": h.Label, "event": h.Event})
+			}
+			if keep[key{p.Account, p.Name}] && !keepEvent[[3]string{p.Account, p.Name, h.Event}] {
+				m.hookDuration.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name, "event": h.Event})
 			}
 		}
 		// A policy gone, or moved to another account.
@@ -294,6 +316,14 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 			for _, s := range p.Sinks {
 				m.sinkWrites.WithLabelValues(p.Account, p.Name, s, r)
 			}
+			// At zero, so that increase() sees a hook's first failure
+			// (RotatordHookFailing): a series born at 1 shows none.
+			for _, h := range p.Hooks {
+				m.hookRuns.WithLabelValues(p.Account, p.Name, h.Label, h.Event, r)
+			}
+		}
+		for _, h := range p.Hooks {
+			m.hookDuration.WithLabelValues(p.Account, p.Name, h.Event)
 		}
 		m.rotationDuration.WithLabelValues(p.Account, p.Name)
 		m.orphansDeleted.WithLabelValues(p.Account, p.Name)

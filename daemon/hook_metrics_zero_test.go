@@ -8,13 +8,12 @@ import (
 	"testing"
 )
 
-// README, Metrics: "per-policy series exist at zero from the start". The
-// hook counter (labels account, policy, hook, event, result) has no
-// series until a hook runs, so Prometheus's increase() misses the first
-// failure of a hook (the series is born at 1), which
-// RotatordHookFailing is built on; rotatord_sink_writes_total, by
-// contrast, is there at zero for every sink and result.
-func TestAudit3HookRunSeriesExistAtZeroFromTheStart(t *testing.T) {
+// README, Metrics: "per-policy series exist at zero from the start", the
+// hook counter's too (one per hook, event and result), as
+// rotatord_sink_writes_total's: Prometheus's increase() misses the first
+// failure of a hook whose series is born at 1, and RotatordHookFailing
+// is built on it.
+func TestHookRunSeriesExistAtZeroFromTheStart(t *testing.T) {
 	e := newEnv(t)
 	e.writePolicy(`  - name: ci
     match: {name: "ci-runner"}
