@@ -411,12 +411,13 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 		return nil, err
 	}
 	as := &accountSetup{name: a.Name, exo: e, api: api, ownKeyID: creds.Key, concurrency: e.Concurrency}
+	protect := protectedPaths(cfg)
 	for i := range cfg.Policies {
 		p := &cfg.Policies[i]
 		if p.AccountOf() != a.Name {
 			continue
 		}
-		sk, err := buildSinks(p, d.log, d.opts.Getenv, &d.kube)
+		sk, err := buildSinks(p, d.log, d.opts.Getenv, &d.kube, protect)
 		if err != nil {
 			closeSinks(as.policies)
 			closeStore()

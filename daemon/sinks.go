@@ -20,7 +20,7 @@ import (
 
 // buildSinks turns a policy's sink configs into sinks. An explicit switch:
 // two kinds do not need a registry.
-func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, kube *kubeclient.Cache) ([]sinks.Sink, error) {
+func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, kube *kubeclient.Cache, protect []file.Protected) ([]sinks.Sink, error) {
 	out := make([]sinks.Sink, 0, len(p.Sinks))
 	for i := range p.Sinks {
 		sc := &p.Sinks[i]
@@ -30,7 +30,7 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, k
 		)
 		switch sc.Type {
 		case config.SinkFile:
-			s, err = newFileSink(sc, p.Name, kube.Gate)
+			s, err = newFileSink(sc, p.Name, kube.Gate, protect)
 		case config.SinkVault:
 			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv, kube.Gate)
 		case config.SinkKubernetes:
@@ -47,7 +47,7 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, k
 	return out, nil
 }
 
-func newFileSink(sc *config.Sink, policy string, f fence.Func) (sinks.Sink, error) {
+func newFileSink(sc *config.Sink, policy string, f fence.Func, protect []file.Protected) (sinks.Sink, error) {
 	uid, err := lookupID(sc.Owner, func(n string) (string, error) {
 		u, err := user.Lookup(n)
 		if err != nil {
@@ -79,8 +79,34 @@ func newFileSink(sc *config.Sink, policy string, f fence.Func) (sinks.Sink, erro
 		AllowWorldReadable: sc.AllowWorldReadable,
 		TakeOver:           sc.TakeOver,
 		Policy:             policy,
+		Protect:            protect,
 		Fence:              f,
 	})
+}
+
+// protectedPaths are rotatord's own files, which no policy's file sink
+// may write whatever a key's name renders to: every account's credential
+// files, and the state directory. validate refuses a literal sink path
+// that is one of them, but a path template is only known for a name at
+// write time: a key named after a credential file, with take_over, would
+// otherwise replace the key rotatord signs with (issue #13).
+func protectedPaths(cfg *config.Config) []file.Protected {
+	var out []file.Protected
+	for _, a := range cfg.AccountsInUse() {
+		for _, f := range []struct{ path, field string }{
+			{a.CredentialFile, "credential_file"},
+			{a.APIKeyFile, "api_key_file"},
+			{a.APISecretFile, "api_secret_file"},
+		} {
+			if f.path != "" {
+				out = append(out, file.Protected{Path: f.path, What: fmt.Sprintf("the %s of account %s", f.field, a.Name)})
+			}
+		}
+	}
+	if !cfg.State.Kubernetes() && cfg.StateDir != "" {
+		out = append(out, file.Protected{Path: cfg.StateDir, Dir: true, What: "rotatord's state_dir"})
+	}
+	return out
 }
 
 func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(string) string, f fence.Func) (sinks.Sink, error) {

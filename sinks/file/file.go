@@ -33,6 +33,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -93,6 +94,11 @@ type Options struct {
 	// Policy names the policy the sink belongs to. Its files carry it in
 	// their marker, so another policy's sink never replaces them.
 	Policy string
+	// Protect lists rotatord's own files (its credential files, its
+	// state directory), which the sink refuses to write whatever a key's
+	// name renders to (protect.go). validate compares literal paths; a
+	// path template is only known for a name at write time.
+	Protect []Protected
 	// Fence, when set (leader election), is asked right before the new
 	// file takes the target's place: a replica that lost the Lease while
 	// it wrote and synced the file (or was paused meanwhile) leaves the
@@ -111,6 +117,7 @@ type Sink struct {
 	uid, gid int
 	takeOver bool
 	policy   string
+	protect  []Protected
 	fence    fence.Func
 
 	locks keylock.Set // per target path: one write, verify or read at a time
@@ -162,6 +169,11 @@ func New(opts Options) (*Sink, error) {
 	if opts.UID < -1 || opts.GID < -1 {
 		return nil, fmt.Errorf("file sink: uid %d or gid %d below -1", opts.UID, opts.GID)
 	}
+	for _, p := range opts.Protect {
+		if !filepath.IsAbs(p.Path) {
+			return nil, fmt.Errorf("file sink: protected path %q (%s) is not absolute", p.Path, p.What)
+		}
+	}
 	s := &Sink{
 		path:     opts.Path,
 		render:   nametmpl.New(opts.Path),
@@ -172,6 +184,7 @@ func New(opts Options) (*Sink, error) {
 		gid:      opts.GID,
 		takeOver: opts.TakeOver,
 		policy:   opts.Policy,
+		protect:  slices.Clone(opts.Protect),
 		fence:    opts.Fence,
 	}
 	sample := sinks.Credential{
@@ -259,6 +272,9 @@ func (s *Sink) probe(path, name string) error {
 	}
 	defer d.close()
 	base := filepath.Base(path)
+	if err := s.checkProtected(d, path, base); err != nil {
+		return err
+	}
 	if err := s.checkTarget(d, base, name); err != nil {
 		return err
 	}
@@ -365,6 +381,9 @@ func (s *Sink) write(path, name string, content []byte) error {
 	}
 	defer d.close()
 	base := filepath.Base(path)
+	if err := s.checkProtected(d, path, base); err != nil {
+		return err
+	}
 	if err := s.checkTarget(d, base, name); err != nil {
 		return err
 	}

@@ -145,3 +145,8 @@ func parseACL(b []byte) ([]aclEntry, error) {
 	}
 	return out, nil
 }
+
+// openParent opens the parent of directory fd, for lookups only.
+func openParent(fd int) (int, error) {
+	return unix.Openat(fd, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
