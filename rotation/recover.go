@@ -116,6 +116,13 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 	case notHeldBy == len(p.Sinks):
 		// No sink holds it: nobody can use it. Roll it back.
 		if err := e.dropNewKey(ctx, p, rec, true); err != nil {
+			if _, waiting := asWait(err); waiting {
+				// Not a failure: a look after the settle time decides.
+				if perr := e.store.Put(*rec); perr != nil {
+					return e.fail(p, rec, start, perr)
+				}
+				return err
+			}
 			return e.fail(p, rec, start, fmt.Errorf("recover: roll back: %w", err))
 		}
 		rec.Failures, rec.LastError = 0, ""

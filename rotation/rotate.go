@@ -117,10 +117,10 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 	markNew(rec.Rotation, p.Sinks, cred)
 	if err := e.store.Put(*rec); err != nil {
 		// Not recorded: nobody but us will ever know this key. Drop it now;
-		// if that fails too, the recorded intent leads to it next pass.
-		if derr := e.client().DeleteKey(ctx, created.ID); derr == nil {
-			e.orphanDeleted(p)
-			rec.Rotation = nil
+		// if that fails too, or cannot be proven yet (a create the API
+		// applies late), the recorded intent leads to it next pass.
+		if derr := e.dropNewKey(ctx, p, rec, false); derr != nil {
+			err = fmt.Errorf("%w; rollback: %v", err, derr)
 		}
 		return e.fail(p, rec, start, err)
 	}
@@ -168,6 +168,9 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		if err := e.proveSigns(ctx, p, cred); err != nil {
 			// The store still holds the old key: roll the new one back.
 			if derr := e.dropNewKey(ctx, p, rec, false); derr != nil {
+				if _, waiting := asWait(derr); waiting {
+					derr = fmt.Errorf("new key %s not visible yet: it is deleted once the API shows it", cred.KeyID)
+				}
 				return e.fail(p, rec, start, fmt.Errorf("%w; rollback: %v", err, derr))
 			}
 			log.Warn("rolled back: the new key of rotatord's own key could not sign; old key kept", zap.Error(err))
@@ -200,6 +203,10 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		if h, _ := e.holds(ctx, s, rec, cred.KeyID); n == 0 && h == notHeld {
 			// No sink holds the new key: nobody can use it. Roll it back.
 			if derr := e.dropNewKey(ctx, p, rec, !fresh); derr != nil {
+				if _, waiting := asWait(derr); waiting {
+					log.Warn("rollback not settled: the API does not show the new key yet; deleting it once it does", zap.String("why", string(ReasonRollbackSettle)))
+					return e.fail(p, rec, start, fmt.Errorf("%w; rollback: new key %s not visible yet: it is deleted once the API shows it", err, cred.KeyID))
+				}
 				return e.fail(p, rec, start, fmt.Errorf("%w; rollback: %v", err, derr))
 			}
 			log.Warn("rolled back: new key deleted, old key kept")
@@ -302,8 +309,10 @@ func (e *Engine) dropNewKey(ctx context.Context, p Policy, rec *state.Record, ch
 	// The id came from a create's answer: the API says whose key it is
 	// (an answer that lied about it must not aim a deletion at another
 	// name's key).
+	unseen := false
 	switch k, err := e.client().GetKey(ctx, rot.NewKeyID); {
 	case errors.Is(err, apiclient.ErrNotFound):
+		unseen = true
 	case err != nil:
 		return fmt.Errorf("look up new key %s: %w", rot.NewKeyID, err)
 	case k.Name != rec.Name || (rot.RoleID != "" && k.RoleID != rot.RoleID):
@@ -316,6 +325,16 @@ func (e *Engine) dropNewKey(ctx context.Context, p Policy, rec *state.Record, ch
 	}
 	if err := e.client().DeleteKey(ctx, rot.NewKeyID); err != nil {
 		return fmt.Errorf("delete new key %s: %w", rot.NewKeyID, err)
+	}
+	if due := rot.NewCreatedAt.Add(e.settleTime()); unseen && e.now().Before(due) {
+		// The API does not show a key made moments ago: a create it
+		// applies late answers 404 to GET and 403 "not in organization"
+		// to DELETE (which the client takes as already gone) until it
+		// applies, and then lives on. The rotation stays on record, so
+		// no new create starts for the name; its recovery deletes the
+		// key once the API shows it, or clears the rotation once a look
+		// after the settle time finds it gone (keyExists).
+		return &waitErr{reason: ReasonRollbackSettle, due: due}
 	}
 	e.orphanDeleted(p)
 	noteDeleted(rec, rot.NewKeyID, e.now())
