@@ -477,7 +477,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		// Several keys and no rotation in flight: the state was lost or
 		// restored from an older copy, or someone made a key by hand.
 		// Trust the sinks, or no one.
-		if e.adoptFromSinks(ctx, p, &rec, live, now, pass) || e.retireUnheld(ctx, p, &rec, live, now) {
+		if e.adoptFromSinks(ctx, p, &rec, live, now, pass) {
 			changed, adopted = true, true
 		}
 	}
@@ -758,55 +758,6 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
 	log.Warn("adopted the key a sink holds; the other keys of the name will be deleted after the grace period",
 		zap.String("key_id", cred.KeyID), zap.Strings("old_key_ids", rot.OldKeyIDs))
-	return true
-}
-
-// retireUnheld handles several live keys of a name with no rotation in
-// flight when no sink holds any of them (a name never delivered, or sinks
-// emptied), but the record knows which key is current: every other key of
-// its role is one no sink holds, and every sink proves it (a sink that
-// cannot say, such as a template, keeps them all). Such a key is a create
-// whose intent was lost (a state directory restored from an older copy)
-// or a key someone made under a name the policy owns; left alive, it would
-// block the name for good (a rotation would make a third key) and leave
-// its sinks empty. It is retired like an old key: deleted after the grace
-// period, checked again before the deletion. The current key stays: the
-// record says it is the one a consumer may hold, and it is never a key the
-// record does not know.
-func (e *Engine) retireUnheld(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time) bool {
-	if len(p.Sinks) == 0 || rec.CurrentKeyID == "" || rec.RoleID == "" ||
-		!slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == rec.CurrentKeyID }) {
-		return false
-	}
-	rot := &state.Rotation{
-		Phase: state.PhaseDelivered, StartedAt: now, NewKeyID: rec.CurrentKeyID, NewCreatedAt: rec.CurrentSince, RoleID: rec.RoleID,
-		DeliveredAt: now, DeleteAfter: now.Add(p.GracePeriod), Sinks: map[string]state.SinkMark{},
-	}
-	if rot.NewCreatedAt.IsZero() {
-		rot.NewCreatedAt = now.UTC()
-	}
-	for _, k := range live {
-		rot.KnownKeyIDs = append(rot.KnownKeyIDs, k.ID)
-		if k.ID == rec.CurrentKeyID || (k.RoleID != rec.RoleID && k.RoleID != "") {
-			continue // the current key, or another credential
-		}
-		if k.ID == e.own() || k.RoleID == "" {
-			return false
-		}
-		for _, s := range p.Sinks {
-			if h, _ := e.holds(ctx, s, rec, k.ID); h != notHeld {
-				return false
-			}
-		}
-		rot.OldKeyIDs = append(rot.OldKeyIDs, k.ID)
-	}
-	if len(rot.OldKeyIDs) == 0 {
-		return false
-	}
-	rec.Rotation = rot
-	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{}
-	e.log.Warn("no sink holds a key of the name, and every sink proves it holds none of the keys beside the current one: those will be deleted after the grace period",
-		zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", rec.CurrentKeyID), zap.Strings("old_key_ids", rot.OldKeyIDs))
 	return true
 }
 

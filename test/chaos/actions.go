@@ -469,11 +469,9 @@ func (c *campaign) act(ctx context.Context, ev event, cmd interface{ Signal(os.S
 	case "external-create":
 		name := c.names[pick.IntN(len(c.names))]
 		if c.ha != nil && !c.everDelivered(name) {
-			// A second key before rotatord ever delivered one can block
-			// the name for good: with no sink to say which key is the
-			// consumer's and no current key on record (a replica that
-			// had not recorded the name yet), a rotation would make a
-			// third, and its sinks stay empty.
+			// A second key before rotatord ever delivered one blocks the
+			// name for good (two live keys: a rotation would make a
+			// third), and its sinks stay empty.
 			return "external-create:none", nil
 		}
 		var k simKey
