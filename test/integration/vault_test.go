@@ -201,7 +201,11 @@ func TestVault(t *testing.T) {
     sinks:
 ` + v.sink())
 		old := e.sim.only("ci-runner")
-		e.sim.setFaults(`{"create-api-key": {"latency": "4s"}}`)
+		// The create takes long enough for Vault to be down before the
+		// write starts, however slowly a loaded machine stops it: stopped
+		// during the write, the data request may have reached Vault, and
+		// the key is rightly kept.
+		e.sim.setFaults(`{"create-api-key": {"latency": "7s"}}`)
 
 		d := e.startDaemon()
 		d.waitLog(30*time.Second, "rotation started", "name", "ci-runner")
