@@ -123,18 +123,21 @@ func (v *validator) state(c *Config) {
 			*d.p = Duration(d.def)
 		}
 	}
+	lease := v.written("leader_election.lease_duration", le.LeaseDuration)
+	renew := v.written("leader_election.renew_deadline", le.RenewDeadline)
+	retry := v.written("leader_election.retry_period", le.RetryPeriod)
 	switch {
 	case le.LeaseDuration.Duration()%time.Second != 0:
 		// The Lease holds it in whole seconds, and standbys go by that.
-		v.addf("leader_election.lease_duration", "%s: want whole seconds (the Lease records seconds)", le.LeaseDuration.Duration())
+		v.addf("leader_election.lease_duration", "%s: want whole seconds (the Lease records seconds)", lease)
 	case le.RetryPeriod.Duration() < 100*time.Millisecond:
-		v.addf("leader_election.retry_period", "%s is too short (at least 100ms)", le.RetryPeriod.Duration())
+		v.addf("leader_election.retry_period", "%s is too short (at least 100ms)", retry)
 	case le.RenewDeadline < 2*le.RetryPeriod:
 		// The leader acts until a quarter of the renew deadline (at most
 		// 2 s) before it ends, counted from its last renewal: renewing at
 		// least twice within it keeps that window open.
-		v.addf("leader_election.renew_deadline", "%s must be at least twice retry_period %s", le.RenewDeadline.Duration(), le.RetryPeriod.Duration())
+		v.addf("leader_election.renew_deadline", "%s must be at least twice retry_period %s", renew, retry)
 	case le.LeaseDuration <= le.RenewDeadline:
-		v.addf("leader_election.lease_duration", "%s must be longer than renew_deadline %s: the leader must stop acting before another replica can take the Lease", le.LeaseDuration.Duration(), le.RenewDeadline.Duration())
+		v.addf("leader_election.lease_duration", "%s must be longer than renew_deadline %s: the leader must stop acting before another replica can take the Lease", lease, renew)
 	}
 }
