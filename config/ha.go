@@ -81,14 +81,15 @@ func (v *validator) state(c *Config) {
 		v.addf("state.backend", "unknown backend %q (want %s or %s)", c.State.Backend, StateDirectory, StateKubernetes)
 	}
 
+	if c.LeaderElection == nil && c.State.Kubernetes() {
+		// The Lease is the journal's lock: without it a second process
+		// (rotatord once, a rolling update) would act on the same journal
+		// beside the daemon. The issue's own form, state: {backend:
+		// kubernetes, namespace}, gets it with the defaults.
+		c.LeaderElection = &LeaderElection{}
+	}
 	le := c.LeaderElection
 	if le == nil {
-		if c.State.Kubernetes() {
-			// The Lease is the journal's lock: without it a second
-			// process (rotatord once, a rolling update) would act on the
-			// same journal beside the daemon.
-			v.addf("state.backend", "%s needs leader_election: the Lease is what keeps two processes from acting on one journal (leader_election: {} takes the defaults)", StateKubernetes)
-		}
 		return
 	}
 	if !c.State.Kubernetes() {

@@ -116,39 +116,49 @@ func TestSecretSinksInTwoClustersShareOneJournalID(t *testing.T) {
 	}
 }
 
-// state.backend kubernetes without leader_election (a single replica with
-// its journal in the API server, which the config allows): nothing keeps
-// a second process off the journal. With the state directory, `rotatord
-// once` beside a running daemon is refused (the directory's lock); here
-// it rotates beside the daemon, whose view of those records is then stale
-// (every later write of them fails with ErrChanged, see
-// TestJournalTouchedByHandStopsThatNameForGood). The same holds
-// for a Deployment's default RollingUpdate, where old and new pods overlap.
-func TestKubeJournalWithoutLeaseHasNoLock(t *testing.T) {
+// The issue's own form of the Kubernetes journal, state: {backend:
+// kubernetes, namespace}, with no leader_election block: the Lease is the
+// journal's lock (without it, rotatord once or a rolling update's second
+// pod would act on the journal beside the daemon), so the journal takes
+// it with the defaults. A daemon written that way leads, and once beside
+// it is refused, naming the leader, without a call to Exoscale.
+func TestKubeJournalWithoutLeaderElectionTakesTheLease(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
-	h := newHAEnv(t, c, "review15-nolock")
-	p := startKubeProxy(t, c, "r1")
-	cfg := h.configFor("r1", p, haPolicy("1h", "1s"))
-	b, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(b), "\n")
-	kept := lines[:0]
-	for _, l := range lines {
-		if !strings.HasPrefix(l, "leader_election:") {
-			kept = append(kept, l)
+	h := newHAEnv(t, c, "nolease")
+	withoutLeaderElection := func(cfg string) string {
+		b, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
+		lines := strings.Split(string(b), "\n")
+		kept := lines[:0]
+		for _, l := range lines {
+			if !strings.HasPrefix(l, "leader_election:") {
+				kept = append(kept, l)
+			}
+		}
+		writeFileAtomic(t, cfg, strings.Join(kept, "\n"))
+		return cfg
 	}
-	writeFileAtomic(t, cfg, strings.Join(kept, "\n"))
-	// The Kubernetes journal without leader_election is refused: the Lease
-	// is its lock, so once could never run beside a daemon on it.
-	res := h.rotatordWith(cfg, "once", "--force")
-	if res.code == 0 || !strings.Contains(res.stderr, "needs leader_election") {
-		t.Errorf("rotatord once with the Kubernetes journal and no Lease: want it refused naming leader_election:\n%s", res)
+	policy := haPolicy("1h", "1s")
+	p := startKubeProxy(t, c, "r1")
+	d := h.startDaemonWith(withoutLeaderElection(h.configFor("r1", p, policy)))
+	r := &replica{daemonProc: d, name: "r1", proxy: p}
+	h.replicas = append(h.replicas, r)
+	leader := h.waitLeader(h.replicas, 60*time.Second)
+	if holder := h.leaseHolder(); holder != leader.identity() {
+		t.Fatalf("the Lease %s is held by %q, want the daemon %s", haLeaseName, holder, leader.identity())
 	}
-	if n := len(h.sim.requests("")); n != 0 {
-		t.Errorf("the refused once made %d Exoscale calls", n)
+	h.waitSettled(nil, 40*time.Second)
+	startedAt := time.Now()
+	res := h.rotatordWith(withoutLeaderElection(h.configFor("once", startKubeProxy(t, c, "once"), policy)), "once", "--force")
+	if res.code == 0 || !strings.Contains(res.stderr, leader.identity()) {
+		t.Errorf("rotatord once beside a daemon on the same Kubernetes journal, both without leader_election: want it refused naming the leader %s:\n%s", leader.identity(), res)
+	}
+	for _, q := range h.sim.requests("") {
+		if !q.Received.Before(startedAt) && q.replica() != leader.identity() {
+			t.Errorf("Exoscale call by another than the leader while once ran: %v", q)
+		}
 	}
 }
