@@ -340,24 +340,29 @@ func (s *Sink) held(sec *corev1.Secret) (sinks.Held, error) {
 
 // Write implements sinks.Sink: create the Secret, or update the one read
 // against its resourceVersion; read it back; then restart the workloads.
+//
+// A refusal before the create or update (the Secret is someone else's, or
+// immutable; it cannot be read) is marked sinks.NothingSent: the secret
+// went nowhere, so the engine may roll a key it made moments ago back at
+// once, even though it cannot read such a Secret as holding no key.
 func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	n, err := s.secretName(c.Name)
 	if err != nil {
-		return err
+		return sinks.NothingSent(err)
 	}
 	label := s.label(n)
 	if c.KeyID == "" || c.Secret.IsZero() {
-		return fmt.Errorf("write %s: credential without key id or secret", label)
+		return sinks.NothingSent(fmt.Errorf("write %s: credential without key id or secret", label))
 	}
 	defer s.locks.Lock(n)()
 	data, err := s.data(c)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", label, err)
+		return sinks.NothingSent(fmt.Errorf("write %s: %w", label, err))
 	}
 	secrets := s.opts.Client.CoreV1().Secrets(s.opts.Namespace)
 	cur, err := s.get(ctx, n)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", label, err)
+		return sinks.NothingSent(fmt.Errorf("write %s: %w", label, err))
 	}
 	if cur == nil {
 		sec := s.newSecret(n, data, c)
@@ -369,10 +374,10 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		}
 	} else {
 		if !s.owned(cur) && !s.opts.TakeOver {
-			return s.notOwned(label, cur)
+			return sinks.NothingSent(s.notOwned(label, cur))
 		}
 		if isImmutable(cur) {
-			return fmt.Errorf("write %s: the Secret is immutable", label)
+			return sinks.NothingSent(fmt.Errorf("write %s: the Secret is immutable", label))
 		}
 		up := cur.DeepCopy()
 		if up.Data == nil {
