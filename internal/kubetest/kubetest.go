@@ -440,6 +440,19 @@ func (c *Cluster) restartAPIServer() (stopped, ready time.Duration, err error) {
 	return stopped, time.Since(began), nil
 }
 
+// SignalAPIServer sends sig to the API server: SIGSTOP freezes it (its
+// clients' connections stay open, their requests unanswered), SIGCONT
+// lets it go on.
+func (c *Cluster) SignalAPIServer(sig syscall.Signal) error {
+	c.mu.Lock()
+	api := c.api
+	c.mu.Unlock()
+	if api == nil {
+		return errors.New("kubetest: no API server")
+	}
+	return api.cmd.Process.Signal(sig)
+}
+
 // kill ends both processes, the API server first so that it does not log
 // a storm of etcd connection errors.
 func (c *Cluster) kill() {
