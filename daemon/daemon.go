@@ -529,8 +529,10 @@ func (d *Daemon) install(s *setup) error {
 		if as.err != nil {
 			continue
 		}
+		// The own key is the one the client signs with now: a kept
+		// account's client may have rotated it since its setup was read.
 		accounts[as.name].engine.CommitLocked(ctx, rotation.Install{
-			Policies: as.policies, API: as.api, OwnKeyID: as.ownKeyID, Concurrency: rotationsInParallel(as.concurrency),
+			Policies: as.policies, API: as.api, OwnKeyID: as.api.Credentials().Key, Concurrency: rotationsInParallel(as.concurrency),
 		})
 		accounts[as.name].engine.SetCreateSettle(createSettle(as.exo.Timeout.Duration()))
 	}
