@@ -46,7 +46,7 @@ type adaptiveLimit struct {
 }
 
 // floorRate is the least rate it backs off to: one request every two
-// seconds still makes progress.
+// seconds still makes progress (the ceiling, when that is lower).
 const floorRate = 0.5
 
 // recoverStep is what each answer adds to the rate below the last allowed
@@ -102,7 +102,7 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 			next = max(next, a.current/8)
 		}
 	}
-	a.set(max(floorRate, min(next, a.current)))
+	a.set(max(min(floorRate, a.ceiling), min(next, a.current)))
 }
 
 // succeeded records an answer that was not a push back.
