@@ -14,8 +14,16 @@ import (
 // in logs and error replies through "open <path>: no such file". A secret
 // of standard base64 may hold '/', so the part is looked for across
 // them, from the first component that looks random on.
+//
+// The last component (a pasted secret holds no '/' in these forms) is
+// also left out when it is a hex key (openssl rand -hex), a UUID (a Vault
+// AppRole secret_id) or a JWT (a Kubernetes service account token).
 func ShownPath(path string) string {
 	comps := strings.Split(path, "/")
+	if last := comps[len(comps)-1]; hexKey(last) || uuidLike(last) || jwtLike(last) {
+		comps[len(comps)-1] = fmt.Sprintf("<%d characters, not shown: they look like a secret>", len(last))
+		return strings.Join(comps, "/")
+	}
 	for k, c := range comps {
 		if !random(c) {
 			continue
@@ -86,4 +94,52 @@ func random(s string) bool {
 		}
 	}
 	return upper && lower && digit
+}
+
+// hexKey: 32 or more hex digits of one case, letters and digits mixed.
+func hexKey(s string) bool {
+	if len(s) < 32 || (strings.ToLower(s) != s && strings.ToUpper(s) != s) {
+		return false
+	}
+	var letter, digit bool
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case '0' <= r && r <= '9':
+			digit = true
+		case 'a' <= r && r <= 'f':
+			letter = true
+		default:
+			return false
+		}
+	}
+	return letter && digit
+}
+
+// uuidLike: 8-4-4-4-12 hex digits.
+func uuidLike(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) != 5 {
+		return false
+	}
+	for i, n := range []int{8, 4, 4, 4, 12} {
+		if len(parts[i]) != n || strings.Trim(strings.ToLower(parts[i]), "0123456789abcdef") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// jwtLike: three dot-separated base64url parts, the first a JSON object
+// ("eyJ" is how base64url of `{"` begins).
+func jwtLike(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || !strings.HasPrefix(parts[0], "eyJ") || len(s) < 40 {
+		return false
+	}
+	for _, p := range parts[:2] {
+		if strings.Trim(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return false
+		}
+	}
+	return true
 }
