@@ -141,6 +141,18 @@ func (c *cli) cmdDev(ctx context.Context, ready func(devInfo)) error {
 	// keys, and its credential files) must not outlive it. Only in a
 	// folder dev made, though: another program's state/ is not dev's to
 	// remove.
+	// A folder without dev's marker must hold nothing dev writes or
+	// removes: checked before the marker is made, as a refused folder must
+	// not become dev's for the next run.
+	if err := unix.Fstatat(int(root.Fd()), devLockName, new(unix.Stat_t), unix.AT_SYMLINK_NOFOLLOW); errors.Is(err, unix.ENOENT) {
+		held, err := devContents(root)
+		if err != nil {
+			return err
+		}
+		if len(held) > 0 {
+			return fmt.Errorf("%s holds %s but no %s marker of rotatord dev: it is not a demo folder, and dev starts each demo afresh; choose another --dir", dir, strings.Join(held, ", "), devLockName)
+		}
+	}
 	lock, own, err := lockDevDir(root)
 	if err != nil {
 		return err
@@ -276,6 +288,38 @@ func lockDevDir(d *os.File) (lock *os.File, made bool, err error) {
 		return nil, false, &os.PathError{Op: "lock", Path: path, Err: err}
 	}
 	return lock, made, nil
+}
+
+// devContents lists what the folder d holds of what dev writes or
+// removes there: its state directories, policy files, admin secret, and
+// out/ unless empty.
+func devContents(d *os.File) ([]string, error) {
+	var held []string
+	for _, name := range append(slices.Clone(devJournals), "policy.yml", "once.yml", "admin-secret", "out") {
+		err := unix.Fstatat(int(d.Fd()), name, new(unix.Stat_t), unix.AT_SYMLINK_NOFOLLOW)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "stat", Path: filepath.Join(d.Name(), name), Err: err}
+		}
+		if name == "out" {
+			fd, err := unix.Openat(int(d.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err == nil {
+				f := os.NewFile(uintptr(fd), filepath.Join(d.Name(), name))
+				entries, _ := f.ReadDir(1)
+				f.Close()
+				if len(entries) == 0 {
+					continue
+				}
+			}
+		}
+		if slices.Contains(devJournals, name) || name == "out" {
+			name += "/"
+		}
+		held = append(held, name)
+	}
+	return held, nil
 }
 
 // clearDevRun removes what the previous demo in root left: its journals

@@ -50,6 +50,11 @@ func TestDevDoesNotWriteThroughSymlinks(t *testing.T) {
 	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A demo directory: it holds dev's marker (without it, dev refuses
+	// a folder holding files of those names).
+	if err := os.WriteFile(filepath.Join(dir, devLockName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"admin-secret", "policy.yml"} {
 		if err := os.Symlink(victim, filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
