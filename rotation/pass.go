@@ -75,6 +75,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	prep := <-quietc
 	qs := prep.qs
 	defer e.keepQuiet(qs)
+	if ae := (*apiclient.Error)(nil); errors.As(err, &ae) && ae.Kind == apiclient.KindAuth && e.followOwnAfterRefusal(ctx) {
+		keys, err = e.client().ListKeys(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -984,6 +987,19 @@ func (e *Engine) Skipped(policy string) []SkippedName {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.skipped[policy])
+}
+
+// followOwnAfterRefusal: the API refused the key rotatord signs with
+// (deleted, after an operator put a new one in the credential store by
+// hand): sign with what the store holds, if it signs, and report whether
+// the key in use changed.
+func (e *Engine) followOwnAfterRefusal(ctx context.Context) bool {
+	if policies, _ := e.snapshotPolicies(); !slices.ContainsFunc(policies, func(p Policy) bool { return p.Self != nil }) {
+		return false // no store to read
+	}
+	own := e.own()
+	e.FollowOwnKey(ctx)
+	return e.own() != own
 }
 
 // noteOwnShown remembers that the API showed rotatord's own key id.
