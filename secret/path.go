@@ -38,6 +38,13 @@ func ShownPath(path string) string {
 		if k < len(comps)-1 && (len(c) < 8 || strings.ContainsAny(rest, "-_")) {
 			continue
 		}
+		// The secret may begin before: standard base64's parts before its
+		// first '/' may be short, or lack a digit ("k+", "aB3"). A
+		// directory name of lower case letters only ("etc") ends it.
+		for !strings.ContainsAny(rest, "-_") && k > 0 && base64Part(comps[k-1]) {
+			k--
+			rest = comps[k] + "/" + rest
+		}
 		hidden := fmt.Sprintf("<%d characters, not shown: they look like a secret>", len(rest))
 		if k == 0 {
 			return hidden
@@ -80,20 +87,47 @@ func looksLikeSecret(s string) bool {
 }
 
 // random reports whether s mixes upper case, lower case and digits, as
-// generated secrets of 20 characters and more nearly always do.
+// generated secrets of 20 characters and more nearly always do; or, with
+// no digit (1 in 400 of them), has 20 letters or more, over a third of
+// them upper case and over a third lower case, whose case changes from
+// one letter to the next a third of the time at least: random letters
+// are half upper case and change case half of the time, words in
+// CamelCase (acronyms included) have fewer capitals or fewer changes.
 func random(s string) bool {
-	var upper, lower, digit bool
+	var upper, lower, digit, changes int
+	prevUpper, prev := false, false
 	for _, r := range s {
+		isUpper, isLetter := 'A' <= r && r <= 'Z', 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
 		switch {
-		case 'a' <= r && r <= 'z':
-			lower = true
-		case 'A' <= r && r <= 'Z':
-			upper = true
+		case isUpper:
+			upper++
+		case isLetter:
+			lower++
 		case '0' <= r && r <= '9':
-			digit = true
+			digit++
+		}
+		if isLetter {
+			if prev && isUpper != prevUpper {
+				changes++
+			}
+			prevUpper, prev = isUpper, true
 		}
 	}
-	return upper && lower && digit
+	if upper == 0 || lower == 0 {
+		return false
+	}
+	letters := upper + lower
+	return digit > 0 || (letters >= 20 && 3*upper > letters && 3*lower > letters && 3*changes >= letters-1)
+}
+
+// base64Part: a part of standard base64 between two '/' that no directory
+// of lower case words is: not empty, of base64 characters, with an upper
+// case letter, a digit or a '+'.
+func base64Part(s string) bool {
+	if s == "" || strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+") != "" {
+		return false
+	}
+	return strings.ContainsAny(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+")
 }
 
 // hexKey: 32 or more hex digits of one case, letters and digits mixed.
