@@ -90,8 +90,11 @@ func (v *validator) hooks(at string, p *Policy) {
 		case (h.Exec == nil) == (h.Webhook == nil):
 			v.addf(hat, "want exactly one of exec and webhook")
 		case h.Exec != nil:
-			if len(h.Exec.Command) == 0 || !filepath.IsAbs(h.Exec.Command[0]) {
-				v.addf(hat+".exec.command", "want the program's absolute path first, then its arguments (no shell)")
+			switch {
+			case len(h.Exec.Command) == 0:
+				v.addf(hat+".exec.command", "empty: want the program's absolute path first, then its arguments (no shell)")
+			case !filepath.IsAbs(h.Exec.Command[0]):
+				v.addf(hat+".exec.command", "%q is not an absolute path: want the program's absolute path first, then its arguments (no shell)", h.Exec.Command[0])
 			}
 			v.hookTimeout(hat+".exec.timeout", h.Exec.Timeout, maxExecTimeout, " (a hook runs while its key name waits)")
 			if v.host && len(h.Exec.Command) > 0 && filepath.IsAbs(h.Exec.Command[0]) {
@@ -110,7 +113,7 @@ func (v *validator) hooks(at string, p *Policy) {
 			u, err := url.Parse(h.Webhook.URL)
 			switch {
 			case err != nil || u.Host == "":
-				v.addf(hat+".webhook.url", "want an https:// URL")
+				v.addf(hat+".webhook.url", "%q: want an https:// URL", redact.URL(h.Webhook.URL))
 			case u.Scheme == "https":
 			case u.Scheme == "http" && isLoopback(u.Hostname()):
 			case u.Scheme == "http":
@@ -137,7 +140,7 @@ func (v *validator) hooks(at string, p *Policy) {
 			}
 			v.hookTimeout(hat+".webhook.timeout", h.Webhook.Timeout, maxWebhookTimeout, "")
 			if h.Webhook.Retries < 0 || h.Webhook.Retries > 10 {
-				v.addf(hat+".webhook.retries", "must be from 0 to 10")
+				v.addf(hat+".webhook.retries", "must be from 0 to 10, got %d", h.Webhook.Retries)
 			}
 		}
 	}
