@@ -51,6 +51,9 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered || now.Before(r.Rotation.DeleteAfter) {
 				return
 			}
+			if o.Skip != nil && o.Skip(p.Name, r.Name) {
+				return
+			}
 			todo = append(todo, due{p, r.Name})
 		})
 		slices.SortFunc(todo[start:], func(a, b due) int { return strings.Compare(a.name, b.name) })

@@ -90,6 +90,9 @@ type Options struct {
 	// returns, with the number of names in the pass (progress for `once`).
 	// Handlers run in parallel: it must be safe for concurrent use.
 	OnOutcome func(o Outcome, total int)
+	// Skip, when set, leaves out of DeleteDue the names it answers true
+	// for: `once` does not try again a deletion its own pass just tried.
+	Skip func(policy, name string) bool
 }
 
 // Outcome is what a pass did (or, in a dry run, would do) for one name.

@@ -135,7 +135,20 @@ func (c *cli) cmdOnce() error {
 		for i, o := range out {
 			rotated[i] = o.Err == nil && o.Decision.Action == rotation.ActionRotate
 		}
-		out = mergeOutcomes(out, d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows}))
+		// The deletions due of the policies passed that the pass did not
+		// try: one that it tried and that failed (a consumer check, say)
+		// is not tried again at once, which would run its hooks twice and
+		// count two failures.
+		tried := map[string]bool{}
+		for _, o := range out {
+			if o.Err != nil {
+				tried[o.Policy+"\x00"+o.Name] = true
+			}
+		}
+		out = mergeOutcomes(out, d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows,
+			Skip: func(policy, name string) bool {
+				return tried[policy+"\x00"+name] || len(f.selection.policies) > 0 && !slices.Contains(f.selection.policies, policy)
+			}}))
 		out = awaitConfirmations(ctx, d, out, f.ignoreWindows)
 		return nil
 	})
@@ -285,8 +298,13 @@ func awaitConfirmations(ctx context.Context, d *daemon.Daemon, out []rotation.Ou
 		return out
 	case <-time.After(min(max(wait, 0)+100*time.Millisecond, 30*time.Second)):
 	}
-	for _, o := range d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true, IgnoreWindows: ignoreWindows}) {
+	// Only those: the others were tried already.
+	skip := func(policy, name string) bool { _, ok := waiting[policy+"\x00"+name]; return !ok }
+	for _, o := range d.DeleteDue(ctx, rotation.Options{IgnoreBackoff: true, IgnoreWindows: ignoreWindows, Skip: skip}) {
 		if i, ok := waiting[o.Policy+"\x00"+o.Name]; ok {
+			if len(o.KeyIDs) == 0 {
+				o.KeyIDs = out[i].KeyIDs // the deletion round does not list the keys
+			}
 			out[i] = o
 		}
 	}
