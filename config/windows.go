@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rotatord/rotatord/hooks"
 	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/internal/window"
 	"github.com/rotatord/rotatord/secret"
@@ -98,15 +99,8 @@ func (v *validator) hooks(at string, p *Policy) {
 			}
 			v.hookTimeout(hat+".exec.timeout", h.Exec.Timeout, maxExecTimeout, " (a hook runs while its key name waits)")
 			if v.host && len(h.Exec.Command) > 0 && filepath.IsAbs(h.Exec.Command[0]) {
-				prog := h.Exec.Command[0]
-				if fi, err := os.Stat(prog); err != nil {
+				if err := hooks.CheckProgram(h.Exec.Command[0]); err != nil {
 					v.addf(hat+".exec.command", "%v", err)
-				} else if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-					v.addf(hat+".exec.command", "%s is not an executable file", prog)
-				} else if fi.Mode().Perm()&0o022 != 0 {
-					v.addf(hat+".exec.command", "%s is writable by others (mode %04o): anyone could replace the consumer check, or run code as rotatord", prog, fi.Mode().Perm())
-				} else if di, err := os.Stat(filepath.Dir(prog)); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
-					v.addf(hat+".exec.command", "%s is in %s, which everyone may write: anyone could replace it", prog, filepath.Dir(prog))
 				}
 			}
 		case h.Webhook != nil:

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,11 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 	if len(x.Command) == 0 {
 		return errors.New("exec hook: no command")
 	}
+	// Checked at each run, not only by validate: run starts without it,
+	// and a program made writable since would run as rotatord.
+	if err := CheckProgram(x.Command[0]); err != nil {
+		return fmt.Errorf("exec hook: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, x.timeout())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, x.Command[0], x.Command[1:]...)
@@ -106,6 +112,27 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 	}
 	if err != nil {
 		return fmt.Errorf("exec hook %s: %w", x.Command[0], err)
+	}
+	return nil
+}
+
+// CheckProgram refuses a hook program that is not an executable file, or
+// that someone other than its owner could replace: writable by its group
+// or others, or in a directory everyone may write without the sticky bit.
+// Such a program would run as rotatord, which holds the API secret, and
+// could pass any consumer check.
+func CheckProgram(prog string) error {
+	fi, err := os.Stat(prog)
+	switch {
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+		return fmt.Errorf("%s is not an executable file", prog)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("%s is writable by others (mode %04o): anyone could replace the consumer check, or run code as rotatord", prog, fi.Mode().Perm())
+	}
+	if di, err := os.Stat(filepath.Dir(prog)); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("%s is in %s, which everyone may write: anyone could replace it", prog, filepath.Dir(prog))
 	}
 	return nil
 }
