@@ -167,6 +167,7 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 			return o
 		}
 	}
+	e.runPendingAfterDelivery(ctx, p, &rec)
 	o.Err = e.deleteOld(ctx, p, &rec, false, nil, round)
 	if wait, ok := asWait(o.Err); ok {
 		o.Err = nil
@@ -303,8 +304,9 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	// The consumer check: a before_delete hook that fails keeps the old
 	// keys, and is tried again after the failure's backoff.
 	// An after_delivery hook still owed keeps the old keys too: clearing
-	// the rotation would forget that it is owed (at least once).
-	e.runPendingAfterDelivery(ctx, p, rec)
+	// the rotation would forget that it is owed (at least once). Each
+	// caller ran it already (a pass before deciding, a rotation after its
+	// delivery, the deleter before calling): once per attempt.
 	if slices.Contains(rot.HooksPending, hooks.AfterDelivery) {
 		return failDelete(errors.New("not deleting old keys: an after_delivery hook has not succeeded yet"))
 	}

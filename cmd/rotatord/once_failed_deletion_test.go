@@ -153,3 +153,48 @@ func TestOncePolicyLeavesOtherPoliciesDeletionsAlone(t *testing.T) {
 		t.Errorf("backup-agent has %d live keys, want 2 (its deletion is backup's)", n)
 	}
 }
+
+// An after_delivery hook that fails is tried again at the next pass, once:
+// the rotation ran it after the delivery, then the deletion that follows
+// at once (grace_period: 0) ran it again, so every failure was two runs
+// and two failures counted.
+func TestAFailingAfterDeliveryHookRunsOncePerPass(t *testing.T) {
+	e := newSimEnv(t, "")
+	calls := filepath.Join(e.dir, "calls.log")
+	script := writeFile(t, filepath.Join(e.dir, "notify.sh"), fmt.Sprintf(`#!/bin/sh
+echo "$ROTATORD_EVENT $ROTATORD_NAME" >> %s
+exit 1
+`, calls))
+	if err := os.Chmod(script, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, fmt.Sprintf(`    hooks:
+      - {event: after_delivery, exec: {command: [%s]}}
+`, script)...)
+	if err := os.WriteFile(e.config, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runCLI("once", "--force", "--config.file", e.config); code != 1 {
+		t.Fatalf("once --force with a failing after_delivery hook = %d, want 1:\n%s\n%s", code, stdout, stderr)
+	}
+	for _, name := range []string{"ci-deploy", "ci-runner"} {
+		if n := countCalls(t, calls, "after_delivery "+name); n != 1 {
+			t.Errorf("the after_delivery hook of %s ran %d times in one pass, want 1", name, n)
+		}
+		if n := liveKeys(e.sim, name); n != 2 {
+			t.Errorf("%s has %d live keys, want 2 (the old one kept while the hook is owed)", name, n)
+		}
+	}
+	if code, _, _ := runCLI("once", "--config.file", e.config); code != 1 {
+		t.Errorf("once with the hook still failing = %d, want 1", code)
+	}
+	for _, name := range []string{"ci-deploy", "ci-runner"} {
+		if n := countCalls(t, calls, "after_delivery "+name); n != 2 {
+			t.Errorf("after two passes the after_delivery hook of %s ran %d times, want 2", name, n)
+		}
+	}
+}
