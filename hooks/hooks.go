@@ -78,6 +78,7 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 	if err := CheckProgram(x.Command[0]); err != nil {
 		return fmt.Errorf("exec hook: %w", err)
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, x.timeout())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, x.Command[0], x.Command[1:]...)
@@ -106,6 +107,10 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 			wait = time.Second
 		}
 		reapGroup(cmd.Process.Pid, wait)
+	}
+	if parent.Err() != nil {
+		// rotatord stops, or the caller gave up: not the hook's timeout.
+		return fmt.Errorf("exec hook %s: cancelled before it ended: %w", x.Command[0], parent.Err())
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("exec hook %s: timed out after %s", x.Command[0], x.timeout())
