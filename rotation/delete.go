@@ -253,6 +253,14 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
 	api := e.client()
 	failDelete := func(err error) error {
+		if ctx.Err() != nil {
+			// rotatord stops (or loses the lead) mid-deletion, a consumer
+			// check running: not a failure of the deletion, which the next
+			// pass tries again. What was done is kept.
+			_ = e.store.Put(*rec)
+			log.Warn("deleting old keys interrupted; tried again at the next pass", zap.Error(err))
+			return err
+		}
 		rec.Failures++
 		rec.LastFailure = e.now()
 		rec.LastError = err.Error()
