@@ -797,6 +797,14 @@ func (d *Daemon) accountPass(ctx context.Context, as *accountSetup, names []stri
 	var out []rotation.Outcome
 	err := as.err
 	if err == nil {
+		if !opts.DryRun {
+			// Ready as soon as the listing answers: the rest of the pass
+			// may wait long on a consumer check.
+			opts.OnListed = func() {
+				acct.apiTried.Store(true)
+				acct.apiOK.Store(true)
+			}
+		}
 		out, err = acct.engine.Pass(ctx, names, opts)
 	}
 	if !opts.DryRun {

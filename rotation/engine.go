@@ -93,6 +93,9 @@ type Options struct {
 	// Skip, when set, leaves out of DeleteDue the names it answers true
 	// for: `once` does not try again a deletion its own pass just tried.
 	Skip func(policy, name string) bool
+	// OnListed, when set, hears that the pass listed the keys: the API
+	// answers, though the pass may go on for long (a consumer check).
+	OnListed func()
 }
 
 // Outcome is what a pass did (or, in a dry run, would do) for one name.

@@ -89,6 +89,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		}
 	}
 	e.noteSelf(keys)
+	if opts.OnListed != nil {
+		opts.OnListed()
+	}
 	// The quiet names take their keys; the handlers get the rest, and the
 	// names of every other record.
 	keys, quietNames := qs.claim(keys, e.own(), e.now(), e.selfMatcher(policies))
