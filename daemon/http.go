@@ -58,7 +58,9 @@ func (d *Daemon) reloadHandler() http.HandlerFunc {
 		// request needs no preflight): such requests carry Origin, and
 		// Sec-Fetch-Site unless the user typed the URL. curl, scripts
 		// and sidecars send neither.
-		if o := r.Header.Get("Origin"); o != "" || !fetchedByUser(r) {
+		// Any Origin header, even an empty one: only a browser sends it.
+		_, hasOrigin := r.Header["Origin"]
+		if o := r.Header.Get("Origin"); hasOrigin || !fetchedByUser(r) {
 			log.Warn("/-/reload refused: cross-origin request", zap.String("remote", r.RemoteAddr),
 				zap.String("origin", o), zap.String("sec_fetch_site", r.Header.Get("Sec-Fetch-Site")))
 			http.Error(w, reloadCrossOrigin, http.StatusForbidden)

@@ -438,6 +438,7 @@ func TestReloadRefusesCrossOriginAndTellsNothing(t *testing.T) {
 		{"Origin": {"https://evil.example"}},
 		{"Origin": {"http://" + e.listen}},
 		{"Origin": {"null"}},
+		{"Origin": {""}}, // an Origin header, however empty
 		{"Sec-Fetch-Site": {"cross-site"}},
 		{"Sec-Fetch-Site": {"same-origin"}},
 	} {
