@@ -40,7 +40,8 @@ func credentialStore(a config.NamedAccount, log *zap.Logger, getenv func(string)
 	case config.CredentialFromVault:
 		sc := *e.CredentialVault
 		sc.TakeOver = true
-		return newVaultSink(&sc, policy, log.Named("credential.vault").With(zap.String("account", a.Name)), getenv, f)
+		// The store is the one sink that writes the credential.
+		return newVaultSink(&sc, policy, log.Named("credential.vault").With(zap.String("account", a.Name)), getenv, f, nil)
 	}
 	return nil, errors.New("no credential store configured")
 }

@@ -20,7 +20,7 @@ import (
 
 // buildSinks turns a policy's sink configs into sinks. An explicit switch:
 // two kinds do not need a registry.
-func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, kube *kubeclient.Cache, protect []file.Protected) ([]sinks.Sink, error) {
+func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, kube *kubeclient.Cache, protect protection) ([]sinks.Sink, error) {
 	out := make([]sinks.Sink, 0, len(p.Sinks))
 	for i := range p.Sinks {
 		sc := &p.Sinks[i]
@@ -30,9 +30,9 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, k
 		)
 		switch sc.Type {
 		case config.SinkFile:
-			s, err = newFileSink(sc, p.Name, kube.Gate, protect)
+			s, err = newFileSink(sc, p.Name, kube.Gate, protect.files)
 		case config.SinkVault:
-			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv, kube.Gate)
+			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv, kube.Gate, protect.vaults)
 		case config.SinkKubernetes:
 			s, err = newKubernetesSink(sc, p.Name, kube)
 		default:
@@ -84,6 +84,36 @@ func newFileSink(sc *config.Sink, policy string, f fence.Func, protect []file.Pr
 	})
 }
 
+// protection is what no policy's sink writes, whatever a key's name
+// renders: rotatord's own files, and the Vault secrets holding its
+// credential.
+type protection struct {
+	files  []file.Protected
+	vaults []vault.Protected
+}
+
+func protectionOf(cfg *config.Config) protection {
+	return protection{files: protectedPaths(cfg), vaults: protectedSecrets(cfg)}
+}
+
+// protectedSecrets are the Vault secrets of every account's
+// credential_vault: validate refuses a literal sink path that is one, and
+// the Vault sink refuses a path a template renders for a key's name
+// (a key named after the credential's secret, with take_over, would
+// replace the key rotatord signs with).
+func protectedSecrets(cfg *config.Config) []vault.Protected {
+	var out []vault.Protected
+	for _, a := range cfg.AccountsInUse() {
+		cv := a.CredentialVault
+		if a.CredentialFrom != config.CredentialFromVault || cv == nil {
+			continue
+		}
+		out = append(out, vault.Protected{Address: cv.Address, Namespace: cv.Namespace, Mount: cv.Mount, Path: cv.Path,
+			What: fmt.Sprintf("the credential_vault of account %s", a.Name)})
+	}
+	return out
+}
+
 // protectedPaths are rotatord's own files, which no policy's file sink
 // may write whatever a key's name renders to: every account's credential
 // files, and the state directory. validate refuses a literal sink path
@@ -109,8 +139,9 @@ func protectedPaths(cfg *config.Config) []file.Protected {
 	return out
 }
 
-func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(string) string, f fence.Func) (sinks.Sink, error) {
+func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(string) string, f fence.Func, protect []vault.Protected) (sinks.Sink, error) {
 	return vault.New(vault.Options{
+		Protected: protect,
 		Address:   sc.Address,
 		Namespace: sc.Namespace,
 		Mount:     sc.Mount,

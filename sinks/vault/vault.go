@@ -129,6 +129,10 @@ type Options struct {
 	InsecureHTTP bool
 	Auth         AuthOptions
 	TLS          TLSOptions
+	// Protected are the Vault secrets that hold rotatord's own credential
+	// (every account's credential_vault): the sink never writes one,
+	// take_over or not, whatever a key's name renders.
+	Protected []Protected
 	// Fence, when set, is asked right before each write to Vault leaves
 	// (logins and reads excepted), and cuts it off at the end of the
 	// claim (internal/fence): a replica that lost its Lease writes no
@@ -138,6 +142,14 @@ type Options struct {
 	Logger *zap.Logger
 	// Getenv reads VAULT_ADDR, VAULT_TOKEN and VAULT_NAMESPACE; default os.Getenv.
 	Getenv func(string) string
+}
+
+// Protected names a secret the sink never writes: Address and Namespace
+// empty take VAULT_ADDR and VAULT_NAMESPACE, Mount empty DefaultMount.
+// What says what it is, for the error.
+type Protected struct {
+	Address, Namespace, Mount, Path string
+	What                            string
 }
 
 // AuthOptions says how the sink logs in.
@@ -180,6 +192,7 @@ type Sink struct {
 	path       *template.Template
 	render     *nametmpl.Renderer // path
 	takeOver   bool
+	protected  map[string]string // path under the mount: what it is (Options.Protected on this Vault, namespace and mount)
 	policy     string
 	timeout    time.Duration
 
@@ -295,6 +308,25 @@ func New(opts Options) (*Sink, error) {
 	}
 	if _, err := s.secretPath("example"); err != nil {
 		return nil, fmt.Errorf("vault sink: %w", err)
+	}
+	for _, pr := range opts.Protected {
+		a, ns, m := pr.Address, pr.Namespace, pr.Mount
+		if a == "" {
+			a = getenv(api.EnvVaultAddress)
+		}
+		if ns == "" {
+			ns = getenv(api.EnvVaultNamespace)
+		}
+		if m == "" {
+			m = DefaultMount
+		}
+		if strings.EqualFold(strings.TrimRight(a, "/"), strings.TrimRight(addr, "/")) &&
+			strings.Trim(ns, "/") == namespace && strings.Trim(m, "/") == strings.Trim(mount, "/") {
+			if s.protected == nil {
+				s.protected = map[string]string{}
+			}
+			s.protected[strings.Trim(pr.Path, "/")] = pr.What
+		}
 	}
 
 	s.client, s.httpClient, err = newClient(addr, namespace, opts.TLS, opts.Fence)
@@ -453,6 +485,19 @@ func (s *Sink) secretPath(name string) (string, error) {
 	return p, nil
 }
 
+// writablePath is secretPath for a Probe or a Write: a path that holds
+// rotatord's own credential is refused, whatever take_over says.
+func (s *Sink) writablePath(name string) (string, error) {
+	p, err := s.secretPath(name)
+	if err != nil {
+		return "", err
+	}
+	if what, ok := s.protected[p]; ok {
+		return "", fmt.Errorf("%s is %s: a sink never writes rotatord's own credential (the key named %q renders its path)", s.label(p), what, name)
+	}
+	return p, nil
+}
+
 // checkPath accepts a relative Vault path of clean segments, so a key name
 // such as "../x" cannot move the secret elsewhere.
 func checkPath(p string) error {
@@ -488,7 +533,7 @@ func (s *Sink) step(name string) error {
 // read back. It writes nothing.
 func (s *Sink) Probe(ctx context.Context, name string) error {
 	defer s.auth.begin()()
-	p, err := s.secretPath(name)
+	p, err := s.writablePath(name)
 	if err != nil {
 		return err
 	}
@@ -579,7 +624,7 @@ func (s *Sink) notManaged(label string) error {
 // data with check-and-set on the version read.
 func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	defer s.auth.begin()()
-	p, err := s.secretPath(c.Name)
+	p, err := s.writablePath(c.Name)
 	if err != nil {
 		return sinks.NothingSent(err)
 	}
