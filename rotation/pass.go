@@ -699,11 +699,27 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 		liveIDs[k.ID] = true
 	}
 	var cred *sinks.Credential
-	for _, i := range deliveryOrder(p.Sinks) {
-		h, err := p.Sinks[i].Read(ctx, rec.Name)
-		if err == nil && liveIDs[h.KeyID] && !h.Secret.IsZero() {
-			cred = &sinks.Credential{Name: rec.Name, KeyID: h.KeyID, RoleID: rec.RoleID, Secret: h.Secret, CreatedAt: now.UTC()}
-			break
+	// The key on record as current, while a sink still holds it with its
+	// secret, is kept: the record and that sink agree. Another sink's key
+	// may be one someone wrote there (a consumer owns its file) with a
+	// secret that is not the key's; copied to the other sinks, it would
+	// leave every consumer without a valid key once the current one goes.
+	if cur := rec.CurrentKeyID; cur != "" && liveIDs[cur] {
+		for _, i := range deliveryOrder(p.Sinks) {
+			h, err := p.Sinks[i].Read(ctx, rec.Name)
+			if err == nil && h.KeyID == cur && !h.Secret.IsZero() {
+				cred = &sinks.Credential{Name: rec.Name, KeyID: cur, RoleID: rec.RoleID, Secret: h.Secret, CreatedAt: now.UTC()}
+				break
+			}
+		}
+	}
+	if cred == nil {
+		for _, i := range deliveryOrder(p.Sinks) {
+			h, err := p.Sinks[i].Read(ctx, rec.Name)
+			if err == nil && liveIDs[h.KeyID] && !h.Secret.IsZero() {
+				cred = &sinks.Credential{Name: rec.Name, KeyID: h.KeyID, RoleID: rec.RoleID, Secret: h.Secret, CreatedAt: now.UTC()}
+				break
+			}
 		}
 	}
 	if cred == nil {
