@@ -411,7 +411,7 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 		return nil, err
 	}
 	as := &accountSetup{name: a.Name, exo: e, api: api, ownKeyID: creds.Key, concurrency: e.Concurrency}
-	protect := protectionOf(cfg)
+	protect := protectionOf(cfg, d.opts)
 	for i := range cfg.Policies {
 		p := &cfg.Policies[i]
 		if p.AccountOf() != a.Name {

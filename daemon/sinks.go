@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os/user"
+	"path/filepath"
 	"strconv"
 
 	"go.uber.org/zap"
@@ -92,8 +93,64 @@ type protection struct {
 	vaults []vault.Protected
 }
 
-func protectionOf(cfg *config.Config) protection {
-	return protection{files: protectedPaths(cfg), vaults: protectedSecrets(cfg)}
+func protectionOf(cfg *config.Config, opts Options) protection {
+	files := append(protectedPaths(cfg), protectedConfigFiles(cfg, opts)...)
+	return protection{files: files, vaults: protectedSecrets(cfg)}
+}
+
+// protectedConfigFiles are the other files rotatord reads to work, which
+// no file sink may replace with a credential whatever a key's name
+// renders: the policy file (a dot is a name character: a key named
+// "rotatord.yml"), the web configuration file, and every file the policy
+// file names for Vault logins and TLS, webhooks, exec hooks and
+// Kubernetes clients.
+func protectedConfigFiles(cfg *config.Config, opts Options) []file.Protected {
+	var out []file.Protected
+	add := func(path, what string) {
+		if path == "" {
+			return
+		}
+		if abs, err := filepath.Abs(path); err == nil {
+			out = append(out, file.Protected{Path: abs, What: what})
+		}
+	}
+	add(opts.ConfigPath, "the policy file")
+	add(opts.Web.ConfigFile, "the web configuration file")
+	vaultFiles := func(sc *config.Sink, at string) {
+		add(sc.Auth.TokenFile, at+" auth.token_file")
+		add(sc.Auth.SecretIDFile, at+" auth.secret_id_file")
+		add(sc.Auth.ServiceAccountTokenFile, at+" auth.service_account_token_file")
+		add(sc.TLS.CACert, at+" tls.ca_cert")
+	}
+	for _, a := range cfg.AccountsInUse() {
+		if cv := a.CredentialVault; cv != nil {
+			vaultFiles(cv, "the credential_vault of account "+a.Name+":")
+		}
+	}
+	add(cfg.State.Kubeconfig, "state.kubeconfig")
+	for i := range cfg.Policies {
+		p := &cfg.Policies[i]
+		for j := range p.Sinks {
+			sc := &p.Sinks[j]
+			at := fmt.Sprintf("policy %s sinks[%d]", p.Name, j)
+			switch sc.Type {
+			case config.SinkVault:
+				vaultFiles(sc, at+":")
+			case config.SinkKubernetes:
+				add(sc.Kubeconfig, at+" kubeconfig")
+			}
+		}
+		for j, h := range p.Hooks {
+			at := fmt.Sprintf("policy %s hooks[%d]", p.Name, j)
+			if h.Webhook != nil {
+				add(h.Webhook.KeyFile, at+" webhook.key_file")
+			}
+			if h.Exec != nil && len(h.Exec.Command) > 0 {
+				add(h.Exec.Command[0], at+" exec.command")
+			}
+		}
+	}
+	return out
 }
 
 // protectedSecrets are the Vault secrets of every account's
