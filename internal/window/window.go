@@ -85,6 +85,11 @@ func LoadZone(name string) (*time.Location, error) {
 	if name == "" {
 		return time.UTC, nil
 	}
+	if name == "Local" {
+		// Go reads "Local" as the process's TZ, not as an IANA name: the
+		// same file would open its windows at other hours on another host.
+		return nil, fmt.Errorf("time zone %q is the host's zone, not an IANA name: name the zone (such as Europe/Zurich) or use UTC", name)
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, fmt.Errorf("unknown time zone %q (want an IANA name such as Europe/Zurich)", name)
