@@ -123,7 +123,8 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 
 // CheckProgram refuses a hook program that is not an executable file, or
 // that someone other than its owner could replace: writable by its group
-// or others, or in a directory everyone may write without the sticky bit.
+// or others, or in a directory everyone may write without the sticky bit
+// (for a symlink: its directory, and each link's on the way to the file).
 // Such a program would run as rotatord, which holds the API secret, and
 // could pass any consumer check.
 func CheckProgram(prog string) error {
@@ -136,10 +137,35 @@ func CheckProgram(prog string) error {
 	case fi.Mode().Perm()&0o022 != 0:
 		return fmt.Errorf("%s is writable by others (mode %04o): anyone could replace the consumer check, or run code as rotatord", prog, fi.Mode().Perm())
 	}
-	if di, err := os.Stat(filepath.Dir(prog)); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
-		return fmt.Errorf("%s is in %s, which everyone may write: anyone could replace it", prog, filepath.Dir(prog))
+	// The program's directory, and for a symlink each link's and the
+	// target's: whoever may write one could replace what runs.
+	p := prog
+	for hops := 0; ; hops++ {
+		if di, err := os.Stat(filepath.Dir(p)); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
+			if p == prog {
+				return fmt.Errorf("%s is in %s, which everyone may write: anyone could replace it", prog, filepath.Dir(p))
+			}
+			return fmt.Errorf("%s links to %s, in %s, which everyone may write: anyone could replace it", prog, p, filepath.Dir(p))
+		}
+		li, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if li.Mode()&os.ModeSymlink == 0 {
+			return nil
+		}
+		if hops == 40 {
+			return fmt.Errorf("%s: too many levels of symbolic links", prog)
+		}
+		to, err := os.Readlink(p)
+		if err != nil {
+			return err
+		}
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(p), to)
+		}
+		p = to
 	}
-	return nil
 }
 
 func (x Exec) timeout() time.Duration {
