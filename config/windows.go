@@ -4,15 +4,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/rotatord/rotatord/hooks"
 	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/internal/window"
-	"github.com/rotatord/rotatord/secret"
 )
 
 // windows checks a policy's windows and parses them.
@@ -120,16 +117,8 @@ func (v *validator) hooks(at string, p *Policy) {
 			}
 			h.Webhook.KeyFile = v.abs(h.Webhook.KeyFile)
 			if v.host && h.Webhook.KeyFile != "" {
-				if fi, err := os.Stat(h.Webhook.KeyFile); err != nil {
-					v.addf(hat+".webhook.key_file", "%v", secret.PathError(err))
-				} else if !fi.Mode().IsRegular() {
-					v.addf(hat+".webhook.key_file", "%s is not a file", secret.ShownPath(h.Webhook.KeyFile))
-				} else if b, err := os.ReadFile(h.Webhook.KeyFile); err != nil {
-					v.addf(hat+".webhook.key_file", "%v", secret.PathError(err))
-				} else if len(strings.TrimSpace(string(b))) == 0 {
-					v.addf(hat+".webhook.key_file", "%s is empty: a signature with no key proves nothing", secret.ShownPath(h.Webhook.KeyFile))
-				} else if fi.Mode().Perm()&0o004 != 0 {
-					v.addf(hat+".webhook.key_file", "%s is world-readable (mode %04o): anyone on the host could forge signed events; use 0600 or 0640", secret.ShownPath(h.Webhook.KeyFile), fi.Mode().Perm())
+				if _, err := hooks.ReadKeyFile(h.Webhook.KeyFile); err != nil {
+					v.addf(hat+".webhook.key_file", "%v", err)
 				}
 			}
 			v.hookTimeout(hat+".webhook.timeout", h.Webhook.Timeout, maxWebhookTimeout, "")

@@ -168,6 +168,45 @@ func CheckProgram(prog string) error {
 	}
 }
 
+// ReadKeyFile reads a webhook's HMAC key, trimmed, and refuses a file
+// that is not a regular file, that everyone may read (anyone on the host
+// could forge signed events) or that is empty. validate and each call
+// check the same. Errors name the file (through secret.ShownPath), never
+// its content.
+func ReadKeyFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, secret.PathError(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a file", secret.ShownPath(path))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, secret.PathError(err)
+	}
+	defer f.Close()
+	// The mode of the file read, not of whatever was at path before.
+	if fi, err = f.Stat(); err != nil {
+		return nil, secret.PathError(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a file", secret.ShownPath(path))
+	}
+	if fi.Mode().Perm()&0o004 != 0 {
+		return nil, fmt.Errorf("%s is world-readable (mode %04o): anyone on the host could forge signed events; use 0600 or 0640", secret.ShownPath(path), fi.Mode().Perm())
+	}
+	key, err := io.ReadAll(f)
+	if err != nil {
+		return nil, secret.PathError(err)
+	}
+	key = bytes.TrimSpace(key)
+	if len(key) == 0 {
+		return nil, fmt.Errorf("%s is empty: a signature with no key proves nothing", secret.ShownPath(path))
+	}
+	return key, nil
+}
+
 func (x Exec) timeout() time.Duration {
 	if x.Timeout <= 0 {
 		return 30 * time.Second
@@ -210,13 +249,9 @@ func (w Webhook) Kind() string { return "webhook" }
 
 // Run POSTs the event until a 2xx answer or the retries are spent.
 func (w Webhook) Run(ctx context.Context, ev Event) error {
-	key, err := os.ReadFile(w.KeyFile)
+	key, err := ReadKeyFile(w.KeyFile)
 	if err != nil {
-		return fmt.Errorf("webhook hook: key file: %w", secret.PathError(err))
-	}
-	key = bytes.TrimSpace(key)
-	if len(key) == 0 {
-		return fmt.Errorf("webhook hook: key file %s is empty: a signature with no key proves nothing", secret.ShownPath(w.KeyFile))
+		return fmt.Errorf("webhook hook: key file: %w", err)
 	}
 	body, err := json.Marshal(ev)
 	if err != nil {
