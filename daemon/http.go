@@ -71,6 +71,8 @@ func (d *Daemon) reloadHandler() http.HandlerFunc {
 		// server's write timeout (a minute): the answer must still reach
 		// the caller, who would otherwise not know whether it applied.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		// Nor may its quiet connection be evicted for a new one.
+		defer holdConn(r)()
 		done := make(chan error, 1)
 		select {
 		case d.reloadReq <- done:

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"crypto/tls"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -11,8 +13,9 @@ import (
 // while gives its place to a new one instead of making it wait: whoever
 // can reach the port cannot hold every place with idle connections and
 // starve the kubelet's probes or Prometheus's scrapes. A connection reading
-// a request (it sent bytes within quiet) is never evicted; when every
-// place is busy that way, a new connection waits for one to close.
+// a request (it sent bytes within quiet), or waiting for its reload
+// (holdConn), is never evicted; when every place is busy that way, a new
+// connection waits for one to close.
 type evictingListener struct {
 	net.Listener
 	max   int
@@ -85,9 +88,9 @@ func (l *evictingListener) quietest() *trackedConn {
 			continue // a place reserved by Accept
 		}
 		c.mu.Lock()
-		last := c.last
+		last, held := c.last, c.held
 		c.mu.Unlock()
-		if last.Before(cutoff) && (v == nil || last.Before(v.lastRead())) {
+		if held == 0 && last.Before(cutoff) && (v == nil || last.Before(v.lastRead())) {
 			v = c
 		}
 	}
@@ -112,7 +115,33 @@ type trackedConn struct {
 	l    *evictingListener
 	mu   sync.Mutex
 	last time.Time
+	held int // > 0: a handler waits on purpose (a reload); never evicted
 	once sync.Once
+}
+
+// connKey is the request context's key to its connection (ConnContext).
+type connKey struct{}
+
+// holdConn keeps the request's connection from eviction until release is
+// called: a reload waiting for a pass is quiet, yet its caller waits for
+// the answer. A no-op when the connection is not an evictingListener's.
+func holdConn(r *http.Request) (release func()) {
+	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	t, ok := c.(*trackedConn)
+	if !ok {
+		return func() {}
+	}
+	t.mu.Lock()
+	t.held++
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		t.held--
+		t.mu.Unlock()
+	}
 }
 
 func (c *trackedConn) lastRead() time.Time {

@@ -118,6 +118,10 @@ func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 		WriteTimeout:      o.WriteTimeout,
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
+		// The request's connection, for holdConn.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
 		// Failed TLS handshakes (scanners, plain HTTP to the TLS port)
 		// and the like: worth a line, not an alarm.
 		ErrorLog: zap.NewStdLog(log),
