@@ -146,8 +146,8 @@ func (v *validator) config(c *Config) {
 		v.addf("listen", "port %q of %q: want a number from 0 to 65535", port, net.JoinHostPort(host, port))
 	}
 
-	if len(c.Policies) == 0 {
-		v.addf("policies", "at least one policy is required")
+	if len(c.Policies) == 0 && !ownKeyAnywhere(c) {
+		v.addf("policies", "at least one policy is required (or an own_key)")
 	}
 	names := make(map[string]string)   // policy name → path of the first policy with it
 	targets := make(map[string]string) // sink target → path of the first sink with it
@@ -626,3 +626,17 @@ func VaultAuthFields(m AuthMethod) (uses, needs []string) {
 
 // PolicyNamePattern is the regular expression a policy name must match.
 func PolicyNamePattern() string { return policyNameRE.String() }
+
+// ownKeyAnywhere says whether some account rotates rotatord's own key: a
+// file with nothing else to do is still one with work.
+func ownKeyAnywhere(c *Config) bool {
+	if c.Exoscale.OwnKey != nil {
+		return true
+	}
+	for i := range c.Accounts {
+		if c.Accounts[i].OwnKey != nil {
+			return true
+		}
+	}
+	return false
+}

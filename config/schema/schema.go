@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/invopop/jsonschema"
+	orderedmap "github.com/pb33f/ordered-map/v2"
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/config"
@@ -183,11 +184,17 @@ func refine(root *jsonschema.Schema) error {
 	if err != nil {
 		return err
 	}
-	cfg.Required = []string{"policies"}
+	// At least one policy, or an own_key (in the exoscale block or an
+	// account): a file may only rotate rotatord's own key.
+	withOwnKey := &jsonschema.Schema{Required: []string{"own_key"}}
+	cfg.AnyOf = []*jsonschema.Schema{
+		{Required: []string{"policies"}, Properties: props("policies", &jsonschema.Schema{MinItems: ptr(uint64(1))})},
+		{Required: []string{"exoscale"}, Properties: props("exoscale", withOwnKey)},
+		{Required: []string{"accounts"}, Properties: props("accounts", &jsonschema.Schema{Contains: withOwnKey})},
+	}
 	prop(cfg, "state_dir").Default = config.DefaultStateDir
 	prop(cfg, "listen").Default = config.DefaultListen
 	prop(cfg, "listen").Pattern = `^.*:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$`
-	prop(cfg, "policies").MinItems = ptr(uint64(1))
 
 	exo, err := def("Exoscale")
 	if err != nil {
@@ -322,7 +329,7 @@ func def0(root *jsonschema.Schema, name string) (*jsonschema.Schema, error) {
 // descriptions of the fields whose Go comment is missing or is about a
 // group of fields.
 var descriptions = map[string]map[string]string{
-	"Config": {"policies": "At least one policy; each selects API keys by name and rotates them."},
+	"Config": {"policies": "At least one policy (unless an own_key is set); each selects API keys by name and rotates them."},
 	"Exoscale": {
 		"api_key_file":    "A file holding the API key id (instead of api_key).",
 		"api_secret_file": "A file holding the API secret (instead of api_secret).",
@@ -381,3 +388,10 @@ func contains(list []string, s string) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// props is a properties map of one entry.
+func props(name string, s *jsonschema.Schema) *orderedmap.OrderedMap[string, *jsonschema.Schema] {
+	m := orderedmap.New[string, *jsonschema.Schema]()
+	m.Set(name, s)
+	return m
+}
