@@ -1,13 +1,16 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"text/template"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/sinks/file"
 )
 
 // ownCredential checks where rotatord's credential lives (credential_from)
@@ -31,8 +34,9 @@ func (v *validator) ownCredential(at string, e *Exoscale) {
 		}
 		e.CredentialFile = v.abs(e.CredentialFile)
 		if v.host && e.CredentialFile != "" {
-			if _, err := (apiclient.CredentialSource{PairFile: e.CredentialFile}).Resolve(noEnv); err != nil {
-				v.addf(at+".credential_file", "%s", strings.TrimPrefix(err.Error(), "credential_file: "))
+			_, resolveErr := (apiclient.CredentialSource{PairFile: e.CredentialFile}).Resolve(noEnv)
+			if resolveErr != nil {
+				v.addf(at+".credential_file", "%s", strings.TrimPrefix(resolveErr.Error(), "credential_file: "))
 			}
 			if e.OwnKey != nil {
 				if err := checkWritable(filepath.Dir(e.CredentialFile)); err != nil {
@@ -40,6 +44,10 @@ func (v *validator) ownCredential(at string, e *Exoscale) {
 				}
 				if fi, err := os.Lstat(e.CredentialFile); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 					v.addf(at+".credential_file", "%s is a symlink: own_key replaces the file, and rotatord refuses to write through a symlink (point credential_file at the file itself)", e.CredentialFile)
+				} else if resolveErr == nil {
+					if err := readAsStore(e.CredentialFile); err != nil {
+						v.addf(at+".credential_file", "%v", err)
+					}
 				}
 			}
 			if fi, err := os.Stat(e.CredentialFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
@@ -115,4 +123,20 @@ func checkWritable(dir string) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// readAsStore reads the credential file as run reads it with own_key: through
+// the file sink that replaces it, whose rules (no symlink, a directory only
+// root and rotatord's user may write) the plain read above does not apply.
+func readAsStore(path string) error {
+	t, err := template.New("path").Parse(path)
+	if err != nil {
+		return nil // a path that is not a literal is reported elsewhere
+	}
+	sk, err := file.New(file.Options{Path: t, Format: file.FormatJSON, Mode: 0o600, UID: -1, GID: -1, TakeOver: true})
+	if err != nil {
+		return err
+	}
+	_, err = sk.Read(context.Background(), "")
+	return err
 }
