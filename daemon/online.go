@@ -145,6 +145,25 @@ func CheckOnline(ctx context.Context, cfg *config.Config, getenv func(string) st
 		}
 	}
 
+	// The own key's credential store is its policy's one sink: a store
+	// run could not write fails every own-key rotation at its probe.
+	for _, p := range s.allPolicies() {
+		if p.Self == nil || len(p.Sinks) == 0 {
+			continue
+		}
+		name := ""
+		if n := names[p.Name]; len(n) > 0 {
+			name = n[0]
+		}
+		sk := p.Sinks[0]
+		label := fmt.Sprintf("policy %s credential store %s", p.Name, rotation.SinkLabel(0, sk.Kind()))
+		if err := probeSink(ctx, sk, name); err != nil {
+			fail("%s: %s: %v", label, sk.Target(name), err)
+		} else {
+			ok("%s: %s", label, sk.Target(name))
+		}
+	}
+
 	fmt.Fprintln(w)
 	printPlan(w, out, d.Now())
 	if problems > 0 {
