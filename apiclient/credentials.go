@@ -3,8 +3,11 @@ package apiclient
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/rotatord/rotatord/secret"
 )
@@ -62,7 +65,7 @@ func pick(field, value, file, env string, getenv func(string) string) (string, e
 	case value != "":
 		return value, nil
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := readCredentialFile(file)
 		if err != nil {
 			// The error names the path, never the content (nor a name
 			// that looks like a secret pasted where the path belongs).
@@ -97,7 +100,7 @@ func validKeyID(k string) bool {
 // readPairFile reads a credential file of key and secret together. Its
 // errors name the path, never the content.
 func readPairFile(path string) (Credentials, error) {
-	b, err := os.ReadFile(path)
+	b, err := readCredentialFile(path)
 	if err != nil {
 		return Credentials{}, fmt.Errorf("credential_file: %w", secret.PathError(err))
 	}
@@ -116,4 +119,51 @@ func readPairFile(path string) (Credentials, error) {
 		return Credentials{}, fmt.Errorf("credential_file %q: api_key is not an Exoscale API key (want EXO followed by hex digits; got %d characters)", secret.ShownPath(path), len(pair.Key))
 	}
 	return Credentials{Key: pair.Key, Secret: secret.Value(pair.Secret)}, nil
+}
+
+// maxCredentialFile bounds what a credential file is read for: a key and
+// its secret take a few hundred bytes.
+const maxCredentialFile = 1 << 20
+
+// readCredentialFile reads a credential file that must be a regular file
+// (symlinks followed, as a Kubernetes Secret volume has them). It opens
+// without blocking and checks the type before reading: a named pipe
+// planted at the path would otherwise hold the read until someone writes
+// to it, and a device would never end.
+func readCredentialFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("not a regular file (%s)", fileType(fi.Mode()))}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxCredentialFile+1))
+	if err != nil {
+		return nil, err // an *fs.PathError naming the path
+	}
+	if len(b) > maxCredentialFile {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes: not a credential", maxCredentialFile)}
+	}
+	return b, nil
+}
+
+// fileType names a file's type for errors.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return m.Type().String()
 }
