@@ -282,13 +282,20 @@ func (v *validator) vaultSinkHost(at string, s *Sink, buildable bool) {
 		if auth, isAuth := strings.CutPrefix(f.field, "auth."); isAuth && !slices.Contains(uses, auth) {
 			continue
 		}
-		fh, err := os.Open(f.path)
+		// Without blocking, and a regular file only: a named pipe planted
+		// there would hold the open until someone writes to it.
+		fh, err := os.OpenFile(f.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			v.addf(at+"."+f.field, "%v", secret.PathError(err))
 			ok = false
 			continue
 		}
+		fi, err := fh.Stat()
 		fh.Close()
+		if err == nil && !fi.Mode().IsRegular() {
+			v.addf(at+"."+f.field, "%s: not a regular file", secret.ShownPath(f.path))
+			ok = false
+		}
 	}
 	if !ok || !buildable {
 		return

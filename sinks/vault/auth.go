@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -255,11 +256,23 @@ func (a *authenticator) readToken() (secret.Value, error) {
 // readSecretFile reads a token file, without the surrounding white space.
 // Errors name the file, never its content.
 func readSecretFile(path string) (string, error) {
-	f, err := os.Open(path)
+	// Without blocking, and only a regular file (symlinks followed, as
+	// Kubernetes mounts tokens): a named pipe planted there would hold the
+	// read until someone writes to it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", fmt.Errorf("read token file: %w", secret.PathError(err))
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return "", fmt.Errorf("read token file: %w", secret.PathError(err))
+	} else if !fi.Mode().IsRegular() {
+		what := "named pipe"
+		if fi.Mode()&os.ModeNamedPipe == 0 {
+			what = fi.Mode().Type().String()
+		}
+		return "", fmt.Errorf("read token file %s: not a regular file (%s)", secret.ShownPath(path), what)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileSize))
 	if err != nil {
 		return "", fmt.Errorf("read token file %s: %w", secret.ShownPath(path), secret.PathError(err))
