@@ -32,8 +32,11 @@ func (v *validator) ownCredential(at string, e *Exoscale) {
 		if e.CredentialVault != nil {
 			v.addf(at+".credential_vault", "only with credential_from: %s", CredentialFromVault)
 		}
+		if strings.Contains(e.CredentialFile, "{{") {
+			v.addf(at+".credential_file", "%q: one file, not a template", e.CredentialFile)
+		}
 		e.CredentialFile = v.abs(e.CredentialFile)
-		if v.host && e.CredentialFile != "" {
+		if v.host && e.CredentialFile != "" && !strings.Contains(e.CredentialFile, "{{") {
 			_, resolveErr := (apiclient.CredentialSource{PairFile: e.CredentialFile}).Resolve(noEnv)
 			if resolveErr != nil {
 				v.addf(at+".credential_file", "%s", strings.TrimPrefix(resolveErr.Error(), "credential_file: "))
