@@ -112,6 +112,24 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	if deleted > 0 && found == deleted {
 		return nil, nil
 	}
+	// A key of the name that the pass's own listing showed (the record's
+	// first sightings) and the intent does not know, missing from this
+	// listing: one of the two lags, and no clock says which (the settle
+	// time is counted on the clock of the process that wrote the intent,
+	// which may differ from this one's). The search goes on at the next
+	// pass rather than conclude that the create made no key.
+	listed := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		listed[k.ID] = true
+	}
+	for _, s := range rec.FirstSeen {
+		if !listed[s.ID] && s.ID != own && s.ID != rec.CurrentKeyID && !rec.Deleted.Has(s.ID) &&
+			!slices.Contains(rot.KnownKeyIDs, s.ID) && !slices.Contains(rot.OldKeyIDs, s.ID) {
+			e.log.Info("a key of the name the pass listed is missing from the orphan search's listing: looking again at the next pass",
+				zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", s.ID))
+			return nil, &waitErr{reason: ReasonCreateSettle}
+		}
+	}
 	if due := rot.StartedAt.Add(e.settleTime()); listedAt.Before(due) {
 		if deleted > 0 {
 			if err := e.store.Put(*rec); err != nil {
