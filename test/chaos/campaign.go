@@ -290,12 +290,33 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err == nil {
 		err = c.finalChecks(ctx)
 	}
+	if cfg.WorkDir != "" {
+		c.keepSimRecord()
+	}
 	if err == nil && c.ha != nil {
 		c.haAnalyze(ctx)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.sum, err
+}
+
+// keepSimRecord writes, into a kept work directory, what the simulator
+// knows at the end: every key it ever had (secrets left out) and its log
+// of creates and deletes, to reconstruct a problem's story afterwards.
+func (c *campaign) keepSimRecord() {
+	keys, err := c.keys()
+	if err == nil {
+		for i := range keys {
+			keys[i].Secret = ""
+		}
+		b, _ := json.MarshalIndent(keys, "", "  ")
+		_ = os.WriteFile(filepath.Join(c.dir, "logs", "sim-keys.json"), b, 0o600)
+	}
+	var l json.RawMessage
+	if c.getJSON("/_sim/requests?writes=1", &l) == nil {
+		_ = os.WriteFile(filepath.Join(c.dir, "logs", "sim-writes.json"), l, 0o600)
+	}
 }
 
 func (c *campaign) logf(format string, args ...any) {
