@@ -1538,15 +1538,3 @@ func (c *campaign) checkStranded(ctx context.Context, cycle int) {
 		}
 	}
 }
-
-// everDelivered reports whether a sink of name ever held a key.
-func (c *campaign) everDelivered(name string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, sd := range c.sinksOf(name) {
-		if c.sinkSeen[sd.where(c.dir, name)] {
-			return true
-		}
-	}
-	return false
-}
