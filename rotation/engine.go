@@ -179,6 +179,9 @@ type Engine struct {
 	// warnedNames remembers the unsafe names already logged, so a pass
 	// warns once per process, not once per pass.
 	warnedNames map[recordKey]bool
+	// warnedTwoKeys remembers the names this process reported as left
+	// with two live keys it will not rotate (firstTwoKeysWarning).
+	warnedTwoKeys map[recordKey]bool
 	// skipped: the key names each policy's last pass left alone.
 	skipped map[string][]SkippedName
 	// confirmed notes, per policy and name, when this process confirmed
@@ -252,7 +255,8 @@ func New(cfg Config) *Engine {
 		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly, fence: cfg.Fence,
 		onDeletionScheduled: cfg.OnDeletionScheduled,
 		gens:                map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
-		claims: newTargetClaims(),
+		warnedTwoKeys: map[recordKey]bool{},
+		claims:        newTargetClaims(),
 	}
 }
 

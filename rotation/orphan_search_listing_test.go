@@ -74,3 +74,35 @@ func TestLostCreateKeyThePassListedIsNotForgottenOnAStaleSearchListing(t *testin
 	}
 	h.assertNoSecretLeak()
 }
+
+// A name left with two live keys and no sink holding either waits for an
+// operator. The warning that says so came only from the pass that first
+// saw it so (the record changed): a restarted daemon, or one whose first
+// sight of the second key was a pass that recovered a rotation, never
+// logged it, and the name stayed unrotated with nothing in its log.
+func TestTwoUnheldKeysAreReportedByEachProcess(t *testing.T) {
+	h := newHarness(t, 0)
+	a := h.api.add("ci-runner", roleCI)
+	b := h.api.add("ci-runner", roleCI)
+	warned := func() bool {
+		for _, e := range h.logs.FilterMessageSnippet("two live keys").All() {
+			if e.ContextMap()["name"] == "ci-runner" {
+				return true
+			}
+		}
+		return false
+	}
+	h.pass(Options{})
+	if !warned() {
+		t.Fatalf("setup: no warning for ci-runner's two keys %s and %s", a, b)
+	}
+	h.newEngine() // a restart: the record is known and unchanged
+	h.pass(Options{})
+	h.pass(Options{})
+	if !warned() {
+		t.Errorf("the restarted process never reported ci-runner's two live keys %s and %s, which no sink holds and it does not rotate", a, b)
+	}
+	if n := len(h.logs.FilterMessageSnippet("two live keys").All()); n > 1 {
+		t.Errorf("the restarted process reported ci-runner's two keys %d times in two passes, want once", n)
+	}
+}

@@ -557,7 +557,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			log.Warn("not rotating: the name has keys of several roles and no sink holds any of them, so which role its consumer needs is unknown; delete the keys no consumer uses, or narrow the policy's match to one role",
 				zap.Strings("key_ids", o.KeyIDs))
 		}
-		if d.Reason == ReasonTwoKeys && (!known || changed) {
+		if d.Reason == ReasonTwoKeys && (e.firstTwoKeysWarning(p.Name, name) || !known || changed) {
 			log.Warn("not rotating: the name already has two live keys and a third would leave one nobody needs; delete the key no consumer uses",
 				zap.Strings("key_ids", o.KeyIDs))
 		}
@@ -913,6 +913,25 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 			zap.String("sink", label), zap.String("target", s.Target(rec.Name)), zap.String("key_id", rec.CurrentKeyID))
 	}
 	return changed
+}
+
+// firstTwoKeysWarning reports whether this process has not reported yet
+// that the name waits for an operator with two live keys, and notes that
+// it has: each process says so at least once, not only the pass that saw
+// the record change (a restart, or a pass that recovered a rotation,
+// would leave it unsaid).
+func (e *Engine) firstTwoKeysWarning(policy, name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := recordKey{policy, name}
+	if e.warnedTwoKeys[k] {
+		return false
+	}
+	if len(e.warnedTwoKeys) >= 10000 {
+		clear(e.warnedTwoKeys) // bounded, as warnedNames
+	}
+	e.warnedTwoKeys[k] = true
+	return true
 }
 
 // skipName leaves a matching key name alone: its keys are never rotated nor
