@@ -81,12 +81,16 @@ func (v *validator) state(c *Config) {
 		v.addf("state.backend", "unknown backend %q (want %s or %s)", c.State.Backend, StateDirectory, StateKubernetes)
 	}
 
+	// with names what brings the Lease in, for the problems below: the
+	// file may have no leader_election block.
+	with := "with leader_election"
 	if c.LeaderElection == nil && c.State.Kubernetes() {
 		// The Lease is the journal's lock: without it a second process
 		// (rotatord once, a rolling update) would act on the same journal
 		// beside the daemon. The issue's own form, state: {backend:
 		// kubernetes, namespace}, gets it with the defaults.
 		c.LeaderElection = &LeaderElection{}
+		with = "with state.backend " + StateKubernetes + " (which takes leader_election's Lease)"
 	}
 	le := c.LeaderElection
 	if le == nil {
@@ -98,17 +102,17 @@ func (v *validator) state(c *Config) {
 	for i, p := range c.Policies {
 		for j, sk := range p.Sinks {
 			if sk.Type == SinkFile {
-				v.warnf(fmt.Sprintf("policies[%d].sinks[%d]", i, j), "a file sink with leader_election: every replica must see the same file (a shared volume), or a new leader finds its sinks without the key the last one delivered; prefer a kubernetes or vault sink")
+				v.warnf(fmt.Sprintf("policies[%d].sinks[%d]", i, j), "a file sink %s: every replica must see the same file (a shared volume), or a new leader finds its sinks without the key the last one delivered; prefer a kubernetes or vault sink", with)
 			}
 		}
 	}
-	const shared = "with leader_election the credential must be one every replica reads (credential_from: vault): a replica's own file would keep the key the leader rotated away"
+	const shared = "%s the credential must be one every replica reads (credential_from: vault): a replica's own file would keep the key the leader rotated away"
 	if e := c.Exoscale; e.OwnKey != nil && e.CredentialFrom != CredentialFromVault {
-		v.addf("exoscale.own_key", shared)
+		v.addf("exoscale.own_key", shared, with)
 	}
 	for i, a := range c.Accounts {
 		if a.OwnKey != nil && a.CredentialFrom != CredentialFromVault {
-			v.addf(fmt.Sprintf("accounts[%d].own_key", i), shared)
+			v.addf(fmt.Sprintf("accounts[%d].own_key", i), shared, with)
 		}
 	}
 	if le.LeaseName == "" {
