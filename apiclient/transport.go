@@ -93,6 +93,42 @@ func Answered(ctx context.Context) {
 	}
 }
 
+type serverTimeKey struct{}
+
+// ServerClock holds the time the API's last successful answer gave in its
+// Date header, for a caller that must count time on the API's clock: one
+// that outlasts rotatord's restarts and ignores a host clock that jumps.
+type ServerClock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+// Now is the Date of the last successful answer of the requests made with
+// the context WithServerClock returned; zero when none carried one.
+func (c *ServerClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+// WithServerClock returns a context whose requests record in the returned
+// clock the Date of each successful answer.
+func WithServerClock(ctx context.Context) (context.Context, *ServerClock) {
+	c := &ServerClock{}
+	return context.WithValue(ctx, serverTimeKey{}, c), c
+}
+
+// NoteServerTime records t in the ServerClock of ctx, if any. The client
+// calls it for each successful answer with a Date; an implementation of
+// API that makes no HTTP requests (a test's fake) may call it too.
+func NoteServerTime(ctx context.Context, t time.Time) {
+	if c, ok := ctx.Value(serverTimeKey{}).(*ServerClock); ok && !t.IsZero() {
+		c.mu.Lock()
+		c.at = t
+		c.mu.Unlock()
+	}
+}
+
 // observingTransport records each attempt's outcome for the retry logic
 // and reports it to the metrics hook.
 type observingTransport struct {
@@ -158,6 +194,9 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	a.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.now()), jsonError)
 	t.report(a.op, strconv.Itoa(resp.StatusCode), elapsed)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			NoteServerTime(ctx, d)
+		}
 		Answered(ctx)
 	}
 	return resp, nil

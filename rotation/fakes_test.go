@@ -41,6 +41,9 @@ type fakeAPI struct {
 	getLag map[string]bool
 	// zombies answer "deleted" to DELETE but stay listed.
 	zombies map[string]bool
+	// serverNow, when set, is the API's own clock: each listing's answer
+	// carries it, as the client reads it from the Date header.
+	serverNow func() time.Time
 	// maxLive is the most live keys any one name ever had.
 	maxLive int
 	// gets counts GetKey calls.
@@ -91,6 +94,9 @@ func (f *fakeAPI) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
 		return nil, f.failList
 	}
 	apiclient.Answered(ctx) // as the client does when a listing's answer comes
+	if f.serverNow != nil {
+		apiclient.NoteServerTime(ctx, f.serverNow())
+	}
 	var out []apiclient.Key
 	for id, k := range f.keys {
 		if f.unlisted[id] {

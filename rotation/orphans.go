@@ -13,9 +13,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
@@ -44,10 +46,12 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 			role, rec.RoleID, len(rot.KnownKeyIDs)+len(rot.OldKeyIDs))
 	}
 	listedAt := e.now()
+	ctx, server := apiclient.WithServerClock(ctx)
 	keys, err := api.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
+	serverNow := server.Now()
 	own := e.own()
 	found, deleted := 0, 0
 	var blocked []error
@@ -130,8 +134,24 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 			return nil, &waitErr{reason: ReasonCreateSettle}
 		}
 	}
-	if due := rot.StartedAt.Add(e.settleTime()); listedAt.Before(due) {
-		if deleted > 0 {
+	due := rot.StartedAt.Add(e.settleTime())
+	// The settle time on the API's clock too: the intent's time is the
+	// clock of the process that wrote it, and a restart with a clock ahead
+	// would find it long over at its first look, before a create the API
+	// applies late shows. The first search's answer is after the create
+	// was sent, on a clock no restart moves (its Date has whole seconds:
+	// one more).
+	firstSearch := false
+	if !serverNow.IsZero() {
+		if rot.SearchFrom.IsZero() || serverNow.Before(rot.SearchFrom) {
+			rot.SearchFrom, firstSearch = serverNow, true
+		}
+		if left := rot.SearchFrom.Add(e.settleTime() + time.Second).Sub(serverNow); left > 0 {
+			due = later(due, listedAt.Add(left))
+		}
+	}
+	if listedAt.Before(due) {
+		if deleted > 0 || firstSearch {
 			if err := e.store.Put(*rec); err != nil {
 				return nil, err
 			}

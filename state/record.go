@@ -54,8 +54,15 @@ type Rotation struct {
 	// exist (a GET and a listing both lacked it); it is declared gone only
 	// if it is still missing the settle time later.
 	NewMissingSince time.Time `json:"new_missing_since,omitzero"`
-	DeliveredAt     time.Time `json:"delivered_at,omitzero"`
-	DeleteAfter     time.Time `json:"delete_after,omitzero"`
+	// SearchFrom is the API's own time (its answers' Date) at the first
+	// search for the key a lost create may have made: the search ends only
+	// once the API's clock is the settle time past it, whatever the clocks
+	// of the processes that searched (one restarted with its clock ahead
+	// would otherwise end it at its first look). Zero when the API sends
+	// no Date.
+	SearchFrom  time.Time `json:"search_from,omitzero"`
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
+	DeleteAfter time.Time `json:"delete_after,omitzero"`
 	// Sinks holds what the rotation knows of each sink, by sink id.
 	Sinks map[string]SinkMark `json:"sinks,omitempty"`
 	// HooksPending are the events whose hooks the rotation still owes
