@@ -188,6 +188,10 @@ type Engine struct {
 	// the new key of a delivered rotation (monotonic clock): old keys go
 	// no sooner than minDeleteDelay later, whatever the wall clock says.
 	confirmed map[recordKey]time.Time
+	// searched notes, per policy and name, when this process first listed
+	// the keys in the orphan search of the intent started at the time it
+	// holds (firstSearched).
+	searched map[recordKey][2]time.Time
 	// claims are the sink targets the passes under way have claimed for
 	// a key name (targets.go).
 	claims *targetClaims
@@ -255,6 +259,7 @@ func New(cfg Config) *Engine {
 		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly, fence: cfg.Fence,
 		onDeletionScheduled: cfg.OnDeletionScheduled,
 		gens:                map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
+		searched:      map[recordKey][2]time.Time{},
 		warnedTwoKeys: map[recordKey]bool{},
 		claims:        newTargetClaims(),
 	}

@@ -46,6 +46,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 			role, rec.RoleID, len(rot.KnownKeyIDs)+len(rot.OldKeyIDs))
 	}
 	listedAt := e.now()
+	firstListed := e.firstSearched(p.Name, rec.Name, rot.StartedAt, listedAt)
 	ctx, server := apiclient.WithServerClock(ctx)
 	keys, err := api.ListKeys(ctx)
 	if err != nil {
@@ -140,14 +141,20 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	// would find it long over at its first look, before a create the API
 	// applies late shows. The first search's answer is after the create
 	// was sent, on a clock no restart moves (its Date has whole seconds:
-	// one more).
+	// one more). A listing this process takes the settle time after its
+	// own first one proves it as well, on this process's clock alone: an
+	// API whose Date never moves does not hold the search for good.
 	firstSearch := false
 	if !serverNow.IsZero() {
 		if rot.SearchFrom.IsZero() || serverNow.Before(rot.SearchFrom) {
 			rot.SearchFrom, firstSearch = serverNow, true
 		}
 		if left := rot.SearchFrom.Add(e.settleTime() + time.Second).Sub(serverNow); left > 0 {
-			due = later(due, listedAt.Add(left))
+			ownDue := firstListed.Add(e.settleTime() + time.Second)
+			if apiDue := listedAt.Add(left); apiDue.Before(ownDue) {
+				ownDue = apiDue
+			}
+			due = later(due, ownDue)
 		}
 	}
 	if listedAt.Before(due) {
@@ -159,4 +166,18 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 		return nil, &waitErr{reason: ReasonCreateSettle, due: due}
 	}
 	return nil, nil
+}
+
+// firstSearched returns when this process first listed the keys in the
+// orphan search of the intent of policy's name started at startedAt: now
+// if it never did. That listing came after the intent's create was sent.
+func (e *Engine) firstSearched(policy, name string, startedAt, now time.Time) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := recordKey{policy, name}
+	if s, ok := e.searched[k]; ok && s[0].Equal(startedAt) {
+		return s[1]
+	}
+	e.searched[k] = [2]time.Time{startedAt, now}
+	return now
 }
