@@ -152,7 +152,7 @@ func CheckProgram(prog string) error {
 			return err
 		}
 		if li.Mode()&os.ModeSymlink == 0 {
-			return nil
+			break
 		}
 		if hops == 40 {
 			return fmt.Errorf("%s: too many levels of symbolic links", prog)
@@ -166,6 +166,17 @@ func CheckProgram(prog string) error {
 		}
 		p = to
 	}
+	// A relative link's ".." climbs from where a linked directory really
+	// is, not from the path as written: the directory the kernel resolves
+	// the program into is checked too.
+	real, err := filepath.EvalSymlinks(prog)
+	if err != nil {
+		return err
+	}
+	if di, err := os.Stat(filepath.Dir(real)); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("%s resolves to %s, in %s, which everyone may write: anyone could replace it", prog, real, filepath.Dir(real))
+	}
+	return nil
 }
 
 // ReadKeyFile reads a webhook's HMAC key, trimmed, and refuses a file

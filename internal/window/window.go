@@ -85,8 +85,9 @@ func LoadZone(name string) (*time.Location, error) {
 	if name == "" {
 		return time.UTC, nil
 	}
-	if name == "Local" {
-		// Go reads "Local" as the process's TZ, not as an IANA name: the
+	if name == "Local" || name == "localtime" {
+		// Go reads "Local" as the process's TZ, not as an IANA name, and
+		// Debian's zoneinfo has "localtime" linked to /etc/localtime: the
 		// same file would open its windows at other hours on another host.
 		return nil, fmt.Errorf("time zone %q is the host's zone, not an IANA name: name the zone (such as Europe/Zurich) or use UTC", name)
 	}
