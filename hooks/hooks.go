@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rotatord/rotatord/internal/redact"
@@ -185,20 +186,17 @@ func CheckProgram(prog string) error {
 // check the same. Errors name the file (through secret.ShownPath), never
 // its content.
 func ReadKeyFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, secret.PathError(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a file", secret.ShownPath(path))
-	}
-	f, err := os.Open(path)
+	const maxKeyFile = 64 << 10
+	// Without blocking: a named pipe planted at the path would hold the
+	// open, and the hook, until someone writes to it. The type and mode
+	// checked are those of the file opened.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, secret.PathError(err)
 	}
 	defer f.Close()
-	// The mode of the file read, not of whatever was at path before.
-	if fi, err = f.Stat(); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		return nil, secret.PathError(err)
 	}
 	if !fi.Mode().IsRegular() {
@@ -207,9 +205,12 @@ func ReadKeyFile(path string) ([]byte, error) {
 	if fi.Mode().Perm()&0o004 != 0 {
 		return nil, fmt.Errorf("%s is world-readable (mode %04o): anyone on the host could forge signed events; use 0600 or 0640", secret.ShownPath(path), fi.Mode().Perm())
 	}
-	key, err := io.ReadAll(f)
+	key, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
 	if err != nil {
 		return nil, secret.PathError(err)
+	}
+	if len(key) > maxKeyFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes: not a key", secret.ShownPath(path), maxKeyFile)
 	}
 	key = bytes.TrimSpace(key)
 	if len(key) == 0 {
