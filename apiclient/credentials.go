@@ -2,12 +2,10 @@ package apiclient
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"strings"
-	"syscall"
 
 	"github.com/rotatord/rotatord/secret"
 )
@@ -126,44 +124,16 @@ func readPairFile(path string) (Credentials, error) {
 const maxCredentialFile = 1 << 20
 
 // readCredentialFile reads a credential file that must be a regular file
-// (symlinks followed, as a Kubernetes Secret volume has them). It opens
-// without blocking and checks the type before reading: a named pipe
-// planted at the path would otherwise hold the read until someone writes
-// to it, and a device would never end.
+// (symlinks followed, as a Kubernetes Secret volume has them), through
+// secret.ReadFile: opened without blocking, its type checked before any
+// read (a named pipe planted at the path would hold the read until someone
+// writes to it, a device would never end), and read bounded. Its errors
+// name the path as secret.ShownPath shows it.
 func readCredentialFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
+	b, err := secret.ReadFile(path, secret.FileOptions{Max: maxCredentialFile})
+	var tooLarge *secret.TooLargeError
+	if errors.As(err, &tooLarge) {
+		return nil, &fs.PathError{Op: "read", Path: secret.ShownPath(path), Err: fmt.Errorf("larger than %d bytes: not a credential", maxCredentialFile)}
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("not a regular file (%s)", fileType(fi.Mode()))}
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxCredentialFile+1))
-	if err != nil {
-		return nil, err // an *fs.PathError naming the path
-	}
-	if len(b) > maxCredentialFile {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes: not a credential", maxCredentialFile)}
-	}
-	return b, nil
-}
-
-// fileType names a file's type for errors.
-func fileType(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	}
-	return m.Type().String()
+	return b, err
 }

@@ -282,19 +282,20 @@ func (v *validator) vaultSinkHost(at string, s *Sink, buildable bool) {
 		if auth, isAuth := strings.CutPrefix(f.field, "auth."); isAuth && !slices.Contains(uses, auth) {
 			continue
 		}
-		// Without blocking, and a regular file only: a named pipe planted
-		// there would hold the open until someone writes to it.
-		fh, err := os.OpenFile(f.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			v.addf(at+"."+f.field, "%v", secret.PathError(err))
+		// Opened as the sink opens it (secret.OpenFile): without blocking,
+		// and a regular file only: a named pipe planted there would hold
+		// the open until someone writes to it.
+		fh, _, err := secret.OpenFile(f.path, secret.FileOptions{})
+		var notRegular *secret.NotRegularError
+		switch {
+		case errors.As(err, &notRegular):
+			v.addf(at+"."+f.field, "%s: %v", secret.ShownPath(f.path), notRegular)
 			ok = false
-			continue
-		}
-		fi, err := fh.Stat()
-		fh.Close()
-		if err == nil && !fi.Mode().IsRegular() {
-			v.addf(at+"."+f.field, "%s: not a regular file", secret.ShownPath(f.path))
+		case err != nil:
+			v.addf(at+"."+f.field, "%v", err)
 			ok = false
+		default:
+			fh.Close()
 		}
 	}
 	if !ok || !buildable {

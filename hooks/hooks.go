@@ -23,7 +23,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rotatord/rotatord/internal/redact"
@@ -187,30 +186,24 @@ func CheckProgram(prog string) error {
 // its content.
 func ReadKeyFile(path string) ([]byte, error) {
 	const maxKeyFile = 64 << 10
-	// Without blocking: a named pipe planted at the path would hold the
-	// open, and the hook, until someone writes to it. The type and mode
-	// checked are those of the file opened.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, secret.PathError(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, secret.PathError(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a file", secret.ShownPath(path))
-	}
-	if fi.Mode().Perm()&0o004 != 0 {
-		return nil, fmt.Errorf("%s is world-readable (mode %04o): anyone on the host could forge signed events; use 0600 or 0640", secret.ShownPath(path), fi.Mode().Perm())
-	}
-	key, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, secret.PathError(err)
-	}
-	if len(key) > maxKeyFile {
+	// Through secret.ReadFile: without blocking (a named pipe planted at
+	// the path would hold the open, and the hook, until someone writes to
+	// it), the type and mode checked on the file opened, read bounded.
+	key, err := secret.ReadFile(path, secret.FileOptions{Max: maxKeyFile, Forbid: 0o004})
+	var (
+		notRegular *secret.NotRegularError
+		badMode    *secret.ModeError
+		tooLarge   *secret.TooLargeError
+	)
+	switch {
+	case errors.As(err, &notRegular):
+		return nil, fmt.Errorf("%s is not a file (%s)", secret.ShownPath(path), secret.FileType(notRegular.Type))
+	case errors.As(err, &badMode):
+		return nil, fmt.Errorf("%s is world-readable (mode %04o): anyone on the host could forge signed events; use 0600 or 0640", secret.ShownPath(path), badMode.Perm)
+	case errors.As(err, &tooLarge):
 		return nil, fmt.Errorf("%s is larger than %d bytes: not a key", secret.ShownPath(path), maxKeyFile)
+	case err != nil:
+		return nil, err
 	}
 	key = bytes.TrimSpace(key)
 	if len(key) == 0 {

@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -253,29 +250,25 @@ func (a *authenticator) readToken() (secret.Value, error) {
 	return secret.Value(tok), err
 }
 
-// readSecretFile reads a token file, without the surrounding white space.
-// Errors name the file, never its content.
+// readSecretFile reads a token file, without the surrounding white space,
+// through secret.ReadFile: without blocking, a regular file only (symlinks
+// followed, as Kubernetes mounts tokens; a named pipe planted there would
+// hold the read until someone writes to it), and no larger than
+// maxTokenFileSize (refused, not cut short). Errors name the file, never
+// its content.
 func readSecretFile(path string) (string, error) {
-	// Without blocking, and only a regular file (symlinks followed, as
-	// Kubernetes mounts tokens): a named pipe planted there would hold the
-	// read until someone writes to it.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", fmt.Errorf("read token file: %w", secret.PathError(err))
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return "", fmt.Errorf("read token file: %w", secret.PathError(err))
-	} else if !fi.Mode().IsRegular() {
-		what := "named pipe"
-		if fi.Mode()&os.ModeNamedPipe == 0 {
-			what = fi.Mode().Type().String()
-		}
-		return "", fmt.Errorf("read token file %s: not a regular file (%s)", secret.ShownPath(path), what)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileSize))
-	if err != nil {
-		return "", fmt.Errorf("read token file %s: %w", secret.ShownPath(path), secret.PathError(err))
+	b, err := secret.ReadFile(path, secret.FileOptions{Max: maxTokenFileSize})
+	var (
+		notRegular *secret.NotRegularError
+		tooLarge   *secret.TooLargeError
+	)
+	switch {
+	case errors.As(err, &notRegular):
+		return "", fmt.Errorf("read token file %s: %v", secret.ShownPath(path), notRegular)
+	case errors.As(err, &tooLarge):
+		return "", fmt.Errorf("read token file %s: larger than %d bytes: not a token", secret.ShownPath(path), maxTokenFileSize)
+	case err != nil:
+		return "", fmt.Errorf("read token file: %w", err)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
