@@ -257,6 +257,12 @@ func (a *authenticator) readToken() (secret.Value, error) {
 // maxTokenFileSize (refused, not cut short). Errors name the file, never
 // its content.
 func readSecretFile(path string) (string, error) {
+	return readSecretFileAs("token file", path)
+}
+
+// readSecretFileAs is readSecretFile with what the file is for its errors
+// ("token file", "secret_id_file").
+func readSecretFileAs(what, path string) (string, error) {
 	b, err := secret.ReadFile(path, secret.FileOptions{Max: maxTokenFileSize})
 	var (
 		notRegular *secret.NotRegularError
@@ -264,15 +270,15 @@ func readSecretFile(path string) (string, error) {
 	)
 	switch {
 	case errors.As(err, &notRegular):
-		return "", fmt.Errorf("read token file %s: %v", secret.ShownPath(path), notRegular)
+		return "", fmt.Errorf("read %s %s: %v", what, secret.ShownPath(path), notRegular)
 	case errors.As(err, &tooLarge):
-		return "", fmt.Errorf("read token file %s: larger than %d bytes: not a token", secret.ShownPath(path), maxTokenFileSize)
+		return "", fmt.Errorf("read %s %s: larger than %d bytes", what, secret.ShownPath(path), maxTokenFileSize)
 	case err != nil:
-		return "", fmt.Errorf("read token file: %w", err)
+		return "", fmt.Errorf("read %s: %w", what, err)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
-		return "", fmt.Errorf("token file %s is empty", secret.ShownPath(path))
+		return "", fmt.Errorf("%s %s is empty", what, secret.ShownPath(path))
 	}
 	return tok, nil
 }
@@ -325,7 +331,12 @@ func (a *authenticator) loginLocked(ctx context.Context) error {
 	)
 	switch a.method {
 	case AuthAppRole:
-		m, err = approle.NewAppRoleAuth(a.roleID, &approle.SecretID{FromFile: a.secretID}, approle.WithMountPath(a.mountPath))
+		// Read here, not by the library (FromFile): its open blocks, and a
+		// named pipe planted at the path would hold the login.
+		var id string
+		if id, err = readSecretFileAs("secret_id_file", a.secretID); err == nil {
+			m, err = approle.NewAppRoleAuth(a.roleID, &approle.SecretID{FromString: id}, approle.WithMountPath(a.mountPath))
+		}
 	case AuthKubernetes:
 		var jwt string
 		if jwt, err = readSecretFile(a.saToken); err == nil {
