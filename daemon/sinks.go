@@ -8,11 +8,14 @@ import (
 	"strconv"
 
 	"go.uber.org/zap"
+	"go.yaml.in/yaml/v3"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/kubeclient"
 	"github.com/rotatord/rotatord/rotation"
+	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/sinks/file"
 	"github.com/rotatord/rotatord/sinks/kubernetes"
@@ -116,10 +119,30 @@ func protectedConfigFiles(cfg *config.Config, opts Options) []file.Protected {
 	}
 	add(opts.ConfigPath, "the policy file")
 	add(opts.Web.ConfigFile, "the web configuration file")
+	for _, f := range webConfigFiles(opts.Web.ConfigFile) {
+		add(f.path, "the web configuration file's "+f.field)
+	}
+	// The in-cluster configuration (no kubeconfig) reads the pod's
+	// service account token and CA certificate.
+	inCluster := false
+	kubeconfig := func(path, at string) {
+		if path == "" {
+			inCluster = true
+			return
+		}
+		add(path, at)
+		for _, f := range kubeconfigFiles(path) {
+			add(f.path, at+" "+path+": "+f.field)
+		}
+	}
 	vaultFiles := func(sc *config.Sink, at string) {
 		add(sc.Auth.TokenFile, at+" auth.token_file")
 		add(sc.Auth.SecretIDFile, at+" auth.secret_id_file")
-		add(sc.Auth.ServiceAccountTokenFile, at+" auth.service_account_token_file")
+		sa := sc.Auth.ServiceAccountTokenFile
+		if sa == "" && sc.Auth.Method == config.AuthKubernetes {
+			sa = vault.DefaultServiceAccountTokenFile
+		}
+		add(sa, at+" auth.service_account_token_file")
 		add(sc.TLS.CACert, at+" tls.ca_cert")
 	}
 	for _, a := range cfg.AccountsInUse() {
@@ -127,7 +150,11 @@ func protectedConfigFiles(cfg *config.Config, opts Options) []file.Protected {
 			vaultFiles(cv, "the credential_vault of account "+a.Name+":")
 		}
 	}
-	add(cfg.State.Kubeconfig, "state.kubeconfig")
+	if cfg.State.Kubernetes() || cfg.LeaderElection != nil {
+		kubeconfig(cfg.State.Kubeconfig, "state.kubeconfig")
+	} else {
+		add(cfg.State.Kubeconfig, "state.kubeconfig")
+	}
 	for i := range cfg.Policies {
 		p := &cfg.Policies[i]
 		for j := range p.Sinks {
@@ -137,7 +164,7 @@ func protectedConfigFiles(cfg *config.Config, opts Options) []file.Protected {
 			case config.SinkVault:
 				vaultFiles(sc, at+":")
 			case config.SinkKubernetes:
-				add(sc.Kubeconfig, at+" kubeconfig")
+				kubeconfig(sc.Kubeconfig, at+" kubeconfig")
 			}
 		}
 		for j, h := range p.Hooks {
@@ -147,6 +174,100 @@ func protectedConfigFiles(cfg *config.Config, opts Options) []file.Protected {
 			}
 			if h.Exec != nil && len(h.Exec.Command) > 0 {
 				add(h.Exec.Command[0], at+" exec.command")
+			}
+		}
+	}
+	if inCluster {
+		add(kubeclient.InClusterTokenFile, "the in-cluster service account token")
+		add(kubeclient.InClusterCAFile, "the in-cluster service account CA certificate")
+	}
+	return out
+}
+
+// namedFile is a file another file names, with where it is named.
+type namedFile struct{ path, field string }
+
+// webConfigFiles are the files the web configuration file names for TLS
+// (tls_server_config's cert_file, key_file and client_ca_file), relative
+// paths resolved against the file's directory as the exporter toolkit
+// does. A file that cannot be read or parsed names none: the start
+// refuses it anyway (ValidateWebConfig).
+func webConfigFiles(path string) []namedFile {
+	if path == "" {
+		return nil
+	}
+	b, err := secret.ReadFile(path, secret.FileOptions{})
+	if err != nil {
+		return nil
+	}
+	var wc struct {
+		TLS struct {
+			CertFile     string `yaml:"cert_file"`
+			KeyFile      string `yaml:"key_file"`
+			ClientCAFile string `yaml:"client_ca_file"`
+		} `yaml:"tls_server_config"`
+	}
+	if yaml.Unmarshal(b, &wc) != nil {
+		return nil
+	}
+	var out []namedFile
+	for _, f := range []namedFile{
+		{wc.TLS.CertFile, "tls_server_config.cert_file"},
+		{wc.TLS.KeyFile, "tls_server_config.key_file"},
+		{wc.TLS.ClientCAFile, "tls_server_config.client_ca_file"},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if !filepath.IsAbs(f.path) {
+			f.path = filepath.Join(filepath.Dir(path), f.path)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// kubeconfigFiles are the files a kubeconfig names (every cluster's
+// certificate-authority, every user's client-certificate, client-key,
+// tokenFile and exec command given as a path), relative paths resolved
+// against the kubeconfig's directory as client-go does. Every cluster and
+// user counts, not only the context's: a protection too wide costs
+// nothing. A kubeconfig that cannot be read or parsed names none: its
+// client cannot be made either.
+func kubeconfigFiles(path string) []namedFile {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil
+	}
+	b, err := secret.ReadFile(abs, secret.FileOptions{})
+	if err != nil {
+		return nil
+	}
+	kc, err := clientcmd.Load(b)
+	if err != nil {
+		return nil
+	}
+	for _, c := range kc.Clusters {
+		c.LocationOfOrigin = abs
+	}
+	for _, u := range kc.AuthInfos {
+		u.LocationOfOrigin = abs
+	}
+	if clientcmd.ResolveLocalPaths(kc) != nil {
+		return nil
+	}
+	var out []namedFile
+	for name, c := range kc.Clusters {
+		for _, p := range clientcmd.GetClusterFileReferences(c) {
+			if *p != "" {
+				out = append(out, namedFile{*p, "cluster " + name + " certificate-authority"})
+			}
+		}
+	}
+	for name, u := range kc.AuthInfos {
+		for _, p := range clientcmd.GetAuthInfoFileReferences(u) {
+			if *p != "" {
+				out = append(out, namedFile{*p, "user " + name + " file"})
 			}
 		}
 	}

@@ -22,6 +22,13 @@ import (
 // RequestTimeout bounds one request to the API server.
 const RequestTimeout = 30 * time.Second
 
+// The files the in-cluster configuration (rest.InClusterConfig) reads:
+// the pod's service account token and the cluster's CA certificate.
+const (
+	InClusterTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+	InClusterCAFile    = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+)
+
 // Config returns the REST configuration: from the kubeconfig file (and
 // context, empty for its current one) when kubeconfig is set, else the
 // pod's service account (in-cluster).
