@@ -81,6 +81,15 @@ policies:
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkProtectedRotations(t, sim, out, names, dir, files)
+}
+
+// checkProtectedRotations checks the outcomes of a pass whose file sink
+// renders names (each a file in dir) onto files rotatord reads: each such
+// rotation failed with file.ErrProtected, each file still holds what it
+// held (files), and each name keeps its one old key.
+func checkProtectedRotations(t *testing.T, sim *exosim.Server, out []rotation.Outcome, names []string, dir string, files map[string]string) {
+	t.Helper()
 	seen := 0
 	for _, o := range out {
 		if !slices.Contains(names, o.Name) {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +16,6 @@ import (
 	"github.com/rotatord/rotatord/apiclient/exosim/exosimtest"
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/rotation"
-	"github.com/rotatord/rotatord/sinks/file"
 )
 
 // As TestTemplatedSinkNeverWritesRotatordsConfigFiles, for the files those
@@ -117,35 +115,7 @@ policies:
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := 0
-	for _, o := range out {
-		if !slices.Contains(names, o.Name) {
-			continue // the seed's other keys
-		}
-		seen++
-		if o.Err == nil || !strings.Contains(o.Err.Error(), file.ErrProtected.Error()) {
-			t.Errorf("%s/%s: error %v, want one saying %q", o.Policy, o.Name, o.Err, file.ErrProtected)
-		}
-	}
-	if seen != len(names) {
-		t.Errorf("outcomes %+v, want one for each of %v", out, names)
-	}
-	for n, want := range files {
-		if got, err := os.ReadFile(filepath.Join(dir, n)); err != nil || string(got) != want {
-			t.Errorf("%s was replaced: %q, %v", n, got, err)
-		}
-	}
-	for _, name := range names {
-		n := 0
-		for _, k := range sim.Keys() {
-			if k.Name == name && k.Alive {
-				n++
-			}
-		}
-		if n != 1 {
-			t.Errorf("%d live keys named %s, want the old one only", n, name)
-		}
-	}
+	checkProtectedRotations(t, sim, out, names, dir, files)
 }
 
 // Where a Kubernetes part uses the in-cluster configuration (no
