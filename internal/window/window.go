@@ -162,6 +162,20 @@ func (s Set) NextOpen(t time.Time) time.Time {
 				break
 			}
 		}
+		// A window also opens where the zone's offset changes into it: a
+		// window that closed in the hour clocks go back over is open
+		// again when that hour repeats, though no start is shown then.
+		for c, n := t, 0; n < 8; n++ {
+			_, end := c.In(w.Zone).ZoneBounds()
+			if end.IsZero() || end.Sub(t) > 15*24*time.Hour || (!best.IsZero() && !end.Before(best)) {
+				break
+			}
+			if end.After(t) && w.Contains(end) {
+				best = end
+				break
+			}
+			c = end
+		}
 	}
 	return best
 }
@@ -183,10 +197,17 @@ func wallInstants(year int, month time.Month, day, h, m int, zone *time.Location
 		}
 	}
 	if len(out) == 0 {
-		// Skipped: the zone's new offset starts right after the gap.
-		start, _ := t.ZoneBounds()
-		if !start.IsZero() {
+		// Skipped: the window opens where the zone's new offset starts,
+		// right after the gap. time.Date puts a skipped wall time on
+		// either side of it (east of Greenwich after the gap, west of it
+		// before), so the change is the start of t's zone period or its
+		// end, whichever is within the day's reach of t.
+		start, end := t.ZoneBounds()
+		switch {
+		case !start.IsZero() && t.Sub(start) <= 3*time.Hour:
 			out = append(out, start)
+		case !end.IsZero() && end.Sub(t) <= 3*time.Hour:
+			out = append(out, end)
 		}
 	}
 	return out
