@@ -50,7 +50,9 @@ func TestNextOpenInTheSpringGapWestOfGreenwich(t *testing.T) {
 	}
 }
 
-func wall(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+func wall(y int, m time.Month, d, h, min int) time.Time {
+	return time.Date(y, m, d, h, min, 0, 0, time.UTC)
+}
 
 // inZone reads the wall time w in zone; after a gap the wall time given is
 // one that exists.
