@@ -63,6 +63,9 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	e.mu.Unlock()
 	// One index of the targets for the round, as for a pass: a catch-up
 	// of each name reading the whole journal made a round O(N²).
+	if o.IgnoreWindows {
+		ctx = context.WithValue(ctx, ignoreWindowsKey{}, true)
+	}
 	round := &passWork{done: map[string]uint64{}, pass: e.claims.enter()}
 	defer e.claims.leave(round.pass)
 	out := make([]Outcome, len(todo))
@@ -322,6 +325,12 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		if err := e.runHooks(ctx, hooks.BeforeDelete, p, rec, ""); err != nil {
 			return failDelete(fmt.Errorf("not deleting old keys: %w", err))
 		}
+	}
+	// The window was open when the deletion was decided; a consumer check
+	// (up to 30 minutes, a webhook's retries longer) may have outlasted
+	// it. The old keys then wait for the next window, and its check.
+	if now := e.now(); !ignoringWindows(ctx) && !p.Windows.Contains(now) {
+		return &waitErr{reason: ReasonOutsideWindow, due: p.Windows.NextOpen(now)}
 	}
 	role := rot.RoleID
 	if role == "" {
