@@ -11,4 +11,6 @@ import (
 // process groups.
 func killGroupOnCancel(*exec.Cmd) {}
 
+func killGroup(int) {}
+
 func reapGroup(int, time.Duration) {}

@@ -17,6 +17,10 @@ func killGroupOnCancel(cmd *exec.Cmd) {
 	}
 }
 
+// killGroup kills what is left of the hook's process group once the hook
+// itself has ended (ESRCH when nothing is).
+func killGroup(pgid int) { _ = syscall.Kill(-pgid, syscall.SIGKILL) }
+
 // reapGroup collects the processes of the hook's group that were left to
 // rotatord: in a container it is PID 1 (and elsewhere possibly a
 // subreaper), so the children of a killed hook become its own, and

@@ -100,13 +100,12 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 	killGroupOnCancel(cmd)
 	err := cmd.Run()
 	if cmd.Process != nil {
-		// Killed at the timeout: wait for the group to be gone; else
-		// collect only what already ended.
-		wait := time.Duration(0)
-		if ctx.Err() != nil {
-			wait = time.Second
-		}
-		reapGroup(cmd.Process.Pid, wait)
+		// The hook's work ends with it: what it left running in its group
+		// (`check & exit 0`) would run on as rotatord, and under PID 1
+		// end as a zombie nobody waits for. Kill the rest of the group
+		// and wait for it to be gone.
+		killGroup(cmd.Process.Pid)
+		reapGroup(cmd.Process.Pid, time.Second)
 	}
 	if parent.Err() != nil {
 		// rotatord stops, or the caller gave up: not the hook's timeout.
