@@ -271,9 +271,10 @@ func (d *Daemon) Close() error {
 	d.mu.Unlock()
 	for _, a := range accounts {
 		// on_failure hooks still running: a few seconds, not their whole
-		// bound (systemd's stop timeout is 45 s).
-		if !a.engine.WaitHooks(5 * time.Second) {
-			d.log.Warn("stopping with on_failure hooks still running; they are abandoned", zap.String("account", a.name))
+		// bound (systemd's stop timeout is 45 s); then they are cancelled
+		// (an exec hook killed), not left running past rotatord.
+		if !a.engine.StopHooks(5 * time.Second) {
+			d.log.Warn("stopping with on_failure hooks still running: cancelled; they run again at the next start", zap.String("account", a.name))
 		}
 	}
 	return d.closeAccounts()

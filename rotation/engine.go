@@ -145,6 +145,10 @@ type Engine struct {
 	ownShown map[string]bool
 	// hooksRunning counts on_failure hooks running in the background.
 	hooksRunning sync.WaitGroup
+	// hooksCtx is the on_failure hooks' context: StopHooks cancels it
+	// (stopHooks) for those a stop leaves.
+	hooksCtx  context.Context
+	stopHooks context.CancelFunc
 	// failureHooks tracks the on_failure runs of this process, by policy
 	// and name: the record says a failure's hooks are owed, this says
 	// whether they are running or ran (see settleFailureHooks).
@@ -253,7 +257,9 @@ func New(cfg Config) *Engine {
 	if cfg.MinDeleteDelay == 0 {
 		cfg.MinDeleteDelay = 10 * time.Second
 	}
+	hooksCtx, stopHooks := context.WithCancel(context.Background())
 	return &Engine{
+		hooksCtx: hooksCtx, stopHooks: stopHooks,
 		api: cfg.API, store: cfg.Store, log: cfg.Logger.Named("rotation"), rec: cfg.Recorder,
 		now: cfg.Now, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
 		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly, fence: cfg.Fence,

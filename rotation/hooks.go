@@ -151,7 +151,7 @@ func (e *Engine) startFailureHooks(p Policy, rec *state.Record, msg string) {
 	e.hooksRunning.Add(1)
 	go func() {
 		defer e.hooksRunning.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), onFailureTimeout)
+		ctx, cancel := context.WithTimeout(e.hooksCtx, onFailureTimeout)
 		defer cancel()
 		err := e.runHooks(ctx, hooks.OnFailure, p, &r, msg)
 		e.failureHooksMu.Lock()
@@ -219,4 +219,26 @@ func (e *Engine) WaitHooks(max time.Duration) bool {
 	case <-t.C:
 		return false
 	}
+}
+
+// StopHooks is WaitHooks for a stop: it waits for the on_failure hooks at
+// most max, then cancels those still running (an exec hook's process
+// group is killed, a webhook's request ends) and waits for them to
+// return, so none outlives rotatord, unbounded by its timeout, beside the
+// same hook run again at the next start. Their records still owe them. It
+// reports whether they all ended on their own.
+func (e *Engine) StopHooks(max time.Duration) bool {
+	if max > 0 && e.WaitHooks(max) {
+		return true
+	}
+	done := make(chan struct{})
+	go func() { e.hooksRunning.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	default:
+	}
+	e.stopHooks()
+	<-done
+	return false
 }
