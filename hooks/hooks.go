@@ -98,7 +98,9 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 	// Its own process group, killed whole at the timeout: a script's
 	// children must not keep running a check already counted as failed.
 	killGroupOnCancel(cmd)
+	unlock := lockThread()
 	err := cmd.Run()
+	unlock()
 	if cmd.Process != nil {
 		// The hook's work ends with it: what it left running in its group
 		// (`check & exit 0`) would run on as rotatord, and under PID 1

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package hooks
+
+import "syscall"
+
+// dieWithParent: no parent-death signal outside Linux.
+func dieWithParent(*syscall.SysProcAttr) {}
+
+func lockThread() (unlock func()) { return func() {} }
