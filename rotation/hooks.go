@@ -155,11 +155,30 @@ func (e *Engine) startFailureHooks(p Policy, rec *state.Record, msg string) {
 		defer cancel()
 		err := e.runHooks(ctx, hooks.OnFailure, p, &r, msg)
 		e.failureHooksMu.Lock()
-		defer e.failureHooksMu.Unlock()
 		if cur, ok := e.failureHooks[key]; ok && cur.at.Equal(at) {
 			e.failureHooks[key] = failureRun{at: at, ok: err == nil}
 		}
+		e.failureHooksMu.Unlock()
+		if err == nil {
+			e.clearFailureHooks(p, r.Name, at)
+		}
 	}()
+}
+
+// clearFailureHooks records that the on_failure hooks of the failure at
+// at ran, once they succeeded: left for the name's next pass, a process
+// that ends first (`once` from cron) would leave them owed, and each next
+// run would send them again. A later failure that took its place is left
+// owed.
+func (e *Engine) clearFailureHooks(p Policy, name string, at time.Time) {
+	unlock := e.lock(name)
+	defer unlock()
+	rec, ok := e.store.Get(p.Name, name)
+	if !ok || rec.FailureHookPending.IsZero() || !rec.FailureHookPending.Equal(at) {
+		return
+	}
+	rec.FailureHookPending, rec.FailureHookEvent = time.Time{}, nil
+	e.putQuietly(p, &rec)
 }
 
 // settleFailureHooks, called with the name locked, clears the on_failure
