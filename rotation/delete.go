@@ -61,11 +61,13 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	e.mu.Lock()
 	sem := make(chan struct{}, max(1, e.concurrency))
 	e.mu.Unlock()
-	// One index of the targets for the round, as for a pass: a catch-up
-	// of each name reading the whole journal made a round O(N²).
 	if o.IgnoreWindows {
+		// For the steps that do not see o (the window's check after the
+		// consumer check).
 		ctx = context.WithValue(ctx, ignoreWindowsKey{}, true)
 	}
+	// One index of the targets for the round, as for a pass: a catch-up
+	// of each name reading the whole journal made a round O(N²).
 	round := &passWork{done: map[string]uint64{}, pass: e.claims.enter()}
 	defer e.claims.leave(round.pass)
 	out := make([]Outcome, len(todo))
