@@ -66,3 +66,25 @@ func TestConsumerCheckEndingAfterTheWindowClosedKeepsTheOldKey(t *testing.T) {
 		})
 	}
 }
+
+// `once --ignore-windows` deletes outside the windows through the deleter
+// too, its consumer check included: the check of the window after the
+// consumer check is told to ignore them as well.
+func TestIgnoreWindowsDeletesAfterTheConsumerCheckOutsideTheWindows(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	old := h.api.add("ci-runner", "ci-role")
+	h.clock.now = time.Date(2026, 12, 13, 12, 0, 0, 0, time.UTC) // a Sunday
+	h.policy.Windows = weekdays09to16()
+	checks := 0
+	h.policy.Hooks = []Hook{{Event: hooks.BeforeDelete, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
+		checks++
+		return nil
+	}}}
+	h.newEngine()
+	h.pass(Options{Force: true, IgnoreWindows: true})
+	h.clock.Add(2 * time.Hour)
+	h.engine.DeleteDue(context.Background(), Options{IgnoreBackoff: true, IgnoreWindows: true})
+	if checks != 1 || slices.Contains(h.api.live("ci-runner"), old) {
+		t.Fatalf("--ignore-windows on a Sunday: %d consumer checks, old key live %v; want it checked and deleted", checks, slices.Contains(h.api.live("ci-runner"), old))
+	}
+}
