@@ -95,6 +95,10 @@ func (v *validator) hooks(at string, p *Policy) {
 				v.addf(hat+".exec.command", "%q is not an absolute path: want the program's absolute path first, then its arguments (no shell)", h.Exec.Command[0])
 			}
 			v.hookTimeout(hat+".exec.timeout", h.Exec.Timeout, maxExecTimeout, " (a hook runs while its key name waits)")
+			if t := h.Exec.Timeout.Duration(); h.Event == "on_failure" && t > hooks.OnFailureTimeout && t <= maxExecTimeout {
+				v.warnf(hat+".exec.timeout", "%s: on_failure hooks are cut after %s in all (they run in the background), so the hook is cancelled before this timeout",
+					v.written(hat+".exec.timeout", h.Exec.Timeout), human(hooks.OnFailureTimeout))
+			}
 			if v.host && len(h.Exec.Command) > 0 && filepath.IsAbs(h.Exec.Command[0]) {
 				if err := hooks.CheckProgram(h.Exec.Command[0]); err != nil {
 					v.addf(hat+".exec.command", "%v", err)
@@ -124,6 +128,16 @@ func (v *validator) hooks(at string, p *Policy) {
 			v.hookTimeout(hat+".webhook.timeout", h.Webhook.Timeout, maxWebhookTimeout, "")
 			if h.Webhook.Retries < 0 || h.Webhook.Retries > 10 {
 				v.addf(hat+".webhook.retries", "must be from 0 to 10, got %d", h.Webhook.Retries)
+			} else if t := h.Webhook.Timeout.Duration(); h.Event == "on_failure" && t >= 0 && t <= maxWebhookTimeout {
+				if t == 0 {
+					t = 10 * time.Second // the webhook's default
+				}
+				// Every attempt at its timeout, and the waits between them.
+				worst := time.Duration(h.Webhook.Retries+1)*t + (1<<h.Webhook.Retries-1)*hooks.WebhookBackoff
+				if worst > hooks.OnFailureTimeout {
+					v.warnf(hat+".webhook", "a timeout of %s and %d retries take up to %s, but on_failure hooks are cut after %s in all (they run in the background): the last retries never run",
+						human(t), h.Webhook.Retries, human(worst), human(hooks.OnFailureTimeout))
+				}
 			}
 		}
 	}

@@ -36,6 +36,13 @@ const (
 	OnFailure     = "on_failure"
 )
 
+// OnFailureTimeout bounds the on_failure hooks of one failure, retries
+// included: they run in the background, and a stop does not wait for them.
+const OnFailureTimeout = 5 * time.Minute
+
+// WebhookBackoff is the first wait between a webhook's retries, doubling.
+const WebhookBackoff = time.Second
+
 // Event is what a hook is told. It holds no secret.
 type Event struct {
 	Event     string   `json:"event"`
@@ -265,7 +272,7 @@ func (w Webhook) Run(ctx context.Context, ev Event) error {
 	}
 	wait := w.Backoff
 	if wait <= 0 {
-		wait = time.Second
+		wait = WebhookBackoff
 	}
 	var last error
 	for attempt := 0; attempt <= max(w.Retries, 0); attempt++ {

@@ -105,8 +105,8 @@ func (e *Engine) runPendingAfterDelivery(ctx context.Context, p Policy, rec *sta
 }
 
 // onFailureTimeout bounds the on_failure hooks of one failure, retries
-// included.
-const onFailureTimeout = 5 * time.Minute
+// included (validate warns of a hook that cannot fit).
+const onFailureTimeout = hooks.OnFailureTimeout
 
 // failureRun is what this process knows of the on_failure hooks owed for
 // one failure (at: the record's LastFailure).
