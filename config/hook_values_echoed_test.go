@@ -47,7 +47,7 @@ policies:
 	for _, want := range []string{
 		`p.yml:10: policies[0].hooks[0].exec.command: "bin/check-consumer" is not an absolute path`,
 		`p.yml:12: policies[0].hooks[1].webhook.retries: must be from 0 to 10, got 11`,
-		`p.yml:14: policies[0].hooks[2].webhook.url: "hooks.example.com/notify": want an https:// URL`,
+		`p.yml:14: policies[0].hooks[2].webhook.url: "hooks.example.com/…": want an https:// URL`,
 		`p.yml:16: policies[0].hooks[3].exec.command: empty: want the program's absolute path first`,
 	} {
 		if !strings.Contains(msg, want) {

@@ -108,11 +108,11 @@ func (v *validator) hooks(at string, p *Policy) {
 			u, err := url.Parse(h.Webhook.URL)
 			switch {
 			case err != nil || u.Host == "":
-				v.addf(hat+".webhook.url", "%q: want an https:// URL", redact.URL(h.Webhook.URL))
+				v.addf(hat+".webhook.url", "%q: want an https:// URL", redact.Origin(h.Webhook.URL))
 			case u.Scheme == "https":
 			case u.Scheme == "http" && isLoopback(u.Hostname()):
 			case u.Scheme == "http":
-				v.addf(hat+".webhook.url", "%s is plain http to a host that is not loopback: the event and its signature would cross the network in clear (use https; plain http is only for a loopback receiver)", redact.URL(h.Webhook.URL))
+				v.addf(hat+".webhook.url", "%s is plain http to a host that is not loopback: the event and its signature would cross the network in clear (use https; plain http is only for a loopback receiver)", redact.Origin(h.Webhook.URL))
 			default:
 				v.addf(hat+".webhook.url", "scheme %q: want https", u.Scheme)
 			}

@@ -321,7 +321,8 @@ func (w Webhook) post(ctx context.Context, key, body []byte) error {
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(req)
 	if err != nil {
-		// The URL may carry credentials: say where without them.
+		// The URL may carry credentials, in its user info or, for an
+		// incoming webhook, in its path: say where without them.
 		return fmt.Errorf("webhook hook: POST %s: %v", redactURL(w.URL), errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
@@ -340,4 +341,4 @@ func Sign(key []byte, ts string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func redactURL(u string) string { return redact.URL(u) }
+func redactURL(u string) string { return redact.Origin(u) }

@@ -40,3 +40,19 @@ func TestURLWithAnAtInTheQuery(t *testing.T) {
 		}
 	}
 }
+
+func TestOriginKeepsOnlySchemeAndHost(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://hooks.example/services/T0/B0/TOKEN":     "https://hooks.example/…",
+		"https://user:pw@hooks.example:8443/x?token=abc": "https://xxxxx@hooks.example:8443/…",
+		"https://hooks.example":                          "https://hooks.example",
+		"https://hooks.example/":                         "https://hooks.example",
+		"hooks.example/services/TOKEN":                   "hooks.example/…",
+		"http://[::1]:9/p%2Fq/TOKEN":                     "http://[::1]:9/…",
+		"https://a b/TOKEN":                              "https://a b/…",
+	} {
+		if got := Origin(raw); got != want {
+			t.Errorf("Origin(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
