@@ -73,9 +73,22 @@ func ParseDays(specs []string) ([7]bool, error) {
 
 // ParseClock reads a time of day "HH:MM" (00:00 to 24:00).
 func ParseClock(s string) (time.Duration, error) {
-	var h, m int
-	if n, err := fmt.Sscanf(s, "%d:%d", &h, &m); err != nil || n != 2 || len(s) != 5 || h < 0 || m < 0 || m > 59 || h > 24 || (h == 24 && m != 0) {
+	// Exactly two digits, a colon, two digits: Sscanf's %d also takes a
+	// sign ("+9:00", "09:+5"), which is no time of day anyone writes.
+	digit := func(i int) (int, bool) { return int(s[i] - '0'), s[i] >= '0' && s[i] <= '9' }
+	bad := func() (time.Duration, error) {
 		return 0, fmt.Errorf("invalid time of day %q (want HH:MM, such as 09:00 or 16:30)", s)
+	}
+	if len(s) != 5 || s[2] != ':' {
+		return bad()
+	}
+	h1, ok1 := digit(0)
+	h2, ok2 := digit(1)
+	m1, ok3 := digit(3)
+	m2, ok4 := digit(4)
+	h, m := h1*10+h2, m1*10+m2
+	if !ok1 || !ok2 || !ok3 || !ok4 || m > 59 || h > 24 || (h == 24 && m != 0) {
+		return bad()
 	}
 	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute, nil
 }
