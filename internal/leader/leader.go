@@ -81,6 +81,10 @@ type Elector struct {
 	// it gave up ends.
 	steppedDown bool
 	claimEnd    time.Time
+	// wrote holds the last Lease records this process sent (the last one
+	// sent, and the last one the API server took), in any term: a record
+	// naming this replica that is neither was written by someone else.
+	wrote [2]*resourcelock.LeaderElectionRecord
 }
 
 // New returns an elector; Run takes part in the election.
@@ -166,7 +170,8 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 		LeaseMeta:  metav1.ObjectMeta{Namespace: e.cfg.Namespace, Name: e.cfg.LeaseName},
 		Client:     e.cfg.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: e.cfg.Identity},
-	}, renewed: e.renewed, deposed: e.deposed, unsafe: e.waitUntil, lease: e.cfg.LeaseDuration}
+	}, renewed: e.renewed, deposed: e.deposed, unsafe: e.waitUntil, lease: e.cfg.LeaseDuration,
+		sent: e.sent, ours: e.ours}
 	e.mu.Lock()
 	e.lock = lock
 	e.mu.Unlock()
@@ -361,6 +366,41 @@ func (e *Elector) waitUntil(t time.Time) {
 	}
 }
 
+// sent notes a Lease record this process is about to write (ok false) or
+// has written (ok true).
+func (e *Elector) sent(rec resourcelock.LeaderElectionRecord, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	i := 0
+	if ok {
+		i = 1
+	}
+	e.wrote[i] = &rec
+}
+
+// ours reports whether rec is a record this process wrote (or sent, its
+// answer lost), as the API server gives it back.
+func (e *Elector) ours(rec resourcelock.LeaderElectionRecord) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, w := range e.wrote {
+		if w != nil && sameRecord(*w, rec) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameRecord compares two Lease records as the Lease stores them (times
+// to the microsecond).
+func sameRecord(a, b resourcelock.LeaderElectionRecord) bool {
+	same := func(x, y metav1.Time) bool {
+		return x.Time.Truncate(time.Microsecond).Equal(y.Time.Truncate(time.Microsecond))
+	}
+	return a.HolderIdentity == b.HolderIdentity && a.LeaseDurationSeconds == b.LeaseDurationSeconds &&
+		a.LeaderTransitions == b.LeaderTransitions && same(a.AcquireTime, b.AcquireTime) && same(a.RenewTime, b.RenewTime)
+}
+
 // StepDown gives the leadership up from inside: this replica stops acting
 // and renews the Lease no more in this term; once its claim has ended it
 // releases the Lease for another replica, and competes again only a lease
@@ -411,17 +451,30 @@ func (e *Elector) deposed(holder string) bool {
 // take an expired Lease back and keep it, acting no more: no one would
 // lead). An acquisition nobody handed over (the Lease created anew, or
 // emptied by hand) makes the new leader wait a whole lease duration: a
-// leader of the deleted Lease may still be acting.
+// leader of the deleted Lease may still be acting. So does one from a
+// record someone else edited by hand (the holder set to this replica, a
+// shorter leaseDurationSeconds): client-go waits only what the record
+// says, and would act at once on a Lease handed to it, while the old
+// holder acts on until its next renewal shows it the edit. The new leader
+// acts only a whole lease duration after it first saw the record it
+// replaced, which the old holder's claim cannot outlast.
 type timedLock struct {
 	resourcelock.Interface
 	renewed func(start time.Time)
 	deposed func(holder string) bool
 	unsafe  func(until time.Time)
 	lease   time.Duration
+	// sent notes each record this process writes; ours tells them.
+	sent func(rec resourcelock.LeaderElectionRecord, ok bool)
+	ours func(rec resourcelock.LeaderElectionRecord) bool
 
 	mu       sync.Mutex
 	observed *resourcelock.LeaderElectionRecord // last read
-	refuse   bool
+	// raw and observedAt: the last record read as the API server gave it,
+	// and when this replica first read it.
+	raw        []byte
+	observedAt time.Time
+	refuse     bool
 }
 
 // errDeposed fails the Lease writes of a deposed replica's term.
@@ -433,6 +486,9 @@ func (l *timedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord
 		l.mu.Lock()
 		c := *rec
 		l.observed = &c
+		if l.observedAt.IsZero() || string(raw) != string(l.raw) {
+			l.raw, l.observedAt = append([]byte(nil), raw...), time.Now()
+		}
 		l.mu.Unlock()
 		if rec.HolderIdentity != "" && rec.HolderIdentity != l.Identity() && l.deposed(rec.HolderIdentity) {
 			// This replica led in this term: it takes no part in it any
@@ -456,6 +512,7 @@ func (l *timedLock) Create(ctx context.Context, ler resourcelock.LeaderElectionR
 		return errDeposed
 	}
 	start := time.Now()
+	l.sent(ler, false)
 	err := l.Interface.Create(ctx, ler)
 	if err == nil {
 		l.noteWritten(ler)
@@ -474,18 +531,31 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 		return errDeposed
 	}
 	l.mu.Lock()
-	prev := l.observed
+	prev, prevAt := l.observed, l.observedAt
 	l.mu.Unlock()
 	start := time.Now()
+	l.sent(ler, false)
 	err := l.Interface.Update(ctx, ler)
 	if err == nil {
 		l.noteWritten(ler)
 	}
 	if err == nil && ler.HolderIdentity == l.Identity() {
-		if prev != nil && prev.HolderIdentity == "" && prev.LeaseDurationSeconds != releasedDurationSeconds {
+		switch {
+		case prev == nil:
+		case prev.HolderIdentity == "" && prev.LeaseDurationSeconds != releasedDurationSeconds:
 			// Taken over from an empty holder that no release wrote
 			// (edited by hand): as unsafe as a new Lease.
 			l.unsafe(start.Add(l.lease))
+		case prev.HolderIdentity == "":
+			// Released: its holder let it go once its claim was over.
+		case prev.HolderIdentity == l.Identity() && l.ours(*prev):
+			// A renewal of this process's own record.
+		default:
+			// Taken from another holder, or from a record naming this
+			// replica that it did not write: a whole lease duration
+			// after this replica first saw it, whatever the record says
+			// (usually long past: client-go waited as long).
+			l.unsafe(prevAt.Add(l.lease))
 		}
 		l.renewed(start)
 	}
@@ -496,6 +566,7 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 // client-go renews without reading first, and a takeover must be judged
 // once, against the record before it.
 func (l *timedLock) noteWritten(ler resourcelock.LeaderElectionRecord) {
+	l.sent(ler, true)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.observed = &ler

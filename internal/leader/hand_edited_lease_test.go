@@ -1,0 +1,91 @@
+package leader
+
+// A Lease edited by hand while a leader holds it, against a real
+// kube-apiserver (internal/kubetest): the edit must never let a standby act
+// while the old leader may still act.
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rotatord/rotatord/internal/kubetest"
+)
+
+// handEditAfterRenewal waits until leader A has just renewed the Lease,
+// then applies edit to it: A's next renewal (and so the moment it reads
+// the edit) is a whole retry period away.
+func handEditAfterRenewal(t *testing.T, c *kubetest.Cluster, ns string, a *testReplica, edit func(holder *string, seconds *int32)) {
+	t.Helper()
+	admin := c.Client(t, kubetest.Admin)
+	l0 := a.e.validUntilForTest()
+	waitCond(t, "A renews", 20*time.Second, func() bool { return a.e.validUntilForTest().After(l0) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	leases := admin.CoordinationV1().Leases(ns)
+	l, err := leases.Get(ctx, "rotatord", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds)
+	if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bothAct samples both replicas' Check for d and returns how many samples
+// found both allowed to act.
+func bothAct(a, b *testReplica, d time.Duration) int {
+	both := 0
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if a.e.Check() == nil && b.e.Check() == nil {
+			both++
+		}
+	}
+	return both
+}
+
+// A person hands the Lease to a standby by hand (`kubectl patch lease`
+// with the standby's identity as the holder, to move the leader). The
+// standby reads its own name in a valid Lease, renews it as its own and
+// acts at once, while the old leader acts on until its next renewal shows
+// it the edit: two leaders.
+func TestLeaseHandedToAStandbyByHandNeverGivesTwoLeaders(t *testing.T) {
+	c := kubetest.Start(t)
+	ns := "lease-hand-standby"
+	c.CreateNamespace(t, ns)
+	admin := c.Client(t, kubetest.Admin)
+	a := startReplica(t, admin, ns, "replica-a", 5*time.Second)
+	waitCond(t, "A leads", 30*time.Second, func() bool { return a.e.Check() == nil })
+	b := startReplica(t, admin, ns, "replica-b", 200*time.Millisecond)
+	waitCond(t, "B sees A", 30*time.Second, func() bool { return b.e.Leader() == "replica-a" })
+
+	handEditAfterRenewal(t, c, ns, a, func(holder *string, _ *int32) { *holder = "replica-b" })
+	if n := bothAct(a, b, 8*time.Second); n > 0 {
+		t.Errorf("the Lease handed to standby B by hand: A and B both passed Check (both may act) in %d samples", n)
+	}
+	// B leads in the end: the edit asked for it.
+	waitCond(t, "B acts", 40*time.Second, func() bool { return b.e.Check() == nil })
+}
+
+// A person shortens the Lease's duration by hand (leaseDurationSeconds 1,
+// the holder unchanged). A standby sees the edit, and a second later
+// takes the Lease from the holder and acts at once; the holder acts on
+// until its next renewal fails: two leaders.
+func TestLeaseDurationShortenedByHandNeverGivesTwoLeaders(t *testing.T) {
+	c := kubetest.Start(t)
+	ns := "lease-hand-duration"
+	c.CreateNamespace(t, ns)
+	admin := c.Client(t, kubetest.Admin)
+	a := startReplica(t, admin, ns, "replica-a", 5*time.Second)
+	waitCond(t, "A leads", 30*time.Second, func() bool { return a.e.Check() == nil })
+	b := startReplica(t, admin, ns, "replica-b", 200*time.Millisecond)
+	waitCond(t, "B sees A", 30*time.Second, func() bool { return b.e.Leader() == "replica-a" })
+
+	handEditAfterRenewal(t, c, ns, a, func(_ *string, seconds *int32) { *seconds = 1 })
+	if n := bothAct(a, b, 8*time.Second); n > 0 {
+		t.Errorf("the Lease's duration shortened by hand: A and B both passed Check (both may act) in %d samples", n)
+	}
+}
