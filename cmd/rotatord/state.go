@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -117,7 +118,7 @@ func (c *cli) cmdStateImport() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := checkNoLeader(ctx, cfg); err != nil {
+	if err := checkNoLeader(ctx, cfg, c.stderr); err != nil {
 		return err
 	}
 	inUse := map[string]bool{}
@@ -159,7 +160,11 @@ func (c *cli) cmdStateImport() error {
 
 // checkNoLeader refuses an import into the Kubernetes backend while a
 // replica holds the Lease: it would act on a journal being replaced.
-func checkNoLeader(ctx context.Context, cfg *config.Config) error {
+// Whether the holder still renews it is told by watching the Lease for a
+// lease duration, as a standby does, never by comparing its renewTime
+// with this machine's clock: the holder's clock may run behind this one
+// (a live replica would look long dead) or ahead of it.
+func checkNoLeader(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
 	le := cfg.LeaderElection
 	if le == nil || !cfg.State.Kubernetes() {
 		return nil // the directory's lock, taken by Open, says it
@@ -169,23 +174,61 @@ func checkNoLeader(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	lease, err := client.CoordinationV1().Leases(cfg.State.Namespace).Get(ctx, le.LeaseName, metav1.GetOptions{})
+	name := cfg.State.Namespace + "/" + le.LeaseName
+	leases := client.CoordinationV1().Leases(cfg.State.Namespace)
+	lease, err := leases.Get(ctx, le.LeaseName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil
 	case err != nil:
-		return fmt.Errorf("state import: read the Lease %s/%s: %w", cfg.State.Namespace, le.LeaseName, err)
+		return fmt.Errorf("state import: read the Lease %s: %w", name, err)
 	}
-	holder := ""
-	if lease.Spec.HolderIdentity != nil {
-		holder = *lease.Spec.HolderIdentity
+	holder := leaseHolder(lease)
+	if holder == "" {
+		return nil // released, or never held
 	}
-	if holder == "" || lease.Spec.RenewTime == nil || lease.Spec.LeaseDurationSeconds == nil {
-		return nil
+	// Long enough for any holder to renew: the Lease's duration (what
+	// standbys wait), and at least the configured one.
+	wait := le.LeaseDuration.Duration()
+	if d := lease.Spec.LeaseDurationSeconds; d != nil && time.Duration(*d)*time.Second > wait {
+		wait = time.Duration(*d) * time.Second
 	}
-	expires := lease.Spec.RenewTime.Add(time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second)
-	if time.Now().Before(expires) {
-		return errors.New("state import: replica " + holder + " holds the Lease " + cfg.State.Namespace + "/" + le.LeaseName + ": stop every rotatord first")
+	wait += le.RetryPeriod.Duration()
+	fmt.Fprintf(stderr, "the Lease %s names replica %s: watching it for %s to see whether that replica still renews it\n", name, holder, wait)
+	refuse := func(h string) error {
+		return errors.New("state import: replica " + h + " holds the Lease " + name + " and renews it: stop every rotatord first")
 	}
-	return nil
+	deadline := time.Now().Add(wait)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("state import: watching the Lease %s: %w", name, ctx.Err())
+		case <-time.After(min(left, le.RetryPeriod.Duration())):
+		}
+		now, err := leases.Get(ctx, le.LeaseName, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue // a live holder makes it again: watch on
+		case err != nil:
+			return fmt.Errorf("state import: read the Lease %s: %w", name, err)
+		case now.ResourceVersion == lease.ResourceVersion:
+			continue
+		}
+		if h := leaseHolder(now); h != "" {
+			return refuse(h)
+		}
+		return nil // released meanwhile
+	}
+}
+
+// leaseHolder is the Lease's holder, empty when none.
+func leaseHolder(l *coordinationv1.Lease) string {
+	if l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
 }
