@@ -6,10 +6,14 @@ package leader
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/rotatord/rotatord/internal/kubetest"
 )
@@ -87,5 +91,51 @@ func TestLeaseDurationShortenedByHandNeverGivesTwoLeaders(t *testing.T) {
 	handEditAfterRenewal(t, c, ns, a, func(_ *string, seconds *int32) { *seconds = 1 })
 	if n := bothAct(a, b, 8*time.Second); n > 0 {
 		t.Errorf("the Lease's duration shortened by hand: A and B both passed Check (both may act) in %d samples", n)
+	}
+}
+
+// A renewal the API server applied but whose answer was lost (a timeout,
+// an API server restarting) leaves the leader's own record in the Lease,
+// one client-go does not know it wrote. The leader must still know it for
+// its own, and act on: no lease duration's wait as for a hand edit.
+func TestLostRenewalAnswerIsStillTheLeadersOwnRecord(t *testing.T) {
+	c := kubetest.Start(t)
+	ns := "lease-lost-answer"
+	c.CreateNamespace(t, ns)
+	// The renewal's answer is lost, and so is the read client-go makes
+	// right after it: the renewal attempt after that one reads the
+	// record the lost one left.
+	var drop, dropped, failRead atomic.Bool
+	cfg := c.RestConfig(kubetest.Admin)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if req.Method == http.MethodGet && failRead.CompareAndSwap(true, false) {
+				return nil, errors.New("API server unreachable")
+			}
+			resp, err := rt.RoundTrip(req)
+			if err == nil && req.Method == http.MethodPut && drop.CompareAndSwap(true, false) {
+				resp.Body.Close()
+				failRead.Store(true)
+				dropped.Store(true)
+				return nil, errors.New("answer lost")
+			}
+			return resp, err
+		})
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startReplica(t, cs, ns, "replica-a", 500*time.Millisecond)
+	waitCond(t, "A leads", 30*time.Second, func() bool { return a.e.Check() == nil })
+	drop.Store(true)
+	waitCond(t, "a renewal's answer lost", 20*time.Second, dropped.Load)
+	l0 := a.e.validUntilForTest()
+	waitCond(t, "A renews again", 20*time.Second, func() bool { return a.e.validUntilForTest().After(l0) })
+	a.e.mu.Lock()
+	notBefore := a.e.notBefore
+	a.e.mu.Unlock()
+	if wait := time.Until(notBefore); wait > 0 {
+		t.Errorf("after a renewal whose answer was lost, leader A waits %v before acting again, as after a hand edit (Check: %v)", wait.Round(time.Millisecond), a.e.Check())
 	}
 }

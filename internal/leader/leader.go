@@ -81,11 +81,17 @@ type Elector struct {
 	// it gave up ends.
 	steppedDown bool
 	claimEnd    time.Time
-	// wrote holds the last Lease records this process sent (the last one
-	// sent, and the last one the API server took), in any term: a record
-	// naming this replica that is neither was written by someone else.
-	wrote [2]*resourcelock.LeaderElectionRecord
+	// wrote holds the last Lease records this process sent, in any term
+	// (those whose answers were lost too: a renewal that timed out may
+	// have been applied): a record naming this replica that is none of
+	// them was written by someone else.
+	wrote []resourcelock.LeaderElectionRecord
 }
+
+// keptWrites is how many of its own Lease records a replica remembers:
+// more than the renewals a renew deadline holds at the shortest retry
+// period (renew_deadline is at least twice retry_period).
+const keptWrites = 16
 
 // New returns an elector; Run takes part in the election.
 func New(cfg Config) *Elector { return &Elector{cfg: cfg} }
@@ -366,16 +372,14 @@ func (e *Elector) waitUntil(t time.Time) {
 	}
 }
 
-// sent notes a Lease record this process is about to write (ok false) or
-// has written (ok true).
-func (e *Elector) sent(rec resourcelock.LeaderElectionRecord, ok bool) {
+// sent notes a Lease record this process is about to write.
+func (e *Elector) sent(rec resourcelock.LeaderElectionRecord) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	i := 0
-	if ok {
-		i = 1
+	if len(e.wrote) == keptWrites {
+		e.wrote = append(e.wrote[:0], e.wrote[1:]...)
 	}
-	e.wrote[i] = &rec
+	e.wrote = append(e.wrote, rec)
 }
 
 // ours reports whether rec is a record this process wrote (or sent, its
@@ -384,7 +388,7 @@ func (e *Elector) ours(rec resourcelock.LeaderElectionRecord) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, w := range e.wrote {
-		if w != nil && sameRecord(*w, rec) {
+		if sameRecord(w, rec) {
 			return true
 		}
 	}
@@ -465,7 +469,7 @@ type timedLock struct {
 	unsafe  func(until time.Time)
 	lease   time.Duration
 	// sent notes each record this process writes; ours tells them.
-	sent func(rec resourcelock.LeaderElectionRecord, ok bool)
+	sent func(rec resourcelock.LeaderElectionRecord)
 	ours func(rec resourcelock.LeaderElectionRecord) bool
 
 	mu       sync.Mutex
@@ -512,7 +516,7 @@ func (l *timedLock) Create(ctx context.Context, ler resourcelock.LeaderElectionR
 		return errDeposed
 	}
 	start := time.Now()
-	l.sent(ler, false)
+	l.sent(ler)
 	err := l.Interface.Create(ctx, ler)
 	if err == nil {
 		l.noteWritten(ler)
@@ -534,7 +538,7 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 	prev, prevAt := l.observed, l.observedAt
 	l.mu.Unlock()
 	start := time.Now()
-	l.sent(ler, false)
+	l.sent(ler)
 	err := l.Interface.Update(ctx, ler)
 	if err == nil {
 		l.noteWritten(ler)
@@ -566,7 +570,6 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 // client-go renews without reading first, and a takeover must be judged
 // once, against the record before it.
 func (l *timedLock) noteWritten(ler resourcelock.LeaderElectionRecord) {
-	l.sent(ler, true)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.observed = &ler
