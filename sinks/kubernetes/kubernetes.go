@@ -342,8 +342,9 @@ func (s *Sink) held(sec *corev1.Secret) (sinks.Held, error) {
 // against its resourceVersion; read it back; then restart the workloads.
 //
 // A refusal before the create or update (the Secret is someone else's, or
-// immutable; it cannot be read) is marked sinks.NothingSent: the secret
-// went nowhere, so the engine may roll a key it made moments ago back at
+// immutable; it cannot be read), or a create or update refused because
+// someone else's Secret took the place meanwhile (lostRace), is marked
+// sinks.NothingSent: the secret went nowhere, so the engine may roll a key it made moments ago back at
 // once, even though it cannot read such a Secret as holding no key.
 func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	n, err := s.secretName(c.Name)
@@ -368,7 +369,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		sec := s.newSecret(n, data, c)
 		if _, err := secrets.Create(ctx, sec, metav1.CreateOptions{}); err != nil {
 			if apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("write %s: created by someone else meanwhile: %w", label, ErrConflict)
+				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: created by someone else meanwhile: %w", label, ErrConflict))
 			}
 			return fmt.Errorf("write %s: create: %w", label, apiError(err))
 		}
@@ -389,7 +390,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		// then is a 409 Conflict, never overwritten.
 		if _, err := secrets.Update(ctx, up, metav1.UpdateOptions{}); err != nil {
 			if apierrors.IsConflict(err) {
-				return fmt.Errorf("write %s: %w", label, ErrConflict)
+				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: %w", label, ErrConflict))
 			}
 			return fmt.Errorf("write %s: update: %w", label, apiError(err))
 		}
@@ -398,6 +399,25 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		return fmt.Errorf("write %s: read back: %w", label, err)
 	}
 	return s.restart(ctx, label)
+}
+
+// lostRace follows a create or update the API server refused (409)
+// because the Secret changed since it was read. When it is now someone
+// else's Secret (not this policy's, and no take_over), the refused write
+// left the secret nowhere, and no write of this sink made that Secret:
+// err is marked sinks.NothingSent, so the engine may roll the new key
+// back rather than keep it for a Secret it cannot read. A Secret of this
+// policy (perhaps an earlier attempt of this very write) is left to the
+// engine to read.
+func (s *Sink) lostRace(ctx context.Context, n, label string, err error) error {
+	if s.opts.TakeOver {
+		return err
+	}
+	cur, gerr := s.get(ctx, n)
+	if gerr != nil || cur == nil || s.owned(cur) {
+		return err
+	}
+	return sinks.NothingSent(fmt.Errorf("%w: %w", err, s.notOwned(label, cur)))
 }
 
 // newSecret is the Secret Write creates for c, holding data.
