@@ -3,6 +3,7 @@
 package hooks
 
 import (
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -46,4 +47,13 @@ func reapGroup(pgid int, wait time.Duration) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// ownerOf returns the uid that owns the file fi describes.
+func ownerOf(fi os.FileInfo) (uint32, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Uid, true
 }

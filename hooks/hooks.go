@@ -132,7 +132,9 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 // CheckProgram refuses a hook program that is not an executable file, or
 // that someone other than its owner could replace: writable by its group
 // or others, or in a directory everyone may write without the sticky bit
-// (for a symlink: its directory, and each link's on the way to the file).
+// (for a symlink: its directory, and each link's on the way to the file),
+// or reached through a link another user owns in a sticky directory
+// everyone may write (/tmp): that user may repoint it before the exec.
 // Such a program would run as rotatord, which holds the API secret, and
 // could pass any consumer check.
 func CheckProgram(prog string) error {
@@ -144,6 +146,9 @@ func CheckProgram(prog string) error {
 		return fmt.Errorf("%s is not an executable file", prog)
 	case fi.Mode().Perm()&0o022 != 0:
 		return fmt.Errorf("%s is writable by others (mode %04o): anyone could replace the consumer check, or run code as rotatord", prog, fi.Mode().Perm())
+	}
+	if err := checkStickyLinks(prog); err != nil {
+		return err
 	}
 	// The program's directory, and for a symlink each link's and the
 	// target's: whoever may write one could replace what runs.
@@ -183,6 +188,57 @@ func CheckProgram(prog string) error {
 	}
 	if di, err := os.Stat(filepath.Dir(real)); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
 		return fmt.Errorf("%s resolves to %s, in %s, which everyone may write: anyone could replace it", prog, real, filepath.Dir(real))
+	}
+	return nil
+}
+
+// checkStickyLinks walks prog as the kernel resolves it, component by
+// component and link by link, and refuses a symlink that sits in a sticky
+// directory everyone may write (as /tmp) and is owned by someone other
+// than rotatord's user, the directory's owner or root: its owner may
+// repoint it between this check and the exec (the rule of the kernel's
+// fs.protected_symlinks, which not every host sets).
+func checkStickyLinks(prog string) error {
+	self := uint32(os.Geteuid())
+	rest := strings.Split(prog, "/")
+	cur := "/"
+	for hops := 0; len(rest) > 0; {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, c)
+		li, err := os.Lstat(next)
+		if err != nil {
+			return err
+		}
+		if li.Mode()&os.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if di, err := os.Stat(cur); err == nil && di.Mode()&os.ModeSticky != 0 && di.Mode().Perm()&0o002 != 0 {
+			owner, known := ownerOf(li)
+			dirOwner, _ := ownerOf(di)
+			if known && owner != self && owner != dirOwner && owner != 0 {
+				return fmt.Errorf("%s: the link %s is owned by uid %d, in %s, a sticky directory everyone may write: uid %d may repoint it between this check and the run; link from a directory only rotatord and root may write, or name the program's own path", prog, next, owner, cur, owner)
+			}
+		}
+		if hops++; hops > 40 {
+			return fmt.Errorf("%s: too many levels of symbolic links", prog)
+		}
+		to, err := os.Readlink(next)
+		if err != nil {
+			return err
+		}
+		if filepath.IsAbs(to) {
+			cur = "/"
+		}
+		rest = append(strings.Split(to, "/"), rest...)
 	}
 	return nil
 }
