@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -190,7 +191,11 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 		case <-t.C:
 			round = d.Now()
 			for _, o := range d.DeleteDue(ctx) {
-				if o.Err != nil {
+				switch {
+				case errors.Is(o.Err, rotation.ErrDeletionRefused):
+					d.log.Warn("deletion refused; the key is left alone", zap.String("policy", o.Policy),
+						zap.String("name", o.Name), zap.Error(o.Err))
+				case o.Err != nil:
 					d.log.Warn("deletion failed; will retry", zap.String("policy", o.Policy),
 						zap.String("name", o.Name), zap.Error(o.Err))
 				}

@@ -26,6 +26,12 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
+// ErrDeletionRefused is in the error of a deletion that left an old key
+// alone: the API does not show it as the name's key the policy matches
+// (an edited record), or rotatord signs with it. The rotation is over
+// all the same and nothing is retried: the key waits for an operator.
+var ErrDeletionRefused = errors.New("deletion refused")
+
 // DeleteDue deletes the old keys of every rotation whose grace period is
 // over, without listing the keys: it is what fires between cron ticks. Due
 // names are handled in parallel, as many as a pass handles. A deletion
@@ -338,12 +344,17 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	if role == "" {
 		role = rec.RoleID
 	}
+	// The keys left alone, and why, and those deleted: a deletion that
+	// refused a key is told as a failure (the caller's outcome, once's
+	// row and exit code), not as done, though nothing is retried.
+	var refused, deleted []string
 	for _, id := range slices.Clone(rot.OldKeyIDs) {
 		if id == rot.NewKeyID || id == rec.CurrentKeyID {
 			continue
 		}
 		if id == e.own() {
 			log.Warn("not deleting the key rotatord authenticates with", zap.String("key_id", id))
+			refused = append(refused, fmt.Sprintf("key %s is the key rotatord authenticates with", id))
 			continue
 		}
 		if done := rec.Deleted.Has(id); done {
@@ -376,6 +387,8 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 				zap.String("key_id", id), zap.String("api_name", shown(k.Name)), zap.String("api_role_id", shown(k.RoleID)))
 			e.deletionRefused(p)
 			rot.OldKeyIDs = without(rot.OldKeyIDs, id)
+			refused = append(refused, fmt.Sprintf("the API shows key %s with name %s and role %s, not as a key of this name and role %s that the policy matches (an edited state record?)",
+				id, shown(k.Name), shown(k.RoleID), shown(role)))
 			continue
 		}
 		if err := e.blocksDeletion(ctx, p, rec, id); err != nil {
@@ -385,6 +398,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			return failDelete(fmt.Errorf("delete old key %s: %w", id, err))
 		}
 		noteDeleted(rec, id, e.now())
+		deleted = append(deleted, id)
 		log.Info("old key deleted", zap.String("step", "deleted"), zap.String("key_id", id))
 	}
 	rec.Rotation = nil
@@ -392,7 +406,17 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	e.mu.Lock()
 	delete(e.confirmed, recordKey{p.Name, rec.Name})
 	e.mu.Unlock()
-	return e.store.Put(*rec)
+	if err := e.store.Put(*rec); err != nil {
+		return err
+	}
+	if len(refused) > 0 {
+		done := "no old key deleted"
+		if len(deleted) > 0 {
+			done = "deleted " + strings.Join(deleted, ", ")
+		}
+		return fmt.Errorf("%w, key left alone: %s; %s", ErrDeletionRefused, strings.Join(refused, "; "), done)
+	}
+	return nil
 }
 
 // lookup returns key id from a fresh listing, or from the API.
