@@ -168,6 +168,29 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	return nil, nil
 }
 
+// searchDue returns when the orphan search of rot's intent may end, for a
+// pass whose listing was taken at listedAt and answered with the API's
+// clock at serverNow (zero: no Date): the settle time from the intent on
+// this host's clock and, when the API's is known, from the first search
+// on the API's clock (from this listing for a search not begun yet, or
+// after that clock stepped back), as searchOrphans counts them. plan
+// shows it: a process that searched itself may end the search sooner,
+// the settle time after its own first search.
+func (e *Engine) searchDue(rot *state.Rotation, listedAt, serverNow time.Time) time.Time {
+	settle := e.settleTime()
+	due := rot.StartedAt.Add(settle)
+	if !serverNow.IsZero() {
+		from := rot.SearchFrom
+		if from.IsZero() || serverNow.Before(from) {
+			from = serverNow
+		}
+		if left := from.Add(settle + time.Second).Sub(serverNow); left > 0 {
+			due = later(due, listedAt.Add(left))
+		}
+	}
+	return due
+}
+
 // firstSearched returns when this process first listed the keys in the
 // orphan search of the intent of policy's name started at startedAt: now
 // if it never did. That listing came after the intent's create was sent.

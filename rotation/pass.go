@@ -71,6 +71,13 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	if !opts.Force && !opts.DryRun {
 		listCtx = apiclient.WithAnswerHook(ctx, burst.start)
 	}
+	// A dry run notes the API's clock (its answer's Date) and this one's:
+	// plan tells when an orphan search may end on both (searchDue).
+	var server *apiclient.ServerClock
+	if opts.DryRun {
+		listCtx, server = apiclient.WithServerClock(listCtx)
+	}
+	listedAt := e.now()
 	keys, err := e.client().ListKeys(listCtx)
 	prep := <-quietc
 	qs := prep.qs
@@ -168,7 +175,10 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			opts.OnOutcome(o, total)
 		}
 	}
-	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter(), keyListed: e.oldRecordsKeys(policies, byKeyName, len(jobs) > 0)}
+	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter(), keyListed: e.oldRecordsKeys(policies, byKeyName, len(jobs) > 0), listedAt: listedAt}
+	if server != nil {
+		own.serverNow = server.Now()
+	}
 	defer e.claims.leave(own.pass)
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
@@ -274,6 +284,10 @@ type passWork struct {
 
 	staleOnce sync.Once
 	stale     map[string][]state.Deliveries // staleDeliveries
+
+	// A dry run's listing: when it was taken, and the API's clock then
+	// (zero without a Date).
+	listedAt, serverNow time.Time
 }
 
 // staleDeliveries returns the deliveries recorded for name under policies
@@ -529,6 +543,13 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		if other, busy := e.othersInFlight(p.Name); busy {
 			log.Info("rotatord's own key is due and waits for the rotations in flight", zap.String("in_flight", other))
 			d = Decision{Action: ActionNone, Reason: ReasonOthersInFlight}
+		}
+	}
+	if opts.DryRun && d.Action == ActionRecover && (rec.Rotation.Phase == state.PhaseIntent || rec.Rotation.NewKeyID == "") {
+		// An orphan search: a pass searches now, and keeps the intent
+		// until the API has settled. Say until when.
+		if due := e.searchDue(rec.Rotation, pass.listedAt, pass.serverNow); pass.listedAt.Before(due) {
+			d = Decision{Action: ActionRecover, Reason: ReasonCreateSettle, Due: due}
 		}
 	}
 	o.Decision = d
