@@ -135,6 +135,8 @@ func (x Exec) Run(ctx context.Context, ev Event) error {
 // (for a symlink: its directory, and each link's on the way to the file),
 // or reached through a link another user owns in a sticky directory
 // everyone may write (/tmp): that user may repoint it before the exec.
+// The program and every directory above it must also belong to root or
+// rotatord's user, and no directory may be writable by its group.
 // Such a program would run as rotatord, which holds the API secret, and
 // could pass any consumer check.
 func CheckProgram(prog string) error {
@@ -189,7 +191,44 @@ func CheckProgram(prog string) error {
 	if di, err := os.Stat(filepath.Dir(real)); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
 		return fmt.Errorf("%s resolves to %s, in %s, which everyone may write: anyone could replace it", prog, real, filepath.Dir(real))
 	}
-	return nil
+	return checkOwners(prog, real)
+}
+
+// checkOwners refuses a program that another user could replace: one
+// owned by someone other than root or rotatord's user (its owner may
+// change its mode and rewrite it), or under a directory, up to /, that
+// such a user owns or that its group may write without the sticky bit
+// (either could rename the program, or a directory holding it, away and
+// put their own in its place). The rule OpenSSH applies to the files it
+// trusts with StrictModes.
+func checkOwners(prog, real string) error {
+	self := uint32(os.Geteuid())
+	trusted := func(uid uint32) bool { return uid == 0 || uid == self }
+	fi, err := os.Stat(real)
+	if err != nil {
+		return err
+	}
+	if owner, known := ownerOf(fi); known && !trusted(owner) {
+		return fmt.Errorf("%s is owned by uid %d: that user could rewrite it, and it would run as rotatord; give it to root or rotatord's user", prog, owner)
+	}
+	for dir := filepath.Dir(real); ; dir = filepath.Dir(dir) {
+		di, err := os.Stat(dir)
+		if err != nil {
+			return err
+		}
+		if owner, known := ownerOf(di); known && !trusted(owner) {
+			return fmt.Errorf("%s is under %s, owned by uid %d: that user could put another program in its place; keep hook programs in directories root or rotatord's user owns", prog, dir, owner)
+		}
+		if di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
+			return fmt.Errorf("%s is under %s, which everyone may write (mode %04o): anyone could put another program in its place", prog, dir, di.Mode().Perm())
+		}
+		if di.Mode().Perm()&0o020 != 0 && di.Mode()&os.ModeSticky == 0 {
+			return fmt.Errorf("%s is under %s, which its group may write (mode %04o): any member could put another program in its place", prog, dir, di.Mode().Perm())
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			return nil
+		}
+	}
 }
 
 // checkStickyLinks walks prog as the kernel resolves it, component by
