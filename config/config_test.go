@@ -28,7 +28,7 @@ func TestLoadInvalid(t *testing.T) {
 		{give: "invalid-multiple-documents.yml", want: "testdata/invalid-multiple-documents.yml:8: a second YAML document starts here: a policy file holds exactly one"},
 		{give: "invalid-top-level-sequence.yml", want: "testdata/invalid-top-level-sequence.yml:1: top level is a sequence: want a mapping with at least policies"},
 		// yaml.v3 reports a syntax error on the line of the enclosing block.
-		{give: "invalid-syntax.yml", want: "testdata/invalid-syntax.yml:1: did not find expected key"},
+		{give: "invalid-syntax.yml", want: "testdata/invalid-syntax.yml:5: did not find expected key"}, // the mis-indented "sinks:"
 		{give: "invalid-duplicate-key.yml", want: `testdata/invalid-duplicate-key.yml:8: policies[0].sinks[0].path: mapping key "path" already defined at line 7`},
 		{give: "invalid-unknown-field.yml", want: "testdata/invalid-unknown-field.yml:1: colour: unknown field \"colour\" (known here: exoscale, state_dir, listen, policies, accounts, state, leader_election)"},
 		{give: "invalid-unknown-nested-field.yml", want: "testdata/invalid-unknown-nested-field.yml:8: policies[0].sinks[0].permissions: unknown field \"permissions\" (known here: type, path, format, template, mode, owner, group, allow_world_readable, take_over, address, namespace, mount, auth, tls, insecure_http, name, keys, key, labels, annotations, kubeconfig, context, restart)"},

@@ -97,7 +97,7 @@ func document(data []byte, file string) (*yaml.Node, *Errors) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Errors{{File: file, Msg: "empty file: want a mapping with at least policies"}}
 		}
-		return nil, yamlErrors(file, err, nil)
+		return nil, syntaxErrors(data, file, err)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
@@ -106,13 +106,75 @@ func document(data []byte, file string) (*yaml.Node, *Errors) {
 		// it is more likely a mistake (two files concatenated) than intent.
 		return nil, &Errors{{File: file, Line: extra.Line, Msg: "a second YAML document starts here: a policy file holds exactly one"}}
 	case !errors.Is(err, io.EOF):
-		return nil, yamlErrors(file, err, nil)
+		return nil, syntaxErrors(data, file, err)
 	}
 	top := root.Content[0]
 	if top.Kind != yaml.MappingNode {
 		return nil, &Errors{{File: file, Line: top.Line, Msg: fmt.Sprintf("top level is a %s: want a mapping with at least policies", kindName(top))}}
 	}
 	return &root, nil
+}
+
+// syntaxErrors is yamlErrors for an error parsing data, with the line of
+// the error found again: yaml.v3 gives, for most parser errors, the line
+// before the construct the error is in (an indentation mistake on line 4
+// is "line 2"), and no line for an error on line 1 or an unknown alias.
+// The line is found by parsing the file's first lines, one more at a time
+// from the line yaml.v3 gave (never past the error), until they fail with
+// the same message: the line the parser stopped at.
+func syntaxErrors(data []byte, file string, err error) *Errors {
+	errs := yamlErrors(file, err, nil)
+	if len(*errs) != 1 {
+		return errs
+	}
+	p := &(*errs)[0]
+	if n := syntaxLine(data, p.Msg, p.Line); n > 0 {
+		p.Line = n
+	}
+	return errs
+}
+
+// syntaxBudget bounds the bytes syntaxLine parses, all tries together: a
+// policy file of a few hundred lines takes a few milliseconds, and a huge
+// one keeps the line yaml.v3 gave.
+const syntaxBudget = 16 << 20
+
+// syntaxLine returns the first line n, from line from on, at which data's
+// first n lines fail to parse with msg; 0 when none does within
+// syntaxBudget.
+func syntaxLine(data []byte, msg string, from int) int {
+	var ends []int // ends[i]: the offset just after line i+1
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	from = max(from, 1)
+	budget := syntaxBudget
+	for n := from; n <= len(ends) && budget >= ends[n-1]; n++ {
+		budget -= ends[n-1]
+		if err := parseDocuments(data[:ends[n-1]]); err != nil && yamlProblem("", err.Error()).Msg == msg {
+			return n
+		}
+	}
+	return 0
+}
+
+// parseDocuments parses every YAML document in data.
+func parseDocuments(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 // decode decodes data strictly into a Config that starts from the

@@ -1,0 +1,42 @@
+package config
+
+import (
+	"errors"
+	"testing"
+)
+
+// TestSyntaxErrorsNameTheirLine: validate says file:line for every
+// problem, syntax errors included. yaml.v3 reports the line a parser error
+// is found in one too low (it gives the 0-based line of the construct the
+// error is in: an indentation mistake on line 4 is "line 2"), no line at
+// all for a problem on line 1 or an unknown alias: the operator looks at
+// the wrong line, or at none.
+func TestSyntaxErrorsNameTheirLine(t *testing.T) {
+	for _, c := range []struct {
+		name, doc string
+		line      int
+	}{
+		{"tab on line 1", "\tpolicies: []\n", 1},
+		{"character on line 1", "@policies: []\n", 1},
+		{"indentation", "state_dir: x\npolicies:\n  - name: a\n   schedule: 1\n", 4},
+		{"unclosed flow mapping", "state_dir: x\nlisten: {a: 1\nb: 2\n", 2},
+		// The sequence opened on line 4 runs on through line 5 ("2
+		// listen: 3" is a plain scalar there): the parser stops at its end.
+		{"unclosed flow sequence", "state_dir: x\npolicies:\n  - name: a\n    sinks: [1,\n  2\nlisten: 3\n", 5},
+		{"list item after a mapping", "state_dir: x\nlisten: 1\n- a\n", 3},
+		{"unknown alias", "state_dir: x\n\n\nlisten: &a x\nx: *b\n", 5},
+		{"tab on line 2", "exoscale:\n\tapi_key: x\n", 2},
+		{"mapping value in a value", "state_dir: x\nlisten: a: b\n", 2},
+		{"second document", "state_dir: x\n---\nlisten: [\n", 3},
+	} {
+		_, err := Parse([]byte(c.doc), "f.yml", "/tmp")
+		var errs *Errors
+		if !errors.As(err, &errs) || len(*errs) != 1 {
+			t.Errorf("%s: want one problem, got %v", c.name, err)
+			continue
+		}
+		if p := (*errs)[0]; p.Line != c.line {
+			t.Errorf("%s: problem %q on line %d, want line %d", c.name, p.Error(), p.Line, c.line)
+		}
+	}
+}
