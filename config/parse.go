@@ -43,6 +43,10 @@ func check(data []byte, filename, baseDir string, host bool, getenv func(string)
 	if errs != nil {
 		return nil, *errs, nil, nil
 	}
+	// yaml.v3 does not decode a mapping that holds a key twice, and the
+	// mappings and lists around it then decode out of step: the rest of
+	// the file is checked without the later occurrences.
+	dups, data, root := withoutDuplicates(data, filename, root)
 	cfg, decodeErrs := decode(data, filename, root)
 	// Validation carries on over what decoded: a field that did not keeps
 	// its default, so what is wrong elsewhere is reported in the same run.
@@ -51,8 +55,9 @@ func check(data []byte, filename, baseDir string, host bool, getenv func(string)
 	var all, decoded Errors
 	if decodeErrs != nil {
 		decoded = *decodeErrs
-		all = append(all, decoded...)
 	}
+	decoded = append(decoded, dups...)
+	all = append(all, decoded...)
 	for _, p := range v.errs {
 		if !followsFrom(p, decoded) {
 			all = append(all, p)
@@ -64,6 +69,86 @@ func check(data []byte, filename, baseDir string, host bool, getenv func(string)
 		return nil, all, v.warns, nil
 	}
 	return cfg, nil, v.warns, nil
+}
+
+// withoutDuplicates finds the keys a mapping of root holds twice (or
+// more) and returns them as problems, with data and root rewritten
+// without each later occurrence: its lines blanked, so that every other
+// line keeps its number. When that cannot be done (a duplicate in a flow
+// mapping, or blanking that breaks the document, such as an alias of an
+// anchor it removes) it returns no problems and data and root unchanged,
+// and the decoder reports the duplicates itself.
+func withoutDuplicates(data []byte, file string, root *yaml.Node) (Errors, []byte, *yaml.Node) {
+	// The nodes in document order, to find where an entry's lines end.
+	var order []*yaml.Node
+	index := map[*yaml.Node]int{}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		index[n] = len(order)
+		order = append(order, n)
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(root)
+	// last returns the index of the last node of n's subtree.
+	var last func(n *yaml.Node) int
+	last = func(n *yaml.Node) int {
+		if len(n.Content) == 0 {
+			return index[n]
+		}
+		return last(n.Content[len(n.Content)-1])
+	}
+	var msgs []string
+	type span struct{ from, to int } // lines, both included
+	var blank []span
+	ok := true
+	for _, m := range order {
+		if m.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 2; j+1 < len(m.Content); j += 2 {
+			kj := m.Content[j]
+			for i := 0; i < j; i += 2 {
+				ki := m.Content[i]
+				if ki.Kind != kj.Kind || ki.Value != kj.Value {
+					continue
+				}
+				msgs = append(msgs, fmt.Sprintf("line %d: mapping key %#v already defined at line %d", kj.Line, kj.Value, ki.Line))
+				to := bytes.Count(data, []byte("\n")) + 1
+				if next := last(m.Content[j+1]) + 1; next < len(order) {
+					to = order[next].Line - 1
+				}
+				if m.Style&yaml.FlowStyle != 0 || kj.Line < 1 || to < kj.Line {
+					ok = false
+				}
+				blank = append(blank, span{kj.Line, to})
+				break
+			}
+		}
+	}
+	if len(msgs) == 0 || !ok {
+		return nil, data, root
+	}
+	lines := bytes.SplitAfter(bytes.Clone(data), []byte("\n"))
+	for _, b := range blank {
+		for l := b.from; l <= b.to && l <= len(lines); l++ {
+			if bytes.HasSuffix(lines[l-1], []byte("\n")) {
+				lines[l-1] = []byte("\n")
+			} else {
+				lines[l-1] = nil
+			}
+		}
+	}
+	without := bytes.Join(lines, nil)
+	newRoot, errs := document(without, file)
+	if errs != nil {
+		return nil, data, root
+	}
+	if again, _, _ := withoutDuplicates(without, file, newRoot); again != nil {
+		return nil, data, root
+	}
+	return *yamlErrors(file, &yaml.TypeError{Errors: msgs}, root), without, newRoot
 }
 
 // followsFrom reports whether a validation problem may be a consequence of
