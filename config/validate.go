@@ -112,8 +112,10 @@ func (v *validator) abs(p string) string {
 	return filepath.Join(v.base, p)
 }
 
-// absTemplate is abs for a path template. It does not clean the result, as
-// filepath.Join would, because cleaning could rewrite text inside actions.
+// absTemplate is abs for a path template. It cleans only the directories
+// written before the first action, with the base ("./out/{{.Name}}" and
+// "../out/{{.Name}}" are common spellings), because cleaning could rewrite
+// text inside actions; what follows is left for the file sink to judge.
 func (v *validator) absTemplate(p string) string {
 	if filepath.IsAbs(p) {
 		return p
@@ -122,8 +124,21 @@ func (v *validator) absTemplate(p string) string {
 	if strings.Contains(base, "{{") {
 		// Keep a directory name that looks like an action literal.
 		base = "{{" + strconv.Quote(base) + "}}"
+		return base + string(filepath.Separator) + p
 	}
-	return base + string(filepath.Separator) + p
+	literal := p
+	if i := strings.Index(p, "{{"); i >= 0 {
+		literal = p[:i]
+	}
+	j := strings.LastIndexByte(literal, filepath.Separator)
+	if j < 0 {
+		return base + string(filepath.Separator) + p
+	}
+	dir := filepath.Join(base, p[:j])
+	if !strings.HasSuffix(dir, string(filepath.Separator)) {
+		dir += string(filepath.Separator)
+	}
+	return dir + p[j+1:]
 }
 
 func (v *validator) config(c *Config) {
