@@ -26,17 +26,23 @@ func newHandler(d *Daemon) http.Handler {
 	// "/{$}": the landing page is / only; other paths are 404.
 	mux.Handle("GET /{$}", newLandingPage(d))
 	mux.Handle("GET /metrics", d.metrics.Handler(d.reg, d.reg))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	healthy := func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	}
+	ready := func(w http.ResponseWriter, r *http.Request) {
 		ok, why := d.Ready()
 		if !ok {
 			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, why)
-	})
+	}
+	// Kubernetes' spellings, and Prometheus's and Alertmanager's beside
+	// /-/reload (GET also serves HEAD).
+	mux.HandleFunc("GET /healthz", healthy)
+	mux.HandleFunc("GET /-/healthy", healthy)
+	mux.HandleFunc("GET /readyz", ready)
+	mux.HandleFunc("GET /-/ready", ready)
 	// POST and PUT, as Prometheus.
 	reload := d.reloadHandler()
 	mux.HandleFunc("POST /-/reload", reload)
