@@ -229,13 +229,13 @@ type logFlags struct {
 
 var (
 	logLevels  = []string{"debug", "info", "warn", "error"}
-	logFormats = []string{"json", "console"}
+	logFormats = []string{"json", "logfmt", "console"}
 )
 
 func (f *logFlags) register(cmd *kingpin.CmdClause, format string) {
 	cmd.Flag("log.level", "Log only messages at this level or above: debug, info, warn or error.").
 		Default("info").SetValue(newEnum("log.level", &f.level, logLevels))
-	cmd.Flag("log.format", "Log format: json (one JSON object a line) or console (human-readable, tab-separated).").
+	cmd.Flag("log.format", "Log format: json (one JSON object a line), logfmt (key=value pairs a line, as the Prometheus tools') or console (human-readable, tab-separated).").
 		Default(format).SetValue(newEnum("log.format", &f.format, logFormats))
 	// The spellings before the Prometheus-style flags, kept for scripts.
 	cmd.Flag("log-level", "Old spelling of --log.level.").Hidden().SetValue(newEnum("log-level", &f.level, logLevels))
@@ -255,6 +255,8 @@ func (f *logFlags) logger(w io.Writer) (*zap.Logger, error) {
 	switch f.format {
 	case "json":
 		enc = zapcore.NewJSONEncoder(encCfg)
+	case "logfmt":
+		enc = newLogfmtEncoder(encCfg)
 	case "console":
 		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
 		enc = zapcore.NewConsoleEncoder(encCfg)

@@ -36,7 +36,7 @@ func TestUsageAndVersion(t *testing.T) {
 		{[]string{"--version"}, 0, "rotatord ", ""},
 		{[]string{"help"}, 0, "once [<flags>]", ""},
 		{[]string{"--help"}, 0, "once [<flags>]", ""},
-		{[]string{"run", "--log.format", "xml"}, 2, "", `--log.format "xml": want json, console`},
+		{[]string{"run", "--log.format", "xml"}, 2, "", `--log.format "xml": want json, logfmt, console`},
 		{[]string{"run", "--log-format", "xml", "--config", "/nonexistent"}, 2, "", `--log-format "xml"`},
 		{[]string{"once", "--output", "yaml"}, 2, "", `--output "yaml": want table, json`},
 		{[]string{"validate", "--config", "/nonexistent/rotatord.yml"}, 1, "", "/nonexistent/rotatord.yml"},
