@@ -203,7 +203,10 @@ func (c *cli) cmdValidate() error {
 	path := f.common.configFile
 	if f.file != "" {
 		if f.common.configSet && f.common.configFile != f.file {
-			return fmt.Errorf("two policy files, %s (--config.file) and %s: give one", f.common.configFile, f.file)
+			// A usage error, as an argument too many.
+			fmt.Fprintf(c.stderr, "rotatord: two policy files, %s (--config.file) and %s: give one\n", printable.Lines(f.common.configFile), printable.Lines(f.file))
+			fmt.Fprintln(c.stderr, "Try 'rotatord help validate'.")
+			return exitCode(2)
 		}
 		path = f.file
 	}

@@ -126,8 +126,10 @@ policies:
 		}
 	}
 	code, _, stderr := runCLI("validate", "--config.file", good, bad)
-	if code != 1 || !strings.Contains(stderr, "two policy files") {
-		t.Errorf("validate with two different files = %d, %q; want an error", code, stderr)
+	// Two files is a usage error (exit 2, as an argument too many), not a
+	// file that failed validation (1).
+	if code != 2 || !strings.Contains(stderr, "two policy files") || !strings.Contains(stderr, "rotatord help validate") {
+		t.Errorf("validate with two different files = %d, %q; want a usage error (2)", code, stderr)
 	}
 }
 
