@@ -298,6 +298,11 @@ func (v *validator) vaultSinkHost(at string, s *Sink, buildable bool) {
 			fh.Close()
 		}
 	}
+	if s.Address == "" && v.getenv("VAULT_ADDR") == "" {
+		// Beside the files' problems, not after them.
+		v.addf(at, "no address: set address or VAULT_ADDR")
+		return
+	}
 	if !ok || !buildable {
 		return
 	}

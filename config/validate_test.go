@@ -190,7 +190,7 @@ func TestValidateHost(t *testing.T) {
 			edit: func(doc string) string {
 				return doc + "      - type: vault\n        path: exoscale/{{.Name}}\n        auth:\n          token_file: no-such-token\n"
 			},
-			want: ":15: policies[0].sinks[1].auth.token_file: open DIR/no-such-token: no such file or directory"},
+			want: ":12: policies[0].sinks[1]: no address: set address or VAULT_ADDR\nFILE:15: policies[0].sinks[1].auth.token_file: open DIR/no-such-token: no such file or directory"},
 		{desc: "vault token from the environment, no VAULT_ADDR", state: "state", path: "out/{{.Name}}.json",
 			env: map[string]string{"VAULT_TOKEN": "t"},
 			edit: func(doc string) string {
