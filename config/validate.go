@@ -398,6 +398,19 @@ func (v *validator) fileSink(at string, s *Sink, match string, glob bool, target
 	}
 	if v.host {
 		v.fileSinkHost(at, s, match, glob, len(v.errs) == before)
+	} else if s.pathTmpl != nil {
+		// The sink's own checks of what its path renders to, as run
+		// builds it, leaving the owner and group to the host.
+		opts := file.Options{Path: s.pathTmpl, Format: string(FormatJSON), UID: -1, GID: -1}
+		if len(v.errs) == before {
+			opts = file.Options{
+				Path: s.pathTmpl, Format: string(s.Format), Template: s.contentTmpl, Mode: s.Mode.Perm(),
+				UID: -1, GID: -1, AllowWorldReadable: s.AllowWorldReadable, TakeOver: s.TakeOver,
+			}
+		}
+		if _, err := file.New(opts); err != nil {
+			v.addf(at, "%v", err)
+		}
 	}
 }
 
