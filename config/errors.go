@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -188,11 +189,21 @@ func yamlFields(goType string) []string {
 	if t == nil {
 		return nil
 	}
+	return structFields(t)
+}
+
+// structFields lists the YAML names of t's fields, those of an inlined
+// struct included (an account's exoscale fields).
+func structFields(t reflect.Type) []string {
 	var names []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if f.IsExported() && name != "" && name != "-" {
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case !f.IsExported() || name == "-":
+		case name == "" && slices.Contains(strings.Split(opts, ","), "inline") && f.Type.Kind() == reflect.Struct:
+			names = append(names, structFields(f.Type)...)
+		case name != "":
 			names = append(names, name)
 		}
 	}
