@@ -323,7 +323,8 @@ func quotedValue(msg string) string {
 	return ""
 }
 
-// pathAt returns the path of the only mapping key on line; on a line with
+// pathAt returns the path of the only mapping key (or scalar item of a
+// block list) on line; on a line with
 // several (a flow mapping), of the only one whose value is value; "" when
 // that does not settle it. Aliases are not followed: an error inside an
 // anchored node names the anchor's line, where the key is.
@@ -338,7 +339,13 @@ func pathAt(root *yaml.Node, line int, value string) string {
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				walk(c, fmt.Sprintf("%s[%d]", at, i))
+				p := fmt.Sprintf("%s[%d]", at, i)
+				if c.Kind == yaml.ScalarNode && c.Line == line && n.Style&yaml.FlowStyle == 0 {
+					// An item of a block list on a line of its own
+					// ("- just-a-string" where a mapping belongs).
+					found = append(found, p)
+				}
+				walk(c, p)
 			}
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {

@@ -318,6 +318,7 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 	if err := top.Decode(&rawAccounts); err != nil {
 		keep(err)
 	}
+	rawAccounts.Accounts = decodable(rawAccounts.Accounts)
 	if len(rawAccounts.Accounts) == len(cfg.Accounts) {
 		for i := range rawAccounts.Accounts {
 			a := Account{Exoscale: DefaultExoscale}
@@ -331,6 +332,9 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 	} else {
 		keep(fmt.Errorf("yaml: accounts decoded twice to different lengths (%d, %d)", len(rawAccounts.Accounts), len(cfg.Accounts)))
 	}
+	// An item that is no mapping (a string) is dropped by the decoder:
+	// drop it here too, so that the others line up with what decoded.
+	raw.Policies = decodable(raw.Policies)
 	if len(raw.Policies) != len(cfg.Policies) {
 		keep(fmt.Errorf("yaml: policies decoded twice to different lengths (%d, %d)", len(raw.Policies), len(cfg.Policies)))
 		return first
@@ -346,6 +350,7 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 		if err := raw.Policies[i].Decode(&rawSinks); err != nil {
 			keep(err)
 		}
+		rawSinks.Sinks = decodable(rawSinks.Sinks)
 		if len(rawSinks.Sinks) != len(cfg.Policies[i].Sinks) || len(p.Sinks) != len(rawSinks.Sinks) {
 			// A sink that did not decode: keep the others as they are.
 			keep(fmt.Errorf("yaml: policies[%d].sinks decoded twice to different lengths", i))
@@ -371,6 +376,20 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 		cfg.Policies[i] = p
 	}
 	return first
+}
+
+// decodable returns the items of a list that yaml.v3 decodes into a
+// struct, in order: a mapping, or null (the zero struct). It leaves out
+// the others (a string, a list), as the decoder does after its error.
+func decodable(items []yaml.Node) []yaml.Node {
+	kept := items[:0:0]
+	for _, n := range items {
+		d := deref(&n)
+		if d != nil && (d.Kind == yaml.MappingNode || d.Kind == yaml.ScalarNode && d.ShortTag() == "!!null") {
+			kept = append(kept, n)
+		}
+	}
+	return kept
 }
 
 // pointerDefaults gives the blocks of an account that are pointers
