@@ -98,7 +98,11 @@ func yamlErrors(file string, err error, root *yaml.Node) *Errors {
 	if root != nil {
 		for i := range errs {
 			if errs[i].Line > 0 {
-				errs[i].Path = pathAt(root, errs[i].Line, quotedValue(errs[i].Msg))
+				key := ""
+				if m := notFoundRE.FindStringSubmatch(errs[i].Msg); m != nil {
+					key = m[1] // an unknown field names its key
+				}
+				errs[i].Path = pathAt(root, errs[i].Line, quotedValue(errs[i].Msg), key)
 			}
 			errs[i].Msg = fileLanguage(errs[i].Msg, root, errs[i].Path)
 		}
@@ -324,12 +328,12 @@ func quotedValue(msg string) string {
 }
 
 // pathAt returns the path of the only mapping key (or scalar item of a
-// block list) on line; on a line with
-// several (a flow mapping), of the only one whose value is value; "" when
-// that does not settle it. Aliases are not followed: an error inside an
+// block list) on line; on a line with several (a flow mapping), of the
+// only one named key (an unknown field), else of the only one whose value
+// is value; "" when that does not settle it. Aliases are not followed: an error inside an
 // anchored node names the anchor's line, where the key is.
-func pathAt(root *yaml.Node, line int, value string) string {
-	var found, valued []string
+func pathAt(root *yaml.Node, line int, value, key string) string {
+	var found, valued, keyed []string
 	var walk func(n *yaml.Node, at string)
 	walk = func(n *yaml.Node, at string) {
 		switch n.Kind {
@@ -356,6 +360,9 @@ func pathAt(root *yaml.Node, line int, value string) string {
 				}
 				if k.Line == line {
 					found = append(found, p)
+					if key != "" && k.Value == key {
+						keyed = append(keyed, p)
+					}
 					if v := n.Content[i+1]; value != "" && v.Kind == yaml.ScalarNode && v.Value == value {
 						valued = append(valued, p)
 					}
@@ -370,6 +377,8 @@ func pathAt(root *yaml.Node, line int, value string) string {
 	switch {
 	case len(found) == 1:
 		return found[0]
+	case len(keyed) == 1:
+		return keyed[0]
 	case len(valued) == 1:
 		return valued[0]
 	}
