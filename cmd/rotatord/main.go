@@ -357,4 +357,4 @@ func signals(ctx context.Context) (context.Context, <-chan struct{}, func()) {
 }
 
 // commandNames are the commands the README's reference documents, in order.
-var commandNames = []string{"run", "once", "plan", "validate", "dev", "version"}
+var commandNames = []string{"run", "once", "plan", "validate", "dev", "state export", "state import", "version"}

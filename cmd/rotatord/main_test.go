@@ -150,11 +150,11 @@ func TestValidatePositionalIsTheFileChecked(t *testing.T) {
 // printed the global usage, and flags had no descriptions).
 func TestHelpPerCommand(t *testing.T) {
 	for _, cmd := range commandNames {
-		code, byHelp, stderr := runCLI("help", cmd)
+		code, byHelp, stderr := runCLI(append([]string{"help"}, strings.Fields(cmd)...)...)
 		if code != 0 || !strings.HasPrefix(byHelp, "usage: rotatord "+cmd) {
 			t.Errorf("help %s = %d, %q, %q; want its usage", cmd, code, byHelp, stderr)
 		}
-		if _, byFlag, _ := runCLI(cmd, "--help"); byFlag != byHelp {
+		if _, byFlag, _ := runCLI(append(strings.Fields(cmd), "--help")...); byFlag != byHelp {
 			t.Errorf("%s --help differs from help %s:\n%s\n---\n%s", cmd, cmd, byFlag, byHelp)
 		}
 	}

@@ -43,7 +43,7 @@ func commandReference(t *testing.T) string {
 func helpArgs() [][]string {
 	var out [][]string
 	for _, c := range commandNames {
-		out = append(out, []string{"help", c})
+		out = append(out, append([]string{"help"}, strings.Fields(c)...))
 	}
 	return out
 }
