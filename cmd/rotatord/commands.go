@@ -41,6 +41,7 @@ type planFlags struct {
 type validateFlags struct {
 	common   commonFlags
 	file     string // the positional FILE
+	fileSet  bool   // FILE given, even empty
 	fileOnly bool
 	online   bool
 }
@@ -201,7 +202,7 @@ func (c *cli) cmdPlan() error {
 func (c *cli) cmdValidate() error {
 	f := &c.validate
 	path := f.common.configFile
-	if f.file != "" {
+	if f.fileSet {
 		if f.common.configSet && f.common.configFile != f.file {
 			// A usage error, as an argument too many.
 			fmt.Fprintf(c.stderr, "rotatord: two policy files, %s (--config.file) and %s: give one\n", printable.Lines(f.common.configFile), printable.Lines(f.file))
@@ -209,6 +210,12 @@ func (c *cli) cmdValidate() error {
 			return exitCode(2)
 		}
 		path = f.file
+	}
+	if path == "" {
+		// "$FILE" with FILE unset: never fall back to the default file.
+		fmt.Fprintln(c.stderr, "rotatord: the policy file's name is empty")
+		fmt.Fprintln(c.stderr, "Try 'rotatord help validate'.")
+		return exitCode(2)
 	}
 	cfg, warnings, err := config.Validate(path, config.ValidateOptions{Host: !f.fileOnly})
 	for _, w := range warnings {

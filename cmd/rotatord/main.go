@@ -191,7 +191,9 @@ func newCLI(stdout, stderr io.Writer) *cli {
 		BoolVar(&c.validate.fileOnly)
 	validate.Flag("online", "Also prove the API credential with a signed listing of the keys, probe every sink (Vault login, mount, path; file directories) and print the plan. Creates and deletes nothing.").
 		BoolVar(&c.validate.online)
-	validate.Arg("file", "The policy file to check (instead of --config.file).").StringVar(&c.validate.file)
+	validate.Arg("file", "The policy file to check (instead of --config.file).").
+		Action(func(*kingpin.ParseContext) error { c.validate.fileSet = true; return nil }).
+		StringVar(&c.validate.file)
 
 	dev := app.Command("dev", "Demo: a local Exoscale simulator and a policy that rotates its ci-* keys every 20s into files; prints how to try plan, once and validate on it while it runs. Stop with Ctrl-C.")
 	c.dev.register(dev)
