@@ -107,24 +107,27 @@ func withoutDuplicates(data []byte, file string, root *yaml.Node) (Errors, []byt
 		if m.Kind != yaml.MappingNode {
 			continue
 		}
-		for j := 2; j+1 < len(m.Content); j += 2 {
+		type key struct {
+			kind  yaml.Kind
+			value string
+		}
+		first := map[key]*yaml.Node{}
+		for j := 0; j+1 < len(m.Content); j += 2 {
 			kj := m.Content[j]
-			for i := 0; i < j; i += 2 {
-				ki := m.Content[i]
-				if ki.Kind != kj.Kind || ki.Value != kj.Value {
-					continue
-				}
-				msgs = append(msgs, fmt.Sprintf("line %d: mapping key %#v already defined at line %d", kj.Line, kj.Value, ki.Line))
-				to := bytes.Count(data, []byte("\n")) + 1
-				if next := last(m.Content[j+1]) + 1; next < len(order) {
-					to = order[next].Line - 1
-				}
-				if m.Style&yaml.FlowStyle != 0 || kj.Line < 1 || to < kj.Line {
-					ok = false
-				}
-				blank = append(blank, span{kj.Line, to})
-				break
+			ki, seen := first[key{kj.Kind, kj.Value}]
+			if !seen {
+				first[key{kj.Kind, kj.Value}] = kj
+				continue
 			}
+			msgs = append(msgs, fmt.Sprintf("line %d: mapping key %#v already defined at line %d", kj.Line, kj.Value, ki.Line))
+			to := bytes.Count(data, []byte("\n")) + 1
+			if next := last(m.Content[j+1]) + 1; next < len(order) {
+				to = order[next].Line - 1
+			}
+			if m.Style&yaml.FlowStyle != 0 || kj.Line < 1 || to < kj.Line {
+				ok = false
+			}
+			blank = append(blank, span{kj.Line, to})
 		}
 	}
 	if len(msgs) == 0 || !ok {

@@ -893,7 +893,7 @@ func (d *Daemon) Ready() (bool, string) {
 	return true, "ok"
 }
 
-// Handler serves /metrics, /healthz, /readyz and POST /-/reload.
+// Handler serves /, /metrics, /healthz and /-/healthy, /readyz and /-/ready, and POST /-/reload.
 func (d *Daemon) Handler() http.Handler {
 	return newHandler(d)
 }
