@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -284,6 +285,9 @@ func decode(data []byte, file string, root *yaml.Node) (*Config, *Errors) {
 		if n, _ := locate(root, field); n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
 			if errs == nil {
 				errs = &Errors{}
+			}
+			if slices.ContainsFunc(*errs, func(p Problem) bool { return p.Path == field }) {
+				continue // too large an integer: the decoder said so
 			}
 			*errs = append(*errs, Problem{File: file, Line: n.Line, Path: field, Msg: fmt.Sprintf("want an integer, got %s", n.Value)})
 		}

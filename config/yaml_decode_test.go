@@ -45,3 +45,14 @@ func TestFlowStyleProblemsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeCountReportedOnce: a count too large for an integer
+// (`max_retries: 99999999999999999999`, which YAML reads as a float) was
+// reported twice, once quoted and once not: one message per problem.
+func TestHugeCountReportedOnce(t *testing.T) {
+	doc := "exoscale:\n  api_key: EXO0123456789abcdef01234567\n  api_secret: s3cr3t\n  max_retries: 99999999999999999999\npolicies:\n  - name: ci\n    match: {name: ci-*}\n    sinks: [{type: file, path: '/tmp/{{.Name}}'}]\n"
+	_, err := Parse([]byte(doc), "f.yml", "/tmp")
+	if err == nil || strings.Count(err.Error(), "max_retries") != 1 {
+		t.Errorf("want one problem with max_retries, got:\n%v", err)
+	}
+}
