@@ -131,7 +131,8 @@ func withoutDuplicates(data []byte, file string, root *yaml.Node) (Errors, []byt
 			blank = append(blank, span{kj.Line, to})
 		}
 	}
-	if len(msgs) == 0 || !ok {
+	if len(msgs) == 0 || !ok || bytes.Contains(bytes.ReplaceAll(data, []byte("\r\n"), nil), []byte("\r")) {
+		// (A lone CR breaks lines for YAML, not for the blanking below.)
 		return nil, data, root
 	}
 	lines := bytes.SplitAfter(bytes.Clone(data), []byte("\n"))
