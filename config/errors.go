@@ -98,11 +98,14 @@ func yamlErrors(file string, err error, root *yaml.Node) *Errors {
 	if root != nil {
 		for i := range errs {
 			if errs[i].Line > 0 {
-				key := ""
+				h := lineHint{value: quotedValue(errs[i].Msg)}
 				if m := notFoundRE.FindStringSubmatch(errs[i].Msg); m != nil {
-					key = m[1] // an unknown field names its key
+					h.key = m[1] // an unknown field names its key
 				}
-				errs[i].Path = pathAt(root, errs[i].Line, quotedValue(errs[i].Msg), key)
+				if m := cannotDecodRE.FindStringSubmatch(errs[i].Msg); m != nil {
+					h.tag, h.goType = m[1], m[3] // a value of the wrong kind
+				}
+				errs[i].Path = pathAt(root, errs[i].Line, h)
 			}
 			errs[i].Msg = fileLanguage(errs[i].Msg, root, errs[i].Path)
 		}
@@ -332,8 +335,16 @@ func quotedValue(msg string) string {
 // only one named key (an unknown field), else of the only one whose value
 // is value; "" when that does not settle it. Aliases are not followed: an error inside an
 // anchored node names the anchor's line, where the key is.
-func pathAt(root *yaml.Node, line int, value, key string) string {
-	var found, valued, keyed []string
+// lineHint is what a decoder message says of the field it is about.
+type lineHint struct {
+	value       string // the value, quoted in the message
+	key         string // the field's name (an unknown field)
+	tag, goType string // the YAML kind of the value and the Go type it did not fit
+}
+
+func pathAt(root *yaml.Node, line int, h lineHint) string {
+	value, key := h.value, h.key
+	var found, valued, keyed, typed []string
 	var walk func(n *yaml.Node, at string)
 	walk = func(n *yaml.Node, at string) {
 		switch n.Kind {
@@ -363,6 +374,9 @@ func pathAt(root *yaml.Node, line int, value, key string) string {
 					if key != "" && k.Value == key {
 						keyed = append(keyed, p)
 					}
+					if v := n.Content[i+1]; h.tag != "" && tagOf(v) == h.tag && strings.TrimPrefix(goTypeAt(p), "*") == h.goType {
+						typed = append(typed, p)
+					}
 					if v := n.Content[i+1]; value != "" && v.Kind == yaml.ScalarNode && v.Value == value {
 						valued = append(valued, p)
 					}
@@ -379,10 +393,69 @@ func pathAt(root *yaml.Node, line int, value, key string) string {
 		return found[0]
 	case len(keyed) == 1:
 		return keyed[0]
+	case len(typed) == 1:
+		return typed[0]
 	case len(valued) == 1:
 		return valued[0]
 	}
 	return ""
+}
+
+// tagOf is the short tag yaml.v3's messages give a node's value.
+func tagOf(n *yaml.Node) string {
+	switch n = deref(n); n.Kind {
+	case yaml.MappingNode:
+		return "!!map"
+	case yaml.SequenceNode:
+		return "!!seq"
+	}
+	return n.ShortTag()
+}
+
+// goTypeAt returns the Go type of the field a path names in Config
+// ("[]config.Sink" for policies[0].sinks), "" when it names none.
+func goTypeAt(p string) string {
+	t := reflect.TypeOf(Config{})
+	for _, st := range splitPath(p) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if st.index >= 0 {
+			if t.Kind() != reflect.Slice {
+				return ""
+			}
+			t = t.Elem()
+			continue
+		}
+		if t.Kind() != reflect.Struct {
+			return ""
+		}
+		f, ok := yamlField(t, st.key)
+		if !ok {
+			return ""
+		}
+		t = f.Type
+	}
+	return t.String()
+}
+
+// yamlField finds the field of struct t named name in YAML, in an inlined
+// struct too.
+func yamlField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case !f.IsExported() || tag == "-":
+		case tag == "" && slices.Contains(strings.Split(opts, ","), "inline") && f.Type.Kind() == reflect.Struct:
+			if g, ok := yamlField(f.Type, name); ok {
+				return g, true
+			}
+		case tag == name:
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // step is one element of a field path: a mapping key, or a sequence index
