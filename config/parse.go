@@ -221,6 +221,13 @@ func syntaxErrors(data []byte, file string, err error) *Errors {
 	if n := syntaxLine(data, p.Msg, p.Line); n > 0 {
 		p.Line = n
 	}
+	if p.Msg == "did not find expected alphabetic or numeric character" && p.Line > 0 {
+		// The scanner read an alias (*) or an anchor (&) with no name:
+		// most often a cron spec or a days list written without quotes.
+		if lines := bytes.Split(data, []byte("\n")); p.Line <= len(lines) && bytes.ContainsAny(lines[p.Line-1], "*&") {
+			p.Msg += ` (a value that starts with * or & is YAML syntax: quote it, as in schedule: "*/5 * * * *" or days: ["*"])`
+		}
+	}
 	return errs
 }
 

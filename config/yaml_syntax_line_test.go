@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -37,6 +38,22 @@ func TestSyntaxErrorsNameTheirLine(t *testing.T) {
 		}
 		if p := (*errs)[0]; p.Line != c.line {
 			t.Errorf("%s: problem %q on line %d, want line %d", c.name, p.Error(), p.Line, c.line)
+		}
+	}
+}
+
+// TestUnquotedStarSaysToQuote: a cron spec or a days list written without
+// quotes (`schedule: */5 * * * *`, `days: [*]`) is a YAML alias to the
+// parser, which answered only "did not find expected alphabetic or
+// numeric character". The message says to quote the value.
+func TestUnquotedStarSaysToQuote(t *testing.T) {
+	for _, doc := range []string{
+		"policies:\n  - name: ci\n    schedule: */5 * * * *\n",
+		"policies:\n  - name: ci\n    windows: [{days: [*], start: \"09:00\", end: \"10:00\"}]\n",
+	} {
+		_, err := Parse([]byte(doc), "f.yml", "/tmp")
+		if err == nil || !strings.Contains(err.Error(), "f.yml:3:") || !strings.Contains(err.Error(), "quote") {
+			t.Errorf("want line 3 and a hint to quote the value, got %v", err)
 		}
 	}
 }
