@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -221,14 +222,26 @@ func syntaxErrors(data []byte, file string, err error) *Errors {
 	if n := syntaxLine(data, p.Msg, p.Line); n > 0 {
 		p.Line = n
 	}
-	if p.Msg == "did not find expected alphabetic or numeric character" && p.Line > 0 {
+	var line []byte
+	if lines := bytes.Split(data, []byte("\n")); p.Line > 0 && p.Line <= len(lines) {
+		line = lines[p.Line-1]
+	}
+	switch {
+	case p.Msg == "did not find expected alphabetic or numeric character" && startsValueRE("*&").Match(line):
 		// The scanner read an alias (*) or an anchor (&) with no name:
 		// most often a cron spec or a days list written without quotes.
-		if lines := bytes.Split(data, []byte("\n")); p.Line <= len(lines) && bytes.ContainsAny(lines[p.Line-1], "*&") {
-			p.Msg += ` (a value that starts with * or & is YAML syntax: quote it, as in schedule: "*/5 * * * *" or days: ["*"])`
-		}
+		p.Msg += ` (a value that starts with * or & is YAML syntax: quote it, as in schedule: "*/5 * * * *" or days: ["*"])`
+	case p.Msg == "found character that cannot start any token" && startsValueRE("@`").Match(line):
+		// @ and ` are reserved: "@hourly" and "@every 1h" need quotes.
+		p.Msg += ` (a value that starts with @ or ` + "`" + ` is reserved in YAML: quote it, as in schedule: "@every 1h")`
 	}
 	return errs
+}
+
+// startsValueRE matches a line where one of chars starts a value: at
+// the line's start or after ':', '-', '[', '{' or ',' and blanks.
+func startsValueRE(chars string) *regexp.Regexp {
+	return regexp.MustCompile(`(?:^|[:\-\[{,])\s*[` + regexp.QuoteMeta(chars) + `]`)
 }
 
 // syntaxBudget bounds the bytes syntaxLine parses, all tries together: a

@@ -45,11 +45,13 @@ func TestSyntaxErrorsNameTheirLine(t *testing.T) {
 // TestUnquotedStarSaysToQuote: a cron spec or a days list written without
 // quotes (`schedule: */5 * * * *`, `days: [*]`) is a YAML alias to the
 // parser, which answered only "did not find expected alphabetic or
-// numeric character". The message says to quote the value.
+// numeric character", and `schedule: @hourly` "found character that
+// cannot start any token". The message says to quote the value.
 func TestUnquotedStarSaysToQuote(t *testing.T) {
 	for _, doc := range []string{
 		"policies:\n  - name: ci\n    schedule: */5 * * * *\n",
 		"policies:\n  - name: ci\n    windows: [{days: [*], start: \"09:00\", end: \"10:00\"}]\n",
+		"policies:\n  - name: ci\n    schedule: @hourly\n",
 	} {
 		_, err := Parse([]byte(doc), "f.yml", "/tmp")
 		if err == nil || !strings.Contains(err.Error(), "f.yml:3:") || !strings.Contains(err.Error(), "quote") {
