@@ -82,7 +82,10 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 	name, role := "", ""
 	for _, r := range e.store.List(p.Name) {
 		if r.Rotation != nil && r.Rotation.Phase != state.PhaseDelivered {
-			return // the rotation's recovery decides
+			// The rotation's recovery decides, but it needs a listing,
+			// signed with a key the API accepts.
+			e.followInFlight(ctx, p, r.Name, r.Rotation)
+			return
 		}
 		name, role = r.Name, r.RoleID
 	}
@@ -126,6 +129,37 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 		return
 	}
 	log.Warn("the credential store held a key that does not sign: wrote back the one in use", zap.String("dead_key_id", held.KeyID), zap.String("key_id", own))
+}
+
+// followInFlight: an own rotation is in flight and its new key is in the
+// store already (its confirmation failed, so the client went back to the
+// old key). When the API refuses the key in use (someone deleted the old
+// key meanwhile), sign with the store's: rotatord made and recorded it,
+// the API accepts it, and a restart would read it; otherwise every pass
+// fails at its listing and the recovery that finishes the rotation never
+// runs.
+func (e *Engine) followInFlight(ctx context.Context, p Policy, name string, rot *state.Rotation) {
+	if rot.NewKeyID == "" || rot.NewKeyID == e.own() {
+		return
+	}
+	h, err := p.Sinks[0].Read(ctx, name)
+	if err != nil || h.KeyID != rot.NewKeyID || h.Secret.IsZero() {
+		return
+	}
+	var apiErr *apiclient.Error
+	if err := p.Self.Check(ctx, p.Self.Current()); !errors.As(err, &apiErr) || apiErr.Kind != apiclient.KindAuth {
+		return // the key in use works (or says nothing): the recovery decides
+	}
+	held := sinks.Credential{KeyID: h.KeyID, Secret: h.Secret}
+	if p.Self.Check(ctx, held) != nil {
+		return
+	}
+	was := e.own()
+	if _, err := p.Self.Use(held); err == nil {
+		e.setOwn(held.KeyID)
+		e.log.Warn("the API refuses the key in use; signing with the new key of the rotation in flight, which the credential store holds",
+			zap.String("policy", p.Name), zap.String("key_id", held.KeyID), zap.String("was", was))
+	}
 }
 
 // noteSelf remembers the name and role of the key rotatord signs with, from
