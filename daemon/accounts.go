@@ -73,12 +73,27 @@ func (d *Daemon) openAccount(cfg *config.Config, a config.NamedAccount) (*accoun
 		engine: rotation.New(rotation.Config{
 			Store: store, Logger: d.log.With(zap.String("account", a.Name)), Recorder: d.metrics, Now: d.opts.Now, ReadOnly: d.opts.ReadOnly,
 			CreateSettle: createSettle(a.Timeout.Duration()), Fence: d.gateFunc(),
-			OnDeletionScheduled: d.wakeDeleter,
+			OnDeletionScheduled: d.wakeDeleter, OtherAccounts: func() map[string]string { return d.otherAccountKeys(a.Name) },
 		}),
 	}, nil
 }
 
 func (a *account) close() error { return a.store.Close() }
+
+// otherAccountKeys returns the ids of the keys the accounts but name sign
+// with, each with its account's name (rotation.Config.OtherAccounts).
+func (d *Daemon) otherAccountKeys(name string) map[string]string {
+	out := map[string]string{}
+	for _, a := range d.accountsInForce() {
+		if a.name == name {
+			continue
+		}
+		if id := a.engine.OwnKeyID(); id != "" {
+			out[id] = a.name
+		}
+	}
+	return out
+}
 
 // closeAccounts releases every account's state directory.
 func (d *Daemon) closeAccounts() error {

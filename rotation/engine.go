@@ -117,9 +117,11 @@ type Engine struct {
 	fence func() error
 	// onDeletionScheduled is Config.OnDeletionScheduled.
 	onDeletionScheduled func(at time.Time)
-	log                 *zap.Logger
-	rec                 Recorder
-	now                 func() time.Time
+	// otherAccounts is Config.OtherAccounts.
+	otherAccounts func() map[string]string
+	log           *zap.Logger
+	rec           Recorder
+	now           func() time.Time
 
 	settle         time.Duration
 	minDeleteDelay time.Duration
@@ -238,6 +240,13 @@ type Config struct {
 	// lost its Lease must not deliver (the API client and the journal ask
 	// it too, before every request and write).
 	Fence func() error
+	// OtherAccounts, when set, gives the ids of the keys the daemon's
+	// other accounts sign with, each with its account's name. A listing
+	// that shows one of them is of another account's organization (a
+	// credential file copied to another account's): the pass refuses to
+	// act, or two journals would rotate one organization's keys, and one
+	// account's own-key rotation would delete the key the other signs with.
+	OtherAccounts func() map[string]string
 }
 
 // New returns an engine with no policies.
@@ -263,8 +272,8 @@ func New(cfg Config) *Engine {
 		api: cfg.API, store: cfg.Store, log: cfg.Logger.Named("rotation"), rec: cfg.Recorder,
 		now: cfg.Now, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
 		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly, fence: cfg.Fence,
-		onDeletionScheduled: cfg.OnDeletionScheduled,
-		gens:                map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
+		onDeletionScheduled: cfg.OnDeletionScheduled, otherAccounts: cfg.OtherAccounts,
+		gens: map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
 		searched:      map[recordKey][2]time.Time{},
 		warnedTwoKeys: map[recordKey]bool{},
 		claims:        newTargetClaims(),
@@ -517,6 +526,9 @@ func (e *Engine) client() apiclient.API {
 	defer e.mu.Unlock()
 	return e.api
 }
+
+// OwnKeyID returns the id of the key rotatord authenticates with.
+func (e *Engine) OwnKeyID() string { return e.own() }
 
 // own returns the id of the key rotatord authenticates with.
 func (e *Engine) own() string {

@@ -88,6 +88,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
+	if err := e.otherAccountListed(keys); err != nil {
+		return nil, err
+	}
 	if own := e.own(); own != "" {
 		if slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == own }) {
 			e.noteOwnShown(own)
@@ -1046,6 +1049,24 @@ func (e *Engine) Skipped(policy string) []SkippedName {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.skipped[policy])
+}
+
+// otherAccountListed refuses a listing that shows the key another account
+// signs with: both accounts are one organization (Config.OtherAccounts).
+func (e *Engine) otherAccountListed(keys []apiclient.Key) error {
+	if e.otherAccounts == nil {
+		return nil
+	}
+	others := e.otherAccounts()
+	if len(others) == 0 {
+		return nil
+	}
+	for _, k := range keys {
+		if name, ok := others[k.ID]; ok {
+			return fmt.Errorf("list keys: the listing shows key %s, which account %s signs with: the two accounts are one organization (the same key, or a copied credential file); this account acts no more until each account has its own organization", k.ID, name)
+		}
+	}
+	return nil
 }
 
 // followOwnAfterRefusal: the API refused the key rotatord signs with
