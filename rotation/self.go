@@ -84,7 +84,7 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 		if r.Rotation != nil && r.Rotation.Phase != state.PhaseDelivered {
 			// The rotation's recovery decides, but it needs a listing,
 			// signed with a key the API accepts.
-			e.followInFlight(ctx, p, r.Name, r.Rotation)
+			e.followInFlight(ctx, p, r)
 			return
 		}
 		name, role = r.Name, r.RoleID
@@ -137,28 +137,48 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 // key meanwhile), sign with the store's: rotatord made and recorded it,
 // the API accepts it, and a restart would read it; otherwise every pass
 // fails at its listing and the recovery that finishes the rotation never
-// runs.
-func (e *Engine) followInFlight(ctx context.Context, p Policy, name string, rot *state.Rotation) {
+// runs. When the API refuses the store's key instead (someone deleted the
+// new key), write the working key back: until the recovery clears the
+// rotation (after the failure's backoff), a restart would read a dead key
+// and be locked out, the old key alive and its secret nowhere.
+func (e *Engine) followInFlight(ctx context.Context, p Policy, rec state.Record) {
+	rot := rec.Rotation
 	if rot.NewKeyID == "" || rot.NewKeyID == e.own() {
 		return
 	}
-	h, err := p.Sinks[0].Read(ctx, name)
+	h, err := p.Sinks[0].Read(ctx, rec.Name)
 	if err != nil || h.KeyID != rot.NewKeyID || h.Secret.IsZero() {
 		return
 	}
-	var apiErr *apiclient.Error
-	if err := p.Self.Check(ctx, p.Self.Current()); !errors.As(err, &apiErr) || apiErr.Kind != apiclient.KindAuth {
-		return // the key in use works (or says nothing): the recovery decides
-	}
 	held := sinks.Credential{KeyID: h.KeyID, Secret: h.Secret}
-	if p.Self.Check(ctx, held) != nil {
-		return
+	cur := p.Self.Current()
+	refused := func(err error) bool {
+		var apiErr *apiclient.Error
+		return errors.As(err, &apiErr) && apiErr.Kind == apiclient.KindAuth
 	}
+	curErr := p.Self.Check(ctx, cur)
+	if curErr != nil && !refused(curErr) {
+		return // says nothing of either key
+	}
+	heldErr := p.Self.Check(ctx, held)
 	was := e.own()
-	if _, err := p.Self.Use(held); err == nil {
-		e.setOwn(held.KeyID)
-		e.log.Warn("the API refuses the key in use; signing with the new key of the rotation in flight, which the credential store holds",
-			zap.String("policy", p.Name), zap.String("key_id", held.KeyID), zap.String("was", was))
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
+	switch {
+	case refused(curErr) && heldErr == nil:
+		if _, err := p.Self.Use(held); err == nil {
+			e.setOwn(held.KeyID)
+			log.Warn("the API refuses the key in use; signing with the new key of the rotation in flight, which the credential store holds",
+				zap.String("key_id", held.KeyID), zap.String("was", was))
+		}
+	case curErr == nil && refused(heldErr) && cur.KeyID == was && !cur.Secret.IsZero():
+		cur.Name, cur.RoleID = rec.Name, rec.RoleID
+		if err := e.writeTo(ctx, p, 0, cur); err != nil {
+			log.Error("the credential store holds the new key of the rotation in flight, which the API refuses, and writing the working one back failed",
+				zap.String("dead_key_id", held.KeyID), zap.Error(err))
+			return
+		}
+		log.Warn("the credential store held the new key of the rotation in flight, which the API refuses: wrote back the one in use",
+			zap.String("dead_key_id", held.KeyID), zap.String("key_id", was))
 	}
 }
 

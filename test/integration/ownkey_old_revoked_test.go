@@ -60,3 +60,42 @@ func TestOwnKeyOldRevokedAfterFailedConfirmation(t *testing.T) {
 	}
 	o.checkNoSecretLeak()
 }
+
+// TestOwnKeyNewRevokedAfterFailedConfirmation: as above, but someone
+// deletes the new key, which the credential file holds while rotatord signs
+// with the old one. The file must not go on holding a dead key: killed
+// then, a restart would read it and be locked out, the old key alive and
+// its secret nowhere. The file gets the working key back, and a process
+// killed and restarted after that authenticates.
+func TestOwnKeyNewRevokedAfterFailedConfirmation(t *testing.T) {
+	t.Parallel()
+	o := newOwnEnv(t)
+	o.writeOwnConfig(ownCrashKey, ownQuietPolicy)
+	old := o.sim.Admin
+	o.sim.setFaults(`{"get-api-key": {"error_next": 5, "error_status": 500}}`)
+
+	d := o.startDaemon()
+	d.waitLog(30*time.Second, "signing with the new key", "policy", selfPolicy)
+	d.waitLog(30*time.Second, "rotation failed", "policy", selfPolicy)
+	held := o.stored()
+	if r := o.records()[adminName]; held.Key == old.Key || r.Rotation == nil || r.Rotation.Phase != "created" || r.Rotation.NewKeyID != held.Key {
+		t.Fatalf("after the failed confirmation: file holds %s (old %s), rotation %+v; want phase created of the file's key", held.Key, old.Key, r.Rotation)
+	}
+	o.sim.clearFaults()
+	o.sim.do("DELETE", "/_sim/keys/"+held.Key, nil, nil)
+	eventually(t, 15*time.Second, func() (bool, string) {
+		c := o.stored()
+		return o.sim.authenticates(c.Key, c.Secret), fmt.Sprintf("the credential file still holds %s, deleted", c.Key)
+	})
+	d.kill()
+
+	o.writeOwnConfig(ownSettledKey, ownQuietPolicy)
+	d2 := o.startDaemon()
+	eventually(t, 20*time.Second, func() (bool, string) {
+		return countLogs(d2.logs(), "pass done") >= 3, "no passes done after the restart:\n" + summary(d2.logs())
+	})
+	d2.stop()
+	checkNoAuthErrors(t, "restarted process", d2.logs())
+	o.checkStored()
+	o.checkNoSecretLeak()
+}
