@@ -24,6 +24,7 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -423,15 +424,51 @@ func (e *Engine) CommitLocked(ctx context.Context, in Install) {
 		}
 	}
 	e.mu.Lock()
+	// The credentials the own-key policies sign with before this install:
+	// the new client read its key from the store, which may hold a dead
+	// key (pasted there by hand) while the one in use works.
+	inUse := map[string]sinks.Credential{}
+	for _, op := range e.policies {
+		if op.Self != nil {
+			inUse[op.Name] = op.Self.Current()
+		}
+	}
 	e.policies = p
 	e.policyGen++
 	e.api, e.ownKeyID, e.concurrency = in.API, in.OwnKeyID, in.Concurrency
 	e.mu.Unlock()
 	for _, sp := range p {
 		if sp.Self != nil {
+			e.keepWorkingKey(ctx, sp, inUse[sp.Name])
 			e.followStore(ctx, sp)
 		}
 	}
+}
+
+// keepWorkingKey: a reload made the client sign with what the credential
+// store holds. When the API refuses that key and accepts prev, the key in
+// use before the reload, the client goes back to prev: trading a working
+// key for a dead one would fail every request from then on, with prev's
+// secret gone with the old client. followStore then writes prev back to
+// the store.
+func (e *Engine) keepWorkingKey(ctx context.Context, p Policy, prev sinks.Credential) {
+	cur := p.Self.Current()
+	if prev.KeyID == "" || prev.Secret.IsZero() || prev.KeyID == cur.KeyID {
+		return
+	}
+	var apiErr *apiclient.Error
+	if err := p.Self.Check(ctx, cur); !errors.As(err, &apiErr) || apiErr.Kind != apiclient.KindAuth {
+		return
+	}
+	if p.Self.Check(ctx, prev) != nil {
+		return
+	}
+	if _, err := p.Self.Use(prev); err != nil {
+		return
+	}
+	e.setOwn(prev.KeyID)
+	e.log.Warn("the API refuses the key the credential store holds: still signing with the key in use before the reload",
+		zap.String("policy", p.Name), zap.String("dead_key_id", cur.KeyID), zap.String("key_id", prev.KeyID))
 }
 
 // FollowOwnKey makes the client sign with what the own key's credential
