@@ -446,19 +446,31 @@ func (e *Engine) CommitLocked(ctx context.Context, in Install) {
 }
 
 // keepWorkingKey: a reload made the client sign with what the credential
-// store holds. When the API refuses that key and accepts prev, the key in
-// use before the reload, the client goes back to prev: trading a working
-// key for a dead one would fail every request from then on, with prev's
-// secret gone with the old client. followStore then writes prev back to
-// the store.
+// store holds. When the API refuses that key, or shows it under another
+// name or role than rotatord's own key (a ci key pasted there by mistake),
+// and accepts prev, the key in use before the reload, the client goes back
+// to prev, as a pass would (followStore): trading a working key for a dead
+// one would fail every request from then on, with prev's secret gone with
+// the old client, and signing as another key would make its name rotatord's
+// own. followStore then writes prev back over a dead key.
 func (e *Engine) keepWorkingKey(ctx context.Context, p Policy, prev sinks.Credential) {
 	cur := p.Self.Current()
 	if prev.KeyID == "" || prev.Secret.IsZero() || prev.KeyID == cur.KeyID {
 		return
 	}
+	why := ""
 	var apiErr *apiclient.Error
-	if err := p.Self.Check(ctx, cur); !errors.As(err, &apiErr) || apiErr.Kind != apiclient.KindAuth {
-		return
+	switch err := p.Self.Check(ctx, cur); {
+	case errors.As(err, &apiErr) && apiErr.Kind == apiclient.KindAuth:
+		why = "the API refuses the key the credential store holds"
+	case err != nil:
+		return // says nothing of the store's key
+	default:
+		k, err := e.keyAs(ctx, p, cur)
+		if err != nil || e.selfMatch(k.Name, k.RoleID) {
+			return // rotatord's own key, replaced by hand: use it
+		}
+		why = "the credential store holds a key that is not rotatord's own key (another name or role)"
 	}
 	if p.Self.Check(ctx, prev) != nil {
 		return
@@ -467,8 +479,8 @@ func (e *Engine) keepWorkingKey(ctx context.Context, p Policy, prev sinks.Creden
 		return
 	}
 	e.setOwn(prev.KeyID)
-	e.log.Warn("the API refuses the key the credential store holds: still signing with the key in use before the reload",
-		zap.String("policy", p.Name), zap.String("dead_key_id", cur.KeyID), zap.String("key_id", prev.KeyID))
+	e.log.Error(why+": still signing with the key in use before the reload",
+		zap.String("policy", p.Name), zap.String("store_key_id", cur.KeyID), zap.String("key_id", prev.KeyID))
 }
 
 // FollowOwnKey makes the client sign with what the own key's credential
