@@ -32,7 +32,7 @@ func TestDeletionScheduledAtTheTimeNextDeletionGives(t *testing.T) {
 		heard []time.Time
 	)
 	newEngine := func() {
-		h.engine = New(Config{API: h.api, Store: h.store, Logger: zap.NewNop(), Now: h.clock.Now, OwnKeyID: h.own,
+		h.engine = New(Config{API: h.api, Store: h.store, Logger: zap.NewNop(), Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own,
 			OnDeletionScheduled: func(at time.Time) {
 				mu.Lock()
 				heard = append(heard, at)
@@ -114,7 +114,7 @@ func TestAdoptionFromSinksSchedulesItsDeletion(t *testing.T) {
 	h.api.add("ci-runner", roleCI) // by hand
 
 	var heard []time.Time
-	h.engine = New(Config{API: h.api, Store: h.store, Logger: zap.NewNop(), Now: h.clock.Now, OwnKeyID: h.own,
+	h.engine = New(Config{API: h.api, Store: h.store, Logger: zap.NewNop(), Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own,
 		OnDeletionScheduled: func(at time.Time) {
 			if _, ok := h.store.Get("ci", "ci-runner"); !ok {
 				t.Error("a deletion announced before its record was written")
@@ -159,7 +159,7 @@ func TestDeliveredRecordedByAFailureIsAnnounced(t *testing.T) {
 	h.pass(Options{}) // adopt
 	h.clock.Add(time.Minute)
 	var heard []time.Time
-	h.engine = New(Config{API: h.api, Store: &failDeliveredOnce{Journal: h.store}, Logger: zap.NewNop(), Now: h.clock.Now, OwnKeyID: h.own,
+	h.engine = New(Config{API: h.api, Store: &failDeliveredOnce{Journal: h.store}, Logger: zap.NewNop(), Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own,
 		OnDeletionScheduled: func(at time.Time) { heard = append(heard, at) }})
 	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
 		t.Fatal(err)

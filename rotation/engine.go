@@ -123,6 +123,7 @@ type Engine struct {
 	log           *zap.Logger
 	rec           Recorder
 	now           func() time.Time
+	sleep         func(ctx context.Context, d time.Duration) error
 
 	settle         time.Duration
 	minDeleteDelay time.Duration
@@ -213,7 +214,10 @@ type Config struct {
 	Logger   *zap.Logger
 	Recorder Recorder
 	Now      func() time.Time // default time.Now
-	OwnKeyID string           // the key rotatord authenticates with: never deleted
+	// Sleep waits d or until ctx ends (default: a timer). The engine
+	// sleeps only while it waits for the API to show a key it created.
+	Sleep    func(ctx context.Context, d time.Duration) error
+	OwnKeyID string // the key rotatord authenticates with: never deleted
 	// Concurrency is the number of names handled in parallel; default 4.
 	Concurrency int
 	// CreateSettle is how long after a create whose outcome is unknown a
@@ -255,6 +259,9 @@ func New(cfg Config) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -271,7 +278,7 @@ func New(cfg Config) *Engine {
 	return &Engine{
 		hooksCtx: hooksCtx, stopHooks: stopHooks,
 		api: cfg.API, store: cfg.Store, log: cfg.Logger.Named("rotation"), rec: cfg.Recorder,
-		now: cfg.Now, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
+		now: cfg.Now, sleep: cfg.Sleep, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
 		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly, fence: cfg.Fence,
 		onDeletionScheduled: cfg.OnDeletionScheduled, otherAccounts: cfg.OtherAccounts,
 		gens: map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},

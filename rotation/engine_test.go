@@ -75,7 +75,7 @@ func (h *harness) newEngine() {
 	if h.wrap != nil {
 		j = h.wrap(h.store)
 	}
-	h.engine = New(Config{API: h.api, Store: j, Logger: zap.New(core), Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
+	h.engine = New(Config{API: h.api, Store: j, Logger: zap.New(core), Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
 	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
 		h.t.Fatal(err)
 	}

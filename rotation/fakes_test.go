@@ -290,6 +290,12 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
+// Sleep is the engine's Sleep on this clock: it moves the clock on.
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.Add(d)
+	return ctx.Err()
+}
+
 func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -13,7 +13,7 @@ import (
 // the fake (a wrapper of it).
 func (h *harness) useAPI(api apiclient.API) {
 	h.t.Helper()
-	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own})
+	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
 	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
 		h.t.Fatal(err)
 	}

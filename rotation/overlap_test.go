@@ -42,7 +42,7 @@ func TestStaleListingDoesNotRotateAgain(t *testing.T) {
 	h := newHarness(t, 0)
 	old := h.api.add("ci-runner", roleCI)
 	g := &gatedAPI{fakeAPI: h.api, creating: make(chan struct{}), release: make(chan struct{}), listed: make(chan struct{}, 4)}
-	e := New(Config{API: g, Store: h.store, Now: h.clock.Now, OwnKeyID: h.own})
+	e := New(Config{API: g, Store: h.store, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
 	e.SetPolicies([]Policy{h.policy})
 
 	var wg sync.WaitGroup

@@ -212,7 +212,7 @@ func crashOwnRotation(t *testing.T, killAt int, after bool, grace time.Duration)
 	w := &crashWorld{killAt: killAt, after: after, cancel: cancel}
 	api := crashAPI{w: w, a: sh.sapi}
 	store := crashSink{memSink: sh.store, w: w}
-	e := New(Config{API: api, Store: crashJournal{sh.harness.store, w}, Logger: sh.engine.log, Recorder: sh.rec, Now: sh.clock.Now, OwnKeyID: sh.own})
+	e := New(Config{API: api, Store: crashJournal{sh.harness.store, w}, Logger: sh.engine.log, Recorder: sh.rec, Now: sh.clock.Now, Sleep: sh.clock.Sleep, OwnKeyID: sh.own})
 	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: grace, Sinks: []sinks.Sink{store}, Self: api}
 	if err := e.SetPolicies([]Policy{sh.policy, self}); err != nil {
 		t.Fatal(err)

@@ -178,6 +178,32 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		}
 	}
 
+	// Confirm, for a consumer's key, before any sink gets it: a create the
+	// API applies late answers with the key and its secret at once, but
+	// the key signs nothing until the API shows it. Delivered before, it
+	// would replace a working key in the sinks with a dead one for that
+	// while. (rotatord's own key is proven by signing with it, above, and
+	// confirmed with its new signature after the switch, below.)
+	if p.Self == nil {
+		if err := e.awaitShown(ctx, rec, cred.KeyID); err != nil {
+			if !fresh {
+				// Some sink holds it already: keep it, resume later.
+				return e.fail(p, rec, start, fmt.Errorf("confirm new key: %w", err))
+			}
+			// No sink got it: nobody can use it. Roll it back (a key the
+			// API does not show yet stays recorded, and is deleted once it
+			// shows).
+			if derr := e.dropNewKey(ctx, p, rec, false); derr != nil {
+				if _, waiting := asWait(derr); waiting {
+					derr = fmt.Errorf("new key %s not visible yet: it is deleted once the API shows it", cred.KeyID)
+				}
+				return e.fail(p, rec, start, fmt.Errorf("confirm new key: %w; rollback: %v", err, derr))
+			}
+			log.Warn("rolled back: the API does not show the new key; new key deleted, old key kept", zap.Error(err))
+			return e.fail(p, rec, start, fmt.Errorf("confirm new key: %w", err))
+		}
+	}
+
 	// Deliver: every sink, written and read back.
 	for n, i := range deliveryOrder(p.Sinks) {
 		s := p.Sinks[i]
@@ -230,17 +256,64 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 		log.Info("signing with the new key", zap.String("step", "switched"))
 	}
 
-	// Confirm: the API knows the new key.
-	ex, err := e.keyExists(ctx, rec, cred.KeyID, rec.Rotation.NewCreatedAt)
-	switch {
-	case err != nil:
-		revert()
-		return e.fail(p, rec, start, fmt.Errorf("confirm new key: %w", err))
-	case ex != exists:
-		revert()
-		return e.fail(p, rec, start, fmt.Errorf("confirm new key: the API does not show key %s", cred.KeyID))
+	// Confirm rotatord's own key: the API knows it, asked with its
+	// signature. (A consumer's key was confirmed before its delivery.)
+	if p.Self != nil {
+		ex, err := e.keyExists(ctx, rec, cred.KeyID, rec.Rotation.NewCreatedAt)
+		switch {
+		case err != nil:
+			revert()
+			return e.fail(p, rec, start, fmt.Errorf("confirm new key: %w", err))
+		case ex != exists:
+			revert()
+			return e.fail(p, rec, start, fmt.Errorf("confirm new key: the API does not show key %s", cred.KeyID))
+		}
 	}
 	return e.markDelivered(ctx, p, rec, start, listed, pass)
+}
+
+// awaitShown waits until the API shows key id (a GET, or a listing when
+// the GET answers not found), for at most the settle time from the key's
+// creation: a create the API applies late, or a GET and a listing that
+// lag, show the key within it. It fails at once on any other error, when
+// the API's answers show the key gone, or when the wait ends.
+func (e *Engine) awaitShown(ctx context.Context, rec *state.Record, id string) error {
+	settle := e.settleTime()
+	deadline := rec.Rotation.NewCreatedAt.Add(settle)
+	// Bounded in attempts and in real time too, whatever the engine's
+	// clock says (a clock that does not move must not make it spin).
+	attempts, began := max(3, int(settle/(2*time.Second))+3), time.Now()
+	wait := 200 * time.Millisecond
+	for n := 1; ; n++ {
+		ex, err := e.keyExists(ctx, rec, id, rec.Rotation.NewCreatedAt)
+		switch {
+		case err != nil:
+			return err
+		case ex == exists:
+			return nil
+		case ex == gone:
+			return fmt.Errorf("the API does not show key %s", id)
+		}
+		if !e.now().Before(deadline) || n >= attempts || time.Since(began) > settle {
+			return fmt.Errorf("the API does not show key %s yet", id)
+		}
+		if err := e.sleep(ctx, wait); err != nil {
+			return err
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // markDelivered records that every sink holds the new key and the API

@@ -155,7 +155,7 @@ func (sh *selfHarness) restart(own string) {
 	if h.wrap != nil {
 		j = h.wrap(h.store)
 	}
-	h.engine = New(Config{API: sh.sapi, Store: j, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, OwnKeyID: own})
+	h.engine = New(Config{API: sh.sapi, Store: j, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: own})
 	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: h.policy.GracePeriod, Sinks: toSinks(sh.store), Self: sh.sapi}
 	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
 		h.t.Fatal(err)

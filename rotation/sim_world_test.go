@@ -926,6 +926,7 @@ func (w *simWorld) newEngine() *rotation.Engine {
 	cfg := rotation.Config{
 		API: &simAPI{w: w, epoch: ep}, Store: &simJournal{w: w, epoch: ep}, Logger: w.log,
 		Now: func() time.Time { return w.clock(ep) }, OwnKeyID: w.ownID, Concurrency: 1,
+		Sleep: func(ctx context.Context, d time.Duration) error { w.advance(d); return ctx.Err() },
 	}
 	e := rotation.New(cfg)
 	w.do("SetPolicies", func() {

@@ -56,7 +56,7 @@ func TestTwoPassesAtOnceSeeEachOthersClaims(t *testing.T) {
 		AdoptRotate: true,
 		Sinks:       toSinks(newMemSink("blk")),
 	}
-	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, OwnKeyID: h.own, Concurrency: 1})
+	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own, Concurrency: 1})
 	if err := h.engine.SetPolicies([]Policy{blocker, h.policy}); err != nil {
 		t.Fatal(err)
 	}

@@ -75,28 +75,28 @@ type Config struct {
 
 // Summary is what the campaign observed.
 type Summary struct {
-	Seed                    uint64
-	Cycles, Kills, Terms    int
-	Reloads, Restores       int
-	ClockOffsets            int
-	LateCreates             int // creates the simulator applied late
-	Zombies                 int // keys that became undeletable zombies
-	External                int // keys created or deleted by someone else
-	SinkFaults              int
-	Samples                 int // sampler rounds
-	Rotations               int // "rotation delivered" log lines
-	Outages                 int
-	Leaks                   int
-	MaxKeysPerName          int
-	MaxOwnKeys              int // live keys of rotatord's own key's name at one moment
-	OwnRotations            int // own-key rotations delivered
-	OwnStepKills            int // kills right after a step of an own-key rotation
-	UntouchedOK             bool
-	SecretsInLogs           int
-	JournalLogsScanned      int // write-ahead logs a stop left in the state directory, searched for secrets
-	Vault                   bool
-	Problems                []string
-	LateInSink, ExcusedDead int // sinks seen holding a key not applied yet / deleted by someone else
+	Seed                 uint64
+	Cycles, Kills, Terms int
+	Reloads, Restores    int
+	ClockOffsets         int
+	LateCreates          int // creates the simulator applied late
+	Zombies              int // keys that became undeletable zombies
+	External             int // keys created or deleted by someone else
+	SinkFaults           int
+	Samples              int // sampler rounds
+	Rotations            int // "rotation delivered" log lines
+	Outages              int
+	Leaks                int
+	MaxKeysPerName       int
+	MaxOwnKeys           int // live keys of rotatord's own key's name at one moment
+	OwnRotations         int // own-key rotations delivered
+	OwnStepKills         int // kills right after a step of an own-key rotation
+	UntouchedOK          bool
+	SecretsInLogs        int
+	JournalLogsScanned   int // write-ahead logs a stop left in the state directory, searched for secrets
+	Vault                bool
+	Problems             []string
+	ExcusedDead          int // sinks seen holding a key deleted by someone else
 
 	// HA mode (ha.go).
 	HA                                    bool

@@ -106,13 +106,6 @@ func (c *campaign) sampleSink(ctx context.Context, sd sinkDef, name string) (out
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case why == "create not applied yet":
-		if !c.excused["late "+cr.Key] {
-			c.excused["late "+cr.Key] = true
-			c.sum.LateInSink++
-			c.logf("note: %s: sink %s holds %s whose create is not applied yet (the API answered it; not counted as an outage)", name, where, cr.Key)
-		}
-		return outage{}, false
 	case c.extDeleted[cr.Key]:
 		if !c.excused["ext "+cr.Key] {
 			c.excused["ext "+cr.Key] = true

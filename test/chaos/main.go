@@ -52,9 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, p := range sum.Problems {
 		fmt.Fprintln(stderr, "problem:", p)
 	}
-	if sum.LateInSink+sum.ExcusedDead > 0 {
-		fmt.Fprintf(stderr, "notes: %d sinks seen holding a key whose create was not applied yet, %d holding a key the campaign deleted as someone else (neither counted as an outage)\n",
-			sum.LateInSink, sum.ExcusedDead)
+	if sum.ExcusedDead > 0 {
+		fmt.Fprintf(stderr, "notes: %d sinks seen holding a key the campaign deleted as someone else (not counted as an outage)\n", sum.ExcusedDead)
 	}
 	for _, n := range sum.Notes {
 		fmt.Fprintln(stderr, "note:", n)
