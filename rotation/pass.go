@@ -523,6 +523,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		}
 	}
 
+	if !opts.DryRun && e.newKeyVanished(ctx, p, &rec, j.all, now) {
+		changed = true
+	}
 	if !opts.DryRun && rec.Rotation != nil {
 		e.runPendingAfterDelivery(ctx, p, &rec)
 	}
@@ -1093,4 +1096,32 @@ func (e *Engine) noteOwnShown(id string) {
 		e.ownShown = map[string]bool{} // own keys change rarely: bounded anyway
 	}
 	e.ownShown[id] = true
+}
+
+// newKeyVanished handles a delivered rotation whose new key the listing
+// lacks while the grace period runs: when the API confirms it gone
+// (keyExists: a GET, a listing, and the settle time since its creation),
+// the sinks hold a key that signs nothing and the old keys are in no sink.
+// Waiting for the grace period to end would leave the consumers cut off
+// that long: the rotation is cleared, as the deleter does when it finds
+// the new key gone, and the name rotates again in this pass (the old keys
+// are the intent's, deleted after the new rotation's grace period).
+func (e *Engine) newKeyVanished(ctx context.Context, p Policy, rec *state.Record, all []apiclient.Key, now time.Time) bool {
+	rot := rec.Rotation
+	if rot == nil || rot.Phase != state.PhaseDelivered || rot.NewKeyID == "" || !now.Before(rot.DeleteAfter) ||
+		slices.ContainsFunc(all, func(k apiclient.Key) bool { return k.ID == rot.NewKeyID }) {
+		return false
+	}
+	if ex, err := e.keyExists(ctx, rec, rot.NewKeyID, rot.NewCreatedAt); err != nil || ex != gone {
+		return false
+	}
+	e.log.Warn("the new key vanished during the grace period: keeping the old keys and rotating again",
+		zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", rot.NewKeyID))
+	rec.Rotation = nil
+	rec.CurrentKeyID = ""
+	rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{} // a new situation
+	e.mu.Lock()
+	delete(e.confirmed, recordKey{p.Name, rec.Name})
+	e.mu.Unlock()
+	return true
 }
