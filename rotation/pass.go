@@ -1108,6 +1108,9 @@ func (e *Engine) noteOwnShown(id string) {
 // are the intent's, deleted after the new rotation's grace period).
 func (e *Engine) newKeyVanished(ctx context.Context, p Policy, rec *state.Record, all []apiclient.Key, now time.Time) bool {
 	rot := rec.Rotation
+	if p.Self != nil {
+		return false // rotatord's own key: the store decides (followStore)
+	}
 	if rot == nil || rot.Phase != state.PhaseDelivered || rot.NewKeyID == "" || !now.Before(rot.DeleteAfter) ||
 		slices.ContainsFunc(all, func(k apiclient.Key) bool { return k.ID == rot.NewKeyID }) {
 		return false
