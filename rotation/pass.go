@@ -1106,6 +1106,7 @@ func (e *Engine) noteOwnShown(id string) {
 // that long: the rotation is cleared, as the deleter does when it finds
 // the new key gone, and the name rotates again in this pass (the old keys
 // are the intent's, deleted after the new rotation's grace period).
+// It reports whether rec changed.
 func (e *Engine) newKeyVanished(ctx context.Context, p Policy, rec *state.Record, all []apiclient.Key, now time.Time) bool {
 	rot := rec.Rotation
 	if p.Self != nil {
@@ -1115,8 +1116,11 @@ func (e *Engine) newKeyVanished(ctx context.Context, p Policy, rec *state.Record
 		slices.ContainsFunc(all, func(k apiclient.Key) bool { return k.ID == rot.NewKeyID }) {
 		return false
 	}
+	missing := rot.NewMissingSince
 	if ex, err := e.keyExists(ctx, rec, rot.NewKeyID, rot.NewCreatedAt); err != nil || ex != gone {
-		return false
+		// When the API first missed the key is kept: the settle time
+		// runs from it across passes and restarts.
+		return !rot.NewMissingSince.Equal(missing)
 	}
 	e.log.Warn("the new key vanished during the grace period: keeping the old keys and rotating again",
 		zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", rot.NewKeyID))
