@@ -44,6 +44,13 @@ const (
 	// evictAfter is how long a connection must have sent nothing to be
 	// closed for a new one when every place is taken.
 	evictAfter = time.Second
+	// maxHTTP2Streams is how many requests one HTTP/2 connection (TLS
+	// only) carries at once, the others refused (a Go client, Prometheus,
+	// waits for a free one), and maxHTTP2Window the flow-control window
+	// for what a client sends, per connection and per request (HTTP/2's
+	// least for a connection; no endpoint reads a body).
+	maxHTTP2Streams = 4
+	maxHTTP2Window  = 65535
 )
 
 // WebOptions configure the HTTP server. Zero values take the defaults.
@@ -118,6 +125,15 @@ func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 		WriteTimeout:      o.WriteTimeout,
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
+		// Over TLS the port speaks HTTP/2, where one connection carries
+		// many requests: the connection limit bounds memory only if each
+		// connection is bounded too (Go's default, 250 requests and a
+		// 1 MiB window each, let 64 connections run 16,000 handlers).
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          maxHTTP2Streams,
+			MaxReceiveBufferPerConnection: maxHTTP2Window,
+			MaxReceiveBufferPerStream:     maxHTTP2Window,
+		},
 		// The request's connection, for holdConn.
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, connKey{}, c)
