@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
@@ -51,6 +52,14 @@ const (
 	// least for a connection; no endpoint reads a body).
 	maxHTTP2Streams = 4
 	maxHTTP2Window  = 65535
+	// maxRequestsInFlight is how many requests are handled at once,
+	// basic auth's check included: the others wait for a place while
+	// their client is there. The toolkit checks a new password with
+	// bcrypt one request at a time, whether or not its client is still
+	// there; without this bound, clients sending wrong passwords and
+	// hanging up queued handlers without end (each closed connection
+	// freed its place for the next).
+	maxRequestsInFlight = 16
 )
 
 // WebOptions configure the HTTP server. Zero values take the defaults.
@@ -118,7 +127,15 @@ type webServer struct {
 func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 	o := d.opts.Web.withDefaults()
 	log := d.log.Named("http")
-	srv := &http.Server{
+	// The bound of the requests in flight must hold the toolkit's basic
+	// auth too, which web.Serve wraps around srv.Handler just before it
+	// serves: it is put around that at the first connection, in the
+	// accept loop, before any request is served.
+	var (
+		srv   *http.Server
+		limit sync.Once
+	)
+	srv = &http.Server{
 		Handler:           d.Handler(),
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		ReadTimeout:       o.ReadTimeout,
@@ -136,6 +153,7 @@ func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 		},
 		// The request's connection, for holdConn.
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			limit.Do(func() { srv.Handler = limitInFlight(srv.Handler, maxRequestsInFlight) })
 			return context.WithValue(ctx, connKey{}, c)
 		},
 		// Failed TLS handshakes (scanners, plain HTTP to the TLS port)
@@ -167,6 +185,25 @@ func (w *webServer) shutdown(timeout time.Duration) {
 	defer cancel()
 	_ = w.srv.Shutdown(ctx)
 	_ = w.ln.Close() // when Serve failed before it took the listener
+}
+
+// limitInFlight serves at most n requests of h at once. A request waits
+// for a place as long as its client is there: one that hung up (its
+// connection closed, its HTTP/2 stream reset) leaves at once.
+func limitInFlight(h http.Handler, n int) http.Handler {
+	places := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case places <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		}
+		defer func() { <-places }()
+		if r.Context().Err() != nil {
+			return // left while it waited: nobody to answer
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // zapHandler passes the exporter toolkit's slog records to zap.
