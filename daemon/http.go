@@ -77,8 +77,10 @@ func (d *Daemon) reloadHandler() http.HandlerFunc {
 		// server's write timeout (a minute): the answer must still reach
 		// the caller, who would otherwise not know whether it applied.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-		// Nor may its quiet connection be evicted for a new one.
+		// Nor may its quiet connection be evicted for a new one; and
+		// its wait does not keep other requests from being served.
 		defer holdConn(r)()
+		leaveInFlight(r)
 		done := make(chan error, 1)
 		select {
 		case d.reloadReq <- done:

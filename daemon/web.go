@@ -189,7 +189,9 @@ func (w *webServer) shutdown(timeout time.Duration) {
 
 // limitInFlight serves at most n requests of h at once. A request waits
 // for a place as long as its client is there: one that hung up (its
-// connection closed, its HTTP/2 stream reset) leaves at once.
+// connection closed, its HTTP/2 stream reset) leaves at once. A handler
+// that waits on purpose (a reload waiting for the pass in flight) gives
+// its place back with leaveInFlight.
 func limitInFlight(h http.Handler, n int) http.Handler {
 	places := make(chan struct{}, n)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -198,12 +200,25 @@ func limitInFlight(h http.Handler, n int) http.Handler {
 		case <-r.Context().Done():
 			return
 		}
-		defer func() { <-places }()
+		var once sync.Once
+		leave := func() { once.Do(func() { <-places }) }
+		defer leave()
 		if r.Context().Err() != nil {
 			return // left while it waited: nobody to answer
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), inFlightKey{}, leave)))
 	})
+}
+
+// inFlightKey is the request context's key to its leave function.
+type inFlightKey struct{}
+
+// leaveInFlight gives the request's place among those in flight back; a
+// no-op for a request limitInFlight did not count.
+func leaveInFlight(r *http.Request) {
+	if leave, ok := r.Context().Value(inFlightKey{}).(func()); ok {
+		leave()
+	}
 }
 
 // zapHandler passes the exporter toolkit's slog records to zap.
