@@ -20,6 +20,7 @@ type evictingListener struct {
 	net.Listener
 	max   int
 	quiet time.Duration
+	slow  time.Duration // how long a connection may take to send its headers
 	now   func() time.Time
 
 	mu    sync.Mutex
@@ -27,8 +28,8 @@ type evictingListener struct {
 	open  map[*trackedConn]struct{}
 }
 
-func newEvictingListener(ln net.Listener, max int, quiet time.Duration) *evictingListener {
-	return &evictingListener{Listener: ln, max: max, quiet: quiet, now: time.Now, open: map[*trackedConn]struct{}{}}
+func newEvictingListener(ln net.Listener, max int, quiet, slow time.Duration) *evictingListener {
+	return &evictingListener{Listener: ln, max: max, quiet: quiet, slow: slow, now: time.Now, open: map[*trackedConn]struct{}{}}
 }
 
 func (l *evictingListener) Accept() (net.Conn, error) {
@@ -49,7 +50,7 @@ func (l *evictingListener) Accept() (net.Conn, error) {
 		l.mu.Unlock()
 		select {
 		case <-freed:
-		case <-time.After(l.quiet / 4):
+		case <-time.After(min(l.quiet, l.slow) / 4):
 		}
 		l.mu.Lock()
 	}
@@ -65,6 +66,7 @@ func (l *evictingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	t.Conn, t.last = c, l.now()
+	t.waitingSince = t.last
 	l.mu.Unlock()
 	return t, nil
 }
@@ -79,20 +81,37 @@ func (l *evictingListener) freedChLocked() <-chan struct{} {
 }
 
 // quietest returns the open connection that has sent nothing for longest,
-// if that is longer than quiet. Called with mu held.
+// if that is longer than quiet; else the one that has waited longest for
+// a request's headers without sending them whole, if that is longer than
+// slow: a client that trickles its headers a byte at a time is not
+// quiet, and enough of them held every place until ReadHeaderTimeout
+// (the probes waited behind them in the accept queue for half a minute).
+// A connection whose request is being handled or held is never chosen
+// by the second rule. Called with mu held.
 func (l *evictingListener) quietest() *trackedConn {
-	var v *trackedConn
-	cutoff := l.now().Add(-l.quiet)
+	var v, slow *trackedConn
+	var vLast, slowSince time.Time
+	now := l.now()
+	cutoff, slowCutoff := now.Add(-l.quiet), now.Add(-l.slow)
 	for c := range l.open {
 		if c.Conn == nil {
 			continue // a place reserved by Accept
 		}
 		c.mu.Lock()
-		last, held := c.last, c.held
+		last, held, requests, since := c.last, c.held, c.requests, c.waitingSince
 		c.mu.Unlock()
-		if held == 0 && last.Before(cutoff) && (v == nil || last.Before(v.lastRead())) {
-			v = c
+		if held != 0 {
+			continue
 		}
+		if last.Before(cutoff) && (v == nil || last.Before(vLast)) {
+			v, vLast = c, last
+		}
+		if requests == 0 && since.Before(slowCutoff) && (slow == nil || since.Before(slowSince)) {
+			slow, slowSince = c, since
+		}
+	}
+	if v == nil {
+		v = slow
 	}
 	return v
 }
@@ -116,7 +135,12 @@ type trackedConn struct {
 	mu   sync.Mutex
 	last time.Time
 	held int // > 0: a handler waits on purpose (a reload); never evicted
-	once sync.Once
+	// requests counts the requests whose headers arrived and that are
+	// not answered yet; waitingSince is when the connection began to
+	// wait for its next request (accepted, or its last one answered).
+	requests     int
+	waitingSince time.Time
+	once         sync.Once
 }
 
 // connKey is the request context's key to its connection (ConnContext).
@@ -144,10 +168,28 @@ func holdConn(r *http.Request) (release func()) {
 	}
 }
 
-func (c *trackedConn) lastRead() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.last
+// startRequest notes that the request's headers arrived, until end is
+// called: its connection no longer waits for a request. A no-op when the
+// connection is not an evictingListener's.
+func startRequest(r *http.Request) (end func()) {
+	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	t, ok := c.(*trackedConn)
+	if !ok {
+		return func() {}
+	}
+	t.mu.Lock()
+	t.requests++
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		if t.requests--; t.requests == 0 {
+			t.waitingSince = t.l.now()
+		}
+		t.mu.Unlock()
+	}
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {

@@ -45,6 +45,13 @@ const (
 	// evictAfter is how long a connection must have sent nothing to be
 	// closed for a new one when every place is taken.
 	evictAfter = time.Second
+	// evictSlowAfter is how long, when every place is taken and none is
+	// quiet, a connection may wait for a request's headers it has not
+	// sent whole before it is closed for a new one: a client sends them
+	// in one go, within milliseconds of connecting (TLS handshake
+	// included); the new ones wait in the accept queue, which drains at
+	// MaxConnections per evictSlowAfter against clients trickling theirs.
+	evictSlowAfter = 200 * time.Millisecond
 	// maxHTTP2Streams is how many requests one HTTP/2 connection (TLS
 	// only) carries at once, the others refused (a Go client, Prometheus,
 	// waits for a free one), and maxHTTP2Window the flow-control window
@@ -165,7 +172,7 @@ func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 	}
 	return &webServer{
 		srv:  srv,
-		ln:   newEvictingListener(ln, o.MaxConnections, evictAfter),
+		ln:   newEvictingListener(ln, o.MaxConnections, evictAfter, evictSlowAfter),
 		file: o.ConfigFile,
 		log:  slog.New(zapHandler{log: log}),
 	}
@@ -195,6 +202,7 @@ func (w *webServer) shutdown(timeout time.Duration) {
 func limitInFlight(h http.Handler, n int) http.Handler {
 	places := make(chan struct{}, n)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer startRequest(r)()
 		select {
 		case places <- struct{}{}:
 		case <-r.Context().Done():
