@@ -320,7 +320,7 @@ func New(opts Options) (*Sink, error) {
 		if m == "" {
 			m = DefaultMount
 		}
-		if strings.EqualFold(strings.TrimRight(a, "/"), strings.TrimRight(addr, "/")) &&
+		if sameAddress(a, addr) &&
 			strings.Trim(ns, "/") == namespace && strings.Trim(m, "/") == strings.Trim(mount, "/") {
 			if s.protected == nil {
 				s.protected = map[string]string{}
@@ -483,6 +483,37 @@ func (s *Sink) secretPath(name string) (string, error) {
 		return "", fmt.Errorf("path template %q renders path %q for %q: %w", s.path.Name(), p, name, err)
 	}
 	return p, nil
+}
+
+// sameAddress reports whether two Vault addresses name the same server:
+// the scheme and host compared without regard to case (a final dot of
+// the host dropped), the port with the scheme's default filled in, the
+// path without its slashes at either end.
+func sameAddress(a, b string) bool {
+	norm := func(s string) (string, bool) {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil || u.Host == "" {
+			return "", false
+		}
+		scheme := strings.ToLower(u.Scheme)
+		port := u.Port()
+		if port == "" {
+			switch scheme {
+			case "https":
+				port = "443"
+			case "http":
+				port = "80"
+			}
+		}
+		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+		return scheme + "://" + net.JoinHostPort(host, port) + "/" + strings.Trim(u.EscapedPath(), "/"), true
+	}
+	na, okA := norm(a)
+	nb, okB := norm(b)
+	if !okA || !okB {
+		return strings.EqualFold(strings.TrimRight(a, "/"), strings.TrimRight(b, "/"))
+	}
+	return na == nb
 }
 
 // writablePath is secretPath for a Probe or a Write: a path that holds
