@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/rotatord/rotatord/sinks/vault"
 )
 
 // accounts checks the exoscale block and every entry of accounts.
@@ -105,9 +107,13 @@ func (v *validator) credentialsApart(c *Config) {
 }
 
 // vaultTarget names a Vault secret: the same path on another mount,
-// namespace or server is another secret.
+// namespace or server is another secret; two spellings of one server's
+// address are one server.
 func vaultTarget(address, namespace, mount, path string) string {
-	return strings.Join([]string{strings.TrimRight(address, "/"), strings.Trim(namespace, "/"), strings.Trim(mount, "/"), strings.Trim(path, "/")}, "\x00")
+	if mount == "" {
+		mount = vault.DefaultMount
+	}
+	return strings.Join([]string{vault.CanonicalAddress(address), strings.Trim(namespace, "/"), strings.Trim(mount, "/"), strings.Trim(path, "/")}, "\x00")
 }
 
 // policyAccounts checks that every policy names an account of the file.

@@ -485,35 +485,32 @@ func (s *Sink) secretPath(name string) (string, error) {
 	return p, nil
 }
 
-// sameAddress reports whether two Vault addresses name the same server:
-// the scheme and host compared without regard to case (a final dot of
-// the host dropped), the port with the scheme's default filled in, the
-// path without its slashes at either end.
-func sameAddress(a, b string) bool {
-	norm := func(s string) (string, bool) {
-		u, err := url.Parse(strings.TrimSpace(s))
-		if err != nil || u.Host == "" {
-			return "", false
-		}
-		scheme := strings.ToLower(u.Scheme)
-		port := u.Port()
-		if port == "" {
-			switch scheme {
-			case "https":
-				port = "443"
-			case "http":
-				port = "80"
-			}
-		}
-		host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-		return scheme + "://" + net.JoinHostPort(host, port) + "/" + strings.Trim(u.EscapedPath(), "/"), true
+// sameAddress reports whether two Vault addresses name the same server.
+func sameAddress(a, b string) bool { return CanonicalAddress(a) == CanonicalAddress(b) }
+
+// CanonicalAddress writes a Vault address so that two spellings of one
+// server compare equal: the scheme and host without regard to case (a
+// final dot of the host dropped), the port with the scheme's default
+// filled in, the path without its slashes at either end. An address that
+// does not parse as a URL is only lowered and stripped of trailing
+// slashes.
+func CanonicalAddress(s string) string {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || u.Host == "" {
+		return strings.ToLower(strings.TrimRight(s, "/"))
 	}
-	na, okA := norm(a)
-	nb, okB := norm(b)
-	if !okA || !okB {
-		return strings.EqualFold(strings.TrimRight(a, "/"), strings.TrimRight(b, "/"))
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
 	}
-	return na == nb
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	return scheme + "://" + net.JoinHostPort(host, port) + "/" + strings.Trim(u.EscapedPath(), "/")
 }
 
 // writablePath is secretPath for a Probe or a Write: a path that holds
