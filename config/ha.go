@@ -71,6 +71,9 @@ func (v *validator) state(c *Config) {
 			v.addf("state.context", "only with kubeconfig")
 		}
 		c.State.Kubeconfig = v.abs(c.State.Kubeconfig)
+		if v.host {
+			v.kubeconfig("state.kubeconfig", c.State.Kubeconfig, c.State.Context)
+		}
 		for i, a := range c.Accounts {
 			// The journal's objects carry the account as a label value.
 			if errs := validation.IsValidLabelValue(a.Name); a.Name != "" && len(errs) > 0 {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/rotatord/rotatord/internal/kubeclient"
 )
 
 // Workload kinds a Kubernetes sink may restart.
@@ -99,6 +101,9 @@ func (v *validator) kubernetesSink(at string, s *Sink, match string, glob bool, 
 		v.addf(at+".context", "only with kubeconfig (in a cluster there is no context to choose)")
 	}
 	s.Kubeconfig = v.abs(s.Kubeconfig)
+	if v.host {
+		v.kubeconfig(at+".kubeconfig", s.Kubeconfig, s.Context)
+	}
 	for i, w := range s.Restart {
 		wat := fmt.Sprintf("%s.restart[%d]", at, i)
 		if !slices.Contains(restartKinds, w.Kind) {
@@ -123,4 +128,18 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// kubeconfig checks, as `run` loads it, the kubeconfig at path (none: the
+// in-cluster configuration, known only in the pod): a regular file, read
+// without blocking, that parses, whose context exists, and whose files
+// for the connection (certificate-authority, client-certificate,
+// client-key, tokenFile) are regular files. It connects to nothing.
+func (v *validator) kubeconfig(field, path, context string) {
+	if path == "" {
+		return
+	}
+	if _, err := kubeclient.FromKubeconfig(path, context); err != nil {
+		v.addf(field, "%v", err)
+	}
 }

@@ -4,19 +4,24 @@
 package kubeclient
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/transport"
 
 	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/version"
+	"github.com/rotatord/rotatord/secret"
 )
 
 // RequestTimeout bounds one request to the API server.
@@ -32,22 +37,35 @@ const (
 // Config returns the REST configuration: from the kubeconfig file (and
 // context, empty for its current one) when kubeconfig is set, else the
 // pod's service account (in-cluster).
+//
+// rotatord reads the kubeconfig itself (secret.ReadFile: without blocking,
+// a regular file, bounded) and hands client-go the bytes, its relative
+// paths resolved against its directory as client-go's loader does. The
+// files the configuration then names (certificate-authority,
+// client-certificate, client-key, tokenFile; the in-cluster token and
+// CA) are opened the same way first, and refused unless regular files:
+// client-go opens them with blocking reads, and a named pipe planted at
+// one held the start (or a reload) until someone wrote to it.
 func Config(kubeconfig, context string) (*rest.Config, error) {
 	var (
 		cfg *rest.Config
 		err error
 	)
 	if kubeconfig == "" {
+		for _, f := range []NamedFile{{InClusterTokenFile, "the in-cluster service account token"}, {InClusterCAFile, "the in-cluster CA certificate"}} {
+			var nr *secret.NotRegularError
+			if err := checkRegular(f.Path); errors.As(err, &nr) {
+				return nil, fmt.Errorf("in-cluster Kubernetes configuration: %s %s: %w", f.Field, f.Path, nr)
+			}
+		}
 		cfg, err = rest.InClusterConfig()
 		if err != nil {
 			return nil, fmt.Errorf("in-cluster Kubernetes configuration: %w (outside a cluster, set kubeconfig)", err)
 		}
 	} else {
-		rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}
-		overrides := &clientcmd.ConfigOverrides{CurrentContext: context}
-		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+		cfg, err = FromKubeconfig(kubeconfig, context)
 		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+			return nil, err
 		}
 	}
 	cfg = rest.CopyConfig(cfg)
@@ -156,4 +174,139 @@ func writeTransport(cfg *rest.Config, gate fence.Func) (http.RoundTripper, error
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	return rt, nil
+}
+
+// NamedFile is a file a kubeconfig names, with the field naming it.
+type NamedFile struct{ Path, Field string }
+
+// Load reads the kubeconfig at path (secret.ReadFile: a regular file,
+// opened without blocking, bounded), parses it, and resolves its relative
+// paths against its directory, as client-go's loader does. Errors name the
+// file.
+func Load(path string) (*clientcmdapi.Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
+	}
+	b, err := secret.ReadFile(abs, secret.FileOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), unwrapPath(err))
+	}
+	kc, err := clientcmd.Load(b)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
+	}
+	for _, c := range kc.Clusters {
+		c.LocationOfOrigin = abs
+	}
+	for _, u := range kc.AuthInfos {
+		u.LocationOfOrigin = abs
+	}
+	for _, c := range kc.Contexts {
+		c.LocationOfOrigin = abs
+	}
+	if err := clientcmd.ResolveLocalPaths(kc); err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
+	}
+	return kc, nil
+}
+
+// FromKubeconfig is the REST configuration of the kubeconfig at path
+// (Load) and context (empty: its current one), after checking that each
+// file it names for the connection is a regular file.
+func FromKubeconfig(path, context string) (*rest.Config, error) {
+	kc, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	// Before client-go makes the configuration: its validation opens the
+	// CA and client certificate files, and it reads a tokenFile.
+	if err := checkFiles(path, referenced(kc, context)); err != nil {
+		return nil, err
+	}
+	cc := clientcmd.NewNonInteractiveClientConfig(*kc, context, &clientcmd.ConfigOverrides{CurrentContext: context}, nil)
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
+	}
+	if err := checkFiles(path, Files(cfg)); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Files are the files client-go opens for cfg: the CA certificate, the
+// client certificate and key, the bearer token file, each with the
+// kubeconfig field that names it.
+func Files(cfg *rest.Config) []NamedFile {
+	var out []NamedFile
+	for _, f := range []NamedFile{
+		{cfg.TLSClientConfig.CAFile, "certificate-authority"},
+		{cfg.TLSClientConfig.CertFile, "client-certificate"},
+		{cfg.TLSClientConfig.KeyFile, "client-key"},
+		{cfg.BearerTokenFile, "tokenFile"},
+	} {
+		if f.Path != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// referenced are the files the context's cluster and user name (the
+// current context when context is empty).
+func referenced(kc *clientcmdapi.Config, context string) []NamedFile {
+	if context == "" {
+		context = kc.CurrentContext
+	}
+	ctx, ok := kc.Contexts[context]
+	if !ok {
+		return nil
+	}
+	var out []NamedFile
+	if c, ok := kc.Clusters[ctx.Cluster]; ok && c.CertificateAuthority != "" {
+		out = append(out, NamedFile{c.CertificateAuthority, "certificate-authority"})
+	}
+	if u, ok := kc.AuthInfos[ctx.AuthInfo]; ok {
+		for _, f := range []NamedFile{{u.ClientCertificate, "client-certificate"}, {u.ClientKey, "client-key"}, {u.TokenFile, "tokenFile"}} {
+			if f.Path != "" {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// checkFiles refuses a file that is not a regular file; one that cannot
+// be opened is left to client-go, which says why in its own words.
+func checkFiles(kubeconfig string, files []NamedFile) error {
+	for _, f := range files {
+		if err := checkRegular(f.Path); err != nil {
+			var nr *secret.NotRegularError
+			if errors.As(err, &nr) {
+				return fmt.Errorf("kubeconfig %s: %s %s: %w", secret.ShownPath(kubeconfig), f.Field, secret.ShownPath(f.Path), nr)
+			}
+		}
+	}
+	return nil
+}
+
+// checkRegular opens path without blocking and checks it is a regular
+// file (secret.OpenFile).
+func checkRegular(path string) error {
+	f, _, err := secret.OpenFile(path, secret.FileOptions{})
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// unwrapPath is the error an *fs.PathError wraps: the caller names the
+// file itself.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
