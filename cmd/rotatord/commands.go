@@ -53,10 +53,17 @@ func (c *cli) newDaemon(f commonFlags, logTo io.Writer, opts daemon.Options) (*d
 	if err != nil {
 		return nil, nil, err
 	}
+	d, err := c.newDaemonLog(f, log, opts)
+	return d, log, err
+}
+
+// newDaemonLog is newDaemon with the logger made already. On an error it
+// syncs the log.
+func (c *cli) newDaemonLog(f commonFlags, log *zap.Logger, opts daemon.Options) (*daemon.Daemon, error) {
 	opts.ConfigPath, opts.Logger = f.configFile, log
 	if off, ok, err := testClockOffset(); err != nil {
 		log.Sync()
-		return nil, nil, err
+		return nil, err
 	} else if ok {
 		log.Warn("TEST ONLY: the clock is shifted by "+envClockOffset+"; never set it in production", zap.Duration("offset", off))
 		opts.Now = func() time.Time { return time.Now().Add(off) }
@@ -71,7 +78,7 @@ func (c *cli) newDaemon(f commonFlags, logTo io.Writer, opts daemon.Options) (*d
 	d, err := daemon.New(opts)
 	if err != nil {
 		log.Sync()
-		return nil, nil, err
+		return nil, err
 	}
 	// What starting touched (package initialisation, decoding the policy
 	// and the journal) is not needed again: give it back before the pass,
@@ -81,7 +88,7 @@ func (c *cli) newDaemon(f commonFlags, logTo io.Writer, opts daemon.Options) (*d
 	// hand, leaves the cache that a daemon running the same binary
 	// faults its code back from.
 	memtrim.TrimBeforeWork(!opts.ReadOnly)
-	return d, log, nil
+	return d, nil
 }
 
 func (c *cli) cmdRun() error {
@@ -91,13 +98,50 @@ func (c *cli) cmdRun() error {
 	// otherwise end the process. It is kept for Run, like a SIGTERM.
 	ctx, reload, stop := signals(context.Background())
 	defer stop()
-	d, log, err := c.newDaemon(f.common, c.stderr, daemon.Options{Web: f.web, Listen: f.listen})
+	log, err := f.common.log.logger(c.stderr)
 	if err != nil {
 		return err
 	}
+	// The start (the policy file, the journal, the credentials, the
+	// clients) runs apart, so that a SIGINT or SIGTERM during it ends the
+	// process at once, whatever the start waits on: an API server or a
+	// Vault that takes the request and does not answer, a read the kernel
+	// holds. Nothing has rotated yet; what the start wrote is what a
+	// crash at that moment leaves, which the journal recovers from.
+	type started struct {
+		d   *daemon.Daemon
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		d, err := c.newDaemonLog(f.common, log, daemon.Options{Web: f.web, Listen: f.listen})
+		done <- started{d, err}
+	}()
+	var s started
+	select {
+	case s = <-done:
+	case <-ctx.Done():
+		select {
+		case s = <-done: // ready at the same moment: Run stops at once
+		default:
+			log.Info("rotatord stopped during start-up", zap.String("reason", context.Cause(ctx).Error()))
+			log.Sync()
+			// The start goes on in its goroutine until the process
+			// exits; a daemon it still makes is closed.
+			go func() {
+				if s := <-done; s.d != nil {
+					s.d.Close()
+				}
+			}()
+			return nil
+		}
+	}
+	if s.err != nil {
+		return s.err
+	}
 	defer log.Sync()
-	defer d.Close()
-	return d.Run(ctx, reload)
+	defer s.d.Close()
+	return s.d.Run(ctx, reload)
 }
 
 func (c *cli) cmdOnce() error {
