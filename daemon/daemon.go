@@ -661,7 +661,14 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 // Reload reads the policy file again. On any error the old config stays in
 // force, and the error says why.
 func (d *Daemon) Reload() error {
-	cfg, err := config.Load(d.opts.ConfigPath)
+	// The web configuration is not reloaded (the toolkit reads it at each
+	// connection), but a named pipe planted at it or a TLS file it names
+	// since the start is reported here, as the start refuses it.
+	err := checkWebConfigFiles(d.opts.Web.ConfigFile)
+	var cfg *config.Config
+	if err == nil {
+		cfg, err = config.Load(d.opts.ConfigPath)
+	}
 	if err == nil {
 		old := d.Config()
 		switch {
@@ -672,6 +679,11 @@ func (d *Daemon) Reload() error {
 		case !reflect.DeepEqual(cfg.LeaderElection, old.LeaderElection):
 			err = errors.New("leader_election changed: restart every replica to change it")
 		}
+	}
+	if err == nil && cfg.State.Kubernetes() {
+		// The journal's client checks the files its kubeconfig names
+		// again (kubeclient.Cache) before the refresh below uses it.
+		_, err = d.kube.Client(cfg.State.Kubeconfig, cfg.State.Context)
 	}
 	if err == nil && cfg.State.Kubernetes() {
 		d.journalMu.Lock()

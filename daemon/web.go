@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/rotatord/rotatord/secret"
 )
 
 // Defaults of the HTTP server (metrics, health, reload). Its clients are a
@@ -112,10 +115,56 @@ func ValidateWebConfig(path string) error {
 	if path == "" {
 		return nil
 	}
+	if err := checkWebConfigFiles(path); err != nil {
+		return err
+	}
 	if err := web.Validate(path); err != nil {
 		return fmt.Errorf("web config file %s: %w", path, err)
 	}
 	return nil
+}
+
+// checkWebConfigFiles refuses a web configuration file, or a TLS file it
+// names (cert_file, key_file, client_ca_file), that is not a regular file
+// (a named pipe, a device, a directory), opening each without blocking
+// (secret.OpenFile): the exporter toolkit reads them with blocking opens,
+// at the start and at each connection, and a named pipe planted at one
+// held the start. A named file that cannot be opened is left to the
+// toolkit, which says why.
+func checkWebConfigFiles(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := checkRegular(path); err != nil {
+		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), unwrapPath(err))
+	}
+	for _, f := range webConfigFiles(path) {
+		var nr *secret.NotRegularError
+		if err := checkRegular(f.path); errors.As(err, &nr) {
+			return fmt.Errorf("web config file %s: %s %s: %w", secret.ShownPath(path), f.field, secret.ShownPath(f.path), nr)
+		}
+	}
+	return nil
+}
+
+// checkRegular opens path without blocking and checks it is a regular
+// file (secret.OpenFile).
+func checkRegular(path string) error {
+	f, _, err := secret.OpenFile(path, secret.FileOptions{})
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// unwrapPath is the error an *fs.PathError wraps: the caller names the
+// file itself.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // webServer serves the daemon's handler on a listener, with the limits and

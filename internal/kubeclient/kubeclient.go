@@ -95,6 +95,11 @@ type Cache struct {
 type cached struct {
 	client kubernetes.Interface
 	host   string
+	// files are those client-go reads again later (a CA file it reloads,
+	// a client certificate it rotates, a token file it re-reads every
+	// minute): each later Client call (a reload) checks them again.
+	files      []NamedFile
+	kubeconfig string
 }
 
 // Client returns the clientset for kubeconfig and context, creating it on
@@ -116,6 +121,11 @@ func (c *Cache) get(kubeconfig, context string) (cached, error) {
 	defer c.mu.Unlock()
 	k := [2]string{kubeconfig, context}
 	if e, ok := c.clients[k]; ok {
+		// A file planted since the client was made (a reload): refused as
+		// at the start, though client-go may read it before then.
+		if err := checkFiles(e.kubeconfig, e.files); err != nil {
+			return cached{}, err
+		}
 		return e, nil
 	}
 	cfg, err := Config(kubeconfig, context)
@@ -143,7 +153,10 @@ func (c *Cache) get(kubeconfig, context string) (cached, error) {
 	if c.clients == nil {
 		c.clients = map[[2]string]cached{}
 	}
-	e := cached{client: cl, host: cfg.Host}
+	e := cached{client: cl, host: cfg.Host, files: Files(cfg), kubeconfig: kubeconfig}
+	if kubeconfig == "" {
+		e.kubeconfig = "(in-cluster)"
+	}
 	c.clients[k] = e
 	return e, nil
 }

@@ -175,3 +175,31 @@ func TestClientResolvesKubeconfigPathsAgainstItsDirectory(t *testing.T) {
 		t.Fatalf("the client does not reach the server with the CA beside the kubeconfig: %v", err)
 	}
 }
+
+// A file the kubeconfig names that becomes a named pipe after the client
+// was made (client-go re-reads the CA file, the client certificate and
+// the token file later) is refused when the client is asked for again,
+// as a reload does, naming the field and the file.
+func TestClientAskedAgainRefusesAFilePlantedSince(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	dir := tempDir(t)
+	ca := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(ca, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(dir, "kubeconfig")
+	writeKubeconfig(t, kc, srv.URL, "ca.crt", "    token: abc")
+	var c Cache
+	if _, err := c.Client(kc, ""); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(ca)
+	mkfifo(t, ca)
+	_, err := c.Client(kc, "")
+	if err == nil || !strings.Contains(err.Error(), "certificate-authority") || !strings.Contains(err.Error(), ca) ||
+		!strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("got %v, want an error naming certificate-authority %s: not a regular file", err, ca)
+	}
+}

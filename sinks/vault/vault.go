@@ -32,8 +32,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -406,8 +408,25 @@ func newClient(addr, namespace string, t TLSOptions, f fence.Func) (*api.Client,
 		// with the token renewal's SetToken.
 		ReadYourWrites: true,
 	}
+	// The CA file is read here (secret.ReadFile: without blocking, a
+	// regular file, bounded) and handed to the library as bytes: its own
+	// blocking read held the start, or a reload, on a named pipe planted
+	// at the path. Read at each build of the sink (start, reload).
+	var caPEM []byte
+	if t.CACert != "" {
+		b, err := secret.ReadFile(t.CACert, secret.FileOptions{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("tls.ca_cert %s: %w", secret.ShownPath(t.CACert), unwrapPathError(err))
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			// The library would fall back to the system's CAs for an
+			// empty file.
+			return nil, nil, fmt.Errorf("tls.ca_cert %s: no PEM certificate in it", secret.ShownPath(t.CACert))
+		}
+		caPEM = b
+	}
 	if err := cfg.ConfigureTLS(&api.TLSConfig{
-		CACert:        t.CACert,
+		CACertBytes:   caPEM,
 		TLSServerName: t.ServerName,
 		Insecure:      t.InsecureSkipVerify,
 	}); err != nil {
@@ -833,4 +852,14 @@ func spareReadsAndLogins(addr string) func(*http.Request) bool {
 	return func(req *http.Request) bool {
 		return fence.SpareReads(req) || strings.HasPrefix(req.URL.Path, auth)
 	}
+}
+
+// unwrapPathError is the error an *fs.PathError wraps: the caller names
+// the file itself.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -69,7 +69,7 @@ func TestNewValidates(t *testing.T) {
 			o.Auth = AuthOptions{Method: AuthKubernetes, Role: "r", SecretIDFile: "/s"}
 		}, "secret_id_file is not used by method kubernetes"},
 		{"unknown method", func(o *Options) { o.Auth.Method = "userpass" }, `unknown method "userpass"`},
-		{"missing CA file", func(o *Options) { o.TLS.CACert = filepath.Join(dir, "nope.pem") }, "tls:"},
+		{"missing CA file", func(o *Options) { o.TLS.CACert = filepath.Join(dir, "nope.pem") }, "tls.ca_cert"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
