@@ -3,6 +3,7 @@ package integration
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -86,5 +87,39 @@ current-context: x
 	}
 	if _, ok := findLog(d.logs(), "rotatord stopped during start-up"); !ok {
 		t.Fatalf("no log that the signal stopped the start:\n%s", d.stderr())
+	}
+}
+
+// A named pipe at a Kubernetes sink's kubeconfig: validate reported the
+// file valid (it did not check kubeconfigs), and `rotatord run` hung at
+// its start in client-go's blocking read. validate now reports it on the
+// field, and run refuses to start, both naming the file.
+func TestNamedPipeAsKubeconfigIsRefusedByValidateAndRun(t *testing.T) {
+	e := newEnv(t)
+	// A directory whose name does not look like a secret, which errors
+	// would not show (secret.ShownPath).
+	dir, err := os.MkdirTemp("", "kube")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	kc := filepath.Join(dir, "kc")
+	if err := syscall.Mkfifo(kc, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	e.writePolicy(`  - name: ci
+    match: {name: ci-*}
+    schedule: "@every 1h"
+    sinks:
+      - {type: kubernetes, namespace: apps, name: "exo-{{.Name}}", kubeconfig: ` + kc + `}
+`)
+	for _, cmd := range []string{"validate", "run"} {
+		r := e.rotatord(cmd)
+		if r.code == 0 || !strings.Contains(r.stderr, kc) || !strings.Contains(r.stderr, "not a regular file") {
+			t.Errorf("want %s to fail naming %s: not a regular file\n%s", cmd, kc, r)
+		}
+		if cmd == "validate" && !strings.Contains(r.stderr, "policies[0].sinks[0].kubeconfig") {
+			t.Errorf("validate does not name the field\n%s", r)
+		}
 	}
 }
