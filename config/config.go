@@ -21,7 +21,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -475,7 +474,7 @@ type PathData struct {
 // Load reads, parses, applies defaults to and validates the policy file at
 // filename. Relative paths in it resolve against the file's directory.
 func Load(filename string) (*Config, error) {
-	data, err := os.ReadFile(filename)
+	data, err := ReadPolicyFile(filename)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -547,4 +546,14 @@ func (s *Sink) RenderPath(name string) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// MaxPolicyFile is the largest policy file rotatord reads.
+const MaxPolicyFile = 64 << 20
+
+// ReadPolicyFile reads the policy file at path without blocking, a
+// regular file only (secret.ReadFile): a named pipe planted there would
+// hold validate, the start or a reload until someone wrote to it.
+func ReadPolicyFile(path string) ([]byte, error) {
+	return secret.ReadFile(path, secret.FileOptions{Max: MaxPolicyFile})
 }

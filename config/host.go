@@ -51,7 +51,7 @@ func Validate(path string, opts ValidateOptions) (*Config, []Problem, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	data, err := os.ReadFile(path)
+	data, err := ReadPolicyFile(path)
 	if err != nil {
 		msg := err.Error()
 		var pe *fs.PathError
