@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -75,13 +76,14 @@ func check(data []byte, filename, baseDir string, host bool, getenv func(string)
 
 // withoutDuplicates finds the keys a mapping of root holds twice (or
 // more) and returns them as problems, with data and root rewritten
-// without each later occurrence: its lines blanked, so that every other
-// line keeps its number. When that cannot be done (a duplicate in a flow
-// mapping, or blanking that breaks the document, such as an alias of an
-// anchor it removes) it returns no problems and data and root unchanged,
-// and the decoder reports the duplicates itself.
+// without each later occurrence: its text blanked (every byte but the
+// line breaks made a space), so that every line keeps its number. When
+// the later occurrences cannot go (one defines an anchor used further
+// on), the earlier ones go instead. When neither can be done (blanking
+// that breaks the document) it returns no problems and data and root
+// unchanged, and the decoder reports the duplicates itself.
 func withoutDuplicates(data []byte, file string, root *yaml.Node) (Errors, []byte, *yaml.Node) {
-	// The nodes in document order, to find where an entry's lines end.
+	// The nodes in document order, to find where an entry's text ends.
 	var order []*yaml.Node
 	index := map[*yaml.Node]int{}
 	var walk func(n *yaml.Node)
@@ -101,10 +103,56 @@ func withoutDuplicates(data []byte, file string, root *yaml.Node) (Errors, []byt
 		}
 		return last(n.Content[len(n.Content)-1])
 	}
+	lines := lineStarts(data)
+	// offset returns the byte offset of a node's line and column (yaml.v3
+	// counts columns in characters, and a BOM is not one), -1 when out of
+	// the file.
+	offset := func(line, column int) int {
+		if line < 1 || line > len(lines) || column < 1 {
+			return -1
+		}
+		at := lines[line-1]
+		if line == 1 && bytes.HasPrefix(data, []byte("\ufeff")) {
+			at += len("\ufeff")
+		}
+		for c := 1; c < column; c++ {
+			if at >= len(data) || data[at] == '\n' || data[at] == '\r' {
+				return -1
+			}
+			_, n := utf8.DecodeRune(data[at:])
+			at += n
+		}
+		return at
+	}
+	// span returns the bytes of the entry whose key is m.Content[j]: in a
+	// block mapping, its lines up to the next node's; in a flow mapping,
+	// up to the next key of m. ok is false when that cannot be told.
+	span := func(m *yaml.Node, j int) (from, to int, ok bool) {
+		k := m.Content[j]
+		if m.Style&yaml.FlowStyle != 0 {
+			if j+2 >= len(m.Content) {
+				return 0, 0, false // the last entry: where it ends is not known
+			}
+			next := m.Content[j+2]
+			from, to = offset(k.Line, k.Column), offset(next.Line, next.Column)
+			return from, to, from >= 0 && to > from
+		}
+		if k.Line < 1 || k.Line > len(lines) {
+			return 0, 0, false
+		}
+		from, to = lines[k.Line-1], len(data)
+		if next := last(m.Content[j+1]) + 1; next < len(order) {
+			l := order[next].Line
+			if l <= k.Line || l > len(lines) {
+				return 0, 0, false
+			}
+			to = lines[l-1]
+		}
+		return from, to, true
+	}
 	var msgs []string
-	type span struct{ from, to int } // lines, both included
-	var blank []span
-	ok := true
+	var later, earlier [][2]int // the entries to blank, either way
+	laterOK, earlierOK := true, true
 	for _, m := range order {
 		if m.Kind != yaml.MappingNode {
 			continue
@@ -113,48 +161,74 @@ func withoutDuplicates(data []byte, file string, root *yaml.Node) (Errors, []byt
 			kind  yaml.Kind
 			value string
 		}
-		first := map[key]*yaml.Node{}
+		first := map[key]int{}
+		prev := map[key]int{} // the occurrence before the last one seen
 		for j := 0; j+1 < len(m.Content); j += 2 {
 			kj := m.Content[j]
-			ki, seen := first[key{kj.Kind, kj.Value}]
+			id := key{kj.Kind, kj.Value}
+			i, seen := first[id]
 			if !seen {
-				first[key{kj.Kind, kj.Value}] = kj
+				first[id], prev[id] = j, j
 				continue
 			}
-			msgs = append(msgs, fmt.Sprintf("line %d: mapping key %#v already defined at line %d", kj.Line, kj.Value, ki.Line))
-			to := bytes.Count(data, []byte("\n")) + 1
-			if next := last(m.Content[j+1]) + 1; next < len(order) {
-				to = order[next].Line - 1
-			}
-			if m.Style&yaml.FlowStyle != 0 || kj.Line < 1 || to < kj.Line {
-				ok = false
-			}
-			blank = append(blank, span{kj.Line, to})
-		}
-	}
-	if len(msgs) == 0 || !ok || bytes.Contains(bytes.ReplaceAll(data, []byte("\r\n"), nil), []byte("\r")) {
-		// (A lone CR breaks lines for YAML, not for the blanking below.)
-		return nil, data, root
-	}
-	lines := bytes.SplitAfter(bytes.Clone(data), []byte("\n"))
-	for _, b := range blank {
-		for l := b.from; l <= b.to && l <= len(lines); l++ {
-			if bytes.HasSuffix(lines[l-1], []byte("\n")) {
-				lines[l-1] = []byte("\n")
+			msgs = append(msgs, fmt.Sprintf("line %d: mapping key %#v already defined at line %d", kj.Line, kj.Value, m.Content[i].Line))
+			if from, to, ok := span(m, j); ok {
+				later = append(later, [2]int{from, to})
 			} else {
-				lines[l-1] = nil
+				laterOK = false
 			}
+			if from, to, ok := span(m, prev[id]); ok {
+				earlier = append(earlier, [2]int{from, to})
+			} else {
+				earlierOK = false
+			}
+			prev[id] = j
 		}
 	}
-	without := bytes.Join(lines, nil)
-	newRoot, errs := document(without, file)
-	if errs != nil {
+	if len(msgs) == 0 {
 		return nil, data, root
 	}
-	if again, _, _ := withoutDuplicates(without, file, newRoot); again != nil {
-		return nil, data, root
+	for _, try := range []struct {
+		ok     bool
+		blanks [][2]int
+	}{{laterOK, later}, {earlierOK, earlier}} {
+		if !try.ok {
+			continue
+		}
+		without := bytes.Clone(data)
+		for _, b := range try.blanks {
+			for i := b[0]; i < b[1]; i++ {
+				if without[i] != '\n' && without[i] != '\r' {
+					without[i] = ' '
+				}
+			}
+		}
+		newRoot, errs := document(without, file)
+		if errs != nil {
+			continue
+		}
+		if again, _, _ := withoutDuplicates(without, file, newRoot); again != nil {
+			continue
+		}
+		return *yamlErrors(file, &yaml.TypeError{Errors: msgs}, root), without, newRoot
 	}
-	return *yamlErrors(file, &yaml.TypeError{Errors: msgs}, root), without, newRoot
+	return nil, data, root
+}
+
+// lineStarts returns the offset at which each line of data starts, lines
+// ending as YAML ends them: in LF, CR LF or a lone CR.
+func lineStarts(data []byte) []int {
+	starts := []int{0}
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n':
+			i++
+			starts = append(starts, i+1)
+		case data[i] == '\n' || data[i] == '\r':
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
 }
 
 // followsFrom reports whether a validation problem may be a consequence of
