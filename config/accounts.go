@@ -55,6 +55,10 @@ func (v *validator) credentialsApart(c *Config) {
 	files := map[string]string{}
 	vaults := map[string]string{}
 	keys := map[string]string{}
+	own := map[string]string{} // rotatord's other files → what they are
+	if v.file != "" {
+		own[filepath.Join(v.base, filepath.Base(v.file))] = "the policy file"
+	}
 	for _, a := range c.AccountsInUse() {
 		at := "exoscale"
 		for i := range c.Accounts {
@@ -79,6 +83,14 @@ func (v *validator) credentialsApart(c *Config) {
 			}
 			files[f] = at
 		}
+		// The files a sink must not write either (the daemon refuses).
+		for _, f := range []struct{ path, field string }{{a.APIKeyFile, "api_key_file"}, {a.APISecretFile, "api_secret_file"}} {
+			if f.path != "" {
+				if _, taken := own[filepath.Clean(f.path)]; !taken {
+					own[filepath.Clean(f.path)] = "the " + f.field + " of " + at
+				}
+			}
+		}
 		if k := a.APIKey; k != "" {
 			if first, dup := keys[k]; dup {
 				v.addf(at+".api_key", "the same key as %s: one organization as two accounts would rotate its keys from two journals", first)
@@ -94,8 +106,13 @@ func (v *validator) credentialsApart(c *Config) {
 			at := fmt.Sprintf("policies[%d].sinks[%d].path", i, j)
 			switch sk.Type {
 			case SinkFile:
-				if owner, ok := files[filepath.Clean(sk.Path)]; ok {
+				path := filepath.Clean(sk.Path)
+				if owner, ok := files[path]; ok {
 					v.addf(at, "%s is the credential file of %s: a sink must not overwrite the key rotatord signs with", sk.Path, owner)
+				} else if what, ok := own[path]; ok {
+					v.addf(at, "%s is %s: a file sink never writes it", sk.Path, what)
+				} else if dir := filepath.Clean(c.StateDir); !c.State.Kubernetes() && c.StateDir != "" && strings.HasPrefix(path, dir+string(filepath.Separator)) {
+					v.addf(at, "%s is inside state_dir %s: a file sink never writes there", sk.Path, dir)
 				}
 			case SinkVault:
 				if owner, ok := vaults[vaultTarget(sk.Address, sk.Namespace, sk.Mount, sk.Path)]; ok {
