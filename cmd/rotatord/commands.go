@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -247,7 +248,7 @@ func (c *cli) cmdValidate() error {
 	f := &c.validate
 	path := f.common.configFile
 	if f.fileSet {
-		if f.common.configSet && f.common.configFile != f.file {
+		if f.common.configSet && filepath.Clean(f.common.configFile) != filepath.Clean(f.file) {
 			// A usage error, as an argument too many.
 			fmt.Fprintf(c.stderr, "rotatord: two policy files, %s (--config.file) and %s: give one\n", printable.Lines(f.common.configFile), printable.Lines(f.file))
 			fmt.Fprintln(c.stderr, "Try 'rotatord help validate'.")

@@ -216,11 +216,20 @@ type commonFlags struct {
 }
 
 func (f *commonFlags) register(cmd *kingpin.CmdClause, logFormat string) {
+	// "$FILE" with FILE unset: a usage error, not "open : no such file".
+	nonEmpty := func(flag string) kingpin.Action {
+		return func(*kingpin.ParseContext) error {
+			if f.configFile == "" {
+				return fmt.Errorf("--%s: the policy file's name is empty", flag)
+			}
+			return nil
+		}
+	}
 	cmd.Flag("config.file", "The policy file.").Default(defaultConfigFile).
-		IsSetByUser(&f.configSet).StringVar(&f.configFile)
+		IsSetByUser(&f.configSet).Action(nonEmpty("config.file")).StringVar(&f.configFile)
 	// The spelling before the Prometheus-style flags, kept for scripts.
 	cmd.Flag("config", "Old spelling of --config.file.").Hidden().
-		IsSetByUser(&f.configSet).StringVar(&f.configFile)
+		IsSetByUser(&f.configSet).Action(nonEmpty("config")).StringVar(&f.configFile)
 	f.log.register(cmd, logFormat)
 }
 
