@@ -549,7 +549,7 @@ func (s *Sink) RenderPath(name string) (string, error) {
 }
 
 // MaxPolicyFile is the largest policy file rotatord reads.
-const MaxPolicyFile = 64 << 20
+const MaxPolicyFile = 16 << 20
 
 // ReadPolicyFile reads the policy file at path without blocking, a
 // regular file only (secret.ReadFile): a named pipe planted there would
