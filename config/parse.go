@@ -50,11 +50,15 @@ func check(data []byte, filename, baseDir string, host bool, getenv func(string)
 	// mappings and lists around it then decode out of step: the rest of
 	// the file is checked without the later occurrences.
 	dups, data, root := withoutDuplicates(data, filename, root)
-	cfg, decodeErrs := decode(data, filename, root)
+	cfg, decodeErrs, undecoded := decode(data, filename, root)
 	// Validation carries on over what decoded: a field that did not keeps
 	// its default, so what is wrong elsewhere is reported in the same run.
 	v := validator{file: filename, root: root, base: base, host: host, getenv: getenv}
 	v.config(cfg)
+	// An item the decoder dropped is in the lists as a zero value, so
+	// that the others keep their index: what is said of it is not.
+	v.errs = slices.DeleteFunc(v.errs, func(p Problem) bool { return under(p.Path, undecoded) })
+	v.warns = slices.DeleteFunc(v.warns, func(p Problem) bool { return under(p.Path, undecoded) })
 	var all, decoded Errors
 	if decodeErrs != nil {
 		decoded = *decodeErrs
@@ -231,6 +235,16 @@ func lineStarts(data []byte) []int {
 	return starts
 }
 
+// under reports whether path is one of paths or a field or item of one.
+func under(path string, paths []string) bool {
+	for _, p := range paths {
+		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
 // followsFrom reports whether a validation problem may be a consequence of
 // a decoding problem: a field that did not decode fails validation as its
 // default or zero value, on the same line, and a mapping or list that did
@@ -363,8 +377,10 @@ func parseDocuments(data []byte) error {
 
 // decode decodes data strictly into a Config that starts from the
 // defaults. It returns the Config even when some fields did not decode:
-// those keep their defaults.
-func decode(data []byte, file string, root *yaml.Node) (*Config, *Errors) {
+// those keep their defaults. An item of a list the decoder dropped (a
+// string where a mapping belongs) is a zero value in its place, so that
+// the others keep their index; undecoded lists their paths.
+func decode(data []byte, file string, root *yaml.Node) (cfgOut *Config, errsOut *Errors, undecoded []string) {
 	cfg := DefaultConfig
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -372,7 +388,7 @@ func decode(data []byte, file string, root *yaml.Node) (*Config, *Errors) {
 	if err := dec.Decode(&cfg); err != nil {
 		errs = yamlErrors(file, err, root)
 	}
-	if err := applyListDefaults(&cfg, root.Content[0]); err != nil && errs == nil {
+	if err := applyListDefaults(&cfg, root.Content[0], &undecoded); err != nil && errs == nil {
 		errs = yamlErrors(file, err, root)
 	}
 	// yaml.v3 decodes 2.5 into an int as 2: a count must be written whole.
@@ -387,7 +403,30 @@ func decode(data []byte, file string, root *yaml.Node) (*Config, *Errors) {
 			*errs = append(*errs, Problem{File: file, Line: n.Line, Path: field, Msg: fmt.Sprintf("want an integer, got %s", n.Value)})
 		}
 	}
-	return &cfg, errs
+	// The decoder drops a null item without a word: say it. Its error
+	// for another item (a flow list) names no field: name the item.
+	onLine := map[int]int{}
+	for _, at := range undecoded {
+		_, line := locate(root, at)
+		onLine[line]++
+	}
+	for _, at := range undecoded {
+		n, line := locate(root, at)
+		if errs != nil && line > 0 && onLine[line] == 1 {
+			for i := range *errs {
+				if p := &(*errs)[i]; p.Path == "" && p.Line == line && strings.HasPrefix(p.Msg, "want a mapping, got") {
+					p.Path = at
+				}
+			}
+		}
+		if deref(n) != nil && deref(n).ShortTag() == "!!null" {
+			if errs == nil {
+				errs = &Errors{}
+			}
+			*errs = append(*errs, Problem{File: file, Line: line, Path: at, Msg: "empty: want a mapping"})
+		}
+	}
+	return &cfg, errs, undecoded
 }
 
 // applyListDefaults decodes each policy and sink again, this time into a
@@ -398,7 +437,7 @@ func decode(data []byte, file string, root *yaml.Node) (*Config, *Errors) {
 // are those of the strict decode again, so they matter only when that one
 // had none. A policy or sink that decodes differently the second time is
 // left as the strict decode made it.
-func applyListDefaults(cfg *Config, top *yaml.Node) error {
+func applyListDefaults(cfg *Config, top *yaml.Node, undecoded *[]string) error {
 	var raw struct {
 		Policies []yaml.Node `yaml:"policies"`
 	}
@@ -420,9 +459,12 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 	if err := top.Decode(&rawAccounts); err != nil {
 		keep(err)
 	}
-	rawAccounts.Accounts = decodable(rawAccounts.Accounts)
-	if len(rawAccounts.Accounts) == len(cfg.Accounts) {
+	if accounts, ok := inPlace(rawAccounts.Accounts, cfg.Accounts, "accounts", undecoded); ok {
+		cfg.Accounts = accounts
 		for i := range rawAccounts.Accounts {
+			if !decodable(&rawAccounts.Accounts[i]) {
+				continue
+			}
 			a := Account{Exoscale: DefaultExoscale}
 			if err := rawAccounts.Accounts[i].Decode(&a); err != nil {
 				keep(err)
@@ -434,14 +476,16 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 	} else {
 		keep(fmt.Errorf("yaml: accounts decoded twice to different lengths (%d, %d)", len(rawAccounts.Accounts), len(cfg.Accounts)))
 	}
-	// An item that is no mapping (a string) is dropped by the decoder:
-	// drop it here too, so that the others line up with what decoded.
-	raw.Policies = decodable(raw.Policies)
-	if len(raw.Policies) != len(cfg.Policies) {
+	policies, ok := inPlace(raw.Policies, cfg.Policies, "policies", undecoded)
+	if !ok {
 		keep(fmt.Errorf("yaml: policies decoded twice to different lengths (%d, %d)", len(raw.Policies), len(cfg.Policies)))
 		return first
 	}
+	cfg.Policies = policies
 	for i := range raw.Policies {
+		if !decodable(&raw.Policies[i]) {
+			continue
+		}
 		p := DefaultPolicy
 		if err := raw.Policies[i].Decode(&p); err != nil {
 			keep(err)
@@ -452,8 +496,18 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 		if err := raw.Policies[i].Decode(&rawSinks); err != nil {
 			keep(err)
 		}
-		rawSinks.Sinks = decodable(rawSinks.Sinks)
-		if len(rawSinks.Sinks) != len(cfg.Policies[i].Sinks) || len(p.Sinks) != len(rawSinks.Sinks) {
+		// Both decodes dropped the sinks that are no mapping.
+		var dropped []string
+		at := fmt.Sprintf("policies[%d].sinks", i)
+		sinks, ok := inPlace(rawSinks.Sinks, cfg.Policies[i].Sinks, at, &dropped)
+		if ok {
+			p.Sinks, ok = inPlace(rawSinks.Sinks, p.Sinks, at, new([]string))
+		}
+		if ok {
+			cfg.Policies[i].Sinks = sinks
+			*undecoded = append(*undecoded, dropped...)
+		}
+		if !ok || len(p.Sinks) != len(rawSinks.Sinks) {
 			// A sink that did not decode: keep the others as they are.
 			keep(fmt.Errorf("yaml: policies[%d].sinks decoded twice to different lengths", i))
 			p.Sinks = cfg.Policies[i].Sinks
@@ -461,6 +515,10 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 			continue
 		}
 		for j := range rawSinks.Sinks {
+			if !decodable(&rawSinks.Sinks[j]) {
+				p.Sinks[j] = Sink{}
+				continue
+			}
 			var s Sink
 			switch cfg.Policies[i].Sinks[j].Type {
 			case SinkFile:
@@ -480,18 +538,41 @@ func applyListDefaults(cfg *Config, top *yaml.Node) error {
 	return first
 }
 
-// decodable returns the items of a list that yaml.v3 decodes into a
-// struct, in order: a mapping, or null (the zero struct). It leaves out
-// the others (a string, a list), as the decoder does after its error.
-func decodable(items []yaml.Node) []yaml.Node {
-	kept := items[:0:0]
-	for _, n := range items {
-		d := deref(&n)
-		if d != nil && (d.Kind == yaml.MappingNode || d.Kind == yaml.ScalarNode && d.ShortTag() == "!!null") {
-			kept = append(kept, n)
-		}
+// decodable reports whether yaml.v3 decodes a list item into a struct: a
+// mapping. It drops the others from the list: a string or a list after
+// its error, null silently.
+func decodable(n *yaml.Node) bool {
+	d := deref(n)
+	return d != nil && d.Kind == yaml.MappingNode
+}
+
+// inPlace returns what the decoder made of the list items (without those
+// it dropped) with a zero value in the place of each dropped one, whose
+// path (at[i]) it adds to undecoded. ok is false when they do not line
+// up.
+func inPlace[T any](items []yaml.Node, decoded []T, at string, undecoded *[]string) (list []T, ok bool) {
+	if items == nil && len(decoded) == 0 {
+		return decoded, true
 	}
-	return kept
+	var paths []string
+	next := 0 // the next of decoded
+	for i := range items {
+		if decodable(&items[i]) {
+			if next == len(decoded) {
+				return nil, false
+			}
+			list = append(list, decoded[next])
+			next++
+			continue
+		}
+		list = append(list, *new(T))
+		paths = append(paths, fmt.Sprintf("%s[%d]", at, i))
+	}
+	if next != len(decoded) {
+		return nil, false
+	}
+	*undecoded = append(*undecoded, paths...)
+	return list, true
 }
 
 // pointerDefaults gives the blocks of an account that are pointers
