@@ -307,7 +307,9 @@ func syntaxErrors(data []byte, file string, err error) *Errors {
 		return errs
 	}
 	p := &(*errs)[0]
-	if n := syntaxLine(data, p.Msg, p.Line); n > 0 {
+	if n := aliasLine(data, p.Msg); n > 0 {
+		p.Line = n
+	} else if n := syntaxLine(data, p.Msg, p.Line); n > 0 {
 		p.Line = n
 	}
 	var line []byte
@@ -330,6 +332,39 @@ func syntaxErrors(data []byte, file string, err error) *Errors {
 // the line's start or after ':', '-', '[', '{' or ',' and blanks.
 func startsValueRE(chars string) *regexp.Regexp {
 	return regexp.MustCompile(`(?:^|[:\-\[{,])\s*[` + regexp.QuoteMeta(chars) + `]`)
+}
+
+var unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// aliasLine returns the line of the alias an "unknown anchor" error is
+// about (yaml.v3 gives none), 0 for another message or when it is not
+// found: the first line where *name is written and the file's lines up
+// to it fail with msg. Searching from the top, one line more at a time,
+// would parse the file's first half over and over.
+func aliasLine(data []byte, msg string) int {
+	m := unknownAnchorRE.FindStringSubmatch(msg)
+	if m == nil || m[1] == "" {
+		return 0
+	}
+	// An alias starts a line or follows a blank or [ { ,; after a # on
+	// its line, it is most likely in a comment.
+	re := regexp.MustCompile(`(?m)^[^#\n\r]*?(?:^|[\s\[{,])\*` + regexp.QuoteMeta(m[1]) + `(?:$|[\s,\[\]{}])`)
+	lines := lineStarts(data)
+	budget := syntaxBudget
+	for _, loc := range re.FindAllIndex(data, -1) {
+		n := sort.Search(len(lines), func(i int) bool { return lines[i] > loc[1]-1 }) // its line
+		end := len(data)
+		if n < len(lines) {
+			end = lines[n]
+		}
+		if budget -= end; budget < 0 {
+			return 0
+		}
+		if err := parseDocuments(data[:end]); err != nil && yamlProblem("", err.Error()).Msg == msg {
+			return n
+		}
+	}
+	return 0
 }
 
 // syntaxBudget bounds the bytes syntaxLine parses, all tries together: a

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,24 @@ func TestUnquotedStarSaysToQuote(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "f.yml:3:") || !strings.Contains(err.Error(), "quote") {
 			t.Errorf("want line 3 and a hint to quote the value, got %v", err)
 		}
+	}
+}
+
+// TestUnknownAliasLineInALongFile: yaml.v3 gives no line for an unknown
+// alias, and the line was found by parsing the file's first lines one
+// more at a time from the top: in a file of 500 policies with the alias
+// near its end, that parsed tens of megabytes (seconds of CPU at each
+// validate and reload) and then gave up, naming no line. The alias's
+// line is found from where `*name` is written.
+func TestUnknownAliasLineInALongFile(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("policies:\n")
+	for i := range 500 {
+		fmt.Fprintf(&b, "  - name: p%d # not *nope\n    match: {name: \"x*nope\"}\n    sinks: [{type: file, path: /tmp/x/p%d}]\n", i, i)
+	}
+	b.WriteString("  - name: *nope\n")
+	_, err := Parse([]byte(b.String()), "f.yml", "/tmp")
+	if want := "f.yml:1502: unknown anchor 'nope' referenced"; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
 	}
 }
