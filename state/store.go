@@ -155,6 +155,13 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, recordsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
+	// Every later step goes by path: resolved now, a symlink on the way
+	// pointed elsewhere later (a policy directory that is a link to the
+	// current release, state_dir: ./state) does not move the journal
+	// away from its lock and its records.
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	if err := checkPrivate(dir); err != nil {
 		return nil, err
 	}
