@@ -42,6 +42,10 @@ func check(data []byte, filename, baseDir string, host bool, getenv func(string)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("config directory: %w", err)
 	}
+	// YAML ends a line in LF, CR LF or a lone CR, and reads each as LF
+	// (in block scalars too): so does everything below, which finds lines
+	// by their LFs. yaml.v3 itself parses a file of lone CRs otherwise.
+	data = bytes.ReplaceAll(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
 	root, errs := document(data, filename)
 	if errs != nil {
 		return nil, *errs, nil, nil

@@ -79,3 +79,39 @@ func TestUnknownAliasLineInALongFile(t *testing.T) {
 		t.Errorf("got %v, want %s", err, want)
 	}
 }
+
+// TestSyntaxErrorsNameTheirLineWithCR: YAML ends a line in LF, CR LF or a
+// lone CR, and yaml.v3 counts lines so; the search for the line the parser
+// stopped at, and for the value to quote, counted LFs only: in a file
+// whose lines end in a lone CR every syntax error was on line 1, and the
+// hint to quote `*/5 * * * *` or `@hourly` was missing.
+func TestSyntaxErrorsNameTheirLineWithCR(t *testing.T) {
+	for _, c := range []struct {
+		name, doc string
+		line      int
+		hint      bool
+	}{
+		{"indentation", "state_dir: x\npolicies:\n  - name: a\n   schedule: 1\n", 4, false},
+		{"list item after a mapping", "state_dir: x\nlisten: 1\n- a\n", 3, false},
+		{"unknown alias", "state_dir: x\n\n\nlisten: &a x\nx: *b\n", 5, false},
+		{"tab on line 2", "exoscale:\n\tapi_key: x\n", 2, false},
+		{"star", "policies:\n  - name: ci\n    schedule: */5 * * * *\n", 3, true},
+		{"at", "policies:\n  - name: ci\n    schedule: @hourly\n", 3, true},
+	} {
+		for _, eol := range []string{"\r", "\r\n"} {
+			_, err := Parse([]byte(strings.ReplaceAll(c.doc, "\n", eol)), "f.yml", "/tmp")
+			var errs *Errors
+			if !errors.As(err, &errs) || len(*errs) != 1 {
+				t.Errorf("%s, lines ending in %q: want one problem, got %v", c.name, eol, err)
+				continue
+			}
+			p := (*errs)[0]
+			if p.Line != c.line {
+				t.Errorf("%s, lines ending in %q: problem %q on line %d, want line %d", c.name, eol, p.Error(), p.Line, c.line)
+			}
+			if c.hint && !strings.Contains(p.Msg, "quote") {
+				t.Errorf("%s, lines ending in %q: no hint to quote: %q", c.name, eol, p.Msg)
+			}
+		}
+	}
+}
