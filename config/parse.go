@@ -54,7 +54,7 @@ func check(data []byte, filename, baseDir string, host bool, getenv func(string)
 	// mappings and lists around it then decode out of step: the rest of
 	// the file is checked without the later occurrences.
 	dups, data, root := withoutDuplicates(data, filename, root)
-	cfg, decodeErrs, undecoded := decode(data, filename, root)
+	cfg, decodeErrs, undecoded, aborted := decode(data, filename, root)
 	// Validation carries on over what decoded: a field that did not keeps
 	// its default, so what is wrong elsewhere is reported in the same run.
 	v := validator{file: filename, root: root, base: base, host: host, getenv: getenv}
@@ -70,9 +70,12 @@ func check(data []byte, filename, baseDir string, host bool, getenv func(string)
 	decoded = append(decoded, dups...)
 	all = append(all, decoded...)
 	for _, p := range v.errs {
-		if !followsFrom(p, decoded) {
+		if !aborted && !followsFrom(p, decoded) {
 			all = append(all, p)
 		}
+	}
+	if aborted {
+		v.warns = nil
 	}
 	sortProblems(all)
 	sortProblems(v.warns)
@@ -419,13 +422,22 @@ func parseDocuments(data []byte) error {
 // those keep their defaults. An item of a list the decoder dropped (a
 // string where a mapping belongs) is a zero value in its place, so that
 // the others keep their index; undecoded lists their paths.
-func decode(data []byte, file string, root *yaml.Node) (cfgOut *Config, errsOut *Errors, undecoded []string) {
+// aborted is set when the decoder stopped where it met a problem (a
+// merge key of a string): what comes after it did not decode, and is not
+// to be judged.
+func decode(data []byte, file string, root *yaml.Node) (cfgOut *Config, errsOut *Errors, undecoded []string, aborted bool) {
 	cfg := DefaultConfig
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var errs *Errors
 	if err := dec.Decode(&cfg); err != nil {
 		errs = yamlErrors(file, err, root)
+		var te *yaml.TypeError
+		if aborted = !errors.As(err, &te); aborted {
+			if at, line := badMerge(root, ""); line > 0 && len(*errs) == 1 && (*errs)[0].Line == 0 {
+				(*errs)[0].Line, (*errs)[0].Path = line, at
+			}
+		}
 	}
 	if err := applyListDefaults(&cfg, root.Content[0], &undecoded); err != nil && errs == nil {
 		errs = yamlErrors(file, err, root)
@@ -465,7 +477,55 @@ func decode(data []byte, file string, root *yaml.Node) (cfgOut *Config, errsOut 
 			*errs = append(*errs, Problem{File: file, Line: line, Path: at, Msg: "empty: want a mapping"})
 		}
 	}
-	return &cfg, errs, undecoded
+	return &cfg, errs, undecoded, aborted
+}
+
+// badMerge returns the path and line of the first merge key (<<) under n
+// whose value is neither a mapping nor a list of mappings; line 0 when
+// there is none. Aliases are not followed: an anchored node is searched
+// where it is written.
+func badMerge(n *yaml.Node, at string) (string, int) {
+	if n == nil {
+		return "", 0
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if p, l := badMerge(c, at); l > 0 {
+				return p, l
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if p, l := badMerge(c, fmt.Sprintf("%s[%d]", at, i)); l > 0 {
+				return p, l
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if at != "" {
+				p = at + "." + k.Value
+			}
+			if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+				ok := deref(v) != nil && deref(v).Kind == yaml.MappingNode
+				if d := deref(v); d != nil && d.Kind == yaml.SequenceNode {
+					ok = true
+					for _, item := range d.Content {
+						ok = ok && deref(item) != nil && deref(item).Kind == yaml.MappingNode
+					}
+				}
+				if !ok {
+					return p, k.Line
+				}
+			}
+			if q, l := badMerge(v, p); l > 0 {
+				return q, l
+			}
+		}
+	}
+	return "", 0
 }
 
 // applyListDefaults decodes each policy and sink again, this time into a
