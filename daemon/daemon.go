@@ -113,6 +113,9 @@ type Daemon struct {
 	view viewVersion
 
 	reloadReq chan chan error
+	// reloadsWaiting counts the /-/reload requests being served
+	// (maxReloadsWaiting).
+	reloadsWaiting atomic.Int32
 }
 
 // setup is everything built from one version of the policy file.

@@ -16,7 +16,15 @@ const (
 	reloadCrossOrigin = "cross-origin requests are refused"
 	reloadRejected    = "reload rejected; the previous configuration stays in force (the reason is in rotatord's log)"
 	reloadDone        = "reloaded"
+	reloadsWaiting    = "too many reloads are waiting for the pass in flight; try again once it ends"
 )
+
+// maxReloadsWaiting is how many /-/reload requests may wait for the pass
+// in flight at once. Each keeps its connection from eviction (holdConn)
+// and gives its place among the requests in flight back, so without this
+// bound enough of them held every connection place until the pass ended,
+// and the probes waited in the accept queue. The others answer 503.
+const maxReloadsWaiting = 4
 
 func newHandler(d *Daemon) http.Handler {
 	// rotatord_ready says what /readyz answers; it is read at scrape
@@ -72,6 +80,14 @@ func (d *Daemon) reloadHandler() http.HandlerFunc {
 			http.Error(w, reloadCrossOrigin, http.StatusForbidden)
 			return
 		}
+		if d.reloadsWaiting.Add(1) > maxReloadsWaiting {
+			d.reloadsWaiting.Add(-1)
+			log.Warn("/-/reload refused: too many reloads waiting", zap.String("remote", r.RemoteAddr), zap.Int("waiting", maxReloadsWaiting))
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, reloadsWaiting, http.StatusServiceUnavailable)
+			return
+		}
+		defer d.reloadsWaiting.Add(-1)
 		log.Info("reload requested over HTTP", zap.String("remote", r.RemoteAddr))
 		// A reload waits for the pass in flight, which can outlast the
 		// server's write timeout (a minute): the answer must still reach
