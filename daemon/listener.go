@@ -23,9 +23,10 @@ type evictingListener struct {
 	slow  time.Duration // how long a connection may take to send its headers
 	now   func() time.Time
 
-	mu    sync.Mutex
-	freed chan struct{} // closed at each release, then replaced
-	open  map[*trackedConn]struct{}
+	mu     sync.Mutex
+	freed  chan struct{} // closed at each release, then replaced
+	closed chan struct{} // closed by Close
+	open   map[*trackedConn]struct{}
 }
 
 func newEvictingListener(ln net.Listener, max int, quiet, slow time.Duration) *evictingListener {
@@ -33,8 +34,16 @@ func newEvictingListener(ln net.Listener, max int, quiet, slow time.Duration) *e
 }
 
 func (l *evictingListener) Accept() (net.Conn, error) {
-	// Make room first, as netutil.LimitListener does: never more than max
-	// connections accepted, the waiting ones stay in the kernel's queue.
+	// Take the new connection first, then make room for it: a place is
+	// taken from another connection only for one that is there (making
+	// room before accepting closed the slowest client as soon as every
+	// place was taken, for a connection that might never come). At most
+	// one connection waits accepted but unserved, the rest in the
+	// kernel's queue.
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
 	l.mu.Lock()
 	for len(l.open) >= l.max {
 		if v := l.quietest(); v != nil {
@@ -47,28 +56,41 @@ func (l *evictingListener) Accept() (net.Conn, error) {
 		// Every place is busy: look again when one closes or a
 		// connection has been quiet long enough.
 		freed := l.freedChLocked()
+		if l.closed == nil {
+			l.closed = make(chan struct{})
+		}
+		closed := l.closed
 		l.mu.Unlock()
 		select {
 		case <-freed:
+		case <-closed:
+			c.Close()
+			return nil, net.ErrClosed
 		case <-time.After(min(l.quiet, l.slow) / 4):
 		}
 		l.mu.Lock()
 	}
-	// Reserve the place while accepting.
-	t := &trackedConn{l: l}
+	t := &trackedConn{l: l, Conn: c}
+	t.last = l.now()
+	t.waitingSince = t.last
 	l.open[t] = struct{}{}
 	l.mu.Unlock()
-	c, err := l.Listener.Accept()
-	l.mu.Lock()
-	if err != nil {
-		delete(l.open, t)
-		l.mu.Unlock()
-		return nil, err
-	}
-	t.Conn, t.last = c, l.now()
-	t.waitingSince = t.last
-	l.mu.Unlock()
 	return t, nil
+}
+
+// Close closes the listener and ends an Accept waiting for a place.
+func (l *evictingListener) Close() error {
+	l.mu.Lock()
+	if l.closed == nil {
+		l.closed = make(chan struct{})
+	}
+	select {
+	case <-l.closed:
+	default:
+		close(l.closed)
+	}
+	l.mu.Unlock()
+	return l.Listener.Close()
 }
 
 // freedChLocked returns a channel closed at the next release. Called with
@@ -87,33 +109,42 @@ func (l *evictingListener) freedChLocked() <-chan struct{} {
 // quiet, and enough of them held every place until ReadHeaderTimeout
 // (the probes waited behind them in the accept queue for half a minute).
 // A connection whose request is being handled or held is never chosen
-// by the second rule. Called with mu held.
+// by the second rule; one whose request is being handled (its client
+// waits for the answer: a long scrape, a request waiting for its place
+// in flight) goes by the first only when no other can: otherwise a
+// client trickling its headers and reconnecting cut every scrape that
+// took over a second. Called with mu held.
 func (l *evictingListener) quietest() *trackedConn {
-	var v, slow *trackedConn
-	var vLast, slowSince time.Time
+	var idle, slow, busy *trackedConn
+	var idleLast, slowSince, busyLast time.Time
 	now := l.now()
 	cutoff, slowCutoff := now.Add(-l.quiet), now.Add(-l.slow)
 	for c := range l.open {
-		if c.Conn == nil {
-			continue // a place reserved by Accept
-		}
 		c.mu.Lock()
 		last, held, requests, since := c.last, c.held, c.requests, c.waitingSince
 		c.mu.Unlock()
 		if held != 0 {
 			continue
 		}
-		if last.Before(cutoff) && (v == nil || last.Before(vLast)) {
-			v, vLast = c, last
+		if last.Before(cutoff) {
+			if requests == 0 && (idle == nil || last.Before(idleLast)) {
+				idle, idleLast = c, last
+			}
+			if requests != 0 && (busy == nil || last.Before(busyLast)) {
+				busy, busyLast = c, last
+			}
 		}
 		if requests == 0 && since.Before(slowCutoff) && (slow == nil || since.Before(slowSince)) {
 			slow, slowSince = c, since
 		}
 	}
-	if v == nil {
-		v = slow
+	switch {
+	case idle != nil:
+		return idle
+	case slow != nil:
+		return slow
 	}
-	return v
+	return busy
 }
 
 func (l *evictingListener) release(c *trackedConn) {

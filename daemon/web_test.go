@@ -156,8 +156,10 @@ func TestHTTPConnectionLimitAndIdleTimeout(t *testing.T) {
 	}
 	wg.Wait()
 
-	if p := counted.peak.Load(); p > limit {
-		t.Errorf("%d connections open at once, want at most %d", p, limit)
+	// One more may be accepted and wait, unserved, for a place (the
+	// listener makes room only for a connection that is there).
+	if p := counted.peak.Load(); p > limit+1 {
+		t.Errorf("%d connections open at once, want at most %d served and one waiting", p, limit)
 	}
 	// (runWeb's probe may be accepted late: at least, not exactly.)
 	if n := counted.total.Load() - base; n < clients {
