@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,11 +18,14 @@ type blockingCollector struct {
 	entered chan struct{}
 	release chan struct{}
 	once    sync.Once
+	in      atomic.Int64 // scrapes in Collect
 }
 
 func (c *blockingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *blockingCollector) Collect(ch chan<- prometheus.Metric) {
+	c.in.Add(1)
+	defer c.in.Add(-1)
 	c.once.Do(func() { close(c.entered) })
 	<-c.release
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1)

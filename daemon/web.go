@@ -70,6 +70,10 @@ const (
 	// hanging up queued handlers without end (each closed connection
 	// freed its place for the next).
 	maxRequestsInFlight = 16
+	// maxProbesInFlight is how many requests for the health endpoints
+	// are handled at once, beside maxRequestsInFlight, basic auth's check
+	// included.
+	maxProbesInFlight = 4
 )
 
 // WebOptions configure the HTTP server. Zero values take the defaults.
@@ -248,10 +252,21 @@ func (w *webServer) shutdown(timeout time.Duration) {
 // connection closed, its HTTP/2 stream reset) leaves at once. A handler
 // that waits on purpose (a reload waiting for the pass in flight) gives
 // its place back with leaveInFlight.
+//
+// The health endpoints have places of their own (maxProbesInFlight):
+// scrapes that take long (a slow gather, a client that does not read its
+// answer, up to the write timeout) would otherwise keep the kubelet's
+// liveness probe waiting past its timeout, and a pod restarted in the
+// middle of a pass.
 func limitInFlight(h http.Handler, n int) http.Handler {
-	places := make(chan struct{}, n)
+	main := make(chan struct{}, n)
+	probes := make(chan struct{}, maxProbesInFlight)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer startRequest(r)()
+		places := main
+		if isProbe(r) {
+			places = probes
+		}
 		select {
 		case places <- struct{}{}:
 		case <-r.Context().Done():
@@ -265,6 +280,19 @@ func limitInFlight(h http.Handler, n int) http.Handler {
 		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), inFlightKey{}, leave)))
 	})
+}
+
+// isProbe reports whether r asks for a health endpoint (newHandler's):
+// cheap, answered at once.
+func isProbe(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	switch r.URL.Path {
+	case "/healthz", "/readyz", "/-/healthy", "/-/ready":
+		return true
+	}
+	return false
 }
 
 // inFlightKey is the request context's key to its leave function.
