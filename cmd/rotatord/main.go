@@ -90,6 +90,19 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			return 2
 		}
 	}
+	// The flag parser turns a lone "-" into an empty argument, which
+	// was answered as an empty file name. No command reads a file from
+	// stdin by "-": the policy file is read from a regular file only.
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-" {
+			fmt.Fprintln(stderr, `rotatord: "-": no file is read from stdin; give the policy file's path (a regular file)`)
+			fmt.Fprintf(stderr, "Try 'rotatord help%s'.\n", commandOf(c.app, args))
+			return 2
+		}
+	}
 	cmd, err := c.app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "rotatord: %s\n", printable.Lines(err.Error()))
