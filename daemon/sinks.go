@@ -239,7 +239,7 @@ func kubeconfigFiles(path string) []namedFile {
 	if err != nil {
 		return nil
 	}
-	b, err := secret.ReadFile(abs, secret.FileOptions{})
+	b, err := secret.ReadFile(abs, secret.FileOptions{Max: kubeclient.MaxKubeconfig})
 	if err != nil {
 		return nil
 	}

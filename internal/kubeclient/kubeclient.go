@@ -189,6 +189,11 @@ func writeTransport(cfg *rest.Config, gate fence.Func) (http.RoundTripper, error
 	return rt, nil
 }
 
+// MaxKubeconfig is the largest kubeconfig rotatord reads: client-go reads
+// any size, and one merged from a few hundred clusters with their
+// certificates embedded passes the 1 MiB of a credential file.
+const MaxKubeconfig = 64 << 20
+
 // NamedFile is a file a kubeconfig names, with the field naming it.
 type NamedFile struct{ Path, Field string }
 
@@ -201,7 +206,7 @@ func Load(path string) (*clientcmdapi.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
 	}
-	b, err := secret.ReadFile(abs, secret.FileOptions{})
+	b, err := secret.ReadFile(abs, secret.FileOptions{Max: MaxKubeconfig})
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), unwrapPath(err))
 	}
