@@ -203,32 +203,44 @@ func CheckProgram(prog string) error {
 // trusts with StrictModes.
 func checkOwners(prog, real string) error {
 	self := uint32(os.Geteuid())
-	trusted := func(uid uint32) bool { return uid == 0 || uid == self }
 	fi, err := os.Stat(real)
 	if err != nil {
 		return err
 	}
-	if owner, known := ownerOf(fi); known && !trusted(owner) {
+	if owner, known := ownerOf(fi); known && owner != 0 && owner != self {
 		return fmt.Errorf("%s is owned by uid %d: that user could rewrite it, and it would run as rotatord; give it to root or rotatord's user", prog, owner)
 	}
 	for dir := filepath.Dir(real); ; dir = filepath.Dir(dir) {
-		di, err := os.Stat(dir)
-		if err != nil {
+		if err := checkDir(prog, "is under", dir); err != nil {
 			return err
-		}
-		if owner, known := ownerOf(di); known && !trusted(owner) {
-			return fmt.Errorf("%s is under %s, owned by uid %d: that user could put another program in its place; keep hook programs in directories root or rotatord's user owns", prog, dir, owner)
-		}
-		if di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
-			return fmt.Errorf("%s is under %s, which everyone may write (mode %04o): anyone could put another program in its place", prog, dir, di.Mode().Perm())
-		}
-		if di.Mode().Perm()&0o020 != 0 && di.Mode()&os.ModeSticky == 0 {
-			return fmt.Errorf("%s is under %s, which its group may write (mode %04o): any member could put another program in its place", prog, dir, di.Mode().Perm())
 		}
 		if parent := filepath.Dir(dir); parent == dir {
 			return nil
 		}
 	}
+}
+
+// checkDir refuses a directory the program is found through that another
+// user owns, or that its group or everyone may write without the sticky
+// bit: they could put another program, link or directory in its place.
+// how says how the program relates to dir ("is under", "is reached
+// through").
+func checkDir(prog, how, dir string) error {
+	di, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	self := uint32(os.Geteuid())
+	if owner, known := ownerOf(di); known && owner != 0 && owner != self {
+		return fmt.Errorf("%s %s %s, owned by uid %d: that user could put another program in its place; keep hook programs, and the links to them, in directories root or rotatord's user owns", prog, how, dir, owner)
+	}
+	if di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("%s %s %s, which everyone may write (mode %04o): anyone could put another program in its place", prog, how, dir, di.Mode().Perm())
+	}
+	if di.Mode().Perm()&0o020 != 0 && di.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("%s %s %s, which its group may write (mode %04o): any member could put another program in its place", prog, how, dir, di.Mode().Perm())
+	}
+	return nil
 }
 
 // checkStickyLinks walks prog as the kernel resolves it, component by
@@ -241,6 +253,7 @@ func checkStickyLinks(prog string) error {
 	self := uint32(os.Geteuid())
 	rest := strings.Split(prog, "/")
 	cur := "/"
+	checked := map[string]bool{}
 	for hops := 0; len(rest) > 0; {
 		c := rest[0]
 		rest = rest[1:]
@@ -259,6 +272,20 @@ func checkStickyLinks(prog string) error {
 		if li.Mode()&os.ModeSymlink == 0 {
 			cur = next
 			continue
+		}
+		// Whoever may write the link's directory, or one above it, may
+		// repoint or replace the link (or a directory on the way) between
+		// this check and the exec: /home/alice/bin/check -> /usr/bin/x.
+		for d := cur; ; d = filepath.Dir(d) {
+			if !checked[d] {
+				if err := checkDir(prog, "is reached through", d); err != nil {
+					return err
+				}
+				checked[d] = true
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
 		}
 		if di, err := os.Stat(cur); err == nil && di.Mode()&os.ModeSticky != 0 && di.Mode().Perm()&0o002 != 0 {
 			owner, known := ownerOf(li)

@@ -104,9 +104,11 @@ func TestCheckProgramRefusesAStrangersLinkInAStickyDirectory(t *testing.T) {
 	}
 }
 
-// The kernel also follows a link owned by the sticky directory's owner:
-// who owns the directory could replace anything in it anyway.
-func TestCheckProgramAcceptsALinkOfTheStickyDirectorysOwner(t *testing.T) {
+// The kernel follows a link owned by the sticky directory's owner, but
+// when that owner is neither root nor rotatord's user, they may replace
+// anything in their directory, the link included: refused, as any
+// directory on the way another user owns.
+func TestCheckProgramRefusesALinkInAStickyDirectoryAnotherUserOwns(t *testing.T) {
 	root := t.TempDir()
 	prog := filepath.Join(root, "check")
 	if err := os.WriteFile(prog, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
@@ -117,7 +119,8 @@ func TestCheckProgramAcceptsALinkOfTheStickyDirectorysOwner(t *testing.T) {
 	if err := os.Lchown(tmp, otherUID, otherUID); err != nil {
 		t.Skipf("cannot give the directory to uid %d: %v", otherUID, err)
 	}
-	if err := CheckProgram(link); err != nil {
-		t.Errorf("CheckProgram(%s), a link of the sticky directory's owner = %v, want nil", link, err)
+	err := CheckProgram(link)
+	if err == nil || !strings.Contains(err.Error(), tmp) || !strings.Contains(err.Error(), "uid 65534") {
+		t.Errorf("CheckProgram(%s), a link of the sticky directory's owner uid %d = %v, want a refusal naming the directory", link, otherUID, err)
 	}
 }
