@@ -329,7 +329,9 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	if slices.Contains(rot.HooksPending, hooks.AfterDelivery) {
 		return failDelete(errors.New("not deleting old keys: an after_delivery hook has not succeeded yet"))
 	}
+	var checkStart time.Time
 	if hasHook(p, hooks.BeforeDelete) && slices.ContainsFunc(rot.OldKeyIDs, func(id string) bool { return id != rot.NewKeyID && id != rec.CurrentKeyID }) {
+		checkStart = e.now()
 		if err := e.runHooks(ctx, hooks.BeforeDelete, p, rec, ""); err != nil {
 			return failDelete(fmt.Errorf("not deleting old keys: %w", err))
 		}
@@ -338,7 +340,15 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	// (up to 30 minutes, a webhook's retries longer) may have outlasted
 	// it. The old keys then wait for the next window, and its check.
 	if now := e.now(); !ignoringWindows(ctx) && !p.Windows.Contains(now) {
-		return &waitErr{reason: ReasonOutsideWindow, due: p.Windows.NextOpen(now)}
+		next := p.Windows.NextOpen(now)
+		if !checkStart.IsZero() && p.Windows.Contains(checkStart) {
+			// Not a wait like any other: a check that takes longer than
+			// the window stays open ends late in every window, and the
+			// old keys are never deleted.
+			log.Warn("the consumer check (before_delete) ended after the window closed: the old keys wait for the next window, where it runs again; a check that takes longer than the window is open never lets them be deleted (shorten the check or widen the window)",
+				zap.Duration("check_took", now.Sub(checkStart)), zap.Time("check_started", checkStart), zap.Time("next_window", next), zap.Strings("old_key_ids", rot.OldKeyIDs))
+		}
+		return &waitErr{reason: ReasonOutsideWindow, due: next}
 	}
 	role := rot.RoleID
 	if role == "" {
