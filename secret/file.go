@@ -64,12 +64,14 @@ const DefaultMaxFile = 1 << 20
 
 // OpenFile opens the secret file at path for reading without blocking
 // (O_NONBLOCK: a named pipe planted at the path is refused at once, not
-// waited on until someone writes to it) and checks the file opened: a
+// waited on until someone writes to it; O_NOCTTY: a terminal planted
+// there does not become rotatord's controlling terminal, from which its
+// owner could stop rotatord with ^C or ^Z) and checks the file opened: a
 // regular file (else a *NotRegularError), without the bits o.Forbid names
 // (else a *ModeError). Each error is an *fs.PathError whose path is
 // ShownPath's. The caller closes the file.
 func OpenFile(path string, o FileOptions) (*os.File, fs.FileInfo, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, nil, PathError(err)
 	}
