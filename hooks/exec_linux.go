@@ -5,6 +5,8 @@ package hooks
 import (
 	"runtime"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // dieWithParent has the kernel SIGKILL the hook when rotatord dies (a
@@ -19,4 +21,12 @@ func dieWithParent(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKILL }
 func lockThread() (unlock func()) {
 	runtime.LockOSThread()
 	return runtime.UnlockOSThread
+}
+
+// readOnlyMount reports whether path is on a file system mounted
+// read-only (a bind mount's own flag included): nobody may write there,
+// whatever the modes say.
+func readOnlyMount(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Flags&unix.ST_RDONLY != 0
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package hooks
 
 // Second review of the issue 14 fixes (hooks): tests that try to break the

@@ -156,7 +156,7 @@ func CheckProgram(prog string) error {
 	// target's: whoever may write one could replace what runs.
 	p := prog
 	for hops := 0; ; hops++ {
-		if di, err := os.Stat(filepath.Dir(p)); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
+		if di, err := os.Stat(filepath.Dir(p)); err == nil && othersMayWrite(filepath.Dir(p), di, 0o002) {
 			if p == prog {
 				return fmt.Errorf("%s is in %s, which everyone may write: anyone could replace it", prog, filepath.Dir(p))
 			}
@@ -188,7 +188,7 @@ func CheckProgram(prog string) error {
 	if err != nil {
 		return err
 	}
-	if di, err := os.Stat(filepath.Dir(real)); err == nil && di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
+	if di, err := os.Stat(filepath.Dir(real)); err == nil && othersMayWrite(filepath.Dir(real), di, 0o002) {
 		return fmt.Errorf("%s resolves to %s, in %s, which everyone may write: anyone could replace it", prog, real, filepath.Dir(real))
 	}
 	return checkOwners(prog, real)
@@ -231,16 +231,26 @@ func checkDir(prog, how, dir string) error {
 		return err
 	}
 	self := uint32(os.Geteuid())
+	// The owner counts even on a read-only mount: a bind mount is
+	// read-only where it is mounted, not where its owner reaches it.
 	if owner, known := ownerOf(di); known && owner != 0 && owner != self {
 		return fmt.Errorf("%s %s %s, owned by uid %d: that user could put another program in its place; keep hook programs, and the links to them, in directories root or rotatord's user owns", prog, how, dir, owner)
 	}
-	if di.Mode().Perm()&0o002 != 0 && di.Mode()&os.ModeSticky == 0 {
+	if othersMayWrite(dir, di, 0o002) {
 		return fmt.Errorf("%s %s %s, which everyone may write (mode %04o): anyone could put another program in its place", prog, how, dir, di.Mode().Perm())
 	}
-	if di.Mode().Perm()&0o020 != 0 && di.Mode()&os.ModeSticky == 0 {
+	if othersMayWrite(dir, di, 0o020) {
 		return fmt.Errorf("%s %s %s, which its group may write (mode %04o): any member could put another program in its place", prog, how, dir, di.Mode().Perm())
 	}
 	return nil
+}
+
+// othersMayWrite reports whether the directory dir (fi its stat) lets
+// others than its owner write it: bits (0o002 everyone, 0o020 its group)
+// without the sticky bit, and not on a read-only mount (Kubernetes mounts
+// a ConfigMap volume read-only on a directory of mode 0777).
+func othersMayWrite(dir string, fi os.FileInfo, bits os.FileMode) bool {
+	return fi.Mode().Perm()&bits != 0 && fi.Mode()&os.ModeSticky == 0 && !readOnlyMount(dir)
 }
 
 // checkStickyLinks walks prog as the kernel resolves it, component by
