@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"syscall"
 )
 
 // A file that holds a secret (a credential, a token, a secret_id, a key)
@@ -66,12 +65,18 @@ const DefaultMaxFile = 1 << 20
 // (O_NONBLOCK: a named pipe planted at the path is refused at once, not
 // waited on until someone writes to it; O_NOCTTY: a terminal planted
 // there does not become rotatord's controlling terminal, from which its
-// owner could stop rotatord with ^C or ^Z) and checks the file opened: a
+// owner could stop rotatord with ^C or ^Z; on Linux, what is not a
+// regular file is refused before it is opened at all, as a device's open
+// has effects of its own) and checks the file opened: a
 // regular file (else a *NotRegularError), without the bits o.Forbid names
 // (else a *ModeError). Each error is an *fs.PathError whose path is
 // ShownPath's. The caller closes the file.
 func OpenFile(path string, o FileOptions) (*os.File, fs.FileInfo, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	f, err := openFile(path)
+	var nr *notRegularPath
+	if errors.As(err, &nr) {
+		return nil, nil, &fs.PathError{Op: "open", Path: ShownPath(path), Err: &NotRegularError{Type: nr.fileMode()}}
+	}
 	if err != nil {
 		return nil, nil, PathError(err)
 	}
