@@ -23,10 +23,21 @@ func lockThread() (unlock func()) {
 	return runtime.UnlockOSThread
 }
 
-// readOnlyMount reports whether path is on a file system mounted
-// read-only (a bind mount's own flag included): nobody may write there,
-// whatever the modes say.
+// readOnlyMount reports whether path is the root of a read-only mount (a
+// volume mounted there, as Kubernetes mounts a ConfigMap): nobody may
+// write it there, whatever its mode says. A directory inside a mount only
+// read-only in rotatord's mount namespace (systemd's ProtectSystem=strict
+// remounts the whole tree so) is not: every other process on the host
+// still writes it through its own read-write mount. Without statx's
+// STATX_ATTR_MOUNT_ROOT (Linux 5.8), the modes are taken as they are.
 func readOnlyMount(path string) bool {
 	var st unix.Statfs_t
-	return unix.Statfs(path, &st) == nil && st.Flags&unix.ST_RDONLY != 0
+	if unix.Statfs(path, &st) != nil || st.Flags&unix.ST_RDONLY == 0 {
+		return false
+	}
+	var sx unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, path, 0, 0, &sx) != nil {
+		return false
+	}
+	return sx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && sx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
 }
