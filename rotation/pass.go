@@ -1112,9 +1112,18 @@ func (e *Engine) newKeyVanished(ctx context.Context, p Policy, rec *state.Record
 	if p.Self != nil {
 		return false // rotatord's own key: the store decides (followStore)
 	}
-	if rot == nil || rot.Phase != state.PhaseDelivered || rot.NewKeyID == "" || !now.Before(rot.DeleteAfter) ||
-		slices.ContainsFunc(all, func(k apiclient.Key) bool { return k.ID == rot.NewKeyID }) {
+	if rot == nil || rot.Phase != state.PhaseDelivered || rot.NewKeyID == "" || !now.Before(rot.DeleteAfter) {
 		return false
+	}
+	if slices.ContainsFunc(all, func(k apiclient.Key) bool { return k.ID == rot.NewKeyID }) {
+		// Listed: a miss noted earlier was the API lagging. The settle
+		// time runs again from the next miss, not from that one (two
+		// short lags minutes apart are no deletion).
+		if rot.NewMissingSince.IsZero() {
+			return false
+		}
+		rot.NewMissingSince = time.Time{}
+		return true
 	}
 	missing := rot.NewMissingSince
 	if ex, err := e.keyExists(ctx, rec, rot.NewKeyID, rot.NewCreatedAt); err != nil || ex != gone {
