@@ -39,6 +39,9 @@ type env struct {
 	logs     string
 	secret   string // file holding the admin secret
 	seq      atomic.Int32
+	// extraEnv is added to the environment of the rotatord commands run
+	// to completion (e.g. ROTATORD_TEST_CLOCK_OFFSET).
+	extraEnv []string
 }
 
 // newEnv starts an exosim seeded with keys and prepares the directories. It
@@ -126,6 +129,9 @@ func (e *env) rotatordWith(config, cmd string, args ...string) result {
 	stdoutPath, stderrPath := e.logPaths(cmd)
 	stdout, stderr := createFile(e.t, stdoutPath), createFile(e.t, stderrPath)
 	c := exec.CommandContext(ctx, rotatordBin, full...)
+	if len(e.extraEnv) > 0 {
+		c.Env = append(os.Environ(), e.extraEnv...)
+	}
 	c.Stdout, c.Stderr = stdout, stderr
 	err := c.Run()
 	stdout.Close()
