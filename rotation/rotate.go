@@ -185,15 +185,22 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 	// while. (rotatord's own key is proven by signing with it, above, and
 	// confirmed with its new signature after the switch, below.)
 	if p.Self == nil {
-		if err := e.awaitShown(ctx, rec, cred.KeyID); err != nil {
+		if settled, err := e.awaitShown(ctx, rec, cred.KeyID, fresh); err != nil {
 			if !fresh {
 				// Some sink holds it already: keep it, resume later.
 				return e.fail(p, rec, start, fmt.Errorf("confirm new key: %w", err))
 			}
+			if !settled {
+				// The wait ended before the API had the settle time, as
+				// this process's own clock measures it (the wall clock
+				// may have been stepped forward meanwhile): the settle
+				// time runs again from the next look that misses the key.
+				rec.Rotation.NewMissingSince = time.Time{}
+			}
 			// No sink got it: nobody can use it. Roll it back (a key the
 			// API does not show yet stays recorded, and is deleted once it
 			// shows).
-			if derr := e.dropNewKey(ctx, p, rec, false); derr != nil {
+			if derr := e.dropNewKeyKeeping(ctx, p, rec, false, !settled); derr != nil {
 				if _, waiting := asWait(derr); waiting {
 					derr = fmt.Errorf("new key %s not visible yet: it is deleted once the API shows it", cred.KeyID)
 				}
@@ -276,29 +283,34 @@ func (e *Engine) deliverAndConfirm(ctx context.Context, p Policy, rec *state.Rec
 // the GET answers not found), for at most the settle time from the key's
 // creation: a create the API applies late, or a GET and a listing that
 // lag, show the key within it. It fails at once on any other error, when
-// the API's answers show the key gone, or when the wait ends.
-func (e *Engine) awaitShown(ctx context.Context, rec *state.Record, id string) error {
+// the API's answers show the key gone, or when the wait ends. settled
+// reports whether the API had the settle time, for a key this process
+// created a moment ago (fresh) as the process's own monotonic clock
+// measures it: a wall clock stepped forward during the wait ends it early,
+// and the caller must not take the key as never made.
+func (e *Engine) awaitShown(ctx context.Context, rec *state.Record, id string, fresh bool) (settled bool, err error) {
 	settle := e.settleTime()
 	deadline := rec.Rotation.NewCreatedAt.Add(settle)
 	// Bounded in attempts and in real time too, whatever the engine's
 	// clock says (a clock that does not move must not make it spin).
 	attempts, began := max(3, int(settle/(2*time.Second))+3), time.Now()
+	hadSettle := func() bool { return !fresh || time.Since(began) >= settle }
 	wait := 200 * time.Millisecond
 	for n := 1; ; n++ {
 		ex, err := e.keyExists(ctx, rec, id, rec.Rotation.NewCreatedAt)
 		switch {
 		case err != nil:
-			return err
+			return hadSettle(), err
 		case ex == exists:
-			return nil
+			return true, nil
 		case ex == gone:
-			return fmt.Errorf("the API does not show key %s", id)
+			return hadSettle(), fmt.Errorf("the API does not show key %s", id)
 		}
 		if !e.now().Before(deadline) || n >= attempts || time.Since(began) > settle {
-			return fmt.Errorf("the API does not show key %s yet", id)
+			return hadSettle(), fmt.Errorf("the API does not show key %s yet", id)
 		}
 		if err := e.sleep(ctx, wait); err != nil {
-			return err
+			return hadSettle(), err
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
@@ -375,6 +387,13 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 // the policy matches now: rotatord made it, and nobody else knows it.
 // check asks every sink first; without it the caller knows no sink holds it.
 func (e *Engine) dropNewKey(ctx context.Context, p Policy, rec *state.Record, check bool) error {
+	return e.dropNewKeyKeeping(ctx, p, rec, check, false)
+}
+
+// dropNewKeyKeeping is dropNewKey; keepUnseen keeps the rotation on record
+// when the API does not show the key, whatever the time since its
+// creation (the caller knows the API has not had the settle time).
+func (e *Engine) dropNewKeyKeeping(ctx context.Context, p Policy, rec *state.Record, check, keepUnseen bool) error {
 	rot := rec.Rotation
 	if rot.NewKeyID == e.own() {
 		return fmt.Errorf("not deleting key %s: it is the key rotatord authenticates with", rot.NewKeyID)
@@ -399,7 +418,7 @@ func (e *Engine) dropNewKey(ctx context.Context, p Policy, rec *state.Record, ch
 	if err := e.client().DeleteKey(ctx, rot.NewKeyID); err != nil {
 		return fmt.Errorf("delete new key %s: %w", rot.NewKeyID, err)
 	}
-	if due := rot.NewCreatedAt.Add(e.settleTime()); unseen && e.now().Before(due) {
+	if due := rot.NewCreatedAt.Add(e.settleTime()); unseen && (keepUnseen || e.now().Before(due)) {
 		// The API does not show a key made moments ago: a create it
 		// applies late answers 404 to GET and 403 "not in organization"
 		// to DELETE (which the client takes as already gone) until it
