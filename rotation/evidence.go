@@ -103,8 +103,16 @@ func (e *Engine) holdsByFingerprint(ctx context.Context, s sinks.Sink, rec *stat
 // blocksDeletion returns an error when a sink holds, or may hold, key id:
 // deleting it would cut a consumer off. A sink that rotatord recorded
 // delivering the rotation's new key to does not block the old keys: what
-// was written over since is not rotatord's.
+// was written over since is not rotatord's. Nor is a key another account
+// of the daemon signs with ever deleted (Config.OtherAccounts).
 func (e *Engine) blocksDeletion(ctx context.Context, p Policy, rec *state.Record, id string) error {
+	if e.otherAccounts != nil {
+		// A pass refuses to act on such a listing, but the deleter, an
+		// orphan search and a lingering deletion run without one.
+		if name, ok := e.otherAccounts()[id]; ok {
+			return fmt.Errorf("key %s is the key account %s signs with: the two accounts are one organization", id, name)
+		}
+	}
 	for i, s := range p.Sinks {
 		h, _ := e.holds(ctx, s, rec, id)
 		switch h {
