@@ -139,3 +139,51 @@ func TestLostRenewalAnswerIsStillTheLeadersOwnRecord(t *testing.T) {
 		t.Errorf("after a renewal whose answer was lost, leader A waits %v before acting again, as after a hand edit (Check: %v)", wait.Round(time.Millisecond), a.e.Check())
 	}
 }
+
+// Renewals that fail without reaching the API server (an admission
+// webhook down, a proxy refusing writes) while reads go through: each
+// retry client-go sends a renewal, reads the Lease (its own record, the
+// last one taken) and sends another. The leader still holds the Lease
+// throughout: when a renewal goes through again within the renew deadline,
+// the record it replaced is still its own, however many renewals failed
+// in between, and it must not wait a lease duration as after a hand edit.
+func TestManyFailedRenewalsLeaveTheLeadersOwnRecord(t *testing.T) {
+	c := kubetest.Start(t)
+	ns := "lease-failed-renewals"
+	c.CreateNamespace(t, ns)
+	var refuse atomic.Int32
+	var refused atomic.Int32
+	cfg := c.RestConfig(kubetest.Admin)
+	cfg.QPS, cfg.Burst = 1000, 1000 // client-go's limiter would stretch the refusals past the renew deadline
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if req.Method == http.MethodPut && refuse.Add(-1) >= 0 {
+				refused.Add(1)
+				return nil, errors.New("write refused before it reached the API server")
+			}
+			return rt.RoundTrip(req)
+		})
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Lease 15 s, renew deadline 10 s: 40 refused writes at two a retry
+	// period of 100 ms fit in it several times over on any machine.
+	a := startReplica(t, cs, ns, "replica-a", 100*time.Millisecond)
+	waitCond(t, "A leads", 30*time.Second, func() bool { return a.e.Check() == nil })
+	const n = 40
+	refuse.Store(n)
+	waitCond(t, "renewals refused", 30*time.Second, func() bool { return refused.Load() == n })
+	l0 := a.e.validUntilForTest()
+	waitCond(t, "A renews again", 20*time.Second, func() bool { return a.e.validUntilForTest().After(l0) })
+	if !a.e.Leading() {
+		t.Skip("A lost the Lease while its renewals were refused (a very slow machine): nothing to test")
+	}
+	a.e.mu.Lock()
+	notBefore := a.e.notBefore
+	a.e.mu.Unlock()
+	if wait := time.Until(notBefore); wait > 0 {
+		t.Errorf("after %d refused renewals, leader A waits %v before acting again, as after a hand edit (Check: %v)", n, wait.Round(time.Millisecond), a.e.Check())
+	}
+}

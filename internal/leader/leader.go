@@ -81,20 +81,34 @@ type Elector struct {
 	// it gave up ends.
 	steppedDown bool
 	claimEnd    time.Time
-	// wrote holds the last Lease records this process sent, in any term
-	// (those whose answers were lost too: a renewal that timed out may
-	// have been applied): a record naming this replica that is none of
-	// them was written by someone else.
+	// taken is the last Lease record the API server took from this
+	// process, in any term, and wrote the records sent since (those whose
+	// answers were lost too: a renewal that timed out may have been
+	// applied), at most keep of them: a record naming this replica that
+	// is none of them was written by someone else. Records sent before
+	// the last one taken can no longer be the Lease's: each write carries
+	// the resourceVersion it read.
+	taken *resourcelock.LeaderElectionRecord
 	wrote []resourcelock.LeaderElectionRecord
+	keep  int
 }
 
-// keptWrites is how many of its own Lease records a replica remembers:
-// more than the renewals a renew deadline holds at the shortest retry
-// period (renew_deadline is at least twice retry_period).
+// keptWrites is the least number of its own Lease records sent since the
+// last one taken that a replica remembers.
 const keptWrites = 16
 
 // New returns an elector; Run takes part in the election.
-func New(cfg Config) *Elector { return &Elector{cfg: cfg} }
+func New(cfg Config) *Elector {
+	// Every write a term sends without one being taken fits: client-go
+	// tries at most twice a retry period (a renewal, then a read and a
+	// renewal) until the renew deadline, and a standby once a retry
+	// period; the rest is room for the next term's first tries.
+	keep := keptWrites
+	if cfg.RetryPeriod > 0 {
+		keep = max(keep, 2*int(cfg.RenewDeadline/cfg.RetryPeriod)+keptWrites)
+	}
+	return &Elector{cfg: cfg, keep: keep}
+}
 
 // Check returns nil when this replica holds the Lease with at least its
 // margin left, ErrNotLeader otherwise.
@@ -177,7 +191,7 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 		Client:     e.cfg.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: e.cfg.Identity},
 	}, renewed: e.renewed, deposed: e.deposed, unsafe: e.waitUntil, lease: e.cfg.LeaseDuration,
-		sent: e.sent, ours: e.ours}
+		sent: e.sent, took: e.took, ours: e.ours}
 	e.mu.Lock()
 	e.lock = lock
 	e.mu.Unlock()
@@ -376,10 +390,23 @@ func (e *Elector) waitUntil(t time.Time) {
 func (e *Elector) sent(rec resourcelock.LeaderElectionRecord) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.wrote) == keptWrites {
+	limit := e.keep
+	if limit <= 0 {
+		limit = keptWrites
+	}
+	if len(e.wrote) >= limit {
 		e.wrote = append(e.wrote[:0], e.wrote[1:]...)
 	}
 	e.wrote = append(e.wrote, rec)
+}
+
+// took notes a Lease record the API server took from this process: those
+// sent before it are forgotten.
+func (e *Elector) took(rec resourcelock.LeaderElectionRecord) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.taken = &rec
+	e.wrote = e.wrote[:0]
 }
 
 // ours reports whether rec is a record this process wrote (or sent, its
@@ -387,6 +414,9 @@ func (e *Elector) sent(rec resourcelock.LeaderElectionRecord) {
 func (e *Elector) ours(rec resourcelock.LeaderElectionRecord) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.taken != nil && sameRecord(*e.taken, rec) {
+		return true
+	}
 	for _, w := range e.wrote {
 		if sameRecord(w, rec) {
 			return true
@@ -468,8 +498,10 @@ type timedLock struct {
 	deposed func(holder string) bool
 	unsafe  func(until time.Time)
 	lease   time.Duration
-	// sent notes each record this process writes; ours tells them.
+	// sent notes each record this process sends, took each one the API
+	// server took; ours tells them.
 	sent func(rec resourcelock.LeaderElectionRecord)
+	took func(rec resourcelock.LeaderElectionRecord)
 	ours func(rec resourcelock.LeaderElectionRecord) bool
 
 	mu       sync.Mutex
@@ -537,6 +569,9 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 	l.mu.Lock()
 	prev, prevAt := l.observed, l.observedAt
 	l.mu.Unlock()
+	// Judged before the write: once the API server takes it, the records
+	// sent before are forgotten.
+	prevOurs := prev != nil && l.ours(*prev)
 	start := time.Now()
 	l.sent(ler)
 	err := l.Interface.Update(ctx, ler)
@@ -552,7 +587,7 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 			l.unsafe(start.Add(l.lease))
 		case prev.HolderIdentity == "":
 			// Released: its holder let it go once its claim was over.
-		case prev.HolderIdentity == l.Identity() && l.ours(*prev):
+		case prev.HolderIdentity == l.Identity() && prevOurs:
 			// A renewal of this process's own record.
 		default:
 			// Taken from another holder, or from a record naming this
@@ -570,6 +605,9 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 // client-go renews without reading first, and a takeover must be judged
 // once, against the record before it.
 func (l *timedLock) noteWritten(ler resourcelock.LeaderElectionRecord) {
+	if l.took != nil {
+		l.took(ler)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.observed = &ler
