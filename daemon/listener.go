@@ -177,16 +177,23 @@ type trackedConn struct {
 // connKey is the request context's key to its connection (ConnContext).
 type connKey struct{}
 
-// holdConn keeps the request's connection from eviction until release is
-// called: a reload waiting for a pass is quiet, yet its caller waits for
-// the answer. A no-op when the connection is not an evictingListener's.
-func holdConn(r *http.Request) (release func()) {
+// trackedOf is the evictingListener's connection a request came on, nil
+// when it came on another.
+func trackedOf(r *http.Request) *trackedConn {
 	c, _ := r.Context().Value(connKey{}).(net.Conn)
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	t, ok := c.(*trackedConn)
-	if !ok {
+	t, _ := c.(*trackedConn)
+	return t
+}
+
+// holdConn keeps the request's connection from eviction until release is
+// called: a reload waiting for a pass is quiet, yet its caller waits for
+// the answer. A no-op when the connection is not an evictingListener's.
+func holdConn(r *http.Request) (release func()) {
+	t := trackedOf(r)
+	if t == nil {
 		return func() {}
 	}
 	t.mu.Lock()
@@ -203,12 +210,8 @@ func holdConn(r *http.Request) (release func()) {
 // called: its connection no longer waits for a request. A no-op when the
 // connection is not an evictingListener's.
 func startRequest(r *http.Request) (end func()) {
-	c, _ := r.Context().Value(connKey{}).(net.Conn)
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	t, ok := c.(*trackedConn)
-	if !ok {
+	t := trackedOf(r)
+	if t == nil {
 		return func() {}
 	}
 	t.mu.Lock()

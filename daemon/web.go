@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -139,36 +138,16 @@ func checkWebConfigFiles(path string) error {
 	if path == "" {
 		return nil
 	}
-	if err := checkRegular(path); err != nil {
-		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), unwrapPath(err))
+	if err := secret.CheckRegular(path); err != nil {
+		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), secret.Cause(err))
 	}
 	for _, f := range webConfigFiles(path) {
 		var nr *secret.NotRegularError
-		if err := checkRegular(f.path); errors.As(err, &nr) {
+		if err := secret.CheckRegular(f.path); errors.As(err, &nr) {
 			return fmt.Errorf("web config file %s: %s %s: %w", secret.ShownPath(path), f.field, secret.ShownPath(f.path), nr)
 		}
 	}
 	return nil
-}
-
-// checkRegular opens path without blocking and checks it is a regular
-// file (secret.OpenFile).
-func checkRegular(path string) error {
-	f, _, err := secret.OpenFile(path, secret.FileOptions{})
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-// unwrapPath is the error an *fs.PathError wraps: the caller names the
-// file itself.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // webServer serves the daemon's handler on a listener, with the limits and

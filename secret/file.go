@@ -146,3 +146,24 @@ func pathErrInner(err error) error {
 	}
 	return err
 }
+
+// CheckRegular opens path as OpenFile does, without blocking, and closes
+// it: for files a library will read itself (a kubeconfig's CA, a web
+// configuration's key), which must at least be regular files when asked.
+func CheckRegular(path string) error {
+	f, _, err := OpenFile(path, FileOptions{})
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// Cause is the error an *fs.PathError from OpenFile or ReadFile wraps,
+// for a caller that names the file in words of its own.
+func Cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

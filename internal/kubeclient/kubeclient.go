@@ -6,7 +6,6 @@ package kubeclient
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -54,7 +53,7 @@ func Config(kubeconfig, context string) (*rest.Config, error) {
 	if kubeconfig == "" {
 		for _, f := range []NamedFile{{InClusterTokenFile, "the in-cluster service account token"}, {InClusterCAFile, "the in-cluster CA certificate"}} {
 			var nr *secret.NotRegularError
-			if err := checkRegular(f.Path); errors.As(err, &nr) {
+			if err := secret.CheckRegular(f.Path); errors.As(err, &nr) {
 				return nil, fmt.Errorf("in-cluster Kubernetes configuration: %s %s: %w", f.Field, f.Path, nr)
 			}
 		}
@@ -208,7 +207,7 @@ func Load(path string) (*clientcmdapi.Config, error) {
 	}
 	b, err := secret.ReadFile(abs, secret.FileOptions{Max: MaxKubeconfig})
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), unwrapPath(err))
+		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), secret.Cause(err))
 	}
 	kc, err := clientcmd.Load(b)
 	if err != nil {
@@ -299,7 +298,7 @@ func referenced(kc *clientcmdapi.Config, context string) []NamedFile {
 // be opened is left to client-go, which says why in its own words.
 func checkFiles(kubeconfig string, files []NamedFile) error {
 	for _, f := range files {
-		if err := checkRegular(f.Path); err != nil {
+		if err := secret.CheckRegular(f.Path); err != nil {
 			var nr *secret.NotRegularError
 			if errors.As(err, &nr) {
 				return fmt.Errorf("kubeconfig %s: %s %s: %w", secret.ShownPath(kubeconfig), f.Field, secret.ShownPath(f.Path), nr)
@@ -307,24 +306,4 @@ func checkFiles(kubeconfig string, files []NamedFile) error {
 		}
 	}
 	return nil
-}
-
-// checkRegular opens path without blocking and checks it is a regular
-// file (secret.OpenFile).
-func checkRegular(path string) error {
-	f, _, err := secret.OpenFile(path, secret.FileOptions{})
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-// unwrapPath is the error an *fs.PathError wraps: the caller names the
-// file itself.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
