@@ -70,7 +70,7 @@ func (v *validator) credentialsApart(c *Config) {
 			v.addf(at+".own_key", "empty: write own_key: {} for the defaults (schedule @every 1h, max_age 30d, grace_period 1h), or remove it")
 		}
 		if cv := a.CredentialVault; a.CredentialFrom == CredentialFromVault && cv != nil {
-			k := vaultTarget(cv.Address, cv.Namespace, cv.Mount, cv.Path)
+			k := v.vaultTarget(cv.Address, cv.Namespace, cv.Mount, cv.Path)
 			if first, dup := vaults[k]; dup {
 				v.addf(at+".credential_vault", "the same Vault secret as the credential of %s: each account needs its own", first)
 			}
@@ -115,7 +115,7 @@ func (v *validator) credentialsApart(c *Config) {
 					v.addf(at, "%s is inside state_dir %s: a file sink never writes there", sk.Path, dir)
 				}
 			case SinkVault:
-				if owner, ok := vaults[vaultTarget(sk.Address, sk.Namespace, sk.Mount, sk.Path)]; ok {
+				if owner, ok := vaults[v.vaultTarget(sk.Address, sk.Namespace, sk.Mount, sk.Path)]; ok {
 					v.addf(at, "%s is the Vault credential of %s: a sink must not overwrite the key rotatord signs with", sk.Path, owner)
 				}
 			}
@@ -125,8 +125,15 @@ func (v *validator) credentialsApart(c *Config) {
 
 // vaultTarget names a Vault secret: the same path on another mount,
 // namespace or server is another secret; two spellings of one server's
-// address are one server.
-func vaultTarget(address, namespace, mount, path string) string {
+// address are one server. An address or namespace left out is
+// VAULT_ADDR's or VAULT_NAMESPACE's, as the Vault client takes it.
+func (v *validator) vaultTarget(address, namespace, mount, path string) string {
+	if address == "" && v.getenv != nil {
+		address = v.getenv("VAULT_ADDR")
+	}
+	if namespace == "" && v.getenv != nil {
+		namespace = v.getenv("VAULT_NAMESPACE")
+	}
 	if mount == "" {
 		mount = vault.DefaultMount
 	}

@@ -420,9 +420,8 @@ func (v *validator) vaultSink(at string, s *Sink, match string, glob bool, targe
 	} else if v.pathTemplate(at, s, match, glob, "secret") {
 		s.pathTmpl, _ = template.New("path").Parse(s.Path)
 		// Address, namespace and mount join the key: the same path on two
-		// mounts is two secrets. An empty address (VAULT_ADDR) only
-		// equals another empty one.
-		v.unique(at, strings.Join([]string{"vault", s.Address, s.Namespace, s.Mount, s.Path}, "\x00"), targets)
+		// mounts is two secrets, two spellings of one are one.
+		v.unique(at, "vault\x00"+v.vaultTarget(s.Address, s.Namespace, s.Mount, s.Path), targets)
 	}
 	if s.Mount == "" {
 		v.addf(at+".mount", "required (the KV v2 mount, default %s)", DefaultVaultMount)
