@@ -37,16 +37,19 @@ func URL(raw string) string {
 	return scheme + rest
 }
 
-// Origin returns raw's scheme and host only, with "/…" where a path was.
-// It is for URLs whose path may itself be the credential, as an incoming
-// webhook's (https://hooks.example/services/T0/B0/TOKEN) is.
+// Origin returns raw's scheme and host only, with "/…" where a path was
+// (from a "/" or a backslash on). It is for URLs whose path may itself be
+// the credential, as an incoming webhook's
+// (https://hooks.example/services/T0/B0/TOKEN) is.
 func Origin(raw string) string {
 	u := URL(raw)
 	scheme, rest := "", u
 	if i := strings.Index(u, "://"); i >= 0 {
 		scheme, rest = u[:i+3], u[i+3:]
 	}
-	if i := strings.Index(rest, "/"); i >= 0 {
+	// A backslash, which no host holds, starts a path too: a URL written
+	// with them does not parse, and its path is still the token.
+	if i := strings.IndexAny(rest, `/\`); i >= 0 {
 		if rest[i:] != "/" {
 			return scheme + rest[:i] + "/…"
 		}

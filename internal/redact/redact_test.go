@@ -56,3 +56,11 @@ func TestOriginKeepsOnlySchemeAndHost(t *testing.T) {
 		}
 	}
 }
+
+// A webhook URL written with backslashes (pasted from a Windows path
+// habit) does not parse, and its path is still the token.
+func TestOriginOfAURLWithBackslashes(t *testing.T) {
+	if got := Origin(`https://hooks.example\services\T0\TOKEN`); strings.Contains(got, "TOKEN") {
+		t.Errorf("Origin shows the path: %q", got)
+	}
+}
