@@ -16,21 +16,7 @@ func TestReloadWaitingForAPassIsNotEvicted(t *testing.T) {
 	e := newEnv(t)
 	e.runWeb(WebOptions{EnableLifecycle: true, MaxConnections: 1})
 	// A pass holds the engines until the end of the test's setup.
-	var unlock []func()
-	e.d.mu.Lock()
-	for _, a := range e.d.accounts {
-		unlock = append(unlock, a.engine.LockInstall())
-	}
-	e.d.mu.Unlock()
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			for _, u := range unlock {
-				u()
-			}
-		}
-	}
+	release := e.holdEngines()
 	defer release()
 
 	type answer struct {

@@ -17,21 +17,7 @@ func TestWaitingReloadsLeaveAConnectionPlaceForTheProbes(t *testing.T) {
 	e := newEnv(t)
 	const places = 8
 	e.runWeb(WebOptions{EnableLifecycle: true, MaxConnections: places})
-	var unlock []func()
-	e.d.mu.Lock()
-	for _, a := range e.d.accounts {
-		unlock = append(unlock, a.engine.LockInstall())
-	}
-	e.d.mu.Unlock()
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			for _, u := range unlock {
-				u()
-			}
-		}
-	}
+	release := e.holdEngines()
 	defer release()
 
 	do := func(method, path string) (int, error) {

@@ -15,21 +15,7 @@ func TestWaitingReloadsLeaveOtherRequestsServed(t *testing.T) {
 	e := newEnv(t)
 	e.runWeb(WebOptions{EnableLifecycle: true})
 	// A pass holds the engines until the test lets go.
-	var unlock []func()
-	e.d.mu.Lock()
-	for _, a := range e.d.accounts {
-		unlock = append(unlock, a.engine.LockInstall())
-	}
-	e.d.mu.Unlock()
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			for _, u := range unlock {
-				u()
-			}
-		}
-	}
+	release := e.holdEngines()
 	defer release()
 
 	do := func(method, path string) (int, error) {

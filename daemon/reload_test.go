@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,21 +112,34 @@ func TestReloadAnswersAfterTheWriteTimeout(t *testing.T) {
 	e := newEnv(t)
 	e.runWeb(WebOptions{EnableLifecycle: true, WriteTimeout: 200 * time.Millisecond})
 	// A pass holds the engines for a second.
-	var unlock []func()
-	e.d.mu.Lock()
-	for _, a := range e.d.accounts {
-		unlock = append(unlock, a.engine.LockInstall())
-	}
-	e.d.mu.Unlock()
+	release := e.holdEngines()
 	go func() {
 		time.Sleep(time.Second)
-		for _, u := range unlock {
-			u()
-		}
+		release()
 	}()
 	start := time.Now()
 	code, body := e.request("POST", "/-/reload", nil)
 	if code != 200 || strings.TrimSpace(body) != "reloaded" {
 		t.Errorf("POST /-/reload waiting %v for a pass: %d %q, want 200 reloaded", time.Since(start).Round(time.Millisecond), code, body)
+	}
+}
+
+// holdEngines locks every account's engine as a pass in flight does, and
+// returns what lets them go (once, whatever the number of calls). The
+// accounts are read under the daemon's lock, which is let go before any
+// engine is locked: a handler in flight may need it (the deleter asks
+// which keys the other accounts sign with), as the reload's install does.
+func (e *env) holdEngines() (release func()) {
+	var unlock []func()
+	for _, a := range e.d.accountsInForce() {
+		unlock = append(unlock, a.engine.LockInstall())
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			for _, u := range unlock {
+				u()
+			}
+		})
 	}
 }
