@@ -272,15 +272,50 @@ func (d *Daemon) Close() error {
 	d.mu.Lock()
 	accounts := maps.Clone(d.accounts)
 	d.mu.Unlock()
-	for _, a := range accounts {
-		// on_failure hooks still running: a few seconds, not their whole
-		// bound (systemd's stop timeout is 45 s); then they are cancelled
-		// (an exec hook killed), not left running past rotatord.
-		if !a.engine.StopHooks(5 * time.Second) {
-			d.log.Warn("stopping with on_failure hooks still running: cancelled; they run again at the next start", zap.String("account", a.name))
-		}
+	stoppers := map[string]hookStopper{}
+	for name, a := range accounts {
+		stoppers[name] = a.engine
+	}
+	// on_failure hooks still running: a few seconds, not their whole
+	// bound (systemd's stop timeout is 45 s); then they are cancelled (an
+	// exec hook killed), not left running past rotatord.
+	for _, name := range stopHooks(stoppers, hookStopWait) {
+		d.log.Warn("stopping with on_failure hooks still running: cancelled; they run again at the next start", zap.String("account", name))
 	}
 	return d.closeAccounts()
+}
+
+// hookStopWait is how long a stop waits for the on_failure hooks still
+// running before it cancels them.
+const hookStopWait = 5 * time.Second
+
+// hookStopper is an account's engine as a stop sees it.
+type hookStopper interface {
+	StopHooks(max time.Duration) bool
+}
+
+// stopHooks stops the hooks of every account at once, each given wait, so
+// that a stop takes wait however many accounts have hooks running (one
+// after the other, ten accounts took 50 s, past systemd's stop timeout).
+// It returns the accounts whose hooks had to be cancelled.
+func stopHooks(accounts map[string]hookStopper, wait time.Duration) []string {
+	var (
+		mu        sync.Mutex
+		cancelled []string
+		wg        sync.WaitGroup
+	)
+	for name, e := range accounts {
+		wg.Go(func() {
+			if !e.StopHooks(wait) {
+				mu.Lock()
+				cancelled = append(cancelled, name)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(cancelled)
+	return cancelled
 }
 
 // Now reads the daemon's clock.
