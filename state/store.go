@@ -711,7 +711,7 @@ func (s *Store) writeRecords(snap map[recordKey]*Record) error {
 		name := fileName(k.policy, k.name)
 		if r == nil {
 			if err := retryEINTR(func() error { return unix.Unlinkat(dfd, name, 0) }); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("state: delete %s/%s: %w", k.policy, k.name, err)
+				return fmt.Errorf("state: delete %s/%s: %w", k.policy, k.name, &fs.PathError{Op: "remove", Path: filepath.Join(dir, name), Err: err})
 			}
 			continue
 		}
@@ -724,7 +724,7 @@ func (s *Store) writeRecords(snap map[recordKey]*Record) error {
 			return fmt.Errorf("state: encode %s/%s: %w", k.policy, k.name, err)
 		}
 		buf.WriteByte('\n')
-		if err := writeRename(dfd, name, buf.Bytes()); err != nil {
+		if err := writeRename(dfd, dir, name, buf.Bytes()); err != nil {
 			return fmt.Errorf("state: write %s/%s: %w", k.policy, k.name, err)
 		}
 	}
@@ -759,8 +759,8 @@ func (s *Store) removeLogsBefore(seq uint64) error {
 // directory's descriptor with plain system calls: a checkpoint writes one
 // file per changed record (10,000 after a forced pass over as many names),
 // and an *os.File costs four fcntl and a refused epoll_ctl per file, a
-// path four more lookups.
-func writeRename(dfd int, name string, data []byte) error {
+// path four more lookups. dir is the directory's path, for the errors.
+func writeRename(dfd int, dir, name string, data []byte) error {
 	var tmp string
 	var fd int
 	for try := 0; ; try++ {
@@ -773,20 +773,22 @@ func writeRename(dfd int, name string, data []byte) error {
 		if err == unix.EINTR || (err == unix.EEXIST && try < 100) {
 			continue
 		}
-		return &fs.PathError{Op: "open", Path: tmp, Err: err}
+		return &fs.PathError{Op: "open", Path: filepath.Join(dir, tmp), Err: err}
 	}
+	var err error
 	werr := writeAll(fd, data)
 	if cerr := unix.Close(fd); werr == nil {
 		werr = cerr
 	}
-	if werr == nil {
-		werr = retryEINTR(func() error { return unix.Renameat(dfd, tmp, dfd, name) })
-	}
 	if werr != nil {
-		_ = unix.Unlinkat(dfd, tmp, 0)
-		return &fs.PathError{Op: "write", Path: tmp, Err: werr}
+		err = &fs.PathError{Op: "write", Path: filepath.Join(dir, tmp), Err: werr}
+	} else if rerr := retryEINTR(func() error { return unix.Renameat(dfd, tmp, dfd, name) }); rerr != nil {
+		err = &os.LinkError{Op: "rename", Old: filepath.Join(dir, tmp), New: filepath.Join(dir, name), Err: rerr}
 	}
-	return nil
+	if err != nil {
+		_ = unix.Unlinkat(dfd, tmp, 0)
+	}
+	return err
 }
 
 // retryEINTR calls fn again while a signal interrupts it.
