@@ -148,7 +148,7 @@ type Engine struct {
 	// GET says then. Guarded by mu.
 	ownShown map[string]bool
 	// hooksRunning counts on_failure hooks running in the background.
-	hooksRunning sync.WaitGroup
+	hooksRunning runningCount
 	// hooksCtx is the on_failure hooks' context: StopHooks cancels it
 	// (stopHooks) for those a stop leaves.
 	hooksCtx  context.Context

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -148,9 +149,9 @@ func (e *Engine) startFailureHooks(p Policy, rec *state.Record, msg string) {
 	}
 	e.failureHooks[key] = failureRun{at: at, running: true}
 	e.failureHooksMu.Unlock()
-	e.hooksRunning.Add(1)
+	e.hooksRunning.add()
 	go func() {
-		defer e.hooksRunning.Done()
+		defer e.hooksRunning.done()
 		ctx, cancel := context.WithTimeout(e.hooksCtx, onFailureTimeout)
 		defer cancel()
 		err := e.runHooks(ctx, hooks.OnFailure, p, &r, msg)
@@ -224,19 +225,22 @@ func (e *Engine) putQuietly(p Policy, rec *state.Record) {
 // A stop waits a little, not the hooks' whole bound: a service manager
 // kills a process that takes too long to stop.
 func (e *Engine) WaitHooks(max time.Duration) bool {
-	done := make(chan struct{})
-	go func() { e.hooksRunning.Wait(); close(done) }()
-	if max <= 0 {
-		<-done
-		return true
+	var deadline <-chan time.Time
+	if max > 0 {
+		t := time.NewTimer(max)
+		defer t.Stop()
+		deadline = t.C
 	}
-	t := time.NewTimer(max)
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
+	for {
+		select {
+		case <-e.hooksRunning.none():
+			if e.hooksRunning.zero() {
+				return true
+			}
+			// Another started after the last ended: wait for it too.
+		case <-deadline:
+			return false
+		}
 	}
 }
 
@@ -250,14 +254,56 @@ func (e *Engine) StopHooks(max time.Duration) bool {
 	if max > 0 && e.WaitHooks(max) {
 		return true
 	}
-	done := make(chan struct{})
-	go func() { e.hooksRunning.Wait(); close(done) }()
-	select {
-	case <-done:
+	if e.hooksRunning.zero() {
 		return true
-	default:
 	}
 	e.stopHooks()
-	<-done
+	e.WaitHooks(0) // one started from now on ends at once: its context is done
 	return false
+}
+
+// runningCount counts what runs in the background, and tells when none
+// does. Unlike a sync.WaitGroup it may count up from zero while someone
+// waits: a pass that outlasted a stop's timeout can start an on_failure
+// hook while the stop waits for the others (a WaitGroup panics then).
+type runningCount struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed while n is 0; nil: never counted
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (r *runningCount) add() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == 0 {
+		r.idle = make(chan struct{})
+	}
+	r.n++
+}
+
+func (r *runningCount) done() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n--
+	if r.n == 0 {
+		close(r.idle)
+	}
+}
+
+// none returns a channel closed once the count is zero (at once if it is).
+func (r *runningCount) none() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == 0 {
+		return closedChan
+	}
+	return r.idle
+}
+
+func (r *runningCount) zero() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n == 0
 }
