@@ -416,14 +416,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	e.mu.Lock()
 	delete(e.confirmed, recordKey{p.Name, rec.Name})
 	e.mu.Unlock()
-	put := e.store.Put
-	if q, ok := e.store.(state.Queuer); ok && len(refused) == 0 {
-		// Lost to a crash, this step is redone from the delivered record:
-		// the old keys are looked up again, found gone and skipped. So
-		// it need not wait for the disk (one sync of a rotation's four).
-		put = q.PutQueued
-	}
-	if err := put(*rec); err != nil {
+	if err := e.store.Put(*rec); err != nil {
 		return err
 	}
 	if len(refused) > 0 {

@@ -316,16 +316,7 @@ func (s *Store) Close() error {
 		}
 		s.mu.Unlock()
 		s.background.Wait()
-		// The queued changes go to the log first: should the checkpoint
-		// fail, the next Open replays them.
-		s.writeMu.RLock()
-		if s.log != nil && !s.closed {
-			err = s.log.flush()
-		}
-		s.writeMu.RUnlock()
-		if cerr := s.checkpoint(); err == nil {
-			err = cerr
-		}
+		err = s.checkpoint()
 		s.writeMu.Lock()
 		s.closed = true
 		if s.log != nil { // a write raced Close: its log stays, to be replayed
@@ -414,27 +405,7 @@ func (s *Store) Version() uint64 {
 // after reaching the disk) and the in-memory view keeps the previous
 // version: the caller treats the step as not done, and recovery copes
 // with either.
-func (s *Store) Put(r Record) error { return s.put(r, false) }
-
-// PutQueued updates the in-memory view and queues r in the log without
-// waiting for the disk: it becomes durable with the next Put's or
-// Delete's batch, the idle checkpoint (walIdleCheckpoint after the last
-// write) or Close. A crash before then loses it, so it is only for a step
-// that recovery redoes harmlessly from the record before it (an old key's
-// deletion: the next pass finds the key gone). It saves the step's sync:
-// one of the four a rotation makes. An error means the change was not
-// made.
-func (s *Store) PutQueued(r Record) error { return s.put(r, true) }
-
-// Queuer is a journal that can take a record without waiting for the
-// disk (Store.PutQueued).
-type Queuer interface {
-	PutQueued(r Record) error
-}
-
-var _ Queuer = (*Store)(nil)
-
-func (s *Store) put(r Record, queued bool) error {
+func (s *Store) Put(r Record) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
@@ -446,7 +417,7 @@ func (s *Store) put(r Record, queued bool) error {
 		return fmt.Errorf("state: encode %s/%s: %w", r.Policy, r.Name, err)
 	}
 	c := r.Clone()
-	if err := s.write(recordKey{r.Policy, r.Name}, b, &c, queued); err != nil {
+	if err := s.write(recordKey{r.Policy, r.Name}, b, &c); err != nil {
 		return fmt.Errorf("state: write %s/%s: %w", r.Policy, r.Name, err)
 	}
 	return nil
@@ -461,15 +432,14 @@ func (s *Store) Delete(policy, name string) error {
 	if err != nil {
 		return fmt.Errorf("state: encode %s/%s: %w", policy, name, err)
 	}
-	if err := s.write(recordKey{policy, name}, b, nil, false); err != nil {
+	if err := s.write(recordKey{policy, name}, b, nil); err != nil {
 		return fmt.Errorf("state: delete %s/%s: %w", policy, name, err)
 	}
 	return nil
 }
 
-// write logs one change (r nil: a deletion) and applies it in memory;
-// queued: without waiting for the log's sync (PutQueued).
-func (s *Store) write(k recordKey, entry []byte, r *Record, queued bool) error {
+// write logs one change (r nil: a deletion) and applies it in memory.
+func (s *Store) write(k recordKey, entry []byte, r *Record) error {
 	if len(entry) > maxFrameSize {
 		// Replay would take such a frame for a torn tail, and drop it and
 		// every frame after it.
@@ -507,11 +477,7 @@ func (s *Store) write(k recordKey, entry []byte, r *Record, queued bool) error {
 			}
 		}
 	}
-	logFrame := s.log.append
-	if queued {
-		logFrame = s.log.appendQueued
-	}
-	if err := logFrame(frame); err != nil {
+	if err := s.log.append(frame); err != nil {
 		broken := !s.log.usable()
 		s.writeMu.RUnlock()
 		// A log whose failed write could not be undone takes nothing more:

@@ -252,39 +252,7 @@ func (w *wal) append(frame []byte) error {
 		return w.broken
 	}
 	w.pending = append(w.pending, frame...)
-	return w.waitLocked(w.cur)
-}
-
-// appendQueued puts frame in the next batch and returns without waiting
-// for it: the frame reaches the disk with the next caller's batch, or
-// with flush. A crash before then loses it.
-func (w *wal) appendQueued(frame []byte) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.broken != nil {
-		return w.broken
-	}
-	w.pending = append(w.pending, frame...)
-	return nil
-}
-
-// flush makes the frames queued so far durable; with none queued it
-// makes no system call.
-func (w *wal) flush() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.broken != nil {
-		return w.broken
-	}
-	if len(w.pending) == 0 {
-		return nil
-	}
-	return w.waitLocked(w.cur)
-}
-
-// waitLocked writes batches, or waits for the caller writing one, until
-// mine is done, and returns its outcome.
-func (w *wal) waitLocked(mine *batch) error {
+	mine := w.cur
 	for !mine.done {
 		if w.broken != nil {
 			return w.broken
