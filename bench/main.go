@@ -180,6 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&p.workDir, "dir", "", "work directory on disk (default: a new one under $TMPDIR)")
 	fs.StringVar(&p.shmDir, "shm", "/dev/shm", "a tmpfs directory for the state in the durability comparison")
 	fs.BoolVar(&p.keep, "keep", false, "keep the work directory (logs, state, sink files)")
+	fs.DurationVar(&timerSlack, "timer-slack", 0, "timer slack the rotatord processes start with (prctl PR_SET_TIMERSLACK, as systemd's TimerSlackNSec= sets it; 0: the bench's own, 50us by default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -164,7 +164,10 @@ func (w *world) once(ctx context.Context, extra ...string) (procResult, error) {
 	var stdout strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, logf
 	start := time.Now()
-	err = cmd.Run()
+	err = startProcess(cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	wall := time.Since(start)
 	opened := conns.result()
 	if err != nil {
@@ -230,7 +233,7 @@ func (w *world) start(ctx context.Context) (*runner, error) {
 		cmd.Env = append(os.Environ(), w.env...)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	if err := startProcess(cmd); err != nil {
 		logf.Close()
 		return nil, err
 	}
