@@ -81,35 +81,8 @@ func TestAScrapeBeingAnsweredIsNotEvictedForTricklers(t *testing.T) {
 		t.Fatal("the scrape never reached the collector")
 	}
 
-	stop := make(chan struct{})
-	var stopOnce sync.Once
-	halt := func() { stopOnce.Do(func() { close(stop) }) }
-	var wg sync.WaitGroup
-	defer func() { halt(); wg.Wait() }()
-	c, err := net.Dial("tcp", e.listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer c.Close()
-		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\n"); err != nil {
-			return
-		}
-		tick := time.NewTicker(evictAfter / 5)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if _, err := io.WriteString(c, "X-Slow: 1\r\n"); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	halt := e.trickleHeaders(1, evictAfter/5)
+	defer halt()
 	e.eventually("the trickling connection accepted", func() bool { return cl.open.Load() == 2 })
 	// The scrape's connection has received nothing for over a second.
 	time.Sleep(evictAfter + evictAfter/2)

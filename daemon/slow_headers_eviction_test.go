@@ -26,37 +26,8 @@ func TestTricklingHeadersDoNotStarveTheProbes(t *testing.T) {
 		ReadTimeout:       10 * time.Minute,
 		listener:          func(ln net.Listener) net.Listener { cl.Listener = ln; return cl },
 	})
-	stop := make(chan struct{})
-	var stopOnce sync.Once
-	halt := func() { stopOnce.Do(func() { close(stop) }) }
-	var wg sync.WaitGroup
-	defer func() { halt(); wg.Wait() }()
-	for range 2 {
-		c, err := net.Dial("tcp", e.listen)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\n"); err != nil {
-				return
-			}
-			tick := time.NewTicker(evictAfter / 5)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-					if _, err := io.WriteString(c, "X-Slow: 1\r\n"); err != nil {
-						return
-					}
-				}
-			}
-		}()
-	}
+	halt := e.trickleHeaders(2, evictAfter/5)
+	defer halt()
 	e.eventually("both trickling connections accepted", func() bool { return cl.open.Load() == 2 })
 
 	probed := make(chan error, 1)
@@ -81,4 +52,41 @@ func TestTricklingHeadersDoNotStarveTheProbes(t *testing.T) {
 		halt()
 		<-probed
 	}
+}
+
+// trickleHeaders opens n connections to the daemon's HTTP port that each
+// send a request line, then a header line every interval, and never end
+// their headers; halt closes them and waits for their writers.
+func (e *env) trickleHeaders(n int, interval time.Duration) (halt func()) {
+	e.t.Helper()
+	stop := make(chan struct{})
+	var stopOnce sync.Once
+	var wg sync.WaitGroup
+	halt = func() { stopOnce.Do(func() { close(stop) }); wg.Wait() }
+	for range n {
+		c, err := net.Dial("tcp", e.listen)
+		if err != nil {
+			halt()
+			e.t.Fatal(err)
+		}
+		wg.Go(func() {
+			defer c.Close()
+			if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\n"); err != nil {
+				return
+			}
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					if _, err := io.WriteString(c, "X-Slow: 1\r\n"); err != nil {
+						return
+					}
+				}
+			}
+		})
+	}
+	return halt
 }
