@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -16,16 +15,7 @@ import (
 func TestLaggingAnswersMinutesApartDoNotReplaceADeliveredKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.writePolicy(`  - name: ci
-    match: {name: "ci-runner"}
-    schedule: "@every 1h"
-    max_age: 1h
-    grace_period: 1h
-    sinks:
-      - {type: file, path: "$OUT/{{.Name}}.json"}
-      - {type: file, path: "$OUT/{{.Name}}.env", format: env}
-`)
-	sinks := map[string]string{filepath.Join(e.out, "ci-runner.json"): "json", filepath.Join(e.out, "ci-runner.env"): "env"}
+	sinks := e.graceWithTwoSinks()
 	old := e.sim.only("ci-runner").Key
 	// The lagging answers show the organization as it was 8s before: the
 	// old key is older than that, the delivered key is not.

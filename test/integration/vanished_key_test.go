@@ -16,16 +16,7 @@ import (
 func TestNewKeyDeletedDuringGraceIsReplacedBeforeItEnds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.writePolicy(`  - name: ci
-    match: {name: "ci-runner"}
-    schedule: "@every 1h"
-    max_age: 1h
-    grace_period: 1h
-    sinks:
-      - {type: file, path: "$OUT/{{.Name}}.json"}
-      - {type: file, path: "$OUT/{{.Name}}.env", format: env}
-`)
-	sinks := map[string]string{filepath.Join(e.out, "ci-runner.json"): "json", filepath.Join(e.out, "ci-runner.env"): "env"}
+	sinks := e.graceWithTwoSinks()
 	old := e.sim.only("ci-runner").Key
 	e.mustRun("once", "--force")
 	held := heldBySinks(t, sinks)
@@ -54,4 +45,20 @@ func TestNewKeyDeletedDuringGraceIsReplacedBeforeItEnds(t *testing.T) {
 		t.Errorf("live keys %v, want the old key %s (its grace period runs) and the new one", ids(live), old)
 	}
 	e.sim.checkMaxLive(2, "ci-runner")
+}
+
+// graceWithTwoSinks writes a policy rotating ci-runner into a JSON and an
+// env file, with an hour's grace period, and returns those files with
+// their formats.
+func (e *env) graceWithTwoSinks() map[string]string {
+	e.writePolicy(`  - name: ci
+    match: {name: "ci-runner"}
+    schedule: "@every 1h"
+    max_age: 1h
+    grace_period: 1h
+    sinks:
+      - {type: file, path: "$OUT/{{.Name}}.json"}
+      - {type: file, path: "$OUT/{{.Name}}.env", format: env}
+`)
+	return map[string]string{filepath.Join(e.out, "ci-runner.json"): "json", filepath.Join(e.out, "ci-runner.env"): "env"}
 }
