@@ -6,9 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/rotatord/rotatord/internal/fifotest"
 )
 
 // TestValidateRefusesANamedPipeAsVaultTokenFile: validate opens a Vault
@@ -17,15 +17,8 @@ import (
 // someone wrote to the pipe, so validate hung. It is reported instead,
 // on its field.
 func TestValidateRefusesANamedPipeAsVaultTokenFile(t *testing.T) {
-	dir, err := os.MkdirTemp("", "fifo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	fifo := filepath.Join(dir, "token")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	fifo := fifotest.Make(t, "token")
+	dir := filepath.Dir(fifo)
 	path := filepath.Join(dir, "p.yml")
 	if err := os.WriteFile(path, []byte(`exoscale:
   credential_from: vault
@@ -38,21 +31,10 @@ state_dir: `+filepath.Join(dir, "state")+`
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
+	err := fifotest.Call(t, fifo, "validate", func() error {
 		_, _, err := Validate(path, ValidateOptions{Host: true, Getenv: func(string) string { return "" }})
-		done <- err
-	}()
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		for range 3 { // each open of the pipe for reading waits for a writer
-			if w, werr := os.OpenFile(fifo, os.O_WRONLY, 0); werr == nil {
-				w.Close()
-			}
-		}
-		t.Fatal("validate blocks on a named pipe as token_file")
-	}
+		return err
+	})
 	if err == nil || !strings.Contains(err.Error(), "credential_vault.auth.token_file") || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("got %v, want a problem on exoscale.credential_vault.auth.token_file: not a regular file", err)
 	}
