@@ -108,6 +108,10 @@ type Daemon struct {
 	// an engine's per-name locks must cover work started under an old
 	// config and under a reloaded one alike.
 	accounts map[string]*account
+	// removedHooks are the engines of accounts a reload removed whose
+	// on_failure hooks still ran then: a stop cancels those too. Guarded
+	// by mu.
+	removedHooks []removedEngine
 
 	// view is what recordView.Version last saw.
 	view viewVersion
@@ -271,10 +275,14 @@ func (d *Daemon) Close() error {
 	}
 	d.mu.Lock()
 	accounts := maps.Clone(d.accounts)
+	removed := slices.Clone(d.removedHooks)
 	d.mu.Unlock()
 	stoppers := map[string]hookStopper{}
 	for name, a := range accounts {
 		stoppers[name] = a.engine
+	}
+	for i, r := range removed {
+		stoppers[fmt.Sprintf("%s (removed by a reload, #%d)", r.name, i+1)] = r.engine
 	}
 	// on_failure hooks still running: a few seconds, not their whole
 	// bound (systemd's stop timeout is 45 s); then they are cancelled (an
@@ -288,6 +296,12 @@ func (d *Daemon) Close() error {
 // hookStopWait is how long a stop waits for the on_failure hooks still
 // running before it cancels them.
 const hookStopWait = 5 * time.Second
+
+// removedEngine is the engine of an account a reload removed.
+type removedEngine struct {
+	name   string
+	engine *rotation.Engine
+}
 
 // hookStopper is an account's engine as a stop sees it.
 type hookStopper interface {
@@ -587,6 +601,15 @@ func (d *Daemon) install(s *setup) error {
 	d.mu.Lock()
 	d.current = s
 	d.accounts = accounts
+	// A removed account's on_failure hooks still running finish in the
+	// background (their success is not recorded: the journal is closed),
+	// and a stop cancels them as it does the others'.
+	d.removedHooks = slices.DeleteFunc(d.removedHooks, func(r removedEngine) bool { return !r.engine.HooksRunning() })
+	for _, acct := range removed {
+		if acct.engine.HooksRunning() {
+			d.removedHooks = append(d.removedHooks, removedEngine{acct.name, acct.engine})
+		}
+	}
 	d.mu.Unlock()
 	for _, acct := range removed {
 		acct.close()

@@ -244,6 +244,9 @@ func (e *Engine) WaitHooks(max time.Duration) bool {
 	}
 }
 
+// HooksRunning reports whether on_failure hooks run in the background.
+func (e *Engine) HooksRunning() bool { return !e.hooksRunning.zero() }
+
 // StopHooks is WaitHooks for a stop: it waits for the on_failure hooks at
 // most max, then cancels those still running (an exec hook's process
 // group is killed, a webhook's request ends) and waits for them to
