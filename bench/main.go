@@ -224,6 +224,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if p.deleteGrace <= 0 {
 		return errors.New("-deletion-grace must be positive")
 	}
+	if timerSlack < 0 {
+		return fmt.Errorf("-timer-slack %s: must not be negative (0: the bench's own)", timerSlack)
+	}
 
 	if p.workDir == "" {
 		d, err := os.MkdirTemp("", "rotatord-bench-")
