@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -772,6 +773,9 @@ func writeAll(fd int, data []byte) error {
 		}
 		if err != nil {
 			return err
+		}
+		if n == 0 {
+			return io.ErrShortWrite // no progress: not a loop for ever
 		}
 		data = data[n:]
 	}
