@@ -290,6 +290,10 @@ type Policy struct {
 	// Jitter spreads the names' due times over up to this much, by a
 	// hash of each name: keys created together do not all rotate at once.
 	Jitter Duration `yaml:"jitter,omitempty"`
+	// SinkCheck, when set, is how often the policy's passes read every
+	// sink of a name between its rotations: a sink found without the
+	// current key gets it back from another sink, or the name rotates.
+	SinkCheck Duration `yaml:"sink_check,omitempty"`
 	// Hooks run after delivery, before the old keys are deleted (a
 	// failure keeps them: the consumer check) and on failure.
 	Hooks []Hook `yaml:"hooks,omitempty"`

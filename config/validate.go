@@ -273,6 +273,9 @@ func (v *validator) policy(at string, p *Policy, names, targets map[string]strin
 	}
 	v.windows(at, p)
 	v.hooks(at, p)
+	if p.SinkCheck < 0 {
+		v.addf(at+".sink_check", "must not be negative, got %s", v.written(at+".sink_check", p.SinkCheck))
+	}
 	if p.Jitter < 0 {
 		v.addf(at+".jitter", "must not be negative, got %s", v.written(at+".jitter", p.Jitter))
 	} else if p.MaxAge > 0 && p.Jitter > p.MaxAge {

@@ -485,6 +485,7 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 			Sinks:       sk,
 			Windows:     p.WindowSet(),
 			Jitter:      p.Jitter.Duration(),
+			SinkCheck:   p.SinkCheck.Duration(),
 			Hooks:       buildHooks(p),
 		})
 	}
@@ -708,7 +709,7 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 			continue
 		}
 		for _, p := range as.policies {
-			info := metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge, Jitter: p.Jitter, Windows: p.Windows}
+			info := metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge, Jitter: p.Jitter, Windows: p.Windows, SinkCheck: p.SinkCheck > 0}
 			for i, sk := range p.Sinks {
 				info.Sinks = append(info.Sinks, rotation.SinkLabel(i, sk.Kind()))
 			}

@@ -46,6 +46,9 @@ type PolicyInfo struct {
 	Windows window.Set
 	Sinks   []string // sink labels, e.g. "file#0"
 	Hooks   []HookInfo
+	// SinkCheck: the policy checks its sinks between rotations
+	// (rotatord_sink_checks_total).
+	SinkCheck bool
 }
 
 // HookInfo names one hook of a policy, as rotatord_hook_runs_total labels it.
@@ -63,6 +66,7 @@ type Metrics struct {
 	deletionsRefused *prometheus.CounterVec
 	namesSkipped     *prometheus.CounterVec
 	sinkWrites       *prometheus.CounterVec
+	sinkChecks       *prometheus.CounterVec
 	apiRequests      *prometheus.CounterVec
 	apiDuration      *prometheus.HistogramVec
 	maxAge           *prometheus.GaugeVec
@@ -164,6 +168,10 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 			Namespace: namespace, Name: "sink_writes_total",
 			Help: "Credential deliveries (write and read back) by policy, sink and result.",
 		}, []string{"account", "policy", "sink", "result"}),
+		sinkChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "sink_checks_total",
+			Help: "Reads of a sink by the check between rotations (sink_check), by what it found: held (the current key), lost (nothing or another key: refilled from another sink, else the name rotates) or unknown (the sink could not be read).",
+		}, []string{"account", "policy", "sink", "state"}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "api_requests_total",
 			Help: "HTTP attempts to the Exoscale API by operation and status code (\"error\": no response).",
@@ -215,7 +223,7 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 			Help: "When the configuration was last loaded successfully (Unix time).",
 		}),
 	}
-	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.hookRuns, m.hookDuration,
+	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.sinkChecks, m.hookRuns, m.hookDuration,
 		m.apiRequests, m.apiDuration, m.maxAge, m.jitter, m.windowClosed, m.leader, m.leaderChanges, m.passes, m.reloadOK, m.reloadTime,
 		newBuildInfo(BuildInfo()), readyCollector{m}, limitsCollector{m})
 	// What every exporter has: go_* (runtime, memory, GC) and process_*
@@ -261,12 +269,16 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 	type key struct{ account, policy string }
 	keep := map[key]bool{}
 	keepSink := map[[3]string]bool{}
+	keepCheck := map[[3]string]bool{} // account, policy, sink of the policies with sink_check
 	keepHook := map[[4]string]bool{}  // account, policy, hook, event
 	keepEvent := map[[3]string]bool{} // account, policy, event
 	for _, p := range policies {
 		keep[key{p.Account, p.Name}] = true
 		for _, s := range p.Sinks {
 			keepSink[[3]string{p.Account, p.Name, s}] = true
+			if p.SinkCheck {
+				keepCheck[[3]string{p.Account, p.Name, s}] = true
+			}
 		}
 		for _, h := range p.Hooks {
 			keepHook[[4]string{p.Account, p.Name, h.Label, h.Event}] = true
@@ -278,6 +290,9 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		for _, s := range p.Sinks {
 			if keep[key{p.Account, p.Name}] && !keepSink[[3]string{p.Account, p.Name, s}] {
 				m.sinkWrites.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name, "sink": s})
+			}
+			if !keepCheck[[3]string{p.Account, p.Name, s}] {
+				m.sinkChecks.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name, "sink": s})
 			}
 		}
 		// Likewise a hook a reload removed, or moved to another event.
@@ -293,7 +308,7 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		if !keep[key{p.Account, p.Name}] {
 			for _, v := range []interface {
 				DeletePartialMatch(prometheus.Labels) int
-			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.maxAge, m.jitter, m.windowClosed, m.passes, m.hookRuns, m.hookDuration} {
+			}{m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.sinkChecks, m.maxAge, m.jitter, m.windowClosed, m.passes, m.hookRuns, m.hookDuration} {
 				v.DeletePartialMatch(prometheus.Labels{"account": p.Account, "policy": p.Name})
 			}
 		}
@@ -324,6 +339,14 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 		}
 		for _, h := range p.Hooks {
 			m.hookDuration.WithLabelValues(p.Account, p.Name, h.Event)
+		}
+		if p.SinkCheck {
+			// At zero, for increase() on the first loss.
+			for _, s := range p.Sinks {
+				for _, r := range []string{rotation.SinkHeld, rotation.SinkLost, rotation.SinkUnknown} {
+					m.sinkChecks.WithLabelValues(p.Account, p.Name, s, r)
+				}
+			}
 		}
 		m.rotationDuration.WithLabelValues(p.Account, p.Name)
 		m.orphansDeleted.WithLabelValues(p.Account, p.Name)
@@ -382,6 +405,11 @@ func (m *Metrics) RotationDone(policy string, ok bool, elapsed time.Duration) {
 // SinkWrite implements rotation.Recorder.
 func (m *Metrics) SinkWrite(policy, sink string, ok bool) {
 	m.sinkWrites.WithLabelValues(m.account(policy), policy, sink, result(ok)).Inc()
+}
+
+// SinkChecked implements rotation.Recorder.
+func (m *Metrics) SinkChecked(policy, sink, result string) {
+	m.sinkChecks.WithLabelValues(m.account(policy), policy, sink, result).Inc()
 }
 
 // OrphanDeleted implements rotation.Recorder.

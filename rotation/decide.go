@@ -47,6 +47,7 @@ const (
 	ReasonRollbackSettle Reason = "the new key of a rolled-back rotation is not visible yet; deleting it once the API shows it or has settled"
 	ReasonOutsideWindow  Reason = "due, outside the policy's windows; waits for the next one"
 	ReasonStuck          Reason = "a rotation cannot go on safely; see the last error"
+	ReasonSinkLost       Reason = "a sink lost the current key and no sink can give it back"
 )
 
 // Input is everything a decision depends on.
@@ -64,6 +65,9 @@ type Input struct {
 	// them waits for the next one.
 	Windows       window.Set
 	IgnoreWindows bool
+	// SinkLost: a sink check found a sink without the current key that
+	// no other sink could refill (sinkcheck.go): rotate now.
+	SinkLost bool
 }
 
 // Decision is the outcome, with the time the next action becomes due when
@@ -132,6 +136,8 @@ func decideAge(in Input) Decision {
 	switch {
 	case in.Force:
 		return Decision{Action: ActionRotate, Reason: ReasonForced}
+	case in.SinkLost:
+		return Decision{Action: ActionRotate, Reason: ReasonSinkLost}
 	case r.CurrentKeyID == "":
 		return Decision{Action: ActionRotate, Reason: ReasonSeveralKeys}
 	case !slices.ContainsFunc(in.Live, func(k apiclient.Key) bool { return k.ID == r.CurrentKeyID }):

@@ -58,6 +58,9 @@ type Policy struct {
 	Jitter time.Duration
 	// Hooks run after delivery, before deletion and on failure (hooks.go).
 	Hooks []Hook
+	// SinkCheck, when set, is how often a pass reads every sink of a name
+	// between its rotations (sinkcheck.go); 0: never.
+	SinkCheck time.Duration
 	// Self, when set, makes this the policy that rotates the key rotatord
 	// signs with (self.go): its Match is the engine's, and its one sink is
 	// where rotatord reads its credential from.
@@ -77,6 +80,9 @@ type Recorder interface {
 	NameSkipped(policy string, reason SkipReason)
 	// HookRun counts a hook's run.
 	HookRun(policy, hook, event string, ok bool, elapsed time.Duration)
+	// SinkChecked counts a sink check's read of one sink (sinkcheck.go):
+	// found is SinkHeld, SinkLost or SinkUnknown.
+	SinkChecked(policy, sink, found string)
 }
 
 // Options of one pass.
@@ -203,6 +209,12 @@ type Engine struct {
 	// claims are the sink targets the passes under way have claimed for
 	// a key name (targets.go).
 	claims *targetClaims
+	// sinkChecks is what this process knows of each name's sink checks
+	// (sinkcheck.go); sinkCheckGen counts the checks made, so that a
+	// quiet set worked out before one is not used after it.
+	sinkChecksMu sync.Mutex
+	sinkChecks   map[recordKey]sinkCheck
+	sinkCheckGen atomic.Uint64
 }
 
 type recordKey struct{ policy, name string }

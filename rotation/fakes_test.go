@@ -310,6 +310,16 @@ type countingRecorder struct {
 	refused             int
 	skipped             int
 	hookOK, hookFailed  int
+	sinkChecks          map[string]int
+}
+
+func (r *countingRecorder) SinkChecked(policy, sink, result string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sinkChecks == nil {
+		r.sinkChecks = map[string]int{}
+	}
+	r.sinkChecks[result]++
 }
 
 func (r *countingRecorder) HookRun(policy, hook, event string, ok bool, elapsed time.Duration) {

@@ -617,8 +617,21 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	if !rec.NoKeysSince.IsZero() {
 		rec.NoKeysSince, changed = time.Time{}, true // keys are listed again
 	}
-	if d.Action == ActionNone && rec.Rotation == nil && e.syncSinks(ctx, p, &rec, live, pass) {
-		changed = true
+	if d.Action == ActionNone && rec.Rotation == nil {
+		if forgot, _ := e.checkSinks(ctx, p, &rec, live, now); forgot {
+			changed = true
+		}
+		if e.syncSinks(ctx, p, &rec, live, pass) {
+			changed = true
+		}
+		if e.stillLost(p, &rec) && (d.Reason == ReasonFresh || d.Reason == ReasonOutsideWindow) {
+			// Nothing could refill the sink: a new key for every sink.
+			d = Decide(Input{
+				Now: now, MaxAge: p.MaxAge, IgnoreBackoff: opts.IgnoreBackoff, OwnKeyID: ownKeyID, Live: live, Record: rec,
+				JitterOffset: JitterOffset(name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows, SinkLost: true,
+			})
+			o.Decision = d
+		}
 	}
 	if changed {
 		if err := e.store.Put(rec); err != nil {
@@ -638,6 +651,10 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			break
 		}
 		o.Err = e.rotate(ctx, j, &rec, live, pass)
+		if o.Err == nil && p.SinkCheck > 0 {
+			// Every sink was written and read back: as good as a check.
+			e.setSinkCheck(p, name, now, false)
+		}
 	case ActionRecover:
 		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))
 		// A recovery may deliver to a sink a reload added since the
@@ -913,7 +930,7 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 			// A write follows: only now the targets are checked (a pass
 			// over names that need none builds no index of them).
 			if err := e.claimTargets(pass.targetsOf(e), p, rec.Name); err != nil {
-				e.log.Warn("cannot give the current key to a sink added since it was delivered", zap.String("policy", p.Name),
+				e.log.Warn("cannot give the current key to a sink that does not hold it", zap.String("policy", p.Name),
 					zap.String("name", rec.Name), zap.Error(err))
 				return changed
 			}
@@ -926,7 +943,7 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 		}
 		label := sinkLabel(i, s)
 		if err := e.writeTo(ctx, p, i, c); err != nil {
-			e.log.Warn("cannot give the current key to a sink added since it was delivered", zap.String("policy", p.Name),
+			e.log.Warn("cannot give the current key to a sink that does not hold it", zap.String("policy", p.Name),
 				zap.String("name", rec.Name), zap.String("sink", label), zap.Error(err))
 			continue
 		}
@@ -936,7 +953,7 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 		}
 		rec.Delivered.Set(sid, d)
 		changed = true
-		e.log.Info("delivered the current key to a sink added since", zap.String("policy", p.Name), zap.String("name", rec.Name),
+		e.log.Info("delivered the current key to a sink that did not hold it", zap.String("policy", p.Name), zap.String("name", rec.Name),
 			zap.String("sink", label), zap.String("target", s.Target(rec.Name)), zap.String("key_id", rec.CurrentKeyID))
 	}
 	return changed

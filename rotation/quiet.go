@@ -99,6 +99,10 @@ type quietCandidate struct {
 	// gives the candidate's policy the key the record expects (its name
 	// and role), as the journal stood.
 	owned bool
+	// checkDue, when the policy checks its sinks, is when the name's next
+	// sink check is due (sinkcheck.go): from then on the handler has it.
+	checks   bool
+	checkDue time.Time
 }
 
 // quietSet is what a pass knows of the journal before its listing comes.
@@ -136,6 +140,7 @@ type quietSet struct {
 type quietStamp struct {
 	version       uint64
 	policyGen     uint64
+	sinkChecks    uint64 // Engine.sinkCheckGen
 	run           string
 	ignoreBackoff bool
 	ignoreWindows bool
@@ -172,7 +177,7 @@ func (e *Engine) quietSetFor(policies, run []Policy, policyGen uint64, now time.
 	// the version past this stamp, and the next pass works the set out
 	// again.
 	stamp := quietStamp{
-		version: v.Version(), policyGen: policyGen, run: strings.Join(names, "\x00"),
+		version: v.Version(), policyGen: policyGen, sinkChecks: e.sinkCheckGen.Load(), run: strings.Join(names, "\x00"),
 		ignoreBackoff: opts.IgnoreBackoff, ignoreWindows: opts.IgnoreWindows,
 	}
 	e.mu.Lock()
@@ -238,7 +243,11 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 		eachRecord(e.store, p.Name, func(r *state.Record) {
 			if CheckName(r.Name) == "" {
 				if d, ok := quietRecord(*p, r, now, opts); ok {
-					qs.candidates = append(qs.candidates, quietCandidate{policy: p, name: r.Name, keyID: r.CurrentKeyID, roleID: r.RoleID, decision: d})
+					c := quietCandidate{policy: p, name: r.Name, keyID: r.CurrentKeyID, roleID: r.RoleID, decision: d}
+					if p.SinkCheck > 0 {
+						c.checks, c.checkDue = true, e.sinkCheckDue(p, r.Name)
+					}
+					qs.candidates = append(qs.candidates, c)
 					return
 				}
 			}
@@ -344,7 +353,8 @@ func (qs *quietSet) claim(keys []apiclient.Key, ownID string, now time.Time, sel
 			continue
 		}
 		c, k := &qs.candidates[i], keys[first[i]]
-		if c.owned && quietKey(c.keyID, c.roleID, c.decision, k, ownID, now) && (self == nil || !self(k.Name, k.RoleID)) {
+		if c.owned && quietKey(c.keyID, c.roleID, c.decision, k, ownID, now) && (!c.checks || now.Before(c.checkDue)) &&
+			(self == nil || !self(k.Name, k.RoleID)) {
 			quiet[i] = true
 			claimed++
 		}

@@ -1,0 +1,169 @@
+package rotation
+
+// The sink check (Policy.SinkCheck). A consumer's copy of its key can go
+// between two rotations: a file removed, a Secret pruned by GitOps, a
+// Vault version written by hand. A pass with nothing due reads no sink, so
+// without the check that consumer would wait for the name's next rotation,
+// max_age away. With it, a pass reads every sink of a name once
+// SinkCheck has passed since this process last did; a sink that does not
+// hold the current key gets it from a sink that does (syncSinks), and when
+// no sink can give it back (the secret is kept nowhere else), the name
+// rotates, in the policy's windows like any rotation.
+//
+// What a check found is kept in memory only: a process checks every name
+// at its first pass, so a restart loses nothing.
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/state"
+)
+
+// Results of a sink check's read of one sink (Recorder.SinkChecked).
+const (
+	SinkHeld    = "held"    // the sink holds the current key
+	SinkLost    = "lost"    // it holds nothing, another key, or what it cannot name
+	SinkUnknown = "unknown" // it could not be read (unreachable, refused)
+)
+
+// sinkCheck is what this process knows of one name's sink checks.
+type sinkCheck struct {
+	at time.Time // the last check
+	// lost: a check found a sink without the current key that no sink
+	// could refill; the name rotates at its next chance, though its next
+	// check is not due yet (the rotation may wait for a window).
+	lost bool
+}
+
+// sinkCheckDue returns when the name's next check is due: the zero time
+// when this process never checked it.
+func (e *Engine) sinkCheckDue(p *Policy, name string) time.Time {
+	e.sinkChecksMu.Lock()
+	defer e.sinkChecksMu.Unlock()
+	c, ok := e.sinkChecks[recordKey{p.Name, name}]
+	if !ok {
+		return time.Time{}
+	}
+	return c.at.Add(p.SinkCheck)
+}
+
+// sinkLost reports whether a check left the name to rotate.
+func (e *Engine) sinkLost(p Policy, name string) bool {
+	e.sinkChecksMu.Lock()
+	defer e.sinkChecksMu.Unlock()
+	return e.sinkChecks[recordKey{p.Name, name}].lost
+}
+
+// setSinkCheck records a check at at (or, with a zero at, keeps the
+// last check's time) and whether it left the name to rotate.
+func (e *Engine) setSinkCheck(p Policy, name string, at time.Time, lost bool) {
+	e.sinkChecksMu.Lock()
+	defer e.sinkChecksMu.Unlock()
+	k := recordKey{p.Name, name}
+	c, known := e.sinkChecks[k]
+	if at.IsZero() {
+		if !known || c.lost == lost {
+			return
+		}
+		at = c.at
+	}
+	if e.sinkChecks == nil {
+		e.sinkChecks = map[recordKey]sinkCheck{}
+	}
+	e.sinkChecks[k] = sinkCheck{at: at, lost: lost}
+	e.sinkCheckGen.Add(1)
+}
+
+// checkSinks reads every sink of the name when its check is due, and
+// forgets the delivery of each sink found without the current key, so
+// that syncSinks gives it back. It reports whether the record changed
+// and whether a sink was found without the key.
+func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time) (changed, lost bool) {
+	if p.SinkCheck <= 0 || p.Self != nil || rec.CurrentKeyID == "" ||
+		!slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == rec.CurrentKeyID }) {
+		return false, false
+	}
+	if due := e.sinkCheckDue(&p, rec.Name); !due.IsZero() && now.Before(due) {
+		return false, false
+	}
+	for i, s := range p.Sinks {
+		sid := sinkID(s, rec.Name)
+		result := e.sinkHolds(ctx, s, rec, sid)
+		if e.rec != nil {
+			e.rec.SinkChecked(p.Name, sinkLabel(i, s), result)
+		}
+		if result != SinkLost {
+			continue
+		}
+		lost = true
+		e.log.Warn("a sink no longer holds the current key", zap.String("policy", p.Name), zap.String("name", rec.Name),
+			zap.String("sink", sinkLabel(i, s)), zap.String("target", s.Target(rec.Name)), zap.String("key_id", rec.CurrentKeyID))
+		if _, ok := rec.Delivered.Get(sid); ok {
+			rec.Delivered = rec.Delivered.Without(sid)
+			changed = true
+		}
+	}
+	e.setSinkCheck(p, rec.Name, now, lost)
+	return changed, lost
+}
+
+// sinkHolds says whether s holds the record's current key: by the key id
+// it reads back, or, for a sink that cannot give its secret back (a
+// free-form template), by the fingerprint of what it holds against the
+// one recorded at delivery.
+func (e *Engine) sinkHolds(ctx context.Context, s sinks.Sink, rec *state.Record, sid string) string {
+	h, err := s.Read(ctx, rec.Name)
+	switch {
+	case err == nil && h.KeyID == rec.CurrentKeyID:
+		return SinkHeld
+	case err == nil, errors.Is(err, sinks.ErrNotHeld):
+		return SinkLost
+	case !errors.Is(err, sinks.ErrUnreadable):
+		e.log.Debug("sink check: cannot read a sink", zap.String("policy", rec.Policy), zap.String("name", rec.Name),
+			zap.String("target", s.Target(rec.Name)), zap.Error(err))
+		return SinkUnknown
+	}
+	fp, ok := s.(sinks.Fingerprinter)
+	if !ok {
+		if sinks.CanReadBack(s) {
+			return SinkLost // damaged: its consumer cannot read it either
+		}
+		return SinkUnknown
+	}
+	d, delivered := rec.Delivered.Get(sid)
+	if !delivered || d.KeyID != rec.CurrentKeyID || d.Fingerprint == "" {
+		return SinkUnknown // nothing recorded to compare with
+	}
+	got, err := fp.CurrentFingerprint(ctx, rec.Name)
+	switch {
+	case errors.Is(err, sinks.ErrNotHeld):
+		return SinkLost
+	case err != nil:
+		return SinkUnknown
+	case got == d.Fingerprint:
+		return SinkHeld
+	}
+	return SinkLost
+}
+
+// stillLost reports whether a check left a sink without the current key
+// that syncSinks could not refill, and forgets a loss that is repaired.
+func (e *Engine) stillLost(p Policy, rec *state.Record) bool {
+	if p.SinkCheck <= 0 || !e.sinkLost(p, rec.Name) {
+		return false
+	}
+	for _, s := range p.Sinks {
+		if d, ok := rec.Delivered.Get(sinkID(s, rec.Name)); !ok || d.KeyID != rec.CurrentKeyID {
+			return true
+		}
+	}
+	e.setSinkCheck(p, rec.Name, time.Time{}, false)
+	return false
+}
