@@ -508,6 +508,45 @@ func TestKubeSink(t *testing.T) {
 		}
 		k.checkNoSecretInOutput()
 	})
+
+	// sink_check: a Secret deleted by hand (a GitOps prune) gets the
+	// current key back from the other Secret at the next once, with no
+	// new key; with both deleted the name rotates.
+	t.Run("sink-check-pruned-secret", func(t *testing.T) {
+		t.Parallel()
+		k := newKSEnv(t, c, "pruned")
+		c.Grant(t, "rotatord", k.ns, ksSinkRules)
+		kubeconfig := c.Kubeconfig(t, "rotatord")
+		k.writePolicy(ksPolicy("0s",
+			ksSink(k.ns, "exo-{{.Name}}", kubeconfig, ""),
+			ksSink(k.ns, "exo-{{.Name}}-json", kubeconfig, "key: credentials.json\nformat: json\n"),
+		) + "    sink_check: 1s\n")
+		k.mustRun("once", "--force")
+		key := k.holds("exo-ci-runner")
+		prune := func(name string) {
+			t.Helper()
+			if err := k.admin.CoreV1().Secrets(k.ns).Delete(k.ctx(), name, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		prune("exo-ci-runner")
+		time.Sleep(1100 * time.Millisecond) // past sink_check since the delivery
+		k.mustRun("once")
+		if got := k.holds("exo-ci-runner"); got != key {
+			t.Errorf("pruned Secret holds %s after once, want the current key %s given back", got, key)
+		}
+		if n := createdNamed(k.env, "ci-runner"); n != 2 {
+			t.Errorf("%d keys named ci-runner ever existed, want 2: the Secret was refilled from the other", n)
+		}
+		prune("exo-ci-runner")
+		prune("exo-ci-runner-json")
+		k.mustRun("once")
+		fresh := k.sim.only("ci-runner").Key
+		if fresh == key || k.holds("exo-ci-runner") != fresh {
+			t.Errorf("both Secrets pruned: live key %s, Secret holds %s; want a new key delivered (old %s)", fresh, k.holds("exo-ci-runner"), key)
+		}
+		k.checkNoSecretInOutput()
+	})
 }
 
 func jsonEqual(a, b any) bool {
