@@ -96,6 +96,16 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 	for i, s := range p.Sinks {
 		sid := sinkID(s, rec.Name)
 		result := e.sinkHolds(ctx, s, rec, sid)
+		d, delivered := rec.Delivered.Get(sid)
+		if result == SinkLost && (!delivered || d.KeyID != rec.CurrentKeyID) {
+			// rotatord never gave this sink the current key (a key found
+			// with adopt: wait, a sink a reload added): nothing was lost
+			// there. syncSinks fills it from another sink when one can,
+			// else it waits for the next rotation, as without the check.
+			// Counted as a loss, every name found on a first deployment
+			// would rotate at once and page.
+			continue
+		}
 		if e.rec != nil {
 			e.rec.SinkChecked(p.Name, sinkLabel(i, s), result)
 		}
@@ -105,10 +115,8 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 		lost = true
 		e.log.Warn("a sink no longer holds the current key", zap.String("policy", p.Name), zap.String("name", rec.Name),
 			zap.String("sink", sinkLabel(i, s)), zap.String("target", s.Target(rec.Name)), zap.String("key_id", rec.CurrentKeyID))
-		if _, ok := rec.Delivered.Get(sid); ok {
-			rec.Delivered = rec.Delivered.Without(sid)
-			changed = true
-		}
+		rec.Delivered = rec.Delivered.Without(sid)
+		changed = true
 	}
 	e.setSinkCheck(p, rec.Name, now, lost)
 	return changed, lost
