@@ -610,6 +610,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			if err := e.store.Delete(p.Name, name); err != nil {
 				o.Err = err
 			}
+			e.forgetSinkCheck(p, name)
 			log.Info("forgetting key name: no key left")
 		}
 		return o

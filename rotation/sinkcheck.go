@@ -81,6 +81,15 @@ func (e *Engine) setSinkCheck(p Policy, name string, at time.Time, lost bool) {
 	e.sinkCheckGen.Add(1)
 }
 
+// forgetSinkCheck drops what this process knows of a name's checks when
+// its record goes: names come and go, and the memory must not grow with
+// every name ever seen.
+func (e *Engine) forgetSinkCheck(p Policy, name string) {
+	e.sinkChecksMu.Lock()
+	defer e.sinkChecksMu.Unlock()
+	delete(e.sinkChecks, recordKey{p.Name, name})
+}
+
 // checkSinks reads every sink of the name when its check is due, and
 // forgets the delivery of each sink found without the current key, so
 // that syncSinks gives it back. It reports whether the record changed
