@@ -799,6 +799,7 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	for _, i := range deliveryOrder(p.Sinks) {
 		s := p.Sinks[i]
 		sid := sinkID(s, rec.Name)
+		written := false
 		if h, err := s.Read(ctx, rec.Name); err != nil || h.KeyID != cred.KeyID {
 			// Another key, none, or a sink that cannot say: give it the
 			// adopted key, so that it cannot hold one about to go.
@@ -806,11 +807,19 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 				log.Warn("cannot adopt: a sink does not take the key the others hold", zap.String("sink", sinkLabel(i, s)), zap.Error(err))
 				return false
 			}
+			written = true
 		}
 		m := rot.Sinks[sid]
 		m.Delivered = true
 		rot.Sinks[sid] = m
-		delivered.Set(sid, state.Delivery{KeyID: cred.KeyID, Fingerprint: m.New})
+		d := state.Delivery{KeyID: cred.KeyID}
+		if written {
+			// The fingerprint of what was written; a sink left as it was
+			// holds what someone else wrote (another created_at): a
+			// fingerprint of the adopted credential would say it changed.
+			d.Fingerprint = m.New
+		}
+		delivered.Set(sid, d)
 	}
 	if rec.CurrentKeyID != cred.KeyID {
 		rec.CurrentKeyID = cred.KeyID
@@ -914,7 +923,7 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 	if len(missing) == 0 {
 		return false
 	}
-	cred := e.copyOf(ctx, p, rec, rec.CurrentKeyID)
+	cred := e.trustedCopy(ctx, p, rec)
 	changed, claimed := false, false
 	for _, i := range missing {
 		s := p.Sinks[i]

@@ -184,3 +184,41 @@ func (e *Engine) stillLost(p Policy, rec *state.Record) bool {
 	e.setSinkCheck(p, rec.Name, time.Time{}, false)
 	return false
 }
+
+// changedSinceDelivery reports whether s, a sink that fingerprints what it
+// holds, no longer holds what rotatord delivered there for the current
+// key: a file its consumer rewrote under the same key id, with a secret of
+// its own or a broken one, reads back as the current key all the same.
+func (e *Engine) changedSinceDelivery(ctx context.Context, s sinks.Sink, rec *state.Record) bool {
+	fp, ok := s.(sinks.Fingerprinter)
+	if !ok {
+		return false
+	}
+	d, ok := rec.Delivered.Get(sinkID(s, rec.Name))
+	if !ok || d.KeyID != rec.CurrentKeyID || d.Fingerprint == "" {
+		return false // nothing recorded to compare with
+	}
+	got, err := fp.CurrentFingerprint(ctx, rec.Name)
+	return err == nil && got != d.Fingerprint
+}
+
+// trustedCopy is copyOf for the current key, from a sink that still holds
+// what rotatord delivered there: the secret of a file changed since (its
+// consumer owns it) is copied to no other sink, whose consumer would be
+// left with a key that does not sign and that every check reads back as
+// held. With no such sink, nil: the sink waits for a rotation (with
+// sink_check, at once).
+func (e *Engine) trustedCopy(ctx context.Context, p Policy, rec *state.Record) *sinks.Credential {
+	for _, i := range deliveryOrder(p.Sinks) {
+		s := p.Sinks[i]
+		if h, c := e.holds(ctx, s, rec, rec.CurrentKeyID); h == isHeld && c != nil {
+			if e.changedSinceDelivery(ctx, s, rec) {
+				e.log.Warn("not copying the current key from a sink changed since its delivery", zap.String("policy", p.Name),
+					zap.String("name", rec.Name), zap.String("sink", sinkLabel(i, s)), zap.String("target", s.Target(rec.Name)))
+				continue
+			}
+			return c
+		}
+	}
+	return nil
+}
