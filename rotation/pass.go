@@ -619,10 +619,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		rec.NoKeysSince, changed = time.Time{}, true // keys are listed again
 	}
 	if d.Action == ActionNone && rec.Rotation == nil {
-		if forgot, _ := e.checkSinks(ctx, p, &rec, live, now); forgot {
+		forgot, _, edited := e.checkSinks(ctx, p, &rec, live, now)
+		if forgot {
 			changed = true
 		}
-		if e.syncSinks(ctx, p, &rec, live, pass) {
+		if e.syncSinks(ctx, p, &rec, live, pass, edited) {
 			changed = true
 		}
 		if e.stillLost(p, &rec) && (d.Reason == ReasonFresh || d.Reason == ReasonOutsideWindow) {
@@ -910,7 +911,10 @@ func (e *Engine) pruneDeleted(rec *state.Record, listed []apiclient.Key, now tim
 // next rotation. It reports whether the record changed. Sinks are read
 // only when the set of sinks changed, so a pass over unchanged names costs
 // no I/O.
-func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, pass *passWork) bool {
+//
+// The sinks in rewrite (a sink check found them edited under the current
+// key's id) are written whatever they read back.
+func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, pass *passWork, rewrite []string) bool {
 	if rec.CurrentKeyID == "" || !slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == rec.CurrentKeyID }) {
 		return false
 	}
@@ -923,12 +927,12 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 	if len(missing) == 0 {
 		return false
 	}
-	cred := e.trustedCopy(ctx, p, rec)
+	cred := e.trustedCopy(ctx, p, rec, rewrite)
 	changed, claimed := false, false
 	for _, i := range missing {
 		s := p.Sinks[i]
 		sid := sinkID(s, rec.Name)
-		if h, err := s.Read(ctx, rec.Name); err == nil && h.KeyID == rec.CurrentKeyID {
+		if h, err := s.Read(ctx, rec.Name); err == nil && h.KeyID == rec.CurrentKeyID && !slices.Contains(rewrite, sid) {
 			rec.Delivered.Set(sid, state.Delivery{KeyID: rec.CurrentKeyID})
 			changed = true
 			continue

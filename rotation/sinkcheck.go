@@ -94,17 +94,27 @@ func (e *Engine) forgetSinkCheck(p Policy, name string) {
 // forgets the delivery of each sink found without the current key, so
 // that syncSinks gives it back. It reports whether the record changed
 // and whether a sink was found without the key.
-func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time) (changed, lost bool) {
+//
+// A sink that names the current key but whose content changed since
+// rotatord wrote it (its fingerprint) is lost too, and is returned in
+// edited: syncSinks must write it, not take its read-back for the key.
+func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, now time.Time) (changed, lost bool, edited []string) {
 	if p.SinkCheck <= 0 || p.Self != nil || rec.CurrentKeyID == "" ||
 		!slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == rec.CurrentKeyID }) {
-		return false, false
+		return false, false, nil
 	}
 	if due := e.sinkCheckDue(&p, rec.Name); !due.IsZero() && now.Before(due) {
-		return false, false
+		return false, false, nil
 	}
 	for i, s := range p.Sinks {
 		sid := sinkID(s, rec.Name)
 		result := e.sinkHolds(ctx, s, rec, sid)
+		if result == SinkHeld && e.changedSinceDelivery(ctx, s, rec) {
+			// The key id is right, the content is not what was written:
+			// a secret edited by hand, which signs nothing.
+			result = SinkLost
+			edited = append(edited, sid)
+		}
 		d, delivered := rec.Delivered.Get(sid)
 		if result == SinkLost && (!delivered || d.KeyID != rec.CurrentKeyID) {
 			// rotatord never gave this sink the current key (a key found
@@ -128,7 +138,7 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 		changed = true
 	}
 	e.setSinkCheck(p, rec.Name, now, lost)
-	return changed, lost
+	return changed, lost, edited
 }
 
 // sinkHolds says whether s holds the record's current key: by the key id
@@ -206,11 +216,15 @@ func (e *Engine) changedSinceDelivery(ctx context.Context, s sinks.Sink, rec *st
 // what rotatord delivered there: the secret of a file changed since (its
 // consumer owns it) is copied to no other sink, whose consumer would be
 // left with a key that does not sign and that every check reads back as
-// held. With no such sink, nil: the sink waits for a rotation (with
+// held. Nor is a sink in edited (a check found it so, and forgot its
+// delivery). With no such sink, nil: the sink waits for a rotation (with
 // sink_check, at once).
-func (e *Engine) trustedCopy(ctx context.Context, p Policy, rec *state.Record) *sinks.Credential {
+func (e *Engine) trustedCopy(ctx context.Context, p Policy, rec *state.Record, edited []string) *sinks.Credential {
 	for _, i := range deliveryOrder(p.Sinks) {
 		s := p.Sinks[i]
+		if slices.Contains(edited, sinkID(s, rec.Name)) {
+			continue
+		}
 		if h, c := e.holds(ctx, s, rec, rec.CurrentKeyID); h == isHeld && c != nil {
 			if e.changedSinceDelivery(ctx, s, rec) {
 				e.log.Warn("not copying the current key from a sink changed since its delivery", zap.String("policy", p.Name),

@@ -1,0 +1,52 @@
+package rotation
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rotatord/rotatord/secret"
+	"github.com/rotatord/rotatord/sinks"
+)
+
+// TestSinkCheckRepairsAFileEditedUnderTheCurrentKeyID: a file sink that
+// fingerprints its content names the current key, but its secret was
+// edited since rotatord wrote it: its consumer has no valid key. The check
+// finds it changed, counts a loss and writes the secret back from the
+// sink that still holds what rotatord wrote.
+func TestSinkCheckRepairsAFileEditedUnderTheCurrentKeyID(t *testing.T) {
+	h := newHarness(t, 0)
+	h.api.add("ci-runner", roleCI)
+	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
+	h.policy.SinkCheck = time.Hour
+	h.engine.SetPolicies([]Policy{h.policy})
+	h.pass(Options{Force: true})
+	key := h.api.live("ci-runner")[0]
+	h.sinkB.mu.Lock()
+	good := h.sinkB.held["ci-runner"]
+	h.sinkB.mu.Unlock()
+
+	h.sinkA.mu.Lock()
+	h.sinkA.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: key, RoleID: roleCI, Secret: secret.Value("edited-by-hand")}
+	h.sinkA.mu.Unlock()
+	h.clock.Add(checkAgain)
+	h.pass(Options{})
+
+	h.sinkA.mu.Lock()
+	got := h.sinkA.held["ci-runner"]
+	h.sinkA.mu.Unlock()
+	if got.KeyID != key || got.Secret != good.Secret {
+		t.Errorf("edited file holds key %s with the edited secret still: want the current key's secret back", got.KeyID)
+	}
+	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != key {
+		t.Errorf("live keys %v, want %s alone: the other sink could give the key back", live, key)
+	}
+	if h.rec.checks("lost") != 1 {
+		t.Errorf("checks counted %v, want the edited file as one loss", h.rec.sinkChecks)
+	}
+	// Repaired: the next check finds both sinks as rotatord wrote them.
+	h.clock.Add(checkAgain)
+	h.pass(Options{})
+	if h.rec.checks("lost") != 1 {
+		t.Errorf("checks counted %v after the repair, want no new loss", h.rec.sinkChecks)
+	}
+}
