@@ -118,3 +118,23 @@ func TestSinkCheckDaemon(t *testing.T) {
 		t.Errorf("%d keys named ci-runner ever existed, want 2", n)
 	}
 }
+
+// TestSinkCheckLeavesKeysFoundAlone: rotatord deployed with sink_check
+// over keys it finds (adopt: wait): their files were never written by
+// rotatord, so nothing was lost there. The checks of `once` make no key.
+func TestSinkCheckLeavesKeysFoundAlone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mkdir(t, filepath.Join(e.out, "a"))
+	mkdir(t, filepath.Join(e.out, "b"))
+	e.writePolicy(sinkCheckPolicy)
+	e.mustRun("once")
+	time.Sleep(1100 * time.Millisecond) // past sink_check
+	r := e.mustRun("once")
+	if n := createdNamed(e, "ci-runner"); n != 1 {
+		t.Errorf("%d keys named ci-runner ever existed, want the one found: its age counts from first sight", n)
+	}
+	if _, ok := findLog(r.logs(), "a sink no longer holds the current key"); ok {
+		t.Errorf("a loss logged for files rotatord never wrote:\n%s", r.stderr)
+	}
+}
