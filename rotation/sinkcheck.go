@@ -10,8 +10,11 @@ package rotation
 // no sink can give it back (the secret is kept nowhere else), the name
 // rotates, in the policy's windows like any rotation.
 //
-// What a check found is kept in memory only: a process checks every name
-// at its first pass, so a restart loses nothing.
+// When a check was made is kept in memory only: a process checks every
+// name at its first pass. A sink found without the key keeps its delivery
+// in the record with no key id until it gets a key again, so that the
+// check of a process started since still takes it for a sink rotatord
+// delivered to (a sink it never delivered to is no loss).
 
 import (
 	"context"
@@ -91,8 +94,8 @@ func (e *Engine) forgetSinkCheck(p Policy, name string) {
 }
 
 // checkSinks reads every sink of the name when its check is due, and
-// forgets the delivery of each sink found without the current key, so
-// that syncSinks gives it back. It reports whether the record changed
+// empties the delivery of each sink found without the current key (no key
+// id), so that syncSinks gives it back. It reports whether the record changed
 // and whether a sink was found without the key.
 //
 // A sink that names the current key but whose content changed since
@@ -116,13 +119,14 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 			edited = append(edited, sid)
 		}
 		d, delivered := rec.Delivered.Get(sid)
-		if result == SinkLost && (!delivered || d.KeyID != rec.CurrentKeyID) {
+		if result == SinkLost && (!delivered || (d.KeyID != "" && d.KeyID != rec.CurrentKeyID)) {
 			// rotatord never gave this sink the current key (a key found
 			// with adopt: wait, a sink a reload added): nothing was lost
 			// there. syncSinks fills it from another sink when one can,
 			// else it waits for the next rotation, as without the check.
 			// Counted as a loss, every name found on a first deployment
-			// would rotate at once and page.
+			// would rotate at once and page. (A delivery with no key id
+			// is a loss an earlier check found: still one.)
 			continue
 		}
 		if e.rec != nil {
@@ -134,8 +138,14 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 		lost = true
 		e.log.Warn("a sink no longer holds the current key", zap.String("policy", p.Name), zap.String("name", rec.Name),
 			zap.String("sink", sinkLabel(i, s)), zap.String("target", s.Target(rec.Name)), zap.String("key_id", rec.CurrentKeyID))
-		rec.Delivered = rec.Delivered.Without(sid)
-		changed = true
+		if d != (state.Delivery{}) {
+			// Its delivery is kept with no key id: syncSinks gives the
+			// sink the key back, and a check after a restart (the name
+			// may wait for a window) still knows rotatord delivered
+			// there, and that the sink lost it.
+			rec.Delivered.Set(sid, state.Delivery{})
+			changed = true
+		}
 	}
 	e.setSinkCheck(p, rec.Name, now, lost)
 	return changed, lost, edited
@@ -165,6 +175,9 @@ func (e *Engine) sinkHolds(ctx context.Context, s sinks.Sink, rec *state.Record,
 		return SinkUnknown
 	}
 	d, delivered := rec.Delivered.Get(sid)
+	if delivered && d == (state.Delivery{}) {
+		return SinkLost // found so by an earlier check, not given back since
+	}
 	if !delivered || d.KeyID != rec.CurrentKeyID || d.Fingerprint == "" {
 		return SinkUnknown // nothing recorded to compare with
 	}

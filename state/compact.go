@@ -185,16 +185,6 @@ func (s *Deliveries) Set(sink string, d Delivery) {
 	*s = slices.Insert(*s, i, SinkDelivery{Sink: sink, Delivery: d})
 }
 
-// Without returns the deliveries but the one to sink, in a new slice
-// (records share theirs with the journal's copies).
-func (s Deliveries) Without(sink string) Deliveries {
-	i, ok := s.find(sink)
-	if !ok {
-		return s
-	}
-	return slices.Concat(s[:i:i], s[i+1:])
-}
-
 // MarshalJSON writes the object a map[string]Delivery would.
 func (s Deliveries) MarshalJSON() ([]byte, error) {
 	b := []byte{'{'}
