@@ -138,3 +138,40 @@ func TestSinkCheckLeavesKeysFoundAlone(t *testing.T) {
 		t.Errorf("a loss logged for files rotatord never wrote:\n%s", r.stderr)
 	}
 }
+
+// TestSinkCheckRewritesAFileWithAnEditedSecret: the env file still names
+// the current key, but its secret was edited by hand: `once` writes it
+// again from the JSON file, which holds what rotatord wrote; no new key.
+func TestSinkCheckRewritesAFileWithAnEditedSecret(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mkdir(t, filepath.Join(e.out, "a"))
+	mkdir(t, filepath.Join(e.out, "b"))
+	e.writePolicy(sinkCheckPolicy)
+	jsonPath, envPath := filepath.Join(e.out, "a", "ci-runner.json"), filepath.Join(e.out, "b", "ci-runner.env")
+	e.mustRun("once", "--force")
+	key := e.checkSink(envPath, "env", "ci-runner", 0o600)
+	good, _ := readSink(t, jsonPath, "json")
+	b, err := os.ReadFile(envPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), good.Secret, "edited-by-hand-"+good.Secret[:4], 1)
+	if edited == string(b) {
+		t.Fatal("setup: no secret in the env file to edit")
+	}
+	if err := os.WriteFile(envPath, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past sink_check
+	r := e.mustRun("once")
+	if got, _ := readSink(t, envPath, "env"); got.Secret != good.Secret || got.Key != key {
+		t.Errorf("env file holds key %s with the edited secret still, want the current key's secret back", got.Key)
+	}
+	if n := createdNamed(e, "ci-runner"); n != 2 {
+		t.Errorf("%d keys named ci-runner ever existed, want 2: the JSON file could give the secret back", n)
+	}
+	if strings.Contains(r.stderr, good.Secret) || strings.Contains(r.stdout, good.Secret) {
+		t.Error("the secret reached the output of once")
+	}
+}
