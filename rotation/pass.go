@@ -913,7 +913,9 @@ func (e *Engine) pruneDeleted(rec *state.Record, listed []apiclient.Key, now tim
 // no I/O.
 //
 // The sinks in rewrite (a sink check found them edited under the current
-// key's id) are written whatever they read back.
+// key's id) are written whatever they read back, and so is a file an
+// earlier check found lost (lostFingerprinted): the check may have been
+// outside the policy's windows, or made by a process since restarted.
 func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, live []apiclient.Key, pass *passWork, rewrite []string) bool {
 	if rec.CurrentKeyID == "" || !slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == rec.CurrentKeyID }) {
 		return false
@@ -932,7 +934,8 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 	for _, i := range missing {
 		s := p.Sinks[i]
 		sid := sinkID(s, rec.Name)
-		if h, err := s.Read(ctx, rec.Name); err == nil && h.KeyID == rec.CurrentKeyID && !slices.Contains(rewrite, sid) {
+		if h, err := s.Read(ctx, rec.Name); err == nil && h.KeyID == rec.CurrentKeyID && !slices.Contains(rewrite, sid) &&
+			!lostFingerprinted(s, rec) {
 			rec.Delivered.Set(sid, state.Delivery{KeyID: rec.CurrentKeyID})
 			changed = true
 			continue
