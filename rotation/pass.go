@@ -813,12 +813,13 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 		m := rot.Sinks[sid]
 		m.Delivered = true
 		rot.Sinks[sid] = m
-		d := state.Delivery{KeyID: cred.KeyID}
-		if written {
-			// The fingerprint of what was written; a sink left as it was
-			// holds what someone else wrote (another created_at): a
-			// fingerprint of the adopted credential would say it changed.
-			d.Fingerprint = m.New
+		d := state.Delivery{KeyID: cred.KeyID, Fingerprint: m.New}
+		if !written {
+			// A sink left as it was holds what someone else wrote
+			// (another created_at): a fingerprint of the adopted
+			// credential would say it changed. What it holds now is
+			// recorded instead, so that a later edit is seen.
+			d.Fingerprint = foundFingerprint(ctx, s, rec.Name)
 		}
 		delivered.Set(sid, d)
 	}
@@ -936,7 +937,7 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 		sid := sinkID(s, rec.Name)
 		if h, err := s.Read(ctx, rec.Name); err == nil && h.KeyID == rec.CurrentKeyID && !slices.Contains(rewrite, sid) &&
 			!lostFingerprinted(s, rec) {
-			rec.Delivered.Set(sid, state.Delivery{KeyID: rec.CurrentKeyID})
+			rec.Delivered.Set(sid, state.Delivery{KeyID: rec.CurrentKeyID, Fingerprint: foundFingerprint(ctx, s, rec.Name)})
 			changed = true
 			continue
 		}

@@ -270,3 +270,21 @@ func (e *Engine) trustedCopy(ctx context.Context, p Policy, rec *state.Record, e
 	}
 	return nil
 }
+
+// foundFingerprint is the fingerprint of what s holds for name now, for a
+// sink found holding the current key that rotatord did not write (a key
+// found in place, an adoption): a sink check then sees a later edit under
+// the same key id (changedSinceDelivery), and takes the sink for no
+// source of the key, as it does a file rotatord wrote. "" for a sink that
+// does not fingerprint, or cannot now.
+func foundFingerprint(ctx context.Context, s sinks.Sink, name string) string {
+	fp, ok := s.(sinks.Fingerprinter)
+	if !ok {
+		return ""
+	}
+	f, err := fp.CurrentFingerprint(ctx, name)
+	if err != nil {
+		return ""
+	}
+	return f
+}
