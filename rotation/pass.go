@@ -626,7 +626,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		if e.syncSinks(ctx, p, &rec, live, pass, edited) {
 			changed = true
 		}
-		if e.stillLost(p, &rec) && (d.Reason == ReasonFresh || d.Reason == ReasonOutsideWindow) {
+		if stillLost(p, &rec) && (d.Reason == ReasonFresh || d.Reason == ReasonOutsideWindow) {
 			// Nothing could refill the sink: a new key for every sink.
 			d = Decide(Input{
 				Now: now, MaxAge: p.MaxAge, IgnoreBackoff: opts.IgnoreBackoff, OwnKeyID: ownKeyID, Live: live, Record: rec,
@@ -655,7 +655,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		o.Err = e.rotate(ctx, j, &rec, live, pass)
 		if o.Err == nil && p.SinkCheck > 0 {
 			// Every sink was written and read back: as good as a check.
-			e.setSinkCheck(p, name, now, false)
+			e.setSinkCheck(p, name, now)
 		}
 	case ActionRecover:
 		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))

@@ -12,9 +12,12 @@ package rotation
 //
 // When a check was made is kept in memory only: a process checks every
 // name at its first pass. A sink found without the key keeps its delivery
-// in the record with no key id until it gets a key again, so that the
-// check of a process started since still takes it for a sink rotatord
-// delivered to (a sink it never delivered to is no loss).
+// in the record with no key id until it gets a key again: that is the
+// loss, which makes the name rotate (stillLost) whatever later checks
+// could read (a sink unreachable at the next one) and whichever process
+// finds the name (one started since, another replica), and which the
+// check of a process started since takes for a sink rotatord delivered to
+// (a sink it never delivered to is no loss).
 
 import (
 	"context"
@@ -39,10 +42,6 @@ const (
 // sinkCheck is what this process knows of one name's sink checks.
 type sinkCheck struct {
 	at time.Time // the last check
-	// lost: a check found a sink without the current key that no sink
-	// could refill; the name rotates at its next chance, though its next
-	// check is not due yet (the rotation may wait for a window).
-	lost bool
 }
 
 // sinkCheckDue returns when the name's next check is due: the zero time
@@ -57,30 +56,14 @@ func (e *Engine) sinkCheckDue(p *Policy, name string) time.Time {
 	return c.at.Add(p.SinkCheck)
 }
 
-// sinkLost reports whether a check left the name to rotate.
-func (e *Engine) sinkLost(p Policy, name string) bool {
+// setSinkCheck records a check at at.
+func (e *Engine) setSinkCheck(p Policy, name string, at time.Time) {
 	e.sinkChecksMu.Lock()
 	defer e.sinkChecksMu.Unlock()
-	return e.sinkChecks[recordKey{p.Name, name}].lost
-}
-
-// setSinkCheck records a check at at (or, with a zero at, keeps the
-// last check's time) and whether it left the name to rotate.
-func (e *Engine) setSinkCheck(p Policy, name string, at time.Time, lost bool) {
-	e.sinkChecksMu.Lock()
-	defer e.sinkChecksMu.Unlock()
-	k := recordKey{p.Name, name}
-	c, known := e.sinkChecks[k]
-	if at.IsZero() {
-		if !known || c.lost == lost {
-			return
-		}
-		at = c.at
-	}
 	if e.sinkChecks == nil {
 		e.sinkChecks = map[recordKey]sinkCheck{}
 	}
-	e.sinkChecks[k] = sinkCheck{at: at, lost: lost}
+	e.sinkChecks[recordKey{p.Name, name}] = sinkCheck{at: at}
 	e.sinkCheckGen.Add(1)
 }
 
@@ -147,7 +130,7 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 			changed = true
 		}
 	}
-	e.setSinkCheck(p, rec.Name, now, lost)
+	e.setSinkCheck(p, rec.Name, now)
 	return changed, lost, edited
 }
 
@@ -193,18 +176,18 @@ func (e *Engine) sinkHolds(ctx context.Context, s sinks.Sink, rec *state.Record,
 	return SinkLost
 }
 
-// stillLost reports whether a check left a sink without the current key
-// that syncSinks could not refill, and forgets a loss that is repaired.
-func (e *Engine) stillLost(p Policy, rec *state.Record) bool {
-	if p.SinkCheck <= 0 || !e.sinkLost(p, rec.Name) {
+// stillLost reports whether a check found a sink without the current key
+// that syncSinks could not refill since: its delivery is kept with no key
+// id until the sink is given a key (by syncSinks, or a rotation).
+func stillLost(p Policy, rec *state.Record) bool {
+	if p.SinkCheck <= 0 {
 		return false
 	}
 	for _, s := range p.Sinks {
-		if d, ok := rec.Delivered.Get(sinkID(s, rec.Name)); !ok || d.KeyID != rec.CurrentKeyID {
+		if d, ok := rec.Delivered.Get(sinkID(s, rec.Name)); ok && d == (state.Delivery{}) {
 			return true
 		}
 	}
-	e.setSinkCheck(p, rec.Name, time.Time{}, false)
 	return false
 }
 
