@@ -286,16 +286,23 @@ type passWork struct {
 	keyListed func(name, id string) bool
 
 	staleOnce sync.Once
-	stale     map[string][]state.Deliveries // staleDeliveries
+	stale     map[string][]staleRecord // staleDeliveries
 
 	// A dry run's listing: when it was taken, and the API's clock then
 	// (zero without a Date).
 	listedAt, serverNow time.Time
 }
 
+// staleRecord is what inheritDeliveries takes from a record of a policy
+// no longer in force.
+type staleRecord struct {
+	currentKeyID string
+	delivered    state.Deliveries
+}
+
 // staleDeliveries returns the deliveries recorded for name under policies
 // no longer in force (a renamed policy's old name), read once a pass.
-func (w *passWork) staleDeliveries(e *Engine, name string) []state.Deliveries {
+func (w *passWork) staleDeliveries(e *Engine, name string) []staleRecord {
 	w.staleOnce.Do(func() {
 		policies, _ := e.snapshotPolicies()
 		eachRecord(e.store, "", func(r *state.Record) {
@@ -303,9 +310,9 @@ func (w *passWork) staleDeliveries(e *Engine, name string) []state.Deliveries {
 				return
 			}
 			if w.stale == nil {
-				w.stale = map[string][]state.Deliveries{}
+				w.stale = map[string][]staleRecord{}
 			}
-			w.stale[r.Name] = append(w.stale[r.Name], slices.Clone(r.Delivered))
+			w.stale[r.Name] = append(w.stale[r.Name], staleRecord{r.CurrentKeyID, slices.Clone(r.Delivered)})
 		})
 	})
 	return w.stale[name]
@@ -315,11 +322,14 @@ func (w *passWork) staleDeliveries(e *Engine, name string) []state.Deliveries {
 // record of a policy no longer in force made to targets p renders, of the
 // key the new record takes as current: after a rename the targets stay
 // the name's from the start (targets.go), and its sinks need no write.
-func inheritDeliveries(rec *state.Record, p Policy, stale []state.Deliveries) bool {
+// A delivery with no key id (a sink a check found without the key, not
+// given one since: sinkcheck.go) comes along while the old record's
+// current key is the new one's: the loss is still one.
+func inheritDeliveries(rec *state.Record, p Policy, stale []staleRecord) bool {
 	changed := false
-	for _, ds := range stale {
-		for _, d := range ds {
-			if d.KeyID == "" || d.KeyID != rec.CurrentKeyID {
+	for _, old := range stale {
+		for _, d := range old.delivered {
+			if rec.CurrentKeyID == "" || d.KeyID != rec.CurrentKeyID && (d.KeyID != "" || old.currentKeyID != rec.CurrentKeyID) {
 				continue
 			}
 			if _, ok := rec.Delivered.Get(d.Sink); ok {
