@@ -568,6 +568,22 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			d = Decision{Action: ActionRecover, Reason: ReasonCreateSettle, Due: due}
 		}
 	}
+	// A loss a check found and nothing could refill since (stillLost): a
+	// new key for every sink. A pass decides so once syncSinks had its
+	// chance (below); a dry run, which writes nothing, says it now.
+	lostDecision := func() Decision {
+		return Decide(Input{
+			Now: now, MaxAge: p.MaxAge, IgnoreBackoff: opts.IgnoreBackoff, OwnKeyID: ownKeyID, Live: live, Record: rec,
+			JitterOffset: JitterOffset(name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows, SinkLost: true,
+		})
+	}
+	rotatesForLoss := func() bool {
+		return d.Action == ActionNone && rec.Rotation == nil && (d.Reason == ReasonFresh || d.Reason == ReasonOutsideWindow) &&
+			stillLost(p, &rec)
+	}
+	if opts.DryRun && rotatesForLoss() {
+		d = lostDecision()
+	}
 	o.Decision = d
 	if opts.DryRun {
 		if rec.Failures > 0 {
@@ -636,12 +652,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		if e.syncSinks(ctx, p, &rec, live, pass, edited) {
 			changed = true
 		}
-		if stillLost(p, &rec) && (d.Reason == ReasonFresh || d.Reason == ReasonOutsideWindow) {
+		if rotatesForLoss() {
 			// Nothing could refill the sink: a new key for every sink.
-			d = Decide(Input{
-				Now: now, MaxAge: p.MaxAge, IgnoreBackoff: opts.IgnoreBackoff, OwnKeyID: ownKeyID, Live: live, Record: rec,
-				JitterOffset: JitterOffset(name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows, SinkLost: true,
-			})
+			d = lostDecision()
 			o.Decision = d
 		}
 	}
