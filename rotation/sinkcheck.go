@@ -150,11 +150,14 @@ func (e *Engine) sinkHolds(ctx context.Context, s sinks.Sink, rec *state.Record,
 			zap.String("target", s.Target(rec.Name)), zap.Error(err))
 		return SinkUnknown
 	}
+	if sinks.CanReadBack(s) {
+		// Damaged, or in another format than the sink's (a reload changed
+		// it): its consumer cannot read it either, whatever its
+		// fingerprint says.
+		return SinkLost
+	}
 	fp, ok := s.(sinks.Fingerprinter)
 	if !ok {
-		if sinks.CanReadBack(s) {
-			return SinkLost // damaged: its consumer cannot read it either
-		}
 		return SinkUnknown
 	}
 	d, delivered := rec.Delivered.Get(sid)
