@@ -644,7 +644,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	if !rec.NoKeysSince.IsZero() {
 		rec.NoKeysSince, changed = time.Time{}, true // keys are listed again
 	}
-	if d.Action == ActionNone && rec.Rotation == nil {
+	if d.Action == ActionNone && (rec.Rotation == nil || graceCheck(p, &rec)) {
 		forgot, _, edited := e.checkSinks(ctx, p, &rec, live, now)
 		if forgot {
 			changed = true

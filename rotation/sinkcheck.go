@@ -179,6 +179,18 @@ func (e *Engine) sinkHolds(ctx context.Context, s sinks.Sink, rec *state.Record,
 	return SinkLost
 }
 
+// graceCheck reports whether a pass checks the sinks of a name whose
+// rotation is delivered and waits for its old keys' deletion (the grace
+// period, a window, a backoff, a deletion refused): the sinks hold its new
+// key, the current one, and a consumer whose sink is emptied meanwhile
+// gets it back from another sink. A loss no sink can give back waits for
+// the deletion, as a new rotation would make a third key: the name then
+// rotates (stillLost).
+func graceCheck(p Policy, rec *state.Record) bool {
+	rot := rec.Rotation
+	return p.SinkCheck > 0 && rot != nil && rot.Phase == state.PhaseDelivered && rot.NewKeyID != "" && rot.NewKeyID == rec.CurrentKeyID
+}
+
 // stillLost reports whether a check found a sink without the current key
 // that syncSinks could not refill since: its delivery is kept with no key
 // id until the sink is given a key (by syncSinks, or a rotation).
