@@ -958,8 +958,12 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 	for _, i := range missing {
 		s := p.Sinks[i]
 		sid := sinkID(s, rec.Name)
+		// A sink that names the current key with a secret other than the
+		// one a trusted sink gives back holds a copy someone made wrong:
+		// written, not taken as held (its consumer's key signs nothing,
+		// and a later repair would copy that secret to other sinks).
 		if h, err := s.Read(ctx, rec.Name); err == nil && h.KeyID == rec.CurrentKeyID && !slices.Contains(rewrite, sid) &&
-			!lostFingerprinted(s, rec) {
+			!lostFingerprinted(s, rec) && (cred == nil || h.Secret.IsZero() || sameSecret(h.Secret, cred.Secret)) {
 			rec.Delivered.Set(sid, state.Delivery{KeyID: rec.CurrentKeyID, Fingerprint: foundFingerprint(ctx, s, rec.Name)})
 			changed = true
 			continue

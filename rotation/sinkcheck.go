@@ -21,6 +21,7 @@ package rotation
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"slices"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
@@ -285,4 +287,9 @@ func foundFingerprint(ctx context.Context, s sinks.Sink, name string) string {
 		return ""
 	}
 	return f
+}
+
+// sameSecret compares two secrets in constant time.
+func sameSecret(a, b secret.Value) bool {
+	return subtle.ConstantTimeCompare([]byte(a.Reveal()), []byte(b.Reveal())) == 1
 }
