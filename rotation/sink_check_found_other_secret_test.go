@@ -15,11 +15,19 @@ import (
 // nothing, and once the other sinks are emptied the check copies that
 // secret to them too.
 func TestSinkAddedHoldingTheKeyIDWithAnotherSecretIsWritten(t *testing.T) {
+	t.Run("added last", func(t *testing.T) { addedWithAnotherSecret(t, false) })
+	t.Run("added first", func(t *testing.T) { addedWithAnotherSecret(t, true) })
+}
+
+func addedWithAnotherSecret(t *testing.T, first bool) {
 	h, key := sinkCheckHarness(t)
 	real := h.sinkA.held["ci-runner"].Secret
 	sinkC := newMemSink("c")
 	sinkC.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: key, Secret: secret.Value("typo")}
 	h.policy.Sinks = toSinks(h.sinkA, h.sinkB, sinkC)
+	if first {
+		h.policy.Sinks = toSinks(sinkC, h.sinkA, h.sinkB)
+	}
 	h.engine.SetPolicies([]Policy{h.policy})
 	h.pass(Options{})
 	if got := sinkC.held["ci-runner"]; got.KeyID != key || got.Secret != real {

@@ -250,8 +250,20 @@ func lostFingerprinted(s sinks.Sink, rec *state.Record) bool {
 // held. Nor is a sink in edited (a check found it so, and forgot its
 // delivery). With no such sink, nil: the sink waits for a rotation (with
 // sink_check, at once).
+//
+// A sink rotatord delivered the current key to (or found holding it) is
+// asked before one it never did (a sink a reload added, whose target may
+// hold a copy someone made by hand): the first has what rotatord wrote.
 func (e *Engine) trustedCopy(ctx context.Context, p Policy, rec *state.Record, edited []string) *sinks.Credential {
+	var recorded, others []int
 	for _, i := range deliveryOrder(p.Sinks) {
+		if d, ok := rec.Delivered.Get(sinkID(p.Sinks[i], rec.Name)); ok && d.KeyID == rec.CurrentKeyID {
+			recorded = append(recorded, i)
+		} else {
+			others = append(others, i)
+		}
+	}
+	for _, i := range append(recorded, others...) {
 		s := p.Sinks[i]
 		if slices.Contains(edited, sinkID(s, rec.Name)) {
 			continue
