@@ -773,10 +773,14 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	// may be one someone wrote there (a consumer owns its file) with a
 	// secret that is not the key's; copied to the other sinks, it would
 	// leave every consumer without a valid key once the current one goes.
+	// A file a sink check found lost (emptied, or edited by its consumer
+	// under the key's id) is no source until written again, as in
+	// syncSinks: its secret may be its consumer's own.
+	untrusted := func(s sinks.Sink) bool { return lostFingerprinted(s, rec) }
 	if cur := rec.CurrentKeyID; cur != "" && liveIDs[cur] {
 		for _, i := range deliveryOrder(p.Sinks) {
 			h, err := p.Sinks[i].Read(ctx, rec.Name)
-			if err == nil && h.KeyID == cur && !h.Secret.IsZero() {
+			if err == nil && h.KeyID == cur && !h.Secret.IsZero() && !untrusted(p.Sinks[i]) {
 				cred = &sinks.Credential{Name: rec.Name, KeyID: cur, RoleID: rec.RoleID, Secret: h.Secret, CreatedAt: now.UTC()}
 				break
 			}
@@ -785,7 +789,7 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	if cred == nil {
 		for _, i := range deliveryOrder(p.Sinks) {
 			h, err := p.Sinks[i].Read(ctx, rec.Name)
-			if err == nil && liveIDs[h.KeyID] && !h.Secret.IsZero() {
+			if err == nil && liveIDs[h.KeyID] && !h.Secret.IsZero() && !untrusted(p.Sinks[i]) {
 				cred = &sinks.Credential{Name: rec.Name, KeyID: h.KeyID, RoleID: rec.RoleID, Secret: h.Secret, CreatedAt: now.UTC()}
 				break
 			}
@@ -824,9 +828,12 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 		s := p.Sinks[i]
 		sid := sinkID(s, rec.Name)
 		written := false
-		if h, err := s.Read(ctx, rec.Name); err != nil || h.KeyID != cred.KeyID {
+		if h, err := s.Read(ctx, rec.Name); err != nil || h.KeyID != cred.KeyID || untrusted(s) ||
+			!h.Secret.IsZero() && !sameSecret(h.Secret, cred.Secret) {
 			// Another key, none, or a sink that cannot say: give it the
-			// adopted key, so that it cannot hold one about to go.
+			// adopted key, so that it cannot hold one about to go. So
+			// too a sink that names it with another secret, or that a
+			// check found lost.
 			if err := e.writeTo(ctx, p, i, *cred); err != nil {
 				log.Warn("cannot adopt: a sink does not take the key the others hold", zap.String("sink", sinkLabel(i, s)), zap.Error(err))
 				return false
