@@ -8,7 +8,8 @@ package rotation
 // SinkCheck has passed since this process last did; a sink that does not
 // hold the current key gets it from a sink that does (syncSinks), and when
 // no sink can give it back (the secret is kept nowhere else), the name
-// rotates, in the policy's windows like any rotation.
+// rotates, in the policy's windows like any rotation. A rotation whose
+// old keys wait for their deletion is checked too (graceCheck).
 //
 // When a check was made is kept in memory only: a process checks every
 // name at its first pass. A sink found without the key keeps its delivery
