@@ -325,6 +325,7 @@ func (e *Engine) SetPolicies(p []Policy) error {
 	defer e.mu.Unlock()
 	e.policies = p
 	e.policyGen++
+	e.keepSinkChecksOf(p)
 	return nil
 }
 
@@ -456,6 +457,7 @@ func (e *Engine) CommitLocked(ctx context.Context, in Install) {
 	e.policyGen++
 	e.api, e.ownKeyID, e.concurrency = in.API, in.OwnKeyID, in.Concurrency
 	e.mu.Unlock()
+	e.keepSinkChecksOf(p)
 	for _, sp := range p {
 		if sp.Self != nil {
 			e.keepWorkingKey(ctx, sp, inUse[sp.Name])

@@ -79,6 +79,24 @@ func (e *Engine) forgetSinkCheck(p Policy, name string) {
 	delete(e.sinkChecks, recordKey{p.Name, name})
 }
 
+// keepSinkChecksOf drops the check times of the policies not in p, or
+// whose sink_check is off: a daemon reloaded over and over must not keep
+// every name a removed or renamed policy ever checked. (A loss is kept in
+// the record, not here.)
+func (e *Engine) keepSinkChecksOf(p []Policy) {
+	checks := map[string]bool{}
+	for _, pol := range p {
+		checks[pol.Name] = pol.SinkCheck > 0
+	}
+	e.sinkChecksMu.Lock()
+	defer e.sinkChecksMu.Unlock()
+	for k := range e.sinkChecks {
+		if !checks[k.policy] {
+			delete(e.sinkChecks, k)
+		}
+	}
+}
+
 // checkSinks reads every sink of the name when its check is due, and
 // empties the delivery of each sink found without the current key (no key
 // id), so that syncSinks gives it back. It reports whether the record changed
