@@ -17,8 +17,7 @@ func editedOutsideWindow(t *testing.T) (*harness, string) {
 	t.Helper()
 	h := newHarness(t, 0)
 	h.api.add("ci-runner", roleCI)
-	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
-	h.policy.SinkCheck = time.Hour
+	h.fingerprintSinkA()
 	h.policy.MaxAge = 30 * 24 * time.Hour
 	h.engine.SetPolicies([]Policy{h.policy})
 	h.clock.now = time.Date(2026, 12, 11, 10, 0, 0, 0, time.UTC) // a Friday, in the window
@@ -28,9 +27,7 @@ func editedOutsideWindow(t *testing.T) (*harness, string) {
 	h.engine.SetPolicies([]Policy{h.policy})
 
 	h.clock.now = time.Date(2026, 12, 14, 8, 0, 0, 0, time.UTC) // the Monday after, before the window
-	h.sinkA.mu.Lock()
-	h.sinkA.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: key, RoleID: roleCI, Secret: secret.Value("edited-by-its-consumer")}
-	h.sinkA.mu.Unlock()
+	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: key, RoleID: roleCI, Secret: secret.Value("edited-by-its-consumer")})
 	h.sinkB.empty("ci-runner")
 	h.pass(Options{})
 	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != key {

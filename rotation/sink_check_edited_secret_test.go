@@ -2,7 +2,6 @@ package rotation
 
 import (
 	"testing"
-	"time"
 
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
@@ -16,8 +15,7 @@ import (
 func TestSinkCheckRepairsAFileEditedUnderTheCurrentKeyID(t *testing.T) {
 	h := newHarness(t, 0)
 	h.api.add("ci-runner", roleCI)
-	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
-	h.policy.SinkCheck = time.Hour
+	h.fingerprintSinkA()
 	h.engine.SetPolicies([]Policy{h.policy})
 	h.pass(Options{Force: true})
 	key := h.api.live("ci-runner")[0]
@@ -25,9 +23,7 @@ func TestSinkCheckRepairsAFileEditedUnderTheCurrentKeyID(t *testing.T) {
 	good := h.sinkB.held["ci-runner"]
 	h.sinkB.mu.Unlock()
 
-	h.sinkA.mu.Lock()
-	h.sinkA.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: key, RoleID: roleCI, Secret: secret.Value("edited-by-hand")}
-	h.sinkA.mu.Unlock()
+	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: key, RoleID: roleCI, Secret: secret.Value("edited-by-hand")})
 	h.clock.Add(checkAgain)
 	h.pass(Options{})
 

@@ -2,7 +2,6 @@ package rotation
 
 import (
 	"testing"
-	"time"
 
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
@@ -19,8 +18,7 @@ import (
 func TestSinkCheckCopiesNoSecretASinkChangedSinceItsDelivery(t *testing.T) {
 	h := newHarness(t, 0)
 	h.api.add("ci-runner", roleCI)
-	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
-	h.policy.SinkCheck = time.Hour
+	h.fingerprintSinkA()
 	h.engine.SetPolicies([]Policy{h.policy})
 	h.pass(Options{Force: true})
 	key := h.api.live("ci-runner")[0]
@@ -28,9 +26,7 @@ func TestSinkCheckCopiesNoSecretASinkChangedSinceItsDelivery(t *testing.T) {
 		t.Fatalf("setup: no fingerprint recorded for sink a: %+v", d)
 	}
 
-	h.sinkA.mu.Lock()
-	h.sinkA.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: key, RoleID: roleCI, Secret: secret.Value("forged-not-the-secret-of-the-key")}
-	h.sinkA.mu.Unlock()
+	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: key, RoleID: roleCI, Secret: secret.Value("forged-not-the-secret-of-the-key")})
 	h.sinkB.empty("ci-runner")
 	h.clock.Add(checkAgain)
 	h.pass(Options{})

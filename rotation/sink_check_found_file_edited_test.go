@@ -2,7 +2,6 @@ package rotation
 
 import (
 	"testing"
-	"time"
 
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
@@ -25,17 +24,14 @@ func TestSinkCheckFindsAnEditedFileOfAKeyFoundInPlace(t *testing.T) {
 		s.held["ci-runner"] = good
 		s.mu.Unlock()
 	}
-	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
-	h.policy.SinkCheck = time.Hour
+	h.fingerprintSinkA()
 	h.engine.SetPolicies([]Policy{h.policy})
 	h.pass(Options{})
 	if d, ok := h.record("ci-runner").Delivered.Get(sinkID(fpSink{h.sinkA}, "ci-runner")); !ok || d.KeyID != key {
 		t.Fatalf("setup: sink a not recorded as holding the key found: %+v, %v", d, ok)
 	}
 
-	h.sinkA.mu.Lock()
-	h.sinkA.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: key, RoleID: roleCI, Secret: secret.Value("edited-by-its-consumer")}
-	h.sinkA.mu.Unlock()
+	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: key, RoleID: roleCI, Secret: secret.Value("edited-by-its-consumer")})
 	h.sinkB.empty("ci-runner")
 	h.clock.Add(checkAgain)
 	h.pass(Options{})

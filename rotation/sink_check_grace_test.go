@@ -6,15 +6,13 @@ import (
 	"time"
 )
 
-// TestSinkCheckRefillsASinkEmptiedDuringTheGracePeriod: a rotation's new
-// key is delivered to both sinks, and its old key lives on for a day (the
-// grace period). An hour later one sink is emptied. The check is due
-// (sink_check: 1h): the sink gets the new key back from the other sink,
-// not at the end of the grace period (or, with windows, days later when
-// the deletion's window opens).
-func TestSinkCheckRefillsASinkEmptiedDuringTheGracePeriod(t *testing.T) {
-	h := newHarness(t, 24*time.Hour)
-	old := h.api.add("ci-runner", roleCI)
+// rotatedWithGrace: ci-runner forced to rotate under sink_check: 1h, its
+// old key kept for a day (the grace period): the rotation is delivered
+// and waits for the deletion.
+func rotatedWithGrace(t *testing.T) (h *harness, old, key string) {
+	t.Helper()
+	h = newHarness(t, 24*time.Hour)
+	old = h.api.add("ci-runner", roleCI)
 	h.policy.SinkCheck = time.Hour
 	h.policy.MaxAge = 30 * 24 * time.Hour
 	h.engine.SetPolicies([]Policy{h.policy})
@@ -23,7 +21,17 @@ func TestSinkCheckRefillsASinkEmptiedDuringTheGracePeriod(t *testing.T) {
 	if rec.Rotation == nil || rec.CurrentKeyID == old {
 		t.Fatalf("setup: want a rotation in its grace period, record %+v", rec)
 	}
-	key := rec.CurrentKeyID
+	return h, old, rec.CurrentKeyID
+}
+
+// TestSinkCheckRefillsASinkEmptiedDuringTheGracePeriod: a rotation's new
+// key is delivered to both sinks, and its old key lives on for a day (the
+// grace period). An hour later one sink is emptied. The check is due
+// (sink_check: 1h): the sink gets the new key back from the other sink,
+// not at the end of the grace period (or, with windows, days later when
+// the deletion's window opens).
+func TestSinkCheckRefillsASinkEmptiedDuringTheGracePeriod(t *testing.T) {
+	h, _, key := rotatedWithGrace(t)
 
 	h.clock.Add(30 * time.Minute)
 	h.sinkA.empty("ci-runner")
@@ -57,13 +65,7 @@ func TestSinkCheckRefillsASinkEmptiedDuringTheGracePeriod(t *testing.T) {
 // the end of the grace period as planned, and the name then rotates for
 // the loss, not at max_age.
 func TestSinkCheckLossDuringTheGracePeriodRotatesAfterTheDeletion(t *testing.T) {
-	h := newHarness(t, 24*time.Hour)
-	old := h.api.add("ci-runner", roleCI)
-	h.policy.SinkCheck = time.Hour
-	h.policy.MaxAge = 30 * 24 * time.Hour
-	h.engine.SetPolicies([]Policy{h.policy})
-	h.pass(Options{Force: true})
-	key := h.current("ci-runner")
+	h, old, key := rotatedWithGrace(t)
 
 	h.sinkA.empty("ci-runner")
 	h.sinkB.empty("ci-runner")

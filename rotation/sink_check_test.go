@@ -35,6 +35,21 @@ func (s *memSink) empty(name string) {
 	delete(s.held, name)
 }
 
+// put makes s hold c, as someone other than rotatord would write it.
+func (s *memSink) put(c sinks.Credential) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held[c.Name] = c
+}
+
+// fingerprintSinkA makes sink a prove what it holds by fingerprints (a
+// file sink's way) and turns the hourly sink check on; SetPolicies is
+// the caller's.
+func (h *harness) fingerprintSinkA() {
+	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
+	h.policy.SinkCheck = time.Hour
+}
+
 func (r *countingRecorder) checks(result string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -93,9 +108,7 @@ func TestSinkCheckRotatesWhenNoSinkCanGiveTheKeyBack(t *testing.T) {
 
 func TestSinkCheckRepairsASinkHoldingAnotherKey(t *testing.T) {
 	h, key := sinkCheckHarness(t)
-	h.sinkB.mu.Lock()
-	h.sinkB.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: "EXOforged", Secret: secret.Value("forged")}
-	h.sinkB.mu.Unlock()
+	h.sinkB.put(sinks.Credential{Name: "ci-runner", KeyID: "EXOforged", Secret: secret.Value("forged")})
 	h.clock.Add(checkAgain)
 	h.pass(Options{})
 	if got := h.sinkB.holds("ci-runner"); got != key {
@@ -159,21 +172,30 @@ func TestSinkCheckOffReadsNoSink(t *testing.T) {
 	}
 }
 
-// TestSinkCheckRotationWaitsForTheWindow: a loss found outside the
-// policy's windows rotates when the next one opens, though the check is
-// not due again by then.
-func TestSinkCheckRotationWaitsForTheWindow(t *testing.T) {
+// lossBeforeTheWindow: on a Monday at 08:40, before the policy's window
+// (weekdays 09:00-16:00), both sinks are emptied and a pass finds the loss
+// but may not rotate yet.
+func lossBeforeTheWindow(t *testing.T) (*harness, string) {
+	t.Helper()
 	h, key := sinkCheckHarness(t)
 	h.policy.Windows = weekdays09to16()
 	h.policy.MaxAge = 30 * 24 * time.Hour // not due by age on the days below
 	h.engine.SetPolicies([]Policy{h.policy})
-	h.clock.now = time.Date(2026, 12, 14, 8, 40, 0, 0, time.UTC) // a Monday, before the window
+	h.clock.now = time.Date(2026, 12, 14, 8, 40, 0, 0, time.UTC)
 	h.sinkA.empty("ci-runner")
 	h.sinkB.empty("ci-runner")
 	h.pass(Options{})
 	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != key {
 		t.Fatalf("live keys %v: rotated outside the window", live)
 	}
+	return h, key
+}
+
+// TestSinkCheckRotationWaitsForTheWindow: a loss found outside the
+// policy's windows rotates when the next one opens, though the check is
+// not due again by then.
+func TestSinkCheckRotationWaitsForTheWindow(t *testing.T) {
+	h, key := lossBeforeTheWindow(t)
 	h.clock.now = time.Date(2026, 12, 14, 9, 1, 0, 0, time.UTC)
 	h.pass(Options{})
 	live := h.api.live("ci-runner")
@@ -188,14 +210,11 @@ func TestSinkCheckOpaqueSinkByFingerprint(t *testing.T) {
 	h := newHarness(t, 0)
 	h.api.add("ci-runner", roleCI)
 	h.sinkA.opaque = true
-	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
-	h.policy.SinkCheck = time.Hour
+	h.fingerprintSinkA()
 	h.engine.SetPolicies([]Policy{h.policy})
 	h.pass(Options{Force: true})
 	key := h.api.live("ci-runner")[0]
-	h.sinkA.mu.Lock()
-	h.sinkA.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: key, Secret: secret.Value("edited by hand")}
-	h.sinkA.mu.Unlock()
+	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: key, Secret: secret.Value("edited by hand")})
 	h.clock.Add(checkAgain)
 	h.pass(Options{})
 	if err := h.sinkA.Verify(t.Context(), h.sinkB.held["ci-runner"]); err != nil {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +12,7 @@ import (
 // key back at the next check, not an hour later; both keys stay, no third.
 func TestSinkCheckDuringTheGracePeriod(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	mkdir(t, filepath.Join(e.out, "a"))
-	mkdir(t, filepath.Join(e.out, "b"))
-	e.writePolicy(strings.Replace(sinkCheckPolicy, "grace_period: 0s", "grace_period: 1h", 1))
-	jsonPath := filepath.Join(e.out, "a", "ci-runner.json")
+	e, jsonPath, _ := newSinkCheckEnv(t, strings.Replace(sinkCheckPolicy, "grace_period: 0s", "grace_period: 1h", 1))
 	e.mustRun("once", "--force")
 	key := e.checkSink(jsonPath, "json", "ci-runner", 0o600)
 

@@ -23,16 +23,24 @@ const sinkCheckPolicy = `  - name: ci
         format: env
 `
 
+// newSinkCheckEnv is an env with the sink directories of sinkCheckPolicy
+// made and policy (sinkCheckPolicy or a variant) written; it returns the
+// paths of ci-runner's JSON and env files.
+func newSinkCheckEnv(t *testing.T, policy string) (e *env, jsonPath, envPath string) {
+	t.Helper()
+	e = newEnv(t)
+	mkdir(t, filepath.Join(e.out, "a"))
+	mkdir(t, filepath.Join(e.out, "b"))
+	e.writePolicy(policy)
+	return e, filepath.Join(e.out, "a", "ci-runner.json"), filepath.Join(e.out, "b", "ci-runner.env")
+}
+
 // TestSinkCheckOnce: `once` reads every sink; a file removed since the
 // last rotation gets the current key back from the other sink, and when
 // both are gone the name rotates.
 func TestSinkCheckOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	mkdir(t, filepath.Join(e.out, "a"))
-	mkdir(t, filepath.Join(e.out, "b"))
-	e.writePolicy(sinkCheckPolicy)
-	jsonPath, envPath := filepath.Join(e.out, "a", "ci-runner.json"), filepath.Join(e.out, "b", "ci-runner.env")
+	e, jsonPath, envPath := newSinkCheckEnv(t, sinkCheckPolicy)
 	e.mustRun("once", "--force")
 	key := e.checkSink(jsonPath, "json", "ci-runner", 0o600)
 
@@ -82,11 +90,7 @@ func TestSinkCheckOnce(t *testing.T) {
 // later pass and counts the loss in rotatord_sink_checks_total.
 func TestSinkCheckDaemon(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	mkdir(t, filepath.Join(e.out, "a"))
-	mkdir(t, filepath.Join(e.out, "b"))
-	e.writePolicy(sinkCheckPolicy)
-	jsonPath := filepath.Join(e.out, "a", "ci-runner.json")
+	e, jsonPath, _ := newSinkCheckEnv(t, sinkCheckPolicy)
 	e.mustRun("once", "--force")
 	key := e.checkSink(jsonPath, "json", "ci-runner", 0o600)
 
@@ -124,10 +128,7 @@ func TestSinkCheckDaemon(t *testing.T) {
 // rotatord, so nothing was lost there. The checks of `once` make no key.
 func TestSinkCheckLeavesKeysFoundAlone(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	mkdir(t, filepath.Join(e.out, "a"))
-	mkdir(t, filepath.Join(e.out, "b"))
-	e.writePolicy(sinkCheckPolicy)
+	e, _, _ := newSinkCheckEnv(t, sinkCheckPolicy)
 	e.mustRun("once")
 	time.Sleep(1100 * time.Millisecond) // past sink_check
 	r := e.mustRun("once")
@@ -144,11 +145,7 @@ func TestSinkCheckLeavesKeysFoundAlone(t *testing.T) {
 // again from the JSON file, which holds what rotatord wrote; no new key.
 func TestSinkCheckRewritesAFileWithAnEditedSecret(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	mkdir(t, filepath.Join(e.out, "a"))
-	mkdir(t, filepath.Join(e.out, "b"))
-	e.writePolicy(sinkCheckPolicy)
-	jsonPath, envPath := filepath.Join(e.out, "a", "ci-runner.json"), filepath.Join(e.out, "b", "ci-runner.env")
+	e, jsonPath, envPath := newSinkCheckEnv(t, sinkCheckPolicy)
 	e.mustRun("once", "--force")
 	key := e.checkSink(envPath, "env", "ci-runner", 0o600)
 	good, _ := readSink(t, jsonPath, "json")
