@@ -19,9 +19,7 @@ func TestAdoptionTakesNoSecretFromAFileACheckFoundEdited(t *testing.T) {
 	h.api.add("ci-runner", roleCI) // a key made by hand
 	h.clock.now = time.Date(2026, 12, 14, 8, 30, 0, 0, time.UTC)
 	h.pass(Options{})
-	h.sinkB.mu.Lock()
-	gotB := h.sinkB.held["ci-runner"]
-	h.sinkB.mu.Unlock()
+	gotB := h.sinkB.cred("ci-runner")
 	if gotB.Secret == secret.Value("edited-by-its-consumer") {
 		t.Errorf("adoption gave sink b the secret sink a's consumer wrote under key %s", key)
 	}

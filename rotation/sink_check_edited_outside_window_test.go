@@ -40,9 +40,7 @@ func editedOutsideWindow(t *testing.T) (*harness, string) {
 // new key, and sink b never got the secret sink a's consumer wrote.
 func assertEditedLossRepaired(t *testing.T, h *harness, key string) {
 	t.Helper()
-	h.sinkB.mu.Lock()
-	gotB := h.sinkB.held["ci-runner"]
-	h.sinkB.mu.Unlock()
+	gotB := h.sinkB.cred("ci-runner")
 	if gotB.Secret == secret.Value("edited-by-its-consumer") {
 		t.Errorf("sink b was given the secret sink a's consumer wrote under key %s", key)
 	}
@@ -61,9 +59,7 @@ func TestSinkCheckEditedFileWaitingForAWindowIsNoSourceAtTheNextPass(t *testing.
 	h, key := editedOutsideWindow(t)
 	h.clock.now = time.Date(2026, 12, 14, 8, 30, 0, 0, time.UTC) // a pass with no check due
 	h.pass(Options{})
-	h.sinkB.mu.Lock()
-	gotB := h.sinkB.held["ci-runner"]
-	h.sinkB.mu.Unlock()
+	gotB := h.sinkB.cred("ci-runner")
 	if gotB.Secret == secret.Value("edited-by-its-consumer") {
 		t.Errorf("a pass between the check and the window gave sink b the secret sink a's consumer wrote")
 	}

@@ -13,23 +13,14 @@ import (
 // finds it changed, counts a loss and writes the secret back from the
 // sink that still holds what rotatord wrote.
 func TestSinkCheckRepairsAFileEditedUnderTheCurrentKeyID(t *testing.T) {
-	h := newHarness(t, 0)
-	h.api.add("ci-runner", roleCI)
-	h.fingerprintSinkA()
-	h.engine.SetPolicies([]Policy{h.policy})
-	h.pass(Options{Force: true})
-	key := h.api.live("ci-runner")[0]
-	h.sinkB.mu.Lock()
-	good := h.sinkB.held["ci-runner"]
-	h.sinkB.mu.Unlock()
+	h, key := fingerprintedRotation(t)
+	good := h.sinkB.cred("ci-runner")
 
 	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: key, RoleID: roleCI, Secret: secret.Value("edited-by-hand")})
 	h.clock.Add(checkAgain)
 	h.pass(Options{})
 
-	h.sinkA.mu.Lock()
-	got := h.sinkA.held["ci-runner"]
-	h.sinkA.mu.Unlock()
+	got := h.sinkA.cred("ci-runner")
 	if got.KeyID != key || got.Secret != good.Secret {
 		t.Errorf("edited file holds key %s with the edited secret still: want the current key's secret back", got.KeyID)
 	}

@@ -16,12 +16,7 @@ import (
 // every later check reads back as held. With no sink to trust, the name
 // rotates: both sinks get a new key.
 func TestSinkCheckCopiesNoSecretASinkChangedSinceItsDelivery(t *testing.T) {
-	h := newHarness(t, 0)
-	h.api.add("ci-runner", roleCI)
-	h.fingerprintSinkA()
-	h.engine.SetPolicies([]Policy{h.policy})
-	h.pass(Options{Force: true})
-	key := h.api.live("ci-runner")[0]
+	h, key := fingerprintedRotation(t)
 	if d, ok := h.record("ci-runner").Delivered.Get(sinkID(fpSink{h.sinkA}, "ci-runner")); !ok || d.Fingerprint == "" {
 		t.Fatalf("setup: no fingerprint recorded for sink a: %+v", d)
 	}
@@ -31,9 +26,7 @@ func TestSinkCheckCopiesNoSecretASinkChangedSinceItsDelivery(t *testing.T) {
 	h.clock.Add(checkAgain)
 	h.pass(Options{})
 
-	h.sinkB.mu.Lock()
-	got := h.sinkB.held["ci-runner"]
-	h.sinkB.mu.Unlock()
+	got := h.sinkB.cred("ci-runner")
 	if got.Secret == secret.Value("forged-not-the-secret-of-the-key") {
 		t.Fatalf("sink b was given the secret sink a's consumer wrote under key %s", key)
 	}

@@ -36,9 +36,7 @@ func TestSinkCheckFindsAnEditedFileOfAKeyFoundInPlace(t *testing.T) {
 	h.clock.Add(checkAgain)
 	h.pass(Options{})
 
-	h.sinkB.mu.Lock()
-	gotB := h.sinkB.held["ci-runner"]
-	h.sinkB.mu.Unlock()
+	gotB := h.sinkB.cred("ci-runner")
 	if gotB.Secret == secret.Value("edited-by-its-consumer") {
 		t.Fatalf("sink b was given the secret sink a's consumer wrote under key %s", key)
 	}

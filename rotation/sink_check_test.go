@@ -42,6 +42,25 @@ func (s *memSink) put(c sinks.Credential) {
 	s.held[c.Name] = c
 }
 
+// fingerprintedRotation: ci-runner rotated by a forced pass into a
+// fingerprinting sink a and sink b, under an hourly sink check.
+func fingerprintedRotation(t *testing.T) (*harness, string) {
+	t.Helper()
+	h := newHarness(t, 0)
+	h.api.add("ci-runner", roleCI)
+	h.fingerprintSinkA()
+	h.engine.SetPolicies([]Policy{h.policy})
+	h.pass(Options{Force: true})
+	return h, h.api.live("ci-runner")[0]
+}
+
+// cred is the credential s holds for name, secret included.
+func (s *memSink) cred(name string) sinks.Credential {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held[name]
+}
+
 // fingerprintSinkA makes sink a prove what it holds by fingerprints (a
 // file sink's way) and turns the hourly sink check on; SetPolicies is
 // the caller's.
