@@ -23,6 +23,7 @@ import (
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/hooks"
+	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
 )
 
@@ -469,7 +470,15 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record, pass 
 	if err := e.claimTargets(pass.targetsOf(e), p, rec.Name); err != nil {
 		return err
 	}
-	cred := e.copyOf(ctx, p, rec, rot.NewKeyID)
+	// The new key is the current one once delivered: it is copied only
+	// from a sink that still holds what rotatord wrote there, as syncSinks
+	// does (a file its consumer rewrote under the key's id is no source).
+	var cred *sinks.Credential
+	if rec.CurrentKeyID == rot.NewKeyID {
+		cred = e.trustedCopy(ctx, p, rec, nil)
+	} else {
+		cred = e.copyOf(ctx, p, rec, rot.NewKeyID)
+	}
 	if cred == nil {
 		return nil
 	}
