@@ -470,11 +470,14 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record, pass 
 	if err := e.claimTargets(pass.targetsOf(e), p, rec.Name); err != nil {
 		return err
 	}
-	// The new key is the current one once delivered: it is copied only
-	// from a sink that still holds what rotatord wrote there, as syncSinks
-	// does (a file its consumer rewrote under the key's id is no source).
+	// With sink_check, the new key (the current one once delivered) is
+	// copied only from a sink that still holds what rotatord wrote there,
+	// as syncSinks does: a file a check found edited under the key's id is
+	// no source. Without it, as before: a source refused for a harmless
+	// change (a consumer that reformats its file) would leave a sink that
+	// holds the old key blocking the deletion, and the rotations after it.
 	var cred *sinks.Credential
-	if rec.CurrentKeyID == rot.NewKeyID {
+	if p.SinkCheck > 0 && rec.CurrentKeyID == rot.NewKeyID {
 		cred = e.trustedCopy(ctx, p, rec, nil)
 	} else {
 		cred = e.copyOf(ctx, p, rec, rot.NewKeyID)
