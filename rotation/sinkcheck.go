@@ -116,11 +116,11 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 	for i, s := range p.Sinks {
 		sid := sinkID(s, rec.Name)
 		result := e.sinkHolds(ctx, s, rec, sid)
+		editedHere := false
 		if result == SinkHeld && e.changedSinceDelivery(ctx, s, rec) {
 			// The key id is right, the content is not what was written:
 			// a secret edited by hand, which signs nothing.
-			result = SinkLost
-			edited = append(edited, sid)
+			result, editedHere = SinkLost, true
 		}
 		d, delivered := rec.Delivered.Get(sid)
 		if result == SinkLost && (!delivered || (d.KeyID != "" && d.KeyID != rec.CurrentKeyID)) {
@@ -138,6 +138,22 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 		}
 		if result != SinkLost {
 			continue
+		}
+		if err := s.Probe(ctx, rec.Name); err != nil {
+			// rotatord may not write there (a Secret someone else owns
+			// now, a file another tool replaced): neither a copy nor a
+			// new key can give the key back, and a rotation would fail
+			// at this probe at every backoff, running on_failure each
+			// time, while the other sinks' consumers are fine. Reported
+			// (the metric counts the loss), not acted on; a later check
+			// that finds the sink writable again repairs it.
+			e.log.Warn("a sink no longer holds the current key, and rotatord may not write there: its consumer needs an operator",
+				zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("sink", sinkLabel(i, s)),
+				zap.String("target", s.Target(rec.Name)), zap.String("key_id", rec.CurrentKeyID), zap.Error(err))
+			continue
+		}
+		if editedHere {
+			edited = append(edited, sid)
 		}
 		lost = true
 		e.log.Warn("a sink no longer holds the current key", zap.String("policy", p.Name), zap.String("name", rec.Name),

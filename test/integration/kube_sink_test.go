@@ -547,6 +547,51 @@ func TestKubeSink(t *testing.T) {
 		}
 		k.checkNoSecretInOutput()
 	})
+
+	// sink_check: a Secret replaced by one rotatord does not own (another
+	// tool took the name over) has lost the key, but rotatord may not
+	// write there: once says so and makes no key, fails nothing, and
+	// leaves the other tool's Secret as it is.
+	t.Run("sink-check-secret-taken-by-another", func(t *testing.T) {
+		t.Parallel()
+		k := newKSEnv(t, c, "taken")
+		c.Grant(t, "rotatord", k.ns, ksSinkRules)
+		kubeconfig := c.Kubeconfig(t, "rotatord")
+		k.writePolicy(ksPolicy("0s",
+			ksSink(k.ns, "exo-{{.Name}}", kubeconfig, ""),
+			ksSink(k.ns, "exo-{{.Name}}-json", kubeconfig, "key: credentials.json\nformat: json\n"),
+		) + "    sink_check: 1s\n")
+		k.mustRun("once", "--force")
+		key := k.holds("exo-ci-runner")
+		if err := k.admin.CoreV1().Secrets(k.ns).Delete(k.ctx(), "exo-ci-runner", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		theirs := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "exo-ci-runner", Namespace: k.ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "argocd"}},
+			Data:       map[string][]byte{"api_key": []byte("EXOtheirs"), "api_secret": []byte("theirs")},
+		}
+		if _, err := k.admin.CoreV1().Secrets(k.ns).Create(k.ctx(), theirs, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // past sink_check since the delivery
+		r := k.mustRun("once")
+		if !strings.Contains(r.stderr, "rotatord may not write there") {
+			t.Errorf("once said nothing of the Secret it may not repair:\n%s", r)
+		}
+		if n := createdNamed(k.env, "ci-runner"); n != 2 {
+			t.Errorf("%d keys named ci-runner ever existed, want 2: a new key cannot reach a Secret rotatord may not write", n)
+		}
+		if live := k.sim.only("ci-runner").Key; live != key {
+			t.Errorf("live key %s, want %s kept", live, key)
+		}
+		if s, _ := k.secret("exo-ci-runner-json"); !strings.Contains(string(s.Data["credentials.json"]), key) {
+			t.Errorf("the other Secret no longer holds %s", key)
+		}
+		if s, _ := k.secret("exo-ci-runner"); string(s.Data["api_key"]) != "EXOtheirs" {
+			t.Errorf("the other tool's Secret was changed: api_key %q", s.Data["api_key"])
+		}
+		k.checkNoSecretInOutput()
+	})
 }
 
 func jsonEqual(a, b any) bool {
