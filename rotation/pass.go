@@ -488,7 +488,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	if pruneDeliveries(&rec, p) {
 		changed = true
 	}
-	if !known && !opts.DryRun && inheritDeliveries(&rec, p, pass.staleDeliveries(e, name)) {
+	// Also in a dry run (plan), which writes nothing: what it shows must be
+	// what a pass would decide from the same deliveries.
+	if !known && inheritDeliveries(&rec, p, pass.staleDeliveries(e, name)) {
 		changed = true
 	}
 	lingered := !opts.DryRun && e.deleteLingering(ctx, p, &rec, j.all, now)

@@ -59,3 +59,39 @@ func TestSinkCheckLossWaitingForAWindowOutlivesAPolicyRename(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkCheckPlanShowsALossTakenOverByARenamedPolicy: after the rename
+// above, before any pass of the renamed policy, a dry run (rotatord plan)
+// says what the pass will do: rotate for the loss once the window opens.
+func TestSinkCheckPlanShowsALossTakenOverByARenamedPolicy(t *testing.T) {
+	h := newHarness(t, 0)
+	dir := t.TempDir()
+	env, docker := pairOfSinks(t, dir, "ci", false)
+	h.policy.Sinks = []sinks.Sink{env, docker}
+	h.policy.SinkCheck = time.Hour
+	h.policy.MaxAge = 30 * 24 * time.Hour
+	h.newEngine()
+	h.api.add("ci-a", roleCI)
+	h.clock.now = time.Date(2026, 12, 11, 10, 0, 0, 0, time.UTC) // a Friday, in the window
+	h.pass(Options{Force: true})
+	h.policy.Windows = weekdays09to16()
+	h.engine.SetPolicies([]Policy{h.policy})
+	h.clock.now = time.Date(2026, 12, 14, 8, 0, 0, 0, time.UTC) // the Monday after, before the window
+	for _, f := range []string{"ci-a.env", "ci-a.docker.env"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.pass(Options{})
+
+	h.renameToCIKeys(dir)
+	h.clock.now = time.Date(2026, 12, 14, 9, 30, 0, 0, time.UTC)
+	o := findOutcome(h.pass(Options{DryRun: true}), "ci-a")
+	if o.Decision.Action != ActionRotate || o.Decision.Reason != ReasonSinkLost {
+		t.Errorf("plan after the rename says %v %q, want a rotation for the lost sinks", o.Decision.Action, o.Decision.Reason)
+	}
+	o = findOutcome(h.pass(Options{}), "ci-a")
+	if o.Decision.Reason != ReasonSinkLost {
+		t.Errorf("the pass after the plan says %q, want %q as the plan did", o.Decision.Reason, ReasonSinkLost)
+	}
+}
