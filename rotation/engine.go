@@ -196,6 +196,10 @@ type Engine struct {
 	// warnedTwoKeys remembers the names this process reported as left
 	// with two live keys it will not rotate (firstTwoKeysWarning).
 	warnedTwoKeys map[recordKey]bool
+	// warnedUntrusted remembers the sinks (name: key name and sink id)
+	// this process reported as no source of the current key, changed
+	// since its delivery (trustedCopy).
+	warnedUntrusted map[recordKey]bool
 	// skipped: the key names each policy's last pass left alone.
 	skipped map[string][]SkippedName
 	// confirmed notes, per policy and name, when this process confirmed
@@ -295,7 +299,7 @@ func New(cfg Config) *Engine {
 		onDeletionScheduled: cfg.OnDeletionScheduled, otherAccounts: cfg.OtherAccounts,
 		gens: map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
 		searched:      map[recordKey][2]time.Time{},
-		warnedTwoKeys: map[recordKey]bool{},
+		warnedTwoKeys: map[recordKey]bool{}, warnedUntrusted: map[recordKey]bool{},
 		claims:        newTargetClaims(),
 	}
 }

@@ -1019,16 +1019,22 @@ func (e *Engine) syncSinks(ctx context.Context, p Policy, rec *state.Record, liv
 // the record change (a restart, or a pass that recovered a rotation,
 // would leave it unsaid).
 func (e *Engine) firstTwoKeysWarning(policy, name string) bool {
+	return e.firstWarning(e.warnedTwoKeys, recordKey{policy, name})
+}
+
+// firstWarning reports whether k is not in warned (this process has not
+// said it yet), and adds it. warned is one of the engine's maps, guarded
+// by e.mu, and bounded as warnedNames.
+func (e *Engine) firstWarning(warned map[recordKey]bool, k recordKey) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	k := recordKey{policy, name}
-	if e.warnedTwoKeys[k] {
+	if warned[k] {
 		return false
 	}
-	if len(e.warnedTwoKeys) >= 10000 {
-		clear(e.warnedTwoKeys) // bounded, as warnedNames
+	if len(warned) >= 10000 {
+		clear(warned)
 	}
-	e.warnedTwoKeys[k] = true
+	warned[k] = true
 	return true
 }
 
