@@ -300,7 +300,7 @@ func New(cfg Config) *Engine {
 		gens: map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
 		searched:      map[recordKey][2]time.Time{},
 		warnedTwoKeys: map[recordKey]bool{}, warnedUntrusted: map[recordKey]bool{},
-		claims:        newTargetClaims(),
+		claims: newTargetClaims(),
 	}
 }
 
