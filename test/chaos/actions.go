@@ -121,7 +121,14 @@ func (c *campaign) policyYAML(v variant, maxAge string, slot int) string {
 		if v.ownOnly {
 			policyMaxAge = "1h"
 		}
-		fmt.Fprintf(&b, "    schedule: \"@every 1s\"\n    max_age: %s\n    grace_period: 2s\n    adopt: rotate\n    sinks:\n", policyMaxAge)
+		fmt.Fprintf(&b, "    schedule: \"@every 1s\"\n    max_age: %s\n    grace_period: 2s\n    adopt: rotate\n", policyMaxAge)
+		if p.name == "apps" {
+			// Its sinks are read between rotations too (a file a sink
+			// fault replaced, a Vault secret): a check's repair or loss
+			// rotation must keep every invariant the campaign checks.
+			b.WriteString("    sink_check: 1s\n")
+		}
+		b.WriteString("    sinks:\n")
 		sinks := slices.Clone(p.sinks)
 		if p.name == "apps" && c.extraAdded.Load() {
 			sinks = append(sinks, extraSink)
