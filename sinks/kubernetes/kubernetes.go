@@ -474,8 +474,14 @@ func (s *Sink) restart(ctx context.Context, label string) error {
 // patchRestart sets the restart annotation on w's pod template; dryRun
 // has the API server check the patch (the workload exists, RBAC allows
 // it) without applying it.
+//
+// The time has nanoseconds (kubectl writes whole seconds): two deliveries
+// restarting one workload within a second (a name's two Secrets, two
+// names of a pass) must each change the pod template, or the second is no
+// rollout, and pods the first one started may have read the second Secret
+// before it held the new key.
 func (s *Sink) patchRestart(ctx context.Context, w Workload, dryRun bool) error {
-	at := s.opts.Now().UTC().Format(time.RFC3339)
+	at := s.opts.Now().UTC().Format(time.RFC3339Nano)
 	patch := fmt.Appendf(nil, `{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, RestartedAtKey, at)
 	opts := metav1.PatchOptions{}
 	if dryRun {
