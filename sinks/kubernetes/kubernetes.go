@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"strings"
 	"text/template"
 	"time"
@@ -57,6 +58,10 @@ const (
 	// RestartedAtKey is the pod template annotation kubectl rollout
 	// restart sets.
 	RestartedAtKey = "kubectl.kubernetes.io/restartedAt"
+	// FencedAtKey is set, with the old data left as it was, after an
+	// update whose answer was lost, so that the update cannot be applied
+	// later (fenceLostUpdate); the next write removes it.
+	FencedAtKey = "rotatord.io/fenced-at"
 )
 
 // Default data keys.
@@ -392,6 +397,9 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 			if apierrors.IsConflict(err) {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: %w", label, ErrConflict))
 			}
+			if lostAnswer(err) {
+				s.fenceLostUpdate(ctx, cur)
+			}
 			return fmt.Errorf("write %s: update: %w", label, apiError(err))
 		}
 	}
@@ -400,6 +408,49 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	}
 	return s.restart(ctx, label)
 }
+
+// lostAnswer reports whether err leaves unknown whether the write was
+// applied: no answer (a timeout, a reset connection), or a 5xx or 408, as
+// kube-apiserver answers 504 when etcd has not committed the write in
+// time, and may still commit it.
+func lostAnswer(err error) bool {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) {
+		return true
+	}
+	code := st.Status().Code
+	return code < 400 || code >= 500 || code == http.StatusRequestTimeout
+}
+
+// fenceLostUpdate follows an update of cur whose answer was lost: the
+// update may still be applied later, after the engine has read the old
+// key back and deleted the new one, leaving the Secret with a deleted key.
+// An update of cur's annotation FencedAtKey against the same
+// resourceVersion makes that late update fail as a conflict; if it fails
+// itself, the lost update landed (the engine reads the new key back) or
+// someone else changed the Secret, which fails the late update too. Tried
+// a few times while the API server keeps losing answers; the error is
+// the Write's.
+func (s *Sink) fenceLostUpdate(ctx context.Context, cur *corev1.Secret) {
+	secrets := s.opts.Client.CoreV1().Secrets(s.opts.Namespace)
+	for range 3 {
+		f := cur.DeepCopy()
+		if f.Annotations == nil {
+			f.Annotations = map[string]string{}
+		}
+		f.Annotations[FencedAtKey] = s.opts.Now().UTC().Format(time.RFC3339Nano)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceTimeout)
+		_, err := secrets.Update(fctx, f, metav1.UpdateOptions{})
+		cancel()
+		if err == nil || !lostAnswer(err) {
+			return
+		}
+	}
+}
+
+// fenceTimeout bounds one fencing update: the Write's own context may be
+// what ended.
+const fenceTimeout = 10 * time.Second
 
 // lostRace follows a create or update the API server refused (409)
 // because the Secret changed since it was read. When it is now someone
@@ -452,6 +503,7 @@ func (s *Sink) mark(m *metav1.ObjectMeta, c sinks.Credential) {
 	maps.Copy(m.Labels, s.opts.Labels)
 	maps.Copy(m.Annotations, s.opts.Annotations)
 	m.Labels[ManagedByLabel] = ManagedByValue
+	delete(m.Annotations, FencedAtKey)
 	m.Annotations[PolicyKey] = s.opts.Policy
 	m.Annotations[KeyNameKey] = c.Name
 	m.Annotations[KeyIDKey] = c.KeyID

@@ -1,0 +1,125 @@
+package kubernetes_test
+
+// An update of the Secret whose answer is lost but which the API server
+// applies later: kube-apiserver answers 504 ("request did not complete
+// within the allotted timeout") while etcd still has the write pending, and
+// a load balancer in front of it can answer 504 while its backend goes on.
+// The engine reads the Secret after the failed Write; when it still holds
+// the old key, nothing holds the new one, and the engine deletes the new
+// key. If the write lands after that read, the Secret holds a deleted key:
+// its consumers lose their credential until the next rotation.
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rotatord/rotatord/internal/kubetest"
+	"github.com/rotatord/rotatord/sinks"
+	ksink "github.com/rotatord/rotatord/sinks/kubernetes"
+)
+
+// lateWrites keeps the next PUT of a Secret instead of sending it, answers
+// it 504 as kube-apiserver does when its storage is slow, and can send it
+// later.
+type lateWrites struct {
+	mu    sync.Mutex
+	armed bool
+	next  http.RoundTripper
+	held  *http.Request
+	body  []byte
+}
+
+func (l *lateWrites) RoundTrip(req *http.Request) (*http.Response, error) {
+	l.mu.Lock()
+	take := l.armed && req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/secrets/")
+	if take {
+		l.armed = false
+	}
+	l.mu.Unlock()
+	if !take {
+		return l.next.RoundTrip(req)
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.held, l.body = req.Clone(context.Background()), body
+	l.mu.Unlock()
+	status := `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Timeout: request did not complete within requested timeout - context deadline exceeded","reason":"Timeout","details":{},"code":504}`
+	return &http.Response{
+		StatusCode: http.StatusGatewayTimeout,
+		Header:     http.Header{"Content-Type": []string{"application/json"}},
+		Body:       io.NopCloser(strings.NewReader(status)),
+		Request:    req,
+	}, nil
+}
+
+// land sends the kept request now, and returns the status of its answer.
+func (l *lateWrites) land(t *testing.T) int {
+	t.Helper()
+	l.mu.Lock()
+	req, body := l.held, l.body
+	l.mu.Unlock()
+	if req == nil {
+		t.Fatal("no Secret update was kept")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	resp, err := l.next.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestUpdateAnsweredLostCannotLandAfterTheOldKeyIsReadBack(t *testing.T) {
+	t.Parallel()
+	c := kubetest.Start(t)
+	w := newWorld(t, c)
+	late := &lateWrites{}
+	cfg := c.RestConfig(user)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { late.next = rt; return late }
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := w.sink(fullRules, func(o *ksink.Options) { o.Client = cs })
+	old := w.cred("ci-runner")
+	w.mustWrite(s, old)
+
+	ctx := ctxT(t)
+	neu := w.cred("ci-runner")
+	late.mu.Lock()
+	late.armed = true
+	late.mu.Unlock()
+	err = w.note(s.Write(ctx, neu))
+	if err == nil {
+		t.Fatal("Write succeeded though its update was answered 504")
+	}
+	if sinks.IsNothingSent(err) {
+		t.Fatalf("Write says it sent nothing, though its update may land: %v", err)
+	}
+	// What the engine does next: read the sink. The old key there means
+	// the new key reached no sink, and the engine deletes it.
+	h, err := s.Read(ctx, "ci-runner")
+	if w.note(err) != nil {
+		t.Fatalf("Read after the failed Write: %v", err)
+	}
+	if h.KeyID != old.KeyID {
+		t.Skipf("the Secret holds %s after the failed Write: the engine keeps the new key", h.KeyID)
+	}
+	// Now the kept update reaches the API server.
+	code := late.land(t)
+	if got := string(w.get("exo-ci-runner").Data["api_key"]); got != old.KeyID {
+		t.Errorf("the update answered 504 landed (HTTP %d) after the sink read the old key back: the Secret holds %s, a key the engine has rolled back; want the old %s", code, got, old.KeyID)
+	}
+}
