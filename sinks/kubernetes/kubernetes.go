@@ -376,6 +376,9 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 			if apierrors.IsAlreadyExists(err) {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: created by someone else meanwhile: %w", label, ErrConflict))
 			}
+			if lostAnswer(err) {
+				s.fenceLostCreate(ctx, n, c.Name)
+			}
 			return fmt.Errorf("write %s: create: %w", label, apiError(err))
 		}
 	} else {
@@ -441,6 +444,26 @@ func (s *Sink) fenceLostUpdate(ctx context.Context, cur *corev1.Secret) {
 		f.Annotations[FencedAtKey] = s.opts.Now().UTC().Format(time.RFC3339Nano)
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceTimeout)
 		_, err := secrets.Update(fctx, f, metav1.UpdateOptions{})
+		cancel()
+		if err == nil || !lostAnswer(err) {
+			return
+		}
+	}
+}
+
+// fenceLostCreate follows a create of Secret n whose answer was lost, as
+// fenceLostUpdate an update: it creates the Secret with rotatord's marks
+// and no data key (no key is held there), so that the lost create fails
+// if it comes later. If it fails itself, the Secret exists: the lost
+// create landed, or someone else's Secret took the place.
+func (s *Sink) fenceLostCreate(ctx context.Context, n, name string) {
+	secrets := s.opts.Client.CoreV1().Secrets(s.opts.Namespace)
+	for range 3 {
+		f := s.newSecret(n, nil, sinks.Credential{Name: name})
+		delete(f.Annotations, KeyIDKey)
+		f.Annotations[FencedAtKey] = s.opts.Now().UTC().Format(time.RFC3339Nano)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceTimeout)
+		_, err := secrets.Create(fctx, f, metav1.CreateOptions{})
 		cancel()
 		if err == nil || !lostAnswer(err) {
 			return

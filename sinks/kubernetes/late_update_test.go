@@ -12,6 +12,7 @@ package kubernetes_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -25,20 +26,25 @@ import (
 	ksink "github.com/rotatord/rotatord/sinks/kubernetes"
 )
 
-// lateWrites keeps the next PUT of a Secret instead of sending it, answers
+// lateWrites keeps the next PUT (or POST) of a Secret instead of sending it, answers
 // it 504 as kube-apiserver does when its storage is slow, and can send it
 // later.
 type lateWrites struct {
-	mu    sync.Mutex
-	armed bool
-	next  http.RoundTripper
-	held  *http.Request
-	body  []byte
+	mu     sync.Mutex
+	armed  bool
+	method string // PUT (an update) unless set
+	next   http.RoundTripper
+	held   *http.Request
+	body   []byte
 }
 
 func (l *lateWrites) RoundTrip(req *http.Request) (*http.Response, error) {
 	l.mu.Lock()
-	take := l.armed && req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/secrets/")
+	method := l.method
+	if method == "" {
+		method = http.MethodPut
+	}
+	take := l.armed && req.Method == method && strings.Contains(req.URL.Path, "/secrets")
 	if take {
 		l.armed = false
 	}
@@ -121,5 +127,41 @@ func TestUpdateAnsweredLostCannotLandAfterTheOldKeyIsReadBack(t *testing.T) {
 	code := late.land(t)
 	if got := string(w.get("exo-ci-runner").Data["api_key"]); got != old.KeyID {
 		t.Errorf("the update answered 504 landed (HTTP %d) after the sink read the old key back: the Secret holds %s, a key the engine has rolled back; want the old %s", code, got, old.KeyID)
+	}
+}
+
+// The same with the Secret's first delivery: a create answered 504 that
+// lands after the engine found no Secret and deleted the new key would
+// leave a Secret with a deleted key for consumers waiting for it.
+func TestCreateAnsweredLostCannotLandAfterNoSecretIsReadBack(t *testing.T) {
+	t.Parallel()
+	c := kubetest.Start(t)
+	w := newWorld(t, c)
+	late := &lateWrites{method: http.MethodPost}
+	cfg := c.RestConfig(user)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { late.next = rt; return late }
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := w.sink(fullRules, func(o *ksink.Options) { o.Client = cs })
+	ctx := ctxT(t)
+	neu := w.cred("ci-runner")
+	late.mu.Lock()
+	late.armed = true
+	late.mu.Unlock()
+	err = w.note(s.Write(ctx, neu))
+	if err == nil {
+		t.Fatal("Write succeeded though its create was answered 504")
+	}
+	if sinks.IsNothingSent(err) {
+		t.Fatalf("Write says it sent nothing, though its create may land: %v", err)
+	}
+	if _, err := s.Read(ctx, "ci-runner"); !errors.Is(err, sinks.ErrNotHeld) {
+		t.Skipf("Read after the failed Write: %v, not ErrNotHeld: the engine keeps the new key", err)
+	}
+	code := late.land(t)
+	if got := string(w.get("exo-ci-runner").Data["api_key"]); got != "" {
+		t.Errorf("the create answered 504 landed (HTTP %d) after the sink found no Secret: it holds %s, a key the engine has rolled back", code, got)
 	}
 }
