@@ -32,6 +32,7 @@ import (
 	"text/template"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -291,6 +292,9 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	// RBAC allows the patch, before any key is created.
 	for _, w := range s.opts.Restart {
 		if err := s.patchRestart(ctx, w, true); err != nil {
+			if errors.Is(err, errPaused) {
+				return fmt.Errorf("probe %s: restart %s %s/%s: %w", label, w.Kind, s.opts.Namespace, w.Name, err)
+			}
 			if apierrors.IsForbidden(err) {
 				return fmt.Errorf("probe %s: RBAC does not allow patch on %s/%s in namespace %s", label, resourceOf(w.Kind), w.Name, s.opts.Namespace)
 			}
@@ -566,7 +570,13 @@ func (s *Sink) patchRestart(ctx context.Context, w Workload, dryRun bool) error 
 	var err error
 	switch w.Kind {
 	case "Deployment":
-		_, err = apps.Deployments(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
+		var d *appsv1.Deployment
+		d, err = apps.Deployments(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
+		if err == nil && d.Spec.Paused {
+			// kubectl rollout restart refuses it: the pod template
+			// changes, but a paused Deployment rolls nothing out.
+			err = errPaused
+		}
 	case "StatefulSet":
 		_, err = apps.StatefulSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
 	case "DaemonSet":
@@ -574,6 +584,9 @@ func (s *Sink) patchRestart(ctx context.Context, w Workload, dryRun bool) error 
 	}
 	return err
 }
+
+// errPaused is patchRestart's error for a paused Deployment.
+var errPaused = errors.New("the Deployment is paused (kubectl rollout pause): a restart would roll nothing out, and its pods would keep the old key; resume it (kubectl rollout resume)")
 
 // Verify implements sinks.Sink.
 func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {

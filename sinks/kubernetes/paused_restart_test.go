@@ -1,0 +1,43 @@
+package kubernetes_test
+
+// A Deployment to restart that is paused (`kubectl rollout pause`): the
+// restart annotation changes its pod template, but a paused Deployment
+// rolls nothing out (`kubectl rollout restart` refuses it for that). Its
+// pods, which read the Secret at start, keep the old key, which is
+// deleted when the grace period ends. The probe must refuse it, before a
+// key is created, as it refuses a workload it cannot patch.
+
+import (
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rotatord/rotatord/internal/kubetest"
+	ksink "github.com/rotatord/rotatord/sinks/kubernetes"
+)
+
+func TestProbeRefusesAPausedDeploymentToRestart(t *testing.T) {
+	t.Parallel()
+	c := kubetest.Start(t)
+	w := newWorld(t, c)
+	ctx := ctxT(t)
+	labels := map[string]string{"app": "web"}
+	if _, err := w.admin.AppsV1().Deployments(w.ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{Paused: true, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.invalid/web:1"}}},
+		}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := w.sink(fullRules, func(o *ksink.Options) { o.Restart = []ksink.Workload{{Kind: "Deployment", Name: "web"}} })
+	err := w.note(s.Probe(ctx, "ci-runner"))
+	if err == nil || !strings.Contains(err.Error(), "paused") {
+		t.Errorf("Probe with a paused Deployment to restart: %v, want an error saying it is paused", err)
+	}
+	if w.secretCount() != 0 {
+		t.Errorf("the probe wrote a Secret")
+	}
+}
