@@ -292,7 +292,7 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	// RBAC allows the patch, before any key is created.
 	for _, w := range s.opts.Restart {
 		if err := s.patchRestart(ctx, w, true); err != nil {
-			if errors.Is(err, errPaused) {
+			if errors.Is(err, errPaused) || errors.Is(err, errOnDelete) {
 				return fmt.Errorf("probe %s: restart %s %s/%s: %w", label, w.Kind, s.opts.Namespace, w.Name, err)
 			}
 			if apierrors.IsForbidden(err) {
@@ -578,15 +578,27 @@ func (s *Sink) patchRestart(ctx context.Context, w Workload, dryRun bool) error 
 			err = errPaused
 		}
 	case "StatefulSet":
-		_, err = apps.StatefulSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
+		var ss *appsv1.StatefulSet
+		ss, err = apps.StatefulSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
+		if err == nil && ss.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
+			err = errOnDelete
+		}
 	case "DaemonSet":
-		_, err = apps.DaemonSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
+		var ds *appsv1.DaemonSet
+		ds, err = apps.DaemonSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
+		if err == nil && ds.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
+			err = errOnDelete
+		}
 	}
 	return err
 }
 
-// errPaused is patchRestart's error for a paused Deployment.
-var errPaused = errors.New("the Deployment is paused (kubectl rollout pause): a restart would roll nothing out, and its pods would keep the old key; resume it (kubectl rollout resume)")
+// errPaused and errOnDelete are patchRestart's errors for a workload whose
+// pod template changes without its pods being replaced.
+var (
+	errPaused   = errors.New("the Deployment is paused (kubectl rollout pause): a restart would roll nothing out, and its pods would keep the old key; resume it (kubectl rollout resume)")
+	errOnDelete = errors.New("its update strategy is OnDelete: a restart would replace no pod, and its pods would keep the old key; use RollingUpdate, or restart it yourself within the grace period and take it out of restart")
+)
 
 // Verify implements sinks.Sink.
 func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {

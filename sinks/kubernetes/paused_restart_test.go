@@ -41,3 +41,38 @@ func TestProbeRefusesAPausedDeploymentToRestart(t *testing.T) {
 		t.Errorf("the probe wrote a Secret")
 	}
 }
+
+// A StatefulSet or DaemonSet whose update strategy is OnDelete replaces a
+// pod only when someone deletes it: the restart annotation changes the
+// pod template and restarts nothing, so the probe refuses it as it
+// refuses a paused Deployment.
+func TestProbeRefusesAnOnDeleteWorkloadToRestart(t *testing.T) {
+	t.Parallel()
+	c := kubetest.Start(t)
+	w := newWorld(t, c)
+	ctx := ctxT(t)
+	labels := map[string]string{"app": "db"}
+	sel := &metav1.LabelSelector{MatchLabels: labels}
+	tmpl := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "registry.invalid/db:1"}}},
+	}
+	apps := w.admin.AppsV1()
+	if _, err := apps.StatefulSets(w.ns).Create(ctx, &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: appsv1.StatefulSetSpec{Selector: sel, Template: tmpl,
+			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apps.DaemonSets(w.ns).Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent"},
+		Spec: appsv1.DaemonSetSpec{Selector: sel, Template: tmpl,
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.OnDeleteDaemonSetStrategyType}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, wl := range []ksink.Workload{{Kind: "StatefulSet", Name: "db"}, {Kind: "DaemonSet", Name: "agent"}} {
+		s, _ := w.sink(fullRules, func(o *ksink.Options) { o.Restart = []ksink.Workload{wl} })
+		err := w.note(s.Probe(ctx, "ci-runner"))
+		if err == nil || !strings.Contains(err.Error(), "OnDelete") {
+			t.Errorf("Probe with %s %s (update strategy OnDelete) to restart: %v, want an error naming OnDelete", wl.Kind, wl.Name, err)
+		}
+	}
+}
