@@ -581,7 +581,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	}
 	rotatesForLoss := func() bool {
 		return d.Action == ActionNone && rec.Rotation == nil && (d.Reason == ReasonFresh || d.Reason == ReasonOutsideWindow) &&
-			stillLost(p, &rec)
+			stillLost(p, &rec) && !e.lossUnwritable(p, name)
 	}
 	if opts.DryRun && rotatesForLoss() {
 		d = lostDecision()

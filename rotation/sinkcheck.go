@@ -45,6 +45,11 @@ const (
 // sinkCheck is what this process knows of one name's sink checks.
 type sinkCheck struct {
 	at time.Time // the last check
+	// unwritable: the last check found a sink without the current key
+	// that failed its probe (rotatord may not write there). A rotation
+	// for a loss would fail at that probe at every backoff: none starts
+	// until a check finds every lost sink writable (lossUnwritable).
+	unwritable bool
 }
 
 // sinkCheckDue returns when the name's next check is due: the zero time
@@ -59,15 +64,32 @@ func (e *Engine) sinkCheckDue(p *Policy, name string) time.Time {
 	return c.at.Add(p.SinkCheck)
 }
 
-// setSinkCheck records a check at at.
+// setSinkCheck records a check at at that found no lost sink unwritable
+// (or a rotation, which probed and wrote every sink).
 func (e *Engine) setSinkCheck(p Policy, name string, at time.Time) {
+	e.setSinkCheckFound(p, name, at, false)
+}
+
+// setSinkCheckFound records a check at at, and whether it found a lost
+// sink rotatord may not write.
+func (e *Engine) setSinkCheckFound(p Policy, name string, at time.Time, unwritable bool) {
 	e.sinkChecksMu.Lock()
 	defer e.sinkChecksMu.Unlock()
 	if e.sinkChecks == nil {
 		e.sinkChecks = map[recordKey]sinkCheck{}
 	}
-	e.sinkChecks[recordKey{p.Name, name}] = sinkCheck{at: at}
+	e.sinkChecks[recordKey{p.Name, name}] = sinkCheck{at: at, unwritable: unwritable}
 	e.sinkCheckGen.Add(1)
+}
+
+// lossUnwritable reports whether this process's last check of the name
+// found a lost sink rotatord may not write: a loss recorded earlier
+// (stillLost) is then not rotated for, as a rotation would fail at that
+// sink's probe.
+func (e *Engine) lossUnwritable(p Policy, name string) bool {
+	e.sinkChecksMu.Lock()
+	defer e.sinkChecksMu.Unlock()
+	return e.sinkChecks[recordKey{p.Name, name}].unwritable
 }
 
 // forgetSinkCheck drops what this process knows of a name's checks when
@@ -113,6 +135,7 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 	if due := e.sinkCheckDue(&p, rec.Name); !due.IsZero() && now.Before(due) {
 		return false, false, nil
 	}
+	unwritable := false
 	for i, s := range p.Sinks {
 		sid := sinkID(s, rec.Name)
 		result := e.sinkHolds(ctx, s, rec, sid)
@@ -146,7 +169,10 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 			// at this probe at every backoff, running on_failure each
 			// time, while the other sinks' consumers are fine. Reported
 			// (the metric counts the loss), not acted on; a later check
-			// that finds the sink writable again repairs it.
+			// that finds the sink writable again repairs it. A loss
+			// recorded earlier (its delivery kept with no key id) stays
+			// recorded, and is not rotated for meanwhile either.
+			unwritable = true
 			e.log.Warn("a sink no longer holds the current key, and rotatord may not write there: its consumer needs an operator",
 				zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("sink", sinkLabel(i, s)),
 				zap.String("target", s.Target(rec.Name)), zap.String("key_id", rec.CurrentKeyID), zap.Error(err))
@@ -167,7 +193,7 @@ func (e *Engine) checkSinks(ctx context.Context, p Policy, rec *state.Record, li
 			changed = true
 		}
 	}
-	e.setSinkCheck(p, rec.Name, now)
+	e.setSinkCheckFound(p, rec.Name, now, unwritable)
 	return changed, lost, edited
 }
 
