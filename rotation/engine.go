@@ -196,9 +196,9 @@ type Engine struct {
 	// warnedTwoKeys remembers the names this process reported as left
 	// with two live keys it will not rotate (firstTwoKeysWarning).
 	warnedTwoKeys map[recordKey]bool
-	// warnedUntrusted remembers the sinks (name: key name and sink id)
-	// this process reported as no source of the current key, changed
-	// since its delivery (trustedCopy).
+	// warnedUntrusted remembers the sinks (name: key name, sink id and
+	// current key id) this process reported as no source of the current
+	// key, changed since its delivery (trustedCopy).
 	warnedUntrusted map[recordKey]bool
 	// skipped: the key names each policy's last pass left alone.
 	skipped map[string][]SkippedName

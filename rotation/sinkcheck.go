@@ -334,8 +334,11 @@ func (e *Engine) trustedCopy(ctx context.Context, p Policy, rec *state.Record, e
 				continue // a check found it lost: warned then
 			}
 			if e.changedSinceDelivery(ctx, s, rec) {
-				if !e.firstWarning(e.warnedUntrusted, recordKey{p.Name, rec.Name + "\x00" + sinkID(s, rec.Name)}) {
-					continue // said once per process: a daemon passes every minute
+				// Said once per process and key: a daemon passes every
+				// minute; a change under a later key is news.
+				k := recordKey{p.Name, rec.Name + "\x00" + sinkID(s, rec.Name) + "\x00" + rec.CurrentKeyID}
+				if !e.firstWarning(e.warnedUntrusted, k) {
+					continue
 				}
 				e.log.Warn("not copying the current key from a sink changed since its delivery", zap.String("policy", p.Name),
 					zap.String("name", rec.Name), zap.String("sink", sinkLabel(i, s)), zap.String("target", s.Target(rec.Name)))

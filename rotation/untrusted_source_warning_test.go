@@ -39,3 +39,49 @@ func TestUntrustedSourceWarnedOncePerProcess(t *testing.T) {
 		t.Errorf("warned %d times after a restart's first pass, want once", n)
 	}
 }
+
+// Said once per key: after a rotation, the consumer that rewrites its file
+// again under the new key leaves a sink added since waiting again, and
+// the log says why again (a daemon runs for months).
+func TestUntrustedSourceWarnedAgainForANewKey(t *testing.T) {
+	h := newHarness(t, 0)
+	h.api.add("ci-runner", roleCI)
+	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}}
+	h.engine.SetPolicies([]Policy{h.policy})
+	h.pass(Options{Force: true})
+	first := h.sinkA.holds("ci-runner")
+	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: first, Secret: secret.Value("rewritten by its consumer")})
+	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
+	h.engine.SetPolicies([]Policy{h.policy})
+	h.clock.Add(time.Minute)
+	h.pass(Options{})
+	const msg = "not copying the current key from a sink changed since its delivery"
+	if n := h.logs.FilterMessage(msg).Len(); n != 1 {
+		t.Fatalf("setup: warned %d times, want once", n)
+	}
+
+	// A rotation writes both sinks; then sink b leaves the policy and
+	// comes back empty, and the consumer rewrites sink a again.
+	h.clock.Add(time.Minute)
+	h.pass(Options{Force: true})
+	second := h.sinkA.holds("ci-runner")
+	if second == first || h.sinkB.holds("ci-runner") != second {
+		t.Fatalf("setup: the rotation left sinks with %q and %q", second, h.sinkB.holds("ci-runner"))
+	}
+	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}}
+	h.engine.SetPolicies([]Policy{h.policy})
+	h.clock.Add(time.Minute)
+	h.pass(Options{})
+	h.sinkB.empty("ci-runner")
+	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: second, Secret: secret.Value("rewritten again")})
+	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
+	h.engine.SetPolicies([]Policy{h.policy})
+	h.clock.Add(time.Minute)
+	h.pass(Options{})
+	if got := h.sinkB.holds("ci-runner"); got != "" {
+		t.Fatalf("added sink holds %q copied from a sink changed since its delivery", got)
+	}
+	if n := h.logs.FilterMessage(msg).Len(); n != 2 {
+		t.Errorf("warned %d times, want again for the new key's sink (2)", n)
+	}
+}
