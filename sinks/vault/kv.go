@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -235,6 +236,22 @@ func (s *Sink) writeData(ctx context.Context, p string, data map[string]any, cas
 // version is deleted or destroyed, sinks.ErrUnreadable when it lacks the
 // fields.
 func (s *Sink) readLatest(ctx context.Context, p string) (sinks.Held, int, error) {
+	data, version, err := s.readLatestData(ctx, p)
+	if err != nil {
+		return sinks.Held{}, 0, err
+	}
+	h, err := heldFrom(data)
+	if err != nil {
+		return sinks.Held{}, 0, fmt.Errorf("version %d: %w", version, err)
+	}
+	return h, version, nil
+}
+
+// readLatestData returns the data of the latest version and its number, as
+// readLatest: an error wrapping sinks.ErrNotHeld when there is no secret,
+// its latest version is deleted or destroyed, or holds no data at all (a
+// version fenceLostWrite made over nothing).
+func (s *Sink) readLatestData(ctx context.Context, p string) (map[string]any, int, error) {
 	var out struct {
 		Data *struct {
 			Data     map[string]any `json:"data"`
@@ -250,26 +267,75 @@ func (s *Sink) readLatest(ctx context.Context, p string) (sinks.Held, int, error
 	})
 	if statusOf(err) == http.StatusNotFound {
 		// No secret, or its latest version deleted or destroyed.
-		return sinks.Held{}, 0, sinks.ErrNotHeld
+		return nil, 0, sinks.ErrNotHeld
 	}
 	if err != nil {
-		return sinks.Held{}, 0, err
+		return nil, 0, err
 	}
 	d := out.Data
 	if d != nil && d.Metadata.Version < 1 {
 		// Not KV v2's answer (which names the version even when it is
 		// deleted): what the path holds is not known, so not ErrNotHeld.
 		s.setMountSeen(false)
-		return sinks.Held{}, 0, fmt.Errorf("mount %q: %w: the read was answered without a version", s.mount, ErrMount)
+		return nil, 0, fmt.Errorf("mount %q: %w: the read was answered without a version", s.mount, ErrMount)
 	}
-	if d == nil || d.Data == nil || d.Metadata.Destroyed || d.Metadata.DeletionTime != "" {
-		return sinks.Held{}, 0, sinks.ErrNotHeld
+	if d == nil || len(d.Data) == 0 || d.Metadata.Destroyed || d.Metadata.DeletionTime != "" {
+		return nil, 0, sinks.ErrNotHeld
 	}
-	h, err := heldFrom(d.Data)
-	if err != nil {
-		return sinks.Held{}, 0, fmt.Errorf("version %d: %w", d.Metadata.Version, err)
+	return d.Data, d.Metadata.Version, nil
+}
+
+// lostAnswer reports whether a write's error leaves unknown whether Vault
+// applied it: no answer (a timeout, a reset connection), or a 5xx or 408,
+// as a gateway answers 504 while Vault has not committed the write yet,
+// and may still.
+func lostAnswer(err error) bool {
+	if errors.Is(err, ErrMount) || errors.Is(err, ErrConflict) {
+		return false // answered
 	}
-	return h, d.Metadata.Version, nil
+	st := statusOf(err)
+	return st == 0 || st >= 500 || st == http.StatusRequestTimeout
+}
+
+// fenceLostWrite follows a data write with check-and-set version cas whose
+// answer was lost: the write may still be applied later, after the engine
+// has read the old key back and deleted the new one, leaving Vault with a
+// deleted key. Writing version cas+1 first, with what version cas held
+// (nothing, when there was none or it is deleted), makes that late write
+// fail its check-and-set. When the latest version is no longer cas, the
+// lost write landed (the engine reads the new key back) or someone else
+// wrote: either way it cannot land later. Tried a few times while answers
+// keep being lost; the error is the Write's.
+func (s *Sink) fenceLostWrite(ctx context.Context, p string, cas int) {
+	ctx = context.WithoutCancel(ctx) // the Write's own context may be what ended
+	for range 3 {
+		fctx, cancel := context.WithTimeout(ctx, fenceTimeout)
+		err := s.fenceOnce(fctx, p, cas)
+		cancel()
+		if err == nil || !lostAnswer(err) {
+			return
+		}
+	}
+}
+
+// fenceTimeout bounds one attempt of fenceLostWrite.
+const fenceTimeout = 10 * time.Second
+
+func (s *Sink) fenceOnce(ctx context.Context, p string, cas int) error {
+	data, version, err := s.readLatestData(ctx, p)
+	switch {
+	case errors.Is(err, sinks.ErrNotHeld):
+		data = map[string]any{}
+		// A deleted latest version still has its number: the
+		// check-and-set below is refused if it is not cas.
+	case err != nil:
+		return err
+	case version != cas:
+		return nil
+	}
+	defer clear(data)
+	_, err = s.writeData(ctx, p, data, cas)
+	return err
 }
 
 // checkMount makes sure the mount exists and is KV version 2. Vault

@@ -744,6 +744,9 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		if marked && errors.Is(err, ErrConflict) {
 			s.unmark(ctx, p, md, log)
 		}
+		if lostAnswer(err) {
+			s.fenceLostWrite(ctx, p, cas)
+		}
 		return fmt.Errorf("write %s: %w", label, err)
 	}
 	s.mu.Lock()
