@@ -92,10 +92,27 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 	store := p.Sinks[0]
 	h, err := store.Read(ctx, name)
 	own := e.own()
+	log := e.log.With(zap.String("policy", p.Name))
+	if name != "" && (errors.Is(err, sinks.ErrNotHeld) || errors.Is(err, sinks.ErrUnreadable)) {
+		// The store holds no credential at all (emptied, removed, or
+		// something that is none): a restart would read nothing that
+		// signs, locked out for good, while the working key's secret is
+		// only in this process. No key is lost by writing it back.
+		cur := p.Self.Current()
+		if cur.KeyID != own || cur.Secret.IsZero() || p.Self.Check(ctx, cur) != nil {
+			return
+		}
+		cur.Name, cur.RoleID = name, role
+		if werr := e.writeTo(ctx, p, 0, cur); werr != nil {
+			log.Error("the credential store holds no usable credential, and writing the working one back failed", zap.Error(werr))
+			return
+		}
+		log.Warn("the credential store held no usable credential: wrote back the one in use", zap.String("key_id", own), zap.NamedError("was", err))
+		return
+	}
 	if err != nil || h.KeyID == "" || h.KeyID == own || h.Secret.IsZero() {
 		return
 	}
-	log := e.log.With(zap.String("policy", p.Name))
 	held := sinks.Credential{KeyID: h.KeyID, Secret: h.Secret}
 	cur := p.Self.Current()
 	if err := p.Self.Check(ctx, held); err == nil {
