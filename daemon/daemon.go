@@ -629,6 +629,26 @@ func (d *Daemon) install(s *setup) error {
 	return nil
 }
 
+// repairOwnStores: before a reload reads the credentials again, an own
+// key's store found holding no credential at all (emptied, removed) gets
+// the working key written back, as the next own-key pass would do. Else
+// the reload reads nothing there: an account whose policies it changes
+// is left out, and its old client, which holds the only copy of the
+// working secret, dropped: rotatord locked out of that organization for
+// good. Only the replica that acts writes.
+func (d *Daemon) repairOwnStores() {
+	if d.elector != nil && !d.journalLed.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, a := range d.accountsInForce() {
+		if a.engine.OwnStoreEmpty(ctx) {
+			a.engine.FollowOwnKey(ctx)
+		}
+	}
+}
+
 // keepWorkingAccounts: an account whose credential a reload cannot read,
 // and that worked under the setup in force, keeps that setup (its client,
 // which still signs, and its policies) instead of stopping; the reload of
@@ -756,6 +776,7 @@ func (d *Daemon) Reload() error {
 	}
 	var s *setup
 	if err == nil {
+		d.repairOwnStores()
 		s, err = d.build(cfg)
 	}
 	if err == nil {

@@ -148,6 +148,29 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 	log.Warn("the credential store held a key that does not sign: wrote back the one in use", zap.String("dead_key_id", held.KeyID), zap.String("key_id", own))
 }
 
+// OwnStoreEmpty reports whether the credential store of an own-key
+// policy holds no credential at all (emptied, removed, or holding
+// something that is none), as followStore would find it. It only reads.
+func (e *Engine) OwnStoreEmpty(ctx context.Context) bool {
+	policies, _ := e.snapshotPolicies()
+	for _, p := range policies {
+		if p.Self == nil || len(p.Sinks) == 0 {
+			continue
+		}
+		name := ""
+		for _, r := range e.store.List(p.Name) {
+			name = r.Name
+		}
+		if name == "" {
+			continue
+		}
+		if _, err := p.Sinks[0].Read(ctx, name); errors.Is(err, sinks.ErrNotHeld) || errors.Is(err, sinks.ErrUnreadable) {
+			return true
+		}
+	}
+	return false
+}
+
 // followInFlight: an own rotation is in flight and its new key is in the
 // store already (its confirmation failed, so the client went back to the
 // old key). When the API refuses the key in use (someone deleted the old
