@@ -160,6 +160,23 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 	deadline := d.Now().Add(wait) // when t fires
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	// Rounds run in the background (below). A stop lets them finish for
+	// ShutdownTimeout, as a pass in flight, then cancels them: a consumer
+	// check that hangs must not hold the stop for its whole timeout.
+	roundCtx, cancelRounds := context.WithCancel(ctx)
+	var rounds sync.WaitGroup
+	defer func() {
+		done := make(chan struct{})
+		go func() { rounds.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(d.opts.ShutdownTimeout):
+			d.log.Warn("stop: abandoning the deletions in flight; they are tried again at the next start")
+			cancelRounds()
+			<-done
+		}
+		cancelRounds()
+	}()
 	arm := func(wait time.Duration) {
 		if !t.Stop() {
 			select {
@@ -190,16 +207,24 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 			continue
 		case <-t.C:
 			round = d.Now()
-			for _, o := range d.DeleteDue(ctx) {
-				switch {
-				case errors.Is(o.Err, rotation.ErrDeletionRefused):
-					d.log.Warn("deletion refused; the key is left alone", zap.String("policy", o.Policy),
-						zap.String("name", o.Name), zap.Error(o.Err))
-				case o.Err != nil:
-					d.log.Warn("deletion failed; will retry", zap.String("policy", o.Policy),
-						zap.String("name", o.Name), zap.Error(o.Err))
+			// In the background: one name's consumer check (a
+			// before_delete hook) may run for minutes, and the old keys
+			// of the others must go when they are due, not after it. A
+			// later round skips the names an earlier one still handles.
+			rounds.Add(1)
+			go func() {
+				defer rounds.Done()
+				for _, o := range d.DeleteDue(roundCtx) {
+					switch {
+					case errors.Is(o.Err, rotation.ErrDeletionRefused):
+						d.log.Warn("deletion refused; the key is left alone", zap.String("policy", o.Policy),
+							zap.String("name", o.Name), zap.Error(o.Err))
+					case o.Err != nil:
+						d.log.Warn("deletion failed; will retry", zap.String("policy", o.Policy),
+							zap.String("name", o.Name), zap.Error(o.Err))
+					}
 				}
-			}
+			}()
 		}
 		arm(d.nextDeletionWait(round))
 	}

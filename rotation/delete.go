@@ -67,6 +67,20 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	}
 	e.mu.Lock()
 	sem := make(chan struct{}, max(1, e.concurrency))
+	// A name another round still handles (its consumer check may run for
+	// minutes) is left to it: rounds run beside each other, and one must
+	// not wait for the other's name.
+	if e.deleting == nil {
+		e.deleting = map[recordKey]bool{}
+	}
+	mine := todo[:0]
+	for _, d := range todo {
+		if k := (recordKey{d.p.Name, d.name}); !e.deleting[k] {
+			e.deleting[k] = true
+			mine = append(mine, d)
+		}
+	}
+	todo = mine
 	e.mu.Unlock()
 	if o.IgnoreWindows {
 		// For the steps that do not see o (the window's check after the
@@ -83,7 +97,13 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				e.mu.Lock()
+				delete(e.deleting, recordKey{d.p.Name, d.name})
+				e.mu.Unlock()
+				<-sem
+				wg.Done()
+			}()
 			out[i] = e.deleteDue(ctx, d.p, d.name, gen, o, round)
 		}()
 	}

@@ -206,6 +206,8 @@ type Engine struct {
 	// the new key of a delivered rotation (monotonic clock): old keys go
 	// no sooner than minDeleteDelay later, whatever the wall clock says.
 	confirmed map[recordKey]time.Time
+	// deleting: the names a round of DeleteDue handles now (under mu).
+	deleting map[recordKey]bool
 	// searched notes, per policy and name, when this process first listed
 	// the keys in the orphan search of the intent started at the time it
 	// holds (firstSearched).
