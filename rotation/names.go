@@ -1,6 +1,9 @@
 package rotation
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Key names are chosen by anyone allowed to create API keys, and rotatord
 // writes them into files, templates, logs and tables. The invariant kept
@@ -33,7 +36,9 @@ const maxNameLen = 255
 
 // CheckName returns "" when rotatord may manage a key of that name: ASCII
 // letters and digits and the characters . _ - @ + = : only, 1 to 255 of
-// them, not starting with - or . Never whitespace, quotes, $, backquote, ;, /, \ or control
+// them, not starting with - or ., without ".." and not ending with . (a
+// file sink refuses a path with "..", and "{{.Name}}.json" makes one of a
+// trailing dot). Never whitespace, quotes, $, backquote, ;, /, \ or control
 // characters.
 func CheckName(name string) SkipReason {
 	if name == "" {
@@ -45,6 +50,11 @@ func CheckName(name string) SkipReason {
 	if c := name[0]; c == '-' || c == '.' {
 		// A leading dash reads as an option to a consumer's command, a
 		// leading dot as a hidden file.
+		return SkipUnsafeCharacters
+	}
+	if strings.Contains(name, "..") || strings.HasSuffix(name, ".") {
+		// A file sink would refuse the rotation at every pass (an unclean
+		// path): skip the name instead, as for the others.
 		return SkipUnsafeCharacters
 	}
 	for i := 0; i < len(name); i++ {
