@@ -12,15 +12,16 @@ import (
 )
 
 // A policy delivering to a memory sink and then a real file sink
-// (<dir>/<name>.cred). A 240-byte key name is valid for the API and its
-// target (245 bytes) a valid file name, but the file sink's temp file
-// (".<base>.tmp-<16 hex>", 267 bytes) is not: no write of it can ever
-// succeed. Before 042bf04 the probe created that temp file and failed, so
-// no key was created. With the probe cache, once another name of the
-// directory was probed within 10 s, the probe passes: a key is created,
-// delivered to the memory sink, and the file sink's write fails on every
-// pass: the rotation is stuck with a live new key and a consumer on the
-// old one.
+// (<dir>/<name>.cred). A 255-byte key name is valid for the API, but its
+// target (260 bytes) is not a valid file name: no write of it can ever
+// succeed. (A 240-byte one, whose target fits but whose temp file name
+// did not, was the case here until long targets got shorter temp file
+// names: it is written now.) Before 042bf04 the probe created the temp
+// file and failed, so no key was created. With the probe cache, once
+// another name of the directory was probed within 10 s, the probe must not
+// pass: a key would be created, delivered to the memory sink, and the file
+// sink's write fail on every pass: the rotation stuck with a live new key
+// and a consumer on the old one.
 func TestProbeCacheLongNameCreatesAKeyThatCannotBeDelivered(t *testing.T) {
 	h := newHarness(t, 0)
 	dir := t.TempDir()
@@ -32,7 +33,7 @@ func TestProbeCacheLongNameCreatesAKeyThatCannotBeDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.policy.Sinks = []sinks.Sink{h.sinkA, fs}
-	long := "ci-" + strings.Repeat("a", 237)
+	long := "ci-" + strings.Repeat("a", 252)
 	old := h.api.add(long, roleCI)
 	h.policy.AdoptRotate = true
 	h.engine.SetPolicies([]Policy{h.policy})

@@ -12,19 +12,20 @@ import (
 // 255*NLS_MAX_CHARSET_SIZE = 1530 (fs/fat/inode.c fat_statfs,
 // fs/exfat/super.c exfat_statfs), while a name there is at most 255 UTF-16
 // units: 255 bytes for the portable characters. A 245-byte target base
-// fits; its 267-byte temp file does not (ENAMETOOLONG). sharedProbeName,
+// fits; a 267-byte temp file name would not (ENAMETOOLONG; tempStem now
+// shortens it, and such a base is still probed in full). sharedProbeName,
 // given Namelen as is, lets that name through on another name's probe:
 // finding (1) again, on FAT/exFAT. Linux has no name over NAME_MAX (255),
 // so a Namelen above it must not be trusted as a byte limit.
 func TestSharedProbeNameVfatNamelen(t *testing.T) {
 	base := strings.Repeat("a", 240) + ".cred" // 245 bytes: a valid vfat name
-	if len(tempName(base)) <= 255 {
-		t.Fatal("test premise: temp name should exceed 255")
+	if len(tempName(""))+len(base) <= 255 {
+		t.Fatal("test premise: the base and a temp file name's 22 bytes should exceed 255")
 	}
 	for _, nameMax := range []int{1530 /* vfat, exfat */} {
 		if sharedProbeName(base, nameMax) {
-			t.Errorf("sharedProbeName(%d-byte base, Namelen %d) = true; its %d-byte temp file cannot be created on vfat/exfat (255 UTF-16 units)",
-				len(base), nameMax, len(tempName(base)))
+			t.Errorf("sharedProbeName(%d-byte base, Namelen %d) = true; a %d-byte temp file name cannot be created on vfat/exfat (255 UTF-16 units)",
+				len(base), nameMax, len(tempName(""))+len(base))
 		}
 	}
 }

@@ -23,17 +23,17 @@ func probeCred(name string) sinks.Credential {
 	}
 }
 
-// The temp-file part of a probe is not name-independent: the temp file's
-// name is ".<base>.tmp-<16 hex>", 22 bytes longer than the target's. A key
-// name (up to 255 bytes, rotation/names.go) whose target base fits in
-// NAME_MAX but whose temp name does not is refused by an uncached probe
-// (no key is created); with the cache, once another name of the directory
-// has been probed, its probe passes and the write then fails.
+// The probe is not name-independent: a key name (up to 255 bytes,
+// rotation/names.go) whose target base does not fit in NAME_MAX is
+// refused by an uncached probe (no key is created); with the cache, once
+// another name of the directory has been probed, its probe must not pass
+// for a write that then fails. (A base that fits but whose temp file name,
+// 22 bytes longer, would not gets a shorter temp name: tempStem.)
 func TestProbeCacheLongNameProbePassesWriteFails(t *testing.T) {
 	dir := t.TempDir()
 	s := newSink(t, dir, FormatEnv)
 	ctx := context.Background()
-	long := strings.Repeat("a", 240) // base "aaa…a.cred" = 245 bytes: a valid file name
+	long := strings.Repeat("a", 251) // base "aaa…a.cred" = 256 bytes: too long a file name
 
 	// Baseline: uncached, the long name's probe fails.
 	if err := s.Probe(ctx, long); err == nil {

@@ -2,6 +2,7 @@ package file
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,8 +12,9 @@ import (
 	"sync"
 )
 
-// A temp file of target <dir>/<base> is <dir>/.<base>.tmp-<suffix>, the
-// suffix lowercase hex digits: 16 random ones from this version, decimal
+// A temp file of target <dir>/<base> is <dir>/.<stem>.tmp-<suffix>, the
+// stem base itself unless too long (tempStem), the suffix lowercase hex
+// digits: 16 random ones from this version, decimal
 // ones from os.CreateTemp in earlier versions. As the suffix has no "." nor
 // "-", a temp file name belongs to exactly one target (see tempTarget).
 const tempSep = ".tmp-"
@@ -26,11 +28,29 @@ var errNeedNamed = errors.New("unnamed temp file not available")
 func tempName(base string) string {
 	var b [8]byte
 	rand.Read(b[:]) // never fails (it crashes the process instead)
-	return "." + base + tempSep + hex.EncodeToString(b[:])
+	return "." + tempStem(base) + tempSep + hex.EncodeToString(b[:])
 }
 
-// tempTarget returns the base name of the target a temp file name belongs
-// to, exactly: name "x" does not match the temp files of name
+// maxTempStem is the longest stem whose temp file names fit NAME_MAX.
+const maxTempStem = 255 - len(".") - len(tempSep) - 16
+
+// tempStem returns what a temp file name of the target base carries to
+// name its target: base itself, or, when that would make a temp file name
+// longer than NAME_MAX (a target of 234 to 255 bytes, such as a long key
+// name with "{{.Name}}.json"), a prefix of base, "~" and 16 hex digits of
+// its SHA-256: every probe and write of such a target failed with "file
+// name too long".
+func tempStem(base string) string {
+	if len(base) <= maxTempStem {
+		return base
+	}
+	sum := sha256.Sum256([]byte(base))
+	h := hex.EncodeToString(sum[:8])
+	return base[:maxTempStem-len("~")-len(h)] + "~" + h
+}
+
+// tempTarget returns the stem (tempStem) of the target a temp file name
+// belongs to, exactly: name "x" does not match the temp files of name
 // "x.json.tmp-1", although their names start with x's temp prefix.
 func tempTarget(name string) (base string, ok bool) {
 	i := strings.LastIndex(name, tempSep)
@@ -70,7 +90,7 @@ func createNamed(d *dir, base string) (*os.File, string, error) {
 // left for the next process that starts.
 type staleTemps struct {
 	mu   sync.Mutex
-	dirs map[string]map[string][]string // directory, target base name: temp file names
+	dirs map[string]map[string][]string // directory, target's temp stem: temp file names
 }
 
 // stale is per process, not per sink: a reload builds new sinks.
@@ -99,8 +119,8 @@ func (st *staleTemps) take(d *dir, base string) []string {
 		}
 		st.dirs[d.path] = byTarget
 	}
-	names := byTarget[base]
-	delete(byTarget, base)
+	names := byTarget[tempStem(base)]
+	delete(byTarget, tempStem(base))
 	return names
 }
 
@@ -111,7 +131,7 @@ func (st *staleTemps) keep(d *dir, base, tmp string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if byTarget, ok := st.dirs[d.path]; ok {
-		byTarget[base] = append(byTarget[base], tmp)
+		byTarget[tempStem(base)] = append(byTarget[tempStem(base)], tmp)
 	}
 }
 
