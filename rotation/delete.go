@@ -4,8 +4,9 @@ package rotation
 // kept: the replacement still exists (else the old keys stay and the name
 // rotates again); no sink holds, or may hold, a key about to be deleted;
 // a key is deleted only if the API shows it with the record's name and
-// role and the policy still matches it (an edited record cannot aim a
-// deletion at another key); and at least min(grace period, MinDeleteDelay)
+// role and the policy still matches it, and no other policy in force
+// manages it (an edited record cannot aim a deletion at another key); and
+// at least min(grace period, MinDeleteDelay)
 // passes on this process's own clock between confirming the new key and
 // deleting the old ones, so a wall clock that jumped forward across a
 // restart cannot cut the grace period to nothing.
@@ -275,6 +276,42 @@ func (e *Engine) confirmWaiting(p Policy, name string) bool {
 	return ok && e.now().Sub(at) < min(p.GracePeriod, e.minDeleteDelay)
 }
 
+// managedElsewhere names the policy in force, other than p, that manages
+// key k (owner: the pass gives k's name to it, not to p) and whose record
+// of k's name names k (its current key, or the new or an old key of its
+// rotation); "" when none. Two policies never manage one key: a record of
+// p that aims a deletion at such a key was edited, or restored from
+// another configuration, and deleting the key would take it from the
+// other policy's consumers. Overlapping globs ("ci-*" and "ci-r*") both
+// match the key, so p.Match cannot tell.
+func (e *Engine) managedElsewhere(p Policy, k apiclient.Key) string {
+	policies, _ := e.snapshotPolicies()
+	q := e.owner(policies, k)
+	if q == "" || q == p.Name {
+		return ""
+	}
+	r, ok := e.store.Get(q, k.Name)
+	if !ok {
+		return ""
+	}
+	if r.CurrentKeyID == k.ID {
+		return q
+	}
+	if rot := r.Rotation; rot != nil && (rot.NewKeyID == k.ID || slices.Contains(rot.OldKeyIDs, k.ID)) {
+		return q
+	}
+	return ""
+}
+
+// refuseManagedElsewhere logs and counts a deletion of key id that p's
+// record asks for, which policy other manages.
+func (e *Engine) refuseManagedElsewhere(p Policy, rec *state.Record, id, other string) error {
+	e.log.Error("refusing to delete a key the record lists but another policy manages (an edited state record?)",
+		zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", id), zap.String("managed_by", other))
+	e.deletionRefused(p)
+	return fmt.Errorf("key %s is policy %s's, whose record names it (an edited state record?)", id, other)
+}
+
 // deleteOld is the last step: the old keys go, the new one stays. confirmed says
 // the new key was checked through the API a moment ago; otherwise it is
 // checked again, since the grace period gave time for it to vanish.
@@ -420,6 +457,11 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			rot.OldKeyIDs = without(rot.OldKeyIDs, id)
 			refused = append(refused, fmt.Sprintf("the API shows key %s with name %s and role %s, not as a key of this name and role %s that the policy matches (an edited state record?)",
 				id, shown(k.Name), shown(k.RoleID), shown(role)))
+			continue
+		}
+		if other := e.managedElsewhere(p, k); other != "" {
+			rot.OldKeyIDs = without(rot.OldKeyIDs, id)
+			refused = append(refused, e.refuseManagedElsewhere(p, rec, id, other).Error())
 			continue
 		}
 		if err := e.blocksDeletion(ctx, p, rec, id); err != nil {

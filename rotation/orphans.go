@@ -73,6 +73,10 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 		if gone := rec.Deleted.Has(k.ID); gone {
 			continue
 		}
+		if other := e.managedElsewhere(p, k); other != "" {
+			_ = e.refuseManagedElsewhere(p, rec, k.ID, other)
+			continue
+		}
 		found++
 		// A sink that holds the key proves the rotation went further than
 		// the journal says: resume from it if it gives the secret back.

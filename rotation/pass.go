@@ -889,6 +889,10 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 		if rot := rec.Rotation; rot != nil && (id == rot.NewKeyID || id == rec.CurrentKeyID) {
 			continue
 		}
+		if other := e.managedElsewhere(p, listed[i]); other != "" {
+			_ = e.refuseManagedElsewhere(p, rec, id, other)
+			continue
+		}
 		if err := e.blocksDeletion(ctx, p, rec, id); err != nil {
 			continue
 		}

@@ -7,6 +7,7 @@ package rotation
 // anywhere (so a crash never leaves a key nobody knows about).
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -402,13 +403,18 @@ func (e *Engine) dropNewKeyKeeping(ctx context.Context, p Policy, rec *state.Rec
 	// (an answer that lied about it must not aim a deletion at another
 	// name's key).
 	unseen := false
-	switch k, err := e.client().GetKey(ctx, rot.NewKeyID); {
+	k, err := e.client().GetKey(ctx, rot.NewKeyID)
+	switch {
 	case errors.Is(err, apiclient.ErrNotFound):
 		unseen = true
+		k = apiclient.Key{ID: rot.NewKeyID, Name: rec.Name, RoleID: cmp.Or(rot.RoleID, rec.RoleID)}
 	case err != nil:
 		return fmt.Errorf("look up new key %s: %w", rot.NewKeyID, err)
 	case k.Name != rec.Name || (rot.RoleID != "" && k.RoleID != rot.RoleID):
 		return fmt.Errorf("not deleting key %s: the API shows it with name %q and role %q, not the rotation's", rot.NewKeyID, k.Name, k.RoleID)
+	}
+	if other := e.managedElsewhere(p, k); other != "" {
+		return fmt.Errorf("not deleting new key: %w", e.refuseManagedElsewhere(p, rec, rot.NewKeyID, other))
 	}
 	if check {
 		if err := e.blocksDeletion(ctx, p, rec, rot.NewKeyID); err != nil {
