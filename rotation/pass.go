@@ -889,6 +889,16 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 		if rot := rec.Rotation; rot != nil && (id == rot.NewKeyID || id == rec.CurrentKeyID) {
 			continue
 		}
+		if rec.RoleID != "" && listed[i].RoleID != rec.RoleID {
+			// rotatord deletes only keys of the record's name and role (a
+			// policy changed since may no longer match them, and a key it
+			// created is deleted whatever the match): the record was
+			// edited to name a key of another role under the name.
+			e.log.Error("refusing to delete again a key the record says was deleted but of another role than the record's (an edited state record?)",
+				zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", id), zap.String("api_role_id", shown(listed[i].RoleID)))
+			e.deletionRefused(p)
+			continue
+		}
 		if other := e.managedElsewhere(p, listed[i]); other != "" {
 			_ = e.refuseManagedElsewhere(p, rec, id, other)
 			continue
