@@ -557,7 +557,9 @@ const MaxPolicyFile = 16 << 20
 
 // ReadPolicyFile reads the policy file at path without blocking, a
 // regular file only (secret.ReadFile): a named pipe planted there would
-// hold validate, the start or a reload until someone wrote to it.
+// hold validate, the start or a reload until someone wrote to it. A file
+// every user may write is refused: it decides where secrets go and which
+// programs hooks run, as the state directory decides which keys go.
 func ReadPolicyFile(path string) ([]byte, error) {
-	return secret.ReadFile(path, secret.FileOptions{Max: MaxPolicyFile})
+	return secret.ReadFile(path, secret.FileOptions{Max: MaxPolicyFile, Forbid: 0o002})
 }
