@@ -305,21 +305,29 @@ func lostAnswer(err error) bool {
 // fail its check-and-set. When the latest version is no longer cas, the
 // lost write landed (the engine reads the new key back) or someone else
 // wrote: either way it cannot land later. Tried a few times while answers
-// keep being lost; the error is the Write's.
+// keep being lost, all within fenceTimeout; the error is the Write's.
 func (s *Sink) fenceLostWrite(ctx context.Context, p string, cas int) {
-	ctx = context.WithoutCancel(ctx) // the Write's own context may be what ended
+	// The Write's own context may be what ended (a stop abandoning the
+	// pass): the fence has a bound of its own, one for all its attempts,
+	// so that a stop waits for it at most that long.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceTimeout)
+	defer cancel()
 	for range 3 {
-		fctx, cancel := context.WithTimeout(ctx, fenceTimeout)
-		err := s.fenceOnce(fctx, p, cas)
-		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		err := s.fenceOnce(ctx, p, cas)
 		if err == nil || !lostAnswer(err) {
 			return
 		}
 	}
 }
 
-// fenceTimeout bounds one attempt of fenceLostWrite.
-const fenceTimeout = 10 * time.Second
+// fenceTimeout bounds fenceLostWrite, all its attempts together. A stop
+// gives the pass 30 s, then cancels it and waits for it: with the on_failure
+// hooks' 5 s and the token revocation's 5 s after it, the stop still ends
+// within systemd's 45 s.
+var fenceTimeout = 5 * time.Second
 
 func (s *Sink) fenceOnce(ctx context.Context, p string, cas int) error {
 	data, version, err := s.readLatestData(ctx, p)
