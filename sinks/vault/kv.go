@@ -305,8 +305,10 @@ func lostAnswer(err error) bool {
 // fail its check-and-set. When the latest version is no longer cas, the
 // lost write landed (the engine reads the new key back) or someone else
 // wrote: either way it cannot land later. Tried a few times while answers
-// keep being lost, all within fenceTimeout; the error is the Write's.
-func (s *Sink) fenceLostWrite(ctx context.Context, p string, cas int) {
+// keep being lost, all within fenceTimeout; the error is the Write's. It
+// reports whether the lost write can no longer land: the fence was
+// written, or the latest version is past cas.
+func (s *Sink) fenceLostWrite(ctx context.Context, p string, cas int) (settled bool) {
 	// The Write's own context may be what ended (a stop abandoning the
 	// pass): the fence has a bound of its own, one for all its attempts,
 	// so that a stop waits for it at most that long.
@@ -314,13 +316,17 @@ func (s *Sink) fenceLostWrite(ctx context.Context, p string, cas int) {
 	defer cancel()
 	for range 3 {
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		err := s.fenceOnce(ctx, p, cas)
-		if err == nil || !lostAnswer(err) {
-			return
+		if err == nil || errors.Is(err, ErrConflict) {
+			return true // a version past cas: the lost write's check-and-set fails
+		}
+		if !lostAnswer(err) {
+			return false
 		}
 	}
+	return false
 }
 
 // fenceTimeout bounds fenceLostWrite, all its attempts together. A stop

@@ -25,6 +25,9 @@ type withholdingProxy struct {
 	hold   string
 	held   []*http.Request
 	bodies [][]byte
+	// failWrites answers every other data write 504 without forwarding
+	// it (Vault's storage cannot commit for now; reads still work).
+	failWrites bool
 }
 
 func newWithholdingProxy(t *testing.T, target string) (*withholdingProxy, string) {
@@ -44,8 +47,9 @@ func newWithholdingProxy(t *testing.T, target string) (*withholdingProxy, string
 			wp.held = append(wp.held, r.Clone(r.Context()))
 			wp.bodies = append(wp.bodies, body)
 		}
+		fail := wp.failWrites && r.Method != http.MethodGet && strings.Contains(r.URL.Path, "/data/")
 		wp.mu.Unlock()
-		if hold {
+		if hold || fail {
 			http.Error(w, `{"errors":["context deadline exceeded"]}`, http.StatusGatewayTimeout)
 			return
 		}

@@ -204,6 +204,15 @@ type Sink struct {
 	// probed is, per secret path, the metadata its last Probe read, kept
 	// for the Write that follows when that Write will write no marker.
 	probed map[string]probed
+	// unfenced is, per secret path, the check-and-set version of a data
+	// write whose answer was lost and whose fence could not be written:
+	// that write may still land, so a read tries the fence again and,
+	// until it is written, answers that the path may hold anything.
+	unfenced map[string]int
+	// leads is Options.Fence: a replica that does not lead writes no
+	// fence, and keeps no unfenced write (it acts on nothing it reads; the
+	// leader reads Vault itself).
+	leads fence.Func
 	// mountSeen is when the mount was last seen to be KV v2 (zero: never,
 	// or an answer since was not KV v2's).
 	mountSeen time.Time
@@ -307,6 +316,8 @@ func New(opts Options) (*Sink, error) {
 		timeout:   DefaultRequestTimeout,
 		written:   make(map[string]written),
 		probed:    make(map[string]probed),
+		unfenced:  make(map[string]int),
+		leads:     opts.Fence,
 	}
 	if _, err := s.secretPath("example"); err != nil {
 		return nil, fmt.Errorf("vault sink: %w", err)
@@ -744,13 +755,18 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		if marked && errors.Is(err, ErrConflict) {
 			s.unmark(ctx, p, md, log)
 		}
-		if lostAnswer(err) {
-			s.fenceLostWrite(ctx, p, cas)
+		leads := s.leads == nil || s.leads.Check() == nil // a deposed replica's writes are refused
+		if lostAnswer(err) && leads && !s.fenceLostWrite(ctx, p, cas) {
+			s.mu.Lock()
+			s.unfenced[p] = cas
+			s.mu.Unlock()
+			log.Warn("a Vault write whose answer was lost could not be fenced: it may still land; the secret reads as unknown until the fence is written")
 		}
 		return fmt.Errorf("write %s: %w", label, err)
 	}
 	s.mu.Lock()
 	s.written[p] = written{keyID: c.KeyID, version: version}
+	delete(s.unfenced, p) // a version past any lost write's check-and-set
 	s.mu.Unlock()
 	log.Debug("credential written to Vault", zap.Int("version", version), zap.Int("cas", cas))
 	return nil
@@ -818,6 +834,19 @@ func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
 		return sinks.Held{}, err
 	}
 	defer s.locks.Lock(p)()
+	s.mu.Lock()
+	cas, unfenced := s.unfenced[p]
+	s.mu.Unlock()
+	if unfenced {
+		if !s.fenceLostWrite(ctx, p, cas) {
+			return sinks.Held{}, fmt.Errorf("read %s: a write whose answer was lost may still land (its fence could not be written yet)", s.label(p))
+		}
+		s.mu.Lock()
+		if s.unfenced[p] == cas {
+			delete(s.unfenced, p)
+		}
+		s.mu.Unlock()
+	}
 	h, _, err := s.readLatest(ctx, p)
 	if err != nil {
 		return sinks.Held{}, fmt.Errorf("read %s: %w", s.label(p), err)
