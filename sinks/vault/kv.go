@@ -307,12 +307,16 @@ func lostAnswer(err error) bool {
 // wrote: either way it cannot land later. Tried a few times while answers
 // keep being lost, all within fenceTimeout; the error is the Write's. It
 // reports whether the lost write can no longer land: the fence was
-// written, or the latest version is past cas.
-func (s *Sink) fenceLostWrite(ctx context.Context, p string, cas int) (settled bool) {
-	// The Write's own context may be what ended (a stop abandoning the
-	// pass): the fence has a bound of its own, one for all its attempts,
-	// so that a stop waits for it at most that long.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceTimeout)
+// written, or the latest version is past cas. With detach, it runs on
+// when ctx ends: the Write's own context may be what ended (a stop
+// abandoning the pass); a read's fence ends with the read's context.
+func (s *Sink) fenceLostWrite(ctx context.Context, p string, cas int, detach bool) (settled bool) {
+	if detach {
+		ctx = context.WithoutCancel(ctx)
+	}
+	// One bound for all its attempts, so that a stop waits for it at most
+	// that long.
+	ctx, cancel := context.WithTimeout(ctx, fenceTimeout)
 	defer cancel()
 	for range 3 {
 		if ctx.Err() != nil {

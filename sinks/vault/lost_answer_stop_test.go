@@ -19,7 +19,8 @@ import (
 // cancelled, and its fence runs on. Against a Vault that no longer
 // answers, the fence must keep to one bound in all, not one per attempt:
 // three attempts of 10 s each held the stop 30 s more, past systemd's stop
-// timeout (45 s), so the process was killed.
+// timeout (45 s), so the process was killed. The read back that follows,
+// with the same ended context, waits for no fence of its own.
 func TestLostWriteFenceKeepsOneBoundAfterAStopCancelsTheWrite(t *testing.T) {
 	srv := needVault(t)
 	e := newEnv(t, srv)
@@ -83,6 +84,11 @@ func TestLostWriteFenceKeepsOneBoundAfterAStopCancelsTheWrite(t *testing.T) {
 		t.Fatal("a cancelled write succeeded")
 	}
 	e.check(err)
+	// The engine then reads the secret back, with the same ended context:
+	// the fence is not tried again for it.
+	if h, err := s.Read(ctx, "stop"); err == nil {
+		t.Errorf("read back with the lost write unfenced: %q, want an error", h.KeyID)
+	}
 	if n := hung.Load(); n > 1 {
 		t.Errorf("the fence sent %d requests Vault did not answer, each waited its own %v: the stop waits for all of them", n, fenceTimeout)
 	}

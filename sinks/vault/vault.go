@@ -756,7 +756,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 			s.unmark(ctx, p, md, log)
 		}
 		leads := s.leads == nil || s.leads.Check() == nil // a deposed replica's writes are refused
-		if lostAnswer(err) && leads && !s.fenceLostWrite(ctx, p, cas) {
+		if lostAnswer(err) && leads && !s.fenceLostWrite(ctx, p, cas, true) {
 			s.mu.Lock()
 			s.unfenced[p] = cas
 			s.mu.Unlock()
@@ -838,7 +838,7 @@ func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
 	cas, unfenced := s.unfenced[p]
 	s.mu.Unlock()
 	if unfenced {
-		if !s.fenceLostWrite(ctx, p, cas) {
+		if !s.fenceLostWrite(ctx, p, cas, false) {
 			return sinks.Held{}, fmt.Errorf("read %s: a write whose answer was lost may still land (its fence could not be written yet)", s.label(p))
 		}
 		s.mu.Lock()
