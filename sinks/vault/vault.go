@@ -745,10 +745,18 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	version, err = s.writeData(ctx, p, data, cas)
 	if errors.Is(err, ErrConflict) {
 		// Our own earlier attempt (a retried request whose first try went
-		// through) leaves exactly our content: that is success.
-		if h, v, rerr := s.readLatest(ctx, p); rerr == nil && equal(h, c) {
-			log.Info("check-and-set conflict on content rotatord wrote: taking it as written", zap.Int("version", v))
-			version, err = v, nil
+		// through) leaves exactly our content: that is success. The read
+		// is tried again when its answer is lost: on a first write, a
+		// conflict not known to be ours removes the marker below.
+		for range 2 {
+			h, v, rerr := s.readLatest(ctx, p)
+			if rerr == nil && equal(h, c) {
+				log.Info("check-and-set conflict on content rotatord wrote: taking it as written", zap.Int("version", v))
+				version, err = v, nil
+			}
+			if rerr == nil || !lostAnswer(rerr) || ctx.Err() != nil {
+				break
+			}
 		}
 	}
 	if err != nil {
