@@ -129,6 +129,19 @@ func (s *Sink) metadataPath(p string) string { return s.mount + "/metadata/" + p
 type metadata struct {
 	CurrentVersion int               `json:"current_version"`
 	CustomMetadata map[string]string `json:"custom_metadata"`
+	Versions       map[string]struct {
+		DeletionTime string `json:"deletion_time"`
+		Destroyed    bool   `json:"destroyed"`
+	} `json:"versions"`
+}
+
+// gone reports whether version v is deleted or destroyed.
+func (m *metadata) gone(v int) bool {
+	if m == nil {
+		return false
+	}
+	d, ok := m.Versions[strconv.Itoa(v)]
+	return ok && (d.DeletionTime != "" || d.Destroyed)
 }
 
 func (m *metadata) exists() bool { return m != nil }
@@ -301,8 +314,9 @@ func lostAnswer(err error) bool {
 // answer was lost: the write may still be applied later, after the engine
 // has read the old key back and deleted the new one, leaving Vault with a
 // deleted key. Writing version cas+1 first, with what version cas held
-// (nothing, when there was none or it is deleted), makes that late write
-// fail its check-and-set. When the latest version is no longer cas, the
+// (nothing, when there was none), makes that late write fail its
+// check-and-set; over a deleted or destroyed version nothing is written
+// (errUnfenceable). When the latest version is no longer cas, the
 // lost write landed (the engine reads the new key back) or someone else
 // wrote: either way it cannot land later. Tried a few times while answers
 // keep being lost, all within fenceTimeout; the error is the Write's. It
@@ -326,7 +340,7 @@ func (s *Sink) fenceLostWrite(ctx context.Context, p string, cas int, detach boo
 		if err == nil || errors.Is(err, ErrConflict) {
 			return true // a version past cas: the lost write's check-and-set fails
 		}
-		if !lostAnswer(err) {
+		if errors.Is(err, errUnfenceable) || !lostAnswer(err) {
 			return false
 		}
 	}
@@ -339,13 +353,32 @@ func (s *Sink) fenceLostWrite(ctx context.Context, p string, cas int, detach boo
 // within systemd's 45 s.
 var fenceTimeout = 5 * time.Second
 
+// errUnfenceable: the latest version is deleted or destroyed. A fence
+// would add a version consumers read (an empty one) where they found none,
+// and a consumer that kept what it read before (Vault Agent keeps the file
+// it rendered) would take the empty one: no fence is written, the secret
+// reads as unknown until a write succeeds.
+var errUnfenceable = errors.New("the latest version is deleted or destroyed: no fence written")
+
 func (s *Sink) fenceOnce(ctx context.Context, p string, cas int) error {
 	data, version, err := s.readLatestData(ctx, p)
 	switch {
 	case errors.Is(err, sinks.ErrNotHeld):
+		if cas > 0 {
+			// Version cas holds no data (an earlier fence over nothing:
+			// another empty one changes nothing), or it is deleted or
+			// destroyed, or the secret is gone.
+			md, err := s.readMetadata(ctx, p)
+			switch {
+			case err != nil:
+				return err
+			case md.version() != cas:
+				return nil // the lost write's check-and-set fails
+			case md.gone(cas):
+				return errUnfenceable
+			}
+		}
 		data = map[string]any{}
-		// A deleted latest version still has its number: the
-		// check-and-set below is refused if it is not cas.
 	case err != nil:
 		return err
 	case version != cas:
