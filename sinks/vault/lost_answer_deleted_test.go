@@ -3,6 +3,7 @@ package vault
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/rotatord/rotatord/sinks"
 )
@@ -46,5 +47,34 @@ func TestLostWriteOverADeletedVersionAddsNoEmptyVersion(t *testing.T) {
 	proxy.replay(t)
 	if h, err := s.Read(ctx, "deleted"); err != nil || !equal(h, c) {
 		t.Errorf("read after the late write: %q, %v; want the new key %s", h.KeyID, err, c.KeyID)
+	}
+}
+
+// A lost write that did not land within unfencedFor never will (Vault
+// ends a request after its max_request_duration, 90 s by default): the
+// secret reads as what it holds again, so that the engine, which cannot
+// deliver a new key whose secret no sink gives back, rolls it back rather
+// than wait for a restart.
+func TestUnfencedLostWriteReadsNormallyOnceItCanNoLongerLand(t *testing.T) {
+	srv := needVault(t)
+	e := newEnv(t, srv)
+	proxy, addr := newWithholdingProxy(t, srv.Addr)
+	s := e.sink(srv.token(t, nil), func(o *Options) { o.Address = addr })
+	ctx := ctxT(t)
+	roundTrip(t, e, s, "expired")
+	srv.root(t, "DELETE", "secret/data/"+e.prefix+"/expired", nil)
+	if err := s.Probe(ctx, "expired"); err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { unfencedFor = d }(unfencedFor)
+	unfencedFor = 0
+	c := e.cred("expired")
+	proxy.withhold(c.KeyID)
+	if err := s.Write(ctx, c); err == nil {
+		t.Fatal("Write answered 504 succeeded")
+	}
+	proxy.withhold("")
+	if h, err := s.Read(ctx, "expired"); !errors.Is(err, sinks.ErrNotHeld) {
+		t.Errorf("read once the lost write can no longer land: %q, %v; want not held", h.KeyID, err)
 	}
 }

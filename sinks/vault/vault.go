@@ -208,7 +208,7 @@ type Sink struct {
 	// write whose answer was lost and whose fence could not be written:
 	// that write may still land, so a read tries the fence again and,
 	// until it is written, answers that the path may hold anything.
-	unfenced map[string]int
+	unfenced map[string]unfencedWrite
 	// leads is Options.Fence: a replica that does not lead writes no
 	// fence, and keeps no unfenced write (it acts on nothing it reads; the
 	// leader reads Vault itself).
@@ -241,6 +241,20 @@ type probed struct {
 	md *metadata
 	at time.Time
 }
+
+// unfencedWrite is a data write whose answer was lost and whose fence was
+// not written: its check-and-set version, and when its fence was given
+// up.
+type unfencedWrite struct {
+	cas int
+	at  time.Time
+}
+
+// unfencedFor is how long an unfenced lost write is taken to be able to
+// land still. Vault ends a request after its max_request_duration (90 s
+// by default); past this, the secret reads as what it holds again, and
+// the engine may roll back a new key no sink gives back.
+var unfencedFor = 10 * time.Minute
 
 // written is the version a Write produced, so Verify can tell it from a
 // later version with the same content.
@@ -316,7 +330,7 @@ func New(opts Options) (*Sink, error) {
 		timeout:   DefaultRequestTimeout,
 		written:   make(map[string]written),
 		probed:    make(map[string]probed),
-		unfenced:  make(map[string]int),
+		unfenced:  make(map[string]unfencedWrite),
 		leads:     opts.Fence,
 	}
 	if _, err := s.secretPath("example"); err != nil {
@@ -766,7 +780,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		leads := s.leads == nil || s.leads.Check() == nil // a deposed replica's writes are refused
 		if lostAnswer(err) && leads && !s.fenceLostWrite(ctx, p, cas, true) {
 			s.mu.Lock()
-			s.unfenced[p] = cas
+			s.unfenced[p] = unfencedWrite{cas: cas, at: time.Now()}
 			s.mu.Unlock()
 			log.Warn("a Vault write whose answer was lost could not be fenced: it may still land; the secret reads as unknown until the fence is written")
 		}
@@ -843,14 +857,18 @@ func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
 	}
 	defer s.locks.Lock(p)()
 	s.mu.Lock()
-	cas, unfenced := s.unfenced[p]
+	uw, unfenced := s.unfenced[p]
+	if unfenced && time.Since(uw.at) >= unfencedFor {
+		delete(s.unfenced, p)
+		unfenced = false
+	}
 	s.mu.Unlock()
 	if unfenced {
-		if !s.fenceLostWrite(ctx, p, cas, false) {
+		if !s.fenceLostWrite(ctx, p, uw.cas, false) {
 			return sinks.Held{}, fmt.Errorf("read %s: a write whose answer was lost may still land (its fence could not be written yet)", s.label(p))
 		}
 		s.mu.Lock()
-		if s.unfenced[p] == cas {
+		if s.unfenced[p] == uw {
 			delete(s.unfenced, p)
 		}
 		s.mu.Unlock()
