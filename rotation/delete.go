@@ -77,12 +77,23 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	mine := todo[:0]
 	for _, d := range todo {
 		if k := (recordKey{d.p.Name, d.name}); !e.deleting[k] {
-			e.deleting[k] = true
 			mine = append(mine, d)
 		}
 	}
 	todo = mine
 	e.mu.Unlock()
+	// A name is this round's once it has a slot, not before: one waiting
+	// behind hung consumer checks that fill every slot is taken by the
+	// next round, which does not wait for them.
+	take := func(k recordKey) bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.deleting[k] {
+			return false
+		}
+		e.deleting[k] = true
+		return true
+	}
 	if o.IgnoreWindows {
 		// For the steps that do not see o (the window's check after the
 		// consumer check).
@@ -93,14 +104,21 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	round := &passWork{done: map[string]uint64{}, pass: e.claims.enter()}
 	defer e.claims.leave(round.pass)
 	out := make([]Outcome, len(todo))
+	ran := make([]bool, len(todo))
 	var wg sync.WaitGroup
 	for i, d := range todo {
 		sem <- struct{}{}
+		k := recordKey{d.p.Name, d.name}
+		if !take(k) {
+			<-sem // another round has it now
+			continue
+		}
+		ran[i] = true
 		wg.Add(1)
 		go func() {
 			defer func() {
 				e.mu.Lock()
-				delete(e.deleting, recordKey{d.p.Name, d.name})
+				delete(e.deleting, k)
 				e.mu.Unlock()
 				<-sem
 				wg.Done()
@@ -109,7 +127,14 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 		}()
 	}
 	wg.Wait()
-	return out
+	n := 0
+	for i := range out {
+		if ran[i] {
+			out[n] = out[i]
+			n++
+		}
+	}
+	return out[:n]
 }
 
 // NextDeletion returns the earliest time after after at which a delivered
