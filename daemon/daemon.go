@@ -635,18 +635,40 @@ func (d *Daemon) install(s *setup) error {
 // the reload reads nothing there: an account whose policies it changes
 // is left out, and its old client, which holds the only copy of the
 // working secret, dropped: rotatord locked out of that organization for
-// good. Only the replica that acts writes.
-func (d *Daemon) repairOwnStores() {
+// good. Only the replica that acts writes, and only to a store the new
+// file still names: a credential file the operator moved (credential_file
+// changed) must not be written again at its old path.
+func (d *Daemon) repairOwnStores(cfg *config.Config) {
 	if d.elector != nil && !d.journalLed.Load() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, a := range d.accountsInForce() {
+		if !sameCredentialStore(d.Config(), cfg, a.name) {
+			continue
+		}
 		if a.engine.OwnStoreEmpty(ctx) {
 			a.engine.FollowOwnKey(ctx)
 		}
 	}
+}
+
+// sameCredentialStore reports whether two versions of the file give an
+// account the same credential store (credential_from, credential_file,
+// credential_vault).
+func sameCredentialStore(a, b *config.Config, account string) bool {
+	find := func(c *config.Config) *config.Exoscale {
+		for _, na := range c.AccountsInUse() {
+			if na.Name == account {
+				return na.Exoscale
+			}
+		}
+		return nil
+	}
+	x, y := find(a), find(b)
+	return x != nil && y != nil && x.CredentialFrom == y.CredentialFrom && x.CredentialFile == y.CredentialFile &&
+		reflect.DeepEqual(x.CredentialVault, y.CredentialVault)
 }
 
 // keepWorkingAccounts: an account whose credential a reload cannot read,
@@ -776,7 +798,7 @@ func (d *Daemon) Reload() error {
 	}
 	var s *setup
 	if err == nil {
-		d.repairOwnStores()
+		d.repairOwnStores(cfg)
 		s, err = d.build(cfg)
 	}
 	if err == nil {
