@@ -655,8 +655,8 @@ func (d *Daemon) repairOwnStores(cfg *config.Config) {
 }
 
 // sameCredentialStore reports whether two versions of the file give an
-// account the same credential store (credential_from, credential_file,
-// credential_vault).
+// account the same credential store: the same file, or the same Vault
+// secret (address, namespace, mount and path; its auth may change).
 func sameCredentialStore(a, b *config.Config, account string) bool {
 	find := func(c *config.Config) *config.Exoscale {
 		for _, na := range c.AccountsInUse() {
@@ -667,8 +667,13 @@ func sameCredentialStore(a, b *config.Config, account string) bool {
 		return nil
 	}
 	x, y := find(a), find(b)
-	return x != nil && y != nil && x.CredentialFrom == y.CredentialFrom && x.CredentialFile == y.CredentialFile &&
-		reflect.DeepEqual(x.CredentialVault, y.CredentialVault)
+	if x == nil || y == nil || x.CredentialFrom != y.CredentialFrom || x.CredentialFile != y.CredentialFile {
+		return false
+	}
+	if v, w := x.CredentialVault, y.CredentialVault; v != nil || w != nil {
+		return v != nil && w != nil && v.Address == w.Address && v.Namespace == w.Namespace && v.Mount == w.Mount && v.Path == w.Path
+	}
+	return true
 }
 
 // keepWorkingAccounts: an account whose credential a reload cannot read,
