@@ -41,6 +41,19 @@ const maxNameLen = 255
 // trailing dot). Never whitespace, quotes, $, backquote, ;, /, \ or control
 // characters.
 func CheckName(name string) SkipReason {
+	if reason := checkChars(name); reason != "" {
+		return reason
+	}
+	if uncleanPath(name) {
+		// A file sink would refuse the rotation at every pass (an unclean
+		// path): skip the name instead, as for the others.
+		return SkipUnsafeCharacters
+	}
+	return ""
+}
+
+// checkChars is CheckName without uncleanPath.
+func checkChars(name string) SkipReason {
 	if name == "" {
 		return SkipUnsafeCharacters
 	}
@@ -50,11 +63,6 @@ func CheckName(name string) SkipReason {
 	if c := name[0]; c == '-' || c == '.' {
 		// A leading dash reads as an option to a consumer's command, a
 		// leading dot as a hidden file.
-		return SkipUnsafeCharacters
-	}
-	if strings.Contains(name, "..") || strings.HasSuffix(name, ".") {
-		// A file sink would refuse the rotation at every pass (an unclean
-		// path): skip the name instead, as for the others.
 		return SkipUnsafeCharacters
 	}
 	for i := 0; i < len(name); i++ {
@@ -67,4 +75,26 @@ func CheckName(name string) SkipReason {
 		}
 	}
 	return ""
+}
+
+// uncleanPath reports whether name holds ".." or ends with ".", which
+// CheckName refuses for a file sink's sake only: such a name is safe to
+// write anywhere else, and an earlier version managed it.
+func uncleanPath(name string) bool {
+	return strings.Contains(name, "..") || strings.HasSuffix(name, ".")
+}
+
+// finishesInFlight reports whether a name CheckName skips is handled all
+// the same, as its record has a rotation in flight: a name only
+// uncleanPath refuses, that an earlier version managed (with Vault or
+// Kubernetes sinks, where it works). Skipped, the rotation would never
+// finish: a key its create made would live on in no sink, and nobody
+// would delete it. Handled, it finishes or rolls back, and the name is
+// skipped from then on.
+func (e *Engine) finishesInFlight(p Policy, name string) bool {
+	if !uncleanPath(name) || checkChars(name) != "" {
+		return false
+	}
+	r, ok := e.store.Get(p.Name, name)
+	return ok && r.Rotation != nil
 }
