@@ -556,6 +556,10 @@ func Stranded(j state.Journal, p []Policy) error {
 			// is named now.
 		case !pol.Match(r.Name, role):
 			stranded = append(stranded, fmt.Sprintf("%s/%s (%s; no longer matched by the policy)", r.Policy, r.Name, r.Rotation.Phase))
+		default:
+			if q := earlierOwner(j, p, r.Policy, r.Name, role); q != "" {
+				stranded = append(stranded, fmt.Sprintf("%s/%s (%s; policy %s, before it, matches the name and has a record of it: it would take the name)", r.Policy, r.Name, r.Rotation.Phase, q))
+			}
 		}
 	}
 	if len(stranded) == 0 {
@@ -563,6 +567,25 @@ func Stranded(j state.Journal, p []Policy) error {
 	}
 	return fmt.Errorf("rotations in flight would be stranded: %s; keep each policy matching its names until its rotations finish (see `rotatord plan`)",
 		firstFive(stranded))
+}
+
+// earlierOwner names the policy of p, before policy own, that would take
+// the name from own (Engine.ownerExceptSelf: the first policy that matches
+// a name and has a record of it): one with an old record of the name (it
+// managed the name once, and was removed or narrowed since). Its record
+// would then manage the name while own's rotation is in flight: the
+// deletion of own's old key is refused (managedElsewhere), and the other
+// policy, seeing two live keys, rotates neither. "" when none.
+func earlierOwner(j state.Journal, p []Policy, own, name, role string) string {
+	for _, q := range p {
+		if q.Name == own {
+			return ""
+		}
+		if q.Self == nil && q.Match(name, role) && j.Has(q.Name, name) {
+			return q.Name
+		}
+	}
+	return ""
 }
 
 // SetCreateSettle changes how long a create whose outcome is unknown is
