@@ -54,7 +54,9 @@ type FileOptions struct {
 	Max int64
 	// Forbid are permission bits the file must not have (0o004: a key
 	// nobody else on the host may read). 0 checks none: a Kubernetes
-	// Secret volume mounts files 0644 by default.
+	// Secret volume mounts files 0644 by default. Write bits (0o022) are
+	// not held against a file on a read-only mount (a ConfigMap volume of
+	// defaultMode 0777): nobody may write it.
 	Forbid fs.FileMode
 }
 
@@ -89,7 +91,7 @@ func OpenFile(path string, o FileOptions) (*os.File, fs.FileInfo, error) {
 		f.Close()
 		return nil, nil, &fs.PathError{Op: "open", Path: ShownPath(path), Err: &NotRegularError{Type: fi.Mode().Type()}}
 	}
-	if bad := fi.Mode().Perm() & o.Forbid; bad != 0 {
+	if bad := fi.Mode().Perm() & o.Forbid; bad != 0 && (bad&^0o022 != 0 || !readOnlyMount(f)) {
 		f.Close()
 		return nil, nil, &fs.PathError{Op: "open", Path: ShownPath(path), Err: &ModeError{Perm: fi.Mode().Perm(), Forbid: o.Forbid}}
 	}

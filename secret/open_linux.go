@@ -75,3 +75,18 @@ func (e *notRegularPath) fileMode() fs.FileMode {
 	}
 	return fs.ModeIrregular
 }
+
+// readOnlyMount reports whether f is on a file system mounted read-only,
+// where its write bits give nobody a write.
+func readOnlyMount(f *os.File) bool {
+	c, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var st unix.Statfs_t
+	var serr error
+	if err := c.Control(func(fd uintptr) { serr = unix.Fstatfs(int(fd), &st) }); err != nil || serr != nil {
+		return false
+	}
+	return st.Flags&unix.ST_RDONLY != 0
+}
