@@ -39,3 +39,26 @@ func TestADotDotNameWithARotationInFlightIsStillFinished(t *testing.T) {
 		t.Errorf("the intent is still on record")
 	}
 }
+
+// The same name with no rotation in flight but a key rotatord deleted that
+// the API still lists (a create applied after the rollback's delete
+// answered "not found"): deleted again at the next pass before such names
+// were skipped, then left live with nobody to delete it.
+func TestADotDotNameWithAKeyItDeletedStillListedHasItDeletedAgain(t *testing.T) {
+	h := newHarness(t, 0)
+	const name = "ci-a..b"
+	cur := h.api.add(name, roleCI)
+	late := h.api.add(name, roleCI)
+	now := h.clock.Now()
+	if err := h.store.Put(state.Record{Policy: "ci", Name: name, RoleID: roleCI, CurrentKeyID: cur, CurrentSince: now.Add(-time.Hour),
+		Deleted: state.KeyTimesOf(map[string]time.Time{late: now.Add(-time.Hour)})}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		h.clock.Add(10 * time.Minute)
+		h.pass(Options{})
+	}
+	if live := h.api.live(name); slices.Contains(live, late) || !slices.Contains(live, cur) {
+		t.Errorf("live keys %v; want %s only (%s was deleted, and is listed still)", live, cur, late)
+	}
+}

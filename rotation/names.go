@@ -1,8 +1,11 @@
 package rotation
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rotatord/rotatord/apiclient"
 )
 
 // Key names are chosen by anyone allowed to create API keys, and rotatord
@@ -85,16 +88,18 @@ func uncleanPath(name string) bool {
 }
 
 // finishesInFlight reports whether a name CheckName skips is handled all
-// the same, as its record has a rotation in flight: a name only
+// the same, as rotatord has unfinished work on it: a name only
 // uncleanPath refuses, that an earlier version managed (with Vault or
-// Kubernetes sinks, where it works). Skipped, the rotation would never
-// finish: a key its create made would live on in no sink, and nobody
-// would delete it. Handled, it finishes or rolls back, and the name is
-// skipped from then on.
-func (e *Engine) finishesInFlight(p Policy, name string) bool {
+// Kubernetes sinks, where it works), whose record has a rotation in
+// flight or says a key listed (live) was deleted. Skipped, that work
+// would never be done: a key a lost create made would live on in no sink,
+// a create applied after its rollback would never be deleted again, and
+// nobody would delete them. Handled, the rotation finishes or rolls back,
+// the key is deleted again, and the name is skipped from then on.
+func (e *Engine) finishesInFlight(p Policy, name string, live []apiclient.Key) bool {
 	if !uncleanPath(name) || checkChars(name) != "" {
 		return false
 	}
 	r, ok := e.store.Get(p.Name, name)
-	return ok && r.Rotation != nil
+	return ok && (r.Rotation != nil || slices.ContainsFunc(live, func(k apiclient.Key) bool { return r.Deleted.Has(k.ID) }))
 }

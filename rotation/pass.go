@@ -143,7 +143,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		}
 		var skipped []SkippedName
 		for name, live := range byName {
-			if reason := CheckName(name); reason != "" && !e.finishesInFlight(p, name) {
+			if reason := CheckName(name); reason != "" && !e.finishesInFlight(p, name, live) {
 				e.skipName(p, name, reason)
 				if len(skipped) < maxSkippedShown {
 					skipped = append(skipped, SkippedName{Name: strings.Clone(name), Reason: reason})
