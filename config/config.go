@@ -21,6 +21,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -560,6 +562,25 @@ const MaxPolicyFile = 16 << 20
 // hold validate, the start or a reload until someone wrote to it. A file
 // every user may write is refused: it decides where secrets go and which
 // programs hooks run, as the state directory decides which keys go.
+//
+// So is a file in a directory every user may write without the sticky
+// bit (that of path, and that of the file a symlink leads to), unless on
+// a read-only mount: anyone could replace the file there.
 func ReadPolicyFile(path string) ([]byte, error) {
-	return secret.ReadFile(path, secret.FileOptions{Max: MaxPolicyFile, Forbid: 0o002})
+	data, err := secret.ReadFile(path, secret.FileOptions{Max: MaxPolicyFile, Forbid: 0o002})
+	if err != nil {
+		return nil, err
+	}
+	dirs := []string{filepath.Dir(path)}
+	if real, err := filepath.EvalSymlinks(path); err == nil && filepath.Dir(real) != dirs[0] {
+		dirs = append(dirs, filepath.Dir(real))
+	}
+	for _, dir := range dirs {
+		fi, err := os.Stat(dir)
+		if err == nil && fi.Mode().Perm()&0o002 != 0 && fi.Mode()&os.ModeSticky == 0 && !secret.OnReadOnlyMount(dir) {
+			return nil, &fs.PathError{Op: "open", Path: secret.ShownPath(path),
+				Err: fmt.Errorf("it is in %s, which everyone may write (mode %04o): anyone could replace it", secret.ShownPath(dir), fi.Mode().Perm())}
+		}
+	}
+	return data, nil
 }

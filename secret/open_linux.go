@@ -90,3 +90,10 @@ func readOnlyMount(f *os.File) bool {
 	}
 	return st.Flags&unix.ST_RDONLY != 0
 }
+
+// OnReadOnlyMount reports whether path is on a file system mounted
+// read-only.
+func OnReadOnlyMount(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Flags&unix.ST_RDONLY != 0
+}

@@ -24,3 +24,7 @@ func (e *notRegularPath) fileMode() fs.FileMode { return fs.ModeIrregular }
 // readOnlyMount reports whether f is on a file system mounted read-only;
 // not known here.
 func readOnlyMount(*os.File) bool { return false }
+
+// OnReadOnlyMount reports whether path is on a file system mounted
+// read-only; not known here.
+func OnReadOnlyMount(string) bool { return false }
