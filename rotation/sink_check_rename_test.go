@@ -18,31 +18,7 @@ import (
 // never delivered to and leaves their consumers without a key until
 // max_age.
 func TestSinkCheckLossWaitingForAWindowOutlivesAPolicyRename(t *testing.T) {
-	h := newHarness(t, 0)
-	dir := t.TempDir()
-	env, docker := pairOfSinks(t, dir, "ci", false)
-	h.policy.Sinks = []sinks.Sink{env, docker}
-	h.policy.SinkCheck = time.Hour
-	h.policy.MaxAge = 30 * 24 * time.Hour
-	h.newEngine()
-	h.api.add("ci-a", roleCI)
-	h.clock.now = time.Date(2026, 12, 11, 10, 0, 0, 0, time.UTC) // a Friday, in the window
-	h.pass(Options{Force: true})
-	key := h.current("ci-a")
-	h.policy.Windows = weekdays09to16()
-	h.engine.SetPolicies([]Policy{h.policy})
-
-	h.clock.now = time.Date(2026, 12, 14, 8, 0, 0, 0, time.UTC) // the Monday after, before the window
-	for _, f := range []string{"ci-a.env", "ci-a.docker.env"} {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h.pass(Options{})
-	if live := h.api.live("ci-a"); len(live) != 1 || live[0] != key {
-		t.Fatalf("setup: live keys %v: rotated outside the window", live)
-	}
-
+	h, dir, key := filesLostBeforeTheWindow(t)
 	renamed := h.renameToCIKeys(dir)
 	h.clock.now = time.Date(2026, 12, 14, 8, 30, 0, 0, time.UTC)
 	h.pass(Options{})
@@ -64,26 +40,7 @@ func TestSinkCheckLossWaitingForAWindowOutlivesAPolicyRename(t *testing.T) {
 // above, before any pass of the renamed policy, a dry run (rotatord plan)
 // says what the pass will do: rotate for the loss once the window opens.
 func TestSinkCheckPlanShowsALossTakenOverByARenamedPolicy(t *testing.T) {
-	h := newHarness(t, 0)
-	dir := t.TempDir()
-	env, docker := pairOfSinks(t, dir, "ci", false)
-	h.policy.Sinks = []sinks.Sink{env, docker}
-	h.policy.SinkCheck = time.Hour
-	h.policy.MaxAge = 30 * 24 * time.Hour
-	h.newEngine()
-	h.api.add("ci-a", roleCI)
-	h.clock.now = time.Date(2026, 12, 11, 10, 0, 0, 0, time.UTC) // a Friday, in the window
-	h.pass(Options{Force: true})
-	h.policy.Windows = weekdays09to16()
-	h.engine.SetPolicies([]Policy{h.policy})
-	h.clock.now = time.Date(2026, 12, 14, 8, 0, 0, 0, time.UTC) // the Monday after, before the window
-	for _, f := range []string{"ci-a.env", "ci-a.docker.env"} {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h.pass(Options{})
-
+	h, dir, _ := filesLostBeforeTheWindow(t)
 	h.renameToCIKeys(dir)
 	h.clock.now = time.Date(2026, 12, 14, 9, 30, 0, 0, time.UTC)
 	o := findOutcome(h.pass(Options{DryRun: true}), "ci-a")
@@ -94,4 +51,37 @@ func TestSinkCheckPlanShowsALossTakenOverByARenamedPolicy(t *testing.T) {
 	if o.Decision.Reason != ReasonSinkLost {
 		t.Errorf("the pass after the plan says %q, want %q as the plan did", o.Decision.Reason, ReasonSinkLost)
 	}
+}
+
+// filesLostBeforeTheWindow: ci-a rotated into two files in dir on a
+// Friday in the policy's window (weekdays 09:00-16:00, sink_check hourly);
+// on the Monday after, at 08:00, both files are removed and a pass finds
+// the loss, which waits for the window. key is ci-a's current key.
+func filesLostBeforeTheWindow(t *testing.T) (h *harness, dir, key string) {
+	t.Helper()
+	h = newHarness(t, 0)
+	dir = t.TempDir()
+	env, docker := pairOfSinks(t, dir, "ci", false)
+	h.policy.Sinks = []sinks.Sink{env, docker}
+	h.policy.SinkCheck = time.Hour
+	h.policy.MaxAge = 30 * 24 * time.Hour
+	h.newEngine()
+	h.api.add("ci-a", roleCI)
+	h.clock.now = time.Date(2026, 12, 11, 10, 0, 0, 0, time.UTC) // a Friday, in the window
+	h.pass(Options{Force: true})
+	key = h.current("ci-a")
+	h.policy.Windows = weekdays09to16()
+	h.engine.SetPolicies([]Policy{h.policy})
+
+	h.clock.now = time.Date(2026, 12, 14, 8, 0, 0, 0, time.UTC) // the Monday after, before the window
+	for _, f := range []string{"ci-a.env", "ci-a.docker.env"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.pass(Options{})
+	if live := h.api.live("ci-a"); len(live) != 1 || live[0] != key {
+		t.Fatalf("setup: live keys %v: rotated outside the window", live)
+	}
+	return h, dir, key
 }
