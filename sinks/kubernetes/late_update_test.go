@@ -87,11 +87,13 @@ func (l *lateWrites) land(t *testing.T) int {
 	return resp.StatusCode
 }
 
-func TestUpdateAnsweredLostCannotLandAfterTheOldKeyIsReadBack(t *testing.T) {
-	t.Parallel()
+// lateWriteSink is a Secret sink on a fresh cluster whose client sends
+// its writes of method through late (armed by the caller).
+func lateWriteSink(t *testing.T, method string) (*world, *ksink.Sink, *lateWrites) {
+	t.Helper()
 	c := kubetest.Start(t)
 	w := newWorld(t, c)
-	late := &lateWrites{}
+	late := &lateWrites{method: method}
 	cfg := c.RestConfig(user)
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { late.next = rt; return late }
 	cs, err := kubernetes.NewForConfig(cfg)
@@ -99,15 +101,25 @@ func TestUpdateAnsweredLostCannotLandAfterTheOldKeyIsReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := w.sink(fullRules, func(o *ksink.Options) { o.Client = cs })
+	return w, s, late
+}
+
+func (l *lateWrites) arm() {
+	l.mu.Lock()
+	l.armed = true
+	l.mu.Unlock()
+}
+
+func TestUpdateAnsweredLostCannotLandAfterTheOldKeyIsReadBack(t *testing.T) {
+	t.Parallel()
+	w, s, late := lateWriteSink(t, "")
 	old := w.cred("ci-runner")
 	w.mustWrite(s, old)
 
 	ctx := ctxT(t)
 	neu := w.cred("ci-runner")
-	late.mu.Lock()
-	late.armed = true
-	late.mu.Unlock()
-	err = w.note(s.Write(ctx, neu))
+	late.arm()
+	err := w.note(s.Write(ctx, neu))
 	if err == nil {
 		t.Fatal("Write succeeded though its update was answered 504")
 	}
@@ -135,22 +147,11 @@ func TestUpdateAnsweredLostCannotLandAfterTheOldKeyIsReadBack(t *testing.T) {
 // leave a Secret with a deleted key for consumers waiting for it.
 func TestCreateAnsweredLostCannotLandAfterNoSecretIsReadBack(t *testing.T) {
 	t.Parallel()
-	c := kubetest.Start(t)
-	w := newWorld(t, c)
-	late := &lateWrites{method: http.MethodPost}
-	cfg := c.RestConfig(user)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { late.next = rt; return late }
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, _ := w.sink(fullRules, func(o *ksink.Options) { o.Client = cs })
+	w, s, late := lateWriteSink(t, http.MethodPost)
 	ctx := ctxT(t)
 	neu := w.cred("ci-runner")
-	late.mu.Lock()
-	late.armed = true
-	late.mu.Unlock()
-	err = w.note(s.Write(ctx, neu))
+	late.arm()
+	err := w.note(s.Write(ctx, neu))
 	if err == nil {
 		t.Fatal("Write succeeded though its create was answered 504")
 	}
