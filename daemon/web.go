@@ -141,6 +141,18 @@ func checkWebConfigFiles(path string) error {
 	if err := secret.CheckRegular(path); err != nil {
 		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), secret.Cause(err))
 	}
+	// One every user may write would let anyone on the host remove the
+	// basic auth in front of /metrics and /-/reload, as the policy file
+	// decides where secrets go: refused the same way (not on a read-only
+	// mount, where nobody may write it).
+	f, _, err := secret.OpenFile(path, secret.FileOptions{Forbid: 0o002})
+	var me *secret.ModeError
+	if errors.As(err, &me) {
+		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), me)
+	}
+	if err == nil {
+		f.Close()
+	}
 	for _, f := range webConfigFiles(path) {
 		var nr *secret.NotRegularError
 		if err := secret.CheckRegular(f.path); errors.As(err, &nr) {

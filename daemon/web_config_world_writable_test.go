@@ -1,0 +1,33 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The web configuration file decides who may read /metrics and reload
+// rotatord (basic auth, TLS): one every user may write would let anyone
+// on the host remove the password. Refused at the start (and a reload),
+// naming the file and its mode, as the policy file is.
+func TestAWebConfigFileEveryUserMayWriteIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	web := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(web, []byte("basic_auth_users:\n  ops: $2y$10$abcdefghijklmnopqrstuu5Tr5Tr5Tr5Tr5Tr5Tr5Tr5Tr5Tr5Tr\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(web, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	err := checkWebConfigFiles(web)
+	if err == nil || !strings.Contains(err.Error(), "everyone may write it") || !strings.Contains(err.Error(), "web.yml") {
+		t.Fatalf("checkWebConfigFiles of a 0666 file = %v, want a refusal naming the file and its mode", err)
+	}
+	if err := os.Chmod(web, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkWebConfigFiles(web); err != nil {
+		t.Errorf("checkWebConfigFiles of a 0644 file = %v, want it accepted", err)
+	}
+}
