@@ -132,31 +132,38 @@ func ValidateWebConfig(path string) error {
 // (a named pipe, a device, a directory), opening each without blocking
 // (secret.OpenFile): the exporter toolkit reads them with blocking opens,
 // at the start and at each connection, and a named pipe planted at one
-// held the start. A named file that cannot be opened is left to the
-// toolkit, which says why.
+// held the start. It also refuses any of them every user may write
+// (unless on a read-only mount). A named file that cannot be opened is
+// left to the toolkit, which says why.
 func checkWebConfigFiles(path string) error {
 	if path == "" {
 		return nil
 	}
-	if err := secret.CheckRegular(path); err != nil {
-		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), secret.Cause(err))
-	}
 	// One every user may write would let anyone on the host remove the
 	// basic auth in front of /metrics and /-/reload, as the policy file
 	// decides where secrets go: refused the same way (not on a read-only
-	// mount, where nobody may write it).
+	// mount, where nobody may write it). One open checks both its type
+	// and its mode: a named pipe swapped in between two opens is refused
+	// too.
 	f, _, err := secret.OpenFile(path, secret.FileOptions{Forbid: 0o002})
-	var me *secret.ModeError
-	if errors.As(err, &me) {
-		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), me)
+	if err != nil {
+		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), secret.Cause(err))
 	}
-	if err == nil {
-		f.Close()
-	}
-	for _, f := range webConfigFiles(path) {
+	f.Close()
+	// So do the TLS files it names: a client_ca_file anyone may write
+	// lets anyone add a CA and pass client certificate auth; a cert_file
+	// or key_file, put a certificate of their own in front.
+	for _, tf := range webConfigFiles(path) {
 		var nr *secret.NotRegularError
-		if err := secret.CheckRegular(f.path); errors.As(err, &nr) {
-			return fmt.Errorf("web config file %s: %s %s: %w", secret.ShownPath(path), f.field, secret.ShownPath(f.path), nr)
+		var me *secret.ModeError
+		f, _, err := secret.OpenFile(tf.path, secret.FileOptions{Forbid: 0o002})
+		switch {
+		case errors.As(err, &nr):
+			return fmt.Errorf("web config file %s: %s %s: %w", secret.ShownPath(path), tf.field, secret.ShownPath(tf.path), nr)
+		case errors.As(err, &me):
+			return fmt.Errorf("web config file %s: %s %s: %w", secret.ShownPath(path), tf.field, secret.ShownPath(tf.path), me)
+		case err == nil:
+			f.Close()
 		}
 	}
 	return nil

@@ -31,3 +31,36 @@ func TestAWebConfigFileEveryUserMayWriteIsRefused(t *testing.T) {
 		t.Errorf("checkWebConfigFiles of a 0644 file = %v, want it accepted", err)
 	}
 }
+
+// The TLS files the web configuration names decide who may connect as
+// much as the file itself: a client_ca_file every user may write lets
+// anyone add a CA of their own and pass client certificate auth. Refused
+// the same way, naming the field, the file and its mode.
+func TestATLSFileTheWebConfigNamesEveryUserMayWriteIsRefused(t *testing.T) {
+	for _, field := range []string{"cert_file", "key_file", "client_ca_file"} {
+		t.Run(field, func(t *testing.T) {
+			dir := t.TempDir()
+			tlsFile := filepath.Join(dir, "tls.pem")
+			if err := os.WriteFile(tlsFile, []byte("x\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			web := filepath.Join(dir, "web.yml")
+			if err := os.WriteFile(web, []byte("tls_server_config:\n  "+field+": tls.pem\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(tlsFile, 0o646); err != nil {
+				t.Fatal(err)
+			}
+			err := checkWebConfigFiles(web)
+			if err == nil || !strings.Contains(err.Error(), field) || !strings.Contains(err.Error(), "tls.pem") || !strings.Contains(err.Error(), "0646") {
+				t.Fatalf("checkWebConfigFiles with a 0646 %s = %v, want a refusal naming the field, the file and its mode", field, err)
+			}
+			if err := os.Chmod(tlsFile, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			if err := checkWebConfigFiles(web); err != nil {
+				t.Errorf("checkWebConfigFiles with a 0640 %s = %v, want it accepted", field, err)
+			}
+		})
+	}
+}
