@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
@@ -211,7 +212,9 @@ func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 		},
 		// The request's connection, for holdConn.
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			limit.Do(func() { srv.Handler = limitInFlight(srv.Handler, maxRequestsInFlight) })
+			limit.Do(func() {
+				srv.Handler = limitInFlight(refuseUnsafeWebConfig(srv.Handler, o.ConfigFile, log), maxRequestsInFlight)
+			})
 			return context.WithValue(ctx, connKey{}, c)
 		},
 		// Failed TLS handshakes (scanners, plain HTTP to the TLS port)
@@ -243,6 +246,32 @@ func (w *webServer) shutdown(timeout time.Duration) {
 	defer cancel()
 	_ = w.srv.Shutdown(ctx)
 	_ = w.ln.Close() // when Serve failed before it took the listener
+}
+
+// refuseUnsafeWebConfig answers 500, before h (the toolkit's TLS and
+// basic auth, which read the web configuration file again at each
+// request) sees the request, while the file or a TLS file it names is one
+// checkWebConfigFiles refuses: one made writable by every user after the
+// start would otherwise let anyone remove the basic auth at once, whatever
+// a reload reports. Logged once each time it becomes refused.
+func refuseUnsafeWebConfig(h http.Handler, path string, log *zap.Logger) http.Handler {
+	if path == "" {
+		return h
+	}
+	var refused atomic.Bool
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkWebConfigFiles(path); err != nil {
+			if !refused.Swap(true) {
+				log.Error("web config file refused: serving nothing until it is fixed", zap.Error(err))
+			}
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return
+		}
+		if refused.Swap(false) {
+			log.Info("web config file accepted again")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // limitInFlight serves at most n requests of h at once. A request waits

@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // The web configuration file decides who may read /metrics and reload
@@ -62,5 +66,53 @@ func TestATLSFileTheWebConfigNamesEveryUserMayWriteIsRefused(t *testing.T) {
 				t.Errorf("checkWebConfigFiles with a 0640 %s = %v, want it accepted", field, err)
 			}
 		})
+	}
+}
+
+// The exporter toolkit reads the web configuration again at each
+// request: one made writable by every user after the start would let
+// anyone remove the basic auth at once, whatever a reload says. Such a
+// file is refused at each request too: nothing is served while it is.
+func TestAWebConfigFileMadeWritableByEveryUserAfterTheStartServesNothing(t *testing.T) {
+	e := newEnv(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse battery staple"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(web, fmt.Appendf(nil, "basic_auth_users:\n  prometheus: %s\n", hash), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.runWeb(WebOptions{ConfigFile: web})
+	if code, _ := e.request("GET", "/metrics", nil); code != http.StatusUnauthorized {
+		t.Fatalf("/metrics without a password = %d, want 401", code)
+	}
+
+	if err := os.Chmod(web, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	// Anyone on the host now removes the password.
+	if err := os.WriteFile(web, []byte("http_server_config: {}\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/metrics", "/healthz", "/-/reload"} {
+		method := "GET"
+		if p == "/-/reload" {
+			method = "POST"
+		}
+		if code, body := e.request(method, p, nil); code < 500 || strings.Contains(body, "rotatord_") {
+			t.Errorf("%s %s without a password, the web config file 0666 = %d %.100q, want it refused", method, p, code, body)
+		}
+	}
+
+	// Made private again (and its password put back): served again.
+	if err := os.Chmod(web, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(web, fmt.Appendf(nil, "basic_auth_users:\n  prometheus: %s\n", hash), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := e.request("GET", "/metrics", nil); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a password, the file private again = %d, want 401", code)
 	}
 }
