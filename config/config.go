@@ -571,6 +571,18 @@ func ReadPolicyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckReplaceable(path); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// CheckReplaceable refuses a file (the policy file, the web configuration
+// file) in a directory every user may write without the sticky bit (that
+// of path, and that of the file a symlink leads to), unless on a
+// read-only mount: anyone could replace the file there. The error is an
+// *fs.PathError naming the file, the directory and its mode.
+func CheckReplaceable(path string) error {
 	dirs := []string{filepath.Dir(path)}
 	if real, err := filepath.EvalSymlinks(path); err == nil && filepath.Dir(real) != dirs[0] {
 		dirs = append(dirs, filepath.Dir(real))
@@ -578,9 +590,9 @@ func ReadPolicyFile(path string) ([]byte, error) {
 	for _, dir := range dirs {
 		fi, err := os.Stat(dir)
 		if err == nil && fi.Mode().Perm()&0o002 != 0 && fi.Mode()&os.ModeSticky == 0 && !secret.OnReadOnlyMount(dir) {
-			return nil, &fs.PathError{Op: "open", Path: secret.ShownPath(path),
+			return &fs.PathError{Op: "open", Path: secret.ShownPath(path),
 				Err: fmt.Errorf("it is in %s, which everyone may write (mode %04o): anyone could replace it", secret.ShownPath(dir), fi.Mode().Perm())}
 		}
 	}
-	return data, nil
+	return nil
 }

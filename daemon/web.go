@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/secret"
 )
 
@@ -134,7 +135,8 @@ func ValidateWebConfig(path string) error {
 // (secret.OpenFile): the exporter toolkit reads them with blocking opens,
 // at the start and at each connection, and a named pipe planted at one
 // held the start. It also refuses any of them every user may write
-// (unless on a read-only mount). A named file that cannot be opened is
+// (unless on a read-only mount), and the file in a directory every user
+// may write without the sticky bit (config.CheckReplaceable). A named file that cannot be opened is
 // left to the toolkit, which says why.
 func checkWebConfigFiles(path string) error {
 	if path == "" {
@@ -151,6 +153,11 @@ func checkWebConfigFiles(path string) error {
 		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), secret.Cause(err))
 	}
 	f.Close()
+	// And, as the policy file, one in a directory every user may write
+	// without the sticky bit: anyone could replace it there.
+	if err := config.CheckReplaceable(path); err != nil {
+		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), secret.Cause(err))
+	}
 	// So do the TLS files it names: a client_ca_file anyone may write
 	// lets anyone add a CA and pass client certificate auth; a cert_file
 	// or key_file, put a certificate of their own in front.

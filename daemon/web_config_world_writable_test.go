@@ -116,3 +116,32 @@ func TestAWebConfigFileMadeWritableByEveryUserAfterTheStartServesNothing(t *test
 		t.Errorf("/metrics without a password, the file private again = %d, want 401", code)
 	}
 }
+
+// As the policy file: a web configuration file in a directory every user
+// may write without the sticky bit is refused, naming the directory and
+// its mode (anyone could replace the file there); with the sticky bit, as
+// in /tmp, it is accepted.
+func TestAWebConfigFileInADirectoryEveryUserMayWriteIsRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	web := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(web, []byte("http_server_config: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	err := checkWebConfigFiles(web)
+	if err == nil || !strings.Contains(err.Error(), "web.yml") || !strings.Contains(err.Error(), "0777") {
+		t.Fatalf("checkWebConfigFiles in a 0777 directory = %v, want a refusal naming the file and the directory's mode", err)
+	}
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkWebConfigFiles(web); err != nil {
+		t.Errorf("checkWebConfigFiles in a sticky 0777 directory = %v, want it accepted", err)
+	}
+}
