@@ -260,13 +260,22 @@ func (w *webServer) shutdown(timeout time.Duration) {
 // request) sees the request, while the file or a TLS file it names is one
 // checkWebConfigFiles refuses: one made writable by every user after the
 // start would otherwise let anyone remove the basic auth at once, whatever
-// a reload reports. Logged once each time it becomes refused.
+// a reload reports. Logged once each time it becomes refused. The health
+// endpoints are served all the same.
 func refuseUnsafeWebConfig(h http.Handler, path string, log *zap.Logger) http.Handler {
 	if path == "" {
 		return h
 	}
 	var refused atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isProbe(r) {
+			// The health endpoints tell nothing. Failing them would
+			// have a kubelet restart rotatord into a start that refuses
+			// the same file, rotations stopped; /metrics failing shows
+			// the scrape target down already.
+			h.ServeHTTP(w, r)
+			return
+		}
 		if err := checkWebConfigFiles(path); err != nil {
 			if !refused.Swap(true) {
 				log.Error("web config file refused: serving nothing until it is fixed", zap.Error(err))

@@ -72,7 +72,8 @@ func TestATLSFileTheWebConfigNamesEveryUserMayWriteIsRefused(t *testing.T) {
 // The exporter toolkit reads the web configuration again at each
 // request: one made writable by every user after the start would let
 // anyone remove the basic auth at once, whatever a reload says. Such a
-// file is refused at each request too: nothing is served while it is.
+// file is refused at each request too: nothing but the health endpoints
+// is served while it is.
 func TestAWebConfigFileMadeWritableByEveryUserAfterTheStartServesNothing(t *testing.T) {
 	e := newEnv(t)
 	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse battery staple"), bcrypt.MinCost)
@@ -95,13 +96,22 @@ func TestAWebConfigFileMadeWritableByEveryUserAfterTheStartServesNothing(t *test
 	if err := os.WriteFile(web, []byte("http_server_config: {}\n"), 0o666); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/metrics", "/healthz", "/-/reload"} {
+	for _, p := range []string{"/metrics", "/-/reload"} {
 		method := "GET"
 		if p == "/-/reload" {
 			method = "POST"
 		}
 		if code, body := e.request(method, p, nil); code < 500 || strings.Contains(body, "rotatord_") {
 			t.Errorf("%s %s without a password, the web config file 0666 = %d %.100q, want it refused", method, p, code, body)
+		}
+	}
+	// The health endpoints still answer: they tell nothing, and failing
+	// them would have a kubelet restart rotatord into a start that refuses
+	// the same file, rotations stopped, where /metrics failing already
+	// shows the scrape target down.
+	for _, p := range []string{"/healthz", "/-/healthy"} {
+		if code, _ := e.request("GET", p, nil); code != http.StatusOK {
+			t.Errorf("GET %s, the web config file 0666 = %d, want 200", p, code)
 		}
 	}
 
