@@ -200,9 +200,10 @@ func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 	var (
 		srv   *http.Server
 		limit sync.Once
+		app   = d.Handler()
 	)
 	srv = &http.Server{
-		Handler:           d.Handler(),
+		Handler:           app,
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		ReadTimeout:       o.ReadTimeout,
 		WriteTimeout:      o.WriteTimeout,
@@ -220,7 +221,7 @@ func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 		// The request's connection, for holdConn.
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			limit.Do(func() {
-				srv.Handler = limitInFlight(refuseUnsafeWebConfig(srv.Handler, o.ConfigFile, log), maxRequestsInFlight)
+				srv.Handler = limitInFlight(refuseUnsafeWebConfig(srv.Handler, app, o.ConfigFile, log), maxRequestsInFlight)
 			})
 			return context.WithValue(ctx, connKey{}, c)
 		},
@@ -260,25 +261,31 @@ func (w *webServer) shutdown(timeout time.Duration) {
 // request) sees the request, while the file or a TLS file it names is one
 // checkWebConfigFiles refuses: one made writable by every user after the
 // start would otherwise let anyone remove the basic auth at once, whatever
-// a reload reports. Logged once each time it becomes refused. The health
-// endpoints are served all the same.
-func refuseUnsafeWebConfig(h http.Handler, path string, log *zap.Logger) http.Handler {
+// a reload reports. Logged once each time it becomes refused.
+//
+// The health endpoints are served all the same, by app (the daemon's own
+// handler), not through h: what such a file says is what anyone may have
+// written, and the toolkit would apply it to them too (users of the
+// writer's own would fail the probes; a bcrypt cost of 31 would hold a
+// probe, its place and the toolkit's one bcrypt lock for a day).
+func refuseUnsafeWebConfig(h, app http.Handler, path string, log *zap.Logger) http.Handler {
 	if path == "" {
 		return h
 	}
 	var refused atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isProbe(r) {
-			// The health endpoints tell nothing. Failing them would
-			// have a kubelet restart rotatord into a start that refuses
-			// the same file, rotations stopped; /metrics failing shows
-			// the scrape target down already.
-			h.ServeHTTP(w, r)
-			return
-		}
 		if err := checkWebConfigFiles(path); err != nil {
 			if !refused.Swap(true) {
-				log.Error("web config file refused: serving nothing until it is fixed", zap.Error(err))
+				log.Error("web config file refused: serving nothing but the health endpoints until it is fixed", zap.Error(err))
+			}
+			if isProbe(r) {
+				// The health endpoints tell nothing. Failing them
+				// would have a kubelet restart rotatord into a start
+				// that refuses the same file, rotations stopped;
+				// /metrics failing shows the scrape target down
+				// already.
+				app.ServeHTTP(w, r)
+				return
 			}
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 			return

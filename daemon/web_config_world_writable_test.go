@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -153,5 +154,51 @@ func TestAWebConfigFileInADirectoryEveryUserMayWriteIsRefused(t *testing.T) {
 	}
 	if err := checkWebConfigFiles(web); err != nil {
 		t.Errorf("checkWebConfigFiles in a sticky 0777 directory = %v, want it accepted", err)
+	}
+}
+
+// While the web configuration file is refused, nobody may trust what it
+// says: anyone may have written it. The health endpoints, still served,
+// must not read it: users of the writer's own would fail the kubelet's
+// probes (401, the restart into a start that refuses the same file,
+// rotations stopped, that serving them avoids), and a user's bcrypt hash
+// of cost 31 would have a probe sending that user's name compute it for
+// a day, holding the toolkit's one bcrypt lock and the probes' places.
+func TestAWebConfigFileEveryUserMayWriteDecidesNothingForTheHealthEndpoints(t *testing.T) {
+	e := newEnv(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse battery staple"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(web, fmt.Appendf(nil, "basic_auth_users:\n  prometheus: %s\n", hash), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.runWeb(WebOptions{ConfigFile: web})
+	kubelet := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("prometheus:correct horse battery staple"))}}
+	if code, _ := e.request("GET", "/healthz", kubelet); code != http.StatusOK {
+		t.Fatalf("/healthz with the password = %d, want 200", code)
+	}
+
+	if err := os.Chmod(web, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		// Another user only: the kubelet's password is no longer one.
+		"users of its own": "basic_auth_users:\n  mallory: $2a$31$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy\n",
+		// Not YAML: the toolkit answers 500.
+		"unparsable": "basic_auth_users: [\n",
+	} {
+		if err := os.WriteFile(web, []byte(content), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"/healthz", "/-/healthy", "/readyz"} {
+			if code, body := e.request("GET", p, kubelet); code != http.StatusOK && code != http.StatusServiceUnavailable {
+				t.Errorf("%s: GET %s, the web config file 0666 = %d %.100q, want it answered", name, p, code, body)
+			}
+		}
+		if code, body := e.request("GET", "/metrics", kubelet); code < 500 || strings.Contains(body, "rotatord_") {
+			t.Errorf("%s: GET /metrics, the web config file 0666 = %d %.100q, want it refused", name, code, body)
+		}
 	}
 }
