@@ -13,16 +13,7 @@ import (
 // rewrote it): that is said once per process, not at every pass of a
 // daemon that passes every minute.
 func TestUntrustedSourceWarnedOncePerProcess(t *testing.T) {
-	h := newHarness(t, 0)
-	h.api.add("ci-runner", roleCI)
-	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}}
-	h.engine.SetPolicies([]Policy{h.policy})
-	h.pass(Options{Force: true})
-	key := h.sinkA.holds("ci-runner")
-	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: key, Secret: secret.Value("rewritten by its consumer")})
-
-	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
-	h.engine.SetPolicies([]Policy{h.policy})
+	h, _ := rewrittenSourceBesideAnAddedSink(t)
 	for range 3 {
 		h.clock.Add(time.Minute)
 		h.pass(Options{})
@@ -44,15 +35,7 @@ func TestUntrustedSourceWarnedOncePerProcess(t *testing.T) {
 // again under the new key leaves a sink added since waiting again, and
 // the log says why again (a daemon runs for months).
 func TestUntrustedSourceWarnedAgainForANewKey(t *testing.T) {
-	h := newHarness(t, 0)
-	h.api.add("ci-runner", roleCI)
-	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}}
-	h.engine.SetPolicies([]Policy{h.policy})
-	h.pass(Options{Force: true})
-	first := h.sinkA.holds("ci-runner")
-	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: first, Secret: secret.Value("rewritten by its consumer")})
-	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
-	h.engine.SetPolicies([]Policy{h.policy})
+	h, first := rewrittenSourceBesideAnAddedSink(t)
 	h.clock.Add(time.Minute)
 	h.pass(Options{})
 	const msg = "not copying the current key from a sink changed since its delivery"
@@ -84,4 +67,21 @@ func TestUntrustedSourceWarnedAgainForANewKey(t *testing.T) {
 	if n := h.logs.FilterMessage(msg).Len(); n != 2 {
 		t.Errorf("warned %d times, want again for the new key's sink (2)", n)
 	}
+}
+
+// rewrittenSourceBesideAnAddedSink: ci-runner rotated into the
+// fingerprinting sink a alone, whose consumer then rewrote it under the
+// same key id; a reload adds sink b. key is the key a names.
+func rewrittenSourceBesideAnAddedSink(t *testing.T) (h *harness, key string) {
+	t.Helper()
+	h = newHarness(t, 0)
+	h.api.add("ci-runner", roleCI)
+	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}}
+	h.engine.SetPolicies([]Policy{h.policy})
+	h.pass(Options{Force: true})
+	key = h.sinkA.holds("ci-runner")
+	h.sinkA.put(sinks.Credential{Name: "ci-runner", KeyID: key, Secret: secret.Value("rewritten by its consumer")})
+	h.policy.Sinks = []sinks.Sink{fpSink{h.sinkA}, h.sinkB}
+	h.engine.SetPolicies([]Policy{h.policy})
+	return h, key
 }

@@ -24,12 +24,9 @@ func TestProbeRefusesAPausedDeploymentToRestart(t *testing.T) {
 	c := kubetest.Start(t)
 	w := newWorld(t, c)
 	ctx := ctxT(t)
-	labels := map[string]string{"app": "web"}
+	sel, tmpl := podTemplate("web")
 	if _, err := w.admin.AppsV1().Deployments(w.ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: appsv1.DeploymentSpec{Paused: true, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: labels},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.invalid/web:1"}}},
-		}}}, metav1.CreateOptions{}); err != nil {
+		Spec: appsv1.DeploymentSpec{Paused: true, Selector: sel, Template: tmpl}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s, _ := w.sink(fullRules, func(o *ksink.Options) { o.Restart = []ksink.Workload{{Kind: "Deployment", Name: "web"}} })
@@ -51,12 +48,7 @@ func TestProbeRefusesAnOnDeleteWorkloadToRestart(t *testing.T) {
 	c := kubetest.Start(t)
 	w := newWorld(t, c)
 	ctx := ctxT(t)
-	labels := map[string]string{"app": "db"}
-	sel := &metav1.LabelSelector{MatchLabels: labels}
-	tmpl := corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: labels},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "registry.invalid/db:1"}}},
-	}
+	sel, tmpl := podTemplate("db")
 	apps := w.admin.AppsV1()
 	if _, err := apps.StatefulSets(w.ns).Create(ctx, &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db"},
 		Spec: appsv1.StatefulSetSpec{Selector: sel, Template: tmpl,
@@ -74,5 +66,15 @@ func TestProbeRefusesAnOnDeleteWorkloadToRestart(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "OnDelete") {
 			t.Errorf("Probe with %s %s (update strategy OnDelete) to restart: %v, want an error naming OnDelete", wl.Kind, wl.Name, err)
 		}
+	}
+}
+
+// podTemplate is the selector and pod template of a workload app, one
+// container whose image is never pulled (the test cluster has no nodes).
+func podTemplate(app string) (*metav1.LabelSelector, corev1.PodTemplateSpec) {
+	labels := map[string]string{"app": app}
+	return &metav1.LabelSelector{MatchLabels: labels}, corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: app, Image: "registry.invalid/" + app + ":1"}}},
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rotatord/rotatord/internal/kubetest"
@@ -28,13 +27,10 @@ func TestRestartsWithinOneSecondEachRollOutTheWorkload(t *testing.T) {
 	c := kubetest.Start(t)
 	w := newWorld(t, c)
 	ctx := ctxT(t)
-	labels := map[string]string{"app": "web"}
+	sel, tmpl := podTemplate("web")
 	deployments := w.admin.AppsV1().Deployments(w.ns)
 	if _, err := deployments.Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: labels},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.invalid/web:1"}}},
-		}}}, metav1.CreateOptions{}); err != nil {
+		Spec: appsv1.DeploymentSpec{Selector: sel, Template: tmpl}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// A clock that moves 100 ms at each reading: both restarts fall in

@@ -514,15 +514,7 @@ func TestKubeSink(t *testing.T) {
 	// new key; with both deleted the name rotates.
 	t.Run("sink-check-pruned-secret", func(t *testing.T) {
 		t.Parallel()
-		k := newKSEnv(t, c, "pruned")
-		c.Grant(t, "rotatord", k.ns, ksSinkRules)
-		kubeconfig := c.Kubeconfig(t, "rotatord")
-		k.writePolicy(ksPolicy("0s",
-			ksSink(k.ns, "exo-{{.Name}}", kubeconfig, ""),
-			ksSink(k.ns, "exo-{{.Name}}-json", kubeconfig, "key: credentials.json\nformat: json\n"),
-		) + "    sink_check: 1s\n")
-		k.mustRun("once", "--force")
-		key := k.holds("exo-ci-runner")
+		k, key := sinkCheckedSecrets(t, c, "pruned")
 		prune := func(name string) {
 			t.Helper()
 			if err := k.admin.CoreV1().Secrets(k.ns).Delete(k.ctx(), name, metav1.DeleteOptions{}); err != nil {
@@ -554,15 +546,7 @@ func TestKubeSink(t *testing.T) {
 	// leaves the other tool's Secret as it is.
 	t.Run("sink-check-secret-taken-by-another", func(t *testing.T) {
 		t.Parallel()
-		k := newKSEnv(t, c, "taken")
-		c.Grant(t, "rotatord", k.ns, ksSinkRules)
-		kubeconfig := c.Kubeconfig(t, "rotatord")
-		k.writePolicy(ksPolicy("0s",
-			ksSink(k.ns, "exo-{{.Name}}", kubeconfig, ""),
-			ksSink(k.ns, "exo-{{.Name}}-json", kubeconfig, "key: credentials.json\nformat: json\n"),
-		) + "    sink_check: 1s\n")
-		k.mustRun("once", "--force")
-		key := k.holds("exo-ci-runner")
+		k, key := sinkCheckedSecrets(t, c, "taken")
 		if err := k.admin.CoreV1().Secrets(k.ns).Delete(k.ctx(), "exo-ci-runner", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -592,6 +576,22 @@ func TestKubeSink(t *testing.T) {
 		}
 		k.checkNoSecretInOutput()
 	})
+}
+
+// sinkCheckedSecrets: in namespace ns, ci-runner rotated once into two
+// Secret sinks (exo-ci-runner and exo-ci-runner-json) of a policy that
+// checks its sinks every second; key is the key they hold.
+func sinkCheckedSecrets(t *testing.T, c *kubetest.Cluster, ns string) (*ksEnv, string) {
+	t.Helper()
+	k := newKSEnv(t, c, ns)
+	c.Grant(t, "rotatord", k.ns, ksSinkRules)
+	kubeconfig := c.Kubeconfig(t, "rotatord")
+	k.writePolicy(ksPolicy("0s",
+		ksSink(k.ns, "exo-{{.Name}}", kubeconfig, ""),
+		ksSink(k.ns, "exo-{{.Name}}-json", kubeconfig, "key: credentials.json\nformat: json\n"),
+	) + "    sink_check: 1s\n")
+	k.mustRun("once", "--force")
+	return k, k.holds("exo-ci-runner")
 }
 
 func jsonEqual(a, b any) bool {
