@@ -302,16 +302,17 @@ func (e *Engine) confirmWaiting(p Policy, name string) bool {
 }
 
 // managedElsewhere names the policy in force, other than p, that manages
-// key k (owner: the pass gives k's name to it, not to p) and whose record
-// of k's name names k (its current key, or the new or an old key of its
-// rotation); "" when none. Two policies never manage one key: a record of
+// key k (owner: the pass gives k's name to it, not to p; here with k the
+// one key listed, so that a record naming k counts as up to date) and
+// whose record of k's name names k (its current key, or the new or an old
+// key of its rotation); "" when none. Two policies never manage one key: a record of
 // p that aims a deletion at such a key was edited, or restored from
 // another configuration, and deleting the key would take it from the
 // other policy's consumers. Overlapping globs ("ci-*" and "ci-r*") both
 // match the key, so p.Match cannot tell.
 func (e *Engine) managedElsewhere(p Policy, k apiclient.Key) string {
 	policies, _ := e.snapshotPolicies()
-	q := e.owner(policies, k)
+	q := e.owner(policies, k, nil)
 	if q == "" || q == p.Name {
 		return ""
 	}

@@ -571,11 +571,14 @@ func Stranded(j state.Journal, p []Policy) error {
 
 // earlierOwner names the policy of p, before policy own, that would take
 // the name from own (Engine.ownerExceptSelf: the first policy that matches
-// a name and has a record of it): one with an old record of the name (it
-// managed the name once, and was removed or narrowed since). Its record
-// would then manage the name while own's rotation is in flight: the
-// deletion of own's old key is refused (managedElsewhere), and the other
-// policy, seeing two live keys, rotates neither. "" when none.
+// a name and has an up-to-date record of it; own's, with its rotation in
+// flight, is one): one with an old record of the name (it managed the name
+// once, and was removed or narrowed since). Without a listing, whether
+// that record is up to date (its current key may be own's old key, still
+// listed) is unknown: it is taken to be. Its record would then manage the
+// name while own's rotation is in flight: the deletion of own's old key is
+// refused (managedElsewhere), and the other policy, seeing two live keys,
+// rotates neither. "" when none.
 func earlierOwner(j state.Journal, p []Policy, own, name, role string) string {
 	for _, q := range p {
 		if q.Name == own {

@@ -6,6 +6,7 @@ package rotation
 // rotated twice from one stale view.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -114,7 +115,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	for _, p := range run {
 		byName := make(map[string][]apiclient.Key, len(keys)/len(run))
 		for _, k := range keys {
-			if e.owner(policies, k) == p.Name {
+			if e.owner(policies, k, byKeyName[k.Name]) == p.Name {
 				byName[k.Name] = append(byName[k.Name], k)
 			}
 		}
@@ -359,8 +360,10 @@ func (w *passWork) get(name string) uint64 {
 // owner returns the policy that manages k: the one with a record of its
 // name, while it still matches k (a reload that reorders policies does not
 // move a name in the middle of its life), else the first that matches; ""
-// when none does.
-func (e *Engine) owner(policies []Policy, k apiclient.Key) string {
+// when none does. listed are the keys the listing shows under k's name (k
+// among them; nil: k alone). Of several policies with a record, see
+// ownerExceptSelf.
+func (e *Engine) owner(policies []Policy, k apiclient.Key, listed []apiclient.Key) string {
 	// rotatord's own key is never another policy's, whatever records they
 	// have of its name (one may manage a key of another role under it).
 	for _, p := range policies {
@@ -368,24 +371,57 @@ func (e *Engine) owner(policies []Policy, k apiclient.Key) string {
 			return p.Name
 		}
 	}
-	return e.ownerExceptSelf(policies, k)
+	return e.ownerExceptSelf(policies, k, listed)
 }
 
 // ownerExceptSelf is owner without the Self policies.
-func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key) string {
-	first := ""
+//
+// Of several policies that match k and have a record of its name, the
+// first whose record is up to date (its current key listed under the
+// name, or a rotation in flight) manages it; the first with a record only
+// when none is. Overlapping globs ("ci-*" and "ci-r*"): ci managed the
+// name, was removed from the file, ci2 took the name, rotated it and
+// deleted ci's key; ci put back first took the name back through its
+// record of that deleted key, rotated, and deleted the key ci2's sinks
+// hold (an outage for their consumers). ci's stale record is now handled
+// as a name whose keys are gone: plan shows it, and it is forgotten after
+// the settle time. Decided per name (listed), not per key, so that one
+// name's keys of a role go to one policy: a record whose current key is
+// the old key of another policy's rotation in flight is up to date, and
+// Stranded refuses the reload that would give it the name.
+func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []apiclient.Key) string {
+	first, recorded, several := "", "", false
 	for _, p := range policies {
 		if p.Self != nil || !p.Match(k.Name, k.RoleID) {
 			continue
 		}
-		if e.store.Has(p.Name, k.Name) {
-			return p.Name
-		}
 		if first == "" {
 			first = p.Name
 		}
+		if e.store.Has(p.Name, k.Name) {
+			if recorded != "" {
+				several = true
+				break
+			}
+			recorded = p.Name
+		}
 	}
-	return first
+	if !several {
+		return cmp.Or(recorded, first)
+	}
+	if listed == nil {
+		listed = []apiclient.Key{k}
+	}
+	for _, p := range policies {
+		if p.Self != nil || !p.Match(k.Name, k.RoleID) {
+			continue
+		}
+		r, ok := e.store.Get(p.Name, k.Name)
+		if ok && (r.Rotation != nil || r.CurrentKeyID != "" && slices.ContainsFunc(listed, func(l apiclient.Key) bool { return l.ID == r.CurrentKeyID })) {
+			return p.Name
+		}
+	}
+	return recorded
 }
 
 // listingBurst is a pass's memtrim.Burst: started by the listing's answer

@@ -51,7 +51,7 @@ func (e *Engine) passOld(ctx context.Context, names []string, opts Options) ([]O
 	for _, p := range run {
 		byName := map[string][]apiclient.Key{}
 		for _, k := range keys {
-			if e.owner(policies, k) == p.Name {
+			if e.owner(policies, k, byKeyName[k.Name]) == p.Name {
 				byName[k.Name] = append(byName[k.Name], k)
 			}
 		}

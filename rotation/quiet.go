@@ -97,7 +97,8 @@ type quietCandidate struct {
 	decision Decision
 	// owned: Engine.owner, but for the Self policies (which claim checks),
 	// gives the candidate's policy the key the record expects (its name
-	// and role), as the journal stood.
+	// and role), as the journal stood, with that key alone listed under
+	// the name: the only listing claim marks quiet.
 	owned bool
 	// checkDue, when the policy checks its sinks, is when the name's next
 	// sink check is due (sinkcheck.go): from then on the handler has it.
@@ -269,7 +270,7 @@ func (e *Engine) quietRecords(policies, run []Policy, now time.Time, opts Option
 	seen := make(map[string]bool, len(qs.candidates))
 	for i := range qs.candidates {
 		c := &qs.candidates[i]
-		c.owned = e.ownerExceptSelf(policies, apiclient.Key{ID: c.keyID, Name: c.name, RoleID: c.roleID}) == c.policy.Name
+		c.owned = e.ownerExceptSelf(policies, apiclient.Key{ID: c.keyID, Name: c.name, RoleID: c.roleID}, nil) == c.policy.Name
 		if _, other := twice[c.name]; seen[c.name] || other {
 			twice[c.name] = true
 		}
