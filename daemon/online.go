@@ -40,7 +40,8 @@ const maxProbesPerSink = 20
 // probes every sink for the key names the policies manage today (a Vault
 // sink: login, token capabilities, the mount being KV v2, the secret being
 // rotatord's or absent; a file sink: its directory opened the way a write
-// opens it, and this user allowed to create files there; a Kubernetes
+// opens it, the target one the write may replace, and this user allowed to
+// create files there; a Kubernetes
 // Secret sink: ownership, RBAC, and a missing Secret created as a dry run,
 // which proves its namespace exists), and prints what
 // a pass would do now, from the daemon's read-only plan (state opened
@@ -218,8 +219,9 @@ func (d *Daemon) reportRole(ctx context.Context, s *accountSetup, keys []apiclie
 // probeSink checks that a write for name would work, changing nothing. A
 // Vault sink's Probe writes nothing. A file sink's Probe creates and
 // removes a temp file, so here its directory is opened the way a write
-// opens it (Read: the symlink and writer rules), and this user must be
-// allowed to create files there.
+// opens it (Read: the symlink and writer rules), the target is checked as
+// the probe checks it (Check), and this user must be allowed to create
+// files there.
 func probeSink(ctx context.Context, sk sinks.Sink, name string) error {
 	if sk.Kind() != "file" {
 		return sk.Probe(ctx, name)
@@ -231,6 +233,15 @@ func probeSink(ctx context.Context, sk sinks.Sink, name string) error {
 	default:
 		// The caller names the target already.
 		return errors.New(strings.TrimPrefix(err.Error(), "read "+target+": "))
+	}
+	// What the rotation's probe refuses before its temp file: one of
+	// rotatord's own files, a file rotatord did not write (take_over).
+	if c, ok := sk.(interface {
+		Check(context.Context, string) error
+	}); ok {
+		if err := c.Check(ctx, name); err != nil {
+			return err
+		}
 	}
 	dir := filepath.Dir(target)
 	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {

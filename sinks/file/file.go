@@ -245,6 +245,32 @@ func (s *Sink) step(name string) error {
 	return s.inject(name)
 }
 
+// Check is Probe without its temp file, for a check that changes nothing
+// (validate --online): it opens the target's directory as a write does and
+// refuses what the probe refuses before its temp file (one of rotatord's
+// own files, a target that is not a regular file, a file rotatord did not
+// write without take_over). It writes nothing.
+func (s *Sink) Check(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	path, err := s.target(name)
+	if err != nil {
+		return err
+	}
+	defer s.locks.Lock(path)()
+	d, err := s.openDir(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	base := filepath.Base(path)
+	if err := s.checkProtected(d, path, base); err != nil {
+		return err
+	}
+	return s.checkTarget(d, base, name)
+}
+
 // Probe implements sinks.Sink. It opens the target's directory as a write
 // does, refuses a target a write would refuse (not a regular file, or a
 // file rotatord did not write without take_over), and creates and removes
