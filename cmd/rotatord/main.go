@@ -182,9 +182,9 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	run := app.Command("run", "The daemon: rotate on each policy's schedule, serve metrics and health, reload the policy file on SIGHUP (and on POST /-/reload with --web.enable-lifecycle).")
 	c.run.common.register(run, "json")
 	run.Flag("web.listen-address", "Address to serve metrics, health and /-/reload on; overrides the policy file's listen (default: the file's listen, itself 127.0.0.1:9108). The Prometheus default-port list (9100-9999) is full and 9108 is graphite_exporter's there: pick a port of your own.").
-		PlaceHolder("ADDR").StringVar(&c.run.listen)
+		PlaceHolder("ADDR").Action(notEmpty("web.listen-address", &c.run.listen)).StringVar(&c.run.listen)
 	run.Flag("web.config.file", "Exporter-toolkit web configuration file: TLS and basic auth in front of every endpoint (default: plain HTTP, no authentication).").
-		PlaceHolder("FILE").StringVar(&c.run.web.ConfigFile)
+		PlaceHolder("FILE").Action(notEmpty("web.config.file", &c.run.web.ConfigFile)).StringVar(&c.run.web.ConfigFile)
 	run.Flag("web.enable-lifecycle", "Reload the policy file on POST or PUT /-/reload (default: off, they answer 403; SIGHUP reloads either way).").
 		BoolVar(&c.run.web.EnableLifecycle)
 
@@ -244,6 +244,19 @@ func (f *commonFlags) register(cmd *kingpin.CmdClause, logFormat string) {
 	cmd.Flag("config", "Old spelling of --config.file.").Hidden().
 		IsSetByUser(&f.configSet).Action(nonEmpty("config")).StringVar(&f.configFile)
 	f.log.register(cmd, logFormat)
+}
+
+// notEmpty refuses an empty value given to a flag ("$VAR" with VAR
+// unset): a usage error, not the flag's default behaviour (for
+// --web.config.file, plain HTTP without the basic auth the operator
+// meant; for an address, another address).
+func notEmpty(flag string, v *string) kingpin.Action {
+	return func(*kingpin.ParseContext) error {
+		if *v == "" {
+			return fmt.Errorf("--%s: the value is empty", flag)
+		}
+		return nil
+	}
 }
 
 // logFlags choose the log's level and format.
