@@ -291,7 +291,7 @@ func (c *cli) cmdValidate() error {
 			return exitCode(1)
 		}
 	}
-	fmt.Fprintf(c.stdout, "%s: valid (%d policies)\n", path, len(cfg.Policies))
+	fmt.Fprintf(c.stdout, "%s: valid (%d policies)\n", printable.Line(path), len(cfg.Policies))
 	if !f.online {
 		return nil
 	}
