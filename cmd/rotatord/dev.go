@@ -227,14 +227,14 @@ func (c *cli) cmdDev(ctx context.Context, ready func(devInfo)) error {
   credentials  %[4]s/out/   (new files appear as keys rotate)
   metrics      http://%[5]s/metrics   (also /healthz, /readyz)
 Try, in another terminal, while this runs (the simulator lives as long as it does):
-  %[6]s plan --config.file %[3]s
+  %[6]s plan --config.file %[9]s
       what the daemon will do next, and why (plan reads the state beside the daemon)
-  %[6]s validate %[3]s
-  %[6]s once --config.file %[7]s --force
+  %[6]s validate %[9]s
+  %[6]s once --config.file %[10]s --force
       rotate the %[8]s key now: once.yml has its own state directory and keys,
       as the daemon holds the lock of state/ and manages ci-*
 Stop with Ctrl-C.
-`, sim.Endpoint, sim.URL, info.policy, dir, listen, self, info.oncePolicy, devTryKey)
+`, sim.Endpoint, sim.URL, info.policy, dir, listen, self, info.oncePolicy, devTryKey, shellWord(info.policy), shellWord(info.oncePolicy))
 	if ready != nil {
 		ready(info)
 	}
@@ -351,7 +351,16 @@ func selfCommand() string {
 	if strings.Contains(os.Args[0], "go-build") || strings.HasSuffix(os.Args[0], ".test") {
 		return "go run ./cmd/rotatord"
 	}
-	return os.Args[0]
+	return shellWord(os.Args[0])
+}
+
+// shellWord quotes s for a POSIX shell, for the banner's commands to be
+// pasted as they are: a path with a space or a quote in it stays one word.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // openDevDir creates the directory path (mode 0700) unless it exists, in
