@@ -378,8 +378,9 @@ func (e *Engine) owner(policies []Policy, k apiclient.Key, listed []apiclient.Ke
 //
 // Of several policies that match k and have a record of its name, the
 // first whose record is up to date (its current key listed under the
-// name, or a rotation in flight) manages it; the first with a record only
-// when none is. Overlapping globs ("ci-*" and "ci-r*"): ci managed the
+// name and not one another of those records says was deleted, or a
+// rotation in flight) manages it; the first with a record only when none
+// is. Overlapping globs ("ci-*" and "ci-r*"): ci managed the
 // name, was removed from the file, ci2 took the name, rotated it and
 // deleted ci's key; ci put back first took the name back through its
 // record of that deleted key, rotated, and deleted the key ci2's sinks
@@ -412,13 +413,31 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []ap
 	if listed == nil {
 		listed = []apiclient.Key{k}
 	}
+	var recs []state.Record
+	var of []string // each record's policy
 	for _, p := range policies {
 		if p.Self != nil || !p.Match(k.Name, k.RoleID) {
 			continue
 		}
-		r, ok := e.store.Get(p.Name, k.Name)
-		if ok && (r.Rotation != nil || r.CurrentKeyID != "" && slices.ContainsFunc(listed, func(l apiclient.Key) bool { return l.ID == r.CurrentKeyID })) {
-			return p.Name
+		if r, ok := e.store.Get(p.Name, k.Name); ok {
+			recs, of = append(recs, r), append(of, p.Name)
+		}
+	}
+	// A key one of these records says the API acknowledged deleting is
+	// no key of the name, however long listings still show it (a lag, or
+	// "not in organization"): a stale record of it is not up to date. ci
+	// put back while the key ci2 deleted was still listed took the name
+	// through its record of that key, adopted it from its sinks and
+	// deleted the key ci2's sinks hold.
+	shown := func(id string) bool {
+		if id == "" || !slices.ContainsFunc(listed, func(l apiclient.Key) bool { return l.ID == id }) {
+			return false
+		}
+		return !slices.ContainsFunc(recs, func(r state.Record) bool { return r.Deleted.Has(id) })
+	}
+	for i, r := range recs {
+		if r.Rotation != nil || shown(r.CurrentKeyID) {
+			return of[i]
 		}
 	}
 	return recorded
