@@ -557,7 +557,7 @@ func Stranded(j state.Journal, p []Policy) error {
 		case !pol.Match(r.Name, role):
 			stranded = append(stranded, fmt.Sprintf("%s/%s (%s; no longer matched by the policy)", r.Policy, r.Name, r.Rotation.Phase))
 		default:
-			if q := earlierOwner(j, p, r.Policy, r.Name, role); q != "" {
+			if q := earlierOwner(j, p, r, pol, role); q != "" {
 				stranded = append(stranded, fmt.Sprintf("%s/%s (%s; policy %s, before it, matches the name and has a record of it: it would take the name)", r.Policy, r.Name, r.Rotation.Phase, q))
 			}
 		}
@@ -573,22 +573,55 @@ func Stranded(j state.Journal, p []Policy) error {
 // the name from own (Engine.ownerExceptSelf: the first policy that matches
 // a name and has an up-to-date record of it; own's, with its rotation in
 // flight, is one): one with an old record of the name (it managed the name
-// once, and was removed or narrowed since). Without a listing, whether
-// that record is up to date (its current key may be own's old key, still
-// listed) is unknown: it is taken to be. Its record would then manage the
-// name while own's rotation is in flight: the deletion of own's old key is
-// refused (managedElsewhere), and the other policy, seeing two live keys,
-// rotates neither. "" when none.
-func earlierOwner(j state.Journal, p []Policy, own, name, role string) string {
+// once, and was removed or narrowed since). Its record would then manage
+// the name while own's rotation is in flight: the deletion of own's old
+// key is refused (managedElsewhere), and the other policy, seeing two live
+// keys, rotates neither. "" when none.
+//
+// Without a listing, whether that record is up to date is worked out from
+// own's record, rec (staleBeside); when unknown (its current key may be
+// own's old key, still listed) it is taken to be.
+func earlierOwner(j state.Journal, p []Policy, rec state.Record, own Policy, role string) string {
 	for _, q := range p {
-		if q.Name == own {
+		if q.Name == own.Name {
 			return ""
 		}
-		if q.Self == nil && q.Match(name, role) && j.Has(q.Name, name) {
+		if q.Self != nil || !q.Match(rec.Name, role) {
+			continue
+		}
+		if r, ok := j.Get(q.Name, rec.Name); ok && !staleBeside(r, rec, own) {
 			return q.Name
 		}
 	}
 	return ""
+}
+
+// staleBeside says whether r, another policy's record of the name whose
+// rotation in flight rec is, cannot be up to date (ownerExceptSelf) in any
+// listing while that rotation runs: no rotation of its own in flight, and
+// no current key, or a current key that rec says was deleted, or one rec
+// does not know although own's policy matches its role (rec's rotation
+// recorded every key of the name when it began, and own's handler notes
+// every key listed of the roles it matches). ci put back first with its
+// record of the key ci2 had deleted since took nothing (ci2 manages the
+// name), but made every reload refused, and the start of rotatord after a
+// crash (it exits), once ci2 rotated again, until ci's own schedule forgot
+// that record: which it never did, rotatord not running.
+func staleBeside(r, rec state.Record, own Policy) bool {
+	if r.Rotation != nil {
+		return false
+	}
+	cur := r.CurrentKeyID
+	if cur == "" || rec.Deleted.Has(cur) {
+		return true
+	}
+	if cur == rec.CurrentKeyID || rec.FirstSeen.Has(cur) {
+		return false
+	}
+	if rot := rec.Rotation; rot != nil && (cur == rot.NewKeyID || slices.Contains(rot.OldKeyIDs, cur) || slices.Contains(rot.KnownKeyIDs, cur)) {
+		return false
+	}
+	return r.RoleID != "" && own.Match(rec.Name, r.RoleID)
 }
 
 // SetCreateSettle changes how long a create whose outcome is unknown is
