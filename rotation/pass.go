@@ -377,9 +377,9 @@ func (e *Engine) owner(policies []Policy, k apiclient.Key, listed []apiclient.Ke
 // ownerExceptSelf is owner without the Self policies.
 //
 // Of several policies that match k and have a record of its name, the
-// first whose record is up to date (its current key listed under the
-// name and not one another of those records says was deleted, or a
-// rotation in flight) manages it; the first with a record only when none
+// first whose record is up to date (of k's role, with its current key
+// listed under the name and not one another of those records says was
+// deleted, or a rotation in flight) manages it; the first with a record only when none
 // is. Overlapping globs ("ci-*" and "ci-r*"): ci managed the
 // name, was removed from the file, ci2 took the name, rotated it and
 // deleted ci's key; ci put back first took the name back through its
@@ -436,6 +436,22 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []ap
 		return !slices.ContainsFunc(recs, func(r state.Record) bool { return r.Deleted.Has(id) })
 	}
 	for i, r := range recs {
+		// Of k's role: two policies may share a name by role, ops (any
+		// role) managing a key of another role than ci's. ops's record,
+		// up to date with its own key, took ci's key too while ci's
+		// record had no current key (its new key vanished in its grace
+		// period, the rotation again failing for a while): ci's record
+		// was forgotten and its sinks kept the vanished key.
+		// A record names k itself whatever the roles say (a record's
+		// role may be older than its key's).
+		role, own := r.RoleID, k.ID == r.CurrentKeyID
+		if rot := r.Rotation; rot != nil {
+			role = cmp.Or(rot.RoleID, role)
+			own = own || k.ID == rot.NewKeyID || slices.Contains(rot.OldKeyIDs, k.ID)
+		}
+		if !own && role != "" && k.RoleID != "" && role != k.RoleID {
+			continue
+		}
 		if r.Rotation != nil || shown(r.CurrentKeyID) {
 			return of[i]
 		}
