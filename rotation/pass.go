@@ -413,47 +413,52 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []ap
 	if listed == nil {
 		listed = []apiclient.Key{k}
 	}
-	var recs []state.Record
-	var of []string // each record's policy
+	// What the loop below reads of each record, in a small array: a pass
+	// asks this of every key of such a name, for each policy it runs.
+	type held struct {
+		policy, cur, role string
+		rot               *state.Rotation
+	}
+	var buf [4]held
+	recs := buf[:0]
+	var deleted []string // the ids the records say were deleted
 	for _, p := range policies {
 		if p.Self != nil || !p.Match(k.Name, k.RoleID) {
 			continue
 		}
 		if r, ok := e.store.Get(p.Name, k.Name); ok {
-			recs, of = append(recs, r), append(of, p.Name)
+			recs = append(recs, held{p.Name, r.CurrentKeyID, r.RoleID, r.Rotation})
+			for _, d := range r.Deleted {
+				deleted = append(deleted, d.ID)
+			}
 		}
 	}
-	// A key one of these records says the API acknowledged deleting is
-	// no key of the name, however long listings still show it (a lag, or
-	// "not in organization"): a stale record of it is not up to date. ci
-	// put back while the key ci2 deleted was still listed took the name
-	// through its record of that key, adopted it from its sinks and
-	// deleted the key ci2's sinks hold.
-	shown := func(id string) bool {
-		if id == "" || !slices.ContainsFunc(listed, func(l apiclient.Key) bool { return l.ID == id }) {
-			return false
-		}
-		return !slices.ContainsFunc(recs, func(r state.Record) bool { return r.Deleted.Has(id) })
-	}
-	for i, r := range recs {
+	for _, r := range recs {
 		// Of k's role: two policies may share a name by role, ops (any
 		// role) managing a key of another role than ci's. ops's record,
 		// up to date with its own key, took ci's key too while ci's
 		// record had no current key (its new key vanished in its grace
 		// period, the rotation again failing for a while): ci's record
-		// was forgotten and its sinks kept the vanished key.
-		// A record names k itself whatever the roles say (a record's
-		// role may be older than its key's).
-		role, own := r.RoleID, k.ID == r.CurrentKeyID
-		if rot := r.Rotation; rot != nil {
+		// was forgotten and its sinks kept the vanished key. A record
+		// that names k itself is of its role, whatever the roles say (a
+		// record's role may be older than its key's).
+		role, names := r.role, k.ID == r.cur
+		if rot := r.rot; rot != nil {
 			role = cmp.Or(rot.RoleID, role)
-			own = own || k.ID == rot.NewKeyID || slices.Contains(rot.OldKeyIDs, k.ID)
+			names = names || k.ID == rot.NewKeyID || slices.Contains(rot.OldKeyIDs, k.ID)
 		}
-		if !own && role != "" && k.RoleID != "" && role != k.RoleID {
+		if !names && role != "" && k.RoleID != "" && role != k.RoleID {
 			continue
 		}
-		if r.Rotation != nil || shown(r.CurrentKeyID) {
-			return of[i]
+		// A key one of these records says the API acknowledged deleting
+		// is no key of the name, however long listings still show it (a
+		// lag, or "not in organization"): a stale record of it is not up
+		// to date. ci put back while the key ci2 deleted was still listed
+		// took the name through its record of that key, adopted it from
+		// its sinks and deleted the key ci2's sinks hold.
+		if r.rot != nil || r.cur != "" && !slices.Contains(deleted, r.cur) &&
+			slices.ContainsFunc(listed, func(l apiclient.Key) bool { return l.ID == r.cur }) {
+			return r.policy
 		}
 	}
 	return recorded
