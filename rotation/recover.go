@@ -114,7 +114,12 @@ func (e *Engine) recoverRotation(ctx context.Context, p Policy, rec *state.Recor
 		return e.fail(p, rec, start, fmt.Errorf("recover: the new key %s may be in %s, which the policy no longer has: not rolling back; put the sink back in the policy file, or check it and delete the key by hand",
 			rot.NewKeyID, strings.Join(removedSinks(rot, p.Sinks, rec.Name), ", ")))
 	case notHeldBy == len(p.Sinks):
-		// No sink holds it: nobody can use it. Roll it back.
+		// No sink holds it: nobody can use it. Roll it back, once no
+		// write of it that an earlier process sent (a leader that died or
+		// lost the Lease before the answer came) can still land.
+		if err := e.fenceSinks(ctx, p, rec, rot.NewKeyID); err != nil {
+			return e.fail(p, rec, start, fmt.Errorf("recover: not rolling back new key %s yet: %w", rot.NewKeyID, err))
+		}
 		if err := e.dropNewKey(ctx, p, rec, true); err != nil {
 			if _, waiting := asWait(err); waiting {
 				// Not a failure: a look after the settle time decides.
@@ -247,4 +252,37 @@ func removedSinks(rot *state.Rotation, ss []sinks.Sink, name string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// fenceSinks fences each sink of p that supports it (sinks.Fencer) for
+// rec's name, then asks each of them again whether it holds key id: a
+// write of id sent earlier and still on its way (held by a slow admission
+// webhook, queued by the API server, delayed by a proxy; sent by a leader
+// that died or lost the Lease since, which cannot fence it any more) fails
+// once the sink is fenced, or has landed and is seen now. It fails when a
+// sink cannot be fenced now, or holds (or may hold) id after all: the
+// key must not be rolled back then.
+func (e *Engine) fenceSinks(ctx context.Context, p Policy, rec *state.Record, id string) error {
+	var fenced []int
+	for i, s := range p.Sinks {
+		f, ok := s.(sinks.Fencer)
+		if !ok {
+			continue
+		}
+		if e.fence != nil {
+			if err := e.fence(); err != nil {
+				return fmt.Errorf("not fencing %s: %w", s.Target(rec.Name), err)
+			}
+		}
+		if err := f.Fence(ctx, rec.Name); err != nil {
+			return fmt.Errorf("sink %s: fence against a write still on its way: %w", sinkLabel(i, s), err)
+		}
+		fenced = append(fenced, i)
+	}
+	for _, i := range fenced {
+		if h, _ := e.holds(ctx, p.Sinks[i], rec, id); h != notHeld {
+			return fmt.Errorf("sink %s changed while it was fenced (it may hold key %s now): deciding again on the next pass", sinkLabel(i, p.Sinks[i]), id)
+		}
+	}
+	return nil
 }

@@ -118,3 +118,15 @@ func CanReadBack(s Sink) bool {
 	}
 	return true
 }
+
+// Fencer is implemented by sinks whose writes are conditional on the
+// version of the target they read (a Kubernetes Secret's
+// resourceVersion). Fence changes that version, leaving what the sink
+// holds as it was, so that a write prepared against an earlier version
+// fails when it arrives: one a previous process sent (a leader that died
+// or lost its Lease before the answer came) and that is still on its way.
+// The engine fences every such sink before it rolls back a new key that
+// another process may have sent to it.
+type Fencer interface {
+	Fence(ctx context.Context, name string) error
+}

@@ -667,3 +667,43 @@ func apiError(err error) error {
 	}
 	return err
 }
+
+// Fence implements sinks.Fencer: it sets the Secret's annotation
+// FencedAtKey by an update against the resourceVersion just read, its data
+// left as it was, so that a write prepared against an earlier version (an
+// update another process sent before it died or lost the Lease, still on
+// its way) fails as a conflict when it arrives; the next Write removes the
+// annotation. A Secret that changes meanwhile fails such a write all the
+// same. No Secret, someone else's Secret (no take_over) and an immutable
+// one are left alone: rotatord writes none of them. (A create still on
+// its way can land where no Secret is: its consumers had no key before.)
+func (s *Sink) Fence(ctx context.Context, name string) error {
+	n, err := s.secretName(name)
+	if err != nil {
+		return err
+	}
+	label := s.label(n)
+	defer s.locks.Lock(n)()
+	cur, err := s.get(ctx, n)
+	switch {
+	case err != nil:
+		return fmt.Errorf("fence %s: %w", label, err)
+	case cur == nil, !s.owned(cur) && !s.opts.TakeOver, isImmutable(cur):
+		return nil
+	}
+	f := cur.DeepCopy()
+	if f.Annotations == nil {
+		f.Annotations = map[string]string{}
+	}
+	at := s.opts.Now().UTC().Format(time.RFC3339Nano)
+	if f.Annotations[FencedAtKey] == at {
+		// An update that changes nothing keeps the resourceVersion.
+		at += " (again)"
+	}
+	f.Annotations[FencedAtKey] = at
+	_, err = s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(ctx, f, metav1.UpdateOptions{})
+	if err != nil && !apierrors.IsConflict(err) {
+		return fmt.Errorf("fence %s: %w", label, apiError(err))
+	}
+	return nil
+}
