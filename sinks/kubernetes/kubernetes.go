@@ -292,7 +292,7 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	// RBAC allows the patch, before any key is created.
 	for _, w := range s.opts.Restart {
 		if err := s.patchRestart(ctx, w, true); err != nil {
-			if errors.Is(err, errPaused) || errors.Is(err, errOnDelete) {
+			if errors.Is(err, errPaused) || errors.Is(err, errOnDelete) || errors.Is(err, errPartitioned) {
 				return fmt.Errorf("probe %s: restart %s %s/%s: %w", label, w.Kind, s.opts.Namespace, w.Name, err)
 			}
 			if apierrors.IsForbidden(err) {
@@ -580,8 +580,15 @@ func (s *Sink) patchRestart(ctx context.Context, w Workload, dryRun bool) error 
 	case "StatefulSet":
 		var ss *appsv1.StatefulSet
 		ss, err = apps.StatefulSets(s.opts.Namespace).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, opts)
-		if err == nil && ss.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
+		switch {
+		case err != nil:
+		case ss.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType:
 			err = errOnDelete
+		case ss.Spec.UpdateStrategy.RollingUpdate != nil && ss.Spec.UpdateStrategy.RollingUpdate.Partition != nil &&
+			*ss.Spec.UpdateStrategy.RollingUpdate.Partition > 0:
+			// A staged rollout: pods of ordinal below the partition keep
+			// the old pod template, and the old key.
+			err = fmt.Errorf("%w (partition %d)", errPartitioned, *ss.Spec.UpdateStrategy.RollingUpdate.Partition)
 		}
 	case "DaemonSet":
 		var ds *appsv1.DaemonSet
@@ -596,8 +603,9 @@ func (s *Sink) patchRestart(ctx context.Context, w Workload, dryRun bool) error 
 // errPaused and errOnDelete are patchRestart's errors for a workload whose
 // pod template changes without its pods being replaced.
 var (
-	errPaused   = errors.New("the Deployment is paused (kubectl rollout pause): a restart would roll nothing out, and its pods would keep the old key; resume it (kubectl rollout resume)")
-	errOnDelete = errors.New("its update strategy is OnDelete: a restart would replace no pod, and its pods would keep the old key; use RollingUpdate, or restart it yourself within the grace period and take it out of restart")
+	errPaused      = errors.New("the Deployment is paused (kubectl rollout pause): a restart would roll nothing out, and its pods would keep the old key; resume it (kubectl rollout resume)")
+	errPartitioned = errors.New("its rolling update is partitioned (spec.updateStrategy.rollingUpdate.partition): a restart would replace only the pods of ordinal at least the partition, and the others would keep the old key; set the partition to 0, or restart it yourself within the grace period and take it out of restart")
+	errOnDelete    = errors.New("its update strategy is OnDelete: a restart would replace no pod, and its pods would keep the old key; use RollingUpdate, or restart it yourself within the grace period and take it out of restart")
 )
 
 // Verify implements sinks.Sink.
