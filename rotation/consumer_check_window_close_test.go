@@ -37,7 +37,9 @@ func TestConsumerCheckEndingAfterTheWindowClosedKeepsTheOldKey(t *testing.T) {
 				checks++
 				if checks == 1 {
 					// The first check runs from 15:50 to 16:10.
+					h.clock.mu.Lock() // another name's goroutine reads the clock
 					h.clock.now = mon(16, 10)
+					h.clock.mu.Unlock()
 				}
 				return nil
 			}}}
