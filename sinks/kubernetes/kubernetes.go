@@ -231,8 +231,9 @@ func (s *Sink) get(ctx context.Context, n string) (*corev1.Secret, error) {
 
 // Probe implements sinks.Sink: the Secret is rotatord's (or absent, or
 // take_over is set), RBAC lets rotatord get, create or update it and
-// patch every workload to restart, and an absent Secret can be created
-// (a server-side dry run). It writes nothing.
+// patch every workload to restart, and an absent Secret can be created or
+// an existing one updated (server-side dry runs: admission policies and
+// webhooks see them). It writes nothing.
 func (s *Sink) Probe(ctx context.Context, name string) error {
 	n, err := s.secretName(name)
 	if err != nil {
@@ -270,6 +271,26 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 				what += "/" + ra.Name
 			}
 			return fmt.Errorf("probe %s: RBAC does not allow %s on %s in namespace %s", label, ra.Verb, what, ra.Namespace)
+		}
+	}
+	if sec != nil {
+		// RBAC allowing update does not make an update work either: an
+		// admission policy or webhook may refuse it. A dry-run update of
+		// the Secret as it is, with rotatord's marks and its data keys
+		// (those it lacks empty), is admitted as the real one would be;
+		// no secret goes in it.
+		dry := sec.DeepCopy()
+		if dry.Data == nil {
+			dry.Data = map[string][]byte{}
+		}
+		for k, v := range s.placeholderData() {
+			if _, ok := dry.Data[k]; !ok {
+				dry.Data[k] = v
+			}
+		}
+		s.mark(&dry.ObjectMeta, sinks.Credential{Name: name, KeyID: sec.Annotations[KeyIDKey]})
+		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(ctx, dry, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !apierrors.IsConflict(err) {
+			return fmt.Errorf("probe %s: dry-run update: %w", label, apiError(err))
 		}
 	}
 	if sec == nil {
