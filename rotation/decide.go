@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rotatord/rotatord/apiclient"
@@ -215,10 +216,10 @@ func Reconcile(now time.Time, rec state.Record, known bool, policy, name string,
 		}
 	}
 	if rec.CurrentKeyID == "" && len(live) > 0 && distinctRoles(live) == 1 &&
-		!slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.RoleID == rec.RoleID }) {
+		!slices.ContainsFunc(live, func(k apiclient.Key) bool { return sameRoleID(k.RoleID, rec.RoleID) }) {
 		role = live[0].RoleID
 	}
-	if role != "" && role != rec.RoleID {
+	if role != "" && !sameRoleID(role, rec.RoleID) {
 		rec.RoleID = role
 		changed = true
 	}
@@ -230,12 +231,19 @@ func Reconcile(now time.Time, rec state.Record, known bool, policy, name string,
 func sameRole(keys []apiclient.Key, role string) int {
 	n := 0
 	for _, k := range keys {
-		if role == "" || k.RoleID == "" || k.RoleID == role {
+		if role == "" || k.RoleID == "" || sameRoleID(k.RoleID, role) {
 			n++
 		}
 	}
 	return n
 }
+
+// sameRoleID reports whether a and b name the same role. Role ids are
+// UUIDs, which compare without regard to case: an API may answer one
+// role id spelled in two cases (a key listed with the spelling it was
+// created with, a new key with the role's own), and taking those for two
+// roles would hide from the orphan search the very key a create made.
+func sameRoleID(a, b string) bool { return strings.EqualFold(a, b) }
 
 // JitterOffset is name's share of a policy's jitter: a fraction of it taken
 // from a hash of the name, the same on every run and every machine, so

@@ -473,7 +473,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		if err != nil {
 			return failDelete(fmt.Errorf("look up old key %s: %w", id, err))
 		}
-		if k.Name != rec.Name || k.RoleID != role || !p.Match(k.Name, k.RoleID) {
+		if k.Name != rec.Name || !sameRoleID(k.RoleID, role) || !p.Match(k.Name, k.RoleID) {
 			// The record names a key that is not, or no longer, this
 			// policy's: an edited record, or a policy changed since. Leave
 			// that key alone.

@@ -238,7 +238,7 @@ func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, si
 		if id == e.own() {
 			e.noteOwnShown(id) // a new own key, confirmed
 		}
-		if k.Name != rec.Name || (role != "" && k.RoleID != "" && k.RoleID != role) {
+		if k.Name != rec.Name || (role != "" && k.RoleID != "" && !sameRoleID(k.RoleID, role)) {
 			return exists, fmt.Errorf("key %s has name %q and role %q by the API, not those of the record: refusing to act on it", id, k.Name, k.RoleID)
 		}
 		rot.NewMissingSince = time.Time{}

@@ -48,6 +48,9 @@ type fakeAPI struct {
 	maxLive int
 	// gets counts GetKey calls.
 	gets int
+	// roleSpelling, when set, is how the API spells the role id of a key
+	// it creates (its own spelling, not the request's).
+	roleSpelling func(string) string
 }
 
 // countLive notes the live keys of a name after a create. Called locked.
@@ -130,6 +133,9 @@ func (f *fakeAPI) CreateKey(ctx context.Context, name, roleID string) (apiclient
 	f.n++
 	id := fmt.Sprintf("EXO%024x", f.n)
 	k := apiclient.Key{ID: id, Name: name, RoleID: roleID}
+	if f.roleSpelling != nil {
+		k.RoleID = f.roleSpelling(roleID)
+	}
 	f.keys[id] = k
 	sec := fmt.Sprintf("SECRET-%040d", f.n)
 	f.issued = append(f.issued, sec)

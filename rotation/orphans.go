@@ -41,7 +41,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	// An intent always lists the keys it replaces, with the role of the
 	// name's current key. A record that says otherwise was edited or is
 	// damaged: searching with it could aim a deletion at another key.
-	if role != rec.RoleID || len(rot.KnownKeyIDs)+len(rot.OldKeyIDs) == 0 {
+	if !sameRoleID(role, rec.RoleID) || len(rot.KnownKeyIDs)+len(rot.OldKeyIDs) == 0 {
 		return nil, fmt.Errorf("the intent does not match the record (role %s, current key's role %s, %d known keys): not searching for its key; check the state record",
 			role, rec.RoleID, len(rot.KnownKeyIDs)+len(rot.OldKeyIDs))
 	}
@@ -59,14 +59,14 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	var blockedIDs []string
 	knownLive := false
 	for _, k := range keys {
-		if k.Name == rec.Name && k.RoleID == role && slices.Contains(rot.KnownKeyIDs, k.ID) {
+		if k.Name == rec.Name && sameRoleID(k.RoleID, role) && slices.Contains(rot.KnownKeyIDs, k.ID) {
 			if gone := rec.Deleted.Has(k.ID); !gone {
 				knownLive = true
 			}
 		}
 	}
 	for _, k := range keys {
-		if k.Name != rec.Name || k.RoleID != role || k.ID == own || k.ID == rec.CurrentKeyID ||
+		if k.Name != rec.Name || !sameRoleID(k.RoleID, role) || k.ID == own || k.ID == rec.CurrentKeyID ||
 			slices.Contains(rot.KnownKeyIDs, k.ID) || slices.Contains(rot.OldKeyIDs, k.ID) || !p.Match(k.Name, k.RoleID) {
 			continue
 		}

@@ -501,18 +501,18 @@ func (e *Engine) selfMatcher(policies []Policy) func(name, roleID string) bool {
 	selfName, selfRole := e.selfName, e.selfRole
 	e.mu.Unlock()
 	if selfName != "" {
-		return func(name, roleID string) bool { return name == selfName && roleID == selfRole }
+		return func(name, roleID string) bool { return name == selfName && sameRoleID(roleID, selfRole) }
 	}
 	type nameRole struct{ name, role string }
 	recorded := map[nameRole]bool{}
 	for _, p := range e.policies0() {
 		if p.Self != nil {
 			for _, r := range e.store.List(p.Name) {
-				recorded[nameRole{r.Name, r.RoleID}] = true
+				recorded[nameRole{r.Name, strings.ToLower(r.RoleID)}] = true
 			}
 		}
 	}
-	return func(name, roleID string) bool { return recorded[nameRole{name, roleID}] }
+	return func(name, roleID string) bool { return recorded[nameRole{name, strings.ToLower(roleID)}] }
 }
 
 // handle decides and acts for one key name.
@@ -599,7 +599,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	// sinks say which key is the consumer's; if none does, the name is not
 	// rotated (a new key of the wrong role would replace the consumer's).
 	rolesUnknown := rec.CurrentKeyID == "" && rec.Rotation == nil && !ownHere && distinctRoles(live) > 1 &&
-		!slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.RoleID != "" && k.RoleID == rec.RoleID })
+		!slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.RoleID != "" && sameRoleID(k.RoleID, rec.RoleID) })
 	if rolesUnknown && !opts.DryRun {
 		if k, ok := e.heldBySinks(ctx, p, rec.Name, live); ok {
 			rec.CurrentKeyID, rec.RoleID = k.ID, k.RoleID
@@ -784,7 +784,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 func distinctRoles(keys []apiclient.Key) int {
 	seen := make([]string, 0, 2)
 	for _, k := range keys {
-		if k.RoleID != "" && !slices.Contains(seen, k.RoleID) {
+		if k.RoleID != "" && !slices.ContainsFunc(seen, func(r string) bool { return sameRoleID(r, k.RoleID) }) {
 			seen = append(seen, k.RoleID)
 		}
 	}
@@ -887,7 +887,7 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	}
 	for _, k := range live {
 		rot.KnownKeyIDs = append(rot.KnownKeyIDs, k.ID)
-		if k.ID != cred.KeyID && (k.RoleID == cred.RoleID || k.RoleID == "") {
+		if k.ID != cred.KeyID && (sameRoleID(k.RoleID, cred.RoleID) || k.RoleID == "") {
 			rot.OldKeyIDs = append(rot.OldKeyIDs, k.ID)
 		}
 	}
@@ -965,7 +965,7 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 		if rot := rec.Rotation; rot != nil && (id == rot.NewKeyID || id == rec.CurrentKeyID) {
 			continue
 		}
-		if rec.RoleID != "" && listed[i].RoleID != rec.RoleID {
+		if rec.RoleID != "" && !sameRoleID(listed[i].RoleID, rec.RoleID) {
 			// rotatord deletes only keys of the record's name and role (a
 			// policy changed since may no longer match them, and a key it
 			// created is deleted whatever the match): the record was

@@ -84,7 +84,7 @@ func quietListing(keyID, roleID string, d Decision, live, all []apiclient.Key, o
 
 // quietKey is quietListing for the one key k a name lists.
 func quietKey(keyID, roleID string, d Decision, k apiclient.Key, ownID string, now time.Time) bool {
-	return k.ID == keyID && k.RoleID == roleID && k.ID != ownID && now.Before(d.Due)
+	return k.ID == keyID && sameRoleID(k.RoleID, roleID) && k.ID != ownID && now.Before(d.Due)
 }
 
 // quietCandidate is a record whose own part of quietDecision holds: quiet

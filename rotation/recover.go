@@ -195,7 +195,7 @@ func (e *Engine) adoptNewer(ctx context.Context, p Policy, rec *state.Record, st
 	}
 	var live []apiclient.Key
 	for _, k := range keys {
-		if gone := rec.Deleted.Has(k.ID); k.Name == rec.Name && !gone && (k.RoleID == rec.RoleID || rec.RoleID == "") {
+		if gone := rec.Deleted.Has(k.ID); k.Name == rec.Name && !gone && (sameRoleID(k.RoleID, rec.RoleID) || rec.RoleID == "") {
 			live = append(live, k)
 		}
 	}

@@ -44,7 +44,7 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 	// Intent, with every key of the name that exists now.
 	old := make([]string, 0, len(live))
 	for _, k := range live {
-		if k.RoleID == rec.RoleID || k.RoleID == "" {
+		if sameRoleID(k.RoleID, rec.RoleID) || k.RoleID == "" {
 			old = append(old, k.ID) // a key of another role is another credential
 		}
 	}
@@ -140,7 +140,7 @@ func (e *Engine) checkCreated(rec *state.Record, k apiclient.Key, known []string
 		return fmt.Errorf("the API's answer names key %s, which existed before the create", k.ID)
 	case k.Name != rec.Name: // the API's answer always has the name and the role
 		return fmt.Errorf("the API's answer names key %s of name %q, not %q", k.ID, k.Name, rec.Name)
-	case k.RoleID != rec.RoleID:
+	case !sameRoleID(k.RoleID, rec.RoleID):
 		return fmt.Errorf("the API's answer names key %s of role %q, not %s", k.ID, k.RoleID, rec.RoleID)
 	}
 	return nil
@@ -410,7 +410,7 @@ func (e *Engine) dropNewKeyKeeping(ctx context.Context, p Policy, rec *state.Rec
 		k = apiclient.Key{ID: rot.NewKeyID, Name: rec.Name, RoleID: cmp.Or(rot.RoleID, rec.RoleID)}
 	case err != nil:
 		return fmt.Errorf("look up new key %s: %w", rot.NewKeyID, err)
-	case k.Name != rec.Name || (rot.RoleID != "" && k.RoleID != rot.RoleID):
+	case k.Name != rec.Name || (rot.RoleID != "" && !sameRoleID(k.RoleID, rot.RoleID)):
 		return fmt.Errorf("not deleting key %s: the API shows it with name %q and role %q, not the rotation's", rot.NewKeyID, k.Name, k.RoleID)
 	}
 	if other := e.managedElsewhere(p, k); other != "" {

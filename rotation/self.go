@@ -52,14 +52,14 @@ func (e *Engine) selfMatch(name, roleID string) bool {
 				continue
 			}
 			for _, r := range e.store.List(p.Name) {
-				if r.Name == name && r.RoleID == roleID {
+				if r.Name == name && sameRoleID(r.RoleID, roleID) {
 					return true
 				}
 			}
 		}
 		return false
 	}
-	return name == selfName && roleID == selfRole
+	return name == selfName && sameRoleID(roleID, selfRole)
 }
 
 // policies0 returns the policies in force.
