@@ -522,29 +522,7 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 			// The SDK made the raw body the message: never quote it.
 			e.Message = "answer body is not JSON"
 		}
-		switch {
-		case status == http.StatusNotFound:
-			e.Kind = KindNotFound
-		case status >= 400 && status < 500 && status != http.StatusTooManyRequests && apiErr.Message == "API Key not in organization":
-			// What the API answers for a key that is not (or no longer)
-			// there: measured as a 403, documented as "a 4xx".
-			e.Kind = KindNotFound
-		case status == http.StatusUnauthorized || status == http.StatusForbidden:
-			e.Kind = KindAuth
-		case status == http.StatusTooManyRequests:
-			e.Kind = KindRateLimited
-			e.RetryAfter = retryAfter
-		case status >= 500:
-			e.Kind = KindUnavailable
-			if status == http.StatusServiceUnavailable {
-				e.RetryAfter = retryAfter
-			}
-			if status == http.StatusNotImplemented {
-				e.Kind = KindOther
-			}
-		default:
-			e.Kind = KindOther
-		}
+		e.Kind, e.RetryAfter = kindOfStatus(status, apiErr.Message, retryAfter)
 	case a.wasTooLarge():
 		// Not quoted either; the API (or whatever answers for it) is
 		// misbehaving, and the request may go through again later.
@@ -555,6 +533,13 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 		// decoder error is not kept: for create it could quote the secret.
 		e.Kind = KindInvalidResponse
 		e.Message = "answer could not be decoded"
+	case status >= 400 && status <= 599:
+		// An error answer whose body the SDK could not read, or read as
+		// JSON that is not an object (a bare string, an array): the status
+		// still says what happened. Taken for a network failure, a 404 of
+		// a key already gone was retried, and failed, for good.
+		e.Kind, e.RetryAfter = kindOfStatus(status, "", retryAfter)
+		e.Message = "answer body could not be read"
 	default:
 		e.Kind = KindUnavailable
 		e.Message = transportMessage(err)
@@ -567,6 +552,31 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 		}
 	}
 	return e
+}
+
+// kindOfStatus is the kind of an error answer of that status, with that
+// message, and how long it asks to wait.
+func kindOfStatus(status int, message string, retryAfter time.Duration) (Kind, time.Duration) {
+	switch {
+	case status == http.StatusNotFound:
+		return KindNotFound, 0
+	case status >= 400 && status < 500 && status != http.StatusTooManyRequests && message == "API Key not in organization":
+		// What the API answers for a key that is not (or no longer)
+		// there: measured as a 403, documented as "a 4xx".
+		return KindNotFound, 0
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return KindAuth, 0
+	case status == http.StatusTooManyRequests:
+		return KindRateLimited, retryAfter
+	case status == http.StatusNotImplemented:
+		return KindOther, 0
+	case status == http.StatusServiceUnavailable:
+		return KindUnavailable, retryAfter
+	case status >= 500:
+		return KindUnavailable, 0
+	default:
+		return KindOther, 0
+	}
 }
 
 // transportMessage describes a transport failure without quoting anything
