@@ -525,7 +525,7 @@ func (e *Engine) lookup(ctx context.Context, listed map[string]apiclient.Key, id
 			return k, nil
 		}
 	}
-	return e.client().GetKey(ctx, id)
+	return getKey(ctx, e.client(), id)
 }
 
 func without(ids []string, id string) []string {

@@ -8,6 +8,7 @@ package rotation
 // sink may hold anything, and that blocks the deletion.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -233,7 +234,7 @@ func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, si
 	if rot != nil && rot.RoleID != "" {
 		role = rot.RoleID
 	}
-	k, err := api.GetKey(ctx, id)
+	k, err := getKey(ctx, api, id)
 	if err == nil {
 		if id == e.own() {
 			e.noteOwnShown(id) // a new own key, confirmed
@@ -264,6 +265,33 @@ func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, si
 		return unsure, nil
 	}
 	return gone, nil
+}
+
+// getKey asks api for key id. Every field of the API's schema is optional:
+// an answer that leaves the key's name or role out says nothing about
+// them, and a check of the name and role would take it for another key
+// (the deleter then refused an old key and left it alive). Those fields
+// are taken from a listing; a key the listing does not show either is an
+// error, for the caller to try again, never a key of no name or role.
+func getKey(ctx context.Context, api apiclient.API, id string) (apiclient.Key, error) {
+	k, err := api.GetKey(ctx, id)
+	if err != nil || (k.Name != "" && k.RoleID != "") {
+		return k, err
+	}
+	keys, err := api.ListKeys(ctx)
+	if err != nil {
+		return k, fmt.Errorf("key %s: the API's answer lacks its name or role, and listing the keys failed: %w", id, err)
+	}
+	i := slices.IndexFunc(keys, func(l apiclient.Key) bool { return l.ID == id })
+	if i < 0 {
+		return k, fmt.Errorf("key %s: the API's answer lacks its name or role, and the listing does not show the key", id)
+	}
+	k.Name = cmp.Or(k.Name, keys[i].Name)
+	k.RoleID = cmp.Or(k.RoleID, keys[i].RoleID)
+	if k.Name == "" || k.RoleID == "" {
+		return k, fmt.Errorf("key %s: the API shows it with no name or no role", id)
+	}
+	return k, nil
 }
 
 // waitErr is a step that cannot go on yet and is no failure: the pass

@@ -408,7 +408,7 @@ func (e *Engine) dropNewKeyKeeping(ctx context.Context, p Policy, rec *state.Rec
 	// (an answer that lied about it must not aim a deletion at another
 	// name's key).
 	unseen := false
-	k, err := e.client().GetKey(ctx, rot.NewKeyID)
+	k, err := getKey(ctx, e.client(), rot.NewKeyID)
 	switch {
 	case errors.Is(err, apiclient.ErrNotFound):
 		unseen = true

@@ -312,7 +312,7 @@ type SelfLister interface {
 func (e *Engine) keyAs(ctx context.Context, p Policy, c sinks.Credential) (apiclient.Key, error) {
 	l, ok := p.Self.(SelfLister)
 	if !ok {
-		return e.client().GetKey(ctx, c.KeyID)
+		return getKey(ctx, e.client(), c.KeyID)
 	}
 	keys, err := l.ListAs(ctx, c)
 	if err != nil {
