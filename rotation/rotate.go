@@ -88,7 +88,7 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 		}
 		return e.fail(p, rec, start, fmt.Errorf("create: %w", err))
 	}
-	if err := e.checkCreated(rec, created.Key, known, p.Self != nil); err != nil {
+	if err := e.checkCreated(rec, created.Key, known); err != nil {
 		// An answer that cannot be about a key this create made: an API
 		// that mixes up answers, or lies. Its id is not deleted (it may be
 		// anyone's key) and its secret goes nowhere; the key the create
@@ -126,6 +126,18 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 		return e.fail(p, rec, start, err)
 	}
 	log.Info("replacement created", zap.String("step", "created"))
+	if p.Self != nil && (created.Name == "" || created.RoleID == "") {
+		if err := e.proveOwnCreated(ctx, p, rec, cred); err != nil {
+			if derr := e.dropNewKey(ctx, p, rec, false); derr != nil {
+				if _, waiting := asWait(derr); waiting {
+					derr = fmt.Errorf("new key %s not visible yet: it is deleted once the API shows it", cred.KeyID)
+				}
+				return e.fail(p, rec, start, fmt.Errorf("%w; rollback: %v", err, derr))
+			}
+			log.Warn("rolled back: the API does not show the new key as rotatord's own key; old key kept", zap.Error(err))
+			return e.fail(p, rec, start, err)
+		}
+	}
 	return e.deliverAndConfirm(ctx, p, rec, cred, start, true, listedByID(j.all), pass)
 }
 
@@ -134,19 +146,36 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 // (known) or of rotatord's own key, or another name or role. A name or
 // role the answer leaves out (every field of the API's schema is
 // optional) is the request's: the key is a new one, and before any sink
-// gets it the API is asked for it (awaitShown checks its name and role).
-// Not for rotatord's own key (self), which a signed request proves before
-// its store gets it, but which no lookup by name checks first.
-func (e *Engine) checkCreated(rec *state.Record, k apiclient.Key, known []string, self bool) error {
+// gets it the API is asked for it (awaitShown checks its name and role;
+// for rotatord's own key, proveOwnCreated).
+func (e *Engine) checkCreated(rec *state.Record, k apiclient.Key, known []string) error {
 	switch {
 	case k.ID == "":
 		return errors.New("the API's answer has no key id")
 	case k.ID == e.own() || slices.Contains(known, k.ID) || rec.Deleted.Has(k.ID):
 		return fmt.Errorf("the API's answer names key %s, which existed before the create", k.ID)
-	case (k.Name != "" || self) && k.Name != rec.Name:
+	case k.Name != "" && k.Name != rec.Name:
 		return fmt.Errorf("the API's answer names key %s of name %q, not %q", k.ID, k.Name, rec.Name)
-	case (k.RoleID != "" || self) && !sameRoleID(k.RoleID, rec.RoleID):
+	case k.RoleID != "" && !sameRoleID(k.RoleID, rec.RoleID):
 		return fmt.Errorf("the API's answer names key %s of role %q, not %s", k.ID, k.RoleID, rec.RoleID)
+	}
+	return nil
+}
+
+// proveOwnCreated asks the API for the new key of rotatord's own key whose
+// create answer left its name or role out, with the key's own signature
+// once it signs: its store gets only a key the API shows with the own
+// key's name and role.
+func (e *Engine) proveOwnCreated(ctx context.Context, p Policy, rec *state.Record, cred sinks.Credential) error {
+	if err := e.proveSigns(ctx, p, cred); err != nil {
+		return err
+	}
+	k, err := e.keyAs(ctx, p, cred)
+	if err != nil {
+		return fmt.Errorf("look up new key %s: %w", cred.KeyID, err)
+	}
+	if k.Name != rec.Name || !sameRoleID(k.RoleID, rec.RoleID) {
+		return fmt.Errorf("the API shows new key %s with name %q and role %q, not those of rotatord's own key", cred.KeyID, k.Name, k.RoleID)
 	}
 	return nil
 }
