@@ -78,7 +78,7 @@ func (c *campaign) writePolicy(v variant, maxAge string) error {
 // (-1 outside HA mode).
 func (c *campaign) policyYAML(v variant, maxAge string, slot int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "exoscale:\n  endpoint: %s/v2\n", c.simURL)
+	fmt.Fprintf(&b, "exoscale:\n  endpoint: %s/v2\n", c.apiURL)
 	switch {
 	case slot < 0:
 		fmt.Fprintf(&b, "  credential_file: credential.json\n  own_key: {schedule: \"@every 1s\", max_age: %s, grace_period: 1s}\n", maxAge)

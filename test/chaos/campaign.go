@@ -71,6 +71,9 @@ type Config struct {
 	// WideningReloadsOnly keeps reloads from narrowing a policy (match,
 	// exclude, role_id, a policy removed): they only add the extra sink.
 	WideningReloadsOnly bool
+	// Mangle puts a proxy between rotatord and exosim whose answers are
+	// another stand-in's (mangle.go).
+	Mangle bool
 }
 
 // Summary is what the campaign observed.
@@ -109,6 +112,8 @@ type Summary struct {
 	OverlappingLeaders                    int     // writes after a later leader's term began
 	Stranded                              int     // rotations in flight the leader's policies do not match
 	Notes                                 []string
+
+	mangled string // the mangler's counters (-mangle), for the summary line
 }
 
 // Line is the one-line summary.
@@ -118,7 +123,7 @@ func (s Summary) Line() string {
 		"own_rotations=%d own_step_kills=%d outages=%d leaks=%d max_keys_per_name=%d max_own_keys=%d untouched_ok=%t secrets_in_logs=%d journal_logs_scanned=%d",
 		s.Seed, s.Cycles, s.Kills, s.Terms, s.Reloads, s.Restores, s.ClockOffsets,
 		s.LateCreates, s.Zombies, s.External, s.SinkFaults, s.Samples, s.Vault, s.Rotations,
-		s.OwnRotations, s.OwnStepKills, s.Outages, s.Leaks, s.MaxKeysPerName, s.MaxOwnKeys, s.UntouchedOK, s.SecretsInLogs, s.JournalLogsScanned) + s.haLine()
+		s.OwnRotations, s.OwnStepKills, s.Outages, s.Leaks, s.MaxKeysPerName, s.MaxOwnKeys, s.UntouchedOK, s.SecretsInLogs, s.JournalLogsScanned) + s.haLine() + s.mangled
 }
 
 // haLine is the HA mode's part of the summary line.
@@ -162,6 +167,8 @@ type campaign struct {
 	rnd    *rand.Rand // the schedule: only the main goroutine draws from it
 	dir    string
 	simURL string
+	apiURL string // rotatord's endpoint: simURL, or the mangler's
+	mangle *mangler
 	admin  cred
 	// adminRole is the role of rotatord's own key: its replacements keep it.
 	adminRole string
@@ -257,6 +264,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return c.sum, err
 	}
 	defer c.stopSim()
+	defer c.mangle.close()
 
 	sctx, stopSampler := context.WithCancel(ctx)
 	samplerDone := make(chan struct{})
@@ -298,6 +306,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.sum.mangled = c.mangle.line()
 	return c.sum, err
 }
 
@@ -421,7 +430,14 @@ func (c *campaign) setup(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("exosim did not start: %w", err)
 	}
-	c.simURL = info.URL
+	c.simURL, c.apiURL = info.URL, info.URL
+	if c.cfg.Mangle {
+		m, err := startMangler(info.URL, c.cfg.Seed)
+		if err != nil {
+			return err
+		}
+		c.mangle, c.apiURL = m, m.url
+	}
 	c.admin = cred{info.APIKey, info.APISecret}
 	// rotatord's credential: a file it rewrites when it rotates its own
 	// key (own_key in the policy).

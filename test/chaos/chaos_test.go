@@ -43,6 +43,33 @@ func TestShortCampaign(t *testing.T) {
 	}
 }
 
+// TestShortCampaignAgainstAnotherStandIn runs a few cycles with rotatord
+// talking to exosim through the mangler: answers another stand-in of the
+// API could give (role ids in another case, optional fields left out,
+// listings reordered, connections closed, bodies cut short).
+func TestShortCampaignAgainstAnotherStandIn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos campaign builds and runs the real binaries")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	sum, err := Run(ctx, Config{Seed: 11, Cycles: 8, Names: 12, MaxUp: 2500 * time.Millisecond, Verbose: &progress, Mangle: true})
+	if err != nil {
+		t.Fatalf("campaign: %v\n%s", err, progress.String())
+	}
+	t.Log(sum.Line())
+	for _, p := range sum.Problems {
+		t.Error(p)
+	}
+	if !sum.OK() {
+		t.Fatalf("campaign failed: %s", sum.Line())
+	}
+	if sum.Rotations == 0 || !strings.Contains(sum.Line(), " mangled=") {
+		t.Errorf("the campaign did not exercise rotatord through the mangler: %s", sum.Line())
+	}
+}
+
 func TestSummaryFlagsEveryBrokenInvariant(t *testing.T) {
 	good := Summary{MaxKeysPerName: 2, UntouchedOK: true}
 	if !good.OK() {

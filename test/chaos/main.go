@@ -36,6 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.RenewDeadline, "renew-deadline", 3*time.Second, "with -ha: leader_election.renew_deadline")
 	fs.DurationVar(&cfg.RetryPeriod, "retry-period", 500*time.Millisecond, "with -ha: leader_election.retry_period")
 	fs.BoolVar(&cfg.WideningReloadsOnly, "widening-reloads-only", false, "reloads only add a sink, never narrow a policy's match nor remove a policy")
+	fs.BoolVar(&cfg.Mangle, "mangle", false, "put a proxy between rotatord and exosim whose answers are another stand-in's: role ids in upper case, create answers without name or role, shuffled listings with extra fields, connections closed after each answer, bodies cut short")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
