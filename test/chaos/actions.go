@@ -74,6 +74,14 @@ func (c *campaign) writePolicy(v variant, maxAge string) error {
 	return nil
 }
 
+// grace is the grace period of the consumers' policies.
+func (c *campaign) grace() string {
+	if c.cfg.Grace != nil {
+		return c.cfg.Grace.String()
+	}
+	return "2s"
+}
+
 // policyYAML is the policy file; slot is the HA replica slot it is for
 // (-1 outside HA mode).
 func (c *campaign) policyYAML(v variant, maxAge string, slot int) string {
@@ -121,7 +129,7 @@ func (c *campaign) policyYAML(v variant, maxAge string, slot int) string {
 		if v.ownOnly {
 			policyMaxAge = "1h"
 		}
-		fmt.Fprintf(&b, "    schedule: \"@every 1s\"\n    max_age: %s\n    grace_period: 2s\n    adopt: rotate\n", policyMaxAge)
+		fmt.Fprintf(&b, "    schedule: \"@every 1s\"\n    max_age: %s\n    grace_period: %s\n    adopt: rotate\n", policyMaxAge, c.grace())
 		if p.name == "apps" {
 			// Its sinks are read between rotations too (a file a sink
 			// fault replaced, a Vault secret): a check's repair or loss

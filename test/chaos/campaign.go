@@ -74,6 +74,8 @@ type Config struct {
 	// Mangle puts a proxy between rotatord and exosim whose answers are
 	// another stand-in's (mangle.go).
 	Mangle bool
+	// Grace is the consumers' policies' grace_period; nil: 2s.
+	Grace *time.Duration
 }
 
 // Summary is what the campaign observed.

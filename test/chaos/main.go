@@ -37,9 +37,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.RetryPeriod, "retry-period", 500*time.Millisecond, "with -ha: leader_election.retry_period")
 	fs.BoolVar(&cfg.WideningReloadsOnly, "widening-reloads-only", false, "reloads only add a sink, never narrow a policy's match nor remove a policy")
 	fs.BoolVar(&cfg.Mangle, "mangle", false, "put a proxy between rotatord and exosim whose answers are another stand-in's: role ids in upper case, create answers without name or role, shuffled listings with extra fields, connections closed after each answer, bodies cut short")
+	grace := fs.Duration("grace", 2*time.Second, "grace_period of the consumers' policies (0: old keys deleted at once)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	cfg.Grace = grace
 	if verbose {
 		cfg.Verbose = stderr
 	}

@@ -8,8 +8,10 @@ package main
 // GET answers now and then without the optional name or role; listings
 // in another order, with fields exosim does not send; every connection
 // closed after its answer; and now and then an answer whose body is cut
-// short (a create's among them: the key exists, its secret is lost). The
-// campaign's own checks read exosim directly.
+// short (a create's among them: the key exists, its secret is lost), or
+// replaced by a 503, with or without Retry-After, after exosim acted on
+// the request (a delete done, a key made). The campaign's own checks read
+// exosim directly.
 
 import (
 	"bytes"
@@ -36,6 +38,7 @@ type mangler struct {
 	rnd      *rand.Rand
 	mangled  atomic.Int64
 	cut      atomic.Int64
+	acted503 atomic.Int64
 	rolesCut atomic.Int64
 }
 
@@ -130,7 +133,16 @@ func (m *mangler) modify(resp *http.Response) error {
 	if !bytes.Equal(out, body) {
 		m.mangled.Add(1)
 	}
-	if m.draw() < 0.02 && len(out) > 2 {
+	if m.draw() < 0.02 && resp.Request.Method != http.MethodGet {
+		// Acted on, answered as if not: a 503 that the API sends after
+		// the fact (a timeout of a gateway in front of it).
+		out = []byte(`{"message":"service unavailable"}`)
+		resp.StatusCode, resp.Status = http.StatusServiceUnavailable, "503 Service Unavailable"
+		if m.draw() < 0.5 {
+			resp.Header.Set("Retry-After", "1")
+		}
+		m.acted503.Add(1)
+	} else if m.draw() < 0.02 && len(out) > 2 {
 		// An answer cut short: a valid start, no end.
 		out = out[:len(out)/2]
 		m.cut.Add(1)
@@ -165,5 +177,5 @@ func (m *mangler) line() string {
 	if m == nil {
 		return ""
 	}
-	return fmt.Sprintf(" mangled=%d cut=%d fields_dropped=%d", m.mangled.Load(), m.cut.Load(), m.rolesCut.Load())
+	return fmt.Sprintf(" mangled=%d cut=%d fields_dropped=%d acted_503=%d", m.mangled.Load(), m.cut.Load(), m.rolesCut.Load(), m.acted503.Load())
 }
