@@ -54,6 +54,10 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	}
 	serverNow := server.Now()
 	own := e.own()
+	// A key of the name listed without its role (every field of the API's
+	// schema is optional) may be the one the create made: its role is
+	// asked for by GET. One whose role stays unknown holds the search open.
+	keys, unsure := e.withRoles(ctx, keys, rec, rot, own)
 	found, deleted := 0, 0
 	var blocked []error
 	var blockedIDs []string
@@ -121,6 +125,11 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	if deleted > 0 && found == deleted {
 		return nil, nil
 	}
+	if unsure != "" {
+		e.log.Info("a key of the name is listed without its role, and the API does not say it: looking again at the next pass",
+			zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", unsure))
+		return nil, &waitErr{reason: ReasonCreateSettle}
+	}
 	// A key of the name that the pass's own listing showed (the record's
 	// first sightings) and the intent does not know, missing from this
 	// listing: one of the two lags, and no clock says which (the settle
@@ -170,6 +179,34 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 		return nil, &waitErr{reason: ReasonCreateSettle, due: due}
 	}
 	return nil, nil
+}
+
+// withRoles returns keys with the role of each key of rec's name that the
+// listing shows without one, and that the intent does not know, taken
+// from a GET of it; and the id of one whose role stays unknown ("" if
+// none). keys is not changed.
+func (e *Engine) withRoles(ctx context.Context, keys []apiclient.Key, rec *state.Record, rot *state.Rotation, own string) ([]apiclient.Key, string) {
+	unsure := ""
+	var out []apiclient.Key
+	for i, k := range keys {
+		if k.Name != rec.Name || k.RoleID != "" || k.ID == own || k.ID == rec.CurrentKeyID || rec.Deleted.Has(k.ID) ||
+			slices.Contains(rot.KnownKeyIDs, k.ID) || slices.Contains(rot.OldKeyIDs, k.ID) {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(keys)
+		}
+		g, err := e.client().GetKey(ctx, k.ID)
+		if err != nil || g.ID != k.ID || g.RoleID == "" || (g.Name != "" && g.Name != k.Name) {
+			unsure = k.ID
+			continue
+		}
+		out[i].RoleID = g.RoleID
+	}
+	if out == nil {
+		return keys, unsure
+	}
+	return out, unsure
 }
 
 // searchDue returns when the orphan search of rot's intent may end, for a

@@ -1,0 +1,57 @@
+package rotation
+
+// A listing is documented as entries of {"key","name","role-id"}, but every
+// field of the API's schema is optional. A listing that leaves the role
+// out of the key a lost create made (its role not shown yet, or never in
+// listings) hid that key from the orphan search, which looks for keys of
+// the name and role: the intent was cleared once the settle time passed,
+// and the key lived on with nobody holding its secret.
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rotatord/rotatord/apiclient"
+)
+
+// roleless lists the keys in blank without their role.
+type roleless struct {
+	*fakeAPI
+	blank map[string]bool
+}
+
+func (r *roleless) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
+	keys, err := r.fakeAPI.ListKeys(ctx)
+	for i := range keys {
+		if r.blank[keys[i].ID] {
+			keys[i].RoleID = ""
+		}
+	}
+	return keys, err
+}
+
+func TestOrphanListedWithoutItsRoleIsStillFound(t *testing.T) {
+	h := newHarness(t, 0)
+	old := h.api.add("ci-runner", roleCI)
+	h.pass(Options{})
+	api := &roleless{fakeAPI: h.api, blank: map[string]bool{}}
+	h.useAPI(api)
+	h.api.createHook = func(k apiclient.Key) error {
+		api.blank[k.ID] = true
+		return apiclient.ErrAmbiguousCreate
+	}
+	h.engine.Pass(context.Background(), []string{"ci"}, Options{Force: true})
+	h.api.createHook = nil
+	for range 4 {
+		h.clock.Add(3 * time.Minute)
+		h.engine.Pass(context.Background(), []string{"ci"}, Options{IgnoreBackoff: true})
+	}
+	r := h.record("ci-runner")
+	for _, id := range h.api.live("ci-runner") {
+		held := h.sinkA.holds("ci-runner") == id
+		if id != old && !held && id != r.CurrentKeyID && (r.Rotation == nil || r.Rotation.NewKeyID != id) {
+			t.Errorf("LEAK: key %s of ci-runner is alive, in no sink and on no record (rotation %+v)", id, r.Rotation)
+		}
+	}
+}
