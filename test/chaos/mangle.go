@@ -6,7 +6,8 @@ package main
 // upper case (UUIDs compare without regard to case) for half the keys in
 // listings, for every key in GETs, never in create answers; create and
 // GET answers now and then without the optional name or role; listings
-// in another order, with fields exosim does not send; every connection
+// in another order, with fields exosim does not send, and one entry in
+// twenty without its role; every connection
 // closed after its answer; and now and then an answer whose body is cut
 // short (a create's among them: the key exists, its secret is lost), or
 // replaced by a 503, with or without Retry-After, after exosim acted on
@@ -102,6 +103,10 @@ func (m *mangler) modify(resp *http.Response) error {
 			for _, k := range l.Keys {
 				m.spell(k)
 				k["labels"] = map[string]string{}
+				if m.draw() < 0.05 {
+					delete(k, "role-id")
+					m.rolesCut.Add(1)
+				}
 			}
 			m.mu.Lock()
 			m.rnd.Shuffle(len(l.Keys), func(i, j int) { l.Keys[i], l.Keys[j] = l.Keys[j], l.Keys[i] })
