@@ -447,7 +447,7 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []ap
 			role = cmp.Or(rot.RoleID, role)
 			names = names || k.ID == rot.NewKeyID || slices.Contains(rot.OldKeyIDs, k.ID)
 		}
-		if !names && role != "" && k.RoleID != "" && role != k.RoleID {
+		if !names && role != "" && k.RoleID != "" && !sameRoleID(role, k.RoleID) {
 			continue
 		}
 		// A key one of these records says the API acknowledged deleting

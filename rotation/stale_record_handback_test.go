@@ -177,3 +177,40 @@ func TestTheOwnerOfANameIsTheFirstPolicyWithAnUpToDateRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestTheOwnerCheckReadsRoleIDsWithoutCase: role ids are UUIDs, and an API
+// may spell one in two cases (a key listed in upper case, the record's in
+// lower). ci2's record, up to date, is of the role of a second key of the
+// name listed in upper case; read as of another role, ci's stale record
+// took that key.
+func TestTheOwnerCheckReadsRoleIDsWithoutCase(t *testing.T) {
+	const role = "7c3a1f0e-5b2d-4e8a-9f61-2d4b8c0a1e02"
+	h := newHarness(t, time.Hour)
+	second := Policy{
+		Name:   "ci2",
+		Match:  func(name, role string) bool { return strings.HasPrefix(name, "ci-r") },
+		MaxAge: 24 * time.Hour, GracePeriod: time.Hour,
+		Sinks: toSinks(newMemSink("c")),
+	}
+	first := h.policy
+	first.Match = func(name, role string) bool { return strings.HasPrefix(name, "ci-") }
+	policies := []Policy{first, second}
+	if err := h.engine.SetPolicies(policies); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []state.Record{
+		{Policy: "ci", Name: "ci-runner", RoleID: role, CurrentKeyID: "EXO-gone"},
+		{Policy: "ci2", Name: "ci-runner", RoleID: role, CurrentKeyID: "EXO-1"},
+	} {
+		if err := h.store.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed := []apiclient.Key{
+		{ID: "EXO-1", Name: "ci-runner", RoleID: role},
+		{ID: "EXO-2", Name: "ci-runner", RoleID: strings.ToUpper(role)},
+	}
+	if got := h.engine.owner(policies, listed[1], listed); got != "ci2" {
+		t.Errorf("owner of the key listed with its role in upper case: %q, want ci2", got)
+	}
+}
