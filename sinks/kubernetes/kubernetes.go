@@ -29,6 +29,7 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -112,6 +113,12 @@ type Options struct {
 type Sink struct {
 	opts  Options
 	locks keylock.Set
+
+	// unfenced has the Secrets (by object name) a write was sent to whose
+	// answer was lost, and which no fence has settled since: that write
+	// may still land. Read fences them first (fencePending).
+	mu       sync.Mutex
+	unfenced map[string]bool
 }
 
 // New checks the options and returns a sink.
@@ -401,8 +408,8 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 			if apierrors.IsAlreadyExists(err) {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: created by someone else meanwhile: %w", label, ErrConflict))
 			}
-			if lostAnswer(err) {
-				s.fenceLostCreate(ctx, n, c.Name)
+			if lostAnswer(err) && !s.fenceLostCreate(ctx, n, c.Name) {
+				s.setUnfenced(n, true)
 			}
 			return fmt.Errorf("write %s: create: %w", label, apiError(err))
 		}
@@ -425,12 +432,14 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 			if apierrors.IsConflict(err) {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: %w", label, ErrConflict))
 			}
-			if lostAnswer(err) {
-				s.fenceLostUpdate(ctx, cur)
+			if lostAnswer(err) && !s.fenceLostUpdate(ctx, cur) {
+				s.setUnfenced(n, true)
 			}
 			return fmt.Errorf("write %s: update: %w", label, apiError(err))
 		}
 	}
+	// Applied: a write sent earlier and still on its way fails now.
+	s.setUnfenced(n, false)
 	if err := s.verifyLocked(ctx, n, c); err != nil {
 		return fmt.Errorf("write %s: read back: %w", label, err)
 	}
@@ -458,8 +467,9 @@ func lostAnswer(err error) bool {
 // itself, the lost update landed (the engine reads the new key back) or
 // someone else changed the Secret, which fails the late update too. Tried
 // a few times while the API server keeps losing answers; the error is
-// the Write's.
-func (s *Sink) fenceLostUpdate(ctx context.Context, cur *corev1.Secret) {
+// the Write's. It reports whether the fence settled it (false: every
+// answer was lost, and the update may still land).
+func (s *Sink) fenceLostUpdate(ctx context.Context, cur *corev1.Secret) bool {
 	secrets := s.opts.Client.CoreV1().Secrets(s.opts.Namespace)
 	for range 3 {
 		f := cur.DeepCopy()
@@ -471,17 +481,19 @@ func (s *Sink) fenceLostUpdate(ctx context.Context, cur *corev1.Secret) {
 		_, err := secrets.Update(fctx, f, metav1.UpdateOptions{})
 		cancel()
 		if err == nil || !lostAnswer(err) {
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // fenceLostCreate follows a create of Secret n whose answer was lost, as
 // fenceLostUpdate an update: it creates the Secret with rotatord's marks
 // and no data key (no key is held there), so that the lost create fails
 // if it comes later. If it fails itself, the Secret exists: the lost
-// create landed, or someone else's Secret took the place.
-func (s *Sink) fenceLostCreate(ctx context.Context, n, name string) {
+// create landed, or someone else's Secret took the place. It reports
+// whether the fence settled it.
+func (s *Sink) fenceLostCreate(ctx context.Context, n, name string) bool {
 	secrets := s.opts.Client.CoreV1().Secrets(s.opts.Namespace)
 	for range 3 {
 		f := s.newSecret(n, nil, sinks.Credential{Name: name})
@@ -491,9 +503,87 @@ func (s *Sink) fenceLostCreate(ctx context.Context, n, name string) {
 		_, err := secrets.Create(fctx, f, metav1.CreateOptions{})
 		cancel()
 		if err == nil || !lostAnswer(err) {
-			return
+			return true
 		}
 	}
+	return false
+}
+
+func (s *Sink) setUnfenced(n string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !on {
+		delete(s.unfenced, n)
+		return
+	}
+	if s.unfenced == nil {
+		s.unfenced = map[string]bool{}
+	}
+	s.unfenced[n] = true
+}
+
+// fencePending fences Secret n (lock held) if a write whose answer was
+// lost may still land there (fenceLostUpdate and fenceLostCreate lost
+// every answer too): until that is done, what the Secret holds now says
+// nothing about what it will hold, and an engine that read the old key
+// there would delete the new one. An update of the annotation FencedAtKey
+// against the resourceVersion read (or, with no Secret, a create of it
+// with rotatord's marks and no data key) settles it, as does a conflict
+// (the Secret changed: the late write fails too).
+func (s *Sink) fencePending(ctx context.Context, n, name string) error {
+	s.mu.Lock()
+	pending := s.unfenced[n]
+	s.mu.Unlock()
+	if !pending {
+		return nil
+	}
+	secrets := s.opts.Client.CoreV1().Secrets(s.opts.Namespace)
+	cur, err := s.get(ctx, n)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cur != nil && (!s.owned(cur) && !s.opts.TakeOver || isImmutable(cur)):
+		// Not the Secret the write was prepared against (that was this
+		// policy's, and could be updated): the write fails when it lands.
+	case cur == nil:
+		f := s.newSecret(n, nil, sinks.Credential{Name: name})
+		delete(f.Annotations, KeyIDKey)
+		f.Annotations[FencedAtKey] = s.opts.Now().UTC().Format(time.RFC3339Nano)
+		_, err = secrets.Create(ctx, f, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			err = nil
+		}
+	default:
+		err = s.fenceUpdate(ctx, cur)
+	}
+	if err != nil {
+		return fmt.Errorf("a write whose answer was lost may still land, and fencing it failed: %w", apiError(err))
+	}
+	s.setUnfenced(n, false)
+	return nil
+}
+
+// fenceUpdate updates cur's annotation FencedAtKey against its
+// resourceVersion, data unchanged; a conflict is no error (the Secret
+// changed since cur: a write prepared against an earlier version fails
+// all the same).
+func (s *Sink) fenceUpdate(ctx context.Context, cur *corev1.Secret) error {
+	f := cur.DeepCopy()
+	if f.Annotations == nil {
+		f.Annotations = map[string]string{}
+	}
+	at := s.opts.Now().UTC().Format(time.RFC3339Nano)
+	if f.Annotations[FencedAtKey] == at {
+		// An update that changes nothing keeps the resourceVersion.
+		at += " (again)"
+	}
+	f.Annotations[FencedAtKey] = at
+	_, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(ctx, f, metav1.UpdateOptions{})
+	if err != nil && !apierrors.IsConflict(err) {
+		return err
+	}
+	return nil
 }
 
 // fenceTimeout bounds one fencing update: the Write's own context may be
@@ -670,6 +760,9 @@ func (s *Sink) Read(ctx context.Context, name string) (sinks.Held, error) {
 		return sinks.Held{}, err
 	}
 	defer s.locks.Lock(n)()
+	if err := s.fencePending(ctx, n, name); err != nil {
+		return sinks.Held{}, fmt.Errorf("read %s: %w", s.label(n), err)
+	}
 	sec, err := s.get(ctx, n)
 	switch {
 	case err != nil:
@@ -713,6 +806,9 @@ func (s *Sink) Fence(ctx context.Context, name string) error {
 	}
 	label := s.label(n)
 	defer s.locks.Lock(n)()
+	if err := s.fencePending(ctx, n, name); err != nil {
+		return fmt.Errorf("fence %s: %w", label, err)
+	}
 	cur, err := s.get(ctx, n)
 	switch {
 	case err != nil:
@@ -720,18 +816,7 @@ func (s *Sink) Fence(ctx context.Context, name string) error {
 	case cur == nil, !s.owned(cur) && !s.opts.TakeOver, isImmutable(cur):
 		return nil
 	}
-	f := cur.DeepCopy()
-	if f.Annotations == nil {
-		f.Annotations = map[string]string{}
-	}
-	at := s.opts.Now().UTC().Format(time.RFC3339Nano)
-	if f.Annotations[FencedAtKey] == at {
-		// An update that changes nothing keeps the resourceVersion.
-		at += " (again)"
-	}
-	f.Annotations[FencedAtKey] = at
-	_, err = s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(ctx, f, metav1.UpdateOptions{})
-	if err != nil && !apierrors.IsConflict(err) {
+	if err := s.fenceUpdate(ctx, cur); err != nil {
 		return fmt.Errorf("fence %s: %w", label, apiError(err))
 	}
 	return nil
