@@ -296,7 +296,7 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 			}
 		}
 		s.mark(&dry.ObjectMeta, sinks.Credential{Name: name, KeyID: sec.Annotations[KeyIDKey]})
-		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(ctx, dry, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !apierrors.IsConflict(err) {
+		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(ctx, dry, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !apierrors.IsConflict(err) && !dryRunUnsupported(err) {
 			return fmt.Errorf("probe %s: dry-run update: %w", label, apiError(err))
 		}
 	}
@@ -309,7 +309,7 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 		// nothing; without it every pass would create a key, fail to
 		// deliver it and delete it again. No secret goes in it.
 		dry := s.newSecret(n, s.placeholderData(), sinks.Credential{Name: name})
-		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Create(ctx, dry, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Create(ctx, dry, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !dryRunUnsupported(err) {
 			if apierrors.IsNotFound(err) {
 				return fmt.Errorf("probe %s: namespace %s does not exist (dry-run create: %w)", label, s.opts.Namespace, apiError(err))
 			}
@@ -330,6 +330,15 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 		}
 	}
 	return nil
+}
+
+// dryRunUnsupported reports whether err is the API server's refusal of a
+// dry run because an admission webhook it matches may have side effects
+// (sideEffects Unknown or Some, kept from admissionregistration v1beta1):
+// it says nothing about the real request, which that webhook admits or
+// not, so the probe's dry run proves nothing either way and is skipped.
+func dryRunUnsupported(err error) bool {
+	return apierrors.IsBadRequest(err) && strings.Contains(err.Error(), "does not support dry run")
 }
 
 func isImmutable(sec *corev1.Secret) bool { return sec.Immutable != nil && *sec.Immutable }
