@@ -38,6 +38,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
@@ -319,7 +320,13 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	// Each workload to restart: a dry-run patch proves it exists and that
 	// RBAC allows the patch, before any key is created.
 	for _, w := range s.opts.Restart {
-		if err := s.patchRestart(ctx, w, true); err != nil {
+		err := s.patchRestart(ctx, w, true)
+		if dryRunUnsupported(err) {
+			// No dry run here: the access review for the patch is what
+			// can be checked.
+			err = s.reviewPatch(ctx, w)
+		}
+		if err != nil {
 			if errors.Is(err, errPaused) || errors.Is(err, errOnDelete) || errors.Is(err, errPartitioned) {
 				return fmt.Errorf("probe %s: restart %s %s/%s: %w", label, w.Kind, s.opts.Namespace, w.Name, err)
 			}
@@ -328,6 +335,23 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 			}
 			return fmt.Errorf("probe %s: restart %s %s/%s: %w", label, w.Kind, s.opts.Namespace, w.Name, apiError(err))
 		}
+	}
+	return nil
+}
+
+// reviewPatch asks the API server (SelfSubjectAccessReview) whether
+// rotatord may patch w; a refusal is a Forbidden error, as the dry-run
+// patch's would be.
+func (s *Sink) reviewPatch(ctx context.Context, w Workload) error {
+	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+		Namespace: s.opts.Namespace, Verb: "patch", Group: "apps", Resource: resourceOf(w.Kind), Name: w.Name,
+	}}}
+	got, err := s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+	switch {
+	case err != nil:
+		return err
+	case !got.Status.Allowed:
+		return apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: resourceOf(w.Kind)}, w.Name, errors.New("access review"))
 	}
 	return nil
 }
