@@ -117,7 +117,8 @@ type Sink struct {
 
 	// unfenced has the Secrets (by object name) a write was sent to whose
 	// answer was lost, and which no fence has settled since: that write
-	// may still land. Read fences them first (fencePending).
+	// may still land, with whether it was a create. Read fences them
+	// first (fencePending).
 	mu       sync.Mutex
 	unfenced map[string]bool
 }
@@ -442,7 +443,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: created by someone else meanwhile: %w", label, ErrConflict))
 			}
 			if lostAnswer(err) && !s.fenceLostCreate(ctx, n, c.Name) {
-				s.setUnfenced(n, true)
+				s.setUnfenced(n, true, true)
 			}
 			return fmt.Errorf("write %s: create: %w", label, apiError(err))
 		}
@@ -466,13 +467,13 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: %w", label, ErrConflict))
 			}
 			if lostAnswer(err) && !s.fenceLostUpdate(ctx, cur) {
-				s.setUnfenced(n, true)
+				s.setUnfenced(n, true, false)
 			}
 			return fmt.Errorf("write %s: update: %w", label, apiError(err))
 		}
 	}
 	// Applied: a write sent earlier and still on its way fails now.
-	s.setUnfenced(n, false)
+	s.setUnfenced(n, false, false)
 	if err := s.verifyLocked(ctx, n, c); err != nil {
 		return fmt.Errorf("write %s: read back: %w", label, err)
 	}
@@ -542,7 +543,7 @@ func (s *Sink) fenceLostCreate(ctx context.Context, n, name string) bool {
 	return false
 }
 
-func (s *Sink) setUnfenced(n string, on bool) {
+func (s *Sink) setUnfenced(n string, on, create bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !on {
@@ -552,7 +553,7 @@ func (s *Sink) setUnfenced(n string, on bool) {
 	if s.unfenced == nil {
 		s.unfenced = map[string]bool{}
 	}
-	s.unfenced[n] = true
+	s.unfenced[n] = create
 }
 
 // fencePending fences Secret n (lock held) if a write whose answer was
@@ -562,10 +563,11 @@ func (s *Sink) setUnfenced(n string, on bool) {
 // there would delete the new one. An update of the annotation FencedAtKey
 // against the resourceVersion read (or, with no Secret, a create of it
 // with rotatord's marks and no data key) settles it, as does a conflict
-// (the Secret changed: the late write fails too).
+// (the Secret changed: the late write fails too); only a lost answer
+// leaves it pending.
 func (s *Sink) fencePending(ctx context.Context, n, name string) error {
 	s.mu.Lock()
-	pending := s.unfenced[n]
+	create, pending := s.unfenced[n]
 	s.mu.Unlock()
 	if !pending {
 		return nil
@@ -579,6 +581,8 @@ func (s *Sink) fencePending(ctx context.Context, n, name string) error {
 	case cur != nil && (!s.owned(cur) && !s.opts.TakeOver || isImmutable(cur)):
 		// Not the Secret the write was prepared against (that was this
 		// policy's, and could be updated): the write fails when it lands.
+	case cur == nil && !create:
+		// The Secret the update was prepared against is gone: it fails.
 	case cur == nil:
 		f := s.newSecret(n, nil, sinks.Credential{Name: name})
 		delete(f.Annotations, KeyIDKey)
@@ -590,10 +594,12 @@ func (s *Sink) fencePending(ctx context.Context, n, name string) error {
 	default:
 		err = s.fenceUpdate(ctx, cur)
 	}
-	if err != nil {
+	if err != nil && lostAnswer(err) {
 		return fmt.Errorf("a write whose answer was lost may still land, and fencing it failed: %w", apiError(err))
 	}
-	s.setUnfenced(n, false)
+	// Done, or refused outright (as fenceLostUpdate, which stops there
+	// too): not kept pending for ever.
+	s.setUnfenced(n, false, false)
 	return nil
 }
 
