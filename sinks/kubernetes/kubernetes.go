@@ -286,17 +286,14 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 		// RBAC allowing update does not make an update work either: an
 		// admission policy or webhook may refuse it. A dry-run update of
 		// the Secret as it is, with rotatord's marks and its data keys
-		// (those it lacks empty), is admitted as the real one would be;
-		// no secret goes in it.
+		// empty, is admitted as the real one would be. No secret of
+		// rotatord's goes in it: the audit log and the webhooks see the
+		// request's body, on every probe.
 		dry := sec.DeepCopy()
 		if dry.Data == nil {
 			dry.Data = map[string][]byte{}
 		}
-		for k, v := range s.placeholderData() {
-			if _, ok := dry.Data[k]; !ok {
-				dry.Data[k] = v
-			}
-		}
+		maps.Copy(dry.Data, s.placeholderData())
 		s.mark(&dry.ObjectMeta, sinks.Credential{Name: name, KeyID: sec.Annotations[KeyIDKey]})
 		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(ctx, dry, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !apierrors.IsConflict(err) && !dryRunUnsupported(err) {
 			return fmt.Errorf("probe %s: dry-run update: %w", label, apiError(err))
