@@ -690,6 +690,14 @@ func (s *Sink) restart(ctx context.Context, label string) error {
 		return nil
 	}
 	for _, w := range s.opts.Restart {
+		if w.Kind == "StatefulSet" {
+			// Partitioned since the probe (or found so by a resumed
+			// rotation, which does not probe): the patch would roll the
+			// pods at or above the partition again on every later write.
+			if err := s.patchRestart(ctx, w, true); errors.Is(err, errPartitioned) {
+				return fmt.Errorf("%s written, but not restarting %s %s/%s: %w", label, w.Kind, s.opts.Namespace, w.Name, err)
+			}
+		}
 		if err := s.patchRestart(ctx, w, false); err != nil {
 			return fmt.Errorf("%s written, but restarting %s %s/%s failed: %w", label, w.Kind, s.opts.Namespace, w.Name, apiError(err))
 		}
