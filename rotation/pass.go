@@ -379,8 +379,8 @@ func (e *Engine) owner(policies []Policy, k apiclient.Key, listed []apiclient.Ke
 // Of several policies that match k and have a record of its name, the
 // first whose record is up to date (of k's role, with its current key
 // listed under the name and not one another of those records says was
-// deleted, or a rotation in flight) manages it; the first with a record only when none
-// is. Overlapping globs ("ci-*" and "ci-r*"): ci managed the
+// deleted, or a rotation in flight) manages it; when none is, the first
+// with a record of k's role, else the first with a record. Overlapping globs ("ci-*" and "ci-r*"): ci managed the
 // name, was removed from the file, ci2 took the name, rotated it and
 // deleted ci's key; ci put back first took the name back through its
 // record of that deleted key, rotated, and deleted the key ci2's sinks
@@ -433,6 +433,7 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []ap
 			}
 		}
 	}
+	fallback := "" // the first record of k's role
 	for _, r := range recs {
 		// Of k's role: two policies may share a name by role, ops (any
 		// role) managing a key of another role than ci's. ops's record,
@@ -450,6 +451,9 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []ap
 		if !names && role != "" && k.RoleID != "" && !sameRoleID(role, k.RoleID) {
 			continue
 		}
+		if fallback == "" {
+			fallback = r.policy
+		}
 		// A key one of these records says the API acknowledged deleting
 		// is no key of the name, however long listings still show it (a
 		// lag, or "not in organization"): a stale record of it is not up
@@ -461,7 +465,11 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []ap
 			return r.policy
 		}
 	}
-	return recorded
+	// None is up to date: the first record of k's role keeps it (ops
+	// placed before ci by a reload took ci's key through its record of
+	// another role while ci's record had no current key, as above), else
+	// the first record.
+	return cmp.Or(fallback, recorded)
 }
 
 // listingBurst is a pass's memtrim.Burst: started by the listing's answer
