@@ -23,6 +23,7 @@
 package rotation
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -589,7 +590,7 @@ func earlierOwner(j state.Journal, p []Policy, rec state.Record, own Policy, rol
 		if q.Self != nil || !q.Match(rec.Name, role) {
 			continue
 		}
-		if r, ok := j.Get(q.Name, rec.Name); ok && !staleBeside(r, rec, own) {
+		if r, ok := j.Get(q.Name, rec.Name); ok && !staleBeside(r, rec, own, role) {
 			return q.Name
 		}
 	}
@@ -607,7 +608,21 @@ func earlierOwner(j state.Journal, p []Policy, rec state.Record, own Policy, rol
 // name), but made every reload refused, and the start of rotatord after a
 // crash (it exits), once ci2 rotated again, until ci's own schedule forgot
 // that record: which it never did, rotatord not running.
-func staleBeside(r, rec state.Record, own Policy) bool {
+//
+// So too a record of another role than role, the rotation's, that names
+// none of rec's keys of that role, in flight or not: ownerExceptSelf
+// passes it over for every key of that role. ops (any role) placed before
+// ci (one role), the two sharing a name by role, made every reload
+// refused while ci rotated its key, and the start after a crash.
+func staleBeside(r, rec state.Record, own Policy, role string) bool {
+	rRole, ids := r.RoleID, []string{r.CurrentKeyID}
+	if rot := r.Rotation; rot != nil {
+		rRole = cmp.Or(rot.RoleID, rRole)
+		ids = append(append(ids, rot.NewKeyID), rot.OldKeyIDs...)
+	}
+	if rRole != "" && role != "" && rRole != role && !slices.ContainsFunc(ids, func(id string) bool { return id != "" && ownsKey(rec, id) }) {
+		return true
+	}
 	if r.Rotation != nil {
 		return false
 	}
@@ -622,6 +637,16 @@ func staleBeside(r, rec state.Record, own Policy) bool {
 		return false
 	}
 	return r.RoleID != "" && own.Match(rec.Name, r.RoleID)
+}
+
+// ownsKey says whether rec names key id as one of its own: its current
+// key, a key its policy saw, or the new or an old key of its rotation.
+func ownsKey(rec state.Record, id string) bool {
+	if id == rec.CurrentKeyID || rec.FirstSeen.Has(id) {
+		return true
+	}
+	rot := rec.Rotation
+	return rot != nil && (id == rot.NewKeyID || slices.Contains(rot.OldKeyIDs, id))
 }
 
 // SetCreateSettle changes how long a create whose outcome is unknown is
