@@ -302,17 +302,18 @@ func (e *Engine) confirmWaiting(p Policy, name string) bool {
 }
 
 // managedElsewhere names the policy in force, other than p, that manages
-// key k (owner: the pass gives k's name to it, not to p; here with k the
-// one key listed, so that a record naming k counts as up to date) and
+// key k (owner: the pass gives k's name to it, not to p; with listed, the
+// keys a listing shows under k's name, or nil: k the one key listed, so
+// that a record naming k counts as up to date) and
 // whose record of k's name names k (its current key, or the new or an old
 // key of its rotation); "" when none. Two policies never manage one key: a record of
 // p that aims a deletion at such a key was edited, or restored from
 // another configuration, and deleting the key would take it from the
 // other policy's consumers. Overlapping globs ("ci-*" and "ci-r*") both
 // match the key, so p.Match cannot tell.
-func (e *Engine) managedElsewhere(p Policy, k apiclient.Key) string {
+func (e *Engine) managedElsewhere(p Policy, k apiclient.Key, listed []apiclient.Key) string {
 	policies, _ := e.snapshotPolicies()
-	q := e.owner(policies, k, nil)
+	q := e.owner(policies, k, listed)
 	if q == "" || q == p.Name {
 		return ""
 	}
@@ -485,7 +486,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 				id, shown(k.Name), shown(k.RoleID), shown(role)))
 			continue
 		}
-		if other := e.managedElsewhere(p, k); other != "" {
+		if other := e.managedElsewhere(p, k, nil); other != "" {
 			rot.OldKeyIDs = without(rot.OldKeyIDs, id)
 			refused = append(refused, e.refuseManagedElsewhere(p, rec, id, other).Error())
 			continue

@@ -77,7 +77,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 		if gone := rec.Deleted.Has(k.ID); gone {
 			continue
 		}
-		if other := e.managedElsewhere(p, k); other != "" {
+		if other := e.managedElsewhere(p, k, nil); other != "" {
 			_ = e.refuseManagedElsewhere(p, rec, k.ID, other)
 			continue
 		}

@@ -983,7 +983,12 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 			e.deletionRefused(p)
 			continue
 		}
-		if other := e.managedElsewhere(p, listed[i]); other != "" {
+		// Judged on the pass's listing, as the pass gave the name: with
+		// the lingering key alone, a stale record of it placed first
+		// would keep it (ci put back first, its record of the key ci2
+		// deleted, which the API still lists), and the deletion again
+		// was refused as of "an edited state record", pass after pass.
+		if other := e.managedElsewhere(p, listed[i], listed); other != "" {
 			_ = e.refuseManagedElsewhere(p, rec, id, other)
 			continue
 		}

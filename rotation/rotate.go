@@ -447,7 +447,7 @@ func (e *Engine) dropNewKeyKeeping(ctx context.Context, p Policy, rec *state.Rec
 	case k.Name != rec.Name || (rot.RoleID != "" && !sameRoleID(k.RoleID, rot.RoleID)):
 		return fmt.Errorf("not deleting key %s: the API shows it with name %q and role %q, not the rotation's", rot.NewKeyID, k.Name, k.RoleID)
 	}
-	if other := e.managedElsewhere(p, k); other != "" {
+	if other := e.managedElsewhere(p, k, nil); other != "" {
 		return fmt.Errorf("not deleting new key: %w", e.refuseManagedElsewhere(p, rec, rot.NewKeyID, other))
 	}
 	if check {
