@@ -380,7 +380,8 @@ func (e *Engine) owner(policies []Policy, k apiclient.Key, listed []apiclient.Ke
 // first whose record is up to date (of k's role, with its current key
 // listed under the name and not one another of those records says was
 // deleted, or a rotation in flight) manages it; when none is, the first
-// with a record of k's role, else the first with a record. Overlapping globs ("ci-*" and "ci-r*"): ci managed the
+// with a record of k's role, else the first with an up-to-date record of
+// another role, else the first with a record. Overlapping globs ("ci-*" and "ci-r*"): ci managed the
 // name, was removed from the file, ci2 took the name, rotated it and
 // deleted ci's key; ci put back first took the name back through its
 // record of that deleted key, rotated, and deleted the key ci2's sinks
@@ -433,7 +434,8 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []ap
 			}
 		}
 	}
-	fallback := "" // the first record of k's role
+	// The first record of k's role, and the first up to date of another.
+	fallback, current := "", ""
 	for _, r := range recs {
 		// Of k's role: two policies may share a name by role, ops (any
 		// role) managing a key of another role than ci's. ops's record,
@@ -448,28 +450,33 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []ap
 			role = cmp.Or(rot.RoleID, role)
 			names = names || k.ID == rot.NewKeyID || slices.Contains(rot.OldKeyIDs, k.ID)
 		}
-		if !names && role != "" && k.RoleID != "" && !sameRoleID(role, k.RoleID) {
-			continue
-		}
-		if fallback == "" {
-			fallback = r.policy
-		}
+		ofRole := names || role == "" || k.RoleID == "" || sameRoleID(role, k.RoleID)
 		// A key one of these records says the API acknowledged deleting
 		// is no key of the name, however long listings still show it (a
 		// lag, or "not in organization"): a stale record of it is not up
 		// to date. ci put back while the key ci2 deleted was still listed
 		// took the name through its record of that key, adopted it from
 		// its sinks and deleted the key ci2's sinks hold.
-		if r.rot != nil || r.cur != "" && !slices.Contains(deleted, r.cur) &&
-			slices.ContainsFunc(listed, func(l apiclient.Key) bool { return l.ID == r.cur }) {
+		upToDate := r.rot != nil || r.cur != "" && !slices.Contains(deleted, r.cur) &&
+			slices.ContainsFunc(listed, func(l apiclient.Key) bool { return l.ID == r.cur })
+		switch {
+		case ofRole && upToDate:
 			return r.policy
+		case ofRole && fallback == "":
+			fallback = r.policy
+		case !ofRole && upToDate && current == "":
+			current = r.policy
 		}
 	}
-	// None is up to date: the first record of k's role keeps it (ops
-	// placed before ci by a reload took ci's key through its record of
-	// another role while ci's record had no current key, as above), else
-	// the first record.
-	return cmp.Or(fallback, recorded)
+	// None of k's role is up to date: the first record of k's role keeps
+	// it (ops placed before ci by a reload took ci's key through its
+	// record of another role while ci's record had no current key, as
+	// above). With none of k's role, the first record up to date takes
+	// it, not a stale one: ci put back first with its record of the key
+	// ci2 had deleted took a key of another role made under the name,
+	// rotated (its current key gone) and, its rotation in flight, took
+	// ci2's key too and deleted it. Else the first record.
+	return cmp.Or(fallback, current, recorded)
 }
 
 // listingBurst is a pass's memtrim.Burst: started by the listing's answer
