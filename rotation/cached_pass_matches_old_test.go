@@ -157,8 +157,12 @@ func serialQuietHarness(t *testing.T, n int) *harness {
 // diffSeeds is the number of random worlds: fewer with -short, which
 // runs under the race detector, many times slower.
 func diffSeeds() uint64 {
+	n := uint64(80)
 	if testing.Short() {
-		return 16
+		n = 16
 	}
-	return 80
+	if diffNoStale == 0 {
+		n /= 2 // TestPassMatchesOldPassWithStaleRecords runs both tests
+	}
+	return n
 }
