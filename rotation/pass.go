@@ -596,6 +596,18 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	// The own key's name, in any role: the policy leaves the whole name
 	// alone (below), so no adoption writes its sinks first.
 	ownHere := ownKeyID != "" && slices.ContainsFunc(j.all, func(k apiclient.Key) bool { return k.ID == ownKeyID })
+	// A stale record given only keys of other roles, while another
+	// policy's record manages the name's key of its role: it yields the
+	// name as one whose keys are gone (forgotten after the settle time;
+	// the keys then go to the policies that match them, as new). Rotated,
+	// it made a key of its role, and its rotation in flight took the
+	// other policy's key and deleted it: ci put back first with its
+	// record of the key ci2 had deleted, and a key of a role ci2 does
+	// not match made under the name.
+	yielded := known && !ownHere && e.yieldsRole(p, &rec, live, j.all)
+	if yielded {
+		live = nil
+	}
 	for _, k := range live {
 		o.KeyIDs = append(o.KeyIDs, k.ID)
 	}
@@ -715,7 +727,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		// API still lists after their deletion, and the fingerprints).
 		switch {
 		case !known:
-		case len(j.live) > 0:
+		case len(j.live) > 0 && !yielded:
 			// Keys the API acknowledged deleting are still listed: the
 			// record that says so stays, or the next pass would take
 			// one for a new name's key (and with adopt: rotate, make a
@@ -793,6 +805,41 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		e.followStore(ctx, p) // after a recovery, the store must hold a key that signs
 	}
 	return o
+}
+
+// yieldsRole says whether rec, p's record of a name with no rotation in
+// flight, is given no key of its role (live: only keys of other roles)
+// while another policy in force has a record of the name up to date with
+// a key of that role (listed in all), or a rotation of that role in
+// flight.
+func (e *Engine) yieldsRole(p Policy, rec *state.Record, live, all []apiclient.Key) bool {
+	role := rec.RoleID
+	if p.Self != nil || rec.Rotation != nil || role == "" || len(live) == 0 ||
+		slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == rec.CurrentKeyID || k.RoleID == "" || k.RoleID == role }) {
+		return false
+	}
+	policies, _ := e.snapshotPolicies()
+	for _, q := range policies {
+		if q.Name == p.Name || q.Self != nil {
+			continue
+		}
+		r, ok := e.store.Get(q.Name, rec.Name)
+		if !ok {
+			continue
+		}
+		if rot := r.Rotation; rot != nil {
+			if cmp.Or(rot.RoleID, r.RoleID) == role {
+				return true
+			}
+			continue
+		}
+		cur := r.CurrentKeyID
+		if cur != "" && !r.Deleted.Has(cur) && !rec.Deleted.Has(cur) &&
+			slices.ContainsFunc(all, func(k apiclient.Key) bool { return k.ID == cur && k.RoleID == role }) {
+			return true
+		}
+	}
+	return false
 }
 
 // distinctRoles counts the roles of keys (an unknown role counts as none).
