@@ -620,7 +620,7 @@ func staleBeside(r, rec state.Record, own Policy, role string) bool {
 		rRole = cmp.Or(rot.RoleID, rRole)
 		ids = append(append(ids, rot.NewKeyID), rot.OldKeyIDs...)
 	}
-	if rRole != "" && role != "" && rRole != role && !slices.ContainsFunc(ids, func(id string) bool { return id != "" && ownsKey(rec, id) }) {
+	if rRole != "" && role != "" && !sameRoleID(rRole, role) && !slices.ContainsFunc(ids, func(id string) bool { return id != "" && ownsKey(rec, id) }) {
 		return true
 	}
 	if r.Rotation != nil {

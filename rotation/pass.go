@@ -815,7 +815,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 func (e *Engine) yieldsRole(p Policy, rec *state.Record, live, all []apiclient.Key) bool {
 	role := rec.RoleID
 	if p.Self != nil || rec.Rotation != nil || role == "" || len(live) == 0 ||
-		slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == rec.CurrentKeyID || k.RoleID == "" || k.RoleID == role }) {
+		slices.ContainsFunc(live, func(k apiclient.Key) bool {
+			return k.ID == rec.CurrentKeyID || k.RoleID == "" || sameRoleID(k.RoleID, role)
+		}) {
 		return false
 	}
 	policies, _ := e.snapshotPolicies()
@@ -828,14 +830,14 @@ func (e *Engine) yieldsRole(p Policy, rec *state.Record, live, all []apiclient.K
 			continue
 		}
 		if rot := r.Rotation; rot != nil {
-			if cmp.Or(rot.RoleID, r.RoleID) == role {
+			if sameRoleID(cmp.Or(rot.RoleID, r.RoleID), role) {
 				return true
 			}
 			continue
 		}
 		cur := r.CurrentKeyID
 		if cur != "" && !r.Deleted.Has(cur) && !rec.Deleted.Has(cur) &&
-			slices.ContainsFunc(all, func(k apiclient.Key) bool { return k.ID == cur && k.RoleID == role }) {
+			slices.ContainsFunc(all, func(k apiclient.Key) bool { return k.ID == cur && sameRoleID(k.RoleID, role) }) {
 			return true
 		}
 	}
