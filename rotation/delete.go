@@ -466,6 +466,12 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			listed = listedByID(keys)
 			if lk, ok := listed[id]; ok {
 				k, err = lk, nil
+				if lk.Name == "" || lk.RoleID == "" {
+					// Every field of the API's schema is optional: a key
+					// listed without its name or role is neither gone nor
+					// another's. Look again later.
+					return failDelete(fmt.Errorf("look up old key %s: the API answered not found, and its listing shows the key without its name or role: looking again later", id))
+				}
 			}
 		}
 		if errors.Is(err, apiclient.ErrNotFound) {
@@ -519,10 +525,14 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	return nil
 }
 
-// lookup returns key id from a fresh listing, or from the API.
+// lookup returns key id from a fresh listing, or from the API (by GET).
 func (e *Engine) lookup(ctx context.Context, listed map[string]apiclient.Key, id string) (apiclient.Key, error) {
 	if listed != nil {
-		if k, ok := listed[id]; ok {
+		// A listing entry without the key's name or role (every field of
+		// the API's schema is optional) says nothing about them: taken as
+		// is, it read as a key of another name or role, the deletion was
+		// refused and the old key lived on. The key is asked for instead.
+		if k, ok := listed[id]; ok && k.Name != "" && k.RoleID != "" {
 			return k, nil
 		}
 	}
