@@ -10,6 +10,7 @@ package rotation
 // in flight (the switch happens between two rotations, never inside one).
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -308,7 +309,8 @@ type SelfLister interface {
 }
 
 // keyAs returns the API's view of c's own key, asked with c itself when
-// the SelfCredential can, else with the client in use.
+// the SelfCredential can, else with the client in use (which also fills
+// in a name or role the signed listing leaves out).
 func (e *Engine) keyAs(ctx context.Context, p Policy, c sinks.Credential) (apiclient.Key, error) {
 	l, ok := p.Self.(SelfLister)
 	if !ok {
@@ -322,5 +324,18 @@ func (e *Engine) keyAs(ctx context.Context, p Policy, c sinks.Credential) (apicl
 	if i < 0 {
 		return apiclient.Key{}, fmt.Errorf("key %s is not in the listing it signed", c.KeyID)
 	}
-	return keys[i], nil
+	k := keys[i]
+	if k.Name == "" || k.RoleID == "" {
+		// Every field of the API's schema is optional: a listing that
+		// leaves the key's name or role out says nothing about them (read
+		// as another role, each own-key rotation deleted the key it made).
+		// The key signs and is listed; its name and role are asked for.
+		g, err := getKey(ctx, e.client(), c.KeyID)
+		if err != nil {
+			return apiclient.Key{}, fmt.Errorf("key %s: the listing it signed leaves its name or role out: %w", c.KeyID, err)
+		}
+		k.Name = cmp.Or(k.Name, g.Name)
+		k.RoleID = cmp.Or(k.RoleID, g.RoleID)
+	}
+	return k, nil
 }
