@@ -10,6 +10,7 @@ package rotation
 // is still found.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -54,9 +55,10 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	}
 	serverNow := server.Now()
 	own := e.own()
-	// A key of the name listed without its role (every field of the API's
-	// schema is optional) may be the one the create made: its role is
-	// asked for by GET. One whose role stays unknown holds the search open.
+	// A key of the name listed without its role, or a key listed without
+	// its name (every field of the API's schema is optional), may be the
+	// one the create made: its name and role are asked for by GET. One
+	// whose name or role stays unknown holds the search open.
 	keys, unsure := e.withRoles(ctx, keys, rec, rot, own)
 	found, deleted := 0, 0
 	var blocked []error
@@ -126,7 +128,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 		return nil, nil
 	}
 	if unsure != "" {
-		e.log.Info("a key of the name is listed without its role, and the API does not say it: looking again at the next pass",
+		e.log.Info("a key is listed without its name, or of the name without its role, and the API does not say it: looking again at the next pass",
 			zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", unsure))
 		return nil, &waitErr{reason: ReasonCreateSettle}
 	}
@@ -182,14 +184,18 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 }
 
 // withRoles returns keys with the role of each key of rec's name that the
-// listing shows without one, and that the intent does not know, taken
-// from a GET of it; and the id of one whose role stays unknown ("" if
-// none). keys is not changed.
+// listing shows without one, and the name and role of each key it shows
+// without a name, that the intent does not know, taken from a GET of it;
+// and the id of one whose name or role stays unknown ("" if none). keys
+// is not changed.
 func (e *Engine) withRoles(ctx context.Context, keys []apiclient.Key, rec *state.Record, rot *state.Rotation, own string) ([]apiclient.Key, string) {
 	unsure := ""
 	var out []apiclient.Key
 	for i, k := range keys {
-		if k.Name != rec.Name || k.RoleID != "" || k.ID == own || k.ID == rec.CurrentKeyID || rec.Deleted.Has(k.ID) ||
+		// A key listed without its name may be of rec's name too: the key
+		// a lost create made, listed so, was never looked for and lived on
+		// with nobody holding its secret.
+		if (k.Name != "" && (k.Name != rec.Name || k.RoleID != "")) || k.ID == own || k.ID == rec.CurrentKeyID || rec.Deleted.Has(k.ID) ||
 			slices.Contains(rot.KnownKeyIDs, k.ID) || slices.Contains(rot.OldKeyIDs, k.ID) {
 			continue
 		}
@@ -197,11 +203,16 @@ func (e *Engine) withRoles(ctx context.Context, keys []apiclient.Key, rec *state
 			out = slices.Clone(keys)
 		}
 		g, err := e.client().GetKey(ctx, k.ID)
-		if err != nil || g.ID != k.ID || g.RoleID == "" || (g.Name != "" && g.Name != k.Name) {
+		if err != nil || g.ID != k.ID || (k.Name != "" && g.Name != "" && g.Name != k.Name) {
 			unsure = k.ID
 			continue
 		}
-		out[i].RoleID = g.RoleID
+		name, role := cmp.Or(k.Name, g.Name), cmp.Or(k.RoleID, g.RoleID)
+		if name == "" || (name == rec.Name && role == "") {
+			unsure = k.ID
+			continue
+		}
+		out[i].Name, out[i].RoleID = name, role
 	}
 	if out == nil {
 		return keys, unsure
