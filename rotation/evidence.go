@@ -252,7 +252,18 @@ func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, si
 	if err != nil {
 		return exists, fmt.Errorf("list keys: %w", err)
 	}
-	if slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == id }) {
+	if i := slices.IndexFunc(keys, func(k apiclient.Key) bool { return k.ID == id }); i >= 0 {
+		// The listing that shows the key says whose it is, as a GET would:
+		// a create answer that left the name and role out was checked
+		// against nothing else (its key, listed under another name, went
+		// to the sinks). Without them it proves nothing either way.
+		l := keys[i]
+		if l.Name == "" || l.RoleID == "" {
+			return exists, fmt.Errorf("key %s: the API answers not found, and its listing shows the key without its name or role: cannot check it yet", id)
+		}
+		if l.Name != rec.Name || (role != "" && !sameRoleID(l.RoleID, role)) {
+			return exists, fmt.Errorf("key %s has name %q and role %q by the API, not those of the record: refusing to act on it", id, l.Name, l.RoleID)
+		}
 		rot.NewMissingSince = time.Time{}
 		return exists, nil
 	}

@@ -1,0 +1,51 @@
+package rotation
+
+// A create answer that leaves the key's name and role out is taken as the
+// request's, and the key is looked up before any sink gets it. When the
+// GET of a key made a moment ago answers not found (it lags), a listing
+// that shows the key decides that it exists: it must show the key with
+// the name and role of the request too, or the key goes to no sink.
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rotatord/rotatord/apiclient"
+)
+
+// otherNameTerse makes the key under another name, answers the create
+// without the name or role, and its GET of the new key lags.
+type otherNameTerse struct{ *fakeAPI }
+
+func (a *otherNameTerse) CreateKey(ctx context.Context, name, roleID string) (apiclient.CreatedKey, error) {
+	k, err := a.fakeAPI.CreateKey(ctx, "ci-someone-else", roleID)
+	if err != nil {
+		return k, err
+	}
+	a.mu.Lock()
+	if a.getLag == nil {
+		a.getLag = map[string]bool{}
+	}
+	a.getLag[k.ID] = true
+	a.mu.Unlock()
+	k.Name, k.RoleID = "", ""
+	return k, nil
+}
+
+func TestCreateAnswerWithoutNameListedUnderAnotherNameIsNotDelivered(t *testing.T) {
+	h := newHarness(t, 0)
+	old := h.api.add("ci-runner", roleCI)
+	h.pass(Options{})
+	h.useAPI(&otherNameTerse{h.api})
+	h.engine.Pass(context.Background(), []string{"ci"}, Options{Force: true})
+	for range 2 {
+		h.clock.Add(3 * time.Minute)
+		h.engine.Pass(context.Background(), []string{"ci"}, Options{IgnoreBackoff: true})
+	}
+	for _, s := range []*memSink{h.sinkA, h.sinkB} {
+		if held := s.holds("ci-runner"); held != "" && held != old {
+			t.Errorf("a sink of ci-runner holds %s, a key the API lists under the name ci-someone-else", held)
+		}
+	}
+}
