@@ -1029,13 +1029,24 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 		if rot := rec.Rotation; rot != nil && (id == rot.NewKeyID || id == rec.CurrentKeyID) {
 			continue
 		}
-		if rec.RoleID != "" && !sameRoleID(listed[i].RoleID, rec.RoleID) {
+		k := listed[i]
+		if k.RoleID == "" {
+			// Listed without its role (every field of the API's schema is
+			// optional): read as another role, the key was never deleted
+			// again. Its role is asked for; unknown, it waits a pass.
+			g, err := getKey(ctx, e.client(), id)
+			if err != nil || g.Name != rec.Name {
+				continue
+			}
+			k.RoleID = g.RoleID
+		}
+		if rec.RoleID != "" && !sameRoleID(k.RoleID, rec.RoleID) {
 			// rotatord deletes only keys of the record's name and role (a
 			// policy changed since may no longer match them, and a key it
 			// created is deleted whatever the match): the record was
 			// edited to name a key of another role under the name.
 			e.log.Error("refusing to delete again a key the record says was deleted but of another role than the record's (an edited state record?)",
-				zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", id), zap.String("api_role_id", shown(listed[i].RoleID)))
+				zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", id), zap.String("api_role_id", shown(k.RoleID)))
 			e.deletionRefused(p)
 			continue
 		}
@@ -1044,7 +1055,7 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 		// would keep it (ci put back first, its record of the key ci2
 		// deleted, which the API still lists), and the deletion again
 		// was refused as of "an edited state record", pass after pass.
-		if other := e.managedElsewhere(p, listed[i], listed); other != "" {
+		if other := e.managedElsewhere(p, k, listed); other != "" {
 			_ = e.refuseManagedElsewhere(p, rec, id, other)
 			continue
 		}
