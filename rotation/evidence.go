@@ -256,10 +256,11 @@ func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, si
 		// The listing that shows the key says whose it is, as a GET would:
 		// a create answer that left the name and role out was checked
 		// against nothing else (its key, listed under another name, went
-		// to the sinks). Without them it proves nothing either way.
+		// to the sinks). Without them it proves nothing either way: not
+		// sure yet (it is listed: not missing either).
 		l := keys[i]
 		if l.Name == "" || l.RoleID == "" {
-			return exists, fmt.Errorf("key %s: the API answers not found, and its listing shows the key without its name or role: cannot check it yet", id)
+			return unsure, nil
 		}
 		if l.Name != rec.Name || (role != "" && !sameRoleID(l.RoleID, role)) {
 			return exists, fmt.Errorf("key %s has name %q and role %q by the API, not those of the record: refusing to act on it", id, l.Name, l.RoleID)
