@@ -8,6 +8,7 @@ package rotation
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -96,5 +97,45 @@ func TestNewKeyListedWithoutItsRoleWhileItsGETLagsIsLookedAtAgain(t *testing.T) 
 	}
 	if n := len(h.api.issued); n != 1 {
 		t.Errorf("%d keys created, want 1", n)
+	}
+}
+
+// otherNameTerseWrongGet makes the key under another name, answers the
+// create without the name or role, and answers a GET of the new key with
+// another key (old, of the request's name and role).
+type otherNameTerseWrongGet struct {
+	*fakeAPI
+	newID, old string
+}
+
+func (a *otherNameTerseWrongGet) CreateKey(ctx context.Context, name, roleID string) (apiclient.CreatedKey, error) {
+	k, err := a.fakeAPI.CreateKey(ctx, "ci-someone-else", roleID)
+	a.newID = k.ID
+	k.Name, k.RoleID = "", ""
+	return k, err
+}
+
+func (a *otherNameTerseWrongGet) GetKey(ctx context.Context, id string) (apiclient.Key, error) {
+	if id == a.newID {
+		id = a.old
+	}
+	return a.fakeAPI.GetKey(ctx, id)
+}
+
+// A GET answer about another key than the one asked for says nothing of
+// the key asked for.
+func TestGETAnswerAboutAnotherKeyIsNotTakenForTheNewKey(t *testing.T) {
+	h := newHarness(t, 0)
+	old := h.api.add("ci-runner", roleCI)
+	h.pass(Options{})
+	h.useAPI(&otherNameTerseWrongGet{fakeAPI: h.api, old: old})
+	h.engine.Pass(context.Background(), []string{"ci"}, Options{Force: true})
+	for _, s := range []*memSink{h.sinkA, h.sinkB} {
+		if held := s.holds("ci-runner"); held != "" && held != old {
+			t.Errorf("a sink of ci-runner holds %s, a key the API lists under the name ci-someone-else", held)
+		}
+	}
+	if !slices.Contains(h.api.live("ci-runner"), old) {
+		t.Errorf("the old key %s was deleted", old)
 	}
 }

@@ -279,7 +279,8 @@ func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, si
 	return gone, nil
 }
 
-// getKey asks api for key id. Every field of the API's schema is optional:
+// getKey asks api for key id; an answer about another key is an error.
+// Every field of the API's schema is optional:
 // an answer that leaves the key's name or role out says nothing about
 // them, and a check of the name and role would take it for another key
 // (the deleter then refused an old key and left it alive). Those fields
@@ -287,6 +288,11 @@ func (e *Engine) keyExists(ctx context.Context, rec *state.Record, id string, si
 // error, for the caller to try again, never a key of no name or role.
 func getKey(ctx context.Context, api apiclient.API, id string) (apiclient.Key, error) {
 	k, err := api.GetKey(ctx, id)
+	if err == nil && k.ID != id {
+		// An answer about another key says nothing of this one (taken
+		// for it, a key of another name went to the sinks).
+		return apiclient.Key{}, fmt.Errorf("key %s: the API's answer is about key %s", id, k.ID)
+	}
 	if err != nil || (k.Name != "" && k.RoleID != "") {
 		return k, err
 	}
