@@ -511,8 +511,13 @@ func (s *Sink) fenceLostUpdate(ctx context.Context, cur *corev1.Secret) bool {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceTimeout)
 		_, err := secrets.Update(fctx, f, metav1.UpdateOptions{})
 		cancel()
-		if err == nil || !lostAnswer(err) {
+		if fenceSettled(err) {
 			return true
+		}
+		if !lostAnswer(err) {
+			// Refused without being applied (429, 403): it settled
+			// nothing, and the update may still land.
+			return false
 		}
 	}
 	return false
@@ -533,8 +538,11 @@ func (s *Sink) fenceLostCreate(ctx context.Context, n, name string) bool {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceTimeout)
 		_, err := secrets.Create(fctx, f, metav1.CreateOptions{})
 		cancel()
-		if err == nil || !lostAnswer(err) {
+		if fenceSettled(err) {
 			return true
+		}
+		if !lostAnswer(err) {
+			return false
 		}
 	}
 	return false
@@ -591,13 +599,24 @@ func (s *Sink) fencePending(ctx context.Context, n, name string) error {
 	default:
 		err = s.fenceUpdate(ctx, cur)
 	}
-	if err != nil && lostAnswer(err) {
+	if !fenceSettled(err) {
+		// Lost, or refused without being applied (429 from an API server
+		// overloaded, 403 once RBAC changed): the write may still land.
+		// Kept pending, as the engine's own fence (Fence) fails then too:
+		// the new key is kept until a fence works.
 		return fmt.Errorf("a write whose answer was lost may still land, and fencing it failed: %w", apiError(err))
 	}
-	// Done, or refused outright (as fenceLostUpdate, which stops there
-	// too): not kept pending for ever.
 	s.setUnfenced(n, false, false)
 	return nil
+}
+
+// fenceSettled reports whether a fence that ended with err (nil, or its
+// error) settles a write whose answer was lost: it was applied, or the
+// Secret changed since (Conflict), exists already (AlreadyExists, for a
+// create) or is gone with its namespace or itself (NotFound): the lost
+// write fails when it lands. Any other answer settles nothing.
+func fenceSettled(err error) bool {
+	return err == nil || apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || apierrors.IsNotFound(err)
 }
 
 // fenceUpdate updates cur's annotation FencedAtKey against its
