@@ -21,6 +21,25 @@ import (
 // forgotten, its rotation again never came, and its sinks kept the
 // vanished key).
 func TestAKeyOfOneRoleStaysWithItsPolicyWhenAnotherPolicyManagesAnotherRoleUnderTheName(t *testing.T) {
+	keyOfOneRoleStaysWithItsPolicy(t, false)
+}
+
+// As TestAKeyOfOneRoleStaysWithItsPolicyWhenAnotherPolicyManagesAnotherRoleUnderTheName,
+// with ops placed before ci by a reload once both have their records (a
+// reorder moves no name in the middle of its life). While ci's record has
+// no current key (the new key of its rotation vanished in its grace
+// period), no record is up to date for the name's key of ci's role: the
+// first policy with any record of the name took it, and that was ops,
+// through its record of its own key of another role. ci's record was
+// forgotten, and ci's sinks kept the vanished key.
+func TestAKeyOfOneRoleStaysWithItsPolicyWhenThePolicyOfAnotherRoleIsPlacedFirst(t *testing.T) {
+	keyOfOneRoleStaysWithItsPolicy(t, true)
+}
+
+// keyOfOneRoleStaysWithItsPolicy runs the case above; opsFirst reloads the
+// policies with ops placed before ci once both have their records.
+func keyOfOneRoleStaysWithItsPolicy(t *testing.T, opsFirst bool) {
+	t.Helper()
 	h := newHarness(t, time.Hour)
 	const otherRole = "33333333-3333-3333-3333-333333333333"
 	h.policy.Match = func(name, role string) bool { return strings.HasPrefix(name, "ci-") && role == roleCI }
@@ -40,6 +59,11 @@ func TestAKeyOfOneRoleStaysWithItsPolicyWhenAnotherPolicyManagesAnotherRoleUnder
 	h.pass(Options{})
 	if r, ok := h.store.Get("ops", "ci-runner"); !ok || r.CurrentKeyID != opsKey {
 		t.Fatalf("setup: ops's record %+v, want current key %s", r, opsKey)
+	}
+	if opsFirst {
+		if err := h.engine.SetPolicies([]Policy{ops, h.policy}); err != nil {
+			t.Fatalf("reload that places ops first: %v", err)
+		}
 	}
 	h.clock.Add(time.Minute)
 	if _, err := h.engine.Pass(context.Background(), []string{"ci"}, Options{Force: true}); err != nil {
