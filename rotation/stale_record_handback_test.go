@@ -22,43 +22,7 @@ import (
 // name; ci's stale record takes nothing.
 func TestAPolicyPutBackWithAStaleRecordDoesNotTakeTheNameFromItsManager(t *testing.T) {
 	h := newHarness(t, time.Hour)
-	sinkC := newMemSink("c")
-	// ci's sinks are left behind with the removal of ci: the deletion of
-	// their key by ci2 is no concern of this test until ci is back.
-	h.api.sinks = []*memSink{sinkC}
-	second := Policy{
-		Name:   "ci2",
-		Match:  func(name, role string) bool { return strings.HasPrefix(name, "ci-r") },
-		MaxAge: 24 * time.Hour, GracePeriod: time.Hour,
-		Sinks: toSinks(sinkC),
-	}
-	old := h.api.add("ci-runner", roleCI)
-	h.pass(Options{})
-	if got := h.record("ci-runner").CurrentKeyID; got != old {
-		t.Fatalf("setup: ci's record has current key %q, want %s", got, old)
-	}
-	if err := h.engine.SetPolicies([]Policy{second}); err != nil {
-		t.Fatal(err)
-	}
-	h.clock.Add(time.Minute)
-	h.pass(Options{})
-	h.clock.Add(time.Minute)
-	h.pass(Options{Force: true})
-	h.clock.Add(2 * time.Hour)
-	h.pass(Options{})
-	h.engine.DeleteDue(context.Background())
-	cur := sinkC.holds("ci-runner")
-	if live := h.api.live("ci-runner"); cur == "" || cur == old || !slices.Equal(live, []string{cur}) {
-		t.Fatalf("setup: ci2's sink holds %q and the API lists %v, want one new key, not %s", cur, live, old)
-	}
-
-	// ci back, first: nothing is in flight, so the reload is accepted.
-	if err := h.engine.SetPolicies([]Policy{h.policy, second}); err != nil {
-		t.Fatalf("reload that puts ci back: %v", err)
-	}
-	h.api.mu.Lock()
-	h.api.sinks = []*memSink{h.sinkA, h.sinkB, sinkC}
-	h.api.mu.Unlock()
+	sinkC, _, cur := handedToCi2AndPutBack(t, h, func(name, role string) bool { return strings.HasPrefix(name, "ci-r") })
 	// Dry run first: plan must say what a pass would do.
 	shown := false
 	for _, o := range h.pass(Options{DryRun: true}) {
@@ -213,4 +177,51 @@ func TestTheOwnerCheckReadsRoleIDsWithoutCase(t *testing.T) {
 	if got := h.engine.owner(policies, listed[1], listed); got != "ci2" {
 		t.Errorf("owner of the key listed with its role in upper case: %q, want ci2", got)
 	}
+}
+
+// handedToCi2AndPutBack sets up the hand-over of the tests above: ci
+// manages ci-runner, is removed from the file, ci2 (match, sink c) takes
+// the name, rotates it and deletes ci's key, and ci is put back first,
+// nothing in flight. It returns ci2's sink, ci's old key and the key
+// ci2's sink holds.
+func handedToCi2AndPutBack(t *testing.T, h *harness, match func(name, role string) bool) (sinkC *memSink, old, cur string) {
+	t.Helper()
+	sinkC = newMemSink("c")
+	// ci's sinks are left behind with the removal of ci: the deletion of
+	// their key by ci2 is no concern of this test until ci is back.
+	h.api.sinks = []*memSink{sinkC}
+	second := Policy{
+		Name:   "ci2",
+		Match:  match,
+		MaxAge: 24 * time.Hour, GracePeriod: time.Hour,
+		Sinks: toSinks(sinkC),
+	}
+	old = h.api.add("ci-runner", roleCI)
+	h.pass(Options{})
+	if got := h.record("ci-runner").CurrentKeyID; got != old {
+		t.Fatalf("setup: ci's record has current key %q, want %s", got, old)
+	}
+	if err := h.engine.SetPolicies([]Policy{second}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Add(time.Minute)
+	h.pass(Options{})
+	h.clock.Add(time.Minute)
+	h.pass(Options{Force: true})
+	h.clock.Add(2 * time.Hour)
+	h.pass(Options{})
+	h.engine.DeleteDue(context.Background())
+	cur = sinkC.holds("ci-runner")
+	if live := h.api.live("ci-runner"); cur == "" || cur == old || !slices.Equal(live, []string{cur}) {
+		t.Fatalf("setup: ci2's sink holds %q and the API lists %v, want one new key, not %s", cur, live, old)
+	}
+
+	// ci back, first: nothing is in flight, so the reload is accepted.
+	if err := h.engine.SetPolicies([]Policy{h.policy, second}); err != nil {
+		t.Fatalf("reload that puts ci back: %v", err)
+	}
+	h.api.mu.Lock()
+	h.api.sinks = []*memSink{h.sinkA, h.sinkB, sinkC}
+	h.api.mu.Unlock()
+	return sinkC, old, cur
 }

@@ -19,36 +19,7 @@ import (
 func TestAPolicyPutBackWithAStaleRecordDoesNotTakeTheNameThroughAKeyOfARoleOnlyItMatches(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	const otherRole = "33333333-3333-3333-3333-333333333333"
-	sinkC := newMemSink("c")
-	h.api.sinks = []*memSink{sinkC}
-	second := Policy{
-		Name:   "ci2",
-		Match:  func(name, role string) bool { return strings.HasPrefix(name, "ci-r") && role == roleCI },
-		MaxAge: 24 * time.Hour, GracePeriod: time.Hour,
-		Sinks: toSinks(sinkC),
-	}
-	old := h.api.add("ci-runner", roleCI)
-	h.pass(Options{})
-	if err := h.engine.SetPolicies([]Policy{second}); err != nil {
-		t.Fatal(err)
-	}
-	h.clock.Add(time.Minute)
-	h.pass(Options{})
-	h.clock.Add(time.Minute)
-	h.pass(Options{Force: true})
-	h.clock.Add(2 * time.Hour)
-	h.pass(Options{})
-	h.engine.DeleteDue(context.Background())
-	cur := sinkC.holds("ci-runner")
-	if live := h.api.live("ci-runner"); cur == "" || cur == old || !slices.Equal(live, []string{cur}) {
-		t.Fatalf("setup: ci2's sink holds %q and the API lists %v, want one new key, not %s", cur, live, old)
-	}
-	if err := h.engine.SetPolicies([]Policy{h.policy, second}); err != nil {
-		t.Fatalf("reload that puts ci back: %v", err)
-	}
-	h.api.mu.Lock()
-	h.api.sinks = []*memSink{h.sinkA, h.sinkB, sinkC}
-	h.api.mu.Unlock()
+	sinkC, _, cur := handedToCi2AndPutBack(t, h, func(name, role string) bool { return strings.HasPrefix(name, "ci-r") && role == roleCI })
 	other := h.api.add("ci-runner", otherRole)
 	for _, o := range h.pass(Options{DryRun: true}) {
 		if o.Name == "ci-runner" && o.Policy == "ci" && (len(o.KeyIDs) > 0 || o.Decision.Action != ActionNone) {
