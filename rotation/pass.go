@@ -1033,9 +1033,15 @@ func (e *Engine) deleteLingering(ctx context.Context, p Policy, rec *state.Recor
 		if k.RoleID == "" {
 			// Listed without its role (every field of the API's schema is
 			// optional): read as another role, the key was never deleted
-			// again. Its role is asked for; unknown, it waits a pass.
-			g, err := getKey(ctx, e.client(), id)
-			if err != nil || g.Name != rec.Name {
+			// again. Its role is asked for by GET (the pass's listing is
+			// the one that left it out); unknown, it is asked again a
+			// settle time later, like a deletion again: at every pass, an
+			// API that never says the role cost a GET and a listing of
+			// the whole organization per such key and pass.
+			g, err := e.client().GetKey(ctx, id)
+			if err != nil || g.ID != id || cmp.Or(g.Name, k.Name) != rec.Name || g.RoleID == "" {
+				rec.Deleted.Set(id, now)
+				changed = true
 				continue
 			}
 			k.RoleID = g.RoleID
