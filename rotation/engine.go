@@ -207,6 +207,12 @@ type Engine struct {
 	// the new key of a delivered rotation (monotonic clock): old keys go
 	// no sooner than minDeleteDelay later, whatever the wall clock says.
 	confirmed map[recordKey]time.Time
+	// keyFacts: the name and role a GET gave for a key that listings show
+	// without them (under mu). A key is never updated (the API has no
+	// update): asked once, not at every pass of every orphan search. Kept
+	// for the keys the last search's listing showed; cleared when the API
+	// client changes.
+	keyFacts map[string]apiclient.Key
 	// deleting: the names a round of DeleteDue handles now (under mu).
 	deleting map[recordKey]bool
 	// searched notes, per policy and name, when this process first listed
@@ -678,6 +684,7 @@ func (e *Engine) Reconfigure(api apiclient.API, ownKeyID string, concurrency int
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.api, e.ownKeyID, e.concurrency = api, ownKeyID, concurrency
+	e.keyFacts = nil
 }
 
 // client returns the API client in force.

@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -185,12 +186,32 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 
 // withRoles returns keys with the role of each key of rec's name that the
 // listing shows without one, and the name and role of each key it shows
-// without a name, that the intent does not know, taken from a GET of it;
+// without a name, that the intent does not know, taken from a GET of it
+// (or from e.keyFacts: asked once, not at every search);
 // and the id of one whose name or role stays unknown ("" if none). keys
 // is not changed.
 func (e *Engine) withRoles(ctx context.Context, keys []apiclient.Key, rec *state.Record, rot *state.Rotation, own string) ([]apiclient.Key, string) {
 	unsure := ""
 	var out []apiclient.Key
+	e.mu.Lock()
+	facts := maps.Clone(e.keyFacts)
+	e.mu.Unlock()
+	learned := map[string]apiclient.Key{}
+	defer func() {
+		// Only the keys this listing shows are kept: a key gone is
+		// forgotten.
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		next := map[string]apiclient.Key{}
+		for _, k := range keys {
+			if f, ok := learned[k.ID]; ok {
+				next[k.ID] = f
+			} else if f, ok := e.keyFacts[k.ID]; ok {
+				next[k.ID] = f
+			}
+		}
+		e.keyFacts = next
+	}()
 	for i, k := range keys {
 		// A key listed without its name may be of rec's name too: the key
 		// a lost create made, listed so, was never looked for and lived on
@@ -202,7 +223,11 @@ func (e *Engine) withRoles(ctx context.Context, keys []apiclient.Key, rec *state
 		if out == nil {
 			out = slices.Clone(keys)
 		}
-		g, err := e.client().GetKey(ctx, k.ID)
+		g, ok := facts[k.ID]
+		var err error
+		if !ok {
+			g, err = e.client().GetKey(ctx, k.ID)
+		}
 		if err != nil || g.ID != k.ID || (k.Name != "" && g.Name != "" && g.Name != k.Name) {
 			unsure = k.ID
 			continue
@@ -211,6 +236,9 @@ func (e *Engine) withRoles(ctx context.Context, keys []apiclient.Key, rec *state
 		if name == "" || (name == rec.Name && role == "") {
 			unsure = k.ID
 			continue
+		}
+		if g.Name != "" && g.RoleID != "" {
+			learned[k.ID] = apiclient.Key{ID: k.ID, Name: g.Name, RoleID: g.RoleID}
 		}
 		out[i].Name, out[i].RoleID = name, role
 	}
