@@ -434,6 +434,24 @@ func (e *Engine) ownerExceptSelf(policies []Policy, k apiclient.Key, listed []ap
 			}
 		}
 	}
+	// A record whose current key is k keeps it, wherever it stands (k is
+	// listed, and no record says it was deleted): ci2 (roleCI) placed
+	// first, up to date with a key of its own, took ci's current key too
+	// as the first record of its role, ci yielded the name, and ci2
+	// adopted its own key from its sinks and deleted ci's, which ci's
+	// sinks held (an outage for ci's consumers). Not when a rotation in
+	// flight names k (its new key, or an old key it replaces): that
+	// rotation's policy decides, as below.
+	inFlight := slices.ContainsFunc(recs, func(r held) bool {
+		return r.rot != nil && (k.ID == r.rot.NewKeyID || slices.Contains(r.rot.OldKeyIDs, k.ID))
+	})
+	if !inFlight && !slices.Contains(deleted, k.ID) {
+		for _, r := range recs {
+			if k.ID == r.cur {
+				return r.policy
+			}
+		}
+	}
 	// The first record of k's role, and the first up to date of another.
 	fallback, current := "", ""
 	for _, r := range recs {
