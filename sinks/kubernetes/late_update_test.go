@@ -74,17 +74,7 @@ func (l *lateWrites) land(t *testing.T) int {
 	l.mu.Lock()
 	req, body := l.held, l.body
 	l.mu.Unlock()
-	if req == nil {
-		t.Fatal("no Secret update was kept")
-	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.ContentLength = int64(len(body))
-	resp, err := l.next.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode
+	return landKept(t, l.next, req, body, "update")
 }
 
 // lateWriteSink is a Secret sink on a fresh cluster whose client sends
@@ -165,4 +155,22 @@ func TestCreateAnsweredLostCannotLandAfterNoSecretIsReadBack(t *testing.T) {
 	if got := string(w.get("exo-ci-runner").Data["api_key"]); got != "" {
 		t.Errorf("the create answered 504 landed (HTTP %d) after the sink found no Secret: it holds %s, a key the engine has rolled back", code, got)
 	}
+}
+
+// landKept sends a write a test transport kept back (req, with its body)
+// through next now, and returns the status of its answer: the late write
+// of a client that gave up on it.
+func landKept(t *testing.T, next http.RoundTripper, req *http.Request, body []byte, what string) int {
+	t.Helper()
+	if req == nil {
+		t.Fatalf("no Secret %s was kept", what)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	resp, err := next.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode
 }

@@ -8,7 +8,6 @@ package kubernetes_test
 // Secret itself (Fence), so that the update fails when it arrives.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -59,17 +58,7 @@ func (d *deposedAfterSend) land(t *testing.T) int {
 	d.mu.Lock()
 	req, body := d.req, d.body
 	d.mu.Unlock()
-	if req == nil {
-		t.Fatal("no Secret update was kept")
-	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.ContentLength = int64(len(body))
-	resp, err := d.next.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode
+	return landKept(t, d.next, req, body, "update")
 }
 
 var _ sinks.Fencer = (*ksink.Sink)(nil)

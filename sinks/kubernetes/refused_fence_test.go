@@ -8,7 +8,6 @@ package kubernetes_test
 // would delete the new one, and the lost write land afterwards).
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -94,17 +93,7 @@ func (r *refusingWrites) land(t *testing.T) int {
 	r.mu.Lock()
 	req, body := r.held, r.body
 	r.mu.Unlock()
-	if req == nil {
-		t.Fatal("no Secret write was kept")
-	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.ContentLength = int64(len(body))
-	resp, err := r.next.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode
+	return landKept(t, r.next, req, body, "write")
 }
 
 func TestReadDoesNotShowTheOldKeyWhenTheFenceOfALostWriteIsRefused(t *testing.T) {

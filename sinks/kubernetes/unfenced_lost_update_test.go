@@ -9,7 +9,6 @@ package kubernetes_test
 // and leave the Secret with the deleted key.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -80,17 +79,7 @@ func (s *stallingWrites) land(t *testing.T) int {
 	s.mu.Lock()
 	req, body := s.held, s.body
 	s.mu.Unlock()
-	if req == nil {
-		t.Fatal("no Secret update was kept")
-	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.ContentLength = int64(len(body))
-	resp, err := s.next.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode
+	return landKept(t, s.next, req, body, "update")
 }
 
 func TestReadDoesNotShowTheOldKeyWhileALostUpdateIsUnfenced(t *testing.T) {
