@@ -23,6 +23,7 @@ import (
 	"github.com/rotatord/rotatord/internal/memtrim"
 	"github.com/rotatord/rotatord/internal/printable"
 	"github.com/rotatord/rotatord/internal/version"
+	"github.com/rotatord/rotatord/metrics"
 )
 
 func main() {
@@ -175,7 +176,7 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 	app.Terminate(func(code int) { panic(terminated(code)) })
-	app.Version("rotatord " + version.String())
+	app.Version(versionText(metrics.BuildInfo()))
 	app.HelpFlag.Short('h')
 	c.app = app
 
@@ -395,3 +396,10 @@ func signals(ctx context.Context) (context.Context, <-chan struct{}, func()) {
 
 // commandNames are the commands the README's reference documents, in order.
 var commandNames = []string{"run", "once", "plan", "validate", "dev", "state export", "state import", "version"}
+
+// versionText is what --version prints: the Prometheus tools' look
+// (prometheus/common/version.Print), from what rotatord_build_info says.
+func versionText(b metrics.Build) string {
+	return fmt.Sprintf("rotatord, version %s (branch: %s, revision: %s)\n  go version:       %s\n  platform:         %s/%s",
+		b.Version, b.Branch, b.Revision, b.GoVersion, b.GoOS, b.GoArch)
+}

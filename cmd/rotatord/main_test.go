@@ -33,7 +33,7 @@ func TestUsageAndVersion(t *testing.T) {
 		{nil, 2, "", "usage: rotatord"},
 		{[]string{"frobnicate"}, 2, "", `expected command but got "frobnicate"`},
 		{[]string{"version"}, 0, "rotatord ", ""},
-		{[]string{"--version"}, 0, "rotatord ", ""},
+		{[]string{"--version"}, 0, "rotatord, version ", ""},
 		{[]string{"help"}, 0, "once [<flags>]", ""},
 		{[]string{"--help"}, 0, "once [<flags>]", ""},
 		{[]string{"run", "--log.format", "xml"}, 2, "", `--log.format "xml": want json, logfmt, console`},
