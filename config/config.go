@@ -413,6 +413,13 @@ type Sink struct {
 	Mount     string    `yaml:"mount,omitempty"`
 	Auth      VaultAuth `yaml:"auth,omitempty"`
 	TLS       VaultTLS  `yaml:"tls,omitempty"`
+	// CACert, TLSServerName and InsecureSkipVerify are the fields of TLS
+	// written beside the sink's other fields, as the issue that specified
+	// the Vault sink lists them; validation moves them into TLS. Each
+	// setting may be given one way only.
+	CACert             string `yaml:"ca_cert,omitempty"`
+	TLSServerName      string `yaml:"tls_server_name,omitempty"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty"`
 	// InsecureHTTP allows a plain http:// Vault address on a host other
 	// than loopback: secrets would cross the network in clear. Logged loudly.
 	InsecureHTTP bool `yaml:"insecure_http,omitempty"`

@@ -31,10 +31,10 @@ var policyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // The fields of each sink type besides type, in struct order.
 var (
 	fileOnlyFields  = []string{"format", "template", "mode", "owner", "group", "allow_world_readable"}
-	vaultOnlyFields = []string{"address", "namespace", "mount", "auth", "tls", "insecure_http"}
+	vaultOnlyFields = []string{"address", "namespace", "mount", "auth", "tls", "ca_cert", "tls_server_name", "insecure_skip_verify", "insecure_http"}
 	sinkFields      = map[SinkType][]string{
 		SinkFile:       {"path", "format", "template", "mode", "owner", "group", "allow_world_readable", "take_over"},
-		SinkVault:      {"path", "address", "namespace", "mount", "auth", "tls", "insecure_http", "take_over"},
+		SinkVault:      {"path", "address", "namespace", "mount", "auth", "tls", "ca_cert", "tls_server_name", "insecure_skip_verify", "insecure_http", "take_over"},
 		SinkKubernetes: {"namespace", "name", "keys", "key", "format", "labels", "annotations", "kubeconfig", "context", "restart", "take_over"},
 	}
 	sinkTypes = []SinkType{SinkFile, SinkVault, SinkKubernetes}
@@ -429,6 +429,7 @@ func (v *validator) vaultSink(at string, s *Sink, match string, glob bool, targe
 	if s.Mount == "" {
 		v.addf(at+".mount", "required (the KV v2 mount, default %s)", DefaultVaultMount)
 	}
+	v.vaultFlatTLS(at, s)
 	authOK := v.vaultAuth(at+".auth", s.Auth)
 	s.Auth.TokenFile = v.abs(s.Auth.TokenFile)
 	s.Auth.SecretIDFile = v.abs(s.Auth.SecretIDFile)
@@ -444,6 +445,30 @@ func (v *validator) vaultSink(at string, s *Sink, match string, glob bool, targe
 	if v.host {
 		v.vaultSinkHost(at, s, authOK && addressOK && s.pathTmpl != nil && s.Mount != "")
 	}
+}
+
+// vaultFlatTLS moves the TLS fields written beside a vault sink's other
+// fields (ca_cert, tls_server_name, insecure_skip_verify) into its tls
+// block; one given both ways is an error.
+func (v *validator) vaultFlatTLS(at string, s *Sink) {
+	keys, tlsKeys := v.keys(at), v.keys(at+".tls")
+	for _, f := range []struct {
+		name string
+		move func()
+	}{
+		{"ca_cert", func() { s.TLS.CACert = s.CACert }},
+		{"tls_server_name", func() { s.TLS.ServerName = s.TLSServerName }},
+		{"insecure_skip_verify", func() { s.TLS.InsecureSkipVerify = s.InsecureSkipVerify }},
+	} {
+		switch {
+		case !keys[f.name]:
+		case tlsKeys[f.name]:
+			v.addf(at+"."+f.name, "given twice, here and as tls.%s: keep one", f.name)
+		default:
+			f.move()
+		}
+	}
+	s.CACert, s.TLSServerName, s.InsecureSkipVerify = "", "", false
 }
 
 // Fields of each Vault auth method, in struct order, and those a method

@@ -36,7 +36,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		`:15: policies[0].grace_period: want a duration such as 90m, 12h, 30d or 1w, got a sequence`,
 		`:18: policies[0].sinks[0].path: unknown template field .Nmae (did you mean .Name?)`,
 		`:19: policies[0].sinks[0].mode: invalid mode "rw" (want an octal string such as "0600")`,
-		`:21: policies[0].sinks[0].permissions: unknown field "permissions" (known here: type, path, format, template, mode, owner, group, allow_world_readable, take_over, address, namespace, mount, auth, tls, insecure_http, name, keys, key, labels, annotations, kubeconfig, context, restart)`,
+		`:21: policies[0].sinks[0].permissions: unknown field "permissions" (known here: type, path, format, template, mode, owner, group, allow_world_readable, take_over, address, namespace, mount, auth, tls, ca_cert, tls_server_name, insecure_skip_verify, insecure_http, name, keys, key, labels, annotations, kubeconfig, context, restart)`,
 		`:25: policies[1].schedule: "@every 0s" runs more often than the minimum, every 10s: each run lists every API key of the organization (ROTATORD_TEST_MIN_SCHEDULE lowers it, for tests only)`,
 	}
 	host := []string{
