@@ -107,7 +107,17 @@ func yamlErrors(file string, err error, root *yaml.Node) *Errors {
 				}
 				errs[i].Path = pathAt(root, errs[i].Line, h)
 			}
+			name := ""
+			if m := notFoundRE.FindStringSubmatch(errs[i].Msg); m != nil {
+				name = m[1]
+			}
 			errs[i].Msg = fileLanguage(errs[i].Msg, root, errs[i].Path)
+			if short := echo(name); short != name {
+				// A secret pasted without its field name is decoded as
+				// the name of a field: quoted as a value is.
+				errs[i].Path = strings.ReplaceAll(errs[i].Path, name, short)
+				errs[i].Msg = strings.ReplaceAll(errs[i].Msg, name, short)
+			}
 		}
 	}
 	return &errs
@@ -120,8 +130,18 @@ var (
 	cannotDecodRE = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
 )
 
-// maxEcho bounds how much of a value of the wrong type a message repeats.
+// maxEcho bounds how much of a value of the wrong type, or of the name of
+// an unknown field, a message repeats.
 const maxEcho = 32
+
+// echo cuts s to maxEcho runes: a value pasted into the wrong place may be
+// a secret, so a message repeats enough of it to find it, not all of it.
+func echo(s string) string {
+	if r := []rune(s); len(r) > maxEcho {
+		return string(r[:maxEcho]) + "…"
+	}
+	return s
+}
 
 // fileLanguage rewrites a yaml.v3 message that speaks of Go types into the
 // file's terms: field names as written in YAML, with the nearest known
@@ -142,12 +162,7 @@ func fileLanguage(msg string, root *yaml.Node, at string) string {
 			if n, _ := locate(root, at); at != "" && n != nil && n.Kind == yaml.ScalarNode {
 				value = n.Value
 			}
-			if r := []rune(value); len(r) > maxEcho {
-				// A value pasted into the wrong field may be a secret:
-				// enough of it to find it, not all of it.
-				value = string(r[:maxEcho]) + "…"
-			}
-			got = strconv.Quote(value)
+			got = strconv.Quote(echo(value))
 		}
 		return fmt.Sprintf("want %s, got %s", goTypeName(m[3]), got)
 	}
