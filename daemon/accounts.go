@@ -109,6 +109,17 @@ func (d *Daemon) closeAccounts() error {
 }
 
 // account returns the account of that name in force, or nil.
+// unsettled says whether policy has a rotation in flight that is not
+// delivered (rotation.Engine.Unsettled).
+func (d *Daemon) unsettled(policy string) bool {
+	a, ok := d.setup().accountOf[policy]
+	if !ok {
+		return false
+	}
+	acc := d.account(a)
+	return acc != nil && acc.engine.Unsettled(policy)
+}
+
 func (d *Daemon) account(name string) *account {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -376,7 +376,19 @@ type scheduler struct {
 
 	mu      sync.Mutex
 	entries []cron.EntryID
-	stopped bool // stop has begun: start must not schedule anything
+	entryOf map[string]cron.EntryID // policy name: its entry
+	stopped bool                    // stop has begun: start must not schedule anything
+	// followUps are the passes armed for policies a pass left unsettled
+	// (followUp), and followTries how many in a row were armed without a
+	// time to go on at.
+	followUps   map[string]*followUpTimer
+	followTries map[string]int
+}
+
+// followUpTimer is a pass of one policy armed for at.
+type followUpTimer struct {
+	t  *time.Timer
+	at time.Time
 }
 
 func newScheduler(d *Daemon, ctx context.Context) *scheduler {
@@ -419,7 +431,8 @@ func (s *scheduler) start() {
 // Not when a pass is due within keepMemoryWithin: it would only fault the
 // same memory in again.
 func (s *scheduler) pass(policies []string) {
-	_, _ = s.d.RunPass(s.ctx, policies, rotation.Options{})
+	out, _ := s.d.RunPass(s.ctx, policies, rotation.Options{})
+	s.followUp(policies, out)
 	if !s.passWithin(keepMemoryWithin) {
 		memtrim.Trim()
 	}
@@ -443,6 +456,108 @@ func (s *scheduler) passWithin(d time.Duration) bool {
 	return false
 }
 
+// minFollowUp is the least wait before a pass a pass left unsettled
+// asked for: a time already past (a clock step) must not run passes back
+// to back.
+const minFollowUp = 5 * time.Second
+
+// followUp arms a pass of each policy of the pass (nil: all of them) that
+// it left unsettled (rotation.Engine.Unsettled: a create whose outcome is
+// unknown, a key not delivered yet, a rolled-back key not shown yet), for
+// the earliest time one of its names can go on (the settle time of a
+// create's search, the end of a backoff), unless the policy's schedule
+// runs before then. A create the API applies late thus loses its key
+// within the settle time, not at the next scheduled pass, which may be a
+// day away: meanwhile the key lives and nobody has its secret. A pass
+// that gives no such time (a key whose name the API never says) is
+// followed up after 1 minute, doubling to 1 hour, as failures back off.
+func (s *scheduler) followUp(policies []string, out []rotation.Outcome) {
+	if len(policies) == 0 {
+		for name := range s.d.setup().accountOf {
+			policies = append(policies, name)
+		}
+	}
+	now := s.d.Now()
+	due := map[string]time.Time{}
+	for _, o := range out {
+		switch o.Decision.Reason {
+		case rotation.ReasonCreateSettle, rotation.ReasonNewKeySettle, rotation.ReasonRollbackSettle, rotation.ReasonBackoff:
+		default:
+			continue
+		}
+		if at, ok := due[o.Policy]; o.Decision.Action == rotation.ActionNone && !o.Decision.Due.IsZero() && (!ok || o.Decision.Due.Before(at)) {
+			due[o.Policy] = o.Decision.Due
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	for _, name := range policies {
+		if !s.d.unsettled(name) {
+			delete(s.followTries, name)
+			if f := s.followUps[name]; f != nil {
+				f.t.Stop()
+				delete(s.followUps, name)
+			}
+			continue
+		}
+		at, ok := due[name]
+		if ok {
+			delete(s.followTries, name)
+		} else {
+			if s.followTries == nil {
+				s.followTries = map[string]int{}
+			}
+			s.followTries[name]++
+			at = now.Add(rotation.Backoff(s.followTries[name]))
+		}
+		at = later(at, now.Add(minFollowUp))
+		if id, ok := s.entryOf[name]; ok {
+			if next := s.cron.Entry(id).Next; !next.IsZero() && !next.After(at) {
+				continue // the schedule comes first, and follows up itself
+			}
+		}
+		if f := s.followUps[name]; f != nil {
+			if !f.at.After(at) {
+				continue
+			}
+			f.t.Stop()
+		}
+		if s.followUps == nil {
+			s.followUps = map[string]*followUpTimer{}
+		}
+		f := &followUpTimer{at: at}
+		f.t = time.AfterFunc(at.Sub(now)+100*time.Millisecond, func() { s.runFollowUp(name, f) })
+		s.followUps[name] = f
+	}
+}
+
+// runFollowUp runs the pass f armed for policy name, unless stop has begun
+// or another follow-up replaced it.
+func (s *scheduler) runFollowUp(name string, f *followUpTimer) {
+	s.mu.Lock()
+	if s.stopped || s.followUps[name] != f {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.followUps, name)
+	// Under s.mu, before stop sets stopped: stop's Wait comes after.
+	s.startup.Add(1)
+	s.mu.Unlock()
+	defer s.startup.Done()
+	s.d.log.Debug("pass to settle a rotation in flight", zap.String("policy", name))
+	s.pass([]string{name})
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 func (s *scheduler) reschedule() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -450,12 +565,14 @@ func (s *scheduler) reschedule() {
 		s.cron.Remove(id)
 	}
 	s.entries = s.entries[:0]
+	s.entryOf = map[string]cron.EntryID{}
 	for _, p := range s.d.Config().Policies {
 		name := p.Name
 		id := s.cron.Schedule(withWindowOpenings(p.CronSchedule(), p.WindowSet()), cron.FuncJob(func() {
 			s.pass([]string{name})
 		}))
 		s.entries = append(s.entries, id)
+		s.entryOf[name] = id
 	}
 	for _, a := range s.d.Config().AccountsInUse() {
 		if a.OwnKey == nil {
@@ -466,6 +583,7 @@ func (s *scheduler) reschedule() {
 			s.pass([]string{name})
 		}))
 		s.entries = append(s.entries, id)
+		s.entryOf[name] = id
 	}
 }
 
@@ -475,6 +593,9 @@ func (s *scheduler) reschedule() {
 func (s *scheduler) stop(timeout time.Duration, cancel context.CancelFunc) {
 	s.mu.Lock()
 	s.stopped = true
+	for _, f := range s.followUps {
+		f.t.Stop()
+	}
 	s.mu.Unlock()
 	jobs := s.cron.Stop()
 	idle := make(chan struct{})
