@@ -306,7 +306,7 @@ func (a *authenticator) adoptLocked(ctx context.Context, tok secret.Value) error
 		}
 	case isRefusal(cleanError(err)):
 		// Not allowed to look itself up, or not valid: the operation tells.
-		a.log.Warn("cannot look up the vault token: no renewal", append(a.fields(), zap.Error(cleanError(err)))...)
+		a.log.Warn("cannot look up the vault token: no renewal", append(a.fields(), zap.Error(cleanError(err, tok.Reveal())))...)
 	default:
 		// Back to the token in use, if any.
 		if a.token.IsZero() {
@@ -314,7 +314,7 @@ func (a *authenticator) adoptLocked(ctx context.Context, tok secret.Value) error
 		} else {
 			a.client.SetToken(a.token.Reveal())
 		}
-		return fmt.Errorf("look up token: %w", cleanError(err))
+		return fmt.Errorf("look up token: %w", cleanError(err, tok.Reveal()))
 	}
 	a.setLocked(tok, renewable, ttl, base)
 	a.log.Info("using vault token", append(a.fields(), zap.Duration("ttl", ttl), zap.Bool("renewable", renewable))...)
@@ -326,8 +326,9 @@ func (a *authenticator) adoptLocked(ctx context.Context, tok secret.Value) error
 // so that their rotation is picked up.
 func (a *authenticator) loginLocked(ctx context.Context) error {
 	var (
-		m   api.AuthMethod
-		err error
+		m    api.AuthMethod
+		err  error
+		sent string // the secret the login sends, never shown in its error
 	)
 	switch a.method {
 	case AuthAppRole:
@@ -335,11 +336,13 @@ func (a *authenticator) loginLocked(ctx context.Context) error {
 		// named pipe planted at the path would hold the login.
 		var id string
 		if id, err = readSecretFileAs("secret_id_file", a.secretID); err == nil {
+			sent = id
 			m, err = approle.NewAppRoleAuth(a.roleID, &approle.SecretID{FromString: id}, approle.WithMountPath(a.mountPath))
 		}
 	case AuthKubernetes:
 		var jwt string
 		if jwt, err = readSecretFile(a.saToken); err == nil {
+			sent = jwt
 			m, err = kubernetes.NewKubernetesAuth(a.role,
 				kubernetes.WithServiceAccountToken(jwt), kubernetes.WithMountPath(a.mountPath))
 		}
@@ -351,7 +354,7 @@ func (a *authenticator) loginLocked(ctx context.Context) error {
 	defer cancel()
 	sec, err := m.Login(ctx, a.login)
 	if err != nil {
-		return fmt.Errorf("login (%s at auth/%s): %w", a.method, a.mountPath, cleanError(err))
+		return fmt.Errorf("login (%s at auth/%s): %w", a.method, a.mountPath, cleanError(err, sent))
 	}
 	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
 		return fmt.Errorf("login (%s at auth/%s): no token in the answer", a.method, a.mountPath)
@@ -422,7 +425,7 @@ func (a *authenticator) renewLocked(ctx context.Context) error {
 	defer cancel()
 	sec, err := a.client.Auth().Token().RenewSelfWithContext(ctx, int(a.baseTTL/time.Second))
 	if err != nil {
-		return fmt.Errorf("renew token: %w", cleanError(err))
+		return fmt.Errorf("renew token: %w", cleanError(err, a.token.Reveal()))
 	}
 	if sec == nil || sec.Auth == nil {
 		return errors.New("renew token: no auth in the answer")
@@ -555,6 +558,7 @@ func (a *authenticator) revokeLocked() {
 	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
 	defer cancel()
 	err := a.client.Auth().Token().RevokeSelfWithContext(ctx, "")
+	revoked := a.token.Reveal()
 	left := a.remainingLocked()
 	a.token = ""
 	a.client.ClearToken()
@@ -564,9 +568,9 @@ func (a *authenticator) revokeLocked() {
 		a.log.Info("revoked the vault token rotatord logged in with", a.fields()...)
 	case isRefusal(cleanError(err)):
 		// Expired or revoked already: nothing left to revoke.
-		a.log.Info("vault token already invalid at revocation", append(a.fields(), zap.Error(cleanError(err)))...)
+		a.log.Info("vault token already invalid at revocation", append(a.fields(), zap.Error(cleanError(err, revoked)))...)
 	default:
-		f := append(a.fields(), zap.Error(cleanError(err)))
+		f := append(a.fields(), zap.Error(cleanError(err, revoked)))
 		if a.ttl > 0 {
 			f = append(f, zap.Duration("expires_in", left.Round(time.Second)))
 		}

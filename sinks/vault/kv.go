@@ -50,8 +50,11 @@ func isRefusal(err error) bool { return statusOf(err) == http.StatusForbidden }
 
 // cleanError turns a client error into an httpError when Vault answered,
 // and leaves transport errors (which name the URL, never the token) as they
-// are.
-func cleanError(err error) error {
+// are. sent are the secrets the request carried (its token, a credential's
+// secret, a secret_id): a message that quotes one is not kept, since what
+// answers in Vault's JSON shape may be a gateway or a plugin in front of
+// Vault that echoes the request it could not handle.
+func cleanError(err error, sent ...string) error {
 	var re *api.ResponseError
 	if errors.As(err, &re) {
 		if re.RawError {
@@ -59,9 +62,33 @@ func cleanError(err error) error {
 			// request): it could hold anything, a secret included.
 			return &httpError{status: re.StatusCode, messages: []string{"answer body is not JSON"}}
 		}
-		return &httpError{status: re.StatusCode, messages: re.Errors}
+		msgs := slices.Clone(re.Errors)
+		for i, m := range msgs {
+			for _, s := range sent {
+				if s != "" && strings.Contains(m, s) {
+					msgs[i] = "(a message that quotes the request's secret or token, not shown)"
+					break
+				}
+			}
+		}
+		return &httpError{status: re.StatusCode, messages: msgs}
 	}
 	return err
+}
+
+// sentSecrets are the secrets a request to Vault carries: the token, and
+// the api_secret of a data write (a new credential, or the one a fence
+// writes again).
+func (s *Sink) sentSecrets(body any) []string {
+	sent := []string{s.client.Token()}
+	if b, ok := body.(map[string]any); ok {
+		if d, ok := b["data"].(map[string]any); ok {
+			if sec, ok := d[FieldAPISecret].(string); ok {
+				sent = append(sent, sec)
+			}
+		}
+	}
+	return sent
 }
 
 // call sends one request with the current token and decodes the JSON
@@ -89,7 +116,7 @@ func (s *Sink) call(ctx context.Context, method, path string, body, out any) err
 		defer resp.Body.Close()
 	}
 	if err != nil {
-		return cleanError(err)
+		return cleanError(err, s.sentSecrets(body)...)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
