@@ -168,7 +168,19 @@ func (m *metadata) gone(v int) bool {
 		return false
 	}
 	d, ok := m.Versions[strconv.Itoa(v)]
-	return ok && (d.DeletionTime != "" || d.Destroyed)
+	return ok && (deletedBy(d.DeletionTime) || d.Destroyed)
+}
+
+// deletedBy reports whether a version with this deletion_time is deleted
+// now: a deletion time in the future (delete_version_after, on the secret
+// or the mount, gives every version one) is when Vault will delete it, and
+// until then Vault serves it. A time that does not parse counts as deleted.
+func deletedBy(deletionTime string) bool {
+	if deletionTime == "" {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339Nano, deletionTime)
+	return err != nil || !t.After(time.Now())
 }
 
 func (m *metadata) exists() bool { return m != nil }
@@ -319,7 +331,11 @@ func (s *Sink) readLatestData(ctx context.Context, p string) (map[string]any, in
 		s.setMountSeen(false)
 		return nil, 0, fmt.Errorf("mount %q: %w: the read was answered without a version", s.mount, ErrMount)
 	}
-	if d == nil || len(d.Data) == 0 || d.Metadata.Destroyed || d.Metadata.DeletionTime != "" {
+	// A deleted version is answered 404, without its data. A deletion_time
+	// with the data served is one to come (delete_version_after): Vault
+	// served the version, so consumers read it; the clocks may disagree
+	// on whether that time has passed, Vault's answer does not.
+	if d == nil || len(d.Data) == 0 || d.Metadata.Destroyed {
 		return nil, 0, sinks.ErrNotHeld
 	}
 	return d.Data, d.Metadata.Version, nil
