@@ -194,8 +194,23 @@ func (a *authenticator) refused(ctx context.Context, gen uint64) (bool, error) {
 	if gen != a.gen {
 		return true, nil // another operation got a new token meanwhile
 	}
+	if a.canLogin() && a.liveLocked(ctx) {
+		// Vault's 403 refused the path, not the token: a new login gets a
+		// token with the same policies, refused the same, and would leave
+		// this one alive, unrevoked, until its TTL ends.
+		return false, nil
+	}
 	a.log.Info("vault refused the token; getting a new one", a.fields()...)
 	return a.replaceLocked(ctx, true)
+}
+
+// liveLocked reports whether Vault still takes the current token (a
+// lookup of itself, which Vault's default policy grants, succeeds).
+func (a *authenticator) liveLocked(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
+	defer cancel()
+	_, err := a.client.Auth().Token().LookupSelfWithContext(ctx)
+	return err == nil
 }
 
 // obtainLocked gets the first token.
