@@ -285,7 +285,7 @@ func (v *validator) vaultSinkHost(at string, s *Sink, buildable bool) {
 		// Opened as the sink opens it (secret.OpenFile): without blocking,
 		// and a regular file only: a named pipe planted there would hold
 		// the open until someone writes to it.
-		fh, _, err := secret.OpenFile(f.path, secret.FileOptions{})
+		fh, fi, err := secret.OpenFile(f.path, secret.FileOptions{})
 		var notRegular *secret.NotRegularError
 		switch {
 		case errors.As(err, &notRegular):
@@ -296,6 +296,12 @@ func (v *validator) vaultSinkHost(at string, s *Sink, buildable bool) {
 			ok = false
 		default:
 			fh.Close()
+			// The operator's token and secret_id (a service account
+			// token is the kubelet's, 0644 in projected volumes).
+			if (f.field == "auth.token_file" || f.field == "auth.secret_id_file") && fi.Mode().Perm()&0o004 != 0 {
+				v.warnf(at+"."+f.field, "%s has mode %04o: every user on this host can read it and use its Vault rights (every secret this sink writes); chmod 0600, or 0640 and a group",
+					secret.ShownPath(f.path), fi.Mode().Perm())
+			}
 		}
 	}
 	if s.Address == "" && v.getenv("VAULT_ADDR") == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -57,11 +58,12 @@ type authenticator struct {
 	token     secret.Value // "" until the first operation
 	gen       uint64       // bumped at every new token
 	renewable bool
-	ttl       time.Duration // granted at the last login or renewal; 0: never expires
-	baseTTL   time.Duration // granted at login: the renewal increment
-	since     time.Time     // when ttl was granted
-	capped    bool          // a renewal could not extend the token enough: its max TTL is near
-	retryAt   time.Time     // background: no new attempt before, after a failure
+	ttl       time.Duration   // granted at the last login or renewal; 0: never expires
+	baseTTL   time.Duration   // granted at login: the renewal increment
+	since     time.Time       // when ttl was granted
+	capped    bool            // a renewal could not extend the token enough: its max TTL is near
+	retryAt   time.Time       // background: no new attempt before, after a failure
+	warned    map[string]bool // auth files warned of as world-readable
 
 	inflight  int // operations running (begin)
 	started   bool
@@ -262,7 +264,27 @@ func (a *authenticator) readToken() (secret.Value, error) {
 		return a.envToken, nil
 	}
 	tok, err := readSecretFile(a.tokenFile)
+	if err == nil {
+		a.warnReadableLocked("token_file", a.tokenFile)
+	}
 	return secret.Value(tok), err
+}
+
+// warnReadableLocked warns, once per file, when a token or secret_id file
+// rotatord reads lets every user of the host read it (validate warns too,
+// but `run` does not print validate's warnings).
+func (a *authenticator) warnReadableLocked(field, path string) {
+	if a.warned[path] {
+		return
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		if a.warned == nil {
+			a.warned = map[string]bool{}
+		}
+		a.warned[path] = true
+		a.log.Warn("every user on this host can read this Vault auth file and use its Vault rights; chmod 0600, or 0640 and a group",
+			zap.String("field", field), zap.String("file", path), zap.String("mode", fmt.Sprintf("%04o", fi.Mode().Perm())))
+	}
 }
 
 // readSecretFile reads a token file, without the surrounding white space,
@@ -351,6 +373,7 @@ func (a *authenticator) loginLocked(ctx context.Context) error {
 		// named pipe planted at the path would hold the login.
 		var id string
 		if id, err = readSecretFileAs("secret_id_file", a.secretID); err == nil {
+			a.warnReadableLocked("secret_id_file", a.secretID)
 			sent = id
 			m, err = approle.NewAppRoleAuth(a.roleID, &approle.SecretID{FromString: id}, approle.WithMountPath(a.mountPath))
 		}
