@@ -196,23 +196,8 @@ func (a *authenticator) refused(ctx context.Context, gen uint64) (bool, error) {
 	if gen != a.gen {
 		return true, nil // another operation got a new token meanwhile
 	}
-	if a.canLogin() && a.liveLocked(ctx) {
-		// Vault's 403 refused the path, not the token: a new login gets a
-		// token with the same policies, refused the same, and would leave
-		// this one alive, unrevoked, until its TTL ends.
-		return false, nil
-	}
 	a.log.Info("vault refused the token; getting a new one", a.fields()...)
 	return a.replaceLocked(ctx, true)
-}
-
-// liveLocked reports whether Vault still takes the current token (a
-// lookup of itself, which Vault's default policy grants, succeeds).
-func (a *authenticator) liveLocked(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
-	defer cancel()
-	_, err := a.client.Auth().Token().LookupSelfWithContext(ctx)
-	return err == nil
 }
 
 // obtainLocked gets the first token.
@@ -398,9 +383,32 @@ func (a *authenticator) loginLocked(ctx context.Context) error {
 		return fmt.Errorf("login (%s at auth/%s): no token in the answer", a.method, a.mountPath)
 	}
 	ttl := time.Duration(sec.Auth.LeaseDuration) * time.Second
+	old := a.token
 	a.setLocked(secret.Value(sec.Auth.ClientToken), sec.Auth.Renewable, ttl, ttl)
 	a.log.Info("logged in to vault", append(a.fields(), zap.Duration("ttl", ttl), zap.Bool("renewable", sec.Auth.Renewable))...)
+	if !old.IsZero() && old != a.token {
+		// The token this login replaces may still be valid: Vault's 403
+		// refuses a path to a live token too (a policy that misses it),
+		// and a token near its max TTL lives on. Left alone, each such
+		// login left one more token alive until its TTL.
+		a.revokeReplacedLocked(ctx, old)
+	}
 	return nil
+}
+
+// revokeReplacedLocked revokes a token a new login replaced, through the
+// login client (it carries no token otherwise). Failing is logged: an
+// invalid token has nothing left to revoke, and an operation still
+// running with it is refused and tries again with the new one.
+func (a *authenticator) revokeReplacedLocked(ctx context.Context, old secret.Value) {
+	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
+	defer cancel()
+	a.login.SetToken(old.Reveal())
+	defer a.login.ClearToken()
+	if err := a.login.Auth().Token().RevokeSelfWithContext(ctx, ""); err != nil && !isRefusal(cleanError(err, old.Reveal())) {
+		a.log.Info("could not revoke the vault token a new login replaced; it lives until its TTL ends",
+			append(a.fields(), zap.Error(cleanError(err, old.Reveal())))...)
+	}
 }
 
 func (a *authenticator) setLocked(tok secret.Value, renewable bool, ttl, base time.Duration) {

@@ -5,12 +5,12 @@ import (
 )
 
 // Vault answers 403 both to a token it no longer accepts and to a valid
-// token whose policies do not cover the path. For the second, logging in
-// again gives a token with the same policies, which is refused the same:
-// the login replaced a live token without revoking it, and each refused
-// operation (every probe of a path the policy misses, at each pass) left
-// one more token alive until its TTL. A sink that logs in must end with no
-// token of its own alive after Close.
+// token whose policies do not cover the path. The sink logs in again for
+// either (a role given the missing policy since gives it to the new
+// token), but the login replaced a live token without revoking it: each
+// refused operation (every probe of a path the policy misses, at each
+// pass) left one more token alive until its TTL. A sink that logs in must
+// end with no token of its own alive after Close.
 func TestPathRefusalLeavesNoLoginTokenAlive(t *testing.T) {
 	srv := needVault(t)
 	e := newEnv(t, srv)
@@ -29,9 +29,6 @@ func TestPathRefusalLeavesNoLoginTokenAlive(t *testing.T) {
 			t.Fatal("Probe succeeded without the right to read the metadata")
 		}
 		e.check(err)
-	}
-	if n := e.countLogs("logged in to vault"); n != 1 {
-		t.Errorf("%d logins for refusals of a path by a valid token, want 1", n)
 	}
 	_ = s.Close()
 	if n := liveTokensOfRole(t, srv, role); n != 0 {
