@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/sinks"
 )
@@ -466,7 +467,37 @@ func (s *Sink) checkMount(ctx context.Context) error {
 			s.mount, ErrMount, s.mount)
 	}
 	s.setMountSeen(true)
+	s.checkNamespaceOnce(ctx)
 	return nil
+}
+
+// checkNamespaceOnce warns, once, when the sink has a namespace and Vault
+// says it is not Vault Enterprise (sys/health's "enterprise": false): the
+// community edition ignores X-Vault-Namespace and serves the root
+// namespace, so the secrets land there while targets and logs name the
+// namespace. A warning, not a refusal: other servers (OpenBao) may
+// answer so and still honour namespaces. An answer without the field,
+// or none, says nothing.
+func (s *Sink) checkNamespaceOnce(ctx context.Context) {
+	if s.namespace == "" {
+		return
+	}
+	s.mu.Lock()
+	done := s.namespaceChecked
+	s.namespaceChecked = true
+	s.mu.Unlock()
+	if done {
+		return
+	}
+	var out struct {
+		Enterprise *bool  `json:"enterprise"`
+		Version    string `json:"version"`
+	}
+	if err := s.call(ctx, http.MethodGet, "sys/health", nil, &out); err != nil || out.Enterprise == nil || *out.Enterprise {
+		return
+	}
+	s.log.Warn("this Vault says it is not Vault Enterprise: it ignores the namespace, and this sink writes to the root namespace's mount",
+		zap.String("namespace", s.namespace), zap.String("mount", s.mount), zap.String("vault_version", out.Version))
 }
 
 // capabilities returns the token's capabilities on the data and metadata

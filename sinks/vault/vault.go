@@ -216,6 +216,8 @@ type Sink struct {
 	// mountSeen is when the mount was last seen to be KV v2 (zero: never,
 	// or an answer since was not KV v2's).
 	mountSeen time.Time
+	// namespaceChecked: checkNamespaceOnce has asked sys/health.
+	namespaceChecked bool
 
 	// inject, when set by a test, runs before each named step of a write
 	// ("read-metadata", "metadata", "data") and fails it with its error.
