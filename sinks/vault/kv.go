@@ -77,11 +77,12 @@ func cleanError(err error, sent ...string) error {
 	return err
 }
 
-// sentSecrets are the secrets a request to Vault carries: the token, and
-// the api_secret of a data write (a new credential, or the one a fence
-// writes again).
-func (s *Sink) sentSecrets(body any) []string {
-	sent := []string{s.client.Token()}
+// sentSecrets are the secrets a request to Vault carries: the token (tok,
+// read before the request, and the client's now: another operation may
+// have replaced it meanwhile), and the api_secret of a data write (a new
+// credential, or the one a fence writes again).
+func (s *Sink) sentSecrets(tok string, body any) []string {
+	sent := []string{tok, s.client.Token()}
 	if b, ok := body.(map[string]any); ok {
 		if d, ok := b["data"].(map[string]any); ok {
 			if sec, ok := d[FieldAPISecret].(string); ok {
@@ -100,6 +101,7 @@ func (s *Sink) call(ctx context.Context, method, path string, body, out any) err
 	var (
 		resp *api.Response
 		err  error
+		tok  = s.client.Token() // what the request carries, for its error
 	)
 	switch method {
 	case http.MethodGet:
@@ -117,7 +119,7 @@ func (s *Sink) call(ctx context.Context, method, path string, body, out any) err
 		defer resp.Body.Close()
 	}
 	if err != nil {
-		return cleanError(err, s.sentSecrets(body)...)
+		return cleanError(err, s.sentSecrets(tok, body)...)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
