@@ -48,7 +48,7 @@ func (s CredentialSource) Resolve(getenv func(string) string) (Credentials, erro
 	if err != nil {
 		return Credentials{}, err
 	}
-	if !validKeyID(key) {
+	if !ValidKeyID(key) {
 		// Never quote the value: a secret put where the key belongs (two
 		// swapped files) would land in logs and error replies.
 		return Credentials{}, fmt.Errorf("api_key: not an Exoscale API key (want EXO followed by hex digits; got %d characters)", len(key))
@@ -81,9 +81,10 @@ func pick(field, value, file, env string, getenv func(string) string) (string, e
 	return "", fmt.Errorf("%s: not set (set it, %s_file, or %s)", field, field, env)
 }
 
-// validKeyID accepts what the API issues: "EXO" and hex digits. Real keys
-// have 24; the check stays loose on length so a future format still loads.
-func validKeyID(k string) bool {
+// ValidKeyID reports whether k looks like what the API issues: "EXO" and
+// hex digits. Real keys have 24; the check stays loose on length so a
+// future format still loads.
+func ValidKeyID(k string) bool {
 	if !strings.HasPrefix(k, "EXO") || len(k) < 4 {
 		return false
 	}
@@ -113,7 +114,7 @@ func readPairFile(path string) (Credentials, error) {
 	if pair.Key == "" || pair.Secret == "" {
 		return Credentials{}, fmt.Errorf("credential_file %q: api_key or api_secret missing", secret.ShownPath(path))
 	}
-	if !validKeyID(pair.Key) {
+	if !ValidKeyID(pair.Key) {
 		return Credentials{}, fmt.Errorf("credential_file %q: api_key is not an Exoscale API key (want EXO followed by hex digits; got %d characters)", secret.ShownPath(path), len(pair.Key))
 	}
 	return Credentials{Key: pair.Key, Secret: secret.Value(pair.Secret)}, nil

@@ -63,6 +63,12 @@ func readCredentials(ctx context.Context, e *config.Exoscale, store sinks.Sink, 
 	if h.KeyID == "" || h.Secret.IsZero() {
 		return apiclient.Credentials{}, fmt.Errorf("credential_from %s (%s): no api_key and api_secret there", e.CredentialFrom, store.Target(""))
 	}
+	if !apiclient.ValidKeyID(h.KeyID) {
+		// As validate says (and as without own_key): never signed with,
+		// and never quoted (a secret pasted where the key belongs).
+		return apiclient.Credentials{}, fmt.Errorf("credential_from %s (%s): api_key is not an Exoscale API key (want EXO followed by hex digits; got %d characters)",
+			e.CredentialFrom, store.Target(""), len(h.KeyID))
+	}
 	return apiclient.Credentials{Key: h.KeyID, Secret: secret.Value(h.Secret.Reveal())}, nil
 }
 
