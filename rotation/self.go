@@ -94,7 +94,7 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 	h, err := store.Read(ctx, name)
 	own := e.own()
 	log := e.log.With(zap.String("policy", p.Name))
-	if name != "" && (errors.Is(err, sinks.ErrNotHeld) || errors.Is(err, sinks.ErrUnreadable)) {
+	if name != "" && noCredential(h, err) {
 		// The store holds no credential at all (emptied, removed, or
 		// something that is none): a restart would read nothing that
 		// signs, locked out for good, while the working key's secret is
@@ -165,11 +165,21 @@ func (e *Engine) OwnStoreEmpty(ctx context.Context) bool {
 		if name == "" {
 			continue
 		}
-		if _, err := p.Sinks[0].Read(ctx, name); errors.Is(err, sinks.ErrNotHeld) || errors.Is(err, sinks.ErrUnreadable) {
+		if noCredential(p.Sinks[0].Read(ctx, name)) {
 			return true
 		}
 	}
 	return false
+}
+
+// noCredential reports whether what a credential store read gives is no
+// credential at all: nothing there, something unreadable, or a key that
+// is no Exoscale key id (a start or reload refuses to read it).
+func noCredential(h sinks.Held, err error) bool {
+	if errors.Is(err, sinks.ErrNotHeld) || errors.Is(err, sinks.ErrUnreadable) {
+		return true
+	}
+	return err == nil && (!apiclient.ValidKeyID(h.KeyID) || h.Secret.IsZero())
 }
 
 // followInFlight: an own rotation is in flight and its new key is in the

@@ -21,6 +21,23 @@ import (
 // and the account works on under the new policies.
 func TestReloadWithOwnStoreEmptiedKeepsTheWorkingKey(t *testing.T) {
 	t.Parallel()
+	reloadWithOwnStoreBroken(t, func(credential) string { return "" })
+}
+
+// TestReloadWithAnInvalidKeyIDInTheOwnStoreKeepsTheWorkingKey: as above,
+// the credential file now holding what is no Exoscale key id (the
+// secret pasted where the key belongs), which rotatord refuses to read as
+// a credential.
+func TestReloadWithAnInvalidKeyIDInTheOwnStoreKeepsTheWorkingKey(t *testing.T) {
+	t.Parallel()
+	reloadWithOwnStoreBroken(t, func(c credential) string {
+		return fmt.Sprintf(`{"api_key": %q, "api_secret": %q}`, c.Secret, c.Secret)
+	})
+}
+
+// reloadWithOwnStoreBroken writes broken(the working credential) to the
+// credential file, then reloads with one more policy on that account.
+func reloadWithOwnStoreBroken(t *testing.T, broken func(credential) string) {
 	o := newOwnEnv(t)
 	green := newEnv(t)
 	old := o.sim.Admin
@@ -39,7 +56,7 @@ state_dir:`, green.sim.Endpoint, green.sim.Admin.Key, greenSecret), 1)
 	d := o.startDaemon()
 	d.waitLog(20*time.Second, "pass done")
 
-	writeFileAtomic(t, o.credFile, "")
+	writeFileAtomic(t, o.credFile, broken(old))
 	writeFileAtomic(t, o.config, config(ownQuietPolicy+`  - name: deploy
     match: {name: deploy-*}
     schedule: "@every 1h"
