@@ -108,18 +108,21 @@ func (d *Daemon) closeAccounts() error {
 	return errors.Join(errs...)
 }
 
-// account returns the account of that name in force, or nil.
-// unsettled says whether policy has a rotation in flight that is not
-// delivered (rotation.Engine.Unsettled).
-func (d *Daemon) unsettled(policy string) bool {
+// unsettled returns the names of policy that have a rotation in flight
+// that is not delivered (rotation.Engine.Unsettled); none when the policy
+// is not in force.
+func (d *Daemon) unsettled(policy string) map[string]bool {
 	a, ok := d.setup().accountOf[policy]
 	if !ok {
-		return false
+		return nil
 	}
-	acc := d.account(a)
-	return acc != nil && acc.engine.Unsettled(policy)
+	if acc := d.account(a); acc != nil {
+		return acc.engine.Unsettled(policy)
+	}
+	return nil
 }
 
+// account returns the account of that name in force, or nil.
 func (d *Daemon) account(name string) *account {
 	d.mu.Lock()
 	defer d.mu.Unlock()

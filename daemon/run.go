@@ -431,8 +431,9 @@ func (s *scheduler) start() {
 // Not when a pass is due within keepMemoryWithin: it would only fault the
 // same memory in again.
 func (s *scheduler) pass(policies []string) {
+	start := s.d.Now()
 	out, _ := s.d.RunPass(s.ctx, policies, rotation.Options{})
-	s.followUp(policies, out)
+	s.followUp(policies, out, start)
 	if !s.passWithin(keepMemoryWithin) {
 		memtrim.Trim()
 	}
@@ -464,38 +465,43 @@ const minFollowUp = 5 * time.Second
 // followUp arms a pass of each policy of the pass (nil: all of them) that
 // it left unsettled (rotation.Engine.Unsettled: a create whose outcome is
 // unknown, a key not delivered yet, a rolled-back key not shown yet), for
-// the earliest time one of its names can go on (the settle time of a
-// create's search, the end of a backoff), unless the policy's schedule
-// runs before then. A create the API applies late thus loses its key
-// within the settle time, not at the next scheduled pass, which may be a
-// day away: meanwhile the key lives and nobody has its secret. A pass
-// that gives no such time (a key whose name the API never says) is
+// the earliest time one of its names in flight can go on (the settle time
+// of a create's search, the end of a backoff), unless the policy's
+// schedule runs before then. A create the API applies late thus loses its
+// key within the settle time, not at the next scheduled pass, which may
+// be a day away: meanwhile the key lives and nobody has its secret. A
+// name in flight that waits for no time to come (a key whose name the API
+// never says, a time the pass that began at start already saw over) is
 // followed up after 1 minute, doubling to 1 hour, as failures back off.
-func (s *scheduler) followUp(policies []string, out []rotation.Outcome) {
+// The times of the other names (a deletion backing off) do not count.
+func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start time.Time) {
 	if len(policies) == 0 {
 		for name := range s.d.setup().accountOf {
 			policies = append(policies, name)
 		}
 	}
-	now := s.d.Now()
-	due := map[string]time.Time{}
+	type policyName struct{ policy, name string }
+	due := map[policyName]time.Time{}
 	for _, o := range out {
 		switch o.Decision.Reason {
 		case rotation.ReasonCreateSettle, rotation.ReasonNewKeySettle, rotation.ReasonRollbackSettle, rotation.ReasonBackoff:
 		default:
 			continue
 		}
-		if at, ok := due[o.Policy]; o.Decision.Action == rotation.ActionNone && !o.Decision.Due.IsZero() && (!ok || o.Decision.Due.Before(at)) {
-			due[o.Policy] = o.Decision.Due
+		k := policyName{o.Policy, o.Name}
+		if at, ok := due[k]; o.Decision.Action == rotation.ActionNone && o.Decision.Due.After(start) && (!ok || o.Decision.Due.Before(at)) {
+			due[k] = o.Decision.Due
 		}
 	}
+	now := s.d.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
 		return
 	}
 	for _, name := range policies {
-		if !s.d.unsettled(name) {
+		inFlight := s.d.unsettled(name)
+		if len(inFlight) == 0 {
 			delete(s.followTries, name)
 			if f := s.followUps[name]; f != nil {
 				f.t.Stop()
@@ -503,15 +509,27 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome) {
 			}
 			continue
 		}
-		at, ok := due[name]
-		if ok {
-			delete(s.followTries, name)
-		} else {
+		var at time.Time
+		untimed := false
+		for n := range inFlight {
+			d, ok := due[policyName{name, n}]
+			switch {
+			case !ok:
+				untimed = true
+			case at.IsZero() || d.Before(at):
+				at = d
+			}
+		}
+		if untimed {
 			if s.followTries == nil {
 				s.followTries = map[string]int{}
 			}
 			s.followTries[name]++
-			at = now.Add(rotation.Backoff(s.followTries[name]))
+			if b := now.Add(rotation.Backoff(s.followTries[name])); at.IsZero() || b.Before(at) {
+				at = b
+			}
+		} else {
+			delete(s.followTries, name)
 		}
 		at = later(at, now.Add(minFollowUp))
 		if id, ok := s.entryOf[name]; ok {

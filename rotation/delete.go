@@ -623,18 +623,21 @@ func eachRecord(j state.Journal, policy string, fn func(r *state.Record)) {
 	}
 }
 
-// Unsettled says whether a record of policy has a rotation in flight that
-// is not delivered: a create whose outcome is unknown, a new key not in
-// every sink yet, a rolled-back key the API does not show yet. Such a
-// rotation may leave a live key that no sink holds until a pass settles
-// it; the daemon runs one as soon as it can (daemon/run.go, followUp)
-// instead of at the policy's next scheduled time, hours away.
-func (e *Engine) Unsettled(policy string) bool {
-	found := false
+// Unsettled returns the names of policy whose record has a rotation in
+// flight that is not delivered: a create whose outcome is unknown, a new
+// key not in every sink yet, a rolled-back key the API does not show yet.
+// Such a rotation may leave a live key that no sink holds until a pass
+// settles it; the daemon runs one as soon as it can (daemon/run.go,
+// followUp) instead of at the policy's next scheduled time, hours away.
+func (e *Engine) Unsettled(policy string) map[string]bool {
+	var names map[string]bool
 	eachRecord(e.store, policy, func(r *state.Record) {
 		if r.Rotation != nil && r.Rotation.Phase != state.PhaseDelivered {
-			found = true
+			if names == nil {
+				names = map[string]bool{}
+			}
+			names[r.Name] = true
 		}
 	})
-	return found
+	return names
 }
