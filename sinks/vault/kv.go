@@ -2,11 +2,13 @@ package vault
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,17 +66,88 @@ func cleanError(err error, sent ...string) error {
 			return &httpError{status: re.StatusCode, messages: []string{"answer body is not JSON"}}
 		}
 		msgs := slices.Clone(re.Errors)
+		q := newQuoteCheck(sent)
 		for i, m := range msgs {
-			for _, s := range sent {
-				if s != "" && strings.Contains(m, s) {
-					msgs[i] = "(a message that quotes the request's secret or token, not shown)"
-					break
-				}
+			if q.quotes(m) {
+				msgs[i] = "(a message that quotes the request's secret or token, not shown)"
 			}
 		}
 		return &httpError{status: re.StatusCode, messages: msgs}
 	}
 	return err
+}
+
+// quoteRun is how many characters in a row of a secret (in one of its
+// forms) make a message one that quotes it: a gateway may cut what it
+// quotes short, or spread it over several messages.
+const quoteRun = 8
+
+// quoteCheck finds, in a message, a part of a secret as sent or in a form
+// an echo may give it: escaped for a URL or a JSON string, or encoded in
+// base64 (at any of the three alignments the secret can have in the
+// encoded body).
+type quoteCheck struct {
+	runs  map[string]bool // every quoteRun characters in a row of a form
+	short []string        // forms shorter than quoteRun, whole
+}
+
+func newQuoteCheck(sent []string) *quoteCheck {
+	q := &quoteCheck{runs: map[string]bool{}}
+	add := func(f string) {
+		if f == "" {
+			return
+		}
+		if len(f) < quoteRun {
+			q.short = append(q.short, f)
+			return
+		}
+		for i := 0; i+quoteRun <= len(f); i++ {
+			q.runs[f[i:i+quoteRun]] = true
+		}
+	}
+	for _, s := range sent {
+		if s == "" {
+			continue
+		}
+		add(s)
+		add(url.QueryEscape(s))
+		add(url.PathEscape(s))
+		if j, err := json.Marshal(s); err == nil {
+			js := strings.Trim(string(j), `"`)
+			add(js)
+			add(strings.ReplaceAll(js, "/", `\/`))
+		}
+		for pad := range 3 {
+			b := append(make([]byte, pad), s...)
+			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+				e := enc.EncodeToString(b)
+				// Without the characters that also depend on the bytes
+				// around the secret.
+				lead := 0
+				if pad > 0 {
+					lead = 4
+				}
+				if len(e) > lead+4 {
+					add(e[lead : len(e)-4])
+				}
+			}
+		}
+	}
+	return q
+}
+
+func (q *quoteCheck) quotes(m string) bool {
+	for _, f := range q.short {
+		if strings.Contains(m, f) {
+			return true
+		}
+	}
+	for i := 0; i+quoteRun <= len(m); i++ {
+		if q.runs[m[i:i+quoteRun]] {
+			return true
+		}
+	}
+	return false
 }
 
 // sentSecrets are the secrets a request to Vault carries: the token (tok,
