@@ -48,3 +48,28 @@ func TestVersionWithAFutureDeletionTimeIsHeld(t *testing.T) {
 		t.Errorf("Read = %s, want the new key %s", h.KeyID, c.KeyID)
 	}
 }
+
+// delete_version_after makes Vault delete the version rotatord wrote on
+// its own: from its deletion_time until the next rotation, consumers find
+// nothing in Vault (and with a grace period longer than it, the new key
+// is gone from Vault before the old one is deleted). A write into such a
+// secret works (Vault serves the version until then) but warns, naming
+// when Vault deletes the key.
+func TestWriteWarnsWhenVaultWillDeleteTheVersion(t *testing.T) {
+	srv := needVault(t)
+	e := newEnv(t, srv)
+	s := e.sink(srv.token(t, nil), nil)
+	roundTrip(t, e, s, "expiring")
+	if n := e.logs.FilterMessageSnippet("Vault deletes").Len(); n != 0 {
+		t.Fatalf("%d warnings of a deletion for a secret without delete_version_after", n)
+	}
+	srv.root(t, "POST", "secret/metadata/"+e.prefix+"/expiring", map[string]any{"delete_version_after": "2h"})
+	roundTrip(t, e, s, "expiring")
+	logs := e.logs.FilterMessageSnippet("Vault deletes").All()
+	if len(logs) != 1 {
+		t.Fatalf("%d warnings that Vault deletes the version rotatord wrote, want 1", len(logs))
+	}
+	if _, ok := logs[0].ContextMap()["deletion_time"]; !ok {
+		t.Errorf("warning %q does not say when: %v", logs[0].Message, logs[0].ContextMap())
+	}
+}

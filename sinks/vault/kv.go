@@ -333,9 +333,17 @@ func (s *Sink) writeMarker(ctx context.Context, p string, custom map[string]stri
 
 // writeData writes a new version with check-and-set and returns its number.
 func (s *Sink) writeData(ctx context.Context, p string, data map[string]any, cas int) (int, error) {
+	v, _, err := s.writeDataAt(ctx, p, data, cas)
+	return v, err
+}
+
+// writeDataAt is writeData, also returning the deletion_time Vault gave
+// the new version ("" for none: no delete_version_after).
+func (s *Sink) writeDataAt(ctx context.Context, p string, data map[string]any, cas int) (int, string, error) {
 	var out struct {
 		Data struct {
-			Version int `json:"version"`
+			Version      int    `json:"version"`
+			DeletionTime string `json:"deletion_time"`
 		} `json:"data"`
 	}
 	err := s.do(ctx, func(ctx context.Context) error {
@@ -345,18 +353,18 @@ func (s *Sink) writeData(ctx context.Context, p string, data map[string]any, cas
 		}, &out)
 	})
 	if statusOf(err) == http.StatusBadRequest && strings.Contains(err.Error(), "check-and-set") {
-		return 0, fmt.Errorf("%w: expected version %d: %v", ErrConflict, cas, err)
+		return 0, "", fmt.Errorf("%w: expected version %d: %v", ErrConflict, cas, err)
 	}
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if out.Data.Version < 1 {
 		// KV v2 answers a write with the version it made; a KV v1 mount
 		// (one that replaced the KV v2 mount seen) with nothing.
 		s.setMountSeen(false)
-		return 0, fmt.Errorf("mount %q: %w: the write was answered without a version", s.mount, ErrMount)
+		return 0, "", fmt.Errorf("mount %q: %w: the write was answered without a version", s.mount, ErrMount)
 	}
-	return out.Data.Version, nil
+	return out.Data.Version, out.Data.DeletionTime, nil
 }
 
 // readLatest returns the credential in the latest version and its number:

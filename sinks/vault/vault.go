@@ -754,11 +754,14 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		FieldRoleID:    c.RoleID,
 		FieldCreatedAt: c.CreatedAt.UTC().Format(time.RFC3339),
 	}
-	var version int
+	var (
+		version      int
+		deletionTime string
+	)
 	if err := s.step("data"); err != nil {
 		return sinks.NothingSent(fmt.Errorf("write %s: %w", label, err))
 	}
-	version, err = s.writeData(ctx, p, data, cas)
+	version, deletionTime, err = s.writeDataAt(ctx, p, data, cas)
 	if errors.Is(err, ErrConflict) {
 		// Our own earlier attempt (a retried request whose first try went
 		// through) leaves exactly our content: that is success. The read
@@ -793,6 +796,16 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	delete(s.unfenced, p) // a version past any lost write's check-and-set
 	s.mu.Unlock()
 	log.Debug("credential written to Vault", zap.Int("version", version), zap.Int("cas", cas))
+	if deletionTime != "" {
+		// delete_version_after on the secret or the mount: Vault deletes
+		// the key consumers read on its own, and they find nothing from
+		// then until the next rotation writes again (a grace period longer
+		// than it leaves the old key alive with no key in Vault). Not
+		// refused: the write keeps consumers fed until then, a refusal
+		// would not.
+		log.Warn("Vault deletes this version on its own (delete_version_after on the secret or the mount): consumers find nothing in Vault from then until rotatord writes a newer version; remove delete_version_after or make it longer than the time between rotations",
+			zap.Int("version", version), zap.String("deletion_time", deletionTime))
+	}
 	return nil
 }
 
