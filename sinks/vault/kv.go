@@ -238,27 +238,6 @@ type metadata struct {
 	} `json:"versions"`
 }
 
-// gone reports whether version v is deleted or destroyed.
-func (m *metadata) gone(v int) bool {
-	if m == nil {
-		return false
-	}
-	d, ok := m.Versions[strconv.Itoa(v)]
-	return ok && (deletedBy(d.DeletionTime) || d.Destroyed)
-}
-
-// deletedBy reports whether a version with this deletion_time is deleted
-// now: a deletion time in the future (delete_version_after, on the secret
-// or the mount, gives every version one) is when Vault will delete it, and
-// until then Vault serves it. A time that does not parse counts as deleted.
-func deletedBy(deletionTime string) bool {
-	if deletionTime == "" {
-		return false
-	}
-	t, err := time.Parse(time.RFC3339Nano, deletionTime)
-	return err != nil || !t.After(time.Now())
-}
-
 func (m *metadata) exists() bool { return m != nil }
 
 func (m *metadata) managed() bool {
@@ -403,7 +382,7 @@ func (s *Sink) readLatestData(ctx context.Context, p string) (map[string]any, in
 	})
 	if statusOf(err) == http.StatusNotFound {
 		// No secret, or its latest version deleted or destroyed.
-		return nil, 0, sinks.ErrNotHeld
+		return nil, 0, errNotServed
 	}
 	if err != nil {
 		return nil, 0, err
@@ -424,6 +403,16 @@ func (s *Sink) readLatestData(ctx context.Context, p string) (map[string]any, in
 	}
 	return d.Data, d.Metadata.Version, nil
 }
+
+// errNotServed is sinks.ErrNotHeld for a read Vault answered 404: no
+// secret, or its latest version deleted or destroyed, by Vault's clock
+// (rotatord's may disagree on whether a deletion_time has passed).
+var errNotServed error = notServed{}
+
+type notServed struct{}
+
+func (notServed) Error() string        { return sinks.ErrNotHeld.Error() }
+func (notServed) Is(target error) bool { return target == sinks.ErrNotHeld }
 
 // lostAnswer reports whether a write's error leaves unknown whether Vault
 // applied it: no answer (a timeout, a reset connection), or a 5xx or 408,
@@ -495,13 +484,17 @@ func (s *Sink) fenceOnce(ctx context.Context, p string, cas int) error {
 			// Version cas holds no data (an earlier fence over nothing:
 			// another empty one changes nothing), or it is deleted or
 			// destroyed, or the secret is gone.
+			served := !errors.Is(err, errNotServed)
 			md, err := s.readMetadata(ctx, p)
 			switch {
 			case err != nil:
 				return err
 			case md.version() != cas:
 				return nil // the lost write's check-and-set fails
-			case md.gone(cas):
+			case !served:
+				// Vault answered 404 for version cas: deleted or
+				// destroyed (Vault's verdict, not a deletion_time
+				// compared with rotatord's clock).
 				return errUnfenceable
 			}
 		}
