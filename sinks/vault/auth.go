@@ -405,10 +405,27 @@ func (a *authenticator) revokeReplacedLocked(ctx context.Context, old secret.Val
 	defer cancel()
 	a.login.SetToken(old.Reveal())
 	defer a.login.ClearToken()
-	if err := a.login.Auth().Token().RevokeSelfWithContext(ctx, ""); err != nil && !isRefusal(cleanError(err, old.Reveal())) {
-		a.log.Info("could not revoke the vault token a new login replaced; it lives until its TTL ends",
-			append(a.fields(), zap.Error(cleanError(err, old.Reveal())))...)
+	err := a.login.Auth().Token().RevokeSelfWithContext(ctx, "")
+	switch cerr := cleanError(err, old.Reveal()); {
+	case err == nil, invalidToken(cerr):
+	case isRefusal(cerr):
+		a.log.Warn(refusedRevoke+"; the token a new login replaced lives until its TTL ends",
+			append(a.fields(), zap.Error(cerr))...)
+	default:
+		a.log.Warn("could not revoke the vault token a new login replaced; it lives until its TTL ends",
+			append(a.fields(), zap.Error(cerr))...)
 	}
+}
+
+// refusedRevoke: Vault answered revoke-self with 403 for a token it still
+// takes (no "invalid token" in the answer).
+const refusedRevoke = "vault refused to revoke the token rotatord logged in with (its policies lack auth/token/revoke-self, which Vault's default policy grants: token_no_default_policy on the role?)"
+
+// invalidToken reports whether Vault refused a token because it is not
+// valid (expired, revoked): Vault's 403 then says "invalid token", which
+// a token refused by its policies does not.
+func invalidToken(err error) bool {
+	return isRefusal(err) && strings.Contains(err.Error(), "invalid token")
 }
 
 func (a *authenticator) setLocked(tok secret.Value, renewable bool, ttl, base time.Duration) {
@@ -612,9 +629,15 @@ func (a *authenticator) revokeLocked() {
 	switch {
 	case err == nil:
 		a.log.Info("revoked the vault token rotatord logged in with", a.fields()...)
-	case isRefusal(cleanError(err)):
+	case invalidToken(cleanError(err, revoked)):
 		// Expired or revoked already: nothing left to revoke.
 		a.log.Info("vault token already invalid at revocation", append(a.fields(), zap.Error(cleanError(err, revoked)))...)
+	case isRefusal(cleanError(err)):
+		f := append(a.fields(), zap.Error(cleanError(err, revoked)))
+		if a.ttl > 0 {
+			f = append(f, zap.Duration("expires_in", left.Round(time.Second)))
+		}
+		a.log.Warn(refusedRevoke+"; it lives until its TTL ends", f...)
 	default:
 		f := append(a.fields(), zap.Error(cleanError(err, revoked)))
 		if a.ttl > 0 {
