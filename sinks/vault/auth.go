@@ -196,8 +196,27 @@ func (a *authenticator) refused(ctx context.Context, gen uint64) (bool, error) {
 	if gen != a.gen {
 		return true, nil // another operation got a new token meanwhile
 	}
+	if a.canLogin() && a.liveLocked(ctx) {
+		// Vault's 403 refused the path, not the token: a new login gets a
+		// token with the same policies (an ACL policy edited since applies
+		// to this token already), refused the same, and spends a use of a
+		// secret_id that has a few only (secret_id_num_uses): once they
+		// are spent, the sink can no longer log in when this token ends.
+		// A role given other policies is picked up at the next login (the
+		// token's TTL).
+		return false, nil
+	}
 	a.log.Info("vault refused the token; getting a new one", a.fields()...)
 	return a.replaceLocked(ctx, true)
+}
+
+// liveLocked reports whether Vault still takes the current token (a
+// lookup of itself, which Vault's default policy grants, succeeds).
+func (a *authenticator) liveLocked(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, DefaultRequestTimeout)
+	defer cancel()
+	_, err := a.client.Auth().Token().LookupSelfWithContext(ctx)
+	return err == nil
 }
 
 // obtainLocked gets the first token.

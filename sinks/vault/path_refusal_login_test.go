@@ -55,3 +55,37 @@ func liveTokensOfRole(t *testing.T, srv *vaultServer, role string) int {
 	}
 	return n
 }
+
+// A secret_id may be good for a few logins only (secret_id_num_uses, a
+// common AppRole hardening). A 403 to a token Vault still takes is its
+// policies refusing the path: a new login gets the same policies (an ACL
+// policy edited since applies to the live token already), and spends one
+// use of the secret_id. Every refused probe spent one: once they were all
+// spent, the sink could no longer log in when its token ended, though the
+// policy had been fixed meanwhile.
+func TestPathRefusalSpendsNoUseOfTheSecretID(t *testing.T) {
+	srv := needVault(t)
+	e := newEnv(t, srv)
+	role := "uses-" + randHex(3)
+	pol := "uses-" + randHex(3)
+	// Data only: the metadata read of the probe is refused.
+	srv.root(t, "PUT", "sys/policies/acl/"+pol, map[string]any{"policy": `path "secret/data/rotatord/*" { capabilities = ["create", "read", "update"] }`})
+	roleID, secretID := srv.appRole(t, role, map[string]any{"token_policies": []string{pol}, "secret_id_num_uses": 3})
+	e.forbid(secretID)
+	s := e.sink("", func(o *Options) {
+		o.Auth = AuthOptions{Method: AuthAppRole, RoleID: roleID, SecretIDFile: e.file("secret-id", secretID)}
+	})
+	for range 3 {
+		if err := s.Probe(ctxT(t), "refused"); err == nil {
+			t.Fatal("Probe succeeded without the right to read the metadata")
+		}
+	}
+	// The policy fixed; then the token ends (revoked here): the sink must
+	// log in again.
+	srv.root(t, "PUT", "sys/policies/acl/"+pol, map[string]any{"policy": policy})
+	srv.root(t, "POST", "auth/token/revoke", map[string]any{"token": currentToken(s)})
+	if err := s.Probe(ctxT(t), "refused"); err != nil {
+		e.check(err)
+		t.Errorf("Probe with the token ended: %v (the refused probes spent the secret_id's uses)", err)
+	}
+}
