@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,11 +10,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/sys/unix"
 
 	"github.com/rotatord/rotatord/apiclient"
@@ -55,7 +58,8 @@ func CheckOnline(ctx context.Context, cfg *config.Config, getenv func(string) st
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	d, err := newReadOnly(cfg, getenv)
+	warned := &warnings{}
+	d, err := newReadOnly(cfg, getenv, warned.logger())
 	if err != nil {
 		fmt.Fprintf(w, "FAIL  setup: %s\n", printable.Line(err.Error()))
 		return fmt.Errorf("online check: %w", err)
@@ -113,6 +117,9 @@ func CheckOnline(ctx context.Context, cfg *config.Config, getenv func(string) st
 		names[o.Policy] = append(names[o.Policy], o.Name)
 	}
 
+	// Warnings logged before the sinks' probes (the setup's, the plan's)
+	// are not the probes': dropped, as before.
+	warned.take()
 	built := map[string]rotation.Policy{}
 	for _, p := range s.allPolicies() {
 		built[p.Name] = p
@@ -142,6 +149,11 @@ func CheckOnline(ctx context.Context, cfg *config.Config, getenv func(string) st
 				} else {
 					ok("%s: %s", label, target)
 				}
+				// What the sink warns of in run's log (a Vault that
+				// ignores the namespace, an auth file others can read).
+				for _, wl := range warned.take() {
+					note("%s: warning: %s", label, wl)
+				}
 			}
 		}
 	}
@@ -163,6 +175,9 @@ func CheckOnline(ctx context.Context, cfg *config.Config, getenv func(string) st
 		} else {
 			ok("%s: %s", label, sk.Target(name))
 		}
+		for _, wl := range warned.take() {
+			note("%s: warning: %s", label, wl)
+		}
 	}
 
 	fmt.Fprintln(w)
@@ -176,9 +191,9 @@ func CheckOnline(ctx context.Context, cfg *config.Config, getenv func(string) st
 // newReadOnly is New with ReadOnly for a config already loaded: the state
 // opened without its lock, the engine read-only, the client and sinks
 // built by build as for a start.
-func newReadOnly(cfg *config.Config, getenv func(string) string) (*Daemon, error) {
+func newReadOnly(cfg *config.Config, getenv func(string) string, log *zap.Logger) (*Daemon, error) {
 	opts := Options{
-		Logger: zap.NewNop(), Registry: prometheus.NewRegistry(), Getenv: getenv,
+		Logger: log, Registry: prometheus.NewRegistry(), Getenv: getenv,
 		ShutdownTimeout: 30 * time.Second, DeleteCheckInterval: 15 * time.Second,
 		Now: time.Now, ReadOnly: true, CallerReports: true,
 	}
@@ -286,4 +301,48 @@ func printPlan(w io.Writer, out []rotation.Outcome, now time.Time) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Policy, printable.Line(o.Name), o.Decision.Action, printable.Line(reason), due)
 	}
 	tw.Flush()
+}
+
+// warnings collects what is logged at warning level or above during an
+// online check, one line each (message and fields), for the check to
+// print next to the sink that logged it.
+type warnings struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines []string
+}
+
+func (w *warnings) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		i := bytes.IndexByte(w.buf.Bytes(), '\n')
+		if i < 0 {
+			break
+		}
+		w.lines = append(w.lines, string(w.buf.Next(i + 1)[:i]))
+	}
+	return len(p), nil
+}
+
+func (w *warnings) Sync() error { return nil }
+
+func (w *warnings) logger() *zap.Logger {
+	enc := zapcore.NewConsoleEncoder(zapcore.EncoderConfig{
+		MessageKey:       "msg",
+		ConsoleSeparator: " ",
+		EncodeDuration:   zapcore.StringDurationEncoder,
+		EncodeTime:       zapcore.RFC3339TimeEncoder,
+	})
+	return zap.New(zapcore.NewCore(enc, w, zapcore.WarnLevel))
+}
+
+// take returns the lines collected since the last take.
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.lines
+	w.lines = nil
+	return l
 }
