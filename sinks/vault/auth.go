@@ -188,6 +188,14 @@ func (a *authenticator) ensure(ctx context.Context) (uint64, error) {
 	return a.gen, nil
 }
 
+// generation is the generation of the current token: it changes at every
+// new token (and when it is revoked).
+func (a *authenticator) generation() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gen
+}
+
 // refused handles Vault refusing the token of generation gen: it gets a new
 // token, and reports whether there is one to try the operation again with.
 func (a *authenticator) refused(ctx context.Context, gen uint64) (bool, error) {

@@ -520,7 +520,14 @@ func (s *Sink) checkMount(ctx context.Context) error {
 			Options map[string]string `json:"options"`
 		} `json:"data"`
 	}
+	gen := s.auth.generation()
 	err := s.call(ctx, http.MethodGet, "sys/internal/ui/mounts/"+s.mount, nil, &out)
+	if isRefusal(err) && s.auth.generation() != gen {
+		// Another operation replaced the token meanwhile, and a login
+		// revokes the token it replaces: this request may have carried
+		// it. Not a refusal of the mount: once more, with the new token.
+		err = s.call(ctx, http.MethodGet, "sys/internal/ui/mounts/"+s.mount, nil, &out)
+	}
 	switch statusOf(err) {
 	case 0:
 	case http.StatusNotFound, http.StatusBadRequest:
