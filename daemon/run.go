@@ -214,7 +214,11 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 			rounds.Add(1)
 			go func() {
 				defer rounds.Done()
+				reloaded := false
 				for _, o := range d.DeleteDue(roundCtx) {
+					if o.Decision.Reason == rotation.ReasonReloaded {
+						reloaded = true
+					}
 					switch {
 					case errors.Is(o.Err, rotation.ErrDeletionRefused):
 						d.log.Warn("deletion refused; the key is left alone", zap.String("policy", o.Policy),
@@ -223,6 +227,18 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 						d.log.Warn("deletion failed; will retry", zap.String("policy", o.Policy),
 							zap.String("name", o.Name), zap.Error(o.Err))
 					}
+				}
+				if reloaded {
+					// A reload waiting for the engines (a consumer
+					// check of another name may hold it for minutes)
+					// made this round skip due names: they go once it
+					// is over, not at the next DeleteCheckInterval.
+					for _, a := range d.accountsInForce() {
+						if !a.engine.AwaitReload(roundCtx) {
+							return
+						}
+					}
+					d.wakeDeleter(d.Now())
 				}
 			}()
 		}

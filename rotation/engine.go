@@ -369,6 +369,31 @@ func (e *Engine) LockInstall() (unlock func()) {
 	}
 }
 
+// AwaitReload returns once no reload holds or waits for the engine (the
+// handlers it made skip, ReasonReloaded, may run again under the new
+// policies), or ctx ends; it reports whether the reload is over.
+func (e *Engine) AwaitReload(ctx context.Context) bool {
+	over := make(chan struct{})
+	go func() {
+		defer close(over)
+		for e.reloadPending.Load() > 0 {
+			// RLock waits for a reload that holds the lock or waits
+			// for it; one between its flag and its Lock is polled.
+			e.install.RLock()
+			e.install.RUnlock() //nolint:staticcheck // an empty critical section: only the wait matters
+			if e.reloadPending.Load() > 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	select {
+	case <-over:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // enterHandler takes the install lock for reading, unless a reload waits
 // for it: then it reports false at once, holding nothing.
 func (e *Engine) enterHandler() bool {
