@@ -225,13 +225,47 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 			return o
 		}
 	}
-	e.runPendingAfterDelivery(ctx, p, &rec)
+	// The hooks below may run for minutes (up to their timeout): a
+	// reload does not wait for them (outsideInstall).
+	ctx = context.WithValue(ctx, installHeldKey{}, gen)
+	if err := e.outsideInstall(ctx, func() { e.runPendingAfterDelivery(ctx, p, &rec) }); err != nil {
+		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
+		return o
+	}
 	o.Err = e.deleteOld(ctx, p, &rec, false, nil, round)
 	if wait, ok := asWait(o.Err); ok {
 		o.Err = nil
 		o.Decision = Decision{Action: ActionNone, Reason: wait.reason, Due: wait.due}
 	}
 	return o
+}
+
+// installHeldKey marks the context of a deleter's handler (deleteDue)
+// that holds the engine's install lock for reading, with the policy
+// generation it decided under.
+type installHeldKey struct{}
+
+// outsideInstall runs fn, a hook that may run for minutes, without the
+// install lock the deleter's handler holds (a pass's handlers keep it: a
+// reload waits for the pass in flight, as the README says), so that a
+// reload need not wait for a hung consumer check, and every other name's
+// work with it (enterHandler). The name's own lock is kept: nothing else
+// acts on it meanwhile. Policies reloaded while fn ran end the handler
+// (a ReasonReloaded wait): what it decided was decided under the old
+// ones, and the next round decides again.
+func (e *Engine) outsideInstall(ctx context.Context, fn func()) error {
+	gen, ok := ctx.Value(installHeldKey{}).(uint64)
+	if !ok {
+		fn()
+		return nil
+	}
+	e.install.RUnlock()
+	fn()
+	e.install.RLock() // after a reload under way: it is quick without the hooks
+	if !e.inForce(gen) {
+		return &waitErr{reason: ReasonReloaded}
+	}
+	return nil
 }
 
 // noteConfirmed records that this process confirmed the new key of a
@@ -417,8 +451,13 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	var checkStart time.Time
 	if hasHook(p, hooks.BeforeDelete) && slices.ContainsFunc(rot.OldKeyIDs, func(id string) bool { return id != rot.NewKeyID && id != rec.CurrentKeyID }) {
 		checkStart = e.now()
-		if err := e.runHooks(ctx, hooks.BeforeDelete, p, rec, ""); err != nil {
-			return failDelete(fmt.Errorf("not deleting old keys: %w", err))
+		var herr error
+		if err := e.outsideInstall(ctx, func() { herr = e.runHooks(ctx, hooks.BeforeDelete, p, rec, "") }); err != nil {
+			log.Info("the policies were reloaded during the consumer check (before_delete): the next round runs it again under the new ones")
+			return err
+		}
+		if herr != nil {
+			return failDelete(fmt.Errorf("not deleting old keys: %w", herr))
 		}
 	}
 	// The window was open when the deletion was decided; a consumer check
