@@ -746,7 +746,7 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 		if as.err != nil {
 			for i := range s.cfg.Policies {
 				if p := &s.cfg.Policies[i]; p.AccountOf() == as.name {
-					infos = append(infos, metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge.Duration(), Jitter: p.Jitter.Duration(), Windows: p.WindowSet(),
+					infos = append(infos, metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge.Duration(), Jitter: p.Jitter.Duration(), Windows: p.WindowSet(), GracePeriod: p.GracePeriod.Duration(),
 						Hooks: hookInfos(buildHooks(p))})
 				}
 			}
@@ -756,7 +756,7 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 			continue
 		}
 		for _, p := range as.policies {
-			info := metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge, Jitter: p.Jitter, Windows: p.Windows, SinkCheck: p.SinkCheck > 0}
+			info := metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge, Jitter: p.Jitter, Windows: p.Windows, GracePeriod: p.GracePeriod, SinkCheck: p.SinkCheck > 0}
 			for i, sk := range p.Sinks {
 				info.Sinks = append(info.Sinks, rotation.SinkLabel(i, sk.Kind()))
 			}

@@ -23,7 +23,7 @@ func TestDeletionSkippedForAReloadRunsOnceTheReloadIsOver(t *testing.T) {
 	if err := st.Put(state.Record{Policy: "p", Name: "ci-runner", Failures: 1, LastFailure: now,
 		Rotation: &state.Rotation{
 			Phase: state.PhaseDelivered, StartedAt: now, OldKeyIDs: []string{"old"},
-			NewKeyID: "new", DeliveredAt: now, DeleteAfter: now.Add(-time.Second),
+			NewKeyID: "new", DeliveredAt: now.Add(-time.Hour - time.Second), DeleteAfter: now.Add(-time.Second),
 		}}); err != nil {
 		t.Fatal(err)
 	}

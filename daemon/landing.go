@@ -187,10 +187,10 @@ func landingRowOf(r state.Record, pol rotation.Policy, now time.Time) landingRow
 		row.PhaseDetail = "since " + humanDuration(now.Sub(metrics.PhaseSince(rot))) + " ago"
 		switch rot.Phase {
 		case state.PhaseDelivered:
-			if now.Before(rot.DeleteAfter) {
-				row.PhaseDetail += "; old key deleted in " + humanDuration(rot.DeleteAfter.Sub(now))
+			if at := rot.DeleteAt(pol.GracePeriod); now.Before(at) {
+				row.PhaseDetail += "; old key deleted in " + humanDuration(at.Sub(now))
 			} else {
-				row.PhaseDetail += "; old key due for deletion since " + humanDuration(now.Sub(rot.DeleteAfter))
+				row.PhaseDetail += "; old key due for deletion since " + humanDuration(now.Sub(at))
 			}
 		default:
 			row.PhaseDetail += "; finished or rolled back at the next pass"

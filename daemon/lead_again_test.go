@@ -39,7 +39,7 @@ func TestLeadingAgainForgetsTheConfirmationsMadeBefore(t *testing.T) {
 	deleteAfter := now.Add(-time.Minute) // the grace period is over
 	if err := st.Put(state.Record{Policy: "p", Name: "ci-runner", RoleID: "r", Rotation: &state.Rotation{
 		Phase: state.PhaseDelivered, StartedAt: now.Add(-3 * time.Hour), OldKeyIDs: []string{"old"}, RoleID: "r",
-		NewKeyID: "new", DeliveredAt: now.Add(-2 * time.Hour), DeleteAfter: deleteAfter,
+		NewKeyID: "new", DeliveredAt: deleteAfter.Add(-2 * time.Hour), DeleteAfter: deleteAfter,
 	}}); err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,10 @@ type PolicyInfo struct {
 	Account string
 	MaxAge  time.Duration
 	Jitter  time.Duration
+	// GracePeriod is the policy's in force: a deletion is due at the
+	// later of the end its rotation recorded and its delivery plus this
+	// (state.Rotation.DeleteAt).
+	GracePeriod time.Duration
 	// Windows gate the policy's creates and deletions: a deletion due
 	// outside them is due at the next opening, and a key may wait up to
 	// their longest closed stretch past max_age.
@@ -673,7 +677,7 @@ func (ps *policyState) add(p PolicyInfo, rot *state.Rotation) {
 	}
 	// Outside the windows a deletion waits for the next opening: that is
 	// when it is due.
-	due := rot.DeleteAfter
+	due := rot.DeleteAt(p.GracePeriod)
 	if next := p.Windows.NextOpen(due); !due.IsZero() && !next.IsZero() {
 		due = next
 	}

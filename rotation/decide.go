@@ -60,6 +60,10 @@ type Input struct {
 	OwnKeyID      string
 	Live          []apiclient.Key // the live keys of this name
 	Record        state.Record    // already reconciled with Live
+	// GracePeriod is the policy's in force: a delivered rotation's old
+	// keys wait for the later of its recorded end and its delivery plus
+	// this (deleteAt).
+	GracePeriod time.Duration
 	// JitterOffset moves the name's due time later (JitterOffset).
 	JitterOffset time.Duration
 	// Windows, unless IgnoreWindows: a rotation or deletion due outside
@@ -98,8 +102,8 @@ func decide(in Input) Decision {
 	if rot := r.Rotation; rot != nil {
 		switch rot.Phase {
 		case state.PhaseDelivered:
-			if in.Now.Before(rot.DeleteAfter) {
-				return Decision{Action: ActionNone, Reason: ReasonGraceRunning, Due: rot.DeleteAfter}
+			if at := deleteAt(rot, in.GracePeriod); in.Now.Before(at) {
+				return Decision{Action: ActionNone, Reason: ReasonGraceRunning, Due: at}
 			}
 			if backingOff {
 				// A deletion that failed (a before_delete hook, the

@@ -56,7 +56,7 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 		// whole journal a few times a minute), only of the due names.
 		start := len(todo)
 		eachRecord(e.store, p.Name, func(r *state.Record) {
-			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered || now.Before(r.Rotation.DeleteAfter) {
+			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered || now.Before(deleteAt(r.Rotation, p.GracePeriod)) {
 				return
 			}
 			if o.Skip != nil && o.Skip(p.Name, r.Name) {
@@ -178,7 +178,7 @@ func (e *Engine) NextDeletion(after time.Time) (time.Time, bool) {
 			if r.Rotation == nil || r.Rotation.Phase != state.PhaseDelivered {
 				return
 			}
-			t := r.Rotation.DeleteAfter
+			t := deleteAt(r.Rotation, p.GracePeriod)
 			// A confirmation only ever makes t later: it matters only
 			// where t would be the next (next, when set, is after after).
 			if len(waiting) > 0 && (next.IsZero() || t.Before(next)) {
@@ -209,7 +209,7 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 	}
 	rec, ok := e.store.Get(p.Name, name)
 	now := e.now()
-	if !ok || rec.Rotation == nil || rec.Rotation.Phase != state.PhaseDelivered || now.Before(rec.Rotation.DeleteAfter) {
+	if !ok || rec.Rotation == nil || rec.Rotation.Phase != state.PhaseDelivered || now.Before(deleteAt(rec.Rotation, p.GracePeriod)) {
 		o.Decision = Decision{Action: ActionNone}
 		return o // a concurrent pass got there first
 	}
@@ -239,6 +239,13 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 	}
 	return o
 }
+
+// deleteAt is when a delivered rotation's old keys may go: the end of the
+// grace period its delivery recorded, or later, when the policy in force
+// has a longer grace_period since (a reload that lengthens it holds the
+// deletions pending too: it is the consumers' time to pick the new key
+// up; one that shortens it does not bring them forward).
+func deleteAt(rot *state.Rotation, grace time.Duration) time.Time { return rot.DeleteAt(grace) }
 
 // installHeldKey marks the context of a deleter's handler (deleteDue)
 // that holds the engine's install lock for reading, with the policy
@@ -430,7 +437,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		_, seen := e.confirmed[k]
 		e.mu.Unlock()
 		if !seen {
-			e.noteConfirmed(p, rec.Name, rot.DeleteAfter)
+			e.noteConfirmed(p, rec.Name, deleteAt(rot, p.GracePeriod))
 		}
 		if due := e.confirmDue(p, rec.Name); e.now().Before(due) {
 			return &waitErr{reason: ReasonConfirming, due: due}

@@ -668,7 +668,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	d := Decide(Input{
 		Now: now, MaxAge: p.MaxAge, Force: opts.Force, IgnoreBackoff: opts.IgnoreBackoff,
 		OwnKeyID: ownKeyID, Live: live, Record: rec,
-		JitterOffset: JitterOffset(name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows,
+		JitterOffset: JitterOffset(name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows, GracePeriod: p.GracePeriod,
 	})
 	if p.Self == nil && ownKeyID != "" && slices.ContainsFunc(j.all, func(k apiclient.Key) bool { return k.ID == ownKeyID }) {
 		// The own key's name, whatever the role of the keys this policy
@@ -697,7 +697,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	lostDecision := func() Decision {
 		return Decide(Input{
 			Now: now, MaxAge: p.MaxAge, IgnoreBackoff: opts.IgnoreBackoff, OwnKeyID: ownKeyID, Live: live, Record: rec,
-			JitterOffset: JitterOffset(name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows, SinkLost: true,
+			JitterOffset: JitterOffset(name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows, SinkLost: true, GracePeriod: p.GracePeriod,
 		})
 	}
 	rotatesForLoss := func() bool {
@@ -1383,11 +1383,24 @@ func (e *Engine) newKeyVanished(ctx context.Context, p Policy, rec *state.Record
 	if p.Self != nil {
 		return false // rotatord's own key: the store decides (followStore)
 	}
-	if rot == nil || rot.Phase != state.PhaseDelivered || rot.NewKeyID == "" || !now.Before(rot.DeleteAfter) {
+	if rot == nil || rot.Phase != state.PhaseDelivered || rot.NewKeyID == "" || !now.Before(deleteAt(rot, p.GracePeriod)) {
 		return false
 	}
 	if slices.ContainsFunc(all, func(k apiclient.Key) bool { return k.ID == rot.NewKeyID }) {
-		// Listed: a miss noted earlier was the API lagging. The settle
+		// Listed: this process has seen the new key, and its
+		// confirmation delay runs from now (its deletion still asks
+		// the API for it first). Confirmed only at the deletion, as
+		// after a restart, the old keys were held that delay past the
+		// end of the grace period. The deleter needs no word of it: it
+		// is armed for the end of the grace period already, and
+		// NextDeletion counts the delay when it ends later.
+		k := recordKey{p.Name, rec.Name}
+		e.mu.Lock()
+		if _, seen := e.confirmed[k]; !seen {
+			e.confirmed[k] = e.now()
+		}
+		e.mu.Unlock()
+		// A miss noted earlier was the API lagging. The settle
 		// time runs again from the next miss, not from that one (two
 		// short lags minutes apart are no deletion).
 		if rot.NewMissingSince.IsZero() {

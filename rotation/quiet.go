@@ -65,7 +65,7 @@ func quietRecord(p Policy, r *state.Record, now time.Time, opts Options) (Decisi
 	d := Decide(Input{
 		Now: now, MaxAge: p.MaxAge, IgnoreBackoff: opts.IgnoreBackoff,
 		Live: []apiclient.Key{{ID: id, Name: r.Name, RoleID: r.RoleID}}, Record: *r,
-		JitterOffset: JitterOffset(r.Name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows,
+		JitterOffset: JitterOffset(r.Name, p.Jitter), Windows: p.Windows, IgnoreWindows: opts.IgnoreWindows, GracePeriod: p.GracePeriod,
 	})
 	if d.Action != ActionNone || d.Reason != ReasonFresh {
 		return Decision{}, false

@@ -70,6 +70,21 @@ type Rotation struct {
 	HooksPending []string `json:"hooks_pending,omitempty"`
 }
 
+// DeleteAt is when a delivered rotation's old keys may go under a policy
+// whose grace_period is grace: DeleteAfter, the end of the grace period
+// its delivery recorded, or later when grace (the policy's in force, a
+// reload may have lengthened it since) ends later counted from the
+// delivery. A shorter grace does not bring the deletion forward.
+func (r *Rotation) DeleteAt(grace time.Duration) time.Time {
+	at := r.DeleteAfter
+	if !r.DeliveredAt.IsZero() {
+		if d := r.DeliveredAt.Add(grace); d.After(at) {
+			at = d
+		}
+	}
+	return at
+}
+
 // SinkMark is the evidence a rotation keeps about one sink. Fingerprints
 // are digests of a sink's content (never the content): for a sink that
 // cannot be read back, they prove later what it holds.
