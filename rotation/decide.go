@@ -89,6 +89,15 @@ func Decide(in Input) Decision {
 	if (d.Action == ActionRotate || d.Action == ActionDelete) && !in.IgnoreWindows && !in.Windows.Contains(in.Now) {
 		return Decision{Action: ActionNone, Reason: ReasonOutsideWindow, Due: in.Windows.NextOpen(in.Now)}
 	}
+	if d.Reason == ReasonGraceRunning && !in.IgnoreWindows && !in.Windows.Contains(d.Due) {
+		// A grace period that ends outside the windows ends in a
+		// deletion at the next opening: that is when it is due
+		// (`plan`'s NEXT). Rotations in flight are few: the cost of
+		// NextOpen is paid for them only.
+		if next := in.Windows.NextOpen(d.Due); !next.IsZero() {
+			d.Due = next
+		}
+	}
 	return d
 }
 
