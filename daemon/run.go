@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -228,22 +229,34 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 							zap.String("name", o.Name), zap.Error(o.Err))
 					}
 				}
-				if reloaded {
-					// A reload waiting for the engines (a consumer
-					// check of another name may hold it for minutes)
-					// made this round skip due names: they go once it
-					// is over, not at the next DeleteCheckInterval.
-					for _, a := range d.accountsInForce() {
-						if !a.engine.AwaitReload(roundCtx) {
-							return
-						}
-					}
+				if reloaded && d.awaitReloads(roundCtx) {
+					// A reload waiting for the engines (a handler of
+					// another name may hold it for minutes) made this
+					// round skip due names: they go once it is over,
+					// not at the next DeleteCheckInterval.
 					d.wakeDeleter(d.Now())
 				}
 			}()
 		}
 		arm(d.nextDeletionWait(round))
 	}
+}
+
+// awaitReloads returns once no reload holds or waits for an engine in
+// force, or ctx ends (false).
+func (d *Daemon) awaitReloads(ctx context.Context) bool {
+	for _, a := range d.accountsInForce() {
+		if !a.engine.AwaitReload(ctx) {
+			return false
+		}
+	}
+	return true
+}
+
+// skippedForReload reports whether a pass or a round left a name to the
+// next one because of a reload (rotation.ReasonReloaded).
+func skippedForReload(out []rotation.Outcome) bool {
+	return slices.ContainsFunc(out, func(o rotation.Outcome) bool { return o.Decision.Reason == rotation.ReasonReloaded })
 }
 
 // nextDeletionWait is how long the deleter sleeps: until the earliest
@@ -449,6 +462,17 @@ func (s *scheduler) start() {
 func (s *scheduler) pass(policies []string) {
 	start := s.d.Now()
 	out, _ := s.d.RunPass(s.ctx, policies, rotation.Options{})
+	// Names a reload made the pass skip (it waited for the engine, held
+	// by another name's handler) go once it is over, not at the next
+	// tick of the schedule (an hour, or the next day's window). A few
+	// times at most: reloads that keep coming must not hold the job.
+	for range 3 {
+		if !skippedForReload(out) || !s.d.awaitReloads(s.ctx) {
+			break
+		}
+		start = s.d.Now()
+		out, _ = s.d.RunPass(s.ctx, policies, rotation.Options{})
+	}
 	s.followUp(policies, out, start)
 	if !s.passWithin(keepMemoryWithin) {
 		memtrim.Trim()
