@@ -514,7 +514,9 @@ func (e *Engine) CommitLocked(ctx context.Context, in Install) {
 // own. followStore then writes prev back over a dead key.
 func (e *Engine) keepWorkingKey(ctx context.Context, p Policy, prev sinks.Credential) {
 	cur := p.Self.Current()
-	if prev.KeyID == "" || prev.Secret.IsZero() || prev.KeyID == cur.KeyID {
+	// The same key id with another secret is another credential: the
+	// store's may be a secret the API refuses for the key in use.
+	if prev.KeyID == "" || prev.Secret.IsZero() || prev.KeyID == cur.KeyID && prev.Secret == cur.Secret {
 		return
 	}
 	why := ""

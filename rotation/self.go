@@ -111,11 +111,17 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 		log.Warn("the credential store held no usable credential: wrote back the one in use", zap.String("key_id", own), zap.NamedError("was", err))
 		return
 	}
-	if err != nil || h.KeyID == "" || h.KeyID == own || h.Secret.IsZero() {
+	if err != nil || h.KeyID == "" || h.Secret.IsZero() {
 		return
 	}
 	held := sinks.Credential{KeyID: h.KeyID, Secret: h.Secret}
 	cur := p.Self.Current()
+	if h.KeyID == own && (cur.KeyID != own || h.Secret == cur.Secret) {
+		// The key in use, with its own secret. The same id with another
+		// secret is no credential of it (a restart would sign with what
+		// the API refuses): checked and written over as a dead key is.
+		return
+	}
 	if err := p.Self.Check(ctx, held); err == nil {
 		// Only a key of the own key's name and role: a store holding
 		// another credential (a ci key written there by mistake) must
@@ -144,6 +150,10 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 	cur.Name, cur.RoleID = name, role
 	if err := e.writeTo(ctx, p, 0, cur); err != nil {
 		log.Error("the credential store holds a key that does not sign, and writing the working one back failed", zap.String("key_id", held.KeyID), zap.Error(err))
+		return
+	}
+	if held.KeyID == own {
+		log.Warn("the credential store held the key in use with a secret the API refuses: wrote back the one in use", zap.String("key_id", own))
 		return
 	}
 	log.Warn("the credential store held a key that does not sign: wrote back the one in use", zap.String("dead_key_id", held.KeyID), zap.String("key_id", own))

@@ -22,6 +22,7 @@ type signedAPI struct {
 	*fakeAPI
 	smu       sync.Mutex
 	signer    string
+	secret    secret.Value      // the signer's secret, as Use or the store gave it
 	deletedBy map[string]string // deleted key -> the key that signed its deletion
 	// cannotSign: Check refuses that many times (a create applied late);
 	// each refusal moves the clock on by a minute.
@@ -103,19 +104,19 @@ func (a *signedAPI) DeleteKey(ctx context.Context, id string) error {
 func (a *signedAPI) Current() sinks.Credential {
 	a.smu.Lock()
 	defer a.smu.Unlock()
-	return sinks.Credential{KeyID: a.signer, Secret: secret.Value("SECRET-OF-" + a.signer)}
+	return sinks.Credential{KeyID: a.signer, Secret: a.secret}
 }
 
 // Use implements SelfCredential: the client's switch.
 func (a *signedAPI) Use(c sinks.Credential) (func(), error) {
 	a.smu.Lock()
 	defer a.smu.Unlock()
-	prev := a.signer
-	a.signer = c.KeyID
+	prev, prevSecret := a.signer, a.secret
+	a.signer, a.secret = c.KeyID, c.Secret
 	return func() {
 		a.smu.Lock()
 		defer a.smu.Unlock()
-		a.signer = prev
+		a.signer, a.secret = prev, prevSecret
 	}, nil
 }
 
@@ -149,6 +150,13 @@ func (sh *selfHarness) restart(own string) {
 	h := sh.harness
 	sh.sapi.smu.Lock()
 	sh.sapi.signer = own
+	// The secret the store holds for it, as a new process reads it.
+	sh.sapi.secret = secret.Value("SECRET-OF-" + own)
+	sh.store.mu.Lock()
+	if c := sh.store.held["rotatord-admin"]; c.KeyID == own {
+		sh.sapi.secret = c.Secret
+	}
+	sh.store.mu.Unlock()
 	sh.sapi.smu.Unlock()
 	h.own = own
 	var j state.Journal = h.store
