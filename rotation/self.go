@@ -204,10 +204,28 @@ func noCredential(h sinks.Held, err error) bool {
 // and be locked out, the old key alive and its secret nowhere.
 func (e *Engine) followInFlight(ctx context.Context, p Policy, rec state.Record) {
 	rot := rec.Rotation
+	h, err := p.Sinks[0].Read(ctx, rec.Name)
+	if noCredential(h, err) {
+		// The store holds no credential at all: neither key of the
+		// rotation, so a restart or reload would read nothing that signs.
+		// The working key goes back there, and the recovery finishes from
+		// it (a new key whose secret was only in the store is lost anyway).
+		cur := p.Self.Current()
+		if cur.KeyID != e.own() || cur.Secret.IsZero() || p.Self.Check(ctx, cur) != nil {
+			return
+		}
+		cur.Name, cur.RoleID = rec.Name, rec.RoleID
+		log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
+		if werr := e.writeTo(ctx, p, 0, cur); werr != nil {
+			log.Error("the credential store holds no usable credential while an own rotation is in flight, and writing the working one back failed", zap.Error(werr))
+			return
+		}
+		log.Warn("the credential store held no usable credential while an own rotation is in flight: wrote back the one in use", zap.String("key_id", cur.KeyID))
+		return
+	}
 	if rot.NewKeyID == "" || rot.NewKeyID == e.own() {
 		return
 	}
-	h, err := p.Sinks[0].Read(ctx, rec.Name)
 	if err != nil || h.KeyID != rot.NewKeyID || h.Secret.IsZero() {
 		return
 	}
