@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,9 +68,15 @@ func cleanError(err error, sent ...string) error {
 		}
 		msgs := slices.Clone(re.Errors)
 		q := newQuoteCheck(sent)
+		const hidden = "(a message that quotes the request's secret or token, not shown)"
+		if len(msgs) > 1 && q.quotes(strings.Join(msgs, "")) {
+			// The secret spread over several messages, each holding less
+			// of it than a run: together they quote it.
+			return &httpError{status: re.StatusCode, messages: []string{hidden}}
+		}
 		for i, m := range msgs {
 			if q.quotes(m) {
-				msgs[i] = "(a message that quotes the request's secret or token, not shown)"
+				msgs[i] = hidden
 			}
 		}
 		return &httpError{status: re.StatusCode, messages: msgs}
@@ -83,9 +90,10 @@ func cleanError(err error, sent ...string) error {
 const quoteRun = 8
 
 // quoteCheck finds, in a message, a part of a secret as sent or in a form
-// an echo may give it: escaped for a URL or a JSON string, or encoded in
-// base64 (at any of the three alignments the secret can have in the
-// encoded body).
+// an echo may give it: escaped for a URL or a JSON string, in hexadecimal,
+// or encoded in base64 (at any of the three alignments the secret can
+// have in the encoded body); whatever the case of its letters (a gateway
+// may change it, and hexadecimal has both).
 type quoteCheck struct {
 	runs  map[string]bool // every quoteRun characters in a row of a form
 	short []string        // forms shorter than quoteRun, whole
@@ -97,6 +105,7 @@ func newQuoteCheck(sent []string) *quoteCheck {
 		if f == "" {
 			return
 		}
+		f = strings.ToLower(f)
 		if len(f) < quoteRun {
 			q.short = append(q.short, f)
 			return
@@ -110,6 +119,7 @@ func newQuoteCheck(sent []string) *quoteCheck {
 			continue
 		}
 		add(s)
+		add(hex.EncodeToString([]byte(s)))
 		add(url.QueryEscape(s))
 		add(url.PathEscape(s))
 		if j, err := json.Marshal(s); err == nil {
@@ -137,6 +147,7 @@ func newQuoteCheck(sent []string) *quoteCheck {
 }
 
 func (q *quoteCheck) quotes(m string) bool {
+	m = strings.ToLower(m)
 	for _, f := range q.short {
 		if strings.Contains(m, f) {
 			return true
