@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -26,6 +27,10 @@ import (
 type httpError struct {
 	status   int
 	messages []string
+	// foreign: a 404 whose body is not in the shape Vault gives one (an
+	// "errors" list, or KV's "data" of a deleted version): a proxy's page,
+	// not Vault saying the path holds nothing.
+	foreign bool
 }
 
 func (e *httpError) Error() string {
@@ -38,6 +43,37 @@ func (e *httpError) Error() string {
 		msg = http.StatusText(e.status)
 	}
 	return fmt.Sprintf("vault: HTTP %d: %s", e.status, msg)
+}
+
+// vaultNotFound reports whether Vault itself answered 404: a proxy in
+// front of it answering 404 with its own page (routes being reloaded, an
+// upstream misrouted) says nothing of what the path holds.
+func vaultNotFound(err error) bool {
+	var he *httpError
+	return errors.As(err, &he) && he.status == http.StatusNotFound && !he.foreign
+}
+
+// vaultShaped reports whether an error answer's body is in the shape
+// Vault gives a 404: a JSON object with an "errors" list or a "data"
+// object (KV v2's deleted or destroyed version).
+func vaultShaped(body io.Reader) bool {
+	var top map[string]json.RawMessage
+	if err := json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&top); err != nil {
+		return false
+	}
+	if e, ok := top["errors"]; ok {
+		var l []string
+		if json.Unmarshal(e, &l) == nil {
+			return true
+		}
+	}
+	if d, ok := top["data"]; ok {
+		var o map[string]json.RawMessage
+		if json.Unmarshal(d, &o) == nil && o != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func statusOf(err error) int {
@@ -203,7 +239,13 @@ func (s *Sink) call(ctx context.Context, method, path string, body, out any) err
 		defer resp.Body.Close()
 	}
 	if err != nil {
-		return cleanError(err, s.sentSecrets(tok, body)...)
+		cerr := cleanError(err, s.sentSecrets(tok, body)...)
+		var he *httpError
+		if errors.As(cerr, &he) && he.status == http.StatusNotFound && (resp == nil || !vaultShaped(resp.Body)) {
+			he.foreign = true
+			he.messages = append(he.messages, "not in Vault's shape: a proxy's answer?")
+		}
+		return cerr
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
@@ -301,7 +343,7 @@ func (s *Sink) readMetadata(ctx context.Context, p string) (*metadata, error) {
 	err := s.do(ctx, func(ctx context.Context) error {
 		return s.call(ctx, http.MethodGet, s.metadataPath(p), nil, &out)
 	})
-	if statusOf(err) == http.StatusNotFound {
+	if vaultNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -391,7 +433,7 @@ func (s *Sink) readLatestData(ctx context.Context, p string) (map[string]any, in
 	err := s.do(ctx, func(ctx context.Context) error {
 		return s.call(ctx, http.MethodGet, s.dataPath(p), nil, &out)
 	})
-	if statusOf(err) == http.StatusNotFound {
+	if vaultNotFound(err) {
 		// No secret, or its latest version deleted or destroyed.
 		return nil, 0, errNotServed
 	}
