@@ -441,9 +441,10 @@ func (s *Sink) readLatestData(ctx context.Context, p string) (map[string]any, in
 		return nil, 0, err
 	}
 	d := out.Data
-	if d != nil && d.Metadata.Version < 1 {
+	if d == nil || d.Metadata.Version < 1 {
 		// Not KV v2's answer (which names the version even when it is
-		// deleted): what the path holds is not known, so not ErrNotHeld.
+		// deleted; a 200 without "data" is a stub's or a proxy's): what
+		// the path holds is not known, so not ErrNotHeld.
 		s.setMountSeen(false)
 		return nil, 0, fmt.Errorf("mount %q: %w: the read was answered without a version", s.mount, ErrMount)
 	}
@@ -451,7 +452,7 @@ func (s *Sink) readLatestData(ctx context.Context, p string) (map[string]any, in
 	// with the data served is one to come (delete_version_after): Vault
 	// served the version, so consumers read it; the clocks may disagree
 	// on whether that time has passed, Vault's answer does not.
-	if d == nil || len(d.Data) == 0 || d.Metadata.Destroyed {
+	if len(d.Data) == 0 || d.Metadata.Destroyed {
 		return nil, 0, sinks.ErrNotHeld
 	}
 	return d.Data, d.Metadata.Version, nil

@@ -65,3 +65,34 @@ func TestProxyNotFoundPageIsNotAMissingSecret(t *testing.T) {
 		t.Errorf("read after the late write: %q, %v; want the new key %s", h.KeyID, err, c.KeyID)
 	}
 }
+
+// An answer 200 to a data read without any "data" (a stub or a proxy's
+// health page in JSON) is not KV v2 saying the secret holds nothing.
+func TestReadAnsweredWithoutDataIsNotAMissingSecret(t *testing.T) {
+	srv := needVault(t)
+	e := newEnv(t, srv)
+	u, err := url.Parse(srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stub atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(u)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stub.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/data/") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"status":"ok"}`))
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	s := e.sink(srv.token(t, nil), func(o *Options) { o.Address = front.URL })
+	ctx := ctxT(t)
+	roundTrip(t, e, s, "stubbed")
+	stub.Store(true)
+	h, err := s.Read(ctx, "stubbed")
+	e.check(err)
+	if err == nil || errors.Is(err, sinks.ErrNotHeld) {
+		t.Errorf("read answered 200 without data: %q, %v; want an error that is not 'holds nothing'", h.KeyID, err)
+	}
+}
