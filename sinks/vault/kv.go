@@ -201,8 +201,17 @@ func (q *quoteCheck) quotes(m string) bool {
 // read before the request, and the client's now: another operation may
 // have replaced it meanwhile), and the api_secret of a data write (a new
 // credential, or the one a fence writes again).
-func (s *Sink) sentSecrets(tok string, body any) []string {
-	sent := []string{tok, s.client.Token()}
+//
+// Also, as if sent: the name of the secret's field (a message quoting an
+// answer that holds a secret, which a read did not send: a gateway that
+// could not pass Vault's answer on quoting it), and the secrets of the
+// operation's context (withKnown: the credential a Verify or a Write
+// compares with what it reads).
+func (s *Sink) sentSecrets(ctx context.Context, tok string, body any) []string {
+	sent := []string{tok, s.client.Token(), FieldAPISecret}
+	if k, ok := ctx.Value(knownKey{}).([]string); ok {
+		sent = append(sent, k...)
+	}
 	if b, ok := body.(map[string]any); ok {
 		if d, ok := b["data"].(map[string]any); ok {
 			if sec, ok := d[FieldAPISecret].(string); ok {
@@ -211,6 +220,17 @@ func (s *Sink) sentSecrets(tok string, body any) []string {
 		}
 	}
 	return sent
+}
+
+type knownKey struct{}
+
+// withKnown returns ctx carrying secrets the operation knows (a
+// credential it writes or compares with), for the scrub of its errors.
+func withKnown(ctx context.Context, secrets ...string) context.Context {
+	if k, ok := ctx.Value(knownKey{}).([]string); ok {
+		secrets = append(slices.Clone(k), secrets...)
+	}
+	return context.WithValue(ctx, knownKey{}, secrets)
 }
 
 // call sends one request with the current token and decodes the JSON
@@ -239,7 +259,7 @@ func (s *Sink) call(ctx context.Context, method, path string, body, out any) err
 		defer resp.Body.Close()
 	}
 	if err != nil {
-		cerr := cleanError(err, s.sentSecrets(tok, body)...)
+		cerr := cleanError(err, s.sentSecrets(ctx, tok, body)...)
 		var he *httpError
 		if errors.As(cerr, &he) && he.status == http.StatusNotFound && (resp == nil || !vaultShaped(resp.Body)) {
 			he.foreign = true

@@ -706,6 +706,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		return sinks.NothingSent(fmt.Errorf("write %s: credential without key id or secret", s.label(p)))
 	}
 	defer s.locks.Lock(p)()
+	ctx = withKnown(ctx, c.Secret.Reveal())
 	label := s.label(p)
 	log := s.log.With(zap.String("path", label), zap.String("key_id", c.KeyID))
 
@@ -844,6 +845,7 @@ func (s *Sink) Verify(ctx context.Context, c sinks.Credential) error {
 		return err
 	}
 	defer s.locks.Lock(p)()
+	ctx = withKnown(ctx, c.Secret.Reveal())
 	label := s.label(p)
 	h, v, err := s.readLatest(ctx, p)
 	switch {
