@@ -641,7 +641,6 @@ func (s *Sink) checkNamespaceOnce(ctx context.Context) {
 	}
 	s.mu.Lock()
 	done := s.namespaceChecked
-	s.namespaceChecked = true
 	s.mu.Unlock()
 	if done {
 		return
@@ -650,7 +649,14 @@ func (s *Sink) checkNamespaceOnce(ctx context.Context) {
 		Enterprise *bool  `json:"enterprise"`
 		Version    string `json:"version"`
 	}
-	if err := s.call(ctx, http.MethodGet, "sys/health", nil, &out); err != nil || out.Enterprise == nil || *out.Enterprise {
+	if err := s.call(ctx, http.MethodGet, "sys/health", nil, &out); err != nil {
+		return // no answer says nothing: asked again at the next mount check
+	}
+	s.mu.Lock()
+	done = s.namespaceChecked
+	s.namespaceChecked = true
+	s.mu.Unlock()
+	if done || out.Enterprise == nil || *out.Enterprise {
 		return
 	}
 	s.log.Warn("this Vault says it is not Vault Enterprise: it ignores the namespace, and this sink writes to the root namespace's mount",
