@@ -202,13 +202,17 @@ func (q *quoteCheck) quotes(m string) bool {
 // have replaced it meanwhile), and the api_secret of a data write (a new
 // credential, or the one a fence writes again).
 //
-// Also, as if sent: the name of the secret's field (a message quoting an
-// answer that holds a secret, which a read did not send: a gateway that
-// could not pass Vault's answer on quoting it), and the secrets of the
-// operation's context (withKnown: the credential a Verify or a Write
-// compares with what it reads).
-func (s *Sink) sentSecrets(ctx context.Context, tok string, body any) []string {
-	sent := []string{tok, s.client.Token(), FieldAPISecret}
+// Also, as if sent: for a request of a secret's data, the name of the
+// secret's field (a message quoting an answer that holds a secret, which
+// a read did not send: a gateway that could not pass Vault's answer on
+// quoting it; other requests' messages, which may name a path, stay
+// readable), and the secrets of the operation's context (withKnown: the
+// credential a Verify or a Write compares with what it reads).
+func (s *Sink) sentSecrets(ctx context.Context, path, tok string, body any) []string {
+	sent := []string{tok, s.client.Token()}
+	if strings.HasPrefix(path, s.mount+"/data/") {
+		sent = append(sent, FieldAPISecret)
+	}
 	if k, ok := ctx.Value(knownKey{}).([]string); ok {
 		sent = append(sent, k...)
 	}
@@ -259,7 +263,7 @@ func (s *Sink) call(ctx context.Context, method, path string, body, out any) err
 		defer resp.Body.Close()
 	}
 	if err != nil {
-		cerr := cleanError(err, s.sentSecrets(ctx, tok, body)...)
+		cerr := cleanError(err, s.sentSecrets(ctx, path, tok, body)...)
 		var he *httpError
 		if errors.As(cerr, &he) && he.status == http.StatusNotFound && (resp == nil || !vaultShaped(resp.Body)) {
 			he.foreign = true
