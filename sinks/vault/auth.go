@@ -404,7 +404,10 @@ func (a *authenticator) loginLocked(ctx context.Context) error {
 	defer cancel()
 	sec, err := m.Login(ctx, a.login)
 	if err != nil {
-		return fmt.Errorf("login (%s at auth/%s): %w", a.method, a.mountPath, cleanError(err, sent))
+		// Nor a message naming client_token: a gateway that could not
+		// pass Vault's answer on may quote it, and the token it issued
+		// is not known here to compare with.
+		return fmt.Errorf("login (%s at auth/%s): %w", a.method, a.mountPath, cleanError(err, sent, "client_token"))
 	}
 	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
 		return fmt.Errorf("login (%s at auth/%s): no token in the answer", a.method, a.mountPath)
