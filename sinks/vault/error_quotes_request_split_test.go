@@ -23,6 +23,13 @@ func TestVaultErrorQuotingTheRequestInPiecesOrHexShowsNoSecret(t *testing.T) {
 			}
 			return out
 		}},
+		{"one line per 7 characters", func(b string) []string {
+			var out []string
+			for i := 0; i < len(b); i += 7 {
+				out = append(out, b[i:min(i+7, len(b))])
+			}
+			return []string{"body:\n" + strings.Join(out, "\n")}
+		}},
 		{"hex", func(b string) []string { return []string{"body: " + hex.EncodeToString([]byte(b))} }},
 		{"hex upper case", func(b string) []string {
 			return []string{"body: " + strings.ToUpper(hex.EncodeToString([]byte(b)))}

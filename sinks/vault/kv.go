@@ -184,6 +184,15 @@ func newQuoteCheck(sent []string) *quoteCheck {
 
 func (q *quoteCheck) quotes(m string) bool {
 	m = strings.ToLower(m)
+	// Also without its white space: a message wrapping what it quotes
+	// in short lines (the error shows them joined by spaces).
+	if bare := strings.Join(strings.Fields(m), ""); bare != m && q.quotesRuns(bare) {
+		return true
+	}
+	return q.quotesRuns(m)
+}
+
+func (q *quoteCheck) quotesRuns(m string) bool {
 	for _, f := range q.short {
 		if strings.Contains(m, f) {
 			return true
