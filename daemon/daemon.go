@@ -18,6 +18,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,8 @@ type Options struct {
 type Daemon struct {
 	opts Options
 	log  *zap.Logger
+	// fingerprints numbers the policies' Fingerprints (policyFingerprint).
+	fingerprints atomic.Uint64
 	// listening is the listen address of the config `run` bound, taken
 	// from the config (no --web.listen-address, no listener given): a
 	// reload that changes listen is told it takes effect at restart.
@@ -487,6 +490,7 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 			Jitter:      p.Jitter.Duration(),
 			SinkCheck:   p.SinkCheck.Duration(),
 			Hooks:       buildHooks(p),
+			Fingerprint: d.policyFingerprint(cfg, p),
 		})
 	}
 	if e.OwnKey != nil {
@@ -495,6 +499,28 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 		closeStore() // read once; nothing writes it
 	}
 	return as, nil
+}
+
+// policyFingerprint identifies what cfg says of policy p: the one the
+// setup in force gave it when the file says of it, and around it, what it
+// said then (reflect.DeepEqual: a pointer's target, a compiled pattern),
+// else a new one. A consumer check that a reload outlives ends the
+// deletion only when the reload changed that (rotation.Policy.Fingerprint).
+func (d *Daemon) policyFingerprint(cfg *config.Config, p *config.Policy) string {
+	if old := d.setup(); old != nil && old.cfg != nil {
+		i := slices.IndexFunc(old.cfg.Policies, func(q config.Policy) bool { return q.Name == p.Name })
+		rest, oldRest := *cfg, *old.cfg
+		rest.Policies, oldRest.Policies = nil, nil
+		if as := old.account(p.AccountOf()); i >= 0 && as != nil && as.err == nil &&
+			reflect.DeepEqual(old.cfg.Policies[i], *p) && reflect.DeepEqual(rest, oldRest) {
+			for _, q := range as.policies {
+				if q.Name == p.Name && q.Fingerprint != "" {
+					return q.Fingerprint
+				}
+			}
+		}
+	}
+	return strconv.FormatUint(d.fingerprints.Add(1), 10)
 }
 
 // rotationsInParallel is how many key names a pass handles at once when

@@ -66,6 +66,11 @@ type Policy struct {
 	// signs with (self.go): its Match is the engine's, and its one sink is
 	// where rotatord reads its credential from.
 	Self SelfCredential
+	// Fingerprint, when set, identifies what the policy file says of the
+	// policy (a digest, never the content): a reload that leaves it as it
+	// was does not end a deletion whose consumer check it outlived
+	// (outsideInstall). Empty: every reload ends it.
+	Fingerprint string
 }
 
 // Recorder receives the events the metrics layer counts. A nil Recorder is allowed.
