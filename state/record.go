@@ -74,10 +74,13 @@ type Rotation struct {
 // whose grace_period is grace: DeleteAfter, the end of the grace period
 // its delivery recorded, or later when grace (the policy's in force, a
 // reload may have lengthened it since) ends later counted from the
-// delivery. A shorter grace does not bring the deletion forward.
+// delivery. A shorter grace does not bring the deletion forward. A
+// DeliveredAt after DeleteAfter (an edited record: a delivery is never
+// after the end of its own grace period) is ignored: a year 9999 in it
+// held the old key for good.
 func (r *Rotation) DeleteAt(grace time.Duration) time.Time {
 	at := r.DeleteAfter
-	if !r.DeliveredAt.IsZero() {
+	if !r.DeliveredAt.IsZero() && (at.IsZero() || !r.DeliveredAt.After(at)) {
 		if d := r.DeliveredAt.Add(grace); d.After(at) {
 			at = d
 		}
