@@ -228,7 +228,7 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 	// The hooks below may run for minutes (up to their timeout): a
 	// reload does not wait for them (outsideInstall).
 	ctx = context.WithValue(ctx, installHeldKey{}, gen)
-	if err := e.outsideInstall(ctx, p, func() { e.runPendingAfterDelivery(ctx, p, &rec) }); err != nil {
+	if err := e.outsideInstall(ctx, &p, func() { e.runPendingAfterDelivery(ctx, p, &rec) }); err != nil {
 		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
 		return o
 	}
@@ -262,8 +262,9 @@ type installHeldKey struct{}
 // ones, and the next round decides again. Unless the reload left p as
 // the policy file had it (the same Fingerprint): reloads of an unchanged
 // file that come more often than the check takes would otherwise end
-// every check, and the old keys would never go.
-func (e *Engine) outsideInstall(ctx context.Context, p Policy, fn func()) error {
+// every check, and the old keys would never go. The handler then goes on
+// with the policy in force (*p: its sinks, the old ones closed).
+func (e *Engine) outsideInstall(ctx context.Context, p *Policy, fn func()) error {
 	gen, ok := ctx.Value(installHeldKey{}).(uint64)
 	if !ok {
 		fn()
@@ -272,21 +273,30 @@ func (e *Engine) outsideInstall(ctx context.Context, p Policy, fn func()) error 
 	e.install.RUnlock()
 	fn()
 	e.install.RLock() // after a reload under way: it is quick without the hooks
-	if !e.inForce(gen) && !e.unchangedInForce(p) {
-		return &waitErr{reason: ReasonReloaded}
+	if !e.inForce(gen) {
+		q, ok := e.unchangedInForce(*p)
+		if !ok {
+			return &waitErr{reason: ReasonReloaded}
+		}
+		*p = q
 	}
 	return nil
 }
 
-// unchangedInForce reports whether the policies in force have p as the
-// policy file had it when p was built (its Fingerprint, set).
-func (e *Engine) unchangedInForce(p Policy) bool {
+// unchangedInForce returns the policy in force that is p as the policy
+// file had it when p was built (its Fingerprint, set).
+func (e *Engine) unchangedInForce(p Policy) (Policy, bool) {
 	if p.Fingerprint == "" {
-		return false
+		return Policy{}, false
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.ContainsFunc(e.policies, func(q Policy) bool { return q.Name == p.Name && q.Fingerprint == p.Fingerprint })
+	for _, q := range e.policies {
+		if q.Name == p.Name && q.Fingerprint == p.Fingerprint {
+			return q, true
+		}
+	}
+	return Policy{}, false
 }
 
 // noteConfirmed records that this process confirmed the new key of a
@@ -473,7 +483,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	if hasHook(p, hooks.BeforeDelete) && slices.ContainsFunc(rot.OldKeyIDs, func(id string) bool { return id != rot.NewKeyID && id != rec.CurrentKeyID }) {
 		checkStart = e.now()
 		var herr error
-		if err := e.outsideInstall(ctx, p, func() { herr = e.runHooks(ctx, hooks.BeforeDelete, p, rec, "") }); err != nil {
+		if err := e.outsideInstall(ctx, &p, func() { herr = e.runHooks(ctx, hooks.BeforeDelete, p, rec, "") }); err != nil {
 			log.Info("the policies were reloaded during the consumer check (before_delete): the next round runs it again under the new ones")
 			return err
 		}
