@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -406,6 +407,7 @@ type scheduler struct {
 	mu      sync.Mutex
 	entries []cron.EntryID
 	entryOf map[string]cron.EntryID // policy name: its entry
+	specOf  map[string]string       // policy name: the schedule and windows of its entry
 	stopped bool                    // stop has begun: start must not schedule anything
 	// followUps are the passes armed for policies a pass left unsettled
 	// (followUp), and followTries how many in a row were armed without a
@@ -619,29 +621,36 @@ func later(a, b time.Time) time.Time {
 func (s *scheduler) reschedule() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range s.entries {
-		s.cron.Remove(id)
-	}
+	// A policy whose schedule (and windows) a reload left as they were
+	// keeps its entry, and with it its next run: "@every 1h" counts from
+	// when it is scheduled, and reloads more often than that held every
+	// scheduled pass off.
+	old, oldSpec := s.entryOf, s.specOf
 	s.entries = s.entries[:0]
-	s.entryOf = map[string]cron.EntryID{}
-	for _, p := range s.d.Config().Policies {
-		name := p.Name
-		id := s.cron.Schedule(withWindowOpenings(p.CronSchedule(), p.WindowSet()), cron.FuncJob(func() {
-			s.pass([]string{name})
-		}))
+	s.entryOf, s.specOf = map[string]cron.EntryID{}, map[string]string{}
+	add := func(name, spec string, sched cron.Schedule) {
+		id, ok := old[name]
+		if ok && oldSpec[name] == spec {
+			delete(old, name)
+		} else {
+			id = s.cron.Schedule(sched, cron.FuncJob(func() {
+				s.pass([]string{name})
+			}))
+		}
 		s.entries = append(s.entries, id)
-		s.entryOf[name] = id
+		s.entryOf[name], s.specOf[name] = id, spec
+	}
+	for _, p := range s.d.Config().Policies {
+		add(p.Name, fmt.Sprintf("%q %q", p.Schedule, p.Windows), withWindowOpenings(p.CronSchedule(), p.WindowSet()))
 	}
 	for _, a := range s.d.Config().AccountsInUse() {
 		if a.OwnKey == nil {
 			continue
 		}
-		name := config.SelfPolicyName(a.Name)
-		id := s.cron.Schedule(a.OwnKey.CronSchedule(), cron.FuncJob(func() {
-			s.pass([]string{name})
-		}))
-		s.entries = append(s.entries, id)
-		s.entryOf[name] = id
+		add(config.SelfPolicyName(a.Name), fmt.Sprintf("%q", a.OwnKey.Schedule), a.OwnKey.CronSchedule())
+	}
+	for _, id := range old { // policies removed, or rescheduled
+		s.cron.Remove(id)
 	}
 }
 
