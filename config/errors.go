@@ -131,8 +131,10 @@ var (
 )
 
 // maxEcho bounds how much of a value of the wrong type, or of the name of
-// an unknown field, a message repeats.
-const maxEcho = 32
+// an unknown field, a message repeats: enough to find it, and for a 43
+// character Exoscale secret pasted there, less than half of it (32 left
+// 11 characters, 66 bits, unsaid).
+const maxEcho = 24
 
 // echo cuts s to maxEcho runes: a value pasted into the wrong place may be
 // a secret, so a message repeats enough of it to find it, not all of it.
