@@ -223,14 +223,16 @@ func (e *Engine) followInFlight(ctx context.Context, p Policy, rec state.Record)
 		log.Warn("the credential store held no usable credential while an own rotation is in flight: wrote back the one in use", zap.String("key_id", cur.KeyID))
 		return
 	}
-	if rot.NewKeyID == "" || rot.NewKeyID == e.own() {
-		return
-	}
-	if err != nil || h.KeyID != rot.NewKeyID || h.Secret.IsZero() {
+	if err != nil || h.KeyID == "" || h.Secret.IsZero() {
 		return
 	}
 	held := sinks.Credential{KeyID: h.KeyID, Secret: h.Secret}
 	cur := p.Self.Current()
+	if held.KeyID == cur.KeyID && held.Secret == cur.Secret {
+		return // the key in use
+	}
+	// The rotation's new key, not yet signed with.
+	isNew := rot.NewKeyID != "" && rot.NewKeyID != e.own() && held.KeyID == rot.NewKeyID
 	refused := func(err error) bool {
 		var apiErr *apiclient.Error
 		return errors.As(err, &apiErr) && apiErr.Kind == apiclient.KindAuth
@@ -243,20 +245,28 @@ func (e *Engine) followInFlight(ctx context.Context, p Policy, rec state.Record)
 	was := e.own()
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name))
 	switch {
-	case refused(curErr) && heldErr == nil:
+	case isNew && refused(curErr) && heldErr == nil:
 		if _, err := p.Self.Use(held); err == nil {
 			e.setOwn(held.KeyID)
 			log.Warn("the API refuses the key in use; signing with the new key of the rotation in flight, which the credential store holds",
 				zap.String("key_id", held.KeyID), zap.String("was", was))
 		}
 	case curErr == nil && refused(heldErr) && cur.KeyID == was && !cur.Secret.IsZero():
+		// Whatever the store holds that the API refuses (the new key,
+		// deleted since; a key deleted before; the id of the key in use
+		// with another secret): a restart before the recovery would read
+		// it, locked out with the working secret only in this process.
 		cur.Name, cur.RoleID = rec.Name, rec.RoleID
+		what := "the new key of the rotation in flight"
+		if !isNew {
+			what = "a credential"
+		}
 		if err := e.writeTo(ctx, p, 0, cur); err != nil {
-			log.Error("the credential store holds the new key of the rotation in flight, which the API refuses, and writing the working one back failed",
+			log.Error("the credential store holds "+what+" the API refuses while an own rotation is in flight, and writing the working one back failed",
 				zap.String("dead_key_id", held.KeyID), zap.Error(err))
 			return
 		}
-		log.Warn("the credential store held the new key of the rotation in flight, which the API refuses: wrote back the one in use",
+		log.Warn("the credential store held "+what+" the API refuses while an own rotation is in flight: wrote back the one in use",
 			zap.String("dead_key_id", held.KeyID), zap.String("key_id", was))
 	}
 }

@@ -29,6 +29,9 @@ type signedAPI struct {
 	cannotSign int
 	clock      *fakeClock
 	checks     int
+	// refused: a secret Check refuses whatever the key id (a secret
+	// that is not the key's own).
+	refused secret.Value
 }
 
 // Check implements SelfCredential.
@@ -39,7 +42,11 @@ func (a *signedAPI) Check(ctx context.Context, c sinks.Credential) error {
 	if refuse {
 		a.cannotSign--
 	}
+	wrong := !a.refused.IsZero() && c.Secret == a.refused
 	a.smu.Unlock()
+	if wrong {
+		return &apiclient.Error{Op: "get-api-key", Kind: apiclient.KindAuth, Status: 403, Message: "invalid signature"}
+	}
 	if refuse {
 		a.clock.Add(time.Minute)
 		return &apiclient.Error{Op: "get-api-key", Kind: apiclient.KindAuth, Status: 403, Message: "unknown or deleted API key"}
