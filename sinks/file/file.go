@@ -355,9 +355,13 @@ func (s *Sink) mark(f *os.File) error {
 	return setMarker(f, s.markerValue())
 }
 
-// prepare gives the temp file its final mode and owner.
+// prepare gives the temp file its final mode and owner, and no ACL (one
+// inherited from the directory's default ACL would let others read it).
 func (s *Sink) prepare(f *os.File) error {
 	if err := s.step("chmod"); err != nil {
+		return err
+	}
+	if err := dropACL(f); err != nil {
 		return err
 	}
 	if err := f.Chmod(s.mode); err != nil {

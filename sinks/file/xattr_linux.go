@@ -34,3 +34,14 @@ func readMarker(f markedFile) (string, error) {
 	}
 	return string(buf[:n]), nil
 }
+
+// dropACL removes the access ACL of the file rotatord is writing: a file
+// created in a directory with a default ACL inherits it, and its named
+// entries would let other users read the secret than the sink's mode says.
+func dropACL(f *os.File) error {
+	err := unix.Fremovexattr(int(f.Fd()), "system.posix_acl_access")
+	if err == nil || errors.Is(err, unix.ENODATA) || errors.Is(err, unix.EOPNOTSUPP) {
+		return nil
+	}
+	return &os.PathError{Op: "remove the ACL of", Path: f.Name(), Err: err}
+}
