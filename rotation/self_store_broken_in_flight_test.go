@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/rotatord/rotatord/apiclient"
 )
 
 // An own rotation stays in flight after its confirmation failed (the
@@ -27,25 +25,7 @@ func TestABrokenOwnStoreIsRepairedWhileAnOwnRotationIsInFlight(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			sh := newSelfHarness(t, 0)
-			old := sh.own
-			sh.api.createHook = func(k apiclient.Key) error {
-				sh.api.mu.Lock()
-				defer sh.api.mu.Unlock()
-				sh.api.getLag = map[string]bool{k.ID: true}
-				sh.api.hidden = map[string]int{k.ID: 1} // the confirmation's listing lacks it
-				return nil
-			}
-			if o, _ := outcomeOf(sh.pass(Options{Force: true}), "_self"); o.Err == nil {
-				t.Fatalf("own-key outcome %+v: want the confirmation to fail", o)
-			}
-			if r, _ := sh.harness.store.Get("_self", "rotatord-admin"); r.Rotation == nil {
-				t.Fatal("no own rotation in flight after the failed confirmation")
-			}
-			if sh.sapi.signing() != old {
-				t.Fatalf("signing with %s, want the old key %s", sh.sapi.signing(), old)
-			}
-			working := sh.sapi.Current()
+			sh, working := ownRotationLeftInFlight(t)
 			sh.store.mu.Lock()
 			broken(sh.store)
 			sh.store.mu.Unlock()

@@ -28,25 +28,7 @@ func TestADeadOwnStoreIsRepairedWhileAnOwnRotationIsInFlight(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			sh := newSelfHarness(t, 0)
-			old := sh.own
-			sh.api.createHook = func(k apiclient.Key) error {
-				sh.api.mu.Lock()
-				defer sh.api.mu.Unlock()
-				sh.api.getLag = map[string]bool{k.ID: true}
-				sh.api.hidden = map[string]int{k.ID: 1} // the confirmation's listing lacks it
-				return nil
-			}
-			if o, _ := outcomeOf(sh.pass(Options{Force: true}), "_self"); o.Err == nil {
-				t.Fatalf("own-key outcome %+v: want the confirmation to fail", o)
-			}
-			if r, _ := sh.harness.store.Get("_self", "rotatord-admin"); r.Rotation == nil {
-				t.Fatal("no own rotation in flight after the failed confirmation")
-			}
-			if sh.sapi.signing() != old {
-				t.Fatalf("signing with %s, want the old key %s", sh.sapi.signing(), old)
-			}
-			working := sh.sapi.Current()
+			sh, working := ownRotationLeftInFlight(t)
 			sh.sapi.smu.Lock()
 			sh.sapi.refused = wrong
 			sh.sapi.smu.Unlock()
@@ -68,4 +50,31 @@ func TestADeadOwnStoreIsRepairedWhileAnOwnRotationIsInFlight(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ownRotationLeftInFlight forces an own rotation whose confirmation fails
+// (the confirmation's GET and listing lack the new key): the rotation
+// stays in flight, the store holds the new key and the client signs with
+// the old one again. It returns the harness and the working credential.
+func ownRotationLeftInFlight(t *testing.T) (*selfHarness, sinks.Credential) {
+	t.Helper()
+	sh := newSelfHarness(t, 0)
+	old := sh.own
+	sh.api.createHook = func(k apiclient.Key) error {
+		sh.api.mu.Lock()
+		defer sh.api.mu.Unlock()
+		sh.api.getLag = map[string]bool{k.ID: true}
+		sh.api.hidden = map[string]int{k.ID: 1} // the confirmation's listing lacks it
+		return nil
+	}
+	if o, _ := outcomeOf(sh.pass(Options{Force: true}), "_self"); o.Err == nil {
+		t.Fatalf("own-key outcome %+v: want the confirmation to fail", o)
+	}
+	if r, _ := sh.harness.store.Get("_self", "rotatord-admin"); r.Rotation == nil {
+		t.Fatal("no own rotation in flight after the failed confirmation")
+	}
+	if sh.sapi.signing() != old {
+		t.Fatalf("signing with %s, want the old key %s", sh.sapi.signing(), old)
+	}
+	return sh, sh.sapi.Current()
 }
