@@ -3,9 +3,7 @@ package vault
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -24,44 +22,22 @@ func TestVaultErrorQuotingTheLoginAnswerShowsNoToken(t *testing.T) {
 		mu     sync.Mutex
 		issued []string
 	)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := http.NewRequest(r.Method, srv.Addr+r.URL.RequestURI(), r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
+	front := quotingGateway(t, srv, func(r *http.Request, body []byte) string {
+		if !strings.HasSuffix(r.URL.Path, "/login") {
+			return ""
 		}
-		req.Header = r.Header.Clone()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
+		var out struct {
+			Auth struct {
+				ClientToken string `json:"client_token"`
+			} `json:"auth"`
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if strings.HasSuffix(r.URL.Path, "/login") {
-			var out struct {
-				Auth struct {
-					ClientToken string `json:"client_token"`
-				} `json:"auth"`
-			}
-			_ = json.Unmarshal(body, &out)
-			mu.Lock()
-			issued = append(issued, out.Auth.ClientToken)
-			mu.Unlock()
-			i := bytes.Index(body, []byte(`"client_token"`))
-			msg, _ := json.Marshal(map[string]any{"errors": []string{"upstream answer cut short: " + string(body[i:i+50])}})
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadGateway)
-			_, _ = w.Write(msg)
-			return
-		}
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = w.Write(body)
-	}))
-	t.Cleanup(front.Close)
+		_ = json.Unmarshal(body, &out)
+		mu.Lock()
+		issued = append(issued, out.Auth.ClientToken)
+		mu.Unlock()
+		i := bytes.Index(body, []byte(`"client_token"`))
+		return string(body[i : i+50])
+	})
 	s := e.sink("", func(o *Options) {
 		o.Address = front.URL
 		o.Auth = AuthOptions{Method: AuthAppRole, RoleID: roleID, SecretIDFile: e.file("secret-id", secretID)}
