@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -41,21 +40,7 @@ func TestDeletionSkippedForAReloadRunsOnceTheReloadIsOver(t *testing.T) {
 		}
 	}()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { defer close(done); d.deleteLoop(ctx, stop) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !cond(); {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	waitFor := runDeleter(t, d)
 	// The deletion is due: a round runs and skips it for the reload.
 	d.wakeDeleter(now)
 	waitFor("the round that skips the name", func() bool { return journal.reads.Load() >= 2 })

@@ -64,21 +64,7 @@ func TestDeleterWakesAtTheScheduledTimeWithoutReadingTheJournal(t *testing.T) {
 	}
 	journal := &eachCounter{Store: st}
 	d := deleterDaemon(t, journal, 2*time.Hour, 10*time.Hour)
-	ctx, cancel := context.WithCancel(context.Background())
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { defer close(done); d.deleteLoop(ctx, stop) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !cond(); {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	waitFor := runDeleter(t, d)
 	waitFor("the deleter's first look", func() bool { return journal.reads.Load() >= 1 })
 	time.Sleep(50 * time.Millisecond)
 	before := journal.reads.Load()
@@ -122,5 +108,25 @@ func TestDeleterWaitForADeletionCenturiesAhead(t *testing.T) {
 	}
 	if w := d.waitUntil(time.Now().Add(-time.Hour), time.Now()); w <= 0 || w > 100*time.Millisecond {
 		t.Errorf("waitUntil(an hour ago) = %v, want a few milliseconds", w)
+	}
+}
+
+// runDeleter runs d's deleter until the test ends, and returns a wait for
+// a condition, which fails the test after 10 seconds.
+func runDeleter(t *testing.T, d *Daemon) func(what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); d.deleteLoop(ctx, stop) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 }
