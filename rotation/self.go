@@ -53,14 +53,17 @@ func (e *Engine) selfMatch(name, roleID string) bool {
 				continue
 			}
 			for _, r := range e.store.List(p.Name) {
-				if r.Name == name && sameRoleID(r.RoleID, roleID) {
+				if r.Name == name && (roleID == "" || sameRoleID(r.RoleID, roleID)) {
 					return true
 				}
 			}
 		}
 		return false
 	}
-	return name == selfName && sameRoleID(roleID, selfRole)
+	// A key of the own name whose role neither its listing nor a GET
+	// gave (askOwnNameRoles) counts as the own key's: taken for another
+	// policy's, the own key's other key went unseen and a third was made.
+	return name == selfName && (roleID == "" || sameRoleID(roleID, selfRole))
 }
 
 // policies0 returns the policies in force.
@@ -281,7 +284,38 @@ func (e *Engine) noteSelf(keys []apiclient.Key) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if keys[i].RoleID == "" && keys[i].Name == e.selfName {
+		return // listed without its role: the role known stays
+	}
 	e.selfName, e.selfRole = keys[i].Name, keys[i].RoleID
+}
+
+// askOwnNameRoles fills in, by GET, the role of the keys of the own key's
+// name that the listing shows without one (every field of the API's
+// schema is optional). The own key is told by its name and role: a key of
+// the own name listed without its role was another policy's, so the
+// own-key policy, its current key unseen, rotated the other own key: a
+// third key of the name (selfMatch takes a key the GET cannot tell as
+// the own key's, too).
+func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, policies []Policy) {
+	if !slices.ContainsFunc(policies, func(p Policy) bool { return p.Self != nil }) {
+		return
+	}
+	e.mu.Lock()
+	selfName := e.selfName
+	e.mu.Unlock()
+	own := e.own()
+	for i, k := range keys {
+		if k.RoleID != "" || k.Name == "" {
+			continue
+		}
+		if k.Name != selfName && k.ID != own && !e.selfMatch(k.Name, "") {
+			continue
+		}
+		if g, err := e.client().GetKey(ctx, k.ID); err == nil && g.ID == k.ID && g.RoleID != "" && cmp.Or(g.Name, k.Name) == k.Name {
+			keys[i].RoleID = g.RoleID
+		}
+	}
 }
 
 // setOwn changes the id of the key rotatord signs with.
