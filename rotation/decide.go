@@ -40,6 +40,7 @@ const (
 	ReasonOwnKey         Reason = "holds the key rotatord authenticates with"
 	ReasonConcurrent     Reason = "just handled by a concurrent pass"
 	ReasonTwoKeys        Reason = "two live keys already: a rotation would make a third"
+	ReasonRetireOthers   Reason = "several live keys: a pass keeps the one its sinks hold and deletes the others after the grace period"
 	ReasonRolesUnknown   Reason = "keys of several roles and no sink holds any: the consumer's role is unknown"
 	ReasonReloaded       Reason = "the policies changed during the pass"
 	ReasonConfirming     Reason = "grace period over; new key confirmed by this process, deletion follows shortly"

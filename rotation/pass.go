@@ -679,6 +679,15 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	if rolesUnknown && d.Action != ActionSkip {
 		d = Decision{Action: ActionNone, Reason: ReasonRolesUnknown}
 	}
+	if opts.DryRun && d.Action != ActionSkip && !rolesUnknown && !ownHere && rec.Rotation == nil &&
+		sameRole(live, rec.RoleID) > 1 && currentDelivered(p, &rec, live) {
+		// A pass first adopts from the sinks (adoptFromSinks, which a dry
+		// run does not read): the current key on record, delivered to a
+		// sink and still listed, is kept and the other keys of its role
+		// (one made by hand) are deleted after the grace period. Shown as
+		// "two live keys already", plan said nothing would happen.
+		d = Decision{Action: ActionNone, Reason: ReasonRetireOthers, Due: now.Add(p.GracePeriod)}
+	}
 	if p.Self != nil && d.Action == ActionRotate {
 		if other, busy := e.othersInFlight(p.Name); busy {
 			log.Info("rotatord's own key is due and waits for the rotations in flight", zap.String("in_flight", other))
@@ -1028,6 +1037,23 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	log.Warn("adopted the key a sink holds; the other keys of the name will be deleted after the grace period",
 		zap.String("key_id", cred.KeyID), zap.Strings("old_key_ids", rot.OldKeyIDs))
 	return true
+}
+
+// currentDelivered reports whether the record's current key is listed and
+// on record as delivered to one of the policy's sinks that a sink check
+// did not find lost: the key a pass's adoption from the sinks keeps, as
+// far as the record can tell without reading them.
+func currentDelivered(p Policy, rec *state.Record, live []apiclient.Key) bool {
+	cur := rec.CurrentKeyID
+	if cur == "" || !slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == cur }) {
+		return false
+	}
+	for _, s := range p.Sinks {
+		if d, ok := rec.Delivered.Get(sinkID(s, rec.Name)); ok && d.KeyID == cur && !lostFingerprinted(s, rec) {
+			return true
+		}
+	}
+	return false
 }
 
 // deleteLingering deletes again, once per settle time, a key rotatord
