@@ -31,8 +31,9 @@ type ValidateOptions struct {
 	// variables set, a well-formed key), Vault credential files are
 	// readable and a sink without an address has VAULT_ADDR, file sink
 	// owners and groups exist, file sink directories exist and pass the
-	// sink's checks, and state_dir is one `run` accepts. Run it as the
-	// user rotatord runs as.
+	// sink's checks, state_dir is one `run` accepts, and listen's host
+	// is an address this host can serve on. Run it as the user rotatord
+	// runs as.
 	Host bool
 	// Getenv reads the environment (EXOSCALE_API_KEY, VAULT_ADDR,
 	// ROTATORD_TEST_MIN_SCHEDULE, ...); default os.Getenv.

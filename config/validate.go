@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -159,6 +160,15 @@ func (v *validator) config(c *Config) {
 		v.addf("listen", "%v (want host:port, such as 127.0.0.1:9108 or :9108)", err)
 	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		v.addf("listen", "port %q of %q: want a number from 0 to 65535", port, net.JoinHostPort(host, port))
+	} else if v.host && host != "" {
+		// Whether this host can serve on that address (it resolves, one
+		// of its interfaces has it), without the port: a reload's
+		// validate runs beside the daemon that holds it.
+		if ln, err := net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			v.addf("listen", "%q: this host cannot listen there: %v", c.Listen, unwrapOpError(err))
+		} else {
+			ln.Close()
+		}
 	}
 
 	if len(c.Policies) == 0 && !ownKeyAnywhere(c) {
@@ -694,4 +704,14 @@ func ownKeyAnywhere(c *Config) bool {
 		}
 	}
 	return false
+}
+
+// unwrapOpError drops net.OpError's "listen tcp ADDR:" prefix, which would
+// show the probe's port 0 rather than the address as written.
+func unwrapOpError(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
 }
