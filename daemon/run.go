@@ -37,14 +37,21 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	ln := d.opts.Listener
 	if ln == nil {
 		addr := d.Config().Listen
+		source := "listen"
+		if d.opts.ConfigPath != "" {
+			source = d.opts.ConfigPath + ": listen"
+		}
 		if d.opts.Listen != "" {
 			addr = d.opts.Listen
+			source = "--web.listen-address"
 		} else {
 			d.listening.Store(&addr)
 		}
 		var err error
 		if ln, err = net.Listen("tcp", addr); err != nil {
-			return err
+			// Name where the address came from: the file's listen or
+			// the flag that overrides it.
+			return fmt.Errorf("%s: %w", source, err)
 		}
 	}
 	web := d.newWebServer(ln)
