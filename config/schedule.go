@@ -71,8 +71,15 @@ func (v *validator) schedule(at string, p *Policy) {
 		if gap > 0 {
 			gapText = human(gap)
 		}
+		maxAge := v.written(at+".max_age", p.MaxAge)
+		if p.MaxAge.Duration() < floor {
+			// No schedule may run that often: say what happens instead.
+			v.warnf(at+".schedule", "%q leaves up to %s between runs, more than max_age %s, which is shorter than the minimum time between runs, %s: every run rotates every key the policy manages, once the grace period of its last rotation is over (a key can get up to %s older than max_age before a run rotates it)",
+				p.Schedule, gapText, maxAge, human(floor), gapText)
+			return
+		}
 		v.warnf(at+".schedule", "%q leaves up to %s between runs, more than max_age %s: a key can get that much older than max_age before a run rotates it (run the policy at least every %s)",
-			p.Schedule, gapText, v.written(at+".max_age", p.MaxAge), v.written(at+".max_age", p.MaxAge))
+			p.Schedule, gapText, maxAge, maxAge)
 	}
 }
 
