@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -227,6 +228,12 @@ type commonFlags struct {
 	configFile string
 	configSet  bool // given on the command line
 	log        logFlags
+
+	// The old spelling, --config, kept apart so that a command line
+	// naming two files, one in each spelling, is a usage error rather
+	// than the last one silently winning.
+	oldConfigFile string
+	newConfigSet  bool
 }
 
 func (f *commonFlags) register(cmd *kingpin.CmdClause, logFormat string) {
@@ -236,14 +243,26 @@ func (f *commonFlags) register(cmd *kingpin.CmdClause, logFormat string) {
 			if f.configFile == "" {
 				return fmt.Errorf("--%s: the policy file's name is empty", flag)
 			}
+			f.configSet = true
 			return nil
 		}
 	}
 	cmd.Flag("config.file", "The policy file.").Default(defaultConfigFile).
-		IsSetByUser(&f.configSet).Action(nonEmpty("config.file")).StringVar(&f.configFile)
+		IsSetByUser(&f.newConfigSet).Action(nonEmpty("config.file")).StringVar(&f.configFile)
 	// The spelling before the Prometheus-style flags, kept for scripts.
+	// Actions run once every flag's value is set.
 	cmd.Flag("config", "Old spelling of --config.file.").Hidden().
-		IsSetByUser(&f.configSet).Action(nonEmpty("config")).StringVar(&f.configFile)
+		Action(func(*kingpin.ParseContext) error {
+			if f.oldConfigFile == "" {
+				return errors.New("--config: the policy file's name is empty")
+			}
+			if f.newConfigSet && filepath.Clean(f.oldConfigFile) != filepath.Clean(f.configFile) {
+				return fmt.Errorf("two policy files, %s (--config) and %s (--config.file): give one",
+					printable.Lines(f.oldConfigFile), printable.Lines(f.configFile))
+			}
+			f.configFile, f.configSet = f.oldConfigFile, true
+			return nil
+		}).StringVar(&f.oldConfigFile)
 	f.log.register(cmd, logFormat)
 }
 
