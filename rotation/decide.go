@@ -160,7 +160,10 @@ func decideAge(in Input) Decision {
 	case r.CurrentSince.IsZero():
 		return Decision{Action: ActionRotate, Reason: ReasonAgeUnknown}
 	}
-	due := r.CurrentSince.Add(in.MaxAge + in.JitterOffset)
+	// Added one after the other: each may be near the largest Duration
+	// (max_age 200y, jitter 150y), and their sum would wrap around to a
+	// negative age, every key due at every pass.
+	due := r.CurrentSince.Add(in.MaxAge).Add(in.JitterOffset)
 	if !in.Now.Before(due) {
 		return Decision{Action: ActionRotate, Reason: ReasonExpired}
 	}
