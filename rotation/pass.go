@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/hooks"
 	"github.com/rotatord/rotatord/internal/memtrim"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/state"
@@ -994,9 +995,17 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 	}
 	markNew(rot, p.Sinks, *cred)
 	var delivered state.Deliveries
+	// told: every sink's consumer is known to have been given the key
+	// (the record names it as delivered there, and it was not written
+	// now). Else the adoption is a delivery, and its after_delivery
+	// hooks are owed before the old keys go, as a rotation's are.
+	told := true
 	for _, i := range deliveryOrder(p.Sinks) {
 		s := p.Sinks[i]
 		sid := sinkID(s, rec.Name)
+		if d, ok := rec.Delivered.Get(sid); !ok || d.KeyID != cred.KeyID {
+			told = false
+		}
 		written := false
 		if h, err := s.Read(ctx, rec.Name); err != nil || h.KeyID != cred.KeyID || untrusted(s) ||
 			!h.Secret.IsZero() && !sameSecret(h.Secret, cred.Secret) {
@@ -1008,7 +1017,7 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 				log.Warn("cannot adopt: a sink does not take the key the others hold", zap.String("sink", sinkLabel(i, s)), zap.Error(err))
 				return false
 			}
-			written = true
+			written, told = true, false
 		}
 		m := rot.Sinks[sid]
 		m.Delivered = true
@@ -1029,6 +1038,12 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 		if p.AdoptRotate {
 			rec.CurrentSince = time.Time{}
 		}
+	}
+	if !told && hasHook(p, hooks.AfterDelivery) {
+		// Owed in the record of the adoption. A crash after the writes,
+		// before that record, adopts again without a write: the record's
+		// deliveries still do not name the key, so they are owed then too.
+		rot.HooksPending = append(rot.HooksPending, hooks.AfterDelivery)
 	}
 	rec.RoleID = cred.RoleID
 	rec.Delivered = delivered
