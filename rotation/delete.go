@@ -467,8 +467,17 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 			return &waitErr{reason: ReasonConfirming, due: due}
 		}
 	}
-	if err := e.catchUp(ctx, p, rec, pass); err != nil {
+	wrote, err := e.catchUp(ctx, p, rec, pass)
+	if err != nil {
 		return failDelete(fmt.Errorf("deliver the new key to a sink added since: %w", err))
+	}
+	if wrote {
+		// A sink added since was just given the new key (it may have
+		// held an old one): its consumer is told, as the others were,
+		// before the old keys go (catchUp recorded the hooks as owed).
+		if err := e.outsideInstall(ctx, &p, func() { e.runPendingAfterDelivery(ctx, p, rec) }); err != nil {
+			return err
+		}
 	}
 	// The consumer check: a before_delete hook that fails keeps the old
 	// keys, and is tried again after the failure's backoff.
@@ -625,7 +634,7 @@ func without(ids []string, id string) []string {
 // holds, or may hold, an old key: left as it is, it would block that key's
 // deletion for good. With no sink to copy from, it does nothing, and the
 // deletion check decides.
-func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record, pass *passWork) error {
+func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record, pass *passWork) (wrote bool, err error) {
 	rot := rec.Rotation
 	var missing []int
 	for i, s := range p.Sinks {
@@ -634,10 +643,10 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record, pass 
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		return false, nil
 	}
 	if err := e.claimTargets(pass.targetsOf(e), p, rec.Name); err != nil {
-		return err
+		return false, err
 	}
 	// With sink_check, the new key (the current one once delivered) is
 	// copied only from a sink that still holds what rotatord wrote there,
@@ -652,19 +661,19 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record, pass 
 		cred = e.copyOf(ctx, p, rec, rot.NewKeyID)
 	}
 	if cred == nil {
-		return nil
+		return false, nil
 	}
 	cred.CreatedAt = rot.NewCreatedAt
 	recordSinks(rot, p.Sinks, rec.Name)
 	markNew(rot, p.Sinks, *cred)
 	if err := e.store.Put(*rec); err != nil {
-		return err
+		return false, err
 	}
 	for _, i := range missing {
 		s := p.Sinks[i]
 		label := sinkLabel(i, s)
 		if err := e.writeTo(ctx, p, i, *cred); err != nil {
-			return fmt.Errorf("sink %s: %w", label, err)
+			return false, fmt.Errorf("sink %s: %w", label, err)
 		}
 		sid := sinkID(s, rec.Name)
 		m := rot.Sinks[sid]
@@ -675,7 +684,14 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record, pass 
 			zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("sink", label),
 			zap.String("target", s.Target(rec.Name)), zap.String("key_id", rot.NewKeyID))
 	}
-	return e.store.Put(*rec)
+	// Every sink holds the new key now, some just given it: the
+	// after_delivery hooks are owed again, in the write that records
+	// those deliveries (a crash before it writes them again, and owes
+	// the hooks then).
+	if hasHook(p, hooks.AfterDelivery) && !slices.Contains(rot.HooksPending, hooks.AfterDelivery) {
+		rot.HooksPending = append(slices.Clip(rot.HooksPending), hooks.AfterDelivery)
+	}
+	return true, e.store.Put(*rec)
 }
 
 // eachRecord calls fn with each record of policy, without copies when the
