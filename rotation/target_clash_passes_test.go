@@ -207,8 +207,8 @@ func TestAClaimAndARecordOfTwoNamesRefuseBoth(t *testing.T) {
 	if c.claimed == nil {
 		c.claimed = map[uint64]claim{}
 	}
-	hash := (&targetOwners{claims: c}).hash
-	c.claimed[hash(sinkID(docker, "ci-a"))] = claim{name: hash("ci-a.docker"), pass: stale}
+	owners := &targetOwners{claims: c}
+	c.claimed[owners.targetHash(sinkID(docker, "ci-a"))] = claim{name: owners.hash("ci-a.docker"), exact: owners.hash(sinkID(docker, "ci-a")), pass: stale}
 	c.mu.Unlock()
 	c.leave(stale)
 

@@ -3,8 +3,10 @@ package rotation
 // Key names are chosen by whoever may create API keys, and a sink's target
 // is rendered from the name: two names can render the same target ("ci-a"
 // with "{{.Name}}.docker.env", "ci-a.docker" with "{{.Name}}.env"). Targets
-// are compared as strings: two names that differ only in case meet on a
-// case-insensitive file system without this check seeing it. The sinks'
+// are compared as strings, a file sink's without regard to ASCII case
+// (targetHash): two names that differ only in case meet on a
+// case-insensitive file system (a CIFS or vfat mount, a casefold ext4
+// directory), which rotatord cannot tell from its path. The sinks'
 // ownership markers name the policy, not the key name, so without this
 // check the second name's rotation would replace the first name's
 // credential with a key of its own: an outage for the first name's
@@ -44,7 +46,8 @@ func renders(p Policy, sid, name string) bool {
 // target), for one pass: the journal's side is read when first asked (a
 // pass that writes no sink reads none); the claims are the engine's,
 // shared by the passes under way (targetClaims). Targets and names are
-// kept as 64-bit hashes, 16 bytes a target: a map of the ids' strings
+// kept as 64-bit hashes, 24 bytes a target (its text's, its case-folded
+// text's for a file sink, and its name's): a map of the ids' strings
 // added 6 MB to a forced pass at 10,000 names, and the names for the
 // errors 0.8 MB (they are read when a name is first refused). A hash that
 // two targets share (one chance in 2^64 per pair) refuses a name wrongly,
@@ -76,7 +79,9 @@ func (e *Engine) nameOf(t *targetOwners, h uint64) string {
 	return t.names[h]
 }
 
-type targetOwner struct{ target, name uint64 }
+// targetOwner is a target a record owns: target is its targetHash,
+// exact the hash of its text, name the record's name's hash.
+type targetOwner struct{ target, exact, name uint64 }
 
 // targetClaims are the targets claimed by the passes under way, by target
 // hash. Shared, because two passes can run at once (policies on their own
@@ -94,8 +99,9 @@ type targetClaims struct {
 }
 
 type claim struct {
-	name uint64 // the claiming name's hash
-	pass uint64 // the pass that made it
+	name  uint64 // the claiming name's hash
+	exact uint64 // the hash of the target's text (the key is its targetHash)
+	pass  uint64 // the pass that made it
 	// retired is 0 while that pass runs; then the number from which
 	// passes do not need the claim (they entered after it ended).
 	retired uint64
@@ -150,6 +156,37 @@ func (w *passWork) targetsOf(e *Engine) *targetOwners {
 
 func (t *targetOwners) hash(s string) uint64 { return maphash.String(t.claims.seed, s) }
 
+// targetHash is the hash of sink id sid for comparing targets: a file
+// sink's target without regard to ASCII case (key names are ASCII), since
+// its directory may be on a case-insensitive file system, where
+// "ci-RUNNER.env" is ci-runner's file.
+func (t *targetOwners) targetHash(sid string) uint64 {
+	if strings.HasPrefix(sid, fileSinkPrefix) {
+		return t.hash(asciiLower(sid))
+	}
+	return t.hash(sid)
+}
+
+// fileSinkPrefix starts the sink id of a file sink (sinkID).
+const fileSinkPrefix = "file:"
+
+// asciiLower is strings.ToLower for ASCII letters only, without a copy
+// when s has no upper-case letter.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
 // find returns where the records of target hash h start in t.recorded.
 func (t *targetOwners) find(h uint64) int {
 	i, _ := slices.BinarySearchFunc(t.recorded, h, func(o targetOwner, h uint64) int {
@@ -162,6 +199,17 @@ func (t *targetOwners) find(h uint64) int {
 		return 0
 	})
 	return i
+}
+
+// recordedExactly tells whether a record of name hash me owns target hash
+// h under the text of hash x.
+func (t *targetOwners) recordedExactly(h, x, me uint64) bool {
+	for i := t.find(h); i < len(t.recorded) && t.recorded[i].target == h; i++ {
+		if o := t.recorded[i]; o.name == me && o.exact == x {
+			return true
+		}
+	}
+	return false
 }
 
 // recordedFor tells whether a record of name hash me owns target hash h.
@@ -186,42 +234,57 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 	c := t.claims
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var hashes []uint64
+	var hashes, exacts []uint64
 	for i, s := range p.Sinks {
 		if strings.HasPrefix(s.Target(name), "<") {
 			continue // no target for the name: its probe says why
 		}
 		sid := sinkID(s, name)
-		h := t.hash(sid)
+		h, x := t.targetHash(sid), t.hash(sid)
 		hashes = append(hashes, h)
+		exacts = append(exacts, x)
+		// Two names whose records each own a file target of their own
+		// that differs from the other's only in case were both managed
+		// before file targets were compared without regard to case: they
+		// are left as they were (on a case-sensitive file system they
+		// are two files), and any other name is refused both targets.
+		caseTwin := func(exact uint64) bool { return exact != x && t.recordedExactly(h, x, me) }
 		for j := t.find(h); j < len(t.recorded) && t.recorded[j].target == h; j++ {
-			if o := t.recorded[j]; o.name != me {
+			if o := t.recorded[j]; o.name != me && !caseTwin(o.exact) {
 				other := fmt.Sprintf("key name %q", e.nameOf(t, o.name))
 				if other == `key name ""` {
 					other = "another key name (its record removed since)"
 				}
-				return fmt.Errorf("sink %s: target %s is also the target of %s, which holds it: two key names render the same target; not writing it for %q",
-					sinkLabel(i, s), s.Target(name), other, name)
+				return fmt.Errorf("sink %s: target %s is also the target of %s, which holds it: two key names render the same target%s; not writing it for %q",
+					sinkLabel(i, s), s.Target(name), other, caseNote(sid), name)
 			}
 		}
-		if cl, ok := c.claimed[h]; ok && cl.name != me {
-			return fmt.Errorf("sink %s: target %s is also the target of another key name, whose rotation under way claimed it first: two key names render the same target; not writing it for %q",
-				sinkLabel(i, s), s.Target(name), name)
+		if cl, ok := c.claimed[h]; ok && cl.name != me && !caseTwin(cl.exact) {
+			return fmt.Errorf("sink %s: target %s is also the target of another key name, whose rotation under way claimed it first: two key names render the same target%s; not writing it for %q",
+				sinkLabel(i, s), s.Target(name), caseNote(sid), name)
 		}
 	}
 	if c.claimed == nil {
 		c.claimed = map[uint64]claim{}
 	}
-	for _, h := range hashes {
+	for i, h := range hashes {
 		// A target the journal gave the name when this pass read it needs
 		// no claim: a pass that read it earlier has the claim that led to
 		// that record, kept while it runs. (At 10,000 names, claims for
 		// every target added 0.7 MB to a forced pass.)
 		if _, ok := c.claimed[h]; ok || !t.recordedFor(h, me) {
-			c.claimed[h] = claim{name: me, pass: t.pass}
+			c.claimed[h] = claim{name: me, exact: exacts[i], pass: t.pass}
 		}
 	}
 	return nil
+}
+
+// caseNote says, in a clash's error, how file targets are compared.
+func caseNote(sid string) string {
+	if strings.HasPrefix(sid, fileSinkPrefix) {
+		return " (file targets are compared without regard to case, as a case-insensitive file system would)"
+	}
+	return ""
 }
 
 // buildTargetIndex reads the journal for the targets each name owns (see
@@ -236,7 +299,7 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 	}
 	var old []oldDelivery
 	add := func(sid, name string) {
-		t.recorded = append(t.recorded, targetOwner{t.hash(sid), t.hash(name)})
+		t.recorded = append(t.recorded, targetOwner{t.targetHash(sid), t.hash(sid), t.hash(name)})
 	}
 	eachRecord(e.store, "", func(r *state.Record) {
 		i := slices.IndexFunc(policies, func(p Policy) bool { return p.Name == r.Policy })
