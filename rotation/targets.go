@@ -229,6 +229,15 @@ func (t *targetOwners) recordedFor(h, me uint64) bool {
 // another policy (a name that moved) is left to the sinks' markers, which
 // name the policy.
 func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
+	if p.Self != nil {
+		// The own key's store is one literal target no other sink may
+		// write (the sinks refuse rotatord's credential files and Vault
+		// secrets), so no other name can own it: a name whose template
+		// renders it claims it before its probe is refused, and that
+		// claim (or a record from before the refusal) must not keep
+		// rotatord's key from rotating.
+		return nil
+	}
 	t.once.Do(func() { e.buildTargetIndex(t) })
 	me := t.hash(name)
 	c := t.claims
