@@ -146,7 +146,12 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		}
 		var skipped []SkippedName
 		for name, live := range byName {
-			if reason := CheckName(name); reason != "" && !e.finishesInFlight(p, name, live) {
+			// rotatord's own key is managed whatever its name: the name
+			// goes into no path nor template (its store is one literal
+			// file or Vault secret), and skipped, the key rotatord signs
+			// with would silently never rotate ("rotatord admin" is a
+			// name the console takes).
+			if reason := CheckName(name); reason != "" && p.Self == nil && !e.finishesInFlight(p, name, live) {
 				e.skipName(p, name, reason)
 				if len(skipped) < maxSkippedShown {
 					skipped = append(skipped, SkippedName{Name: strings.Clone(name), Reason: reason})
