@@ -102,6 +102,7 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 		// something that is none): a restart would read nothing that
 		// signs, locked out for good, while the working key's secret is
 		// only in this process. No key is lost by writing it back.
+		e.ownStoreLost(p)
 		cur := p.Self.Current()
 		if cur.KeyID != own || cur.Secret.IsZero() || p.Self.Check(ctx, cur) != nil {
 			return
@@ -130,6 +131,7 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 		// another credential (a ci key written there by mistake) must
 		// not make rotatord act as it.
 		if k, err := e.keyAs(ctx, p, held); err != nil || !e.selfMatch(k.Name, k.RoleID) {
+			e.ownStoreLost(p)
 			log.Error("the credential store holds a key that is not rotatord's own key (another name or role, or unknown): not using it", zap.String("key_id", held.KeyID))
 			return
 		}
@@ -147,6 +149,7 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 	if err := p.Self.Check(ctx, held); !errors.As(err, &apiErr) || apiErr.Kind != apiclient.KindAuth {
 		return
 	}
+	e.ownStoreLost(p) // a key the API refuses: a restart would be locked out
 	if cur.KeyID != own || cur.Secret.IsZero() || p.Self.Check(ctx, cur) != nil {
 		return
 	}
@@ -160,6 +163,17 @@ func (e *Engine) followStore(ctx context.Context, p Policy) {
 		return
 	}
 	log.Warn("the credential store held a key that does not sign: wrote back the one in use", zap.String("dead_key_id", held.KeyID), zap.String("key_id", own))
+}
+
+// ownStoreLost counts the credential store found without the key in use
+// and not simply followed (emptied, holding a dead key or another key's
+// credential), as a sink check counts a lost sink: a restart reads the
+// store, so the alert on lost sinks (RotatordSinkLostKey) must fire
+// before one does, not only a log line.
+func (e *Engine) ownStoreLost(p Policy) {
+	if e.rec != nil {
+		e.rec.SinkChecked(p.Name, sinkLabel(0, p.Sinks[0]), SinkLost)
+	}
 }
 
 // OwnStoreEmpty reports whether the credential store of an own-key
@@ -213,6 +227,7 @@ func (e *Engine) followInFlight(ctx context.Context, p Policy, rec state.Record)
 		// rotation, so a restart or reload would read nothing that signs.
 		// The working key goes back there, and the recovery finishes from
 		// it (a new key whose secret was only in the store is lost anyway).
+		e.ownStoreLost(p)
 		cur := p.Self.Current()
 		if cur.KeyID != e.own() || cur.Secret.IsZero() || p.Self.Check(ctx, cur) != nil {
 			return
@@ -259,6 +274,7 @@ func (e *Engine) followInFlight(ctx context.Context, p Policy, rec state.Record)
 		// deleted since; a key deleted before; the id of the key in use
 		// with another secret): a restart before the recovery would read
 		// it, locked out with the working secret only in this process.
+		e.ownStoreLost(p)
 		cur.Name, cur.RoleID = rec.Name, rec.RoleID
 		what := "the new key of the rotation in flight"
 		if !isNew {

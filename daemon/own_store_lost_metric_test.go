@@ -1,0 +1,96 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/apiclient/exosim"
+	"github.com/rotatord/rotatord/rotation"
+)
+
+// ownStoreLost returns rotatord_sink_checks_total{policy="_self",state="lost"}.
+func ownStoreLost(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "rotatord_sink_checks_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["policy"] == "_self" && labels["state"] == "lost" {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
+// A credential store that no longer holds the key rotatord signs with,
+// and that rotatord will not or cannot put right (a consumer's credential
+// pasted there: a restart would sign as that key), was only logged: no
+// metric moved, so no alert fired before the restart that reads it. It is
+// counted as a lost sink of _self (rotatord_sink_checks_total{state=
+// "lost"}, the RotatordSinkLostKey alert), as the check of any other
+// key's sinks counts one; so is a store found emptied and written back.
+func TestOwnStoreHoldingAnotherKeyIsCountedLost(t *testing.T) {
+	e := newSelfEnv(t, "1h")
+	reg := prometheus.NewRegistry()
+	d, err := New(Options{ConfigPath: e.config, Logger: zap.NewNop(), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	if _, err := d.RunPass(ctx, nil, rotation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ownStoreLost(t, reg); n != 0 {
+		t.Fatalf("lost %v with the store holding the key in use, want 0", n)
+	}
+
+	// A ci key's credential pasted over rotatord's.
+	var ci exosim.KeyRecord
+	for _, k := range e.sim.Keys() {
+		if k.Alive && k.Name != exosim.DefaultAdminName {
+			ci = k
+			break
+		}
+	}
+	cred, _ := json.Marshal(map[string]string{"api_key": ci.Key, "api_secret": ci.Secret})
+	store := filepath.Join(e.dir, "credential.json")
+	if err := os.WriteFile(store, cred, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RunPass(ctx, nil, rotation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ownStoreLost(t, reg); n < 1 {
+		t.Errorf("lost %v with a ci key's credential in the store, want at least 1", n)
+	}
+
+	// Emptied: written back, and counted.
+	before := ownStoreLost(t, reg)
+	if err := os.WriteFile(store, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RunPass(ctx, nil, rotation.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ownStoreLost(t, reg); n <= before {
+		t.Errorf("lost %v after the store was emptied (was %v), want more", n, before)
+	}
+}
