@@ -296,6 +296,22 @@ func (d *Daemon) Close() error {
 	return d.closeAccounts()
 }
 
+// waitHooks waits, at most wait, for the on_failure hooks every account
+// still runs, all accounts at once; it cancels none.
+func (d *Daemon) waitHooks(wait time.Duration) {
+	d.mu.Lock()
+	engines := make([]*rotation.Engine, 0, len(d.accounts))
+	for _, a := range d.accounts {
+		engines = append(engines, a.engine)
+	}
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, e := range engines {
+		wg.Go(func() { e.WaitHooks(wait) })
+	}
+	wg.Wait()
+}
+
 // hookStopWait is how long a stop waits for the on_failure hooks still
 // running before it cancels them.
 const hookStopWait = 5 * time.Second

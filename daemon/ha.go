@@ -208,6 +208,11 @@ func (d *Daemon) RunLeading(ctx context.Context, wait time.Duration, fn func(ctx
 		} else {
 			fnErr = fn(leadCtx)
 		}
+		// The on_failure hooks the pass started run in the background,
+		// and only while this replica leads (rotation: fencedHookCtx):
+		// they get a stop's few seconds before the Lease goes, or a
+		// `once` from cron would have them cancelled every time.
+		d.waitHooks(hookStopWait)
 		d.journalLed.Store(false)
 		cancel() // done: release the Lease
 	})

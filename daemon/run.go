@@ -341,6 +341,11 @@ func (d *Daemon) actWhileLeading(leadCtx context.Context, stopLeading <-chan str
 	case <-stopLeading:
 		close(stopDeleter)
 		sc.stop(d.opts.ShutdownTimeout, cancelWork)
+		// The on_failure hooks still running get a stop's few seconds
+		// while the Lease is still held: once it is released they are
+		// cancelled (only the leader runs hooks), and their success could
+		// no longer be recorded.
+		d.waitHooks(hookStopWait)
 	}
 	<-deleterDone
 }

@@ -11,6 +11,7 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -69,8 +70,21 @@ func (e *Engine) runHooks(ctx context.Context, event string, p Policy, rec *stat
 		if h.Event != event {
 			continue
 		}
+		// Only the leader runs hooks: a replica that lost the Lease (a
+		// leader paused past it, woken while another leads) runs none; the
+		// hooks stay owed in the journal, for the leader to run.
+		if e.fence != nil {
+			if err := e.fence(); err != nil {
+				return fmt.Errorf("hook %s (%s) not run: %w", h.Label, event, err)
+			}
+		}
 		start := time.Now()
-		err := h.Run(ctx, ev)
+		hctx, stop := e.fencedHookCtx(ctx)
+		err := h.Run(hctx, ev)
+		if cause := context.Cause(hctx); err != nil && ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (cancelled: %w)", err, cause)
+		}
+		stop()
 		if e.rec != nil {
 			e.rec.HookRun(p.Name, h.Label, event, err == nil, time.Since(start))
 		}
@@ -82,6 +96,42 @@ func (e *Engine) runHooks(ctx context.Context, event string, p Policy, rec *stat
 		log.Info("hook ran")
 	}
 	return nil
+}
+
+// hookFencePoll is how often a running hook's replica asks whether it
+// still leads.
+const hookFencePoll = 250 * time.Millisecond
+
+// fencedHookCtx is ctx for one hook run, cancelled (with the fence's
+// error as its cause) as soon as this replica may no longer act: a hook
+// runs on (an on_failure hook in the background up to its 5 minutes, a
+// webhook through its retries) after the work in flight was cancelled,
+// and the new leader runs the hooks the journal owes itself. stop ends
+// the watch.
+func (e *Engine) fencedHookCtx(ctx context.Context) (context.Context, func()) {
+	if e.fence == nil {
+		return ctx, func() {}
+	}
+	hctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(hookFencePoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-hctx.Done():
+				return
+			case <-t.C:
+				if err := e.fence(); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}
+	}()
+	return hctx, func() { close(done); cancel(nil) }
 }
 
 func hasHook(p Policy, event string) bool {
