@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -158,16 +159,25 @@ func (v *validator) config(c *Config) {
 
 	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
 		v.addf("listen", "%v (want host:port, such as 127.0.0.1:9108 or :9108)", err)
-	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil {
 		v.addf("listen", "port %q of %q: want a number from 0 to 65535", port, net.JoinHostPort(host, port))
-	} else if v.host && host != "" {
+	} else if v.host {
 		// Whether this host can serve on that address (it resolves, one
 		// of its interfaces has it), without the port: a reload's
 		// validate runs beside the daemon that holds it.
-		if ln, err := net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
-			v.addf("listen", "%q: this host cannot listen there: %v", c.Listen, unwrapOpError(err))
-		} else {
-			ln.Close()
+		if host != "" {
+			if ln, err := net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+				v.addf("listen", "%q: this host cannot listen there: %v", c.Listen, unwrapOpError(err))
+			} else {
+				ln.Close()
+			}
+		}
+		// Whether this user may bind the port, told by the sysctl and
+		// the capability rather than by binding it (the daemon may hold
+		// it): run stops with "bind: permission denied".
+		if start, ok := unprivilegedPortStart(); ok && n > 0 && n < uint64(start) && !canBindPrivilegedPorts() {
+			v.addf("listen", "%q: port %d is below %d (net.ipv4.ip_unprivileged_port_start) and this user (uid %d) lacks CAP_NET_BIND_SERVICE: run cannot listen there; pick a port from %d, or give rotatord the capability (CAP_NET_BIND_SERVICE in both CapabilityBoundingSet= and AmbientCapabilities= of its unit)",
+				c.Listen, n, start, os.Getuid(), start)
 		}
 	}
 
