@@ -250,7 +250,7 @@ func (c *cli) cmdValidate() error {
 	if f.fileSet {
 		if f.common.configSet && filepath.Clean(f.common.configFile) != filepath.Clean(f.file) {
 			// A usage error, as an argument too many.
-			fmt.Fprintf(c.stderr, "rotatord: two policy files, %s (--config.file) and %s: give one\n", printable.Lines(f.common.configFile), printable.Lines(f.file))
+			fmt.Fprintf(c.stderr, "rotatord: two policy files, %s (%s) and %s: give one\n", printable.Lines(f.common.configFile), f.common.configFlag, printable.Lines(f.file))
 			fmt.Fprintln(c.stderr, "Try 'rotatord help validate'.")
 			return exitCode(2)
 		}

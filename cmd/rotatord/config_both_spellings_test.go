@@ -38,3 +38,28 @@ func TestConfigGivenInBothSpellingsNamingTwoFilesIsAUsageError(t *testing.T) {
 		t.Errorf("validate --config %s = %d, stderr %q; want 1 naming the file", a, code, stderr)
 	}
 }
+
+// TestConfigFileEmptyBesideConfigSaysItIsEmpty: --config.file "$FILE"
+// with FILE unset beside --config a.yml said "two policy files, a.yml
+// (--config) and  (--config.file)", a blank where a name should be, or the
+// empty-name error, depending on the order of the flags. It says that
+// --config.file's name is empty, whatever the order. And validate's
+// argument beside --config names --config, the flag given.
+func TestConfigFileEmptyBesideConfigSaysItIsEmpty(t *testing.T) {
+	a := filepath.Join(t.TempDir(), "a.yml")
+	for _, args := range [][]string{
+		{"once", "--config", a, "--config.file", ""},
+		{"once", "--config.file", "", "--config", a},
+		{"validate", "--config", a, "--config.file="},
+	} {
+		code, _, stderr := runCLI(args...)
+		if code != 2 || !strings.Contains(stderr, "--config.file: the policy file's name is empty") {
+			t.Errorf("rotatord %q = %d, stderr %q; want 2, saying --config.file's name is empty", args, code, stderr)
+		}
+	}
+	b := filepath.Join(filepath.Dir(a), "b.yml")
+	code, _, stderr := runCLI("validate", "--config", a, b)
+	if code != 2 || !strings.Contains(stderr, a+" (--config)") || !strings.Contains(stderr, b) {
+		t.Errorf("validate --config %s %s = %d, stderr %q; want 2, naming %s as --config's", a, b, code, stderr, a)
+	}
+}

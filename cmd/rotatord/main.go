@@ -234,6 +234,9 @@ type commonFlags struct {
 	// than the last one silently winning.
 	oldConfigFile string
 	newConfigSet  bool
+	// configFlag is the flag that named configFile, for errors:
+	// --config.file or --config.
+	configFlag string
 }
 
 func (f *commonFlags) register(cmd *kingpin.CmdClause, logFormat string) {
@@ -242,6 +245,9 @@ func (f *commonFlags) register(cmd *kingpin.CmdClause, logFormat string) {
 		return func(*kingpin.ParseContext) error {
 			if f.configFile == "" {
 				return fmt.Errorf("--%s: the policy file's name is empty", flag)
+			}
+			if f.configFlag == "" {
+				f.configFlag = "--" + flag
 			}
 			f.configSet = true
 			return nil
@@ -256,11 +262,16 @@ func (f *commonFlags) register(cmd *kingpin.CmdClause, logFormat string) {
 			if f.oldConfigFile == "" {
 				return errors.New("--config: the policy file's name is empty")
 			}
+			if f.newConfigSet && f.configFile == "" {
+				// Whichever action runs first: the empty name is the
+				// problem, not a second file.
+				return errors.New("--config.file: the policy file's name is empty")
+			}
 			if f.newConfigSet && filepath.Clean(f.oldConfigFile) != filepath.Clean(f.configFile) {
 				return fmt.Errorf("two policy files, %s (--config) and %s (--config.file): give one",
 					printable.Lines(f.oldConfigFile), printable.Lines(f.configFile))
 			}
-			f.configFile, f.configSet = f.oldConfigFile, true
+			f.configFile, f.configSet, f.configFlag = f.oldConfigFile, true, "--config"
 			return nil
 		}).StringVar(&f.oldConfigFile)
 	f.log.register(cmd, logFormat)
