@@ -728,6 +728,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		if rec.Failures > 0 {
 			o.LastError = rec.LastError // a pass that acts has its own Err
 		}
+		if d.Action == ActionRotate || d.Action == ActionRecover {
+			// What the pass would refuse before any key is made: a sink
+			// target another name holds (claiming nothing).
+			o.Err = e.checkTargets(pass.targetsOf(e), p, name, false)
+		}
 		return o
 	}
 	switch d.Action {

@@ -229,6 +229,13 @@ func (t *targetOwners) recordedFor(h, me uint64) bool {
 // another policy (a name that moved) is left to the sinks' markers, which
 // name the policy.
 func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
+	return e.checkTargets(t, p, name, true)
+}
+
+// checkTargets is claimTargets, claiming the targets only when take is
+// set: a dry run (plan) says why a pass would refuse the name, and takes
+// nothing from the passes under way.
+func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool) error {
 	if p.Self != nil {
 		// The own key's store is one literal target no other sink may
 		// write (the sinks refuse rotatord's credential files and Vault
@@ -272,6 +279,9 @@ func (e *Engine) claimTargets(t *targetOwners, p Policy, name string) error {
 			return fmt.Errorf("sink %s: target %s is also the target of another key name, whose rotation under way claimed it first: two key names render the same target%s; not writing it for %q",
 				sinkLabel(i, s), s.Target(name), caseNote(sid), name)
 		}
+	}
+	if !take {
+		return nil
 	}
 	if c.claimed == nil {
 		c.claimed = map[uint64]claim{}
