@@ -686,4 +686,7 @@ func (ps *policyState) add(p PolicyInfo, rot *state.Rotation) {
 	}
 }
 
-func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+// unixSeconds is t in Unix seconds. Not from UnixNano, which wraps around
+// past 2262: a deletion due after a grace period of centuries (validate
+// takes up to about 292 years) would show as overdue since the 1690s.
+func unixSeconds(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
