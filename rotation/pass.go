@@ -692,7 +692,15 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		// sink and still listed, is kept and the other keys of its role
 		// (one made by hand) are deleted after the grace period. Shown as
 		// "two live keys already", plan said nothing would happen.
-		d = Decision{Action: ActionNone, Reason: ReasonRetireOthers, Due: now.Add(p.GracePeriod)}
+		// The deletion waits, as any grace period's end, for the
+		// policy's next window.
+		due := now.Add(p.GracePeriod)
+		if !opts.IgnoreWindows && !p.Windows.Contains(due) {
+			if next := p.Windows.NextOpen(due); !next.IsZero() {
+				due = next
+			}
+		}
+		d = Decision{Action: ActionNone, Reason: ReasonRetireOthers, Due: due}
 	}
 	if p.Self != nil && d.Action == ActionRotate {
 		if other, busy := e.othersInFlight(p.Name); busy {
@@ -1065,16 +1073,18 @@ func (e *Engine) adoptFromSinks(ctx context.Context, p Policy, rec *state.Record
 }
 
 // currentDelivered reports whether the record's current key is listed and
-// on record as delivered to one of the policy's sinks that a sink check
-// did not find lost: the key a pass's adoption from the sinks keeps, as
-// far as the record can tell without reading them.
+// on record as delivered to one of the policy's sinks that gives back what
+// it holds (the adoption reads the key and its secret from it: a free-form
+// template gives neither, and with no other sink nothing is adopted) and
+// that a sink check did not find lost: the key a pass's adoption from the
+// sinks keeps, as far as the record can tell without reading them.
 func currentDelivered(p Policy, rec *state.Record, live []apiclient.Key) bool {
 	cur := rec.CurrentKeyID
 	if cur == "" || !slices.ContainsFunc(live, func(k apiclient.Key) bool { return k.ID == cur }) {
 		return false
 	}
 	for _, s := range p.Sinks {
-		if d, ok := rec.Delivered.Get(sinkID(s, rec.Name)); ok && d.KeyID == cur && !lostFingerprinted(s, rec) {
+		if d, ok := rec.Delivered.Get(sinkID(s, rec.Name)); ok && d.KeyID == cur && sinks.CanReadBack(s) && !lostFingerprinted(s, rec) {
 			return true
 		}
 	}
