@@ -680,16 +680,18 @@ func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record, pass 
 		m.Delivered = true
 		rot.Sinks[sid] = m
 		rec.Delivered.Set(sid, state.Delivery{KeyID: rot.NewKeyID, Fingerprint: m.New})
+		// The sink just given the new key owes the after_delivery hooks
+		// again, in the write that records its delivery: the final one
+		// below (a crash before it writes the sink again, and owes the
+		// hooks then), or the failed deletion's when a later sink refuses
+		// the key (that sink may then be removed by a reload, leaving
+		// nothing to catch up, and this sink's consumer never told).
+		if hasHook(p, hooks.AfterDelivery) && !slices.Contains(rot.HooksPending, hooks.AfterDelivery) {
+			rot.HooksPending = append(slices.Clip(rot.HooksPending), hooks.AfterDelivery)
+		}
 		e.log.Info("delivered the current key to a sink added since the rotation",
 			zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("sink", label),
 			zap.String("target", s.Target(rec.Name)), zap.String("key_id", rot.NewKeyID))
-	}
-	// Every sink holds the new key now, some just given it: the
-	// after_delivery hooks are owed again, in the write that records
-	// those deliveries (a crash before it writes them again, and owes
-	// the hooks then).
-	if hasHook(p, hooks.AfterDelivery) && !slices.Contains(rot.HooksPending, hooks.AfterDelivery) {
-		rot.HooksPending = append(slices.Clip(rot.HooksPending), hooks.AfterDelivery)
 	}
 	return true, e.store.Put(*rec)
 }
