@@ -202,7 +202,9 @@ func landingRowOf(r state.Record, pol rotation.Policy, now time.Time) landingRow
 	case r.CurrentSince.IsZero():
 		row.NextRotation, row.Overdue = "at the next pass (age unknown)", true
 	default:
-		due := r.CurrentSince.Add(pol.MaxAge)
+		// As the pass decides (rotation.Decide): max_age and then the
+		// name's share of the jitter, added one after the other.
+		due := r.CurrentSince.Add(pol.MaxAge).Add(rotation.JitterOffset(r.Name, pol.Jitter))
 		if now.Before(due) {
 			row.NextRotation = "in " + humanDuration(due.Sub(now)) + " (" + due.UTC().Format(time.RFC3339) + ")"
 		} else {
