@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -135,6 +136,10 @@ func (v *validator) state(c *Config) {
 	renew := v.written("leader_election.renew_deadline", le.RenewDeadline)
 	retry := v.written("leader_election.retry_period", le.RetryPeriod)
 	switch {
+	case le.LeaseDuration.Duration()/time.Second > math.MaxInt32:
+		// client-go writes it as int32 seconds: wrapped around, the
+		// Lease is refused (no replica leads) or read as short (two do).
+		v.addf("leader_election.lease_duration", "%s is longer than a Lease holds (%d seconds, about 68 years)", lease, math.MaxInt32)
 	case le.LeaseDuration.Duration()%time.Second != 0:
 		// The Lease holds it in whole seconds, and standbys go by that.
 		v.addf("leader_election.lease_duration", "%s: want whole seconds (the Lease records seconds)", lease)
