@@ -798,7 +798,11 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 			continue
 		}
 		for _, p := range as.policies {
-			info := metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge, Jitter: p.Jitter, Windows: p.Windows, GracePeriod: p.GracePeriod, SinkCheck: p.SinkCheck > 0}
+			// The own-key policy counts its credential store found lost
+			// (rotation.ownStoreLost): its series start at zero too, or
+			// the first loss, born at 1, shows no increase() and
+			// RotatordSinkLostKey never fires for it.
+			info := metrics.PolicyInfo{Name: p.Name, Account: as.name, MaxAge: p.MaxAge, Jitter: p.Jitter, Windows: p.Windows, GracePeriod: p.GracePeriod, SinkCheck: p.SinkCheck > 0 || p.Self != nil}
 			for i, sk := range p.Sinks {
 				info.Sinks = append(info.Sinks, rotation.SinkLabel(i, sk.Kind()))
 			}

@@ -50,8 +50,9 @@ type PolicyInfo struct {
 	Windows window.Set
 	Sinks   []string // sink labels, e.g. "file#0"
 	Hooks   []HookInfo
-	// SinkCheck: the policy checks its sinks between rotations
-	// (rotatord_sink_checks_total).
+	// SinkCheck: the policy checks its sinks between rotations, or is
+	// rotatord's own key's, whose credential store found lost is counted
+	// (rotatord_sink_checks_total, created at zero).
 	SinkCheck bool
 }
 
