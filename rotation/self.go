@@ -321,11 +321,32 @@ func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, poli
 	selfName := e.selfName
 	e.mu.Unlock()
 	own := e.own()
+	// Before a listing noted the own key (the first pass of a process),
+	// its name is its records': read once, not once a key (selfMatch
+	// scans the whole journal; an API whose listing gives no roles made
+	// that a scan per key of the organization).
+	var recorded map[string]bool
+	ownName := func(name string) bool {
+		if selfName != "" {
+			return name == selfName
+		}
+		if recorded == nil {
+			recorded = map[string]bool{}
+			for _, p := range policies {
+				if p.Self != nil {
+					for _, r := range e.store.List(p.Name) {
+						recorded[r.Name] = true
+					}
+				}
+			}
+		}
+		return recorded[name]
+	}
 	for i, k := range keys {
 		if k.RoleID != "" || k.Name == "" {
 			continue
 		}
-		if k.Name != selfName && k.ID != own && !e.selfMatch(k.Name, "") {
+		if k.ID != own && !ownName(k.Name) {
 			continue
 		}
 		if g, err := e.client().GetKey(ctx, k.ID); err == nil && g.ID == k.ID && g.RoleID != "" && cmp.Or(g.Name, k.Name) == k.Name {
