@@ -93,7 +93,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	if err := e.otherAccountListed(keys); err != nil {
 		return nil, err
 	}
-	e.askOwnNameRoles(ctx, keys, policies)
+	keys = e.askOwnNameRoles(ctx, keys, policies)
 	if own := e.own(); own != "" {
 		if slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == own }) {
 			e.noteOwnShown(own)

@@ -313,9 +313,19 @@ func (e *Engine) noteSelf(keys []apiclient.Key) {
 // own-key policy, its current key unseen, rotated the other own key: a
 // third key of the name (selfMatch takes a key the GET cannot tell as
 // the own key's, too).
-func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, policies []Policy) {
+//
+// A key the GET cannot tell either (it fails, or gives no role) counts as
+// the own key's only when rotatord knows it: the key it signs with, or
+// one its own records name (the current key, a rotation's new and old
+// keys, a key deleted), or while an own rotation searches for its
+// orphan (it must see every key of the name). Any other such key may be of another role
+// (a read-only key named alike): taken as the own key's, it was adopted
+// as an old key to delete after the grace period, whose deletion was then
+// refused as an edited record. It is left out of this pass's listing,
+// and the next pass asks again.
+func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, policies []Policy) []apiclient.Key {
 	if !slices.ContainsFunc(policies, func(p Policy) bool { return p.Self != nil }) {
-		return
+		return keys
 	}
 	e.mu.Lock()
 	selfName := e.selfName
@@ -342,6 +352,34 @@ func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, poli
 		}
 		return recorded[name]
 	}
+	var known map[string]bool // the ids the own records name
+	searching := false        // an own rotation's orphan search: every key counts
+	knownOwn := func(id string) bool {
+		if known == nil {
+			known = map[string]bool{}
+			for _, p := range policies {
+				if p.Self == nil {
+					continue
+				}
+				for _, r := range e.store.List(p.Name) {
+					known[r.CurrentKeyID] = true
+					for _, d := range r.Deleted {
+						known[d.ID] = true
+					}
+					if rot := r.Rotation; rot != nil {
+						searching = searching || rot.Phase == state.PhaseIntent || rot.NewKeyID == ""
+						known[rot.NewKeyID] = true
+						for _, o := range rot.OldKeyIDs {
+							known[o] = true
+						}
+					}
+				}
+			}
+			delete(known, "")
+		}
+		return searching || known[id]
+	}
+	var unknown []string
 	for i, k := range keys {
 		if k.RoleID != "" || k.Name == "" {
 			continue
@@ -351,8 +389,18 @@ func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, poli
 		}
 		if g, err := e.client().GetKey(ctx, k.ID); err == nil && g.ID == k.ID && g.RoleID != "" && cmp.Or(g.Name, k.Name) == k.Name {
 			keys[i].RoleID = g.RoleID
+			continue
+		}
+		if k.ID != own && !knownOwn(k.ID) {
+			unknown = append(unknown, k.ID)
 		}
 	}
+	if len(unknown) == 0 {
+		return keys
+	}
+	e.log.Warn("keys of rotatord's own name that neither the listing nor a GET gives a role, and that rotatord does not know: left alone in this pass (they may be of another role)",
+		zap.Strings("key_ids", unknown))
+	return slices.DeleteFunc(keys, func(k apiclient.Key) bool { return k.RoleID == "" && slices.Contains(unknown, k.ID) })
 }
 
 // setOwn changes the id of the key rotatord signs with.
