@@ -251,13 +251,25 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var hashes, exacts []uint64
+	var sinkIdx []int // the sink of each of hashes
 	for i, s := range p.Sinks {
 		if strings.HasPrefix(s.Target(name), "<") {
 			continue // no target for the name: its probe says why
 		}
 		sid := sinkID(s, name)
 		h, x := t.targetHash(sid), t.hash(sid)
+		// Two sinks of the policy that render one target for this name
+		// (templates that differ, "{{.Name}}.cred" and the name's first
+		// ten characters + ".cred": validate compares the templates, and
+		// cannot tell): the second write would replace the first, in its
+		// own format, for the first sink's consumer. Compared exactly:
+		// two sinks a file system's case tells apart stay two sinks.
+		if j := slices.Index(exacts, x); j >= 0 {
+			return fmt.Errorf("sinks %s and %s: both render target %s for key name %q: the two sinks would overwrite each other; not rotating %q (change a template so that they differ for every name)",
+				sinkLabel(sinkIdx[j], p.Sinks[sinkIdx[j]]), sinkLabel(i, s), s.Target(name), name, name)
+		}
 		hashes = append(hashes, h)
+		sinkIdx = append(sinkIdx, i)
 		exacts = append(exacts, x)
 		// Two names whose records each own a file target of their own
 		// that differs from the other's only in case were both managed

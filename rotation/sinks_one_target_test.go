@@ -1,0 +1,58 @@
+package rotation
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"text/template"
+
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/sinks/file"
+)
+
+// Two sinks of a policy whose templates differ but render one file for
+// some key names ("{{.Name}}.cred" as JSON, the first ten characters of
+// the name + ".cred" as env: one file for "ci-runtime"). validate refuses
+// two sinks with the same template ("the two sinks would overwrite each
+// other"); for these it cannot tell, and the second sink's write replaced
+// the first's: the JSON consumer of ci-runtime found an env file. The name
+// is refused before any key is made; a name the sinks keep apart rotates.
+func TestTwoSinksRenderingOneTargetForANameAreRefused(t *testing.T) {
+	h := newHarness(t, 0)
+	dir := t.TempDir()
+	mk := func(path string, format string) *file.Sink {
+		s, err := file.New(file.Options{
+			Path:   template.Must(template.New("p").Parse(dir + "/" + path)),
+			Format: format, UID: -1, GID: -1, Policy: "ci",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	h.policy.Sinks = []sinks.Sink{mk("{{.Name}}.cred", file.FormatJSON), mk(`{{printf "%.10s" .Name}}.cred`, file.FormatEnv)}
+	h.newEngine()
+	h.api.add("ci-runtime", roleCI)
+	h.api.add("ci-runner-a", roleCI)
+	created := h.api.n
+	out := h.pass(Options{Force: true})
+	o := findOutcome(out, "ci-runtime")
+	if o.Err == nil || !strings.Contains(o.Err.Error(), dir+"/ci-runtime.cred") || !strings.Contains(o.Err.Error(), "#0") || !strings.Contains(o.Err.Error(), "#1") {
+		t.Errorf("ci-runtime: %v, want an error naming the target and both sinks", o.Err)
+	}
+	if n := len(h.api.live("ci-runtime")); n != 1 {
+		t.Errorf("ci-runtime has %d live keys, want its one key: none made for a name refused", n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ci-runtime.cred")); err == nil {
+		b, _ := os.ReadFile(filepath.Join(dir, "ci-runtime.cred"))
+		t.Errorf("a file was written for ci-runtime, whose two sinks write it each in its format:\n%.40s", b)
+	}
+	if o := findOutcome(out, "ci-runner-a"); o.Err != nil {
+		t.Errorf("ci-runner-a, whose sinks render two files: %v", o.Err)
+	}
+	if h.api.n != created+1 {
+		t.Errorf("keys created: %d, want one (ci-runner-a's)", h.api.n-created)
+	}
+	h.assertNoSecretLeak()
+}
