@@ -93,7 +93,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	if err := e.otherAccountListed(keys); err != nil {
 		return nil, err
 	}
-	keys = e.askOwnNameRoles(ctx, keys, policies)
+	keys, ownNameUnknown := e.askOwnNameRoles(ctx, keys, policies)
 	if own := e.own(); own != "" {
 		if slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == own }) {
 			e.noteOwnShown(own)
@@ -186,7 +186,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			opts.OnOutcome(o, total)
 		}
 	}
-	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter(), keyListed: e.oldRecordsKeys(policies, byKeyName, len(jobs) > 0), listedAt: listedAt}
+	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter(), keyListed: e.oldRecordsKeys(policies, byKeyName, len(jobs) > 0), listedAt: listedAt, ownNameUnknown: ownNameUnknown}
 	if server != nil {
 		own.serverNow = server.Now()
 	}
@@ -299,6 +299,10 @@ type passWork struct {
 	// A dry run's listing: when it was taken, and the API's clock then
 	// (zero without a Date).
 	listedAt, serverNow time.Time
+
+	// ownNameUnknown: the listing showed keys of the own name whose role
+	// neither it nor a GET gave, left out of the pass (askOwnNameRoles).
+	ownNameUnknown bool
 }
 
 // staleRecord is what inheritDeliveries takes from a record of a policy
@@ -701,6 +705,13 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			}
 		}
 		d = Decision{Action: ActionNone, Reason: ReasonRetireOthers, Due: due}
+	}
+	if p.Self != nil && d.Action == ActionRotate && pass.ownNameUnknown {
+		// A key of the name left out of the listing may be an own key
+		// (made by hand, or one a journal restored from an older copy
+		// does not name): rotating past it made a third key of the name.
+		log.Info("rotatord's own key is due and waits: a key of its name whose role is unknown was left out of this pass")
+		d = Decision{Action: ActionNone, Reason: ReasonOwnNameUnknown}
 	}
 	if p.Self != nil && d.Action == ActionRotate {
 		if other, busy := e.othersInFlight(p.Name); busy {

@@ -40,6 +40,10 @@ type SelfCredential interface {
 // ReasonOthersInFlight: the own key waits for the other rotations.
 const ReasonOthersInFlight Reason = "rotatord's own key rotates only when no other rotation is in flight"
 
+// ReasonOwnNameUnknown: the own key waits for a pass that can tell the
+// role of every key of its name.
+const ReasonOwnNameUnknown Reason = "rotatord's own key waits: a key of its name whose role neither the listing nor a GET gave was left out of this pass"
+
 // selfMatch selects rotatord's own key: the name and role the last listing
 // showed for the key it signs with; before any listing, those of the own
 // key's state record (a deletion may come before the first pass).
@@ -321,11 +325,13 @@ func (e *Engine) noteSelf(keys []apiclient.Key) {
 // orphan (it must see every key of the name). Any other such key may be of another role
 // (a read-only key named alike): taken as the own key's, it was adopted
 // as an old key to delete after the grace period, whose deletion was then
-// refused as an edited record. It is left out of this pass's listing,
-// and the next pass asks again.
-func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, policies []Policy) []apiclient.Key {
+// refused as an edited record. It is left out of this pass's listing
+// (unknown is then true: the own key does not rotate in that pass, as it
+// may be an own key, and a rotation past it made a third key of the
+// name), and the next pass asks again.
+func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, policies []Policy) (_ []apiclient.Key, unknown bool) {
 	if !slices.ContainsFunc(policies, func(p Policy) bool { return p.Self != nil }) {
-		return keys
+		return keys, false
 	}
 	e.mu.Lock()
 	selfName := e.selfName
@@ -335,10 +341,22 @@ func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, poli
 	// its name is its records': read once, not once a key (selfMatch
 	// scans the whole journal; an API whose listing gives no roles made
 	// that a scan per key of the organization).
+	// Nor does a journal without the own key's record (a new journal,
+	// or _self just added) name it: the listing's entry for the key
+	// rotatord signs with does. Without it, another key of the name
+	// (a read-only key named alike) went unasked, and counted as an own
+	// key for its blank role.
+	listedName := ""
+	if i := slices.IndexFunc(keys, func(k apiclient.Key) bool { return k.ID == own }); i >= 0 {
+		listedName = keys[i].Name
+	}
 	var recorded map[string]bool
 	ownName := func(name string) bool {
 		if selfName != "" {
 			return name == selfName
+		}
+		if name == listedName {
+			return true
 		}
 		if recorded == nil {
 			recorded = map[string]bool{}
@@ -379,7 +397,7 @@ func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, poli
 		}
 		return searching || known[id]
 	}
-	var unknown []string
+	var unknownIDs []string
 	for i, k := range keys {
 		if k.RoleID != "" || k.Name == "" {
 			continue
@@ -392,15 +410,15 @@ func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, poli
 			continue
 		}
 		if k.ID != own && !knownOwn(k.ID) {
-			unknown = append(unknown, k.ID)
+			unknownIDs = append(unknownIDs, k.ID)
 		}
 	}
-	if len(unknown) == 0 {
-		return keys
+	if len(unknownIDs) == 0 {
+		return keys, false
 	}
 	e.log.Warn("keys of rotatord's own name that neither the listing nor a GET gives a role, and that rotatord does not know: left alone in this pass (they may be of another role)",
-		zap.Strings("key_ids", unknown))
-	return slices.DeleteFunc(keys, func(k apiclient.Key) bool { return k.RoleID == "" && slices.Contains(unknown, k.ID) })
+		zap.Strings("key_ids", unknownIDs))
+	return slices.DeleteFunc(keys, func(k apiclient.Key) bool { return k.RoleID == "" && slices.Contains(unknownIDs, k.ID) }), true
 }
 
 // setOwn changes the id of the key rotatord signs with.
