@@ -140,6 +140,9 @@ type Engine struct {
 	settle         time.Duration
 	minDeleteDelay time.Duration
 	readOnly       bool
+	// dirFoldsCase, set by tests, tells whether a file sink's directory
+	// folds case in place of the sink (caseFolder).
+	dirFoldsCase func(dir string) bool
 
 	// install is held for reading by every handler of a name, from the
 	// check that the policies it was given are still in force to its last

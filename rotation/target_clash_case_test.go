@@ -10,12 +10,24 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
+// foldCase makes the engine tell every file sink directory as folding
+// case (fold) or not, and counts the directories it is asked about.
+func (h *harness) foldCase(fold bool) map[string]int {
+	asked := map[string]int{}
+	h.engine.dirFoldsCase = func(dir string) bool {
+		asked[dir]++
+		return fold
+	}
+	return asked
+}
+
 // Key names are chosen by whoever may create keys, and a file sink's
 // directory may be on a case-insensitive file system (a CIFS or vfat
 // mount, an ext4 directory with casefold): there "ci-RUNNER.env" is
 // ci-runner's file. A key named "ci-RUNNER" must not have its rotation
 // write there: it is refused before any key is made, as a name rendering
-// another name's target is, whatever file system the directory is on.
+// another name's target is, where the directory folds case (or cannot be
+// told apart from one that does).
 func TestKeyNameDifferingOnlyInCaseFromAnotherNamesFileTargetIsRefused(t *testing.T) {
 	h := newHarness(t, 0)
 	dir := t.TempDir()
@@ -29,6 +41,7 @@ func TestKeyNameDifferingOnlyInCaseFromAnotherNamesFileTargetIsRefused(t *testin
 	h.policy.Sinks = []sinks.Sink{s}
 	h.policy.AdoptRotate = true
 	h.newEngine()
+	h.foldCase(true)
 	h.api.add("ci-runner", roleCI)
 	h.pass(Options{Force: true})
 
@@ -50,8 +63,9 @@ func TestKeyNameDifferingOnlyInCaseFromAnotherNamesFileTargetIsRefused(t *testin
 
 // Two names that differ only in case, each with a record of its own
 // file, were both managed before file targets were compared without
-// regard to case: they go on rotating (on a case-sensitive file system
-// they are two files), and a third spelling is refused.
+// regard to case (or while the directory told case apart): they go on
+// rotating, and a third spelling is refused where the directory folds
+// case.
 func TestNamesDifferingOnlyInCaseBothManagedBeforeKeepRotating(t *testing.T) {
 	h := newHarness(t, 0)
 	dir := t.TempDir()
@@ -65,6 +79,7 @@ func TestNamesDifferingOnlyInCaseBothManagedBeforeKeepRotating(t *testing.T) {
 	h.policy.Sinks = []sinks.Sink{s}
 	h.policy.AdoptRotate = true
 	h.newEngine()
+	h.foldCase(true)
 	h.api.add("ci-runner", roleCI)
 	h.pass(Options{Force: true})
 	// ci-RUNNER's record as an earlier version left it: delivered to its
@@ -88,4 +103,71 @@ func TestNamesDifferingOnlyInCaseBothManagedBeforeKeepRotating(t *testing.T) {
 		t.Errorf("ci-Runner: rotated, want refused: its file target is ci-runner's and ci-RUNNER's but for case")
 	}
 	h.assertNoSecretLeak()
+}
+
+// Where the directory tells case apart (ext4, xfs, tmpfs without
+// casefold), ci-RUNNER.env is not ci-runner's file: a key named ci-RUNNER
+// made before ci-runner is first managed does not keep ci-runner from
+// rotating, and each has its own file. The directory, and those above it,
+// are inspected once per pass, whatever the number of names.
+func TestNamesDifferingOnlyInCaseBothRotateWhereTheDirectoryTellsCaseApart(t *testing.T) {
+	h := newHarness(t, 0)
+	dir := t.TempDir()
+	s := caseFileSink(t, dir)
+	h.policy.Sinks = []sinks.Sink{s}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	asked := h.foldCase(false)
+	h.api.add("ci-RUNNER", roleCI)
+	h.pass(Options{Force: true})
+	h.api.add("ci-runner", roleCI)
+	h.api.add("ci-Runner", roleCI)
+
+	clear(asked)
+	out := h.pass(Options{Force: true, IgnoreBackoff: true})
+	for _, name := range []string{"ci-RUNNER", "ci-runner", "ci-Runner"} {
+		if o := findOutcome(out, name); o.Err != nil || h.current(name) == "" {
+			t.Errorf("%s: %v (current key %q), want rotated", name, o.Err, h.current(name))
+		}
+		if name != "ci-RUNNER" && sinkID(s, name) == sinkID(s, "ci-RUNNER") {
+			t.Fatalf("%s renders ci-RUNNER's target", name)
+		}
+	}
+	if asked[dir] != 1 || asked["/"] != 1 {
+		t.Errorf("directories inspected in one pass of 3 names: %v, want %s and each directory above it once", asked, dir)
+	}
+	h.assertNoSecretLeak()
+}
+
+// A name looked up in a directory that folds case may be found without
+// regard to case even below it ("/srv/{{.Name}}/env" on a CIFS mount of
+// /srv): a directory counts as folding case when it or one above it does.
+func TestADirectoryBelowOneThatFoldsCaseCountsAsFolding(t *testing.T) {
+	folding := map[string]bool{"/srv": true}
+	asked := map[string]int{}
+	owners := &targetOwners{claims: newTargetClaims(), foldsCase: func(dir string) bool {
+		asked[dir]++
+		return folding[dir]
+	}}
+	s := caseFileSink(t, "/srv/ci-runner")
+	for _, c := range []struct {
+		dir  string
+		want bool
+	}{{"/srv/ci-runner", true}, {"/srv/ci-RUNNER", true}, {"/var/lib/creds", false}, {"/srv", true}} {
+		if got := owners.pathFolds(s, c.dir); got != c.want {
+			t.Errorf("%s folds case: %v, want %v", c.dir, got, c.want)
+		}
+	}
+	for dir, n := range asked {
+		if n != 1 {
+			t.Errorf("%s inspected %d times, want once", dir, n)
+		}
+	}
+	lower, folded := owners.targetHash(s, "file:/srv/ci-RUNNER/x.env")
+	if same, _ := owners.targetHash(s, "file:/srv/ci-runner/x.env"); !folded || lower != same {
+		t.Errorf("targets under /srv differing only in case compared as different")
+	}
+	if a, folded := owners.targetHash(s, "file:/var/lib/creds/ci-RUNNER.env"); folded || a == owners.hash("file:/var/lib/creds/ci-runner.env") {
+		t.Errorf("targets in /var/lib/creds differing only in case compared as one")
+	}
 }

@@ -208,7 +208,8 @@ func TestAClaimAndARecordOfTwoNamesRefuseBoth(t *testing.T) {
 		c.claimed = map[uint64]claim{}
 	}
 	owners := &targetOwners{claims: c}
-	c.claimed[owners.targetHash(sinkID(docker, "ci-a"))] = claim{name: owners.hash("ci-a.docker"), exact: owners.hash(sinkID(docker, "ci-a")), pass: stale}
+	h0, _ := owners.targetHash(docker, sinkID(docker, "ci-a"))
+	c.claimed[h0] = claim{name: owners.hash("ci-a.docker"), exact: owners.hash(sinkID(docker, "ci-a")), pass: stale}
 	c.mu.Unlock()
 	c.leave(stale)
 

@@ -28,6 +28,7 @@ func TestPlanShowsTheTargetClashThatRefusesARotation(t *testing.T) {
 	h.policy.Sinks = []sinks.Sink{s}
 	h.policy.AdoptRotate = true
 	h.newEngine()
+	h.foldCase(true) // as on a CIFS mount: ci-RUNNER.env is ci-runner.env
 	h.api.add("ci-runner", roleCI)
 	h.pass(Options{Force: true})
 	h.api.add("ci-RUNNER", roleCI)

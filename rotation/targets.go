@@ -4,9 +4,11 @@ package rotation
 // is rendered from the name: two names can render the same target ("ci-a"
 // with "{{.Name}}.docker.env", "ci-a.docker" with "{{.Name}}.env"). Targets
 // are compared as strings, a file sink's without regard to ASCII case
-// (targetHash): two names that differ only in case meet on a
-// case-insensitive file system (a CIFS or vfat mount, a casefold ext4
-// directory), which rotatord cannot tell from its path. The sinks'
+// when its directory folds case (targetHash): two names that differ only
+// in case meet on a case-insensitive file system (a CIFS or vfat mount, a
+// casefold ext4 directory), and are two files on a case-sensitive one,
+// where a key named "ci-RUNNER" must not keep "ci-runner" from rotating.
+// The sinks'
 // ownership markers name the policy, not the key name, so without this
 // check the second name's rotation would replace the first name's
 // credential with a key of its own: an outage for the first name's
@@ -29,6 +31,7 @@ package rotation
 import (
 	"fmt"
 	"hash/maphash"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -38,8 +41,16 @@ import (
 )
 
 // renders tells whether a sink of p renders sid for name.
-func renders(p Policy, sid, name string) bool {
-	return slices.ContainsFunc(p.Sinks, func(s sinks.Sink) bool { return sinkID(s, name) == sid })
+func renders(p Policy, sid, name string) bool { return renderedBy(p, sid, name) != nil }
+
+// renderedBy returns the sink of p that renders sid for name, or nil.
+func renderedBy(p Policy, sid, name string) sinks.Sink {
+	for _, s := range p.Sinks {
+		if sinkID(s, name) == sid {
+			return s
+		}
+	}
+	return nil
 }
 
 // targetOwners tells which key names own each sink id (sinkID: kind and
@@ -47,7 +58,8 @@ func renders(p Policy, sid, name string) bool {
 // pass that writes no sink reads none); the claims are the engine's,
 // shared by the passes under way (targetClaims). Targets and names are
 // kept as 64-bit hashes, 24 bytes a target (its text's, its case-folded
-// text's for a file sink, and its name's): a map of the ids' strings
+// text's for a file sink whose directory folds case, and its name's),
+// and a directory's classification as 9 bytes: a map of the ids' strings
 // added 6 MB to a forced pass at 10,000 names, and the names for the
 // errors 0.8 MB (they are read when a name is first refused). A hash that
 // two targets share (one chance in 2^64 per pair) refuses a name wrongly,
@@ -65,6 +77,12 @@ type targetOwners struct {
 
 	namesOnce sync.Once
 	names     map[uint64]string // name hash to name, for the errors
+
+	// foldsCase is the engine's detector of case-folding directories
+	// (Engine.dirFoldsCase, for tests); nil asks the sink.
+	foldsCase func(dir string) bool
+	foldMu    sync.Mutex
+	folds     map[uint64]bool // directory hash: whether it folds case, this pass
 }
 
 // nameOf returns the key name of name hash h, reading the journal the
@@ -149,26 +167,60 @@ func (w *passWork) targetsOf(e *Engine) *targetOwners {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.targets == nil {
-		w.targets = &targetOwners{claims: e.claims, pass: w.pass, keyListed: w.keyListed}
+		w.targets = &targetOwners{claims: e.claims, pass: w.pass, keyListed: w.keyListed, foldsCase: e.dirFoldsCase}
 	}
 	return w.targets
 }
 
 func (t *targetOwners) hash(s string) uint64 { return maphash.String(t.claims.seed, s) }
 
-// targetHash is the hash of sink id sid for comparing targets: a file
-// sink's target without regard to ASCII case (key names are ASCII), since
-// its directory may be on a case-insensitive file system, where
+// caseFolder is a sink whose targets are files (the file sink):
+// FoldsCase tells whether the directory dir looks names up without regard
+// to case, true when that cannot be told.
+type caseFolder interface{ FoldsCase(dir string) bool }
+
+// targetHash is the hash of sink s's id sid for comparing targets, and
+// whether it was taken without regard to ASCII case (key names are
+// ASCII): a file target is when its path folds case (pathFolds), where
 // "ci-RUNNER.env" is ci-runner's file.
-func (t *targetOwners) targetHash(sid string) uint64 {
-	if strings.HasPrefix(sid, fileSinkPrefix) {
-		return t.hash(asciiLower(sid))
+func (t *targetOwners) targetHash(s sinks.Sink, sid string) (uint64, bool) {
+	if f, ok := s.(caseFolder); ok && t.pathFolds(f, filepath.Dir(strings.TrimPrefix(sid, s.Kind()+":"))) {
+		return t.hash(asciiLower(sid)), true
 	}
-	return t.hash(sid)
+	return t.hash(sid), false
 }
 
-// fileSinkPrefix starts the sink id of a file sink (sinkID).
-const fileSinkPrefix = "file:"
+// pathFolds tells whether a name looked up in directory dir, or in any
+// directory above it (a name may render a directory too:
+// "/srv/{{.Name}}/env"), may be found without regard to case. Each
+// directory is inspected once per pass: 10,000 names usually share a few
+// directories.
+func (t *targetOwners) pathFolds(f caseFolder, dir string) bool {
+	t.foldMu.Lock()
+	defer t.foldMu.Unlock()
+	var folds func(dir string) bool
+	folds = func(dir string) bool {
+		h := t.hash(dir)
+		if v, ok := t.folds[h]; ok {
+			return v
+		}
+		var v bool
+		if t.foldsCase != nil {
+			v = t.foldsCase(dir)
+		} else {
+			v = f.FoldsCase(dir)
+		}
+		if up := filepath.Dir(dir); !v && up != dir {
+			v = folds(up)
+		}
+		if t.folds == nil {
+			t.folds = map[uint64]bool{}
+		}
+		t.folds[h] = v
+		return v
+	}
+	return folds(dir)
+}
 
 // asciiLower is strings.ToLower for ASCII letters only, without a copy
 // when s has no upper-case letter.
@@ -247,35 +299,45 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 	}
 	t.once.Do(func() { e.buildTargetIndex(t) })
 	me := t.hash(name)
-	c := t.claims
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var hashes, exacts []uint64
-	var sinkIdx []int // the sink of each of hashes
+	// The targets' hashes, before the claims' lock: a file target's may
+	// inspect its directory.
+	type target struct {
+		i      int
+		s      sinks.Sink
+		sid    string
+		h, x   uint64
+		folded bool
+	}
+	var targets []target
 	for i, s := range p.Sinks {
 		if strings.HasPrefix(s.Target(name), "<") {
 			continue // no target for the name: its probe says why
 		}
 		sid := sinkID(s, name)
-		h, x := t.targetHash(sid), t.hash(sid)
+		h, folded := t.targetHash(s, sid)
+		x := t.hash(sid)
 		// Two sinks of the policy that render one target for this name
 		// (templates that differ, "{{.Name}}.cred" and the name's first
 		// ten characters + ".cred": validate compares the templates, and
 		// cannot tell): the second write would replace the first, in its
 		// own format, for the first sink's consumer. Compared exactly:
 		// two sinks a file system's case tells apart stay two sinks.
-		if j := slices.Index(exacts, x); j >= 0 {
+		if j := slices.IndexFunc(targets, func(o target) bool { return o.x == x }); j >= 0 {
 			return fmt.Errorf("sinks %s and %s: both render target %s for key name %q: the two sinks would overwrite each other; not rotating %q (change a template so that they differ for every name)",
-				sinkLabel(sinkIdx[j], p.Sinks[sinkIdx[j]]), sinkLabel(i, s), s.Target(name), name, name)
+				sinkLabel(targets[j].i, targets[j].s), sinkLabel(i, s), s.Target(name), name, name)
 		}
-		hashes = append(hashes, h)
-		sinkIdx = append(sinkIdx, i)
-		exacts = append(exacts, x)
+		targets = append(targets, target{i, s, sid, h, x, folded})
+	}
+	c := t.claims
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, tg := range targets {
+		i, s, h, x := tg.i, tg.s, tg.h, tg.x
 		// Two names whose records each own a file target of their own
 		// that differs from the other's only in case were both managed
-		// before file targets were compared without regard to case: they
-		// are left as they were (on a case-sensitive file system they
-		// are two files), and any other name is refused both targets.
+		// before file targets were compared without regard to case, or
+		// while the directory told case apart: they are left as they
+		// were, and any other name is refused both targets.
 		caseTwin := func(exact uint64) bool { return exact != x && t.recordedExactly(h, x, me) }
 		for j := t.find(h); j < len(t.recorded) && t.recorded[j].target == h; j++ {
 			if o := t.recorded[j]; o.name != me && !caseTwin(o.exact) {
@@ -284,12 +346,12 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 					other = "another key name (its record removed since)"
 				}
 				return fmt.Errorf("sink %s: target %s is also the target of %s, which holds it: two key names render the same target%s; not writing it for %q",
-					sinkLabel(i, s), s.Target(name), other, caseNote(sid), name)
+					sinkLabel(i, s), s.Target(name), other, caseNote(tg.folded), name)
 			}
 		}
 		if cl, ok := c.claimed[h]; ok && cl.name != me && !caseTwin(cl.exact) {
 			return fmt.Errorf("sink %s: target %s is also the target of another key name, whose rotation under way claimed it first: two key names render the same target%s; not writing it for %q",
-				sinkLabel(i, s), s.Target(name), caseNote(sid), name)
+				sinkLabel(i, s), s.Target(name), caseNote(tg.folded), name)
 		}
 	}
 	if !take {
@@ -298,22 +360,24 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 	if c.claimed == nil {
 		c.claimed = map[uint64]claim{}
 	}
-	for i, h := range hashes {
+	for _, tg := range targets {
+		h := tg.h
 		// A target the journal gave the name when this pass read it needs
 		// no claim: a pass that read it earlier has the claim that led to
 		// that record, kept while it runs. (At 10,000 names, claims for
 		// every target added 0.7 MB to a forced pass.)
 		if _, ok := c.claimed[h]; ok || !t.recordedFor(h, me) {
-			c.claimed[h] = claim{name: me, exact: exacts[i], pass: t.pass}
+			c.claimed[h] = claim{name: me, exact: tg.x, pass: t.pass}
 		}
 	}
 	return nil
 }
 
-// caseNote says, in a clash's error, how file targets are compared.
-func caseNote(sid string) string {
-	if strings.HasPrefix(sid, fileSinkPrefix) {
-		return " (file targets are compared without regard to case, as a case-insensitive file system would)"
+// caseNote says, in a clash's error, that the target was compared
+// without regard to case.
+func caseNote(folded bool) string {
+	if folded {
+		return " (compared without regard to case: its directory is on a file system that folds case, or could not be told apart from one)"
 	}
 	return ""
 }
@@ -329,8 +393,9 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 		sid, keyID string
 	}
 	var old []oldDelivery
-	add := func(sid, name string) {
-		t.recorded = append(t.recorded, targetOwner{t.targetHash(sid), t.hash(sid), t.hash(name)})
+	add := func(s sinks.Sink, sid, name string) {
+		h, _ := t.targetHash(s, sid)
+		t.recorded = append(t.recorded, targetOwner{h, t.hash(sid), t.hash(name)})
 	}
 	eachRecord(e.store, "", func(r *state.Record) {
 		i := slices.IndexFunc(policies, func(p Policy) bool { return p.Name == r.Policy })
@@ -342,14 +407,14 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 		}
 		p := policies[i]
 		for _, d := range r.Delivered {
-			if renders(p, d.Sink, r.Name) {
-				add(d.Sink, r.Name)
+			if s := renderedBy(p, d.Sink, r.Name); s != nil {
+				add(s, d.Sink, r.Name)
 			}
 		}
 		if r.Rotation != nil {
 			for sid := range r.Rotation.Sinks {
-				if renders(p, sid, r.Name) {
-					add(sid, r.Name)
+				if s := renderedBy(p, sid, r.Name); s != nil {
+					add(s, sid, r.Name)
 				}
 			}
 		}
@@ -384,8 +449,8 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 		// A successor written since the first read (another pass adopted
 		// the name): its targets, taken over from the old record, count.
 		for _, d := range r.Delivered {
-			if renders(policies[i], d.Sink, r.Name) {
-				add(d.Sink, r.Name)
+			if s := renderedBy(policies[i], d.Sink, r.Name); s != nil {
+				add(s, d.Sink, r.Name)
 			}
 		}
 	})
@@ -397,9 +462,11 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 			continue
 		}
 		for _, p := range policies {
-			if p.Self == nil && p.Match(d.name, d.role) && renders(p, d.sid, d.name) {
-				add(d.sid, d.name)
-				break
+			if p.Self == nil && p.Match(d.name, d.role) {
+				if s := renderedBy(p, d.sid, d.name); s != nil {
+					add(s, d.sid, d.name)
+					break
+				}
 			}
 		}
 	}

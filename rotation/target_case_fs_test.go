@@ -1,0 +1,64 @@
+package rotation
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"text/template"
+
+	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/sinks/file"
+)
+
+// caseFileSink is a file sink writing dir/{{.Name}}.env for policy ci.
+func caseFileSink(t *testing.T, dir string) *file.Sink {
+	t.Helper()
+	s, err := file.New(file.Options{
+		Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}.env")),
+		Format: file.FormatEnv, UID: -1, GID: -1, Policy: "ci",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// On a case-sensitive file system (ext4, xfs, tmpfs: a test's temp
+// directory) ci-runner.env and ci-RUNNER.env are two files: a key named
+// ci-RUNNER, made before ci-runner is first managed, must not keep
+// ci-runner from rotating, and both names get a file of their own. (File
+// targets were compared without regard to case whatever the directory.)
+func TestNamesDifferingOnlyInCaseRotateIntoTwoFilesOnACaseSensitiveFileSystem(t *testing.T) {
+	dir := t.TempDir()
+	s := caseFileSink(t, dir)
+	if s.FoldsCase(dir) {
+		t.Skipf("the temp directory %s is on a file system that folds case, or one not known to tell case apart", dir)
+	}
+	h := newHarness(t, 0)
+	h.policy.Sinks = []sinks.Sink{s}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	h.api.add("ci-RUNNER", roleCI) // first, as an impostor would
+	h.pass(Options{Force: true})
+	h.api.add("ci-runner", roleCI)
+
+	for range 2 {
+		out := h.pass(Options{Force: true, IgnoreBackoff: true})
+		for _, name := range []string{"ci-runner", "ci-RUNNER"} {
+			if o := findOutcome(out, name); o.Err != nil {
+				t.Errorf("%s: %v, want rotated", name, o.Err)
+			}
+		}
+	}
+	for _, name := range []string{"ci-runner", "ci-RUNNER"} {
+		b, err := os.ReadFile(filepath.Join(dir, name+".env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur := h.current(name); cur == "" || !strings.Contains(string(b), cur) {
+			t.Errorf("%s.env does not hold %s's current key %q", name, name, cur)
+		}
+	}
+	h.assertNoSecretLeak()
+}

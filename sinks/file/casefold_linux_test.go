@@ -1,0 +1,95 @@
+package file
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// A directory on a file system that compares names as bytes (a test's
+// temp directory: ext4, xfs, tmpfs) tells ci-runner.env and ci-RUNNER.env
+// apart; a directory that does not exist yet, or a path that is not a
+// directory, cannot be classified and counts as folding case.
+func TestDirFoldsCaseTellsACaseSensitiveDirectoryAndIsCautiousOtherwise(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, FormatEnv)
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil {
+		t.Fatal(err)
+	}
+	if caseSensitiveFS(int64(fs.Type)) {
+		if s.FoldsCase(dir) {
+			t.Errorf("%s (file system type %#x) folds case, want case-sensitive", dir, fs.Type)
+		}
+		// Two files differing only in case are two files there.
+		for _, n := range []string{"ci-runner", "ci-RUNNER"} {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "ci-runner")); string(b) != "ci-runner" {
+			t.Fatalf("%s folds case, but was classified as telling case apart", dir)
+		}
+	} else if !s.FoldsCase(dir) {
+		t.Errorf("%s on a file system of type %#x not known to tell case apart counts as case-sensitive", dir, fs.Type)
+	}
+	if !s.FoldsCase(filepath.Join(dir, "missing")) {
+		t.Errorf("a directory that does not exist counts as case-sensitive")
+	}
+	f := filepath.Join(dir, "plain")
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !s.FoldsCase(f) {
+		t.Errorf("a regular file counts as a case-sensitive directory")
+	}
+}
+
+func TestCaseSensitiveFSKnowsWhichFileSystemsFoldCase(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		typ  int64
+		want bool
+	}{
+		{"ext4", unix.EXT4_SUPER_MAGIC, true},
+		{"xfs", unix.XFS_SUPER_MAGIC, true},
+		{"tmpfs", unix.TMPFS_MAGIC, true},
+		{"overlayfs", unix.OVERLAYFS_SUPER_MAGIC, true},
+		{"vfat", unix.MSDOS_SUPER_MAGIC, false},
+		{"exfat", unix.EXFAT_SUPER_MAGIC, false},
+		{"cifs", unix.CIFS_SUPER_MAGIC, false},
+		{"smb2", unix.SMB2_SUPER_MAGIC, false},
+		{"ntfs3", ntfsSuperMagic, false},
+		{"hfsplus", hfsplusSuperMagic, false},
+		{"nfs (the server decides)", unix.NFS_SUPER_MAGIC, false},
+		{"fuse", unix.FUSE_SUPER_MAGIC, false},
+		{"unknown", 0x1234, false},
+	} {
+		if got := caseSensitiveFS(c.typ); got != c.want {
+			t.Errorf("%s: case-sensitive %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// /dev/shm is a tmpfs without casefold on almost every Linux host.
+func TestDirFoldsCaseTellsTmpfsApart(t *testing.T) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		t.Skip("no tmpfs at /dev/shm")
+	}
+	if flags, err := func() (uint32, error) {
+		fd, err := unix.Open("/dev/shm", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return 0, err
+		}
+		defer unix.Close(fd)
+		return unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+	}(); err == nil && flags&fsCasefoldFL != 0 {
+		t.Skip("/dev/shm has casefold")
+	}
+	if dirFoldsCase("/dev/shm") {
+		t.Errorf("/dev/shm (tmpfs) folds case, want case-sensitive")
+	}
+}
