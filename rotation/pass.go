@@ -710,7 +710,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		// A key of the name left out of the listing may be an own key
 		// (made by hand, or one a journal restored from an older copy
 		// does not name): rotating past it made a third key of the name.
-		log.Info("rotatord's own key is due and waits: a key of its name whose role is unknown was left out of this pass")
+		log.Info("rotatord's own key is due and waits: the role of a key of its name (left out of this pass), or its own, is unknown")
 		d = Decision{Action: ActionNone, Reason: ReasonOwnNameUnknown}
 	}
 	if p.Self != nil && d.Action == ActionRotate {

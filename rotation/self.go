@@ -42,7 +42,7 @@ const ReasonOthersInFlight Reason = "rotatord's own key rotates only when no oth
 
 // ReasonOwnNameUnknown: the own key waits for a pass that can tell the
 // role of every key of its name.
-const ReasonOwnNameUnknown Reason = "rotatord's own key waits: a key of its name whose role neither the listing nor a GET gave was left out of this pass"
+const ReasonOwnNameUnknown Reason = "rotatord's own key waits: the role of a key of its name (left out of this pass), or its own, is unknown: neither the listing nor a GET gave it"
 
 // selfMatch selects rotatord's own key: the name and role the last listing
 // showed for the key it signs with; before any listing, those of the own
@@ -328,13 +328,15 @@ func (e *Engine) noteSelf(keys []apiclient.Key) {
 // refused as an edited record. It is left out of this pass's listing
 // (unknown is then true: the own key does not rotate in that pass, as it
 // may be an own key, and a rotation past it made a third key of the
-// name), and the next pass asks again.
+// name), and the next pass asks again. The key rotatord signs with, that
+// the GET cannot tell either, takes the role the last listing or the own
+// records give it (unknown is true when none does).
 func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, policies []Policy) (_ []apiclient.Key, unknown bool) {
 	if !slices.ContainsFunc(policies, func(p Policy) bool { return p.Self != nil }) {
 		return keys, false
 	}
 	e.mu.Lock()
-	selfName := e.selfName
+	selfName, selfRole := e.selfName, e.selfRole
 	e.mu.Unlock()
 	own := e.own()
 	// Before a listing noted the own key (the first pass of a process),
@@ -370,32 +372,55 @@ func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, poli
 		}
 		return recorded[name]
 	}
-	var known map[string]bool // the ids the own records name
-	searching := false        // an own rotation's orphan search: every key counts
-	knownOwn := func(id string) bool {
-		if known == nil {
-			known = map[string]bool{}
-			for _, p := range policies {
-				if p.Self == nil {
-					continue
+	var known map[string]bool          // the ids the own records name
+	var recordedRole map[string]string // the role they give the live ones
+	searching := false                 // an own rotation's orphan search: every key counts
+	readRecords := func() {
+		if known != nil {
+			return
+		}
+		known, recordedRole = map[string]bool{}, map[string]string{}
+		for _, p := range policies {
+			if p.Self == nil {
+				continue
+			}
+			for _, r := range e.store.List(p.Name) {
+				known[r.CurrentKeyID] = true
+				recordedRole[r.CurrentKeyID] = cmp.Or(recordedRole[r.CurrentKeyID], r.RoleID)
+				for _, d := range r.Deleted {
+					known[d.ID] = true
 				}
-				for _, r := range e.store.List(p.Name) {
-					known[r.CurrentKeyID] = true
-					for _, d := range r.Deleted {
-						known[d.ID] = true
-					}
-					if rot := r.Rotation; rot != nil {
-						searching = searching || rot.Phase == state.PhaseIntent || rot.NewKeyID == ""
-						known[rot.NewKeyID] = true
-						for _, o := range rot.OldKeyIDs {
-							known[o] = true
-						}
+				if rot := r.Rotation; rot != nil {
+					searching = searching || rot.Phase == state.PhaseIntent || rot.NewKeyID == ""
+					known[rot.NewKeyID] = true
+					role := cmp.Or(rot.RoleID, r.RoleID)
+					recordedRole[rot.NewKeyID] = cmp.Or(recordedRole[rot.NewKeyID], role)
+					for _, o := range rot.OldKeyIDs {
+						known[o] = true
+						recordedRole[o] = cmp.Or(recordedRole[o], role)
 					}
 				}
 			}
-			delete(known, "")
 		}
+		delete(known, "")
+	}
+	knownOwn := func(id string) bool {
+		readRecords()
 		return searching || known[id]
+	}
+	// The key rotatord signs with, listed without its role and its GET
+	// failing (or giving none), keeps the role a listing or its records
+	// gave it: taken as none on a process's first pass, the other own
+	// keys, listed with the real role, were no longer the own key's (the
+	// policy saw its current key gone and rotated: a third own key; a
+	// deletion of the old own key was refused as the policy's no more).
+	// Unknown to both, the own key does not rotate in that pass.
+	ownRole := func(k apiclient.Key) string {
+		if selfName == k.Name && selfRole != "" {
+			return selfRole
+		}
+		readRecords()
+		return recordedRole[k.ID]
 	}
 	var unknownIDs []string
 	for i, k := range keys {
@@ -409,12 +434,22 @@ func (e *Engine) askOwnNameRoles(ctx context.Context, keys []apiclient.Key, poli
 			keys[i].RoleID = g.RoleID
 			continue
 		}
-		if k.ID != own && !knownOwn(k.ID) {
+		if k.ID == own {
+			if keys[i].RoleID = ownRole(k); keys[i].RoleID == "" {
+				unknown = true
+			}
+			continue
+		}
+		if !knownOwn(k.ID) {
 			unknownIDs = append(unknownIDs, k.ID)
 		}
 	}
 	if len(unknownIDs) == 0 {
-		return keys, false
+		if unknown {
+			e.log.Warn("the key rotatord signs with is listed without its role, which neither a GET nor its records give: its own key does not rotate in this pass",
+				zap.String("key_id", own))
+		}
+		return keys, unknown
 	}
 	e.log.Warn("keys of rotatord's own name that neither the listing nor a GET gives a role, and that rotatord does not know: left alone in this pass (they may be of another role)",
 		zap.Strings("key_ids", unknownIDs))
