@@ -305,6 +305,7 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 		i      int
 		s      sinks.Sink
 		sid    string
+		dest   string // sid, and the sink's server when it names one
 		h, x   uint64
 		folded bool
 	}
@@ -321,12 +322,18 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 		// ten characters + ".cred": validate compares the templates, and
 		// cannot tell): the second write would replace the first, in its
 		// own format, for the first sink's consumer. Compared exactly:
-		// two sinks a file system's case tells apart stay two sinks.
-		if j := slices.IndexFunc(targets, func(o target) bool { return o.x == x }); j >= 0 {
+		// two sinks a file system's case tells apart stay two sinks, and
+		// so do two sinks on two servers (Vault's target is the mount and
+		// path alone: validate takes one path on two addresses).
+		dest := sid
+		if ep, ok := s.(sinks.Endpointer); ok {
+			dest += "\x00" + ep.Endpoint()
+		}
+		if j := slices.IndexFunc(targets, func(o target) bool { return o.dest == dest }); j >= 0 {
 			return fmt.Errorf("sinks %s and %s: both render target %s for key name %q: the two sinks would overwrite each other; not rotating %q (change a template so that they differ for every name)",
 				sinkLabel(targets[j].i, targets[j].s), sinkLabel(i, s), s.Target(name), name, name)
 		}
-		targets = append(targets, target{i, s, sid, h, x, folded})
+		targets = append(targets, target{i, s, sid, dest, h, x, folded})
 	}
 	c := t.claims
 	c.mu.Lock()

@@ -89,6 +89,14 @@ type Sink interface {
 	Read(ctx context.Context, name string) (Held, error)
 }
 
+// Endpointer is implemented by sinks whose Target does not name the
+// server they write to (a Vault sink's is the mount and path): two sinks
+// of one target on two endpoints write two things, not one.
+type Endpointer interface {
+	// Endpoint names the server, one spelling for each.
+	Endpoint() string
+}
+
 // Fingerprinter is implemented by sinks whose Read cannot say which key they
 // hold (a free-form template). A fingerprint is a digest of the sink's
 // content for a name: the engine records the fingerprint of what a sink

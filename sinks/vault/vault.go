@@ -189,6 +189,7 @@ type Sink struct {
 	httpClient *http.Client // the client's and its login clone's
 	auth       *authenticator
 	log        *zap.Logger
+	endpoint   string // the address, canonical (Endpoint)
 	namespace  string
 	mount      string
 	path       *template.Template
@@ -323,6 +324,7 @@ func New(opts Options) (*Sink, error) {
 
 	s := &Sink{
 		log:       log,
+		endpoint:  CanonicalAddress(addr),
 		namespace: namespace,
 		mount:     mount,
 		path:      opts.Path,
@@ -509,6 +511,10 @@ func (s *Sink) Target(name string) string {
 	}
 	return "vault:" + s.label(p)
 }
+
+// Endpoint implements sinks.Endpointer: the Vault server's address, which
+// Target leaves out.
+func (s *Sink) Endpoint() string { return s.endpoint }
 
 // label names a secret in errors and logs: mount/path, and the namespace.
 func (s *Sink) label(p string) string {
