@@ -534,6 +534,33 @@ func (b *listingBurst) end() {
 	}
 }
 
+// ReasonRoleUnlisted: a key of the name listed without its role may be of
+// the name's role.
+const ReasonRoleUnlisted Reason = "a key of the name is listed without its role, which a GET does not give or gives as the name's: a rotation past it would make a third key"
+
+// roleUnlistedOfName returns a key of rec's name that the listing shows
+// without its role (all) and that is not among the policy's keys (live),
+// whose GET does not say it is of another role than rec's: "" when none.
+// A policy that matches its keys' role does not see such a key, so a
+// second key of the name and role, unknown to the record (a journal
+// restored from an older copy, a key made by hand), was rotated past: a
+// third live key of the name (chaos -mangle, seed 777). Asked only when
+// the name is due: a GET per such key and rotation, not per pass.
+func (e *Engine) roleUnlistedOfName(ctx context.Context, rec *state.Record, live, all []apiclient.Key) string {
+	for _, k := range all {
+		if k.RoleID != "" || k.ID == e.own() || rec.Deleted.Has(k.ID) ||
+			slices.ContainsFunc(live, func(l apiclient.Key) bool { return l.ID == k.ID }) {
+			continue
+		}
+		g, err := e.client().GetKey(ctx, k.ID)
+		if err == nil && g.ID == k.ID && g.RoleID != "" && rec.RoleID != "" && !sameRoleID(g.RoleID, rec.RoleID) {
+			continue // another credential under the name
+		}
+		return k.ID
+	}
+	return ""
+}
+
 // selfMatcher returns what the Self policies' Match says of a name and
 // role, worked out once (nil without a Self policy): before the listing
 // names rotatord's own key, each selfMatch reads the whole journal.
@@ -705,6 +732,13 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			}
 		}
 		d = Decision{Action: ActionNone, Reason: ReasonRetireOthers, Due: due}
+	}
+	if p.Self == nil && d.Action == ActionRotate {
+		if id := e.roleUnlistedOfName(ctx, &rec, j.live, j.all); id != "" {
+			log.Info("rotation due and waits: a key of the name is listed without its role, which a GET does not give or gives as the name's",
+				zap.String("key_id", id))
+			d = Decision{Action: ActionNone, Reason: ReasonRoleUnlisted}
+		}
 	}
 	if p.Self != nil && d.Action == ActionRotate && pass.ownNameUnknown {
 		// A key of the name left out of the listing may be an own key
