@@ -56,3 +56,44 @@ func TestTwoSinksRenderingOneTargetForANameAreRefused(t *testing.T) {
 	}
 	h.assertNoSecretLeak()
 }
+
+// Two sinks of a policy whose targets differ only in case ("{{.Name}}.cred"
+// as JSON, "{{.Name}}.CRED" as env) write one file where the directory
+// folds case (a CIFS mount, a casefold directory): the name is refused
+// there as for one exact target. Where the directory tells case apart
+// they are two files, and the name rotates.
+func TestTwoSinksWhoseTargetsDifferOnlyInCaseAreRefusedWhereTheDirectoryFoldsCase(t *testing.T) {
+	for _, fold := range []bool{true, false} {
+		h := newHarness(t, 0)
+		dir := t.TempDir()
+		mk := func(path string, format string) *file.Sink {
+			s, err := file.New(file.Options{
+				Path:   template.Must(template.New("p").Parse(dir + "/" + path)),
+				Format: format, UID: -1, GID: -1, Policy: "ci",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		h.policy.Sinks = []sinks.Sink{mk("{{.Name}}.cred", file.FormatJSON), mk("{{.Name}}.CRED", file.FormatEnv)}
+		h.newEngine()
+		h.foldCase(fold)
+		h.api.add("ci-runner", roleCI)
+		created := h.api.n
+		o := findOutcome(h.pass(Options{Force: true}), "ci-runner")
+		if !fold {
+			if o.Err != nil || h.api.n != created+1 {
+				t.Errorf("case-sensitive directory: ci-runner: %v (keys created %d), want rotated into two files", o.Err, h.api.n-created)
+			}
+			continue
+		}
+		if o.Err == nil || !strings.Contains(o.Err.Error(), "#0") || !strings.Contains(o.Err.Error(), "#1") || !strings.Contains(o.Err.Error(), "without regard to case") {
+			t.Errorf("directory folding case: ci-runner: %v, want an error naming both sinks and saying case was not regarded", o.Err)
+		}
+		if h.api.n != created {
+			t.Errorf("directory folding case: keys created: %d, want none for a name refused", h.api.n-created)
+		}
+		h.assertNoSecretLeak()
+	}
+}

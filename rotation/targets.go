@@ -305,7 +305,7 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 		i      int
 		s      sinks.Sink
 		sid    string
-		dest   string // sid, and the sink's server when it names one
+		ep     string // the sink's server, when it names one (sinks.Endpointer)
 		h, x   uint64
 		folded bool
 	}
@@ -321,19 +321,23 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 		// (templates that differ, "{{.Name}}.cred" and the name's first
 		// ten characters + ".cred": validate compares the templates, and
 		// cannot tell): the second write would replace the first, in its
-		// own format, for the first sink's consumer. Compared exactly:
-		// two sinks a file system's case tells apart stay two sinks, and
-		// so do two sinks on two servers (Vault's target is the mount and
-		// path alone: validate takes one path on two addresses).
-		dest := sid
-		if ep, ok := s.(sinks.Endpointer); ok {
-			dest += "\x00" + ep.Endpoint()
+		// own format, for the first sink's consumer. Compared as the
+		// other names' targets are (h): exactly, so that two sinks a
+		// directory's case tells apart stay two sinks, and without
+		// regard to case where the directory folds case
+		// ("{{.Name}}.cred" and "{{.Name}}.CRED" on a CIFS mount are one
+		// file); and on one server: two sinks on two servers stay two
+		// (Vault's target is the mount and path alone: validate takes one
+		// path on two addresses).
+		ep := ""
+		if server, ok := s.(sinks.Endpointer); ok {
+			ep = server.Endpoint()
 		}
-		if j := slices.IndexFunc(targets, func(o target) bool { return o.dest == dest }); j >= 0 {
-			return fmt.Errorf("sinks %s and %s: both render target %s for key name %q: the two sinks would overwrite each other; not rotating %q (change a template so that they differ for every name)",
-				sinkLabel(targets[j].i, targets[j].s), sinkLabel(i, s), s.Target(name), name, name)
+		if j := slices.IndexFunc(targets, func(o target) bool { return o.ep == ep && (o.h == h || o.x == x) }); j >= 0 {
+			return fmt.Errorf("sinks %s and %s: both render target %s for key name %q%s: the two sinks would overwrite each other; not rotating %q (change a template so that they differ for every name)",
+				sinkLabel(targets[j].i, targets[j].s), sinkLabel(i, s), s.Target(name), name, caseNote(folded && targets[j].x != x), name)
 		}
-		targets = append(targets, target{i, s, sid, dest, h, x, folded})
+		targets = append(targets, target{i, s, sid, ep, h, x, folded})
 	}
 	c := t.claims
 	c.mu.Lock()
