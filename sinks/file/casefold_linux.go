@@ -2,6 +2,7 @@ package file
 
 import (
 	"errors"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,18 +46,23 @@ func dirFoldsCase(path string) bool {
 	default:
 		return true
 	}
-	return !caseSensitiveFS(int64(fs.Type))
+	return !caseSensitiveFS(int64(fs.Type), func() (uint32, error) { return xfsGeometryFlags(fd) })
 }
 
 // caseSensitiveFS tells whether a file system of statfs type t compares
-// names as bytes in a directory without the casefold flag. Types that
+// names as bytes in a directory without the casefold flag (xfsFlags
+// reads an XFS's geometry flags). Types that
 // fold case (vfat/msdos, exFAT, CIFS/SMB, NTFS, HFS+) and those not
 // listed (NFS, FUSE, 9p, ZFS, whose server, mount or dataset may fold
 // case) are false.
-func caseSensitiveFS(t int64) bool {
+func caseSensitiveFS(t int64, xfsFlags func() (uint32, error)) bool {
 	switch t {
+	case unix.XFS_SUPER_MAGIC:
+		// Made with "mkfs.xfs -n version=ci", it folds ASCII case in
+		// every directory without any inode flag: its geometry tells.
+		flags, err := xfsFlags()
+		return err == nil && flags&xfsGeomFlagsDirV2CI == 0
 	case unix.EXT4_SUPER_MAGIC, // also ext2 and ext3 (one magic)
-		unix.XFS_SUPER_MAGIC,
 		unix.BTRFS_SUPER_MAGIC,
 		unix.F2FS_SUPER_MAGIC,
 		unix.BCACHEFS_SUPER_MAGIC,
@@ -70,4 +76,40 @@ func caseSensitiveFS(t int64) bool {
 		return false
 	}
 	return false
+}
+
+// xfsGeomV1 is struct xfs_fsop_geom_v1 (include/xfs/xfs_fs.h), which
+// XFS_IOC_FSGEOMETRY_V1 fills; its size (108 bytes where a uint64 is
+// 4-aligned, 112 elsewhere) is part of the ioctl's number, as in C.
+type xfsGeomV1 struct {
+	Blocksize, Rtextsize, Agblocks, Agcount   uint32
+	Logblocks, Sectsize, Inodesize, Imaxpct   uint32
+	Datablocks, Rtblocks, Rtextents, Logstart uint64
+	UUID                                      [16]byte
+	Sunit, Swidth                             uint32
+	Version                                   int32
+	Flags                                     uint32
+	Logsectsize, Rtsectsize, Dirblocksize     uint32
+}
+
+// xfsGeomFlagsDirV2CI is XFS_FSOP_GEOM_FLAGS_DIRV2CI: the file system
+// was made with ASCII case-insensitive names (mkfs.xfs -n version=ci).
+const xfsGeomFlagsDirV2CI = 1 << 12
+
+// xfsIocFSGeometryV1 is XFS_IOC_FSGEOMETRY_V1, _IOR('X', 100, struct
+// xfs_fsop_geom_v1), its direction bits taken from FS_IOC_GETFLAGS
+// (_IOR('f', 1, long)), whose encoding differs between architectures.
+var xfsIocFSGeometryV1 = func() uintptr {
+	const getflags = uintptr(unix.FS_IOC_GETFLAGS)
+	read := getflags - unsafe.Sizeof(int(0))<<16 - 'f'<<8 - 1
+	return read | unsafe.Sizeof(xfsGeomV1{})<<16 | 'X'<<8 | 100
+}()
+
+// xfsGeometryFlags reads the geometry flags of the XFS holding fd.
+func xfsGeometryFlags(fd int) (uint32, error) {
+	var g xfsGeomV1
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), xfsIocFSGeometryV1, uintptr(unsafe.Pointer(&g))); errno != 0 {
+		return 0, errno
+	}
+	return g.Flags, nil
 }

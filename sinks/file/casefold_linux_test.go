@@ -19,7 +19,7 @@ func TestDirFoldsCaseTellsACaseSensitiveDirectoryAndIsCautiousOtherwise(t *testi
 	if err := unix.Statfs(dir, &fs); err != nil {
 		t.Fatal(err)
 	}
-	if caseSensitiveFS(int64(fs.Type)) {
+	if caseSensitiveFS(int64(fs.Type), func() (uint32, error) { return 0, nil }) {
 		if s.FoldsCase(dir) {
 			t.Errorf("%s (file system type %#x) folds case, want case-sensitive", dir, fs.Type)
 		}
@@ -67,7 +67,7 @@ func TestCaseSensitiveFSKnowsWhichFileSystemsFoldCase(t *testing.T) {
 		{"fuse", unix.FUSE_SUPER_MAGIC, false},
 		{"unknown", 0x1234, false},
 	} {
-		if got := caseSensitiveFS(c.typ); got != c.want {
+		if got := caseSensitiveFS(c.typ, func() (uint32, error) { return 0, nil }); got != c.want {
 			t.Errorf("%s: case-sensitive %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -91,5 +91,47 @@ func TestDirFoldsCaseTellsTmpfsApart(t *testing.T) {
 	}
 	if dirFoldsCase("/dev/shm") {
 		t.Errorf("/dev/shm (tmpfs) folds case, want case-sensitive")
+	}
+}
+
+// XFS made with "mkfs.xfs -n version=ci" looks names up without regard
+// to ASCII case on the whole file system, without any inode flag: only
+// its geometry (XFS_FSOP_GEOM_FLAGS_DIRV2CI) tells. An XFS whose geometry
+// cannot be read counts as folding case.
+func TestAnXFSWithASCIICaseInsensitivityFoldsCase(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		flags uint32
+		err   error
+		want  bool
+	}{
+		{"xfs", 0x80 | 0x100, nil, true},
+		{"xfs ascii-ci", 0x80 | 0x1000, nil, false},
+		{"xfs, geometry unreadable", 0, unix.ENOTTY, false},
+	} {
+		if got := caseSensitiveFS(unix.XFS_SUPER_MAGIC, func() (uint32, error) { return c.flags, c.err }); got != c.want {
+			t.Errorf("%s: case-sensitive %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// On a real XFS (not ascii-ci) the geometry reads, and a directory there
+// tells case apart. Runs where XFS_TEST_DIR names a directory on XFS.
+func TestXFSGeometryReadsOnARealXFS(t *testing.T) {
+	dir := os.Getenv("XFS_TEST_DIR")
+	if dir == "" {
+		t.Skip("XFS_TEST_DIR not set")
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	flags, err := xfsGeometryFlags(fd)
+	if err != nil || flags&0x80 == 0 { // XFS_FSOP_GEOM_FLAGS_DIRV2: always set
+		t.Fatalf("geometry flags %#x, %v: want DIRV2 set", flags, err)
+	}
+	if dirFoldsCase(dir) != (flags&0x1000 != 0) {
+		t.Errorf("%s (geometry flags %#x): folds case %v", dir, flags, dirFoldsCase(dir))
 	}
 }
