@@ -62,3 +62,37 @@ func TestNamesDifferingOnlyInCaseRotateIntoTwoFilesOnACaseSensitiveFileSystem(t 
 	}
 	h.assertNoSecretLeak()
 }
+
+// Only the directories a name's case can reach matter: in
+// "<dir>/{{.Name}}.env" every directory above <dir> is looked up by the
+// template's literal text, the same for every name. A root file system
+// that cannot be told apart from one folding case (ZFS, NFS, a FUSE
+// overlay in a rootless container), or an ancestor rotatord may search but
+// not read, must not make ci-RUNNER keep ci-runner from rotating in a
+// directory that tells case apart.
+func TestAFoldingDirectoryAboveTheTemplatesLiteralDirectoryDoesNotFoldItsTargets(t *testing.T) {
+	h := newHarness(t, 0)
+	dir := t.TempDir()
+	s := caseFileSink(t, dir)
+	h.policy.Sinks = []sinks.Sink{s}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	asked := map[string]int{}
+	h.engine.dirFoldsCase = func(d string) bool {
+		asked[d]++
+		return d != dir // every directory above dir folds (or cannot be told)
+	}
+	h.api.add("ci-RUNNER", roleCI)
+	h.pass(Options{Force: true})
+	h.api.add("ci-runner", roleCI)
+	out := h.pass(Options{Force: true, IgnoreBackoff: true})
+	for _, name := range []string{"ci-runner", "ci-RUNNER"} {
+		if o := findOutcome(out, name); o.Err != nil {
+			t.Errorf("%s: %v, want rotated", name, o.Err)
+		}
+	}
+	if asked["/"] != 0 || asked[filepath.Dir(dir)] != 0 {
+		t.Errorf("directories inspected: %v, want only %s", asked, dir)
+	}
+	h.assertNoSecretLeak()
+}

@@ -133,8 +133,8 @@ func TestNamesDifferingOnlyInCaseBothRotateWhereTheDirectoryTellsCaseApart(t *te
 			t.Fatalf("%s renders ci-RUNNER's target", name)
 		}
 	}
-	if asked[dir] != 1 || asked["/"] != 1 {
-		t.Errorf("directories inspected in one pass of 3 names: %v, want %s and each directory above it once", asked, dir)
+	if asked[dir] != 1 || len(asked) != 1 {
+		t.Errorf("directories inspected in one pass of 3 names: %v, want %s once (those above it are named by the template's literal text)", asked, dir)
 	}
 	h.assertNoSecretLeak()
 }
@@ -149,7 +149,13 @@ func TestADirectoryBelowOneThatFoldsCaseCountsAsFolding(t *testing.T) {
 		asked[dir]++
 		return folding[dir]
 	}}
-	s := caseFileSink(t, "/srv/ci-runner")
+	s, err := file.New(file.Options{
+		Path:   template.Must(template.New("p").Parse("/srv/{{.Name}}/x.env")),
+		Format: file.FormatEnv, UID: -1, GID: -1, Policy: "ci",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		dir  string
 		want bool

@@ -176,8 +176,13 @@ func (t *targetOwners) hash(s string) uint64 { return maphash.String(t.claims.se
 
 // caseFolder is a sink whose targets are files (the file sink):
 // FoldsCase tells whether the directory dir looks names up without regard
-// to case, true when that cannot be told.
-type caseFolder interface{ FoldsCase(dir string) bool }
+// to case, true when that cannot be told; LiteralDir is the directory its
+// path template names in its leading literal text, the same for every
+// name.
+type caseFolder interface {
+	FoldsCase(dir string) bool
+	LiteralDir() string
+}
 
 // targetHash is the hash of sink s's id sid for comparing targets, and
 // whether it was taken without regard to ASCII case (key names are
@@ -190,36 +195,39 @@ func (t *targetOwners) targetHash(s sinks.Sink, sid string) (uint64, bool) {
 	return t.hash(sid), false
 }
 
-// pathFolds tells whether a name looked up in directory dir, or in any
-// directory above it (a name may render a directory too:
-// "/srv/{{.Name}}/env"), may be found without regard to case. Each
-// directory is inspected once per pass: 10,000 names usually share a few
+// pathFolds tells whether a name looked up in directory dir, or in a
+// directory above it down from the sink's literal directory (a name may
+// render a directory too: "/srv/{{.Name}}/env"), may be found without
+// regard to case. Directories above the literal one are reached by the
+// template's literal text, the same for every name: a root file system
+// that cannot be classified (ZFS, NFS) or an ancestor rotatord may not
+// read does not make every target fold. Each directory is inspected once
+// per pass (its own answer is kept): 10,000 names usually share a few
 // directories.
 func (t *targetOwners) pathFolds(f caseFolder, dir string) bool {
+	stop := f.LiteralDir()
 	t.foldMu.Lock()
 	defer t.foldMu.Unlock()
-	var folds func(dir string) bool
-	folds = func(dir string) bool {
+	for {
 		h := t.hash(dir)
-		if v, ok := t.folds[h]; ok {
+		v, ok := t.folds[h]
+		if !ok {
+			if t.foldsCase != nil {
+				v = t.foldsCase(dir)
+			} else {
+				v = f.FoldsCase(dir)
+			}
+			if t.folds == nil {
+				t.folds = map[uint64]bool{}
+			}
+			t.folds[h] = v
+		}
+		up := filepath.Dir(dir)
+		if v || dir == stop || up == dir {
 			return v
 		}
-		var v bool
-		if t.foldsCase != nil {
-			v = t.foldsCase(dir)
-		} else {
-			v = f.FoldsCase(dir)
-		}
-		if up := filepath.Dir(dir); !v && up != dir {
-			v = folds(up)
-		}
-		if t.folds == nil {
-			t.folds = map[uint64]bool{}
-		}
-		t.folds[h] = v
-		return v
+		dir = up
 	}
-	return folds(dir)
 }
 
 // asciiLower is strings.ToLower for ASCII letters only, without a copy

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"text/template"
 
 	"golang.org/x/sys/unix"
 )
@@ -133,5 +134,23 @@ func TestXFSGeometryReadsOnARealXFS(t *testing.T) {
 	}
 	if dirFoldsCase(dir) != (flags&0x1000 != 0) {
 		t.Errorf("%s (geometry flags %#x): folds case %v", dir, flags, dirFoldsCase(dir))
+	}
+}
+
+func TestLiteralDirIsTheDirectoryThePathTemplateNamesLiterally(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		"/srv/creds/{{.Name}}.env":       "/srv/creds",
+		"/srv/creds/ci-{{.Name}}/env":    "/srv/creds",
+		"/srv/{{.Name}}/x.env":           "/srv",
+		`{{printf "/srv/%s" .Name}}.env`: "/",
+		"/srv/creds/fixed.env":           "/srv/creds",
+	} {
+		s, err := New(Options{Path: template.Must(template.New("p").Parse(tmpl)), Format: FormatEnv, UID: -1, GID: -1, Policy: "ci"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.LiteralDir(); got != want {
+			t.Errorf("%s: literal directory %q, want %q", tmpl, got, want)
+		}
 	}
 }
