@@ -46,7 +46,9 @@ func dirFoldsCase(path string) bool {
 	default:
 		return true
 	}
-	return !caseSensitiveFS(int64(fs.Type), func() (uint32, error) { return xfsGeometryFlags(fd) })
+	// f_type is a 32-bit magic number, given signed on 32-bit systems
+	// (btrfs, f2fs, bcachefs and ramfs magics are above 2^31).
+	return !caseSensitiveFS(int64(uint32(fs.Type)), func() (uint32, error) { return xfsGeometryFlags(fd) })
 }
 
 // caseSensitiveFS tells whether a file system of statfs type t compares

@@ -20,7 +20,7 @@ func TestDirFoldsCaseTellsACaseSensitiveDirectoryAndIsCautiousOtherwise(t *testi
 	if err := unix.Statfs(dir, &fs); err != nil {
 		t.Fatal(err)
 	}
-	if caseSensitiveFS(int64(fs.Type), func() (uint32, error) { return 0, nil }) {
+	if caseSensitiveFS(int64(uint32(fs.Type)), func() (uint32, error) { return 0, nil }) {
 		if s.FoldsCase(dir) {
 			t.Errorf("%s (file system type %#x) folds case, want case-sensitive", dir, fs.Type)
 		}
@@ -152,5 +152,18 @@ func TestLiteralDirIsTheDirectoryThePathTemplateNamesLiterally(t *testing.T) {
 		if got := s.LiteralDir(); got != want {
 			t.Errorf("%s: literal directory %q, want %q", tmpl, got, want)
 		}
+	}
+}
+
+// A ramfs (and btrfs, f2fs, bcachefs: magic numbers above 2^31) tells
+// case apart on 32-bit systems too, where statfs gives the type as a
+// signed 32-bit number. Runs where RAMFS_TEST_DIR names a ramfs mount.
+func TestDirFoldsCaseTellsARamfsApart(t *testing.T) {
+	dir := os.Getenv("RAMFS_TEST_DIR")
+	if dir == "" {
+		t.Skip("RAMFS_TEST_DIR not set")
+	}
+	if dirFoldsCase(dir) {
+		t.Errorf("%s (ramfs) folds case, want case-sensitive", dir)
 	}
 }
