@@ -96,3 +96,39 @@ func TestAFoldingDirectoryAboveTheTemplatesLiteralDirectoryDoesNotFoldItsTargets
 	}
 	h.assertNoSecretLeak()
 }
+
+// Two sinks whose path templates name different literal directories can
+// render targets that differ only in case above one of them: with /X
+// folding case, "/X/{{.Name}}/x" for ci-runner and "/X/CI-RUNNER/{{slice
+// .Name 3}}" for ci-x are one file. Whether /X folds must decide both
+// targets, though /X is above the second sink's literal directory.
+func TestTargetsOfSinksWithDifferentLiteralDirectoriesMeetInAFoldingDirectory(t *testing.T) {
+	h := newHarness(t, 0)
+	dir := t.TempDir()
+	for _, d := range []string{"ci-runner", "ci-x", "CI-RUNNER"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk := func(path string) *file.Sink {
+		s, err := file.New(file.Options{
+			Path:   template.Must(template.New("p").Parse(path)),
+			Format: file.FormatEnv, UID: -1, GID: -1, Policy: "ci",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	h.policy.Sinks = []sinks.Sink{mk(dir + "/{{.Name}}/x"), mk(dir + "/CI-RUNNER/{{slice .Name 3}}")}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	h.engine.dirFoldsCase = func(d string) bool { return d == dir }
+	h.api.add("ci-runner", roleCI)
+	h.pass(Options{Force: true})
+	h.api.add("ci-x", roleCI)
+	out := h.pass(Options{Force: true, IgnoreBackoff: true})
+	if o := findOutcome(out, "ci-x"); o.Err == nil || !strings.Contains(o.Err.Error(), `"ci-runner"`) {
+		t.Errorf("ci-x: %v, want refused: its target %s/CI-RUNNER/x is ci-runner's %s/ci-runner/x where %s folds case", o.Err, dir, dir, dir)
+	}
+}

@@ -83,6 +83,10 @@ type targetOwners struct {
 	foldsCase func(dir string) bool
 	foldMu    sync.Mutex
 	folds     map[uint64]bool // directory hash: whether it folds case, this pass
+	// foldStop is the deepest directory above every file sink's literal
+	// directory (commonLiteralDir), set when the index is built; "" walks
+	// up to "/".
+	foldStop string
 }
 
 // nameOf returns the key name of name hash h, reading the journal the
@@ -196,16 +200,17 @@ func (t *targetOwners) targetHash(s sinks.Sink, sid string) (uint64, bool) {
 }
 
 // pathFolds tells whether a name looked up in directory dir, or in a
-// directory above it down from the sink's literal directory (a name may
-// render a directory too: "/srv/{{.Name}}/env"), may be found without
-// regard to case. Directories above the literal one are reached by the
-// template's literal text, the same for every name: a root file system
-// that cannot be classified (ZFS, NFS) or an ancestor rotatord may not
-// read does not make every target fold. Each directory is inspected once
-// per pass (its own answer is kept): 10,000 names usually share a few
-// directories.
+// directory above it down to t.foldStop (a name may render a directory
+// too: "/srv/{{.Name}}/env"), may be found without regard to case.
+// Directories above foldStop are reached by the same literal names for
+// every target of every file sink: a root file system that cannot be
+// classified (ZFS, NFS) or an ancestor rotatord may not read does not make
+// every target fold. The stop is the same for every sink, so that one
+// target's text is hashed alike whichever sink renders it. Each directory
+// is inspected once per pass (its own answer is kept): 10,000 names
+// usually share a few directories.
 func (t *targetOwners) pathFolds(f caseFolder, dir string) bool {
-	stop := f.LiteralDir()
+	stop := t.foldStop
 	t.foldMu.Lock()
 	defer t.foldMu.Unlock()
 	for {
@@ -406,6 +411,7 @@ func caseNote(folded bool) string {
 // are now.
 func (e *Engine) buildTargetIndex(t *targetOwners) {
 	policies, _ := e.snapshotPolicies()
+	t.foldStop = commonLiteralDir(policies)
 	type nameRole struct{ name, role string }
 	type oldDelivery struct {
 		nameRole
@@ -489,4 +495,32 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 			}
 		}
 	}
+}
+
+// commonLiteralDir is the deepest directory above (or at) the literal
+// directory of every file sink of policies (caseFolder.LiteralDir): two
+// targets that differ only in case name the same directories, exactly,
+// down to it, wherever their sinks are. "/" when there is none.
+func commonLiteralDir(policies []Policy) string {
+	common := ""
+	for _, p := range policies {
+		for _, s := range p.Sinks {
+			f, ok := s.(caseFolder)
+			if !ok {
+				continue
+			}
+			d := filepath.Clean(f.LiteralDir())
+			if common == "" {
+				common = d
+				continue
+			}
+			for common != d && !strings.HasPrefix(d, strings.TrimSuffix(common, "/")+"/") {
+				common = filepath.Dir(common)
+			}
+		}
+	}
+	if common == "" {
+		return "/"
+	}
+	return common
 }

@@ -20,7 +20,9 @@ func (s *Sink) FoldsCase(dir string) bool { return dirFoldsCase(dir) }
 // and for "/srv/creds/ci-{{.Name}}/env"), "/" when it starts with an
 // action. Every name's target lies below it, reached through the same
 // names down to it: whether a directory above it folds case does not
-// matter for telling two names' targets apart.
+// matter for telling two names' targets of this sink apart (the engine
+// stops at the directory above every file sink's literal one: two sinks'
+// literal directories may differ in case).
 func (s *Sink) LiteralDir() string {
 	if s.path.Tree == nil || s.path.Tree.Root == nil || len(s.path.Tree.Root.Nodes) == 0 {
 		return "/"
