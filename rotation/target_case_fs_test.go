@@ -132,3 +132,23 @@ func TestTargetsOfSinksWithDifferentLiteralDirectoriesMeetInAFoldingDirectory(t 
 		t.Errorf("ci-x: %v, want refused: its target %s/CI-RUNNER/x is ci-runner's %s/ci-runner/x where %s folds case", o.Err, dir, dir, dir)
 	}
 }
+
+// The own key's credential store (a file rotatord's sinks refuse to
+// write, never compared with other targets) does not move the directory
+// the walk up stops at: a store in /etc/rotatord beside sinks under /srv
+// would otherwise make every directory up to "/" decide.
+func TestTheOwnKeysStoreDoesNotWidenTheDirectoriesInspected(t *testing.T) {
+	sinkDir, storeDir := "/srv/creds", "/etc/rotatord"
+	var self SelfCredential = struct{ SelfCredential }{}
+	policies := []Policy{
+		{Name: "ci", Sinks: []sinks.Sink{caseFileSink(t, sinkDir)}},
+		{Name: "_self", Sinks: []sinks.Sink{caseFileSink(t, storeDir)}, Self: self},
+	}
+	if got := commonLiteralDir(policies); got != sinkDir {
+		t.Errorf("walk up stops at %q, want %q", got, sinkDir)
+	}
+	policies = append(policies, Policy{Name: "b", Sinks: []sinks.Sink{caseFileSink(t, "/srv/Creds2")}})
+	if got := commonLiteralDir(policies); got != "/srv" {
+		t.Errorf("with a sink under /srv/Creds2: walk up stops at %q, want /srv", got)
+	}
+}

@@ -498,12 +498,18 @@ func (e *Engine) buildTargetIndex(t *targetOwners) {
 }
 
 // commonLiteralDir is the deepest directory above (or at) the literal
-// directory of every file sink of policies (caseFolder.LiteralDir): two
+// directory of every file sink of policies (caseFolder.LiteralDir), the
+// own key's store left out: two
 // targets that differ only in case name the same directories, exactly,
 // down to it, wherever their sinks are. "/" when there is none.
 func commonLiteralDir(policies []Policy) string {
 	common := ""
 	for _, p := range policies {
+		if p.Self != nil {
+			// The own key's store: no other sink writes it, and its
+			// target is not compared (checkTargets).
+			continue
+		}
 		for _, s := range p.Sinks {
 			f, ok := s.(caseFolder)
 			if !ok {
