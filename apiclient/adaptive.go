@@ -20,6 +20,10 @@ import (
 //     by half when too few answers came to measure it; never up.
 //   - A Retry-After holds every request, not only the one refused, until
 //     it has passed (at most Config.MaxRetryAfter: the client caps it).
+//     One longer than Config.MaxRetryAfter is more than the client ever
+//     waits: the other requests fail at once, unsent, until
+//     Config.MaxRetryAfter has passed, rather than each waiting that
+//     long, going out, and earning the same answer for the next one.
 //   - Below the ceiling the bucket holds a tenth of a second's requests
 //     at most: a Retry-After pause must not fill it, or the requests
 //     held would all leave at once when it ends, empty the server's own
@@ -42,7 +46,8 @@ type adaptiveLimit struct {
 	retryAfter   time.Duration
 	lastDecrease time.Time
 	pauseUntil   time.Time
-	ok, answered window // answers in the last second: not refused, and all
+	refuseUntil  time.Time // requests fail unsent until then
+	ok, answered window    // answers in the last second: not refused, and all
 }
 
 // floorRate is the least rate it backs off to: one request every two
@@ -65,6 +70,23 @@ func (a *adaptiveLimit) pauseLeft() time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.pauseUntil.Sub(a.now())
+}
+
+// refuseFor makes requests fail unsent for d: the server asked for a
+// longer wait than the client allows itself.
+func (a *adaptiveLimit) refuseFor(d time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if until := a.now().Add(d); until.After(a.refuseUntil) {
+		a.refuseUntil = until
+	}
+}
+
+// refusing returns how long requests still fail unsent; 0 when they may go.
+func (a *adaptiveLimit) refusing() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return max(0, a.refuseUntil.Sub(a.now()))
 }
 
 // wait blocks until the rate lets a request go.

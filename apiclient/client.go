@@ -382,6 +382,11 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 		a := &attempt{op: op}
 		release, full, err := c.acquire(ctx, !waitedRetryAfter)
 		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				e.Op, e.Attempts = op, n-1
+				return e
+			}
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		if c.cfg.Gate != nil {
@@ -415,6 +420,14 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 				// request of the process for good, while each of them held
 				// its slot.
 				c.limiter.pushedBack(min(e.RetryAfter, c.cfg.MaxRetryAfter))
+				if e.RetryAfter > c.cfg.MaxRetryAfter {
+					// Longer than the client ever waits: the other
+					// requests give up too, unsent, for MaxRetryAfter.
+					// Each of them waiting it out, going out and being
+					// told the same made a pass last MaxRetryAfter per
+					// request.
+					c.limiter.refuseFor(c.cfg.MaxRetryAfter)
+				}
 				c.inFlight.pushedBack(full)
 			} else if e.Status != 0 {
 				// An answer, and not about the rate or the load.
@@ -484,6 +497,11 @@ func (c *Client) acquire(ctx context.Context, pause bool) (release func() bool, 
 	full, err = c.inFlight.acquire(ctx)
 	if err != nil {
 		return nil, false, err
+	}
+	if left := c.limiter.refusing(); left > 0 {
+		c.inFlight.release()
+		return nil, false, &Error{Kind: KindRateLimited, RetryAfter: left,
+			Message: fmt.Sprintf("not sent: the API asked to wait longer than %s, %s left", c.cfg.MaxRetryAfter, left.Round(time.Second))}
 	}
 	if p := c.limiter.pauseLeft(); pause && p > 0 {
 		if err := c.sleep(ctx, p); err != nil {
