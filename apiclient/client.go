@@ -467,7 +467,10 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 		if c.cfg.OnRetry != nil {
 			c.cfg.OnRetry(op, n, wait, e)
 		}
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := c.waitFor(ctx, wait); err != nil {
+			if errors.Is(err, errInterrupted) {
+				return e // the retry is not sent: the refusal stands
+			}
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
@@ -504,8 +507,12 @@ func (c *Client) acquire(ctx context.Context, pause bool) (release func() bool, 
 			Message: fmt.Sprintf("not sent: the API asked to wait longer than %s, %s left", c.cfg.MaxRetryAfter, left.Round(time.Second))}
 	}
 	if p := c.limiter.pauseLeft(); pause && p > 0 {
-		if err := c.sleep(ctx, p); err != nil {
+		if err := c.waitFor(ctx, p); err != nil {
 			c.inFlight.release()
+			if errors.Is(err, errInterrupted) {
+				return nil, false, &Error{Kind: KindRateLimited, RetryAfter: p,
+					Message: "not sent: interrupted while waiting out the API's Retry-After"}
+			}
 			return nil, false, err
 		}
 	}

@@ -269,3 +269,51 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+type interruptKey struct{}
+
+// WithInterrupt returns a context whose requests stop waiting, unsent,
+// when ch closes: the waits for a Retry-After or a retry's backoff. A
+// request already sent is not cut off. A reload uses it so that a server
+// asking to wait does not hold it.
+func WithInterrupt(ctx context.Context, ch <-chan struct{}) context.Context {
+	return context.WithValue(ctx, interruptKey{}, ch)
+}
+
+// errInterrupted ends a wait WithInterrupt's channel cut short.
+var errInterrupted = errors.New("wait interrupted")
+
+// waitFor sleeps d unless ctx ends (its error) or its interrupt channel
+// closes first (errInterrupted).
+func (c *Client) waitFor(ctx context.Context, d time.Duration) error {
+	ch, _ := ctx.Value(interruptKey{}).(<-chan struct{})
+	if ch == nil {
+		return c.sleep(ctx, d)
+	}
+	select {
+	case <-ch:
+		return errInterrupted
+	default:
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-ch:
+			cancel(errInterrupted)
+		case <-wctx.Done():
+		}
+	}()
+	err := c.sleep(wctx, d)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(wctx), errInterrupted) {
+		return errInterrupted
+	}
+	return err
+}
+
+// InterruptOf returns the channel WithInterrupt put in ctx, nil when none:
+// for an implementation of API that makes no HTTP requests (a test's fake).
+func InterruptOf(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(interruptKey{}).(<-chan struct{})
+	return ch
+}

@@ -203,6 +203,7 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 		return o // a reload is waiting: the next round runs under it
 	}
 	defer e.install.RUnlock()
+	ctx = e.reloadInterrupt(ctx)
 	if !e.inForce(gen) {
 		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
 		return o // the next round sees the new policies and their sinks

@@ -155,6 +155,12 @@ type Engine struct {
 
 	// reloadPending counts reloads waiting for or holding install.
 	reloadPending atomic.Int32
+	// reloadSignal closes when a reload starts to wait for the handlers:
+	// their API requests stop waiting out a Retry-After or a backoff
+	// (apiclient.WithInterrupt), unsent. A new one is made when the
+	// reload is over. Guarded by reloadSignalMu.
+	reloadSignal   chan struct{}
+	reloadSignalMu sync.Mutex
 	// ownUnlisted: the API does not know rotatord's own credential as one
 	// of its keys (warned once).
 	ownUnlisted atomic.Bool
@@ -370,11 +376,42 @@ func (e *Engine) LockInstall() (unlock func()) {
 	// other names' work is skipped for a moment, never frozen, and the
 	// reload waits only for the handlers already running.
 	e.reloadPending.Add(1)
+	e.reloadSignalMu.Lock()
+	if e.reloadSignal != nil {
+		select {
+		case <-e.reloadSignal:
+		default:
+			close(e.reloadSignal)
+		}
+	}
+	e.reloadSignalMu.Unlock()
 	e.install.Lock()
 	return func() {
+		e.reloadSignalMu.Lock()
+		if e.reloadSignal != nil {
+			select {
+			case <-e.reloadSignal:
+				e.reloadSignal = nil // the next handler makes a new one
+			default:
+			}
+		}
+		e.reloadSignalMu.Unlock()
 		e.install.Unlock()
 		e.reloadPending.Add(-1)
 	}
+}
+
+// reloadInterrupt returns ctx whose API requests stop waiting (for a
+// Retry-After, a retry's backoff) when a reload starts: a server that
+// asks to wait must not hold a reload that long. A request already sent
+// is not cut off. Call it with install held for reading.
+func (e *Engine) reloadInterrupt(ctx context.Context) context.Context {
+	e.reloadSignalMu.Lock()
+	defer e.reloadSignalMu.Unlock()
+	if e.reloadSignal == nil {
+		e.reloadSignal = make(chan struct{})
+	}
+	return apiclient.WithInterrupt(ctx, e.reloadSignal)
 }
 
 // AwaitReload returns once no reload holds or waits for the engine (the

@@ -602,6 +602,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		return o
 	}
 	defer e.install.RUnlock()
+	ctx = e.reloadInterrupt(ctx)
 	if p.Self != nil {
 		e.selfRun.Lock()
 		defer e.selfRun.Unlock()
