@@ -238,6 +238,15 @@ func (v *validator) account(at string, e *Exoscale) {
 	}
 	if !(e.RateLimit > 0) || math.IsInf(e.RateLimit, 0) {
 		v.addf(at+".rate_limit", "must be a finite number > 0, got %s", v.written(at+".rate_limit", stringer(fmt.Sprint(e.RateLimit))))
+	} else if e.RateLimit < 1.0/60 {
+		// The ceiling of the rate: a pass makes a few requests per key
+		// name, so below one a minute a pass takes hours or days.
+		every := "more than 100 years"
+		if secs := 1 / e.RateLimit; secs < 100*365*24*3600 {
+			every = (time.Duration(secs * float64(time.Second))).Round(time.Second).String()
+		}
+		v.warnf(at+".rate_limit", "%s lets one API request through every %s (after the first few): a pass makes several requests per key name, so it would take that long per name",
+			v.written(at+".rate_limit", stringer(fmt.Sprint(e.RateLimit))), every)
 	}
 	if e.Concurrency < 1 || e.Concurrency > MaxConcurrency {
 		v.addf(at+".concurrency", "must be from 1 to %d, got %d", MaxConcurrency, e.Concurrency)
