@@ -94,6 +94,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		return nil, err
 	}
 	keys, ownNameUnknown := e.askOwnNameRoles(ctx, keys, policies)
+	e.rolesFromRecords(keys, policies)
 	if own := e.own(); own != "" {
 		if slices.ContainsFunc(keys, func(k apiclient.Key) bool { return k.ID == own }) {
 			e.noteOwnShown(own)
@@ -531,6 +532,47 @@ func (b *listingBurst) end() {
 	b.ended = true
 	if b.endFn != nil {
 		b.endFn()
+	}
+}
+
+// rolesFromRecords gives a key listed without its role (the API's fields
+// are optional) the role of a record that names it: its current key, or
+// a key of its rotation in flight. A key's role never changes, and the
+// record took it from the API. A policy that matches its keys' role
+// (match.role_id) saw no key of such a listing: the name's current key,
+// listed, was "no longer" there, the record was forgotten and the name
+// never rotated again, without an error. Keys no record names keep no
+// role (asked by GET where it matters: roleUnlistedOfName, the orphan
+// search, the own name's keys). The own key's role is askOwnNameRoles's.
+func (e *Engine) rolesFromRecords(keys []apiclient.Key, policies []Policy) {
+	own := e.own()
+	for i, k := range keys {
+		if k.RoleID != "" || k.Name == "" || k.ID == own {
+			continue
+		}
+		for _, p := range policies {
+			if p.Self != nil {
+				continue
+			}
+			r, ok := e.store.Get(p.Name, k.Name)
+			if !ok {
+				continue
+			}
+			role := ""
+			switch rot := r.Rotation; {
+			case k.ID == r.CurrentKeyID:
+				role = r.RoleID
+			case rot == nil:
+			case k.ID == rot.NewKeyID:
+				role = cmp.Or(rot.RoleID, r.RoleID)
+			case slices.Contains(rot.OldKeyIDs, k.ID):
+				role = r.RoleID
+			}
+			if role != "" {
+				keys[i].RoleID = role
+				break
+			}
+		}
 	}
 }
 
