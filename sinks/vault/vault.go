@@ -38,9 +38,11 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -543,7 +545,9 @@ func sameAddress(a, b string) bool { return CanonicalAddress(a) == CanonicalAddr
 // CanonicalAddress writes a Vault address so that two spellings of one
 // server compare equal: the scheme and host without regard to case (a
 // final dot of the host dropped), the port with the scheme's default
-// filled in, the path without its slashes at either end. An address that
+// filled in (and leading zeros dropped), an IP address in its shortest
+// form (an IPv4 address mapped into IPv6 as IPv4), the path without its
+// slashes at either end. An address that
 // does not parse as a URL is only lowered and stripped of trailing
 // slashes.
 func CanonicalAddress(s string) string {
@@ -561,7 +565,13 @@ func CanonicalAddress(s string) string {
 			port = "80"
 		}
 	}
+	if n, err := strconv.ParseUint(port, 10, 16); err == nil {
+		port = strconv.FormatUint(n, 10) // "08200" is 8200
+	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		host = ip.Unmap().String() // "0:0:0:0:0:0:0:1" is "::1"
+	}
 	return scheme + "://" + net.JoinHostPort(host, port) + "/" + strings.Trim(u.EscapedPath(), "/")
 }
 
