@@ -637,6 +637,11 @@ func without(ids []string, id string) []string {
 // deletion check decides.
 func (e *Engine) catchUp(ctx context.Context, p Policy, rec *state.Record, pass *passWork) (wrote bool, err error) {
 	rot := rec.Rotation
+	// Two sinks of one id cannot be told apart on record: the second
+	// would count as caught up.
+	if err := oneIDOnTwoServers(p, rec.Name); err != nil {
+		return false, err
+	}
 	var missing []int
 	for i, s := range p.Sinks {
 		if !rot.Sinks[sinkID(s, rec.Name)].Delivered {

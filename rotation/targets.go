@@ -310,6 +310,9 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 		// rotatord's key from rotating.
 		return nil
 	}
+	if err := oneIDOnTwoServers(p, name); err != nil {
+		return err
+	}
 	t.once.Do(func() { e.buildTargetIndex(t) })
 	me := t.hash(name)
 	// The targets' hashes, before the claims' lock: a file target's may
@@ -339,9 +342,7 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 		// directory's case tells apart stay two sinks, and without
 		// regard to case where the directory folds case
 		// ("{{.Name}}.cred" and "{{.Name}}.CRED" on a CIFS mount are one
-		// file); and on one server: two sinks on two servers stay two
-		// (Vault's target is the mount and path alone: validate takes one
-		// path on two addresses).
+		// file); and on one server.
 		ep := ""
 		if server, ok := s.(sinks.Endpointer); ok {
 			ep = server.Endpoint()
@@ -392,6 +393,32 @@ func (e *Engine) checkTargets(t *targetOwners, p Policy, name string, take bool)
 		// every target added 0.7 MB to a forced pass.)
 		if _, ok := c.claimed[h]; ok || !t.recordedFor(h, me) {
 			c.claimed[h] = claim{name: me, exact: tg.x, pass: t.pass}
+		}
+	}
+	return nil
+}
+
+// oneIDOnTwoServers refuses two sinks of p that render one target for
+// name on two servers (two Vault sinks of one mount and path on two
+// addresses): the state journal knows a sink by its id (sinkID: kind and
+// target) and cannot tell their deliveries apart. The second sink counted
+// as holding what the first was given: added during a grace period, it
+// was never caught up, and the old key was deleted while it held none (or
+// kept while it held the old one). Cheap: only sinks that name a server
+// are compared (sinks.Endpointer).
+func oneIDOnTwoServers(p Policy, name string) error {
+	for i, s := range p.Sinks {
+		a, ok := s.(sinks.Endpointer)
+		if !ok {
+			continue
+		}
+		for j, o := range p.Sinks[:i] {
+			b, ok := o.(sinks.Endpointer)
+			if !ok || a.Endpoint() == b.Endpoint() || sinkID(s, name) != sinkID(o, name) {
+				continue
+			}
+			return fmt.Errorf("sinks %s and %s: both render target %s for key name %q, on two servers (%s and %s): the state journal knows a sink by its target alone and cannot tell their deliveries apart; not writing %q (give the sinks different paths or mounts)",
+				sinkLabel(j, o), sinkLabel(i, s), s.Target(name), name, b.Endpoint(), a.Endpoint(), name)
 		}
 	}
 	return nil
