@@ -320,6 +320,7 @@ func (v *validator) policy(at string, p *Policy, names, targets map[string]strin
 	for j := range p.Sinks {
 		v.sink(fmt.Sprintf("%s.sinks[%d]", at, j), &p.Sinks[j], p.Match.Name, glob, targets)
 	}
+	v.vaultPathsApart(at, p)
 	if len(p.Sinks) > 1 && !slices.ContainsFunc(p.Sinks, readBack) {
 		// rotatord writes the sinks it can read back first, so that a
 		// delivery interrupted half way can be resumed from one of them.
@@ -600,6 +601,27 @@ func (v *validator) nameTemplate(at, text, match string, glob bool, noun, what s
 		return nil
 	}
 	return t
+}
+
+// vaultPathsApart reports a Vault sink of p with the namespace, mount and
+// path of an earlier one on another address: two secrets, but the state
+// journal knows a sink by its target, which leaves the address out, so it
+// could not tell their deliveries apart (the pass refuses every name).
+func (v *validator) vaultPathsApart(at string, p *Policy) {
+	seen := map[string]int{}
+	for j, s := range p.Sinks {
+		if s.Type != SinkVault || s.Path == "" {
+			continue
+		}
+		k := v.vaultTarget("", s.Namespace, s.Mount, s.Path)
+		if i, ok := seen[k]; ok {
+			if v.vaultTarget(s.Address, "", "", "") != v.vaultTarget(p.Sinks[i].Address, "", "", "") {
+				v.addf(fmt.Sprintf("%s.sinks[%d].path", at, j), "same namespace, mount and path as %s.sinks[%d] on another address: rotatord's state knows a Vault sink by its mount and path and could not tell the two apart (give them different paths or mounts)", at, i)
+			}
+			continue
+		}
+		seen[k] = j
+	}
 }
 
 // unique reports a sink whose target an earlier sink already writes.
