@@ -31,30 +31,15 @@ func TestOwnKeyWithANameConsumersMayNotHaveRotates(t *testing.T) {
 			seed := exosim.DefaultSeed()
 			seed.Admin.Name = name
 			sim := exosimtest.NewServer(t, seed)
-			dir := t.TempDir()
 			admin := sim.Admin()
-			cred, _ := json.Marshal(map[string]string{"api_key": admin.Key, "api_secret": admin.Secret})
-			credFile := filepath.Join(dir, "credential.json")
-			if err := os.WriteFile(credFile, cred, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cfg := filepath.Join(dir, "rotatord.yml")
-			body := fmt.Sprintf(`exoscale:
+			d, credFile := newOwnKeyDaemon(t, sim, `exoscale:
   endpoint: %s
   credential_file: credential.json
   max_retries: 0
   own_key: {max_age: 1h, grace_period: 0s}
 state_dir: state
 listen: 127.0.0.1:0
-`, sim.Endpoint)
-			if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			d, err := New(Options{ConfigPath: cfg, Logger: zap.NewNop(), Registry: prometheus.NewRegistry()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
+`)
 			out, err := d.RunPass(context.Background(), []string{config.SelfPolicy}, rotation.Options{Force: true})
 			if err != nil {
 				t.Fatal(err)
@@ -84,4 +69,29 @@ listen: 127.0.0.1:0
 			}
 		})
 	}
+}
+
+// newOwnKeyDaemon writes sim's admin credential to credential.json and
+// config (its one %s: sim's endpoint) to rotatord.yml in a new temporary
+// directory, and opens a daemon on that config, closed at the end of the
+// test. It returns the daemon and the credential file's path.
+func newOwnKeyDaemon(t *testing.T, sim *exosim.Server, config string) (*Daemon, string) {
+	t.Helper()
+	dir := t.TempDir()
+	admin := sim.Admin()
+	cred, _ := json.Marshal(map[string]string{"api_key": admin.Key, "api_secret": admin.Secret})
+	credFile := filepath.Join(dir, "credential.json")
+	if err := os.WriteFile(credFile, cred, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "rotatord.yml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(config, sim.Endpoint)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Options{ConfigPath: cfg, Logger: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, credFile
 }

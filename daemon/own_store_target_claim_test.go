@@ -2,15 +2,9 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/apiclient/exosim"
@@ -31,15 +25,8 @@ func TestRefusedSinkOnTheCredentialFileLeavesTheOwnKeyRotating(t *testing.T) {
 	seed := exosim.DefaultSeed()
 	seed.Keys = append(seed.Keys, exosim.SeedKey{Name: "credential", Role: "ci"})
 	sim := exosimtest.NewServer(t, seed)
-	dir := t.TempDir()
 	admin := sim.Admin()
-	cred, _ := json.Marshal(map[string]string{"api_key": admin.Key, "api_secret": admin.Secret})
-	credFile := filepath.Join(dir, "credential.json")
-	if err := os.WriteFile(credFile, cred, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "rotatord.yml")
-	body := fmt.Sprintf(`exoscale:
+	d, credFile := newOwnKeyDaemon(t, sim, `exoscale:
   endpoint: %s
   credential_file: credential.json
   max_retries: 0
@@ -51,15 +38,7 @@ policies:
     match: {name: "c*"}
     adopt: rotate
     sinks: [{type: file, path: "{{.Name}}.json", take_over: true}]
-`, sim.Endpoint)
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(Options{ConfigPath: cfg, Logger: zap.NewNop(), Registry: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+`)
 	out, _ := d.RunPass(context.Background(), nil, rotation.Options{Force: true})
 	for _, o := range out {
 		switch {
