@@ -21,14 +21,12 @@ func (h *harness) foldCase(fold bool) map[string]int {
 	return asked
 }
 
-// Key names are chosen by whoever may create keys, and a file sink's
-// directory may be on a case-insensitive file system (a CIFS or vfat
-// mount, an ext4 directory with casefold): there "ci-RUNNER.env" is
-// ci-runner's file. A key named "ci-RUNNER" must not have its rotation
-// write there: it is refused before any key is made, as a name rendering
-// another name's target is, where the directory folds case (or cannot be
-// told apart from one that does).
-func TestKeyNameDifferingOnlyInCaseFromAnotherNamesFileTargetIsRefused(t *testing.T) {
+// ciRunnerRotatedIntoACaseFoldingDir returns a harness whose policy
+// adopts and has one file sink, "{{.Name}}.env" in a temporary directory
+// counted as folding case, and that sink; ci-runner was made and rotated
+// into it by one forced pass.
+func ciRunnerRotatedIntoACaseFoldingDir(t *testing.T) (*harness, sinks.Sink) {
+	t.Helper()
 	h := newHarness(t, 0)
 	dir := t.TempDir()
 	s, err := file.New(file.Options{
@@ -41,9 +39,21 @@ func TestKeyNameDifferingOnlyInCaseFromAnotherNamesFileTargetIsRefused(t *testin
 	h.policy.Sinks = []sinks.Sink{s}
 	h.policy.AdoptRotate = true
 	h.newEngine()
-	h.foldCase(true)
+	h.foldCase(true) // as on a CIFS mount: ci-RUNNER.env is ci-runner.env
 	h.api.add("ci-runner", roleCI)
 	h.pass(Options{Force: true})
+	return h, s
+}
+
+// Key names are chosen by whoever may create keys, and a file sink's
+// directory may be on a case-insensitive file system (a CIFS or vfat
+// mount, an ext4 directory with casefold): there "ci-RUNNER.env" is
+// ci-runner's file. A key named "ci-RUNNER" must not have its rotation
+// write there: it is refused before any key is made, as a name rendering
+// another name's target is, where the directory folds case (or cannot be
+// told apart from one that does).
+func TestKeyNameDifferingOnlyInCaseFromAnotherNamesFileTargetIsRefused(t *testing.T) {
+	h, _ := ciRunnerRotatedIntoACaseFoldingDir(t)
 
 	created := h.api.n
 	h.api.add("ci-RUNNER", roleCI)
@@ -67,21 +77,7 @@ func TestKeyNameDifferingOnlyInCaseFromAnotherNamesFileTargetIsRefused(t *testin
 // rotating, and a third spelling is refused where the directory folds
 // case.
 func TestNamesDifferingOnlyInCaseBothManagedBeforeKeepRotating(t *testing.T) {
-	h := newHarness(t, 0)
-	dir := t.TempDir()
-	s, err := file.New(file.Options{
-		Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}.env")),
-		Format: file.FormatEnv, UID: -1, GID: -1, Policy: "ci",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.policy.Sinks = []sinks.Sink{s}
-	h.policy.AdoptRotate = true
-	h.newEngine()
-	h.foldCase(true)
-	h.api.add("ci-runner", roleCI)
-	h.pass(Options{Force: true})
+	h, s := ciRunnerRotatedIntoACaseFoldingDir(t)
 	// ci-RUNNER's record as an earlier version left it: delivered to its
 	// own file.
 	k := h.api.add("ci-RUNNER", roleCI)

@@ -3,10 +3,6 @@ package rotation
 import (
 	"strings"
 	"testing"
-	"text/template"
-
-	"github.com/rotatord/rotatord/sinks"
-	"github.com/rotatord/rotatord/sinks/file"
 )
 
 // plan showed "rotate" with no error for a name whose rotation every pass
@@ -16,21 +12,7 @@ import (
 // "{{.Name}}.docker.env"). A dry run now says why, as the pass would,
 // and claims nothing.
 func TestPlanShowsTheTargetClashThatRefusesARotation(t *testing.T) {
-	h := newHarness(t, 0)
-	dir := t.TempDir()
-	s, err := file.New(file.Options{
-		Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}.env")),
-		Format: file.FormatEnv, UID: -1, GID: -1, Policy: "ci",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.policy.Sinks = []sinks.Sink{s}
-	h.policy.AdoptRotate = true
-	h.newEngine()
-	h.foldCase(true) // as on a CIFS mount: ci-RUNNER.env is ci-runner.env
-	h.api.add("ci-runner", roleCI)
-	h.pass(Options{Force: true})
+	h, _ := ciRunnerRotatedIntoACaseFoldingDir(t)
 	h.api.add("ci-RUNNER", roleCI)
 
 	out := h.pass(Options{DryRun: true})
