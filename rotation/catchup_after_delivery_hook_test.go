@@ -17,16 +17,8 @@ import (
 // after_delivery hooks, as the other sinks' consumers were, before the
 // old key it still uses is deleted.
 func TestSinkAddedDuringTheGracePeriodGetsAfterDeliveryBeforeTheOldKeyGoes(t *testing.T) {
-	h := newHarness(t, time.Hour)
-	old := h.api.add("ci-runner", roleCI)
-	l := &hookLog{}
-	withHooks(h, l)
-	h.pass(Options{Force: true})
-	if n := len(l.events(hooks.AfterDelivery)); n != 1 {
-		t.Fatalf("test premise: after_delivery ran %d times at the rotation, want 1", n)
-	}
-	sinkC := newMemSink("c")
-	sinkC.put(sinks.Credential{Name: "ci-runner", KeyID: old, RoleID: roleCI, Secret: secret.Value("secret-of-the-old-key")})
+	h, l, old := ciRunnerRotatedUnderHooksInItsGracePeriod(t)
+	sinkC := memSinkHoldingTheOldKey("c", old)
 	h.api.sinks = append(h.api.sinks, sinkC)
 	h.policy.Sinks = append(h.policy.Sinks, sinkC)
 	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
@@ -50,4 +42,29 @@ func TestSinkAddedDuringTheGracePeriodGetsAfterDeliveryBeforeTheOldKeyGoes(t *te
 	if del >= 0 && last > del {
 		t.Errorf("sink c's after_delivery ran after the consumer check (before_delete): %+v", l.ran)
 	}
+}
+
+// ciRunnerRotatedUnderHooksInItsGracePeriod returns a harness with a grace
+// period of an hour whose hooks log to the returned hookLog, after a
+// forced pass rotated ci-runner (its one after_delivery ran), and the key
+// id of ci-runner's old key, still live.
+func ciRunnerRotatedUnderHooksInItsGracePeriod(t *testing.T) (*harness, *hookLog, string) {
+	t.Helper()
+	h := newHarness(t, time.Hour)
+	old := h.api.add("ci-runner", roleCI)
+	l := &hookLog{}
+	withHooks(h, l)
+	h.pass(Options{Force: true})
+	if n := len(l.events(hooks.AfterDelivery)); n != 1 {
+		t.Fatalf("test premise: after_delivery ran %d times at the rotation, want 1", n)
+	}
+	return h, l, old
+}
+
+// memSinkHoldingTheOldKey returns a memory sink named name that holds
+// ci-runner's old key old (a consumer's file taken over by a reload).
+func memSinkHoldingTheOldKey(name, old string) *memSink {
+	s := newMemSink(name)
+	s.put(sinks.Credential{Name: "ci-runner", KeyID: old, RoleID: roleCI, Secret: secret.Value("secret-of-the-old-key")})
+	return s
 }

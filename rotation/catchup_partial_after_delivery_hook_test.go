@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/rotatord/rotatord/hooks"
-	"github.com/rotatord/rotatord/secret"
-	"github.com/rotatord/rotatord/sinks"
 )
 
 // A reload during the grace period adds sinks c and d, both holding the
@@ -19,18 +17,8 @@ import (
 // by the failed attempt, must still be told (after_delivery) before the
 // old key it may use goes.
 func TestSinkCaughtUpBeforeAnotherSinkFailedIsToldBeforeTheOldKeyGoes(t *testing.T) {
-	h := newHarness(t, time.Hour)
-	old := h.api.add("ci-runner", roleCI)
-	l := &hookLog{}
-	withHooks(h, l)
-	h.pass(Options{Force: true})
-	if n := len(l.events(hooks.AfterDelivery)); n != 1 {
-		t.Fatalf("test premise: after_delivery ran %d times at the rotation, want 1", n)
-	}
-	sinkC, sinkD := newMemSink("c"), newMemSink("d")
-	for _, s := range []*memSink{sinkC, sinkD} {
-		s.put(sinks.Credential{Name: "ci-runner", KeyID: old, RoleID: roleCI, Secret: secret.Value("secret-of-the-old-key")})
-	}
+	h, l, old := ciRunnerRotatedUnderHooksInItsGracePeriod(t)
+	sinkC, sinkD := memSinkHoldingTheOldKey("c", old), memSinkHoldingTheOldKey("d", old)
 	sinkD.failWrite = errors.New("permission denied")
 	h.api.sinks = append(h.api.sinks, sinkC, sinkD)
 	withD := h.policy
