@@ -39,6 +39,21 @@ func ownStoreLost(t *testing.T, reg *prometheus.Registry) float64 {
 	return n
 }
 
+// newSelfDaemonWithRegistry opens a daemon on newSelfEnv(t, "1h") (the
+// own key's grace period an hour) whose metrics go to the returned
+// registry, closed at the end of the test.
+func newSelfDaemonWithRegistry(t *testing.T) (*selfEnv, *Daemon, *prometheus.Registry) {
+	t.Helper()
+	e := newSelfEnv(t, "1h")
+	reg := prometheus.NewRegistry()
+	d, err := New(Options{ConfigPath: e.config, Logger: zap.NewNop(), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return e, d, reg
+}
+
 // A credential store that no longer holds the key rotatord signs with,
 // and that rotatord will not or cannot put right (a consumer's credential
 // pasted there: a restart would sign as that key), was only logged: no
@@ -47,13 +62,7 @@ func ownStoreLost(t *testing.T, reg *prometheus.Registry) float64 {
 // "lost"}, the RotatordSinkLostKey alert), as the check of any other
 // key's sinks counts one; so is a store found emptied and written back.
 func TestOwnStoreHoldingAnotherKeyIsCountedLost(t *testing.T) {
-	e := newSelfEnv(t, "1h")
-	reg := prometheus.NewRegistry()
-	d, err := New(Options{ConfigPath: e.config, Logger: zap.NewNop(), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	e, d, reg := newSelfDaemonWithRegistry(t)
 	ctx := context.Background()
 	if _, err := d.RunPass(ctx, nil, rotation.Options{}); err != nil {
 		t.Fatal(err)
@@ -126,13 +135,7 @@ func ownStoreLostSeries(t *testing.T, reg *prometheus.Registry) bool {
 // The own key's lost series exists at zero from the start, and a reload
 // does not drop it.
 func TestOwnStoreLostSeriesExistsAtZeroBeforeAnyLoss(t *testing.T) {
-	e := newSelfEnv(t, "1h")
-	reg := prometheus.NewRegistry()
-	d, err := New(Options{ConfigPath: e.config, Logger: zap.NewNop(), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	_, d, reg := newSelfDaemonWithRegistry(t)
 	if _, err := d.RunPass(context.Background(), nil, rotation.Options{}); err != nil {
 		t.Fatal(err)
 	}
