@@ -229,7 +229,8 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 	// The hooks below may run for minutes (up to their timeout): a
 	// reload does not wait for them (outsideInstall).
 	ctx = context.WithValue(ctx, installHeldKey{}, gen)
-	if err := e.outsideInstall(ctx, &p, func() { e.runPendingAfterDelivery(ctx, p, &rec) }); err != nil {
+	ctx, err := e.outsideInstall(ctx, &p, func() { e.runPendingAfterDelivery(ctx, p, &rec) })
+	if err != nil {
 		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
 		return o
 	}
@@ -265,23 +266,29 @@ type installHeldKey struct{}
 // file that come more often than the check takes would otherwise end
 // every check, and the old keys would never go. The handler then goes on
 // with the policy in force (*p: its sinks, the old ones closed).
-func (e *Engine) outsideInstall(ctx context.Context, p *Policy, fn func()) error {
+//
+// It returns the context the handler goes on with: a reload that went
+// through meanwhile interrupted the API waits of ctx (reloadInterrupt),
+// and is over; the requests after it wait out a Retry-After or a retry's
+// backoff again, until the next reload.
+func (e *Engine) outsideInstall(ctx context.Context, p *Policy, fn func()) (context.Context, error) {
 	gen, ok := ctx.Value(installHeldKey{}).(uint64)
 	if !ok {
 		fn()
-		return nil
+		return ctx, nil
 	}
 	e.install.RUnlock()
 	fn()
 	e.install.RLock() // after a reload under way: it is quick without the hooks
+	ctx = e.reloadInterrupt(ctx)
 	if !e.inForce(gen) {
 		q, ok := e.unchangedInForce(*p)
 		if !ok {
-			return &waitErr{reason: ReasonReloaded}
+			return ctx, &waitErr{reason: ReasonReloaded}
 		}
 		*p = q
 	}
-	return nil
+	return ctx, nil
 }
 
 // unchangedInForce returns the policy in force that is p as the policy
@@ -476,7 +483,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		// A sink added since was just given the new key (it may have
 		// held an old one): its consumer is told, as the others were,
 		// before the old keys go (catchUp recorded the hooks as owed).
-		if err := e.outsideInstall(ctx, &p, func() { e.runPendingAfterDelivery(ctx, p, rec) }); err != nil {
+		if ctx, err = e.outsideInstall(ctx, &p, func() { e.runPendingAfterDelivery(ctx, p, rec) }); err != nil {
 			return err
 		}
 	}
@@ -493,7 +500,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 	if hasHook(p, hooks.BeforeDelete) && slices.ContainsFunc(rot.OldKeyIDs, func(id string) bool { return id != rot.NewKeyID && id != rec.CurrentKeyID }) {
 		checkStart = e.now()
 		var herr error
-		if err := e.outsideInstall(ctx, &p, func() { herr = e.runHooks(ctx, hooks.BeforeDelete, p, rec, "") }); err != nil {
+		if ctx, err = e.outsideInstall(ctx, &p, func() { herr = e.runHooks(ctx, hooks.BeforeDelete, p, rec, "") }); err != nil {
 			log.Info("the policies were reloaded during the consumer check (before_delete): the next round runs it again under the new ones")
 			return err
 		}
