@@ -377,7 +377,14 @@ func (e *Engine) LockInstall() (unlock func()) {
 	// reload waits only for the handlers already running.
 	e.reloadPending.Add(1)
 	e.reloadSignalMu.Lock()
-	if e.reloadSignal != nil {
+	switch {
+	case e.reloadSignal == nil:
+		// No handler made one yet; one that entered just now and makes
+		// it after this point must get it closed, or the reload waits
+		// out its requests' Retry-After.
+		e.reloadSignal = make(chan struct{})
+		close(e.reloadSignal)
+	default:
 		select {
 		case <-e.reloadSignal:
 		default:
@@ -388,10 +395,13 @@ func (e *Engine) LockInstall() (unlock func()) {
 	e.install.Lock()
 	return func() {
 		e.reloadSignalMu.Lock()
-		if e.reloadSignal != nil {
+		if e.reloadSignal != nil && e.reloadPending.Load() == 1 {
+			// The last reload: the next handler makes a new one. (Another
+			// reload waiting for the lock still interrupts the handlers
+			// that enter in between: a deleter's, back from its check.)
 			select {
 			case <-e.reloadSignal:
-				e.reloadSignal = nil // the next handler makes a new one
+				e.reloadSignal = nil
 			default:
 			}
 		}
