@@ -497,7 +497,7 @@ func (c *Client) backoff(retry int) time.Duration {
 // While a Retry-After is in force, the request waits it out (unless pause
 // is false: its own retry, which waited already).
 func (c *Client) acquire(ctx context.Context, pause bool) (release func() bool, full bool, err error) {
-	full, err = c.inFlight.acquire(ctx)
+	full, err = c.acquireSlot(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -521,6 +521,38 @@ func (c *Client) acquire(ctx context.Context, pause bool) (release func() bool, 
 		return nil, false, err
 	}
 	return c.inFlight.release, full, nil
+}
+
+// acquireSlot waits for a place among the requests in flight. The
+// requests that hold them may be waiting out a Retry-After (a pass's
+// listing, which nothing interrupts): while one is in force, the interrupt
+// of ctx (WithInterrupt) ends this wait too, unsent. Without one, the
+// places free up as answers come, and the wait is not cut short.
+func (c *Client) acquireSlot(ctx context.Context) (bool, error) {
+	ch, _ := ctx.Value(interruptKey{}).(<-chan struct{})
+	if ch == nil {
+		return c.inFlight.acquire(ctx)
+	}
+	if full, ok := c.inFlight.tryAcquire(); ok {
+		return full, nil
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-ch:
+			if c.limiter.pauseLeft() > 0 || c.limiter.refusing() > 0 {
+				cancel(errInterrupted)
+			}
+		case <-wctx.Done():
+		}
+	}()
+	full, err := c.inFlight.acquire(wctx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(wctx), errInterrupted) {
+		return false, &Error{Kind: KindRateLimited, RetryAfter: c.limiter.pauseLeft(),
+			Message: "not sent: interrupted while waiting for a place among the requests in flight, held through the API's Retry-After"}
+	}
+	return full, err
 }
 
 func retryable(e *Error) bool {

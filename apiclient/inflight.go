@@ -58,6 +58,18 @@ func newInFlight(ceiling int, now func() time.Time) *inFlight {
 	return &inFlight{ceiling: ceiling, window: ceiling, now: now, probe: firstProbe}
 }
 
+// tryAcquire takes a place if one is free and nobody waits for one: ok
+// says it did, full whether it filled the window.
+func (f *inFlight) tryAcquire() (full, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n < f.window && len(f.waiters) == 0 {
+		f.n++
+		return f.n >= f.window, true
+	}
+	return false, false
+}
+
 // acquire waits until a request may go out, and says whether it filled
 // the window. Requests go out in the order they asked.
 func (f *inFlight) acquire(ctx context.Context) (full bool, err error) {
