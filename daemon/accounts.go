@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -120,6 +121,15 @@ func (d *Daemon) unsettled(policy string) map[string]bool {
 		return acc.engine.Unsettled(policy)
 	}
 	return nil
+}
+
+// retryDue is when a failed step of policy with no rotation in flight may
+// be tried again (rotation.Engine.RetryDue), or zero.
+func (d *Daemon) retryDue(policy string) time.Time {
+	if acc := d.account(d.setup().accountOf[policy]); acc != nil {
+		return acc.engine.RetryDue(policy)
+	}
+	return time.Time{}
 }
 
 // account returns the account of that name in force, or nil.

@@ -774,10 +774,44 @@ func samePolicies(a, b *config.Config, account string) bool {
 
 // prefixAccount names the account in an error when the file has several.
 func prefixAccount(s *setup, account string, err error) error {
-	if len(s.accounts) > 1 {
-		return fmt.Errorf("account %s: %w", account, err)
+	return &accountError{account: account, err: err, named: len(s.accounts) > 1}
+}
+
+// accountError is the failure of one account's part of a pass (or of its
+// setup), named after the account when there are several.
+type accountError struct {
+	account string
+	err     error
+	named   bool
+}
+
+func (e *accountError) Error() string {
+	if e.named {
+		return "account " + e.account + ": " + e.err.Error()
 	}
-	return err
+	return e.err.Error()
+}
+
+func (e *accountError) Unwrap() error { return e.err }
+
+// failedAccounts are the accounts whose part of a pass failed, from
+// RunPass's error.
+func failedAccounts(err error) map[string]bool {
+	failed := map[string]bool{}
+	var walk func(error)
+	walk = func(err error) {
+		if a, ok := err.(*accountError); ok {
+			failed[a.account] = true
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return failed
 }
 
 // policyInfos describes every policy for the metrics: those built, and

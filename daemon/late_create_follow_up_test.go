@@ -92,7 +92,7 @@ func TestFollowUpsOfAWaitAlreadyOverBackOff(t *testing.T) {
 		Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonNewKeySettle, Due: past}}}
 	var last time.Time
 	for range 3 {
-		s.followUp([]string{"ci"}, out, e.d.Now())
+		s.followUp([]string{"ci"}, out, e.d.Now(), nil)
 		last = armedAt(t, s, "ci")
 	}
 	if min := e.d.Now().Add(time.Minute); last.Before(min) {
@@ -115,7 +115,7 @@ func TestFollowUpIsNotPutOffByASettledNamesBackoff(t *testing.T) {
 		}
 	}
 	s := newScheduler(e.d, context.Background())
-	s.followUp([]string{"ci"}, out, e.d.Now())
+	s.followUp([]string{"ci"}, out, e.d.Now(), nil)
 	if at, max := armedAt(t, s, "ci"), e.d.Now().Add(2*time.Minute); at.After(max) {
 		t.Errorf("follow-up of %s's lost create armed for %v, after %v: put off by another name's backoff", name, at, max)
 	}

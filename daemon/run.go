@@ -475,7 +475,7 @@ func (s *scheduler) start() {
 // same memory in again.
 func (s *scheduler) pass(policies []string) {
 	start := s.d.Now()
-	out, _ := s.d.RunPass(s.ctx, policies, rotation.Options{})
+	out, err := s.d.RunPass(s.ctx, policies, rotation.Options{})
 	// Names a reload made the pass skip (it waited for the engine, held
 	// by another name's handler) go once it is over, not at the next
 	// tick of the schedule (an hour, or the next day's window). A few
@@ -485,9 +485,9 @@ func (s *scheduler) pass(policies []string) {
 			break
 		}
 		start = s.d.Now()
-		out, _ = s.d.RunPass(s.ctx, policies, rotation.Options{})
+		out, err = s.d.RunPass(s.ctx, policies, rotation.Options{})
 	}
-	s.followUp(policies, out, start)
+	s.followUp(policies, out, start, failedAccounts(err))
 	if !s.passWithin(keepMemoryWithin) {
 		memtrim.Trim()
 	}
@@ -517,20 +517,32 @@ func (s *scheduler) passWithin(d time.Duration) bool {
 const minFollowUp = 5 * time.Second
 
 // followUp arms a pass of each policy of the pass (nil: all of them) that
-// it left unsettled (rotation.Engine.Unsettled: a create whose outcome is
-// unknown, a key not delivered yet, a rolled-back key not shown yet), for
-// the earliest time one of its names in flight can go on (the settle time
-// of a create's search, the end of a backoff), unless the policy's
-// schedule runs before then. A create the API applies late thus loses its
-// key within the settle time, not at the next scheduled pass, which may
-// be a day away: meanwhile the key lives and nobody has its secret. A
-// name in flight that waits for no time to come (a key whose name the API
-// never says, a time the pass that began at start already saw over) is
-// followed up after 1 minute, doubling to 1 hour, as failures back off.
-// The times of the other names (a deletion backing off) do not count.
-func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start time.Time) {
+// it left unsettled or failed, for the earliest time it can go on, unless
+// the policy's schedule runs before then:
+//
+//   - a rotation in flight (rotation.Engine.Unsettled: a create whose
+//     outcome is unknown, a key not delivered yet, a rolled-back key not
+//     shown yet) at the settle time of a create's search or the end of a
+//     backoff. A create the API applies late thus loses its key within
+//     the settle time, not at the next scheduled pass, which may be a day
+//     away: meanwhile the key lives and nobody has its secret;
+//   - a failed step with no rotation in flight (rotation.Engine.RetryDue:
+//     a create the API refused) at the end of its backoff: a key due, or
+//     a consumer's lost key, must not wait a day for the schedule;
+//   - a pass of a failed account (failed: its listing failed, its setup
+//     is broken) after 1 minute, doubling to 1 hour, as failures back
+//     off. So is a name in flight that waits for no time to come (a key
+//     whose name the API never says, a time the pass that began at start
+//     already saw over).
+//
+// Only times after start count: a backoff that ended before the pass
+// began was the pass's to act on (it did, or the policy's windows are
+// closed, and the schedule opens them). The times of delivered rotations
+// (a deletion backing off) do not count: the deleter keeps them.
+func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start time.Time, failed map[string]bool) {
+	setup := s.d.setup()
 	if len(policies) == 0 {
-		for name := range s.d.setup().accountOf {
+		for name := range setup.accountOf {
 			policies = append(policies, name)
 		}
 	}
@@ -555,7 +567,12 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 	}
 	for _, name := range policies {
 		inFlight := s.d.unsettled(name)
-		if len(inFlight) == 0 {
+		retry := s.d.retryDue(name)
+		if !retry.After(start) {
+			retry = time.Time{}
+		}
+		untimed := failed[setup.accountOf[name]]
+		if len(inFlight) == 0 && retry.IsZero() && !untimed {
 			delete(s.followTries, name)
 			if f := s.followUps[name]; f != nil {
 				f.t.Stop()
@@ -563,8 +580,7 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 			}
 			continue
 		}
-		var at time.Time
-		untimed := false
+		at := retry
 		for n := range inFlight {
 			d, ok := due[policyName{name, n}]
 			switch {
@@ -619,7 +635,7 @@ func (s *scheduler) runFollowUp(name string, f *followUpTimer) {
 	s.startup.Add(1)
 	s.mu.Unlock()
 	defer s.startup.Done()
-	s.d.log.Debug("pass to settle a rotation in flight", zap.String("policy", name))
+	s.d.log.Debug("pass to settle a rotation in flight or retry a failure", zap.String("policy", name))
 	s.pass([]string{name})
 }
 

@@ -1,0 +1,105 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rotatord/rotatord/apiclient/exosim"
+	"github.com/rotatord/rotatord/rotation"
+)
+
+// A pass whose listing fails (the API down for a moment) is followed up
+// after 1 minute, then 2, as failures back off, instead of waiting for
+// the policy's next scheduled pass (an hour here, a day with a daily
+// schedule). A pass that then succeeds leaves nothing armed.
+func TestAFailedListingIsFollowedUpWithBackoff(t *testing.T) {
+	e := newEnv(t)
+	s := newScheduler(e.d, context.Background())
+	for i, want := range []time.Duration{time.Minute, 2 * time.Minute} {
+		e.sim.SetFault(exosim.OpListAPIKeys, exosim.Fault{ErrorNext: 1, ErrorStatus: 503})
+		start := e.d.Now()
+		out, err := e.d.RunPass(context.Background(), []string{"ci"}, rotation.Options{})
+		if err == nil {
+			t.Fatalf("pass %d: the listing answered 503 and the pass did not fail", i+1)
+		}
+		s.followUp([]string{"ci"}, out, start, failedAccounts(err))
+		at := armedAt(t, s, "ci")
+		if lo, hi := start.Add(want-time.Second), e.d.Now().Add(want+time.Second); at.Before(lo) || at.After(hi) {
+			t.Errorf("failed pass %d in a row: follow-up armed %v after its start, want %v", i+1, at.Sub(start), want)
+		}
+	}
+	start := e.d.Now()
+	out, err := e.d.RunPass(context.Background(), []string{"ci"}, rotation.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.followUp([]string{"ci"}, out, start, failedAccounts(err))
+	s.mu.Lock()
+	f := s.followUps["ci"]
+	s.mu.Unlock()
+	if f != nil {
+		t.Errorf("a pass that rotated everything left a follow-up armed for %v", f.at)
+	}
+}
+
+// A rotation that fails before any key is made (its sink's directory is
+// a file) leaves no rotation in flight, only a failure on record: it is
+// tried again once its backoff (1 minute) is over, not at the next
+// scheduled pass.
+func TestARotationFailedBeforeACreateIsRetriedAtTheEndOfItsBackoff(t *testing.T) {
+	e := newEnv(t)
+	out := filepath.Join(e.dir, "out")
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := e.d.Now()
+	outcomes, err := e.d.RunPass(context.Background(), []string{"ci"}, rotation.Options{})
+	failedName := ""
+	for _, o := range outcomes {
+		if o.Err != nil {
+			failedName = o.Name
+		}
+	}
+	if failedName == "" {
+		t.Fatalf("no name failed with its sink's directory a file: %+v", outcomes)
+	}
+	if un := e.d.unsettled("ci"); len(un) != 0 {
+		t.Fatalf("a sink that cannot be written left rotations in flight %v: this test is for a failure with none", un)
+	}
+	s := newScheduler(e.d, context.Background())
+	s.followUp([]string{"ci"}, outcomes, start, failedAccounts(err))
+	at := armedAt(t, s, "ci")
+	if lo, hi := start.Add(time.Minute-time.Second), e.d.Now().Add(time.Minute+time.Second); at.Before(lo) || at.After(hi) {
+		t.Errorf("the retry of %s's failed rotation is armed %v after the pass began, want its backoff, 1m", failedName, at.Sub(start))
+	}
+}
+
+// Under Run, with the listing of the pass at start failing, the keys are
+// rotated about a minute later, not at the next scheduled pass an hour
+// away.
+func TestRunRetriesAPassWhoseListingFailed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out a failed pass's backoff (1 minute)")
+	}
+	e := newEnv(t)
+	e.sim.SetFault(exosim.OpListAPIKeys, exosim.Fault{ErrorNext: 1, ErrorStatus: 503})
+	e.start()
+	deadline := time.Now().Add(100 * time.Second)
+	for {
+		files, _ := filepath.Glob(filepath.Join(e.dir, "out", "*.json"))
+		if len(files) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(filepath.Join(e.dir, "out"))
+			t.Fatalf("100 s after a pass whose listing failed, the sinks hold %d files: nothing retried it before the next scheduled pass, an hour away", len(entries))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
