@@ -123,11 +123,11 @@ func (d *Daemon) unsettled(policy string) map[string]bool {
 	return nil
 }
 
-// retryDue is when a failed step of policy with no rotation in flight may
-// be tried again (rotation.Engine.RetryDue), or zero.
-func (d *Daemon) retryDue(policy string) time.Time {
+// retryDue is when, after after, a failed step of policy with no rotation
+// in flight may be tried again (rotation.Engine.RetryDue), or zero.
+func (d *Daemon) retryDue(policy string, after time.Time) time.Time {
 	if acc := d.account(d.setup().accountOf[policy]); acc != nil {
-		return acc.engine.RetryDue(policy)
+		return acc.engine.RetryDue(policy, after)
 	}
 	return time.Time{}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rotatord/rotatord/apiclient/exosim"
+	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/rotation"
 )
 
@@ -101,5 +102,47 @@ func TestRunRetriesAPassWhoseListingFailed(t *testing.T) {
 			t.Fatalf("100 s after a pass whose listing failed, the sinks hold %d files: nothing retried it before the next scheduled pass, an hour away", len(entries))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// A failure on record whose backoff ended long ago, on a name the passes
+// since left alone (its key no longer due: max_age raised, a lost key put
+// back by hand), does not hide the backoff of a failure the pass just
+// had: the rotations that failed now are still tried again at the end of
+// theirs, not at the next scheduled pass.
+func TestAnOldFailureOnRecordDoesNotHideTheRetryOfANewOne(t *testing.T) {
+	e := newEnv(t)
+	out := filepath.Join(e.dir, "out")
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := e.d.Now()
+	outcomes, err := e.d.RunPass(context.Background(), []string{"ci"}, rotation.Options{})
+	var failed []string
+	for _, o := range outcomes {
+		if o.Err != nil {
+			failed = append(failed, o.Name)
+		}
+	}
+	if len(failed) < 2 {
+		t.Fatalf("want two names failed with their sink's directory a file, got %v", failed)
+	}
+	store := e.d.account(config.DefaultAccount).store
+	old, ok := store.Get("ci", failed[0])
+	if !ok || old.Failures == 0 || old.Rotation != nil {
+		t.Fatalf("%s's record after its failed rotation: %+v", failed[0], old)
+	}
+	old.LastFailure = start.Add(-2 * time.Hour)
+	if err := store.Put(old); err != nil {
+		t.Fatal(err)
+	}
+	s := newScheduler(e.d, context.Background())
+	s.followUp([]string{"ci"}, outcomes, start, failedAccounts(err))
+	at := armedAt(t, s, "ci")
+	if lo, hi := start.Add(time.Minute-time.Second), e.d.Now().Add(time.Minute+time.Second); at.Before(lo) || at.After(hi) {
+		t.Errorf("the retry of %v's failed rotations is armed %v after the pass began, want their backoff, 1m", failed[1:], at.Sub(start))
 	}
 }

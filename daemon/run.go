@@ -567,10 +567,7 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 	}
 	for _, name := range policies {
 		inFlight := s.d.unsettled(name)
-		retry := s.d.retryDue(name)
-		if !retry.After(start) {
-			retry = time.Time{}
-		}
+		retry := s.d.retryDue(name, start)
 		untimed := failed[setup.accountOf[name]]
 		if len(inFlight) == 0 && retry.IsZero() && !untimed {
 			delete(s.followTries, name)

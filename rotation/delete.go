@@ -743,21 +743,24 @@ func (e *Engine) Unsettled(policy string) map[string]bool {
 	return names
 }
 
-// RetryDue is the earliest time a failed step of policy with no rotation
-// in flight (a create the API refused, a listing of a name that failed)
-// may be tried again: the end of its backoff. Zero when none waits. The
+// RetryDue is the earliest time after after that a failed step of policy
+// with no rotation in flight (a create the API refused, a listing of a
+// name that failed) may be tried again: the end of its backoff. Zero when
+// none waits. Backoffs that ended by then do not count: a failure the
+// passes since left alone (its key no longer due) would otherwise hide
+// the backoff of one that came later. The
 // daemon runs a pass then (daemon/run.go, followUp): the policy's next
 // scheduled pass may be a day away, and a key due for rotation, or a
 // consumer's loss to repair, would wait for it. Rotations in flight are
 // Unsettled's; delivered ones wait for the deleter, which keeps its own
 // time.
-func (e *Engine) RetryDue(policy string) time.Time {
+func (e *Engine) RetryDue(policy string, after time.Time) time.Time {
 	var due time.Time
 	eachRecord(e.store, policy, func(r *state.Record) {
 		if r.Rotation != nil || r.Failures == 0 {
 			return
 		}
-		if at := r.LastFailure.Add(Backoff(r.Failures)); due.IsZero() || at.Before(due) {
+		if at := r.LastFailure.Add(Backoff(r.Failures)); at.After(after) && (due.IsZero() || at.Before(due)) {
 			due = at
 		}
 	})
