@@ -146,3 +146,31 @@ func TestAnOldFailureOnRecordDoesNotHideTheRetryOfANewOne(t *testing.T) {
 		t.Errorf("the retry of %v's failed rotations is armed %v after the pass began, want their backoff, 1m", failed[1:], at.Sub(start))
 	}
 }
+
+// Passes of a policy overlap (a long pass waiting on a consumer check, a
+// follow-up or the schedule meanwhile). One that began before another
+// pass's listing failed, and ends after it, saw the API answer before it
+// went down: it does not disarm the follow-up of the failed pass, which
+// would leave the policy to its next scheduled pass while the API is
+// down.
+func TestAnEarlierPassEndingLaterKeepsTheFollowUpOfAFailedOne(t *testing.T) {
+	e := newEnv(t)
+	s := newScheduler(e.d, context.Background())
+	earlier := e.d.Now()
+	okOut, err := e.d.RunPass(context.Background(), []string{"ci"}, rotation.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.SetFault(exosim.OpListAPIKeys, exosim.Fault{ErrorNext: 1, ErrorStatus: 503})
+	start := e.d.Now()
+	out, err := e.d.RunPass(context.Background(), []string{"ci"}, rotation.Options{})
+	if err == nil {
+		t.Fatal("the listing answered 503 and the pass did not fail")
+	}
+	s.followUp([]string{"ci"}, out, start, failedAccounts(err))
+	s.followUp([]string{"ci"}, okOut, earlier, nil) // the earlier pass ends
+	at := armedAt(t, s, "ci")
+	if lo, hi := start.Add(time.Minute-time.Second), e.d.Now().Add(time.Minute+time.Second); at.Before(lo) || at.After(hi) {
+		t.Errorf("follow-up of the failed pass armed %v after its start, want 1m", at.Sub(start))
+	}
+}

@@ -428,10 +428,12 @@ type scheduler struct {
 	followTries map[string]int
 }
 
-// followUpTimer is a pass of one policy armed for at.
+// followUpTimer is a pass of one policy armed for at, by passes the
+// latest of which began at since.
 type followUpTimer struct {
-	t  *time.Timer
-	at time.Time
+	t     *time.Timer
+	at    time.Time
+	since time.Time
 }
 
 func newScheduler(d *Daemon, ctx context.Context) *scheduler {
@@ -570,10 +572,15 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 		retry := s.d.retryDue(name, start)
 		untimed := failed[setup.accountOf[name]]
 		if len(inFlight) == 0 && retry.IsZero() && !untimed {
-			delete(s.followTries, name)
-			if f := s.followUps[name]; f != nil {
-				f.t.Stop()
-				delete(s.followUps, name)
+			// Not the follow-up of a pass that began after this one (they
+			// overlap: a long pass, a follow-up or the schedule meanwhile):
+			// its listing failed after this one's answered.
+			if f := s.followUps[name]; f == nil || !f.since.After(start) {
+				delete(s.followTries, name)
+				if f != nil {
+					f.t.Stop()
+					delete(s.followUps, name)
+				}
 			}
 			continue
 		}
@@ -604,16 +611,19 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 				continue // the schedule comes first, and follows up itself
 			}
 		}
+		since := start
 		if f := s.followUps[name]; f != nil {
 			if !f.at.After(at) {
+				f.since = later(f.since, start)
 				continue
 			}
 			f.t.Stop()
+			since = later(f.since, start)
 		}
 		if s.followUps == nil {
 			s.followUps = map[string]*followUpTimer{}
 		}
-		f := &followUpTimer{at: at}
+		f := &followUpTimer{at: at, since: since}
 		f.t = time.AfterFunc(at.Sub(now)+100*time.Millisecond, func() { s.runFollowUp(name, f) })
 		s.followUps[name] = f
 	}
