@@ -804,10 +804,13 @@ func failedAccounts(err error) map[string]bool {
 			failed[a.account] = true
 			return
 		}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
+		switch w := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range w.Unwrap() {
 				walk(e)
 			}
+		case interface{ Unwrap() error }:
+			walk(w.Unwrap())
 		}
 	}
 	walk(err)

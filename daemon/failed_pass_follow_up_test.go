@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -172,5 +174,20 @@ func TestAnEarlierPassEndingLaterKeepsTheFollowUpOfAFailedOne(t *testing.T) {
 	at := armedAt(t, s, "ci")
 	if lo, hi := start.Add(time.Minute-time.Second), e.d.Now().Add(time.Minute+time.Second); at.Before(lo) || at.After(hi) {
 		t.Errorf("follow-up of the failed pass armed %v after its start, want 1m", at.Sub(start))
+	}
+}
+
+// failedAccounts finds the accounts of a pass's error however it is
+// wrapped: joined, or wrapped again with %w on the way.
+func TestFailedAccountsFollowsEveryWrapping(t *testing.T) {
+	a := &accountError{account: "a", err: errors.New("listing: 503")}
+	b := &accountError{account: "b", err: errors.New("listing: 503"), named: true}
+	err := fmt.Errorf("pass: %w", errors.Join(fmt.Errorf("again: %w", a), b))
+	got := failedAccounts(err)
+	if !got["a"] || !got["b"] || len(got) != 2 {
+		t.Errorf("failedAccounts(%v) = %v, want a and b", err, got)
+	}
+	if got := failedAccounts(errors.New("no policy named \"x\"")); len(got) != 0 {
+		t.Errorf("an error of no account gave %v", got)
 	}
 }
