@@ -1,0 +1,103 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/apiclient/exosim"
+	"github.com/rotatord/rotatord/apiclient/exosim/exosimtest"
+	"github.com/rotatord/rotatord/rotation"
+)
+
+// An operator who points rotatord's state at another organization's
+// credential (a staging file copied beside production's journal, two
+// accounts' secrets swapped) must not get a destructive pass: the keys of
+// the journal's names are gone from that organization's listing, and
+// keys of the same names (conventions are shared) are listed instead.
+// Role ids name one organization's roles, so the replacement the pass
+// tries fails ("IAM Role not found"): no key is made or deleted in either
+// organization, and the sinks keep the keys their consumers use.
+func TestAnotherOrganizationsCredentialChangesNoKeyAndNoSink(t *testing.T) {
+	for _, grace := range []string{"0s", "1h"} {
+		t.Run("grace_period "+grace, func(t *testing.T) {
+			seed := exosim.DefaultSeed()
+			seed.Organizations = []exosim.Organization{{
+				Name:  "green",
+				Roles: []exosim.Role{{ID: "9c3a1f0e-5b2d-4e8a-9f61-2d4b8c0a1e01", Name: "admin"}, {ID: "9c3a1f0e-5b2d-4e8a-9f61-2d4b8c0a1e02", Name: "ci"}},
+				Keys:  []exosim.SeedKey{{Name: "ci-runner", Role: "ci"}, {Name: "ci-deploy", Role: "ci"}},
+			}}
+			sim := exosimtest.NewServer(t, seed)
+			green := exosimtest.AdminOf(t, sim, "green")
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "out"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			cfg := filepath.Join(dir, "rotatord.yml")
+			use := func(c exosim.Credential) *Daemon {
+				t.Helper()
+				if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(c.Secret), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				body := fmt.Sprintf(policyTmpl, sim.Endpoint, c.Key, "127.0.0.1:0", `  - name: ci
+    match: {name: "ci-*"}
+    grace_period: `+grace+`
+    sinks: [{type: file, path: "out/{{.Name}}.json"}]
+`)
+				if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				d, err := New(Options{ConfigPath: cfg, Logger: zap.NewNop()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { d.Close() })
+				return d
+			}
+			d := use(sim.Admin())
+			if _, err := d.RunPass(context.Background(), nil, rotation.Options{Force: true}); err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+			sinks := func() map[string]string {
+				m := map[string]string{}
+				for _, n := range []string{"ci-runner", "ci-deploy"} {
+					b, err := os.ReadFile(filepath.Join(dir, "out", n+".json"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					m[n] = string(b)
+				}
+				return m
+			}
+			alive := func() []string {
+				var keys []string
+				for _, k := range sim.Keys() {
+					if k.Alive {
+						keys = append(keys, k.Org+"/"+k.Name+"/"+k.Key)
+					}
+				}
+				slices.Sort(keys)
+				return keys
+			}
+			sinksBefore, aliveBefore := sinks(), alive()
+
+			d = use(green)
+			for range 2 {
+				d.RunPass(context.Background(), nil, rotation.Options{})
+			}
+			if got := alive(); !slices.Equal(got, aliveBefore) {
+				t.Errorf("passes with another organization's credential changed the live keys:\nbefore %v\nafter  %v", aliveBefore, got)
+			}
+			if got := sinks(); !maps.Equal(got, sinksBefore) {
+				t.Errorf("passes with another organization's credential rewrote a sink")
+			}
+		})
+	}
+}
