@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.uber.org/zap"
@@ -21,9 +22,12 @@ import (
 // accounts' secrets swapped) must not get a destructive pass: the keys of
 // the journal's names are gone from that organization's listing, and
 // keys of the same names (conventions are shared) are listed instead.
-// Role ids name one organization's roles, so the replacement the pass
-// tries fails ("IAM Role not found"): no key is made or deleted in either
-// organization, and the sinks keep the keys their consumers use.
+// That organization's other names (ci-green-only) would be adopted and,
+// with adopt: rotate, rotated into this policy's sinks, their consumers'
+// keys deleted after the grace period. The listing shares no key and no
+// role with the journal: the pass refuses it, saying so, and no key is
+// made or deleted in either organization, and the sinks keep the keys
+// their consumers use.
 func TestAnotherOrganizationsCredentialChangesNoKeyAndNoSink(t *testing.T) {
 	for _, grace := range []string{"0s", "1h"} {
 		t.Run("grace_period "+grace, func(t *testing.T) {
@@ -31,7 +35,7 @@ func TestAnotherOrganizationsCredentialChangesNoKeyAndNoSink(t *testing.T) {
 			seed.Organizations = []exosim.Organization{{
 				Name:  "green",
 				Roles: []exosim.Role{{ID: "9c3a1f0e-5b2d-4e8a-9f61-2d4b8c0a1e01", Name: "admin"}, {ID: "9c3a1f0e-5b2d-4e8a-9f61-2d4b8c0a1e02", Name: "ci"}},
-				Keys:  []exosim.SeedKey{{Name: "ci-runner", Role: "ci"}, {Name: "ci-deploy", Role: "ci"}},
+				Keys:  []exosim.SeedKey{{Name: "ci-runner", Role: "ci"}, {Name: "ci-deploy", Role: "ci"}, {Name: "ci-green-only", Role: "ci"}},
 			}}
 			sim := exosimtest.NewServer(t, seed)
 			green := exosimtest.AdminOf(t, sim, "green")
@@ -48,6 +52,7 @@ func TestAnotherOrganizationsCredentialChangesNoKeyAndNoSink(t *testing.T) {
 				body := fmt.Sprintf(policyTmpl, sim.Endpoint, c.Key, "127.0.0.1:0", `  - name: ci
     match: {name: "ci-*"}
     grace_period: `+grace+`
+    adopt: rotate
     sinks: [{type: file, path: "out/{{.Name}}.json"}]
 `)
 				if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
@@ -90,7 +95,10 @@ func TestAnotherOrganizationsCredentialChangesNoKeyAndNoSink(t *testing.T) {
 
 			d = use(green)
 			for range 2 {
-				d.RunPass(context.Background(), nil, rotation.Options{})
+				_, err := d.RunPass(context.Background(), nil, rotation.Options{})
+				if err == nil || !strings.Contains(err.Error(), "another organization") {
+					t.Errorf("a pass with another organization's credential: %v, want it refused as another organization's", err)
+				}
 			}
 			if got := alive(); !slices.Equal(got, aliveBefore) {
 				t.Errorf("passes with another organization's credential changed the live keys:\nbefore %v\nafter  %v", aliveBefore, got)

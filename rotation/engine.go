@@ -191,7 +191,12 @@ type Engine struct {
 	selfName    string // name and role of the own key, from the last listing
 	selfRole    string
 	concurrency int
-	policies    []Policy
+	// organizationChecked: a listing signed with organizationFor (the
+	// own key id) shared a key or role with the journal
+	// (sameOrganization).
+	organizationChecked bool
+	organizationFor     string
+	policies            []Policy
 	// locks serialize the work on one key name, whatever policy owns it
 	// now: a reload may move a name from one policy to another while a
 	// pass of the old one still runs.

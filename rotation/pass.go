@@ -93,6 +93,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	if err := e.otherAccountListed(keys); err != nil {
 		return nil, err
 	}
+	if err := e.sameOrganization(keys, policies); err != nil {
+		return nil, err
+	}
 	keys, ownNameUnknown := e.askOwnNameRoles(ctx, keys, policies)
 	e.rolesFromRecords(keys, policies)
 	if own := e.own(); own != "" {
