@@ -304,8 +304,13 @@ func (e *Engine) noteSelf(keys []apiclient.Key) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if keys[i].RoleID == "" && keys[i].Name == e.selfName {
-		return // listed without its role: the role known stays
+	if keys[i].RoleID == "" {
+		// Listed without its role, which neither a GET nor the records
+		// gave (askOwnNameRoles): the name and role known stay. Taken as
+		// no role on a process's first pass, selfMatch matched no key of
+		// the real role, and the deleter refused the old own key's
+		// deletion as an edited record.
+		return
 	}
 	e.selfName, e.selfRole = keys[i].Name, keys[i].RoleID
 }
