@@ -48,6 +48,9 @@ type adaptiveLimit struct {
 	pauseUntil   time.Time
 	refuseUntil  time.Time // requests fail unsent until then
 	ok, answered window    // answers in the last second: not refused, and all
+	// held closes when a Retry-After comes into force (a pause, or a
+	// refusal to send); a new one is made for the next. Nil: none asked.
+	held chan struct{}
 }
 
 // floorRate is the least rate it backs off to: one request every two
@@ -79,6 +82,28 @@ func (a *adaptiveLimit) refuseFor(d time.Duration) {
 	defer a.mu.Unlock()
 	if until := a.now().Add(d); until.After(a.refuseUntil) {
 		a.refuseUntil = until
+		a.notifyHeld()
+	}
+}
+
+// heldSignal returns a channel that closes when a Retry-After next comes
+// into force: a request waiting for a place among the requests in flight
+// after a reload's interrupt looks at the pause again then, since the
+// place may go to one that holds it through that Retry-After.
+func (a *adaptiveLimit) heldSignal() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.held == nil {
+		a.held = make(chan struct{})
+	}
+	return a.held
+}
+
+// notifyHeld closes the channel heldSignal gave; a.mu is held.
+func (a *adaptiveLimit) notifyHeld() {
+	if a.held != nil {
+		close(a.held)
+		a.held = nil
 	}
 }
 
@@ -104,6 +129,7 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 	if retryAfter > 0 {
 		if until := now.Add(retryAfter); until.After(a.pauseUntil) {
 			a.pauseUntil = until
+			a.notifyHeld()
 		}
 	}
 	if now.Sub(a.lastDecrease) < time.Second {

@@ -526,8 +526,10 @@ func (c *Client) acquire(ctx context.Context, pause bool) (release func() bool, 
 // acquireSlot waits for a place among the requests in flight. The
 // requests that hold them may be waiting out a Retry-After (a pass's
 // listing, which nothing interrupts): while one is in force, the interrupt
-// of ctx (WithInterrupt) ends this wait too, unsent. Without one, the
-// places free up as answers come, and the wait is not cut short.
+// of ctx (WithInterrupt) ends this wait too, unsent, and so does one that
+// comes into force after the interrupt, while the request still waits.
+// Without one, the places free up as answers come, and the wait is not
+// cut short.
 func (c *Client) acquireSlot(ctx context.Context) (bool, error) {
 	ch, _ := ctx.Value(interruptKey{}).(<-chan struct{})
 	if ch == nil {
@@ -541,10 +543,24 @@ func (c *Client) acquireSlot(ctx context.Context) (bool, error) {
 	go func() {
 		select {
 		case <-ch:
+		case <-wctx.Done():
+			return
+		}
+		// Interrupted: the wait ends as soon as a Retry-After is in
+		// force, whether it was as the interrupt closed or came after
+		// (an answer to a request in flight then, whose place may go to
+		// one that holds it through that Retry-After).
+		for {
+			held := c.limiter.heldSignal()
 			if c.limiter.pauseLeft() > 0 || c.limiter.refusing() > 0 {
 				cancel(errInterrupted)
+				return
 			}
-		case <-wctx.Done():
+			select {
+			case <-held:
+			case <-wctx.Done():
+				return
+			}
 		}
 	}()
 	full, err := c.inFlight.acquire(wctx)
