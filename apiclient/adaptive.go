@@ -75,6 +75,14 @@ func (a *adaptiveLimit) pauseLeft() time.Duration {
 	return a.pauseUntil.Sub(a.now())
 }
 
+// pause returns when the Retry-After in force ends, and how long that is
+// from now.
+func (a *adaptiveLimit) pause() (end time.Time, left time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pauseUntil, a.pauseUntil.Sub(a.now())
+}
+
 // refuseFor makes requests fail unsent for d: the server asked for a
 // longer wait than the client allows itself.
 func (a *adaptiveLimit) refuseFor(d time.Duration) {

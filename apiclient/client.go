@@ -501,12 +501,22 @@ func (c *Client) acquire(ctx context.Context, pause bool) (release func() bool, 
 	if err != nil {
 		return nil, false, err
 	}
-	if left := c.limiter.refusing(); left > 0 {
-		c.inFlight.release()
-		return nil, false, &Error{Kind: KindRateLimited, RetryAfter: left,
-			Message: fmt.Sprintf("not sent: the API asked to wait longer than %s, %s left", c.cfg.MaxRetryAfter, left.Round(time.Second))}
-	}
-	if p := c.limiter.pauseLeft(); pause && p > 0 {
+	// A refusal to send, or a longer pause, that another answer brings
+	// while this request waits out a pause holds it too: it looks again
+	// once its wait is over (only then: a pause that has not moved is
+	// over, whatever the clock says).
+	var waited time.Time
+	for {
+		if left := c.limiter.refusing(); left > 0 {
+			c.inFlight.release()
+			return nil, false, &Error{Kind: KindRateLimited, RetryAfter: left,
+				Message: fmt.Sprintf("not sent: the API asked to wait longer than %s, %s left", c.cfg.MaxRetryAfter, left.Round(time.Second))}
+		}
+		end, p := c.limiter.pause()
+		if !pause || p <= 0 || !end.After(waited) {
+			break
+		}
+		waited = end
 		if err := c.waitFor(ctx, p); err != nil {
 			c.inFlight.release()
 			if errors.Is(err, errInterrupted) {
