@@ -75,12 +75,14 @@ func (a *adaptiveLimit) pauseLeft() time.Duration {
 	return a.pauseUntil.Sub(a.now())
 }
 
-// pause returns when the Retry-After in force ends, and how long that is
-// from now.
-func (a *adaptiveLimit) pause() (end time.Time, left time.Duration) {
+// holds returns how long requests still fail unsent (0 when they may
+// go), when the Retry-After in force ends, and how long that is from
+// now: all at once, since a request looks at them twice.
+func (a *adaptiveLimit) holds() (refuse time.Duration, end time.Time, left time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.pauseUntil, a.pauseUntil.Sub(a.now())
+	now := a.now()
+	return max(0, a.refuseUntil.Sub(now)), a.pauseUntil, a.pauseUntil.Sub(now)
 }
 
 // refuseFor makes requests fail unsent for d: the server asked for a

@@ -502,33 +502,41 @@ func (c *Client) acquire(ctx context.Context, pause bool) (release func() bool, 
 		return nil, false, err
 	}
 	// A refusal to send, or a longer pause, that another answer brings
-	// while this request waits out a pause holds it too: it looks again
-	// once its wait is over (only then: a pause that has not moved is
-	// over, whatever the clock says).
+	// while this request waits out a pause, or waits for the rate's token
+	// (below the ceiling, the requests a pause held take turns), holds it
+	// too: it looks again once each wait is over (only then: a pause that
+	// has not moved is over, whatever the clock says). A token taken
+	// before a pause is not spent after it: the requests the pause held
+	// would all leave together as it ends.
 	var waited time.Time
+	token := false
 	for {
-		if left := c.limiter.refusing(); left > 0 {
+		refuse, end, p := c.limiter.holds()
+		if refuse > 0 {
 			c.inFlight.release()
-			return nil, false, &Error{Kind: KindRateLimited, RetryAfter: left,
-				Message: fmt.Sprintf("not sent: the API asked to wait longer than %s, %s left", c.cfg.MaxRetryAfter, left.Round(time.Second))}
+			return nil, false, &Error{Kind: KindRateLimited, RetryAfter: refuse,
+				Message: fmt.Sprintf("not sent: the API asked to wait longer than %s, %s left", c.cfg.MaxRetryAfter, refuse.Round(time.Second))}
 		}
-		end, p := c.limiter.pause()
-		if !pause || p <= 0 || !end.After(waited) {
+		if pause && p > 0 && end.After(waited) {
+			waited, token = end, false
+			if err := c.waitFor(ctx, p); err != nil {
+				c.inFlight.release()
+				if errors.Is(err, errInterrupted) {
+					return nil, false, &Error{Kind: KindRateLimited, RetryAfter: p,
+						Message: "not sent: interrupted while waiting out the API's Retry-After"}
+				}
+				return nil, false, err
+			}
+			continue
+		}
+		if token {
 			break
 		}
-		waited = end
-		if err := c.waitFor(ctx, p); err != nil {
+		if err := c.limiter.wait(ctx); err != nil {
 			c.inFlight.release()
-			if errors.Is(err, errInterrupted) {
-				return nil, false, &Error{Kind: KindRateLimited, RetryAfter: p,
-					Message: "not sent: interrupted while waiting out the API's Retry-After"}
-			}
 			return nil, false, err
 		}
-	}
-	if err := c.limiter.wait(ctx); err != nil {
-		c.inFlight.release()
-		return nil, false, err
+		token = true
 	}
 	return c.inFlight.release, full, nil
 }
