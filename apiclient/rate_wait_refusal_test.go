@@ -10,7 +10,9 @@ import (
 )
 
 // reserveAhead blocks until a request waits in the rate limiter for a
-// token: its reservation keeps the bucket below zero until it is due.
+// token: its reservation keeps the bucket below zero until it is due (2 s
+// at the tests' rate: the request, started as the token before went,
+// reaches the limiter well within that).
 func reserveAhead(t *testing.T, c *Client) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute) // a watchdog, not a measure
@@ -30,7 +32,7 @@ func reserveAhead(t *testing.T, c *Client) {
 // fails unsent, but those already waiting for a token went out when it
 // came, a create among them.
 func TestARefusalDuringTheRateWaitKeepsTheRequestUnsent(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.RateLimit, c.Burst = 1, 1 })
+	f := newFixture(t, func(c *Config) { c.RateLimit, c.Burst = 0.5, 1 })
 	f.client.limiter.lim.Allow() // the token went to the request before
 	got := make(chan error, 1)
 	go func() {
@@ -53,7 +55,7 @@ func TestARefusalDuringTheRateWaitKeepsTheRequestUnsent(t *testing.T) {
 // into force while a request waits for the rate's token holds it too: it
 // went out as the token came, into the pause, and earned its own 429.
 func TestARetryAfterDuringTheRateWaitIsWaitedOut(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.RateLimit, c.Burst = 1, 1 })
+	f := newFixture(t, func(c *Config) { c.RateLimit, c.Burst = 0.5, 1 })
 	f.client.limiter.lim.Allow()
 	got := make(chan error, 1)
 	go func() {
