@@ -12,11 +12,20 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
-// getOnlyAPI answers GetKey from keys; any other call panics (the test
-// must not reach one).
+// getOnlyAPI answers GetKey and ListKeys (the deleter's check of the
+// credential's organization, once per credential) from keys; any other
+// call panics (the test must not reach one).
 type getOnlyAPI struct {
 	apiclient.API
 	keys map[string]apiclient.Key
+}
+
+func (a getOnlyAPI) ListKeys(context.Context) ([]apiclient.Key, error) {
+	var out []apiclient.Key
+	for _, k := range a.keys {
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 func (a getOnlyAPI) GetKey(_ context.Context, id string) (apiclient.Key, error) {

@@ -103,6 +103,9 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	// of each name reading the whole journal made a round O(N²).
 	round := &passWork{done: map[string]uint64{}, pass: e.claims.enter()}
 	defer e.claims.leave(round.pass)
+	// Once per round, and only when a name gets as far as the API: the
+	// credential's organization (organizationBeforeDeleting).
+	organization := sync.OnceValue(func() error { return e.organizationBeforeDeleting(ctx, policies) })
 	out := make([]Outcome, len(todo))
 	ran := make([]bool, len(todo))
 	var wg sync.WaitGroup
@@ -123,7 +126,7 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 				<-sem
 				wg.Done()
 			}()
-			out[i] = e.deleteDue(ctx, d.p, d.name, gen, o, round)
+			out[i] = e.deleteDue(ctx, d.p, d.name, gen, o, round, organization)
 		}()
 	}
 	wg.Wait()
@@ -194,7 +197,7 @@ func (e *Engine) NextDeletion(after time.Time) (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64, opts Options, round *passWork) Outcome {
+func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64, opts Options, round *passWork, organization func() error) Outcome {
 	unlock := e.lock(name)
 	defer unlock()
 	o := Outcome{Policy: p.Name, Name: name, Decision: Decision{Action: ActionDelete, Reason: ReasonGraceOver}}
@@ -225,6 +228,13 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 			o.Decision = Decision{Action: ActionNone, Reason: ReasonBackoff, Due: due}
 			return o
 		}
+	}
+	// Another organization's credential: its listings do not show the
+	// journal's new keys, which the deletion would take for vanished.
+	// The record stays as it is.
+	if err := organization(); err != nil {
+		o.Err = err
+		return o
 	}
 	// The hooks below may run for minutes (up to their timeout): a
 	// reload does not wait for them (outsideInstall).

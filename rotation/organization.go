@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -23,12 +24,13 @@ import (
 // or an own-key rotation, whose new key the next listing shares. A
 // journal with no record, or a listing that gives no role (an API that
 // leaves roles out) with no recorded key listed, cannot tell, and goes on.
-func (e *Engine) sameOrganization(keys []apiclient.Key, policies []Policy) error {
-	own := e.own()
-	e.mu.Lock()
-	checked := e.organizationChecked && e.organizationFor == own
-	e.mu.Unlock()
-	if checked {
+//
+// own is the key the listing was signed with, taken with the client that
+// listed (clientOwn): a reload that lands while the listing is on the
+// wire puts another credential in force, which that listing says nothing
+// about.
+func (e *Engine) sameOrganization(keys []apiclient.Key, policies []Policy, own string) error {
+	if e.organizationCheckedFor(own) {
 		return nil
 	}
 	listedKeys := make(map[string]bool, len(keys))
@@ -66,6 +68,44 @@ func (e *Engine) sameOrganization(keys []apiclient.Key, policies []Policy) error
 	e.organizationChecked, e.organizationFor = true, own
 	e.mu.Unlock()
 	return nil
+}
+
+// organizationCheckedFor reports whether a listing signed with own was
+// found to share a key or a role with the journal.
+func (e *Engine) organizationCheckedFor(own string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.organizationChecked && e.organizationFor == own
+}
+
+// clientOwn returns the API client in force and the key it signs with,
+// taken together: a reload swaps both.
+func (e *Engine) clientOwn() (apiclient.API, string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.api, e.ownKeyID
+}
+
+// organizationBeforeDeleting is sameOrganization for the deleter, which
+// runs without a pass's listing, before any pass of a process (a restart)
+// or after a reload changed the credential: with another organization's
+// credential, the journal's new keys are gone from its listings, and the
+// deleter took them as vanished during the grace period, clearing the
+// rotations and forgetting their old keys, still live in the journal's
+// organization. Once per credential, as for a pass, it lists the keys.
+func (e *Engine) organizationBeforeDeleting(ctx context.Context, policies []Policy) error {
+	api, own := e.clientOwn()
+	if e.organizationCheckedFor(own) {
+		return nil
+	}
+	keys, err := api.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list keys to check the credential's organization before deleting: %w", err)
+	}
+	if err := e.otherAccountListed(keys); err != nil {
+		return err
+	}
+	return e.sameOrganization(keys, policies, own)
 }
 
 // normRoleID is a role id as compared: the API's ids are lowercase UUIDs,

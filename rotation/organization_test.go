@@ -45,7 +45,7 @@ func TestSameOrganization(t *testing.T) {
 				}
 			}
 			e := &Engine{store: st, ownKeyID: "EXOeeeeeeeeeeeeeeeeeeeeeeee"}
-			err = e.sameOrganization(tc.listed, []Policy{{Name: "ci"}})
+			err = e.sameOrganization(tc.listed, []Policy{{Name: "ci"}}, e.ownKeyID)
 			if refused := err != nil; refused != tc.refused {
 				t.Fatalf("refused = %v (%v), want %v", refused, err, tc.refused)
 			}
@@ -57,11 +57,11 @@ func TestSameOrganization(t *testing.T) {
 			}
 			// Checked for this credential: a later listing is not read
 			// against the journal again; a new credential is.
-			if err := e.sameOrganization([]apiclient.Key{{ID: "EXOffffffffffffffffffffffff", RoleID: "00000000-0000-4000-8000-000000000000"}}, []Policy{{Name: "ci"}}); err != nil {
+			if err := e.sameOrganization([]apiclient.Key{{ID: "EXOffffffffffffffffffffffff", RoleID: "00000000-0000-4000-8000-000000000000"}}, []Policy{{Name: "ci"}}, e.ownKeyID); err != nil {
 				t.Errorf("the same credential checked again: %v", err)
 			}
 			e.ownKeyID = "EXO111111111111111111111111"
-			err = e.sameOrganization([]apiclient.Key{{ID: "EXOffffffffffffffffffffffff", RoleID: "00000000-0000-4000-8000-000000000000"}}, []Policy{{Name: "ci"}})
+			err = e.sameOrganization([]apiclient.Key{{ID: "EXOffffffffffffffffffffffff", RoleID: "00000000-0000-4000-8000-000000000000"}}, []Policy{{Name: "ci"}}, e.ownKeyID)
 			if len(tc.records) > 0 && err == nil {
 				t.Errorf("a new credential whose listing shares nothing with the journal was not checked again")
 			}

@@ -80,12 +80,14 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		listCtx, server = apiclient.WithServerClock(listCtx)
 	}
 	listedAt := e.now()
-	keys, err := e.client().ListKeys(listCtx)
+	api, listedFor := e.clientOwn()
+	keys, err := api.ListKeys(listCtx)
 	prep := <-quietc
 	qs := prep.qs
 	defer e.keepQuiet(qs)
 	if ae := (*apiclient.Error)(nil); errors.As(err, &ae) && ae.Kind == apiclient.KindAuth && e.followOwnAfterRefusal(ctx) {
-		keys, err = e.client().ListKeys(ctx)
+		api, listedFor = e.clientOwn()
+		keys, err = api.ListKeys(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
@@ -93,7 +95,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	if err := e.otherAccountListed(keys); err != nil {
 		return nil, err
 	}
-	if err := e.sameOrganization(keys, policies); err != nil {
+	if err := e.sameOrganization(keys, policies, listedFor); err != nil {
 		return nil, err
 	}
 	keys, ownNameUnknown := e.askOwnNameRoles(ctx, keys, policies)
