@@ -109,3 +109,46 @@ func TestAnotherOrganizationsCredentialChangesNoKeyAndNoSink(t *testing.T) {
 		})
 	}
 }
+
+// The organization check must not stop the work of the journal's own
+// organization: with every key the journal knows deleted by hand (a leak
+// answered by deleting the CI keys) and no key of their role left, the
+// listing shares nothing with the journal, but the organization still
+// has the role. The next process's pass goes on, and a key made by hand
+// afterwards is adopted and rotated into its sink.
+func TestKeysDeletedByHandWithNoKeyOfTheirRoleLeftDoNotStopThePasses(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.d.RunPass(context.Background(), []string{"ci"}, rotation.Options{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.d.Close()
+	for _, k := range e.sim.Keys() {
+		if k.Alive && strings.HasPrefix(k.Name, "ci-") {
+			if err := e.sim.DeleteKey(k.Key); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	d, err := New(Options{ConfigPath: e.config, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.RunPass(context.Background(), []string{"ci"}, rotation.Options{}); err != nil {
+		t.Fatalf("the pass after every ci key was deleted by hand: %v", err)
+	}
+	handMade, err := e.sim.CreateKey("ci-new", "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RunPass(context.Background(), []string{"ci"}, rotation.Options{}); err != nil {
+		t.Fatalf("the pass after ci-new was made by hand: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(e.dir, "out", "ci-new.json"))
+	if err != nil {
+		t.Fatalf("ci-new, made by hand, was not adopted and rotated into its sink: %v", err)
+	}
+	if strings.Contains(string(b), handMade.Key) {
+		t.Errorf("ci-new's sink holds the hand-made key %s, want its replacement (adopt: rotate)", handMade.Key)
+	}
+}

@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,27 +10,35 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
-// sameOrganization refuses a listing that shares nothing with the journal:
-// not one key the journal names (current, new, old), not one role its
-// records name. The credential is then of another organization than the
-// journal's (a staging credential file copied over production's, two
-// accounts' secrets swapped, a state directory restored onto another
-// host), and a pass would adopt that organization's keys into this
-// journal and this policy's sinks, rotate them and delete its consumers'
-// keys after the grace period. Role ids are unique across organizations,
-// and so are key ids, so one shared id is enough to go on.
+// sameOrganization refuses a listing of another organization than the
+// journal's: the credential is then not the journal's (a staging
+// credential file copied over production's, two accounts' secrets
+// swapped, a state directory restored onto another host), and a pass
+// would adopt that organization's keys into this journal and this
+// policy's sinks, rotate them and delete its consumers' keys after the
+// grace period. Key ids and role ids are unique across organizations:
+//
+//   - a listing that shows a key the journal names (current, new, old)
+//     or a key of a role its records name is the journal's organization;
+//   - else (every key the journal knows deleted, by hand say, and no key
+//     left of its roles) the organization's roles are listed: one of the
+//     journal's roles among them is enough. None is refused.
+//
+// A journal with no record, or no role on record, cannot tell, and goes
+// on; so does a roles listing the API does not serve or the credential
+// may not read (not found, refused): a false refusal would stop a
+// consumer's repair. A roles listing that fails otherwise (unavailable,
+// rate limited) fails the pass, which is tried again.
 //
 // It checks once per credential (the key rotatord signs with): what it
 // reads is the whole journal, and a credential changes only at a reload
-// or an own-key rotation, whose new key the next listing shares. A
-// journal with no record, or a listing that gives no role (an API that
-// leaves roles out) with no recorded key listed, cannot tell, and goes on.
+// or an own-key rotation, whose new key the next listing shares.
 //
 // own is the key the listing was signed with, taken with the client that
 // listed (clientOwn): a reload that lands while the listing is on the
 // wire puts another credential in force, which that listing says nothing
 // about.
-func (e *Engine) sameOrganization(keys []apiclient.Key, policies []Policy, own string) error {
+func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys []apiclient.Key, policies []Policy, own string) error {
 	if e.organizationCheckedFor(own) {
 		return nil
 	}
@@ -42,27 +51,51 @@ func (e *Engine) sameOrganization(keys []apiclient.Key, policies []Policy, own s
 		}
 	}
 	records, shared := 0, false
+	recordedRoles := map[string]bool{}
+	noteRole := func(id string) bool {
+		if id == "" {
+			return false
+		}
+		id = normRoleID(id)
+		recordedRoles[id] = true
+		return listedRoles[id]
+	}
 	for _, p := range policies {
 		eachRecord(e.store, p.Name, func(r *state.Record) {
 			if shared {
 				return
 			}
 			records++
-			shared = listedKeys[r.CurrentKeyID] || r.RoleID != "" && listedRoles[normRoleID(r.RoleID)]
+			shared = listedKeys[r.CurrentKeyID] || noteRole(r.RoleID)
 			if rot := r.Rotation; rot != nil && !shared {
-				shared = listedKeys[rot.NewKeyID] || rot.RoleID != "" && listedRoles[normRoleID(rot.RoleID)]
+				shared = listedKeys[rot.NewKeyID] || noteRole(rot.RoleID)
 				for _, id := range rot.OldKeyIDs {
 					shared = shared || listedKeys[id]
 				}
 			}
 		})
 	}
-	if !shared && records > 0 && len(listedRoles) > 0 {
-		cred := "the credential"
-		if own != "" {
-			cred = "the credential (key " + own + ")"
+	if !shared && records > 0 && len(recordedRoles) > 0 {
+		roles, err := api.ListRoles(ctx)
+		var ae *apiclient.Error
+		switch {
+		case err == nil:
+			for _, r := range roles {
+				shared = shared || recordedRoles[normRoleID(r.ID)]
+			}
+			if !shared {
+				cred := "the credential"
+				if own != "" {
+					cred = "the credential (key " + own + ")"
+				}
+				return fmt.Errorf("list keys: the organization has none of the %d roles, and lists none of the keys, of the %d records of the journal: %s is of another organization than the journal's; nothing is rotated or deleted. Put back the credential of the journal's organization, or, to manage this organization, give this account a state directory of its own", len(recordedRoles), records, cred)
+			}
+		case errors.As(err, &ae) && (ae.Kind == apiclient.KindNotFound || ae.Kind == apiclient.KindAuth):
+			// Cannot tell: going on, and asking again at the next pass.
+			return nil
+		default:
+			return fmt.Errorf("list keys: none of the journal's keys and roles listed; listing the roles to tell whether the credential is of the journal's organization: %w", err)
 		}
-		return fmt.Errorf("list keys: the listing shares no key and no role with the %d records of the journal: %s is of another organization than the journal's; nothing is rotated or deleted. Put back the credential of the journal's organization, or, to manage this organization, give this account a state directory of its own", records, cred)
 	}
 	e.mu.Lock()
 	e.organizationChecked, e.organizationFor = true, own
@@ -105,7 +138,7 @@ func (e *Engine) organizationBeforeDeleting(ctx context.Context, policies []Poli
 	if err := e.otherAccountListed(keys); err != nil {
 		return err
 	}
-	return e.sameOrganization(keys, policies, own)
+	return e.sameOrganization(ctx, api, keys, policies, own)
 }
 
 // normRoleID is a role id as compared: the API's ids are lowercase UUIDs,

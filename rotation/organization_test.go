@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -8,9 +9,23 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
+// rolesAPI answers ListRoles; any other call panics (nil API).
+type rolesAPI struct {
+	apiclient.API
+	roles []apiclient.Role
+	err   error
+	calls int
+}
+
+func (a *rolesAPI) ListRoles(context.Context) ([]apiclient.Role, error) {
+	a.calls++
+	return a.roles, a.err
+}
+
 // sameOrganization goes on when the listing shares one key or one role
-// with the journal, or cannot tell, and refuses a listing that shares
-// nothing; it checks again when the credential changes.
+// with the journal, or the organization has one of its roles, or it
+// cannot tell; it refuses a credential whose organization has none of the
+// journal's keys and roles, and checks again when the credential changes.
 func TestSameOrganization(t *testing.T) {
 	const (
 		roleA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
@@ -19,19 +34,32 @@ func TestSameOrganization(t *testing.T) {
 	records := []state.Record{{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}}
 	inFlight := []state.Record{{Policy: "ci", Name: "ci-runner", RoleID: "", Rotation: &state.Rotation{
 		Phase: state.PhaseDelivered, NewKeyID: "EXOcccccccccccccccccccccccc", OldKeyIDs: []string{"EXOdddddddddddddddddddddddd"}}}}
+	other := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
+	const (
+		goesOn  = "goes on"
+		refused = "refused"
+		failed  = "fails"
+	)
 	for _, tc := range []struct {
-		name    string
-		records []state.Record
-		listed  []apiclient.Key
-		refused bool
+		name     string
+		records  []state.Record
+		listed   []apiclient.Key
+		roles    []string
+		rolesErr error
+		want     string
 	}{
-		{"empty journal", nil, []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}, false},
-		{"a recorded key listed, roles all new", records, []apiclient.Key{{ID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", Name: "ci-runner", RoleID: roleB}}, false},
-		{"no recorded key, a recorded role (a journal restored from an old backup)", records, []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "other", RoleID: strings.ToUpper(roleA)}}, false},
-		{"an API that gives no role", records, []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner"}}, false},
-		{"a rotation's new key listed", inFlight, []apiclient.Key{{ID: "EXOcccccccccccccccccccccccc", Name: "ci-runner", RoleID: roleB}}, false},
-		{"a rotation's old key listed", inFlight, []apiclient.Key{{ID: "EXOdddddddddddddddddddddddd", Name: "ci-runner", RoleID: roleB}}, false},
-		{"nothing shared", records, []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}, true},
+		{"empty journal", nil, other, nil, nil, goesOn},
+		{"a recorded key listed, roles all new", records, []apiclient.Key{{ID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", Name: "ci-runner", RoleID: roleB}}, nil, nil, goesOn},
+		{"no recorded key, a recorded role (a journal restored from an old backup)", records, []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "other", RoleID: strings.ToUpper(roleA)}}, nil, nil, goesOn},
+		{"a rotation's new key listed", inFlight, []apiclient.Key{{ID: "EXOcccccccccccccccccccccccc", Name: "ci-runner", RoleID: roleB}}, nil, nil, goesOn},
+		{"a rotation's old key listed", inFlight, []apiclient.Key{{ID: "EXOdddddddddddddddddddddddd", Name: "ci-runner", RoleID: roleB}}, nil, nil, goesOn},
+		{"every recorded key deleted by hand, no key of its role left, the role still there", records, other, []string{roleB, strings.ToUpper(roleA)}, nil, goesOn},
+		{"an API that lists no role on keys, the role there", records, []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner"}}, []string{roleA}, nil, goesOn},
+		{"no role on record: cannot tell", inFlight, other, nil, nil, goesOn},
+		{"roles not served: cannot tell", records, other, nil, &apiclient.Error{Op: apiclient.OpListRoles, Kind: apiclient.KindNotFound}, goesOn},
+		{"roles not readable: cannot tell", records, other, nil, &apiclient.Error{Op: apiclient.OpListRoles, Kind: apiclient.KindAuth}, goesOn},
+		{"roles listing unavailable", records, other, nil, &apiclient.Error{Op: apiclient.OpListRoles, Kind: apiclient.KindUnavailable}, failed},
+		{"nothing shared: another organization", records, other, []string{roleB}, nil, refused},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := state.Open(t.TempDir())
@@ -44,26 +72,34 @@ func TestSameOrganization(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			e := &Engine{store: st, ownKeyID: "EXOeeeeeeeeeeeeeeeeeeeeeeee"}
-			err = e.sameOrganization(tc.listed, []Policy{{Name: "ci"}}, e.ownKeyID)
-			if refused := err != nil; refused != tc.refused {
-				t.Fatalf("refused = %v (%v), want %v", refused, err, tc.refused)
+			api := &rolesAPI{err: tc.rolesErr}
+			for _, id := range tc.roles {
+				api.roles = append(api.roles, apiclient.Role{ID: id})
 			}
-			if err != nil && !strings.Contains(err.Error(), "another organization") {
-				t.Errorf("the refusal does not say why: %v", err)
+			e := &Engine{store: st, ownKeyID: "EXOeeeeeeeeeeeeeeeeeeeeeee"}
+			err = e.sameOrganization(context.Background(), api, tc.listed, []Policy{{Name: "ci"}}, e.ownKeyID)
+			got := goesOn
+			switch {
+			case err != nil && strings.Contains(err.Error(), "another organization"):
+				got = refused
+			case err != nil:
+				got = failed
 			}
-			if tc.refused {
+			if got != tc.want {
+				t.Fatalf("%s (%v), want it %s", got, err, tc.want)
+			}
+			if tc.want != goesOn || tc.rolesErr != nil || len(tc.records) == 0 || tc.records[0].RoleID == "" {
 				return
 			}
 			// Checked for this credential: a later listing is not read
 			// against the journal again; a new credential is.
-			if err := e.sameOrganization([]apiclient.Key{{ID: "EXOffffffffffffffffffffffff", RoleID: "00000000-0000-4000-8000-000000000000"}}, []Policy{{Name: "ci"}}, e.ownKeyID); err != nil {
+			nothing := []apiclient.Key{{ID: "EXOffffffffffffffffffffffff", RoleID: "00000000-0000-4000-8000-000000000000"}}
+			api.roles = nil
+			if err := e.sameOrganization(context.Background(), api, nothing, []Policy{{Name: "ci"}}, e.ownKeyID); err != nil {
 				t.Errorf("the same credential checked again: %v", err)
 			}
-			e.ownKeyID = "EXO111111111111111111111111"
-			err = e.sameOrganization([]apiclient.Key{{ID: "EXOffffffffffffffffffffffff", RoleID: "00000000-0000-4000-8000-000000000000"}}, []Policy{{Name: "ci"}}, e.ownKeyID)
-			if len(tc.records) > 0 && err == nil {
-				t.Errorf("a new credential whose listing shares nothing with the journal was not checked again")
+			if err := e.sameOrganization(context.Background(), api, nothing, []Policy{{Name: "ci"}}, "EXO111111111111111111111111"); err == nil {
+				t.Errorf("a new credential whose organization shares nothing with the journal was not checked again")
 			}
 		})
 	}
