@@ -20,45 +20,19 @@ import (
 // at only once, as it closed.
 func TestInterruptEndsASlotWaitWhenTheRetryAfterComesAfterIt(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Concurrency = 1 })
-	pausing := make(chan struct{})
-	resume := make(chan struct{})
-	f.client.sleep = func(ctx context.Context, d time.Duration) error {
-		close(pausing)
-		select {
-		case <-resume:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	pausing, resume := gateSleep(f)
 	// A request in flight holds the only place.
 	if _, err := f.client.inFlight.acquire(context.Background()); err != nil {
 		t.Fatal(err)
-	}
-	waiters := func(n int) {
-		for {
-			f.client.inFlight.mu.Lock()
-			got := len(f.client.inFlight.waiters)
-			f.client.inFlight.mu.Unlock()
-			if got == n {
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
 	}
 	listed := make(chan error, 1)
 	go func() {
 		_, err := f.client.ListKeys(context.Background()) // not interrupted
 		listed <- err
 	}()
-	waiters(1)
-	interrupt := make(chan struct{})
-	got := make(chan error, 1)
-	go func() {
-		_, err := f.client.ListRoles(WithInterrupt(context.Background(), interrupt))
-		got <- err
-	}()
-	waiters(2)
+	slotWaiters(f, 1)
+	interrupt, got := interruptibleRequest(f)
+	slotWaiters(f, 2)
 	close(interrupt) // a reload begins; no Retry-After in force yet
 	// Not a measure: unfixed, the interrupted request looks at the pause
 	// as the interrupt closes, and this lets it do so before the 429.

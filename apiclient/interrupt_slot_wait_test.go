@@ -16,17 +16,7 @@ import (
 // Retry-After in force, an interrupt ends that wait too, unsent.
 func TestInterruptEndsAWaitForASlotHeldThroughARetryAfter(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Concurrency = 1 })
-	pausing := make(chan struct{})
-	resume := make(chan struct{})
-	f.client.sleep = func(ctx context.Context, d time.Duration) error {
-		close(pausing)
-		select {
-		case <-resume:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	pausing, resume := gateSleep(f)
 	f.client.limiter.pushedBack(time.Minute) // the API asked to wait
 	listed := make(chan error, 1)
 	go func() {
@@ -34,18 +24,8 @@ func TestInterruptEndsAWaitForASlotHeldThroughARetryAfter(t *testing.T) {
 		listed <- err
 	}()
 	<-pausing // it holds the only place, waiting out the Retry-After
-	interrupt := make(chan struct{})
-	got := make(chan error, 1)
-	go func() {
-		_, err := f.client.ListRoles(WithInterrupt(context.Background(), interrupt))
-		got <- err
-	}()
-	for queued := false; !queued; {
-		f.client.inFlight.mu.Lock()
-		queued = len(f.client.inFlight.waiters) == 1
-		f.client.inFlight.mu.Unlock()
-		time.Sleep(time.Millisecond)
-	}
+	interrupt, got := interruptibleRequest(f)
+	slotWaiters(f, 1)
 	close(interrupt) // a reload begins
 	ended := false
 	select {
@@ -63,5 +43,47 @@ func TestInterruptEndsAWaitForASlotHeldThroughARetryAfter(t *testing.T) {
 	}
 	if !ended {
 		<-got
+	}
+}
+
+// gateSleep makes the client's waits (a Retry-After, a backoff) block
+// until resume is closed, or their context ends; pausing is closed when
+// the first begins.
+func gateSleep(f *fixture) (pausing, resume chan struct{}) {
+	pausing, resume = make(chan struct{}), make(chan struct{})
+	f.client.sleep = func(ctx context.Context, d time.Duration) error {
+		close(pausing)
+		select {
+		case <-resume:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return pausing, resume
+}
+
+// interruptibleRequest starts a request (a roles listing) of a handler a
+// reload interrupts by closing interrupt; got has its error.
+func interruptibleRequest(f *fixture) (interrupt chan struct{}, got chan error) {
+	interrupt, got = make(chan struct{}), make(chan error, 1)
+	go func() {
+		_, err := f.client.ListRoles(WithInterrupt(context.Background(), interrupt))
+		got <- err
+	}()
+	return interrupt, got
+}
+
+// slotWaiters returns once n requests wait for a place among the
+// requests in flight.
+func slotWaiters(f *fixture, n int) {
+	for {
+		f.client.inFlight.mu.Lock()
+		got := len(f.client.inFlight.waiters)
+		f.client.inFlight.mu.Unlock()
+		if got == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -54,15 +54,8 @@ func TestAFailedListingIsFollowedUpWithBackoff(t *testing.T) {
 // scheduled pass.
 func TestARotationFailedBeforeACreateIsRetriedAtTheEndOfItsBackoff(t *testing.T) {
 	e := newEnv(t)
-	out := filepath.Join(e.dir, "out")
-	if err := os.Remove(out); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	start := e.d.Now()
-	outcomes, err := e.d.RunPass(context.Background(), []string{"ci"}, rotation.Options{})
+	outcomes, err := passWithSinkDirAFile(t, e)
 	failedName := ""
 	for _, o := range outcomes {
 		if o.Err != nil {
@@ -114,15 +107,8 @@ func TestRunRetriesAPassWhoseListingFailed(t *testing.T) {
 // theirs, not at the next scheduled pass.
 func TestAnOldFailureOnRecordDoesNotHideTheRetryOfANewOne(t *testing.T) {
 	e := newEnv(t)
-	out := filepath.Join(e.dir, "out")
-	if err := os.Remove(out); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	start := e.d.Now()
-	outcomes, err := e.d.RunPass(context.Background(), []string{"ci"}, rotation.Options{})
+	outcomes, err := passWithSinkDirAFile(t, e)
 	var failed []string
 	for _, o := range outcomes {
 		if o.Err != nil {
@@ -190,4 +176,19 @@ func TestFailedAccountsFollowsEveryWrapping(t *testing.T) {
 	if got := failedAccounts(errors.New("no policy named \"x\"")); len(got) != 0 {
 		t.Errorf("an error of no account gave %v", got)
 	}
+}
+
+// passWithSinkDirAFile runs a pass of ci with its sink's directory
+// replaced by a file: every due name fails at its sink's probe, before
+// any key is made.
+func passWithSinkDirAFile(t *testing.T, e *env) ([]rotation.Outcome, error) {
+	t.Helper()
+	out := filepath.Join(e.dir, "out")
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e.d.RunPass(context.Background(), []string{"ci"}, rotation.Options{})
 }
