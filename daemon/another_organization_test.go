@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,9 +32,23 @@ import (
 // role with the journal: the pass refuses it, saying so, and no key is
 // made or deleted in either organization, and the sinks keep the keys
 // their consumers use.
+//
+// Also when the credential may not list the organization's roles (403 on
+// GET /iam-role): list-iam-roles is not among the operations rotatord
+// asks its role to allow, so a least-privilege credential of the other
+// organization cannot tell by its roles either, and such a pass went on,
+// adopting ci-green-only into the sinks.
 func TestAnotherOrganizationsCredentialChangesNoKeyAndNoSink(t *testing.T) {
-	for _, grace := range []string{"0s", "1h"} {
-		t.Run("grace_period "+grace, func(t *testing.T) {
+	for _, c := range []struct {
+		grace          string
+		rolesForbidden bool
+	}{{"0s", false}, {"1h", false}, {"0s", true}, {"1h", true}} {
+		grace := c.grace
+		name := "grace_period " + grace
+		if c.rolesForbidden {
+			name += ", roles not readable"
+		}
+		t.Run(name, func(t *testing.T) {
 			seed := exosim.DefaultSeed()
 			seed.Organizations = []exosim.Organization{{
 				Name:  "green",
@@ -39,17 +57,21 @@ func TestAnotherOrganizationsCredentialChangesNoKeyAndNoSink(t *testing.T) {
 			}}
 			sim := exosimtest.NewServer(t, seed)
 			green := exosimtest.AdminOf(t, sim, "green")
+			endpoint := sim.Endpoint
+			if c.rolesForbidden {
+				endpoint = forbidRoles(t, sim.Endpoint)
+			}
 			dir := t.TempDir()
 			if err := os.Mkdir(filepath.Join(dir, "out"), 0o700); err != nil {
 				t.Fatal(err)
 			}
 			cfg := filepath.Join(dir, "rotatord.yml")
-			use := func(c exosim.Credential) *Daemon {
+			use := func(cred exosim.Credential) *Daemon {
 				t.Helper()
-				if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(c.Secret), 0o600); err != nil {
+				if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(cred.Secret), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				body := fmt.Sprintf(policyTmpl, sim.Endpoint, c.Key, "127.0.0.1:0", `  - name: ci
+				body := fmt.Sprintf(policyTmpl, endpoint, cred.Key, "127.0.0.1:0", `  - name: ci
     match: {name: "ci-*"}
     grace_period: `+grace+`
     adopt: rotate
@@ -151,4 +173,26 @@ func TestKeysDeletedByHandWithNoKeyOfTheirRoleLeftDoNotStopThePasses(t *testing.
 	if strings.Contains(string(b), handMade.Key) {
 		t.Errorf("ci-new's sink holds the hand-made key %s, want its replacement (adopt: rotate)", handMade.Key)
 	}
+}
+
+// forbidRoles serves endpoint's API, answering GET /iam-role 403 as the
+// API does to a credential whose role does not allow list-iam-roles.
+func forbidRoles(t *testing.T, endpoint string) string {
+	t.Helper()
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/iam-role") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"message":"Forbidden"}`))
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + u.Path
 }

@@ -25,10 +25,13 @@ import (
 //     journal's roles among them is enough. None is refused.
 //
 // A journal with no record, or no role on record, cannot tell, and goes
-// on; so does a roles listing the API does not serve or the credential
-// may not read (not found, refused): a false refusal would stop a
-// consumer's repair. A roles listing that fails otherwise (unavailable,
-// rate limited) fails the pass, which is tried again.
+// on; so does a roles listing the API does not serve (not found: a
+// stand-in). A roles listing the credential may not read (refused: its
+// role does not allow list-iam-roles, which rotatord does not otherwise
+// need) fails the pass, saying so: that is what a least-privilege
+// credential of another organization answers, and going on adopted that
+// organization's keys. So does a roles listing that fails otherwise
+// (unavailable, rate limited); the pass is tried again.
 //
 // It checks once per credential (the key rotatord signs with): what it
 // reads is the whole journal, and a credential changes only at a reload
@@ -90,8 +93,17 @@ func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys [
 				}
 				return fmt.Errorf("list keys: the organization has none of the %d roles, and lists none of the keys, of the %d records of the journal: %s is of another organization than the journal's; nothing is rotated or deleted. Put back the credential of the journal's organization, or, to manage this organization, give this account a state directory of its own", len(recordedRoles), records, cred)
 			}
-		case errors.As(err, &ae) && (ae.Kind == apiclient.KindNotFound || ae.Kind == apiclient.KindAuth):
-			// Cannot tell: going on, and asking again at the next pass.
+		case errors.As(err, &ae) && ae.Kind == apiclient.KindAuth:
+			// The credential may not list the roles. list-iam-roles is not
+			// among the operations rotatord asks of its role, so this is
+			// what a least-privilege credential of another organization
+			// answers: going on would adopt that organization's keys into
+			// this journal's sinks and delete its consumers' keys. Refused,
+			// and asked again at the next pass.
+			return fmt.Errorf("list keys: the listing has none of the keys, and no key of the %d roles, of the %d records of the journal, and the credential may not list the organization's roles to tell: it may be of another organization than the journal's; nothing is rotated or deleted. If the credential is the journal's, allow list-iam-roles to its role (or the journal's keys were all deleted: a key of one of its roles made again is enough); else put back the credential of the journal's organization: %w", len(recordedRoles), records, err)
+		case errors.As(err, &ae) && ae.Kind == apiclient.KindNotFound:
+			// Roles not served (a stand-in): cannot tell, going on, and
+			// asking again at the next pass.
 			return nil
 		default:
 			return fmt.Errorf("list keys: none of the journal's keys and roles listed; listing the roles to tell whether the credential is of the journal's organization: %w", err)

@@ -57,7 +57,7 @@ func TestSameOrganization(t *testing.T) {
 		{"an API that lists no role on keys, the role there", records, []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner"}}, []string{roleA}, nil, goesOn},
 		{"no role on record: cannot tell", inFlight, other, nil, nil, goesOn},
 		{"roles not served: cannot tell", records, other, nil, &apiclient.Error{Op: apiclient.OpListRoles, Kind: apiclient.KindNotFound}, goesOn},
-		{"roles not readable: cannot tell", records, other, nil, &apiclient.Error{Op: apiclient.OpListRoles, Kind: apiclient.KindAuth}, goesOn},
+		{"roles not readable: refused (a least-privilege credential of another organization)", records, other, nil, &apiclient.Error{Op: apiclient.OpListRoles, Kind: apiclient.KindAuth}, refused},
 		{"roles listing unavailable", records, other, nil, &apiclient.Error{Op: apiclient.OpListRoles, Kind: apiclient.KindUnavailable}, failed},
 		{"nothing shared: another organization", records, other, []string{roleB}, nil, refused},
 	} {
