@@ -105,7 +105,7 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	defer e.claims.leave(round.pass)
 	// Once per round, and only when a name gets as far as the API: the
 	// credential's organization (organizationBeforeDeleting).
-	organization := sync.OnceValue(func() error { return e.organizationBeforeDeleting(ctx, policies) })
+	organization := sync.OnceValues(func() (string, error) { return e.organizationBeforeDeleting(ctx, policies) })
 	out := make([]Outcome, len(todo))
 	ran := make([]bool, len(todo))
 	var wg sync.WaitGroup
@@ -197,7 +197,7 @@ func (e *Engine) NextDeletion(after time.Time) (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64, opts Options, round *passWork, organization func() error) Outcome {
+func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint64, opts Options, round *passWork, organization func() (string, error)) Outcome {
 	unlock := e.lock(name)
 	defer unlock()
 	o := Outcome{Policy: p.Name, Name: name, Decision: Decision{Action: ActionDelete, Reason: ReasonGraceOver}}
@@ -232,15 +232,24 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 	// Another organization's credential: its listings do not show the
 	// journal's new keys, which the deletion would take for vanished.
 	// The record stays as it is.
-	if err := organization(); err != nil {
+	checked, err := organization()
+	if err != nil {
 		o.Err = err
 		return o
 	}
+	if !e.credentialChecked(checked) {
+		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
+		return o // the next round checks the credential now in force
+	}
 	// The hooks below may run for minutes (up to their timeout): a
-	// reload does not wait for them (outsideInstall).
+	// reload does not wait for them (outsideInstall). One that changed
+	// only the credential (the policy as it was) lets the handler go on:
+	// not under a credential whose organization nobody checked (another
+	// organization's would show the new key missing, and the deletion
+	// take it as vanished and forget the old keys).
 	ctx = context.WithValue(ctx, installHeldKey{}, gen)
-	ctx, err := e.outsideInstall(ctx, &p, func() { e.runPendingAfterDelivery(ctx, p, &rec) })
-	if err != nil {
+	ctx, err = e.outsideInstall(ctx, &p, func() { e.runPendingAfterDelivery(ctx, p, &rec) })
+	if err != nil || !e.credentialChecked(checked) {
 		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
 		return o
 	}

@@ -138,19 +138,29 @@ func (e *Engine) clientOwn() (apiclient.API, string) {
 // deleter took them as vanished during the grace period, clearing the
 // rotations and forgetting their old keys, still live in the journal's
 // organization. Once per credential, as for a pass, it lists the keys.
-func (e *Engine) organizationBeforeDeleting(ctx context.Context, policies []Policy) error {
+// It returns the key of the credential it checked: a handler that lets a
+// reload through (its hooks run outside the install lock) goes on only
+// while that credential is still in force (credentialChecked).
+func (e *Engine) organizationBeforeDeleting(ctx context.Context, policies []Policy) (string, error) {
 	api, own := e.clientOwn()
 	if e.organizationCheckedFor(own) {
-		return nil
+		return own, nil
 	}
 	keys, err := api.ListKeys(ctx)
 	if err != nil {
-		return fmt.Errorf("list keys to check the credential's organization before deleting: %w", err)
+		return own, fmt.Errorf("list keys to check the credential's organization before deleting: %w", err)
 	}
 	if err := e.otherAccountListed(keys); err != nil {
-		return err
+		return own, err
 	}
-	return e.sameOrganization(ctx, api, keys, policies, own)
+	return own, e.sameOrganization(ctx, api, keys, policies, own)
+}
+
+// credentialChecked reports whether the credential in force is still the
+// one whose organization was checked (own, from organizationBeforeDeleting).
+func (e *Engine) credentialChecked(own string) bool {
+	_, now := e.clientOwn()
+	return now == own
 }
 
 // normRoleID is a role id as compared: the API's ids are lowercase UUIDs,

@@ -2,12 +2,14 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/hooks"
 )
 
 // The deleter runs without a pass's listing, before any pass of a
@@ -112,5 +114,62 @@ func TestAReloadDuringTheListingDoesNotPassTheNewCredentialUnchecked(t *testing.
 	}
 	if _, ok := h.store.Get("ci", "ci-green-only"); ok {
 		t.Errorf("the other organization's ci-green-only was adopted into the journal")
+	}
+}
+
+// The deleter checks the credential's organization before its hooks, and
+// runs a pending after_delivery hook outside the install lock, so that a
+// reload need not wait for it. A reload that puts another organization's
+// credential in place meanwhile, and leaves the policy as it was (only
+// the credential file changed), let the handler go on under the new
+// client, unchecked: the rotation's new key, absent from that
+// organization, was on its way to being taken as vanished during the grace period, the
+// rotation and the current key cleared, and the old keys, live in the
+// journal's organization, forgotten (after a second look: the first
+// noted the new key missing, with a failure, and asked that organization
+// for the journal's keys).
+func TestAReloadDuringTheDeletersHookDoesNotDeleteWithTheNewCredentialUnchecked(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.policy.Fingerprint = "ci policy as the file has it"
+	other := newFakeAPI(t)
+	other.n = 1 << 40 // key ids are unique across organizations
+	otherOwn := other.add("rotatord-admin", "99999999-9999-9999-9999-999999999999")
+	other.add("ci-runner", "88888888-8888-8888-8888-888888888888")
+	fail, reload := true, false
+	h.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
+		if reload {
+			reload = false
+			unlock := h.engine.LockInstall()
+			h.engine.CommitLocked(ctx, Install{Policies: []Policy{h.policy}, API: other, OwnKeyID: otherOwn})
+			unlock()
+		}
+		if fail {
+			return errors.New("consumer not reachable")
+		}
+		return nil
+	}}}
+	h.newEngine()
+	h.api.add("ci-runner", roleCI)
+	h.pass(Options{Force: true})
+	before := h.record("ci-runner")
+	if before.Rotation == nil || !slices.Contains(before.Rotation.HooksPending, hooks.AfterDelivery) {
+		t.Fatalf("want a delivered rotation with its after_delivery hook owed, got %+v", before.Rotation)
+	}
+	h.clock.Add(2 * time.Hour) // the grace period is over
+	fail, reload = false, true
+	out := h.engine.DeleteDue(context.Background(), Options{IgnoreBackoff: true})
+	if reload {
+		t.Fatal("the deleter did not run the owed after_delivery hook")
+	}
+	if other.gets > 0 {
+		t.Errorf("the deleter asked another organization's API, put in place by a reload during its hook and not checked, for the journal's keys (%d GETs); outcomes %+v", other.gets, out)
+	}
+	after := h.record("ci-runner")
+	if after.Rotation != nil && !after.Rotation.NewMissingSince.IsZero() {
+		t.Errorf("the new key %s noted missing by another organization's API", after.Rotation.NewKeyID)
+	}
+	if after.CurrentKeyID != before.CurrentKeyID || after.Rotation == nil || !slices.Equal(after.Rotation.OldKeyIDs, before.Rotation.OldKeyIDs) || after.Rotation.NewKeyID != before.Rotation.NewKeyID {
+		t.Errorf("the deleter went on with another organization's credential a reload put in place during its hook:\nbefore current %q rotation %+v\nafter  current %q rotation %+v",
+			before.CurrentKeyID, before.Rotation, after.CurrentKeyID, after.Rotation)
 	}
 }
