@@ -56,7 +56,12 @@ state_dir:`, o.sim.Endpoint, greenFile), 1)
 			return true, ""
 		}
 		for _, l := range d.logs() {
-			if strings.Contains(l.str("error"), "key "+old.Key+" is the key account green signs with") {
+			// The deleter refuses either at its own listing (once per
+			// credential, before any deletion: "the listing shows key
+			// ..., which account green signs with") or at the key.
+			e := l.str("error")
+			if strings.Contains(e, "key "+old.Key+" is the key account green signs with") ||
+				strings.Contains(l.msg(), "deletion failed") && strings.Contains(e, old.Key+", which account green signs with") {
 				return true, ""
 			}
 		}
