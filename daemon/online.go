@@ -31,6 +31,10 @@ import (
 // for create and delete.
 var neededOperations = []string{
 	apiclient.OpListKeys, apiclient.OpCreateKey, apiclient.OpGetKey, apiclient.OpDeleteKey, apiclient.OpGetOperation,
+	// The organization check (rotation/organization.go) lists the roles
+	// when a listing shares no key and no role with the journal; refused,
+	// the passes stop.
+	apiclient.OpListRoles,
 }
 
 // maxProbesPerSink bounds the key names probed on one sink, so that a
