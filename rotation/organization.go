@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/state"
@@ -43,6 +46,10 @@ import (
 // about.
 func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys []apiclient.Key, policies []Policy, own string) error {
 	if e.organizationCheckedFor(own) {
+		return nil
+	}
+	if credentialOnRecord(e.store, own) {
+		e.markOrganizationChecked(own)
 		return nil
 	}
 	listedKeys := make(map[string]bool, len(keys))
@@ -109,10 +116,67 @@ func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys [
 			return fmt.Errorf("list keys: none of the journal's keys and roles listed; listing the roles to tell whether the credential is of the journal's organization: %w", err)
 		}
 	}
+	if shared {
+		// Found of the journal's organization, not merely unable to
+		// tell: remembered, so that a later listing sharing nothing (the
+		// journal's roles deleted, its names made again under others)
+		// does not refuse this credential for good.
+		// A journal that cannot take it (opened read-only by plan, or
+		// failing) costs the next process one more check, no more.
+		if err := recordCredential(e.store, own, e.now()); err != nil && !errors.Is(err, state.ErrReadOnly) {
+			e.log.Warn("could not record the credential found of the journal's organization; the next process checks it again", zap.String("key_id", own), zap.Error(err))
+		}
+	}
+	e.markOrganizationChecked(own)
+	return nil
+}
+
+func (e *Engine) markOrganizationChecked(own string) {
 	e.mu.Lock()
 	e.organizationChecked, e.organizationFor = true, own
 	e.mu.Unlock()
-	return nil
+}
+
+// maxCheckedCredentials bounds the organization record: a credential
+// rotated daily leaves one entry a day, and only the credentials in force
+// lately matter.
+const maxCheckedCredentials = 16
+
+// credentialOnRecord reports whether the journal remembers own as found
+// of its organization. Key ids are unique across organizations: that
+// stays true.
+func credentialOnRecord(j state.Journal, own string) bool {
+	if own == "" {
+		return false
+	}
+	r, ok := j.Get(state.OrganizationPolicy, state.OrganizationName)
+	return ok && r.CheckedCredentials.Has(own)
+}
+
+// recordCredential remembers own as found of the journal's organization,
+// dropping the oldest entries past maxCheckedCredentials.
+func recordCredential(j state.Journal, own string, at time.Time) error {
+	if own == "" {
+		return nil
+	}
+	r, ok := j.Get(state.OrganizationPolicy, state.OrganizationName)
+	if !ok {
+		r = state.Record{Policy: state.OrganizationPolicy, Name: state.OrganizationName}
+	}
+	if r.CheckedCredentials.Has(own) {
+		return nil
+	}
+	r.CheckedCredentials.Set(own, at.UTC())
+	for len(r.CheckedCredentials) > maxCheckedCredentials {
+		oldest := r.CheckedCredentials[0]
+		for _, c := range r.CheckedCredentials[1:] {
+			if c.At.Before(oldest.At) {
+				oldest = c
+			}
+		}
+		r.CheckedCredentials.Delete(oldest.ID)
+	}
+	return j.Put(r)
 }
 
 // organizationCheckedFor reports whether a listing signed with own was

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/state"
@@ -76,7 +77,7 @@ func TestSameOrganization(t *testing.T) {
 			for _, id := range tc.roles {
 				api.roles = append(api.roles, apiclient.Role{ID: id})
 			}
-			e := &Engine{store: st, ownKeyID: "EXOeeeeeeeeeeeeeeeeeeeeeee"}
+			e := &Engine{store: st, ownKeyID: "EXOeeeeeeeeeeeeeeeeeeeeeee", now: time.Now}
 			err = e.sameOrganization(context.Background(), api, tc.listed, []Policy{{Name: "ci"}}, e.ownKeyID)
 			got := goesOn
 			switch {

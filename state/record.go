@@ -153,7 +153,20 @@ type Record struct {
 	// failure: a retry after the rotation moved on tells the same, under
 	// the same idempotency key.
 	FailureHookEvent *FailureEvent `json:"failure_hook_event,omitempty"`
+
+	// CheckedCredentials, on the organization record only (policy
+	// OrganizationPolicy), maps the keys rotatord signed with whose
+	// listings were found to be of the journal's organization to when.
+	CheckedCredentials KeyTimes `json:"checked_credentials,omitempty"`
 }
+
+// OrganizationPolicy is the policy of the record that holds what the
+// journal knows of its organization (Record.CheckedCredentials). Policy
+// names start with a letter or digit, so no policy takes it.
+const OrganizationPolicy = "_organization"
+
+// OrganizationName is the name of that record.
+const OrganizationName = "credentials"
 
 // FailureEvent is the part of a failed rotation its on_failure hooks are
 // told. It holds no secret.
@@ -174,6 +187,7 @@ func (r Record) Clone() Record {
 		c.FailureHookEvent = &ev
 	}
 	c.Deleted = slices.Clone(r.Deleted)
+	c.CheckedCredentials = slices.Clone(r.CheckedCredentials)
 	if r.Rotation != nil {
 		rot := *r.Rotation
 		rot.OldKeyIDs = slices.Clone(r.Rotation.OldKeyIDs)

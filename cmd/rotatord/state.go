@@ -51,11 +51,14 @@ type importedRecord struct {
 	FirstSeen map[string]time.Time      `json:"first_seen,omitempty"`
 	Delivered map[string]state.Delivery `json:"delivered,omitempty"`
 	Deleted   map[string]time.Time      `json:"deleted,omitempty"`
+
+	CheckedCredentials map[string]time.Time `json:"checked_credentials,omitempty"`
 }
 
 func (ir importedRecord) record() state.Record {
 	r := ir.Record
 	r.FirstSeen, r.Delivered, r.Deleted = state.KeyTimesOf(ir.FirstSeen), state.DeliveriesOf(ir.Delivered), state.KeyTimesOf(ir.Deleted)
+	r.CheckedCredentials = state.KeyTimesOf(ir.CheckedCredentials)
 	return r
 }
 

@@ -1,0 +1,108 @@
+package rotation
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/state"
+)
+
+// A credential found to be of the journal's organization stays so: key
+// ids are unique across organizations. Once the journal's roles were
+// deleted (the platform then removes their keys) and its names made again
+// under a new role, a listing shares nothing with the journal, and the
+// roles listing has none of its roles: the check, made again by each new
+// process, refused the journal's own credential for good ("another
+// organization") until the state directory was moved. The journal
+// remembers the credentials that passed, across restarts; another
+// credential is still checked.
+func TestSameOrganizationRemembersACheckedCredential(t *testing.T) {
+	const (
+		roleA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+		roleB = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+		own   = "EXOeeeeeeeeeeeeeeeeeeeeeeee"
+	)
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := state.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
+		t.Fatal(err)
+	}
+	policies := []Policy{{Name: "ci"}}
+	first := &Engine{store: st, ownKeyID: own, now: time.Now}
+	listed := []apiclient.Key{{ID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", Name: "ci-runner", RoleID: roleA}}
+	if err := first.sameOrganization(ctx, &rolesAPI{}, listed, policies, own); err != nil {
+		t.Fatalf("the journal's own listing: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Role A deleted with its keys, ci-runner made again under role B; a
+	// restart.
+	st, err = state.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	moved := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
+	roles := &rolesAPI{roles: []apiclient.Role{{ID: roleB}}}
+	restarted := &Engine{store: st, ownKeyID: own, now: time.Now}
+	if err := restarted.sameOrganization(ctx, roles, moved, policies, own); err != nil {
+		t.Fatalf("the credential checked before, after the journal's role was deleted: %v", err)
+	}
+	if roles.calls != 0 {
+		t.Errorf("the roles of a credential on record were listed %d times", roles.calls)
+	}
+	for _, r := range st.List("ci") {
+		if r.Name != "ci-runner" {
+			t.Errorf("the remembered credential shows as a record of policy ci: %+v", r)
+		}
+	}
+
+	// Another credential, sharing nothing, is still refused.
+	other := &Engine{store: st, ownKeyID: "EXO111111111111111111111111", now: time.Now}
+	err = other.sameOrganization(ctx, roles, moved, policies, "EXO111111111111111111111111")
+	if err == nil || !strings.Contains(err.Error(), "another organization") {
+		t.Fatalf("another credential sharing nothing with the journal: %v, want it refused", err)
+	}
+}
+
+// Only a check that found the journal's organization is remembered: an
+// empty journal, or a roles listing the API does not serve, cannot tell,
+// and the next process checks again.
+func TestSameOrganizationRemembersOnlyWhatItFound(t *testing.T) {
+	const (
+		roleA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+		roleB = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+		own   = "EXOeeeeeeeeeeeeeeeeeeeeeeee"
+	)
+	ctx := context.Background()
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	policies := []Policy{{Name: "ci"}}
+	foreign := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
+	if err := (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, foreign, policies, own); err != nil {
+		t.Fatalf("empty journal: %v", err)
+	}
+	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
+		t.Fatal(err)
+	}
+	notServed := &rolesAPI{err: &apiclient.Error{Op: apiclient.OpListRoles, Kind: apiclient.KindNotFound}}
+	if err := (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, notServed, foreign, policies, own); err != nil {
+		t.Fatalf("roles not served: %v", err)
+	}
+	err = (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, &rolesAPI{roles: []apiclient.Role{{ID: roleB}}}, foreign, policies, own)
+	if err == nil || !strings.Contains(err.Error(), "another organization") {
+		t.Fatalf("a credential that was never found of the journal's organization: %v, want it refused", err)
+	}
+}
