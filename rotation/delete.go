@@ -233,6 +233,10 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 	// journal's new keys, which the deletion would take for vanished.
 	// The record stays as it is.
 	checked, err := organization()
+	if wait, ok := asWait(err); ok {
+		o.Decision = Decision{Action: ActionNone, Reason: wait.reason, Due: wait.due}
+		return o
+	}
 	if err != nil {
 		o.Err = err
 		return o

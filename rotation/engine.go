@@ -196,7 +196,13 @@ type Engine struct {
 	// (sameOrganization).
 	organizationChecked bool
 	organizationFor     string
-	policies            []Policy
+	// organizationRefused: the deleter's last checks of the credential
+	// organizationRefusedFor failed (organizationRefusals in a row, the
+	// last at organizationRefusedAt); it backs off before the next.
+	organizationRefusedFor string
+	organizationRefusedAt  time.Time
+	organizationRefusals   int
+	policies               []Policy
 	// locks serialize the work on one key name, whatever policy owns it
 	// now: a reload may move a name from one policy to another while a
 	// pass of the old one still runs.

@@ -205,19 +205,60 @@ func (e *Engine) clientOwn() (apiclient.API, string) {
 // It returns the key of the credential it checked: a handler that lets a
 // reload through (its hooks run outside the install lock) goes on only
 // while that credential is still in force (credentialChecked).
+//
+// A check that fails backs off like a failed step (Backoff, at most
+// maxOrganizationBackoff): the deleter's rounds come every few seconds,
+// and each refused every due name with a warning. Meanwhile the names
+// wait (a *waitErr). Another credential (a reload) is checked at once;
+// so is this one once a pass found it of the journal's organization.
 func (e *Engine) organizationBeforeDeleting(ctx context.Context, policies []Policy) (string, error) {
 	api, own := e.clientOwn()
 	if e.organizationCheckedFor(own) {
 		return own, nil
 	}
+	if due, waiting := e.organizationBackoff(own); waiting {
+		return own, &waitErr{reason: ReasonBackoff, due: due}
+	}
+	err := e.checkOrganizationBeforeDeleting(ctx, api, policies, own)
+	e.mu.Lock()
+	if err == nil || e.organizationRefusedFor != own {
+		e.organizationRefusedFor, e.organizationRefusals = own, 0
+	}
+	if err != nil {
+		e.organizationRefusals++
+		e.organizationRefusedAt = e.now()
+	}
+	e.mu.Unlock()
+	return own, err
+}
+
+// maxOrganizationBackoff bounds the deleter's wait after failed checks: a
+// listing that failed for an outage holds the due deletions back that
+// long after the API is back (a pass that lists in between lets them go
+// at once).
+const maxOrganizationBackoff = 15 * time.Minute
+
+// organizationBackoff returns when the deleter may check own again, and
+// whether that is still to come.
+func (e *Engine) organizationBackoff(own string) (time.Time, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.organizationRefusedFor != own || e.organizationRefusals == 0 {
+		return time.Time{}, false
+	}
+	due := e.organizationRefusedAt.Add(min(Backoff(e.organizationRefusals), maxOrganizationBackoff))
+	return due, e.now().Before(due)
+}
+
+func (e *Engine) checkOrganizationBeforeDeleting(ctx context.Context, api apiclient.API, policies []Policy, own string) error {
 	keys, err := api.ListKeys(ctx)
 	if err != nil {
-		return own, fmt.Errorf("list keys to check the credential's organization before deleting: %w", err)
+		return fmt.Errorf("list keys to check the credential's organization before deleting: %w", err)
 	}
 	if err := e.otherAccountListed(keys); err != nil {
-		return own, err
+		return err
 	}
-	return own, e.sameOrganization(ctx, api, keys, policies, own)
+	return e.sameOrganization(ctx, api, keys, policies, own)
 }
 
 // credentialChecked reports whether the credential in force is still the
