@@ -111,7 +111,7 @@ func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys [
 		case errors.As(err, &ae) && ae.Kind == apiclient.KindNotFound:
 			// Roles not served (a stand-in): cannot tell, going on, and
 			// asking again at the next pass.
-			return nil
+			return forgetCredentials(e.store)
 		default:
 			return fmt.Errorf("list keys: none of the journal's keys and roles listed; listing the roles to tell whether the credential is of the journal's organization: %w", err)
 		}
@@ -126,6 +126,8 @@ func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys [
 		if err := recordCredential(e.store, own, e.now()); err != nil && !errors.Is(err, state.ErrReadOnly) {
 			e.log.Warn("could not record the credential found of the journal's organization; the next process checks it again", zap.String("key_id", own), zap.Error(err))
 		}
+	} else if err := forgetCredentials(e.store); err != nil {
+		return err
 	}
 	e.markOrganizationChecked(own)
 	return nil
@@ -151,6 +153,25 @@ func credentialOnRecord(j state.Journal, own string) bool {
 	}
 	r, ok := j.Get(state.OrganizationPolicy, state.OrganizationName)
 	return ok && r.CheckedCredentials.Has(own)
+}
+
+// forgetCredentials forgets the credentials remembered, when a check goes
+// on without telling (an empty journal, no role on record, roles not
+// served): the journal may take another organization's names from then
+// on, and a credential found of its organization before is no longer
+// known to be of the organization of its records (the journal of an
+// organization whose keys were all deleted, its names forgotten, then
+// given another organization's credential). A journal opened read-only
+// keeps them; one that cannot forget them fails the pass, which is tried
+// again, rather than go on with them.
+func forgetCredentials(j state.Journal) error {
+	if !j.Has(state.OrganizationPolicy, state.OrganizationName) {
+		return nil
+	}
+	if err := j.Delete(state.OrganizationPolicy, state.OrganizationName); err != nil && !errors.Is(err, state.ErrReadOnly) {
+		return fmt.Errorf("list keys: the journal cannot tell the credential's organization, and could not forget the credentials it found of its organization before: %w", err)
+	}
+	return nil
 }
 
 // recordCredential remembers own as found of the journal's organization,

@@ -106,3 +106,54 @@ func TestSameOrganizationRemembersOnlyWhatItFound(t *testing.T) {
 		t.Fatalf("a credential that was never found of the journal's organization: %v, want it refused", err)
 	}
 }
+
+// The journal's organization is not for good, though a key id's is: every
+// name of organization A forgotten (its keys all deleted), the journal is
+// empty, cannot tell, and takes organization B's credential and names.
+// A's credential, remembered from before, put back by mistake (a stale
+// credential file restored) must then be checked against B's records, as
+// it was before the memory, not let through to adopt A's keys into B's
+// journal and sinks.
+func TestSameOrganizationForgetsWhenTheJournalCannotTell(t *testing.T) {
+	const (
+		roleA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+		roleB = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+		ownA  = "EXOeeeeeeeeeeeeeeeeeeeeeeee"
+		ownB  = "EXOfffffffffffffffffffffffff"
+	)
+	ctx := context.Background()
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	policies := []Policy{{Name: "ci"}}
+	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
+		t.Fatal(err)
+	}
+	listedA := []apiclient.Key{{ID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", Name: "ci-runner", RoleID: roleA}}
+	if err := (&Engine{store: st, ownKeyID: ownA, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, listedA, policies, ownA); err != nil {
+		t.Fatalf("organization A's own listing: %v", err)
+	}
+
+	// A's keys all deleted: the name forgotten (pass.go), the journal
+	// empty; B's credential cannot be told apart and goes on, and B's
+	// name is adopted.
+	if err := st.Delete("ci", "ci-runner"); err != nil {
+		t.Fatal(err)
+	}
+	listedB := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
+	if err := (&Engine{store: st, ownKeyID: ownB, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, listedB, policies, ownB); err != nil {
+		t.Fatalf("an empty journal: %v", err)
+	}
+	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", RoleID: roleB}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A's credential back, listing A's keys made since.
+	listedA = []apiclient.Key{{ID: "EXOcccccccccccccccccccccccc", Name: "ci-runner", RoleID: roleA}}
+	err = (&Engine{store: st, ownKeyID: ownA, now: time.Now}).sameOrganization(ctx, &rolesAPI{roles: []apiclient.Role{{ID: roleA}}}, listedA, policies, ownA)
+	if err == nil || !strings.Contains(err.Error(), "another organization") {
+		t.Fatalf("organization A's credential on organization B's journal: %v, want it refused", err)
+	}
+}
