@@ -157,3 +157,33 @@ func TestSameOrganizationForgetsWhenTheJournalCannotTell(t *testing.T) {
 		t.Fatalf("organization A's credential on organization B's journal: %v, want it refused", err)
 	}
 }
+
+// plan and validate --online open the journal read-only: a check that
+// cannot tell goes on there without an error, and the credentials
+// remembered stay for the daemon.
+func TestSameOrganizationReadOnlyKeepsTheCredentials(t *testing.T) {
+	const own = "EXOeeeeeeeeeeeeeeeeeeeeeee"
+	dir := t.TempDir()
+	st, err := state.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := recordCredential(st, "EXO111111111111111111111111", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := state.OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	listed := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: "6fa459ea-ee8a-3ca4-894e-db77e160355e"}}
+	if err := (&Engine{store: ro, ownKeyID: own, now: time.Now}).sameOrganization(context.Background(), &rolesAPI{}, listed, []Policy{{Name: "ci"}}, own); err != nil {
+		t.Fatalf("an empty journal opened read-only: %v", err)
+	}
+	if !credentialOnRecord(ro, "EXO111111111111111111111111") {
+		t.Errorf("a read-only journal lost the credentials it remembered")
+	}
+}
