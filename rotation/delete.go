@@ -105,7 +105,7 @@ func (e *Engine) DeleteDue(ctx context.Context, opts ...Options) []Outcome {
 	defer e.claims.leave(round.pass)
 	// Once per round, and only when a name gets as far as the API: the
 	// credential's organization (organizationBeforeDeleting).
-	organization := sync.OnceValues(func() (string, error) { return e.organizationBeforeDeleting(ctx, policies) })
+	organization := sync.OnceValues(func() (string, error) { return e.organizationBeforeDeleting(ctx) })
 	out := make([]Outcome, len(todo))
 	ran := make([]bool, len(todo))
 	var wg sync.WaitGroup

@@ -44,7 +44,7 @@ import (
 // listed (clientOwn): a reload that lands while the listing is on the
 // wire puts another credential in force, which that listing says nothing
 // about.
-func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys []apiclient.Key, policies []Policy, own string) error {
+func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys []apiclient.Key, own string) error {
 	if e.organizationCheckedFor(own) {
 		return nil
 	}
@@ -70,21 +70,22 @@ func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys [
 		recordedRoles[id] = true
 		return listedRoles[id]
 	}
-	for _, p := range policies {
-		eachRecord(e.store, p.Name, func(r *state.Record) {
-			if shared {
-				return
+	// Every record, of the policies in force or not: a renamed policy's
+	// records stay under its old name until its names are adopted again,
+	// and are the journal's organization's as much.
+	eachRecord(e.store, "", func(r *state.Record) {
+		if shared || r.Policy == state.OrganizationPolicy {
+			return
+		}
+		records++
+		shared = listedKeys[r.CurrentKeyID] || noteRole(r.RoleID)
+		if rot := r.Rotation; rot != nil && !shared {
+			shared = listedKeys[rot.NewKeyID] || noteRole(rot.RoleID)
+			for _, id := range rot.OldKeyIDs {
+				shared = shared || listedKeys[id]
 			}
-			records++
-			shared = listedKeys[r.CurrentKeyID] || noteRole(r.RoleID)
-			if rot := r.Rotation; rot != nil && !shared {
-				shared = listedKeys[rot.NewKeyID] || noteRole(rot.RoleID)
-				for _, id := range rot.OldKeyIDs {
-					shared = shared || listedKeys[id]
-				}
-			}
-		})
-	}
+		}
+	})
 	if !shared && records > 0 && len(recordedRoles) > 0 {
 		roles, err := api.ListRoles(ctx)
 		var ae *apiclient.Error
@@ -232,7 +233,7 @@ func (e *Engine) clientOwn() (apiclient.API, string) {
 // and each refused every due name with a warning. Meanwhile the names
 // wait (a *waitErr). Another credential (a reload) is checked at once;
 // so is this one once a pass found it of the journal's organization.
-func (e *Engine) organizationBeforeDeleting(ctx context.Context, policies []Policy) (string, error) {
+func (e *Engine) organizationBeforeDeleting(ctx context.Context) (string, error) {
 	api, own := e.clientOwn()
 	if e.organizationCheckedFor(own) {
 		return own, nil
@@ -240,7 +241,7 @@ func (e *Engine) organizationBeforeDeleting(ctx context.Context, policies []Poli
 	if due, waiting := e.organizationBackoff(own); waiting {
 		return own, &waitErr{reason: ReasonBackoff, due: due}
 	}
-	err := e.checkOrganizationBeforeDeleting(ctx, api, policies, own)
+	err := e.checkOrganizationBeforeDeleting(ctx, api, own)
 	e.mu.Lock()
 	if err == nil || e.organizationRefusedFor != own {
 		e.organizationRefusedFor, e.organizationRefusals = own, 0
@@ -271,7 +272,7 @@ func (e *Engine) organizationBackoff(own string) (time.Time, bool) {
 	return due, e.now().Before(due)
 }
 
-func (e *Engine) checkOrganizationBeforeDeleting(ctx context.Context, api apiclient.API, policies []Policy, own string) error {
+func (e *Engine) checkOrganizationBeforeDeleting(ctx context.Context, api apiclient.API, own string) error {
 	keys, err := api.ListKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("list keys to check the credential's organization before deleting: %w", err)
@@ -279,7 +280,7 @@ func (e *Engine) checkOrganizationBeforeDeleting(ctx context.Context, api apicli
 	if err := e.otherAccountListed(keys); err != nil {
 		return err
 	}
-	return e.sameOrganization(ctx, api, keys, policies, own)
+	return e.sameOrganization(ctx, api, keys, own)
 }
 
 // credentialChecked reports whether the credential in force is still the

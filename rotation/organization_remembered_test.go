@@ -34,10 +34,9 @@ func TestSameOrganizationRemembersACheckedCredential(t *testing.T) {
 	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
 		t.Fatal(err)
 	}
-	policies := []Policy{{Name: "ci"}}
 	first := &Engine{store: st, ownKeyID: own, now: time.Now}
 	listed := []apiclient.Key{{ID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", Name: "ci-runner", RoleID: roleA}}
-	if err := first.sameOrganization(ctx, &rolesAPI{}, listed, policies, own); err != nil {
+	if err := first.sameOrganization(ctx, &rolesAPI{}, listed, own); err != nil {
 		t.Fatalf("the journal's own listing: %v", err)
 	}
 	if err := st.Close(); err != nil {
@@ -54,7 +53,7 @@ func TestSameOrganizationRemembersACheckedCredential(t *testing.T) {
 	moved := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
 	roles := &rolesAPI{roles: []apiclient.Role{{ID: roleB}}}
 	restarted := &Engine{store: st, ownKeyID: own, now: time.Now}
-	if err := restarted.sameOrganization(ctx, roles, moved, policies, own); err != nil {
+	if err := restarted.sameOrganization(ctx, roles, moved, own); err != nil {
 		t.Fatalf("the credential checked before, after the journal's role was deleted: %v", err)
 	}
 	if roles.calls != 0 {
@@ -68,7 +67,7 @@ func TestSameOrganizationRemembersACheckedCredential(t *testing.T) {
 
 	// Another credential, sharing nothing, is still refused.
 	other := &Engine{store: st, ownKeyID: "EXO111111111111111111111111", now: time.Now}
-	err = other.sameOrganization(ctx, roles, moved, policies, "EXO111111111111111111111111")
+	err = other.sameOrganization(ctx, roles, moved, "EXO111111111111111111111111")
 	if err == nil || !strings.Contains(err.Error(), "another organization") {
 		t.Fatalf("another credential sharing nothing with the journal: %v, want it refused", err)
 	}
@@ -89,19 +88,18 @@ func TestSameOrganizationRemembersOnlyWhatItFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	policies := []Policy{{Name: "ci"}}
 	foreign := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
-	if err := (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, foreign, policies, own); err != nil {
+	if err := (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, foreign, own); err != nil {
 		t.Fatalf("empty journal: %v", err)
 	}
 	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
 		t.Fatal(err)
 	}
 	notServed := &rolesAPI{err: &apiclient.Error{Op: apiclient.OpListRoles, Kind: apiclient.KindNotFound}}
-	if err := (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, notServed, foreign, policies, own); err != nil {
+	if err := (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, notServed, foreign, own); err != nil {
 		t.Fatalf("roles not served: %v", err)
 	}
-	err = (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, &rolesAPI{roles: []apiclient.Role{{ID: roleB}}}, foreign, policies, own)
+	err = (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, &rolesAPI{roles: []apiclient.Role{{ID: roleB}}}, foreign, own)
 	if err == nil || !strings.Contains(err.Error(), "another organization") {
 		t.Fatalf("a credential that was never found of the journal's organization: %v, want it refused", err)
 	}
@@ -127,12 +125,11 @@ func TestSameOrganizationForgetsWhenTheJournalCannotTell(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	policies := []Policy{{Name: "ci"}}
 	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
 		t.Fatal(err)
 	}
 	listedA := []apiclient.Key{{ID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", Name: "ci-runner", RoleID: roleA}}
-	if err := (&Engine{store: st, ownKeyID: ownA, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, listedA, policies, ownA); err != nil {
+	if err := (&Engine{store: st, ownKeyID: ownA, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, listedA, ownA); err != nil {
 		t.Fatalf("organization A's own listing: %v", err)
 	}
 
@@ -143,7 +140,7 @@ func TestSameOrganizationForgetsWhenTheJournalCannotTell(t *testing.T) {
 		t.Fatal(err)
 	}
 	listedB := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
-	if err := (&Engine{store: st, ownKeyID: ownB, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, listedB, policies, ownB); err != nil {
+	if err := (&Engine{store: st, ownKeyID: ownB, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, listedB, ownB); err != nil {
 		t.Fatalf("an empty journal: %v", err)
 	}
 	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", RoleID: roleB}); err != nil {
@@ -152,7 +149,7 @@ func TestSameOrganizationForgetsWhenTheJournalCannotTell(t *testing.T) {
 
 	// A's credential back, listing A's keys made since.
 	listedA = []apiclient.Key{{ID: "EXOcccccccccccccccccccccccc", Name: "ci-runner", RoleID: roleA}}
-	err = (&Engine{store: st, ownKeyID: ownA, now: time.Now}).sameOrganization(ctx, &rolesAPI{roles: []apiclient.Role{{ID: roleA}}}, listedA, policies, ownA)
+	err = (&Engine{store: st, ownKeyID: ownA, now: time.Now}).sameOrganization(ctx, &rolesAPI{roles: []apiclient.Role{{ID: roleA}}}, listedA, ownA)
 	if err == nil || !strings.Contains(err.Error(), "another organization") {
 		t.Fatalf("organization A's credential on organization B's journal: %v, want it refused", err)
 	}
@@ -180,10 +177,37 @@ func TestSameOrganizationReadOnlyKeepsTheCredentials(t *testing.T) {
 	}
 	defer ro.Close()
 	listed := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: "6fa459ea-ee8a-3ca4-894e-db77e160355e"}}
-	if err := (&Engine{store: ro, ownKeyID: own, now: time.Now}).sameOrganization(context.Background(), &rolesAPI{}, listed, []Policy{{Name: "ci"}}, own); err != nil {
+	if err := (&Engine{store: ro, ownKeyID: own, now: time.Now}).sameOrganization(context.Background(), &rolesAPI{}, listed, own); err != nil {
 		t.Fatalf("an empty journal opened read-only: %v", err)
 	}
 	if !credentialOnRecord(ro, "EXO111111111111111111111111") {
 		t.Errorf("a read-only journal lost the credentials it remembered")
+	}
+}
+
+// The check read the records of the policies in force only. A policy
+// renamed (ci to ci-prod) leaves its records under the old name until its
+// names are adopted again: a first pass after the rename, with another
+// organization's credential in place, found no record, could not tell,
+// and adopted that organization's keys. Every record of the journal is
+// the journal's organization's.
+func TestSameOrganizationReadsTheRecordsOfARenamedPolicy(t *testing.T) {
+	const (
+		roleA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+		roleB = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+	)
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
+	e := &Engine{store: st, ownKeyID: "EXO111111111111111111111111", now: time.Now}
+	err = e.sameOrganization(context.Background(), &rolesAPI{roles: []apiclient.Role{{ID: roleB}}}, foreign, e.ownKeyID)
+	if err == nil || !strings.Contains(err.Error(), "another organization") {
+		t.Fatalf("another organization's credential after the policy's rename: %v, want it refused", err)
 	}
 }

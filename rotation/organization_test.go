@@ -78,7 +78,7 @@ func TestSameOrganization(t *testing.T) {
 				api.roles = append(api.roles, apiclient.Role{ID: id})
 			}
 			e := &Engine{store: st, ownKeyID: "EXOeeeeeeeeeeeeeeeeeeeeeee", now: time.Now}
-			err = e.sameOrganization(context.Background(), api, tc.listed, []Policy{{Name: "ci"}}, e.ownKeyID)
+			err = e.sameOrganization(context.Background(), api, tc.listed, e.ownKeyID)
 			got := goesOn
 			switch {
 			case err != nil && strings.Contains(err.Error(), "another organization"):
@@ -96,10 +96,10 @@ func TestSameOrganization(t *testing.T) {
 			// against the journal again; a new credential is.
 			nothing := []apiclient.Key{{ID: "EXOffffffffffffffffffffffff", RoleID: "00000000-0000-4000-8000-000000000000"}}
 			api.roles = nil
-			if err := e.sameOrganization(context.Background(), api, nothing, []Policy{{Name: "ci"}}, e.ownKeyID); err != nil {
+			if err := e.sameOrganization(context.Background(), api, nothing, e.ownKeyID); err != nil {
 				t.Errorf("the same credential checked again: %v", err)
 			}
-			if err := e.sameOrganization(context.Background(), api, nothing, []Policy{{Name: "ci"}}, "EXO111111111111111111111111"); err == nil {
+			if err := e.sameOrganization(context.Background(), api, nothing, "EXO111111111111111111111111"); err == nil {
 				t.Errorf("a new credential whose organization shares nothing with the journal was not checked again")
 			}
 		})

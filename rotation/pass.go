@@ -95,7 +95,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	if err := e.otherAccountListed(keys); err != nil {
 		return nil, err
 	}
-	if err := e.sameOrganization(ctx, api, keys, policies, listedFor); err != nil {
+	if err := e.sameOrganization(ctx, api, keys, listedFor); err != nil {
 		return nil, err
 	}
 	keys, ownNameUnknown := e.askOwnNameRoles(ctx, keys, policies)
