@@ -41,8 +41,9 @@ var (
 
 // Fault is what to inject into the calls of one operation. A call first
 // waits Latency; once it is authenticated, the 429 and 5xx faults are drawn
-// (the Next counters before the rates); then the operation runs; then the
-// response may be lost.
+// (the Next counters before the rates); then the operation runs (a create
+// may still answer 429 then: AppliedRateLimitNext); then the response may
+// be lost.
 type Fault struct {
 	// Latency is added before answering.
 	Latency time.Duration `json:"latency" yaml:"latency"`
@@ -105,6 +106,17 @@ type Fault struct {
 	ZombieRate float64       `json:"zombie_rate" yaml:"zombie_rate"`
 	ZombieNext int           `json:"zombie_next" yaml:"zombie_next"`
 	ZombieFor  time.Duration `json:"zombie_for" yaml:"zombie_for"`
+
+	// AppliedRateLimitNext and AppliedRateLimitRate (create-api-key only)
+	// make a create lie with a 429: the key is made (listed, deletable,
+	// and it signs, as any created key), then the answer is a 429 with
+	// Retry-After (RetryAfter) and the documented JSON error body, not
+	// the key and its secret. A server or a proxy that rate-limits after
+	// the API acted does that: the secret of that key reaches nobody.
+	// Which creates: the next AppliedRateLimitNext, then an
+	// AppliedRateLimitRate share.
+	AppliedRateLimitNext int     `json:"applied_rate_limit_next" yaml:"applied_rate_limit_next"`
+	AppliedRateLimitRate float64 `json:"applied_rate_limit_rate" yaml:"applied_rate_limit_rate"`
 }
 
 // DefaultZombieFor is how long a zombie stays listed when ZombieFor is zero.
@@ -137,6 +149,9 @@ type faultJSON struct {
 	ZombieRate       float64 `json:"zombie_rate,omitempty"`
 	ZombieNext       int     `json:"zombie_next,omitempty"`
 	ZombieFor        string  `json:"zombie_for,omitempty"`
+
+	AppliedRateLimitNext int     `json:"applied_rate_limit_next,omitempty"`
+	AppliedRateLimitRate float64 `json:"applied_rate_limit_rate,omitempty"`
 }
 
 func durationString(d time.Duration) string {
@@ -167,6 +182,7 @@ func (f Fault) MarshalJSON() ([]byte, error) {
 		LateApplyNext: f.LateApplyNext, StaleFor: durationString(f.StaleFor), StaleRate: f.StaleRate, StaleNext: f.StaleNext,
 		FailRate: f.FailRate, FailNext: f.FailNext, FailReason: f.FailReason,
 		ZombieRate: f.ZombieRate, ZombieNext: f.ZombieNext, ZombieFor: durationString(f.ZombieFor),
+		AppliedRateLimitNext: f.AppliedRateLimitNext, AppliedRateLimitRate: f.AppliedRateLimitRate,
 	}
 	return json.Marshal(j)
 }
@@ -198,6 +214,7 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 		StaleFor: durs[2], StaleRate: j.StaleRate, StaleNext: j.StaleNext,
 		FailRate: j.FailRate, FailNext: j.FailNext, FailReason: j.FailReason,
 		ZombieRate: j.ZombieRate, ZombieNext: j.ZombieNext, ZombieFor: durs[3],
+		AppliedRateLimitNext: j.AppliedRateLimitNext, AppliedRateLimitRate: j.AppliedRateLimitRate,
 	}
 	return nil
 }
@@ -210,6 +227,7 @@ func (f Fault) Validate() error {
 	for name, rate := range map[string]float64{
 		"error_rate": f.ErrorRate, "rate_limit_rate": f.RateLimitRate, "lose_response_rate": f.LoseResponseRate,
 		"late_apply_rate": f.LateApplyRate, "stale_rate": f.StaleRate, "fail_rate": f.FailRate, "zombie_rate": f.ZombieRate,
+		"applied_rate_limit_rate": f.AppliedRateLimitRate,
 	} {
 		if math.IsNaN(rate) || rate < 0 || rate > 1 {
 			return bad("%s %v is not between 0 and 1", name, rate)
@@ -219,6 +237,7 @@ func (f Fault) Validate() error {
 		"error_next": f.ErrorNext, "rate_limit_next": f.RateLimitNext, "lose_response_next": f.LoseResponseNext,
 		"pending_polls": f.PendingPolls, "retry_after": f.RetryAfter,
 		"late_apply_next": f.LateApplyNext, "stale_next": f.StaleNext, "fail_next": f.FailNext, "zombie_next": f.ZombieNext,
+		"applied_rate_limit_next": f.AppliedRateLimitNext,
 	} {
 		if n < 0 {
 			return bad("%s %d is negative", name, n)
@@ -274,6 +293,7 @@ func (f Fault) validateFor(op string) error {
 		only("stale_for", f.StaleFor != 0 || f.StaleRate != 0 || f.StaleNext != 0, OpListAPIKeys, OpGetAPIKey),
 		only("fail_rate/fail_next/fail_reason", f.FailRate != 0 || f.FailNext != 0 || f.FailReason != "", OpDeleteAPIKey),
 		only("zombie_rate/zombie_next/zombie_for", f.ZombieRate != 0 || f.ZombieNext != 0 || f.ZombieFor != 0, OpDeleteAPIKey),
+		only("applied_rate_limit_next/applied_rate_limit_rate", f.AppliedRateLimitNext != 0 || f.AppliedRateLimitRate != 0, OpCreateAPIKey),
 	)
 }
 
@@ -357,7 +377,8 @@ func (s *Sim) putFault(op string, f Fault) {
 func (f Fault) active() bool {
 	return f.Latency != 0 || f.ErrorRate != 0 || f.ErrorNext != 0 || f.RateLimitRate != 0 || f.RateLimitNext != 0 ||
 		f.LoseResponseRate != 0 || f.LoseResponseNext != 0 || f.PendingPolls != 0 ||
-		f.LateApply != 0 || f.StaleFor != 0 || f.FailRate != 0 || f.FailNext != 0 || f.ZombieRate != 0 || f.ZombieNext != 0
+		f.LateApply != 0 || f.StaleFor != 0 || f.FailRate != 0 || f.FailNext != 0 || f.ZombieRate != 0 || f.ZombieNext != 0 ||
+		f.AppliedRateLimitNext != 0 || f.AppliedRateLimitRate != 0
 }
 
 // drawShare decides whether one call gets a fault that is chosen by a Next
@@ -402,6 +423,22 @@ func (s *Sim) drawLateApply() time.Duration {
 	d := s.drawCounted(&f.LateApplyNext, f.LateApplyRate, &f.LateApply)
 	s.putFault(OpCreateAPIKey, f)
 	return d
+}
+
+// drawAppliedRateLimit decides whether a create that took effect is
+// answered 429 instead of with its key (the 429 it returns). The caller
+// holds s.mu.
+func (s *Sim) drawAppliedRateLimit() (reply, bool) {
+	f, ok := s.faults[OpCreateAPIKey]
+	if !ok || (f.AppliedRateLimitNext == 0 && f.AppliedRateLimitRate == 0) {
+		return reply{}, false
+	}
+	hit := s.drawShare(&f.AppliedRateLimitNext, f.AppliedRateLimitRate, false)
+	s.putFault(OpCreateAPIKey, f)
+	if !hit {
+		return reply{}, false
+	}
+	return rateLimited(f), true
 }
 
 // drawStale returns how far in the past a list or get call of op looks, or

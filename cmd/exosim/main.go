@@ -16,8 +16,9 @@
 //
 // Faults (-faults, or PUT /_sim/faults at run time) cover latency, 5xx,
 // 429, lost responses, pending deletes, late-applied creates (late_apply),
-// stale listings and GETs (stale_for), failed delete operations (fail_rate)
-// and zombie keys (zombie_rate); see apiclient/exosim.Fault.
+// stale listings and GETs (stale_for), failed delete operations (fail_rate),
+// zombie keys (zombie_rate) and creates that take effect and answer 429
+// (applied_rate_limit_next); see apiclient/exosim.Fault.
 //
 // It listens on loopback by default: its /_sim/ control surface is
 // unauthenticated and shows every secret. It prints the API endpoint (the
