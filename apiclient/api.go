@@ -40,6 +40,13 @@ type Key struct {
 type CreatedKey struct {
 	Key
 	Secret secret.Value
+	// EarlierAttemptsAnswered is how many attempts of this create before
+	// the one that made Key the API answered with an error it retries (a
+	// 429). A 429 is taken to mean the API did not act, and the create is
+	// sent again; a server or a proxy that acts and then answers 429 made
+	// a key at each of them, whose secret reached nobody. Not zero: the
+	// caller looks for such keys.
+	EarlierAttemptsAnswered int
 }
 
 // Role is an IAM role.

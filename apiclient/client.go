@@ -278,14 +278,18 @@ func (c *Client) GetKey(ctx context.Context, id string) (Key, error) {
 	return Key{ID: resp.Key, Name: resp.Name, RoleID: string(resp.RoleID)}, nil
 }
 
-// CreateKey implements API. It retries only when the API cannot have acted:
-// a 429, or a request that never reached the wire.
+// CreateKey implements API. It retries only when the API should not have
+// acted: a 429, or a request that never reached the wire. A 429 is an
+// answer, though, and what answers may have acted before it (a proxy that
+// rate-limits after the API made the key): CreatedKey.EarlierAttemptsAnswered
+// counts them.
 func (c *Client) CreateKey(ctx context.Context, name, roleID string) (CreatedKey, error) {
 	var resp *v3.IAMAPIKeyCreated
-	err := c.do(ctx, OpCreateKey, false, func(ctx context.Context) (err error) {
+	answered := 0
+	err := c.doCounting(ctx, OpCreateKey, false, func(ctx context.Context) (err error) {
 		resp, err = c.sdk.Load().CreateAPIKey(ctx, v3.CreateAPIKeyRequest{Name: name, RoleID: v3.UUID(roleID)})
 		return err
-	})
+	}, &answered)
 	if err != nil {
 		return CreatedKey{}, err
 	}
@@ -295,8 +299,9 @@ func (c *Client) CreateKey(ctx context.Context, name, roleID string) (CreatedKey
 			Message: "answer lacks the key id or the secret"}
 	}
 	return CreatedKey{
-		Key:    Key{ID: resp.Key, Name: resp.Name, RoleID: string(resp.RoleID)},
-		Secret: secret.Value(resp.Secret),
+		Key:                     Key{ID: resp.Key, Name: resp.Name, RoleID: string(resp.RoleID)},
+		Secret:                  secret.Value(resp.Secret),
+		EarlierAttemptsAnswered: answered,
 	}, nil
 }
 
@@ -377,6 +382,12 @@ func (c *Client) ListRoles(ctx context.Context) ([]Role, error) {
 // do runs one SDK call with retries. idempotent says whether a call whose
 // outcome is unknown may be sent again.
 func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(context.Context) error) error {
+	return c.doCounting(ctx, op, idempotent, call, nil)
+}
+
+// doCounting is do; answered, when not nil, counts the attempts the API
+// answered (with a status) and the call retried.
+func (c *Client) doCounting(ctx context.Context, op string, idempotent bool, call func(context.Context) error, answered *int) error {
 	waitedRetryAfter := false // this call's own retry waited it out already
 	for n := 1; ; n++ {
 		a := &attempt{op: op}
@@ -455,6 +466,9 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, call func(c
 		}
 		if !retryable(e) || n > c.cfg.MaxRetries {
 			return e
+		}
+		if answered != nil && e.Status != 0 {
+			*answered++
 		}
 		wait := c.backoff(n)
 		if e.RetryAfter > 0 {

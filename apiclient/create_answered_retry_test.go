@@ -1,0 +1,41 @@
+package apiclient
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rotatord/rotatord/apiclient/exosim"
+)
+
+// A create answered 429 is sent again (issue 16's adaptive rate relies on
+// a 429 being retried), and the caller is told an earlier attempt was
+// answered: a server that applied the create before its 429 made a key
+// whose secret nobody has.
+func TestCreateTellsOfEarlierAnsweredAttempts(t *testing.T) {
+	tests := []struct {
+		name      string
+		give      exosim.Fault
+		wantKeys  int
+		wantEarly int
+	}{
+		{name: "applied then 429", give: exosim.Fault{AppliedRateLimitNext: 1, RetryAfter: 2}, wantKeys: 2, wantEarly: 1},
+		{name: "plain 429", give: exosim.Fault{RateLimitNext: 2, RetryAfter: 2}, wantKeys: 1, wantEarly: 2},
+		{name: "no fault", wantKeys: 1, wantEarly: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.srv.SetFault(exosim.OpCreateAPIKey, tt.give)
+			k, err := f.client.CreateKey(context.Background(), "ci-x", exosim.CIRoleID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.EarlierAttemptsAnswered != tt.wantEarly {
+				t.Errorf("EarlierAttemptsAnswered = %d, want %d", k.EarlierAttemptsAnswered, tt.wantEarly)
+			}
+			if n := len(f.liveNamed("ci-x")); n != tt.wantKeys {
+				t.Errorf("live keys named ci-x = %d, want %d", n, tt.wantKeys)
+			}
+		})
+	}
+}
