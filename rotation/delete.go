@@ -749,14 +749,15 @@ func eachRecord(j state.Journal, policy string, fn func(r *state.Record)) {
 
 // Unsettled returns the names of policy whose record has a rotation in
 // flight that is not delivered: a create whose outcome is unknown, a new
-// key not in every sink yet, a rolled-back key the API does not show yet.
+// key not in every sink yet, a rolled-back key the API does not show yet,
+// or the search for the keys of a retried create (state.Record.RetriedCreate).
 // Such a rotation may leave a live key that no sink holds until a pass
 // settles it; the daemon runs one as soon as it can (daemon/run.go,
 // followUp) instead of at the policy's next scheduled time, hours away.
 func (e *Engine) Unsettled(policy string) map[string]bool {
 	var names map[string]bool
 	eachRecord(e.store, policy, func(r *state.Record) {
-		if r.Rotation != nil && r.Rotation.Phase != state.PhaseDelivered {
+		if (r.Rotation != nil && r.Rotation.Phase != state.PhaseDelivered) || r.RetriedCreate != nil {
 			if names == nil {
 				names = map[string]bool{}
 			}

@@ -34,8 +34,17 @@ import (
 // a backup): that key is the current one. It is adopted, and the intent
 // cleared: deleting it would leave the name with no key at all.
 func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record) (*sinks.Credential, error) {
+	return e.searchOrphansOf(ctx, p, rec, rec.Rotation, false)
+}
+
+// searchOrphansOf is searchOrphans for the intent rot of rec: rec.Rotation,
+// or (retried) rec.RetriedCreate, the intent of a create whose earlier
+// attempts were answered 429 and whose new key (rot.NewKeyID) was
+// delivered, or is being delivered. A retried search never resumes from a
+// sink nor adopts a key: the new key is rot.NewKeyID, and a key a sink
+// holds, or may hold, is not deleted (the search stays open).
+func (e *Engine) searchOrphansOf(ctx context.Context, p Policy, rec *state.Record, rot *state.Rotation, retried bool) (*sinks.Credential, error) {
 	api := e.client()
-	rot := rec.Rotation
 	role := rot.RoleID
 	if role == "" {
 		role = rec.RoleID
@@ -73,7 +82,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 		}
 	}
 	for _, k := range keys {
-		if k.Name != rec.Name || !sameRoleID(k.RoleID, role) || k.ID == own || k.ID == rec.CurrentKeyID ||
+		if k.Name != rec.Name || !sameRoleID(k.RoleID, role) || k.ID == own || k.ID == rec.CurrentKeyID || (rot.NewKeyID != "" && k.ID == rot.NewKeyID) ||
 			slices.Contains(rot.KnownKeyIDs, k.ID) || slices.Contains(rot.OldKeyIDs, k.ID) || !p.Match(k.Name, k.RoleID) {
 			continue
 		}
@@ -89,6 +98,9 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 		// the journal says: resume from it if it gives the secret back.
 		var cred *sinks.Credential
 		for _, s := range p.Sinks {
+			if retried {
+				break // blocksDeletion, below, keeps a key a sink holds
+			}
 			if h, c := e.holds(ctx, s, rec, k.ID); h == isHeld && c != nil {
 				cred = c
 				break
@@ -112,7 +124,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 			zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", k.ID))
 	}
 	if len(blocked) > 0 {
-		if !knownLive && deleted == 0 && len(blockedIDs) == 1 {
+		if !retried && !knownLive && deleted == 0 && len(blockedIDs) == 1 {
 			e.log.Warn("the intent's keys are all gone and the one key left may be held by a sink: the journal is older than what happened; adopting that key",
 				zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", blockedIDs[0]))
 			rec.CurrentKeyID = blockedIDs[0]
@@ -125,7 +137,9 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 	// One create makes one key: once it is found and deleted, the search
 	// is over. Otherwise only a listing taken after the settle time proves
 	// the create made none.
-	if deleted > 0 && found == deleted {
+	// A retried create may have made a key at each answered attempt: only
+	// the settle time ends its search.
+	if deleted > 0 && found == deleted && !retried {
 		return nil, nil
 	}
 	if unsure != "" {
@@ -144,7 +158,7 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 		listed[k.ID] = true
 	}
 	for _, s := range rec.FirstSeen {
-		if !listed[s.ID] && s.ID != own && s.ID != rec.CurrentKeyID && !rec.Deleted.Has(s.ID) &&
+		if !listed[s.ID] && s.ID != own && s.ID != rec.CurrentKeyID && s.ID != rot.NewKeyID && !rec.Deleted.Has(s.ID) &&
 			!slices.Contains(rot.KnownKeyIDs, s.ID) && !slices.Contains(rot.OldKeyIDs, s.ID) {
 			e.log.Info("a key of the name the pass listed is missing from the orphan search's listing: looking again at the next pass",
 				zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", s.ID))
@@ -217,6 +231,7 @@ func (e *Engine) withRoles(ctx context.Context, keys []apiclient.Key, rec *state
 		// a lost create made, listed so, was never looked for and lived on
 		// with nobody holding its secret.
 		if (k.Name != "" && (k.Name != rec.Name || k.RoleID != "")) || k.ID == own || k.ID == rec.CurrentKeyID || rec.Deleted.Has(k.ID) ||
+			(rot.NewKeyID != "" && k.ID == rot.NewKeyID) ||
 			slices.Contains(rot.KnownKeyIDs, k.ID) || slices.Contains(rot.OldKeyIDs, k.ID) {
 			continue
 		}

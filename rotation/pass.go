@@ -692,6 +692,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	if lingered {
 		changed = true
 	}
+	if !opts.DryRun && rec.RetriedCreate != nil && e.searchRetried(ctx, p, &rec) {
+		changed = true
+	}
 	live := withoutDeleted(j.live, rec)
 	ownKeyID := e.own()
 	if p.Self != nil {
@@ -860,7 +863,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 				zap.Strings("key_ids", o.KeyIDs))
 		}
 	}
-	if len(live) == 0 && rec.Rotation == nil {
+	if len(live) == 0 && rec.Rotation == nil && rec.RetriedCreate == nil {
 		// Every key of the name is gone: nothing left to manage, once
 		// listings have shown none for the settle time (one listing that
 		// omits the keys would otherwise forget their ages, the keys the

@@ -44,7 +44,7 @@ func quietRecord(p Policy, r *state.Record, now time.Time, opts Options) (Decisi
 		return Decision{}, false
 	}
 	id := r.CurrentKeyID
-	if id == "" || r.CurrentSince.IsZero() || r.Rotation != nil || !r.FailureHookPending.IsZero() || r.Failures != 0 {
+	if id == "" || r.CurrentSince.IsZero() || r.Rotation != nil || r.RetriedCreate != nil || !r.FailureHookPending.IsZero() || r.Failures != 0 {
 		return Decision{}, false
 	}
 	if gone := r.Deleted.Has(id); gone {

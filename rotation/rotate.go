@@ -116,6 +116,16 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 	rec.Rotation.NewKeyID = created.ID
 	rec.Rotation.NewCreatedAt = createdAt
 	markNew(rec.Rotation, p.Sinks, cred)
+	if created.EarlierAttemptsAnswered > 0 {
+		// The API answered earlier attempts of this create with a 429 and
+		// the client sent it again: a server or proxy that acted before
+		// answering so made a key each time, whose secret reached nobody.
+		// The intent is kept, with this record, so that its search finds
+		// them, after a crash too.
+		rec.RetriedCreate = retriedIntent(rec.Rotation)
+		log.Warn("the create was answered with a 429 before this answer and sent again: looking for a key an earlier attempt may have made",
+			zap.Int("answered_attempts", created.EarlierAttemptsAnswered))
+	}
 	if err := e.store.Put(*rec); err != nil {
 		// Not recorded: nobody but us will ever know this key. Drop it now;
 		// if that fails too, or cannot be proven yet (a create the API
@@ -138,7 +148,57 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 			return e.fail(p, rec, start, err)
 		}
 	}
-	return e.deliverAndConfirm(ctx, p, rec, cred, start, true, listedByID(j.all), pass)
+	err = e.deliverAndConfirm(ctx, p, rec, cred, start, true, listedByID(j.all), pass)
+	if _, waiting := asWait(err); err == nil || waiting {
+		// Delivered first: the consumer's new key does not wait for the
+		// search. A search not settled goes on at the next passes.
+		e.searchRetried(ctx, p, rec)
+	}
+	return err
+}
+
+// retriedIntent is the part of rot, a rotation whose create was retried
+// after an answer, that the search for the keys of the earlier attempts
+// needs (state.Record.RetriedCreate).
+func retriedIntent(rot *state.Rotation) *state.Rotation {
+	return &state.Rotation{
+		Phase: state.PhaseIntent, StartedAt: rot.StartedAt, RoleID: rot.RoleID, NewKeyID: rot.NewKeyID,
+		OldKeyIDs: slices.Clone(rot.OldKeyIDs), KnownKeyIDs: slices.Clone(rot.KnownKeyIDs), SearchFrom: rot.SearchFrom,
+	}
+}
+
+// searchRetried looks for the keys that the earlier attempts of a retried
+// create (rec.RetriedCreate) may have made, and deletes those no sink holds,
+// as a lost create's search does: any key of the name and role the intent
+// did not know, other than the new key, the current key and rotatord's own.
+// Their secrets reached nobody. The search is recorded as over once it has
+// settled; until then the next passes search again. It waits while another
+// rotation of the name is in flight (the keys that one makes are not the
+// intent's to judge). It reports whether it changed rec (and wrote it).
+func (e *Engine) searchRetried(ctx context.Context, p Policy, rec *state.Record) bool {
+	rc := rec.RetriedCreate
+	if rc == nil {
+		return false
+	}
+	if rot := rec.Rotation; rot != nil && rot.NewKeyID != rc.NewKeyID {
+		return false
+	}
+	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("new_key_id", rc.NewKeyID))
+	before := len(rec.Deleted)
+	_, err := e.searchOrphansOf(ctx, p, rec, rc, true)
+	if err == nil {
+		rec.RetriedCreate = nil
+		if perr := e.store.Put(*rec); perr != nil {
+			log.Warn("the search for keys of a retried create's earlier attempts settled, but recording it failed: searching again at the next pass", zap.Error(perr))
+			return true
+		}
+		log.Info("the search for keys of a retried create's earlier attempts is over")
+		return true
+	}
+	if _, waiting := asWait(err); !waiting {
+		log.Warn("the search for keys of a retried create's earlier attempts failed: searching again at the next pass", zap.Error(err))
+	}
+	return len(rec.Deleted) != before
 }
 
 // checkCreated refuses a create answer that cannot be about a new key of

@@ -135,6 +135,18 @@ type Record struct {
 
 	Rotation *Rotation `json:"rotation,omitempty"`
 
+	// RetriedCreate is the intent of a rotation whose create the API
+	// answered with an error the client retries (a 429) before the answer
+	// that gave its new key (NewKeyID): a server, or a proxy, that acted
+	// before answering so made a key at each such answer, whose secret
+	// reached nobody. It is written with the created phase, and kept,
+	// after the rotation too, until the search for those keys settles:
+	// any key of the name and role that is not among its KnownKeyIDs or
+	// OldKeyIDs, nor its NewKeyID, the current key or rotatord's own,
+	// the same search as a lost create's (SearchFrom included). Only
+	// those fields and StartedAt and RoleID are used.
+	RetriedCreate *Rotation `json:"retried_create,omitempty"`
+
 	// NoKeysSince is when a listing first showed none of the name's keys:
 	// the record is forgotten only once that has lasted the settle time,
 	// since one listing that omits a name's keys may lag or lie. Zero while
@@ -195,6 +207,14 @@ func (r Record) Clone() Record {
 		rot.Sinks = maps.Clone(r.Rotation.Sinks)
 		rot.HooksPending = slices.Clone(r.Rotation.HooksPending)
 		c.Rotation = &rot
+	}
+	if r.RetriedCreate != nil {
+		rc := *r.RetriedCreate
+		rc.OldKeyIDs = slices.Clone(r.RetriedCreate.OldKeyIDs)
+		rc.KnownKeyIDs = slices.Clone(r.RetriedCreate.KnownKeyIDs)
+		rc.Sinks = maps.Clone(r.RetriedCreate.Sinks)
+		rc.HooksPending = slices.Clone(r.RetriedCreate.HooksPending)
+		c.RetriedCreate = &rc
 	}
 	return c
 }
