@@ -863,13 +863,21 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 				zap.Strings("key_ids", o.KeyIDs))
 		}
 	}
-	if len(live) == 0 && rec.Rotation == nil && rec.RetriedCreate == nil {
+	if len(live) == 0 && rec.Rotation == nil {
 		// Every key of the name is gone: nothing left to manage, once
 		// listings have shown none for the settle time (one listing that
 		// omits the keys would otherwise forget their ages, the keys the
 		// API still lists after their deletion, and the fingerprints).
 		switch {
 		case !known:
+		case rec.RetriedCreate != nil:
+			// The search for a retried create's keys (run above) is not
+			// over: the record stays, and what it found is kept.
+			if changed {
+				if err := e.store.Put(rec); err != nil {
+					o.Err = err
+				}
+			}
 		case len(j.live) > 0 && !yielded:
 			// Keys the API acknowledged deleting are still listed: the
 			// record that says so stays, or the next pass would take
