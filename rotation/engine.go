@@ -198,7 +198,8 @@ type Engine struct {
 	organizationFor     string
 	// organizationRefused: the deleter's last checks of the credential
 	// organizationRefusedFor failed (organizationRefusals in a row, the
-	// last at organizationRefusedAt); it backs off before the next.
+	// last at organizationRefusedAt); it backs off before the next. An
+	// install (a reload), or a pass that finds it, starts again at once.
 	organizationRefusedFor string
 	organizationRefusedAt  time.Time
 	organizationRefusals   int
@@ -560,6 +561,10 @@ func (e *Engine) CommitLocked(ctx context.Context, in Install) {
 	e.policies = p
 	e.policyGen++
 	e.api, e.ownKeyID, e.concurrency = in.API, in.OwnKeyID, in.Concurrency
+	// A reload may fix what failed the deleter's check of the credential's
+	// organization under the same key id (its secret, the endpoint): the
+	// next round checks again at once.
+	e.organizationRefusals = 0
 	e.mu.Unlock()
 	e.keepSinkChecksOf(p)
 	for _, sp := range p {
@@ -777,6 +782,7 @@ func (e *Engine) Reconfigure(api apiclient.API, ownKeyID string, concurrency int
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.api, e.ownKeyID, e.concurrency = api, ownKeyID, concurrency
+	e.organizationRefusals = 0 // as CommitLocked
 	e.keyFacts = nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,11 +74,20 @@ func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys [
 	// Every record, of the policies in force or not: a renamed policy's
 	// records stay under its old name until its names are adopted again,
 	// and are the journal's organization's as much.
+	policies, _ := e.snapshotPolicies()
+	inForce := make(map[string]bool, len(policies))
+	for _, p := range policies {
+		inForce[p.Name] = true
+	}
+	gone := map[string]bool{} // policies not in force with records
 	eachRecord(e.store, "", func(r *state.Record) {
 		if shared || r.Policy == state.OrganizationPolicy {
 			return
 		}
 		records++
+		if !inForce[r.Policy] {
+			gone[r.Policy] = true
+		}
 		shared = listedKeys[r.CurrentKeyID] || noteRole(r.RoleID)
 		if rot := r.Rotation; rot != nil && !shared {
 			shared = listedKeys[rot.NewKeyID] || noteRole(rot.RoleID)
@@ -99,7 +109,7 @@ func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys [
 				if own != "" {
 					cred = "the credential (key " + own + ")"
 				}
-				return fmt.Errorf("list keys: the organization has none of the %d roles, and lists none of the keys, of the %d records of the journal: %s is of another organization than the journal's; nothing is rotated or deleted. Put back the credential of the journal's organization, or, to manage this organization, give this account a state directory of its own", len(recordedRoles), records, cred)
+				return fmt.Errorf("list keys: the organization has none of the %d roles, and lists none of the keys, of the %d records of the journal: %s is of another organization than the journal's; nothing is rotated or deleted. Put back the credential of the journal's organization, or, to manage this organization, give this account a state directory of its own%s", len(recordedRoles), records, cred, goneHint(gone))
 			}
 		case errors.As(err, &ae) && ae.Kind == apiclient.KindAuth:
 			// The credential may not list the roles. list-iam-roles is not
@@ -108,7 +118,7 @@ func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys [
 			// answers: going on would adopt that organization's keys into
 			// this journal's sinks and delete its consumers' keys. Refused,
 			// and asked again at the next pass.
-			return fmt.Errorf("list keys: the listing has none of the keys, and no key of the %d roles, of the %d records of the journal, and the credential may not list the organization's roles to tell: it may be of another organization than the journal's; nothing is rotated or deleted. If the credential is the journal's, allow list-iam-roles to its role (or the journal's keys were all deleted: a key of one of its roles made again is enough); else put back the credential of the journal's organization: %w", len(recordedRoles), records, err)
+			return fmt.Errorf("list keys: the listing has none of the keys, and no key of the %d roles, of the %d records of the journal, and the credential may not list the organization's roles to tell: it may be of another organization than the journal's; nothing is rotated or deleted. If the credential is the journal's, allow list-iam-roles to its role (or the journal's keys were all deleted: a key of one of its roles made again is enough); else put back the credential of the journal's organization%s: %w", len(recordedRoles), records, goneHint(gone), err)
 		case errors.As(err, &ae) && ae.Kind == apiclient.KindNotFound:
 			// Roles not served (a stand-in): cannot tell, going on, and
 			// asking again at the next pass.
@@ -134,9 +144,30 @@ func (e *Engine) sameOrganization(ctx context.Context, api apiclient.API, keys [
 	return nil
 }
 
+// goneHint names the policies not in force whose records a refusal
+// read: a removed policy's records stay in the journal, and its roles,
+// deleted with it since, look like another organization's to the check
+// (which cannot tell them from a renamed policy's records read with
+// another organization's credential).
+func goneHint(gone map[string]bool) string {
+	if len(gone) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(gone))
+	for n := range gone {
+		names = append(names, fmt.Sprintf("%q", n))
+	}
+	slices.Sort(names)
+	return fmt.Sprintf(" (records of policies no longer in force (%s) count too: if this credential is the journal's and their roles were deleted, remove those records: state export, then state import into an empty state directory)", firstFive(names))
+}
+
 func (e *Engine) markOrganizationChecked(own string) {
 	e.mu.Lock()
 	e.organizationChecked, e.organizationFor = true, own
+	if e.organizationRefusedFor == own {
+		// A pass found it: the deleter's failures before are over.
+		e.organizationRefusals = 0
+	}
 	e.mu.Unlock()
 }
 
@@ -246,7 +277,9 @@ func (e *Engine) organizationBeforeDeleting(ctx context.Context) (string, error)
 	if err == nil || e.organizationRefusedFor != own {
 		e.organizationRefusedFor, e.organizationRefusals = own, 0
 	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
+		// A round cancelled (a stop, leadership lost) refused nothing:
+		// the next one checks at once.
 		e.organizationRefusals++
 		e.organizationRefusedAt = e.now()
 	}

@@ -76,3 +76,126 @@ func TestTheDeletersOrganizationRefusalBacksOff(t *testing.T) {
 		t.Errorf("the old key not deleted once the journal's credential was back: deleted %v", h.api.deleted)
 	}
 }
+
+// refusingLists answers every listing with the API's refusal, as a wrong
+// secret for the right key id does.
+type refusingLists struct{ *fakeAPI }
+
+func (refusingLists) ListKeys(context.Context) ([]apiclient.Key, error) {
+	return nil, &apiclient.Error{Op: apiclient.OpListKeys, Kind: apiclient.KindAuth}
+}
+
+// The backoff was kept per key id, across reloads: a reload that fixed
+// the credential's secret (or the endpoint) kept the key id, and the
+// deleter went on backing off, up to 15 minutes, instead of checking the
+// credential now in force at once. Every reload (an install) checks again.
+func TestTheDeletersOrganizationBackoffEndsAtAReloadOfTheSameKey(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.api.add("ci-runner", roleCI)
+	h.pass(Options{Force: true})
+
+	h.useAPI(refusingLists{h.api}) // a restart with a wrong secret for the same key
+	h.clock.Add(2 * time.Hour)     // the grace period is over
+	for range 5 {                  // backoffs of 1, 2, 4, 8 minutes
+		h.engine.DeleteDue(context.Background())
+		h.clock.Add(16 * time.Minute)
+	}
+	errs := 0
+	for _, o := range h.engine.DeleteDue(context.Background()) {
+		if o.Err != nil {
+			errs++
+		}
+	}
+	if errs == 0 {
+		t.Fatalf("the wrong secret's check was not refused")
+	}
+
+	// The secret fixed, the same key id: a reload.
+	unlock := h.engine.LockInstall()
+	h.engine.CommitLocked(context.Background(), Install{Policies: []Policy{h.policy}, API: h.api, OwnKeyID: h.own})
+	unlock()
+	for range 3 {
+		for _, o := range h.engine.DeleteDue(context.Background()) {
+			if o.Err != nil || o.Decision.Reason == ReasonBackoff {
+				t.Errorf("%s after the reload that fixed the credential: %v %v", o.Name, o.Decision, o.Err)
+			}
+		}
+		h.clock.Add(15 * time.Second)
+	}
+	if len(h.api.deleted) != 1 {
+		t.Errorf("the old key not deleted after the reload that fixed the credential: deleted %v", h.api.deleted)
+	}
+}
+
+// ctxLists fails a listing whose context is over, as the client does.
+type ctxLists struct{ *fakeAPI }
+
+func (c ctxLists) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.fakeAPI.ListKeys(ctx)
+}
+
+// A round cancelled (a stop, leadership lost) failed the check with its
+// context's error, counted as a refusal: the next round of the same
+// engine (leadership back) backed off a minute, and longer for each such
+// stop, though nothing was refused.
+func TestTheDeletersOrganizationCheckCancelledIsNoRefusal(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.api.add("ci-runner", roleCI)
+	h.pass(Options{Force: true})
+	h.useAPI(ctxLists{h.api}) // a restart
+	h.clock.Add(2 * time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.engine.DeleteDue(ctx)
+	for _, o := range h.engine.DeleteDue(context.Background()) {
+		if o.Err != nil || o.Decision.Reason == ReasonBackoff {
+			t.Errorf("%s after a cancelled round: %v %v", o.Name, o.Decision, o.Err)
+		}
+	}
+}
+
+// flakyLists fails its listings while down is set.
+type flakyLists struct {
+	*fakeAPI
+	down atomic.Bool
+}
+
+func (f *flakyLists) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
+	if f.down.Load() {
+		return nil, &apiclient.Error{Op: apiclient.OpListKeys, Kind: apiclient.KindUnavailable}
+	}
+	return f.fakeAPI.ListKeys(ctx)
+}
+
+// A pass that found the credential of the journal's organization left the
+// deleter's failures of that credential on count: when the client went
+// back to it later without an install (an own-key rotation whose new key
+// could not be confirmed switches back), the deleter backed off for
+// failures a pass had since shown over.
+func TestTheDeletersOrganizationBackoffEndsWhenAPassFindsTheCredential(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.api.add("ci-runner", roleCI)
+	h.pass(Options{Force: true})
+	flaky := &flakyLists{fakeAPI: h.api}
+	flaky.down.Store(true)
+	h.useAPI(flaky) // a restart during an outage
+	h.clock.Add(2 * time.Hour)
+	for _, wait := range []time.Duration{61 * time.Second, 121 * time.Second, 0} { // a backoff of 4 minutes from now
+		h.engine.DeleteDue(context.Background())
+		h.clock.Add(wait)
+	}
+	flaky.down.Store(false)
+	h.pass(Options{}) // finds the credential of the journal's organization
+	// Another key signed with for a moment, then the credential again.
+	h.engine.setOwn("EXO0000000000000000000000ff")
+	h.engine.markOrganizationChecked("EXO0000000000000000000000ff")
+	h.engine.setOwn(h.own)
+	for _, o := range h.engine.DeleteDue(context.Background()) {
+		if o.Err != nil || o.Decision.Reason == ReasonBackoff {
+			t.Errorf("%s with the credential a pass found: %v %v", o.Name, o.Decision, o.Err)
+		}
+	}
+}

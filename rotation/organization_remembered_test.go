@@ -211,3 +211,32 @@ func TestSameOrganizationReadsTheRecordsOfARenamedPolicy(t *testing.T) {
 		t.Fatalf("another organization's credential after the policy's rename: %v, want it refused", err)
 	}
 }
+
+// Reading a removed policy's records too refuses the journal's own
+// credential when that policy's roles were deleted with it and the
+// policies in force have no record yet (their names new), unless the
+// credential is on record: the check cannot tell that from another
+// organization's credential after a rename. The refusal said only to put
+// back the journal's credential or use another state directory; it now
+// names the policies not in force whose records it read.
+func TestSameOrganizationRefusalNamesTheRecordsOfPoliciesNotInForce(t *testing.T) {
+	const (
+		roleDead = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+		roleNew  = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+	)
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Put(state.Record{Policy: "legacy", Name: "legacy-app", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleDead}); err != nil {
+		t.Fatal(err)
+	}
+	own := "EXO111111111111111111111111"
+	listed := []apiclient.Key{{ID: own, Name: "rotatord-admin"}, {ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleNew}}
+	e := &Engine{store: st, ownKeyID: own, now: time.Now, policies: []Policy{{Name: "ci"}}}
+	err = e.sameOrganization(context.Background(), &rolesAPI{roles: []apiclient.Role{{ID: roleNew}}}, listed, own)
+	if err == nil || !strings.Contains(err.Error(), `policies no longer in force ("legacy")`) {
+		t.Fatalf("a refusal on a removed policy's records: %v, want it to name that policy", err)
+	}
+}
