@@ -3,7 +3,6 @@ package rotation
 import (
 	"slices"
 	"testing"
-	"text/template"
 
 	"github.com/rotatord/rotatord/sinks/file"
 )
@@ -23,14 +22,7 @@ func TestNamesWithDotDotOrATrailingDotAreSkipped(t *testing.T) {
 	}
 
 	h := newHarness(t, 0)
-	s, err := file.New(file.Options{
-		Path:   template.Must(template.New("p").Parse(t.TempDir() + "/{{.Name}}.json")),
-		Format: file.FormatJSON, UID: -1, GID: -1, Policy: "ci",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.setSinks(s)
+	h.setSinks(fileSinkAt(t, t.TempDir()+"/{{.Name}}.json", file.FormatJSON))
 	var ids []string
 	for _, name := range hostile {
 		ids = append(ids, h.api.add(name, roleCI))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/rotatord/rotatord/sinks"
@@ -23,14 +22,7 @@ func TestRenamingAPolicy(t *testing.T) {
 	h := newHarness(t, 0)
 	dir := t.TempDir()
 	sink := func(policy string, takeOver bool) sinks.Sink {
-		s, err := file.New(file.Options{
-			Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}.env")),
-			Format: file.FormatEnv, UID: -1, GID: -1, Policy: policy, TakeOver: takeOver,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return fileSinkWith(t, dir+"/{{.Name}}.env", file.Options{Format: file.FormatEnv, Policy: policy, TakeOver: takeOver})
 	}
 	h.policy.Sinks = []sinks.Sink{sink("ci", false)}
 	h.newEngine()

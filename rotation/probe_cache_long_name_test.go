@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"text/template"
 
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/sinks/file"
@@ -25,13 +24,7 @@ import (
 func TestProbeCacheLongNameCreatesAKeyThatCannotBeDelivered(t *testing.T) {
 	h := newHarness(t, 0)
 	dir := t.TempDir()
-	fs, err := file.New(file.Options{
-		Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}.cred")),
-		Format: file.FormatEnv, UID: -1, GID: -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := fileSinkWith(t, dir+"/{{.Name}}.cred", file.Options{Format: file.FormatEnv})
 	h.policy.Sinks = []sinks.Sink{h.sinkA, fs}
 	long := "ci-" + strings.Repeat("a", 252)
 	old := h.api.add(long, roleCI)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/rotatord/rotatord/secret"
@@ -23,17 +22,7 @@ func TestSinkCheckCopiesFromAFileAdoptedAsItWas(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	h.api.sinks = nil // the files are checked below
 	dirA, dirB := t.TempDir(), t.TempDir()
-	mk := func(dir string) sinks.Sink {
-		s, err := file.New(file.Options{
-			Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}.json")),
-			Format: file.FormatJSON, UID: -1, GID: -1, Policy: "ci",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	fa, fb := mk(dirA), mk(dirB)
+	fa, fb := fileSinkAt(t, dirA+"/{{.Name}}.json", file.FormatJSON), fileSinkAt(t, dirB+"/{{.Name}}.json", file.FormatJSON)
 	h.policy.Sinks = []sinks.Sink{fa, fb}
 	h.policy.SinkCheck = time.Hour
 	h.engine.SetPolicies([]Policy{h.policy})

@@ -3,7 +3,6 @@ package rotation
 import (
 	"context"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/rotatord/rotatord/sinks"
@@ -20,16 +19,7 @@ func TestSinkCheckRewritesAFileItCannotParseInItsFormat(t *testing.T) {
 	h := newHarness(t, 0)
 	h.api.sinks = nil
 	dir := t.TempDir()
-	mk := func(format string) sinks.Sink {
-		s, err := file.New(file.Options{
-			Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}.conf")),
-			Format: format, UID: -1, GID: -1, Policy: "ci",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	mk := func(format string) sinks.Sink { return fileSinkAt(t, dir+"/{{.Name}}.conf", format) }
 	h.policy.Sinks = []sinks.Sink{mk(file.FormatJSON), mustJSON(t)}
 	h.policy.SinkCheck = time.Hour
 	h.engine.SetPolicies([]Policy{h.policy})

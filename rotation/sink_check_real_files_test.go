@@ -23,18 +23,11 @@ func TestSinkCheckFindsRealFilesAsWritten(t *testing.T) {
 			var dirs []string
 			for range 2 {
 				dirs = append(dirs, t.TempDir())
-				opts := file.Options{
-					Path:   template.Must(template.New("p").Parse(dirs[len(dirs)-1] + "/{{.Name}}.conf")),
-					Format: format, UID: -1, GID: -1, Policy: "ci",
-				}
+				opts := file.Options{Format: format, Policy: "ci"}
 				if format == file.FormatTemplate {
 					opts.Template = template.Must(template.New("t").Parse("id={{.APIKey}} secret={{.APISecret}} at={{.CreatedAt}}\n"))
 				}
-				s, err := file.New(opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ss = append(ss, s)
+				ss = append(ss, fileSinkWith(t, dirs[len(dirs)-1]+"/{{.Name}}.conf", opts))
 			}
 			// The json sink first: a repair has a source that gives the
 			// secret back.
@@ -76,12 +69,5 @@ func TestSinkCheckFindsRealFilesAsWritten(t *testing.T) {
 
 func mustJSON(t *testing.T) sinks.Sink {
 	t.Helper()
-	s, err := file.New(file.Options{
-		Path:   template.Must(template.New("p").Parse(t.TempDir() + "/{{.Name}}.json")),
-		Format: file.FormatJSON, UID: -1, GID: -1, Policy: "ci",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return fileSinkAt(t, t.TempDir()+"/{{.Name}}.json", file.FormatJSON)
 }

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"text/template"
 
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/sinks/file"
@@ -21,17 +20,7 @@ import (
 func TestTwoSinksRenderingOneTargetForANameAreRefused(t *testing.T) {
 	h := newHarness(t, 0)
 	dir := t.TempDir()
-	mk := func(path string, format string) *file.Sink {
-		s, err := file.New(file.Options{
-			Path:   template.Must(template.New("p").Parse(dir + "/" + path)),
-			Format: format, UID: -1, GID: -1, Policy: "ci",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	h.policy.Sinks = []sinks.Sink{mk("{{.Name}}.cred", file.FormatJSON), mk(`{{printf "%.10s" .Name}}.cred`, file.FormatEnv)}
+	h.policy.Sinks = []sinks.Sink{fileSinkAt(t, dir+"/{{.Name}}.cred", file.FormatJSON), fileSinkAt(t, dir+`/{{printf "%.10s" .Name}}.cred`, file.FormatEnv)}
 	h.newEngine()
 	h.api.add("ci-runtime", roleCI)
 	h.api.add("ci-runner-a", roleCI)
@@ -66,17 +55,7 @@ func TestTwoSinksWhoseTargetsDifferOnlyInCaseAreRefusedWhereTheDirectoryFoldsCas
 	for _, fold := range []bool{true, false} {
 		h := newHarness(t, 0)
 		dir := t.TempDir()
-		mk := func(path string, format string) *file.Sink {
-			s, err := file.New(file.Options{
-				Path:   template.Must(template.New("p").Parse(dir + "/" + path)),
-				Format: format, UID: -1, GID: -1, Policy: "ci",
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-		h.policy.Sinks = []sinks.Sink{mk("{{.Name}}.cred", file.FormatJSON), mk("{{.Name}}.CRED", file.FormatEnv)}
+		h.policy.Sinks = []sinks.Sink{fileSinkAt(t, dir+"/{{.Name}}.cred", file.FormatJSON), fileSinkAt(t, dir+"/{{.Name}}.CRED", file.FormatEnv)}
 		h.newEngine()
 		h.foldCase(fold)
 		h.api.add("ci-runner", roleCI)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/rotatord/rotatord/sinks"
@@ -14,14 +13,7 @@ import (
 
 func pairOfSinks(t *testing.T, dir, policy string, takeOver bool) (env, docker sinks.Sink) {
 	mk := func(suffix string) sinks.Sink {
-		s, err := file.New(file.Options{
-			Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}" + suffix)),
-			Format: file.FormatEnv, UID: -1, GID: -1, Policy: policy, TakeOver: takeOver,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return fileSinkWith(t, dir+"/{{.Name}}"+suffix, file.Options{Format: file.FormatEnv, Policy: policy, TakeOver: takeOver})
 	}
 	return mk(".env"), mk(".docker.env")
 }

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"text/template"
 
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/sinks/file"
@@ -14,14 +13,27 @@ import (
 // caseFileSink is a file sink writing dir/{{.Name}}.env for policy ci.
 func caseFileSink(t *testing.T, dir string) *file.Sink {
 	t.Helper()
-	s, err := file.New(file.Options{
-		Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}.env")),
-		Format: file.FormatEnv, UID: -1, GID: -1, Policy: "ci",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return fileSinkAt(t, dir+"/{{.Name}}.env", file.FormatEnv)
+}
+
+// caseHarness is a harness whose policy ci adopts and has one file sink,
+// caseFileSink(t, dir), and that sink.
+func caseHarness(t *testing.T, dir string) (*harness, *file.Sink) {
+	t.Helper()
+	h := newHarness(t, 0)
+	s := caseFileSink(t, dir)
+	h.policy.Sinks = []sinks.Sink{s}
+	h.policy.AdoptRotate = true
+	h.newEngine()
+	return h, s
+}
+
+// upperFirst adds ci-RUNNER first, as an impostor would, has a forced pass
+// manage it, then adds ci-runner.
+func (h *harness) upperFirst() {
+	h.api.add("ci-RUNNER", roleCI)
+	h.pass(Options{Force: true})
+	h.api.add("ci-runner", roleCI)
 }
 
 // On a case-sensitive file system (ext4, xfs, tmpfs: a test's temp
@@ -31,17 +43,11 @@ func caseFileSink(t *testing.T, dir string) *file.Sink {
 // targets were compared without regard to case whatever the directory.)
 func TestNamesDifferingOnlyInCaseRotateIntoTwoFilesOnACaseSensitiveFileSystem(t *testing.T) {
 	dir := t.TempDir()
-	s := caseFileSink(t, dir)
+	h, s := caseHarness(t, dir)
 	if s.FoldsCase(dir) {
 		t.Skipf("the temp directory %s is on a file system that folds case, or one not known to tell case apart", dir)
 	}
-	h := newHarness(t, 0)
-	h.policy.Sinks = []sinks.Sink{s}
-	h.policy.AdoptRotate = true
-	h.newEngine()
-	h.api.add("ci-RUNNER", roleCI) // first, as an impostor would
-	h.pass(Options{Force: true})
-	h.api.add("ci-runner", roleCI)
+	h.upperFirst()
 
 	for range 2 {
 		out := h.pass(Options{Force: true, IgnoreBackoff: true})
@@ -71,20 +77,14 @@ func TestNamesDifferingOnlyInCaseRotateIntoTwoFilesOnACaseSensitiveFileSystem(t 
 // not read, must not make ci-RUNNER keep ci-runner from rotating in a
 // directory that tells case apart.
 func TestAFoldingDirectoryAboveTheTemplatesLiteralDirectoryDoesNotFoldItsTargets(t *testing.T) {
-	h := newHarness(t, 0)
 	dir := t.TempDir()
-	s := caseFileSink(t, dir)
-	h.policy.Sinks = []sinks.Sink{s}
-	h.policy.AdoptRotate = true
-	h.newEngine()
+	h, _ := caseHarness(t, dir)
 	asked := map[string]int{}
 	h.engine.dirFoldsCase = func(d string) bool {
 		asked[d]++
 		return d != dir // every directory above dir folds (or cannot be told)
 	}
-	h.api.add("ci-RUNNER", roleCI)
-	h.pass(Options{Force: true})
-	h.api.add("ci-runner", roleCI)
+	h.upperFirst()
 	out := h.pass(Options{Force: true, IgnoreBackoff: true})
 	for _, name := range []string{"ci-runner", "ci-RUNNER"} {
 		if o := findOutcome(out, name); o.Err != nil {
@@ -110,17 +110,7 @@ func TestTargetsOfSinksWithDifferentLiteralDirectoriesMeetInAFoldingDirectory(t 
 			t.Fatal(err)
 		}
 	}
-	mk := func(path string) *file.Sink {
-		s, err := file.New(file.Options{
-			Path:   template.Must(template.New("p").Parse(path)),
-			Format: file.FormatEnv, UID: -1, GID: -1, Policy: "ci",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	h.policy.Sinks = []sinks.Sink{mk(dir + "/{{.Name}}/x"), mk(dir + "/CI-RUNNER/{{slice .Name 3}}")}
+	h.policy.Sinks = []sinks.Sink{fileSinkAt(t, dir+"/{{.Name}}/x", file.FormatEnv), fileSinkAt(t, dir+"/CI-RUNNER/{{slice .Name 3}}", file.FormatEnv)}
 	h.policy.AdoptRotate = true
 	h.newEngine()
 	h.engine.dirFoldsCase = func(d string) bool { return d == dir }

@@ -3,7 +3,6 @@ package rotation
 import (
 	"strings"
 	"testing"
-	"text/template"
 
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/sinks/file"
@@ -27,18 +26,7 @@ func (h *harness) foldCase(fold bool) map[string]int {
 // into it by one forced pass.
 func ciRunnerRotatedIntoACaseFoldingDir(t *testing.T) (*harness, sinks.Sink) {
 	t.Helper()
-	h := newHarness(t, 0)
-	dir := t.TempDir()
-	s, err := file.New(file.Options{
-		Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}.env")),
-		Format: file.FormatEnv, UID: -1, GID: -1, Policy: "ci",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.policy.Sinks = []sinks.Sink{s}
-	h.policy.AdoptRotate = true
-	h.newEngine()
+	h, s := caseHarness(t, t.TempDir())
 	h.foldCase(true) // as on a CIFS mount: ci-RUNNER.env is ci-runner.env
 	h.api.add("ci-runner", roleCI)
 	h.pass(Options{Force: true})
@@ -107,16 +95,10 @@ func TestNamesDifferingOnlyInCaseBothManagedBeforeKeepRotating(t *testing.T) {
 // rotating, and each has its own file. The directory, and those above it,
 // are inspected once per pass, whatever the number of names.
 func TestNamesDifferingOnlyInCaseBothRotateWhereTheDirectoryTellsCaseApart(t *testing.T) {
-	h := newHarness(t, 0)
 	dir := t.TempDir()
-	s := caseFileSink(t, dir)
-	h.policy.Sinks = []sinks.Sink{s}
-	h.policy.AdoptRotate = true
-	h.newEngine()
+	h, s := caseHarness(t, dir)
 	asked := h.foldCase(false)
-	h.api.add("ci-RUNNER", roleCI)
-	h.pass(Options{Force: true})
-	h.api.add("ci-runner", roleCI)
+	h.upperFirst()
 	h.api.add("ci-Runner", roleCI)
 
 	clear(asked)
@@ -145,13 +127,7 @@ func TestADirectoryBelowOneThatFoldsCaseCountsAsFolding(t *testing.T) {
 		asked[dir]++
 		return folding[dir]
 	}}
-	s, err := file.New(file.Options{
-		Path:   template.Must(template.New("p").Parse("/srv/{{.Name}}/x.env")),
-		Format: file.FormatEnv, UID: -1, GID: -1, Policy: "ci",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := fileSinkAt(t, "/srv/{{.Name}}/x.env", file.FormatEnv)
 	for _, c := range []struct {
 		dir  string
 		want bool

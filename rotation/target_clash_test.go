@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"text/template"
 
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/sinks/file"
@@ -19,17 +18,7 @@ func (h *harness) current(name string) string { return h.record(name).CurrentKey
 func clashingFileSinks(t *testing.T) (env, docker *file.Sink, dir string) {
 	t.Helper()
 	dir = t.TempDir()
-	mk := func(suffix string) *file.Sink {
-		s, err := file.New(file.Options{
-			Path:   template.Must(template.New("p").Parse(dir + "/{{.Name}}" + suffix)),
-			Format: file.FormatEnv, UID: -1, GID: -1, Policy: "ci",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	return mk(".env"), mk(".docker.env"), dir
+	return fileSinkAt(t, dir+"/{{.Name}}.env", file.FormatEnv), fileSinkAt(t, dir+"/{{.Name}}.docker.env", file.FormatEnv), dir
 }
 
 // clashHarness is a harness whose policy ci (adopt: rotate) delivers to
