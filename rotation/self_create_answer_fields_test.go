@@ -3,7 +3,6 @@ package rotation
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/rotatord/rotatord/apiclient"
 )
@@ -24,12 +23,7 @@ func (a *terseSigned) CreateKey(ctx context.Context, name, roleID string) (apicl
 func TestSelfRotationWithACreateAnswerWithoutName(t *testing.T) {
 	sh := newSelfHarness(t, 0)
 	old := sh.own
-	h := sh.harness
-	h.engine = New(Config{API: &terseSigned{sh.sapi}, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: old})
-	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: 0, Sinks: toSinks(sh.store), Self: sh.sapi}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
-		t.Fatal(err)
-	}
+	sh.restartWith(&terseSigned{sh.sapi}, sh.sapi)
 	out := sh.pass(Options{Force: true})
 	if o, ok := outcomeOf(out, "_self"); !ok || o.Err != nil {
 		t.Fatalf("own-key outcome %+v (found %v)", o, ok)
@@ -61,13 +55,8 @@ func (a *wrongNameSigned) CreateKey(ctx context.Context, name, roleID string) (a
 func TestSelfRotationRefusesAKeyTheAPIShowsUnderAnotherName(t *testing.T) {
 	sh := newSelfHarness(t, 0)
 	old := sh.own
-	h := sh.harness
-	h.engine = New(Config{API: &wrongNameSigned{sh.sapi}, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: old})
-	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: 0, Sinks: toSinks(sh.store), Self: sh.sapi}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
-		t.Fatal(err)
-	}
-	out, _ := h.engine.Pass(context.Background(), []string{"_self"}, Options{Force: true})
+	sh.restartWith(&wrongNameSigned{sh.sapi}, sh.sapi)
+	out, _ := sh.engine.Pass(context.Background(), []string{"_self"}, Options{Force: true})
 	if o, ok := outcomeOf(out, "_self"); !ok || o.Err == nil {
 		t.Errorf("own-key outcome %+v (found %v), want a failure", o, ok)
 	}

@@ -11,7 +11,6 @@ package rotation
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/sinks"
@@ -67,11 +66,7 @@ func ownKeyListedWithoutItsRole(t *testing.T, getsToo bool) {
 	issued := len(h.api.issued)
 
 	api := &rolelessOwn{signedAPI: sh.sapi, blank: map[string]bool{cur: true}, getsToo: getsToo}
-	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: k.ID})
-	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: h.policy.GracePeriod, Sinks: toSinks(sh.store), Self: api}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
-		t.Fatal(err)
-	}
+	sh.restartWith(api, api)
 	out := sh.pass(Options{})
 	// With no role from the API at all, the old key's deletion fails (the
 	// known limit of an API that never gives roles), visibly.

@@ -11,7 +11,6 @@ package rotation
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/sinks"
@@ -43,13 +42,8 @@ func (a *rolelessSigned) ListAs(ctx context.Context, c sinks.Credential) ([]apic
 func TestSelfRotationWithASignedListingWithoutRoles(t *testing.T) {
 	sh := newSelfHarness(t, 0)
 	old := sh.own
-	h := sh.harness
 	api := &rolelessSigned{sh.sapi}
-	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: old})
-	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: 0, Sinks: toSinks(sh.store), Self: api}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
-		t.Fatal(err)
-	}
+	sh.restartWith(api, api)
 	out := sh.pass(Options{Force: true})
 	if o, ok := outcomeOf(out, "_self"); !ok || o.Err != nil {
 		t.Fatalf("own-key outcome %+v (found %v)", o, ok)

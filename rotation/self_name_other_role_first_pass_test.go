@@ -16,21 +16,9 @@ func TestFirstOwnKeyPassAsksTheRoleOfOtherKeysOfTheOwnName(t *testing.T) {
 	h := sh.harness
 	other := h.api.add("rotatord-admin", "reader-role")
 	api := rolelessListing{sh.sapi}
-	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
-	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: h.policy.GracePeriod, Sinks: toSinks(sh.store), Self: api}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
-		t.Fatal(err)
-	}
-	failed := func(out []Outcome) {
-		t.Helper()
-		for _, o := range out {
-			if o.Err != nil {
-				t.Errorf("%s/%s: %v", o.Policy, o.Name, o.Err)
-			}
-		}
-	}
+	sh.restartWith(api, api)
 	out := sh.pass(Options{})
-	failed(out)
+	noFailures(t, out)
 	if o, ok := outcomeOf(out, "_self"); ok && contains(o.KeyIDs, other) {
 		t.Errorf("the own-key policy counted key %s, of another role, among its keys: %v", other, o.KeyIDs)
 	}
@@ -38,9 +26,9 @@ func TestFirstOwnKeyPassAsksTheRoleOfOtherKeysOfTheOwnName(t *testing.T) {
 		t.Errorf("the own-key policy took key %s, of another role, as an old key of its own: %+v", other, *r.Rotation)
 	}
 	h.clock.Add(2 * time.Hour)
-	failed(sh.pass(Options{}))
+	noFailures(t, sh.pass(Options{}))
 	h.clock.Add(time.Minute)
-	failed(h.engine.DeleteDue(context.Background()))
+	noFailures(t, h.engine.DeleteDue(context.Background()))
 	if !contains(h.api.live("rotatord-admin"), other) {
 		t.Errorf("key %s of another role deleted", other)
 	}

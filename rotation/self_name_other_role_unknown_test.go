@@ -46,28 +46,16 @@ func TestOwnNameKeyOfAnotherRoleWhoseRoleIsUnknownOnceIsLeftAlone(t *testing.T) 
 	sh.pass(Options{})
 	other := h.api.add("rotatord-admin", "reader-role")
 	api := &otherRoleHidden{signedAPI: sh.sapi, blank: other, failGet: true}
-	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
-	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: h.policy.GracePeriod, Sinks: toSinks(sh.store), Self: api}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
-		t.Fatal(err)
-	}
-	failed := func(out []Outcome) {
-		t.Helper()
-		for _, o := range out {
-			if o.Err != nil {
-				t.Errorf("%s/%s: %v", o.Policy, o.Name, o.Err)
-			}
-		}
-	}
-	failed(sh.pass(Options{}))
+	sh.restartWith(api, api)
+	noFailures(t, sh.pass(Options{}))
 	if r, _ := h.store.Get("_self", "rotatord-admin"); r.Rotation != nil && contains(r.Rotation.OldKeyIDs, other) {
 		t.Errorf("the own-key policy took key %s, of another role, as an old key of its own: %+v", other, *r.Rotation)
 	}
 	api.failGet = false
 	h.clock.Add(2 * time.Hour)
-	failed(sh.pass(Options{}))
+	noFailures(t, sh.pass(Options{}))
 	h.clock.Add(time.Minute)
-	failed(h.engine.DeleteDue(context.Background()))
+	noFailures(t, h.engine.DeleteDue(context.Background()))
 	if !contains(h.api.live("rotatord-admin"), other) {
 		t.Errorf("key %s of another role deleted", other)
 	}

@@ -51,13 +51,10 @@ func TestFirstPassAsksOwnNameRolesWithoutReadingTheJournalPerKey(t *testing.T) {
 	}
 	sh.pass(Options{}) // records of every name, the own key's among them
 
-	reads := &selfJournalReads{Journal: h.store}
+	reads := &selfJournalReads{}
 	api := rolelessListing{sh.sapi}
-	h.engine = New(Config{API: api, Store: reads, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
-	self := Policy{Name: "_self", MaxAge: h.policy.MaxAge, GracePeriod: h.policy.GracePeriod, Sinks: toSinks(sh.store), Self: api}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
-		t.Fatal(err)
-	}
+	h.wrap = func(j state.Journal) state.Journal { reads.Journal = j; return reads }
+	sh.restartWith(api, api)
 	reads.n.Store(0)
 	sh.pass(Options{})
 	if got := reads.n.Load(); got > n/10 {

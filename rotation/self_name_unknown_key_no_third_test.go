@@ -17,11 +17,7 @@ func TestOwnKeyDoesNotRotateBesideAnOwnNameKeyWhoseRoleIsUnknown(t *testing.T) {
 	sh.pass(Options{})
 	hand := h.api.add("rotatord-admin", "admin-role")
 	api := &otherRoleHidden{signedAPI: sh.sapi, blank: hand, failGet: true}
-	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
-	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: h.policy.GracePeriod, Sinks: toSinks(sh.store), Self: api}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
-		t.Fatal(err)
-	}
+	sh.restartWith(api, api)
 	h.clock.Add(25 * time.Hour) // the own key is due
 	sh.pass(Options{})
 	if live := h.api.live("rotatord-admin"); len(live) > 2 {

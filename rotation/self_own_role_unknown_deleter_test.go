@@ -28,11 +28,7 @@ func TestTheDeleterDoesNotRefuseAnOldOwnKeyWhileTheOwnKeysRoleIsUnknown(t *testi
 	sh.store.held["rotatord-admin"] = sinks.Credential{Name: "rotatord-admin", KeyID: k.ID, Secret: k.Secret}
 	sh.restart(k.ID)
 	api := &ownRoleHidden{signedAPI: sh.sapi, blank: k.ID, failGet: true}
-	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: k.ID})
-	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: h.policy.GracePeriod, Sinks: toSinks(sh.store), Self: api}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
-		t.Fatal(err)
-	}
+	sh.restartWith(api, api)
 	h.clock.Add(2 * time.Hour)
 	sh.pass(Options{})
 	h.clock.Add(time.Minute)

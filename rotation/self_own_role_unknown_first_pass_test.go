@@ -67,11 +67,7 @@ func ownKeyRoleUnknownFirstPass(t *testing.T, fail bool) {
 	issued := len(h.api.issued)
 
 	api := &ownRoleHidden{signedAPI: sh.sapi, blank: k.ID, failGet: fail, blankGet: !fail}
-	h.engine = New(Config{API: api, Store: h.store, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: k.ID})
-	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: h.policy.GracePeriod, Sinks: toSinks(sh.store), Self: api}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
-		t.Fatal(err)
-	}
+	sh.restartWith(api, api)
 	sh.pass(Options{})
 	if n := len(h.api.issued) - issued; n != 0 || h.api.maxLive > 2 {
 		t.Errorf("%d own keys created, %d live at once (%v), want none created and at most 2", n, h.api.maxLive, sh.liveAdmin())

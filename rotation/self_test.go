@@ -166,14 +166,34 @@ func (sh *selfHarness) restart(own string) {
 	sh.store.mu.Unlock()
 	sh.sapi.smu.Unlock()
 	h.own = own
+	sh.restartWith(sh.sapi, sh.sapi)
+}
+
+// restartWith is a new engine over the same journal (h.wrap applied),
+// signing with h.own, whose API is api and whose own-key policy (_self:
+// max age 24h, the ci policy's grace period, the credential store) reads
+// and switches its credential through self.
+func (sh *selfHarness) restartWith(api apiclient.API, self SelfCredential) {
+	h := sh.harness
+	h.t.Helper()
 	var j state.Journal = h.store
 	if h.wrap != nil {
 		j = h.wrap(h.store)
 	}
-	h.engine = New(Config{API: sh.sapi, Store: j, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: own})
-	self := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: h.policy.GracePeriod, Sinks: toSinks(sh.store), Self: sh.sapi}
-	if err := h.engine.SetPolicies([]Policy{h.policy, self}); err != nil {
+	h.engine = New(Config{API: api, Store: j, Logger: h.engine.log, Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
+	pol := Policy{Name: "_self", MaxAge: 24 * time.Hour, GracePeriod: h.policy.GracePeriod, Sinks: toSinks(sh.store), Self: self}
+	if err := h.engine.SetPolicies([]Policy{h.policy, pol}); err != nil {
 		h.t.Fatal(err)
+	}
+}
+
+// noFailures reports every outcome of out that failed.
+func noFailures(t *testing.T, out []Outcome) {
+	t.Helper()
+	for _, o := range out {
+		if o.Err != nil {
+			t.Errorf("%s/%s: %v", o.Policy, o.Name, o.Err)
+		}
 	}
 }
 
