@@ -179,18 +179,7 @@ func TestLandingPageCostsNoAPICall(t *testing.T) {
 
 func apiRequests(t *testing.T, e *env) float64 {
 	t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() == "rotatord_api_requests_total" {
-			for _, m := range mf.GetMetric() {
-				n += m.GetCounter().GetValue()
-			}
-		}
-	}
+	n, _ := counterSum(t, e.reg, "rotatord_api_requests_total", nil)
 	return n
 }
 

@@ -17,27 +17,11 @@ import (
 // ownStoreLost returns rotatord_sink_checks_total{policy="_self",state="lost"}.
 func ownStoreLost(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != "rotatord_sink_checks_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["policy"] == "_self" && labels["state"] == "lost" {
-				n += m.GetCounter().GetValue()
-			}
-		}
-	}
+	n, _ := counterSum(t, reg, "rotatord_sink_checks_total", ownStoreLostLabels)
 	return n
 }
+
+var ownStoreLostLabels = map[string]string{"policy": "_self", "state": "lost"}
 
 // newSelfDaemonWithRegistry opens a daemon on newSelfEnv(t, "1h") (the
 // own key's grace period an hour) whose metrics go to the returned
@@ -108,25 +92,8 @@ func TestOwnStoreHoldingAnotherKeyIsCountedLost(t *testing.T) {
 // rotatord_sink_checks_total{policy="_self",state="lost"} exists.
 func ownStoreLostSeries(t *testing.T, reg *prometheus.Registry) bool {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "rotatord_sink_checks_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["policy"] == "_self" && labels["state"] == "lost" {
-				return true
-			}
-		}
-	}
-	return false
+	_, found := counterSum(t, reg, "rotatord_sink_checks_total", ownStoreLostLabels)
+	return found
 }
 
 // RotatordSinkLostKey fires on increase(rotatord_sink_checks_total
