@@ -1,13 +1,9 @@
 package daemon
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
-
-	"github.com/rotatord/rotatord/config"
-	"github.com/rotatord/rotatord/rotation"
 )
 
 // A reload that removes own_key while the own key's old key waits out its
@@ -19,9 +15,7 @@ func TestReloadRemovingOwnKeyDuringItsGracePeriodIsRefused(t *testing.T) {
 	old := e.sim.Admin()
 	d := e.open()
 	defer d.Close()
-	if _, err := d.RunPass(context.Background(), []string{config.SelfPolicy}, rotation.Options{Force: true}); err != nil {
-		t.Fatal(err)
-	}
+	e.forceOwnPass(d)
 	if !e.alive(old.Key) {
 		t.Fatal("the old own key is gone before its grace period ended")
 	}

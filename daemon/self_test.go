@@ -83,6 +83,14 @@ func (e *selfEnv) stored() apiclient.Credentials {
 	return c
 }
 
+// forceOwnPass runs a forced pass of the own-key policy alone on d.
+func (e *selfEnv) forceOwnPass(d *Daemon) {
+	e.t.Helper()
+	if _, err := d.RunPass(context.Background(), []string{config.SelfPolicy}, rotation.Options{Force: true}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func (e *selfEnv) alive(id string) bool {
 	for _, k := range e.sim.Keys() {
 		if k.Key == id && k.Alive {
@@ -148,17 +156,13 @@ func TestOwnKeyKeepsOldKeyThroughGracePeriod(t *testing.T) {
 	old := e.sim.Admin()
 	d := e.open()
 	defer d.Close()
-	if _, err := d.RunPass(context.Background(), []string{config.SelfPolicy}, rotation.Options{Force: true}); err != nil {
-		t.Fatal(err)
-	}
+	e.forceOwnPass(d)
 	now := e.stored()
 	if now.Key == old.Key || !e.alive(old.Key) || !e.alive(now.Key) {
 		t.Fatalf("want both keys alive during the grace period: old %v new %v", e.alive(old.Key), e.alive(now.Key))
 	}
 	// Another forced pass does not make a third key while one is in grace.
-	if _, err := d.RunPass(context.Background(), []string{config.SelfPolicy}, rotation.Options{Force: true}); err != nil {
-		t.Fatal(err)
-	}
+	e.forceOwnPass(d)
 	n := 0
 	for _, k := range e.sim.Keys() {
 		if k.Name == exosim.DefaultAdminName && k.Alive {
