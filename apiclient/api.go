@@ -45,7 +45,9 @@ type CreatedKey struct {
 	// 429). A 429 is taken to mean the API did not act, and the create is
 	// sent again; a server or a proxy that acts and then answers 429 made
 	// a key at each of them, whose secret reached nobody. Not zero: the
-	// caller looks for such keys.
+	// caller looks for such keys. It is set with an error from CreateKey
+	// too: a create that failed after answered attempts may have made a
+	// key at each of them, not just one.
 	EarlierAttemptsAnswered int
 }
 

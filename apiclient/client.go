@@ -291,7 +291,10 @@ func (c *Client) CreateKey(ctx context.Context, name, roleID string) (CreatedKey
 		return err
 	}, &answered)
 	if err != nil {
-		return CreatedKey{}, err
+		// The attempts answered before the failure may have made keys
+		// too, one each: the caller's search for the failed create's key
+		// must not end at the first it finds.
+		return CreatedKey{EarlierAttemptsAnswered: answered}, err
 	}
 	if resp.Key == "" || resp.Secret == "" {
 		// The key may exist, but without both parts we cannot deliver it.

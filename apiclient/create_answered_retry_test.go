@@ -39,3 +39,24 @@ func TestCreateTellsOfEarlierAnsweredAttempts(t *testing.T) {
 		})
 	}
 }
+
+// A create that fails after answered attempts says so too: each of them
+// may have made a key (here all do), and the caller's search must not end
+// at the first it finds.
+func TestCreateFailedTellsOfEarlierAnsweredAttempts(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxRetries = 1 })
+	f.srv.SetFault(exosim.OpCreateAPIKey, exosim.Fault{AppliedRateLimitNext: 2, RetryAfter: 1})
+	k, err := f.client.CreateKey(context.Background(), "ci-x", exosim.CIRoleID)
+	if err == nil {
+		t.Fatal("create succeeded, want its last 429")
+	}
+	if k.EarlierAttemptsAnswered != 1 {
+		t.Errorf("EarlierAttemptsAnswered = %d, want 1", k.EarlierAttemptsAnswered)
+	}
+	if k.ID != "" || !k.Secret.IsZero() {
+		t.Errorf("a failed create returned a key: %s", k.ID)
+	}
+	if n := len(f.liveNamed("ci-x")); n != 2 {
+		t.Errorf("live keys named ci-x = %d, want 2", n)
+	}
+}

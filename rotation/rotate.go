@@ -69,6 +69,9 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 	// Create the replacement with the same name and role.
 	created, err := e.client().CreateKey(ctx, rec.Name, rec.RoleID)
 	if err != nil {
+		if created.EarlierAttemptsAnswered > 0 {
+			keepSearchingFailedRetry(rec)
+		}
 		// Whatever the error says, the key may exist now or appear a while
 		// later, without its secret (the API client marks a lost answer
 		// ErrAmbiguousCreate; a refusal is taken with the same care). The
@@ -89,6 +92,9 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 		return e.fail(p, rec, start, fmt.Errorf("create: %w", err))
 	}
 	if err := e.checkCreated(rec, created.Key, known); err != nil {
+		if created.EarlierAttemptsAnswered > 0 {
+			keepSearchingFailedRetry(rec)
+		}
 		// An answer that cannot be about a key this create made: an API
 		// that mixes up answers, or lies. Its id is not deleted (it may be
 		// anyone's key) and its secret goes nowhere; the key the create
@@ -167,6 +173,22 @@ func retriedIntent(rot *state.Rotation) *state.Rotation {
 	}
 }
 
+// keepSearchingFailedRetry records, for a create that failed after attempts
+// the API answered (and retried), that its intent's search goes on until
+// it settles: each answered attempt may have made a key, and the intent's
+// own search ends at the first key it finds and deletes ("one create makes
+// one key"), leaving a key a lagging listing did not show yet alive with
+// nobody knowing its secret. It is written with the failure. A search of
+// an earlier retried create still open is kept (the keys of this create
+// are unknown to its intent too) and lasts the settle time from this one.
+func keepSearchingFailedRetry(rec *state.Record) {
+	if rc := rec.RetriedCreate; rc != nil {
+		rc.StartedAt, rc.SearchFrom = rec.Rotation.StartedAt, time.Time{}
+		return
+	}
+	rec.RetriedCreate = retriedIntent(rec.Rotation)
+}
+
 // searchRetried looks for the keys that the earlier attempts of a retried
 // create (rec.RetriedCreate) may have made, and deletes those no sink holds,
 // as a lost create's search does: any key of the name and role the intent
@@ -180,7 +202,9 @@ func (e *Engine) searchRetried(ctx context.Context, p Policy, rec *state.Record)
 	if rc == nil {
 		return false
 	}
-	if rot := rec.Rotation; rot != nil && rot.NewKeyID != rc.NewKeyID {
+	if rot := rec.Rotation; rot != nil && (rot.NewKeyID != rc.NewKeyID || (rc.NewKeyID == "" && !rot.StartedAt.Equal(rc.StartedAt))) {
+		// Another rotation's (a failed create's search has no new key:
+		// its own intent is told by its start).
 		return false
 	}
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("new_key_id", rc.NewKeyID))
