@@ -2,9 +2,11 @@ package rotation
 
 import (
 	"context"
+	"fmt"
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/secret"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,4 +129,66 @@ func (l *lagsAfterFailedCreate) ListKeys(ctx context.Context) ([]apiclient.Key, 
 	}
 	l.name = ""
 	return keys, nil
+}
+
+// answeredOnce tells of one answered attempt before every create's answer,
+// as a create retried after a plain 429 (the adaptive rate makes them
+// common at scale).
+type answeredOnce struct{ apiclient.API }
+
+func (a answeredOnce) CreateKey(ctx context.Context, name, roleID string) (apiclient.CreatedKey, error) {
+	k, err := a.API.CreateKey(ctx, name, roleID)
+	k.EarlierAttemptsAnswered = 1
+	return k, err
+}
+
+// The searches of retried creates made in an earlier pass use the pass's
+// listing: each of them listing every key at every pass until it settled
+// cost, at 10,000 names, a full listing per create a 429 answered, several
+// times over (the search after the delivery, each follow-up pass).
+func TestRetriedCreateSearchesShareThePassListing(t *testing.T) {
+	h := newSimHarness(t, time.Hour, file.FormatJSON)
+	const names = 6
+	for i := range names {
+		if _, err := h.srv.CreateKey(fmt.Sprintf("ci-runner-%d", i), exosim.CIRoleID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.policy.Match = func(name, role string) bool { return strings.HasPrefix(name, "ci-runner-") }
+	h.api = answeredOnce{h.client}
+	h.restart()
+	h.pass(Options{})
+	h.pass(Options{Force: true})
+	open := 0
+	for _, r := range h.store.List("ci") {
+		if r.RetriedCreate != nil {
+			open++
+		}
+	}
+	if open != names {
+		t.Fatalf("%d searches open after the rotations, want %d", open, names)
+	}
+	lists := func() int { return h.srv.Calls()[exosim.OpListAPIKeys].Total }
+	for _, step := range []time.Duration{5 * time.Second, time.Minute} { // before and after the settle time
+		h.clock.Add(step)
+		before := lists()
+		h.pass(Options{})
+		if n := lists() - before; n != 1 {
+			t.Errorf("a pass %s later listed the keys %d times, want once for %d open searches", step, n, names)
+		}
+	}
+	for _, r := range h.store.List("ci") {
+		if r.RetriedCreate != nil {
+			t.Errorf("%s: search still open after the settle time", r.Name)
+		}
+	}
+	live := 0
+	for _, k := range h.srv.Keys() {
+		if k.Alive && strings.HasPrefix(k.Name, "ci-runner-") {
+			live++
+		}
+	}
+	if live != 2*names {
+		t.Errorf("%d live keys of the names, want two per name (old in grace, new)", live)
+	}
 }

@@ -34,7 +34,15 @@ import (
 // a backup): that key is the current one. It is adopted, and the intent
 // cleared: deleting it would leave the name with no key at all.
 func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record) (*sinks.Credential, error) {
-	return e.searchOrphansOf(ctx, p, rec, rec.Rotation, false)
+	return e.searchOrphansOf(ctx, p, rec, rec.Rotation, false, nil)
+}
+
+// searchListing is a listing of every key taken after an intent's create
+// was answered, when it was taken (this process's clock) and the API's
+// clock in its answer (zero without a Date).
+type searchListing struct {
+	keys                []apiclient.Key
+	listedAt, serverNow time.Time
 }
 
 // searchOrphansOf is searchOrphans for the intent rot of rec: rec.Rotation,
@@ -42,8 +50,10 @@ func (e *Engine) searchOrphans(ctx context.Context, p Policy, rec *state.Record)
 // attempts were answered 429 and whose new key (rot.NewKeyID) was
 // delivered, or is being delivered. A retried search never resumes from a
 // sink nor adopts a key: the new key is rot.NewKeyID, and a key a sink
-// holds, or may hold, is not deleted (the search stays open).
-func (e *Engine) searchOrphansOf(ctx context.Context, p Policy, rec *state.Record, rot *state.Rotation, retried bool) (*sinks.Credential, error) {
+// holds, or may hold, is not deleted (the search stays open). given, when
+// not nil, is the listing to search, taken after the create was answered;
+// otherwise the search lists the keys itself.
+func (e *Engine) searchOrphansOf(ctx context.Context, p Policy, rec *state.Record, rot *state.Rotation, retried bool, given *searchListing) (*sinks.Credential, error) {
 	api := e.client()
 	role := rot.RoleID
 	if role == "" {
@@ -56,14 +66,20 @@ func (e *Engine) searchOrphansOf(ctx context.Context, p Policy, rec *state.Recor
 		return nil, fmt.Errorf("the intent does not match the record (role %s, current key's role %s, %d known keys): not searching for its key; check the state record",
 			role, rec.RoleID, len(rot.KnownKeyIDs)+len(rot.OldKeyIDs))
 	}
-	listedAt := e.now()
-	firstListed := e.firstSearched(p.Name, rec.Name, rot.StartedAt, listedAt)
-	ctx, server := apiclient.WithServerClock(ctx)
-	keys, err := api.ListKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list keys: %w", err)
+	var keys []apiclient.Key
+	var listedAt, serverNow time.Time
+	if given != nil {
+		keys, listedAt, serverNow = given.keys, given.listedAt, given.serverNow
+	} else {
+		listedAt = e.now()
+		lctx, server := apiclient.WithServerClock(ctx)
+		var err error
+		if keys, err = api.ListKeys(lctx); err != nil {
+			return nil, fmt.Errorf("list keys: %w", err)
+		}
+		serverNow = server.Now()
 	}
-	serverNow := server.Now()
+	firstListed := e.firstSearched(p.Name, rec.Name, rot.StartedAt, listedAt)
 	own := e.own()
 	// A key of the name listed without its role, or a key listed without
 	// its name (every field of the API's schema is optional), may be the

@@ -75,10 +75,9 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	}
 	// A dry run notes the API's clock (its answer's Date) and this one's:
 	// plan tells when an orphan search may end on both (searchDue).
-	var server *apiclient.ServerClock
-	if opts.DryRun {
-		listCtx, server = apiclient.WithServerClock(listCtx)
-	}
+	// A pass that acts notes them too: the searches of retried creates
+	// search its listing (searchListing).
+	listCtx, server := apiclient.WithServerClock(listCtx)
 	listedAt := e.now()
 	api, listedFor := e.clientOwn()
 	keys, err := api.ListKeys(listCtx)
@@ -111,6 +110,7 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 	if opts.OnListed != nil {
 		opts.OnListed()
 	}
+	listed := keys
 	// The quiet names take their keys; the handlers get the rest, and the
 	// names of every other record.
 	keys, quietNames := qs.claim(keys, e.own(), e.now(), e.selfMatcher(policies))
@@ -193,8 +193,10 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 		}
 	}
 	own := &passWork{done: map[string]uint64{}, pass: e.claims.enter(), keyListed: e.oldRecordsKeys(policies, byKeyName, len(jobs) > 0), listedAt: listedAt, ownNameUnknown: ownNameUnknown}
-	if server != nil {
+	if opts.DryRun {
 		own.serverNow = server.Now()
+	} else {
+		own.search = &searchListing{keys: listed, listedAt: listedAt, serverNow: server.Now()}
 	}
 	defer e.claims.leave(own.pass)
 	sem := make(chan struct{}, concurrency)
@@ -309,6 +311,12 @@ type passWork struct {
 	// ownNameUnknown: the listing showed keys of the own name whose role
 	// neither it nor a GET gave, left out of the pass (askOwnNameRoles).
 	ownNameUnknown bool
+
+	// search is the pass's listing (not a dry run's), which the searches
+	// of retried creates made before it use instead of a listing each:
+	// at 10,000 names, every create a 429 answered cost a full listing at
+	// each pass until its search settled.
+	search *searchListing
 }
 
 // staleRecord is what inheritDeliveries takes from a record of a policy
@@ -692,7 +700,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	if lingered {
 		changed = true
 	}
-	if !opts.DryRun && rec.RetriedCreate != nil && e.searchRetried(ctx, p, &rec) {
+	if !opts.DryRun && rec.RetriedCreate != nil && e.searchRetried(ctx, p, &rec, pass.search) {
 		changed = true
 	}
 	live := withoutDeleted(j.live, rec)

@@ -158,7 +158,7 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 	if _, waiting := asWait(err); err == nil || waiting {
 		// Delivered first: the consumer's new key does not wait for the
 		// search. A search not settled goes on at the next passes.
-		e.searchRetried(ctx, p, rec)
+		e.searchRetried(ctx, p, rec, nil)
 	}
 	return err
 }
@@ -197,7 +197,11 @@ func keepSearchingFailedRetry(rec *state.Record) {
 // settled; until then the next passes search again. It waits while another
 // rotation of the name is in flight (the keys that one makes are not the
 // intent's to judge). It reports whether it changed rec (and wrote it).
-func (e *Engine) searchRetried(ctx context.Context, p Policy, rec *state.Record) bool {
+//
+// listing, when not nil and taken after the intent (a pass's, for a
+// create answered in an earlier pass), is searched instead of a listing
+// of its own.
+func (e *Engine) searchRetried(ctx context.Context, p Policy, rec *state.Record, listing *searchListing) bool {
 	rc := rec.RetriedCreate
 	if rc == nil {
 		return false
@@ -209,7 +213,10 @@ func (e *Engine) searchRetried(ctx context.Context, p Policy, rec *state.Record)
 	}
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("new_key_id", rc.NewKeyID))
 	before := len(rec.Deleted)
-	_, err := e.searchOrphansOf(ctx, p, rec, rc, true)
+	if listing != nil && !listing.listedAt.After(rc.StartedAt) {
+		listing = nil
+	}
+	_, err := e.searchOrphansOf(ctx, p, rec, rc, true, listing)
 	if err == nil {
 		rec.RetriedCreate = nil
 		if perr := e.store.Put(*rec); perr != nil {
