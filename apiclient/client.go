@@ -473,6 +473,11 @@ func (c *Client) doCounting(ctx context.Context, op string, idempotent bool, cal
 		if answered != nil && e.Status != 0 {
 			*answered++
 		}
+		if e.Status != 0 {
+			if herr := beforeAnsweredRetry(ctx); herr != nil {
+				return fmt.Errorf("%w (not sent again: %v)", e, herr)
+			}
+		}
 		wait := c.backoff(n)
 		if e.RetryAfter > 0 {
 			if e.RetryAfter > c.cfg.MaxRetryAfter {

@@ -2,6 +2,8 @@ package apiclient
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/rotatord/rotatord/apiclient/exosim"
@@ -58,5 +60,40 @@ func TestCreateFailedTellsOfEarlierAnsweredAttempts(t *testing.T) {
 	}
 	if n := len(f.liveNamed("ci-x")); n != 2 {
 		t.Errorf("live keys named ci-x = %d, want 2", n)
+	}
+}
+
+// The hook of WithAnsweredRetryHook runs before an answered create is sent
+// again (the caller records that the answered attempt may have made a
+// key); its error ends the create without sending it again.
+func TestCreateRunsTheAnsweredRetryHook(t *testing.T) {
+	f := newFixture(t)
+	f.srv.SetFault(exosim.OpCreateAPIKey, exosim.Fault{AppliedRateLimitNext: 1, RetryAfter: 1})
+	calls := 0
+	ctx := WithAnsweredRetryHook(context.Background(), func() error {
+		calls++
+		if n := len(f.liveNamed("ci-x")); n != 1 {
+			t.Errorf("hook ran with %d keys named ci-x, want the first attempt's alone", n)
+		}
+		return nil
+	})
+	if _, err := f.client.CreateKey(ctx, "ci-x", exosim.CIRoleID); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 {
+		t.Errorf("hook ran %d times, want 1", calls)
+	}
+
+	f.srv.SetFault(exosim.OpCreateAPIKey, exosim.Fault{AppliedRateLimitNext: 1, RetryAfter: 1})
+	ctx = WithAnsweredRetryHook(context.Background(), func() error { return errors.New("journal full") })
+	k, err := f.client.CreateKey(ctx, "ci-y", exosim.CIRoleID)
+	if err == nil || !strings.Contains(err.Error(), "journal full") || !errors.Is(err, ErrRateLimited) {
+		t.Errorf("create with a failing hook: err = %v, want the 429 and the hook's error", err)
+	}
+	if k.EarlierAttemptsAnswered != 1 {
+		t.Errorf("EarlierAttemptsAnswered = %d, want 1", k.EarlierAttemptsAnswered)
+	}
+	if n := len(f.liveNamed("ci-y")); n != 1 {
+		t.Errorf("%d keys named ci-y, want 1: the create was sent again", n)
 	}
 }

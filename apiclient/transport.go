@@ -93,6 +93,24 @@ func Answered(ctx context.Context) {
 	}
 }
 
+type answeredRetryKey struct{}
+
+// WithAnsweredRetryHook returns a context whose calls run f before they
+// send again an attempt the API answered (a 429): a create's caller
+// records, before the next attempt, that the answered one may have made a
+// key (a process killed during the wait must not forget it). An error
+// from f ends the call: the answer's error is returned, with f's.
+func WithAnsweredRetryHook(ctx context.Context, f func() error) context.Context {
+	return context.WithValue(ctx, answeredRetryKey{}, f)
+}
+
+func beforeAnsweredRetry(ctx context.Context) error {
+	if f, ok := ctx.Value(answeredRetryKey{}).(func() error); ok {
+		return f()
+	}
+	return nil
+}
+
 type serverTimeKey struct{}
 
 // ServerClock holds the time the API's last successful answer gave in its

@@ -2,9 +2,11 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/secret"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -191,4 +193,178 @@ func TestRetriedCreateSearchesShareThePassListing(t *testing.T) {
 	if live != 2*names {
 		t.Errorf("%d live keys of the names, want two per name (old in grace, new)", live)
 	}
+}
+
+// A journal restored from a backup taken while a retried create's search
+// was open, after two more rotations: the key of the last one is current
+// (the sink holds it), the key of the one before is in its grace period,
+// its consumers not all switched yet. Neither may go: the search's journal
+// is older than what happened.
+func TestRetriedCreateSearchFromARestoredJournalDeletesNoKeyInUse(t *testing.T) {
+	h := newSimHarness(t, time.Hour, file.FormatJSON)
+	failing := &listFailsAfterCreate{API: h.client}
+	h.api = failing
+	h.restart()
+	h.rotateUnderAppliedRateLimit()
+	if r, _ := h.store.Get("ci", "ci-runner"); r.RetriedCreate == nil {
+		t.Fatal("no search open")
+	}
+	backup := t.TempDir()
+	h.store.Close()
+	if err := os.CopyFS(backup, os.DirFS(h.dir)); err != nil {
+		t.Fatal(err)
+	}
+	h.api = h.client
+	h.restart()
+	h.clock.Add(2 * time.Hour)
+	h.pass(Options{})
+	h.pass(Options{Force: true})
+	c := h.sinkKeyID()
+	h.clock.Add(2 * time.Hour)
+	h.pass(Options{})
+	h.pass(Options{Force: true})
+	d := h.sinkKeyID()
+	if live := h.live("ci-runner", ""); len(live) != 2 || live[c].Key == "" || live[d].Key == "" {
+		t.Fatalf("live keys %v, want %s (in grace) and %s (current)", keysOf(live), c, d)
+	}
+
+	h.store.Close()
+	if err := os.RemoveAll(h.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(h.dir, os.DirFS(backup)); err != nil {
+		t.Fatal(err)
+	}
+	h.store = nil
+	h.restart()
+	h.pass(Options{})
+	live := h.live("ci-runner", "")
+	for _, id := range []string{c, d} {
+		if _, ok := live[id]; !ok {
+			t.Errorf("key %s was deleted by the search of the restored journal: its consumers lost it", id)
+		}
+	}
+	for range 3 {
+		h.clock.Add(time.Minute)
+		h.pass(Options{})
+	}
+	// The sink's key adopted, the adoption's grace period over.
+	h.clock.Add(2 * time.Hour)
+	h.pass(Options{})
+	h.pass(Options{})
+	r, _ := h.store.Get("ci", "ci-runner")
+	if r.RetriedCreate != nil {
+		t.Errorf("the restored search is still open (current %s, rotation %+v): the name is never quiet", r.CurrentKeyID, r.Rotation)
+	}
+	if _, ok := h.live("ci-runner", "")[d]; !ok {
+		t.Errorf("the current key %s was deleted", d)
+	}
+}
+
+// killedAfterCreate is a process killed right after a create answered:
+// the journal is copied as it is then (to snapshot), and nothing more
+// reaches the API (the create's caller gets an error, listings and
+// deletes fail).
+type killedAfterCreate struct {
+	apiclient.API
+	t        *testing.T
+	dir      string
+	snapshot string
+	mu       sync.Mutex
+	dead     bool
+}
+
+func (k *killedAfterCreate) CreateKey(ctx context.Context, name, roleID string) (apiclient.CreatedKey, error) {
+	_, err := k.API.CreateKey(ctx, name, roleID)
+	if err != nil {
+		k.t.Fatalf("create: %v", err)
+	}
+	if err := os.CopyFS(k.snapshot, os.DirFS(k.dir)); err != nil {
+		k.t.Fatal(err)
+	}
+	k.mu.Lock()
+	k.dead = true
+	k.mu.Unlock()
+	return apiclient.CreatedKey{}, errors.New("killed")
+}
+
+func (k *killedAfterCreate) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.dead {
+		return nil, errors.New("killed")
+	}
+	return k.API.ListKeys(ctx)
+}
+
+func (k *killedAfterCreate) DeleteKey(ctx context.Context, id string) error {
+	return errors.New("killed")
+}
+
+// hidesNewest is listings that lag: the first n lack the newest key of
+// name.
+type hidesNewest struct {
+	apiclient.API
+	mu   sync.Mutex
+	name string
+	n    int
+}
+
+func (l *hidesNewest) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
+	keys, err := l.API.ListKeys(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil || l.n == 0 {
+		return keys, err
+	}
+	l.n--
+	for i := len(keys) - 1; i >= 0; i-- {
+		if keys[i].Name == l.name {
+			return slices.Delete(slices.Clone(keys), i, i+1), nil
+		}
+	}
+	return keys, nil
+}
+
+// A process killed while its create waits to be sent again after a 429
+// the API acted on (or right after the retried create's answer, before
+// its key is recorded): the journal holds the intent, two keys exist, and
+// a listing that lags shows only the first. The intent's search ended at
+// the first key, and the other lived on with nobody knowing its secret.
+func TestRetriedCreateKilledBeforeItsKeyIsRecorded(t *testing.T) {
+	h := newSimHarness(t, time.Hour, file.FormatTemplate)
+	h.pass(Options{})
+	var old string
+	for id := range h.live("ci-runner", exosim.CIRoleID) {
+		old = id
+	}
+	snapshot := t.TempDir()
+	h.api = &killedAfterCreate{API: h.client, t: t, dir: h.dir, snapshot: snapshot}
+	h.restart()
+	h.srv.SetFault(exosim.OpCreateAPIKey, exosim.Fault{AppliedRateLimitNext: 1, RetryAfter: 1})
+	h.pass(Options{Force: true})
+	if n := len(h.live("ci-runner", exosim.CIRoleID)); n != 3 {
+		t.Fatalf("%d live keys, want the old one and the two of the create", n)
+	}
+
+	h.store.Close()
+	h.store = nil
+	if err := os.RemoveAll(h.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(h.dir, os.DirFS(snapshot)); err != nil {
+		t.Fatal(err)
+	}
+	h.api = &hidesNewest{API: h.client, name: "ci-runner", n: 2}
+	h.restart()
+	for range 4 {
+		h.clock.Add(time.Minute)
+		h.pass(Options{})
+	}
+	for id := range h.live("ci-runner", "") {
+		if id != old {
+			t.Errorf("key %s, made by the create the process was killed in, is alive: nobody has its secret", id)
+		}
+	}
+	h.noSecretLogged()
 }

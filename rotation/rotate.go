@@ -67,7 +67,29 @@ func (e *Engine) rotate(ctx context.Context, j job, rec *state.Record, live []ap
 	log.Info("rotation started", zap.String("step", "intent"), zap.Strings("old_key_ids", old))
 
 	// Create the replacement with the same name and role.
-	created, err := e.client().CreateKey(ctx, rec.Name, rec.RoleID)
+	// Before the client sends the create again after an answer (a 429 the
+	// API may have acted on), the journal says so: a process killed during
+	// the wait, or before the created step, leaves the retried search on
+	// record, not only the intent, whose search ends at the first key.
+	retriedRecorded := false
+	cctx := apiclient.WithAnsweredRetryHook(ctx, func() error {
+		if retriedRecorded {
+			return nil
+		}
+		prev := rec.RetriedCreate
+		if prev != nil {
+			c := *prev // keepSearchingFailedRetry changes it in place
+			rec.RetriedCreate = &c
+		}
+		keepSearchingFailedRetry(rec)
+		if err := e.store.Put(*rec); err != nil {
+			rec.RetriedCreate = prev
+			return fmt.Errorf("record the retried create: %w", err)
+		}
+		retriedRecorded = true
+		return nil
+	})
+	created, err := e.client().CreateKey(cctx, rec.Name, rec.RoleID)
 	if err != nil {
 		if created.EarlierAttemptsAnswered > 0 {
 			keepSearchingFailedRetry(rec)
