@@ -139,7 +139,9 @@ type Record struct {
 	// answered with an error the client retries (a 429) before the answer
 	// that gave its new key (NewKeyID): a server, or a proxy, that acted
 	// before answering so made a key at each such answer, whose secret
-	// reached nobody. It is written with the created phase, and kept,
+	// reached nobody. It is written before such a create is sent again
+	// (NewKeyID empty until the answer), with the created phase, or with
+	// the failure of a create whose every attempt failed, and kept,
 	// after the rotation too, until the search for those keys settles:
 	// any key of the name and role that is not among its KnownKeyIDs or
 	// OldKeyIDs, nor its NewKeyID, the current key or rotatord's own,
