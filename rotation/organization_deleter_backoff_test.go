@@ -64,17 +64,7 @@ func TestTheDeletersOrganizationRefusalBacksOff(t *testing.T) {
 	// The journal's credential back: its rounds go on at once (the new
 	// key confirmed first, then the old key deleted).
 	h.engine.Reconfigure(h.api, h.own, 4)
-	for range 3 {
-		for _, o := range h.engine.DeleteDue(context.Background()) {
-			if o.Err != nil || o.Decision.Reason == ReasonBackoff {
-				t.Errorf("%s with the journal's credential back: %v %v", o.Name, o.Decision, o.Err)
-			}
-		}
-		h.clock.Add(15 * time.Second)
-	}
-	if len(h.api.deleted) != 1 {
-		t.Errorf("the old key not deleted once the journal's credential was back: deleted %v", h.api.deleted)
-	}
+	h.deletesWithoutBackoff(t, "with the journal's credential back")
 }
 
 // refusingLists answers every listing with the API's refusal, as a wrong
@@ -114,17 +104,7 @@ func TestTheDeletersOrganizationBackoffEndsAtAReloadOfTheSameKey(t *testing.T) {
 	unlock := h.engine.LockInstall()
 	h.engine.CommitLocked(context.Background(), Install{Policies: []Policy{h.policy}, API: h.api, OwnKeyID: h.own})
 	unlock()
-	for range 3 {
-		for _, o := range h.engine.DeleteDue(context.Background()) {
-			if o.Err != nil || o.Decision.Reason == ReasonBackoff {
-				t.Errorf("%s after the reload that fixed the credential: %v %v", o.Name, o.Decision, o.Err)
-			}
-		}
-		h.clock.Add(15 * time.Second)
-	}
-	if len(h.api.deleted) != 1 {
-		t.Errorf("the old key not deleted after the reload that fixed the credential: deleted %v", h.api.deleted)
-	}
+	h.deletesWithoutBackoff(t, "after the reload that fixed the credential")
 }
 
 // ctxLists fails a listing whose context is over, as the client does.
@@ -197,5 +177,23 @@ func TestTheDeletersOrganizationBackoffEndsWhenAPassFindsTheCredential(t *testin
 		if o.Err != nil || o.Decision.Reason == ReasonBackoff {
 			t.Errorf("%s with the credential a pass found: %v %v", o.Name, o.Decision, o.Err)
 		}
+	}
+}
+
+// deletesWithoutBackoff runs three deleter rounds 15 s apart (the new key
+// confirmed first, then the old key deleted) and wants each to go on at
+// once, with neither an error nor a backoff, and the old key deleted.
+func (h *harness) deletesWithoutBackoff(t *testing.T, when string) {
+	t.Helper()
+	for range 3 {
+		for _, o := range h.engine.DeleteDue(context.Background()) {
+			if o.Err != nil || o.Decision.Reason == ReasonBackoff {
+				t.Errorf("%s %s: %v %v", o.Name, when, o.Decision, o.Err)
+			}
+		}
+		h.clock.Add(15 * time.Second)
+	}
+	if len(h.api.deleted) != 1 {
+		t.Errorf("the old key not deleted %s: deleted %v", when, h.api.deleted)
 	}
 }

@@ -10,6 +10,56 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
+// The roles and keys of two organizations, A (the journal's) and B.
+const (
+	orgRoleA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+	orgRoleB = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+	orgKeyA  = "EXOaaaaaaaaaaaaaaaaaaaaaaaa"
+	orgKeyB  = "EXObbbbbbbbbbbbbbbbbbbbbbbb"
+)
+
+// ciRunnerOf is ci-runner's record with key id and role.
+func ciRunnerOf(id, role string) state.Record {
+	return state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: id, RoleID: role}
+}
+
+// listedCIRunner is a listing of ci-runner's key id, of role.
+func listedCIRunner(id, role string) []apiclient.Key {
+	return []apiclient.Key{{ID: id, Name: "ci-runner", RoleID: role}}
+}
+
+// journalIn opens the journal in dir with recs put in it, closed at the
+// end of the test unless closed before.
+func journalIn(t *testing.T, dir string, recs ...state.Record) *state.Store {
+	t.Helper()
+	st, err := state.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, r := range recs {
+		if err := st.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+// checkOrganization is a new process's check of a listing signed with
+// own, against the journal j.
+func checkOrganization(j state.Journal, api apiclient.API, listed []apiclient.Key, own string) error {
+	return (&Engine{store: j, ownKeyID: own, now: time.Now}).sameOrganization(context.Background(), api, listed, own)
+}
+
+// wantRefused fails the test unless err refuses the credential as of
+// another organization.
+func wantRefused(t *testing.T, err error, what string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), "another organization") {
+		t.Fatalf("%s: %v, want it refused", what, err)
+	}
+}
+
 // A credential found to be of the journal's organization stays so: key
 // ids are unique across organizations. Once the journal's roles were
 // deleted (the platform then removes their keys) and its names made again
@@ -20,23 +70,10 @@ import (
 // remembers the credentials that passed, across restarts; another
 // credential is still checked.
 func TestSameOrganizationRemembersACheckedCredential(t *testing.T) {
-	const (
-		roleA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
-		roleB = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
-		own   = "EXOeeeeeeeeeeeeeeeeeeeeeeee"
-	)
-	ctx := context.Background()
+	const own = "EXOeeeeeeeeeeeeeeeeeeeeeee"
 	dir := t.TempDir()
-	st, err := state.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
-		t.Fatal(err)
-	}
-	first := &Engine{store: st, ownKeyID: own, now: time.Now}
-	listed := []apiclient.Key{{ID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", Name: "ci-runner", RoleID: roleA}}
-	if err := first.sameOrganization(ctx, &rolesAPI{}, listed, own); err != nil {
+	st := journalIn(t, dir, ciRunnerOf(orgKeyA, orgRoleA))
+	if err := checkOrganization(st, &rolesAPI{}, listedCIRunner(orgKeyA, orgRoleA), own); err != nil {
 		t.Fatalf("the journal's own listing: %v", err)
 	}
 	if err := st.Close(); err != nil {
@@ -45,15 +82,10 @@ func TestSameOrganizationRemembersACheckedCredential(t *testing.T) {
 
 	// Role A deleted with its keys, ci-runner made again under role B; a
 	// restart.
-	st, err = state.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	moved := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
-	roles := &rolesAPI{roles: []apiclient.Role{{ID: roleB}}}
-	restarted := &Engine{store: st, ownKeyID: own, now: time.Now}
-	if err := restarted.sameOrganization(ctx, roles, moved, own); err != nil {
+	st = journalIn(t, dir)
+	moved := listedCIRunner(orgKeyB, orgRoleB)
+	roles := &rolesAPI{roles: []apiclient.Role{{ID: orgRoleB}}}
+	if err := checkOrganization(st, roles, moved, own); err != nil {
 		t.Fatalf("the credential checked before, after the journal's role was deleted: %v", err)
 	}
 	if roles.calls != 0 {
@@ -66,43 +98,28 @@ func TestSameOrganizationRemembersACheckedCredential(t *testing.T) {
 	}
 
 	// Another credential, sharing nothing, is still refused.
-	other := &Engine{store: st, ownKeyID: "EXO111111111111111111111111", now: time.Now}
-	err = other.sameOrganization(ctx, roles, moved, "EXO111111111111111111111111")
-	if err == nil || !strings.Contains(err.Error(), "another organization") {
-		t.Fatalf("another credential sharing nothing with the journal: %v, want it refused", err)
-	}
+	wantRefused(t, checkOrganization(st, roles, moved, "EXO111111111111111111111111"), "another credential sharing nothing with the journal")
 }
 
 // Only a check that found the journal's organization is remembered: an
 // empty journal, or a roles listing the API does not serve, cannot tell,
 // and the next process checks again.
 func TestSameOrganizationRemembersOnlyWhatItFound(t *testing.T) {
-	const (
-		roleA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
-		roleB = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
-		own   = "EXOeeeeeeeeeeeeeeeeeeeeeeee"
-	)
-	ctx := context.Background()
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	foreign := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
-	if err := (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, foreign, own); err != nil {
+	const own = "EXOeeeeeeeeeeeeeeeeeeeeeee"
+	st := journalIn(t, t.TempDir())
+	foreign := listedCIRunner(orgKeyB, orgRoleB)
+	if err := checkOrganization(st, &rolesAPI{}, foreign, own); err != nil {
 		t.Fatalf("empty journal: %v", err)
 	}
-	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
+	if err := st.Put(ciRunnerOf(orgKeyA, orgRoleA)); err != nil {
 		t.Fatal(err)
 	}
 	notServed := &rolesAPI{err: &apiclient.Error{Op: apiclient.OpListRoles, Kind: apiclient.KindNotFound}}
-	if err := (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, notServed, foreign, own); err != nil {
+	if err := checkOrganization(st, notServed, foreign, own); err != nil {
 		t.Fatalf("roles not served: %v", err)
 	}
-	err = (&Engine{store: st, ownKeyID: own, now: time.Now}).sameOrganization(ctx, &rolesAPI{roles: []apiclient.Role{{ID: roleB}}}, foreign, own)
-	if err == nil || !strings.Contains(err.Error(), "another organization") {
-		t.Fatalf("a credential that was never found of the journal's organization: %v, want it refused", err)
-	}
+	wantRefused(t, checkOrganization(st, &rolesAPI{roles: []apiclient.Role{{ID: orgRoleB}}}, foreign, own),
+		"a credential that was never found of the journal's organization")
 }
 
 // The journal's organization is not for good, though a key id's is: every
@@ -114,22 +131,11 @@ func TestSameOrganizationRemembersOnlyWhatItFound(t *testing.T) {
 // journal and sinks.
 func TestSameOrganizationForgetsWhenTheJournalCannotTell(t *testing.T) {
 	const (
-		roleA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
-		roleB = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
-		ownA  = "EXOeeeeeeeeeeeeeeeeeeeeeeee"
-		ownB  = "EXOfffffffffffffffffffffffff"
+		ownA = "EXOeeeeeeeeeeeeeeeeeeeeeee"
+		ownB = "EXOfffffffffffffffffffffffff"
 	)
-	ctx := context.Background()
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
-		t.Fatal(err)
-	}
-	listedA := []apiclient.Key{{ID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", Name: "ci-runner", RoleID: roleA}}
-	if err := (&Engine{store: st, ownKeyID: ownA, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, listedA, ownA); err != nil {
+	st := journalIn(t, t.TempDir(), ciRunnerOf(orgKeyA, orgRoleA))
+	if err := checkOrganization(st, &rolesAPI{}, listedCIRunner(orgKeyA, orgRoleA), ownA); err != nil {
 		t.Fatalf("organization A's own listing: %v", err)
 	}
 
@@ -139,20 +145,16 @@ func TestSameOrganizationForgetsWhenTheJournalCannotTell(t *testing.T) {
 	if err := st.Delete("ci", "ci-runner"); err != nil {
 		t.Fatal(err)
 	}
-	listedB := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
-	if err := (&Engine{store: st, ownKeyID: ownB, now: time.Now}).sameOrganization(ctx, &rolesAPI{}, listedB, ownB); err != nil {
+	if err := checkOrganization(st, &rolesAPI{}, listedCIRunner(orgKeyB, orgRoleB), ownB); err != nil {
 		t.Fatalf("an empty journal: %v", err)
 	}
-	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", RoleID: roleB}); err != nil {
+	if err := st.Put(ciRunnerOf(orgKeyB, orgRoleB)); err != nil {
 		t.Fatal(err)
 	}
 
 	// A's credential back, listing A's keys made since.
-	listedA = []apiclient.Key{{ID: "EXOcccccccccccccccccccccccc", Name: "ci-runner", RoleID: roleA}}
-	err = (&Engine{store: st, ownKeyID: ownA, now: time.Now}).sameOrganization(ctx, &rolesAPI{roles: []apiclient.Role{{ID: roleA}}}, listedA, ownA)
-	if err == nil || !strings.Contains(err.Error(), "another organization") {
-		t.Fatalf("organization A's credential on organization B's journal: %v, want it refused", err)
-	}
+	wantRefused(t, checkOrganization(st, &rolesAPI{roles: []apiclient.Role{{ID: orgRoleA}}}, listedCIRunner("EXOcccccccccccccccccccccccc", orgRoleA), ownA),
+		"organization A's credential on organization B's journal")
 }
 
 // plan and validate --online open the journal read-only: a check that
@@ -161,10 +163,7 @@ func TestSameOrganizationForgetsWhenTheJournalCannotTell(t *testing.T) {
 func TestSameOrganizationReadOnlyKeepsTheCredentials(t *testing.T) {
 	const own = "EXOeeeeeeeeeeeeeeeeeeeeeee"
 	dir := t.TempDir()
-	st, err := state.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := journalIn(t, dir)
 	if err := recordCredential(st, "EXO111111111111111111111111", time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +175,7 @@ func TestSameOrganizationReadOnlyKeepsTheCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	listed := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: "6fa459ea-ee8a-3ca4-894e-db77e160355e"}}
-	if err := (&Engine{store: ro, ownKeyID: own, now: time.Now}).sameOrganization(context.Background(), &rolesAPI{}, listed, own); err != nil {
+	if err := checkOrganization(ro, &rolesAPI{}, listedCIRunner(orgKeyB, orgRoleB), own); err != nil {
 		t.Fatalf("an empty journal opened read-only: %v", err)
 	}
 	if !credentialOnRecord(ro, "EXO111111111111111111111111") {
@@ -192,24 +190,10 @@ func TestSameOrganizationReadOnlyKeepsTheCredentials(t *testing.T) {
 // and adopted that organization's keys. Every record of the journal is
 // the journal's organization's.
 func TestSameOrganizationReadsTheRecordsOfARenamedPolicy(t *testing.T) {
-	const (
-		roleA = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
-		roleB = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
-	)
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Put(state.Record{Policy: "ci", Name: "ci-runner", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleA}); err != nil {
-		t.Fatal(err)
-	}
-	foreign := []apiclient.Key{{ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleB}}
-	e := &Engine{store: st, ownKeyID: "EXO111111111111111111111111", now: time.Now}
-	err = e.sameOrganization(context.Background(), &rolesAPI{roles: []apiclient.Role{{ID: roleB}}}, foreign, e.ownKeyID)
-	if err == nil || !strings.Contains(err.Error(), "another organization") {
-		t.Fatalf("another organization's credential after the policy's rename: %v, want it refused", err)
-	}
+	st := journalIn(t, t.TempDir(), ciRunnerOf(orgKeyA, orgRoleA))
+	e := &Engine{store: st, ownKeyID: "EXO111111111111111111111111", now: time.Now, policies: []Policy{{Name: "ci-prod"}}}
+	wantRefused(t, e.sameOrganization(context.Background(), &rolesAPI{roles: []apiclient.Role{{ID: orgRoleB}}}, listedCIRunner(orgKeyB, orgRoleB), e.ownKeyID),
+		"another organization's credential after the policy's rename")
 }
 
 // Reading a removed policy's records too refuses the journal's own
@@ -220,22 +204,12 @@ func TestSameOrganizationReadsTheRecordsOfARenamedPolicy(t *testing.T) {
 // back the journal's credential or use another state directory; it now
 // names the policies not in force whose records it read.
 func TestSameOrganizationRefusalNamesTheRecordsOfPoliciesNotInForce(t *testing.T) {
-	const (
-		roleDead = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
-		roleNew  = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
-	)
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Put(state.Record{Policy: "legacy", Name: "legacy-app", CurrentKeyID: "EXOaaaaaaaaaaaaaaaaaaaaaaaa", RoleID: roleDead}); err != nil {
-		t.Fatal(err)
-	}
-	own := "EXO111111111111111111111111"
-	listed := []apiclient.Key{{ID: own, Name: "rotatord-admin"}, {ID: "EXObbbbbbbbbbbbbbbbbbbbbbbb", Name: "ci-runner", RoleID: roleNew}}
+	const own = "EXO111111111111111111111111"
+	// legacy's role (orgRoleA) deleted with it; ci's names new, of role B.
+	st := journalIn(t, t.TempDir(), state.Record{Policy: "legacy", Name: "legacy-app", CurrentKeyID: orgKeyA, RoleID: orgRoleA})
+	listed := append([]apiclient.Key{{ID: own, Name: "rotatord-admin"}}, listedCIRunner(orgKeyB, orgRoleB)...)
 	e := &Engine{store: st, ownKeyID: own, now: time.Now, policies: []Policy{{Name: "ci"}}}
-	err = e.sameOrganization(context.Background(), &rolesAPI{roles: []apiclient.Role{{ID: roleNew}}}, listed, own)
+	err := e.sameOrganization(context.Background(), &rolesAPI{roles: []apiclient.Role{{ID: orgRoleB}}}, listed, own)
 	if err == nil || !strings.Contains(err.Error(), `policies no longer in force ("legacy")`) {
 		t.Fatalf("a refusal on a removed policy's records: %v, want it to name that policy", err)
 	}
