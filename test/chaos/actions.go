@@ -632,8 +632,9 @@ func (c *campaign) settle(ctx context.Context) error {
 }
 
 // unheldKeys lists the live keys of managed names, made or replaced by
-// rotatord, that none of the name's sinks holds now: what checkSettled
-// would report as leaks.
+// rotatord, that none of the name's sinks holds now, and rotatord's own
+// keys other than the one its credential file holds: what checkSettled
+// and checkOwnKey would report as leaks.
 func (c *campaign) unheldKeys(ctx context.Context) []string {
 	keys, err := c.keys()
 	if err != nil {
@@ -656,6 +657,16 @@ func (c *campaign) unheldKeys(ctx context.Context) []string {
 			}
 		}
 		c.mu.Unlock()
+	}
+	// rotatord's own old key, in its grace period: a cycle whose clock ran
+	// ahead recorded its deletion at that clock's time too, and the final
+	// check wants the credential file's key alone.
+	if cr, err := c.ownCred(); err == nil {
+		for _, k := range keys {
+			if k.Name == adminName && k.Alive && !k.Zombie && !k.External && k.Key != cr.Key {
+				out = append(out, k.Key+" (own)")
+			}
+		}
 	}
 	return out
 }
