@@ -202,21 +202,20 @@ func (r Record) Clone() Record {
 	}
 	c.Deleted = slices.Clone(r.Deleted)
 	c.CheckedCredentials = slices.Clone(r.CheckedCredentials)
-	if r.Rotation != nil {
-		rot := *r.Rotation
-		rot.OldKeyIDs = slices.Clone(r.Rotation.OldKeyIDs)
-		rot.KnownKeyIDs = slices.Clone(r.Rotation.KnownKeyIDs)
-		rot.Sinks = maps.Clone(r.Rotation.Sinks)
-		rot.HooksPending = slices.Clone(r.Rotation.HooksPending)
-		c.Rotation = &rot
-	}
-	if r.RetriedCreate != nil {
-		rc := *r.RetriedCreate
-		rc.OldKeyIDs = slices.Clone(r.RetriedCreate.OldKeyIDs)
-		rc.KnownKeyIDs = slices.Clone(r.RetriedCreate.KnownKeyIDs)
-		rc.Sinks = maps.Clone(r.RetriedCreate.Sinks)
-		rc.HooksPending = slices.Clone(r.RetriedCreate.HooksPending)
-		c.RetriedCreate = &rc
-	}
+	c.Rotation = r.Rotation.clone()
+	c.RetriedCreate = r.RetriedCreate.clone()
 	return c
+}
+
+// clone returns a deep copy of r (nil for nil).
+func (r *Rotation) clone() *Rotation {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.OldKeyIDs = slices.Clone(r.OldKeyIDs)
+	c.KnownKeyIDs = slices.Clone(r.KnownKeyIDs)
+	c.Sinks = maps.Clone(r.Sinks)
+	c.HooksPending = slices.Clone(r.HooksPending)
+	return &c
 }
