@@ -462,6 +462,24 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		e.onFailure(p, rec, err)
 		return err
 	}
+	newKeyVanished := func(when string) error {
+		// Deleting the old keys now would leave the name with none.
+		// Keep them and rotate again at once.
+		log.Warn("the new key vanished "+when+": keeping the old keys and rotating again",
+			zap.String("key_id", rot.NewKeyID))
+		rec.Rotation = nil
+		rec.CurrentKeyID = ""
+		rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{} // a new situation
+		if err := e.store.Put(*rec); err != nil {
+			return err
+		}
+		// That confirmation was of the vanished key: a rotation
+		// recorded later (an adoption) is confirmed anew, and waits.
+		e.mu.Lock()
+		delete(e.confirmed, recordKey{p.Name, rec.Name})
+		e.mu.Unlock()
+		return nil
+	}
 	if !confirmed {
 		ex, err := e.keyExists(ctx, rec, rot.NewKeyID, rot.NewCreatedAt)
 		switch {
@@ -470,22 +488,7 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		case ex == unsure:
 			return failDelete(fmt.Errorf("confirm new key before deleting old keys: the API does not show key %s yet", rot.NewKeyID))
 		case ex == gone:
-			// Deleting the old keys now would leave the name with none.
-			// Keep them and rotate again at once.
-			log.Warn("the new key vanished during the grace period: keeping the old keys and rotating again",
-				zap.String("key_id", rot.NewKeyID))
-			rec.Rotation = nil
-			rec.CurrentKeyID = ""
-			rec.Failures, rec.LastError, rec.LastFailure = 0, "", time.Time{} // a new situation
-			if err := e.store.Put(*rec); err != nil {
-				return err
-			}
-			// That confirmation was of the vanished key: a rotation
-			// recorded later (an adoption) is confirmed anew, and waits.
-			e.mu.Lock()
-			delete(e.confirmed, recordKey{p.Name, rec.Name})
-			e.mu.Unlock()
-			return nil
+			return newKeyVanished("during the grace period")
 		}
 		k := recordKey{p.Name, rec.Name}
 		e.mu.Lock()
@@ -529,6 +532,22 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		}
 		if herr != nil {
 			return failDelete(fmt.Errorf("not deleting old keys: %w", herr))
+		}
+	}
+	if wrote || !checkStart.IsZero() {
+		// A hook may have run for up to 30 minutes since the new key was
+		// confirmed: one that passes although the new key was deleted
+		// meanwhile (a consumer check that tested a cached client, or
+		// lies) would otherwise let the old keys go too, and leave the
+		// name with no live key while its sinks hold a dead one.
+		ex, err := e.keyExists(ctx, rec, rot.NewKeyID, rot.NewCreatedAt)
+		switch {
+		case err != nil:
+			return failDelete(fmt.Errorf("confirm new key after the hooks: %w", err))
+		case ex == unsure:
+			return failDelete(fmt.Errorf("confirm new key after the hooks: the API does not show key %s", rot.NewKeyID))
+		case ex == gone:
+			return newKeyVanished("while the hooks ran")
 		}
 	}
 	// The window was open when the deletion was decided; a consumer check
