@@ -90,6 +90,19 @@ func Decide(in Input) Decision {
 	if (d.Action == ActionRotate || d.Action == ActionDelete) && !in.IgnoreWindows && !in.Windows.Contains(in.Now) {
 		return Decision{Action: ActionNone, Reason: ReasonOutsideWindow, Due: in.Windows.NextOpen(in.Now)}
 	}
+	if d.Reason == ReasonBackoff && !in.IgnoreWindows && !in.Windows.Contains(d.Due) {
+		// What the end of the backoff leads to: a deletion (a consumer
+		// check that failed) or a rotation waits for the next window
+		// then, and that opening is when it is due (`plan`'s NEXT); a
+		// recovery waits for no window.
+		after := in
+		after.Now, after.IgnoreBackoff = d.Due, true
+		if n := decide(after); n.Action == ActionRotate || n.Action == ActionDelete {
+			if next := in.Windows.NextOpen(d.Due); !next.IsZero() {
+				d.Due = next
+			}
+		}
+	}
 	if d.Reason == ReasonGraceRunning && !in.IgnoreWindows && !in.Windows.Contains(d.Due) {
 		// A grace period that ends outside the windows ends in a
 		// deletion at the next opening: that is when it is due
