@@ -102,3 +102,27 @@ func TestNewKeyVanishingDuringTheCatchUpAfterDeliveryHookKeepsTheOldKey(t *testi
 		t.Fatalf("the old key %s was deleted after the new key vanished during sink c's after_delivery hook: ci-runner has no live key (live: %v)", old, h.api.live("ci-runner"))
 	}
 }
+
+// With grace_period 0 the old keys go right after the rotation's own
+// after_delivery hooks, which may run as long: the new key deleted while
+// they ran, the old key stays.
+func TestNewKeyVanishingDuringTheAfterDeliveryHookOfAGraceZeroRotationKeepsTheOldKey(t *testing.T) {
+	h := newHarness(t, 0)
+	old := h.api.add("ci-runner", roleCI)
+	ran := 0
+	h.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
+		ran++
+		h.api.mu.Lock()
+		delete(h.api.keys, ev.NewKeyID)
+		h.api.mu.Unlock()
+		return nil
+	}}}
+	h.newEngine()
+	h.pass(Options{Force: true})
+	if ran != 1 {
+		t.Fatalf("test premise: after_delivery ran %d times, want once", ran)
+	}
+	if !slices.Contains(h.api.live("ci-runner"), old) {
+		t.Fatalf("the old key %s was deleted after the new key vanished during the after_delivery hook: ci-runner has no live key (live: %v)", old, h.api.live("ci-runner"))
+	}
+}

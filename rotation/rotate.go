@@ -524,8 +524,11 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 		// outside (a rotation finished as a window closed, or recovered
 		// outside one) the deleter waits for the next window. The old
 		// keys are checked against this pass's listing, made moments ago,
-		// not looked up again one by one.
-		return e.deleteOld(ctx, p, rec, true, listed, pass)
+		// not looked up again one by one. The new key was confirmed
+		// before the after_delivery hooks, which may run for up to 30
+		// minutes: with such hooks it is looked up again, as one deleted
+		// meanwhile would otherwise take the old keys with it.
+		return e.deleteOld(ctx, p, rec, !hasHook(p, hooks.AfterDelivery), listed, pass)
 	}
 	return nil
 }
