@@ -363,7 +363,8 @@ func VaultOptions(s *Sink, log *zap.Logger, getenv func(string) string) vault.Op
 // directory, without creating anything. It mirrors state.Open: the
 // directory is created 0700 when missing (so its nearest existing parent
 // must let this user create it), and the directory and its records
-// directory must be owned by this user and writable by nobody else. The
+// directory must be owned by this user and writable by nobody else, and
+// no symlink another user owns may lead there (state.CheckLinks). The
 // records already there must load (state.OpenReadOnly). The lock is not
 // tried: a running rotatord holds it.
 func CheckStateDir(dir string) error {
@@ -373,6 +374,9 @@ func CheckStateDir(dir string) error {
 			return fmt.Errorf("state dir %q: %w", dir, err)
 		}
 		dir = abs
+	}
+	if err := state.CheckLinks(dir); err != nil {
+		return err
 	}
 	fi, err := os.Stat(dir)
 	switch {

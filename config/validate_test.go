@@ -274,6 +274,29 @@ func TestCheckStateDirAgreesWithState(t *testing.T) {
 			return d
 		}},
 	}
+	if os.Geteuid() == 0 {
+		// A symlink another user planted on the path (only root can
+		// give one to another user): refused, whether the directory it
+		// leads to has a state already or not.
+		stranger := func(t *testing.T, dir, make string) string {
+			target := filepath.Join(dir, "target")
+			must(t, os.Mkdir(target, 0o700))
+			if make != "" {
+				must(t, os.Mkdir(filepath.Join(target, make), 0o700))
+			}
+			link := filepath.Join(dir, "theirs")
+			must(t, os.Symlink(target, link))
+			must(t, os.Lchown(link, 4242, 4242))
+			return filepath.Join(link, "s")
+		}
+		tests = append(tests, []struct {
+			desc  string
+			setup func(t *testing.T, dir string) string
+		}{
+			{desc: "through a stranger's symlink, missing", setup: func(t *testing.T, dir string) string { return stranger(t, dir, "") }},
+			{desc: "through a stranger's symlink, existing 0700", setup: func(t *testing.T, dir string) string { return stranger(t, dir, "s") }},
+		}...)
+	}
 	if os.Geteuid() != 0 {
 		tests = append(tests, struct {
 			desc  string

@@ -128,6 +128,11 @@ var ErrClosed = errors.New("state store closed")
 // view may be a moment old (a checkpoint may run while it reads); every
 // write fails with ErrReadOnly.
 func OpenReadOnly(dir string) (*Store, error) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		if err := CheckLinks(abs); err != nil {
+			return nil, err
+		}
+	}
 	s := newStore(dir)
 	s.readOnly = true
 	if _, err := os.Stat(filepath.Join(dir, recordsDir)); errors.Is(err, fs.ErrNotExist) {
@@ -158,6 +163,9 @@ func Open(dir string) (*Store, error) {
 		}
 		dir = abs
 	}
+	if err := CheckLinks(dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Join(dir, recordsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
@@ -165,6 +173,10 @@ func Open(dir string) (*Store, error) {
 	// pointed elsewhere later (a policy directory that is a link to the
 	// current release, state_dir: ./state) does not move the journal
 	// away from its lock and its records.
+	// Checked again after MkdirAll: a link planted while it ran.
+	if err := CheckLinks(dir); err != nil {
+		return nil, err
+	}
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real
 	}
