@@ -103,7 +103,26 @@ func (v *validator) credentials(at string, e *Exoscale) {
 			msg = "no API secret: set api_secret, api_secret_file or " + apiclient.EnvAPISecret
 		}
 		v.addf(field, "%s", msg)
+	} else if msg := WorldReadableSecretFile(e.APISecretFile); msg != "" {
+		v.warnf(at+".api_secret_file", "%s", msg)
 	}
+}
+
+// WorldReadableSecretFile says, when the api_secret_file path exists and
+// every user of the host may read it, what that gives them ("" when not,
+// or when path is empty): the organization key rotatord signs with,
+// usually its most powerful. validate warns with it, and run logs it, as
+// for a credential_file readable by others.
+func WorldReadableSecretFile(path string) string {
+	if path == "" {
+		return ""
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o004 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s has mode %04o: every user on this host can read it and sign with rotatord's API key; chmod 0600, or 0640 and a group",
+		secret.ShownPath(path), fi.Mode().Perm())
 }
 
 // LookupOwner resolves the sink's owner (a user name or number) to a uid,

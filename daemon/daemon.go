@@ -455,6 +455,10 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 				zap.String("credential_file", e.CredentialFile), zap.String("mode", fmt.Sprintf("%04o", fi.Mode().Perm())))
 		}
 	}
+	if msg := config.WorldReadableSecretFile(e.APISecretFile); msg != "" {
+		d.log.Warn("the api_secret_file is readable by every user: "+msg, zap.String("account", a.Name),
+			zap.String("api_secret_file", e.APISecretFile))
+	}
 	if e.InsecureHTTP && config.CheckTransport(e.ResolvedEndpoint(), false) != nil {
 		d.log.Warn("PLAIN HTTP TO THE EXOSCALE API (insecure_http): every new secret crosses the network in clear; use it only in tests",
 			zap.String("account", a.Name), zap.String("endpoint", apiclient.RedactURL(e.ResolvedEndpoint())))

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// An api_secret_file every user of the host can read hands them the
+// organization key rotatord signs with (usually the most powerful one):
+// validate warned of a credential_file readable by others and of a
+// world-readable Vault token_file, but said nothing of an api_secret_file
+// of mode 0644. It warns on the field now; 0640 with a group is the way
+// to share it and no warning.
+func TestValidateWarnsOfAWorldReadableAPISecretFile(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		mode os.FileMode
+		warn bool
+	}{
+		{"0644", 0o644, true},
+		{"0604", 0o604, true},
+		{"0640", 0o640, false},
+		{"0600", 0o600, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			f := filepath.Join(dir, "api-secret")
+			if err := os.WriteFile(f, []byte("s3cr3t-value\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(f, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "p.yml")
+			if err := os.WriteFile(path, []byte(`exoscale:
+  api_key: EXOabc
+  api_secret_file: `+f+`
+state_dir: `+filepath.Join(dir, "state")+`
+policies:
+  - name: ci
+    match: {name: ci-*}
+    sinks:
+      - type: file
+        path: `+filepath.Join(dir, "{{.Name}}.json")+`
+`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, warnings, err := Validate(path, ValidateOptions{Host: true, Getenv: func(string) string { return "" }})
+			if err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			var got []string
+			for _, w := range warnings {
+				if strings.Contains(w.Path, "api_secret_file") {
+					got = append(got, w.Path+": "+w.Msg)
+				}
+			}
+			if tt.warn && (len(got) != 1 || !strings.Contains(got[0], "exoscale.api_secret_file") || !strings.Contains(got[0], "every user")) {
+				t.Errorf("warnings %q, want one on exoscale.api_secret_file saying every user can read it", got)
+			}
+			if !tt.warn && len(got) != 0 {
+				t.Errorf("warnings %q, want none", got)
+			}
+			for _, w := range got {
+				if strings.Contains(w, "s3cr3t") {
+					t.Errorf("the warning shows the secret: %s", w)
+				}
+			}
+		})
+	}
+}
