@@ -383,7 +383,7 @@ func VaultOptions(s *Sink, log *zap.Logger, getenv func(string) string) vault.Op
 // directory is created 0700 when missing (so its nearest existing parent
 // must let this user create it), and the directory and its records
 // directory must be owned by this user and writable by nobody else, and
-// no symlink another user owns may lead there (state.CheckLinks). The
+// no symlink another user owns may lead there (state.CheckPath). The
 // records already there must load (state.OpenReadOnly). The lock is not
 // tried: a running rotatord holds it.
 func CheckStateDir(dir string) error {
@@ -394,7 +394,7 @@ func CheckStateDir(dir string) error {
 		}
 		dir = abs
 	}
-	if err := state.CheckLinks(dir); err != nil {
+	if err := state.CheckPath(dir); err != nil {
 		return err
 	}
 	fi, err := os.Stat(dir)

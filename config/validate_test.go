@@ -258,6 +258,12 @@ func TestCheckStateDirAgreesWithState(t *testing.T) {
 			must(t, os.Chmod(filepath.Join(d, "records"), 0o777))
 			return d
 		}},
+		{desc: "parent writable by all, not sticky", setup: func(t *testing.T, dir string) string {
+			p := filepath.Join(dir, "p")
+			must(t, os.Mkdir(p, 0o700))
+			must(t, os.Chmod(p, 0o777))
+			return filepath.Join(p, "s")
+		}},
 		{desc: "a file", setup: func(t *testing.T, dir string) string {
 			d := filepath.Join(dir, "s")
 			must(t, os.WriteFile(d, nil, 0o600))

@@ -10,22 +10,58 @@ import (
 	"syscall"
 )
 
-// maxLinks bounds the symlinks CheckLinks follows, like the kernel's
+// maxLinks bounds the symlinks CheckPath follows, like the kernel's
 // limit of 40 (ELOOP).
 const maxLinks = 40
 
-// CheckLinks refuses a state directory reached through a symlink that
-// someone other than root or rotatord's user owns: a user who owns a
-// directory on the path could otherwise point the journal (its records,
-// its lock) at any directory root owns, a stale copy of the journal
-// included, whose records rotatord would act on. It is the rule a sink's
-// directory follows: only links root or rotatord's user made are
-// followed. dir is absolute. The walk stops at the first component that
-// does not exist: what is missing is created as plain directories.
-func CheckLinks(dir string) error {
-	euid := os.Geteuid()
+// CheckPath refuses a state directory that someone other than root or
+// rotatord's user could move elsewhere. The store works on its directory
+// by path (each checkpoint, each new log), so whoever can rename an entry
+// of a directory on that path can take the journal away (a pass then
+// starts from an empty one, forgetting the rotations in flight) or put a
+// directory of theirs in its place and write the records rotatord acts
+// on. dir is absolute. From "/", one component at a time:
+//
+//   - a symlink is followed only if root or rotatord's user owns it (the
+//     rule of a sink's directory): a link another user made could point
+//     the journal at any directory root owns, a stale copy of it included;
+//   - every directory reached must be owned by root or rotatord's user,
+//     and writable by others only with the sticky bit (as /tmp): by all
+//     users, or by a group other than root's and rotatord's.
+//
+// The walk stops at the first component that does not exist: what is
+// missing is created 0700 by rotatord.
+func CheckPath(dir string) error {
+	euid, egid := os.Geteuid(), os.Getegid()
+	checkDir := func(at string, fi fs.FileInfo) error {
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		mode := fi.Mode()
+		switch {
+		case st.Uid != 0 && int(st.Uid) != euid:
+			return fmt.Errorf("state dir %s: directory %s on its path is owned by uid %d, not by root or rotatord's user (uid %d): its owner could move the state directory away or replace it",
+				dir, at, st.Uid, euid)
+		case mode&fs.ModeSticky != 0:
+		case mode.Perm()&0o002 != 0:
+			return fmt.Errorf("state dir %s: directory %s on its path is writable by all users (mode %04o) without the sticky bit: anyone could move the state directory away or replace it",
+				dir, at, mode.Perm())
+		case mode.Perm()&0o020 != 0 && st.Gid != 0 && int(st.Gid) != egid:
+			return fmt.Errorf("state dir %s: directory %s on its path is writable by group %d (mode %04o), neither root's nor rotatord's (gid %d): its members could move the state directory away or replace it",
+				dir, at, st.Gid, mode.Perm(), egid)
+		}
+		return nil
+	}
 	todo := strings.Split(dir, "/")
 	at := "/"
+	fi, err := os.Lstat(at)
+	if err != nil {
+		return fmt.Errorf("state dir %s: %w", dir, err)
+	}
+	if err := checkDir(at, fi); err != nil {
+		return err
+	}
 	links := 0
 	for len(todo) > 0 {
 		c := todo[0]
@@ -34,7 +70,8 @@ func CheckLinks(dir string) error {
 		case "", ".":
 			continue
 		case "..":
-			// at has no symlink in it: its parent is the physical one.
+			// at has no symlink in it: its parent is the physical one,
+			// checked already.
 			at = filepath.Dir(at)
 			continue
 		}
@@ -46,9 +83,16 @@ func CheckLinks(dir string) error {
 		if err != nil {
 			return fmt.Errorf("state dir %s: %w", dir, err)
 		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
+		switch {
+		case fi.IsDir():
+			if err := checkDir(here, fi); err != nil {
+				return err
+			}
 			at = here
 			continue
+		case fi.Mode()&fs.ModeSymlink == 0:
+			// Not a directory: Open's MkdirAll says so.
+			return nil
 		}
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != euid {
 			return fmt.Errorf("state dir %s: %s is a symlink owned by uid %d: only symlinks owned by root or rotatord's user (uid %d) are followed, as another user may have planted it",

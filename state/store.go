@@ -129,7 +129,7 @@ var ErrClosed = errors.New("state store closed")
 // write fails with ErrReadOnly.
 func OpenReadOnly(dir string) (*Store, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
-		if err := CheckLinks(abs); err != nil {
+		if err := CheckPath(abs); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +163,7 @@ func Open(dir string) (*Store, error) {
 		}
 		dir = abs
 	}
-	if err := CheckLinks(dir); err != nil {
+	if err := CheckPath(dir); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, recordsDir), 0o700); err != nil {
@@ -174,7 +174,7 @@ func Open(dir string) (*Store, error) {
 	// current release, state_dir: ./state) does not move the journal
 	// away from its lock and its records.
 	// Checked again after MkdirAll: a link planted while it ran.
-	if err := CheckLinks(dir); err != nil {
+	if err := CheckPath(dir); err != nil {
 		return nil, err
 	}
 	if real, err := filepath.EvalSymlinks(dir); err == nil {

@@ -93,3 +93,72 @@ func TestOpenFollowsOwnSymlinks(t *testing.T) {
 		t.Error("the store is not where the link points")
 	}
 }
+
+// TestOpenRefusesAMovableDirectory: the store works on its directory by
+// path (each checkpoint, each new log), so a user who could rename an
+// entry of a directory on the path could move the journal away (the next
+// start began from an empty one, forgetting the rotations in flight) or
+// put a directory of theirs in its place. Every directory on the path
+// must be owned by root or rotatord's user and writable by others only
+// with the sticky bit.
+func TestOpenRefusesAMovableDirectory(t *testing.T) {
+	chown := func(t *testing.T, p string, uid, gid int) {
+		t.Helper()
+		if err := os.Chown(p, uid, gid); err != nil {
+			t.Skipf("cannot give a directory to another user (needs root): %v", err)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, parent string)
+		wantErr string // "" must open
+	}{
+		{"parent owned by another user", func(t *testing.T, p string) { chown(t, p, strangerUID, os.Getegid()) }, "owned by uid 4242"},
+		{"parent writable by all", func(t *testing.T, p string) { os.Chmod(p, 0o777) }, "writable by all users (mode 0777)"},
+		{"parent writable by all, sticky", func(t *testing.T, p string) { os.Chmod(p, 0o777|fs.ModeSticky) }, ""},
+		{"parent writable by another group", func(t *testing.T, p string) {
+			chown(t, p, os.Geteuid(), strangerUID)
+			os.Chmod(p, 0o775)
+		}, "writable by group 4242"},
+		{"parent writable by rotatord's group", func(t *testing.T, p string) { os.Chmod(p, 0o775) }, ""},
+		{"grandparent owned by another user", func(t *testing.T, p string) { chown(t, filepath.Dir(p), strangerUID, os.Getegid()) }, "owned by uid 4242"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := filepath.Join(t.TempDir(), "g", "p")
+			if err := os.MkdirAll(parent, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			tc.prepare(t, parent)
+			for _, missing := range []bool{true, false} {
+				dir := filepath.Join(parent, "state")
+				if !missing {
+					if err := os.MkdirAll(filepath.Join(dir, recordsDir), 0o700); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, open := range []struct {
+					name string
+					f    func(string) (*Store, error)
+				}{{"Open", Open}, {"OpenReadOnly", OpenReadOnly}} {
+					s, err := open.f(dir)
+					if err == nil {
+						s.Close()
+					}
+					switch {
+					case tc.wantErr == "" && err != nil:
+						t.Errorf("%s (state dir there already: %v): %v", open.name, !missing, err)
+					case tc.wantErr != "" && err == nil:
+						t.Errorf("%s (state dir there already: %v) accepted it", open.name, !missing)
+					case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
+						t.Errorf("%s: error %q, want it to say %q", open.name, err, tc.wantErr)
+					}
+				}
+				if missing && tc.wantErr != "" {
+					if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+						t.Errorf("the refused state directory was created")
+					}
+				}
+			}
+		})
+	}
+}
