@@ -133,6 +133,11 @@ func (c *cli) cmdStateImport() error {
 			return fmt.Errorf("state import: account %q is not in the policy file %s", name, c.state.importCommon.configFile)
 		}
 	}
+	for name, recs := range in.Accounts {
+		if err := checkImported(name, recs); err != nil {
+			return err
+		}
+	}
 	n := 0
 	for name, recs := range in.Accounts {
 		j, err := openJournal(ctx, cfg, name, false)
@@ -145,10 +150,6 @@ func (c *cli) cmdStateImport() error {
 		}
 		for _, ir := range recs {
 			r := ir.record()
-			if r.Policy == "" || r.Name == "" {
-				j.Close()
-				return fmt.Errorf("state import: account %s: a record without policy or name", name)
-			}
 			if err := j.Put(r); err != nil {
 				j.Close()
 				return fmt.Errorf("state import: account %s: %w (%d records written)", name, err, n)
@@ -158,6 +159,40 @@ func (c *cli) cmdStateImport() error {
 		j.Close()
 	}
 	fmt.Fprintf(c.stderr, "imported %d records\n", n)
+	return nil
+}
+
+// checkImported refuses, before anything is written, records of an
+// account that no export holds: one without policy or name, two of the
+// same policy and name (the second would replace the first), a rotation
+// in a phase rotatord does not write (run would recover it as an intent).
+func checkImported(account string, recs []importedRecord) error {
+	type id struct{ policy, name string }
+	seen := make(map[id]bool, len(recs))
+	for _, ir := range recs {
+		if ir.Policy == "" || ir.Name == "" {
+			return fmt.Errorf("state import: account %s: a record without policy or name", account)
+		}
+		k := id{ir.Policy, ir.Name}
+		if seen[k] {
+			return fmt.Errorf("state import: account %s: two records of policy %q and name %q", account, ir.Policy, ir.Name)
+		}
+		seen[k] = true
+		for _, r := range []struct {
+			field string
+			rot   *state.Rotation
+		}{{"rotation", ir.Rotation}, {"retried_create", ir.RetriedCreate}} {
+			if r.rot == nil {
+				continue
+			}
+			switch r.rot.Phase {
+			case state.PhaseIntent, state.PhaseCreated, state.PhaseDelivered:
+			default:
+				return fmt.Errorf("state import: account %s: policy %q name %q: %s.phase %q: want %s, %s or %s",
+					account, ir.Policy, ir.Name, r.field, r.rot.Phase, state.PhaseIntent, state.PhaseCreated, state.PhaseDelivered)
+			}
+		}
+	}
 	return nil
 }
 

@@ -49,3 +49,45 @@ func TestImportChecksEverySetEntry(t *testing.T) {
 		t.Errorf("first_seen %+v", got.FirstSeen)
 	}
 }
+
+// TestImportRefusesWhatNoExportHolds: state import took two records of
+// one policy and name (the second silently replaced the first, and
+// "imported 2 records" counted both) and a rotation in a phase no
+// rotatord writes (run then recovered it as an intent); each is now
+// refused before anything is written, naming the account, the record
+// and the value.
+func TestImportRefusesWhatNoExportHolds(t *testing.T) {
+	rec := func(policy, name string, rot, retried *state.Rotation) importedRecord {
+		return importedRecord{Record: state.Record{Policy: policy, Name: name, Rotation: rot, RetriedCreate: retried}}
+	}
+	now := time.Now()
+	for _, tt := range []struct {
+		name    string
+		recs    []importedRecord
+		wantErr string
+	}{
+		{"good", []importedRecord{
+			rec("ci", "ci-a", &state.Rotation{Phase: state.PhaseIntent, StartedAt: now}, nil),
+			rec("ci", "ci-b", &state.Rotation{Phase: state.PhaseDelivered, StartedAt: now}, &state.Rotation{Phase: state.PhaseIntent, StartedAt: now}),
+			rec("cd", "ci-a", nil, nil),
+		}, ""},
+		{"twice the same record", []importedRecord{rec("ci", "ci-a", nil, nil), rec("ci", "ci-a", nil, nil)},
+			`state import: account default: two records of policy "ci" and name "ci-a"`},
+		{"unknown phase", []importedRecord{rec("ci", "ci-a", &state.Rotation{Phase: "bogus", StartedAt: now}, nil)},
+			`state import: account default: policy "ci" name "ci-a": rotation.phase "bogus": want intent, created or delivered`},
+		{"unknown phase of the retried create", []importedRecord{rec("ci", "ci-a", nil, &state.Rotation{Phase: "", StartedAt: now})},
+			`state import: account default: policy "ci" name "ci-a": retried_create.phase "": want intent, created or delivered`},
+		{"no name", []importedRecord{rec("ci", "", nil, nil)},
+			`state import: account default: a record without policy or name`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkImported("default", tt.recs)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Errorf("error %v, want %s", err, tt.wantErr)
+			}
+		})
+	}
+}
