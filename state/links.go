@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -27,12 +28,17 @@ const maxLinks = 40
 //     the journal at any directory root owns, a stale copy of it included;
 //   - every directory reached must be owned by root or rotatord's user,
 //     and writable by others only with the sticky bit (as /tmp): by all
-//     users, or by a group other than root's and rotatord's.
+//     users, or by a group other than root's and rotatord's (its
+//     effective or supplementary groups).
 //
 // The walk stops at the first component that does not exist: what is
 // missing is created 0700 by rotatord.
 func CheckPath(dir string) error {
 	euid, egid := os.Geteuid(), os.Getegid()
+	// rotatord's supplementary groups count as its own: a Kubernetes
+	// fsGroup (the volume's group) is one when runAsGroup is not.
+	groups, _ := os.Getgroups()
+	ownGroup := func(gid int) bool { return gid == 0 || gid == egid || slices.Contains(groups, gid) }
 	checkDir := func(at string, fi fs.FileInfo) error {
 		st, ok := fi.Sys().(*syscall.Stat_t)
 		if !ok {
@@ -47,8 +53,8 @@ func CheckPath(dir string) error {
 		case mode.Perm()&0o002 != 0:
 			return fmt.Errorf("state dir %s: directory %s on its path is writable by all users (mode %04o) without the sticky bit: anyone could move the state directory away or replace it",
 				dir, at, mode.Perm())
-		case mode.Perm()&0o020 != 0 && st.Gid != 0 && int(st.Gid) != egid:
-			return fmt.Errorf("state dir %s: directory %s on its path is writable by group %d (mode %04o), neither root's nor rotatord's (gid %d): its members could move the state directory away or replace it",
+		case mode.Perm()&0o020 != 0 && !ownGroup(int(st.Gid)):
+			return fmt.Errorf("state dir %s: directory %s on its path is writable by group %d (mode %04o), neither root's nor one of rotatord's (gid %d): its members could move the state directory away or replace it",
 				dir, at, st.Gid, mode.Perm(), egid)
 		}
 		return nil
