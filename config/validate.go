@@ -693,15 +693,24 @@ var (
 		CreatedAt                       time.Time
 	}{"example", "EXO0123456789abcdef01234567", "sample-secret", "00000000-0000-0000-0000-000000000000", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	cantEvaluateRE = regexp.MustCompile(`can't evaluate field (\w+) in type (\S+)`)
+	// Go's words for a template's whole data: its type, and its value as
+	// range prints it.
+	goDataRE = regexp.MustCompile(`config\.PathData|struct \{[^{}]*\}|(range can't iterate over )\{[^{}]*\}`)
 )
 
 // templateError says what went wrong executing a template in the file's
 // terms: a field the data does not have is named as the template writes it
 // (.Nmae), with the nearest field suggested.
 func templateError(err error, fields []string, sees string) string {
+	dotted := make([]string, len(fields))
+	for i, f := range fields {
+		dotted[i] = "." + f
+	}
 	m := cantEvaluateRE.FindStringSubmatch(err.Error())
 	if m == nil {
-		return err.Error()
+		// The template used its whole data (len ., range .): named by
+		// its fields, not by Go's type nor by the sample values.
+		return goDataRE.ReplaceAllString(err.Error(), "${1}the template's data ("+strings.Join(dotted, ", ")+")")
 	}
 	if !strings.HasPrefix(m[2], "config.") && !strings.HasPrefix(m[2], "struct") {
 		// A field of a field (.CreatedAt.Yaer): name the type by what it is.
@@ -709,10 +718,6 @@ func templateError(err error, fields []string, sees string) string {
 	}
 	if s := nearest(m[1], fields); s != "" {
 		return fmt.Sprintf("unknown template field .%s (did you mean .%s?)", m[1], s)
-	}
-	dotted := make([]string, len(fields))
-	for i, f := range fields {
-		dotted[i] = "." + f
 	}
 	return fmt.Sprintf("unknown template field .%s (%s %s)", m[1], sees, strings.Join(dotted, ", "))
 }

@@ -447,6 +447,16 @@ func TestMessagesInTheFilesTerms(t *testing.T) {
 			want: `p.yml:9: policies[0].sinks[0].template: unknown template field .APIkey (did you mean .APIKey?)`},
 		{desc: "content template unknown field", doc: base + sink + "        format: template\n        template: \"{{.Password}}\"\n",
 			want: `p.yml:9: policies[0].sinks[0].template: unknown template field .Password (a content template sees .Name, .APIKey, .APISecret, .RoleID, .CreatedAt)`},
+		// Go's own words for the data (config.PathData, struct { ... })
+		// and its value printed whole (the sample secret) were shown.
+		{desc: "path template on the whole data", doc: base + "    sinks:\n      - type: file\n        path: /x/{{.Name}}{{len .}}\n",
+			want: `p.yml:7: policies[0].sinks[0].path: template: path:1:14: executing "path" at <len .>: error calling len: len of type the template's data (.Name)`},
+		{desc: "range over a path's data", doc: base + "    sinks:\n      - type: file\n        path: /x/{{.Name}}{{range .}}{{end}}\n",
+			want: `p.yml:7: policies[0].sinks[0].path: template: path:1:20: executing "path" at <.>: range can't iterate over the template's data (.Name)`},
+		{desc: "content template on the whole data", doc: base + sink + "        format: template\n        template: \"{{index . 0}}\"\n",
+			want: `p.yml:9: policies[0].sinks[0].template: template: template:1:2: executing "template" at <index . 0>: error calling index: can't index item of type the template's data (.Name, .APIKey, .APISecret, .RoleID, .CreatedAt)`},
+		{desc: "range over a content's data", doc: base + sink + "        format: template\n        template: \"{{range .}}{{end}}\"\n",
+			want: `p.yml:9: policies[0].sinks[0].template: template: template:1:8: executing "template" at <.>: range can't iterate over the template's data (.Name, .APIKey, .APISecret, .RoleID, .CreatedAt)`},
 		{desc: "negative duration as written", doc: base + "    grace_period: -1h\n" + sink,
 			want: `p.yml:5: policies[0].grace_period: must not be negative, got -1h`},
 		{desc: "a mapping where a list goes", doc: "policies:\n  name: p\n",
