@@ -284,12 +284,31 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if s.format == FormatTemplate {
+		// A template may fail for some names only (validate runs it on a
+		// sample): found now, before a key is created for nothing. The
+		// key, secret and role are placeholders; the name is the real one.
+		content, err := render(s.format, s.tmpl, sinks.Credential{
+			Name: name, KeyID: probeKeyID, RoleID: probeRoleID, Secret: probeSecret, CreatedAt: time.Now(),
+		})
+		clear(content)
+		if err != nil {
+			return fmt.Errorf("probe %s: %w", path, err)
+		}
+	}
 	defer s.locks.Lock(path)()
 	if err := s.probe(path, name); err != nil {
 		return fmt.Errorf("probe %s: %w", path, err)
 	}
 	return nil
 }
+
+// Placeholders the probe renders a template with, shaped as the real ones.
+const (
+	probeKeyID  = "EXO000000000000000000000000"
+	probeRoleID = "00000000-0000-0000-0000-000000000000"
+	probeSecret = secret.Value("probe-secret-0000000000000000000000000000000")
+)
 
 func (s *Sink) probe(path, name string) error {
 	d, err := s.openDir(filepath.Dir(path))

@@ -1,0 +1,37 @@
+package file
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestProbeRendersTheTemplateForTheName: a content template that fails
+// for one key name (here on a name shorter than it slices; validate runs
+// it on a sample name only) passed the probe and failed only at the
+// write, after the replacement key was created: a key made for nothing,
+// the name stuck with two live keys. Probe renders the template for the
+// name (with placeholder key, secret and role) and fails first, writing
+// nothing.
+func TestProbeRendersTheTemplateForTheName(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, FormatTemplate, func(o *Options) {
+		o.Template = mustParseTemplate("content", `NAME={{slice .Name 0 5}}
+SECRET={{shquote .APISecret}}
+`)
+	})
+	if err := s.Probe(t.Context(), "ci-runner"); err != nil {
+		t.Fatalf("Probe of a name the template renders: %v", err)
+	}
+	err := s.Probe(t.Context(), "ci")
+	if err == nil {
+		t.Fatal("Probe passed a name the template cannot render")
+	}
+	if !strings.Contains(err.Error(), filepath.Join(dir, "ci.cred")) || !strings.Contains(err.Error(), "slice") {
+		t.Errorf("error %q does not name the target and what failed", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ci.cred")); !os.IsNotExist(err) {
+		t.Errorf("the probe wrote the target: %v", err)
+	}
+}
