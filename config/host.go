@@ -240,9 +240,11 @@ func (v *validator) fileSinkHost(at string, s *Sink, match string, glob, valid b
 	case err == nil, errors.Is(err, sinks.ErrNotHeld), errors.Is(err, sinks.ErrUnreadable):
 		// The directory opened as a write opens it.
 	default:
+		// The directory's problems name it; the others are the target's
+		// (not a regular file, not rotatord's): named by its path.
 		msg := trimPathError(err, target)
 		if !strings.Contains(msg, dir) {
-			msg = "directory " + dir + ": " + msg
+			msg = target + ": " + msg
 		}
 		v.addf(at+".path", "%s", msg)
 		return
