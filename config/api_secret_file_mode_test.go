@@ -71,3 +71,74 @@ policies:
 		})
 	}
 }
+
+// An api_key_file or api_secret_file another user owns, or in a directory
+// another user owns (or every user may write without the sticky bit):
+// that user can replace the credential rotatord signs with (with the key,
+// point rotatord at another organization, whose keys it would then deliver
+// to the consumers). validate said nothing; it warns now. Root's and
+// rotatord's files in root's directories, and a sticky one such as a
+// Kubernetes Secret volume, are no warning.
+func TestValidateWarnsOfACredentialFileAnotherUserCanReplace(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		prepare func(t *testing.T, dir, f string)
+		want    string // "" no warning
+	}{
+		{"own file", func(*testing.T, string, string) {}, ""},
+		{"file another user owns", func(t *testing.T, _, f string) { lchown(t, f, 4242) }, "belongs to uid 4242"},
+		{"directory another user owns", func(t *testing.T, dir, _ string) { lchown(t, dir, 4242) }, "belongs to uid 4242"},
+		{"directory every user may write", func(t *testing.T, dir, _ string) { os.Chmod(dir, 0o777) }, "every user may write"},
+		{"sticky directory every user may write", func(t *testing.T, dir, _ string) { os.Chmod(dir, 0o777|os.ModeSticky) }, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			dir := filepath.Join(base, "cred")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f := filepath.Join(dir, "api-secret")
+			if err := os.WriteFile(f, []byte("s3cr3t-value\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			tt.prepare(t, dir, f)
+			path := filepath.Join(base, "p.yml")
+			if err := os.WriteFile(path, []byte(`exoscale:
+  api_key: EXOabc
+  api_secret_file: `+f+`
+state_dir: `+filepath.Join(base, "state")+`
+policies:
+  - name: ci
+    match: {name: ci-*}
+    sinks:
+      - type: file
+        path: `+filepath.Join(base, "{{.Name}}.json")+`
+`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, warnings, err := Validate(path, ValidateOptions{Host: true, Getenv: func(string) string { return "" }})
+			if err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			var got []string
+			for _, w := range warnings {
+				if strings.Contains(w.Path, "api_secret_file") {
+					got = append(got, w.Path+": "+w.Msg)
+				}
+			}
+			switch {
+			case tt.want == "" && len(got) != 0:
+				t.Errorf("warnings %q, want none", got)
+			case tt.want != "" && (len(got) != 1 || !strings.Contains(got[0], "exoscale.api_secret_file") || !strings.Contains(got[0], tt.want)):
+				t.Errorf("warnings %q, want one on exoscale.api_secret_file saying %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func lchown(t *testing.T, p string, uid int) {
+	t.Helper()
+	if err := os.Lchown(p, uid, -1); err != nil {
+		t.Skipf("cannot give %s to another user (needs root): %v", p, err)
+	}
+}

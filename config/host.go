@@ -103,9 +103,56 @@ func (v *validator) credentials(at string, e *Exoscale) {
 			msg = "no API secret: set api_secret, api_secret_file or " + apiclient.EnvAPISecret
 		}
 		v.addf(field, "%s", msg)
-	} else if msg := WorldReadableSecretFile(e.APISecretFile); msg != "" {
-		v.warnf(at+".api_secret_file", "%s", msg)
+	} else {
+		if msg := WorldReadableSecretFile(e.APISecretFile); msg != "" {
+			v.warnf(at+".api_secret_file", "%s", msg)
+		}
+		if msg := ReplaceableCredentialFile(e.APISecretFile); msg != "" {
+			v.warnf(at+".api_secret_file", "%s", msg)
+		}
 	}
+	if msg := ReplaceableCredentialFile(e.APIKeyFile); msg != "" {
+		v.warnf(at+".api_key_file", "%s", msg)
+	}
+}
+
+// ReplaceableCredentialFile says, when a user other than root and
+// rotatord's could replace what an api_key_file or api_secret_file holds,
+// why ("" when nobody could, or when path is empty or cannot be read): the
+// file's owner, its directory's owner, or every user when the file, or its
+// directory without the sticky bit, is writable by all. With the secret
+// they could stop rotatord; with the key as well, point it at another
+// organization, whose keys it would deliver to the consumers. Symlinks
+// are followed (a Kubernetes Secret volume's files are links): the file
+// reached, its directory and the link's directory are judged.
+func ReplaceableCredentialFile(path string) string {
+	if path == "" {
+		return ""
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return ""
+	}
+	euid := os.Geteuid()
+	for _, p := range []string{real, filepath.Dir(real), filepath.Dir(path)} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return ""
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return ""
+		}
+		switch {
+		case st.Uid != 0 && int(st.Uid) != euid:
+			return fmt.Sprintf("%s belongs to uid %d: that user can replace the credential rotatord signs with; chown it to root or rotatord's user",
+				secret.ShownPath(p), st.Uid)
+		case fi.Mode().Perm()&0o002 != 0 && (p == real || fi.Mode()&fs.ModeSticky == 0):
+			return fmt.Sprintf("every user may write %s (mode %04o): anyone can replace the credential rotatord signs with",
+				secret.ShownPath(p), fi.Mode().Perm())
+		}
+	}
+	return ""
 }
 
 // WorldReadableSecretFile says, when the api_secret_file path exists and

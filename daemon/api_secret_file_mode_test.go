@@ -32,3 +32,24 @@ func TestWorldReadableAPISecretFileIsLogged(t *testing.T) {
 		t.Error("no warning names account green's world-readable api_secret_file")
 	}
 }
+
+// An account's api_secret_file another user owns: run logs that this user
+// can replace the credential, naming the account and the file.
+func TestReplaceableAPISecretFileIsLogged(t *testing.T) {
+	e := newAccountsEnv(t)
+	secretFile := filepath.Join(e.dir, "green-secret")
+	if err := os.Lchown(secretFile, 4242, -1); err != nil {
+		t.Skipf("cannot give a file to another user (needs root): %v", err)
+	}
+	e.open()
+	found := false
+	for _, l := range e.logs.All() {
+		fields := l.ContextMap()
+		if strings.Contains(l.Message, "uid 4242") && fields["account"] == "green" && fields["api_secret_file"] == secretFile {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no warning says another user can replace account green's api_secret_file")
+	}
+}

@@ -459,6 +459,11 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 		d.log.Warn("the api_secret_file is readable by every user: "+msg, zap.String("account", a.Name),
 			zap.String("api_secret_file", e.APISecretFile))
 	}
+	for _, f := range []struct{ field, path string }{{"api_key_file", e.APIKeyFile}, {"api_secret_file", e.APISecretFile}} {
+		if msg := config.ReplaceableCredentialFile(f.path); msg != "" {
+			d.log.Warn("another user can replace the "+f.field+": "+msg, zap.String("account", a.Name), zap.String(f.field, f.path))
+		}
+	}
 	if e.InsecureHTTP && config.CheckTransport(e.ResolvedEndpoint(), false) != nil {
 		d.log.Warn("PLAIN HTTP TO THE EXOSCALE API (insecure_http): every new secret crosses the network in clear; use it only in tests",
 			zap.String("account", a.Name), zap.String("endpoint", apiclient.RedactURL(e.ResolvedEndpoint())))
