@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -630,12 +631,22 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 	var apiErr *v3.APIError
 	switch {
 	case errors.As(err, &apiErr):
-		e.Message = apiErr.Message
+		said := answerMessages(apiErr)
+		if len(said) > 0 {
+			e.Message = said[0]
+		}
 		if !jsonError {
 			// The SDK made the raw body the message: never quote it.
 			e.Message = "answer body is not JSON"
 		}
-		e.Kind, e.RetryAfter = kindOfStatus(status, apiErr.Message, retryAfter)
+		// The words that say a key is gone count in whichever field
+		// carries them: under "detail" or "title", a 403 of a key
+		// already gone was taken for an authentication failure.
+		kindMessage := e.Message
+		if slices.Contains(said, msgNotInOrganization) {
+			kindMessage = msgNotInOrganization
+		}
+		e.Kind, e.RetryAfter = kindOfStatus(status, kindMessage, retryAfter)
 	case a.wasTooLarge():
 		// Not quoted either; the API (or whatever answers for it) is
 		// misbehaving, and the request may go through again later.
@@ -667,13 +678,36 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 	return e
 }
 
+// msgNotInOrganization is what the API answers for a key that is not (or
+// no longer) in the organization.
+const msgNotInOrganization = "API Key not in organization"
+
+// answerMessages returns what an error answer says, in the fields the SDK
+// reads: "message" (or "error"), "detail", the "errors" entries and
+// "title", most telling first. Empty ones are left out.
+func answerMessages(e *v3.APIError) []string {
+	var said []string
+	add := func(m string) {
+		if m != "" {
+			said = append(said, m)
+		}
+	}
+	add(e.Message)
+	add(e.Detail)
+	for _, x := range e.Errors {
+		add(x.Detail)
+	}
+	add(e.Title)
+	return said
+}
+
 // kindOfStatus is the kind of an error answer of that status, with that
 // message, and how long it asks to wait.
 func kindOfStatus(status int, message string, retryAfter time.Duration) (Kind, time.Duration) {
 	switch {
 	case status == http.StatusNotFound:
 		return KindNotFound, 0
-	case status >= 400 && status < 500 && status != http.StatusTooManyRequests && message == "API Key not in organization":
+	case status >= 400 && status < 500 && status != http.StatusTooManyRequests && message == msgNotInOrganization:
 		// What the API answers for a key that is not (or no longer)
 		// there: measured as a 403, documented as "a 4xx".
 		return KindNotFound, 0
