@@ -61,6 +61,8 @@ type standIn struct {
 	throttle     int           // every throttle-th request answers 429 before acting
 	retryAfter   string        // its Retry-After: "1", an HTTP date ("date") or none ("")
 	requests     int
+	noDate       bool // answers carry no Date header
+	createLost   int  // the next creates make their key, then answer 502
 }
 
 type standInKey struct {
@@ -258,6 +260,11 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		k := &standInKey{id: randomKeyID(), name: *req.Name, role: *req.RoleID, secret: s.newSecret(), createdAt: now}
 		s.keys = append(s.keys, k)
+		if s.createLost > 0 {
+			s.createLost--
+			s.fail(w, r, 502, "Bad gateway")
+			return
+		}
 		out := map[string]any{"secret": k.secret, "key": k.id, "x-extra": []int{1, 2}}
 		if !s.sparse {
 			out["name"], out["role-id"] = k.name, k.role
@@ -401,6 +408,9 @@ func (s *standIn) reply(w http.ResponseWriter, r *http.Request, status int, v an
 		s.t.Error(err)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if s.noDate {
+		w.Header()["Date"] = nil
+	}
 	if s.closeAll {
 		w.Header().Set("Connection", "close")
 	}
@@ -514,6 +524,8 @@ var standInModes = []struct {
 	{name: "every third request 429, Retry-After 1", configure: func(s *standIn) { s.throttle, s.retryAfter = 3, "1" }},
 	{name: "every other request 429, Retry-After a date", configure: func(s *standIn) { s.throttle, s.retryAfter = 2, "date" }},
 	{name: "every fourth request 429, no Retry-After", configure: func(s *standIn) { s.throttle = 4 }},
+	{name: "create made its key, answered 502", configure: func(s *standIn) { s.createLost = 1 }, failsFirst: true},
+	{name: "create made its key, answered 502, no Date", configure: func(s *standIn) { s.createLost, s.noDate = 1, true }, failsFirst: true},
 	{name: "everything", configure: func(s *standIn) {
 		s.pendingFor, s.sparse, s.gone403, s.gzipAll, s.closeAll, s.errorField = 2*time.Second, true, true, true, true, "error"
 		s.unlistedFor, s.lingerFor, s.authLagFor = 2*time.Second, 2*time.Second, 2*time.Second
@@ -590,12 +602,14 @@ func TestStandInOwnKey(t *testing.T) {
   own_key: {max_age: 30d, grace_period: 0s}
 state_dir: state
 `, s.endpoint(), cred))
+			force := true // the first pass, and the one after a failed first
 			for i := range 3 {
 				args := []string{"once", "--config.file", config}
-				if i == 0 {
+				if force {
 					args = append(args, "--force")
 				}
 				code, stdout, stderr := runCLI(args...)
+				force = i == 0 && code != 0
 				if strings.Contains(stdout+stderr, s.admin.secret) {
 					t.Error("the old secret is in the output")
 				}
