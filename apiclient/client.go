@@ -322,15 +322,23 @@ func (c *Client) DeleteKey(ctx context.Context, id string) error {
 	if errors.Is(err, ErrNotFound) {
 		return nil // already gone, maybe by an earlier attempt of ours
 	}
+	if e := (*Error)(nil); errors.As(err, &e) && e.Kind == KindInvalidResponse && e.Status >= 200 && e.Status < 300 && e.Message != ErrAnswerTooLarge.Error() {
+		// A success without an operation in it (no body, a 204): it
+		// says nothing of the deletion, the key does (waitOperation).
+		op, err = &v3.Operation{}, nil
+	}
 	if err != nil {
 		return err
 	}
-	return c.waitOperation(ctx, op)
+	return c.waitOperation(ctx, id, op)
 }
 
-// waitOperation polls an operation until it leaves "pending", with growing
-// delays and an overall bound.
-func (c *Client) waitOperation(ctx context.Context, op *v3.Operation) error {
+// waitOperation polls the operation deleting key id until it leaves
+// "pending", with growing delays and an overall bound. Every field of the
+// operation schema is optional: one without its state says nothing either
+// way, so the key is asked for instead (gone is done), and while it is
+// still there the operation, when it has an id, is asked again.
+func (c *Client) waitOperation(ctx context.Context, id string, op *v3.Operation) error {
 	deadline := c.now().Add(c.cfg.DeleteTimeout)
 	delay := c.cfg.PollInterval
 	for {
@@ -338,26 +346,39 @@ func (c *Client) waitOperation(ctx context.Context, op *v3.Operation) error {
 		case v3.OperationStateSuccess:
 			return nil
 		case v3.OperationStatePending:
+			if op.ID == "" {
+				return &Error{Op: OpDeleteKey, Kind: KindInvalidResponse, Status: http.StatusOK, Message: "pending operation has no id"}
+			}
 		case "":
-			return &Error{Op: OpDeleteKey, Kind: KindInvalidResponse, Status: http.StatusOK, Message: "operation has no state"}
+			_, err := c.GetKey(ctx, id)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 		default:
 			return &Error{Op: OpDeleteKey, Kind: KindOther,
 				Message: fmt.Sprintf("operation %s ended in state %q (reason %q)", op.ID, op.State, op.Reason)}
 		}
-		if op.ID == "" {
-			return &Error{Op: OpDeleteKey, Kind: KindInvalidResponse, Status: http.StatusOK, Message: "pending operation has no id"}
-		}
 		if c.now().Add(delay).After(deadline) {
+			what := "operation " + string(op.ID) + " still pending"
+			if op.State == "" {
+				what = "key " + id + " still there"
+			}
 			return &Error{Op: OpDeleteKey, Kind: KindUnavailable,
-				Message: fmt.Sprintf("operation %s still pending after %s", op.ID, c.cfg.DeleteTimeout)}
+				Message: fmt.Sprintf("%s after %s", what, c.cfg.DeleteTimeout)}
 		}
 		if err := c.sleep(ctx, delay); err != nil {
 			return err
 		}
 		delay = min(delay*3/2, 10*time.Second)
-		id := op.ID
+		if op.ID == "" {
+			continue // no operation to ask: the key is asked again
+		}
+		opID := op.ID
 		err := c.do(ctx, OpGetOperation, true, func(ctx context.Context) (err error) {
-			op, err = c.sdk.Load().GetOperation(ctx, id)
+			op, err = c.sdk.Load().GetOperation(ctx, opID)
 			return err
 		})
 		if err != nil {

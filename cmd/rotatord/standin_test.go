@@ -63,6 +63,7 @@ type standIn struct {
 	requests     int
 	noDate       bool // answers carry no Date header
 	createLost   int  // the next creates make their key, then answer 502
+	opNoState    bool // a delete's operation carries its id only, no state
 }
 
 type standInKey struct {
@@ -312,6 +313,10 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.failOps--
 		s.ops[op.id] = op
 		s.settle(now)
+		if s.opNoState {
+			s.reply(w, r, 200, map[string]any{"id": op.id})
+			return
+		}
 		s.reply(w, r, 200, s.renderOp(op))
 	case strings.HasPrefix(path, "operation/") && r.Method == http.MethodGet:
 		if op, ok := s.ops[strings.TrimPrefix(path, "operation/")]; ok {
@@ -526,6 +531,7 @@ var standInModes = []struct {
 	{name: "every fourth request 429, no Retry-After", configure: func(s *standIn) { s.throttle = 4 }},
 	{name: "create made its key, answered 502", configure: func(s *standIn) { s.createLost = 1 }, failsFirst: true},
 	{name: "create made its key, answered 502, no Date", configure: func(s *standIn) { s.createLost, s.noDate = 1, true }, failsFirst: true},
+	{name: "delete answers an operation without state", configure: func(s *standIn) { s.opNoState = true }},
 	{name: "everything", configure: func(s *standIn) {
 		s.pendingFor, s.sparse, s.gone403, s.gzipAll, s.closeAll, s.errorField = 2*time.Second, true, true, true, true, "error"
 		s.unlistedFor, s.lingerFor, s.authLagFor = 2*time.Second, 2*time.Second, 2*time.Second
