@@ -357,6 +357,16 @@ func (c *Client) waitOperation(ctx context.Context, id string, op *v3.Operation)
 			if err != nil {
 				return err
 			}
+		case v3.OperationStateFailure:
+			if op.Reason == v3.OperationReasonNotFound {
+				// The key was not there to delete: gone is done, as a
+				// 404 to the DELETE is, once the key's GET agrees.
+				if _, err := c.GetKey(ctx, id); errors.Is(err, ErrNotFound) {
+					return nil
+				}
+			}
+			return &Error{Op: OpDeleteKey, Kind: KindOther,
+				Message: fmt.Sprintf("operation %s ended in state %q (reason %q)", op.ID, op.State, op.Reason)}
 		default:
 			return &Error{Op: OpDeleteKey, Kind: KindOther,
 				Message: fmt.Sprintf("operation %s ended in state %q (reason %q)", op.ID, op.State, op.Reason)}

@@ -29,6 +29,7 @@ func TestDeleteAnsweredWithoutState(t *testing.T) {
 		opAnswer    string // GET /operation/{id}; "" answers 404
 		goneAfter   int    // the key's GETs that still find it
 		wantErr     bool
+		wantInErr   string
 		wantGetKeys int
 	}{
 		{name: "id only, key gone", status: 200, body: `{"id":"` + opID + `"}`, wantGetKeys: 1},
@@ -37,7 +38,12 @@ func TestDeleteAnsweredWithoutState(t *testing.T) {
 		{name: "empty object, key gone", status: 200, body: `{}`, wantGetKeys: 1},
 		{name: "no content, key gone", status: 204, body: ``, wantGetKeys: 1},
 		{name: "empty object, key gone after two looks", status: 200, body: `{}`, goneAfter: 2, wantGetKeys: 3},
-		{name: "empty object, key never gone", status: 200, body: `{}`, goneAfter: 1 << 30, wantErr: true},
+		{name: "empty object, key never gone", status: 200, body: `{}`, goneAfter: 1 << 30, wantErr: true, wantInErr: "key EXO2 still there"},
+		// An operation that failed for want of the key: gone, as a 404
+		// to the DELETE says, once the key's GET agrees.
+		{name: "failure, not found, key gone", status: 200, body: `{"id":"` + opID + `","state":"failure","reason":"not-found"}`, wantGetKeys: 1},
+		{name: "failure, not found, key there", status: 200, body: `{"id":"` + opID + `","state":"failure","reason":"not-found"}`, goneAfter: 1 << 30, wantErr: true},
+		{name: "failure, busy, key gone", status: 200, body: `{"id":"` + opID + `","state":"failure","reason":"busy"}`, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,8 +82,8 @@ func TestDeleteAnsweredWithoutState(t *testing.T) {
 			c.sleep = func(ctx context.Context, d time.Duration) error { now = now.Add(d); return nil }
 			err = c.DeleteKey(context.Background(), "EXO2")
 			if tt.wantErr {
-				if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "EXO2") {
-					t.Fatalf("DeleteKey = %v, want an error naming the key still there", err)
+				if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), tt.wantInErr) {
+					t.Fatalf("DeleteKey = %v, want an error (%q)", err, tt.wantInErr)
 				}
 				return
 			}
