@@ -208,6 +208,9 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 			return nil, fmt.Errorf("%w: Content-Length %d", ErrAnswerTooLarge, resp.ContentLength)
 		}
 		resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxAnswerBody, exceeded: a.markTooLarge}
+		if a.op == OpListRoles && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			resp.Body = onlyRoleFields(resp.Body)
+		}
 	}
 	a.record(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), t.now()), jsonError)
 	t.report(a.op, strconv.Itoa(resp.StatusCode), elapsed)
@@ -219,6 +222,51 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	return resp, nil
 }
+
+// onlyRoleFields reads a listing of roles and hands on only the fields
+// rotatord reads (id, name, description) of each, where they are strings.
+// The API document names the other fields of a role without their types:
+// one the SDK would type otherwise (labels as a list, a policy as text)
+// must not fail the whole listing. A body that is no listing of objects is
+// handed on as it came, for the SDK to refuse; a read error stays one.
+func onlyRoleFields(body io.ReadCloser) io.ReadCloser {
+	b, err := io.ReadAll(body)
+	body.Close()
+	if err != nil {
+		return io.NopCloser(io.MultiReader(bytes.NewReader(b), errReader{err}))
+	}
+	var in struct {
+		Roles []map[string]json.RawMessage `json:"iam-roles"`
+	}
+	if json.Unmarshal(b, &in) != nil {
+		return io.NopCloser(bytes.NewReader(b))
+	}
+	type role struct {
+		ID          string `json:"id,omitempty"`
+		Name        string `json:"name,omitempty"`
+		Description string `json:"description,omitempty"`
+	}
+	out := struct {
+		Roles []role `json:"iam-roles"`
+	}{Roles: make([]role, 0, len(in.Roles))}
+	for _, r := range in.Roles {
+		var k role
+		// A field that is not a string is left out, as if absent.
+		_ = json.Unmarshal(r["id"], &k.ID)
+		_ = json.Unmarshal(r["name"], &k.Name)
+		_ = json.Unmarshal(r["description"], &k.Description)
+		out.Roles = append(out.Roles, k)
+	}
+	nb, err := json.Marshal(out)
+	if err != nil {
+		return io.NopCloser(bytes.NewReader(b))
+	}
+	return io.NopCloser(bytes.NewReader(nb))
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // maxErrorBody bounds how much of an error answer is read.
 const maxErrorBody = 64 << 10
