@@ -540,7 +540,9 @@ func TestResolveEndpoint(t *testing.T) {
 		{"ch-gva-2", "http://127.0.0.1:8080/v2/", "http://127.0.0.1:8080/v2", ""},
 		{"mars-1", "", "", `zone "mars-1": unknown`},
 		{"", "ftp://x/v2", "", "scheme must be http or https"},
-		{"", "http://127.0.0.1:8080", "", "path must end in /v2"},
+		{"", "http://127.0.0.1:8080", "http://127.0.0.1:8080/v2", ""},
+		{"", "http://127.0.0.1:8080/", "http://127.0.0.1:8080/v2", ""},
+		{"", "http://127.0.0.1:8080/api", "", "path must end in /v2"},
 		{"", "http://user:pw@host/v2", "", "must not carry credentials"},
 	}
 	for _, tt := range tests {

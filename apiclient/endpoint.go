@@ -37,6 +37,12 @@ func ResolveEndpoint(zone, endpoint string) (string, error) {
 			return "", fmt.Errorf("endpoint %q: must not carry credentials, a query or a fragment", shown)
 		}
 		path := strings.TrimSuffix(u.Path, "/")
+		if path == "" {
+			// A bare host (http://127.0.0.1:8080, as a stand-in's or a
+			// proxy's address is often written) can only mean the API's
+			// root: every path of the API sits under /v2.
+			path = "/v2"
+		}
 		if !strings.HasSuffix(path, "/v2") {
 			return "", fmt.Errorf("endpoint %q: path must end in /v2", shown)
 		}

@@ -181,7 +181,7 @@ type Exoscale struct {
 	// Zone picks the API endpoint; API keys are global to the organization.
 	Zone string `yaml:"zone"`
 	// Endpoint, when set, replaces the zone's endpoint (a test server, a
-	// proxy). It must end in /v2.
+	// proxy). Its path must end in /v2; a bare host means its /v2.
 	Endpoint string `yaml:"endpoint,omitempty"`
 	// APIKey or APIKeyFile, else EXOSCALE_API_KEY at runtime.
 	APIKey     string `yaml:"api_key,omitempty"`
