@@ -3,7 +3,9 @@ package exosim_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	v3 "github.com/exoscale/egoscale/v3"
@@ -43,14 +45,38 @@ func TestFaultAppliedRateLimit(t *testing.T) {
 	if !srv.Authenticate(lied[0].Key, lied[0].Secret) {
 		t.Error("the key made under the 429 does not authenticate")
 	}
+	if !lied[0].AnsweredRateLimited {
+		t.Error("the key made under the 429 is not marked answered_rate_limited")
+	}
+	// The mark shows on the control surface, never in the API's listing.
+	var marked int
+	for _, k := range decodeKeys(t, send(t, srv, "GET", "/_sim/keys", "", nil)) {
+		if k.AnsweredRateLimited {
+			marked++
+		}
+	}
+	if marked != 1 {
+		t.Errorf("/_sim/keys shows %d keys answered_rate_limited, want 1", marked)
+	}
+	if listing := send(t, srv, "GET", "/v2/api-key", "", signedBy(t, srv.Admin())); listing.status != 200 || !strings.Contains(fmt.Sprint(listing.body), "lied") {
+		t.Errorf("the API's listing: %d %v, want the key named lied", listing.status, listing.body)
+	} else if strings.Contains(fmt.Sprint(listing.body), "rate_limited") {
+		t.Errorf("the API's listing shows the mark: %v", listing.body)
+	}
 	if calls := srv.Calls()[exosim.OpCreateAPIKey]; calls.ByStatus[429] != 1 {
 		t.Errorf("calls = %+v, want one 429", calls)
 	}
 	if f, ok := srv.Faults()[exosim.OpCreateAPIKey]; ok {
 		t.Errorf("the spent fault is still listed: %+v", f)
 	}
-	if _, err := c.CreateAPIKey(ctx(t), v3.CreateAPIKeyRequest{Name: "answered", RoleID: exosim.CIRoleID}); err != nil {
+	answered, err := c.CreateAPIKey(ctx(t), v3.CreateAPIKeyRequest{Name: "answered", RoleID: exosim.CIRoleID})
+	if err != nil {
 		t.Fatalf("second create: %v", err)
+	}
+	for _, k := range srv.Keys() {
+		if k.Key == answered.Key && k.AnsweredRateLimited {
+			t.Error("the key of an answered create is marked answered_rate_limited")
+		}
 	}
 }
 

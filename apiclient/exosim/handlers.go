@@ -250,6 +250,7 @@ func (s *Sim) createAPIKey(req apiRequest) reply {
 	k := s.store.add(req.org, "", name, role.ID, "", now)
 	k.appliedAt = now.Add(s.drawLateApply())
 	if rep, lied := s.drawAppliedRateLimit(); lied {
+		k.answeredRateLimited = true
 		return rep // the key is made; its secret goes nowhere
 	}
 	return reply{status: http.StatusOK, body: apiKeyCreated{Key: k.key, Name: k.name, RoleID: k.roleID, Secret: k.secret}}

@@ -44,6 +44,10 @@ type KeyRecord struct {
 	// DeletedBy says who deleted the key: "api" (a DELETE call),
 	// "external" (the control surface) or "platform" (a zombie removed).
 	DeletedBy string `json:"deleted_by,omitempty"`
+	// AnsweredRateLimited is true for a key made by a create that the
+	// applied_rate_limit fault answered 429: its secret reached nobody.
+	// Only the control surface shows it, never the API.
+	AnsweredRateLimited bool `json:"answered_rate_limited,omitempty"`
 }
 
 // Operation states the simulator produces.
@@ -71,6 +75,7 @@ type keyRecord struct {
 	zombieSince               time.Time // zero unless the key became a zombie
 	zombieUntil               time.Time // when the platform removes the zombie
 	external                  bool
+	answeredRateLimited       bool // made by a create answered 429
 }
 
 func (k *keyRecord) alive() bool { return k.deletedAt.IsZero() }
@@ -91,6 +96,7 @@ func (k *keyRecord) export(now time.Time) KeyRecord {
 	r := KeyRecord{
 		Key: k.key, Org: k.org, Name: k.name, RoleID: k.roleID, Secret: k.secret, CreatedAt: k.createdAt,
 		Alive: k.alive(), Applied: k.applied(now), Zombie: k.zombie(), External: k.external, DeletedBy: k.deletedBy,
+		AnsweredRateLimited: k.answeredRateLimited,
 	}
 	if !k.alive() {
 		t := k.deletedAt
