@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -172,6 +173,10 @@ func (c *campaign) simFaults() (string, []string) {
 		extra["get-api-key"] = fmt.Sprintf(`"stale_for": "%dms", "stale_rate": 0.5`, d)
 		kinds = append(kinds, "stale-reads")
 	}
+	if c.rnd.Float64() < 0.35 {
+		extra["create-api-key"] = join(extra["create-api-key"], applied429Fields(c.rnd))
+		kinds = append(kinds, "applied-429")
+	}
 	var del []string
 	if c.rnd.Float64() < 0.3 {
 		del = append(del, `"fail_rate": 0.2, "fail_reason": "busy"`)
@@ -184,14 +189,55 @@ func (c *campaign) simFaults() (string, []string) {
 	if len(del) > 0 {
 		extra["delete-api-key"] = strings.Join(del, ", ")
 	}
-	out := baseFaults
-	for op, fields := range extra {
-		// Append the fields to the operation's object in the base.
-		i := strings.Index(out, `"`+op+`":`)
-		j := i + strings.Index(out[i:], "}")
-		out = out[:j] + ", " + fields + out[j:]
+	return appendFields(baseFaults, extra), kinds
+}
+
+// applied429Fields is exosim's applied_rate_limit fault: a share of the
+// creates (and the next one or two) take effect and are then answered 429
+// with a Retry-After of 1 to 3 s; the keys they make have secrets nobody
+// got, which rotatord's retried-create search must find and delete.
+func applied429Fields(rnd *rand.Rand) string {
+	return fmt.Sprintf(`"applied_rate_limit_next": %d, "applied_rate_limit_rate": %.2f, "retry_after": %d`,
+		1+rnd.IntN(2), 0.1+0.3*rnd.Float64(), 1+rnd.IntN(3))
+}
+
+// withApplied429 adds the applied-429 fault to a cycle's faults.
+func withApplied429(faults string, rnd *rand.Rand) string {
+	return appendFields(faults, map[string]string{"create-api-key": applied429Fields(rnd)})
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
 	}
-	return out, kinds
+	return a + ", " + b
+}
+
+// appendFields adds fields (JSON object members) to operations' objects
+// in a faults document; a field the document has already is replaced
+// (retry_after).
+func appendFields(doc string, extra map[string]string) string {
+	m := map[string]map[string]json.RawMessage{}
+	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+		panic("chaos: faults document: " + err.Error())
+	}
+	for op, fields := range extra {
+		var f map[string]json.RawMessage
+		if err := json.Unmarshal([]byte("{"+fields+"}"), &f); err != nil {
+			panic("chaos: fault fields: " + err.Error())
+		}
+		if m[op] == nil {
+			m[op] = map[string]json.RawMessage{}
+		}
+		for k, v := range f {
+			m[op][k] = v
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic("chaos: faults document: " + err.Error())
+	}
+	return string(b)
 }
 
 func (c *campaign) putFaults(body string) error {
@@ -215,6 +261,17 @@ func (c *campaign) putFaults(body string) error {
 // written once the step is durable: a cycle may kill rotatord right after
 // one of them.
 var ownSteps = []string{"rotation started", "replacement created", "delivered", "signing with the new key", "rotation delivered", "old key deleted"}
+
+// applied429Steps are the moments a cycle may kill rotatord at, after a
+// create of a consumer's key that the API applied and answered 429: during
+// the Retry-After wait ("429", seen in the simulator), or right after a
+// log line of the rotation of that key's name, each written once its step
+// is durable (the retried create answered, each delivery, the search
+// deleting the key the 429 made and ending, the old key deleted), or after
+// a create whose every attempt was answered so failed.
+var applied429Steps = []string{"429", "429", "replacement created", "delivered", "rotation delivered",
+	"deleted key created without a delivered secret", "the search for keys of a retried create's earlier attempts is over",
+	"old key deleted", "create failed: looking for a key created without its secret"}
 
 // maxLateApply is the longest the simulator takes to apply a late create.
 const maxLateApply = 4 * time.Second
@@ -262,8 +319,22 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 		// reload waits for the passes, and may strand nothing here).
 		up = max(up, 8*time.Second)
 		events = slices.DeleteFunc(events, func(ev event) bool { return ev.kind == "reload" })
-		// No faults: the kill is the fault under test.
+		// No faults: the kill is the fault under test (but for creates
+		// the API applies and answers 429, now and then: own429).
 		faults, faultKinds = "{}", nil
+	}
+	own429 := ownStep != "" && c.rnd.Float64() < 0.3
+	// A kill at a step of a create the API applied and answered 429.
+	a429Step := ""
+	if !term && ownStep == "" && c.rnd.Float64() < 0.4 {
+		a429Step = applied429Steps[c.rnd.IntN(len(applied429Steps))]
+		// Long enough for a create to come, be answered 429, waited
+		// for and retried, and for the search to end (the settle time).
+		up = max(up, 5*time.Second)
+		if !slices.Contains(faultKinds, "applied-429") {
+			faults = withApplied429(faults, c.rnd)
+			faultKinds = append(faultKinds, "applied-429")
+		}
 	}
 
 	if err := c.putFaults(faults); err != nil {
@@ -319,6 +390,12 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 			}
 			sleepCtx(ctx, time.Second)
 		}
+		if own429 {
+			if err := c.putFaults(withApplied429("{}", c.rnd)); err != nil {
+				return err
+			}
+			faultKinds = append(faultKinds, "applied-429")
+		}
 	}
 	if v := c.variant; v.ownOnly != (ownStep != "") {
 		v.ownOnly = ownStep != ""
@@ -333,8 +410,47 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 	}
 	began := time.Now()
 	var killedAtStep atomic.Bool
+	var killed429 atomic.Value // "name key" of the create answered 429 the kill followed
 	watchDone := make(chan struct{})
-	if ownStep != "" {
+	switch {
+	case a429Step != "":
+		seen, err := c.answered429()
+		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return err
+		}
+		go func() {
+			defer close(watchDone)
+			// Every create answered 429 in the cycle, with the log's
+			// size when it was seen: the step's line must come after.
+			type lie struct {
+				name string
+				from int64
+			}
+			lies := map[string]lie{}
+			for deadline := began.Add(up + 3*time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+				now, _ := c.answered429()
+				for k, n := range now {
+					if _, old := seen[k]; old {
+						continue
+					}
+					if _, ok := lies[k]; !ok {
+						lies[k] = lie{n, fileSize(c.logPath)}
+					}
+				}
+				for k, l := range lies {
+					if a429Step == "429" || lineWith(c.logPath, l.from, `"msg":"`+a429Step+`"`, `"name":"`+l.name+`"`) {
+						_ = cmd.Process.Signal(syscall.SIGKILL)
+						killed429.Store(l.name + " " + k)
+						killedAtStep.Store(true)
+						return
+					}
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	case ownStep != "":
 		go func() {
 			defer close(watchDone)
 			for deadline := began.Add(up + 3*time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
@@ -346,7 +462,7 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 				time.Sleep(2 * time.Millisecond)
 			}
 		}()
-	} else {
+	default:
 		close(watchDone)
 	}
 	var did []string
@@ -368,7 +484,16 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 	if ownStep != "" {
 		stop = "SIGKILL (own-key step " + ownStep + " not reached)"
 	}
-	if killedAtStep.Load() {
+	if a429Step != "" {
+		stop = "SIGKILL (applied-429 step " + a429Step + " not reached)"
+	}
+	switch {
+	case killedAtStep.Load() && a429Step != "":
+		stop = fmt.Sprintf("SIGKILL after applied-429 step %q (%v)", a429Step, killed429.Load())
+		c.mu.Lock()
+		c.sum.Answered429Kills++
+		c.mu.Unlock()
+	case killedAtStep.Load():
 		stop = "SIGKILL after own-key step " + ownStep
 		c.mu.Lock()
 		c.sum.OwnStepKills++
@@ -511,7 +636,9 @@ func (c *campaign) act(ctx context.Context, ev event, cmd interface{ Signal(os.S
 		held := c.heldByAnySink(ctx)
 		var cands []simKey
 		for _, k := range keys {
-			if k.Alive && !k.Zombie && c.managed(k.Name) && !held[k.Key] && k.Name != adminName {
+			// A key made by a create answered 429 is left to rotatord:
+			// its deletion is what the final check wants to see.
+			if k.Alive && !k.Zombie && c.managed(k.Name) && !held[k.Key] && k.Name != adminName && !k.AnsweredRateLimited {
 				cands = append(cands, k)
 			}
 		}
@@ -539,6 +666,22 @@ func (c *campaign) act(ctx context.Context, ev event, cmd interface{ Signal(os.S
 		return "state-backup", nil
 	}
 	return "", errors.New("unknown event " + ev.kind)
+}
+
+// answered429 returns the keys made by creates the simulator applied and
+// answered 429 (key -> name).
+func (c *campaign) answered429() (map[string]string, error) {
+	keys, err := c.keys()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, k := range keys {
+		if k.AnsweredRateLimited {
+			out[k.Key] = k.Name
+		}
+	}
+	return out, nil
 }
 
 // everDelivered reports whether a sink of name ever held a key.

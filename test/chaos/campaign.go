@@ -4,15 +4,19 @@
 // random moments: kills it (SIGKILL, or SIGTERM in the middle of a
 // rotation), reloads a changed policy file (SIGHUP), breaks sink
 // directories, turns simulator faults on and off (late-applied creates,
-// stale reads, failing and undeletable deletes), creates and deletes keys
-// as someone else, restores the state directory from an older copy, and
-// restarts rotatord with its clock offset. A sampler authenticates what
-// every sink holds every 100-300 ms the whole time.
+// stale reads, failing and undeletable deletes, creates applied and then
+// answered 429), creates and deletes keys as someone else, restores the
+// state directory from an older copy, and restarts rotatord with its clock
+// offset; and kills it during the Retry-After wait of a create answered 429
+// or after a step of that rotation. A sampler authenticates what every sink
+// holds every 100-300 ms the whole time.
 //
 // It checks that no consumer ever holds a dead credential (no outage), that
 // at the end every live key rotatord made is held by a sink (no leak), that
-// no name ever has more than two live keys, that keys no policy manages are
-// untouched, and that no secret escaped into logs, state or metrics.
+// no name ever has more than two live keys (the keys made by creates
+// answered 429 counted apart: at the end every one of them must be gone),
+// that keys no policy manages are untouched, and that no secret escaped
+// into logs, state or metrics.
 //
 //	go run ./test/chaos -cycles 200 -seed 42
 //
@@ -96,6 +100,8 @@ type Summary struct {
 	MaxOwnKeys           int // live keys of rotatord's own key's name at one moment
 	OwnRotations         int // own-key rotations delivered
 	OwnStepKills         int // kills right after a step of an own-key rotation
+	Answered429          int // keys made by creates the simulator applied and answered 429
+	Answered429Kills     int // kills during the Retry-After wait of such a create or after a step of its rotation
 	UntouchedOK          bool
 	SecretsInLogs        int
 	JournalLogsScanned   int // write-ahead logs a stop left in the state directory, searched for secrets
@@ -122,10 +128,10 @@ type Summary struct {
 func (s Summary) Line() string {
 	return fmt.Sprintf("chaos: seed=%d cycles=%d kills=%d terms=%d reloads=%d restores=%d clock_offsets=%d "+
 		"late_creates=%d zombies=%d external=%d sink_faults=%d samples=%d vault=%t rotations=%d "+
-		"own_rotations=%d own_step_kills=%d outages=%d leaks=%d max_keys_per_name=%d max_own_keys=%d untouched_ok=%t secrets_in_logs=%d journal_logs_scanned=%d",
+		"own_rotations=%d own_step_kills=%d answered_429=%d answered_429_kills=%d outages=%d leaks=%d max_keys_per_name=%d max_own_keys=%d untouched_ok=%t secrets_in_logs=%d journal_logs_scanned=%d",
 		s.Seed, s.Cycles, s.Kills, s.Terms, s.Reloads, s.Restores, s.ClockOffsets,
 		s.LateCreates, s.Zombies, s.External, s.SinkFaults, s.Samples, s.Vault, s.Rotations,
-		s.OwnRotations, s.OwnStepKills, s.Outages, s.Leaks, s.MaxKeysPerName, s.MaxOwnKeys, s.UntouchedOK, s.SecretsInLogs, s.JournalLogsScanned) + s.haLine() + s.mangled
+		s.OwnRotations, s.OwnStepKills, s.Answered429, s.Answered429Kills, s.Outages, s.Leaks, s.MaxKeysPerName, s.MaxOwnKeys, s.UntouchedOK, s.SecretsInLogs, s.JournalLogsScanned) + s.haLine() + s.mangled
 }
 
 // haLine is the HA mode's part of the summary line.
@@ -564,16 +570,19 @@ func (c *campaign) startRotatordWith(config, logPath string, offset time.Duratio
 
 type simKey struct {
 	Key, Name, Secret string
-	RoleID            string     `json:"role_id"`
-	Alive             bool       `json:"alive"`
-	Applied           bool       `json:"applied"`
-	Zombie            bool       `json:"zombie"`
-	External          bool       `json:"external"`
-	DeletedBy         string     `json:"deleted_by"`
-	CreatedAt         time.Time  `json:"created_at"`
-	DeletedAt         *time.Time `json:"deleted_at"`
-	AppliedAt         *time.Time `json:"applied_at"`
-	ZombieSince       *time.Time `json:"zombie_since"`
+	RoleID            string `json:"role_id"`
+	Alive             bool   `json:"alive"`
+	Applied           bool   `json:"applied"`
+	Zombie            bool   `json:"zombie"`
+	External          bool   `json:"external"`
+	// AnsweredRateLimited: made by a create the simulator applied and
+	// answered 429; its secret reached nobody, rotatord must delete it.
+	AnsweredRateLimited bool       `json:"answered_rate_limited"`
+	DeletedBy           string     `json:"deleted_by"`
+	CreatedAt           time.Time  `json:"created_at"`
+	DeletedAt           *time.Time `json:"deleted_at"`
+	AppliedAt           *time.Time `json:"applied_at"`
+	ZombieSince         *time.Time `json:"zombie_since"`
 }
 
 func (c *campaign) keys() ([]simKey, error) {
@@ -723,7 +732,10 @@ func (c *campaign) logLines(s string, n int) []string {
 
 // maxKeysPerName is, over the whole campaign, the most keys of one managed
 // name alive at the same moment: keys made by someone else do not count,
-// and a zombie stops counting once it is one (rotatord tried to delete it).
+// a zombie stops counting once it is one (rotatord tried to delete it), and
+// neither do keys made by creates the API applied and answered 429 (a third
+// key rotatord did not choose to make: between the 429 and its search's
+// deletion the name has it too; the final checks want every one gone).
 func maxKeysPerName(keys []simKey, managed func(string) bool) (int, string) {
 	best, bestName := 0, ""
 	for name, n := range keysPerName(keys, managed) {
@@ -742,7 +754,7 @@ func keysPerName(keys []simKey, managed func(string) bool) map[string]int {
 	}
 	by := map[string][]ev{}
 	for _, k := range keys {
-		if k.External || !managed(k.Name) {
+		if k.External || k.AnsweredRateLimited || !managed(k.Name) {
 			continue
 		}
 		by[k.Name] = append(by[k.Name], ev{k.CreatedAt, +1})

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rotatord/rotatord/apiclient/exosim"
 	"github.com/rotatord/rotatord/internal/kubetest"
 )
 
@@ -118,9 +121,10 @@ func TestMaxKeysPerName(t *testing.T) {
 	keys := []simKey{
 		{Key: "a", Name: "n", CreatedAt: t0, DeletedAt: at(10)},
 		{Key: "b", Name: "n", CreatedAt: *at(5), DeletedAt: at(20)},
-		{Key: "c", Name: "n", CreatedAt: *at(10)},                      // starts as a ends: 2, not 3
-		{Key: "z", Name: "n", CreatedAt: *at(12), ZombieSince: at(12)}, // a zombie at once
-		{Key: "e", Name: "n", CreatedAt: *at(15), External: true},      // someone else's
+		{Key: "c", Name: "n", CreatedAt: *at(10)},                            // starts as a ends: 2, not 3
+		{Key: "z", Name: "n", CreatedAt: *at(12), ZombieSince: at(12)},       // a zombie at once
+		{Key: "e", Name: "n", CreatedAt: *at(15), External: true},            // someone else's
+		{Key: "r", Name: "n", CreatedAt: *at(15), AnsweredRateLimited: true}, // a create answered 429: counted apart
 		{Key: "o", Name: "other", CreatedAt: t0},
 	}
 	n, name := maxKeysPerName(keys, func(s string) bool { return s == "n" })
@@ -130,6 +134,26 @@ func TestMaxKeysPerName(t *testing.T) {
 	keys = append(keys, simKey{Key: "d", Name: "n", CreatedAt: *at(16), DeletedAt: at(17)})
 	if n, _ := maxKeysPerName(keys, func(s string) bool { return s == "n" }); n != 3 {
 		t.Errorf("max = %d, want 3", n)
+	}
+}
+
+// The applied-429 fault is appended to a cycle's faults whatever they are
+// (the base, or none at all), and exosim takes the result.
+func TestApplied429Faults(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, doc := range []string{baseFaults, "{}"} {
+		out := withApplied429(doc, rnd)
+		var faults map[string]exosim.Fault
+		if err := json.Unmarshal([]byte(out), &faults); err != nil {
+			t.Fatalf("%s: %v", out, err)
+		}
+		f := faults[exosim.OpCreateAPIKey]
+		if f.AppliedRateLimitNext < 1 || f.AppliedRateLimitRate <= 0 || f.RetryAfter < 1 {
+			t.Errorf("create-api-key fault %+v from %s, want the applied-429 fault with a Retry-After", f, out)
+		}
+		if doc == baseFaults && faults[exosim.OpDeleteAPIKey].PendingPolls != 2 {
+			t.Errorf("the base's other faults were lost: %s", out)
+		}
 	}
 }
 

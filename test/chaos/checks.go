@@ -159,7 +159,10 @@ func (c *campaign) checkNow(ctx context.Context, final bool) error {
 		var strays []string
 		c.mu.Lock()
 		for _, k := range byName[name] {
-			if k.Alive && !k.Zombie && !ext(k) && !c.seeded[k.Key] && !c.everHeld[k.Key] {
+			// A key made by a create answered 429 is not one of them: its
+			// rotation's search deletes it once the API has settled, and
+			// the final check wants it gone.
+			if k.Alive && !k.Zombie && !ext(k) && !c.seeded[k.Key] && !c.everHeld[k.Key] && !k.AnsweredRateLimited {
 				strays = append(strays, k.Key)
 			}
 		}
@@ -260,6 +263,7 @@ func (c *campaign) checkOwnKey(ctx context.Context, keys []simKey, final bool) {
 		c.ownOutage(ctx, "dead "+cr.Key, fmt.Sprintf("rotatord's credential file holds %s, which does not authenticate (%s)", cr.Key, why))
 	}
 	if final && (len(live) != 1 || live[0] != cr.Key) {
+		// A key made by a create answered 429 left alive is among them.
 		c.mu.Lock()
 		c.sum.Leaks++
 		c.mu.Unlock()
@@ -351,8 +355,11 @@ func (c *campaign) checkSettled(ctx context.Context, byName map[string][]simKey,
 				continue
 			}
 			what := "created by rotatord"
-			if c.seeded[k.Key] {
+			switch {
+			case c.seeded[k.Key]:
 				what = "seeded, replaced but never revoked"
+			case k.AnsweredRateLimited:
+				what = "made by a create the API applied and answered 429, never deleted"
 			}
 			leaks = append(leaks, k.Key+" ("+what+")")
 			if !c.leaked[k.Key] {
@@ -410,6 +417,9 @@ func (c *campaign) finalChecks(ctx context.Context) error {
 		}
 		if k.ZombieSince != nil {
 			c.sum.Zombies++
+		}
+		if k.AnsweredRateLimited {
+			c.sum.Answered429++
 		}
 	}
 	c.mu.Unlock()
