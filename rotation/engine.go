@@ -637,7 +637,10 @@ func (e *Engine) StrandedNow() error {
 }
 
 // Stranded returns an error naming the rotations in flight in j that the
-// policies p would leave with no policy to finish them.
+// policies p would leave with no policy to finish them. An open search for
+// the keys of a retried create (Record.RetriedCreate) is one too, after
+// its rotation ended: only it will delete the keys the create's answered
+// attempts made, whose secrets nobody has.
 func Stranded(j state.Journal, p []Policy) error {
 	byName := map[string]Policy{}
 	for _, pol := range p {
@@ -645,25 +648,32 @@ func Stranded(j state.Journal, p []Policy) error {
 	}
 	var stranded []string
 	for _, r := range j.List("") {
-		if r.Rotation == nil {
+		rot := r.Rotation
+		var what string
+		switch {
+		case rot != nil:
+			what = string(rot.Phase)
+		case r.RetriedCreate != nil:
+			rot, what = r.RetriedCreate, "retried create's search"
+		default:
 			continue
 		}
 		pol, ok := byName[r.Policy]
-		role := r.Rotation.RoleID
+		role := rot.RoleID
 		if role == "" {
 			role = r.RoleID
 		}
 		switch {
 		case !ok:
-			stranded = append(stranded, fmt.Sprintf("%s/%s (%s; policy removed)", r.Policy, r.Name, r.Rotation.Phase))
+			stranded = append(stranded, fmt.Sprintf("%s/%s (%s; policy removed)", r.Policy, r.Name, what))
 		case pol.Self != nil:
 			// The own key's policy follows the key by its id, whatever it
 			// is named now.
 		case !pol.Match(r.Name, role):
-			stranded = append(stranded, fmt.Sprintf("%s/%s (%s; no longer matched by the policy)", r.Policy, r.Name, r.Rotation.Phase))
+			stranded = append(stranded, fmt.Sprintf("%s/%s (%s; no longer matched by the policy)", r.Policy, r.Name, what))
 		default:
 			if q := earlierOwner(j, p, r, pol, role); q != "" {
-				stranded = append(stranded, fmt.Sprintf("%s/%s (%s; policy %s, before it, matches the name and has a record of it: it would take the name)", r.Policy, r.Name, r.Rotation.Phase, q))
+				stranded = append(stranded, fmt.Sprintf("%s/%s (%s; policy %s, before it, matches the name and has a record of it: it would take the name)", r.Policy, r.Name, what, q))
 			}
 		}
 	}
