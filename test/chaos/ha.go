@@ -1458,15 +1458,20 @@ func (c *campaign) matches(v variant, policy, name, roleID string) (matched, kno
 
 // journalRecord is what the stranded check reads of a journal record.
 type journalRecord struct {
-	Policy   string `json:"policy"`
-	Name     string `json:"name"`
-	RoleID   string `json:"role_id"`
-	Rotation *struct {
-		Phase     string    `json:"phase"`
-		StartedAt time.Time `json:"started_at"`
-		RoleID    string    `json:"role_id"`
-		NewKeyID  string    `json:"new_key_id"`
-	} `json:"rotation"`
+	Policy   string           `json:"policy"`
+	Name     string           `json:"name"`
+	RoleID   string           `json:"role_id"`
+	Rotation *journalRotation `json:"rotation"`
+	// RetriedCreate is the open search for the keys of a create retried
+	// after a 429: stranded like a rotation in flight.
+	RetriedCreate *journalRotation `json:"retried_create"`
+}
+
+type journalRotation struct {
+	Phase     string    `json:"phase"`
+	StartedAt time.Time `json:"started_at"`
+	RoleID    string    `json:"role_id"`
+	NewKeyID  string    `json:"new_key_id"`
 }
 
 // journal reads the journal's records from their ConfigMaps.
@@ -1512,6 +1517,11 @@ func (c *campaign) checkStranded(ctx context.Context, cycle int) {
 		return
 	}
 	for _, r := range recs {
+		if r.Rotation == nil && r.RetriedCreate != nil {
+			rc := *r.RetriedCreate
+			rc.Phase = "retried create's search"
+			r.Rotation = &rc
+		}
 		if r.Rotation == nil {
 			continue
 		}
