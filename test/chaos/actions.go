@@ -331,6 +331,9 @@ func (c *campaign) cycle(ctx context.Context, i int) error {
 		// Long enough for a create to come, be answered 429, waited
 		// for and retried, and for the search to end (the settle time).
 		up = max(up, 5*time.Second)
+		if strings.Contains(a429Step, "search") {
+			up = max(up, 14*time.Second) // the search ends after the settle time (10 s)
+		}
 		if !slices.Contains(faultKinds, "applied-429") {
 			faults = withApplied429(faults, c.rnd)
 			faultKinds = append(faultKinds, "applied-429")
