@@ -33,7 +33,14 @@ const maxLinks = 40
 //
 // The walk stops at the first component that does not exist: what is
 // missing is created 0700 by rotatord.
-func CheckPath(dir string) error {
+func CheckPath(dir string) error { return checkPath(dir, -1) }
+
+// checkPath is CheckPath that also trusts owner (when >= 0) with the
+// directories on the path, not with symlinks. A reader (OpenReadOnly:
+// plan, state export, often run as root) passes the state directory's
+// owner, the daemon's user: whoever owns the directory can write its
+// records anyway, so also being able to move it gives them nothing.
+func checkPath(dir string, owner int) error {
 	euid, egid := os.Geteuid(), os.Getegid()
 	// rotatord's supplementary groups count as its own: a Kubernetes
 	// fsGroup (the volume's group) is one when runAsGroup is not.
@@ -46,7 +53,7 @@ func CheckPath(dir string) error {
 		}
 		mode := fi.Mode()
 		switch {
-		case st.Uid != 0 && int(st.Uid) != euid:
+		case st.Uid != 0 && int(st.Uid) != euid && int(st.Uid) != owner:
 			return fmt.Errorf("state dir %s: directory %s on its path is owned by uid %d, not by root or rotatord's user (uid %d): its owner could move the state directory away or replace it",
 				dir, at, st.Uid, euid)
 		case mode&fs.ModeSticky != 0:

@@ -162,3 +162,58 @@ func TestOpenRefusesAMovableDirectory(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenReadOnlyTrustsTheStateDirsOwner: plan and state export read the
+// journal with OpenReadOnly, often as another user than the daemon's (root
+// on a systemd host, where /var/lib/rotatord belongs to rotatord). CheckPath
+// judged the path as if the reader were rotatord: the state directory
+// itself, owned by the daemon's user, was "owned by another user", and
+// `sudo rotatord state export` and `plan`, which worked before, were
+// refused. Whoever owns the state directory can write its records anyway:
+// a reader also trusts that owner for the directories on the path (not
+// for symlinks), as the daemon, running as that owner, does. A directory
+// of a third user is still refused, and Open still refuses all of it.
+func TestOpenReadOnlyTrustsTheStateDirsOwner(t *testing.T) {
+	const daemonUID = strangerUID + 1
+	for _, tc := range []struct {
+		name      string
+		parentUID int
+		wantErr   string // for OpenReadOnly; "" must open
+	}{
+		{"parent root's", 0, ""},
+		{"parent the owner's", daemonUID, ""},
+		{"parent a third user's", strangerUID, "owned by uid 4242"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := filepath.Join(t.TempDir(), "p")
+			dir := filepath.Join(parent, "state")
+			if err := os.MkdirAll(filepath.Join(dir, recordsDir), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{filepath.Join(dir, recordsDir), dir} {
+				if err := os.Chown(p, daemonUID, daemonUID); err != nil {
+					t.Skipf("cannot give a directory to another user (needs root): %v", err)
+				}
+			}
+			if err := os.Chown(parent, tc.parentUID, 0); err != nil {
+				t.Fatal(err)
+			}
+			s, err := OpenReadOnly(dir)
+			switch {
+			case err == nil:
+				s.Close()
+				if tc.wantErr != "" {
+					t.Errorf("OpenReadOnly accepted a parent uid %d owns", tc.parentUID)
+				}
+			case tc.wantErr == "":
+				t.Errorf("OpenReadOnly refused the state directory of uid %d: %v", daemonUID, err)
+			case !strings.Contains(err.Error(), tc.wantErr):
+				t.Errorf("OpenReadOnly: error %q, want it to say %q", err, tc.wantErr)
+			}
+			if s, err := Open(dir); err == nil {
+				s.Close()
+				t.Errorf("Open accepted a state directory uid %d owns", daemonUID)
+			}
+		})
+	}
+}
