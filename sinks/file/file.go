@@ -291,9 +291,16 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 		content, err := render(s.format, s.tmpl, sinks.Credential{
 			Name: name, KeyID: probeKeyID, RoleID: probeRoleID, Secret: probeSecret, CreatedAt: time.Now(),
 		})
+		size := len(content)
 		clear(content)
 		if err != nil {
 			return fmt.Errorf("probe %s: %w", path, err)
+		}
+		// The write's read-back (Verify) loads at most maxFileSize: a
+		// larger file would be written, then fail, a key made for it.
+		if size > maxFileSize {
+			return fmt.Errorf("probe %s: template %q renders %d bytes for this name, more than the %d a written file may hold (rotatord reads each file back)",
+				path, s.tmpl.Name(), size, maxFileSize)
 		}
 	}
 	defer s.locks.Lock(path)()

@@ -35,3 +35,34 @@ SECRET={{shquote .APISecret}}
 		t.Errorf("the probe wrote the target: %v", err)
 	}
 }
+
+// TestProbeRefusesATemplateTooLargeToReadBack: a template whose output is
+// larger than the file sink reads back (maxFileSize; here for long names
+// only, which validate's sample name is not) passed validate and the
+// probe; the write succeeded, and its read-back failed ("target larger
+// than 1048576 bytes") after the replacement key was created: a key made
+// for nothing at every rotation. The probe renders the template for the
+// name now: it refuses output larger than the write's read-back allows.
+func TestProbeRefusesATemplateTooLargeToReadBack(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, FormatTemplate, func(o *Options) {
+		o.Template = mustParseTemplate("content", `{{if gt (len .Name) 8}}{{range 70000}}0123456789abcdef{{end}}{{end}}SECRET={{shquote .APISecret}}
+`)
+	})
+	if err := s.Probe(t.Context(), "ci"); err != nil {
+		t.Fatalf("Probe of a name with small output: %v", err)
+	}
+	err := s.Probe(t.Context(), "ci-runner")
+	if err == nil {
+		t.Fatal("Probe passed a template whose output the write cannot read back")
+	}
+	if !strings.Contains(err.Error(), filepath.Join(dir, "ci-runner.cred")) || !strings.Contains(err.Error(), "1048576") {
+		t.Errorf("error %q does not name the target and the limit", err)
+	}
+	if strings.Contains(err.Error(), "0123456789abcdef") || strings.Contains(err.Error(), string(probeSecret)) {
+		t.Errorf("error %q quotes the rendered output", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ci-runner.cred")); !os.IsNotExist(err) {
+		t.Errorf("the probe wrote the target: %v", err)
+	}
+}
