@@ -310,11 +310,12 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	return nil
 }
 
-// Placeholders the probe renders a template with, shaped as the real ones.
+// Placeholders the probe renders a template with, shaped as the real ones
+// (a key id of 27 characters, a secret of 43, a UUID).
 const (
 	probeKeyID  = "EXO000000000000000000000000"
 	probeRoleID = "00000000-0000-0000-0000-000000000000"
-	probeSecret = secret.Value("probe-secret-0000000000000000000000000000000")
+	probeSecret = secret.Value("probe-secret-000000000000000000000000000000")
 )
 
 func (s *Sink) probe(path, name string) error {

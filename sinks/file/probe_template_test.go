@@ -66,3 +66,24 @@ func TestProbeRefusesATemplateTooLargeToReadBack(t *testing.T) {
 		t.Errorf("the probe wrote the target: %v", err)
 	}
 }
+
+// TestProbePlaceholdersAreShapedAsTheRealOnes: the probe's placeholder
+// secret was 44 characters, Exoscale's are 43 (the key id 27): a template
+// relying on a secret one character longer than any real one (here
+// slicing it, past validate's 13-character sample) passed the probe and failed at the write, after the key was
+// created.
+func TestProbePlaceholdersAreShapedAsTheRealOnes(t *testing.T) {
+	if n := len(probeSecret.Reveal()); n != 43 {
+		t.Errorf("placeholder secret of %d characters, real ones have 43", n)
+	}
+	if n := len(probeKeyID); n != 27 {
+		t.Errorf("placeholder key id of %d characters, real ones have 27", n)
+	}
+	s := newSink(t, t.TempDir(), FormatTemplate, func(o *Options) {
+		o.Template = mustParseTemplate("content", `{{if gt (len .APISecret) 13}}TAIL={{slice .APISecret 40 44}}{{end}}
+`)
+	})
+	if err := s.Probe(t.Context(), "ci-runner"); err == nil {
+		t.Error("Probe passed a template that fails for every real secret")
+	}
+}
