@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/template"
@@ -539,7 +540,7 @@ func renderTemplate(tmpl *template.Template, c sinks.Credential) ([]byte, error)
 	})
 	if err != nil {
 		clear(buf.Bytes())
-		return nil, fmt.Errorf("execute template %q: %w", tmpl.Name(), redact(err, c.Secret))
+		return nil, templateExecError(tmpl, c, err)
 	}
 	// Every format ends with a newline, so that tools reading lines see the
 	// last one; a template may or may not write it.
@@ -547,6 +548,27 @@ func renderTemplate(tmpl *template.Template, c sinks.Credential) ([]byte, error)
 		buf.WriteByte('\n')
 	}
 	return buf.Bytes(), nil
+}
+
+// templateExecError is what a render of tmpl for c that failed with err
+// says. Go's template errors print values ("range can't iterate over
+// VALUE"), and a template may have transformed the secret first (a slice
+// of it, printf "%x"): no search for the secret in the text finds that.
+// So the error given is that of the same render with the probe's
+// placeholder secret, which holds nothing of the real one; when that
+// render passes, the failure depends on the secret's value, and a fixed
+// text says so.
+func templateExecError(tmpl *template.Template, c sinks.Credential, err error) error {
+	if c.Secret != probeSecret {
+		c.Secret = probeSecret
+		err = tmpl.Execute(io.Discard, templateData{
+			Name: c.Name, APIKey: c.KeyID, APISecret: c.Secret.Reveal(), RoleID: c.RoleID, CreatedAt: c.CreatedAt.UTC(),
+		})
+		if err == nil {
+			return fmt.Errorf("execute template %q: fails for this key's secret but not for another: the template depends on the secret's value (its error is not shown, as it may quote the secret)", tmpl.Name())
+		}
+	}
+	return fmt.Errorf("execute template %q: %w", tmpl.Name(), redact(err, c.Secret))
 }
 
 // redact keeps err, and so its chain, unless its text contains the secret: a
