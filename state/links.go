@@ -46,6 +46,45 @@ func checkPath(dir string, owner int) error {
 	// fsGroup (the volume's group) is one when runAsGroup is not.
 	groups, _ := os.Getgroups()
 	ownGroup := func(gid int) bool { return gid == 0 || gid == egid || slices.Contains(groups, gid) }
+	// checkACL judges the group bits, or with a POSIX access ACL (whose
+	// mask the group bits are) its entries, as the sink directories'
+	// rule does: a named user or group, or the owning group, that may
+	// write must be root's or rotatord's.
+	checkACL := func(at string, gid int, mode fs.FileMode) error {
+		groupErr := func(g int) error {
+			return fmt.Errorf("state dir %s: directory %s on its path is writable by group %d (mode %04o), neither root's nor one of rotatord's (gid %d): its members could move the state directory away or replace it",
+				dir, at, g, mode.Perm(), egid)
+		}
+		acl, err := accessACL(at)
+		if err != nil {
+			return fmt.Errorf("state dir %s: directory %s on its path: read its ACL: %w", dir, at, err)
+		}
+		if acl == nil {
+			if mode.Perm()&0o020 != 0 && !ownGroup(gid) {
+				return groupErr(gid)
+			}
+			return nil
+		}
+		if mode.Perm()&0o020 == 0 {
+			return nil // the mask lets no entry write
+		}
+		for _, e := range acl {
+			if e.perm&2 == 0 {
+				continue
+			}
+			switch {
+			case e.tag == aclGroupObj && !ownGroup(gid):
+				return groupErr(gid)
+			case e.tag == aclGroup && !ownGroup(e.id):
+				return fmt.Errorf("state dir %s: directory %s on its path has an ACL that lets group %d write, neither root's nor one of rotatord's (gid %d): its members could move the state directory away or replace it",
+					dir, at, e.id, egid)
+			case e.tag == aclUser && e.id != 0 && e.id != euid && e.id != owner:
+				return fmt.Errorf("state dir %s: directory %s on its path has an ACL that lets uid %d write, not root nor rotatord's user (uid %d): that user could move the state directory away or replace it",
+					dir, at, e.id, euid)
+			}
+		}
+		return nil
+	}
 	checkDir := func(at string, fi fs.FileInfo) error {
 		st, ok := fi.Sys().(*syscall.Stat_t)
 		if !ok {
@@ -60,9 +99,8 @@ func checkPath(dir string, owner int) error {
 		case mode.Perm()&0o002 != 0:
 			return fmt.Errorf("state dir %s: directory %s on its path is writable by all users (mode %04o) without the sticky bit: anyone could move the state directory away or replace it",
 				dir, at, mode.Perm())
-		case mode.Perm()&0o020 != 0 && !ownGroup(int(st.Gid)):
-			return fmt.Errorf("state dir %s: directory %s on its path is writable by group %d (mode %04o), neither root's nor one of rotatord's (gid %d): its members could move the state directory away or replace it",
-				dir, at, st.Gid, mode.Perm(), egid)
+		default:
+			return checkACL(at, int(st.Gid), mode)
 		}
 		return nil
 	}
