@@ -118,7 +118,7 @@ func runDeleter(t *testing.T, d *Daemon) func(what string, cond func() bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	go func() { defer close(done); d.deleteLoop(ctx, stop) }()
+	go func() { defer close(done); d.deleteLoop(ctx, stop, nil) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return func(what string, cond func() bool) {
 		t.Helper()

@@ -90,7 +90,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		})
 		stop := make(chan struct{})
 		g.Add(func() error {
-			d.deleteLoop(workCtx, stop)
+			d.deleteLoop(workCtx, stop, sc)
 			return nil
 		}, func(error) { close(stop) })
 	} else {
@@ -161,7 +161,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 // due before it (wakeDeleter), so an old key goes within moments of the
 // end of its grace period. DeleteCheckInterval bounds the wait, for
 // deletions that are due but wait (a window, a backoff, a failed attempt).
-func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
+// sc, the scheduler of the same work, follows a round up with a pass
+// where a deletion found a new key gone (scheduler.followUp).
+func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}, sc *scheduler) {
 	// round is when the last round of deletions began: what fell due
 	// since was not in it.
 	round := d.Now()
@@ -224,9 +226,15 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 			go func() {
 				defer rounds.Done()
 				reloaded := false
-				for _, o := range d.DeleteDue(roundCtx) {
+				start := d.Now()
+				out := d.DeleteDue(roundCtx)
+				var vanished []string
+				for _, o := range out {
 					if o.Decision.Reason == rotation.ReasonReloaded {
 						reloaded = true
+					}
+					if o.Decision.Reason == rotation.ReasonNewKeyVanished && !slices.Contains(vanished, o.Policy) {
+						vanished = append(vanished, o.Policy)
 					}
 					switch {
 					case errors.Is(o.Err, rotation.ErrDeletionRefused):
@@ -236,6 +244,9 @@ func (d *Daemon) deleteLoop(ctx context.Context, stop <-chan struct{}) {
 						d.log.Warn("deletion failed; will retry", zap.String("policy", o.Policy),
 							zap.String("name", o.Name), zap.Error(o.Err))
 					}
+				}
+				if len(vanished) > 0 && sc != nil {
+					sc.followUp(vanished, out, start, nil)
 				}
 				if reloaded && d.awaitReloads(roundCtx) {
 					// A reload waiting for the engines (a handler of
@@ -333,7 +344,7 @@ func (d *Daemon) actWhileLeading(leadCtx context.Context, stopLeading <-chan str
 	go func() { _ = sc.run() }()
 	deleterDone := make(chan struct{})
 	stopDeleter := make(chan struct{})
-	go func() { d.deleteLoop(workCtx, stopDeleter); close(deleterDone) }()
+	go func() { d.deleteLoop(workCtx, stopDeleter, sc); close(deleterDone) }()
 	select {
 	case <-leadCtx.Done():
 		close(stopDeleter)
@@ -531,6 +542,10 @@ const minFollowUp = 5 * time.Second
 //   - a failed step with no rotation in flight (rotation.Engine.RetryDue:
 //     a create the API refused) at the end of its backoff: a key due, or
 //     a consumer's lost key, must not wait a day for the schedule;
+//   - a name whose new key a deletion found gone (the deleter's round
+//     or a pass: rotation.ReasonNewKeyVanished) at once: its rotation is
+//     cleared, its sinks hold a key that signs nothing until it rotates
+//     again, and nothing on record asks for that pass;
 //   - a pass of a failed account (failed: its listing failed, its setup
 //     is broken) after 1 minute, doubling to 1 hour, as failures back
 //     off. So is a name in flight that waits for no time to come (a key
@@ -550,7 +565,14 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 	}
 	type policyName struct{ policy, name string }
 	due := map[policyName]time.Time{}
+	// A deletion that found a new key gone cleared its rotation: the
+	// sinks hold a key that signs nothing until the name rotates again,
+	// and nothing on record asks for that pass.
+	vanished := map[string]bool{}
 	for _, o := range out {
+		if o.Decision.Reason == rotation.ReasonNewKeyVanished {
+			vanished[o.Policy] = true
+		}
 		switch o.Decision.Reason {
 		case rotation.ReasonCreateSettle, rotation.ReasonNewKeySettle, rotation.ReasonRollbackSettle, rotation.ReasonBackoff:
 		default:
@@ -571,7 +593,7 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 		inFlight := s.d.unsettled(name)
 		retry := s.d.retryDue(name, start)
 		untimed := failed[setup.accountOf[name]]
-		if len(inFlight) == 0 && retry.IsZero() && !untimed {
+		if len(inFlight) == 0 && retry.IsZero() && !untimed && !vanished[name] {
 			// Not the follow-up of a pass that began after this one (they
 			// overlap: a long pass, a follow-up or the schedule meanwhile):
 			// its listing failed after this one's answered.
@@ -604,6 +626,9 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 			}
 		} else {
 			delete(s.followTries, name)
+		}
+		if vanished[name] {
+			at = now // at once (minFollowUp)
 		}
 		at = later(at, now.Add(minFollowUp))
 		if id, ok := s.entryOf[name]; ok {

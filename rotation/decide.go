@@ -50,6 +50,11 @@ const (
 	ReasonOutsideWindow  Reason = "due, outside the policy's windows; waits for the next one"
 	ReasonStuck          Reason = "a rotation cannot go on safely; see the last error"
 	ReasonSinkLost       Reason = "a sink lost the current key and no sink can give it back"
+	// ReasonNewKeyVanished: a deletion found the new key gone (the
+	// sinks hold a key that signs nothing): the old keys are kept, the
+	// rotation is cleared, and the name rotates again at the next pass,
+	// which the daemon runs at once (a follow-up), not at its schedule.
+	ReasonNewKeyVanished Reason = "the new key vanished: old keys kept, the name rotates again"
 )
 
 // Input is everything a decision depends on.

@@ -478,7 +478,11 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		e.mu.Lock()
 		delete(e.confirmed, recordKey{p.Name, rec.Name})
 		e.mu.Unlock()
-		return nil
+		// Not a deletion done: the sinks hold a key that signs nothing
+		// until the name rotates again, and nothing on record (no
+		// rotation in flight, no failure) asks for a pass. The outcome
+		// says so, for the daemon to run one now, not at the schedule.
+		return &waitErr{reason: ReasonNewKeyVanished, due: e.now()}
 	}
 	if !confirmed {
 		ex, err := e.keyExists(ctx, rec, rot.NewKeyID, rot.NewCreatedAt)
