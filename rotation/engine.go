@@ -640,7 +640,10 @@ func (e *Engine) StrandedNow() error {
 // policies p would leave with no policy to finish them. An open search for
 // the keys of a retried create (Record.RetriedCreate) is one too, after
 // its rotation ended: only it will delete the keys the create's answered
-// attempts made, whose secrets nobody has.
+// attempts made, whose secrets nobody has; unless it can never run again
+// (unsearchable: the name's key was replaced since by one of another
+// role), which no wait ends: counted, it refused every reload that
+// narrowed or removed the policy, and every start, for good.
 func Stranded(j state.Journal, p []Policy) error {
 	byName := map[string]Policy{}
 	for _, pol := range p {
@@ -654,7 +657,11 @@ func Stranded(j state.Journal, p []Policy) error {
 		case rot != nil:
 			what = string(rot.Phase)
 		case r.RetriedCreate != nil:
-			rot, what = r.RetriedCreate, "retried create's search"
+			if unsearchable(&r, r.RetriedCreate) != nil {
+				continue
+			}
+			rot, what = r.RetriedCreate, fmt.Sprintf("search for the keys a create answered 429 at %s may have made, which ends at a pass after the settle time",
+				r.RetriedCreate.StartedAt.UTC().Format(time.RFC3339))
 		default:
 			continue
 		}

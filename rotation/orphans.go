@@ -59,12 +59,8 @@ func (e *Engine) searchOrphansOf(ctx context.Context, p Policy, rec *state.Recor
 	if role == "" {
 		role = rec.RoleID
 	}
-	// An intent always lists the keys it replaces, with the role of the
-	// name's current key. A record that says otherwise was edited or is
-	// damaged: searching with it could aim a deletion at another key.
-	if !sameRoleID(role, rec.RoleID) || len(rot.KnownKeyIDs)+len(rot.OldKeyIDs) == 0 {
-		return nil, fmt.Errorf("the intent does not match the record (role %s, current key's role %s, %d known keys): not searching for its key; check the state record",
-			role, rec.RoleID, len(rot.KnownKeyIDs)+len(rot.OldKeyIDs))
+	if err := unsearchable(rec, rot); err != nil {
+		return nil, err
 	}
 	var keys []apiclient.Key
 	var listedAt, serverNow time.Time
@@ -212,6 +208,26 @@ func (e *Engine) searchOrphansOf(ctx context.Context, p Policy, rec *state.Recor
 		return nil, &waitErr{reason: ReasonCreateSettle, due: due}
 	}
 	return nil, nil
+}
+
+// unsearchable says why the orphan search of intent rot of rec will not
+// run (nil when it will): an intent always lists the keys it replaces,
+// with the role of the name's current key. A record that says otherwise
+// was edited or is damaged, or (a retried create's search, kept after its
+// rotation) the name's key was replaced since by one of another role:
+// searching with it could aim a deletion at another key. Nothing but an
+// edit of the record makes such a search run again (Stranded does not
+// wait for it).
+func unsearchable(rec *state.Record, rot *state.Rotation) error {
+	role := rot.RoleID
+	if role == "" {
+		role = rec.RoleID
+	}
+	if !sameRoleID(role, rec.RoleID) || len(rot.KnownKeyIDs)+len(rot.OldKeyIDs) == 0 {
+		return fmt.Errorf("the intent does not match the record (role %s, current key's role %s, %d known keys): not searching for its key; check the state record",
+			role, rec.RoleID, len(rot.KnownKeyIDs)+len(rot.OldKeyIDs))
+	}
+	return nil
 }
 
 // withRoles returns keys with the role of each key of rec's name that the

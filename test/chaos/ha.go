@@ -1519,6 +1519,12 @@ func (c *campaign) checkStranded(ctx context.Context, cycle int) {
 	for _, r := range recs {
 		if r.Rotation == nil && r.RetriedCreate != nil {
 			rc := *r.RetriedCreate
+			if rc.RoleID != "" && !strings.EqualFold(rc.RoleID, r.RoleID) {
+				// A search that never runs again (the name's key was
+				// replaced by one of another role): rotation.Stranded does
+				// not count it, nor does anything end it.
+				continue
+			}
 			rc.Phase = "retried create's search"
 			r.Rotation = &rc
 		}
