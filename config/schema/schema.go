@@ -205,7 +205,9 @@ func refine(root *jsonschema.Schema) error {
 	for _, z := range apiclient.Zones {
 		zone.Enum = append(zone.Enum, z)
 	}
-	prop(exo, "endpoint").Pattern = `^https?://.*/v2/?$`
+	// A bare host (with or without its final slash) means its /v2
+	// (apiclient.ResolveEndpoint); any other path ends in /v2.
+	prop(exo, "endpoint").Pattern = endpointPattern
 	prop(exo, "api_key").Pattern = `^EXO[0-9a-fA-F]+$`
 	setDefault(prop(exo, "timeout"), human(config.DefaultTimeout))
 	rate := prop(exo, "rate_limit")
@@ -227,6 +229,7 @@ func refine(root *jsonschema.Schema) error {
 	acct.Required = []string{"name"}
 	prop(acct, "name").Pattern = config.PolicyNamePattern()
 	prop(acct, "name").Not = &jsonschema.Schema{Const: config.DefaultAccount}
+	prop(acct, "endpoint").Pattern = endpointPattern
 
 	own, err := def("OwnKey")
 	if err != nil {
@@ -398,3 +401,8 @@ func props(name string, s *jsonschema.Schema) *orderedmap.OrderedMap[string, *js
 	m.Set(name, s)
 	return m
 }
+
+// endpointPattern is what apiclient.ResolveEndpoint takes of an endpoint's
+// shape: http or https, a host, then nothing, "/", or a path ending in /v2
+// (with or without its final slash).
+const endpointPattern = `^https?://[^/?#]+(/|/.*/v2/?|/v2/?)?$`

@@ -58,3 +58,39 @@ func TestSchemaRefusesWhatLoaderAlwaysRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaTakesEveryEndpointSpellingTheLoaderTakes: since e34cc88 an
+// endpoint given as a bare host (http://127.0.0.1:8080, with or without
+// the final slash) means its /v2 to the loader, and the schema's own
+// description says so; its pattern (^https?://.*/v2/?$) still marked it
+// an error, so an editor showed red on a file run accepts. A path ending
+// in another segment is refused by both.
+func TestSchemaTakesEveryEndpointSpellingTheLoaderTakes(t *testing.T) {
+	s := compile(t)
+	for _, ep := range []string{
+		"http://127.0.0.1:8080", "http://127.0.0.1:8080/", "http://127.0.0.1:8080/v2", "http://127.0.0.1:8080/v2/",
+		"https://proxy.example/exoscale/v2", "http://127.0.0.1:8080/api", "http://127.0.0.1:8080/v2/x",
+	} {
+		doc := "exoscale:\n  endpoint: " + ep + "\npolicies:\n  - name: p\n    match: {name: x}\n    sinks: [{type: file, path: /x}]\n"
+		_, perr := config.Parse([]byte(doc), "d.yml", "/")
+		serr := s.Validate(instance(t, "d", []byte(doc)))
+		if (perr == nil) != (serr == nil) {
+			t.Errorf("endpoint %s: loader error: %v; schema error: %v", ep, perr, serr)
+		}
+	}
+}
+
+// The same for an account's endpoint, which had no pattern: the schema
+// took a path the loader refuses.
+func TestSchemaTakesTheAccountEndpointsTheLoaderTakes(t *testing.T) {
+	s := compile(t)
+	for _, ep := range []string{"http://127.0.0.1:8080", "http://127.0.0.1:8080/v2/", "http://127.0.0.1:8080/api"} {
+		doc := "accounts:\n  - name: b\n    api_key: EXO0123456789abcdef01234567\n    api_secret: s\n    endpoint: " + ep +
+			"\npolicies:\n  - name: p\n    account: b\n    match: {name: x}\n    sinks: [{type: file, path: /x}]\n"
+		_, perr := config.Parse([]byte(doc), "d.yml", "/")
+		serr := s.Validate(instance(t, "d", []byte(doc)))
+		if (perr == nil) != (serr == nil) {
+			t.Errorf("endpoint %s: loader error: %v; schema error: %v", ep, perr, serr)
+		}
+	}
+}
