@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/rotatord/rotatord/internal/posixacl"
 )
 
 // maxLinks bounds the symlinks CheckPath follows, like the kernel's
@@ -55,32 +57,20 @@ func checkPath(dir string, owner int) error {
 			return fmt.Errorf("state dir %s: directory %s on its path is writable by group %d (mode %04o), neither root's nor one of rotatord's (gid %d): its members could move the state directory away or replace it",
 				dir, at, g, mode.Perm(), egid)
 		}
-		acl, err := accessACL(at)
+		acl, err := posixacl.LGet(at)
 		if err != nil {
 			return fmt.Errorf("state dir %s: directory %s on its path: read its ACL: %w", dir, at, err)
 		}
-		if acl == nil {
-			if mode.Perm()&0o020 != 0 && !ownGroup(gid) {
-				return groupErr(gid)
-			}
-			return nil
-		}
-		if mode.Perm()&0o020 == 0 {
-			return nil // the mask lets no entry write
-		}
-		for _, e := range acl {
-			if e.perm&2 == 0 {
-				continue
-			}
+		for _, w := range posixacl.GroupClassWriters(uint32(mode.Perm()), gid, acl) {
 			switch {
-			case e.tag == aclGroupObj && !ownGroup(gid):
-				return groupErr(gid)
-			case e.tag == aclGroup && !ownGroup(e.id):
+			case w.Tag == posixacl.GroupObj && !ownGroup(w.ID):
+				return groupErr(w.ID)
+			case w.Tag == posixacl.Group && !ownGroup(w.ID):
 				return fmt.Errorf("state dir %s: directory %s on its path has an ACL that lets group %d write, neither root's nor one of rotatord's (gid %d): its members could move the state directory away or replace it",
-					dir, at, e.id, egid)
-			case e.tag == aclUser && e.id != 0 && e.id != euid && e.id != owner:
+					dir, at, w.ID, egid)
+			case w.Tag == posixacl.User && w.ID != 0 && w.ID != euid && w.ID != owner:
 				return fmt.Errorf("state dir %s: directory %s on its path has an ACL that lets uid %d write, not root nor rotatord's user (uid %d): that user could move the state directory away or replace it",
-					dir, at, e.id, euid)
+					dir, at, w.ID, euid)
 			}
 		}
 		return nil

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rotatord/rotatord/internal/posixacl"
 )
 
 // A sink's directory is opened once per operation, and every later system
@@ -204,30 +206,19 @@ func (s *Sink) checkWriters(d *dir) error {
 		return fmt.Errorf("directory %s is writable by all users (mode %#o): anyone could plant a file or symlink at a credential's name",
 			d.path, mode&0o7777)
 	}
-	acl, err := accessACL(d.fd)
+	acl, err := posixacl.FGet(d.fd)
 	if err != nil {
 		return fmt.Errorf("directory %s: read its ACL: %w", d.path, err)
 	}
-	if acl == nil {
-		if mode&0o020 != 0 && !s.trustedGID(gid) {
-			return fmt.Errorf("directory %s is writable by group %d (mode %#o), not root's, rotatord's (gid %d) or the sink's group",
-				d.path, gid, mode&0o7777, os.Getegid())
-		}
-		return nil
-	}
-	// With an ACL, the group bits of the mode are the mask.
-	mask := mode&0o020 != 0
-	for _, e := range acl {
-		if e.perm&2 == 0 || !mask {
-			continue
-		}
+	for _, w := range posixacl.GroupClassWriters(mode&0o777, gid, acl) {
 		switch {
-		case e.tag == aclGroupObj && !s.trustedGID(gid):
-			return fmt.Errorf("directory %s: its ACL lets group %d write", d.path, gid)
-		case e.tag == aclUser && !s.trustedUID(e.id):
-			return fmt.Errorf("directory %s: its ACL lets uid %d write", d.path, e.id)
-		case e.tag == aclGroup && !s.trustedGID(e.id):
-			return fmt.Errorf("directory %s: its ACL lets group %d write", d.path, e.id)
+		case acl == nil && !s.trustedGID(w.ID):
+			return fmt.Errorf("directory %s is writable by group %d (mode %#o), not root's, rotatord's (gid %d) or the sink's group",
+				d.path, w.ID, mode&0o7777, os.Getegid())
+		case w.Tag == posixacl.User && !s.trustedUID(w.ID):
+			return fmt.Errorf("directory %s: its ACL lets uid %d write", d.path, w.ID)
+		case acl != nil && w.Tag != posixacl.User && !s.trustedGID(w.ID):
+			return fmt.Errorf("directory %s: its ACL lets group %d write", d.path, w.ID)
 		}
 	}
 	return nil
@@ -239,21 +230,6 @@ func (s *Sink) trustedUID(uid int) bool {
 
 func (s *Sink) trustedGID(gid int) bool {
 	return gid == 0 || gid == os.Getegid() || s.gid >= 0 && gid == s.gid
-}
-
-// POSIX ACL entry tags (linux/posix_acl.h).
-const (
-	aclUserObj  = 0x01
-	aclUser     = 0x02
-	aclGroupObj = 0x04
-	aclGroup    = 0x08
-	aclMask     = 0x10
-	aclOther    = 0x20
-)
-
-type aclEntry struct {
-	tag, perm int
-	id        int
 }
 
 // stat looks at name in d without following it; the error matches

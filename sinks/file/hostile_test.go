@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rotatord/rotatord/internal/posixacl"
 	"github.com/rotatord/rotatord/sinks"
 )
 
@@ -200,7 +201,7 @@ func TestTrustedSymlinksFollowed(t *testing.T) {
 func aclXattr(user, mask int) []byte {
 	b := binary.LittleEndian.AppendUint32(nil, 2)
 	for _, e := range [][3]int{
-		{aclUserObj, 7, -1}, {aclUser, 7, user}, {aclGroupObj, 5, -1}, {aclMask, mask, -1}, {aclOther, 0, -1},
+		{posixacl.UserObj, 7, -1}, {posixacl.User, 7, user}, {posixacl.GroupObj, 5, -1}, {posixacl.Mask, mask, -1}, {posixacl.Other, 0, -1},
 	} {
 		b = binary.LittleEndian.AppendUint16(b, uint16(e[0]))
 		b = binary.LittleEndian.AppendUint16(b, uint16(e[1]))

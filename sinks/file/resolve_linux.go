@@ -1,7 +1,6 @@
 package file
 
 import (
-	"encoding/binary"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -113,37 +112,6 @@ func readlinkFD(fd int) (string, error) {
 func finishDir(pfd int) (int, error) {
 	defer unix.Close(pfd)
 	return unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-}
-
-// accessACL returns the entries of the POSIX access ACL of the directory
-// fd, nil when it has none (or the file system has no ACLs).
-func accessACL(fd int) ([]aclEntry, error) {
-	buf := make([]byte, 4096)
-	n, err := unix.Fgetxattr(fd, "system.posix_acl_access", buf)
-	switch {
-	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.EOPNOTSUPP):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	return parseACL(buf[:n])
-}
-
-// parseACL decodes the xattr form of a POSIX ACL: a little-endian version
-// (2), then entries of tag (16 bits), permissions (16 bits) and id (32 bits).
-func parseACL(b []byte) ([]aclEntry, error) {
-	if len(b) < 4 || binary.LittleEndian.Uint32(b) != 2 || (len(b)-4)%8 != 0 {
-		return nil, errors.New("unknown ACL format")
-	}
-	var out []aclEntry
-	for b = b[4:]; len(b) > 0; b = b[8:] {
-		out = append(out, aclEntry{
-			tag:  int(binary.LittleEndian.Uint16(b)),
-			perm: int(binary.LittleEndian.Uint16(b[2:])),
-			id:   int(binary.LittleEndian.Uint32(b[4:])),
-		})
-	}
-	return out, nil
 }
 
 // openParent opens the parent of directory fd, for lookups only.

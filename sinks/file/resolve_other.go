@@ -48,8 +48,6 @@ func lookup(cur int, name string) (entry, error) {
 
 func finishDir(fd int) (int, error) { return fd, nil }
 
-func accessACL(int) ([]aclEntry, error) { return nil, nil }
-
 // openParent opens the parent of directory fd.
 func openParent(fd int) (int, error) {
 	return unix.Openat(fd, "..", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
