@@ -33,3 +33,32 @@ func TestANewKeyFoundGoneIsFollowedByAPassAtOnce(t *testing.T) {
 		t.Errorf("the follow-up is armed %v after the deletion, want at most %v", at.Sub(start), minFollowUp)
 	}
 }
+
+// TestNewKeysThatKeepVanishingBackOff: a follow-up pass rotates the name
+// again; if whoever deleted its new key deletes every key rotatord makes
+// (another tool managing the name), the next deletion finds that key gone
+// too, a minute or so later (the settle time, a failed deletion's
+// backoff). Each such deletion armed a pass at once, which created,
+// delivered and hooked another key: a rotation a minute, forever, where
+// the schedule made it one an hour. Repeats back off as failures do.
+func TestNewKeysThatKeepVanishingBackOff(t *testing.T) {
+	e := newEnv(t)
+	s := newScheduler(e.d, context.Background())
+	s.reschedule()
+	vanish := func() time.Time {
+		start := e.d.Now()
+		out := []rotation.Outcome{{Policy: "ci", Name: "ci-runner",
+			Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonNewKeyVanished, Due: start}}}
+		s.followUp([]string{"ci"}, out, start, nil)
+		return armedAt(t, s, "ci")
+	}
+	if at := vanish(); at.After(e.d.Now().Add(minFollowUp + time.Second)) {
+		t.Fatalf("the first follow-up is armed for %v, want at once", at)
+	}
+	for i, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute} {
+		now := e.d.Now()
+		if at := vanish(); at.Before(now.Add(want)) {
+			t.Errorf("vanish %d in a row: the follow-up is armed %v ahead, want at least %v: a name whose keys keep vanishing rotates back to back", i+2, at.Sub(now), want)
+		}
+	}
+}

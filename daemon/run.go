@@ -437,6 +437,13 @@ type scheduler struct {
 	// time to go on at.
 	followUps   map[string]*followUpTimer
 	followTries map[string]int
+	// vanishes counts, by policy, the deletions that found a new key
+	// gone, each within vanishHorizon (plus its follow-up's wait) of the
+	// one before, and vanishedAt is when the last one was reported: a
+	// name whose new keys keep vanishing (another tool deleting the keys
+	// rotatord makes) must not rotate back to back (vanishedFollowUp).
+	vanishes   map[string]int
+	vanishedAt map[string]time.Time
 }
 
 // followUpTimer is a pass of one policy armed for at, by passes the
@@ -628,7 +635,10 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 			delete(s.followTries, name)
 		}
 		if vanished[name] {
-			at = now // at once (minFollowUp)
+			// Not later than another name's settle time or backoff.
+			if v := s.vanishedFollowUp(name, now); at.IsZero() || v.Before(at) {
+				at = v
+			}
 		}
 		at = later(at, now.Add(minFollowUp))
 		if id, ok := s.entryOf[name]; ok {
@@ -652,6 +662,34 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 		f.t = time.AfterFunc(at.Sub(now)+100*time.Millisecond, func() { s.runFollowUp(name, f) })
 		s.followUps[name] = f
 	}
+}
+
+// vanishHorizon is how long after a deletion that found a new key gone
+// (and the wait of the pass that followed it) another such deletion of
+// the same policy counts as a repeat (vanishedFollowUp). Longer than a
+// cycle of create, deliver and a deleter's look (the settle time, a
+// failed deletion's first backoffs): shorter cycles are a fight with
+// whoever deletes the keys, not a key lost once.
+const vanishHorizon = time.Hour
+
+// vanishedFollowUp is when the pass that follows a deletion of policy
+// name that found a new key gone goes: at once the first time; when
+// such deletions repeat within vanishHorizon of each other (someone
+// deletes every key rotatord makes for the name), after a backoff as
+// failures have (1 minute, doubling to 1 hour). Each follow-up pass
+// creates a key, delivers it and runs the hooks: at once every time, a
+// name whose keys another tool keeps deleting rotated every minute or
+// so, forever. Under s.mu.
+func (s *scheduler) vanishedFollowUp(name string, now time.Time) time.Time {
+	n := s.vanishes[name]
+	if last, ok := s.vanishedAt[name]; !ok || now.Sub(last) > vanishHorizon+rotation.Backoff(n) {
+		n = 0
+	}
+	if s.vanishes == nil {
+		s.vanishes, s.vanishedAt = map[string]int{}, map[string]time.Time{}
+	}
+	s.vanishes[name], s.vanishedAt[name] = n+1, now
+	return now.Add(rotation.Backoff(n)) // at once (minFollowUp) the first time
 }
 
 // runFollowUp runs the pass f armed for policy name, unless stop has begun
