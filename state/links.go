@@ -42,6 +42,8 @@ func CheckPath(dir string) error { return checkPath(dir, -1) }
 // plan, state export, often run as root) passes the state directory's
 // owner, the daemon's user: whoever owns the directory can write its
 // records anyway, so also being able to move it gives them nothing.
+// Not where any user may create directories (sticky, as /tmp): there a
+// directory is its maker's, and the maker need not be the daemon's user.
 func checkPath(dir string, owner int) error {
 	euid, egid := os.Geteuid(), os.Getegid()
 	// rotatord's supplementary groups count as its own: a Kubernetes
@@ -81,6 +83,18 @@ func checkPath(dir string, owner int) error {
 			return nil
 		}
 		mode := fi.Mode()
+		if st.Uid != 0 && int(st.Uid) != euid && int(st.Uid) == owner && at != "/" {
+			// Trusted as the state directory's owner only if root, or
+			// that owner, made it: in a directory where any user may
+			// create entries (sticky, as /tmp), whoever made it owns it.
+			if pfi, err := os.Lstat(filepath.Dir(at)); err == nil {
+				if pst, ok := pfi.Sys().(*syscall.Stat_t); ok && int(pst.Uid) != owner &&
+					pfi.Mode()&fs.ModeSticky != 0 && (pfi.Mode().Perm()&0o002 != 0 || pfi.Mode().Perm()&0o020 != 0 && !ownGroup(int(pst.Gid))) {
+					return fmt.Errorf("state dir %s: directory %s on its path is owned by uid %d, not by root or this user (uid %d), in %s, where any user may create one (mode %04o, sticky): it may have been planted",
+						dir, at, st.Uid, euid, filepath.Dir(at), pfi.Mode().Perm())
+				}
+			}
+		}
 		switch {
 		case st.Uid != 0 && int(st.Uid) != euid && int(st.Uid) != owner:
 			return fmt.Errorf("state dir %s: directory %s on its path is owned by uid %d, not by root or rotatord's user (uid %d): its owner could move the state directory away or replace it",

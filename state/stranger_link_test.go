@@ -217,3 +217,51 @@ func TestOpenReadOnlyTrustsTheStateDirsOwner(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenReadOnlyDoesNotTrustAPlantedStateDir: 3543135 has a reader
+// (plan, state export, run as root) trust the state directory's owner with
+// the directories on its path. In a directory where any user may create
+// entries (sticky and writable by others, as /tmp), whoever made the state
+// directory owns it: a third user's directory planted there (before the
+// daemon first made it, or after a cleaner removed it) was read as the
+// daemon's journal, and state export handed its records to state import,
+// while Open, the daemon, refuses it. The owner is trusted only where
+// root or the owner made the directory (TestOpenReadOnlyTrustsTheStateDirsOwner).
+func TestOpenReadOnlyDoesNotTrustAPlantedStateDir(t *testing.T) {
+	tmp := filepath.Join(t.TempDir(), "tmp")
+	if err := os.Mkdir(tmp, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "state")
+	if err := os.MkdirAll(filepath.Join(dir, recordsDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, recordsDir), dir} {
+		if err := os.Chown(p, strangerUID, strangerUID); err != nil {
+			t.Skipf("cannot give a directory to another user (needs root): %v", err)
+		}
+	}
+	if s, err := OpenReadOnly(dir); err == nil {
+		s.Close()
+		t.Error("OpenReadOnly read a state directory uid 4242 may have planted in a sticky directory anyone can write")
+	} else if !strings.Contains(err.Error(), "uid 4242") {
+		t.Errorf("OpenReadOnly: error %q does not name the directory's owner", err)
+	}
+	// Nor one level down: the directory of theirs it is in was planted.
+	deeper := filepath.Join(tmp, "x", "state")
+	if err := os.MkdirAll(filepath.Join(deeper, recordsDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(deeper, recordsDir), deeper, filepath.Dir(deeper)} {
+		if err := os.Chown(p, strangerUID, strangerUID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, err := OpenReadOnly(deeper); err == nil {
+		s.Close()
+		t.Error("OpenReadOnly read a state directory in a directory uid 4242 may have planted in a sticky directory")
+	}
+}
