@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
@@ -560,15 +561,40 @@ func renderTemplate(tmpl *template.Template, c sinks.Credential) ([]byte, error)
 // text says so.
 func templateExecError(tmpl *template.Template, c sinks.Credential, err error) error {
 	if c.Secret != probeSecret {
+		real := err
 		c.Secret = probeSecret
 		err = tmpl.Execute(io.Discard, templateData{
 			Name: c.Name, APIKey: c.KeyID, APISecret: c.Secret.Reveal(), RoleID: c.RoleID, CreatedAt: c.CreatedAt.UTC(),
 		})
 		if err == nil {
-			return fmt.Errorf("execute template %q: fails for this key's secret but not for another: the template depends on the secret's value (its error is not shown, as it may quote the secret)", tmpl.Name())
+			where := ""
+			if at := execErrorPlace(tmpl, real); at != "" {
+				where = " at " + at
+			}
+			return fmt.Errorf("execute template %q: fails%s for this key's secret but not for another: the template depends on the secret's value (its error is not shown, as it may quote the secret)", tmpl.Name(), where)
 		}
 	}
 	return fmt.Errorf("execute template %q: %w", tmpl.Name(), redact(err, c.Secret))
+}
+
+// execPlace matches the start of a text/template execution error:
+// "template: NAME:LINE:COL: executing ".
+var execPlace = regexp.MustCompile(`^template: (.+?):([0-9]+):([0-9]+): executing `)
+
+// execErrorPlace returns where in tmpl a render failed with err
+// (NAME:LINE:COL), "" when err does not say. Only the numbers and a name
+// tmpl defines are taken from the text: what follows them may quote a
+// value.
+func execErrorPlace(tmpl *template.Template, err error) string {
+	var ee template.ExecError
+	if !errors.As(err, &ee) {
+		return ""
+	}
+	m := execPlace.FindStringSubmatch(err.Error())
+	if m == nil || tmpl.Lookup(m[1]) == nil {
+		return ""
+	}
+	return m[1] + ":" + m[2] + ":" + m[3]
 }
 
 // redact keeps err, and so its chain, unless its text contains the secret: a

@@ -52,3 +52,29 @@ func TestTemplateErrorsNeverQuoteTheSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestTemplateErrorDependingOnTheSecretSaysWhere: f35f82b's fixed text for
+// a render that fails for the real secret only said "the template depends
+// on the secret's value": in a template of many lines the operator had to
+// guess which action failed. The text now names the template and the line
+// and column of the failing action (template text, never a value), and
+// still nothing of the secret.
+func TestTemplateErrorDependingOnTheSecretSaysWhere(t *testing.T) {
+	const sec = "Abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	s := newSink(t, t.TempDir(), FormatTemplate, func(o *Options) {
+		o.Template = mustParseTemplate("content", "KEY={{.APIKey}}\n"+
+			`{{if eq (slice .APISecret 0 1) "A"}}{{range (slice .APISecret 1)}}{{end}}{{end}}`+"\n")
+	})
+	c := sinks.Credential{Name: "ci-runner", KeyID: "EXO0123456789abcdef01234567", Secret: sec, RoleID: "r", CreatedAt: time.Now()}
+	err := s.Write(t.Context(), c)
+	if err == nil {
+		t.Fatal("the template rendered")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "depends on the secret") || !strings.Contains(msg, "content:2:") {
+		t.Errorf("error %q does not say where in the template (content:2:...) the render failed", msg)
+	}
+	if strings.Contains(msg, sec[1:9]) {
+		t.Errorf("error %q holds part of the secret", msg)
+	}
+}
