@@ -40,25 +40,38 @@ func TestANewKeyFoundGoneIsFollowedByAPassAtOnce(t *testing.T) {
 // too, a minute or so later (the settle time, a failed deletion's
 // backoff). Each such deletion armed a pass at once, which created,
 // delivered and hooked another key: a rotation a minute, forever, where
-// the schedule made it one an hour. Repeats back off as failures do.
+// the schedule made it one an hour. Repeats back off as failures do;
+// deletions before the armed pass ran (a burst over many names) join it,
+// and one long after the last is at once again.
 func TestNewKeysThatKeepVanishingBackOff(t *testing.T) {
 	e := newEnv(t)
+	now := e.d.Now()
+	e.d.opts.Now = func() time.Time { return now }
 	s := newScheduler(e.d, context.Background())
 	s.reschedule()
 	vanish := func() time.Time {
-		start := e.d.Now()
 		out := []rotation.Outcome{{Policy: "ci", Name: "ci-runner",
-			Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonNewKeyVanished, Due: start}}}
-		s.followUp([]string{"ci"}, out, start, nil)
+			Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonNewKeyVanished, Due: now}}}
+		s.followUp([]string{"ci"}, out, now, nil)
 		return armedAt(t, s, "ci")
 	}
-	if at := vanish(); at.After(e.d.Now().Add(minFollowUp + time.Second)) {
-		t.Fatalf("the first follow-up is armed for %v, want at once", at)
+	first := vanish()
+	if first.After(now.Add(minFollowUp + time.Second)) {
+		t.Fatalf("the first follow-up is armed %v ahead, want at once", first.Sub(now))
 	}
+	now = now.Add(time.Second)
+	if at := vanish(); at.After(now.Add(minFollowUp + time.Second)) {
+		t.Errorf("a deletion before the armed pass ran: armed %v ahead, want it to join that pass, not back off", at.Sub(now))
+	}
+	at := first
 	for i, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute} {
-		now := e.d.Now()
-		if at := vanish(); at.Before(now.Add(want)) {
+		now = at.Add(time.Minute) // the pass ran, rotated; its key vanished too
+		if at = vanish(); at.Before(now.Add(want)) {
 			t.Errorf("vanish %d in a row: the follow-up is armed %v ahead, want at least %v: a name whose keys keep vanishing rotates back to back", i+2, at.Sub(now), want)
 		}
+	}
+	now = at.Add(vanishHorizon + time.Minute)
+	if at := vanish(); at.After(now.Add(minFollowUp + time.Second)) {
+		t.Errorf("a vanish long after the last: armed %v ahead, want at once", at.Sub(now))
 	}
 }

@@ -437,10 +437,10 @@ type scheduler struct {
 	// time to go on at.
 	followUps   map[string]*followUpTimer
 	followTries map[string]int
-	// vanishes counts, by policy, the deletions that found a new key
-	// gone, each within vanishHorizon (plus its follow-up's wait) of the
-	// one before, and vanishedAt is when the last one was reported: a
-	// name whose new keys keep vanishing (another tool deleting the keys
+	// vanishes counts, by policy, the passes armed in a row for
+	// deletions that found a new key gone, each within vanishHorizon of
+	// the one before, and vanishedAt is when the last one goes: a name
+	// whose new keys keep vanishing (another tool deleting the keys
 	// rotatord makes) must not rotate back to back (vanishedFollowUp).
 	vanishes   map[string]int
 	vanishedAt map[string]time.Time
@@ -664,32 +664,39 @@ func (s *scheduler) followUp(policies []string, out []rotation.Outcome, start ti
 	}
 }
 
-// vanishHorizon is how long after a deletion that found a new key gone
-// (and the wait of the pass that followed it) another such deletion of
-// the same policy counts as a repeat (vanishedFollowUp). Longer than a
-// cycle of create, deliver and a deleter's look (the settle time, a
-// failed deletion's first backoffs): shorter cycles are a fight with
-// whoever deletes the keys, not a key lost once.
+// vanishHorizon is how long after the pass that followed a deletion
+// that found a new key gone another such deletion of the same policy
+// counts as a repeat (vanishedFollowUp). Longer than a cycle of create,
+// deliver and a deleter's look (the settle time, a failed deletion's
+// first backoffs): shorter cycles are a fight with whoever deletes the
+// keys, not a key lost once.
 const vanishHorizon = time.Hour
 
 // vanishedFollowUp is when the pass that follows a deletion of policy
 // name that found a new key gone goes: at once the first time; when
-// such deletions repeat within vanishHorizon of each other (someone
-// deletes every key rotatord makes for the name), after a backoff as
-// failures have (1 minute, doubling to 1 hour). Each follow-up pass
-// creates a key, delivers it and runs the hooks: at once every time, a
-// name whose keys another tool keeps deleting rotated every minute or
-// so, forever. Under s.mu.
+// such deletions repeat within vanishHorizon of the pass that followed
+// the last one (someone deletes every key rotatord makes for the name),
+// after a backoff as failures have (1 minute, doubling to 1 hour). A
+// deletion before that pass ran (other names of the policy, a burst) is
+// no repeat: the pass covers it. Each follow-up pass creates a key,
+// delivers it and runs the hooks: at once every time, a name whose keys
+// another tool keeps deleting rotated every minute or so, forever.
+// Under s.mu.
 func (s *scheduler) vanishedFollowUp(name string, now time.Time) time.Time {
+	last, ok := s.vanishedAt[name]
+	if ok && now.Before(last) {
+		return last // the pass armed for the last one has not run yet
+	}
 	n := s.vanishes[name]
-	if last, ok := s.vanishedAt[name]; !ok || now.Sub(last) > vanishHorizon+rotation.Backoff(n) {
+	if !ok || now.Sub(last) > vanishHorizon {
 		n = 0
 	}
 	if s.vanishes == nil {
 		s.vanishes, s.vanishedAt = map[string]int{}, map[string]time.Time{}
 	}
-	s.vanishes[name], s.vanishedAt[name] = n+1, now
-	return now.Add(rotation.Backoff(n)) // at once (minFollowUp) the first time
+	at := later(now.Add(rotation.Backoff(n)), now.Add(minFollowUp)) // at once (minFollowUp) the first time
+	s.vanishes[name], s.vanishedAt[name] = n+1, at
+	return at
 }
 
 // runFollowUp runs the pass f armed for policy name, unless stop has begun
