@@ -557,8 +557,9 @@ func renderTemplate(tmpl *template.Template, c sinks.Credential) ([]byte, error)
 // of it, printf "%x"): no search for the secret in the text finds that.
 // So the error given is that of the same render with the probe's
 // placeholder secret, which holds nothing of the real one; when that
-// render passes, the failure depends on the secret's value, and a fixed
-// text says so.
+// render passes, or fails at another place in the template (its error
+// would be another action's), the failure depends on the secret's value,
+// and a fixed text says so, with where the render failed.
 func templateExecError(tmpl *template.Template, c sinks.Credential, err error) error {
 	if c.Secret != probeSecret {
 		real := err
@@ -566,9 +567,10 @@ func templateExecError(tmpl *template.Template, c sinks.Credential, err error) e
 		err = tmpl.Execute(io.Discard, templateData{
 			Name: c.Name, APIKey: c.KeyID, APISecret: c.Secret.Reveal(), RoleID: c.RoleID, CreatedAt: c.CreatedAt.UTC(),
 		})
-		if err == nil {
+		at := execErrorPlace(tmpl, real)
+		if err == nil || execErrorPlace(tmpl, err) != at {
 			where := ""
-			if at := execErrorPlace(tmpl, real); at != "" {
+			if at != "" {
 				where = " at " + at
 			}
 			return fmt.Errorf("execute template %q: fails%s for this key's secret but not for another: the template depends on the secret's value (its error is not shown, as it may quote the secret)", tmpl.Name(), where)

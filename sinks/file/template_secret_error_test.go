@@ -78,3 +78,31 @@ func TestTemplateErrorDependingOnTheSecretSaysWhere(t *testing.T) {
 		t.Errorf("error %q holds part of the secret", msg)
 	}
 }
+
+// TestTemplateErrorOfAnotherActionIsNotShownAsThisOne: when the render
+// with the probe's placeholder failed too, its error was given for the
+// real one, even when it failed at another action: here the real secret
+// fails a range on line 3, the placeholder an index on line 2, and the
+// operator read "index out of range" for a template that failed elsewhere.
+// Where the two fail at different places, the text says where the real
+// render failed, as when the placeholder's passes.
+func TestTemplateErrorOfAnotherActionIsNotShownAsThisOne(t *testing.T) {
+	const sec = "Abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	s := newSink(t, t.TempDir(), FormatTemplate, func(o *Options) {
+		o.Template = mustParseTemplate("content", "KEY={{.APIKey}}\n"+
+			`{{if eq (slice .APISecret 0 5) "probe"}}{{index .Name 99}}{{end}}`+"\n"+
+			`{{if eq (slice .APISecret 0 1) "A"}}{{range (slice .APISecret 1)}}{{end}}{{end}}`+"\n")
+	})
+	c := sinks.Credential{Name: "ci-runner", KeyID: "EXO0123456789abcdef01234567", Secret: sec, RoleID: "r", CreatedAt: time.Now()}
+	err := s.Write(t.Context(), c)
+	if err == nil {
+		t.Fatal("the template rendered")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "index out of range") || !strings.Contains(msg, "content:3:") {
+		t.Errorf("error %q: want where the render failed for this secret (content:3:...), not another render's error", msg)
+	}
+	if strings.Contains(msg, sec[1:9]) {
+		t.Errorf("error %q holds part of the secret", msg)
+	}
+}
