@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -672,12 +671,10 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 		}
 		// The words that say a key is gone count in whichever field
 		// carries them: under "detail" or "title", a 403 of a key
-		// already gone was taken for an authentication failure.
-		kindMessage := e.Message
-		if slices.Contains(said, msgNotInOrganization) {
-			kindMessage = msgNotInOrganization
-		}
-		e.Kind, e.RetryAfter = kindOfStatus(status, kindMessage, retryAfter)
+		// already gone was taken for an authentication failure. They
+		// count only for a request that names a key, and only when the
+		// answer says nothing else (see keyNotInOrganization).
+		e.Kind, e.RetryAfter = kindOfStatus(status, jsonError && keyNotInOrganization(op, status, said), retryAfter)
 	case a.wasTooLarge():
 		// Not quoted either; the API (or whatever answers for it) is
 		// misbehaving, and the request may go through again later.
@@ -693,7 +690,7 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 		// JSON that is not an object (a bare string, an array): the status
 		// still says what happened. Taken for a network failure, a 404 of
 		// a key already gone was retried, and failed, for good.
-		e.Kind, e.RetryAfter = kindOfStatus(status, "", retryAfter)
+		e.Kind, e.RetryAfter = kindOfStatus(status, false, retryAfter)
 		e.Message = "answer body could not be read"
 	default:
 		e.Kind = KindUnavailable
@@ -732,13 +729,42 @@ func answerMessages(e *v3.APIError) []string {
 	return said
 }
 
-// kindOfStatus is the kind of an error answer of that status, with that
-// message, and how long it asks to wait.
-func kindOfStatus(status int, message string, retryAfter time.Duration) (Kind, time.Duration) {
+// keyNotInOrganization reports whether an error answer of op, with that
+// status, saying said (answerMessages), says that the key the request
+// names is not (or no longer) in the organization. Only get-api-key and
+// delete-api-key name a key: to a listing, a create or an operation's
+// poll, the words can only be about the credential, and taken for "not
+// found" a roles listing answered so read as "roles not served" to the
+// organization check, which went on with a credential it could not place.
+// And the answer must say nothing else than the words and the status's
+// own text ("Forbidden"): one that also says "Invalid request signature"
+// (under another field) refuses the credential, and taken for a key
+// already gone, a delete refused was recorded as done, the key alive.
+func keyNotInOrganization(op string, status int, said []string) bool {
+	if op != OpGetKey && op != OpDeleteKey {
+		return false
+	}
+	found := false
+	for _, m := range said {
+		switch m {
+		case msgNotInOrganization:
+			found = true
+		case http.StatusText(status):
+		default:
+			return false
+		}
+	}
+	return found
+}
+
+// kindOfStatus is the kind of an error answer of that status, and how
+// long it asks to wait; keyGone says the answer says the key the request
+// names is not in the organization (keyNotInOrganization).
+func kindOfStatus(status int, keyGone bool, retryAfter time.Duration) (Kind, time.Duration) {
 	switch {
 	case status == http.StatusNotFound:
 		return KindNotFound, 0
-	case status >= 400 && status < 500 && status != http.StatusTooManyRequests && message == msgNotInOrganization:
+	case status >= 400 && status < 500 && status != http.StatusTooManyRequests && keyGone:
 		// What the API answers for a key that is not (or no longer)
 		// there: measured as a 403, documented as "a 4xx".
 		return KindNotFound, 0
