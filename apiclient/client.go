@@ -151,6 +151,15 @@ func New(cfg Config) (*Client, error) {
 		// default keeps 2 per host, so with more in flight every request
 		// beyond the second opened (and, over TLS, negotiated) a new one.
 		t.MaxIdleConnsPerHost = cfg.Concurrency
+		// A create goes on a connection of its own. An idle keep-alive
+		// connection the server (or a load balancer) drops without
+		// notice, just as a request goes out on it, fails that request
+		// after it was written: harmless for the others, retried, but a
+		// create is then ambiguous (a failed pass, a search for a key
+		// made without its secret). Creates are few; a fresh connection
+		// costs one more handshake each.
+		ct := t.Clone()
+		ct.DisableKeepAlives = true
 		if cfg.Gate != nil {
 			// The last check before a request's bytes leave is on the
 			// connection's write (fence.Conn), over HTTP/1.1 only.
@@ -158,8 +167,9 @@ func New(cfg Config) (*Client, error) {
 			// do asks the gate before each attempt, reads included, so a
 			// standby sends none.
 			fence.FenceConns(t, cfg.Gate)
+			fence.FenceConns(ct, cfg.Gate)
 		}
-		base = t
+		base = createOnOwnConn{RoundTripper: t, create: ct}
 	}
 	var gate func() error
 	if cfg.Gate != nil {
@@ -306,6 +316,29 @@ func (c *Client) CreateKey(ctx context.Context, name, roleID string) (CreatedKey
 		Secret:                  secret.Value(resp.Secret),
 		EarlierAttemptsAnswered: answered,
 	}, nil
+}
+
+// createOnOwnConn sends a create (the client's only POST) with create,
+// every other request with the embedded RoundTripper.
+type createOnOwnConn struct {
+	http.RoundTripper
+	create http.RoundTripper
+}
+
+func (t createOnOwnConn) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost {
+		return t.create.RoundTrip(req)
+	}
+	return t.RoundTripper.RoundTrip(req)
+}
+
+// CloseIdleConnections closes both transports' idle connections.
+func (t createOnOwnConn) CloseIdleConnections() {
+	for _, rt := range []http.RoundTripper{t.RoundTripper, t.create} {
+		if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
 }
 
 // DeleteKey implements API.
