@@ -174,8 +174,12 @@ func TestHTTPConnectionLimitAndIdleTimeout(t *testing.T) {
 			continue
 		}
 		// The idle timeout runs from the end of the answer, which the
-		// client sees a little later.
-		if held := r.closed.Sub(r.answered); held < idle/2 || held > idle+5*time.Second {
+		// client sees a little later; a connection may also be closed
+		// sooner, when the listener is full and it is the quietest. No
+		// lower bound then: on a loaded machine the client may see the
+		// answer long after it was sent (55 ms before the close, for 300
+		// ms of idle timeout, in a run of the short suite).
+		if held := r.closed.Sub(r.answered); held > idle+5*time.Second {
 			t.Errorf("client %d: idle connection closed after %v, want about %v", i, held, idle)
 		}
 	}
