@@ -5,7 +5,9 @@
 // Ownership works as in the Vault sink: a Secret rotatord writes carries
 // the label app.kubernetes.io/managed-by=rotatord and the annotation
 // rotatord.io/policy; a Secret without them (or another policy's) is
-// refused unless TakeOver. Every change is an update against the
+// refused unless TakeOver; one another controller controls (an
+// ownerReference with controller: true) is refused even with TakeOver.
+// Every change is an update against the
 // resourceVersion just read, so a concurrent writer makes it fail with a
 // conflict instead of being overwritten, and every write is read back.
 // Data keys rotatord does not write are kept.
@@ -227,6 +229,24 @@ func (s *Sink) notOwned(label string, sec *corev1.Secret) error {
 		label, ErrNotManaged, ManagedByLabel, ManagedByValue)
 }
 
+// refusal is why rotatord may not write sec, or nil: another controller
+// controls it (an ownerReference with controller: true: an
+// ExternalSecret, a SealedSecret, an operator's resource), whatever its
+// labels say and take_over or not, since that controller puts its own
+// data back on its next reconcile (after the grace period, the deleted
+// key) and its owner's deletion deletes the Secret; or it is not this
+// policy's and take_over is not set.
+func (s *Sink) refusal(label string, sec *corev1.Secret) error {
+	if ref := metav1.GetControllerOf(sec); ref != nil {
+		return fmt.Errorf("%s: %w: it is controlled by %s %s (ownerReferences, controller: true), which would overwrite what rotatord writes; take_over does not apply to it",
+			label, ErrNotManaged, ref.Kind, ref.Name)
+	}
+	if !s.owned(sec) && !s.opts.TakeOver {
+		return s.notOwned(label, sec)
+	}
+	return nil
+}
+
 func (s *Sink) get(ctx context.Context, n string) (*corev1.Secret, error) {
 	sec, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Get(ctx, n, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -253,8 +273,10 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", label, err)
 	}
-	if sec != nil && !s.owned(sec) && !s.opts.TakeOver {
-		return s.notOwned(label, sec)
+	if sec != nil {
+		if err := s.refusal(label, sec); err != nil {
+			return err
+		}
 	}
 	if sec != nil && isImmutable(sec) {
 		// Write would refuse it: say so before a key is created for it.
@@ -445,8 +467,8 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 			return fmt.Errorf("write %s: create: %w", label, apiError(err))
 		}
 	} else {
-		if !s.owned(cur) && !s.opts.TakeOver {
-			return sinks.NothingSent(s.notOwned(label, cur))
+		if err := s.refusal(label, cur); err != nil {
+			return sinks.NothingSent(err)
 		}
 		if isImmutable(cur) {
 			return sinks.NothingSent(fmt.Errorf("write %s: the Secret is immutable", label))
@@ -647,21 +669,23 @@ const fenceTimeout = 10 * time.Second
 
 // lostRace follows a create or update the API server refused (409)
 // because the Secret changed since it was read. When it is now someone
-// else's Secret (not this policy's, and no take_over), the refused write
-// left the secret nowhere, and no write of this sink made that Secret:
-// err is marked sinks.NothingSent, so the engine may roll the new key
-// back rather than keep it for a Secret it cannot read. A Secret of this
+// else's Secret (not this policy's, and no take_over; or not this
+// policy's and controlled by another controller), the refused write left
+// the secret nowhere, and no write of this sink made that Secret: err is
+// marked sinks.NothingSent, so the engine may roll the new key back
+// rather than keep it for a Secret it cannot read. A Secret of this
 // policy (perhaps an earlier attempt of this very write) is left to the
 // engine to read.
 func (s *Sink) lostRace(ctx context.Context, n, label string, err error) error {
-	if s.opts.TakeOver {
-		return err
-	}
 	cur, gerr := s.get(ctx, n)
 	if gerr != nil || cur == nil || s.owned(cur) {
 		return err
 	}
-	return sinks.NothingSent(fmt.Errorf("%w: %w", err, s.notOwned(label, cur)))
+	refused := s.refusal(label, cur)
+	if refused == nil {
+		return err
+	}
+	return sinks.NothingSent(fmt.Errorf("%w: %w", err, refused))
 }
 
 // newSecret is the Secret Write creates for c, holding data.
