@@ -26,10 +26,12 @@ package kubernetes
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"text/template"
@@ -318,7 +320,7 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 		maps.Copy(dry.Data, s.placeholderData())
 		s.mark(&dry.ObjectMeta, sinks.Credential{Name: name, KeyID: sec.Annotations[KeyIDKey]})
 		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(ctx, dry, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !apierrors.IsConflict(err) && !dryRunUnsupported(err) {
-			return fmt.Errorf("probe %s: dry-run update: %w", label, apiError(err))
+			return fmt.Errorf("probe %s: dry-run update: %w", label, sentError(err, dry.Data))
 		}
 	}
 	if sec == nil {
@@ -464,7 +466,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 			if lostAnswer(err) && !s.fenceLostCreate(ctx, n, c.Name) {
 				s.setUnfenced(n, true, true)
 			}
-			return fmt.Errorf("write %s: create: %w", label, apiError(err))
+			return fmt.Errorf("write %s: create: %w", label, sentError(err, sec.Data))
 		}
 	} else {
 		if err := s.refusal(label, cur); err != nil {
@@ -488,7 +490,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 			if lostAnswer(err) && !s.fenceLostUpdate(ctx, cur) {
 				s.setUnfenced(n, true, false)
 			}
-			return fmt.Errorf("write %s: update: %w", label, apiError(err))
+			return fmt.Errorf("write %s: update: %w", label, sentError(err, up.Data))
 		}
 	}
 	// Applied: a write sent earlier and still on its way fails now.
@@ -626,7 +628,11 @@ func (s *Sink) fencePending(ctx context.Context, n, name string) error {
 		// overloaded, 403 once RBAC changed): the write may still land.
 		// Kept pending, as the engine's own fence (Fence) fails then too:
 		// the new key is kept until a fence works.
-		return fmt.Errorf("a write whose answer was lost may still land, and fencing it failed: %w", apiError(err))
+		var sent map[string][]byte
+		if cur != nil {
+			sent = cur.Data // what the fence's update carried
+		}
+		return fmt.Errorf("a write whose answer was lost may still land, and fencing it failed: %w", sentError(err, sent))
 	}
 	s.setUnfenced(n, false, false)
 	return nil
@@ -877,6 +883,47 @@ func apiError(err error) error {
 	return err
 }
 
+// sentError is apiError for a request that carried data (a Secret's
+// create or update): an admission refusal's message is its author's text
+// (a ValidatingAdmissionPolicy's messageExpression, a webhook's message)
+// and may quote the object refused, whose data values (the new key's
+// secret, or what the Secret held: the old key's, a consumer's) the
+// API's JSON carries base64-encoded. Each value sent, as it is and in
+// base64, is replaced by secret.Redacted in the message: the error is
+// logged and kept in the journal.
+func sentError(err error, data map[string][]byte) error {
+	err = apiError(err)
+	if err == nil {
+		return nil
+	}
+	var forms []string
+	for _, v := range data {
+		if len(v) < minHidden {
+			continue
+		}
+		forms = append(forms, string(v))
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			forms = append(forms, enc.EncodeToString(v))
+		}
+	}
+	// Longest first: a document's forms before a shorter value's.
+	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	msg := err.Error()
+	hidden := msg
+	for _, f := range forms {
+		hidden = strings.ReplaceAll(hidden, f, secret.Redacted)
+	}
+	if hidden == msg {
+		return err
+	}
+	return errors.New(hidden)
+}
+
+// minHidden is the length from which sentError hides a data value: a
+// shorter one quoted gives nothing away, and hiding it would garble the
+// message.
+const minHidden = 6
+
 // Fence implements sinks.Fencer: it sets the Secret's annotation
 // FencedAtKey by an update against the resourceVersion just read, its data
 // left as it was, so that a write prepared against an earlier version (an
@@ -904,7 +951,7 @@ func (s *Sink) Fence(ctx context.Context, name string) error {
 		return nil
 	}
 	if err := s.fenceUpdate(ctx, cur); err != nil {
-		return fmt.Errorf("fence %s: %w", label, apiError(err))
+		return fmt.Errorf("fence %s: %w", label, sentError(err, cur.Data))
 	}
 	return nil
 }
