@@ -74,6 +74,9 @@ func Config(kubeconfig, context string) (*rest.Config, error) {
 	// seconds: a write checked against the Lease would then leave long
 	// after the check.
 	cfg.QPS, cfg.Burst = 100, 200
+	// Warnings are logged with the data a request carried hidden (sent.go).
+	cfg.WarningHandler = nil
+	cfg.WarningHandlerWithContext = warnings{}
 	return cfg, nil
 }
 

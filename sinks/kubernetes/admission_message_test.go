@@ -3,13 +3,20 @@ package kubernetes_test
 import (
 	"encoding/base64"
 	"strings"
+	"sync"
 	"testing"
+	"text/template"
 	"time"
+
+	"github.com/go-logr/logr/funcr"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 
+	"github.com/rotatord/rotatord/internal/kubeclient"
 	"github.com/rotatord/rotatord/internal/kubetest"
 	"github.com/rotatord/rotatord/sinks/file"
 	ksink "github.com/rotatord/rotatord/sinks/kubernetes"
@@ -42,45 +49,7 @@ func TestAdmissionRefusalQuotingTheSecretIsNotShown(t *testing.T) {
 			if tt.format != "" {
 				field = "creds"
 			}
-			fail := admissionv1.Fail
-			vap := &admissionv1.ValidatingAdmissionPolicy{
-				ObjectMeta: metav1.ObjectMeta{Name: "quote-" + w.ns},
-				Spec: admissionv1.ValidatingAdmissionPolicySpec{
-					FailurePolicy: &fail,
-					MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
-						RuleWithOperations: admissionv1.RuleWithOperations{
-							Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
-							Rule:       admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"secrets"}},
-						},
-					}}},
-					Validations: []admissionv1.Validation{{
-						Expression:        `!has(object.data) || !('` + field + `' in object.data) || size(object.data['` + field + `']) == 0`,
-						MessageExpression: `'refused: ` + field + ` is ' + string(object.data['` + field + `']) + '.'`,
-					}},
-				},
-			}
-			if _, err := w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, vap, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				_ = w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicies().Delete(ctxT(t), vap.Name, metav1.DeleteOptions{})
-			})
-			binding := &admissionv1.ValidatingAdmissionPolicyBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: vap.Name},
-				Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
-					PolicyName:        vap.Name,
-					ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
-					MatchResources: &admissionv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-						MatchLabels: map[string]string{"kubernetes.io/metadata.name": w.ns},
-					}},
-				},
-			}
-			if _, err := w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				_ = w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Delete(ctxT(t), binding.Name, metav1.DeleteOptions{})
-			})
+			quotingPolicy(t, w, field, admissionv1.Deny)
 			if tt.existing {
 				w.createSecret(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "exo-ci-1",
 					Labels:      map[string]string{ksink.ManagedByLabel: ksink.ManagedByValue},
@@ -132,5 +101,128 @@ func TestAdmissionRefusalQuotingTheSecretIsNotShown(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// quotingPolicy makes a ValidatingAdmissionPolicy, bound in w's namespace
+// with action, that refuses a Secret whose data key field is not empty,
+// with a message quoting it (what the probe's dry runs send passes).
+func quotingPolicy(t *testing.T, w *world, field string, action admissionv1.ValidationAction) {
+	t.Helper()
+	ctx := ctxT(t)
+	fail := admissionv1.Fail
+	vap := &admissionv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "quote-" + w.ns},
+		Spec: admissionv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionv1.RuleWithOperations{
+					Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+					Rule:       admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"secrets"}},
+				},
+			}}},
+			Validations: []admissionv1.Validation{{
+				Expression:        `!has(object.data) || !('` + field + `' in object.data) || size(object.data['` + field + `']) == 0`,
+				MessageExpression: `'refused: ` + field + ` is ' + string(object.data['` + field + `']) + '.'`,
+			}},
+		},
+	}
+	if _, err := w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, vap, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicies().Delete(ctxT(t), vap.Name, metav1.DeleteOptions{})
+	})
+	binding := &admissionv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: vap.Name},
+		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        vap.Name,
+			ValidationActions: []admissionv1.ValidationAction{action},
+			MatchResources: &admissionv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": w.ns},
+			}},
+		},
+	}
+	if _, err := w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Delete(ctxT(t), binding.Name, metav1.DeleteOptions{})
+	})
+}
+
+// TestAdmissionWarningQuotingTheSecretIsNotLogged: a policy bound with the
+// action Warn admits the write and answers a warning header with its
+// message; client-go logs warnings through klog, which rotatord sends to
+// its own log. Before, a message quoting the Secret's data put the new
+// key's secret (base64-encoded) in rotatord's log on every delivery that
+// succeeded. The client is built as rotatord builds it (kubeclient.Config
+// from a kubeconfig); the warning is still logged, with the data hidden.
+func TestAdmissionWarningQuotingTheSecretIsNotLogged(t *testing.T) {
+	c := kubetest.Start(t)
+	w := newWorld(t, c)
+	quotingPolicy(t, w, "api_secret", admissionv1.Warn)
+	c.Grant(t, user, w.ns, fullRules)
+	cfg, err := kubeclient.Config(c.Kubeconfig(t, user), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		logged []string
+	)
+	klog.SetLogger(funcr.New(func(prefix, args string) {
+		mu.Lock()
+		logged = append(logged, prefix+" "+args)
+		mu.Unlock()
+	}, funcr.Options{}))
+	t.Cleanup(klog.ClearLogger)
+	s, err := ksink.New(ksink.Options{Client: cs, Namespace: w.ns, Policy: policy,
+		Name: template.Must(template.New("name").Parse("exo-{{.Name}}"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	var creds []string
+	warned := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, l := range logged {
+			if strings.Contains(l, "refused: api_secret is") {
+				return true
+			}
+		}
+		return false
+	}
+	// The policy and the binding apply through informers.
+	for deadline := time.Now().Add(30 * time.Second); !warned() && time.Now().Before(deadline); {
+		cred := w.cred("ci-1")
+		creds = append(creds, cred.Secret.Reveal())
+		for i := 0; i < 50; i++ { // RBAC too
+			if err = w.note(s.Write(ctx, cred)); err == nil || !strings.Contains(err.Error(), "forbidden") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !warned() {
+		t.Fatalf("no warning of the policy was logged: %q", logged)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range logged {
+		for _, sv := range creds {
+			if strings.Contains(l, sv) || strings.Contains(l, base64.StdEncoding.EncodeToString([]byte(sv))) {
+				t.Errorf("a warning logged shows a secret: %s", l)
+			}
+		}
 	}
 }

@@ -26,12 +26,10 @@ package kubernetes
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"text/template"
@@ -48,6 +46,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rotatord/rotatord/internal/keylock"
+	"github.com/rotatord/rotatord/internal/kubeclient"
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
 	"github.com/rotatord/rotatord/sinks/file"
@@ -319,7 +318,7 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 		}
 		maps.Copy(dry.Data, s.placeholderData())
 		s.mark(&dry.ObjectMeta, sinks.Credential{Name: name, KeyID: sec.Annotations[KeyIDKey]})
-		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(ctx, dry, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !apierrors.IsConflict(err) && !dryRunUnsupported(err) {
+		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(kubeclient.WithSent(ctx, dry.Data), dry, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !apierrors.IsConflict(err) && !dryRunUnsupported(err) {
 			return fmt.Errorf("probe %s: dry-run update: %w", label, sentError(err, dry.Data))
 		}
 	}
@@ -459,7 +458,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	}
 	if cur == nil {
 		sec := s.newSecret(n, data, c)
-		if _, err := secrets.Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		if _, err := secrets.Create(kubeclient.WithSent(ctx, sec.Data), sec, metav1.CreateOptions{}); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: created by someone else meanwhile: %w", label, ErrConflict))
 			}
@@ -483,7 +482,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		s.mark(&up.ObjectMeta, c)
 		// Update carries the resourceVersion read above: a change since
 		// then is a 409 Conflict, never overwritten.
-		if _, err := secrets.Update(ctx, up, metav1.UpdateOptions{}); err != nil {
+		if _, err := secrets.Update(kubeclient.WithSent(ctx, up.Data), up, metav1.UpdateOptions{}); err != nil {
 			if apierrors.IsConflict(err) {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: %w", label, ErrConflict))
 			}
@@ -532,7 +531,7 @@ func (s *Sink) fenceLostUpdate(ctx context.Context, cur *corev1.Secret) bool {
 			f.Annotations = map[string]string{}
 		}
 		f.Annotations[FencedAtKey] = s.opts.Now().UTC().Format(time.RFC3339Nano)
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fenceTimeout)
+		fctx, cancel := context.WithTimeout(kubeclient.WithSent(context.WithoutCancel(ctx), f.Data), fenceTimeout)
 		_, err := secrets.Update(fctx, f, metav1.UpdateOptions{})
 		cancel()
 		if fenceSettled(err) {
@@ -662,7 +661,7 @@ func (s *Sink) fenceUpdate(ctx context.Context, cur *corev1.Secret) error {
 		at += " (again)"
 	}
 	f.Annotations[FencedAtKey] = at
-	_, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(ctx, f, metav1.UpdateOptions{})
+	_, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(kubeclient.WithSent(ctx, f.Data), f, metav1.UpdateOptions{})
 	if err != nil && !apierrors.IsConflict(err) {
 		return err
 	}
@@ -885,44 +884,22 @@ func apiError(err error) error {
 
 // sentError is apiError for a request that carried data (a Secret's
 // create or update): an admission refusal's message is its author's text
-// (a ValidatingAdmissionPolicy's messageExpression, a webhook's message)
 // and may quote the object refused, whose data values (the new key's
 // secret, or what the Secret held: the old key's, a consumer's) the
-// API's JSON carries base64-encoded. Each value sent, as it is and in
-// base64, is replaced by secret.Redacted in the message: the error is
-// logged and kept in the journal.
+// API's JSON carries base64-encoded. They are hidden (kubeclient.Hide):
+// the error is logged and kept in the journal. The request's context
+// carries them too (kubeclient.WithSent), for its warnings.
 func sentError(err error, data map[string][]byte) error {
 	err = apiError(err)
 	if err == nil {
 		return nil
 	}
-	var forms []string
-	for _, v := range data {
-		if len(v) < minHidden {
-			continue
-		}
-		forms = append(forms, string(v))
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			forms = append(forms, enc.EncodeToString(v))
-		}
-	}
-	// Longest first: a document's forms before a shorter value's.
-	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
 	msg := err.Error()
-	hidden := msg
-	for _, f := range forms {
-		hidden = strings.ReplaceAll(hidden, f, secret.Redacted)
+	if hidden := kubeclient.Hide(msg, data); hidden != msg {
+		return errors.New(hidden)
 	}
-	if hidden == msg {
-		return err
-	}
-	return errors.New(hidden)
+	return err
 }
-
-// minHidden is the length from which sentError hides a data value: a
-// shorter one quoted gives nothing away, and hiding it would garble the
-// message.
-const minHidden = 6
 
 // Fence implements sinks.Fencer: it sets the Secret's annotation
 // FencedAtKey by an update against the resourceVersion just read, its data
