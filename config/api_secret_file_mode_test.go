@@ -27,36 +27,8 @@ func TestValidateWarnsOfAWorldReadableAPISecretFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			f := filepath.Join(dir, "api-secret")
-			if err := os.WriteFile(f, []byte("s3cr3t-value\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(f, tt.mode); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(dir, "p.yml")
-			if err := os.WriteFile(path, []byte(`exoscale:
-  api_key: EXOabc
-  api_secret_file: `+f+`
-state_dir: `+filepath.Join(dir, "state")+`
-policies:
-  - name: ci
-    match: {name: ci-*}
-    sinks:
-      - type: file
-        path: `+filepath.Join(dir, "{{.Name}}.json")+`
-`), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, warnings, err := Validate(path, ValidateOptions{Host: true, Getenv: func(string) string { return "" }})
-			if err != nil {
-				t.Fatalf("Validate: %v", err)
-			}
-			var got []string
-			for _, w := range warnings {
-				if strings.Contains(w.Path, "api_secret_file") {
-					got = append(got, w.Path+": "+w.Msg)
-				}
-			}
+			writeFileMode(t, f, "s3cr3t-value\n", tt.mode)
+			got := hostWarningsOn(t, apiSecretFilePolicy(t, dir, f), "api_secret_file")
 			if tt.warn && (len(got) != 1 || !strings.Contains(got[0], "exoscale.api_secret_file") || !strings.Contains(got[0], "every user")) {
 				t.Errorf("warnings %q, want one on exoscale.api_secret_file saying every user can read it", got)
 			}
@@ -102,30 +74,7 @@ func TestValidateWarnsOfACredentialFileAnotherUserCanReplace(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.prepare(t, dir, f)
-			path := filepath.Join(base, "p.yml")
-			if err := os.WriteFile(path, []byte(`exoscale:
-  api_key: EXOabc
-  api_secret_file: `+f+`
-state_dir: `+filepath.Join(base, "state")+`
-policies:
-  - name: ci
-    match: {name: ci-*}
-    sinks:
-      - type: file
-        path: `+filepath.Join(base, "{{.Name}}.json")+`
-`), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, warnings, err := Validate(path, ValidateOptions{Host: true, Getenv: func(string) string { return "" }})
-			if err != nil {
-				t.Fatalf("Validate: %v", err)
-			}
-			var got []string
-			for _, w := range warnings {
-				if strings.Contains(w.Path, "api_secret_file") {
-					got = append(got, w.Path+": "+w.Msg)
-				}
-			}
+			got := hostWarningsOn(t, apiSecretFilePolicy(t, base, f), "api_secret_file")
 			switch {
 			case tt.want == "" && len(got) != 0:
 				t.Errorf("warnings %q, want none", got)
@@ -141,4 +90,54 @@ func lchown(t *testing.T, p string, uid int) {
 	if err := os.Lchown(p, uid, -1); err != nil {
 		t.Skipf("cannot give %s to another user (needs root): %v", p, err)
 	}
+}
+
+// writeFileMode writes content to f and gives it mode (after the write, so
+// the umask does not narrow it).
+func writeFileMode(t *testing.T, f, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(f, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// apiSecretFilePolicy writes dir/p.yml, a policy that reads the
+// organization secret from f, and returns its path.
+func apiSecretFilePolicy(t *testing.T, dir, f string) string {
+	t.Helper()
+	path := filepath.Join(dir, "p.yml")
+	if err := os.WriteFile(path, []byte(`exoscale:
+  api_key: EXOabc
+  api_secret_file: `+f+`
+state_dir: `+filepath.Join(dir, "state")+`
+policies:
+  - name: ci
+    match: {name: ci-*}
+    sinks:
+      - type: file
+        path: `+filepath.Join(dir, "{{.Name}}.json")+`
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// hostWarningsOn validates path with the host checks and returns, as
+// "path: message", the warnings whose path contains field.
+func hostWarningsOn(t *testing.T, path, field string) []string {
+	t.Helper()
+	_, warnings, err := Validate(path, ValidateOptions{Host: true, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	var got []string
+	for _, w := range warnings {
+		if strings.Contains(w.Path, field) {
+			got = append(got, w.Path+": "+w.Msg)
+		}
+	}
+	return got
 }

@@ -25,12 +25,7 @@ func TestValidateWarnsOfAWorldReadableVaultTokenFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			f := filepath.Join(dir, tt.file)
-			if err := os.WriteFile(f, []byte("hvs.x\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(f, tt.mode); err != nil {
-				t.Fatal(err)
-			}
+			writeFileMode(t, f, "hvs.x\n", tt.mode)
 			path := filepath.Join(dir, "p.yml")
 			if err := os.WriteFile(path, []byte(`exoscale:
   api_key: EXOabc
@@ -47,16 +42,7 @@ policies:
 `), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, warnings, err := Validate(path, ValidateOptions{Host: true, Getenv: func(string) string { return "" }})
-			if err != nil {
-				t.Fatalf("Validate: %v", err)
-			}
-			var got []string
-			for _, w := range warnings {
-				if strings.Contains(w.Path, "auth.") {
-					got = append(got, w.Path+": "+w.Msg)
-				}
-			}
+			got := hostWarningsOn(t, path, "auth.")
 			if tt.warn && (len(got) != 1 || !strings.Contains(got[0], "policies[0].sinks[0].auth."+tt.file+"_file") || !strings.Contains(got[0], "every user")) {
 				t.Errorf("warnings %q, want one on auth.%s_file saying every user can read it", got, tt.file)
 			}
