@@ -58,25 +58,12 @@ func TestAppliedRateLimitedCreateLateKeyTemplateGraceZero(t *testing.T) {
 // create makes one key"): the keys a lagging listing did not show yet
 // lived on, nobody knowing their secrets.
 func TestAppliedRateLimitedFailedCreateSearchesTheSettleTime(t *testing.T) {
-	h := newSimHarness(t, time.Hour, file.FormatTemplate)
-	admin := h.srv.Admin()
-	client, err := apiclient.New(apiclient.Config{
-		Endpoint: h.srv.Endpoint, Credentials: apiclient.Credentials{Key: admin.Key, Secret: secret.Value(admin.Secret)},
-		Timeout: 10 * time.Second, RetryBaseDelay: 10 * time.Millisecond, MaxRetries: 1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lag := &lagsAfterFailedCreate{API: client}
-	h.client, h.api = client, lag
-	h.restart()
-	h.pass(Options{})
+	h, _ := newLaggingCreateHarness(t)
 	var old string
 	for id := range h.live("ci-runner", exosim.CIRoleID) {
 		old = id
 	}
-	h.srv.SetFault(exosim.OpCreateAPIKey, exosim.Fault{AppliedRateLimitNext: 2, RetryAfter: 1})
-	h.pass(Options{Force: true})
+	failEveryCreateAttemptApplied(h)
 	made := 0
 	for _, k := range h.srv.Keys() {
 		if k.Name == "ci-runner" && k.Key != old {
@@ -96,6 +83,34 @@ func TestAppliedRateLimitedFailedCreateSearchesTheSettleTime(t *testing.T) {
 		}
 	}
 	h.noSecretLogged()
+}
+
+// newLaggingCreateHarness is a harness, after its first pass, whose client
+// tries a create twice and whose listing lags after a failed create
+// (lagsAfterFailedCreate). The client is returned for calls made by hand.
+func newLaggingCreateHarness(t *testing.T) (*simHarness, *apiclient.Client) {
+	t.Helper()
+	h := newSimHarness(t, time.Hour, file.FormatTemplate)
+	admin := h.srv.Admin()
+	client, err := apiclient.New(apiclient.Config{
+		Endpoint: h.srv.Endpoint, Credentials: apiclient.Credentials{Key: admin.Key, Secret: secret.Value(admin.Secret)},
+		Timeout: 10 * time.Second, RetryBaseDelay: 10 * time.Millisecond, MaxRetries: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.client, h.api = client, &lagsAfterFailedCreate{API: client}
+	h.restart()
+	h.pass(Options{})
+	return h, client
+}
+
+// failEveryCreateAttemptApplied has the API apply both attempts of the
+// next create and answer each 429, then forces a rotation: the create
+// fails having made two keys whose secrets went nowhere.
+func failEveryCreateAttemptApplied(h *simHarness) {
+	h.srv.SetFault(exosim.OpCreateAPIKey, exosim.Fault{AppliedRateLimitNext: 2, RetryAfter: 1})
+	h.pass(Options{Force: true})
 }
 
 // lagsAfterFailedCreate is a listing that lags: the first one after a

@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/apiclient/exosim"
-	"github.com/rotatord/rotatord/secret"
-	"github.com/rotatord/rotatord/sinks/file"
 )
 
 // A create whose every attempt the API applied and answered 429 failed;
@@ -20,24 +17,12 @@ import (
 // policy stays so (a live key nobody knows about). It was accepted: Stranded
 // looked at Record.Rotation only.
 func TestAReloadStrandingARetriedCreateSearchIsRefused(t *testing.T) {
-	h := newSimHarness(t, time.Hour, file.FormatTemplate)
-	admin := h.srv.Admin()
-	client, err := apiclient.New(apiclient.Config{
-		Endpoint: h.srv.Endpoint, Credentials: apiclient.Credentials{Key: admin.Key, Secret: secret.Value(admin.Secret)},
-		Timeout: 10 * time.Second, RetryBaseDelay: 10 * time.Millisecond, MaxRetries: 1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.client, h.api = client, &lagsAfterFailedCreate{API: client}
-	h.restart()
-	h.pass(Options{})
+	h, _ := newLaggingCreateHarness(t)
 	var old string
 	for id := range h.live("ci-runner", exosim.CIRoleID) {
 		old = id
 	}
-	h.srv.SetFault(exosim.OpCreateAPIKey, exosim.Fault{AppliedRateLimitNext: 2, RetryAfter: 1})
-	h.pass(Options{Force: true})
+	failEveryCreateAttemptApplied(h)
 	var lied []string
 	for id := range h.live("ci-runner", "") {
 		if id != old {

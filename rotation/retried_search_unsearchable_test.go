@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotatord/rotatord/apiclient"
 	"github.com/rotatord/rotatord/apiclient/exosim"
-	"github.com/rotatord/rotatord/secret"
-	"github.com/rotatord/rotatord/sinks/file"
 )
 
 // A retried create's search (Record.RetriedCreate) that can never run
@@ -21,20 +18,8 @@ import (
 // operator could no longer narrow or remove the policy without editing the
 // journal. Stranded counted it as open since 9f8ad02.
 func TestAnUnsearchableRetriedCreateSearchStrandsNothing(t *testing.T) {
-	h := newSimHarness(t, time.Hour, file.FormatTemplate)
-	admin := h.srv.Admin()
-	client, err := apiclient.New(apiclient.Config{
-		Endpoint: h.srv.Endpoint, Credentials: apiclient.Credentials{Key: admin.Key, Secret: secret.Value(admin.Secret)},
-		Timeout: 10 * time.Second, RetryBaseDelay: 10 * time.Millisecond, MaxRetries: 1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.client, h.api = client, &lagsAfterFailedCreate{API: client}
-	h.restart()
-	h.pass(Options{})
-	h.srv.SetFault(exosim.OpCreateAPIKey, exosim.Fault{AppliedRateLimitNext: 2, RetryAfter: 1})
-	h.pass(Options{Force: true})
+	h, client := newLaggingCreateHarness(t)
+	failEveryCreateAttemptApplied(h)
 	r, _ := h.store.Get("ci", "ci-runner")
 	if r.Rotation != nil || r.RetriedCreate == nil {
 		t.Fatalf("setup: rotation %+v, retried search %+v; want no rotation, the search open", r.Rotation, r.RetriedCreate)
