@@ -29,26 +29,13 @@ func TestNewKeyVanishingDuringTheConsumerCheckKeepsTheOldKey(t *testing.T) {
 		{"grace period 0", 0, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, c.grace)
-			old := h.api.add("ci-runner", "ci-role")
-			checks := 0
-			h.policy.Hooks = []Hook{{Event: hooks.BeforeDelete, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
-				checks++
-				// Someone deletes the new key while the check runs, and
-				// the check passes all the same.
-				h.api.mu.Lock()
-				delete(h.api.keys, ev.NewKeyID)
-				h.api.mu.Unlock()
-				return nil
-			}}}
-			h.newEngine()
-			h.pass(Options{Force: true})
+			h, old, checks := rotationWhoseNewKeyVanishes(t, c.grace, hooks.BeforeDelete)
 			if c.deleteStep != nil {
 				h.clock.now = h.clock.now.Add(2 * time.Hour)
 				c.deleteStep(h)
 			}
-			if checks != 1 {
-				t.Fatalf("the consumer check ran %d times, want once", checks)
+			if *checks != 1 {
+				t.Fatalf("the consumer check ran %d times, want once", *checks)
 			}
 			if !slices.Contains(h.api.live("ci-runner"), old) {
 				t.Fatalf("the old key %s was deleted after the new key vanished during the consumer check: ci-runner has no live key (live: %v)", old, h.api.live("ci-runner"))
@@ -107,11 +94,27 @@ func TestNewKeyVanishingDuringTheCatchUpAfterDeliveryHookKeepsTheOldKey(t *testi
 // after_delivery hooks, which may run as long: the new key deleted while
 // they ran, the old key stays.
 func TestNewKeyVanishingDuringTheAfterDeliveryHookOfAGraceZeroRotationKeepsTheOldKey(t *testing.T) {
-	h := newHarness(t, 0)
-	old := h.api.add("ci-runner", roleCI)
-	ran := 0
-	h.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
-		ran++
+	h, old, ran := rotationWhoseNewKeyVanishes(t, 0, hooks.AfterDelivery)
+	if *ran != 1 {
+		t.Fatalf("test premise: after_delivery ran %d times, want once", *ran)
+	}
+	if !slices.Contains(h.api.live("ci-runner"), old) {
+		t.Fatalf("the old key %s was deleted after the new key vanished during the after_delivery hook: ci-runner has no live key (live: %v)", old, h.api.live("ci-runner"))
+	}
+}
+
+// rotationWhoseNewKeyVanishes makes a harness with grace period grace and
+// one key of ci-runner (old), gives the policy a hook on event that
+// deletes the rotation's new key while it runs (as someone might) and
+// succeeds all the same, and forces a rotation. *ran counts the hook's
+// runs.
+func rotationWhoseNewKeyVanishes(t *testing.T, grace time.Duration, event string) (h *harness, old string, ran *int) {
+	t.Helper()
+	h = newHarness(t, grace)
+	old = h.api.add("ci-runner", roleCI)
+	ran = new(int)
+	h.policy.Hooks = []Hook{{Event: event, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
+		*ran++
 		h.api.mu.Lock()
 		delete(h.api.keys, ev.NewKeyID)
 		h.api.mu.Unlock()
@@ -119,10 +122,5 @@ func TestNewKeyVanishingDuringTheAfterDeliveryHookOfAGraceZeroRotationKeepsTheOl
 	}}}
 	h.newEngine()
 	h.pass(Options{Force: true})
-	if ran != 1 {
-		t.Fatalf("test premise: after_delivery ran %d times, want once", ran)
-	}
-	if !slices.Contains(h.api.live("ci-runner"), old) {
-		t.Fatalf("the old key %s was deleted after the new key vanished during the after_delivery hook: ci-runner has no live key (live: %v)", old, h.api.live("ci-runner"))
-	}
+	return h, old, ran
 }

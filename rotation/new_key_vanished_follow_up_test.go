@@ -24,18 +24,9 @@ func TestANewKeyFoundGoneByADeletionIsReportedForAPassToFollow(t *testing.T) {
 		grace time.Duration
 	}{{"grace 1h", time.Hour}, {"grace 0", 0}} {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, c.grace)
-			old := h.api.add("ci-runner", roleCI)
-			h.policy.Hooks = []Hook{{Event: hooks.BeforeDelete, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
-				// Someone deletes the new key while the check runs; it
-				// passes all the same.
-				h.api.mu.Lock()
-				delete(h.api.keys, ev.NewKeyID)
-				h.api.mu.Unlock()
-				return nil
-			}}}
-			h.newEngine()
-			h.pass(Options{Force: true})
+			// Someone deletes the new key while the check runs; it passes
+			// all the same.
+			h, old, _ := rotationWhoseNewKeyVanishes(t, c.grace, hooks.BeforeDelete)
 			var found []Outcome
 			for range 6 {
 				h.clock.Add(time.Hour + time.Minute)
