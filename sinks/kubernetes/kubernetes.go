@@ -318,8 +318,11 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 		}
 		maps.Copy(dry.Data, s.placeholderData())
 		s.mark(&dry.ObjectMeta, sinks.Credential{Name: name, KeyID: sec.Annotations[KeyIDKey]})
-		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(kubeclient.WithSent(ctx, dry.Data), dry, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !apierrors.IsConflict(err) && !dryRunUnsupported(err) {
-			return fmt.Errorf("probe %s: dry-run update: %w", label, sentError(err, dry.Data))
+		// Admission sees oldObject too: the Secret as it is (the live
+		// key's secret, which the placeholders replaced in dry.Data).
+		sent := updateSent(sec.Data, dry.Data)
+		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(kubeclient.WithSent(ctx, sent), dry, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !apierrors.IsConflict(err) && !dryRunUnsupported(err) {
+			return fmt.Errorf("probe %s: dry-run update: %w", label, sentError(err, sent))
 		}
 	}
 	if sec == nil {
@@ -482,14 +485,16 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		s.mark(&up.ObjectMeta, c)
 		// Update carries the resourceVersion read above: a change since
 		// then is a 409 Conflict, never overwritten.
-		if _, err := secrets.Update(kubeclient.WithSent(ctx, up.Data), up, metav1.UpdateOptions{}); err != nil {
+		// Admission sees oldObject too: the old key's secret.
+		sent := updateSent(cur.Data, up.Data)
+		if _, err := secrets.Update(kubeclient.WithSent(ctx, sent), up, metav1.UpdateOptions{}); err != nil {
 			if apierrors.IsConflict(err) {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: %w", label, ErrConflict))
 			}
 			if lostAnswer(err) && !s.fenceLostUpdate(ctx, cur) {
 				s.setUnfenced(n, true, false)
 			}
-			return fmt.Errorf("write %s: update: %w", label, sentError(err, up.Data))
+			return fmt.Errorf("write %s: update: %w", label, sentError(err, sent))
 		}
 	}
 	// Applied: a write sent earlier and still on its way fails now.
@@ -899,6 +904,20 @@ func sentError(err error, data map[string][]byte) error {
 		return errors.New(hidden)
 	}
 	return err
+}
+
+// updateSent is what an update's errors and warnings hide: the data it
+// carried (up) and the data of the Secret it replaces (old), which
+// admission sees as oldObject and a policy's message may quote.
+func updateSent(old, up map[string][]byte) map[string][]byte {
+	sent := make(map[string][]byte, len(old)+len(up))
+	for k, v := range old {
+		sent["old/"+k] = v
+	}
+	for k, v := range up {
+		sent[k] = v
+	}
+	return sent
 }
 
 // Fence implements sinks.Fencer: it sets the Secret's annotation
