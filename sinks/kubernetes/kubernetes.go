@@ -320,7 +320,7 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 		s.mark(&dry.ObjectMeta, sinks.Credential{Name: name, KeyID: sec.Annotations[KeyIDKey]})
 		// Admission sees oldObject too: the Secret as it is (the live
 		// key's secret, which the placeholders replaced in dry.Data).
-		sent := updateSent(sec.Data, dry.Data)
+		sent := s.hidden(dry.Data, sec, nil)
 		if _, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(kubeclient.WithSent(ctx, sent), dry, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil && !apierrors.IsConflict(err) && !dryRunUnsupported(err) {
 			return fmt.Errorf("probe %s: dry-run update: %w", label, sentError(err, sent))
 		}
@@ -461,14 +461,15 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 	}
 	if cur == nil {
 		sec := s.newSecret(n, data, c)
-		if _, err := secrets.Create(kubeclient.WithSent(ctx, sec.Data), sec, metav1.CreateOptions{}); err != nil {
+		sent := s.hidden(sec.Data, nil, &c)
+		if _, err := secrets.Create(kubeclient.WithSent(ctx, sent), sec, metav1.CreateOptions{}); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: created by someone else meanwhile: %w", label, ErrConflict))
 			}
 			if lostAnswer(err) && !s.fenceLostCreate(ctx, n, c.Name) {
 				s.setUnfenced(n, true, true)
 			}
-			return fmt.Errorf("write %s: create: %w", label, sentError(err, sec.Data))
+			return fmt.Errorf("write %s: create: %w", label, sentError(err, sent))
 		}
 	} else {
 		if err := s.refusal(label, cur); err != nil {
@@ -486,7 +487,7 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		// Update carries the resourceVersion read above: a change since
 		// then is a 409 Conflict, never overwritten.
 		// Admission sees oldObject too: the old key's secret.
-		sent := updateSent(cur.Data, up.Data)
+		sent := s.hidden(up.Data, cur, &c)
 		if _, err := secrets.Update(kubeclient.WithSent(ctx, sent), up, metav1.UpdateOptions{}); err != nil {
 			if apierrors.IsConflict(err) {
 				return s.lostRace(ctx, n, label, fmt.Errorf("write %s: %w", label, ErrConflict))
@@ -536,7 +537,7 @@ func (s *Sink) fenceLostUpdate(ctx context.Context, cur *corev1.Secret) bool {
 			f.Annotations = map[string]string{}
 		}
 		f.Annotations[FencedAtKey] = s.opts.Now().UTC().Format(time.RFC3339Nano)
-		fctx, cancel := context.WithTimeout(kubeclient.WithSent(context.WithoutCancel(ctx), f.Data), fenceTimeout)
+		fctx, cancel := context.WithTimeout(kubeclient.WithSent(context.WithoutCancel(ctx), s.hidden(f.Data, cur, nil)), fenceTimeout)
 		_, err := secrets.Update(fctx, f, metav1.UpdateOptions{})
 		cancel()
 		if fenceSettled(err) {
@@ -634,7 +635,7 @@ func (s *Sink) fencePending(ctx context.Context, n, name string) error {
 		// the new key is kept until a fence works.
 		var sent map[string][]byte
 		if cur != nil {
-			sent = cur.Data // what the fence's update carried
+			sent = s.hidden(cur.Data, cur, nil) // what the fence's update carried
 		}
 		return fmt.Errorf("a write whose answer was lost may still land, and fencing it failed: %w", sentError(err, sent))
 	}
@@ -666,7 +667,7 @@ func (s *Sink) fenceUpdate(ctx context.Context, cur *corev1.Secret) error {
 		at += " (again)"
 	}
 	f.Annotations[FencedAtKey] = at
-	_, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(kubeclient.WithSent(ctx, f.Data), f, metav1.UpdateOptions{})
+	_, err := s.opts.Client.CoreV1().Secrets(s.opts.Namespace).Update(kubeclient.WithSent(ctx, s.hidden(f.Data, cur, nil)), f, metav1.UpdateOptions{})
 	if err != nil && !apierrors.IsConflict(err) {
 		return err
 	}
@@ -906,15 +907,27 @@ func sentError(err error, data map[string][]byte) error {
 	return err
 }
 
-// updateSent is what an update's errors and warnings hide: the data it
-// carried (up) and the data of the Secret it replaces (old), which
-// admission sees as oldObject and a policy's message may quote.
-func updateSent(old, up map[string][]byte) map[string][]byte {
-	sent := make(map[string][]byte, len(old)+len(up))
-	for k, v := range old {
-		sent["old/"+k] = v
+// hidden is what the errors and warnings of a request that carried data
+// hide: the data it carried; for an update, the data of the Secret it
+// replaces (old), which admission sees as oldObject and a policy's message
+// may quote; and the secrets themselves, the credential's written (c) and
+// the one old holds, which a webhook that decodes a document may quote
+// escaped (Go's %q, JSON: its newlines as \n), neither as sent nor in
+// base64.
+func (s *Sink) hidden(data map[string][]byte, old *corev1.Secret, c *sinks.Credential) map[string][]byte {
+	sent := make(map[string][]byte, len(data)+4)
+	if old != nil {
+		for k, v := range old.Data {
+			sent["old/"+k] = v
+		}
+		if h, err := s.held(old); err == nil && !h.Secret.IsZero() {
+			sent["\x00old-secret"] = []byte(h.Secret.Reveal())
+		}
 	}
-	for k, v := range up {
+	if c != nil && !c.Secret.IsZero() {
+		sent["\x00secret"] = []byte(c.Secret.Reveal())
+	}
+	for k, v := range data {
 		sent[k] = v
 	}
 	return sent
@@ -947,7 +960,7 @@ func (s *Sink) Fence(ctx context.Context, name string) error {
 		return nil
 	}
 	if err := s.fenceUpdate(ctx, cur); err != nil {
-		return fmt.Errorf("fence %s: %w", label, sentError(err, cur.Data))
+		return fmt.Errorf("fence %s: %w", label, sentError(err, s.hidden(cur.Data, cur, nil)))
 	}
 	return nil
 }
