@@ -3,7 +3,10 @@ package kubeclient
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/klog/v2"
@@ -29,16 +32,32 @@ func WithSent(ctx context.Context, data map[string][]byte) context.Context {
 }
 
 // Hide replaces in msg every value of data of MinHidden bytes or more, as
-// it is and in the four base64 encodings, with secret.Redacted.
+// it is, in the four base64 encodings (slashes escaped or not), in hex and
+// escaped as a JSON or Go string, with secret.Redacted.
 func Hide(msg string, data map[string][]byte) string {
 	var forms []string
 	for _, v := range data {
 		if len(v) < MinHidden {
 			continue
 		}
-		forms = append(forms, string(v))
+		forms = append(forms, string(v), hex.EncodeToString(v), strings.ToUpper(hex.EncodeToString(v)))
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			forms = append(forms, enc.EncodeToString(v))
+			b := enc.EncodeToString(v)
+			// Escaped slashes: PHP's json_encode, Java's escapers.
+			forms = append(forms, b, strings.ReplaceAll(b, "/", `\/`))
+		}
+		// Escaped as a JSON or Go string is (a document's newlines as
+		// \n), with and without <, > and & escaped.
+		q := strconv.Quote(string(v))
+		forms = append(forms, q[1:len(q)-1])
+		for _, html := range []bool{true, false} {
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(html)
+			if enc.Encode(string(v)) == nil {
+				j := strings.TrimSuffix(b.String(), "\n")
+				forms = append(forms, j[1:len(j)-1])
+			}
 		}
 	}
 	// Longest first: a document's forms before a shorter value's.
