@@ -39,7 +39,10 @@ func TestWarningsOfConcurrentRequestsKeepTheirOwnData(t *testing.T) {
 		mu     sync.Mutex
 		logged []string
 	)
-	klog.SetLogger(funcr.New(func(prefix, args string) {
+	// The logger goes in the requests' context (klog.FromContext), not
+	// in klog's global: setting that races with other tests' client-go
+	// goroutines still logging.
+	logCtx := klog.NewContext(context.Background(), funcr.New(func(prefix, args string) {
 		if !strings.Contains(args, "Warning: ") {
 			return // client-go's own lines (throttling)
 		}
@@ -47,7 +50,6 @@ func TestWarningsOfConcurrentRequestsKeepTheirOwnData(t *testing.T) {
 		logged = append(logged, args)
 		mu.Unlock()
 	}, funcr.Options{}))
-	t.Cleanup(klog.ClearLogger)
 	cs, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL, QPS: 1000, Burst: 1000, WarningHandlerWithContext: warnings{},
 		ContentConfig: rest.ContentConfig{ContentType: "application/json"}})
 	if err != nil {
@@ -60,7 +62,7 @@ func TestWarningsOfConcurrentRequestsKeepTheirOwnData(t *testing.T) {
 			defer wg.Done()
 			data := map[string][]byte{"s": []byte(fmt.Sprintf("secret-of-%02d", i))}
 			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "x"}, StringData: map[string]string{"marker": string(data["s"])}}
-			if _, err := cs.CoreV1().Secrets("ns").Update(WithSent(context.Background(), data), sec, metav1.UpdateOptions{}); err != nil {
+			if _, err := cs.CoreV1().Secrets("ns").Update(WithSent(logCtx, data), sec, metav1.UpdateOptions{}); err != nil {
 				t.Error(err)
 			}
 		}()

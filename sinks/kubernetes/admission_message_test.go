@@ -175,18 +175,19 @@ func TestAdmissionWarningQuotingTheSecretIsNotLogged(t *testing.T) {
 		mu     sync.Mutex
 		logged []string
 	)
-	klog.SetLogger(funcr.New(func(prefix, args string) {
-		mu.Lock()
-		logged = append(logged, prefix+" "+args)
-		mu.Unlock()
-	}, funcr.Options{}))
-	t.Cleanup(klog.ClearLogger)
 	s, err := ksink.New(ksink.Options{Client: cs, Namespace: w.ns, Policy: policy,
 		Name: template.Must(template.New("name").Parse("exo-{{.Name}}"))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := ctxT(t)
+	// The logger goes in the context the sink's requests carry
+	// (klog.FromContext), not in klog's global: setting that races with
+	// client-go goroutines of other tests still logging.
+	ctx := klog.NewContext(ctxT(t), funcr.New(func(prefix, args string) {
+		mu.Lock()
+		logged = append(logged, prefix+" "+args)
+		mu.Unlock()
+	}, funcr.Options{}))
 	var creds []string
 	warned := func() bool {
 		mu.Lock()
