@@ -142,9 +142,11 @@ func TestSinkTargetIsDirectory(t *testing.T) {
 }
 
 // failingTemplate renders for the sample credential rotatord checks at
-// start, but fails for the key name ci-runner: a write that fails after
-// the key was created.
-const failingTemplate = `{{if eq .Name "ci-runner"}}{{index .Name 99}}{{end}}key={{.APIKey}}
+// start, and for the placeholder key the file sink's probe renders it
+// with before a key is created (sinks/file probeKeyID), but fails for
+// the key name ci-runner with a real key: a write that fails after the
+// key was created.
+const failingTemplate = `{{if and (eq .Name "ci-runner") (ne .APIKey "EXO000000000000000000000000")}}{{index .Name 99}}{{end}}key={{.APIKey}}
 secret={{.APISecret}}
 `
 
