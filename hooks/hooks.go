@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rotatord/rotatord/internal/pathwalk"
 	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/secret"
 )
@@ -261,32 +262,15 @@ func othersMayWrite(dir string, fi os.FileInfo, bits os.FileMode) bool {
 // fs.protected_symlinks, which not every host sets).
 func checkStickyLinks(prog string) error {
 	self := uint32(os.Geteuid())
-	rest := strings.Split(prog, "/")
-	cur := "/"
 	checked := map[string]bool{}
-	for hops := 0; len(rest) > 0; {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			cur = filepath.Dir(cur)
-			continue
-		}
-		next := filepath.Join(cur, c)
-		li, err := os.Lstat(next)
-		if err != nil {
-			return err
-		}
-		if li.Mode()&os.ModeSymlink == 0 {
-			cur = next
-			continue
+	err := pathwalk.Walk(prog, func(s pathwalk.Step) error {
+		if !s.IsLink() {
+			return nil
 		}
 		// Whoever may write the link's directory, or one above it, may
 		// repoint or replace the link (or a directory on the way) between
 		// this check and the exec: /home/alice/bin/check -> /usr/bin/x.
-		for d := cur; ; d = filepath.Dir(d) {
+		for d := s.Dir; ; d = filepath.Dir(d) {
 			if !checked[d] {
 				if err := checkDir(prog, "is reached through", d); err != nil {
 					return err
@@ -297,26 +281,19 @@ func checkStickyLinks(prog string) error {
 				break
 			}
 		}
-		if di, err := os.Stat(cur); err == nil && di.Mode()&os.ModeSticky != 0 && di.Mode().Perm()&0o002 != 0 {
-			owner, known := ownerOf(li)
+		if di, err := os.Stat(s.Dir); err == nil && di.Mode()&os.ModeSticky != 0 && di.Mode().Perm()&0o002 != 0 {
+			owner, known := ownerOf(s.Info)
 			dirOwner, _ := ownerOf(di)
 			if known && owner != self && owner != dirOwner && owner != 0 {
-				return fmt.Errorf("%s: the link %s is owned by uid %d, in %s, a sticky directory everyone may write: uid %d may repoint it between this check and the run; link from a directory only rotatord and root may write, or name the program's own path", prog, next, owner, cur, owner)
+				return fmt.Errorf("%s: the link %s is owned by uid %d, in %s, a sticky directory everyone may write: uid %d may repoint it between this check and the run; link from a directory only rotatord and root may write, or name the program's own path", prog, s.Path, owner, s.Dir, owner)
 			}
 		}
-		if hops++; hops > 40 {
-			return fmt.Errorf("%s: too many levels of symbolic links", prog)
-		}
-		to, err := os.Readlink(next)
-		if err != nil {
-			return err
-		}
-		if filepath.IsAbs(to) {
-			cur = "/"
-		}
-		rest = append(strings.Split(to, "/"), rest...)
+		return nil
+	})
+	if errors.Is(err, pathwalk.ErrTooManyLinks) {
+		return fmt.Errorf("%s: %w", prog, err)
 	}
-	return nil
+	return err
 }
 
 // ReadKeyFile reads a webhook's HMAC key, trimmed, and refuses a file

@@ -7,15 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 
+	"github.com/rotatord/rotatord/internal/pathwalk"
 	"github.com/rotatord/rotatord/internal/posixacl"
 )
-
-// maxLinks bounds the symlinks CheckPath follows, like the kernel's
-// limit of 40 (ELOOP).
-const maxLinks = 40
 
 // CheckPath refuses a state directory that someone other than root or
 // rotatord's user could move elsewhere. The store works on its directory
@@ -108,62 +104,28 @@ func checkPath(dir string, owner int) error {
 		}
 		return nil
 	}
-	todo := strings.Split(dir, "/")
-	at := "/"
-	fi, err := os.Lstat(at)
-	if err != nil {
-		return fmt.Errorf("state dir %s: %w", dir, err)
-	}
-	if err := checkDir(at, fi); err != nil {
-		return err
-	}
-	links := 0
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			// at has no symlink in it: its parent is the physical one,
-			// checked already.
-			at = filepath.Dir(at)
-			continue
-		}
-		here := filepath.Join(at, c)
-		fi, err := os.Lstat(here)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("state dir %s: %w", dir, err)
-		}
+	var refused error // what the rule refused, named in full already
+	err := pathwalk.Walk(dir, func(s pathwalk.Step) error {
 		switch {
-		case fi.IsDir():
-			if err := checkDir(here, fi); err != nil {
-				return err
-			}
-			at = here
-			continue
-		case fi.Mode()&fs.ModeSymlink == 0:
+		case s.Info.IsDir():
+			refused = checkDir(s.Path, s.Info)
+			return refused
+		case !s.IsLink():
 			// Not a directory: Open's MkdirAll says so.
-			return nil
+			return pathwalk.Stop
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != euid {
-			return fmt.Errorf("state dir %s: %s is a symlink owned by uid %d: only symlinks owned by root or rotatord's user (uid %d) are followed, as another user may have planted it",
-				dir, here, st.Uid, euid)
+		if st, ok := s.Info.Sys().(*syscall.Stat_t); ok && st.Uid != 0 && int(st.Uid) != euid {
+			refused = fmt.Errorf("state dir %s: %s is a symlink owned by uid %d: only symlinks owned by root or rotatord's user (uid %d) are followed, as another user may have planted it",
+				dir, s.Path, st.Uid, euid)
 		}
-		if links++; links > maxLinks {
-			return fmt.Errorf("state dir %s: more than %d symlinks", dir, maxLinks)
-		}
-		target, err := os.Readlink(here)
-		if err != nil {
-			return fmt.Errorf("state dir %s: %w", dir, err)
-		}
-		todo = append(strings.Split(target, "/"), todo...)
-		if filepath.IsAbs(target) {
-			at = "/"
-		}
+		return refused
+	})
+	switch {
+	case refused != nil:
+		return refused
+	case err == nil, errors.Is(err, fs.ErrNotExist):
+		// What is missing is created 0700 by rotatord.
+		return nil
 	}
-	return nil
+	return fmt.Errorf("state dir %s: %w", dir, err)
 }
