@@ -255,10 +255,13 @@ func under(path string, paths []string) bool {
 // followsFrom reports whether a validation problem may be a consequence of
 // a decoding problem: a field that did not decode fails validation as its
 // default or zero value, on the same line, and a mapping or list that did
-// not decode leaves its parents without it. One problem is enough.
+// not decode leaves its parents without it. One problem is enough. The
+// line alone decides only when a path is missing: a line in flow style
+// ({max_age: -1h, grace_period: 1x, ...}) holds fields that have nothing
+// to do with each other, each reported as in block style.
 func followsFrom(p Problem, decoded []Problem) bool {
 	for _, d := range decoded {
-		if p.Line > 0 && p.Line == d.Line {
+		if p.Line > 0 && p.Line == d.Line && (p.Path == "" || d.Path == "" || within(p.Path, d.Path)) {
 			return true
 		}
 		if p.Path != "" && (d.Path == p.Path || strings.HasPrefix(d.Path, p.Path+".") || strings.HasPrefix(d.Path, p.Path+"[")) {
@@ -266,6 +269,11 @@ func followsFrom(p Problem, decoded []Problem) bool {
 		}
 	}
 	return false
+}
+
+// within reports whether path is at or under the field at.
+func within(path, at string) bool {
+	return path == at || strings.HasPrefix(path, at+".") || strings.HasPrefix(path, at+"[")
 }
 
 // sortProblems orders problems by line, keeping the order of those on one
