@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"text/template"
@@ -344,7 +343,8 @@ func (p *Policy) WindowSet() window.Set { return p.windows }
 
 // Match selects API keys.
 type Match struct {
-	// Name is a path.Match glob over key names ("ci-*").
+	// Name is a path.Match glob over key names ("ci-*"), whose "*" and "?"
+	// also match "/": key names are not paths.
 	Name string `yaml:"name"`
 	// RoleID, when set, also requires the key to have this IAM role.
 	RoleID string `yaml:"role_id,omitempty"`
@@ -522,14 +522,14 @@ func (e *Exoscale) ResolvedEndpoint() string { return e.endpoint }
 // Matches reports whether the policy selects the API key with this name and
 // IAM role ID.
 func (p *Policy) Matches(name, roleID string) bool {
-	if ok, _ := path.Match(p.Match.Name, name); !ok {
+	if !globMatch(p.Match.Name, name) {
 		return false
 	}
 	if p.Match.RoleID != "" && !strings.EqualFold(p.Match.RoleID, roleID) {
 		return false
 	}
 	for _, ex := range p.Match.Exclude {
-		if ok, _ := path.Match(ex, name); ok {
+		if globMatch(ex, name) {
 			return false
 		}
 	}

@@ -436,7 +436,7 @@ func TestMatches(t *testing.T) {
 		{desc: "literal name", giveMatch: Match{Name: "ci-build"}, giveName: "ci-build", want: true},
 		{desc: "question mark", giveMatch: Match{Name: "ci-?"}, giveName: "ci-1", want: true},
 		{desc: "character class", giveMatch: Match{Name: "ci-[0-9]"}, giveName: "ci-a", want: false},
-		{desc: "star does not cross a slash", giveMatch: Match{Name: "ci-*"}, giveName: "ci-a/b", want: false},
+		{desc: "star crosses a slash (a name is not a path)", giveMatch: Match{Name: "ci-*"}, giveName: "ci-a/b", want: true},
 		{desc: "role matches", giveMatch: Match{Name: "*", RoleID: role}, giveName: "k", giveRole: role, want: true},
 		{desc: "role matches in upper case", giveMatch: Match{Name: "*", RoleID: role}, giveName: "k", giveRole: strings.ToUpper(role), want: true},
 		{desc: "role differs", giveMatch: Match{Name: "*", RoleID: role}, giveName: "k", giveRole: "33333333-3333-3333-3333-333333333333", want: false},
