@@ -177,7 +177,15 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 	app.Terminate(func(code int) { panic(terminated(code)) })
-	app.Version(versionText(metrics.BuildInfo()))
+	// Not app.Version: kingpin would also put its text in the man page's
+	// one-line .TH header (--help-man), which the multi-line Prometheus
+	// look breaks.
+	version := versionText(metrics.BuildInfo())
+	app.VersionFlag = app.Flag("version", "Show application version.").PreAction(func(*kingpin.ParseContext) error {
+		fmt.Fprintln(stdout, version)
+		panic(terminated(0))
+	})
+	app.VersionFlag.Bool()
 	app.HelpFlag.Short('h')
 	c.app = app
 
