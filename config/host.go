@@ -78,9 +78,16 @@ func (v *validator) credentials(at string, e *Exoscale) {
 	if e.APIKey != "" && e.APIKeyFile != "" || !e.APISecret.IsZero() && e.APISecretFile != "" {
 		return // reported already
 	}
+	// The environment is the exoscale block's only: another account
+	// without a key or a secret is refused already ("no credential"), and
+	// the environment would not fill it in.
+	getenv, account := v.getenv, at != "exoscale"
+	if account {
+		getenv = noEnv
+	}
 	// A placeholder stands for the other half, so each check sees one.
 	keySrc := apiclient.CredentialSource{Key: e.APIKey, KeyFile: e.APIKeyFile, Secret: "-"}
-	if _, err := keySrc.Resolve(v.getenv); err != nil && e.APIKey == "" {
+	if _, err := keySrc.Resolve(getenv); err != nil && e.APIKey == "" && !(account && e.APIKeyFile == "") {
 		field := at + ".api_key_file"
 		msg := strings.TrimPrefix(err.Error(), "api_key_file: ")
 		if e.APIKeyFile == "" {
@@ -95,7 +102,11 @@ func (v *validator) credentials(at string, e *Exoscale) {
 		v.addf(field, "%s", msg)
 	}
 	secSrc := apiclient.CredentialSource{Key: "EXO0", Secret: e.APISecret, SecretFile: e.APISecretFile}
-	if _, err := secSrc.Resolve(v.getenv); err != nil {
+	_, err := secSrc.Resolve(getenv)
+	switch {
+	case err != nil && account && e.APISecret.IsZero() && e.APISecretFile == "":
+		// Told as "no credential".
+	case err != nil:
 		field := at + ".api_secret_file"
 		msg := strings.TrimPrefix(err.Error(), "api_secret_file: ")
 		if e.APISecretFile == "" {
@@ -103,7 +114,7 @@ func (v *validator) credentials(at string, e *Exoscale) {
 			msg = "no API secret: set api_secret, api_secret_file or " + apiclient.EnvAPISecret
 		}
 		v.addf(field, "%s", msg)
-	} else {
+	default:
 		if msg := WorldReadableSecretFile(e.APISecretFile); msg != "" {
 			v.warnf(at+".api_secret_file", "%s", msg)
 		}
