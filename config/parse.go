@@ -254,17 +254,22 @@ func under(path string, paths []string) bool {
 
 // followsFrom reports whether a validation problem may be a consequence of
 // a decoding problem: a field that did not decode fails validation as its
-// default or zero value, on the same line, and a mapping or list that did
-// not decode leaves its parents without it. One problem is enough. The
-// line alone decides only when a path is missing: a line in flow style
-// ({max_age: -1h, grace_period: 1x, ...}) holds fields that have nothing
-// to do with each other, each reported as in block style.
+// default or zero value, on the same line; a mapping or list that did not
+// decode leaves its parents without it; a check that reads a sibling that
+// did not decode fails on the sibling's default (readsSibling). One
+// problem is enough. The line alone decides only when a path is missing:
+// a line in flow style ({max_age: -1h, grace_period: 1x, ...}) holds
+// fields that have nothing to do with each other, each reported as in
+// block style.
 func followsFrom(p Problem, decoded []Problem) bool {
 	for _, d := range decoded {
 		if p.Line > 0 && p.Line == d.Line && (p.Path == "" || d.Path == "" || within(p.Path, d.Path)) {
 			return true
 		}
 		if p.Path != "" && (d.Path == p.Path || strings.HasPrefix(d.Path, p.Path+".") || strings.HasPrefix(d.Path, p.Path+"[")) {
+			return true
+		}
+		if readsSibling(p, d.Path) {
 			return true
 		}
 	}
@@ -274,6 +279,53 @@ func followsFrom(p Problem, decoded []Problem) bool {
 // within reports whether path is at or under the field at.
 func within(path, at string) bool {
 	return path == at || strings.HasPrefix(path, at+".") || strings.HasPrefix(path, at+"[")
+}
+
+// siblingsRead names, for a field whose check reads other fields of its
+// mapping, those fields: one of them that did not decode keeps its
+// default, and the check then fails on that default (format: [template]
+// leaves format json, and template is "only for format template, but
+// format is json"). parentRead does so for every field of a mapping:
+// each auth field is judged by its method, each state field by the
+// backend.
+var (
+	siblingsRead = map[string][]string{
+		"template":         {"format"},
+		"mode":             {"allow_world_readable"},
+		"jitter":           {"max_age"},
+		"key":              {"format", "keys"},
+		"keys":             {"format", "key"},
+		"format":           {"key", "keys"},
+		"context":          {"kubeconfig"},
+		"path":             {"address", "mount", "namespace"},
+		"credential_file":  {"credential_from"},
+		"credential_vault": {"credential_from"},
+		"renew_deadline":   {"retry_period"},
+		"lease_duration":   {"renew_deadline", "retry_period"},
+	}
+	parentRead = map[string]string{"auth": "method", "state": "backend"}
+)
+
+// readsSibling reports whether p may be a consequence of the sibling
+// field at decoded (in the same mapping) keeping its default: p's check
+// reads that field (siblingsRead, parentRead) and p's message names it.
+// A problem of p's own value ("must not be negative") names no sibling
+// and is still reported.
+func readsSibling(p Problem, decoded string) bool {
+	pi, di := strings.LastIndexByte(p.Path, '.'), strings.LastIndexByte(decoded, '.')
+	if pi < 0 || di < 0 || p.Path[:pi] != decoded[:di] {
+		return false
+	}
+	parent, field, other := p.Path[:pi], p.Path[pi+1:], decoded[di+1:]
+	if k := strings.LastIndexAny(parent, ".]"); k >= 0 {
+		parent = parent[k+1:]
+	}
+	if !slices.Contains(siblingsRead[field], other) && parentRead[parent] != other {
+		return false
+	}
+	return slices.Contains(strings.FieldsFunc(p.Msg, func(r rune) bool {
+		return !(r == '_' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9')
+	}), other)
 }
 
 // sortProblems orders problems by line, keeping the order of those on one
