@@ -349,7 +349,15 @@ func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(s
 }
 
 func newKubernetesSink(sc *config.Sink, policy string, kube *kubeclient.Cache) (sinks.Sink, error) {
-	client, err := kube.Client(sc.Kubeconfig, sc.Context)
+	// Without a context, the kubeconfig's current-context as it is now,
+	// resolved once: the client and the identity below name the same
+	// cluster, and a `kubectl config use-context` on the file since the
+	// last build of the sink is another cluster, as another context is.
+	kubeContext, err := kubeclient.EffectiveContext(sc.Kubeconfig, sc.Context)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kube.Client(sc.Kubeconfig, kubeContext)
 	if err != nil {
 		return nil, err
 	}
@@ -357,8 +365,8 @@ func newKubernetesSink(sc *config.Sink, policy string, kube *kubeclient.Cache) (
 	// server URL: a sink's identity in the journal must not change when
 	// the endpoint behind the same kubeconfig does.
 	cluster := sc.Kubeconfig
-	if sc.Context != "" {
-		cluster = sc.Context + ":" + cluster
+	if kubeContext != "" {
+		cluster = kubeContext + ":" + cluster
 	}
 	opts := kubernetes.Options{
 		Client:      client,

@@ -255,6 +255,23 @@ func FromKubeconfig(path, context string) (*rest.Config, error) {
 	return cfg, nil
 }
 
+// EffectiveContext is the context a client of kubeconfig and context
+// uses: context when set (or without a kubeconfig: in-cluster), else the
+// file's current-context as it is now. A Secret sink names its cluster by
+// it, so that `kubectl config use-context` on the file, which moves the
+// sink to another cluster, changes the sink's identity in the journal as
+// changing its context would.
+func EffectiveContext(kubeconfig, context string) (string, error) {
+	if kubeconfig == "" || context != "" {
+		return context, nil
+	}
+	kc, err := Load(kubeconfig)
+	if err != nil {
+		return "", err
+	}
+	return kc.CurrentContext, nil
+}
+
 // Files are the files client-go opens for cfg: the CA certificate, the
 // client certificate and key, the bearer token file, each with the
 // kubeconfig field that names it.
