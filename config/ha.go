@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/rotatord/rotatord/internal/kubeclient"
+	"github.com/rotatord/rotatord/secret"
 )
 
 // State backends.
@@ -74,6 +77,7 @@ func (v *validator) state(c *Config) {
 		c.State.Kubeconfig = v.abs(c.State.Kubeconfig)
 		if v.host {
 			v.kubeconfig("state.kubeconfig", c.State.Kubeconfig, c.State.Context)
+			v.stateContextNamed(c.State.Kubeconfig, c.State.Context)
 		}
 		for i, a := range c.Accounts {
 			// The journal's objects carry the account as a label value.
@@ -153,4 +157,25 @@ func (v *validator) state(c *Config) {
 	case le.LeaseDuration <= le.RenewDeadline:
 		v.addf("leader_election.lease_duration", "%s must be longer than renew_deadline %s: the leader must stop acting before another replica can take the Lease", lease, renew)
 	}
+}
+
+// stateContextNamed wants state.context when the kubeconfig holds more
+// than one context. Without it the journal and the Lease follow the
+// file's current-context, read at each start: after `kubectl config
+// use-context` on one replica's file and a restart, that replica would
+// lead under a Lease in another cluster, with an empty journal there,
+// beside the replicas leading in the first, and both would act on the
+// organization. (A sink's cluster is pinned differently: its identity
+// in the journal names the context, so a switch is a new sink.)
+func (v *validator) stateContextNamed(path, context string) {
+	if path == "" || context != "" {
+		return
+	}
+	kc, err := kubeclient.Load(path)
+	if err != nil || len(kc.Contexts) < 2 {
+		// An unreadable file is reported on state.kubeconfig.
+		return
+	}
+	v.addf("state.context", "required: %s holds %d contexts and its current-context (%q) can be switched by kubectl config use-context; a replica restarted after such a switch would lead in another cluster beside the others. Name the context the journal and the Lease live in",
+		secret.ShownPath(path), len(kc.Contexts), kc.CurrentContext)
 }
