@@ -672,7 +672,34 @@ func parseSchedule(spec string) (s cron.Schedule, err error) {
 		}
 		return cron.Every(d.Duration()), nil
 	}
-	return cron.ParseStandard(spec)
+	return cron.ParseStandard(sundayAsSeven(spec))
+}
+
+// sundayAsSeven rewrites 7 in the day-of-week field of a five-field spec
+// as 0: cron(8), and the crontab lines operators copy, read 7 as Sunday,
+// where robfig/cron knows 0-6 only. "7" becomes "0" and a range "a-7"
+// "a-6,0"; a stepped range is left for the parser to judge.
+func sundayAsSeven(spec string) string {
+	prefix, rest := "", spec
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		zone, after, _ := strings.Cut(spec, " ")
+		prefix, rest = zone+" ", after
+	}
+	fields := strings.Fields(rest)
+	if len(fields) != 5 {
+		return spec
+	}
+	days := strings.Split(fields[4], ",")
+	for i, d := range days {
+		switch {
+		case d == "7":
+			days[i] = "0"
+		case strings.HasSuffix(d, "-7") && !strings.Contains(d, "/"):
+			days[i] = strings.TrimSuffix(d, "-7") + "-6,0"
+		}
+	}
+	fields[4] = strings.Join(days, ",")
+	return prefix + strings.Join(fields, " ")
 }
 
 // stringer lets a plain string stand where written wants a fallback.
