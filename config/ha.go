@@ -77,8 +77,10 @@ func (v *validator) state(c *Config) {
 		c.State.Kubeconfig = v.abs(c.State.Kubeconfig)
 		if v.host {
 			v.kubeconfig("state.kubeconfig", c.State.Kubeconfig, c.State.Context)
-			v.stateContextNamed(c.State.Kubeconfig, c.State.Context)
 		}
+		// Not only with host: every start (Load) reads the file so, a
+		// restart after a use-context being the case it guards.
+		v.stateContextNamed(c.State.Kubeconfig, c.State.Context)
 		for i, a := range c.Accounts {
 			// The journal's objects carry the account as a label value.
 			if errs := validation.IsValidLabelValue(a.Name); a.Name != "" && len(errs) > 0 {

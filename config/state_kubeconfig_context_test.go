@@ -82,3 +82,56 @@ policies:
 		}
 	}
 }
+
+// The check is what every start reads the file with (Load: run, once,
+// plan, state export and import), not only `rotatord validate`: a
+// replica restarted after `kubectl config use-context` is the case.
+func TestLoadRefusesStateKubeconfigWithSeveralContextsWithoutStateContext(t *testing.T) {
+	// A short directory: a long random path is masked in messages as a
+	// possible secret.
+	dir, err := os.MkdirTemp("", "kc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	doc := `apiVersion: v1
+kind: Config
+clusters: [{name: a, cluster: {server: "https://a.example:6443"}}, {name: b, cluster: {server: "https://b.example:6443"}}]
+users: [{name: u, user: {token: abc}}]
+contexts: [{name: ctx-a, context: {cluster: a, user: u}}, {name: ctx-b, context: {cluster: b, user: u}}]
+current-context: ctx-b
+`
+	if err := os.WriteFile(kubeconfig, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func(state string) error {
+		t.Helper()
+		path := filepath.Join(dir, "p.yml")
+		policy := `exoscale:
+  api_key: EXO0123456789abcdef01234567
+  api_secret_file: ` + filepath.Join(dir, "secret") + `
+state: ` + state + `
+policies:
+  - name: ci
+    match: {name: ci-*}
+    sinks:
+      - {type: file, path: "` + dir + `/{{.Name}}.json"}
+`
+		if err := os.WriteFile(path, []byte(policy), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		return err
+	}
+	err = load("{backend: kubernetes, namespace: rotatord, kubeconfig: " + kubeconfig + "}")
+	if err == nil || !strings.Contains(err.Error(), "state.context") || !strings.Contains(err.Error(), kubeconfig) {
+		t.Fatalf("Load of a state.kubeconfig with two contexts and no state.context: %v, want it refused on state.context naming %s", err, kubeconfig)
+	}
+	if err := load("{backend: kubernetes, namespace: rotatord, kubeconfig: " + kubeconfig + ", context: ctx-a}"); err != nil {
+		t.Errorf("Load with state.context named: %v, want it accepted", err)
+	}
+}
