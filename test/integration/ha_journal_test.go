@@ -10,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/rotatord/rotatord/internal/kubetest"
 	"github.com/rotatord/rotatord/state/kubestate"
 )
 
@@ -57,62 +55,6 @@ func TestJournalTouchedByHandStopsThatNameForGood(t *testing.T) {
 	if after["ci-runner"].CurrentKeyID == before["ci-runner"].CurrentKeyID {
 		t.Errorf("ci-runner has not rotated in 20s (max_age 4s) since a label was added to its journal ConfigMap; ci-deploy rotated meanwhile. Its record: current %s, failures %d, last error %q",
 			after["ci-runner"].CurrentKeyID, after["ci-runner"].Failures, after["ci-runner"].LastError)
-	}
-}
-
-// A Secret sink's identity in the journal is its Kind and Target,
-// "kubernetes:NAMESPACE/NAME": the cluster (kubeconfig, context) is not in
-// it. Delivering one Secret to two clusters (the same apps/exo-ci-runner
-// in prod-a and prod-b) is allowed (the config tells the two sinks apart
-// by kubeconfig), but the journal does not. Here the sink of cluster B is
-// added during the grace period, while B's Secret holds the old key (its
-// consumers use it). At the end of the grace period B is unreachable.
-// The catch-up step thinks B was delivered (A's mark has B's id) and
-// skips it; the deletion check cannot read B, and lets the old key go
-// because "rotatord recorded delivering the new key there". Cluster B's
-// consumers are left with a deleted key. Had B its own id, the catch-up
-// would have tried B, failed, and kept the old key.
-func TestSecretSinksInTwoClustersShareOneJournalID(t *testing.T) {
-	t.Parallel()
-	if testing.Short() || rotatordBin == "" {
-		t.Skip("integration test: runs the real binaries; skipped with -short")
-	}
-	ca, cb := startCluster(t), startCluster(t)
-	k := newKSEnv(t, ca, "apps")
-	cb.CreateNamespace(t, "apps")
-	ca.Grant(t, "rotatord", "apps", ksSinkRules)
-	cb.Grant(t, "rotatord", "apps", ksSinkRules)
-	kubeA, kubeB := ca.Kubeconfig(t, "rotatord"), cb.Kubeconfig(t, "rotatord")
-
-	old := k.sim.only("ci-runner")
-	k.writePolicy(ksPolicy("4s", ksSink("apps", "exo-{{.Name}}", kubeA, "")))
-	k.mustRun("once", "--force")
-	first := k.holds("exo-ci-runner")
-	if first == old.Key {
-		t.Fatal("test setup: cluster A holds the old key")
-	}
-
-	// Cluster B's consumers read the old key from their Secret; the
-	// operator adds B as a second sink, taking that Secret over.
-	adminB := cb.Client(t, kubetest.Admin)
-	seed := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "exo-ci-runner", Namespace: "apps"},
-		Data:       map[string][]byte{"api_key": []byte(old.Key), "api_secret": []byte(old.Secret)},
-	}
-	if _, err := adminB.CoreV1().Secrets("apps").Create(k.ctx(), seed, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	k.writePolicy(ksPolicy("4s",
-		ksSink("apps", "exo-{{.Name}}", kubeA, ""),
-		ksSink("apps", "exo-{{.Name}}", kubeB, "take_over: true\n")))
-
-	// Cluster B becomes unreachable; the grace period ends.
-	cb.Stop()
-	deleteAfter := k.records()["ci-runner"].Rotation.DeleteAfter
-	time.Sleep(time.Until(deleteAfter) + 500*time.Millisecond)
-	r := k.rotatord("once")
-	if kk, _ := k.sim.key(old.Key); !kk.Alive {
-		t.Errorf("old key %s deleted although cluster B's Secret holds it and was never given the new key (B unreachable)\n%s", old.Key, r)
 	}
 }
 
