@@ -93,7 +93,7 @@ func yamlErrors(file string, err error, root *yaml.Node) *Errors {
 			errs = append(errs, yamlProblem(file, m))
 		}
 	} else {
-		errs = append(errs, yamlProblem(file, err.Error()))
+		errs = append(errs, taggedValueProblem(yamlProblem(file, err.Error()), root))
 	}
 	if root != nil {
 		for i := range errs {
@@ -123,7 +123,38 @@ func yamlErrors(file string, err error, root *yaml.Node) *Errors {
 	return &errs
 }
 
+// taggedValueProblem rewrites yaml.v3's message about a value whose
+// explicit tag it cannot be read as ("cannot decode !!str `VALUE` as a
+// !!int", from `api_secret: !!int VALUE`), which quotes the value whole
+// and names no line: the value may be a secret, so it is cut as any value
+// of the wrong kind, and the line is found in the document tree.
+func taggedValueProblem(p Problem, root *yaml.Node) Problem {
+	m := cannotTagRE.FindStringSubmatch(p.Msg)
+	if m == nil {
+		return p
+	}
+	p.Msg = fmt.Sprintf("cannot read %s as %s", strconv.Quote(echo(m[2])), m[3])
+	if p.Line == 0 && root != nil {
+		var walk func(n *yaml.Node) int
+		walk = func(n *yaml.Node) int {
+			if n.Kind == yaml.ScalarNode && n.Value == m[2] && n.ShortTag() == m[3] {
+				return n.Line
+			}
+			for _, c := range n.Content {
+				if l := walk(c); l > 0 {
+					return l
+				}
+			}
+			return 0
+		}
+		p.Line = walk(root)
+	}
+	return p
+}
+
 var (
+	// yaml.v3's message about a value its explicit tag does not fit.
+	cannotTagRE = regexp.MustCompile("^cannot decode (!!\\w+) `(?s:(.*))` as a (!!\\w+)$")
 	// The messages of yaml.v3's decoder that name Go types.
 	notFoundRE    = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
 	alreadySetRE  = regexp.MustCompile(`^field (\S+) already set in type (\S+)$`)
