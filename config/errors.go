@@ -169,11 +169,11 @@ const maxEcho = 24
 
 // echo cuts s to maxEcho runes: a value pasted into the wrong place may be
 // a secret, so a message repeats enough of it to find it, not all of it.
-func echo(s string) string {
-	if r := []rune(s); len(r) > maxEcho {
+func echo[S ~string](s S) string {
+	if r := []rune(string(s)); len(r) > maxEcho {
 		return string(r[:maxEcho]) + "…"
 	}
-	return s
+	return string(s)
 }
 
 // fileLanguage rewrites a yaml.v3 message that speaks of Go types into the

@@ -88,7 +88,7 @@ func (v *validator) state(c *Config) {
 			}
 		}
 	default:
-		v.addf("state.backend", "unknown backend %q (want %s or %s)", c.State.Backend, StateDirectory, StateKubernetes)
+		v.addf("state.backend", "unknown backend %q (want %s or %s)", echo(c.State.Backend), StateDirectory, StateKubernetes)
 	}
 
 	// with names what brings the Lease in, for the problems below: the

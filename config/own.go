@@ -81,7 +81,7 @@ func (v *validator) ownCredential(at string, e *Exoscale) {
 		v.vaultSink(at+".credential_vault", s, "rotatord", false, map[string]string{})
 		s.Type = SinkVault
 	default:
-		v.addf(at+".credential_from", "unknown value %q (want %s or %s)", e.CredentialFrom, CredentialFromFile, CredentialFromVault)
+		v.addf(at+".credential_from", "unknown value %q (want %s or %s)", echo(e.CredentialFrom), CredentialFromFile, CredentialFromVault)
 	}
 	if e.CredentialFrom != "" {
 		for field, set := range map[string]bool{

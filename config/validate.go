@@ -198,7 +198,7 @@ func (v *validator) config(c *Config) {
 func (v *validator) account(at string, e *Exoscale) {
 	zoneOK := slices.Contains(apiclient.Zones, e.Zone)
 	if !zoneOK {
-		v.addf(at+".zone", "unknown zone %q (known: %s)", e.Zone, strings.Join(apiclient.Zones, ", "))
+		v.addf(at+".zone", "unknown zone %q (known: %s)", echo(e.Zone), strings.Join(apiclient.Zones, ", "))
 	}
 	endpointOK := true
 	if e.Endpoint != "" {
@@ -311,7 +311,7 @@ func (v *validator) policy(at string, p *Policy, names, targets map[string]strin
 		v.addf(at+".jitter", "%s is more than max_age %s: a key would live up to twice max_age", v.written(at+".jitter", p.Jitter), v.written(at+".max_age", p.MaxAge))
 	}
 	if p.Adopt != AdoptWait && p.Adopt != AdoptRotate {
-		v.addf(at+".adopt", "unknown value %q (want %s or %s)", p.Adopt, AdoptWait, AdoptRotate)
+		v.addf(at+".adopt", "unknown value %q (want %s or %s)", echo(p.Adopt), AdoptWait, AdoptRotate)
 	}
 
 	if len(p.Sinks) == 0 {
@@ -340,7 +340,7 @@ func (v *validator) sink(at string, s *Sink, match string, glob bool, targets ma
 		v.addf(at+".type", "required (%s, %s or %s)", SinkFile, SinkVault, SinkKubernetes)
 		return
 	default:
-		v.addf(at+".type", "unknown sink type %q (want %s, %s or %s)", s.Type, SinkFile, SinkVault, SinkKubernetes)
+		v.addf(at+".type", "unknown sink type %q (want %s, %s or %s)", echo(s.Type), SinkFile, SinkVault, SinkKubernetes)
 		return
 	}
 	// Presence, not value: `take_over: false` on a file sink is as much a
@@ -395,7 +395,7 @@ func (v *validator) fileSink(at string, s *Sink, match string, glob bool, target
 	switch s.Format {
 	case FormatJSON, FormatEnv, FormatExoscaleTOML, FormatTemplate:
 	default:
-		v.addf(at+".format", "unknown format %q (want %s, %s, %s or %s)", s.Format, FormatJSON, FormatEnv, FormatExoscaleTOML, FormatTemplate)
+		v.addf(at+".format", "unknown format %q (want %s, %s, %s or %s)", echo(s.Format), FormatJSON, FormatEnv, FormatExoscaleTOML, FormatTemplate)
 	}
 	switch {
 	case s.Format == FormatTemplate && s.Template == "":
@@ -525,7 +525,7 @@ func (v *validator) vaultAuth(at string, a VaultAuth) bool {
 	}
 	uses, ok := vaultAuthUses[method]
 	if !ok {
-		v.addf(at+".method", "unknown method %q (want %s, %s or %s)", a.Method, AuthToken, AuthAppRole, AuthKubernetes)
+		v.addf(at+".method", "unknown method %q (want %s, %s or %s)", echo(a.Method), AuthToken, AuthAppRole, AuthKubernetes)
 		return false
 	}
 	good := true

@@ -82,7 +82,7 @@ func (v *validator) hooks(at string, p *Policy) {
 		switch h.Event {
 		case "after_delivery", "before_delete", "on_failure":
 		default:
-			v.addf(hat+".event", "unknown event %q (want after_delivery, before_delete or on_failure)", h.Event)
+			v.addf(hat+".event", "unknown event %q (want after_delivery, before_delete or on_failure)", echo(h.Event))
 		}
 		switch {
 		case (h.Exec == nil) == (h.Webhook == nil):
