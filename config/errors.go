@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -174,6 +175,56 @@ func echo[S ~string](s S) string {
 		return string(r[:maxEcho]) + "…"
 	}
 	return string(s)
+}
+
+// longWordRE matches what a secret pasted anywhere in the file would be
+// in a message: a run of base64 characters longer than maxEcho.
+var longWordRE = regexp.MustCompile(`[A-Za-z0-9_+=-]{` + strconv.Itoa(maxEcho+1) + `,}`)
+
+// keptWordRE matches the long words a message may repeat whole: a role id
+// (a UUID) and an Exoscale key, which are not secrets.
+var keptWordRE = regexp.MustCompile(`^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|EXO[0-9a-f]{24})$`)
+
+// cutLongWords cuts, in every problem's path and message, each long run of
+// base64 characters that comes from the file (more than maxEcho of them
+// are written in it) to maxEcho runes, as echo does: a secret pasted into
+// any field, or written as a key or an alias, may reach a message by ways
+// echo does not see (a parser's message about a duration, a URL, a glob,
+// a schedule, a template; yaml.v3's about an alias or a key set twice),
+// and a message goes to validate's output and to the log of a refused
+// reload. File and line are left as they are, and so are words of the
+// message's own (an environment variable's name, an absolute path).
+func cutLongWords[P ~[]Problem](ps P, data []byte) P {
+	cut := func(s string) string {
+		var b strings.Builder
+		last := 0
+		for _, m := range longWordRE.FindAllStringIndex(s, -1) {
+			w := s[m[0]:m[1]]
+			b.WriteString(s[last:m[0]])
+			last = m[1]
+			if m[0] > 0 && s[m[0]-1] == '/' || keptWordRE.MatchString(w) {
+				// A part of a path is shown as ShownPath decides.
+				b.WriteString(w)
+				continue
+			}
+			b.WriteString(cutWord(w, data))
+		}
+		return b.String() + s[last:]
+	}
+	for i := range ps {
+		ps[i].Path, ps[i].Msg = cut(ps[i].Path), cut(ps[i].Msg)
+	}
+	return ps
+}
+
+// cutWord is echo(w) when w comes from data, else w.
+func cutWord(w string, data []byte) string {
+	for i := 0; i+maxEcho < len(w); i++ {
+		if bytes.Contains(data, []byte(w[i:i+maxEcho+1])) {
+			return echo(w)
+		}
+	}
+	return w
 }
 
 // fileLanguage rewrites a yaml.v3 message that speaks of Go types into the

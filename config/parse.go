@@ -38,6 +38,12 @@ func Parse(data []byte, filename, baseDir string) (*Config, error) {
 // errors), the errors and the warnings, in line order; err is set only when
 // baseDir cannot be made absolute.
 func check(data []byte, filename, baseDir string, host bool, getenv func(string) string) (*Config, Errors, []Problem, error) {
+	cfg, errs, warns, err := checkFile(data, filename, baseDir, host, getenv)
+	return cfg, cutLongWords(errs, data), cutLongWords(warns, data), err
+}
+
+// checkFile is check without the cut of long words.
+func checkFile(data []byte, filename, baseDir string, host bool, getenv func(string) string) (*Config, Errors, []Problem, error) {
 	base, err := filepath.Abs(baseDir)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("config directory: %w", err)

@@ -204,7 +204,9 @@ func (v *validator) account(at string, e *Exoscale) {
 	if e.Endpoint != "" {
 		if _, err := apiclient.ResolveEndpoint("", e.Endpoint); err != nil {
 			endpointOK = false
-			v.addf(at+".endpoint", "%v", err)
+			// Each long word of the URL is cut, in its path too (a
+			// secret pasted after the host).
+			v.addf(at+".endpoint", "%s", longWordRE.ReplaceAllStringFunc(err.Error(), echo[string]))
 		}
 	}
 	if zoneOK && endpointOK {
