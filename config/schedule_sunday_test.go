@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,5 +34,29 @@ func TestScheduleReadsSevenAsSunday(t *testing.T) {
 		if _, err := parseSchedule(spec); err == nil {
 			t.Errorf("%q accepted", spec)
 		}
+	}
+}
+
+// "7-7" is Sunday to cron(8) too, and was refused with a message about a
+// range the file does not hold ("beginning of range (7) beyond end of
+// range (6): 7-6"); a range from 8 to 7 was refused as "8-6", also not in
+// the file. The first is Sunday; the second is refused in its own words.
+func TestScheduleSevenToSevenIsSunday(t *testing.T) {
+	from := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, spec := range []string{"0 3 * * 7-7", "0 3 * * 1,7-7"} {
+		s, err := parseSchedule(spec)
+		if err != nil {
+			t.Errorf("%q: %v", spec, err)
+			continue
+		}
+		if spec == "0 3 * * 7-7" {
+			if got, want := s.Next(from), time.Date(2026, 12, 13, 3, 0, 0, 0, time.UTC); !got.Equal(want) {
+				t.Errorf("%q: next is %s, want %s", spec, got, want)
+			}
+		}
+	}
+	_, err := parseSchedule("0 3 * * 8-7")
+	if err == nil || !strings.Contains(err.Error(), "8-7") {
+		t.Errorf(`"0 3 * * 8-7": want an error quoting 8-7, got %v`, err)
 	}
 }

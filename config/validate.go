@@ -679,8 +679,9 @@ func parseSchedule(spec string) (s cron.Schedule, err error) {
 
 // sundayAsSeven rewrites 7 in the day-of-week field of a five-field spec
 // as 0: cron(8), and the crontab lines operators copy, read 7 as Sunday,
-// where robfig/cron knows 0-6 only. "7" becomes "0" and a range "a-7"
-// "a-6,0"; a stepped range is left for the parser to judge.
+// where robfig/cron knows 0-6 only. "7" and "7-7" become "0" and a range
+// "a-7" from a day 0-6 "a-6,0"; anything else (a stepped range, a range
+// from 8) is left for the parser to judge.
 func sundayAsSeven(spec string) string {
 	prefix, rest := "", spec
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
@@ -694,14 +695,24 @@ func sundayAsSeven(spec string) string {
 	days := strings.Split(fields[4], ",")
 	for i, d := range days {
 		switch {
-		case d == "7":
+		case d == "7" || d == "7-7":
 			days[i] = "0"
-		case strings.HasSuffix(d, "-7") && !strings.Contains(d, "/"):
+		case strings.HasSuffix(d, "-7") && weekday(strings.TrimSuffix(d, "-7")):
 			days[i] = strings.TrimSuffix(d, "-7") + "-6,0"
 		}
 	}
 	fields[4] = strings.Join(days, ",")
 	return prefix + strings.Join(fields, " ")
+}
+
+// weekday says whether d is a day of the week robfig/cron knows (0 to 6,
+// or a name): a range from anything else to 7 is left for the parser to
+// refuse in the file's own words.
+func weekday(d string) bool {
+	if n, err := strconv.Atoi(d); err == nil {
+		return n >= 0 && n <= 6
+	}
+	return slices.Contains([]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}, strings.ToLower(d))
 }
 
 // stringer lets a plain string stand where written wants a fallback.
