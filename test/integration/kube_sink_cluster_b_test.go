@@ -37,33 +37,34 @@ func TestSecretSinkInAnUnreachableNewClusterKeepsTheOldKey(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		// setup returns the first policy's sinks and what brings B in.
-		setup func(t *testing.T, ca, cb *kubetest.Cluster) (first string, bringB func(k *ksEnv))
+		// setup returns the first policy's sinks, what brings B in and
+		// the kubeconfig the sink moves in ("" when it does not move).
+		setup func(t *testing.T, ca, cb *kubetest.Cluster) (first string, bringB func(k *ksEnv), kubeconfig string)
 		// seedLabels mark B's Secret as rotatord's (use-context: the
 		// same sink, moved) or not (second sink: taken over).
 		seedManaged bool
 		// want is in rotatord's output when it keeps the old key: kept
 		// for the reason that matters, not a failure of something else.
-		want func(old string) []string
+		want func(old, kubeconfig string) []string
 	}{
 		{
 			name: "second sink",
-			setup: func(t *testing.T, ca, cb *kubetest.Cluster) (string, func(*ksEnv)) {
+			setup: func(t *testing.T, ca, cb *kubetest.Cluster) (string, func(*ksEnv), string) {
 				kubeA, kubeB := ca.Kubeconfig(t, "rotatord"), cb.Kubeconfig(t, "rotatord")
 				return ksSink("apps", "exo-{{.Name}}", kubeA, ""), func(k *ksEnv) {
 					k.writePolicy(ksPolicy("4s",
 						ksSink("apps", "exo-{{.Name}}", kubeA, ""),
 						ksSink("apps", "exo-{{.Name}}", kubeB, "take_over: true\n")))
-				}
+				}, ""
 			},
 			// B's sink is a sink added since the delivery.
-			want: func(string) []string {
+			want: func(string, string) []string {
 				return []string{"deliver the new key to a sink added since: sink kubernetes#1"}
 			},
 		},
 		{
 			name: "use-context",
-			setup: func(t *testing.T, ca, cb *kubetest.Cluster) (string, func(*ksEnv)) {
+			setup: func(t *testing.T, ca, cb *kubetest.Cluster) (string, func(*ksEnv), string) {
 				kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 				cfg := clientcmdapi.NewConfig()
 				for name, c := range map[string]*kubetest.Cluster{"a": ca, "b": cb} {
@@ -73,18 +74,21 @@ func TestSecretSinkInAnUnreachableNewClusterKeepsTheOldKey(t *testing.T) {
 					cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
 				}
 				useContext := func(name string) {
+					t.Helper()
 					cfg.CurrentContext = name
 					if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
 						t.Fatal(err)
 					}
 				}
 				useContext("a")
-				return ksSink("apps", "exo-{{.Name}}", kubeconfig, ""), func(*ksEnv) { useContext("b") }
+				return ksSink("apps", "exo-{{.Name}}", kubeconfig, ""), func(*ksEnv) { useContext("b") }, kubeconfig
 			},
 			seedManaged: true,
-			// The same sink, named by its new context, may hold the old key.
-			want: func(old string) []string {
-				return []string{"@b:", "cannot prove it does not hold key " + old}
+			// The same sink, named by its new context (b) in its
+			// kubeconfig, may hold the old key: one message, not two
+			// pieces that other lines could supply.
+			want: func(old, kubeconfig string) []string {
+				return []string{"@b:" + kubeconfig + ") cannot prove it does not hold key " + old}
 			},
 		},
 	} {
@@ -95,7 +99,7 @@ func TestSecretSinkInAnUnreachableNewClusterKeepsTheOldKey(t *testing.T) {
 			cb.CreateNamespace(t, "apps")
 			ca.Grant(t, "rotatord", "apps", ksSinkRules)
 			cb.Grant(t, "rotatord", "apps", ksSinkRules)
-			first, bringB := tc.setup(t, ca, cb)
+			first, bringB, kubeconfig := tc.setup(t, ca, cb)
 
 			old := k.sim.only("ci-runner")
 			k.writePolicy(ksPolicy("4s", first))
@@ -125,7 +129,7 @@ func TestSecretSinkInAnUnreachableNewClusterKeepsTheOldKey(t *testing.T) {
 			if kk, _ := k.sim.key(old.Key); !kk.Alive {
 				t.Errorf("old key %s deleted although cluster B's Secret holds it and was never given the new key (B unreachable)\n%s", old.Key, r)
 			}
-			for _, want := range tc.want(old.Key) {
+			for _, want := range tc.want(old.Key, kubeconfig) {
 				if !strings.Contains(r.String(), want) {
 					t.Errorf("rotatord once did not keep the old key because cluster B's sink may hold it (want %q in its output)\n%s", want, r)
 				}
