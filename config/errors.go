@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rotatord/rotatord/secret"
 )
 
 // Problem is one thing wrong with a policy file.
@@ -202,8 +204,12 @@ func cutLongWords[P ~[]Problem](ps P, data []byte) P {
 			w := s[m[0]:m[1]]
 			b.WriteString(s[last:m[0]])
 			last = m[1]
-			if m[0] > 0 && s[m[0]-1] == '/' || keptWordRE.MatchString(w) {
-				// A part of a path is shown as ShownPath decides.
+			if keptWordRE.MatchString(w) || m[0] > 0 && s[m[0]-1] == '/' && !pathHides(s, m[0], m[1]) {
+				// A part of a path is shown as ShownPath decides: a
+				// directory's name whole, but a word after a '/' in a
+				// duration, a schedule, a time zone, a namespace or a
+				// label (1h/SECRET, Europe/SECRET) never went through
+				// ShownPath, and is cut when ShownPath would hide it.
 				b.WriteString(w)
 				continue
 			}
@@ -215,6 +221,19 @@ func cutLongWords[P ~[]Problem](ps P, data []byte) P {
 		ps[i].Path, ps[i].Msg = cut(ps[i].Path), cut(ps[i].Msg)
 	}
 	return ps
+}
+
+// pathHides reports whether ShownPath would hide part of the path-like
+// token (up to a space, a quote, a ':' or a ',') of s that holds s[i:j].
+func pathHides(s string, i, j int) bool {
+	const stop = " \t\n\"'`:,()[]{}"
+	start := strings.LastIndexAny(s[:i], stop) + 1
+	end := len(s)
+	if k := strings.IndexAny(s[j:], stop); k >= 0 {
+		end = j + k
+	}
+	tok := s[start:end]
+	return secret.ShownPath(tok) != tok
 }
 
 // cutWord is echo(w) when w comes from data, else w.
