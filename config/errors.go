@@ -118,8 +118,19 @@ func yamlErrors(file string, err error, root *yaml.Node) *Errors {
 			if short := echo(name); short != name {
 				// A secret pasted without its field name is decoded as
 				// the name of a field: quoted as a value is.
-				errs[i].Path = strings.ReplaceAll(errs[i].Path, name, short)
-				errs[i].Msg = strings.ReplaceAll(errs[i].Msg, name, short)
+				// Only the name itself: a name that begins a known
+				// field's ("service_account_token_fil") would cut the
+				// suggestion too ("service_account_token_fi…e").
+				if p, ok := strings.CutSuffix(errs[i].Path, name); ok {
+					errs[i].Path = p + short
+				} else {
+					errs[i].Path = strings.ReplaceAll(errs[i].Path, name, short)
+				}
+				if q := strconv.Quote(name); strings.Contains(errs[i].Msg, q) {
+					errs[i].Msg = strings.ReplaceAll(errs[i].Msg, q, strconv.Quote(short))
+				} else {
+					errs[i].Msg = strings.ReplaceAll(errs[i].Msg, name, short)
+				}
 			}
 		}
 	}
@@ -204,7 +215,7 @@ func cutLongWords[P ~[]Problem](ps P, data []byte) P {
 			w := s[m[0]:m[1]]
 			b.WriteString(s[last:m[0]])
 			last = m[1]
-			if keptWordRE.MatchString(w) || m[0] > 0 && s[m[0]-1] == '/' && !pathHides(s, m[0], m[1]) {
+			if keptWordRE.MatchString(w) || fieldNames[w] || m[0] > 0 && s[m[0]-1] == '/' && !pathHides(s, m[0], m[1]) {
 				// A part of a path is shown as ShownPath decides: a
 				// directory's name whole, but a word after a '/' in a
 				// duration, a schedule, a time zone, a namespace or a
@@ -304,6 +315,19 @@ var configTypes = func() map[string]reflect.Type {
 		}
 	}
 	walk(reflect.TypeOf(Config{}))
+	return m
+}()
+
+// fieldNames holds the YAML names of all the policy file's fields:
+// cutLongWords keeps them whole (a problem's path, a suggestion), as they
+// are no secret.
+var fieldNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range configTypes {
+		for _, name := range structFields(t) {
+			m[name] = true
+		}
+	}
 	return m
 }()
 
