@@ -39,7 +39,37 @@ func Parse(data []byte, filename, baseDir string) (*Config, error) {
 // baseDir cannot be made absolute.
 func check(data []byte, filename, baseDir string, host bool, getenv func(string) string) (*Config, Errors, []Problem, error) {
 	cfg, errs, warns, err := checkFile(data, filename, baseDir, host, getenv)
-	return cfg, cutLongWords(errs, data), cutLongWords(warns, data), err
+	if len(errs) == 0 && len(warns) == 0 {
+		return cfg, errs, warns, err
+	}
+	from := fileWords(data)
+	return cfg, cutLongWords(errs, from), cutLongWords(warns, from), err
+}
+
+// fileWords is data followed by every value, key, anchor and alias of
+// its first document as they read decoded: a secret written with escapes,
+// or in a double-quoted string broken by an escaped line break, reaches a
+// message whole though no maxEcho+1 of its characters are in a row in
+// the file.
+func fileWords(data []byte) []byte {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return data
+	}
+	from := bytes.Clone(data)
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		for _, w := range []string{n.Value, n.Anchor, n.Tag} {
+			if len(w) > maxEcho {
+				from = append(append(from, '\n'), w...)
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&root)
+	return from
 }
 
 // checkFile is check without the cut of long words.
