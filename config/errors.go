@@ -244,7 +244,17 @@ func pathHides(s string, i, j int) bool {
 		end = j + k
 	}
 	tok := s[start:end]
-	return secret.ShownPath(tok) != tok
+	if secret.ShownPath(tok) != tok {
+		return true
+	}
+	// ShownPath sees a file name in a word followed by a character no
+	// base64 has ("Europe/SECRET.x", "1h/SECRET;"), and shows it whole;
+	// such a word is judged as the token up to its end.
+	if j < len(s) && s[j] != '/' && !strings.ContainsRune(stop, rune(s[j])) {
+		head := s[start:j]
+		return secret.ShownPath(head) != head
+	}
+	return false
 }
 
 // cutWord is echo(w) when w comes from data, else w.

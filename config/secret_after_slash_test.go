@@ -25,6 +25,15 @@ func TestASecretAfterASlashIsNotQuotedWhole(t *testing.T) {
 		{"namespace", head + pol + "    sinks:\n      - {type: kubernetes, namespace: a/SECRET, name: \"{{.Name}}\"}\n", ":9: policies[0].sinks[0].namespace:"},
 		{"label value", head + pol + "    sinks:\n      - {type: kubernetes, namespace: a, name: \"{{.Name}}\", labels: {a: /SECRET}}\n", ":9: policies[0].sinks[0].labels:"},
 		{"label name", head + pol + "    sinks:\n      - {type: kubernetes, namespace: a, name: \"{{.Name}}\", labels: {\"example.com/SECRET\": \"x/\"}}\n", ":9: policies[0].sinks[0].labels:"},
+		// A character after the secret that no base64 has ('.', ';', '%',
+		// '*', '!') made ShownPath see a file name, not a secret: the word
+		// was kept whole (seen with the real binary).
+		{"duration, dot after", head + pol + "    grace_period: 1h/SECRET.x\n" + sink, ":8: policies[0].grace_period:"},
+		{"duration, star after", head + pol + "    grace_period: 1h/SECRET*\n" + sink, ":8: policies[0].grace_period:"},
+		{"every, semicolon after", head + pol + "    schedule: \"@every 1h/SECRET;\"\n" + sink, ":8: policies[0].schedule:"},
+		{"time zone, dot after", head + pol + "    schedule: \"TZ=Europe/SECRET.x 0 3 * * *\"\n" + sink, ":8: policies[0].schedule:"},
+		{"namespace, dot after", head + pol + "    sinks:\n      - {type: kubernetes, namespace: a/SECRET.b, name: \"{{.Name}}\"}\n", ":9: policies[0].sinks[0].namespace:"},
+		{"label value, dot after", head + pol + "    sinks:\n      - {type: kubernetes, namespace: a, name: \"{{.Name}}\", labels: {a: /SECRET.x}}\n", ":9: policies[0].sinks[0].labels:"},
 	} {
 		file := writePolicy(t, strings.ReplaceAll(c.body, "SECRET", sec))
 		_, _, err := Validate(file, ValidateOptions{Getenv: env(nil)})
