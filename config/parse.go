@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -59,7 +60,14 @@ func fileWords(data []byte) []byte {
 	from := bytes.Clone(data)
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
-		for _, w := range []string{n.Value, n.Anchor, n.Tag} {
+		words := []string{n.Value, n.Anchor, n.Tag}
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!binary" {
+			// yaml.v3 decodes a !!binary value into a string field.
+			if b, err := base64.StdEncoding.DecodeString(n.Value); err == nil {
+				words = append(words, string(b))
+			}
+		}
+		for _, w := range words {
 			if len(w) > maxEcho {
 				from = append(append(from, '\n'), w...)
 			}
