@@ -109,22 +109,30 @@ func TestAdmissionRefusalQuotingTheSecretIsNotShown(t *testing.T) {
 // with a message quoting it (what the probe's dry runs send passes).
 func quotingPolicy(t *testing.T, w *world, field string, action admissionv1.ValidationAction) {
 	t.Helper()
+	admissionPolicy(t, w, "quote-", []admissionv1.OperationType{admissionv1.Create, admissionv1.Update}, admissionv1.Validation{
+		Expression:        `!has(object.data) || !('` + field + `' in object.data) || size(object.data['` + field + `']) == 0`,
+		MessageExpression: `'refused: ` + field + ` is ' + string(object.data['` + field + `']) + '.'`,
+	}, action)
+}
+
+// admissionPolicy makes a ValidatingAdmissionPolicy named prefix+w.ns
+// with one validation of Secrets on ops, bound in w's namespace with
+// action, and removes both at the test's end.
+func admissionPolicy(t *testing.T, w *world, prefix string, ops []admissionv1.OperationType, validation admissionv1.Validation, action admissionv1.ValidationAction) {
+	t.Helper()
 	ctx := ctxT(t)
 	fail := admissionv1.Fail
 	vap := &admissionv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "quote-" + w.ns},
+		ObjectMeta: metav1.ObjectMeta{Name: prefix + w.ns},
 		Spec: admissionv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy: &fail,
 			MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
 				RuleWithOperations: admissionv1.RuleWithOperations{
-					Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+					Operations: ops,
 					Rule:       admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"secrets"}},
 				},
 			}}},
-			Validations: []admissionv1.Validation{{
-				Expression:        `!has(object.data) || !('` + field + `' in object.data) || size(object.data['` + field + `']) == 0`,
-				MessageExpression: `'refused: ` + field + ` is ' + string(object.data['` + field + `']) + '.'`,
-			}},
+			Validations: []admissionv1.Validation{validation},
 		},
 	}
 	if _, err := w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, vap, metav1.CreateOptions{}); err != nil {

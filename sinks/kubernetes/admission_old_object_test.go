@@ -30,45 +30,10 @@ func TestAdmissionRefusalQuotingTheOldObjectIsNotShown(t *testing.T) {
 		Labels:      map[string]string{ksink.ManagedByLabel: ksink.ManagedByValue},
 		Annotations: map[string]string{ksink.PolicyKey: policy, ksink.KeyIDKey: "EXOold"}},
 		Data: map[string][]byte{"api_key": []byte("EXOold"), "api_secret": []byte(old)}})
-	fail := admissionv1.Fail
-	vap := &admissionv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "quote-old-" + w.ns},
-		Spec: admissionv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: &fail,
-			MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
-				RuleWithOperations: admissionv1.RuleWithOperations{
-					Operations: []admissionv1.OperationType{admissionv1.Update},
-					Rule:       admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"secrets"}},
-				},
-			}}},
-			Validations: []admissionv1.Validation{{
-				Expression:        `false`,
-				MessageExpression: `'refused: was ' + string(oldObject.data['api_secret']) + '.'`,
-			}},
-		},
-	}
-	if _, err := w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, vap, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicies().Delete(ctxT(t), vap.Name, metav1.DeleteOptions{})
-	})
-	binding := &admissionv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: vap.Name},
-		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        vap.Name,
-			ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
-			MatchResources: &admissionv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{"kubernetes.io/metadata.name": w.ns},
-			}},
-		},
-	}
-	if _, err := w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = w.admin.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Delete(ctxT(t), binding.Name, metav1.DeleteOptions{})
-	})
+	admissionPolicy(t, w, "quote-old-", []admissionv1.OperationType{admissionv1.Update}, admissionv1.Validation{
+		Expression:        `false`,
+		MessageExpression: `'refused: was ' + string(oldObject.data['api_secret']) + '.'`,
+	}, admissionv1.Deny)
 	s, _ := w.sink(fullRules, nil)
 	shown := []string{old, base64.StdEncoding.EncodeToString([]byte(old))}
 	// The policy and the binding apply through informers.
