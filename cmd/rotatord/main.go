@@ -72,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		c.app.Usage(nil)
 		return 2
 	}
+	args = flagsAfterCommand(c.app, args)
 	defer func() {
 		if r := recover(); r != nil {
 			t, ok := r.(terminated)
