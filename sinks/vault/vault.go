@@ -363,6 +363,13 @@ func New(opts Options) (*Sink, error) {
 	}
 
 	s.client, s.httpClient, err = newClient(addr, namespace, opts.TLS, opts.Fence)
+	if err == nil && u.Scheme != "unix" && !opts.InsecureHTTP {
+		// The client follows redirects itself (a standby sends it to the
+		// active node's api_addr): the address's check does not hold
+		// for where a redirect leads. Over a unix socket every request
+		// goes to the socket, wherever its URL points.
+		s.httpClient.Transport = plainGuard{next: s.httpClient.Transport}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("vault sink: %w", err)
 	}
@@ -400,6 +407,29 @@ func plainToNetwork(u *url.URL) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip == nil || !ip.IsLoopback()
+}
+
+// plainGuard refuses a request in plain http to a host that is not
+// loopback, as New refuses such an address: one a redirect leads to would
+// carry the token and the secrets in clear.
+type plainGuard struct{ next http.RoundTripper }
+
+func (g plainGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if plainToNetwork(req.URL) {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, fmt.Errorf("refused: plain http to %s, a host that is not loopback (a redirect?): the token and the secrets would cross the network in clear (use https, or set insecure_http: true on the sink for a test setup)",
+			redact.URL(req.URL.Scheme+"://"+req.URL.Host))
+	}
+	return g.next.RoundTrip(req)
+}
+
+// CloseIdleConnections closes the idle connections of what it wraps.
+func (g plainGuard) CloseIdleConnections() {
+	if c, ok := g.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // newClient builds a client from the options alone: unlike
