@@ -341,6 +341,16 @@ func (m *metadata) managedFor(policy string) bool {
 	return owner == "" || policy == "" || owner == policy
 }
 
+// ownCredentialOfAnother reports whether a credential store (a policy
+// named with "_", which no policy of the file may be: _self, _self-NAME)
+// wrote the secret, and policy is not one: the secret holds the key
+// rotatord signs with, which no policy's sink may replace, take_over or
+// not. Protected names those secrets by address, which another spelling
+// of the same Vault (localhost, a DNS alias) escapes; the marker does not.
+func (m *metadata) ownCredentialOfAnother(policy string) bool {
+	return m.managed() && strings.HasPrefix(m.CustomMetadata[PolicyKey], "_") && !strings.HasPrefix(policy, "_")
+}
+
 func (m *metadata) version() int {
 	if m == nil {
 		return 0

@@ -679,6 +679,9 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("probe %s: read metadata: %w", label, err)
 	}
+	if md.ownCredentialOfAnother(s.policy) {
+		return s.ownCredential(label, md)
+	}
 	if !md.managedFor(s.policy) && md.exists() && !s.takeOver {
 		return s.notManagedBy(label, md)
 	}
@@ -735,6 +738,12 @@ func (s *Sink) notManagedBy(label string, md *metadata) error {
 	return s.notManaged(label)
 }
 
+// ownCredential refuses a secret a credential store wrote.
+func (s *Sink) ownCredential(label string, md *metadata) error {
+	return fmt.Errorf("%s: %w for this sink: it is rotatord's own credential (policy %q's store wrote it); a sink never writes it, take_over or not (a key's name renders its path)",
+		label, ErrNotManaged, md.CustomMetadata[PolicyKey])
+}
+
 func (s *Sink) notManaged(label string) error {
 	return fmt.Errorf("%s: %w (no custom metadata %s=%s); set take_over: true on the sink to let rotatord overwrite it",
 		label, ErrNotManaged, ManagedByKey, ManagedByValue)
@@ -776,6 +785,9 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		}
 	}
 	var marked bool // this Write set the marker
+	if md.ownCredentialOfAnother(s.policy) {
+		return sinks.NothingSent(s.ownCredential(label, md))
+	}
 	if !md.managedFor(s.policy) {
 		if md.exists() {
 			if !s.takeOver {
