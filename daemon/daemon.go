@@ -34,6 +34,7 @@ import (
 	"github.com/rotatord/rotatord/metrics"
 	"github.com/rotatord/rotatord/rotation"
 	"github.com/rotatord/rotatord/sinks"
+	"github.com/rotatord/rotatord/sinks/file"
 )
 
 // Options configure a daemon.
@@ -448,6 +449,17 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 	if err != nil {
 		closeStore()
 		return nil, credentialError{err}
+	}
+	if fstore, ok := store.(*file.Sink); ok && e.OwnKey != nil {
+		// The credential file is the store's from now on: marked, every
+		// policy's sink refuses it, whatever spelling of its path reaches
+		// it (file.Sink.MarkOwn).
+		mctx, cancel := context.WithTimeout(context.Background(), storeReadTimeout(e))
+		if err := fstore.MarkOwn(mctx, ""); err != nil && !file.IsNoXattr(err) {
+			d.log.Warn("cannot mark the credential file as rotatord's own; a sink reaching it through another device's spelling of its path (a FUSE mirror, a second NFS mount) is not refused until the first own rotation rewrites it",
+				zap.String("account", a.Name), zap.String("credential_file", e.CredentialFile), zap.Error(err))
+		}
+		cancel()
 	}
 	if e.CredentialFile != "" {
 		if fi, err := os.Stat(e.CredentialFile); err == nil && fi.Mode().Perm()&0o077 != 0 {

@@ -2,11 +2,13 @@ package file
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -60,6 +62,53 @@ func (s *Sink) markerValue() string {
 	return markerPolicy + s.policy
 }
 
+// ownCredentialOfAnother reports whether a credential store (a policy
+// named with "_", which no policy of the file may be: _self, _self-NAME)
+// wrote the file marked mark, and this sink is not one: the file holds the
+// key rotatord signs with, which no policy's sink may replace, take_over
+// or not. Options.Protect names those files by path and by device and
+// inode, which a spelling on another device escapes (a FUSE mirror such as
+// bindfs, the same NFS export mounted twice); the marker travels with the
+// file.
+func (s *Sink) ownCredentialOfAnother(mark string) bool {
+	return strings.HasPrefix(mark, markerPolicy+"_") && !strings.HasPrefix(s.policy, "_")
+}
+
+// MarkOwn gives the file at name's target this sink's marker when it has
+// another: a credential store calls it at
+// start on the credential file an operator wrote, so that every policy's
+// sink refuses the file (ownCredentialOfAnother) before rotatord's first
+// own rotation rewrites it. It changes nothing else; a file system without
+// extended attributes answers errNoXattr, which the caller may ignore.
+func (s *Sink) MarkOwn(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	path, err := s.target(name)
+	if err != nil {
+		return err
+	}
+	defer s.locks.Lock(path)()
+	d, err := s.openDir(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	f, _, err := d.openRegular(filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if mark, err := readMarker(f); err != nil || mark == s.markerValue() {
+		return err
+	}
+	return setMarker(f, s.markerValue())
+}
+
+// IsNoXattr reports whether err says the file system keeps no extended
+// attributes.
+func IsNoXattr(err error) bool { return errors.Is(err, errNoXattr) }
+
 // ErrNotManaged means the target is a file rotatord did not write and the
 // sink has no take_over.
 var ErrNotManaged = errors.New("the file exists and rotatord did not write it")
@@ -90,14 +139,15 @@ func (s *Sink) checkTarget(d *dir, base, name string) error {
 	if t := fileType(st.Mode); t != "" {
 		return fmt.Errorf("target is not a regular file (%s)", t)
 	}
-	if s.takeOver {
-		return nil
-	}
 	f, _, err := d.openRegular(base)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil // removed meanwhile
-	}
-	if err != nil {
+	case s.takeOver && errors.Is(err, fs.ErrPermission):
+		// A file rotatord cannot read is not one of its credential
+		// files (it reads them), and take_over replaces it unread.
+		return nil
+	case err != nil:
 		return err
 	}
 	defer f.Close()
@@ -105,6 +155,10 @@ func (s *Sink) checkTarget(d *dir, base, name string) error {
 	switch {
 	case err != nil:
 		return err
+	case s.ownCredentialOfAnother(mark):
+		return fmt.Errorf("the target is a credential file rotatord signs with (marked %q): %w", mark, ErrProtected)
+	case s.takeOver:
+		return nil
 	case mark == markerValue || mark == s.markerValue():
 		return nil
 	case strings.HasPrefix(mark, markerPolicy):

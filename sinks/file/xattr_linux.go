@@ -10,7 +10,7 @@ import (
 // setMarker sets the marker attribute, with value, on the file rotatord is
 // writing; errNoXattr when its file system keeps no user extended
 // attributes.
-func setMarker(f *os.File, value string) error {
+func setMarker(f markedFile, value string) error {
 	err := unix.Fsetxattr(int(f.Fd()), markerAttr, []byte(value), 0)
 	if errors.Is(err, unix.EOPNOTSUPP) {
 		return errNoXattr

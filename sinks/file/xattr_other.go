@@ -6,7 +6,7 @@ import "os"
 
 // Elsewhere than Linux, rotatord recognises its files by their content only.
 
-func setMarker(*os.File, string) error { return errNoXattr }
+func setMarker(markedFile, string) error { return errNoXattr }
 
 func readMarker(markedFile) (string, error) { return "", nil }
 
