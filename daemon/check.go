@@ -32,7 +32,7 @@ func CheckSinks(cfg *config.Config, host bool) []error {
 			if !host {
 				sc.Owner, sc.Group = "", ""
 			}
-			if _, err := newFileSink(&sc, p.Name, nil, nil); err != nil {
+			if _, err := newFileSink(&sc, p.Name, nil, protection{}); err != nil {
 				errs = append(errs, fmt.Errorf("policies[%d].sinks[%d]: %w", i, j, err))
 			}
 		}

@@ -79,6 +79,9 @@ type Daemon struct {
 	log  *zap.Logger
 	// fingerprints numbers the policies' Fingerprints (policyFingerprint).
 	fingerprints atomic.Uint64
+	// ownAPIs are the API clients of the setup in force, whose keys are
+	// the ones rotatord signs with (ownKeyIDs), read without d.mu.
+	ownAPIs atomic.Pointer[[]*apiclient.Client]
 	// listening is the listen address of the config `run` bound, taken
 	// from the config (no --web.listen-address, no listener given): a
 	// reload that changes listen is told it takes effect at restart.
@@ -505,6 +508,7 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 	}
 	as := &accountSetup{name: a.Name, exo: e, api: api, ownKeyID: creds.Key, concurrency: e.Concurrency}
 	protect := protectionOf(cfg, d.opts)
+	protect.ownKeys = d.ownKeyIDs(api)
 	for i := range cfg.Policies {
 		p := &cfg.Policies[i]
 		if p.AccountOf() != a.Name {
@@ -536,6 +540,23 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 		closeStore() // read once; nothing writes it
 	}
 	return as, nil
+}
+
+// ownKeyIDs returns the key ids rotatord signs with, asked when a sink
+// needs them: every account's of the setup in force, and building's (the
+// account whose sinks are being built, before its setup is in force). A
+// client replaced by a reload that failed stays in force, and a key an own
+// rotation switched to counts at once.
+func (d *Daemon) ownKeyIDs(building *apiclient.Client) func() []string {
+	return func() []string {
+		ids := []string{building.Credentials().Key}
+		if apis := d.ownAPIs.Load(); apis != nil {
+			for _, api := range *apis {
+				ids = append(ids, api.Credentials().Key)
+			}
+		}
+		return ids
+	}
 }
 
 // policyFingerprint identifies what cfg says of policy p: the one the
@@ -662,6 +683,13 @@ func (d *Daemon) install(s *setup) error {
 			delete(accounts, name)
 		}
 	}
+	apis := make([]*apiclient.Client, 0, len(s.accounts))
+	for _, as := range s.accounts {
+		if as.api != nil {
+			apis = append(apis, as.api)
+		}
+	}
+	d.ownAPIs.Store(&apis)
 	d.mu.Lock()
 	d.current = s
 	d.accounts = accounts

@@ -34,11 +34,11 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, k
 		)
 		switch sc.Type {
 		case config.SinkFile:
-			s, err = newFileSink(sc, p.Name, kube.Gate, protect.files)
+			s, err = newFileSink(sc, p.Name, kube.Gate, protect)
 		case config.SinkVault:
 			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv, kube.Gate, protect.vaults)
 		case config.SinkKubernetes:
-			s, err = newKubernetesSink(sc, p.Name, kube)
+			s, err = newKubernetesSink(sc, p.Name, kube, protect.ownKeys)
 		default:
 			err = fmt.Errorf("sink type %q is not supported by this build", sc.Type)
 		}
@@ -51,7 +51,7 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, k
 	return out, nil
 }
 
-func newFileSink(sc *config.Sink, policy string, f fence.Func, protect []file.Protected) (sinks.Sink, error) {
+func newFileSink(sc *config.Sink, policy string, f fence.Func, protect protection) (sinks.Sink, error) {
 	uid, err := lookupID(sc.Owner, func(n string) (string, error) {
 		u, err := user.Lookup(n)
 		if err != nil {
@@ -83,7 +83,8 @@ func newFileSink(sc *config.Sink, policy string, f fence.Func, protect []file.Pr
 		AllowWorldReadable: sc.AllowWorldReadable,
 		TakeOver:           sc.TakeOver,
 		Policy:             policy,
-		Protect:            protect,
+		Protect:            protect.files,
+		OwnKeys:            protect.ownKeys,
 		Fence:              f,
 	})
 }
@@ -94,6 +95,9 @@ func newFileSink(sc *config.Sink, policy string, f fence.Func, protect []file.Pr
 type protection struct {
 	files  []file.Protected
 	vaults []vault.Protected
+	// ownKeys returns the key ids rotatord signs with: a Secret holding
+	// one is its own credential (kubernetes.Options.OwnKeys).
+	ownKeys func() []string
 }
 
 func protectionOf(cfg *config.Config, opts Options) protection {
@@ -348,7 +352,7 @@ func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(s
 	})
 }
 
-func newKubernetesSink(sc *config.Sink, policy string, kube *kubeclient.Cache) (sinks.Sink, error) {
+func newKubernetesSink(sc *config.Sink, policy string, kube *kubeclient.Cache, ownKeys func() []string) (sinks.Sink, error) {
 	// Without a context, the kubeconfig's current-context as it is now,
 	// resolved once: the client and the identity below name the same
 	// cluster, and a `kubectl config use-context` on the file since the
@@ -379,6 +383,7 @@ func newKubernetesSink(sc *config.Sink, policy string, kube *kubeclient.Cache) (
 		TakeOver:    sc.TakeOver,
 		Policy:      policy,
 		Cluster:     cluster,
+		OwnKeys:     ownKeys,
 	}
 	if sc.Keys != nil {
 		opts.KeyField, opts.SecretField = sc.Keys.APIKey, sc.Keys.APISecret

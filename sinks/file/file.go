@@ -99,6 +99,10 @@ type Options struct {
 	// name renders to (protect.go). validate compares literal paths; a
 	// path template is only known for a name at write time.
 	Protect []Protected
+	// OwnKeys returns the key ids rotatord signs with (every account's):
+	// with take_over, a file holding one is refused (ownKeyIn), whatever
+	// path reached it.
+	OwnKeys func() []string
 	// Fence, when set (leader election), is asked right before the new
 	// file takes the target's place: a replica that lost the Lease while
 	// it wrote and synced the file (or was paused meanwhile) leaves the
@@ -118,6 +122,7 @@ type Sink struct {
 	takeOver bool
 	policy   string
 	protect  []Protected
+	ownKeys  func() []string
 	fence    fence.Func
 
 	locks keylock.Set // per target path: one write, verify or read at a time
@@ -185,6 +190,7 @@ func New(opts Options) (*Sink, error) {
 		takeOver: opts.TakeOver,
 		policy:   opts.Policy,
 		protect:  slices.Clone(opts.Protect),
+		ownKeys:  opts.OwnKeys,
 		fence:    opts.Fence,
 	}
 	sample := sinks.Credential{

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -158,7 +159,7 @@ func (s *Sink) checkTarget(d *dir, base, name string) error {
 	case s.ownCredentialOfAnother(mark):
 		return fmt.Errorf("the target is a credential file rotatord signs with (marked %q): %w", mark, ErrProtected)
 	case s.takeOver:
-		return nil
+		return s.ownKeyIn(f)
 	case mark == markerValue || mark == s.markerValue():
 		return nil
 	case strings.HasPrefix(mark, markerPolicy):
@@ -179,6 +180,35 @@ func (s *Sink) checkTarget(d *dir, base, name string) error {
 	}
 	return fmt.Errorf("%w (it has no extended attribute %s); set take_over: true on the sink to let rotatord replace it",
 		ErrNotManaged, markerAttr)
+}
+
+// ownKeyIn refuses a file holding a key id rotatord signs with
+// (Options.OwnKeys): one of its credential files (api_key_file, which it
+// never marks; a credential file on a file system without extended
+// attributes), known by what it holds whatever path reached it. A file
+// larger than a sink file may be is not one rotatord reads.
+func (s *Sink) ownKeyIn(f io.Reader) error {
+	if s.ownKeys == nil {
+		return nil
+	}
+	ids := s.ownKeys()
+	if !slices.ContainsFunc(ids, func(id string) bool { return id != "" }) {
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return err
+	}
+	defer clear(data)
+	if len(data) > maxFileSize {
+		return nil
+	}
+	for _, id := range ids {
+		if id != "" && bytes.Contains(data, []byte(id)) {
+			return fmt.Errorf("the target holds the key rotatord signs with: %w", ErrProtected)
+		}
+	}
+	return nil
 }
 
 // ownLayout reports whether data is exactly what rotatord writes, in the

@@ -72,3 +72,43 @@ func markerOf(t *testing.T, path string) string {
 	}
 	return m
 }
+
+// TestSinkNeverTakesOverAFileHoldingRotatordsKey: a file with no marker
+// (rotatord's api_key_file, read-only to it; a credential file on a file
+// system without extended attributes) reached through a spelling on
+// another device is known by what it holds: a sink with take_over refuses
+// a file holding a key id rotatord signs with (Options.OwnKeys), and
+// replaces one holding another key.
+func TestSinkNeverTakesOverAFileHoldingRotatordsKey(t *testing.T) {
+	dir := t.TempDir()
+	const own = "EXOaaaaaaaaaaaaaaaaaaaaaaaa"
+	keyFile := filepath.Join(dir, "api_key")
+	if err := os.WriteFile(keyFile, []byte(own+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "other"), []byte("EXObbbbbbbbbbbbbbbbbbbbbbbb\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	app := newSink(t, dir, FormatEnv, func(o *Options) {
+		o.Path = pathTemplate(t, dir+"/{{.Name}}")
+		o.TakeOver = true
+		o.Policy = "app"
+		o.OwnKeys = func() []string { return []string{"", own} }
+	})
+	ctx := context.Background()
+	for op, err := range map[string]error{
+		"check": app.Check(ctx, "api_key"),
+		"probe": app.Probe(ctx, "api_key"),
+		"write": app.Write(ctx, cred("api_key", "EXO0123456789abcdef01234567", testSecret)),
+	} {
+		if !errors.Is(err, ErrProtected) {
+			t.Errorf("%s: %v, want %v", op, err, ErrProtected)
+		}
+	}
+	if got := readString(t, keyFile); got != own+"\n" {
+		t.Fatalf("the key file was replaced (%d bytes)", len(got))
+	}
+	if err := app.Write(ctx, cred("other", "EXO0123456789abcdef01234567", testSecret)); err != nil {
+		t.Fatalf("write over another key's file: %v", err)
+	}
+}

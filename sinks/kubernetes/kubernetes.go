@@ -24,6 +24,7 @@
 package kubernetes
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -80,6 +81,9 @@ const (
 var (
 	ErrNotManaged = errors.New("Secret is not managed by rotatord")
 	ErrConflict   = errors.New("Secret changed concurrently")
+	// ErrProtected means the Secret holds the key rotatord signs with
+	// (Options.OwnKeys).
+	ErrProtected = errors.New("a sink never overwrites the Secret holding rotatord's own credential")
 )
 
 // Workload is a Deployment, StatefulSet or DaemonSet to restart after a
@@ -107,6 +111,12 @@ type Options struct {
 	Restart     []Workload
 	Policy      string
 	Now         func() time.Time
+	// OwnKeys returns the key ids rotatord signs with (every account's):
+	// a Secret whose data holds one is rotatord's own credential (the
+	// Secret a kubelet mounts for api_key_file and api_secret_file), which
+	// the sink never overwrites, take_over or not, whatever kubeconfig,
+	// context or server URL reached it.
+	OwnKeys func() []string
 	// Cluster names the cluster as the config does (kubeconfig, context;
 	// empty in-cluster): part of Target, so the same namespace/name in two
 	// clusters is two sinks to the journal.
@@ -238,6 +248,9 @@ func (s *Sink) notOwned(label string, sec *corev1.Secret) error {
 // key) and its owner's deletion deletes the Secret; or it is not this
 // policy's and take_over is not set.
 func (s *Sink) refusal(label string, sec *corev1.Secret) error {
+	if s.holdsOwnKey(sec) {
+		return fmt.Errorf("%s: its data holds the key rotatord signs with: %w, take_over or not", label, ErrProtected)
+	}
 	if ref := metav1.GetControllerOf(sec); ref != nil {
 		return fmt.Errorf("%s: %w: it is controlled by %s %s (ownerReferences, controller: true), which would overwrite what rotatord writes; take_over does not apply to it",
 			label, ErrNotManaged, ref.Kind, ref.Name)
@@ -246,6 +259,27 @@ func (s *Sink) refusal(label string, sec *corev1.Secret) error {
 		return s.notOwned(label, sec)
 	}
 	return nil
+}
+
+// holdsOwnKey reports whether a data value of sec holds a key id rotatord
+// signs with (Options.OwnKeys): the Secret is rotatord's own credential,
+// known by what it holds rather than by a name, which another kubeconfig,
+// context or server URL of the same cluster would spell differently.
+func (s *Sink) holdsOwnKey(sec *corev1.Secret) bool {
+	if s.opts.OwnKeys == nil {
+		return false
+	}
+	for _, id := range s.opts.OwnKeys() {
+		if id == "" {
+			continue
+		}
+		for _, v := range sec.Data {
+			if bytes.Contains(v, []byte(id)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *Sink) get(ctx context.Context, n string) (*corev1.Secret, error) {
