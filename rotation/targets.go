@@ -82,7 +82,8 @@ type targetOwners struct {
 	// (Engine.dirFoldsCase, for tests); nil asks the sink.
 	foldsCase func(dir string) bool
 	foldMu    sync.Mutex
-	folds     map[uint64]bool // directory hash: whether it folds case, this pass
+	folds     map[uint64]bool   // directory hash: whether it folds case, this pass
+	dirIDs    map[uint64]string // directory hash: its device and inode ("" unknown), this pass
 	// foldStop is the deepest directory above every file sink's literal
 	// directory (commonLiteralDir), set when the index is built; "" walks
 	// up to "/".
@@ -192,11 +193,47 @@ type caseFolder interface {
 // whether it was taken without regard to ASCII case (key names are
 // ASCII): a file target is when its path folds case (pathFolds), where
 // "ci-RUNNER.env" is ci-runner's file.
+//
+// A file target whose directory exists is compared by that directory's
+// device and inode and the file's name (dirIdentity), not by the text of
+// its path: a directory the operator aliased with a symlink
+// ("/srv/web-prod" -> "web", for a template "/srv/{{.Name}}/env") gives two
+// key names one file under two spellings, as case does on a folding file
+// system (where the lower-case text still decides).
 func (t *targetOwners) targetHash(s sinks.Sink, sid string) (uint64, bool) {
-	if f, ok := s.(caseFolder); ok && t.pathFolds(f, filepath.Dir(strings.TrimPrefix(sid, s.Kind()+":"))) {
+	f, ok := s.(caseFolder)
+	if !ok {
+		return t.hash(sid), false
+	}
+	path := strings.TrimPrefix(sid, s.Kind()+":")
+	if t.pathFolds(f, filepath.Dir(path)) {
+		// Compared as lower-case text: a directory that folds, or that
+		// could not be told apart from one, is compared as it was.
 		return t.hash(asciiLower(sid)), true
 	}
+	if id, ok := t.dirIdentity(filepath.Dir(path)); ok {
+		return t.hash(s.Kind() + ":" + id + "/" + filepath.Base(path)), false
+	}
 	return t.hash(sid), false
+}
+
+// dirIdentity returns the device and inode of directory dir, symlinks
+// followed, as it is when the pass first asks (each directory once per
+// pass); false when it cannot be told (it does not exist yet: the text
+// compares then, as the sink's probe refuses a missing directory anyway).
+func (t *targetOwners) dirIdentity(dir string) (string, bool) {
+	h := t.hash(dir)
+	t.foldMu.Lock()
+	defer t.foldMu.Unlock()
+	if id, ok := t.dirIDs[h]; ok {
+		return id, id != ""
+	}
+	id := statIdentity(dir)
+	if t.dirIDs == nil {
+		t.dirIDs = map[uint64]string{}
+	}
+	t.dirIDs[h] = id
+	return id, id != ""
 }
 
 // pathFolds tells whether a name looked up in directory dir, or in a
