@@ -41,7 +41,7 @@ func credentialStore(a config.NamedAccount, log *zap.Logger, getenv func(string)
 		sc := *e.CredentialVault
 		sc.TakeOver = true
 		// The store is the one sink that writes the credential.
-		return newVaultSink(&sc, policy, log.Named("credential.vault").With(zap.String("account", a.Name)), getenv, f, nil)
+		return newVaultSink(&sc, policy, log.Named("credential.vault").With(zap.String("account", a.Name)), getenv, f, protection{})
 	}
 	return nil, errors.New("no credential store configured")
 }

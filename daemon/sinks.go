@@ -36,7 +36,7 @@ func buildSinks(p *config.Policy, log *zap.Logger, getenv func(string) string, k
 		case config.SinkFile:
 			s, err = newFileSink(sc, p.Name, kube.Gate, protect)
 		case config.SinkVault:
-			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv, kube.Gate, protect.vaults)
+			s, err = newVaultSink(sc, p.Name, log.Named("sink.vault").With(zap.String("policy", p.Name), zap.Int("sink", i)), getenv, kube.Gate, protect)
 		case config.SinkKubernetes:
 			s, err = newKubernetesSink(sc, p.Name, kube, protect.ownKeys)
 		default:
@@ -321,9 +321,10 @@ func protectedPaths(cfg *config.Config) []file.Protected {
 	return out
 }
 
-func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(string) string, f fence.Func, protect []vault.Protected) (sinks.Sink, error) {
+func newVaultSink(sc *config.Sink, policy string, log *zap.Logger, getenv func(string) string, f fence.Func, protect protection) (sinks.Sink, error) {
 	return vault.New(vault.Options{
-		Protected: protect,
+		Protected: protect.vaults,
+		OwnKeys:   protect.ownKeys,
 		Address:   sc.Address,
 		Namespace: sc.Namespace,
 		Mount:     sc.Mount,

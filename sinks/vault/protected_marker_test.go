@@ -1,9 +1,12 @@
 package vault
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"text/template"
+
+	"github.com/rotatord/rotatord/sinks"
 )
 
 // A sink with take_over names rotatord's own credential's Vault in
@@ -49,5 +52,46 @@ func TestSinkNeverTakesOverASecretMarkedByTheCredentialStore(t *testing.T) {
 	}
 	if err := store.Verify(ctx, own); err != nil {
 		t.Errorf("rotatord's own credential was replaced: %v", err)
+	}
+}
+
+// The credential store marks its secret only once it writes it (the first
+// own rotation): until then the secret an operator put there carries no
+// marker, and a sink with take_over naming its Vault in another spelling
+// (localhost for 127.0.0.1) replaced the key rotatord signs with. A sink
+// with take_over refuses an unmarked (or another policy's) secret whose
+// data holds a key id rotatord signs with (Options.OwnKeys), and takes over
+// one holding another key.
+func TestSinkNeverTakesOverASecretHoldingRotatordsKey(t *testing.T) {
+	srv := needVault(t)
+	e := newEnv(t, srv)
+	tok := srv.token(t, nil)
+	own := e.cred("admin")
+	e.writeAsOther("admin", map[string]any{"api_key": own.KeyID, "api_secret": own.Secret.Reveal()})
+	e.writeAsOther("ci-other", map[string]any{"api_key": "EXO000000000000000000000077", "api_secret": "x"})
+	alias := strings.Replace(srv.Addr, "127.0.0.1", "localhost", 1)
+	s := e.sink(tok, func(o *Options) {
+		o.Address = alias
+		o.Path = template.Must(template.New("path").Parse(e.prefix + "/{{.Name}}"))
+		o.TakeOver = true
+		o.Policy = "ci"
+		o.OwnKeys = func() []string { return []string{"", own.KeyID} }
+	})
+	ctx := t.Context()
+	other := e.cred("admin")
+	perr := s.Probe(ctx, other.Name)
+	e.check(perr)
+	werr := s.Write(ctx, other)
+	e.check(werr)
+	if !errors.Is(perr, ErrProtected) || !errors.Is(werr, ErrProtected) || !sinks.IsNothingSent(werr) {
+		t.Errorf("Probe: %v; Write: %v; want both %v, nothing sent", perr, werr, ErrProtected)
+	}
+	if data, _ := e.secretData("admin"); data["api_key"] != own.KeyID {
+		t.Errorf("rotatord's own credential was replaced: it holds %v", data["api_key"])
+	}
+	c := e.cred("ci-other")
+	e.check(s.Probe(ctx, c.Name))
+	if err := s.Write(ctx, c); err != nil {
+		t.Fatalf("take over another key's secret: %v", err)
 	}
 }

@@ -42,6 +42,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,6 +107,9 @@ var (
 	ErrConflict = errors.New("secret changed concurrently (check-and-set conflict)")
 	// ErrMount means the mount is missing or is not a KV version 2 engine.
 	ErrMount = errors.New("not a KV version 2 mount")
+	// ErrProtected means the secret holds the key rotatord signs with
+	// (Options.OwnKeys).
+	ErrProtected = errors.New("a sink never overwrites the secret holding rotatord's own credential")
 )
 
 // Options configures a Vault sink.
@@ -137,6 +141,11 @@ type Options struct {
 	// (every account's credential_vault): the sink never writes one,
 	// take_over or not, whatever a key's name renders.
 	Protected []Protected
+	// OwnKeys returns the key ids rotatord signs with (every account's):
+	// with take_over, a secret this policy did not write whose data holds
+	// one is refused, whatever spelling of the address reached it (before
+	// the credential store first marks its secret, the marker cannot).
+	OwnKeys func() []string
 	// Fence, when set, is asked right before each write to Vault leaves
 	// (logins and reads excepted), and cuts it off at the end of the
 	// claim (internal/fence): a replica that lost its Lease writes no
@@ -197,6 +206,7 @@ type Sink struct {
 	path       *template.Template
 	render     *nametmpl.Renderer // path
 	takeOver   bool
+	ownKeys    func() []string   // Options.OwnKeys
 	protected  map[string]string // path under the mount: what it is (Options.Protected on this Vault, namespace and mount)
 	policy     string
 	timeout    time.Duration
@@ -333,6 +343,7 @@ func New(opts Options) (*Sink, error) {
 		render:    nametmpl.New(opts.Path),
 		takeOver:  opts.TakeOver,
 		policy:    opts.Policy,
+		ownKeys:   opts.OwnKeys,
 		timeout:   DefaultRequestTimeout,
 		written:   make(map[string]written),
 		probed:    make(map[string]probed),
@@ -685,6 +696,9 @@ func (s *Sink) Probe(ctx context.Context, name string) error {
 	if !md.managedFor(s.policy) && md.exists() && !s.takeOver {
 		return s.notManagedBy(label, md)
 	}
+	if err := s.ownKeyIn(ctx, label, p, md); err != nil {
+		return fmt.Errorf("probe %w", err)
+	}
 	if err := s.checkCapabilities(caps, p, md); err != nil {
 		return fmt.Errorf("probe %s: %w", label, err)
 	}
@@ -744,6 +758,36 @@ func (s *Sink) ownCredential(label string, md *metadata) error {
 		label, ErrNotManaged, md.CustomMetadata[PolicyKey])
 }
 
+// ownKeyIn refuses a secret this policy did not write (taken over) whose
+// latest data holds a key id rotatord signs with (Options.OwnKeys): its own
+// credential, known by what it holds, whatever spelling of the address
+// reached it.
+func (s *Sink) ownKeyIn(ctx context.Context, label, p string, md *metadata) error {
+	if s.ownKeys == nil || md.managedFor(s.policy) || !md.exists() {
+		return nil
+	}
+	ids := s.ownKeys()
+	if !slices.ContainsFunc(ids, func(id string) bool { return id != "" }) {
+		return nil
+	}
+	data, _, err := s.readLatestData(ctx, p)
+	if err != nil {
+		return fmt.Errorf("%s: read before taking it over: %w", label, err)
+	}
+	for _, v := range data {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		for _, id := range ids {
+			if id != "" && strings.Contains(str, id) {
+				return fmt.Errorf("%s: its data holds the key rotatord signs with: %w, take_over or not", label, ErrProtected)
+			}
+		}
+	}
+	return nil
+}
+
 func (s *Sink) notManaged(label string) error {
 	return fmt.Errorf("%s: %w (no custom metadata %s=%s); set take_over: true on the sink to let rotatord overwrite it",
 		label, ErrNotManaged, ManagedByKey, ManagedByValue)
@@ -792,6 +836,9 @@ func (s *Sink) Write(ctx context.Context, c sinks.Credential) error {
 		if md.exists() {
 			if !s.takeOver {
 				return sinks.NothingSent(s.notManagedBy(label, md))
+			}
+			if err := s.ownKeyIn(ctx, label, p, md); err != nil {
+				return sinks.NothingSent(fmt.Errorf("write %w", err))
 			}
 			log.Warn("taking over a Vault secret rotatord did not write (take_over)",
 				zap.Int("current_version", md.CurrentVersion))
