@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -64,6 +65,25 @@ type standIn struct {
 	noDate       bool // answers carry no Date header
 	createLost   int  // the next creates make their key, then answer 502
 	opNoState    bool // a delete's operation carries its id only, no state
+
+	// More liberties (h-api audit).
+	htmlErrors  bool   // error answers are an HTML page, text/html
+	hugeErrors  bool   // error answers are JSON padded past 64 KiB
+	nullFields  bool   // absent optional fields sent as null, unknown fields of every type
+	shuffle     bool   // the listing in random order
+	refElse     bool   // a delete's operation references another key
+	contentType string // the Content-Type of every answer, when set ("-": none)
+	chunked     bool   // answers sent in small flushed pieces (chunked)
+	slowEvery   int    // every slowEvery-th request answers after slowFor
+	slowFor     time.Duration
+	timeout     string // exoscale.timeout of the config, when set
+	get403      bool   // an unknown key's GET answers 403 "API Key not in organization"
+	nestedError bool   // error bodies {"error": {"code": n, "message": m}}
+	deleteLost  int    // the next DELETEs delete their key, then answer 502
+	oddSecrets  string // characters each secret is made of, besides random ones
+	ownOdd      bool   // the administrator's secret is odd too
+	tls         bool   // served over TLS, HTTP/2 offered
+	proto       string // the protocol of the last request
 }
 
 type standInKey struct {
@@ -84,7 +104,12 @@ func newStandIn(t *testing.T, configure func(*standIn)) *standIn {
 	if configure != nil {
 		configure(s)
 	}
+	odd := s.oddSecrets
+	if odd != "" && !s.ownOdd {
+		s.oddSecrets = "" // the administrator's secret goes into the policy file
+	}
 	s.admin = standInKey{id: randomKeyID(), name: "admin", role: standInRole, secret: s.newSecret()}
+	s.oddSecrets = odd
 	if s.adminNoRole {
 		s.admin.role = ""
 	}
@@ -94,6 +119,12 @@ func newStandIn(t *testing.T, configure func(*standIn)) *standIn {
 	s.srv = httptest.NewUnstartedServer(s)
 	if s.idleClose {
 		s.srv.Config.IdleTimeout = 5 * time.Millisecond
+	}
+	if s.tls {
+		s.srv.EnableHTTP2 = true
+		s.srv.StartTLS()
+		t.Cleanup(s.srv.Close)
+		return s
 	}
 	s.srv.Start()
 	t.Cleanup(s.srv.Close)
@@ -109,6 +140,9 @@ func randomKeyID() string {
 func (s *standIn) newSecret() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
+	if s.oddSecrets != "" {
+		return s.oddSecrets + base64.RawURLEncoding.EncodeToString(b[:20])
+	}
 	if s.stdSecrets {
 		b[0], b[1], b[2] = 0xfb, 0xff, 0xbf // "+/+/" first
 		return base64.StdEncoding.EncodeToString(b[:])
@@ -202,9 +236,14 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	s.proto = r.Proto
 	s.requests++
 	throttled := s.throttle > 0 && s.requests%s.throttle == 0
+	slow := s.slowEvery > 0 && s.requests%s.slowEvery == 0
 	s.mu.Unlock()
+	if slow {
+		time.Sleep(s.slowFor)
+	}
 	if throttled {
 		switch s.retryAfter {
 		case "date":
@@ -232,6 +271,9 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if s.reverse {
 			slices.Reverse(list)
+		}
+		if s.shuffle {
+			mrand.Shuffle(len(list), func(i, j int) { list[i], list[j] = list[j], list[i] })
 		}
 		out := map[string]any{"x-total": len(list)}
 		if len(list) > 0 || !s.sparse {
@@ -282,6 +324,10 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		if s.get403 {
+			s.fail(w, r, 403, "API Key not in organization")
+			return
+		}
 		s.fail(w, r, 404, "API key not found")
 	case hasID && r.Method == http.MethodDelete:
 		if s.deleteStatus != 0 || s.delete503 > 0 {
@@ -313,6 +359,11 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.failOps--
 		s.ops[op.id] = op
 		s.settle(now)
+		if s.deleteLost > 0 {
+			s.deleteLost--
+			s.fail(w, r, 502, "Bad gateway")
+			return
+		}
 		if s.opNoState {
 			s.reply(w, r, 200, map[string]any{"id": op.id})
 			return
@@ -341,6 +392,16 @@ func (s *standIn) render(k *standInKey) map[string]any {
 	if s.sparse && k.role == "" {
 		delete(out, "role-id")
 	}
+	if s.nullFields {
+		if k.role == "" {
+			out["role-id"] = nil
+		}
+		out["labels"] = map[string]any{"a": 1}
+		out["created-at"] = 1700000000
+		out["disabled"] = nil
+		out["tags"] = []any{"x", 2, nil}
+		out["secret"] = nil
+	}
 	return out
 }
 
@@ -351,6 +412,16 @@ func (s *standIn) renderOp(op *standInOp) map[string]any {
 	}
 	if !s.sparse {
 		out["reference"] = map[string]any{"id": op.keyID, "link": "/v2/api-key/" + op.keyID, "command": "delete-api-key"}
+	}
+	if s.refElse {
+		other := randomKeyID()
+		out["reference"] = map[string]any{"id": other, "link": "/v2/api-key/" + other, "command": "delete-api-key"}
+	}
+	if s.nullFields {
+		if _, ok := out["reason"]; !ok {
+			out["reason"], out["message"] = nil, nil
+		}
+		out["x-unknown"] = map[string]any{"n": []any{1, "b"}}
 	}
 	return out
 }
@@ -404,6 +475,20 @@ func (s *standIn) verify(r *http.Request, body []byte) string {
 }
 
 func (s *standIn) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if s.htmlErrors {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		_, _ = fmt.Fprintf(w, "<html><head><title>%d</title></head><body><h1>%s</h1></body></html>", status, msg)
+		return
+	}
+	if s.hugeErrors {
+		s.reply(w, r, status, map[string]any{s.errorField: msg, "pad": strings.Repeat("x", 100<<10)})
+		return
+	}
+	if s.nestedError {
+		s.reply(w, r, status, map[string]any{"error": map[string]any{"code": status, "message": msg}})
+		return
+	}
 	s.reply(w, r, status, map[string]any{s.errorField: msg})
 }
 
@@ -413,6 +498,13 @@ func (s *standIn) reply(w http.ResponseWriter, r *http.Request, status int, v an
 		s.t.Error(err)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	switch s.contentType {
+	case "":
+	case "-":
+		w.Header()["Content-Type"] = nil
+	default:
+		w.Header().Set("Content-Type", s.contentType)
+	}
 	if s.noDate {
 		w.Header()["Date"] = nil
 	}
@@ -428,6 +520,15 @@ func (s *standIn) reply(w http.ResponseWriter, r *http.Request, status int, v an
 		return
 	}
 	w.WriteHeader(status)
+	if s.chunked {
+		for len(b) > 0 {
+			n := min(len(b), 7)
+			_, _ = w.Write(b[:n])
+			w.(http.Flusher).Flush()
+			b = b[n:]
+		}
+		return
+	}
 	_, _ = w.Write(b)
 }
 
@@ -441,7 +542,7 @@ func standInConfig(t *testing.T, s *standIn) (dir, config string) {
   endpoint: %s
   api_key: %s
   api_secret: %s
-state_dir: state
+%sstate_dir: state
 policies:
   - name: app
     match: {name: "app-*"}
@@ -451,8 +552,15 @@ policies:
       - {type: file, path: "out/{{.Name}}.json"}
       - {type: file, path: "out/{{.Name}}.env", format: env}
       - {type: file, path: "out/{{.Name}}.toml", format: exoscale-toml}
-`, s.endpoint(), s.admin.id, s.admin.secret))
+`, s.endpoint(), s.admin.id, s.admin.secret, timeoutLine(s.timeout)))
 	return dir, config
+}
+
+func timeoutLine(t string) string {
+	if t == "" {
+		return ""
+	}
+	return "  timeout: " + t + "\n"
 }
 
 // checkDelivered checks that the sink holds the one live key of name,
@@ -532,6 +640,32 @@ var standInModes = []struct {
 	{name: "create made its key, answered 502", configure: func(s *standIn) { s.createLost = 1 }, failsFirst: true},
 	{name: "create made its key, answered 502, no Date", configure: func(s *standIn) { s.createLost, s.noDate = 1, true }, failsFirst: true},
 	{name: "delete answers an operation without state", configure: func(s *standIn) { s.opNoState = true }},
+	{name: "HTML error pages", configure: func(s *standIn) { s.htmlErrors = true }},
+	{name: "HTML error pages, unknown key 403", configure: func(s *standIn) { s.htmlErrors, s.gone403 = true, true }},
+	{name: "huge error bodies", configure: func(s *standIn) { s.hugeErrors = true }},
+	{name: "huge error bodies, unknown key 403", configure: func(s *standIn) { s.hugeErrors, s.gone403 = true, true }},
+	{name: "null and unknown fields", configure: func(s *standIn) { s.nullFields = true }},
+	{name: "shuffled listing", configure: func(s *standIn) { s.shuffle = true }},
+	{name: "operation references another key", configure: func(s *standIn) { s.refElse, s.pendingFor = true, 1500*time.Millisecond }},
+	{name: "text/plain answers", configure: func(s *standIn) { s.contentType = "text/plain" }},
+	{name: "no Content-Type", configure: func(s *standIn) { s.contentType = "-" }},
+	{name: "chunked answers", configure: func(s *standIn) { s.chunked = true }},
+	{name: "every other request 429, Retry-After 0", configure: func(s *standIn) { s.throttle, s.retryAfter = 2, "0" }},
+	{name: "every other request 429, Retry-After past date", configure: func(s *standIn) { s.throttle, s.retryAfter = 2, "Mon, 01 Jan 2001 00:00:00 GMT" }},
+	{name: "every other request 429, Retry-After junk", configure: func(s *standIn) { s.throttle, s.retryAfter = 2, "soon" }},
+	{name: "every third answer after the timeout", configure: func(s *standIn) { s.slowEvery, s.slowFor, s.timeout = 3, 1500*time.Millisecond, "1s" }, failsFirst: true},
+	{name: "unknown key's GET 403", configure: func(s *standIn) { s.get403 = true }},
+	{name: "unknown key's GET and DELETE 403, deleted key listed a while", configure: func(s *standIn) { s.get403, s.gone403, s.lingerFor = true, true, 2*time.Second }},
+	{name: "delete applied, answered 502", configure: func(s *standIn) { s.deleteLost = 1 }},
+	{name: "delete applied, answered 502, unknown key 403", configure: func(s *standIn) { s.deleteLost, s.gone403 = 1, true }},
+	{name: "delete applied, answered 502, unknown key 403 HTML", configure: func(s *standIn) { s.deleteLost, s.gone403, s.htmlErrors = 1, true, true }, failsFirst: true},
+	{name: "delete applied, answered 502, unknown key 403 nested", configure: func(s *standIn) { s.deleteLost, s.gone403, s.nestedError = 1, true, true }, failsFirst: true},
+	{name: "delete applied, answered 502, pending", configure: func(s *standIn) { s.deleteLost, s.pendingFor = 1, 1500*time.Millisecond }},
+	{name: "secrets with quotes and escapes", configure: func(s *standIn) { s.oddSecrets = `"'\$` + "`" + `#;= \n%{{x}}` }},
+	{name: "secrets with non-ASCII characters", configure: func(s *standIn) { s.oddSecrets = "é€\u2028\u00a0ß" }},
+	{name: "secrets with leading and trailing spaces", configure: func(s *standIn) { s.oddSecrets = " x " }},
+	{name: "nested error objects", configure: func(s *standIn) { s.nestedError = true }},
+	{name: "nested error objects, unknown key 403", configure: func(s *standIn) { s.nestedError, s.gone403 = true, true }},
 	{name: "everything", configure: func(s *standIn) {
 		s.pendingFor, s.sparse, s.gone403, s.gzipAll, s.closeAll, s.errorField = 2*time.Second, true, true, true, true, "error"
 		s.unlistedFor, s.lingerFor, s.authLagFor = 2*time.Second, 2*time.Second, 2*time.Second
@@ -555,9 +689,13 @@ func TestStandInLiberties(t *testing.T) {
 				t.Fatalf("once --force = %d:\n%s\n%s", code, stdout, stderr)
 			}
 			if code != 0 {
-				code, stdout, stderr = runCLI("once", "--config.file", config)
-				if code != 0 {
-					t.Fatalf("once after a failed one = %d:\n%s\n%s", code, stdout, stderr)
+				// A pass after a failed one finishes or rolls back what
+				// the failed one left; a forced one after it rotates.
+				for i := 0; i < 2 && slices.ContainsFunc(s.live("app-1"), func(k standInKey) bool { return k.id == old.id }); i++ {
+					code, stdout, stderr = runCLI("once", "--force", "--config.file", config)
+					if code != 0 {
+						t.Fatalf("once after a failed one = %d:\n%s\n%s", code, stdout, stderr)
+					}
 				}
 			}
 			if strings.Contains(stdout+stderr, old.secret) {
@@ -649,5 +787,30 @@ state_dir: state
 				t.Errorf("the credential file holds %s, not the live key %s and its secret", got["api_key"], live[0].id)
 			}
 		})
+	}
+}
+
+// A secret an env file cannot hold (a control character: beyond the
+// document, whose secrets are base64url) fails the rotation with a clear
+// error, pass after pass, and makes no third key: the new key stays on
+// record, the old one alive.
+func TestStandInSecretEnvCannotHold(t *testing.T) {
+	s := newStandIn(t, func(s *standIn) { s.oddSecrets = "\t\x00" })
+	old := s.seed("app-1")
+	_, config := standInConfig(t, s)
+	for i, args := range [][]string{{"once", "--force"}, {"once"}, {"once", "--force"}} {
+		code, stdout, stderr := runCLI(append(args, "--config.file", config)...)
+		if code != 1 || !strings.Contains(stdout, "control character") {
+			t.Errorf("once #%d = %d, want 1 and the reason:\n%s\n%s", i+1, code, stdout, stderr)
+		}
+		live := s.live("app-1")
+		if len(live) != 2 || !slices.ContainsFunc(live, func(k standInKey) bool { return k.id == old.id }) {
+			t.Fatalf("once #%d: %d live keys, want the old one and one new", i+1, len(live))
+		}
+		for _, k := range live {
+			if strings.Contains(stdout+stderr, k.secret) {
+				t.Errorf("once #%d: a secret is in the output", i+1)
+			}
+		}
 	}
 }
