@@ -369,18 +369,22 @@ func (c *Client) DeleteKey(ctx context.Context, id string) error {
 // "pending", with growing delays and an overall bound. Every field of the
 // operation schema is optional: one without its state says nothing either
 // way, so the key is asked for instead (gone is done), and while it is
-// still there the operation, when it has an id, is asked again.
+// still there the operation, when it has an id, is asked again. One
+// pending without an id cannot be asked again: the key is, the same way.
 func (c *Client) waitOperation(ctx context.Context, id string, op *v3.Operation) error {
 	deadline := c.now().Add(c.cfg.DeleteTimeout)
 	delay := c.cfg.PollInterval
 	for {
-		switch op.State {
+		state := op.State
+		if state == v3.OperationStatePending && op.ID == "" {
+			// Pending, and nothing to ask about it: the key says when
+			// the deletion is done, as for an operation without state.
+			state = ""
+		}
+		switch state {
 		case v3.OperationStateSuccess:
 			return nil
 		case v3.OperationStatePending:
-			if op.ID == "" {
-				return &Error{Op: OpDeleteKey, Kind: KindInvalidResponse, Status: http.StatusOK, Message: "pending operation has no id"}
-			}
 		case "":
 			_, err := c.GetKey(ctx, id)
 			if errors.Is(err, ErrNotFound) {
@@ -405,7 +409,7 @@ func (c *Client) waitOperation(ctx context.Context, id string, op *v3.Operation)
 		}
 		if c.now().Add(delay).After(deadline) {
 			what := "operation " + string(op.ID) + " still pending"
-			if op.State == "" {
+			if state == "" {
 				what = "key " + id + " still there"
 			}
 			return &Error{Op: OpDeleteKey, Kind: KindUnavailable,

@@ -36,6 +36,10 @@ func TestDeleteAnsweredWithoutState(t *testing.T) {
 		{name: "id only, key there, the operation then success", status: 200, body: `{"id":"` + opID + `"}`, opAnswer: `{"id":"` + opID + `","state":"success"}`, goneAfter: 1 << 30, wantGetKeys: 1},
 		{name: "id only, the operation without state too, key gone after two looks", status: 200, body: `{"id":"` + opID + `"}`, opAnswer: `{"id":"` + opID + `"}`, goneAfter: 2, wantGetKeys: 3},
 		{name: "empty object, key gone", status: 200, body: `{}`, wantGetKeys: 1},
+		// Pending without an id: nothing to ask but the key.
+		{name: "pending without id, key gone", status: 200, body: `{"state":"pending"}`, wantGetKeys: 1},
+		{name: "pending without id, key gone after two looks", status: 200, body: `{"state":"pending"}`, goneAfter: 2, wantGetKeys: 3},
+		{name: "pending without id, key never gone", status: 200, body: `{"state":"pending"}`, goneAfter: 1 << 30, wantErr: true, wantInErr: "key EXO2 still there"},
 		{name: "no content, key gone", status: 204, body: ``, wantGetKeys: 1},
 		{name: "empty object, key gone after two looks", status: 200, body: `{}`, goneAfter: 2, wantGetKeys: 3},
 		{name: "empty object, key never gone", status: 200, body: `{}`, goneAfter: 1 << 30, wantErr: true, wantInErr: "key EXO2 still there"},
