@@ -370,7 +370,8 @@ func (c *Client) DeleteKey(ctx context.Context, id string) error {
 // operation schema is optional: one without its state says nothing either
 // way, so the key is asked for instead (gone is done), and while it is
 // still there the operation, when it has an id, is asked again. One
-// pending without an id cannot be asked again: the key is, the same way.
+// pending without an id cannot be asked again, nor one the API no longer
+// finds: the key is, the same way.
 func (c *Client) waitOperation(ctx context.Context, id string, op *v3.Operation) error {
 	deadline := c.now().Add(c.cfg.DeleteTimeout)
 	delay := c.cfg.PollInterval
@@ -423,13 +424,21 @@ func (c *Client) waitOperation(ctx context.Context, id string, op *v3.Operation)
 			continue // no operation to ask: the key is asked again
 		}
 		opID := op.ID
+		var next *v3.Operation
 		err := c.do(ctx, OpGetOperation, true, func(ctx context.Context) (err error) {
-			op, err = c.sdk.Load().GetOperation(ctx, opID)
+			next, err = c.sdk.Load().GetOperation(ctx, opID)
 			return err
 		})
+		if errors.Is(err, ErrNotFound) {
+			// The API no longer finds the operation: the key says
+			// whether the deletion is done. Returned, the "not found"
+			// would read as a key already gone.
+			next, err = &v3.Operation{}, nil
+		}
 		if err != nil {
 			return err
 		}
+		op = next
 	}
 }
 

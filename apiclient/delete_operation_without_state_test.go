@@ -36,6 +36,11 @@ func TestDeleteAnsweredWithoutState(t *testing.T) {
 		{name: "id only, key there, the operation then success", status: 200, body: `{"id":"` + opID + `"}`, opAnswer: `{"id":"` + opID + `","state":"success"}`, goneAfter: 1 << 30, wantGetKeys: 1},
 		{name: "id only, the operation without state too, key gone after two looks", status: 200, body: `{"id":"` + opID + `"}`, opAnswer: `{"id":"` + opID + `"}`, goneAfter: 2, wantGetKeys: 3},
 		{name: "empty object, key gone", status: 200, body: `{}`, wantGetKeys: 1},
+		// A pending operation the API no longer finds (404): the key
+		// says. Never a "not found" of DeleteKey while the key lives.
+		{name: "pending, operation not found, key gone", status: 200, body: `{"id":"` + opID + `","state":"pending"}`, wantGetKeys: 1},
+		{name: "pending, operation not found, key gone after two looks", status: 200, body: `{"id":"` + opID + `","state":"pending"}`, goneAfter: 2, wantGetKeys: 3},
+		{name: "pending, operation not found, key never gone", status: 200, body: `{"id":"` + opID + `","state":"pending"}`, goneAfter: 1 << 30, wantErr: true, wantInErr: "key EXO2 still there"},
 		// Pending without an id: nothing to ask but the key.
 		{name: "pending without id, key gone", status: 200, body: `{"state":"pending"}`, wantGetKeys: 1},
 		{name: "pending without id, key gone after two looks", status: 200, body: `{"state":"pending"}`, goneAfter: 2, wantGetKeys: 3},
