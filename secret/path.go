@@ -24,18 +24,23 @@ func ShownPath(path string) string {
 		comps[len(comps)-1] = fmt.Sprintf("<%d characters, not shown: they look like a secret>", len(last))
 		return strings.Join(comps, "/")
 	}
+	hid := false
 	for k, c := range comps {
 		if !random(c) {
 			continue
 		}
 		rest := strings.Join(comps[k:], "/")
-		if !looksLikeSecret(rest) {
-			continue
-		}
 		// Across a '/', only standard base64 (which has no '-' or '_'),
 		// starting with a long random part: not a directory such as
 		// "User1" or a test's "TestX123/001/no-such-file".
-		if k < len(comps)-1 && (len(c) < 8 || strings.ContainsAny(rest, "-_")) {
+		if !looksLikeSecret(rest) || k < len(comps)-1 && (len(c) < 8 || strings.ContainsAny(rest, "-_")) {
+			// A secret written as a directory (/x/SECRET/a.b, 1h/SECRET/x):
+			// the part alone, unless named as Go names a test's directory
+			// (words, then a number).
+			if k < len(comps)-1 && looksLikeSecret(c) && !wordsThenNumber(c) {
+				comps[k] = fmt.Sprintf("<%d characters, not shown: they look like a secret>", len(c))
+				hid = true
+			}
 			continue
 		}
 		// The secret may begin before: standard base64's parts before its
@@ -51,7 +56,18 @@ func ShownPath(path string) string {
 		}
 		return strings.Join(comps[:k], "/") + "/" + hidden
 	}
+	if hid {
+		return strings.Join(comps, "/")
+	}
 	return path
+}
+
+// wordsThenNumber: letters, '_' and '-', then digits only, as Go names a
+// test's temporary directory (TestName3983814134) and people name theirs
+// (User1); a generated secret has digits all along it.
+func wordsThenNumber(s string) bool {
+	t := strings.TrimRight(s, "0123456789")
+	return t != s && t != "" && strings.Trim(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") == ""
 }
 
 // PathError rewrites err, when it is an *fs.PathError, with its path as
