@@ -19,6 +19,9 @@ import (
 //     '/' was left to ShownPath, which these messages never go through),
 //     also with a character no base64 has after it ('.', ';', '*'), which
 //     made ShownPath see a file name;
+//   - a secret written as a directory, with a name after it that made
+//     the rest no secret to ShownPath (1h/SECRET/a.b; a credential file's
+//     path so written: TestASecretAsADirectoryIsNotQuotedWhole);
 //   - a secret written with escapes or broken by an escaped line break
 //     (no 25 of its characters in a row in the file's bytes);
 //   - a secret written as !!binary (decoded before it reaches a message:
@@ -69,6 +72,9 @@ func TestASecretIsNotQuotedWholeAnywhere(t *testing.T) {
 		{"after a slash, dot after: namespace", kube(`namespace: a/SECRET.b, name: "{{.Name}}"`), ":9: policies[0].sinks[0].namespace:"},
 		{"after a slash, dot after: label value", kube(`namespace: a, name: "{{.Name}}", labels: {a: /SECRET.x}`), ":9: policies[0].sinks[0].labels:"},
 
+		{"between slashes: duration", head + pol + "    grace_period: 1h/SECRET/a.b\n" + sink, ":8: policies[0].grace_period:"},
+		{"between slashes: time zone", head + pol + "    schedule: \"TZ=Europe/SECRET/x.y 0 3 * * *\"\n" + sink, ":8: policies[0].schedule:"},
+
 		{"escaped line break", head + pol + "    grace_period: \"" + sec[:21] + "\\\n      " + sec[21:] + "\"\n" + sink, ":8: policies[0].grace_period:"},
 		{"escapes", head + pol + "    grace_period: \"" + escaped.String() + "\"\n" + sink, ":8: policies[0].grace_period:"},
 
@@ -85,6 +91,32 @@ func TestASecretIsNotQuotedWholeAnywhere(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: the error does not name %q: %v", c.name, c.want, err)
+		}
+	}
+}
+
+// TestASecretAsADirectoryIsNotQuotedWhole: the policy file's secret moved
+// into a credential file's path as a directory, with a name after it
+// (/x/SECRET/a.b, or /x/SECRET/a when the secret has a '-'), was quoted
+// whole by validate's "open ...: no such file" (seen with the real
+// binary): ShownPath saw no secret in SECRET/a.b.
+func TestASecretAsADirectoryIsNotQuotedWhole(t *testing.T) {
+	const head = "exoscale:\n  endpoint: http://127.0.0.1:8080/v2\n  api_key: EXO0123456789abcdef01234567\n"
+	const pol = "policies:\n  - name: ci\n    match: {name: \"ci-*\"}\n    sinks:\n      - {type: file, path: \"out/{{.Name}}.json\"}\n"
+	for _, c := range []struct{ sec, after string }{
+		{"Sx3kQ9vLm2Rt7YpWn4Zb8HcJd5Fg1Ks6Ae0Ui3Oy7TQ", "/a.b"},
+		{"Sx3kQ9vLm2Rt7YpWn4Zb8Hc-d5Fg1Ks6Ae0Ui3Oy7TQ", "/a"},
+	} {
+		body := head + "  api_secret_file: /nonexistent/" + c.sec + c.after + "\n" + pol
+		_, _, err := Validate(writePolicy(t, body), ValidateOptions{Host: true, Getenv: env(nil)})
+		if err == nil {
+			t.Fatalf("%s: want an error", c.after)
+		}
+		if strings.Contains(err.Error(), c.sec[maxEcho:]) {
+			t.Errorf("the error quotes the secret whole: %v", err)
+		}
+		if !strings.Contains(err.Error(), ":4: exoscale.api_secret_file:") || !strings.Contains(err.Error(), "no such file") {
+			t.Errorf("the error does not say which file is missing: %v", err)
 		}
 	}
 }
