@@ -191,6 +191,7 @@ func (v *validator) config(c *Config) {
 	}
 	v.policyAccounts(c)
 	v.credentialsApart(c)
+	v.secretElsewhere(c)
 }
 
 // account checks one account: the exoscale block (at "exoscale") or an
