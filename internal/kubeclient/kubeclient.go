@@ -4,11 +4,15 @@
 package kubeclient
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -204,17 +208,26 @@ type NamedFile struct{ Path, Field string }
 // paths against its directory, as client-go's loader does. Errors name the
 // file.
 func Load(path string) (*clientcmdapi.Config, error) {
+	kc, _, err := load(path)
+	return kc, err
+}
+
+// load is Load, also returning the file's bytes.
+func load(path string) (*clientcmdapi.Config, []byte, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
+		return nil, nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
 	}
 	b, err := secret.ReadFile(abs, secret.FileOptions{Max: MaxKubeconfig})
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), secret.Cause(err))
+		return nil, nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), secret.Cause(err))
 	}
 	kc, err := clientcmd.Load(b)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
+		return nil, nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), cutFileWords(err, b))
+	}
+	if field := secretElsewhere(kc); field != "" {
+		return nil, nil, fmt.Errorf("kubeconfig %s: a user's %s is written elsewhere in the file too (or part of it): a secret is written in its own field only, where it is never shown", secret.ShownPath(path), field)
 	}
 	for _, c := range kc.Clusters {
 		c.LocationOfOrigin = abs
@@ -226,16 +239,16 @@ func Load(path string) (*clientcmdapi.Config, error) {
 		c.LocationOfOrigin = abs
 	}
 	if err := clientcmd.ResolveLocalPaths(kc); err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
+		return nil, nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), cutFileWords(err, b))
 	}
-	return kc, nil
+	return kc, b, nil
 }
 
 // FromKubeconfig is the REST configuration of the kubeconfig at path
 // (Load) and context (empty: its current one), after checking that each
 // file it names for the connection is a regular file.
 func FromKubeconfig(path, context string) (*rest.Config, error) {
-	kc, err := Load(path)
+	kc, b, err := load(path)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +260,7 @@ func FromKubeconfig(path, context string) (*rest.Config, error) {
 	cc := clientcmd.NewNonInteractiveClientConfig(*kc, context, &clientcmd.ConfigOverrides{CurrentContext: context}, nil)
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
+		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), cutFileWords(err, b))
 	}
 	if err := checkFiles(path, Files(cfg)); err != nil {
 		return nil, err
@@ -326,4 +339,96 @@ func checkFiles(kubeconfig string, files []NamedFile) error {
 		}
 	}
 	return nil
+}
+
+// secretElsewhere names the kind of secret of kc (token, password, client
+// key, an auth provider's token or client secret) that some other field of kc also
+// holds, 25 characters of it in a row or more: a YAML alias (token: &t
+// ..., then current-context: *t, server: *t, proxy-url: *t) would have
+// client-go's errors (context not found, invalid proxy-url, unable to read
+// certificate-authority) quote it whole, and a field client-go accepts
+// (server, tokenFile, a namespace) takes it into the log of each request.
+func secretElsewhere(kc *clientcmdapi.Config) string {
+	type found struct{ field, value string }
+	var secrets []found
+	add := func(field, v string) {
+		if len(v) > minElsewhere {
+			secrets = append(secrets, found{field, v})
+		}
+	}
+	rest := kc.DeepCopy()
+	for _, u := range rest.AuthInfos {
+		add("token", u.Token)
+		add("password", u.Password)
+		add("client key", string(u.ClientKeyData))
+		add("client key", base64.StdEncoding.EncodeToString(u.ClientKeyData))
+		u.Token, u.Password, u.ClientKeyData = "", "", nil
+		if u.AuthProvider != nil {
+			// Its tokens and client secret; not its issuer URL, which
+			// may share a host name with the cluster's server.
+			for _, k := range []string{"id-token", "refresh-token", "access-token", "client-secret"} {
+				add("auth provider "+k, u.AuthProvider.Config[k])
+				delete(u.AuthProvider.Config, k)
+			}
+		}
+	}
+	if len(secrets) == 0 {
+		return ""
+	}
+	b, err := clientcmd.Write(*rest)
+	if err != nil {
+		return ""
+	}
+	others := string(b)
+	for _, s := range secrets {
+		for i := 0; i+minElsewhere < len(s.value); i++ {
+			if w := s.value[i : i+minElsewhere+1]; strings.Contains(others, w) {
+				return s.field
+			}
+		}
+	}
+	return ""
+}
+
+// minElsewhere: more than this many characters of a secret in a row is
+// what secretElsewhere looks for, as the policy file's checks do.
+const minElsewhere = 24
+
+// longWordRE: a run of base64 characters longer than minElsewhere.
+var longWordRE = regexp.MustCompile(`[A-Za-z0-9_+=-]{25,}`)
+
+// cutFileWords cuts, in err's message, each long run of base64 characters
+// that comes from the kubeconfig b (more than minElsewhere of them in a
+// row are in it) to minElsewhere characters, as the policy file's
+// problems are cut: a token or a client key's line moved into a field
+// client-go quotes (current-context, proxy-url, a file's path) must not
+// reach validate's output or a log whole. A name after a '/' that does
+// not look like a secret (a CA file's) stays whole. err is returned as it
+// is when nothing was cut.
+func cutFileWords(err error, b []byte) error {
+	msg := err.Error()
+	var out strings.Builder
+	last := 0
+	for _, m := range longWordRE.FindAllStringIndex(msg, -1) {
+		w := msg[m[0]:m[1]]
+		out.WriteString(msg[last:m[0]])
+		last = m[1]
+		from := false
+		for i := 0; i+minElsewhere < len(w) && !from; i++ {
+			from = bytes.Contains(b, []byte(w[i:i+minElsewhere+1]))
+		}
+		if !from || m[0] > 0 && msg[m[0]-1] == '/' && secret.ShownPath("x/"+w) == "x/"+w {
+			out.WriteString(w)
+			continue
+		}
+		out.WriteString(w[:minElsewhere] + "…")
+	}
+	if last == 0 {
+		return err
+	}
+	out.WriteString(msg[last:])
+	if cut := out.String(); cut != msg {
+		return errors.New(cut)
+	}
+	return err
 }
