@@ -94,6 +94,17 @@ func checkFile(data []byte, filename, baseDir string, host bool, getenv func(str
 	if errs != nil {
 		return nil, *errs, nil, nil
 	}
+	// yaml.v3 decodes a !!binary value from base64 into a string field:
+	// the policy file's secret so tagged where it stands would reach a
+	// message decoded, as bytes quoted (no run of base64 characters to
+	// cut), which encode back to it. No field of the file is binary: such
+	// a value is refused before anything is decoded.
+	if bin := binaryValues(root); len(bin) > 0 {
+		for i := range bin {
+			bin[i].File, bin[i].Msg = filename, "a value tagged !!binary: every field of a policy file is text (write it without the tag)"
+		}
+		return nil, bin, nil, nil
+	}
 	// yaml.v3 does not decode a mapping that holds a key twice, and the
 	// mappings and lists around it then decode out of step: the rest of
 	// the file is checked without the later occurrences.
@@ -795,4 +806,39 @@ func pointerDefaults(n *yaml.Node, e *Exoscale, keep func(error)) {
 		}
 		e.CredentialVault = &sk
 	}
+}
+
+// binaryValues are the values tagged !!binary under n, each with its
+// line and field.
+func binaryValues(n *yaml.Node) []Problem {
+	var out []Problem
+	var walk func(n *yaml.Node, at string)
+	walk = func(n *yaml.Node, at string) {
+		switch {
+		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!binary":
+			out = append(out, Problem{Line: n.Line, Path: at})
+		case n.Kind == yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", at, i))
+			}
+		case n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, sub := n.Content[i], at
+				walk(k, at)
+				if k.Kind == yaml.ScalarNode && k.ShortTag() != "!!binary" && k.ShortTag() != "!!merge" {
+					if sub != "" {
+						sub += "."
+					}
+					sub += k.Value
+				}
+				walk(n.Content[i+1], sub)
+			}
+		default:
+			for _, c := range n.Content {
+				walk(c, at)
+			}
+		}
+	}
+	walk(n, "")
+	return out
 }
