@@ -20,11 +20,12 @@ import (
 // AppRole secret_id) or a JWT (a Kubernetes service account token).
 func ShownPath(path string) string {
 	comps := strings.Split(path, "/")
-	if last := comps[len(comps)-1]; hexKey(last) || uuidLike(last) || jwtLike(last) {
-		comps[len(comps)-1] = fmt.Sprintf("<%d characters, not shown: they look like a secret>", len(last))
-		return strings.Join(comps, "/")
-	}
 	hid := false
+	if last := comps[len(comps)-1]; hexKey(last) || uuidLike(last) || jwtLike(last) {
+		// Hidden, and the directories before it looked at as well.
+		comps[len(comps)-1] = fmt.Sprintf("<%d characters, not shown: they look like a secret>", len(last))
+		hid = true
+	}
 	for k, c := range comps {
 		if !random(c) {
 			continue

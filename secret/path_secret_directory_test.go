@@ -43,3 +43,16 @@ func TestShownPathHidesASecretBetweenSlashes(t *testing.T) {
 		}
 	}
 }
+
+// TestShownPathHidesASecretBeforeAHiddenName: a last name that is a hex
+// key, a UUID or a JWT was hidden and the path returned at once, the
+// directories before it unlooked at: /x/SECRET/<hex key> showed SECRET.
+func TestShownPathHidesASecretBeforeAHiddenName(t *testing.T) {
+	const sec = "Sx3kQ9vLm2Rt7YpWn4Zb8Hc-d5Fg1Ks6Ae0Ui3Oy7TQ"
+	for _, last := range []string{"0123456789abcdef0123456789abcdef", "22222222-2222-2222-2222-222222222222"} {
+		p := "/x/" + sec + "/" + last
+		if got := ShownPath(p); strings.Contains(got, sec[len(sec)-20:]) || strings.Contains(got, last) {
+			t.Errorf("ShownPath(%q) = %q: shows the secret", p, got)
+		}
+	}
+}
