@@ -22,6 +22,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/transport"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/version"
 	"github.com/rotatord/rotatord/secret"
@@ -221,6 +223,9 @@ func load(path string) (*clientcmdapi.Config, []byte, error) {
 	b, err := secret.ReadFile(abs, secret.FileOptions{Max: MaxKubeconfig})
 	if err != nil {
 		return nil, nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), secret.Cause(err))
+	}
+	if binaryTagged(b) {
+		return nil, nil, fmt.Errorf("kubeconfig %s: a value tagged !!binary: no field of a kubeconfig is binary (its *-data fields are base64 text)", secret.ShownPath(path))
 	}
 	kc, err := clientcmd.Load(b)
 	if err != nil {
@@ -431,4 +436,32 @@ func cutFileWords(err error, b []byte) error {
 		return errors.New(cut)
 	}
 	return err
+}
+
+// binaryTagged reports a value of b tagged !!binary (in any spelling of
+// the tag): the YAML parser decodes it from base64, so a client key's
+// data moved under such a tag into a field client-go quotes
+// (current-context) reached a message as the PEM key itself, which no
+// cut of the file's words sees.
+func binaryTagged(b []byte) bool {
+	if bytes.Contains(b, []byte("!binary")) || bytes.Contains(b, []byte("2002:binary")) {
+		return true
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(b, &root) != nil {
+		return false
+	}
+	var walk func(n *yaml.Node) bool
+	walk = func(n *yaml.Node) bool {
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!binary" {
+			return true
+		}
+		for _, c := range n.Content {
+			if walk(c) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(&root)
 }

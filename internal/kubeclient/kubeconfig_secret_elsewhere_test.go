@@ -2,6 +2,7 @@ package kubeclient
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,5 +107,34 @@ func TestKubeconfigErrorsCutTheFilesLongWords(t *testing.T) {
 	}
 	if _, err := FromKubeconfig(path, ""); err == nil || !strings.Contains(err.Error(), "/etc/kube/ca-certificate-of-the-production-cluster.crt") {
 		t.Errorf("the CA file's name is not shown whole: %v", err)
+	}
+}
+
+// TestKubeconfigBinaryIsRefused: a client key's data (base64 of the PEM)
+// moved under current-context: !!binary was decoded by the YAML parser,
+// and client-go's "context was not found for specified context:
+// -----BEGIN EC PRIVATE KEY-----..." printed the private key (seen with
+// the real binary): the key's base64 lines are not the file's. No field
+// of a kubeconfig is binary: a value so tagged is refused, quoting nothing.
+func TestKubeconfigBinaryIsRefused(t *testing.T) {
+	const body = "MHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5hfvTd5F2DaVeoAoGCCqGSM49"
+	key := base64.StdEncoding.EncodeToString([]byte("-----BEGIN EC PRIVATE KEY-----\n" + body + "\n-----END EC PRIVATE KEY-----\n"))
+	dir := t.TempDir()
+	for i, tag := range []string{"!!binary", "!<tag:yaml.org,2002:binary>"} {
+		doc := "apiVersion: v1\nkind: Config\nusers: [{name: u, user: {}}]\n" +
+			"clusters: [{name: k, cluster: {server: \"https://127.0.0.1:1\"}}]\n" +
+			"contexts: [{name: c, context: {cluster: k, user: u}}]\n" +
+			"current-context: " + tag + " " + key + "\n"
+		path := filepath.Join(dir, fmt.Sprintf("kc%d.yml", i))
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := FromKubeconfig(path, "")
+		if err == nil {
+			t.Fatalf("%s: loaded", tag)
+		}
+		if strings.Contains(err.Error(), body[10:40]) || !strings.Contains(err.Error(), "binary") {
+			t.Errorf("%s: want !!binary refused without the key: %v", tag, err)
+		}
 	}
 }
