@@ -45,6 +45,7 @@ type adaptiveLimit struct {
 	allowed      float64 // what the server let through at the last push back; 0: unknown
 	retryAfter   time.Duration
 	lastDecrease time.Time
+	pauseFrom    time.Time // when the Retry-After pause ending at pauseUntil began
 	pauseUntil   time.Time
 	refuseUntil  time.Time // requests fail unsent until then
 	ok, answered window    // answers in the last second: not refused, and all
@@ -60,6 +61,14 @@ const floorRate = 0.5
 // recoverStep is what each answer adds to the rate below the last allowed
 // rate (requests per second).
 const recoverStep = 0.1
+
+// A push back among at least minShareAnswers answers of the last second
+// lowers the rate only when the refused are maxRandomShare of them or
+// more.
+const (
+	minShareAnswers = 20
+	maxRandomShare  = 0.03
+)
 
 // headroom is the share of the measured server limit the rate drops to.
 const headroom = 0.9
@@ -133,16 +142,32 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 	defer a.mu.Unlock()
 	now := a.now()
 	a.answered.add(now)
+	// Measured before this refusal's pause comes into force: the last
+	// second's pause, not the one to come.
+	unpaused := a.unpaused(now)
 	// The latest refusal says what the next one would cost: a 503
 	// without Retry-After clears an old one.
 	a.retryAfter = retryAfter
 	if retryAfter > 0 {
 		if until := now.Add(retryAfter); until.After(a.pauseUntil) {
+			if !now.Before(a.pauseUntil) {
+				a.pauseFrom = now
+			}
 			a.pauseUntil = until
 			a.notifyHeld()
 		}
 	}
 	if now.Sub(a.lastDecrease) < time.Second {
+		return
+	}
+	if answered := a.answered.count(now); answered >= minShareAnswers && answered-a.ok.count(now) < maxRandomShare*answered {
+		// Too few refusals among the last second's answers to say the
+		// rate caused them: a server that refuses a small share of
+		// requests whatever the rate (a proxy's hiccups, a fault
+		// injector) would bring any rate down to the floor, one
+		// decrease after the other, with no gain. Its Retry-After is
+		// still honoured. A rate above a server's limit gets more
+		// refusals than this as soon as its bucket is empty.
 		return
 	}
 	a.lastDecrease = now
@@ -153,14 +178,38 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 	// through, by at most an eighth a second, so that a second of
 	// refusals (a restart behind a 503) does not bring the rate to the
 	// floor.
+	//
+	// What it let through is counted over the part of that second no
+	// Retry-After held: a refusal soon after a pause, counted over the
+	// whole second, took the pause's silence for the server's limit, and
+	// 1% of answers refused at random (each with Retry-After: 1) brought
+	// a pass from the 150 requests a second the latency allowed to 30.
+	// A quarter of a second at least, so that the few answers just
+	// after a pause do not count for a whole second's.
 	if a.answered.count(now) >= 4 {
-		a.allowed = a.ok.count(now)
+		a.allowed = a.ok.count(now) * float64(time.Second) / float64(max(unpaused, time.Second/4))
 		next = headroom * a.allowed
 		if a.allowed < 4 {
 			next = max(next, a.current/8)
 		}
 	}
 	a.set(max(min(floorRate, a.ceiling), min(next, a.current)))
+}
+
+// unpaused is how much of the second before now no Retry-After pause
+// held; a.mu is held.
+func (a *adaptiveLimit) unpaused(now time.Time) time.Duration {
+	from, until := a.pauseFrom, a.pauseUntil
+	if start := now.Add(-time.Second); from.Before(start) {
+		from = start
+	}
+	if until.After(now) {
+		until = now
+	}
+	if until.After(from) {
+		return time.Second - until.Sub(from)
+	}
+	return time.Second
 }
 
 // succeeded records an answer that was not a push back.

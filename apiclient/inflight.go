@@ -34,9 +34,12 @@ type inFlight struct {
 	window     int       // requests allowed in flight
 	waiters    []*waiter // oldest first
 	lastShrink time.Time
-	lastPush   time.Time // the last push back
-	lastGrow   time.Time
-	probe      time.Duration
+	// answers and refused count the last second's answers, and those
+	// of them that pushed back.
+	answers, refused window
+	lastPush         time.Time // the last push back
+	lastGrow         time.Time
+	probe            time.Duration
 }
 
 const (
@@ -129,15 +132,26 @@ func (f *inFlight) handOver() (handed bool) {
 // pushedBack records a 429 or 503 answer to a request that went out with
 // the window full (full) or not.
 func (f *inFlight) pushedBack(full bool) {
-	if !full {
-		return
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
+	f.answers.add(now)
+	f.refused.add(now)
+	if !full {
+		return
+	}
 	f.lastPush = now
 	if now.Sub(f.lastShrink) < time.Second {
 		return // the same burst of refusals
+	}
+	if answers := f.answers.count(now); answers >= minShareAnswers && f.refused.count(now)*float64(2*f.window) < answers {
+		// A server that serves fewer at once refuses at least one in
+		// window of the requests that go out with the window full: far
+		// fewer refusals are something else (a share refused whatever
+		// the load), which a smaller window would not help, and every
+		// random refusal halving it brought a pass to one request at a
+		// time.
+		return
 	}
 	f.lastShrink = now
 	if !f.lastGrow.IsZero() && now.Sub(f.lastGrow) < f.probe {
@@ -156,6 +170,7 @@ func (f *inFlight) pushedBack(full bool) {
 func (f *inFlight) succeeded() (handed bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.answers.add(f.now())
 	if f.window >= f.ceiling {
 		return false
 	}
