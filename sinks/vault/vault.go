@@ -771,6 +771,11 @@ func (s *Sink) ownKeyIn(ctx context.Context, label, p string, md *metadata) erro
 		return nil
 	}
 	data, _, err := s.readLatestData(ctx, p)
+	if errors.Is(err, sinks.ErrNotHeld) {
+		// Its latest version deleted or destroyed: nothing is served
+		// there, no key rotatord signs with either.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s: read before taking it over: %w", label, err)
 	}
