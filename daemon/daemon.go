@@ -453,10 +453,11 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 		closeStore()
 		return nil, credentialError{err}
 	}
-	if fstore, ok := store.(*file.Sink); ok && e.OwnKey != nil {
+	if fstore, ok := store.(*file.Sink); ok && e.OwnKey != nil && !d.opts.ReadOnly {
 		// The credential file is the store's from now on: marked, every
 		// policy's sink refuses it, whatever spelling of its path reaches
-		// it (file.Sink.MarkOwn).
+		// it (file.Sink.MarkOwn). Not by plan or validate --online
+		// (ReadOnly), which change nothing.
 		mctx, cancel := context.WithTimeout(context.Background(), storeReadTimeout(e))
 		if err := fstore.MarkOwn(mctx, ""); err != nil && !file.IsNoXattr(err) {
 			d.log.Warn("cannot mark the credential file as rotatord's own; a sink reaching it through another device's spelling of its path (a FUSE mirror, a second NFS mount) is not refused until the first own rotation rewrites it",
