@@ -144,6 +144,17 @@ func (f *inFlight) pushedBack(full bool) {
 	if now.Sub(f.lastShrink) < time.Second {
 		return // the same burst of refusals
 	}
+	if !f.lastGrow.IsZero() && now.Sub(f.lastGrow) < f.probe {
+		// The last growth was one too many: back to the window before
+		// it, and probe less often. Whatever the share of refusals: a
+		// server that serves fewer at once refuses once per Retry-After
+		// pause, among the answers the smaller window had before it.
+		f.window = max(1, f.window-1)
+		f.probe = min(maxProbe, 2*f.probe)
+		f.lastGrow = time.Time{}
+		f.lastShrink = now
+		return
+	}
 	if answers := f.answers.count(now); answers >= minShareAnswers && f.refused.count(now)*float64(2*f.window) < answers {
 		// A server that serves fewer at once refuses at least one in
 		// window of the requests that go out with the window full: far
@@ -154,14 +165,6 @@ func (f *inFlight) pushedBack(full bool) {
 		return
 	}
 	f.lastShrink = now
-	if !f.lastGrow.IsZero() && now.Sub(f.lastGrow) < f.probe {
-		// The last growth was one too many: back to the window before
-		// it, and probe less often.
-		f.window = max(1, f.window-1)
-		f.probe = min(maxProbe, 2*f.probe)
-		f.lastGrow = time.Time{}
-		return
-	}
 	f.window = max(1, f.window/2)
 }
 
