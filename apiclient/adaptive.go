@@ -63,12 +63,12 @@ const floorRate = 0.5
 const recoverStep = 0.1
 
 // A push back among at least minShareAnswers answers of the last second
-// lowers the rate only when the refused are maxRandomShare of them or
-// more.
-const (
-	minShareAnswers = 20
-	maxRandomShare  = 0.03
-)
+// halves the window in flight only when enough of them were refused
+// (inFlight.pushedBack). The rate has no such rule: a server's rate
+// limit earns about one refusal a Retry-After pause, as rare among the
+// answers as refusals at random, and a rate spared its decrease climbed
+// on past the limit (66% of a 50/s limit served with Retry-After: 3).
+const minShareAnswers = 20
 
 // headroom is the share of the measured server limit the rate drops to.
 const headroom = 0.9
@@ -158,16 +158,6 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 		}
 	}
 	if now.Sub(a.lastDecrease) < time.Second {
-		return
-	}
-	if answered := a.answered.count(now); answered >= minShareAnswers && answered-a.ok.count(now) < maxRandomShare*answered {
-		// Too few refusals among the last second's answers to say the
-		// rate caused them: a server that refuses a small share of
-		// requests whatever the rate (a proxy's hiccups, a fault
-		// injector) would bring any rate down to the floor, one
-		// decrease after the other, with no gain. Its Retry-After is
-		// still honoured. A rate above a server's limit gets more
-		// refusals than this as soon as its bucket is empty.
 		return
 	}
 	a.lastDecrease = now

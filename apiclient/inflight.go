@@ -21,7 +21,10 @@ import (
 //     follows a growth within its probe interval takes the growth back and
 //     doubles the interval (a failed probe). A push back to a request that
 //     went out with room to spare is about something else (the rate):
-//     fewer in flight would not have helped.
+//     fewer in flight would not have helped. Nor would it for a few
+//     refusals among many answers (20 or more in the last second, fewer
+//     than one in twice the window refused) that no growth preceded: a
+//     server refusing a small share of requests whatever the load.
 //   - After a probe interval (5 s at first, 80 s at most) without a push
 //     back, it grows by one; a growth that held a whole interval halves
 //     the interval again (down to 5 s).

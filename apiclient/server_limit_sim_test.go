@@ -85,3 +85,21 @@ func TestServerInFlightLimitShrinksTheWindow(t *testing.T) {
 		t.Errorf("%.2f of the bound served (%d refused), window %d, rate %.1f, want 0.8 at least", got, refused, f.allowed(), a.rate())
 	}
 }
+
+// A server limit a little below the rate the client climbs to refuses
+// about one request a Retry-After pause: one answer in 60 or so of the
+// last second. A rule that lowered the rate only when 3% of the last
+// second's answers were refused (meant for refusals at random) let the
+// rate climb on to 100 against a limit of 60, each refusal holding every
+// request 2 s: 74% of the limit got through, 93% without that rule.
+func TestServerRateLimitBringsTheRateDown(t *testing.T) {
+	for _, c := range []struct {
+		limit float64
+		ra    time.Duration
+	}{{60, 2 * time.Second}, {50, 3 * time.Second}} {
+		served, refused, a, _ := simLimitedServer(c.limit, c.limit, 0, c.ra, 20*time.Millisecond, 4, 120*time.Second)
+		if got := float64(served) / 120 / c.limit; got < 0.85 {
+			t.Errorf("limit %v/s, Retry-After %v: %.2f of the limit served (%d refused), rate %.1f at the end, want 0.85 at least", c.limit, c.ra, got, refused, a.rate())
+		}
+	}
+}
