@@ -362,7 +362,17 @@ func secretElsewhere(kc *clientcmdapi.Config) string {
 		}
 	}
 	rest := kc.DeepCopy()
+	// The certificates are left out: a client certificate holds the
+	// public half of its key (an EC key's point, an RSA key's modulus),
+	// and base64 of the two PEMs share long runs whenever the layouts
+	// align (the subject's length decides): every such kubeconfig, as
+	// kubeadm, kind or k3s write them, was refused. client-go never
+	// quotes these bytes, nor logs them.
+	for _, c := range rest.Clusters {
+		c.CertificateAuthorityData = nil
+	}
 	for _, u := range rest.AuthInfos {
+		u.ClientCertificateData = nil
 		add("token", u.Token)
 		add("password", u.Password)
 		add("client key", string(u.ClientKeyData))
