@@ -175,12 +175,18 @@ func (a *adaptiveLimit) pushedBack(retryAfter time.Duration) {
 	// 1% of answers refused at random (each with Retry-After: 1) brought
 	// a pass from the 150 requests a second the latency allowed to 30.
 	// A quarter of a second at least, so that the few answers just
-	// after a pause do not count for a whole second's.
+	// after a pause do not count for a whole second's. Fewer than 4
+	// answers let through are next to nothing, not scaled: a refusal
+	// 2 ms after a pause ended (a window's requests leaving together
+	// to a server serving fewer at once) found 1.5 answers, read them
+	// as 6 a second, passed this guard and took the rate from 128 to 5.
 	if a.answered.count(now) >= 4 {
-		a.allowed = a.ok.count(now) * float64(time.Second) / float64(max(unpaused, time.Second/4))
-		next = headroom * a.allowed
+		a.allowed = a.ok.count(now)
 		if a.allowed < 4 {
-			next = max(next, a.current/8)
+			next = max(headroom*a.allowed, a.current/8)
+		} else {
+			a.allowed *= float64(time.Second) / float64(max(unpaused, time.Second/4))
+			next = headroom * a.allowed
 		}
 	}
 	a.set(max(min(floorRate, a.ceiling), min(next, a.current)))

@@ -103,3 +103,25 @@ func TestServerRateLimitBringsTheRateDown(t *testing.T) {
 		}
 	}
 }
+
+// A server that serves k at once, behind a client of a larger window:
+// when a Retry-After pause ends, the window's requests all leave
+// together and those past k are refused 2 ms later, with next to nothing
+// answered in the unpaused part of the last second. Scaled from the
+// 250 ms floor to a second, 1.5 answers read as 6 a second: past the
+// "next to nothing let through" guard (at most an eighth at once), the
+// rate fell from 128 to 5 a second, a limit seen that it then climbed
+// past at 1% of it a second: 13% of the bound of 3 at once served with
+// a window of 8 (91% before the unpaused measure).
+func TestRefusalJustAfterAPauseIsNoMeasure(t *testing.T) {
+	for _, c := range []struct {
+		inFlight, window int
+		lat              time.Duration
+	}{{3, 8, 20 * time.Millisecond}, {2, 16, 100 * time.Millisecond}, {3, 16, 100 * time.Millisecond}} {
+		served, refused, a, f := simLimitedServer(1e9, 1e9, c.inFlight, time.Second, c.lat, c.window, 120*time.Second)
+		bound := float64(c.inFlight) / c.lat.Seconds()
+		if got := float64(served) / 120 / bound; got < 0.8 {
+			t.Errorf("%d at once, window %d, %v: %.2f of the bound served (%d refused), window %d, rate %.1f, want 0.8 at least", c.inFlight, c.window, c.lat, got, refused, f.allowed(), a.rate())
+		}
+	}
+}
