@@ -396,13 +396,32 @@ func secretElsewhere(kc *clientcmdapi.Config) string {
 	}
 	others := string(b)
 	for _, s := range secrets {
-		for i := 0; i+minElsewhere < len(s.value); i++ {
-			if w := s.value[i : i+minElsewhere+1]; strings.Contains(others, w) {
+		v := distinctive(s.value)
+		for i := 0; i+minElsewhere < len(v); i++ {
+			if w := v[i : i+minElsewhere+1]; strings.Contains(others, w) {
 				return s.field
 			}
 		}
 	}
 	return ""
+}
+
+// distinctive is the part of secret v that no other secret of its kind
+// shares, which secretElsewhere looks for: a JWT's signature (every RS256
+// JWT's header starts with the same 28 characters, and Kubernetes service
+// account tokens share long runs of their claims too: a user's token and
+// another JWT in an exec plugin's env refused the kubeconfig), a PEM
+// key's middle half, raw or in base64 (its BEGIN line, and the algorithm
+// identifier every PKCS #8 RSA key starts with, are not its own). A copy
+// of the secret holds that part too.
+func distinctive(v string) string {
+	if strings.HasPrefix(v, "eyJ") && strings.Count(v, ".") == 2 {
+		return v[strings.LastIndexByte(v, '.')+1:]
+	}
+	if strings.Contains(v, "-----BEGIN") || strings.HasPrefix(v, "LS0tLS1CRUdJT") {
+		return v[len(v)/4 : 3*len(v)/4]
+	}
+	return v
 }
 
 // minElsewhere: more than this many characters of a secret in a row is
