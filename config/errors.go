@@ -206,7 +206,9 @@ var keptWordRE = regexp.MustCompile(`^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-
 // a schedule, a template; yaml.v3's about an alias or a key set twice),
 // and a message goes to validate's output and to the log of a refused
 // reload. File and line are left as they are, and so are words of the
-// message's own (an environment variable's name, an absolute path).
+// message's own (an environment variable's name, an absolute path) and
+// names of words (secret.WordsName: a long policy, context or Secret
+// name), which no generated secret is.
 func cutLongWords[P ~[]Problem](ps P, data []byte) P {
 	cut := func(s string) string {
 		var b strings.Builder
@@ -215,7 +217,7 @@ func cutLongWords[P ~[]Problem](ps P, data []byte) P {
 			w := s[m[0]:m[1]]
 			b.WriteString(s[last:m[0]])
 			last = m[1]
-			if keptWordRE.MatchString(w) || fieldNames[w] || m[0] > 0 && s[m[0]-1] == '/' && !pathHides(s, m[0], m[1]) {
+			if keptWordRE.MatchString(w) || fieldNames[w] || secret.WordsName(w) || m[0] > 0 && s[m[0]-1] == '/' && !pathHides(s, m[0], m[1]) {
 				// A part of a path is shown as ShownPath decides: a
 				// directory's name whole, but a word after a '/' in a
 				// duration, a schedule, a time zone, a namespace or a

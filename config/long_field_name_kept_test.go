@@ -43,3 +43,35 @@ policies:
 		}
 	}
 }
+
+// A long name of words (a policy's, here) was cut like a secret: two
+// policies named exoscale-ci-runner-production were reported as a
+// "duplicate policy name "exoscale-ci-runner-produ…"", which no longer
+// said which. Such names are shown whole (secret.WordsName); a secret
+// pasted as a name, which mixes cases, is still cut.
+func TestALongNameOfWordsIsNotCut(t *testing.T) {
+	const (
+		name = "exoscale-ci-runner-production"
+		tok  = "Zx9q0Zc3n1V8xT2mYk9Lr4Pw7Hb6Jd5Ns0GFa1UabcD"
+	)
+	body := `exoscale:
+  endpoint: http://127.0.0.1:8080/v2
+  api_key: EXO0123456789abcdef01234567
+  api_secret: s
+policies:
+  - name: NAME
+    match: {name: "ci-*"}
+    sinks: [{type: file, path: "/tmp/a/{{.Name}}.json"}]
+  - name: NAME
+    match: {name: "cd-*"}
+    sinks: [{type: file, path: "/tmp/b/{{.Name}}.json"}]
+`
+	_, _, err := Validate(writePolicy(t, strings.ReplaceAll(body, "NAME", name)), ValidateOptions{Getenv: env(nil)})
+	if err == nil || !strings.Contains(err.Error(), `duplicate policy name "`+name+`"`) {
+		t.Errorf("the duplicate name is not shown whole: %v", err)
+	}
+	_, _, err = Validate(writePolicy(t, strings.ReplaceAll(body, "NAME", tok)), ValidateOptions{Getenv: env(nil)})
+	if err == nil || strings.Contains(err.Error(), tok[20:]) || !strings.Contains(err.Error(), tok[:24]+"…") {
+		t.Errorf("a secret pasted as a name is not cut: %v", err)
+	}
+}

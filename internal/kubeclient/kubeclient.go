@@ -8,10 +8,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -257,6 +259,9 @@ func FromKubeconfig(path, context string) (*rest.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkContext(kc, context); err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), cutFileWords(err, b))
+	}
 	// Before client-go makes the configuration: its validation opens the
 	// CA and client certificate files, and it reads a tokenFile.
 	if err := checkFiles(path, referenced(kc, context)); err != nil {
@@ -271,6 +276,46 @@ func FromKubeconfig(path, context string) (*rest.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// checkContext says what is missing when the context (empty: the file's
+// current-context) is not defined in kc, or names a cluster or a user kc
+// does not define. client-go answers a context whose cluster is missing,
+// and a file without a current-context, with "no configuration has been
+// provided, try setting KUBERNETES_MASTER environment variable", which
+// sends the operator to a variable rotatord never reads.
+func checkContext(kc *clientcmdapi.Config, context string) error {
+	name := context
+	if name == "" {
+		name = kc.CurrentContext
+	}
+	if name == "" {
+		return errors.New("the file sets no current-context: name one of its contexts with context" + defined(kc.Contexts))
+	}
+	c, ok := kc.Contexts[name]
+	if !ok {
+		return fmt.Errorf("context %q is not defined in the file%s", name, defined(kc.Contexts))
+	}
+	if _, ok := kc.Clusters[c.Cluster]; !ok {
+		return fmt.Errorf("context %q names cluster %q, which the file does not define%s", name, c.Cluster, defined(kc.Clusters))
+	}
+	if _, ok := kc.AuthInfos[c.AuthInfo]; c.AuthInfo != "" && !ok {
+		return fmt.Errorf("context %q names user %q, which the file does not define%s", name, c.AuthInfo, defined(kc.AuthInfos))
+	}
+	return nil
+}
+
+// defined lists the names of m for a message (the first ten, sorted).
+func defined[V any](m map[string]V) string {
+	if len(m) == 0 {
+		return " (it defines none)"
+	}
+	names := slices.Sorted(maps.Keys(m))
+	more := ""
+	if len(names) > 10 {
+		names, more = names[:10], fmt.Sprintf(" and %d more", len(names)-10)
+	}
+	return fmt.Sprintf(" (it defines %q%s)", names, more)
 }
 
 // EffectiveContext is the context a client of kubeconfig and context
@@ -437,7 +482,8 @@ var longWordRE = regexp.MustCompile(`[A-Za-z0-9_+=-]{25,}`)
 // problems are cut: a token or a client key's line moved into a field
 // client-go quotes (current-context, proxy-url, a file's path) must not
 // reach validate's output or a log whole. A name after a '/' that does
-// not look like a secret (a CA file's) stays whole. err is returned as it
+// not look like a secret (a CA file's), and a name of words
+// (secret.WordsName: gke_my-project-123456_europe-west1_prod) stay whole. err is returned as it
 // is when nothing was cut.
 func cutFileWords(err error, b []byte) error {
 	msg := err.Error()
@@ -451,7 +497,7 @@ func cutFileWords(err error, b []byte) error {
 		for i := 0; i+minElsewhere < len(w) && !from; i++ {
 			from = bytes.Contains(b, []byte(w[i:i+minElsewhere+1]))
 		}
-		if !from || m[0] > 0 && msg[m[0]-1] == '/' && secret.ShownPath("x/"+w) == "x/"+w {
+		if !from || secret.WordsName(w) || m[0] > 0 && msg[m[0]-1] == '/' && secret.ShownPath("x/"+w) == "x/"+w {
 			out.WriteString(w)
 			continue
 		}

@@ -80,7 +80,7 @@ func TestKubeconfigErrorsCutTheFilesLongWords(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, c := range []struct{ name, body, want string }{
-		{"current-context", doc("", `"`+tok+`"`), "context was not found"},
+		{"current-context", doc("", `"`+tok+`"`), "is not defined in the file"},
 		{"proxy-url", doc(", proxy-url: \""+tok+"\"", "c"), "proxy-url"},
 		{"certificate-authority", doc(", certificate-authority: \"/etc/kube/"+tok+"\"", "c"), "certificate-authority"},
 	} {
