@@ -13,23 +13,37 @@ import "strings"
 // Secrets rotatord handles never look so: an Exoscale secret (base64url
 // of 32 random bytes) mixes upper and lower case but once in billions;
 // a Vault token, a JWT and a PEM key mix them too; a hex key or a UUID
-// has no letter past f; base32 has no separator.
+// has no letter past f; base32 has no separator. Nor does a hex secret or
+// a UUID behind a word (dop_v1_ and 64 hex digits, a bearer token;
+// approle-<uuid>), whose letter past f is in the word only: the parts of
+// a name that are hex digits only hold maxHexInName characters at most.
 func WordsName(s string) bool {
 	if strings.ToLower(s) != s && strings.ToUpper(s) != s {
 		return false
 	}
-	parts, beyondHex := 0, false
+	parts, hexChars, beyondHex := 0, 0, false
 	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
 		parts++
+		partBeyondHex := false
 		for _, r := range strings.ToLower(p) {
 			switch {
 			case 'g' <= r && r <= 'z':
-				beyondHex = true
+				partBeyondHex = true
 			case 'a' <= r && r <= 'f', '0' <= r && r <= '9':
 			default:
 				return false
 			}
 		}
+		if partBeyondHex {
+			beyondHex = true
+		} else {
+			hexChars += len(p)
+		}
 	}
-	return parts >= 2 && beyondHex
+	return parts >= 2 && beyondHex && hexChars <= maxHexInName
 }
+
+// maxHexInName is how many characters of a name's parts may be hex digits
+// only (a date, a project number, a short commit): 64 bits, less than any
+// hex secret or UUID has.
+const maxHexInName = 16

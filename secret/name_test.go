@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"strings"
 	"testing"
 )
 
@@ -42,6 +43,29 @@ func TestWordsNameIsNoGeneratedSecret(t *testing.T) {
 			if WordsName(s) {
 				t.Fatalf("%q is taken for a name", s)
 			}
+		}
+	}
+}
+
+// TestWordsNameIsNoPrefixedHexSecret: a hex secret or a UUID behind a
+// short word (DigitalOcean's dop_v1_ + 64 hex, a kubeconfig bearer token;
+// key- + 32 hex; a secret_id UUID written as approle-<uuid>) has its
+// letter beyond f in the word only, and was shown whole as a name.
+func TestWordsNameIsNoPrefixedHexSecret(t *testing.T) {
+	b := make([]byte, 32)
+	for range 2000 {
+		rand.Read(b)
+		h := hex.EncodeToString(b)
+		uuid := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+		for _, s := range []string{"dop_v1_" + h, "doo_v1_" + h, "key-" + h[:32], "approle-" + uuid, uuid + "-secret-id", "SECRET_" + strings.ToUpper(h)} {
+			if WordsName(s) {
+				t.Fatalf("%q is taken for a name", s)
+			}
+		}
+	}
+	for _, s := range []string{"exoscale-ci-runner-20241207153012", "build-3f2a9c8e7d6b-production", "backup-2024-12-01-europe-west1"} {
+		if !WordsName(s) {
+			t.Errorf("%q is not taken for a name", s)
 		}
 	}
 }

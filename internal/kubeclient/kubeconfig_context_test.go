@@ -68,3 +68,28 @@ func TestKubeconfigContextProblemsNameWhatIsMissing(t *testing.T) {
 		t.Errorf("a good kubeconfig: %v", err)
 	}
 }
+
+// TestKubeconfigPrefixedHexTokenIsCut: a bearer token of a word and hex
+// (DigitalOcean's dop_v1_ + 64 hex) moved into current-context is one
+// case with a letter beyond f, and secret.WordsName took it for a name:
+// "context "dop_v1_<the whole token>" is not defined in the file" (seen
+// with the real binary's validate).
+func TestKubeconfigPrefixedHexTokenIsCut(t *testing.T) {
+	const tok = "dop_v1_33aa5e97606b32d83da4ab076fdbef87d7a4c6a785f1092c3ce8616065a0b9b9"
+	body := "apiVersion: v1\nkind: Config\n" +
+		"clusters: [{name: doks, cluster: {server: \"https://127.0.0.1:1\"}}]\n" +
+		"users: [{name: admin, user: {}}]\n" +
+		"contexts: [{name: doks, context: {cluster: doks, user: admin}}]\n" +
+		"current-context: " + tok + "\n"
+	path := filepath.Join(t.TempDir(), "kc.yml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := FromKubeconfig(path, "")
+	if err == nil || !strings.Contains(err.Error(), "is not defined in the file") {
+		t.Fatalf("want the context refused: %v", err)
+	}
+	if strings.Contains(err.Error(), tok[30:]) {
+		t.Errorf("the error quotes the token: %v", err)
+	}
+}
