@@ -170,7 +170,7 @@ func commandOf(app *kingpin.Application, args []string) string {
 	return ""
 }
 
-const appHelp = `rotatord rotates Exoscale IAM API keys so that nobody has to: on each policy's schedule it replaces the keys that are too old, delivers the new secrets to the policy's sinks (files, Vault), and deletes the old keys after a grace period. The README says how it proceeds and what it guarantees.`
+const appHelp = `rotatord rotates Exoscale IAM API keys so that nobody has to: on each policy's schedule it replaces the keys that are too old, delivers the new secrets to the policy's sinks (files, Vault, Kubernetes Secrets), and deletes the old keys after a grace period. The README says how it proceeds and what it guarantees.`
 
 func newCLI(stdout, stderr io.Writer) *cli {
 	c := &cli{stdout: stdout, stderr: stderr}
