@@ -1,0 +1,272 @@
+package integration
+
+// Issue #15 asks the Secret sink end to end with `rotatord once` to cover a
+// conflict: every write is an update against the resourceVersion it read,
+// and a concurrent change is a conflict, never overwritten. Here someone
+// else writes the Secret between rotatord's read and its update (a proxy
+// in front of the real kube-apiserver makes the change just before it
+// forwards rotatord's update), and the real binary must neither overwrite
+// that change nor leave a key alive that no sink holds.
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rotatord/rotatord/internal/kubetest"
+)
+
+// conflictProxy forwards to the API server; once armed, before it forwards
+// the first real (not dry-run) update of Secret name it calls change.
+type conflictProxy struct {
+	URL    string
+	CAData string // base64 PEM
+
+	mu     sync.Mutex
+	armed  bool
+	name   string
+	change func()
+	fired  int
+}
+
+func startConflictProxy(t *testing.T, c *kubetest.Cluster) *conflictProxy {
+	t.Helper()
+	target, err := url.Parse(c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(c.CAData) {
+		t.Fatal("kubetest CA: no certificate")
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig.RootCAs = pool
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = target.Host
+		},
+		Transport: tr,
+	}
+	p := &conflictProxy{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.URL.Query().Get("dryRun") == "" {
+			p.mu.Lock()
+			fire := p.armed && strings.HasSuffix(r.URL.Path, "/secrets/"+p.name)
+			if fire {
+				p.armed = false
+				p.fired++
+			}
+			change := p.change
+			p.mu.Unlock()
+			if fire {
+				change()
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(func() { srv.Close(); tr.CloseIdleConnections() })
+	p.URL = srv.URL
+	p.CAData = base64.StdEncoding.EncodeToString(pemCert(srv))
+	return p
+}
+
+func pemCert(srv *httptest.Server) []byte {
+	return []byte("-----BEGIN CERTIFICATE-----\n" + base64.StdEncoding.EncodeToString(srv.Certificate().Raw) + "\n-----END CERTIFICATE-----\n")
+}
+
+func (p *conflictProxy) arm(name string, change func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed, p.name, p.change = true, name, change
+}
+
+func (p *conflictProxy) kubeconfig(t *testing.T, c *kubetest.Cluster, user string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "proxy.kubeconfig")
+	err := os.WriteFile(path, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: proxy
+  cluster: {server: %q, certificate-authority-data: %s}
+users:
+- name: %s
+  user: {token: %q}
+contexts:
+- name: proxy
+  context: {cluster: proxy, user: %s}
+current-context: proxy
+`, p.URL, p.CAData, user, c.RestConfig(user).BearerToken, user)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestReview15KubeSinkConcurrentChangeIsAConflict(t *testing.T) {
+	t.Parallel()
+	if testing.Short() || rotatordBin == "" {
+		t.Skip("integration test: runs the real binaries; skipped with -short")
+	}
+	c := kubetest.Start(t)
+
+	for _, tt := range []struct {
+		name string
+		// change is what the other writer does to the Secret.
+		change func(data map[string][]byte, labels map[string]string)
+		// taken: the change leaves a Secret rotatord no longer manages.
+		taken bool
+		// remove: the other writer deletes the Secret instead.
+		remove bool
+	}{
+		{
+			name: "taken-by-another",
+			change: func(data map[string][]byte, labels map[string]string) {
+				delete(labels, "app.kubernetes.io/managed-by")
+				data["api_key"], data["api_secret"] = []byte("EXOtheirs"), []byte("their-secret")
+			},
+			taken: true,
+		},
+		{
+			name:   "deleted",
+			remove: true,
+		},
+		{
+			name: "consumer-adds-a-data-key",
+			change: func(data map[string][]byte, labels map[string]string) {
+				data["ca.crt"] = []byte("consumer data")
+			},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			k := newKSEnv(t, c, "conflict-"+tt.name)
+			c.Grant(t, "rotatord", k.ns, ksSinkRules)
+			p := startConflictProxy(t, c)
+			kubeconfig := p.kubeconfig(t, c, "rotatord")
+			k.writePolicy(ksPolicy("0s", ksSink(k.ns, "exo-{{.Name}}", kubeconfig, "")))
+			k.mustRun("once", "--force")
+			first := k.holds("exo-ci-runner")
+
+			p.arm("exo-ci-runner", func() {
+				s, ok := k.secret("exo-ci-runner")
+				if !ok {
+					t.Errorf("no Secret to change")
+					return
+				}
+				if tt.remove {
+					if err := k.admin.CoreV1().Secrets(k.ns).Delete(k.ctx(), s.Name, metav1.DeleteOptions{}); err != nil {
+						t.Errorf("the other writer's delete: %v", err)
+					}
+					return
+				}
+				tt.change(s.Data, s.Labels)
+				if _, err := k.admin.CoreV1().Secrets(k.ns).Update(k.ctx(), s, metav1.UpdateOptions{}); err != nil {
+					t.Errorf("the other writer's update: %v", err)
+				}
+			})
+			r := k.rotatord("once", "--force")
+			if p.fired != 1 {
+				t.Fatalf("the proxy saw no update of the Secret to interpose on\n%s", r)
+			}
+			s, exists := k.secret("exo-ci-runner")
+			t.Logf("once: exit %d\n%s", r.code, r.stdout)
+			if tt.remove {
+				// Deleted in between: whatever rotatord does, no live key
+				// but the old one may be one no Secret holds.
+				held := ""
+				if exists {
+					held = k.holds("exo-ci-runner")
+				}
+				for _, l := range k.sim.live("ci-runner") {
+					if l.Key != held && l.Key != first {
+						t.Errorf("live key %s is held by no sink (Secret holds %q)\n%s", l.Key, held, r)
+					}
+				}
+				if !exists && r.code == 0 {
+					t.Errorf("once succeeded and left no Secret\n%s", r)
+				}
+			} else if tt.taken {
+				// Never overwritten: the other writer's Secret stays as
+				// it left it, and the new key, which no sink holds, is
+				// gone; the old key stays.
+				if r.code == 0 {
+					t.Errorf("once succeeded over a Secret taken in between\n%s", r)
+				}
+				if got := string(s.Data["api_key"]); got != "EXOtheirs" {
+					t.Errorf("the Secret holds %q: the concurrent change was overwritten\n%s", got, r)
+				}
+				live := k.sim.live("ci-runner")
+				if len(live) != 1 || live[0].Key != first {
+					t.Errorf("live keys %v, want only the old %s\n%s", ids(live), first, r)
+				}
+			} else {
+				// The consumer's change is kept, whatever rotatord then
+				// does with its own data keys.
+				if string(s.Data["ca.crt"]) != "consumer data" {
+					t.Errorf("the consumer's data key was overwritten\n%s", r)
+				}
+				held := k.holds("exo-ci-runner")
+				for _, l := range k.sim.live("ci-runner") {
+					if l.Key != held && l.Key != first {
+						t.Errorf("live key %s is held by no sink (Secret holds %s)\n%s", l.Key, held, r)
+					}
+				}
+			}
+			k.checkNoSecretInOutput()
+		})
+	}
+}
+
+// take_over: true with the real binary: a Secret rotatord did not write
+// is overwritten (its other data keys kept) and marked as rotatord's; a
+// later pass without take_over then writes it as its own.
+func TestReview15KubeSinkTakeOver(t *testing.T) {
+	t.Parallel()
+	if testing.Short() || rotatordBin == "" {
+		t.Skip("integration test: runs the real binaries; skipped with -short")
+	}
+	c := kubetest.Start(t)
+	k := newKSEnv(t, c, "takeover")
+	c.Grant(t, "rotatord", k.ns, ksSinkRules)
+	kubeconfig := c.Kubeconfig(t, "rotatord")
+	if _, err := k.admin.CoreV1().Secrets(k.ns).Create(k.ctx(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "exo-ci-runner", Namespace: k.ns},
+		Data:       map[string][]byte{"api_key": []byte("EXOhandmade"), "api_secret": []byte("handmade"), "extra": []byte("kept")},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	old := k.sim.only("ci-runner")
+	k.writePolicy(ksPolicy("0s", ksSink(k.ns, "exo-{{.Name}}", kubeconfig, "take_over: true\n")))
+	k.mustRun("once", "--force")
+	first := k.holds("exo-ci-runner")
+	if first == old.Key {
+		t.Fatalf("the Secret holds the old key")
+	}
+	s, _ := k.secret("exo-ci-runner")
+	if string(s.Data["extra"]) != "kept" {
+		t.Errorf("take_over dropped the Secret's other data key")
+	}
+	k.writePolicy(ksPolicy("0s", ksSink(k.ns, "exo-{{.Name}}", kubeconfig, "")))
+	k.mustRun("once", "--force")
+	if second := k.holds("exo-ci-runner"); second == first {
+		t.Errorf("the second rotation, without take_over, left the Secret on %s", first)
+	}
+	k.checkNoSecretInOutput()
+}
