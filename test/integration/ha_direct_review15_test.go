@@ -1,0 +1,196 @@
+package integration
+
+// Issue #15's SIGSTOP attack as an outside test would run it: the replicas
+// reach the real kube-apiserver directly (HTTP/2, as client-go negotiates
+// with a real API server; the other HA tests go through an HTTP/1.1 proxy
+// per replica), each as its own user, so that the API server's audit log
+// tells whose writes they are. The leader is stopped past the Lease
+// duration while a create of it is in flight at exosim, then continued:
+// neither exosim nor the API server may see a write of it once the new
+// leader has acted.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/rotatord/rotatord/internal/kubetest"
+)
+
+type auditEvent struct {
+	Verb string `json:"verb"`
+	User struct {
+		Username string `json:"username"`
+	} `json:"user"`
+	ObjectRef struct {
+		Resource, Namespace, Name string
+	} `json:"objectRef"`
+	ResponseStatus struct {
+		Code int `json:"code"`
+	} `json:"responseStatus"`
+	RequestReceivedTimestamp time.Time `json:"requestReceivedTimestamp"`
+}
+
+func readAudit(t *testing.T, path string) []auditEvent {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []auditEvent
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var e auditEvent
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestReview15HASigstopDirect(t *testing.T) {
+	t.Parallel()
+	if testing.Short() || rotatordBin == "" {
+		t.Skip("integration test: runs the real binaries; skipped with -short")
+	}
+	if _, _, err := kubetest.Binaries(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	audit := filepath.Join(dir, "audit.log")
+	c, err := kubetest.Launch(filepath.Join(dir, "cluster"), kubetest.Options{AuditLog: audit, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	h := newHAEnv(t, c, "sigstop-direct")
+	users := []string{"rotatord", "rotatord-2"}
+	for _, u := range users[1:] {
+		c.Grant(t, u, h.ns, []rbacv1.PolicyRule{
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "get", "create", "update", "delete"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update"}},
+		})
+	}
+	h.sim.setFaults(`{"create-api-key": {"latency": "1500ms"}}`)
+	userOf := map[*replica]string{}
+	for i, u := range users {
+		name := fmt.Sprintf("r%d", i+1)
+		kubeconfig := c.Kubeconfig(t, u)
+		policies := strings.NewReplacer("$NS", h.ns, "$KUBECONFIG", kubeconfig).Replace(haPolicy("3s", "1s"))
+		cfg := h.policyFile(policies)
+		cfg = strings.Replace(cfg, "  timeout: 10s\n", "  timeout: 5s\n", 1)
+		cfg = strings.Replace(cfg, "listen: 127.0.0.1:0\n", fmt.Sprintf(`listen: 127.0.0.1:0
+state: {backend: kubernetes, namespace: %s, kubeconfig: %s}
+leader_election: {lease_name: %s, %s}
+`, h.ns, kubeconfig, haLeaseName, h.lease), 1)
+		path := filepath.Join(h.dir, name+".yml")
+		writeFileAtomic(t, path, cfg)
+		r := &replica{daemonProc: h.startDaemonWith(path), name: name, config: path}
+		h.replicas = append(h.replicas, r)
+		userOf[r] = u
+	}
+	stale := h.waitLeader(h.replicas, 30*time.Second)
+	staleID := stale.identity()
+	var standby *replica
+	for _, r := range h.replicas {
+		if r != stale {
+			standby = r
+		}
+	}
+	eventually(t, 20*time.Second, func() (bool, string) {
+		for _, r := range h.sim.requests("?op=create-api-key") {
+			if r.Answered.IsZero() && r.replica() == staleID {
+				return true, ""
+			}
+		}
+		return false, "no create in flight by the leader"
+	})
+	stoppedAt := time.Now()
+	stale.signal(syscall.SIGSTOP)
+	standby.waitLog(30*time.Second, logLeading)
+	standbyID := standby.identity()
+	var firstAction time.Time
+	eventually(t, 30*time.Second, func() (bool, string) {
+		r, ok := firstRequestBy(h.sim.requests(""), standbyID, stoppedAt)
+		if !ok {
+			return false, "the new leader made no Exoscale call yet"
+		}
+		firstAction = r.Received
+		return true, ""
+	})
+	// The new leader's first write to the API server other than the Lease.
+	for _, e := range readAudit(t, audit) {
+		if e.User.Username == userOf[standby] && e.ObjectRef.Resource != "leases" && !e.RequestReceivedTimestamp.Before(stoppedAt) &&
+			e.RequestReceivedTimestamp.Before(firstAction) {
+			firstAction = e.RequestReceivedTimestamp
+			break
+		}
+	}
+	time.Sleep(3 * time.Second)
+	stale.signal(syscall.SIGCONT)
+	stale.waitLog(20*time.Second, logNotLeading)
+	time.Sleep(5 * time.Second)
+
+	for _, r := range h.sim.requests("") {
+		if r.replica() == staleID && !r.Received.Before(firstAction) {
+			t.Errorf("the deposed leader made an Exoscale call after the new leader's first action (%s): %v", firstAction.Format("15:04:05.000"), r)
+		}
+	}
+	var staleBefore, standbyAfter int
+	for _, e := range readAudit(t, audit) {
+		if e.ObjectRef.Resource == "leases" {
+			continue
+		}
+		if e.User.Username == userOf[stale] && e.RequestReceivedTimestamp.Before(stoppedAt) {
+			staleBefore++
+		}
+		if e.User.Username == userOf[standby] && !e.RequestReceivedTimestamp.Before(firstAction) {
+			standbyAfter++
+		}
+	}
+	if staleBefore == 0 || standbyAfter == 0 {
+		t.Fatalf("the audit log shows %d journal or Secret writes of the first leader and %d of the second: it tells nothing", staleBefore, standbyAfter)
+	}
+	t.Logf("audit: %d writes of the first leader before SIGSTOP, %d of the second from its first action", staleBefore, standbyAfter)
+	for _, e := range readAudit(t, audit) {
+		if e.User.Username != userOf[stale] || e.RequestReceivedTimestamp.Before(firstAction) {
+			continue
+		}
+		if e.ObjectRef.Resource == "leases" && e.ResponseStatus.Code >= 400 {
+			continue // a failed try at the Lease: harmless
+		}
+		t.Errorf("the deposed leader wrote to the API server after the new leader's first action (%s): %s %s/%s -> %d at %s",
+			firstAction.Format("15:04:05.000"), e.Verb, e.ObjectRef.Resource, e.ObjectRef.Name, e.ResponseStatus.Code,
+			e.RequestReceivedTimestamp.Format("15:04:05.000"))
+	}
+	if v := stale.leaderGauge(); v != 0 {
+		t.Errorf("the deposed leader reports rotatord_leader %v", v)
+	}
+	if holder := h.leaseHolder(); holder != standbyID {
+		t.Errorf("the Lease holder is %q, want %q", holder, standbyID)
+	}
+	h.sim.clearFaults()
+	eventually(t, 60*time.Second, func() (bool, string) {
+		for _, n := range haNames {
+			held, _, _ := h.secretHolds(n)
+			for _, k := range h.sim.live(n) {
+				if k.Key != held {
+					return false, fmt.Sprintf("%s: live key %s not held by the Secret (%s)", n, k.Key, held)
+				}
+			}
+		}
+		return true, ""
+	})
+	h.sim.checkMaxLive(2, haNames...)
+}
