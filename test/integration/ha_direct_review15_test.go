@@ -74,32 +74,8 @@ func TestReview15HASigstopDirect(t *testing.T) {
 	}
 	t.Cleanup(c.Stop)
 	h := newHAEnv(t, c, "sigstop-direct")
-	users := []string{"rotatord", "rotatord-2"}
-	for _, u := range users[1:] {
-		c.Grant(t, u, h.ns, []rbacv1.PolicyRule{
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "get", "create", "update", "delete"}},
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update"}},
-		})
-	}
 	h.sim.setFaults(`{"create-api-key": {"latency": "1500ms"}}`)
-	userOf := map[*replica]string{}
-	for i, u := range users {
-		name := fmt.Sprintf("r%d", i+1)
-		kubeconfig := c.Kubeconfig(t, u)
-		policies := strings.NewReplacer("$NS", h.ns, "$KUBECONFIG", kubeconfig).Replace(haPolicy("3s", "1s"))
-		cfg := h.policyFile(policies)
-		cfg = strings.Replace(cfg, "  timeout: 10s\n", "  timeout: 5s\n", 1)
-		cfg = strings.Replace(cfg, "listen: 127.0.0.1:0\n", fmt.Sprintf(`listen: 127.0.0.1:0
-state: {backend: kubernetes, namespace: %s, kubeconfig: %s}
-leader_election: {lease_name: %s, %s}
-`, h.ns, kubeconfig, haLeaseName, h.lease), 1)
-		path := filepath.Join(h.dir, name+".yml")
-		writeFileAtomic(t, path, cfg)
-		r := &replica{daemonProc: h.startDaemonWith(path), name: name, config: path}
-		h.replicas = append(h.replicas, r)
-		userOf[r] = u
-	}
+	userOf := startDirectReplicas(h, c, []string{"rotatord", "rotatord-2"}, haPolicy("3s", "1s"))
 	stale := h.waitLeader(h.replicas, 30*time.Second)
 	staleID := stale.identity()
 	var standby *replica
@@ -193,4 +169,108 @@ leader_election: {lease_name: %s, %s}
 		return true, ""
 	})
 	h.sim.checkMaxLive(2, haNames...)
+}
+
+// startDirectReplicas starts one replica per user, each reaching the API
+// server directly with its own kubeconfig, and returns each one's user.
+func startDirectReplicas(h *haEnv, c *kubetest.Cluster, users []string, policies string) map[*replica]string {
+	t := h.t
+	t.Helper()
+	for _, u := range users {
+		if u == haUser {
+			continue
+		}
+		c.Grant(t, u, h.ns, []rbacv1.PolicyRule{
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "get", "create", "update", "delete"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update"}},
+		})
+	}
+	userOf := map[*replica]string{}
+	for _, u := range users {
+		name := fmt.Sprintf("r%d", len(h.replicas)+1)
+		kubeconfig := c.Kubeconfig(t, u)
+		cfg := h.policyFile(strings.NewReplacer("$NS", h.ns, "$KUBECONFIG", kubeconfig).Replace(policies))
+		cfg = strings.Replace(cfg, "  timeout: 10s\n", "  timeout: 5s\n", 1)
+		cfg = strings.Replace(cfg, "listen: 127.0.0.1:0\n", fmt.Sprintf(`listen: 127.0.0.1:0
+state: {backend: kubernetes, namespace: %s, kubeconfig: %s}
+leader_election: {lease_name: %s, %s}
+`, h.ns, kubeconfig, haLeaseName, h.lease), 1)
+		path := filepath.Join(h.dir, name+".yml")
+		writeFileAtomic(t, path, cfg)
+		r := &replica{daemonProc: h.startDaemonWith(path), name: name, config: path}
+		h.replicas = append(h.replicas, r)
+		userOf[r] = u
+	}
+	return userOf
+}
+
+// TestReview15HAKillAndAPIRestartDirect: three replicas reaching the API
+// server directly; SIGKILL the leader while its create is in flight, then
+// restart the API server while the other two run. Exactly one leads in
+// the end, the deposed leader's leftovers are finished or rolled back,
+// and no live key is one no Secret holds.
+func TestReview15HAKillAndAPIRestartDirect(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	h := newHAEnv(t, c, "kill-direct")
+	h.sim.setFaults(`{"create-api-key": {"latency": "1500ms"}}`)
+	startDirectReplicas(h, c, []string{"rotatord", "rotatord-2", "rotatord-3"}, haPolicy("3s", "1s"))
+	leader := h.waitLeader(h.replicas, 30*time.Second)
+	id := leader.identity()
+	eventually(t, 20*time.Second, func() (bool, string) {
+		for _, r := range h.sim.requests("?op=create-api-key") {
+			if r.Answered.IsZero() && r.replica() == id {
+				return true, ""
+			}
+		}
+		return false, "no create in flight by the leader"
+	})
+	killedAt := time.Now()
+	leader.kill()
+	var rest []*replica
+	for _, r := range h.replicas {
+		if r != leader {
+			rest = append(rest, r)
+		}
+	}
+	next := h.waitLeader(rest, 40*time.Second)
+	var first time.Time
+	eventually(t, 30*time.Second, func() (bool, string) {
+		r, ok := firstRequestBy(h.sim.requests(""), next.identity(), killedAt)
+		first = r.Received
+		return ok, "the new leader made no Exoscale call yet"
+	})
+	t.Logf("failover: %v from SIGKILL to the new leader's first Exoscale call", first.Sub(killedAt).Round(time.Millisecond))
+	time.Sleep(3 * time.Second)
+	c.RestartAPIServer(t)
+	restarted := time.Now()
+	h.waitLeader(rest, 60*time.Second)
+	time.Sleep(5 * time.Second)
+	if l, why := oneLeader(rest); l == nil {
+		t.Errorf("after the API server restart: %s", why)
+	}
+	// Rotations go on after the restart.
+	eventually(t, 30*time.Second, func() (bool, string) {
+		for _, r := range h.sim.requests("?op=create-api-key") {
+			if r.Received.After(restarted) && !r.Answered.IsZero() {
+				return true, ""
+			}
+		}
+		return false, "no create since the API server restart"
+	})
+	h.sim.clearFaults()
+	eventually(t, 60*time.Second, func() (bool, string) {
+		for _, n := range haNames {
+			held, _, _ := h.secretHolds(n)
+			for _, k := range h.sim.live(n) {
+				if k.Key != held {
+					return false, fmt.Sprintf("%s: live key %s not held by the Secret (%s)", n, k.Key, held)
+				}
+			}
+		}
+		return true, ""
+	})
+	h.sim.checkMaxLive(2, haNames...)
+	h.checkNoSecretInOutput()
 }
