@@ -24,7 +24,9 @@ import (
 	"sync"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rotatord/rotatord/internal/kubetest"
@@ -269,4 +271,57 @@ func TestReview15KubeSinkTakeOver(t *testing.T) {
 		t.Errorf("the second rotation, without take_over, left the Secret on %s", first)
 	}
 	k.checkNoSecretInOutput()
+}
+
+// restart: a StatefulSet and a DaemonSet, with the least RBAC the README
+// gives (patch on exactly those workloads, nothing else on them): both
+// pod templates get the restartedAt annotation after the delivery.
+func TestReview15KubeSinkRestartsStatefulSetAndDaemonSetWithLeastRBAC(t *testing.T) {
+	t.Parallel()
+	if testing.Short() || rotatordBin == "" {
+		t.Skip("integration test: runs the real binaries; skipped with -short")
+	}
+	c := kubetest.Start(t)
+	k := newKSEnv(t, c, "restart-kinds")
+	c.Grant(t, "rotatord", k.ns, []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"statefulsets"}, ResourceNames: []string{"db"}, Verbs: []string{"patch"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"daemonsets"}, ResourceNames: []string{"agent"}, Verbs: []string{"patch"}},
+	})
+	kubeconfig := c.Kubeconfig(t, "rotatord")
+	labels := map[string]string{"app": "x"}
+	sel := &metav1.LabelSelector{MatchLabels: labels}
+	tmpl := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "x", Image: "registry.invalid/x:1"}}},
+	}
+	apps := k.admin.AppsV1()
+	if _, err := apps.StatefulSets(k.ns).Create(k.ctx(), &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: appsv1.StatefulSetSpec{Selector: sel, Template: tmpl}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apps.DaemonSets(k.ns).Create(k.ctx(), &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent"},
+		Spec: appsv1.DaemonSetSpec{Selector: sel, Template: tmpl}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	k.writePolicy(ksPolicy("0s", ksSink(k.ns, "exo-{{.Name}}", kubeconfig,
+		"restart:\n  - {kind: StatefulSet, name: db}\n  - {kind: DaemonSet, name: agent}\n")))
+	r := k.rotatord("once", "--force")
+	if r.code != 0 {
+		t.Fatalf("once failed\n%s", r)
+	}
+	k.holds("exo-ci-runner")
+	ss, err := apps.StatefulSets(k.ns).Get(k.ctx(), "db", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := apps.DaemonSets(k.ns).Get(k.ctx(), "agent", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kind, a := range map[string]map[string]string{"StatefulSet": ss.Spec.Template.Annotations, "DaemonSet": ds.Spec.Template.Annotations} {
+		if a["kubectl.kubernetes.io/restartedAt"] == "" {
+			t.Errorf("%s: no restartedAt annotation on its pod template: %v", kind, a)
+		}
+	}
 }
