@@ -23,8 +23,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -136,7 +138,14 @@ func TestReview15KubeSinkConcurrentChangeIsAConflict(t *testing.T) {
 		taken bool
 		// remove: the other writer deletes the Secret instead.
 		remove bool
+		// revoke: the right to update Secrets is taken away instead,
+		// after the probe found it.
+		revoke bool
 	}{
+		{
+			name:   "rbac-revoked-after-the-probe",
+			revoke: true,
+		},
 		{
 			name: "taken-by-another",
 			change: func(data map[string][]byte, labels map[string]string) {
@@ -172,6 +181,18 @@ func TestReview15KubeSinkConcurrentChangeIsAConflict(t *testing.T) {
 					t.Errorf("no Secret to change")
 					return
 				}
+				if tt.revoke {
+					c.Grant(t, "rotatord", k.ns, []rbacv1.PolicyRule{
+						{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create"}},
+					})
+					eventually(t, 10*time.Second, func() (bool, string) {
+						sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: "rotatord",
+							ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: k.ns, Verb: "update", Resource: "secrets"}}}
+						res, err := k.admin.AuthorizationV1().SubjectAccessReviews().Create(k.ctx(), sar, metav1.CreateOptions{})
+						return err == nil && !res.Status.Allowed, "update still allowed"
+					})
+					return
+				}
 				if tt.remove {
 					if err := k.admin.CoreV1().Secrets(k.ns).Delete(k.ctx(), s.Name, metav1.DeleteOptions{}); err != nil {
 						t.Errorf("the other writer's delete: %v", err)
@@ -189,7 +210,20 @@ func TestReview15KubeSinkConcurrentChangeIsAConflict(t *testing.T) {
 			}
 			s, exists := k.secret("exo-ci-runner")
 			t.Logf("once: exit %d\n%s", r.code, r.stdout)
-			if tt.remove {
+			if tt.revoke {
+				// RBAC denial at the write: the old key stays in place,
+				// in the Secret and alive; the new key is gone.
+				if r.code == 0 {
+					t.Errorf("once succeeded without the right to update the Secret\n%s", r)
+				}
+				if got := k.holds("exo-ci-runner"); got != first {
+					t.Errorf("the Secret holds %s, want the old %s", got, first)
+				}
+				live := k.sim.live("ci-runner")
+				if len(live) != 1 || live[0].Key != first {
+					t.Errorf("live keys %v, want only the old %s\n%s", ids(live), first, r)
+				}
+			} else if tt.remove {
 				// Deleted in between: whatever rotatord does, no live key
 				// but the old one may be one no Secret holds.
 				held := ""
