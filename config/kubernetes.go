@@ -130,13 +130,17 @@ func sortedKeys(m map[string]string) []string {
 	return out
 }
 
-// kubeconfig checks, as `run` loads it, the kubeconfig at path (none: the
-// in-cluster configuration, known only in the pod): a regular file, read
-// without blocking, that parses, whose context exists, and whose files
-// for the connection (certificate-authority, client-certificate,
-// client-key, tokenFile) are regular files. It connects to nothing.
+// kubeconfig checks, as `run` loads it, the kubeconfig at path: a regular
+// file, read without blocking, that parses, whose context exists, and
+// whose files for the connection (certificate-authority,
+// client-certificate, client-key, tokenFile) are regular files. Without
+// one, that this host has the in-cluster configuration (run refuses to
+// start without it). It connects to nothing.
 func (v *validator) kubeconfig(field, path, context string) {
 	if path == "" {
+		if err := kubeclient.CheckInCluster(v.getenv); err != nil {
+			v.addf(field, "%v", err)
+		}
 		return
 	}
 	if _, err := kubeclient.FromKubeconfig(path, context); err != nil {

@@ -41,6 +41,30 @@ const (
 	InClusterCAFile    = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 )
 
+// CheckInCluster reports, without connecting, why Config("", "") would
+// fail on this host: outside a pod (KUBERNETES_SERVICE_HOST or
+// KUBERNETES_SERVICE_PORT unset in getenv), or without the service
+// account token, or with either in-cluster file not a regular file.
+func CheckInCluster(getenv func(string) string) error {
+	if getenv("KUBERNETES_SERVICE_HOST") == "" || getenv("KUBERNETES_SERVICE_PORT") == "" {
+		return errors.New("no kubeconfig, so the in-cluster configuration, but this host is not in a Kubernetes cluster " +
+			"(KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set): outside a cluster, set kubeconfig")
+	}
+	for _, f := range []NamedFile{{InClusterTokenFile, "the in-cluster service account token"}, {InClusterCAFile, "the in-cluster CA certificate"}} {
+		err := secret.CheckRegular(f.Path)
+		var nr *secret.NotRegularError
+		switch {
+		case errors.As(err, &nr):
+			return fmt.Errorf("in-cluster Kubernetes configuration: %s %s: %w", f.Field, f.Path, nr)
+		case err != nil && f.Path == InClusterTokenFile:
+			// client-go cannot do without the token (it does without
+			// the CA file, logging an error).
+			return fmt.Errorf("in-cluster Kubernetes configuration: %s %s: %v (outside a cluster, set kubeconfig)", f.Field, f.Path, secret.Cause(err))
+		}
+	}
+	return nil
+}
+
 // Config returns the REST configuration: from the kubeconfig file (and
 // context, empty for its current one) when kubeconfig is set, else the
 // pod's service account (in-cluster).
