@@ -359,3 +359,37 @@ func TestReview15KubeSinkRestartsStatefulSetAndDaemonSetWithLeastRBAC(t *testing
 		}
 	}
 }
+
+// A Secret rotatord wrote for another policy is not this policy's: once
+// refuses it at the probe, before creating a key, unless take_over.
+func TestReview15KubeSinkRefusesAnotherPolicysSecret(t *testing.T) {
+	t.Parallel()
+	if testing.Short() || rotatordBin == "" {
+		t.Skip("integration test: runs the real binaries; skipped with -short")
+	}
+	c := kubetest.Start(t)
+	k := newKSEnv(t, c, "other-policy")
+	c.Grant(t, "rotatord", k.ns, ksSinkRules)
+	kubeconfig := c.Kubeconfig(t, "rotatord")
+	pre, err := k.admin.CoreV1().Secrets(k.ns).Create(k.ctx(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "exo-ci-runner", Namespace: k.ns,
+			Labels:      map[string]string{"app.kubernetes.io/managed-by": "rotatord"},
+			Annotations: map[string]string{"rotatord.io/policy": "other", "rotatord.io/key-name": "ci-runner"}},
+		Data: map[string][]byte{"api_key": []byte("EXOother"), "api_secret": []byte("other")},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.writePolicy(ksPolicy("0s", ksSink(k.ns, "exo-{{.Name}}", kubeconfig, "")))
+	r := k.rotatord("once", "--force")
+	if r.code == 0 {
+		t.Fatalf("once over another policy's Secret succeeded\n%s", r)
+	}
+	if n := createdNamed(k.env, "ci-runner"); n != 1 {
+		t.Errorf("%d keys named ci-runner ever existed, want 1: a key was created for a refused sink\n%s", n, r)
+	}
+	if s, _ := k.secret("exo-ci-runner"); s.ResourceVersion != pre.ResourceVersion {
+		t.Errorf("another policy's Secret was changed")
+	}
+	t.Logf("%s", r.stdout)
+}
