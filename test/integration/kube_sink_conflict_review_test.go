@@ -393,3 +393,59 @@ func TestReview15KubeSinkRefusesAnotherPolicysSecret(t *testing.T) {
 	}
 	t.Logf("%s", r.stdout)
 }
+
+// The right to restart the Deployment is taken away after the probe: the
+// Secret gets the new key, but the pods that read it at start are not
+// rolled out. The old key must not be deleted as if they had been (grace
+// period 0s here), and once must not report success.
+func TestReview15KubeSinkRestartDeniedAfterTheProbeKeepsTheOldKey(t *testing.T) {
+	t.Parallel()
+	if testing.Short() || rotatordBin == "" {
+		t.Skip("integration test: runs the real binaries; skipped with -short")
+	}
+	c := kubetest.Start(t)
+	k := newKSEnv(t, c, "restart-revoked")
+	c.Grant(t, "rotatord", k.ns, ksSinkRules)
+	labels := map[string]string{"app": "web"}
+	if _, err := k.admin.AppsV1().Deployments(k.ns).Create(k.ctx(), &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: k.ns},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.invalid/web:1"}}},
+			},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := startConflictProxy(t, c)
+	kubeconfig := p.kubeconfig(t, c, "rotatord")
+	k.writePolicy(ksPolicy("0s", ksSink(k.ns, "exo-{{.Name}}", kubeconfig, "restart:\n  - {kind: Deployment, name: web}\n")))
+	k.mustRun("once", "--force")
+	first := k.holds("exo-ci-runner")
+
+	p.arm("exo-ci-runner", func() {
+		c.Grant(t, "rotatord", k.ns, []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update"}},
+		})
+		eventually(t, 10*time.Second, func() (bool, string) {
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: "rotatord",
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: k.ns, Verb: "patch", Group: "apps", Resource: "deployments", Name: "web"}}}
+			res, err := k.admin.AuthorizationV1().SubjectAccessReviews().Create(k.ctx(), sar, metav1.CreateOptions{})
+			return err == nil && !res.Status.Allowed, "patch still allowed"
+		})
+	})
+	r := k.rotatord("once", "--force")
+	t.Logf("%s", r.stdout)
+	if p.fired != 1 {
+		t.Fatalf("no Secret update to interpose on\n%s", r)
+	}
+	if r.code == 0 {
+		t.Errorf("once succeeded though the Deployment was not restarted\n%s", r)
+	}
+	if kk, _ := k.sim.key(first); !kk.Alive {
+		t.Errorf("the old key %s was deleted though the pods reading it were never restarted\n%s", first, r)
+	}
+	k.checkNoSecretInOutput()
+}
