@@ -95,6 +95,12 @@ func pemCert(srv *httptest.Server) []byte {
 	return []byte("-----BEGIN CERTIFICATE-----\n" + base64.StdEncoding.EncodeToString(srv.Certificate().Raw) + "\n-----END CERTIFICATE-----\n")
 }
 
+func (p *conflictProxy) firedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fired
+}
+
 func (p *conflictProxy) arm(name string, change func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -205,7 +211,7 @@ func TestReview15KubeSinkConcurrentChangeIsAConflict(t *testing.T) {
 				}
 			})
 			r := k.rotatord("once", "--force")
-			if p.fired != 1 {
+			if p.firedCount() != 1 {
 				t.Fatalf("the proxy saw no update of the Secret to interpose on\n%s", r)
 			}
 			s, exists := k.secret("exo-ci-runner")
@@ -438,7 +444,7 @@ func TestReview15KubeSinkRestartDeniedAfterTheProbeKeepsTheOldKey(t *testing.T) 
 	})
 	r := k.rotatord("once", "--force")
 	t.Logf("%s", r.stdout)
-	if p.fired != 1 {
+	if p.firedCount() != 1 {
 		t.Fatalf("no Secret update to interpose on\n%s", r)
 	}
 	if r.code == 0 {
