@@ -15,7 +15,7 @@ import (
 // this host) said the file was valid. With Host, it must report it on the
 // field, naming what is missing; without Host (--file-only, a file meant
 // for a pod) it must not.
-func TestReview15ValidateReportsInClusterConfigMissingOnThisHost(t *testing.T) {
+func TestValidateReportsInClusterConfigMissingOnThisHost(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ import (
 	"github.com/rotatord/rotatord/internal/kubetest"
 )
 
-func TestReview15JournalMovedMidRotationIsRecovered(t *testing.T) {
+func TestJournalMovedMidRotationIsRecovered(t *testing.T) {
 	t.Parallel()
 	if testing.Short() || rotatordBin == "" {
 		t.Skip("integration test: runs the real binaries; skipped with -short")

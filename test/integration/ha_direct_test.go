@@ -58,7 +58,7 @@ func readAudit(t *testing.T, path string) []auditEvent {
 	return out
 }
 
-func TestReview15HASigstopDirect(t *testing.T) {
+func TestHASigstopDirect(t *testing.T) {
 	t.Parallel()
 	if testing.Short() || rotatordBin == "" {
 		t.Skip("integration test: runs the real binaries; skipped with -short")
@@ -205,12 +205,12 @@ leader_election: {lease_name: %s, %s}
 	return userOf
 }
 
-// TestReview15HAKillAndAPIRestartDirect: three replicas reaching the API
+// TestHAKillAndAPIRestartDirect: three replicas reaching the API
 // server directly; SIGKILL the leader while its create is in flight, then
 // restart the API server while the other two run. Exactly one leads in
 // the end, the deposed leader's leftovers are finished or rolled back,
 // and no live key is one no Secret holds.
-func TestReview15HAKillAndAPIRestartDirect(t *testing.T) {
+func TestHAKillAndAPIRestartDirect(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	h := newHAEnv(t, c, "kill-direct")

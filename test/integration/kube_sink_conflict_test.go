@@ -129,7 +129,7 @@ current-context: proxy
 	return path
 }
 
-func TestReview15KubeSinkConcurrentChangeIsAConflict(t *testing.T) {
+func TestKubeSinkConcurrentChangeIsAConflict(t *testing.T) {
 	t.Parallel()
 	if testing.Short() || rotatordBin == "" {
 		t.Skip("integration test: runs the real binaries; skipped with -short")
@@ -279,7 +279,7 @@ func TestReview15KubeSinkConcurrentChangeIsAConflict(t *testing.T) {
 // take_over: true with the real binary: a Secret rotatord did not write
 // is overwritten (its other data keys kept) and marked as rotatord's; a
 // later pass without take_over then writes it as its own.
-func TestReview15KubeSinkTakeOver(t *testing.T) {
+func TestKubeSinkTakeOver(t *testing.T) {
 	t.Parallel()
 	if testing.Short() || rotatordBin == "" {
 		t.Skip("integration test: runs the real binaries; skipped with -short")
@@ -316,7 +316,7 @@ func TestReview15KubeSinkTakeOver(t *testing.T) {
 // restart: a StatefulSet and a DaemonSet, with the least RBAC the README
 // gives (patch on exactly those workloads, nothing else on them): both
 // pod templates get the restartedAt annotation after the delivery.
-func TestReview15KubeSinkRestartsStatefulSetAndDaemonSetWithLeastRBAC(t *testing.T) {
+func TestKubeSinkRestartsStatefulSetAndDaemonSetWithLeastRBAC(t *testing.T) {
 	t.Parallel()
 	if testing.Short() || rotatordBin == "" {
 		t.Skip("integration test: runs the real binaries; skipped with -short")
@@ -368,7 +368,7 @@ func TestReview15KubeSinkRestartsStatefulSetAndDaemonSetWithLeastRBAC(t *testing
 
 // A Secret rotatord wrote for another policy is not this policy's: once
 // refuses it at the probe, before creating a key, unless take_over.
-func TestReview15KubeSinkRefusesAnotherPolicysSecret(t *testing.T) {
+func TestKubeSinkRefusesAnotherPolicysSecret(t *testing.T) {
 	t.Parallel()
 	if testing.Short() || rotatordBin == "" {
 		t.Skip("integration test: runs the real binaries; skipped with -short")
@@ -404,7 +404,7 @@ func TestReview15KubeSinkRefusesAnotherPolicysSecret(t *testing.T) {
 // Secret gets the new key, but the pods that read it at start are not
 // rolled out. The old key must not be deleted as if they had been (grace
 // period 0s here), and once must not report success.
-func TestReview15KubeSinkRestartDeniedAfterTheProbeKeepsTheOldKey(t *testing.T) {
+func TestKubeSinkRestartDeniedAfterTheProbeKeepsTheOldKey(t *testing.T) {
 	t.Parallel()
 	if testing.Short() || rotatordBin == "" {
 		t.Skip("integration test: runs the real binaries; skipped with -short")
