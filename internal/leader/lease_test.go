@@ -14,6 +14,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/rotatord/rotatord/internal/kubetest"
 )
@@ -109,14 +110,20 @@ func TestLeaseHandedAwayByHandLeavesAZombieHolder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	leases := admin.CoordinationV1().Leases("review15-edit")
-	l, err := leases.Get(ctx, "rotatord", metav1.GetOptions{})
+	// Read and written again when A's renewal came between (a conflict),
+	// as kubectl edit has the person do.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		l, err := leases.Get(ctx, "rotatord", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		other, one := "someone-else", int32(1)
+		now := metav1.NewMicroTime(time.Now())
+		l.Spec = coordinationv1.LeaseSpec{HolderIdentity: &other, LeaseDurationSeconds: &one, RenewTime: &now, AcquireTime: &now}
+		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	other, one := "someone-else", int32(1)
-	now := metav1.NewMicroTime(time.Now())
-	l.Spec = coordinationv1.LeaseSpec{HolderIdentity: &other, LeaseDurationSeconds: &one, RenewTime: &now, AcquireTime: &now}
-	if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitCond(t, "A deposed", 15*time.Second, func() bool { return !a.e.Leading() })
