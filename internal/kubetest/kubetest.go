@@ -543,9 +543,16 @@ func (c *Cluster) WriteKubeconfig(path, user string) error {
 		return fmt.Errorf("kubetest: unknown user %q", user)
 	}
 	rc := c.RestConfig(user)
+	return WriteKubeconfigFile(path, rc.Host, rc.CAData, user, rc.BearerToken)
+}
+
+// WriteKubeconfigFile writes a kubeconfig file (mode 0600) at path that
+// reaches server (trusting the PEM certificates caPEM) as user, with its
+// bearer token: for a proxy in front of a Cluster.
+func WriteKubeconfigFile(path, server string, caPEM []byte, user, token string) error {
 	cfg := clientcmdapi.Config{
-		Clusters:       map[string]*clientcmdapi.Cluster{"kubetest": {Server: rc.Host, CertificateAuthorityData: rc.CAData}},
-		AuthInfos:      map[string]*clientcmdapi.AuthInfo{user: {Token: rc.BearerToken}},
+		Clusters:       map[string]*clientcmdapi.Cluster{"kubetest": {Server: server, CertificateAuthorityData: caPEM}},
+		AuthInfos:      map[string]*clientcmdapi.AuthInfo{user: {Token: token}},
 		Contexts:       map[string]*clientcmdapi.Context{"kubetest": {Cluster: "kubetest", AuthInfo: user}},
 		CurrentContext: "kubetest",
 	}

@@ -68,12 +68,7 @@ exec sleep 600
       - {event: on_failure, exec: {command: [%s], timeout: 10m}}
 `, script))
 	leader := h.waitLeader(h.replicas, 30*time.Second)
-	var standby *replica
-	for _, r := range h.replicas {
-		if r != leader {
-			standby = r
-		}
-	}
+	standby := others(h.replicas, leader)[0]
 	var first int
 	eventually(t, 30*time.Second, func() (bool, string) {
 		if p := hookPids(); len(p) > 0 {

@@ -15,12 +15,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/rotatord/rotatord/internal/kubetest"
 )
@@ -78,20 +75,8 @@ func TestHASigstopDirect(t *testing.T) {
 	userOf := startDirectReplicas(h, c, []string{"rotatord", "rotatord-2"}, haPolicy("3s", "1s"))
 	stale := h.waitLeader(h.replicas, 30*time.Second)
 	staleID := stale.identity()
-	var standby *replica
-	for _, r := range h.replicas {
-		if r != stale {
-			standby = r
-		}
-	}
-	eventually(t, 20*time.Second, func() (bool, string) {
-		for _, r := range h.sim.requests("?op=create-api-key") {
-			if r.Answered.IsZero() && r.replica() == staleID {
-				return true, ""
-			}
-		}
-		return false, "no create in flight by the leader"
-	})
+	standby := others(h.replicas, stale)[0]
+	h.waitCreateInFlight(staleID, 20*time.Second)
 	stoppedAt := time.Now()
 	stale.signal(syscall.SIGSTOP)
 	standby.waitLog(30*time.Second, logLeading)
@@ -157,17 +142,7 @@ func TestHASigstopDirect(t *testing.T) {
 		t.Errorf("the Lease holder is %q, want %q", holder, standbyID)
 	}
 	h.sim.clearFaults()
-	eventually(t, 60*time.Second, func() (bool, string) {
-		for _, n := range haNames {
-			held, _, _ := h.secretHolds(n)
-			for _, k := range h.sim.live(n) {
-				if k.Key != held {
-					return false, fmt.Sprintf("%s: live key %s not held by the Secret (%s)", n, k.Key, held)
-				}
-			}
-		}
-		return true, ""
-	})
+	h.waitEveryLiveKeyHeld(60 * time.Second)
 	h.sim.checkMaxLive(2, haNames...)
 }
 
@@ -180,24 +155,12 @@ func startDirectReplicas(h *haEnv, c *kubetest.Cluster, users []string, policies
 		if u == haUser {
 			continue
 		}
-		c.Grant(t, u, h.ns, []rbacv1.PolicyRule{
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "get", "create", "update", "delete"}},
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update"}},
-		})
+		c.Grant(t, u, h.ns, haRules)
 	}
 	userOf := map[*replica]string{}
 	for _, u := range users {
 		name := fmt.Sprintf("r%d", len(h.replicas)+1)
-		kubeconfig := c.Kubeconfig(t, u)
-		cfg := h.policyFile(strings.NewReplacer("$NS", h.ns, "$KUBECONFIG", kubeconfig).Replace(policies))
-		cfg = strings.Replace(cfg, "  timeout: 10s\n", "  timeout: 5s\n", 1)
-		cfg = strings.Replace(cfg, "listen: 127.0.0.1:0\n", fmt.Sprintf(`listen: 127.0.0.1:0
-state: {backend: kubernetes, namespace: %s, kubeconfig: %s}
-leader_election: {lease_name: %s, %s}
-`, h.ns, kubeconfig, haLeaseName, h.lease), 1)
-		path := filepath.Join(h.dir, name+".yml")
-		writeFileAtomic(t, path, cfg)
+		path := h.replicaConfig(name, c.Kubeconfig(t, u), policies)
 		r := &replica{daemonProc: h.startDaemonWith(path), name: name, config: path}
 		h.replicas = append(h.replicas, r)
 		userOf[r] = u
@@ -218,22 +181,10 @@ func TestHAKillAndAPIRestartDirect(t *testing.T) {
 	startDirectReplicas(h, c, []string{"rotatord", "rotatord-2", "rotatord-3"}, haPolicy("3s", "1s"))
 	leader := h.waitLeader(h.replicas, 30*time.Second)
 	id := leader.identity()
-	eventually(t, 20*time.Second, func() (bool, string) {
-		for _, r := range h.sim.requests("?op=create-api-key") {
-			if r.Answered.IsZero() && r.replica() == id {
-				return true, ""
-			}
-		}
-		return false, "no create in flight by the leader"
-	})
+	h.waitCreateInFlight(id, 20*time.Second)
 	killedAt := time.Now()
 	leader.kill()
-	var rest []*replica
-	for _, r := range h.replicas {
-		if r != leader {
-			rest = append(rest, r)
-		}
-	}
+	rest := others(h.replicas, leader)
 	next := h.waitLeader(rest, 40*time.Second)
 	var first time.Time
 	eventually(t, 30*time.Second, func() (bool, string) {
@@ -260,17 +211,7 @@ func TestHAKillAndAPIRestartDirect(t *testing.T) {
 		return false, "no create since the API server restart"
 	})
 	h.sim.clearFaults()
-	eventually(t, 60*time.Second, func() (bool, string) {
-		for _, n := range haNames {
-			held, _, _ := h.secretHolds(n)
-			for _, k := range h.sim.live(n) {
-				if k.Key != held {
-					return false, fmt.Sprintf("%s: live key %s not held by the Secret (%s)", n, k.Key, held)
-				}
-			}
-		}
-		return true, ""
-	})
+	h.waitEveryLiveKeyHeld(60 * time.Second)
 	h.sim.checkMaxLive(2, haNames...)
 	h.checkNoSecretInOutput()
 }

@@ -18,12 +18,7 @@ func TestHAStandbyReloadTakesEffectWhenItLeads(t *testing.T) {
 	h.startReplicas(2, haPolicy("1h", "1s"))
 	leader := h.waitLeader(h.replicas, 30*time.Second)
 	h.waitSettled(nil, 60*time.Second)
-	var standby *replica
-	for _, r := range h.replicas {
-		if r != leader {
-			standby = r
-		}
-	}
+	standby := others(h.replicas, leader)[0]
 	backup := h.sim.only("backup-agent")
 
 	// The standby's file gains a policy for backup-agent.

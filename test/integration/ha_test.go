@@ -12,7 +12,6 @@ package integration
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -101,13 +100,17 @@ func newHAEnv(t *testing.T, c *kubetest.Cluster, ns string) *haEnv {
 	t.Helper()
 	e := newEnv(t)
 	c.CreateNamespace(t, ns)
-	c.Grant(t, haUser, ns, []rbacv1.PolicyRule{
-		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "get", "create", "update", "delete"}},
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update"}},
-	})
+	c.Grant(t, haUser, ns, haRules)
 	return &haEnv{env: e, cluster: c, ns: ns, admin: c.Client(t, kubetest.Admin),
 		lease: fmt.Sprintf("lease_duration: %s, renew_deadline: %s, retry_period: %s", haLeaseDuration, haRenewDeadline, haRetryPeriod)}
+}
+
+// haRules is what a replica may do in its namespace: hold the Lease,
+// keep the journal, write the Secrets.
+var haRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "get", "create", "update", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update"}},
 }
 
 // haPolicy rotates both CI keys into Secrets named after them: at start
@@ -130,19 +133,16 @@ func haPolicy(maxAge, grace string) string {
 func (h *haEnv) configFor(name string, proxy *kubeProxy, policies string) string {
 	h.t.Helper()
 	kubeconfig := filepath.Join(h.dir, name+".kubeconfig")
-	writeFile(h.t, kubeconfig, fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-  - name: kubetest
-    cluster: {server: %q, certificate-authority-data: %s}
-users:
-  - name: %s
-    user: {token: %q}
-contexts:
-  - name: kubetest
-    context: {cluster: kubetest, user: %s}
-current-context: kubetest
-`, proxy.URL, base64.StdEncoding.EncodeToString(proxy.CAData), haUser, h.cluster.RestConfig(haUser).BearerToken, haUser), 0o600)
+	if err := kubetest.WriteKubeconfigFile(kubeconfig, proxy.URL, proxy.CAData, haUser, h.cluster.RestConfig(haUser).BearerToken); err != nil {
+		h.t.Fatal(err)
+	}
+	return h.replicaConfig(name, kubeconfig, policies)
+}
+
+// replicaConfig writes the policy file of replica name, whose journal,
+// Lease and Secrets are reached through kubeconfig, and returns its path.
+func (h *haEnv) replicaConfig(name, kubeconfig, policies string) string {
+	h.t.Helper()
 	policies = strings.NewReplacer("$NS", h.ns, "$KUBECONFIG", kubeconfig).Replace(policies)
 	cfg := h.policyFile(policies)
 	// Timeout 5s: an intent left by a create in flight settles 10s later.
@@ -272,6 +272,48 @@ func (h *haEnv) waitLeader(rs []*replica, within time.Duration) *replica {
 		return true, ""
 	})
 	return leader
+}
+
+// others is rs without r.
+func others(rs []*replica, r *replica) []*replica {
+	var out []*replica
+	for _, o := range rs {
+		if o != r {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// waitCreateInFlight waits until exosim holds a create-api-key of the
+// replica with the Lease identity id, not answered yet.
+func (h *haEnv) waitCreateInFlight(id string, within time.Duration) {
+	h.t.Helper()
+	eventually(h.t, within, func() (bool, string) {
+		for _, r := range h.sim.requests("?op=create-api-key") {
+			if r.Answered.IsZero() && r.replica() == id {
+				return true, ""
+			}
+		}
+		return false, "no create in flight by the leader"
+	})
+}
+
+// waitEveryLiveKeyHeld waits until every live key of the names is the one
+// its Secret holds: what a deposed leader left is finished or rolled back.
+func (h *haEnv) waitEveryLiveKeyHeld(within time.Duration) {
+	h.t.Helper()
+	eventually(h.t, within, func() (bool, string) {
+		for _, n := range haNames {
+			held, _, _ := h.secretHolds(n)
+			for _, k := range h.sim.live(n) {
+				if k.Key != held {
+					return false, fmt.Sprintf("%s: live key %s not held by the Secret (%s)", n, k.Key, held)
+				}
+			}
+		}
+		return true, ""
+	})
 }
 
 // leaseHolder is the Lease's holder, as the API server has it.
@@ -943,21 +985,9 @@ func TestHASigstopLeader(t *testing.T) {
 	h.startReplicas(2, haPolicy("3s", "1s"))
 	stale := h.waitLeader(h.replicas, 30*time.Second)
 	staleID := stale.identity()
-	var standby *replica
-	for _, r := range h.replicas {
-		if r != stale {
-			standby = r
-		}
-	}
+	standby := others(h.replicas, stale)[0]
 	// Stop it while a create of it is in flight, if one comes soon.
-	eventually(t, 20*time.Second, func() (bool, string) {
-		for _, r := range h.sim.requests("?op=create-api-key") {
-			if r.Answered.IsZero() && r.replica() == staleID {
-				return true, ""
-			}
-		}
-		return false, "no create in flight by the leader"
-	})
+	h.waitCreateInFlight(staleID, 20*time.Second)
 	stoppedAt := time.Now()
 	stale.signal(syscall.SIGSTOP)
 	t.Logf("SIGSTOP %s (%s) at %s", stale.name, staleID, stoppedAt.Format("15:04:05.000"))
@@ -1049,17 +1079,7 @@ func TestHASigstopLeader(t *testing.T) {
 	t.Logf("and sent the API server:\n%s", strings.Join(after, "\n"))
 	h.sim.clearFaults()
 	// Everything the stopped leader left is finished or rolled back.
-	eventually(t, 60*time.Second, func() (bool, string) {
-		for _, n := range haNames {
-			held, _, _ := h.secretHolds(n)
-			for _, k := range h.sim.live(n) {
-				if k.Key != held {
-					return false, fmt.Sprintf("%s: live key %s not held by the Secret (%s)", n, k.Key, held)
-				}
-			}
-		}
-		return true, ""
-	})
+	h.waitEveryLiveKeyHeld(60 * time.Second)
 	h.sim.checkMaxLive(2, haNames...)
 }
 
@@ -1293,12 +1313,7 @@ func TestHALeaderSIGTERMHandsOver(t *testing.T) {
 	h.startReplicas(2, haPolicy("1h", "1s"))
 	leader := h.waitLeader(h.replicas, 30*time.Second)
 	h.waitSettled(nil, 30*time.Second)
-	var standby *replica
-	for _, r := range h.replicas {
-		if r != leader {
-			standby = r
-		}
-	}
+	standby := others(h.replicas, leader)[0]
 	stoppedAt := time.Now()
 	leader.signal(syscall.SIGTERM)
 	code := leader.waitExit(30 * time.Second)

@@ -11,14 +11,12 @@ package integration
 import (
 	"crypto/x509"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,7 +36,7 @@ import (
 // the first real (not dry-run) update of Secret name it calls change.
 type conflictProxy struct {
 	URL    string
-	CAData string // base64 PEM
+	CAData []byte // PEM of the proxy's certificate
 
 	mu     sync.Mutex
 	armed  bool
@@ -87,7 +85,7 @@ func startConflictProxy(t *testing.T, c *kubetest.Cluster) *conflictProxy {
 	srv.StartTLS()
 	t.Cleanup(func() { srv.Close(); tr.CloseIdleConnections() })
 	p.URL = srv.URL
-	p.CAData = base64.StdEncoding.EncodeToString(pemCert(srv))
+	p.CAData = pemCert(srv)
 	return p
 }
 
@@ -110,20 +108,7 @@ func (p *conflictProxy) arm(name string, change func()) {
 func (p *conflictProxy) kubeconfig(t *testing.T, c *kubetest.Cluster, user string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "proxy.kubeconfig")
-	err := os.WriteFile(path, []byte(fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: proxy
-  cluster: {server: %q, certificate-authority-data: %s}
-users:
-- name: %s
-  user: {token: %q}
-contexts:
-- name: proxy
-  context: {cluster: proxy, user: %s}
-current-context: proxy
-`, p.URL, p.CAData, user, c.RestConfig(user).BearerToken, user)), 0o600)
-	if err != nil {
+	if err := kubetest.WriteKubeconfigFile(path, p.URL, p.CAData, user, c.RestConfig(user).BearerToken); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -285,9 +270,7 @@ func TestKubeSinkTakeOver(t *testing.T) {
 		t.Skip("integration test: runs the real binaries; skipped with -short")
 	}
 	c := kubetest.Start(t)
-	k := newKSEnv(t, c, "takeover")
-	c.Grant(t, "rotatord", k.ns, ksSinkRules)
-	kubeconfig := c.Kubeconfig(t, "rotatord")
+	k, kubeconfig := newKSEnvAsRotatord(t, c, "takeover")
 	if _, err := k.admin.CoreV1().Secrets(k.ns).Create(k.ctx(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "exo-ci-runner", Namespace: k.ns},
 		Data:       map[string][]byte{"api_key": []byte("EXOhandmade"), "api_secret": []byte("handmade"), "extra": []byte("kept")},
@@ -374,9 +357,7 @@ func TestKubeSinkRefusesAnotherPolicysSecret(t *testing.T) {
 		t.Skip("integration test: runs the real binaries; skipped with -short")
 	}
 	c := kubetest.Start(t)
-	k := newKSEnv(t, c, "other-policy")
-	c.Grant(t, "rotatord", k.ns, ksSinkRules)
-	kubeconfig := c.Kubeconfig(t, "rotatord")
+	k, kubeconfig := newKSEnvAsRotatord(t, c, "other-policy")
 	pre, err := k.admin.CoreV1().Secrets(k.ns).Create(k.ctx(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "exo-ci-runner", Namespace: k.ns,
 			Labels:      map[string]string{"app.kubernetes.io/managed-by": "rotatord"},

@@ -23,9 +23,7 @@ func TestKubeSinkEdges(t *testing.T) {
 	// is created, naming the namespace.
 	t.Run("namespace-missing", func(t *testing.T) {
 		t.Parallel()
-		k := newKSEnv(t, c, "present")
-		c.Grant(t, "rotatord", k.ns, ksSinkRules)
-		kubeconfig := c.Kubeconfig(t, "rotatord")
+		k, kubeconfig := newKSEnvAsRotatord(t, c, "present")
 		k.writePolicy(ksPolicy("0s", ksSink("absent", "exo-{{.Name}}", kubeconfig, "")))
 		old := k.sim.only("ci-runner")
 		r := k.rotatord("once", "--force")
@@ -48,9 +46,7 @@ func TestKubeSinkEdges(t *testing.T) {
 	// document.
 	t.Run("data-keys", func(t *testing.T) {
 		t.Parallel()
-		k := newKSEnv(t, c, "datakeys")
-		c.Grant(t, "rotatord", k.ns, ksSinkRules)
-		kubeconfig := c.Kubeconfig(t, "rotatord")
+		k, kubeconfig := newKSEnvAsRotatord(t, c, "datakeys")
 		k.writePolicy(ksPolicy("0s",
 			ksSink(k.ns, "exo-{{.Name}}", kubeconfig, "keys: {api_key: EXOSCALE_API_KEY, api_secret: EXOSCALE_API_SECRET}\n"),
 			ksSink(k.ns, "exo-{{.Name}}-env", kubeconfig, "key: .env\nformat: env\n"),

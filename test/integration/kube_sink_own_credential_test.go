@@ -24,9 +24,7 @@ func TestKubeSinkNeverOverwritesRotatordsOwnCredentialSecret(t *testing.T) {
 		t.Skip("integration test: runs the real binaries; skipped with -short")
 	}
 	c := kubetest.Start(t)
-	k := newKSEnv(t, c, "rotatord")
-	c.Grant(t, "rotatord", k.ns, ksSinkRules)
-	kubeconfig := c.Kubeconfig(t, "rotatord")
+	k, kubeconfig := newKSEnvAsRotatord(t, c, "rotatord")
 	admin := k.sim.Admin
 	pre, err := k.admin.CoreV1().Secrets(k.ns).Create(k.ctx(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "exo-ci-runner", Namespace: k.ns},

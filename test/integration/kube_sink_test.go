@@ -55,6 +55,15 @@ func newKSEnv(t *testing.T, c *kubetest.Cluster, ns string) *ksEnv {
 	return &ksEnv{env: e, c: c, ns: ns, admin: c.Client(t, kubetest.Admin)}
 }
 
+// newKSEnvAsRotatord is newKSEnv with user rotatord allowed what the
+// sink needs in the namespace, and its kubeconfig.
+func newKSEnvAsRotatord(t *testing.T, c *kubetest.Cluster, ns string) (*ksEnv, string) {
+	t.Helper()
+	k := newKSEnv(t, c, ns)
+	c.Grant(t, "rotatord", k.ns, ksSinkRules)
+	return k, c.Kubeconfig(t, "rotatord")
+}
+
 func (k *ksEnv) ctx() context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	k.t.Cleanup(cancel)
@@ -177,9 +186,7 @@ func TestKubeSink(t *testing.T) {
 	// period, then a second rotation updates the Secret.
 	t.Run("deliver-update-restart", func(t *testing.T) {
 		t.Parallel()
-		k := newKSEnv(t, c, "apps")
-		c.Grant(t, "rotatord", k.ns, ksSinkRules)
-		kubeconfig := c.Kubeconfig(t, "rotatord")
+		k, kubeconfig := newKSEnvAsRotatord(t, c, "apps")
 		labels := map[string]string{"app": "web"}
 		dep := &appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: k.ns},
@@ -296,9 +303,7 @@ func TestKubeSink(t *testing.T) {
 	// creating a key.
 	t.Run("unmanaged-secret", func(t *testing.T) {
 		t.Parallel()
-		k := newKSEnv(t, c, "unmanaged")
-		c.Grant(t, "rotatord", k.ns, ksSinkRules)
-		kubeconfig := c.Kubeconfig(t, "rotatord")
+		k, kubeconfig := newKSEnvAsRotatord(t, c, "unmanaged")
 		pre, err := k.admin.CoreV1().Secrets(k.ns).Create(k.ctx(), &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "exo-ci-runner", Namespace: k.ns},
 			Data:       map[string][]byte{"api_key": []byte("EXOhandmade"), "api_secret": []byte("handmade")},
@@ -583,9 +588,7 @@ func TestKubeSink(t *testing.T) {
 // checks its sinks every second; key is the key they hold.
 func sinkCheckedSecrets(t *testing.T, c *kubetest.Cluster, ns string) (*ksEnv, string) {
 	t.Helper()
-	k := newKSEnv(t, c, ns)
-	c.Grant(t, "rotatord", k.ns, ksSinkRules)
-	kubeconfig := c.Kubeconfig(t, "rotatord")
+	k, kubeconfig := newKSEnvAsRotatord(t, c, ns)
 	k.writePolicy(ksPolicy("0s",
 		ksSink(k.ns, "exo-{{.Name}}", kubeconfig, ""),
 		ksSink(k.ns, "exo-{{.Name}}-json", kubeconfig, "key: credentials.json\nformat: json\n"),
