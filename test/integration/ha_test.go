@@ -1173,8 +1173,13 @@ func TestHAAPIServerRestart(t *testing.T) {
 
 	// A due key: a new key of a managed name, adopted (adopt: rotate)
 	// and rotated at once by the leader.
-	h.sim.do(http.MethodPost, "/_sim/keys", map[string]string{"name": "ci-extra", "role": "ci"}, nil)
-	extra := h.sim.only("ci-extra")
+	// The key as exosim answers its creation: the leader may rotate it
+	// before a listing made after.
+	var extra simKey
+	h.sim.do(http.MethodPost, "/_sim/keys", map[string]string{"name": "ci-extra", "role": "ci"}, &extra)
+	if extra.Key == "" {
+		t.Fatalf("exosim answered the creation of ci-extra without a key id")
+	}
 	eventually(t, 40*time.Second, func() (bool, string) {
 		live := h.sim.live("ci-extra")
 		if len(live) != 1 || live[0].Key == extra.Key {
