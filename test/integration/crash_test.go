@@ -55,6 +55,16 @@ func (e *env) waitSettled(old map[string]string, within time.Duration) {
 	}
 }
 
+// waitCreatesReceived waits until exosim has received n create-api-key
+// calls.
+func (e *env) waitCreatesReceived(n int) {
+	e.t.Helper()
+	eventually(e.t, 30*time.Second, func() (bool, string) {
+		got := len(e.sim.requests("?op=create-api-key"))
+		return got >= n, fmt.Sprintf("exosim received %d create-api-key calls, want %d", got, n)
+	})
+}
+
 // TestKillDuringRotation kills `rotatord run` with SIGKILL at several
 // points of a rotation, restarts it without faults, and requires the end
 // state a crash must not change: one live key per name, held by every
@@ -86,10 +96,12 @@ func TestKillDuringRotation(t *testing.T) {
 				for _, n := range crashNames {
 					d.waitLog(20*time.Second, "rotation started", "name", n)
 				}
-				time.Sleep(500 * time.Millisecond) // the requests reach the simulator
+				// The creates reach the simulator ("rotation started" is
+				// logged before the create is sent).
+				e.waitCreatesReceived(len(crashNames))
 			},
 			afterKill: func(e *env, d *daemonProc, old map[string]string) {
-				eventually(e.t, 10*time.Second, func() (bool, string) {
+				eventually(e.t, 30*time.Second, func() (bool, string) {
 					c := e.sim.calls()["create-api-key"]
 					return c.Total == len(crashNames), fmt.Sprintf("create calls %+v: not all finished", c)
 				})
