@@ -430,10 +430,10 @@ func TestOwnKeyKillDuringRotation(t *testing.T) {
 			faults: `{"create-api-key": {"latency": "3s"}}`,
 			killWhen: func(o *ownEnv, d *daemonProc) {
 				d.waitLog(20*time.Second, "rotation started", selfLog("step", "intent")...)
-				time.Sleep(500 * time.Millisecond) // the request reaches the simulator
+				o.waitCreatesReceived(1) // the request reaches the simulator
 			},
 			afterKill: func(o *ownEnv, d *daemonProc, old, killed credential) {
-				eventually(o.t, 10*time.Second, func() (bool, string) {
+				eventually(o.t, 30*time.Second, func() (bool, string) {
 					c := o.sim.calls()["create-api-key"]
 					return c.Total == 1, fmt.Sprintf("create calls %+v: not finished", c)
 				})
@@ -462,8 +462,8 @@ func TestOwnKeyKillDuringRotation(t *testing.T) {
 			faults: `{"get-api-key": {"stale_for": "1m"}, "list-api-keys": {"latency": "3s"}}`,
 			killWhen: func(o *ownEnv, d *daemonProc) {
 				d.waitLog(30*time.Second, "delivered", selfLog("step", "delivered")...)
-				d.waitLog(5*time.Second, "signing with the new key", selfLog()...)
-				eventually(o.t, 10*time.Second, func() (bool, string) {
+				d.waitLog(30*time.Second, "signing with the new key", selfLog()...)
+				eventually(o.t, 30*time.Second, func() (bool, string) {
 					c := o.sim.calls()["get-api-key"]
 					return c.ByStatus["404"] >= 1, fmt.Sprintf("get-api-key calls %+v: no confirming GET answered yet", c)
 				})
