@@ -235,7 +235,11 @@ func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
 		// clients' transports as they are (HTTP/2 included).
 		d.kube.Gate = nil
 	}
-	d.metrics.SetLeader(el == nil)
+	if el == nil {
+		d.metrics.SetLeader(func() bool { return true })
+	} else {
+		d.metrics.SetLeader(el.Acting)
+	}
 	if !opts.ReadOnly {
 		if err := checkAbandoned(cfg); err != nil {
 			return nil, err

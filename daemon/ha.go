@@ -48,7 +48,6 @@ func (d *Daemon) newElector(cfg *config.Config) (*leader.Elector, error) {
 		RenewDeadline: le.RenewDeadline.Duration(),
 		RetryPeriod:   le.RetryPeriod.Duration(),
 		Logger:        d.log.Named("leader"),
-		OnLeading:     d.metrics.SetLeader,
 		OnNewLeader:   func(string) { d.metrics.LeaderChanged() },
 	}), nil
 }

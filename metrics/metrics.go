@@ -14,6 +14,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,7 +78,8 @@ type Metrics struct {
 	maxAge           *prometheus.GaugeVec
 	jitter           *prometheus.GaugeVec
 	windowClosed     *prometheus.GaugeVec
-	leader           prometheus.Gauge
+	leader           prometheus.GaugeFunc
+	acting           atomic.Pointer[func() bool] // what leader reads
 	leaderChanges    prometheus.Counter
 	passes           *prometheus.CounterVec
 	hookRuns         *prometheus.CounterVec
@@ -198,10 +200,6 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 			Namespace: namespace, Name: "policy_window_closed_max_seconds",
 			Help: "The longest stretch in the coming fortnight with none of the policy's windows open (0 without windows): how long a due rotation may wait.",
 		}, []string{"account", "policy"}),
-		leader: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "leader",
-			Help: "1 while this process acts (it holds the Lease with leader_election; always without), 0 on a standby.",
-		}),
 		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "leader_changes_total",
 			Help: "Leaders this process saw elected (leader_election): a replica taking the Lease over.",
@@ -228,6 +226,15 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 			Help: "When the configuration was last loaded successfully (Unix time).",
 		}),
 	}
+	m.leader = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "leader",
+		Help: "1 while this process acts (it holds the Lease with leader_election; always without), 0 on a standby.",
+	}, func() float64 {
+		if f := m.acting.Load(); f != nil && (*f)() {
+			return 1
+		}
+		return 0
+	})
 	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.sinkChecks, m.hookRuns, m.hookDuration,
 		m.apiRequests, m.apiDuration, m.maxAge, m.jitter, m.windowClosed, m.leader, m.leaderChanges, m.passes, m.reloadOK, m.reloadTime,
 		newBuildInfo(BuildInfo()), readyCollector{m}, limitsCollector{m})
@@ -365,14 +372,11 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 	}
 }
 
-// SetLeader says whether this process acts now.
-func (m *Metrics) SetLeader(leading bool) {
-	if leading {
-		m.leader.Set(1)
-	} else {
-		m.leader.Set(0)
-	}
-}
+// SetLeader gives rotatord_leader the question it asks at each scrape:
+// whether this process acts now. Asked, not told: a leader woken from a
+// pause past its claim (SIGSTOP, a suspended VM) must read 0 at once, as
+// its fence does, not when its election loop next looks at the Lease.
+func (m *Metrics) SetLeader(acting func() bool) { m.acting.Store(&acting) }
 
 // LeaderChanged counts a leader elected.
 func (m *Metrics) LeaderChanged() { m.leaderChanges.Inc() }

@@ -48,8 +48,6 @@ type Config struct {
 	RenewDeadline time.Duration
 	RetryPeriod   time.Duration
 	Logger        *zap.Logger
-	// OnLeading is told each time this replica starts or stops leading.
-	OnLeading func(leading bool)
 	// OnNewLeader is told of each leader this replica sees elected.
 	OnNewLeader func(identity string)
 }
@@ -158,6 +156,16 @@ func (e *Elector) Leading() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.leading
+}
+
+// Acting reports whether this replica leads and its claim lasts: false
+// at once when a pause outlasted the claim (SIGSTOP, a suspended VM),
+// before the election loop wakes to find another holder. Check, which
+// the fence asks, also refuses within its margin of the claim's end.
+func (e *Elector) Acting() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.leading && e.leftLocked() > 0
 }
 
 // Identity is this replica's name in the Lease.
@@ -367,9 +375,6 @@ func (e *Elector) setLeading(v bool) {
 		e.cfg.Logger.Info("leading: this replica holds the Lease and acts", zap.String("identity", e.cfg.Identity))
 	} else {
 		e.cfg.Logger.Warn("no longer leading: this replica stops acting", zap.String("identity", e.cfg.Identity))
-	}
-	if e.cfg.OnLeading != nil {
-		e.cfg.OnLeading(v)
 	}
 }
 
