@@ -350,14 +350,29 @@ func (v *validator) vaultSinkHost(at string, s *Sink, buildable bool) {
 	}
 	uses := vaultAuthUses[method]
 	ok := true
+	// The kubernetes method reads the pod's service account token when
+	// the field is left out: checked as well, or a file meant for a pod
+	// passes on a host outside any cluster, where every pass then fails
+	// at the sink's login.
+	saToken, saDefault := s.Auth.ServiceAccountTokenFile, false
+	if saToken == "" && method == AuthKubernetes {
+		saToken, saDefault = vault.DefaultServiceAccountTokenFile, true
+	}
 	for _, f := range []struct{ field, path string }{
 		{"auth.token_file", s.Auth.TokenFile},
 		{"auth.secret_id_file", s.Auth.SecretIDFile},
-		{"auth.service_account_token_file", s.Auth.ServiceAccountTokenFile},
+		{"auth.service_account_token_file", saToken},
 		{"tls.ca_cert", s.TLS.CACert},
 	} {
 		if f.path == "" {
 			continue
+		}
+		if saDefault && f.field == "auth.service_account_token_file" {
+			if _, err := os.Stat(f.path); err != nil {
+				v.addf(at+"."+f.field, "not set, and the pod's service account token (%s, the default) is not on this host: outside a pod, name the token of a service account Vault's kubernetes auth trusts (validate --file-only checks a file meant for a pod)", f.path)
+				ok = false
+				continue
+			}
 		}
 		if auth, isAuth := strings.CutPrefix(f.field, "auth."); isAuth && !slices.Contains(uses, auth) {
 			continue

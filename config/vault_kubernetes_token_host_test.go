@@ -1,0 +1,62 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rotatord/rotatord/sinks/vault"
+)
+
+// A Vault sink with the kubernetes method and no
+// service_account_token_file reads the pod's token: on a host outside
+// any pod, validate passed it and every pass of `run` failed at the
+// sink's login. It is now reported on the field; --file-only (a file
+// meant for a pod) and a token file named in the field are unchanged.
+func TestVaultKubernetesAuthDefaultTokenCheckedOnThisHost(t *testing.T) {
+	if _, err := os.Stat(vault.DefaultServiceAccountTokenFile); err == nil {
+		t.Skip("this host is a pod: the default token is there")
+	}
+	dir := t.TempDir()
+	token := filepath.Join(dir, "sa-token")
+	if err := os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(auth string) string {
+		path := filepath.Join(dir, "rotatord.yml")
+		doc := `exoscale:
+  api_key: EXO0123456789abcdef01234567
+  api_secret: s3cr3t
+state_dir: ` + filepath.Join(dir, "state") + `
+policies:
+  - name: ci
+    match: {name: ci-*}
+    sinks:
+      - type: vault
+        address: https://vault.example:8200
+        path: exo/{{.Name}}
+        auth: ` + auth + `
+`
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	path := write(`{method: kubernetes, role: rotatord}`)
+	_, _, err := Validate(path, ValidateOptions{Host: true, Getenv: noEnv})
+	if err == nil {
+		t.Fatal("validate accepts the kubernetes method without a token on this host")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "auth.service_account_token_file") || !strings.Contains(msg, vault.DefaultServiceAccountTokenFile) {
+		t.Errorf("the problem does not name the field and the default token file:\n%s", msg)
+	}
+	if _, _, err := Validate(path, ValidateOptions{Host: false, Getenv: noEnv}); err != nil {
+		t.Errorf("the file alone (--file-only) is refused: %v", err)
+	}
+	path = write(`{method: kubernetes, role: rotatord, service_account_token_file: ` + token + `}`)
+	if _, _, err := Validate(path, ValidateOptions{Host: true, Getenv: noEnv}); err != nil {
+		t.Errorf("a named token file on this host is refused: %v", err)
+	}
+}
