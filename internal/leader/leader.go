@@ -160,12 +160,14 @@ func (e *Elector) Leading() bool {
 
 // Acting reports whether this replica leads and its claim lasts: false
 // at once when a pause outlasted the claim (SIGSTOP, a suspended VM),
-// before the election loop wakes to find another holder. Check, which
-// the fence asks, also refuses within its margin of the claim's end.
+// before the election loop wakes to find another holder, and while it
+// waits a lease duration after a hand edit of its own Lease (see
+// timedLock), as Check refuses then. Check, which the fence asks, also
+// refuses within its margin of the claim's end.
 func (e *Elector) Acting() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.leading && e.leftLocked() > 0
+	return e.leading && time.Until(e.notBefore) <= 0 && e.leftLocked() > 0
 }
 
 // Identity is this replica's name in the Lease.
