@@ -560,7 +560,7 @@ func CheckTransport(rawURL string, insecure bool) error {
 		return nil // other checks report a bad URL
 	}
 	host := u.Hostname()
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") { // host names know no case
 		return nil
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {

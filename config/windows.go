@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rotatord/rotatord/hooks"
@@ -55,7 +56,7 @@ const (
 )
 
 func isLoopback(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") { // host names know no case
 		return true
 	}
 	ip := net.ParseIP(host)

@@ -413,7 +413,7 @@ func plainToNetwork(u *url.URL) bool {
 		return false
 	}
 	host := u.Hostname()
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") { // host names know no case
 		return false
 	}
 	ip := net.ParseIP(host)
