@@ -14,51 +14,73 @@ import (
 //
 // Only a run of flags every command line would read the same way is
 // moved: each one a flag of some command, with its value when it takes
-// one, and then a command (with its subcommand, for state). Anything
+// one, and then a command (for state, maybe another such run, then its
+// subcommand: "rotatord state --config.file F export"). Anything
 // else (an application flag such as --help or --version, an unknown
 // flag, "--", no command) leaves args as they are, for kingpin to read
 // or refuse. A flag the command does not have is then kingpin's usage
 // error, which names that command.
 func flagsAfterCommand(app *kingpin.Application, args []string) []string {
 	model := app.Model()
-	var moved []string
+	var moved, path []string
+	cmds := model.Commands
 	i := 0
-	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" && args[i] != "--" {
-		if appFlag(model.Flags, args[i]) {
+	for {
+		// A run of flags, then a command; for state, again a run of
+		// flags ("rotatord state --config.file F export"), then the
+		// subcommand.
+		run, next, ok := commandFlags(model, args, i)
+		if !ok {
 			return args
 		}
-		takesValue, known := commandFlag(model.Commands, args[i])
-		if !known {
+		moved, i = append(moved, run...), next
+		if i >= len(args) {
 			return args
 		}
-		moved = append(moved, args[i])
-		if takesValue {
-			if i+1 >= len(args) {
-				return args
-			}
-			moved = append(moved, args[i+1])
-			i++
+		cmd := findCommand(cmds, args[i])
+		if cmd == nil || cmd.Name == "help" {
+			return args
 		}
+		path = append(path, args[i])
 		i++
-	}
-	if len(moved) == 0 || i >= len(args) {
-		return args
-	}
-	cmd := findCommand(model.Commands, args[i])
-	if cmd == nil || cmd.Name == "help" {
-		return args
-	}
-	path := []string{args[i]}
-	if len(cmd.Commands) > 0 {
-		if i+1 >= len(args) || findCommand(cmd.Commands, args[i+1]) == nil {
-			return args
+		if len(cmd.Commands) == 0 {
+			break
 		}
-		path = append(path, args[i+1])
+		cmds = cmd.Commands
+	}
+	if len(moved) == 0 {
+		return args
 	}
 	out := make([]string, 0, len(args))
 	out = append(out, path...)
 	out = append(out, moved...)
-	return append(out, args[i+len(path):]...)
+	return append(out, args[i:]...)
+}
+
+// commandFlags reads the run of command flags (with their values) that
+// starts at args[i] and returns it and where it ends; not ok when the run
+// holds anything else (an application flag, an unknown flag, a flag
+// missing its value), which leaves the command line to kingpin.
+func commandFlags(model *kingpin.ApplicationModel, args []string, i int) (run []string, next int, ok bool) {
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" && args[i] != "--" {
+		if appFlag(model.Flags, args[i]) {
+			return nil, 0, false
+		}
+		takesValue, known := commandFlag(model.Commands, args[i])
+		if !known {
+			return nil, 0, false
+		}
+		run = append(run, args[i])
+		if takesValue {
+			if i+1 >= len(args) {
+				return nil, 0, false
+			}
+			run = append(run, args[i+1])
+			i++
+		}
+		i++
+	}
+	return run, i, true
 }
 
 // commandFlag says whether arg is a flag of some command (or subcommand)
