@@ -209,7 +209,7 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	c.plan.common.register(plan, "json")
 	c.plan.selection.register(plan)
 
-	validate := app.Command("validate", "Check a policy file as run would load it, on this host, as this user: print every problem with its file:line (and warnings, which do not stop run). The file is FILE or --config.file. Exits 1 if run would refuse the file.")
+	validate := app.Command("validate", "Check a policy file as run would load it, on this host, as this user: print every problem with its file:line (and warnings, which do not stop run). The file is FILE or --config.file. Exits 1 if run would refuse the file, or fail on this host (a missing sink directory, credential or token file).")
 	c.validate.common.register(validate, "json")
 	validate.Flag("file-only", "Check the file alone, not what depends on this host (credential files, sink directories, owners, state_dir): for a CI step checking a file meant for another machine.").
 		BoolVar(&c.validate.fileOnly)
