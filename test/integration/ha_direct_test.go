@@ -73,23 +73,9 @@ func TestHASigstopDirect(t *testing.T) {
 	h := newHAEnv(t, c, "sigstop-direct")
 	h.sim.setFaults(`{"create-api-key": {"latency": "1500ms"}}`)
 	userOf := startDirectReplicas(h, c, []string{"rotatord", "rotatord-2"}, haPolicy("3s", "1s"))
-	stale := h.waitLeader(h.replicas, 30*time.Second)
-	staleID := stale.identity()
-	standby := others(h.replicas, stale)[0]
-	h.waitCreateInFlight(staleID, 20*time.Second)
-	stoppedAt := time.Now()
-	stale.signal(syscall.SIGSTOP)
-	standby.waitLog(30*time.Second, logLeading)
-	standbyID := standby.identity()
-	var firstAction time.Time
-	eventually(t, 30*time.Second, func() (bool, string) {
-		r, ok := firstRequestBy(h.sim.requests(""), standbyID, stoppedAt)
-		if !ok {
-			return false, "the new leader made no Exoscale call yet"
-		}
-		firstAction = r.Received
-		return true, ""
-	})
+	stale, standby, stoppedAt := h.stopLeaderMidCreate()
+	staleID, standbyID := stale.identity(), standby.identity()
+	firstAction := h.waitFirstCall(standbyID, stoppedAt, 30*time.Second)
 	// The new leader's first write to the API server other than the Lease.
 	for _, e := range readAudit(t, audit) {
 		if e.User.Username == userOf[standby] && e.ObjectRef.Resource != "leases" && !e.RequestReceivedTimestamp.Before(stoppedAt) &&
@@ -186,12 +172,7 @@ func TestHAKillAndAPIRestartDirect(t *testing.T) {
 	leader.kill()
 	rest := others(h.replicas, leader)
 	next := h.waitLeader(rest, 40*time.Second)
-	var first time.Time
-	eventually(t, 30*time.Second, func() (bool, string) {
-		r, ok := firstRequestBy(h.sim.requests(""), next.identity(), killedAt)
-		first = r.Received
-		return ok, "the new leader made no Exoscale call yet"
-	})
+	first := h.waitFirstCall(next.identity(), killedAt, 30*time.Second)
 	t.Logf("failover: %v from SIGKILL to the new leader's first Exoscale call", first.Sub(killedAt).Round(time.Millisecond))
 	time.Sleep(3 * time.Second)
 	c.RestartAPIServer(t)

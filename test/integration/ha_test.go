@@ -11,6 +11,7 @@ package integration
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -299,6 +300,34 @@ func (h *haEnv) waitCreateInFlight(id string, within time.Duration) {
 	})
 }
 
+// stopLeaderMidCreate waits for the leader of two replicas, stops it
+// (SIGSTOP) while a create of it is in flight at exosim, and waits for
+// the other to take the Lease.
+func (h *haEnv) stopLeaderMidCreate() (stale, standby *replica, stoppedAt time.Time) {
+	h.t.Helper()
+	stale = h.waitLeader(h.replicas, 30*time.Second)
+	standby = others(h.replicas, stale)[0]
+	h.waitCreateInFlight(stale.identity(), 20*time.Second)
+	stoppedAt = time.Now()
+	stale.signal(syscall.SIGSTOP)
+	h.t.Logf("SIGSTOP %s (%s) at %s", stale.name, stale.identity(), stoppedAt.Format("15:04:05.000"))
+	standby.waitLog(30*time.Second, logLeading)
+	return stale, standby, stoppedAt
+}
+
+// waitFirstCall waits for the first Exoscale call since since by the
+// replica with the Lease identity id, and returns when exosim received it.
+func (h *haEnv) waitFirstCall(id string, since time.Time, within time.Duration) time.Time {
+	h.t.Helper()
+	var first time.Time
+	eventually(h.t, within, func() (bool, string) {
+		r, ok := firstRequestBy(h.sim.requests(""), id, since)
+		first = r.Received
+		return ok, "the new leader made no Exoscale call yet"
+	})
+	return first
+}
+
 // waitEveryLiveKeyHeld waits until every live key of the names is the one
 // its Secret holds: what a deposed leader left is finished or rolled back.
 func (h *haEnv) waitEveryLiveKeyHeld(within time.Duration) {
@@ -548,7 +577,9 @@ func (r kubeRequest) String() string {
 
 type proxyEntryKey struct{}
 
-func startKubeProxy(t *testing.T, c *kubetest.Cluster, name string) *kubeProxy {
+// apiServerTransport returns the API server's URL and a transport that
+// trusts its CA, for a proxy in front of it.
+func apiServerTransport(t *testing.T, c *kubetest.Cluster) (*url.URL, *http.Transport) {
 	t.Helper()
 	target, err := url.Parse(c.URL)
 	if err != nil {
@@ -558,8 +589,18 @@ func startKubeProxy(t *testing.T, c *kubetest.Cluster, name string) *kubeProxy {
 	if !pool.AppendCertsFromPEM(c.CAData) {
 		t.Fatal("kubetest CA: no certificate")
 	}
-	p := &kubeProxy{t: t, name: name, tr: http.DefaultTransport.(*http.Transport).Clone()}
-	p.tr.TLSClientConfig.RootCAs = pool
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	tr.TLSClientConfig.RootCAs = pool
+	return target, tr
+}
+
+func startKubeProxy(t *testing.T, c *kubetest.Cluster, name string) *kubeProxy {
+	t.Helper()
+	target, tr := apiServerTransport(t, c)
+	p := &kubeProxy{t: t, name: name, tr: tr}
 	p.tr.ForceAttemptHTTP2 = false
 	p.tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	rp := &httputil.ReverseProxy{
@@ -1002,33 +1043,17 @@ func TestHASigstopLeader(t *testing.T) {
 	// likely mid-rotation when it is stopped.
 	h.sim.setFaults(`{"create-api-key": {"latency": "1500ms"}}`)
 	h.startReplicas(2, haPolicy("3s", "1s"))
-	stale := h.waitLeader(h.replicas, 30*time.Second)
-	staleID := stale.identity()
-	standby := others(h.replicas, stale)[0]
-	// Stop it while a create of it is in flight, if one comes soon.
-	h.waitCreateInFlight(staleID, 20*time.Second)
-	stoppedAt := time.Now()
-	stale.signal(syscall.SIGSTOP)
-	t.Logf("SIGSTOP %s (%s) at %s", stale.name, staleID, stoppedAt.Format("15:04:05.000"))
-
-	standby.waitLog(30*time.Second, logLeading)
-	standbyID := standby.identity()
+	// Stopped while a create of it is in flight.
+	stale, standby, stoppedAt := h.stopLeaderMidCreate()
+	staleID, standbyID := stale.identity(), standby.identity()
 	// The standby's first action: its first Exoscale call, or its first
 	// journal or Secret write, whichever came first.
-	var firstAction time.Time
-	eventually(t, 30*time.Second, func() (bool, string) {
-		r, ok := firstRequestBy(h.sim.requests(""), standbyID, stoppedAt)
-		if !ok {
-			return false, "the new leader made no Exoscale call yet"
+	firstAction := h.waitFirstCall(standbyID, stoppedAt, 30*time.Second)
+	for _, w := range standby.proxy.writes(stoppedAt) {
+		if w.Resource != "leases" && w.Start.Before(firstAction) {
+			firstAction = w.Start
 		}
-		firstAction = r.Received
-		for _, w := range standby.proxy.writes(stoppedAt) {
-			if w.Resource != "leases" && w.Start.Before(firstAction) {
-				firstAction = w.Start
-			}
-		}
-		return true, ""
-	})
+	}
 	var acquired time.Time
 	for _, w := range standby.proxy.writes(stoppedAt) {
 		if w.Resource == "leases" && w.Upstream == http.StatusOK {

@@ -9,14 +9,12 @@ package integration
 // that change nor leave a key alive that no sink holds.
 
 import (
-	"crypto/x509"
 	"encoding/base64"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -47,16 +45,7 @@ type conflictProxy struct {
 
 func startConflictProxy(t *testing.T, c *kubetest.Cluster) *conflictProxy {
 	t.Helper()
-	target, err := url.Parse(c.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(c.CAData) {
-		t.Fatal("kubetest CA: no certificate")
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig.RootCAs = pool
+	target, tr := apiServerTransport(t, c)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
