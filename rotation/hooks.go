@@ -155,6 +155,33 @@ func (e *Engine) runPendingAfterDelivery(ctx context.Context, p Policy, rec *sta
 	}
 }
 
+// passHandlerKey marks the context of a pass's handler (handle), which
+// holds the engine's install lock for reading, with the policy generation
+// the pass runs under.
+type passHandlerKey struct{}
+
+// afterDeliveryInPass runs, from a pass's handler (which holds the
+// install lock for reading since it entered: passHandlerKey), the
+// after_delivery hooks the rotation of rec still owes, without that
+// lock: they may run up to their timeout (30 minutes), and a reload
+// waiting for them held every other name's work as well (enterHandler):
+// the other policies' passes and the deleter's due deletions. Nothing
+// owed, nothing is released. Their outcome is recorded either way (a
+// success clears them). It returns false when a reload went through
+// meanwhile: the handler then stops, and the next round acts under the
+// policies, sinks and credential in force.
+func (e *Engine) afterDeliveryInPass(ctx context.Context, p Policy, rec *state.Record) bool {
+	gen, inHandler := ctx.Value(passHandlerKey{}).(uint64)
+	if !inHandler || rec.Rotation == nil || !slices.Contains(rec.Rotation.HooksPending, hooks.AfterDelivery) {
+		e.runPendingAfterDelivery(ctx, p, rec)
+		return true
+	}
+	e.install.RUnlock()
+	e.runPendingAfterDelivery(ctx, p, rec)
+	e.install.RLock() // after a reload under way: it is quick without the hooks
+	return e.inForce(gen)
+}
+
 // onFailureTimeout bounds the on_failure hooks of one failure, retries
 // included (validate warns of a hook that cannot fit).
 const onFailureTimeout = hooks.OnFailureTimeout

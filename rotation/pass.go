@@ -658,6 +658,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	}
 	defer e.install.RUnlock()
 	ctx = e.reloadInterrupt(ctx)
+	ctx = context.WithValue(ctx, passHandlerKey{}, j.policyGen)
 	if p.Self != nil {
 		e.selfRun.Lock()
 		defer e.selfRun.Unlock()
@@ -757,7 +758,20 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		changed = true
 	}
 	if !opts.DryRun && rec.Rotation != nil {
-		e.runPendingAfterDelivery(ctx, p, &rec)
+		if !e.afterDeliveryInPass(ctx, p, &rec) {
+			// Reloaded while the hooks ran: the next pass decides under
+			// the new policies. What this one noted of the listing is
+			// kept, as the rest of the handler would have.
+			if changed {
+				if err := e.store.Put(rec); err != nil {
+					o.Err = err
+					return o
+				}
+			}
+			log.Info("policies reloaded during the after_delivery hooks: the next pass acts under the new ones")
+			o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
+			return o
+		}
 	}
 	if !opts.DryRun {
 		e.settleFailureHooks(p, &rec)

@@ -518,7 +518,11 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 	e.log.Info("rotation delivered", zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", rot.NewKeyID),
 		zap.String("step", "confirmed"), zap.Time("delete_old_after", rot.DeleteAfter))
 	e.rotationDone(p, true, now.Sub(start))
-	e.runPendingAfterDelivery(ctx, p, rec)
+	if !e.afterDeliveryInPass(ctx, p, rec) {
+		// Reloaded while the hooks ran: the rotation is delivered, and
+		// the deleter takes the old keys under the policies now in force.
+		return nil
+	}
 	if p.GracePeriod <= 0 && (ignoringWindows(ctx) || p.Windows.Contains(e.now())) {
 		// In a window (or told to ignore them) the old keys go at once;
 		// outside (a rotation finished as a window closed, or recovered
