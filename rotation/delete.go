@@ -278,8 +278,9 @@ func deleteAt(rot *state.Rotation, grace time.Duration) time.Time { return rot.D
 type installHeldKey struct{}
 
 // outsideInstall runs fn, a hook that may run for minutes, without the
-// install lock the deleter's handler holds (a pass's handlers keep it: a
-// reload waits for the pass in flight, as the README says), so that a
+// install lock the deleter's handler holds (a pass's handlers keep it,
+// but around their after_delivery hooks: afterDeliveryInPass; a reload
+// waits for the pass in flight, as the README says), so that a
 // reload need not wait for a hung consumer check, and every other name's
 // work with it (enterHandler). The name's own lock is kept: nothing else
 // acts on it meanwhile. Policies reloaded while fn ran end the handler

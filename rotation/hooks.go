@@ -169,7 +169,10 @@ type passHandlerKey struct{}
 // owed, nothing is released. Their outcome is recorded either way (a
 // success clears them). It returns false when a reload went through
 // meanwhile: the handler then stops, and the next round acts under the
-// policies, sinks and credential in force.
+// policies, sinks and credential in force. Unlike outsideInstall, it
+// never goes on after a reload, even one that left the policy as it was:
+// the pass's next steps (a grace_period 0 deletion) have no check of a
+// credential the reload changed (the deleter's credentialChecked).
 func (e *Engine) afterDeliveryInPass(ctx context.Context, p Policy, rec *state.Record) bool {
 	gen, inHandler := ctx.Value(passHandlerKey{}).(uint64)
 	if !inHandler || rec.Rotation == nil || !slices.Contains(rec.Rotation.HooksPending, hooks.AfterDelivery) {
