@@ -182,7 +182,9 @@ type Engine struct {
 
 	// selfRun is held for writing while the own key rotates and for
 	// reading by every other handler: the client's credential never
-	// switches in the middle of another rotation.
+	// switches in the middle of another rotation. A handler takes it
+	// before install (handle): it keeps it while it lets install go
+	// around its after_delivery hooks.
 	selfRun sync.RWMutex
 
 	mu          sync.Mutex

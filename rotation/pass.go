@@ -651,6 +651,19 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	defer pass.add(name)
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", name))
 	o := Outcome{Policy: p.Name, Name: name}
+	// selfRun before the install lock: a handler lets the install lock go
+	// around its after_delivery hooks (afterDeliveryInPass) but keeps
+	// selfRun, and takes the install lock again after them, behind a
+	// reload waiting for it. A handler that held the install lock while it
+	// waited for selfRun would hold that reload, and so the first handler,
+	// for good.
+	if p.Self != nil {
+		e.selfRun.Lock()
+		defer e.selfRun.Unlock()
+	} else {
+		e.selfRun.RLock()
+		defer e.selfRun.RUnlock()
+	}
 	if !e.enterHandler() {
 		log.Info("a reload is waiting: the next pass acts under the new policies")
 		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
@@ -659,13 +672,6 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	defer e.install.RUnlock()
 	ctx = e.reloadInterrupt(ctx)
 	ctx = context.WithValue(ctx, passHandlerKey{}, j.policyGen)
-	if p.Self != nil {
-		e.selfRun.Lock()
-		defer e.selfRun.Unlock()
-	} else {
-		e.selfRun.RLock()
-		defer e.selfRun.RUnlock()
-	}
 	if !opts.DryRun && !e.inForce(j.policyGen) {
 		log.Info("policies reloaded during the pass: the next pass acts under the new ones")
 		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
