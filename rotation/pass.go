@@ -773,6 +773,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 					o.Err = err
 					return o
 				}
+				if adopted && rec.Rotation != nil {
+					e.deletionScheduled(rec.Rotation.DeleteAfter)
+				}
 			}
 			log.Info("policies reloaded during the after_delivery hooks: the next pass acts under the new ones")
 			o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
