@@ -173,16 +173,21 @@ type passHandlerKey struct{}
 // never goes on after a reload, even one that left the policy as it was:
 // the pass's next steps (a grace_period 0 deletion) have no check of a
 // credential the reload changed (the deleter's credentialChecked).
-func (e *Engine) afterDeliveryInPass(ctx context.Context, p Policy, rec *state.Record) bool {
+//
+// It returns the context the handler goes on with: a reload that began
+// meanwhile (refused, when the handler goes on) interrupted the API
+// waits of ctx, and is over; the requests after it wait out a
+// Retry-After or a retry's backoff again (as outsideInstall's).
+func (e *Engine) afterDeliveryInPass(ctx context.Context, p Policy, rec *state.Record) (context.Context, bool) {
 	gen, inHandler := ctx.Value(passHandlerKey{}).(uint64)
 	if !inHandler || rec.Rotation == nil || !slices.Contains(rec.Rotation.HooksPending, hooks.AfterDelivery) {
 		e.runPendingAfterDelivery(ctx, p, rec)
-		return true
+		return ctx, true
 	}
 	e.install.RUnlock()
 	e.runPendingAfterDelivery(ctx, p, rec)
 	e.install.RLock() // after a reload under way: it is quick without the hooks
-	return e.inForce(gen)
+	return e.reloadInterrupt(ctx), e.inForce(gen)
 }
 
 // onFailureTimeout bounds the on_failure hooks of one failure, retries

@@ -764,7 +764,8 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		changed = true
 	}
 	if !opts.DryRun && rec.Rotation != nil {
-		if !e.afterDeliveryInPass(ctx, p, &rec) {
+		var inForce bool
+		if ctx, inForce = e.afterDeliveryInPass(ctx, p, &rec); !inForce {
 			// Reloaded while the hooks ran: the next pass decides under
 			// the new policies. What this one noted of the listing is
 			// kept, as the rest of the handler would have.

@@ -518,7 +518,8 @@ func (e *Engine) markDelivered(ctx context.Context, p Policy, rec *state.Record,
 	e.log.Info("rotation delivered", zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("key_id", rot.NewKeyID),
 		zap.String("step", "confirmed"), zap.Time("delete_old_after", rot.DeleteAfter))
 	e.rotationDone(p, true, now.Sub(start))
-	if !e.afterDeliveryInPass(ctx, p, rec) {
+	ctx, inForce := e.afterDeliveryInPass(ctx, p, rec)
+	if !inForce {
 		// Reloaded while the hooks ran: the rotation is delivered, and
 		// the deleter takes the old keys under the policies now in force.
 		return nil
