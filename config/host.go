@@ -356,7 +356,7 @@ func (v *validator) vaultSinkHost(at string, s *Sink, buildable bool) {
 	// at the sink's login.
 	saToken, saDefault := s.Auth.ServiceAccountTokenFile, false
 	if saToken == "" && method == AuthKubernetes {
-		saToken, saDefault = vault.DefaultServiceAccountTokenFile, true
+		saToken, saDefault = podServiceAccountTokenFile, true
 	}
 	for _, f := range []struct{ field, path string }{
 		{"auth.token_file", s.Auth.TokenFile},
@@ -367,8 +367,13 @@ func (v *validator) vaultSinkHost(at string, s *Sink, buildable bool) {
 		if f.path == "" {
 			continue
 		}
+		// Missing, it is the host's problem; there but not to be
+		// opened (a directory this user cannot search, a symlink
+		// loop), the open's error says which, noting the default.
+		note := ""
 		if saDefault && f.field == "auth.service_account_token_file" {
-			if _, err := os.Stat(f.path); err != nil {
+			note = " (not set: the pod's service account token, the default)"
+			if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
 				v.addf(at+"."+f.field, "not set, and the pod's service account token (%s, the default) is not on this host: outside a pod, name the token of a service account Vault's kubernetes auth trusts (validate --file-only checks a file meant for a pod)", f.path)
 				ok = false
 				continue
@@ -384,10 +389,10 @@ func (v *validator) vaultSinkHost(at string, s *Sink, buildable bool) {
 		var notRegular *secret.NotRegularError
 		switch {
 		case errors.As(err, &notRegular):
-			v.addf(at+"."+f.field, "%s: %v", secret.ShownPath(f.path), notRegular)
+			v.addf(at+"."+f.field, "%s: %v%s", secret.ShownPath(f.path), notRegular, note)
 			ok = false
 		case err != nil:
-			v.addf(at+"."+f.field, "%v", err)
+			v.addf(at+"."+f.field, "%v%s", err, note)
 			ok = false
 		default:
 			fh.Close()
@@ -533,3 +538,7 @@ func creatable(dir string) error {
 		p = parent
 	}
 }
+
+// podServiceAccountTokenFile is the token a Vault kubernetes login reads
+// when service_account_token_file is left out (a variable for tests).
+var podServiceAccountTokenFile = vault.DefaultServiceAccountTokenFile

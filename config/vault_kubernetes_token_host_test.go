@@ -60,3 +60,47 @@ policies:
 		t.Errorf("a named token file on this host is refused: %v", err)
 	}
 }
+
+// The default token that is there but cannot be reached (a symlink loop
+// here; a directory this user cannot search) is not "not on this host":
+// that sent an operator inside a pod to name a token file. The open's
+// own error is reported, saying the path is the default.
+func TestVaultKubernetesAuthDefaultTokenThereButUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	loop := filepath.Join(dir, "token")
+	if err := os.Symlink(loop, loop); err != nil {
+		t.Fatal(err)
+	}
+	defer func(old string) { podServiceAccountTokenFile = old }(podServiceAccountTokenFile)
+	podServiceAccountTokenFile = loop
+	path := filepath.Join(dir, "rotatord.yml")
+	if err := os.WriteFile(path, []byte(`exoscale:
+  api_key: EXO0123456789abcdef01234567
+  api_secret: s3cr3t
+state_dir: `+filepath.Join(dir, "state")+`
+policies:
+  - name: ci
+    match: {name: ci-*}
+    sinks:
+      - type: vault
+        address: https://vault.example:8200
+        path: exo/{{.Name}}
+        auth: {method: kubernetes, role: rotatord}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Validate(path, ValidateOptions{Host: true, Getenv: noEnv})
+	if err == nil {
+		t.Fatal("validate accepts a default token it cannot open")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "not on this host") || !strings.Contains(msg, "symbolic links") {
+		t.Errorf("the problem is not the open's own:\n%s", msg)
+	}
+	if !strings.Contains(msg, "auth.service_account_token_file") || !strings.Contains(msg, "the default") {
+		t.Errorf("the problem does not name the field and say the path is the default:\n%s", msg)
+	}
+	if strings.Count(msg, "\n") > 0 {
+		t.Errorf("reported more than once:\n%s", msg)
+	}
+}
