@@ -644,7 +644,11 @@ func (e *Engine) selfMatcher(policies []Policy) func(name, roleID string) bool {
 // handle decides and acts for one key name.
 func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options) Outcome {
 	p, name := *j.policy, j.name
-	unlock := e.lock(name)
+	// Another policy's handler waits for selfRun without its name's lock
+	// (lockSharingSelfRun): an own-key handler keeps selfRun for writing
+	// through its after_delivery hooks, and the deleter's due deletion of
+	// the name must not wait for them.
+	unlock := e.lockSharingSelfRun(name, p.Self == nil)
 	defer unlock()
 	// Counted before the unlock, so the pass's next job on this name (for
 	// another policy: two roles under one name) expects this handler's bump.
@@ -661,8 +665,7 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		e.selfRun.Lock()
 		defer e.selfRun.Unlock()
 	} else {
-		e.selfRun.RLock()
-		defer e.selfRun.RUnlock()
+		defer e.selfRun.RUnlock() // taken with the name's lock
 	}
 	if !e.enterHandler() {
 		log.Info("a reload is waiting: the next pass acts under the new policies")
@@ -988,6 +991,35 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		e.followStore(ctx, p) // after a recovery, the store must hold a key that signs
 	}
 	return o
+}
+
+// lockSharingSelfRun is lock(name); shared, it also takes selfRun for
+// reading, waiting for it without the name's lock: an own-key handler
+// holds selfRun for writing through its after_delivery hooks (up to their
+// timeout), and a name locked meanwhile would hold the deleter's due
+// deletion of it, and an on_failure hook's clearing (clearFailureHooks,
+// which a stop waits for), as long. The own-key handler takes its name's
+// lock, then selfRun: no handler waits for a name's lock holding selfRun,
+// so the two never wait for each other. A wait does not count in the
+// name's generation (lock's unlock does).
+func (e *Engine) lockSharingSelfRun(name string, shared bool) (unlock func()) {
+	if !shared {
+		return e.lock(name)
+	}
+	for {
+		u := e.locks.Lock(name)
+		if e.selfRun.TryRLock() {
+			return func() {
+				e.mu.Lock()
+				e.gens[name]++
+				e.mu.Unlock()
+				u()
+			}
+		}
+		u()
+		e.selfRun.RLock() // behind an own-key handler: without the name's lock
+		e.selfRun.RUnlock()
+	}
 }
 
 // yieldsRole says whether rec, p's record of a name with no rotation in
