@@ -841,7 +841,12 @@ func (e *Engine) inForce(gen uint64) bool {
 // lock serializes work on one key name. The unlock also counts the work in
 // the name's generation.
 func (e *Engine) lock(name string) func() {
-	unlock := e.locks.Lock(name)
+	return e.countedUnlock(name, e.locks.Lock(name))
+}
+
+// countedUnlock is unlock, a name's lock's, counting the work done under
+// it in the name's generation.
+func (e *Engine) countedUnlock(name string, unlock func()) func() {
 	return func() {
 		e.mu.Lock()
 		e.gens[name]++

@@ -987,8 +987,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 		o.Err = nil
 		o.Decision = Decision{Action: ActionNone, Reason: wait.reason, Due: wait.due}
 	}
-	if p.Self != nil {
-		e.followStore(ctx, p) // after a recovery, the store must hold a key that signs
+	// After a recovery, the store must hold a key that signs; not after a
+	// reload during the after_delivery hooks (p is no longer in force: the
+	// reload followed the store it put in force).
+	if p.Self != nil && e.inForce(j.policyGen) {
+		e.followStore(ctx, p)
 	}
 	return o
 }
@@ -1009,12 +1012,7 @@ func (e *Engine) lockSharingSelfRun(name string, shared bool) (unlock func()) {
 	for {
 		u := e.locks.Lock(name)
 		if e.selfRun.TryRLock() {
-			return func() {
-				e.mu.Lock()
-				e.gens[name]++
-				e.mu.Unlock()
-				u()
-			}
+			return e.countedUnlock(name, u)
 		}
 		u()
 		e.selfRun.RLock() // behind an own-key handler: without the name's lock
