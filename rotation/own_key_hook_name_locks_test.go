@@ -1,7 +1,6 @@
 package rotation
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -18,53 +17,26 @@ import (
 func TestOwnKeyAfterDeliveryHookDoesNotHoldAnotherNamesLock(t *testing.T) {
 	sh := newSelfHarness(t, time.Hour)
 	sh.api.add("ci-a", "ci-role")
-	started := make(chan struct{}, 1)
-	finish := make(chan struct{})
-	defer func() {
-		select {
-		case <-finish:
-		default:
-			close(finish)
-		}
-	}()
+	hh := newHungHook(t)
 	e := sh.engine
 	policies, _ := e.snapshotPolicies()
 	for i := range policies {
 		if policies[i].Self != nil {
-			policies[i].Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
-				select {
-				case started <- struct{}{}:
-				default:
-				}
-				select {
-				case <-finish:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}}}
+			policies[i].Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: hh.run}}
 		}
 	}
 	if err := e.SetPolicies(policies); err != nil {
 		t.Fatal(err)
 	}
 
-	self := make(chan []Outcome, 1)
-	go func() {
-		out, _ := e.Pass(context.Background(), []string{"_self"}, Options{Force: true})
-		self <- out
-	}()
+	self := passInBackground(e, []string{"_self"}, Options{Force: true})
 	select {
-	case <-started:
+	case <-hh.started:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the own key's after_delivery hook did not start")
 	}
 
-	ci := make(chan []Outcome, 1)
-	go func() {
-		out, _ := e.Pass(context.Background(), []string{"ci"}, Options{})
-		ci <- out
-	}()
+	ci := passInBackground(e, []string{"ci"}, Options{})
 	time.Sleep(300 * time.Millisecond) // ci-a's handler gets as far as it can
 
 	got := make(chan func(), 1)
@@ -73,12 +45,12 @@ func TestOwnKeyAfterDeliveryHookDoesNotHoldAnotherNamesLock(t *testing.T) {
 	case unlock := <-got:
 		unlock()
 	case <-time.After(2 * time.Second):
-		close(finish)
+		hh.release()
 		(<-got)()
 		t.Fatal("ci-a's name lock is held while the own key's after_delivery hook runs: the deleter's due deletion of ci-a waits for the hook")
 	}
-	close(finish)
-	for _, c := range []chan []Outcome{self, ci} {
+	hh.release()
+	for _, c := range []<-chan []Outcome{self, ci} {
 		select {
 		case out := <-c:
 			noFailures(t, out)

@@ -1,7 +1,6 @@
 package rotation
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -23,20 +22,8 @@ func TestReloadDuringAnAdoptionsAfterDeliveryHookStillSchedulesItsDeletion(t *te
 	newer := h.api.add("ci-runner", roleCI)
 	h.sinkA.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: newer, RoleID: roleCI, Secret: secret.Value("secret-of-the-newer-key")}
 	h.sinkB.held["ci-runner"] = sinks.Credential{Name: "ci-runner", KeyID: older, RoleID: roleCI, Secret: secret.Value("secret-of-the-older-key")}
-	started := make(chan struct{}, 1)
-	finish := make(chan struct{})
-	h.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
-		select {
-		case started <- struct{}{}:
-		default:
-		}
-		select {
-		case <-finish:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}}}
+	hh := newHungHook(t)
+	h.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: hh.run}}
 	h.newEngine()
 	var mu sync.Mutex
 	var scheduled []time.Time
@@ -46,16 +33,10 @@ func TestReloadDuringAnAdoptionsAfterDeliveryHookStillSchedulesItsDeletion(t *te
 		mu.Unlock()
 	}
 
-	passed := make(chan []Outcome, 1)
-	go func() {
-		out, _ := h.engine.Pass(context.Background(), nil, Options{})
-		passed <- out
-	}()
-	<-started
-	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
-		t.Fatalf("reload: %v", err)
-	}
-	close(finish)
+	passed := passInBackground(h.engine, nil, Options{})
+	<-hh.started
+	reloadWithin(t, h.engine, []Policy{h.policy}, hh, passed, "an adoption's after_delivery hook")
+	hh.release()
 	noFailures(t, <-passed)
 
 	rec := h.record("ci-runner")

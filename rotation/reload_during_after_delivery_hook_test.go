@@ -23,45 +23,15 @@ import (
 func TestReloadDoesNotWaitForAnAfterDeliveryHookAPassRuns(t *testing.T) {
 	h := newHarness(t, 0)
 	old := h.api.add("ci-a", "ci-role")
-	started := make(chan struct{}, 1)
-	finish := make(chan struct{})
-	hung := true
-	notify := func(ctx context.Context, ev hooks.Event) error {
-		if !hung {
-			return nil
-		}
-		started <- struct{}{}
-		select { // a hook that answers late
-		case <-finish:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	h.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: notify}}
+	hh := newHungHook(t) // a hook that answers late
+	h.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: hh.run}}
 	h.newEngine()
 
-	passed := make(chan []Outcome, 1)
-	go func() {
-		out, _ := h.engine.Pass(context.Background(), nil, Options{Force: true})
-		passed <- out
-	}()
-	<-started
+	passed := passInBackground(h.engine, nil, Options{Force: true})
+	<-hh.started
+	reloadWithin(t, h.engine, []Policy{h.policy}, hh, passed, "an after_delivery hook a pass runs")
 
-	reloaded := make(chan error, 1)
-	go func() { reloaded <- h.engine.SetPolicies([]Policy{h.policy}) }()
-	select {
-	case err := <-reloaded:
-		if err != nil {
-			t.Fatalf("reload: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		close(finish)
-		<-passed
-		t.Fatal("a reload waited for an after_delivery hook a pass runs (hung for 10 s)")
-	}
-
-	close(finish)
+	hh.release() // from now on the hook answers at once
 	for _, o := range <-passed {
 		if o.Name == "ci-a" && o.Err != nil {
 			t.Fatalf("the rotation whose after_delivery hook outlived a reload failed: %v", o.Err)
@@ -72,7 +42,6 @@ func TestReloadDoesNotWaitForAnAfterDeliveryHookAPassRuns(t *testing.T) {
 		t.Fatalf("after the hook succeeded: rotation %+v, want it delivered with no after_delivery hook owed", rec.Rotation)
 	}
 	// The old key goes under the policies in force.
-	hung = false
 	h.engine.DeleteDue(context.Background())
 	if slices.Contains(h.api.live("ci-a"), old) {
 		t.Errorf("old key %s still alive after the deleter's round", old)
@@ -84,21 +53,14 @@ func TestReloadDoesNotWaitForAnAfterDeliveryHookAPassRuns(t *testing.T) {
 func TestReloadDoesNotWaitForAnOwedAfterDeliveryHookAPassRuns(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	h.api.add("ci-a", "ci-role")
-	started := make(chan struct{}, 1)
-	finish := make(chan struct{})
+	hh := newHungHook(t)
 	calls := 0
 	notify := func(ctx context.Context, ev hooks.Event) error {
 		calls++
 		if calls == 1 {
 			return context.DeadlineExceeded // fails once: owed
 		}
-		started <- struct{}{}
-		select {
-		case <-finish:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return hh.run(ctx, ev)
 	}
 	h.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: notify}}
 	h.newEngine()
@@ -107,25 +69,10 @@ func TestReloadDoesNotWaitForAnOwedAfterDeliveryHookAPassRuns(t *testing.T) {
 		t.Fatalf("test premise: the after_delivery hook is owed after its failure: %+v", rot)
 	}
 
-	passed := make(chan []Outcome, 1)
-	go func() {
-		out, _ := h.engine.Pass(context.Background(), nil, Options{})
-		passed <- out
-	}()
-	<-started
-	reloaded := make(chan error, 1)
-	go func() { reloaded <- h.engine.SetPolicies([]Policy{h.policy}) }()
-	select {
-	case err := <-reloaded:
-		if err != nil {
-			t.Fatalf("reload: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		close(finish)
-		<-passed
-		t.Fatal("a reload waited for an owed after_delivery hook a pass runs (hung for 10 s)")
-	}
-	close(finish)
+	passed := passInBackground(h.engine, nil, Options{})
+	<-hh.started
+	reloadWithin(t, h.engine, []Policy{h.policy}, hh, passed, "an owed after_delivery hook a pass runs")
+	hh.release()
 	for _, o := range <-passed {
 		if o.Err != nil {
 			t.Fatalf("%s: %v", o.Name, o.Err)

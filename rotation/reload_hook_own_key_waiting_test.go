@@ -1,7 +1,6 @@
 package rotation
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -20,36 +19,16 @@ import (
 func TestReloadDuringAPassAfterDeliveryHookWithAnOwnKeyHandlerWaiting(t *testing.T) {
 	sh := newSelfHarness(t, time.Hour)
 	sh.api.add("ci-a", "ci-role")
-	started := make(chan struct{}, 1)
-	finish := make(chan struct{})
-	sh.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: func(ctx context.Context, ev hooks.Event) error {
-		select {
-		case started <- struct{}{}:
-		default:
-		}
-		select {
-		case <-finish:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}}}
+	hh := newHungHook(t)
+	sh.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: hh.run}}
 	sh.restart(sh.own)
 	e := sh.engine
 
-	passA := make(chan []Outcome, 1)
-	go func() {
-		out, _ := e.Pass(context.Background(), []string{"ci"}, Options{Force: true})
-		passA <- out
-	}()
-	<-started
+	passA := passInBackground(e, []string{"ci"}, Options{Force: true})
+	<-hh.started
 
 	// The own-key policy's pass, while ci-a's hook runs.
-	passB := make(chan []Outcome, 1)
-	go func() {
-		out, _ := e.Pass(context.Background(), []string{"_self"}, Options{})
-		passB <- out
-	}()
+	passB := passInBackground(e, []string{"_self"}, Options{})
 	// Give its handler the time to get as far as it can.
 	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
 		if !e.install.TryLock() {
@@ -75,7 +54,7 @@ func TestReloadDuringAPassAfterDeliveryHookWithAnOwnKeyHandlerWaiting(t *testing
 			e.install.RUnlock()
 		}
 	}
-	close(finish)
+	hh.release()
 
 	timeout := time.After(10 * time.Second)
 	for _, c := range []struct {
