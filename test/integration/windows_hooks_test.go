@@ -28,6 +28,14 @@ if [ -e "$d/block" ]; then
 	exec sleep 600
 fi
 `, dir), 0o700)
+	// A hook left blocked (exec sleep 600) dies with the test.
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(filepath.Join(dir, "hook.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 	return path
 }
 
