@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/rotatord/rotatord/sinks/vault"
 )
 
 // A Vault sink with the kubernetes method and no
@@ -15,17 +13,38 @@ import (
 // sink's login. It is now reported on the field; --file-only (a file
 // meant for a pod) and a token file named in the field are unchanged.
 func TestVaultKubernetesAuthDefaultTokenCheckedOnThisHost(t *testing.T) {
-	if _, err := os.Stat(vault.DefaultServiceAccountTokenFile); err == nil {
-		t.Skip("this host is a pod: the default token is there")
-	}
 	dir := t.TempDir()
+	// The pod's token, where this host has none (a CI runner may be a pod).
+	defer func(old string) { podServiceAccountTokenFile = old }(podServiceAccountTokenFile)
+	podServiceAccountTokenFile = filepath.Join(dir, "no-pod", "token")
 	token := filepath.Join(dir, "sa-token")
 	if err := os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	write := func(auth string) string {
-		path := filepath.Join(dir, "rotatord.yml")
-		doc := `exoscale:
+
+	path := writeVaultAuthPolicy(t, dir, `{method: kubernetes, role: rotatord}`)
+	_, _, err := Validate(path, ValidateOptions{Host: true, Getenv: noEnv})
+	if err == nil {
+		t.Fatal("validate accepts the kubernetes method without a token on this host")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "auth.service_account_token_file") || !strings.Contains(msg, podServiceAccountTokenFile) {
+		t.Errorf("the problem does not name the field and the default token file:\n%s", msg)
+	}
+	if _, _, err := Validate(path, ValidateOptions{Host: false, Getenv: noEnv}); err != nil {
+		t.Errorf("the file alone (--file-only) is refused: %v", err)
+	}
+	path = writeVaultAuthPolicy(t, dir, `{method: kubernetes, role: rotatord, service_account_token_file: `+token+`}`)
+	if _, _, err := Validate(path, ValidateOptions{Host: true, Getenv: noEnv}); err != nil {
+		t.Errorf("a named token file on this host is refused: %v", err)
+	}
+}
+
+// writeVaultAuthPolicy writes dir/rotatord.yml: one policy delivering to
+// a Vault sink that logs in with auth (a YAML flow mapping).
+func writeVaultAuthPolicy(t *testing.T, dir, auth string) string {
+	t.Helper()
+	path := filepath.Join(dir, "rotatord.yml")
+	doc := `exoscale:
   api_key: EXO0123456789abcdef01234567
   api_secret: s3cr3t
 state_dir: ` + filepath.Join(dir, "state") + `
@@ -38,27 +57,10 @@ policies:
         path: exo/{{.Name}}
         auth: ` + auth + `
 `
-		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
 	}
-
-	path := write(`{method: kubernetes, role: rotatord}`)
-	_, _, err := Validate(path, ValidateOptions{Host: true, Getenv: noEnv})
-	if err == nil {
-		t.Fatal("validate accepts the kubernetes method without a token on this host")
-	}
-	if msg := err.Error(); !strings.Contains(msg, "auth.service_account_token_file") || !strings.Contains(msg, vault.DefaultServiceAccountTokenFile) {
-		t.Errorf("the problem does not name the field and the default token file:\n%s", msg)
-	}
-	if _, _, err := Validate(path, ValidateOptions{Host: false, Getenv: noEnv}); err != nil {
-		t.Errorf("the file alone (--file-only) is refused: %v", err)
-	}
-	path = write(`{method: kubernetes, role: rotatord, service_account_token_file: ` + token + `}`)
-	if _, _, err := Validate(path, ValidateOptions{Host: true, Getenv: noEnv}); err != nil {
-		t.Errorf("a named token file on this host is refused: %v", err)
-	}
+	return path
 }
 
 // The default token that is there but cannot be reached (a symlink loop
@@ -73,22 +75,7 @@ func TestVaultKubernetesAuthDefaultTokenThereButUnreachable(t *testing.T) {
 	}
 	defer func(old string) { podServiceAccountTokenFile = old }(podServiceAccountTokenFile)
 	podServiceAccountTokenFile = loop
-	path := filepath.Join(dir, "rotatord.yml")
-	if err := os.WriteFile(path, []byte(`exoscale:
-  api_key: EXO0123456789abcdef01234567
-  api_secret: s3cr3t
-state_dir: `+filepath.Join(dir, "state")+`
-policies:
-  - name: ci
-    match: {name: ci-*}
-    sinks:
-      - type: vault
-        address: https://vault.example:8200
-        path: exo/{{.Name}}
-        auth: {method: kubernetes, role: rotatord}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := writeVaultAuthPolicy(t, dir, `{method: kubernetes, role: rotatord}`)
 	_, _, err := Validate(path, ValidateOptions{Host: true, Getenv: noEnv})
 	if err == nil {
 		t.Fatal("validate accepts a default token it cannot open")
