@@ -1,0 +1,69 @@
+package rotation
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rotatord/rotatord/hooks"
+	"github.com/rotatord/rotatord/state"
+)
+
+// A consumer check (before_delete) that a pass runs, rather than the
+// deleter (grace_period 0: the pass deletes right after the delivery; or
+// a pass that finds a deletion due), may hang for its whole timeout (up to
+// 30 minutes). A reload (SIGHUP) waited for it, as it once did for the
+// deleter's: while it waited, every other handler skipped its name
+// (ReasonReloaded), so every other policy's work stood still behind one
+// hung check. The reload now goes through at once; the check's result is
+// dropped (it was decided under the policies the reload replaced) and the
+// old key stays for the deleter, which runs the check again under the
+// policies in force.
+func TestReloadDoesNotWaitForAConsumerCheckAPassRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		setup func(h *harness) Options // the pass whose check hangs
+	}{
+		{"grace period 0: the rotating pass deletes", 0, func(h *harness) Options {
+			return Options{Force: true}
+		}},
+		{"a pass that finds the deletion due", time.Hour, func(h *harness) Options {
+			h.pass(Options{Force: true})
+			h.clock.Add(2 * time.Hour) // the grace period is over
+			return Options{}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.grace)
+			old := h.api.add("ci-a", "ci-role")
+			hh := newHungHook(t) // a consumer check that answers late
+			h.policy.Hooks = []Hook{{Event: hooks.BeforeDelete, Label: "exec#0", Run: hh.run}}
+			h.newEngine()
+			opts := tc.setup(h)
+
+			passed := passInBackground(h.engine, nil, opts)
+			<-hh.started
+			reloadWithin(t, h.engine, []Policy{h.policy}, hh, passed, "a consumer check a pass runs")
+
+			hh.release() // from now on the check passes at once
+			for _, o := range <-passed {
+				if o.Name == "ci-a" && o.Err != nil {
+					t.Fatalf("the pass whose consumer check outlived a reload failed: %v", o.Err)
+				}
+			}
+			if !slices.Contains(h.api.live("ci-a"), old) {
+				t.Fatalf("old key %s deleted on a consumer check decided under the policies a reload replaced", old)
+			}
+			rec := h.record("ci-a")
+			if rec.Rotation == nil || rec.Rotation.Phase != state.PhaseDelivered {
+				t.Fatalf("after the reload: rotation %+v, want it delivered, its old keys still owed", rec.Rotation)
+			}
+			h.engine.DeleteDue(context.Background())
+			if slices.Contains(h.api.live("ci-a"), old) {
+				t.Errorf("old key %s still alive after the deleter's round, its consumer check passing", old)
+			}
+		})
+	}
+}
