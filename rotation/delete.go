@@ -278,24 +278,36 @@ func deleteAt(rot *state.Rotation, grace time.Duration) time.Time { return rot.D
 type installHeldKey struct{}
 
 // outsideInstall runs fn, a hook that may run for minutes, without the
-// install lock the deleter's handler holds (a pass's handlers keep it,
-// but around their after_delivery hooks: afterDeliveryInPass; a reload
-// waits for the pass in flight, as the README says), so that a
-// reload need not wait for a hung consumer check, and every other name's
-// work with it (enterHandler). The name's own lock is kept: nothing else
-// acts on it meanwhile. Policies reloaded while fn ran end the handler
-// (a ReasonReloaded wait): what it decided was decided under the old
-// ones, and the next round decides again. Unless the reload left p as
-// the policy file had it (the same Fingerprint): reloads of an unchanged
-// file that come more often than the check takes would otherwise end
-// every check, and the old keys would never go. The handler then goes on
-// with the policy in force (*p: its sinks, the old ones closed).
+// install lock the handler holds (the deleter's: installHeldKey; a
+// pass's: passHandlerKey), so that a reload need not wait for a hung
+// consumer check, and every other name's work with it (enterHandler).
+// The name's own lock is kept: nothing else acts on it meanwhile.
+// Policies reloaded while fn ran end the handler (a ReasonReloaded wait):
+// what it decided was decided under the old ones, and the next round
+// decides again. Unless, in the deleter, the reload left p as the policy
+// file had it (the same Fingerprint): reloads of an unchanged file that
+// come more often than the check takes would otherwise end every check,
+// and the old keys would never go. The handler then goes on with the
+// policy in force (*p: its sinks, the old ones closed). A pass's handler
+// never goes on after a reload (as afterDeliveryInPass): it has no check
+// of a credential the reload changed (the deleter's credentialChecked),
+// and the deleter, which has, takes the old keys then.
 //
 // It returns the context the handler goes on with: a reload that went
 // through meanwhile interrupted the API waits of ctx (reloadInterrupt),
 // and is over; the requests after it wait out a Retry-After or a retry's
 // backoff again, until the next reload.
 func (e *Engine) outsideInstall(ctx context.Context, p *Policy, fn func()) (context.Context, error) {
+	if gen, inPass := ctx.Value(passHandlerKey{}).(uint64); inPass {
+		e.install.RUnlock()
+		fn()
+		e.install.RLock() // after a reload under way: it is quick without the hooks
+		ctx = e.reloadInterrupt(ctx)
+		if !e.inForce(gen) {
+			return ctx, &waitErr{reason: ReasonReloaded}
+		}
+		return ctx, nil
+	}
 	gen, ok := ctx.Value(installHeldKey{}).(uint64)
 	if !ok {
 		fn()

@@ -169,10 +169,11 @@ type passHandlerKey struct{}
 // owed, nothing is released. Their outcome is recorded either way (a
 // success clears them). It returns false when a reload went through
 // meanwhile: the handler then stops, and the next round acts under the
-// policies, sinks and credential in force. Unlike outsideInstall, it
-// never goes on after a reload, even one that left the policy as it was:
-// the pass's next steps (a grace_period 0 deletion) have no check of a
-// credential the reload changed (the deleter's credentialChecked).
+// policies, sinks and credential in force. Like outsideInstall in a
+// pass, it never goes on after a reload, even one that left the policy
+// as it was: the pass's next steps (a grace_period 0 deletion) have no
+// check of a credential the reload changed (the deleter's
+// credentialChecked).
 //
 // It returns the context the handler goes on with: a reload that began
 // meanwhile (refused, when the handler goes on) interrupted the API
