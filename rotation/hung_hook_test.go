@@ -69,3 +69,15 @@ func reloadWithin(t *testing.T, e *Engine, policies []Policy, hh *hungHook, done
 		t.Fatalf("a reload waited for %s (hung for 10 s)", what)
 	}
 }
+
+// passOverAReload runs a pass of h's engine with opts in which hh hangs,
+// requires a reload (of the same policies) to go through meanwhile
+// (reloadWithin), lets hh answer, and requires the pass to fail nowhere.
+func passOverAReload(t *testing.T, h *harness, hh *hungHook, opts Options, what string) {
+	t.Helper()
+	passed := passInBackground(h.engine, nil, opts)
+	<-hh.started
+	reloadWithin(t, h.engine, []Policy{h.policy}, hh, passed, what)
+	hh.release() // from now on the hook answers at once
+	noFailures(t, <-passed)
+}

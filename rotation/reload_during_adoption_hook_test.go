@@ -33,11 +33,7 @@ func TestReloadDuringAnAdoptionsAfterDeliveryHookStillSchedulesItsDeletion(t *te
 		mu.Unlock()
 	}
 
-	passed := passInBackground(h.engine, nil, Options{})
-	<-hh.started
-	reloadWithin(t, h.engine, []Policy{h.policy}, hh, passed, "an adoption's after_delivery hook")
-	hh.release()
-	noFailures(t, <-passed)
+	passOverAReload(t, h, hh, Options{}, "an adoption's after_delivery hook")
 
 	rec := h.record("ci-runner")
 	if rec.Rotation == nil || rec.CurrentKeyID != newer {

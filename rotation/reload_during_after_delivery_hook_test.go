@@ -27,16 +27,7 @@ func TestReloadDoesNotWaitForAnAfterDeliveryHookAPassRuns(t *testing.T) {
 	h.policy.Hooks = []Hook{{Event: hooks.AfterDelivery, Label: "exec#0", Run: hh.run}}
 	h.newEngine()
 
-	passed := passInBackground(h.engine, nil, Options{Force: true})
-	<-hh.started
-	reloadWithin(t, h.engine, []Policy{h.policy}, hh, passed, "an after_delivery hook a pass runs")
-
-	hh.release() // from now on the hook answers at once
-	for _, o := range <-passed {
-		if o.Name == "ci-a" && o.Err != nil {
-			t.Fatalf("the rotation whose after_delivery hook outlived a reload failed: %v", o.Err)
-		}
-	}
+	passOverAReload(t, h, hh, Options{Force: true}, "an after_delivery hook a pass runs")
 	rec := h.record("ci-a")
 	if rec.Rotation == nil || slices.Contains(rec.Rotation.HooksPending, hooks.AfterDelivery) {
 		t.Fatalf("after the hook succeeded: rotation %+v, want it delivered with no after_delivery hook owed", rec.Rotation)
@@ -69,15 +60,7 @@ func TestReloadDoesNotWaitForAnOwedAfterDeliveryHookAPassRuns(t *testing.T) {
 		t.Fatalf("test premise: the after_delivery hook is owed after its failure: %+v", rot)
 	}
 
-	passed := passInBackground(h.engine, nil, Options{})
-	<-hh.started
-	reloadWithin(t, h.engine, []Policy{h.policy}, hh, passed, "an owed after_delivery hook a pass runs")
-	hh.release()
-	for _, o := range <-passed {
-		if o.Err != nil {
-			t.Fatalf("%s: %v", o.Name, o.Err)
-		}
-	}
+	passOverAReload(t, h, hh, Options{}, "an owed after_delivery hook a pass runs")
 	if rot := h.record("ci-a").Rotation; rot == nil || slices.Contains(rot.HooksPending, hooks.AfterDelivery) {
 		t.Fatalf("after the hook succeeded: rotation %+v, want no after_delivery hook owed", rot)
 	}

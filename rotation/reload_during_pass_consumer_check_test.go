@@ -43,16 +43,7 @@ func TestReloadDoesNotWaitForAConsumerCheckAPassRuns(t *testing.T) {
 			h.newEngine()
 			opts := tc.setup(h)
 
-			passed := passInBackground(h.engine, nil, opts)
-			<-hh.started
-			reloadWithin(t, h.engine, []Policy{h.policy}, hh, passed, "a consumer check a pass runs")
-
-			hh.release() // from now on the check passes at once
-			for _, o := range <-passed {
-				if o.Name == "ci-a" && o.Err != nil {
-					t.Fatalf("the pass whose consumer check outlived a reload failed: %v", o.Err)
-				}
-			}
+			passOverAReload(t, h, hh, opts, "a consumer check a pass runs")
 			if !slices.Contains(h.api.live("ci-a"), old) {
 				t.Fatalf("old key %s deleted on a consumer check decided under the policies a reload replaced", old)
 			}
