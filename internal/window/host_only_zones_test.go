@@ -1,0 +1,72 @@
+package window
+
+import (
+	"archive/zip"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// A zone name must mean the same wherever rotatord runs: a name that only
+// this host's zoneinfo has (posixrules, posix/..., right/...) passes
+// validate here and stops the daemon in a distroless image, which has
+// only Go's embedded copy. Every name of the host's zoneinfo that
+// LoadZone takes must be in that copy (the toolchain's
+// lib/time/zoneinfo.zip, from which time/tzdata is made).
+func TestEveryZoneLoadZoneTakesIsInTheEmbeddedCopy(t *testing.T) {
+	const system = "/usr/share/zoneinfo"
+	if _, err := os.Stat(system); err != nil {
+		t.Skipf("no system zoneinfo here: %v", err)
+	}
+	z, err := zip.OpenReader(filepath.Join(runtime.GOROOT(), "lib", "time", "zoneinfo.zip"))
+	if err != nil {
+		t.Skipf("the toolchain's zoneinfo.zip: %v", err)
+	}
+	defer z.Close()
+	embedded := map[string]bool{}
+	for _, f := range z.File {
+		embedded[f.Name] = true
+	}
+	taken := 0
+	err = filepath.WalkDir(system, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		name := strings.TrimPrefix(path, system+"/")
+		if _, err := LoadZone(name); err != nil {
+			return nil
+		}
+		taken++
+		if !embedded[name] {
+			t.Errorf("LoadZone(%q) succeeds on this host, but Go's embedded copy has no such zone", name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if taken < 300 {
+		t.Fatalf("test premise: LoadZone took only %d names of %s", taken, system)
+	}
+}
+
+func TestHostOnlyZonesNameTheZoneToWrite(t *testing.T) {
+	for name, want := range map[string]string{
+		"posixrules":             "name the zone",
+		"posix/Europe/Zurich":    `"Europe/Zurich"`,
+		"right/Europe/Zurich":    `"Europe/Zurich"`,
+		"right/UTC":              "leap seconds",
+		"posix/America/New_York": `"America/New_York"`,
+	} {
+		_, err := LoadZone(name)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), name) {
+			t.Errorf("LoadZone(%q): %v, want an error naming it and saying %s", name, err, want)
+		}
+	}
+	if _, err := LoadZone("Europe/Zurich"); err != nil {
+		t.Errorf("LoadZone(Europe/Zurich): %v", err)
+	}
+}
