@@ -104,6 +104,18 @@ func LoadZone(name string) (*time.Location, error) {
 		// same file would open its windows at other hours on another host.
 		return nil, fmt.Errorf("time zone %q is the host's zone, not an IANA name: name the zone (such as Europe/Zurich) or use UTC", name)
 	}
+	// Names only a host's zoneinfo has: the file would pass validate on
+	// a Debian host and be refused where only Go's embedded copy is
+	// (a distroless image). The test holds this list to that copy.
+	if rest, ok := strings.CutPrefix(name, "posix/"); ok {
+		return nil, fmt.Errorf("time zone %q is this host's copy of %q, which Go's embedded zone database (the one an image without zoneinfo uses) does not have: write %q", name, rest, rest)
+	}
+	if rest, ok := strings.CutPrefix(name, "right/"); ok {
+		return nil, fmt.Errorf("time zone %q is %q counting leap seconds, which clocks synced by NTP do not, and only this host's zoneinfo has it (not Go's embedded copy): write %q", name, rest, rest)
+	}
+	if name == "posixrules" {
+		return nil, fmt.Errorf("time zone %q is this host's default rules file, not a zone: name the zone (such as Europe/Zurich) or use UTC", name)
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, fmt.Errorf("unknown time zone %q (want an IANA name such as Europe/Zurich)", name)
