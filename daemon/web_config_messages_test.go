@@ -1,0 +1,46 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The exporter toolkit's own messages name Go types ("field nope not
+// found in type web.TLSConfig") and no user ("crypto/bcrypt: hashedSecret
+// too short"): an operator reads the YAML, not the toolkit's source. The
+// errors name the section and the user instead, and never the value of a
+// hash that is not one (a password written in plain text).
+func TestWebConfigErrorsNameTheFieldNotTheGoType(t *testing.T) {
+	const password = "hunter2-plain-text-password"
+	for _, tc := range []struct {
+		name, content string
+		want          []string
+	}{
+		{"unknown top-level field", "bogus: 1\n", []string{`line 1: unknown field "bogus" at the top level`}},
+		{"unknown TLS field", "tls_server_config:\n  cert_file: c.pem\n  nope: 2\n", []string{`line 3: unknown field "nope" in tls_server_config`}},
+		{"unknown HTTP field", "http_server_config:\n  http3: true\n", []string{`line 2: unknown field "http3" in http_server_config`}},
+		{"plain-text password", "basic_auth_users:\n  prometheus: " + password + "\n", []string{`basic_auth_users.prometheus`, "bcrypt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "web.yml")
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := ValidateWebConfig(path)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			for _, w := range append(tc.want, path) {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not say %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, "type web.") || strings.Contains(msg, password) {
+				t.Errorf("error %q names a Go type or the password", msg)
+			}
+		})
+	}
+}
