@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +19,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/secret"
@@ -124,9 +131,71 @@ func ValidateWebConfig(path string) error {
 		return err
 	}
 	if err := web.Validate(path); err != nil {
-		return fmt.Errorf("web config file %s: %w", path, err)
+		return fmt.Errorf("web config file %s: %w", path, webConfigError(path, err))
 	}
 	return nil
+}
+
+// unknownGoField matches the YAML library's message for an unknown field,
+// which names the toolkit's Go type where the operator wrote a section.
+var unknownGoField = regexp.MustCompile(`field (\S+) not found in type (\S+)`)
+
+// webConfigSections names the YAML section each of the toolkit's types
+// reads.
+var webConfigSections = map[string]string{
+	"web.Config":     "at the top level",
+	"web.TLSConfig":  "in tls_server_config",
+	"web.HTTPConfig": "in http_server_config",
+}
+
+// webConfigError words the toolkit's error in the file's terms: the
+// section of an unknown field, the user whose hash bcrypt refused (its
+// message names none). It never quotes a hash that is not one: that is
+// likely the password itself.
+func webConfigError(path string, err error) error {
+	if strings.Contains(err.Error(), "bcrypt") {
+		// Not bcrypt's message: for a value that does not start with '$'
+		// it quotes its first character, of what is likely the password.
+		const how = "not a bcrypt hash: write the hash of the password (htpasswd -nBC 10 \"\" | tr -d ':'), never the password"
+		if user := userWithoutBcryptHash(path); user != "" {
+			return fmt.Errorf("basic_auth_users.%s: %s", user, how)
+		}
+		return errors.New("basic_auth_users: " + how)
+	}
+	msg := unknownGoField.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := unknownGoField.FindStringSubmatch(m)
+		where, ok := webConfigSections[sub[2]]
+		if !ok {
+			where = "in its section"
+		}
+		return fmt.Sprintf("unknown field %q %s", sub[1], where)
+	})
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}
+
+// userWithoutBcryptHash names the first user (in order of name) of the
+// web configuration file's basic_auth_users whose hash is not a bcrypt
+// hash; "" when every one is, or the file does not parse.
+func userWithoutBcryptHash(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Users map[string]string `yaml:"basic_auth_users"`
+	}
+	if yaml.Unmarshal(b, &c) != nil {
+		return ""
+	}
+	for _, u := range slices.Sorted(maps.Keys(c.Users)) {
+		if _, err := bcrypt.Cost([]byte(c.Users[u])); err != nil {
+			return u
+		}
+	}
+	return ""
 }
 
 // checkWebConfigFiles refuses a web configuration file, or a TLS file it
