@@ -251,9 +251,9 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 	// not under a credential whose organization nobody checked (another
 	// organization's would show the new key missing, and the deletion
 	// take it as vanished and forget the old keys).
-	ctx = context.WithValue(ctx, installHeldKey{}, gen)
+	ctx = context.WithValue(ctx, installHeldKey{}, installHeld{gen: gen, checked: checked})
 	ctx, err = e.outsideInstall(ctx, &p, func() { e.runPendingAfterDelivery(ctx, p, &rec) })
-	if err != nil || !e.credentialChecked(checked) {
+	if err != nil {
 		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
 		return o
 	}
@@ -273,9 +273,16 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 func deleteAt(rot *state.Rotation, grace time.Duration) time.Time { return rot.DeleteAt(grace) }
 
 // installHeldKey marks the context of a deleter's handler (deleteDue)
-// that holds the engine's install lock for reading, with the policy
-// generation it decided under.
+// that holds the engine's install lock for reading, with an installHeld.
 type installHeldKey struct{}
+
+// installHeld is what a deleter's handler decided under: the policy
+// generation, and the key of the credential whose organization it
+// checked (organizationBeforeDeleting).
+type installHeld struct {
+	gen     uint64
+	checked string
+}
 
 // outsideInstall runs fn, a hook that may run for minutes, without the
 // install lock the handler holds (the deleter's: installHeldKey; a
@@ -288,9 +295,12 @@ type installHeldKey struct{}
 // file had it (the same Fingerprint): reloads of an unchanged file that
 // come more often than the check takes would otherwise end every check,
 // and the old keys would never go. The handler then goes on with the
-// policy in force (*p: its sinks, the old ones closed). A pass's handler
-// never goes on after a reload (as afterDeliveryInPass): it has no check
-// of a credential the reload changed (the deleter's credentialChecked),
+// policy in force (*p: its sinks, the old ones closed), but only while
+// the credential is the one whose organization it checked
+// (installHeld.checked): a reload that left the policy as it was may
+// have changed the credential alone (its file), and another
+// organization's would show the new key missing. A pass's handler never
+// goes on after a reload (as afterDeliveryInPass): it has no such check,
 // and the deleter, which has, takes the old keys then.
 //
 // It returns the context the handler goes on with: a reload that went
@@ -308,7 +318,7 @@ func (e *Engine) outsideInstall(ctx context.Context, p *Policy, fn func()) (cont
 		}
 		return ctx, nil
 	}
-	gen, ok := ctx.Value(installHeldKey{}).(uint64)
+	held, ok := ctx.Value(installHeldKey{}).(installHeld)
 	if !ok {
 		fn()
 		return ctx, nil
@@ -317,7 +327,13 @@ func (e *Engine) outsideInstall(ctx context.Context, p *Policy, fn func()) (cont
 	fn()
 	e.install.RLock() // after a reload under way: it is quick without the hooks
 	ctx = e.reloadInterrupt(ctx)
-	if !e.inForce(gen) {
+	if !e.credentialChecked(held.checked) {
+		// A reload that left the policy as it was may have changed the
+		// credential alone (its file): another organization's would
+		// show the new key missing. The next round checks it.
+		return ctx, &waitErr{reason: ReasonReloaded}
+	}
+	if !e.inForce(held.gen) {
 		q, ok := e.unchangedInForce(*p)
 		if !ok {
 			return ctx, &waitErr{reason: ReasonReloaded}
