@@ -253,7 +253,7 @@ func (e *Engine) deleteDue(ctx context.Context, p Policy, name string, gen uint6
 	// take it as vanished and forget the old keys).
 	ctx = context.WithValue(ctx, installHeldKey{}, installHeld{gen: gen, checked: checked})
 	ctx, err = e.outsideInstall(ctx, &p, func() { e.runPendingAfterDelivery(ctx, p, &rec) })
-	if err != nil {
+	if err != nil || !e.credentialChecked(checked) {
 		o.Decision = Decision{Action: ActionNone, Reason: ReasonReloaded}
 		return o
 	}
@@ -327,15 +327,12 @@ func (e *Engine) outsideInstall(ctx context.Context, p *Policy, fn func()) (cont
 	fn()
 	e.install.RLock() // after a reload under way: it is quick without the hooks
 	ctx = e.reloadInterrupt(ctx)
-	if !e.credentialChecked(held.checked) {
-		// A reload that left the policy as it was may have changed the
-		// credential alone (its file): another organization's would
-		// show the new key missing. The next round checks it.
-		return ctx, &waitErr{reason: ReasonReloaded}
-	}
 	if !e.inForce(held.gen) {
 		q, ok := e.unchangedInForce(*p)
-		if !ok {
+		if !ok || !e.credentialChecked(held.checked) {
+			// A reload that left the policy as it was may have changed
+			// the credential alone (its file): another organization's
+			// would show the new key missing. The next round checks it.
 			return ctx, &waitErr{reason: ReasonReloaded}
 		}
 		*p = q
