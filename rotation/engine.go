@@ -184,8 +184,9 @@ type Engine struct {
 	// reading by every other handler: the client's credential never
 	// switches in the middle of another rotation. A handler takes it
 	// before install (handle): it keeps it while it lets install go
-	// around its after_delivery hooks. Another policy's handler waits for
-	// it without its name's lock (lockSharingSelfRun).
+	// around its hooks (afterDeliveryInPass, outsideInstall). Another
+	// policy's handler waits for it without its name's lock
+	// (lockSharingSelfRun).
 	selfRun sync.RWMutex
 
 	mu          sync.Mutex

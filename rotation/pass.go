@@ -656,11 +656,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	log := e.log.With(zap.String("policy", p.Name), zap.String("name", name))
 	o := Outcome{Policy: p.Name, Name: name}
 	// selfRun before the install lock: a handler lets the install lock go
-	// around its after_delivery hooks (afterDeliveryInPass) but keeps
-	// selfRun, and takes the install lock again after them, behind a
-	// reload waiting for it. A handler that held the install lock while it
-	// waited for selfRun would hold that reload, and so the first handler,
-	// for good.
+	// around its hooks (afterDeliveryInPass; outsideInstall: the consumer
+	// check, a catch-up's after_delivery) but keeps selfRun, and takes the
+	// install lock again after them, behind a reload waiting for it. A
+	// handler that held the install lock while it waited for selfRun would
+	// hold that reload, and so the first handler, for good.
 	if p.Self != nil {
 		e.selfRun.Lock()
 		defer e.selfRun.Unlock()
