@@ -70,3 +70,16 @@ func TestHostOnlyZonesNameTheZoneToWrite(t *testing.T) {
 		t.Errorf("LoadZone(Europe/Zurich): %v", err)
 	}
 }
+
+// The walk above meets every zone under one name only, its path as
+// written: the host's zoneinfo also opens "./Europe/Zurich",
+// "Europe//Zurich" or "Europe/./Zurich", which the embedded copy, a zip
+// looked up by exact name, does not have.
+func TestZoneNamesWrittenAsPathsAreRefused(t *testing.T) {
+	for _, name := range []string{"./Europe/Zurich", "Europe//Zurich", "Europe/./Zurich", "Europe/Zurich/", "Etc/../Europe/Zurich"} {
+		_, err := LoadZone(name)
+		if err == nil || !strings.Contains(err.Error(), `write "Europe/Zurich"`) || !strings.Contains(err.Error(), `"`+name+`"`) {
+			t.Errorf("LoadZone(%q): %v, want an error naming it and saying write \"Europe/Zurich\"", name, err)
+		}
+	}
+}
