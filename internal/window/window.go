@@ -11,6 +11,7 @@ package window
 import (
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 	_ "time/tzdata" // the fallback when the system has no zoneinfo
@@ -115,6 +116,14 @@ func LoadZone(name string) (*time.Location, error) {
 	}
 	if name == "posixrules" {
 		return nil, fmt.Errorf("time zone %q is this host's default rules file, not a zone: name the zone (such as Europe/Zurich) or use UTC", name)
+	}
+	// A name written as a path ("./Europe/Zurich", "Europe//Zurich"):
+	// the host's zoneinfo opens it, Go's embedded copy, looked up by
+	// exact name, does not.
+	if clean := path.Clean(name); clean != name {
+		if _, err := LoadZone(clean); err == nil { // clean is clean: no loop
+			return nil, fmt.Errorf("time zone %q is a path to a zone, which only this host's zoneinfo opens (not Go's embedded copy, the one an image without zoneinfo uses): write %q", name, clean)
+		}
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
