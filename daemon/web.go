@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"maps"
 	"net"
@@ -296,7 +297,7 @@ func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 		},
 		// Failed TLS handshakes (scanners, plain HTTP to the TLS port)
 		// and the like: worth a line, not an alarm.
-		ErrorLog: zap.NewStdLog(log),
+		ErrorLog: webErrorLog(log),
 	}
 	if o.listener != nil {
 		ln = o.listener(ln)
@@ -478,3 +479,7 @@ func zapLevel(l slog.Level) zapcore.Level {
 		return zapcore.DebugLevel
 	}
 }
+
+// webErrorLog is the server's ErrorLog (failed TLS handshakes and the
+// like), into log.
+func webErrorLog(log *zap.Logger) *stdlog.Logger { return zap.NewStdLog(log) }
