@@ -163,7 +163,7 @@ func webConfigError(path string, err error) error {
 		}
 		return errors.New("basic_auth_users: " + how)
 	}
-	msg := unknownGoField.ReplaceAllStringFunc(err.Error(), func(m string) string {
+	msg := unknownGoField.ReplaceAllStringFunc(withoutYAMLValues(err.Error()), func(m string) string {
 		sub := unknownGoField.FindStringSubmatch(m)
 		where, ok := webConfigSections[sub[2]]
 		if !ok {
@@ -463,8 +463,15 @@ func (h zapHandler) WithGroup(name string) slog.Handler {
 	return zapHandler{log: h.log, prefix: h.prefix + name + "."}
 }
 
+// field passes a as it is, but for a string without the values the YAML
+// library quotes: the toolkit logs its error at each request whose web
+// configuration file does not parse (withoutYAMLValues).
 func (h zapHandler) field(a slog.Attr) zap.Field {
-	return zap.Any(h.prefix+a.Key, a.Value.Resolve().Any())
+	v := a.Value.Resolve()
+	if v.Kind() == slog.KindString {
+		return zap.String(h.prefix+a.Key, withoutYAMLValues(v.String()))
+	}
+	return zap.Any(h.prefix+a.Key, v.Any())
 }
 
 func zapLevel(l slog.Level) zapcore.Level {
@@ -481,5 +488,29 @@ func zapLevel(l slog.Level) zapcore.Level {
 }
 
 // webErrorLog is the server's ErrorLog (failed TLS handshakes and the
-// like), into log.
-func webErrorLog(log *zap.Logger) *stdlog.Logger { return zap.NewStdLog(log) }
+// like), into log, without the values the YAML library quotes: a
+// handshake reads the web configuration file again, and its error is
+// that library's.
+func webErrorLog(log *zap.Logger) *stdlog.Logger {
+	return stdlog.New(errorLogWriter{log.WithOptions(zap.AddCallerSkip(3))}, "", 0)
+}
+
+type errorLogWriter struct{ log *zap.Logger }
+
+func (w errorLogWriter) Write(p []byte) (int, error) {
+	w.log.Info(withoutYAMLValues(strings.TrimSuffix(string(p), "\n")))
+	return len(p), nil
+}
+
+// yamlValue matches a value the YAML library (the toolkit's, yaml.v2)
+// quotes in a type error, "cannot unmarshal !!str `hunter2...` into
+// map[string]config.Secret": whole up to 10 bytes, its first 7 and "..."
+// beyond. Greedy: the value itself may hold "` into ".
+var yamlValue = regexp.MustCompile("(cannot unmarshal \\S+) `(?s:.{0,10})` into ")
+
+// withoutYAMLValues drops the values yamlValue matches: such a value may
+// be a password written where the map of users is wanted
+// ("basic_auth_users: hunter2").
+func withoutYAMLValues(msg string) string {
+	return yamlValue.ReplaceAllString(msg, "$1 into ")
+}
