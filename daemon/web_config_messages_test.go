@@ -46,3 +46,24 @@ func TestWebConfigErrorsNameTheFieldNotTheGoType(t *testing.T) {
 		})
 	}
 }
+
+// A user name is the operator's to choose, newlines and all: the error
+// quotes one that is not a plain word, so it cannot forge a line of its
+// own in a log or a terminal, nor read as a nested field ("a.b").
+func TestWebConfigErrorQuotesAUserNameThatIsNotAWord(t *testing.T) {
+	for name, want := range map[string]string{
+		`"a\nlevel=error msg=forged"`: `basic_auth_users["a\nlevel=error msg=forged"]`,
+		`a.b`:                         `basic_auth_users["a.b"]`,
+		`"\e[2J"`:                     `basic_auth_users["\x1b[2J"]`,
+		`prometheus`:                  `basic_auth_users.prometheus:`,
+	} {
+		path := filepath.Join(t.TempDir(), "web.yml")
+		if err := os.WriteFile(path, []byte("basic_auth_users:\n  "+name+": not-a-hash\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := ValidateWebConfig(path)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "\x1b") {
+			t.Errorf("user %s: %v, want it to say %s, on one line", name, err, want)
+		}
+	}
+}
