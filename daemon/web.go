@@ -141,6 +141,9 @@ func ValidateWebConfig(path string) error {
 // which names the toolkit's Go type where the operator wrote a section.
 var unknownGoField = regexp.MustCompile(`field (\S+) not found in type (\S+)`)
 
+// plainWord is a user name the error may write as it is.
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
 // webConfigSections names the YAML section each of the toolkit's types
 // reads.
 var webConfigSections = map[string]string{
@@ -159,7 +162,12 @@ func webConfigError(path string, err error) error {
 		// it quotes its first character, of what is likely the password.
 		const how = "not a bcrypt hash: write the hash of the password (htpasswd -nBC 10 \"\" | tr -d ':'), never the password"
 		if user := userWithoutBcryptHash(path); user != "" {
-			return fmt.Errorf("basic_auth_users.%s: %s", user, how)
+			if plainWord.MatchString(user) {
+				return fmt.Errorf("basic_auth_users.%s: %s", user, how)
+			}
+			// Quoted: a newline or an escape sequence would forge a
+			// line of a log or a terminal, a dot read as a nested field.
+			return fmt.Errorf("basic_auth_users[%q]: %s", user, how)
 		}
 		return errors.New("basic_auth_users: " + how)
 	}
