@@ -67,3 +67,21 @@ func TestWebConfigErrorQuotesAUserNameThatIsNotAWord(t *testing.T) {
 		}
 	}
 }
+
+// Only bcrypt's own errors are its: "bcrypt" in a field name or a path
+// is no hash refused.
+func TestWebConfigErrorIsAboutBcryptOnlyForBcryptsErrors(t *testing.T) {
+	for content, want := range map[string]string{
+		"bcrypt: 1\n": `unknown field "bcrypt" at the top level`,
+		"tls_server_config:\n  cert_file: bcrypt/c.pem\n  key_file: k.pem\n": "failed to read cert_file",
+	} {
+		path := filepath.Join(t.TempDir(), "web.yml")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := ValidateWebConfig(path)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "basic_auth_users") {
+			t.Errorf("%q: %v, want it to say %s", content, err, want)
+		}
+	}
+}
