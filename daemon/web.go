@@ -157,7 +157,7 @@ var webConfigSections = map[string]string{
 // message names none). It never quotes a hash that is not one: that is
 // likely the password itself.
 func webConfigError(path string, err error) error {
-	if strings.Contains(err.Error(), "bcrypt") {
+	if isBcryptError(err) {
 		// Not bcrypt's message: for a value that does not start with '$'
 		// it quotes its first character, of what is likely the password.
 		const how = "not a bcrypt hash: write the hash of the password (htpasswd -nBC 10 \"\" | tr -d ':'), never the password"
@@ -183,6 +183,20 @@ func webConfigError(path string, err error) error {
 		return err
 	}
 	return errors.New(msg)
+}
+
+// isBcryptError reports whether err is bcrypt's (the toolkit returns
+// bcrypt.Cost's error as it is), not one that only says "bcrypt" (an
+// unknown field of that name, a cert_file under a bcrypt/ directory).
+func isBcryptError(err error) bool {
+	var (
+		prefix  bcrypt.InvalidHashPrefixError
+		cost    bcrypt.InvalidCostError
+		version bcrypt.HashVersionTooNewError
+	)
+	return errors.Is(err, bcrypt.ErrHashTooShort) || errors.As(err, &prefix) || errors.As(err, &cost) || errors.As(err, &version) ||
+		// Any other of bcrypt's, whose message may quote the hash too.
+		strings.Contains(err.Error(), "crypto/bcrypt: ")
 }
 
 // userWithoutBcryptHash names the first user (in order of name) of the
