@@ -45,6 +45,8 @@ type validateFlags struct {
 	fileSet  bool   // FILE given, even empty
 	fileOnly bool
 	online   bool
+	// webConfig is --web.config.file: also checked, as run checks it.
+	webConfig string
 }
 
 // newDaemon makes the logger (writing to logTo) and loads the daemon with
@@ -291,7 +293,15 @@ func (c *cli) cmdValidate() error {
 			return exitCode(1)
 		}
 	}
+	// The web configuration file is the host's (its mode, the TLS files
+	// it names): checked with --file-only too, when named.
+	if err := daemon.ValidateWebConfig(f.webConfig); err != nil {
+		return err
+	}
 	fmt.Fprintf(c.stdout, "%s: valid (%d policies)\n", printable.Line(path), len(cfg.Policies))
+	if f.webConfig != "" {
+		fmt.Fprintf(c.stdout, "%s: valid web configuration\n", printable.Line(f.webConfig))
+	}
 	if !f.online {
 		return nil
 	}

@@ -215,6 +215,8 @@ func newCLI(stdout, stderr io.Writer) *cli {
 		BoolVar(&c.validate.fileOnly)
 	validate.Flag("online", "Also prove the API credential with a signed listing of the keys, probe every sink (Vault login, mount, path; file directories) and print the plan. Creates and deletes nothing.").
 		BoolVar(&c.validate.online)
+	validate.Flag("web.config.file", "Also check this exporter-toolkit web configuration file as run checks it at start (as promtool check web-config does, and its mode and the TLS files it names), with --file-only too.").
+		PlaceHolder("FILE").Action(notEmpty("web.config.file", &c.validate.webConfig)).StringVar(&c.validate.webConfig)
 	validate.Arg("file", "The policy file to check (instead of --config.file).").
 		Action(func(*kingpin.ParseContext) error { c.validate.fileSet = true; return nil }).
 		StringVar(&c.validate.file)
