@@ -530,9 +530,22 @@ func (w errorLogWriter) Write(p []byte) (int, error) {
 // beyond. Greedy: the value itself may hold "` into ".
 var yamlValue = regexp.MustCompile("(cannot unmarshal \\S+) `(?s:.{0,10})` into ")
 
-// withoutYAMLValues drops the values yamlValue matches: such a value may
-// be a password written where the map of users is wanted
-// ("basic_auth_users: hunter2").
+// yamlAlias matches the YAML library's message for an alias it has no
+// anchor for, which quotes the alias whole: a password written unquoted
+// after a user name, starting with '*' ("prometheus: *hunter2"), is one.
+var yamlAlias = regexp.MustCompile(`unknown anchor '(?s:.*?)' referenced`)
+
+// yamlTagged matches its message for a value that does not decode as the
+// type its tag names ("prometheus: !!int hunter2"), which quotes the value
+// whole. Greedy, as yamlValue.
+var yamlTagged = regexp.MustCompile("(cannot decode \\S+) `(?s:.*)` (as a )")
+
+// withoutYAMLValues drops the values yamlValue, yamlAlias and yamlTagged
+// match: such a value may be a password written where the map of users
+// is wanted ("basic_auth_users: hunter2"), or unquoted where YAML reads
+// it as something else than a string.
 func withoutYAMLValues(msg string) string {
-	return yamlValue.ReplaceAllString(msg, "$1 into ")
+	msg = yamlValue.ReplaceAllString(msg, "$1 into ")
+	msg = yamlAlias.ReplaceAllLiteralString(msg, "unknown anchor referenced (a value starting with '*' is an alias: quote it)")
+	return yamlTagged.ReplaceAllString(msg, "$1 $2")
 }
