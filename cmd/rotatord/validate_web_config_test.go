@@ -52,3 +52,35 @@ policies:
 		t.Errorf("validate --web.config.file \"\" = %d, stderr %q; want a usage error (2) about the empty name", code, stderr)
 	}
 }
+
+// validate prints every problem: one in the policy file does not hide
+// one in the web configuration file, which the operator would otherwise
+// meet only after fixing the first (or at run's start).
+func TestValidateReportsTheWebConfigFileWhenThePolicyFileFails(t *testing.T) {
+	dir := t.TempDir()
+	broken := writeFile(t, filepath.Join(dir, "broken.yml"), "policies: [\n")
+	// Valid alone, but its sink's directory is missing on this host.
+	missingDir := writeFile(t, filepath.Join(dir, "policy.yml"), `exoscale:
+  api_key: EXO0123456789abcdef01234567
+  api_secret: not-checked-here
+policies:
+  - name: ci
+    match: {name: "ci-*"}
+    sinks:
+      - {type: file, path: "`+filepath.Join(dir, "no-such-dir")+`/{{.Name}}.json"}
+`)
+	open := writeFile(t, filepath.Join(dir, "open-web.yml"), "basic_auth_users: {}\n")
+	if err := os.Chmod(open, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"validate", "--file-only", "--web.config.file", open, broken},
+		{"validate", "--web.config.file", open, missingDir},
+	} {
+		policy := args[len(args)-1]
+		code, stdout, stderr := runCLI(args...)
+		if code != 1 || !strings.Contains(stderr, policy) || !strings.Contains(stderr, open+": mode 0666") || stdout != "" {
+			t.Errorf("rotatord %q = %d, stdout %q, stderr %q; want 1, the policy file's problem and the web config file's", args, code, stdout, stderr)
+		}
+	}
+}
