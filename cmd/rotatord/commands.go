@@ -264,39 +264,17 @@ func (c *cli) cmdValidate() error {
 		fmt.Fprintln(c.stderr, "Try 'rotatord help validate'.")
 		return exitCode(2)
 	}
-	cfg, warnings, err := config.Validate(path, config.ValidateOptions{Host: !f.fileOnly})
-	for _, w := range warnings {
-		fmt.Fprintln(c.stderr, printable.Lines(warning(w)))
-	}
-	if err != nil {
-		return err // a *config.Errors is printed one problem a line
-	}
-	// Building the sinks finds what parsing cannot (a template field the
-	// sink lacks): without this, validate passed files run refuses.
-	if errs := daemon.CheckSinks(cfg, !f.fileOnly); len(errs) > 0 {
-		for _, err := range errs {
-			fmt.Fprintln(c.stderr, printable.Lines(path+": "+err.Error()))
-		}
-		return exitCode(1)
-	}
-	// The API credential is config.Validate's to check (with Host): for
-	// each account a policy uses, where run reads it (api_key and
-	// api_secret, their files or the environment; credential_file;
-	// credential_vault's files and address), each problem on its line.
-	// Resolving the exoscale block's api_key here as well demanded the
-	// environment's credential of files that read it from Vault or use
-	// only accounts:, which run starts with. --online reads what run reads.
-	if !f.fileOnly {
-		// What run would refuse because of the journal beside it.
-		if err := daemon.CheckStranded(cfg); err != nil {
-			fmt.Fprintln(c.stderr, printable.Lines(path+": "+err.Error()))
-			return exitCode(1)
-		}
-	}
+	cfg, err := c.validatePolicyFile(path)
 	// The web configuration file is the host's (its mode, the TLS files
-	// it names): checked with --file-only too, when named.
-	if err := daemon.ValidateWebConfig(f.webConfig); err != nil {
-		return err
+	// it names): checked with --file-only too, when named, and whatever
+	// the policy file's problems (validate prints every problem).
+	webErr := daemon.ValidateWebConfig(f.webConfig)
+	if err != nil || webErr != nil {
+		code := report(c.stderr, err)
+		if webErr != nil {
+			code = report(c.stderr, webErr)
+		}
+		return exitCode(code)
 	}
 	fmt.Fprintf(c.stdout, "%s: valid (%d policies)\n", printable.Line(path), len(cfg.Policies))
 	if f.webConfig != "" {
@@ -312,6 +290,42 @@ func (c *cli) cmdValidate() error {
 		return exitCode(1) // each problem is a FAIL line already
 	}
 	return nil
+}
+
+// validatePolicyFile checks the policy file at path as validate does,
+// printing its warnings; an error it printed already is an exitCode.
+func (c *cli) validatePolicyFile(path string) (*config.Config, error) {
+	f := &c.validate
+	cfg, warnings, err := config.Validate(path, config.ValidateOptions{Host: !f.fileOnly})
+	for _, w := range warnings {
+		fmt.Fprintln(c.stderr, printable.Lines(warning(w)))
+	}
+	if err != nil {
+		return nil, err // a *config.Errors is printed one problem a line
+	}
+	// Building the sinks finds what parsing cannot (a template field the
+	// sink lacks): without this, validate passed files run refuses.
+	if errs := daemon.CheckSinks(cfg, !f.fileOnly); len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintln(c.stderr, printable.Lines(path+": "+err.Error()))
+		}
+		return nil, exitCode(1)
+	}
+	// The API credential is config.Validate's to check (with Host): for
+	// each account a policy uses, where run reads it (api_key and
+	// api_secret, their files or the environment; credential_file;
+	// credential_vault's files and address), each problem on its line.
+	// Resolving the exoscale block's api_key here as well demanded the
+	// environment's credential of files that read it from Vault or use
+	// only accounts:, which run starts with. --online reads what run reads.
+	if !f.fileOnly {
+		// What run would refuse because of the journal beside it.
+		if err := daemon.CheckStranded(cfg); err != nil {
+			fmt.Fprintln(c.stderr, printable.Lines(path+": "+err.Error()))
+			return nil, exitCode(1)
+		}
+	}
+	return cfg, nil
 }
 
 // warning prints a problem that does not stop run as
