@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/zap"
@@ -161,7 +163,14 @@ func webConfigError(path string, err error) error {
 		// Not bcrypt's message: for a value that does not start with '$'
 		// it quotes its first character, of what is likely the password.
 		const how = "not a bcrypt hash: write the hash of the password (htpasswd -nBC 10 \"\" | tr -d ':'), never the password"
-		if user := userWithoutBcryptHash(path); user != "" {
+		if user, hash := userWithoutBcryptHash(path); user != "" {
+			if i := strings.IndexFunc(user, userPasswordSeparator); i > 0 && hash == "" {
+				// htpasswd's "user:password" written as it is, or the
+				// two apart by a space: a user with no hash whose name
+				// holds the password. Named as far as the separator.
+				sep, _ := utf8.DecodeRuneInString(user[i:])
+				return fmt.Errorf("basic_auth_users: the user %q has no hash, and what follows %q in its name (not shown) may be the password: write the user, ': ' and the hash of the password (htpasswd -nBC 10 \"\" | tr -d ':'), never the password", user[:i], sep)
+			}
 			if plainWord.MatchString(user) {
 				return fmt.Errorf("basic_auth_users.%s: %s", user, how)
 			}
@@ -201,24 +210,30 @@ func isBcryptError(err error) bool {
 
 // userWithoutBcryptHash names the first user (in order of name) of the
 // web configuration file's basic_auth_users whose hash is not a bcrypt
-// hash; "" when every one is, or the file does not parse.
-func userWithoutBcryptHash(path string) string {
+// hash, with that hash; "" when every one is, or the file does not parse.
+func userWithoutBcryptHash(path string) (user, hash string) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	var c struct {
 		Users map[string]string `yaml:"basic_auth_users"`
 	}
 	if yaml.Unmarshal(b, &c) != nil {
-		return ""
+		return "", ""
 	}
 	for _, u := range slices.Sorted(maps.Keys(c.Users)) {
 		if _, err := bcrypt.Cost([]byte(c.Users[u])); err != nil {
-			return u
+			return u, c.Users[u]
 		}
 	}
-	return ""
+	return "", ""
+}
+
+// userPasswordSeparator reports whether r may stand between a user name
+// and a password written after it: htpasswd's ':', or a space.
+func userPasswordSeparator(r rune) bool {
+	return r == ':' || unicode.IsSpace(r)
 }
 
 // checkWebConfigFiles refuses a web configuration file, or a TLS file it
