@@ -134,7 +134,7 @@ func ValidateWebConfig(path string) error {
 		return err
 	}
 	if err := web.Validate(path); err != nil {
-		return fmt.Errorf("web config file %s: %w", path, webConfigError(path, err))
+		return fmt.Errorf("web config file %s: %w", secret.ShownPath(path), webConfigError(path, err))
 	}
 	return nil
 }
