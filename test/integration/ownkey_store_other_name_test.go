@@ -1,0 +1,65 @@
+package integration
+
+// Review of issue 13 with the real binaries (h-audit13).
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOwnKeysOfAFormerNameAreReported: rotatord has rotated its own key
+// (two admin keys of its name alive, the old one in its grace period); the
+// operator then puts a key of another name (made by hand, same role) in the
+// credential file and runs rotatord again. rotatord signs with the new
+// name's key from then on, and the keys of the former own name, both
+// live admin keys, the newer one's secret in no store any more, must not
+// vanish from sight: plan used to show that name with 0 keys ("the
+// current key no longer exists"), once reported nothing, and after the
+// grace period the deletion of the old key was refused with a message
+// giving the same role twice. Nothing may be deleted (the input is the
+// operator's), but every pass must say which live keys are left.
+func TestOwnKeysOfAFormerNameAreReported(t *testing.T) {
+	t.Parallel()
+	o := newOwnEnv(t)
+	o.writeOwnConfig(`{schedule: "@every 1h", max_age: 1s, grace_period: 2s}`, ownQuietPolicy)
+	first := o.sim.Admin
+	r := o.mustRun("once", "--force", "--policy", selfPolicy)
+	if got := row(t, parseTable(t, r.stdout), adminName); got["RESULT"] != "rotated" {
+		t.Fatalf("own key: row %v, want rotated\n%s", got, r)
+	}
+	second := o.checkStored()
+	if second.Key == first.Key {
+		t.Fatal("the credential file still holds the first key")
+	}
+
+	// A key of another name, same role, put in the file by hand.
+	var made simKey
+	o.sim.do("POST", "/_sim/keys", map[string]string{"name": "rotatord-admin-2", "role": "admin"}, &made)
+	data, err := json.Marshal(credential{Key: made.Key, Secret: made.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFileAtomic(t, o.credFile, string(data))
+	time.Sleep(2500 * time.Millisecond) // the grace period ends
+
+	for _, cmd := range []string{"once", "plan", "once"} {
+		r := o.rotatord(cmd)
+		got := row(t, parseTable(t, r.stdout), adminName)
+		for _, id := range []string{first.Key, second.Key} {
+			if !strings.Contains(got["ERROR"], id) {
+				t.Errorf("%s: row of the former own name %s: %v; want an error naming its live key %s\n%s", cmd, adminName, got, id, r)
+			}
+		}
+		if cmd == "once" && r.code != 1 {
+			t.Errorf("once: exit %d with two live admin keys of the former own name left\n%s", r.code, r)
+		}
+	}
+	for _, id := range []string{first.Key, second.Key} {
+		if k, ok := o.sim.key(id); !ok || !k.Alive {
+			t.Errorf("key %s of the former own name was deleted: the operator's input is never acted on destructively", id)
+		}
+	}
+	o.checkNoSecretLeak(made.Secret)
+}
