@@ -50,6 +50,9 @@ const (
 	ReasonOutsideWindow  Reason = "due, outside the policy's windows; waits for the next one"
 	ReasonStuck          Reason = "a rotation cannot go on safely; see the last error"
 	ReasonSinkLost       Reason = "a sink lost the current key and no sink can give it back"
+	// ReasonFormerOwnKeys: keys of a name and role rotatord signed with
+	// before its credential store was given a key of another one.
+	ReasonFormerOwnKeys Reason = "live keys of rotatord's former own name and role: left alone"
 	// ReasonNewKeyVanished: a deletion found the new key gone (the
 	// sinks hold a key that signs nothing): the old keys are kept, the
 	// rotation is cleared, and the name rotates again at the next pass,

@@ -647,8 +647,16 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 				zap.String("key_id", id), zap.String("api_name", shown(k.Name)), zap.String("api_role_id", shown(k.RoleID)))
 			e.deletionRefused(p)
 			rot.OldKeyIDs = without(rot.OldKeyIDs, id)
-			refused = append(refused, fmt.Sprintf("the API shows key %s with name %s and role %s, not as a key of this name and role %s that the policy matches (an edited state record?)",
-				id, shown(k.Name), shown(k.RoleID), shown(role)))
+			if k.Name == rec.Name && sameRoleID(k.RoleID, role) {
+				// Name and role as recorded: it is the policy that no
+				// longer matches them (its match changed; for the own
+				// key, rotatord signs with a key of another name or role).
+				refused = append(refused, fmt.Sprintf("key %s has the recorded name %s and role %s, which the policy no longer matches (its match changed, or rotatord's own key is now of another name or role)",
+					id, shown(k.Name), shown(k.RoleID)))
+			} else {
+				refused = append(refused, fmt.Sprintf("the API shows key %s with name %s and role %s, not as a key of this name and role %s that the policy matches (an edited state record?)",
+					id, shown(k.Name), shown(k.RoleID), shown(role)))
+			}
 			continue
 		}
 		if other := e.managedElsewhere(p, k, nil); other != "" {

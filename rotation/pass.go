@@ -839,6 +839,30 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			d = Decision{Action: ActionNone, Reason: ReasonOthersInFlight}
 		}
 	}
+	if p.Self != nil && (rec.Rotation == nil || rec.Rotation.Phase == state.PhaseDelivered) {
+		if left := e.formerOwnKeys(name, &rec, j.all); len(left) > 0 {
+			// rotatord signs with a key of another name or role (the
+			// store given another key by hand, then a restart): the keys
+			// of the former own name and role are still live, and the
+			// newer one's secret may be in no store any more. Neither
+			// rotated nor deleted (the store is the operator's input),
+			// but never out of sight: every pass fails, naming them.
+			o.KeyIDs = left
+			o.Decision = Decision{Action: ActionNone, Reason: ReasonFormerOwnKeys}
+			o.Err = fmt.Errorf("rotatord now signs with key %s (name %s, role %s), and %d live key(s) of its former own name %s and role %s are left: %s; delete them by hand once nobody uses them, or put the former own key back in the credential store",
+				e.own(), shown(e.selfNameNow()), shown(e.selfRoleNow()), len(left), shown(name), shown(rec.RoleID), strings.Join(left, ", "))
+			if opts.DryRun {
+				return o
+			}
+			log.Error("live keys of rotatord's former own name and role: neither rotated nor deleted", zap.Strings("key_ids", left), zap.String("own_key_id", e.own()))
+			if changed {
+				if err := e.store.Put(rec); err != nil {
+					o.Err = errors.Join(o.Err, err)
+				}
+			}
+			return o
+		}
+	}
 	if opts.DryRun && d.Action == ActionRecover && (rec.Rotation.Phase == state.PhaseIntent || rec.Rotation.NewKeyID == "") {
 		// An orphan search: a pass searches now, and keeps the intent
 		// until the API has settled. Say until when.

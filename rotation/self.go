@@ -315,6 +315,43 @@ func (e *Engine) noteSelf(keys []apiclient.Key) {
 	e.selfName, e.selfRole = keys[i].Name, keys[i].RoleID
 }
 
+// selfNameNow and selfRoleNow are the own key's name and role as the last
+// listing showed them ("" before any).
+func (e *Engine) selfNameNow() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.selfName
+}
+
+func (e *Engine) selfRoleNow() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.selfRole
+}
+
+// formerOwnKeys returns the live keys of a record of the own-key policy
+// whose name and role are no longer those of the key rotatord signs with:
+// keys of the record's name and role, other than the key in use. Empty
+// before any listing showed the own key, and for the own name and role.
+func (e *Engine) formerOwnKeys(name string, rec *state.Record, all []apiclient.Key) []string {
+	e.mu.Lock()
+	selfName, selfRole := e.selfName, e.selfRole
+	e.mu.Unlock()
+	if selfName == "" || selfRole == "" || rec.RoleID == "" || name == selfName && sameRoleID(rec.RoleID, selfRole) {
+		return nil
+	}
+	own := e.own()
+	var ids []string
+	for _, k := range all {
+		if k.ID == own || k.Name != name || k.RoleID == "" || !sameRoleID(k.RoleID, rec.RoleID) || rec.Deleted.Has(k.ID) {
+			continue
+		}
+		ids = append(ids, k.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // askOwnNameRoles fills in, by GET, the role of the keys of the own key's
 // name that the listing shows without one (every field of the API's
 // schema is optional). The own key is told by its name and role: a key of
