@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -53,6 +54,11 @@ func (v *validator) accounts(c *Config) {
 // nothing after it (null, which would silently mean "off").
 func (v *validator) credentialsApart(c *Config) {
 	files := map[string]string{}
+	type sameFile struct {
+		fi       os.FileInfo
+		path, at string
+	}
+	var sameFiles []sameFile // with host checks: the files, to compare by device and inode
 	vaults := map[string]string{}
 	keys := map[string]string{}
 	own := map[string]string{} // rotatord's other files → what they are
@@ -80,6 +86,19 @@ func (v *validator) credentialsApart(c *Config) {
 			f = filepath.Clean(f)
 			if first, dup := files[f]; dup {
 				v.addf(at+".credential_file", "%s is also the credential file of %s: each account needs its own", f, first)
+			} else if v.host {
+				// Another spelling of one file (a symlinked directory, a
+				// hard link): as one path, one credential for two
+				// accounts, which run refuses at each pass.
+				if fi, err := os.Stat(f); err == nil {
+					for _, s := range sameFiles {
+						if os.SameFile(fi, s.fi) {
+							v.addf(at+".credential_file", "%s is the same file as %s, the credential file of %s (a symlink or a hard link): each account needs its own", f, s.path, s.at)
+							break
+						}
+					}
+					sameFiles = append(sameFiles, sameFile{fi: fi, path: f, at: at})
+				}
 			}
 			files[f] = at
 		}
