@@ -4,6 +4,7 @@ package integration
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,9 +43,20 @@ func TestOwnKeysOfAFormerNameAreReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFileAtomic(t, o.credFile, string(data))
-	time.Sleep(2500 * time.Millisecond) // the grace period ends
 
-	for _, cmd := range []string{"once", "plan", "once"} {
+	// The daemon's deleter, at the end of the grace period, must not
+	// drop the old key from the record either: the deletion stays
+	// overdue (RotatordDeletionOverdue), and is done once the former
+	// own key is back in the store.
+	d := o.startDaemon()
+	d.waitLog(20*time.Second, "live keys of rotatord's former own name and role: neither rotated nor deleted", "name", adminName)
+	time.Sleep(8 * time.Second) // the grace period ends: the deleter's turn
+	d.stop()
+	if r := o.records()[adminName]; r.Rotation == nil || !slices.Contains(r.Rotation.OldKeyIDs, first.Key) {
+		t.Errorf("%s: record %+v after the daemon ran; want its rotation kept, the old key %s still to delete", adminName, r, first.Key)
+	}
+
+	for _, cmd := range []string{"plan", "once"} {
 		r := o.rotatord(cmd)
 		got := row(t, parseTable(t, r.stdout), adminName)
 		for _, id := range []string{first.Key, second.Key} {
