@@ -639,6 +639,15 @@ func (e *Engine) deleteOld(ctx context.Context, p Policy, rec *state.Record, con
 		if err != nil {
 			return failDelete(fmt.Errorf("look up old key %s: %w", id, err))
 		}
+		if p.Self != nil && k.Name == rec.Name && sameRoleID(k.RoleID, role) && !p.Match(k.Name, k.RoleID) {
+			// A key of rotatord's former own name and role (the store
+			// given a key of another name or role): not deleted, as the
+			// store is the operator's input, but kept on record, so the
+			// deletion stays overdue and is done once the former own key
+			// is back in the store.
+			return failDelete(fmt.Errorf("not deleting old key %s: it has the recorded name %s and role %s, and rotatord now signs with a key of another name or role (%s); put the former own key back in the credential store, or delete the keys of the former own name by hand",
+				id, shown(k.Name), shown(k.RoleID), e.own()))
+		}
 		if k.Name != rec.Name || !sameRoleID(k.RoleID, role) || !p.Match(k.Name, k.RoleID) {
 			// The record names a key that is not, or no longer, this
 			// policy's: an edited record, or a policy changed since. Leave
