@@ -73,5 +73,20 @@ func TestOwnKeysOfAFormerNameAreReported(t *testing.T) {
 			t.Errorf("key %s of the former own name was deleted: the operator's input is never acted on destructively", id)
 		}
 	}
+
+	// The former own key put back: a start signs with it again, and the
+	// deletion kept on record is done.
+	data, err = json.Marshal(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFileAtomic(t, o.credFile, string(data))
+	o.rotatord("once")
+	if k, ok := o.sim.key(first.Key); !ok || k.Alive {
+		t.Errorf("the old key %s of the own name is still alive once the former own key is back in the store", first.Key)
+	}
+	if k, ok := o.sim.key(second.Key); !ok || !k.Alive {
+		t.Errorf("the former own key %s, back in the store, was deleted", second.Key)
+	}
 	o.checkNoSecretLeak(made.Secret)
 }
