@@ -1,9 +1,6 @@
 package integration
 
-// Review of h-audit13's former own name handling (h-rev4).
-
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -20,24 +17,11 @@ func TestFormerOwnKeysDeletedByHandEndTheFailures(t *testing.T) {
 	// A short timeout: the settle time (twice it, at least 10s) after which
 	// a new key the API no longer shows is taken as gone.
 	writeFileAtomic(t, o.config, strings.Replace(o.ownConfig(`{schedule: "@every 1h", max_age: 1s, grace_period: 2s}`, ownQuietPolicy), "timeout: 10s", "timeout: 2s", 1))
-	first := o.sim.Admin
-	r := o.mustRun("once", "--force", "--policy", selfPolicy)
-	if got := row(t, parseTable(t, r.stdout), adminName); got["RESULT"] != "rotated" {
-		t.Fatalf("own key: row %v, want rotated\n%s", got, r)
-	}
-	second := o.checkStored()
-
-	var made simKey
-	o.sim.do("POST", "/_sim/keys", map[string]string{"name": "rotatord-admin-2", "role": "admin"}, &made)
-	data, err := json.Marshal(credential{Key: made.Key, Secret: made.Secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFileAtomic(t, o.credFile, string(data))
+	first, second, _ := o.rotateThenStoreAHandMadeKey("rotatord-admin-2", "admin")
 
 	// The own key of the new name is due (max_age 1s): it rotates, even
 	// though the former name's keys are left.
-	r = o.rotatord("once", "--force", "--policy", selfPolicy)
+	r := o.rotatord("once", "--force", "--policy", selfPolicy)
 	rows := parseTable(t, r.stdout)
 	if got := row(t, rows, "rotatord-admin-2"); got["RESULT"] != "rotated" {
 		t.Errorf("own key of the new name: row %v, want rotated\n%s", got, r)

@@ -1,9 +1,6 @@
 package integration
 
-// Review of h-audit13's former own name handling (h-rev4).
-
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -22,22 +19,9 @@ func TestOwnKeyOfAnotherRoleSameNameWaits(t *testing.T) {
 	o := newOwnEnv(t)
 	// A short timeout: the settle time is twice it, at least 10s.
 	writeFileAtomic(t, o.config, strings.Replace(o.ownConfig(`{schedule: "@every 1h", max_age: 1s, grace_period: 2s}`, ownQuietPolicy), "timeout: 10s", "timeout: 2s", 1))
-	first := o.sim.Admin
-	r := o.mustRun("once", "--force", "--policy", selfPolicy)
-	if got := row(t, parseTable(t, r.stdout), adminName); got["RESULT"] != "rotated" {
-		t.Fatalf("own key: row %v, want rotated\n%s", got, r)
-	}
-	second := o.checkStored()
+	first, second, made := o.rotateThenStoreAHandMadeKey(adminName, "ci")
 
-	var made simKey
-	o.sim.do("POST", "/_sim/keys", map[string]string{"name": adminName, "role": "ci"}, &made)
-	data, err := json.Marshal(credential{Key: made.Key, Secret: made.Secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFileAtomic(t, o.credFile, string(data))
-
-	r = o.rotatord("once", "--force", "--policy", selfPolicy)
+	r := o.rotatord("once", "--force", "--policy", selfPolicy)
 	got := row(t, parseTable(t, r.stdout), adminName)
 	for _, id := range []string{first.Key, second.Key} {
 		if !strings.Contains(got["ERROR"], id) {

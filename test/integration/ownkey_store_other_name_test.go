@@ -1,7 +1,5 @@
 package integration
 
-// Review of issue 13 with the real binaries (h-audit13).
-
 import (
 	"encoding/json"
 	"slices"
@@ -25,24 +23,8 @@ func TestOwnKeysOfAFormerNameAreReported(t *testing.T) {
 	t.Parallel()
 	o := newOwnEnv(t)
 	o.writeOwnConfig(`{schedule: "@every 1h", max_age: 1s, grace_period: 2s}`, ownQuietPolicy)
-	first := o.sim.Admin
-	r := o.mustRun("once", "--force", "--policy", selfPolicy)
-	if got := row(t, parseTable(t, r.stdout), adminName); got["RESULT"] != "rotated" {
-		t.Fatalf("own key: row %v, want rotated\n%s", got, r)
-	}
-	second := o.checkStored()
-	if second.Key == first.Key {
-		t.Fatal("the credential file still holds the first key")
-	}
-
 	// A key of another name, same role, put in the file by hand.
-	var made simKey
-	o.sim.do("POST", "/_sim/keys", map[string]string{"name": "rotatord-admin-2", "role": "admin"}, &made)
-	data, err := json.Marshal(credential{Key: made.Key, Secret: made.Secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFileAtomic(t, o.credFile, string(data))
+	first, second, made := o.rotateThenStoreAHandMadeKey("rotatord-admin-2", "admin")
 
 	// The daemon's deleter, at the end of the grace period, must not
 	// drop the old key from the record either: the deletion stays
@@ -76,7 +58,7 @@ func TestOwnKeysOfAFormerNameAreReported(t *testing.T) {
 
 	// The former own key put back: a start signs with it again, and the
 	// deletion kept on record is done.
-	data, err = json.Marshal(second)
+	data, err := json.Marshal(second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,4 +71,29 @@ func TestOwnKeysOfAFormerNameAreReported(t *testing.T) {
 		t.Errorf("the former own key %s, back in the store, was deleted", second.Key)
 	}
 	o.checkNoSecretLeak(made.Secret)
+}
+
+// rotateThenStoreAHandMadeKey rotates o's own key once (first: its key
+// before, second: the key the store then holds), then makes a key of name
+// and role by hand and writes it into the credential file, as an operator
+// would, rotatord stopped.
+func (o *ownEnv) rotateThenStoreAHandMadeKey(name, role string) (first, second credential, made simKey) {
+	t := o.t
+	t.Helper()
+	first = o.sim.Admin
+	r := o.mustRun("once", "--force", "--policy", selfPolicy)
+	if got := row(t, parseTable(t, r.stdout), adminName); got["RESULT"] != "rotated" {
+		t.Fatalf("own key: row %v, want rotated\n%s", got, r)
+	}
+	second = o.checkStored()
+	if second.Key == first.Key {
+		t.Fatal("the credential file still holds the first key")
+	}
+	o.sim.do("POST", "/_sim/keys", map[string]string{"name": name, "role": role}, &made)
+	data, err := json.Marshal(credential{Key: made.Key, Secret: made.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFileAtomic(t, o.credFile, string(data))
+	return first, second, made
 }
