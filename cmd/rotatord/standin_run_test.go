@@ -97,7 +97,19 @@ func TestStandInRunBinary(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			// 20 s of rotations every few seconds, then until every name
+			// was delivered once: on a loaded machine (CI), a create that
+			// timed out waits the settle time (twice the timeout) before
+			// its orphan search, and may not be done within the 20 s.
 			time.Sleep(20 * time.Second)
+			for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+				if !slices.ContainsFunc(names, func(n string) bool {
+					_, err := os.Stat(filepath.Join(dir, "out", n+".json"))
+					return err != nil
+				}) {
+					break
+				}
+			}
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			err := cmd.Wait()
 			if err != nil {
@@ -140,7 +152,7 @@ func TestStandInRunBinary(t *testing.T) {
 			total := len(s.keys)
 			s.mu.Unlock()
 			if t.Failed() || testing.Verbose() {
-				t.Logf("keys made in all: %d; output tail:\n%s", total, tail(text, 4000))
+				t.Logf("keys made in all: %d; output tail:\n%s", total, tail(text, 16000))
 			}
 		})
 	}
