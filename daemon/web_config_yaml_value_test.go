@@ -35,27 +35,36 @@ func TestWebConfigYAMLErrorsDoNotQuoteTheValue(t *testing.T) {
 		if raw == nil || !leaks(raw.Error()) {
 			t.Fatalf("test premise: the toolkit's error %v quotes the value", raw)
 		}
-		core, logs := observer.New(zap.DebugLevel)
-		slog.New(zapHandler{log: zap.New(core)}).Error("Unable to parse configuration", "err", raw.Error())
-		webErrorLog(zap.New(core)).Printf("http: TLS handshake error from 192.0.2.1:4242: %v", raw)
-		for _, e := range logs.All() {
-			line := e.Message
-			for k, v := range e.ContextMap() {
-				line += " " + k + "=" + toString(v)
-			}
+		lines := webErrorLines(raw)
+		for _, line := range lines {
 			if leaks(line) || !strings.Contains(line, "line 1") {
 				t.Errorf("%q: logged %q: want line 1 named, not the value", password, line)
 			}
 		}
-		if logs.Len() != 2 {
-			t.Errorf("%d lines logged, want 2", logs.Len())
+		if len(lines) != 2 {
+			t.Errorf("%d lines logged, want 2", len(lines))
 		}
 	}
 }
 
-func toString(v any) string {
-	if s, ok := v.(string); ok {
-		return s
+// webErrorLines logs raw, the toolkit's error about the web configuration
+// file, as rotatord logs it: through the toolkit's handler at a request
+// (zapHandler) and the server's ErrorLog at a TLS handshake
+// (webErrorLog). It returns each line logged, its fields' strings
+// appended.
+func webErrorLines(raw error) []string {
+	core, logs := observer.New(zap.DebugLevel)
+	slog.New(zapHandler{log: zap.New(core)}).Error("Unable to parse configuration", "err", raw.Error())
+	webErrorLog(zap.New(core)).Printf("http: TLS handshake error from 192.0.2.1:4242: %v", raw)
+	var lines []string
+	for _, e := range logs.All() {
+		line := e.Message
+		for k, v := range e.ContextMap() {
+			if s, ok := v.(string); ok {
+				line += " " + k + "=" + s
+			}
+		}
+		lines = append(lines, line)
 	}
-	return ""
+	return lines
 }
