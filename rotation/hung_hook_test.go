@@ -73,11 +73,14 @@ func reloadWithin(t *testing.T, e *Engine, policies []Policy, hh *hungHook, done
 // passOverAReload runs a pass of h's engine with opts in which hh hangs,
 // requires a reload (of the same policies) to go through meanwhile
 // (reloadWithin), lets hh answer, and requires the pass to fail nowhere.
-func passOverAReload(t *testing.T, h *harness, hh *hungHook, opts Options, what string) {
+// It returns the pass's outcomes.
+func passOverAReload(t *testing.T, h *harness, hh *hungHook, opts Options, what string) []Outcome {
 	t.Helper()
 	passed := passInBackground(h.engine, nil, opts)
 	<-hh.started
 	reloadWithin(t, h.engine, []Policy{h.policy}, hh, passed, what)
 	hh.release() // from now on the hook answers at once
-	noFailures(t, <-passed)
+	out := <-passed
+	noFailures(t, out)
+	return out
 }

@@ -25,15 +25,19 @@ func TestReloadDoesNotWaitForAConsumerCheckAPassRuns(t *testing.T) {
 		name  string
 		grace time.Duration
 		setup func(h *harness) Options // the pass whose check hangs
+		// The action the pass reports for the name: a rotation whose
+		// deletion a reload left to the deleter was still a rotation
+		// (the "pass done" line counts it, once shows it rotated).
+		action Action
 	}{
 		{"grace period 0: the rotating pass deletes", 0, func(h *harness) Options {
 			return Options{Force: true}
-		}},
+		}, ActionRotate},
 		{"a pass that finds the deletion due", time.Hour, func(h *harness) Options {
 			h.pass(Options{Force: true})
 			h.clock.Add(2 * time.Hour) // the grace period is over
 			return Options{}
-		}},
+		}, ActionNone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, tc.grace)
@@ -43,7 +47,13 @@ func TestReloadDoesNotWaitForAConsumerCheckAPassRuns(t *testing.T) {
 			h.newEngine()
 			opts := tc.setup(h)
 
-			passOverAReload(t, h, hh, opts, "a consumer check a pass runs")
+			out := passOverAReload(t, h, hh, opts, "a consumer check a pass runs")
+			// The reason stays the reload's: the scheduler runs a pass
+			// that a reload cut short again once the reload is over.
+			i := slices.IndexFunc(out, func(o Outcome) bool { return o.Name == "ci-a" })
+			if i < 0 || out[i].Decision.Action != tc.action || out[i].Decision.Reason != ReasonReloaded {
+				t.Errorf("the pass's outcomes: %+v, want ci-a's action %q, reason %q", out, tc.action, ReasonReloaded)
+			}
 			if !slices.Contains(h.api.live("ci-a"), old) {
 				t.Fatalf("old key %s deleted on a consumer check decided under the policies a reload replaced", old)
 			}
