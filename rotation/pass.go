@@ -1009,7 +1009,16 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 	}
 	if wait, ok := asWait(o.Err); ok {
 		o.Err = nil
-		o.Decision = Decision{Action: ActionNone, Reason: wait.reason, Due: wait.due}
+		action := ActionNone
+		if (d.Action == ActionRotate || d.Action == ActionRecover) && rec.Rotation != nil && rec.Rotation.Phase == state.PhaseDelivered {
+			// Every sink holds the new key; what waits is the deletion
+			// of the old ones (grace_period 0): the name was rotated,
+			// and the pass's summary and once say so. The reason is
+			// the wait's (a reload's makes the scheduler run the pass
+			// again; once waits for a confirmation's).
+			action = d.Action
+		}
+		o.Decision = Decision{Action: action, Reason: wait.reason, Due: wait.due}
 	}
 	// After a recovery, the store must hold a key that signs; not after a
 	// reload during the after_delivery hooks (p is no longer in force: the
