@@ -165,9 +165,13 @@ func (c *cli) cmdOnce() error {
 	var (
 		out     []rotation.Outcome
 		passErr error
-		// rotated[i] says out[i] was rotated by the pass; the deleter's
-		// outcomes replace entries in place or come after (mergeOutcomes).
-		rotated []bool
+		// passed[i] is the pass's action for out[i] when it rotated or
+		// recovered the name (delivered, or rolled back), "" otherwise;
+		// the deleter's outcomes replace entries in place or come after
+		// (mergeOutcomes), and one that replaced a name the pass rotated
+		// or recovered (its old keys waiting for the next window, say)
+		// does not make the row say less.
+		passed []rotation.Action
 	)
 	err = d.RunLeading(ctx, d.LeaseWait(), func(ctx context.Context) error {
 		out, passErr = d.RunPass(ctx, f.selection.policies, rotation.Options{
@@ -179,9 +183,11 @@ func (c *cli) cmdOnce() error {
 		if passErr != nil && len(out) == 0 {
 			return passErr
 		}
-		rotated = make([]bool, len(out))
+		passed = make([]rotation.Action, len(out))
 		for i, o := range out {
-			rotated[i] = o.Err == nil && o.Decision.Action == rotation.ActionRotate
+			if o.Err == nil && (o.Decision.Action == rotation.ActionRotate || o.Decision.Action == rotation.ActionRecover) {
+				passed[i] = o.Decision.Action
+			}
 		}
 		// The deletions due of the policies passed that the pass did not
 		// try: one that it tried and that failed (a consumer check, say)
@@ -206,7 +212,7 @@ func (c *cli) cmdOnce() error {
 	}
 	failed := slices.ContainsFunc(out, func(o rotation.Outcome) bool { return o.Err != nil })
 	table := rows{len(out), func(i int) row {
-		return row{Outcome: out[i], Result: resultOf(out[i], i < len(rotated) && rotated[i])}
+		return row{Outcome: out[i], Result: resultOf(out[i], passedAt(passed, i))}
 	}}
 	if err := printRows(c.stdout, table, time.Now(), f.selection.json(), true); err != nil {
 		// Told, but the exit code still says what the pass did: a script

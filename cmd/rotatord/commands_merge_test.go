@@ -10,7 +10,7 @@ import (
 // mergeOutcomes keeps the pass's order: a name both handled keeps its
 // place with the deleter's outcome (and the pass's key ids when the
 // deleter has none), a name only the deleter handled comes after, and
-// cmdOnce's rotated flags, kept by index, still line up.
+// cmdOnce's passed actions, kept by index, still line up.
 func TestMergeOutcomesKeepsIndexes(t *testing.T) {
 	pass := []rotation.Outcome{
 		{Policy: "p", Name: "a", KeyIDs: []string{"A"}, Decision: rotation.Decision{Action: rotation.ActionRotate}},

@@ -396,23 +396,25 @@ func TestOnceResultColumnAndJSON(t *testing.T) {
 
 func TestResultOf(t *testing.T) {
 	for _, tt := range []struct {
-		o       rotation.Outcome
-		rotated bool
-		want    string
+		o      rotation.Outcome
+		passed rotation.Action
+		want   string
 	}{
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionRotate}}, false, "rotated"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionRotate}, Err: fmt.Errorf("x")}, false, "failed"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionDelete}}, true, "rotated"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionDelete}}, false, "deleted"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionRecover}}, false, "recovered"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionSkip, Reason: rotation.ReasonOwnKey}}, false, "skipped"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonFresh}}, false, "unchanged"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonGraceRunning}}, false, "waiting"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonBackoff}}, false, "waiting"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonTwoKeys}}, false, "blocked"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionRotate}}, "", "rotated"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionRotate}, Err: fmt.Errorf("x")}, "", "failed"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionDelete}}, rotation.ActionRotate, "rotated"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionDelete}}, "", "deleted"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionRecover}}, "", "recovered"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonOutsideWindow}}, rotation.ActionRecover, "recovered"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionDelete}}, rotation.ActionRecover, "recovered"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionSkip, Reason: rotation.ReasonOwnKey}}, "", "skipped"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonFresh}}, "", "unchanged"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonGraceRunning}}, "", "waiting"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonBackoff}}, "", "waiting"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonTwoKeys}}, "", "blocked"},
 	} {
-		if got := resultOf(tt.o, tt.rotated); got != tt.want {
-			t.Errorf("resultOf(%+v, %v) = %q, want %q", tt.o, tt.rotated, got, tt.want)
+		if got := resultOf(tt.o, tt.passed); got != tt.want {
+			t.Errorf("resultOf(%+v, %q) = %q, want %q", tt.o, tt.passed, got, tt.want)
 		}
 	}
 }

@@ -19,8 +19,8 @@ import (
 // pass's: the row said waiting for a rotation whose new key once had
 // just delivered to every sink. (The deleter's reason and next due are
 // right to show: when the old key goes.) A rotation in the same
-// situation is kept as rotated (cmdOnce's rotated flags); a recovery
-// must be kept as recovered.
+// situation was kept as rotated (cmdOnce kept the pass's rotations by
+// index); a recovery must be kept as recovered.
 func TestOnceKeepsARecoveryWhoseDeletionWaits(t *testing.T) {
 	e := newSimEnv(t, "")
 	if code, _, stderr := runCLI("once", "--force", "--config.file", e.config); code != 0 {

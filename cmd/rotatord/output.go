@@ -45,15 +45,17 @@ const (
 	resultUnchanged = "unchanged" // younger than max_age
 )
 
-// resultOf says what came of an outcome of once. rotated says the pass
-// rotated the name before a deletion replaced its outcome (grace_period 0).
-func resultOf(o rotation.Outcome, rotated bool) string {
+// resultOf says what came of an outcome of once. passed is the pass's
+// action when it rotated or recovered the name before a deletion round
+// replaced its outcome (grace_period 0: the old keys deleted, or waiting
+// for the next window), "" otherwise.
+func resultOf(o rotation.Outcome, passed rotation.Action) string {
 	switch {
 	case o.Err != nil:
 		return resultFailed
-	case rotated || o.Decision.Action == rotation.ActionRotate:
+	case passed == rotation.ActionRotate || o.Decision.Action == rotation.ActionRotate:
 		return resultRotated
-	case o.Decision.Action == rotation.ActionRecover:
+	case passed == rotation.ActionRecover || o.Decision.Action == rotation.ActionRecover:
 		return resultRecovered
 	case o.Decision.Action == rotation.ActionDelete:
 		return resultDeleted
@@ -67,6 +69,15 @@ func resultOf(o rotation.Outcome, rotated bool) string {
 		return resultBlocked
 	}
 	return resultWaiting
+}
+
+// passedAt is passed[i], "" past its end (a name only the deletion round
+// handled).
+func passedAt(passed []rotation.Action, i int) rotation.Action {
+	if i < len(passed) {
+		return passed[i]
+	}
+	return ""
 }
 
 // printRows prints the rows as a table, or as JSON for scripts. withResult
