@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -33,6 +34,12 @@ func TestReloadDoesNotWaitForAConsumerCheckAPassRuns(t *testing.T) {
 		{"grace period 0: the rotating pass deletes", 0, func(h *harness) Options {
 			return Options{Force: true}
 		}, ActionRotate},
+		{"grace period 0: the pass recovering an interrupted rotation deletes", 0, func(h *harness) Options {
+			h.sinkB.failWrite = errors.New("vault sealed") // sink a holds the new key, sink b not
+			h.pass(Options{Force: true})
+			h.sinkB.failWrite = nil
+			return Options{IgnoreBackoff: true}
+		}, ActionRecover},
 		{"a pass that finds the deletion due", time.Hour, func(h *harness) Options {
 			h.pass(Options{Force: true})
 			h.clock.Add(2 * time.Hour) // the grace period is over
