@@ -44,6 +44,12 @@ type Config struct {
 	// Transport is the base round tripper; default a clone of http.DefaultTransport.
 	Transport http.RoundTripper
 
+	// InsecureHTTP lets the client follow a redirect to plain http on a
+	// host that is not loopback, as the endpoint's insecure_http lets it
+	// be such a URL (tests only). Without it such a redirect is refused:
+	// the answers (a new key's secret) would come back in clear.
+	InsecureHTTP bool
+
 	// UserAgentSuffix is added to the User-Agent (a replica's identity
 	// under leader election, so server-side logs tell replicas apart).
 	UserAgentSuffix string
@@ -186,7 +192,7 @@ func New(cfg Config) (*Client, error) {
 	// per request, and waking that goroutine at every answer cost a
 	// thread switch, in the moments between an answer and the next
 	// request.
-	httpClient := &http.Client{Transport: transport}
+	httpClient := &http.Client{Transport: transport, CheckRedirect: refusePlainRedirect(cfg.InsecureHTTP)}
 	newSDK := func(cr Credentials) (*v3.Client, error) {
 		return v3.NewClient(
 			credentials.NewStaticCredentials(cr.Key, cr.Secret.Reveal()),
@@ -867,5 +873,31 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// refusePlainRedirect is the client's redirect policy: net/http's (at
+// most 10), but never to plain http on a host that is not loopback unless
+// insecure says so. The endpoint itself may not be such a URL
+// (config.CheckTransport); a redirect there would carry the request and
+// its answer, a new key's secret, in clear, and whoever answers on the way
+// could give a key of their own for rotatord to deliver.
+func refusePlainRedirect(insecure bool) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if insecure || req.URL.Scheme != "http" {
+			return nil
+		}
+		host := req.URL.Hostname()
+		if strings.EqualFold(host, "localhost") { // host names know no case
+			return nil
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("refused a redirect to plain http on %s, a host that is not loopback: the answer, a new key's secret included, would cross the network in clear (use https, or set insecure_http: true for a test setup)",
+			RedactURL(req.URL.Scheme+"://"+req.URL.Host))
 	}
 }

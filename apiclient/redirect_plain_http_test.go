@@ -17,7 +17,7 @@ import (
 // itself is refused for that (config.CheckTransport); a redirect to it is
 // refused the same way, unless insecure_http says so.
 func TestRedirectToPlainHTTPOnTheNetworkIsRefused(t *testing.T) {
-	for _, insecure := range []bool{false} {
+	for _, insecure := range []bool{false, true} {
 		var mu sync.Mutex
 		var hosts []string
 		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -38,7 +38,7 @@ func TestRedirectToPlainHTTPOnTheNetworkIsRefused(t *testing.T) {
 				Body: io.NopCloser(strings.NewReader(`{"api-keys":[]}`)), Request: r}, nil
 		})
 		c, err := New(Config{Endpoint: "http://127.0.0.1:1/v2", Credentials: Credentials{Key: "EXO1", Secret: "s"},
-			Transport: rt, MaxRetries: -1})
+			Transport: rt, MaxRetries: -1, InsecureHTTP: insecure})
 		if err != nil {
 			t.Fatal(err)
 		}

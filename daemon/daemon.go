@@ -491,6 +491,7 @@ func (d *Daemon) buildAccount(cfg *config.Config, a config.NamedAccount) (*accou
 	name := a.Name
 	api, err := apiclient.New(apiclient.Config{
 		Endpoint:        e.ResolvedEndpoint(),
+		InsecureHTTP:    e.InsecureHTTP,
 		Credentials:     creds,
 		Timeout:         e.Timeout.Duration(),
 		MaxRetries:      retries(e.MaxRetries),
