@@ -27,6 +27,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rotatord/rotatord/internal/fence"
+	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/internal/version"
 	"github.com/rotatord/rotatord/secret"
 )
@@ -299,7 +300,32 @@ func FromKubeconfig(path, context string) (*rest.Config, error) {
 	if err := checkFiles(path, Files(cfg)); err != nil {
 		return nil, err
 	}
+	if err := checkPlainHTTP(cfg); err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", secret.ShownPath(path), err)
+	}
 	return cfg, nil
+}
+
+// checkPlainHTTP refuses a server reached in plain http on a host that is
+// not loopback: every Secret a Kubernetes sink writes (the new API
+// secrets) and the user's credentials would cross the network in clear,
+// as the Exoscale endpoint and a Vault address may not without
+// insecure_http. The API server has served no plain http port since
+// Kubernetes 1.20; a loopback one (kubectl proxy) is kept.
+func checkPlainHTTP(cfg *rest.Config) error {
+	u, _, err := rest.DefaultServerUrlFor(cfg)
+	if err != nil || u.Scheme != "http" {
+		return nil // client-go reports a bad server itself
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") { // host names know no case
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("server %s is plain http to a host that is not loopback: the Secrets rotatord writes and the credentials would cross the network in clear (use https)",
+		redact.URL(u.Scheme+"://"+u.Host))
 }
 
 // checkContext says what is missing when the context (empty: the file's
