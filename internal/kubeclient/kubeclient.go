@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -110,7 +111,44 @@ func Config(kubeconfig, context string) (*rest.Config, error) {
 	// Warnings are logged with the data a request carried hidden (sent.go).
 	cfg.WarningHandler = nil
 	cfg.WarningHandlerWithContext = warnings{}
+	// A redirect to plain http on the network is refused as such a
+	// server is (checkPlainHTTP): client-go follows redirects, a write's
+	// included, and a Secret's carries the new API secret.
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return plainGuard{rt} }
 	return cfg, nil
+}
+
+// plainGuard refuses a request in plain http to a host that is not
+// loopback (one a redirect leads to: the server itself is checked when
+// the configuration is read), before anything is sent.
+type plainGuard struct{ next http.RoundTripper }
+
+func (g plainGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if plainToNetwork(req.URL) {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, fmt.Errorf("refused: plain http to %s, a host that is not loopback (a redirect?): the Secrets rotatord writes and the credentials would cross the network in clear",
+			redact.URL(req.URL.Scheme+"://"+req.URL.Host))
+	}
+	return g.next.RoundTrip(req)
+}
+
+// WrappedRoundTripper lets client-go's debugging wrappers see through.
+func (g plainGuard) WrappedRoundTripper() http.RoundTripper { return g.next }
+
+// plainToNetwork reports whether u is plain http to a host that is not
+// loopback.
+func plainToNetwork(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") { // host names know no case
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // Cache shares one clientset per kubeconfig and context, so a hundred
@@ -177,8 +215,13 @@ func (c *Cache) get(kubeconfig, context string) (cached, error) {
 		if err != nil {
 			return cached{}, err
 		}
+		guard := cfg.WrapTransport
 		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
-			return fence.Route(rt, fenced, gate, fence.SpareReads)
+			rt = fence.Route(rt, fenced, gate, fence.SpareReads)
+			if guard != nil {
+				rt = guard(rt)
+			}
+			return rt
 		}
 	}
 	cl, err := kubernetes.NewForConfig(cfg)
@@ -314,15 +357,8 @@ func FromKubeconfig(path, context string) (*rest.Config, error) {
 // Kubernetes 1.20; a loopback one (kubectl proxy) is kept.
 func checkPlainHTTP(cfg *rest.Config) error {
 	u, _, err := rest.DefaultServerUrlFor(cfg)
-	if err != nil || u.Scheme != "http" {
+	if err != nil || !plainToNetwork(u) {
 		return nil // client-go reports a bad server itself
-	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") { // host names know no case
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
 	}
 	return fmt.Errorf("server %s is plain http to a host that is not loopback: the Secrets rotatord writes and the credentials would cross the network in clear (use https)",
 		redact.URL(u.Scheme+"://"+u.Host))
