@@ -73,7 +73,7 @@ func (d *Daemon) openAccount(cfg *config.Config, a config.NamedAccount) (*accoun
 		store: store,
 		engine: rotation.New(rotation.Config{
 			Store: store, Logger: d.log.With(zap.String("account", a.Name)), Recorder: d.metrics, Now: d.opts.Now, ReadOnly: d.opts.ReadOnly,
-			CreateSettle: createSettle(a.Timeout.Duration()), Fence: d.gateFunc(),
+			CreateSettle: createSettle(a.Timeout.Duration()), Fence: d.gateFunc(), Stopping: d.stopping.Load,
 			OnDeletionScheduled: d.wakeDeleter, OtherAccounts: func() map[string]string { return d.otherAccountKeys(a.Name) },
 		}),
 	}, nil

@@ -77,6 +77,9 @@ type Options struct {
 type Daemon struct {
 	opts Options
 	log  *zap.Logger
+	// stopping is set when a stop begins (SIGTERM, SIGINT): the passes
+	// in flight start no new rotation (rotation.Config.Stopping).
+	stopping atomic.Bool
 	// fingerprints numbers the policies' Fingerprints (policyFingerprint).
 	fingerprints atomic.Uint64
 	// ownAPIs are the API clients of the setup in force, whose keys are

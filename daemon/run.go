@@ -72,6 +72,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			}
 			return nil
 		}, func(error) {
+			// Before the scheduler's interrupt (added after this one):
+			// from now on a pass starts no new rotation.
+			d.stopping.Store(true)
 			d.notifyStopping()
 			close(stop)
 		})

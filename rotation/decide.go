@@ -34,6 +34,7 @@ const (
 	ReasonCurrentGone    Reason = "the current key no longer exists"
 	ReasonSeveralKeys    Reason = "several keys and no record of which one the sinks hold"
 	ReasonInterrupted    Reason = "a rotation was interrupted"
+	ReasonStopping       Reason = "rotatord is stopping: the next start rotates it"
 	ReasonGraceRunning   Reason = "grace period running"
 	ReasonGraceOver      Reason = "grace period over"
 	ReasonBackoff        Reason = "backing off after a failure"

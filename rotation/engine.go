@@ -128,6 +128,8 @@ type Outcome struct {
 type Engine struct {
 	store state.Journal
 	fence func() error
+	// stopping is Config.Stopping.
+	stopping func() bool
 	// onDeletionScheduled is Config.OnDeletionScheduled.
 	onDeletionScheduled func(at time.Time)
 	// otherAccounts is Config.OtherAccounts.
@@ -307,6 +309,10 @@ type Config struct {
 	// act, or two journals would rotate one organization's keys, and one
 	// account's own-key rotation would delete the key the other signs with.
 	OtherAccounts func() map[string]string
+	// Stopping, when set, tells that the process is stopping (SIGTERM):
+	// a pass then starts no new rotation (a due name waits for the next
+	// start), while the rotations already in flight are finished.
+	Stopping func() bool
 }
 
 // New returns an engine with no policies.
@@ -334,7 +340,7 @@ func New(cfg Config) *Engine {
 		hooksCtx: hooksCtx, stopHooks: stopHooks,
 		api: cfg.API, store: cfg.Store, log: cfg.Logger.Named("rotation"), rec: cfg.Recorder,
 		now: cfg.Now, sleep: cfg.Sleep, ownKeyID: cfg.OwnKeyID, concurrency: cfg.Concurrency,
-		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly, fence: cfg.Fence,
+		settle: cfg.CreateSettle, minDeleteDelay: max(cfg.MinDeleteDelay, 0), readOnly: cfg.ReadOnly, fence: cfg.Fence, stopping: cfg.Stopping,
 		onDeletionScheduled: cfg.OnDeletionScheduled, otherAccounts: cfg.OtherAccounts,
 		gens: map[string]uint64{}, confirmed: map[recordKey]time.Time{}, warnedNames: map[recordKey]bool{},
 		searched:      map[recordKey][2]time.Time{},

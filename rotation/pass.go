@@ -985,6 +985,14 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 
 	switch d.Action {
 	case ActionRotate:
+		if e.stopping != nil && e.stopping() {
+			// A stop lets the rotations in flight finish and starts no
+			// other: with leader_election the Lease is released once
+			// they are done, and a standby takes over at once.
+			log.Info("rotation due, not started: rotatord is stopping", zap.String("reason", string(d.Reason)))
+			o.Decision = Decision{Action: ActionNone, Reason: ReasonStopping}
+			break
+		}
 		log.Info("rotation due", zap.String("reason", string(d.Reason)))
 		if err := e.claimTargets(pass.targetsOf(e), p, name); err != nil {
 			o.Err = e.fail(p, &rec, now, err) // before any key is made
