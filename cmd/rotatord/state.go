@@ -13,12 +13,15 @@ import (
 	"os"
 	"time"
 
+	"go.uber.org/zap"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rotatord/rotatord/config"
+	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/kubeclient"
+	"github.com/rotatord/rotatord/internal/leader"
 	"github.com/rotatord/rotatord/state"
 	"github.com/rotatord/rotatord/state/kubestate"
 )
@@ -68,15 +71,24 @@ type stateJournal interface {
 	Close() error
 }
 
-// openJournal opens an account's journal of the backend cfg names.
-func openJournal(ctx context.Context, cfg *config.Config, account string, readOnly bool) (stateJournal, error) {
+// openJournal opens an account's journal of the backend cfg names. claim,
+// when not nil, fences the Kubernetes backend's writes to a claim on the
+// Lease (importHoldingLease).
+func openJournal(ctx context.Context, cfg *config.Config, account string, readOnly bool, claim fence.Func) (stateJournal, error) {
 	if cfg.State.Kubernetes() {
-		var kube kubeclient.Cache
+		kube := kubeclient.Cache{Gate: claim}
 		client, err := kube.Client(cfg.State.Kubeconfig, cfg.State.Context)
 		if err != nil {
 			return nil, err
 		}
-		return kubestate.Open(ctx, client, cfg.State.Namespace, account, readOnly)
+		s, err := kubestate.Open(ctx, client, cfg.State.Namespace, account, readOnly)
+		if err != nil {
+			return nil, err
+		}
+		if claim != nil {
+			s.Fence = claim.Check
+		}
+		return s, nil
 	}
 	if readOnly {
 		return state.OpenReadOnly(cfg.AccountStateDir(account))
@@ -93,7 +105,7 @@ func (c *cli) cmdStateExport() error {
 	defer cancel()
 	out := journalExport{Format: exportFormat, Accounts: map[string][]state.Record{}}
 	for _, a := range cfg.AccountsInUse() {
-		j, err := openJournal(ctx, cfg, a.Name, true)
+		j, err := openJournal(ctx, cfg, a.Name, true, nil)
 		if err != nil {
 			return fmt.Errorf("account %s: %w", a.Name, err)
 		}
@@ -139,27 +151,93 @@ func (c *cli) cmdStateImport() error {
 		}
 	}
 	n := 0
-	for name, recs := range in.Accounts {
-		j, err := openJournal(ctx, cfg, name, false)
-		if err != nil {
-			return fmt.Errorf("account %s: %w", name, err)
-		}
-		if have := len(j.List("")); have > 0 {
-			j.Close()
-			return fmt.Errorf("state import: account %s already holds %d records there: import only into an empty journal", name, have)
-		}
-		for _, ir := range recs {
-			r := ir.record()
-			if err := j.Put(r); err != nil {
-				j.Close()
-				return fmt.Errorf("state import: account %s: %w (%d records written)", name, err, n)
+	err = importHoldingLease(ctx, cfg, c.stderr, func(ctx context.Context, claim fence.Func) error {
+		for name, recs := range in.Accounts {
+			j, err := openJournal(ctx, cfg, name, false, claim)
+			if err != nil {
+				return fmt.Errorf("account %s: %w", name, err)
 			}
-			n++
+			if have := len(j.List("")); have > 0 {
+				j.Close()
+				return fmt.Errorf("state import: account %s already holds %d records there: import only into an empty journal", name, have)
+			}
+			for _, ir := range recs {
+				r := ir.record()
+				if err := j.Put(r); err != nil {
+					j.Close()
+					return fmt.Errorf("state import: account %s: %w (%d records written)", name, err, n)
+				}
+				n++
+			}
+			j.Close()
 		}
-		j.Close()
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(c.stderr, "imported %d records\n", n)
 	return nil
+}
+
+// importHoldingLease runs write, the import's writes, holding the Lease of
+// cfg's leader_election (without one, or with the directory backend, whose
+// lock Open takes: at once, unfenced). A replica started meanwhile waits
+// as a standby and reads the whole journal once the import lets the Lease
+// go, instead of acting on the part written so far; claim fences the
+// writes to the import's claim, so that an import that lost the Lease
+// (the API server unreachable past the renew deadline) stops writing.
+func importHoldingLease(ctx context.Context, cfg *config.Config, stderr io.Writer, write func(ctx context.Context, claim fence.Func) error) error {
+	le := cfg.LeaderElection
+	if le == nil || !cfg.State.Kubernetes() {
+		return write(ctx, nil)
+	}
+	// Its own clientset: the Lease requests are not fenced.
+	var kube kubeclient.Cache
+	client, err := kube.Client(cfg.State.Kubeconfig, cfg.State.Context)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	el := leader.New(leader.Config{
+		Client: client, Namespace: cfg.State.Namespace, LeaseName: le.LeaseName,
+		Identity:      fmt.Sprintf("state-import_%s_%d", host, os.Getpid()),
+		LeaseDuration: le.LeaseDuration.Duration(), RenewDeadline: le.RenewDeadline.Duration(), RetryPeriod: le.RetryPeriod.Duration(),
+		Logger: zap.NewNop(),
+	})
+	name := cfg.State.Namespace + "/" + le.LeaseName
+	fmt.Fprintf(stderr, "taking the Lease %s for the import: a replica started meanwhile waits until it is over\n", name)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// As long as once waits for it (daemon.LeaseWait): one lease duration
+	// for a dead replica's to expire, one more when it must be made anew.
+	wait := 2*le.LeaseDuration.Duration() + 2*le.RetryPeriod.Duration()
+	timer := time.AfterFunc(wait, func() {
+		if !el.Leading() {
+			cancel()
+		}
+	})
+	defer timer.Stop()
+	var (
+		ran      bool
+		writeErr error
+	)
+	err = el.Run(ctx, func(leadCtx context.Context) {
+		if ran {
+			return // lost and taken again: the import is over
+		}
+		ran = true
+		timer.Stop()
+		writeErr = write(leadCtx, el.Claim)
+		cancel() // Run lets the Lease go, then returns
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("state import: the Lease %s: %w", name, err)
+	case !ran:
+		return fmt.Errorf("state import: could not take the Lease %s within %s: another replica holds it, or the API server refuses it (RBAC on leases)", name, wait)
+	}
+	return writeErr
 }
 
 // checkImported refuses, before anything is written, records of an
