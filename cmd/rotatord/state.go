@@ -17,6 +17,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
 	"github.com/rotatord/rotatord/config"
 	"github.com/rotatord/rotatord/internal/fence"
@@ -133,7 +134,8 @@ func (c *cli) cmdStateImport() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := checkNoLeader(ctx, cfg, c.stderr); err != nil {
+	longest, err := checkNoLeader(ctx, cfg, c.stderr)
+	if err != nil {
 		return err
 	}
 	inUse := map[string]bool{}
@@ -151,7 +153,7 @@ func (c *cli) cmdStateImport() error {
 		}
 	}
 	n := 0
-	err = importHoldingLease(ctx, cfg, c.stderr, func(ctx context.Context, claim fence.Func) error {
+	err = importHoldingLease(ctx, cfg, longest, c.stderr, func(ctx context.Context, claim fence.Func) error {
 		for name, recs := range in.Accounts {
 			j, err := openJournal(ctx, cfg, name, false, claim)
 			if err != nil {
@@ -187,7 +189,9 @@ func (c *cli) cmdStateImport() error {
 // go, instead of acting on the part written so far; claim fences the
 // writes to the import's claim, so that an import that lost the Lease
 // (the API server unreachable past the renew deadline) stops writing.
-func importHoldingLease(ctx context.Context, cfg *config.Config, stderr io.Writer, write func(ctx context.Context, claim fence.Func) error) error {
+// longest is the longest lease duration the Lease was seen with
+// (checkNoLeader): the election waits that long for a dead holder's.
+func importHoldingLease(ctx context.Context, cfg *config.Config, longest time.Duration, stderr io.Writer, write func(ctx context.Context, claim fence.Func) error) error {
 	le := cfg.LeaderElection
 	if le == nil || !cfg.State.Kubernetes() {
 		return write(ctx, nil)
@@ -206,12 +210,17 @@ func importHoldingLease(ctx context.Context, cfg *config.Config, stderr io.Write
 		Logger: zap.NewNop(),
 	})
 	name := cfg.State.Namespace + "/" + le.LeaseName
+	if err := mayTakeLease(ctx, client.CoordinationV1().Leases(cfg.State.Namespace), le.LeaseName); err != nil {
+		return fmt.Errorf("state import: may not take the Lease %s (leader_election): %w", name, err)
+	}
 	fmt.Fprintf(stderr, "taking the Lease %s for the import: a replica started meanwhile waits until it is over\n", name)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// As long as once waits for it (daemon.LeaseWait): one lease duration
-	// for a dead replica's to expire, one more when it must be made anew.
-	wait := 2*le.LeaseDuration.Duration() + 2*le.RetryPeriod.Duration()
+	// for a dead replica's to expire, one more when it must be made anew;
+	// the longer of the configured one and the one the Lease records,
+	// which client-go waits for a dead holder's.
+	wait := 2*max(longest, le.LeaseDuration.Duration()) + 2*le.RetryPeriod.Duration()
 	timer := time.AfterFunc(wait, func() {
 		if !el.Leading() {
 			cancel()
@@ -279,37 +288,39 @@ func checkImported(account string, recs []importedRecord) error {
 // Whether the holder still renews it is told by watching the Lease for a
 // lease duration, as a standby does, never by comparing its renewTime
 // with this machine's clock: the holder's clock may run behind this one
-// (a live replica would look long dead) or ahead of it.
-func checkNoLeader(ctx context.Context, cfg *config.Config, stderr io.Writer) error {
+// (a live replica would look long dead) or ahead of it. It returns the
+// longest lease duration of the Lease seen: the configured one, or the
+// one the Lease records, when longer.
+func checkNoLeader(ctx context.Context, cfg *config.Config, stderr io.Writer) (time.Duration, error) {
 	le := cfg.LeaderElection
 	if le == nil || !cfg.State.Kubernetes() {
-		return nil // the directory's lock, taken by Open, says it
+		return 0, nil // the directory's lock, taken by Open, says it
 	}
 	var kube kubeclient.Cache
 	client, err := kube.Client(cfg.State.Kubeconfig, cfg.State.Context)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	longest := le.LeaseDuration.Duration()
 	name := cfg.State.Namespace + "/" + le.LeaseName
 	leases := client.CoordinationV1().Leases(cfg.State.Namespace)
 	lease, err := leases.Get(ctx, le.LeaseName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil
+		return longest, nil
 	case err != nil:
-		return fmt.Errorf("state import: read the Lease %s: %w", name, err)
-	}
-	holder := leaseHolder(lease)
-	if holder == "" {
-		return nil // released, or never held
+		return 0, fmt.Errorf("state import: read the Lease %s: %w", name, err)
 	}
 	// Long enough for any holder to renew: the Lease's duration (what
 	// standbys wait), and at least the configured one.
-	wait := le.LeaseDuration.Duration()
-	if d := lease.Spec.LeaseDurationSeconds; d != nil && time.Duration(*d)*time.Second > wait {
-		wait = time.Duration(*d) * time.Second
+	if d := lease.Spec.LeaseDurationSeconds; d != nil && time.Duration(*d)*time.Second > longest {
+		longest = time.Duration(*d) * time.Second
 	}
-	wait += le.RetryPeriod.Duration()
+	holder := leaseHolder(lease)
+	if holder == "" {
+		return longest, nil // released, or never held
+	}
+	wait := longest + le.RetryPeriod.Duration()
 	fmt.Fprintf(stderr, "the Lease %s names replica %s: watching it for %s to see whether that replica still renews it\n", name, holder, wait)
 	refuse := func(h string) error {
 		return errors.New("state import: replica " + h + " holds the Lease " + name + " and renews it: stop every rotatord first")
@@ -318,11 +329,11 @@ func checkNoLeader(ctx context.Context, cfg *config.Config, stderr io.Writer) er
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil
+			return longest, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("state import: watching the Lease %s: %w", name, ctx.Err())
+			return 0, fmt.Errorf("state import: watching the Lease %s: %w", name, ctx.Err())
 		case <-time.After(min(left, le.RetryPeriod.Duration())):
 		}
 		now, err := leases.Get(ctx, le.LeaseName, metav1.GetOptions{})
@@ -330,14 +341,14 @@ func checkNoLeader(ctx context.Context, cfg *config.Config, stderr io.Writer) er
 		case apierrors.IsNotFound(err):
 			continue // a live holder makes it again: watch on
 		case err != nil:
-			return fmt.Errorf("state import: read the Lease %s: %w", name, err)
+			return 0, fmt.Errorf("state import: read the Lease %s: %w", name, err)
 		case now.ResourceVersion == lease.ResourceVersion:
 			continue
 		}
 		if h := leaseHolder(now); h != "" {
-			return refuse(h)
+			return 0, refuse(h)
 		}
-		return nil // released meanwhile
+		return longest, nil // released meanwhile
 	}
 }
 
@@ -347,4 +358,28 @@ func leaseHolder(l *coordinationv1.Lease) string {
 		return ""
 	}
 	return *l.Spec.HolderIdentity
+}
+
+// mayTakeLease asks the API server, in dry runs that change nothing,
+// whether this kubeconfig may take the Lease as the election does: make
+// it when there is none, and write it. A refusal (RBAC) is told at once,
+// with the right it lacks, rather than retried by the election until it
+// gives up. Any other answer (the Lease there already, or changed since
+// read) says the right is there.
+func mayTakeLease(ctx context.Context, leases coordinationv1client.LeaseInterface, name string) error {
+	dry := []string{metav1.DryRunAll}
+	lease, err := leases.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if _, err := leases.Create(ctx, lease, metav1.CreateOptions{DryRun: dry}); apierrors.IsForbidden(err) {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{DryRun: dry}); apierrors.IsForbidden(err) {
+		return err
+	}
+	return nil
 }
