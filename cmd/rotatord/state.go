@@ -238,6 +238,10 @@ func importHoldingLease(ctx context.Context, cfg *config.Config, longest time.Du
 		ran = true
 		timer.Stop()
 		writeErr = write(leadCtx, el.Claim)
+		if writeErr != nil && (leadCtx.Err() != nil || el.Check() != nil) {
+			// The fence cut the writes off: say why, not only how.
+			writeErr = fmt.Errorf("%w: the import lost the Lease %s (not renewed within renew_deadline %s) and stopped writing", writeErr, name, le.RenewDeadline.Duration())
+		}
 		cancel() // Run lets the Lease go, then returns
 	})
 	switch {
