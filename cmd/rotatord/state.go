@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -154,24 +156,34 @@ func (c *cli) cmdStateImport() error {
 	}
 	n := 0
 	err = importHoldingLease(ctx, cfg, longest, c.stderr, func(ctx context.Context, claim fence.Func) error {
-		for name, recs := range in.Accounts {
+		// Every account's journal opened and found empty before the
+		// first write: one that holds records refuses the import with
+		// nothing written, not after the accounts before it in the
+		// map's order (which a second try would then refuse too).
+		names := slices.Sorted(maps.Keys(in.Accounts))
+		journals := make([]stateJournal, 0, len(names))
+		defer func() {
+			for _, j := range journals {
+				j.Close()
+			}
+		}()
+		for _, name := range names {
 			j, err := openJournal(ctx, cfg, name, false, claim)
 			if err != nil {
 				return fmt.Errorf("account %s: %w", name, err)
 			}
+			journals = append(journals, j)
 			if have := len(j.List("")); have > 0 {
-				j.Close()
-				return fmt.Errorf("state import: account %s already holds %d records there: import only into an empty journal", name, have)
+				return fmt.Errorf("state import: account %s already holds %d records there: import only into an empty journal (nothing was written)", name, have)
 			}
-			for _, ir := range recs {
-				r := ir.record()
-				if err := j.Put(r); err != nil {
-					j.Close()
+		}
+		for i, name := range names {
+			for _, ir := range in.Accounts[name] {
+				if err := journals[i].Put(ir.record()); err != nil {
 					return fmt.Errorf("state import: account %s: %w (%d records written)", name, err, n)
 				}
 				n++
 			}
-			j.Close()
 		}
 		return nil
 	})
