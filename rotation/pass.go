@@ -993,6 +993,17 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			o.Decision = Decision{Action: ActionNone, Reason: ReasonStopping}
 			break
 		}
+		if err := ctx.Err(); err != nil {
+			// The pass was cut (once's SIGINT, a lost Lease, the end of
+			// a stop's 30 s) while this handler decided: a rotation
+			// started now could only fail, and its failure would count
+			// (a backoff, on_failure, an intent to search out). As for
+			// the names the pass did not start (Pass).
+			log.Info("rotation due, not started: the pass was cut", zap.String("reason", string(d.Reason)))
+			o.Decision = Decision{Action: ActionNone, Reason: ReasonStopping}
+			o.Err = err
+			break
+		}
 		log.Info("rotation due", zap.String("reason", string(d.Reason)))
 		if err := e.claimTargets(pass.targetsOf(e), p, name); err != nil {
 			o.Err = e.fail(p, &rec, now, err) // before any key is made
