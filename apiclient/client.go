@@ -710,8 +710,14 @@ func retryable(e *Error) bool {
 func classify(op string, idempotent bool, err error, a *attempt) *Error {
 	status, retryAfter, wrote, jsonError := a.snapshot()
 	e := &Error{Op: op, Status: status}
-	var apiErr *v3.APIError
+	var (
+		apiErr   *v3.APIError
+		redirect *plainRedirectError
+	)
 	switch {
+	case errors.As(err, &redirect):
+		e.Kind = KindOther
+		e.Message = redirect.Error()
 	case errors.As(err, &apiErr):
 		said := answerMessages(apiErr)
 		if len(said) > 0 {
@@ -897,7 +903,16 @@ func refusePlainRedirect(insecure bool) func(*http.Request, []*http.Request) err
 		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 			return nil
 		}
-		return fmt.Errorf("refused a redirect to plain http on %s, a host that is not loopback: the answer, a new key's secret included, would cross the network in clear (use https, or set insecure_http: true for a test setup)",
-			RedactURL(req.URL.Scheme+"://"+req.URL.Host))
+		return &plainRedirectError{to: RedactURL(req.URL.Scheme + "://" + req.URL.Host)}
 	}
+}
+
+// plainRedirectError is refusePlainRedirect's refusal. It is this
+// client's own policy, the same at every attempt, not a failure on the
+// way: classify neither retries it nor takes a create it refused for
+// ambiguous (the endpoint answered with a redirect: it made nothing).
+type plainRedirectError struct{ to string }
+
+func (e *plainRedirectError) Error() string {
+	return "refused a redirect to plain http on " + e.to + ", a host that is not loopback: the answer, a new key's secret included, would cross the network in clear (use https, or set insecure_http: true for a test setup)"
 }
