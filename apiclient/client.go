@@ -16,6 +16,7 @@ import (
 	"github.com/exoscale/egoscale/v3/credentials"
 
 	"github.com/rotatord/rotatord/internal/fence"
+	"github.com/rotatord/rotatord/internal/plainhttp"
 	"github.com/rotatord/rotatord/internal/version"
 	"github.com/rotatord/rotatord/secret"
 )
@@ -893,14 +894,7 @@ func refusePlainRedirect(insecure bool) func(*http.Request, []*http.Request) err
 		if len(via) >= 10 {
 			return errors.New("stopped after 10 redirects")
 		}
-		if insecure || req.URL.Scheme != "http" {
-			return nil
-		}
-		host := req.URL.Hostname()
-		if strings.EqualFold(host, "localhost") { // host names know no case
-			return nil
-		}
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		if insecure || !plainhttp.ToNetwork(req.URL) {
 			return nil
 		}
 		return &plainRedirectError{to: RedactURL(req.URL.Scheme + "://" + req.URL.Host)}

@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rotatord/rotatord/apiclient"
+	"github.com/rotatord/rotatord/internal/plainhttp"
 	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/sinks/file"
 )
@@ -556,15 +557,8 @@ func (v *validator) vaultAuth(at string, a VaultAuth) bool {
 // error names the URL without its credentials.
 func CheckTransport(rawURL string, insecure bool) error {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "http" || insecure {
+	if err != nil || insecure || !plainhttp.ToNetwork(u) {
 		return nil // other checks report a bad URL
-	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") { // host names know no case
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
 	}
 	return fmt.Errorf("%s is plain http to a host that is not loopback: secrets would cross the network in clear (use https, or set insecure_http: true for a test setup)", redact.URL(rawURL))
 }

@@ -2,13 +2,12 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/rotatord/rotatord/hooks"
+	"github.com/rotatord/rotatord/internal/plainhttp"
 	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/internal/window"
 )
@@ -55,13 +54,7 @@ const (
 	maxWebhookTimeout = time.Minute
 )
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") { // host names know no case
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopback(host string) bool { return plainhttp.Loopback(host) }
 
 // hookTimeout checks a hook's timeout: 0 (unset) takes the default, a
 // negative one is refused rather than silently replaced by the default,

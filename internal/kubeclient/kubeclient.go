@@ -28,6 +28,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rotatord/rotatord/internal/fence"
+	"github.com/rotatord/rotatord/internal/plainhttp"
 	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/internal/version"
 	"github.com/rotatord/rotatord/secret"
@@ -139,17 +140,7 @@ func (g plainGuard) WrappedRoundTripper() http.RoundTripper { return g.next }
 
 // plainToNetwork reports whether u is plain http to a host that is not
 // loopback.
-func plainToNetwork(u *url.URL) bool {
-	if u.Scheme != "http" {
-		return false
-	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") { // host names know no case
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
-}
+func plainToNetwork(u *url.URL) bool { return plainhttp.ToNetwork(u) }
 
 // Cache shares one clientset per kubeconfig and context, so a hundred
 // Secret sinks use one connection pool.

@@ -55,6 +55,7 @@ import (
 	"github.com/rotatord/rotatord/internal/fence"
 	"github.com/rotatord/rotatord/internal/keylock"
 	"github.com/rotatord/rotatord/internal/nametmpl"
+	"github.com/rotatord/rotatord/internal/plainhttp"
 	"github.com/rotatord/rotatord/internal/redact"
 	"github.com/rotatord/rotatord/secret"
 	"github.com/rotatord/rotatord/sinks"
@@ -408,17 +409,7 @@ func New(opts Options) (*Sink, error) {
 
 // plainToNetwork reports whether u is plain http to a host that is not
 // loopback: what crosses it can be read on the way.
-func plainToNetwork(u *url.URL) bool {
-	if u.Scheme != "http" {
-		return false
-	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") { // host names know no case
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
-}
+func plainToNetwork(u *url.URL) bool { return plainhttp.ToNetwork(u) }
 
 // plainGuard refuses a request in plain http to a host that is not
 // loopback, as New refuses such an address: one a redirect leads to would
