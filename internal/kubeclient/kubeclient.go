@@ -115,16 +115,28 @@ func Config(kubeconfig, context string) (*rest.Config, error) {
 	// A redirect to plain http on the network is refused as such a
 	// server is (checkPlainHTTP): client-go follows redirects, a write's
 	// included, and a Secret's carries the new API secret.
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return plainGuard{rt} }
+	proxy := cfg.Proxy
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return plainGuard{next: rt, proxy: proxy} }
 	return cfg, nil
 }
 
 // plainGuard refuses a request in plain http to a host that is not
-// loopback (one a redirect leads to: the server itself is checked when
-// the configuration is read), before anything is sent.
-type plainGuard struct{ next http.RoundTripper }
+// loopback, or through proxy (the cluster's proxy-url) to a proxy that is
+// not (one a redirect leads to: the server itself is checked when the
+// configuration is read), before anything is sent.
+type plainGuard struct {
+	next  http.RoundTripper
+	proxy func(*http.Request) (*url.URL, error)
+}
 
 func (g plainGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if p := plainProxy(g.proxy, req.URL); p != "" {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, fmt.Errorf("refused: plain http to %s through proxy-url %s, a proxy that is not loopback (a redirect?): the Secrets rotatord writes and the credentials would cross the network in clear",
+			redact.URL(req.URL.Scheme+"://"+req.URL.Host), p)
+	}
 	if plainToNetwork(req.URL) {
 		if req.Body != nil {
 			_ = req.Body.Close()
@@ -141,6 +153,23 @@ func (g plainGuard) WrappedRoundTripper() http.RoundTripper { return g.next }
 // plainToNetwork reports whether u is plain http to a host that is not
 // loopback.
 func plainToNetwork(u *url.URL) bool { return plainhttp.ToNetwork(u) }
+
+// plainProxy names (without its credentials) the proxy a request to u in
+// plain http goes through across the network, or is "": client-go sends
+// every request to an explicit proxy-url, loopback's included (the
+// environment's proxies skip loopback), and a plain http request reaches
+// the proxy as it is (an http proxy reads it, a socks5 one carries its
+// bytes). An https proxy is reached over TLS.
+func plainProxy(proxy func(*http.Request) (*url.URL, error), u *url.URL) string {
+	if proxy == nil || u.Scheme != "http" {
+		return ""
+	}
+	pu, err := proxy(&http.Request{Method: http.MethodGet, URL: u, Header: http.Header{}})
+	if err != nil || pu == nil || pu.Scheme == "https" || plainhttp.Loopback(pu.Hostname()) {
+		return "" // client-go reports a proxy it cannot use itself
+	}
+	return redact.URL(pu.Scheme + "://" + pu.Host)
+}
 
 // Cache shares one clientset per kubeconfig and context, so a hundred
 // Secret sinks use one connection pool.
@@ -348,8 +377,15 @@ func FromKubeconfig(path, context string) (*rest.Config, error) {
 // Kubernetes 1.20; a loopback one (kubectl proxy) is kept.
 func checkPlainHTTP(cfg *rest.Config) error {
 	u, _, err := rest.DefaultServerUrlFor(cfg)
-	if err != nil || !plainToNetwork(u) {
+	if err != nil {
 		return nil // client-go reports a bad server itself
+	}
+	if p := plainProxy(cfg.Proxy, u); p != "" && !plainToNetwork(u) {
+		return fmt.Errorf("server %s is plain http through proxy-url %s, a proxy that is not loopback: the Secrets rotatord writes and the credentials would cross the network in clear (use https, or a proxy on loopback)",
+			redact.URL(u.Scheme+"://"+u.Host), p)
+	}
+	if !plainToNetwork(u) {
+		return nil
 	}
 	return fmt.Errorf("server %s is plain http to a host that is not loopback: the Secrets rotatord writes and the credentials would cross the network in clear (use https)",
 		redact.URL(u.Scheme+"://"+u.Host))
