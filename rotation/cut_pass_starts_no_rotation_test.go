@@ -14,8 +14,8 @@ import (
 	"github.com/rotatord/rotatord/state"
 )
 
-// cutAPI is the fake API answering a create as the HTTP client does under
-// a cancelled context: not sent, the context's error.
+// cutAPI is the fake API answering as the HTTP client does under a
+// cancelled context: not sent, the context's error.
 type cutAPI struct{ *fakeAPI }
 
 func (a cutAPI) CreateKey(ctx context.Context, name, roleID string) (apiclient.CreatedKey, error) {
@@ -23,6 +23,27 @@ func (a cutAPI) CreateKey(ctx context.Context, name, roleID string) (apiclient.C
 		return apiclient.CreatedKey{}, err
 	}
 	return a.fakeAPI.CreateKey(ctx, name, roleID)
+}
+
+func (a cutAPI) GetKey(ctx context.Context, id string) (apiclient.Key, error) {
+	if err := ctx.Err(); err != nil {
+		return apiclient.Key{}, err
+	}
+	return a.fakeAPI.GetKey(ctx, id)
+}
+
+func (a cutAPI) ListKeys(ctx context.Context) ([]apiclient.Key, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return a.fakeAPI.ListKeys(ctx)
+}
+
+func (a cutAPI) DeleteKey(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return a.fakeAPI.DeleteKey(ctx, id)
 }
 
 // blockFirstPut is a journal whose first write of one name's record
