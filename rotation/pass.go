@@ -1015,6 +1015,18 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			e.setSinkCheck(p, name, now)
 		}
 	case ActionRecover:
+		if err := ctx.Err(); err != nil {
+			// Cut as a rotation is above: under the cancelled context
+			// the recovery's requests could only fail, and that
+			// failure would count (a backoff, on_failure owed) though
+			// nothing was tried. A stop that lets the work in flight
+			// finish (Config.Stopping) still recovers: a rotation in
+			// flight is finished or rolled back before the Lease goes.
+			log.Info("recovery due, not started: the pass was cut", zap.String("phase", string(rec.Rotation.Phase)))
+			o.Decision = Decision{Action: ActionNone, Reason: ReasonStopping}
+			o.Err = err
+			break
+		}
 		log.Warn("recovering interrupted rotation", zap.String("phase", string(rec.Rotation.Phase)))
 		// A recovery may deliver to a sink a reload added since the
 		// intent: its target must be the name's, as for a rotation.
