@@ -485,7 +485,10 @@ func quotedValue(msg string) string {
 }
 
 // pathAt returns the path of the only mapping key (or scalar item of a
-// block list) on line; on a line with several (a flow mapping), of the
+// block list) on line, or of the only scalar item of a flow list there
+// whose value, kind and Go type are the message's (the item rather than
+// its key: "policies: [1]" is policies[0]); on a line with several (a
+// flow mapping), of the
 // only one named key (an unknown field), else of the only one whose value
 // is value; "" when that does not settle it. Aliases are not followed: an error inside an
 // anchored node names the anchor's line, where the key is.
@@ -498,7 +501,7 @@ type lineHint struct {
 
 func pathAt(root *yaml.Node, line int, h lineHint) string {
 	value, key := h.value, h.key
-	var found, valued, keyed, typed []string
+	var found, valued, keyed, typed, items []string
 	var walk func(n *yaml.Node, at string)
 	walk = func(n *yaml.Node, at string) {
 		switch n.Kind {
@@ -513,6 +516,13 @@ func pathAt(root *yaml.Node, line int, h lineHint) string {
 					// An item of a block list on a line of its own
 					// ("- just-a-string" where a mapping belongs).
 					found = append(found, p)
+				}
+				if c.Kind == yaml.ScalarNode && c.Line == line && n.Style&yaml.FlowStyle != 0 &&
+					value != "" && c.Value == value && (h.tag == "" || tagOf(c) == h.tag) &&
+					(h.goType == "" || strings.TrimPrefix(goTypeAt(p), "*") == h.goType) {
+					// An item of a flow list, maybe on its key's line
+					// ("policies: [1]"): the item, not the key.
+					items = append(items, p)
 				}
 				walk(c, p)
 			}
@@ -542,6 +552,9 @@ func pathAt(root *yaml.Node, line int, h lineHint) string {
 		}
 	}
 	walk(root, "")
+	if len(items) == 1 && (len(found) == 0 || len(found) == 1 && strings.HasPrefix(items[0], found[0]+"[")) {
+		return items[0]
+	}
 	switch {
 	case len(found) == 1:
 		return found[0]
