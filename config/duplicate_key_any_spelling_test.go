@@ -61,7 +61,7 @@ func TestDuplicateKeyLeavesTheRestCheckedInAnySpelling(t *testing.T) {
     sinks: [{type: file, path: "/tmp/c/{{.Name}}.json"}]
 `, []string{
 			`f.yml:5: mapping key "name" already defined at line 5`,
-			`f.yml:7: mapping key "name" already defined at line 7`,
+			`f.yml:7: policies[1].match.name: mapping key "name" already defined at line 7`,
 			`f.yml:8: policies[1].adopt: unknown value "maybe"`,
 		}},
 	} {

@@ -105,6 +105,11 @@ func yamlErrors(file string, err error, root *yaml.Node) *Errors {
 				if m := notFoundRE.FindStringSubmatch(errs[i].Msg); m != nil {
 					h.key = m[1] // an unknown field names its key
 				}
+				if m := duplicateKeyRE.FindStringSubmatch(errs[i].Msg); m != nil {
+					if k, err := strconv.Unquote(m[1]); err == nil {
+						h.key = k // and so does a key written twice
+					}
+				}
 				if m := cannotDecodRE.FindStringSubmatch(errs[i].Msg); m != nil {
 					h.tag, h.goType = m[1], m[3] // a value of the wrong kind
 				}
@@ -170,9 +175,11 @@ var (
 	// yaml.v3's message about a value its explicit tag does not fit.
 	cannotTagRE = regexp.MustCompile("^cannot decode (!!\\w+) `(?s:(.*))` as a (!!\\w+)$")
 	// The messages of yaml.v3's decoder that name Go types.
-	notFoundRE    = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
-	alreadySetRE  = regexp.MustCompile(`^field (\S+) already set in type (\S+)$`)
-	cannotDecodRE = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
+	notFoundRE = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	// A key written twice in one mapping (withoutDuplicates).
+	duplicateKeyRE = regexp.MustCompile(`^mapping key (".*") already defined at line \d+$`)
+	alreadySetRE   = regexp.MustCompile(`^field (\S+) already set in type (\S+)$`)
+	cannotDecodRE  = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
 )
 
 // maxEcho bounds how much of a value of the wrong type, or of the name of
@@ -558,7 +565,8 @@ func pathAt(root *yaml.Node, line int, h lineHint) string {
 	switch {
 	case len(found) == 1:
 		return found[0]
-	case len(keyed) == 1:
+	case len(slices.Compact(keyed)) == 1:
+		// One key, or one written twice in a flow mapping.
 		return keyed[0]
 	case len(typed) == 1:
 		return typed[0]
