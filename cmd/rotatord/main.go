@@ -313,11 +313,11 @@ var (
 
 func (f *logFlags) register(cmd *kingpin.CmdClause, format string) {
 	cmd.Flag("log.level", "Log only messages at this level or above: debug, info, warn or error.").
-		Default("info").SetValue(newEnum("log.level", &f.level, logLevels))
+		Default("info").SetValue(anyCaseEnum("log.level", &f.level, logLevels))
 	cmd.Flag("log.format", "Log format: json (one JSON object a line), logfmt (key=value pairs a line, as the Prometheus tools') or console (human-readable, tab-separated).").
 		Default(format).SetValue(newEnum("log.format", &f.format, logFormats))
 	// The spellings before the Prometheus-style flags, kept for scripts.
-	cmd.Flag("log-level", "Old spelling of --log.level.").Hidden().SetValue(newEnum("log-level", &f.level, logLevels))
+	cmd.Flag("log-level", "Old spelling of --log.level.").Hidden().SetValue(anyCaseEnum("log-level", &f.level, logLevels))
 	cmd.Flag("log-format", "Old spelling of --log.format.").Hidden().SetValue(newEnum("log-format", &f.format, logFormats))
 }
 
@@ -362,11 +362,13 @@ func (f *selectionFlags) register(cmd *kingpin.CmdClause) {
 func (f *selectionFlags) json() bool { return f.output == "json" }
 
 // enum is a flag's value that must be one of a few words; unlike kingpin's
-// own, its error names the flag.
+// own, its error names the flag. anyCase takes the words in any case, as
+// the Prometheus tools take --log.level (DEBUG is debug).
 type enum struct {
 	flag    string
 	target  *string
 	allowed []string
+	anyCase bool
 }
 
 func newEnum(flag string, target *string, allowed []string) *enum {
@@ -374,11 +376,22 @@ func newEnum(flag string, target *string, allowed []string) *enum {
 }
 
 func (e *enum) Set(v string) error {
-	if !slices.Contains(e.allowed, v) {
+	w := v
+	if e.anyCase {
+		w = strings.ToLower(v)
+	}
+	if !slices.Contains(e.allowed, w) {
 		return fmt.Errorf("--%s %q: want %s", e.flag, v, strings.Join(e.allowed, ", "))
 	}
-	*e.target = v
+	*e.target = w
 	return nil
+}
+
+// anyCaseEnum is an enum that takes its words in any case.
+func anyCaseEnum(flag string, target *string, allowed []string) *enum {
+	e := newEnum(flag, target, allowed)
+	e.anyCase = true
+	return e
 }
 
 func (e *enum) String() string { return *e.target }
