@@ -443,6 +443,10 @@ func syntaxErrors(data []byte, file string, err error) *Errors {
 		// The scanner read an alias (*) or an anchor (&) with no name:
 		// most often a cron spec or a days list written without quotes.
 		p.Msg += ` (a value that starts with * or & is YAML syntax: quote it, as in schedule: "*/5 * * * *" or days: ["*"])`
+	case (p.Msg == "found character that cannot start any token" || p.Msg == "found a tab character that violates indentation") &&
+		bytes.ContainsRune(line[:len(line)-len(bytes.TrimLeft(line, " \t"))], '\t'):
+		// An editor that does not expand tabs: the parser names no tab.
+		p.Msg += " (a tab in the indentation: YAML indents with spaces only)"
 	case p.Msg == "found character that cannot start any token" && startsValueRE("@`").Match(line):
 		// @ and ` are reserved: "@hourly" and "@every 1h" need quotes.
 		p.Msg += ` (a value that starts with @ or ` + "`" + ` is reserved in YAML: quote it, as in schedule: "@every 1h")`
