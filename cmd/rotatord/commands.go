@@ -270,6 +270,14 @@ func (c *cli) cmdValidate() error {
 		fmt.Fprintln(c.stderr, "Try 'rotatord help validate'.")
 		return exitCode(2)
 	}
+	if f.online && f.fileOnly {
+		// --online checks this host and the API, --file-only nothing
+		// beyond the file: one of them was given by mistake, and
+		// checking either way would pass something not asked for.
+		fmt.Fprintln(c.stderr, "rotatord: --online and --file-only contradict each other: give one")
+		fmt.Fprintln(c.stderr, "Try 'rotatord help validate'.")
+		return exitCode(2)
+	}
 	cfg, err := c.validatePolicyFile(path)
 	// The web configuration file is the host's (its mode, the TLS files
 	// it names): checked with --file-only too, when named, and whatever
