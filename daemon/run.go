@@ -749,7 +749,7 @@ func (s *scheduler) reschedule() {
 		s.entryOf[name], s.specOf[name] = id, spec
 	}
 	for _, p := range s.d.Config().Policies {
-		add(p.Name, fmt.Sprintf("%q %q", p.Schedule, p.Windows), withWindowOpenings(p.CronSchedule(), p.WindowSet()))
+		add(p.Name, fmt.Sprintf("%q %q", p.Schedule, p.Windows), withWindowOpenings(p.CronSchedule(), p.WindowSet(), s.d.Now))
 	}
 	for _, a := range s.d.Config().AccountsInUse() {
 		if a.OwnKey == nil {
@@ -792,23 +792,36 @@ func (s *scheduler) stop(timeout time.Duration, cancel context.CancelFunc) {
 // withWindowOpenings adds a run at each opening of the windows to a
 // policy's schedule: a rotation due outside its windows goes as soon as
 // one opens, even when the schedule never ticks inside a window (daily at
-// 03:00 with a 09:00-16:00 window).
-func withWindowOpenings(base cron.Schedule, windows window.Set) cron.Schedule {
+// 03:00 with a 09:00-16:00 window). The openings are found on the
+// daemon's clock (now), the one a pass judges the windows by, and timed
+// on cron's: the two differ only when tests shift rotatord's clock
+// (ROTATORD_TEST_CLOCK_OFFSET), and the pass at an opening must then come
+// when that clock reaches it.
+func withWindowOpenings(base cron.Schedule, windows window.Set, now func() time.Time) cron.Schedule {
 	if len(windows) == 0 {
 		return base
 	}
-	return windowSchedule{base: base, windows: windows}
+	if now == nil {
+		now = time.Now
+	}
+	return windowSchedule{base: base, windows: windows, now: now}
 }
 
 type windowSchedule struct {
 	base    cron.Schedule
 	windows window.Set
+	now     func() time.Time // the daemon's clock
 }
 
 func (w windowSchedule) Next(t time.Time) time.Time {
 	next := w.base.Next(t)
-	if open := w.windows.NextOpening(t); !open.IsZero() && (next.IsZero() || open.Before(next)) {
-		return open
+	// Zero unless the clock is shifted; rounded, so that the two reads
+	// of the clock do not move an opening by the nanoseconds between them.
+	shift := w.now().Sub(time.Now()).Round(time.Millisecond)
+	if open := w.windows.NextOpening(t.Add(shift)); !open.IsZero() {
+		if open = open.Add(-shift).In(t.Location()); next.IsZero() || open.Before(next) {
+			return open
+		}
 	}
 	return next
 }

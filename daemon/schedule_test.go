@@ -19,7 +19,7 @@ func TestScheduleRunsAtWindowOpenings(t *testing.T) {
 	}
 	days, _ := window.ParseDays([]string{"*"})
 	w := window.Set{{Days: days, Start: 9 * time.Hour, End: 16 * time.Hour, Zone: time.UTC}}
-	s := withWindowOpenings(base, w)
+	s := withWindowOpenings(base, w, nil)
 	at := func(h int) time.Time { return time.Date(2026, 12, 7, h, 0, 0, 0, time.UTC) }
 	var got []time.Time
 	for t0 := at(0); len(got) < 4; {
@@ -32,7 +32,7 @@ func TestScheduleRunsAtWindowOpenings(t *testing.T) {
 			t.Fatalf("runs %v, want %v", got, want)
 		}
 	}
-	if withWindowOpenings(base, nil) != base {
+	if withWindowOpenings(base, nil, nil) != base {
 		t.Error("a policy without windows keeps its schedule as it is")
 	}
 }
