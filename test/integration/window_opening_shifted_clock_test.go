@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,5 +45,40 @@ func TestWindowOpeningPassFollowsTheShiftedClock(t *testing.T) {
 	live := e.sim.only("app-1")
 	if c, ok := readSink(t, e.out+"/app-1.json", "json"); !ok || c.Key != live.Key {
 		t.Errorf("sink holds %q (%v), want the new key %s", c.Key, ok, live.Key)
+	}
+}
+
+// TestPlanNextOnTheShiftedClock: with rotatord's clock shifted, plan's
+// NEXT ("in 10m0s") counts from that clock, the one its due time is on,
+// not from the real one (months away).
+func TestPlanNextOnTheShiftedClock(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, seedKey{"app-1", "ci"})
+	e.writePolicy(`  - name: apps
+    match: {name: "app-*"}
+    schedule: "@every 1h"
+    max_age: 1h
+    grace_period: 0s
+    adopt: rotate
+    sinks:
+      - {type: file, path: "$OUT/{{.Name}}.json"}
+    windows:
+      - {days: [wed], start: "10:00", end: "11:00", time_zone: UTC}
+`)
+	opens := time.Date(2027, 1, 13, 10, 0, 0, 0, time.UTC)
+	offset := opens.Add(-10 * time.Minute).Sub(time.Now()).Round(time.Second)
+	e.extraEnv = []string{fmt.Sprintf("ROTATORD_TEST_CLOCK_OFFSET=%s", offset)}
+	r := e.mustRun("plan")
+	var next string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "apps" {
+			if i := strings.Index(l, " in "); i >= 0 {
+				next = strings.Fields(l[i+4:])[0]
+			}
+		}
+	}
+	d, err := time.ParseDuration(next)
+	if err != nil || d < 5*time.Minute || d > 10*time.Minute {
+		t.Errorf("plan's NEXT is %q, want about 10m (the window opens 10 minutes from now on rotatord's clock)\n%s", next, r)
 	}
 }
