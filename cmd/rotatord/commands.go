@@ -214,7 +214,7 @@ func (c *cli) cmdOnce() error {
 	table := rows{len(out), func(i int) row {
 		return row{Outcome: out[i], Result: resultOf(out[i], passedAt(passed, i))}
 	}}
-	if err := printRows(c.stdout, table, time.Now(), f.selection.json(), true); err != nil {
+	if err := printRows(c.stdout, table, d.Now(), f.selection.json(), true); err != nil {
 		// Told, but the exit code still says what the pass did: a script
 		// that runs once again when it fails must not rotate again the
 		// keys this pass rotated because its output went to a full disk.
@@ -243,7 +243,7 @@ func (c *cli) cmdPlan() error {
 	if passErr != nil && len(out) == 0 {
 		return passErr
 	}
-	if err := printRows(c.stdout, outcomeRows(out), time.Now(), f.selection.json(), false); err != nil {
+	if err := printRows(c.stdout, outcomeRows(out), d.Now(), f.selection.json(), false); err != nil {
 		if passErr == nil {
 			return err // plan's output is all it does
 		}
