@@ -443,8 +443,7 @@ func syntaxErrors(data []byte, file string, err error) *Errors {
 		// The scanner read an alias (*) or an anchor (&) with no name:
 		// most often a cron spec or a days list written without quotes.
 		p.Msg += ` (a value that starts with * or & is YAML syntax: quote it, as in schedule: "*/5 * * * *" or days: ["*"])`
-	case (p.Msg == "found character that cannot start any token" || p.Msg == "found a tab character that violates indentation") &&
-		bytes.ContainsRune(line[:len(line)-len(bytes.TrimLeft(line, " \t"))], '\t'):
+	case tabMsgs[p.Msg] && tabIndented(data, p.Line):
 		// An editor that does not expand tabs: the parser names no tab.
 		p.Msg += " (a tab in the indentation: YAML indents with spaces only)"
 	case p.Msg == "found character that cannot start any token" && startsValueRE("@`").Match(line):
@@ -452,6 +451,34 @@ func syntaxErrors(data []byte, file string, err error) *Errors {
 		p.Msg += ` (a value that starts with @ or ` + "`" + ` is reserved in YAML: quote it, as in schedule: "@every 1h")`
 	}
 	return errs
+}
+
+// tabMsgs are the parser's messages about a character it stopped at that
+// may be a tab in the indentation.
+var tabMsgs = map[string]bool{
+	"found character that cannot start any token":     true,
+	"found a tab character that violates indentation": true,
+}
+
+// tabIndented reports whether line n (from 1) of data starts with blanks
+// holding a tab that the parser stops at: the lines before it, then its
+// leading blanks and a plain word, fail with a message on a tab. A line
+// inside a flow list or mapping may start with a tab (YAML allows it
+// there), and an error on it is then another character's (an @ that
+// starts a value).
+func tabIndented(data []byte, n int) bool {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if n < 1 || n > len(lines) {
+		return false
+	}
+	line := lines[n-1]
+	lead := line[:len(line)-len(bytes.TrimLeft(line, " \t"))]
+	if !bytes.ContainsRune(lead, '\t') {
+		return false
+	}
+	prefix := append(bytes.Join(lines[:n-1], nil), lead...)
+	err := parseDocuments(append(prefix, 'x'))
+	return err != nil && tabMsgs[yamlProblem("", err.Error()).Msg]
 }
 
 // startsValueRE matches a line where one of chars starts a value: at
