@@ -525,7 +525,7 @@ func pathAt(root *yaml.Node, line int, h lineHint) string {
 					found = append(found, p)
 				}
 				if c.Kind == yaml.ScalarNode && c.Line == line && n.Style&yaml.FlowStyle != 0 &&
-					value != "" && c.Value == value && (h.tag == "" || tagOf(c) == h.tag) &&
+					value != "" && (c.Value == value || quotedAs(c.Value) == value) && (h.tag == "" || tagOf(c) == h.tag) &&
 					(h.goType == "" || strings.TrimPrefix(goTypeAt(p), "*") == h.goType) {
 					// An item of a flow list, maybe on its key's line
 					// ("policies: [1]"): the item, not the key.
@@ -574,6 +574,15 @@ func pathAt(root *yaml.Node, line int, h lineHint) string {
 		return valued[0]
 	}
 	return ""
+}
+
+// quotedAs is v as yaml.v3's messages about a value of the wrong kind
+// quote it: cut to 7 bytes and "..." when longer than 10.
+func quotedAs(v string) string {
+	if len(v) > 10 {
+		return v[:7] + "..."
+	}
+	return v
 }
 
 // tagOf is the short tag yaml.v3's messages give a node's value.
