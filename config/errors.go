@@ -508,7 +508,7 @@ type lineHint struct {
 
 func pathAt(root *yaml.Node, line int, h lineHint) string {
 	value, key := h.value, h.key
-	var found, valued, keyed, typed, items []string
+	var found, valued, keyed, typed, items, typedValued []string
 	var walk func(n *yaml.Node, at string)
 	walk = func(n *yaml.Node, at string) {
 		switch n.Kind {
@@ -547,6 +547,9 @@ func pathAt(root *yaml.Node, line int, h lineHint) string {
 					}
 					if v := n.Content[i+1]; h.tag != "" && tagOf(v) == h.tag && strings.TrimPrefix(goTypeAt(p), "*") == h.goType {
 						typed = append(typed, p)
+						if value != "" && v.Kind == yaml.ScalarNode && (v.Value == value || quotedAs(v.Value) == value) {
+							typedValued = append(typedValued, p)
+						}
 					}
 					if v := n.Content[i+1]; value != "" && v.Kind == yaml.ScalarNode && v.Value == value {
 						valued = append(valued, p)
@@ -559,7 +562,11 @@ func pathAt(root *yaml.Node, line int, h lineHint) string {
 		}
 	}
 	walk(root, "")
-	if len(items) == 1 && (len(found) == 0 || len(found) == 1 && strings.HasPrefix(items[0], found[0]+"[")) {
+	if len(items) == 1 && (len(found) == 0 || len(found) == 1 && strings.HasPrefix(items[0], found[0]+"[") ||
+		h.goType != "" && len(typedValued) == 0) {
+		// The only item, or the only node of the line whose value, kind
+		// and Go type are the message's: not a key of the same value
+		// whose type has nothing to do with it.
 		return items[0]
 	}
 	switch {
