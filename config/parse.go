@@ -461,8 +461,9 @@ var tabMsgs = map[string]bool{
 }
 
 // tabIndented reports whether line n (from 1) of data starts with blanks
-// holding a tab that the parser stops at: the lines before it, then its
-// leading blanks and a plain word, fail with a message on a tab. A line
+// (and the dashes of list items, "-\tname: ci") holding a tab that the
+// parser stops at: the lines before it, then its leading blanks and a
+// plain word, fail with a message on a tab. A line
 // inside a flow list or mapping may start with a tab (YAML allows it
 // there), and an error on it is then another character's (an @ that
 // starts a value).
@@ -471,8 +472,7 @@ func tabIndented(data []byte, n int) bool {
 	if n < 1 || n > len(lines) {
 		return false
 	}
-	line := lines[n-1]
-	lead := line[:len(line)-len(bytes.TrimLeft(line, " \t"))]
+	lead := leadRE.Find(lines[n-1])
 	if !bytes.ContainsRune(lead, '\t') {
 		return false
 	}
@@ -480,6 +480,10 @@ func tabIndented(data []byte, n int) bool {
 	err := parseDocuments(append(prefix, 'x'))
 	return err != nil && tabMsgs[yamlProblem("", err.Error()).Msg]
 }
+
+// leadRE matches the indentation of a line: blanks, and the dash (or ?
+// or :) and blank that begin an item of a block collection.
+var leadRE = regexp.MustCompile(`^(?:[ \t]|[-?:][ \t])*`)
 
 // startsValueRE matches a line where one of chars starts a value: at
 // the line's start or after ':', '-', '[', '{' or ',' and blanks.
