@@ -815,15 +815,32 @@ type windowSchedule struct {
 
 func (w windowSchedule) Next(t time.Time) time.Time {
 	next := w.base.Next(t)
-	// Zero unless the clock is shifted; rounded, so that the two reads
-	// of the clock do not move an opening by the nanoseconds between them.
-	shift := w.now().Sub(time.Now()).Round(time.Millisecond)
+	shift := clockShift(w.now)
 	if open := w.windows.NextOpening(t.Add(shift)); !open.IsZero() {
 		if open = open.Add(-shift).In(t.Location()); next.IsZero() || open.Before(next) {
 			return open
 		}
 	}
 	return next
+}
+
+// clockShift is how far now (the daemon's clock) is ahead of the real
+// one: exactly zero unless tests shift it. The real clock is read before
+// and after now, and the shift lies between the two differences: when
+// zero does, it is zero, however long the goroutine waited between the
+// reads (preempted, a GC pause), which rounding a single difference did
+// not ensure (half a millisecond moved an opening by one, and ran it
+// twice). Else the middle, rounded, so that the reads do not move an
+// opening by the nanoseconds between them.
+func clockShift(now func() time.Time) time.Duration {
+	before := time.Now()
+	n := now()
+	after := time.Now()
+	lo, hi := n.Sub(after), n.Sub(before)
+	if lo <= 0 && hi >= 0 {
+		return 0
+	}
+	return (lo + (hi-lo)/2).Round(time.Millisecond)
 }
 
 // cronLogger adapts zap to cron's logger.
