@@ -44,21 +44,25 @@ func ParseDays(specs []string) ([7]bool, error) {
 		return days, errors.New("no days (want e.g. [mon-fri] or [\"*\"])")
 	}
 	for _, s := range specs {
-		s = strings.ToLower(strings.TrimSpace(s))
+		s = strings.TrimSpace(s)
 		if s == "*" {
 			for i := range days {
 				days[i] = true
 			}
 			continue
 		}
+		// Looked up lower-cased, quoted as written: a message repeats a
+		// word of the file, which the config package cuts when it is
+		// long (a secret pasted here), and a word lower-cased is no
+		// longer the file's.
 		from, to, isRange := strings.Cut(s, "-")
-		a, ok := dayNames[from]
+		a, ok := dayNames[strings.ToLower(from)]
 		if !ok {
 			return days, fmt.Errorf("unknown day %q (want mon, tue, wed, thu, fri, sat, sun, a range such as mon-fri, or *)", from)
 		}
 		b := a
 		if isRange {
-			if b, ok = dayNames[to]; !ok {
+			if b, ok = dayNames[strings.ToLower(to)]; !ok {
 				return days, fmt.Errorf("unknown day %q (want mon, tue, wed, thu, fri, sat, sun)", to)
 			}
 		}
