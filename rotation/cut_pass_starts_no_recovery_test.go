@@ -1,13 +1,9 @@
 package rotation
 
 import (
-	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/rotatord/rotatord/state"
 )
@@ -36,31 +32,7 @@ func TestCutPassStartsNoRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	reached, released := make(chan struct{}), make(chan struct{})
-	var j state.Journal = blockFirstPut{Journal: h.store, name: "ci-runner", once: &sync.Once{}, reached: reached, released: released}
-	h.engine = New(Config{API: cutAPI{h.api}, Store: j, Logger: zap.NewNop(), Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
-	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan []Outcome, 1)
-	go func() {
-		out, _ := h.engine.Pass(ctx, nil, Options{IgnoreBackoff: true})
-		done <- out
-	}()
-	select {
-	case <-reached:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the handler never wrote the name's record")
-	}
-	cancel() // the stop comes while the handler decides
-	close(released)
-	var out []Outcome
-	select {
-	case out = <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the pass did not return after the stop")
-	}
+	out := passCutAtFirstPut(t, h, "ci-runner", Options{IgnoreBackoff: true})
 
 	r := h.record("ci-runner")
 	if r.Failures != before.Failures || r.LastError != before.LastError {

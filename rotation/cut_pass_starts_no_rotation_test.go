@@ -67,6 +67,41 @@ func (b blockFirstPut) Put(r state.Record) error {
 	return b.Journal.Put(r)
 }
 
+// passCutAtFirstPut runs a pass of a new engine of h (over cutAPI) with
+// opts, and cancels its context while the handler of name writes the
+// name's record for the first time, before it acts: the cut comes while
+// the handler decides. It returns the pass's outcomes.
+func passCutAtFirstPut(t *testing.T, h *harness, name string, opts Options) []Outcome {
+	t.Helper()
+	reached, released := make(chan struct{}), make(chan struct{})
+	var j state.Journal = blockFirstPut{Journal: h.store, name: name, once: &sync.Once{}, reached: reached, released: released}
+	h.engine = New(Config{API: cutAPI{h.api}, Store: j, Logger: zap.NewNop(), Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
+	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan []Outcome, 1)
+	go func() {
+		out, _ := h.engine.Pass(ctx, nil, opts)
+		done <- out
+	}()
+	select {
+	case <-reached:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the handler never wrote %s's record", name)
+	}
+	cancel() // the stop comes while the handler decides
+	close(released)
+	select {
+	case out := <-done:
+		return out
+	case <-time.After(60 * time.Second):
+		t.Fatal("the pass did not return after the stop")
+		return nil
+	}
+}
+
 // A pass cut by a stop (once's SIGINT, a lost Lease, the end of the 30 s
 // a stop allows: its context cancelled) starts no new dispatch, but a
 // handler already under way when the cut came went on to start the
@@ -80,37 +115,12 @@ func (b blockFirstPut) Put(r state.Record) error {
 func TestCutPassStartsNoRotation(t *testing.T) {
 	h := newHarness(t, time.Hour)
 	old := h.api.add("ci-runner", "ci-role")
-	reached, released := make(chan struct{}), make(chan struct{})
 	var alerts atomic.Int32
 	h.policy.Hooks = []Hook{{Event: hooks.OnFailure, Label: "exec#0", Run: func(context.Context, hooks.Event) error {
 		alerts.Add(1)
 		return nil
 	}}}
-	var j state.Journal = blockFirstPut{Journal: h.store, name: "ci-runner", once: &sync.Once{}, reached: reached, released: released}
-	h.engine = New(Config{API: cutAPI{h.api}, Store: j, Logger: zap.NewNop(), Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
-	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan []Outcome, 1)
-	go func() {
-		out, _ := h.engine.Pass(ctx, nil, Options{Force: true})
-		done <- out
-	}()
-	select {
-	case <-reached:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the handler never wrote the name's record")
-	}
-	cancel() // the stop comes while the handler decides
-	close(released)
-	var out []Outcome
-	select {
-	case out = <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the pass did not return after the stop")
-	}
+	out := passCutAtFirstPut(t, h, "ci-runner", Options{Force: true})
 
 	if live := h.api.live("ci-runner"); len(live) != 1 || live[0] != old {
 		t.Errorf("keys of ci-runner after a pass cut before its rotation began: %v, want only %s", live, old)
