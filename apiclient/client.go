@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -158,6 +159,12 @@ func New(cfg Config) (*Client, error) {
 		// default keeps 2 per host, so with more in flight every request
 		// beyond the second opened (and, over TLS, negotiated) a new one.
 		t.MaxIdleConnsPerHost = cfg.Concurrency
+		// Resume TLS sessions: every create opens a connection (below),
+		// and a full handshake checks the server's certificate chain
+		// each time. The clone below shares this cache. The default
+		// transport has no TLS config of its own, so this one changes
+		// nothing else (ForceAttemptHTTP2 keeps HTTP/2 on offer).
+		t.TLSClientConfig = &tls.Config{ClientSessionCache: tls.NewLRUClientSessionCache(0)}
 		// A create goes on a connection of its own. An idle keep-alive
 		// connection the server (or a load balancer) drops without
 		// notice, just as a request goes out on it, fails that request
