@@ -225,15 +225,14 @@ func (d *Daemon) RunLeading(ctx context.Context, wait time.Duration, fn func(ctx
 }
 
 // LeaseWait is how long `once` waits for the Lease: long enough for one
-// left by a replica that died to expire.
-func (d *Daemon) LeaseWait() time.Duration {
-	le := d.Config().LeaderElection
-	if le == nil {
+// left by a replica that died to expire, by the longer of the configured
+// lease duration and the one the Lease records (leader.TakeWait), as
+// `state import` waits.
+func (d *Daemon) LeaseWait(ctx context.Context) time.Duration {
+	if d.elector == nil {
 		return 0
 	}
-	// Twice the lease: one to expire a dead replica's, one more when the
-	// Lease must be created anew (see internal/leader).
-	return 2*le.LeaseDuration.Duration() + 2*le.RetryPeriod.Duration()
+	return d.elector.TakeWait(ctx)
 }
 
 // replicaUA names this replica in the User-Agent of its Exoscale requests

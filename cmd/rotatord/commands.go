@@ -173,7 +173,7 @@ func (c *cli) cmdOnce() error {
 		// does not make the row say less.
 		passed []rotation.Action
 	)
-	err = d.RunLeading(ctx, d.LeaseWait(), func(ctx context.Context) error {
+	err = d.RunLeading(ctx, d.LeaseWait(ctx), func(ctx context.Context) error {
 		out, passErr = d.RunPass(ctx, f.selection.policies, rotation.Options{
 			Force: f.force, IgnoreBackoff: true, IgnoreWindows: f.ignoreWindows, OnOutcome: prog.outcome,
 		})

@@ -228,11 +228,10 @@ func importHoldingLease(ctx context.Context, cfg *config.Config, longest time.Du
 	fmt.Fprintf(stderr, "taking the Lease %s for the import: a replica started meanwhile waits until it is over\n", name)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// As long as once waits for it (daemon.LeaseWait): one lease duration
-	// for a dead replica's to expire, one more when it must be made anew;
-	// the longer of the configured one and the one the Lease records,
-	// which client-go waits for a dead holder's.
-	wait := 2*max(longest, le.LeaseDuration.Duration()) + 2*le.RetryPeriod.Duration()
+	// As long as once waits for it (daemon.LeaseWait), by the longer of
+	// the configured lease duration and the one the Lease records, which
+	// client-go waits for a dead holder's.
+	wait := leader.TakeWait(max(longest, le.LeaseDuration.Duration()), le.RetryPeriod.Duration())
 	timer := time.AfterFunc(wait, func() {
 		if !el.Leading() {
 			cancel()
@@ -329,9 +328,7 @@ func checkNoLeader(ctx context.Context, cfg *config.Config, stderr io.Writer) (t
 	}
 	// Long enough for any holder to renew: the Lease's duration (what
 	// standbys wait), and at least the configured one.
-	if d := lease.Spec.LeaseDurationSeconds; d != nil && time.Duration(*d)*time.Second > longest {
-		longest = time.Duration(*d) * time.Second
-	}
+	longest = leader.Longest(lease, longest)
 	holder := leaseHolder(lease)
 	if holder == "" {
 		return longest, nil // released, or never held

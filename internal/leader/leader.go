@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
@@ -178,6 +179,39 @@ func (e *Elector) Leader() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.leader
+}
+
+// Longest is the longest lease duration a replica taking the Lease may
+// have to wait for: configured, or the leaseDurationSeconds lease records
+// when longer (written by a replica configured longer, or before the
+// configuration changed): client-go takes the Lease from a holder that
+// stopped renewing only once the duration its record says has passed.
+// A nil lease (none, or not read) keeps configured.
+func Longest(lease *coordinationv1.Lease, configured time.Duration) time.Duration {
+	if lease == nil || lease.Spec.LeaseDurationSeconds == nil {
+		return configured
+	}
+	return max(configured, time.Duration(*lease.Spec.LeaseDurationSeconds)*time.Second)
+}
+
+// TakeWait is how long taking the Lease may take, longest being Longest:
+// one lease duration for a dead holder's to expire, one more when the
+// Lease must be made anew (the new leader waits a lease duration before
+// acting), and a retry period for each.
+func TakeWait(longest, retryPeriod time.Duration) time.Duration {
+	return 2*longest + 2*retryPeriod
+}
+
+// TakeWait is TakeWait of the Lease as it is now, read once: a Lease
+// that does not exist or cannot be read keeps the configured duration
+// (the election then finds out). Only its recorded duration is used,
+// never its renewTime, which the holder's clock wrote.
+func (e *Elector) TakeWait(ctx context.Context) time.Duration {
+	lease, err := e.cfg.Client.CoordinationV1().Leases(e.cfg.Namespace).Get(ctx, e.cfg.LeaseName, metav1.GetOptions{})
+	if err != nil {
+		lease = nil
+	}
+	return TakeWait(Longest(lease, e.cfg.LeaseDuration), e.cfg.RetryPeriod)
 }
 
 // Run takes part in the election until ctx is done. Each time this replica
