@@ -134,7 +134,7 @@ func (c *cli) cmdStateImport() error {
 	if in.Format != exportFormat {
 		return fmt.Errorf("state import: stdin: format %q, want %q (the output of rotatord state export)", in.Format, exportFormat)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), importTimeout(0, 0))
 	defer cancel()
 	longest, err := checkNoLeader(ctx, cfg, c.stderr)
 	if err != nil {
@@ -192,6 +192,13 @@ func (c *cli) cmdStateImport() error {
 	}
 	fmt.Fprintf(c.stderr, "imported %d records\n", n)
 	return nil
+}
+
+// importTimeout bounds the import: the Lease watched and taken, the
+// journals written. longest is the longest lease duration of the Lease
+// seen, retryPeriod leader_election's.
+func importTimeout(longest, retryPeriod time.Duration) time.Duration {
+	return 5 * time.Minute
 }
 
 // importHoldingLease runs write, the import's writes, holding the Lease of
