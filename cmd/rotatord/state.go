@@ -134,12 +134,20 @@ func (c *cli) cmdStateImport() error {
 	if in.Format != exportFormat {
 		return fmt.Errorf("state import: stdin: format %q, want %q (the output of rotatord state export)", in.Format, exportFormat)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), importTimeout(0, 0))
-	defer cancel()
-	longest, err := checkNoLeader(ctx, cfg, c.stderr)
+	// Not under the import's bound: checkNoLeader's wait is bounded
+	// already (a lease duration and a retry period of the Lease's, each
+	// read by the client's request timeout), and only it tells the lease
+	// duration that bound must allow for.
+	longest, err := checkNoLeader(context.Background(), cfg, c.stderr)
 	if err != nil {
 		return err
 	}
+	var retry time.Duration
+	if le := cfg.LeaderElection; le != nil {
+		retry = le.RetryPeriod.Duration()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), importTimeout(longest, retry))
+	defer cancel()
 	inUse := map[string]bool{}
 	for _, a := range cfg.AccountsInUse() {
 		inUse[a.Name] = true
@@ -194,11 +202,19 @@ func (c *cli) cmdStateImport() error {
 	return nil
 }
 
-// importTimeout bounds the import: the Lease watched and taken, the
-// journals written. longest is the longest lease duration of the Lease
-// seen, retryPeriod leader_election's.
+// importWrites is what the import allows itself once it holds the Lease:
+// every account's journal opened, then the records written.
+const importWrites = 5 * time.Minute
+
+// importTimeout bounds the import once checkNoLeader has passed: the wait
+// for the Lease (as long as the election may need: importHoldingLease),
+// then the writes. longest is the longest lease duration of the Lease
+// seen (checkNoLeader; 0 without leader_election), retryPeriod
+// leader_election's. A fixed bound ran out during the wait with a
+// lease_duration of minutes (up to twice that before the first write),
+// and the import said it could not take the Lease.
 func importTimeout(longest, retryPeriod time.Duration) time.Duration {
-	return 5 * time.Minute
+	return leader.TakeWait(longest, retryPeriod) + importWrites
 }
 
 // importHoldingLease runs write, the import's writes, holding the Lease of
