@@ -59,6 +59,11 @@ const (
 	// rotation is cleared, and the name rotates again at the next pass,
 	// which the daemon runs at once (a follow-up), not at its schedule.
 	ReasonNewKeyVanished Reason = "the new key vanished: old keys kept, the name rotates again"
+	// ReasonCutRotation, ReasonCutRecovery: a pass cut by another cause
+	// than a stop (once's SIGINT, a replica that lost the Lease) did not
+	// start them; nothing stops, so not ReasonStopping.
+	ReasonCutRotation Reason = "pass cut before its rotation started: the next pass rotates it"
+	ReasonCutRecovery Reason = "pass cut before its recovery started: the next pass recovers it"
 )
 
 // Input is everything a decision depends on.

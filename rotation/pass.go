@@ -1000,7 +1000,9 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			// (a backoff, on_failure, an intent to search out). As for
 			// the names the pass did not start (Pass).
 			log.Info("rotation due, not started: the pass was cut", zap.String("reason", string(d.Reason)))
-			o.Decision = Decision{Action: ActionNone, Reason: ReasonStopping}
+			// Not ReasonStopping: a stop is told above; this cut may
+			// be no stop at all (once's SIGINT, a lost Lease).
+			o.Decision = Decision{Action: ActionNone, Reason: ReasonCutRotation}
 			o.Err = err
 			break
 		}
@@ -1023,7 +1025,11 @@ func (e *Engine) handle(ctx context.Context, j job, pass *passWork, opts Options
 			// finish (Config.Stopping) still recovers: a rotation in
 			// flight is finished or rolled back before the Lease goes.
 			log.Info("recovery due, not started: the pass was cut", zap.String("phase", string(rec.Rotation.Phase)))
-			o.Decision = Decision{Action: ActionNone, Reason: ReasonStopping}
+			reason := ReasonCutRecovery
+			if e.stopping != nil && e.stopping() {
+				reason = ReasonStopping // the end of a stop's 30 s
+			}
+			o.Decision = Decision{Action: ActionNone, Reason: reason}
 			o.Err = err
 			break
 		}
