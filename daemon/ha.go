@@ -219,7 +219,13 @@ func (d *Daemon) RunLeading(ctx context.Context, wait time.Duration, fn func(ctx
 		return err
 	}
 	if !ran {
-		return fmt.Errorf("another replica holds the Lease (leader %q): stop it, or let it run the pass (rotatord once acts only as the leader)", d.elector.Leader())
+		err := fmt.Errorf("another replica holds the Lease (leader %q): stop it, or let it run the pass (rotatord once acts only as the leader)", d.elector.Leader())
+		if why := d.elector.TooLong(); why != "" {
+			// The wait was bounded short of what the Lease says: the
+			// named leader may be long dead.
+			err = fmt.Errorf("%w; %s", err, why)
+		}
+		return err
 	}
 	return fnErr
 }

@@ -135,9 +135,10 @@ func (c *cli) cmdStateImport() error {
 		return fmt.Errorf("state import: stdin: format %q, want %q (the output of rotatord state export)", in.Format, exportFormat)
 	}
 	// Not under the import's bound: checkNoLeader's wait is bounded
-	// already (a lease duration and a retry period of the Lease's, each
-	// read by the client's request timeout), and only it tells the lease
-	// duration that bound must allow for.
+	// already (a lease duration, the Lease's counting up to
+	// leader.MaxRecordedLease, and a retry period, each read bounded by
+	// the client's request timeout), and only it tells the lease duration
+	// that bound must allow for.
 	longest, err := checkNoLeader(context.Background(), cfg, c.stderr)
 	if err != nil {
 		return err
@@ -352,6 +353,11 @@ func checkNoLeader(ctx context.Context, cfg *config.Config, stderr io.Writer) (t
 	// Long enough for any holder to renew: the Lease's duration (what
 	// standbys wait), and at least the configured one.
 	longest = leader.Longest(lease, longest)
+	if why := leader.RecordedTooLong(lease, le.LeaseDuration.Duration()); why != "" {
+		// Watched and waited for only that long: the import may then
+		// fail to take the Lease, and this says why.
+		fmt.Fprintf(stderr, "the Lease %s: %s\n", name, why)
+	}
 	holder := leaseHolder(lease)
 	if holder == "" {
 		return longest, nil // released, or never held

@@ -90,6 +90,8 @@ type Elector struct {
 	taken *resourcelock.LeaderElectionRecord
 	wrote []resourcelock.LeaderElectionRecord
 	keep  int
+	// tooLong: see TooLong.
+	tooLong string
 }
 
 // keptWrites is the least number of its own Lease records sent since the
@@ -181,17 +183,47 @@ func (e *Elector) Leader() string {
 	return e.leader
 }
 
+// MaxRecordedLease bounds how much of the leaseDurationSeconds a Lease
+// records counts in a wait for it (Longest). Anyone who may write the
+// Lease writes that number (a person by hand, anyone with the right):
+// 2^31-1 seconds would make `once` from cron, or `state import`, wait 136
+// years. Ten minutes is far above any lease duration a replica needs, so a
+// replica configured longer than this one is still waited for; a Lease
+// that records more is not, and the wait names it (RecordedTooLong). A
+// configured lease_duration is the operator's, and is never cut.
+const MaxRecordedLease = 10 * time.Minute
+
+// Recorded is the lease duration lease records, 0 with none (no Lease,
+// not read, no leaseDurationSeconds); zero or negative ones included.
+func Recorded(lease *coordinationv1.Lease) time.Duration {
+	if lease == nil || lease.Spec.LeaseDurationSeconds == nil {
+		return 0
+	}
+	// No overflow: int32 seconds fit a Duration 4 times over.
+	return time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
+}
+
 // Longest is the longest lease duration a replica taking the Lease may
 // have to wait for: configured, or the leaseDurationSeconds lease records
 // when longer (written by a replica configured longer, or before the
 // configuration changed): client-go takes the Lease from a holder that
 // stopped renewing only once the duration its record says has passed.
-// A nil lease (none, or not read) keeps configured.
+// The recorded one counts up to MaxRecordedLease only. A nil lease (none,
+// or not read) keeps configured.
 func Longest(lease *coordinationv1.Lease, configured time.Duration) time.Duration {
-	if lease == nil || lease.Spec.LeaseDurationSeconds == nil {
-		return configured
+	return max(configured, min(Recorded(lease), MaxRecordedLease))
+}
+
+// RecordedTooLong says, for an error or a warning, that the Lease records
+// a lease duration longer than a wait for it allows for (Longest), or is
+// empty when it does not: the election cannot take such a Lease from a
+// holder that stopped renewing before that duration has passed.
+func RecordedTooLong(lease *coordinationv1.Lease, configured time.Duration) string {
+	rec := Recorded(lease)
+	if rec <= Longest(lease, configured) {
+		return ""
 	}
-	return max(configured, time.Duration(*lease.Spec.LeaseDurationSeconds)*time.Second)
+	return fmt.Sprintf("the Lease records a lease duration of %s (leaseDurationSeconds), longer than rotatord waits for one (%s, or lease_duration when longer): it cannot be taken until that long after its last renewal; if its holder is gone for good, delete the Lease", rec, MaxRecordedLease)
 }
 
 // TakeWait is how long taking the Lease may take, longest being Longest:
@@ -202,16 +234,34 @@ func TakeWait(longest, retryPeriod time.Duration) time.Duration {
 	return 2*longest + 2*retryPeriod
 }
 
-// TakeWait is TakeWait of the Lease as it is now, read once: a Lease
-// that does not exist or cannot be read keeps the configured duration
-// (the election then finds out). Only its recorded duration is used,
-// never its renewTime, which the holder's clock wrote.
+// TakeWait reads the Lease once and returns TakeWait for the duration it
+// records: a dead holder configured longer than this replica is waited
+// for (see Longest). A Lease that does not exist or cannot be read keeps
+// the configured duration, as the election will then find out itself.
+// Only the recorded duration is used, never the renewTime: the holder's
+// clock wrote it. A Lease recording more than Longest allows for is noted
+// for TooLong.
 func (e *Elector) TakeWait(ctx context.Context) time.Duration {
 	lease, err := e.cfg.Client.CoordinationV1().Leases(e.cfg.Namespace).Get(ctx, e.cfg.LeaseName, metav1.GetOptions{})
 	if err != nil {
 		lease = nil
 	}
+	tooLong := RecordedTooLong(lease, e.cfg.LeaseDuration)
+	e.mu.Lock()
+	e.tooLong = tooLong
+	e.mu.Unlock()
+	if tooLong != "" {
+		e.cfg.Logger.Warn("the wait for the Lease is bounded: " + tooLong)
+	}
 	return TakeWait(Longest(lease, e.cfg.LeaseDuration), e.cfg.RetryPeriod)
+}
+
+// TooLong is RecordedTooLong of the Lease the last TakeWait read: why a
+// wait for it may have been too short, for the error that gives up.
+func (e *Elector) TooLong() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.tooLong
 }
 
 // Run takes part in the election until ctx is done. Each time this replica

@@ -1,11 +1,17 @@
 package leader
 
 import (
+	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zaptest"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rotatord/rotatord/internal/kubetest"
 )
 
 // The leaseDurationSeconds a Lease records is written by whoever may
@@ -48,5 +54,39 @@ func TestLongestBoundsWhatTheLeaseRecords(t *testing.T) {
 	// operator's: kept.
 	if got := Longest(secs(math.MaxInt32), 2*time.Hour); got != 2*time.Hour {
 		t.Errorf("lease_duration 2h, the Lease recording 2^31-1 seconds: Longest %s, want 2h", got)
+	}
+}
+
+// Elector.TakeWait, which `once` waits by, reads the Lease from the API
+// server: one recording 2^31-1 seconds is waited for within the hour, and
+// TooLong says why the wait may end with the Lease still held.
+func TestTakeWaitOfALeaseRecordingAnAbsurdDuration(t *testing.T) {
+	c := kubetest.Start(t)
+	admin := c.Client(t, kubetest.Admin)
+	const ns = "lease-absurd"
+	c.CreateNamespace(t, ns)
+	holder, secs := "rotatord-gone_0001", int32(math.MaxInt32)
+	now := metav1.NewMicroTime(time.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := admin.CoordinationV1().Leases(ns).Create(ctx, &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: "rotatord"},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, RenewTime: &now},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e := New(Config{
+		Client: admin, Namespace: ns, LeaseName: "rotatord", Identity: "once",
+		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+		Logger: zaptest.NewLogger(t),
+	})
+	if e.TooLong() != "" {
+		t.Fatalf("TooLong before any TakeWait: %q", e.TooLong())
+	}
+	if wait := e.TakeWait(ctx); wait > time.Hour {
+		t.Errorf("TakeWait of a Lease recording %d seconds: %s, want at most an hour", secs, wait)
+	}
+	if why := e.TooLong(); !strings.Contains(why, "delete the Lease") {
+		t.Errorf("TooLong after TakeWait of a Lease recording %d seconds: %q, want it to say so", secs, why)
 	}
 }
