@@ -219,7 +219,12 @@ func (d *Daemon) RunLeading(ctx context.Context, wait time.Duration, fn func(ctx
 		return err
 	}
 	if !ran {
-		err := fmt.Errorf("another replica holds the Lease (leader %q): stop it, or let it run the pass (rotatord once acts only as the leader)", d.elector.Leader())
+		err := fmt.Errorf("another replica holds the Lease %s (leader %q): stop it, or let it run the pass (rotatord once acts only as the leader)", d.elector.LeaseName(), d.elector.Leader())
+		if d.elector.Leader() == "" {
+			// No holder was ever read: the Lease could not be read or
+			// written at all, and no daemon is to be looked for.
+			err = fmt.Errorf("could not take the Lease %s within %s, and saw no replica hold it: the API server refuses it (RBAC: get, create and update on leases) or does not answer (see the errors above)", d.elector.LeaseName(), wait)
+		}
 		if why := d.elector.TooLong(); why != "" {
 			// The wait was bounded short of what the Lease says: the
 			// named leader may be long dead.

@@ -176,6 +176,9 @@ func (e *Elector) Acting() bool {
 // Identity is this replica's name in the Lease.
 func (e *Elector) Identity() string { return e.cfg.Identity }
 
+// LeaseName is the Lease's namespace/name, for messages.
+func (e *Elector) LeaseName() string { return e.cfg.Namespace + "/" + e.cfg.LeaseName }
+
 // Leader returns the identity of the leader this replica last saw.
 func (e *Elector) Leader() string {
 	e.mu.Lock()
