@@ -79,3 +79,25 @@ func TestCutPassOutcomeDoesNotSayStopping(t *testing.T) {
 		}
 	})
 }
+
+// The names a cut pass never handed to a handler (Pass stops dispatching
+// once its context is cut) were not even looked at. Their outcome must
+// still say what the pass did with them, as those of the names cut while
+// their handler decided do: no action (an empty one prints as "" in once's
+// table, and as "none" in -o json), and a reason that the pass was cut,
+// not "rotatord is stopping" (no stop here), not nothing.
+func TestCutPassOutcomeOfANameNeverHandled(t *testing.T) {
+	h := newHarness(t, time.Hour)
+	h.api.add("ci-runner", roleCI)
+	h.api.add("ci-yy", roleCI)
+	h.api.add("ci-zz", roleCI)
+	// One name at a time: ci-yy, dispatched before the cut, waits for
+	// ci-runner's handler, which the cut comes during; ci-zz comes after.
+	o := outcomeNamed(t, passCutAtFirstPutConcurrency(t, h, "ci-runner", Options{Force: true}, 1), "ci-zz")
+	if o.Err == nil {
+		t.Fatalf("ci-zz was handled though the pass was cut before: %+v", o)
+	}
+	if o.Decision.Action != ActionNone || o.Decision.Reason == "" || o.Decision.Reason == ReasonStopping {
+		t.Errorf("outcome of a name its cut pass never handled: action %q reason %q (error %v), want action %q and a reason saying the pass was cut", o.Decision.Action, o.Decision.Reason, o.Err, ActionNone)
+	}
+}

@@ -73,9 +73,17 @@ func (b blockFirstPut) Put(r state.Record) error {
 // the handler decides. It returns the pass's outcomes.
 func passCutAtFirstPut(t *testing.T, h *harness, name string, opts Options) []Outcome {
 	t.Helper()
+	return passCutAtFirstPutConcurrency(t, h, name, opts, 0)
+}
+
+// passCutAtFirstPutConcurrency is passCutAtFirstPut with the engine's
+// Concurrency (0: the default).
+func passCutAtFirstPutConcurrency(t *testing.T, h *harness, name string, opts Options, concurrency int) []Outcome {
+	t.Helper()
 	reached, released := make(chan struct{}), make(chan struct{})
 	var j state.Journal = blockFirstPut{Journal: h.store, name: name, once: &sync.Once{}, reached: reached, released: released}
-	h.engine = New(Config{API: cutAPI{h.api}, Store: j, Logger: zap.NewNop(), Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own})
+	h.engine = New(Config{API: cutAPI{h.api}, Store: j, Logger: zap.NewNop(), Recorder: h.rec, Now: h.clock.Now, Sleep: h.clock.Sleep, OwnKeyID: h.own,
+		Concurrency: concurrency})
 	if err := h.engine.SetPolicies([]Policy{h.policy}); err != nil {
 		t.Fatal(err)
 	}
