@@ -64,6 +64,10 @@ const (
 	// start them; nothing stops, so not ReasonStopping.
 	ReasonCutRotation Reason = "pass cut before its rotation started: the next pass rotates it"
 	ReasonCutRecovery Reason = "pass cut before its recovery started: the next pass recovers it"
+	// ReasonCutUnhandled: a cut pass (a stop's included) never handed the
+	// name to a handler, so nothing was decided of it: neither that it is
+	// due nor that it is not.
+	ReasonCutUnhandled Reason = "pass cut before this name was looked at: the next pass does"
 )
 
 // Input is everything a decision depends on.

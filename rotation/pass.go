@@ -221,7 +221,10 @@ func (e *Engine) Pass(ctx context.Context, names []string, opts Options) ([]Outc
 			wg.Wait()
 		}
 		if ctx.Err() != nil {
-			out[i] = Outcome{Policy: j.policy.Name, Name: j.name, Err: ctx.Err()}
+			// Said as the names cut in their handler are (handle), or
+			// once's table shows an action "" and no reason.
+			out[i] = Outcome{Policy: j.policy.Name, Name: j.name, Err: ctx.Err(),
+				Decision: Decision{Action: ActionNone, Reason: ReasonCutUnhandled}}
 			report(out[i])
 			continue
 		}
