@@ -186,6 +186,7 @@ func (d *Daemon) RunLeading(ctx context.Context, wait time.Duration, fn func(ctx
 	if d.elector == nil {
 		return fn(ctx)
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var fnErr error
@@ -217,6 +218,11 @@ func (d *Daemon) RunLeading(ctx context.Context, wait time.Duration, fn func(ctx
 	})
 	if err != nil {
 		return err
+	}
+	if !ran && parent.Err() != nil {
+		// Cut by the caller (once's SIGINT or SIGTERM), not by the
+		// wait: nothing is known of who holds the Lease.
+		return fmt.Errorf("interrupted while waiting for the Lease %s: %w", d.elector.LeaseName(), context.Cause(parent))
 	}
 	if !ran {
 		err := fmt.Errorf("another replica holds the Lease %s (leader %q): stop it, or let it run the pass (rotatord once acts only as the leader)", d.elector.LeaseName(), d.elector.Leader())
