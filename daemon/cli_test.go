@@ -110,7 +110,7 @@ func TestRetriesAreLoggedAtDebug(t *testing.T) {
 func TestListenOverridesThePolicyFile(t *testing.T) {
 	e := newEnv(t)
 	override := freePort(t)
-	e.d.opts.Listen = override
+	e.d.opts.Listen = []string{override}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.d.Run(ctx, nil) }()

@@ -61,8 +61,8 @@ type Options struct {
 	// Web configures the HTTP server of Run (web.go).
 	Web WebOptions
 	// Listen, when set, overrides the policy file's listen address
-	// (--web.listen-address).
-	Listen string
+	// (--web.listen-address, repeatable): Run serves on every one.
+	Listen []string
 	// Listener, when set, is the socket Run serves on instead of one it
 	// opens (rotatord dev opens it first, to fail before printing anything).
 	// Run closes it.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,30 +35,28 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		}
 		return err
 	}
-	ln := d.opts.Listener
-	if ln == nil {
-		addr := d.Config().Listen
-		source := "listen"
-		if d.opts.ConfigPath != "" {
-			source = d.opts.ConfigPath + ": listen"
-		}
-		if d.opts.Listen != "" {
-			addr = d.opts.Listen
-			source = "--web.listen-address"
-		} else {
-			d.listening.Store(&addr)
-		}
-		var err error
-		if ln, err = net.Listen("tcp", addr); err != nil {
-			// Name where the address came from: the file's listen or
-			// the flag that overrides it.
-			return fmt.Errorf("%s: %w", source, err)
-		}
+	lns, err := d.listen()
+	if err != nil {
+		return err
 	}
-	web := d.newWebServer(ln)
-	d.log.Info("rotatord started", zap.String("listen", ln.Addr().String()),
+	// One server per address, each with the same handler: the toolkit's
+	// web.Serve puts TLS and basic auth on the server it is given, and
+	// two of them on one server wrapped each other's (racing to).
+	app := d.Handler()
+	webs := make([]*webServer, len(lns))
+	addrs := make([]string, len(lns))
+	for i, ln := range lns {
+		webs[i] = d.newWebServer(ln, app)
+		addrs[i] = ln.Addr().String()
+	}
+	started := []zap.Field{zap.String("listen", addrs[0])}
+	if len(addrs) > 1 {
+		// listen stays the first address, for what reads it as one.
+		started = append(started, zap.Strings("listen_addresses", addrs))
+	}
+	d.log.Info("rotatord started", append(started,
 		zap.String("config", d.opts.ConfigPath), zap.String("state_dir", d.Config().StateDir),
-		zap.String("web_config_file", d.opts.Web.ConfigFile), zap.Bool("lifecycle", d.opts.Web.EnableLifecycle))
+		zap.String("web_config_file", d.opts.Web.ConfigFile), zap.Bool("lifecycle", d.opts.Web.EnableLifecycle))...)
 
 	var g run.Group
 
@@ -147,15 +146,56 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		}, func(error) { close(stop) })
 	}
 
-	// HTTP server: metrics, health, reload (web.go).
-	g.Add(web.serve, func(error) { web.shutdown(5 * time.Second) })
+	// HTTP servers: metrics, health, reload (web.go).
+	for _, web := range webs {
+		g.Add(web.serve, func(error) { web.shutdown(5 * time.Second) })
+	}
 
-	// The listener is bound and SIGHUP is taken (the reload channel):
+	// The listeners are bound and SIGHUP is taken (the reload channel):
 	// systemd may count the start as done, and send reloads.
-	d.notifyReady(ln.Addr().String())
-	err := g.Run()
+	d.notifyReady(strings.Join(addrs, ", "))
+	err = g.Run()
 	d.log.Info("rotatord stopped")
 	return err
+}
+
+// listen returns the listeners Run serves on: the one it was given, or
+// one bound on each --web.listen-address, else on the policy file's
+// listen. Every address is bound before anything runs: one that cannot be
+// stops the start, named, and those bound already are closed.
+func (d *Daemon) listen() ([]net.Listener, error) {
+	if d.opts.Listener != nil {
+		return []net.Listener{d.opts.Listener}, nil
+	}
+	addr := d.Config().Listen
+	if len(d.opts.Listen) == 0 {
+		d.listening.Store(&addr)
+		// Name where the address came from: the file's listen (an
+		// operator with both did not know which to fix).
+		source := "listen"
+		if d.opts.ConfigPath != "" {
+			source = d.opts.ConfigPath + ": listen"
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+		return []net.Listener{ln}, nil
+	}
+	var lns []net.Listener
+	for _, addr := range d.opts.Listen {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			// The address as given: Go's error names the one it
+			// resolved to, and there may be several.
+			return nil, fmt.Errorf("--web.listen-address=%s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
 }
 
 // deleteLoop carries out deletions when they become due: a timer armed

@@ -293,11 +293,11 @@ type webServer struct {
 	log  *slog.Logger
 }
 
-// newWebServer wraps ln (already listening) into the server. The web
-// configuration file is read again at each TLS handshake and request, like
-// every Prometheus exporter does: a new certificate or password needs no
-// restart.
-func (d *Daemon) newWebServer(ln net.Listener) *webServer {
+// newWebServer wraps ln (already listening) into a server of app (the
+// daemon's Handler). The web configuration file is read again at each TLS
+// handshake and request, like every Prometheus exporter does: a new
+// certificate or password needs no restart.
+func (d *Daemon) newWebServer(ln net.Listener, app http.Handler) *webServer {
 	o := d.opts.Web.withDefaults()
 	log := d.log.Named("http")
 	// The bound of the requests in flight must hold the toolkit's basic
@@ -307,7 +307,6 @@ func (d *Daemon) newWebServer(ln net.Listener) *webServer {
 	var (
 		srv   *http.Server
 		limit sync.Once
-		app   = d.Handler()
 	)
 	srv = &http.Server{
 		Handler:           app,

@@ -220,7 +220,7 @@ func TestWebServerDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := e.d.newWebServer(ln)
+	w := e.d.newWebServer(ln, e.d.Handler())
 	defer w.ln.Close()
 	s := w.srv
 	if s.ReadHeaderTimeout != DefaultReadHeaderTimeout || s.ReadTimeout != DefaultReadTimeout ||

@@ -22,7 +22,7 @@ import (
 
 type runFlags struct {
 	common commonFlags
-	listen string
+	listen []string // --web.listen-address, each given
 	web    daemon.WebOptions
 }
 

@@ -87,7 +87,7 @@ type devFlags struct {
 func (f *devFlags) register(cmd *kingpin.CmdClause) {
 	cmd.Flag("dir", "Folder for the demo's policy files, state directories and credential files (created 0700; refused if another user can write it). Each demo starts afresh: the previous demo's state and credential files there are removed (refused if the folder holds a state directory but not the .rotatord-dev marker of an earlier dev; a running dev holds a lock on that marker).").
 		Default("rotatord-dev").Action(notEmpty("dir", &f.dir)).StringVar(&f.dir)
-	cmd.Flag("web.listen-address", "Address to serve the demo's metrics and health on; checked before anything starts.").
+	cmd.Flag("web.listen-address", "Address to serve the demo's metrics and health on (one address: unlike run's flag, not repeatable); checked before anything starts.").
 		Default("127.0.0.1:9108").Action(notEmpty("web.listen-address", &f.listen)).StringVar(&f.listen)
 	cmd.Flag("listen", "Old spelling of --web.listen-address.").Hidden().Action(notEmpty("listen", &f.listen)).StringVar(&f.listen)
 	cmd.Flag("duration", "Stop after this long (0s: run until interrupted).").Default("0s").DurationVar(&f.duration)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -231,7 +232,7 @@ func TestOldSpellingsStillWork(t *testing.T) {
 	if _, err := c.app.Parse([]string{"run", "--config.file=/y.yml", "--web.listen-address=:9999", "--web.enable-lifecycle", "--web.config.file", "/w.yml"}); err != nil {
 		t.Fatal(err)
 	}
-	if f := c.run; f.common.configFile != "/y.yml" || f.listen != ":9999" || !f.web.EnableLifecycle || f.web.ConfigFile != "/w.yml" {
+	if f := c.run; f.common.configFile != "/y.yml" || !slices.Equal(f.listen, []string{":9999"}) || !f.web.EnableLifecycle || f.web.ConfigFile != "/w.yml" {
 		t.Errorf("run flags = %+v", f)
 	}
 }
