@@ -6,15 +6,17 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/rotatord/rotatord/internal/printable"
 )
 
-// What /-/reload answers. The reasons a reload failed (they quote the
-// policy file) go to the log, never to the client.
+// What /-/reload answers. A rejected reload is answered with the reason
+// the log has, after reloadRejected, as Prometheus words it.
 const (
 	// lifecycleDisabled is Prometheus's answer without --web.enable-lifecycle.
 	lifecycleDisabled = "Lifecycle API is not enabled."
 	reloadCrossOrigin = "cross-origin requests are refused"
-	reloadRejected    = "reload rejected; the previous configuration stays in force (the reason is in rotatord's log)"
+	reloadRejected    = "failed to reload config: "
 	reloadDone        = "reloaded"
 	reloadsWaiting    = "too many reloads are waiting for the pass in flight; try again once it ends"
 )
@@ -60,7 +62,7 @@ func newHandler(d *Daemon) http.Handler {
 
 // reloadHandler serves /-/reload: 403 unless the lifecycle API is enabled
 // (as Prometheus), 403 to a request a browser sends on behalf of a page
-// (it carries Origin), 400 without details when the new file is refused.
+// (it carries Origin), 400 with the reason when the new file is refused.
 func (d *Daemon) reloadHandler() http.HandlerFunc {
 	log := d.log.Named("http")
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -106,8 +108,13 @@ func (d *Daemon) reloadHandler() http.HandlerFunc {
 		select {
 		case err := <-done:
 			if err != nil {
-				// Reload logged why.
-				http.Error(w, reloadRejected, http.StatusBadRequest)
+				// The reason Reload logged, no more: it quotes the
+				// file no further than the log does (the config
+				// package cuts the file's long words, a secret pasted
+				// in the wrong place), and is escaped as the log's
+				// lines are. 400, not Prometheus's 500: the file is
+				// at fault, and the README has said 400.
+				http.Error(w, reloadRejected+printable.Escape(err.Error()), http.StatusBadRequest)
 				return
 			}
 			fmt.Fprintln(w, reloadDone)
