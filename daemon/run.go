@@ -148,7 +148,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 
 	// HTTP servers: metrics, health, reload (web.go).
 	for _, web := range webs {
-		g.Add(web.serve, func(error) { web.shutdown(5 * time.Second) })
+		g.Add(web.serve, func(error) { web.shutdown() })
 	}
 
 	// The listeners are bound and SIGHUP is taken (the reload channel):

@@ -85,6 +85,9 @@ const (
 	// are handled at once, beside maxRequestsInFlight, basic auth's check
 	// included.
 	maxProbesInFlight = 4
+	// webShutdownGrace is how long a stop waits for the requests in
+	// flight of a server before it lets them be.
+	webShutdownGrace = 5 * time.Second
 )
 
 // WebOptions configure the HTTP server. Zero values take the defaults.
@@ -106,6 +109,8 @@ type WebOptions struct {
 	// listener, when set by a test, wraps the listener inside the
 	// connection limit.
 	listener func(net.Listener) net.Listener
+	// shutdownGrace, when set by a test, replaces webShutdownGrace.
+	shutdownGrace time.Duration
 }
 
 func (o WebOptions) withDefaults() WebOptions {
@@ -118,6 +123,7 @@ func (o WebOptions) withDefaults() WebOptions {
 	def(&o.ReadTimeout, DefaultReadTimeout)
 	def(&o.WriteTimeout, DefaultWriteTimeout)
 	def(&o.IdleTimeout, DefaultIdleTimeout)
+	def(&o.shutdownGrace, webShutdownGrace)
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = DefaultMaxConnections
 	}
@@ -287,10 +293,11 @@ func checkWebConfigFiles(path string) error {
 // webServer serves the daemon's handler on a listener, with the limits and
 // the TLS and basic auth of the web configuration file.
 type webServer struct {
-	srv  *http.Server
-	ln   net.Listener
-	file string
-	log  *slog.Logger
+	srv   *http.Server
+	ln    net.Listener
+	file  string
+	log   *slog.Logger
+	grace time.Duration // of shutdown
 }
 
 // newWebServer wraps ln (already listening) into a server of app (the
@@ -339,10 +346,11 @@ func (d *Daemon) newWebServer(ln net.Listener, app http.Handler) *webServer {
 		ln = o.listener(ln)
 	}
 	return &webServer{
-		srv:  srv,
-		ln:   newEvictingListener(ln, o.MaxConnections, evictAfter, evictSlowAfter),
-		file: o.ConfigFile,
-		log:  slog.New(zapHandler{log: log}),
+		srv:   srv,
+		ln:    newEvictingListener(ln, o.MaxConnections, evictAfter, evictSlowAfter),
+		file:  o.ConfigFile,
+		log:   slog.New(zapHandler{log: log}),
+		grace: o.shutdownGrace,
 	}
 }
 
@@ -355,8 +363,10 @@ func (w *webServer) serve() error {
 	return err
 }
 
-func (w *webServer) shutdown(timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+// shutdown stops the server: it waits up to its grace for the requests in
+// flight to end.
+func (w *webServer) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), w.grace)
 	defer cancel()
 	_ = w.srv.Shutdown(ctx)
 	_ = w.ln.Close() // when Serve failed before it took the listener
