@@ -146,9 +146,23 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		}, func(error) { close(stop) })
 	}
 
-	// HTTP servers: metrics, health, reload (web.go).
+	// HTTP servers: metrics, health, reload (web.go). The group calls its
+	// interrupts one after the other: the first to run shuts every server
+	// down at once (the others wait for it), so that a stop takes one
+	// grace, not one per address, and no address accepts while another
+	// waits for its requests.
+	var shutdownOnce sync.Once
+	shutdownAll := func(error) {
+		shutdownOnce.Do(func() {
+			var wg sync.WaitGroup
+			for _, web := range webs {
+				wg.Go(web.shutdown)
+			}
+			wg.Wait()
+		})
+	}
 	for _, web := range webs {
-		g.Add(web.serve, func(error) { web.shutdown() })
+		g.Add(web.serve, shutdownAll)
 	}
 
 	// The listeners are bound and SIGHUP is taken (the reload channel):
