@@ -192,7 +192,7 @@ func newCLI(stdout, stderr io.Writer) *cli {
 
 	run := app.Command("run", "The daemon: rotate on each policy's schedule, serve metrics and health, reload the policy file on SIGHUP (and on POST /-/reload with --web.enable-lifecycle).")
 	c.run.common.register(run, "json")
-	run.Flag("web.listen-address", "Address to serve metrics, health and /-/reload on; repeatable, every address serving the same endpoints (--web.listen-address=:9108 --web.listen-address=[::1]:9108); overrides the policy file's listen (default: the file's listen, itself 127.0.0.1:9108). The Prometheus default-port list (9100-9999) is full and 9108 is graphite_exporter's there: pick a port of your own.").
+	run.Flag("web.listen-address", "Address to serve metrics, health and /-/reload on; repeatable, every address serving the same endpoints (--web.listen-address=127.0.0.1:9108 --web.listen-address=[::1]:9108; ':9108' alone takes both); overrides the policy file's listen (default: the file's listen, itself 127.0.0.1:9108). The Prometheus default-port list (9100-9999) is full and 9108 is graphite_exporter's there: pick a port of your own.").
 		PlaceHolder("ADDR").Action(notEmptyEach("web.listen-address", &c.run.listen)).StringsVar(&c.run.listen)
 	run.Flag("web.config.file", "Exporter-toolkit web configuration file: TLS and basic auth in front of every endpoint (default: plain HTTP, no authentication).").
 		PlaceHolder("FILE").Action(notEmpty("web.config.file", &c.run.web.ConfigFile)).StringVar(&c.run.web.ConfigFile)
