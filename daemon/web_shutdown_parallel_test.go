@@ -3,7 +3,9 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -126,4 +128,11 @@ func TestStopShutsEveryListenAddressDownAtOnce(t *testing.T) {
 		c.Close()
 		return false
 	})
+	// The first server still waits for the held request (nothing came
+	// back, the connection is open): else the stop did not wait for it,
+	// and the check above proved nothing.
+	client.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := client.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the held request was let go as the stop began (read %d bytes, %v): the test no longer holds the first server's shutdown", n, err)
+	}
 }
