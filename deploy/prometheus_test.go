@@ -264,7 +264,7 @@ func exportedMetrics(t *testing.T) exported {
 	m.SinkWrite("ci", "file#0", false)
 	m.OrphanDeleted("ci")
 	m.PassDone("ci", true)
-	m.HookRun("ci", "exec#0", "before_delete", false, time.Second)
+	m.HookRun("ci", "ci-runner", "exec#0", "before_delete", false, time.Second)
 	m.ObserveAPI("default", apiclient.OpListKeys, "200", time.Millisecond)
 	m.ConfigLoaded(true)
 

@@ -437,7 +437,7 @@ func (m *Metrics) NameSkipped(policy string, reason rotation.SkipReason) {
 }
 
 // HookRun implements rotation.Recorder.
-func (m *Metrics) HookRun(policy, hook, event string, ok bool, elapsed time.Duration) {
+func (m *Metrics) HookRun(policy, name, hook, event string, ok bool, elapsed time.Duration) {
 	a := m.account(policy)
 	m.hookRuns.WithLabelValues(a, policy, hook, event, result(ok)).Inc()
 	m.hookDuration.WithLabelValues(a, policy, event).Observe(elapsed.Seconds())

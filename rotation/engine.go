@@ -84,8 +84,8 @@ type Recorder interface {
 	// NameSkipped counts a pass's matching key names rotatord will not
 	// manage (see CheckName).
 	NameSkipped(policy string, reason SkipReason)
-	// HookRun counts a hook's run.
-	HookRun(policy, hook, event string, ok bool, elapsed time.Duration)
+	// HookRun counts a hook's run for one key name (rec.Name).
+	HookRun(policy, name, hook, event string, ok bool, elapsed time.Duration)
 	// SinkChecked counts a sink check's read of one sink (sinkcheck.go):
 	// found is SinkHeld, SinkLost or SinkUnknown.
 	SinkChecked(policy, sink, found string)

@@ -328,7 +328,7 @@ func (r *countingRecorder) SinkChecked(policy, sink, result string) {
 	r.sinkChecks[result]++
 }
 
-func (r *countingRecorder) HookRun(policy, hook, event string, ok bool, elapsed time.Duration) {
+func (r *countingRecorder) HookRun(policy, name, hook, event string, ok bool, elapsed time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ok {

@@ -86,7 +86,7 @@ func (e *Engine) runHooks(ctx context.Context, event string, p Policy, rec *stat
 		}
 		stop()
 		if e.rec != nil {
-			e.rec.HookRun(p.Name, h.Label, event, err == nil, time.Since(start))
+			e.rec.HookRun(p.Name, rec.Name, h.Label, event, err == nil, time.Since(start))
 		}
 		log := e.log.With(zap.String("policy", p.Name), zap.String("name", rec.Name), zap.String("hook", h.Label), zap.String("event", event))
 		if err != nil {
