@@ -259,7 +259,8 @@ func exportedMetrics(t *testing.T) exported {
 	m := metrics.New(reg, store)
 	m.SetReady(func() bool { return true })
 	m.SetAPILimits(func() []metrics.APILimits { return []metrics.APILimits{{Account: "default", Rate: 1000, InFlight: 4}} })
-	m.SetPolicies([]metrics.PolicyInfo{{Name: "ci", MaxAge: time.Hour, Sinks: []string{"file#0"}, SinkCheck: true}})
+	m.SetPolicies([]metrics.PolicyInfo{{Name: "ci", MaxAge: time.Hour, Sinks: []string{"file#0"}, SinkCheck: true,
+		Hooks: []metrics.HookInfo{{Label: "exec#0", Event: "before_delete"}}}})
 	m.RotationDone("ci", true, time.Second)
 	m.SinkWrite("ci", "file#0", false)
 	m.OrphanDeleted("ci")

@@ -80,6 +80,28 @@ func TestHookFailingPerName(t *testing.T) {
 	check("policy ci removed")
 }
 
+// TestHookFailingAfterReload: a run that ends after a reload removed its
+// hook (a consumer check outlasting the reload) adds no series, which no
+// later run would clear; a name with a record but no current key yet (an
+// on_failure hook of its first rotation) keeps its series.
+func TestHookFailingAfterReload(t *testing.T) {
+	hooks := []HookInfo{{Label: "exec#0", Event: "before_delete"}, {Label: "webhook#1", Event: "on_failure"}}
+	m, reg, store := newStoreMetrics(t, PolicyInfo{Name: "ci", MaxAge: time.Hour, Hooks: hooks})
+	g := m.Gatherer(reg)
+	if err := store.Put(state.Record{Policy: "ci", Name: "ci-a", LastError: "create failed"}); err != nil {
+		t.Fatal(err)
+	}
+	m.HookRun("ci", "ci-a", "webhook#1", "on_failure", false, time.Second)
+	if got, want := failingSeries(t, g), []string{"ci-a webhook#1 on_failure=1"}; !slices.Equal(got, want) {
+		t.Errorf("a name without a current key: %q, want %q", got, want)
+	}
+	m.SetPolicies([]PolicyInfo{{Name: "ci", MaxAge: time.Hour, Hooks: hooks[1:]}})
+	m.HookRun("ci", "ci-a", "exec#0", "before_delete", false, time.Second)
+	if got, want := failingSeries(t, g), []string{"ci-a webhook#1 on_failure=1"}; !slices.Equal(got, want) {
+		t.Errorf("after a run of a hook the reload removed: %q, want %q", got, want)
+	}
+}
+
 // TestHookFailingNameEscaped: the name is written into the text
 // exposition escaped, as the key age series writes it: a name is chosen
 // by whoever may create keys.

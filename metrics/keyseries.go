@@ -37,6 +37,12 @@ type keySeries struct {
 	stamp  recordsStamp
 	pass   uint64
 
+	// failing, when set, is rotatord_hook_failing: a refresh drops the
+	// series of the names gone, as it drops their lines. failGen is its
+	// generation the last refresh saw.
+	failing *hookFailing
+	failGen uint64
+
 	blockMu sync.Mutex // makes the compressions take turns
 	block   *deflatedBlock
 }
@@ -67,22 +73,37 @@ func newKeySeries(store RecordSource, policies func() ([]PolicyInfo, uint64)) *k
 func (k *keySeries) refresh() ([]*keyLine, uint64) {
 	policies, policyGen := k.policies()
 	stamp := stampOf(k.store, policyGen)
+	var failGen uint64
+	if k.failing != nil {
+		failGen = k.failing.generation()
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.sorted != nil && k.stamp.holds(stamp) {
+	if k.sorted != nil && k.stamp.holds(stamp) && failGen == k.failGen {
 		return k.sorted, k.gen
 	}
 	k.pass++
 	changed, found := false, 0
+	// The names with a failing hook: those the walk does not find are gone
+	// (a deleted record, a removed policy), and so are their series. Any
+	// record, with a current key or not: a hook may fail before a name
+	// has one (on_failure).
+	var failing map[keyCreatedKey]bool
+	if k.failing != nil {
+		failing = k.failing.names()
+	}
 	for _, p := range policies {
 		account := p.Account
 		// Under the store's lock: a lookup per record, and a new line
 		// only for a key that changed.
 		k.store.Each(p.Name, func(r *state.Record) {
+			key := keyCreatedKey{account, r.Policy, r.Name}
+			if failing != nil {
+				delete(failing, key)
+			}
 			if r.CurrentSince.IsZero() {
 				return
 			}
-			key := keyCreatedKey{account, r.Policy, r.Name}
 			l := k.lines[key]
 			if l == nil || !l.since.Equal(r.CurrentSince) {
 				l = newKeyLine(key, r.CurrentSince)
@@ -127,7 +148,10 @@ func (k *keySeries) refresh() ([]*keyLine, uint64) {
 			k.blockMu.Unlock()
 		}
 	}
-	k.stamp = stamp
+	if k.failing != nil {
+		k.failing.dropNames(failing)
+	}
+	k.stamp, k.failGen = stamp, failGen
 	return k.sorted, k.gen
 }
 

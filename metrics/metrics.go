@@ -7,7 +7,9 @@
 //
 // Every label set is bounded by the config: policy names, sink positions,
 // API operation ids and HTTP codes. Key names appear only in
-// rotatord_key_created_timestamp_seconds, one series per managed name.
+// rotatord_key_created_timestamp_seconds, one series per managed name, and
+// in rotatord_hook_failing, one series per name and hook whose latest run
+// failed (none at 0).
 package metrics
 
 import (
@@ -86,12 +88,16 @@ type Metrics struct {
 	hookDuration     *prometheus.HistogramVec
 	reloadOK         prometheus.Gauge
 	reloadTime       prometheus.Gauge
+	// failing is rotatord_hook_failing: the names gone are dropped by the
+	// key series' refresh, the hooks and policies gone by SetPolicies.
+	failing hookFailing
 
 	mu        sync.Mutex
 	policies  []PolicyInfo
 	policyGen uint64            // counts SetPolicies: what was derived from policies still holds while it stands
 	accountOf map[string]string // policy -> account
 	accounts  map[string]bool
+	hooks     map[[4]string]bool // account, policy, hook, event of the hooks in force
 	ready     func() bool
 
 	// keys are the per-name series, outside the registry (nil without a
@@ -237,7 +243,7 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 	})
 	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.orphansDeleted, m.deletionsRefused, m.namesSkipped, m.sinkWrites, m.sinkChecks, m.hookRuns, m.hookDuration,
 		m.apiRequests, m.apiDuration, m.maxAge, m.jitter, m.windowClosed, m.leader, m.leaderChanges, m.passes, m.reloadOK, m.reloadTime,
-		newBuildInfo(BuildInfo()), readyCollector{m}, limitsCollector{m})
+		newBuildInfo(BuildInfo()), readyCollector{m}, limitsCollector{m}, hookFailingCollector{m})
 	// What every exporter has: go_* (runtime, memory, GC) and process_*
 	// (CPU, resident memory, open files, start time). A registry that
 	// has them already (Prometheus's default one) keeps its own.
@@ -252,6 +258,7 @@ func New(reg prometheus.Registerer, store RecordSource) *Metrics {
 	if store != nil {
 		reg.MustRegister(&stateCollector{store: store, policies: m.policySnapshot})
 		m.keys = newKeySeries(store, m.policySnapshot)
+		m.keys.failing = &m.failing
 	}
 	return m
 }
@@ -269,13 +276,22 @@ func (m *Metrics) SetPolicies(policies []PolicyInfo) {
 	m.policies = policies
 	m.policyGen++
 	m.accountOf = map[string]string{}
+	m.hooks = map[[4]string]bool{}
 	accounts := map[string]bool{}
 	for _, p := range policies {
 		m.accountOf[p.Name] = p.Account
 		accounts[p.Account] = true
+		for _, h := range p.Hooks {
+			m.hooks[[4]string{p.Account, p.Name, h.Label, h.Event}] = true
+		}
 	}
 	oldAccounts := m.accounts
 	m.accounts = accounts
+	// rotatord_hook_failing of a hook a reload removed or moved to another
+	// event, or of a policy gone or moved to another account: under mu,
+	// as HookRun adds, so that a run that outlasted the reload adds none
+	// back (no run would clear it).
+	m.failing.drop(func(k hookFailingKey) bool { return m.hooks[[4]string{k.account, k.policy, k.hook, k.event}] })
 	m.mu.Unlock()
 
 	type key struct{ account, policy string }
@@ -441,6 +457,13 @@ func (m *Metrics) HookRun(policy, name, hook, event string, ok bool, elapsed tim
 	a := m.account(policy)
 	m.hookRuns.WithLabelValues(a, policy, hook, event, result(ok)).Inc()
 	m.hookDuration.WithLabelValues(a, policy, event).Observe(elapsed.Seconds())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ok || m.hooks[[4]string{a, policy, hook, event}] {
+		// A hook no longer in force (a reload removed it while it ran)
+		// gets no series: nothing would run it again to clear it.
+		m.failing.ran(hookFailingKey{a, policy, name, hook, event}, ok)
+	}
 }
 
 // PassDone counts a pass of a policy.

@@ -45,6 +45,9 @@ func TestReadmeListsEveryMetric(t *testing.T) {
 	store.Put(state.Record{Policy: "ci", Name: "a", CurrentKeyID: "EXO1", CurrentSince: now,
 		Rotation: &state.Rotation{Phase: state.PhaseDelivered, StartedAt: now, DeliveredAt: now, DeleteAfter: now, NewKeyID: "EXO1", OldKeyIDs: []string{"EXO0"}}})
 	m.RotationDone("ci", true, time.Second)
+	// A hook that failed for a name: rotatord_hook_failing has a series.
+	m.SetPolicies([]PolicyInfo{{Name: "ci", MaxAge: 30 * 24 * time.Hour, Sinks: []string{"file#0", "vault#1"}, Hooks: []HookInfo{{Label: "exec#0", Event: "before_delete"}}}})
+	m.HookRun("ci", "a", "exec#0", "before_delete", false, time.Second)
 	m.ObserveAPI("default", "list-api-keys", "200", time.Millisecond)
 	m.ConfigLoaded(true)
 	for name, mf := range families(t, reg) {
