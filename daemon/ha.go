@@ -226,10 +226,20 @@ func (d *Daemon) RunLeading(ctx context.Context, wait time.Duration, fn func(ctx
 	}
 	if !ran {
 		err := fmt.Errorf("another replica holds the Lease %s (leader %q): stop it, or let it run the pass (rotatord once acts only as the leader)", d.elector.LeaseName(), d.elector.Leader())
-		if d.elector.Leader() == "" {
+		werr := d.elector.WriteRefused()
+		switch {
+		case d.elector.Leader() == "":
 			// No holder was ever read: the Lease could not be read or
 			// written at all, and no daemon is to be looked for.
 			err = fmt.Errorf("could not take the Lease %s within %s, and saw no replica hold it: the API server refuses it (RBAC: get, create and update on leases) or does not answer (see the errors above)", d.elector.LeaseName(), wait)
+			if werr != nil {
+				err = fmt.Errorf("%w; the last write of it: %v", err, werr)
+			}
+		case werr != nil:
+			// The election writes a Lease naming another holder only
+			// once that holder stopped renewing it: the named replica
+			// is not the one to stop, the refused write is the cause.
+			err = fmt.Errorf("could not take the Lease %s within %s: it names %q, which stopped renewing it, but writing it failed (RBAC: get, create and update on leases, or an API server that does not answer): %v", d.elector.LeaseName(), wait, d.elector.Leader(), werr)
 		}
 		if why := d.elector.TooLong(); why != "" {
 			// The wait was bounded short of what the Lease says: the

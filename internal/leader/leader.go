@@ -22,6 +22,7 @@ import (
 
 	"go.uber.org/zap"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
@@ -92,6 +93,8 @@ type Elector struct {
 	keep  int
 	// tooLong: see TooLong.
 	tooLong string
+	// writeErr: see WriteRefused.
+	writeErr error
 }
 
 // keptWrites is the least number of its own Lease records sent since the
@@ -259,6 +262,34 @@ func (e *Elector) TakeWait(ctx context.Context) time.Duration {
 	return TakeWait(Longest(lease, e.cfg.LeaseDuration), e.cfg.RetryPeriod)
 }
 
+// WriteRefused is the error of this replica's last write of the Lease
+// when it failed (RBAC without update or create on leases, an API server
+// that does not answer), nil when it succeeded, when none was tried, or
+// when someone else has written the Lease since. client-go writes a Lease
+// another replica holds only once its record has expired: a Lease that
+// still names another holder after a refused write was left by a replica
+// that stopped renewing, and naming that replica as the one to stop would
+// send the operator looking for a daemon that is gone.
+func (e *Elector) WriteRefused() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.writeErr
+}
+
+// wroteLease notes the outcome of a write of the Lease (nil: it was
+// taken, or another replica's write was seen since). A conflict is
+// another replica's write first: it holds the Lease, as a message naming
+// it says; errDeposed is this replica's own refusal after it saw another
+// holder.
+func (e *Elector) wroteLease(err error) {
+	if apierrors.IsConflict(err) || errors.Is(err, errDeposed) {
+		err = nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.writeErr = err
+}
+
 // TooLong is RecordedTooLong of the Lease the last TakeWait read: why a
 // wait for it may have been too short, for the error that gives up.
 func (e *Elector) TooLong() string {
@@ -288,7 +319,7 @@ func (e *Elector) runOnce(ctx context.Context, lead func(ctx context.Context)) e
 		Client:     e.cfg.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: e.cfg.Identity},
 	}, renewed: e.renewed, deposed: e.deposed, unsafe: e.waitUntil, lease: e.cfg.LeaseDuration,
-		sent: e.sent, took: e.took, ours: e.ours}
+		sent: e.sent, took: e.took, ours: e.ours, wrote: e.wroteLease}
 	e.mu.Lock()
 	e.lock = lock
 	e.mu.Unlock()
@@ -597,6 +628,9 @@ type timedLock struct {
 	sent func(rec resourcelock.LeaderElectionRecord)
 	took func(rec resourcelock.LeaderElectionRecord)
 	ours func(rec resourcelock.LeaderElectionRecord) bool
+	// wrote is told the outcome of each write, and nil when a read
+	// shows a record changed by someone (see Elector.WriteRefused).
+	wrote func(err error)
 
 	mu       sync.Mutex
 	observed *resourcelock.LeaderElectionRecord // last read
@@ -616,10 +650,16 @@ func (l *timedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord
 		l.mu.Lock()
 		c := *rec
 		l.observed = &c
+		changed := !l.observedAt.IsZero() && string(raw) != string(l.raw)
 		if l.observedAt.IsZero() || string(raw) != string(l.raw) {
 			l.raw, l.observedAt = append([]byte(nil), raw...), time.Now()
 		}
 		l.mu.Unlock()
+		if changed && l.wrote != nil {
+			// Someone wrote the Lease since: a write this replica saw
+			// refused earlier no longer says why it does not hold it.
+			l.wrote(nil)
+		}
 		if rec.HolderIdentity != "" && rec.HolderIdentity != l.Identity() && l.deposed(rec.HolderIdentity) {
 			// This replica led in this term: it takes no part in it any
 			// more (a standby reading the leader's Lease goes on).
@@ -644,6 +684,7 @@ func (l *timedLock) Create(ctx context.Context, ler resourcelock.LeaderElectionR
 	start := time.Now()
 	l.sent(ler)
 	err := l.Interface.Create(ctx, ler)
+	l.noteOutcome(err)
 	if err == nil {
 		l.noteWritten(ler)
 	}
@@ -669,6 +710,7 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 	start := time.Now()
 	l.sent(ler)
 	err := l.Interface.Update(ctx, ler)
+	l.noteOutcome(err)
 	if err == nil {
 		l.noteWritten(ler)
 	}
@@ -693,6 +735,13 @@ func (l *timedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 		l.renewed(start)
 	}
 	return err
+}
+
+// noteOutcome tells wrote of a write's outcome.
+func (l *timedLock) noteOutcome(err error) {
+	if l.wrote != nil {
+		l.wrote(err)
+	}
 }
 
 // noteWritten makes what this replica wrote the record it last saw:
