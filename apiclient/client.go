@@ -161,9 +161,16 @@ func New(cfg Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = cfg.Concurrency
 		// Resume TLS sessions: every create opens a connection (below),
 		// and a full handshake checks the server's certificate chain
-		// each time. The clone below shares this cache. The default
-		// transport has no TLS config of its own, so this one changes
-		// nothing else (ForceAttemptHTTP2 keeps HTTP/2 on offer).
+		// each time. The clone below shares this cache (tls.Config.Clone
+		// keeps it), keyed by server name, and the cache is this
+		// client's: another account's endpoint never shares it. A
+		// resumed session is still checked by crypto/tls against the
+		// current roots, the clock and the host name; the client sends
+		// no early data, so a create is never replayed. The default
+		// transport's TLS config holds no more than the ALPN protocols
+		// its HTTP/2 set-up added, which this transport's own set-up
+		// adds again (ForceAttemptHTTP2), or fence.FenceConns replaces
+		// with HTTP/1.1: nothing else changes.
 		t.TLSClientConfig = &tls.Config{ClientSessionCache: tls.NewLRUClientSessionCache(0)}
 		// A create goes on a connection of its own. An idle keep-alive
 		// connection the server (or a load balancer) drops without
