@@ -175,6 +175,10 @@ func (d *Daemon) readJournalAsLeader(ctx context.Context) error {
 			return fmt.Errorf("%w: account %s: %v; fix the policy file (or run the replicas with the same one)", errStranded, a.name, err)
 		}
 	}
+	// The hook failures this replica saw when it led before may have
+	// passed under the leader in between: its hooks run again as the
+	// journal owes them.
+	d.metrics.ForgetHookFailures()
 	d.journalLed.Store(true)
 	return nil
 }

@@ -92,6 +92,17 @@ func (f *hookFailing) drop(keep func(k hookFailingKey) bool) {
 	}
 }
 
+// ForgetHookFailures drops every rotatord_hook_failing series: a replica
+// that leads again calls it, as the series are of the runs it made when it
+// led before, and the leader in between may have run those hooks since
+// and seen them pass (deleting the old keys): nothing would run them
+// here again for the name before its next rotation, and the alert, which
+// leaves a standby's series out only while another replica leads, would
+// fire for them. A hook still failing fails again at its next run.
+func (m *Metrics) ForgetHookFailures() {
+	m.failing.drop(func(hookFailingKey) bool { return false })
+}
+
 // hookFailingCollector exposes hookFailing through the registry, whose
 // text encoder escapes the name as the key age lines are escaped.
 type hookFailingCollector struct{ m *Metrics }
