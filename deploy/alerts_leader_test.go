@@ -228,3 +228,51 @@ func TestStuckAndOverdueNotFromAStandby(t *testing.T) {
               policy: ci
 `)
 }
+
+// TestHookFailingNotFromAStandby: RotatordHookFailing leaves out the
+// series a standby kept from when it led while another replica leads,
+// and only those: the leader's own failing hook still fires beside it,
+// and with no leader the standby's series fires (the latest run known).
+// alerts_test.yaml has only the standby's series, which a rule leaving
+// out every replica of the job, or every standby, passes as well.
+func TestHookFailingNotFromAStandby(t *testing.T) {
+	series := func(instance, name string) string {
+		return `      - series: 'rotatord_hook_failing{job="rotatord", instance="` + instance + `", account="default", policy="ci", name="` + name + `", hook="exec#0", event="before_delete"}'
+        values: '1x40'
+`
+	}
+	leader := func(a, b string) string {
+		return `      - series: 'rotatord_leader{job="rotatord", instance="a:9108"}'
+        values: '` + a + `x40'
+      - series: 'rotatord_leader{job="rotatord", instance="b:9108"}'
+        values: '` + b + `x40'
+`
+	}
+	fires := func(instance, name string) string {
+		return `          - exp_labels:
+              severity: warning
+              job: rotatord
+              instance: ` + instance + `
+              account: default
+              policy: ci
+              name: ` + name + `
+              hook: exec#0
+              event: before_delete
+`
+	}
+	promtoolTest(t, "1m", `  - name: the leader's failing hook fires, the standby's old series is left out
+    interval: 1m
+    input_series:
+`+leader("1", "0")+series("a:9108", "ci-deploy")+series("b:9108", "ci-runner")+`    alert_rule_test:
+      - eval_time: 30m
+        alertname: RotatordHookFailing
+        exp_alerts:
+`+fires("a:9108", "ci-deploy")+`  - name: no replica leads, the standby's series fires
+    interval: 1m
+    input_series:
+`+leader("0", "0")+series("b:9108", "ci-runner")+`    alert_rule_test:
+      - eval_time: 30m
+        alertname: RotatordHookFailing
+        exp_alerts:
+`+fires("b:9108", "ci-runner"))
+}
