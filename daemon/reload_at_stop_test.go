@@ -65,6 +65,11 @@ func TestStopAnswersTheReloadsItWillNotRun(t *testing.T) {
 		return true
 	})
 
+	// The pass at start over: held by the engines below, it would hold
+	// the scheduler's stop, and the servers' shutdown after it.
+	e.eventually("the pass at start over", func() bool {
+		return e.logs.FilterMessage("pass done").Len()+e.logs.FilterMessage("pass failed").Len() > 0
+	})
 	release := e.holdEngines()
 	defer release()
 	type answer struct {
