@@ -127,6 +127,10 @@ type Daemon struct {
 	view viewVersion
 
 	reloadReq chan chan error
+	// reloadStop is closed once Run's reload loop takes no more requests
+	// (a stop began): a /-/reload still waiting to hand its request over
+	// is answered instead of holding the servers' shutdown. Set by Run.
+	reloadStop atomic.Pointer[chan struct{}]
 	// reloadsWaiting counts the /-/reload requests being served
 	// (maxReloadsWaiting).
 	reloadsWaiting atomic.Int32

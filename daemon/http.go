@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -19,7 +20,11 @@ const (
 	reloadRejected    = "failed to reload config: "
 	reloadDone        = "reloaded"
 	reloadsWaiting    = "too many reloads are waiting for the pass in flight; try again once it ends"
+	reloadStopping    = "rotatord is stopping: the configuration was not reloaded"
 )
+
+// errReloadStopping answers a reload the loop took as the stop began.
+var errReloadStopping = errors.New(reloadStopping)
 
 // maxReloadsWaiting is how many /-/reload requests may wait for the pass
 // in flight at once. Each keeps its connection from eviction (holdConn)
@@ -99,14 +104,26 @@ func (d *Daemon) reloadHandler() http.HandlerFunc {
 		// its wait does not keep other requests from being served.
 		defer holdConn(r)()
 		leaveInFlight(r)
+		var stopped <-chan struct{}
+		if c := d.reloadStop.Load(); c != nil {
+			stopped = *c
+		}
 		done := make(chan error, 1)
 		select {
 		case d.reloadReq <- done:
+		case <-stopped:
+			// The reload loop has ended (a stop): nothing would take it.
+			http.Error(w, reloadStopping, http.StatusServiceUnavailable)
+			return
 		case <-r.Context().Done():
 			return
 		}
 		select {
 		case err := <-done:
+			if errors.Is(err, errReloadStopping) {
+				http.Error(w, reloadStopping, http.StatusServiceUnavailable)
+				return
+			}
 			if err != nil {
 				// The reason Reload logged, no more: it quotes the
 				// file no further than the log does (the config

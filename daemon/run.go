@@ -124,6 +124,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	// Reload: SIGHUP and POST /-/reload.
 	{
 		stop := make(chan struct{})
+		d.reloadStop.Store(&stop)
 		g.Add(func() error {
 			for {
 				var reply chan error
@@ -132,6 +133,16 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 					return nil
 				case <-reload:
 				case reply = <-d.reloadReq:
+				}
+				// A select takes any ready case: a reload that waited
+				// while the stop began is not run then, but answered.
+				select {
+				case <-stop:
+					if reply != nil {
+						reply <- errReloadStopping
+					}
+					return nil
+				default:
 				}
 				d.notifyReloading()
 				err := d.Reload()
