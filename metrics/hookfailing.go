@@ -66,13 +66,22 @@ func (f *hookFailing) names() map[keyCreatedKey]bool {
 	return out
 }
 
-// dropNames removes the series of names gone.
-func (f *hookFailing) dropNames(gone map[keyCreatedKey]bool) {
+// dropNames removes the series of names gone, found by a walk of the
+// policies read after the generation gen: unless a series was added since
+// gen. One added since may be of a policy a reload added (or removed and
+// restored) after that read, which the walk did not see: its name is not
+// gone, and the series must stay (no run would bring it back before the
+// hook runs again). The refresh that read gen walks again at its next
+// call, as the generation moved, and drops the names gone then.
+func (f *hookFailing) dropNames(gone map[keyCreatedKey]bool, gen uint64) {
 	if len(gone) == 0 {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.gen != gen {
+		return
+	}
 	for k := range f.set {
 		if gone[keyCreatedKey{k.account, k.policy, k.name}] {
 			delete(f.set, k)

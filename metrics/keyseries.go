@@ -71,12 +71,18 @@ func newKeySeries(store RecordSource, policies func() ([]PolicyInfo, uint64)) *k
 // slice is shared: callers only read it. A versioned source whose version
 // and policies have not moved is not read at all.
 func (k *keySeries) refresh() ([]*keyLine, uint64) {
-	policies, policyGen := k.policies()
-	stamp := stampOf(k.store, policyGen)
+	// The failing series' generation first, before the policies: a
+	// reload that adds a policy, then a failed hook run for one of its
+	// names, landing after the policies are read, must not have that
+	// name taken for one gone (the walk below does not find it). The run
+	// added a series, so the generation moved since this read, and the
+	// drop below is skipped (dropNames); the next refresh walks again.
 	var failGen uint64
 	if k.failing != nil {
 		failGen = k.failing.generation()
 	}
+	policies, policyGen := k.policies()
+	stamp := stampOf(k.store, policyGen)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.sorted != nil && k.stamp.holds(stamp) && failGen == k.failGen {
@@ -149,7 +155,7 @@ func (k *keySeries) refresh() ([]*keyLine, uint64) {
 		}
 	}
 	if k.failing != nil {
-		k.failing.dropNames(failing)
+		k.failing.dropNames(failing, failGen)
 	}
 	k.stamp, k.failGen = stamp, failGen
 	return k.sorted, k.gen
