@@ -60,6 +60,27 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 
 	var g run.Group
 
+	// The reload loop's stop: closed as the stop begins, not at the
+	// loop's own interrupt, which the group calls only after the
+	// scheduler's, and that waits for the pass in flight (up to
+	// ShutdownTimeout): a SIGHUP or /-/reload meanwhile was run, during
+	// the stop, with RELOADING=1 and READY=1 sent after STOPPING=1.
+	// stopMu orders the loop's check and RELOADING=1 against the close
+	// and STOPPING=1: a reload is either begun before the stop (and
+	// finishes) or not run.
+	var stopMu sync.Mutex
+	reloadStop := make(chan struct{})
+	closeReloads := sync.OnceFunc(func() { close(reloadStop) })
+	d.reloadStop.Store(&reloadStop)
+	stopBegun := func() bool {
+		select {
+		case <-reloadStop:
+			return true
+		default:
+			return false
+		}
+	}
+
 	// Termination: the caller's context (signals) ends the group. Its
 	// interrupt runs as the group begins to stop, whatever stopped it.
 	{
@@ -72,9 +93,13 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			return nil
 		}, func(error) {
 			// Before the scheduler's interrupt (added after this one):
-			// from now on a pass starts no new rotation.
+			// from now on a pass starts no new rotation, and the reload
+			// loop runs no new reload.
 			d.stopping.Store(true)
+			stopMu.Lock()
+			closeReloads()
 			d.notifyStopping()
+			stopMu.Unlock()
 			close(stop)
 		})
 	}
@@ -123,38 +148,44 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 
 	// Reload: SIGHUP and POST /-/reload.
 	{
-		stop := make(chan struct{})
-		d.reloadStop.Store(&stop)
 		g.Add(func() error {
 			for {
 				var reply chan error
 				select {
-				case <-stop:
+				case <-reloadStop:
 					return nil
 				case <-reload:
 				case reply = <-d.reloadReq:
 				}
 				// A select takes any ready case: a reload that waited
 				// while the stop began is not run then, but answered.
-				select {
-				case <-stop:
+				stopMu.Lock()
+				if stopBegun() {
+					stopMu.Unlock()
 					if reply != nil {
 						reply <- errReloadStopping
 					}
 					return nil
-				default:
 				}
 				d.notifyReloading()
+				stopMu.Unlock()
 				err := d.Reload()
 				if err == nil {
 					sched.reschedule()
 				}
-				d.notifyReloaded(err)
+				// A reload begun before the stop finishes, and is
+				// answered as it went; but systemd, told STOPPING=1
+				// meanwhile, is not told READY=1 after it.
+				stopMu.Lock()
+				if !stopBegun() {
+					d.notifyReloaded(err)
+				}
+				stopMu.Unlock()
 				if reply != nil {
 					reply <- err
 				}
 			}
-		}, func(error) { close(stop) })
+		}, func(error) { closeReloads() })
 	}
 
 	// HTTP servers: metrics, health, reload (web.go). The group calls its
