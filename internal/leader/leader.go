@@ -282,7 +282,9 @@ func (e *Elector) WriteRefused() error {
 // it says; errDeposed is this replica's own refusal after it saw another
 // holder.
 func (e *Elector) wroteLease(err error) {
-	if apierrors.IsConflict(err) || errors.Is(err, errDeposed) {
+	// AlreadyExists is a Create's conflict: another replica created the
+	// Lease first.
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || errors.Is(err, errDeposed) {
 		err = nil
 	}
 	e.mu.Lock()
@@ -638,7 +640,9 @@ type timedLock struct {
 	// and when this replica first read it.
 	raw        []byte
 	observedAt time.Time
-	refuse     bool
+	// absent: the last read found no Lease (see Elector.WriteRefused).
+	absent bool
+	refuse bool
 }
 
 // errDeposed fails the Lease writes of a deposed replica's term.
@@ -646,11 +650,25 @@ var errDeposed = errors.New("this replica was deposed: it takes part again in a 
 
 func (l *timedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
 	rec, raw, err := l.Interface.Get(ctx)
+	if apierrors.IsNotFound(err) {
+		l.mu.Lock()
+		// A Lease read before and gone now was changed by someone.
+		changed := !l.observedAt.IsZero() && !l.absent
+		l.absent = true
+		l.mu.Unlock()
+		if changed && l.wrote != nil {
+			l.wrote(nil)
+		}
+	}
 	if err == nil && rec != nil {
 		l.mu.Lock()
 		c := *rec
 		l.observed = &c
-		changed := !l.observedAt.IsZero() && string(raw) != string(l.raw)
+		// A Lease found where the last read found none was created by
+		// someone since: a Create of this replica's that failed between
+		// the two reads is no longer why it does not hold it.
+		changed := l.absent || (!l.observedAt.IsZero() && string(raw) != string(l.raw))
+		l.absent = false
 		if l.observedAt.IsZero() || string(raw) != string(l.raw) {
 			l.raw, l.observedAt = append([]byte(nil), raw...), time.Now()
 		}
