@@ -5,8 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,18 +20,7 @@ import (
 // 503, saying rotatord stops and the file was not read.
 func TestStopAnswersTheReloadsItWillNotRun(t *testing.T) {
 	// systemd's notify socket: RELOADING=1 says the loop took a reload.
-	dir, err := os.MkdirTemp("", "notify")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "s")
-	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	t.Setenv("NOTIFY_SOCKET", sock)
+	nc := listenNotify(t)
 	reloading := make(chan struct{}, 16)
 	go func() {
 		buf := make([]byte, 4096)

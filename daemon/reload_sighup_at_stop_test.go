@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,18 +19,7 @@ import (
 // at once, not held for the pass and run. The pass at start is held in flight
 // (engines held: it waits for the "reload" to end), so the stop waits.
 func TestSIGHUPAtStopRunsNoReload(t *testing.T) {
-	dir, err := os.MkdirTemp("", "notify")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "s")
-	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	t.Setenv("NOTIFY_SOCKET", sock)
+	nc := listenNotify(t)
 	// read returns the next message, or "" once none comes within wait.
 	read := func(wait time.Duration) string {
 		t.Helper()
