@@ -4,8 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,6 +226,9 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{name: "bad faults", give: []string{"-faults", badFaults}, wantCode: 1, wantStderr: `unknown operation "nope"`},
 		{name: "bad listen address", give: []string{"-listen", "127.0.0.1:notaport"}, wantCode: 1, wantStderr: "listen"},
 		{name: "info file in a missing directory", give: []string{"-info-file", filepath.Join(dir, "no", "info.json")}, wantCode: 1, wantStderr: "write info file"},
+		{name: "certificate without key", give: []string{"-tls-cert", filepath.Join(dir, "cert.pem")}, wantCode: 2, wantStderr: "-tls-key"},
+		{name: "key without certificate", give: []string{"-tls-key", filepath.Join(dir, "key.pem")}, wantCode: 2, wantStderr: "-tls-cert"},
+		{name: "missing certificate files", give: []string{"-tls-cert", filepath.Join(dir, "no-cert.pem"), "-tls-key", filepath.Join(dir, "no-key.pem")}, wantCode: 1, wantStderr: "no-cert.pem"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,6 +241,110 @@ func TestRunRefusesBadInput(t *testing.T) {
 				t.Errorf("stderr %q does not mention %q", stderr.String(), tt.wantStderr)
 			}
 		})
+	}
+}
+
+// writeCert writes a self-signed ECDSA certificate for 127.0.0.1 and its
+// key as PEM files in dir, and returns their paths and the certificate.
+func writeCert(t *testing.T, dir string) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "exosim test"},
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, cert
+}
+
+// TestRunServesTLS checks that with -tls-cert and -tls-key the simulator
+// answers over TLS a client that trusts the certificate, says https in
+// its info file, and gives no answer to plain http.
+func TestRunServesTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, cert := writeCert(t, dir)
+	infoPath := filepath.Join(dir, "info.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	exited := make(chan struct{})
+	var code int
+	go func() {
+		defer close(exited)
+		code = run(ctx, []string{"-info-file", infoPath, "-tls-cert", certFile, "-tls-key", keyFile}, &stdout, &stderr)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Fatal("run did not return after cancellation")
+		}
+		if code != 0 {
+			t.Errorf("exit code %d, want 0; stderr:\n%s", code, stderr.String())
+		}
+	}()
+
+	got := readInfo(t, infoPath, exited)
+	if !strings.HasPrefix(got.URL, "https://127.0.0.1:") || got.Endpoint != got.URL+"/v2" {
+		t.Fatalf("info = %+v, want an https URL and its /v2 endpoint", got)
+	}
+
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	resp, err := client.Get(got.URL + "/_sim/keys")
+	if err != nil {
+		t.Fatalf("GET over TLS: %v", err)
+	}
+	var keys []exosim.KeyRecord
+	err = json.NewDecoder(resp.Body).Decode(&keys)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || resp.TLS == nil {
+		t.Fatalf("GET over TLS: status %d, TLS %v, decode error %v", resp.StatusCode, resp.TLS != nil, err)
+	}
+	if len(keys) == 0 {
+		t.Error("GET /_sim/keys over TLS listed no key of the default seed")
+	}
+
+	// The same address in plain http gets no answer of the simulator.
+	plainTr := &http.Transport{}
+	defer plainTr.CloseIdleConnections()
+	plain := &http.Client{Transport: plainTr, Timeout: 5 * time.Second}
+	resp, err = plain.Get("http://" + strings.TrimPrefix(got.URL, "https://") + "/_sim/keys")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("plain http to the TLS listener answered %s", resp.Status)
+		}
 	}
 }
 
