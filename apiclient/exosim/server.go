@@ -2,6 +2,7 @@ package exosim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,7 +14,7 @@ import (
 // Server is a Sim listening on a real TCP socket.
 type Server struct {
 	*Sim
-	URL      string // http://127.0.0.1:PORT
+	URL      string // http://127.0.0.1:PORT, or https:// (StartTLS)
 	Endpoint string // URL + "/v2", what the SDK takes as its endpoint
 
 	http   *http.Server
@@ -31,6 +32,18 @@ type Server struct {
 // when addr is empty) and serves a new Sim. GET /v2/zone points back at the
 // listener unless an option says otherwise. Close it when done.
 func Start(seed Seed, addr string, opts ...Option) (*Server, error) {
+	return start(seed, addr, nil, opts...)
+}
+
+// StartTLS is Start serving HTTPS with cert: URL and Endpoint say
+// https://, and a client must trust cert. It offers HTTP/2 and HTTP/1.1,
+// as Go's HTTPS servers do by default.
+func StartTLS(seed Seed, addr string, cert tls.Certificate, opts ...Option) (*Server, error) {
+	return start(seed, addr, &tls.Config{Certificates: []tls.Certificate{cert}}, opts...)
+}
+
+// start is Start, or StartTLS when tlsConfig is not nil.
+func start(seed Seed, addr string, tlsConfig *tls.Config, opts ...Option) (*Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -38,7 +51,11 @@ func Start(seed Seed, addr string, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exosim: listen: %w", err)
 	}
-	url := "http://" + dialable(ln.Addr())
+	scheme := "http://"
+	if tlsConfig != nil {
+		scheme = "https://"
+	}
+	url := scheme + dialable(ln.Addr())
 	sim, err := New(seed, append([]Option{WithZoneEndpoint(url + "/v2")}, opts...)...)
 	if err != nil {
 		_ = ln.Close()
@@ -50,10 +67,16 @@ func Start(seed Seed, addr string, opts ...Option) (*Server, error) {
 		Handler:           http.HandlerFunc(s.serve),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		TLSConfig:         tlsConfig,
 	}
 	s.inflight.Add(1)
 	go func() {
 		defer s.inflight.Done()
+		if tlsConfig != nil {
+			// The certificate is in TLSConfig; ServeTLS adds HTTP/2.
+			_ = s.http.ServeTLS(ln, "", "") // returns ErrServerClosed at Close
+			return
+		}
 		_ = s.http.Serve(ln) // returns ErrServerClosed at Close
 	}()
 	return s, nil

@@ -20,6 +20,9 @@
 // zombie keys (zombie_rate) and creates that take effect and answer 429
 // (applied_rate_limit_next); see apiclient/exosim.Fault.
 //
+// With -tls-cert and -tls-key (PEM files) it serves HTTPS, and its URL
+// and endpoint say https://.
+//
 // It listens on loopback by default: its /_sim/ control surface is
 // unauthenticated and shows every secret. It prints the API endpoint (the
 // URL ending in /v2) on one line of stdout and, with -info-file, writes the
@@ -33,6 +36,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -73,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	faultsPath := fs.String("faults", "", "YAML or JSON file mapping operation ids to faults, applied at start")
 	infoPath := fs.String("info-file", "", "write url, endpoint and the admin credential here as JSON (mode 0600)")
 	randSeed := fs.Int64("rand-seed", 0, "seed of the random fault draws (default: random)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (with -tls-key); url and endpoint then say https://")
+	tlsKey := fs.String("tls-key", "", "the PEM private key of -tls-cert")
 	var limits exosim.Limits
 	fs.Float64Var(&limits.Rate, "limit-rate", 0, "gateway limit: API calls per second let through, the others answered 429 (0: none)")
 	fs.IntVar(&limits.Burst, "limit-burst", 0, "gateway limit: token bucket size (default: one second of -limit-rate)")
@@ -87,6 +93,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "exosim: unexpected arguments %q\n", fs.Args())
 		fs.Usage()
+		return 2
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		missing := "-tls-key"
+		if *tlsCert == "" {
+			missing = "-tls-cert"
+		}
+		fmt.Fprintf(stderr, "exosim: -tls-cert and -tls-key go together: %s is missing\n", missing)
 		return 2
 	}
 
@@ -118,7 +132,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	})
 
-	srv, err := exosim.Start(seed, *listen, opts...)
+	var srv *exosim.Server
+	var err error
+	if *tlsCert != "" {
+		cert, cerr := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if cerr != nil {
+			fmt.Fprintf(stderr, "exosim: -tls-cert %s, -tls-key %s: %v\n", *tlsCert, *tlsKey, cerr)
+			return 1
+		}
+		srv, err = exosim.StartTLS(seed, *listen, cert, opts...)
+	} else {
+		srv, err = exosim.Start(seed, *listen, opts...)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "exosim: %v\n", err)
 		return 1
