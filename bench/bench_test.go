@@ -66,7 +66,8 @@ func TestSmoke(t *testing.T) {
 		"vault_cpu_ms_per_rotation", "cpu_floor_ms_per_rotation", "cpu_vs_floor",
 		"api_floor_ms_per_rotation", "api_floor_vs_bound",
 		"daemon_pass_vs_bound", "daemon_cpu_ms_per_rotation", "daemon_peak_rss_mb",
-		"pass_server_in_flight", "pass_server_ms_per_call", "cswitch_per_rotation", "cpu_us_per_cswitch"}
+		"pass_server_in_flight", "pass_server_ms_per_call", "cswitch_per_rotation", "cpu_us_per_cswitch",
+		"tls_cpu_ms_per_rotation", "tls_pass_vs_bound"}
 	got := map[string]float64{}
 	for _, f := range fields {
 		v, err := strconv.ParseFloat(f[2], 64)
