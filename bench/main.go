@@ -19,7 +19,7 @@
 // client's rate binds; against an exosim that answers 429 above a rate,
 // where the server's limit binds; in an organization of many keys of
 // which few match; with a Vault sink instead of the file sink, when a
-// Vault binary is at hand. Last, `rotatord run` is measured idle
+// Vault binary is at hand; against an exosim serving HTTPS (tls.go). Last, `rotatord run` is measured idle
 // (-idle-names names, -idle long), its /metrics timed (-metrics-names
 // names), and the delay of its deletions after a grace period read from
 // its log (deletion.go).
@@ -82,6 +82,7 @@ type params struct {
 	bigOrgKeys   int
 	bigOrgMatch  int
 	vaultN       int
+	tlsN         int // names of the forced pass over TLS
 	deleteNames  int
 	daemonPassN  int // names of the daemon's pass with a grace period
 	deleteGrace  time.Duration
@@ -165,6 +166,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.bigOrgKeys, "big-org-keys", 10000, "keys of the large organization (0: skip)")
 	fs.IntVar(&p.bigOrgMatch, "big-org-match", 100, "keys of the large organization the policy matches")
 	fs.IntVar(&p.vaultN, "vault-n", 1000, "names of the forced pass with a Vault sink (0: skip; needs a Vault binary, see sinks/vault/vaulttest)")
+	fs.IntVar(&p.tlsN, "tls-n", 1000, "names of the forced pass against exosim serving HTTPS, rotatord trusting its certificate through SSL_CERT_FILE (0: skip)")
 	fs.IntVar(&p.daemonPassN, "daemon-pass-n", 1000, "names the daemon (rotatord run) rotates in its first pass, with grace_period 1h (0: skip)")
 	fs.IntVar(&p.deleteNames, "deletion-names", 20, "names the daemon (rotatord run) rotates to time its deletions (0: skip)")
 	fs.DurationVar(&p.deleteGrace, "deletion-grace", 3*time.Second, "grace_period of the deletion-delay run")
@@ -190,7 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *smoke {
 		for name, value := range map[string]string{
 			"n": "20", "idle": "2s", "idle-names": "20", "metrics-names": "20", "scrapes": "3",
-			"rate-bound-n": "20", "server-limit-n": "20", "big-org-keys": "200", "big-org-match": "20", "vault-n": "20",
+			"rate-bound-n": "20", "server-limit-n": "20", "big-org-keys": "200", "big-org-match": "20", "vault-n": "20", "tls-n": "20",
 			"floor-n": "100", "api-floor-n": "20", "daemon-pass-n": "20",
 		} {
 			if !set[name] {
@@ -213,9 +215,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if p.concurrency < 1 || p.rateLimit <= 0 || p.latency < 0 || p.scrapes < 1 || p.serverLimit <= 0 || p.serverRetry < 1 || p.floorN < 1 || p.apiFloorN < 0 || p.apiFloorN > 99999 {
 		return errors.New("-concurrency, -rate-limit, -server-limit, -server-limit-retry-after, -scrapes and -floor-n must be positive, -latency not negative, -api-floor-n from 0 to 99999")
 	}
-	for _, v := range []int{p.rateBoundN, p.serverN, p.bigOrgKeys, p.vaultN, p.deleteNames, p.daemonPassN} {
+	for _, v := range []int{p.rateBoundN, p.serverN, p.bigOrgKeys, p.vaultN, p.tlsN, p.deleteNames, p.daemonPassN} {
 		if v > 99999 {
-			return errors.New("-rate-bound-n, -server-limit-n, -big-org-keys, -vault-n, -deletion-names and -daemon-pass-n go up to 99999")
+			return errors.New("-rate-bound-n, -server-limit-n, -big-org-keys, -vault-n, -tls-n, -deletion-names and -daemon-pass-n go up to 99999")
 		}
 	}
 	if p.bigOrgKeys > 0 && (p.bigOrgMatch < 1 || p.bigOrgMatch > p.bigOrgKeys) {
@@ -621,6 +623,16 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 	} else if p.vaultN > 0 {
 		fmt.Fprintf(w, "Vault KV v2 sink: not measured: %s\n", ex.vaultWhy)
 	}
+	tlsCPU, tlsVsBound := math.NaN(), math.NaN()
+	if t := ex.tls; t != nil {
+		tlsCPU, tlsVsBound = t.cpuPerRotation(), t.vsBound()
+		conns := "?"
+		if t.forced.conns >= 0 {
+			conns = strconv.Itoa(t.forced.conns)
+		}
+		fmt.Fprintf(w, "over TLS, n=%d: pass %ss, bound %ss (%.3fx), %.3f CPU ms per rotation (plain http at n=%d: %.3f), %.1f context switches a rotation, %s TCP connections\n",
+			t.n, secs(t.forced.wall), secs(t.bound()), tlsVsBound, tlsCPU, last.n, last.cpuPerRotation(), t.switchesPerRotation(), conns)
+	}
 
 	fmt.Fprintf(w, "rotatord run, %d names, idle %s: RSS %s MB, CPU %.3f%% of a core (%d ms; /proc counts 10 ms ticks)\n",
 		d.idleNames, d.idleWindow, mb(d.idleRSS), 100*d.idleCPU, d.idleCPUTime.Milliseconds())
@@ -647,13 +659,13 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 	}
 	servedInFlight, servedPerCall := last.served.figures()
 	fmt.Fprintf(w, "bench: n=%d pass_vs_bound=%.3f naive_vs_rotatord_wall=%.2f naive_vs_rotatord_requests=%.2f cpu_ms_per_rotation=%.3f peak_rss_mb=%.1f durable_share=%.3f idle_rss_mb=%.1f idle_cpu_pct=%.3f metrics_ms=%.1f metrics_default_client_ms=%.1f"+
-		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f cpu_floor_ms_per_rotation=%.3f cpu_vs_floor=%.2f api_floor_ms_per_rotation=%.3f api_floor_vs_bound=%.3f daemon_pass_vs_bound=%.3f daemon_cpu_ms_per_rotation=%.3f daemon_peak_rss_mb=%.1f pass_server_in_flight=%.2f pass_server_ms_per_call=%.2f cswitch_per_rotation=%.1f cpu_us_per_cswitch=%.1f\n",
+		" rate_pass_vs_bound=%.3f server_limit_rate_ratio=%.3f server_limit_429_share=%.3f server_limit_429s=%.0f server_in_flight_vs_bound=%.3f server_in_flight_429_share=%.3f big_org_pass_vs_bound=%.3f big_org_vs_small_org=%.2f noop_vs_listing=%.2f once_noop_vs_cold_listing=%.2f deletion_delay_ms=%.0f vault_cpu_ms_per_rotation=%.3f cpu_floor_ms_per_rotation=%.3f cpu_vs_floor=%.2f api_floor_ms_per_rotation=%.3f api_floor_vs_bound=%.3f daemon_pass_vs_bound=%.3f daemon_cpu_ms_per_rotation=%.3f daemon_peak_rss_mb=%.1f pass_server_in_flight=%.2f pass_server_ms_per_call=%.2f cswitch_per_rotation=%.1f cpu_us_per_cswitch=%.1f tls_cpu_ms_per_rotation=%.3f tls_pass_vs_bound=%.3f\n",
 		last.n, last.vsBound(), naiveWall, naiveReq,
 		last.cpuPerRotation(), float64(last.forced.maxRSS)/(1<<20),
 		last.fsyncShare(), float64(d.idleRSS)/(1<<20), 100*d.idleCPU, ms(d.scrape.median), ms(d.scrape.plainMedian),
 		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), last.onceNoopVsColdListing(), deletion, vault, ms(ex.floor.perRotation()), last.cpuVsFloor(ex.floor),
 		apiFloorCPU, apiFloorVsBound, daemonVsBound, daemonCPU, daemonRSS, servedInFlight, servedPerCall,
-		last.switchesPerRotation(), last.cpuPerSwitch())
+		last.switchesPerRotation(), last.cpuPerSwitch(), tlsCPU, tlsVsBound)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -30,10 +30,10 @@ import (
 // daemon's pass from one second to the next (another process, the page
 // cache, the CPU's clock) changes the listing's too.
 func daemonNoop(ctx context.Context, w *world, passes int, list func() (time.Duration, error)) (pass, listing time.Duration, err error) {
-	spec := w.spec
-	w.spec.schedule, w.env = "@every 1s", []string{"ROTATORD_TEST_MIN_SCHEDULE=1s"}
+	spec, env := w.spec, w.env
+	w.spec.schedule, w.env = "@every 1s", append(slices.Clip(env), "ROTATORD_TEST_MIN_SCHEDULE=1s")
 	defer func() {
-		w.spec, w.env = spec, nil
+		w.spec, w.env = spec, env
 		_ = w.writePolicy()
 	}()
 	if err := w.writePolicy(); err != nil {

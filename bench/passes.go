@@ -152,7 +152,7 @@ func newInFlightPass(pa pass, inFlight int, latency time.Duration) *inFlightPass
 
 // extras are the passes beyond the main one: where the client's rate
 // binds, where the server's limit binds, a large organization, a Vault
-// sink. A nil pass was skipped.
+// sink, over TLS. A nil pass was skipped.
 type extras struct {
 	rate     *pass
 	server   *serverPass
@@ -161,6 +161,7 @@ type extras struct {
 	smallOrg *pass // the same names without the others around
 	vault    *pass
 	vaultWhy string // why there is no Vault pass
+	tls      *pass  // against a simulator serving HTTPS
 	floor    floor  // the CPU of the system calls a durable rotation needs
 	api      *apiFloor
 }
@@ -248,6 +249,11 @@ func (b *bencher) measureExtras(ctx context.Context, rs []result) (extras, error
 		ex.vault, ex.vaultWhy = pa, why
 		if why != "" {
 			b.logf("no Vault pass (vault_cpu_ms_per_rotation=NaN): %s", why)
+		}
+	}
+	if p.tlsN > 0 {
+		if ex.tls, err = b.measureTLS(ctx); err != nil {
+			return ex, fmt.Errorf("over TLS: %w", err)
 		}
 	}
 	return ex, nil

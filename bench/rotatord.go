@@ -33,7 +33,7 @@ type world struct {
 	sim      *sim
 	bin      string
 	runs     int
-	env      []string // added to rotatord's environment
+	env      []string // added to rotatord's environment (once and run)
 }
 
 // policySpec is what a world's policy file sets beyond the managed names.
@@ -80,6 +80,11 @@ func newWorld(bin, dir, stateDir string, s *sim, ps policySpec) (*world, error) 
 	}
 	if err := os.WriteFile(w.secretFile(), []byte(s.Secret+"\n"), 0o600); err != nil {
 		return nil, err
+	}
+	if s.caFile != "" {
+		// rotatord has no CA setting for the Exoscale endpoint: Go's
+		// crypto/x509 reads the roots from SSL_CERT_FILE on Linux.
+		w.env = append(w.env, "SSL_CERT_FILE="+s.caFile)
 	}
 	return w, w.writePolicy()
 }
@@ -161,6 +166,9 @@ func (w *world) once(ctx context.Context, extra ...string) (procResult, error) {
 	conns := countConns(w.sim)
 	args := append([]string{"once", "--config", w.policy}, extra...)
 	cmd := exec.CommandContext(ctx, w.bin, args...)
+	if len(w.env) > 0 {
+		cmd.Env = append(os.Environ(), w.env...)
+	}
 	var stdout strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, logf
 	start := time.Now()

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +42,10 @@ type sim struct {
 	Key      string
 	Secret   string
 	latency  time.Duration // added to every API request
+	// caFile is the certificate the simulator serves HTTPS with (and a
+	// rotatord talking to it must trust); "": plain http.
+	caFile string
+	client *http.Client // for the bench's own calls to /_sim/
 }
 
 type simInfo struct {
@@ -70,6 +75,9 @@ type simSpec struct {
 	// limitRetryAfter is the Retry-After of the gateway's 429s, seconds
 	// (exosim -limit-retry-after); 0: exosim's default, 1.
 	limitRetryAfter int
+	// tlsCert and tlsKey are the PEM files the simulator serves HTTPS
+	// with (exosim -tls-cert, -tls-key); "": plain http.
+	tlsCert, tlsKey string
 }
 
 // startSim writes a seed with the keys of spec and a faults file adding
@@ -119,13 +127,21 @@ func startSim(bin, dir string, spec simSpec) (*sim, error) {
 	if spec.limitInFlight > 0 {
 		args = append(args, "-limit-in-flight", strconv.Itoa(spec.limitInFlight))
 	}
+	client := http.DefaultClient
+	if spec.tlsCert != "" {
+		args = append(args, "-tls-cert", spec.tlsCert, "-tls-key", spec.tlsKey)
+		if client, err = trustingClient(spec.tlsCert); err != nil {
+			logf.Close()
+			return nil, err
+		}
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err
 	}
-	s := &sim{cmd: cmd, done: make(chan error, 1), latency: spec.latency}
+	s := &sim{cmd: cmd, done: make(chan error, 1), latency: spec.latency, caFile: spec.tlsCert, client: client}
 	go func() { s.done <- cmd.Wait(); logf.Close() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -134,6 +150,11 @@ func startSim(bin, dir string, spec simSpec) (*sim, error) {
 			var info simInfo
 			if json.Unmarshal(b, &info) == nil && info.Endpoint != "" {
 				s.URL, s.Endpoint, s.Key, s.Secret = info.URL, info.Endpoint, info.APIKey, info.APISecret
+				if s.caFile != "" && !strings.HasPrefix(s.URL, "https://") {
+					// The pass would measure plain http under the TLS name.
+					s.stop()
+					return nil, fmt.Errorf("exosim was given a certificate but serves %s", s.URL)
+				}
 				return s, nil
 			}
 		}
@@ -170,7 +191,7 @@ func (s *sim) stop() {
 type callCounts map[string]exosim.CallStats
 
 func (s *sim) calls() (callCounts, error) {
-	resp, err := http.Get(s.URL + "/_sim/calls")
+	resp, err := s.client.Get(s.URL + "/_sim/calls")
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +260,7 @@ func (c callCounts) status(lo, hi int) int {
 // liveManaged counts the alive keys of the managed names and the highest
 // number of keys a name ever had alive at once.
 func (s *sim) liveManaged() (live, maxPerName int, err error) {
-	resp, err := http.Get(s.URL + "/_sim/keys")
+	resp, err := s.client.Get(s.URL + "/_sim/keys")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -254,7 +275,7 @@ func (s *sim) liveManaged() (live, maxPerName int, err error) {
 			live++
 		}
 	}
-	resp, err = http.Get(s.URL + "/_sim/max-live-per-name")
+	resp, err = s.client.Get(s.URL + "/_sim/max-live-per-name")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -296,7 +317,11 @@ func waitLine(ctx context.Context, path, substr string) (string, error) {
 // simulator's port, in any state, from /proc/net/tcp; nil where there is
 // none.
 func (s *sim) clientPorts() map[string]bool {
-	_, portText, err := net.SplitHostPort(strings.TrimPrefix(s.URL, "http://"))
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return nil
+	}
+	_, portText, err := net.SplitHostPort(u.Host)
 	if err != nil {
 		return nil
 	}
@@ -396,7 +421,7 @@ type served struct {
 // servedSince reads the simulator's request log (/_sim/requests) and
 // sums up the answered calls that arrived at or after start.
 func (s *sim) servedSince(start time.Time) (served, error) {
-	resp, err := http.Get(s.URL + "/_sim/requests")
+	resp, err := s.client.Get(s.URL + "/_sim/requests")
 	if err != nil {
 		return served{}, err
 	}
