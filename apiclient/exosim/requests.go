@@ -28,6 +28,11 @@ type Request struct {
 	// (before the signature is checked); empty when unsigned.
 	Key       string `json:"key,omitempty"`
 	UserAgent string `json:"user_agent"`
+	// Proto is the HTTP version the call came in ("HTTP/1.1",
+	// "HTTP/2.0") and TLS whether it came over TLS: what a client
+	// negotiated with a server started with StartTLS.
+	Proto string `json:"proto"`
+	TLS   bool   `json:"tls"`
 	// Received is when the call arrived, before any injected latency: a
 	// create that the latency fault holds back counts from its arrival.
 	Received time.Time `json:"received"`
@@ -58,6 +63,8 @@ func (s *Sim) logRequest(op string, r *http.Request) *Request {
 		Path:      r.URL.Path,
 		Key:       credentialKey(r.Header.Get("Authorization")),
 		UserAgent: r.UserAgent(),
+		Proto:     r.Proto,
+		TLS:       r.TLS != nil,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
