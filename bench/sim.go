@@ -313,9 +313,12 @@ func waitLine(ctx context.Context, path, substr string) (string, error) {
 	}
 }
 
-// clientPorts returns the local ports of the TCP connections to the
-// simulator's port, in any state, from /proc/net/tcp; nil where there is
-// none.
+// clientPorts returns the client ends (address:port, as /proc/net/tcp
+// writes them) of the TCP connections to the simulator's port, in any
+// state, from either end's socket; nil where there is no /proc/net/tcp.
+// Both ends: whichever closes first waits in TIME_WAIT, and the other is
+// gone at once. A create's connection over HTTP/1.1 ("Connection:
+// close") is closed by the server first; one over HTTP/2, by the client.
 func (s *sim) clientPorts() map[string]bool {
 	u, err := url.Parse(s.URL)
 	if err != nil {
@@ -344,19 +347,34 @@ func (s *sim) clientPorts() map[string]bool {
 			if len(f) < 4 {
 				continue
 			}
-			i := strings.LastIndexByte(f[2], ':')
-			if p, err := strconv.ParseInt(f[2][i+1:], 16, 32); err == nil && int(p) == port {
+			local, remote := hexPort(f[1]), hexPort(f[2])
+			switch {
+			case remote == port: // the client's end
 				out[f[1]] = true
+			case local == port && remote != 0: // the server's, not the listener
+				out[f[2]] = true
 			}
 		}
 	}
 	return out
 }
 
+// hexPort is the port of an address of /proc/net/tcp (hex, after the
+// last colon); -1 when it cannot be read.
+func hexPort(addr string) int {
+	i := strings.LastIndexByte(addr, ':')
+	p, err := strconv.ParseInt(addr[i+1:], 16, 32)
+	if err != nil {
+		return -1
+	}
+	return int(p)
+}
+
 // connCounter counts the TCP connections opened to the simulator while it
 // runs, by sampling: a client port not there at the previous sample is a
-// new connection. A closed connection stays in TIME_WAIT for a minute, so
-// sampling every half second sees every one.
+// new connection. A closed connection stays in TIME_WAIT for a minute, on
+// the end that closed first (clientPorts reads both ends), so sampling
+// every half second sees every one.
 type connCounter struct {
 	sim  *sim
 	stop chan struct{}
