@@ -41,3 +41,44 @@ func TestServedFiguresUnknown(t *testing.T) {
 		}
 	}
 }
+
+// TestSumServedProtocols: the calls of the pass are counted by how they
+// came, so that the pass over TLS can show it was one, and say in which
+// HTTP version.
+func TestSumServedProtocols(t *testing.T) {
+	t0 := time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	reqs := []exosim.Request{
+		{Received: at(-50), Answered: at(-30), Status: 200, Proto: "HTTP/1.1"}, // before the pass
+		{Received: at(0), Answered: at(20), Status: 200, Proto: "HTTP/2.0", TLS: true},
+		{Received: at(0), Answered: at(20), Status: 201, Proto: "HTTP/2.0", TLS: true},
+		{Received: at(20), Answered: at(40), Status: 200, Proto: "HTTP/1.1", TLS: true},
+		{Received: at(20), Answered: at(40), Status: 200, Proto: "HTTP/1.1"},
+	}
+	got := sumServed(reqs, t0)
+	if got.calls != 4 || got.overTLS != 3 || got.h2 != 2 {
+		t.Errorf("sumServed = %+v, want 4 calls, 3 over TLS, 2 in HTTP/2", got)
+	}
+}
+
+// TestCheckOverTLS: the pass over TLS fails when a call of it came in
+// plain http, or when the simulator's log cannot tell.
+func TestCheckOverTLS(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    served
+		wantErr bool
+	}{
+		{"every call over TLS", served{calls: 3, overTLS: 3, h2: 3}, false},
+		{"one in plain http", served{calls: 3, overTLS: 2, h2: 2}, true},
+		{"none known", served{}, true},
+		{"log dropped calls of the pass", served{unknown: "dropped", calls: 3, overTLS: 3}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := checkOverTLS(tt.give); (err != nil) != tt.wantErr {
+				t.Errorf("checkOverTLS(%+v) = %v, want an error: %v", tt.give, err, tt.wantErr)
+			}
+		})
+	}
+}
