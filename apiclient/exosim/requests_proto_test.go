@@ -46,8 +46,8 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 }
 
 // TestRequestLogProtocol: each logged call says the HTTP version it came
-// in (proto) and whether over TLS, so that a benchmark can tell what it
-// measured: a server started with StartTLS serves HTTP/2 to a client that
+// in (proto), whether over TLS and from which client address (remote), so
+// that a benchmark can tell what it measured and on how many connections: a server started with StartTLS serves HTTP/2 to a client that
 // offers it and HTTP/1.1 to one that does not, and Start serves plain
 // HTTP/1.1.
 func TestRequestLogProtocol(t *testing.T) {
@@ -106,6 +106,12 @@ func TestRequestLogProtocol(t *testing.T) {
 			last := log.Requests[len(log.Requests)-1]
 			if last["proto"] != tt.wantProto || last["tls"] != tt.wantTLS {
 				t.Errorf("logged call %v: proto %v, tls %v; want %q, %v", last, last["proto"], last["tls"], tt.wantProto, tt.wantTLS)
+			}
+			// The client's end of the connection: calls from one
+			// connection share it, whoever closes it and however.
+			remote, _ := last["remote"].(string)
+			if host, _, err := net.SplitHostPort(remote); err != nil || host != "127.0.0.1" {
+				t.Errorf("logged call %v: remote %q, want the client's 127.0.0.1:PORT", last, remote)
 			}
 		})
 	}
