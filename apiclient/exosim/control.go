@@ -27,7 +27,7 @@ import (
 //	DELETE /_sim/keys/{key}         deletes a key as someone else
 //	GET    /_sim/zombies            the keys that are zombies now
 //	POST   /_sim/keys/{key}/zombie  {"for": "20s"} makes a key a zombie for that long
-//	GET    /_sim/requests           the API calls received, with User-Agent, protocol and times (RequestLog);
+//	GET    /_sim/requests           the API calls received, with User-Agent, protocol, client address and times (RequestLog);
 //	                                ?op=OP[,OP] (repeatable), writes=1 (creates and deletes),
 //	                                after=SEQ, user_agent=SUBSTRING select some
 //	DELETE /_sim/requests           empty the request log

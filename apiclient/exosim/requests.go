@@ -33,6 +33,10 @@ type Request struct {
 	// negotiated with a server started with StartTLS.
 	Proto string `json:"proto"`
 	TLS   bool   `json:"tls"`
+	// Remote is the client's address (IP:port): the calls of one
+	// connection share it, so the connections a client used can be
+	// counted after the fact, however they were closed.
+	Remote string `json:"remote"`
 	// Received is when the call arrived, before any injected latency: a
 	// create that the latency fault holds back counts from its arrival.
 	Received time.Time `json:"received"`
@@ -65,6 +69,7 @@ func (s *Sim) logRequest(op string, r *http.Request) *Request {
 		UserAgent: r.UserAgent(),
 		Proto:     r.Proto,
 		TLS:       r.TLS != nil,
+		Remote:    r.RemoteAddr,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
