@@ -630,8 +630,8 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 		if t.forced.conns >= 0 {
 			conns = strconv.Itoa(t.forced.conns)
 		}
-		fmt.Fprintf(w, "over TLS, n=%d: pass %ss, bound %ss (%.3fx), %.3f CPU ms per rotation (plain http at n=%d: %.3f), %.1f context switches a rotation, %s TCP connections\n",
-			t.n, secs(t.forced.wall), secs(t.bound()), tlsVsBound, tlsCPU, last.n, last.cpuPerRotation(), t.switchesPerRotation(), conns)
+		fmt.Fprintf(w, "over TLS, n=%d, %s: pass %ss, bound %ss (%.3fx), %.3f CPU ms per rotation (plain http at n=%d, HTTP/1.1: %.3f), %.1f context switches a rotation, %s TCP connections\n",
+			t.n, protocol(t.served), secs(t.forced.wall), secs(t.bound()), tlsVsBound, tlsCPU, last.n, last.cpuPerRotation(), t.switchesPerRotation(), conns)
 	}
 
 	fmt.Fprintf(w, "rotatord run, %d names, idle %s: RSS %s MB, CPU %.3f%% of a core (%d ms; /proc counts 10 ms ticks)\n",

@@ -434,6 +434,10 @@ type served struct {
 	calls    int
 	inFlight float64       // mean calls being served, from the first arrival to the last answer
 	perCall  time.Duration // mean time from arrival to answer
+	// overTLS and h2 count the calls that came over TLS and in HTTP/2:
+	// what the pass over TLS measured. Counted also when unknown says
+	// the log lost the pass's first calls (they are then of its tail).
+	overTLS, h2 int
 }
 
 // servedSince reads the simulator's request log (/_sim/requests) and
@@ -451,7 +455,9 @@ func (s *sim) servedSince(start time.Time) (served, error) {
 	if log.Dropped > 0 && (len(log.Requests) == 0 || !log.Requests[0].Received.Before(start)) {
 		// The bounded log let go of calls that may be the pass's first:
 		// what is left would describe the pass's tail only.
-		return served{unknown: fmt.Sprintf("the simulator's request log dropped %d calls, some of them maybe of the pass (it keeps %d)", log.Dropped, exosim.MaxRequests)}, nil
+		out := sumServed(log.Requests, start)
+		out.unknown = fmt.Sprintf("the simulator's request log dropped %d calls, some of them maybe of the pass (it keeps %d)", log.Dropped, exosim.MaxRequests)
+		return out, nil
 	}
 	out := sumServed(log.Requests, start)
 	if out.calls == 0 {
@@ -481,6 +487,12 @@ func sumServed(reqs []exosim.Request, start time.Time) served {
 			continue
 		}
 		out.calls++
+		if r.TLS {
+			out.overTLS++
+		}
+		if r.Proto == "HTTP/2.0" {
+			out.h2++
+		}
 		busy += r.Answered.Sub(r.Received)
 		if first.IsZero() || r.Received.Before(first) {
 			first = r.Received

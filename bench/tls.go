@@ -99,5 +99,34 @@ func (b *bencher) measureTLS(ctx context.Context) (*pass, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOverTLS(pa.served); err != nil {
+		return nil, err
+	}
+	b.logf("over TLS: the simulator served the forced pass's %d calls over TLS, %s", pa.served.calls, protocol(pa.served))
 	return &pa, nil
+}
+
+// checkOverTLS makes sure, on the simulator's side, that the pass it
+// served came over TLS: an https URL alone does not show it.
+func checkOverTLS(s served) error {
+	if s.calls == 0 {
+		return fmt.Errorf("no call of the pass in the simulator's request log: not known to be over TLS (%s)", s.unknown)
+	}
+	if s.overTLS != s.calls {
+		return fmt.Errorf("%d of the pass's %d calls came in plain http", s.calls-s.overTLS, s.calls)
+	}
+	return nil
+}
+
+// protocol says in which HTTP version the simulator served the calls of
+// s: rotatord's client offers HTTP/2 over TLS, as the real API does,
+// except with leader election (fenced connections speak HTTP/1.1).
+func protocol(s served) string {
+	switch s.h2 {
+	case s.calls:
+		return "HTTP/2"
+	case 0:
+		return "HTTP/1.1"
+	}
+	return fmt.Sprintf("HTTP/2 for %d of %d calls, HTTP/1.1 for the others", s.h2, s.calls)
 }
