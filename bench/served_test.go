@@ -44,20 +44,20 @@ func TestServedFiguresUnknown(t *testing.T) {
 
 // TestSumServedProtocols: the calls of the pass are counted by how they
 // came, so that the pass over TLS can show it was one, and say in which
-// HTTP version.
+// HTTP version and on how many connections.
 func TestSumServedProtocols(t *testing.T) {
 	t0 := time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	reqs := []exosim.Request{
-		{Received: at(-50), Answered: at(-30), Status: 200, Proto: "HTTP/1.1"}, // before the pass
-		{Received: at(0), Answered: at(20), Status: 200, Proto: "HTTP/2.0", TLS: true},
-		{Received: at(0), Answered: at(20), Status: 201, Proto: "HTTP/2.0", TLS: true},
-		{Received: at(20), Answered: at(40), Status: 200, Proto: "HTTP/1.1", TLS: true},
-		{Received: at(20), Answered: at(40), Status: 200, Proto: "HTTP/1.1"},
+		{Received: at(-50), Answered: at(-30), Status: 200, Proto: "HTTP/1.1", Remote: "127.0.0.1:1000"}, // before the pass
+		{Received: at(0), Answered: at(20), Status: 200, Proto: "HTTP/2.0", TLS: true, Remote: "127.0.0.1:1001"},
+		{Received: at(0), Answered: at(20), Status: 201, Proto: "HTTP/2.0", TLS: true, Remote: "127.0.0.1:1001"},
+		{Received: at(20), Answered: at(40), Status: 200, Proto: "HTTP/1.1", TLS: true, Remote: "127.0.0.1:1002"},
+		{Received: at(20), Answered: at(40), Status: 200, Proto: "HTTP/1.1", Remote: "127.0.0.1:1003"},
 	}
 	got := sumServed(reqs, t0)
-	if got.calls != 4 || got.overTLS != 3 || got.h2 != 2 {
-		t.Errorf("sumServed = %+v, want 4 calls, 3 over TLS, 2 in HTTP/2", got)
+	if got.calls != 4 || got.overTLS != 3 || got.h2 != 2 || got.conns != 3 {
+		t.Errorf("sumServed = %+v, want 4 calls, 3 over TLS, 2 in HTTP/2, on 3 connections", got)
 	}
 }
 
