@@ -626,9 +626,11 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 	tlsCPU, tlsVsBound := math.NaN(), math.NaN()
 	if t := ex.tls; t != nil {
 		tlsCPU, tlsVsBound = t.cpuPerRotation(), t.vsBound()
-		conns := "?"
-		if t.forced.conns >= 0 {
-			conns = strconv.Itoa(t.forced.conns)
+		// Counted from the simulator's log, not by countConns (see
+		// served.conns).
+		conns := strconv.Itoa(t.served.conns)
+		if t.served.unknown != "" {
+			conns = "?"
 		}
 		fmt.Fprintf(w, "over TLS, n=%d, %s: pass %ss, bound %ss (%.3fx), %.3f CPU ms per rotation (plain http at n=%d, HTTP/1.1: %.3f), %.1f context switches a rotation, %s TCP connections\n",
 			t.n, protocol(t.served), secs(t.forced.wall), secs(t.bound()), tlsVsBound, tlsCPU, last.n, last.cpuPerRotation(), t.switchesPerRotation(), conns)
