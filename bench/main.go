@@ -632,8 +632,10 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 		if t.served.unknown != "" {
 			conns = "?"
 		}
-		fmt.Fprintf(w, "over TLS, n=%d, %s: pass %ss, bound %ss (%.3fx), %.3f CPU ms per rotation (plain http at n=%d, HTTP/1.1: %.3f), %.1f context switches a rotation, %s TCP connections\n",
-			t.n, protocol(t.served), secs(t.forced.wall), secs(t.bound()), tlsVsBound, tlsCPU, last.n, last.cpuPerRotation(), t.switchesPerRotation(), conns)
+		plain := plainBeside(rs, t.n)
+		fmt.Fprintf(w, "over TLS, n=%d, %s: pass %ss, bound %ss (%.3fx), %.3f CPU ms per rotation, %.1f context switches a rotation, %s TCP connections; plain http (HTTP/1.1) at n=%d: %.3fx, %.3f CPU ms, %.1f context switches\n",
+			t.n, protocol(t.served), secs(t.forced.wall), secs(t.bound()), tlsVsBound, tlsCPU, t.switchesPerRotation(), conns,
+			plain.n, plain.vsBound(), plain.cpuPerRotation(), plain.switchesPerRotation())
 	}
 
 	fmt.Fprintf(w, "rotatord run, %d names, idle %s: RSS %s MB, CPU %.3f%% of a core (%d ms; /proc counts 10 ms ticks)\n",
@@ -668,6 +670,18 @@ func report(w io.Writer, p *params, rs []result, ex extras, d daemonResult, load
 		rateRatio, serverRatio, serverShare, serverRefused, flightRatio, flightShare, bigOrg, bigVsSmall, last.noopVsListing(), last.onceNoopVsColdListing(), deletion, vault, ms(ex.floor.perRotation()), last.cpuVsFloor(ex.floor),
 		apiFloorCPU, apiFloorVsBound, daemonVsBound, daemonCPU, daemonRSS, servedInFlight, servedPerCall,
 		last.switchesPerRotation(), last.cpuPerSwitch(), tlsCPU, tlsVsBound)
+}
+
+// plainBeside is the main pass to set the pass over TLS at n beside: the
+// one of the same N (a rotation's CPU falls as N grows), or the largest
+// N's when -n has no n.
+func plainBeside(rs []result, n int) result {
+	for _, r := range rs {
+		if r.n == n {
+			return r
+		}
+	}
+	return rs[len(rs)-1]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
