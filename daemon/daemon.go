@@ -265,7 +265,7 @@ func newWithConfig(opts Options, cfg *config.Config) (*Daemon, error) {
 		d.closeAccounts()
 		return nil, err
 	}
-	if err := d.install(s); err != nil {
+	if err := d.install(context.Background(), s, nil); err != nil {
 		// A policy file that strands a rotation in flight is refused at
 		// start as on reload: nothing would finish it.
 		d.closeAccounts()
@@ -615,7 +615,12 @@ func retries(n int) int {
 // strand a rotation in flight; all are checked before any changes, and on
 // a refusal the setup is closed and nothing changes. An account whose
 // credential could not be read keeps the policies it had.
-func (d *Daemon) install(s *setup) error {
+//
+// A reload's install is abandoned, changing nothing (errReloadStopping),
+// when ctx ends while it waits for the engines, or when mayCommit (if
+// not nil), asked once every engine is locked and checked, says no: a
+// stop has begun, and the reload's caller is told it did not apply.
+func (d *Daemon) install(ctx context.Context, s *setup, mayCommit func() bool) error {
 	d.mu.Lock()
 	old := d.current
 	accounts := maps.Clone(d.accounts)
@@ -646,13 +651,20 @@ func (d *Daemon) install(s *setup) error {
 	// none does: a rotation cannot start between the check and the swap.
 	names := slices.Sorted(maps.Keys(accounts))
 	var unlocks []func()
-	for _, name := range names {
-		unlocks = append(unlocks, accounts[name].engine.LockInstall())
-	}
 	unlockAll := func() {
 		for _, u := range unlocks {
 			u()
 		}
+	}
+	for _, name := range names {
+		unlock, ok := lockInstall(ctx, accounts[name].engine)
+		if !ok {
+			unlockAll()
+			closeOpened()
+			closeSinks(s.builtPolicies())
+			return errReloadStopping
+		}
+		unlocks = append(unlocks, unlock)
 	}
 	var stranded []error
 	for _, name := range names {
@@ -675,14 +687,23 @@ func (d *Daemon) install(s *setup) error {
 		closeSinks(s.builtPolicies())
 		return errors.Join(stranded...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// The point of no return: from here the setup goes in force. Asked
+	// with every engine locked, so no handler holds the reload past it.
+	if mayCommit != nil && !mayCommit() {
+		unlockAll()
+		closeOpened()
+		closeSinks(s.builtPolicies())
+		return errReloadStopping
+	}
+	// Not ctx: past the point of no return, a stop does not cut it.
+	commitCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	for _, as := range s.accounts {
 		if as.err != nil {
 			continue
 		}
 		// The own key is the one the client signs with now: a kept
 		// account's client may have rotated it since its setup was read.
-		accounts[as.name].engine.CommitLocked(ctx, rotation.Install{
+		accounts[as.name].engine.CommitLocked(commitCtx, rotation.Install{
 			Policies: as.policies, API: as.api, OwnKeyID: as.api.Credentials().Key, Concurrency: rotationsInParallel(as.concurrency),
 		})
 		accounts[as.name].engine.SetCreateSettle(createSettle(as.exo.Timeout.Duration()))
@@ -914,7 +935,39 @@ func policyInfos(s *setup) []metrics.PolicyInfo {
 
 // Reload reads the policy file again. On any error the old config stays in
 // force, and the error says why.
-func (d *Daemon) Reload() error {
+func (d *Daemon) Reload() error { return d.reload(context.Background(), nil) }
+
+// lockInstall locks e for an install (rotation.Engine.LockInstall), unless
+// ctx ends first (false): a reload abandoned at a stop must not wait for
+// a handler in flight (an API request, a sink's write) that the stop
+// itself lets run for up to ShutdownTimeout. The lock, once taken after
+// all, is let go at once.
+func lockInstall(ctx context.Context, e *rotation.Engine) (func(), bool) {
+	if ctx.Done() == nil {
+		return e.LockInstall(), true
+	}
+	locked := make(chan func(), 1)
+	go func() { locked <- e.LockInstall() }()
+	select {
+	case unlock := <-locked:
+		if ctx.Err() == nil {
+			return unlock, true
+		}
+		unlock()
+	case <-ctx.Done():
+		go func() { (<-locked)() }()
+	}
+	return nil, false
+}
+
+// reload is Reload, abandoned (errReloadStopping, nothing changed) when
+// ctx ends before the new setup goes in force, or when mayCommit (not
+// nil) says no at that point (install). Run's reload loop passes a ctx
+// that ends, and a mayCommit that says no, once the stop has begun: a
+// reload that has not applied then does not, and its caller is told so
+// at once, instead of an answer that comes after the web servers' grace
+// (or the process's exit), or never.
+func (d *Daemon) reload(ctx context.Context, mayCommit func() bool) error {
 	// The web configuration is not reloaded (the toolkit reads it at each
 	// connection), but a named pipe planted at it or a TLS file it names
 	// since the start is reported here, as the start refuses it.
@@ -942,7 +995,7 @@ func (d *Daemon) Reload() error {
 	if err == nil && cfg.State.Kubernetes() {
 		d.journalMu.Lock()
 		defer d.journalMu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), kubeclient.RequestTimeout)
+		ctx, cancel := context.WithTimeout(ctx, kubeclient.RequestTimeout)
 		err = d.refreshStandbyJournals(ctx)
 		cancel()
 	}
@@ -953,7 +1006,13 @@ func (d *Daemon) Reload() error {
 	}
 	if err == nil {
 		d.keepWorkingAccounts(s)
-		err = d.install(s)
+		err = d.install(ctx, s, mayCommit)
+	}
+	if err != nil && (errors.Is(err, errReloadStopping) || ctx.Err() != nil) {
+		// Not the file's fault: rotatord_config_last_reload_successful
+		// stays as it was, and the log says the file was not applied.
+		d.log.Warn("reload abandoned: rotatord is stopping; the configuration was not reloaded", zap.String("config", d.opts.ConfigPath))
+		return errReloadStopping
 	}
 	if err != nil {
 		d.metrics.ConfigLoaded(false)

@@ -250,3 +250,28 @@ func TestReloadHeldByADeletionRoundAtStopIsAnswered(t *testing.T) {
 		t.Errorf("the reload held at the stop: 503 %q, want %q", a.body, reloadStopping)
 	}
 }
+
+// TestSIGHUPHeldByADeletionRoundAtStopIsNotApplied: the same for a
+// SIGHUP's reload, which has no answer but the log and systemd: held by
+// the round when the stop begins, it is abandoned at once, says so, and
+// does not apply once the round goes on (no "configuration reloaded" in
+// a stopping daemon, no READY=1 after STOPPING=1).
+func TestSIGHUPHeldByADeletionRoundAtStopIsNotApplied(t *testing.T) {
+	sighup := make(chan struct{}, 1)
+	h := newHeldReloadEnv(t, sighup)
+	sighup <- struct{}{}
+	h.reloadTaken()
+	h.stop()
+	h.eventually("the reload abandoned, while the round is held", func() bool {
+		return h.logs.FilterMessage("reload abandoned: rotatord is stopping; the configuration was not reloaded").Len() == 1
+	})
+	if applied := h.endRound(); applied {
+		t.Error("the SIGHUP's reload, abandoned at the stop, applied once the round went on")
+	}
+	if n := h.logs.FilterMessage("configuration reloaded").Len(); n != 1 { // the test's own, before Run
+		t.Errorf("%d \"configuration reloaded\" lines, want 1 (the test's, before Run)", n)
+	}
+	if n := h.logs.FilterMessage("reload rejected; keeping the previous configuration").Len(); n > 0 {
+		t.Errorf("the abandoned reload was logged as rejected (%d lines): the file is not at fault", n)
+	}
+}

@@ -65,12 +65,19 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	// scheduler's, and that waits for the pass in flight (up to
 	// ShutdownTimeout): a SIGHUP or /-/reload meanwhile was run, during
 	// the stop, with RELOADING=1 and READY=1 sent after STOPPING=1.
-	// stopMu orders the loop's check and RELOADING=1 against the close
-	// and STOPPING=1: a reload is either begun before the stop (and
-	// finishes) or not run.
+	// stopMu orders the loop's check and RELOADING=1, and a reload's
+	// point of no return (install), against the close and STOPPING=1: a
+	// reload is either applied before the stop (and finishes), or not
+	// applied at all. reloadCtx ends with it: a reload under way stops
+	// waiting for the handlers in flight.
 	var stopMu sync.Mutex
 	reloadStop := make(chan struct{})
-	closeReloads := sync.OnceFunc(func() { close(reloadStop) })
+	reloadCtx, cancelReloads := context.WithCancel(context.Background())
+	defer cancelReloads()
+	closeReloads := sync.OnceFunc(func() {
+		close(reloadStop)
+		cancelReloads()
+	})
 	d.reloadStop.Store(&reloadStop)
 	stopBegun := func() bool {
 		select {
@@ -146,9 +153,13 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		}, func(error) { cancelFollow() })
 	}
 
-	// Reload: SIGHUP and POST /-/reload.
+	// Reload: SIGHUP and POST /-/reload. reloadsAnswered is closed once
+	// the loop owes no answer and will take no more reloads (the stop).
+	reloadsAnswered := make(chan struct{})
 	{
 		g.Add(func() error {
+			answered := sync.OnceFunc(func() { close(reloadsAnswered) })
+			defer answered()
 			for {
 				var reply chan error
 				select {
@@ -169,13 +180,49 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 				}
 				d.notifyReloading()
 				stopMu.Unlock()
-				err := d.Reload()
+				// A reload may wait long for the engines (a pass's or a
+				// deletion round's API requests, a sink's write), which
+				// a stop lets run for up to ShutdownTimeout, while the
+				// web servers' grace is 5 s: one still waiting when the
+				// stop begins is abandoned, and its caller told at once
+				// that it did not apply. Only one past its point of no
+				// return (committed) finishes, and is answered as it
+				// went. It runs aside, so that the answer does not wait
+				// for whatever it waits on to notice the stop.
+				committed := false // under stopMu
+				mayCommit := func() bool {
+					stopMu.Lock()
+					defer stopMu.Unlock()
+					committed = !stopBegun()
+					return committed
+				}
+				result := make(chan error, 1)
+				go func() { result <- d.reload(reloadCtx, mayCommit) }()
+				var err error
+				select {
+				case err = <-result:
+				case <-reloadStop:
+					stopMu.Lock()
+					applies := committed
+					stopMu.Unlock()
+					if !applies {
+						if reply != nil {
+							reply <- errReloadStopping
+							reply = nil
+						}
+						answered() // the web servers need not wait for the rest
+					}
+					// Abandoned, it changes nothing, and returns once
+					// what it waits on heeds reloadCtx (the engines at
+					// once; a credential read or an own store's repair
+					// within their timeouts). The stop waits for it.
+					err = <-result
+				}
 				if err == nil {
 					sched.reschedule()
 				}
-				// A reload begun before the stop finishes, and is
-				// answered as it went; but systemd, told STOPPING=1
-				// meanwhile, is not told READY=1 after it.
+				// systemd, told STOPPING=1 meanwhile, is not told
+				// READY=1 after it.
 				stopMu.Lock()
 				if !stopBegun() {
 					d.notifyReloaded(err)
@@ -196,6 +243,12 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	var shutdownOnce sync.Once
 	shutdownAll := func(error) {
 		shutdownOnce.Do(func() {
+			// Not before the reload loop's last answer (its stop
+			// began with the group's first interrupt): a reload that
+			// applied as the stop began may outlast the grace, and
+			// its caller must still learn it applied. The group
+			// waits for the loop anyway.
+			<-reloadsAnswered
 			var wg sync.WaitGroup
 			for _, web := range webs {
 				wg.Go(web.shutdown)
