@@ -946,6 +946,14 @@ func lockInstall(ctx context.Context, e *rotation.Engine) (func(), bool) {
 	if ctx.Done() == nil {
 		return e.LockInstall(), true
 	}
+	if ctx.Err() != nil {
+		// Abandoned before it reached e (it was reading the file or the
+		// credentials as the stop began): LockInstall would announce a
+		// reload, so that e's handlers in flight give up their API waits
+		// (their names fail) and those starting skip their names during
+		// the stop, for a reload already answered as not applied.
+		return nil, false
+	}
 	locked := make(chan func(), 1)
 	go func() { locked <- e.LockInstall() }()
 	select {
