@@ -215,8 +215,8 @@ func TestReloadKeepsTheOldConfigWhenTheNewOneIsInvalid(t *testing.T) {
 	e.start()
 	os.WriteFile(e.config, []byte("policies: [\n"), 0o600)
 	code, body := e.post("/-/reload")
-	if code != http.StatusBadRequest || !strings.HasPrefix(body, "failed to reload config: "+e.config+":") {
-		t.Errorf("reload of a broken file = %d %q, want 400 naming the file", code, body)
+	if code != http.StatusBadRequest || strings.Contains(body, e.config) {
+		t.Errorf("reload of a broken file = %d %q, want 400 without details", code, body)
 	}
 	if e.logs.FilterMessage("reload rejected; keeping the previous configuration").FilterFieldKey("error").Len() != 1 {
 		t.Error("the rejected reload is not logged with its reason")

@@ -427,11 +427,10 @@ func TestReloadNeedsLifecycle(t *testing.T) {
 	}
 }
 
-// TestReloadRefusesCrossOrigin: with the lifecycle API, a request a
-// browser makes for a page (Origin, Sec-Fetch-Site) is refused, and a
-// refused file answers 400 with the reason the log has, which does not
-// quote the secret written in it.
-func TestReloadRefusesCrossOrigin(t *testing.T) {
+// TestReloadRefusesCrossOriginAndTellsNothing: with the lifecycle API, a
+// request a browser makes for a page (Origin, Sec-Fetch-Site) is refused,
+// and a refused file answers 400 with no detail (the log has it).
+func TestReloadRefusesCrossOriginAndTellsNothing(t *testing.T) {
 	e := newEnv(t)
 	e.runWeb(WebOptions{EnableLifecycle: true})
 	two := ciPolicy + `  - name: backup
@@ -461,12 +460,12 @@ func TestReloadRefusesCrossOrigin(t *testing.T) {
 		t.Errorf("GET /-/reload = %d, want 405", code)
 	}
 
-	// A refused file: 400, the reason (file and line), not the secret.
+	// A refused file: 400, no detail.
 	secretLine := "api_secret: hunter2-inline-secret\n"
 	os.WriteFile(e.config, []byte("exoscale:\n  "+secretLine+"policies: [\n"), 0o600)
 	code, body := e.request("POST", "/-/reload", http.Header{"Sec-Fetch-Site": {"none"}})
-	if code != http.StatusBadRequest || !strings.HasPrefix(body, "failed to reload config: "+e.config+":") || strings.Contains(body, "hunter2") {
-		t.Errorf("reload of a broken file = %d %q, want 400 with the reason, without the secret", code, body)
+	if code != http.StatusBadRequest || strings.Contains(body, e.config) || strings.Contains(body, "hunter2") || strings.Contains(body, "policies") {
+		t.Errorf("reload of a broken file = %d %q, want 400 without details", code, body)
 	}
 	if e.logs.FilterMessage("reload rejected; keeping the previous configuration").Len() == 0 {
 		t.Error("the reason of the refusal is not logged")

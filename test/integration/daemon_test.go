@@ -24,8 +24,8 @@ func (d *daemonProc) waitMetric(series string, want float64, within time.Duratio
 
 // TestReload: SIGHUP with an invalid policy file keeps the daemon running
 // on the old policies and reports the failure (metric, log naming the file
-// and line); POST /-/reload (--web.enable-lifecycle) rejects it with 400
-// and the same reason; a valid file with a second policy is then taken, and the
+// and line); POST /-/reload (--web.enable-lifecycle) rejects it with 400,
+// without details; a valid file with a second policy is then taken, and the
 // new policy acts.
 func TestReload(t *testing.T) {
 	t.Parallel()
@@ -54,8 +54,8 @@ func TestReload(t *testing.T) {
 		t.Errorf("/healthz after a rejected reload: %d %s", code, body)
 	}
 	code, body := d.http(http.MethodPost, "/-/reload")
-	if code != http.StatusBadRequest || !strings.HasPrefix(body, "failed to reload config: ") || !strings.Contains(body, wantLoc) {
-		t.Errorf("POST /-/reload with a bad file: %d %q, want 400 with the error at %s", code, body, wantLoc)
+	if code != http.StatusBadRequest || strings.Contains(body, e.config) {
+		t.Errorf("POST /-/reload with a bad file: %d %q, want 400 without details", code, body)
 	}
 	if !d.running() {
 		t.Fatalf("rotatord exited after a rejected reload:\n%s", d.stderr())
