@@ -7,17 +7,17 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/rotatord/rotatord/internal/printable"
 )
 
-// What /-/reload answers. A rejected reload is answered with the reason
-// the log has, after reloadRejected, as Prometheus words it.
+// What /-/reload answers. A rejected reload is answered without details,
+// as issue #11 prescribes: the reason quotes the policy file (its path, a
+// line, a value written in the wrong field, which may be a short secret or
+// a UUID), and anyone who reaches the port may POST. It goes to the log.
 const (
 	// lifecycleDisabled is Prometheus's answer without --web.enable-lifecycle.
 	lifecycleDisabled = "Lifecycle API is not enabled."
 	reloadCrossOrigin = "cross-origin requests are refused"
-	reloadRejected    = "failed to reload config: "
+	reloadRejected    = "failed to reload config; the previous configuration stays in force (the reason is in rotatord's log)"
 	reloadDone        = "reloaded"
 	reloadsWaiting    = "too many reloads are waiting for the pass in flight; try again once it ends"
 	reloadStopping    = "rotatord is stopping: the configuration was not reloaded"
@@ -67,7 +67,7 @@ func newHandler(d *Daemon) http.Handler {
 
 // reloadHandler serves /-/reload: 403 unless the lifecycle API is enabled
 // (as Prometheus), 403 to a request a browser sends on behalf of a page
-// (it carries Origin), 400 with the reason when the new file is refused.
+// (it carries Origin), 400 without details when the new file is refused (the log has them).
 func (d *Daemon) reloadHandler() http.HandlerFunc {
 	log := d.log.Named("http")
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -125,13 +125,9 @@ func (d *Daemon) reloadHandler() http.HandlerFunc {
 				return
 			}
 			if err != nil {
-				// The reason Reload logged, no more: it quotes the
-				// file no further than the log does (the config
-				// package cuts the file's long words, a secret pasted
-				// in the wrong place), and is escaped as the log's
-				// lines are. 400, not Prometheus's 500: the file is
-				// at fault, and the README has said 400.
-				http.Error(w, reloadRejected+printable.Escape(err.Error()), http.StatusBadRequest)
+				// Reload logged why. 400, not Prometheus's 500: the
+				// file is at fault.
+				http.Error(w, reloadRejected, http.StatusBadRequest)
 				return
 			}
 			fmt.Fprintln(w, reloadDone)
