@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -159,7 +162,7 @@ type extras struct {
 	inFlight *inFlightPass
 	bigOrg   *pass
 	smallOrg *pass // the same names without the others around
-	vault    *pass
+	vault    *vaultPass
 	vaultWhy string // why there is no Vault pass
 	tls      *pass  // against a simulator serving HTTPS
 	floor    floor  // the CPU of the system calls a durable rotation needs
@@ -248,7 +251,7 @@ func (b *bencher) measureExtras(ctx context.Context, rs []result) (extras, error
 		}
 		ex.vault, ex.vaultWhy = pa, why
 		if why != "" {
-			b.logf("no Vault pass (vault_cpu_ms_per_rotation=NaN): %s", why)
+			b.logf("no Vault pass (vault_cpu_ms_per_rotation and vault_steady_cpu_ms_per_rotation NaN): %s", why)
 		}
 	}
 	if p.tlsN > 0 {
@@ -259,10 +262,24 @@ func (b *bencher) measureExtras(ctx context.Context, rs []result) (extras, error
 	return ex, nil
 }
 
-// measureVault runs the forced pass with one Vault KV v2 sink, on a Vault
-// dev server, if there is a Vault binary (found as the tests of the sink
-// find it); otherwise it returns why not.
-func (b *bencher) measureVault(ctx context.Context) (*pass, string, error) {
+// vaultPass is the Vault stage: two forced passes over the same names,
+// with the same simulator, Vault and state.
+type vaultPass struct {
+	// first is the pass after adoption, which writes no sink: each write
+	// is the secret's first, and also marks it as rotatord's.
+	first pass
+	// steady forces the same names again: what every later rotation of
+	// a secret costs, an operator's steady state.
+	steady pass
+	// Vault requests per rotation of each pass, from its audit log; NaN
+	// when the dev server would not take one.
+	firstReqs, steadyReqs float64
+}
+
+// measureVault runs two forced passes with one Vault KV v2 sink, on a
+// Vault dev server, if there is a Vault binary (found as the tests of the
+// sink find it); otherwise it returns why not.
+func (b *bencher) measureVault(ctx context.Context) (*vaultPass, string, error) {
 	bin, why := vaulttest.Find()
 	if bin == "" {
 		return nil, why, nil
@@ -284,11 +301,106 @@ func (b *bencher) measureVault(ctx context.Context) (*pass, string, error) {
 	if err := os.WriteFile(token, []byte(vaulttest.RootToken+"\n"), 0o600); err != nil {
 		return nil, "", err
 	}
+	// Vault's audit log counts the requests of each pass. Its values are
+	// HMACs, not the secrets, and Vault creates it 0600; the requests
+	// are counted only, never copied.
+	audit, err := enableAudit(ctx, srv, filepath.Join(dir, "audit.log"))
+	if err != nil {
+		b.logf("vault sink: no audit log, requests per rotation not counted: %v", err)
+	}
 	ps := b.policy()
 	ps.vault = &vaultSink{address: srv.Addr, tokenFile: token}
-	pa, err := b.adoptAndForce(ctx, "vault", simSpec{managed: n, latency: b.p.latency}, ps)
+	w, adopt, err := b.prepare(ctx, "vault", simSpec{managed: n, latency: b.p.latency}, filepath.Join(b.p.workDir, "vault", "state"), ps)
 	if err != nil {
 		return nil, "", err
 	}
-	return &pa, "", nil
+	defer w.sim.stop()
+	v := &vaultPass{firstReqs: math.NaN(), steadyReqs: math.NaN()}
+	// Adoption writes no sink, but its requests (none expected) are not
+	// the first pass's.
+	if _, err := audit.since(); err != nil {
+		return nil, "", err
+	}
+	if v.first, err = forcedPass(ctx, w, n); err != nil {
+		return nil, "", fmt.Errorf("first writes: %w", err)
+	}
+	v.first.adopt = adopt
+	if v.firstReqs, err = audit.perRotation(n); err != nil {
+		return nil, "", err
+	}
+	b.logf("vault sink: the same %d names forced again (steady state)", n)
+	if v.steady, err = forcedPass(ctx, w, n); err != nil {
+		return nil, "", fmt.Errorf("steady state: %w", err)
+	}
+	if v.steadyReqs, err = audit.perRotation(n); err != nil {
+		return nil, "", err
+	}
+	return v, "", nil
+}
+
+// auditLog is a file audit device of a Vault server, read as it grows.
+// A nil *auditLog counts nothing.
+type auditLog struct {
+	path string
+	off  int64 // the end of the last whole line read
+}
+
+// enableAudit enables a file audit device writing to path.
+func enableAudit(ctx context.Context, srv *vaulttest.Server, path string) (*auditLog, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	body := map[string]any{"type": "file", "options": map[string]string{"file_path": path}}
+	if err := srv.Do(ctx, vaulttest.RootToken, "PUT", "sys/audit/bench", body, nil); err != nil {
+		return nil, err
+	}
+	return &auditLog{path: path}, nil
+}
+
+// since counts the requests Vault logged since the last call. Vault logs
+// a request before it answers it, so once a client has exited, its
+// requests are all in the file.
+func (a *auditLog) since() (int, error) {
+	if a == nil {
+		return 0, nil
+	}
+	f, err := os.Open(a.path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(a.off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReaderSize(f, 1<<16)
+	count := 0
+	for {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			// A line still being written is read next time.
+			return count, nil
+		}
+		if err != nil {
+			return count, err
+		}
+		a.off += int64(len(line))
+		var e struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(line, &e); err != nil {
+			return count, fmt.Errorf("%s: %w", a.path, err)
+		}
+		if e.Type == "request" {
+			count++
+		}
+	}
+}
+
+// perRotation is the requests since the last call over n rotations, NaN
+// without an audit log.
+func (a *auditLog) perRotation(n int) (float64, error) {
+	if a == nil {
+		return math.NaN(), nil
+	}
+	c, err := a.since()
+	return float64(c) / float64(n), err
 }
