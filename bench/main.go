@@ -19,7 +19,8 @@
 // client's rate binds; against an exosim that answers 429 above a rate,
 // where the server's limit binds; in an organization of many keys of
 // which few match; with a Vault sink instead of the file sink, when a
-// Vault binary is at hand; against an exosim serving HTTPS (tls.go). Last, `rotatord run` is measured idle
+// Vault binary is at hand (twice over the same names: the secrets' first
+// writes, then the steady state); against an exosim serving HTTPS (tls.go). Last, `rotatord run` is measured idle
 // (-idle-names names, -idle long), its /metrics timed (-metrics-names
 // names), and the delay of its deletions after a grace period read from
 // its log (deletion.go).
