@@ -50,32 +50,11 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 // code, so tests run the CLI in-process and main exits once.
 type terminated int
 
-// stickyErrWriter writes to w until a write fails, then takes the rest
-// without writing and keeps that first error. kingpin panics with a write
-// error of its usage template (`rotatord --help > /dev/full` ended in a
-// goroutine dump) and --version's write has no error to return: what they
-// print is checked once, when kingpin ends the program, and a failed write
-// is a failure (status 1), told on stderr.
-type stickyErrWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (s *stickyErrWriter) Write(p []byte) (int, error) {
-	if s.err == nil {
-		_, s.err = s.w.Write(p)
-	}
-	return len(p), nil
-}
-
 // cli is one parse of the command line: the application and what each
 // command's flags filled in.
 type cli struct {
 	app            *kingpin.Application
 	stdout, stderr io.Writer
-	// usageOut is stdout for what kingpin prints (help, --version): its
-	// write error is the exit status's, not a panic's.
-	usageOut *stickyErrWriter
 
 	run      runFlags
 	once     onceFlags
@@ -101,9 +80,6 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 				panic(r)
 			}
 			code = int(t)
-			if code == 0 && c.usageOut.err != nil {
-				code = report(stderr, c.usageOut.err)
-			}
 		}
 	}()
 	if args[0] == "help" {
@@ -152,7 +128,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	case "state import":
 		err = c.cmdStateImport()
 	case "version":
-		_, err = fmt.Fprintln(stdout, "rotatord", version.String())
+		fmt.Fprintln(stdout, "rotatord", version.String())
 	}
 	return report(stderr, err)
 }
@@ -197,9 +173,9 @@ func commandOf(app *kingpin.Application, args []string) string {
 const appHelp = `rotatord rotates Exoscale IAM API keys so that nobody has to: on each policy's schedule it replaces the keys that are too old, delivers the new secrets to the policy's sinks (files, Vault, Kubernetes Secrets), and deletes the old keys after a grace period. The README says how it proceeds and what it guarantees.`
 
 func newCLI(stdout, stderr io.Writer) *cli {
-	c := &cli{stdout: stdout, stderr: stderr, usageOut: &stickyErrWriter{w: stdout}}
+	c := &cli{stdout: stdout, stderr: stderr}
 	app := kingpin.New("rotatord", appHelp)
-	app.UsageWriter(c.usageOut)
+	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
 	app.Terminate(func(code int) { panic(terminated(code)) })
 	// Not app.Version: kingpin would also put its text in the man page's
@@ -207,7 +183,7 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	// look breaks.
 	version := versionText(metrics.BuildInfo())
 	app.VersionFlag = app.Flag("version", "Show application version.").PreAction(func(*kingpin.ParseContext) error {
-		fmt.Fprintln(c.usageOut, version)
+		fmt.Fprintln(stdout, version)
 		panic(terminated(0))
 	})
 	app.VersionFlag.Bool()
