@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -50,6 +51,13 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 // code, so tests run the CLI in-process and main exits once.
 type terminated int
 
+// isWriteError reports whether err is a failed write to a file (stdout
+// full, or gone): what kingpin panics with when it cannot print a help.
+func isWriteError(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Op == "write"
+}
+
 // cli is one parse of the command line: the application and what each
 // command's flags filled in.
 type cli struct {
@@ -75,6 +83,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	args = flagsAfterCommand(c.app, args)
 	defer func() {
 		if r := recover(); r != nil {
+			if err, ok := r.(error); ok && isWriteError(err) {
+				// kingpin panics with the error of its usage
+				// template's write (--help > /dev/full), and the
+				// --version flag does too (below): a failed write is
+				// a failure, told in one line, not a goroutine dump.
+				code = report(stderr, err)
+				return
+			}
 			t, ok := r.(terminated)
 			if !ok {
 				panic(r)
@@ -128,7 +144,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	case "state import":
 		err = c.cmdStateImport()
 	case "version":
-		fmt.Fprintln(stdout, "rotatord", version.String())
+		_, err = fmt.Fprintln(stdout, "rotatord", version.String())
 	}
 	return report(stderr, err)
 }
@@ -183,7 +199,9 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	// look breaks.
 	version := versionText(metrics.BuildInfo())
 	app.VersionFlag = app.Flag("version", "Show application version.").PreAction(func(*kingpin.ParseContext) error {
-		fmt.Fprintln(stdout, version)
+		if _, err := fmt.Fprintln(stdout, version); err != nil {
+			panic(err) // run's recover: status 1, the error on stderr
+		}
 		panic(terminated(0))
 	})
 	app.VersionFlag.Bool()
