@@ -389,12 +389,16 @@ func TestOnceResultColumnAndJSON(t *testing.T) {
 		t.Fatalf("once -o json: %v:\n%s", err, stdout)
 	}
 	for _, o := range once {
-		if o.Result != resultUnchanged || o.Action != "none" || o.NextDue == nil || o.NextDue.Before(time.Now()) || o.Error != "" || len(o.KeyIDs) != 1 {
-			t.Errorf("once -o json after a rotation: %+v, want unchanged until a due time", o)
+		if o.Result != "skipped" || o.Action != "none" || o.NextDue == nil || o.NextDue.Before(time.Now()) || o.Error != "" || len(o.KeyIDs) != 1 {
+			t.Errorf("once -o json after a rotation: %+v, want skipped (issue #12's RESULT values) until a due time", o)
 		}
 	}
 }
 
+// TestResultOf: the RESULT column's values are issue #12's (rotated,
+// failed, skipped, deleted), a name the pass did nothing to being skipped
+// whatever the reason (REASON says which); recovered and blocked are
+// rotatord's own, for the two cases the issue does not name.
 func TestResultOf(t *testing.T) {
 	for _, tt := range []struct {
 		o      rotation.Outcome
@@ -409,9 +413,9 @@ func TestResultOf(t *testing.T) {
 		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonOutsideWindow}}, rotation.ActionRecover, "recovered"},
 		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionDelete}}, rotation.ActionRecover, "recovered"},
 		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionSkip, Reason: rotation.ReasonOwnKey}}, "", "skipped"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonFresh}}, "", "unchanged"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonGraceRunning}}, "", "waiting"},
-		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonBackoff}}, "", "waiting"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonFresh}}, "", "skipped"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonGraceRunning}}, "", "skipped"},
+		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonBackoff}}, "", "skipped"},
 		{rotation.Outcome{Decision: rotation.Decision{Action: rotation.ActionNone, Reason: rotation.ReasonTwoKeys}}, "", "blocked"},
 	} {
 		if got := resultOf(tt.o, tt.passed); got != tt.want {
