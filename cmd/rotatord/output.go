@@ -33,16 +33,18 @@ func outcomeRows(out []rotation.Outcome) rows {
 	return rows{len(out), func(i int) row { return row{Outcome: out[i]} }}
 }
 
-// The RESULT column of once.
+// The RESULT column of once: issue #12's values (rotated, failed,
+// skipped, deleted), and two of rotatord's own for what the issue does not
+// name (a recovery, a name that needs an operator). A name the pass did
+// nothing to is skipped, whatever the reason: REASON says which (younger
+// than max_age, a grace period running, a backoff, rotatord's own key).
 const (
 	resultRotated   = "rotated"   // a new key was delivered to every sink
 	resultRecovered = "recovered" // an interrupted rotation was finished or rolled back
 	resultDeleted   = "deleted"   // old keys whose grace period was over were deleted
 	resultFailed    = "failed"    // see ERROR; once exits 1
-	resultSkipped   = "skipped"   // a name rotatord never touches (its own key)
-	resultWaiting   = "waiting"   // nothing to do yet: a grace period, a backoff, a create settling
+	resultSkipped   = "skipped"   // nothing done now: see REASON (and NEXT)
 	resultBlocked   = "blocked"   // cannot go on without an operator: see REASON
-	resultUnchanged = "unchanged" // younger than max_age
 )
 
 // resultOf says what came of an outcome of once. passed is the pass's
@@ -59,16 +61,12 @@ func resultOf(o rotation.Outcome, passed rotation.Action) string {
 		return resultRecovered
 	case o.Decision.Action == rotation.ActionDelete:
 		return resultDeleted
-	case o.Decision.Action == rotation.ActionSkip:
-		return resultSkipped
 	}
 	switch o.Decision.Reason {
-	case "", rotation.ReasonFresh:
-		return resultUnchanged
 	case rotation.ReasonTwoKeys, rotation.ReasonStuck:
 		return resultBlocked
 	}
-	return resultWaiting
+	return resultSkipped
 }
 
 // passedAt is passed[i], "" past its end (a name only the deletion round

@@ -21,7 +21,7 @@ func layoutRows(n int) []row {
 	r := rand.New(rand.NewPCG(7, 11))
 	names := []string{"ci", "ci-runner", "clé-été", "日本語キー", "a b", "x\x1b[2K", "\xff", "", "backup_1"}
 	actions := []rotation.Action{rotation.ActionNone, rotation.ActionRotate, rotation.ActionDelete, rotation.ActionSkip, ""}
-	results := []string{resultRotated, resultFailed, resultUnchanged, resultWaiting}
+	results := []string{resultRotated, resultFailed, resultSkipped, resultBlocked}
 	out := make([]row, n)
 	for i := range out {
 		o := rotation.Outcome{
