@@ -123,6 +123,10 @@ type Client struct {
 	sleep  func(ctx context.Context, d time.Duration) error
 	jitter func() float64
 	now    func() time.Time
+
+	// conns is the default transport's split of creates from the other
+	// requests, nil with a Transport of one's own: tests set its clock.
+	conns *createOnOwnConn
 }
 
 var _ API = (*Client)(nil)
@@ -153,6 +157,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("apiclient: timeout %s, want more than 0 (0: the default, %s)", cfg.Timeout, DefaultTimeout)
 	}
 	base := cfg.Transport
+	var conns *createOnOwnConn
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		// Keep a connection for every request that may be in flight: the
@@ -190,7 +195,8 @@ func New(cfg Config) (*Client, error) {
 			fence.FenceConns(t, cfg.Gate)
 			fence.FenceConns(ct, cfg.Gate)
 		}
-		base = createOnOwnConn{RoundTripper: t, create: ct}
+		conns = &createOnOwnConn{RoundTripper: t, create: ct, now: time.Now}
+		base = conns
 	}
 	var gate func() error
 	if cfg.Gate != nil {
@@ -224,6 +230,7 @@ func New(cfg Config) (*Client, error) {
 		sleep:    sleepCtx,
 		jitter:   rand.Float64,
 		now:      time.Now,
+		conns:    conns,
 	}
 	if err := c.UseCredentials(cfg.Credentials); err != nil {
 		return nil, err
@@ -259,6 +266,7 @@ func (c *Client) WithCredentials(cr Credentials) (*Client, error) {
 		sleep:    c.sleep,
 		jitter:   c.jitter,
 		now:      c.now,
+		conns:    c.conns,
 	}
 	if err := n.UseCredentials(cr); err != nil {
 		return nil, err
@@ -344,9 +352,10 @@ func (c *Client) CreateKey(ctx context.Context, name, roleID string) (CreatedKey
 type createOnOwnConn struct {
 	http.RoundTripper
 	create http.RoundTripper
+	now    func() time.Time
 }
 
-func (t createOnOwnConn) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *createOnOwnConn) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method == http.MethodPost {
 		return t.create.RoundTrip(req)
 	}
@@ -354,7 +363,7 @@ func (t createOnOwnConn) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // CloseIdleConnections closes both transports' idle connections.
-func (t createOnOwnConn) CloseIdleConnections() {
+func (t *createOnOwnConn) CloseIdleConnections() {
 	for _, rt := range []http.RoundTripper{t.RoundTripper, t.create} {
 		if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
 			c.CloseIdleConnections()
