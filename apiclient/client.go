@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -177,13 +178,19 @@ func New(cfg Config) (*Client, error) {
 		// adds again (ForceAttemptHTTP2), or fence.FenceConns replaces
 		// with HTTP/1.1: nothing else changes.
 		t.TLSClientConfig = &tls.Config{ClientSessionCache: tls.NewLRUClientSessionCache(0)}
-		// A create goes on a connection of its own. An idle keep-alive
-		// connection the server (or a load balancer) drops without
-		// notice, just as a request goes out on it, fails that request
-		// after it was written: harmless for the others, retried, but a
-		// create is then ambiguous (a failed pass, a search for a key
-		// made without its secret). Creates are few; a fresh connection
-		// costs one more handshake each.
+		// A create goes on a connection of its own unless the pooled
+		// connection speaks HTTP/2 and answered less than a second ago
+		// (createOnOwnConn). Over HTTP/1.1, an idle keep-alive connection
+		// the server (or a load balancer) drops without notice, just as a
+		// request goes out on it, fails that request after it was
+		// written: harmless for the others, retried, but a create is then
+		// ambiguous (a failed pass, a search for a key made without its
+		// secret). Over HTTP/2 a server closing an idle connection says
+		// so first (GOAWAY, naming the last stream it processed), and
+		// net/http sends again, on another connection, the streams it
+		// never processed, a create's included; a connection of its own
+		// there cost a TCP connection and a TLS handshake per create,
+		// about 40% of a rotation's CPU over TLS (the bench's TLS stage).
 		ct := t.Clone()
 		ct.DisableKeepAlives = true
 		if cfg.Gate != nil {
@@ -347,19 +354,59 @@ func (c *Client) CreateKey(ctx context.Context, name, roleID string) (CreatedKey
 	}, nil
 }
 
-// createOnOwnConn sends a create (the client's only POST) with create,
-// every other request with the embedded RoundTripper.
+// createOnOwnConn sends a create (the client's only POST) with create, a
+// transport opening a connection per request, and every other request
+// with the embedded, pooled one, unless the pooled transport's last
+// answer was HTTP/2 and came less than freshH2 ago: the create then goes
+// on the pooled connection too. A server closing an idle HTTP/2
+// connection sends GOAWAY with the last stream it processed, and net/http
+// sends again the streams above it (the server never saw them), whatever
+// their method, when it can rewind the body (Request.GetBody, which the
+// SDK's bytes.Reader gives). What HTTP/2 does not cover is a connection dropped
+// without a word (a NAT or an L4 load balancer forgetting a flow idle for
+// long); one that carried an answer a moment ago has not been dropped as
+// idle, and a pass's creates follow its listing, and each other, within
+// milliseconds. Over HTTP/1.1 (plain http, a server without h2, or the
+// fenced transport of leader election) a create always opens its own.
 type createOnOwnConn struct {
 	http.RoundTripper
 	create http.RoundTripper
 	now    func() time.Time
+
+	mu     sync.Mutex
+	lastH2 time.Time // when the pooled transport's last answer came, if HTTP/2; zero otherwise
 }
 
+// freshH2 is how recent the pooled transport's last HTTP/2 answer must be
+// for a create to share its connection.
+const freshH2 = time.Second
+
 func (t *createOnOwnConn) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPost {
+	if req.Method == http.MethodPost && !t.pooledH2Fresh() {
 		return t.create.RoundTrip(req)
 	}
-	return t.RoundTripper.RoundTrip(req)
+	resp, err := t.RoundTripper.RoundTrip(req)
+	var at time.Time
+	if err == nil && resp.ProtoMajor == 2 {
+		at = t.now()
+	}
+	// A failure, or an HTTP/1.1 answer, leaves the next create on a
+	// connection of its own.
+	t.mu.Lock()
+	t.lastH2 = at
+	t.mu.Unlock()
+	return resp, err
+}
+
+func (t *createOnOwnConn) pooledH2Fresh() bool {
+	t.mu.Lock()
+	last := t.lastH2
+	t.mu.Unlock()
+	if last.IsZero() {
+		return false
+	}
+	age := t.now().Sub(last)
+	return age >= 0 && age < freshH2
 }
 
 // CloseIdleConnections closes both transports' idle connections.
