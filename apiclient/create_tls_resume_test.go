@@ -18,8 +18,10 @@ import (
 	"github.com/rotatord/rotatord/secret"
 )
 
-// Each create goes on a connection of its own (createOnOwnConn): over
-// TLS, which the real API speaks, that is a handshake per create. The
+// A create goes on a connection of its own (createOnOwnConn) unless the
+// pooled connection's last answer is a recent HTTP/2 one; here no other
+// request comes before them, so each does: over TLS, which the real API
+// speaks, that is a handshake per create. The
 // handshakes after the first resume the session, so they skip the
 // server's certificate, its signature and the chain's verification
 // (crypto/tls still checks the session's chain against the roots, the

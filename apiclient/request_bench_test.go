@@ -37,10 +37,10 @@ func BenchmarkGetKey(b *testing.B) {
 	})
 }
 
-// BenchmarkCreateOverTLS: creates one after another over TLS, each on a
-// connection of its own (createOnOwnConn), against a server that lets the
-// client resume its TLS session and one that refuses to (no session
-// tickets): the two sub-benchmarks' ns/op, in one run, are what a
+// BenchmarkCreateOverTLS: creates one after another over TLS, HTTP/1.1
+// (each on a connection of its own: createOnOwnConn), against a server
+// that lets the client resume its TLS session and one that refuses to (no
+// session tickets): the two sub-benchmarks' ns/op, in one run, are what a
 // resumed handshake saves per create, the server's side included (both
 // ends run in this process).
 func BenchmarkCreateOverTLS(b *testing.B) {
