@@ -258,3 +258,28 @@ func TestACreateTheServerNeverProcessedIsSentAgain(t *testing.T) {
 		}
 	}
 }
+
+// A create the server refuses unprocessed every time is sent twice at
+// most (the second time on a connection of its own), then fails as what
+// it is: not made, for the client's retries (with their backoff) to send
+// again, not ambiguous.
+func TestACreateRefusedUnprocessedTwiceFailsUnambiguous(t *testing.T) {
+	for _, act := range []struct {
+		name string
+		a    h2Action
+	}{{"REFUSED_STREAM", h2Refuse}, {"GOAWAY", h2GoAway}} {
+		for _, p := range h2CreatePaths {
+			t.Run(act.name+"/"+p.name, func(t *testing.T) {
+				s := newH2Server(t, func(int64) h2Action { return act.a })
+				_, err := h2Create(t, s, p.now)
+				var e *Error
+				if !errors.As(err, &e) || e.Kind != KindUnavailable {
+					t.Errorf("create refused unprocessed every time: %v, want unavailable (retried, not ambiguous)", err)
+				}
+				if got := s.posts.Load(); got != 2 {
+					t.Errorf("the create was sent %d times, want 2", got)
+				}
+			})
+		}
+	}
+}
