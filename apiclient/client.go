@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"runtime"
 	"strings"
 	"sync"
@@ -187,8 +188,8 @@ func New(cfg Config) (*Client, error) {
 		// ambiguous (a failed pass, a search for a key made without its
 		// secret). Over HTTP/2 a server closing an idle connection says
 		// so first (GOAWAY, naming the last stream it processed), and
-		// net/http sends again, on another connection, the streams it
-		// never processed, a create's included; a connection of its own
+		// the client sends again, on a connection of its own, a create
+		// the server never processed (sendCreate); a connection of its own
 		// there cost a TCP connection and a TLS handshake per create,
 		// about 40% of a rotation's CPU over TLS (the bench's TLS stage).
 		ct := t.Clone()
@@ -359,10 +360,9 @@ func (c *Client) CreateKey(ctx context.Context, name, roleID string) (CreatedKey
 // with the embedded, pooled one, unless the pooled transport's last
 // answer was HTTP/2 and came less than freshH2 ago: the create then goes
 // on the pooled connection too. A server closing an idle HTTP/2
-// connection sends GOAWAY with the last stream it processed, and net/http
-// sends again the streams above it (the server never saw them), whatever
-// their method, when it can rewind the body (Request.GetBody, which the
-// SDK's bytes.Reader gives). What HTTP/2 does not cover is a connection dropped
+// connection sends GOAWAY with the last stream it processed, and a
+// create above it (the server never saw it) is sent again on a
+// connection of its own (sendCreate). What HTTP/2 does not cover is a connection dropped
 // without a word (a NAT or an L4 load balancer forgetting a flow idle for
 // long); one that carried an answer a moment ago has not been dropped as
 // idle, and a pass's creates follow its listing, and each other, within
@@ -382,9 +382,15 @@ type createOnOwnConn struct {
 const freshH2 = time.Second
 
 func (t *createOnOwnConn) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPost && !t.pooledH2Fresh() {
-		return t.create.RoundTrip(req)
+	if req.Method == http.MethodPost {
+		return t.sendCreate(req)
 	}
+	return t.pooled(req)
+}
+
+// pooled sends req with the pooled transport, and records whether its
+// answer was HTTP/2.
+func (t *createOnOwnConn) pooled(req *http.Request) (*http.Response, error) {
 	resp, err := t.RoundTripper.RoundTrip(req)
 	var at time.Time
 	if err == nil && resp.ProtoMajor == 2 {
@@ -397,6 +403,82 @@ func (t *createOnOwnConn) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.mu.Unlock()
 	return resp, err
 }
+
+// sendCreate sends a create, and sends it again, once, on a connection of
+// its own, only when the server said it never processed it. Go's HTTP/2
+// client would send it again itself (Request.GetBody) on a GOAWAY above
+// it or a REFUSED_STREAM, which say so (RFC 9113 8.7), but also on a
+// RST_STREAM with PROTOCOL_ERROR, which does not (golang/go#47635): a
+// server, or a proxy before it, may reset so a create it made, and the
+// key made a second time, the first one's secret was lost with nobody
+// looking for it. So the create goes without GetBody, and the error
+// Go's client then returns says which it was.
+func (t *createOnOwnConn) sendCreate(req *http.Request) (*http.Response, error) {
+	send := t.create.RoundTrip
+	if t.pooledH2Fresh() {
+		send = t.pooled
+	}
+	for resent := false; ; resent = true {
+		var wrote atomic.Bool
+		r := req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(info httptrace.WroteRequestInfo) {
+				if info.Err == nil {
+					wrote.Store(true)
+				}
+			},
+		}))
+		r.GetBody = nil
+		if resent {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, &notProcessedError{err} // refused, unprocessed, before
+			}
+			r.Body = body
+		}
+		resp, err := send(r)
+		if err == nil {
+			return resp, nil
+		}
+		refused := wrote.Load() && refusedUnprocessed(err)
+		if wrote.Load() && !refused {
+			return nil, err // the key may have been made: ambiguous
+		}
+		if !resent && !refused {
+			return nil, err // never sent: classify sees it so too
+		}
+		// Nothing made: refused unprocessed, or the resend never went
+		// (the transport saw the first one written).
+		if refused {
+			err = errRefusedUnprocessed
+		}
+		if resent || req.GetBody == nil || req.Context().Err() != nil {
+			return nil, &notProcessedError{err}
+		}
+		send = t.create.RoundTrip
+	}
+}
+
+// refusedUnprocessed reports whether err, from Go's HTTP/2 client for a
+// request without GetBody, says the server never processed the request:
+// a GOAWAY naming a stream below it, or a RST_STREAM with REFUSED_STREAM
+// (the errors it would have sent the request again for). Go's client
+// wraps them as text only. Worded otherwise by a later Go, they would
+// leave the create ambiguous, not sent twice; the tests of
+// create_h2_reset_test.go would fail.
+func refusedUnprocessed(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "http2: Transport received Server's graceful shutdown GOAWAY") ||
+		strings.Contains(s, "; REFUSED_STREAM; received from peer")
+}
+
+var errRefusedUnprocessed = errors.New("the server refused it unprocessed (HTTP/2 GOAWAY or REFUSED_STREAM)")
+
+// notProcessedError is a create that the server did not process, though
+// its request was written: classify does not take it for ambiguous.
+type notProcessedError struct{ err error }
+
+func (e *notProcessedError) Error() string { return "not processed: " + e.err.Error() }
+func (e *notProcessedError) Unwrap() error { return e.err }
 
 func (t *createOnOwnConn) pooledH2Fresh() bool {
 	t.mu.Lock()
@@ -828,7 +910,8 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 	if !idempotent && e.Kind != KindNotFound && e.Kind != KindAuth && e.Kind != KindRateLimited && e.Kind != KindOther {
 		// Create: unless the request never left, or the API said no, the
 		// key may exist.
-		if wrote || status != 0 {
+		var notProcessed *notProcessedError
+		if (wrote || status != 0) && !errors.As(err, &notProcessed) {
 			e.Kind = KindAmbiguousCreate
 		}
 	}
