@@ -404,21 +404,24 @@ func (t *createOnOwnConn) pooled(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// sendCreate sends a create, and sends it again, once, on a connection of
-// its own, only when the server said it never processed it. Go's HTTP/2
-// client would send it again itself (Request.GetBody) on a GOAWAY above
-// it or a REFUSED_STREAM, which say so (RFC 9113 8.7), but also on a
-// RST_STREAM with PROTOCOL_ERROR, which does not (golang/go#47635): a
-// server, or a proxy before it, may reset so a create it made, and the
-// key made a second time, the first one's secret was lost with nobody
-// looking for it. So the create goes without GetBody, and the error
-// Go's client then returns says which it was.
+// sendCreate sends a create, and sends it again, on a connection of its
+// own (createRefusals, createTries), only when it was never sent or the
+// server said it never processed it. Go's HTTP/2 client would send it
+// again itself (Request.GetBody) on a GOAWAY above it or a REFUSED_STREAM,
+// which say so (RFC 9113 8.7), but also on a RST_STREAM with
+// PROTOCOL_ERROR, which does not (golang/go#47635): a server, or a proxy
+// before it, may reset so a create it made, and with the key made a
+// second time, the first one's secret was lost with nobody looking for
+// it. So the create goes without GetBody, and the error Go's client then
+// returns says which it was.
 func (t *createOnOwnConn) sendCreate(req *http.Request) (*http.Response, error) {
 	send := t.create.RoundTrip
 	if t.pooledH2Fresh() {
 		send = t.pooled
 	}
-	for resent := false; ; resent = true {
+	refusals := 0
+	for try := 1; ; try++ {
+		resent := try > 1
 		var wrote atomic.Bool
 		r := req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 			WroteRequest: func(info httptrace.WroteRequestInfo) {
@@ -439,24 +442,42 @@ func (t *createOnOwnConn) sendCreate(req *http.Request) (*http.Response, error) 
 		if err == nil {
 			return resp, nil
 		}
-		refused := wrote.Load() && refusedUnprocessed(err)
+		refused := refusedUnprocessed(err)
 		if wrote.Load() && !refused {
 			return nil, err // the key may have been made: ambiguous
 		}
-		if !resent && !refused {
+		if !resent && !refused && !cannotRewind(err) {
 			return nil, err // never sent: classify sees it so too
 		}
-		// Nothing made: refused unprocessed, or the resend never went
-		// (the transport saw the first one written).
+		// Nothing made: refused unprocessed, or never sent, net/http
+		// unable to take it to another connection without GetBody (an
+		// HTTP/2 connection found unusable as the create went: closed
+		// by the server as idle, or raced for by another create). Once
+		// a try was refused, the attempt made nothing even if a later
+		// one never went (the transport saw the first written).
 		if refused {
+			refusals++
 			err = errRefusedUnprocessed
 		}
-		if resent || req.GetBody == nil || req.Context().Err() != nil {
+		if refusals == createRefusals || try == createTries || req.GetBody == nil || req.Context().Err() != nil {
 			return nil, &notProcessedError{err}
 		}
 		send = t.create.RoundTrip
 	}
 }
+
+// createRefusals and createTries bound how often sendCreate sends a
+// create the server never processed: refused unprocessed a few times,
+// or never sent (a connection found unusable as the create went, which
+// concurrent creates meet, each on a connection of its own, as they race
+// for the connections dialed), on a fresh connection each time, then
+// the client's retries, spaced, take over. A server refusing every
+// stream (shutting down) made Go's client send it again at once, over
+// and over.
+const (
+	createRefusals = 3
+	createTries    = 10
+)
 
 // refusedUnprocessed reports whether err, from Go's HTTP/2 client for a
 // request without GetBody, says the server never processed the request:
@@ -469,6 +490,13 @@ func refusedUnprocessed(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "http2: Transport received Server's graceful shutdown GOAWAY") ||
 		strings.Contains(s, "; REFUSED_STREAM; received from peer")
+}
+
+// cannotRewind reports whether err is net/http's refusal to send again,
+// on another connection, a request it had not sent (its only other
+// resends being of requests without a body or with GetBody).
+func cannotRewind(err error) bool {
+	return strings.Contains(err.Error(), "net/http: cannot rewind body after connection loss")
 }
 
 var errRefusedUnprocessed = errors.New("the server refused it unprocessed (HTTP/2 GOAWAY or REFUSED_STREAM)")

@@ -259,11 +259,11 @@ func TestACreateTheServerNeverProcessedIsSentAgain(t *testing.T) {
 	}
 }
 
-// A create the server refuses unprocessed every time is sent twice at
-// most (the second time on a connection of its own), then fails as what
+// A create the server refuses unprocessed every time is sent createRefusals
+// times at most (again on a connection of its own), then fails as what
 // it is: not made, for the client's retries (with their backoff) to send
 // again, not ambiguous.
-func TestACreateRefusedUnprocessedTwiceFailsUnambiguous(t *testing.T) {
+func TestACreateRefusedUnprocessedEveryTimeFailsUnambiguous(t *testing.T) {
 	for _, act := range []struct {
 		name string
 		a    h2Action
@@ -276,8 +276,8 @@ func TestACreateRefusedUnprocessedTwiceFailsUnambiguous(t *testing.T) {
 				if !errors.As(err, &e) || e.Kind != KindUnavailable {
 					t.Errorf("create refused unprocessed every time: %v, want unavailable (retried, not ambiguous)", err)
 				}
-				if got := s.posts.Load(); got != 2 {
-					t.Errorf("the create was sent %d times, want 2", got)
+				if got := s.posts.Load(); got != createRefusals {
+					t.Errorf("the create was sent %d times, want %d", got, createRefusals)
 				}
 			})
 		}
