@@ -178,11 +178,12 @@ func (s *h2Server) serve(c net.Conn) {
 // h2CreatePaths are the two ways a create goes over HTTP/2: on the pooled
 // connection (its last answer a moment ago) and on one of its own.
 var h2CreatePaths = []struct {
-	name string
-	now  func(t0 time.Time) time.Time
+	name  string
+	now   func(t0 time.Time) time.Time
+	dials int64 // connections the listing and a create sent once open
 }{
-	{"pooled", func(t0 time.Time) time.Time { return t0 }},
-	{"own connection", func(t0 time.Time) time.Time { return t0.Add(time.Hour) }},
+	{"pooled", func(t0 time.Time) time.Time { return t0 }, 1},
+	{"own connection", func(t0 time.Time) time.Time { return t0.Add(time.Hour) }, 2},
 }
 
 func h2Create(t *testing.T, s *h2Server, now func(time.Time) time.Time) (CreatedKey, error) {
@@ -222,6 +223,9 @@ func TestACreateResetWithProtocolErrorIsNotSentAgain(t *testing.T) {
 			k, err := h2Create(t, s, p.now)
 			if got := s.posts.Load(); got != 1 {
 				t.Errorf("the create was sent %d times, want 1 (the server made %d keys)", got, s.made.Load())
+			}
+			if got := s.dialed.Load(); got != p.dials {
+				t.Errorf("the listing and the create opened %d connections, want %d (the create on the path under test)", got, p.dials)
 			}
 			var e *Error
 			if !errors.As(err, &e) || e.Kind != KindAmbiguousCreate {
