@@ -30,7 +30,15 @@ const (
 	h2MakeThenReset                 // make the key, then RST_STREAM PROTOCOL_ERROR before any answer
 	h2Refuse                        // RST_STREAM REFUSED_STREAM, nothing made
 	h2GoAway                        // GOAWAY naming the stream before it, nothing made
+	// h2MakeThenGoAwayQuoting makes the key, then sends GOAWAY naming the
+	// create's own stream (processed), with debug data quoting Go's
+	// words for a refusal, and closes the connection before any answer.
+	h2MakeThenGoAwayQuoting
 )
+
+// goAwayDebug is the debug data h2MakeThenGoAwayQuoting sends: free text
+// of the server's, which Go's client quotes in its error.
+var goAwayDebug = "http2: Transport received Server's graceful shutdown GOAWAY; REFUSED_STREAM; received from peer"
 
 // h2Server speaks HTTP/2 over TLS frame by frame, as Go's server never
 // would: it resets a create it processed, or refuses one it did not.
@@ -121,6 +129,7 @@ func (s *h2Server) serve(c net.Conn) {
 		_ = fr.WriteData(id, true, []byte(body))
 	}
 	// Frames are read and written in this goroutine only.
+	hangUp := false // close the connection after this frame
 	came := func(id uint32) {
 		if method[id] != "POST" {
 			answer(id, `{"api-keys":[{"key":"EXO1","name":"admin","role-id":"2f4d6e0a-8c1b-4e3f-9a5d-7b6c5d4e3f2a"}]}`)
@@ -141,6 +150,10 @@ func (s *h2Server) serve(c net.Conn) {
 				last = id - 2
 			}
 			_ = fr.WriteGoAway(last, http2.ErrCodeNo, nil)
+		case h2MakeThenGoAwayQuoting:
+			s.made.Add(1)
+			_ = fr.WriteGoAway(id, http2.ErrCodeNo, []byte(goAwayDebug))
+			hangUp = true
 		}
 	}
 	for {
@@ -171,6 +184,9 @@ func (s *h2Server) serve(c net.Conn) {
 			if f.StreamEnded() {
 				came(f.StreamID)
 			}
+		}
+		if hangUp {
+			return
 		}
 	}
 }
@@ -230,6 +246,32 @@ func TestACreateResetWithProtocolErrorIsNotSentAgain(t *testing.T) {
 			var e *Error
 			if !errors.As(err, &e) || e.Kind != KindAmbiguousCreate {
 				t.Errorf("create reset with PROTOCOL_ERROR after the server made the key: key %q, error %v; want an ambiguous create", k.Key.ID, err)
+			}
+		})
+	}
+}
+
+// A GOAWAY naming the create's stream says the server got it, and may
+// have processed it; the connection closed before any answer, the create
+// is ambiguous, whatever the GOAWAY's debug data says: it is the
+// server's free text, which Go's client quotes in its error, and words
+// of Go's own for a refusal there must not pass for one.
+func TestACreateTheServerGotIsNotSentAgainWhateverItsGoAwaySays(t *testing.T) {
+	for _, p := range h2CreatePaths {
+		t.Run(p.name, func(t *testing.T) {
+			s := newH2Server(t, func(n int64) h2Action {
+				if n == 1 {
+					return h2MakeThenGoAwayQuoting
+				}
+				return h2Answer
+			})
+			k, err := h2Create(t, s, p.now)
+			if got := s.posts.Load(); got != 1 {
+				t.Errorf("the create was sent %d times, want 1 (the server made %d keys)", got, s.made.Load())
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != KindAmbiguousCreate {
+				t.Errorf("create processed, then GOAWAY naming its stream and the connection closed: key %q, error %v; want an ambiguous create", k.Key.ID, err)
 			}
 		})
 	}
