@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -483,20 +484,38 @@ const (
 // request without GetBody, says the server never processed the request:
 // a GOAWAY naming a stream below it, or a RST_STREAM with REFUSED_STREAM
 // (the errors it would have sent the request again for). Go's client
-// wraps them as text only. Worded otherwise by a later Go, they would
-// leave the create ambiguous, not sent twice; the tests of
-// create_h2_reset_test.go would fail.
+// wraps them as text only (h2_bundle.go: shouldRetryRequest's "cannot
+// retry err [...]", or bare after its own retries). The whole text must
+// be one of these: a substring could be the server's, quoted in another
+// error (a GOAWAY's debug data, naming the create's stream as
+// processed), and the create would be sent twice. Worded otherwise by a
+// later Go, they would leave the create ambiguous, not sent twice; the
+// tests of create_h2_reset_test.go would fail.
 func refusedUnprocessed(err error) bool {
 	s := err.Error()
-	return strings.Contains(s, "http2: Transport received Server's graceful shutdown GOAWAY") ||
-		strings.Contains(s, "; REFUSED_STREAM; received from peer")
+	if inner, ok := strings.CutPrefix(s, h2CannotRetryPrefix); ok {
+		if inner, ok = strings.CutSuffix(inner, h2CannotRetrySuffix); ok {
+			s = inner
+		}
+	}
+	return s == h2GotGoAway || h2RefusedStream.MatchString(s)
 }
+
+// The texts of Go's HTTP/2 client (h2_bundle.go) refusedUnprocessed
+// recognizes.
+const (
+	h2CannotRetryPrefix = "http2: Transport: cannot retry err ["
+	h2CannotRetrySuffix = "] after Request.Body was written; define Request.GetBody to avoid this error"
+	h2GotGoAway         = "http2: Transport received Server's graceful shutdown GOAWAY"
+)
+
+var h2RefusedStream = regexp.MustCompile(`^stream error: stream ID [0-9]+; REFUSED_STREAM; received from peer$`)
 
 // cannotRewind reports whether err is net/http's refusal to send again,
 // on another connection, a request it had not sent (its only other
 // resends being of requests without a body or with GetBody).
 func cannotRewind(err error) bool {
-	return strings.Contains(err.Error(), "net/http: cannot rewind body after connection loss")
+	return err.Error() == "net/http: cannot rewind body after connection loss"
 }
 
 var errRefusedUnprocessed = errors.New("the server refused it unprocessed (HTTP/2 GOAWAY or REFUSED_STREAM)")
