@@ -52,7 +52,8 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 type terminated int
 
 // isWriteError reports whether err is a failed write to a file (stdout
-// full, or gone): what kingpin panics with when it cannot print a help.
+// full, or gone): what kingpin panics with when it cannot print a help
+// (or returns from the parse, for the helps it writes to os.Stdout).
 func isWriteError(err error) bool {
 	var pe *fs.PathError
 	return errors.As(err, &pe) && pe.Op == "write"
@@ -123,6 +124,13 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}
 	}
 	cmd, err := c.app.Parse(args)
+	if err != nil && isWriteError(err) {
+		// kingpin's --help-long, --help-man and completion scripts
+		// return their write's error (to os.Stdout) from the parse: a
+		// failure (1), not a usage error: no mistake of the command
+		// line fails a write.
+		return report(stderr, err)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "rotatord: %s\n", printable.Lines(err.Error()))
 		fmt.Fprintf(stderr, "Try 'rotatord help%s'.\n", commandOf(c.app, args))
