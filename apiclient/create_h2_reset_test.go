@@ -34,6 +34,7 @@ const (
 	// create's own stream (processed), with debug data quoting Go's
 	// words for a refusal, and closes the connection before any answer.
 	h2MakeThenGoAwayQuoting
+	h2MakeThenHold // make the key, answer nothing
 )
 
 // goAwayDebug is the debug data h2MakeThenGoAwayQuoting sends: free text
@@ -154,6 +155,8 @@ func (s *h2Server) serve(c net.Conn) {
 			s.made.Add(1)
 			_ = fr.WriteGoAway(id, http2.ErrCodeNo, []byte(goAwayDebug))
 			hangUp = true
+		case h2MakeThenHold:
+			s.made.Add(1)
 		}
 	}
 	for {
