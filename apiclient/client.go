@@ -423,8 +423,9 @@ func (t *createOnOwnConn) sendCreate(req *http.Request) (*http.Response, error) 
 	refusals := 0
 	for try := 1; ; try++ {
 		resent := try > 1
-		var wrote atomic.Bool
+		var wrote, wroteHeaders atomic.Bool
 		r := req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteHeaders: func() { wroteHeaders.Store(true) },
 			WroteRequest: func(info httptrace.WroteRequestInfo) {
 				if info.Err == nil {
 					wrote.Store(true)
@@ -446,6 +447,14 @@ func (t *createOnOwnConn) sendCreate(req *http.Request) (*http.Response, error) 
 		refused := refusedUnprocessed(err)
 		if wrote.Load() && !refused {
 			return nil, err // the key may have been made: ambiguous
+		}
+		if !refused && wroteHeaders.Load() && r.Context().Err() != nil {
+			// Go's HTTP/2 client returns at the end of the request's
+			// context without waiting for the goroutine writing the
+			// request: the body may have gone (or go, once a write
+			// holding the connection ends), WroteRequest still to come.
+			// The headers went: so may the rest have.
+			return nil, &mayHaveBeenSentError{err}
 		}
 		if !resent && !refused && !cannotRewind(err) {
 			return nil, err // never sent: classify sees it so too
@@ -519,6 +528,14 @@ func cannotRewind(err error) bool {
 }
 
 var errRefusedUnprocessed = errors.New("the server refused it unprocessed (HTTP/2 GOAWAY or REFUSED_STREAM)")
+
+// mayHaveBeenSentError is a create whose request may have been written
+// whole though WroteRequest did not say so: classify takes it for
+// ambiguous.
+type mayHaveBeenSentError struct{ err error }
+
+func (e *mayHaveBeenSentError) Error() string { return e.err.Error() }
+func (e *mayHaveBeenSentError) Unwrap() error { return e.err }
 
 // notProcessedError is a create that the server did not process, though
 // its request was written: classify does not take it for ambiguous.
@@ -957,8 +974,11 @@ func classify(op string, idempotent bool, err error, a *attempt) *Error {
 	if !idempotent && e.Kind != KindNotFound && e.Kind != KindAuth && e.Kind != KindRateLimited && e.Kind != KindOther {
 		// Create: unless the request never left, or the API said no, the
 		// key may exist.
-		var notProcessed *notProcessedError
-		if (wrote || status != 0) && !errors.As(err, &notProcessed) {
+		var (
+			notProcessed *notProcessedError
+			maySent      *mayHaveBeenSentError
+		)
+		if (wrote || status != 0 || errors.As(err, &maySent)) && !errors.As(err, &notProcessed) {
 			e.Kind = KindAmbiguousCreate
 		}
 	}
